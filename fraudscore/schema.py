@@ -1,0 +1,450 @@
+"""Event schema: fields, types, validation and normalisation of one event.
+
+A :class:`Schema` is a list of :class:`Field` declarations. The default
+loan-application schema, :data:`DEFAULT_SCHEMA`, is just one such declaration;
+users can write their own in Python or TOML (:meth:`Schema.from_toml`).
+
+Validation turns a raw event (any mapping) into a *normalised event*: a plain
+``dict`` holding every schema field (``None`` when missing) and the extra
+fields, with
+
+* timestamps as ``int`` epoch milliseconds (see :mod:`fraudscore.timeutil`),
+* numbers as ``float`` (``int`` fields as integral floats), finite and in bounds,
+* strings stripped of surrounding whitespace (an empty string is missing),
+* booleans as ``bool``, the nested ``device`` mapping as a ``dict``.
+
+Any malformed value raises :class:`~fraudscore.errors.EventError` naming the
+field and the value's type (never the value: it may be a raw identifier).
+
+Field by field, the default loan-application schema:
+
+===============  ===========  ========  =========================================
+field            type         required  meaning
+===============  ===========  ========  =========================================
+application_id   str          yes       the lender's id of this application
+ts               timestamp    yes       when it was submitted (UTC)
+applicant_id     str          no        national ID number (identifier, entity)
+phone            str          no        mobile number (identifier, entity)
+email            str          no        e-mail address (identifier, entity)
+bank_card        str          no        card / account number (identifier, entity)
+ip               str          no        client IP address (identifier, entity)
+device           mapping      no        device attributes sent by the app or page
+amount           float        no        amount applied for, >= 0
+term_months      int          no        loan term in months, 1..360
+product          str          no        product code
+channel          str          no        ``app``, ``web``, ``h5``, ``partner``...
+inviter_id       str          no        applicant id of the inviter (identifier)
+===============  ===========  ========  =========================================
+
+Examples
+--------
+>>> ev = DEFAULT_SCHEMA.validate({"application_id": "A1", "ts": "2026-11-29T10:00:00Z",
+...                               "amount": 5000, "phone": " +8613800138000 "})
+>>> ev["ts"], ev["amount"], ev["phone"], ev["email"]
+(1795946400000, 5000.0, '+8613800138000', None)
+>>> DEFAULT_SCHEMA.validate({"application_id": "A1", "ts": 1795946400, "amount": "lots"})
+Traceback (most recent call last):
+...
+fraudscore.errors.EventError: field 'amount': must be a finite number (got str)
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import ConfigError, EventError
+from .timeutil import to_epoch_ms
+
+__all__ = ["Field", "Schema", "DEFAULT_SCHEMA", "FieldType", "IdentifierKind"]
+
+FieldType = Literal["str", "float", "int", "bool", "timestamp", "mapping"]
+IdentifierKind = Literal["national_id", "phone", "email", "bank_card", "ip", "generic"]
+
+_FIELD_TYPES = ("str", "float", "int", "bool", "timestamp", "mapping")
+_ID_KINDS = ("national_id", "phone", "email", "bank_card", "ip", "generic")
+_SCALARS = (str, int, float, bool)
+MAX_STR_LEN = 512
+MAX_MAPPING_KEYS = 64
+MAX_LIST_LEN = 256
+
+
+@dataclass(frozen=True)
+class Field:
+    """Declaration of one event field.
+
+    Parameters
+    ----------
+    name : str
+        Field name in the event (a valid identifier, not starting with ``_``).
+    type : {"str", "float", "int", "bool", "timestamp", "mapping"}
+        Expected type after normalisation.
+    required : bool, default False
+        A missing required field is an error; a missing optional one is ``None``
+        (and ``NaN`` in the model's input).
+    identifier : {"national_id", "phone", "email", "bank_card", "ip", "generic"}, optional
+        Marks personal identifiers: they are normalised and replaced by keyed
+        pseudonyms (:mod:`fraudscore.identity`) before reaching any store, log or file.
+    entity : bool, default False
+        The field can key velocity features (:mod:`fraudscore.velocity`).
+    minimum, maximum : float, optional
+        Inclusive bounds for numeric fields.
+    description : str
+        Human-readable meaning, used in docs.
+
+    Examples
+    --------
+    >>> Field("amount", "float", minimum=0).check("amount", 12)
+    12.0
+    """
+
+    name: str
+    type: FieldType
+    required: bool = False
+    identifier: IdentifierKind | None = None
+    entity: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier() or self.name.startswith("_"):
+            raise ConfigError(
+                f"The 'name' parameter of Field must be an identifier not starting with '_'. "
+                f"Got {self.name!r} instead."
+            )
+        if self.type not in _FIELD_TYPES:
+            raise ConfigError(
+                f"The 'type' parameter of Field {self.name!r} must be one of {_FIELD_TYPES}. "
+                f"Got {self.type!r} instead."
+            )
+        if self.identifier is not None and self.identifier not in _ID_KINDS:
+            raise ConfigError(
+                f"The 'identifier' parameter of Field {self.name!r} must be one of {_ID_KINDS}. "
+                f"Got {self.identifier!r} instead."
+            )
+        if self.identifier is not None and self.type != "str":
+            raise ConfigError(f"Identifier field {self.name!r} must have type 'str'. Got {self.type!r}.")
+
+    # -- scalar validation: the one definition of what a valid value is ---------
+    def check(self, name: str, value: Any) -> Any:
+        """Validate and normalise one non-missing value; raise EventError naming ``name``."""
+        t = self.type
+        if t == "str":
+            if isinstance(value, str):
+                s = value.strip()
+            elif isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+                s = str(int(value))
+            else:
+                raise EventError(name, "must be a string", value=value)
+            if len(s) > MAX_STR_LEN:
+                raise EventError(name, f"must be at most {MAX_STR_LEN} characters", value=value)
+            if "\x00" in s:
+                raise EventError(name, "must not contain NUL characters", value=value)
+            return s if s else None
+        if t in ("float", "int"):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, (int, float, np.integer, np.floating)
+            ):
+                raise EventError(name, "must be a finite number", value=value)
+            f = float(value)
+            if not math.isfinite(f):
+                raise EventError(name, "must be a finite number", value=value)
+            if t == "int" and not f.is_integer():
+                raise EventError(name, "must be a whole number", value=value)
+            if self.minimum is not None and f < self.minimum:
+                raise EventError(name, f"must be >= {self.minimum:g}", value=value)
+            if self.maximum is not None and f > self.maximum:
+                raise EventError(name, f"must be <= {self.maximum:g}", value=value)
+            return f
+        if t == "bool":
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
+            if isinstance(value, (int, np.integer)) and int(value) in (0, 1):
+                return bool(value)
+            if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+                return value.strip().lower() in ("true", "1")
+            raise EventError(name, "must be a boolean", value=value)
+        if t == "timestamp":
+            try:
+                return to_epoch_ms(value)
+            except (TypeError, ValueError) as exc:
+                raise EventError(name, str(exc), value=value) from None
+            except (OverflowError, OSError):
+                raise EventError(name, "must be between 1971-01-01 and 2199-12-31", value=value) from None
+        # mapping
+        if not isinstance(value, Mapping):
+            raise EventError(name, "must be a mapping of attribute names to values", value=value)
+        if len(value) > MAX_MAPPING_KEYS:
+            raise EventError(name, f"must have at most {MAX_MAPPING_KEYS} attributes", value=value)
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if not isinstance(k, str) or not k or len(k) > 64:
+                raise EventError(name, "attribute names must be non-empty strings", value=k)
+            sub = f"{name}.{k}"
+            if v is None or isinstance(v, _SCALARS):
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise EventError(sub, "must be a finite number", value=v)
+                if isinstance(v, str) and len(v) > 2048:
+                    raise EventError(sub, "must be at most 2048 characters", value=v)
+                out[k] = v
+            elif isinstance(v, (np.integer, np.floating, np.bool_)):
+                out[k] = v.item()
+            elif isinstance(v, (list, tuple)):
+                if len(v) > MAX_LIST_LEN:
+                    raise EventError(sub, f"must have at most {MAX_LIST_LEN} items", value=v)
+                for item in v:
+                    if not isinstance(item, (str, int, float)) or isinstance(item, bool):
+                        raise EventError(sub, "list items must be strings or numbers", value=item)
+                out[k] = list(v)
+            else:
+                raise EventError(sub, "must be a string, number, boolean or list", value=v)
+        return out
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, np.floating) and np.isnan(value):
+        return True
+    # pandas.NA / NaT and numpy NaT
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    if isinstance(value, np.datetime64) and np.isnat(value):
+        return True
+    return False
+
+
+@dataclass(frozen=True)
+class Schema:
+    """An event schema: an ordered tuple of :class:`Field` plus two roles.
+
+    Parameters
+    ----------
+    fields : tuple of Field
+        The declared fields.
+    id_field : str, default "application_id"
+        The field that identifies an event (labels refer to it).
+    time_field : str, default "ts"
+        The event-time field (must have type ``timestamp``).
+    allow_extra : bool, default True
+        Keep undeclared fields (scalars only) so rules can use them.
+
+    Examples
+    --------
+    >>> s = Schema((Field("id", "str", required=True), Field("at", "timestamp", required=True),
+    ...             Field("value", "float")), id_field="id", time_field="at")
+    >>> s.validate({"id": 7, "at": 0.5e12})["id"]
+    '7'
+    >>> s.validate({"at": 0.5e12})
+    Traceback (most recent call last):
+    ...
+    fraudscore.errors.EventError: field 'id': is required
+    """
+
+    fields: tuple[Field, ...]
+    id_field: str = "application_id"
+    time_field: str = "ts"
+    allow_extra: bool = True
+    _by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_name: dict[str, Field] = {}
+        for f in self.fields:
+            if not isinstance(f, Field):
+                raise ConfigError(f"Schema fields must be Field objects. Got {type(f).__name__}.")
+            if f.name in by_name:
+                raise ConfigError(f"Schema declares field {f.name!r} twice.")
+            by_name[f.name] = f
+        for role, name, typ in (("id_field", self.id_field, "str"), ("time_field", self.time_field, "timestamp")):
+            if name not in by_name or by_name[name].type != typ or not by_name[name].required:
+                raise ConfigError(
+                    f"The '{role}' parameter of Schema must name a required {typ!r} field. "
+                    f"Got {name!r} instead."
+                )
+        object.__setattr__(self, "_by_name", by_name)
+
+    # -- introspection -------------------------------------------------------
+    def __getitem__(self, name: str) -> Field:
+        return self._by_name[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Declared field names, in order."""
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def identifiers(self) -> dict[str, str]:
+        """``{field name: identifier kind}`` for the personal-identifier fields."""
+        return {f.name: f.identifier for f in self.fields if f.identifier is not None}
+
+    @property
+    def entities(self) -> tuple[str, ...]:
+        """Fields usable as velocity entity keys."""
+        return tuple(f.name for f in self.fields if f.entity)
+
+    # -- validation ----------------------------------------------------------
+    def validate(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate and normalise one event.
+
+        Parameters
+        ----------
+        event : Mapping
+            The raw event.
+
+        Returns
+        -------
+        dict
+            Every declared field (``None`` when missing) plus extra fields.
+
+        Raises
+        ------
+        EventError
+            Naming the first offending field.
+        """
+        if not isinstance(event, Mapping):
+            raise EventError("event", "must be a mapping of field names to values", value=event)
+        out: dict[str, Any] = {}
+        for f in self.fields:
+            value = event.get(f.name)
+            if _is_missing(value):
+                if f.required:
+                    raise EventError(f.name, "is required")
+                out[f.name] = None
+                continue
+            v = f.check(f.name, value)
+            if v is None and f.required:
+                raise EventError(f.name, "is required and must not be empty")
+            out[f.name] = v
+        if len(event) > len(out):
+            for k, v in event.items():
+                if k in self._by_name:
+                    continue
+                if not isinstance(k, str) or not k.isidentifier() or k.startswith("_"):
+                    raise EventError(str(k)[:40], "extra field names must be identifiers not starting with '_'")
+                if not self.allow_extra:
+                    raise EventError(k, "is not a field of this schema")
+                if _is_missing(v):
+                    out[k] = None
+                elif isinstance(v, (np.integer, np.floating, np.bool_)):
+                    out[k] = v.item()
+                elif isinstance(v, _SCALARS):
+                    if isinstance(v, float) and not math.isfinite(v):
+                        raise EventError(k, "must be a finite number", value=v)
+                    if isinstance(v, str) and len(v) > MAX_STR_LEN:
+                        raise EventError(k, f"must be at most {MAX_STR_LEN} characters", value=v)
+                    out[k] = v
+                else:
+                    raise EventError(k, "extra fields must be strings, numbers or booleans", value=v)
+        return out
+
+    # -- (de)serialisation ---------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, as stored in a bundle manifest.
+
+        Examples
+        --------
+        >>> Schema.from_dict(DEFAULT_SCHEMA.to_dict()) == DEFAULT_SCHEMA
+        True
+        """
+        return {
+            "id_field": self.id_field,
+            "time_field": self.time_field,
+            "allow_extra": self.allow_extra,
+            "fields": [{k: v for k, v in asdict(f).items() if v not in (None, False, "")} for f in self.fields],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Schema:
+        """Build a schema from :meth:`to_dict` output or a parsed TOML document."""
+        try:
+            raw_fields = data["fields"]
+        except (KeyError, TypeError):
+            raise ConfigError("A schema needs a 'fields' list.") from None
+        fields = []
+        for i, spec in enumerate(raw_fields):
+            if not isinstance(spec, Mapping) or "name" not in spec or "type" not in spec:
+                raise ConfigError(f"Schema field #{i} needs at least 'name' and 'type'. Got {spec!r}.")
+            unknown = set(spec) - {f for f in Field.__dataclass_fields__}
+            if unknown:
+                raise ConfigError(f"Schema field {spec['name']!r} has unknown keys {sorted(unknown)}.")
+            fields.append(Field(**spec))
+        return cls(
+            tuple(fields),
+            id_field=data.get("id_field", "application_id"),
+            time_field=data.get("time_field", "ts"),
+            allow_extra=bool(data.get("allow_extra", True)),
+        )
+
+    @classmethod
+    def from_toml(cls, source: str | Path) -> Schema:
+        """Read a schema from a TOML file path or TOML text.
+
+        The document holds ``id_field``, ``time_field``, ``allow_extra`` and an
+        array of tables ``[[fields]]`` with the :class:`Field` parameters.
+
+        Examples
+        --------
+        >>> s = Schema.from_toml('''
+        ... id_field = "order"
+        ... time_field = "at"
+        ... [[fields]]
+        ... name = "order"
+        ... type = "str"
+        ... required = true
+        ... [[fields]]
+        ... name = "at"
+        ... type = "timestamp"
+        ... required = true
+        ... [[fields]]
+        ... name = "buyer"
+        ... type = "str"
+        ... identifier = "generic"
+        ... entity = true
+        ... ''')
+        >>> s.entities, s.identifiers
+        (('buyer',), {'buyer': 'generic'})
+        """
+        if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith(".toml")):
+            text = Path(source).read_text(encoding="utf-8")
+        else:
+            text = str(source)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"Schema TOML does not parse: {exc}") from None
+        return cls.from_dict(data)
+
+
+DEFAULT_SCHEMA = Schema(
+    (
+        Field("application_id", "str", required=True, description="The lender's id of this application."),
+        Field("ts", "timestamp", required=True, description="Submission time, UTC."),
+        Field("applicant_id", "str", identifier="national_id", entity=True,
+              description="National (resident) ID number of the applicant."),
+        Field("phone", "str", identifier="phone", entity=True, description="Mobile phone number."),
+        Field("email", "str", identifier="email", entity=True, description="E-mail address."),
+        Field("bank_card", "str", identifier="bank_card", entity=True,
+              description="Bank card or account number for disbursement."),
+        Field("ip", "str", identifier="ip", entity=True, description="Client IP address."),
+        Field("device", "mapping", description="Device attributes from the app or web page."),
+        Field("amount", "float", minimum=0, maximum=1e9, description="Amount applied for."),
+        Field("term_months", "int", minimum=1, maximum=360, description="Loan term in months."),
+        Field("product", "str", description="Product code."),
+        Field("channel", "str", description="Application channel (app, web, h5, partner...)."),
+        Field("inviter_id", "str", identifier="national_id", entity=True,
+              description="Applicant ID of the inviting user, for referral programmes."),
+    )
+)
+"""The default loan-application schema (see the module docstring)."""
