@@ -362,7 +362,7 @@ class Schema:
             "id_field": self.id_field,
             "time_field": self.time_field,
             "allow_extra": self.allow_extra,
-            "fields": [{k: v for k, v in asdict(f).items() if v not in (None, False, "")} for f in self.fields],
+            "fields": [{k: v for k, v in asdict(f).items() if v is not None and v is not False and v != ""} for f in self.fields],
         }
 
     @classmethod
