@@ -327,7 +327,7 @@ class Schema:
             if v is None and f.required:
                 raise EventError(f.name, "is required and must not be empty")
             out[f.name] = v
-        if len(event) > len(out):
+        if not self._by_name.keys() >= event.keys():
             for k, v in event.items():
                 if k in self._by_name:
                     continue

@@ -157,7 +157,8 @@ def epoch_ms_array(values: np.ndarray) -> np.ndarray:
         f = arr.astype(np.float64)
         finite = np.isfinite(f)
         f = np.where(finite, f, 0.0)
-        scaled = np.where(np.abs(f) < SECONDS_MS_CUTOFF, f * 1_000, f)
+        small = np.abs(f) < SECONDS_MS_CUTOFF
+        scaled = np.where(small, np.where(small, f, 0.0) * 1_000, f)
         ms = np.floor(np.clip(scaled, -9e15, 9e15)).astype(np.int64)
         bad = ~finite | (ms < TS_MIN_MS) | (ms > TS_MAX_MS)
     else:

@@ -1,0 +1,234 @@
+"""The answer to one application (:class:`Decision`) and to many (:class:`DecisionBatch`).
+
+Examples
+--------
+>>> d = Decision(application_id="A1", score=712, probability=0.71, action="review",
+...              reasons=[Reason("DEV_MANY_IDS_24H", "7 IDs on this device in 24 h", "rule")])
+>>> d.action, d.reasons[0].code
+('review', 'DEV_MANY_IDS_24H')
+>>> d.to_dict()["reasons"][0]["source"]
+'rule'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ._compat import require_pandas
+from .errors import EventError
+
+__all__ = ["Reason", "Decision", "DecisionBatch", "Action", "ACTIONS"]
+
+Action = Literal["approve", "review", "decline"]
+ACTIONS: tuple[str, ...] = ("approve", "review", "decline")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason behind a decision.
+
+    Parameters
+    ----------
+    code : str
+        Stable reason code (``DEV_MANY_IDS_24H``, ``MODEL_DEVICE_SHARED``...).
+    message : str
+        Human-readable text with the values that triggered it.
+    source : {"rule", "model", "shadow", "system"}
+        Where it came from; ``shadow`` rules are reported but never act.
+    adverse_action_ok : bool
+        Whether the reason is fit to be shown to the applicant in an
+        adverse-action notice (see ``docs/model.md``).
+    """
+
+    code: str
+    message: str
+    source: str = "rule"
+    adverse_action_ok: bool = False
+
+
+@dataclass
+class Decision:
+    """The decision for one application.
+
+    Attributes
+    ----------
+    application_id : str
+        The application's id.
+    score : int
+        Risk score on the 0-1000 scale: the model's calibrated probability times
+        1000, plus rule points, clipped to 0..1000.
+    probability : float
+        Calibrated model probability of fraud (NaN when no model is loaded).
+    action : {"approve", "review", "decline"}
+        Final action after rules and thresholds (see :mod:`fraudscore.policy`).
+    reasons : list of Reason
+        Ordered: acting rule hits first (by priority), then model reasons.
+    rule_hits : list of str
+        Codes of the non-shadow rules that fired.
+    shadow_hits : list of str
+        Codes of shadow rules that fired (reported, never acting).
+    features : dict, optional
+        Feature values, when requested with ``return_features=True``.
+    model_version, ruleset_version : str
+        Content versions of the model and of the rule set.
+    device_id : str, optional
+        The linked (pseudonymous) device id.
+    degraded : bool
+        True when a store failed and the event was scored without velocity features.
+    """
+
+    application_id: str
+    score: int
+    probability: float
+    action: str
+    reasons: list[Reason] = field(default_factory=list)
+    rule_hits: list[str] = field(default_factory=list)
+    shadow_hits: list[str] = field(default_factory=list)
+    features: dict[str, float] | None = None
+    model_version: str = ""
+    ruleset_version: str = ""
+    device_id: str | None = None
+    degraded: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (JSON-serialisable)."""
+        return asdict(self)
+
+
+@dataclass
+class DecisionBatch:
+    """Decisions for many applications, in columnar form.
+
+    Rows follow the valid input rows in input order; rejected rows are listed in
+    :attr:`errors` with their input position and never silently dropped.
+
+    Attributes
+    ----------
+    application_id : numpy.ndarray
+        ``object`` array of ids.
+    score : numpy.ndarray
+        ``int64`` scores.
+    probability : numpy.ndarray
+        ``float64`` probabilities.
+    action : numpy.ndarray
+        ``object`` array of actions.
+    reasons : list of list of Reason
+        Per-row ordered reasons.
+    rule_hits, shadow_hits : list of list of str
+        Per-row rule codes.
+    rows : numpy.ndarray
+        Input positions of the scored rows.
+    errors : list of EventError
+        Rejected rows (``.row`` is the input position).
+    features : dict of str to numpy.ndarray, optional
+        Feature columns when requested.
+    index : object, optional
+        The input's index (pandas), used by :meth:`to_pandas`.
+    """
+
+    application_id: np.ndarray
+    score: np.ndarray
+    probability: np.ndarray
+    action: np.ndarray
+    reasons: list[list[Reason]]
+    rule_hits: list[list[str]]
+    shadow_hits: list[list[str]]
+    rows: np.ndarray
+    errors: list[EventError] = field(default_factory=list)
+    features: dict[str, np.ndarray] | None = None
+    device_id: np.ndarray | None = None
+    model_version: str = ""
+    ruleset_version: str = ""
+    degraded: np.ndarray | None = None
+    index: Any = None
+
+    def __len__(self) -> int:
+        return int(self.rows.shape[0])
+
+    def __getitem__(self, i: int) -> Decision:
+        feats = None
+        if self.features is not None:
+            feats = {k: float(v[i]) for k, v in self.features.items()}
+        return Decision(
+            application_id=str(self.application_id[i]),
+            score=int(self.score[i]),
+            probability=float(self.probability[i]),
+            action=str(self.action[i]),
+            reasons=list(self.reasons[i]),
+            rule_hits=list(self.rule_hits[i]),
+            shadow_hits=list(self.shadow_hits[i]),
+            features=feats,
+            model_version=self.model_version,
+            ruleset_version=self.ruleset_version,
+            device_id=None if self.device_id is None else self.device_id[i],
+            degraded=bool(self.degraded[i]) if self.degraded is not None else False,
+        )
+
+    def __iter__(self) -> Iterator[Decision]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def action_counts(self) -> dict[str, int]:
+        """How many rows got each action."""
+        return {a: int(np.sum(self.action == a)) for a in ACTIONS}
+
+    def to_pandas(self, *, top_reasons: int = 3, with_features: bool = True) -> Any:
+        """A ``pandas.DataFrame`` with one row per scored event.
+
+        The index is the input's index at the scored rows (a ``RangeIndex`` of
+        input positions for non-pandas input), so results join back to the input.
+        """
+        pd = require_pandas()
+        if self.index is not None:
+            index = self.index[self.rows]
+        else:
+            index = pd.Index(self.rows, name="row")
+        data: dict[str, Any] = {
+            "application_id": self.application_id,
+            "score": self.score,
+            "probability": self.probability,
+            "action": self.action,
+            "reasons": [";".join(r.code for r in rs[:top_reasons]) for rs in self.reasons],
+            "rule_hits": [";".join(h) for h in self.rule_hits],
+        }
+        if self.degraded is not None:
+            data["degraded"] = self.degraded
+        if with_features and self.features is not None:
+            for k, v in self.features.items():
+                data[k] = v
+        return pd.DataFrame(data, index=index)
+
+    def errors_table(self) -> list[dict[str, Any]]:
+        """Rejected rows as records: ``row``, ``field``, ``error``."""
+        return [{"row": e.row, "field": e.field, "error": str(e)} for e in self.errors]
+
+    @staticmethod
+    def concat(parts: Sequence[DecisionBatch]) -> DecisionBatch:
+        """Concatenate batches scored in sequence (rows keep their own positions)."""
+        if not parts:
+            raise ValueError("nothing to concatenate")
+        first = parts[0]
+        feats = None
+        if first.features is not None:
+            feats = {k: np.concatenate([p.features[k] for p in parts]) for k in first.features}  # type: ignore[index]
+        return DecisionBatch(
+            application_id=np.concatenate([p.application_id for p in parts]),
+            score=np.concatenate([p.score for p in parts]),
+            probability=np.concatenate([p.probability for p in parts]),
+            action=np.concatenate([p.action for p in parts]),
+            reasons=[r for p in parts for r in p.reasons],
+            rule_hits=[r for p in parts for r in p.rule_hits],
+            shadow_hits=[r for p in parts for r in p.shadow_hits],
+            rows=np.concatenate([p.rows for p in parts]),
+            errors=[e for p in parts for e in p.errors],
+            features=feats,
+            device_id=None if first.device_id is None else np.concatenate([p.device_id for p in parts]),
+            model_version=first.model_version,
+            ruleset_version=first.ruleset_version,
+            degraded=None if first.degraded is None else np.concatenate([p.degraded for p in parts]),
+            index=first.index,
+        )

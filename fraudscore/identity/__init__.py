@@ -1,0 +1,280 @@
+"""Identifier normalisation, keyed pseudonyms and identity features.
+
+Every personal identifier of an event (the schema fields with an
+``identifier`` kind) is normalised (:mod:`fraudscore.identity.normalize`) and
+replaced by a **pseudonym**: ``"p:" + hex(BLAKE2b-128(normalised value,
+key=Keys.pseudonym, person=kind))``. The key comes from the caller
+(:class:`~fraudscore.keys.Keys`); without it a pseudonym cannot be linked back
+to a value, not even by enumerating all 10^11 mainland mobile numbers. The raw
+value is used inside :meth:`Identity.process` only: nothing raw is cached,
+returned, logged or put in an exception message.
+
+Pseudonyms depend on the identifier *kind*, not on the field name, so the same
+person as ``applicant_id`` and as ``inviter_id`` gets the same pseudonym.
+
+Identity features are floats (``NaN`` = field missing) named
+``<field>__<feature>``; :data:`IDENTITY_FEATURES` lists them for the default
+schema and :attr:`Identity.feature_names` for any schema.
+
+Examples
+--------
+>>> from fraudscore.keys import Keys
+>>> from fraudscore.schema import DEFAULT_SCHEMA
+>>> ident = Identity(Keys(b"0123456789abcdef-demo-secret"), DEFAULT_SCHEMA)
+>>> ev = DEFAULT_SCHEMA.validate({"application_id": "A1", "ts": "2026-11-29T10:00:00Z",
+...     "applicant_id": "11010519491231002X", "phone": "13800138000", "ip": "1.2.3.4"})
+>>> pseudo, feats = ident.process(ev)
+>>> pseudo["phone"] == ident.pseudonym("phone", "+86 138-0013-8000"), pseudo["email"]
+(True, None)
+>>> pseudo["ip_prefix"] == ident.pseudonym("ip_prefix", "1.2.3.99")
+True
+>>> feats["applicant_id__valid"], feats["applicant_id__age"], feats["applicant_id__gender"]
+(1.0, 76.0, 0.0)
+>>> sorted(feats) == sorted(IDENTITY_FEATURES)
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..errors import ConfigError
+from ..keys import Keys
+from ..schema import DEFAULT_SCHEMA, Schema
+from .normalize import (
+    DISPOSABLE_DOMAINS,
+    normalize_card,
+    normalize_email,
+    normalize_generic,
+    normalize_ip,
+    normalize_national_id,
+    normalize_phone,
+)
+
+__all__ = ["Identity", "IDENTITY_FEATURES", "identity_feature_names", "KIND_FEATURES"]
+
+NAN = math.nan
+_MS_PER_DAY = 86_400_000
+_EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
+
+#: Features computed per identifier kind (``<field>__<name>``).
+KIND_FEATURES: dict[str, tuple[str, ...]] = {
+    "national_id": ("valid", "checksum_ok", "age", "gender"),
+    "phone": ("valid", "cn_mobile", "cn_virtual"),
+    "email": ("valid", "disposable", "plus_tag"),
+    "bank_card": ("valid", "luhn_ok", "bin6"),
+    "ip": ("valid", "private", "ipv6"),
+    "generic": (),
+}
+_KINDS = tuple(KIND_FEATURES) + ("ip_prefix",)
+
+
+def identity_feature_names(schema: Schema) -> tuple[str, ...]:
+    """The identity feature names for ``schema``, in a fixed order.
+
+    Examples
+    --------
+    >>> identity_feature_names(DEFAULT_SCHEMA)[:3]
+    ('applicant_id__valid', 'applicant_id__checksum_ok', 'applicant_id__age')
+    """
+    return tuple(f"{name}__{feat}" for name, kind in schema.identifiers.items() for feat in KIND_FEATURES[kind])
+
+
+#: Identity feature names for :data:`~fraudscore.schema.DEFAULT_SCHEMA`.
+IDENTITY_FEATURES: tuple[str, ...] = identity_feature_names(DEFAULT_SCHEMA)
+
+
+def _f(flag: bool) -> float:
+    return 1.0 if flag else 0.0
+
+
+def _age_years(birth: tuple[int, int, int], ts_ms: int | None) -> float:
+    if ts_ms is None:
+        return NAN
+    days = ts_ms // _MS_PER_DAY + _EPOCH_ORDINAL
+    import datetime as _dt
+
+    today = _dt.date.fromordinal(days)
+    y, m, d = birth
+    age = today.year - y - ((today.month, today.day) < (m, d))
+    return float(age)
+
+
+class Identity:
+    """Normalise, pseudonymise and describe the identifiers of events.
+
+    Parameters
+    ----------
+    keys : Keys
+        The caller's keys; only ``keys.pseudonym`` is used. Never stored.
+    schema : Schema, default DEFAULT_SCHEMA
+        Its ``identifiers`` (``{field: kind}``) say which fields to process.
+    disposable_domains : iterable of str, optional
+        Extra disposable e-mail domains, added to the built-in list.
+
+    Examples
+    --------
+    >>> from fraudscore.keys import Keys
+    >>> ident = Identity(Keys("0123456789abcdef-demo-secret"))
+    >>> p = ident.pseudonym("email", "A.B+x@gmail.com")
+    >>> p.startswith("p:") and len(p), p == ident.pseudonym("email", "ab@googlemail.com")
+    (34, True)
+    """
+
+    def __init__(
+        self,
+        keys: Keys,
+        schema: Schema = DEFAULT_SCHEMA,
+        *,
+        disposable_domains: Iterable[str] = (),
+    ) -> None:
+        if not isinstance(keys, Keys):
+            raise ConfigError(f"The 'keys' parameter of Identity must be a Keys object. Got {type(keys).__name__} instead.")
+        if not isinstance(schema, Schema):
+            raise ConfigError(
+                f"The 'schema' parameter of Identity must be a Schema. Got {type(schema).__name__} instead."
+            )
+        self.schema = schema
+        self.key_id = keys.key_id
+        self._hashers = {
+            kind: hashlib.blake2b(key=keys.pseudonym, digest_size=16, person=kind.encode()[:16]) for kind in _KINDS
+        }
+        self._fields = tuple(schema.identifiers.items())
+        self._has_ip = any(kind == "ip" for _, kind in self._fields)
+        self.feature_names: tuple[str, ...] = identity_feature_names(schema)
+        self._time_field = schema.time_field
+        self._disposable = frozenset(DISPOSABLE_DOMAINS | {str(d).strip().lower() for d in disposable_domains})
+
+    def __repr__(self) -> str:
+        return f"Identity(key_id={self.key_id!r}, fields={[f for f, _ in self._fields]})"
+
+    # -- pseudonyms -----------------------------------------------------------
+    def _pseudo(self, kind: str, norm: str) -> str:
+        h = self._hashers[kind].copy()
+        h.update(norm.encode("utf-8", "surrogatepass"))
+        return "p:" + h.hexdigest()
+
+    def normalize(self, kind: str, raw: Any) -> str | None:
+        """The normalised form of ``raw`` as an identifier of ``kind`` (``None`` when empty).
+
+        Examples
+        --------
+        >>> from fraudscore.keys import Keys
+        >>> Identity(Keys("0123456789abcdef-demo-secret")).normalize("ip_prefix", "10.1.2.3")
+        '10.1.2.0/24'
+        """
+        if kind == "national_id":
+            return normalize_national_id(raw).value
+        if kind == "phone":
+            return normalize_phone(raw).value
+        if kind == "email":
+            return normalize_email(raw, self._disposable).value
+        if kind == "bank_card":
+            return normalize_card(raw).value
+        if kind == "ip":
+            return normalize_ip(raw).value
+        if kind == "ip_prefix":
+            s = normalize_generic(raw)
+            if s is not None and "/" in s:  # a CIDR: use its network address
+                s = s.split("/", 1)[0]
+            ip = normalize_ip(s)
+            return ip.prefix if ip.valid else ip.value
+        if kind == "generic":
+            return normalize_generic(raw)
+        raise ConfigError(f"The 'kind' parameter of Identity.pseudonym must be one of {_KINDS}. Got {kind!r} instead.")
+
+    def pseudonym(self, kind: str, raw_value: Any) -> str | None:
+        """Normalise then pseudonymise one value (e.g. for rule lists like ``@blocked_ips``).
+
+        Parameters
+        ----------
+        kind : str
+            ``national_id``, ``phone``, ``email``, ``bank_card``, ``ip``, ``ip_prefix``
+            (an address or CIDR; gives the pseudonym of its /24 or /48 network) or ``generic``.
+        raw_value : str
+            The raw identifier.
+
+        Returns
+        -------
+        str or None
+            ``"p:<32 hex>"``, or ``None`` when nothing is left after normalisation.
+        """
+        norm = self.normalize(kind, raw_value)
+        return None if norm is None else self._pseudo(kind, norm)
+
+    # -- one event -------------------------------------------------------------
+    def process(self, event: Mapping[str, Any]) -> tuple[dict[str, str | None], dict[str, float]]:
+        """Pseudonyms and identity features of one normalised event.
+
+        Parameters
+        ----------
+        event : Mapping
+            A normalised event (:meth:`Schema.validate`), raw identifiers inside.
+
+        Returns
+        -------
+        pseudo : dict
+            ``{field: pseudonym or None}`` for every identifier field, plus
+            ``ip_prefix`` when the schema has an ``ip`` field.
+        feats : dict
+            ``{name: float}`` with exactly :attr:`feature_names` (``NaN`` = missing).
+        """
+        pseudo: dict[str, str | None] = {}
+        feats: dict[str, float] = {}
+        ts = event.get(self._time_field)
+        ip_prefix: str | None = None
+        for name, kind in self._fields:
+            raw = event.get(name)
+            if raw is None or raw == "":
+                pseudo[name] = None
+                for feat in KIND_FEATURES[kind]:
+                    feats[f"{name}__{feat}"] = NAN
+                continue
+            if kind == "national_id":
+                nid = normalize_national_id(raw)
+                age = NAN
+                valid = nid.valid
+                if nid.birth is not None and isinstance(ts, int):
+                    age = _age_years(nid.birth, ts)
+                    if age < 0:
+                        valid, age = False, NAN
+                norm = nid.value
+                feats[name + "__valid"] = _f(valid)
+                feats[name + "__checksum_ok"] = _f(nid.checksum_ok)
+                feats[name + "__age"] = age
+                feats[name + "__gender"] = NAN if nid.male is None else _f(nid.male)
+            elif kind == "phone":
+                ph = normalize_phone(raw)
+                norm = ph.value
+                feats[name + "__valid"] = _f(ph.valid)
+                feats[name + "__cn_mobile"] = _f(ph.cn_mobile)
+                feats[name + "__cn_virtual"] = _f(ph.cn_virtual)
+            elif kind == "email":
+                em = normalize_email(raw, self._disposable)
+                norm = em.value
+                feats[name + "__valid"] = _f(em.valid)
+                feats[name + "__disposable"] = _f(em.disposable)
+                feats[name + "__plus_tag"] = _f(em.plus_tag)
+            elif kind == "bank_card":
+                card = normalize_card(raw)
+                norm = card.value
+                feats[name + "__valid"] = _f(card.valid)
+                feats[name + "__luhn_ok"] = _f(card.luhn_ok)
+                feats[name + "__bin6"] = NAN if card.bin6 is None else float(card.bin6)
+            elif kind == "ip":
+                ip = normalize_ip(raw)
+                norm = ip.value
+                feats[name + "__valid"] = _f(ip.valid)
+                feats[name + "__private"] = _f(ip.private)
+                feats[name + "__ipv6"] = _f(ip.ipv6)
+                if ip_prefix is None and ip.prefix is not None:
+                    ip_prefix = self._pseudo("ip_prefix", ip.prefix)
+            else:
+                norm = normalize_generic(raw)
+            pseudo[name] = None if norm is None else self._pseudo(kind, norm)
+        if self._has_ip:
+            pseudo["ip_prefix"] = ip_prefix
+        return pseudo, feats

@@ -1,0 +1,180 @@
+"""Training: history + labels -> point-in-time features -> LightGBM -> a :class:`~fraudscore.bundle.Bundle`.
+
+:func:`train` runs the batch feature pipeline (the same one ``score_batch``
+uses) over the history in arrival order, feeding the labels in only from their
+label time on, so every row's features are the ones the online path would
+have computed at that moment. The model is then fitted on a time-ordered split
+with a label-delay gap (:func:`fraudscore.model.train_model`), thresholds are
+chosen on validation, and everything is packed into a bundle.
+
+Configuration can come from a TOML file (``fraudscore.toml``)::
+
+    [model]             # any TrainConfig parameter
+    seed = 0
+    num_boost_round = 400
+    target_review_rate = 0.05
+    max_fpr = 0.01
+
+    [features]          # optional: replaces the default velocity spec set
+    allowed_lateness = "1h"
+    [[features.specs]]
+    agg = "count"
+    key = "device_id"
+    window = "24h"
+
+    [rules]             # optional: a rules file (default: the shipped loan rules)
+    path = "rules.toml"
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import tomllib
+from collections.abc import Mapping
+from dataclasses import fields as dc_fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__
+from .bundle import Bundle
+from .errors import ConfigError
+from .keys import Keys
+from .model import TrainConfig, train_model
+from .policy import Policy
+from .rules import RuleSet, default_ruleset
+from .schema import DEFAULT_SCHEMA, Schema
+from .scorer import Scorer, labels_for_rows
+from .velocity import FeatureSet, default_feature_set
+
+__all__ = ["train", "load_config", "TrainResult"]
+
+
+def load_config(source: str | Path | Mapping[str, Any] | None) -> dict[str, Any]:
+    """Read a training configuration (TOML path, TOML text or a mapping)."""
+    if source is None:
+        return {}
+    if isinstance(source, Mapping):
+        return dict(source)
+    p = Path(source)
+    text = p.read_text(encoding="utf-8") if p.suffix == ".toml" and p.exists() else str(source)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"training configuration does not parse: {exc}") from None
+
+
+def _train_config(section: Mapping[str, Any]) -> TrainConfig:
+    known = {f.name for f in dc_fields(TrainConfig)}
+    unknown = set(section) - known
+    if unknown:
+        raise ConfigError(f"unknown [model] parameters {sorted(unknown)}; known: {sorted(known)}")
+    return TrainConfig(**section)
+
+
+class TrainResult:
+    """What :func:`train` returns: the bundle plus the training matrix (for reports).
+
+    Attributes
+    ----------
+    bundle : Bundle
+    X : numpy.ndarray
+        Point-in-time features of every valid history row.
+    y : numpy.ndarray
+        Labels aligned with ``X`` (NaN where unknown).
+    ts : numpy.ndarray
+        Event times (epoch ms).
+    feature_names : tuple of str
+    errors : list
+        Rejected history rows.
+    """
+
+    def __init__(self, bundle: Bundle, X: np.ndarray, y: np.ndarray, ts: np.ndarray,
+                 feature_names: tuple[str, ...], errors: list[Any]) -> None:
+        self.bundle, self.X, self.y, self.ts = bundle, X, y, ts
+        self.feature_names, self.errors = feature_names, errors
+
+    def save(self, path: str | Path, **kwargs: Any) -> Path:
+        """Save the bundle (see :meth:`fraudscore.bundle.Bundle.save`)."""
+        return self.bundle.save(path, **kwargs)
+
+
+def train(
+    history: Any,
+    labels: Any,
+    *,
+    key: Keys | bytes | str | None = None,
+    config: str | Path | Mapping[str, Any] | None = None,
+    schema: Schema = DEFAULT_SCHEMA,
+    feature_set: FeatureSet | None = None,
+    rules: RuleSet | None = None,
+) -> TrainResult:
+    """Train a bundle on a labelled history.
+
+    Parameters
+    ----------
+    history : any batch form (list of dicts, mapping of columns, DataFrame, Arrow Table)
+        Applications in arrival order.
+    labels : mapping of columns or DataFrame
+        ``application_id``, ``is_fraud`` (0/1) and ``label_time`` (or ``label_ts``
+        in epoch ms): when each label became known.
+    key : Keys, bytes or str, optional
+        The caller's secret; only its id is stored in the bundle.
+    config : TOML path or text, or mapping, optional
+        ``[model]``, ``[features]`` and ``[rules]`` sections (module docstring).
+    schema, feature_set, rules : optional
+        Override the defaults (the default loan schema, velocity specs and rules).
+
+    Returns
+    -------
+    TrainResult
+        ``.bundle`` is ready for :func:`fraudscore.load` after ``.save(path)``.
+    """
+    keys = Keys.resolve(key)
+    cfg = load_config(config)
+    tcfg = _train_config(cfg.get("model", {}))
+    if feature_set is None:
+        feature_set = FeatureSet.from_dict(cfg["features"]) if "features" in cfg else default_feature_set()
+    if rules is None:
+        rules_cfg = cfg.get("rules", {})
+        rules = RuleSet.from_toml(Path(rules_cfg["path"])) if "path" in rules_cfg else default_ruleset()
+    # A scorer without a model computes exactly the features score() and score_batch() will use.
+    proto = Bundle(model=None, schema=schema.to_dict(), features=feature_set.to_dict(),
+                   rules_toml=rules.to_toml(), lists=rules.lists_as_text(),
+                   fingerprint={"scheme_version": _scheme_version(), "key_id": keys.key_id},
+                   policy=Policy().to_dict(), training={}, metadata={})
+    scorer = Scorer(proto, keys)
+    cb, _rec, X = scorer.features_batch(history, labels)
+    lab = labels_for_rows(labels, cb.columns[schema.id_field])
+    y = lab["is_fraud"]
+    known = ~np.isnan(y)
+    ts = np.asarray(cb.columns[schema.time_field], dtype=np.int64)
+    if known.sum() < 50 or len(np.unique(y[known])) < 2:
+        raise ConfigError("training needs at least 50 labelled rows with both classes")
+    model = train_model(X[known], y[known].astype(np.int8), ts[known], scorer.pipeline.feature_names, config=tcfg)
+    th = model.thresholds
+    policy = Policy(review=int(th.review), decline=int(th.decline))
+    training = {
+        "rows": int(cb.n),
+        "labelled_rows": int(known.sum()),
+        "fraud_rate": float(np.nanmean(y)),
+        "rejected_rows": len(cb.errors),
+        "time_range": [int(ts.min()), int(ts.max())],
+        "config": {f.name: getattr(tcfg, f.name) for f in dc_fields(TrainConfig)},
+        "metrics": model.metrics,
+        "thresholds": th.to_dict() if hasattr(th, "to_dict") else dict(vars(th)),
+    }
+    bundle = Bundle(model=model, schema=schema.to_dict(), features=feature_set.to_dict(),
+                    rules_toml=rules.to_toml(), lists=rules.lists_as_text(),
+                    fingerprint={"scheme_version": _scheme_version(), "key_id": keys.key_id},
+                    policy=policy.to_dict(), training=training,
+                    metadata={"created_by": f"fraudscore {__version__}",
+                              "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
+    return TrainResult(bundle, X, y, ts, scorer.pipeline.feature_names, cb.errors)
+
+
+def _scheme_version() -> int:
+    from .fingerprint import SCHEME_VERSION
+
+    return int(SCHEME_VERSION)

@@ -1,0 +1,222 @@
+"""The embedded velocity store: exact windows in process memory.
+
+Per entity and key group it keeps the events still inside the group's horizon
+as time-sorted parallel lists (time, then one list per slot). Events older than
+``max_seen - allowed_lateness - horizon`` can never enter a window again and are
+dropped when the entity is touched; idle entities are evicted in time order
+(an ``OrderedDict`` per group used as a TTL cache on *event* time). Fraud labels
+are kept in a bounded LRU (``cachetools``). One lock makes it thread-safe.
+
+Examples
+--------
+>>> from fraudscore.velocity import FeatureSet, FeatureSpec, OnlineVelocity
+>>> store = MemoryStore()
+>>> online = OnlineVelocity(FeatureSet([FeatureSpec("count", key="ip", window="10m")]), store)
+>>> online.update_and_read({"application_id": "A", "ts": 0, "ip": "p:1"}).tolist()
+[1.0]
+>>> store.stats()["entities"]
+1
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_right
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from cachetools import LRUCache
+
+from .._version import __version__
+from ..errors import ConfigError, EventError, StoreError
+from .online import answer
+from .plan import Plan
+from .snapshot import read_snapshot, write_snapshot
+
+__all__ = ["MemoryStore"]
+
+_FORMAT = "fraudscore.velocity.memory"
+_FORMAT_VERSION = 1
+
+
+class _Entity:
+    __slots__ = ("ts", "cols", "tmax")
+
+    def __init__(self, n_slots: int) -> None:
+        self.ts: list[int] = []
+        self.cols: list[list[Any]] = [[] for _ in range(n_slots)]
+        self.tmax = -(2**62)
+
+
+class MemoryStore:
+    """In-process velocity state (the default store).
+
+    Parameters
+    ----------
+    max_labels : int, default 1_000_000
+        Most fraud labels kept (least recently recorded dropped first).
+    sweep_every : int, default 256
+        Evict idle entities every this many events.
+
+    Notes
+    -----
+    Measured cost: roughly 250 bytes per tracked entity and key group plus about
+    40 bytes per stored event and slot (see ``docs/stores.md``).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from fraudscore.velocity import FeatureSet, FeatureSpec, OnlineVelocity
+    >>> fs = FeatureSet([FeatureSpec("count", key="ip", window="1h")])
+    >>> a = OnlineVelocity(fs, MemoryStore())
+    >>> _ = a.update_and_read({"application_id": "A", "ts": 0, "ip": "p:1"})
+    >>> path = os.path.join(tempfile.mkdtemp(), "velocity.snap")
+    >>> a.store.snapshot(path)
+    >>> b = OnlineVelocity(fs, MemoryStore())
+    >>> b.store.restore(path)
+    >>> b.update_and_read({"application_id": "B", "ts": 1, "ip": "p:1"}).tolist()
+    [2.0]
+    """
+
+    def __init__(self, max_labels: int = 1_000_000, sweep_every: int = 256) -> None:
+        self.max_labels = max_labels
+        self.sweep_every = sweep_every
+        self._lock = threading.Lock()
+        self._plan: Plan | None = None
+        self._state: list[OrderedDict[Any, _Entity]] = []
+        self._labels: LRUCache[str, int] = LRUCache(maxsize=max_labels)
+        self._max_seen: int | None = None
+        self._since_sweep = 0
+
+    def bind(self, plan: Plan) -> None:
+        """Attach the store to a compiled feature set (once; same set again is fine)."""
+        with self._lock:
+            if self._plan is not None and self._plan.fingerprint != plan.fingerprint:
+                raise ConfigError("The 'store' parameter of OnlineVelocity is already bound to another FeatureSet.")
+            if self._plan is None:
+                self._plan = plan
+                self._state = [OrderedDict() for _ in plan.groups]
+
+    # -- hot path ------------------------------------------------------------------------------
+    def update_and_read(self, plan: Plan, record: Mapping[str, Any], ts: int) -> np.ndarray:
+        """Compute the event's features as of its time, then add it (see OnlineVelocity)."""
+        out = [float("nan")] * plan.n_features
+        lateness = plan.lateness
+        with self._lock:
+            max_seen = self._max_seen
+            if max_seen is not None and ts < max_seen - lateness:
+                raise EventError("ts", f"is more than allowed_lateness ({lateness} ms) behind the latest event time")
+            new_max = ts if max_seen is None or ts > max_seen else max_seen
+            labels = self._labels
+            for g in plan.groups:
+                key = plan.entity(g, record)
+                if key is None:
+                    continue
+                cur = plan.slot_values(g, record)
+                states = self._state[g.index]
+                ent = states.get(key)
+                if ent is None:
+                    ent = states[key] = _Entity(len(g.slots))
+                    ts_list: list[int] = ent.ts
+                    cols = ent.cols
+                else:
+                    ts_list = ent.ts
+                    cols = ent.cols
+                    states.move_to_end(key)
+                for q in g.queries:
+                    out[q.out] = answer(q, ts_list, cols, ts, cur, labels)
+                # insert (after equal times: arrival order among ties)
+                if not ts_list or ts >= ts_list[-1]:
+                    ts_list.append(ts)
+                    for c, v in zip(cols, cur):
+                        c.append(v)
+                else:
+                    pos = bisect_right(ts_list, ts)
+                    ts_list.insert(pos, ts)
+                    for c, v in zip(cols, cur):
+                        c.insert(pos, v)
+                if ts > ent.tmax:
+                    ent.tmax = ts
+                if g.horizon is not None:
+                    cutoff = new_max - lateness - g.horizon
+                    if ts_list[0] <= cutoff:
+                        k = bisect_right(ts_list, cutoff)
+                        del ts_list[:k]
+                        for c in cols:
+                            del c[:k]
+            self._max_seen = new_max
+            self._since_sweep += 1
+            if self._since_sweep >= self.sweep_every:
+                self._since_sweep = 0
+                self._sweep(plan)
+        return np.array(out, dtype=np.float64)
+
+    def _sweep(self, plan: Plan) -> None:
+        assert self._max_seen is not None
+        for g in plan.groups:
+            if g.horizon is None:
+                continue
+            cutoff = self._max_seen - plan.lateness - g.horizon
+            states = self._state[g.index]
+            while states:
+                key, ent = next(iter(states.items()))
+                if ent.tmax > cutoff:
+                    break
+                del states[key]
+
+    def record_label(self, plan: Plan, application_id: str, is_fraud: bool, label_time_ms: int) -> None:
+        """Remember (or clear) the fraud label of an application."""
+        with self._lock:
+            if is_fraud:
+                self._labels[application_id] = label_time_ms
+            else:
+                self._labels.pop(application_id, None)
+
+    # -- introspection and persistence -------------------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        """Counts of tracked entities, stored events and labels."""
+        with self._lock:
+            ents = sum(len(s) for s in self._state)
+            events = sum(len(e.ts) for s in self._state for e in s.values())
+            return {"entities": ents, "events": events, "labels": len(self._labels)}
+
+    def snapshot(self, path: str) -> None:
+        """Write the whole state atomically to ``path`` (JSON + gzip + SHA-256; no pickle)."""
+        with self._lock:
+            if self._plan is None:
+                raise StoreError("cannot snapshot a MemoryStore that is not bound to a FeatureSet yet")
+            groups = []
+            for states in self._state:
+                groups.append([[list(k) if isinstance(k, tuple) else k, e.ts, e.cols, e.tmax]
+                               for k, e in states.items()])
+            payload = {
+                "format": _FORMAT, "format_version": _FORMAT_VERSION, "library_version": __version__,
+                "plan": self._plan.fingerprint, "max_seen": self._max_seen, "groups": groups,
+                "labels": list(self._labels.items()),
+            }
+        write_snapshot(path, payload)
+
+    def restore(self, path: str) -> None:
+        """Replace the state with the snapshot at ``path`` (checksum and feature set verified)."""
+        payload = read_snapshot(path)
+        if payload.get("format") != _FORMAT or payload.get("format_version") != _FORMAT_VERSION:
+            raise StoreError(f"{path!r} is not a MemoryStore snapshot of format version {_FORMAT_VERSION}")
+        with self._lock:
+            if self._plan is None:
+                raise StoreError("bind the MemoryStore (create OnlineVelocity with it) before restore()")
+            if payload.get("plan") != self._plan.fingerprint:
+                raise StoreError("the snapshot was written for a different FeatureSet")
+            state: list[OrderedDict[Any, _Entity]] = []
+            for g, rows in zip(self._plan.groups, payload["groups"]):
+                od: OrderedDict[Any, _Entity] = OrderedDict()
+                for k, ts, cols, tmax in rows:
+                    e = _Entity(len(g.slots))
+                    e.ts, e.cols, e.tmax = ts, cols, tmax
+                    od[tuple(k) if isinstance(k, list) else k] = e
+                state.append(od)
+            labels: LRUCache[str, int] = LRUCache(maxsize=self.max_labels)
+            for a, lt in payload["labels"]:
+                labels[a] = lt
+            self._state, self._labels, self._max_seen = state, labels, payload["max_seen"]
