@@ -9,8 +9,9 @@ uses the batch path, so there is no training-serving skew by construction.
 
 A *record* is the event as later stages see it: identifier fields replaced by
 keyed pseudonyms, the raw ``device`` mapping replaced by ``device_id`` (linked),
-``device_fp`` (the sectioned fingerprint id) and ``device_hw`` (its hardware
-section), and ``ip_prefix`` added. Raw identifiers never leave this module.
+``device_fp`` (the sectioned fingerprint id), ``device_hw`` (its hardware
+section) and ``device_canvas`` (a keyed hash of the canvas/WebGL rendering, for
+"attribute seen on many devices" features), and ``ip_prefix`` added. Raw identifiers never leave this module.
 
 The model's input vector is, in order: the schema's numeric fields, the identity
 features, the device features, the link confidence, and the velocity features
@@ -28,7 +29,7 @@ import numpy as np
 from .batch import ColumnBatch
 from .errors import EventError, StoreError
 from .fingerprint import DEVICE_FEATURES, DeviceLinker, Fingerprinter, MemoryLinkState, device_signals
-from .identity import IDENTITY_FEATURES, Identity
+from .identity import Identity
 from .keys import Keys
 from .schema import Schema
 from .velocity import FeatureSet, OnlineVelocity, late_mask, replay
@@ -36,7 +37,7 @@ from .velocity import FeatureSet, OnlineVelocity, late_mask, replay
 __all__ = ["FeaturePipeline", "LINK_FEATURE", "RECORD_EXTRA_FIELDS"]
 
 LINK_FEATURE = "device__link_confidence"
-RECORD_EXTRA_FIELDS = ("ip_prefix", "device_id", "device_fp", "device_hw")
+RECORD_EXTRA_FIELDS = ("ip_prefix", "device_id", "device_fp", "device_hw", "device_canvas")
 _NAN = float("nan")
 
 
@@ -76,14 +77,15 @@ class FeaturePipeline:
         device_feats = (*DEVICE_FEATURES, LINK_FEATURE) if self.has_device else ()
         self.feature_names: tuple[str, ...] = (
             *self.numeric_fields,
-            *IDENTITY_FEATURES,
+            *self.identity.feature_names,
             *device_feats,
             *feature_set.names,
         )
         self._n_static = len(self.feature_names) - len(feature_set.names)
         self.record_fields: tuple[str, ...] = tuple(
             [f.name for f in schema.fields if f.type != "mapping"]
-            + [f for f in RECORD_EXTRA_FIELDS if f != "ip_prefix" or "ip" in self.identifier_fields]
+            + (["ip_prefix"] if "ip" in self.identifier_fields else [])
+            + (list(RECORD_EXTRA_FIELDS[1:]) if self.has_device else [])
         )
         feature_set.validate(set(self.record_fields))
 
@@ -97,7 +99,7 @@ class FeaturePipeline:
         for name in self.numeric_fields:
             v = ev.get(name)
             static.append(_NAN if v is None else float(v))
-        static.extend(ident_feats[n] for n in IDENTITY_FEATURES)
+        static.extend(ident_feats[n] for n in self.identity.feature_names)
         fp = None
         if self.has_device:
             fp = self.fingerprinter.fingerprint(ev.get("device"))
@@ -105,6 +107,7 @@ class FeaturePipeline:
             static.extend(sig[n] for n in DEVICE_FEATURES)
             record["device_fp"] = None if fp is None else fp.id
             record["device_hw"] = None if fp is None else fp.hardware
+            record["device_canvas"] = None if fp is None else fp.canvas
         return record, static, fp
 
     def _link(self, record: dict[str, Any], static: list[float], fp: Any, linker: DeviceLinker) -> None:
@@ -186,7 +189,7 @@ class FeaturePipeline:
         pseudo_cols = {f: np.empty(n, dtype=object) for f in self.identifier_fields}
         if "ip" in self.identifier_fields:
             pseudo_cols["ip_prefix"] = np.empty(n, dtype=object)
-        dev_cols = {k: np.empty(n, dtype=object) for k in ("device_id", "device_fp", "device_hw")} if self.has_device else {}
+        dev_cols = {k: np.empty(n, dtype=object) for k in RECORD_EXTRA_FIELDS[1:]} if self.has_device else {}
         names = list(cb.columns)
         cols = [cb.columns[k] for k in names]
         for i in range(n):

@@ -30,7 +30,7 @@ from .errors import BundleError, EventError
 from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
 from .model import explain_reasons, score_scale, score_scale_array
-from .pipeline import FeaturePipeline
+from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline
 from .policy import Policy
 from .rules import RuleSet, combine
 from .schema import Schema
@@ -115,7 +115,7 @@ class Scorer:
         self.rules = self.ruleset.compile(
             known,
             list_transform=self.pipeline.identity.pseudonym,
-            identifier_names=(*self.pipeline.identifier_fields, "ip_prefix", "device_id", "device_fp", "device_hw"),
+            identifier_names=(*self.pipeline.identifier_fields, *RECORD_EXTRA_FIELDS),
         )
         self.store = store if store is not None else MemoryStore()
         self.velocity = OnlineVelocity(self.feature_set, self.store)

@@ -60,15 +60,15 @@ _FALSE = frozenset({"0", "false", "no", "n", "f", "off"})
 
 # user-agent parsing: (family, regex for the major version), first match wins
 _BROWSERS = (
-    ("wechat", re.compile(r"MicroMessenger/(\d+)", re.IGNORECASE)),
-    ("edge", re.compile(r"Edg(?:e|A|iOS)?/(\d+)", re.IGNORECASE)),
-    ("opera", re.compile(r"(?:OPR|Opera)/(\d+)", re.IGNORECASE)),
-    ("samsung", re.compile(r"SamsungBrowser/(\d+)", re.IGNORECASE)),
-    ("uc", re.compile(r"UCBrowser/(\d+)", re.IGNORECASE)),
-    ("qq", re.compile(r"QQBrowser/(\d+)", re.IGNORECASE)),
-    ("firefox", re.compile(r"(?:Firefox|FxiOS)/(\d+)", re.IGNORECASE)),
-    ("chrome", re.compile(r"(?:Chrome|CriOS)/(\d+)", re.IGNORECASE)),
-    ("safari", re.compile(r"Version/(\d+)[.\d]* (?:Mobile/\S+ )?Safari/", re.IGNORECASE)),
+    ("wechat", re.compile(r"MicroMessenger/(\d+(?:\.\d+)*)", re.IGNORECASE)),
+    ("edge", re.compile(r"Edg(?:e|A|iOS)?/(\d+(?:\.\d+)*)", re.IGNORECASE)),
+    ("opera", re.compile(r"(?:OPR|Opera)/(\d+(?:\.\d+)*)", re.IGNORECASE)),
+    ("samsung", re.compile(r"SamsungBrowser/(\d+(?:\.\d+)*)", re.IGNORECASE)),
+    ("uc", re.compile(r"UCBrowser/(\d+(?:\.\d+)*)", re.IGNORECASE)),
+    ("qq", re.compile(r"QQBrowser/(\d+(?:\.\d+)*)", re.IGNORECASE)),
+    ("firefox", re.compile(r"(?:Firefox|FxiOS)/(\d+(?:\.\d+)*)", re.IGNORECASE)),
+    ("chrome", re.compile(r"(?:Chrome|CriOS)/(\d+(?:\.\d+)*)", re.IGNORECASE)),
+    ("safari", re.compile(r"Version/(\d+(?:\.\d+)*) (?:Mobile/\S+ )?Safari/", re.IGNORECASE)),
 )
 _UA_OS = (
     ("ios", re.compile(r"(?:iPhone|iPad|iPod).*? OS (\d+)(?:[_.](\d+))?", re.IGNORECASE)),
@@ -78,8 +78,8 @@ _UA_OS = (
     ("macos", re.compile(r"Mac OS X (\d+)(?:[_.](\d+))?", re.IGNORECASE)),
     ("linux", re.compile(r"(Linux)", re.IGNORECASE)),
 )
-_OS_ALIASES = {"iphone os": "ios", "ipados": "ios", "mac os": "macos", "macos": "macos", "osx": "macos",
-               "os x": "macos", "harmonyos": "harmonyos", "win": "windows", "windows": "windows"}
+_OS_ALIASES = {"iphoneos": "ios", "ipados": "ios", "iphone": "ios", "macos": "macos", "osx": "macos",
+               "macosx": "macos", "win": "windows", "windows": "windows"}
 
 
 def parse_version(value: Any) -> tuple[int, ...] | None:
@@ -99,20 +99,20 @@ def parse_version(value: Any) -> tuple[int, ...] | None:
     return tuple(out)
 
 
-def parse_user_agent(ua: str) -> tuple[str | None, int | None, str | None, tuple[int, ...] | None]:
-    """``(browser family, browser major, OS family, OS version)`` from a user agent.
+def parse_user_agent(ua: str) -> tuple[str | None, tuple[int, ...] | None, str | None, tuple[int, ...] | None]:
+    """``(browser family, browser version, OS family, OS version)`` from a user agent.
 
     Examples
     --------
     >>> parse_user_agent("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
     ...                  "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0")
-    ('edge', 120, 'windows', (10,))
+    ('edge', (120,), 'windows', (10,))
     """
     bfam = bmaj = ofam = over = None
     for fam, rx in _BROWSERS:
         m = rx.search(ua)
         if m:
-            bfam, bmaj = fam, min(int(m.group(1)), 10**6)
+            bfam, bmaj = fam, parse_version(m.group(1))
             break
     for fam, rx in _UA_OS:
         m = rx.search(ua)
@@ -133,10 +133,18 @@ def _text(v: Any) -> str | None:
         s = repr(int(v)) if v.is_integer() else repr(v)
     else:
         s = str(v)
-    if not s.isascii():
-        s = unicodedata.normalize("NFKC", s)
-    s = _WS_RE.sub(" ", _CTRL_RE.sub("", s[:_MAX_LEN])).strip().lower()
+    s = _CTRL_RE.sub("", s[: 2 * _MAX_LEN])
+    if s.isascii():
+        s = s.lower()
+    else:
+        s = _fold(s)
+    s = _WS_RE.sub(" ", s[:_MAX_LEN]).strip()
     return s or None
+
+
+def _fold(s: str) -> str:
+    """NFKC + lower case, twice, so that the result is a fixed point of both."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", s).lower()).lower()
 
 
 def _number(v: Any) -> float | None:
@@ -158,10 +166,16 @@ def _number(v: Any) -> float | None:
 def _norm(kind: str, v: Any) -> str | None:
     if v is None:
         return None
+    if kind != "list" and isinstance(v, (list, tuple)):
+        v = _norm("list", v)  # a list where a scalar is expected: its order-insensitive text
+        if v is None:
+            return None
     if kind == "text" or kind == "token":
         s = _text(v)
         if s is not None and kind == "token":
             s = s.replace(" ", "")
+            if not s.isascii():
+                s = _fold(s)
         return s or None
     if kind == "int" or kind == "num":
         f = _number(v)
@@ -202,7 +216,10 @@ def _norm(kind: str, v: Any) -> str | None:
         return f"{max(a, b)}x{min(a, b)}"
     if kind == "digits":
         s = _text(v)
-        return None if s is None else (s.replace(" ", "").replace("-", "") or None)
+        if s is None:
+            return None
+        s = s.replace(" ", "").replace("-", "")
+        return (_fold(s) if not s.isascii() else s) or None
     # list
     if isinstance(v, str):
         items = v.split(",")
@@ -213,10 +230,12 @@ def _norm(kind: str, v: Any) -> str | None:
     out = set()
     for it in items[:256]:
         s = _text(it)
-        if s is not None:
-            s = s.split(";", 1)[0].strip().replace("_", "-")
-            if s:
-                out.add(s)
+        if s is None:
+            continue
+        for part in s.split(","):
+            part = part.split(";", 1)[0].strip().replace("_", "-")
+            if part:
+                out.add(part)
     return ",".join(sorted(out)) or None
 
 
@@ -235,7 +254,7 @@ class CanonicalDevice:
     os_family, browser_family : str or None
         Parsed from ``os`` / ``user_agent``.
     os_version, browser_version, app_version : tuple of int or None
-        Parsed versions (the browser version is its major only).
+        Parsed versions.
     """
 
     values: tuple[str | None, ...]
@@ -300,7 +319,7 @@ def canonicalize(device: Mapping[str, Any]) -> CanonicalDevice:
     vals: list[str | None] = [None] * len(ATTRIBUTE_NAMES)
     extra: dict[str, str] = {}
     for k, v in device.items():
-        key = str(k).strip().lower()
+        key = str(k).strip().lower()[:64].strip()
         i = ATTRIBUTE_INDEX.get(key)
         if i is None:
             key = key.replace(" ", "_").replace("-", "_")
@@ -308,12 +327,13 @@ def canonicalize(device: Mapping[str, Any]) -> CanonicalDevice:
         if i is not None:
             nv = _norm(ATTRIBUTES[key], v)
             if nv is not None:
-                vals[i] = nv
+                old = vals[i]  # two spellings of one name: keep one, order-independently
+                vals[i] = nv if old is None else min(old, nv)
         else:
             nv = _norm("list", v) if isinstance(v, (list, tuple)) else _text(v) if v is not None else None
             if nv is not None and key:
-                old = extra.get(key[:64])  # two spellings of one name: keep one, order-independently
-                extra[key[:64]] = nv if old is None else min(old, nv)
+                prev = extra.get(key)
+                extra[key] = nv if prev is None else min(prev, nv)
     get = vals.__getitem__
     ua = get(ATTRIBUTE_INDEX["user_agent"])
     os_attr = get(ATTRIBUTE_INDEX["os"])
@@ -334,6 +354,6 @@ def canonicalize(device: Mapping[str, Any]) -> CanonicalDevice:
         os_family=os_family,
         os_version=os_version,
         browser_family=bfam,
-        browser_version=(bmaj,) if bmaj is not None else None,
+        browser_version=bmaj,
         app_version=parse_version(app_v) if app_v is not None else None,
     )

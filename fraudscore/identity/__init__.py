@@ -36,10 +36,15 @@ True
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import numpy as np
+import xxhash
+from cachetools import LRUCache
 
 from ..errors import ConfigError
 from ..keys import Keys
@@ -87,6 +92,11 @@ def identity_feature_names(schema: Schema) -> tuple[str, ...]:
 IDENTITY_FEATURES: tuple[str, ...] = identity_feature_names(DEFAULT_SCHEMA)
 
 
+class _NoCache(dict):  # type: ignore[type-arg]
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+
 def _f(flag: bool) -> float:
     return 1.0 if flag else 0.0
 
@@ -95,8 +105,6 @@ def _age_years(birth: tuple[int, int, int], ts_ms: int | None) -> float:
     if ts_ms is None:
         return NAN
     days = ts_ms // _MS_PER_DAY + _EPOCH_ORDINAL
-    import datetime as _dt
-
     today = _dt.date.fromordinal(days)
     y, m, d = birth
     age = today.year - y - ((today.month, today.day) < (m, d))
@@ -114,6 +122,9 @@ class Identity:
         Its ``identifiers`` (``{field: kind}``) say which fields to process.
     disposable_domains : iterable of str, optional
         Extra disposable e-mail domains, added to the built-in list.
+    cache_size : int, default 65536
+        Bound of the per-value result cache (0 disables it). The cache is keyed
+        by a keyed hash of the raw value and holds only pseudonyms and features.
 
     Examples
     --------
@@ -130,6 +141,7 @@ class Identity:
         schema: Schema = DEFAULT_SCHEMA,
         *,
         disposable_domains: Iterable[str] = (),
+        cache_size: int = 65_536,
     ) -> None:
         if not isinstance(keys, Keys):
             raise ConfigError(f"The 'keys' parameter of Identity must be a Keys object. Got {type(keys).__name__} instead.")
@@ -143,7 +155,10 @@ class Identity:
             kind: hashlib.blake2b(key=keys.pseudonym, digest_size=16, person=kind.encode()[:16]) for kind in _KINDS
         }
         self._fields = tuple(schema.identifiers.items())
+        self._plan = tuple((name, kind, tuple(f"{name}__{f}" for f in KIND_FEATURES[kind])) for name, kind in self._fields)
         self._has_ip = any(kind == "ip" for _, kind in self._fields)
+        self._seed = int.from_bytes(keys.pseudonym[:8], "little")
+        self._cache: LRUCache[int, tuple[Any, ...]] = LRUCache(cache_size) if cache_size else _NoCache()
         self.feature_names: tuple[str, ...] = identity_feature_names(schema)
         self._time_field = schema.time_field
         self._disposable = frozenset(DISPOSABLE_DOMAINS | {str(d).strip().lower() for d in disposable_domains})
@@ -206,6 +221,32 @@ class Identity:
         return None if norm is None else self._pseudo(kind, norm)
 
     # -- one event -------------------------------------------------------------
+    def _describe(self, kind: str, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
+        """``(pseudonym, features, extra)`` of one raw value; ``extra`` is the birth date or the prefix pseudonym."""
+        if kind == "national_id":
+            nid = normalize_national_id(raw)
+            return (None if nid.value is None else self._pseudo(kind, nid.value),
+                    (_f(nid.valid), _f(nid.checksum_ok), NAN if nid.male is None else _f(nid.male)), nid.birth)
+        if kind == "phone":
+            ph = normalize_phone(raw)
+            return (None if ph.value is None else self._pseudo(kind, ph.value),
+                    (_f(ph.valid), _f(ph.cn_mobile), _f(ph.cn_virtual)), None)
+        if kind == "email":
+            em = normalize_email(raw, self._disposable)
+            return (None if em.value is None else self._pseudo(kind, em.value),
+                    (_f(em.valid), _f(em.disposable), _f(em.plus_tag)), None)
+        if kind == "bank_card":
+            card = normalize_card(raw)
+            return (None if card.value is None else self._pseudo(kind, card.value),
+                    (_f(card.valid), _f(card.luhn_ok), NAN if card.bin6 is None else float(card.bin6)), None)
+        if kind == "ip":
+            ip = normalize_ip(raw)
+            prefix = None if ip.prefix is None else self._pseudo("ip_prefix", ip.prefix)
+            return (None if ip.value is None else self._pseudo(kind, ip.value),
+                    (_f(ip.valid), _f(ip.private), _f(ip.ipv6)), prefix)
+        norm = normalize_generic(raw)
+        return (None if norm is None else self._pseudo(kind, norm)), (), None
+
     def process(self, event: Mapping[str, Any]) -> tuple[dict[str, str | None], dict[str, float]]:
         """Pseudonyms and identity features of one normalised event.
 
@@ -221,60 +262,50 @@ class Identity:
             ``ip_prefix`` when the schema has an ``ip`` field.
         feats : dict
             ``{name: float}`` with exactly :attr:`feature_names` (``NaN`` = missing).
+
+        Notes
+        -----
+        Results are cached per value in a bounded LRU keyed by a keyed 128-bit
+        hash of ``(kind, value)``: the cache holds no raw value.
         """
         pseudo: dict[str, str | None] = {}
         feats: dict[str, float] = {}
         ts = event.get(self._time_field)
         ip_prefix: str | None = None
-        for name, kind in self._fields:
+        cache = self._cache
+        seed = self._seed
+        for name, kind, fnames in self._plan:
             raw = event.get(name)
             if raw is None or raw == "":
                 pseudo[name] = None
-                for feat in KIND_FEATURES[kind]:
-                    feats[f"{name}__{feat}"] = NAN
+                for fn in fnames:
+                    feats[fn] = NAN
                 continue
-            if kind == "national_id":
-                nid = normalize_national_id(raw)
-                age = NAN
-                valid = nid.valid
-                if nid.birth is not None and isinstance(ts, int):
-                    age = _age_years(nid.birth, ts)
-                    if age < 0:
-                        valid, age = False, NAN
-                norm = nid.value
-                feats[name + "__valid"] = _f(valid)
-                feats[name + "__checksum_ok"] = _f(nid.checksum_ok)
-                feats[name + "__age"] = age
-                feats[name + "__gender"] = NAN if nid.male is None else _f(nid.male)
-            elif kind == "phone":
-                ph = normalize_phone(raw)
-                norm = ph.value
-                feats[name + "__valid"] = _f(ph.valid)
-                feats[name + "__cn_mobile"] = _f(ph.cn_mobile)
-                feats[name + "__cn_virtual"] = _f(ph.cn_virtual)
-            elif kind == "email":
-                em = normalize_email(raw, self._disposable)
-                norm = em.value
-                feats[name + "__valid"] = _f(em.valid)
-                feats[name + "__disposable"] = _f(em.disposable)
-                feats[name + "__plus_tag"] = _f(em.plus_tag)
-            elif kind == "bank_card":
-                card = normalize_card(raw)
-                norm = card.value
-                feats[name + "__valid"] = _f(card.valid)
-                feats[name + "__luhn_ok"] = _f(card.luhn_ok)
-                feats[name + "__bin6"] = NAN if card.bin6 is None else float(card.bin6)
-            elif kind == "ip":
-                ip = normalize_ip(raw)
-                norm = ip.value
-                feats[name + "__valid"] = _f(ip.valid)
-                feats[name + "__private"] = _f(ip.private)
-                feats[name + "__ipv6"] = _f(ip.ipv6)
-                if ip_prefix is None and ip.prefix is not None:
-                    ip_prefix = self._pseudo("ip_prefix", ip.prefix)
+            if isinstance(raw, str):
+                key = xxhash.xxh3_128_intdigest(f"{kind}\x1f{raw}".encode("utf-8", "surrogatepass"), seed=seed)
+                hit = cache.get(key)
+                if hit is None:
+                    hit = self._describe(kind, raw)
+                    cache[key] = hit
             else:
-                norm = normalize_generic(raw)
-            pseudo[name] = None if norm is None else self._pseudo(kind, norm)
+                hit = self._describe(kind, raw)
+            p, fv, extra = hit
+            pseudo[name] = p
+            if kind == "national_id":
+                valid, age = fv[0], NAN
+                if extra is not None and isinstance(ts, (int, np.integer)):
+                    age = _age_years(extra, int(ts))
+                    if age < 0:
+                        valid, age = 0.0, NAN
+                feats[fnames[0]] = valid
+                feats[fnames[1]] = fv[1]
+                feats[fnames[2]] = age
+                feats[fnames[3]] = fv[2]
+                continue
+            if kind == "ip" and ip_prefix is None:
+                ip_prefix = extra
+            for fn, v in zip(fnames, fv):
+                feats[fn] = v
         if self._has_ip:
             pseudo["ip_prefix"] = ip_prefix
         return pseudo, feats

@@ -75,6 +75,8 @@ def _num(v: float) -> str:
         return "missing"
     if float(v).is_integer():
         return str(int(v))
+    if abs(v) >= 1:
+        return f"{v:.2f}".rstrip("0").rstrip(".")
     return f"{v:.3g}"
 
 

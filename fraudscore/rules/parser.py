@@ -32,15 +32,17 @@ import difflib
 import io
 import math
 import tokenize
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import warnings
+from collections.abc import Iterable
 
 from ..errors import RuleSyntaxError
+from .ir import (Arith, BoolOp, Call, Compare, Const, Expr, ListLit, ListRef, Member, Name, Neg, Not, Pos,
+                 walk)
 
 __all__ = [
     "FUNCTIONS", "MAX_SOURCE_CHARS", "MAX_NODES", "MAX_DEPTH",
     "Expr", "Const", "Name", "ListRef", "ListLit", "Neg", "Arith", "Not", "BoolOp", "Compare",
-    "Member", "Call", "parse_expression", "expr_names", "expr_lists", "check_names", "did_you_mean",
+    "Member", "Call", "walk", "parse_expression", "expr_names", "expr_lists", "check_names", "did_you_mean",
 ]
 
 #: Allowed functions and their arity (``None`` = two or more arguments).
@@ -50,101 +52,6 @@ FUNCTIONS: dict[str, int | None] = {
 MAX_SOURCE_CHARS = 4000
 MAX_NODES = 1000
 MAX_DEPTH = 40
-
-Pos = tuple[int, int]  # (1-based line, 0-based character column)
-
-
-@dataclass(frozen=True, slots=True)
-class Expr:
-    """Base class of the expression IR. ``pos`` locates the node in the source."""
-
-    pos: Pos
-
-
-@dataclass(frozen=True, slots=True)
-class Const(Expr):
-    """A literal number (always a ``float``; ``True`` is ``1.0``) or string."""
-
-    value: float | str
-
-
-@dataclass(frozen=True, slots=True)
-class Name(Expr):
-    """A field or feature name."""
-
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class ListRef(Expr):
-    """A named list, written ``@name``; only allowed after ``in`` / ``not in``."""
-
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class ListLit(Expr):
-    """A literal list of numbers and strings; only allowed after ``in`` / ``not in``."""
-
-    values: tuple[float | str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Neg(Expr):
-    """Unary minus."""
-
-    operand: Expr
-
-
-@dataclass(frozen=True, slots=True)
-class Arith(Expr):
-    """Binary arithmetic: ``+``, ``-``, ``*`` or ``/``."""
-
-    op: str
-    left: Expr
-    right: Expr
-
-
-@dataclass(frozen=True, slots=True)
-class Not(Expr):
-    """Logical negation of a condition."""
-
-    operand: Expr
-
-
-@dataclass(frozen=True, slots=True)
-class BoolOp(Expr):
-    """``and`` / ``or`` over two or more conditions."""
-
-    op: str
-    operands: tuple[Expr, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Compare(Expr):
-    """One comparison ``left op right`` (chains are split into ``and``)."""
-
-    op: str
-    left: Expr
-    right: Expr
-
-
-@dataclass(frozen=True, slots=True)
-class Member(Expr):
-    """``left in container`` or ``left not in container``."""
-
-    negate: bool
-    left: Expr
-    container: ListRef | ListLit
-
-
-@dataclass(frozen=True, slots=True)
-class Call(Expr):
-    """A call of one of :data:`FUNCTIONS`."""
-
-    func: str
-    args: tuple[Expr, ...]
-
 
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
@@ -195,7 +102,7 @@ def _replace_markers(source: str, marks: set[Pos]) -> str:
     return "\n".join(lines)
 
 
-def _check_shape(tree: ast.AST, source: str, code: str | None) -> None:
+def _check_shape(tree: ast.AST, conv: _Converter) -> None:
     """Bound node count and nesting depth, iteratively (no recursion on huge input)."""
     count = 0
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]
@@ -203,10 +110,9 @@ def _check_shape(tree: ast.AST, source: str, code: str | None) -> None:
         node, depth = stack.pop()
         count += 1
         if count > MAX_NODES:
-            raise _err(f"expression is too large (more than {MAX_NODES} parts)", source, None, code)
+            raise conv.fail(f"expression is too large (more than {MAX_NODES} parts)", None)
         if depth > MAX_DEPTH:
-            raise _err(f"expression is nested too deeply (more than {MAX_DEPTH} levels)",
-                       source, _pos_of(node, source), code)
+            raise conv.fail(f"expression is nested too deeply (more than {MAX_DEPTH} levels)", node)
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
@@ -259,29 +165,58 @@ def parse_expression(source: str, code: str | None = None) -> Expr:
                    source, None, code)
     if not source.strip():
         raise _err("the expression is empty", source, None, code)
-    marks = _list_markers(source)
-    text = _replace_markers(source, marks)
+    # Wrapped in parentheses so that an expression may span lines (and carry # comments).
+    wrapped = "(" + source + "\n)"
+    marks = _list_markers(wrapped)
+    text = _replace_markers(wrapped, marks)
     try:
-        tree = ast.parse(text, mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal": we report our own errors
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        line = exc.lineno or 1
-        col = max((exc.offset or 1) - 1, 0)
-        raise _err(f"invalid syntax: {exc.msg}", source, (line, col), code) from None
+        pos = _unwrap((exc.lineno or 1, (exc.offset or 0) - 1), source)
+        raise _err(f"invalid syntax: {exc.msg}", source, pos, code) from None
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
         raise _err(f"invalid expression: {type(exc).__name__}", source, None, code) from None
-    _check_shape(tree, source, code)
+    conv = _Converter(source, wrapped, code, marks)
+    _check_shape(tree, conv)
     try:
-        return _Converter(source, code, marks).conv(tree.body)
+        return conv.conv(tree.body)
     except RecursionError:  # pragma: no cover - bounded by MAX_DEPTH
         raise _err("expression is nested too deeply", source, None, code) from None
 
 
-class _Converter:
-    def __init__(self, source: str, code: str | None, marks: set[Pos]) -> None:
-        self.source, self.code, self.marks = source, code, marks
+def _unwrap(pos: Pos, source: str) -> Pos:
+    """Map a position in the parenthesised text back to the user's source."""
+    line, col = pos
+    lines = source.split("\n")
+    if line == 1:
+        col -= 1
+    if line > len(lines) or col < 0 and line == len(lines):
+        return (len(lines), len(lines[-1]))
+    return (max(line, 1), max(col, 0))
 
-    def fail(self, msg: str, node: ast.AST) -> RuleSyntaxError:
-        return _err(msg, self.source, _pos_of(node, self.source), self.code)
+
+class _Converter:
+    def __init__(self, source: str, wrapped: str, code: str | None, marks: set[Pos]) -> None:
+        self.source, self.wrapped, self.code, self.marks = source, wrapped, code, marks
+
+    def wpos(self, node: ast.AST) -> Pos | None:
+        return _pos_of(node, self.wrapped)
+
+    def spos(self, node: ast.AST) -> Pos | None:
+        p = _pos_of(node, self.wrapped)
+        return None if p is None else _unwrap(p, self.source)
+
+    def fail(self, msg: str, node: ast.AST | None) -> RuleSyntaxError:
+        if node is None:
+            return _err(msg, self.source, None, self.code)
+        pos = self.spos(node)
+        if isinstance(node, (ast.Attribute, ast.Subscript)):  # point at the '.' or '['
+            inner = node.value
+            end = ast.Name(lineno=inner.end_lineno, col_offset=inner.end_col_offset)
+            pos = self.spos(end) or pos
+        return _err(msg, self.source, pos, self.code)
 
     def kind(self, e: Expr) -> str:
         """Static kind: 'num', 'str', 'bool' or 'any' (a name: known only at run time)."""
@@ -301,13 +236,13 @@ class _Converter:
         return e
 
     def conv(self, node: ast.AST) -> Expr:
-        pos = _pos_of(node, self.source) or (1, 0)
+        pos = self.spos(node) or (1, 0)
         if type(node) in _FORBIDDEN:
             raise self.fail(_FORBIDDEN[type(node)], node)
         if isinstance(node, ast.Constant):
             return Const(pos, self.const(node))
         if isinstance(node, ast.Name):
-            if pos in self.marks:
+            if self.wpos(node) in self.marks:
                 raise self.fail("a named list (@name) is only allowed after 'in' or 'not in'", node)
             return Name(pos, self.name(node))
         if isinstance(node, ast.BoolOp):
@@ -383,8 +318,10 @@ class _Converter:
         return parts[0] if len(parts) == 1 else BoolOp(pos, "and", tuple(parts))
 
     def container(self, node: ast.AST) -> ListRef | ListLit:
-        pos = _pos_of(node, self.source) or (1, 0)
-        if isinstance(node, ast.Name) and pos in self.marks:
+        pos = self.spos(node) or (1, 0)
+        if isinstance(node, ast.Name) and self.wpos(node) in self.marks:
+            if node.id[1:].startswith("__") or not node.id.isascii():
+                raise self.fail("list names must be ASCII and not start with '__'", node)
             return ListRef(pos, node.id[1:])
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             values: list[float | str] = []
@@ -404,6 +341,8 @@ class _Converter:
         if not isinstance(node.func, ast.Name):
             raise self.fail("only calls of the functions " + ", ".join(FUNCTIONS) + " are allowed", node)
         fname = node.func.id
+        if fname.startswith("__"):
+            raise self.fail("names starting with '__' are not allowed", node.func)
         if fname not in FUNCTIONS:
             hint = did_you_mean(fname, FUNCTIONS)
             raise self.fail(f"unknown function {fname!r}{hint}; allowed: " + ", ".join(FUNCTIONS), node.func)
@@ -422,24 +361,6 @@ class _Converter:
                 if self.kind(a) in ("num", "bool"):
                     raise self.fail(f"{fname}() needs strings", n)
         return Call(pos, fname, args)
-
-
-def walk(expr: Expr) -> Iterator[Expr]:
-    """Yield every node of an expression tree (pre-order)."""
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        yield e
-        if isinstance(e, (Neg, Not)):
-            stack.append(e.operand)
-        elif isinstance(e, (Arith, Compare)):
-            stack.extend((e.right, e.left))
-        elif isinstance(e, BoolOp):
-            stack.extend(reversed(e.operands))
-        elif isinstance(e, Member):
-            stack.extend((e.container, e.left))
-        elif isinstance(e, Call):
-            stack.extend(reversed(e.args))
 
 
 def expr_names(expr: Expr) -> set[str]:

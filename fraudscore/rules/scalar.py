@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .parser import Arith, BoolOp, Call, Compare, Const, Expr, ListLit, ListRef, Member, Name, Neg, Not
+from .ir import Arith, BoolOp, Call, Compare, Const, Expr, ListLit, ListRef, Member, Name, Neg, Not
 
 __all__ = ["normalize", "compile_value", "compile_condition", "split_list", "Values", "Scalar"]
 

@@ -41,6 +41,7 @@ Arr = Any  # np.ndarray | scalar
 ListSets = Mapping[str, tuple[frozenset[float], frozenset[str]]]
 
 _normalize_u = np.frompyfunc(normalize, 1, 1)
+_type_u = np.frompyfunc(type, 1, 1)
 _is_str_u = np.frompyfunc(lambda x: x.__class__ is str, 1, 1)
 _lower_u = np.frompyfunc(lambda x: x.lower() if x.__class__ is str else None, 1, 1)
 _startswith_u = np.frompyfunc(
@@ -81,17 +82,25 @@ def column_vec(col: Any, n: int) -> Vec:
         return Vec(s=arr.astype(object))
     if kind != "O":
         return _MISSING
-    normed = _normalize_u(arr) if n else arr
-    is_str = _is_str_u(normed).astype(bool) if n else np.zeros(0, bool)
-    is_none = np.equal(normed, None) if n else np.zeros(0, bool)
-    other = ~(is_str | is_none)
+    if n == 0:
+        return _MISSING
+    types = _type_u(arr)
+    is_str = np.asarray(np.equal(types, str), dtype=bool)
+    other = ~(is_str | np.asarray(np.equal(types, type(None)), dtype=bool))
+    if not other.any():  # the common case: strings and None only
+        return Vec(s=arr) if is_str.any() else _MISSING
+    with np.errstate(all="ignore"):  # numbers, bools, str subclasses, other objects
+        normed = np.empty(n, dtype=object)
+        normed[other] = _normalize_u(arr[other])
+    num_mask = other & ~np.asarray(np.equal(normed, None), dtype=bool) & ~np.asarray(_is_str_u(normed), dtype=bool)
+    str_mask = is_str | (other & np.asarray(_is_str_u(normed), dtype=bool))
     num = None
-    if other.any():
+    if num_mask.any():
         num = np.full(n, np.nan)
-        num[other] = normed[other].astype(np.float64)
+        num[num_mask] = normed[num_mask].astype(np.float64)
     s = None
-    if is_str.any():
-        s = normed if not other.any() else np.where(is_str, normed, None)
+    if str_mask.any():
+        s = np.where(is_str, arr, np.where(str_mask, normed, None))
     return Vec(num, s)
 
 
@@ -115,6 +124,14 @@ class ColumnEnv:
     def __init__(self, columns: Mapping[str, Any], n: int) -> None:
         self.columns, self.n = columns, int(n)
         self._cache: dict[str, Vec] = {}
+        self._memo: dict[Any, np.ndarray] = {}
+
+    def memo(self, key: Any, fn: Callable[[ColumnEnv], np.ndarray]) -> np.ndarray:
+        """Evaluate a condition once per batch, however many rules share it."""
+        r = self._memo.get(key)
+        if r is None:
+            r = self._memo[key] = fn(self)
+        return r
 
     def get(self, name: str) -> Vec:
         """Return the :class:`Vec` for ``name`` (all missing when the column is absent)."""
@@ -162,6 +179,11 @@ _STR_OPS = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equa
 
 
 def _str_cmp(op: str, a: Arr, b: Arr, n: int) -> np.ndarray:
+    if op in ("==", "!=") and (isinstance(a, str) or isinstance(b, str)):  # column vs constant: no indexing
+        col = b if isinstance(a, str) else a
+        if op == "==":
+            return np.asarray(np.equal(a, b), dtype=bool)  # None == "x" is False
+        return np.asarray(np.not_equal(a, b), dtype=bool) & np.asarray(_sv(col), dtype=bool)
     both = _full(_sv(a) & _sv(b), n)
     out = np.zeros(n, dtype=bool)
     idx = np.flatnonzero(both)
@@ -300,6 +322,32 @@ def compile_vector(e: Expr, lists: ListSets) -> CondVecFn:
     if not expr_names(e):
         const = bool(compile_condition(e, lists)({}))
         return lambda env: np.full(env.n, const)
+    if isinstance(e, (Compare, Member)) and all(isinstance(x, (Name, Const, ListRef, ListLit)) for x in
+                                                 ((e.left, e.right) if isinstance(e, Compare) else (e.left,))):
+        # leaf predicates shared by several rules (``channel in ['h5', 'web']``) are computed once per batch
+        inner, key = _compile_leaf(e, lists), _key(e)
+        return lambda env: env.memo(key, inner)
+    return _compile_leaf(e, lists)
+
+
+def _key(e: Expr) -> Any:
+    """A structural key of a leaf predicate (positions ignored; lists by content)."""
+    def part(x: Expr) -> Any:
+        if isinstance(x, Name):
+            return ("name", x.name)
+        if isinstance(x, Const):
+            return ("const", type(x.value).__name__, x.value)
+        if isinstance(x, ListRef):
+            return ("list", x.name)
+        assert isinstance(x, ListLit)
+        return ("lit", tuple((type(v).__name__, v) for v in x.values))
+    if isinstance(e, Compare):
+        return ("cmp", e.op, part(e.left), part(e.right))
+    assert isinstance(e, Member)
+    return ("in", e.negate, part(e.left), part(e.container))
+
+
+def _compile_leaf(e: Expr, lists: ListSets) -> CondVecFn:
     if isinstance(e, Compare):
         fa, fb, op = compile_value_vec(e.left, lists), compile_value_vec(e.right, lists), e.op
         return lambda env: _compare(op, fa(env), fb(env), env.n)

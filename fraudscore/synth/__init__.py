@@ -1,4 +1,30 @@
-"""Synthetic loan-application data with known fraud, and device drift with ground truth."""
-from .devices import DriftSample, drift, random_device, random_devices, simulate_drift
+"""Synthetic loan-application data with known fraud, and device drift with ground truth.
 
-__all__ = ["random_device", "random_devices", "drift", "simulate_drift", "DriftSample"]
+Real loan data is private; the demo, the tests and the benchmarks use this
+deterministic (seeded) generator instead. See ``docs/synth.md``.
+
+Examples
+--------
+>>> from fraudscore.synth import generate, SCENARIOS
+>>> data = generate(n_days=3, per_day=1000, seed=0)
+>>> set(data.labels["scenario"]) == set(SCENARIOS)
+True
+"""
+
+from .applications import DEFAULT_SCENARIO_MIX, generate
+from .data import SCENARIOS, SyntheticData
+from .devices import HARDWARE_KEYS, RESETTABLE_KEYS, DriftSample, drift, random_device, random_devices, simulate_drift
+
+__all__ = [
+    "generate",
+    "SyntheticData",
+    "SCENARIOS",
+    "DEFAULT_SCENARIO_MIX",
+    "random_device",
+    "random_devices",
+    "drift",
+    "simulate_drift",
+    "DriftSample",
+    "HARDWARE_KEYS",
+    "RESETTABLE_KEYS",
+]

@@ -87,3 +87,11 @@ _UA = {
                           "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.{w}(0x18002f2c) NetType/WIFI "
                           "Language/zh_CN",
 }
+
+_ALL_ANDROID = _ANDROID + _EMULATOR
+_ALL_ANDROID_TAC = np.array([m[3] for m in _ALL_ANDROID])
+_WEB_FAMILY = np.array([_FAMILIES.index(w[0]) for w in _WEB])
+_BROWSER_NAMES = np.array([list(_BROWSERS[f][0]) + [_BROWSERS[f][0][-1]] * (3 - len(_BROWSERS[f][0]))
+                           for f in _FAMILIES], dtype=object)
+_BROWSER_CUM = np.array([np.concatenate([np.cumsum(_BROWSERS[f][1])[:-1], [2.0] * (4 - len(_BROWSERS[f][1]))])
+                         for f in _FAMILIES])

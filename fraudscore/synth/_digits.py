@@ -112,6 +112,6 @@ def _uuids(rng: np.random.Generator, n: int) -> list[str]:
 
 
 def _imeis(rng: np.random.Generator, tacs: np.ndarray) -> np.ndarray:
-    tac = np.array([[ord(c) - 48 for c in t] for t in tacs], dtype=np.uint8).reshape(len(tacs), 8)
+    tac = (np.frombuffer("".join(tacs).encode("ascii"), dtype=np.uint8).reshape(len(tacs), 8) - 48).astype(np.uint8)
     payload = np.concatenate([tac, random_digits(rng, len(tacs), 6)], axis=1)
     return digit_strings(np.concatenate([payload, luhn_check_digit(payload)[:, None]], axis=1))

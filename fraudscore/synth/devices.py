@@ -46,6 +46,7 @@ True
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -76,9 +77,9 @@ HARDWARE_KEYS: frozenset[str] = frozenset({
 RESETTABLE_KEYS: frozenset[str] = frozenset({"android_id", "idfv", "imei", "canvas_hash"})
 """Ids and noise a device farm randomises on every application."""
 
-from ._catalog import (_ANDROID, _ANDROID_OS, _ANDROID_OS_P, _APP_P, _APP_VERSIONS, _BROWSER_IDS, _BROWSERS,
-                       _EMULATOR, _FAMILIES, _IOS, _IOS_OS, _LANGS, _LANGS_P, _SAFARI, _SIM, _SIM_P, _TZ, _TZ_P, _UA,
-                       _WEB)
+from ._catalog import (_ALL_ANDROID, _ALL_ANDROID_TAC, _ANDROID, _ANDROID_OS, _ANDROID_OS_P, _APP_P, _APP_VERSIONS,
+                       _BROWSER_CUM, _BROWSER_IDS, _BROWSER_NAMES, _EMULATOR, _IOS, _IOS_OS, _LANGS, _LANGS_P,
+                       _SAFARI, _SIM, _SIM_P, _TZ, _TZ_P, _UA, _WEB, _WEB_FAMILY)
 from ._digits import _VARIANT, _hex_strings, _imeis, _mix64, _rand64, _uuids
 
 
@@ -92,8 +93,8 @@ def _p(w: np.ndarray) -> np.ndarray:
 
 
 def _common(rng: np.random.Generator, n: int) -> tuple[list[str], list[tuple[str, ...]]]:
-    tz = rng.choice(len(_TZ), size=n, p=_TZ_P)
-    lg = rng.choice(len(_LANGS), size=n, p=_LANGS_P)
+    tz = rng.choice(len(_TZ), size=n, p=_TZ_P).tolist()
+    lg = rng.choice(len(_LANGS), size=n, p=_LANGS_P).tolist()
     return [_TZ[i] for i in tz], [_LANGS[i] for i in lg]
 
 
@@ -111,27 +112,27 @@ def _app_devices(rng: np.random.Generator, n: int, os_: str, emulator: np.ndarra
             {"source": "app", "os": "ios", "os_version": _IOS_OS[v], "model": _IOS[m][0], "manufacturer": "Apple",
              "app_version": a, "idfv": u, "emulator": False, "rooted": bool(r), "sim_operator": s,
              "screen": _IOS[m][1], "timezone": t, "languages": list(lg)}
-            for m, v, a, u, r, s, t, lg in zip(mi, osv, appv, idfv, rooted, sim, tz, langs)
+            for m, v, a, u, r, s, t, lg in zip(mi.tolist(), osv.tolist(), appv, idfv, rooted.tolist(), sim, tz, langs)
         ]
-    real = rng.choice(len(_ANDROID), size=n, p=_weights(_ANDROID))
-    emu = rng.choice(len(_EMULATOR), size=n, p=_weights(_EMULATOR))
-    models = [_EMULATOR[e] if is_emu else _ANDROID[r] for r, e, is_emu in zip(real, emu, emulator)]
+    idx = np.where(emulator, len(_ANDROID) + rng.choice(len(_EMULATOR), size=n, p=_weights(_EMULATOR)),
+                   rng.choice(len(_ANDROID), size=n, p=_weights(_ANDROID)))
     osv = [_ANDROID_OS[i] for i in rng.choice(len(_ANDROID_OS), size=n, p=_ANDROID_OS_P)]
     aid = _hex_strings(_rand64(rng, n))
-    imei = _imeis(rng, np.array([m[3] for m in models]))
-    has_imei = rng.random(n) < 0.6
-    out = []
-    for m, v, a, x, im, hi, e, r, s, t, lg in zip(models, osv, appv, aid, imei, has_imei, emulator, rooted, sim,
-                                                   tz, langs):
-        d = {"source": "app", "os": "android", "os_version": v, "model": m[1], "manufacturer": m[0],
-             "app_version": a, "android_id": x, "emulator": bool(e), "rooted": bool(r), "sim_operator": s,
-             "screen": m[2], "timezone": t, "languages": list(lg)}
-        if hi or e:
-            d["imei"] = im
-        out.append(d)
+    imei = _imeis(rng, _ALL_ANDROID_TAC[idx])
+    keep_imei = (rng.random(n) < 0.6) | emulator
+    out = [
+        {"source": "app", "os": "android", "os_version": v, "model": _ALL_ANDROID[m][1],
+         "manufacturer": _ALL_ANDROID[m][0], "app_version": a, "android_id": x, "emulator": bool(e),
+         "rooted": bool(r), "sim_operator": s, "screen": _ALL_ANDROID[m][2], "timezone": t, "languages": list(lg)}
+        for m, v, a, x, e, r, s, t, lg in zip(idx.tolist(), osv, appv, aid.tolist(), emulator.tolist(),
+                                              rooted.tolist(), sim, tz, langs)
+    ]
+    for i in np.flatnonzero(keep_imei).tolist():
+        out[i]["imei"] = imei[i]
     return out
 
 
+@lru_cache(maxsize=8192)
 def _user_agent(fam: str, browser: str, v: int, s: int, w: int) -> str:
     ios = _SAFARI[s]
     return _UA[(fam, browser)].format(v=v, s=ios, u=ios.replace(".", "_"), w=w)
@@ -140,30 +141,26 @@ def _user_agent(fam: str, browser: str, v: int, s: int, w: int) -> str:
 def _web_devices(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
     tz, langs = _common(rng, n)
     pi = rng.choice(len(_WEB), size=n, p=_weights(_WEB))
-    u = rng.random(n)
-    chrome_v = rng.integers(116, 125, size=n)
-    safari_v = rng.integers(0, len(_SAFARI), size=n)
-    wechat_v = rng.integers(40, 48, size=n)
-    variant = rng.integers(0, 4, size=n)  # driver / OS build differences in canvas rendering
-    default_fonts = rng.random(n) < 0.12
-    out = []
-    browsers = []
-    for i in range(n):
-        names, probs = _BROWSERS[_WEB[pi[i]][0]]
-        browsers.append(names[int(np.searchsorted(np.cumsum(probs), u[i] * 0.999999))])
-    bid = np.array([_BROWSER_IDS[b] for b in browsers], dtype=np.uint64)
+    fam = _WEB_FAMILY[pi]
+    bi = (rng.random(n)[:, None] > _BROWSER_CUM[fam]).sum(axis=1)
+    browser = _BROWSER_NAMES[fam, bi]
+    chrome_v = rng.integers(116, 125, size=n).tolist()
+    safari_v = rng.integers(0, len(_SAFARI), size=n).tolist()
+    wechat_v = rng.integers(40, 48, size=n).tolist()
+    variant = rng.integers(0, 4, size=n).astype(np.uint64)  # driver / OS build differences in canvas rendering
+    bid = np.array([_BROWSER_IDS[b] for b in _BROWSER_NAMES.ravel()], dtype=np.uint64).reshape(
+        _BROWSER_NAMES.shape)[fam, bi]
     canvas = _hex_strings(_mix64(pi.astype(np.uint64) * np.uint64(1000) + bid * np.uint64(10) + variant))
-    fam_id = np.array([_FAMILIES.index(_WEB[i][0]) for i in pi], dtype=np.uint64)
-    fonts_raw = np.where(default_fonts, _mix64(fam_id + np.uint64(7919)), _rand64(rng, n))
-    fonts = _hex_strings(fonts_raw)
-    for i in range(n):
-        fam, plat, screen, vendor, renderer, cores, mem, touch, depth, _ = _WEB[pi[i]]
-        d = {"source": "web",
-             "user_agent": _user_agent(fam, browsers[i], int(chrome_v[i]), int(safari_v[i]), int(wechat_v[i])),
-             "platform": plat, "screen": screen, "color_depth": depth, "timezone": tz[i],
-             "languages": list(langs[i]), "fonts_hash": fonts[i], "canvas_hash": canvas[i], "webgl_vendor": vendor,
-             "webgl_renderer": renderer, "hardware_concurrency": cores}
-        if mem is not None and browsers[i] not in ("firefox", "safari"):
+    default_fonts = rng.random(n) < 0.12
+    fonts = _hex_strings(np.where(default_fonts, _mix64(fam.astype(np.uint64) + np.uint64(7919)), _rand64(rng, n)))
+    out = []
+    for p, b, v, sv, w, t, lg, f, c in zip(pi.tolist(), browser.tolist(), chrome_v, safari_v, wechat_v, tz, langs,
+                                           fonts.tolist(), canvas.tolist()):
+        fa, plat, screen, vendor, renderer, cores, mem, touch, depth, _ = _WEB[p]
+        d = {"source": "web", "user_agent": _user_agent(fa, b, v, sv, w), "platform": plat, "screen": screen,
+             "color_depth": depth, "timezone": t, "languages": list(lg), "fonts_hash": f, "canvas_hash": c,
+             "webgl_vendor": vendor, "webgl_renderer": renderer, "hardware_concurrency": cores}
+        if mem is not None and b != "firefox" and b != "safari":
             d["device_memory"] = mem
         d["touch_support"] = touch
         out.append(d)

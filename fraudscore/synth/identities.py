@@ -72,6 +72,8 @@ PROXY_PREFIXES: tuple[str, ...] = (
 )
 """Data-centre /24 ranges (cloud hosts) that proxy bursts come from."""
 _OCTETS = np.array([str(i) for i in range(256)], dtype=object)
+_NUMBERS = np.array([str(i) for i in range(10_000)], dtype=object)
+_SYLLABLES_O = _SYLLABLES.astype(object)
 
 
 def _choice_rows(rng: np.random.Generator, table: np.ndarray, n: int) -> np.ndarray:
@@ -181,19 +183,19 @@ def emails(rng: np.random.Generator, n: int, *, disposable: np.ndarray | bool = 
     dom = np.array(_MAIL_DOMAINS, dtype=object)[rng.choice(len(_MAIL_DOMAINS), size=n, p=_MAIL_P)]
     dom = np.where(disp, np.array(DISPOSABLE_DOMAINS, dtype=object)[rng.integers(0, len(DISPOSABLE_DOMAINS),
                                                                                    size=n)], dom)
-    qq = rng.integers(10_000, 3_999_999_999, size=n)
-    a, b = _choice_rows(rng, _SYLLABLES, n), _choice_rows(rng, _SYLLABLES, n)
+    qq = _OCTETS[rng.integers(1, 256, size=n)] + _OCTETS[rng.integers(0, 256, size=n)].astype(object) + obj_str(
+        rng.integers(100, 1000, size=n))
+    a, b = _choice_rows(rng, _SYLLABLES_O, n), _choice_rows(rng, _SYLLABLES_O, n)
     num = rng.integers(0, 10_000, size=n)
     style = rng.integers(0, 3, size=n)
-    out = np.empty(n, dtype=object)
-    for i in range(n):
-        if dom[i] == "qq.com" or dom[i] == "foxmail.com" and style[i] == 0:
-            out[i] = f"{qq[i]}@{dom[i]}"
-        elif style[i] == 1:
-            out[i] = f"{a[i]}{b[i]}@{dom[i]}" if num[i] < 2000 else f"{a[i]}{b[i]}{num[i]}@{dom[i]}"
-        else:
-            out[i] = f"{a[i]}.{b[i]}{num[i] % 100}@{dom[i]}"
-    return out
+    named = np.where(style == 1, np.where(num < 2000, a + b, a + b + obj_str(num)), a + "." + b + obj_str(num % 100))
+    local = np.where((dom == "qq.com") | ((dom == "foxmail.com") & (style == 0)), qq, named)
+    return local + "@" + dom
+
+
+def obj_str(values: np.ndarray) -> np.ndarray:
+    """Object array of the decimal strings of small non-negative integers."""
+    return _NUMBERS[np.asarray(values)]
 
 
 def bank_cards(rng: np.random.Generator, n: int, *, valid: np.ndarray | bool = True) -> np.ndarray:

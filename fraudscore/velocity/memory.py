@@ -31,7 +31,7 @@ from cachetools import LRUCache
 
 from .._version import __version__
 from ..errors import ConfigError, EventError, StoreError
-from .online import answer
+from .online import answer, window_bounds
 from .plan import Plan
 from .snapshot import read_snapshot, write_snapshot
 
@@ -125,8 +125,12 @@ class MemoryStore:
                     ts_list = ent.ts
                     cols = ent.cols
                     states.move_to_end(key)
+                bcache: dict[tuple[int | None, int], tuple[int, int]] = {}
                 for q in g.queries:
-                    out[q.out] = answer(q, ts_list, cols, ts, cur, labels)
+                    b = bcache.get((q.lo, q.hi))
+                    if b is None:
+                        b = bcache[(q.lo, q.hi)] = window_bounds(q, ts_list, ts)
+                    out[q.out] = answer(q, ts_list, cols, ts, cur, labels, b)
                 # insert (after equal times: arrival order among ties)
                 if not ts_list or ts >= ts_list[-1]:
                     ts_list.append(ts)

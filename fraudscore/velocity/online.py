@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import EventError
-from .plan import Group, Plan, Query, finish
+from .plan import Plan, Query, finish
 from .spec import FeatureSet
 
 __all__ = ["OnlineVelocity", "VelocityStore", "answer", "window_bounds"]
@@ -54,13 +54,14 @@ def window_bounds(q: Query, ts: list[int], t: int) -> tuple[int, int]:
 
 
 def answer(q: Query, ts: list[int], cols: list[list[Any]], t: int, cur: list[Any] | None,
-           labels: Mapping[str, int]) -> float:
+           labels: Mapping[Any, int], bounds: tuple[int, int] | None = None) -> float:
     """Feature value of query ``q`` over earlier events (sorted columns) plus ``cur``.
 
     ``cur`` holds the current event's slot values when it is to be included.
     ``labels`` maps application id to the label time of a confirmed fraud.
+    ``bounds`` may pass precomputed :func:`window_bounds`.
     """
-    i0, i1 = window_bounds(q, ts, t)
+    i0, i1 = window_bounds(q, ts, t) if bounds is None else bounds
     agg = q.agg
     inc = cur is not None and q.include_current and (q.flag is None or cur[q.flag] == 1)
     flags = None if q.flag is None else cols[q.flag]
@@ -108,13 +109,6 @@ def answer(q: Query, ts: list[int], cols: list[list[Any]], t: int, cur: list[Any
     return finish(agg, (k, den), t)
 
 
-def read_group(plan: Plan, g: Group, ts: list[int], cols: list[list[Any]], t: int,
-               cur: list[Any], labels: Mapping[str, int], out: list[float]) -> None:
-    """Fill ``out`` with every query of group ``g``."""
-    for q in g.queries:
-        out[q.out] = answer(q, ts, cols, t, cur, labels)
-
-
 class OnlineVelocity:
     """Update-and-read velocity features, one event at a time.
 
@@ -129,7 +123,7 @@ class OnlineVelocity:
     --------
     >>> from fraudscore.velocity import FeatureSet, FeatureSpec
     >>> online = OnlineVelocity(FeatureSet([FeatureSpec("sum", key="ip", field="amount", window="1h")]))
-    >>> [online.update_and_read({"application_id": a, "ts": t, "ip": "p:1", "amount": x})[0]
+    >>> [float(online.update_and_read({"application_id": a, "ts": t, "ip": "p:1", "amount": x})[0])
     ...  for a, t, x in [("A", 0, 10.0), ("B", 1000, None), ("C", 2000, 2.5)]]
     [10.0, 10.0, 12.5]
     >>> online.update_and_read({"application_id": "D", "ip": "p:1"})

@@ -43,7 +43,8 @@ def _bad(param: str, what: str, got: Any, owner: str = "FeatureSpec") -> ConfigE
     return ConfigError(f"The {param!r} parameter of {owner} {what}. Got {got!r} instead.")
 
 
-def _duration(param: str, value: Any, *, allow_all: bool, allow_zero: bool = False) -> int | None:
+def _duration(param: str, value: Any, *, allow_all: bool, allow_zero: bool = False,
+              owner: str = "FeatureSpec") -> int | None:
     if allow_zero and (value == 0 or value == "0") and not isinstance(value, bool):
         return 0
     try:
@@ -51,9 +52,11 @@ def _duration(param: str, value: Any, *, allow_all: bool, allow_zero: bool = Fal
     except ValueError:
         ms = -1
     if ms is None and not allow_all:
-        raise _bad(param, "must be a finite positive duration such as '10m' or '7d'", value)
+        raise _bad(param, "must be a finite duration such as '10m' or '7d'" + (" (or 0)" if allow_zero else ""),
+                   value, owner)
     if ms is not None and ms <= 0:
-        raise _bad(param, "must be a positive duration such as '10m', '24h' or '7d' (or 'all')", value)
+        what = "a positive duration such as '10m', '24h' or '7d'" + (" (or 'all')" if allow_all else "")
+        raise _bad(param, f"must be {what}" + (" (or 0)" if allow_zero else ""), value, owner)
     return ms
 
 
@@ -80,8 +83,9 @@ class FeatureSpec:
         Duration (``"10m"``, ``"24h"``, ``"7d"``, int milliseconds) or ``"all"``.
         Required except for ``first_seen_age`` / ``time_since_last`` (default ``"all"``).
     delay : str or int, optional
-        Label delay of ``fraud_count`` / ``fraud_rate``: the window is
-        ``(t - delay - window, t - delay]``. ``0`` is allowed.
+        Shifts the window back: it becomes ``(t - delay - window, t - delay]``.
+        Required for ``fraud_count`` / ``fraud_rate`` (``0`` is allowed); with a
+        positive delay the current event is never included.
     filter : mapping, optional
         ``{field: value}`` or ``{field: [values]}``: only matching events are aggregated.
     include_current : bool, optional
@@ -166,12 +170,10 @@ class FeatureSpec:
             window = "all"
         window_ms = _duration("window", window, allow_all=True)
         delay_ms = 0
-        if agg in LABEL_AGGS:
-            if self.delay is None:
-                raise _bad("delay", f"is required for agg={agg!r} (a duration such as '7d', or 0)", self.delay)
+        if agg in LABEL_AGGS and self.delay is None:
+            raise _bad("delay", f"is required for agg={agg!r} (a duration such as '7d', or 0)", self.delay)
+        if self.delay is not None:
             delay_ms = _duration("delay", self.delay, allow_all=False, allow_zero=True) or 0
-        elif self.delay is not None:
-            raise _bad("delay", f"is only used by {', '.join(LABEL_AGGS)}; leave it out for agg={agg!r}", self.delay)
         filt: tuple[tuple[str, tuple[Any, ...]], ...] = ()
         if self.filter is not None:
             if not isinstance(self.filter, dict) or not self.filter:
@@ -188,13 +190,15 @@ class FeatureSpec:
         inc = self.include_current
         if inc is not None and not isinstance(inc, bool):
             raise _bad("include_current", "must be True or False", inc)
-        if agg in LABEL_AGGS:
+        if agg in LABEL_AGGS or delay_ms > 0:
             if inc:
-                raise _bad("include_current", "must be False for label-delayed aggregates (a label is never known at scoring time)", inc)
+                why = "label-delayed aggregates (a label is never known at scoring time)" if agg in LABEL_AGGS \
+                    else "a delayed window (the current event lies after it)"
+                raise _bad("include_current", f"must be False for {why}", inc)
             inc = False
         elif inc is None:
             inc = agg not in TIME_AGGS
-        default_inc = agg not in TIME_AGGS and agg not in LABEL_AGGS
+        default_inc = agg not in TIME_AGGS and agg not in LABEL_AGGS and delay_ms == 0
         if self._name is not None and (not isinstance(self._name, str) or not _IDENT.match(self._name)):
             raise _bad("name", "must be an identifier", self._name)
         self._checked = {
@@ -235,7 +239,7 @@ class FeatureSpec:
         else:
             head = f"{c['agg']}__{key}"
         name = f"{head}__{win}"
-        if c["agg"] in LABEL_AGGS:
+        if c["agg"] in LABEL_AGGS or c["delay_ms"]:
             name += f"__delay_{format_duration(c['delay_ms']) if c['delay_ms'] else '0'}"
         for f, vals in c["filter"]:
             name += f"__if_{f}_" + ("in_" if len(vals) > 1 else "") + "_".join(_slug(v) for v in vals)
@@ -270,7 +274,7 @@ class FeatureSpec:
                 d[p] = c[p]
         if self.window is not None:
             d["window"] = format_duration(c["window_ms"])
-        if c["agg"] in LABEL_AGGS:
+        if c["agg"] in LABEL_AGGS or c["delay_ms"]:
             d["delay"] = format_duration(c["delay_ms"]) if c["delay_ms"] else 0
         if c["filter"]:
             d["filter"] = {f: (list(v) if len(v) > 1 else v[0]) for f, v in c["filter"]}
@@ -349,7 +353,8 @@ class FeatureSet:
         if dup:
             raise _bad("specs", "must have unique feature names", dup[0], "FeatureSet")
         self.allowed_lateness = allowed_lateness
-        self.allowed_lateness_ms: int = _duration("allowed_lateness", allowed_lateness, allow_all=False, allow_zero=True) or 0
+        self.allowed_lateness_ms: int = _duration("allowed_lateness", allowed_lateness, allow_all=False,
+                                                     allow_zero=True, owner="FeatureSet") or 0
         self.names: tuple[str, ...] = tuple(names)
 
     @property

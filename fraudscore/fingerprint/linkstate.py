@@ -1,0 +1,328 @@
+"""Device-link state: in memory (bounded LRU) or in Redis (shared by workers).
+
+The state holds, per linked device, a small **record** of keyed hashes only
+(never a raw attribute): the last fingerprint id, the browser family, parsed
+versions, the 48-bit hashes of the volatile attributes, first/last seen time
+and a count. Two indexes point at records: *exact* (fingerprint id -> device
+id) and *blocks* (``hardware section + anchor attribute hash`` -> the most
+recent device ids with it, at most ``max_per_block``).
+
+Expiry uses **event time** (``ts_ms``), so online and batch linking agree: a
+record last seen more than ``ttl_ms`` before the current event is ignored.
+The memory state also evicts the least recently used devices beyond
+``max_devices``; Redis keys carry a wall-clock TTL of ``ttl_ms`` as a bound.
+
+Examples
+--------
+>>> st = MemoryLinkState(max_devices=2, ttl_ms=1000)
+>>> st.commit({"id": "d1", "t": 0}, ["fp1_a_b_c"], ["k"], 0)
+>>> st.get_exact(["fp1_a_b_c"], 10), [r["id"] for r in st.candidates(["k"], 10)]
+('d1', ['d1'])
+>>> st.get_exact(["fp1_a_b_c"], 5000) is None   # expired by event time
+True
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ConfigError, StoreError
+
+__all__ = ["LinkState", "MemoryLinkState", "RedisLinkState", "DEFAULT_TTL_MS"]
+
+DEFAULT_TTL_MS = 180 * 86_400_000  # 180 days
+Record = dict[str, Any]
+
+
+def _check(name: str, owner: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(
+            f"The '{name}' parameter of {owner} must be an integer >= {minimum}. Got {value!r} instead."
+        )
+    return value
+
+
+class LinkState:
+    """Interface of a link state (see :class:`MemoryLinkState` and :class:`RedisLinkState`)."""
+
+    ttl_ms: int
+    max_per_block: int
+
+    def get_exact(self, fp_ids: Sequence[str], now: int) -> str | None:  # pragma: no cover - interface
+        """The device id of the first of ``fp_ids`` seen before (and not expired)."""
+        raise NotImplementedError
+
+    def get(self, device_id: str, now: int) -> Record | None:  # pragma: no cover - interface
+        """The record of one device, or ``None`` when unknown or expired."""
+        raise NotImplementedError
+
+    def candidates(self, block_keys: Sequence[str], now: int) -> list[Record]:  # pragma: no cover - interface
+        """Live records of the devices indexed under any of ``block_keys`` (most recent first, no repeats)."""
+        raise NotImplementedError
+
+    def commit(self, record: Record, fp_ids: Sequence[str], block_keys: Sequence[str],
+               now: int) -> None:  # pragma: no cover - interface
+        """Store ``record`` and index it under ``fp_ids`` (exact) and ``block_keys``."""
+        raise NotImplementedError
+
+    def lookup(self, fp_ids: Sequence[str], block_keys: Sequence[str],
+               now: int) -> tuple[Record | None, list[Record]]:
+        """``(record of the exact match or None, candidate records when there is none)``.
+
+        One call per link; stores that pay per round trip (Redis) answer it in two.
+        """
+        did = self.get_exact(fp_ids, now)
+        if did is not None:
+            rec = self.get(did, now)
+            if rec is not None:
+                return rec, []
+        return None, self.candidates(block_keys, now)
+
+    def touch(self, record: Record, now: int) -> None:  # pragma: no cover - interface
+        """Mark a device (``record`` from :meth:`get`) as seen again at ``now``, its state unchanged."""
+        raise NotImplementedError
+
+
+class MemoryLinkState(LinkState):
+    """Link state in process memory, bounded and evicted.
+
+    Parameters
+    ----------
+    max_devices : int, default 1_000_000
+        Most devices kept; the least recently seen are evicted beyond it.
+    ttl_ms : int, default 180 days
+        A device not seen for longer (in event time) is forgotten.
+    max_per_block : int, default 8
+        Most device ids kept per candidate block (the most recent ones).
+    """
+
+    def __init__(self, max_devices: int = 1_000_000, ttl_ms: int = DEFAULT_TTL_MS, max_per_block: int = 8) -> None:
+        self.max_devices = _check("max_devices", "MemoryLinkState", max_devices)
+        self.ttl_ms = _check("ttl_ms", "MemoryLinkState", ttl_ms)
+        self.max_per_block = _check("max_per_block", "MemoryLinkState", max_per_block)
+        self._devices: OrderedDict[str, Record] = OrderedDict()
+        self._exact: OrderedDict[str, str] = OrderedDict()
+        self._blocks: OrderedDict[str, list[str]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._devices)
+
+    def _live(self, device_id: str | None, now: int) -> Record | None:
+        if device_id is None:
+            return None
+        rec = self._devices.get(device_id)
+        if rec is None or now - rec["t"] > self.ttl_ms:
+            return None
+        return rec
+
+    def get_exact(self, fp_ids: Sequence[str], now: int) -> str | None:
+        for fid in fp_ids:
+            did = self._exact.get(fid)
+            if did is not None and self._live(did, now) is not None:
+                return did
+        return None
+
+    def get(self, device_id: str, now: int) -> Record | None:
+        return self._live(device_id, now)
+
+    def candidates(self, block_keys: Sequence[str], now: int) -> list[Record]:
+        out: list[Record] = []
+        seen: set[str] = set()
+        for key in block_keys:
+            for did in reversed(self._blocks.get(key, ())):
+                if did in seen:
+                    continue
+                seen.add(did)
+                rec = self._live(did, now)
+                if rec is not None:
+                    out.append(rec)
+        return out
+
+    def touch(self, record: Record, now: int) -> None:
+        record["t"] = max(record["t"], now)
+        record["n"] += 1
+        self._devices.move_to_end(record["id"])
+
+    def commit(self, record: Record, fp_ids: Sequence[str], block_keys: Sequence[str], now: int) -> None:
+        did = record["id"]
+        devices = self._devices
+        devices[did] = record
+        devices.move_to_end(did)
+        exact = self._exact
+        for fid in fp_ids:
+            exact[fid] = did
+            exact.move_to_end(fid)
+        blocks = self._blocks
+        for key in block_keys:
+            lst = blocks.get(key)
+            if lst is None:
+                blocks[key] = [did]
+            else:
+                if did in lst:
+                    lst.remove(did)
+                lst.append(did)
+                if len(lst) > self.max_per_block:
+                    del lst[0]
+                blocks.move_to_end(key)
+        limit = self.max_devices
+        while len(devices) > limit:
+            devices.popitem(last=False)
+        while len(exact) > 4 * limit:
+            exact.popitem(last=False)
+        while len(blocks) > 4 * limit:
+            blocks.popitem(last=False)
+
+
+class RedisLinkState(LinkState):
+    """Link state in Redis, shared by several worker processes.
+
+    Keys (all under ``prefix``): ``<prefix>:x:<fp id>`` (exact index, a string),
+    ``<prefix>:d:<device id>`` (the record, JSON) and ``<prefix>:b:<block>`` (a
+    list of device ids, most recent first, trimmed to ``max_per_block``). Every
+    key gets a wall-clock expiry of ``ttl_ms``; records are also checked against
+    event time, like :class:`MemoryLinkState`.
+
+    Parameters
+    ----------
+    client : redis.Redis
+        A connected client (``decode_responses`` may be either).
+    prefix : str, default "fs:link"
+        Key prefix; use one per deployment and key.
+    ttl_ms : int, default 180 days
+    max_per_block : int, default 8
+
+    Notes
+    -----
+    Two workers that see the same *new* fingerprint at the same moment may both
+    create a device; the later write wins the exact index, so every later event
+    links to one of the two. Failures raise :class:`~fraudscore.errors.StoreError`.
+    """
+
+    def __init__(self, client: Any, prefix: str = "fs:link", ttl_ms: int = DEFAULT_TTL_MS,
+                 max_per_block: int = 8) -> None:
+        if client is None or not hasattr(client, "pipeline"):
+            raise ConfigError("The 'client' parameter of RedisLinkState must be a redis client. Got None instead."
+                              if client is None else
+                              f"The 'client' parameter of RedisLinkState must be a redis client. "
+                              f"Got {type(client).__name__} instead.")
+        if not isinstance(prefix, str) or not prefix:
+            raise ConfigError(f"The 'prefix' parameter of RedisLinkState must be a non-empty str. Got {prefix!r} instead.")
+        self.client = client
+        self.prefix = prefix
+        self.ttl_ms = _check("ttl_ms", "RedisLinkState", ttl_ms)
+        self.max_per_block = _check("max_per_block", "RedisLinkState", max_per_block)
+
+    def _call(self, fn: Any) -> Any:
+        try:
+            return fn()
+        except Exception as exc:  # redis.exceptions.* and socket errors
+            if isinstance(exc, (ConfigError, StoreError)):
+                raise
+            raise StoreError(f"Redis link state failed: {type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def _s(v: Any) -> str | None:
+        return v.decode() if isinstance(v, bytes) else v
+
+    def _load(self, raw: Any, now: int) -> Record | None:
+        if raw is None:
+            return None
+        rec = json.loads(raw)
+        return None if now - rec["t"] > self.ttl_ms else rec
+
+    def get(self, device_id: str, now: int) -> Record | None:
+        return self._load(self._call(lambda: self.client.get(f"{self.prefix}:d:{device_id}")), now)
+
+    def get_exact(self, fp_ids: Sequence[str], now: int) -> str | None:
+        if not fp_ids:
+            return None
+        ids = self._call(lambda: self.client.mget([f"{self.prefix}:x:{f}" for f in fp_ids]))
+        for did in ids:
+            did = self._s(did)
+            if did is not None and self.get(did, now) is not None:
+                return did
+        return None
+
+    def lookup(self, fp_ids: Sequence[str], block_keys: Sequence[str],
+               now: int) -> tuple[Record | None, list[Record]]:
+        p = self.prefix
+
+        def run() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.mget([f"{p}:x:{f}" for f in fp_ids])
+            for key in block_keys:
+                pipe.lrange(f"{p}:b:{key}", 0, self.max_per_block - 1)
+            return pipe.execute()
+
+        replies = self._call(run)
+        exact = [self._s(d) for d in replies[0] if d is not None]
+        ids: list[str] = list(dict.fromkeys(exact))
+        for lst in replies[1:]:
+            for did in lst:
+                did = self._s(did)
+                if did not in ids:
+                    ids.append(did)
+        if not ids:
+            return None, []
+        raws = self._call(lambda: self.client.mget([f"{p}:d:{d}" for d in ids]))
+        recs = {d: self._load(raw, now) for d, raw in zip(ids, raws)}
+        for did in exact:
+            if recs.get(did) is not None:
+                return recs[did], []
+        return None, [r for r in recs.values() if r is not None]
+
+    def candidates(self, block_keys: Sequence[str], now: int) -> list[Record]:
+        if not block_keys:
+            return []
+
+        def run() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for key in block_keys:
+                pipe.lrange(f"{self.prefix}:b:{key}", 0, self.max_per_block - 1)
+            return pipe.execute()
+
+        seen: list[str] = []
+        for lst in self._call(run):
+            for did in lst:
+                did = self._s(did)
+                if did not in seen:
+                    seen.append(did)
+        if not seen:
+            return []
+        raws = self._call(lambda: self.client.mget([f"{self.prefix}:d:{d}" for d in seen]))
+        return [r for r in (self._load(raw, now) for raw in raws) if r is not None]
+
+    def touch(self, record: Record, now: int) -> None:
+        record = {**record, "t": max(record["t"], now), "n": record["n"] + 1}
+        key = f"{self.prefix}:x:{record['fp']}"
+
+        def run() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(f"{self.prefix}:d:{record['id']}", json.dumps(record, separators=(",", ":")), px=self.ttl_ms)
+            pipe.pexpire(key, self.ttl_ms)
+            pipe.execute()
+
+        self._call(run)
+
+    def commit(self, record: Record, fp_ids: Sequence[str], block_keys: Sequence[str], now: int) -> None:
+        did = record["id"]
+        ttl = self.ttl_ms
+        data = json.dumps(record, separators=(",", ":"))
+
+        def run() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(f"{self.prefix}:d:{did}", data, px=ttl)
+            for fid in fp_ids:
+                pipe.set(f"{self.prefix}:x:{fid}", did, px=ttl)
+            for key in block_keys:
+                k = f"{self.prefix}:b:{key}"
+                pipe.lrem(k, 0, did)
+                pipe.lpush(k, did)
+                pipe.ltrim(k, 0, self.max_per_block - 1)
+                pipe.pexpire(k, ttl)
+            pipe.execute()
+
+        self._call(run)

@@ -1,0 +1,279 @@
+"""Sectioned, keyed, versioned fingerprint ids (in the spirit of JA4's ``a_b_c``).
+
+A fingerprint id reads ``fp1_<hardware>_<software>_<volatile>``:
+
+* ``fp1`` -- the **scheme version** (:data:`SCHEME_VERSION`): which attributes go
+  into which section and how they are canonicalised;
+* ``hardware`` -- what a device cannot change: source, OS family and the
+  hardware attributes (:data:`HARDWARE_ATTRS`);
+* ``software`` -- OS family and major version, browser family and major version;
+* ``volatile`` -- everything else that is known (:data:`VOLATILE_ATTRS`): full
+  versions, user agent, timezone, languages, fonts, canvas, resettable ids, flags.
+
+Each section is 12 hex digits (48 bits) of a keyed xxh3 hash: the 64-bit seed
+``Keys.fingerprint_seed`` plus the 64-byte ``Keys.fingerprint`` secret mixed into
+every input. Two ids can be compared section by section (:func:`compare_ids`).
+Without the key, nobody can compute an id from attributes, so ids cannot be
+precomputed or collided offline; see ``docs/fingerprints.md`` for the threat model.
+
+Examples
+--------
+>>> from fraudscore.keys import Keys
+>>> fpr = Fingerprinter(Keys(b"0123456789abcdef-demo-secret"))
+>>> dev = {"os": "android", "os_version": "13", "model": "2211133C", "manufacturer": "Xiaomi",
+...        "screen": "1080x2400", "app_version": "5.2.1", "android_id": "9774d56d682e549c"}
+>>> a = fpr.fingerprint(dev)
+>>> b = fpr.fingerprint({**dev, "app_version": "5.3.0"})
+>>> a.id.startswith("fp1_"), a.hardware == b.hardware, a.volatile == b.volatile
+(True, True, False)
+>>> compare_ids(a.id, b.id)
+('volatile',)
+>>> fpr.fingerprint(None) is None
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import xxhash
+from cachetools import LRUCache
+
+from ..errors import ConfigError
+from ..keys import Keys
+from .canonical import ATTRIBUTE_INDEX, CanonicalDevice, canonicalize
+
+__all__ = [
+    "SCHEME_VERSION",
+    "HARDWARE_ATTRS",
+    "VOLATILE_ATTRS",
+    "ANCHOR_ATTRS",
+    "Fingerprint",
+    "Fingerprinter",
+    "compare_ids",
+    "parse_id",
+]
+
+#: The current fingerprint scheme. Bump it whenever canonicalisation or the
+#: section layout changes; see ``docs/fingerprints.md`` ("Scheme versions").
+SCHEME_VERSION = 1
+
+#: Hardware attributes per source (plus source and OS family). Web screens are
+#: volatile: an external monitor changes them.
+HARDWARE_ATTRS: dict[str, tuple[str, ...]] = {
+    "app": ("manufacturer", "model", "screen"),
+    "web": ("platform", "color_depth", "webgl_vendor", "webgl_renderer", "hardware_concurrency",
+            "device_memory", "touch_support"),
+}
+#: Attributes compared one by one by the linker (the volatile section's inputs).
+VOLATILE_ATTRS: tuple[str, ...] = (
+    "user_agent", "os_version", "app_version", "screen", "timezone", "languages", "fonts_hash", "canvas_hash",
+    "android_id", "idfv", "imei", "sim_operator", "emulator", "rooted",
+)
+#: Near-unique attributes the linker indexes candidates by (with the hardware section).
+ANCHOR_ATTRS: tuple[str, ...] = ("android_id", "idfv", "imei", "fonts_hash")
+_VOL_IDX = tuple(ATTRIBUTE_INDEX[a] for a in VOLATILE_ATTRS)
+_HW_IDX = {src: tuple(ATTRIBUTE_INDEX[a] for a in attrs) for src, attrs in HARDWARE_ATTRS.items()}
+_ANCHOR_POS = tuple(VOLATILE_ATTRS.index(a) for a in ANCHOR_ATTRS)
+_SEP = "\x1f"
+_MISSING = "\x00"
+_MASK48 = (1 << 48) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """One observed device state.
+
+    Attributes
+    ----------
+    id : str
+        ``fp<scheme>_<hardware>_<software>_<volatile>``.
+    hardware, software, volatile : str
+        The three sections (12 hex digits each).
+    scheme : int
+        The scheme version.
+    canonical : CanonicalDevice
+        The canonical attributes (in memory only; never stored by the linker).
+    components : tuple of int
+        Keyed 48-bit hashes of :data:`VOLATILE_ATTRS` (0 = missing), for linking.
+    canvas : str or None
+        Keyed hash of the canvas hash (``"c:<12 hex>"``), a velocity entity for
+        "canvas seen on many devices".
+    aliases : tuple of str
+        Ids of the same state under older schemes (see ``Fingerprinter(also=...)``).
+    link_keys : tuple of str
+        The linker's candidate index keys: ``<hardware>:<anchor>`` for each present
+        anchor attribute (:data:`ANCHOR_ATTRS`), else the hardware section alone.
+    """
+
+    id: str
+    hardware: str
+    software: str
+    volatile: str
+    scheme: int
+    canonical: CanonicalDevice
+    components: tuple[int, ...]
+    canvas: str | None = None
+    aliases: tuple[str, ...] = ()
+    link_keys: tuple[str, ...] = ()
+
+    def anchors(self) -> tuple[tuple[str, int], ...]:
+        """``(attribute, hash)`` of the present near-unique attributes (:data:`ANCHOR_ATTRS`)."""
+        c = self.components
+        return tuple((VOLATILE_ATTRS[p], c[p]) for p in _ANCHOR_POS if c[p])
+
+
+def parse_id(fp_id: str) -> tuple[int, str, str, str]:
+    """Split an id into ``(scheme, hardware, software, volatile)``.
+
+    Examples
+    --------
+    >>> parse_id("fp1_0123456789ab_0123456789ac_0123456789ad")[0]
+    1
+    >>> parse_id("nonsense")
+    Traceback (most recent call last):
+    ...
+    fraudscore.errors.ConfigError: Not a fingerprint id: expected 'fp<scheme>_<hw>_<sw>_<vol>'.
+    """
+    parts = fp_id.split("_") if isinstance(fp_id, str) else []
+    if len(parts) != 4 or not parts[0].startswith("fp") or not parts[0][2:].isdigit():
+        raise ConfigError("Not a fingerprint id: expected 'fp<scheme>_<hw>_<sw>_<vol>'.")
+    return int(parts[0][2:]), parts[1], parts[2], parts[3]
+
+
+def compare_ids(a: str, b: str) -> tuple[str, ...]:
+    """Names of the sections in which two ids differ (``("scheme",)`` across schemes).
+
+    Examples
+    --------
+    >>> compare_ids("fp1_aaaaaaaaaaaa_bbbbbbbbbbbb_cccccccccccc", "fp1_aaaaaaaaaaaa_bbbbbbbbbbbd_cccccccccccd")
+    ('software', 'volatile')
+    """
+    pa, pb = parse_id(a), parse_id(b)
+    if pa[0] != pb[0]:
+        return ("scheme",)
+    return tuple(n for n, x, y in zip(("hardware", "software", "volatile"), pa[1:], pb[1:]) if x != y)
+
+
+def _scheme1_sections(c: CanonicalDevice) -> tuple[str, str, str]:
+    vals = c.values
+    hw_idx = _HW_IDX.get(c.source, _HW_IDX["web"] + _HW_IDX["app"])
+    hw = _SEP.join(["hw", c.source, c.os_family or _MISSING] + [vals[i] or _MISSING for i in hw_idx])
+    sw = _SEP.join(["sw", c.source, c.os_family or _MISSING, str(c.os_major), c.browser_family or _MISSING,
+                    str(c.browser_major)])
+    vol = _SEP.join(["vol"] + [vals[i] or _MISSING for i in _VOL_IDX])
+    return hw, sw, vol
+
+
+#: Registered schemes: version -> function from canonical device to the three section inputs.
+SCHEMES = {1: _scheme1_sections}
+
+
+class Fingerprinter:
+    """Compute keyed, sectioned fingerprints of device mappings.
+
+    Parameters
+    ----------
+    keys : Keys
+        The caller's keys (``fingerprint`` secret and ``fingerprint_seed``). Never stored.
+    scheme : int, default SCHEME_VERSION
+        The scheme for :attr:`Fingerprint.id`.
+    also : tuple of int, default ()
+        Older schemes to compute too, as :attr:`Fingerprint.aliases`, during a
+        migration (the linker then finds devices first seen under those schemes).
+    cache_size : int, default 65536
+        Bound of the LRU cache from a device mapping to its fingerprint (keyed by
+        a keyed 128-bit hash of the mapping, so no raw attribute is kept).
+
+    Examples
+    --------
+    >>> from fraudscore.keys import Keys
+    >>> k1, k2 = Keys("0123456789abcdef-one"), Keys("0123456789abcdef-two")
+    >>> d = {"user_agent": "Mozilla/5.0 (Windows NT 10.0) Chrome/120.0.0.0", "platform": "Win32"}
+    >>> Fingerprinter(k1).fingerprint(d).id == Fingerprinter(k1).fingerprint(d).id
+    True
+    >>> Fingerprinter(k1).fingerprint(d).id == Fingerprinter(k2).fingerprint(d).id
+    False
+    """
+
+    def __init__(self, keys: Keys, *, scheme: int = SCHEME_VERSION, also: tuple[int, ...] = (),
+                 cache_size: int = 65_536) -> None:
+        if not isinstance(keys, Keys):
+            raise ConfigError(
+                f"The 'keys' parameter of Fingerprinter must be a Keys object. Got {type(keys).__name__} instead."
+            )
+        for s in (scheme, *also):
+            if s not in SCHEMES:
+                raise ConfigError(
+                    f"The 'scheme' parameter of Fingerprinter must be one of {sorted(SCHEMES)}. Got {s!r} instead."
+                )
+        if not isinstance(cache_size, int) or cache_size < 0:
+            raise ConfigError(
+                f"The 'cache_size' parameter of Fingerprinter must be a non-negative int. Got {cache_size!r} instead."
+            )
+        self.scheme = scheme
+        self.also = tuple(s for s in also if s != scheme)
+        self.key_id = keys.key_id
+        self._seed = keys.fingerprint_seed
+        self._prefix = keys.fingerprint
+        self._cache: LRUCache[int, Fingerprint] | None = LRUCache(cache_size) if cache_size else None
+
+    def __repr__(self) -> str:
+        return f"Fingerprinter(key_id={self.key_id!r}, scheme={self.scheme})"
+
+    def _h(self, text: str) -> int:
+        return xxhash.xxh3_64_intdigest(self._prefix + text.encode("utf-8", "surrogatepass"), seed=self._seed)
+
+    def _sections(self, c: CanonicalDevice, scheme: int) -> tuple[str, str, str, str]:
+        hw, sw, vol = (f"{self._h(f'{scheme}{_SEP}{s}') & _MASK48:012x}" for s in SCHEMES[scheme](c))
+        return f"fp{scheme}_{hw}_{sw}_{vol}", hw, sw, vol
+
+    def from_canonical(self, c: CanonicalDevice) -> Fingerprint:
+        """The fingerprint of an already canonical device.
+
+        Examples
+        --------
+        >>> from fraudscore.keys import Keys
+        >>> fpr = Fingerprinter(Keys("0123456789abcdef-demo"))
+        >>> fpr.from_canonical(canonicalize({"os": "ios"})).scheme
+        1
+        """
+        fid, hw, sw, vol = self._sections(c, self.scheme)
+        vals = c.values
+        comps = tuple(
+            0 if vals[i] is None else (self._h(f"c{_SEP}{name}{_SEP}{vals[i]}") & _MASK48) or 1
+            for name, i in zip(VOLATILE_ATTRS, _VOL_IDX)
+        )
+        canvas_raw = vals[ATTRIBUTE_INDEX["canvas_hash"]]
+        canvas = None if canvas_raw is None else f"c:{comps[VOLATILE_ATTRS.index('canvas_hash')]:012x}"
+        aliases = tuple(self._sections(c, s)[0] for s in self.also)
+        keys = tuple(f"{hw}:{VOLATILE_ATTRS[p][:2]}{comps[p]:012x}" for p in _ANCHOR_POS if comps[p]) or (hw,)
+        return Fingerprint(fid, hw, sw, vol, self.scheme, c, comps, canvas, aliases, keys)
+
+    def fingerprint(self, device: Mapping[str, Any] | None) -> Fingerprint | None:
+        """Fingerprint a ``device`` mapping; ``None`` (or an empty mapping) gives ``None``.
+
+        Parameters
+        ----------
+        device : Mapping or None
+            Device attributes (see ``docs/fingerprints.md``); unknown keys are tolerated.
+
+        Returns
+        -------
+        Fingerprint or None
+            ``None`` means "device missing".
+        """
+        if not device:
+            return None
+        cache = self._cache
+        if cache is None:
+            return self.from_canonical(canonicalize(device))
+        key = xxhash.xxh3_128_intdigest(repr(tuple(device.items())).encode("utf-8", "surrogatepass"),
+                                        seed=self._seed)
+        fp = cache.get(key)
+        if fp is None:
+            fp = self.from_canonical(canonicalize(device))
+            cache[key] = fp
+        return fp

@@ -1,0 +1,206 @@
+"""Cheap consistency and spoofing signals of one device observation.
+
+Every feature is a float (``NaN`` = cannot tell), named in :data:`DEVICE_FEATURES`:
+
+=============================  ============================================================
+``device__missing``            1 when the event has no device attributes at all
+``device__emulator``           the app's emulator flag (NaN when not sent)
+``device__rooted``             the app's root / jailbreak flag (NaN when not sent)
+``device__emulator_hint``      1 when attributes look like an emulator or a VM (software
+                               WebGL renderer, generic emulator model, x86 Android...)
+``device__headless``           1 for headless / automated browsers (HeadlessChrome, webdriver)
+``device__os_mismatch``        1 when user agent, platform, OS and manufacturer disagree
+``device__screen_impossible``  1 when the screen cannot belong to the claimed model or platform
+``device__touch_mismatch``     1 when touch support contradicts the platform (desktop vs phone)
+``device__tz_ip_mismatch``     1 when the timezone's country differs from the event's
+                               ``ip_country`` (ISO 3166 alpha-2; NaN when either is unknown)
+``device__missing_share``      share of the attributes expected for the source that are missing
+``device__unknown_attrs``      number of unknown attribute names
+=============================  ============================================================
+
+"Attribute values seen on many unrelated devices" is a velocity feature: count
+distinct ``device_id`` by the keyed canvas hash :attr:`Fingerprint.canvas` (or by
+``device_hw``) over a window.
+
+Examples
+--------
+>>> s = device_signals({"os": "ios", "model": "iPhone15,2", "manufacturer": "Apple", "screen": "1080x1920",
+...                     "timezone": "Asia/Shanghai", "emulator": False}, {"ip_country": "US"})
+>>> s["device__screen_impossible"], s["device__tz_ip_mismatch"], s["device__emulator"], s["device__rooted"]
+(1.0, 1.0, 0.0, nan)
+>>> device_signals(None, {})["device__missing"]
+1.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from cachetools import LRUCache
+
+from .canonical import CanonicalDevice, canonicalize
+from .sections import Fingerprint
+
+__all__ = ["DEVICE_FEATURES", "device_signals", "MODEL_SCREENS", "TIMEZONE_COUNTRY"]
+
+NAN = math.nan
+DEVICE_FEATURES: tuple[str, ...] = (
+    "device__missing", "device__emulator", "device__rooted", "device__emulator_hint", "device__headless",
+    "device__os_mismatch", "device__screen_impossible", "device__touch_mismatch", "device__tz_ip_mismatch",
+    "device__missing_share", "device__unknown_attrs",
+)
+
+#: Native screens (pixels, long x short) of common models, lower case model ids.
+MODEL_SCREENS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
+    "iphone12,1": "1792x828", "iphone12,3": "2436x1125", "iphone12,5": "2688x1242", "iphone12,8": "1334x750",
+    "iphone13,1": "2340x1080", "iphone13,2": "2532x1170", "iphone13,3": "2532x1170", "iphone13,4": "2778x1284",
+    "iphone14,2": "2532x1170", "iphone14,3": "2778x1284", "iphone14,4": "2340x1080", "iphone14,5": "2532x1170",
+    "iphone14,6": "1334x750", "iphone14,7": "2532x1170", "iphone14,8": "2778x1284", "iphone15,2": "2556x1179",
+    "iphone15,3": "2796x1290", "iphone15,4": "2556x1179", "iphone15,5": "2796x1290", "iphone16,1": "2556x1179",
+    "iphone16,2": "2796x1290",
+    "2211133c": "2400x1080", "23049rad8c": "2712x1220", "22101316c": "2400x1080", "m2012k11ac": "2400x1080",
+    "noh-an00": "2772x1344", "els-an00": "2640x1200", "any-an00": "2388x1080", "pgbm10": "2412x1080",
+    "peem00": "3216x1440 2400x1080", "v2141a": "2400x1080", "v2218a": "2800x1260", "sm-s9180": "3088x1440 2340x1080",
+    "sm-g9910": "2400x1080", "phb110": "3216x1440", "sm-g977n": "3040x1440", "asus_z01qd": "2160x1080",
+    "v1916a": "2340x1080", "pixel 4": "2280x1080", "sm-g991b": "2400x1080", "sm-g998b": "3200x1440",
+}.items()}
+#: CSS-pixel screens an iPhone browser can report.
+_IPHONE_CSS = frozenset({"568x320", "667x375", "736x414", "812x375", "844x390", "852x393", "896x414", "926x428",
+                         "932x430", "780x360"})
+#: Country (ISO 3166 alpha-2, upper case) of common IANA timezones, lower case.
+TIMEZONE_COUNTRY: dict[str, str] = {
+    "asia/shanghai": "CN", "asia/chongqing": "CN", "asia/harbin": "CN", "asia/urumqi": "CN", "asia/kashgar": "CN",
+    "prc": "CN", "asia/hong_kong": "HK", "asia/macau": "MO", "asia/taipei": "TW", "asia/singapore": "SG",
+    "asia/tokyo": "JP", "asia/seoul": "KR", "asia/kuala_lumpur": "MY", "asia/bangkok": "TH", "asia/jakarta": "ID",
+    "asia/manila": "PH", "asia/ho_chi_minh": "VN", "asia/kolkata": "IN", "asia/dubai": "AE",
+    "america/los_angeles": "US", "america/new_york": "US", "america/chicago": "US", "america/denver": "US",
+    "america/toronto": "CA", "america/vancouver": "CA", "europe/london": "GB", "europe/berlin": "DE",
+    "europe/paris": "FR", "europe/moscow": "RU", "australia/sydney": "AU",
+}
+_EMU_WORDS = ("swiftshader", "llvmpipe", "virtualbox", "vmware", "android emulator", "sdk_gphone", "genymotion",
+              "bluestacks", "nox", "ldplayer", "mumu", "generic_x86", "goldfish", "ranchu", "parallels")
+_HEADLESS_WORDS = ("headlesschrome", "phantomjs", "selenium", "webdriver", "puppeteer", "playwright")
+_EXPECTED = {
+    "web": ("user_agent", "platform", "screen", "color_depth", "timezone", "languages", "fonts_hash",
+            "canvas_hash", "webgl_vendor", "webgl_renderer", "hardware_concurrency", "touch_support"),
+    "app": ("os", "os_version", "model", "manufacturer", "app_version", "screen", "timezone", "languages",
+            "emulator", "rooted"),
+}
+_CACHE: LRUCache[Any, tuple[float, ...]] = LRUCache(65_536)
+
+
+def _flag(v: str | None) -> float:
+    return NAN if v is None else (1.0 if v == "1" else 0.0 if v == "0" else NAN)
+
+
+def _platform_os(platform: str | None) -> str | None:
+    if platform is None:
+        return None
+    if platform.startswith("win"):
+        return "windows"
+    if platform.startswith("mac"):
+        return "macos"
+    if platform.startswith(("iphone", "ipad", "ipod")):
+        return "ios"
+    if "android" in platform or "arm" in platform or "aarch64" in platform:
+        return "android"
+    if platform.startswith("linux"):
+        return "linux"
+    return None
+
+
+def _static(c: CanonicalDevice) -> tuple[float, ...]:
+    g = c.get
+    ua, platform, model, manu = g("user_agent"), g("platform"), g("model"), g("manufacturer")
+    renderer = " ".join(x for x in (g("webgl_renderer"), g("webgl_vendor"), model, manu, platform) if x)
+    emu_hint = 1.0 if any(w in renderer for w in _EMU_WORDS) or (
+        c.os_family == "android" and platform is not None and ("x86" in platform or "i686" in platform)) else 0.0
+    headless = 1.0 if (ua is not None and any(w in ua for w in _HEADLESS_WORDS)) or any(
+        k in ("webdriver", "navigator_webdriver") and v == "1" for k, v in c.extra) else 0.0
+    # OS agreement: user agent vs platform vs os attribute vs manufacturer
+    claims = set()
+    if c.os_family is not None:
+        claims.add("android" if c.os_family in ("harmonyos", "linux") and c.source == "app" else c.os_family)
+    p_os = _platform_os(platform)
+    if p_os is not None:
+        claims.add(p_os)
+    if manu is not None:
+        claims.add("ios" if manu == "apple" and c.source == "app" else "android" if c.source == "app" else "")
+        claims.discard("")
+    if "linux" in claims and "android" in claims:
+        claims.discard("linux")  # Android platforms report "Linux armv8l"
+    os_mismatch = NAN if len(claims) == 0 else (1.0 if len(claims) > 1 else 0.0)
+    # screen vs claimed model / platform
+    screen = g("screen")
+    screen_bad = NAN
+    if screen is not None:
+        known = MODEL_SCREENS.get(model) if model is not None else None
+        if known is not None:
+            screen_bad = 0.0 if screen in known else 1.0
+        elif p_os == "ios" and c.source == "web":
+            screen_bad = 0.0 if screen in _IPHONE_CSS else 1.0
+        else:
+            try:
+                w, h = (int(x) for x in screen.split("x"))
+                phone = c.source == "app" or p_os in ("ios", "android")
+                screen_bad = 1.0 if (phone and (h < 240 or w / max(h, 1) < 1.3)) or (
+                    not phone and p_os in ("windows", "macos") and w < 1000) else 0.0
+            except ValueError:
+                screen_bad = 1.0
+    touch = g("touch_support")
+    touch_bad = NAN
+    if touch is not None and touch.isdigit() and p_os is not None:
+        has_touch = int(touch) > 0
+        touch_bad = 1.0 if (p_os in ("ios", "android") and not has_touch) else 0.0
+    expected = _EXPECTED.get(c.source, _EXPECTED["web"])
+    missing = sum(g(a) is None for a in expected) / len(expected)
+    return (0.0, _flag(g("emulator")), _flag(g("rooted")), emu_hint, headless, os_mismatch, screen_bad,
+            touch_bad, missing, float(len(c.extra)))
+
+
+def device_signals(fp_or_canonical: Fingerprint | CanonicalDevice | Mapping[str, Any] | None,
+                   event: Mapping[str, Any] | None = None) -> dict[str, float]:
+    """Consistency and spoofing features of one device observation.
+
+    Parameters
+    ----------
+    fp_or_canonical : Fingerprint, CanonicalDevice, mapping or None
+        The fingerprint (preferred: its signals are cached by id), a canonical
+        device, a raw ``device`` mapping, or ``None`` for "no device".
+    event : Mapping, optional
+        The normalised event; ``ip_country`` (ISO alpha-2) is read when present.
+
+    Returns
+    -------
+    dict
+        Exactly the keys :data:`DEVICE_FEATURES`, float values (``NaN`` = unknown).
+    """
+    if fp_or_canonical is None or (isinstance(fp_or_canonical, Mapping) and not fp_or_canonical):
+        out = dict.fromkeys(DEVICE_FEATURES, NAN)
+        out["device__missing"] = 1.0
+        return out
+    if isinstance(fp_or_canonical, Fingerprint):
+        c = fp_or_canonical.canonical
+        key: Any = (fp_or_canonical.id, c.extra)
+        st = _CACHE.get(key)
+        if st is None:
+            st = _static(c)
+            _CACHE[key] = st
+    else:
+        c = fp_or_canonical if isinstance(fp_or_canonical, CanonicalDevice) else canonicalize(fp_or_canonical)
+        st = _static(c)
+    tz_bad = NAN
+    ip_country = event.get("ip_country") if event else None
+    if isinstance(ip_country, str) and ip_country:
+        tz = c.get("timezone")
+        tz_country = TIMEZONE_COUNTRY.get(tz) if tz is not None else None
+        if tz_country is not None:
+            tz_bad = 0.0 if tz_country == ip_country.strip().upper() else 1.0
+    return {
+        "device__missing": st[0], "device__emulator": st[1], "device__rooted": st[2],
+        "device__emulator_hint": st[3], "device__headless": st[4], "device__os_mismatch": st[5],
+        "device__screen_impossible": st[6], "device__touch_mismatch": st[7], "device__tz_ip_mismatch": tz_bad,
+        "device__missing_share": st[8], "device__unknown_attrs": st[9],
+    }

@@ -1,0 +1,288 @@
+"""The trained model: booster + calibration + thresholds + metrics.
+
+:class:`Model` is what :func:`~fraudscore.model.training.train_model` returns and
+what a bundle stores. It predicts in batch (``Booster.predict`` on the whole
+matrix, no per-row Python) and one row at a time through the C fast path
+(:class:`~fraudscore.model.fast.FastPredictor`); both return the same numbers.
+
+Saved form (a directory, or the dict of :meth:`Model.to_files`):
+
+* ``model.txt`` -- LightGBM text format (best iteration only);
+* ``calibration.json`` -- the calibration breakpoints;
+* ``model.json`` -- format version, library version, feature names, thresholds,
+  validation metrics and training metadata.
+
+Examples
+--------
+>>> import lightgbm as lgb
+>>> rng = np.random.default_rng(1)
+>>> X = rng.normal(size=(400, 2)); y = (X[:, 0] > 1).astype(int)
+>>> b = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, y, feature_name=["amount", "term_months"]), 5)
+>>> m = Model(b, ["amount", "term_months"])
+>>> m.predict_one(X[0]) == float(m.predict_proba(X[:1])[0])
+True
+>>> sorted(m.to_files())
+['calibration.json', 'model.json', 'model.txt']
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import BundleError, ConfigError
+from .calibration import Calibrator
+from .fast import FastPredictor
+from .thresholds import Thresholds, score_scale, score_scale_array
+
+__all__ = ["Model", "MODEL_FORMAT_VERSION", "MODEL_FILES", "jsonable"]
+
+MODEL_FORMAT_VERSION = 1
+MODEL_FILES = ("model.txt", "calibration.json", "model.json")
+
+
+def jsonable(obj: Any) -> Any:
+    """Recursively turn numpy scalars to Python and NaN/inf to ``None`` (strict JSON).
+
+    Examples
+    --------
+    >>> jsonable({"a": np.float64("nan"), "b": [np.int64(3), 1.5]})
+    {'a': None, 'b': [3, 1.5]}
+    """
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    return obj
+
+
+def _dumps(obj: Any) -> bytes:
+    return (json.dumps(jsonable(obj), indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
+
+
+class Model:
+    """A binary LightGBM fraud model with calibration and thresholds.
+
+    Parameters
+    ----------
+    booster : lightgbm.Booster
+        Trained binary booster whose feature names are ``feature_names``.
+    feature_names : sequence of str
+        Column names, in matrix order.
+    calibrator : Calibrator, optional
+        Raw -> calibrated probability (identity by default).
+    thresholds : Thresholds, optional
+        Review / decline thresholds on the 0..1000 score scale.
+    metrics : dict, optional
+        Validation metrics.
+    training : dict, optional
+        Training metadata (config, sizes, periods).
+    fast : bool
+        Use the C single-row fast path when available.
+
+    Examples
+    --------
+    >>> import lightgbm as lgb
+    >>> X = np.arange(60.0).reshape(30, 2); y = np.arange(30) % 2
+    >>> b = lgb.train({"objective": "binary", "verbose": -1, "min_data_in_leaf": 2}, lgb.Dataset(X, y, feature_name=["x1", "x2"]), 3)
+    >>> m = Model(b, ["x1", "x2"], thresholds=Thresholds(review=500, decline=900))
+    >>> 0 <= m.score_one([1.0, float("nan")]) <= 1000
+    True
+    >>> m.contributions(X[:2]).shape
+    (2, 3)
+    """
+
+    def __init__(
+        self,
+        booster: Any,
+        feature_names: Sequence[str],
+        *,
+        calibrator: Calibrator | None = None,
+        thresholds: Thresholds | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        training: Mapping[str, Any] | None = None,
+        fast: bool = True,
+    ) -> None:
+        self.booster = booster
+        self.feature_names: list[str] = [str(s) for s in feature_names]
+        if booster.num_feature() != len(self.feature_names):
+            raise ConfigError(
+                f"The 'feature_names' parameter of Model must name the booster's {booster.num_feature()} features. "
+                f"Got {len(self.feature_names)} instead."
+            )
+        if list(booster.feature_name()) != self.feature_names:
+            raise ConfigError(
+                "The 'feature_names' parameter of Model must equal the booster's feature names "
+                "(train with lgb.Dataset(..., feature_name=...)). Got different names instead."
+            )
+        self.calibrator = calibrator or Calibrator.identity()
+        self.thresholds = thresholds or Thresholds(review=500, decline=800)
+        self.metrics: dict[str, Any] = dict(metrics or {})
+        self.training: dict[str, Any] = dict(training or {})
+        self._fast = FastPredictor(booster, enabled=fast)
+
+    # -- prediction ---------------------------------------------------------
+    @property
+    def num_features(self) -> int:
+        """Number of input columns."""
+        return len(self.feature_names)
+
+    @property
+    def inference_path(self) -> str:
+        """``"fast"`` (C single-row API) or ``"fallback"`` (``Booster.predict``)."""
+        return self._fast.mode
+
+    def _matrix(self, X: Any) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.num_features:
+            raise ConfigError(
+                f"The 'X' parameter must be a matrix with {self.num_features} columns. Got shape {X.shape} instead."
+            )
+        return X
+
+    def predict_raw(self, X: Any) -> np.ndarray:
+        """Uncalibrated LightGBM probabilities for a matrix (``Booster.predict``)."""
+        X = self._matrix(X)
+        if X.shape[0] == 0:
+            return np.empty(0, dtype=np.float64)
+        return np.asarray(self.booster.predict(X), dtype=np.float64)
+
+    def predict_raw_one(self, x: Any) -> float:
+        """Uncalibrated probability for one row, through the fast path."""
+        return self._fast.predict_one(x)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Calibrated fraud probabilities for a matrix."""
+        return self.calibrator.apply(self.predict_raw(X))
+
+    def predict_one(self, x: Any) -> float:
+        """Calibrated probability for one row; equals ``predict_proba(x[None])[0]`` exactly."""
+        return self.calibrator.apply_one(self._fast.predict_one(x))
+
+    def score(self, X: Any) -> np.ndarray:
+        """Scores (0..1000, ``int64``) for a matrix."""
+        return score_scale_array(self.predict_proba(X))
+
+    def score_one(self, x: Any) -> int:
+        """Score (0..1000) for one row."""
+        return score_scale(self.predict_one(x))
+
+    def contributions(self, X: Any) -> np.ndarray:
+        """TreeSHAP contributions (``pred_contrib``): shape ``(n, k + 1)``, the last column the bias, in log-odds."""
+        X = self._matrix(X)
+        return np.asarray(self.booster.predict(X, pred_contrib=True), dtype=np.float64)
+
+    # -- persistence --------------------------------------------------------
+    def to_files(self) -> dict[str, bytes]:
+        """The saved form as ``{file name: bytes}``."""
+        import lightgbm as lgb
+
+        meta = {
+            "format_version": MODEL_FORMAT_VERSION,
+            "library_version": __version__,
+            "lightgbm_version": lgb.__version__,
+            "feature_names": self.feature_names,
+            "thresholds": self.thresholds.to_dict(),
+            "metrics": self.metrics,
+            "training": self.training,
+        }
+        return {
+            "model.txt": self.booster.model_to_string().encode("utf-8"),
+            "calibration.json": _dumps(self.calibrator.to_dict()),
+            "model.json": _dumps(meta),
+        }
+
+    @classmethod
+    def from_files(cls, files: Mapping[str, bytes], *, fast: bool = True) -> Model:
+        """Inverse of :meth:`to_files`; raises :class:`BundleError` naming what is wrong."""
+        import lightgbm as lgb
+
+        for name in MODEL_FILES:
+            if name not in files:
+                raise BundleError(f"model file {name!r} is missing")
+        try:
+            meta = json.loads(files["model.json"].decode("utf-8"))
+            cal = json.loads(files["calibration.json"].decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise BundleError(f"model metadata is not valid JSON: {e}") from None
+        version = meta.get("format_version")
+        if not isinstance(version, int):
+            raise BundleError("model.json has no integer 'format_version'")
+        if version > MODEL_FORMAT_VERSION:
+            raise BundleError(
+                f"model.json has format version {version}, newer than this library reads ({MODEL_FORMAT_VERSION}); "
+                "upgrade fraudscore"
+            )
+        try:
+            booster = lgb.Booster(model_str=files["model.txt"].decode("utf-8"))
+        except Exception as e:  # LightGBMError, UnicodeDecodeError
+            raise BundleError(f"model.txt is not a valid LightGBM model: {e}") from None
+        names = meta.get("feature_names")
+        if not isinstance(names, list) or booster.feature_name() != names:
+            raise BundleError("feature mismatch: model.json feature names differ from those in model.txt")
+        try:
+            return cls(
+                booster,
+                names,
+                calibrator=Calibrator.from_dict(cal),
+                thresholds=Thresholds.from_dict(meta["thresholds"]),
+                metrics=meta.get("metrics") or {},
+                training=meta.get("training") or {},
+                fast=fast,
+            )
+        except (ConfigError, KeyError, TypeError) as e:
+            raise BundleError(f"model metadata is invalid: {e}") from None
+
+    def save(self, directory: str | Path) -> list[str]:
+        """Write the model files into ``directory`` (created if needed); returns their names.
+
+        Examples
+        --------
+        >>> import lightgbm as lgb, tempfile
+        >>> X = np.arange(60.0).reshape(30, 2); y = np.arange(30) % 2
+        >>> b = lgb.train({"objective": "binary", "verbose": -1, "min_data_in_leaf": 2}, lgb.Dataset(X, y, feature_name=["x1", "x2"]), 3)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     names = Model(b, ["x1", "x2"]).save(d)
+        ...     m2 = Model.load(d)
+        >>> names, m2.feature_names
+        (['calibration.json', 'model.json', 'model.txt'], ['x1', 'x2'])
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        files = self.to_files()
+        for name, data in files.items():
+            (directory / name).write_bytes(data)
+        return sorted(files)
+
+    @classmethod
+    def load(cls, directory: str | Path, *, fast: bool = True) -> Model:
+        """Read a model written by :meth:`save`."""
+        directory = Path(directory)
+        files: dict[str, bytes] = {}
+        for name in MODEL_FILES:
+            path = directory / name
+            if not path.is_file():
+                raise BundleError(f"model file {name!r} is missing in {directory}")
+            files[name] = path.read_bytes()
+        return cls.from_files(files, fast=fast)
+
+    def __repr__(self) -> str:
+        return (
+            f"Model({self.num_features} features, {self.booster.num_trees()} trees, "
+            f"review={self.thresholds.review}, decline={self.thresholds.decline}, path={self.inference_path!r})"
+        )

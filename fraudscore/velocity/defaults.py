@@ -1,0 +1,79 @@
+"""Ready-made feature sets: loan applications, and the Fraud Detection Handbook's 12 windows.
+
+Examples
+--------
+>>> fs = default_feature_set()
+>>> len(fs), fs.names[0]
+(20, 'count__device_id__1h')
+>>> sorted(fs.fields)[:3]
+['amount', 'applicant_id', 'bank_card']
+>>> handbook_feature_set().names[-1]
+'fraud_rate__TERMINAL_ID__30d__delay_7d'
+"""
+
+from __future__ import annotations
+
+from .spec import FeatureSet, FeatureSpec
+
+__all__ = ["default_feature_set", "handbook_feature_set", "HANDBOOK_COLUMNS"]
+
+
+def default_feature_set(allowed_lateness: str = "1h") -> FeatureSet:
+    """About 20 velocity features for loan applications (a ~15 us online budget).
+
+    Over the record fields ``device_id``, ``applicant_id``, ``phone``, ``email``,
+    ``bank_card``, ``ip``, ``ip_prefix``, ``inviter_id`` and ``amount``.
+    """
+    S = FeatureSpec
+    return FeatureSet([
+        S("count", key="device_id", window="1h"),
+        S("count", key="device_id", window="24h"),
+        S("distinct", key="device_id", of="applicant_id", window="24h"),
+        S("distinct", key="device_id", of="applicant_id", window="7d"),
+        S("distinct", key="applicant_id", of="device_id", window="24h"),
+        S("distinct", key="applicant_id", of="device_id", window="7d"),
+        S("distinct", key="applicant_id", of="phone", window="7d"),
+        S("distinct", key="phone", of="applicant_id", window="30d"),
+        S("distinct", key="bank_card", of="applicant_id", window="30d"),
+        S("distinct", key="email", of="applicant_id", window="30d"),
+        S("count", key="ip_prefix", window="10m"),
+        S("count", key="ip_prefix", window="1h"),
+        S("count", key="ip", window="1h"),
+        S("count", key="inviter_id", window="24h"),
+        S("count", key="inviter_id", window="7d"),
+        S("sum", key="applicant_id", field="amount", window="30d"),
+        S("time_since_last", key="applicant_id", window="30d"),
+        S("first_seen_age", key="device_id", window="30d"),
+        S("fraud_rate", key="device_id", window="30d", delay="7d"),
+        S("fraud_count", key="bank_card", window="90d", delay="7d"),
+    ], allowed_lateness=allowed_lateness)
+
+
+#: handbook column -> feature name in :func:`handbook_feature_set`
+HANDBOOK_COLUMNS: dict[str, str] = {}
+
+
+def handbook_feature_set() -> FeatureSet:
+    """The Fraud Detection Handbook's 12 windowed features as FeatureSpecs.
+
+    Customer count and mean amount over 1/7/30 days including the current
+    transaction; terminal count and fraud rate over 1/7/30-day windows delayed by
+    7 days (labels known at transaction time + 7 days). Fields: ``CUSTOMER_ID``,
+    ``TERMINAL_ID``, ``TX_AMOUNT``.
+    """
+    S = FeatureSpec
+    specs = []
+    for n in (1, 7, 30):
+        specs.append(S("count", key="CUSTOMER_ID", window=f"{n}d"))
+        specs.append(S("mean", key="CUSTOMER_ID", field="TX_AMOUNT", window=f"{n}d"))
+        HANDBOOK_COLUMNS[f"CUSTOMER_ID_NB_TX_{n}DAY_WINDOW"] = specs[-2].name
+        HANDBOOK_COLUMNS[f"CUSTOMER_ID_AVG_AMOUNT_{n}DAY_WINDOW"] = specs[-1].name
+    for n in (1, 7, 30):
+        specs.append(S("count", key="TERMINAL_ID", window=f"{n}d", delay="7d"))
+        specs.append(S("fraud_rate", key="TERMINAL_ID", window=f"{n}d", delay="7d"))
+        HANDBOOK_COLUMNS[f"TERMINAL_ID_NB_TX_{n}DAY_WINDOW"] = specs[-2].name
+        HANDBOOK_COLUMNS[f"TERMINAL_ID_RISK_{n}DAY_WINDOW"] = specs[-1].name
+    return FeatureSet(specs, allowed_lateness=0)
+
+
+handbook_feature_set()  # fills HANDBOOK_COLUMNS
