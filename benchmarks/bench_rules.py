@@ -35,7 +35,8 @@ FEATURES = [
     "distinct__applicant_id__by__bank_card__30d", "distinct__applicant_id__by__phone__30d",
     "count__ip_prefix__1h", "count__ip_prefix__10m", "count__inviter_id__24h", "count__inviter_id__7d",
     "applicant_id__checksum_ok", "applicant_id__valid", "applicant_id__age", "device__emulator",
-    "device__rooted", "amount", "term_months",
+    "device__rooted", "amount", "term_months", "distinct__applicant_id__by__email__30d",
+    "device__screen_impossible",
 ]
 STRINGS = ["channel", "product", "ip", "ip_prefix"]
 

@@ -143,11 +143,13 @@ class FeaturePipeline:
             When a store fails and ``degrade`` is false.
         """
         ts = ev[self.schema.time_field]
-        if late_mask(self.feature_set, np.array([ts], dtype=np.int64), velocity.store)[0]:
-            raise EventError(self.schema.time_field, "is later than the allowed lateness behind the newest event")
         record, static, fp = self._record_and_static(ev)
         degraded = False
         try:
+            # Refuse a too-late event before any state changes (links included), as the batch path does.
+            latest = velocity.store.latest_time()
+            if latest is not None and ts < latest - self.feature_set.allowed_lateness_ms:
+                raise EventError(self.schema.time_field, "is more than allowed_lateness behind the latest event time")
             self._link(record, static, fp, linker)
             vel = velocity.update_and_read(record)
         except StoreError:

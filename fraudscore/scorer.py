@@ -29,7 +29,7 @@ from .decision import Decision, DecisionBatch, Reason
 from .errors import BundleError, EventError
 from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
-from .model import explain_reasons, score_scale, score_scale_array
+from .model import explain_batch, explain_reasons, score_scale, score_scale_array
 from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline
 from .policy import Policy
 from .rules import RuleSet, combine
@@ -162,8 +162,8 @@ class Scorer:
         reasons = [Reason(h.code, h.reason, "rule", False) for h in acting]
         want = self.explain if explain is None else explain
         if self.model is not None and (want is True or (want == "auto" and action != "approve")):
-            for r in explain_reasons(self.model, x, top_k=3, values=values):
-                reasons.append(Reason(r.code, r.message, "model", bool(getattr(r, "adverse_action_ok", False))))
+            reasons.extend(Reason(r.code, r.message, "model", r.adverse_action_ok)
+                           for r in explain_reasons(self.model, x, top_k=3))
         if degraded:
             reasons.append(Reason("SYS_DEGRADED", "velocity store unavailable; scored without velocity", "system"))
         return Decision(
@@ -251,10 +251,9 @@ class Scorer:
                 shadow_hits.append([])
         if self.model is not None and n and want:
             rows = np.arange(n) if want is True else np.flatnonzero(action != "approve")
-            for i in rows:
-                values = {name: columns[name][i] for name in columns}
-                for r in explain_reasons(self.model, X[i], top_k=3, values=values):
-                    reasons[i].append(Reason(r.code, r.message, "model", bool(getattr(r, "adverse_action_ok", False))))
+            if rows.size:
+                for i, rs in zip(rows, explain_batch(self.model, X[rows], top_k=3)):
+                    reasons[i].extend(Reason(r.code, r.message, "model", r.adverse_action_ok) for r in rs)
         return DecisionBatch(
             application_id=np.asarray(cb.columns[self.schema.id_field], dtype=object),
             score=score,

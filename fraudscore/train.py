@@ -43,10 +43,11 @@ from .errors import ConfigError
 from .keys import Keys
 from .model import TrainConfig, train_model
 from .policy import Policy
-from .rules import RuleSet, default_ruleset
+from .rules import RuleSet
 from .schema import DEFAULT_SCHEMA, Schema
 from .scorer import Scorer, labels_for_rows
-from .velocity import FeatureSet, default_feature_set
+from .velocity import FeatureSet
+from .velocity.defaults import default_feature_set
 
 __all__ = ["train", "load_config", "TrainResult"]
 
@@ -95,9 +96,13 @@ class TrainResult:
         self.bundle, self.X, self.y, self.ts = bundle, X, y, ts
         self.feature_names, self.errors = feature_names, errors
 
-    def save(self, path: str | Path, **kwargs: Any) -> Path:
-        """Save the bundle (see :meth:`fraudscore.bundle.Bundle.save`)."""
-        return self.bundle.save(path, **kwargs)
+    def save(self, path: str | Path, *, zip: bool = False) -> Path:
+        """Save the bundle (see :meth:`fraudscore.bundle.Bundle.save`); returns where it went."""
+        path = Path(path)
+        self.bundle.save(path, zip=zip)
+        if zip and path.suffix != ".zip":
+            path = path.with_name(path.name + ".zip")
+        return path
 
 
 def train(
@@ -138,10 +143,10 @@ def train(
         feature_set = FeatureSet.from_dict(cfg["features"]) if "features" in cfg else default_feature_set()
     if rules is None:
         rules_cfg = cfg.get("rules", {})
-        rules = RuleSet.from_toml(Path(rules_cfg["path"])) if "path" in rules_cfg else default_ruleset()
+        rules = RuleSet.from_toml(Path(rules_cfg["path"])) if "path" in rules_cfg else RuleSet.default()
     # A scorer without a model computes exactly the features score() and score_batch() will use.
     proto = Bundle(model=None, schema=schema.to_dict(), features=feature_set.to_dict(),
-                   rules_toml=rules.to_toml(), lists=rules.lists_as_text(),
+                   rules_toml=rules.to_toml(), lists={},
                    fingerprint={"scheme_version": _scheme_version(), "key_id": keys.key_id},
                    policy=Policy().to_dict(), training={}, metadata={})
     scorer = Scorer(proto, keys)
@@ -166,7 +171,7 @@ def train(
         "thresholds": th.to_dict() if hasattr(th, "to_dict") else dict(vars(th)),
     }
     bundle = Bundle(model=model, schema=schema.to_dict(), features=feature_set.to_dict(),
-                    rules_toml=rules.to_toml(), lists=rules.lists_as_text(),
+                    rules_toml=rules.to_toml(), lists={},
                     fingerprint={"scheme_version": _scheme_version(), "key_id": keys.key_id},
                     policy=policy.to_dict(), training=training,
                     metadata={"created_by": f"fraudscore {__version__}",

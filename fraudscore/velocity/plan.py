@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -225,7 +224,3 @@ class Plan:
         """Longest group horizon (``None`` if any is all-time)."""
         hs = [g.horizon for g in self.groups]
         return None if any(h is None for h in hs) else max(hs)  # type: ignore[type-var]
-
-
-def is_nan(x: float) -> bool:
-    return isinstance(x, float) and math.isnan(x)

@@ -233,6 +233,15 @@ class RedisStore:
         if label_lo and all(lo is not None for lo in label_lo):
             self._label_ttl = max(max(label_lo) + plan.lateness, self.min_ttl_ms)  # type: ignore[type-var]
 
+    def latest_time(self) -> int | None:
+        """The latest event time seen by any worker (epoch ms), or None."""
+        redis = self._redis()
+        try:
+            raw = self.client.get(self.prefix + "maxts")
+        except redis.RedisError as exc:
+            raise StoreError(f"Redis velocity store failed: {type(exc).__name__}: {exc}") from None
+        return None if raw is None else int(raw)
+
     def _member(self, g: Group, cur: list[Any]) -> str:
         parts = []
         for desc, v in zip(g.slots, cur):

@@ -12,6 +12,8 @@ PIPELINE_NAMES = (
     "count__ip_prefix__1h", "count__ip_prefix__10m", "count__inviter_id__24h", "count__inviter_id__7d",
     "applicant_id__checksum_ok", "applicant_id__valid", "applicant_id__age", "device__emulator",
     "device__rooted", "amount", "term_months", "channel", "product", "ip", "ip_prefix",
+    # also in the pipeline (checked on synthetic data), used by the default rule set:
+    "distinct__applicant_id__by__email__30d", "device__screen_impossible",
 )
 IDENTIFIER_NAMES = ("applicant_id", "phone", "email", "bank_card", "ip", "inviter_id", "ip_prefix")
 

@@ -30,13 +30,13 @@ def _synthetic(n: int = 6000, seed: int = 7) -> tuple[dict[str, np.ndarray], np.
     cols = {name: np.zeros(n) for name in PIPELINE_NAMES if name not in ("channel", "product", "ip", "ip_prefix")}
     cols["distinct__applicant_id__by__device_id__24h"] = np.ones(n)
     cols["distinct__applicant_id__by__device_id__7d"] = rng.choice([1.0, 2.0], n, p=[0.9, 0.1])
-    cols["distinct__device_id__by__applicant_id__24h"] = rng.choice([1.0, 2.0], n, p=[0.95, 0.05])
+    cols["distinct__device_id__by__applicant_id__24h"] = np.ones(n)
     cols["distinct__phone__by__applicant_id__7d"] = np.ones(n)
     cols["distinct__applicant_id__by__bank_card__30d"] = np.ones(n)
     cols["distinct__applicant_id__by__phone__30d"] = np.ones(n)
-    cols["count__ip_prefix__10m"] = rng.poisson(1.0, n).astype(float)
-    cols["count__ip_prefix__1h"] = cols["count__ip_prefix__10m"] + rng.poisson(3.0, n)
-    cols["count__inviter_id__24h"] = np.where(rng.random(n) < 0.3, rng.poisson(0.5, n), np.nan)
+    cols["count__ip_prefix__10m"] = np.minimum(rng.poisson(0.5, n), 2).astype(float)
+    cols["count__ip_prefix__1h"] = np.minimum(cols["count__ip_prefix__10m"] + rng.poisson(1.0, n), 4)
+    cols["count__inviter_id__24h"] = np.where(rng.random(n) < 0.3, np.minimum(rng.poisson(0.5, n), 3), np.nan)
     cols["count__inviter_id__7d"] = np.nan_to_num(cols["count__inviter_id__24h"]) + rng.poisson(1.0, n)
     cols["applicant_id__checksum_ok"] = np.ones(n)
     cols["applicant_id__valid"] = np.ones(n)
@@ -51,8 +51,8 @@ def _synthetic(n: int = 6000, seed: int = 7) -> tuple[dict[str, np.ndarray], np.
     pattern = np.where(rng.random(n) < 0.1, rng.integers(1, 6, n), 0)
     idx = {p: np.flatnonzero(pattern == p) for p in range(1, 6)}
     cols["distinct__applicant_id__by__device_id__24h"][idx[1]] = rng.integers(3, 9, idx[1].size)   # device farm
-    cols["distinct__device_id__by__applicant_id__24h"][idx[2]] = rng.integers(3, 6, idx[2].size)   # ID hopping
-    cols["distinct__phone__by__applicant_id__7d"][idx[2]] = rng.integers(3, 5, idx[2].size)
+    cols["distinct__device_id__by__applicant_id__24h"][idx[2]] = rng.integers(2, 6, idx[2].size)   # ID hopping
+    cols["distinct__phone__by__applicant_id__7d"][idx[2]] = rng.integers(2, 5, idx[2].size)
     cols["applicant_id__checksum_ok"][idx[3]] = 0.0                                              # invented ID
     cols["applicant_id__valid"][idx[3]] = 0.0
     cols["count__ip_prefix__10m"][idx[4]] = rng.integers(8, 30, idx[4].size)                     # /24 burst

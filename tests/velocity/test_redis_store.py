@@ -34,10 +34,7 @@ def test_two_workers_share_state(redis_client, redis_prefix):
 
     fs = FeatureSet([FeatureSpec("count", key="device_id", window="1h"),
                      FeatureSpec("distinct", key="device_id", of="applicant_id", window="1h")])
-    other = redis.Redis.from_url(redis_client.connection_pool.connection_kwargs and
-                                 f"redis://{redis_client.connection_pool.connection_kwargs['host']}:"
-                                 f"{redis_client.connection_pool.connection_kwargs['port']}/"
-                                 f"{redis_client.connection_pool.connection_kwargs.get('db', 0)}")
+    other = redis.Redis(connection_pool=redis.ConnectionPool(**redis_client.connection_pool.connection_kwargs))
     w1 = OnlineVelocity(fs, RedisStore(redis_client, prefix=redis_prefix))
     w2 = OnlineVelocity(fs, RedisStore(other, prefix=redis_prefix))
     mem = OnlineVelocity(fs)
