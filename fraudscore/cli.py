@@ -7,6 +7,7 @@ command, each with its own ``--help``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -128,38 +129,6 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- score -------------------------------------------------------------------------------
-def _add_score(sub: Any) -> None:
-    p = sub.add_parser("score", help="rescore a history with a bundle (batch)",
-                       description="Score INPUT (CSV or Parquet, arrival order) with a bundle and write one row per "
-                                   "application: id, score, action, top reasons. Bad rows go to a side file.")
-    p.add_argument("input", help="applications, .csv or .parquet")
-    p.add_argument("--bundle", required=True, help="bundle directory or zip")
-    p.add_argument("--out", required=True, help="output file (.parquet or .csv)")
-    p.add_argument("--labels", help="known labels, for label-delayed features")
-    p.add_argument("--features", action="store_true", help="include the feature columns")
-    p.add_argument("--errors", help="side file for rejected rows (default: OUT with .errors.csv)")
-    _key_arg(p)
-    p.set_defaults(func=_run_score)
-
-
-def _run_score(args: argparse.Namespace) -> int:
-    from ._compat import require_pandas
-    from .scorer import load
-
-    pd = require_pandas()
-    scorer = load(args.bundle, key=_keys(args))
-    events = read_table(args.input)
-    labels = read_table(args.labels) if args.labels else None
-    batch = scorer.score_batch(events, labels=labels, return_features=args.features)
-    write_table(batch.to_pandas(with_features=args.features).reset_index(), args.out)
-    err_path = args.errors or str(Path(args.out).with_suffix("")) + ".errors.csv"
-    pd.DataFrame(batch.errors_table(), columns=["row", "field", "error"]).to_csv(err_path, index=False)
-    print(f"scored {len(batch):,} rows -> {args.out}; {len(batch.errors)} rejected -> {err_path}")
-    print("actions: " + ", ".join(f"{k} {v:,}" for k, v in batch.action_counts().items()))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="fraudscore", description="Fraud scoring for loan applications.")
@@ -167,10 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in _COMMANDS:
         add(sub)
+    for mod in _COMMAND_MODULES:
+        importlib.import_module(mod).add_command(sub)
     return parser
 
 
-_COMMANDS = [_add_demo, _add_synth, _add_train, _add_score]
+_COMMANDS = [_add_demo, _add_synth, _add_train]
+
+# Commands that live beside the code they drive: each module defines ``add_command(subparsers)``.
+_COMMAND_MODULES: tuple[str, ...] = (
+    "fraudscore.rules.cli",
+    "fraudscore.bench",
+    "fraudscore.plausibility",
+    "fraudscore.rescore",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

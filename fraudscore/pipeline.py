@@ -29,16 +29,32 @@ import numpy as np
 from .batch import ColumnBatch
 from .errors import EventError, StoreError
 from .fingerprint import DEVICE_FEATURES, DeviceLinker, Fingerprinter, MemoryLinkState, device_signals
-from .identity import Identity
+from .identity import KIND_FEATURES, Identity
 from .keys import Keys
 from .schema import Schema
 from .velocity import FeatureSet, OnlineVelocity, late_mask, replay
 
-__all__ = ["FeaturePipeline", "LINK_FEATURE", "RECORD_EXTRA_FIELDS"]
+__all__ = ["FeaturePipeline", "LINK_FEATURE", "RECORD_EXTRA_FIELDS", "protected_features"]
 
 LINK_FEATURE = "device__link_confidence"
 RECORD_EXTRA_FIELDS = ("ip_prefix", "device_id", "device_fp", "device_hw", "device_canvas")
 _NAN = float("nan")
+_MS_PER_DAY = 86_400_000
+
+
+def protected_features(names: tuple[str, ...] | list[str]) -> list[str]:
+    """Features derived from protected characteristics (age, gender): kept out of models by default.
+
+    They are computed (rules may need them, e.g. a legal minimum age) but
+    :func:`fraudscore.train` does not give them to the model unless asked, so a
+    model reason can never be "your gender".
+
+    Examples
+    --------
+    >>> protected_features(["amount", "applicant_id__age", "applicant_id__gender", "inviter_id__age"])
+    ['applicant_id__age', 'applicant_id__gender', 'inviter_id__age']
+    """
+    return [n for n in names if n.rsplit("__", 1)[-1] in ("age", "gender")]
 
 
 class FeaturePipeline:
@@ -171,8 +187,14 @@ class FeaturePipeline:
         cb: ColumnBatch,
         labels: Mapping[str, np.ndarray] | None = None,
         linker: DeviceLinker | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Record columns and the feature matrix for a validated batch, replayed from empty state.
+
+        The stateless steps run once per distinct value (identifier values, device
+        mappings) and the linker sees every row with a device in input order, so the
+        result is exactly that of :meth:`online` called row by row.
 
         Parameters
         ----------
@@ -183,43 +205,243 @@ class FeaturePipeline:
             with the rows, for label-delayed features.
         linker : DeviceLinker, optional
             Link state to use; a fresh in-memory one by default.
+        context : mapping, optional
+            Earlier rows (from :meth:`context_of`): their velocity columns and
+            labels are replayed before ``cb`` so windows reach back across chunk
+            boundaries; only ``cb``'s rows are returned.
         """
-        n = cb.n
         linker = linker or self.new_linker()
-        static = np.empty((n, self._n_static), dtype=np.float64)
-        rec_cols: dict[str, np.ndarray] = {}
-        pseudo_cols = {f: np.empty(n, dtype=object) for f in self.identifier_fields}
-        if "ip" in self.identifier_fields:
-            pseudo_cols["ip_prefix"] = np.empty(n, dtype=object)
-        dev_cols = {k: np.empty(n, dtype=object) for k in RECORD_EXTRA_FIELDS[1:]} if self.has_device else {}
-        names = list(cb.columns)
-        cols = [cb.columns[k] for k in names]
-        for i in range(n):
-            ev = {}
-            for k, col in zip(names, cols):
-                v = col[i]
-                if v is not None and isinstance(v, float) and math.isnan(v):
-                    v = None
-                ev[k] = v
-            ev[self.schema.time_field] = int(ev[self.schema.time_field])
-            record, st, fp = self._record_and_static(ev)
-            self._link(record, st, fp, linker)
-            static[i] = st
-            for k, col in pseudo_cols.items():
-                col[i] = record.get(k)
-            for k, col in dev_cols.items():
-                col[i] = record.get(k)
-        for k, col in cb.columns.items():
-            if k != "device":
-                rec_cols[k] = col
-        rec_cols.update(pseudo_cols)
-        rec_cols.update(dev_cols)
-        vel = replay(self.feature_set, rec_cols, labels=labels)
-        X = np.empty((n, len(self.feature_names)), dtype=np.float64)
+        rec_cols, static = self.batch_static(cb, linker)
+        vel = self.replay_rows(rec_cols, cb.n, labels, context)
+        X = np.empty((cb.n, len(self.feature_names)), dtype=np.float64)
         X[:, : self._n_static] = static
         X[:, self._n_static :] = vel
         return rec_cols, X
 
+    def batch_static(self, cb: ColumnBatch, linker: DeviceLinker) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Record columns and the stateless + link features (no velocity) of a validated batch."""
+        n = cb.n
+        columns = cb.columns
+        tf = self.schema.time_field
+        ts = np.asarray(columns[tf], dtype=np.int64)
+        static = np.empty((n, self._n_static), dtype=np.float64)
+        j = 0
+        for name in self.numeric_fields:
+            static[:, j] = _float_column(columns.get(name), n)
+            j += 1
+        pseudo_cols, j = self._identity_batch(columns, ts, n, static, j)
+        dev_cols = self._device_batch(columns, ts, n, static, j, linker) if self.has_device else {}
+        rec_cols: dict[str, np.ndarray] = {k: col for k, col in columns.items() if k != "device"}
+        rec_cols.update(pseudo_cols)
+        rec_cols.update(dev_cols)
+        return rec_cols, static
+
+    def _identity_batch(self, columns: Mapping[str, np.ndarray], ts: np.ndarray, n: int, static: np.ndarray,
+                        j: int) -> tuple[dict[str, np.ndarray], int]:
+        """Pseudonyms and identity features, one :meth:`Identity.process` call per distinct (field, value)."""
+        tf = self.schema.time_field
+        pseudo_cols: dict[str, np.ndarray] = {}
+        prefix = np.full(n, None, dtype=object)
+        need_prefix = np.ones(n, dtype=bool)
+        feat_pos = {fn: i for i, fn in enumerate(self.identity.feature_names)}
+        days = ts // _MS_PER_DAY
+        for name, kind in self.schema.identifiers.items():
+            fnames = [f"{name}__{f}" for f in KIND_FEATURES[kind]]
+            codes, uniq = _factorize(columns.get(name), n)
+            if kind == "national_id" and uniq:  # the age depends on the event's day
+                codes, reps = _regroup(codes, days)
+            else:
+                reps = np.asarray(uniq, dtype=np.int64)
+            m = len(reps)
+            u_pseudo = np.full(m + 1, None, dtype=object)  # last slot: missing
+            u_feat = np.full((m + 1, len(fnames)), np.nan)
+            u_prefix = np.full(m + 1, None, dtype=object)
+            raw_col = columns.get(name)
+            for g, r in enumerate(reps.tolist()):
+                pseudo, feats = self.identity.process({name: raw_col[r], tf: int(ts[r])})
+                u_pseudo[g] = pseudo[name]
+                u_feat[g] = [feats[fn] for fn in fnames]
+                if kind == "ip":
+                    u_prefix[g] = pseudo.get("ip_prefix")
+            codes = np.where(codes < 0, m, codes)
+            pseudo_cols[name] = u_pseudo[codes]
+            for k, fn in enumerate(fnames):
+                static[:, j + feat_pos[fn]] = u_feat[codes, k]
+            if kind == "ip":
+                p = u_prefix[codes]
+                fill = need_prefix & (p != None)  # noqa: E711 - elementwise
+                prefix[fill] = p[fill]
+                need_prefix &= ~fill
+        if "ip" in self.identifier_fields:
+            pseudo_cols["ip_prefix"] = prefix
+        return pseudo_cols, j + len(self.identity.feature_names)
+
+    def _device_batch(self, columns: Mapping[str, np.ndarray], ts: np.ndarray, n: int, static: np.ndarray, j: int,
+                      linker: DeviceLinker) -> dict[str, np.ndarray]:
+        """Fingerprints and device signals once per distinct device mapping; links row by row in input order."""
+        dev = columns.get("device")
+        fps: list[Any] = []
+        seen: dict[int, int] = {}
+        codes = np.full(n, -1, dtype=np.int64)
+        if dev is not None:
+            fingerprint = self.fingerprinter.fingerprint
+            for i, d in enumerate(dev.tolist()):
+                if d is None or (isinstance(d, float) and math.isnan(d)):
+                    continue
+                c = seen.get(id(d))  # the same mapping object on many rows: fingerprint it once
+                if c is None:
+                    fp = fingerprint(d)
+                    if fp is None:
+                        continue
+                    c = seen[id(d)] = len(fps)
+                    fps.append(fp)
+                codes[i] = c
+        ipc = columns.get("ip_country")
+        ipc_list = [None] * n if ipc is None else [None if (isinstance(v, float) and math.isnan(v)) else v
+                                                    for v in ipc.tolist()]
+        pair: dict[tuple[int, Any], int] = {}
+        sig_rows: list[list[float]] = []
+        sig_codes = np.empty(n, dtype=np.int64)
+        for i, (c, country) in enumerate(zip(codes.tolist(), ipc_list)):
+            key = (c, country if c >= 0 else None)
+            s = pair.get(key)
+            if s is None:
+                sig = device_signals(fps[c] if c >= 0 else None, {"ip_country": country})
+                s = pair[key] = len(sig_rows)
+                sig_rows.append([sig[f] for f in DEVICE_FEATURES])
+            sig_codes[i] = s
+        nd = len(DEVICE_FEATURES)
+        static[:, j : j + nd] = np.asarray(sig_rows, dtype=np.float64).reshape(-1, nd)[sig_codes]
+        m = len(fps)
+        out = {}
+        for k, attr in (("device_fp", "id"), ("device_hw", "hardware"), ("device_canvas", "canvas")):
+            u = np.full(m + 1, None, dtype=object)
+            u[:m] = [getattr(fp, attr) for fp in fps] if m else []
+            out[k] = u[np.where(codes < 0, m, codes)]
+        device_id = np.full(n, None, dtype=object)
+        conf = np.full(n, np.nan)
+        link = linker.link
+        tsl = ts.tolist()
+        for i in np.flatnonzero(codes >= 0).tolist():  # stateful: every row with a device, in input order
+            res = link(fps[codes[i]], tsl[i])
+            device_id[i] = res.device_id
+            conf[i] = float(res.link_confidence)
+        static[:, j + nd] = conf
+        return {"device_id": device_id, **out}
+
+    # -- velocity across chunks --------------------------------------------------------
+    def replay_rows(self, rec_cols: Mapping[str, np.ndarray], n: int, labels: Mapping[str, np.ndarray] | None,
+                    context: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Velocity features of ``n`` rows, after replaying the ``context`` rows before them (none by default)."""
+        if context is None or not len(context["columns"][self.schema.time_field]):
+            return replay(self.feature_set, rec_cols, labels=labels)
+        ctx_cols = context["columns"]
+        cols = {k: _concat(ctx_cols[k], rec_cols.get(k), n) for k in ctx_cols}
+        lab = None
+        if labels is not None or context.get("labels") is not None:
+            lab = {k: _concat(_labels_or_default(context.get("labels"), len(ctx_cols[self.schema.time_field]))[k],
+                              _labels_or_default(labels, n)[k], n) for k in ("is_fraud", "label_ts")}
+        return replay(self.feature_set, cols, labels=lab)[-n:] if n else np.empty((0, len(self.feature_set.names)))
+
+    def context_of(self, rec_cols: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray] | None,
+                   previous: Mapping[str, Any] | None = None, *, newest_ts: int | None = None) -> dict[str, Any]:
+        """The rows later chunks still need: ``previous`` context plus these rows, trimmed to the horizon.
+
+        A row can only matter to a later event at time ``t >= newest_ts - allowed_lateness``
+        (earlier ones are rejected as late) through a window reaching back at most
+        :attr:`FeatureSet.horizon_ms`; all-time windows keep every row.
+        """
+        tf = self.schema.time_field
+        names = (tf, *sorted(self.feature_set.fields))
+        n = len(rec_cols[tf])
+        if previous is None:
+            previous = {"columns": {k: _concat(None, None, 0) if k != tf else np.empty(0, np.int64) for k in names},
+                        "labels": None}
+        cols = {k: _concat(previous["columns"][k], rec_cols.get(k), n) for k in names}
+        cols[tf] = cols[tf].astype(np.int64)
+        lab = None
+        if labels is not None or previous.get("labels") is not None:
+            m = len(previous["columns"][tf])
+            lab = {k: _concat(_labels_or_default(previous.get("labels"), m)[k], _labels_or_default(labels, n)[k], n)
+                   for k in ("is_fraud", "label_ts")}
+        horizon = self.feature_set.horizon_ms
+        if horizon is not None and len(cols[tf]):
+            newest = int(cols[tf].max()) if newest_ts is None else int(newest_ts)
+            cutoff = newest - self.feature_set.allowed_lateness_ms - horizon - 1
+            keep = cols[tf] >= cutoff
+            if not keep.all():
+                cols = {k: v[keep] for k, v in cols.items()}
+                if lab is not None:
+                    lab = {k: v[keep] for k, v in lab.items()}
+        return {"columns": cols, "labels": lab}
+
     def late_rows(self, ts: np.ndarray) -> np.ndarray:
         """Boolean mask of rows later than the allowed lateness (rejected in both paths)."""
         return late_mask(self.feature_set, np.asarray(ts, dtype=np.int64))
+
+
+def _float_column(col: np.ndarray | None, n: int) -> np.ndarray:
+    """A numeric record column as float64 (NaN = missing), as the online path reads it."""
+    if col is None:
+        return np.full(n, np.nan)
+    if col.dtype.kind == "f":
+        return col.astype(np.float64, copy=False)
+    return np.array([_NAN if (v is None or (isinstance(v, float) and math.isnan(v))) else float(v)
+                     for v in col.tolist()], dtype=np.float64)
+
+
+def _factorize(col: np.ndarray | None, n: int) -> tuple[np.ndarray, list[Any]]:
+    """int64 codes (-1 = missing) and first rows of the distinct values; only ``str`` values are shared."""
+    if col is None:
+        return np.full(n, -1, dtype=np.int64), []
+    index: dict[Any, int] = {}
+    firsts: list[int] = []
+    out: list[int] = []
+    for i, v in enumerate(col.tolist()):
+        if type(v) is str:
+            c = index.get(v)
+            if c is None:
+                c = index[v] = len(firsts)
+                firsts.append(i)
+        elif v is None or (isinstance(v, float) and math.isnan(v)):
+            c = -1
+        else:  # other types are never deduplicated
+            c = len(firsts)
+            firsts.append(i)
+        out.append(c)
+    return np.array(out, dtype=np.int64), firsts
+
+
+def _regroup(codes: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of distinct (value, day) pairs (-1 stays missing) and each pair's first row."""
+    ok = codes >= 0
+    out = np.full(len(codes), -1, dtype=np.int64)
+    if not ok.any():
+        return out, np.zeros(0, dtype=np.int64)
+    d = days[ok] - days[ok].min()
+    key = codes[ok] * (int(d.max()) + 1) + d
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    out[ok] = inv.reshape(-1)
+    return out, np.flatnonzero(ok)[first]
+
+
+def _concat(a: np.ndarray | None, b: np.ndarray | None, n: int) -> np.ndarray:
+    """Concatenate two column parts; a missing part is all-missing (None) of its length."""
+    if a is None:
+        a = np.empty(0, dtype=object)
+    if b is None:
+        b = np.full(n, None, dtype=object)
+    if b.size == 0:
+        return a.copy()
+    if a.size == 0:
+        return b.copy()
+    if a.dtype.kind == b.dtype.kind:
+        return np.concatenate([a, b])
+    return np.concatenate([a.astype(object), b.astype(object)])
+
+
+def _labels_or_default(labels: Mapping[str, np.ndarray] | None, n: int) -> dict[str, np.ndarray]:
+    if labels is None:
+        return {"is_fraud": np.full(n, np.nan), "label_ts": np.full(n, np.iinfo(np.int64).max, dtype=np.int64)}
+    return {"is_fraud": np.asarray(labels["is_fraud"], dtype=np.float64),
+            "label_ts": np.asarray(labels["label_ts"]).astype(np.int64)}

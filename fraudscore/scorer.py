@@ -40,6 +40,19 @@ from .velocity import FeatureSet, MemoryStore, OnlineVelocity, RedisStore
 __all__ = ["Scorer", "load", "labels_for_rows"]
 
 
+def _model_version(model: Any) -> str:
+    """Content version of a model: ``"m-"`` + 16 hex of the sha256 of its LightGBM text and calibration."""
+    if model is None:
+        return "none"
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, data in sorted(model.to_files().items()):
+        if name != "model.json":  # metadata (metrics, versions) does not change predictions
+            h.update(name.encode() + b"\0" + data)
+    return "m-" + h.hexdigest()[:16]
+
+
 def labels_for_rows(labels: Any, application_ids: np.ndarray) -> dict[str, np.ndarray]:
     """Align a labels table with batch rows by ``application_id``.
 
@@ -107,8 +120,16 @@ class Scorer:
         self.feature_set = FeatureSet.from_dict(bundle.features)
         self.pipeline = FeaturePipeline(self.schema, self.keys, self.feature_set)
         self.model = bundle.model
-        if self.model is not None and tuple(self.model.feature_names) != self.pipeline.feature_names:
-            raise BundleError("feature mismatch: the model's feature names differ from the bundle's feature pipeline")
+        self._model_cols: np.ndarray | None = None
+        if self.model is not None:
+            names = list(self.pipeline.feature_names)
+            missing = [f for f in self.model.feature_names if f not in names]
+            if missing:
+                raise BundleError(f"feature mismatch: the model needs features the pipeline does not compute: "
+                                  f"{missing[:5]}")
+            idx = np.array([names.index(f) for f in self.model.feature_names], dtype=np.intp)
+            if not (len(idx) == len(names) and np.array_equal(idx, np.arange(len(names)))):
+                self._model_cols = idx
         self.policy = Policy.from_dict(bundle.policy) if bundle.policy else Policy()
         self.ruleset = RuleSet.from_toml(bundle.rules_toml, lists=bundle.lists) if bundle.rules_toml else RuleSet([])
         known = (*self.pipeline.record_fields, *self.pipeline.feature_names)
@@ -127,7 +148,7 @@ class Scorer:
         self.degrade = degrade
         self.explain = explain
         self._lock = threading.Lock()
-        self.model_version = getattr(self.model, "version", "") if self.model is not None else "none"
+        self.model_version = _model_version(self.model)
 
     # -- one event ----------------------------------------------------------------------
     def _values(self, record: Mapping[str, Any], x: np.ndarray) -> dict[str, Any]:
@@ -153,7 +174,8 @@ class Scorer:
         hits = self.rules.evaluate(values)
         rule_action, points = combine(hits)
         if self.model is not None:
-            p = float(self.model.predict_one(x))
+            xm = x if self._model_cols is None else x[self._model_cols]
+            p = float(self.model.predict_one(xm))
             model_score = score_scale(p)
         else:
             p, model_score = float("nan"), 0
@@ -163,7 +185,7 @@ class Scorer:
         want = self.explain if explain is None else explain
         if self.model is not None and (want is True or (want == "auto" and action != "approve")):
             reasons.extend(Reason(r.code, r.message, "model", r.adverse_action_ok)
-                           for r in explain_reasons(self.model, x, top_k=3))
+                           for r in explain_reasons(self.model, xm, top_k=3))
         if degraded:
             reasons.append(Reason("SYS_DEGRADED", "velocity store unavailable; scored without velocity", "system"))
         return Decision(
@@ -222,37 +244,42 @@ class Scorer:
             As in :meth:`score`.
         """
         cb, rec, X = self.features_batch(events, labels)
+        return self.decide_batch(cb, rec, X, return_features=return_features, explain=explain)
+
+    def decide_batch(self, cb: ColumnBatch, rec: Mapping[str, np.ndarray], X: np.ndarray, *,
+                     return_features: bool = False, explain: bool | str | None = None) -> DecisionBatch:
+        """Rules, model and policy over already computed record columns and features (vectorised).
+
+        ``cb``, ``rec`` and ``X`` come from :meth:`features_batch` (or from a chunked
+        replay, see :mod:`fraudscore.rescore`); every step here is row-wise.
+        """
         n = cb.n
         columns = dict(rec)
         columns.update({name: X[:, j] for j, name in enumerate(self.pipeline.feature_names)})
         hm = self.rules.evaluate_columns(columns, n)
         rule_action, points = hm.combine()
+        Xm = X if self._model_cols is None else X[:, self._model_cols]
         if self.model is not None and n:
-            p = self.model.predict_proba(X)
+            p = self.model.predict_proba(Xm)
             model_score = score_scale_array(p)
         else:
             p, model_score = np.full(n, np.nan), np.zeros(n, dtype=np.int64)
         score, action = self.policy.decide_array(model_score, rule_action, points)
-        reasons: list[list[Reason]] = []
-        rule_hits: list[list[str]] = []
-        shadow_hits: list[list[str]] = []
+        reasons: list[list[Reason]] = [[] for _ in range(n)]
+        rule_hits: list[list[str]] = [[] for _ in range(n)]
+        shadow_hits: list[list[str]] = [[] for _ in range(n)]
         want = self.explain if explain is None else explain
-        any_hit = hm.matrix.any(axis=1) if n else np.zeros(0, bool)
-        for i in range(n):
-            if any_hit[i]:
-                hits = hm.hits_for_row(i, columns)
-                acting = sorted((h for h in hits if not h.shadow), key=lambda h: -h.priority)
-                reasons.append([Reason(h.code, h.reason, "rule", False) for h in acting])
-                rule_hits.append([h.code for h in acting])
-                shadow_hits.append([h.code for h in hits if h.shadow])
-            else:
-                reasons.append([])
-                rule_hits.append([])
-                shadow_hits.append([])
+        hit_rows = np.flatnonzero(hm.matrix.any(axis=1)).tolist() if n else []
+        for i in hit_rows:  # reasons are built only for rows with a rule hit
+            hits = hm.hits_for_row(i, columns)
+            acting = sorted((h for h in hits if not h.shadow), key=lambda h: -h.priority)
+            reasons[i] = [Reason(h.code, h.reason, "rule", False) for h in acting]
+            rule_hits[i] = [h.code for h in acting]
+            shadow_hits[i] = [h.code for h in hits if h.shadow]
         if self.model is not None and n and want:
             rows = np.arange(n) if want is True else np.flatnonzero(action != "approve")
             if rows.size:
-                for i, rs in zip(rows, explain_batch(self.model, X[rows], top_k=3)):
+                for i, rs in zip(rows, explain_batch(self.model, Xm[rows], top_k=3)):
                     reasons[i].extend(Reason(r.code, r.message, "model", r.adverse_action_ok) for r in rs)
         return DecisionBatch(
             application_id=np.asarray(cb.columns[self.schema.id_field], dtype=object),

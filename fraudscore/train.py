@@ -42,10 +42,12 @@ from .bundle import Bundle
 from .errors import ConfigError
 from .keys import Keys
 from .model import TrainConfig, train_model
+from .pipeline import protected_features
 from .policy import Policy
 from .rules import RuleSet
 from .schema import DEFAULT_SCHEMA, Schema
 from .scorer import Scorer, labels_for_rows
+from .timeutil import to_epoch_ms
 from .velocity import FeatureSet
 from .velocity.defaults import default_feature_set
 
@@ -114,6 +116,9 @@ def train(
     schema: Schema = DEFAULT_SCHEMA,
     feature_set: FeatureSet | None = None,
     rules: RuleSet | None = None,
+    exclude_features: list[str] | None = None,
+    train_period: tuple[Any, Any] | None = None,
+    entity_field: str | None = None,
 ) -> TrainResult:
     """Train a bundle on a labelled history.
 
@@ -130,6 +135,22 @@ def train(
         ``[model]``, ``[features]`` and ``[rules]`` sections (module docstring).
     schema, feature_set, rules : optional
         Override the defaults (the default loan schema, velocity specs and rules).
+    exclude_features : list of str, optional
+        Pipeline features the model must not see. Default: the features derived
+        from protected characteristics (age, gender; see
+        :func:`fraudscore.pipeline.protected_features`); also ``[inputs] exclude``
+        in the configuration. Pass ``[]`` to give the model everything.
+    train_period : (start, end), optional
+        Event times (any timestamp form) bounding the model's rows,
+        ``start <= ts < end``. Rows outside the period still run through the
+        pipeline (they warm up the velocity windows, and their labels feed the
+        label-delayed features from their label time on) and are in
+        ``TrainResult.X``, but the model never sees them. Default: every
+        labelled row.
+    entity_field : str, optional
+        A schema field (e.g. a card or applicant identifier): the model's
+        validation metrics then include Entity Precision@100 per day over its
+        pseudonyms (:func:`fraudscore.model.train_model`'s ``entity``).
 
     Returns
     -------
@@ -150,22 +171,39 @@ def train(
                    fingerprint={"scheme_version": _scheme_version(), "key_id": keys.key_id},
                    policy=Policy().to_dict(), training={}, metadata={})
     scorer = Scorer(proto, keys)
-    cb, _rec, X = scorer.features_batch(history, labels)
+    cb, rec, X = scorer.features_batch(history, labels)
     lab = labels_for_rows(labels, cb.columns[schema.id_field])
     y = lab["is_fraud"]
     known = ~np.isnan(y)
     ts = np.asarray(cb.columns[schema.time_field], dtype=np.int64)
+    if train_period is not None:
+        lo, hi = (to_epoch_ms(v) for v in train_period)
+        known &= (ts >= lo) & (ts < hi)
+    if entity_field is not None and entity_field not in rec:
+        raise ConfigError(f"The 'entity_field' parameter of train must name a schema field. Got {entity_field!r} instead.")
     if known.sum() < 50 or len(np.unique(y[known])) < 2:
         raise ConfigError("training needs at least 50 labelled rows with both classes")
-    model = train_model(X[known], y[known].astype(np.int8), ts[known], scorer.pipeline.feature_names, config=tcfg)
+    names = list(scorer.pipeline.feature_names)
+    if exclude_features is None:
+        exclude_features = cfg.get("inputs", {}).get("exclude", protected_features(names))
+    unknown = sorted(set(exclude_features) - set(names))
+    if unknown:
+        raise ConfigError(f"The 'exclude_features' parameter of train names unknown features. Got {unknown} instead.")
+    cols = [j for j, n in enumerate(names) if n not in set(exclude_features)]
+    model_names = [names[j] for j in cols]
+    entity = None if entity_field is None else np.asarray(rec[entity_field], dtype=object)[known]
+    model = train_model(X[known][:, cols], y[known].astype(np.int8), ts[known], model_names, config=tcfg,
+                        entity=entity)
     th = model.thresholds
     policy = Policy(review=int(th.review), decline=int(th.decline))
     training = {
         "rows": int(cb.n),
+        "excluded_features": list(exclude_features),
         "labelled_rows": int(known.sum()),
         "fraud_rate": float(np.nanmean(y)),
         "rejected_rows": len(cb.errors),
         "time_range": [int(ts.min()), int(ts.max())],
+        "model_time_range": [int(ts[known].min()), int(ts[known].max())],
         "config": {f.name: getattr(tcfg, f.name) for f in dc_fields(TrainConfig)},
         "metrics": model.metrics,
         "thresholds": th.to_dict() if hasattr(th, "to_dict") else dict(vars(th)),

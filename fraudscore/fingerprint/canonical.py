@@ -125,6 +125,12 @@ def parse_user_agent(ua: str) -> tuple[str | None, tuple[int, ...] | None, str |
 
 
 def _text(v: Any) -> str | None:
+    if type(v) is str and v.isascii() and v.isprintable() and len(v) <= _MAX_LEN:
+        # no control characters and no whitespace but " ": lower case, collapse runs of spaces, strip
+        s = v.lower()
+        if "  " in s:
+            s = _WS_RE.sub(" ", s)
+        return s.strip() or None
     if isinstance(v, bool):
         s = "1" if v else "0"
     elif isinstance(v, float):
@@ -163,64 +169,83 @@ def _number(v: Any) -> float | None:
     return f if math.isfinite(f) and abs(f) < 1e12 else None
 
 
-def _norm(kind: str, v: Any) -> str | None:
-    if v is None:
+def _n_text(v: Any) -> str | None:
+    return _text(v) or None
+
+
+def _n_token(v: Any) -> str | None:
+    s = _text(v)
+    if s is not None:
+        s = s.replace(" ", "")
+        if not s.isascii():
+            s = _fold(s)
+    return s or None
+
+
+def _n_number(v: Any, whole: bool) -> str | None:
+    f = _number(v)
+    if f is None:
+        return _text(v)  # unparsable: keep its text, so a change is still visible
+    f = round(f, 3)
+    if whole or f.is_integer():
+        return str(int(f))
+    return repr(f)
+
+
+def _n_int(v: Any) -> str | None:
+    return _n_number(v, True)
+
+
+def _n_num(v: Any) -> str | None:
+    return _n_number(v, False)
+
+
+def _n_bool(v: Any) -> str | None:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    s = _text(v)
+    if s in _TRUE:
+        return "1"
+    if s in _FALSE:
+        return "0"
+    return s
+
+
+def _n_touch(v: Any) -> str | None:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    f = _number(v)
+    return str(max(int(f), 0)) if f is not None else _norm("bool", v)
+
+
+def _n_version(v: Any) -> str | None:
+    s = _text(v)
+    if s is None:
         return None
-    if kind != "list" and isinstance(v, (list, tuple)):
-        v = _norm("list", v)  # a list where a scalar is expected: its order-insensitive text
-        if v is None:
-            return None
-    if kind == "text" or kind == "token":
-        s = _text(v)
-        if s is not None and kind == "token":
-            s = s.replace(" ", "")
-            if not s.isascii():
-                s = _fold(s)
-        return s or None
-    if kind == "int" or kind == "num":
-        f = _number(v)
-        if f is None:
-            return _text(v)  # unparsable: keep its text, so a change is still visible
-        f = round(f, 3)
-        if kind == "int" or f.is_integer():
-            return str(int(f))
-        return repr(f)
-    if kind == "bool":
-        if isinstance(v, bool):
-            return "1" if v else "0"
-        s = _text(v)
-        if s in _TRUE:
-            return "1"
-        if s in _FALSE:
-            return "0"
+    ver = parse_version(s)
+    return ".".join(map(str, ver)) if ver is not None else s
+
+
+def _n_screen(v: Any) -> str | None:
+    s = _text(v)
+    if s is None:
+        return None
+    m = _SCREEN_RE.match(s)
+    if not m:
         return s
-    if kind == "touch":
-        if isinstance(v, bool):
-            return "1" if v else "0"
-        f = _number(v)
-        return str(max(int(f), 0)) if f is not None else _norm("bool", v)
-    if kind == "version":
-        s = _text(v)
-        if s is None:
-            return None
-        ver = parse_version(s)
-        return ".".join(map(str, ver)) if ver is not None else s
-    if kind == "screen":
-        s = _text(v)
-        if s is None:
-            return None
-        m = _SCREEN_RE.match(s)
-        if not m:
-            return s
-        a, b = int(m.group(1)), int(m.group(2))
-        return f"{max(a, b)}x{min(a, b)}"
-    if kind == "digits":
-        s = _text(v)
-        if s is None:
-            return None
-        s = s.replace(" ", "").replace("-", "")
-        return (_fold(s) if not s.isascii() else s) or None
-    # list
+    a, b = int(m.group(1)), int(m.group(2))
+    return f"{max(a, b)}x{min(a, b)}"
+
+
+def _n_digits(v: Any) -> str | None:
+    s = _text(v)
+    if s is None:
+        return None
+    s = s.replace(" ", "").replace("-", "")
+    return (_fold(s) if not s.isascii() else s) or None
+
+
+def _n_list(v: Any) -> str | None:
     if isinstance(v, str):
         items = v.split(",")
     elif isinstance(v, (list, tuple)):
@@ -237,6 +262,79 @@ def _norm(kind: str, v: Any) -> str | None:
             if part:
                 out.add(part)
     return ",".join(sorted(out)) or None
+
+
+_HANDLERS = {"text": _n_text, "token": _n_token, "int": _n_int, "num": _n_num, "bool": _n_bool, "touch": _n_touch,
+             "version": _n_version, "screen": _n_screen, "digits": _n_digits, "list": _n_list}
+
+
+def _norm(kind: str, v: Any) -> str | None:
+    if v is None:
+        return None
+    if kind != "list" and isinstance(v, (list, tuple)):
+        v = _n_list(v)  # a list where a scalar is expected: its order-insensitive text
+        if v is None:
+            return None
+    return _HANDLERS[kind](v)
+
+
+# -- caches of pure functions of non-identifying values (bounded; cleared when full) -------------
+#: Near-unique attributes: their values are not cached (they would only churn the cache).
+_UNCACHED = frozenset({"fonts_hash", "canvas_hash", "android_id", "idfv", "imei"})
+_CACHE_MAX = 16_384
+_VALUES: dict[tuple[Any, ...], str | None] = {}
+_UAS: dict[str, tuple[Any, ...]] = {}
+_VERSIONS: dict[str, tuple[int, ...] | None] = {}
+_KEYS: dict[str, tuple[str, int | None]] = {}
+_MISS = object()
+
+
+def _resolve(k: Any) -> tuple[str, int | None]:
+    """``(normalised name, index in ATTRIBUTE_NAMES or None)`` of an attribute name."""
+    key = str(k).strip().lower()[:64].strip()
+    i = ATTRIBUTE_INDEX.get(key)
+    if i is None:
+        key = key.replace(" ", "_").replace("-", "_")
+        i = ATTRIBUTE_INDEX.get(key)
+    return key, i
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = value
+
+
+def _norm_cached(name: str, kind: str, v: Any) -> str | None:
+    """:func:`_norm` through a cache for strings, ints, bools and lists of strings."""
+    tv = type(v)
+    if tv is str or tv is int or tv is bool:
+        ck: tuple[Any, ...] = (name, tv, v)
+    elif tv is list and all(type(x) is str for x in v):
+        ck = (name, list, tuple(v))
+    else:
+        return _norm(kind, v)
+    nv = _VALUES.get(ck, _MISS)
+    if nv is _MISS:
+        nv = _norm(kind, v)
+        _remember(_VALUES, ck, nv)
+    return nv  # type: ignore[return-value]
+
+
+def _version_cached(text: str) -> tuple[int, ...] | None:
+    hit = _VERSIONS.get(text, _MISS)
+    if hit is _MISS:
+        hit = parse_version(text)
+        _remember(_VERSIONS, text, hit)
+    return hit  # type: ignore[return-value]
+
+
+def _parse_ua_cached(ua: str) -> tuple[Any, ...]:
+    hit = _UAS.get(ua)
+    if hit is None:
+        hit = parse_user_agent(ua)
+        _remember(_UAS, ua, hit)
+    return hit
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,14 +416,20 @@ def canonicalize(device: Mapping[str, Any]) -> CanonicalDevice:
     """
     vals: list[str | None] = [None] * len(ATTRIBUTE_NAMES)
     extra: dict[str, str] = {}
+    keys = _KEYS
     for k, v in device.items():
-        key = str(k).strip().lower()[:64].strip()
-        i = ATTRIBUTE_INDEX.get(key)
-        if i is None:
-            key = key.replace(" ", "_").replace("-", "_")
-            i = ATTRIBUTE_INDEX.get(key)
+        if type(k) is str:
+            res = keys.get(k)
+            if res is None:
+                res = _resolve(k)
+                _remember(keys, k, res)
+            key, i = res
+        else:
+            key, i = _resolve(k)
         if i is not None:
-            nv = _norm(ATTRIBUTES[key], v)
+            if v is None:
+                continue
+            nv = _norm(ATTRIBUTES[key], v) if key in _UNCACHED else _norm_cached(key, ATTRIBUTES[key], v)
             if nv is not None:
                 old = vals[i]  # two spellings of one name: keep one, order-independently
                 vals[i] = nv if old is None else min(old, nv)
@@ -339,10 +443,10 @@ def canonicalize(device: Mapping[str, Any]) -> CanonicalDevice:
     os_attr = get(ATTRIBUTE_INDEX["os"])
     bfam = bmaj = ua_os = ua_over = None
     if ua is not None:
-        bfam, bmaj, ua_os, ua_over = parse_user_agent(ua)
+        bfam, bmaj, ua_os, ua_over = _parse_ua_cached(ua)
     os_family = _OS_ALIASES.get(os_attr, os_attr) if os_attr is not None else ua_os
     os_v = get(ATTRIBUTE_INDEX["os_version"])
-    os_version = parse_version(os_v) if os_v is not None else (ua_over if os_family == ua_os else None)
+    os_version = _version_cached(os_v) if os_v is not None else (ua_over if os_family == ua_os else None)
     app_v = get(ATTRIBUTE_INDEX["app_version"])
     src = get(ATTRIBUTE_INDEX["source"])
     if src is None:
@@ -355,5 +459,5 @@ def canonicalize(device: Mapping[str, Any]) -> CanonicalDevice:
         os_version=os_version,
         browser_family=bfam,
         browser_version=bmaj,
-        app_version=parse_version(app_v) if app_v is not None else None,
+        app_version=_version_cached(app_v) if app_v is not None else None,
     )

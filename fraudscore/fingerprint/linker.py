@@ -134,6 +134,7 @@ class DeviceLinker:
         self.max_weight = float(max_weight)
         self.id_match_weight = float(id_match_weight)
         self.max_changed = int(max_changed)
+        self._exact_results: dict[str, LinkResult] = {}
 
     def __repr__(self) -> str:
         return f"DeviceLinker(state={type(self.state).__name__}, max_weight={self.max_weight})"
@@ -213,7 +214,12 @@ class DeviceLinker:
                 state.touch(prev, now)  # the device's current state, seen again
             else:
                 state.commit(self._record(fp, did, now, prev), ids, blocks, now)
-            return LinkResult(did, 1.0, (), False, "exact")
+            res = self._exact_results.get(did)
+            if res is None:  # results are immutable: one per device, reused
+                if len(self._exact_results) >= 65_536:
+                    self._exact_results.clear()
+                res = self._exact_results[did] = LinkResult(did, 1.0, (), False, "exact")
+            return res
         best: tuple[float, int, tuple[str, ...], str, dict[str, Any]] | None = None
         cands = [r for r in cands if self._compatible(fp, r)]
         shared = len(cands) > 1  # the anchor (or bare hardware) is not unique to one device

@@ -128,6 +128,17 @@ class MemoryLinkState(LinkState):
     def get(self, device_id: str, now: int) -> Record | None:
         return self._live(device_id, now)
 
+    def lookup(self, fp_ids: Sequence[str], block_keys: Sequence[str],
+               now: int) -> tuple[Record | None, list[Record]]:
+        exact, devices, ttl = self._exact, self._devices, self.ttl_ms
+        for fid in fp_ids:  # get_exact then get, in one pass
+            did = exact.get(fid)
+            if did is not None:
+                rec = devices.get(did)
+                if rec is not None and now - rec["t"] <= ttl:
+                    return rec, []
+        return None, self.candidates(block_keys, now)
+
     def candidates(self, block_keys: Sequence[str], now: int) -> list[Record]:
         out: list[Record] = []
         seen: set[str] = set()

@@ -34,12 +34,12 @@ True
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import xxhash
-from cachetools import LRUCache
 
 from ..errors import ConfigError
 from ..keys import Keys
@@ -80,6 +80,14 @@ _ANCHOR_POS = tuple(VOLATILE_ATTRS.index(a) for a in ANCHOR_ATTRS)
 _SEP = "\x1f"
 _MISSING = "\x00"
 _MASK48 = (1 << 48) - 1
+_CANVAS_POS = VOLATILE_ATTRS.index("canvas_hash")
+_CANVAS_IDX = ATTRIBUTE_INDEX["canvas_hash"]
+#: Per volatile attribute: index in the canonical values, hash-input prefix, whether its hashes are cached
+#: (not for near-unique attributes, which would only churn the cache).
+_COMP_PLAN = tuple((ATTRIBUTE_INDEX[a], f"c{_SEP}{a}{_SEP}",
+                    a not in ("fonts_hash", "canvas_hash", "android_id", "idfv", "imei")) for a in VOLATILE_ATTRS)
+_ANCHOR_TAGS = tuple((p, VOLATILE_ATTRS[p][:2]) for p in _ANCHOR_POS)
+_MEMO_MAX = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +226,10 @@ class Fingerprinter:
         self.key_id = keys.key_id
         self._seed = keys.fingerprint_seed
         self._prefix = keys.fingerprint
-        self._cache: LRUCache[int, Fingerprint] | None = LRUCache(cache_size) if cache_size else None
+        self._cache_size = cache_size
+        self._cache: OrderedDict[int, Fingerprint] | None = OrderedDict() if cache_size else None
+        # keyed hashes of low-cardinality inputs (hardware and software sections, common attribute values)
+        self._memo: dict[Any, Any] = {}
 
     def __repr__(self) -> str:
         return f"Fingerprinter(key_id={self.key_id!r}, scheme={self.scheme})"
@@ -226,9 +237,45 @@ class Fingerprinter:
     def _h(self, text: str) -> int:
         return xxhash.xxh3_64_intdigest(self._prefix + text.encode("utf-8", "surrogatepass"), seed=self._seed)
 
+    def _hex(self, text: str) -> str:
+        return f"{self._h(text) & _MASK48:012x}"
+
+    def _memo_hex(self, text: str) -> str:
+        memo = self._memo
+        out = memo.get(text)
+        if out is None:
+            out = self._hex(text)
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            memo[text] = out
+        return out  # type: ignore[no-any-return]
+
     def _sections(self, c: CanonicalDevice, scheme: int) -> tuple[str, str, str, str]:
-        hw, sw, vol = (f"{self._h(f'{scheme}{_SEP}{s}') & _MASK48:012x}" for s in SCHEMES[scheme](c))
+        hw_in, sw_in, vol_in = SCHEMES[scheme](c)
+        tag = f"{scheme}{_SEP}"
+        hw, sw, vol = self._memo_hex(tag + hw_in), self._memo_hex(tag + sw_in), self._hex(tag + vol_in)
         return f"fp{scheme}_{hw}_{sw}_{vol}", hw, sw, vol
+
+    def _components(self, vals: tuple[str | None, ...]) -> tuple[int, ...]:
+        memo = self._memo
+        h = self._h
+        out = []
+        for i, pre, cached in _COMP_PLAN:
+            v = vals[i]
+            if v is None:
+                out.append(0)
+            elif cached:
+                key = (i, v)
+                x = memo.get(key)
+                if x is None:
+                    x = (h(pre + v) & _MASK48) or 1
+                    if len(memo) >= _MEMO_MAX:
+                        memo.clear()
+                    memo[key] = x
+                out.append(x)
+            else:
+                out.append((h(pre + v) & _MASK48) or 1)
+        return tuple(out)
 
     def from_canonical(self, c: CanonicalDevice) -> Fingerprint:
         """The fingerprint of an already canonical device.
@@ -242,14 +289,10 @@ class Fingerprinter:
         """
         fid, hw, sw, vol = self._sections(c, self.scheme)
         vals = c.values
-        comps = tuple(
-            0 if vals[i] is None else (self._h(f"c{_SEP}{name}{_SEP}{vals[i]}") & _MASK48) or 1
-            for name, i in zip(VOLATILE_ATTRS, _VOL_IDX)
-        )
-        canvas_raw = vals[ATTRIBUTE_INDEX["canvas_hash"]]
-        canvas = None if canvas_raw is None else f"c:{comps[VOLATILE_ATTRS.index('canvas_hash')]:012x}"
-        aliases = tuple(self._sections(c, s)[0] for s in self.also)
-        keys = tuple(f"{hw}:{VOLATILE_ATTRS[p][:2]}{comps[p]:012x}" for p in _ANCHOR_POS if comps[p]) or (hw,)
+        comps = self._components(vals)
+        canvas = None if vals[_CANVAS_IDX] is None else f"c:{comps[_CANVAS_POS]:012x}"
+        aliases = tuple(self._sections(c, s)[0] for s in self.also) if self.also else ()
+        keys = tuple(f"{hw}:{t}{comps[p]:012x}" for p, t in _ANCHOR_TAGS if comps[p]) or (hw,)
         return Fingerprint(fid, hw, sw, vol, self.scheme, c, comps, canvas, aliases, keys)
 
     def fingerprint(self, device: Mapping[str, Any] | None) -> Fingerprint | None:
@@ -270,10 +313,14 @@ class Fingerprinter:
         cache = self._cache
         if cache is None:
             return self.from_canonical(canonicalize(device))
-        key = xxhash.xxh3_128_intdigest(repr(tuple(device.items())).encode("utf-8", "surrogatepass"),
-                                        seed=self._seed)
+        text = repr(device) if type(device) is dict else repr(tuple(device.items()))  # repr(dict) is cheaper
+        key = xxhash.xxh3_128_intdigest(text.encode("utf-8", "surrogatepass"), seed=self._seed)
         fp = cache.get(key)
         if fp is None:
             fp = self.from_canonical(canonicalize(device))
             cache[key] = fp
+            if len(cache) > self._cache_size:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(key)
         return fp

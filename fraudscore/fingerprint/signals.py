@@ -35,12 +35,11 @@ Examples
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from cachetools import LRUCache
-
-from .canonical import CanonicalDevice, canonicalize
+from .canonical import ATTRIBUTE_INDEX, CanonicalDevice, canonicalize
 from .sections import Fingerprint
 
 __all__ = ["DEVICE_FEATURES", "device_signals", "MODEL_SCREENS", "TIMEZONE_COUNTRY"]
@@ -88,7 +87,13 @@ _EXPECTED = {
     "app": ("os", "os_version", "model", "manufacturer", "app_version", "screen", "timezone", "languages",
             "emulator", "rooted"),
 }
-_CACHE: LRUCache[Any, tuple[float, ...]] = LRUCache(65_536)
+_CACHE: dict[Any, tuple[float, ...]] = {}  # (fingerprint id, extras) -> static signals; cleared when full
+_CACHE_MAX = 65_536
+# one scan for "any of these words occurs in the text" (literal alternatives: same answer as ``any(w in s ...)``)
+_EMU_RE = re.compile("|".join(map(re.escape, _EMU_WORDS)))
+_HEADLESS_RE = re.compile("|".join(map(re.escape, _HEADLESS_WORDS)))
+_EXPECTED_IDX = {src: tuple(ATTRIBUTE_INDEX[a] for a in attrs) for src, attrs in _EXPECTED.items()}
+_TZ_IDX = ATTRIBUTE_INDEX["timezone"]
 
 
 def _flag(v: str | None) -> float:
@@ -115,9 +120,9 @@ def _static(c: CanonicalDevice) -> tuple[float, ...]:
     g = c.get
     ua, platform, model, manu = g("user_agent"), g("platform"), g("model"), g("manufacturer")
     renderer = " ".join(x for x in (g("webgl_renderer"), g("webgl_vendor"), model, manu, platform) if x)
-    emu_hint = 1.0 if any(w in renderer for w in _EMU_WORDS) or (
+    emu_hint = 1.0 if _EMU_RE.search(renderer) is not None or (
         c.os_family == "android" and platform is not None and ("x86" in platform or "i686" in platform)) else 0.0
-    headless = 1.0 if (ua is not None and any(w in ua for w in _HEADLESS_WORDS)) or any(
+    headless = 1.0 if (ua is not None and _HEADLESS_RE.search(ua) is not None) or any(
         k in ("webdriver", "navigator_webdriver") and v == "1" for k, v in c.extra) else 0.0
     # OS agreement: user agent vs platform vs os attribute vs manufacturer
     claims = set()
@@ -154,8 +159,9 @@ def _static(c: CanonicalDevice) -> tuple[float, ...]:
     if touch is not None and touch.isdigit() and p_os is not None:
         has_touch = int(touch) > 0
         touch_bad = 1.0 if (p_os in ("ios", "android") and not has_touch) else 0.0
-    expected = _EXPECTED.get(c.source, _EXPECTED["web"])
-    missing = sum(g(a) is None for a in expected) / len(expected)
+    expected = _EXPECTED_IDX.get(c.source, _EXPECTED_IDX["web"])
+    vals = c.values
+    missing = sum(vals[i] is None for i in expected) / len(expected)
     return (0.0, _flag(g("emulator")), _flag(g("rooted")), emu_hint, headless, os_mismatch, screen_bad,
             touch_bad, missing, float(len(c.extra)))
 
@@ -187,6 +193,8 @@ def device_signals(fp_or_canonical: Fingerprint | CanonicalDevice | Mapping[str,
         st = _CACHE.get(key)
         if st is None:
             st = _static(c)
+            if len(_CACHE) >= _CACHE_MAX:
+                _CACHE.clear()
             _CACHE[key] = st
     else:
         c = fp_or_canonical if isinstance(fp_or_canonical, CanonicalDevice) else canonicalize(fp_or_canonical)
@@ -194,7 +202,7 @@ def device_signals(fp_or_canonical: Fingerprint | CanonicalDevice | Mapping[str,
     tz_bad = NAN
     ip_country = event.get("ip_country") if event else None
     if isinstance(ip_country, str) and ip_country:
-        tz = c.get("timezone")
+        tz = c.values[_TZ_IDX]
         tz_country = TIMEZONE_COUNTRY.get(tz) if tz is not None else None
         if tz_country is not None:
             tz_bad = 0.0 if tz_country == ip_country.strip().upper() else 1.0

@@ -39,12 +39,12 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import math
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import xxhash
-from cachetools import LRUCache
 
 from ..errors import ConfigError
 from ..keys import Keys
@@ -92,22 +92,26 @@ def identity_feature_names(schema: Schema) -> tuple[str, ...]:
 IDENTITY_FEATURES: tuple[str, ...] = identity_feature_names(DEFAULT_SCHEMA)
 
 
-class _NoCache(dict):  # type: ignore[type-arg]
-    def __setitem__(self, key: Any, value: Any) -> None:
-        pass
-
-
 def _f(flag: bool) -> float:
     return 1.0 if flag else 0.0
+
+
+_DAYS: dict[int, tuple[int, int, int]] = {}  # epoch day -> (year, month, day); a few thousand at most
 
 
 def _age_years(birth: tuple[int, int, int], ts_ms: int | None) -> float:
     if ts_ms is None:
         return NAN
-    days = ts_ms // _MS_PER_DAY + _EPOCH_ORDINAL
-    today = _dt.date.fromordinal(days)
+    day = ts_ms // _MS_PER_DAY
+    today = _DAYS.get(day)
+    if today is None:
+        date = _dt.date.fromordinal(day + _EPOCH_ORDINAL)
+        today = (date.year, date.month, date.day)
+        if len(_DAYS) >= 65_536:
+            _DAYS.clear()
+        _DAYS[day] = today
     y, m, d = birth
-    age = today.year - y - ((today.month, today.day) < (m, d))
+    age = today[0] - y - ((today[1], today[2]) < (m, d))
     return float(age)
 
 
@@ -158,10 +162,20 @@ class Identity:
         self._plan = tuple((name, kind, tuple(f"{name}__{f}" for f in KIND_FEATURES[kind])) for name, kind in self._fields)
         self._has_ip = any(kind == "ip" for _, kind in self._fields)
         self._seed = int.from_bytes(keys.pseudonym[:8], "little")
-        self._cache: LRUCache[int, tuple[Any, ...]] = LRUCache(cache_size) if cache_size else _NoCache()
+        self._cache_size = int(cache_size)
+        self._cache: OrderedDict[int, tuple[Any, ...]] | None = OrderedDict() if cache_size else None
         self.feature_names: tuple[str, ...] = identity_feature_names(schema)
         self._time_field = schema.time_field
         self._disposable = frozenset(DISPOSABLE_DOMAINS | {str(d).strip().lower() for d in disposable_domains})
+        describers = {"national_id": self._nid, "phone": self._phone, "email": self._email,
+                      "bank_card": self._card, "ip": self._ip}
+        # per field: name, kind, feature names, describer, cache-key seed (one per kind), features when missing
+        self._run: tuple[tuple[str, str, tuple[str, ...], Callable[[Any], Any], int, dict[str, float]], ...] = tuple(
+            (name, kind, fnames, describers.get(kind, self._generic),
+             (self._seed + 0x9E3779B97F4A7C15 * (1 + _KINDS.index(kind))) & 0xFFFF_FFFF_FFFF_FFFF,
+             dict.fromkeys(fnames, NAN))
+            for name, kind, fnames in self._plan
+        )
 
     def __repr__(self) -> str:
         return f"Identity(key_id={self.key_id!r}, fields={[f for f, _ in self._fields]})"
@@ -171,6 +185,37 @@ class Identity:
         h = self._hashers[kind].copy()
         h.update(norm.encode("utf-8", "surrogatepass"))
         return "p:" + h.hexdigest()
+
+    # -- describers: raw value -> (pseudonym, features, extra), one per kind ----
+    def _nid(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
+        nid = normalize_national_id(raw)
+        return (None if nid.value is None else self._pseudo("national_id", nid.value),
+                (_f(nid.valid), _f(nid.checksum_ok), NAN if nid.male is None else _f(nid.male)), nid.birth)
+
+    def _phone(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
+        ph = normalize_phone(raw)
+        return (None if ph.value is None else self._pseudo("phone", ph.value),
+                (_f(ph.valid), _f(ph.cn_mobile), _f(ph.cn_virtual)), None)
+
+    def _email(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
+        em = normalize_email(raw, self._disposable)
+        return (None if em.value is None else self._pseudo("email", em.value),
+                (_f(em.valid), _f(em.disposable), _f(em.plus_tag)), None)
+
+    def _card(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
+        card = normalize_card(raw)
+        return (None if card.value is None else self._pseudo("bank_card", card.value),
+                (_f(card.valid), _f(card.luhn_ok), NAN if card.bin6 is None else float(card.bin6)), None)
+
+    def _ip(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
+        ip = normalize_ip(raw)
+        prefix = None if ip.prefix is None else self._pseudo("ip_prefix", ip.prefix)
+        return (None if ip.value is None else self._pseudo("ip", ip.value),
+                (_f(ip.valid), _f(ip.private), _f(ip.ipv6)), prefix)
+
+    def _generic(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
+        norm = normalize_generic(raw)
+        return (None if norm is None else self._pseudo("generic", norm)), (), None
 
     def normalize(self, kind: str, raw: Any) -> str | None:
         """The normalised form of ``raw`` as an identifier of ``kind`` (``None`` when empty).
@@ -223,29 +268,9 @@ class Identity:
     # -- one event -------------------------------------------------------------
     def _describe(self, kind: str, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
         """``(pseudonym, features, extra)`` of one raw value; ``extra`` is the birth date or the prefix pseudonym."""
-        if kind == "national_id":
-            nid = normalize_national_id(raw)
-            return (None if nid.value is None else self._pseudo(kind, nid.value),
-                    (_f(nid.valid), _f(nid.checksum_ok), NAN if nid.male is None else _f(nid.male)), nid.birth)
-        if kind == "phone":
-            ph = normalize_phone(raw)
-            return (None if ph.value is None else self._pseudo(kind, ph.value),
-                    (_f(ph.valid), _f(ph.cn_mobile), _f(ph.cn_virtual)), None)
-        if kind == "email":
-            em = normalize_email(raw, self._disposable)
-            return (None if em.value is None else self._pseudo(kind, em.value),
-                    (_f(em.valid), _f(em.disposable), _f(em.plus_tag)), None)
-        if kind == "bank_card":
-            card = normalize_card(raw)
-            return (None if card.value is None else self._pseudo(kind, card.value),
-                    (_f(card.valid), _f(card.luhn_ok), NAN if card.bin6 is None else float(card.bin6)), None)
-        if kind == "ip":
-            ip = normalize_ip(raw)
-            prefix = None if ip.prefix is None else self._pseudo("ip_prefix", ip.prefix)
-            return (None if ip.value is None else self._pseudo(kind, ip.value),
-                    (_f(ip.valid), _f(ip.private), _f(ip.ipv6)), prefix)
-        norm = normalize_generic(raw)
-        return (None if norm is None else self._pseudo(kind, norm)), (), None
+        fn = {"national_id": self._nid, "phone": self._phone, "email": self._email, "bank_card": self._card,
+              "ip": self._ip}.get(kind, self._generic)
+        return fn(raw)
 
     def process(self, event: Mapping[str, Any]) -> tuple[dict[str, str | None], dict[str, float]]:
         """Pseudonyms and identity features of one normalised event.
@@ -270,25 +295,29 @@ class Identity:
         """
         pseudo: dict[str, str | None] = {}
         feats: dict[str, float] = {}
-        ts = event.get(self._time_field)
+        get = event.get
+        ts = get(self._time_field)
         ip_prefix: str | None = None
         cache = self._cache
-        seed = self._seed
-        for name, kind, fnames in self._plan:
-            raw = event.get(name)
+        size = self._cache_size
+        for name, kind, fnames, describe, kseed, missing in self._run:
+            raw = get(name)
             if raw is None or raw == "":
                 pseudo[name] = None
-                for fn in fnames:
-                    feats[fn] = NAN
+                feats.update(missing)
                 continue
-            if isinstance(raw, str):
-                key = xxhash.xxh3_128_intdigest(f"{kind}\x1f{raw}".encode("utf-8", "surrogatepass"), seed=seed)
+            if cache is not None and isinstance(raw, str):
+                key = xxhash.xxh3_128_intdigest(raw.encode("utf-8", "surrogatepass"), seed=kseed)
                 hit = cache.get(key)
                 if hit is None:
-                    hit = self._describe(kind, raw)
+                    hit = describe(raw)
                     cache[key] = hit
+                    if len(cache) > size:
+                        cache.popitem(last=False)
+                else:
+                    cache.move_to_end(key)
             else:
-                hit = self._describe(kind, raw)
+                hit = describe(raw)
             p, fv, extra = hit
             pseudo[name] = p
             if kind == "national_id":
@@ -304,8 +333,7 @@ class Identity:
                 continue
             if kind == "ip" and ip_prefix is None:
                 ip_prefix = extra
-            for fn, v in zip(fnames, fv):
-                feats[fn] = v
+            feats.update(zip(fnames, fv))
         if self._has_ip:
             pseudo["ip_prefix"] = ip_prefix
         return pseudo, feats

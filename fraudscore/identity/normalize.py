@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
+from operator import mul as _mul
 import re
 import unicodedata
 from typing import Any, NamedTuple
@@ -51,6 +52,7 @@ CN_PROVINCE_CODES = frozenset(
 )
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+_ID_BIAS = 48 * sum(_ID_WEIGHTS)  # ASCII '0' times the weights: bytes -> digit values
 _ID18_RE = re.compile(r"^\d{17}[\dX]$")
 _ID15_RE = re.compile(r"^\d{15}$")
 
@@ -59,6 +61,7 @@ _CN_MOBILE_RE = re.compile(r"^\+861(?:3\d|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8\d|9[
 #: Mobile virtual network operator segments (over-represented among fraud).
 _CN_VIRTUAL_RE = re.compile(r"^\+861(?:70|71|62|65|67)\d{8}$")
 _PHONE_JUNK = str.maketrans("", "", " -().\t/")
+_LUHN2 = bytes(256)[:48] + bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)) + bytes(198)  # ASCII digit -> doubled digit sum
 
 #: A small built-in list of disposable / temporary e-mail domains; extend it
 #: with ``Identity(..., disposable_domains=...)``. Subdomains match too.
@@ -125,6 +128,8 @@ class Ip(NamedTuple):
 
 
 def _clean(value: Any) -> str:
+    if type(value) is str and value.isascii():
+        return value.strip()
     if not isinstance(value, str):
         if value is None or isinstance(value, bool):
             return ""
@@ -145,6 +150,8 @@ def id_checksum(first17: str) -> str:
     >>> id_checksum("11010519491231002")
     'X'
     """
+    if len(first17) == 17 and first17.isascii() and first17.isdigit():
+        return _ID_CHECK[(sum(map(_mul, first17.encode(), _ID_WEIGHTS)) - _ID_BIAS) % 11]
     return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS)) % 11]
 
 
@@ -177,11 +184,18 @@ def normalize_national_id(value: Any) -> NationalId:
     s = _clean(value).upper().replace(" ", "")
     if not s:
         return NationalId(None, False, False, None, None)
-    if _ID15_RE.match(s):
-        body = s[:6] + "19" + s[6:]
-        s = body + id_checksum(body)
-    if not _ID18_RE.match(s):
-        return NationalId(s[:64], False, False, None, None)
+    if s.isascii():  # string tests, exactly the regexes' meaning for ASCII text
+        if len(s) == 15 and s.isdigit():
+            body = s[:6] + "19" + s[6:]
+            s = body + id_checksum(body)
+        elif len(s) != 18 or not s[:17].isdigit() or not (s[17].isdigit() or s[17] == "X"):
+            return NationalId(s[:64], False, False, None, None)
+    else:
+        if _ID15_RE.match(s):
+            body = s[:6] + "19" + s[6:]
+            s = body + id_checksum(body)
+        if not _ID18_RE.match(s):
+            return NationalId(s[:64], False, False, None, None)
     checksum_ok = id_checksum(s[:17]) == s[17]
     birth = _birth(int(s[6:10]), int(s[10:12]), int(s[12:14]))
     region_ok = int(s[:2]) in CN_PROVINCE_CODES
@@ -257,10 +271,18 @@ def normalize_email(value: Any, disposable_domains: frozenset[str] = DISPOSABLE_
         local = local.replace(".", "")
         domain = "gmail.com"
     valid = bool(local) and _EMAIL_LOCAL_RE.match(local) is not None and _EMAIL_DOMAIN_RE.match(domain) is not None
-    disposable = domain in disposable_domains or any(
-        domain.endswith("." + d) for d in disposable_domains if domain.count(".") > 1
-    )
+    disposable = domain in disposable_domains or (domain.count(".") > 1 and _parent_in(domain, disposable_domains))
     return Email(f"{local}@{domain}"[:254], valid, disposable, plus)
+
+
+def _parent_in(domain: str, domains: frozenset[str]) -> bool:
+    """Whether ``domain`` ends with ``"." + d`` for some ``d`` in ``domains``."""
+    i = domain.find(".")
+    while i >= 0:
+        if domain[i + 1:] in domains:
+            return True
+        i = domain.find(".", i + 1)
+    return False
 
 
 def luhn_ok(digits: str) -> bool:
@@ -271,6 +293,10 @@ def luhn_ok(digits: str) -> bool:
     >>> luhn_ok("79927398713"), luhn_ok("79927398710")
     (True, False)
     """
+    if digits.isascii() and digits.isdigit():
+        b = digits[::-1].encode()
+        odd = b[0::2]
+        return (sum(odd) - 48 * len(odd) + sum(map(_LUHN2.__getitem__, b[1::2]))) % 10 == 0
     total = 0
     for i, c in enumerate(reversed(digits)):
         d = ord(c) - 48
@@ -314,13 +340,12 @@ def normalize_ip(value: Any) -> Ip:
     if not s:
         return Ip(None, None, False, False, False)
     parts = s.split(".")
-    if len(parts) == 4 and all(p.isdigit() and p.isascii() and len(p) <= 3 for p in parts):
-        octets = [int(p) for p in parts]
-        if all(o <= 255 for o in octets):
-            a, b = octets[0], octets[1]
+    if len(parts) == 4 and s.isascii() and s.replace(".", "").isdigit() and all(0 < len(p) <= 3 for p in parts):
+        a, b, c, d = map(int, parts)
+        if a <= 255 and b <= 255 and c <= 255 and d <= 255:
             private = a in (10, 127, 0) or (a == 172 and 16 <= b <= 31) or (a == 192 and b == 168) or (
                 a == 169 and b == 254) or (a == 100 and 64 <= b <= 127) or a >= 224
-            return Ip(".".join(map(str, octets)), f"{a}.{b}.{octets[2]}.0/24", True, private, False)
+            return Ip(f"{a}.{b}.{c}.{d}", f"{a}.{b}.{c}.0/24", True, private, False)
         return Ip(s[:64], None, False, False, False)
     try:
         addr = ipaddress.ip_address(s.split("%", 1)[0])

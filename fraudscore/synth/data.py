@@ -101,13 +101,28 @@ class SyntheticData:
             out.append({k: v for k, v in zip(names, row) if v is not None and v == v})
         return out
 
-    def to_pandas(self) -> tuple[Any, Any]:
-        """``(events_df, labels_df)`` as pandas DataFrames (needs the ``pandas`` extra)."""
+    def to_pandas(self, *, flatten_device: bool = False) -> tuple[Any, Any]:
+        """``(events_df, labels_df)`` as pandas DataFrames (needs the ``pandas`` extra).
+
+        With ``flatten_device=True`` the ``device`` mapping becomes one column per
+        attribute, ``device.<name>`` (lists joined with commas), the form CSV and
+        Parquet files use; :func:`fraudscore.batch.to_columns` folds them back.
+        """
         try:
             import pandas as pd
         except ImportError:  # pragma: no cover - exercised only without pandas
             raise MissingDependencyError(
                 "SyntheticData.to_pandas needs pandas: pip install 'fraudscore[pandas]'") from None
-        events = pd.DataFrame({k: self.columns[k] for k in self.columns})
+        cols = {k: self.columns[k] for k in self.columns}
+        if flatten_device and "device" in cols:
+            devices = cols.pop("device")
+            names = sorted({a for d in devices if d for a in d})
+            for a in names:
+                col = np.empty(len(devices), dtype=object)
+                for i, d in enumerate(devices):
+                    v = d.get(a) if d else None
+                    col[i] = ",".join(map(str, v)) if isinstance(v, list) else v
+                cols[f"device.{a}"] = col
+        events = pd.DataFrame(cols)
         labels = pd.DataFrame({k: self.labels[k] for k in LABEL_COLUMNS})
         return events, labels

@@ -1,7 +1,9 @@
 """The embedded velocity store: exact windows in process memory.
 
 Per entity and key group it keeps the events still inside the group's horizon
-as time-sorted parallel lists (time, then one list per slot). Events older than
+as time-sorted parallel lists (time, then one list per slot; summed slots as
+prefix sums, so count / sum / mean windows cost O(log n): see
+:mod:`~fraudscore.velocity.memory_layout`). Events older than
 ``max_seen - allowed_lateness - horizon`` can never enter a window again and are
 dropped when the entity is touched; idle entities are evicted in time order
 (an ``OrderedDict`` per group used as a TTL cache on *event* time). Fraud labels
@@ -21,7 +23,6 @@ Examples
 from __future__ import annotations
 
 import threading
-from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -31,7 +32,7 @@ from cachetools import LRUCache
 
 from .._version import __version__
 from ..errors import ConfigError, EventError, StoreError
-from .online import answer, window_bounds
+from .memory_layout import GroupLayout
 from .plan import Plan
 from .snapshot import read_snapshot, write_snapshot
 
@@ -39,15 +40,7 @@ __all__ = ["MemoryStore"]
 
 _FORMAT = "fraudscore.velocity.memory"
 _FORMAT_VERSION = 1
-
-
-class _Entity:
-    __slots__ = ("ts", "cols", "tmax")
-
-    def __init__(self, n_slots: int) -> None:
-        self.ts: list[int] = []
-        self.cols: list[list[Any]] = [[] for _ in range(n_slots)]
-        self.tmax = -(2**62)
+_NAN = float("nan")
 
 
 class MemoryStore:
@@ -85,7 +78,8 @@ class MemoryStore:
         self.sweep_every = sweep_every
         self._lock = threading.Lock()
         self._plan: Plan | None = None
-        self._state: list[OrderedDict[Any, _Entity]] = []
+        self._state: list[OrderedDict[Any, Any]] = []
+        self._layouts: list[GroupLayout] = []
         self._labels: LRUCache[str, int] = LRUCache(maxsize=max_labels)
         self._max_seen: int | None = None
         self._since_sweep = 0
@@ -98,6 +92,7 @@ class MemoryStore:
             if self._plan is None:
                 self._plan = plan
                 self._state = [OrderedDict() for _ in plan.groups]
+                self._layouts = [GroupLayout(g) for g in plan.groups]
 
     def latest_time(self) -> int | None:
         """The latest event time seen (epoch ms), the reference for ``allowed_lateness``."""
@@ -106,7 +101,7 @@ class MemoryStore:
     # -- hot path ------------------------------------------------------------------------------
     def update_and_read(self, plan: Plan, record: Mapping[str, Any], ts: int) -> np.ndarray:
         """Compute the event's features as of its time, then add it (see OnlineVelocity)."""
-        out = [float("nan")] * plan.n_features
+        out = [_NAN] * plan.n_features
         lateness = plan.lateness
         with self._lock:
             max_seen = self._max_seen
@@ -114,46 +109,24 @@ class MemoryStore:
                 raise EventError("ts", f"is more than allowed_lateness ({lateness} ms) behind the latest event time")
             new_max = ts if max_seen is None or ts > max_seen else max_seen
             labels = self._labels
-            for g in plan.groups:
-                key = plan.entity(g, record)
+            for lay, states in zip(self._layouts, self._state):
+                key = lay.entity(record)
                 if key is None:
                     continue
-                cur = plan.slot_values(g, record)
-                states = self._state[g.index]
+                cur = lay.extract(record)
                 ent = states.get(key)
-                if ent is None:
-                    ent = states[key] = _Entity(len(g.slots))
-                    ts_list: list[int] = ent.ts
-                    cols = ent.cols
-                else:
-                    ts_list = ent.ts
-                    cols = ent.cols
-                    states.move_to_end(key)
-                bcache: dict[tuple[int | None, int], tuple[int, int]] = {}
-                for q in g.queries:
-                    b = bcache.get((q.lo, q.hi))
-                    if b is None:
-                        b = bcache[(q.lo, q.hi)] = window_bounds(q, ts_list, ts)
-                    out[q.out] = answer(q, ts_list, cols, ts, cur, labels, b)
-                # insert (after equal times: arrival order among ties)
-                if not ts_list or ts >= ts_list[-1]:
-                    ts_list.append(ts)
-                    for c, v in zip(cols, cur):
-                        c.append(v)
-                else:
-                    pos = bisect_right(ts_list, ts)
-                    ts_list.insert(pos, ts)
-                    for c, v in zip(cols, cur):
-                        c.insert(pos, v)
-                if ts > ent.tmax:
-                    ent.tmax = ts
-                if g.horizon is not None:
-                    cutoff = new_max - lateness - g.horizon
-                    if ts_list[0] <= cutoff:
-                        k = bisect_right(ts_list, cutoff)
-                        del ts_list[:k]
-                        for c in cols:
-                            del c[:k]
+                if ent is None:  # first event of the entity: nothing to trim
+                    lay.read(lay.empty, ts, cur, out, labels)
+                    states[key] = lay.single(ts, cur)
+                    continue
+                if ent.__class__ is not list:
+                    ent = states[key] = lay.expand(ent)
+                states.move_to_end(key)
+                lay.read(ent, ts, cur, out, labels)
+                lay.insert(ent, ts, cur)
+                h = lay.group.horizon
+                if h is not None:
+                    lay.trim(ent, new_max - lateness - h)
             self._max_seen = new_max
             self._since_sweep += 1
             if self._since_sweep >= self.sweep_every:
@@ -163,14 +136,14 @@ class MemoryStore:
 
     def _sweep(self, plan: Plan) -> None:
         assert self._max_seen is not None
-        for g in plan.groups:
-            if g.horizon is None:
+        for lay, states in zip(self._layouts, self._state):
+            if lay.group.horizon is None:
                 continue
-            cutoff = self._max_seen - plan.lateness - g.horizon
-            states = self._state[g.index]
+            cutoff = self._max_seen - plan.lateness - lay.group.horizon
             while states:
                 key, ent = next(iter(states.items()))
-                if ent.tmax > cutoff:
+                last = lay.latest(ent)
+                if last is not None and last > cutoff:
                     break
                 del states[key]
 
@@ -187,7 +160,7 @@ class MemoryStore:
         """Counts of tracked entities, stored events and labels."""
         with self._lock:
             ents = sum(len(s) for s in self._state)
-            events = sum(len(e.ts) for s in self._state for e in s.values())
+            events = sum(lay.size(e) for lay, s in zip(self._layouts, self._state) for e in s.values())
             return {"entities": ents, "events": events, "labels": len(self._labels)}
 
     def snapshot(self, path: str) -> None:
@@ -196,9 +169,12 @@ class MemoryStore:
             if self._plan is None:
                 raise StoreError("cannot snapshot a MemoryStore that is not bound to a FeatureSet yet")
             groups = []
-            for states in self._state:
-                groups.append([[list(k) if isinstance(k, tuple) else k, e.ts, e.cols, e.tmax]
-                               for k, e in states.items()])
+            for lay, states in zip(self._layouts, self._state):
+                rows = []
+                for k, e in states.items():
+                    ts, cols = lay.to_raw(e)
+                    rows.append([list(k) if isinstance(k, tuple) else k, ts, cols, lay.latest(e)])
+                groups.append(rows)
             payload = {
                 "format": _FORMAT, "format_version": _FORMAT_VERSION, "library_version": __version__,
                 "plan": self._plan.fingerprint, "max_seen": self._max_seen, "groups": groups,
@@ -216,13 +192,11 @@ class MemoryStore:
                 raise StoreError("bind the MemoryStore (create OnlineVelocity with it) before restore()")
             if payload.get("plan") != self._plan.fingerprint:
                 raise StoreError("the snapshot was written for a different FeatureSet")
-            state: list[OrderedDict[Any, _Entity]] = []
-            for g, rows in zip(self._plan.groups, payload["groups"]):
-                od: OrderedDict[Any, _Entity] = OrderedDict()
-                for k, ts, cols, tmax in rows:
-                    e = _Entity(len(g.slots))
-                    e.ts, e.cols, e.tmax = ts, cols, tmax
-                    od[tuple(k) if isinstance(k, list) else k] = e
+            state: list[OrderedDict[Any, Any]] = []
+            for lay, rows in zip(self._layouts, payload["groups"]):
+                od: OrderedDict[Any, Any] = OrderedDict()
+                for k, ts, cols, _tmax in rows:
+                    od[tuple(k) if isinstance(k, list) else k] = lay.from_raw(ts, cols)
                 state.append(od)
             labels: LRUCache[str, int] = LRUCache(maxsize=self.max_labels)
             for a, lt in payload["labels"]:

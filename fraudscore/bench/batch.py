@@ -1,0 +1,75 @@
+"""Batch, end to end: ``Scorer.score_batch`` events/s against bare LightGBM predict.
+
+For each batch size the group times ``score_batch`` (validation, the whole
+feature pipeline replayed from empty state, rules, model, policy, reasons) and,
+as the baseline, ``lightgbm.Booster.predict`` on the very feature matrix the
+scorer built, with the same thread count. The ratio is fraudscore's events/s
+over the bare model's rows/s (goal >= 1.0, floor 0.8). Sizes whose estimated
+time exceeds the group budget are skipped and noted.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from ..scorer import Scorer
+from .bundles import BenchContext, events_stream
+from .common import median_time, result
+
+__all__ = ["run"]
+
+GROUP = "batch"
+
+
+def _timed(fn: Any, n: int, repeats: int) -> float:
+    """Median seconds per call of ``fn``; small calls are looped to about 20 ms per sample."""
+    t0 = time.perf_counter()
+    fn()
+    first = max(time.perf_counter() - t0, 1e-7)
+    loops = max(1, int(0.02 / first)) if first < 0.02 else 1
+
+    def many() -> None:
+        for _ in range(loops):
+            fn()
+
+    return median_time(many, repeat=repeats, warmup=0) / loops
+
+
+def run(ctx: BenchContext) -> list[dict[str, Any]]:
+    """Run the group; returns result rows."""
+    s = ctx.settings
+    bundles = ("default",) if s.quick else ("default", "large")
+    threads = os.cpu_count() or 1
+    out: list[dict[str, Any]] = []
+    for name in bundles:
+        bundle = ctx.bundle(name)
+        scorer = Scorer(bundle, ctx.keys)
+        booster = bundle.model.booster
+        rate = None
+        spent = 0.0
+        for n in s.batch_sizes:
+            est = n / rate * (3 + s.repeats) if rate else 0.0
+            if rate and spent + est > s.batch_budget_s:
+                ctx.note(f"batch/{name}: size {n:,} skipped (estimated {est:,.0f} s > the {s.batch_budget_s:.0f} s "
+                         f"budget at {rate:,.0f} events/s)")
+                break
+            ctx.log(f"batch {name}: {n:,} events ...")
+            t_start = time.perf_counter()
+            cols = events_stream(n, seed=303 + n % 97).columns
+            res = scorer.score_batch(cols, return_features=True)
+            names = list(scorer.pipeline.feature_names)
+            X = np.column_stack([res.features[f] for f in bundle.model.feature_names]) if names else None
+            reps = s.repeats if n <= 100_000 else 1
+            t_fs = _timed(lambda: scorer.score_batch(cols), n, reps)
+            t_lgb = _timed(lambda: booster.predict(X, num_threads=threads), n, reps)
+            rate = n / t_fs
+            params = {"bundle": name, "batch_size": n, "threads": threads, "repeats": reps,
+                      "rows_scored": len(res), "rejected": len(res.errors)}
+            out.append(result(f"batch/{name}/events_per_s/{n}", n / t_fs, "events/s",
+                              "lightgbm Booster.predict rows/s", n / t_lgb, params))
+            spent += time.perf_counter() - t_start
+    return out

@@ -1,0 +1,200 @@
+"""Scaling: throughput and memory against entities in state, history length, rules, trees; rescoring.
+
+* **entities**: the velocity store is filled with N distinct entities (every
+  identifier of a real record replaced by a fresh pseudonym-like value, times
+  spread over one day before the scored events), then ``score()`` throughput is
+  measured; resident memory growth gives bytes per entity (extrapolated to
+  sizes the budget skips). Baseline: the smallest N.
+* **history**: one device/applicant with H prior events in its windows; score latency.
+* **rules**: ``CompiledRuleSet.evaluate`` latency with K generated rules.
+* **trees**: ``Model.predict_one`` with the large model cut to T trees,
+  against bare ``Booster.predict`` on one row.
+* **rescore**: ``score_batch`` over R rows in a fresh child process; peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from ..bundle import Bundle
+from ..rules import RuleSet
+from ..scorer import Scorer
+from .bundles import BenchContext, events_stream, extra_rules_toml
+from .common import latencies_us, median_percentiles, median_time, result, rss_kib
+
+__all__ = ["run"]
+
+GROUP = "scaling"
+DAY_MS = 86_400_000
+
+
+def _eps(scorer: Scorer, events: list[dict[str, Any]], repeats: int) -> float:
+    chunks = np.array_split(np.arange(len(events)), repeats)
+    rates = []
+    for idx in chunks:
+        t0 = time.perf_counter()
+        for i in idx:
+            scorer.score(events[i])
+        rates.append(len(idx) / (time.perf_counter() - t0))
+    return float(np.median(rates))
+
+
+def _entities(ctx: BenchContext) -> list[dict[str, Any]]:
+    s = ctx.settings
+    bundle = ctx.bundle("default")
+    events = events_stream(200 * s.repeats, seed=606).to_records()
+    out, base, fill_rate, per_entity = [], None, None, None
+    for n in s.entities:
+        est = n / fill_rate if fill_rate else 0.0
+        if fill_rate and est > s.entity_budget_s:
+            extra = f"; memory extrapolated at {per_entity:,.0f} B/entity: {per_entity * n / 2**30:,.2f} GiB" \
+                if per_entity else ""
+            ctx.note(f"scaling/entities: {n:,} skipped (fill estimated {est:,.0f} s > {s.entity_budget_s:.0f} s){extra}")
+            continue
+        ctx.log(f"scaling: {n:,} entities in state ...")
+        sc = Scorer(bundle, ctx.keys)
+        record, _x, _d = sc.pipeline.online(sc.schema.validate(events[0]), sc.linker, sc.velocity)
+        ids = [k for k in (*sc.pipeline.identifier_fields, "ip_prefix", "device_id") if k in record]
+        t_start = int(events[0]["ts"]) - DAY_MS
+        step = max(1, (DAY_MS - 60_000) // n)
+        sc2 = Scorer(bundle, ctx.keys)
+        before = rss_kib()
+        t0 = time.perf_counter()
+        vel = sc2.velocity
+        tf, idf = sc2.schema.time_field, sc2.schema.id_field
+        for i in range(n):
+            rec = dict(record)
+            tag = f"{i:012x}"
+            for k in ids:
+                rec[k] = "e" + k[:2] + tag
+            rec[tf] = t_start + i * step
+            rec[idf] = "fill" + tag
+            vel.update_and_read(rec)
+        fill_s = time.perf_counter() - t0
+        fill_rate = n / fill_s
+        grown = max(0, rss_kib() - before) * 1024
+        per_entity = grown / n if grown else per_entity
+        eps = _eps(sc2, events, s.repeats)
+        base = base or eps
+        out.append(result(f"scaling/entities/events_per_s/{n}", eps, "events/s", f"{s.entities[0]:,} entities", base,
+                          {"entities": n, "fill_updates_per_s": round(fill_rate), "rss_growth_mib": round(grown / 2**20, 1),
+                           "bytes_per_entity": round(grown / n) if grown else None}))
+        del sc2, vel
+    return out
+
+
+def _history(ctx: BenchContext) -> list[dict[str, Any]]:
+    s = ctx.settings
+    bundle = ctx.bundle("default")
+    proto = events_stream(1, seed=707).to_records()[0]
+    out, base = [], None
+    for h in s.history:
+        ctx.log(f"scaling: history length {h:,} ...")
+        sc = Scorer(bundle, ctx.keys)
+        t0 = int(proto["ts"])
+        step = max(1, min(60_000, (DAY_MS // 2) // max(h, 1)))
+        for i in range(h):
+            sc.score({**proto, "application_id": f"h{i}", "ts": t0 + i * step})
+        k = [h]
+
+        def one(i: int) -> None:
+            k[0] += 1
+            sc.score({**proto, "application_id": f"h{k[0]}", "ts": t0 + k[0] * step})
+
+        runs = [latencies_us(one, 200, warmup=0) for _ in range(s.repeats)]
+        p50 = median_percentiles(runs)["p50"]
+        base = base or p50
+        out.append(result(f"scaling/history/e2e_p50/{h}", p50, "us", f"history {s.history[0]}", base,
+                          {"history": h, "spacing_ms": step}))
+    return out
+
+
+def _rules(ctx: BenchContext) -> list[dict[str, Any]]:
+    s = ctx.settings
+    bundle = ctx.bundle("default")
+    sc = Scorer(bundle, ctx.keys)
+    names = list(sc.pipeline.feature_names)
+    res = sc.score_batch(events_stream(500, seed=808).columns, return_features=True)
+    X = np.column_stack([res.features[f] for f in names])
+    rows = [dict(zip(names, X[i].tolist())) for i in range(len(X))]
+    out, base = [], None
+    for k in s.rules:
+        crs = RuleSet.from_toml(extra_rules_toml(names, X, k)).compile(names)
+        runs = [latencies_us(lambda i: crs.evaluate(rows[i % len(rows)]), len(rows), warmup=50) for _ in range(s.repeats)]
+        p50 = median_percentiles(runs)["p50"]
+        base = base or p50
+        out.append(result(f"scaling/rules/evaluate_p50/{k}", p50, "us", f"{s.rules[0]} rules", base, {"rules": k}))
+    return out
+
+
+def _trees(ctx: BenchContext) -> list[dict[str, Any]]:
+    import lightgbm as lgb
+
+    from ..model import Model
+
+    s = ctx.settings
+    m = ctx.bundle("large").model
+    rng = np.random.default_rng(0)
+    X = ctx.train_X
+    names = list(ctx._feature_names)
+    cols = [names.index(f) for f in m.feature_names]
+    rows = X[rng.integers(0, len(X), 500)][:, cols] if X is not None else rng.normal(size=(500, m.num_features))
+    out = []
+    for t in s.trees:
+        if t > m.booster.num_trees():
+            continue
+        b = lgb.Booster(model_str=m.booster.model_to_string(num_iteration=t))
+        mt = Model(b, m.feature_names, calibrator=m.calibrator, thresholds=m.thresholds)
+        fs = [latencies_us(lambda i: mt.predict_one(rows[i]), len(rows), warmup=50) for _ in range(s.repeats)]
+        bl = [latencies_us(lambda i: b.predict(rows[i:i + 1], num_threads=1), len(rows), warmup=50)
+              for _ in range(s.repeats)]
+        out.append(result(f"scaling/trees/predict_one_p50/{t}", median_percentiles(fs)["p50"], "us",
+                          "Booster.predict 1 row p50", median_percentiles(bl)["p50"], {"trees": t, "leaves_max": 63}))
+    return out
+
+
+_CHILD = """
+import json, resource, sys, time
+from fraudscore.scorer import load
+from fraudscore.bench.bundles import events_stream
+from fraudscore.bench.common import BENCH_SECRET
+n = int(sys.argv[2]); sc = load(sys.argv[1], key=BENCH_SECRET)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+cols = events_stream(n, seed=909).columns
+t0 = time.perf_counter(); res = sc.score_batch(cols); dt = time.perf_counter() - t0
+print(json.dumps({"rows": len(res), "seconds": dt, "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "before_kib": before}))
+"""
+
+
+def _rescore(ctx: BenchContext) -> list[dict[str, Any]]:
+    s = ctx.settings
+    path = str(ctx.bundle_path("default"))
+    out, base = [], None
+    for n in s.rescore_rows:
+        ctx.log(f"scaling: rescoring {n:,} rows in a child process ...")
+        proc = subprocess.run([sys.executable, "-c", _CHILD, path, str(n)], capture_output=True, text=True,
+                              timeout=900, check=True)
+        doc = json.loads(proc.stdout.strip().splitlines()[-1])
+        eps = doc["rows"] / doc["seconds"]
+        base = base or eps
+        per_row = (doc["peak_kib"] - doc["before_kib"]) * 1024 / max(1, n)
+        out.append(result(f"scaling/rescore/events_per_s/{n}", eps, "events/s", f"rescore {s.rescore_rows[0]:,} rows",
+                          base, {"rows": n, "peak_rss_mib": round(doc["peak_kib"] / 1024, 1),
+                                 "peak_growth_bytes_per_row": round(per_row),
+                                 "extrapolated_peak_gib_10m_rows": round(per_row * 1e7 / 2**30, 2)}))
+    return out
+
+
+def run(ctx: BenchContext) -> list[dict[str, Any]]:
+    """Run the group; returns result rows."""
+    out: list[dict[str, Any]] = []
+    for part in (_entities, _history, _rules, _trees, _rescore):
+        out.extend(part(ctx))
+    return out

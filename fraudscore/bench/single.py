@@ -1,0 +1,157 @@
+"""Single event, end to end: latency of ``Scorer.score`` and a breakdown by stage.
+
+For each reference bundle (memory store) the group measures, over ``repeats``
+interleaved runs of ``n_latency`` events each (state keeps growing), the p50,
+p99 and p99.9 of ``Scorer.score`` and the median per-stage latencies of the same
+flow taken apart the way :meth:`FeaturePipeline.online` and :meth:`Scorer.score`
+run it: schema, identity, fingerprint (+ device signals), link, velocity,
+rules, model, policy. The baseline is ``Model.predict_one`` alone on the very
+feature vectors the scorer built.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+
+from ..fingerprint import DEVICE_FEATURES, device_signals
+from ..model import score_scale
+from ..rules import combine
+from ..scorer import Scorer
+from .bundles import BenchContext, events_stream
+from .common import latencies_us, median_percentiles, result
+
+__all__ = ["run", "StagedScorer", "STAGES"]
+
+GROUP = "single"
+STAGES = ("schema", "identity", "fingerprint", "link", "velocity", "rules", "model", "policy")
+_NAN = float("nan")
+
+
+class StagedScorer:
+    """``Scorer.score`` (without explanations) taken apart into timed stages.
+
+    ``score(event)`` returns ``(probability, action, x_model)`` and appends each
+    stage's nanoseconds to :attr:`times`.
+    """
+
+    def __init__(self, scorer: Scorer) -> None:
+        self.sc = scorer
+        pipe = scorer.pipeline
+        self.n_static = len(pipe.feature_names) - len(pipe.feature_set.names)
+        names = list(pipe.feature_names)
+        self.model_cols = np.array([names.index(f) for f in scorer.model.feature_names], dtype=np.intp) \
+            if scorer.model is not None else None
+        self.times: dict[str, list[int]] = {s: [] for s in STAGES}
+
+    def score(self, event: dict[str, Any]) -> tuple[float, str, np.ndarray]:
+        sc, pipe, clock, t = self.sc, self.sc.pipeline, time.perf_counter_ns, self.times
+        c0 = clock()
+        ev = sc.schema.validate(event)
+        c1 = clock()
+        pseudo, ident = pipe.identity.process(ev)
+        record = {k: v for k, v in ev.items() if k != "device"}
+        record.update(pseudo)
+        static = [_NAN if ev.get(n) is None else float(ev.get(n)) for n in pipe.numeric_fields]
+        static.extend(ident[n] for n in pipe.identity.feature_names)
+        c2 = clock()
+        fp = None
+        if pipe.has_device:
+            fp = pipe.fingerprinter.fingerprint(ev.get("device"))
+            sig = device_signals(fp, ev)
+            static.extend(sig[n] for n in DEVICE_FEATURES)
+            record["device_fp"] = None if fp is None else fp.id
+            record["device_hw"] = None if fp is None else fp.hardware
+            record["device_canvas"] = None if fp is None else fp.canvas
+        c3 = clock()
+        if pipe.has_device:
+            if fp is None:
+                record["device_id"] = None
+                static.append(_NAN)
+            else:
+                res = sc.linker.link(fp, record[sc.schema.time_field])
+                record["device_id"] = res.device_id
+                static.append(float(res.link_confidence))
+        c4 = clock()
+        vel = sc.velocity.update_and_read(record)
+        x = np.empty(len(pipe.feature_names), dtype=np.float64)
+        x[: self.n_static] = static
+        x[self.n_static:] = vel
+        c5 = clock()
+        values = dict(record)
+        values.update(zip(pipe.feature_names, x.tolist()))
+        hits = sc.rules.evaluate(values)
+        rule_action, points = combine(hits)
+        c6 = clock()
+        xm = x if self.model_cols is None else x[self.model_cols]
+        p = float(sc.model.predict_one(xm))
+        model_score = score_scale(p)
+        c7 = clock()
+        _score, action = sc.policy.decide(model_score, rule_action, points)
+        c8 = clock()
+        for name, a, b in zip(STAGES, (c0, c1, c2, c3, c4, c5, c6, c7), (c1, c2, c3, c4, c5, c6, c7, c8)):
+            t[name].append(b - a)
+        return p, action, xm
+
+
+def _measure(ctx: BenchContext, name: str) -> list[dict[str, Any]]:
+    s = ctx.settings
+    bundle = ctx.bundle(name)
+    desc = ctx.describe(name)
+    n, reps, warm = s.n_latency, s.repeats, min(500, s.n_latency)
+    data = events_stream(warm + n * reps, seed=202)
+    events = data.to_records()
+    e2e = Scorer(bundle, ctx.keys)
+    staged = StagedScorer(Scorer(bundle, ctx.keys))
+    model = e2e.model
+    for ev in events[:warm]:
+        e2e.score(ev)
+        staged.score(ev)
+    for k in staged.times:
+        staged.times[k].clear()
+    runs, base_runs, stage_med = [], [], {k: [] for k in STAGES}
+    mismatch = 0
+    for r in range(reps):
+        chunk = events[warm + r * n: warm + (r + 1) * n]
+        runs.append(latencies_us(lambda i: e2e.score(chunk[i]), n, warmup=0))
+        xs = []
+        for ev in chunk:
+            p, _a, xm = staged.score(ev)
+            xs.append(xm)
+        for k in STAGES:
+            stage_med[k].append(float(np.median(staged.times[k][-n:])) / 1e3)
+        base_runs.append(latencies_us(lambda i: model.predict_one(xs[i]), n, warmup=min(50, n)))
+    # the staged flow must compute what score() computes (same state history, same events)
+    check = Scorer(bundle, ctx.keys)
+    check_staged = StagedScorer(Scorer(bundle, ctx.keys))
+    for ev in events[:50]:
+        d = check.score(ev)
+        p, action, _ = check_staged.score(ev)
+        mismatch += int(d.action != action or not np.isclose(d.probability, p, rtol=0, atol=1e-12))
+    if mismatch:
+        ctx.note(f"single/{name}: the staged breakdown disagrees with score() on {mismatch} of 50 events")
+    q, qb = median_percentiles(runs), median_percentiles(base_runs)
+    params = {"bundle": name, "store": "memory", "events_per_run": n, "repeats": reps, **desc}
+    out = []
+    for key in ("p50", "p99", "p99.9"):
+        out.append(result(f"single/{name}/e2e_{key}", q[key], "us", f"model.predict_one {key}", qb[key], params))
+    stages = {k: statistics.median(v) for k, v in stage_med.items()}
+    base50 = qb["p50"]
+    for k, v in stages.items():
+        out.append(result(f"single/{name}/stage_{k}_p50", v, "us", "model.predict_one p50", base50, params))
+    non_model = sum(v for k, v in stages.items() if k != "model")
+    out.append(result(f"single/{name}/non_model_p50", non_model, "us", "model.predict_one p50", base50,
+                      {**params, "note": "sum of the stage medians except model"}))
+    return out
+
+
+def run(ctx: BenchContext) -> list[dict[str, Any]]:
+    """Run the group; returns result rows."""
+    out: list[dict[str, Any]] = []
+    for name in ("default", "large"):
+        ctx.log(f"single event, {name} bundle ...")
+        out.extend(_measure(ctx, name))
+    return out
