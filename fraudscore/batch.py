@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from .errors import EventError
-from .schema import Field, Schema, _is_missing
+from .schema import MAX_STR_LEN, Field, Schema, _is_missing
 from .timeutil import epoch_ms_array
 
 __all__ = ["ColumnBatch", "to_columns", "EventsLike"]
@@ -229,6 +229,10 @@ def _check_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, EventErr
                 errs.setdefault(int(i), EventError(name, "is required"))
             return ms
         return np.where(missing | bad, np.nan, ms.astype(np.float64))
+    if f.type == "str" and kind == "O":
+        return _check_str_column(f, name, raw, errs)
+    if f.type == "mapping" and kind == "O":
+        return _check_mapping_column(f, name, raw, errs)
     # generic per-value path: the scalar definition itself
     out = np.full(n, np.nan) if numeric else np.empty(n, dtype=object)
     ts_required = f.type == "timestamp" and f.required
@@ -236,7 +240,62 @@ def _check_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, EventErr
         out = np.zeros(n, dtype=np.int64)
     elif f.type == "timestamp":
         out = np.full(n, np.nan)
-    for i in range(n):
+    _check_values(f, name, raw, range(n), out, numeric, errs)
+    return out
+
+
+def _check_str_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, EventError]) -> np.ndarray:
+    """Text columns: plain, clean ``str`` values (the common case) inline; anything else by :meth:`Field.check`."""
+    vals = raw.tolist()
+    out_list: list[Any] = [None] * len(vals)
+    slow: list[int] = []
+    for i, v in enumerate(vals):
+        if type(v) is str:
+            s = v.strip()
+            if s and len(s) <= MAX_STR_LEN and "\x00" not in s:
+                out_list[i] = s
+                continue
+        elif v is None and not f.required:
+            continue
+        slow.append(i)
+    out = np.empty(len(vals), dtype=object)
+    out[:] = out_list
+    _check_values(f, name, raw, slow, out, False, errs)
+    return out
+
+
+def _check_mapping_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, EventError]) -> np.ndarray:
+    """Mapping columns: one :meth:`Field.check` per distinct ``dict`` object (rows often share one)."""
+    out = np.empty(raw.shape[0], dtype=object)
+    memo: dict[int, tuple[bool, Any]] = {}
+    other: list[int] = []
+    for i, v in enumerate(raw.tolist()):
+        if type(v) is not dict:
+            other.append(i)
+            continue
+        hit = memo.get(id(v))  # the objects stay alive in ``raw``: ids are not reused meanwhile
+        if hit is None:
+            try:
+                hit = (True, f.check(name, v))
+            except EventError as exc:
+                hit = (False, exc)
+            memo[id(v)] = hit
+        ok, c = hit
+        if not ok:
+            errs.setdefault(i, c)
+        elif c is None:
+            if f.required and i not in errs:
+                errs[i] = EventError(name, "is required and must not be empty")
+        else:
+            out[i] = c
+    _check_values(f, name, raw, other, out, False, errs)
+    return out
+
+
+def _check_values(f: Field, name: str, raw: np.ndarray, positions: Iterable[int], out: np.ndarray, numeric: bool,
+                  errs: dict[int, EventError]) -> None:
+    """Validate the values at ``positions`` one by one into ``out`` (the scalar definition itself)."""
+    for i in positions:
         v = raw[i]
         if _is_missing(v):
             if f.required and i not in errs:
@@ -252,7 +311,6 @@ def _check_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, EventErr
                 errs[i] = EventError(name, "is required and must not be empty")
             continue
         out[i] = float(c) if numeric else c
-    return out
 
 
 def _check_extra(name: str, raw: np.ndarray, errs: dict[int, EventError]) -> np.ndarray:

@@ -14,7 +14,7 @@ them with fraudscore (``benchmarks/handbook.py`` prints the table,
   with the amount and the flags) and :func:`rich_feature_set` (more velocity);
 * :class:`Split`, :func:`chapter3_split` and :func:`prequential_splits` (the
   chapter-5 test or validation folds);
-* :func:`test_mask` drops the test transactions of cards already known to be
+* :func:`assessment_mask` drops the test transactions of cards already known to be
   compromised, :func:`evaluate_split` computes AUC, AP and CP@100 with the
   handbook's rules;
 * :func:`run_split` trains with :func:`fraudscore.train` on one split and
@@ -56,7 +56,7 @@ from .velocity.defaults import handbook_feature_set
 
 __all__ = [
     "SCHEMA", "DAY_MS", "EPOCH_DAY", "Split", "chapter3_split", "prequential_splits", "day_name", "fdh_dir",
-    "load_transactions", "history_and_labels", "baseline_feature_set", "rich_feature_set", "test_mask",
+    "load_transactions", "amount_bands", "history_and_labels", "baseline_feature_set", "rich_feature_set", "assessment_mask",
     "evaluate_split", "run_split", "features", "fit_on_features", "DEFAULT_MODEL", "WARMUP_DAYS",
 ]
 
@@ -76,12 +76,14 @@ SCHEMA = Schema((
     Field("TX_AMOUNT", "float", minimum=0, description="amount"),
     Field("TX_DURING_WEEKEND", "int", minimum=0, maximum=1, description="weekday >= 5"),
     Field("TX_DURING_NIGHT", "int", minimum=0, maximum=1, description="hour <= 6"),
+    Field("AMOUNT_BAND", "str", entity=True, description="floor(log2(amount)): the amount's octave"),
+    Field("AMOUNT_BAND_HALF", "str", entity=True, description="floor(log2(amount) + 0.5): octaves shifted by half"),
 ), id_field="TRANSACTION_ID", time_field="ts", allow_extra=False)
 
 #: LightGBM settings chosen on the chapter-5 validation folds (see docs/handbook.md)
 DEFAULT_MODEL: dict[str, Any] = {
-    "gap": "0d", "valid_fraction": 0.25, "num_boost_round": 600, "early_stopping_rounds": 100,
-    "learning_rate": 0.03, "num_leaves": 15, "min_data_in_leaf": 50, "feature_fraction": 0.8,
+    "gap": "0d", "valid_fraction": 0.25, "num_boost_round": 500, "early_stopping_rounds": 60,
+    "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 50, "feature_fraction": 0.8,
     "imbalance": "sqrt", "calibration": "none", "metric": "average_precision",
 }
 
@@ -186,17 +188,34 @@ def load_transactions(directory: str | Path | None = None, first_day: int = 0, e
         "TX_AMOUNT": raw["TX_AMOUNT"].to_numpy(dtype=np.float64),
         "TX_DURING_WEEKEND": (dt.dt.dayofweek >= 5).astype(np.int64).to_numpy(),
         "TX_DURING_NIGHT": (dt.dt.hour <= 6).astype(np.int64).to_numpy(),
+        **amount_bands(raw["TX_AMOUNT"].to_numpy(dtype=np.float64)),
         "TX_FRAUD": raw["TX_FRAUD"].to_numpy(dtype=np.int64),
         "day": day,
     })[keep]
     return df.iloc[np.argsort(df["ts"].to_numpy(), kind="stable")].reset_index(drop=True)
 
 
+def amount_bands(amount: np.ndarray) -> dict[str, np.ndarray]:
+    """The two amount-band fields of each transaction (octaves of the amount, and octaves shifted by half).
+
+    A row-local transform, like the calendar flags; as composite velocity keys
+    with the card they count how often the card spent in the same band before.
+
+    Examples
+    --------
+    >>> {k: v.tolist() for k, v in amount_bands(np.array([0.0, 3.0, 100.0])).items()}
+    {'AMOUNT_BAND': ['-7', '1', '6'], 'AMOUNT_BAND_HALF': ['-7', '2', '7']}
+    """
+    lg = np.log2(np.maximum(np.asarray(amount, dtype=np.float64), 0.01))
+    return {"AMOUNT_BAND": np.floor(lg).astype(np.int64).astype(str).astype(object),
+            "AMOUNT_BAND_HALF": np.floor(lg + 0.5).astype(np.int64).astype(str).astype(object)}
+
+
 def history_and_labels(df: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The history columns (schema fields) and the labels table, each label known 7 days after its transaction."""
     hist = {f.name: df[f.name].to_numpy() for f in SCHEMA.fields}
     hist["TRANSACTION_ID"] = hist["TRANSACTION_ID"].astype(object)
-    for k in ("CUSTOMER_ID", "TERMINAL_ID"):
+    for k in ("CUSTOMER_ID", "TERMINAL_ID", "AMOUNT_BAND", "AMOUNT_BAND_HALF"):
         hist[k] = hist[k].astype(object)
     labels = {"application_id": hist["TRANSACTION_ID"], "is_fraud": df["TX_FRAUD"].to_numpy(dtype=np.float64),
               "label_ts": df["ts"].to_numpy(dtype=np.int64) + DELAY_DAYS * DAY_MS}
@@ -216,7 +235,10 @@ def rich_feature_set() -> FeatureSet:
     baseline a leaked card cannot move), time since the last transaction,
     distinct terminals over 1 and 7 days, and label-delayed fraud counts.
     Terminal: counts over 1 hour and 1 day (undelayed), label-delayed fraud
-    rates and counts over 2, 3, 14 and 60 days, and distinct customers.
+    rates over 2, 3, 14 and 60 days and counts over 1, 7 and 30 days, time
+    since its last transaction, distinct customers and mean amount over 7 days. Card
+    and amount band (:func:`amount_bands`): how often the card spent in the
+    same band over 30 days (also before the last 14 days) and 90 days.
     """
     S = FeatureSpec
     specs = list(handbook_feature_set().specs)
@@ -240,6 +262,11 @@ def rich_feature_set() -> FeatureSet:
         S("time_since_last", key=t),
         S("distinct", key=t, of=c, window="7d"),
         S("mean", key=t, field=amt, window="7d"),
+        S("count", key=(c, "AMOUNT_BAND"), window="30d", delay="14d"),
+        S("count", key=(c, "AMOUNT_BAND_HALF"), window="30d", delay="14d"),
+        S("count", key=(c, "AMOUNT_BAND"), window="30d", include_current=False),
+        S("count", key=(c, "AMOUNT_BAND_HALF"), window="30d", include_current=False),
+        S("count", key=(c, "AMOUNT_BAND"), window="90d", include_current=False),
     ]
     for w in ("2d", "3d", "14d", "60d"):
         specs.append(S("fraud_rate", key=t, window=w, delay="7d"))
@@ -248,7 +275,7 @@ def rich_feature_set() -> FeatureSet:
     return FeatureSet(specs, allowed_lateness=0)
 
 
-def test_mask(df: Any, split: Split) -> tuple[np.ndarray, dict[int, set[Any]]]:
+def assessment_mask(df: Any, split: Split) -> tuple[np.ndarray, dict[int, set[Any]]]:
     """Test rows of a split, without the transactions of cards already known to be compromised.
 
     On test day ``D`` a card is known when it had a fraud between the start of
@@ -278,7 +305,7 @@ def evaluate_split(df: Any, split: Split, scores: np.ndarray, mask: np.ndarray |
     dropped (:func:`fraudscore.model.entity_precision_at_k`).
     """
     if mask is None:
-        mask, _ = test_mask(df, split)
+        mask, _ = assessment_mask(df, split)
     y = df["TX_FRAUD"].to_numpy()[mask]
     s = np.asarray(scores, dtype=np.float64)[mask]
     cards = df["CUSTOMER_ID"].to_numpy()[mask]
@@ -323,7 +350,7 @@ def fit_on_features(df: Any, X: np.ndarray, names: tuple[str, ...], split: Split
     day = df["day"].to_numpy()
     tr = (day >= split.train_start) & (day < split.train_start + split.train_days)
     m = train_model(X[tr], df["TX_FRAUD"].to_numpy()[tr], df["ts"].to_numpy()[tr], names, cfg)
-    mask, _ = test_mask(df, split)
+    mask, _ = assessment_mask(df, split)
     scores = np.full(len(df), np.nan)
     scores[mask] = m.predict_proba(X[mask])
     out = evaluate_split(df, split, scores, mask)
@@ -351,7 +378,7 @@ def run_split(df: Any, split: Split, feature_set: FeatureSet, *, key: Keys | byt
                 rules=_no_rules(), exclude_features=[], train_period=split.train_period, entity_field="CUSTOMER_ID")
     if len(res.y) != len(sub):
         raise ValueError(f"{len(sub) - len(res.y)} rows were rejected by the schema")
-    mask, _ = test_mask(sub, split)
+    mask, _ = assessment_mask(sub, split)
     scores = np.full(len(sub), np.nan)
     scores[mask] = res.bundle.model.predict_proba(res.X[mask])
     out = evaluate_split(sub, split, scores, mask)

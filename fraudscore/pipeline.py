@@ -238,32 +238,50 @@ class FeaturePipeline:
 
     def _identity_batch(self, columns: Mapping[str, np.ndarray], ts: np.ndarray, n: int, static: np.ndarray,
                         j: int) -> tuple[dict[str, np.ndarray], int]:
-        """Pseudonyms and identity features, one :meth:`Identity.process` call per distinct (field, value)."""
+        """Pseudonyms and identity features, computed once per distinct (field, value).
+
+        Each distinct value (per day for national ids: the age depends on it) is
+        described at its first row; the first occurrences of one row are packed into
+        one :meth:`Identity.process` call, so all-distinct data costs one call a row
+        and repeated values cost nothing.
+        """
         tf = self.schema.time_field
-        pseudo_cols: dict[str, np.ndarray] = {}
-        prefix = np.full(n, None, dtype=object)
-        need_prefix = np.ones(n, dtype=bool)
-        feat_pos = {fn: i for i, fn in enumerate(self.identity.feature_names)}
+        fields = list(self.schema.identifiers.items())
+        n_ip = sum(kind == "ip" for _, kind in fields)
         days = ts // _MS_PER_DAY
-        for name, kind in self.schema.identifiers.items():
-            fnames = [f"{name}__{f}" for f in KIND_FEATURES[kind]]
+        plan = []
+        calls: dict[tuple[int, int], list[tuple[int, str, int]]] = {}  # (row, -1 or field) -> [(field, name, group)]
+        for fi, (name, kind) in enumerate(fields):
             codes, uniq = _factorize(columns.get(name), n)
-            if kind == "national_id" and uniq:  # the age depends on the event's day
+            if kind == "national_id" and uniq:
                 codes, reps = _regroup(codes, days)
             else:
                 reps = np.asarray(uniq, dtype=np.int64)
+            fnames = [f"{name}__{f}" for f in KIND_FEATURES[kind]]
             m = len(reps)
-            u_pseudo = np.full(m + 1, None, dtype=object)  # last slot: missing
-            u_feat = np.full((m + 1, len(fnames)), np.nan)
-            u_prefix = np.full(m + 1, None, dtype=object)
-            raw_col = columns.get(name)
+            # last slot: missing; ip fields keep their own prefix pseudonym
+            plan.append((name, kind, fnames, codes, np.full(m + 1, None, dtype=object),
+                         np.full((m + 1, len(fnames)), np.nan), np.full(m + 1, None, dtype=object)))
+            alone = kind == "ip" and n_ip > 1  # several ip fields: their prefixes must not mix
             for g, r in enumerate(reps.tolist()):
-                pseudo, feats = self.identity.process({name: raw_col[r], tf: int(ts[r])})
+                calls.setdefault((r, fi if alone else -1), []).append((fi, name, g))
+        process = self.identity.process
+        for (row, _), items in calls.items():
+            ev = {name: columns[name][row] for _, name, _ in items}
+            ev[tf] = int(ts[row])
+            pseudo, feats = process(ev)
+            for fi, name, g in items:
+                _, kind, fnames, _, u_pseudo, u_feat, u_prefix = plan[fi]
                 u_pseudo[g] = pseudo[name]
                 u_feat[g] = [feats[fn] for fn in fnames]
                 if kind == "ip":
                     u_prefix[g] = pseudo.get("ip_prefix")
-            codes = np.where(codes < 0, m, codes)
+        pseudo_cols: dict[str, np.ndarray] = {}
+        prefix = np.full(n, None, dtype=object)
+        need_prefix = np.ones(n, dtype=bool)
+        feat_pos = {fn: i for i, fn in enumerate(self.identity.feature_names)}
+        for name, kind, fnames, codes, u_pseudo, u_feat, u_prefix in plan:
+            codes = np.where(codes < 0, len(u_pseudo) - 1, codes)
             pseudo_cols[name] = u_pseudo[codes]
             for k, fn in enumerate(fnames):
                 static[:, j + feat_pos[fn]] = u_feat[codes, k]
@@ -297,19 +315,25 @@ class FeaturePipeline:
                     fps.append(fp)
                 codes[i] = c
         ipc = columns.get("ip_country")
-        ipc_list = [None] * n if ipc is None else [None if (isinstance(v, float) and math.isnan(v)) else v
-                                                    for v in ipc.tolist()]
-        pair: dict[tuple[int, Any], int] = {}
-        sig_rows: list[list[float]] = []
-        sig_codes = np.empty(n, dtype=np.int64)
-        for i, (c, country) in enumerate(zip(codes.tolist(), ipc_list)):
-            key = (c, country if c >= 0 else None)
-            s = pair.get(key)
-            if s is None:
-                sig = device_signals(fps[c] if c >= 0 else None, {"ip_country": country})
-                s = pair[key] = len(sig_rows)
-                sig_rows.append([sig[f] for f in DEVICE_FEATURES])
-            sig_codes[i] = s
+        if ipc is None:  # the signals depend on the fingerprint alone
+            sig_codes = np.where(codes < 0, len(fps), codes)
+            pairs: list[tuple[int, Any]] = [(c, None) for c in range(len(fps))] + [(-1, None)]
+        else:
+            index: dict[tuple[int, Any], int] = {}
+            pairs = []
+            out_codes = []
+            for c, v in zip(codes.tolist(), ipc.tolist()):
+                key = (c, None if (c < 0 or (isinstance(v, float) and math.isnan(v))) else v)
+                s = index.get(key)
+                if s is None:
+                    s = index[key] = len(pairs)
+                    pairs.append(key)
+                out_codes.append(s)
+            sig_codes = np.array(out_codes, dtype=np.int64)
+        sig_rows = []
+        for c, country in pairs:
+            sig = device_signals(fps[c] if c >= 0 else None, {"ip_country": country})
+            sig_rows.append([sig[f] for f in DEVICE_FEATURES])
         nd = len(DEVICE_FEATURES)
         static[:, j : j + nd] = np.asarray(sig_rows, dtype=np.float64).reshape(-1, nd)[sig_codes]
         m = len(fps)

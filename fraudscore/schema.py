@@ -59,6 +59,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._checkers import compile_check as _compile
 from .errors import ConfigError, EventError
 from .timeutil import to_epoch_ms
 
@@ -224,64 +225,11 @@ def compile_check(f: Field) -> Callable[[Any], Any]:
     ...
     fraudscore.errors.EventError: field 'term': must be >= 1 (got int)
     """
-    name, t, slow = f.name, f.type, f.check
-    if t == "str":
-        def check(v: Any) -> Any:
-            if type(v) is str:
-                s = v.strip()
-                if len(s) <= MAX_STR_LEN and "\x00" not in s:
-                    return s or None
-            return slow(name, v)
-    elif t == "float" or t == "int":
-        lo = -math.inf if f.minimum is None else f.minimum
-        hi = math.inf if f.maximum is None else f.maximum
-        whole = t == "int"
-
-        def check(v: Any) -> Any:
-            tv = type(v)
-            if tv is float or tv is int:
-                x = float(v)
-                if x - x == 0.0 and lo <= x <= hi and (not whole or x.is_integer()):
-                    return x
-            return slow(name, v)
-    elif t == "bool":
-        def check(v: Any) -> Any:
-            return v if type(v) is bool else slow(name, v)
-    elif t == "timestamp":
-        def check(v: Any) -> Any:
-            if type(v) is int:
-                try:
-                    return to_epoch_ms(v)
-                except Exception:  # noqa: BLE001 - the slow path raises the proper error
-                    pass
-            return slow(name, v)
-    else:
-        def check(v: Any) -> Any:
-            if type(v) is not dict or len(v) > MAX_MAPPING_KEYS:
-                return slow(name, v)
-            out = dict(v)
-            for k, x in out.items():
-                if type(k) is not str or not k or len(k) > 64:
-                    return slow(name, v)
-                tx = type(x)
-                if tx is str:
-                    if len(x) > 2048:
-                        return slow(name, v)
-                elif tx is float:
-                    if x - x != 0.0:
-                        return slow(name, v)
-                elif tx is list:
-                    if len(x) > MAX_LIST_LEN or any(type(i) not in _LIST_ITEMS for i in x):
-                        return slow(name, v)
-                    out[k] = list(x)  # replacing a value keeps the dict's size: safe while iterating
-                elif not (tx is int or tx is bool or x is None):
-                    return slow(name, v)
-            return out
-    return check
+    return _compile(f, MAX_STR_LEN, MAX_MAPPING_KEYS, MAX_LIST_LEN)
 
 
-_LIST_ITEMS = frozenset({str, int, float})
-_PLAIN = frozenset({str, int, dict, bool, list})
+_PLAIN = frozenset({str, int, dict, bool, list})  # types that are never "missing" (bar NaN floats)
+
 
 
 def _is_missing(value: Any) -> bool:
@@ -331,7 +279,7 @@ class Schema:
     time_field: str = "ts"
     allow_extra: bool = True
     _by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
-    _plan: tuple[tuple[str, bool, Callable[[Any], Any]], ...] = field(init=False, repr=False, compare=False)
+    _plan: tuple[tuple[str, bool, bool, Callable[[Any], Any]], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_name: dict[str, Field] = {}
@@ -348,7 +296,8 @@ class Schema:
                     f"Got {name!r} instead."
                 )
         object.__setattr__(self, "_by_name", by_name)
-        object.__setattr__(self, "_plan", tuple((f.name, f.required, compile_check(f)) for f in self.fields))
+        object.__setattr__(self, "_plan", tuple((f.name, f.required, f.type == "str", compile_check(f))
+                                                for f in self.fields))
 
     # -- introspection -------------------------------------------------------
     def __getitem__(self, name: str) -> Field:
@@ -396,15 +345,22 @@ class Schema:
         out: dict[str, Any] = {}
         get = event.get
         plain = _PLAIN
-        for name, required, check in self._plan:
+        for name, required, is_str, check in self._plan:
             value = get(name)
             tv = type(value)
-            if value is None or (value != value if tv is float else tv not in plain and _is_missing(value)):
+            if tv is str and is_str:  # the commonest case, inline
+                v = value.strip()
+                if len(v) > MAX_STR_LEN or "\x00" in v:
+                    v = check(value)  # raises the proper error
+                elif not v:
+                    v = None
+            elif value is None or (value != value if tv is float else tv not in plain and _is_missing(value)):
                 if required:
                     raise EventError(name, "is required")
                 out[name] = None
                 continue
-            v = check(value)
+            else:
+                v = check(value)
             if v is None and required:
                 raise EventError(name, "is required and must not be empty")
             out[name] = v

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from fraudscore.errors import ConfigError
 from fraudscore.identity import IDENTITY_FEATURES, Identity, identity_feature_names
+from fraudscore.identity.normalize import DISPOSABLE_DOMAINS as DISPOSABLE_DOMAINS_REF
 from fraudscore.identity.normalize import (
     id_checksum,
+    luhn_ok,
     normalize_card,
     normalize_email,
     normalize_generic,
@@ -21,6 +23,7 @@ from fraudscore.identity.normalize import (
 )
 from fraudscore.keys import Keys
 from fraudscore.schema import DEFAULT_SCHEMA, Field, Schema
+from tests import identity_reference as ref
 
 KEYS = Keys(b"test-secret-for-identity-000001")
 IDENT = Identity(KEYS)
@@ -143,3 +146,79 @@ def test_keys_matter_and_custom_schema():
         IDENT.pseudonym("passport", "E123")
     with pytest.raises(ConfigError, match="'keys' parameter of Identity"):
         Identity(b"secret")  # type: ignore[arg-type]
+
+
+# -- fast paths equal the reference (original) normalisers ---------------------------------------------
+
+_digits = st.text(alphabet="0123456789", min_size=0, max_size=20)
+_id_like = st.one_of(
+    _digits, st.from_regex(r"[0-9]{17}[0-9Xx]", fullmatch=True), st.from_regex(r"[0-9]{15}", fullmatch=True),
+    st.from_regex(r" ?[0-9٠-٩０-９]{14,18}[Xx]? ?", fullmatch=True),
+    st.from_regex(r"[1-6][0-9]0[0-9]{3}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]",
+                  fullmatch=True),
+)
+_email_like = st.one_of(
+    st.from_regex(r"[A-Za-z0-9.+_ -]{0,8}@[a-z0-9.-]{0,12}(\.com|\.net|\.cc)?\.?", fullmatch=True),
+    st.sampled_from(["x@a.mailinator.com", "x@mailinator.com", "x@b.c.yopmail.net", "x@mailinator.com.evil.org",
+                     "x@.mailinator.com", "x@x..mailinator.com", "a@gmail.com", "@", "a@", "a@b@c.d"]),
+)
+_ip_like = st.one_of(
+    st.from_regex(r"[0-9]{0,4}\.[0-9]{0,4}\.[0-9]{0,4}\.[0-9]{0,4}", fullmatch=True),
+    st.from_regex(r"[0-9a-fA-F:.%]{0,20}", fullmatch=True),
+    st.sampled_from(["1.2.3", "1.2.3.4.5", "١.٢.٣.٤", "::ffff:1.2.3.4"]),
+)
+_any = st.one_of(st.text(max_size=24), st.integers(), st.none(), st.floats(), st.booleans())
+
+
+@given(st.one_of(_id_like, _any))
+def test_national_id_matches_reference(value):
+    assert normalize_national_id(value) == ref.national_id(value)
+    if isinstance(value, str) and len(value) >= 17:
+        assert id_checksum(value[:17]) == ref.id_checksum(value[:17]) if value[:17].isdigit() else True
+
+
+@given(st.one_of(_email_like, _any), st.sets(st.sampled_from(["evil.org", "a.b", "c.d", "x.mailinator.com"])))
+def test_email_matches_reference(value, extra):
+    domains = frozenset(DISPOSABLE_DOMAINS_REF | extra)
+    assert normalize_email(value, domains) == ref.email(value, domains)
+
+
+@given(st.one_of(_digits, st.from_regex(r"[0-9 -]{0,22}", fullmatch=True), _any))
+def test_card_and_luhn_match_reference(value):
+    assert normalize_card(value) == ref.card(value)
+    if isinstance(value, str) and value.isdigit():
+        assert luhn_ok(value) == ref.luhn_ok(value)
+
+
+@given(st.one_of(_ip_like, _any))
+def test_ip_matches_reference(value):
+    assert normalize_ip(value) == ref.ip(value)
+
+
+_no_nul = st.text(max_size=12).filter(lambda s: "\x00" not in s)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["applicant_id", "phone", "email", "bank_card", "ip", "inviter_id"]),
+                          st.one_of(_id_like, _email_like, _ip_like, _no_nul)), max_size=8))
+def test_process_cached_equals_uncached(pairs):
+    """The per-value cache (and its hits) never changes pseudonyms or features."""
+    cached, plain = Identity(KEYS, cache_size=3), Identity(KEYS, cache_size=0)
+    for name, value in pairs:
+        ev = event(**{name: value})
+        for _ in range(2):  # a miss, then a hit
+            a, b = cached.process(ev), plain.process(ev)
+            assert a[0] == b[0]
+            assert {k: repr(v) for k, v in a[1].items()} == {k: repr(v) for k, v in b[1].items()}
+            assert list(a[1]) == list(b[1]) == list(cached.feature_names)
+        assert len(cached._cache) <= 3
+        if value and isinstance(value, str):
+            kind = DEFAULT_SCHEMA[name].identifier
+            assert a[0][name] == plain.pseudonym(kind, value)
+
+
+@given(st.one_of(st.from_regex(r"(\+?86|0086)?1[3-9][0-9]{9}", fullmatch=True), _digits, _any))
+def test_phone_virtual_segments_match_the_regex(value):
+    from fraudscore.identity.normalize import _CN_VIRTUAL_RE
+
+    ph = normalize_phone(value)
+    assert ph.cn_virtual == (ph.cn_mobile and _CN_VIRTUAL_RE.match(ph.value) is not None)

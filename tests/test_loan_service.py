@@ -43,7 +43,7 @@ def _service_module():
 @pytest.fixture(scope="module")
 def bundle_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = generate(n_days=14, per_day=300, seed=3)
-    result = fs.train(data.columns, data.labels, key=SECRET)
+    result = fs.train(data.columns, data.labels, key=SECRET, config={"model": {"num_threads": 1}})
     return result.save(tmp_path_factory.mktemp("loan_service") / "bundle")
 
 

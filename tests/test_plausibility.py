@@ -21,7 +21,7 @@ def test_article_example_arithmetic():
 
 
 def test_modest_claim_is_plausible_and_machines_round_up():
-    a = assess(Inputs(calls_per_day=500_000, single_per_core=10.0, cores_per_machine=8))
+    a = assess(Inputs(calls_per_day=500_000, single_per_core=1.0, cores_per_machine=8))
     assert a.demand_plausible
     assert a.cores_single == 18 and a.machines_single == 3
 

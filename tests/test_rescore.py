@@ -59,7 +59,8 @@ def _events(data):
     """The synthetic columns plus a few bad and late rows."""
     cols = {k: v.copy() for k, v in data.columns.items()}
     cols["amount"][5] = -3.0  # invalid
-    cols["ts"][300] = cols["ts"][299] - 3_600_000  # an hour late: rejected
+    for i in (100, 300):
+        cols["ts"][i] = cols["ts"][i - 1] - 3_600_000  # an hour late: rejected
     cols["email"][7] = cols["email"][6]  # a repeated value
     return cols
 
@@ -80,7 +81,7 @@ def test_chunked_equals_unchunked(data, scorers, kind, chunk_rows):
         pytest.skip("one-row chunks are covered with the short set")
     scorer = scorers[kind]
     cols = _events(data)
-    events = {k: v[:300] for k, v in cols.items()} if chunk_rows == 1 else cols
+    events = {k: v[:120] for k, v in cols.items()} if chunk_rows == 1 else cols
     whole = scorer.score_batch(events, labels=data.labels, return_features=True)
     s = rescore(events, scorer, chunk_rows=chunk_rows, labels=data.labels, with_features=True)
     r = s.results

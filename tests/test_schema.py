@@ -154,3 +154,86 @@ def test_arbitrary_non_mappings_rejected(thing):
         return
     with pytest.raises(EventError):
         DEFAULT_SCHEMA.validate(thing)
+
+
+# -- the compiled validator equals the reference (Field.check, field by field) ------------------------
+def _reference_validate(schema: Schema, event):
+    """The original, uncompiled validation loop (declared fields only)."""
+    from fraudscore.schema import _is_missing
+
+    out = {}
+    for f in schema.fields:
+        value = event.get(f.name)
+        if _is_missing(value):
+            if f.required:
+                raise EventError(f.name, "is required")
+            out[f.name] = None
+            continue
+        v = f.check(f.name, value)
+        if v is None and f.required:
+            raise EventError(f.name, "is required and must not be empty")
+        out[f.name] = v
+    return out
+
+
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(10**13), max_value=10**13), st.floats(),
+    st.text(alphabet=st.sampled_from(" \t\x00aZ9+-.:@é"), max_size=12), st.text(min_size=510, max_size=520),
+    st.sampled_from(["2026-11-29T10:00:00Z", "  ", "", "1795946400", "nan", "true", "0"]),
+    st.builds(np.int64, st.integers(-5, 5)), st.builds(np.float64, st.floats()), st.builds(np.bool_, st.booleans()),
+)
+_dev_values = st.one_of(
+    _scalars, st.lists(st.one_of(st.text(max_size=3), st.integers(-3, 3), st.floats(), st.booleans()), max_size=3),
+    st.tuples(st.text(max_size=3)), st.text(min_size=2049, max_size=2050),
+    st.dictionaries(st.text(max_size=2), st.none()),
+)
+_devices = st.one_of(_scalars, st.dictionaries(st.one_of(st.text(max_size=4), st.integers(0, 2)), _dev_values,
+                                                max_size=5))
+
+
+def _outcome(fn, event):
+    try:
+        return ("ok", fn(event))
+    except EventError as exc:
+        return ("error", str(exc))
+    except Exception as exc:  # noqa: BLE001 - both paths must fail the same way
+        return ("raise", type(exc).__name__)
+
+
+def _same(a, b):
+    return a == b or repr(a) == repr(b)  # NaN-free outputs compare equal; repr covers the rest
+
+
+@given(st.fixed_dictionaries({}, optional={n: (_devices if n == "device" else _scalars) for n in DEFAULT_SCHEMA.names}))
+def test_compiled_validation_matches_reference(raw):
+    got = _outcome(DEFAULT_SCHEMA.validate, raw)
+    want = _outcome(lambda e: _reference_validate(DEFAULT_SCHEMA, e), raw)
+    if got[0] == "ok" and want[0] == "ok":
+        got = ("ok", {k: got[1][k] for k in DEFAULT_SCHEMA.names})
+        assert [type(v) for v in got[1].values()] == [type(v) for v in want[1].values()]
+    assert _same(got, want)
+
+
+def test_compiled_checkers_match_field_check_on_edge_values():
+    from fraudscore.schema import compile_check
+
+    fields = [Field("s", "str"), Field("f", "float", minimum=0, maximum=10), Field("i", "int", minimum=1),
+              Field("b", "bool"), Field("t", "timestamp"), Field("m", "mapping")]
+    values = [" x ", "", "\x00", "a" * 513, 0, 5, 5.5, -1.0, 11, float("inf"), float("nan"), 10**400, True, False,
+              np.int64(3), np.float32(2.5), np.bool_(True), "true", 1795946400, 10**20, 1.7e12, -5,
+              {"a": 1, "b": [1, "x"], "c": None, "d": True, "e": 1.5}, {"a": float("nan")}, {"": 1}, {1: 2},
+              {"a": [True]}, {"a": (1, 2)}, {"a": {"b": 1}}, {"a": "x" * 2049}, {"a": list(range(300))},
+              {f"k{i}": i for i in range(65)}, [1, 2]]
+    for f in fields:
+        fast = compile_check(f)
+        for v in values:
+            assert _same(_outcome(fast, v), _outcome(lambda x: f.check(f.name, x), v)), (f.type, repr(v)[:40])
+
+
+@given(st.one_of(st.integers(), st.integers(min_value=-(10**14), max_value=10**14), st.floats(), st.booleans()))
+def test_compiled_timestamp_and_number_checks_match_field_check(value):
+    from fraudscore.schema import compile_check
+
+    for f in (Field("t", "timestamp"), Field("x", "float", minimum=-1e6, maximum=1e12), Field("n", "int")):
+        got = _outcome(compile_check(f), value)
+        assert _same(got, _outcome(lambda x: f.check(f.name, x), value)), (f.type, value)

@@ -1,5 +1,7 @@
 """Scaling: throughput and memory against entities in state, history length, rules, trees; rescoring.
 
+Scorers here run with ``explain=False``, so the figures isolate state and rules.
+
 * **entities**: the velocity store is filled with N distinct entities (every
   identifier of a real record replaced by a fresh pseudonym-like value, times
   spread over one day before the scored events), then ``score()`` throughput is
@@ -63,7 +65,7 @@ def _entities(ctx: BenchContext) -> list[dict[str, Any]]:
         ids = [k for k in (*sc.pipeline.identifier_fields, "ip_prefix", "device_id") if k in record]
         t_start = int(events[0]["ts"]) - DAY_MS
         step = max(1, (DAY_MS - 60_000) // n)
-        sc2 = Scorer(bundle, ctx.keys)
+        sc2 = Scorer(bundle, ctx.keys, explain=False)
         before = rss_kib()
         t0 = time.perf_counter()
         vel = sc2.velocity
@@ -96,7 +98,7 @@ def _history(ctx: BenchContext) -> list[dict[str, Any]]:
     out, base = [], None
     for h in s.history:
         ctx.log(f"scaling: history length {h:,} ...")
-        sc = Scorer(bundle, ctx.keys)
+        sc = Scorer(bundle, ctx.keys, explain=False)
         t0 = int(proto["ts"])
         step = max(1, min(60_000, (DAY_MS // 2) // max(h, 1)))
         for i in range(h):

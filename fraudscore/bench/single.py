@@ -5,7 +5,9 @@ interleaved runs of ``n_latency`` events each (state keeps growing), the p50,
 p99 and p99.9 of ``Scorer.score`` and the median per-stage latencies of the same
 flow taken apart the way :meth:`FeaturePipeline.online` and :meth:`Scorer.score`
 run it: schema, identity, fingerprint (+ device signals), link, velocity,
-rules, model, policy. The baseline is ``Model.predict_one`` alone on the very
+rules, model, policy. End-to-end figures are given with the default
+``explain="auto"`` (reviewed and declined decisions carry model explanations)
+and with ``explain=False``. The baseline is ``Model.predict_one`` alone on the very
 feature vectors the scorer built.
 """
 
@@ -105,18 +107,21 @@ def _measure(ctx: BenchContext, name: str) -> list[dict[str, Any]]:
     data = events_stream(warm + n * reps, seed=202)
     events = data.to_records()
     e2e = Scorer(bundle, ctx.keys)
+    quiet = Scorer(bundle, ctx.keys, explain=False)
     staged = StagedScorer(Scorer(bundle, ctx.keys))
     model = e2e.model
     for ev in events[:warm]:
         e2e.score(ev)
+        quiet.score(ev)
         staged.score(ev)
     for k in staged.times:
         staged.times[k].clear()
-    runs, base_runs, stage_med = [], [], {k: [] for k in STAGES}
+    runs, quiet_runs, base_runs, stage_med = [], [], [], {k: [] for k in STAGES}
     mismatch = 0
     for r in range(reps):
         chunk = events[warm + r * n: warm + (r + 1) * n]
         runs.append(latencies_us(lambda i: e2e.score(chunk[i]), n, warmup=0))
+        quiet_runs.append(latencies_us(lambda i: quiet.score(chunk[i]), n, warmup=0))
         xs = []
         for ev in chunk:
             p, _a, xm = staged.score(ev)
@@ -133,11 +138,15 @@ def _measure(ctx: BenchContext, name: str) -> list[dict[str, Any]]:
         mismatch += int(d.action != action or not np.isclose(d.probability, p, rtol=0, atol=1e-12))
     if mismatch:
         ctx.note(f"single/{name}: the staged breakdown disagrees with score() on {mismatch} of 50 events")
-    q, qb = median_percentiles(runs), median_percentiles(base_runs)
+    q, qq, qb = median_percentiles(runs), median_percentiles(quiet_runs), median_percentiles(base_runs)
     params = {"bundle": name, "store": "memory", "events_per_run": n, "repeats": reps, **desc}
     out = []
     for key in ("p50", "p99", "p99.9"):
-        out.append(result(f"single/{name}/e2e_{key}", q[key], "us", f"model.predict_one {key}", qb[key], params))
+        out.append(result(f"single/{name}/e2e_{key}", q[key], "us", f"model.predict_one {key}", qb[key],
+                          {**params, "explain": "auto (reviewed and declined decisions are explained)"}))
+    for key in ("p50", "p99", "p99.9"):
+        out.append(result(f"single/{name}/e2e_noexplain_{key}", qq[key], "us", f"model.predict_one {key}", qb[key],
+                          {**params, "explain": False}))
     stages = {k: statistics.median(v) for k, v in stage_med.items()}
     base50 = qb["p50"]
     for k, v in stages.items():

@@ -62,7 +62,7 @@ def run(ctx: BenchContext) -> list[dict[str, Any]]:
         return []
     s = ctx.settings
     bundle = ctx.bundle("default")
-    n, reps, warm = s.n_latency, s.repeats, min(200, s.n_latency)
+    n, reps, warm = max(100, s.n_latency // 2), s.repeats, min(200, s.n_latency)
     events = events_stream(warm + n * reps, seed=404).to_records()
     prefix = new_prefix()
     try:

@@ -16,6 +16,11 @@ Derived fields (source, OS family and major version, browser family and
 major version) are parsed from the attributes and the user agent.
 Canonicalisation is idempotent: ``canonicalize(c.as_mapping()) == c``.
 
+Speed: attribute names, the canonical forms of common values (not of the
+near-unique ones: fonts and canvas hashes, Android ID, IDFV, IMEI), parsed
+versions and parsed user agents are memoised in bounded module-level dicts
+(emptied when full). They cache pure functions, so results never depend on them.
+
 Examples
 --------
 >>> c = canonicalize({"os": " Android ", "os_version": "13.0", "model": "SM-G991B",
@@ -285,18 +290,21 @@ _CACHE_MAX = 16_384
 _VALUES: dict[tuple[Any, ...], str | None] = {}
 _UAS: dict[str, tuple[Any, ...]] = {}
 _VERSIONS: dict[str, tuple[int, ...] | None] = {}
-_KEYS: dict[str, tuple[str, int | None]] = {}
+_KEYS: dict[str, tuple[str, int | None, str, bool]] = {}
+_STR_VALUES: tuple[dict[str, str | None], ...] = tuple({} for _ in ATTRIBUTE_NAMES)  # per attribute: str -> canonical
 _MISS = object()
 
 
-def _resolve(k: Any) -> tuple[str, int | None]:
-    """``(normalised name, index in ATTRIBUTE_NAMES or None)`` of an attribute name."""
+def _resolve(k: Any) -> tuple[str, int | None, str, bool]:
+    """``(normalised name, index in ATTRIBUTE_NAMES or None, kind, values cached)`` of an attribute name."""
     key = str(k).strip().lower()[:64].strip()
     i = ATTRIBUTE_INDEX.get(key)
     if i is None:
         key = key.replace(" ", "_").replace("-", "_")
         i = ATTRIBUTE_INDEX.get(key)
-    return key, i
+    if i is None:
+        return key, None, "", False
+    return key, i, ATTRIBUTES[key], key not in _UNCACHED
 
 
 def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
@@ -417,19 +425,27 @@ def canonicalize(device: Mapping[str, Any]) -> CanonicalDevice:
     vals: list[str | None] = [None] * len(ATTRIBUTE_NAMES)
     extra: dict[str, str] = {}
     keys = _KEYS
+    strs = _STR_VALUES
     for k, v in device.items():
-        if type(k) is str:
-            res = keys.get(k)
-            if res is None:
-                res = _resolve(k)
+        res = keys.get(k) if type(k) is str else None
+        if res is None:
+            res = _resolve(k)
+            if type(k) is str:
                 _remember(keys, k, res)
-            key, i = res
-        else:
-            key, i = _resolve(k)
+        key, i, kind, cached = res
         if i is not None:
             if v is None:
                 continue
-            nv = _norm(ATTRIBUTES[key], v) if key in _UNCACHED else _norm_cached(key, ATTRIBUTES[key], v)
+            if not cached:
+                nv = _norm(kind, v)
+            elif type(v) is str:  # the common case: one dict per attribute, keyed by the raw string
+                memo = strs[i]
+                nv = memo.get(v, _MISS)  # type: ignore[assignment]
+                if nv is _MISS:
+                    nv = _norm(kind, v)
+                    _remember(memo, v, nv)
+            else:
+                nv = _norm_cached(key, kind, v)
             if nv is not None:
                 old = vals[i]  # two spellings of one name: keep one, order-independently
                 vals[i] = nv if old is None else min(old, nv)

@@ -201,16 +201,17 @@ class DeviceLinker:
         -------
         LinkResult
         """
-        if not isinstance(fp, Fingerprint):
+        if type(fp) is not Fingerprint and not isinstance(fp, Fingerprint):
             raise ConfigError(f"DeviceLinker.link needs a Fingerprint. Got {type(fp).__name__} instead.")
-        now = int(ts_ms)
+        now = ts_ms if type(ts_ms) is int else int(ts_ms)
         state = self.state
-        ids = (fp.id, *fp.aliases) if fp.aliases else (fp.id,)
+        fid = fp.id
+        ids = (fid, *fp.aliases) if fp.aliases else (fid,)
         blocks = fp.link_keys
         prev, cands = state.lookup(ids, blocks, now)
         if prev is not None:
             did = prev["id"]
-            if prev["fp"] == fp.id:
+            if prev["fp"] == fid:
                 state.touch(prev, now)  # the device's current state, seen again
             else:
                 state.commit(self._record(fp, did, now, prev), ids, blocks, now)

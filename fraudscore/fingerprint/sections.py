@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import xxhash
@@ -88,6 +89,9 @@ _COMP_PLAN = tuple((ATTRIBUTE_INDEX[a], f"c{_SEP}{a}{_SEP}",
                     a not in ("fonts_hash", "canvas_hash", "android_id", "idfv", "imei")) for a in VOLATILE_ATTRS)
 _ANCHOR_TAGS = tuple((p, VOLATILE_ATTRS[p][:2]) for p in _ANCHOR_POS)
 _MEMO_MAX = 65_536
+_VOL_GET = itemgetter(*_VOL_IDX)
+_HW_GET = {src: itemgetter(*idx) for src, idx in _HW_IDX.items()}
+_HW_GET_ANY = itemgetter(*(_HW_IDX["web"] + _HW_IDX["app"]))  # an unknown source: both lists
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,11 +171,11 @@ def compare_ids(a: str, b: str) -> tuple[str, ...]:
 
 def _scheme1_sections(c: CanonicalDevice) -> tuple[str, str, str]:
     vals = c.values
-    hw_idx = _HW_IDX.get(c.source, _HW_IDX["web"] + _HW_IDX["app"])
-    hw = _SEP.join(["hw", c.source, c.os_family or _MISSING] + [vals[i] or _MISSING for i in hw_idx])
-    sw = _SEP.join(["sw", c.source, c.os_family or _MISSING, str(c.os_major), c.browser_family or _MISSING,
-                    str(c.browser_major)])
-    vol = _SEP.join(["vol"] + [vals[i] or _MISSING for i in _VOL_IDX])
+    src = c.source
+    fam = c.os_family or _MISSING
+    hw = _SEP.join(["hw", src, fam, *[v or _MISSING for v in _HW_GET.get(src, _HW_GET_ANY)(vals)]])
+    sw = _SEP.join(["sw", src, fam, str(c.os_major), c.browser_family or _MISSING, str(c.browser_major)])
+    vol = _SEP.join(["vol", *[v or _MISSING for v in _VOL_GET(vals)]])
     return hw, sw, vol
 
 
@@ -227,9 +231,10 @@ class Fingerprinter:
         self._seed = keys.fingerprint_seed
         self._prefix = keys.fingerprint
         self._cache_size = cache_size
-        self._cache: OrderedDict[int, Fingerprint] | None = OrderedDict() if cache_size else None
+        self._cache: OrderedDict[bytes, Fingerprint] | None = OrderedDict() if cache_size else None
         # keyed hashes of low-cardinality inputs (hardware and software sections, common attribute values)
-        self._memo: dict[Any, Any] = {}
+        self._memo: dict[str, str] = {}
+        self._comp_memo: tuple[dict[str, int], ...] = tuple({} for _ in _COMP_PLAN)  # per volatile attribute
 
     def __repr__(self) -> str:
         return f"Fingerprinter(key_id={self.key_id!r}, scheme={self.scheme})"
@@ -257,21 +262,19 @@ class Fingerprinter:
         return f"fp{scheme}_{hw}_{sw}_{vol}", hw, sw, vol
 
     def _components(self, vals: tuple[str | None, ...]) -> tuple[int, ...]:
-        memo = self._memo
         h = self._h
         out = []
-        for i, pre, cached in _COMP_PLAN:
+        for (i, pre, cached), memo in zip(_COMP_PLAN, self._comp_memo):
             v = vals[i]
             if v is None:
                 out.append(0)
             elif cached:
-                key = (i, v)
-                x = memo.get(key)
+                x = memo.get(v)
                 if x is None:
                     x = (h(pre + v) & _MASK48) or 1
                     if len(memo) >= _MEMO_MAX:
                         memo.clear()
-                    memo[key] = x
+                    memo[v] = x
                 out.append(x)
             else:
                 out.append((h(pre + v) & _MASK48) or 1)
@@ -314,7 +317,7 @@ class Fingerprinter:
         if cache is None:
             return self.from_canonical(canonicalize(device))
         text = repr(device) if type(device) is dict else repr(tuple(device.items()))  # repr(dict) is cheaper
-        key = xxhash.xxh3_128_intdigest(text.encode("utf-8", "surrogatepass"), seed=self._seed)
+        key = xxhash.xxh3_128_digest(text.encode("utf-8", "surrogatepass"), seed=self._seed)
         fp = cache.get(key)
         if fp is None:
             fp = self.from_canonical(canonicalize(device))

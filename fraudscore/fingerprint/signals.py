@@ -87,7 +87,7 @@ _EXPECTED = {
     "app": ("os", "os_version", "model", "manufacturer", "app_version", "screen", "timezone", "languages",
             "emulator", "rooted"),
 }
-_CACHE: dict[Any, tuple[float, ...]] = {}  # (fingerprint id, extras) -> static signals; cleared when full
+_CACHE: dict[Any, dict[str, float]] = {}  # (fingerprint id, extras) -> feature template; cleared when full
 _CACHE_MAX = 65_536
 # one scan for "any of these words occurs in the text" (literal alternatives: same answer as ``any(w in s ...)``)
 _EMU_RE = re.compile("|".join(map(re.escape, _EMU_WORDS)))
@@ -187,28 +187,33 @@ def device_signals(fp_or_canonical: Fingerprint | CanonicalDevice | Mapping[str,
         out = dict.fromkeys(DEVICE_FEATURES, NAN)
         out["device__missing"] = 1.0
         return out
-    if isinstance(fp_or_canonical, Fingerprint):
+    if type(fp_or_canonical) is Fingerprint or isinstance(fp_or_canonical, Fingerprint):
         c = fp_or_canonical.canonical
         key: Any = (fp_or_canonical.id, c.extra)
-        st = _CACHE.get(key)
-        if st is None:
-            st = _static(c)
+        tmpl = _CACHE.get(key)
+        if tmpl is None:
+            tmpl = _template(_static(c))
             if len(_CACHE) >= _CACHE_MAX:
                 _CACHE.clear()
-            _CACHE[key] = st
+            _CACHE[key] = tmpl
     else:
         c = fp_or_canonical if isinstance(fp_or_canonical, CanonicalDevice) else canonicalize(fp_or_canonical)
-        st = _static(c)
-    tz_bad = NAN
+        tmpl = _template(_static(c))
+    out = tmpl.copy()  # the cached template is never handed out
     ip_country = event.get("ip_country") if event else None
     if isinstance(ip_country, str) and ip_country:
         tz = c.values[_TZ_IDX]
         tz_country = TIMEZONE_COUNTRY.get(tz) if tz is not None else None
         if tz_country is not None:
-            tz_bad = 0.0 if tz_country == ip_country.strip().upper() else 1.0
+            out["device__tz_ip_mismatch"] = 0.0 if tz_country == ip_country.strip().upper() else 1.0
+    return out
+
+
+def _template(st: tuple[float, ...]) -> dict[str, float]:
+    """The feature dict of static signals ``st``, ``device__tz_ip_mismatch`` still unknown."""
     return {
         "device__missing": st[0], "device__emulator": st[1], "device__rooted": st[2],
         "device__emulator_hint": st[3], "device__headless": st[4], "device__os_mismatch": st[5],
-        "device__screen_impossible": st[6], "device__touch_mismatch": st[7], "device__tz_ip_mismatch": tz_bad,
+        "device__screen_impossible": st[6], "device__touch_mismatch": st[7], "device__tz_ip_mismatch": NAN,
         "device__missing_share": st[8], "device__unknown_attrs": st[9],
     }

@@ -39,7 +39,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import math
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -51,6 +50,11 @@ from ..keys import Keys
 from ..schema import DEFAULT_SCHEMA, Schema
 from .normalize import (
     DISPOSABLE_DOMAINS,
+    _card_parts,
+    _email_parts,
+    _ip_parts,
+    _national_id_parts,
+    _phone_parts,
     normalize_card,
     normalize_email,
     normalize_generic,
@@ -163,7 +167,7 @@ class Identity:
         self._has_ip = any(kind == "ip" for _, kind in self._fields)
         self._seed = int.from_bytes(keys.pseudonym[:8], "little")
         self._cache_size = int(cache_size)
-        self._cache: OrderedDict[int, tuple[Any, ...]] | None = OrderedDict() if cache_size else None
+        self._cache: dict[bytes, tuple[Any, ...]] | None = {} if cache_size else None
         self.feature_names: tuple[str, ...] = identity_feature_names(schema)
         self._time_field = schema.time_field
         self._disposable = frozenset(DISPOSABLE_DOMAINS | {str(d).strip().lower() for d in disposable_domains})
@@ -188,30 +192,60 @@ class Identity:
 
     # -- describers: raw value -> (pseudonym, features, extra), one per kind ----
     def _nid(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
-        nid = normalize_national_id(raw)
-        return (None if nid.value is None else self._pseudo("national_id", nid.value),
-                (_f(nid.valid), _f(nid.checksum_ok), NAN if nid.male is None else _f(nid.male)), nid.birth)
+        v, valid, checksum_ok, birth, male = _national_id_parts(raw)
+        if v is None:
+            p = None
+        else:
+            h = self._hashers["national_id"].copy()
+            h.update(v.encode("utf-8", "surrogatepass"))
+            p = "p:" + h.hexdigest()
+        sex = NAN if male is None else 1.0 if male else 0.0
+        return p, (1.0 if valid else 0.0, 1.0 if checksum_ok else 0.0, sex), birth
 
     def _phone(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
-        ph = normalize_phone(raw)
-        return (None if ph.value is None else self._pseudo("phone", ph.value),
-                (_f(ph.valid), _f(ph.cn_mobile), _f(ph.cn_virtual)), None)
+        v, valid, cn_mobile, cn_virtual = _phone_parts(raw)
+        if v is None:
+            p = None
+        else:
+            h = self._hashers["phone"].copy()
+            h.update(v.encode("utf-8", "surrogatepass"))
+            p = "p:" + h.hexdigest()
+        return p, (1.0 if valid else 0.0, 1.0 if cn_mobile else 0.0, 1.0 if cn_virtual else 0.0), None
 
     def _email(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
-        em = normalize_email(raw, self._disposable)
-        return (None if em.value is None else self._pseudo("email", em.value),
-                (_f(em.valid), _f(em.disposable), _f(em.plus_tag)), None)
+        v, valid, disposable, plus_tag = _email_parts(raw, self._disposable)
+        if v is None:
+            p = None
+        else:
+            h = self._hashers["email"].copy()
+            h.update(v.encode("utf-8", "surrogatepass"))
+            p = "p:" + h.hexdigest()
+        return p, (1.0 if valid else 0.0, 1.0 if disposable else 0.0, 1.0 if plus_tag else 0.0), None
 
     def _card(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
-        card = normalize_card(raw)
-        return (None if card.value is None else self._pseudo("bank_card", card.value),
-                (_f(card.valid), _f(card.luhn_ok), NAN if card.bin6 is None else float(card.bin6)), None)
+        v, valid, luhn, bin6 = _card_parts(raw)
+        if v is None:
+            p = None
+        else:
+            h = self._hashers["bank_card"].copy()
+            h.update(v.encode("utf-8", "surrogatepass"))
+            p = "p:" + h.hexdigest()
+        return p, (1.0 if valid else 0.0, 1.0 if luhn else 0.0, NAN if bin6 is None else float(bin6)), None
 
     def _ip(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
-        ip = normalize_ip(raw)
-        prefix = None if ip.prefix is None else self._pseudo("ip_prefix", ip.prefix)
-        return (None if ip.value is None else self._pseudo("ip", ip.value),
-                (_f(ip.valid), _f(ip.private), _f(ip.ipv6)), prefix)
+        v, prefix, valid, private, ipv6 = _ip_parts(raw)
+        hashers = self._hashers
+        if prefix is not None:
+            h = hashers["ip_prefix"].copy()
+            h.update(prefix.encode("utf-8", "surrogatepass"))
+            prefix = "p:" + h.hexdigest()
+        if v is None:
+            p = None
+        else:
+            h = hashers["ip"].copy()
+            h.update(v.encode("utf-8", "surrogatepass"))
+            p = "p:" + h.hexdigest()
+        return p, (1.0 if valid else 0.0, 1.0 if private else 0.0, 1.0 if ipv6 else 0.0), prefix
 
     def _generic(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
         norm = normalize_generic(raw)
@@ -266,12 +300,6 @@ class Identity:
         return None if norm is None else self._pseudo(kind, norm)
 
     # -- one event -------------------------------------------------------------
-    def _describe(self, kind: str, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
-        """``(pseudonym, features, extra)`` of one raw value; ``extra`` is the birth date or the prefix pseudonym."""
-        fn = {"national_id": self._nid, "phone": self._phone, "email": self._email, "bank_card": self._card,
-              "ip": self._ip}.get(kind, self._generic)
-        return fn(raw)
-
     def process(self, event: Mapping[str, Any]) -> tuple[dict[str, str | None], dict[str, float]]:
         """Pseudonyms and identity features of one normalised event.
 
@@ -290,8 +318,8 @@ class Identity:
 
         Notes
         -----
-        Results are cached per value in a bounded LRU keyed by a keyed 128-bit
-        hash of ``(kind, value)``: the cache holds no raw value.
+        Results are cached per value in a bounded cache (emptied when full) keyed by
+        a keyed 128-bit hash of the value, seeded per kind: the cache holds no raw value.
         """
         pseudo: dict[str, str | None] = {}
         feats: dict[str, float] = {}
@@ -307,15 +335,13 @@ class Identity:
                 feats.update(missing)
                 continue
             if cache is not None and isinstance(raw, str):
-                key = xxhash.xxh3_128_intdigest(raw.encode("utf-8", "surrogatepass"), seed=kseed)
+                key = xxhash.xxh3_128_digest(raw.encode("utf-8", "surrogatepass"), seed=kseed)
                 hit = cache.get(key)
                 if hit is None:
                     hit = describe(raw)
+                    if len(cache) >= size:
+                        cache.clear()  # cheaper per event than LRU bookkeeping; most values are seen once
                     cache[key] = hit
-                    if len(cache) > size:
-                        cache.popitem(last=False)
-                else:
-                    cache.move_to_end(key)
             else:
                 hit = describe(raw)
             p, fv, extra = hit

@@ -60,6 +60,7 @@ _ID15_RE = re.compile(r"^\d{15}$")
 _CN_MOBILE_RE = re.compile(r"^\+861(?:3\d|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8\d|9[0-35-9])\d{8}$")
 #: Mobile virtual network operator segments (over-represented among fraud).
 _CN_VIRTUAL_RE = re.compile(r"^\+861(?:70|71|62|65|67)\d{8}$")
+_CN_VIRTUAL_SEGMENTS = frozenset({"70", "71", "62", "65", "67"})  # the same, given a mobile number
 _PHONE_JUNK = str.maketrans("", "", " -().\t/")
 _LUHN2 = bytes(256)[:48] + bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)) + bytes(198)  # ASCII digit -> doubled digit sum
 
@@ -181,26 +182,31 @@ def normalize_national_id(value: Any) -> NationalId:
     >>> normalize_national_id("not an id")
     NationalId(value='NOTANID', valid=False, checksum_ok=False, birth=None, male=None)
     """
+    return NationalId(*_national_id_parts(value))
+
+
+def _national_id_parts(value: Any) -> tuple[Any, ...]:
+    """The fields of :func:`normalize_national_id` as a plain tuple (no named-tuple construction)."""
     s = _clean(value).upper().replace(" ", "")
     if not s:
-        return NationalId(None, False, False, None, None)
+        return (None, False, False, None, None)
     if s.isascii():  # string tests, exactly the regexes' meaning for ASCII text
         if len(s) == 15 and s.isdigit():
             body = s[:6] + "19" + s[6:]
             s = body + id_checksum(body)
         elif len(s) != 18 or not s[:17].isdigit() or not (s[17].isdigit() or s[17] == "X"):
-            return NationalId(s[:64], False, False, None, None)
+            return (s[:64], False, False, None, None)
     else:
         if _ID15_RE.match(s):
             body = s[:6] + "19" + s[6:]
             s = body + id_checksum(body)
         if not _ID18_RE.match(s):
-            return NationalId(s[:64], False, False, None, None)
+            return (s[:64], False, False, None, None)
     checksum_ok = id_checksum(s[:17]) == s[17]
     birth = _birth(int(s[6:10]), int(s[10:12]), int(s[12:14]))
     region_ok = int(s[:2]) in CN_PROVINCE_CODES
     male = int(s[16]) % 2 == 1
-    return NationalId(s, checksum_ok and birth is not None and region_ok, checksum_ok, birth, male)
+    return (s, checksum_ok and birth is not None and region_ok, checksum_ok, birth, male)
 
 
 def normalize_phone(value: Any, default_country: str = "86") -> Phone:
@@ -219,15 +225,20 @@ def normalize_phone(value: Any, default_country: str = "86") -> Phone:
     >>> normalize_phone("call me").valid
     False
     """
+    return Phone(*_phone_parts(value, default_country))
+
+
+def _phone_parts(value: Any, default_country: str = "86") -> tuple[Any, ...]:
+    """The fields of :func:`normalize_phone` as a plain tuple (no named-tuple construction)."""
     s = _clean(value).translate(_PHONE_JUNK)
     if not s:
-        return Phone(None, False, False, False)
+        return (None, False, False, False)
     if s.startswith("00"):
         s = "+" + s[2:]
     if s.startswith("+"):
         digits = s[1:]
         if not digits.isdigit() or not digits.isascii():
-            return Phone(s[:32], False, False, False)
+            return (s[:32], False, False, False)
         e164 = "+" + digits
     elif s.isdigit() and s.isascii():
         if len(s) == 11 and s[0] == "1" and default_country == "86":
@@ -235,16 +246,17 @@ def normalize_phone(value: Any, default_country: str = "86") -> Phone:
         elif len(s) == 13 and s.startswith("861"):
             e164 = "+" + s
         else:
-            return Phone(s[:32], False, False, False)
+            return (s[:32], False, False, False)
     else:
-        return Phone(s[:32], False, False, False)
+        return (s[:32], False, False, False)
     valid = 8 <= len(e164) - 1 <= 15 and e164[1] != "0"
     if e164.startswith("+86") and valid:
         cn_mobile = _CN_MOBILE_RE.match(e164) is not None
         if e164[3] == "1" and not cn_mobile:
             valid = False  # an impossible mainland mobile number
-        return Phone(e164, valid, cn_mobile, cn_mobile and _CN_VIRTUAL_RE.match(e164) is not None)
-    return Phone(e164[:32], valid, False, False)
+        # after the mobile pattern matched, the virtual one is a test of the 2-digit segment
+        return (e164, valid, cn_mobile, cn_mobile and e164[4:6] in _CN_VIRTUAL_SEGMENTS)
+    return (e164[:32], valid, False, False)
 
 
 def normalize_email(value: Any, disposable_domains: frozenset[str] = DISPOSABLE_DOMAINS) -> Email:
@@ -257,12 +269,17 @@ def normalize_email(value: Any, disposable_domains: frozenset[str] = DISPOSABLE_
     >>> normalize_email("no-at-sign")
     Email(value='no-at-sign', valid=False, disposable=False, plus_tag=False)
     """
+    return Email(*_email_parts(value, disposable_domains))
+
+
+def _email_parts(value: Any, disposable_domains: frozenset[str] = DISPOSABLE_DOMAINS) -> tuple[Any, ...]:
+    """The fields of :func:`normalize_email` as a plain tuple (no named-tuple construction)."""
     s = _clean(value).lower().replace(" ", "")
     if not s:
-        return Email(None, False, False, False)
+        return (None, False, False, False)
     local, at, domain = s.rpartition("@")
     if not at or not local:
-        return Email(s[:254], False, False, False)
+        return (s[:254], False, False, False)
     plus = "+" in local
     if plus:
         local = local.split("+", 1)[0]
@@ -272,7 +289,7 @@ def normalize_email(value: Any, disposable_domains: frozenset[str] = DISPOSABLE_
         domain = "gmail.com"
     valid = bool(local) and _EMAIL_LOCAL_RE.match(local) is not None and _EMAIL_DOMAIN_RE.match(domain) is not None
     disposable = domain in disposable_domains or (domain.count(".") > 1 and _parent_in(domain, disposable_domains))
-    return Email(f"{local}@{domain}"[:254], valid, disposable, plus)
+    return (f"{local}@{domain}"[:254], valid, disposable, plus)
 
 
 def _parent_in(domain: str, domains: frozenset[str]) -> bool:
@@ -316,14 +333,19 @@ def normalize_card(value: Any) -> Card:
     >>> normalize_card("6222-0200-0000-0000")
     Card(value='6222020000000000', valid=True, luhn_ok=False, bin6=622202)
     """
+    return Card(*_card_parts(value))
+
+
+def _card_parts(value: Any) -> tuple[Any, ...]:
+    """The fields of :func:`normalize_card` as a plain tuple (no named-tuple construction)."""
     s = _clean(value).replace(" ", "").replace("-", "")
     if not s:
-        return Card(None, False, False, None)
+        return (None, False, False, None)
     if not (s.isdigit() and s.isascii()):
-        return Card(s[:32], False, False, None)
+        return (s[:32], False, False, None)
     ok_len = 12 <= len(s) <= 19
     luhn = ok_len and luhn_ok(s)
-    return Card(s[:32], ok_len, luhn, int(s[:6]) if len(s) >= 6 else None)
+    return (s[:32], ok_len, luhn, int(s[:6]) if len(s) >= 6 else None)
 
 
 def normalize_ip(value: Any) -> Ip:
@@ -336,26 +358,31 @@ def normalize_ip(value: Any) -> Ip:
     >>> normalize_ip("999.1.1.1").valid
     False
     """
+    return Ip(*_ip_parts(value))
+
+
+def _ip_parts(value: Any) -> tuple[Any, ...]:
+    """The fields of :func:`normalize_ip` as a plain tuple (no named-tuple construction)."""
     s = _clean(value)
     if not s:
-        return Ip(None, None, False, False, False)
+        return (None, None, False, False, False)
     parts = s.split(".")
     if len(parts) == 4 and s.isascii() and s.replace(".", "").isdigit() and all(0 < len(p) <= 3 for p in parts):
         a, b, c, d = map(int, parts)
         if a <= 255 and b <= 255 and c <= 255 and d <= 255:
             private = a in (10, 127, 0) or (a == 172 and 16 <= b <= 31) or (a == 192 and b == 168) or (
                 a == 169 and b == 254) or (a == 100 and 64 <= b <= 127) or a >= 224
-            return Ip(f"{a}.{b}.{c}.{d}", f"{a}.{b}.{c}.0/24", True, private, False)
-        return Ip(s[:64], None, False, False, False)
+            return (f"{a}.{b}.{c}.{d}", f"{a}.{b}.{c}.0/24", True, private, False)
+        return (s[:64], None, False, False, False)
     try:
         addr = ipaddress.ip_address(s.split("%", 1)[0])
     except ValueError:
-        return Ip(s[:64].lower(), None, False, False, False)
+        return (s[:64].lower(), None, False, False, False)
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return normalize_ip(str(addr.ipv4_mapped))
+        return _ip_parts(str(addr.ipv4_mapped))
     net = ipaddress.ip_network(f"{addr}/48", strict=False) if addr.version == 6 else ipaddress.ip_network(
         f"{addr}/24", strict=False)
-    return Ip(str(addr), str(net), True, not addr.is_global, addr.version == 6)
+    return (str(addr), str(net), True, not addr.is_global, addr.version == 6)
 
 
 def normalize_generic(value: Any) -> str | None:

@@ -315,17 +315,12 @@ class CompiledRuleSet:
 
     def evaluate(self, values: Mapping[str, Any]) -> list[RuleHit]:
         """Evaluate every rule on one record (str / float / bool / None values; NaN = missing)."""
-        fired = []
-        for test in self._tests:  # the hot loop: one closure call per rule, nothing else
-            if test(values):
-                fired.append(test)
+        fired = [test for test in self._tests if test(values)]  # the hot loop: one closure call per rule
         if not fired:
             return fired  # type: ignore[return-value]
-        hits = []
-        for test in fired:
-            r, rend = self._on_hit[test]
-            hits.append(RuleHit(r.code, r.action, r.score, rend(values), r.shadow, r.priority))
-        return hits
+        on_hit = self._on_hit
+        return [RuleHit(r.code, r.action, r.score, rend(values), r.shadow, r.priority)
+                for r, rend in map(on_hit.__getitem__, fired)]  # reasons rendered for hits only
 
     def evaluate_columns(self, columns: Mapping[str, Any], n: int) -> HitMatrix:
         """Evaluate every rule on ``n`` rows of columns; returns a :class:`HitMatrix`."""

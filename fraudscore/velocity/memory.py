@@ -55,8 +55,9 @@ class MemoryStore:
 
     Notes
     -----
-    Measured cost (10 features, one key, 4 slots): roughly 480 bytes per tracked
-    entity and key group plus about 100 bytes per kept event (see ``docs/stores.md``).
+    Measured cost (``benchmarks/bench_velocity.py``: 10 features, one key, ~10 kept
+    events per entity): about 670 bytes per tracked entity and key group. An entity
+    with a single event is one tuple (or one int), about 100 bytes.
 
     Examples
     --------
@@ -116,7 +117,7 @@ class MemoryStore:
                 cur = lay.extract(record)
                 ent = states.get(key)
                 if ent is None:  # first event of the entity: nothing to trim
-                    lay.read(lay.empty, ts, cur, out, labels)
+                    lay.read_new(cur, out)
                     states[key] = lay.single(ts, cur)
                     continue
                 if ent.__class__ is not list:
@@ -140,12 +141,13 @@ class MemoryStore:
             if lay.group.horizon is None:
                 continue
             cutoff = self._max_seen - plan.lateness - lay.group.horizon
+            latest = lay.latest
             while states:
-                key, ent = next(iter(states.items()))
-                last = lay.latest(ent)
+                key = next(iter(states))
+                last = latest(states[key])
                 if last is not None and last > cutoff:
                     break
-                del states[key]
+                states.popitem(last=False)
 
     def record_label(self, plan: Plan, application_id: str, is_fraud: bool, label_time_ms: int) -> None:
         """Remember (or clear) the fraud label of an application."""

@@ -26,7 +26,7 @@ Examples
 >>> lay = GroupLayout(plan.groups[0])
 >>> out = [0.0]
 >>> cur = lay.extract({"ip": "p", "amount": 2.5})
->>> lay.read(lay.empty, 0, cur, out, {})
+>>> lay.read_new(cur, out)
 >>> ent = lay.single(0, cur)
 >>> out, ent
 ([2.5], (0, 2500000))
@@ -101,7 +101,6 @@ class GroupLayout:
                        -1 if q.slot2 is None else q.slot2))
         self._pairs = tuple(pairs)
         self._queries = tuple(qs)
-        self.empty = self.new()  # read-only: answers for an entity seen for the first time
 
     # -- per event -----------------------------------------------------------------------------
     def entity(self, rec: Mapping[str, Any]) -> Any:
@@ -154,6 +153,25 @@ class GroupLayout:
         if self.bare:
             return [ent]
         return [[ent[0]], *([0, v] if p else [v] for p, v in zip(self.prefix, ent[1:]))]
+
+    def read_new(self, cur: list[Any], out: list[float]) -> None:
+        """:meth:`read` for an entity without stored events (its first event): only ``cur`` counts."""
+        for o, code, _b, include, flag, slot, slot2 in self._queries:
+            inc = include and (flag < 0 or cur[flag] == 1)
+            if code == _COUNT:
+                out[o] = 1.0 if inc else 0.0
+            elif code == _DISTINCT:
+                out[o] = 1.0 if inc and cur[slot] is not None else 0.0
+            elif code == _FIRST or code == _LAST:
+                out[o] = 0.0 if inc else NAN
+            elif code == _SUM:
+                out[o] = float(cur[slot]) / 1e6 if inc else 0.0
+            elif code == _FCOUNT or code == _FRATE:
+                out[o] = 0.0
+            elif code == _MEAN:
+                out[o] = float(cur[slot]) / (float(cur[slot2]) * 1e6) if inc and cur[slot2] else NAN
+            else:  # min / max
+                out[o] = float(cur[slot]) / 1e6 if inc and cur[slot] is not None else NAN
 
     def read(self, ent: Any, t: int, cur: list[Any], out: list[float], labels: Mapping[Any, int]) -> None:
         """Write every query's value as of time ``t`` (the current event ``cur`` not yet added) into ``out``."""

@@ -113,22 +113,25 @@ def _passes(rec: Mapping[str, Any], filt: tuple[tuple[str, tuple[Any, ...]], ...
 
 def check_event(rec: Any, fields_numeric: set[str], fields_key: set[str]) -> int:
     """Validate what velocity reads from a record; return ``ts``. Raises EventError."""
-    if not isinstance(rec, Mapping):
+    if rec.__class__ is not dict and not isinstance(rec, Mapping):
         raise EventError("record", "must be a mapping", value=rec)
     ts = rec.get("ts")
     if ts is None:
         raise EventError("ts", "is required (int epoch milliseconds)")
-    if isinstance(ts, bool) or not isinstance(ts, (int, np.integer)):
+    if ts.__class__ is not int and (isinstance(ts, bool) or not isinstance(ts, (int, np.integer))):
         raise EventError("ts", "must be int epoch milliseconds", value=ts)
     for f in fields_key:
         v = rec.get(f)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (str, int, np.integer))):
+        if v is None or v.__class__ is str:  # the common cases first
+            continue
+        if isinstance(v, bool) or not isinstance(v, (str, int, np.integer)):
             raise EventError(f, "must be a string pseudonym or None", value=v)
     for f in fields_numeric:
         v = rec.get(f)
         if v is None:
             continue
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        if v.__class__ is not float and (isinstance(v, bool)
+                                         or not isinstance(v, (int, float, np.integer, np.floating))):
             raise EventError(f, "must be a number or None", value=v)
         fv = float(v)
         if fv == fv and not (-MAX_ABS_VALUE <= fv <= MAX_ABS_VALUE):

@@ -2,9 +2,10 @@
 
 Each (key group, entity) is one sorted set scored by event time whose members
 hold the event's slot values (fixed-point integers, hashed identifiers). One Lua
-script (its per-group configuration travels as a small JSON argument decoded
-by Redis' built-in ``cjson``), registered once and called with ``EVALSHA`` (``NOSCRIPT`` falls back to
-loading it), checks the allowed lateness against the shared latest time, reads
+script (the feature set's per-group configuration is baked into its text as a
+Lua table at bind time, so each call carries only the event: its time and, per
+group, the group number and the event's slot values), registered once and
+called with ``EVALSHA`` (``NOSCRIPT`` falls back to loading it), checks the allowed lateness against the shared latest time, reads
 every window of the event, adds the event, trims what left the horizon and sets
 the key expiry: **one round trip per event**, atomic. The raw aggregates it
 returns are integers; the final division happens in Python with the same code
@@ -24,20 +25,32 @@ Examples
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from ..errors import EventError, MissingDependencyError, StoreError
+from .memory_layout import GroupLayout
 from .plan import Group, Plan, finish
 
 __all__ = ["RedisStore", "LUA"]
 
 _ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2}
+_NAN = float("nan")
+
+
+def _lua(x: Any) -> str:
+    """A Lua literal of ints, plain strings and nested lists (the per-group configuration table)."""
+    if isinstance(x, list):
+        return "{" + ",".join(_lua(v) for v in x) + "}"
+    if isinstance(x, str):
+        assert x.isidentifier()
+        return "'" + x + "'"
+    return str(int(x))
 
 LUA = r"""
+local CFG = {--CONFIG--}
 local t = tonumber(ARGV[1])
 local lateness = tonumber(ARGV[2])
 local lprefix = ARGV[3]
@@ -67,7 +80,7 @@ local out = {}
 local a = 5
 for gi = 1, ngroups do
   local key = KEYS[2 + gi]
-  local cfg = cjson.decode(ARGV[a])
+  local cfg = CFG[tonumber(ARGV[a])]
   local member = ARGV[a + 1]
   a = a + 2
   local widest, horizon, ttl, nslots = cfg[1], cfg[2], cfg[3], cfg[4]
@@ -206,6 +219,8 @@ class RedisStore:
         self._plan: Plan | None = None
         self._script: Any = None
         self._static: dict[int, str] = {}
+        self._layouts: dict[int, GroupLayout] = {}
+        self._outs: dict[int, tuple[tuple[int, str, int], ...]] = {}
         self._label_ttl: int | None = None
 
     @staticmethod
@@ -220,7 +235,7 @@ class RedisStore:
         """Attach a compiled feature set and register the Lua script (no round trip yet)."""
         self._redis()
         self._plan = plan
-        self._script = self.client.register_script(LUA)
+        cfg = []
         for g in plan.groups:
             widest = -1 if any(q.lo is None for q in g.queries) else max(q.lo for q in g.queries)  # type: ignore[type-var]
             horizon = -1 if g.horizon is None else g.horizon
@@ -228,7 +243,11 @@ class RedisStore:
             qs = [[q.agg, -1 if q.lo is None else q.lo, q.hi, int(q.include_current),
                    0 if q.flag is None else q.flag + 1, 0 if q.slot is None else q.slot + 1,
                    0 if q.slot2 is None else q.slot2 + 1] for q in g.queries]
-            self._static[g.index] = json.dumps([widest, horizon, ttl, len(g.slots), qs], separators=(",", ":"))
+            cfg.append(_lua([widest, horizon, ttl, len(g.slots), qs]))
+            self._static[g.index] = str(g.index + 1)
+            self._layouts[g.index] = GroupLayout(g)
+            self._outs[g.index] = tuple((q.out, q.agg, _ARITY.get(q.agg, 1)) for q in g.queries)
+        self._script = self.client.register_script(LUA.replace("--CONFIG--", ",".join(cfg)))
         label_lo = [q.lo for g in plan.groups for q in g.queries if q.agg in ("fraud_count", "fraud_rate")]
         if label_lo and all(lo is not None for lo in label_lo):
             self._label_ttl = max(max(label_lo) + plan.lateness, self.min_ttl_ms)  # type: ignore[type-var]
@@ -261,14 +280,16 @@ class RedisStore:
         keys = [self.prefix + "maxts", self.prefix + "seq"]
         present: list[Group] = []
         args: list[Any] = [str(ts), str(plan.lateness), self.prefix + "l:", ""]
+        layouts = self._layouts
         for g in plan.groups:
-            ent = plan.entity(g, record)
+            lay = layouts[g.index]
+            ent = lay.entity(record)
             if ent is None:
                 continue
             present.append(g)
             keys.append(f"{self.prefix}e:{g.signature}:{_h(ent, 16)}")
             args.append(self._static[g.index])
-            args.append(self._member(g, plan.slot_values(g, record)))
+            args.append(self._member(g, lay.extract(record)))
         args[3] = str(len(present))
         redis = self._redis()
         try:
@@ -277,15 +298,18 @@ class RedisStore:
             raise StoreError(f"Redis velocity store failed: {type(exc).__name__}: {exc}") from None
         if res and res[0] == b"late":
             raise EventError("ts", f"is more than allowed_lateness ({plan.lateness} ms) behind the latest event time")
-        out = np.full(plan.n_features, np.nan)
+        out = [_NAN] * plan.n_features
         i = 0
         for g in present:
-            for q in g.queries:
-                k = _ARITY.get(q.agg, 1)
-                vals = tuple(None if v == b"" else int(v) for v in res[i:i + k])
+            for o, agg, k in self._outs[g.index]:
+                if k == 1:
+                    v = res[i]
+                    vals: tuple[Any, ...] = (None if v == b"" else int(v),)
+                else:
+                    vals = tuple(None if v == b"" else int(v) for v in res[i:i + k])
                 i += k
-                out[q.out] = finish(q.agg, vals, ts)
-        return out
+                out[o] = finish(agg, vals, ts)
+        return np.array(out, dtype=np.float64)
 
     def record_label(self, plan: Plan, application_id: str, is_fraud: bool, label_time_ms: int) -> None:
         """Store (or clear) a fraud label under the hashed application id."""

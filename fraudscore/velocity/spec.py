@@ -99,7 +99,7 @@ class FeatureSpec:
     >>> s = FeatureSpec("count", key=("applicant_id", "device_id"), window="1h",
     ...                 filter={"channel": "web"}, include_current=False)
     >>> s.name
-    'count__applicant_id+device_id__1h__if_channel_web__excl'
+    'count__applicant_id_and_device_id__1h__if_channel_web__excl'
     >>> FeatureSpec.from_dict(s.to_dict()) == s
     True
     >>> FeatureSpec("count", key="ip", window="-5m").name
@@ -230,7 +230,7 @@ class FeatureSpec:
         c = self.check()
         if self._name is not None:
             return self._name
-        key = "+".join(c["key"])
+        key = "_and_".join(c["key"])
         win = format_duration(c["window_ms"])
         if c["agg"] in NUMERIC_AGGS:
             head = f"{c['agg']}__{c['field']}__by__{key}"

@@ -14,6 +14,7 @@ PIPELINE_NAMES = (
     "device__rooted", "amount", "term_months", "channel", "product", "ip", "ip_prefix",
     # also in the pipeline (checked on synthetic data), used by the default rule set:
     "distinct__applicant_id__by__email__30d", "device__screen_impossible",
+    "distinct__applicant_id__by__device_hw_and_ip_prefix__24h",
 )
 IDENTIFIER_NAMES = ("applicant_id", "phone", "email", "bank_card", "ip", "inviter_id", "ip_prefix")
 

@@ -18,7 +18,7 @@ S = FeatureSpec
     (S("fraud_rate", key="terminal_id", window="7d", delay="7d"), "fraud_rate__terminal_id__7d__delay_7d"),
     (S("fraud_count", key="bank_card", window="90d", delay=0), "fraud_count__bank_card__90d__delay_0"),
     (S("count", key=("applicant_id", "device_id"), window="1h", filter={"channel": "web"}, include_current=False),
-     "count__applicant_id+device_id__1h__if_channel_web__excl"),
+     "count__applicant_id_and_device_id__1h__if_channel_web__excl"),
     (S("mean", key="ip", field="amount", window="10m", filter={"channel": ["web", "h5"]}),
      "mean__amount__by__ip__10m__if_channel_in_web_h5"),
     (S("first_seen_age", key="device_id"), "first_seen_age__device_id__all"),
@@ -76,7 +76,7 @@ def test_feature_set_validation():
 
 def test_toml_and_dict_round_trip(tmp_path):
     fs = default_feature_set()
-    assert len(fs) == 20 and len(set(fs.names)) == 20
+    assert len(fs) == 22 and len(set(fs.names)) == 22
     again = FeatureSet.from_dict(fs.to_dict())
     assert again.names == fs.names and again.allowed_lateness_ms == fs.allowed_lateness_ms
     text = """
@@ -100,7 +100,7 @@ delay = "7d"
     path.write_text(text)
     for src in (text, path, str(path)):
         fs2 = FeatureSet.from_toml(src)
-        assert fs2.names == ("count__applicant_id+device_id__1h__if_channel_web__excl",
+        assert fs2.names == ("count__applicant_id_and_device_id__1h__if_channel_web__excl",
                              "fraud_rate__device_id__30d__delay_7d")
         assert fs2.allowed_lateness_ms == 30 * 60_000
     with pytest.raises(ConfigError, match="Invalid TOML"):
@@ -112,5 +112,5 @@ delay = "7d"
 def test_default_set_fields():
     fs = default_feature_set()
     assert fs.fields == {"device_id", "applicant_id", "phone", "email", "bank_card", "ip", "ip_prefix",
-                         "inviter_id", "amount"}
+                         "inviter_id", "amount", "device_hw", "device_canvas"}
     assert fs.horizon_ms == 97 * 86_400_000
