@@ -19,16 +19,23 @@ from .errors import FraudscoreError
 __all__ = ["main", "build_parser", "read_table", "write_table"]
 
 
-def read_table(path: str | Path) -> Any:
-    """Read a CSV or Parquet file into a ``pandas.DataFrame`` (extra ``pandas``)."""
+def read_table(path: str | Path, schema: Any = None) -> Any:
+    """Read a CSV or Parquet file into a ``pandas.DataFrame`` (extra ``pandas``).
+
+    CSV columns of the schema's string fields and ``device.*`` columns are read
+    as text, so identifiers such as phone numbers keep their leading ``+`` and
+    zeros (the default loan schema when ``schema`` is None).
+    """
     from ._compat import require_pandas
+    from .rescore import _csv_dtypes
+    from .schema import DEFAULT_SCHEMA
 
     pd = require_pandas()
     p = Path(path)
     if p.suffix in (".parquet", ".pq"):
         return pd.read_parquet(p)
     if p.suffix in (".csv", ".gz", ".txt"):
-        return pd.read_csv(p)
+        return pd.read_csv(p, dtype=_csv_dtypes(p, schema or DEFAULT_SCHEMA))
     raise FraudscoreError(f"{p}: unknown file type {p.suffix!r}; use .csv or .parquet")
 
 

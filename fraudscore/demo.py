@@ -100,7 +100,9 @@ def _linking_effect(scorer: Scorer, cols: dict[str, np.ndarray], scenario: np.nd
     out = {}
     for j, label in enumerate(keys):
         col = shared[n_train:, j]
-        out[label] = {sc: float(col[scenario[n_train:] == sc].mean()) for sc in ("device_farm", "genuine")}
+        scen = scenario[n_train:]
+        out[label] = {sc: float(col[scen == sc].mean()) if (scen == sc).any() else float("nan")
+                      for sc in ("device_farm", "genuine")}
     return out
 
 

@@ -359,11 +359,11 @@ def fit_on_features(df: Any, X: np.ndarray, names: tuple[str, ...], split: Split
 
 
 def run_split(df: Any, split: Split, feature_set: FeatureSet, *, key: Keys | bytes | str,
-              model: dict[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
+              model: dict[str, Any] | None = None, seed: int = 0, warmup_days: int = WARMUP_DAYS) -> dict[str, Any]:
     """Train with :func:`fraudscore.train` on one split and evaluate its test rows.
 
-    The history given to ``train`` is every row from :data:`WARMUP_DAYS` days
-    before training to the end of the test week (windows warm up; labels feed
+    The history given to ``train`` is every row of ``df`` from ``warmup_days``
+    days (default :data:`WARMUP_DAYS`) before training to the end of the test week (windows warm up; labels feed
     the label-delayed features 7 days after each transaction); the model sees
     only the training week (``train_period``). Test rows are scored with the
     trained bundle's model on the point-in-time features ``train`` computed.
@@ -371,7 +371,7 @@ def run_split(df: Any, split: Split, feature_set: FeatureSet, *, key: Keys | byt
     from .train import train
 
     day = df["day"].to_numpy()
-    sub = df[(day >= split.train_start - WARMUP_DAYS) & (day < split.end)].reset_index(drop=True)
+    sub = df[(day >= split.train_start - warmup_days) & (day < split.end)].reset_index(drop=True)
     hist, labels = history_and_labels(sub)
     cfg = {**DEFAULT_MODEL, **(model or {}), "seed": seed}
     res = train(hist, labels, key=key, config={"model": cfg}, schema=SCHEMA, feature_set=feature_set,

@@ -20,8 +20,10 @@ features, the device features, the link confidence, and the velocity features
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -34,12 +36,37 @@ from .keys import Keys
 from .schema import Schema
 from .velocity import FeatureSet, OnlineVelocity, late_mask, replay
 
-__all__ = ["FeaturePipeline", "LINK_FEATURE", "RECORD_EXTRA_FIELDS", "protected_features"]
+__all__ = ["FeaturePipeline", "LINK_FEATURE", "RECORD_EXTRA_FIELDS", "protected_features", "paused_gc"]
 
 LINK_FEATURE = "device__link_confidence"
 RECORD_EXTRA_FIELDS = ("ip_prefix", "device_id", "device_fp", "device_hw", "device_canvas")
 _NAN = float("nan")
 _MS_PER_DAY = 86_400_000
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector during a bulk, cycle-free allocation (batch scoring).
+
+    Building per-row objects for a large batch otherwise triggers many full
+    collections over every live object (caches included): about a third of the
+    batch time. Reference counting still frees everything; the collector is
+    re-enabled (if it was enabled) on exit.
+
+    Examples
+    --------
+    >>> import gc
+    >>> with paused_gc():
+    ...     gc.isenabled()
+    False
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def protected_features(names: tuple[str, ...] | list[str]) -> list[str]:
@@ -260,8 +287,8 @@ class FeaturePipeline:
             fnames = [f"{name}__{f}" for f in KIND_FEATURES[kind]]
             m = len(reps)
             # last slot: missing; ip fields keep their own prefix pseudonym
-            plan.append((name, kind, fnames, codes, np.full(m + 1, None, dtype=object),
-                         np.full((m + 1, len(fnames)), np.nan), np.full(m + 1, None, dtype=object)))
+            nan_row = [_NAN] * len(fnames)
+            plan.append((name, kind, fnames, codes, [None] * (m + 1), [nan_row] * (m + 1), [None] * (m + 1)))
             alone = kind == "ip" and n_ip > 1  # several ip fields: their prefixes must not mix
             for g, r in enumerate(reps.tolist()):
                 calls.setdefault((r, fi if alone else -1), []).append((fi, name, g))
@@ -282,11 +309,13 @@ class FeaturePipeline:
         feat_pos = {fn: i for i, fn in enumerate(self.identity.feature_names)}
         for name, kind, fnames, codes, u_pseudo, u_feat, u_prefix in plan:
             codes = np.where(codes < 0, len(u_pseudo) - 1, codes)
-            pseudo_cols[name] = u_pseudo[codes]
-            for k, fn in enumerate(fnames):
-                static[:, j + feat_pos[fn]] = u_feat[codes, k]
+            pseudo_cols[name] = _objects(u_pseudo)[codes]
+            if fnames:
+                feat = np.array(u_feat, dtype=np.float64).reshape(len(u_feat), len(fnames))[codes]
+                for k, fn in enumerate(fnames):
+                    static[:, j + feat_pos[fn]] = feat[:, k]
             if kind == "ip":
-                p = u_prefix[codes]
+                p = _objects(u_prefix)[codes]
                 fill = need_prefix & (p != None)  # noqa: E711 - elementwise
                 prefix[fill] = p[fill]
                 need_prefix &= ~fill
@@ -412,6 +441,13 @@ def _float_column(col: np.ndarray | None, n: int) -> np.ndarray:
         return col.astype(np.float64, copy=False)
     return np.array([_NAN if (v is None or (isinstance(v, float) and math.isnan(v))) else float(v)
                      for v in col.tolist()], dtype=np.float64)
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    """A 1-d object array of ``values`` (never a 2-d array of strings' characters or tuples)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def _factorize(col: np.ndarray | None, n: int) -> tuple[np.ndarray, list[Any]]:

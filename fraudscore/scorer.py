@@ -30,7 +30,7 @@ from .errors import BundleError, EventError
 from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
 from .model import explain_batch, explain_reasons, score_scale, score_scale_array
-from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline
+from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline, paused_gc
 from .policy import Policy
 from .rules import RuleSet, combine
 from .schema import Schema
@@ -211,6 +211,10 @@ class Scorer:
     # -- many events ---------------------------------------------------------------------
     def features_batch(self, events: EventsLike, labels: Any = None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
         """Validate and replay a batch: returns the valid rows, record columns and feature matrix."""
+        with paused_gc():
+            return self._features_batch(events, labels)
+
+    def _features_batch(self, events: EventsLike, labels: Any) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
         cb = to_columns(events, self.schema)
         late = self.pipeline.late_rows(cb.columns[self.schema.time_field]) if cb.n else np.zeros(0, bool)
         if late.any():
@@ -243,8 +247,9 @@ class Scorer:
         explain : {"auto", True, False}, optional
             As in :meth:`score`.
         """
-        cb, rec, X = self.features_batch(events, labels)
-        return self.decide_batch(cb, rec, X, return_features=return_features, explain=explain)
+        with paused_gc():
+            cb, rec, X = self.features_batch(events, labels)
+            return self.decide_batch(cb, rec, X, return_features=return_features, explain=explain)
 
     def decide_batch(self, cb: ColumnBatch, rec: Mapping[str, np.ndarray], X: np.ndarray, *,
                      return_features: bool = False, explain: bool | str | None = None) -> DecisionBatch:

@@ -12,7 +12,7 @@ from fraudscore.bench import GROUPS, add_command, run_suite
 from fraudscore.bench.common import Settings
 from fraudscore.bench.report import check_goals, render_markdown
 
-TINY = replace(Settings.for_mode(True), train_days=10, train_per_day=300, n_latency=60, repeats=2, large_trees=30,
+TINY = replace(Settings.for_mode(True), train_days=10, train_per_day=300, n_latency=40, repeats=2, large_trees=30,
                batch_sizes=(1, 200), batch_budget_s=60.0, entities=(300,), history=(5,), rules=(5, 20), trees=(10, 30),
                rescore_rows=(300,), procs=(1,), per_proc=50)
 

@@ -78,6 +78,10 @@ def test_run_split_trains_through_train_on_the_training_week_only():
     assert out["auc"] > 0.8  # amount > 120 is learnable from TX_AMOUNT
     X, names = hb.features(df, hb.baseline_feature_set(), KEY)
     assert X.shape == (len(df), 15) and names[:3] == ("TX_AMOUNT", "TX_DURING_WEEKEND", "TX_DURING_NIGHT")
+    # the cheap tuning path (one replay, the model step of train()) gives the very same model and metrics
+    fast = hb.fit_on_features(df, X, names, split, {"num_boost_round": 30, "learning_rate": 0.2, "min_data_in_leaf": 20})
+    assert {k: fast[k] for k in ("auc", "ap", "cp100", "best_iteration")} == \
+        {k: out[k] for k in ("auc", "ap", "cp100", "best_iteration")}
 
 
 def test_train_period_and_entity_field():

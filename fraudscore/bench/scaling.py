@@ -24,11 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from ..bundle import Bundle
 from ..rules import RuleSet
 from ..scorer import Scorer
 from .bundles import BenchContext, events_stream, extra_rules_toml
-from .common import latencies_us, median_percentiles, median_time, result, rss_kib
+from .common import latencies_us, median_percentiles, result, rss_kib
 
 __all__ = ["run"]
 

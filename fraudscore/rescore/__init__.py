@@ -48,6 +48,7 @@ from ..batch import ColumnBatch, to_columns
 from ..decision import ACTIONS, DecisionBatch
 from ..errors import EventError, FraudscoreError
 from ..keys import Keys
+from ..pipeline import paused_gc
 from ..scorer import Scorer, load
 from ..timeutil import to_epoch_ms
 from ..velocity import late_mask
@@ -204,8 +205,9 @@ class ChunkedScorer:
 
     def score(self, chunk: Any, *, return_features: bool = False, explain: bool | str | None = None) -> DecisionBatch:
         """Score the next chunk."""
-        cb, rec, X = self.features(chunk)
-        return self.scorer.decide_batch(cb, rec, X, return_features=return_features, explain=explain)
+        with paused_gc():
+            cb, rec, X = self.features(chunk)
+            return self.scorer.decide_batch(cb, rec, X, return_features=return_features, explain=explain)
 
 
 def _as_scorer(s: Any, key: Any) -> Scorer:

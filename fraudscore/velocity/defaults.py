@@ -4,7 +4,7 @@ Examples
 --------
 >>> fs = default_feature_set()
 >>> len(fs), fs.names[0]
-(20, 'count__device_id__1h')
+(22, 'count__device_id__1h')
 >>> sorted(fs.fields)[:3]
 ['amount', 'applicant_id', 'bank_card']
 >>> handbook_feature_set().names[-1]
