@@ -56,7 +56,8 @@ from .velocity.defaults import handbook_feature_set
 
 __all__ = [
     "SCHEMA", "DAY_MS", "EPOCH_DAY", "Split", "chapter3_split", "prequential_splits", "day_name", "fdh_dir",
-    "load_transactions", "amount_bands", "history_and_labels", "baseline_feature_set", "rich_feature_set", "assessment_mask",
+    "load_transactions", "amount_bands", "history_and_labels", "baseline_feature_set", "rich_feature_set",
+    "assessment_mask",
     "evaluate_split", "run_split", "features", "fit_on_features", "DEFAULT_MODEL", "WARMUP_DAYS",
 ]
 
@@ -329,7 +330,8 @@ def features(df: Any, feature_set: FeatureSet, key: Keys | bytes | str) -> tuple
 
     keys = Keys.resolve(key)
     proto = Bundle(model=None, schema=SCHEMA.to_dict(), features=feature_set.to_dict(),
-                   rules_toml=RuleSet([]).to_toml(), lists={}, fingerprint={"scheme_version": int(SCHEME_VERSION), "key_id": keys.key_id},
+                   rules_toml=RuleSet([]).to_toml(), lists={},
+                   fingerprint={"scheme_version": int(SCHEME_VERSION), "key_id": keys.key_id},
                    policy=Policy().to_dict(), training={}, metadata={})
     hist, labels = history_and_labels(df)
     scorer = Scorer(proto, keys)

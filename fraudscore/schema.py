@@ -197,7 +197,11 @@ class Field:
                 out[k] = v
             elif isinstance(v, (np.integer, np.floating, np.bool_)):
                 out[k] = v.item()
-            elif isinstance(v, (list, tuple)):
+            elif isinstance(v, (list, tuple, np.ndarray)):
+                if isinstance(v, np.ndarray):  # list columns read from Parquet / Arrow
+                    if v.ndim != 1:
+                        raise EventError(sub, "must be a string, number, boolean or list", value=v)
+                    v = v.tolist()
                 if len(v) > MAX_LIST_LEN:
                     raise EventError(sub, f"must have at most {MAX_LIST_LEN} items", value=v)
                 for item in v:

@@ -180,7 +180,8 @@ def train(
         lo, hi = (to_epoch_ms(v) for v in train_period)
         known &= (ts >= lo) & (ts < hi)
     if entity_field is not None and entity_field not in rec:
-        raise ConfigError(f"The 'entity_field' parameter of train must name a schema field. Got {entity_field!r} instead.")
+        raise ConfigError(
+            f"The 'entity_field' parameter of train must name a schema field. Got {entity_field!r} instead.")
     if known.sum() < 50 or len(np.unique(y[known])) < 2:
         raise ConfigError("training needs at least 50 labelled rows with both classes")
     names = list(scorer.pipeline.feature_names)

@@ -23,9 +23,11 @@ def _toy(n_days: int = 30, per_day: int = 200, seed: int = 0) -> pd.DataFrame:
     cust = rng.integers(0, 300, n)
     amount = rng.gamma(2.0, 25.0, n)
     fraud = ((amount > 120) | (rng.random(n) < 0.01)).astype(np.int64)
+    terminals = rng.integers(0, 80, n)
     df = pd.DataFrame({"TRANSACTION_ID": [str(i) for i in range(n)], "ts": ts.astype(np.int64),
-                       "CUSTOMER_ID": [f"c{c}" for c in cust], "TERMINAL_ID": [f"t{t}" for t in rng.integers(0, 80, n)],
-                       "TX_AMOUNT": amount, **hb.amount_bands(amount), "TX_DURING_WEEKEND": 0, "TX_DURING_NIGHT": 0, "TX_FRAUD": fraud, "day": day})
+                       "CUSTOMER_ID": [f"c{c}" for c in cust], "TERMINAL_ID": [f"t{t}" for t in terminals],
+                       "TX_AMOUNT": amount, **hb.amount_bands(amount),
+                       "TX_DURING_WEEKEND": 0, "TX_DURING_NIGHT": 0, "TX_FRAUD": fraud, "day": day})
     return df.sort_values("ts", kind="stable").reset_index(drop=True)
 
 
@@ -79,7 +81,8 @@ def test_run_split_trains_through_train_on_the_training_week_only():
     X, names = hb.features(df, hb.baseline_feature_set(), KEY)
     assert X.shape == (len(df), 15) and names[:3] == ("TX_AMOUNT", "TX_DURING_WEEKEND", "TX_DURING_NIGHT")
     # the cheap tuning path (one replay, the model step of train()) gives the very same model and metrics
-    fast = hb.fit_on_features(df, X, names, split, {"num_boost_round": 30, "learning_rate": 0.2, "min_data_in_leaf": 20})
+    small = {"num_boost_round": 30, "learning_rate": 0.2, "min_data_in_leaf": 20}
+    fast = hb.fit_on_features(df, X, names, split, small)
     assert {k: fast[k] for k in ("auc", "ap", "cp100", "best_iteration")} == \
         {k: out[k] for k in ("auc", "ap", "cp100", "best_iteration")}
 

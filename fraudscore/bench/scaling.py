@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..pipeline import RECORD_EXTRA_FIELDS
 from ..rules import RuleSet
 from ..scorer import Scorer
 from .bundles import BenchContext, events_stream, extra_rules_toml
@@ -61,7 +62,8 @@ def _entities(ctx: BenchContext) -> list[dict[str, Any]]:
         ctx.log(f"scaling: {n:,} entities in state ...")
         sc = Scorer(bundle, ctx.keys)
         record, _x, _d = sc.pipeline.online(sc.schema.validate(events[0]), sc.linker, sc.velocity)
-        ids = [k for k in (*sc.pipeline.identifier_fields, "ip_prefix", "device_id") if k in record]
+        # every identifier a velocity key can use gets a fresh value, so no entity accumulates the fill's history
+        ids = [k for k in (*sc.pipeline.identifier_fields, *RECORD_EXTRA_FIELDS) if record.get(k) is not None]
         t_start = int(events[0]["ts"]) - DAY_MS
         step = max(1, (DAY_MS - 60_000) // n)
         sc2 = Scorer(bundle, ctx.keys, explain=False)
@@ -69,7 +71,13 @@ def _entities(ctx: BenchContext) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
         vel = sc2.velocity
         tf, idf = sc2.schema.time_field, sc2.schema.id_field
+        deadline = t0 + 2 * s.entity_budget_s
         for i in range(n):
+            if i % 1024 == 0 and time.perf_counter() > deadline:
+                ctx.note(f"scaling/entities: fill of {n:,} stopped at {i:,} entities after {2 * s.entity_budget_s:.0f} s "
+                         "(fill slows as state grows)")
+                n = i
+                break
             rec = dict(record)
             tag = f"{i:012x}"
             for k in ids:
