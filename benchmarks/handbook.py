@@ -13,8 +13,10 @@ AP); without it the settings in :data:`fraudscore.handbook.DEFAULT_MODEL`
 (chosen that way earlier) are used.
 
 Usage: ``python benchmarks/handbook.py [--fdh-dir DIR] [--quick] [--tune]
-[--features handbook,rich]`` (``--quick``: chapter 3 only). Writes
-``benchmarks/results/handbook.json``. Data directory: ``$FRAUDSCORE_FDH_DIR``
+[--fast] [--features handbook,rich] [--suffix S]`` (``--quick``: chapter 3
+only; ``--fast``: one feature replay per feature set, then the model step of
+``train()`` per split, the same model on the same history). Writes
+``benchmarks/results/handbook<S>.json``. Data directory: ``$FRAUDSCORE_FDH_DIR``
 or ``<repo>/../shared/data/fdh``. Takes several minutes (each split replays
 about 60 days of transactions through the batch pipeline).
 """

@@ -187,7 +187,7 @@ def load_transactions(directory: str | Path | None = None, first_day: int = 0, e
         "CUSTOMER_ID": raw["CUSTOMER_ID"].astype(str).to_numpy(),
         "TERMINAL_ID": raw["TERMINAL_ID"].astype(str).to_numpy(),
         "TX_AMOUNT": raw["TX_AMOUNT"].to_numpy(dtype=np.float64),
-        "TX_DURING_WEEKEND": (dt.dt.dayofweek >= 5).astype(np.int64).to_numpy(),
+        "TX_DURING_WEEKEND": (dt.dt.day_of_week >= 5).astype(np.int64).to_numpy(),
         "TX_DURING_NIGHT": (dt.dt.hour <= 6).astype(np.int64).to_numpy(),
         **amount_bands(raw["TX_AMOUNT"].to_numpy(dtype=np.float64)),
         "TX_FRAUD": raw["TX_FRAUD"].to_numpy(dtype=np.int64),
