@@ -22,6 +22,7 @@ settings.register_profile("thorough", deadline=None, max_examples=1000,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else "dev"))
 
 REPO = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("FRAUDSCORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 FDH_DIR = Path(os.environ.get("FRAUDSCORE_FDH_DIR", REPO.parent / "shared" / "data" / "fdh"))
 TEST_SECRET = b"fraudscore-test-secret-0123456789"
 
@@ -40,3 +41,39 @@ def fdh_dir() -> Path:
     if not (FDH_DIR / "raw.csv.gz").exists():
         pytest.skip(f"handbook data not found at {FDH_DIR} (set FRAUDSCORE_FDH_DIR)")
     return FDH_DIR
+
+
+@pytest.fixture
+def redis_client():
+    """A client on a real redis-server at FRAUDSCORE_TEST_REDIS_URL.
+
+    Skips with a clear message when none is reachable, except in CI
+    (``CI=true``), where Redis tests must run and a missing server fails.
+    """
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - the test extra installs it
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but redis-py is not installed (pip install 'fraudscore[redis]')")
+        pytest.skip("redis-py is not installed (pip install 'fraudscore[redis]')")
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but no redis-server is reachable at {REDIS_URL}: {exc}")
+        pytest.skip(f"no redis-server reachable at {REDIS_URL} (set FRAUDSCORE_TEST_REDIS_URL); skipping Redis tests")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_client):
+    """A unique key prefix ending in ':'; every key under it is deleted afterwards."""
+    import uuid
+
+    prefix = f"fstest:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    keys = list(redis_client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        redis_client.delete(*keys)

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 
-import numpy as np
-import pytest
 
 import fraudscore as fs
 
 from .helpers import SECRET, synthetic
 
-REDIS_URL = os.environ.get("FRAUDSCORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ID_FIELDS = ("applicant_id", "phone", "email", "bank_card", "ip", "inviter_id")
 
 
@@ -106,16 +102,8 @@ def test_no_raw_identifier_is_written_anywhere(tmp_path, caplog):
     assert _grep({"planted": f"x,{events[0]['phone']},y".encode()}, needles)
 
 
-def test_redis_holds_only_pseudonyms():
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but no Redis server at {REDIS_URL}")
-        pytest.skip(f"no Redis server reachable at {REDIS_URL} (set FRAUDSCORE_TEST_REDIS_URL)")
-    prefix = f"fs:test:privacy:{os.getpid()}:{np.random.default_rng().integers(1 << 40)}:"
+def test_redis_holds_only_pseudonyms(redis_client, redis_prefix):
+    client, prefix = redis_client, redis_prefix
     from .helpers import small_bundle
 
     data = synthetic()
@@ -126,15 +114,11 @@ def test_redis_holds_only_pseudonyms():
     for a, f, t in zip(data.labels["application_id"][:300], data.labels["is_fraud"][:300],
                        data.labels["label_ts"][:300]):
         sc.record_label(a, bool(f), int(t))
-    try:
-        blobs = {}
-        for key in client.scan_iter(match=prefix + "*", count=1000):
-            kind = client.type(key).decode()
-            value = {"string": client.get, "hash": client.hgetall, "zset": lambda k: client.zrange(k, 0, -1),
-                     "list": lambda k: client.lrange(k, 0, -1), "set": client.smembers}.get(kind, lambda k: b"")(key)
-            blobs[key.decode()] = key + b" " + repr(value).encode()
-        assert len(blobs) > 50
-        assert _grep(blobs, _needles(events)) == []
-    finally:
-        for key in client.scan_iter(match=prefix + "*", count=1000):
-            client.delete(key)
+    blobs = {}
+    for key in client.scan_iter(match=prefix + "*", count=1000):
+        kind = client.type(key).decode()
+        value = {"string": client.get, "hash": client.hgetall, "zset": lambda k: client.zrange(k, 0, -1),
+                 "list": lambda k: client.lrange(k, 0, -1), "set": client.smembers}.get(kind, lambda k: b"")(key)
+        blobs[key.decode()] = key + b" " + repr(value).encode()
+    assert len(blobs) > 50
+    assert _grep(blobs, _needles(events)) == []

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-import os
 import threading
 
-import numpy as np
 import pytest
 
 import fraudscore as fs
@@ -14,7 +12,6 @@ from fraudscore.errors import BundleError, EventError, StoreError
 
 from .helpers import SECRET, small_bundle, synthetic
 
-REDIS_URL = os.environ.get("FRAUDSCORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def _events(n=300, start=0):
@@ -124,24 +121,8 @@ def test_store_failure_raises_or_degrades():
         assert math.isnan(d.features[name]), name  # never silently zero
 
 
-@pytest.fixture
-def redis_client():
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but no Redis server at {REDIS_URL}")
-        pytest.skip(f"no Redis server reachable at {REDIS_URL} (set FRAUDSCORE_TEST_REDIS_URL)")
-    prefix = f"fs:test:scorer:{os.getpid()}:{np.random.default_rng().integers(1 << 40)}:"
-    yield client, prefix
-    for key in client.scan_iter(match=prefix + "*", count=1000):
-        client.delete(key)
-
-
-def test_redis_store_gives_the_memory_store_decisions(redis_client):
-    client, prefix = redis_client
+def test_redis_store_gives_the_memory_store_decisions(redis_client, redis_prefix):
+    client, prefix = redis_client, redis_prefix
     mem = fs.Scorer(small_bundle(), SECRET)
     red = fs.Scorer(small_bundle(), SECRET, store=fs.RedisStore(client, prefix=prefix))
     data = synthetic()

@@ -1,8 +1,8 @@
 """Shared pieces of the benchmark suite: settings, timing helpers, memory readings.
 
-The timing and result helpers are the ones of ``benchmarks/_common.py`` when the
-source tree is present (so every benchmark in the repository writes the same
-result rows), with identical fallbacks for an installed package.
+The timing and result helpers here are also the ones the scripts in
+``benchmarks/`` use (``benchmarks/_common.py`` re-exports them), so every
+benchmark in the repository writes the same result rows.
 
 Every result row is ``{"group", "name", "value", "unit", "baseline_name",
 "baseline_value", "ratio", "params"}``; ``ratio`` is value/baseline for rates and
@@ -19,13 +19,11 @@ Examples
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,25 +34,8 @@ __all__ = ["Settings", "result", "latencies_us", "percentiles", "median_time", "
 BENCH_SECRET = "fraudscore-bench-secret-not-for-production"
 
 
-def _load_common() -> Any:
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "_common.py"
-    if not path.exists():
-        return None
-    try:
-        spec = importlib.util.spec_from_file_location("_fraudscore_bench_common", path)
-        if spec is None or spec.loader is None:
-            return None
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-    except Exception:  # noqa: BLE001 - fall back to the copies below
-        return None
-
-
-_C = _load_common()
-
-
-def _median_time(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> float:
+def median_time(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in seconds over ``repeat`` runs, after ``warmup`` runs."""
     for _ in range(warmup):
         fn()
     times = []
@@ -65,7 +46,8 @@ def _median_time(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> flo
     return statistics.median(times)
 
 
-def _latencies_us(fn: Callable[[int], Any], n: int, warmup: int = 200) -> np.ndarray:
+def latencies_us(fn: Callable[[int], Any], n: int, warmup: int = 200) -> np.ndarray:
+    """Per-call latencies in microseconds of ``fn(i)`` for ``i`` in ``range(n)``."""
     for i in range(min(warmup, n)):
         fn(i)
     out = np.empty(n)
@@ -77,13 +59,16 @@ def _latencies_us(fn: Callable[[int], Any], n: int, warmup: int = 200) -> np.nda
     return out
 
 
-def _percentiles(lat_us: np.ndarray) -> dict[str, float]:
+def percentiles(lat_us: np.ndarray) -> dict[str, float]:
+    """p50 / p90 / p99 / p99.9 of latencies (microseconds)."""
     return {f"p{q:g}": float(np.percentile(lat_us, q)) for q in (50, 90, 99, 99.9)}
 
 
-def _result(name: str, value: float, unit: str, baseline_name: str | None = None,
-            baseline_value: float | None = None, params: dict[str, Any] | None = None,
-            higher_is_better: bool | None = None) -> dict[str, Any]:
+def result(name: str, value: float, unit: str, baseline_name: str | None = None,
+           baseline_value: float | None = None, params: dict[str, Any] | None = None,
+           higher_is_better: bool | None = None) -> dict[str, Any]:
+    """One result row. ``ratio`` is value/baseline for rates and baseline/value for times
+    (so a ratio above 1 always means fraudscore is faster), when a baseline is given."""
     ratio = None
     if baseline_value:
         if higher_is_better is None:
@@ -94,20 +79,32 @@ def _result(name: str, value: float, unit: str, baseline_name: str | None = None
             "ratio": None if ratio is None else float(ratio), "params": params or {}}
 
 
-def _machine_info() -> dict[str, Any]:
+def machine_info() -> dict[str, Any]:
+    """CPU, cores, memory, Python and library versions of this machine."""
     import platform
     import sys
 
     info: dict[str, Any] = {"platform": platform.platform(), "machine": platform.machine(),
                             "python": sys.version.split()[0], "cpu_count": os.cpu_count(), "numpy": np.__version__}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            info["mem_total_gib"] = round(int(fh.readline().split()[1]) / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    for mod in ("lightgbm", "pandas", "redis", "fraudscore"):
+        try:
+            info[mod] = __import__(mod).__version__
+        except Exception:  # noqa: BLE001 - optional
+            pass
     return info
-
-
-median_time: Callable[..., float] = getattr(_C, "median_time", _median_time)
-latencies_us: Callable[..., np.ndarray] = getattr(_C, "latencies_us", _latencies_us)
-percentiles: Callable[[np.ndarray], dict[str, float]] = getattr(_C, "percentiles", _percentiles)
-result: Callable[..., dict[str, Any]] = getattr(_C, "result", _result)
-machine_info: Callable[[], dict[str, Any]] = getattr(_C, "machine_info", _machine_info)
 
 
 def median_percentiles(runs: list[np.ndarray]) -> dict[str, float]:
