@@ -65,7 +65,7 @@ class DemoReport:
             "  caught (review or decline) by scenario:",
             *(f"    {k:<20} {v:.1%}" for k, v in self.scenario_recall.items()),
             "",
-            "Device linking (test week, share of rows whose device was already used by another ID in 24 h):",
+            "Device linking (all weeks, share of rows whose device was already used by another ID in 24 h):",
             f"  {'device key':<34} {'device farm':>12} {'genuine':>9}",
             *(f"  {k:<34} {v['device_farm']:>12.1%} {v['genuine']:>9.1%}" for k, v in self.linking.items()),
             "",
@@ -81,8 +81,7 @@ class DemoReport:
         return "\n".join(lines)
 
 
-def _linking_effect(scorer: Scorer, cols: dict[str, np.ndarray], scenario: np.ndarray,
-                    n_train: int) -> dict[str, dict[str, float]]:
+def _linking_effect(scorer: Scorer, cols: dict[str, np.ndarray], scenario: np.ndarray) -> dict[str, dict[str, float]]:
     """How often a device is seen with another identity in 24 h, by the device key used.
 
     The exact fingerprint id splits a device whenever an attribute drifts; the
@@ -94,13 +93,12 @@ def _linking_effect(scorer: Scorer, cols: dict[str, np.ndarray], scenario: np.nd
 
     _cb, rec, _X = scorer.features_batch(cols)
     keys = {"exact fingerprint id (no linking)": "device_fp", "linked device id": "device_id",
-            "hardware section + IP /24": ("device_hw", "ip_prefix")}
+            "hardware section + IP /24": ("device_hw", "ip_prefix"), "hardware section alone": "device_hw"}
     fset = FeatureSet([FeatureSpec("distinct", key=k, of="applicant_id", window="24h") for k in keys.values()])
     shared = replay(fset, rec) >= 2
     out = {}
     for j, label in enumerate(keys):
-        col = shared[n_train:, j]
-        scen = scenario[n_train:]
+        col, scen = shared[:, j], scenario
         out[label] = {sc: float(col[scen == sc].mean()) if (scen == sc).any() else float("nan")
                       for sc in ("device_farm", "genuine")}
     return out
@@ -192,7 +190,7 @@ def run_demo(
                 d.probability, batch.probability[i], rtol=0, atol=0, equal_nan=True):
             mismatches += 1
 
-    linking = _linking_effect(batch_scorer, cols, labels["scenario"], n_train)
+    linking = _linking_effect(batch_scorer, cols, labels["scenario"])
 
     y = labels["is_fraud"][n_train:].astype(int)
     p = np.array([d.probability for d in decisions])

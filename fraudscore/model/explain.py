@@ -20,7 +20,7 @@ Examples
 ('MODEL_DEVICE_SHARED', 'many ID numbers on this device (7 in 24 h)', True)
 >>> describe_feature("fraud_rate__device_id__30d__delay7d", 0.25)[::2]
 ('MODEL_LINKED_FRAUD', False)
->>> describe_feature("time_since_last__applicant_id", 45000.0)[1]
+>>> describe_feature("time_since_last__applicant_id__30d", 45.0)[1]
 'short time since the previous application with this ID number (45 s)'
 """
 
@@ -80,10 +80,11 @@ def _num(v: float) -> str:
     return f"{v:.3g}"
 
 
-def _duration(ms: float) -> str:
-    if ms is None or math.isnan(ms):
+def _duration(seconds: float) -> str:
+    """Velocity ages (``time_since_last``, ``first_seen_age``) are in seconds."""
+    if seconds is None or math.isnan(seconds):
         return "none before"
-    s = ms / 1000.0
+    s = float(seconds)
     for size, unit in ((86400.0, "d"), (3600.0, "h"), (60.0, "min")):
         if s >= size:
             return f"{s / size:.3g} {unit}"
@@ -168,12 +169,22 @@ REASON_TABLE: tuple[ReasonCode, ...] = (
                "high {agg} amount requested with this {key} ({value} in {window})", True),
     ReasonCode(r"(?P<agg>\w+?)__(?P<what>\w+?)__by__(?P<key>\w+?)__(?P<window>\w+)", "MODEL_VELOCITY_OTHER",
                "unusual recent activity for this {key} ({feature} = {value})", False),
-    ReasonCode(r"time_since_last__(?P<key>\w+)", "MODEL_RAPID_REPEAT",
+    ReasonCode(r"time_since_last__(?P<key>\w+?)(__(?P<window>[0-9]+[a-z]+))?", "MODEL_RAPID_REPEAT",
                "short time since the previous application with this {key} ({duration})", True,
                missing="first application seen with this {key}"),
     ReasonCode(r"fraud_rate__(?P<key>\w+?)__(?P<window>[0-9]+[a-z]+)(__delay\w+)?", "MODEL_LINKED_FRAUD",
                "{key} linked to confirmed fraud ({pct} of its labelled applications in {window})", False),
-    ReasonCode(r"(?P<key>\w+?)__checksum_ok", "MODEL_ID_INVALID", "the {key} failed its validity check", True),
+    ReasonCode(r"first_seen_age__(?P<key>\w+?)__(?P<window>\w+)", "MODEL_NEW_ENTITY",
+               "this {key} was first seen only recently ({duration} ago)", True,
+               missing="this {key} has not been seen before"),
+    ReasonCode(r"fraud_count__(?P<key>\w+?)__(?P<window>[0-9]+[a-z]+)(__delay\w+)?", "MODEL_LINKED_FRAUD",
+               "{key} linked to confirmed fraud ({value} confirmed cases in {window})", False),
+    ReasonCode(r"(?P<key>\w+?)__(checksum_ok|luhn_ok)", "MODEL_ID_INVALID", "the {key} failed its validity check",
+               True),
+    ReasonCode(r"(?P<key>applicant_id|inviter_id|phone|email|bank_card)__valid", "MODEL_ID_INVALID",
+               "the {key} is not a valid number or address ({feature} = {value})", True),
+    ReasonCode(r"bank_card__bin6", "MODEL_CARD_ISSUER", "card issuer range (BIN {value})", False),
+    ReasonCode(r"ip__\w+", "MODEL_IP", "IP address characteristics ({feature} = {value})", False),
     ReasonCode(r"(\w+__)?(age|gender|sex|birth_\w+)", "MODEL_PROTECTED_ATTRIBUTE",
                "applicant attribute {feature} ({value}) -- protected characteristic, internal only", False),
     ReasonCode(r"email__disposable", "MODEL_EMAIL_DISPOSABLE", "disposable email address", True),

@@ -54,7 +54,11 @@ def test_explain_batch_matches_single(data, model):
         ("count__ip__1h", 30, "MODEL_IP_BURST", True),
         ("distinct__applicant_id__by__ip_prefix__1h", 5, "MODEL_IP_BURST", True),
         ("sum__amount__by__applicant_id__30d", 12000.5, "MODEL_AMOUNT_VELOCITY", True),
-        ("time_since_last__applicant_id", 45_000, "MODEL_RAPID_REPEAT", True),
+        ("time_since_last__applicant_id", 45, "MODEL_RAPID_REPEAT", True),
+        ("time_since_last__applicant_id__30d", 45, "MODEL_RAPID_REPEAT", True),
+        ("first_seen_age__device_id__30d", 7200, "MODEL_NEW_ENTITY", True),
+        ("fraud_count__bank_card__90d__delay_7d", 2, "MODEL_LINKED_FRAUD", False),
+        ("bank_card__luhn_ok", 0, "MODEL_ID_INVALID", True),
         ("fraud_rate__device_id__30d__delay7d", 0.5, "MODEL_LINKED_FRAUD", False),
         ("applicant_id__checksum_ok", 0, "MODEL_ID_INVALID", True),
         ("applicant_id__age", 19, "MODEL_PROTECTED_ATTRIBUTE", False),
@@ -82,3 +86,8 @@ def test_every_code_declares_adverse_action_status():
     assert all(isinstance(rc.adverse_action_ok, bool) for rc in REASON_TABLE)
     assert REASON_TABLE[-1].pattern == ".*"  # a catch-all, internal
     assert not REASON_TABLE[-1].adverse_action_ok
+
+
+def test_durations_are_quoted_from_seconds():
+    assert describe_feature("time_since_last__applicant_id__30d", 90.0)[1].endswith("(1.5 min)")
+    assert describe_feature("first_seen_age__device_id__30d", 7200.0)[1] == "this device was first seen only recently (2 h ago)"
