@@ -109,7 +109,7 @@ def run_demo(
     days: int = 35,
     per_day: int = 1500,
     test_days: int = 7,
-    seed: int = 7,
+    seed: int = 4,
     show_progress: bool = True,
     log: Callable[[str], Any] = print,
 ) -> DemoReport:

@@ -30,8 +30,9 @@ import numpy as np
 
 from .batch import ColumnBatch
 from .errors import EventError, StoreError
-from .fingerprint import DEVICE_FEATURES, DeviceLinker, Fingerprinter, MemoryLinkState, device_signals
-from .identity import KIND_FEATURES, Identity
+from .fingerprint import (DEVICE_FEATURES, DeviceLinker, Fingerprinter, MemoryLinkState, device_signal_matrix,
+                          device_signals)
+from .identity import Identity
 from .keys import Keys
 from .schema import Schema
 from .velocity import FeatureSet, OnlineVelocity, late_mask, replay
@@ -265,106 +266,41 @@ class FeaturePipeline:
 
     def _identity_batch(self, columns: Mapping[str, np.ndarray], ts: np.ndarray, n: int, static: np.ndarray,
                         j: int) -> tuple[dict[str, np.ndarray], int]:
-        """Pseudonyms and identity features, computed once per distinct (field, value).
+        """Pseudonyms and identity features, column-wise (:meth:`Identity.process_columns`).
 
-        Each distinct value (per day for national ids: the age depends on it) is
-        described at its first row; the first occurrences of one row are packed into
-        one :meth:`Identity.process` call, so all-distinct data costs one call a row
-        and repeated values cost nothing.
+        Equal, row by row, to :meth:`Identity.process`: each distinct value is described
+        once (vectorised for the common forms, by the scalar describer otherwise).
         """
-        tf = self.schema.time_field
-        fields = list(self.schema.identifiers.items())
-        n_ip = sum(kind == "ip" for _, kind in fields)
-        days = ts // _MS_PER_DAY
-        plan = []
-        calls: dict[tuple[int, int], list[tuple[int, str, int]]] = {}  # (row, -1 or field) -> [(field, name, group)]
-        for fi, (name, kind) in enumerate(fields):
-            codes, uniq = _factorize(columns.get(name), n)
-            if kind == "national_id" and uniq:
-                codes, reps = _regroup(codes, days)
-            else:
-                reps = np.asarray(uniq, dtype=np.int64)
-            fnames = [f"{name}__{f}" for f in KIND_FEATURES[kind]]
-            m = len(reps)
-            # last slot: missing; ip fields keep their own prefix pseudonym
-            nan_row = [_NAN] * len(fnames)
-            plan.append((name, kind, fnames, codes, [None] * (m + 1), [nan_row] * (m + 1), [None] * (m + 1)))
-            alone = kind == "ip" and n_ip > 1  # several ip fields: their prefixes must not mix
-            for g, r in enumerate(reps.tolist()):
-                calls.setdefault((r, fi if alone else -1), []).append((fi, name, g))
-        process = self.identity.process
-        for (row, _), items in calls.items():
-            ev = {name: columns[name][row] for _, name, _ in items}
-            ev[tf] = int(ts[row])
-            pseudo, feats = process(ev)
-            for fi, name, g in items:
-                _, kind, fnames, _, u_pseudo, u_feat, u_prefix = plan[fi]
-                u_pseudo[g] = pseudo[name]
-                u_feat[g] = [feats[fn] for fn in fnames]
-                if kind == "ip":
-                    u_prefix[g] = pseudo.get("ip_prefix")
-        pseudo_cols: dict[str, np.ndarray] = {}
-        prefix = np.full(n, None, dtype=object)
-        need_prefix = np.ones(n, dtype=bool)
-        feat_pos = {fn: i for i, fn in enumerate(self.identity.feature_names)}
-        for name, kind, fnames, codes, u_pseudo, u_feat, u_prefix in plan:
-            codes = np.where(codes < 0, len(u_pseudo) - 1, codes)
-            pseudo_cols[name] = _objects(u_pseudo)[codes]
-            if fnames:
-                feat = np.array(u_feat, dtype=np.float64).reshape(len(u_feat), len(fnames))[codes]
-                for k, fn in enumerate(fnames):
-                    static[:, j + feat_pos[fn]] = feat[:, k]
-            if kind == "ip":
-                p = _objects(u_prefix)[codes]
-                fill = need_prefix & (p != None)  # noqa: E711 - elementwise
-                prefix[fill] = p[fill]
-                need_prefix &= ~fill
-        if "ip" in self.identifier_fields:
-            pseudo_cols["ip_prefix"] = prefix
-        return pseudo_cols, j + len(self.identity.feature_names)
+        pseudo_cols, feats = self.identity.process_columns(columns, ts, n)
+        k = len(self.identity.feature_names)
+        static[:, j : j + k] = feats
+        return pseudo_cols, j + k
 
     def _device_batch(self, columns: Mapping[str, np.ndarray], ts: np.ndarray, n: int, static: np.ndarray, j: int,
                       linker: DeviceLinker) -> dict[str, np.ndarray]:
         """Fingerprints and device signals once per distinct device mapping; links row by row in input order."""
         dev = columns.get("device")
-        fps: list[Any] = []
-        seen: dict[int, int] = {}
         codes = np.full(n, -1, dtype=np.int64)
+        fps: list[Any] = []
         if dev is not None:
-            fingerprint = self.fingerprinter.fingerprint
+            seen: dict[int, int] = {}
+            firsts: list[Any] = []
             for i, d in enumerate(dev.tolist()):
                 if d is None or (isinstance(d, float) and math.isnan(d)):
                     continue
                 c = seen.get(id(d))  # the same mapping object on many rows: fingerprint it once
                 if c is None:
-                    fp = fingerprint(d)
-                    if fp is None:
-                        continue
-                    c = seen[id(d)] = len(fps)
-                    fps.append(fp)
+                    c = seen[id(d)] = len(firsts)
+                    firsts.append(d)
                 codes[i] = c
-        ipc = columns.get("ip_country")
-        if ipc is None:  # the signals depend on the fingerprint alone
-            sig_codes = np.where(codes < 0, len(fps), codes)
-            pairs: list[tuple[int, Any]] = [(c, None) for c in range(len(fps))] + [(-1, None)]
-        else:
-            index: dict[tuple[int, Any], int] = {}
-            pairs = []
-            out_codes = []
-            for c, v in zip(codes.tolist(), ipc.tolist()):
-                key = (c, None if (c < 0 or (isinstance(v, float) and math.isnan(v))) else v)
-                s = index.get(key)
-                if s is None:
-                    s = index[key] = len(pairs)
-                    pairs.append(key)
-                out_codes.append(s)
-            sig_codes = np.array(out_codes, dtype=np.int64)
-        sig_rows = []
-        for c, country in pairs:
-            sig = device_signals(fps[c] if c >= 0 else None, {"ip_country": country})
-            sig_rows.append([sig[f] for f in DEVICE_FEATURES])
+            got = self.fingerprinter.fingerprint_many(firsts)
+            keep = np.array([fp is not None for fp in got] + [False], dtype=bool)
+            renum = np.cumsum(keep) - 1  # drop devices without a fingerprint (empty mappings)
+            renum[~keep] = -1
+            codes = renum[np.where(codes < 0, len(got), codes)]
+            fps = [fp for fp in got if fp is not None]
         nd = len(DEVICE_FEATURES)
-        static[:, j : j + nd] = np.asarray(sig_rows, dtype=np.float64).reshape(-1, nd)[sig_codes]
+        static[:, j : j + nd] = device_signal_matrix(fps, codes, columns.get("ip_country"))
         m = len(fps)
         out = {}
         for k, attr in (("device_fp", "id"), ("device_hw", "hardware"), ("device_canvas", "canvas")):

@@ -19,12 +19,12 @@ from .canonical import CanonicalDevice, canonicalize, parse_user_agent, parse_ve
 from .linker import CHANGE_WEIGHTS, DeviceLinker, LinkResult
 from .linkstate import LinkState, MemoryLinkState, RedisLinkState
 from .sections import SCHEME_VERSION, Fingerprint, Fingerprinter, compare_ids, parse_id
-from .signals import DEVICE_FEATURES, device_signals
+from .signals import DEVICE_FEATURES, device_signal_matrix, device_signals
 
 __all__ = [
     "CanonicalDevice", "canonicalize", "parse_user_agent", "parse_version",
     "Fingerprint", "Fingerprinter", "SCHEME_VERSION", "compare_ids", "parse_id",
     "DeviceLinker", "LinkResult", "CHANGE_WEIGHTS",
     "LinkState", "MemoryLinkState", "RedisLinkState",
-    "DEVICE_FEATURES", "device_signals",
+    "DEVICE_FEATURES", "device_signals", "device_signal_matrix",
 ]

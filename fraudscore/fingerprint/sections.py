@@ -35,7 +35,7 @@ True
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -297,6 +297,23 @@ class Fingerprinter:
         aliases = tuple(self._sections(c, s)[0] for s in self.also) if self.also else ()
         keys = tuple(f"{hw}:{t}{comps[p]:012x}" for p, t in _ANCHOR_TAGS if comps[p]) or (hw,)
         return Fingerprint(fid, hw, sw, vol, self.scheme, c, comps, canvas, aliases, keys)
+
+    def fingerprint_many(self, devices: Iterable[Mapping[str, Any] | None]) -> list[Fingerprint | None]:
+        """Fingerprints of many device mappings, equal to :meth:`fingerprint` of each.
+
+        For batches of mostly new devices: the LRU cache is neither read nor filled
+        (its key costs a ``repr`` of the mapping and it would only churn).
+
+        Examples
+        --------
+        >>> from fraudscore.keys import Keys
+        >>> fpr = Fingerprinter(Keys("0123456789abcdef-demo"))
+        >>> a, b = fpr.fingerprint_many([{"os": "ios"}, None])
+        >>> a == fpr.fingerprint({"os": "ios"}), b
+        (True, None)
+        """
+        from_canonical = self.from_canonical
+        return [from_canonical(canonicalize(d)) if d else None for d in devices]
 
     def fingerprint(self, device: Mapping[str, Any] | None) -> Fingerprint | None:
         """Fingerprint a ``device`` mapping; ``None`` (or an empty mapping) gives ``None``.

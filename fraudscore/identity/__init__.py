@@ -299,6 +299,28 @@ class Identity:
         norm = self.normalize(kind, raw_value)
         return None if norm is None else self._pseudo(kind, norm)
 
+    # -- whole columns ---------------------------------------------------------
+    def process_columns(self, columns: Mapping[str, np.ndarray], ts: np.ndarray | None,
+                        n: int | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Pseudonym columns and identity features of a batch, equal to :meth:`process` row by row.
+
+        See :func:`fraudscore.identity.columns.process_columns` (``None``, ``""`` and
+        float NaN are missing; features are columns of the returned matrix, in
+        :attr:`feature_names` order).
+
+        Examples
+        --------
+        >>> from fraudscore.keys import Keys
+        >>> ident = Identity(Keys("0123456789abcdef-demo-secret"))
+        >>> pseudo, feats = ident.process_columns({"phone": np.array(["13800138000"], dtype=object)},
+        ...                                       np.array([1_795_946_400_000]))
+        >>> pseudo["phone"][0] == ident.pseudonym("phone", "13800138000"), feats.shape
+        (True, (1, 20))
+        """
+        from .columns import process_columns
+
+        return process_columns(self, columns, ts, n)
+
     # -- one event -------------------------------------------------------------
     def process(self, event: Mapping[str, Any]) -> tuple[dict[str, str | None], dict[str, float]]:
         """Pseudonyms and identity features of one normalised event.

@@ -21,15 +21,17 @@ import numpy as np
 __all__ = ["luhn_check_digit", "luhn_valid", "ascii_strings", "digit_strings", "random_digits", "const_cols"]
 
 
+_LUHN_DOUBLE = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.uint8)
+
+
 def luhn_check_digit(digits: np.ndarray) -> np.ndarray:
     """Luhn check digit for each row of a ``(n, k)`` digit matrix (payload without check digit)."""
-    d = np.asarray(digits, dtype=np.int64)
+    d = np.asarray(digits, dtype=np.uint8)
     k = d.shape[1]
-    # the rightmost payload digit is doubled (it sits left of the check digit)
+    # the rightmost payload digit is doubled (it sits left of the check digit); doubled digits via a table
     double = ((k - 1 - np.arange(k)) % 2) == 0
-    x = np.where(double, d * 2, d)
-    x = np.where(x > 9, x - 9, x)
-    return ((10 - x.sum(axis=1) % 10) % 10).astype(np.uint8)
+    total = d[:, ~double].sum(axis=1, dtype=np.int64) + _LUHN_DOUBLE[d[:, double]].sum(axis=1, dtype=np.int64)
+    return ((10 - total % 10) % 10).astype(np.uint8)
 
 
 def luhn_valid(number: str) -> bool:
@@ -80,8 +82,6 @@ def random_digits(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
 
 
 _VARIANT = "89AB" * 4  # RFC 4122 variant nibble, indexed by a random hex digit
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_HEX_UPPER = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -95,10 +95,12 @@ def _mix64(x: np.ndarray) -> np.ndarray:
 
 def _hex_strings(values: np.ndarray, upper: bool = False) -> np.ndarray:
     """Object array of 16-character hex strings of uint64 values."""
-    v = np.asarray(values, dtype=np.uint64)
-    shifts = np.arange(60, -4, -4, dtype=np.uint64)
-    nib = ((v[:, None] >> shifts) & np.uint64(15)).astype(np.intp)
-    return ascii_strings((_HEX_UPPER if upper else _HEX)[nib])
+    text = np.asarray(values, dtype=np.uint64).astype(">u8").tobytes().hex()  # big-endian: digits in order
+    if upper:
+        text = text.upper()
+    out = np.empty(len(text) // 16, dtype=object)
+    out[:] = [text[i:i + 16] for i in range(0, len(text), 16)]
+    return out
 
 
 def _rand64(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -107,7 +109,7 @@ def _rand64(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _uuids(rng: np.random.Generator, n: int) -> list[str]:
-    a, b = _hex_strings(_rand64(rng, n), upper=True), _hex_strings(_rand64(rng, n), upper=True)
+    a, b = _hex_strings(_rand64(rng, n), upper=True).tolist(), _hex_strings(_rand64(rng, n), upper=True).tolist()
     return [f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{_VARIANT[int(y[0], 16)]}{y[1:4]}-{y[4:]}" for x, y in zip(a, b)]
 
 

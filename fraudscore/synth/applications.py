@@ -36,8 +36,9 @@ import numpy as np
 from ..errors import ConfigError
 from ..timeutil import to_epoch_ms
 from ._digits import digit_strings
-from ._parts import (DAY_MS, Context, amounts, concat, draw_times, make_part, obj, products, terms)
+from ._parts import DAY_MS, Context, amounts, concat, draw_times, make_part, no_gc, obj, products, terms
 from .data import EVENT_COLUMNS, SCENARIOS, SyntheticData
+from ._pyrng import PyRng
 from .devices import drift, random_devices
 from .fraud import BUILDERS
 from .identities import PROXY_PREFIXES, bank_cards, emails, ips_in_prefixes, ipv4s, national_ids, phones
@@ -85,7 +86,8 @@ def _repeat_chains(rng: np.random.Generator, n: int, t0: int, t1: int) -> tuple[
     return chain, ts, term, steps
 
 
-def _genuine(ctx: Context, n: int) -> dict[str, np.ndarray]:
+def _genuine(ctx: Context, n: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The genuine rows, and the ID numbers of the genuine applicants."""
     rng = ctx.rng
     chain, rep_ts, rep_term, rep_step = _repeat_chains(rng, n, ctx.t0, ctx.t1)
     _, chain = np.unique(chain, return_inverse=True)
@@ -102,7 +104,7 @@ def _genuine(ctx: Context, n: int) -> dict[str, np.ndarray]:
     phone, email = phones(rng, n_app), emails(rng, n_app, disposable=rng.random(n_app) < 0.005)
     card, home_ip = bank_cards(rng, n_app), ipv4s(rng, n_app)
     chan = rng.choice(len(_CHANNELS), size=n_app, p=_CHANNEL_P)
-    platform = np.where(chan == 0, np.where(rng.random(n_app) < 0.68, "android", "ios"), "web").astype(object)
+    platform = np.where(chan == 0, np.where(rng.random(n_app) < 0.68, "android", "ios"), "web")
     has_dev = (chan != 3) | (rng.random(n_app) < 0.3)
     dev_of = np.full(n_app, -1, dtype=np.int64)
     dev_of[has_dev] = np.arange(int(has_dev.sum()))
@@ -139,13 +141,24 @@ def _genuine(ctx: Context, n: int) -> dict[str, np.ndarray]:
     pool = obj(dev_pool) if dev_pool else obj(None, 0)
     device[has] = pool[d[has]]
     drifted = np.flatnonzero(has & (step > 0) & (rng.random(n) < 0.5))
+    fast = PyRng(rng)
     for i in drifted.tolist():
-        device[i] = drift(device[i], rng)
+        device[i] = drift(device[i], fast)
     return make_part(
         n, ts=ts, applicant_id=ids[who], phone=row_phone, email=email[who], bank_card=row_card, ip=ip,
         inviter_id=inviter[who], product=products(rng, n), channel=_CHANNELS[chan[who]], device=device,
         amount=amounts(rng, n), term_months=term, device_truth=np.where(has, truth_ids[np.maximum(d, 0)], -1)
-        if len(truth_ids) else -1, scenario="genuine")
+        if len(truth_ids) else -1, scenario="genuine"), ids
+
+
+def _application_ids(n: int, prefix: str) -> np.ndarray:
+    """``prefix`` + the row number as 10 zero-padded digits, for rows ``0 .. n - 1``."""
+    digits = np.empty((n, 10), dtype=np.uint8)
+    rest = np.arange(n, dtype=np.int64)
+    for j in range(9, -1, -1):
+        digits[:, j] = rest % 10
+        rest //= 10
+    return digit_strings(digits, prefix=prefix)
 
 
 def _check(name: str, value: Any, ok: bool, what: str) -> None:
@@ -202,12 +215,17 @@ def generate(n_days: int = 28, per_day: int = 2000, fraud_rate: float = 0.03, se
         raise ConfigError(f"The 'start' parameter of generate must be a date or timestamp. Got {start!r} instead."
                           ) from None
     t0 -= t0 % DAY_MS
+    with no_gc():  # only acyclic objects are made: cyclic GC passes over millions of new dicts are pure cost
+        return _generate(int(n_days), int(per_day), float(fraud_rate), seed, t0, mix)
+
+
+def _generate(n_days: int, per_day: int, fraud_rate: float, seed: int | None, t0: int, mix: dict[str, float]
+              ) -> SyntheticData:
     rng = np.random.default_rng(seed)
     total = int(n_days) * int(per_day)
     n_fraud = int(round(total * float(fraud_rate)))
     ctx = Context(rng, t0, int(n_days))
-    genuine = _genuine(ctx, total - n_fraud)
-    ctx.genuine_ids = np.unique(genuine["applicant_id"].astype(str)).astype(object)
+    genuine, ctx.genuine_ids = _genuine(ctx, total - n_fraud)  # every applicant applies at least once
     parts = [genuine]
     names = [s for s in SCENARIOS[1:] if mix.get(s, 0) > 0]
     w = np.array([mix[s] for s in names], dtype=float)
@@ -224,8 +242,7 @@ def generate(n_days: int = 28, per_day: int = 2000, fraud_rate: float = 0.03, se
     order = np.argsort(rows["ts"], kind="stable")
     rows = {k: v[order] for k, v in rows.items()}
     n = len(order)
-    app_id = digit_strings((np.arange(n)[:, None] // 10 ** np.arange(9, -1, -1) % 10).astype(np.uint8),
-                           prefix=f"A{int(seed or 0) % 1000:03d}")
+    app_id = _application_ids(n, f"A{int(seed or 0) % 1000:03d}")
     fraud = rows["is_fraud"].astype(bool)
     delay = np.where(fraud, rng.integers(7 * DAY_MS, 45 * DAY_MS, size=n),
                      rng.integers(30 * DAY_MS, 90 * DAY_MS, size=n))

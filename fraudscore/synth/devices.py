@@ -46,7 +46,6 @@ True
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -54,7 +53,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..timeutil import to_epoch_ms
-from ._digits import digit_strings, luhn_check_digit, random_digits
+from ._digits import random_digits
 
 __all__ = [
     "random_device",
@@ -77,94 +76,10 @@ HARDWARE_KEYS: frozenset[str] = frozenset({
 RESETTABLE_KEYS: frozenset[str] = frozenset({"android_id", "idfv", "imei", "canvas_hash"})
 """Ids and noise a device farm randomises on every application."""
 
-from ._catalog import (_ALL_ANDROID, _ALL_ANDROID_TAC, _ANDROID, _ANDROID_OS, _ANDROID_OS_P, _APP_P, _APP_VERSIONS,
-                       _BROWSER_CUM, _BROWSER_IDS, _BROWSER_NAMES, _EMULATOR, _IOS, _IOS_OS, _LANGS, _LANGS_P,
-                       _SAFARI, _SIM, _SIM_P, _TZ, _TZ_P, _UA, _WEB, _WEB_FAMILY)
-from ._digits import _VARIANT, _hex_strings, _imeis, _mix64, _rand64, _uuids
-
-
-def _weights(items: list[tuple[Any, ...]]) -> np.ndarray:
-    w = np.array([it[-1] for it in items], dtype=float)
-    return w / w.sum()
-
-
-def _p(w: np.ndarray) -> np.ndarray:
-    return w / w.sum()
-
-
-def _common(rng: np.random.Generator, n: int) -> tuple[list[str], list[tuple[str, ...]]]:
-    tz = rng.choice(len(_TZ), size=n, p=_TZ_P).tolist()
-    lg = rng.choice(len(_LANGS), size=n, p=_LANGS_P).tolist()
-    return [_TZ[i] for i in tz], [_LANGS[i] for i in lg]
-
-
-def _app_devices(rng: np.random.Generator, n: int, os_: str, emulator: np.ndarray,
-                 rooted: np.ndarray) -> list[dict[str, Any]]:
-    tz, langs = _common(rng, n)
-    appv = [_APP_VERSIONS[i] for i in rng.choice(len(_APP_VERSIONS), size=n, p=_p(_APP_P))]
-    sim = [_SIM[i] for i in rng.choice(len(_SIM), size=n, p=_p(_SIM_P))]
-    if os_ == "ios":
-        mi = rng.choice(len(_IOS), size=n, p=_weights(_IOS))
-        lo = np.array([_IOS[i][2] for i in mi])
-        osv = lo + (rng.random(n) * (len(_IOS_OS) - lo)).astype(int)
-        idfv = _uuids(rng, n)
-        return [
-            {"source": "app", "os": "ios", "os_version": _IOS_OS[v], "model": _IOS[m][0], "manufacturer": "Apple",
-             "app_version": a, "idfv": u, "emulator": False, "rooted": bool(r), "sim_operator": s,
-             "screen": _IOS[m][1], "timezone": t, "languages": list(lg)}
-            for m, v, a, u, r, s, t, lg in zip(mi.tolist(), osv.tolist(), appv, idfv, rooted.tolist(), sim, tz, langs)
-        ]
-    idx = np.where(emulator, len(_ANDROID) + rng.choice(len(_EMULATOR), size=n, p=_weights(_EMULATOR)),
-                   rng.choice(len(_ANDROID), size=n, p=_weights(_ANDROID)))
-    osv = [_ANDROID_OS[i] for i in rng.choice(len(_ANDROID_OS), size=n, p=_ANDROID_OS_P)]
-    aid = _hex_strings(_rand64(rng, n))
-    imei = _imeis(rng, _ALL_ANDROID_TAC[idx])
-    keep_imei = (rng.random(n) < 0.6) | emulator
-    out = [
-        {"source": "app", "os": "android", "os_version": v, "model": _ALL_ANDROID[m][1],
-         "manufacturer": _ALL_ANDROID[m][0], "app_version": a, "android_id": x, "emulator": bool(e),
-         "rooted": bool(r), "sim_operator": s, "screen": _ALL_ANDROID[m][2], "timezone": t, "languages": list(lg)}
-        for m, v, a, x, e, r, s, t, lg in zip(idx.tolist(), osv, appv, aid.tolist(), emulator.tolist(),
-                                              rooted.tolist(), sim, tz, langs)
-    ]
-    for i in np.flatnonzero(keep_imei).tolist():
-        out[i]["imei"] = imei[i]
-    return out
-
-
-@lru_cache(maxsize=8192)
-def _user_agent(fam: str, browser: str, v: int, s: int, w: int) -> str:
-    ios = _SAFARI[s]
-    return _UA[(fam, browser)].format(v=v, s=ios, u=ios.replace(".", "_"), w=w)
-
-
-def _web_devices(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
-    tz, langs = _common(rng, n)
-    pi = rng.choice(len(_WEB), size=n, p=_weights(_WEB))
-    fam = _WEB_FAMILY[pi]
-    bi = (rng.random(n)[:, None] > _BROWSER_CUM[fam]).sum(axis=1)
-    browser = _BROWSER_NAMES[fam, bi]
-    chrome_v = rng.integers(116, 125, size=n).tolist()
-    safari_v = rng.integers(0, len(_SAFARI), size=n).tolist()
-    wechat_v = rng.integers(40, 48, size=n).tolist()
-    variant = rng.integers(0, 4, size=n).astype(np.uint64)  # driver / OS build differences in canvas rendering
-    bid = np.array([_BROWSER_IDS[b] for b in _BROWSER_NAMES.ravel()], dtype=np.uint64).reshape(
-        _BROWSER_NAMES.shape)[fam, bi]
-    canvas = _hex_strings(_mix64(pi.astype(np.uint64) * np.uint64(1000) + bid * np.uint64(10) + variant))
-    default_fonts = rng.random(n) < 0.12
-    fonts = _hex_strings(np.where(default_fonts, _mix64(fam.astype(np.uint64) + np.uint64(7919)), _rand64(rng, n)))
-    out = []
-    for p, b, v, sv, w, t, lg, f, c in zip(pi.tolist(), browser.tolist(), chrome_v, safari_v, wechat_v, tz, langs,
-                                           fonts.tolist(), canvas.tolist()):
-        fa, plat, screen, vendor, renderer, cores, mem, touch, depth, _ = _WEB[p]
-        d = {"source": "web", "user_agent": _user_agent(fa, b, v, sv, w), "platform": plat, "screen": screen,
-             "color_depth": depth, "timezone": t, "languages": list(lg), "fonts_hash": f, "canvas_hash": c,
-             "webgl_vendor": vendor, "webgl_renderer": renderer, "hardware_concurrency": cores}
-        if mem is not None and b != "firefox" and b != "safari":
-            d["device_memory"] = mem
-        d["touch_support"] = touch
-        out.append(d)
-    return out
+from ._catalog import _ANDROID_OS, _ANDROID_OS_P, _APP_P, _APP_VERSIONS, _LANGS, _LANGS_P, _SIM, _SIM_P, _TZ
+from ._build import _app_devices, _p, _web_devices
+from ._digits import _VARIANT
+from ._pyrng import PyRng
 
 
 def random_devices(rng: np.random.Generator | int | None, n: int, platform: str | np.ndarray = "android", *,
@@ -197,8 +112,8 @@ def random_devices(rng: np.random.Generator | int | None, n: int, platform: str 
     ['web', 'ios', 'android']
     """
     rng = np.random.default_rng(rng)
-    plat = np.broadcast_to(np.asarray(platform, dtype=object), (n,))
-    bad = set(plat.tolist()) - set(PLATFORMS)
+    plat = np.broadcast_to(np.asarray(platform, dtype=object).astype(str), (n,))  # fixed-width: fast compares
+    bad = set(np.unique(plat).tolist()) - set(PLATFORMS)
     if bad:
         raise ConfigError(f"The 'platform' parameter of random_devices must be one of {PLATFORMS}. "
                           f"Got {sorted(map(str, bad))[0]!r} instead.")
@@ -208,15 +123,18 @@ def random_devices(rng: np.random.Generator | int | None, n: int, platform: str 
         root |= emu & (rng.random(n) < 0.5)
     else:
         root = np.broadcast_to(np.asarray(rooted, dtype=bool), (n,)) & (plat != "web")
-    out: list[dict[str, Any]] = [{} for _ in range(n)]
+    out = np.empty(n, dtype=object)
     for p in PLATFORMS:
         idx = np.flatnonzero(plat == p)
         if idx.size == 0:
             continue
         devs = _web_devices(rng, idx.size) if p == "web" else _app_devices(rng, idx.size, p, emu[idx], root[idx])
-        for i, d in zip(idx.tolist(), devs):
-            out[i] = d
-    return out
+        if idx.size == n:
+            return devs
+        block = np.empty(idx.size, dtype=object)
+        block[:] = devs
+        out[idx] = block
+    return out.tolist()
 
 
 def random_device(rng: np.random.Generator | int | None, platform: Platform = "android", *,
@@ -243,6 +161,16 @@ _NATURAL_WEB = (("user_agent", 0.42), ("fonts_hash", 0.15), ("languages", 0.10),
                 ("timezone", 0.07), ("screen", 0.05))
 _DESKTOP_SCREENS = ("1920x1080", "2560x1440", "3440x1440", "1680x1050", "1600x900")
 _N_CHANGES_P = (0.6, 0.3, 0.1)
+_TABLES = {t: ([x[0] for x in t], _p(np.array([x[1] for x in t]))) for t in (_NATURAL_APP, _NATURAL_WEB)}
+
+
+def _luhn_digit(payload: str) -> int:
+    """Luhn check digit of a digit string (the rightmost payload digit is doubled)."""
+    total = 0
+    for i, ch in enumerate(reversed(payload)):
+        v = int(ch) * (2 if i % 2 == 0 else 1)
+        total += v - 9 if v > 9 else v
+    return (10 - total % 10) % 10
 
 
 def _hex64(rng: np.random.Generator) -> str:
@@ -324,9 +252,8 @@ def _farm_change(d: dict[str, Any], rng: np.random.Generator) -> None:
     if "idfv" in d:
         d["idfv"] = _uuid(rng)
     if "imei" in d:
-        payload = np.concatenate([np.array([[ord(c) - 48 for c in d["imei"][:8]]], dtype=np.uint8),
-                                  random_digits(rng, 1, 6)], axis=1)
-        d["imei"] = str(digit_strings(np.concatenate([payload, luhn_check_digit(payload)[:, None]], axis=1))[0])
+        payload = d["imei"][:8] + "".join(map(str, random_digits(rng, 1, 6)[0].tolist()))
+        d["imei"] = payload + str(_luhn_digit(payload))
     if "canvas_hash" in d:
         d["canvas_hash"] = _hex64(rng)
     if "fonts_hash" in d and rng.random() < 0.5:
@@ -343,7 +270,7 @@ def _farm_change(d: dict[str, Any], rng: np.random.Generator) -> None:
         d["user_agent"] = re.sub(r"(Chrome/|Edg/|Firefox/|rv:)(\d+)", lambda m: f"{m.group(1)}{v}", d["user_agent"])
 
 
-def drift(device: dict[str, Any], rng: np.random.Generator | int | None, *,
+def drift(device: dict[str, Any], rng: np.random.Generator | PyRng | int | None, *,
           kind: Literal["natural", "farm"] = "natural", n_changes: int | None = None) -> dict[str, Any]:
     """Return a new, drifted state of ``device`` (the input is not modified).
 
@@ -371,7 +298,7 @@ def drift(device: dict[str, Any], rng: np.random.Generator | int | None, *,
     ...     k: d[k] for k in HARDWARE_KEYS & set(d)}
     (True, 1, True)
     """
-    rng = np.random.default_rng(rng)
+    rng = rng if isinstance(rng, PyRng) else np.random.default_rng(rng)
     if kind not in ("natural", "farm"):
         raise ConfigError(f"The 'kind' parameter of drift must be 'natural' or 'farm'. Got {kind!r} instead.")
     out = {k: (list(v) if isinstance(v, list) else v) for k, v in device.items()}
@@ -380,8 +307,7 @@ def drift(device: dict[str, Any], rng: np.random.Generator | int | None, *,
         return out
     k = int(rng.choice(3, p=_N_CHANGES_P)) + 1 if n_changes is None else int(n_changes)
     table = _NATURAL_WEB if out.get("source") == "web" or "user_agent" in out else _NATURAL_APP
-    names = [t[0] for t in table]
-    probs = _p(np.array([t[1] for t in table]))
+    names, probs = _TABLES[table]
     for what in rng.choice(len(names), size=min(max(k, 0), len(names)), replace=False, p=probs):
         _natural_change(out, names[int(what)], rng)
     return out

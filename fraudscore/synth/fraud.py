@@ -36,8 +36,10 @@ from typing import Any
 import numpy as np
 
 from ._parts import DAY_MS, HOUR_MS, Context, amounts, burst_times, make_part, obj, products, split_sizes, terms
+from ._pyrng import PyRng
 from .devices import drift, random_devices
-from .identities import bank_cards, emails, ips_in_prefixes, ipv4s, national_ids, phones, proxy_prefixes
+from .identities import (_OCTETS, PROXY_PREFIXES, bank_cards, emails, ips_in_prefixes, ipv4s, national_ids,
+                         phones)
 
 __all__ = ["BUILDERS", "device_farm", "identity_theft", "synthetic_identity", "invitation_ring", "proxy_burst"]
 
@@ -63,6 +65,7 @@ def _channels(platform: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def device_farm(ctx: Context, n: int) -> dict[str, np.ndarray]:
     """Rows from device farms (see the module docstring)."""
     rng, parts = ctx.rng, []
+    fast = PyRng(rng)  # fast scalar draws for the per-row drift
     for size in split_sizes(rng, n, 30, 120):
         n_phys = int(rng.integers(2, 9))
         emulator = bool(rng.random() < 0.65)
@@ -72,7 +75,7 @@ def device_farm(ctx: Context, n: int) -> dict[str, np.ndarray]:
             base = [{**d, "emulator": False, "rooted": False} for d in base]
         truth = ctx.devices(n_phys)
         which = rng.integers(0, n_phys, size=size)
-        devices = obj([drift(base[w], rng, kind="farm") for w in which])
+        devices = obj([drift(base[w], fast, kind="farm") for w in which])
         span = int(rng.integers(1, 6)) * DAY_MS
         if rng.random() < 0.5:  # a pool of mobile-proxy addresses in two /24s
             ip = ips_in_prefixes(rng, [_prefix(x) for x in ipv4s(rng, 2)], size)
@@ -115,77 +118,110 @@ def identity_theft(ctx: Context, n: int) -> dict[str, np.ndarray]:
         device_truth=ctx.devices(n), group=ctx.groups(k)[victim])], "identity_theft")
 
 
+def _layout(rng: np.random.Generator, n: int, low: int, high: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Campaign sizes in ``[low, high]`` summing to ``n``; for every row its campaign and position in it."""
+    sizes = split_sizes(rng, n, low, high)
+    grp = np.repeat(np.arange(len(sizes)), sizes)
+    pos = np.arange(n) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return sizes, grp, pos
+
+
+def _campaign_times(ctx: Context, grp: np.ndarray, span_ms: np.ndarray) -> np.ndarray:
+    """Row times: each campaign starts at random in the period and spreads over its span (sorted within it)."""
+    rng = ctx.rng
+    start = ctx.t0 + rng.integers(0, np.maximum(ctx.n_days * DAY_MS - span_ms, 1), dtype=np.int64)
+    off = rng.integers(0, np.maximum(span_ms, 1)[grp], dtype=np.int64)
+    return start[grp] + off[np.lexsort((off, grp))]
+
+
+def _pick(rng: np.random.Generator, grp: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """For every row, a random one of its campaign's ``counts[grp]`` pooled items (index into the pool)."""
+    first = np.cumsum(counts) - counts
+    return first[grp] + (rng.random(len(grp)) * counts[grp]).astype(np.int64)
+
+
+def _in_prefix(rng: np.random.Generator, prefixes: np.ndarray) -> np.ndarray:
+    """One address in each given ``"a.b.c"`` prefix."""
+    return prefixes + np.full(len(prefixes), ".", dtype=object) + _OCTETS[rng.integers(2, 255, size=len(prefixes))]
+
+
+def _prefixes(rng: np.random.Generator, k: int) -> np.ndarray:
+    return obj([_prefix(x) for x in ipv4s(rng, k)])
+
+
 def synthetic_identity(ctx: Context, n: int) -> dict[str, np.ndarray]:
     """Rings of made-up identities sharing phones, cards, e-mails and devices."""
-    rng, parts = ctx.rng, []
-    for size in split_sizes(rng, n, 3, 12):
-        n_ids = max(1, size - int(rng.integers(0, size // 3 + 1)))  # a few identities apply twice
-        kind = rng.choice(3, size=n_ids, p=[0.35, 0.25, 0.40])  # bad checksum, bad birth date, valid
-        ids = national_ids(rng, n_ids, valid=kind != 0, implausible_birth=kind == 1)
-        who = np.concatenate([np.arange(n_ids), rng.integers(0, n_ids, size=size - n_ids)])
-        pool_phone, pool_card = phones(rng, int(rng.integers(1, 4))), bank_cards(rng, int(rng.integers(1, 3)))
-        pool_mail = emails(rng, int(rng.integers(1, 4)), disposable=rng.random() < 0.5)
-        n_dev = int(rng.integers(1, 4))
-        platform = "web" if rng.random() < 0.3 else "android"
-        base = random_devices(rng, n_dev, platform)
-        truth = ctx.devices(n_dev)
-        dw = rng.integers(0, n_dev, size=size)
-        devices = obj([drift(base[w], rng) if rng.random() < 0.3 else base[w] for w in dw])
-        span = int(rng.integers(1, 15)) * DAY_MS
-        parts.append(make_part(
-            size, ts=burst_times(rng, size, _campaign_start(ctx, span), span), applicant_id=ids[who],
-            phone=pool_phone[rng.integers(0, len(pool_phone), size=size)],
-            email=pool_mail[rng.integers(0, len(pool_mail), size=size)],
-            bank_card=pool_card[rng.integers(0, len(pool_card), size=size)],
-            ip=ips_in_prefixes(rng, [_prefix(ipv4s(rng, 1)[0])], size), product=products(rng, size),
-            channel="app" if platform == "android" else "h5", device=devices, amount=amounts(rng, size, 1.2),
-            term_months=terms(rng, size), device_truth=truth[dw], group=ctx.groups(1)[0]))
-    return _finish(parts, "synthetic_identity")
+    rng = ctx.rng
+    fast = PyRng(rng)  # fast scalar draws for the per-row drift
+    sizes, grp, pos = _layout(rng, n, 3, 12)
+    g = len(sizes)
+    n_ids = np.maximum(1, sizes - rng.integers(0, sizes // 3 + 1))  # a few identities apply twice
+    kind = rng.choice(3, size=int(n_ids.sum()), p=[0.35, 0.25, 0.40])  # bad checksum, bad birth date, valid
+    ids = national_ids(rng, len(kind), valid=kind != 0, implausible_birth=kind == 1)
+    local = np.where(pos < n_ids[grp], pos, (rng.random(n) * n_ids[grp]).astype(np.int64))
+    who = (np.cumsum(n_ids) - n_ids)[grp] + local
+    n_phone, n_card, n_mail = rng.integers(1, 4, size=g), rng.integers(1, 3, size=g), rng.integers(1, 4, size=g)
+    phone = phones(rng, int(n_phone.sum()))[_pick(rng, grp, n_phone)]
+    card = bank_cards(rng, int(n_card.sum()))[_pick(rng, grp, n_card)]
+    mail = emails(rng, int(n_mail.sum()), disposable=np.repeat(rng.random(g) < 0.5, n_mail))[_pick(rng, grp, n_mail)]
+    n_dev = rng.integers(1, 4, size=g)
+    web = rng.random(g) < 0.3
+    base = random_devices(rng, int(n_dev.sum()), np.where(np.repeat(web, n_dev), "web", "android").astype(object))
+    truth = ctx.devices(len(base))
+    dw = _pick(rng, grp, n_dev)
+    devices = obj([drift(base[w], fast) if fast.random() < 0.3 else base[w] for w in dw.tolist()])
+    return _finish([make_part(
+        n, ts=_campaign_times(ctx, grp, rng.integers(1, 15, size=g) * DAY_MS), applicant_id=ids[who], phone=phone,
+        email=mail, bank_card=card, ip=_in_prefix(rng, _prefixes(rng, g)[grp]), product=products(rng, n),
+        channel=np.where(web, "h5", "app").astype(object)[grp], device=devices, amount=amounts(rng, n, 1.2),
+        term_months=terms(rng, n), device_truth=truth[dw], group=ctx.groups(g)[grp])], "synthetic_identity")
 
 
 def invitation_ring(ctx: Context, n: int) -> dict[str, np.ndarray]:
     """Fraudsters inviting each other for referral rewards."""
-    rng, parts = ctx.rng, []
-    for size in split_sizes(rng, n, 5, 20):
-        ids = national_ids(rng, size, valid=rng.random(size) < 0.95)
-        inviter = np.empty(size, dtype=object)
-        if len(ctx.genuine_ids) and rng.random() < 0.3:  # the ring's entry point: a genuine user's referral
-            inviter[0] = ctx.genuine_ids[int(rng.integers(0, len(ctx.genuine_ids)))]
-        for i in range(1, size):
-            inviter[i] = ids[int(rng.integers(max(0, i - 4), i))]  # invited by a recent ring member
-        n_dev = int(rng.integers(2, 5))
-        base = random_devices(rng, n_dev, _platforms(rng, n_dev, 0.2))
-        truth = ctx.devices(n_dev)
-        dw = rng.integers(0, n_dev, size=size)
-        devices = obj([drift(base[w], rng) if rng.random() < 0.4 else base[w] for w in dw])
-        ring_prefix = _prefix(ipv4s(rng, 1)[0])
-        ip = np.where(rng.random(size) < 0.6, ips_in_prefixes(rng, [ring_prefix], size), ipv4s(rng, size))
-        span = int(rng.integers(1, 4)) * DAY_MS
-        channel = np.where([d.get("source") == "web" for d in devices], "h5", "app").astype(object)
-        parts.append(make_part(
-            size, ts=burst_times(rng, size, _campaign_start(ctx, span), span), applicant_id=ids,
-            phone=phones(rng, size), email=emails(rng, size, disposable=rng.random(size) < 0.1),
-            bank_card=bank_cards(rng, size), ip=obj(ip), inviter_id=inviter, product=products(rng, size),
-            channel=channel, device=devices, amount=amounts(rng, size, 0.8), term_months=terms(rng, size),
-            device_truth=truth[dw], group=ctx.groups(1)[0]))
-    return _finish(parts, "invitation_ring")
+    rng = ctx.rng
+    fast = PyRng(rng)  # fast scalar draws for the per-row drift
+    sizes, grp, pos = _layout(rng, n, 5, 20)
+    g = len(sizes)
+    ids = national_ids(rng, n, valid=rng.random(n) < 0.95)
+    inviter = obj(None, n)
+    later = np.flatnonzero(pos > 0)  # invited by a recent ring member (one of the previous four)
+    inviter[later] = ids[later - 1 - (rng.random(len(later)) * np.minimum(pos[later], 4)).astype(np.int64)]
+    entry = np.flatnonzero((pos == 0) & (rng.random(n) < 0.3))  # the ring's entry point: a genuine user's referral
+    if len(ctx.genuine_ids) and len(entry):
+        inviter[entry] = ctx.genuine_ids[rng.integers(0, len(ctx.genuine_ids), size=len(entry))]
+    n_dev = rng.integers(2, 5, size=g)
+    base = random_devices(rng, int(n_dev.sum()), _platforms(rng, int(n_dev.sum()), 0.2))
+    truth = ctx.devices(len(base))
+    dw = _pick(rng, grp, n_dev)
+    devices = obj([drift(base[w], fast) if fast.random() < 0.4 else base[w] for w in dw.tolist()])
+    ip = np.where(rng.random(n) < 0.6, _in_prefix(rng, _prefixes(rng, g)[grp]), ipv4s(rng, n))
+    channel = np.where([d["source"] == "web" for d in devices], "h5", "app").astype(object)
+    return _finish([make_part(
+        n, ts=_campaign_times(ctx, grp, rng.integers(1, 4, size=g) * DAY_MS), applicant_id=ids,
+        phone=phones(rng, n), email=emails(rng, n, disposable=rng.random(n) < 0.1), bank_card=bank_cards(rng, n),
+        ip=obj(ip), inviter_id=inviter, product=products(rng, n), channel=channel, device=devices,
+        amount=amounts(rng, n, 0.8), term_months=terms(rng, n), device_truth=truth[dw], group=ctx.groups(g)[grp])],
+        "invitation_ring")
 
 
 def proxy_burst(ctx: Context, n: int) -> dict[str, np.ndarray]:
     """Bursts of applications within an hour from a few data-centre /24 ranges."""
-    rng, parts = ctx.rng, []
-    for size in split_sizes(rng, n, 10, 40):
-        span = int(rng.integers(20, 91)) * 60_000
-        platform = _platforms(rng, size, 0.7)
-        parts.append(make_part(
-            size, ts=burst_times(rng, size, _campaign_start(ctx, span), span),
-            applicant_id=national_ids(rng, size, valid=rng.random(size) < 0.75), phone=phones(rng, size),
-            email=emails(rng, size, disposable=rng.random(size) < 0.2), bank_card=bank_cards(rng, size),
-            ip=ips_in_prefixes(rng, proxy_prefixes(rng, int(rng.integers(1, 4))), size),
-            product=products(rng, size), channel=_channels(platform, rng),
-            device=obj(random_devices(rng, size, platform)), amount=amounts(rng, size, 1.5),
-            term_months=terms(rng, size), device_truth=ctx.devices(size), group=ctx.groups(1)[0]))
-    return _finish(parts, "proxy_burst")
+    rng = ctx.rng
+    sizes, grp, _ = _layout(rng, n, 10, 40)
+    g = len(sizes)
+    span = rng.integers(20, 91, size=g) * 60_000
+    platform = _platforms(rng, n, 0.7)
+    # one to three distinct data-centre ranges per burst
+    ranges = np.argsort(rng.random((g, len(PROXY_PREFIXES))), axis=1)
+    k = rng.integers(1, 4, size=g)
+    prefix = obj(PROXY_PREFIXES)[ranges[grp, (rng.random(n) * k[grp]).astype(np.int64)]]
+    return _finish([make_part(
+        n, ts=_campaign_times(ctx, grp, span), applicant_id=national_ids(rng, n, valid=rng.random(n) < 0.75),
+        phone=phones(rng, n), email=emails(rng, n, disposable=rng.random(n) < 0.2), bank_card=bank_cards(rng, n),
+        ip=_in_prefix(rng, prefix), product=products(rng, n), channel=_channels(platform, rng),
+        device=obj(random_devices(rng, n, platform)), amount=amounts(rng, n, 1.5), term_months=terms(rng, n),
+        device_truth=ctx.devices(n), group=ctx.groups(g)[grp])], "proxy_burst")
 
 
 def _finish(parts: list[dict[str, np.ndarray]], scenario: str) -> dict[str, np.ndarray]:

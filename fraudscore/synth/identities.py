@@ -28,6 +28,8 @@ Examples
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ._digits import ascii_strings, digit_strings, luhn_check_digit, luhn_valid, random_digits
@@ -44,6 +46,7 @@ _REGIONS = np.array([
 ])
 _REGION_DIGITS = np.array([[ord(c) - 48 for c in r] for r in _REGIONS], dtype=np.uint8)
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
+_REGION_SUM = (_REGION_DIGITS.astype(np.int64) * _ID_WEIGHTS[:6]).sum(axis=1)
 _ID_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)  # check character for (sum mod 11)
 _DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _MOBILE_PREFIXES = np.array([
@@ -74,6 +77,8 @@ PROXY_PREFIXES: tuple[str, ...] = (
 _OCTETS = np.array([str(i) for i in range(256)], dtype=object)
 _NUMBERS = np.array([str(i) for i in range(10_000)], dtype=object)
 _SYLLABLES_O = _SYLLABLES.astype(object)
+_AT_DOMAINS = np.array(["@" + d for d in _MAIL_DOMAINS + list(DISPOSABLE_DOMAINS)], dtype=object)
+_QQ, _FOXMAIL = _MAIL_DOMAINS.index("qq.com"), _MAIL_DOMAINS.index("foxmail.com")
 
 
 def _choice_rows(rng: np.random.Generator, table: np.ndarray, n: int) -> np.ndarray:
@@ -115,19 +120,34 @@ def national_ids(rng: np.random.Generator, n: int, *, valid: np.ndarray | bool =
     m = rng.integers(1, 13, size=n)
     d = 1 + (rng.random(n) * _DAYS[m - 1]).astype(np.int64)
     kind = rng.integers(0, 5, size=n)
-    y = np.where(bad_birth & (kind == 0), rng.integers(1850, 1900, size=n), y)
-    y = np.where(bad_birth & (kind == 1), year + rng.integers(1, 10, size=n), y)
-    m = np.where(bad_birth & (kind == 2), 13 + rng.integers(0, 7, size=n), m)
-    d = np.where(bad_birth & (kind == 3), 32 + rng.integers(0, 8, size=n), d)
-    m = np.where(bad_birth & (kind == 4), 2, m)
-    d = np.where(bad_birth & (kind == 4), 30, d)
-    birth = np.stack([y // 1000, y // 100 % 10, y // 10 % 10, y % 10, m // 10, m % 10, d // 10, d % 10], axis=1)
+    early, late = rng.integers(1850, 1900, size=n), year + rng.integers(1, 10, size=n)
+    month13, day32 = 13 + rng.integers(0, 7, size=n), 32 + rng.integers(0, 8, size=n)
+    if bad_birth.any():
+        y = np.where(bad_birth & (kind == 0), early, y)
+        y = np.where(bad_birth & (kind == 1), late, y)
+        m = np.where(bad_birth & (kind == 2), month13, m)
+        d = np.where(bad_birth & (kind == 3), day32, d)
+        m = np.where(bad_birth & (kind == 4), 2, m)
+        d = np.where(bad_birth & (kind == 4), 30, d)
+    out = np.empty((n, 18), dtype=np.uint8)  # filled in place: region, birth date, sequence, check
+    ymd = y * 10_000 + m * 100 + d
+    s = np.zeros(n, dtype=np.int64)  # the weighted digit sum, accumulated column by column
+    for j in range(13, 5, -1):
+        digit = ymd % 10
+        out[:, j] = digit
+        s += digit * int(_ID_WEIGHTS[j])
+        ymd //= 10
     seq = random_digits(rng, n, 3)
-    body = np.concatenate([_choice_rows(rng, _REGION_DIGITS, n), birth.astype(np.uint8), seq], axis=1)
-    s = (body.astype(np.int64) * _ID_WEIGHTS).sum(axis=1) % 11
+    out[:, 14:17] = seq
+    for j in range(3):
+        s += seq[:, j] * int(_ID_WEIGHTS[14 + j])
+    region = rng.integers(0, len(_REGIONS), size=n)
+    out[:, :6] = _REGION_DIGITS[region]
+    s = (s + _REGION_SUM[region]) % 11
     wrong = (s + rng.integers(1, 11, size=n)) % 11  # any other residue: a different check character
-    check = _ID_CHECK[np.where(valid, s, wrong)]
-    return ascii_strings(np.concatenate([body + 48, check[:, None]], axis=1))
+    out[:, :17] += 48
+    out[:, 17] = _ID_CHECK[np.where(valid, s, wrong)]
+    return ascii_strings(out)
 
 
 def id_checksum_valid(value: str) -> bool:
@@ -180,17 +200,26 @@ def emails(rng: np.random.Generator, n: int, *, disposable: np.ndarray | bool = 
     (True, True)
     """
     disp = np.broadcast_to(np.asarray(disposable, dtype=bool), (n,))
-    dom = np.array(_MAIL_DOMAINS, dtype=object)[rng.choice(len(_MAIL_DOMAINS), size=n, p=_MAIL_P)]
-    dom = np.where(disp, np.array(DISPOSABLE_DOMAINS, dtype=object)[rng.integers(0, len(DISPOSABLE_DOMAINS),
-                                                                                   size=n)], dom)
-    qq = _OCTETS[rng.integers(1, 256, size=n)] + _OCTETS[rng.integers(0, 256, size=n)].astype(object) + obj_str(
-        rng.integers(100, 1000, size=n))
-    a, b = _choice_rows(rng, _SYLLABLES_O, n), _choice_rows(rng, _SYLLABLES_O, n)
+    dom = rng.choice(len(_MAIL_DOMAINS), size=n, p=_MAIL_P)
+    dom = np.where(disp, len(_MAIL_DOMAINS) + rng.integers(0, len(DISPOSABLE_DOMAINS), size=n), dom)
+    q1, q2, q3 = rng.integers(1, 256, size=n), rng.integers(0, 256, size=n), rng.integers(100, 1000, size=n)
+    a, b = rng.integers(0, len(_SYLLABLES), size=n), rng.integers(0, len(_SYLLABLES), size=n)
     num = rng.integers(0, 10_000, size=n)
     style = rng.integers(0, 3, size=n)
-    named = np.where(style == 1, np.where(num < 2000, a + b, a + b + obj_str(num)), a + "." + b + obj_str(num % 100))
-    local = np.where((dom == "qq.com") | ((dom == "foxmail.com") & (style == 0)), qq, named)
-    return local + "@" + dom
+    # only the strings each row needs, from small lookup tables (one concatenation per row)
+    pairs, dotted = _syllable_pairs()
+    ab = a * len(_SYLLABLES) + b
+    local = np.empty(n, dtype=object)
+    qq = (dom == _QQ) | ((dom == _FOXMAIL) & (style == 0))
+    i = np.flatnonzero(qq)
+    local[i] = _octet_pairs()[q1[i] * 256 + q2[i]] + _NUMBERS[q3[i]]
+    short = ~qq & (style == 1) & (num < 2000)
+    local[short] = pairs[ab[short]]
+    i = np.flatnonzero(~qq & (style == 1) & (num >= 2000))
+    local[i] = pairs[ab[i]] + _NUMBERS[num[i]]
+    i = np.flatnonzero(~qq & (style != 1))
+    local[i] = dotted[ab[i]] + _NUMBERS[num[i] % 100]
+    return local + _AT_DOMAINS[dom]
 
 
 def obj_str(values: np.ndarray) -> np.ndarray:
@@ -225,8 +254,22 @@ def ipv4s(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _dotted(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:
-    dot = np.full(len(a), ".", dtype=object)
-    return _OCTETS[a] + dot + _OCTETS[b] + dot + _OCTETS[c] + dot + _OCTETS[d]
+    head, tail = _octet_pairs(".", "."), _octet_pairs(".")
+    return head[np.asarray(a) * 256 + b] + tail[np.asarray(c) * 256 + d]
+
+
+@lru_cache(maxsize=4)
+def _octet_pairs(sep: str = "", end: str = "") -> np.ndarray:
+    """Object array of the 65536 strings ``f"{i}{sep}{j}{end}"`` at index ``i * 256 + j``."""
+    return np.array([f"{i}{sep}{j}{end}" for i in range(256) for j in range(256)], dtype=object)
+
+
+@lru_cache(maxsize=1)
+def _syllable_pairs() -> tuple[np.ndarray, np.ndarray]:
+    """``a + b`` and ``a + "." + b`` for every pair of syllables (index ``a * len + b``)."""
+    syl = _SYLLABLES.tolist()
+    return (np.array([x + y for x in syl for y in syl], dtype=object),
+            np.array([x + "." + y for x in syl for y in syl], dtype=object))
 
 
 def proxy_prefixes(rng: np.random.Generator, k: int) -> list[str]:

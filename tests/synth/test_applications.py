@@ -175,3 +175,46 @@ def test_records_validate_against_default_schema(synth_data):
 def test_bad_parameters(kwargs):
     with pytest.raises(ConfigError, match="parameter of generate"):
         generate(**kwargs)
+
+
+def test_generate_pauses_gc_and_restores_it():
+    import gc
+
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    generate(n_days=1, per_day=200, seed=0)
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # new objects moved to the oldest generation, not frozen
+    gc.freeze()  # a process that froze objects on purpose keeps them frozen
+    try:
+        frozen = gc.get_freeze_count()
+        generate(n_days=1, per_day=200, seed=0)
+        assert gc.get_freeze_count() > frozen // 2 and gc.isenabled()  # still frozen (a few freed meanwhile)
+    finally:
+        gc.unfreeze()
+    gc.disable()
+    try:
+        generate(n_days=1, per_day=200, seed=0)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_campaign_structure(synth_data):
+    c, lab, truth = synth_data.columns, synth_data.labels, synth_data.truth
+    sc, groups = lab["scenario"], truth["group"]
+    for name, low, high in (("synthetic_identity", 3, 12), ("invitation_ring", 5, 20), ("proxy_burst", 10, 40)):
+        rows = np.flatnonzero(sc == name)
+        _, sizes = np.unique(groups[rows], return_counts=True)
+        assert sizes.max() <= high and np.median(sizes) >= low, name
+    # a synthetic-identity ring applies from one /24 and a burst from at most three data-centre ranges
+    for name, most in (("synthetic_identity", 1), ("proxy_burst", 3)):
+        rows = np.flatnonzero(sc == name)
+        for g in np.unique(groups[rows])[:20]:
+            prefixes = {ip.rsplit(".", 1)[0] for ip in c["ip"][rows[groups[rows] == g]]}
+            assert len(prefixes) <= most, name
+    # ring members are invited by members who applied earlier
+    ring = np.flatnonzero(sc == "invitation_ring")
+    first = {}
+    for i in ring:
+        first.setdefault(c["applicant_id"][i], c["ts"][i])
+    earlier = [first[c["inviter_id"][i]] <= c["ts"][i] for i in ring if c["inviter_id"][i] in first]
+    assert len(earlier) > 50 and all(earlier)

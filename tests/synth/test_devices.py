@@ -109,3 +109,40 @@ def test_simulate_drift_farm_and_validation():
         simulate_drift(drift_rate=1.5)
     with pytest.raises(ConfigError, match="n_devices"):
         simulate_drift(n_devices=0)
+
+
+def test_pyrng_drift_is_seeded_and_keeps_properties():
+    from fraudscore.synth._pyrng import PyRng
+
+    base = random_devices(5, 60, np.array(["android", "ios", "web"] * 20, dtype=object))
+    runs = []
+    for _ in range(2):
+        fast = PyRng(np.random.default_rng(1))
+        runs.append([drift(d, fast, kind=kind) for d in base for kind in ("natural", "farm")])
+    assert runs[0] == runs[1]  # same seed, same drift
+    for i, d in enumerate(base):
+        nat, farm = runs[0][2 * i], runs[0][2 * i + 1]
+        assert nat != d and farm != d
+        for k in HARDWARE_KEYS & set(d):
+            assert farm[k] == d[k]
+        for k in RESETTABLE_KEYS & set(d):
+            assert farm[k] != d[k], k
+        if "imei" in farm:
+            assert luhn_valid(farm["imei"]) and farm["imei"][:8] == d["imei"][:8]
+        DEFAULT_SCHEMA.validate({"application_id": "A", "ts": 1767571200000, "device": nat})
+
+
+def test_pyrng_choice_frequencies():
+    from fraudscore.synth._pyrng import PyRng
+
+    r = PyRng(np.random.default_rng(0))
+    draws = np.array([r.choice(3, p=np.array([0.6, 0.3, 0.1])) for _ in range(4000)])
+    assert np.allclose(np.bincount(draws, minlength=3) / 4000, [0.6, 0.3, 0.1], atol=0.03)
+    picks = [tuple(r.choice(4, size=2, replace=False, p=[0.7, 0.1, 0.1, 0.1])) for _ in range(2000)]
+    assert all(a != b for a, b in picks) and np.mean([0 in p for p in picks]) > 0.8
+
+
+def test_devices_have_their_own_dicts_and_lists():
+    devs = random_devices(0, 300, np.array(["android", "ios", "web"] * 100, dtype=object))
+    assert len({id(d) for d in devs}) == 300
+    assert len({id(d["languages"]) for d in devs}) == 300
