@@ -104,8 +104,11 @@ def test_threads_share_one_memory_store():
 def _dead_redis():
     """A real client pointed at a closed loopback port: every call fails like a server that went away."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    return redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    return redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2,
+                       retry=Retry(NoBackoff(), 0))
 
 
 def test_store_failure_raises_or_degrades():
