@@ -386,41 +386,6 @@ def _objects(values: list[Any]) -> np.ndarray:
     return out
 
 
-def _factorize(col: np.ndarray | None, n: int) -> tuple[np.ndarray, list[Any]]:
-    """int64 codes (-1 = missing) and first rows of the distinct values; only ``str`` values are shared."""
-    if col is None:
-        return np.full(n, -1, dtype=np.int64), []
-    index: dict[Any, int] = {}
-    firsts: list[int] = []
-    out: list[int] = []
-    for i, v in enumerate(col.tolist()):
-        if type(v) is str:
-            c = index.get(v)
-            if c is None:
-                c = index[v] = len(firsts)
-                firsts.append(i)
-        elif v is None or (isinstance(v, float) and math.isnan(v)):
-            c = -1
-        else:  # other types are never deduplicated
-            c = len(firsts)
-            firsts.append(i)
-        out.append(c)
-    return np.array(out, dtype=np.int64), firsts
-
-
-def _regroup(codes: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of distinct (value, day) pairs (-1 stays missing) and each pair's first row."""
-    ok = codes >= 0
-    out = np.full(len(codes), -1, dtype=np.int64)
-    if not ok.any():
-        return out, np.zeros(0, dtype=np.int64)
-    d = days[ok] - days[ok].min()
-    key = codes[ok] * (int(d.max()) + 1) + d
-    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    out[ok] = inv.reshape(-1)
-    return out, np.flatnonzero(ok)[first]
-
-
 def _concat(a: np.ndarray | None, b: np.ndarray | None, n: int) -> np.ndarray:
     """Concatenate two column parts; a missing part is all-missing (None) of its length."""
     if a is None:

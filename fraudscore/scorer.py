@@ -37,7 +37,7 @@ from .schema import Schema
 from .timeutil import to_epoch_ms
 from .velocity import FeatureSet, MemoryStore, OnlineVelocity, RedisStore
 
-__all__ = ["Scorer", "load", "labels_for_rows"]
+__all__ = ["Scorer", "load", "labels_for_rows", "LabelIndex"]
 
 
 def _model_version(model: Any) -> str:
@@ -53,31 +53,47 @@ def _model_version(model: Any) -> str:
     return "m-" + h.hexdigest()[:16]
 
 
-def labels_for_rows(labels: Any, application_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Align a labels table with batch rows by ``application_id``.
+class LabelIndex:
+    """A labels table indexed once by application id, for aligning it with batch rows.
 
     ``labels`` holds ``application_id``, ``is_fraud`` and ``label_time`` (any
     timestamp form; ``label_ts`` in epoch ms is accepted too) as a mapping of
-    columns or a DataFrame. Rows without a label get ``is_fraud = NaN``.
+    columns or a DataFrame. :meth:`align` gives rows without a label
+    ``is_fraud = NaN`` and a label time that never arrives.
+
+    Examples
+    --------
+    >>> idx = LabelIndex({"application_id": ["A", "B"], "is_fraud": [1, 0], "label_ts": [5, 7]})
+    >>> out = idx.align(np.array(["B", "C"], dtype=object))
+    >>> out["is_fraud"].tolist(), int(out["label_ts"][0])
+    ([0.0, nan], 7)
     """
-    if hasattr(labels, "to_dict") and hasattr(labels, "columns"):
-        labels = {c: labels[c].to_numpy() for c in labels.columns}
-    ids = np.asarray(labels["application_id"], dtype=object)
-    fraud = np.asarray(labels["is_fraud"], dtype=np.float64)
-    if "label_ts" in labels:
-        lts = np.asarray(labels["label_ts"], dtype=np.int64)
-    else:
-        lts = np.array([to_epoch_ms(v) for v in labels["label_time"]], dtype=np.int64)
-    pos = {str(a): i for i, a in enumerate(ids)}
-    n = len(application_ids)
-    out_f = np.full(n, np.nan)
-    out_t = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    for i, a in enumerate(application_ids):
-        j = pos.get(str(a))
-        if j is not None:
-            out_f[i] = fraud[j]
-            out_t[i] = lts[j]
-    return {"is_fraud": out_f, "label_ts": out_t}
+
+    def __init__(self, labels: Any) -> None:
+        if hasattr(labels, "to_dict") and hasattr(labels, "columns"):
+            labels = {c: labels[c].to_numpy() for c in labels.columns}
+        ids = np.asarray(labels["application_id"], dtype=object)
+        self.fraud = np.asarray(labels["is_fraud"], dtype=np.float64)
+        if "label_ts" in labels:
+            self.lts = np.asarray(labels["label_ts"], dtype=np.int64)
+        else:
+            self.lts = np.array([to_epoch_ms(v) for v in labels["label_time"]], dtype=np.int64)
+        self.pos = {str(a): i for i, a in enumerate(ids)}
+
+    def align(self, application_ids: np.ndarray) -> dict[str, np.ndarray]:
+        """``is_fraud`` (float, NaN unknown) and ``label_ts`` (int64 ms) aligned with ``application_ids``."""
+        j = np.array([self.pos.get(str(a), -1) for a in application_ids], dtype=np.int64)
+        ok = j >= 0
+        fraud = np.full(len(j), np.nan)
+        lts = np.full(len(j), np.iinfo(np.int64).max, dtype=np.int64)
+        fraud[ok] = self.fraud[j[ok]]
+        lts[ok] = self.lts[j[ok]]
+        return {"is_fraud": fraud, "label_ts": lts}
+
+
+def labels_for_rows(labels: Any, application_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Align a labels table with batch rows by ``application_id`` (see :class:`LabelIndex`)."""
+    return LabelIndex(labels).align(application_ids)
 
 
 class Scorer:
@@ -228,7 +244,7 @@ class Scorer:
         lab = None
         if labels is not None and cb.n:
             lab = labels_for_rows(labels, cb.columns[self.schema.id_field])
-        rec, X = self.pipeline.batch(cb, lab, DeviceLinker(MemoryLinkState()))
+        rec, X = self.pipeline.batch(cb, lab, self.pipeline.new_linker())
         return cb, rec, X
 
     def score_batch(self, events: EventsLike, *, labels: Any = None, return_features: bool = False,

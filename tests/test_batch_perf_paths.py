@@ -10,7 +10,7 @@ from fraudscore.batch import to_columns
 from fraudscore.errors import EventError
 from fraudscore.fingerprint import DeviceLinker, MemoryLinkState
 from fraudscore.keys import Keys
-from fraudscore.pipeline import FeaturePipeline, _factorize, _regroup
+from fraudscore.pipeline import FeaturePipeline
 from fraudscore.schema import DEFAULT_SCHEMA, Field, Schema
 from fraudscore.velocity import FeatureSet, FeatureSpec, MemoryStore, OnlineVelocity
 
@@ -19,22 +19,6 @@ FS = FeatureSet([FeatureSpec("count", key="device_id", window="1h"),
                  FeatureSpec("distinct", key="device_id", of="email", window="1d")])
 T0 = 1_795_946_400_000
 DAY = 86_400_000
-
-
-def test_factorize_shares_only_strings():
-    col = np.array(["a", None, "b", "a", float("nan"), 5, 5, ""], dtype=object)
-    codes, firsts = _factorize(col, len(col))
-    assert codes.tolist() == [0, -1, 1, 0, -1, 2, 3, 4]
-    assert firsts == [0, 2, 5, 6, 7]
-    assert _factorize(None, 3)[0].tolist() == [-1, -1, -1]
-
-
-def test_regroup_splits_by_day():
-    codes = np.array([0, 0, -1, 1, 0], dtype=np.int64)
-    days = np.array([10, 11, 10, 10, 10])
-    out, reps = _regroup(codes, days)
-    assert out[2] == -1 and out[0] == out[4] != out[1] and len(set(out[[0, 1, 3]].tolist())) == 3
-    assert sorted(reps.tolist()) == [0, 1, 3]
 
 
 _VALUES = st.sampled_from(["110101199003074514", "11010119900307451X", " a@b.com ", "A.B+x@gmail.com", "",

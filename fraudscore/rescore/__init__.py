@@ -49,14 +49,12 @@ from ..decision import ACTIONS, DecisionBatch
 from ..errors import EventError, FraudscoreError
 from ..keys import Keys
 from ..pipeline import paused_gc
-from ..scorer import Scorer, load
-from ..timeutil import to_epoch_ms
+from ..scorer import LabelIndex, Scorer, load
 from ..velocity import late_mask
 
 __all__ = ["rescore", "diff_bundles", "ChunkedScorer", "RescoreSummary", "DiffReport", "iter_chunks",
            "add_command"]
 
-_INT64_MAX = np.iinfo(np.int64).max
 
 
 # -- input ----------------------------------------------------------------------------------
@@ -126,32 +124,15 @@ def _n_rows(source: Any) -> int | None:
         return None
 
 
-class _Labels:
-    """A labels table indexed once by application id (as :func:`fraudscore.scorer.labels_for_rows`)."""
+def _label_index(labels: Any) -> LabelIndex:
+    """A :class:`~fraudscore.scorer.LabelIndex` from a table, a mapping or a CSV/Parquet path."""
+    if isinstance(labels, LabelIndex):
+        return labels
+    if isinstance(labels, (str, Path)):
+        from ..cli import read_table
 
-    def __init__(self, labels: Any) -> None:
-        if isinstance(labels, (str, Path)):
-            from ..cli import read_table
-
-            labels = read_table(labels)
-        if hasattr(labels, "to_dict") and hasattr(labels, "columns"):
-            labels = {c: labels[c].to_numpy() for c in labels.columns}
-        ids = np.asarray(labels["application_id"], dtype=object)
-        self.fraud = np.asarray(labels["is_fraud"], dtype=np.float64)
-        if "label_ts" in labels:
-            self.lts = np.asarray(labels["label_ts"], dtype=np.int64)
-        else:
-            self.lts = np.array([to_epoch_ms(v) for v in labels["label_time"]], dtype=np.int64)
-        self.pos = {str(a): i for i, a in enumerate(ids)}
-
-    def align(self, application_ids: np.ndarray) -> dict[str, np.ndarray]:
-        j = np.array([self.pos.get(str(a), -1) for a in application_ids], dtype=np.int64)
-        ok = j >= 0
-        fraud = np.full(len(j), np.nan)
-        lts = np.full(len(j), _INT64_MAX, dtype=np.int64)
-        fraud[ok] = self.fraud[j[ok]]
-        lts[ok] = self.lts[j[ok]]
-        return {"is_fraud": fraud, "label_ts": lts}
+        labels = read_table(labels)
+    return LabelIndex(labels)
 
 
 # -- chunked scoring ------------------------------------------------------------------------
@@ -170,7 +151,7 @@ class ChunkedScorer:
         self.scorer = scorer
         self.pipeline = scorer.pipeline
         self.linker = self.pipeline.new_linker()
-        self.labels = None if labels is None else (labels if isinstance(labels, _Labels) else _Labels(labels))
+        self.labels = None if labels is None else _label_index(labels)
         self.context: dict[str, Any] | None = None
         self.offset = 0
         self.newest: int | None = None

@@ -36,7 +36,7 @@ import numpy as np
 from .._compat import progress as _progress
 from ..decision import ACTIONS, DecisionBatch
 from ..keys import Keys
-from . import ChunkedScorer, _as_scorer, _Labels, _n_rows, iter_chunks
+from . import ChunkedScorer, _as_scorer, _label_index, _n_rows, iter_chunks
 
 __all__ = ["DiffReport", "diff_bundles"]
 
@@ -208,7 +208,7 @@ def diff_bundles(source: Any, bundle_a: Any, bundle_b: Any, *, key: Keys | bytes
     DiffReport
     """
     sa, sb = _as_scorer(bundle_a, key), _as_scorer(bundle_b, key)
-    lab = None if labels is None else _Labels(labels)
+    lab = None if labels is None else _label_index(labels)
     ca = ChunkedScorer(sa, lab)
     shared = _same_features(sa, sb)
     cbs = None if shared else ChunkedScorer(sb, lab)
