@@ -26,7 +26,7 @@ _LIST_ITEMS = frozenset({str, int, float})
 def compile_check(f: Field, max_str: int, max_keys: int, max_list: int) -> Callable[[Any], Any]:
     """A checker for ``f`` given the schema's size limits (see :func:`fraudscore.schema.compile_check`)."""
     name, t, slow = f.name, f.type, f.check
-    if t == "str":
+    if t == "str" or t == "category":
         def check(v: Any) -> Any:
             if type(v) is str:
                 s = v.strip()

@@ -39,6 +39,7 @@ import numpy as np
 
 from ._version import __version__
 from .bundle import Bundle
+from .categories import Categories, Vocabulary, category_feature
 from .errors import ConfigError
 from .keys import Keys
 from .model import TrainConfig, train_model
@@ -192,9 +193,18 @@ def train(
         raise ConfigError(f"The 'exclude_features' parameter of train names unknown features. Got {unknown} instead.")
     cols = [j for j, n in enumerate(names) if n not in set(exclude_features)]
     model_names = [names[j] for j in cols]
+    # category fields: a vocabulary from the model's rows, the same codes score() and score_batch() will give
+    vocabs = {f: Vocabulary.fit(np.asarray(rec[f], dtype=object)[known], min_count=tcfg.category_min_count,
+                                max_size=tcfg.max_categories)
+              for f in scorer.pipeline.category_fields if category_feature(f) in model_names}
+    categories = Categories(vocabs)
+    if vocabs:
+        codes = scorer.pipeline.category_codes(rec, cb.n, categories)
+        for j, f in enumerate(scorer.pipeline.category_fields):
+            X[:, names.index(category_feature(f))] = codes[:, j]
     entity = None if entity_field is None else np.asarray(rec[entity_field], dtype=object)[known]
     model = train_model(X[known][:, cols], y[known].astype(np.int8), ts[known], model_names, config=tcfg,
-                        entity=entity)
+                        entity=entity, categorical=categories.features, categories=categories)
     th = model.thresholds
     policy = Policy(review=int(th.review), decline=int(th.decline))
     training = {

@@ -10,7 +10,9 @@ Saved form (a directory, or the dict of :meth:`Model.to_files`):
 * ``model.txt`` -- LightGBM text format (best iteration only);
 * ``calibration.json`` -- the calibration breakpoints;
 * ``model.json`` -- format version, library version, feature names, thresholds,
-  validation metrics and training metadata.
+  validation metrics, training metadata and, for models with categorical
+  features, their vocabularies (``categories``; format version 2, which older
+  libraries refuse with "upgrade fraudscore" instead of scoring without them).
 
 Examples
 --------
@@ -36,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
+from ..categories import Categories
 from ..errors import BundleError, ConfigError
 from .calibration import Calibrator
 from .fast import FastPredictor
@@ -43,7 +46,7 @@ from .thresholds import Thresholds, score_scale, score_scale_array
 
 __all__ = ["Model", "MODEL_FORMAT_VERSION", "MODEL_FILES", "jsonable"]
 
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2  # 2: category vocabularies (written only when a model has some; else 1)
 MODEL_FILES = ("model.txt", "calibration.json", "model.json")
 
 
@@ -94,6 +97,8 @@ class Model:
         Training metadata (config, sizes, periods).
     fast : bool
         Use the C single-row fast path when available.
+    categories : Categories or mapping, optional
+        Vocabularies of the categorical features (:mod:`fraudscore.categories`).
 
     Examples
     --------
@@ -117,6 +122,7 @@ class Model:
         metrics: Mapping[str, Any] | None = None,
         training: Mapping[str, Any] | None = None,
         fast: bool = True,
+        categories: Categories | Mapping[str, Any] | None = None,
     ) -> None:
         self.booster = booster
         self.feature_names: list[str] = [str(s) for s in feature_names]
@@ -134,6 +140,11 @@ class Model:
         self.thresholds = thresholds or Thresholds(review=500, decline=800)
         self.metrics: dict[str, Any] = dict(metrics or {})
         self.training: dict[str, Any] = dict(training or {})
+        self.categories = categories if isinstance(categories, Categories) else Categories.from_dict(categories)
+        unknown = [f for f in self.categories.features if f not in self.feature_names]
+        if unknown:
+            raise ConfigError(f"The 'categories' parameter of Model has vocabularies for features the model lacks: "
+                              f"{unknown[:5]}.")
         self._fast = FastPredictor(booster, enabled=fast)
 
     # -- prediction ---------------------------------------------------------
@@ -193,7 +204,7 @@ class Model:
         import lightgbm as lgb
 
         meta = {
-            "format_version": MODEL_FORMAT_VERSION,
+            "format_version": MODEL_FORMAT_VERSION if self.categories else 1,
             "library_version": __version__,
             "lightgbm_version": lgb.__version__,
             "feature_names": self.feature_names,
@@ -201,6 +212,8 @@ class Model:
             "metrics": self.metrics,
             "training": self.training,
         }
+        if self.categories:
+            meta["categories"] = self.categories.to_dict()
         return {
             "model.txt": self.booster.model_to_string().encode("utf-8"),
             "calibration.json": _dumps(self.calibrator.to_dict()),
@@ -244,6 +257,7 @@ class Model:
                 metrics=meta.get("metrics") or {},
                 training=meta.get("training") or {},
                 fast=fast,
+                categories=Categories.from_dict(meta.get("categories")),
             )
         except (ConfigError, KeyError, TypeError) as e:
             raise BundleError(f"model metadata is invalid: {e}") from None

@@ -61,7 +61,7 @@ __all__ = ["rescore", "diff_bundles", "ChunkedScorer", "RescoreSummary", "DiffRe
 def _csv_dtypes(path: Path, schema: Any) -> dict[str, Any]:
     pd = require_pandas()
     header = pd.read_csv(path, nrows=0).columns
-    text = {f.name for f in schema.fields if f.type == "str"}
+    text = {f.name for f in schema.fields if f.type in ("str", "category")}
     return {c: str for c in header if c in text or str(c).startswith("device.")}
 
 
