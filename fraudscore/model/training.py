@@ -474,8 +474,9 @@ def train_model(
     yv = y[ho_rows]
     pos_ho = int(yv.sum())
     if pos_ho < cfg.min_valid_positives:
-        what = "the validation period" if not cv else f"the {len(folds)} rolling validation folds together"
-        msg = (f"{what} holds only {pos_ho} frauds (< min_valid_positives={cfg.min_valid_positives}): early stopping, "
+        what = "the validation period holds" if not cv else \
+            f"the rolling validation folds ({len(folds)}) hold together"
+        msg = (f"{what} only {pos_ho} frauds (< min_valid_positives={cfg.min_valid_positives}): early stopping, "
                "calibration and thresholds rest on very few frauds; give more labelled history or check the model "
                "on a later period")
         report["warnings"].append(msg)
