@@ -65,16 +65,20 @@ from .sections import VOLATILE_ATTRS, Fingerprint
 
 __all__ = ["DeviceLinker", "LinkResult", "MIN_LINK_CONFIDENCE"]
 
-#: Velocity features keyed on ``device_id`` use a link only at or above this confidence.
-MIN_LINK_CONFIDENCE = 0.5
+#: Velocity features keyed on ``device_id`` use a link only at or above this confidence (a fingerprint
+#: shared by two devices or more gets at most 0.5).
+MIN_LINK_CONFIDENCE = 0.6
 _MASK48 = (1 << 48) - 1
 _IDX = {a: i for i, a in enumerate(VOLATILE_ATTRS)}
-#: Components counted per hardware family (settings) and over all devices (content, resettable ids).
-_FAM_POS = tuple(_IDX[a] for a in ("user_agent", "os_version", "app_version", "screen", "timezone", "languages",
-                                   "sim_operator", "emulator", "rooted"))
-_GLOB_POS = tuple(_IDX[a] for a in ("fonts_hash", "canvas_hash", "android_id", "idfv", "imei"))
+#: Components whose values are counted per hardware family for the popularity estimate (every volatile
+#: one: a font list or canvas shared by every phone of a family says nothing there, however rare elsewhere).
+_FAM_POS = tuple(range(len(VOLATILE_ATTRS)))
+_GLOB_POS: tuple[int, ...] = ()  # nothing is counted over all families
 _ID_TAGS = tuple((_IDX[a], a[:2]) for a in ("android_id", "idfv", "imei"))
 _RENDERER_SLOT = 15
+_CLASS_POS = tuple(_IDX[a] for a in ("screen", "timezone", "languages", "sim_operator", "emulator", "rooted"))
+_POP_POS_MOBILE = (*_CLASS_POS, *(p for p, _ in _ID_TAGS))
+_POP_POS = (*_POP_POS_MOBILE, _IDX["fonts_hash"], _IDX["canvas_hash"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,11 +179,16 @@ class DeviceLinker:
     # -- keys --------------------------------------------------------------------------
     @staticmethod
     def block_keys(fp: Fingerprint) -> tuple[str, ...]:
-        """Candidate blocks: ``<family>:<browser family>`` and ``<family>:<resettable id>`` for each present."""
+        """Candidate blocks: ``<family>:<browser family>[:<font MinHash>]`` and ``<family>:<resettable id>``.
+
+        The font list's MinHash (the smallest keyed font hash) splits a family's desktops into
+        blocks that installing or removing a font rarely changes (only when that font is the minimum).
+        """
         fam = fp.family
         comps = fp.components
         bf = fp.canonical.browser_family or fp.canonical.source
-        return (f"{fam}:{bf}", *(f"{fam}:{t}{comps[p]:012x}" for p, t in _ID_TAGS if comps[p]))
+        main = f"{fam}:{bf}:{fp.fonts_sketch[0]:08x}" if fp.fonts_sketch else f"{fam}:{bf}"
+        return (main, *(f"{fam}:{t}{comps[p]:012x}" for p, t in _ID_TAGS if comps[p]))
 
     @staticmethod
     def stat_keys(fp: Fingerprint, positions: tuple[int, ...] | None = None) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -193,11 +202,21 @@ class DeviceLinker:
 
     # -- popularity ---------------------------------------------------------------------
     def popularity(self, fp: Fingerprint, view: LinkView, ndev: int) -> float:
-        """Expected number of live devices showing ``fp`` (at least 1; see the module docstring)."""
+        """Expected number of live devices showing ``fp``'s lasting attributes (at least 1).
+
+        The product of the family's value shares over the attributes updates do not change
+        (screen, timezone, languages, SIM, flags, resettable ids, and on desktops fonts, canvas
+        and renderer: a phone's are fixed by its model and OS), times the family's devices.
+        """
         n = view.fam_n
         est = float(n + 1)
-        for v in view.fam_counts.values():
-            est *= (v + 1) / (n + 1)
+        counts = view.fam_counts
+        comps = fp.components
+        for p in (_POP_POS if not fp.mobile else _POP_POS_MOBILE):
+            if comps[p]:
+                est *= (counts.get(comps[p] * 16 + p, 0) + 1) / (n + 1)
+        if fp.renderer and not fp.mobile:
+            est *= (counts.get(fp.renderer * 16 + _RENDERER_SLOT, 0) + 1) / (n + 1)
         gn = view.glob_n
         for v in view.glob_counts.values():
             est *= (v + 1) / (gn + 1)
@@ -211,7 +230,17 @@ class DeviceLinker:
         """Read what :meth:`decide` needs from the state."""
         fam_keys, glob_keys = self.stat_keys(fp)
         ids = (fp.id, *fp.aliases) if fp.aliases else (fp.id,)
-        return self.state.read(ids, self.block_keys(fp), fp.family, fam_keys, glob_keys, now)
+        return self.state.read(ids, self.block_keys(fp), fp.family, fam_keys, glob_keys, now,
+                               lambda ex: ex is None or _ahead(ex, fp), self.shared_key(fp))
+
+    @staticmethod
+    def shared_key(fp: Fingerprint) -> str:
+        """The class of a common fingerprint: hardware family, browser family and the settings (screen,
+        timezone, languages, SIM, flags), without what updates change (versions, fonts, canvas)."""
+        c = fp.components
+        h = xxhash.xxh3_64_intdigest(repr((fp.family, fp.canonical.browser_family, *(c[p] for p in _CLASS_POS)))
+                                     .encode()) & _MASK48
+        return f"s:{h:012x}"
 
     def decide(self, fp: Fingerprint, view: LinkView, now: int, ip: int = 0) -> tuple[LinkResult, LinkPlan]:
         """The link of ``fp`` at ``now`` given ``view``: a pure function, no state is touched.
@@ -226,8 +255,7 @@ class DeviceLinker:
             conf = round(min(1.0, 1.0 / pop), 3)
             did = ex["id"]
             if ex["fp"] == fp.id:
-                rec = {**ex, "t": max(ex["t"], now), "n": ex["n"] + 1, "ip": ip or ex["ip"]}
-                plan = LinkPlan(rec, ids, blocks, view.exact_ndev, False, fp.family, touch=True)
+                plan = LinkPlan(ex, ids, blocks, view.exact_ndev, False, fp.family, touch=True, ip=ip)
                 changed: tuple[str, ...] = ()
             else:  # back to an earlier state of its own (e.g. undocked again)
                 changed, pos = _changes(fp, ex)
@@ -237,27 +265,34 @@ class DeviceLinker:
             how = "exact" if conf >= MIN_LINK_CONFIDENCE else "shared"
             return LinkResult(did, conf, changed, False, how), plan
         ndev = view.exact_ndev + 1 if ex is not None else 1  # another device already showed this fingerprint
+        pop = self.popularity(fp, view, ndev)
+        if pop >= 2.0:
+            # attributes cannot separate this fingerprint's devices: one shared record per class (hardware family,
+            # browser, settings) across updates -- what exact matching does within one version -- at low confidence
+            key = self.shared_key(fp)
+            sh = view.shared
+            did = sh["id"] if sh is not None else f"d_{fp.family}_{key[2:]}"
+            changed, pos = _changes(fp, sh) if sh is not None else ((), ())
+            fk, gk = self.stat_keys(fp, pos if sh is not None else None)
+            plan = LinkPlan(make_record(fp, did, now, sh, ip), (*ids, key), blocks, ndev, sh is None, fp.family,
+                            fk, gk)
+            return LinkResult(did, round(1.0 / pop, 3), changed, sh is None, "shared"), plan
         cands = [r for r in view.cands if compatible(fp, r)]
         n_c = len(cands)
-        best: tuple[float, dict[str, Any]] | None = None
-        p2 = 0.0
+        scored: list[tuple[float, int, dict[str, Any]]] = []
         if cands:
-            if n_c > self.max_scored:
-                cands = sorted(cands, key=lambda r: (n_differences(fp, r), -r["t"], r["id"]))[: self.max_scored]
+            near = sorted((n_differences(fp, r), -r["t"], r["id"], r) for r in cands)[: self.max_scored]
             predict = self.model.predict
-            scored = sorted(((predict(pair_features(fp, r, now, ip, n_c)), r) for r in cands),
-                            key=lambda s: (-s[0], -s[1]["t"], s[1]["id"]))
-            best = scored[0]
-            p2 = scored[1][0] if len(scored) > 1 else 0.0
-        pop = self.popularity(fp, view, ndev)
-        if best is not None and best[0] >= self.link_probability:
-            p1, rec = best
-            conf = round(min(1.0, p1 * (1.0 - p2) / pop), 3)
+            scored = sorted(((predict(pair_features(fp, r, now, ip, n_c)), nd, r) for nd, _, _, r in near),
+                            key=lambda s: (-s[0], -s[2]["t"], s[2]["id"]))
+        if scored and scored[0][0] >= self.link_probability:
+            p1, _, rec = scored[0]
+            conf = round(min(1.0, p1 / pop), 3)
             changed, pos = _changes(fp, rec)
             fk, gk = self.stat_keys(fp, pos)
             plan = LinkPlan(make_record(fp, rec["id"], now, rec, ip), ids, blocks, ndev, False, fp.family, fk, gk)
             return LinkResult(rec["id"], conf, changed, False, "model"), plan
-        p1 = best[0] if best is not None else 0.0
+        p1 = scored[0][0] if scored else 0.0
         conf = round(min(1.0, (1.0 - p1) / pop), 3)
         suffix = xxhash.xxh3_64_intdigest(f"{fp.id}|{now}".encode()) & _MASK48
         did = f"d_{fp.family}_{suffix:012x}"

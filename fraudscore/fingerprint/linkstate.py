@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +68,7 @@ class LinkView:
 
     exact: Record | None = None
     exact_ndev: int = 0
+    shared: Record | None = None
     cands: list[Record] = field(default_factory=list)
     fam_n: int = 0
     fam_counts: dict[int, int] = field(default_factory=dict)
@@ -79,8 +80,9 @@ class LinkView:
 class LinkPlan:
     """What a link decision writes (see :meth:`LinkState.write`).
 
-    ``touch`` means the device was seen again in its current state: only its last
-    sighting, count and IP change, and it moves to the front of its blocks.
+    ``touch`` means the device was seen again in its current state: ``record`` is the
+    stored record, of which only the last sighting, count and IP (``ip``, 0 = keep)
+    change, and it moves to the front of its blocks.
     """
 
     record: Record
@@ -92,6 +94,7 @@ class LinkPlan:
     fam_keys: tuple[int, ...] = ()
     glob_keys: tuple[int, ...] = ()
     touch: bool = False
+    ip: int = 0
 
 
 class LinkState:
@@ -101,9 +104,13 @@ class LinkState:
     max_per_block: int
 
     def read(self, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str, fam_keys: Sequence[int],
-             glob_keys: Sequence[int], now: int) -> LinkView:  # pragma: no cover - interface
-        """The exact match of the first known of ``fp_ids`` (and its collision count), the live records of
-        ``block_keys`` (most recently seen first, no repeats, the exact match excluded) and the value counts."""
+             glob_keys: Sequence[int], now: int,
+             need_candidates: Callable[[Record | None], bool] | None = None,
+             shared_key: str | None = None) -> LinkView:  # pragma: no cover
+        """The exact match of the first known of ``fp_ids`` (and its collision count), the record indexed
+        under ``shared_key`` (the shared record of a common fingerprint's class), the live records of
+        ``block_keys`` (most recently seen first, no repeats, the exact match excluded; only when
+        ``need_candidates(exact record or None)`` is true, when given) and the value counts."""
         raise NotImplementedError
 
     def write(self, plan: LinkPlan, now: int) -> None:  # pragma: no cover - interface
@@ -144,7 +151,9 @@ class MemoryLinkState(LinkState):
         return len(self._devices)
 
     def read(self, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str, fam_keys: Sequence[int],
-             glob_keys: Sequence[int], now: int) -> LinkView:
+             glob_keys: Sequence[int], now: int,
+             need_candidates: Callable[[Record | None], bool] | None = None,
+             shared_key: str | None = None) -> LinkView:
         devices, ttl = self._devices, self.ttl_ms
         view = LinkView()
         for fid in fp_ids:
@@ -154,21 +163,28 @@ class MemoryLinkState(LinkState):
                 if rec is not None and now - rec["t"] <= ttl:
                     view.exact, view.exact_ndev = rec, hit[1]
                     break
-        skip = view.exact["id"] if view.exact is not None else None
-        seen: set[str] = set()
-        cands = view.cands
-        blocks = self._blocks
-        for key in block_keys:
-            blk = blocks.get(key)
-            if not blk:
-                continue
-            for did in reversed(blk):
-                if did in seen or did == skip:
-                    continue
-                seen.add(did)
-                rec = devices.get(did)
+        if shared_key is not None:
+            hit = self._exact.get(shared_key)
+            if hit is not None:
+                rec = devices.get(hit[0])
                 if rec is not None and now - rec["t"] <= ttl:
-                    cands.append(rec)
+                    view.shared = rec
+        if need_candidates is None or need_candidates(view.exact):
+            skip = view.exact["id"] if view.exact is not None else None
+            seen: set[str] = set()
+            cands = view.cands
+            blocks = self._blocks
+            for key in block_keys:
+                blk = blocks.get(key)
+                if not blk:
+                    continue
+                for did in reversed(blk):
+                    if did in seen or did == skip:
+                        continue
+                    seen.add(did)
+                    rec = devices.get(did)
+                    if rec is not None and now - rec["t"] <= ttl:
+                        cands.append(rec)
         f = self._fam.get(fam)
         if f is not None:
             view.fam_n = f[0]
@@ -184,12 +200,25 @@ class MemoryLinkState(LinkState):
         rec = plan.record
         did = rec["id"]
         devices = self._devices
-        devices[did] = rec
-        devices.move_to_end(did)
         exact = self._exact
-        for fid in plan.fp_ids:
-            exact[fid] = [did, plan.ndev]
-            exact.move_to_end(fid)
+        if plan.touch:  # the stored record itself: seen again, unchanged
+            if now > rec["t"]:
+                rec["t"] = now
+            rec["n"] += 1
+            if plan.ip:
+                rec["ip"] = plan.ip
+            devices.move_to_end(did)
+            for fid in plan.fp_ids:
+                if fid in exact:
+                    exact.move_to_end(fid)
+                else:
+                    exact[fid] = [did, plan.ndev]
+        else:
+            devices[did] = rec
+            devices.move_to_end(did)
+            for fid in plan.fp_ids:
+                exact[fid] = [did, plan.ndev]
+                exact.move_to_end(fid)
         blocks, cap, ttl = self._blocks, self.max_per_block, self.ttl_ms
         for key in plan.block_keys:
             blk = blocks.get(key)
@@ -294,8 +323,11 @@ class RedisLinkState(LinkState):
         return None if now - rec["t"] > self.ttl_ms else rec
 
     def read(self, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str, fam_keys: Sequence[int],
-             glob_keys: Sequence[int], now: int) -> LinkView:
+             glob_keys: Sequence[int], now: int,
+             need_candidates: Callable[[Record | None], bool] | None = None,
+             shared_key: str | None = None) -> LinkView:
         p = self.prefix
+        fp_ids = [*fp_ids, *([shared_key] if shared_key is not None else [])]
 
         def run() -> list[Any]:
             pipe = self.client.pipeline(transaction=False)
@@ -303,17 +335,22 @@ class RedisLinkState(LinkState):
             for key in block_keys:
                 pipe.zrevrange(f"{p}:b:{key}", 0, self.max_per_block - 1)
             pipe.hmget(f"{p}:f:{fam}", ["n", *map(str, fam_keys)])
-            pipe.hmget(f"{p}:g", ["n", *map(str, glob_keys)])
+            if glob_keys:
+                pipe.hmget(f"{p}:g", ["n", *map(str, glob_keys)])
             return pipe.execute()
 
         replies = self._call(run)
         exact = []
-        for raw in replies[0]:
+        shared_id = None
+        for k, raw in enumerate(replies[0]):
             raw = self._s(raw)
             if raw is not None:
                 did, _, nd = raw.rpartition("|")
-                exact.append((did, int(nd)))
-        ids: list[str] = list(dict.fromkeys(d for d, _ in exact))
+                if shared_key is not None and k == len(fp_ids) - 1:
+                    shared_id = did
+                else:
+                    exact.append((did, int(nd)))
+        ids: list[str] = list(dict.fromkeys([*(d for d, _ in exact), *([shared_id] if shared_id else [])]))
         order: list[str] = []  # candidates: most recently seen first, per block in order, no repeats
         for lst in replies[1:1 + len(block_keys)]:
             for did in lst:
@@ -323,7 +360,8 @@ class RedisLinkState(LinkState):
                 if did not in ids:
                     ids.append(did)
         view = LinkView()
-        fam_r, glob_r = replies[1 + len(block_keys)], replies[2 + len(block_keys)]
+        fam_r = replies[1 + len(block_keys)]
+        glob_r = replies[2 + len(block_keys)] if glob_keys else []
         view.fam_n = int(fam_r[0] or 0)
         view.fam_counts = {k: int(v or 0) for k, v in zip(fam_keys, fam_r[1:])}
         if glob_keys:
@@ -337,12 +375,17 @@ class RedisLinkState(LinkState):
             if recs.get(did) is not None:
                 view.exact, view.exact_ndev = recs[did], nd
                 break
-        skip = view.exact["id"] if view.exact is not None else None
-        view.cands = [recs[d] for d in order if d != skip and recs.get(d) is not None]
+        if shared_id is not None:
+            view.shared = recs.get(shared_id)
+        if need_candidates is None or need_candidates(view.exact):
+            skip = view.exact["id"] if view.exact is not None else None
+            view.cands = [recs[d] for d in order if d != skip and recs.get(d) is not None]
         return view
 
     def write(self, plan: LinkPlan, now: int) -> None:
         rec = plan.record
+        if plan.touch:
+            rec = {**rec, "t": max(rec["t"], now), "n": rec["n"] + 1, "ip": plan.ip or rec["ip"]}
         did = rec["id"]
         ttl = self.ttl_ms
         p = self.prefix
@@ -362,13 +405,15 @@ class RedisLinkState(LinkState):
                 fk = f"{p}:f:{plan.fam}"
                 if plan.new_device:
                     pipe.hincrby(fk, "n", 1)
-                    pipe.hincrby(f"{p}:g", "n", 1)
                 for k in plan.fam_keys:
                     pipe.hincrby(fk, str(k), 1)
-                for k in plan.glob_keys:
-                    pipe.hincrby(f"{p}:g", str(k), 1)
                 pipe.pexpire(fk, ttl)
-                pipe.pexpire(f"{p}:g", ttl)
+                if plan.new_device or plan.glob_keys:
+                    if plan.new_device:
+                        pipe.hincrby(f"{p}:g", "n", 1)
+                    for k in plan.glob_keys:
+                        pipe.hincrby(f"{p}:g", str(k), 1)
+                    pipe.pexpire(f"{p}:g", ttl)
             pipe.execute()
 
         self._call(run)

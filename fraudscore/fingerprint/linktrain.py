@@ -101,7 +101,7 @@ def training_pairs(stream: DriftStream, fingerprinter: Fingerprinter | None = No
 
 
 def train_link_model(*, n_devices: int = 1500, days: float = 90.0, seed: int = 101,
-                     scenarios: Sequence[str] = TRAIN_SCENARIOS, num_boost_round: int = 120) -> LinkModel:
+                     scenarios: Sequence[str] = TRAIN_SCENARIOS, num_boost_round: int = 80) -> LinkModel:
     """Train the link model on simulated pairs (see the module docstring); reproducible.
 
     Parameters
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--n-devices", type=int, default=1500)
     ap.add_argument("--days", type=float, default=90.0)
     ap.add_argument("--seed", type=int, default=101)
-    ap.add_argument("--rounds", type=int, default=120)
+    ap.add_argument("--rounds", type=int, default=80)
     args = ap.parse_args(argv)
     model = train_link_model(n_devices=args.n_devices, days=args.days, seed=args.seed, num_boost_round=args.rounds)
     out = Path(args.out)
