@@ -6,33 +6,39 @@ of FP-STALKER's *hybrid* linker (rules find candidates, a learned model decides)
 1. **exact**: a fingerprint id (or an alias under an older scheme) seen before
    returns its device -- unless the device has since moved to newer versions
    than this fingerprint shows (then another device shows it: a collision);
-2. **candidates** from blocks, never a scan: devices of the same *hardware
-   family* (the hardware section without the renderer's driver details, so a
-   driver update does not hide a desktop) and browser family, plus those sharing
-   a resettable id; blocks are ordered by **last sighting**;
-3. **hard rules**: same family and browser family, no OS / browser / app
+2. **popularity**: the expected number of live devices sharing the fingerprint's
+   lasting attributes (those updates do not change), from value counts in its
+   hardware family, the collisions seen on the exact index and -- for a phone
+   without a resettable id while its family holds fewer than
+   ``min_family_devices`` devices -- a prior of ``mobile_prior`` devices (mobile
+   fingerprints are mostly not unique);
+3. **shared classes**: a fingerprint as common as two devices or more cannot be
+   told apart from its twins: it is linked to one shared record per class
+   (hardware family, browser, lasting settings) across updates, as exact
+   matching would within one version, with confidence ``1 / popularity``;
+4. **candidates** otherwise come from blocks, never a scan: devices of the same
+   *hardware family* (the hardware section without the renderer's driver
+   details, so a driver update does not hide a desktop), browser family and
+   font-list MinHash, plus those sharing a resettable id; blocks are ordered by
+   **last sighting**;
+5. **hard rules**: same family and browser family, no OS / browser / app
    version going backwards; a cheap pre-filter keeps the :attr:`max_scored`
    closest candidates;
-4. the **link model** (:class:`~fraudscore.fingerprint.linkmodel.LinkModel`,
+6. the **link model** (:class:`~fraudscore.fingerprint.linkmodel.LinkModel`,
    LightGBM on :data:`~fraudscore.fingerprint.linkfeatures.PAIR_FEATURES`) gives
    each the probability of being the same device; the best links when it reaches
-   :attr:`link_probability`, else a new device is created;
-5. **collision-aware confidence**: the fingerprint's *popularity* (how many
-   live devices are expected to share it, from value counts in its hardware
-   family, collisions seen on the exact index, and -- for a phone's fingerprint
-   without a resettable id, until its family holds ``min_family_devices``
-   devices -- a prior of ``mobile_prior`` devices, since mobile fingerprints are
-   mostly not unique) divides the confidence. ``link_confidence`` is thus the
-   estimated probability that the id denotes this one physical device.
+   :attr:`link_probability` (confidence: probability / popularity), else a new
+   device is created.
 
-Links below :data:`MIN_LINK_CONFIDENCE` are *refused* downstream: the pipeline
-keys no velocity feature on them (``device_id`` is ``None`` in the record and
-the decision) and ``device__link_confidence`` carries the number. An exact match
-on a common fingerprint (identical phones) therefore never merges two phones'
-histories. The decision is a pure function of the fingerprint, the
-:class:`~fraudscore.fingerprint.linkstate.LinkView` read from the state and the
-event time (:meth:`DeviceLinker.decide`), so an optimistic read-decide-commit
-protocol fits.
+``link_confidence`` is thus the estimated probability that the id denotes this
+one physical device. Links below :data:`MIN_LINK_CONFIDENCE` are *refused*
+downstream: the pipeline keys no velocity feature on them (``device_id`` is
+``None`` in the record and the decision) and ``device__link_confidence`` carries
+the number. An exact match on a common fingerprint (identical phones) therefore
+never merges two phones' histories. The decision is a pure function of the
+fingerprint, the :class:`~fraudscore.fingerprint.linkstate.LinkView` read from
+the state and the event time (:meth:`DeviceLinker.decide`), so an optimistic
+read-decide-commit protocol fits.
 
 Examples
 --------
@@ -172,6 +178,7 @@ class DeviceLinker:
         self.max_scored = max_scored
         self.mobile_prior = float(mobile_prior)
         self.min_family_devices = min_family_devices
+        self._key_memo: dict[str, Any] = {}  # fingerprint id -> its keys (a pure function of the fingerprint)
 
     def __repr__(self) -> str:
         return f"DeviceLinker(state={type(self.state).__name__}, model={self.model.sha256[:12]})"
@@ -201,22 +208,28 @@ class DeviceLinker:
         return fam, glob
 
     # -- popularity ---------------------------------------------------------------------
-    def popularity(self, fp: Fingerprint, view: LinkView, ndev: int) -> float:
+    def popularity(self, fp: Fingerprint, view: LinkView, ndev: int, known: bool = False) -> float:
         """Expected number of live devices showing ``fp``'s lasting attributes (at least 1).
 
         The product of the family's value shares over the attributes updates do not change
         (screen, timezone, languages, SIM, flags, resettable ids, and on desktops fonts, canvas
-        and renderer: a phone's are fixed by its model and OS), times the family's devices.
+        and renderer: a phone's are fixed by its model and OS), times the family's other devices,
+        plus one. ``known``: the device itself is already counted (an exact match, or a drifted
+        state of a device in the family), so it is taken out of the counts.
         """
-        n = view.fam_n
-        est = float(n + 1)
-        counts = view.fam_counts
-        comps = fp.components
-        for p in (_POP_POS if not fp.mobile else _POP_POS_MOBILE):
-            if comps[p]:
-                est *= (counts.get(comps[p] * 16 + p, 0) + 1) / (n + 1)
-        if fp.renderer and not fp.mobile:
-            est *= (counts.get(fp.renderer * 16 + _RENDERER_SLOT, 0) + 1) / (n + 1)
+        k = 1 if known else 0
+        n = view.fam_n - k
+        est = 1.0
+        if n > 0:
+            others = float(n)
+            counts = view.fam_counts
+            comps = fp.components
+            for p in (_POP_POS if not fp.mobile else _POP_POS_MOBILE):
+                if comps[p]:
+                    others *= max(counts.get(comps[p] * 16 + p, 0) - k, 0) / n
+            if fp.renderer and not fp.mobile:
+                others *= max(counts.get(fp.renderer * 16 + _RENDERER_SLOT, 0) - k, 0) / n
+            est += others
         gn = view.glob_n
         for v in view.glob_counts.values():
             est *= (v + 1) / (gn + 1)
@@ -226,20 +239,32 @@ class DeviceLinker:
         return pop
 
     # -- the decision ---------------------------------------------------------------------
+    def _keys(self, fp: Fingerprint) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...], tuple[int, ...], str]:
+        """(fingerprint ids, block keys, family and global count keys, class key) of ``fp``, memoised by id."""
+        hit = self._key_memo.get(fp.id)
+        if hit is None or hit[0][1:] != fp.aliases:
+            fam_keys, glob_keys = self.stat_keys(fp)
+            ids = (fp.id, *fp.aliases) if fp.aliases else (fp.id,)
+            hit = (ids, self.block_keys(fp), fam_keys, glob_keys, self.shared_key(fp))
+            if len(self._key_memo) >= 65_536:
+                self._key_memo.clear()
+            self._key_memo[fp.id] = hit
+        return hit
+
     def read(self, fp: Fingerprint, now: int) -> LinkView:
         """Read what :meth:`decide` needs from the state."""
-        fam_keys, glob_keys = self.stat_keys(fp)
-        ids = (fp.id, *fp.aliases) if fp.aliases else (fp.id,)
-        return self.state.read(ids, self.block_keys(fp), fp.family, fam_keys, glob_keys, now,
-                               lambda ex: ex is None or _ahead(ex, fp), self.shared_key(fp))
+        ids, blocks, fam_keys, glob_keys, shared = self._keys(fp)
+        return self.state.read(ids, blocks, fp.family, fam_keys, glob_keys, now,
+                               lambda ex: ex is None or _ahead(ex, fp), shared)
 
     @staticmethod
     def shared_key(fp: Fingerprint) -> str:
-        """The class of a common fingerprint: hardware family, browser family and the settings (screen,
-        timezone, languages, SIM, flags), without what updates change (versions, fonts, canvas)."""
+        """The class of a common fingerprint: hardware family, browser family, font-list MinHash and the
+        settings (screen, timezone, languages, SIM, flags), without what updates change (versions, canvas)."""
         c = fp.components
-        h = xxhash.xxh3_64_intdigest(repr((fp.family, fp.canonical.browser_family, *(c[p] for p in _CLASS_POS)))
-                                     .encode()) & _MASK48
+        fonts = fp.fonts_sketch[0] if fp.fonts_sketch else 0
+        h = xxhash.xxh3_64_intdigest(repr((fp.family, fp.canonical.browser_family, fonts,
+                                           *(c[p] for p in _CLASS_POS))).encode()) & _MASK48
         return f"s:{h:012x}"
 
     def decide(self, fp: Fingerprint, view: LinkView, now: int, ip: int = 0) -> tuple[LinkResult, LinkPlan]:
@@ -247,11 +272,10 @@ class DeviceLinker:
 
         Returns the result and the plan to :meth:`LinkState.write`.
         """
-        ids = (fp.id, *fp.aliases) if fp.aliases else (fp.id,)
-        blocks = self.block_keys(fp)
+        ids, blocks, _, _, key = self._keys(fp)
         ex = view.exact
         if ex is not None and not _ahead(ex, fp):
-            pop = self.popularity(fp, view, view.exact_ndev)
+            pop = self.popularity(fp, view, view.exact_ndev, True)
             conf = round(min(1.0, 1.0 / pop), 3)
             did = ex["id"]
             if ex["fp"] == fp.id:
@@ -265,11 +289,10 @@ class DeviceLinker:
             how = "exact" if conf >= MIN_LINK_CONFIDENCE else "shared"
             return LinkResult(did, conf, changed, False, how), plan
         ndev = view.exact_ndev + 1 if ex is not None else 1  # another device already showed this fingerprint
-        pop = self.popularity(fp, view, ndev)
+        pop = self.popularity(fp, view, ndev, bool(view.cands))
         if pop >= 2.0:
             # attributes cannot separate this fingerprint's devices: one shared record per class (hardware family,
             # browser, settings) across updates -- what exact matching does within one version -- at low confidence
-            key = self.shared_key(fp)
             sh = view.shared
             did = sh["id"] if sh is not None else f"d_{fp.family}_{key[2:]}"
             changed, pos = _changes(fp, sh) if sh is not None else ((), ())

@@ -3,7 +3,7 @@
 :func:`training_pairs` replays a simulated stream (:mod:`fraudscore.fingerprint.simulate`)
 with the linker's own blocks, hard rules and pre-filter, but with the state kept
 by *true* device (teacher forcing): every observation that the linker would send
-to the model (no exact match) yields one row of
+to the model (no exact match, not a common fingerprint) yields one row of
 :data:`~fraudscore.fingerprint.linkfeatures.PAIR_FEATURES` per scored candidate,
 labelled 1 when the candidate is its true device. :func:`train_link_model` fits
 LightGBM on the pairs of several scenarios (other seeds than the benchmark's)
@@ -58,6 +58,13 @@ def _ip_hash(ip: Any) -> int:
     return 0 if ip is None else (xxhash.xxh3_64_intdigest(str(ip).encode()) & _MASK48) or 1
 
 
+class _Prior:
+    """The popularity parameters of a default :class:`DeviceLinker` (without loading a model)."""
+
+    mobile_prior = 3.0
+    min_family_devices = 30
+
+
 def training_pairs(stream: DriftStream, fingerprinter: Fingerprinter | None = None,
                    max_scored: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows and labels of every candidate the linker would score in ``stream``.
@@ -71,6 +78,8 @@ def training_pairs(stream: DriftStream, fingerprinter: Fingerprinter | None = No
     fpr = fingerprinter or Fingerprinter(_KEYS)
     state = MemoryLinkState()
     block_keys, stat_keys = DeviceLinker.block_keys, DeviceLinker.stat_keys
+    popularity = DeviceLinker.popularity
+    prior = _Prior()
     rows: list[list[float]] = []
     labels: list[int] = []
     for dev, truth, t, ip in zip(stream.devices, stream.truth.tolist(), stream.ts.tolist(), stream.ip_prefix.tolist()):
@@ -85,7 +94,10 @@ def training_pairs(stream: DriftStream, fingerprinter: Fingerprinter | None = No
         own = state._devices.get(did)
         if own is not None and t - own["t"] > state.ttl_ms:
             own = None
-        if not (view.exact is not None and not _ahead(view.exact, fp)):  # the linker would score candidates
+        exact = view.exact is not None and not _ahead(view.exact, fp)
+        common = not exact and popularity(prior, fp, view, view.exact_ndev + (view.exact is not None),  # type: ignore[arg-type]
+                                          bool(view.cands)) >= 2.0
+        if not exact and not common:  # the linker would score candidates
             cands = [r for r in view.cands if compatible(fp, r)]
             n_c = len(cands)
             if n_c > max_scored:
@@ -100,7 +112,7 @@ def training_pairs(stream: DriftStream, fingerprinter: Fingerprinter | None = No
     return X, np.array(labels, dtype=np.int64)
 
 
-def train_link_model(*, n_devices: int = 1500, days: float = 90.0, seed: int = 101,
+def train_link_model(*, n_devices: int = 1200, days: float = 90.0, seed: int = 101,
                      scenarios: Sequence[str] = TRAIN_SCENARIOS, num_boost_round: int = 80) -> LinkModel:
     """Train the link model on simulated pairs (see the module docstring); reproducible.
 
@@ -132,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: ``python -m fraudscore.fingerprint.linktrain --out PATH``."""
     ap = argparse.ArgumentParser(description="Train the pairwise device-link model on the drift simulator.")
     ap.add_argument("--out", required=True, help="model text file to write (a .sha256 file is written beside it)")
-    ap.add_argument("--n-devices", type=int, default=1500)
+    ap.add_argument("--n-devices", type=int, default=1200)
     ap.add_argument("--days", type=float, default=90.0)
     ap.add_argument("--seed", type=int, default=101)
     ap.add_argument("--rounds", type=int, default=80)

@@ -34,9 +34,9 @@ def test_pairwise_equals_brute_force(rows):
 
 def test_split_and_merge_weigh_by_pairs():
     busy = [0] * 10 + [1] * 10
-    split = ["a"] * 5 + ["b"] * 5 + ["c"] * 10  # device 0 split in halves: loses 25 of 45 pairs
+    split = ["a"] * 5 + ["b"] * 5 + ["c"] * 10  # device 0 split in halves: loses 25 of its 45 pairs
     merged = ["a"] * 20  # two busy devices merged: 100 false pairs
-    assert pairwise_metrics(busy, split)["recall"] == (10 + 45) / 90
+    assert pairwise_metrics(busy, split)["recall"] == (10 + 10 + 45) / 90
     assert pairwise_metrics(busy, merged)["precision"] == 90 / 190
     assert pairwise_metrics(busy, merged)["largest_id_devices"] == 2
 

@@ -114,45 +114,49 @@ def test_crowd_of_identical_iphones_never_shares_a_keyed_id():
 
 
 # -- issue #12, behaviour 4: candidates ordered by last state change, not last sighting ---------------------
+PC_NOFONTS = {k: v for k, v in PC.items() if k not in ("fonts", "fonts_hash")}
+
+
+def _other(i):
+    return {**PC_NOFONTS, "canvas_hash": f"c{i:015x}", "languages": ["zh-CN", f"x{i}"]}
+
+
+def _other_fonts(i):
+    return {**PC, "fonts": FONTS + [f"Zz {i}"], "fonts_hash": f"{i:016x}", "canvas_hash": f"c{i:015x}"}
+
+
+def _replay(lk, base, other, t=T0):
+    """A, six other desktops of its block, A again (unchanged), six more, then A after a browser update."""
+    first = lk.link(FPR.fingerprint(base), t)
+    for i in range(6):
+        t += 60_000
+        lk.link(FPR.fingerprint(other(i)), t)
+    again = lk.link(FPR.fingerprint(base), t + 60_000)
+    t += 60_000
+    for i in range(6, 12):
+        t += 60_000
+        lk.link(FPR.fingerprint(other(i)), t)
+    moved = lk.link(FPR.fingerprint({**base, "user_agent": UA.format(131)}), t + DAY)
+    return first, again, moved
+
+
 def test_candidates_are_ordered_by_last_sighting():
     state = MemoryLinkState(max_per_block=8)
     lk = DeviceLinker(state)
-
-    def other(i):
-        return {**PC, "fonts": FONTS + [f"Rare {2000 + i}"], "fonts_hash": f"{i:016x}", "canvas_hash": f"c{i:015x}"}
-
-    t = T0
-    first = lk.link(FPR.fingerprint(PC), t)
-    for i in range(6):
-        t += 60_000
-        lk.link(FPR.fingerprint(other(i)), t)
-    t += 60_000
-    assert lk.link(FPR.fingerprint(PC), t).device_id == first.device_id  # seen again, unchanged
-    for i in range(6, 12):  # six more desktops of the same family and browser
-        t += 60_000
-        lk.link(FPR.fingerprint(other(i)), t)
-    t += DAY
-    moved = lk.link(FPR.fingerprint({**PC, "user_agent": UA.format(131)}), t)
-    assert moved.device_id == first.device_id
-    old = LegacyLinker(max_weight=2.0)
-    old.state.max_per_block = 8
-    t = T0
-    a = old.link(FPR.fingerprint(PC), t)
-    for i in range(6):
-        t += 60_000
-        old.link(FPR.fingerprint(other(i)), t)
-    old.link(FPR.fingerprint(PC), t + 60_000)
-    for i in range(6, 12):
-        t += 60_000
-        old.link(FPR.fingerprint(other(i)), t + 60_000)
-    assert old.link(FPR.fingerprint({**PC, "user_agent": UA.format(131)}), t + DAY).device_id != a.device_id
+    assert len({lk.block_keys(FPR.fingerprint(d))[0] for d in [PC] + [_other_fonts(i) for i in range(12)]}) == 1
+    first, again, moved = _replay(lk, PC, _other_fonts)
+    assert again.device_id == first.device_id and moved.device_id == first.device_id
+    assert state.live_evictions == 5  # 13 desktops in a block of 8: the 5 seen longest ago, not A
+    old = LegacyLinker()  # 8 per block, ordered by last state change: A was pushed out
+    first, again, moved = _replay(old, PC_NOFONTS, _other)
+    assert again.device_id == first.device_id and moved.device_id != first.device_id
 
 
 def test_full_blocks_count_live_evictions():
     state = MemoryLinkState(max_per_block=4)
     lk = DeviceLinker(state)
     for i in range(10):
-        lk.link(FPR.fingerprint({**PC, "fonts_hash": f"{i:016x}", "fonts": FONTS + [f"Rare {i}"]}), T0 + i)
+        lk.link(FPR.fingerprint(_other(i)), T0 + i)
     assert state.live_evictions == 6
 
 
