@@ -136,8 +136,9 @@ class DeviceLinker:
         The pairwise link model; the package's default model when omitted.
     link_probability : float, default 0.5
         Smallest model probability that links a drifted fingerprint to a device.
-    max_scored : int, default 16
-        Most candidates scored by the model per event (the closest ones).
+    max_scored : int, default 8
+        Most candidates scored by the model per event (the closest ones; only those sharing
+        a resettable id when any does).
     mobile_prior : float, default 3.0
         Popularity assumed for a phone's fingerprint without a resettable id while its
         hardware family holds fewer than ``min_family_devices`` devices.
@@ -153,7 +154,7 @@ class DeviceLinker:
     """
 
     def __init__(self, state: LinkState | None = None, *, model: LinkModel | None = None,
-                 link_probability: float = 0.5, max_scored: int = 16, mobile_prior: float = 3.0,
+                 link_probability: float = 0.5, max_scored: int = 8, mobile_prior: float = 3.0,
                  min_family_devices: int = 30) -> None:
         if isinstance(link_probability, bool) or not isinstance(link_probability, (int, float)) or not (
                 0 <= link_probability <= 1):
@@ -304,7 +305,10 @@ class DeviceLinker:
         n_c = len(cands)
         scored: list[tuple[float, int, dict[str, Any]]] = []
         if cands:
-            near = sorted((n_differences(fp, r), -r["t"], r["id"], r) for r in cands)[: self.max_scored]
+            ids_now = [(p, fp.components[p]) for p, _ in _ID_TAGS if fp.components[p]]
+            same_id = [r for r in cands if any(r["c"][p] == v for p, v in ids_now)] if ids_now else []
+            # a resettable id still matching points at the device (FP-STALKER's rules first): score only those
+            near = sorted((n_differences(fp, r), -r["t"], r["id"], r) for r in (same_id or cands))[: self.max_scored]
             predict = self.model.predict
             scored = sorted(((predict(pair_features(fp, r, now, ip, n_c)), nd, r) for nd, _, _, r in near),
                             key=lambda s: (-s[0], -s[2]["t"], s[2]["id"]))

@@ -71,7 +71,7 @@ class LinkView:
     shared: Record | None = None
     cands: list[Record] = field(default_factory=list)
     fam_n: int = 0
-    fam_counts: dict[int, int] = field(default_factory=dict)
+    fam_counts: dict[int, int] = field(default_factory=dict)  # at least the requested keys (absent = 0)
     glob_n: int = 0
     glob_counts: dict[int, int] = field(default_factory=dict)
 
@@ -186,10 +186,8 @@ class MemoryLinkState(LinkState):
                     if rec is not None and now - rec["t"] <= ttl:
                         cands.append(rec)
         f = self._fam.get(fam)
-        if f is not None:
-            view.fam_n = f[0]
-            counts = f[1]
-            view.fam_counts = {k: counts.get(k, 0) for k in fam_keys}
+        if f is not None:  # the family's live counts (read-only for the decision; a superset of fam_keys)
+            view.fam_n, view.fam_counts = f[0], f[1]
         if glob_keys:
             g = self._glob[1]
             view.glob_n = self._glob[0]

@@ -33,7 +33,7 @@ import numpy as np
 import xxhash
 
 from ..keys import Keys
-from .linker import DeviceLinker, _ahead
+from .linker import _ID_TAGS, DeviceLinker, _ahead
 from .linkfeatures import PAIR_FEATURES, compatible, make_record, n_differences, pair_features
 from .linkmodel import LinkModel
 from .linkstate import LinkPlan, MemoryLinkState
@@ -66,7 +66,7 @@ class _Prior:
 
 
 def training_pairs(stream: DriftStream, fingerprinter: Fingerprinter | None = None,
-                   max_scored: int = 16) -> tuple[np.ndarray, np.ndarray]:
+                   max_scored: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows and labels of every candidate the linker would score in ``stream``.
 
     Examples
@@ -100,8 +100,9 @@ def training_pairs(stream: DriftStream, fingerprinter: Fingerprinter | None = No
         if not exact and not common:  # the linker would score candidates
             cands = [r for r in view.cands if compatible(fp, r)]
             n_c = len(cands)
-            if n_c > max_scored:
-                cands = sorted(cands, key=lambda r: (n_differences(fp, r), -r["t"], r["id"]))[:max_scored]
+            ids_now = [(p, fp.components[p]) for p, _ in _ID_TAGS if fp.components[p]]
+            same_id = [r for r in cands if any(r["c"][p] == v for p, v in ids_now)] if ids_now else []
+            cands = sorted(same_id or cands, key=lambda r: (n_differences(fp, r), -r["t"], r["id"]))[:max_scored]
             for r in cands:
                 rows.append(pair_features(fp, r, t, iph, n_c))
                 labels.append(int(r["id"] == did))
