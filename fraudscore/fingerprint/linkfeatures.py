@@ -38,7 +38,7 @@ Examples
 >>> b = fpr.fingerprint({"os": "android", "model": "X1", "app_version": "5.2", "android_id": "aa"})
 >>> x = pair_features(b, make_record(a, "d1", 0, None, 0), 3_600_000, 0, 1)
 >>> dict(zip(PAIR_FEATURES, x))["app_delta"], dict(zip(PAIR_FEATURES, x))["id_match"]
-(10.0, 1.0)
+(1.0, 1.0)
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def version_step(new: Any, old: Any) -> float:
     Examples
     --------
     >>> version_step((17, 2), (17, 1)), version_step((18,), (17, 6)), version_step(None, (1,))
-    (1.0, 94.0)
+    (1.0, 94.0, -1.0)
     """
     if not new or not old:
         return -1.0

@@ -84,6 +84,8 @@ PARAMS: dict[str, Param] = {
     "font_change_rate_desktop": P(1 / 40, "fp_stalker",
                                   "font installs are a frequent desktop change; one every ~6 weeks"),
     "font_removal_share": P(0.15, "assumption", "share of font changes that remove fonts instead of adding"),
+    "font_list_share": P(0.7, "assumption",
+                         "share of browsers whose fingerprinting script reports the font list, not only its hash"),
     "desktop_default_fonts_share": P(0.30, "amiunique",
                                      "desktops with only the OS image's fonts share one list (not unique)"),
     "driver_update_rate_windows": P(1 / 90, "fp_stalker",

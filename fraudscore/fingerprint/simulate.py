@@ -171,6 +171,7 @@ class _Dev:
     os_major: int = 14
     ips: tuple[str, ...] = ()
     farm: bool = False
+    font_list: bool = True
 
 
 def _lag(rng: np.random.Generator, mean: float) -> float:
@@ -216,7 +217,7 @@ def _new_web(rng: np.random.Generator, os_: str, default_settings: bool | None =
         alt = None
     lag = _lag(rng, V("ios_update_lag_mean_days") if os_ in ("ios", "macos") and hw["browser"] != "chrome"
                else V("update_lag_mean_days"))
-    dev = _Dev("web", os_, hw, lag)
+    dev = _Dev("web", os_, hw, lag, font_list=bool(rng.random() < V("font_list_share")))
     if not default_settings:
         dev.langs = _LANGS[int(rng.choice(len(_LANGS), p=_LANGS_P))]
     if os_ in ("windows", "macos"):
@@ -333,9 +334,12 @@ def _render_web(d: _Dev, cal: _Calendar, day: float) -> dict[str, Any]:
         out = {"platform": "iPhone", "color_depth": 24, "hardware_concurrency": 4, "touch_support": 5}
     font_list = sorted(set(fonts) | d.fonts_extra)
     screen = d.screen_alt if (d.docked and d.screen_alt) else hw["screen"]
-    return {"source": "web", "user_agent": ua, "screen": screen, "timezone": d.tz, "languages": list(d.langs),
-            "fonts": font_list, "fonts_hash": _h("fonts", *font_list)[:16], "canvas_hash": canvas[:16],
-            "webgl_vendor": vendor, "webgl_renderer": renderer, **out}
+    dev = {"source": "web", "user_agent": ua, "screen": screen, "timezone": d.tz, "languages": list(d.langs),
+           "fonts_hash": _h("fonts", *font_list)[:16], "canvas_hash": canvas[:16], "webgl_vendor": vendor,
+           "webgl_renderer": renderer, **out}
+    if d.font_list:
+        dev["fonts"] = font_list
+    return dev
 
 
 def _render_app(d: _Dev, cal: _Calendar, day: float) -> dict[str, Any]:
