@@ -69,8 +69,8 @@ class _NoProgress:
         return None
 
 
-def progress(enabled: bool = True) -> Any:
-    """A ``rich.progress.Progress`` with rows, rows/s and ETA columns, or a no-op stand-in.
+def progress(enabled: bool = True, unit: str = "rows") -> Any:
+    """A ``rich.progress.Progress`` with counts, ``unit``/s and ETA columns, or a no-op stand-in.
 
     Falls back to the no-op when ``rich`` (extra ``cli``) is not installed or
     ``enabled`` is false.
@@ -91,7 +91,7 @@ def progress(enabled: bool = True) -> Any:
             from rich.text import Text
 
             speed = task.finished_speed or task.speed
-            return Text(f"{speed:,.0f} rows/s" if speed else "", style="progress.data.speed")
+            return Text(f"{speed:,.0f} {unit}/s" if speed else "", style="progress.data.speed")
 
     return Progress(
         TextColumn("{task.description}"),
