@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import math
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -39,6 +40,8 @@ from .velocity import FeatureSet, OnlineVelocity, late_mask, replay
 
 __all__ = ["FeaturePipeline", "LINK_FEATURE", "RECORD_EXTRA_FIELDS", "AGE_SUFFIX", "protected_features", "paused_gc",
            "late_event_error", "has_device_attribute", "unusable_device_error"]
+
+log = logging.getLogger("fraudscore")
 
 LINK_FEATURE = "device__link_confidence"
 AGE_SUFFIX = "__age_s"
@@ -298,7 +301,9 @@ class FeaturePipeline:
                 raise late_event_error(self.schema.time_field, self.feature_set.allowed_lateness_ms)
             self._link(record, static, fp, linker)
             vel = velocity.update_and_read(record)
-        except StoreError:
+        except StoreError as exc:
+            log.warning("velocity store error%s: %s", "; scoring without velocity features" if degrade else "",
+                        exc)
             if not degrade:
                 raise
             degraded = True
