@@ -245,3 +245,16 @@ def test_warm_start_on_the_command_line(files, tmp_path, capsys):
     # a state from another key is bad input
     assert _score(files, tmp_path / "m2.csv", tmp_path / "o3.csv", "--state-in", str(tmp_path / "nothing")) == 3
     assert "not a saved scoring state" in _one_error_line(capsys.readouterr().err)
+
+
+def test_the_late_event_message_reads_the_right_way_round():
+    """Live scoring keeps the lateness rule; its message says the event is *older* than the newest one seen."""
+    from fraudscore import Scorer
+
+    from .helpers import SECRET, small_bundle, synthetic
+
+    recs = synthetic().to_records()
+    batch = Scorer(small_bundle(), SECRET).score_batch([recs[-1], recs[0]])  # two weeks apart, wrong order
+    (err,) = batch.errors
+    assert err.row == 1 and str(err).startswith("row 1: field 'ts': is more than the allowed lateness (1h) older "
+                                                "than the newest event already seen")
