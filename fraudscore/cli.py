@@ -33,6 +33,7 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ._version import __version__
-from .errors import FraudscoreError, MissingDependencyError, RuleSyntaxError
+from .errors import FraudscoreError, RuleSyntaxError
 
 __all__ = ["main", "build_parser", "read_table", "write_table", "EXIT_CODES", "UsageError", "read_history"]
 
@@ -377,6 +378,21 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(lines) if lines else type(exc).__name__
 
 
+_PYTHON_WORDS = (
+    (re.compile(r"The '(\w+)' parameter of TrainConfig"), r"[model] \1 in the training configuration"),
+    (re.compile(r"The '(\w+)' parameter of FeatureSpec (\S+)"), r"[features] \2: \1"),
+    (re.compile(r"The '(\w+)' parameter of FeatureSet"), r"[features] \1"),
+    (re.compile(r"pass key=\.\.\. or set the (\w+) environment variable"), r"set \1"),
+)
+
+
+def _cli_words(text: str) -> str:
+    """An error message in command-line words: configuration sections instead of Python parameters."""
+    for pattern, repl in _PYTHON_WORDS:
+        text = pattern.sub(repl, text)
+    return text
+
+
 def _hint(exc: BaseException, args: argparse.Namespace) -> str:
     """What to do, in command-line words, for errors whose message speaks of the library."""
     text = str(exc)
@@ -385,8 +401,6 @@ def _hint(exc: BaseException, args: argparse.Namespace) -> str:
         return f"; set {var} to the key the bundle was trained with"
     if "another key" in text and "state" in text:
         return f"; set {var} to the key of the run that saved the state"
-    if isinstance(exc, MissingDependencyError):
-        return ""
     return ""
 
 
@@ -427,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the one place every error becomes one line
         if _is_input_error(exc):
-            print(f"{prog}: error: {_one_line(exc)}{_hint(exc, args)}", file=sys.stderr)
+            print(f"{prog}: error: {_cli_words(_one_line(exc))}{_hint(exc, args)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         if debug:
             import traceback

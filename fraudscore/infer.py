@@ -13,8 +13,9 @@ proposes, column by column:
   ``bank_card``, ``device_id`` (a plain device id, used as is, never linked)
   and ``generic`` (any other ``*_id``, user, customer or account column);
 * **numbers** (``float`` / ``int``) and **booleans**, which reach the model as
-  they are; short lists of values (``source``, ``browser``) as text, which
-  rules can read (the schema notes list them);
+  they are; short lists of values (``source``, ``browser``) as categories
+  where this version has the ``category`` type, else as text, which rules
+  can read (training warns that the model cannot);
 * **protected** attributes (``sex``, ``gender``, ``age``, ``race``...), kept out
   of the model;
 * the **label** column (``is_fraud``, ``class``, ``label``...) is left out.
@@ -49,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
-from .schema import Field, Schema
+from .schema import _FIELD_TYPES, Field, Schema
 from .tables import times_ms
 
 __all__ = ["infer_schema", "LABEL_NAMES", "PROTECTED_NAMES"]
@@ -65,6 +66,8 @@ _SAMPLE = 20_000
 _TIME_PREFERRED = ("ts", "event_time", "event_ts", "timestamp", "purchase_time", "transaction_time", "order_time",
                    "created_at", "application_time", "submitted_at", "time", "date", "datetime")
 _ID_PREFERRED = ("application_id", "order_id", "transaction_id", "tx_id", "purchase_id", "event_id", "id")
+_CATEGORY = "category" in _FIELD_TYPES  # categorical fields, where this version has them
+_MAX_LEVELS = 50
 _IPV4 = re.compile(r"^\s*\d{1,3}(\.\d{1,3}){3}\s*$")
 
 
@@ -234,6 +237,8 @@ def infer_schema(table: Any, *, id_field: str | None = None, time_field: str | N
             fields.append(Field(c, "int" if whole else "float"))
         elif p.size and all(isinstance(v, (bool, np.bool_)) for v in p.tolist()[:200]):
             fields.append(Field(c, "bool"))
+        elif _CATEGORY and p.size and len(set(p.tolist())) <= _MAX_LEVELS:
+            fields.append(Field(c, "category"))  # type: ignore[arg-type]
         else:
             fields.append(Field(c, "str", description="Text: rules can read it, the model cannot."))
             text.append(c)

@@ -341,8 +341,11 @@ def train(
     ignored = []
     text = [f for f in unused["text"] if f not in (schema.protected or ())]
     if text:
+        from .schema import _FIELD_TYPES
+
+        hint = 'declare short lists of values type = "category", or ' if "category" in _FIELD_TYPES else ""
         ignored.append("text fields never reach the model (rules can read them): " + ", ".join(text)
-                       + "; give an identifier kind and entity = true to count by them")
+                       + f"; {hint}give an identifier kind and entity = true to count by them")
     if unused["extra"]:
         ignored.append("input columns not in the schema (kept as extra fields for rules, never in the model): "
                        + ", ".join(unused["extra"][:20]) + (" ..." if len(unused["extra"]) > 20 else ""))

@@ -157,6 +157,15 @@ def test_a_misspelled_config_section_names_the_known_ones(files, tmp_path, capsy
     assert "[features], [inputs], [model], [rules], [schema]" in line
 
 
+def test_configuration_errors_speak_of_sections_not_parameters(files, tmp_path, capsys):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[model]\ngap = "soon"\n')
+    assert main(["train", str(files / "h.csv"), str(files / "l.csv"), "--out", str(tmp_path / "b"),
+                 "--config", str(cfg)]) == 3
+    line = _one_error_line(capsys.readouterr().err)
+    assert "[model] gap in the training configuration must be" in line and "TrainConfig" not in line
+
+
 def test_zip_writes_the_directory_and_the_zip(files, tmp_path, capsys):
     out = tmp_path / "bz"
     assert main(["train", str(files / "h.csv"), str(files / "l.csv"), "--out", str(out), "--zip", "--config",
