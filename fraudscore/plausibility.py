@@ -288,7 +288,7 @@ def _run(args: argparse.Namespace) -> int:
               "reuses a benchmark run)", file=sys.stderr)
         rates = measure_rates()
     inp = replace(inp, single_per_core=rates[0], batch_per_core=rates[1], rates_source=rates[2])
-    if args.single_rate or args.batch_rate:
+    if (args.single_rate or args.batch_rate) and not (args.single_rate and args.batch_rate):
         inp = replace(inp, single_per_core=args.single_rate or inp.single_per_core,
                       batch_per_core=args.batch_rate or inp.batch_per_core,
                       rates_source=inp.rates_source + " (overridden on the command line)")

@@ -23,9 +23,10 @@ pipeline), 0/1 labels and event times, and
 
 Training is deterministic for a given seed and data, whatever the number of
 threads (``deterministic=True``, ``force_row_wise=True``, all LightGBM seeds
-derived from ``seed``; a test trains with 1, 2 and 4 threads). Note that the validation set serves three purposes (early
-stopping, calibration, thresholds), so its metrics are slightly optimistic;
-judge a model on a later, untouched period.
+derived from ``seed``; a test trains with 1, 2 and 4 threads). Note that the
+validation set serves three purposes (early stopping, calibration,
+thresholds), so its metrics are slightly optimistic; judge a model on a later,
+untouched period.
 
 Examples
 --------
@@ -98,8 +99,9 @@ class TrainConfig:
     num_threads : int or "auto"
         Threads for training. ``"auto"`` (the default) takes the cores that are
         free when training starts (:func:`fraudscore.model.threads.free_cores`):
-        on a busy machine extra threads only wait for each other (measured: 10-15x
-        slower fits with 2 threads than 1 on a loaded 2-core machine). LightGBM
+        on a busy machine extra threads only wait for each other (measured: fits
+        19x slower with 2 threads than 1 on a loaded 2-core machine,
+        ``benchmarks/bench_threads.py``). LightGBM
         with ``deterministic=True`` and ``force_row_wise=True`` gives the same
         model for any thread count (tested), so the choice never changes results.
     fprs, budgets : tuple of float
