@@ -72,12 +72,16 @@ class _NoProgress:
 def progress(enabled: bool = True, unit: str = "rows") -> Any:
     """A ``rich.progress.Progress`` with counts, ``unit``/s and ETA columns, or a no-op stand-in.
 
-    Falls back to the no-op when ``rich`` (extra ``cli``) is not installed or
-    ``enabled`` is false.
+    The bars go to stderr, and only when it is a terminal (so piped output and logs
+    stay clean). Falls back to the no-op when ``rich`` (extra ``cli``) is not
+    installed, stderr is not a terminal, or ``enabled`` is false.
     """
-    if not enabled:
+    import sys
+
+    if not enabled or not getattr(sys.stderr, "isatty", lambda: False)():
         return _NoProgress()
     try:
+        from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)
     except ImportError:
@@ -102,4 +106,5 @@ def progress(enabled: bool = True, unit: str = "rows") -> Any:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         transient=False,
+        console=Console(stderr=True),
     )

@@ -25,7 +25,7 @@ Examples
 >>> t = generate_ecommerce(n_days=10, per_day=100, seed=1)
 >>> list(t.columns)
 ['user_id', 'signup_time', 'purchase_time', 'purchase_value', 'device_id', 'source', 'browser', 'sex', 'age', 'ip_address', 'class']
->>> len(t), 0.05 < t["class"].mean() < 0.13, t["user_id"].is_unique
+>>> len(t), bool(0.05 < t["class"].mean() < 0.13), t["user_id"].is_unique
 (1000, True, True)
 """
 
