@@ -150,6 +150,39 @@ class MemoryLinkState(LinkState):
     def __len__(self) -> int:
         return len(self._devices)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The whole state as plain data (JSON-ready; keyed hashes only), in recency order.
+
+        Examples
+        --------
+        >>> st = MemoryLinkState()
+        >>> st.write(LinkPlan({"id": "d1", "t": 0, "n": 1}, ("fp1_a_b_c",), ("k",), 1, True, "f", (7,)), 0)
+        >>> other = MemoryLinkState()
+        >>> other.restore_dict(st.to_dict())
+        >>> other.read(("fp1_a_b_c",), ("k",), "f", (7,), (), 10) == st.read(("fp1_a_b_c",), ("k",), "f", (7,), (), 10)
+        True
+        """
+        return {"devices": list(self._devices.values()), "exact": [[k, v] for k, v in self._exact.items()],
+                "blocks": [[k, list(v)] for k, v in self._blocks.items()],
+                "families": [[k, n, [[c, v] for c, v in counts.items()]] for k, (n, counts) in self._fam.items()],
+                "global": [self._glob[0], [[c, v] for c, v in self._glob[1].items()]],
+                "live_evictions": self.live_evictions}
+
+    def restore_dict(self, data: dict[str, Any]) -> None:
+        """Replace the state with :meth:`to_dict` output."""
+        try:
+            devices = OrderedDict((str(r["id"]), dict(r)) for r in data["devices"])
+            exact = OrderedDict((str(k), [str(v[0]), int(v[1])]) for k, v in data["exact"])
+            blocks = OrderedDict((str(k), OrderedDict((str(d), None) for d in v)) for k, v in data["blocks"])
+            fam = OrderedDict((str(k), [int(n), {int(c): int(v) for c, v in counts}])
+                              for k, n, counts in data["families"])
+            glob = [int(data["global"][0]), OrderedDict((int(c), int(v)) for c, v in data["global"][1])]
+            evictions = int(data.get("live_evictions", 0))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise StoreError(f"device-link state data is malformed: {exc}") from None
+        self._devices, self._exact, self._blocks, self._fam, self._glob = devices, exact, blocks, fam, glob
+        self.live_evictions = evictions
+
     def read(self, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str, fam_keys: Sequence[int],
              glob_keys: Sequence[int], now: int,
              need_candidates: Callable[[Record | None], bool] | None = None,
