@@ -149,7 +149,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--days", type=float, default=90.0)
     ap.add_argument("--seed", type=int, default=101)
     ap.add_argument("--rounds", type=int, default=80)
-    args = ap.parse_args(argv)
+    _run(ap.parse_args(argv))
+
+
+def _run(args: argparse.Namespace) -> None:
+    """The command: train, write the model and its hash, say where (a command function: it prints)."""
     model = train_link_model(n_devices=args.n_devices, days=args.days, seed=args.seed, num_boost_round=args.rounds)
     out = Path(args.out)
     out.write_text(model.text, encoding="utf-8")
