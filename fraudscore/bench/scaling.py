@@ -47,11 +47,40 @@ def _eps(scorer: Scorer, events: list[dict[str, Any]], repeats: int) -> float:
     return float(np.median(rates))
 
 
+def _fill(sc: Scorer, record: dict[str, Any], n: int, t_start: int, step: int, deadline: float) -> int:
+    """Put ``n`` fresh entities (one event each, in every key group the record touches) into the store.
+
+    The fill calls the store directly with one reused record (no validation, no copies): it
+    prepares the state, it is not what is measured. Returns how many were added before ``deadline``.
+    """
+    store, plan = sc.velocity.store, sc.velocity.plan
+    upd = store.update_and_read
+    ids = [k for k in (*sc.pipeline.identifier_fields, *RECORD_EXTRA_FIELDS) if record.get(k) is not None]
+    prefixes = [(k, "e" + k[:2]) for k in ids]
+    tf, idf = sc.schema.time_field, sc.schema.id_field
+    rec = dict(record)
+    clock = time.perf_counter
+    for i in range(n):
+        if i % 4096 == 0 and clock() > deadline:
+            return i
+        tag = f"{i:012x}"
+        for k, pre in prefixes:
+            rec[k] = pre + tag
+        ts = t_start + i * step
+        rec[tf] = ts
+        rec[idf] = "fill" + tag
+        upd(plan, rec, ts)
+    return n
+
+
 def _entities(ctx: BenchContext) -> list[dict[str, Any]]:
     s = ctx.settings
     bundle = ctx.bundle("default")
     events = events_stream(200 * s.repeats, seed=606).to_records()
     out, base, fill_rate, per_entity = [], None, None, None
+    per_window: dict[int, float] = {}
+    core_per_window: dict[int, float] = {}
+    engine = None
     for n in s.entities:
         est = n / fill_rate if fill_rate else 0.0
         if fill_rate and est > s.entity_budget_s:
@@ -62,40 +91,64 @@ def _entities(ctx: BenchContext) -> list[dict[str, Any]]:
         ctx.log(f"scaling: {n:,} entities in state ...")
         sc = Scorer(bundle, ctx.keys)
         record, _x, _d = sc.pipeline.online(sc.schema.validate(events[0]), sc.linker, sc.velocity)
-        # every identifier a velocity key can use gets a fresh value, so no entity accumulates the fill's history
-        ids = [k for k in (*sc.pipeline.identifier_fields, *RECORD_EXTRA_FIELDS) if record.get(k) is not None]
         t_start = int(events[0]["ts"]) - DAY_MS
         step = max(1, (DAY_MS - 60_000) // n)
         sc2 = Scorer(bundle, ctx.keys, explain=False)
+        engine = getattr(sc2.store, "engine", None)
         before = rss_kib()
         t0 = time.perf_counter()
-        vel = sc2.velocity
-        tf, idf = sc2.schema.time_field, sc2.schema.id_field
-        deadline = t0 + 2 * s.entity_budget_s
-        for i in range(n):
-            if i % 1024 == 0 and time.perf_counter() > deadline:
-                ctx.note(f"scaling/entities: fill of {n:,} stopped at {i:,} entities after {2 * s.entity_budget_s:.0f} s "
-                         "(fill slows as state grows)")
-                n = i
-                break
-            rec = dict(record)
-            tag = f"{i:012x}"
-            for k in ids:
-                rec[k] = "e" + k[:2] + tag
-            rec[tf] = t_start + i * step
-            rec[idf] = "fill" + tag
-            vel.update_and_read(rec)
+        got = _fill(sc2, record, n, t_start, step, t0 + 2 * s.entity_budget_s)
+        if got < n:
+            ctx.note(f"scaling/entities: fill of {n:,} stopped at {got:,} entities after {2 * s.entity_budget_s:.0f} s")
+            n = got
         fill_s = time.perf_counter() - t0
         fill_rate = n / fill_s
         grown = max(0, rss_kib() - before) * 1024
         per_entity = grown / n if grown else per_entity
+        windows = sc2.store.stats()["entities"]  # live (entity, key group) states
+        if grown and windows:
+            per_window[n] = grown / windows
+        if hasattr(sc2.store, "memory_bytes") and windows:
+            core_per_window[n] = sc2.store.memory_bytes() / windows
         eps = _eps(sc2, events, s.repeats)
         base = base or eps
         out.append(result(f"scaling/entities/events_per_s/{n}", eps, "events/s", f"{s.entities[0]:,} entities", base,
-                          {"entities": n, "fill_updates_per_s": round(fill_rate), "rss_growth_mib": round(grown / 2**20, 1),
+                          {"entities": n, "store": engine, "fill_updates_per_s": round(fill_rate),
+                           "rss_growth_mib": round(grown / 2**20, 1), "entity_windows": windows,
                            "bytes_per_entity": round(grown / n) if grown else None}))
-        del sc2, vel
+        del sc2
+    if per_window:
+        out.extend(_memory_per_window(ctx, per_window, core_per_window, engine))
     return out
+
+
+def _memory_per_window(ctx: BenchContext, per_window: dict[int, float], core: dict[int, float],
+                       engine: str | None) -> list[dict[str, Any]]:
+    """Bytes per entity-window (one entity in one key group) at the largest size, against the
+    Python reference store filled with the smallest size in the same run."""
+    from ..velocity import MemoryStore
+
+    n0 = min(per_window)
+    ref = None
+    if engine != "python":
+        bundle = ctx.bundle("default")
+        events = events_stream(1, seed=606).to_records()
+        sc = Scorer(bundle, ctx.keys, store=MemoryStore(engine="python"))
+        record, _x, _d = sc.pipeline.online(sc.schema.validate(events[0]), sc.linker, sc.velocity)
+        before = rss_kib()
+        _fill(sc, record, n0, int(events[0]["ts"]) - DAY_MS, max(1, (DAY_MS - 60_000) // n0), time.perf_counter() + 600)
+        grown = max(0, rss_kib() - before) * 1024
+        windows = sc.store.stats()["entities"]
+        ref = grown / windows if grown and windows else None
+        del sc
+    n = max(per_window)
+    return [result("scaling/memory/bytes_per_entity_window", per_window[n], "B",
+                   f"Python reference MemoryStore at {n0:,} entities", ref,
+                   {"entities": n, "store": engine, "goal_max": 128,
+                    "by_entities": {str(k): round(v, 1) for k, v in sorted(per_window.items())},
+                    "allocated_by_entities": {str(k): round(v, 1) for k, v in sorted(core.items())},
+                    "note": "resident memory growth of the fill / live (entity, key group) states; "
+                            "allocated_by_entities: bytes the compiled store allocated per state"})]
 
 
 def _history(ctx: BenchContext) -> list[dict[str, Any]]:
