@@ -4,7 +4,7 @@ PYTHON ?= python
 .PHONY: ext asan fuzz clean-ext
 
 ext:  ## build the C extension in place (what pip install -e does)
-	$(PYTHON) setup.py build_ext --inplace
+	$(PYTHON) -m pip install --no-deps -e .
 
 asan:  ## build with AddressSanitizer + UBSan in a scratch copy and run the parity tests against it
 	PYTHON=$(PYTHON) bash scripts/sanitize.sh

@@ -15,11 +15,14 @@ from setuptools import Extension, setup
 
 CORE = "fraudscore/_core"
 # -ffp-contract=off: no fused multiply-add, so float results equal the Python reference bit for bit
-CFLAGS = ["-O2", "-std=gnu11", "-ffp-contract=off", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function",
+CFLAGS = ["-O2", "-std=gnu11", "-ffp-contract=off", "-fno-strict-aliasing", "-fvisibility=hidden", "-Wall",
+          "-Wno-unused-function",
           *shlex.split(os.environ.get("FRAUDSCORE_CFLAGS", ""))]
 LDFLAGS = shlex.split(os.environ.get("FRAUDSCORE_LDFLAGS", ""))
+# each module is one C file (vendored code is #included into it)
 MODULES = {
     "velocity_store": ["velocity_store.c"],
+    "pseudonym": ["pseudonym.c"],
 }
 
 
