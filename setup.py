@@ -23,6 +23,7 @@ LDFLAGS = shlex.split(os.environ.get("FRAUDSCORE_LDFLAGS", ""))
 MODULES = {
     "velocity_store": ["velocity_store.c"],
     "pseudonym": ["pseudonym.c"],
+    "fingerprint": ["fingerprint.c"],
 }
 
 

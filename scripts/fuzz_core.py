@@ -6,7 +6,9 @@ values (missing, NaN, huge, ints, bools, odd strings, late times), fraud labels,
 snapshot round trip; the compiled store must return exactly what the Python reference
 returns (or refuse exactly the same events). A second target feeds arbitrary bytes and
 mutated real dumps to the compiled store's snapshot loader, which must refuse them
-with ``ValueError`` or load a consistent state, never crash.
+with ``ValueError`` or load a consistent state, never crash. A third hashes arbitrary
+text (lone surrogates included) with the compiled pseudonym and fingerprint kernels and
+compares with hashlib / xxhash.
 
 Usage::
 
@@ -168,9 +170,34 @@ def seed_dump(rng: random.Random) -> bytes:
     return store._core.dump()
 
 
+def hashes(data: bytes) -> None:
+    """Pseudonym and fingerprint kernels on arbitrary text (surrogates included) against hashlib / xxhash."""
+    import hashlib
+
+    import xxhash
+
+    from fraudscore._core import load
+    from fraudscore.keys import Keys
+
+    keys = Keys(b"fuzz-secret-0123456789abcdef")
+    text = data.decode("utf-16-le", "surrogatepass") if len(data) % 2 == 0 else data.decode("latin-1")
+    ps, fp = load("pseudonym"), load("fingerprint")
+    if ps is not None:
+        want = "p:" + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=keys.pseudonym, digest_size=16,
+                                      person=b"email").hexdigest()
+        h = ps.Hasher(keys.pseudonym, b"email")
+        assert h(text) == want and h.many([text, None, text]) == [want, None, want]
+    if fp is not None:
+        want_i = xxhash.xxh3_64_intdigest(keys.fingerprint + text.encode("utf-8", "surrogatepass"),
+                                          seed=keys.fingerprint_seed)
+        assert fp.Hasher(keys.fingerprint, keys.fingerprint_seed).h(text) == want_i
+
+
 def one_input(data: bytes) -> None:
     if data[:1] == b"L":
         loader(data[1:])
+    elif data[:1] == b"H":
+        hashes(data[1:])
     else:
         scenario(data)
 
@@ -197,10 +224,13 @@ def main() -> int:
             atheris.Fuzz()
             return 0
     rng = random.Random(args.seed)
-    n_scen = n_load = 0
+    n_scen = n_load = n_hash = 0
     end = time.monotonic() + args.seconds
     while time.monotonic() < end:
-        if rng.random() < 0.3:
+        if rng.random() < 0.2:
+            hashes(rng.randbytes(rng.randint(0, 200)))
+            n_hash += 1
+        elif rng.random() < 0.3:
             blob = bytearray(seed_dump(rng))
             for _ in range(rng.randint(0, 4)):
                 op = rng.random()
@@ -216,7 +246,8 @@ def main() -> int:
         else:
             scenario(rng.randbytes(rng.randint(16, 600)))
             n_scen += 1
-    print(f"fuzz: {n_scen} scenarios (compiled == reference) and {n_load} snapshot loads, no failure")
+    print(f"fuzz: {n_scen} velocity scenarios (compiled == reference), {n_load} snapshot loads and {n_hash} hash "
+          "inputs (compiled == hashlib / xxhash), no failure")
     return 0
 
 

@@ -1533,11 +1533,58 @@ static PyObject *py_to_double(PyObject *Py_UNUSED(m), PyObject *v) {
     Py_DECREF(lo);
     Py_DECREF(hi);
     if (PyErr_Occurred()) return NULL;
-    __int128 s = ((__int128)h << 64) | (__int128)l;
+    __int128 s = (__int128)(((unsigned __int128)(uint64_t)h << 64) | (unsigned __int128)l);
     return PyFloat_FromDouble(i128_to_double(s));
 }
 
+/* memory_latency_ns(mib, steps): nanoseconds per dependent load over a random cycle of mib MiB
+ * (the cost of one cache miss to DRAM when mib is far above the last-level cache) */
+#include <time.h>
+static PyObject *py_memory_latency(PyObject *Py_UNUSED(m), PyObject *args) {
+    Py_ssize_t mib, steps;
+    if (!PyArg_ParseTuple(args, "nn", &mib, &steps)) return NULL;
+    if (mib < 1 || mib > 4096 || steps < 1) {
+        PyErr_SetString(PyExc_ValueError, "mib in 1..4096, steps >= 1");
+        return NULL;
+    }
+    size_t n = (size_t)mib * 1024 * 1024 / 64; /* one slot per cache line */
+    uint64_t *a = PyMem_RawMalloc(n * 64);
+    uint32_t *perm = PyMem_RawMalloc(n * sizeof(uint32_t));
+    if (!a || !perm) {
+        PyMem_RawFree(a);
+        PyMem_RawFree(perm);
+        return PyErr_NoMemory();
+    }
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
+    for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates with splitmix64 */
+        x += 0x9E3779B97F4A7C15ull;
+        uint64_t z = x;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        size_t j = (size_t)(z % (i + 1));
+        uint32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (size_t i = 0; i < n; i++) a[(size_t)perm[i] * 8] = (uint64_t)perm[(i + 1) % n] * 8;
+    PyMem_RawFree(perm);
+    struct timespec t0, t1;
+    uint64_t p = 0;
+    Py_BEGIN_ALLOW_THREADS
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (Py_ssize_t i = 0; i < steps; i++) p = a[p];
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(a);
+    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+    return Py_BuildValue("(dK)", ns / (double)steps, (unsigned long long)p);
+}
+
 static PyMethodDef module_methods[] = {
+    {"memory_latency_ns", py_memory_latency, METH_VARARGS,
+     "memory_latency_ns(mib, steps) -> (ns per dependent load, checksum): a pointer chase (benchmark limits)."},
     {"value_key", py_value_key, METH_O, "The stable 64-bit key of an entity / distinct-of value."},
     {"int128_to_float", py_to_double, METH_O, "float() of an integer in [-2**127, 2**127) via the C path."},
     {NULL, NULL, 0, NULL},

@@ -12,6 +12,10 @@ Scorers here run with ``explain=False``, so the figures isolate state and rules.
 * **trees**: ``Model.predict_one`` with the large model cut to T trees,
   against bare ``Booster.predict`` on one row.
 * **rescore**: ``score_batch`` over R rows in a fresh child process; peak RSS.
+* **limits**: the physical floors: one keyed BLAKE2b pseudonym (compiled, against
+  hashlib), one DRAM miss (a pointer chase) and one miss per key group per event.
+* **memory**: bytes per entity-window (one entity in one key group) of the memory store
+  at the largest size filled, against the Python reference store in the same run.
 """
 
 from __future__ import annotations
@@ -254,9 +258,48 @@ def _rescore(ctx: BenchContext) -> list[dict[str, Any]]:
     return out
 
 
+def _limits(ctx: BenchContext) -> list[dict[str, Any]]:
+    """Physical floors of the per-event work: one keyed hash, one DRAM miss, one miss per key group."""
+    import hashlib
+
+    from .._core import load
+    from ..velocity.defaults import default_feature_set
+    from ..velocity.plan import Plan
+
+    out: list[dict[str, Any]] = []
+    key = ctx.keys.pseudonym
+    value = "+8613800138000"
+    ref = hashlib.blake2b(key=key, digest_size=16, person=b"phone")
+
+    def py_hash(_i: int) -> None:
+        h = ref.copy()
+        h.update(value.encode())
+        h.hexdigest()
+
+    n = 20_000
+    py = median_percentiles([latencies_us(py_hash, n, warmup=500) for _ in range(ctx.settings.repeats)])["p50"]
+    core = load("pseudonym")
+    if core is not None:
+        hx = core.Hasher(key, b"phone")
+        c = median_percentiles([latencies_us(lambda _i: hx(value), n, warmup=500)
+                                for _ in range(ctx.settings.repeats)])["p50"]
+        out.append(result("limits/pseudonym_one_hash_p50", c, "us", "hashlib copy+update+hexdigest p50", py,
+                          {"hash": "keyed BLAKE2b-128", "value_bytes": len(value),
+                           "note": "includes one Python call (timer overhead ~0.05 us)"}))
+    vs = load("velocity_store")
+    if vs is not None:
+        lat = sorted(vs.memory_latency_ns(256, 2_000_000)[0] for _ in range(3))[1]
+        groups = len(Plan(default_feature_set()).groups)
+        out.append(result("limits/dram_miss_ns", lat, "ns", None, None,
+                          {"method": "dependent loads over a random cycle of 256 MiB (median of 3)"}))
+        out.append(result("limits/velocity_floor_us", lat * groups / 1e3, "us", None, None,
+                          {"key_groups": groups, "note": "one DRAM miss per key group (window) per event"}))
+    return out
+
+
 def run(ctx: BenchContext) -> list[dict[str, Any]]:
     """Run the group; returns result rows."""
     out: list[dict[str, Any]] = []
-    for part in (_entities, _history, _rules, _trees, _rescore):
+    for part in (_limits, _entities, _history, _rules, _trees, _rescore):
         out.extend(part(ctx))
     return out
