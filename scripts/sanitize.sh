@@ -28,6 +28,7 @@ export PYTHONPATH="$WORK"
 "$PYTHON" -c "import fraudscore._core.velocity_store as m, sys; assert m.__file__.startswith('$WORK'), m.__file__; print('sanitized build:', m.__file__)"
 # -s: a sanitizer report goes to stderr, which pytest would otherwise capture and lose on abort
 "$PYTHON" -m pytest -q -s -p no:cacheprovider -o addopts="" tests/velocity/test_memory_compiled.py \
-    tests/velocity/test_memory_store.py tests/velocity/test_memory_layout.py tests/test_identity_compiled.py "$@"
+    tests/velocity/test_memory_store.py tests/velocity/test_memory_layout.py tests/test_identity_compiled.py \
+    tests/fingerprint/test_sections_compiled.py "$@"
 "$PYTHON" scripts/fuzz_core.py --seconds "${FUZZ_SECONDS:-20}" --no-atheris
 echo "sanitizers: clean"

@@ -51,12 +51,38 @@ def _compiled_engine(engine: str) -> bool:
         return False
     from .._core import load
 
-    if load("velocity_store") is not None:
+    if load("velocity_store") is not None and (engine == "compiled" or _compiled_has_api()):
         return True
     if engine == "compiled":
         raise ConfigError("The 'engine' parameter of MemoryStore is 'compiled' but the compiled velocity store is not "
                           "available (FRAUDSCORE_PURE_PYTHON is set or the C extension was not built).")
     return False
+
+
+_API_CHECKED: list[bool] = []
+
+
+def _compiled_has_api() -> bool:
+    """Whether the compiled store implements every public method and parameter of this reference.
+
+    A method or parameter added here and not (yet) to the compiled store makes ``engine="auto"``
+    fall back to this reference, with one warning, rather than misbehave.
+    """
+    if not _API_CHECKED:
+        import inspect
+        import logging
+
+        from .memory_compiled import CompiledMemoryStore
+
+        public = {n for n, v in vars(MemoryStore).items() if callable(v) and not n.startswith("_")}
+        missing = sorted(public - set(vars(CompiledMemoryStore)))
+        missing += sorted(set(inspect.signature(MemoryStore.__init__).parameters)
+                          - set(inspect.signature(CompiledMemoryStore.__init__).parameters))
+        if missing:
+            logging.getLogger("fraudscore").warning(
+                "fraudscore: the compiled MemoryStore lacks %s of the reference; using the Python reference", missing)
+        _API_CHECKED.append(not missing)
+    return _API_CHECKED[0]
 
 
 class MemoryStore:
