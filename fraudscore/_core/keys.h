@@ -2,7 +2,7 @@
  * Stable 64-bit keys of entity values (shared by the compiled modules; header only).
  *
  * A keyed pseudonym "p:<32 lowercase hex>" is already the output of a keyed BLAKE2b:
- * its first 64 bits are its key. Any other value gets a stable xxh3-64 of its contents
+ * its 128 bits folded to 64 (hi ^ fmix64(lo)) are its key. Any other value gets a stable xxh3-64 of its contents
  * with a per-type seed, so that the key is the same in every process (snapshots restore)
  * and values that Python considers equal get equal keys (1 == 1.0 == True; np.int64(5) == 5).
  * Key 0 is reserved ("no value").
@@ -37,26 +37,44 @@ static int fs_keys_init(void) {
     return (fs_str_application_id && fs_str_empty && fs_mask64) ? 0 : -1;
 }
 
-static inline int fs_hex(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 static inline uint64_t fs_nonzero(uint64_t k) { return k ? k : 1; }
 
 static inline uint64_t fs_int_key(int64_t x) { return fs_nonzero(XXH3_64bits_withSeed(&x, 8, FS_SEED_INT)); }
 
-/* the key of a "p:<32 hex>" pseudonym, or 0 when s is not one */
+static inline uint64_t fs_mix64(uint64_t k) { /* murmur3 fmix64: a bijection */
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ull;
+    k ^= k >> 33;
+    return k;
+}
+
+/* the key of a "p:<32 hex>" pseudonym (its 128 bits folded to 64: hi ^ fmix64(lo), so that strings of
+ * that shape which are not uniform, e.g. test values, stay distinct), or 0 when s is not one */
+/* lower-case hex digit -> value, anything else -> 0xFF */
+static const unsigned char FS_HEX[256] = {
+#define X16 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF
+    X16, X16, X16,
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    X16,
+    0xFF, 10, 11, 12, 13, 14, 15, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    X16, X16, X16, X16, X16, X16, X16, X16, X16, X16,
+#undef X16
+};
+
 static inline uint64_t fs_pseudonym_key(const unsigned char *s, Py_ssize_t n) {
     if (n != 34 || s[0] != 'p' || s[1] != ':') return 0;
-    uint64_t k = 0;
-    for (int i = 2; i < 34; i++) {
-        int h = fs_hex(s[i]);
-        if (h < 0) return 0;
-        if (i < 18) k = (k << 4) | (uint64_t)h;
+    uint64_t hi = 0, lo = 0;
+    unsigned bad = 0;
+    for (int i = 0; i < 16; i++) {
+        unsigned a = FS_HEX[s[2 + i]], b = FS_HEX[s[18 + i]];
+        bad |= a | b;
+        hi = (hi << 4) | (a & 15);
+        lo = (lo << 4) | (b & 15);
     }
-    return fs_nonzero(k);
+    if (bad & 0xF0) return 0;
+    return fs_nonzero(hi ^ fs_mix64(lo ^ 0x9E3779B97F4A7C15ull));
 }
 
 static uint64_t fs_value_key(PyObject *v);

@@ -4,7 +4,7 @@
  * Mirrors fraudscore/velocity/memory.py + memory_layout.py (the readable reference):
  * the same features, bit for bit, for every aggregation. What differs is the layout:
  *
- *   - entities are keyed by a 64-bit key (taken from the keyed pseudonym's bytes when the
+ *   - entities are keyed by a 64-bit key (the keyed pseudonym's 128 bits folded to 64 when the
  *     value is a "p:<32 hex>" pseudonym, else a stable xxh3 of the value), held in an
  *     open-addressing table of 8-byte slots (32 bits of key + entity index);
  *   - each entity is a fixed-width record in one slab per key group: key, latest time,
@@ -210,6 +210,10 @@ static inline double i128_to_double(__int128 s) {
 /* ------------------------------------------------------------------------------------ */
 /* entity table                                                                         */
 
+/* table position and 32-bit tag of a key: a bijective mix (murmur3 fmix64), so that keys whose bits
+ * are not uniform (structured test values, small integers in a pseudonym's place) still spread */
+static inline uint64_t mix64(uint64_t k) { return fs_mix64(k ^ 0x9E3779B97F4A7C15ull); }
+
 static int table_grow(Group *g) {
     uint64_t ncap = g->table ? (g->tmask + 1) * 2 : 16;
     uint64_t *nt = PyMem_RawCalloc(ncap, sizeof(uint64_t));
@@ -235,7 +239,7 @@ static int table_grow(Group *g) {
 
 static uint32_t table_find(Group *g, uint64_t key) {
     if (!g->table) return NIL;
-    uint64_t frag = key >> 32, m = g->tmask, i = frag & m;
+    uint64_t frag = mix64(key) >> 32, m = g->tmask, i = frag & m;
     for (;;) {
         uint64_t s = g->table[i];
         if (!s) return NIL;
@@ -251,14 +255,14 @@ static int table_insert(Group *g, uint64_t key, uint32_t idx) {
     if (!g->table || (g->n_live + 1) * 10 > (g->tmask + 1) * 7) {
         if (table_grow(g) < 0) return -1;
     }
-    uint64_t frag = key >> 32, m = g->tmask, i = frag & m;
+    uint64_t frag = mix64(key) >> 32, m = g->tmask, i = frag & m;
     while (g->table[i]) i = (i + 1) & m;
     g->table[i] = (frag << 32) | ((uint64_t)idx + 1);
     return 0;
 }
 
 static void table_delete(Group *g, uint64_t key, uint32_t idx) {
-    uint64_t frag = key >> 32, m = g->tmask, i = frag & m;
+    uint64_t frag = mix64(key) >> 32, m = g->tmask, i = frag & m;
     uint64_t want = (frag << 32) | ((uint64_t)idx + 1);
     while (g->table[i] != want) i = (i + 1) & m;
     /* backward-shift deletion (linear probing) */
@@ -305,7 +309,7 @@ static int ltable_grow(Store *s) {
 
 static uint32_t label_find(Store *s, uint64_t key) {
     if (!s->ltable) return NIL;
-    uint64_t frag = key >> 32, m = s->ltmask, i = frag & m;
+    uint64_t frag = mix64(key) >> 32, m = s->ltmask, i = frag & m;
     for (;;) {
         uint64_t v = s->ltable[i];
         if (!v) return NIL;
@@ -331,7 +335,7 @@ static void lru_push(Store *s, uint32_t i) {
 
 static void label_remove(Store *s, uint32_t i) {
     uint64_t key = s->labels[i].key;
-    uint64_t frag = key >> 32, m = s->ltmask, p = frag & m;
+    uint64_t frag = mix64(key) >> 32, m = s->ltmask, p = frag & m;
     uint64_t want = (frag << 32) | ((uint64_t)i + 1);
     while (s->ltable[p] != want) p = (p + 1) & m;
     uint64_t j = p;
@@ -385,7 +389,7 @@ static int label_set(Store *s, uint64_t key, int64_t lt) {
     }
     s->labels[i].key = key;
     s->labels[i].lt = lt;
-    uint64_t frag = key >> 32, m = s->ltmask, p = frag & m;
+    uint64_t frag = mix64(key) >> 32, m = s->ltmask, p = frag & m;
     while (s->ltable[p]) p = (p + 1) & m;
     s->ltable[p] = (frag << 32) | ((uint64_t)i + 1);
     lru_push(s, i);

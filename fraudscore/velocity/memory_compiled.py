@@ -6,7 +6,7 @@ same API and gives the same features, bit for bit, as the Python reference in
 :mod:`~fraudscore.velocity.memory` (hypothesis parity tests hold them together). The
 state is integers in flat arrays instead of Python objects:
 
-* entities are keyed by a stable 64-bit key: the first 64 bits of the keyed pseudonym
+* entities are keyed by a stable 64-bit key: the keyed pseudonym's 128 bits folded to 64
   (``"p:<32 hex>"``), or a stable xxh3 of any other value; distinct-of values and
   application ids are kept as such keys too, so no raw value is held or snapshotted;
 * an entity seen once is one fixed-width record (32-48 bytes for the default features);

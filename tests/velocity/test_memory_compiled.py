@@ -83,7 +83,8 @@ def big_streams(draw):
         t += draw(st.integers(-900, 1500))
         t = max(t, max([r["ts"] for r in recs], default=t) - 1000)
         recs.append({"application_id": f"A{i}", "ts": t,
-                     "a": draw(st.sampled_from(["p:" + "ab" * 16, "a2", 7, None])),
+                     "a": draw(st.sampled_from(["p:" + "ab" * 16, "p:" + "0" * 31 + "1", "p:" + "0" * 31 + "2",
+                                                "a2", 7, None])),
                      "b": draw(st.sampled_from(["b1", "b2", None])),
                      "ch": draw(st.sampled_from(["web", 1, True, 1.0, "app", None])),
                      "x": draw(st.one_of(st.none(), st.sampled_from([1e12, -1e12, 999_999_999_999.5, 0.5, -0.5]),
@@ -113,7 +114,10 @@ def test_value_keys_follow_python_equality():
     k = core.value_key
     assert k(5) == k(np.int64(5)) == k(5.0)
     assert k(1) == k(True) and k("1") != k(1) and k("a") != k("b")
-    assert k("p:" + "ab" * 16) == int("ab" * 8, 16)  # a pseudonym's own bits
+    # a pseudonym's own bits, folded: values of that shape that are not uniform stay distinct
+    assert len({k("p:" + f"{i:032x}") for i in range(1000)}) == 1000
+    assert len({k("p:" + f"{i << 64:032x}") for i in range(1000)} | {k("p:" + f"{i:032x}") for i in range(1, 1000)}) \
+        == 1999
     assert k("é") != k("e") and k("日本") == k("日本")
     with pytest.raises(TypeError):
         k(object())
