@@ -151,7 +151,13 @@ class CompiledMemoryStore(MemoryStore):
     def stats(self) -> dict[str, int]:
         """Counts of tracked entities (per key group), stored events and labels."""
         if self._core is None:
-            return {"entities": 0, "events": 0, "labels": len(self._pending)}
+            known: dict[str, int] = {}
+            for app, is_fraud, lt in self._pending:  # what the labels will be once bound
+                if is_fraud:
+                    known[app] = lt
+                else:
+                    known.pop(app, None)
+            return {"entities": 0, "events": 0, "labels": min(len(known), self.max_labels)}
         st = self._core.stats()
         return {"entities": st["entities"], "events": st["events"], "labels": st["labels"]}
 
