@@ -418,6 +418,9 @@ class CompiledForest:
         self.predict_raw_one = self._forest.predict_raw_one
         self.threads = max(1, os.cpu_count() or 1)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (CompiledForest, (self.tables,))  # rebuilt from the tables (copies, pickles, worker processes)
+
     @classmethod
     def from_booster(cls, booster: Any, **kwargs: Any) -> CompiledForest:
         """Build from a ``lightgbm.Booster`` (through its text form)."""

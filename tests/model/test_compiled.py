@@ -128,6 +128,16 @@ def test_model_option_predicts_like_lightgbm_online_and_in_batch(data, model):
         m.predict_one(np.zeros(21))
 
 
+def test_copies_and_pickles_rebuild_from_the_tables(model):
+    import copy
+    import pickle
+
+    f = CompiledForest.from_booster(model.booster)
+    x = np.linspace(-1, 1, f.num_features)
+    for g in (copy.deepcopy(f), pickle.loads(pickle.dumps(f))):
+        assert g.predict_one(x) == f.predict_one(x) and g.tables.sha256() == f.tables.sha256()
+
+
 def test_threads_agree(data, model):
     f = CompiledForest.from_booster(model.booster)
     X = np.ascontiguousarray(data[0][:5000])
