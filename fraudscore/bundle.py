@@ -5,7 +5,9 @@ A bundle is a directory (or the same files in a zip archive)::
     manifest.json        format and library versions, creation time, schema, feature
                          specs and names, fingerprint scheme version and key *id*,
                          thresholds, policy, training metadata and metrics, lists,
-                         and the sha256 of every other file
+                         the compiled-trees option (engine and sha256 of the node
+                         tables, or null; see docs/model.md), and the sha256 of
+                         every other file
     model.txt            LightGBM text format       (when the bundle has a model)
     calibration.json     calibration breakpoints    (idem)
     model.json           model metadata             (idem)
