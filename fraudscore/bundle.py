@@ -5,7 +5,9 @@ A bundle is a directory (or the same files in a zip archive)::
     manifest.json        format and library versions, creation time, schema, feature
                          specs and names, fingerprint scheme version and key *id*,
                          thresholds, policy, training metadata and metrics, lists,
-                         and the sha256 of every other file
+                         the compiled-trees option (engine and sha256 of the node
+                         tables, or null; see docs/model.md), and the sha256 of
+                         every other file
     model.txt            LightGBM text format       (when the bundle has a model)
     calibration.json     calibration breakpoints    (idem)
     model.json           model metadata             (idem)
@@ -212,6 +214,7 @@ class Bundle:
             "policy": self.policy,
             "training": {**(model.training if model is not None else {}), **self.training},
             "metrics": model.metrics if model is not None else {},
+            "compiled": model.compiled_info if model is not None else None,
             "metadata": self.metadata,
             "lists": sorted(self.lists),
             "linker": None if self.link_model is None else {"file": LINKER, "sha256": self.link_model.sha256},
@@ -252,8 +255,12 @@ class Bundle:
 
     # -- reading ------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path, *, fast: bool = True) -> Bundle:
+    def load(cls, path: str | Path, *, fast: bool = True, compiled: bool | None = None) -> Bundle:
         """Read and verify a bundle directory or zip archive.
+
+        ``compiled``: ``None`` (default) evaluates the trees with the compiled
+        engine when the bundle asks for it (``manifest["compiled"]``, see
+        ``docs/model.md``), ``False`` never, ``True`` always.
 
         Raises
         ------
@@ -271,12 +278,12 @@ class Bundle:
         else:
             raise BundleError(f"bundle {path} does not exist")
         try:
-            return cls._from_reader(reader, fast=fast)
+            return cls._from_reader(reader, fast=fast, compiled=compiled)
         finally:
             reader.close()
 
     @classmethod
-    def _from_reader(cls, reader: _Reader, *, fast: bool) -> Bundle:
+    def _from_reader(cls, reader: _Reader, *, fast: bool, compiled: bool | None = None) -> Bundle:
         raw = reader.read(MANIFEST)
         if raw is None:
             raise BundleError(f"missing file {MANIFEST!r}")
@@ -325,7 +332,10 @@ class Bundle:
             if sha256_hex(data) != digest:
                 raise BundleError(f"tampered file {name!r}: its sha256 does not match {MANIFEST}")
             files[name] = data
-        model = Model.from_files({n: files[n] for n in MODEL_FILES}, fast=fast) if has_model else None
+        model = Model.from_files({n: files[n] for n in MODEL_FILES}, fast=fast, compiled=compiled) if has_model else None
+        if model is not None and (manifest.get("compiled") or None) != (
+                json.loads(files["model.json"].decode("utf-8")).get("compiled") or None):
+            raise BundleError(f"compiled trees mismatch: {MANIFEST} and model.json record different compiled trees")
         names = manifest.get("feature_names") or []
         if model is not None and model.feature_names != names:
             raise BundleError(
