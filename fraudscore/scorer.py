@@ -205,7 +205,8 @@ class Scorer:
             link_state = RedisLinkState(self.store.client, prefix=self.store.prefix + "link:")
         else:
             link_state = MemoryLinkState()
-        self.linker = DeviceLinker(link_state)
+        self.pipeline.link_model = bundle.link_model  # None: the package's default link model
+        self.linker = DeviceLinker(link_state, model=bundle.link_model)
         self.degrade = degrade
         self.explain = explain
         self.lazy_reasons = lazy_reasons

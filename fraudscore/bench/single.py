@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fingerprint import DEVICE_FEATURES, device_signals
+from ..fingerprint import DEVICE_FEATURES, MIN_LINK_CONFIDENCE, device_signals
 from ..model import score_scale
 from ..rules import combine
 from ..scorer import Scorer
@@ -83,8 +83,8 @@ class StagedScorer:
                 record["device_id"] = None
                 static.append(_NAN)
             else:
-                res = sc.linker.link(fp, record[sc.schema.time_field])
-                record["device_id"] = res.device_id
+                res = sc.linker.link(fp, record[sc.schema.time_field], record.get("ip_prefix"))
+                record["device_id"] = res.device_id if res.link_confidence >= MIN_LINK_CONFIDENCE else None
                 static.append(float(res.link_confidence))
         c4 = clock()
         vel = sc.velocity.update_and_read(record)
