@@ -40,11 +40,12 @@ Categorical columns (``categorical``: integer codes, NaN = missing, as the
 pipeline makes them for ``category`` schema fields) are passed to LightGBM as
 categorical features.
 
-Training is deterministic for a given seed, data and ``num_threads``
-(``deterministic=True``, ``force_row_wise=True``, all LightGBM seeds derived
-from ``seed``). Note that the held-out rows serve three purposes (early
-stopping, calibration, thresholds), so their metrics are slightly optimistic;
-judge a model on a later, untouched period.
+Training is deterministic for a given seed and data, whatever the number of
+threads (``deterministic=True``, ``force_row_wise=True``, all LightGBM seeds
+derived from ``seed``; a test trains with 1, 2 and 4 threads). Note that the
+held-out rows serve three purposes (early stopping, calibration, thresholds),
+so their metrics are slightly optimistic; judge a model on a later, untouched
+period.
 
 Examples
 --------
@@ -74,6 +75,7 @@ from ..errors import ConfigError, FraudscoreWarning
 from ..timeutil import format_duration, parse_duration
 from .calibration import choose_calibration
 from .metrics import evaluate
+from .threads import free_cores
 from .thresholds import choose_thresholds, score_scale_array
 from .validation import Fold, boost, holdout, rolling_folds
 
@@ -120,8 +122,14 @@ class TrainConfig:
     metric : str
         LightGBM metric for early stopping (``"average_precision"``, ``"auc"``,
         ``"binary_logloss"``).
-    num_threads : int
-        Threads for training; fixed so that results are reproducible.
+    num_threads : int or "auto"
+        Threads for training. ``"auto"`` (the default) takes the cores that are
+        free when training starts (:func:`fraudscore.model.threads.free_cores`):
+        on a busy machine extra threads only wait for each other (measured: fits
+        19x slower with 2 threads than 1 on a loaded 2-core machine,
+        ``benchmarks/bench_threads.py``). LightGBM
+        with ``deterministic=True`` and ``force_row_wise=True`` gives the same
+        model for any thread count (tested), so the choice never changes results.
     fprs, budgets : tuple of float
         False-positive rates and review budgets reported in the metrics.
     extra_params : mapping
@@ -169,7 +177,7 @@ class TrainConfig:
     imbalance: str = "auto"
     calibration: str = "auto"
     metric: str = "average_precision"
-    num_threads: int = 2
+    num_threads: int | str = "auto"
     fprs: tuple[float, ...] = (0.01, 0.05)
     budgets: tuple[float, ...] = (0.01, 0.05)
     extra_params: Mapping[str, Any] = field(default_factory=dict)
@@ -196,6 +204,8 @@ class TrainConfig:
         for name in ("num_boost_round", "early_stopping_rounds", "num_leaves", "min_data_in_leaf", "num_threads",
                      "min_valid_positives", "min_boost_rounds", "cv_folds", "category_min_count", "max_categories"):
             v = getattr(self, name)
+            if name == "num_threads" and v == "auto":
+                continue
             lowest = 2 if name in ("num_leaves", "cv_folds") else 1
             if isinstance(v, bool) or not isinstance(v, int) or v < lowest:
                 raise _bad(name, "a positive integer" if lowest == 1 else "an integer >= 2", v)
@@ -253,7 +263,7 @@ class TrainConfig:
             "seed": int(self.seed),
             "deterministic": True,
             "force_row_wise": True,
-            "num_threads": int(self.num_threads),
+            "num_threads": free_cores() if self.num_threads == "auto" else int(self.num_threads),
             "verbose": -1,
         }
         params.update(dict(self.extra_params))
@@ -385,6 +395,7 @@ def train_model(
     entity: np.ndarray | None = None,
     categorical: Sequence[str] | None = None,
     categories: Mapping[str, Any] | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> Model:
     """Train, calibrate, threshold and evaluate a fraud model (see module docstring).
 
@@ -409,6 +420,9 @@ def train_model(
     categories : mapping, optional
         The vocabularies behind those codes (:class:`fraudscore.categories.Categories`),
         stored with the model.
+    callbacks : sequence of callables, optional
+        More LightGBM callbacks (e.g. a progress display), called after each
+        boosting round (of every fold, for each class-weighting candidate).
 
     Returns
     -------
@@ -445,7 +459,7 @@ def train_model(
     for cand in candidates:
         res = boost(cfg.lgb_params(weights[cand]), X, y, folds, names, categorical=cat_idx,
                     num_boost_round=cfg.num_boost_round, patience=cfg.early_stopping_rounds,
-                    min_rounds=cfg.min_boost_rounds, datasets=datasets)
+                    min_rounds=cfg.min_boost_rounds, datasets=datasets, callbacks=callbacks)
         datasets = res.datasets
         results[cand] = res
     if cfg.imbalance == "auto":

@@ -148,7 +148,7 @@ def _first_metric(results: Sequence[Any]) -> tuple[str, float, bool]:
 
 def boost(params: dict[str, Any], X: np.ndarray, y: np.ndarray, folds: Sequence[Fold], feature_names: list[str], *,
           categorical: Sequence[int] = (), num_boost_round: int, patience: int, min_rounds: int,
-          datasets: list[tuple[Any, Any]] | None = None) -> BoostResult:
+          datasets: list[tuple[Any, Any]] | None = None, callbacks: Sequence[Any] = ()) -> BoostResult:
     """Train one booster per fold in lockstep; early-stop on the fold-averaged validation metric.
 
     The average weights each fold by its validation frauds. Training stops once
@@ -157,6 +157,8 @@ def boost(params: dict[str, Any], X: np.ndarray, y: np.ndarray, folds: Sequence[
     ``>= min_rounds`` only, so a lucky score after 2 trees on a thin validation set
     cannot be kept. ``datasets`` (``(train, valid)`` LightGBM Datasets per fold,
     as built by a previous call) lets several parameter sets share the binning.
+    ``callbacks`` (LightGBM-style, e.g. a progress display) are called after each
+    round with a ``CallbackEnv`` whose evaluation list holds the fold average.
 
     Examples
     --------
@@ -202,6 +204,12 @@ def boost(params: dict[str, Any], X: np.ndarray, y: np.ndarray, folds: Sequence[
             vals.append(v)
         avg = float(np.dot(weights, vals))
         curve.append(avg)
+        if callbacks:
+            env = lgb.callback.CallbackEnv(model=boosters[0], params=params, iteration=i, begin_iteration=0,
+                                           end_iteration=int(num_boost_round),
+                                           evaluation_result_list=[("valid", metric, avg, higher)])
+            for cb in callbacks:
+                cb(env)
         if i + 1 >= min_rounds:
             better = best_i < 0 or (avg > best_v if higher else avg < best_v)
             if better:
