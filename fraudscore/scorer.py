@@ -29,12 +29,12 @@ from .decision import Decision, DecisionBatch, Reason
 from .errors import BundleError, EventError
 from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
+from .labels import LabelIndex, labels_for_rows, parse_application_id, parse_is_fraud, parse_label_time
 from .model import explain_batch, explain_reasons, score_scale, score_scale_array
 from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline, paused_gc
 from .policy import Policy
 from .rules import RuleSet, combine
 from .schema import Schema
-from .timeutil import to_epoch_ms
 from .velocity import FeatureSet, MemoryStore, OnlineVelocity, RedisStore
 
 __all__ = ["Scorer", "load", "labels_for_rows", "LabelIndex"]
@@ -51,49 +51,6 @@ def _model_version(model: Any) -> str:
         if name != "model.json":  # metadata (metrics, versions) does not change predictions
             h.update(name.encode() + b"\0" + data)
     return "m-" + h.hexdigest()[:16]
-
-
-class LabelIndex:
-    """A labels table indexed once by application id, for aligning it with batch rows.
-
-    ``labels`` holds ``application_id``, ``is_fraud`` and ``label_time`` (any
-    timestamp form; ``label_ts`` in epoch ms is accepted too) as a mapping of
-    columns or a DataFrame. :meth:`align` gives rows without a label
-    ``is_fraud = NaN`` and a label time that never arrives.
-
-    Examples
-    --------
-    >>> idx = LabelIndex({"application_id": ["A", "B"], "is_fraud": [1, 0], "label_ts": [5, 7]})
-    >>> out = idx.align(np.array(["B", "C"], dtype=object))
-    >>> out["is_fraud"].tolist(), int(out["label_ts"][0])
-    ([0.0, nan], 7)
-    """
-
-    def __init__(self, labels: Any) -> None:
-        if hasattr(labels, "to_dict") and hasattr(labels, "columns"):
-            labels = {c: labels[c].to_numpy() for c in labels.columns}
-        ids = np.asarray(labels["application_id"], dtype=object)
-        self.fraud = np.asarray(labels["is_fraud"], dtype=np.float64)
-        if "label_ts" in labels:
-            self.lts = np.asarray(labels["label_ts"], dtype=np.int64)
-        else:
-            self.lts = np.array([to_epoch_ms(v) for v in labels["label_time"]], dtype=np.int64)
-        self.pos = {str(a): i for i, a in enumerate(ids)}
-
-    def align(self, application_ids: np.ndarray) -> dict[str, np.ndarray]:
-        """``is_fraud`` (float, NaN unknown) and ``label_ts`` (int64 ms) aligned with ``application_ids``."""
-        j = np.array([self.pos.get(str(a), -1) for a in application_ids], dtype=np.int64)
-        ok = j >= 0
-        fraud = np.full(len(j), np.nan)
-        lts = np.full(len(j), np.iinfo(np.int64).max, dtype=np.int64)
-        fraud[ok] = self.fraud[j[ok]]
-        lts[ok] = self.lts[j[ok]]
-        return {"is_fraud": fraud, "label_ts": lts}
-
-
-def labels_for_rows(labels: Any, application_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Align a labels table with batch rows by ``application_id`` (see :class:`LabelIndex`)."""
-    return LabelIndex(labels).align(application_ids)
 
 
 class Scorer:
@@ -219,10 +176,19 @@ class Scorer:
             degraded=degraded,
         )
 
-    def record_label(self, application_id: str, is_fraud: bool, label_time: Any) -> None:
-        """Feed back a confirmed label; it enters label-delayed features from ``label_time`` on."""
+    def record_label(self, application_id: str, is_fraud: bool | int | str, label_time: Any) -> None:
+        """Feed back a confirmed label; it enters label-delayed features from ``label_time`` on.
+
+        Labels are read strictly (:mod:`fraudscore.labels`): ``is_fraud`` is a boolean,
+        ``0`` / ``1`` or one of a few documented strings (``"no"`` is ``False``);
+        anything else, a missing ``application_id`` or a bad ``label_time`` raises
+        :class:`~fraudscore.errors.EventError` and stores nothing.
+        """
+        app = parse_application_id(application_id, field=self.schema.id_field)
+        fraud = parse_is_fraud(is_fraud)
+        lts = parse_label_time(label_time)
         with self._lock:
-            self.velocity.record_label(str(application_id), bool(is_fraud), to_epoch_ms(label_time))
+            self.velocity.record_label(app, fraud, lts)
 
     # -- many events ---------------------------------------------------------------------
     def features_batch(self, events: EventsLike, labels: Any = None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:

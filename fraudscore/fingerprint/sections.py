@@ -42,8 +42,10 @@ from typing import Any
 
 import xxhash
 
+from .._memo import ByteBudget, text_cost
 from ..errors import ConfigError
 from ..keys import Keys
+from ..limits import FINGERPRINT_CACHE_BYTES, FINGERPRINT_MEMO_BYTES
 from .canonical import ATTRIBUTE_INDEX, CanonicalDevice, canonicalize
 
 __all__ = [
@@ -197,7 +199,10 @@ class Fingerprinter:
         migration (the linker then finds devices first seen under those schemes).
     cache_size : int, default 65536
         Bound of the LRU cache from a device mapping to its fingerprint (keyed by
-        a keyed 128-bit hash of the mapping, so no raw attribute is kept).
+        a keyed 128-bit hash of the mapping); entries hold the canonical attributes.
+    cache_bytes : int, default :data:`~fraudscore.limits.FINGERPRINT_CACHE_BYTES`
+        Byte bound of the same cache (estimated from the text each entry holds):
+        least recently used entries go first when either bound is reached.
 
     Examples
     --------
@@ -211,7 +216,7 @@ class Fingerprinter:
     """
 
     def __init__(self, keys: Keys, *, scheme: int = SCHEME_VERSION, also: tuple[int, ...] = (),
-                 cache_size: int = 65_536) -> None:
+                 cache_size: int = 65_536, cache_bytes: int = FINGERPRINT_CACHE_BYTES) -> None:
         if not isinstance(keys, Keys):
             raise ConfigError(
                 f"The 'keys' parameter of Fingerprinter must be a Keys object. Got {type(keys).__name__} instead."
@@ -231,10 +236,13 @@ class Fingerprinter:
         self._seed = keys.fingerprint_seed
         self._prefix = keys.fingerprint
         self._cache_size = cache_size
+        self._cache_bytes = int(cache_bytes)
+        self._cache_used = 0
         self._cache: OrderedDict[bytes, Fingerprint] | None = OrderedDict() if cache_size else None
         # keyed hashes of low-cardinality inputs (hardware and software sections, common attribute values)
         self._memo: dict[str, str] = {}
         self._comp_memo: tuple[dict[str, int], ...] = tuple({} for _ in _COMP_PLAN)  # per volatile attribute
+        self._budget = ByteBudget(FINGERPRINT_MEMO_BYTES, self._memo, *self._comp_memo)
 
     def __repr__(self) -> str:
         return f"Fingerprinter(key_id={self.key_id!r}, scheme={self.scheme})"
@@ -250,9 +258,7 @@ class Fingerprinter:
         out = memo.get(text)
         if out is None:
             out = self._hex(text)
-            if len(memo) >= _MEMO_MAX:
-                memo.clear()
-            memo[text] = out
+            self._budget.remember(memo, text, out, _MEMO_MAX)
         return out  # type: ignore[no-any-return]
 
     def _sections(self, c: CanonicalDevice, scheme: int) -> tuple[str, str, str, str]:
@@ -272,9 +278,7 @@ class Fingerprinter:
                 x = memo.get(v)
                 if x is None:
                     x = (h(pre + v) & _MASK48) or 1
-                    if len(memo) >= _MEMO_MAX:
-                        memo.clear()
-                    memo[v] = x
+                    self._budget.remember(memo, v, x, _MEMO_MAX)
                 out.append(x)
             else:
                 out.append((h(pre + v) & _MASK48) or 1)
@@ -339,8 +343,20 @@ class Fingerprinter:
         if fp is None:
             fp = self.from_canonical(canonicalize(device))
             cache[key] = fp
-            if len(cache) > self._cache_size:
-                cache.popitem(last=False)
+            self._cache_used += _fp_cost(fp)
+            while len(cache) > self._cache_size or (self._cache_used > self._cache_bytes and len(cache) > 1):
+                self._cache_used -= _fp_cost(cache.popitem(last=False)[1])
         else:
             cache.move_to_end(key)
         return fp
+
+    @property
+    def cache_bytes_used(self) -> int:
+        """Estimated bytes held by the fingerprint cache (see :data:`~fraudscore.limits.FINGERPRINT_CACHE_BYTES`)."""
+        return self._cache_used
+
+
+def _fp_cost(fp: Fingerprint) -> int:
+    """Estimated bytes one cached fingerprint retains (its canonical text, ids and hashes)."""
+    c = fp.canonical
+    return text_cost(c.values, c.extra, fp.id, fp.link_keys, fp.aliases, fp.canvas) + 8 * len(fp.components) + 400
