@@ -83,7 +83,7 @@ class Scorer:
     ) -> None:
         self.bundle = bundle
         self.keys = Keys.resolve(key)
-        want = (bundle.fingerprint or {}).get("key_id")
+        want = (bundle.fingerprint or {}).get("key_id") or getattr(bundle, "key_id", None)
         if want and want != self.keys.key_id:
             raise BundleError(
                 f"the key's id {self.keys.key_id!r} does not match the bundle's key id {want!r}: "
@@ -104,7 +104,8 @@ class Scorer:
             if not (len(idx) == len(names) and np.array_equal(idx, np.arange(len(names)))):
                 self._model_cols = idx
         self.policy = Policy.from_dict(bundle.policy) if bundle.policy else Policy()
-        self.ruleset = RuleSet.from_toml(bundle.rules_toml, lists=bundle.lists) if bundle.rules_toml else RuleSet([])
+        self.ruleset = (RuleSet.from_toml(bundle.rules_toml, lists=bundle.lists, bundled=True) if bundle.rules_toml
+                        else RuleSet([]))
         known = (*self.pipeline.record_fields, *self.pipeline.feature_names)
         self.rules = self.ruleset.compile(
             known,
@@ -290,7 +291,9 @@ class Scorer:
 def load(path: str, key: Keys | bytes | str | None = None, **kwargs: Any) -> Scorer:
     """Load a bundle from ``path`` (directory or zip), verify it, and return a ready :class:`Scorer`.
 
-    ``key`` is the caller's secret (``FRAUDSCORE_KEY`` when omitted); other
-    keyword arguments go to :class:`Scorer` (``store``, ``degrade``, ``explain``).
+    ``key`` is the caller's secret (``FRAUDSCORE_KEY`` when omitted): the bundle's
+    signature is checked with it. Other keyword arguments go to :class:`Scorer`
+    (``store``, ``degrade``, ``explain``).
     """
-    return Scorer(Bundle.load(path), key, **kwargs)
+    keys = Keys.resolve(key)
+    return Scorer(Bundle.load(path, key=keys), keys, **kwargs)
