@@ -13,7 +13,7 @@ well-formed binary-classification model:
   ``tree_sizes`` equal to the byte size of every tree block; unknown keys refused;
 * every tree: ``Tree=<i>`` in order, ``num_leaves`` within
   :data:`~fraudscore.limits.MAX_TREE_LEAVES`, every array of the right length,
-  integers and finite numbers only, split features below ``max_feature_idx + 1``,
+  integers and numbers only (finite, bar infinite thresholds), split features below ``max_feature_idx + 1``,
   ``decision_type`` values LightGBM can write, categorical splits with valid
   ``cat_boundaries`` / ``cat_threshold``, children forming one tree (each node
   and leaf reached exactly once from the root, so no cycle), no linear trees;
@@ -93,7 +93,7 @@ def _ints(err: _Err, i: int, key: str, text: str, n: int, lo: int, hi: int) -> l
     return out
 
 
-def _floats(err: _Err, i: int, key: str, text: str, n: int | tuple[int, ...]) -> list[float]:
+def _floats(err: _Err, i: int, key: str, text: str, n: int | tuple[int, ...], *, inf_ok: bool = False) -> list[float]:
     parts = text.split(" ") if text else []
     allowed = (n,) if isinstance(n, int) else n
     if len(parts) not in allowed:
@@ -106,8 +106,8 @@ def _floats(err: _Err, i: int, key: str, text: str, n: int | tuple[int, ...]) ->
             v = float(p)
         except ValueError:
             raise err(i, f"{key} holds a value that is not a number") from None
-        if not math.isfinite(v):
-            raise err(i, f"{key} holds a value that is not finite")
+        if math.isnan(v) or (math.isinf(v) and not inf_ok):
+            raise err(i, f"{key} holds a value that is not {'a number' if inf_ok else 'finite'}")
         out.append(v)
     return out
 
@@ -159,7 +159,7 @@ def _check_tree(err: _Err, kv: dict[str, tuple[int, str]], at: int, n_features: 
     inner = leaves - 1
     for key in ("split_gain", "internal_value", "internal_weight"):
         if key in kv:
-            _floats(err, kv[key][0], key, kv[key][1], inner)
+            _floats(err, kv[key][0], key, kv[key][1], inner, inf_ok=key == "split_gain")
     if "leaf_weight" in kv:
         _floats(err, kv["leaf_weight"][0], "leaf_weight", kv["leaf_weight"][1], (leaves, 0) if leaves == 1 else leaves)
     if "leaf_count" in kv:
@@ -178,7 +178,7 @@ def _check_tree(err: _Err, kv: dict[str, tuple[int, str]], at: int, n_features: 
     i, v = _need(err, kv, "split_feature", at, what)
     _ints(err, i, "split_feature", v, inner, 0, n_features - 1)
     i, v = _need(err, kv, "threshold", at, what)
-    thresholds = _floats(err, i, "threshold", v, inner)
+    thresholds = _floats(err, i, "threshold", v, inner, inf_ok=True)  # LightGBM writes inf thresholds
     i, v = _need(err, kv, "decision_type", at, what)
     dtypes = _ints(err, i, "decision_type", v, inner, 0, 15)
     for d in dtypes:
