@@ -27,7 +27,7 @@ def read_table(path: str | Path, schema: Any = None) -> Any:
     zeros (the default loan schema when ``schema`` is None).
     """
     from ._compat import require_pandas
-    from .rescore import _csv_dtypes
+    from .rescore import _csv_dtypes, _typed_csv_cells
     from .schema import DEFAULT_SCHEMA
 
     pd = require_pandas()
@@ -35,7 +35,8 @@ def read_table(path: str | Path, schema: Any = None) -> Any:
     if p.suffix in (".parquet", ".pq"):
         return pd.read_parquet(p)
     if p.suffix in (".csv", ".gz", ".txt"):
-        return pd.read_csv(p, dtype=_csv_dtypes(p, schema or DEFAULT_SCHEMA))
+        schema = schema or DEFAULT_SCHEMA
+        return _typed_csv_cells(pd.read_csv(p, dtype=_csv_dtypes(p, schema)), schema)
     raise FraudscoreError(f"{p}: unknown file type {p.suffix!r}; use .csv or .parquet")
 
 

@@ -65,6 +65,30 @@ def _csv_dtypes(path: Path, schema: Any) -> dict[str, Any]:
     return {c: str for c in header if c in text or str(c).startswith("device.")}
 
 
+def _typed_csv_cells(df: Any, schema: Any) -> Any:
+    """Numbers in the numeric columns of a CSV chunk, cell by cell.
+
+    A CSV column with one unreadable cell (``"abc"``, a 400-digit number) is read as
+    text in every row; without this every row would then be rejected. Here the cells
+    that read as numbers become numbers and the others stay text, so exactly the bad
+    rows are reported (``row``, ``field``) and the rest are scored.
+    """
+    pd = require_pandas()
+    for f in schema.fields:
+        if f.type not in ("float", "int", "bool") or f.name not in df.columns:
+            continue
+        col = df[f.name]
+        if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+            continue
+        num = pd.to_numeric(col, errors="coerce")
+        bad = num.isna() & col.notna()
+        out = num.astype(object)
+        out[bad] = col[bad]
+        out[num.isna() & ~bad] = None
+        df[f.name] = out
+    return df
+
+
 def iter_chunks(source: Any, chunk_rows: int, schema: Any = None) -> Iterator[Any]:
     """Yield consecutive chunks of at most ``chunk_rows`` rows of ``source``.
 
@@ -87,7 +111,8 @@ def iter_chunks(source: Any, chunk_rows: int, schema: Any = None) -> Iterator[An
             pd = require_pandas()
             dtypes = _csv_dtypes(p, schema) if schema is not None else None
             with pd.read_csv(p, chunksize=chunk_rows, dtype=dtypes) as reader:
-                yield from reader
+                for chunk in reader:
+                    yield _typed_csv_cells(chunk, schema) if schema is not None else chunk
             return
         raise FraudscoreError(f"{p}: unknown file type {p.suffix!r}; use .csv or .parquet")
     mod = type(source).__module__
