@@ -286,7 +286,7 @@ def _check_str_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, Even
     for i, v in enumerate(vals):
         if type(v) is str:
             s = v.strip()
-            if s and len(s) <= MAX_STR_LEN and "\x00" not in s:
+            if s and len(s) <= MAX_STR_LEN and "\x00" not in s and s.isascii():
                 out_list[i] = s
                 continue
         elif v is None and not f.required:
