@@ -161,7 +161,8 @@ class DirReader(Reader):
         with os.fdopen(fd, "rb") as fh:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
                 raise BundleError(f"file {name!r} of the bundle is not a regular file")
-            data = fh.read(limit + 1)
+            # read what the file holds (never a buffer sized by the limit), capped at the limit
+            data = fh.read(min(st.st_size, limit) + 1)
         if len(data) > limit:
             raise _too_big(name, limit)
         self._count(name, len(data))
