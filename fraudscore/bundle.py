@@ -371,7 +371,7 @@ class Bundle:
             if version == 1:
                 raise BundleError(
                     "unsigned bundle (format version 1, written by fraudscore 0.1): bundles are signed since format "
-                    f"version 2 and unsigned ones are refused. If you trust this copy, re-save it once: "
+                    "version 2 and unsigned ones are refused. If you trust this copy, re-save it once: "
                     "Bundle.load(path, key=key, allow_unsigned=True).save(new_path, key=key)")
             raise BundleError(f"missing file {SIGNATURE!r}: the bundle is not signed")
         sig = loads_json(sig_raw, SIGNATURE, limit=MAX_SIGNATURE_BYTES)

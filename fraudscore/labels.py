@@ -35,13 +35,14 @@ fraudscore.errors.EventError: field 'application_id': is required
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from .errors import EventError
 from .limits import MAX_STR_LEN
-from .timeutil import TS_MAX_MS, TS_MIN_MS, to_epoch_ms
+from .timeutil import TS_MAX_MS, to_epoch_ms
 
 __all__ = ["TRUE_STRINGS", "FALSE_STRINGS", "parse_is_fraud", "parse_application_id", "parse_label_time",
            "LabelIndex", "labels_for_rows"]
@@ -127,21 +128,21 @@ def _fraud_column(col: Any) -> np.ndarray:
 
 
 def _ts_column(col: Any) -> np.ndarray:
+    """``label_ts``: integer epoch milliseconds (0 up to the latest accepted date), whole floats accepted."""
     arr = np.asarray(col)
+    problem = "must be integer epoch milliseconds between 1970-01-01 and 2199-12-31"
     if arr.dtype.kind in "iu":
         vals = arr.astype(np.int64)
-        bad = (vals < TS_MIN_MS) | (vals > TS_MAX_MS)
+        bad = (vals < 0) | (vals > TS_MAX_MS)
         if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise EventError("label_ts", "must be epoch milliseconds between 1971-01-01 and 2199-12-31", row=i)
+            raise EventError("label_ts", problem, row=int(np.flatnonzero(bad)[0]))
         return vals
     out = np.empty(len(arr), dtype=np.int64)
     for i, v in enumerate(arr.tolist()):
-        if isinstance(v, float) and v.is_integer():
+        if isinstance(v, float) and math.isfinite(v) and v.is_integer():
             v = int(v)
-        if not isinstance(v, int) or isinstance(v, bool) or not TS_MIN_MS <= v <= TS_MAX_MS:
-            raise EventError("label_ts", "must be epoch milliseconds between 1971-01-01 and 2199-12-31",
-                             value=v, row=i)
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= TS_MAX_MS:
+            raise EventError("label_ts", problem, value=v, row=i)
         out[i] = v
     return out
 
@@ -149,51 +150,67 @@ def _ts_column(col: Any) -> np.ndarray:
 class LabelIndex:
     """A labels table, checked and indexed once by application id, for aligning it with batch rows.
 
-    ``labels`` holds ``application_id``, ``is_fraud`` and ``label_time`` (any
-    timestamp form; ``label_ts`` in epoch ms is accepted too) as a mapping of
-    columns or a DataFrame. Every value is read by the rules of the module
-    docstring; the first bad one raises :class:`~fraudscore.errors.EventError`
-    naming its column and row (a training table with a bad label is not
-    silently repaired). When an id repeats, its last row counts. :meth:`align`
-    gives rows without a label ``is_fraud = NaN`` and a label time that never arrives.
+    ``labels`` holds the id column (``id_field``: the schema's id field, e.g.
+    ``application_id``; a column named ``application_id`` is accepted too),
+    ``is_fraud`` and ``label_time`` (any timestamp form; ``label_ts`` in epoch
+    ms is accepted too) as a mapping of columns or a DataFrame. The label time
+    may be left out when no feature is label-delayed (``require_time=False``):
+    such labels only ever serve as training targets. Every value is read by the
+    rules of the module docstring; the first bad one raises
+    :class:`~fraudscore.errors.EventError` naming its column and row (a training
+    table with a bad label is not silently repaired). When an id repeats, its
+    last row counts. :meth:`align` gives rows without a label ``is_fraud = NaN``
+    and a label time that never arrives.
 
     Examples
     --------
-    >>> idx = LabelIndex({"application_id": ["A", "B"], "is_fraud": [1, "no"], "label_ts": [5 * 10**11, 7 * 10**11]})
+    >>> idx = LabelIndex({"application_id": ["A", "B"], "is_fraud": [1, "no"], "label_ts": [5, 7]})
     >>> out = idx.align(np.array(["B", "C"], dtype=object))
     >>> out["is_fraud"].tolist(), int(out["label_ts"][0])
-    ([0.0, nan], 700000000000)
-    >>> LabelIndex({"application_id": ["A"], "is_fraud": ["maybe"], "label_ts": [5 * 10**11]})
+    ([0.0, nan], 7)
+    >>> LabelIndex({"order": ["A"], "is_fraud": [1]}, id_field="order", require_time=False).align(["A"])["is_fraud"]
+    array([1.])
+    >>> LabelIndex({"order": ["A"], "is_fraud": [1]}, id_field="order")
+    Traceback (most recent call last):
+    ...
+    fraudscore.errors.EventError: field 'label_time': is a required column of the labels table (label-delayed features use it; or give label_ts in epoch ms)
+    >>> LabelIndex({"application_id": ["A"], "is_fraud": ["maybe"], "label_ts": [5]})
     Traceback (most recent call last):
     ...
     fraudscore.errors.EventError: row 0: field 'is_fraud': must be a boolean, 0/1, or one of 'true', 'yes', 'fraud', '1', 'false', 'no', 'legit', '0' (got str)
     """
 
-    def __init__(self, labels: Any) -> None:
+    def __init__(self, labels: Any, *, id_field: str = "application_id", require_time: bool = True) -> None:
         if hasattr(labels, "to_dict") and hasattr(labels, "columns"):
             labels = {c: labels[c].to_numpy() for c in labels.columns}
-        if not hasattr(labels, "__getitem__") or not hasattr(labels, "__contains__"):
+        if not isinstance(labels, Mapping):
             raise EventError("labels", "must be a mapping of columns or a DataFrame", value=labels)
-        for col in ("application_id", "is_fraud"):
-            if col not in labels:
-                raise EventError(col, "is a required column of the labels table")
-        if "label_ts" not in labels and "label_time" not in labels:
-            raise EventError("label_time", "is a required column of the labels table (or label_ts)")
-        raw_ids = np.asarray(labels["application_id"], dtype=object)
+        id_col = id_field if id_field in labels else "application_id" if "application_id" in labels else None
+        if id_col is None:
+            raise EventError(id_field, "is a required column of the labels table (the schema's id field"
+                             + (")" if id_field == "application_id" else "; 'application_id' is accepted too)"))
+        if "is_fraud" not in labels:
+            raise EventError("is_fraud", "is a required column of the labels table (1 = fraud, 0 = genuine)")
+        raw_ids = np.asarray(labels[id_col], dtype=object)
         if raw_ids.ndim != 1:
-            raise EventError("application_id", "must be a one-dimensional column")
-        ids = [parse_application_id(v, row=i) for i, v in enumerate(raw_ids.tolist())]
+            raise EventError(id_field, "must be a one-dimensional column")
+        ids = [parse_application_id(v, field=id_field, row=i) for i, v in enumerate(raw_ids.tolist())]
         self.fraud = _fraud_column(labels["is_fraud"])
         if "label_ts" in labels:
             self.lts = _ts_column(labels["label_ts"])
-        else:
+        elif "label_time" in labels:
             self.lts = np.array([parse_label_time(v, row=i) for i, v in enumerate(labels["label_time"])],
                                 dtype=np.int64)
+        elif require_time:
+            raise EventError("label_time", "is a required column of the labels table (label-delayed features use "
+                                           "it; or give label_ts in epoch ms)")
+        else:
+            self.lts = np.full(len(ids), np.iinfo(np.int64).max, dtype=np.int64)
         if not len(ids) == len(self.fraud) == len(self.lts):
             raise EventError("labels", "columns must all have the same length")
         self.pos = {a: i for i, a in enumerate(ids)}
 
-    def align(self, application_ids: np.ndarray) -> dict[str, np.ndarray]:
+    def align(self, application_ids: Any) -> dict[str, np.ndarray]:
         """``is_fraud`` (float, NaN unknown) and ``label_ts`` (int64 ms) aligned with ``application_ids``."""
         j = np.array([self.pos.get(str(a), -1) for a in application_ids], dtype=np.int64)
         ok = j >= 0
@@ -204,7 +221,9 @@ class LabelIndex:
         return {"is_fraud": fraud, "label_ts": lts}
 
 
-def labels_for_rows(labels: Any, application_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Align a labels table with batch rows by ``application_id`` (see :class:`LabelIndex`)."""
-    index = labels if isinstance(labels, LabelIndex) else LabelIndex(labels)
+def labels_for_rows(labels: Any, application_ids: np.ndarray, *, id_field: str = "application_id",
+                    require_time: bool = True) -> dict[str, np.ndarray]:
+    """Align a labels table with batch rows by id (see :class:`LabelIndex`)."""
+    index = labels if isinstance(labels, LabelIndex) else LabelIndex(labels, id_field=id_field,
+                                                                      require_time=require_time)
     return index.align(application_ids)

@@ -18,6 +18,7 @@ probabilities and actions of one ``score_batch`` call (tested).
 from __future__ import annotations
 
 import threading
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,18 +27,20 @@ import numpy as np
 from .batch import ColumnBatch, EventsLike, to_columns
 from .bundle import Bundle
 from .decision import Decision, DecisionBatch, Reason
-from .errors import BundleError, EventError
+from .errors import BundleError
 from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
 from .labels import LabelIndex, labels_for_rows, parse_application_id, parse_is_fraud, parse_label_time
 from .model import explain_batch, explain_reasons, score_scale, score_scale_array
-from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline, paused_gc
+from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline, late_event_error, paused_gc
 from .policy import Policy
 from .rules import RuleSet, combine
 from .schema import Schema
 from .velocity import FeatureSet, MemoryStore, OnlineVelocity, RedisStore
 
 __all__ = ["Scorer", "load", "labels_for_rows", "LabelIndex"]
+
+log = logging.getLogger("fraudscore")
 
 
 def _model_version(model: Any) -> str:
@@ -70,6 +73,9 @@ class Scorer:
         decision ``degraded`` instead of raising :class:`~fraudscore.errors.StoreError`.
     explain : {"auto", True, False}, default "auto"
         Model explanations: ``"auto"`` explains reviewed and declined decisions.
+    state : ScoringState, optional
+        Start online scoring from a saved batch state (velocity store and device
+        links, :mod:`fraudscore.warmstart`); ``store`` must then be left out.
     """
 
     def __init__(
@@ -80,6 +86,7 @@ class Scorer:
         store: Any = None,
         degrade: bool = False,
         explain: bool | str = "auto",
+        state: Any = None,
     ) -> None:
         self.bundle = bundle
         self.keys = Keys.resolve(key)
@@ -112,10 +119,17 @@ class Scorer:
             list_transform=self.pipeline.identity.pseudonym,
             identifier_names=(*self.pipeline.identifier_fields, *RECORD_EXTRA_FIELDS),
         )
+        if state is not None:
+            if store is not None:
+                raise BundleError("pass either a store or a state to Scorer, not both")
+            state.check(self)
+            store = state.store
         self.store = store if store is not None else MemoryStore()
         self.velocity = OnlineVelocity(self.feature_set, self.store)
-        if isinstance(self.store, RedisStore):
-            link_state: Any = RedisLinkState(self.store.client, prefix=self.store.prefix + "link:")
+        if state is not None:
+            link_state: Any = state.link_state
+        elif isinstance(self.store, RedisStore):
+            link_state = RedisLinkState(self.store.client, prefix=self.store.prefix + "link:")
         else:
             link_state = MemoryLinkState()
         self.linker = DeviceLinker(link_state)
@@ -162,6 +176,8 @@ class Scorer:
                            for r in explain_reasons(self.model, xm, top_k=3))
         if degraded:
             reasons.append(Reason("SYS_DEGRADED", "velocity store unavailable; scored without velocity", "system"))
+            log.warning("degraded decision for one application: velocity store unavailable, scored without "
+                        "velocity features")
         return Decision(
             application_id=ev[self.schema.id_field],
             score=score,
@@ -192,30 +208,59 @@ class Scorer:
             self.velocity.record_label(app, fraud, lts)
 
     # -- many events ---------------------------------------------------------------------
-    def features_batch(self, events: EventsLike, labels: Any = None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
-        """Validate and replay a batch: returns the valid rows, record columns and feature matrix."""
-        with paused_gc():
-            return self._features_batch(events, labels)
+    def label_index(self, labels: Any) -> LabelIndex:
+        """A :class:`LabelIndex` of a labels table for this scorer (its id field; label time needed only when a
+        feature is label-delayed)."""
+        if isinstance(labels, LabelIndex):
+            return labels
+        return LabelIndex(labels, id_field=self.schema.id_field, require_time=self.feature_set.has_labels)
 
-    def _features_batch(self, events: EventsLike, labels: Any) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
-        cb = to_columns(events, self.schema)
-        late = self.pipeline.late_rows(cb.columns[self.schema.time_field]) if cb.n else np.zeros(0, bool)
+    def features_batch(self, events: EventsLike, labels: Any = None, *,
+                       state: Any = None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
+        """Validate and replay a batch: returns the valid rows, record columns and feature matrix.
+
+        With a ``state`` (:class:`~fraudscore.warmstart.ScoringState`) the batch
+        continues from it and leaves it updated (see :meth:`score_batch`).
+        """
+        with paused_gc():
+            return self._features_batch(events, labels, state)
+
+    def _features_batch(self, events: EventsLike, labels: Any,
+                        state: Any = None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
+        cb = self.pipeline.screen(to_columns(events, self.schema))
+        tf = self.schema.time_field
+        if cb.n:
+            ts = np.asarray(cb.columns[tf], dtype=np.int64)
+            head = None if state is None else state.newest
+            if head is None:
+                late = self.pipeline.late_rows(ts)
+            else:
+                late = self.pipeline.late_rows(np.concatenate([np.array([head], dtype=np.int64), ts]))[1:]
+        else:
+            late = np.zeros(0, bool)
         if late.any():
             bad = np.flatnonzero(late)
-            errs = [EventError(self.schema.time_field, "is later than the allowed lateness behind the newest event",
-                               row=int(cb.rows[i])) for i in bad]
+            errs = [late_event_error(tf, self.feature_set.allowed_lateness_ms, int(cb.rows[i])) for i in bad]
             keep = np.flatnonzero(~late)
             errors = sorted(cb.errors + errs, key=lambda e: e.row or 0)
             cb = cb.take(keep)
             cb.errors = errors
+        if cb.errors:
+            log.info("%d of %d rows rejected, first: %s", len(cb.errors), cb.n_input, cb.errors[0])
+        index = None if labels is None else self.label_index(labels)
         lab = None
-        if labels is not None and cb.n:
-            lab = labels_for_rows(labels, cb.columns[self.schema.id_field])
-        rec, X = self.pipeline.batch(cb, lab, self.pipeline.new_linker())
-        return cb, rec, X
+        if index is not None and cb.n:
+            lab = index.align(cb.columns[self.schema.id_field])
+        if state is None:
+            rec, X = self.pipeline.batch(cb, lab, self.pipeline.new_linker())
+            return cb, rec, X
+        state.check(self)
+        if index is not None:
+            state.record_labels(index)
+        return (cb, *self.pipeline.batch_through(cb, state))
 
     def score_batch(self, events: EventsLike, *, labels: Any = None, return_features: bool = False,
-                    explain: bool | str | None = None) -> DecisionBatch:
+                    explain: bool | str | None = None, state: Any = None) -> DecisionBatch:
         """Score many applications at once (vectorised), replaying state from empty.
 
         Parameters
@@ -223,15 +268,20 @@ class Scorer:
         events : list of mappings, mapping of columns, DataFrame or Arrow Table
             Rows in arrival order.
         labels : mapping or DataFrame, optional
-            Known labels (``application_id``, ``is_fraud``, ``label_time``) for
+            Known labels (the schema's id field, ``is_fraud``, ``label_time``) for
             label-delayed features; each counts only from its label time on.
         return_features : bool, default False
             Include the feature matrix in the result.
         explain : {"auto", True, False}, optional
             As in :meth:`score`.
+        state : ScoringState, optional
+            Continue from this state instead of an empty one, and leave it updated
+            (warm starts, :mod:`fraudscore.warmstart`): scoring month 2 from the
+            state after month 1 equals scoring both months in one call. Velocity is
+            then computed through the state's store, row by row.
         """
         with paused_gc():
-            cb, rec, X = self.features_batch(events, labels)
+            cb, rec, X = self.features_batch(events, labels, state=state)
             return self.decide_batch(cb, rec, X, return_features=return_features, explain=explain)
 
     def decide_batch(self, cb: ColumnBatch, rec: Mapping[str, np.ndarray], X: np.ndarray, *,
@@ -293,7 +343,10 @@ def load(path: str, key: Keys | bytes | str | None = None, **kwargs: Any) -> Sco
 
     ``key`` is the caller's secret (``FRAUDSCORE_KEY`` when omitted): the bundle's
     signature is checked with it. Other keyword arguments go to :class:`Scorer`
-    (``store``, ``degrade``, ``explain``).
+    (``store``, ``degrade``, ``explain``, ``state``).
     """
     keys = Keys.resolve(key)
-    return Scorer(Bundle.load(path, key=keys), keys, **kwargs)
+    scorer = Scorer(Bundle.load(path, key=keys), keys, **kwargs)
+    log.info("bundle loaded from %s (model %s, rules %s, %d features)", path, scorer.model_version,
+             scorer.ruleset.version, len(scorer.pipeline.feature_names))
+    return scorer

@@ -77,6 +77,7 @@ KIND_FEATURES: dict[str, tuple[str, ...]] = {
     "bank_card": ("valid", "luhn_ok", "bin6"),
     "ip": ("valid", "private", "ipv6"),
     "generic": (),
+    "device_id": (),
 }
 _KINDS = tuple(KIND_FEATURES) + ("ip_prefix",)
 
@@ -172,7 +173,7 @@ class Identity:
         self._time_field = schema.time_field
         self._disposable = frozenset(DISPOSABLE_DOMAINS | {str(d).strip().lower() for d in disposable_domains})
         describers = {"national_id": self._nid, "phone": self._phone, "email": self._email,
-                      "bank_card": self._card, "ip": self._ip}
+                      "bank_card": self._card, "ip": self._ip, "device_id": self._device_id}
         # per field: name, kind, feature names, describer, cache-key seed (one per kind), features when missing
         self._run: tuple[tuple[str, str, tuple[str, ...], Callable[[Any], Any], int, dict[str, float]], ...] = tuple(
             (name, kind, fnames, describers.get(kind, self._generic),
@@ -251,6 +252,10 @@ class Identity:
         norm = normalize_generic(raw)
         return (None if norm is None else self._pseudo("generic", norm)), (), None
 
+    def _device_id(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
+        norm = normalize_generic(raw)
+        return (None if norm is None else self._pseudo("device_id", norm)), (), None
+
     def normalize(self, kind: str, raw: Any) -> str | None:
         """The normalised form of ``raw`` as an identifier of ``kind`` (``None`` when empty).
 
@@ -276,7 +281,7 @@ class Identity:
                 s = s.split("/", 1)[0]
             ip = normalize_ip(s)
             return ip.prefix if ip.valid else ip.value
-        if kind == "generic":
+        if kind in ("generic", "device_id"):
             return normalize_generic(raw)
         raise ConfigError(f"The 'kind' parameter of Identity.pseudonym must be one of {_KINDS}. Got {kind!r} instead.")
 
