@@ -158,7 +158,7 @@ class Failures:
         entry = {"kind": kind, "detail": detail[:2000]}
         if reproducer is not None and len(self.items) < 50:
             path = self.folder / f"fuzz_failure_{len(self.items)}.txt"
-            path.write_text(repr(reproducer)[:200_000])
+            path.write_text(repr(reproducer)[:2_000_000])
             entry["reproducer"] = str(path)
         self.items.append(entry)
 
@@ -310,7 +310,7 @@ def fuzz_bundles(n: int, seed: int, files0: dict[str, bytes], keys: Keys, fails:
                 stats["refused"] += 1
             except Exception as e:  # noqa: BLE001 - the invariant under test
                 fails.add("foreign_bundle", "".join(traceback.format_exception(e))[-1500:],
-                          {k: v[:4000] for k, v in files.items()})
+                          {**files, "<zip>": as_zip})
             finally:
                 if sample:
                     peak = tracemalloc.get_traced_memory()[1] / 2**20

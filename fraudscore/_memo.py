@@ -17,29 +17,30 @@ Examples
 >>> len(a), len(b), budget.used > 600
 (1, 1, True)
 >>> budget.remember(a, "z" * 500, None)  # over budget: everything is cleared, then it is kept
->>> len(a), len(b), budget.used == text_cost("z" * 500, None)
+>>> len(a), len(b), budget.used == str_cost("z" * 500, None)
 (1, 0, True)
 """
 
 from __future__ import annotations
 
+from sys import getsizeof as _getsizeof
 from typing import Any
 
-__all__ = ["ByteBudget", "text_cost", "ENTRY_OVERHEAD"]
+__all__ = ["ByteBudget", "text_cost", "str_cost", "ENTRY_OVERHEAD"]
 
 ENTRY_OVERHEAD = 160
 """Bytes charged per entry beyond its text (dict slot, objects, small tuples)."""
 
 
 def text_cost(*parts: Any) -> int:
-    """Estimated bytes retained by ``parts``: string lengths (4 bytes per non-ASCII character), nested in
-    tuples and lists, plus :data:`ENTRY_OVERHEAD`."""
+    """Estimated bytes retained by ``parts``: the size of each string (``sys.getsizeof``, exact for
+    ``str``), nested in tuples, lists and dict values, plus :data:`ENTRY_OVERHEAD`."""
     n = ENTRY_OVERHEAD
     stack = list(parts)
     while stack:
         p = stack.pop()
         if type(p) is str:
-            n += len(p) if p.isascii() else 4 * len(p)
+            n += _getsizeof(p)
         elif isinstance(p, (tuple, list)):
             n += 8 * len(p)
             stack.extend(p)
@@ -47,8 +48,16 @@ def text_cost(*parts: Any) -> int:
             n += 64 * len(p)
             stack.extend(p.values())
         elif p is not None:
-            n += 16
+            n += 32
     return n
+
+
+def str_cost(key: Any, value: Any) -> int:
+    """:func:`text_cost` of a ``(key, value)`` memo entry, fast when both are strings or ``None``."""
+    tk, tv = type(key), type(value)
+    if tk is str and (tv is str or value is None):
+        return ENTRY_OVERHEAD + _getsizeof(key) + (_getsizeof(value) if tv is str else 0)
+    return text_cost(key, value)
 
 
 class ByteBudget:
@@ -78,7 +87,7 @@ class ByteBudget:
         A memo at ``max_entries`` is cleared first (its bytes are given back); when the
         budget would overflow, every memo is cleared first.
         """
-        cost = text_cost(key, value)
+        cost = str_cost(key, value)
         mid = id(memo)
         if max_entries is not None and len(memo) >= max_entries:
             self.used -= self._share.pop(mid, 0)

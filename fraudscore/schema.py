@@ -121,9 +121,12 @@ def _finite_number(name: str, value: Any) -> float:
     return f
 
 
-def _valid_text(name: str, s: str, value: Any) -> None:
-    """Refuse NUL characters and lone surrogates (text that cannot be UTF-8 encoded)."""
-    if "\x00" in s:
+def _valid_text(name: str, s: str, value: Any, *, nul: bool = True) -> None:
+    """Refuse lone surrogates (text that cannot be UTF-8 encoded) and, unless ``nul=False``, NUL characters.
+
+    Device attributes keep NUL (canonicalisation removes control characters), as they always did.
+    """
+    if nul and "\x00" in s:
         raise EventError(name, "must not contain NUL characters", value=value)
     if not s.isascii():
         try:
@@ -294,7 +297,7 @@ def _check_mapping(name: str, value: Any) -> dict[str, Any]:
             raise EventError(name, f"attribute names must be non-empty strings of at most {MAX_NAME_LEN} "
                                    "characters", value=k)
         sub = attribute_label(name, k)
-        _valid_text(sub, k, k)
+        _valid_text(sub, k, k, nul=False)
         total += len(k)
         if isinstance(v, (np.integer, np.floating, np.bool_)):
             v = v.item()
@@ -306,7 +309,7 @@ def _check_mapping(name: str, value: Any) -> dict[str, Any]:
         elif isinstance(v, str):
             if len(v) > MAX_ATTR_STR_LEN:
                 raise EventError(sub, f"must be at most {MAX_ATTR_STR_LEN} characters", value=v)
-            _valid_text(sub, v, v)
+            _valid_text(sub, v, v, nul=False)
             total += len(v)
             out[k] = v
         elif isinstance(v, (list, tuple, np.ndarray)):
@@ -321,7 +324,7 @@ def _check_mapping(name: str, value: Any) -> dict[str, Any]:
                     if len(item) > MAX_LIST_ITEM_LEN:
                         raise EventError(sub, f"list items must be at most {MAX_LIST_ITEM_LEN} characters",
                                          value=item)
-                    _valid_text(sub, item, item)
+                    _valid_text(sub, item, item, nul=False)
                     total += len(item)
                 elif isinstance(item, (int, float)) and not isinstance(item, bool):
                     _finite_number(sub, item)

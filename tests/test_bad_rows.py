@@ -222,3 +222,12 @@ def test_invisible_characters_scalar_and_column_paths_agree():
         for j, name in enumerate(ident.feature_names):
             a, b = feats[i, j], f[name]
             assert (math.isnan(a) and math.isnan(b)) or a == b, (name, v)
+
+
+def test_text_rules_agree_in_both_paths():
+    """Found by benchmarks/fuzz.py: NUL in a device attribute took the online fast path but not the batch one."""
+    good = _events(3)
+    evs = [{**good[0], "device": {"os": "ios\x00", "Timezone": "\x00", "a": ["x\x00"]}},
+           {**good[1], "promo": "a\x00b"}, {**good[2], "device": {"os": "ios", "model": "\ud800"}}]
+    assert _verdicts_online(evs) == _verdicts_batch(evs)[0]
+    assert [v[0] for v in _verdicts_online(evs)] == ["ok", "err", "err"]

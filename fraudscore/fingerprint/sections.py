@@ -38,6 +38,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
+from sys import getsizeof
 from typing import Any
 
 import xxhash
@@ -359,4 +360,7 @@ class Fingerprinter:
 def _fp_cost(fp: Fingerprint) -> int:
     """Estimated bytes one cached fingerprint retains (its canonical text, ids and hashes)."""
     c = fp.canonical
-    return text_cost(c.values, c.extra, fp.id, fp.link_keys, fp.aliases, fp.canvas) + 8 * len(fp.components) + 400
+    n = 900 + 8 * len(c.values) + sum(map(getsizeof, filter(None, c.values)))  # ids, hashes, objects: ~900
+    if c.extra:
+        n += text_cost(c.extra)
+    return n
