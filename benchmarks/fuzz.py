@@ -20,8 +20,8 @@ scored in groups of ``--group`` events online (``Scorer.score``, one by one) and
 Bundles: a saved bundle (directory or zip) with 1-3 random mutations (byte flips, truncation,
 insertions of pathological text, deleted files, duplicated lines, replaced files); half of
 them re-hashed and re-signed with the key, as a key holder would write them, so the checks
-behind the signature (JSON, TOML, model text) are exercised too. Invariants: ``Bundle.load``
-raises ``BundleError`` or loads (and a scorer builds from what loads); nothing else is raised;
+behind the signature (JSON, TOML, model text) are exercised too. Invariants: ``fraudscore.load``
+(verify, validate, build a scorer) raises ``BundleError`` or loads; nothing else is raised;
 peak Python allocation per load (sampled with tracemalloc) stays bounded.
 
 Model texts (``--model-texts N``): mutated ``model.txt`` texts go through
@@ -56,7 +56,7 @@ import numpy as np
 
 import fraudscore as fs
 from fraudscore.bundle import _SIGN_CONTEXT, Bundle
-from fraudscore.errors import BundleError, EventError, FraudscoreError
+from fraudscore.errors import BundleError, EventError
 from fraudscore.keys import Keys
 from fraudscore.schema import DEFAULT_SCHEMA
 from fraudscore.synth import generate
@@ -303,8 +303,7 @@ def fuzz_bundles(n: int, seed: int, files0: dict[str, bytes], keys: Keys, fails:
             if sample:
                 tracemalloc.start()
             try:
-                b = Bundle.load(path, key=keys)
-                fs.Scorer(b, keys)
+                fs.load(str(path), key=keys)  # verify, validate and build a scorer
                 stats["loaded"] += 1
             except BundleError:
                 stats["refused"] += 1

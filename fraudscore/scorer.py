@@ -27,7 +27,7 @@ import numpy as np
 from .batch import ColumnBatch, EventsLike, to_columns
 from .bundle import Bundle
 from .decision import Decision, DecisionBatch, Reason
-from .errors import BundleError
+from .errors import BundleError, ConfigError
 from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
 from .labels import LabelIndex, labels_for_rows, parse_application_id, parse_is_fraud, parse_label_time
@@ -346,7 +346,13 @@ def load(path: str, key: Keys | bytes | str | None = None, **kwargs: Any) -> Sco
     (``store``, ``degrade``, ``explain``, ``state``).
     """
     keys = Keys.resolve(key)
-    scorer = Scorer(Bundle.load(path, key=keys), keys, **kwargs)
+    bundle = Bundle.load(path, key=keys)
+    try:
+        scorer = Scorer(bundle, keys, **kwargs)
+    except BundleError:
+        raise
+    except ConfigError as e:  # signed, but its parts do not fit together (e.g. a rule names no feature)
+        raise BundleError(f"the bundle does not build a scorer: {e}") from None
     log.info("bundle loaded from %s (model %s, rules %s, %d features)", path, scorer.model_version,
              scorer.ruleset.version, len(scorer.pipeline.feature_names))
     return scorer

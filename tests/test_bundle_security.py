@@ -363,3 +363,13 @@ def test_scan_of_manifest_only_json(tmp_path):
     with pytest.raises(BundleError, match="not valid JSON"):
         loads_json(b"\xff\xfe", "x.json")
     assert json.loads(b"[1]") == loads_json(b"[1]", "x.json")
+
+
+def test_a_signed_bundle_whose_rules_name_no_feature_is_a_bundle_error(saved, tmp_path):
+    """Found by benchmarks/fuzz.py: a key holder's bundle whose rule names an unknown feature."""
+    path = _copy(saved, tmp_path)
+    text = (path / "rules.toml").read_text().replace("count__inviter_id__24h", "count__inviter_id__20h")
+    replace_file(path, KEY, "rules.toml", text.encode())
+    Bundle.load(path, key=KEY)  # the bundle itself is intact
+    with pytest.raises(BundleError, match="does not build a scorer.*count__inviter_id__20h"):
+        fs.load(str(path), key=KEY)
