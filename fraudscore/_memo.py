@@ -81,13 +81,15 @@ class ByteBudget:
         """Guard one more memo."""
         self.memos.append(memo)
 
-    def remember(self, memo: dict[Any, Any], key: Any, value: Any, max_entries: int | None = None) -> None:
-        """``memo[key] = value``, charged to the budget.
+    def remember(self, memo: dict[Any, Any], key: Any, value: Any, max_entries: int | None = None,
+                 cost: int | None = None) -> None:
+        """``memo[key] = value``, charged to the budget (``cost``, or :func:`str_cost` of the entry).
 
         A memo at ``max_entries`` is cleared first (its bytes are given back); when the
         budget would overflow, every memo is cleared first.
         """
-        cost = str_cost(key, value)
+        if cost is None:
+            cost = str_cost(key, value)
         mid = id(memo)
         if max_entries is not None and len(memo) >= max_entries:
             self.used -= self._share.pop(mid, 0)

@@ -75,7 +75,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .bundle_files import Reader, loads_json, open_reader
+from .bundle_files import Reader, ZipReader, loads_json, open_reader
 from .errors import BundleError, ConfigError
 from .keys import Keys
 from .limits import MAX_JSON_BYTES, MAX_RULES_BYTES, MAX_SIGNATURE_BYTES
@@ -444,7 +444,7 @@ class Bundle:
                 raise BundleError(f"{MANIFEST} lists an unsafe file path")
             if not isinstance(digest, str) or not _HEX64.match(digest):
                 raise BundleError(f"{MANIFEST} lists file {name!r} without a sha256")
-        if hasattr(reader, "infos"):  # a zip archive holds exactly the bundle's files
+        if isinstance(reader, ZipReader):  # a zip archive holds exactly the bundle's files
             extra = reader.names() - set(listed) - {MANIFEST, SIGNATURE}
             if extra:
                 raise BundleError(f"the bundle archive holds {len(extra)} entr{'y' if len(extra) == 1 else 'ies'} "

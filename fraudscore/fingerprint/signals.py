@@ -38,6 +38,7 @@ import math
 import re
 from collections.abc import Mapping
 from operator import itemgetter
+from sys import getsizeof
 from typing import Any
 
 import numpy as np
@@ -231,7 +232,9 @@ def _static_of(cd: CanonicalDevice) -> dict[str, float]:
     tmpl = _CACHE.get(key)
     if tmpl is None:
         tmpl = _template(_static(cd))
-        _BUDGET.remember(_CACHE, key, tmpl, _CACHE_MAX)
+        # the key's attribute text, plus a fixed size for the key's other parts and the float template
+        cost = 2_000 + sum(map(getsizeof, filter(None, key[3])))
+        _BUDGET.remember(_CACHE, key, tmpl, _CACHE_MAX, cost)
     return tmpl
 
 
