@@ -5,7 +5,9 @@ A bundle is a directory (or the same files in a zip archive)::
     manifest.json        format and library versions, creation time, key id, schema,
                          feature specs and names, fingerprint scheme version,
                          thresholds, policy, training metadata and metrics, lists,
-                         and the sha256 of every other file
+                         the compiled-trees option (engine and sha256 of the node
+                         tables, or null; see docs/model.md), and the sha256 of
+                         every other file
     signature.json       HMAC-SHA256 of manifest.json's bytes, keyed by a subkey of
                          the caller's secret (:attr:`Keys.bundle <fraudscore.keys.Keys>`)
     model.txt            LightGBM text format       (when the bundle has a model)
@@ -13,6 +15,8 @@ A bundle is a directory (or the same files in a zip archive)::
     model.json           model metadata             (idem)
     rules.toml           the rule set source (lists inline)
     lists/<name>.txt     named lists without a kind, one entry per line
+    linker.txt           the pairwise device-link model, LightGBM text (optional;
+                         without it the package's default link model is used)
 
 **A bundle is a security boundary.** :meth:`Bundle.load` needs the secret the
 bundle was saved with. It first checks the signature over the exact bytes of
@@ -91,6 +95,7 @@ SIGNATURE = "signature.json"
 RULES = "rules.toml"
 SIGNATURE_ALGORITHM = "hmac-sha256"
 _SIGN_CONTEXT = b"fraudscore-bundle-manifest\x00"
+LINKER = "linker.txt"
 _LIST_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
 _SECRET_KEYS = re.compile(r"(secret|password|private|^key$|^keys$|^master)", re.IGNORECASE)
@@ -169,6 +174,9 @@ class Bundle:
         Training metadata beyond the model's own (data period, pipeline config).
     metadata : dict, optional
         Free-form descriptive data (name, owner, notes).
+    link_model : LinkModel, optional
+        The pairwise device-link model (``linker.txt``, listed in the manifest under
+        ``"linker"`` with its sha256); ``None`` uses the package's default.
 
     Attributes
     ----------
@@ -198,6 +206,7 @@ class Bundle:
         policy: Mapping[str, Any] | None = None,
         training: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        link_model: Any = None,
     ) -> None:
         if model is not None and not isinstance(model, Model):
             raise ConfigError(f"The 'model' parameter of Bundle must be a Model or None. Got {type(model).__name__} instead.")
@@ -230,6 +239,13 @@ class Bundle:
         self.manifest: dict[str, Any] | None = None
         self.created: str | None = None
         self.key_id: str | None = fingerprint.get("key_id") if isinstance(fingerprint.get("key_id"), str) else None
+        if link_model is not None:
+            from .fingerprint.linkmodel import LinkModel
+
+            if not isinstance(link_model, LinkModel):
+                raise ConfigError("The 'link_model' parameter of Bundle must be a LinkModel or None. "
+                                  f"Got {type(link_model).__name__} instead.")
+        self.link_model = link_model
 
     @property
     def feature_names(self) -> list[str]:
@@ -259,6 +275,8 @@ class Bundle:
         files[RULES] = rules_toml.encode("utf-8")
         for name, text in sorted(self.lists.items()):
             files[f"lists/{name}.txt"] = text.encode("utf-8")
+        if self.link_model is not None:
+            files[LINKER] = self.link_model.text.encode("utf-8")
         created = self.created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         model = self.model
         manifest = {
@@ -277,8 +295,10 @@ class Bundle:
             "policy": self.policy,
             "training": {**(model.training if model is not None else {}), **self.training},
             "metrics": model.metrics if model is not None else {},
+            "compiled": model.compiled_info if model is not None else None,
             "metadata": self.metadata,
             "lists": sorted(self.lists),
+            "linker": None if self.link_model is None else {"file": LINKER, "sha256": self.link_model.sha256},
             "files": {name: sha256_hex(data) for name, data in sorted(files.items())},
         }
         text = json.dumps(jsonable(manifest), indent=2, sort_keys=True, allow_nan=False) + "\n"
@@ -325,7 +345,7 @@ class Bundle:
     # -- reading ------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path, *, key: Keys | bytes | str | None = None, fast: bool = True,
-             allow_unsigned: bool = False) -> Bundle:
+             allow_unsigned: bool = False, compiled: bool | None = None) -> Bundle:
         """Read, verify and validate a bundle directory or zip archive.
 
         Parameters
@@ -340,6 +360,10 @@ class Bundle:
             Read an unsigned format-1 bundle (fraudscore 0.1) after checking its file
             hashes, to re-save it signed. Only for a copy you trust: without a
             signature, edits to its manifest cannot be detected.
+        compiled : bool, optional
+            ``None`` (default) evaluates the trees with the compiled engine when the
+            bundle asks for it (``manifest["compiled"]``, see ``docs/model.md``),
+            ``False`` never, ``True`` always.
 
         Raises
         ------
@@ -351,12 +375,13 @@ class Bundle:
         keys = Keys.resolve(key)
         reader = open_reader(Path(path))
         try:
-            return cls._from_reader(reader, keys, fast=fast, allow_unsigned=allow_unsigned)
+            return cls._from_reader(reader, keys, fast=fast, allow_unsigned=allow_unsigned, compiled=compiled)
         finally:
             reader.close()
 
     @classmethod
-    def _from_reader(cls, reader: Reader, keys: Keys, *, fast: bool, allow_unsigned: bool) -> Bundle:
+    def _from_reader(cls, reader: Reader, keys: Keys, *, fast: bool, allow_unsigned: bool,
+                     compiled: bool | None = None) -> Bundle:
         raw = reader.read(MANIFEST, MAX_JSON_BYTES)
         if raw is None:
             raise BundleError(f"missing file {MANIFEST!r}")
@@ -386,11 +411,11 @@ class Bundle:
             raise BundleError(f"signature mismatch: {MANIFEST} was edited or the bundle was signed with another "
                               f"key{hint}")
         manifest = loads_json(raw, MANIFEST)
-        return cls._from_manifest(reader, manifest, raw, keys, fast=fast, signed=True)
+        return cls._from_manifest(reader, manifest, raw, keys, fast=fast, signed=True, compiled=compiled)
 
     @classmethod
     def _from_manifest(cls, reader: Reader, manifest: Any, raw: bytes, keys: Keys, *, fast: bool,
-                       signed: bool) -> Bundle:
+                       signed: bool, compiled: bool | None = None) -> Bundle:
         if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
             raise BundleError(f"{MANIFEST} is not a fraudscore bundle manifest (format must be {BUNDLE_FORMAT!r})")
         version = manifest.get("format_version")
@@ -436,6 +461,11 @@ class Bundle:
             raise BundleError(f"{MANIFEST} field 'has_model' must be true or false")
         required = [RULES] + (list(MODEL_FILES) if has_model else [])
         required += [f"lists/{n}.txt" for n in list_names]
+        linker = manifest.get("linker")
+        if linker is not None:
+            if not isinstance(linker, dict) or linker.get("file") != LINKER:
+                raise BundleError(f"{MANIFEST} has an invalid 'linker' entry")
+            required.append(LINKER)
         for name in required:
             if name not in listed:
                 raise BundleError(f"missing file {name!r}: not listed in {MANIFEST}")
@@ -458,7 +488,10 @@ class Bundle:
             if not hmac.compare_digest(sha256_hex(data), digest):
                 raise BundleError(f"tampered file {name!r}: its sha256 does not match {MANIFEST}")
             files[name] = data
-        model = Model.from_files({n: files[n] for n in MODEL_FILES}, fast=fast) if has_model else None
+        model = Model.from_files({n: files[n] for n in MODEL_FILES}, fast=fast, compiled=compiled) if has_model else None
+        if model is not None and (manifest.get("compiled") or None) != (
+                loads_json(files["model.json"], "model.json").get("compiled") or None):
+            raise BundleError(f"compiled trees mismatch: {MANIFEST} and model.json record different compiled trees")
         names = manifest.get("feature_names") or []
         if model is not None and model.feature_names != names:
             raise BundleError(
@@ -472,6 +505,11 @@ class Bundle:
             rules = files[RULES].decode("utf-8")
         except UnicodeDecodeError as e:
             raise BundleError(f"a text file of the bundle is not UTF-8: {e.reason} at byte {e.start}") from None
+        link_model = None
+        if linker is not None:
+            from .fingerprint.linkmodel import LinkModel
+
+            link_model = LinkModel.from_bytes(files[LINKER], linker.get("sha256"))
         model_training = model.training if model is not None else {}
         extra_training = {
             k: v for k, v in (manifest.get("training") or {}).items() if k not in model_training or model_training[k] != v
@@ -487,6 +525,7 @@ class Bundle:
                 policy=manifest.get("policy") or {},
                 training=extra_training,
                 metadata=manifest.get("metadata") or {},
+                link_model=link_model,
             )
         except ConfigError as e:
             raise BundleError(f"{MANIFEST} is invalid: {e}") from None

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
+from .._core import load as load_core
 from ..errors import ConfigError
 from ..keys import Keys
 from ..schema import DEFAULT_SCHEMA, Schema
@@ -163,6 +164,13 @@ class Identity:
         self._hashers = {
             kind: hashlib.blake2b(key=keys.pseudonym, digest_size=16, person=kind.encode()[:16]) for kind in _KINDS
         }
+        # kind -> normalised value -> pseudonym: the compiled kernel (fraudscore/_core/pseudonym.c)
+        # when available, else the hashlib reference (_py_hex); bit-identical (tests/test_identity_compiled.py)
+        core = load_core("pseudonym")
+        self._hex: dict[str, Callable[[str], str]] = {
+            kind: core.Hasher(keys.pseudonym, kind.encode()[:16]) if core is not None else self._py_hex(kind)
+            for kind in _KINDS
+        }
         self._fields = tuple(schema.identifiers.items())
         self._plan = tuple((name, kind, tuple(f"{name}__{f}" for f in KIND_FEATURES[kind])) for name, kind in self._fields)
         self._has_ip = any(kind == "ip" for _, kind in self._fields)
@@ -186,66 +194,47 @@ class Identity:
         return f"Identity(key_id={self.key_id!r}, fields={[f for f, _ in self._fields]})"
 
     # -- pseudonyms -----------------------------------------------------------
+    def _py_hex(self, kind: str) -> Callable[[str], str]:
+        """The reference pseudonym function of one kind (hashlib's keyed BLAKE2b)."""
+        base = self._hashers[kind]
+
+        def hex_(norm: str) -> str:
+            h = base.copy()
+            h.update(norm.encode("utf-8", "surrogatepass"))
+            return "p:" + h.hexdigest()
+
+        return hex_
+
     def _pseudo(self, kind: str, norm: str) -> str:
-        h = self._hashers[kind].copy()
-        h.update(norm.encode("utf-8", "surrogatepass"))
-        return "p:" + h.hexdigest()
+        return self._hex[kind](norm)
 
     # -- describers: raw value -> (pseudonym, features, extra), one per kind ----
     def _nid(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
         v, valid, checksum_ok, birth, male = _national_id_parts(raw)
-        if v is None:
-            p = None
-        else:
-            h = self._hashers["national_id"].copy()
-            h.update(v.encode("utf-8", "surrogatepass"))
-            p = "p:" + h.hexdigest()
+        p = None if v is None else self._hex["national_id"](v)
         sex = NAN if male is None else 1.0 if male else 0.0
         return p, (1.0 if valid else 0.0, 1.0 if checksum_ok else 0.0, sex), birth
 
     def _phone(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
         v, valid, cn_mobile, cn_virtual = _phone_parts(raw)
-        if v is None:
-            p = None
-        else:
-            h = self._hashers["phone"].copy()
-            h.update(v.encode("utf-8", "surrogatepass"))
-            p = "p:" + h.hexdigest()
+        p = None if v is None else self._hex["phone"](v)
         return p, (1.0 if valid else 0.0, 1.0 if cn_mobile else 0.0, 1.0 if cn_virtual else 0.0), None
 
     def _email(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
         v, valid, disposable, plus_tag = _email_parts(raw, self._disposable)
-        if v is None:
-            p = None
-        else:
-            h = self._hashers["email"].copy()
-            h.update(v.encode("utf-8", "surrogatepass"))
-            p = "p:" + h.hexdigest()
+        p = None if v is None else self._hex["email"](v)
         return p, (1.0 if valid else 0.0, 1.0 if disposable else 0.0, 1.0 if plus_tag else 0.0), None
 
     def _card(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
         v, valid, luhn, bin6 = _card_parts(raw)
-        if v is None:
-            p = None
-        else:
-            h = self._hashers["bank_card"].copy()
-            h.update(v.encode("utf-8", "surrogatepass"))
-            p = "p:" + h.hexdigest()
+        p = None if v is None else self._hex["bank_card"](v)
         return p, (1.0 if valid else 0.0, 1.0 if luhn else 0.0, NAN if bin6 is None else float(bin6)), None
 
     def _ip(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
         v, prefix, valid, private, ipv6 = _ip_parts(raw)
-        hashers = self._hashers
         if prefix is not None:
-            h = hashers["ip_prefix"].copy()
-            h.update(prefix.encode("utf-8", "surrogatepass"))
-            prefix = "p:" + h.hexdigest()
-        if v is None:
-            p = None
-        else:
-            h = hashers["ip"].copy()
-            h.update(v.encode("utf-8", "surrogatepass"))
-            p = "p:" + h.hexdigest()
+            prefix = self._hex["ip_prefix"](prefix)
+        p = None if v is None else self._hex["ip"](v)
         return p, (1.0 if valid else 0.0, 1.0 if private else 0.0, 1.0 if ipv6 else 0.0), prefix
 
     def _generic(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:

@@ -71,11 +71,12 @@ class ModelTextInfo:
 
 
 class _Err:
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], name: str = "model.txt") -> None:
         self.lines = lines
+        self.name = name
 
     def __call__(self, i: int, msg: str) -> BundleError:
-        return BundleError(f"model.txt line {i + 1}: {msg}")
+        return BundleError(f"{self.name} line {i + 1}: {msg}")
 
 
 def _ints(err: _Err, i: int, key: str, text: str, n: int, lo: int, hi: int) -> list[int]:
@@ -243,16 +244,19 @@ def _check_pandas_categorical(err: _Err, i: int, text: str) -> None:
         raise err(i, "pandas_categorical must be null or a list of lists of categories")
 
 
-def check_model_text(text: str) -> ModelTextInfo:
-    """Check LightGBM model text (see the module docstring); return a summary or raise BundleError."""
+def check_model_text(text: str, name: str = "model.txt") -> ModelTextInfo:
+    """Check LightGBM model text (see the module docstring); return a summary or raise BundleError.
+
+    ``name`` is the bundle file the text came from, for the error messages.
+    """
     if not isinstance(text, str):
-        raise BundleError("model.txt must be text")
+        raise BundleError(f"{name} must be text")
     if not text.isascii() or "\x00" in text or "\r" in text:
-        raise BundleError("model.txt must be plain ASCII text with \\n line ends")
+        raise BundleError(f"{name} must be plain ASCII text with \\n line ends")
     lines = text.split("\n")
-    err = _Err(lines)
+    err = _Err(lines, name)
     if any(len(line) > _MAX_LINE for line in lines):
-        raise BundleError("model.txt has an over-long line")
+        raise BundleError(f"{name} has an over-long line")
     if not lines or lines[0] != "tree":
         raise err(0, "a LightGBM model starts with the line 'tree'")
     header, end = _key_values(err, lines, 1, _HEADER_KEYS, "header")
