@@ -11,13 +11,13 @@ LRU caches use :func:`text_cost` directly and evict until they fit.
 Examples
 --------
 >>> a, b = {}, {}
->>> budget = ByteBudget(1_000, a, b)
+>>> budget = ByteBudget(2_000, a, b)
 >>> budget.remember(a, "k" * 300, "v")
 >>> budget.remember(b, "x", "y" * 300)
 >>> len(a), len(b), budget.used > 600
 (1, 1, True)
->>> budget.remember(a, "z" * 500, None)  # over budget: everything is cleared, then it is kept
->>> len(a), len(b), budget.used == str_cost("z" * 500, None)
+>>> budget.remember(a, "z" * 1_000, None)  # over budget: everything is cleared, then it is kept
+>>> len(a), len(b), budget.used == str_cost("z" * 1_000, None)
 (1, 0, True)
 """
 
