@@ -270,6 +270,8 @@ class Field:
             elif isinstance(value, (bool, np.bool_)):
                 s = "true" if value else "false"
             elif isinstance(value, (int, np.integer)):
+                if int(value).bit_length() > 4 * MAX_STR_LEN:  # certainly too many digits: never str() it
+                    raise EventError(name, f"must be at most {MAX_STR_LEN} characters", value=value)
                 s = str(int(value))
             elif isinstance(value, (float, np.floating)) and math.isfinite(float(value)):
                 f = float(value)
@@ -278,8 +280,7 @@ class Field:
                 raise EventError(name, "must be a category (text or a number)", value=value)
             if len(s) > MAX_STR_LEN:
                 raise EventError(name, f"must be at most {MAX_STR_LEN} characters", value=value)
-            if "\x00" in s:
-                raise EventError(name, "must not contain NUL characters", value=value)
+            _valid_text(name, s, value)  # no NUL, no lone surrogates (a vocabulary is saved as UTF-8 JSON)
             return s if s else None
         if t in ("float", "int"):
             if isinstance(value, (bool, np.bool_)) or not isinstance(

@@ -72,6 +72,11 @@ def test_category_values_are_normalised_to_text():
         f.check("state", [1])
     with pytest.raises(EventError, match="field 'state'"):
         f.check("state", float("inf"))
+    # the input-hardening rules of str fields hold for categories too (clear errors, never echoing the value)
+    for bad in (10**5000, "a\x00b", "x\ud800", "y" * 5000):
+        with pytest.raises(EventError, match="field 'state'") as exc:
+            f.check("state", bad)
+        assert "\ud800" not in str(exc.value) and "yyyy" not in str(exc.value)
 
 
 def test_identifier_fields_can_never_be_categories():
