@@ -12,13 +12,17 @@ velocity store (in memory by default, Redis for several worker processes).
   rows are reported in ``DecisionBatch.errors`` and the rest are scored.
 
 Scoring events one by one from an empty store gives exactly the features,
-probabilities and actions of one ``score_batch`` call (tested).
+probabilities and actions of one ``score_batch`` call (tested), including the
+verdicts on events too far ahead of the scorer's clock (``max_clock_skew``), too
+late, or repeating an application id (``Decision.duplicate``): see
+``docs/reliability.md``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -26,7 +30,7 @@ import numpy as np
 from .batch import ColumnBatch, EventsLike, to_columns
 from .bundle import Bundle
 from .decision import Decision, DecisionBatch, Reason
-from .errors import BundleError, EventError
+from .errors import BundleError, ConfigError, EventError
 from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
 from .model import explain_batch, explain_reasons, score_scale, score_scale_array
@@ -34,10 +38,42 @@ from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline, paused_gc
 from .policy import Policy
 from .rules import RuleSet, combine
 from .schema import Schema
-from .timeutil import to_epoch_ms
+from .timeutil import parse_duration, to_epoch_ms
 from .velocity import FeatureSet, MemoryStore, OnlineVelocity, RedisStore
+from .velocity.admission import FUTURE, LATE, Admission
+from .velocity.idempotency import DEFAULT_IDEMPOTENCY_TTL_MS
 
-__all__ = ["Scorer", "load", "labels_for_rows", "LabelIndex"]
+__all__ = ["Scorer", "load", "labels_for_rows", "LabelIndex", "DEFAULT_MAX_CLOCK_SKEW", "wall_clock_ms"]
+
+#: Default bound on how far an event's time may be ahead of the scorer's clock.
+DEFAULT_MAX_CLOCK_SKEW = "5m"
+
+
+def wall_clock_ms() -> int:
+    """The scorer's default clock: the system's wall clock in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def _skew_ms(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        ms = parse_duration(value)
+    except (TypeError, ValueError):
+        ms = None
+    if ms is None:
+        raise ConfigError(f"The 'max_clock_skew' parameter of Scorer must be a positive duration such as '5m' "
+                          f"(or None to disable the bound). Got {value!r} instead.")
+    return ms
+
+
+def _budget_ms(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
+        raise ConfigError(f"The 'latency_budget_ms' parameter of Scorer must be a positive number of milliseconds "
+                          f"(or None). Got {value!r} instead.")
+    return float(value)
 
 
 def _model_version(model: Any) -> str:
@@ -113,6 +149,27 @@ class Scorer:
         decision ``degraded`` instead of raising :class:`~fraudscore.errors.StoreError`.
     explain : {"auto", True, False}, default "auto"
         Model explanations: ``"auto"`` explains reviewed and declined decisions.
+    max_clock_skew : str, int or None, default "5m"
+        Events whose time is further ahead of ``clock()`` are refused
+        (:class:`~fraudscore.errors.EventError` on the time field), online and in
+        batch, before any state is read, so one far-future event cannot advance the
+        lateness watermark. ``None`` disables the bound.
+    clock : callable, optional
+        Returns "now" in epoch milliseconds (default :func:`wall_clock_ms`); inject
+        one for tests and for replays of history (e.g. ``lambda: replay_end_ms``).
+        ``score_batch`` reads it once per call.
+    latency_budget_ms : float, optional
+        Upper bound for one store call (Redis): a call that exceeds it fails fast
+        (a degraded decision with ``degrade=True``, else
+        :class:`~fraudscore.errors.StoreError`) within about twice the budget, and
+        never holds a lock other threads wait on. Ignored by the in-memory store.
+
+    Notes
+    -----
+    With the in-memory store the scorer serialises state changes with one lock
+    (no I/O happens under it). With a store that applies events itself in one
+    atomic call (:class:`~fraudscore.velocity.RedisStore`), no scorer-wide lock is
+    held: threads wait only on their own network call.
     """
 
     def __init__(
@@ -123,7 +180,16 @@ class Scorer:
         store: Any = None,
         degrade: bool = False,
         explain: bool | str = "auto",
+        max_clock_skew: str | int | None = DEFAULT_MAX_CLOCK_SKEW,
+        clock: Callable[[], int] | None = None,
+        latency_budget_ms: float | None = None,
     ) -> None:
+        self.max_clock_skew_ms = _skew_ms(max_clock_skew)
+        if clock is not None and not callable(clock):
+            raise ConfigError(f"The 'clock' parameter of Scorer must be a callable returning epoch milliseconds. "
+                              f"Got {type(clock).__name__} instead.")
+        self.clock: Callable[[], int] = clock or wall_clock_ms
+        self.latency_budget_ms = _budget_ms(latency_budget_ms)
         self.bundle = bundle
         self.keys = Keys.resolve(key)
         want = (bundle.fingerprint or {}).get("key_id")
@@ -156,15 +222,38 @@ class Scorer:
         )
         self.store = store if store is not None else MemoryStore()
         self.velocity = OnlineVelocity(self.feature_set, self.store)
-        if isinstance(self.store, RedisStore):
-            link_state: Any = RedisLinkState(self.store.client, prefix=self.store.prefix + "link:")
+        if hasattr(self.store, "link_state"):
+            link_state: Any = self.store.link_state()
+        elif isinstance(self.store, RedisStore):
+            link_state = RedisLinkState(self.store.client, prefix=self.store.prefix + "link:")
         else:
             link_state = MemoryLinkState()
         self.linker = DeviceLinker(link_state)
+        if self.latency_budget_ms is not None and hasattr(self.store, "set_latency_budget"):
+            self.store.set_latency_budget(self.latency_budget_ms)
         self.degrade = degrade
         self.explain = explain
+        # in-process state is serialised here; a store that applies events itself needs no scorer-wide lock
+        self._local = not hasattr(self.store, "apply_event")
         self._lock = threading.Lock()
         self.model_version = _model_version(self.model)
+        self.idempotency_ttl_ms = int(getattr(self.store, "idempotency_ttl_ms", DEFAULT_IDEMPOTENCY_TTL_MS))
+
+    # -- admission ---------------------------------------------------------------------
+    def clock_limit(self) -> int | None:
+        """The latest event time accepted now: ``clock() + max_clock_skew`` (``None`` without a bound)."""
+        if self.max_clock_skew_ms is None:
+            return None
+        return int(self.clock()) + self.max_clock_skew_ms
+
+    def _future_error(self, row: int | None = None) -> EventError:
+        return EventError(self.schema.time_field,
+                          f"is more than max_clock_skew ({self.max_clock_skew_ms} ms) ahead of the scorer's clock",
+                          row=row)
+
+    def admission(self) -> Admission:
+        """A fresh :class:`~fraudscore.velocity.admission.Admission` with this scorer's lateness and TTL."""
+        return Admission(self.feature_set.allowed_lateness_ms, self.idempotency_ttl_ms)
 
     # -- one event ----------------------------------------------------------------------
     def _values(self, record: Mapping[str, Any], x: np.ndarray) -> dict[str, Any]:
@@ -176,16 +265,30 @@ class Scorer:
               return_features: bool = False) -> Decision:
         """Score one application.
 
+        An application id that was already scored (a client retry, the same
+        application sent twice) gets the decision rebuilt from the state recorded
+        the first time, with ``duplicate=True``, and is not counted again.
+
         Raises
         ------
         EventError
-            For a malformed event (naming the field); velocity state is untouched.
+            For a malformed event (naming the field), an event further ahead of the
+            clock than ``max_clock_skew`` or later than the allowed lateness; no state
+            (velocity, links, labels, idempotency records) is changed.
         StoreError
             When the store fails and the scorer does not degrade.
         """
         ev = self.schema.validate(event)
-        with self._lock:
-            record, x, degraded = self.pipeline.online(ev, self.linker, self.velocity, degrade=self.degrade)
+        limit = self.clock_limit()
+        if limit is not None and ev[self.schema.time_field] > limit:
+            raise self._future_error()
+        if self._local:
+            with self._lock:
+                record, x, degraded, duplicate = self.pipeline.online(ev, self.linker, self.velocity,
+                                                                      degrade=self.degrade)
+        else:
+            record, x, degraded, duplicate = self.pipeline.online(ev, self.linker, self.velocity,
+                                                                  degrade=self.degrade)
         values = self._values(record, x)
         hits = self.rules.evaluate(values)
         rule_action, points = combine(hits)
@@ -217,11 +320,15 @@ class Scorer:
             ruleset_version=self.ruleset.version,
             device_id=record.get("device_id"),
             degraded=degraded,
+            duplicate=duplicate,
         )
 
     def record_label(self, application_id: str, is_fraud: bool, label_time: Any) -> None:
         """Feed back a confirmed label; it enters label-delayed features from ``label_time`` on."""
-        with self._lock:
+        if self._local:
+            with self._lock:
+                self.velocity.record_label(str(application_id), bool(is_fraud), to_epoch_ms(label_time))
+        else:
             self.velocity.record_label(str(application_id), bool(is_fraud), to_epoch_ms(label_time))
 
     # -- many events ---------------------------------------------------------------------
@@ -232,20 +339,24 @@ class Scorer:
 
     def _features_batch(self, events: EventsLike, labels: Any) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
         cb = to_columns(events, self.schema)
-        late = self.pipeline.late_rows(cb.columns[self.schema.time_field]) if cb.n else np.zeros(0, bool)
-        if late.any():
-            bad = np.flatnonzero(late)
-            errs = [EventError(self.schema.time_field, "is later than the allowed lateness behind the newest event",
-                               row=int(cb.rows[i])) for i in bad]
-            keep = np.flatnonzero(~late)
-            errors = sorted(cb.errors + errs, key=lambda e: e.row or 0)
-            cb = cb.take(keep)
-            cb.errors = errors
+        tf = self.schema.time_field
+        verdict, src = self.admission().judge(cb.columns[tf], cb.columns[self.schema.id_field],
+                                              self.clock_limit()) if cb.n else (np.zeros(0, np.int8),
+                                                                                 np.zeros(0, np.int64))
+        refused = (verdict == FUTURE) | (verdict == LATE)
+        errors = list(cb.errors)
+        if refused.any():
+            for i in np.flatnonzero(refused).tolist():
+                row = int(cb.rows[i])
+                errors.append(self._future_error(row) if verdict[i] == FUTURE else
+                              EventError(tf, "is later than the allowed lateness behind the newest event", row=row))
+            errors.sort(key=lambda e: e.row or 0)
         lab = None
         if labels is not None and cb.n:
             lab = labels_for_rows(labels, cb.columns[self.schema.id_field])
-        rec, X = self.pipeline.batch(cb, lab, self.pipeline.new_linker())
-        return cb, rec, X
+        kept, rec, X = self.pipeline.batch_admitted(cb, verdict, src, lab, self.pipeline.new_linker())
+        kept.errors = errors
+        return kept, rec, X
 
     def score_batch(self, events: EventsLike, *, labels: Any = None, return_features: bool = False,
                     explain: bool | str | None = None) -> DecisionBatch:
@@ -318,6 +429,7 @@ class Scorer:
             ruleset_version=self.ruleset.version,
             degraded=np.zeros(n, dtype=bool),
             index=cb.index,
+            duplicate=cb.duplicate if cb.duplicate is not None else np.zeros(n, dtype=bool),
         )
 
 
@@ -325,6 +437,7 @@ def load(path: str, key: Keys | bytes | str | None = None, **kwargs: Any) -> Sco
     """Load a bundle from ``path`` (directory or zip), verify it, and return a ready :class:`Scorer`.
 
     ``key`` is the caller's secret (``FRAUDSCORE_KEY`` when omitted); other
-    keyword arguments go to :class:`Scorer` (``store``, ``degrade``, ``explain``).
+    keyword arguments go to :class:`Scorer` (``store``, ``degrade``, ``explain``,
+    ``max_clock_skew``, ``clock``, ``latency_budget_ms``).
     """
     return Scorer(Bundle.load(path), key, **kwargs)

@@ -61,7 +61,7 @@ def _entities(ctx: BenchContext) -> list[dict[str, Any]]:
             continue
         ctx.log(f"scaling: {n:,} entities in state ...")
         sc = Scorer(bundle, ctx.keys)
-        record, _x, _d = sc.pipeline.online(sc.schema.validate(events[0]), sc.linker, sc.velocity)
+        record = sc.pipeline.online(sc.schema.validate(events[0]), sc.linker, sc.velocity)[0]
         # every identifier a velocity key can use gets a fresh value, so no entity accumulates the fill's history
         ids = [k for k in (*sc.pipeline.identifier_fields, *RECORD_EXTRA_FIELDS) if record.get(k) is not None]
         t_start = int(events[0]["ts"]) - DAY_MS

@@ -88,7 +88,7 @@ def test_threads_score_concurrently():
     for t in threads:
         t.join()
     assert not errors
-    assert online.store.stats() == {"entities": 5, "events": 800, "labels": 0}
+    assert online.store.stats() == {"entities": 5, "events": 800, "labels": 0, "results": 800}
     seq = OnlineVelocity(fs)
     for r in recs:
         seq.update_and_read(r)
@@ -149,8 +149,9 @@ def test_crash_mid_write_leaves_previous_snapshot(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(snap.os, "fsync", boom)
-    with pytest.raises(OSError):
-        online.store.snapshot(str(path))
+    for fork in (True, False):  # the forked writer reports the child's error
+        with pytest.raises(StoreError, match="disk full"):
+            online.store.snapshot(str(path), fork=fork)
     assert path.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["v.snap"]  # temp file cleaned up
 
