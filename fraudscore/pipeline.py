@@ -36,7 +36,7 @@ from .identity import Identity
 from .keys import Keys
 from .schema import Schema
 from .velocity import FeatureSet, OnlineVelocity, late_mask, replay
-from .velocity.admission import APPLY, DUPLICATE
+from .velocity.admission import APPLY, DUPLICATE, late_message
 from .velocity.idempotency import Applied
 
 __all__ = ["FeaturePipeline", "LINK_FEATURE", "RECORD_EXTRA_FIELDS", "protected_features", "paused_gc"]
@@ -227,7 +227,7 @@ class FeaturePipeline:
             return seen
         latest = store.latest_time()
         if latest is not None and ts < latest - self.feature_set.allowed_lateness_ms:
-            raise EventError(self.schema.time_field, "is more than allowed_lateness behind the latest event time")
+            raise EventError(self.schema.time_field, late_message(self.feature_set.allowed_lateness_ms))
         link = None
         if fp is not None:
             res = linker.link(fp, ts)

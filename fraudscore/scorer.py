@@ -40,7 +40,7 @@ from .rules import RuleSet, combine
 from .schema import Schema
 from .timeutil import parse_duration, to_epoch_ms
 from .velocity import FeatureSet, MemoryStore, OnlineVelocity, RedisStore
-from .velocity.admission import FUTURE, LATE, Admission
+from .velocity.admission import FUTURE, LATE, Admission, future_message, late_message
 from .velocity.idempotency import DEFAULT_IDEMPOTENCY_TTL_MS
 
 __all__ = ["Scorer", "load", "labels_for_rows", "LabelIndex", "DEFAULT_MAX_CLOCK_SKEW", "wall_clock_ms"]
@@ -247,9 +247,7 @@ class Scorer:
         return int(self.clock()) + self.max_clock_skew_ms
 
     def _future_error(self, row: int | None = None) -> EventError:
-        return EventError(self.schema.time_field,
-                          f"is more than max_clock_skew ({self.max_clock_skew_ms} ms) ahead of the scorer's clock",
-                          row=row)
+        return EventError(self.schema.time_field, future_message(int(self.max_clock_skew_ms or 0)), row=row)
 
     def admission(self) -> Admission:
         """A fresh :class:`~fraudscore.velocity.admission.Admission` with this scorer's lateness and TTL."""
@@ -349,7 +347,7 @@ class Scorer:
             for i in np.flatnonzero(refused).tolist():
                 row = int(cb.rows[i])
                 errors.append(self._future_error(row) if verdict[i] == FUTURE else
-                              EventError(tf, "is later than the allowed lateness behind the newest event", row=row))
+                              EventError(tf, late_message(self.feature_set.allowed_lateness_ms), row=row))
             errors.sort(key=lambda e: e.row or 0)
         lab = None
         if labels is not None and cb.n:

@@ -17,7 +17,8 @@ True
 
 from .canonical import CanonicalDevice, canonicalize, parse_user_agent, parse_version
 from .linker import CHANGE_WEIGHTS, DeviceLinker, LinkResult
-from .linkstate import LinkState, MemoryLinkState, RedisLinkState
+from .linkstate import LinkState, MemoryLinkState
+from .linkstate_redis import RedisLinkState
 from .sections import SCHEME_VERSION, Fingerprint, Fingerprinter, compare_ids, parse_id
 from .signals import DEVICE_FEATURES, device_signal_matrix, device_signals
 

@@ -52,7 +52,7 @@ from ..errors import EventError, FraudscoreError
 from ..keys import Keys
 from ..pipeline import paused_gc
 from ..scorer import LabelIndex, Scorer, load
-from ..velocity.admission import FUTURE, LATE
+from ..velocity.admission import FUTURE, LATE, late_message
 
 __all__ = ["rescore", "diff_bundles", "ChunkedScorer", "RescoreSummary", "DiffReport", "iter_chunks",
            "add_command"]
@@ -175,7 +175,7 @@ class ChunkedScorer:
             for i in np.flatnonzero(refused).tolist():
                 row = int(cb.rows[i])
                 errors.append(self.scorer._future_error(row) if verdict[i] == FUTURE else
-                              EventError(tf, "is later than the allowed lateness behind the newest event", row=row))
+                              EventError(tf, late_message(self.scorer.feature_set.allowed_lateness_ms), row=row))
             errors.sort(key=lambda e: e.row or 0)
         lab = self.labels.align(cb.columns[idf]) if (self.labels is not None and cb.n) else None
         kept, rec, X = self.pipeline.batch_admitted(cb, verdict, src, lab, self.linker, context=self.context,

@@ -38,10 +38,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Admission", "APPLY", "FUTURE", "LATE", "DUPLICATE", "VERDICTS"]
+__all__ = ["Admission", "APPLY", "FUTURE", "LATE", "DUPLICATE", "VERDICTS", "late_message", "future_message"]
 
 APPLY, FUTURE, LATE, DUPLICATE = 0, 1, 2, 3
 VERDICTS = ("apply", "future", "late", "duplicate")
+
+
+def late_message(lateness_ms: int) -> str:
+    """The refusal message of a late event (the same online and in batch)."""
+    return f"is more than allowed_lateness ({lateness_ms} ms) behind the latest event time"
+
+
+def future_message(skew_ms: int) -> str:
+    """The refusal message of an event too far ahead of the scorer's clock."""
+    return f"is more than max_clock_skew ({skew_ms} ms) ahead of the scorer's clock"
 
 
 def _app_key(a: Any) -> str | None:

@@ -41,6 +41,7 @@ from cachetools import LRUCache
 
 from ..errors import ConfigError, EventError, StoreError
 from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, DEFAULT_MAX_RESULTS, Applied, Link, ResultCache, check_ttl
+from .admission import late_message
 from .memory_layout import GroupLayout
 from .memory_snapshot import build_payload, load_payload
 from .plan import Plan
@@ -156,7 +157,7 @@ class MemoryStore:
                 return seen
             max_seen = self._max_seen
             if max_seen is not None and ts < max_seen - lateness:
-                raise EventError("ts", f"is more than allowed_lateness ({lateness} ms) behind the latest event time")
+                raise EventError("ts", late_message(lateness))
             new_max = ts if max_seen is None or ts > max_seen else max_seen
             labels = self._labels
             for lay, states in zip(self._layouts, self._state):
