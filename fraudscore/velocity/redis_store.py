@@ -6,12 +6,13 @@ record of the application id (a repeat returns the recorded outcome), the
 lateness verdict, the device-link compare-and-set
 (:mod:`fraudscore.fingerprint.linkstate_redis`) and every velocity key group. Its
 per-feature-set configuration is baked into the script text, so a call carries
-only the event: fixed-width binary members (``struct``-packed, see
-:func:`~fraudscore.velocity.redis_lua.member_format`) and the keys.
+only the event: one fixed-width binary row per key group (``struct``-packed, see
+:func:`~fraudscore.velocity.redis_lua.row_format`) and the keys.
 
 **Keys** (all declared in ``KEYS``; ``{..}`` is the hash tag of one of ``shards``
 shards, see :mod:`fraudscore._redis`): ``<prefix>v{..}:<group>:<entity hash>``
-(a sorted set per entity and key group, scored by event time),
+(per entity and key group, its events as one string of fixed-width binary rows
+sorted by time),
 ``<prefix>i{..}:<application hash>`` (idempotency record, ``idempotency_ttl``),
 ``<prefix>l{..}`` / ``<prefix>L{..}`` (fraud labels of the shard and their expiry
 index) and the link keys. An entity's shard is that of its hash, except for
@@ -40,7 +41,6 @@ Examples
 
 from __future__ import annotations
 
-import os
 import struct
 import threading
 import time
@@ -57,7 +57,7 @@ from .admission import late_message
 from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
 from .memory_layout import GroupLayout
 from .plan import Group, Plan, finish
-from .redis_lua import EVENT_LUA, LABEL_LUA, group_config, member_format
+from .redis_lua import HEADER, LABEL_LUA, event_script, row_format
 
 __all__ = ["RedisStore"]
 
@@ -170,16 +170,15 @@ class RedisStore:
         if self._plan is not None and self._plan.fingerprint != plan.fingerprint:
             raise ConfigError("The 'store' parameter of OnlineVelocity is already bound to another FeatureSet.")
         self._plan = plan
-        cfg, meta = [], []
+        meta = []
         for g in plan.groups:
-            cfg.append(group_config(g, plan.lateness, self.min_ttl_ms))
             meta.append(_GroupMeta(
-                g, GroupLayout(g), struct.Struct(member_format(g).replace("c8", "8s")),
+                g, GroupLayout(g), struct.Struct(row_format(g).replace("c8", "8s")),
                 tuple((q.out, q.agg, _ARITY.get(q.agg, 1)) for q in g.queries),
                 any(q.agg in ("fraud_count", "fraud_rate") for q in g.queries),
                 "device_id" in g.key, any(s[0] == "dist" and s[1] == "device_id" for s in g.slots)))
         self._meta = meta
-        self._script = Script(EVENT_LUA.replace("--CONFIG--", ",".join(cfg)))
+        self._script = Script(event_script(plan, self.min_ttl_ms))
         label_lo = [q.lo for g in plan.groups for q in g.queries if q.agg in ("fraud_count", "fraud_rate")]
         if label_lo and all(lo is not None for lo in label_lo):
             self._label_ttl = max(max(label_lo) + plan.lateness, self.min_ttl_ms)  # type: ignore[type-var]
@@ -237,8 +236,9 @@ class RedisStore:
                 return int(s)
         return shard_of(ehash.hex(), self.shards)
 
-    def _member(self, m: _GroupMeta, cur: list[Any], nonce: bytes) -> bytes:
-        vals: list[Any] = [nonce]
+    def _row(self, m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
+        """The event's fixed-width row for a group: time, then its slot values."""
+        vals: list[Any] = [float(ts)]
         for desc, v in zip(m.group.slots, cur):
             kind = desc[0]
             if kind in ("flag", "valid"):
@@ -256,7 +256,6 @@ class RedisStore:
     def _calls(self, record: Mapping[str, Any], ts: int, app: str, txn: Any, extra: bytes, late: bool) -> list[_Call]:
         """The event's script calls: one on a single node, one per hash slot on a cluster."""
         p = self.prefix
-        nonce = os.urandom(8)
         parts: list[tuple[int, str, int, bytes, _GroupMeta]] = []  # (shard, key, cfg idx, member, meta)
         for gi, m in enumerate(self._meta):
             ent = m.layout.entity(record)
@@ -265,7 +264,7 @@ class RedisStore:
             eh = _hid(ent, 16)
             shard = self._group_shard(m, ent, eh, record)
             key = f"{p}v{tag(p, shard)}:{m.group.signature}:{eh.hex()}"
-            parts.append((shard, key, gi + 1, self._member(m, m.layout.extract(record), nonce), m))
+            parts.append((shard, key, gi + 1, self._row(m, m.layout.extract(record), ts), m))
         link_tag = txn.tag if txn is not None else None
         if self._cluster:
             from redis.cluster import key_slot
@@ -305,16 +304,16 @@ class RedisStore:
         return calls
 
     def _args(self, c: _Call) -> tuple[list[Any], list[Any]]:
-        """KEYS and ARGV of one call (see the script's header)."""
+        """KEYS and ARGV of one call (see :mod:`~fraudscore.velocity.redis_lua`)."""
         p = self.prefix
         txn = c.txn
         keys: list[Any] = [f"{p}i{c.tag}:{c.app}"]
         reads = list(txn.reads) if txn is not None else []
         writes = list(txn.writes) if txn is not None else []
         keys += reads + writes
-        gargs: list[Any] = []
+        rows: list[bytes] = []
         label_idx: dict[str, int] = {}
-        for (cfgi, _k, _l, member), key in zip(c.groups, c.keys):
+        for (cfgi, _k, _l, row), key in zip(c.groups, c.keys):
             keys.append(key)
             ki = len(keys)
             li = 0
@@ -324,14 +323,16 @@ class RedisStore:
                 if not li:
                     keys.append(lk)
                     li = label_idx[lk] = len(keys)
-            gargs += [cfgi, ki, li, member]
-        lt = self._link_state.ttl_ms if (txn is not None and self._link_state is not None) else 0
+            rows.append(struct.pack("<HHH", cfgi, ki, li) + row)
         assert self._plan is not None
-        args: list[Any] = [c.ts, "1" if c.late else "0", self.idempotency_ttl_ms if c.app else 0, c.ctx,
-                           "1" if c.replace else "0", lt, c.extra, len(reads), len(writes), len(c.groups),
-                           self._plan.lateness]
-        args += [txn.reads[k] for k in reads] + [b"" if txn.writes[k] is None else txn.writes[k] for k in writes]
-        return keys, args + gargs
+        lt = self._link_state.ttl_ms if (txn is not None and self._link_state is not None) else 0
+        header = struct.pack(HEADER, float(c.ts), time.time(), int(c.late), int(c.replace), len(reads),
+                             len(writes), len(c.groups), float(self._plan.lateness),
+                             float(self.idempotency_ttl_ms if c.app else 0), float(lt))
+        versions = b"".join(txn.reads[k] or b"\0\0\0\0" for k in reads) if reads else b""
+        values = b"".join(struct.pack("<I", 0 if txn.writes[k] is None else len(txn.writes[k])) +
+                          (txn.writes[k] or b"") for k in writes) if writes else b""
+        return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows)]
 
     # -- calls ---------------------------------------------------------------------------------
     def _execute(self, calls: list[_Call]) -> list[Any]:
