@@ -99,25 +99,36 @@ def store_error(exc: BaseException, what: str = "Redis velocity store") -> Store
 
 
 class RoundTrips:
-    """A thread-safe counter of requests sent to Redis (a pipeline to one node counts once)."""
+    """Thread-safe counters of what events cost in network terms.
+
+    ``requests``: messages to a node and their replies (a pipeline to one node is
+    one); ``phases``: sequential send-then-wait steps (requests to several nodes
+    sent together are one phase), the latency-relevant round trips; ``events``.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.requests = 0
+        self.phases = 0
         self.events = 0
 
     def add(self, requests: int, events: int = 0) -> None:
         with self._lock:
             self.requests += requests
+            self.phases += 1 if requests else 0
             self.events += events
 
     def per_event(self) -> float:
-        """Mean requests per event since the last :meth:`reset`."""
+        """Mean sequential round trips (phases) per event since the last :meth:`reset`."""
+        return self.phases / self.events if self.events else 0.0
+
+    def requests_per_event(self) -> float:
+        """Mean requests (node messages) per event since the last :meth:`reset`."""
         return self.requests / self.events if self.events else 0.0
 
     def reset(self) -> None:
         with self._lock:
-            self.requests = self.events = 0
+            self.requests = self.phases = self.events = 0
 
 
 class Script:

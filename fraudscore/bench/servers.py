@@ -73,8 +73,9 @@ class RedisServer:
     """
 
     def __init__(self, port: int | None = None, *, appendonly: bool = False, cluster: bool = False,
-                 callgrind: str | None = None, folder: str | None = None) -> None:
+                 callgrind: str | None = None, folder: str | None = None, extra: tuple[str, ...] = ()) -> None:
         self.port = port or free_port()
+        self.extra = tuple(extra)
         self.dir = folder or tempfile.mkdtemp(prefix="fs-redis-")
         self.appendonly = appendonly
         self.cluster = cluster
@@ -92,6 +93,7 @@ class RedisServer:
         if self.cluster:
             args += ["--cluster-enabled", "yes", "--cluster-config-file", str(Path(self.dir) / "nodes.conf"),
                      "--cluster-node-timeout", "2000"]
+        args += list(self.extra)
         if self.callgrind_out:
             args = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                     f"--callgrind-out-file={self.callgrind_out}"] + args
@@ -178,8 +180,9 @@ class LocalCluster:
     3
     """
 
-    def __init__(self, n: int = 3, *, appendonly: bool = False) -> None:
-        self.servers = [RedisServer(cluster=True, appendonly=appendonly) for _ in range(n)]
+    def __init__(self, n: int = 3, *, appendonly: bool = False, full_coverage: bool = True) -> None:
+        extra = () if full_coverage else ("--cluster-require-full-coverage", "no")
+        self.servers = [RedisServer(cluster=True, appendonly=appendonly, extra=extra) for _ in range(n)]
 
     @property
     def address(self) -> str:

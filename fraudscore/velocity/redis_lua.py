@@ -27,7 +27,10 @@ it reads:
    ``PX`` only when less than the group's retention is left, so a key lives at
    least that long after its last event and at most 1.25 times it);
 5. **record** -- store the packed outputs as the application's record (with a
-   TTL) and return them (``ok``).
+   TTL) and return them (``ok``). Layout: event time ``<d``, the call's 8-byte
+   nonce, the device context and the link outcome (``<H`` length + bytes each),
+   ``<H`` groups, then per group ``<HH`` (group, outputs), the outputs as ``<d``
+   and the event's row when the context is set (``<H`` length + bytes).
 
 Arguments are few and binary (a header, the link versions and values, one string
 with every group's row): each ``ARGV`` entry costs the server about as much as a
@@ -58,8 +61,9 @@ SLOT_CODES = {"flag": "B", "val": "d", "valid": "B", "opt": "d", "dist": "c8", "
 _SIZES = {"B": 1, "d": 8, "c8": 8}
 _ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2}
 #: ARGV[1]: event time, wall clock (s), late, replace, link reads, link writes, groups, lateness,
-#: idempotency TTL (ms, 0 = no record), link TTL (ms)
-HEADER = "<ddBBHHHddd"
+#: idempotency TTL (ms, 0 = no record), link TTL (ms), call nonce (8 bytes: tells the caller's own
+#: transport retry of a call from a new request for the same application)
+HEADER = "<ddBBHHHddd8s"
 _BLOB_HEAD = 4  # bytes of the expiry deadline (uint32 wall-clock seconds) at the head of a group string
 
 
@@ -224,7 +228,7 @@ local NONE = string.rep('\0', 8)
 local EMPTY = string.rep('\255', 8)
 local NAN = 0 / 0
 local EMPTYT = {}
-local t, now, late, replace, nr, nw, ng, lateness, idem_ttl, link_ttl = unpack_('<ddBBHHHddd', ARGV[1])
+local t, now, late, replace, nr, nw, ng, lateness, idem_ttl, link_ttl, nonce = unpack_('<ddBBHHHdddc8', ARGV[1])
 local ctx, extra, versions, values, rows = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 -- first row (index) with time > cutoff among the sorted rows 1..ins (decoded ones are in ets)
 local function cut_at(blob, ets, ins, rs, cutoff)
@@ -260,7 +264,7 @@ local undo = nil
 if idem_ttl > 0 then
   local rec = got[1]
   if rec then
-    local rctx = unpack_('<Hc0', rec, 9)
+    local rctx = unpack_('<Hc0', rec, 17)
     if rctx == ctx or replace ~= 1 then return {'dup', rec} end
     undo = rec
   end
@@ -291,7 +295,7 @@ end
 -- rows of a replaced record (cluster: the device link changed after a retry), by group
 local old = {}
 if undo then
-  local p = 9
+  local p = 17
   local _c
   _c, p = unpack_('<Hc0', undo, p)
   _c, p = unpack_('<Hc0', undo, p)
@@ -307,7 +311,7 @@ if undo then
   end
 end
 -- 4. velocity
-local out = {pk('<dH', t, #ctx), ctx, pk('<H', #extra), extra, pk('<H', ng)}
+local out = {pk('<d', t), nonce, pk('<H', #ctx), ctx, pk('<H', #extra), extra, pk('<H', ng)}
 local keep = ctx ~= ''
 for gj = 1, ng do
   local gi, key, li, row = GI[gj], KEYS[KI[gj]], LI[gj], ROW[gj]

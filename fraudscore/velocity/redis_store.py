@@ -41,6 +41,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 import struct
 import threading
 import time
@@ -105,6 +106,7 @@ class _Call:
     txn: Any = None
     ts: int = 0
     anchor: bool = False  # holds the event's link outcome (the link call, else the first call)
+    nonce: bytes = b"\0" * 8  # one per event request: a reply to our own retried call is not a duplicate
 
 
 class RedisStore:
@@ -253,7 +255,8 @@ class RedisStore:
                 vals.append(_NONE8 if v is None else (_EMPTY8 if v == "" else hash_bytes(v, 8)))
         return m.pack.pack(*vals)
 
-    def _calls(self, record: Mapping[str, Any], ts: int, app: str, txn: Any, extra: bytes, late: bool) -> list[_Call]:
+    def _calls(self, record: Mapping[str, Any], ts: int, app: str, txn: Any, extra: bytes, late: bool,
+               nonce: bytes) -> list[_Call]:
         """The event's script calls: one on a single node, one per hash slot on a cluster."""
         p = self.prefix
         parts: list[tuple[int, str, int, bytes, _GroupMeta]] = []  # (shard, key, cfg idx, member, meta)
@@ -297,7 +300,7 @@ class RedisStore:
         ah = hash_bytes(app, 12).hex() if app else ""
         for c in calls:
             c.ctx = str(record.get("device_id") or "") if (c.device_dependent and not c.link) else ""
-            c.late, c.app, c.ts = late, ah, ts
+            c.late, c.app, c.ts, c.nonce = late, ah, ts, nonce
             c.anchor = c.link or (txn is None and c is calls[0])
             c.extra = extra if c.anchor else b""
             c.txn = txn if c.link else None
@@ -328,7 +331,7 @@ class RedisStore:
         lt = self._link_state.ttl_ms if (txn is not None and self._link_state is not None) else 0
         header = struct.pack(HEADER, float(c.ts), time.time(), int(c.late), int(c.replace), len(reads),
                              len(writes), len(c.groups), float(self._plan.lateness),
-                             float(self.idempotency_ttl_ms if c.app else 0), float(lt))
+                             float(self.idempotency_ttl_ms if c.app else 0), float(lt), c.nonce)
         versions = b"".join(txn.reads[k] or b"\0\0\0\0" for k in reads) if reads else b""
         values = b"".join(struct.pack("<I", 0 if txn.writes[k] is None else len(txn.writes[k])) +
                           (txn.writes[k] or b"") for k in writes) if writes else b""
@@ -347,32 +350,68 @@ class RedisStore:
                 return [script(self.client, keys, args)]
             except (redis.RedisError, OSError) as exc:
                 raise store_error(exc) from exc
-        from redis.cluster import key_slot
-
-        for attempt in (0, 1):
-            pipe = self.client.pipeline()
-            for c in calls:
-                keys, args = self._args(c)
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
+        out: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for attempt in range(3):
+            got = self._cluster_send([("EVALSHA", script.sha, *self._evalsha_tail(calls[i])) for i in todo],
+                                     [calls[i].tag for i in todo])
+            for i, r in zip(todo, got):
+                out[i] = r
+            todo = [i for i in todo if isinstance(out[i], Exception)]
+            if not todo or attempt == 2:
+                break
+            text = " ".join(str(out[i]) for i in todo)
             try:
-                nodes = len({self.client.nodes_manager.get_node_from_slot(key_slot(c.tag.encode())).name
-                             for c in calls})
-            except Exception:  # noqa: BLE001 - topology being refreshed: count one per call
-                nodes = len(calls)
-            self.round_trips.add(nodes)
-            try:
-                out = pipe.execute(raise_on_error=False)
+                if any(_noscript(out[i]) for i in todo):
+                    script.load(self.client)
+                elif "MOVED" in text or "ASK" in text or "CLUSTERDOWN" in text or "TRYAGAIN" in text:
+                    self.client.nodes_manager.initialize()
+                else:
+                    break
             except (redis.RedisError, OSError) as exc:
                 raise store_error(exc) from exc
-            if attempt == 0 and any(isinstance(r, redis.exceptions.NoScriptError) or
-                                    (isinstance(r, redis.ResponseError) and "NOSCRIPT" in str(r)) for r in out):
-                try:
-                    script.load(self.client)
-                except (redis.RedisError, OSError) as exc:
-                    raise store_error(exc) from exc
-                continue
-            return out
-        return out  # pragma: no cover
+        return out
+
+    def _evalsha_tail(self, c: _Call) -> list[Any]:
+        keys, args = self._args(c)
+        return [len(keys), *keys, *args]
+
+    def _cluster_send(self, commands: list[tuple[Any, ...]], tags: list[str]) -> list[Any]:
+        """Send commands (routed by their hash tag) to their nodes: all writes first, then all reads,
+        so the whole batch costs one round trip per node. Replies (or ResponseErrors) in order."""
+        redis = redis_module()
+        from redis.cluster import key_slot
+
+        by_node: dict[str, tuple[Any, list[int]]] = {}
+        try:
+            for i, t in enumerate(tags):
+                node = self.client.nodes_manager.get_node_from_slot(key_slot(t.encode()))
+                by_node.setdefault(node.name, (node, []))[1].append(i)
+        except (redis.RedisError, OSError) as exc:
+            raise store_error(exc) from exc
+        out: list[Any] = [None] * len(commands)
+        sent: list[tuple[Any, Any, list[int]]] = []
+        self.round_trips.add(len(by_node))
+        try:
+            for node, idx in by_node.values():
+                r = self.client.get_redis_connection(node)
+                conn = r.connection_pool.get_connection()
+                sent.append((r, conn, idx))
+                conn.send_packed_command(conn.pack_commands([commands[i] for i in idx]))
+            for r, conn, idx in sent:
+                for i in idx:
+                    try:
+                        out[i] = conn.read_response()
+                    except redis.ResponseError as err:
+                        out[i] = err
+        except (redis.RedisError, OSError) as exc:
+            for _r, conn, _idx in sent:
+                conn.disconnect()
+            raise store_error(exc) from exc
+        finally:
+            for r, conn, _idx in sent:
+                r.connection_pool.release(conn)
+        return out
 
     # -- the event -----------------------------------------------------------------------------
     def apply(self, plan: Plan, record: Mapping[str, Any], ts: int | None = None, link: Link | None = None) -> Applied:
@@ -423,9 +462,10 @@ class RedisStore:
             w = self._watermark
         late = w is not None and ts < w - plan.lateness
         txn = None
+        nonce = os.urandom(8)
         if linker is not None:
             txn, extra = self._decide(linker, fp, ts, record)
-        calls = self._calls(record, ts, app, txn, extra, late)
+        calls = self._calls(record, ts, app, txn, extra, late, nonce)
         self.round_trips.add(0, 1)
         redis = redis_module()
         done: dict[str, tuple[str, bytes]] = {}  # call tag -> (status, record)
@@ -453,13 +493,15 @@ class RedisStore:
                     again.append(c)
                     continue
                 rec = r[1]
+                if status == b"dup" and _record_nonce(rec) == nonce:
+                    status = b"ok"  # our own call, retried by the client after a lost reply: not a duplicate
                 done[c.tag] = (status.decode(), rec)
                 if c.link and status == b"ok":
                     state.applied(c.txn)
                 if c.anchor:
                     final_link = _record_extra(rec) or None
             if again:  # rebuild the conflicting link call (and its groups) from the new decision
-                fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late)}
+                fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late, nonce)}
                 calls = [fresh[c.tag] for c in again]
                 if self._cluster:
                     calls += self._replacements(fresh, done, record)
@@ -468,7 +510,7 @@ class RedisStore:
                 did = (_unpack_link(final_link) or (None, 0.0))[0]
                 if did is not None and record.get("device_id") != did:
                     record["device_id"] = did  # the link recorded first (a retry) is the truth
-                fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late)}
+                fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late, nonce)}
                 calls = self._replacements(fresh, done, record)
                 if calls:
                     continue
@@ -534,14 +576,12 @@ class RedisStore:
             by_slot: dict[int, list[str]] = {}
             for i in range(0, len(keys), 2):
                 by_slot.setdefault(key_slot(keys[i].encode()), []).extend(keys[i:i + 2])
+            groups = list(by_slot.values())
+            tags = [ks[0][ks[0].index("{"):ks[0].index("}") + 1] for ks in groups]
             for attempt in (0, 1):
-                pipe = self.client.pipeline()
-                for ks in by_slot.values():
-                    pipe.evalsha(_LABELS.sha, len(ks), *ks, *args)
-                out = pipe.execute(raise_on_error=False)
-                self.round_trips.add(len(self.client.get_primaries()))
+                out = self._cluster_send([("EVALSHA", _LABELS.sha, len(ks), *ks, *args) for ks in groups], tags)
                 errs = [r for r in out if isinstance(r, Exception)]
-                if errs and attempt == 0 and any("NOSCRIPT" in str(e) for e in errs):
+                if errs and attempt == 0 and any(_noscript(e) for e in errs):
                     _LABELS.load(self.client)
                     continue
                 if errs:
@@ -552,6 +592,12 @@ class RedisStore:
 
 
 # -- record and link packing ----------------------------------------------------------------------
+def _noscript(err: Any) -> bool:
+    redis = redis_module()
+    return isinstance(err, redis.exceptions.NoScriptError) or "NOSCRIPT" in str(err)
+
+
+
 def _pack_link(link: Link) -> bytes:
     did, conf = link
     return struct.pack("<d", float(conf)) + (did or "").encode("utf-8")
@@ -566,13 +612,17 @@ def _unpack_link(extra: bytes) -> Link | None:
 
 
 def _record_ctx(rec: bytes) -> str:
-    (n,) = struct.unpack_from("<H", rec, 8)
-    return rec[10:10 + n].decode("utf-8")
+    (n,) = struct.unpack_from("<H", rec, 16)
+    return rec[18:18 + n].decode("utf-8")
+
+
+def _record_nonce(rec: bytes) -> bytes:
+    return rec[8:16]
 
 
 def _record_extra(rec: bytes) -> bytes:
-    (n,) = struct.unpack_from("<H", rec, 8)
-    pos = 10 + n
+    (n,) = struct.unpack_from("<H", rec, 16)
+    pos = 18 + n
     (m,) = struct.unpack_from("<H", rec, pos)
     return rec[pos + 2:pos + 2 + m]
 
@@ -580,8 +630,8 @@ def _record_extra(rec: bytes) -> bytes:
 def _record_groups(rec: bytes) -> tuple[int, list[tuple[int, tuple[float, ...]]]]:
     """``(event time, [(group index, raw outputs)])`` of a record."""
     (t,) = struct.unpack_from("<d", rec)
-    (n,) = struct.unpack_from("<H", rec, 8)
-    pos = 10 + n
+    (n,) = struct.unpack_from("<H", rec, 16)
+    pos = 18 + n
     (m,) = struct.unpack_from("<H", rec, pos)
     pos += 2 + m
     (ng,) = struct.unpack_from("<H", rec, pos)
