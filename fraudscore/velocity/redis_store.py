@@ -310,7 +310,9 @@ class RedisStore:
         """KEYS and ARGV of one call (see :mod:`~fraudscore.velocity.redis_lua`)."""
         p = self.prefix
         txn = c.txn
-        keys: list[Any] = [f"{p}i{c.tag}:{c.app}"]
+        # the record: per application on one node; per application and slot on a cluster
+        itag = c.tag if self._cluster else tag(p, shard_of(c.app, self.shards))
+        keys: list[Any] = [f"{p}i{itag}:{c.app}"]
         reads = list(txn.reads) if txn is not None else []
         writes = list(txn.writes) if txn is not None else []
         keys += reads + writes
