@@ -25,6 +25,12 @@ GOALS: tuple[tuple[str, str, str, float, str], ...] = (
     ("everything except the model <= 15 us at the median (large bundle)", "single/large/non_model_p50", "<=", 15.0,
      "value"),
     ("single event with Redis, p99 <= 250 us", "redis/default/e2e_p99", "<=", 250.0, "value"),
+    ("Redis: one round trip per event (one node, one worker)", "redis/default/round_trips_per_event", "<=", 1.0,
+     "value"),
+    ("Redis Cluster feature p99 <= 2x one node", "redis_cluster/default/features_p99_vs_one_node", ">=", 0.5,
+     "ratio"),
+    ("2 processes on one Redis node >= 1.7x one", "concurrency/redis/events_per_s/2_procs", ">=", 1.7, "ratio"),
+    ("4 processes on one Redis node >= 3x one", "concurrency/redis/events_per_s/4_procs", ">=", 3.0, "ratio"),
     ("batch >= 1.0x bare LightGBM predict (largest size run)", "batch/*/events_per_s/", ">=", 1.0, "ratio"),
     ("batch >= 0.8x bare LightGBM predict (floor, largest size run)", "batch/*/events_per_s/", ">=", 0.8, "ratio"),
 )
