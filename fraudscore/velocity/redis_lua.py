@@ -59,7 +59,7 @@ __all__ = ["event_script", "LABEL_LUA", "row_format", "row_size", "n_outputs", "
 #: struct codes per slot kind (Lua's struct and Python's agree on these; ``c8`` is Python's ``8s``)
 SLOT_CODES = {"flag": "B", "val": "d", "valid": "B", "opt": "d", "dist": "c8", "app": "c8"}
 _SIZES = {"B": 1, "d": 8, "c8": 8}
-_ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2}
+_ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
 #: ARGV[1]: event time, wall clock (s), late, replace, link reads, link writes, groups, lateness,
 #: idempotency TTL (ms, 0 = no record), link TTL (ms), call nonce (8 bytes: tells the caller's own
 #: transport retry of a call from a new request for the same application)
@@ -101,19 +101,30 @@ def _query(q: Query, k: int, outs: list[str]) -> list[str]:
     flag_ok = "true" if f == 0 else f"ev[e][{f}] == 1"
     inc = "false" if not q.include_current else ("true" if f == 0 else f"c{f} == 1")
     o = f"o{k}"
-    lines = [f"  e = n; while e >= first and ets[e] > {upper} do e = e - 1 end"]
+    lines = []
+    cal, excl = int(getattr(q, "cal_days", 0) or 0), int(bool(getattr(q, "excl_day", False)))
+    if cal or excl:  # calendar edges from the UTC day of t - delay (see Query.edges)
+        dlow = "nil" if q.lo is None else f"t - {_num(q.lo)}"
+        lines.append(f"  local up{k}, lw{k} = cal_edges({upper}, {cal}, {excl}, {dlow})")
+        upper = f"up{k}"
+        inwin = f"(lw{k} == nil or ets[e] > lw{k})"
+    lines.append(f"  e = n; while e >= first and ets[e] > {upper} do e = e - 1 end")
     loop = f"  while e >= first and {inwin} do"
     agg = q.agg
     if agg == "count":
         outs.append(o)
         lines += [f"  local {o} = 0", loop, f"    if {flag_ok} then {o} = {o} + 1 end", "    e = e - 1", "  end",
                   f"  if {inc} then {o} = {o} + 1 end"]
-    elif agg in ("sum", "mean"):
+    elif agg in ("sum", "mean", "ratio_to_mean"):
+        if agg == "ratio_to_mean":  # (the event's own value or none, sum, valid count)
+            ox = f"o{k}x"
+            outs.append(ox)
+            lines += [f"  local {ox} = NAN; if c{s2} == 1 then {ox} = c{s1} end"]
         outs.append(o)
         lines += [f"  local {o} = 0"]
         body = [f"      {o} = {o} + ev[e][{s1}]"]
         tail = [f"  if {inc} then {o} = {o} + c{s1}"]
-        if agg == "mean":
+        if agg != "sum":
             o2 = f"o{k}b"
             outs.append(o2)
             lines += [f"  local {o2} = 0"]
@@ -228,6 +239,14 @@ local NONE = string.rep('\0', 8)
 local EMPTY = string.rep('\255', 8)
 local NAN = 0 / 0
 local EMPTYT = {}
+local DAY = 86400000
+local function cal_edges(r, cal, excl, dlow)
+  local d0 = r - r % DAY
+  local up, lw = r, dlow
+  if excl == 1 then up = d0 - 1 end
+  if cal > 0 then lw = d0 - (cal - 1 + excl) * DAY - 1 end
+  return up, lw
+end
 local t, now, late, replace, nr, nw, ng, lateness, idem_ttl, link_ttl, nonce = unpack_('<ddBBHHHdddc8', ARGV[1])
 local ctx, extra, versions, values, rows = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 -- first row (index) with time > cutoff among the sorted rows 1..ins (decoded ones are in ets)

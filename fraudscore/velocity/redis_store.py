@@ -62,7 +62,7 @@ from .redis_lua import HEADER, LABEL_LUA, event_script, row_format
 
 __all__ = ["RedisStore"]
 
-_ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2}
+_ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
 _NAN = float("nan")
 _NONE8 = b"\x00" * 8
 _EMPTY8 = b"\xff" * 8
@@ -215,8 +215,7 @@ class RedisStore:
                 kw.pop(k, None)
             self.client = RedisCluster(host=node.host, port=node.port, socket_timeout=secs,
                                        socket_connect_timeout=secs, retry=Retry(NoBackoff(), 0),
-                                       cluster_error_retry_attempts=1, **{k: v for k, v in kw.items()
-                                                                          if k in ("password", "username", "db")})
+                                       **{k: v for k, v in kw.items() if k in ("password", "username")})
         else:
             kw = dict(self.client.connection_pool.connection_kwargs)
             kw.update(socket_timeout=secs, socket_connect_timeout=secs, retry=Retry(NoBackoff(), 0))
@@ -236,7 +235,7 @@ class RedisStore:
             s = self._link_state.device_shard(record.get("device_id"))
             if s is not None:
                 return int(s)
-        return shard_of(ehash.hex(), self.shards)
+        return int.from_bytes(ehash[:4], "little") % self.shards
 
     def _row(self, m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
         """The event's fixed-width row for a group: time, then its slot values."""
@@ -264,7 +263,7 @@ class RedisStore:
             ent = m.layout.entity(record)
             if ent is None:
                 continue
-            eh = _hid(ent, 16)
+            eh = _hid(ent, 12)
             shard = self._group_shard(m, ent, eh, record)
             key = f"{p}v{tag(p, shard)}:{m.group.signature}:{eh.hex()}"
             parts.append((shard, key, gi + 1, self._row(m, m.layout.extract(record), ts), m))

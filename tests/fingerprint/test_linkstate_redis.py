@@ -49,3 +49,19 @@ def test_redis_state_errors_are_store_errors():
         lk.link(FPR.fingerprint({"os": "ios", "idfv": "A"}), 1)
     with pytest.raises(ConfigError):
         RedisLinkState(None)
+
+
+@pytest.mark.redis
+def test_a_commit_on_stale_reads_is_refused(redis_client, redis_prefix):
+    """The version check: a decision made on reads another writer changed since is not applied."""
+    fp = FPR.fingerprint({"os": "android", "model": "M1", "manufacturer": "X", "android_id": "abc123"})
+    a = RedisLinkState(redis_client, prefix=redis_prefix)
+    b = RedisLinkState(redis_client, prefix=redis_prefix)
+    ids, blocks = (fp.id,), fp.link_keys
+    assert a.lookup(ids, blocks, 1_000) == (None, [])  # a reads: nothing there yet
+    DeviceLinker(b).link(fp, 1_000)  # b links the device meanwhile
+    record = {"id": "d_x_1", "fp": fp.id, "hw": fp.hardware, "bf": None, "ov": None, "bv": None, "av": None,
+              "c": list(fp.components), "f": 1_000, "t": 1_000, "n": 1}
+    with pytest.raises(StoreError, match="changed concurrently"):
+        a.commit(record, ids, blocks, 1_000)
+    assert DeviceLinker(a).link(fp, 2_000).how == "exact"  # linking again reads the fresh state

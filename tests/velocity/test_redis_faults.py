@@ -143,3 +143,37 @@ def test_frozen_server_fails_fast_with_a_latency_budget_then_recovers(server):
             time.sleep(0.1)
     got += [online.update_and_read(ev) for ev in events[16:]]
     np.testing.assert_array_equal(np.vstack(got), _serial(events))
+
+
+def test_cluster_with_a_frozen_primary_fails_fast_then_completes_on_retry():
+    """A primary of a cluster is frozen: calls fail within the budget (the other primaries applied their
+    slots); after it thaws, retrying the same events completes them exactly once."""
+    from fraudscore.bench.servers import LocalCluster
+
+    events = _stream(40, seed=4)
+    with LocalCluster(3) as cluster:
+        store = RedisStore(cluster.client(), prefix="fs:cfrozen:", shards=16)
+        store.set_latency_budget(150)
+        online = OnlineVelocity(FS, store)
+        got = [online.update_and_read(ev) for ev in events[:20]]
+        cluster.servers[1].freeze()
+        try:
+            failed = 0
+            for ev in events[20:25]:
+                t0 = time.monotonic()
+                try:
+                    online.update_and_read(ev)
+                except StoreError:
+                    failed += 1
+                assert time.monotonic() - t0 < 5.0
+        finally:
+            cluster.servers[1].thaw()
+        assert failed >= 1
+        for ev in events[20:]:  # the caller retries; applied slots recall their part
+            for _ in range(50):
+                try:
+                    got.append(online.update_and_read(ev))
+                    break
+                except StoreError:
+                    time.sleep(0.1)
+    np.testing.assert_array_equal(np.vstack(got), _serial(events))
