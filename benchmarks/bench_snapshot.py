@@ -44,7 +44,7 @@ def fill(n: int) -> OnlineVelocity:
     from fraudscore.velocity.defaults import default_feature_set
 
     online = OnlineVelocity(default_feature_set(), MemoryStore(max_results=1))
-    events = max(1, int(n / (len(KEYS) * 0.7)))
+    events = max(1, int(n / (len(KEYS) * 0.57)))
     t0 = 1_700_000_000_000
     for i in range(events):
         online.update_and_read(record(i, t0 + i * 1000, max(1, events // 3)))

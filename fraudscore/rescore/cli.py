@@ -18,6 +18,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--key-env", default="FRAUDSCORE_KEY", metavar="VAR",
                    help="environment variable holding the secret key (default: FRAUDSCORE_KEY)")
+    p.add_argument("--now", metavar="TIME",
+                   help="the replay's clock for the clock-skew bound: rows more than 5 minutes after it are "
+                        "refused (ISO time or epoch ms; default: the wall clock)")
 
 
 def add_command(sub: Any) -> None:
@@ -51,13 +54,25 @@ def _key(args: argparse.Namespace) -> Any:
     return Keys.from_env(args.key_env)
 
 
+def _scorer(bundle: str, key: Any, args: argparse.Namespace) -> Any:
+    """The scorer of a bundle, with the replay's clock when ``--now`` is given."""
+    from ..scorer import load
+    from ..timeutil import to_epoch_ms
+
+    if args.now is None:
+        return load(bundle, key=key)
+    now = to_epoch_ms(int(args.now) if args.now.isdigit() else args.now)
+    return load(bundle, key=key, clock=lambda: now)
+
+
 def _run_score(args: argparse.Namespace) -> int:
     from . import rescore
 
     err_path = args.errors or str(Path(args.out).with_suffix("")) + ".errors.csv"
-    summary = rescore(args.input, args.bundle, args.out, chunk_rows=args.chunk_rows, labels=args.labels,
-                      with_features=args.features, errors_out=err_path, progress=not args.no_progress,
-                      key=_key(args))
+    key = _key(args)
+    summary = rescore(args.input, _scorer(args.bundle, key, args), args.out, chunk_rows=args.chunk_rows,
+                      labels=args.labels, with_features=args.features, errors_out=err_path,
+                      progress=not args.no_progress, key=key)
     print(f"{summary.render()}\nresults -> {args.out}; rejected rows -> {err_path}")
     return 0
 
@@ -66,7 +81,8 @@ def _run_diff(args: argparse.Namespace) -> int:
     from .diff import diff_bundles
 
     key = _key(args)
-    rep = diff_bundles(args.input, args.bundle, args.against, key=key, labels=args.labels,
+    rep = diff_bundles(args.input, _scorer(args.bundle, key, args), _scorer(args.against, key, args), key=key,
+                       labels=args.labels,
                        chunk_rows=args.chunk_rows, top_n=args.top, out=args.out, progress=not args.no_progress)
     share = rep.changed / rep.rows if rep.rows else 0.0
     print(f"{rep.rows:,} rows compared, {rep.changed:,} decisions change ({share:.2%}); report -> {args.out}",
