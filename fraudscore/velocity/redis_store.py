@@ -59,6 +59,8 @@ from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
 from .memory_layout import GroupLayout
 from .plan import Group, Plan, finish
 from .redis_lua import HEADER, LABEL_LUA, event_script, row_format
+from .redis_wire import (budget_client, cluster_send, noscript, pack_link, record_ctx, record_extra, record_groups,
+                         record_nonce, unpack_link)
 
 __all__ = ["RedisStore"]
 
@@ -199,29 +201,8 @@ class RedisStore:
     def set_latency_budget(self, budget_ms: float) -> None:
         """Bound every call: socket timeouts of ``budget_ms``, no client-side retries (a retry could double
         the wait; exactly-once makes the caller's own retry safe)."""
-        redis = redis_module()
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        secs = budget_ms / 1000.0
-        self._budget_s = secs
-        if self._cluster:
-            from redis.cluster import RedisCluster
-
-            node = self.client.get_default_node()
-            kw = dict(self.client.get_redis_connection(node).connection_pool.connection_kwargs)
-            for k in ("host", "port", "retry", "socket_timeout", "socket_connect_timeout", "retry_on_timeout",
-                      "connection_class"):
-                kw.pop(k, None)
-            self.client = RedisCluster(host=node.host, port=node.port, socket_timeout=secs,
-                                       socket_connect_timeout=secs, retry=Retry(NoBackoff(), 0),
-                                       **{k: v for k, v in kw.items() if k in ("password", "username")})
-        else:
-            kw = dict(self.client.connection_pool.connection_kwargs)
-            kw.update(socket_timeout=secs, socket_connect_timeout=secs, retry=Retry(NoBackoff(), 0))
-            kw.pop("retry_on_timeout", None)
-            pool = redis.ConnectionPool(connection_class=self.client.connection_pool.connection_class, **kw)
-            self.client = redis.Redis(connection_pool=pool)
+        self._budget_s = budget_ms / 1000.0
+        self.client = budget_client(self.client, budget_ms)
         if self._link_state is not None:
             self._link_state.client = self.client
 
@@ -363,7 +344,7 @@ class RedisStore:
                 break
             text = " ".join(str(out[i]) for i in todo)
             try:
-                if any(_noscript(out[i]) for i in todo):
+                if any(noscript(out[i]) for i in todo):
                     script.load(self.client)
                 elif "MOVED" in text or "ASK" in text or "CLUSTERDOWN" in text or "TRYAGAIN" in text:
                     self.client.nodes_manager.initialize()
@@ -378,48 +359,15 @@ class RedisStore:
         return [len(keys), *keys, *args]
 
     def _cluster_send(self, commands: list[tuple[Any, ...]], tags: list[str]) -> list[Any]:
-        """Send commands (routed by their hash tag) to their nodes: all writes first, then all reads,
-        so the whole batch costs one round trip per node. Replies (or ResponseErrors) in order."""
-        redis = redis_module()
-        from redis.cluster import key_slot
-
-        by_node: dict[str, tuple[Any, list[int]]] = {}
-        try:
-            for i, t in enumerate(tags):
-                node = self.client.nodes_manager.get_node_from_slot(key_slot(t.encode()))
-                by_node.setdefault(node.name, (node, []))[1].append(i)
-        except (redis.RedisError, OSError) as exc:
-            raise store_error(exc) from exc
-        out: list[Any] = [None] * len(commands)
-        sent: list[tuple[Any, Any, list[int]]] = []
-        self.round_trips.add(len(by_node))
-        try:
-            for node, idx in by_node.values():
-                r = self.client.get_redis_connection(node)
-                conn = r.connection_pool.get_connection()
-                sent.append((r, conn, idx))
-                conn.send_packed_command(conn.pack_commands([commands[i] for i in idx]))
-            for r, conn, idx in sent:
-                for i in idx:
-                    try:
-                        out[i] = conn.read_response()
-                    except redis.ResponseError as err:
-                        out[i] = err
-        except (redis.RedisError, OSError) as exc:
-            for _r, conn, _idx in sent:
-                conn.disconnect()
-            raise store_error(exc) from exc
-        finally:
-            for r, conn, _idx in sent:
-                r.connection_pool.release(conn)
-        return out
+        """Commands routed by hash tag, one round trip per node (see :func:`~.redis_wire.cluster_send`)."""
+        return cluster_send(self.client, commands, tags, self.round_trips)
 
     # -- the event -----------------------------------------------------------------------------
     def apply(self, plan: Plan, record: Mapping[str, Any], ts: int | None = None, link: Link | None = None) -> Applied:
         """Apply one event's velocity once (no device-link state): see :meth:`apply_event`."""
         if ts is None:
             ts = plan.validate_record(record)
-        extra = b"" if link is None else _pack_link(link)
+        extra = b"" if link is None else pack_link(link)
         return self._run(plan, dict(record), ts, None, None, extra)
 
     def update_and_read(self, plan: Plan, record: Mapping[str, Any], ts: int) -> np.ndarray:
@@ -454,7 +402,7 @@ class RedisStore:
         finally:
             state.end()
         record["device_id"] = res.device_id
-        return txn, _pack_link((res.device_id, float(res.link_confidence)))
+        return txn, pack_link((res.device_id, float(res.link_confidence)))
 
     def _run(self, plan: Plan, record: dict[str, Any], ts: int, linker: Any, fp: Any, extra: bytes) -> Applied:
         app = record.get("application_id")
@@ -494,13 +442,13 @@ class RedisStore:
                     again.append(c)
                     continue
                 rec = r[1]
-                if status == b"dup" and _record_nonce(rec) == nonce:
+                if status == b"dup" and record_nonce(rec) == nonce:
                     status = b"ok"  # our own call, retried by the client after a lost reply: not a duplicate
                 done[c.tag] = (status.decode(), rec)
                 if c.link and status == b"ok":
                     state.applied(c.txn)
                 if c.anchor:
-                    final_link = _record_extra(rec) or None
+                    final_link = record_extra(rec) or None
             if again:  # rebuild the conflicting link call (and its groups) from the new decision
                 fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late, nonce)}
                 calls = [fresh[c.tag] for c in again]
@@ -508,7 +456,7 @@ class RedisStore:
                     calls += self._replacements(fresh, done, record)
                 continue
             if self._cluster and txn is not None and final_link:
-                did = (_unpack_link(final_link) or (None, 0.0))[0]
+                did = (unpack_link(final_link) or (None, 0.0))[0]
                 if did is not None and record.get("device_id") != did:
                     record["device_id"] = did  # the link recorded first (a retry) is the truth
                 fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late, nonce)}
@@ -529,7 +477,7 @@ class RedisStore:
         for t, c in fresh.items():
             if c.link or not c.device_dependent or t not in done:
                 continue
-            if _record_ctx(done[t][1]) != did:
+            if record_ctx(done[t][1]) != did:
                 c.replace = True
                 out.append(c)
         return out
@@ -539,7 +487,7 @@ class RedisStore:
         duplicate = bool(done) and all(s == "dup" for s, _ in done.values())
         t_first = ts
         for _status, rec in done.values():
-            t0, groups = _record_groups(rec)
+            t0, groups = record_groups(rec)
             if duplicate:
                 t_first = t0
             for gi, vals in groups:
@@ -553,7 +501,7 @@ class RedisStore:
             with self._wlock:
                 if self._watermark is None or ts > self._watermark:
                     self._watermark = ts
-        lk = _unpack_link(link) if link else None
+        lk = unpack_link(link) if link else None
         return Applied(np.array(out, dtype=np.float64), duplicate, lk, t_first)
 
     # -- labels --------------------------------------------------------------------------------
@@ -582,7 +530,7 @@ class RedisStore:
             for attempt in (0, 1):
                 out = self._cluster_send([("EVALSHA", _LABELS.sha, len(ks), *ks, *args) for ks in groups], tags)
                 errs = [r for r in out if isinstance(r, Exception)]
-                if errs and attempt == 0 and any(_noscript(e) for e in errs):
+                if errs and attempt == 0 and any(noscript(e) for e in errs):
                     _LABELS.load(self.client)
                     continue
                 if errs:
@@ -590,60 +538,3 @@ class RedisStore:
                 return
         except (redis.RedisError, OSError) as exc:
             raise store_error(exc) from exc
-
-
-# -- record and link packing ----------------------------------------------------------------------
-def _noscript(err: Any) -> bool:
-    redis = redis_module()
-    return isinstance(err, redis.exceptions.NoScriptError) or "NOSCRIPT" in str(err)
-
-
-
-def _pack_link(link: Link) -> bytes:
-    did, conf = link
-    return struct.pack("<d", float(conf)) + (did or "").encode("utf-8")
-
-
-def _unpack_link(extra: bytes) -> Link | None:
-    if len(extra) < 8:
-        return None
-    (conf,) = struct.unpack_from("<d", extra)
-    did = extra[8:].decode("utf-8") or None
-    return did, conf
-
-
-def _record_ctx(rec: bytes) -> str:
-    (n,) = struct.unpack_from("<H", rec, 16)
-    return rec[18:18 + n].decode("utf-8")
-
-
-def _record_nonce(rec: bytes) -> bytes:
-    return rec[8:16]
-
-
-def _record_extra(rec: bytes) -> bytes:
-    (n,) = struct.unpack_from("<H", rec, 16)
-    pos = 18 + n
-    (m,) = struct.unpack_from("<H", rec, pos)
-    return rec[pos + 2:pos + 2 + m]
-
-
-def _record_groups(rec: bytes) -> tuple[int, list[tuple[int, tuple[float, ...]]]]:
-    """``(event time, [(group index, raw outputs)])`` of a record."""
-    (t,) = struct.unpack_from("<d", rec)
-    (n,) = struct.unpack_from("<H", rec, 16)
-    pos = 18 + n
-    (m,) = struct.unpack_from("<H", rec, pos)
-    pos += 2 + m
-    (ng,) = struct.unpack_from("<H", rec, pos)
-    pos += 2
-    groups = []
-    for _ in range(ng):
-        gi, no = struct.unpack_from("<HH", rec, pos)
-        pos += 4
-        vals = struct.unpack_from(f"<{no}d", rec, pos)
-        pos += 8 * no
-        (ml,) = struct.unpack_from("<H", rec, pos)
-        pos += 2 + ml
-        groups.append((gi, vals))
-    return int(t), groups
