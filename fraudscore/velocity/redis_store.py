@@ -157,6 +157,7 @@ class RedisStore:
         self.link_cache_size = link_cache_size
         self.max_attempts = 8
         self.round_trips = RoundTrips()
+        self.replaced = 0  # cluster: slot calls redone because the event's device link changed under them
         self._cluster = is_cluster(client)
         self._plan: Plan | None = None
         self._script: Script | None = None
@@ -480,6 +481,7 @@ class RedisStore:
             if record_ctx(done[t][1]) != did:
                 c.replace = True
                 out.append(c)
+        self.replaced += len(out)
         return out
 
     def _outcome(self, plan: Plan, ts: int, done: dict[str, tuple[str, bytes]], link: bytes | None) -> Applied:
