@@ -21,6 +21,7 @@ late, or repeating an application id (``Decision.duplicate``): see
 from __future__ import annotations
 
 import threading
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -34,13 +35,13 @@ from .errors import BundleError, ConfigError, EventError
 from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
 from .model import explain_batch, explain_reasons, score_scale, score_scale_array
-from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline, paused_gc
+from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline, late_event_error, paused_gc
 from .policy import Policy
 from .rules import RuleSet, combine
 from .schema import Schema
 from .timeutil import parse_duration, to_epoch_ms
 from .velocity import FeatureSet, MemoryStore, OnlineVelocity, RedisStore
-from .velocity.admission import FUTURE, LATE, Admission, future_message, late_message
+from .velocity.admission import FUTURE, LATE, Admission, future_message
 from .velocity.idempotency import DEFAULT_IDEMPOTENCY_TTL_MS
 
 __all__ = ["Scorer", "load", "labels_for_rows", "LabelIndex", "DEFAULT_MAX_CLOCK_SKEW", "wall_clock_ms"]
@@ -75,6 +76,8 @@ def _budget_ms(value: Any) -> float | None:
                           f"(or None). Got {value!r} instead.")
     return float(value)
 
+log = logging.getLogger("fraudscore")
+
 
 def _model_version(model: Any) -> str:
     """Content version of a model: ``"m-"`` + 16 hex of the sha256 of its LightGBM text and calibration."""
@@ -92,10 +95,13 @@ def _model_version(model: Any) -> str:
 class LabelIndex:
     """A labels table indexed once by application id, for aligning it with batch rows.
 
-    ``labels`` holds ``application_id``, ``is_fraud`` and ``label_time`` (any
-    timestamp form; ``label_ts`` in epoch ms is accepted too) as a mapping of
-    columns or a DataFrame. :meth:`align` gives rows without a label
-    ``is_fraud = NaN`` and a label time that never arrives.
+    ``labels`` holds the id column (``id_field``: the schema's id field, e.g.
+    ``application_id``; a column named ``application_id`` is accepted too),
+    ``is_fraud`` and ``label_time`` (any timestamp form; ``label_ts`` in epoch
+    ms is accepted too) as a mapping of columns or a DataFrame. The label time
+    may be left out when no feature is label-delayed (``require_time=False``):
+    such labels only ever serve as training targets. :meth:`align` gives rows
+    without a label ``is_fraud = NaN`` and a label time that never arrives.
 
     Examples
     --------
@@ -103,20 +109,39 @@ class LabelIndex:
     >>> out = idx.align(np.array(["B", "C"], dtype=object))
     >>> out["is_fraud"].tolist(), int(out["label_ts"][0])
     ([0.0, nan], 7)
+    >>> LabelIndex({"order": ["A"], "is_fraud": [1]}, id_field="order", require_time=False).align(["A"])["is_fraud"]
+    array([1.])
+    >>> LabelIndex({"order": ["A"], "is_fraud": [1]}, id_field="order")
+    Traceback (most recent call last):
+    ...
+    fraudscore.errors.EventError: field 'label_time': is a required column of the labels table (label-delayed features use it; or give label_ts in epoch ms)
     """
 
-    def __init__(self, labels: Any) -> None:
+    def __init__(self, labels: Any, *, id_field: str = "application_id", require_time: bool = True) -> None:
         if hasattr(labels, "to_dict") and hasattr(labels, "columns"):
             labels = {c: labels[c].to_numpy() for c in labels.columns}
-        ids = np.asarray(labels["application_id"], dtype=object)
+        if not isinstance(labels, Mapping):
+            raise EventError("labels", "must be a mapping of columns or a DataFrame", value=labels)
+        id_col = id_field if id_field in labels else "application_id" if "application_id" in labels else None
+        if id_col is None:
+            raise EventError(id_field, "is a required column of the labels table (the schema's id field"
+                             + (")" if id_field == "application_id" else "; 'application_id' is accepted too)"))
+        if "is_fraud" not in labels:
+            raise EventError("is_fraud", "is a required column of the labels table (1 = fraud, 0 = genuine)")
+        ids = np.asarray(labels[id_col], dtype=object)
         self.fraud = np.asarray(labels["is_fraud"], dtype=np.float64)
         if "label_ts" in labels:
             self.lts = np.asarray(labels["label_ts"], dtype=np.int64)
-        else:
+        elif "label_time" in labels:
             self.lts = np.array([to_epoch_ms(v) for v in labels["label_time"]], dtype=np.int64)
+        elif require_time:
+            raise EventError("label_time", "is a required column of the labels table (label-delayed features use "
+                                           "it; or give label_ts in epoch ms)")
+        else:
+            self.lts = np.full(len(ids), np.iinfo(np.int64).max, dtype=np.int64)
         self.pos = {str(a): i for i, a in enumerate(ids)}
 
-    def align(self, application_ids: np.ndarray) -> dict[str, np.ndarray]:
+    def align(self, application_ids: Any) -> dict[str, np.ndarray]:
         """``is_fraud`` (float, NaN unknown) and ``label_ts`` (int64 ms) aligned with ``application_ids``."""
         j = np.array([self.pos.get(str(a), -1) for a in application_ids], dtype=np.int64)
         ok = j >= 0
@@ -127,9 +152,12 @@ class LabelIndex:
         return {"is_fraud": fraud, "label_ts": lts}
 
 
-def labels_for_rows(labels: Any, application_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Align a labels table with batch rows by ``application_id`` (see :class:`LabelIndex`)."""
-    return LabelIndex(labels).align(application_ids)
+def labels_for_rows(labels: Any, application_ids: np.ndarray, *, id_field: str = "application_id",
+                    require_time: bool = True) -> dict[str, np.ndarray]:
+    """Align a labels table with batch rows by id (see :class:`LabelIndex`)."""
+    index = labels if isinstance(labels, LabelIndex) else LabelIndex(labels, id_field=id_field,
+                                                                      require_time=require_time)
+    return index.align(application_ids)
 
 
 class Scorer:
@@ -163,6 +191,9 @@ class Scorer:
         (a degraded decision with ``degrade=True``, else
         :class:`~fraudscore.errors.StoreError`) within about twice the budget, and
         never holds a lock other threads wait on. Ignored by the in-memory store.
+    state : ScoringState, optional
+        Start online scoring from a saved batch state (velocity store and device
+        links, :mod:`fraudscore.warmstart`); ``store`` must then be left out.
 
     Notes
     -----
@@ -183,6 +214,7 @@ class Scorer:
         max_clock_skew: str | int | None = DEFAULT_MAX_CLOCK_SKEW,
         clock: Callable[[], int] | None = None,
         latency_budget_ms: float | None = None,
+        state: Any = None,
     ) -> None:
         self.max_clock_skew_ms = _skew_ms(max_clock_skew)
         if clock is not None and not callable(clock):
@@ -220,10 +252,17 @@ class Scorer:
             list_transform=self.pipeline.identity.pseudonym,
             identifier_names=(*self.pipeline.identifier_fields, *RECORD_EXTRA_FIELDS),
         )
+        if state is not None:
+            if store is not None:
+                raise BundleError("pass either a store or a state to Scorer, not both")
+            state.check(self)
+            store = state.store
         self.store = store if store is not None else MemoryStore()
         self.velocity = OnlineVelocity(self.feature_set, self.store)
-        if hasattr(self.store, "link_state"):
-            link_state: Any = self.store.link_state()
+        if state is not None:
+            link_state: Any = state.link_state
+        elif hasattr(self.store, "link_state"):
+            link_state = self.store.link_state()
         elif isinstance(self.store, RedisStore):
             link_state = RedisLinkState(self.store.client, prefix=self.store.prefix + "link:")
         else:
@@ -249,9 +288,18 @@ class Scorer:
     def _future_error(self, row: int | None = None) -> EventError:
         return EventError(self.schema.time_field, future_message(int(self.max_clock_skew_ms or 0)), row=row)
 
-    def admission(self) -> Admission:
-        """A fresh :class:`~fraudscore.velocity.admission.Admission` with this scorer's lateness and TTL."""
-        return Admission(self.feature_set.allowed_lateness_ms, self.idempotency_ttl_ms)
+    def admission(self, state: Any = None) -> Admission:
+        """A fresh :class:`~fraudscore.velocity.admission.Admission` with this scorer's lateness and TTL.
+
+        With a warm-start ``state``, it starts from the state's watermark and finds the
+        application ids the state's store already applied.
+        """
+        if state is None:
+            return Admission(self.feature_set.allowed_lateness_ms, self.idempotency_ttl_ms)
+        store = state.store
+        return Admission(self.feature_set.allowed_lateness_ms, int(getattr(store, "idempotency_ttl_ms",
+                                                                           self.idempotency_ttl_ms)),
+                         watermark=state.newest, lookup=lambda app, t, w: store.recall(app, t, w))
 
     # -- one event ----------------------------------------------------------------------
     def _values(self, record: Mapping[str, Any], x: np.ndarray) -> dict[str, Any]:
@@ -305,6 +353,8 @@ class Scorer:
                            for r in explain_reasons(self.model, xm, top_k=3))
         if degraded:
             reasons.append(Reason("SYS_DEGRADED", "velocity store unavailable; scored without velocity", "system"))
+            log.warning("degraded decision for one application: velocity store unavailable, scored without "
+                        "velocity features")
         return Decision(
             application_id=ev[self.schema.id_field],
             score=score,
@@ -330,34 +380,56 @@ class Scorer:
             self.velocity.record_label(str(application_id), bool(is_fraud), to_epoch_ms(label_time))
 
     # -- many events ---------------------------------------------------------------------
-    def features_batch(self, events: EventsLike, labels: Any = None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
-        """Validate and replay a batch: returns the valid rows, record columns and feature matrix."""
-        with paused_gc():
-            return self._features_batch(events, labels)
+    def label_index(self, labels: Any) -> LabelIndex:
+        """A :class:`LabelIndex` of a labels table for this scorer (its id field; label time needed only when a
+        feature is label-delayed)."""
+        if isinstance(labels, LabelIndex):
+            return labels
+        return LabelIndex(labels, id_field=self.schema.id_field, require_time=self.feature_set.has_labels)
 
-    def _features_batch(self, events: EventsLike, labels: Any) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
-        cb = to_columns(events, self.schema)
-        tf = self.schema.time_field
-        verdict, src = self.admission().judge(cb.columns[tf], cb.columns[self.schema.id_field],
-                                              self.clock_limit()) if cb.n else (np.zeros(0, np.int8),
-                                                                                 np.zeros(0, np.int64))
+    def features_batch(self, events: EventsLike, labels: Any = None, *,
+                       state: Any = None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
+        """Validate and replay a batch: returns the valid rows, record columns and feature matrix.
+
+        With a ``state`` (:class:`~fraudscore.warmstart.ScoringState`) the batch
+        continues from it and leaves it updated (see :meth:`score_batch`).
+        """
+        with paused_gc():
+            return self._features_batch(events, labels, state)
+
+    def _features_batch(self, events: EventsLike, labels: Any,
+                        state: Any = None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
+        cb = self.pipeline.screen(to_columns(events, self.schema))
+        tf, idf = self.schema.time_field, self.schema.id_field
+        if state is not None:
+            state.check(self)
+        adm = self.admission(state)
+        verdict, src = (adm.judge(cb.columns[tf], cb.columns[idf], self.clock_limit()) if cb.n
+                        else (np.zeros(0, np.int8), np.zeros(0, np.int64)))
         refused = (verdict == FUTURE) | (verdict == LATE)
         errors = list(cb.errors)
         if refused.any():
             for i in np.flatnonzero(refused).tolist():
                 row = int(cb.rows[i])
                 errors.append(self._future_error(row) if verdict[i] == FUTURE else
-                              EventError(tf, late_message(self.feature_set.allowed_lateness_ms), row=row))
+                              late_event_error(tf, self.feature_set.allowed_lateness_ms, row))
             errors.sort(key=lambda e: e.row or 0)
+        if errors:
+            log.info("%d of %d rows rejected, first: %s", len(errors), cb.n_input, errors[0])
+        index = None if labels is None else self.label_index(labels)
         lab = None
-        if labels is not None and cb.n:
-            lab = labels_for_rows(labels, cb.columns[self.schema.id_field])
-        kept, rec, X = self.pipeline.batch_admitted(cb, verdict, src, lab, self.pipeline.new_linker())
+        if index is not None and cb.n:
+            lab = index.align(cb.columns[idf])
+        if state is not None and index is not None:
+            state.record_labels(index)
+        linker = self.pipeline.new_linker() if state is None else state.linker
+        kept, rec, X = self.pipeline.batch_admitted(cb, verdict, src, lab, linker, state=state,
+                                                    earlier=_recorded(adm))
         kept.errors = errors
         return kept, rec, X
 
     def score_batch(self, events: EventsLike, *, labels: Any = None, return_features: bool = False,
-                    explain: bool | str | None = None) -> DecisionBatch:
+                    explain: bool | str | None = None, state: Any = None) -> DecisionBatch:
         """Score many applications at once (vectorised), replaying state from empty.
 
         Parameters
@@ -365,15 +437,20 @@ class Scorer:
         events : list of mappings, mapping of columns, DataFrame or Arrow Table
             Rows in arrival order.
         labels : mapping or DataFrame, optional
-            Known labels (``application_id``, ``is_fraud``, ``label_time``) for
+            Known labels (the schema's id field, ``is_fraud``, ``label_time``) for
             label-delayed features; each counts only from its label time on.
         return_features : bool, default False
             Include the feature matrix in the result.
         explain : {"auto", True, False}, optional
             As in :meth:`score`.
+        state : ScoringState, optional
+            Continue from this state instead of an empty one, and leave it updated
+            (warm starts, :mod:`fraudscore.warmstart`): scoring month 2 from the
+            state after month 1 equals scoring both months in one call. Velocity is
+            then computed through the state's store, row by row.
         """
         with paused_gc():
-            cb, rec, X = self.features_batch(events, labels)
+            cb, rec, X = self.features_batch(events, labels, state=state)
             return self.decide_batch(cb, rec, X, return_features=return_features, explain=explain)
 
     def decide_batch(self, cb: ColumnBatch, rec: Mapping[str, np.ndarray], X: np.ndarray, *,
@@ -431,11 +508,24 @@ class Scorer:
         )
 
 
+def _recorded(adm: Admission) -> Any:
+    """What a duplicate of an application recorded by a warm-start store copies: ``(features, device, conf)``."""
+    def earlier(app: Any) -> tuple[np.ndarray, Any, float]:
+        rec = adm.found[str(app)]
+        link = rec.link or (None, float("nan"))
+        return rec.features, link[0], link[1]
+
+    return earlier
+
+
 def load(path: str, key: Keys | bytes | str | None = None, **kwargs: Any) -> Scorer:
     """Load a bundle from ``path`` (directory or zip), verify it, and return a ready :class:`Scorer`.
 
     ``key`` is the caller's secret (``FRAUDSCORE_KEY`` when omitted); other
-    keyword arguments go to :class:`Scorer` (``store``, ``degrade``, ``explain``,
+    keyword arguments go to :class:`Scorer` (``store``, ``degrade``, ``explain``, ``state``,
     ``max_clock_skew``, ``clock``, ``latency_budget_ms``).
     """
-    return Scorer(Bundle.load(path), key, **kwargs)
+    scorer = Scorer(Bundle.load(path), key, **kwargs)
+    log.info("bundle loaded from %s (model %s, rules %s, %d features)", path, scorer.model_version,
+             scorer.ruleset.version, len(scorer.pipeline.feature_names))
+    return scorer

@@ -35,7 +35,10 @@ def memory_state(sc: fs.Scorer):
     """Everything an event can change in a memory-store scorer: velocity, records, labels, links."""
     store, st_ = sc.store, sc.linker.state
     with store._lock:
-        vel = copy.deepcopy(store._payload())
+        if getattr(store, "engine", "python") == "compiled":  # the C state's dump and the records
+            vel = (store._core.dump(), copy.deepcopy(store._results.to_raw()), store.latest_time())
+        else:
+            vel = copy.deepcopy(store._payload())
     links = copy.deepcopy((list(st_._devices.items()), list(st_._exact.items()), list(st_._blocks.items())))
     return vel, links
 
@@ -105,7 +108,8 @@ def test_retry_returns_the_same_decision_without_counting_again():
     for ev in evs:
         fresh.score(ev)
         fresh.score(ev)
-    assert memory_state(fresh)[0]["groups"] == state[0]["groups"]
+    assert memory_state(fresh)[0][:1] == state[0][:1] if isinstance(state[0], tuple) else \
+        memory_state(fresh)[0]["groups"] == state[0]["groups"]
 
 
 def test_record_expires_after_the_idempotency_ttl():

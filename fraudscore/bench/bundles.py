@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import math
 import tempfile
 from pathlib import Path
@@ -75,8 +76,9 @@ def events_stream(n: int, seed: int = 101, per_day: int = 2000, start: str = "20
 class BenchContext:
     """Settings, key, cached bundles and notes shared by the benchmark groups of one run."""
 
-    def __init__(self, settings: Settings, cache_dir: str | Path | None = None, log: Any = print) -> None:
+    def __init__(self, settings: Settings, cache_dir: str | Path | None = None, log: Any = None) -> None:
         self.settings = settings
+        self.log = log if log is not None else logging.getLogger("fraudscore").info
         self.keys = Keys(BENCH_SECRET)
         self._tmp = None
         if cache_dir is None:
@@ -86,7 +88,6 @@ class BenchContext:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self._bundles: dict[str, Bundle] = {}
         self.notes: list[str] = []
-        self.log = log
         self.train_X: np.ndarray | None = None
 
     def close(self) -> None:

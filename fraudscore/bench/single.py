@@ -8,7 +8,9 @@ run it: schema, identity, fingerprint (+ device signals), link, velocity,
 rules, model, policy. End-to-end figures are given with the default
 ``explain="auto"`` (reviewed and declined decisions carry model explanations)
 and with ``explain=False``. The baseline is ``Model.predict_one`` alone on the very
-feature vectors the scorer built.
+feature vectors the scorer built. ``single/large/compiled/*`` rows compare each stage
+with the compiled core (``fraudscore/_core``) against the same stage on the pure-Python
+reference, interleaved in the same run.
 """
 
 from __future__ import annotations
@@ -179,10 +181,67 @@ def _measure(ctx: BenchContext, name: str) -> list[dict[str, Any]]:
     return out
 
 
+def _reference_scorer(ctx: BenchContext, bundle: Any) -> Scorer:
+    """A scorer on the pure-Python reference implementations (``FRAUDSCORE_PURE_PYTHON=1`` while built)."""
+    import os
+
+    from .._core import PURE_PYTHON_ENV
+
+    old = os.environ.get(PURE_PYTHON_ENV)
+    os.environ[PURE_PYTHON_ENV] = "1"
+    try:
+        return Scorer(bundle, ctx.keys)
+    finally:
+        if old is None:
+            del os.environ[PURE_PYTHON_ENV]
+        else:
+            os.environ[PURE_PYTHON_ENV] = old
+
+
+def _compiled_vs_reference(ctx: BenchContext, name: str) -> list[dict[str, Any]]:
+    """Per-stage medians of the compiled core against the Python reference, interleaved in one run."""
+    from .._core import available
+
+    if not any(available().values()):
+        ctx.note("single: the compiled core is not in use; no compiled-vs-reference rows")
+        return []
+    s = ctx.settings
+    bundle = ctx.bundle(name)
+    n, reps, warm = s.n_latency, s.repeats, min(500, s.n_latency)
+    events = events_stream(warm + n * reps, seed=303).to_records()
+    comp, ref = StagedScorer(Scorer(bundle, ctx.keys)), StagedScorer(_reference_scorer(ctx, bundle))
+    for ev in events[:warm]:
+        comp.score(ev)
+        ref.score(ev)
+    for st in (comp, ref):
+        for k in st.times:
+            st.times[k].clear()
+    med: dict[str, dict[str, list[float]]] = {"c": {k: [] for k in STAGES}, "r": {k: [] for k in STAGES}}
+    for r in range(reps):
+        chunk = events[warm + r * n: warm + (r + 1) * n]
+        for ev in chunk:  # interleaved: both see the same load
+            comp.score(ev)
+            ref.score(ev)
+        for key, st in (("c", comp), ("r", ref)):
+            for k in STAGES:
+                med[key][k].append(float(np.median(st.times[k][-n:])) / 1e3)
+    params = {"bundle": name, "store": "memory", "events_per_run": n, "repeats": reps, "available": available()}
+    out = []
+    for k in STAGES:
+        c, rf = statistics.median(med["c"][k]), statistics.median(med["r"][k])
+        out.append(result(f"single/{name}/compiled/stage_{k}_p50", c, "us", f"reference stage_{k}_p50", rf, params))
+    c = sum(statistics.median(med["c"][k]) for k in STAGES if k != "model")
+    rf = sum(statistics.median(med["r"][k]) for k in STAGES if k != "model")
+    out.append(result(f"single/{name}/compiled/non_model_p50", c, "us", "reference non_model_p50", rf, params))
+    return out
+
+
 def run(ctx: BenchContext) -> list[dict[str, Any]]:
     """Run the group; returns result rows."""
     out: list[dict[str, Any]] = []
     for name in ("default", "large"):
         ctx.log(f"single event, {name} bundle ...")
         out.extend(_measure(ctx, name))
+    ctx.log("single event: compiled core vs Python reference, stage by stage ...")
+    out.extend(_compiled_vs_reference(ctx, "large"))
     return out

@@ -116,6 +116,31 @@ class MemoryLinkState(LinkState):
     def __len__(self) -> int:
         return len(self._devices)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The whole state as plain data (JSON-ready; keyed hashes only), in recency order.
+
+        Examples
+        --------
+        >>> st = MemoryLinkState()
+        >>> st.commit({"id": "d1", "t": 0}, ["fp1_a_b_c"], ["k"], 0)
+        >>> other = MemoryLinkState()
+        >>> other.restore_dict(st.to_dict())
+        >>> other.get_exact(["fp1_a_b_c"], 10)
+        'd1'
+        """
+        return {"devices": list(self._devices.values()), "exact": [[k, v] for k, v in self._exact.items()],
+                "blocks": [[k, list(v)] for k, v in self._blocks.items()]}
+
+    def restore_dict(self, data: dict[str, Any]) -> None:
+        """Replace the state with :meth:`to_dict` output."""
+        try:
+            devices = OrderedDict((str(r["id"]), dict(r)) for r in data["devices"])
+            exact = OrderedDict((str(k), str(v)) for k, v in data["exact"])
+            blocks = OrderedDict((str(k), [str(d) for d in v]) for k, v in data["blocks"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"device-link state data is malformed: {exc}") from None
+        self._devices, self._exact, self._blocks = devices, exact, blocks
+
     def _live(self, device_id: str | None, now: int) -> Record | None:
         if device_id is None:
             return None

@@ -34,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from typing import Any
 
 import xxhash
 
+from .._core import load as load_core
 from ..errors import ConfigError
 from ..keys import Keys
 from .canonical import ATTRIBUTE_INDEX, CanonicalDevice, canonicalize
@@ -88,6 +90,7 @@ _CANVAS_IDX = ATTRIBUTE_INDEX["canvas_hash"]
 _COMP_PLAN = tuple((ATTRIBUTE_INDEX[a], f"c{_SEP}{a}{_SEP}",
                     a not in ("fonts_hash", "canvas_hash", "android_id", "idfv", "imei")) for a in VOLATILE_ATTRS)
 _ANCHOR_TAGS = tuple((p, VOLATILE_ATTRS[p][:2]) for p in _ANCHOR_POS)
+_C_PLAN = tuple((i, pre) for i, pre, _cached in _COMP_PLAN)  # the compiled kernel's component plan
 _MEMO_MAX = 65_536
 _VOL_GET = itemgetter(*_VOL_IDX)
 _HW_GET = {src: itemgetter(*idx) for src, idx in _HW_IDX.items()}
@@ -235,6 +238,13 @@ class Fingerprinter:
         # keyed hashes of low-cardinality inputs (hardware and software sections, common attribute values)
         self._memo: dict[str, str] = {}
         self._comp_memo: tuple[dict[str, int], ...] = tuple({} for _ in _COMP_PLAN)  # per volatile attribute
+        # the compiled kernels (fraudscore/_core/fingerprint.c) replace _hex and _components when available;
+        # the methods below stay the reference (bit-identical: tests/fingerprint/test_sections_compiled.py)
+        core = load_core("fingerprint")
+        if core is not None:
+            hasher = core.Hasher(self._prefix, self._seed)
+            self._hex = hasher.hex  # type: ignore[method-assign]
+            self._components = functools.partial(hasher.components, _C_PLAN)  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         return f"Fingerprinter(key_id={self.key_id!r}, scheme={self.scheme})"

@@ -36,7 +36,7 @@ import numpy as np
 from .._compat import progress as _progress
 from ..decision import ACTIONS, DecisionBatch
 from ..keys import Keys
-from . import ChunkedScorer, _as_scorer, _label_index, _n_rows, iter_chunks
+from . import ChunkedScorer, _as_scorer, _label_index, _Source
 
 __all__ = ["DiffReport", "diff_bundles"]
 
@@ -181,7 +181,7 @@ class _Accumulator:
 
 def diff_bundles(source: Any, bundle_a: Any, bundle_b: Any, *, key: Keys | bytes | str | None = None,
                  labels: Any = None, chunk_rows: int = 100_000, top_n: int = 10, out: str | Path | None = None,
-                 progress: bool = False) -> DiffReport:
+                 progress: bool = False, sort_by_time: bool = False) -> DiffReport:
     """Rescore ``source`` with bundle A and bundle B and report the decisions that change.
 
     Parameters
@@ -202,24 +202,27 @@ def diff_bundles(source: Any, bundle_a: Any, bundle_b: Any, *, key: Keys | bytes
         Also save the report (``.json``, else Markdown).
     progress : bool, default False
         Show a progress bar.
+    sort_by_time : bool, default False
+        Compare the rows in event-time order (stable sort), as in :func:`~fraudscore.rescore.rescore`.
 
     Returns
     -------
     DiffReport
     """
     sa, sb = _as_scorer(bundle_a, key), _as_scorer(bundle_b, key)
-    lab = None if labels is None else _label_index(labels)
-    ca = ChunkedScorer(sa, lab)
     shared = _same_features(sa, sb)
-    cbs = None if shared else ChunkedScorer(sb, lab)
+    ca = ChunkedScorer(sa, None if labels is None else _label_index(labels, sa))
+    cbs = None if shared else ChunkedScorer(sb, None if labels is None else _label_index(labels, sb))
     acc = _Accumulator(top_n)
-    rejected = 0
+    src = _Source(source, chunk_rows, sa.schema, sort_by_time)
+    rejected = len(src.read_errors)
     with _progress(progress) as bar:
-        task = bar.add_task("diff", total=_n_rows(source))
-        for chunk in iter_chunks(source, chunk_rows, sa.schema):
-            cb, rec, X = ca.features(chunk)
+        task = bar.add_task("diff", total=src.n_rows)
+        bar.advance(task, rejected)
+        for chunk, rows in src.chunks():
+            cb, rec, X = ca.features(chunk, rows)
             da = sa.decide_batch(cb, rec, X)
-            db = sb.decide_batch(cb, rec, X) if cbs is None else cbs.score(chunk)
+            db = sb.decide_batch(cb, rec, X) if cbs is None else cbs.score(chunk, rows=rows)
             common, ia, ib = np.intersect1d(da.rows, db.rows, assume_unique=True, return_indices=True)
             acc.add(da, db, ia, ib)
             rejected += len(set(e.row for e in da.errors) | set(e.row for e in db.errors))

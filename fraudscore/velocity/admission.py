@@ -34,6 +34,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -45,8 +46,18 @@ VERDICTS = ("apply", "future", "late", "duplicate")
 
 
 def late_message(lateness_ms: int) -> str:
-    """The refusal message of a late event (the same online and in batch)."""
-    return f"is more than allowed_lateness ({lateness_ms} ms) behind the latest event time"
+    """The refusal message of a late event (the same online and in batch).
+
+    Examples
+    --------
+    >>> late_message(3_600_000)
+    'is more than the allowed lateness (1h) older than the newest event already seen; send events in time order or raise allowed_lateness'
+    """
+    from ..timeutil import format_duration
+
+    lateness = format_duration(lateness_ms) if lateness_ms else "0"
+    return (f"is more than the allowed lateness ({lateness}) older than the newest event already seen; "
+            "send events in time order or raise allowed_lateness")
 
 
 def future_message(skew_ms: int) -> str:
@@ -72,6 +83,10 @@ class Admission:
         The stores' ``idempotency_ttl``.
     watermark : int, optional
         The watermark to start from (``None``: no event applied yet).
+    lookup : callable, optional
+        ``lookup(application_id, ts, watermark)``: the live record of an id applied
+        before this object existed (a store's ``recall``, for a warm start), or ``None``;
+        found records are kept in :attr:`found`.
 
     Attributes
     ----------
@@ -83,11 +98,14 @@ class Admission:
         (``None`` until then).
     """
 
-    def __init__(self, lateness_ms: int, ttl_ms: int, watermark: int | None = None) -> None:
+    def __init__(self, lateness_ms: int, ttl_ms: int, watermark: int | None = None,
+                 lookup: Callable[[str, int, int | None], Any] | None = None) -> None:
         self.lateness_ms = int(lateness_ms)
         self.ttl_ms = int(ttl_ms)
         self.watermark = watermark
         self.recent: dict[str, tuple[int, Any]] = {}
+        self.lookup = lookup
+        self.found: dict[str, Any] = {}
 
     def judge(self, ts: np.ndarray, app_ids: np.ndarray, limit: int | None = None, *,
               keep: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +126,7 @@ class Admission:
         present = [k for k in keys if k is not None]
         recent = self.recent
         repeats = len(set(present)) < len(present) or (recent and any(k in recent for k in present))
-        if not repeats:
+        if not repeats and self.lookup is None:
             self._vectorised(ts, limit, verdict)
         else:
             self._rows(ts, keys, limit, verdict, src)
@@ -164,6 +182,12 @@ class Admission:
                     if old is not None and old[0] >= horizon:
                         verdict[i] = DUPLICATE
                         continue
+                    if old is None and self.lookup is not None:
+                        rec = self.lookup(k, t, w)
+                        if rec is not None:
+                            self.found[k] = rec
+                            verdict[i] = DUPLICATE
+                            continue
             if w is not None and t < w - lateness:
                 verdict[i] = LATE
                 continue

@@ -12,6 +12,10 @@ the caller forks while it holds its state lock, which costs the ``fork()`` call
 only (page tables, not pages); the child serialises its frozen copy of the state
 and writes the file while the parent's threads keep changing theirs.
 
+The compiled store writes binary snapshots the same way under the magic line
+``FSVSNAP2``: the payload is an 8-byte little-endian length, a JSON header of that
+length, then the store's binary dump (:func:`write_blob_snapshot`).
+
 Examples
 --------
 >>> import tempfile, os
@@ -40,9 +44,11 @@ from typing import Any
 
 from ..errors import StoreError
 
-__all__ = ["write_snapshot", "write_snapshot_forked", "read_snapshot", "clean_stale", "can_fork", "MAGIC"]
+__all__ = ["write_snapshot", "write_snapshot_forked", "read_snapshot", "clean_stale", "can_fork", "MAGIC",
+           "MAGIC_BLOB", "write_blob_snapshot", "read_any_snapshot"]
 
 MAGIC = b"FSVSNAP1\n"
+MAGIC_BLOB = b"FSVSNAP2\n"
 
 
 def can_fork() -> bool:
@@ -87,11 +93,6 @@ def clean_stale(path: str | os.PathLike[str]) -> list[str]:
     return removed
 
 
-def _encode(payload: dict[str, Any]) -> bytes:
-    data = gzip.compress(json.dumps(payload, separators=(",", ":")).encode("utf-8"), compresslevel=3, mtime=0)
-    return MAGIC + hashlib.sha256(data).hexdigest().encode("ascii") + b"\n" + data
-
-
 def write_snapshot(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
     """Write ``payload`` (JSON-serialisable) atomically to ``path``.
 
@@ -100,21 +101,47 @@ def write_snapshot(path: str | os.PathLike[str], payload: dict[str, Any]) -> Non
     StoreError
         When the file cannot be written (the previous snapshot, if any, is intact).
     """
-    target = Path(path)
-    blob = _encode(payload)
+    data = gzip.compress(json.dumps(payload, separators=(",", ":")).encode("utf-8"), compresslevel=3, mtime=0)
+    _atomic_write(Path(path), MAGIC, [data])
+
+
+def write_blob_snapshot(path: str | os.PathLike[str], meta: dict[str, Any], blob: bytes) -> None:
+    """Write a JSON header ``meta`` and a binary ``blob`` atomically to ``path`` (``FSVSNAP2``).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "v.snap")
+    >>> write_blob_snapshot(p, {"format": "x"}, b"state")
+    >>> read_any_snapshot(p)
+    ('blob', {'format': 'x'}, b'state')
+    """
+    head = json.dumps(meta, separators=(",", ":")).encode("utf-8")
+    _atomic_write(Path(path), MAGIC_BLOB, [len(head).to_bytes(8, "little"), head, blob])
+
+
+def _atomic_write(target: Path, magic: bytes, parts: list[bytes]) -> None:
+    """Temporary file ``.<name>.<pid>.<random>.tmp``, fsync, rename over ``target``, fsync the folder."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part)
+    digest = h.hexdigest().encode("ascii") + b"\n"
     folder = target.parent if str(target.parent) else Path(".")
     tmp = folder / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
+            fh.write(magic)
+            fh.write(digest)
+            for part in parts:
+                fh.write(part)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise StoreError(f"cannot write velocity snapshot {str(path)!r}: {exc.strerror or exc}") from exc
+        raise StoreError(f"cannot write velocity snapshot {str(target)!r}: {exc.strerror or exc}") from exc
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -183,6 +210,9 @@ def read_snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise StoreError(f"cannot read velocity snapshot {str(path)!r}: {exc.strerror}") from None
+    if raw.startswith(MAGIC_BLOB):
+        raise StoreError(f"{str(path)!r} was written by the compiled MemoryStore; restore it with the compiled "
+                         "store (the fraudscore C extension is not in use here)")
     if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + 65:
         raise StoreError(f"{str(path)!r} is not a fraudscore velocity snapshot")
     digest = raw[len(MAGIC):len(MAGIC) + 64].decode("ascii", "replace")
@@ -196,3 +226,30 @@ def read_snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise StoreError(f"velocity snapshot {str(path)!r} has an unexpected layout")
     return payload
+
+
+def read_any_snapshot(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any], bytes | None]:
+    """Read and verify either kind: ``("json", payload, None)`` or ``("blob", meta, blob)``."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(len(MAGIC))
+    except OSError as exc:
+        raise StoreError(f"cannot read velocity snapshot {str(path)!r}: {exc.strerror}") from None
+    if magic != MAGIC_BLOB:
+        return "json", read_snapshot(path), None
+    raw = Path(path).read_bytes()
+    n = len(MAGIC_BLOB)
+    if len(raw) < n + 65 + 8:
+        raise StoreError(f"velocity snapshot {str(path)!r} is truncated")
+    digest = raw[n:n + 64].decode("ascii", "replace")
+    data = memoryview(raw)[n + 65:]
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise StoreError(f"velocity snapshot {str(path)!r} failed its checksum (truncated or altered)")
+    size = int.from_bytes(data[:8], "little")
+    try:
+        meta = json.loads(bytes(data[8:8 + size]).decode("utf-8"))
+    except ValueError as exc:
+        raise StoreError(f"velocity snapshot {str(path)!r} is unreadable: {exc}") from None
+    if not isinstance(meta, dict):
+        raise StoreError(f"velocity snapshot {str(path)!r} has an unexpected layout")
+    return "blob", meta, bytes(data[8 + size:])

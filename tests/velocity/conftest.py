@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
+from fraudscore._core import PURE_PYTHON_ENV, load
 from fraudscore.velocity import FeatureSet, FeatureSpec
 
 def parity_feature_set() -> FeatureSet:
@@ -29,3 +34,21 @@ def parity_feature_set() -> FeatureSet:
         S("distinct", key="a", of="b", window=4000, delay=500),
         S("max", key="a", field="x", window="all", delay=1500),
     ], allowed_lateness=2000)
+
+
+@pytest.fixture(params=["compiled", "python"])
+def engine(request, monkeypatch):
+    """Run a test once per memory-store engine: the compiled store and the Python reference.
+
+    ``python`` sets ``FRAUDSCORE_PURE_PYTHON=1``, so every store the test creates by default
+    is the reference; ``compiled`` needs the C extension (skipped without it, except in CI).
+    """
+    if request.param == "python":
+        monkeypatch.setenv(PURE_PYTHON_ENV, "1")
+    else:
+        monkeypatch.delenv(PURE_PYTHON_ENV, raising=False)
+        if load("velocity_store") is None:
+            if os.environ.get("CI"):
+                pytest.fail("the compiled velocity store is not built (CI must build the C extension)")
+            pytest.skip("the compiled velocity store is not built")
+    return request.param

@@ -9,11 +9,13 @@ import pytest
 
 from fraudscore.errors import ConfigError, EventError, StoreError
 from fraudscore.velocity import FeatureSet, FeatureSpec, MemoryStore, OnlineVelocity, replay
-from fraudscore.velocity.snapshot import MAGIC
+from fraudscore.velocity.snapshot import MAGIC, MAGIC_BLOB
 
 from .test_parity import FS, run_online, to_columns
 
 H = 3_600_000
+# every test here runs against both engines (the compiled store and the Python reference)
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 def small_fs():
@@ -127,7 +129,7 @@ def test_snapshot_restore_round_trip_and_integrity(tmp_path):
     np.testing.assert_array_equal(replay(FS, cols, lab), full)
     # no pickle, checksum verified, corruption detected
     raw = path.read_bytes()
-    assert raw.startswith(MAGIC) and b"pickle" not in raw
+    assert raw.startswith((MAGIC, MAGIC_BLOB)) and b"pickle" not in raw
     path.write_bytes(raw[:-5] + b"xxxxx")
     with pytest.raises(StoreError, match="checksum"):
         OnlineVelocity(FS, MemoryStore()).store.restore(str(path))
@@ -180,8 +182,8 @@ def test_labels_enter_only_once_known():
     assert online.update_and_read({"application_id": "E", "ts": 6 * H, "d": "x"}).tolist() == [0.0, 0.0]
 
 
-def _filled(n=40):
-    online = OnlineVelocity(FS, MemoryStore())
+def _filled(n=40, engine="auto"):
+    online = OnlineVelocity(FS, MemoryStore(engine=engine))
     for i in range(n):
         online.update_and_read({"application_id": f"A{i}", "ts": 10**12 + 700 * i, "a": f"a{i % 3}",
                                 "b": f"b{i % 2}", "ch": "web", "x": float(i)})
@@ -219,7 +221,7 @@ def test_crafted_snapshot_with_a_recomputed_checksum_is_refused(tmp_path, damage
 
     from fraudscore.velocity.snapshot import MAGIC
 
-    online = _filled()
+    online = _filled(engine="python")  # a JSON snapshot, restored into the engine under test
     path = tmp_path / "v.snap"
     online.store.snapshot(str(path))
     payload = json.loads(gzip.decompress(path.read_bytes()[len(MAGIC) + 65:]))
@@ -260,6 +262,42 @@ def test_crafted_snapshot_with_a_recomputed_checksum_is_refused(tmp_path, damage
     with pytest.raises(StoreError):
         fresh.store.restore(str(path))
     assert fresh.store.stats() == before  # nothing replaced
+
+
+def test_crafted_compiled_snapshot_with_a_recomputed_checksum_is_refused(tmp_path, engine):
+    """The compiled store's binary dump and its header, altered and re-checksummed, never restore."""
+    import hashlib
+
+    if engine != "compiled":
+        pytest.skip("binary snapshots are the compiled store's")
+    online = _filled()
+    path = tmp_path / "v.snap"
+    online.store.snapshot(str(path))
+    raw = path.read_bytes()
+    n = len(MAGIC_BLOB)
+    body = bytearray(raw[n + 65:])
+    head_len = int.from_bytes(body[:8], "little")
+    for where, value in ((8 + head_len + 16, 0xFF), (len(body) - 3, 0x7F), (8 + head_len + 1, 0x00)):
+        bad = bytearray(body)
+        bad[where] ^= value or 0xFF
+        path.write_bytes(MAGIC_BLOB + hashlib.sha256(bytes(bad)).hexdigest().encode() + b"\n" + bytes(bad))
+        fresh = OnlineVelocity(FS, MemoryStore())
+        try:
+            fresh.store.restore(str(path))
+        except StoreError:
+            continue
+        # a change that still forms a valid state must restore a usable store
+        fresh.update_and_read({"application_id": "Z", "ts": 10**12 + 10**6, "a": "a1", "b": "b1", "ch": "web",
+                               "x": 1.0})
+    import json
+
+    meta = json.loads(bytes(body[8:8 + head_len]))
+    meta["results"] = [["A1", 1, [1.0], None, None]]  # wrong shape
+    head = json.dumps(meta).encode()
+    blob = len(head).to_bytes(8, "little") + head + bytes(body[8 + head_len:])
+    path.write_bytes(MAGIC_BLOB + hashlib.sha256(blob).hexdigest().encode() + b"\n" + blob)
+    with pytest.raises(StoreError):
+        OnlineVelocity(FS, MemoryStore()).store.restore(str(path))
 
 
 def test_snapshot_does_not_stop_scoring_threads(tmp_path):
