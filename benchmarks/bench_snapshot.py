@@ -7,10 +7,13 @@ then a scoring thread calls ``update_and_read`` in a loop while the main thread
 writes a snapshot. The figure is the longest pause
 between two consecutive scored events during the snapshot:
 
-* baseline: ``snapshot(path, fork=False)``, the 0.1 behaviour (the payload is
-  built under the store's lock and serialised in the process, holding the GIL);
-* ``snapshot(path)`` (fork): only the ``fork()`` call happens under the lock; a
-  child process serialises the copy-on-write image.
+* baseline: the Python reference store's ``snapshot(path, fork=False)``, the 0.1
+  behaviour (the payload is built under the store's lock and serialised in the
+  process, holding the GIL);
+* the Python reference store's ``snapshot(path)`` (fork): only the ``fork()``
+  call happens under the lock; a child process serialises the copy-on-write image;
+* the compiled store (the default engine when the C extension is built): a flat
+  copy of its arrays under the lock, hashed and written after.
 
 Run: ``python benchmarks/bench_snapshot.py`` (1M entities, a few minutes) or
 ``--entities 100000`` for a quick run. Writes ``benchmarks/results/bench_snapshot.json``.
@@ -40,10 +43,10 @@ def record(i: int, t: int, pool: int) -> dict:
     return r
 
 
-def fill(n: int) -> OnlineVelocity:
+def fill(n: int, engine: str = "python") -> OnlineVelocity:
     from fraudscore.velocity.defaults import default_feature_set
 
-    online = OnlineVelocity(default_feature_set(), MemoryStore(max_results=1))
+    online = OnlineVelocity(default_feature_set(), MemoryStore(max_results=1, engine=engine))
     events = max(1, int(n / (len(KEYS) * 0.57)))
     t0 = 1_700_000_000_000
     for i in range(events):
@@ -106,6 +109,16 @@ def main() -> None:
               f"forked pause {forked[-1][0]:.4f} s (snapshot {forked[-1][1]:.1f} s, "
               f"{forked[-1][2]:,} events scored meanwhile), no snapshot: longest gap {idle[-1][0]:.4f} s")
     size = os.path.getsize(path)
+    compiled = None
+    try:
+        del online
+        c = fill(args.entities, engine="compiled")
+        runs = [pause_during_snapshot(c, path + ".c", True, 20_000_000 * (r + 1))
+                for r in range(args.repeats)]
+        compiled = sorted(runs)[args.repeats // 2]
+        print(f"compiled store: pause {compiled[0]:.4f} s (snapshot {compiled[1]:.1f} s)")
+    except Exception as exc:  # noqa: BLE001 - the C extension is optional
+        print(f"compiled store not measured: {exc}")
     med = sorted(range(args.repeats), key=lambda i: base[i][0])[args.repeats // 2]
     medf = sorted(range(args.repeats), key=lambda i: forked[i][0])[args.repeats // 2]
     params = {"entities": n_ent, "repeats": args.repeats, "snapshot_bytes": size,
@@ -115,6 +128,10 @@ def main() -> None:
                {**params, "snapshot_s": forked[medf][1], "events_scored_during": forked[medf][2]}),
         result("snapshot/duration_s", forked[medf][1], "s", "in-process snapshot duration", base[med][1], params),
     ]
+    if compiled is not None:
+        results.append(result("snapshot/compiled_scoring_pause_s", compiled[0], "s",
+                              "in-process snapshot (0.1) pause", base[med][0],
+                              {**params, "snapshot_s": compiled[1], "engine": "compiled"}))
     write_results("bench_snapshot", results)
 
 
