@@ -1,7 +1,9 @@
 """fraudscore 0.1's Redis store and link state, kept as the baseline of ``bench_redis.py``.
 
 The velocity script of 0.1 parsed ``|``-joined text members in Lua and kept one
-global latest-time key; its link state made two to four round trips per event.
+global latest-time key (0.1's link state, two to four round trips per link, is
+replaced in the baseline by today's standalone ``RedisLinkState``: the learned linker
+needs the new read/decide/write interface).
 Benchmarks measure the current store against it on the same server, in the same
 run. Not part of the library.
 """
@@ -9,18 +11,16 @@ run. Not part of the library.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from fraudscore.errors import ConfigError, EventError, MissingDependencyError, StoreError
-from fraudscore.fingerprint.linkstate import DEFAULT_TTL_MS, LinkState, Record, _check
+from fraudscore.errors import EventError, MissingDependencyError, StoreError
 from fraudscore.velocity.memory_layout import GroupLayout
 from fraudscore.velocity.plan import Group, Plan, finish
 
-__all__ = ["LegacyRedisStore", "LegacyRedisLinkState"]
+__all__ = ["LegacyRedisStore"]
 
 _ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2}
 _NAN = float("nan")
@@ -308,155 +308,3 @@ class LegacyRedisStore:
                 self.client.delete(key)
         except redis.RedisError as exc:
             raise StoreError(f"Redis velocity store failed: {type(exc).__name__}: {exc}") from None
-
-
-class LegacyRedisLinkState(LinkState):
-    """Link state in Redis, shared by several worker processes.
-
-    Keys (all under ``prefix``): ``<prefix>:x:<fp id>`` (exact index, a string),
-    ``<prefix>:d:<device id>`` (the record, JSON) and ``<prefix>:b:<block>`` (a
-    list of device ids, most recent first, trimmed to ``max_per_block``). Every
-    key gets a wall-clock expiry of ``ttl_ms``; records are also checked against
-    event time, like :class:`MemoryLinkState`.
-
-    Parameters
-    ----------
-    client : redis.Redis
-        A connected client (``decode_responses`` may be either).
-    prefix : str, default "fs:link"
-        Key prefix; use one per deployment and key.
-    ttl_ms : int, default 180 days
-    max_per_block : int, default 8
-
-    Notes
-    -----
-    Two workers that see the same *new* fingerprint at the same moment may both
-    create a device; the later write wins the exact index, so every later event
-    links to one of the two. Failures raise :class:`~fraudscore.errors.StoreError`.
-    """
-
-    def __init__(self, client: Any, prefix: str = "fs:link", ttl_ms: int = DEFAULT_TTL_MS,
-                 max_per_block: int = 8) -> None:
-        if client is None or not hasattr(client, "pipeline"):
-            raise ConfigError("The 'client' parameter of RedisLinkState must be a redis client. Got None instead."
-                              if client is None else
-                              f"The 'client' parameter of RedisLinkState must be a redis client. "
-                              f"Got {type(client).__name__} instead.")
-        if not isinstance(prefix, str) or not prefix:
-            raise ConfigError(f"The 'prefix' parameter of RedisLinkState must be a non-empty str. Got {prefix!r} instead.")
-        self.client = client
-        self.prefix = prefix
-        self.ttl_ms = _check("ttl_ms", "RedisLinkState", ttl_ms)
-        self.max_per_block = _check("max_per_block", "RedisLinkState", max_per_block)
-
-    def _call(self, fn: Any) -> Any:
-        try:
-            return fn()
-        except Exception as exc:  # redis.exceptions.* and socket errors
-            if isinstance(exc, (ConfigError, StoreError)):
-                raise
-            raise StoreError(f"Redis link state failed: {type(exc).__name__}: {exc}") from exc
-
-    @staticmethod
-    def _s(v: Any) -> str | None:
-        return v.decode() if isinstance(v, bytes) else v
-
-    def _load(self, raw: Any, now: int) -> Record | None:
-        if raw is None:
-            return None
-        rec = json.loads(raw)
-        return None if now - rec["t"] > self.ttl_ms else rec
-
-    def get(self, device_id: str, now: int) -> Record | None:
-        return self._load(self._call(lambda: self.client.get(f"{self.prefix}:d:{device_id}")), now)
-
-    def get_exact(self, fp_ids: Sequence[str], now: int) -> str | None:
-        if not fp_ids:
-            return None
-        ids = self._call(lambda: self.client.mget([f"{self.prefix}:x:{f}" for f in fp_ids]))
-        for did in ids:
-            did = self._s(did)
-            if did is not None and self.get(did, now) is not None:
-                return did
-        return None
-
-    def lookup(self, fp_ids: Sequence[str], block_keys: Sequence[str],
-               now: int) -> tuple[Record | None, list[Record]]:
-        p = self.prefix
-
-        def run() -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.mget([f"{p}:x:{f}" for f in fp_ids])
-            for key in block_keys:
-                pipe.lrange(f"{p}:b:{key}", 0, self.max_per_block - 1)
-            return pipe.execute()
-
-        replies = self._call(run)
-        exact = [self._s(d) for d in replies[0] if d is not None]
-        ids: list[str] = list(dict.fromkeys(exact))
-        for lst in replies[1:]:
-            for did in lst:
-                did = self._s(did)
-                if did not in ids:
-                    ids.append(did)
-        if not ids:
-            return None, []
-        raws = self._call(lambda: self.client.mget([f"{p}:d:{d}" for d in ids]))
-        recs = {d: self._load(raw, now) for d, raw in zip(ids, raws)}
-        for did in exact:
-            if recs.get(did) is not None:
-                return recs[did], []
-        return None, [r for r in recs.values() if r is not None]
-
-    def candidates(self, block_keys: Sequence[str], now: int) -> list[Record]:
-        if not block_keys:
-            return []
-
-        def run() -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
-            for key in block_keys:
-                pipe.lrange(f"{self.prefix}:b:{key}", 0, self.max_per_block - 1)
-            return pipe.execute()
-
-        seen: list[str] = []
-        for lst in self._call(run):
-            for did in lst:
-                did = self._s(did)
-                if did not in seen:
-                    seen.append(did)
-        if not seen:
-            return []
-        raws = self._call(lambda: self.client.mget([f"{self.prefix}:d:{d}" for d in seen]))
-        return [r for r in (self._load(raw, now) for raw in raws) if r is not None]
-
-    def touch(self, record: Record, now: int) -> None:
-        record = {**record, "t": max(record["t"], now), "n": record["n"] + 1}
-        key = f"{self.prefix}:x:{record['fp']}"
-
-        def run() -> None:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.set(f"{self.prefix}:d:{record['id']}", json.dumps(record, separators=(",", ":")), px=self.ttl_ms)
-            pipe.pexpire(key, self.ttl_ms)
-            pipe.execute()
-
-        self._call(run)
-
-    def commit(self, record: Record, fp_ids: Sequence[str], block_keys: Sequence[str], now: int) -> None:
-        did = record["id"]
-        ttl = self.ttl_ms
-        data = json.dumps(record, separators=(",", ":"))
-
-        def run() -> None:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.set(f"{self.prefix}:d:{did}", data, px=ttl)
-            for fid in fp_ids:
-                pipe.set(f"{self.prefix}:x:{fid}", did, px=ttl)
-            for key in block_keys:
-                k = f"{self.prefix}:b:{key}"
-                pipe.lrem(k, 0, did)
-                pipe.lpush(k, did)
-                pipe.ltrim(k, 0, self.max_per_block - 1)
-                pipe.pexpire(k, ttl)
-            pipe.execute()
-
-        self._call(run)

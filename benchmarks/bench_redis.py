@@ -2,9 +2,11 @@
 
 Both paths score the same events of the benchmark stream on a ``redis-server`` this
 script starts (nothing else runs on it): 0.1 = its velocity script (``|``-joined
-text members parsed in Lua, a shared latest-time key) plus its separate link round
-trips (``_legacy_redis.py``, kept as the baseline); now = one script per event
-covering idempotency, lateness, link and velocity.
+text members parsed in Lua, a shared latest-time key; ``_legacy_redis.py``, kept as
+the baseline) plus separate link round trips (the standalone
+:class:`~fraudscore.fingerprint.RedisLinkState`: two pipelined reads and one write
+per link, the same learned linker); now = one script per event covering
+idempotency, lateness, link compare-and-set and velocity.
 
 * server microseconds per event from ``INFO commandstats``: the scripts' own
   ``EVALSHA`` time (which includes the commands they run) plus, for 0.1, its
@@ -30,12 +32,12 @@ import time
 from typing import Any
 
 from _common import result, write_results
-from _legacy_redis import LegacyRedisLinkState, LegacyRedisStore
+from _legacy_redis import LegacyRedisStore
 
 from fraudscore.bench.bundles import BenchContext, events_stream
 from fraudscore.bench.common import BENCH_SECRET, Settings
 from fraudscore.bench.servers import RedisServer
-from fraudscore.fingerprint import DeviceLinker
+from fraudscore.fingerprint import MIN_LINK_CONFIDENCE, DeviceLinker, RedisLinkState
 from fraudscore.scorer import Scorer
 from fraudscore.velocity import OnlineVelocity, RedisStore
 
@@ -65,13 +67,14 @@ class _Counter:
 def _paths(bundle: Any, client: Any, link_client: Any = None) -> dict[str, Any]:
     legacy_sc = Scorer(bundle, BENCH_SECRET, max_clock_skew=None)  # its pipeline only
     legacy_vel = OnlineVelocity(legacy_sc.feature_set, LegacyRedisStore(client, prefix="old:"))
-    legacy_link = DeviceLinker(LegacyRedisLinkState(link_client or client, prefix="old:link:"))
+    legacy_link = DeviceLinker(RedisLinkState(link_client or client, prefix="old:link"), model=bundle.link_model)
 
     def legacy(ev: dict[str, Any]) -> None:
         e = legacy_sc.schema.validate(ev)
         rec, _static, fp = legacy_sc.pipeline._record_and_static(e)
         if fp is not None:
-            rec["device_id"] = legacy_link.link(fp, e["ts"]).device_id
+            res = legacy_link.link(fp, e["ts"], rec.get("ip_prefix"))
+            rec["device_id"] = res.device_id if res.link_confidence >= MIN_LINK_CONFIDENCE else None
         legacy_vel.update_and_read(rec)
 
     new_sc = Scorer(bundle, BENCH_SECRET, store=RedisStore(client, prefix="new:"), max_clock_skew=None)

@@ -132,7 +132,8 @@ def _linking_effect(rec: dict[str, np.ndarray], scenario: np.ndarray) -> dict[st
     """
     from .velocity import FeatureSet, FeatureSpec, replay
 
-    keys = {"exact fingerprint id (no linking)": "device_fp", "linked device id": "device_id",
+    # rows whose link is below MIN_LINK_CONFIDENCE have no device_id (never "used by another ID")
+    keys = {"exact fingerprint id (no linking)": "device_fp", "linked device id (confident)": "device_id",
             "hardware section + IP /24": ("device_hw", "ip_prefix"), "hardware section alone": "device_hw"}
     fset = FeatureSet([FeatureSpec("distinct", key=k, of="applicant_id", window="24h") for k in keys.values()])
     shared = replay(fset, rec) >= 2

@@ -16,6 +16,15 @@ section) and ``device_canvas`` (a keyed hash of the canvas/WebGL rendering, for
 The model's input vector is, in order: the schema's numeric fields, the identity
 features, the device features, the link confidence, and the velocity features
 (:attr:`FeaturePipeline.feature_names`).
+
+A link whose confidence is below
+:data:`~fraudscore.fingerprint.MIN_LINK_CONFIDENCE` (an exact match on a common
+fingerprint, an ambiguous drift link) is not keyed on: the record's
+``device_id`` is ``None``, so no velocity feature counts the event under a
+device id that may be shared by several phones (those features are then
+missing, as for an event without a device); ``device__link_confidence`` still
+carries the confidence, and ``device_fp`` / ``device_hw`` are set as always.
+Online and batch apply the same rule.
 """
 
 from __future__ import annotations
@@ -31,8 +40,8 @@ import numpy as np
 
 from .batch import ColumnBatch
 from .errors import EventError, StoreError
-from .fingerprint import (DEVICE_FEATURES, DeviceLinker, Fingerprinter, MemoryLinkState, device_signal_matrix,
-                          device_signals)
+from .fingerprint import (DEVICE_FEATURES, MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprinter, MemoryLinkState,
+                          device_signal_matrix, device_signals)
 from .identity import Identity
 from .keys import Keys
 from .schema import Schema
@@ -52,6 +61,19 @@ _PROTECTED_NAMES = frozenset({"age", "gender", "sex"})
 RECORD_EXTRA_FIELDS = ("ip_prefix", "device_id", "device_fp", "device_hw", "device_canvas")
 _NAN = float("nan")
 _MS_PER_DAY = 86_400_000
+
+
+def link_outcome(res: Any) -> tuple[str | None, float]:
+    """``(device_id, link_confidence)`` of a link: no device id below :data:`MIN_LINK_CONFIDENCE`.
+
+    Examples
+    --------
+    >>> from fraudscore.fingerprint import LinkResult
+    >>> link_outcome(LinkResult("d_1", 0.9)), link_outcome(LinkResult("d_2", 0.01))
+    (('d_1', 0.9), (None, 0.01))
+    """
+    conf = float(res.link_confidence)
+    return (res.device_id if conf >= MIN_LINK_CONFIDENCE else None), conf
 
 
 @contextlib.contextmanager
@@ -175,6 +197,7 @@ class FeaturePipeline:
         self.feature_set = feature_set
         self.identity = Identity(keys, schema)
         self.fingerprinter = Fingerprinter(keys)
+        self.link_model: Any = None  # a LinkModel from the bundle; None: the package's default
         self.identifier_fields = tuple(schema.identifiers)
         self.has_device = "device" in schema and schema["device"].type == "mapping"
         # a plain device id (identifier kind "device_id") keys the device features directly, unlinked
@@ -259,7 +282,7 @@ class FeaturePipeline:
 
     def new_linker(self) -> DeviceLinker:
         """A device linker over fresh in-memory state (the batch path's default)."""
-        return DeviceLinker(MemoryLinkState())
+        return DeviceLinker(MemoryLinkState(), model=self.link_model)
 
     # -- online ----------------------------------------------------------------------
     def online(
@@ -333,9 +356,9 @@ class FeaturePipeline:
             raise late_event_error(self.schema.time_field, self.feature_set.allowed_lateness_ms)
         link = None
         if fp is not None:
-            res = linker.link(fp, ts)
-            link = (res.device_id, float(res.link_confidence))
-            record["device_id"] = res.device_id
+            res = linker.link(fp, ts, record.get("ip_prefix"))
+            link = link_outcome(res)
+            record["device_id"] = link[0]
         elif self.has_device:
             record["device_id"] = None
         return store.apply(velocity.plan, record, ts, link)
@@ -476,7 +499,8 @@ class FeaturePipeline:
             static[:, j] = np.nan if col is None else (ts - np.asarray(col, dtype=np.float64)) / 1000.0
             j += 1
         pseudo_cols, j = self._identity_batch(columns, ts, n, static, j)
-        dev_cols = self._device_batch(columns, ts, n, static, j, linker) if self.has_device else {}
+        dev_cols = self._device_batch(columns, ts, n, static, j, linker,
+                                      pseudo_cols.get("ip_prefix")) if self.has_device else {}
         rec_cols: dict[str, np.ndarray] = {k: col for k, col in columns.items() if k != "device"}
         rec_cols.update(pseudo_cols)
         rec_cols.update(dev_cols)
@@ -522,7 +546,7 @@ class FeaturePipeline:
         return pseudo_cols, j + k
 
     def _device_batch(self, columns: Mapping[str, np.ndarray], ts: np.ndarray, n: int, static: np.ndarray, j: int,
-                      linker: DeviceLinker) -> dict[str, np.ndarray]:
+                      linker: DeviceLinker, ip_prefix: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Fingerprints and device signals once per distinct device mapping; links row by row in input order."""
         dev = columns.get("device")
         codes = np.full(n, -1, dtype=np.int64)
@@ -556,10 +580,12 @@ class FeaturePipeline:
         conf = np.full(n, np.nan)
         link = linker.link
         tsl = ts.tolist()
+        ips = ip_prefix.tolist() if ip_prefix is not None else [None] * n
         for i in np.flatnonzero(codes >= 0).tolist():  # stateful: every row with a device, in input order
-            res = link(fps[codes[i]], tsl[i])
-            device_id[i] = res.device_id
-            conf[i] = float(res.link_confidence)
+            res = link(fps[codes[i]], tsl[i], ips[i])
+            c = float(res.link_confidence)
+            device_id[i] = res.device_id if c >= MIN_LINK_CONFIDENCE else None
+            conf[i] = c
         static[:, j + nd] = conf
         return {"device_id": device_id, **out}
 

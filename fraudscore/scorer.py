@@ -30,7 +30,7 @@ import numpy as np
 
 from .batch import ColumnBatch, EventsLike, to_columns
 from .bundle import Bundle
-from .decision import Decision, DecisionBatch, Reason
+from .decision import Decision, DecisionBatch, PendingReasons, Reason
 from .errors import BundleError, ConfigError, EventError
 from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
@@ -191,6 +191,11 @@ class Scorer:
         (a degraded decision with ``degrade=True``, else
         :class:`~fraudscore.errors.StoreError`) within about twice the budget, and
         never holds a lock other threads wait on. Ignored by the in-memory store.
+    lazy_reasons : bool, default True
+        In :meth:`score`, compute the model part of ``Decision.reasons`` on its
+        first access instead of before returning (the same list either way), so
+        explanations nobody reads cost nothing and the scoring latency is not
+        set by the explained events.
     state : ScoringState, optional
         Start online scoring from a saved batch state (velocity store and device
         links, :mod:`fraudscore.warmstart`); ``store`` must then be left out.
@@ -214,6 +219,7 @@ class Scorer:
         max_clock_skew: str | int | None = DEFAULT_MAX_CLOCK_SKEW,
         clock: Callable[[], int] | None = None,
         latency_budget_ms: float | None = None,
+        lazy_reasons: bool = True,
         state: Any = None,
     ) -> None:
         self.max_clock_skew_ms = _skew_ms(max_clock_skew)
@@ -267,11 +273,13 @@ class Scorer:
             link_state = RedisLinkState(self.store.client, prefix=self.store.prefix + "link:")
         else:
             link_state = MemoryLinkState()
-        self.linker = DeviceLinker(link_state)
-        if self.latency_budget_ms is not None and hasattr(self.store, "set_latency_budget"):
-            self.store.set_latency_budget(self.latency_budget_ms)
+        self.pipeline.link_model = bundle.link_model  # None: the package's default link model
+        self.linker = DeviceLinker(link_state, model=bundle.link_model)
         self.degrade = degrade
         self.explain = explain
+        self.lazy_reasons = lazy_reasons
+        if self.latency_budget_ms is not None and hasattr(self.store, "set_latency_budget"):
+            self.store.set_latency_budget(self.latency_budget_ms)
         # in-process state is serialised here; a store that applies events itself needs no scorer-wide lock
         self._local = not hasattr(self.store, "apply_event")
         self._lock = threading.Lock()
@@ -346,13 +354,19 @@ class Scorer:
             p, model_score = float("nan"), 0
         score, action = self.policy.decide(model_score, rule_action, points)
         acting = sorted((h for h in hits if not h.shadow), key=lambda h: -h.priority)
-        reasons = [Reason(h.code, h.reason, "rule", False) for h in acting]
+        reasons: Any = [Reason(h.code, h.reason, "rule", False) for h in acting]
+        system = [Reason("SYS_DEGRADED", "velocity store unavailable; scored without velocity", "system")] \
+            if degraded else []
         want = self.explain if explain is None else explain
         if self.model is not None and (want is True or (want == "auto" and action != "approve")):
-            reasons.extend(Reason(r.code, r.message, "model", r.adverse_action_ok)
-                           for r in explain_reasons(self.model, xm, top_k=3))
+            explain_model = _ModelReasons(self.model, xm.copy())
+            if self.lazy_reasons:
+                reasons = PendingReasons(reasons, explain_model, system)
+            else:
+                reasons = [*reasons, *explain_model(), *system]
+        else:
+            reasons.extend(system)
         if degraded:
-            reasons.append(Reason("SYS_DEGRADED", "velocity store unavailable; scored without velocity", "system"))
             log.warning("degraded decision for one application: velocity store unavailable, scored without "
                         "velocity features")
         return Decision(
@@ -441,8 +455,11 @@ class Scorer:
             label-delayed features; each counts only from its label time on.
         return_features : bool, default False
             Include the feature matrix in the result.
-        explain : {"auto", True, False}, optional
-            As in :meth:`score`.
+        explain : {"auto", True, False} or array of bool, optional
+            As in :meth:`score` (``"auto"``: reviewed and declined rows), or a
+            boolean mask over the *input* rows naming the rows to explain.
+            Explanations (TreeSHAP) are the costly part of a batch: ask only for
+            the rows you need.
         state : ScoringState, optional
             Continue from this state instead of an empty one, and leave it updated
             (warm starts, :mod:`fraudscore.warmstart`): scoring month 2 from the
@@ -476,6 +493,7 @@ class Scorer:
         rule_hits: list[list[str]] = [[] for _ in range(n)]
         shadow_hits: list[list[str]] = [[] for _ in range(n)]
         want = self.explain if explain is None else explain
+        explain_rows = _explain_rows(want, action, cb)
         hit_rows = np.flatnonzero(hm.matrix.any(axis=1)).tolist() if n else []
         for i in hit_rows:  # reasons are built only for rows with a rule hit
             hits = hm.hits_for_row(i, columns)
@@ -483,11 +501,9 @@ class Scorer:
             reasons[i] = [Reason(h.code, h.reason, "rule", False) for h in acting]
             rule_hits[i] = [h.code for h in acting]
             shadow_hits[i] = [h.code for h in hits if h.shadow]
-        if self.model is not None and n and want:
-            rows = np.arange(n) if want is True else np.flatnonzero(action != "approve")
-            if rows.size:
-                for i, rs in zip(rows, explain_batch(self.model, Xm[rows], top_k=3)):
-                    reasons[i].extend(Reason(r.code, r.message, "model", r.adverse_action_ok) for r in rs)
+        if self.model is not None and n and explain_rows.size:
+            for i, rs in zip(explain_rows.tolist(), explain_batch(self.model, Xm[explain_rows], top_k=3)):
+                reasons[i].extend(Reason(r.code, r.message, "model", r.adverse_action_ok) for r in rs)
         return DecisionBatch(
             application_id=np.asarray(cb.columns[self.schema.id_field], dtype=object),
             score=score,
@@ -516,6 +532,36 @@ def _recorded(adm: Admission) -> Any:
         return rec.features, link[0], link[1]
 
     return earlier
+
+
+class _ModelReasons:
+    """The model reasons of one scored row (called at once, or later by :class:`PendingReasons`)."""
+
+    __slots__ = ("model", "x")
+
+    def __init__(self, model: Any, x: np.ndarray) -> None:
+        self.model, self.x = model, x
+
+    def __call__(self) -> list[Reason]:
+        return [Reason(r.code, r.message, "model", r.adverse_action_ok)
+                for r in explain_reasons(self.model, self.x, top_k=3)]
+
+
+def _explain_rows(want: Any, action: np.ndarray, cb: ColumnBatch) -> np.ndarray:
+    """Positions (within the valid rows) that ``explain`` asks to explain in a batch."""
+    n = cb.n
+    if isinstance(want, (bool, np.bool_)) or want is None:
+        return np.arange(n) if want else np.zeros(0, dtype=np.intp)
+    if isinstance(want, str):
+        if want != "auto":
+            raise ConfigError(f"The 'explain' parameter must be True, False, 'auto' or a boolean row mask. "
+                              f"Got {want!r} instead.")
+        return np.flatnonzero(action != "approve")
+    mask = np.asarray(want)
+    if mask.dtype != np.bool_ or mask.ndim != 1 or mask.shape[0] != cb.n_input:
+        raise ConfigError(f"The 'explain' parameter as a row mask must be a boolean array over the "
+                          f"{cb.n_input} input rows. Got {mask.dtype} of shape {mask.shape} instead.")
+    return np.flatnonzero(mask[cb.rows]) if n else np.zeros(0, dtype=np.intp)
 
 
 def load(path: str, key: Keys | bytes | str | None = None, **kwargs: Any) -> Scorer:

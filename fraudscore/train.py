@@ -410,7 +410,7 @@ def train(
         "notes": notes + ignored,
     }
     bundle = Bundle(model=model, schema=schema.to_dict(), features=feature_set.to_dict(),
-                    rules_toml=rules.to_toml(), lists={},
+                    rules_toml=rules.to_toml(), lists={}, link_model=scorer.linker.model,
                     fingerprint={"scheme_version": _scheme_version(), "key_id": keys.key_id},
                     policy=policy.to_dict(), training=training,
                     metadata={"created_by": f"fraudscore {__version__}",

@@ -93,7 +93,7 @@ class ScoringState:
         self.store = store if store is not None else MemoryStore()
         self.velocity = OnlineVelocity(scorer.feature_set, self.store)
         self.link_state = link_state if link_state is not None else MemoryLinkState()
-        self.linker = DeviceLinker(self.link_state)
+        self.linker = DeviceLinker(self.link_state, model=scorer.bundle.link_model)
         self.key_id = scorer.keys.key_id
         self.features = self.velocity.plan.fingerprint
         self.scheme = (scorer.bundle.fingerprint or {}).get("scheme_version")
@@ -127,7 +127,7 @@ class ScoringState:
         p = Path(path)
         p.mkdir(parents=True, exist_ok=True)
         self.store.snapshot(str(p / _VELOCITY))
-        write_snapshot(p / _LINKS, {"format": "fraudscore.linkstate", "format_version": 1,
+        write_snapshot(p / _LINKS, {"format": "fraudscore.linkstate", "format_version": 2,
                                     "state": self.link_state.to_dict()})
         meta = {"format": _FORMAT, "format_version": _FORMAT_VERSION, "library_version": __version__,
                 "key_id": self.key_id, "features": self.features, "fingerprint_scheme": self.scheme,
@@ -164,7 +164,8 @@ class ScoringState:
         state.check(scorer)
         state.store.restore(str(p / _VELOCITY))
         links = read_snapshot(p / _LINKS)
-        if links.get("format") != "fraudscore.linkstate" or not isinstance(links.get("state"), Mapping):
+        if links.get("format") != "fraudscore.linkstate" or links.get("format_version") != 2 or not isinstance(
+                links.get("state"), Mapping):  # version 1: the 0.1 linker's state
             raise StoreError(f"{p / _LINKS} is not a device-link state")
         state.link_state.restore_dict(links["state"])
         state.rows = int(meta.get("rows") or 0)

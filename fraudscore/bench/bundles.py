@@ -96,6 +96,27 @@ class BenchContext:
             self._tmp.cleanup()
             self._tmp = None
 
+    def compiled_bundle(self, name: str) -> Bundle | None:
+        """The bundle ``name`` with compiled trees (same files and predictions), or None when they cannot be
+        built here (noted)."""
+        key = name + "+compiled"
+        if key not in self._bundles:
+            import warnings
+
+            from ..model import Model
+
+            b = self.bundle(name)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                model = Model.from_files(b.model.to_files(), compiled=True)
+            if model.inference_path != "compiled":
+                self.note(f"compiled trees unavailable: {'; '.join(str(w.message) for w in caught) or 'disabled'}")
+                return None
+            self._bundles[key] = Bundle(model=model, schema=b.schema, features=b.features, rules_toml=b.rules_toml,
+                                        lists=b.lists, fingerprint=b.fingerprint, policy=b.policy,
+                                        training=b.training, metadata=b.metadata)
+        return self._bundles[key]
+
     def note(self, text: str) -> None:
         """Record a note for the report (skipped sizes, missing servers)."""
         self.notes.append(text)

@@ -1,40 +1,41 @@
-"""Device-link state in Redis: a worker-local versioned cache, checked and committed atomically.
+"""Device-link state for the Redis store's one script per event: a worker-local versioned cache, checked at commit.
 
-A linker decides in Python (rules today, a learned pairwise model tomorrow), which
-Lua inside Redis cannot run. So the Redis link protocol is *optimistic*, in three
-steps per event:
+A linker decides in Python (a learned pairwise model), which Lua inside Redis
+cannot run. The linker's interface is already shaped for an optimistic protocol
+(:class:`~fraudscore.fingerprint.linkstate.LinkState`: ``read`` a view, ``decide``
+in Python, ``write`` a plan), so per event:
 
-1. **read block** -- the linker reads the link state through this
-   :class:`~fraudscore.fingerprint.linkstate.LinkState` (``lookup``,
-   ``candidates``, ``get``); the reads come from a local cache of the
-   fingerprint's candidate block (exact index entries, block lists, device
-   records), and each key read is logged with the *version* seen (or "absent"):
-   the read set. A key this worker never saw is assumed absent.
-2. **decide** -- the linker decides and calls ``commit`` / ``touch``; nothing is
-   sent, the new values are buffered: the write set.
-3. **commit** -- the read set and the write set travel inside the event's one
-   Redis script (:class:`~fraudscore.velocity.RedisStore`), which checks every
-   version and, only if all match, applies the writes together with the event's
-   velocity update and idempotency record. Otherwise it returns the fresh values
-   of the read set, this cache takes them and the linker decides again (a second
-   round trip; a third when the fresh values point at records this worker has not
-   seen yet).
+1. **read block** -- :meth:`OptimisticLinkState.read` answers from a local cache
+   of the fingerprint family's link state (exact index entries, candidate
+   blocks, device records, each stored with a 4-byte version; value counts) and
+   logs every key it read with the version seen (a key this worker never saw is
+   assumed absent) and every count with the value seen: the read set;
+2. **decide** -- ``DeviceLinker.decide`` is a pure function of the view;
+3. **commit** -- :meth:`write` only buffers the plan's new values and count
+   increments. They travel inside the event's one Redis script
+   (:class:`~fraudscore.velocity.RedisStore`), which checks every version and
+   count read and, only if all match, applies the writes with the event's velocity
+   update and idempotency record. Otherwise it returns the fresh values, the cache
+   takes them and the linker reads and decides again (a second round trip; a third
+   when the fresh values name a record this worker has not seen yet).
 
-Any linker plugs in unchanged as long as ``link(fp, ts)`` reads and writes state
-only through its :class:`LinkState` and is a deterministic function of what it
-reads (it may be run more than once per event); see ``docs/stores.md``.
+A linker plugs in unchanged as long as its link is a pure function of the
+view it reads and all state changes go through ``write``: the Redis state may run
+it more than once for one event.
 
-Layout (hash tag ``{..}`` = the shard of the fingerprint's hardware section, so
-one event's link keys share one slot): ``<prefix>x{..}:<fp id>`` -> device id,
-``<prefix>r{..}:<device id>`` -> the device record (JSON), ``<prefix>b{..}:<block>``
--> device ids, most recent first. Each value starts with a 4-byte random version;
-every key has a wall-clock expiry of ``ttl_ms`` (records are also checked against
-event time, as in :class:`~fraudscore.fingerprint.linkstate.MemoryLinkState`).
-
-Used on its own (``DeviceLinker(RedisLinkState(client))``), the state reads the
-keys it needs fresh from Redis and commits each link at once with the same check
-(two or three round trips per link; a concurrent change raises
-:class:`~fraudscore.errors.StoreError`).
+Layout (``{..}``: the hash tag of the shard of the fingerprint's hardware family,
+so one event's link keys share one slot): ``<prefix>x{..}:<fp id>`` -> ``device
+id|devices seen with it``, ``<prefix>r{..}:<device id>`` -> the device record
+(JSON), ``<prefix>b{..}:<block>`` -> device ids, most recently seen first,
+``<prefix>f{..}:<family>`` -> the family's value counts (a hash); each string
+value starts with a 4-byte random version. The counts over all families live in
+``<prefix>g{..}`` (shard 0): on one node they are checked like the rest; on a
+Redis Cluster they are in another slot, so they are updated in the same round
+trip but not checked (with several workers a decision may read them a few events
+stale). Every key expires ``ttl_ms`` after its last write; records are also
+checked against event time, as :class:`~fraudscore.fingerprint.MemoryLinkState`
+does. :class:`~fraudscore.fingerprint.linkstate.RedisLinkState` is the standalone
+state (separate round trips to read and write).
 """
 
 from __future__ import annotations
@@ -43,102 +44,86 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._redis import DEFAULT_SHARDS, Script, check_prefix, check_shards, is_cluster, shard_of, store_error, tag
-from ..errors import ConfigError, StoreError
-from .linkstate import DEFAULT_TTL_MS, LinkState, Record, _check
+from .._redis import DEFAULT_SHARDS, check_prefix, check_shards, shard_of, tag
+from ..errors import StoreError
+from .linkstate import DEFAULT_TTL_MS, LinkPlan, LinkState, LinkView, Record, _check
 
-__all__ = ["RedisLinkState", "LinkTxn", "CAS_LUA"]
+__all__ = ["OptimisticLinkState", "LinkTxn"]
 
-_V = 4  # version bytes at the head of every value
+_V = 4  # version bytes at the head of every string value
+_ABSENT = b""
 
 
 class LinkTxn:
-    """One link decision's read set (key -> version seen, ``b""`` = absent) and write set."""
+    """One link decision's read set and write set.
 
-    __slots__ = ("reads", "writes", "tag")
+    ``reads``: string key -> version seen (``b""`` = absent); ``hreads``: (hash key,
+    field) -> count seen; ``writes``: string key -> new value (``None`` = refresh the
+    expiry only); ``hincr``: (hash key, field) -> increment.
+    """
+
+    __slots__ = ("reads", "hreads", "writes", "hincr", "tag", "family")
 
     def __init__(self) -> None:
         self.reads: dict[str, bytes] = {}
-        self.writes: dict[str, bytes | None] = {}  # None: refresh the expiry only
+        self.hreads: dict[tuple[str, str], int] = {}
+        self.writes: dict[str, bytes | None] = {}
+        self.hincr: dict[tuple[str, str], int] = {}
         self.tag: str | None = None
+        self.family: str | None = None
 
     def keys(self) -> list[str]:
-        return list(dict.fromkeys([*self.reads, *self.writes]))
+        return list(dict.fromkeys([*self.reads, *self.writes, *(k for k, _ in self.hreads),
+                                   *(k for k, _ in self.hincr)]))
 
 
-#: The compare-and-set step of the event script (also run alone by a standalone state).
-#: KEYS: reads then writes; ARGV: n_reads, n_writes, ttl, expected versions, new values ('' = expiry only).
-CAS_LUA = r"""
-local nr, nw, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-local bad = false
-local fresh = {}
-for i = 1, nr do
-  local v = redis.call('GET', KEYS[i])
-  local exp = ARGV[3 + i]
-  if exp == '' then
-    if v then bad = true end
-  elseif not v or string.sub(v, 1, 4) ~= exp then bad = true end
-  fresh[i] = v or ''
-end
-if bad then return {'conflict', fresh} end
-for i = 1, nw do
-  local val = ARGV[3 + nr + i]
-  if val == '' then redis.call('PEXPIRE', KEYS[nr + i], ttl)
-  else redis.call('SET', KEYS[nr + i], val, 'PX', ttl) end
-end
-return {'ok'}
-"""
-_CAS = Script(CAS_LUA)
+class OptimisticLinkState(LinkState):
+    """Link state in Redis, committed by the store's event script (see the module doc).
 
-
-class RedisLinkState(LinkState):
-    """Link state in Redis, shared by worker processes (see the module doc).
+    Created by :meth:`RedisStore.link_state() <fraudscore.velocity.RedisStore.link_state>`.
 
     Parameters
     ----------
-    client : redis.Redis or redis.cluster.RedisCluster, optional
-        Needed for standalone use; a :class:`~fraudscore.velocity.RedisStore`
-        creates its own state (``store.link_state()``) that commits through the
-        store's one script per event.
-    prefix : str, default "fs:"
+    prefix : str
         Key prefix (no braces).
     ttl_ms : int, default 180 days
-    max_per_block : int, default 8
+    max_per_block : int, default 64
     shards : int, default 64
-        Hash-tag shards (must match the store's).
+        Hash-tag shards (the store's).
     cache_size : int, default 200_000
-        Most keys cached by this worker (least recently used dropped first).
+        Most keys and counts cached by this worker (least recently used dropped first).
+
+    Attributes
+    ----------
+    live_evictions : int
+        Live devices pushed out of a full block by this worker's writes.
     """
 
-    def __init__(self, client: Any = None, prefix: str = "fs:", ttl_ms: int = DEFAULT_TTL_MS,
-                 max_per_block: int = 8, *, shards: int = DEFAULT_SHARDS, cache_size: int = 200_000,
-                 standalone: bool = True) -> None:
-        if standalone and (client is None or not hasattr(client, "pipeline")):
-            got = "None" if client is None else type(client).__name__
-            raise ConfigError(f"The 'client' parameter of RedisLinkState must be a redis client. Got {got} instead.")
-        self.client = client
-        self.prefix = check_prefix(prefix, "RedisLinkState")
-        self.ttl_ms = _check("ttl_ms", "RedisLinkState", ttl_ms)
-        self.max_per_block = _check("max_per_block", "RedisLinkState", max_per_block)
-        self.shards = check_shards(shards, "RedisLinkState")
-        self.cache_size = _check("cache_size", "RedisLinkState", cache_size)
-        self.standalone = standalone
-        self._cache: OrderedDict[str, tuple[bytes | None, Any]] = OrderedDict()
+    def __init__(self, prefix: str = "fs:", ttl_ms: int = DEFAULT_TTL_MS, max_per_block: int = 64, *,
+                 shards: int = DEFAULT_SHARDS, cache_size: int = 200_000) -> None:
+        self.prefix = check_prefix(prefix, "OptimisticLinkState")
+        self.ttl_ms = _check("ttl_ms", "OptimisticLinkState", ttl_ms)
+        self.max_per_block = _check("max_per_block", "OptimisticLinkState", max_per_block)
+        self.shards = check_shards(shards, "OptimisticLinkState")
+        self.cache_size = _check("cache_size", "OptimisticLinkState", cache_size)
+        self.global_key = f"{self.prefix}g{tag(self.prefix, 0)}"
+        self.live_evictions = 0
+        self._cache: OrderedDict[Any, tuple[Any, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self._local = threading.local()
 
     # -- layout ------------------------------------------------------------------------------
-    def shard(self, hardware: str) -> int:
-        """The shard of a hardware section: a fingerprint's link keys all live in it."""
-        return shard_of("hw:" + hardware, self.shards)
+    def shard(self, family: str) -> int:
+        """The shard of a hardware family: a fingerprint's link keys all live in it."""
+        return shard_of("fam:" + family, self.shards)
 
     def device_shard(self, device_id: Any) -> int | None:
-        """The shard of a device's record, from its id ``d_<hardware>_<suffix>`` (``None`` for other ids)."""
+        """The shard of a device's record, from its id ``d_<family>_<suffix>`` (``None`` for other ids)."""
         if isinstance(device_id, str) and device_id.startswith("d_") and device_id.count("_") >= 2:
-            return self.shard(device_id.split("_", 2)[1])
+            return self.shard(device_id[2:].rsplit("_", 1)[0])
         return None
 
     def _key(self, kind: str, name: str) -> str:
@@ -149,10 +134,11 @@ class RedisLinkState(LinkState):
         return f"{self.prefix}{kind}{t or self._txn().tag}:{name}"
 
     # -- transactions -------------------------------------------------------------------------
-    def begin(self, hardware: str) -> LinkTxn:
-        """Open the calling thread's transaction for a fingerprint with this hardware section."""
+    def begin(self, family: str) -> LinkTxn:
+        """Open the calling thread's transaction for a fingerprint of this hardware family."""
         txn = LinkTxn()
-        txn.tag = tag(self.prefix, self.shard(hardware))
+        txn.tag = tag(self.prefix, self.shard(family))
+        txn.family = family
         self._local.txn = txn
         return txn
 
@@ -165,36 +151,47 @@ class RedisLinkState(LinkState):
     def _txn(self) -> LinkTxn:
         txn = getattr(self._local, "txn", None)
         if txn is None:
-            raise StoreError("RedisLinkState used outside a link transaction (begin() first)")
+            raise StoreError("the store's link state was used outside a link transaction")
         return txn
 
-    def refresh(self, keys: Sequence[str], values: Sequence[bytes | None]) -> None:
-        """Take fresh values (``None`` or ``b""`` = absent) of ``keys`` into the cache."""
+    def refresh(self, keys: Sequence[Any], values: Sequence[Any]) -> None:
+        """Take fresh values into the cache: string keys (``b""`` = absent) or (hash, field) counts."""
         with self._lock:
             for k, v in zip(keys, values):
-                self._put(k, v or None)
+                self._put(k, (v or None) if isinstance(k, str) else int(v or 0))
 
-    def applied(self, txn: LinkTxn) -> None:
-        """The transaction was committed: its writes are now the cached values."""
+    def applied(self, txn: LinkTxn, skip: str | None = None) -> None:
+        """The transaction was committed: its writes are now the cached values, and so are its counts.
+
+        A count read and checked by the commit is now that value plus the increment; a count
+        incremented unread (or under the hash ``skip``: a cluster's global counts, refreshed by the
+        store instead) is dropped from the cache, and read again when it matters.
+        """
         with self._lock:
             for k, v in txn.writes.items():
                 if v is not None:
                     self._put(k, v)
+            for hk, d in txn.hincr.items():
+                seen = txn.hreads.get(hk)
+                if seen is None or hk[0] == skip:
+                    self._cache.pop(hk, None)
+                else:
+                    self._put(hk, seen + d)
 
     def forget(self, txn: LinkTxn) -> None:
-        """The outcome of a transaction is unknown (a failed call): drop its keys from the cache."""
+        """The outcome is unknown (a failed call): drop what the transaction touched from the cache."""
         with self._lock:
-            for k in txn.keys():
+            for k in (*txn.reads, *txn.writes, *txn.hreads, *txn.hincr):
                 self._cache.pop(k, None)
 
     def clear_cache(self) -> None:
-        """Drop every cached key (the next reads assume absent and are corrected by the checks)."""
+        """Drop every cached value (later reads assume absent and are corrected by the checks)."""
         with self._lock:
             self._cache.clear()
 
-    def _put(self, key: str, raw: bytes | None) -> None:
+    def _put(self, key: Any, value: Any) -> None:
         c = self._cache
-        c[key] = (raw, None)
+        c[key] = (value, None)
         c.move_to_end(key)
         while len(c) > self.cache_size:
             c.popitem(last=False)
@@ -211,8 +208,17 @@ class RedisLinkState(LinkState):
                 self._cache.move_to_end(key)
         raw, parsed = hit if hit is not None else (None, None)
         if key not in txn.reads:
-            txn.reads[key] = b"" if raw is None else raw[:_V]
+            txn.reads[key] = _ABSENT if raw is None else raw[:_V]
         return raw, parsed
+
+    def _count(self, hkey: str, field: str) -> int:
+        txn = self._txn()
+        k = (hkey, field)
+        with self._lock:
+            hit = self._cache.get(k)
+        v = 0 if hit is None else int(hit[0])
+        txn.hreads.setdefault(k, v)
+        return v + txn.hincr.get(k, 0)
 
     def _record(self, device_id: str, now: int) -> Record | None:
         key = self._key("r", device_id)
@@ -229,69 +235,54 @@ class RedisLinkState(LinkState):
             return None
         return dict(parsed)
 
-    def _ids(self, key: str) -> list[str]:
-        raw, _ = self._read(key)
+    def _exact(self, fid: str) -> tuple[str, int] | None:
+        raw, _ = self._read(self._key("x", fid))
+        if raw is None:
+            return None
+        did, _, nd = raw[_V:].decode("utf-8").rpartition("|")
+        return did, int(nd)
+
+    def _block(self, name: str) -> list[str]:
+        raw, _ = self._read(self._key("b", name))
         if raw is None or len(raw) <= _V:
             return []
-        return raw[_V:].decode("ascii").split(",")
+        return raw[_V:].decode("utf-8").split(",")
 
-    def get(self, device_id: str, now: int) -> Record | None:
-        if self.standalone:
-            self._auto(device_id.split("_", 2)[1] if self.device_shard(device_id) is not None else "")
-            self._fetch([self._key("r", device_id)])
-        return self._record(device_id, now)
-
-    def get_exact(self, fp_ids: Sequence[str], now: int) -> str | None:
-        if self.standalone:
-            self._auto(_hardware(fp_ids, ()))
-            xkeys = [self._key("x", f) for f in fp_ids]
-            self._fetch(xkeys)
-            self._fetch([self._key("r", d) for k in xkeys for d in self._ids(k)])
+    def read(self, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str, fam_keys: Sequence[int],
+             glob_keys: Sequence[int], now: int,
+             need_candidates: Callable[[Record | None], bool] | None = None,
+             shared_key: str | None = None) -> LinkView:
+        """As :meth:`MemoryLinkState.read <fraudscore.fingerprint.MemoryLinkState.read>`, from the cache, logged."""
+        view = LinkView()
         for fid in fp_ids:
-            ids = self._ids(self._key("x", fid))
-            if ids and self._record(ids[0], now) is not None:
-                return ids[0]
-        return None
-
-    def lookup(self, fp_ids: Sequence[str], block_keys: Sequence[str],
-               now: int) -> tuple[Record | None, list[Record]]:
-        if self.standalone:
-            self._auto(_hardware(fp_ids, block_keys))
-        xkeys = [self._key("x", f) for f in fp_ids]
-        bkeys = [self._key("b", b) for b in block_keys]
-        if self.standalone:
-            self._fetch(xkeys + bkeys)
-            dids = [d for k in (*xkeys, *bkeys) for d in self._ids(k)]
-            self._fetch([self._key("r", d) for d in dict.fromkeys(dids)])
-        for k in xkeys:  # get_exact then get, as the memory state does
-            ids = self._ids(k)
-            if ids:
-                rec = self._record(ids[0], now)
+            hit = self._exact(fid)
+            if hit is not None:
+                rec = self._record(hit[0], now)
                 if rec is not None:
-                    return rec, []
-        return None, self._candidates(bkeys, now)
-
-    def candidates(self, block_keys: Sequence[str], now: int) -> list[Record]:
-        if self.standalone:
-            self._auto(_hardware((), block_keys))
-        bkeys = [self._key("b", b) for b in block_keys]
-        if self.standalone:
-            self._fetch(bkeys)
-            self._fetch([self._key("r", d) for k in bkeys for d in self._ids(k)])
-        return self._candidates(bkeys, now)
-
-    def _candidates(self, bkeys: list[str], now: int) -> list[Record]:
-        out: list[Record] = []
-        seen: set[str] = set()
-        for k in bkeys:
-            for did in self._ids(k):
-                if did in seen:
-                    continue
-                seen.add(did)
-                rec = self._record(did, now)
-                if rec is not None:
-                    out.append(rec)
-        return out
+                    view.exact, view.exact_ndev = rec, hit[1]
+                    break
+        if shared_key is not None:
+            hit = self._exact(shared_key)
+            if hit is not None:
+                view.shared = self._record(hit[0], now)
+        if need_candidates is None or need_candidates(view.exact):
+            skip = view.exact["id"] if view.exact is not None else None
+            seen: set[str] = set()
+            for key in block_keys:
+                for did in self._block(key):
+                    if did in seen or did == skip:
+                        continue
+                    seen.add(did)
+                    rec = self._record(did, now)
+                    if rec is not None:
+                        view.cands.append(rec)
+        fk = self._key("f", fam)
+        view.fam_n = self._count(fk, "n")
+        view.fam_counts = {k: self._count(fk, str(k)) for k in fam_keys}
+        if glob_keys:
+            view.glob_n = self._count(self.global_key, "n")
+            view.glob_counts = {k: self._count(self.global_key, str(k)) for k in glob_keys}
+        return view
 
     # -- writes (buffered) ---------------------------------------------------------------------
     @staticmethod
@@ -299,80 +290,45 @@ class RedisLinkState(LinkState):
         v = os.urandom(_V)
         return v if v != b"\x00" * _V else b"\x00\x00\x00\x01"
 
-    def touch(self, record: Record, now: int) -> None:
-        record = {**record, "t": max(record["t"], now), "n": record["n"] + 1}
+    def write(self, plan: LinkPlan, now: int) -> None:
+        """Buffer the plan (see :meth:`MemoryLinkState.write <fraudscore.fingerprint.MemoryLinkState.write>`)."""
         txn = self._txn()
-        txn.writes[self._key("r", record["id"])] = self._version() + _dump(record)
-        txn.writes.setdefault(self._key("x", record["fp"]), None)  # refresh the exact entry's expiry
-        self._flush()
-
-    def commit(self, record: Record, fp_ids: Sequence[str], block_keys: Sequence[str], now: int) -> None:
-        did = record["id"]
-        txn = self._txn()
-        txn.writes[self._key("r", did)] = self._version() + _dump(record)
-        for fid in fp_ids:
+        rec = dict(plan.record)
+        did = rec["id"]
+        if plan.touch:
+            rec["t"] = max(rec["t"], now)
+            rec["n"] = rec["n"] + 1
+            if plan.ip:
+                rec["ip"] = plan.ip
+        txn.writes[self._key("r", did)] = self._version() + json.dumps(rec, separators=(",", ":")).encode("utf-8")
+        for fid in plan.fp_ids:
             xk = self._key("x", fid)
-            if self._ids(xk) == [did]:  # logged read: the check covers the entry kept or replaced
+            hit = self._exact(fid)  # logged: the check covers the entry kept or replaced
+            if plan.touch and hit is not None:
+                txn.writes.setdefault(xk, None)
+            elif hit is not None and hit == (did, plan.ndev):
                 txn.writes.setdefault(xk, None)
             else:
-                txn.writes[xk] = self._version() + did.encode("ascii")
-        for b in block_keys:
+                txn.writes[xk] = self._version() + f"{did}|{plan.ndev}".encode("utf-8")
+        for b in plan.block_keys:
             bk = self._key("b", b)
-            lst = [did, *(d for d in self._ids(bk) if d != did)][: self.max_per_block]
-            txn.writes[bk] = self._version() + ",".join(lst).encode("ascii")
-        self._flush()
-
-    # -- standalone use ---------------------------------------------------------------------------
-    def _auto(self, hardware: str) -> None:
-        """Standalone: the first read of a link opens its transaction."""
-        if getattr(self._local, "txn", None) is None:
-            self.begin(hardware)
-
-    def _fetch(self, keys: list[str]) -> None:
-        """Standalone: read keys not yet read in this transaction fresh from Redis."""
-        txn = self._txn()
-        want = [k for k in dict.fromkeys(keys) if k not in txn.reads and k not in txn.writes]
-        if not want:
-            return
-        try:
-            vals = self.client.mget_nonatomic(want) if is_cluster(self.client) else self.client.mget(want)
-        except Exception as exc:  # noqa: BLE001 - redis-py and socket errors
-            self._local.txn = None
-            if isinstance(exc, (ConfigError, StoreError)):
-                raise
-            raise store_error(exc, "Redis link state") from exc
-        self.refresh(want, vals)
-
-    def _flush(self) -> None:
-        """Standalone: commit the transaction now (scorer mode: the store's script commits it)."""
-        if not self.standalone:
-            return
-        txn = self.end()
-        assert txn is not None
-        reads, writes = list(txn.reads), list(txn.writes)
-        args = [len(reads), len(writes), self.ttl_ms, *[txn.reads[k] for k in reads],
-                *[b"" if txn.writes[k] is None else txn.writes[k] for k in writes]]
-        try:
-            res = _CAS(self.client, reads + writes, args)
-        except Exception as exc:  # noqa: BLE001 - redis-py and socket errors
-            self.forget(txn)
-            raise store_error(exc, "Redis link state") from exc
-        if res[0] == b"conflict":
-            self.refresh(reads, res[1])
-            raise StoreError("Redis link state changed concurrently; link the event again")
-        self.applied(txn)
-
-
-def _hardware(fp_ids: Sequence[str], block_keys: Sequence[str]) -> str:
-    """The hardware section named by a fingerprint id (``fp<n>_<hw>_...``) or a block key (``<hw>[:...]``)."""
-    for fid in fp_ids:
-        parts = fid.split("_")
-        if len(parts) >= 2:
-            return parts[1]
-    for b in block_keys:
-        return b.split(":", 1)[0]
-    return ""
-
-
-def _dump(record: Record) -> bytes:
-    return json.dumps(record, separators=(",", ":")).encode("utf-8")
+            lst = [did, *(d for d in self._block(b) if d != did)]
+            for old in lst[self.max_per_block:]:  # a statistic: peeked, not part of the read set
+                with self._lock:
+                    hit = self._cache.get(self._key("r", old))
+                if hit is not None and hit[0] is not None and now - json.loads(hit[0][_V:])["t"] <= self.ttl_ms:
+                    self.live_evictions += 1
+            txn.writes[bk] = self._version() + ",".join(lst[: self.max_per_block]).encode("utf-8")
+        if not plan.touch:
+            if plan.fam_keys or plan.new_device:
+                fk = self._key("f", plan.fam)
+                if plan.new_device:
+                    txn.hincr[(fk, "n")] = txn.hincr.get((fk, "n"), 0) + 1
+                for k in plan.fam_keys:
+                    txn.hincr[(fk, str(k))] = txn.hincr.get((fk, str(k)), 0) + 1
+            if plan.glob_keys or plan.new_device:
+                g = self.global_key
+                if plan.new_device:
+                    txn.hincr[(g, "n")] = txn.hincr.get((g, "n"), 0) + 1
+                for k in plan.glob_keys:
+                    txn.hincr[(g, str(k))] = txn.hincr.get((g, str(k)), 0) + 1

@@ -62,8 +62,11 @@ _SIZES = {"B": 1, "d": 8, "c8": 8}
 _ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
 #: ARGV[1]: event time, wall clock (s), late, replace, link reads, link writes, groups, lateness,
 #: idempotency TTL (ms, 0 = no record), link TTL (ms), call nonce (8 bytes: tells the caller's own
-#: transport retry of a call from a new request for the same application)
-HEADER = "<ddBBHHHddd8s"
+#: transport retry of a call from a new request for the same application), count reads, count
+#: increments, check (1: the reads must be unchanged)
+HEADER = "<ddBBHHHddd8sHHB"
+#: one count read (ARGV[7]) or increment (ARGV[8]): key index, field (length + bytes), value
+COUNT = "<HH"
 _BLOB_HEAD = 4  # bytes of the expiry deadline (uint32 wall-clock seconds) at the head of a group string
 
 
@@ -247,8 +250,9 @@ local function cal_edges(r, cal, excl, dlow)
   if cal > 0 then lw = d0 - (cal - 1 + excl) * DAY - 1 end
   return up, lw
 end
-local t, now, late, replace, nr, nw, ng, lateness, idem_ttl, link_ttl, nonce = unpack_('<ddBBHHHdddc8', ARGV[1])
-local ctx, extra, versions, values, rows = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local t, now, late, replace, nr, nw, ng, lateness, idem_ttl, link_ttl, nonce, nh, ni, check =
+  unpack_('<ddBBHHHdddc8HHB', ARGV[1])
+local ctx, extra, versions, values, rows, hreads, hincr = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 -- first row (index) with time > cutoff among the sorted rows 1..ins (decoded ones are in ets)
 local function cut_at(blob, ets, ins, rs, cutoff)
   local lo, hi = 1, ins
@@ -290,19 +294,32 @@ if idem_ttl > 0 then
 end
 -- 2. lateness (judged by the worker against its watermark)
 if late == 1 then return {'late'} end
--- 3. link: every version read must be unchanged (0000 = expected absent)
-if nr > 0 then
-  local bad = false
-  local fresh = {}
-  for i = 1, nr do
-    local v = got[1 + i]
-    local exp = sub(versions, 4 * i - 3, 4 * i)
-    if exp == '\0\0\0\0' then
-      if v then bad = true end
-    elseif not v or sub(v, 1, 4) ~= exp then bad = true end
-    fresh[i] = v or ''
-  end
-  if bad then return {'conflict', fresh} end
+-- 3. link: every version and count read must be unchanged (0000 = expected absent)
+local bad = false
+local fresh = {}
+for i = 1, nr do
+  local v = got[1 + i]
+  local exp = sub(versions, 4 * i - 3, 4 * i)
+  if exp == '\0\0\0\0' then
+    if v then bad = true end
+  elseif not v or sub(v, 1, 4) ~= exp then bad = true end
+  fresh[i] = v or ''
+end
+local hk, hf, hv = {}, {}, {}
+pos = 1
+for i = 1, nh do
+  hk[i], hf[i], hv[i], pos = unpack_('<HHc0d', hreads, pos)
+end
+local counts = {}
+for i = 1, nh do
+  local c = tonumber(redis.call('HGET', KEYS[hk[i]], hf[i]) or '0')
+  counts[i] = c
+  if c ~= hv[i] then bad = true end
+end
+if bad and check == 1 then
+  local fc = {}
+  for i = 1, nh do fc[i] = tostring(counts[i]) end
+  return {'conflict', fresh, fc}
 end
 pos = 1
 for i = 1, nw do
@@ -311,6 +328,15 @@ for i = 1, nw do
   local k = KEYS[1 + nr + i]
   if val == '' then redis.call('PEXPIRE', k, link_ttl) else redis.call('SET', k, val, 'PX', link_ttl) end
 end
+pos = 1
+local touched = {}
+for i = 1, ni do
+  local ki, f, d
+  ki, f, d, pos = unpack_('<HHc0d', hincr, pos)
+  redis.call('HINCRBY', KEYS[ki], f, d)
+  touched[ki] = true
+end
+for ki, _ in pairs(touched) do redis.call('PEXPIRE', KEYS[ki], link_ttl) end
 -- rows of a replaced record (cluster: the device link changed after a retry), by group
 local old = {}
 if undo then
@@ -354,6 +380,11 @@ end
 -- 5. record
 local rec = table.concat(out)
 if idem_ttl > 0 then redis.call('SET', KEYS[1], rec, 'PX', idem_ttl) end
+if check == 0 and nh > 0 then  -- unchecked counts (a cluster's global counts): their values now
+  local fc = {}
+  for i = 1, nh do fc[i] = redis.call('HGET', KEYS[hk[i]], hf[i]) or '0' end
+  return {'ok', rec, fc}
+end
 return {'ok', rec}
 """
 

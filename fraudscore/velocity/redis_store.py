@@ -71,6 +71,18 @@ _EMPTY8 = b"\xff" * 8
 _LABELS = Script(LABEL_LUA)
 
 
+def _count(key_index: int, field: str, value: int) -> bytes:
+    f = field.encode("utf-8")
+    return struct.pack("<HH", key_index, len(f)) + f + struct.pack("<d", float(value))
+
+
+def _ctx(record: Mapping[str, Any]) -> str:
+    """The device context of a device-dependent call: the device id, ``"\\x00"`` for none (a link refused
+    below the confidence gate), so the call's rows are kept and a retry can replace them."""
+    did = record.get("device_id")
+    return "\x00" if did is None else str(did)
+
+
 def _hid(value: Any, size: int) -> bytes:
     """Hash of an identifier value (type-tagged so 1 and '1' stay apart)."""
     if isinstance(value, tuple):
@@ -109,6 +121,12 @@ class _Call:
     ts: int = 0
     anchor: bool = False  # holds the event's link outcome (the link call, else the first call)
     nonce: bytes = b"\0" * 8  # one per event request: a reply to our own retried call is not a duplicate
+    sreads: list[tuple[str, bytes]] = field(default_factory=list)  # link keys read: (key, version seen)
+    swrites: list[tuple[str, bytes | None]] = field(default_factory=list)  # link keys written (None: expiry)
+    hreads: list[tuple[tuple[str, str], int]] = field(default_factory=list)  # counts read: ((hash, field), value)
+    hincr: list[tuple[tuple[str, str], int]] = field(default_factory=list)  # count increments
+    check: bool = True  # the reads must be unchanged (False: a cluster's global counts, refreshed instead)
+    aux: bool = False  # cluster: only this worker's pending global count increments (no record, never late)
 
 
 class RedisStore:
@@ -131,8 +149,9 @@ class RedisStore:
         How long (wall clock) an application's record is kept.
     link_ttl_ms : int, default 180 days
         Expiry of device-link keys (as :class:`~fraudscore.fingerprint.RedisLinkState`).
-    max_per_block : int, default 8
-        Most device ids kept per link candidate block.
+    max_per_block : int, default 64
+        Most device ids kept per link candidate block (as
+        :class:`~fraudscore.fingerprint.MemoryLinkState`).
     link_cache_size : int, default 200_000
         Link keys cached by this worker.
 
@@ -146,7 +165,7 @@ class RedisStore:
 
     def __init__(self, client: Any, prefix: str = "fs:", min_ttl_ms: int = 86_400_000, *,
                  shards: int = DEFAULT_SHARDS, idempotency_ttl: str | int = DEFAULT_IDEMPOTENCY_TTL_MS,
-                 link_ttl_ms: int | None = None, max_per_block: int = 8, link_cache_size: int = 200_000) -> None:
+                 link_ttl_ms: int | None = None, max_per_block: int = 64, link_cache_size: int = 200_000) -> None:
         self.client = client
         self.prefix = check_prefix(prefix)
         self.min_ttl_ms = min_ttl_ms
@@ -167,6 +186,7 @@ class RedisStore:
         self._wlock = threading.Lock()
         self._link_state: Any = None
         self._budget_s: float | None = None
+        self._pending: dict[tuple[str, str], int] = {}  # cluster: global count increments not yet sent
 
     # -- configuration ---------------------------------------------------------------------
     def bind(self, plan: Plan) -> None:
@@ -192,11 +212,11 @@ class RedisStore:
         """The device-link state that commits through this store's script (one per store)."""
         if self._link_state is None:
             from ..fingerprint.linkstate import DEFAULT_TTL_MS
-            from ..fingerprint.linkstate_redis import RedisLinkState
+            from ..fingerprint.linkstate_redis import OptimisticLinkState
 
-            self._link_state = RedisLinkState(self.client, self.prefix, self.link_ttl_ms or DEFAULT_TTL_MS,
-                                              self.max_per_block, shards=self.shards,
-                                              cache_size=self.link_cache_size, standalone=False)
+            self._link_state = OptimisticLinkState(self.prefix, self.link_ttl_ms or DEFAULT_TTL_MS,
+                                                   self.max_per_block, shards=self.shards,
+                                                   cache_size=self.link_cache_size)
         return self._link_state
 
     def set_latency_budget(self, budget_ms: float) -> None:
@@ -204,8 +224,6 @@ class RedisStore:
         the wait; exactly-once makes the caller's own retry safe)."""
         self._budget_s = budget_ms / 1000.0
         self.client = budget_client(self.client, budget_ms)
-        if self._link_state is not None:
-            self._link_state.client = self.client
 
     def latest_time(self) -> int | None:
         """This worker's lateness watermark: the latest event time it applied (epoch ms)."""
@@ -237,7 +255,7 @@ class RedisStore:
         return m.pack.pack(*vals)
 
     def _calls(self, record: Mapping[str, Any], ts: int, app: str, txn: Any, extra: bytes, late: bool,
-               nonce: bytes) -> list[_Call]:
+               nonce: bytes, pending: bool = False) -> list[_Call]:
         """The event's script calls: one on a single node, one per hash slot on a cluster."""
         p = self.prefix
         parts: list[tuple[int, str, int, bytes, _GroupMeta]] = []  # (shard, key, cfg idx, member, meta)
@@ -277,26 +295,54 @@ class RedisStore:
             c.keys.append(key)
             if m.device_keyed or m.device_valued:
                 c.device_dependent = True
+        aux = None
+        if txn is not None:
+            lc = call_for(link_tag)  # type: ignore[arg-type]
+            gkey = self._link_state.global_key
+            lc.sreads = list(txn.reads.items())
+            lc.swrites = list(txn.writes.items())
+            lc.hreads = [(k, v) for k, v in txn.hreads.items() if not (self._cluster and k[0] == gkey)]
+            lc.hincr = [(k, v) for k, v in txn.hincr.items() if not (self._cluster and k[0] == gkey)]
+            if self._cluster and pending:
+                # the global counts live in another slot: this worker's committed increments not sent yet go in
+                # an unchecked call of their own (no record, never late), whose reply refreshes the cached counts
+                greads = [(k, v) for k, v in txn.hreads.items() if k[0] == gkey]
+                gincr = self._take_pending()
+                if greads or gincr:
+                    aux = _Call(gkey[len(p) + 1:], aux=True, hreads=greads, hincr=gincr)
         calls = [by_slot[s] for s in order] if self._cluster else [single]
         ah = hash_bytes(app, 12).hex() if app else ""
         for c in calls:
-            c.ctx = str(record.get("device_id") or "") if (c.device_dependent and not c.link) else ""
+            c.ctx = _ctx(record) if (self._cluster and c.device_dependent and not c.link) else ""
             c.late, c.app, c.ts, c.nonce = late, ah, ts, nonce
             c.anchor = c.link or (txn is None and c is calls[0])
             c.extra = extra if c.anchor else b""
             c.txn = txn if c.link else None
+            c.check = c.link
+        if aux is not None:
+            aux.app, aux.ts, aux.nonce, aux.check = ah, ts, nonce, False
+            calls.append(aux)
         return calls
+
+    def _take_pending(self) -> list[tuple[tuple[str, str], int]]:
+        """Cluster: the global count increments of this worker's committed links, not yet sent."""
+        with self._wlock:
+            out = list(self._pending.items())
+            self._pending.clear()
+        return out
+
+    def _restore_pending(self, incr: list[tuple[tuple[str, str], int]]) -> None:
+        with self._wlock:
+            for k, d in incr:
+                self._pending[k] = self._pending.get(k, 0) + d
 
     def _args(self, c: _Call) -> tuple[list[Any], list[Any]]:
         """KEYS and ARGV of one call (see :mod:`~fraudscore.velocity.redis_lua`)."""
         p = self.prefix
-        txn = c.txn
         # the record: per application on one node; per application and slot on a cluster
         itag = c.tag if self._cluster else tag(p, shard_of(c.app, self.shards))
         keys: list[Any] = [f"{p}i{itag}:{c.app}"]
-        reads = list(txn.reads) if txn is not None else []
-        writes = list(txn.writes) if txn is not None else []
-        keys += reads + writes
+        keys += [k for k, _ in c.sreads] + [k for k, _ in c.swrites]
         rows: list[bytes] = []
         label_idx: dict[str, int] = {}
         for (cfgi, _k, _l, row), key in zip(c.groups, c.keys):
@@ -310,15 +356,25 @@ class RedisStore:
                     keys.append(lk)
                     li = label_idx[lk] = len(keys)
             rows.append(struct.pack("<HHH", cfgi, ki, li) + row)
+        hidx: dict[str, int] = {}
+
+        def hkey(k: str) -> int:
+            if k not in hidx:
+                keys.append(k)
+                hidx[k] = len(keys)
+            return hidx[k]
+
+        hreads = b"".join(_count(hkey(k), f, v) for (k, f), v in c.hreads)
+        hincr = b"".join(_count(hkey(k), f, v) for (k, f), v in c.hincr)
         assert self._plan is not None
-        lt = self._link_state.ttl_ms if (txn is not None and self._link_state is not None) else 0
-        header = struct.pack(HEADER, float(c.ts), time.time(), int(c.late), int(c.replace), len(reads),
-                             len(writes), len(c.groups), float(self._plan.lateness),
-                             float(self.idempotency_ttl_ms if c.app else 0), float(lt), c.nonce)
-        versions = b"".join(txn.reads[k] or b"\0\0\0\0" for k in reads) if reads else b""
-        values = b"".join(struct.pack("<I", 0 if txn.writes[k] is None else len(txn.writes[k])) +
-                          (txn.writes[k] or b"") for k in writes) if writes else b""
-        return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows)]
+        lt = self._link_state.ttl_ms if self._link_state is not None else 0
+        header = struct.pack(HEADER, float(c.ts), time.time(), int(c.late), int(c.replace), len(c.sreads),
+                             len(c.swrites), len(c.groups), float(self._plan.lateness),
+                             float(self.idempotency_ttl_ms if (c.app and (c.groups or c.link)) else 0), float(lt),
+                             c.nonce, len(c.hreads), len(c.hincr), int(c.check))
+        versions = b"".join(v or b"\0\0\0\0" for _, v in c.sreads)
+        values = b"".join(struct.pack("<I", 0 if v is None else len(v)) + (v or b"") for _, v in c.swrites)
+        return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows), hreads, hincr]
 
     # -- calls ---------------------------------------------------------------------------------
     def _execute(self, calls: list[_Call]) -> list[Any]:
@@ -396,14 +452,19 @@ class RedisStore:
         return self._run(plan, record, ts, linker, fp, b"")
 
     def _decide(self, linker: Any, fp: Any, ts: int, record: dict[str, Any]) -> tuple[Any, bytes]:
+        """Read (from the cache), decide and buffer the link; ``record`` gets its device id."""
+        from ..fingerprint import MIN_LINK_CONFIDENCE
+
         state = self.link_state()
-        txn = state.begin(fp.hardware)
+        txn = state.begin(fp.family)
         try:
-            res = linker.link(fp, ts)
+            res = linker.link(fp, ts, record.get("ip_prefix"))
         finally:
             state.end()
-        record["device_id"] = res.device_id
-        return txn, pack_link((res.device_id, float(res.link_confidence)))
+        conf = float(res.link_confidence)
+        did = res.device_id if conf >= MIN_LINK_CONFIDENCE else None  # as the in-process path
+        record["device_id"] = did
+        return txn, pack_link((did, conf))
 
     def _run(self, plan: Plan, record: dict[str, Any], ts: int, linker: Any, fp: Any, extra: bytes) -> Applied:
         app = record.get("application_id")
@@ -415,7 +476,7 @@ class RedisStore:
         nonce = os.urandom(8)
         if linker is not None:
             txn, extra = self._decide(linker, fp, ts, record)
-        calls = self._calls(record, ts, app, txn, extra, late, nonce)
+        calls = self._calls(record, ts, app, txn, extra, late, nonce, pending=True)
         self.round_trips.add(0, 1)
         redis = redis_module()
         done: dict[str, tuple[str, bytes]] = {}  # call tag -> (status, record)
@@ -425,10 +486,20 @@ class RedisStore:
             try:
                 replies = self._execute(calls)
             except StoreError:
+                for c in calls:
+                    if c.aux:
+                        self._restore_pending(c.hincr)
                 if txn is not None:
                     state.forget(txn)
                 raise
             again: list[_Call] = []
+            for c, r in zip(calls, replies):
+                if c.aux:  # the global counts: refreshed, or (outcome unknown) their increments sent again later
+                    if isinstance(r, Exception) or r[0] != b"ok":
+                        self._restore_pending(c.hincr)
+                    elif len(r) > 2:
+                        state.refresh([k for k, _ in c.hreads], r[2])
+            calls, replies = [c for c in calls if not c.aux], [r for c, r in zip(calls, replies) if not c.aux]
             for c, r in zip(calls, replies):
                 if isinstance(r, Exception):
                     if txn is not None:
@@ -438,7 +509,8 @@ class RedisStore:
                 if status == b"late":
                     raise EventError("ts", late_message(plan.lateness))
                 if status == b"conflict":
-                    state.refresh(list(c.txn.reads), r[1])
+                    state.refresh([k for k, _ in c.sreads], r[1])
+                    state.refresh([k for k, _ in c.hreads], r[2])
                     txn, extra = self._decide(linker, fp, ts, record)
                     again.append(c)
                     continue
@@ -447,7 +519,13 @@ class RedisStore:
                     status = b"ok"  # our own call, retried by the client after a lost reply: not a duplicate
                 done[c.tag] = (status.decode(), rec)
                 if c.link and status == b"ok":
-                    state.applied(c.txn)
+                    state.applied(c.txn, state.global_key if self._cluster else None)
+                    if self._cluster:  # its global count increments go with this worker's next event
+                        gkey = state.global_key
+                        with self._wlock:
+                            for k, d in c.txn.hincr.items():
+                                if k[0] == gkey:
+                                    self._pending[k] = self._pending.get(k, 0) + d
                 if c.anchor:
                     final_link = record_extra(rec) or None
             if again:  # rebuild the conflicting link call (and its groups) from the new decision
@@ -458,7 +536,7 @@ class RedisStore:
                 continue
             if self._cluster and txn is not None and final_link:
                 did = (unpack_link(final_link) or (None, 0.0))[0]
-                if did is not None and record.get("device_id") != did:
+                if record.get("device_id") != did:
                     record["device_id"] = did  # the link recorded first (a retry) is the truth
                 fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late, nonce)}
                 calls = self._replacements(fresh, done, record)
@@ -474,7 +552,7 @@ class RedisStore:
                       record: Mapping[str, Any]) -> list[_Call]:
         """Cluster: device-dependent calls applied with another device id than the final one."""
         out = []
-        did = str(record.get("device_id") or "")
+        did = _ctx(record)
         for t, c in fresh.items():
             if c.link or not c.device_dependent or t not in done:
                 continue

@@ -6,31 +6,27 @@ import pytest
 
 from fraudscore.errors import ConfigError, StoreError
 from fraudscore.fingerprint import DeviceLinker, Fingerprinter, MemoryLinkState, RedisLinkState
+from fraudscore.fingerprint.simulate import simulate
 from fraudscore.keys import Keys
 
 FPR = Fingerprinter(Keys(b"test-secret-for-fingerprints-0001"))
 
 
-def _sample():
-    devices = pytest.importorskip("fraudscore.synth.devices")
-    return devices.simulate_drift(n_devices=60, observations_per_device=5, drift_rate=0.4, seed=5)
-
-
 @pytest.mark.redis
 def test_redis_state_matches_memory_state(redis_client, redis_prefix):
-    s = _sample()
+    s = simulate("mixed", n_devices=60, days=30, seed=5)
     mem = DeviceLinker(MemoryLinkState())
     red = DeviceLinker(RedisLinkState(redis_client, prefix=redis_prefix))
-    for dev, t in zip(s.devices, s.ts):
+    for dev, t, ip in zip(s.devices, s.ts.tolist(), s.ip_prefix.tolist()):
         fp = FPR.fingerprint(dev)
-        a, b = mem.link(fp, int(t)), red.link(fp, int(t))
+        a, b = mem.link(fp, t, ip), red.link(fp, t, ip)
         assert a == b
-    keys = list(redis_client.scan_iter(match=f"{redis_prefix}*"))
+    keys = list(redis_client.scan_iter(match=f"{redis_prefix}:*"))
     assert keys and all(redis_client.pttl(k) > 0 for k in keys[:50])
-    raw_ids = {d.get("android_id") for d in s.devices} | {d.get("idfv") for d in s.devices}
+    raw = {d.get("android_id") for d in s.devices} | {d.get("idfv") for d in s.devices}
     for k in keys[:200]:  # only keyed hashes are stored, never a raw attribute
-        blob = (redis_client.get(k) if redis_client.type(k) == b"string" else b"").decode("utf-8", "replace")
-        assert not any(r and r.lower() in blob.lower() for r in raw_ids)
+        blob = (redis_client.get(k) if redis_client.type(k) == b"string" else b"").decode()
+        assert not any(r and r.lower() in blob.lower() for r in raw)
 
 
 def test_redis_state_errors_are_store_errors():
@@ -41,9 +37,6 @@ def test_redis_state_errors_are_store_errors():
         def mget(self, keys):
             raise ConnectionError("down")
 
-        def get(self, key):
-            raise ConnectionError("down")
-
     lk = DeviceLinker(RedisLinkState(Broken(), prefix="x"))
     with pytest.raises(StoreError, match="Redis link state failed"):
         lk.link(FPR.fingerprint({"os": "ios", "idfv": "A"}), 1)
@@ -51,17 +44,45 @@ def test_redis_state_errors_are_store_errors():
         RedisLinkState(None)
 
 
+def _store_links(stores, stream, plan):
+    """Link every event of ``stream`` through the stores' one script per event, the stores taking turns."""
+    out = []
+    for i, (dev, t, ip) in enumerate(stream):
+        store, linker = stores[i % len(stores)]
+        rec = {"application_id": f"A{i}", "ts": t, "ip_prefix": ip}
+        applied = store.apply_event(plan, rec, t, linker, FPR.fingerprint(dev))
+        out.append(applied.link)
+    return out
+
+
 @pytest.mark.redis
-def test_a_commit_on_stale_reads_is_refused(redis_client, redis_prefix):
-    """The version check: a decision made on reads another writer changed since is not applied."""
-    fp = FPR.fingerprint({"os": "android", "model": "M1", "manufacturer": "X", "android_id": "abc123"})
-    a = RedisLinkState(redis_client, prefix=redis_prefix)
-    b = RedisLinkState(redis_client, prefix=redis_prefix)
-    ids, blocks = (fp.id,), fp.link_keys
-    assert a.lookup(ids, blocks, 1_000) == (None, [])  # a reads: nothing there yet
-    DeviceLinker(b).link(fp, 1_000)  # b links the device meanwhile
-    record = {"id": "d_x_1", "fp": fp.id, "hw": fp.hardware, "bf": None, "ov": None, "bv": None, "av": None,
-              "c": list(fp.components), "f": 1_000, "t": 1_000, "n": 1}
-    with pytest.raises(StoreError, match="changed concurrently"):
-        a.commit(record, ids, blocks, 1_000)
-    assert DeviceLinker(a).link(fp, 2_000).how == "exact"  # linking again reads the fresh state
+def test_store_link_state_with_stale_worker_caches_gives_the_serial_links(redis_client, redis_prefix):
+    """Three workers (stores) on one drifting stream: each decides on its own cache (often stale), the event
+    script refuses a decision whose reads (versions and value counts) changed, the worker decides again;
+    the links are those of one memory state, the device counts in Redis are exact, one worker alone never
+    conflicts."""
+    from fraudscore.fingerprint import MIN_LINK_CONFIDENCE
+    from fraudscore.velocity import FeatureSet, FeatureSpec, RedisStore
+    from fraudscore.velocity.plan import Plan
+
+    s = simulate("mixed", n_devices=40, days=20, seed=11)
+    stream = list(zip(s.devices, s.ts.tolist(), s.ip_prefix.tolist()))[:240]
+    plan = Plan(FeatureSet([FeatureSpec("count", key="device_id", window="7d")]))
+    mem = DeviceLinker(MemoryLinkState())
+    want = []
+    for dev, t, ip in stream:
+        r = mem.link(FPR.fingerprint(dev), t, ip)
+        want.append((r.device_id if r.link_confidence >= MIN_LINK_CONFIDENCE else None, r.link_confidence))
+    stores = []
+    for _ in range(3):
+        st = RedisStore(redis_client, prefix=redis_prefix)
+        st.bind(plan)
+        stores.append((st, DeviceLinker(st.link_state())))
+    assert _store_links(stores, stream, plan) == want
+    assert sum(st.round_trips.phases for st, _ in stores) > len(stream)  # stale caches were refused and redone
+    fam_n = sum(int(redis_client.hget(k, "n") or 0) for k in redis_client.scan_iter(match=f"{redis_prefix}f*"))
+    assert fam_n == sum(1 for d in mem.state._devices.values())  # one count per device created, none twice
+    solo = RedisStore(redis_client, prefix=redis_prefix + "solo:")
+    solo.bind(plan)
+    assert _store_links([(solo, DeviceLinker(solo.link_state()))], stream, plan) == want
+    assert solo.round_trips.per_event() == 1.0
