@@ -30,9 +30,10 @@ id|devices seen with it``, ``<prefix>r{..}:<device id>`` -> the device record
 ``<prefix>f{..}:<family>`` -> the family's value counts (a hash); each string
 value starts with a 4-byte random version. The counts over all families live in
 ``<prefix>g{..}`` (shard 0): on one node they are checked like the rest; on a
-Redis Cluster they are in another slot, so they are updated in the same round
-trip but not checked (with several workers a decision may read them a few events
-stale). Every key expires ``ttl_ms`` after its last write; records are also
+Redis Cluster they are in another slot, so they are not checked: a worker's
+increments travel with its next event in an unchecked call of their own, whose reply
+refreshes its cached values (a decision may read them a few events stale; the
+default linker counts only devices there and reads nothing). Every key expires ``ttl_ms`` after its last write; records are also
 checked against event time, as :class:`~fraudscore.fingerprint.MemoryLinkState`
 does. :class:`~fraudscore.fingerprint.linkstate.RedisLinkState` is the standalone
 state (separate round trips to read and write).
