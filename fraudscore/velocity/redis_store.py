@@ -59,8 +59,8 @@ from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
 from .memory_layout import GroupLayout
 from .plan import Group, Plan, finish
 from .redis_lua import HEADER, LABEL_LUA, event_script, row_format
-from .redis_wire import (budget_client, cluster_send, noscript, pack_link, record_ctx, record_extra, record_groups,
-                         record_nonce, unpack_link)
+from .redis_wire import (budget_client, cluster_send, count_arg, device_ctx, identifier_hash, noscript, pack_link,
+                         record_ctx, record_extra, record_groups, record_nonce, unpack_link)
 
 __all__ = ["RedisStore"]
 
@@ -69,27 +69,6 @@ _NAN = float("nan")
 _NONE8 = b"\x00" * 8
 _EMPTY8 = b"\xff" * 8
 _LABELS = Script(LABEL_LUA)
-
-
-def _count(key_index: int, field: str, value: int) -> bytes:
-    f = field.encode("utf-8")
-    return struct.pack("<HH", key_index, len(f)) + f + struct.pack("<d", float(value))
-
-
-def _ctx(record: Mapping[str, Any]) -> str:
-    """The device context of a device-dependent call: the device id, ``"\\x00"`` for none (a link refused
-    below the confidence gate), so the call's rows are kept and a retry can replace them."""
-    did = record.get("device_id")
-    return "\x00" if did is None else str(did)
-
-
-def _hid(value: Any, size: int) -> bytes:
-    """Hash of an identifier value (type-tagged so 1 and '1' stay apart)."""
-    if isinstance(value, tuple):
-        text = "\x1f".join(("i" if isinstance(v, (int, np.integer)) else "s") + str(v) for v in value)
-    else:
-        text = ("i" if isinstance(value, (int, np.integer)) else "s") + str(value)
-    return hash_bytes(text, size)
 
 
 @dataclass
@@ -249,7 +228,7 @@ class RedisStore:
             elif kind == "opt":
                 vals.append(_NAN if v is None else float(v))
             elif kind == "dist":
-                vals.append(_NONE8 if v is None else _hid(v, 8))
+                vals.append(_NONE8 if v is None else identifier_hash(v, 8))
             else:  # app
                 vals.append(_NONE8 if v is None else (_EMPTY8 if v == "" else hash_bytes(v, 8)))
         return m.pack.pack(*vals)
@@ -263,7 +242,7 @@ class RedisStore:
             ent = m.layout.entity(record)
             if ent is None:
                 continue
-            eh = _hid(ent, 12)
+            eh = identifier_hash(ent, 12)
             shard = self._group_shard(m, ent, eh, record)
             key = f"{p}v{tag(p, shard)}:{m.group.signature}:{eh.hex()}"
             parts.append((shard, key, gi + 1, self._row(m, m.layout.extract(record), ts), m))
@@ -313,7 +292,7 @@ class RedisStore:
         calls = [by_slot[s] for s in order] if self._cluster else [single]
         ah = hash_bytes(app, 12).hex() if app else ""
         for c in calls:
-            c.ctx = _ctx(record) if (self._cluster and c.device_dependent and not c.link) else ""
+            c.ctx = device_ctx(record) if (self._cluster and c.device_dependent and not c.link) else ""
             c.late, c.app, c.ts, c.nonce = late, ah, ts, nonce
             c.anchor = c.link or (txn is None and c is calls[0])
             c.extra = extra if c.anchor else b""
@@ -364,8 +343,8 @@ class RedisStore:
                 hidx[k] = len(keys)
             return hidx[k]
 
-        hreads = b"".join(_count(hkey(k), f, v) for (k, f), v in c.hreads)
-        hincr = b"".join(_count(hkey(k), f, v) for (k, f), v in c.hincr)
+        hreads = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hreads)
+        hincr = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hincr)
         assert self._plan is not None
         lt = self._link_state.ttl_ms if self._link_state is not None else 0
         header = struct.pack(HEADER, float(c.ts), time.time(), int(c.late), int(c.replace), len(c.sreads),
@@ -552,7 +531,7 @@ class RedisStore:
                       record: Mapping[str, Any]) -> list[_Call]:
         """Cluster: device-dependent calls applied with another device id than the final one."""
         out = []
-        did = _ctx(record)
+        did = device_ctx(record)
         for t, c in fresh.items():
             if c.link or not c.device_dependent or t not in done:
                 continue

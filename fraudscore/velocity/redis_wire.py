@@ -22,13 +22,16 @@ Examples
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from typing import Any
 
-from .._redis import RoundTrips, redis_module, store_error
+import numpy as np
+
+from .._redis import RoundTrips, hash_bytes, redis_module, store_error
 from .idempotency import Link
 
 __all__ = ["cluster_send", "budget_client", "noscript", "pack_link", "unpack_link", "record_ctx", "record_nonce",
-           "record_extra", "record_groups"]
+           "record_extra", "record_groups", "count_arg", "device_ctx", "identifier_hash"]
 
 
 def noscript(err: Any) -> bool:
@@ -163,3 +166,25 @@ def record_groups(rec: bytes) -> tuple[int, list[tuple[int, tuple[float, ...]]]]
         pos += 2 + ml
         groups.append((gi, vals))
     return int(t), groups
+
+
+def count_arg(key_index: int, field: str, value: int) -> bytes:
+    """One count read or increment argument of the event script: key index, field (length + bytes), value."""
+    f = field.encode("utf-8")
+    return struct.pack("<HH", key_index, len(f)) + f + struct.pack("<d", float(value))
+
+
+def device_ctx(record: Mapping[str, Any]) -> str:
+    """The device context of a device-dependent call: the device id, ``"\\x00"`` for none (a link refused
+    below the confidence gate), so the call's rows are kept and a retry can replace them."""
+    did = record.get("device_id")
+    return "\x00" if did is None else str(did)
+
+
+def identifier_hash(value: Any, size: int) -> bytes:
+    """Hash of an identifier value (type-tagged so 1 and '1' stay apart)."""
+    if isinstance(value, tuple):
+        text = "\x1f".join(("i" if isinstance(v, (int, np.integer)) else "s") + str(v) for v in value)
+    else:
+        text = ("i" if isinstance(value, (int, np.integer)) else "s") + str(value)
+    return hash_bytes(text, size)
