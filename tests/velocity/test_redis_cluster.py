@@ -54,6 +54,17 @@ def test_two_cluster_workers_give_the_serial_memory_decisions(redis_cluster, red
     # a worker that had not seen a device decided "new device" on its stale cache; after the conflict it linked
     # the known one, and the slots that counted distinct devices with the first guess were redone
     assert sum(s.replaced for s in stores) > 0
+    # the global device count lives in another slot: each worker's increments travel with its next event,
+    # so the count plus what is still pending equals the devices counted per family, exactly
+    state = stores[0].link_state()
+    fam_n = glob_n = 0
+    for node in redis_cluster.get_primaries():
+        conn = redis_cluster.get_redis_connection(node)
+        for k in conn.scan_iter(match=f"{state.prefix}f*", count=1000):
+            fam_n += int(conn.hget(k, "n") or 0)
+    glob_n = int(redis_cluster.hget(state.global_key, "n") or 0)
+    pending = sum(d for s in stores for (k, f), d in s._pending.items() if f == "n")
+    assert fam_n > 0 and glob_n + pending == fam_n
 
 
 def test_retry_after_a_partial_failure_applies_only_the_missing_slots(redis_cluster, redis_cluster_prefix,
