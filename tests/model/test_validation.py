@@ -59,7 +59,8 @@ def test_thin_holdout_falls_back_to_rolling_folds(fallback_model):
 
 def test_validation_choice_reaches_the_bundle_metadata(fallback_model):
     model = fallback_model[3]
-    manifest = __import__("json").loads(Bundle(model=model).to_files()["manifest.json"])
+    files = Bundle(model=model).to_files(key=b"validation-test-secret-0123456789")
+    manifest = __import__("json").loads(files["manifest.json"])
     assert manifest["training"]["validation"]["strategy"] == "time_series_cv"
     assert manifest["training"]["calibration"] == model.calibrator.method
 
