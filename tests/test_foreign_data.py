@@ -192,7 +192,7 @@ def test_schema_infer_on_the_ecommerce_look_alike_end_to_end(tmp_path, monkeypat
 
     from fraudscore.bundle import Bundle
 
-    model = Bundle.load(tmp_path / "b").model
+    model = Bundle.load(tmp_path / "b", key=KEY).model
     cats = sorted(n for n in model.feature_names if n.endswith("__category"))
     assert cats == ["browser__category", "source__category"]  # sex is protected: never a model input
     assert model.categories.get("browser").values and sorted(model.categories.features) == cats
