@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,10 +42,31 @@ from .calibration import Calibrator
 from .fast import FastPredictor
 from .thresholds import Thresholds, score_scale, score_scale_array
 
-__all__ = ["Model", "MODEL_FORMAT_VERSION", "MODEL_FILES", "jsonable"]
+__all__ = ["Model", "MODEL_FORMAT_VERSION", "MODEL_FILES", "jsonable", "model_files"]
 
 MODEL_FORMAT_VERSION = 1
 MODEL_FILES = ("model.txt", "calibration.json", "model.json")
+REFERENCE_FILE = "reference.json"
+_MODEL_FILE = re.compile(r"^(model\.txt|calibration\.json|model\.json|model_member_\d+\.txt|reference\.json)$")
+
+
+def model_files(files: Mapping[str, bytes], prefix: str = "") -> dict[str, bytes]:
+    """The files of one saved model among ``files`` (names under ``prefix``, prefix removed).
+
+    A single model has :data:`MODEL_FILES`; an ensemble adds ``model_member_<i>.txt``.
+
+    Examples
+    --------
+    >>> sorted(model_files({"model.txt": b"", "rules.toml": b"", "challenger/model.txt": b"1"}))
+    ['model.txt']
+    >>> model_files({"challenger/model.txt": b"1"}, prefix="challenger/")
+    {'model.txt': b'1'}
+    """
+    out = {}
+    for name, data in files.items():
+        if name.startswith(prefix) and _MODEL_FILE.match(name[len(prefix):]):
+            out[name[len(prefix):]] = data
+    return out
 
 
 def jsonable(obj: Any) -> Any:
@@ -94,6 +116,10 @@ class Model:
         Training metadata (config, sizes, periods).
     fast : bool
         Use the C single-row fast path when available.
+    reference : dict, optional
+        Training-time distributions of the score and of each feature
+        (:func:`fraudscore.monitor.build_reference`), saved as ``reference.json``
+        and read by ``fraudscore monitor``.
 
     Examples
     --------
@@ -117,6 +143,7 @@ class Model:
         metrics: Mapping[str, Any] | None = None,
         training: Mapping[str, Any] | None = None,
         fast: bool = True,
+        reference: Mapping[str, Any] | None = None,
     ) -> None:
         self.booster = booster
         self.feature_names: list[str] = [str(s) for s in feature_names]
@@ -134,6 +161,7 @@ class Model:
         self.thresholds = thresholds or Thresholds(review=500, decline=800)
         self.metrics: dict[str, Any] = dict(metrics or {})
         self.training: dict[str, Any] = dict(training or {})
+        self.reference: dict[str, Any] | None = None if reference is None else dict(reference)
         self._fast = FastPredictor(booster, enabled=fast)
 
     # -- prediction ---------------------------------------------------------
@@ -201,11 +229,14 @@ class Model:
             "metrics": self.metrics,
             "training": self.training,
         }
-        return {
+        files = {
             "model.txt": self.booster.model_to_string().encode("utf-8"),
             "calibration.json": _dumps(self.calibrator.to_dict()),
             "model.json": _dumps(meta),
         }
+        if self.reference is not None:
+            files[REFERENCE_FILE] = _dumps(self.reference)
+        return files
 
     @classmethod
     def from_files(cls, files: Mapping[str, bytes], *, fast: bool = True) -> Model:
@@ -228,6 +259,25 @@ class Model:
                 f"model.json has format version {version}, newer than this library reads ({MODEL_FORMAT_VERSION}); "
                 "upgrade fraudscore"
             )
+        reference = None
+        if REFERENCE_FILE in files:
+            try:
+                reference = json.loads(files[REFERENCE_FILE].decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise BundleError(f"{REFERENCE_FILE} is not valid JSON: {e}") from None
+        kind = meta.get("kind", "single")
+        if kind == "ensemble":
+            from .ensemble import EnsembleModel
+
+            try:
+                calibrator = Calibrator.from_dict(cal)
+            except ConfigError as e:
+                raise BundleError(f"model metadata is invalid: {e}") from None
+            model = EnsembleModel.from_meta(files, meta, calibrator=calibrator, fast=fast)
+            model.reference = reference
+            return model
+        if kind != "single":
+            raise BundleError(f"model.json has an unknown model kind {kind!r}; upgrade fraudscore")
         try:
             booster = lgb.Booster(model_str=files["model.txt"].decode("utf-8"))
         except Exception as e:  # LightGBMError, UnicodeDecodeError
@@ -244,6 +294,7 @@ class Model:
                 metrics=meta.get("metrics") or {},
                 training=meta.get("training") or {},
                 fast=fast,
+                reference=reference,
             )
         except (ConfigError, KeyError, TypeError) as e:
             raise BundleError(f"model metadata is invalid: {e}") from None
@@ -279,6 +330,9 @@ class Model:
             if not path.is_file():
                 raise BundleError(f"model file {name!r} is missing in {directory}")
             files[name] = path.read_bytes()
+        for path in [*directory.glob("model_member_*.txt"), directory / REFERENCE_FILE]:
+            if path.is_file() and _MODEL_FILE.match(path.name):
+                files[path.name] = path.read_bytes()
         return cls.from_files(files, fast=fast)
 
     def __repr__(self) -> str:
