@@ -11,6 +11,8 @@ A bundle is a directory (or the same files in a zip archive)::
     model.json           model metadata             (idem)
     rules.toml           the rule set source
     lists/<name>.txt     named lists (allow / deny lists), one entry per line
+    model_member_<i>.txt ensemble members (when the model is an ensemble)
+    challenger/...       a challenger model scored in shadow (same files as the model)
 
 :meth:`Bundle.load` reads only the files the manifest names, checks each one's
 sha256, the bundle format version and the model's feature names, and raises
@@ -52,7 +54,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import BundleError, ConfigError
-from .model.model import MODEL_FILES, Model, jsonable
+from .model.model import MODEL_FILES, Model, jsonable, model_files
 
 __all__ = ["Bundle", "BUNDLE_FORMAT", "BUNDLE_FORMAT_VERSION", "sha256_hex"]
 
@@ -60,6 +62,7 @@ BUNDLE_FORMAT = "fraudscore-bundle"
 BUNDLE_FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 RULES = "rules.toml"
+CHALLENGER = "challenger/"
 _LIST_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)?$")
 _SECRET_KEYS = re.compile(r"(secret|password|private|^key$|^keys$|^master)", re.IGNORECASE)
@@ -107,6 +110,13 @@ class Bundle:
         Training metadata beyond the model's own (data period, pipeline config).
     metadata : dict, optional
         Free-form descriptive data (name, owner, notes).
+    challenger : Model, optional
+        A second model scored in shadow on every event: its score and action are
+        recorded in each decision, it never acts (see ``docs/lifecycle.md``). It
+        reads features of the same pipeline (its feature names must be pipeline
+        features).
+    challenger_policy : dict, optional
+        The challenger's thresholds (``Policy.to_dict()``); default: its model's.
 
     Attributes
     ----------
@@ -134,9 +144,17 @@ class Bundle:
         policy: Mapping[str, Any] | None = None,
         training: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        challenger: Model | None = None,
+        challenger_policy: Mapping[str, Any] | None = None,
     ) -> None:
         if model is not None and not isinstance(model, Model):
             raise ConfigError(f"The 'model' parameter of Bundle must be a Model or None. Got {type(model).__name__} instead.")
+        if challenger is not None and not isinstance(challenger, Model):
+            raise ConfigError(
+                f"The 'challenger' parameter of Bundle must be a Model or None. Got {type(challenger).__name__} instead.")
+        if challenger is None and challenger_policy:
+            raise ConfigError("The 'challenger_policy' parameter of Bundle needs a challenger model. Got no challenger "
+                              "instead.")
         if not isinstance(rules_toml, str):
             raise ConfigError(f"The 'rules_toml' parameter of Bundle must be a str. Got {type(rules_toml).__name__} instead.")
         lists = dict(lists or {})
@@ -163,6 +181,11 @@ class Bundle:
         self.policy: dict[str, Any] = dict(policy or {})
         self.training: dict[str, Any] = dict(training or {})
         self.metadata: dict[str, Any] = dict(metadata or {})
+        self.challenger = challenger
+        self.challenger_policy: dict[str, Any] = dict(challenger_policy or {})
+        if challenger is not None and not self.challenger_policy:
+            self.challenger_policy = {"review": int(challenger.thresholds.review),
+                                      "decline": int(challenger.thresholds.decline)}
         self.manifest: dict[str, Any] | None = None
         self.created: str | None = None
 
@@ -180,6 +203,8 @@ class Bundle:
         files[RULES] = self.rules_toml.encode("utf-8")
         for name, text in sorted(self.lists.items()):
             files[f"lists/{name}.txt"] = text.encode("utf-8")
+        if self.challenger is not None:
+            files.update({CHALLENGER + n: d for n, d in self.challenger.to_files().items()})
         created = self.created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         model = self.model
         manifest = {
@@ -198,6 +223,7 @@ class Bundle:
             "metrics": model.metrics if model is not None else {},
             "metadata": self.metadata,
             "lists": sorted(self.lists),
+            **self._manifest_extras(),
             "files": {name: sha256_hex(data) for name, data in sorted(files.items())},
         }
         text = json.dumps(jsonable(manifest), indent=2, sort_keys=True, allow_nan=False) + "\n"
@@ -205,6 +231,16 @@ class Bundle:
         self.created = created
         self.manifest = json.loads(text)
         return files
+
+    def _manifest_extras(self) -> dict[str, Any]:
+        """Manifest entries of the optional parts (absent when unused, so older manifests are unchanged)."""
+        out: dict[str, Any] = {}
+        if self.challenger is not None:
+            out["challenger"] = {"feature_names": list(self.challenger.feature_names),
+                                 "kind": getattr(self.challenger, "kind", "single"),
+                                 "thresholds": self.challenger.thresholds.to_dict(),
+                                 "policy": self.challenger_policy, "metrics": self.challenger.metrics}
+        return out
 
     def save(self, path: str | Path, zip: bool = False) -> list[str]:
         """Write the bundle to directory ``path`` (or a zip archive); returns the file names.
@@ -303,7 +339,16 @@ class Bundle:
             if sha256_hex(data) != digest:
                 raise BundleError(f"tampered file {name!r}: its sha256 does not match {MANIFEST}")
             files[name] = data
-        model = Model.from_files({n: files[n] for n in MODEL_FILES}, fast=fast) if has_model else None
+        model = Model.from_files(model_files(files), fast=fast) if has_model else None
+        ch = manifest.get("challenger")
+        challenger = None
+        if ch is not None:
+            if not isinstance(ch, dict):
+                raise BundleError(f"{MANIFEST} has an invalid 'challenger' entry")
+            challenger = Model.from_files(model_files(files, CHALLENGER), fast=fast)
+            if challenger.feature_names != ch.get("feature_names"):
+                raise BundleError(f"feature mismatch: the challenger's feature names differ from those in {MANIFEST}")
+
         names = manifest.get("feature_names") or []
         if model is not None and model.feature_names != names:
             raise BundleError(
@@ -332,6 +377,8 @@ class Bundle:
                 policy=manifest.get("policy") or {},
                 training=extra_training,
                 metadata=manifest.get("metadata") or {},
+                challenger=challenger,
+                challenger_policy=(ch or {}).get("policy") if challenger is not None else None,
             )
         except ConfigError as e:
             raise BundleError(f"{MANIFEST} is invalid: {e}") from None
@@ -341,7 +388,8 @@ class Bundle:
 
     def __repr__(self) -> str:
         m = f"{len(self.feature_names)} features" if self.model is not None else "no model"
-        return f"Bundle({m}, {len(self.lists)} lists, created={self.created!r})"
+        ch = ", a challenger" if self.challenger is not None else ""
+        return f"Bundle({m}{ch}, {len(self.lists)} lists, created={self.created!r})"
 
 
 class _Reader:

@@ -156,6 +156,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "fraudscore.bench",
     "fraudscore.plausibility",
     "fraudscore.rescore",
+    "fraudscore.challenger",
 )
 
 

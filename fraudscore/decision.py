@@ -79,6 +79,13 @@ class Decision:
         The linked (pseudonymous) device id.
     degraded : bool
         True when a store failed and the event was scored without velocity features.
+    challenger_score, challenger_probability, challenger_action : optional
+        When the bundle carries a challenger model (scored in shadow, never
+        acting): its final score, calibrated probability and the action it
+        would have taken, with the same rules and its own thresholds
+        (``None`` without a challenger).
+    challenger_version : str
+        Content version of the challenger model (``""`` without one).
     """
 
     application_id: str
@@ -93,6 +100,10 @@ class Decision:
     ruleset_version: str = ""
     device_id: str | None = None
     degraded: bool = False
+    challenger_score: int | None = None
+    challenger_probability: float | None = None
+    challenger_action: str | None = None
+    challenger_version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (JSON-serialisable)."""
@@ -128,6 +139,12 @@ class DecisionBatch:
         Feature columns when requested.
     index : object, optional
         The input's index (pandas), used by :meth:`to_pandas`.
+    ts : numpy.ndarray, optional
+        ``int64`` event times (epoch milliseconds), for monitoring by day.
+    challenger_score, challenger_probability, challenger_action : numpy.ndarray, optional
+        Per-row shadow results of the bundle's challenger model (``None`` without one).
+    challenger_version : str
+        Content version of the challenger model.
     """
 
     application_id: np.ndarray
@@ -145,6 +162,11 @@ class DecisionBatch:
     ruleset_version: str = ""
     degraded: np.ndarray | None = None
     index: Any = None
+    ts: np.ndarray | None = None
+    challenger_score: np.ndarray | None = None
+    challenger_probability: np.ndarray | None = None
+    challenger_action: np.ndarray | None = None
+    challenger_version: str = ""
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
@@ -166,7 +188,16 @@ class DecisionBatch:
             ruleset_version=self.ruleset_version,
             device_id=None if self.device_id is None else self.device_id[i],
             degraded=bool(self.degraded[i]) if self.degraded is not None else False,
+            **self._challenger_row(i),
         )
+
+    def _challenger_row(self, i: int) -> dict[str, Any]:
+        if self.challenger_score is None:
+            return {}
+        return {"challenger_score": int(self.challenger_score[i]),
+                "challenger_probability": float(self.challenger_probability[i]),  # type: ignore[index]
+                "challenger_action": str(self.challenger_action[i]),  # type: ignore[index]
+                "challenger_version": self.challenger_version}
 
     def __iter__(self) -> Iterator[Decision]:
         for i in range(len(self)):
@@ -197,6 +228,12 @@ class DecisionBatch:
         }
         if self.degraded is not None:
             data["degraded"] = self.degraded
+        if self.ts is not None:
+            data["ts"] = self.ts
+        if self.challenger_score is not None:
+            data["challenger_score"] = self.challenger_score
+            data["challenger_probability"] = self.challenger_probability
+            data["challenger_action"] = self.challenger_action
         if with_features and self.features is not None:
             for k, v in self.features.items():
                 data[k] = v
@@ -231,4 +268,7 @@ class DecisionBatch:
             ruleset_version=first.ruleset_version,
             degraded=None if first.degraded is None else np.concatenate([p.degraded for p in parts]),
             index=first.index,
+            **{k: (None if getattr(first, k) is None else np.concatenate([getattr(p, k) for p in parts]))
+               for k in ("ts", "challenger_score", "challenger_probability", "challenger_action")},
+            challenger_version=first.challenger_version,
         )
