@@ -157,6 +157,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "fraudscore.plausibility",
     "fraudscore.rescore",
     "fraudscore.challenger",
+    "fraudscore.monitor",
 )
 
 

@@ -91,12 +91,18 @@ class TrainResult:
     feature_names : tuple of str
     errors : list
         Rejected history rows.
+    model_rows : numpy.ndarray of bool
+        The rows the model was fitted and validated on (labelled, inside ``train_period``).
+    model_columns : list of int
+        The columns of ``X`` the model reads (``feature_names`` minus excluded features).
     """
 
     def __init__(self, bundle: Bundle, X: np.ndarray, y: np.ndarray, ts: np.ndarray,
                  feature_names: tuple[str, ...], errors: list[Any]) -> None:
         self.bundle, self.X, self.y, self.ts = bundle, X, y, ts
         self.feature_names, self.errors = feature_names, errors
+        self.model_rows: np.ndarray = ~np.isnan(y)
+        self.model_columns: list[int] = list(range(X.shape[1] if X.ndim == 2 else 0))
 
     def save(self, path: str | Path, *, zip: bool = False) -> Path:
         """Save the bundle (see :meth:`fraudscore.bundle.Bundle.save`); returns where it went."""
@@ -195,6 +201,7 @@ def train(
     entity = None if entity_field is None else np.asarray(rec[entity_field], dtype=object)[known]
     model = train_model(X[known][:, cols], y[known].astype(np.int8), ts[known], model_names, config=tcfg,
                         entity=entity)
+    model.reference = _reference(model, X[known][:, cols], y[known], ts[known])
     th = model.thresholds
     policy = Policy(review=int(th.review), decline=int(th.decline))
     training = {
@@ -215,7 +222,21 @@ def train(
                     policy=policy.to_dict(), training=training,
                     metadata={"created_by": f"fraudscore {__version__}",
                               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
-    return TrainResult(bundle, X, y, ts, scorer.pipeline.feature_names, cb.errors)
+    result = TrainResult(bundle, X, y, ts, scorer.pipeline.feature_names, cb.errors)
+    result.model_rows = known
+    result.model_columns = cols
+    return result
+
+
+def _reference(model: Any, Xm: np.ndarray, y: np.ndarray, ts: np.ndarray) -> dict[str, Any]:
+    """The monitoring reference: feature distributions over the model's rows, scores over its validation rows."""
+    from .model import score_scale_array
+    from .monitor import build_reference
+
+    valid = ts >= int(model.training.get("valid_start_ms", ts.min()))
+    scores = score_scale_array(model.predict_proba(Xm[valid]))
+    return build_reference(Xm, model.feature_names, scores, ts=ts, score_ts=ts[valid], y=y[valid],
+                           thresholds=model.thresholds.to_dict())
 
 
 def _scheme_version() -> int:
