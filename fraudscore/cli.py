@@ -119,6 +119,9 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--out", required=True, help="bundle directory to write")
     p.add_argument("--config", help="fraudscore.toml with [model], [features] and [rules] sections")
     p.add_argument("--zip", action="store_true", help="also write DIR.zip")
+    p.add_argument("--report", metavar="DIR",
+                   help="where to write the model report (report.md, report.json, PNG charts; default: OUT.report)")
+    p.add_argument("--no-report", action="store_true", help="do not write the model report")
     _key_arg(p)
     p.set_defaults(func=_run_train)
 
@@ -133,6 +136,10 @@ def _run_train(args: argparse.Namespace) -> int:
     print(f"trained on {len(result.y):,} rows ({len(result.errors)} rejected); validation "
           f"AUC {m.get('roc_auc', float('nan')):.3f}, AP {m.get('average_precision', float('nan')):.3f}")
     print(f"bundle written to {path}")
+    if not args.no_report:
+        where = Path(args.report) if args.report else Path(args.out).with_name(Path(args.out).name + ".report")
+        written = result.report().save(where)
+        print(f"model report written to {written['markdown']}")
     return 0
 
 

@@ -104,6 +104,17 @@ class TrainResult:
         self.model_rows: np.ndarray = ~np.isnan(y)
         self.model_columns: list[int] = list(range(X.shape[1] if X.ndim == 2 else 0))
 
+    def report(self, **kwargs: Any) -> Any:
+        """The model report on the validation rows (:func:`fraudscore.model.report.model_report`).
+
+        ``result.report().save(dir)`` writes ``report.md``, ``report.json`` and the PNG charts.
+        """
+        from .model.report import model_report
+
+        rows = self.model_rows
+        return model_report(self.bundle.model, self.X[rows][:, self.model_columns], self.y[rows].astype(np.int64),
+                            self.ts[rows], **kwargs)
+
     def save(self, path: str | Path, *, zip: bool = False) -> Path:
         """Save the bundle (see :meth:`fraudscore.bundle.Bundle.save`); returns where it went."""
         path = Path(path)
