@@ -36,7 +36,7 @@ from .plan import Group, Plan, finish
 
 __all__ = ["RedisStore", "LUA"]
 
-_ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2}
+_ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
 _NAN = float("nan")
 
 
@@ -51,6 +51,7 @@ def _lua(x: Any) -> str:
 
 LUA = r"""
 local CFG = {--CONFIG--}
+local DAY = 86400000
 local t = tonumber(ARGV[1])
 local lateness = tonumber(ARGV[2])
 local lprefix = ARGV[3]
@@ -99,9 +100,20 @@ for gi = 1, ngroups do
   for qi = 1, nq do
     local qc = qs[qi]
     local agg, lo, hi, inc, flag, slot, slot2 = qc[1], qc[2], qc[3], qc[4] == 1, qc[5], qc[6], qc[7]
+    local cal, exd = qc[8], qc[9] == 1
     local upper = t - hi
     local lowt = nil
     if lo >= 0 then lowt = t - lo end
+    if cal > 0 or exd then
+      -- calendar edges from the UTC day of t - delay (exact: doubles hold these integers)
+      local d0 = upper - (upper % DAY)
+      if exd then upper = d0 - 1 end
+      if cal > 0 then
+        local k = cal - 1
+        if exd then k = k + 1 end
+        lowt = d0 - k * DAY - 1
+      end
+    end
     local incc = inc and (flag == 0 or cur[flag] == '1')
     local n, s, nv, k = 0, 0, 0, 0
     local best = nil
@@ -112,7 +124,7 @@ for gi = 1, ngroups do
         local f = ev[e]
         if flag == 0 or f[flag] == '1' then
           if agg == 'count' then n = n + 1
-          elseif agg == 'sum' or agg == 'mean' then
+          elseif agg == 'sum' or agg == 'mean' or agg == 'ratio_to_mean' then
             s = s + tonumber(f[slot])
             if slot2 > 0 then nv = nv + tonumber(f[slot2]) end
           elseif agg == 'min' or agg == 'max' then
@@ -149,13 +161,16 @@ for gi = 1, ngroups do
     if agg == 'count' then
       if incc then n = n + 1 end
       out[#out + 1] = fmt(n)
-    elseif agg == 'sum' or agg == 'mean' then
+    elseif agg == 'sum' or agg == 'mean' or agg == 'ratio_to_mean' then
       if incc then
         s = s + tonumber(cur[slot])
         if slot2 > 0 then nv = nv + tonumber(cur[slot2]) end
       end
+      if agg == 'ratio_to_mean' then
+        if cur[slot2] == '1' then out[#out + 1] = cur[slot] else out[#out + 1] = '' end
+      end
       out[#out + 1] = fmt(s)
-      if agg == 'mean' then out[#out + 1] = fmt(nv) end
+      if agg ~= 'sum' then out[#out + 1] = fmt(nv) end
     elseif agg == 'min' or agg == 'max' then
       if incc and cur[slot] ~= '' then
         local v = tonumber(cur[slot])
@@ -242,7 +257,7 @@ class RedisStore:
             ttl = 0 if g.horizon is None else max(g.horizon + plan.lateness, self.min_ttl_ms)
             qs = [[q.agg, -1 if q.lo is None else q.lo, q.hi, int(q.include_current),
                    0 if q.flag is None else q.flag + 1, 0 if q.slot is None else q.slot + 1,
-                   0 if q.slot2 is None else q.slot2 + 1] for q in g.queries]
+                   0 if q.slot2 is None else q.slot2 + 1, q.cal_days, int(q.excl_day)] for q in g.queries]
             cfg.append(_lua([widest, horizon, ttl, len(g.slots), qs]))
             self._static[g.index] = str(g.index + 1)
             self._layouts[g.index] = GroupLayout(g)
