@@ -90,8 +90,9 @@ RICH_MODEL: dict[str, Any] = {
     "imbalance": "sqrt", "calibration": "none", "metric": "average_precision",
 }
 #: LightGBM settings chosen on the chapter-5 validation folds (see docs/handbook.md): the previous
-#: round's, as an ensemble of five boosters, on one thread (results depend on the thread count)
-DEFAULT_MODEL: dict[str, Any] = {**RICH_MODEL, "ensemble_size": 5, "num_threads": 1}
+#: round's without class weighting, as an ensemble of five boosters, on one thread (results depend
+#: on the thread count)
+DEFAULT_MODEL: dict[str, Any] = {**RICH_MODEL, "imbalance": "none", "ensemble_size": 5, "num_threads": 1}
 
 
 def fdh_dir() -> Path:
