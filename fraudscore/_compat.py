@@ -69,15 +69,19 @@ class _NoProgress:
         return None
 
 
-def progress(enabled: bool = True) -> Any:
-    """A ``rich.progress.Progress`` with rows, rows/s and ETA columns, or a no-op stand-in.
+def progress(enabled: bool = True, unit: str = "rows") -> Any:
+    """A ``rich.progress.Progress`` with counts, ``unit``/s and ETA columns, or a no-op stand-in.
 
-    Falls back to the no-op when ``rich`` (extra ``cli``) is not installed or
-    ``enabled`` is false.
+    The bars go to stderr, and only when it is a terminal (so piped output and logs
+    stay clean). Falls back to the no-op when ``rich`` (extra ``cli``) is not
+    installed, stderr is not a terminal, or ``enabled`` is false.
     """
-    if not enabled:
+    import sys
+
+    if not enabled or not getattr(sys.stderr, "isatty", lambda: False)():
         return _NoProgress()
     try:
+        from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)
     except ImportError:
@@ -91,7 +95,7 @@ def progress(enabled: bool = True) -> Any:
             from rich.text import Text
 
             speed = task.finished_speed or task.speed
-            return Text(f"{speed:,.0f} rows/s" if speed else "", style="progress.data.speed")
+            return Text(f"{speed:,.0f} {unit}/s" if speed else "", style="progress.data.speed")
 
     return Progress(
         TextColumn("{task.description}"),
@@ -102,4 +106,5 @@ def progress(enabled: bool = True) -> Any:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         transient=False,
+        console=Console(stderr=True),
     )

@@ -5,12 +5,16 @@ A bundle is a directory (or the same files in a zip archive)::
     manifest.json        format and library versions, creation time, schema, feature
                          specs and names, fingerprint scheme version and key *id*,
                          thresholds, policy, training metadata and metrics, lists,
-                         and the sha256 of every other file
+                         the compiled-trees option (engine and sha256 of the node
+                         tables, or null; see docs/model.md), and the sha256 of
+                         every other file
     model.txt            LightGBM text format       (when the bundle has a model)
     calibration.json     calibration breakpoints    (idem)
     model.json           model metadata             (idem)
     rules.toml           the rule set source
     lists/<name>.txt     named lists (allow / deny lists), one entry per line
+    linker.txt           the pairwise device-link model, LightGBM text (optional;
+                         without it the package's default link model is used)
     model_member_<i>.txt ensemble members (when the model is an ensemble)
     challenger/...       a challenger model scored in shadow (same files as the model)
 
@@ -62,6 +66,7 @@ BUNDLE_FORMAT = "fraudscore-bundle"
 BUNDLE_FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 RULES = "rules.toml"
+LINKER = "linker.txt"
 CHALLENGER = "challenger/"
 _LIST_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)?$")
@@ -110,6 +115,9 @@ class Bundle:
         Training metadata beyond the model's own (data period, pipeline config).
     metadata : dict, optional
         Free-form descriptive data (name, owner, notes).
+    link_model : LinkModel, optional
+        The pairwise device-link model (``linker.txt``, listed in the manifest under
+        ``"linker"`` with its sha256); ``None`` uses the package's default.
     challenger : Model, optional
         A second model scored in shadow on every event: its score and action are
         recorded in each decision, it never acts (see ``docs/lifecycle.md``). It
@@ -144,6 +152,7 @@ class Bundle:
         policy: Mapping[str, Any] | None = None,
         training: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        link_model: Any = None,
         challenger: Model | None = None,
         challenger_policy: Mapping[str, Any] | None = None,
     ) -> None:
@@ -188,6 +197,13 @@ class Bundle:
                                       "decline": int(challenger.thresholds.decline)}
         self.manifest: dict[str, Any] | None = None
         self.created: str | None = None
+        if link_model is not None:
+            from .fingerprint.linkmodel import LinkModel
+
+            if not isinstance(link_model, LinkModel):
+                raise ConfigError("The 'link_model' parameter of Bundle must be a LinkModel or None. "
+                                  f"Got {type(link_model).__name__} instead.")
+        self.link_model = link_model
 
     @property
     def feature_names(self) -> list[str]:
@@ -203,6 +219,8 @@ class Bundle:
         files[RULES] = self.rules_toml.encode("utf-8")
         for name, text in sorted(self.lists.items()):
             files[f"lists/{name}.txt"] = text.encode("utf-8")
+        if self.link_model is not None:
+            files[LINKER] = self.link_model.text.encode("utf-8")
         if self.challenger is not None:
             files.update({CHALLENGER + n: d for n, d in self.challenger.to_files().items()})
         created = self.created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -221,8 +239,10 @@ class Bundle:
             "policy": self.policy,
             "training": {**(model.training if model is not None else {}), **self.training},
             "metrics": model.metrics if model is not None else {},
+            "compiled": model.compiled_info if model is not None else None,
             "metadata": self.metadata,
             "lists": sorted(self.lists),
+            "linker": None if self.link_model is None else {"file": LINKER, "sha256": self.link_model.sha256},
             **self._manifest_extras(),
             "files": {name: sha256_hex(data) for name, data in sorted(files.items())},
         }
@@ -271,8 +291,12 @@ class Bundle:
 
     # -- reading ------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path, *, fast: bool = True) -> Bundle:
+    def load(cls, path: str | Path, *, fast: bool = True, compiled: bool | None = None) -> Bundle:
         """Read and verify a bundle directory or zip archive.
+
+        ``compiled``: ``None`` (default) evaluates the trees with the compiled
+        engine when the bundle asks for it (``manifest["compiled"]``, see
+        ``docs/model.md``), ``False`` never, ``True`` always.
 
         Raises
         ------
@@ -290,12 +314,12 @@ class Bundle:
         else:
             raise BundleError(f"bundle {path} does not exist")
         try:
-            return cls._from_reader(reader, fast=fast)
+            return cls._from_reader(reader, fast=fast, compiled=compiled)
         finally:
             reader.close()
 
     @classmethod
-    def _from_reader(cls, reader: _Reader, *, fast: bool) -> Bundle:
+    def _from_reader(cls, reader: _Reader, *, fast: bool, compiled: bool | None = None) -> Bundle:
         raw = reader.read(MANIFEST)
         if raw is None:
             raise BundleError(f"missing file {MANIFEST!r}")
@@ -326,6 +350,11 @@ class Bundle:
         has_model = bool(manifest.get("has_model"))
         required = [RULES] + (list(MODEL_FILES) if has_model else [])
         required += [f"lists/{n}.txt" for n in manifest.get("lists") or []]
+        linker = manifest.get("linker")
+        if linker is not None:
+            if not isinstance(linker, dict) or linker.get("file") != LINKER:
+                raise BundleError(f"{MANIFEST} has an invalid 'linker' entry")
+            required.append(LINKER)
         for name in required:
             if name not in listed:
                 raise BundleError(f"missing file {name!r}: not listed in {MANIFEST}")
@@ -339,13 +368,16 @@ class Bundle:
             if sha256_hex(data) != digest:
                 raise BundleError(f"tampered file {name!r}: its sha256 does not match {MANIFEST}")
             files[name] = data
-        model = Model.from_files(model_files(files), fast=fast) if has_model else None
+        model = Model.from_files(model_files(files), fast=fast, compiled=compiled) if has_model else None
+        if model is not None and (manifest.get("compiled") or None) != (
+                json.loads(files["model.json"].decode("utf-8")).get("compiled") or None):
+            raise BundleError(f"compiled trees mismatch: {MANIFEST} and model.json record different compiled trees")
         ch = manifest.get("challenger")
         challenger = None
         if ch is not None:
             if not isinstance(ch, dict):
                 raise BundleError(f"{MANIFEST} has an invalid 'challenger' entry")
-            challenger = Model.from_files(model_files(files, CHALLENGER), fast=fast)
+            challenger = Model.from_files(model_files(files, CHALLENGER), fast=fast, compiled=compiled)
             if challenger.feature_names != ch.get("feature_names"):
                 raise BundleError(f"feature mismatch: the challenger's feature names differ from those in {MANIFEST}")
 
@@ -362,6 +394,11 @@ class Bundle:
             rules = files[RULES].decode("utf-8")
         except UnicodeDecodeError as e:
             raise BundleError(f"a text file of the bundle is not UTF-8: {e}") from None
+        link_model = None
+        if linker is not None:
+            from .fingerprint.linkmodel import LinkModel
+
+            link_model = LinkModel.from_bytes(files[LINKER], linker.get("sha256"))
         model_training = model.training if model is not None else {}
         extra_training = {
             k: v for k, v in (manifest.get("training") or {}).items() if k not in model_training or model_training[k] != v
@@ -377,6 +414,7 @@ class Bundle:
                 policy=manifest.get("policy") or {},
                 training=extra_training,
                 metadata=manifest.get("metadata") or {},
+                link_model=link_model,
                 challenger=challenger,
                 challenger_policy=(ch or {}).get("policy") if challenger is not None else None,
             )

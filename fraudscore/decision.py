@@ -12,7 +12,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -21,7 +21,7 @@ import numpy as np
 from ._compat import require_pandas
 from .errors import EventError
 
-__all__ = ["Reason", "Decision", "DecisionBatch", "Action", "ACTIONS"]
+__all__ = ["Reason", "Decision", "DecisionBatch", "Action", "ACTIONS", "PendingReasons"]
 
 Action = Literal["approve", "review", "decline"]
 ACTIONS: tuple[str, ...] = ("approve", "review", "decline")
@@ -50,6 +50,47 @@ class Reason:
     adverse_action_ok: bool = False
 
 
+class PendingReasons:
+    """Reasons whose model part is computed on first access (see :attr:`Decision.reasons`).
+
+    Holds the reasons known at scoring time (``before``: acting rules;
+    ``after``: system reasons) and a function that returns the model reasons.
+    :meth:`resolve` returns ``before + model reasons + after``, the very list an
+    eager computation gives.
+
+    Examples
+    --------
+    >>> p = PendingReasons([Reason("R1", "rule")], lambda: [Reason("M1", "model", "model")], [])
+    >>> [r.code for r in p.resolve()]
+    ['R1', 'M1']
+    """
+
+    __slots__ = ("before", "compute", "after")
+
+    def __init__(self, before: list[Reason], compute: Callable[[], Sequence[Reason]], after: list[Reason]) -> None:
+        self.before, self.compute, self.after = before, compute, after
+
+    def resolve(self) -> list[Reason]:
+        """The full reason list (computes the model reasons)."""
+        return [*self.before, *self.compute(), *self.after]
+
+
+class _ReasonsField:
+    """``Decision.reasons``: a plain list, or a :class:`PendingReasons` resolved (once) on first read."""
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return ()  # the dataclass default (an empty list per instance, see __set__)
+        v = obj.__dict__["_reasons"]
+        if type(v) is PendingReasons:
+            v = v.resolve()
+            obj.__dict__["_reasons"] = v
+        return v
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__["_reasons"] = value if isinstance(value, (list, PendingReasons)) else list(value)
+
+
 @dataclass
 class Decision:
     """The decision for one application.
@@ -66,7 +107,12 @@ class Decision:
     action : {"approve", "review", "decline"}
         Final action after rules and thresholds (see :mod:`fraudscore.policy`).
     reasons : list of Reason
-        Ordered: acting rule hits first (by priority), then model reasons.
+        Ordered: acting rule hits first (by priority), then model reasons, then
+        system reasons. The model reasons of a single-event decision are
+        computed on first access (reading ``reasons``, ``to_dict``, equality or
+        ``repr``), so an explanation nobody reads costs nothing on the scoring
+        path; the list is the same as an eager computation gives
+        (:attr:`reasons_pending` tells whether it is still to be computed).
     rule_hits : list of str
         Codes of the non-shadow rules that fired.
     shadow_hits : list of str
@@ -92,7 +138,7 @@ class Decision:
     score: int
     probability: float
     action: str
-    reasons: list[Reason] = field(default_factory=list)
+    reasons: list[Reason] = _ReasonsField()  # type: ignore[assignment]
     rule_hits: list[str] = field(default_factory=list)
     shadow_hits: list[str] = field(default_factory=list)
     features: dict[str, float] | None = None
@@ -108,6 +154,25 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (JSON-serialisable)."""
         return asdict(self)
+
+    @property
+    def reasons_pending(self) -> bool:
+        """Whether the model reasons are still to be computed (on the first read of :attr:`reasons`).
+
+        Examples
+        --------
+        >>> d = Decision("A1", 10, 0.01, "approve")
+        >>> d.reasons_pending, d.reasons
+        (False, [])
+        """
+        return type(self.__dict__.get("_reasons")) is PendingReasons
+
+    def __getstate__(self) -> dict[str, Any]:
+        self.reasons  # noqa: B018 - resolve pending reasons: copies and pickles hold plain data
+        return dict(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
 
 @dataclass

@@ -6,6 +6,7 @@ a caller would naturally catch, so ``except ValueError`` keeps working::
 
     FraudscoreError
     ├── EventError(ValueError)           a malformed event; names the field
+    ├── InputError(ValueError)           a data file that cannot be read as a table of events
     ├── ConfigError(ValueError)          a bad parameter (feature spec, schema, policy)
     │   └── RuleSyntaxError              a rule that does not parse or type-check
     ├── BundleError(ValueError)          a missing, tampered or incompatible bundle
@@ -30,6 +31,7 @@ from typing import Any
 __all__ = [
     "FraudscoreError",
     "EventError",
+    "InputError",
     "ConfigError",
     "RuleSyntaxError",
     "BundleError",
@@ -84,6 +86,15 @@ class EventError(FraudscoreError, ValueError):
             msg += f" (got {self.value_type})"
         err.args = (msg,)
         return err
+
+
+class InputError(FraudscoreError, ValueError):
+    """A data file (CSV, Parquet, a folder of Parquet files) that cannot be read as a table of events.
+
+    Raised for an unknown file type, a missing file, a required column the file
+    lacks, or a file the parser cannot read at all. Bad *rows* are not input
+    errors: batch paths report them one by one and score the rest.
+    """
 
 
 class ConfigError(FraudscoreError, ValueError):

@@ -16,12 +16,22 @@ section) and ``device_canvas`` (a keyed hash of the canvas/WebGL rendering, for
 The model's input vector is, in order: the schema's numeric fields, the identity
 features, the device features, the link confidence, and the velocity features
 (:attr:`FeaturePipeline.feature_names`).
+
+A link whose confidence is below
+:data:`~fraudscore.fingerprint.MIN_LINK_CONFIDENCE` (an exact match on a common
+fingerprint, an ambiguous drift link) is not keyed on: the record's
+``device_id`` is ``None``, so no velocity feature counts the event under a
+device id that may be shared by several phones (those features are then
+missing, as for an event without a device); ``device__link_confidence`` still
+carries the confidence, and ``device_fp`` / ``device_hw`` are set as always.
+Online and batch apply the same rule.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import math
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -30,16 +40,22 @@ import numpy as np
 
 from .batch import ColumnBatch
 from .errors import EventError, StoreError
-from .fingerprint import (DEVICE_FEATURES, DeviceLinker, Fingerprinter, MemoryLinkState, device_signal_matrix,
-                          device_signals)
+from .fingerprint import (DEVICE_FEATURES, MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprinter, MemoryLinkState,
+                          device_signal_matrix, device_signals)
 from .identity import Identity
 from .keys import Keys
 from .schema import Schema
 from .velocity import FeatureSet, OnlineVelocity, late_mask, replay
 
-__all__ = ["FeaturePipeline", "LINK_FEATURE", "RECORD_EXTRA_FIELDS", "protected_features", "paused_gc"]
+__all__ = ["FeaturePipeline", "LINK_FEATURE", "RECORD_EXTRA_FIELDS", "AGE_SUFFIX", "protected_features", "paused_gc",
+           "late_event_error", "has_device_attribute", "unusable_device_error"]
+
+log = logging.getLogger("fraudscore")
 
 LINK_FEATURE = "device__link_confidence"
+AGE_SUFFIX = "__age_s"
+"""Suffix of the features derived from timestamp fields: seconds from the field's time to the event time."""
+_PROTECTED_NAMES = frozenset({"age", "gender", "sex"})
 RECORD_EXTRA_FIELDS = ("ip_prefix", "device_id", "device_fp", "device_hw", "device_canvas")
 _NAN = float("nan")
 _MS_PER_DAY = 86_400_000
@@ -68,6 +84,63 @@ def paused_gc() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+def late_event_error(field: str, allowed_lateness_ms: int, row: int | None = None) -> EventError:
+    """The error for an event that arrives more than ``allowed_lateness`` after a newer one (live scoring).
+
+    Examples
+    --------
+    >>> print(late_event_error("ts", 3_600_000, row=7))
+    row 7: field 'ts': is more than the allowed lateness (1h) older than the newest event already seen; send events in time order or raise allowed_lateness
+    """
+    from .timeutil import format_duration
+
+    lateness = format_duration(allowed_lateness_ms) if allowed_lateness_ms else "0"
+    return EventError(field, f"is more than the allowed lateness ({lateness}) older than the newest event already "
+                             "seen; send events in time order or raise allowed_lateness", row=row)
+
+
+def has_device_attribute(device: Mapping[str, Any]) -> bool:
+    """Whether a device mapping names at least one known device attribute (with a value).
+
+    A mapping of only unknown names fingerprints every device alike, so linking
+    would join them all into one device: such mappings are refused
+    (:func:`unusable_device_error`).
+
+    Examples
+    --------
+    >>> has_device_attribute({"OS": "android", "x": 1}), has_device_attribute({"id": "abc123"})
+    (True, False)
+    """
+    for k, v in device.items():
+        if v is None or v == "" or v == []:
+            continue
+        if _attribute_known(k):
+            return True
+    return False
+
+
+_KNOWN_ATTR_NAMES: dict[Any, bool] = {}
+
+
+def _attribute_known(name: Any) -> bool:
+    hit = _KNOWN_ATTR_NAMES.get(name)
+    if hit is None:
+        from .fingerprint.canonical import ATTRIBUTE_INDEX
+
+        key = str(name).strip().lower()[:64].strip()
+        hit = key in ATTRIBUTE_INDEX or key.replace(" ", "_").replace("-", "_") in ATTRIBUTE_INDEX
+        if len(_KNOWN_ATTR_NAMES) < 4096:
+            _KNOWN_ATTR_NAMES[name] = hit
+    return hit
+
+
+def unusable_device_error(row: int | None = None) -> EventError:
+    """The error for a device mapping without any known device attribute (see :func:`has_device_attribute`)."""
+    return EventError("device", "names no known device attribute (such as user_agent, os, model, screen), so every "
+                                "such device would link into one; put a plain device id in its own field with "
+                                "identifier = \"device_id\" (see docs/schema.md)", row=row)
 
 
 def protected_features(names: tuple[str, ...] | list[str]) -> list[str]:
@@ -113,25 +186,55 @@ class FeaturePipeline:
         self.feature_set = feature_set
         self.identity = Identity(keys, schema)
         self.fingerprinter = Fingerprinter(keys)
+        self.link_model: Any = None  # a LinkModel from the bundle; None: the package's default
         self.identifier_fields = tuple(schema.identifiers)
         self.has_device = "device" in schema and schema["device"].type == "mapping"
+        # a plain device id (identifier kind "device_id") keys the device features directly, unlinked
+        self.device_id_field = next((n for n, k in schema.identifiers.items() if k == "device_id"), None)
         self.numeric_fields = tuple(
             f.name for f in schema.fields if f.type in ("float", "int", "bool") and f.name != schema.time_field
         )
+        self.time_fields = tuple(f.name for f in schema.fields if f.type == "timestamp" and f.name != schema.time_field)
         device_feats = (*DEVICE_FEATURES, LINK_FEATURE) if self.has_device else ()
         self.feature_names: tuple[str, ...] = (
             *self.numeric_fields,
+            *(f"{name}{AGE_SUFFIX}" for name in self.time_fields),
             *self.identity.feature_names,
             *device_feats,
             *feature_set.names,
         )
         self._n_static = len(self.feature_names) - len(feature_set.names)
+        has_ip = any(k == "ip" for k in schema.identifiers.values())
         self.record_fields: tuple[str, ...] = tuple(
             [f.name for f in schema.fields if f.type != "mapping"]
-            + (["ip_prefix"] if "ip" in self.identifier_fields else [])
+            + (["ip_prefix"] if has_ip else [])
             + (list(RECORD_EXTRA_FIELDS[1:]) if self.has_device else [])
+            + (["device_id"] if self.device_id_field not in (None, "device_id") else [])
         )
+        # velocity reads the event time as "ts" and the event id as "application_id": alias other names
+        self._aliases = tuple((alias, name) for alias, name in (("ts", schema.time_field),
+                                                                 ("application_id", schema.id_field))
+                              if alias != name)
         feature_set.validate(set(self.record_fields))
+
+    def protected_features(self) -> list[str]:
+        """Model inputs derived from protected characteristics, kept out of models by default.
+
+        The schema's ``protected`` fields (their own column and every ``<field>__*``
+        feature derived from them), plus the age and gender read from national ID
+        numbers. A schema without a ``protected`` list falls back to names:
+        features named ``age``, ``gender`` or ``sex`` (see :func:`protected_features`).
+        """
+        names = self.feature_names
+        out = [n for n in names if n.rsplit("__", 1)[-1] in ("age", "gender")
+               and n.split("__", 1)[0] in self.identity.schema.identifiers]
+        listed = self.schema.protected
+        if listed is None:
+            out += [n for n in protected_features(names) if n not in out]
+            out += [n for n in names if n.split("__", 1)[0] in _PROTECTED_NAMES and n not in out]
+        else:
+            out += [n for n in names if n.split("__", 1)[0] in listed and n not in out]
+        return [n for n in names if n in out]
 
     # -- shared per-event steps --------------------------------------------------
     def _record_and_static(self, ev: Mapping[str, Any]) -> tuple[dict[str, Any], list[float], Any]:
@@ -139,14 +242,26 @@ class FeaturePipeline:
         pseudo, ident_feats = self.identity.process(ev)
         record = {k: v for k, v in ev.items() if k != "device"}
         record.update(pseudo)
+        for alias, name in self._aliases:
+            record[alias] = ev[name]
         static: list[float] = []
         for name in self.numeric_fields:
             v = ev.get(name)
             static.append(_NAN if v is None else float(v))
+        if self.time_fields:
+            t = ev[self.schema.time_field]
+            for name in self.time_fields:
+                v = ev.get(name)
+                static.append(_NAN if v is None else (t - v) / 1000.0)
         static.extend(ident_feats[n] for n in self.identity.feature_names)
+        if self.device_id_field is not None:
+            record["device_id"] = pseudo[self.device_id_field]
         fp = None
         if self.has_device:
-            fp = self.fingerprinter.fingerprint(ev.get("device"))
+            dev = ev.get("device")
+            if dev and not has_device_attribute(dev):
+                raise unusable_device_error()
+            fp = self.fingerprinter.fingerprint(dev)
             sig = device_signals(fp, ev)
             static.extend(sig[n] for n in DEVICE_FEATURES)
             record["device_fp"] = None if fp is None else fp.id
@@ -161,13 +276,13 @@ class FeaturePipeline:
             record["device_id"] = None
             static.append(_NAN)
             return
-        res = linker.link(fp, record[self.schema.time_field])
-        record["device_id"] = res.device_id
+        res = linker.link(fp, record[self.schema.time_field], record.get("ip_prefix"))
+        record["device_id"] = res.device_id if res.link_confidence >= MIN_LINK_CONFIDENCE else None
         static.append(float(res.link_confidence))
 
     def new_linker(self) -> DeviceLinker:
         """A device linker over fresh in-memory state (the batch path's default)."""
-        return DeviceLinker(MemoryLinkState())
+        return DeviceLinker(MemoryLinkState(), model=self.link_model)
 
     # -- online ----------------------------------------------------------------------
     def online(
@@ -193,10 +308,12 @@ class FeaturePipeline:
             # Refuse a too-late event before any state changes (links included), as the batch path does.
             latest = velocity.store.latest_time()
             if latest is not None and ts < latest - self.feature_set.allowed_lateness_ms:
-                raise EventError(self.schema.time_field, "is more than allowed_lateness behind the latest event time")
+                raise late_event_error(self.schema.time_field, self.feature_set.allowed_lateness_ms)
             self._link(record, static, fp, linker)
             vel = velocity.update_and_read(record)
-        except StoreError:
+        except StoreError as exc:
+            log.warning("velocity store error%s: %s", "; scoring without velocity features" if degrade else "",
+                        exc)
             if not degrade:
                 raise
             degraded = True
@@ -246,6 +363,19 @@ class FeaturePipeline:
         X[:, self._n_static :] = vel
         return rec_cols, X
 
+    def batch_through(self, cb: ColumnBatch, state: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Record columns and features of a validated batch that continues a :class:`~fraudscore.warmstart.ScoringState`.
+
+        The stateless steps run vectorised; links and velocity go through the
+        state's linker and store row by row in input order (the online path),
+        leaving the state where the batch ends.
+        """
+        rec_cols, static = self.batch_static(cb, state.linker)
+        X = np.empty((cb.n, len(self.feature_names)), dtype=np.float64)
+        X[:, : self._n_static] = static
+        X[:, self._n_static :] = state.velocity_rows(rec_cols, cb.n)
+        return rec_cols, X
+
     def batch_static(self, cb: ColumnBatch, linker: DeviceLinker) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Record columns and the stateless + link features (no velocity) of a validated batch."""
         n = cb.n
@@ -257,12 +387,44 @@ class FeaturePipeline:
         for name in self.numeric_fields:
             static[:, j] = _float_column(columns.get(name), n)
             j += 1
+        for name in self.time_fields:
+            col = columns.get(name)
+            static[:, j] = np.nan if col is None else (ts - np.asarray(col, dtype=np.float64)) / 1000.0
+            j += 1
         pseudo_cols, j = self._identity_batch(columns, ts, n, static, j)
-        dev_cols = self._device_batch(columns, ts, n, static, j, linker) if self.has_device else {}
+        dev_cols = self._device_batch(columns, ts, n, static, j, linker,
+                                      pseudo_cols.get("ip_prefix")) if self.has_device else {}
         rec_cols: dict[str, np.ndarray] = {k: col for k, col in columns.items() if k != "device"}
         rec_cols.update(pseudo_cols)
         rec_cols.update(dev_cols)
+        if self.device_id_field is not None:
+            rec_cols["device_id"] = pseudo_cols[self.device_id_field]
+        for alias, name in self._aliases:
+            rec_cols[alias] = ts if name == tf else columns[name]
         return rec_cols, static
+
+    def screen(self, cb: ColumnBatch) -> ColumnBatch:
+        """Remove the rows the online path would refuse after validation: device mappings without a known attribute.
+
+        Their errors join ``cb.errors`` (in row order); the returned batch holds the rest.
+        """
+        if not self.has_device or not cb.n or "device" not in cb.columns:
+            return cb
+        seen: dict[int, bool] = {}
+        bad = np.zeros(cb.n, dtype=bool)
+        for i, d in enumerate(cb.columns["device"].tolist()):
+            if not d or not isinstance(d, Mapping):
+                continue
+            ok = seen.get(id(d))
+            if ok is None:
+                ok = seen[id(d)] = has_device_attribute(d)
+            bad[i] = not ok
+        if not bad.any():
+            return cb
+        errors = cb.errors + [unusable_device_error(int(r)) for r in cb.rows[bad]]
+        out = cb.take(np.flatnonzero(~bad))
+        out.errors = sorted(errors, key=lambda e: e.row or 0)
+        return out
 
     def _identity_batch(self, columns: Mapping[str, np.ndarray], ts: np.ndarray, n: int, static: np.ndarray,
                         j: int) -> tuple[dict[str, np.ndarray], int]:
@@ -277,7 +439,7 @@ class FeaturePipeline:
         return pseudo_cols, j + k
 
     def _device_batch(self, columns: Mapping[str, np.ndarray], ts: np.ndarray, n: int, static: np.ndarray, j: int,
-                      linker: DeviceLinker) -> dict[str, np.ndarray]:
+                      linker: DeviceLinker, ip_prefix: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Fingerprints and device signals once per distinct device mapping; links row by row in input order."""
         dev = columns.get("device")
         codes = np.full(n, -1, dtype=np.int64)
@@ -311,10 +473,12 @@ class FeaturePipeline:
         conf = np.full(n, np.nan)
         link = linker.link
         tsl = ts.tolist()
+        ips = ip_prefix.tolist() if ip_prefix is not None else [None] * n
         for i in np.flatnonzero(codes >= 0).tolist():  # stateful: every row with a device, in input order
-            res = link(fps[codes[i]], tsl[i])
-            device_id[i] = res.device_id
-            conf[i] = float(res.link_confidence)
+            res = link(fps[codes[i]], tsl[i], ips[i])
+            c = float(res.link_confidence)
+            device_id[i] = res.device_id if c >= MIN_LINK_CONFIDENCE else None
+            conf[i] = c
         static[:, j + nd] = conf
         return {"device_id": device_id, **out}
 
@@ -322,13 +486,13 @@ class FeaturePipeline:
     def replay_rows(self, rec_cols: Mapping[str, np.ndarray], n: int, labels: Mapping[str, np.ndarray] | None,
                     context: Mapping[str, Any] | None = None) -> np.ndarray:
         """Velocity features of ``n`` rows, after replaying the ``context`` rows before them (none by default)."""
-        if context is None or not len(context["columns"][self.schema.time_field]):
+        if context is None or not len(context["columns"]["ts"]):
             return replay(self.feature_set, rec_cols, labels=labels)
         ctx_cols = context["columns"]
         cols = {k: _concat(ctx_cols[k], rec_cols.get(k), n) for k in ctx_cols}
         lab = None
         if labels is not None or context.get("labels") is not None:
-            lab = {k: _concat(_labels_or_default(context.get("labels"), len(ctx_cols[self.schema.time_field]))[k],
+            lab = {k: _concat(_labels_or_default(context.get("labels"), len(ctx_cols["ts"]))[k],
                               _labels_or_default(labels, n)[k], n) for k in ("is_fraud", "label_ts")}
         return replay(self.feature_set, cols, labels=lab)[-n:] if n else np.empty((0, len(self.feature_set.names)))
 
@@ -340,7 +504,7 @@ class FeaturePipeline:
         (earlier ones are rejected as late) through a window reaching back at most
         :attr:`FeatureSet.horizon_ms`; all-time windows keep every row.
         """
-        tf = self.schema.time_field
+        tf = "ts"  # velocity's name of the event time (an alias of the schema's time field)
         names = (tf, *sorted(self.feature_set.fields))
         n = len(rec_cols[tf])
         if previous is None:

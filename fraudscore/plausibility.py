@@ -37,11 +37,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Inputs", "Assessment", "assess", "rates_from_suite", "render", "plot", "add_command"]
+__all__ = ["Inputs", "Assessment", "assess", "rates_from_suite", "measure_rates", "render", "plot", "add_command"]
 
 SECONDS_PER_DAY = 86_400
 DAYS_PER_MONTH = 30
@@ -240,27 +241,57 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--adults", type=float, default=d.adults)
     p.add_argument("--reference-per-day", type=float, default=d.reference_per_day)
     p.add_argument("--cores-per-machine", type=int, default=d.cores_per_machine)
-    p.add_argument("--single-rate", type=float, help="events/s per core, one at a time (default: from the suite)")
-    p.add_argument("--batch-rate", type=float, help="events/s per core in batch (default: from the suite)")
-    p.add_argument("--results", help="suite.json to take rates from (default: benchmarks/results/suite.json)")
+    p.add_argument("--single-rate", type=float, help="events/s per core, one at a time")
+    p.add_argument("--batch-rate", type=float, help="events/s per core in batch")
+    p.add_argument("--results", metavar="SUITE_JSON",
+                   help="take the rates from this suite.json (written by 'fraudscore bench'); without it and "
+                        "without --single-rate/--batch-rate the rates are measured on this machine (about a minute)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--plot", metavar="PNG", help="also write a chart (needs the 'plot' extra)")
     p.set_defaults(func=_run)
     return p
 
 
+def measure_rates(settings: Any = None) -> tuple[float, float, str]:
+    """Measure single-event and batch events/s per core on this machine (the suite's quick ``single`` and
+    ``batch`` groups, in a temporary folder); returns ``(single, batch, source)``."""
+    import tempfile
+
+    from .bench import run_suite
+    from .bench.common import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run_suite(quick=True, out=tmp, only=["single", "batch"], settings=settings or Settings.quick_settings())
+        rates = rates_from_suite(Path(tmp) / "suite.json")
+    if rates is None:  # pragma: no cover - the suite always writes both groups
+        raise RuntimeError("the quick benchmark run did not produce single-event and batch rates")
+    return rates[0], rates[1], "measured on this machine just now (quick suite: single, batch)"
+
+
 def _run(args: argparse.Namespace) -> int:
-    from .bench import default_out_dir
+    from .errors import InputError
 
     inp = Inputs(calls_per_day=args.calls_per_day, peak_factor=args.peak_factor, clients=args.clients,
                  adults=args.adults, reference_per_day=args.reference_per_day,
                  cores_per_machine=args.cores_per_machine)
-    rates = rates_from_suite(args.results or default_out_dir() / "suite.json")
-    if rates:
-        inp = replace(inp, single_per_core=rates[0], batch_per_core=rates[1], rates_source=rates[2])
-    if args.single_rate or args.batch_rate:
+    if args.single_rate and args.batch_rate:
+        rates: tuple[float, float, str] | None = (args.single_rate, args.batch_rate, "command line")
+    elif args.results:
+        if not Path(args.results).is_file():
+            raise InputError(f"--results {args.results}: no such file")
+        rates = rates_from_suite(args.results)
+        if rates is None:
+            raise InputError(f"--results {args.results}: not a suite.json with single-event and batch results "
+                             "(write one with 'fraudscore bench')")
+    else:
+        print("measuring single-event and batch rates on this machine (about a minute; --results SUITE_JSON "
+              "reuses a benchmark run)", file=sys.stderr)
+        rates = measure_rates()
+    inp = replace(inp, single_per_core=rates[0], batch_per_core=rates[1], rates_source=rates[2])
+    if (args.single_rate or args.batch_rate) and not (args.single_rate and args.batch_rate):
         inp = replace(inp, single_per_core=args.single_rate or inp.single_per_core,
-                      batch_per_core=args.batch_rate or inp.batch_per_core, rates_source="command line")
+                      batch_per_core=args.batch_rate or inp.batch_per_core,
+                      rates_source=inp.rates_source + " (overridden on the command line)")
     a = assess(inp)
     if args.json:
         doc = asdict(a)

@@ -66,10 +66,10 @@ from .timeutil import to_epoch_ms
 __all__ = ["Field", "Schema", "DEFAULT_SCHEMA", "FieldType", "IdentifierKind", "compile_check"]
 
 FieldType = Literal["str", "float", "int", "bool", "timestamp", "mapping"]
-IdentifierKind = Literal["national_id", "phone", "email", "bank_card", "ip", "generic"]
+IdentifierKind = Literal["national_id", "phone", "email", "bank_card", "ip", "device_id", "generic"]
 
 _FIELD_TYPES = ("str", "float", "int", "bool", "timestamp", "mapping")
-_ID_KINDS = ("national_id", "phone", "email", "bank_card", "ip", "generic")
+_ID_KINDS = ("national_id", "phone", "email", "bank_card", "ip", "device_id", "generic")
 _SCALARS = (str, int, float, bool)
 MAX_STR_LEN = 512
 MAX_MAPPING_KEYS = 64
@@ -89,9 +89,14 @@ class Field:
     required : bool, default False
         A missing required field is an error; a missing optional one is ``None``
         (and ``NaN`` in the model's input).
-    identifier : {"national_id", "phone", "email", "bank_card", "ip", "generic"}, optional
+    identifier : {"national_id", "phone", "email", "bank_card", "ip", "device_id", "generic"}, optional
         Marks personal identifiers: they are normalised and replaced by keyed
         pseudonyms (:mod:`fraudscore.identity`) before reaching any store, log or file.
+        ``national_id`` expects a Chinese resident ID number (checksum, age and
+        gender features); use ``generic`` for any other customer or account id.
+        ``device_id`` is a plain device identifier (no attribute mapping): its
+        pseudonym is the record's ``device_id`` directly, for the device velocity
+        features, without fingerprinting or linking.
     entity : bool, default False
         The field can key velocity features (:mod:`fraudscore.velocity`).
     minimum, maximum : float, optional
@@ -265,6 +270,12 @@ class Schema:
         The event-time field (must have type ``timestamp``).
     allow_extra : bool, default True
         Keep undeclared fields (scalars only) so rules can use them.
+    protected : tuple of str, optional
+        Fields holding protected characteristics (sex, age, ethnicity...): every
+        model input derived from them is kept out of trained models (rules may
+        still read them). Without a list, features named ``age``, ``gender``
+        or ``sex`` are kept out by name (see
+        :meth:`fraudscore.pipeline.FeaturePipeline.protected_features`).
 
     Examples
     --------
@@ -282,6 +293,7 @@ class Schema:
     id_field: str = "application_id"
     time_field: str = "ts"
     allow_extra: bool = True
+    protected: tuple[str, ...] | None = None
     _by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
     _plan: tuple[tuple[str, bool, bool, Callable[[Any], Any]], ...] = field(init=False, repr=False, compare=False)
 
@@ -299,6 +311,26 @@ class Schema:
                     f"The '{role}' parameter of Schema must name a required {typ!r} field. "
                     f"Got {name!r} instead."
                 )
+        for alias, role in (("ts", "time_field"), ("application_id", "id_field")):
+            if alias in by_name and getattr(self, role) != alias:
+                raise ConfigError(f"A field named {alias!r} must be the schema's {role}: rename the field, or "
+                                  f"set {role} = {alias!r}.")
+        dev_ids = [f.name for f in self.fields if f.identifier == "device_id"]
+        if len(dev_ids) > 1 or (dev_ids and "device" in by_name and by_name["device"].type == "mapping"):
+            raise ConfigError("A schema has at most one device: either a 'device' mapping of attributes or one "
+                              f"field with identifier = 'device_id'. Got {dev_ids + (['device'] if 'device' in by_name else [])}.")
+        if dev_ids and dev_ids[0] != "device_id" and "device_id" in by_name:
+            raise ConfigError(f"Field {dev_ids[0]!r} is the plain device id (identifier = 'device_id'), so no other "
+                              "field may be named 'device_id'.")
+        if self.protected is not None:
+            if isinstance(self.protected, str) or not all(isinstance(p, str) for p in self.protected):
+                raise ConfigError(f"The 'protected' parameter of Schema must be a list of field names. "
+                                  f"Got {self.protected!r} instead.")
+            unknown = [p for p in self.protected if p not in by_name]
+            if unknown:
+                raise ConfigError(f"The 'protected' parameter of Schema names unknown fields {unknown}. "
+                                  f"Fields: {', '.join(by_name)}.")
+            object.__setattr__(self, "protected", tuple(self.protected))
         object.__setattr__(self, "_by_name", by_name)
         object.__setattr__(self, "_plan", tuple((f.name, f.required, f.type == "str", compile_check(f))
                                                 for f in self.fields))
@@ -399,12 +431,15 @@ class Schema:
         >>> Schema.from_dict(DEFAULT_SCHEMA.to_dict()) == DEFAULT_SCHEMA
         True
         """
-        return {
+        out: dict[str, Any] = {
             "id_field": self.id_field,
             "time_field": self.time_field,
             "allow_extra": self.allow_extra,
             "fields": [{k: v for k, v in asdict(f).items() if v is not None and v is not False and v != ""} for f in self.fields],
         }
+        if self.protected is not None:
+            out["protected"] = list(self.protected)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Schema:
@@ -421,19 +456,59 @@ class Schema:
             if unknown:
                 raise ConfigError(f"Schema field {spec['name']!r} has unknown keys {sorted(unknown)}.")
             fields.append(Field(**spec))
+        unknown_top = set(data) - {"fields", "id_field", "time_field", "allow_extra", "protected"}
+        if unknown_top:
+            raise ConfigError(f"A schema has unknown keys {sorted(unknown_top)}; known: fields, id_field, "
+                              "time_field, allow_extra, protected.")
+        protected = data.get("protected")
         return cls(
             tuple(fields),
             id_field=data.get("id_field", "application_id"),
             time_field=data.get("time_field", "ts"),
             allow_extra=bool(data.get("allow_extra", True)),
+            protected=None if protected is None else tuple(protected) if isinstance(protected, list) else protected,
         )
+
+    def to_toml(self) -> str:
+        """The schema as TOML text, readable by :meth:`from_toml`.
+
+        Examples
+        --------
+        >>> Schema.from_toml(DEFAULT_SCHEMA.to_toml()) == DEFAULT_SCHEMA
+        True
+        """
+        d = self.to_dict()
+        lines = [f"id_field = {_toml_value(d['id_field'])}", f"time_field = {_toml_value(d['time_field'])}",
+                 f"allow_extra = {_toml_value(d['allow_extra'])}"]
+        if "protected" in d:
+            lines.append(f"protected = {_toml_value(d['protected'])}")
+        for f in d["fields"]:
+            lines += ["", "[[fields]]"] + [f"{k} = {_toml_value(v)}" for k, v in f.items()]
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def infer(cls, table: Any, *, id_field: str | None = None, time_field: str | None = None,
+              label: str | None = None) -> Schema:
+        """Propose a schema for a table you already have (see :func:`fraudscore.infer.infer_schema`).
+
+        Examples
+        --------
+        >>> s = Schema.infer({"order_id": ["a", "b"], "at": ["2026-01-01 10:00", "2026-01-02 11:00"],
+        ...                   "buyer_id": ["u1", "u1"], "amount": [5.0, 7.5], "is_fraud": [0, 1]})
+        >>> s.id_field, s.time_field, s["buyer_id"].identifier, s["amount"].type
+        ('order_id', 'at', 'generic', 'float')
+        """
+        from .infer import infer_schema
+
+        return infer_schema(table, id_field=id_field, time_field=time_field, label=label)
 
     @classmethod
     def from_toml(cls, source: str | Path) -> Schema:
         """Read a schema from a TOML file path or TOML text.
 
-        The document holds ``id_field``, ``time_field``, ``allow_extra`` and an
-        array of tables ``[[fields]]`` with the :class:`Field` parameters.
+        The document holds ``id_field``, ``time_field``, ``allow_extra``,
+        optionally ``protected`` (a list of field names) and an array of tables
+        ``[[fields]]`` with the :class:`Field` parameters.
 
         Examples
         --------
@@ -466,6 +541,18 @@ class Schema:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"Schema TOML does not parse: {exc}") from None
         return cls.from_dict(data)
+
+
+def _toml_value(v: Any) -> str:
+    import json
+
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return json.dumps(str(v), ensure_ascii=False)  # a TOML basic string
 
 
 DEFAULT_SCHEMA = Schema(

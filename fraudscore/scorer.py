@@ -18,6 +18,7 @@ probabilities and actions of one ``score_batch`` call (tested).
 from __future__ import annotations
 
 import threading
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,12 +26,12 @@ import numpy as np
 
 from .batch import ColumnBatch, EventsLike, to_columns
 from .bundle import Bundle
-from .decision import Decision, DecisionBatch, Reason
-from .errors import BundleError, EventError
+from .decision import Decision, DecisionBatch, PendingReasons, Reason
+from .errors import BundleError, ConfigError, EventError
 from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
 from .model import explain_batch, explain_reasons, score_scale, score_scale_array
-from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline, paused_gc
+from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline, late_event_error, paused_gc
 from .policy import Policy
 from .rules import RuleSet, combine
 from .schema import Schema
@@ -38,6 +39,8 @@ from .timeutil import to_epoch_ms
 from .velocity import FeatureSet, MemoryStore, OnlineVelocity, RedisStore
 
 __all__ = ["Scorer", "load", "labels_for_rows", "LabelIndex"]
+
+log = logging.getLogger("fraudscore")
 
 
 def _model_version(model: Any) -> str:
@@ -56,10 +59,13 @@ def _model_version(model: Any) -> str:
 class LabelIndex:
     """A labels table indexed once by application id, for aligning it with batch rows.
 
-    ``labels`` holds ``application_id``, ``is_fraud`` and ``label_time`` (any
-    timestamp form; ``label_ts`` in epoch ms is accepted too) as a mapping of
-    columns or a DataFrame. :meth:`align` gives rows without a label
-    ``is_fraud = NaN`` and a label time that never arrives.
+    ``labels`` holds the id column (``id_field``: the schema's id field, e.g.
+    ``application_id``; a column named ``application_id`` is accepted too),
+    ``is_fraud`` and ``label_time`` (any timestamp form; ``label_ts`` in epoch
+    ms is accepted too) as a mapping of columns or a DataFrame. The label time
+    may be left out when no feature is label-delayed (``require_time=False``):
+    such labels only ever serve as training targets. :meth:`align` gives rows
+    without a label ``is_fraud = NaN`` and a label time that never arrives.
 
     Examples
     --------
@@ -67,20 +73,39 @@ class LabelIndex:
     >>> out = idx.align(np.array(["B", "C"], dtype=object))
     >>> out["is_fraud"].tolist(), int(out["label_ts"][0])
     ([0.0, nan], 7)
+    >>> LabelIndex({"order": ["A"], "is_fraud": [1]}, id_field="order", require_time=False).align(["A"])["is_fraud"]
+    array([1.])
+    >>> LabelIndex({"order": ["A"], "is_fraud": [1]}, id_field="order")
+    Traceback (most recent call last):
+    ...
+    fraudscore.errors.EventError: field 'label_time': is a required column of the labels table (label-delayed features use it; or give label_ts in epoch ms)
     """
 
-    def __init__(self, labels: Any) -> None:
+    def __init__(self, labels: Any, *, id_field: str = "application_id", require_time: bool = True) -> None:
         if hasattr(labels, "to_dict") and hasattr(labels, "columns"):
             labels = {c: labels[c].to_numpy() for c in labels.columns}
-        ids = np.asarray(labels["application_id"], dtype=object)
+        if not isinstance(labels, Mapping):
+            raise EventError("labels", "must be a mapping of columns or a DataFrame", value=labels)
+        id_col = id_field if id_field in labels else "application_id" if "application_id" in labels else None
+        if id_col is None:
+            raise EventError(id_field, "is a required column of the labels table (the schema's id field"
+                             + (")" if id_field == "application_id" else "; 'application_id' is accepted too)"))
+        if "is_fraud" not in labels:
+            raise EventError("is_fraud", "is a required column of the labels table (1 = fraud, 0 = genuine)")
+        ids = np.asarray(labels[id_col], dtype=object)
         self.fraud = np.asarray(labels["is_fraud"], dtype=np.float64)
         if "label_ts" in labels:
             self.lts = np.asarray(labels["label_ts"], dtype=np.int64)
-        else:
+        elif "label_time" in labels:
             self.lts = np.array([to_epoch_ms(v) for v in labels["label_time"]], dtype=np.int64)
+        elif require_time:
+            raise EventError("label_time", "is a required column of the labels table (label-delayed features use "
+                                           "it; or give label_ts in epoch ms)")
+        else:
+            self.lts = np.full(len(ids), np.iinfo(np.int64).max, dtype=np.int64)
         self.pos = {str(a): i for i, a in enumerate(ids)}
 
-    def align(self, application_ids: np.ndarray) -> dict[str, np.ndarray]:
+    def align(self, application_ids: Any) -> dict[str, np.ndarray]:
         """``is_fraud`` (float, NaN unknown) and ``label_ts`` (int64 ms) aligned with ``application_ids``."""
         j = np.array([self.pos.get(str(a), -1) for a in application_ids], dtype=np.int64)
         ok = j >= 0
@@ -91,9 +116,12 @@ class LabelIndex:
         return {"is_fraud": fraud, "label_ts": lts}
 
 
-def labels_for_rows(labels: Any, application_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Align a labels table with batch rows by ``application_id`` (see :class:`LabelIndex`)."""
-    return LabelIndex(labels).align(application_ids)
+def labels_for_rows(labels: Any, application_ids: np.ndarray, *, id_field: str = "application_id",
+                    require_time: bool = True) -> dict[str, np.ndarray]:
+    """Align a labels table with batch rows by id (see :class:`LabelIndex`)."""
+    index = labels if isinstance(labels, LabelIndex) else LabelIndex(labels, id_field=id_field,
+                                                                      require_time=require_time)
+    return index.align(application_ids)
 
 
 class Scorer:
@@ -113,6 +141,14 @@ class Scorer:
         decision ``degraded`` instead of raising :class:`~fraudscore.errors.StoreError`.
     explain : {"auto", True, False}, default "auto"
         Model explanations: ``"auto"`` explains reviewed and declined decisions.
+    lazy_reasons : bool, default True
+        In :meth:`score`, compute the model part of ``Decision.reasons`` on its
+        first access instead of before returning (the same list either way), so
+        explanations nobody reads cost nothing and the scoring latency is not
+        set by the explained events.
+    state : ScoringState, optional
+        Start online scoring from a saved batch state (velocity store and device
+        links, :mod:`fraudscore.warmstart`); ``store`` must then be left out.
     """
 
     def __init__(
@@ -123,6 +159,8 @@ class Scorer:
         store: Any = None,
         degrade: bool = False,
         explain: bool | str = "auto",
+        lazy_reasons: bool = True,
+        state: Any = None,
     ) -> None:
         self.bundle = bundle
         self.keys = Keys.resolve(key)
@@ -154,15 +192,24 @@ class Scorer:
             list_transform=self.pipeline.identity.pseudonym,
             identifier_names=(*self.pipeline.identifier_fields, *RECORD_EXTRA_FIELDS),
         )
+        if state is not None:
+            if store is not None:
+                raise BundleError("pass either a store or a state to Scorer, not both")
+            state.check(self)
+            store = state.store
         self.store = store if store is not None else MemoryStore()
         self.velocity = OnlineVelocity(self.feature_set, self.store)
-        if isinstance(self.store, RedisStore):
-            link_state: Any = RedisLinkState(self.store.client, prefix=self.store.prefix + "link:")
+        if state is not None:
+            link_state: Any = state.link_state
+        elif isinstance(self.store, RedisStore):
+            link_state = RedisLinkState(self.store.client, prefix=self.store.prefix + "link:")
         else:
             link_state = MemoryLinkState()
-        self.linker = DeviceLinker(link_state)
+        self.pipeline.link_model = bundle.link_model  # None: the package's default link model
+        self.linker = DeviceLinker(link_state, model=bundle.link_model)
         self.degrade = degrade
         self.explain = explain
+        self.lazy_reasons = lazy_reasons
         self._lock = threading.Lock()
         self.model_version = _model_version(self.model)
         self._setup_challenger(bundle)
@@ -238,13 +285,21 @@ class Scorer:
             p, model_score = float("nan"), 0
         score, action = self.policy.decide(model_score, rule_action, points)
         acting = sorted((h for h in hits if not h.shadow), key=lambda h: -h.priority)
-        reasons = [Reason(h.code, h.reason, "rule", False) for h in acting]
+        reasons: Any = [Reason(h.code, h.reason, "rule", False) for h in acting]
+        system = [Reason("SYS_DEGRADED", "velocity store unavailable; scored without velocity", "system")] \
+            if degraded else []
         want = self.explain if explain is None else explain
         if self.model is not None and (want is True or (want == "auto" and action != "approve")):
-            reasons.extend(Reason(r.code, r.message, "model", r.adverse_action_ok)
-                           for r in explain_reasons(self.model, xm, top_k=3))
+            explain_model = _ModelReasons(self.model, xm.copy())
+            if self.lazy_reasons:
+                reasons = PendingReasons(reasons, explain_model, system)
+            else:
+                reasons = [*reasons, *explain_model(), *system]
+        else:
+            reasons.extend(system)
         if degraded:
-            reasons.append(Reason("SYS_DEGRADED", "velocity store unavailable; scored without velocity", "system"))
+            log.warning("degraded decision for one application: velocity store unavailable, scored without "
+                        "velocity features")
         return Decision(
             application_id=ev[self.schema.id_field],
             score=score,
@@ -267,30 +322,59 @@ class Scorer:
             self.velocity.record_label(str(application_id), bool(is_fraud), to_epoch_ms(label_time))
 
     # -- many events ---------------------------------------------------------------------
-    def features_batch(self, events: EventsLike, labels: Any = None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
-        """Validate and replay a batch: returns the valid rows, record columns and feature matrix."""
-        with paused_gc():
-            return self._features_batch(events, labels)
+    def label_index(self, labels: Any) -> LabelIndex:
+        """A :class:`LabelIndex` of a labels table for this scorer (its id field; label time needed only when a
+        feature is label-delayed)."""
+        if isinstance(labels, LabelIndex):
+            return labels
+        return LabelIndex(labels, id_field=self.schema.id_field, require_time=self.feature_set.has_labels)
 
-    def _features_batch(self, events: EventsLike, labels: Any) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
-        cb = to_columns(events, self.schema)
-        late = self.pipeline.late_rows(cb.columns[self.schema.time_field]) if cb.n else np.zeros(0, bool)
+    def features_batch(self, events: EventsLike, labels: Any = None, *,
+                       state: Any = None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
+        """Validate and replay a batch: returns the valid rows, record columns and feature matrix.
+
+        With a ``state`` (:class:`~fraudscore.warmstart.ScoringState`) the batch
+        continues from it and leaves it updated (see :meth:`score_batch`).
+        """
+        with paused_gc():
+            return self._features_batch(events, labels, state)
+
+    def _features_batch(self, events: EventsLike, labels: Any,
+                        state: Any = None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
+        cb = self.pipeline.screen(to_columns(events, self.schema))
+        tf = self.schema.time_field
+        if cb.n:
+            ts = np.asarray(cb.columns[tf], dtype=np.int64)
+            head = None if state is None else state.newest
+            if head is None:
+                late = self.pipeline.late_rows(ts)
+            else:
+                late = self.pipeline.late_rows(np.concatenate([np.array([head], dtype=np.int64), ts]))[1:]
+        else:
+            late = np.zeros(0, bool)
         if late.any():
             bad = np.flatnonzero(late)
-            errs = [EventError(self.schema.time_field, "is later than the allowed lateness behind the newest event",
-                               row=int(cb.rows[i])) for i in bad]
+            errs = [late_event_error(tf, self.feature_set.allowed_lateness_ms, int(cb.rows[i])) for i in bad]
             keep = np.flatnonzero(~late)
             errors = sorted(cb.errors + errs, key=lambda e: e.row or 0)
             cb = cb.take(keep)
             cb.errors = errors
+        if cb.errors:
+            log.info("%d of %d rows rejected, first: %s", len(cb.errors), cb.n_input, cb.errors[0])
+        index = None if labels is None else self.label_index(labels)
         lab = None
-        if labels is not None and cb.n:
-            lab = labels_for_rows(labels, cb.columns[self.schema.id_field])
-        rec, X = self.pipeline.batch(cb, lab, self.pipeline.new_linker())
-        return cb, rec, X
+        if index is not None and cb.n:
+            lab = index.align(cb.columns[self.schema.id_field])
+        if state is None:
+            rec, X = self.pipeline.batch(cb, lab, self.pipeline.new_linker())
+            return cb, rec, X
+        state.check(self)
+        if index is not None:
+            state.record_labels(index)
+        return (cb, *self.pipeline.batch_through(cb, state))
 
     def score_batch(self, events: EventsLike, *, labels: Any = None, return_features: bool = False,
-                    explain: bool | str | None = None) -> DecisionBatch:
+                    explain: bool | str | None = None, state: Any = None) -> DecisionBatch:
         """Score many applications at once (vectorised), replaying state from empty.
 
         Parameters
@@ -298,15 +382,23 @@ class Scorer:
         events : list of mappings, mapping of columns, DataFrame or Arrow Table
             Rows in arrival order.
         labels : mapping or DataFrame, optional
-            Known labels (``application_id``, ``is_fraud``, ``label_time``) for
+            Known labels (the schema's id field, ``is_fraud``, ``label_time``) for
             label-delayed features; each counts only from its label time on.
         return_features : bool, default False
             Include the feature matrix in the result.
-        explain : {"auto", True, False}, optional
-            As in :meth:`score`.
+        explain : {"auto", True, False} or array of bool, optional
+            As in :meth:`score` (``"auto"``: reviewed and declined rows), or a
+            boolean mask over the *input* rows naming the rows to explain.
+            Explanations (TreeSHAP) are the costly part of a batch: ask only for
+            the rows you need.
+        state : ScoringState, optional
+            Continue from this state instead of an empty one, and leave it updated
+            (warm starts, :mod:`fraudscore.warmstart`): scoring month 2 from the
+            state after month 1 equals scoring both months in one call. Velocity is
+            then computed through the state's store, row by row.
         """
         with paused_gc():
-            cb, rec, X = self.features_batch(events, labels)
+            cb, rec, X = self.features_batch(events, labels, state=state)
             return self.decide_batch(cb, rec, X, return_features=return_features, explain=explain)
 
     def decide_batch(self, cb: ColumnBatch, rec: Mapping[str, np.ndarray], X: np.ndarray, *,
@@ -332,6 +424,7 @@ class Scorer:
         rule_hits: list[list[str]] = [[] for _ in range(n)]
         shadow_hits: list[list[str]] = [[] for _ in range(n)]
         want = self.explain if explain is None else explain
+        explain_rows = _explain_rows(want, action, cb)
         hit_rows = np.flatnonzero(hm.matrix.any(axis=1)).tolist() if n else []
         for i in hit_rows:  # reasons are built only for rows with a rule hit
             hits = hm.hits_for_row(i, columns)
@@ -339,11 +432,9 @@ class Scorer:
             reasons[i] = [Reason(h.code, h.reason, "rule", False) for h in acting]
             rule_hits[i] = [h.code for h in acting]
             shadow_hits[i] = [h.code for h in hits if h.shadow]
-        if self.model is not None and n and want:
-            rows = np.arange(n) if want is True else np.flatnonzero(action != "approve")
-            if rows.size:
-                for i, rs in zip(rows, explain_batch(self.model, Xm[rows], top_k=3)):
-                    reasons[i].extend(Reason(r.code, r.message, "model", r.adverse_action_ok) for r in rs)
+        if self.model is not None and n and explain_rows.size:
+            for i, rs in zip(explain_rows.tolist(), explain_batch(self.model, Xm[explain_rows], top_k=3)):
+                reasons[i].extend(Reason(r.code, r.message, "model", r.adverse_action_ok) for r in rs)
         return DecisionBatch(
             application_id=np.asarray(cb.columns[self.schema.id_field], dtype=object),
             score=score,
@@ -365,10 +456,43 @@ class Scorer:
         )
 
 
+class _ModelReasons:
+    """The model reasons of one scored row (called at once, or later by :class:`PendingReasons`)."""
+
+    __slots__ = ("model", "x")
+
+    def __init__(self, model: Any, x: np.ndarray) -> None:
+        self.model, self.x = model, x
+
+    def __call__(self) -> list[Reason]:
+        return [Reason(r.code, r.message, "model", r.adverse_action_ok)
+                for r in explain_reasons(self.model, self.x, top_k=3)]
+
+
+def _explain_rows(want: Any, action: np.ndarray, cb: ColumnBatch) -> np.ndarray:
+    """Positions (within the valid rows) that ``explain`` asks to explain in a batch."""
+    n = cb.n
+    if isinstance(want, (bool, np.bool_)) or want is None:
+        return np.arange(n) if want else np.zeros(0, dtype=np.intp)
+    if isinstance(want, str):
+        if want != "auto":
+            raise ConfigError(f"The 'explain' parameter must be True, False, 'auto' or a boolean row mask. "
+                              f"Got {want!r} instead.")
+        return np.flatnonzero(action != "approve")
+    mask = np.asarray(want)
+    if mask.dtype != np.bool_ or mask.ndim != 1 or mask.shape[0] != cb.n_input:
+        raise ConfigError(f"The 'explain' parameter as a row mask must be a boolean array over the "
+                          f"{cb.n_input} input rows. Got {mask.dtype} of shape {mask.shape} instead.")
+    return np.flatnonzero(mask[cb.rows]) if n else np.zeros(0, dtype=np.intp)
+
+
 def load(path: str, key: Keys | bytes | str | None = None, **kwargs: Any) -> Scorer:
     """Load a bundle from ``path`` (directory or zip), verify it, and return a ready :class:`Scorer`.
 
     ``key`` is the caller's secret (``FRAUDSCORE_KEY`` when omitted); other
-    keyword arguments go to :class:`Scorer` (``store``, ``degrade``, ``explain``).
+    keyword arguments go to :class:`Scorer` (``store``, ``degrade``, ``explain``, ``state``).
     """
-    return Scorer(Bundle.load(path), key, **kwargs)
+    scorer = Scorer(Bundle.load(path), key, **kwargs)
+    log.info("bundle loaded from %s (model %s, rules %s, %d features)", path, scorer.model_version,
+             scorer.ruleset.version, len(scorer.pipeline.feature_names))
+    return scorer

@@ -76,3 +76,60 @@ def test_cli_and_unknown_group(tmp_path):
     assert args.quick and args.only == ["single", "redis"] and set(args.only) <= set(GROUPS)
     with pytest.raises(ValueError, match="unknown benchmark groups"):
         run_suite(out=tmp_path, only=["nope"])
+
+
+def _fake_suite(goals_met):
+    def fake(*, quick=False, out=None, only=None, settings=None, log=None):
+        fake.out = out
+        return {"goals": [{"goal": "single event fast", "measured": 70.0, "target": "<= 60 us", "met": goals_met},
+                          {"goal": "redis", "measured": None, "target": "<= 250 us", "met": None}]}
+    return fake
+
+
+def test_check_exits_1_when_a_goal_is_unmet(monkeypatch, tmp_path, capsys):
+    import fraudscore.bench as bench
+    from fraudscore.cli import main
+
+    monkeypatch.setattr(bench, "run_suite", _fake_suite(False))
+    assert main(["bench", "--quick", "--out", str(tmp_path)]) == 0  # without --check: report only
+    assert main(["bench", "--quick", "--out", str(tmp_path), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "1 goal(s) not met: single event fast" in err
+    monkeypatch.setattr(bench, "run_suite", _fake_suite(True))
+    assert main(["bench", "--quick", "--out", str(tmp_path), "--check"]) == 0  # unmeasured goals do not fail
+
+
+def test_results_go_to_the_current_directory_never_over_committed_ones(monkeypatch, tmp_path, capsys):
+    import fraudscore.bench as bench
+    from fraudscore.cli import main
+
+    fake = _fake_suite(True)
+    monkeypatch.setattr(bench, "run_suite", fake)
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--quick"]) == 0 and fake.out == tmp_path
+    committed = bench.committed_results_dir()
+    if committed is not None:  # running from a source checkout (editable install)
+        monkeypatch.chdir(committed)
+        assert main(["bench", "--quick"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--update-committed" in err[0]
+        assert main(["bench", "--quick", "--update-committed"]) == 0
+
+
+def test_plausibility_measures_its_own_rates(monkeypatch, suite):
+    """Without --results or rates, plausibility measures (the suite's single and batch groups)."""
+    import shutil
+
+    import fraudscore.bench as bench
+    from fraudscore.plausibility import measure_rates
+
+    out, _ = suite
+
+    def fake(*, quick=False, out=None, only=None, settings=None, log=None):
+        assert only == ["single", "batch"]
+        shutil.copy(suite[0] / "suite.json", out)
+        return {}
+
+    monkeypatch.setattr(bench, "run_suite", fake)
+    single, batch, source = measure_rates()
+    assert single > 0 and batch > 0 and "measured on this machine" in source

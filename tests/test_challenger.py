@@ -145,5 +145,5 @@ def test_cli(tmp_path, capsys):
     assert Bundle.load(tmp_path / "ab").challenger is not None
     assert main(["challenger", "promote", str(tmp_path / "ab"), "--out", str(tmp_path / "p"), "--zip"]) == 0
     assert Bundle.load(tmp_path / "p.zip").challenger is None
-    assert main(["challenger", "promote", str(tmp_path / "a"), "--out", str(tmp_path / "q")]) == 1
+    assert main(["challenger", "promote", str(tmp_path / "a"), "--out", str(tmp_path / "q")]) == 3  # bad input
     assert "has no challenger" in capsys.readouterr().err

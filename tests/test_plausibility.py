@@ -46,16 +46,38 @@ def test_rates_from_suite(tmp_path):
     assert rates_from_suite(tmp_path / "missing.json") is None
 
 
-def test_cli_no_arguments_prints_article_example(capsys, tmp_path):
-    assert main(["plausibility", "--results", str(tmp_path / "none.json")]) == 0
+def test_cli_rates_on_the_command_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing depends on the current directory
+    assert main(["plausibility", "--single-rate", "5000", "--batch-rate", "7500"]) == 0
     out = capsys.readouterr().out
-    assert "claimed calls per day       30,000,000" in out and "documented defaults" in out
+    assert "claimed calls per day       30,000,000" in out and "from command line" in out
 
 
 def test_cli_json_and_rates(capsys, tmp_path):
-    assert main(["plausibility", "--json", "--single-rate", "100", "--results", str(tmp_path / "x.json")]) == 0
+    assert main(["plausibility", "--json", "--single-rate", "100", "--batch-rate", "100"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["cores_single"] == 11 and doc["inputs"]["rates_source"] == "command line"
+
+
+def test_cli_named_results_file_is_required_to_exist(capsys, tmp_path):
+    assert main(["plausibility", "--results", str(tmp_path / "none.json")]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "none.json: no such file" in err[0]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert main(["plausibility", "--results", str(bad)]) == 3
+    assert "not a suite.json" in capsys.readouterr().err
+
+
+def test_cli_named_results_file(capsys, tmp_path, monkeypatch):
+    doc = {"mode": "quick", "created": "now", "machine": {"cpu_count": 2}, "results": [
+        {"name": "single/large/e2e_p50", "value": 200.0, "params": {}},
+        {"name": "batch/default/events_per_s/1000", "value": 8000.0, "params": {"batch_size": 1000}}]}
+    (tmp_path / "suite.json").write_text(json.dumps(doc))
+    monkeypatch.chdir(tmp_path.parent)
+    assert main(["plausibility", "--results", str(tmp_path / "suite.json")]) == 0
+    out = capsys.readouterr().out
+    assert "single event 5,000/s, batch 4,000/s" in out and "suite.json" in out
 
 
 def test_plot_optional(tmp_path):

@@ -63,9 +63,10 @@ def _readable(path) -> bytes:
         with zipfile.ZipFile(path) as zf:
             return b"\n".join(zf.read(n) for n in zf.namelist())
     if path.name.endswith(".snapshot"):
-        from fraudscore.velocity.snapshot import read_snapshot
+        from fraudscore.velocity.snapshot import read_any_snapshot
 
-        return json.dumps(read_snapshot(path)).encode()
+        kind, payload, blob = read_any_snapshot(path)
+        return json.dumps(payload).encode() + (blob or b"")  # the compiled store's is a binary dump
     return path.read_bytes()
 
 

@@ -12,8 +12,8 @@ from fraudscore import errors
 EXPECTED = {
     "__version__", "Scorer", "Decision", "DecisionBatch", "Reason", "Bundle", "FeatureSpec", "FeatureSet", "Rule",
     "RuleSet", "Fingerprinter", "DeviceLinker", "Keys", "Schema", "Field", "DEFAULT_SCHEMA", "Policy", "Model",
-    "TrainConfig", "TrainResult", "MemoryStore", "RedisStore", "ColumnBatch", "load", "train", "to_columns",
-    "FraudscoreError", "EventError", "ConfigError", "RuleSyntaxError", "BundleError", "StoreError",
+    "TrainConfig", "TrainResult", "MemoryStore", "RedisStore", "ColumnBatch", "ScoringState", "load", "train",
+    "to_columns", "FraudscoreError", "EventError", "InputError", "ConfigError", "RuleSyntaxError", "BundleError", "StoreError",
     "NotFittedError", "MissingDependencyError",
 }
 
@@ -31,7 +31,7 @@ def test_public_classes_are_documented(name):
 
 
 @pytest.mark.parametrize("exc, builtin", [
-    (errors.EventError, ValueError), (errors.ConfigError, ValueError), (errors.RuleSyntaxError, ValueError),
+    (errors.EventError, ValueError), (errors.InputError, ValueError), (errors.ConfigError, ValueError), (errors.RuleSyntaxError, ValueError),
     (errors.BundleError, ValueError), (errors.StoreError, RuntimeError), (errors.NotFittedError, RuntimeError),
     (errors.MissingDependencyError, ImportError),
 ])

@@ -6,6 +6,13 @@ as the baseline, ``lightgbm.Booster.predict`` on the very feature matrix the
 scorer built, with the same thread count. The ratio is fraudscore's events/s
 over the bare model's rows/s (goal >= 1.0, floor 0.8). Sizes whose estimated
 time exceeds the group budget are skipped and noted.
+
+Per size it also reports the model alone with compiled trees
+(``model_compiled_rows_per_s``: ``Model.predict_proba`` with ``compiled=True``
+against ``Booster.predict``, same threads) and, from 10,000 rows up,
+``score_batch`` with ``explain=False`` and with compiled trees, so the share of
+explanations (TreeSHAP on the reviewed and declined rows) and of the model is
+visible.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ def run(ctx: BenchContext) -> list[dict[str, Any]]:
         bundle = ctx.bundle(name)
         scorer = Scorer(bundle, ctx.keys)
         booster = bundle.model.booster
+        cbundle = ctx.compiled_bundle(name)
+        cscorer = Scorer(cbundle, ctx.keys) if cbundle is not None else None
         rate, prev = None, 0
         spent = 0.0
         for n in s.batch_sizes:
@@ -72,5 +81,20 @@ def run(ctx: BenchContext) -> list[dict[str, Any]]:
                       "rows_scored": len(res), "rejected": len(res.errors)}
             out.append(result(f"batch/{name}/events_per_s/{n}", n / t_fs, "events/s",
                               "lightgbm Booster.predict rows/s", n / t_lgb, params))
+            if cbundle is not None:
+                cm = cbundle.model
+                t_cm = _timed(lambda: cm.predict_proba(X), n, reps)
+                out.append(result(f"batch/{name}/model_compiled_rows_per_s/{n}", n / t_cm, "rows/s",
+                                  "lightgbm Booster.predict rows/s", n / t_lgb,
+                                  {**params, "inference": "compiled trees, bit-identical, calibrated"}))
+            if n >= 10_000 or (s.quick and n == max(s.batch_sizes)):
+                t_q = _timed(lambda: scorer.score_batch(cols, explain=False), n, reps)
+                out.append(result(f"batch/{name}/events_per_s_noexplain/{n}", n / t_q, "events/s",
+                                  "lightgbm Booster.predict rows/s", n / t_lgb, {**params, "explain": False}))
+                if cscorer is not None:
+                    t_c = _timed(lambda: cscorer.score_batch(cols), n, reps)
+                    out.append(result(f"batch/{name}/events_per_s_compiled/{n}", n / t_c, "events/s",
+                                      "lightgbm Booster.predict rows/s", n / t_lgb,
+                                      {**params, "inference": "compiled trees"}))
             spent += time.perf_counter() - t_start
     return out

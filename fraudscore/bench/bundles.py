@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import math
 import tempfile
 from pathlib import Path
@@ -75,8 +76,9 @@ def events_stream(n: int, seed: int = 101, per_day: int = 2000, start: str = "20
 class BenchContext:
     """Settings, key, cached bundles and notes shared by the benchmark groups of one run."""
 
-    def __init__(self, settings: Settings, cache_dir: str | Path | None = None, log: Any = print) -> None:
+    def __init__(self, settings: Settings, cache_dir: str | Path | None = None, log: Any = None) -> None:
         self.settings = settings
+        self.log = log if log is not None else logging.getLogger("fraudscore").info
         self.keys = Keys(BENCH_SECRET)
         self._tmp = None
         if cache_dir is None:
@@ -86,7 +88,6 @@ class BenchContext:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self._bundles: dict[str, Bundle] = {}
         self.notes: list[str] = []
-        self.log = log
         self.train_X: np.ndarray | None = None
 
     def close(self) -> None:
@@ -94,6 +95,27 @@ class BenchContext:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+    def compiled_bundle(self, name: str) -> Bundle | None:
+        """The bundle ``name`` with compiled trees (same files and predictions), or None when they cannot be
+        built here (noted)."""
+        key = name + "+compiled"
+        if key not in self._bundles:
+            import warnings
+
+            from ..model import Model
+
+            b = self.bundle(name)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                model = Model.from_files(b.model.to_files(), compiled=True)
+            if model.inference_path != "compiled":
+                self.note(f"compiled trees unavailable: {'; '.join(str(w.message) for w in caught) or 'disabled'}")
+                return None
+            self._bundles[key] = Bundle(model=model, schema=b.schema, features=b.features, rules_toml=b.rules_toml,
+                                        lists=b.lists, fingerprint=b.fingerprint, policy=b.policy,
+                                        training=b.training, metadata=b.metadata)
+        return self._bundles[key]
 
     def note(self, text: str) -> None:
         """Record a note for the report (skipped sizes, missing servers)."""

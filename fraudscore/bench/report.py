@@ -27,7 +27,16 @@ GOALS: tuple[tuple[str, str, str, float, str], ...] = (
     ("single event with Redis, p99 <= 250 us", "redis/default/e2e_p99", "<=", 250.0, "value"),
     ("batch >= 1.0x bare LightGBM predict (largest size run)", "batch/*/events_per_s/", ">=", 1.0, "ratio"),
     ("batch >= 0.8x bare LightGBM predict (floor, largest size run)", "batch/*/events_per_s/", ">=", 0.8, "ratio"),
+    ("entities 10k -> 1M in state: throughput >= 0.8x", "scaling/entities/events_per_s/1000000", ">=", 0.8, "ratio"),
+    ("memory store <= 128 B per entity-window (largest size run)", "scaling/memory/bytes_per_entity_window", "<=",
+     128.0, "value"),
 )
+
+
+def _unit(field: str, name: str) -> str:
+    if field == "ratio":
+        return "x"
+    return " B" if "bytes" in name else " us"
 
 
 def _size(name: str) -> int:
@@ -53,7 +62,7 @@ def check_goals(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         val = None if row is None else row.get(field)
         met = None if val is None else (val <= target if op == "<=" else val >= target)
         out.append({"goal": desc, "result": None if row is None else row["name"], "measured": val,
-                    "target": f"{op} {target:g}{'x' if field == 'ratio' else ' us'}", "met": met})
+                    "target": f"{op} {target:g}{_unit(field, name)}", "met": met})
     return out
 
 

@@ -12,6 +12,10 @@ Scorers here run with ``explain=False``, so the figures isolate state and rules.
 * **trees**: ``Model.predict_one`` with the large model cut to T trees,
   against bare ``Booster.predict`` on one row.
 * **rescore**: ``score_batch`` over R rows in a fresh child process; peak RSS.
+* **limits**: the physical floors: one keyed BLAKE2b pseudonym (compiled, against
+  hashlib), one DRAM miss (a pointer chase) and one miss per key group per event.
+* **memory**: bytes per entity-window (one entity in one key group) of the memory store
+  at the largest size filled, against the Python reference store in the same run.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from ..pipeline import RECORD_EXTRA_FIELDS
 from ..rules import RuleSet
 from ..scorer import Scorer
 from .bundles import BenchContext, events_stream, extra_rules_toml
-from .common import latencies_us, median_percentiles, result, rss_kib
+from .common import latencies_us, median_percentiles, median_time, result, rss_kib
 
 __all__ = ["run"]
 
@@ -47,11 +51,40 @@ def _eps(scorer: Scorer, events: list[dict[str, Any]], repeats: int) -> float:
     return float(np.median(rates))
 
 
+def _fill(sc: Scorer, record: dict[str, Any], n: int, t_start: int, step: int, deadline: float) -> int:
+    """Put ``n`` fresh entities (one event each, in every key group the record touches) into the store.
+
+    The fill calls the store directly with one reused record (no validation, no copies): it
+    prepares the state, it is not what is measured. Returns how many were added before ``deadline``.
+    """
+    store, plan = sc.velocity.store, sc.velocity.plan
+    upd = store.update_and_read
+    ids = [k for k in (*sc.pipeline.identifier_fields, *RECORD_EXTRA_FIELDS) if record.get(k) is not None]
+    prefixes = [(k, "e" + k[:2]) for k in ids]
+    tf, idf = sc.schema.time_field, sc.schema.id_field
+    rec = dict(record)
+    clock = time.perf_counter
+    for i in range(n):
+        if i % 4096 == 0 and clock() > deadline:
+            return i
+        tag = f"{i:012x}"
+        for k, pre in prefixes:
+            rec[k] = pre + tag
+        ts = t_start + i * step
+        rec[tf] = ts
+        rec[idf] = "fill" + tag
+        upd(plan, rec, ts)
+    return n
+
+
 def _entities(ctx: BenchContext) -> list[dict[str, Any]]:
     s = ctx.settings
     bundle = ctx.bundle("default")
     events = events_stream(200 * s.repeats, seed=606).to_records()
     out, base, fill_rate, per_entity = [], None, None, None
+    per_window: dict[int, float] = {}
+    core_per_window: dict[int, float] = {}
+    engine = None
     for n in s.entities:
         est = n / fill_rate if fill_rate else 0.0
         if fill_rate and est > s.entity_budget_s:
@@ -62,40 +95,69 @@ def _entities(ctx: BenchContext) -> list[dict[str, Any]]:
         ctx.log(f"scaling: {n:,} entities in state ...")
         sc = Scorer(bundle, ctx.keys)
         record, _x, _d = sc.pipeline.online(sc.schema.validate(events[0]), sc.linker, sc.velocity)
-        # every identifier a velocity key can use gets a fresh value, so no entity accumulates the fill's history
-        ids = [k for k in (*sc.pipeline.identifier_fields, *RECORD_EXTRA_FIELDS) if record.get(k) is not None]
         t_start = int(events[0]["ts"]) - DAY_MS
         step = max(1, (DAY_MS - 60_000) // n)
         sc2 = Scorer(bundle, ctx.keys, explain=False)
+        engine = getattr(sc2.store, "engine", None)
         before = rss_kib()
         t0 = time.perf_counter()
-        vel = sc2.velocity
-        tf, idf = sc2.schema.time_field, sc2.schema.id_field
-        deadline = t0 + 2 * s.entity_budget_s
-        for i in range(n):
-            if i % 1024 == 0 and time.perf_counter() > deadline:
-                ctx.note(f"scaling/entities: fill of {n:,} stopped at {i:,} entities after {2 * s.entity_budget_s:.0f} s "
-                         "(fill slows as state grows)")
-                n = i
-                break
-            rec = dict(record)
-            tag = f"{i:012x}"
-            for k in ids:
-                rec[k] = "e" + k[:2] + tag
-            rec[tf] = t_start + i * step
-            rec[idf] = "fill" + tag
-            vel.update_and_read(rec)
+        got = _fill(sc2, record, n, t_start, step, t0 + 2 * s.entity_budget_s)
+        if got < n:
+            ctx.note(f"scaling/entities: fill of {n:,} stopped at {got:,} entities after {2 * s.entity_budget_s:.0f} s")
+            n = got
         fill_s = time.perf_counter() - t0
         fill_rate = n / fill_s
         grown = max(0, rss_kib() - before) * 1024
         per_entity = grown / n if grown else per_entity
+        windows = sc2.store.stats()["entities"]  # live (entity, key group) states
+        if grown and windows:
+            per_window[n] = grown / windows
+        if hasattr(sc2.store, "memory_bytes") and windows:
+            core_per_window[n] = sc2.store.memory_bytes() / windows
         eps = _eps(sc2, events, s.repeats)
         base = base or eps
         out.append(result(f"scaling/entities/events_per_s/{n}", eps, "events/s", f"{s.entities[0]:,} entities", base,
-                          {"entities": n, "fill_updates_per_s": round(fill_rate), "rss_growth_mib": round(grown / 2**20, 1),
+                          {"entities": n, "store": engine, "fill_updates_per_s": round(fill_rate),
+                           "rss_growth_mib": round(grown / 2**20, 1), "entity_windows": windows,
                            "bytes_per_entity": round(grown / n) if grown else None}))
-        del sc2, vel
+        del sc2
+    if per_window or core_per_window:
+        out.extend(_memory_per_window(ctx, per_window, core_per_window, engine))
     return out
+
+
+def _memory_per_window(ctx: BenchContext, per_window: dict[int, float], core: dict[int, float],
+                       engine: str | None) -> list[dict[str, Any]]:
+    """Bytes per entity-window (one entity in one key group) at the largest size, against the
+    Python reference store filled with the smallest size in the same run."""
+    from ..velocity import MemoryStore
+
+    import tracemalloc
+
+    measured = per_window or core  # resident growth; allocated bytes where the fill was too small to move RSS
+    n0 = min(measured)
+    bundle = ctx.bundle("default")
+    events = events_stream(1, seed=606).to_records()
+    probe = Scorer(bundle, ctx.keys)
+    record, _x, _d = probe.pipeline.online(probe.schema.validate(events[0]), probe.linker, probe.velocity)
+    sc = Scorer(bundle, ctx.keys, store=MemoryStore(engine="python"))
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    _fill(sc, record, n0, int(events[0]["ts"]) - DAY_MS, max(1, (DAY_MS - 60_000) // n0), time.perf_counter() + 600)
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    windows = sc.store.stats()["entities"]
+    ref = grown / windows if windows else None
+    del sc
+    n = max(measured)
+    return [result("scaling/memory/bytes_per_entity_window", measured[n], "B",
+                   f"Python reference MemoryStore at {n0:,} entities (tracemalloc)", ref,
+                   {"entities": n, "store": engine, "goal_max": 128,
+                    "by_entities": {str(k): round(v, 1) for k, v in sorted(per_window.items())},
+                    "allocated_by_entities": {str(k): round(v, 1) for k, v in sorted(core.items())},
+                    "measure": "resident growth" if per_window else "allocated bytes",
+                    "note": "resident memory growth of the fill / live (entity, key group) states; "
+                            "allocated_by_entities: bytes the compiled store allocated per state"})]
 
 
 def _history(ctx: BenchContext) -> list[dict[str, Any]]:
@@ -201,9 +263,69 @@ def _rescore(ctx: BenchContext) -> list[dict[str, Any]]:
     return out
 
 
+def _limits(ctx: BenchContext) -> list[dict[str, Any]]:
+    """Physical floors of the per-event work: one keyed hash, one DRAM miss, one miss per key group."""
+    import hashlib
+
+    from .._core import load
+    from ..velocity.defaults import default_feature_set
+    from ..velocity.plan import Plan
+
+    out: list[dict[str, Any]] = []
+    key = ctx.keys.pseudonym
+    value = "+8613800138000"
+    ref = hashlib.blake2b(key=key, digest_size=16, person=b"phone")
+
+    values = [f"+86138{i:08d}" for i in range(20_000)]  # distinct, 14 bytes each
+
+    def py_all() -> None:
+        for v in values:
+            h = ref.copy()
+            h.update(v.encode())
+            h.hexdigest()
+
+    py = median_time(py_all, repeat=ctx.settings.repeats) / len(values) * 1e6
+    core = load("pseudonym")
+    if core is not None:
+        hx = core.Hasher(key, b"phone")
+        c = median_time(lambda: hx.many(values), repeat=ctx.settings.repeats) / len(values) * 1e6
+        out.append(result("limits/pseudonym_one_hash", c, "us", "hashlib copy+update+hexdigest per value", py,
+                          {"hash": "keyed BLAKE2b-128 + hex", "value_bytes": len(value), "values": len(values),
+                           "note": "per value of one many() call over distinct values (no per-call overhead)"}))
+    vs = load("velocity_store")
+    if vs is not None:
+        lat = sorted(vs.memory_latency_ns(256, 2_000_000)[0] for _ in range(3))[1]
+        hit = sorted(vs.memory_latency_ns(1, 2_000_000)[0] for _ in range(3))[1]
+        out.append(result("limits/dram_miss_ns", lat, "ns", "cache-resident load (1 MiB cycle)", hit,
+                          {"method": "dependent loads over a random cycle of 256 MiB (median of 3)"}))
+        fs = default_feature_set()
+        groups = len(Plan(fs).groups)
+        from ..velocity import MemoryStore, OnlineVelocity
+
+        online = OnlineVelocity(fs, MemoryStore(engine="compiled"))
+        fields = sorted({k for spec in fs.specs for k in spec.check()["key"]} | {"applicant_id", "device_id", "phone"})
+        rng = np.random.default_rng(7)
+        n_fill, n_time = (5_000, 2_000) if ctx.settings.quick else (200_000, 20_000)
+        pool = n_fill * 2
+        recs = []
+        for i in range(n_fill + n_time):
+            rec = {f: f"p:{f[:2]}{int(rng.integers(0, pool)):030x}" for f in fields}
+            rec.update(application_id=f"L{i}", ts=10**12 + i * 1000, amount=100.0)
+            recs.append(rec)
+        for r in recs[:n_fill]:
+            online.update_and_read(r)
+        tail = recs[n_fill:]
+        upd = float(np.median(latencies_us(lambda i: online.update_and_read(tail[i]), len(tail), warmup=0)))
+        out.append(result("limits/velocity_update_p50", upd, "us", "one DRAM miss per key group", lat * groups / 1e3,
+                          {"key_groups": groups, "features": len(fs.specs), "distinct_values_per_field": pool,
+                           "note": "compiled OnlineVelocity.update_and_read (validation included) against the floor "
+                                   "of one DRAM miss per key group; ratio = fraction of the floor reached"}))
+    return out
+
+
 def run(ctx: BenchContext) -> list[dict[str, Any]]:
     """Run the group; returns result rows."""
     out: list[dict[str, Any]] = []
-    for part in (_entities, _history, _rules, _trees, _rescore):
+    for part in (_limits, _entities, _history, _rules, _trees, _rescore):
         out.extend(part(ctx))
     return out

@@ -8,7 +8,16 @@ run it: schema, identity, fingerprint (+ device signals), link, velocity,
 rules, model, policy. End-to-end figures are given with the default
 ``explain="auto"`` (reviewed and declined decisions carry model explanations)
 and with ``explain=False``. The baseline is ``Model.predict_one`` alone on the very
-feature vectors the scorer built.
+feature vectors the scorer built. ``single/large/compiled/*`` rows compare each stage
+with the compiled core (``fraudscore/_core``) against the same stage on the pure-Python
+reference, interleaved in the same run.
+
+Explanations are computed when ``Decision.reasons`` is first read; the
+``e2e_reasons_*`` rows read it after every call, so they show what a caller
+that returns every reason pays. The ``*_compiled_*`` rows repeat the model and
+end-to-end figures with compiled trees (``Model(compiled=True)``, bit-identical):
+``model_compiled_*`` against today's C fast path, ``e2e_compiled_*`` against the
+compiled model alone.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fingerprint import DEVICE_FEATURES, device_signals
+from ..fingerprint import DEVICE_FEATURES, MIN_LINK_CONFIDENCE, device_signals
 from ..model import score_scale
 from ..rules import combine
 from ..scorer import Scorer
@@ -74,8 +83,8 @@ class StagedScorer:
                 record["device_id"] = None
                 static.append(_NAN)
             else:
-                res = sc.linker.link(fp, record[sc.schema.time_field])
-                record["device_id"] = res.device_id
+                res = sc.linker.link(fp, record[sc.schema.time_field], record.get("ip_prefix"))
+                record["device_id"] = res.device_id if res.link_confidence >= MIN_LINK_CONFIDENCE else None
                 static.append(float(res.link_confidence))
         c4 = clock()
         vel = sc.velocity.update_and_read(record)
@@ -126,13 +135,25 @@ def _measure(ctx: BenchContext, name: str) -> list[dict[str, Any]]:
     quiet = Scorer(bundle, ctx.keys, explain=False)
     staged = StagedScorer(Scorer(bundle, ctx.keys))
     model = e2e.model
+    reader = Scorer(bundle, ctx.keys)
+    cbundle = ctx.compiled_bundle(name)
+    c_e2e = Scorer(cbundle, ctx.keys) if cbundle is not None else None
+    c_quiet = Scorer(cbundle, ctx.keys, explain=False) if cbundle is not None else None
+    cmodel = cbundle.model if cbundle is not None else None
+    extra = [sc for sc in (reader, c_e2e, c_quiet) if sc is not None]
     for ev in events[:warm]:
         e2e.score(ev)
         quiet.score(ev)
         staged.score(ev)
+        for sc in extra:
+            sc.score(ev).reasons  # noqa: B018 - read, as a caller would
     for k in staged.times:
         staged.times[k].clear()
     runs, cpu_runs, quiet_runs, base_runs, stage_med = [], [], [], [], {k: [] for k in STAGES}
+    read_runs: list[np.ndarray] = []
+    c_runs: list[np.ndarray] = []
+    c_quiet_runs: list[np.ndarray] = []
+    c_base_runs: list[np.ndarray] = []
     mismatch = 0
     for r in range(reps):
         chunk = events[warm + r * n: warm + (r + 1) * n]
@@ -147,6 +168,11 @@ def _measure(ctx: BenchContext, name: str) -> list[dict[str, Any]]:
         for k in STAGES:
             stage_med[k].append(float(np.median(staged.times[k][-n:])) / 1e3)
         base_runs.append(latencies_us(lambda i: model.predict_one(xs[i]), n, warmup=min(50, n)))
+        read_runs.append(latencies_us(lambda i: reader.score(chunk[i]).reasons, n, warmup=0))
+        if c_e2e is not None and c_quiet is not None and cmodel is not None:
+            c_runs.append(latencies_us(lambda i: c_e2e.score(chunk[i]), n, warmup=0))
+            c_quiet_runs.append(latencies_us(lambda i: c_quiet.score(chunk[i]), n, warmup=0))
+            c_base_runs.append(latencies_us(lambda i: cmodel.predict_one(xs[i]), n, warmup=min(50, n)))
     # the staged flow must compute what score() computes (same state history, same events)
     check = Scorer(bundle, ctx.keys)
     check_staged = StagedScorer(Scorer(bundle, ctx.keys))
@@ -169,6 +195,20 @@ def _measure(ctx: BenchContext, name: str) -> list[dict[str, Any]]:
     for key in ("p50", "p99", "p99.9"):
         out.append(result(f"single/{name}/e2e_noexplain_{key}", qq[key], "us", f"model.predict_one {key}", qb[key],
                           {**params, "explain": False}))
+    qr = median_percentiles(read_runs)
+    for key in ("p50", "p99", "p99.9"):
+        out.append(result(f"single/{name}/e2e_reasons_{key}", qr[key], "us", f"model.predict_one {key}", qb[key],
+                          {**params, "explain": "auto, and Decision.reasons read after every call"}))
+    if c_runs:
+        qcb, qcq, qce = median_percentiles(c_base_runs), median_percentiles(c_quiet_runs), median_percentiles(c_runs)
+        for key in ("p50", "p99"):
+            out.append(result(f"single/{name}/model_compiled_{key}", qcb[key], "us",
+                              f"model.predict_one {key} (LightGBM fast path)", qb[key],
+                              {**params, "inference": "compiled trees, bit-identical"}))
+            out.append(result(f"single/{name}/e2e_compiled_noexplain_{key}", qcq[key], "us",
+                              f"compiled model.predict_one {key}", qcb[key], {**params, "explain": False}))
+            out.append(result(f"single/{name}/e2e_compiled_{key}", qce[key], "us", f"compiled model.predict_one {key}",
+                              qcb[key], {**params, "explain": "auto"}))
     stages = {k: statistics.median(v) for k, v in stage_med.items()}
     base50 = qb["p50"]
     for k, v in stages.items():
@@ -179,10 +219,67 @@ def _measure(ctx: BenchContext, name: str) -> list[dict[str, Any]]:
     return out
 
 
+def _reference_scorer(ctx: BenchContext, bundle: Any) -> Scorer:
+    """A scorer on the pure-Python reference implementations (``FRAUDSCORE_PURE_PYTHON=1`` while built)."""
+    import os
+
+    from .._core import PURE_PYTHON_ENV
+
+    old = os.environ.get(PURE_PYTHON_ENV)
+    os.environ[PURE_PYTHON_ENV] = "1"
+    try:
+        return Scorer(bundle, ctx.keys)
+    finally:
+        if old is None:
+            del os.environ[PURE_PYTHON_ENV]
+        else:
+            os.environ[PURE_PYTHON_ENV] = old
+
+
+def _compiled_vs_reference(ctx: BenchContext, name: str) -> list[dict[str, Any]]:
+    """Per-stage medians of the compiled core against the Python reference, interleaved in one run."""
+    from .._core import available
+
+    if not any(available().values()):
+        ctx.note("single: the compiled core is not in use; no compiled-vs-reference rows")
+        return []
+    s = ctx.settings
+    bundle = ctx.bundle(name)
+    n, reps, warm = s.n_latency, s.repeats, min(500, s.n_latency)
+    events = events_stream(warm + n * reps, seed=303).to_records()
+    comp, ref = StagedScorer(Scorer(bundle, ctx.keys)), StagedScorer(_reference_scorer(ctx, bundle))
+    for ev in events[:warm]:
+        comp.score(ev)
+        ref.score(ev)
+    for st in (comp, ref):
+        for k in st.times:
+            st.times[k].clear()
+    med: dict[str, dict[str, list[float]]] = {"c": {k: [] for k in STAGES}, "r": {k: [] for k in STAGES}}
+    for r in range(reps):
+        chunk = events[warm + r * n: warm + (r + 1) * n]
+        for ev in chunk:  # interleaved: both see the same load
+            comp.score(ev)
+            ref.score(ev)
+        for key, st in (("c", comp), ("r", ref)):
+            for k in STAGES:
+                med[key][k].append(float(np.median(st.times[k][-n:])) / 1e3)
+    params = {"bundle": name, "store": "memory", "events_per_run": n, "repeats": reps, "available": available()}
+    out = []
+    for k in STAGES:
+        c, rf = statistics.median(med["c"][k]), statistics.median(med["r"][k])
+        out.append(result(f"single/{name}/compiled/stage_{k}_p50", c, "us", f"reference stage_{k}_p50", rf, params))
+    c = sum(statistics.median(med["c"][k]) for k in STAGES if k != "model")
+    rf = sum(statistics.median(med["r"][k]) for k in STAGES if k != "model")
+    out.append(result(f"single/{name}/compiled/non_model_p50", c, "us", "reference non_model_p50", rf, params))
+    return out
+
+
 def run(ctx: BenchContext) -> list[dict[str, Any]]:
     """Run the group; returns result rows."""
     out: list[dict[str, Any]] = []
     for name in ("default", "large"):
         ctx.log(f"single event, {name} bundle ...")
         out.extend(_measure(ctx, name))
+    ctx.log("single event: compiled core vs Python reference, stage by stage ...")
+    out.extend(_compiled_vs_reference(ctx, "large"))
     return out

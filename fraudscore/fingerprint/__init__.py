@@ -16,7 +16,8 @@ True
 """
 
 from .canonical import CanonicalDevice, canonicalize, parse_user_agent, parse_version
-from .linker import CHANGE_WEIGHTS, DeviceLinker, LinkResult
+from .linker import MIN_LINK_CONFIDENCE, DeviceLinker, LinkResult
+from .linkmodel import LinkModel, default_link_model
 from .linkstate import LinkState, MemoryLinkState, RedisLinkState
 from .sections import SCHEME_VERSION, Fingerprint, Fingerprinter, compare_ids, parse_id
 from .signals import DEVICE_FEATURES, device_signal_matrix, device_signals
@@ -24,7 +25,7 @@ from .signals import DEVICE_FEATURES, device_signal_matrix, device_signals
 __all__ = [
     "CanonicalDevice", "canonicalize", "parse_user_agent", "parse_version",
     "Fingerprint", "Fingerprinter", "SCHEME_VERSION", "compare_ids", "parse_id",
-    "DeviceLinker", "LinkResult", "CHANGE_WEIGHTS",
+    "DeviceLinker", "LinkResult", "MIN_LINK_CONFIDENCE", "LinkModel", "default_link_model",
     "LinkState", "MemoryLinkState", "RedisLinkState",
     "DEVICE_FEATURES", "device_signals", "device_signal_matrix",
 ]

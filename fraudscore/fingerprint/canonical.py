@@ -51,7 +51,7 @@ ATTRIBUTES: dict[str, str] = {
     "webgl_vendor": "text", "webgl_renderer": "text", "hardware_concurrency": "int", "device_memory": "num",
     "touch_support": "touch", "os": "token", "os_version": "version", "model": "text", "manufacturer": "text",
     "app_version": "version", "android_id": "text", "idfv": "text", "imei": "digits", "emulator": "bool",
-    "rooted": "bool", "sim_operator": "text",
+    "rooted": "bool", "sim_operator": "text", "fonts": "list",
 }
 ATTRIBUTE_NAMES: tuple[str, ...] = tuple(ATTRIBUTES)
 ATTRIBUTE_INDEX: dict[str, int] = {n: i for i, n in enumerate(ATTRIBUTE_NAMES)}
@@ -285,7 +285,7 @@ def _norm(kind: str, v: Any) -> str | None:
 
 # -- caches of pure functions of non-identifying values (bounded; cleared when full) -------------
 #: Near-unique attributes: their values are not cached (they would only churn the cache).
-_UNCACHED = frozenset({"fonts_hash", "canvas_hash", "android_id", "idfv", "imei"})
+_UNCACHED = frozenset({"fonts_hash", "canvas_hash", "android_id", "idfv", "imei", "fonts"})
 _CACHE_MAX = 16_384
 _VALUES: dict[tuple[Any, ...], str | None] = {}
 _UAS: dict[str, tuple[Any, ...]] = {}

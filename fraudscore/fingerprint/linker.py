@@ -1,42 +1,57 @@
-"""Drift-tolerant device linking: one stable ``device_id`` per physical device.
+"""Drift-tolerant, collision-aware device linking: one ``device_id`` per physical device.
 
-Fingerprints drift: browsers update, fonts get installed, the timezone changes
-(FP-STALKER, IEEE S&P 2018, saw most browsers change within days).
-:class:`DeviceLinker` gives each observed fingerprint a device id, in the
-spirit of FP-STALKER's rule-based linker:
+:class:`DeviceLinker` links each observed fingerprint to a device in the spirit
+of FP-STALKER's *hybrid* linker (rules find candidates, a learned model decides):
 
 1. **exact**: a fingerprint id (or an alias under an older scheme) seen before
-   returns its device;
-2. **candidates** come from an index, never a scan: devices sharing the
-   *hardware section* and one near-unique *anchor* attribute (Android ID, IDFV,
-   IMEI, fonts hash; the hardware section alone when there is no anchor);
-3. **rules** per candidate: same browser family (the OS family and hardware
-   are in the hardware section); OS, browser and app versions that do not go
-   backwards; a bounded, weighted number of changed volatile attributes
-   (:data:`CHANGE_WEIGHTS`): at most ``max_weight`` in general, more when a
-   resettable id (Android ID / IDFV / IMEI) matches and is unique to that device,
-   none when the anchor is shared with other devices (a default font list);
-4. the best candidate (lowest weight, then most recently seen) wins; otherwise
-   a new device id is created.
+   returns its device -- unless the device has since moved to newer versions
+   than this fingerprint shows (then another device shows it: a collision);
+2. **popularity**: the expected number of live devices sharing the fingerprint's
+   lasting attributes (those updates do not change), from value counts in its
+   hardware family, the collisions seen on the exact index and -- for a phone
+   without a resettable id while its family holds fewer than
+   ``min_family_devices`` devices -- a prior of ``mobile_prior`` devices (mobile
+   fingerprints are mostly not unique);
+3. **shared classes**: a fingerprint as common as two devices or more cannot be
+   told apart from its twins: it is linked to one shared record per class
+   (hardware family, browser, lasting settings) across updates, as exact
+   matching would within one version, with confidence ``1 / popularity``;
+4. **candidates** otherwise come from blocks, never a scan: devices of the same
+   *hardware family* (the hardware section without the renderer's driver
+   details, so a driver update does not hide a desktop), browser family and
+   font-list MinHash, plus those sharing a resettable id; blocks are ordered by
+   **last sighting**;
+5. **hard rules**: same family and browser family, no OS / browser / app
+   version going backwards; a cheap pre-filter keeps the :attr:`max_scored`
+   closest candidates;
+6. the **link model** (:class:`~fraudscore.fingerprint.linkmodel.LinkModel`,
+   LightGBM on :data:`~fraudscore.fingerprint.linkfeatures.PAIR_FEATURES`) gives
+   each the probability of being the same device; the best links when it reaches
+   :attr:`link_probability` (confidence: probability / popularity), else a new
+   device is created.
 
-Identical fingerprints of distinct devices (same model, same settings) cannot
-be told apart by any attribute linker; nor can a device farm that randomises
-every resettable id, which is why the hardware section is also exposed as an
-entity (``device_hw``). See ``docs/fingerprints.md`` for measured precision and recall.
+``link_confidence`` is thus the estimated probability that the id denotes this
+one physical device. Links below :data:`MIN_LINK_CONFIDENCE` are *refused*
+downstream: the pipeline keys no velocity feature on them (``device_id`` is
+``None`` in the record and the decision) and ``device__link_confidence`` carries
+the number. An exact match on a common fingerprint (identical phones) therefore
+never merges two phones' histories. The decision is a pure function of the
+fingerprint, the :class:`~fraudscore.fingerprint.linkstate.LinkView` read from
+the state and the event time (:meth:`DeviceLinker.decide`), so an optimistic
+read-decide-commit protocol fits.
 
 Examples
 --------
 >>> from fraudscore.keys import Keys
 >>> from fraudscore.fingerprint.sections import Fingerprinter
->>> from fraudscore.fingerprint.linkstate import MemoryLinkState
 >>> fpr = Fingerprinter(Keys(b"0123456789abcdef-demo-secret"))
->>> linker = DeviceLinker(MemoryLinkState())
+>>> linker = DeviceLinker()
 >>> dev = {"os": "android", "os_version": "13", "model": "2211133C", "manufacturer": "Xiaomi",
 ...        "screen": "1080x2400", "app_version": "5.2.1", "android_id": "9774d56d682e549c", "timezone": "Asia/Shanghai"}
 >>> r1 = linker.link(fpr.fingerprint(dev), 1_000)
 >>> r2 = linker.link(fpr.fingerprint({**dev, "app_version": "5.3.0", "timezone": "Asia/Tokyo"}), 2_000)
->>> r1.new, r2.device_id == r1.device_id, r2.changed, r2.link_confidence
-(True, True, ('app_version', 'timezone'), 0.81)
+>>> r1.new, r2.device_id == r1.device_id, r2.changed, r2.link_confidence >= MIN_LINK_CONFIDENCE
+(True, True, ('app_version', 'timezone'), True)
 >>> linker.link(fpr.fingerprint({**dev, "app_version": "5.0.0"}), 3_000).new   # versions never go backwards
 True
 """
@@ -49,24 +64,27 @@ from typing import Any
 import xxhash
 
 from ..errors import ConfigError
-from .linkstate import LinkState, MemoryLinkState
+from .linkfeatures import compatible, make_record, n_differences, pair_features
+from .linkmodel import LinkModel, default_link_model
+from .linkstate import LinkPlan, LinkState, LinkView, MemoryLinkState
 from .sections import VOLATILE_ATTRS, Fingerprint
 
-__all__ = ["DeviceLinker", "LinkResult", "CHANGE_WEIGHTS"]
+__all__ = ["DeviceLinker", "LinkResult", "MIN_LINK_CONFIDENCE"]
 
-#: How much a change of each volatile attribute counts against a link.
-CHANGE_WEIGHTS: dict[str, float] = {
-    "user_agent": 0.0,  # allowed when the browser family stays and versions go forward
-    "os_version": 0.0, "app_version": 0.0,
-    "screen": 1.0, "timezone": 1.0, "languages": 1.0, "sim_operator": 1.0,
-    "canvas_hash": 2.0, "fonts_hash": 3.0,
-    "android_id": 3.0, "idfv": 3.0, "imei": 3.0,
-    "emulator": 3.0, "rooted": 2.0,
-}
-_WEIGHTS = tuple(CHANGE_WEIGHTS[a] for a in VOLATILE_ATTRS)
-_ID_POS = tuple(VOLATILE_ATTRS.index(a) for a in ("android_id", "idfv", "imei"))
-_UA_POS = VOLATILE_ATTRS.index("user_agent")
+#: Velocity features keyed on ``device_id`` use a link only at or above this confidence (a fingerprint
+#: shared by two devices or more gets at most 0.5).
+MIN_LINK_CONFIDENCE = 0.6
 _MASK48 = (1 << 48) - 1
+_IDX = {a: i for i, a in enumerate(VOLATILE_ATTRS)}
+#: Components whose values are counted per hardware family for the popularity estimate (every volatile
+#: one: a font list or canvas shared by every phone of a family says nothing there, however rare elsewhere).
+_FAM_POS = tuple(range(len(VOLATILE_ATTRS)))
+_GLOB_POS: tuple[int, ...] = ()  # nothing is counted over all families
+_ID_TAGS = tuple((_IDX[a], a[:2]) for a in ("android_id", "idfv", "imei"))
+_RENDERER_SLOT = 15
+_CLASS_POS = tuple(_IDX[a] for a in ("screen", "timezone", "languages", "sim_operator", "emulator", "rooted"))
+_POP_POS_MOBILE = (*_CLASS_POS, *(p for p, _ in _ID_TAGS))
+_POP_POS = (*_POP_POS_MOBILE, _IDX["fonts_hash"], _IDX["canvas_hash"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +94,19 @@ class LinkResult:
     Attributes
     ----------
     device_id : str
-        The stable device id (``"d_<hardware section>_<12 hex>"``).
+        The device id (``"d_<hardware family>_<12 hex>"``).
     link_confidence : float
-        1.0 for an exact match, lower for drifted links, 0.0 for a new device.
+        Estimated probability that ``device_id`` denotes this one physical device:
+        the model's probability (1 for an exact match), times one minus the
+        runner-up's, divided by the fingerprint's popularity. Below
+        :data:`MIN_LINK_CONFIDENCE` the pipeline does not key velocity on it.
     changed : tuple of str
         Volatile attributes that differ from the device's previous state.
     new : bool
         Whether a new device was created.
     how : str
-        ``"exact"``, ``"id"`` (a resettable id matched), ``"anchor"``, ``"hardware"`` or ``"new"``.
+        ``"exact"``, ``"shared"`` (an exact match on a common fingerprint),
+        ``"model"`` (a drifted state linked by the model) or ``"new"``.
     """
 
     device_id: str
@@ -94,100 +116,218 @@ class LinkResult:
     how: str = "new"
 
 
-def _not_backwards(new: Any, old: Any) -> bool:
-    return new is None or old is None or tuple(new) >= tuple(old)
+def _ahead(rec: dict[str, Any], fp: Fingerprint) -> bool:
+    """Whether the device's recorded versions are newer than the fingerprint's (it moved on)."""
+    c = fp.canonical
+    for new, old in ((c.os_version, rec["ov"]), (c.browser_version, rec["bv"]), (c.app_version, rec["av"])):
+        if new is not None and old is not None and tuple(old) > tuple(new):
+            return True
+    return False
 
 
 class DeviceLinker:
-    """Link fingerprints to stable device ids over a :class:`LinkState`.
+    """Link fingerprints to device ids over a :class:`~fraudscore.fingerprint.linkstate.LinkState`.
 
     Parameters
     ----------
     state : LinkState, optional
         :class:`MemoryLinkState` (default, fresh) or :class:`RedisLinkState`.
-    max_weight : float, default 2.0
-        Largest total change weight for a link without a matching resettable id.
-    id_match_weight : float, default 6.0
-        Largest total change weight when a resettable id matches (and is unique).
-    max_changed : int, default 4
-        Largest number of changed attributes (weight-0 version updates included).
+    model : LinkModel, optional
+        The pairwise link model; the package's default model when omitted.
+    link_probability : float, default 0.5
+        Smallest model probability that links a drifted fingerprint to a device.
+    max_scored : int, default 8
+        Most candidates scored by the model per event (the closest ones; only those sharing
+        a resettable id when any does).
+    mobile_prior : float, default 3.0
+        Popularity assumed for a phone's fingerprint without a resettable id while its
+        hardware family holds fewer than ``min_family_devices`` devices.
+    min_family_devices : int, default 30
+        Devices of a family needed before value counts alone estimate popularity.
 
     Examples
     --------
-    >>> DeviceLinker(max_weight=-1)
+    >>> DeviceLinker(link_probability=2)
     Traceback (most recent call last):
     ...
-    fraudscore.errors.ConfigError: The 'max_weight' parameter of DeviceLinker must be a number >= 0. Got -1 instead.
+    fraudscore.errors.ConfigError: The 'link_probability' parameter of DeviceLinker must be a number in [0, 1]. Got 2 instead.
     """
 
-    def __init__(self, state: LinkState | None = None, *, max_weight: float = 2.0, id_match_weight: float = 6.0,
-                 max_changed: int = 4) -> None:
-        for name, value in (("max_weight", max_weight), ("id_match_weight", id_match_weight),
-                            ("max_changed", max_changed)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"The {name!r} parameter of DeviceLinker must be a number >= 0. Got {value!r} instead.")
+    def __init__(self, state: LinkState | None = None, *, model: LinkModel | None = None,
+                 link_probability: float = 0.5, max_scored: int = 8, mobile_prior: float = 3.0,
+                 min_family_devices: int = 30) -> None:
+        if isinstance(link_probability, bool) or not isinstance(link_probability, (int, float)) or not (
+                0 <= link_probability <= 1):
+            raise ConfigError("The 'link_probability' parameter of DeviceLinker must be a number in [0, 1]. "
+                              f"Got {link_probability!r} instead.")
+        for name, v in (("max_scored", max_scored), ("min_family_devices", min_family_devices)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"The {name!r} parameter of DeviceLinker must be an integer >= 1. Got {v!r} instead.")
+        if isinstance(mobile_prior, bool) or not isinstance(mobile_prior, (int, float)) or mobile_prior < 1:
+            raise ConfigError(f"The 'mobile_prior' parameter of DeviceLinker must be a number >= 1. "
+                              f"Got {mobile_prior!r} instead.")
         if state is not None and not isinstance(state, LinkState):
             raise ConfigError(
                 f"The 'state' parameter of DeviceLinker must be a LinkState. Got {type(state).__name__} instead."
             )
+        if model is not None and not isinstance(model, LinkModel):
+            raise ConfigError(f"The 'model' parameter of DeviceLinker must be a LinkModel. Got {type(model).__name__} "
+                              "instead.")
         self.state = state if state is not None else MemoryLinkState()
-        self.max_weight = float(max_weight)
-        self.id_match_weight = float(id_match_weight)
-        self.max_changed = int(max_changed)
-        self._exact_results: dict[str, LinkResult] = {}
+        self.model = model if model is not None else default_link_model()
+        self.link_probability = float(link_probability)
+        self.max_scored = max_scored
+        self.mobile_prior = float(mobile_prior)
+        self.min_family_devices = min_family_devices
+        self._key_memo: dict[str, Any] = {}  # fingerprint id -> its keys (a pure function of the fingerprint)
 
     def __repr__(self) -> str:
-        return f"DeviceLinker(state={type(self.state).__name__}, max_weight={self.max_weight})"
+        return f"DeviceLinker(state={type(self.state).__name__}, model={self.model.sha256[:12]})"
 
-    def _record(self, fp: Fingerprint, device_id: str, now: int, prev: dict[str, Any] | None) -> dict[str, Any]:
-        c = fp.canonical
-        return {
-            "id": device_id, "fp": fp.id, "hw": fp.hardware, "bf": c.browser_family,
-            "ov": list(c.os_version) if c.os_version else None,
-            "bv": list(c.browser_version) if c.browser_version else None,
-            "av": list(c.app_version) if c.app_version else None,
-            "c": list(fp.components), "f": now if prev is None else prev["f"], "t": now,
-            "n": 1 if prev is None else prev["n"] + 1,
-        }
+    # -- keys --------------------------------------------------------------------------
+    @staticmethod
+    def block_keys(fp: Fingerprint) -> tuple[str, ...]:
+        """Candidate blocks: ``<family>:<browser family>[:<font MinHash>]`` and ``<family>:<resettable id>``.
+
+        The font list's MinHash (the smallest keyed font hash) splits a family's desktops into
+        blocks that installing or removing a font rarely changes (only when that font is the minimum).
+        """
+        fam = fp.family
+        comps = fp.components
+        bf = fp.canonical.browser_family or fp.canonical.source
+        main = f"{fam}:{bf}:{fp.fonts_sketch[0]:08x}" if fp.fonts_sketch else f"{fam}:{bf}"
+        return (main, *(f"{fam}:{t}{comps[p]:012x}" for p, t in _ID_TAGS if comps[p]))
 
     @staticmethod
-    def _compatible(fp: Fingerprint, rec: dict[str, Any]) -> bool:
-        """The hard rules: same hardware and browser family, versions not going backwards."""
-        c = fp.canonical
-        return (rec.get("hw") == fp.hardware and rec.get("bf") == c.browser_family
-                and _not_backwards(c.os_version, rec["ov"]) and _not_backwards(c.browser_version, rec["bv"])
-                and _not_backwards(c.app_version, rec["av"]))
+    def stat_keys(fp: Fingerprint, positions: tuple[int, ...] | None = None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Value-count keys (family, global) of the fingerprint's present values (or of ``positions`` only)."""
+        comps = fp.components
+        fam = tuple(comps[p] * 16 + p for p in _FAM_POS if comps[p] and (positions is None or p in positions))
+        if fp.renderer and (positions is None or _RENDERER_SLOT in positions):
+            fam += (fp.renderer * 16 + _RENDERER_SLOT,)
+        glob = tuple(comps[p] * 16 + p for p in _GLOB_POS if comps[p] and (positions is None or p in positions))
+        return fam, glob
 
-    def _assess(self, fp: Fingerprint, rec: dict[str, Any], shared_anchor: bool) -> tuple[float, tuple[str, ...], str] | None:
-        """(weight, changed, how) of linking ``fp`` to ``rec``, or None when a rule forbids it."""
-        c = fp.canonical
-        old = rec["c"]
-        new = fp.components
-        weight = 0.0
-        changed = []
-        for i, (a, b) in enumerate(zip(new, old)):
-            if a != b:
-                changed.append(VOLATILE_ATTRS[i])
-                weight += _WEIGHTS[i]
-        if not changed:
-            return 0.0, (), "hardware"
-        if len(changed) > self.max_changed:
-            return None
-        if new[_UA_POS] != old[_UA_POS] and _not_backwards(rec["bv"], c.browser_version) and _not_backwards(
-                rec["ov"], c.os_version):
-            weight += 1.0  # user agent changed without a browser or OS update
-        id_match = any(new[p] and new[p] == old[p] for p in _ID_POS)
-        if id_match:
-            limit, how = self.id_match_weight, "id"
-        elif shared_anchor:
-            limit, how = 0.0, "anchor"
-        else:
-            limit, how = self.max_weight, "hardware" if fp.link_keys[0] == fp.hardware else "anchor"
-        if weight > limit:
-            return None
-        return weight, tuple(changed), how
+    # -- popularity ---------------------------------------------------------------------
+    def popularity(self, fp: Fingerprint, view: LinkView, ndev: int, known: bool = False) -> float:
+        """Expected number of live devices showing ``fp``'s lasting attributes (at least 1).
 
-    def link(self, fp: Fingerprint, ts_ms: int) -> LinkResult:
+        The product of the family's value shares over the attributes updates do not change
+        (screen, timezone, languages, SIM, flags, resettable ids, and on desktops fonts, canvas
+        and renderer: a phone's are fixed by its model and OS), times the family's other devices,
+        plus one. ``known``: the device itself is already counted (an exact match, or a drifted
+        state of a device in the family), so it is taken out of the counts.
+        """
+        k = 1 if known else 0
+        n = view.fam_n - k
+        est = 1.0
+        if n > 0:
+            others = float(n)
+            counts = view.fam_counts
+            comps = fp.components
+            for p in (_POP_POS if not fp.mobile else _POP_POS_MOBILE):
+                if comps[p]:
+                    others *= max(counts.get(comps[p] * 16 + p, 0) - k, 0) / n
+            if fp.renderer and not fp.mobile:
+                others *= max(counts.get(fp.renderer * 16 + _RENDERER_SLOT, 0) - k, 0) / n
+            est += others
+        gn = view.glob_n
+        for v in view.glob_counts.values():
+            est *= (v + 1) / (gn + 1)
+        pop = max(est, float(ndev), 1.0)
+        if fp.mobile and n < self.min_family_devices and not any(fp.components[p] for p, _ in _ID_TAGS):
+            pop = max(pop, self.mobile_prior)
+        return pop
+
+    # -- the decision ---------------------------------------------------------------------
+    def _keys(self, fp: Fingerprint) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...], tuple[int, ...], str]:
+        """(fingerprint ids, block keys, family and global count keys, class key) of ``fp``, memoised by id."""
+        hit = self._key_memo.get(fp.id)
+        if hit is None or hit[0][1:] != fp.aliases:
+            fam_keys, glob_keys = self.stat_keys(fp)
+            ids = (fp.id, *fp.aliases) if fp.aliases else (fp.id,)
+            hit = (ids, self.block_keys(fp), fam_keys, glob_keys, self.shared_key(fp))
+            if len(self._key_memo) >= 65_536:
+                self._key_memo.clear()
+            self._key_memo[fp.id] = hit
+        return hit
+
+    def read(self, fp: Fingerprint, now: int) -> LinkView:
+        """Read what :meth:`decide` needs from the state."""
+        ids, blocks, fam_keys, glob_keys, shared = self._keys(fp)
+        return self.state.read(ids, blocks, fp.family, fam_keys, glob_keys, now,
+                               lambda ex: ex is None or _ahead(ex, fp), shared)
+
+    @staticmethod
+    def shared_key(fp: Fingerprint) -> str:
+        """The class of a common fingerprint: hardware family, browser family, font-list MinHash and the
+        settings (screen, timezone, languages, SIM, flags), without what updates change (versions, canvas)."""
+        c = fp.components
+        fonts = fp.fonts_sketch[0] if fp.fonts_sketch else 0
+        h = xxhash.xxh3_64_intdigest(repr((fp.family, fp.canonical.browser_family, fonts,
+                                           *(c[p] for p in _CLASS_POS))).encode()) & _MASK48
+        return f"s:{h:012x}"
+
+    def decide(self, fp: Fingerprint, view: LinkView, now: int, ip: int = 0) -> tuple[LinkResult, LinkPlan]:
+        """The link of ``fp`` at ``now`` given ``view``: a pure function, no state is touched.
+
+        Returns the result and the plan to :meth:`LinkState.write`.
+        """
+        ids, blocks, _, _, key = self._keys(fp)
+        ex = view.exact
+        if ex is not None and not _ahead(ex, fp):
+            pop = self.popularity(fp, view, view.exact_ndev, True)
+            conf = round(min(1.0, 1.0 / pop), 3)
+            did = ex["id"]
+            if ex["fp"] == fp.id:
+                plan = LinkPlan(ex, ids, blocks, view.exact_ndev, False, fp.family, touch=True, ip=ip)
+                changed: tuple[str, ...] = ()
+            else:  # back to an earlier state of its own (e.g. undocked again)
+                changed, pos = _changes(fp, ex)
+                fk, gk = self.stat_keys(fp, pos)
+                plan = LinkPlan(make_record(fp, did, now, ex, ip), ids, blocks, view.exact_ndev, False, fp.family,
+                                fk, gk)
+            how = "exact" if conf >= MIN_LINK_CONFIDENCE else "shared"
+            return LinkResult(did, conf, changed, False, how), plan
+        ndev = view.exact_ndev + 1 if ex is not None else 1  # another device already showed this fingerprint
+        pop = self.popularity(fp, view, ndev, bool(view.cands))
+        if pop >= 2.0:
+            # attributes cannot separate this fingerprint's devices: one shared record per class (hardware family,
+            # browser, settings) across updates -- what exact matching does within one version -- at low confidence
+            sh = view.shared
+            did = sh["id"] if sh is not None else f"d_{fp.family}_{key[2:]}"
+            changed, pos = _changes(fp, sh) if sh is not None else ((), ())
+            fk, gk = self.stat_keys(fp, pos if sh is not None else None)
+            plan = LinkPlan(make_record(fp, did, now, sh, ip), (*ids, key), blocks, ndev, sh is None, fp.family,
+                            fk, gk)
+            return LinkResult(did, round(1.0 / pop, 3), changed, sh is None, "shared"), plan
+        cands = [r for r in view.cands if compatible(fp, r)]
+        n_c = len(cands)
+        scored: list[tuple[float, int, dict[str, Any]]] = []
+        if cands:
+            ids_now = [(p, fp.components[p]) for p, _ in _ID_TAGS if fp.components[p]]
+            same_id = [r for r in cands if any(r["c"][p] == v for p, v in ids_now)] if ids_now else []
+            # a resettable id still matching points at the device (FP-STALKER's rules first): score only those
+            near = sorted((n_differences(fp, r), -r["t"], r["id"], r) for r in (same_id or cands))[: self.max_scored]
+            predict = self.model.predict
+            scored = sorted(((predict(pair_features(fp, r, now, ip, n_c)), nd, r) for nd, _, _, r in near),
+                            key=lambda s: (-s[0], -s[2]["t"], s[2]["id"]))
+        if scored and scored[0][0] >= self.link_probability:
+            p1, _, rec = scored[0]
+            conf = round(min(1.0, p1 / pop), 3)
+            changed, pos = _changes(fp, rec)
+            fk, gk = self.stat_keys(fp, pos)
+            plan = LinkPlan(make_record(fp, rec["id"], now, rec, ip), ids, blocks, ndev, False, fp.family, fk, gk)
+            return LinkResult(rec["id"], conf, changed, False, "model"), plan
+        p1 = scored[0][0] if scored else 0.0
+        conf = round(min(1.0, (1.0 - p1) / pop), 3)
+        suffix = xxhash.xxh3_64_intdigest(f"{fp.id}|{now}".encode()) & _MASK48
+        did = f"d_{fp.family}_{suffix:012x}"
+        fk, gk = self.stat_keys(fp)
+        plan = LinkPlan(make_record(fp, did, now, None, ip), ids, blocks, ndev, True, fp.family, fk, gk)
+        return LinkResult(did, conf, (), True, "new"), plan
+
+    def link(self, fp: Fingerprint, ts_ms: int, ip: str | int | None = None) -> LinkResult:
         """Link one fingerprint observed at ``ts_ms`` (event time) and update the state.
 
         Parameters
@@ -196,6 +336,9 @@ class DeviceLinker:
             From :meth:`Fingerprinter.fingerprint`.
         ts_ms : int
             Event time in epoch milliseconds (events arrive in time order).
+        ip : str or int, optional
+            The event's IP /24 (any stable token, e.g. the keyed ``ip_prefix`` pseudonym),
+            for the "same network as last time" feature.
 
         Returns
         -------
@@ -204,41 +347,19 @@ class DeviceLinker:
         if type(fp) is not Fingerprint and not isinstance(fp, Fingerprint):
             raise ConfigError(f"DeviceLinker.link needs a Fingerprint. Got {type(fp).__name__} instead.")
         now = ts_ms if type(ts_ms) is int else int(ts_ms)
-        state = self.state
-        fid = fp.id
-        ids = (fid, *fp.aliases) if fp.aliases else (fid,)
-        blocks = fp.link_keys
-        prev, cands = state.lookup(ids, blocks, now)
-        if prev is not None:
-            did = prev["id"]
-            if prev["fp"] == fid:
-                state.touch(prev, now)  # the device's current state, seen again
-            else:
-                state.commit(self._record(fp, did, now, prev), ids, blocks, now)
-            res = self._exact_results.get(did)
-            if res is None:  # results are immutable: one per device, reused
-                if len(self._exact_results) >= 65_536:
-                    self._exact_results.clear()
-                res = self._exact_results[did] = LinkResult(did, 1.0, (), False, "exact")
-            return res
-        best: tuple[float, int, tuple[str, ...], str, dict[str, Any]] | None = None
-        cands = [r for r in cands if self._compatible(fp, r)]
-        shared = len(cands) > 1  # the anchor (or bare hardware) is not unique to one device
-        for rec in cands:
-            res = self._assess(fp, rec, shared)
-            if res is None:
-                continue
-            weight, changed, how = res
-            key = (weight, -rec["t"])
-            if best is None or key < (best[0], best[1]):
-                best = (weight, -rec["t"], changed, how, rec)
-        if best is not None:
-            weight, _, changed, how, rec = best
-            base = 0.99 if how == "id" else 0.97 if how == "hardware" and not changed else 0.95
-            conf = round(max(0.05, min(0.99, base - 0.04 * len(changed) - 0.1 * weight)), 3)
-            state.commit(self._record(fp, rec["id"], now, rec), ids, blocks, now)
-            return LinkResult(rec["id"], conf, changed, False, how)
-        suffix = xxhash.xxh3_64_intdigest(f"{fp.id}|{now}".encode()) & _MASK48
-        did = f"d_{fp.hardware}_{suffix:012x}"
-        state.commit(self._record(fp, did, now, None), ids, blocks, now)
-        return LinkResult(did, 0.0, (), True, "new")
+        iph = 0 if ip is None else (ip if type(ip) is int else (xxhash.xxh3_64_intdigest(str(ip).encode()) & _MASK48)
+                                                                or 1)
+        view = self.read(fp, now)
+        res, plan = self.decide(fp, view, now, iph)
+        self.state.write(plan, now)
+        return res
+
+
+def _changes(fp: Fingerprint, rec: dict[str, Any]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Names and positions of the volatile attributes (and the renderer) that differ from ``rec``."""
+    pos = tuple(i for i, (a, b) in enumerate(zip(fp.components, rec["c"])) if a != b)
+    names = tuple(VOLATILE_ATTRS[i] for i in pos)
+    if fp.renderer != rec["r"]:
+        names += ("webgl_renderer",)
+        pos += (_RENDERER_SLOT,)
+    return names, pos

@@ -1,24 +1,40 @@
-"""Device-link state: in memory (bounded LRU) or in Redis (shared by workers).
+"""Device-link state: in memory (bounded) or in Redis (shared by workers).
 
-The state holds, per linked device, a small **record** of keyed hashes only
-(never a raw attribute): the last fingerprint id, the browser family, parsed
-versions, the 48-bit hashes of the volatile attributes, first/last seen time
-and a count. Two indexes point at records: *exact* (fingerprint id -> device
-id) and *blocks* (``hardware section + anchor attribute hash`` -> the most
-recent device ids with it, at most ``max_per_block``).
+The linker's decision is a pure function of (fingerprint, :class:`LinkView`,
+time): a state answers :meth:`LinkState.read` with a view of everything the
+decision needs, and applies the decision with :meth:`LinkState.write`. That is
+the shape of an optimistic protocol ("read the candidate block, decide in
+Python, commit atomically"). The state holds keyed hashes only, never an
+attribute value:
+
+* **records**, one per device (:func:`~fraudscore.fingerprint.linkfeatures.make_record`):
+  last fingerprint id, hardware family, browser family, parsed versions, the
+  48-bit hashes of the volatile attributes and the renderer, the font-list
+  sketch, language hashes, last IP /24 hash, first / last seen time and a count;
+* the **exact index**: fingerprint id -> ``(device id, devices seen with it)``;
+  the second number counts collisions (another live device showing the same
+  fingerprint);
+* **blocks**: ``<family>:<browser family>`` and ``<family>:<resettable id>`` ->
+  device ids ordered by **last sighting** (a device seen again unchanged moves
+  to the front), at most ``max_per_block``; a live device pushed out is counted
+  in :attr:`MemoryLinkState.live_evictions`;
+* **value counts** for the popularity estimate: per hardware family, the number
+  of devices and how many showed each value of the settings attributes; over
+  all devices, the same for fonts, canvas and resettable ids.
 
 Expiry uses **event time** (``ts_ms``), so online and batch linking agree: a
 record last seen more than ``ttl_ms`` before the current event is ignored.
-The memory state also evicts the least recently used devices beyond
-``max_devices``; Redis keys carry a wall-clock TTL of ``ttl_ms`` as a bound.
 
 Examples
 --------
->>> st = MemoryLinkState(max_devices=2, ttl_ms=1000)
->>> st.commit({"id": "d1", "t": 0}, ["fp1_a_b_c"], ["k"], 0)
->>> st.get_exact(["fp1_a_b_c"], 10), [r["id"] for r in st.candidates(["k"], 10)]
-('d1', ['d1'])
->>> st.get_exact(["fp1_a_b_c"], 5000) is None   # expired by event time
+>>> st = MemoryLinkState(max_devices=10, ttl_ms=1000)
+>>> plan = LinkPlan(record={"id": "d1", "t": 0, "n": 1}, fp_ids=("fp1_a_b_c",), block_keys=("k",), ndev=1,
+...                 new_device=True, fam="f", fam_keys=(1,), glob_keys=())
+>>> st.write(plan, 0)
+>>> v = st.read(("fp1_a_b_c",), ("k",), "f", (1,), (), 10)
+>>> v.exact["id"], v.exact_ndev, v.fam_n, v.fam_counts
+('d1', 1, 1, {1: 1})
+>>> st.read(("fp1_a_b_c",), ("k",), "f", (), (), 5000).exact is None   # expired by event time
 True
 """
 
@@ -26,12 +42,13 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, StoreError
 
-__all__ = ["LinkState", "MemoryLinkState", "RedisLinkState", "DEFAULT_TTL_MS"]
+__all__ = ["LinkState", "MemoryLinkState", "RedisLinkState", "LinkView", "LinkPlan", "DEFAULT_TTL_MS"]
 
 DEFAULT_TTL_MS = 180 * 86_400_000  # 180 days
 Record = dict[str, Any]
@@ -45,44 +62,59 @@ def _check(name: str, owner: str, value: Any, minimum: int = 1) -> int:
     return value
 
 
+@dataclass
+class LinkView:
+    """What a link decision reads: the exact match, the candidates and the value counts."""
+
+    exact: Record | None = None
+    exact_ndev: int = 0
+    shared: Record | None = None
+    cands: list[Record] = field(default_factory=list)
+    fam_n: int = 0
+    fam_counts: dict[int, int] = field(default_factory=dict)  # at least the requested keys (absent = 0)
+    glob_n: int = 0
+    glob_counts: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class LinkPlan:
+    """What a link decision writes (see :meth:`LinkState.write`).
+
+    ``touch`` means the device was seen again in its current state: ``record`` is the
+    stored record, of which only the last sighting, count and IP (``ip``, 0 = keep)
+    change, and it moves to the front of its blocks.
+    """
+
+    record: Record
+    fp_ids: tuple[str, ...]
+    block_keys: tuple[str, ...]
+    ndev: int
+    new_device: bool
+    fam: str
+    fam_keys: tuple[int, ...] = ()
+    glob_keys: tuple[int, ...] = ()
+    touch: bool = False
+    ip: int = 0
+
+
 class LinkState:
     """Interface of a link state (see :class:`MemoryLinkState` and :class:`RedisLinkState`)."""
 
     ttl_ms: int
     max_per_block: int
 
-    def get_exact(self, fp_ids: Sequence[str], now: int) -> str | None:  # pragma: no cover - interface
-        """The device id of the first of ``fp_ids`` seen before (and not expired)."""
+    def read(self, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str, fam_keys: Sequence[int],
+             glob_keys: Sequence[int], now: int,
+             need_candidates: Callable[[Record | None], bool] | None = None,
+             shared_key: str | None = None) -> LinkView:  # pragma: no cover
+        """The exact match of the first known of ``fp_ids`` (and its collision count), the record indexed
+        under ``shared_key`` (the shared record of a common fingerprint's class), the live records of
+        ``block_keys`` (most recently seen first, no repeats, the exact match excluded; only when
+        ``need_candidates(exact record or None)`` is true, when given) and the value counts."""
         raise NotImplementedError
 
-    def get(self, device_id: str, now: int) -> Record | None:  # pragma: no cover - interface
-        """The record of one device, or ``None`` when unknown or expired."""
-        raise NotImplementedError
-
-    def candidates(self, block_keys: Sequence[str], now: int) -> list[Record]:  # pragma: no cover - interface
-        """Live records of the devices indexed under any of ``block_keys`` (most recent first, no repeats)."""
-        raise NotImplementedError
-
-    def commit(self, record: Record, fp_ids: Sequence[str], block_keys: Sequence[str],
-               now: int) -> None:  # pragma: no cover - interface
-        """Store ``record`` and index it under ``fp_ids`` (exact) and ``block_keys``."""
-        raise NotImplementedError
-
-    def lookup(self, fp_ids: Sequence[str], block_keys: Sequence[str],
-               now: int) -> tuple[Record | None, list[Record]]:
-        """``(record of the exact match or None, candidate records when there is none)``.
-
-        One call per link; stores that pay per round trip (Redis) answer it in two.
-        """
-        did = self.get_exact(fp_ids, now)
-        if did is not None:
-            rec = self.get(did, now)
-            if rec is not None:
-                return rec, []
-        return None, self.candidates(block_keys, now)
-
-    def touch(self, record: Record, now: int) -> None:  # pragma: no cover - interface
-        """Mark a device (``record`` from :meth:`get`) as seen again at ``now``, its state unchanged."""
+    def write(self, plan: LinkPlan, now: int) -> None:  # pragma: no cover - interface
+        """Apply a decision: store the record, index it, count its values."""
         raise NotImplementedError
 
 
@@ -95,89 +127,158 @@ class MemoryLinkState(LinkState):
         Most devices kept; the least recently seen are evicted beyond it.
     ttl_ms : int, default 180 days
         A device not seen for longer (in event time) is forgotten.
-    max_per_block : int, default 8
-        Most device ids kept per candidate block (the most recent ones).
+    max_per_block : int, default 64
+        Most device ids kept per candidate block (the most recently seen ones).
+
+    Attributes
+    ----------
+    live_evictions : int
+        Live devices pushed out of a full block by more recently seen ones.
     """
 
-    def __init__(self, max_devices: int = 1_000_000, ttl_ms: int = DEFAULT_TTL_MS, max_per_block: int = 8) -> None:
+    def __init__(self, max_devices: int = 1_000_000, ttl_ms: int = DEFAULT_TTL_MS, max_per_block: int = 64) -> None:
         self.max_devices = _check("max_devices", "MemoryLinkState", max_devices)
         self.ttl_ms = _check("ttl_ms", "MemoryLinkState", ttl_ms)
         self.max_per_block = _check("max_per_block", "MemoryLinkState", max_per_block)
         self._devices: OrderedDict[str, Record] = OrderedDict()
-        self._exact: OrderedDict[str, str] = OrderedDict()
-        self._blocks: OrderedDict[str, list[str]] = OrderedDict()
+        self._exact: OrderedDict[str, list[Any]] = OrderedDict()
+        self._blocks: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
+        self._fam: OrderedDict[str, list[Any]] = OrderedDict()
+        self._glob: list[Any] = [0, OrderedDict()]
+        self.live_evictions = 0
 
     def __len__(self) -> int:
         return len(self._devices)
 
-    def _live(self, device_id: str | None, now: int) -> Record | None:
-        if device_id is None:
-            return None
-        rec = self._devices.get(device_id)
-        if rec is None or now - rec["t"] > self.ttl_ms:
-            return None
-        return rec
+    def to_dict(self) -> dict[str, Any]:
+        """The whole state as plain data (JSON-ready; keyed hashes only), in recency order.
 
-    def get_exact(self, fp_ids: Sequence[str], now: int) -> str | None:
+        Examples
+        --------
+        >>> st = MemoryLinkState()
+        >>> st.write(LinkPlan({"id": "d1", "t": 0, "n": 1}, ("fp1_a_b_c",), ("k",), 1, True, "f", (7,)), 0)
+        >>> other = MemoryLinkState()
+        >>> other.restore_dict(st.to_dict())
+        >>> other.read(("fp1_a_b_c",), ("k",), "f", (7,), (), 10) == st.read(("fp1_a_b_c",), ("k",), "f", (7,), (), 10)
+        True
+        """
+        return {"devices": list(self._devices.values()), "exact": [[k, v] for k, v in self._exact.items()],
+                "blocks": [[k, list(v)] for k, v in self._blocks.items()],
+                "families": [[k, n, [[c, v] for c, v in counts.items()]] for k, (n, counts) in self._fam.items()],
+                "global": [self._glob[0], [[c, v] for c, v in self._glob[1].items()]],
+                "live_evictions": self.live_evictions}
+
+    def restore_dict(self, data: dict[str, Any]) -> None:
+        """Replace the state with :meth:`to_dict` output."""
+        try:
+            devices = OrderedDict((str(r["id"]), dict(r)) for r in data["devices"])
+            exact = OrderedDict((str(k), [str(v[0]), int(v[1])]) for k, v in data["exact"])
+            blocks = OrderedDict((str(k), OrderedDict((str(d), None) for d in v)) for k, v in data["blocks"])
+            fam = OrderedDict((str(k), [int(n), {int(c): int(v) for c, v in counts}])
+                              for k, n, counts in data["families"])
+            glob = [int(data["global"][0]), OrderedDict((int(c), int(v)) for c, v in data["global"][1])]
+            evictions = int(data.get("live_evictions", 0))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise StoreError(f"device-link state data is malformed: {exc}") from None
+        self._devices, self._exact, self._blocks, self._fam, self._glob = devices, exact, blocks, fam, glob
+        self.live_evictions = evictions
+
+    def read(self, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str, fam_keys: Sequence[int],
+             glob_keys: Sequence[int], now: int,
+             need_candidates: Callable[[Record | None], bool] | None = None,
+             shared_key: str | None = None) -> LinkView:
+        devices, ttl = self._devices, self.ttl_ms
+        view = LinkView()
         for fid in fp_ids:
-            did = self._exact.get(fid)
-            if did is not None and self._live(did, now) is not None:
-                return did
-        return None
-
-    def get(self, device_id: str, now: int) -> Record | None:
-        return self._live(device_id, now)
-
-    def lookup(self, fp_ids: Sequence[str], block_keys: Sequence[str],
-               now: int) -> tuple[Record | None, list[Record]]:
-        exact, devices, ttl = self._exact, self._devices, self.ttl_ms
-        for fid in fp_ids:  # get_exact then get, in one pass
-            did = exact.get(fid)
-            if did is not None:
-                rec = devices.get(did)
+            hit = self._exact.get(fid)
+            if hit is not None:
+                rec = devices.get(hit[0])
                 if rec is not None and now - rec["t"] <= ttl:
-                    return rec, []
-        return None, self.candidates(block_keys, now)
-
-    def candidates(self, block_keys: Sequence[str], now: int) -> list[Record]:
-        out: list[Record] = []
-        seen: set[str] = set()
-        for key in block_keys:
-            for did in reversed(self._blocks.get(key, ())):
-                if did in seen:
+                    view.exact, view.exact_ndev = rec, hit[1]
+                    break
+        if shared_key is not None:
+            hit = self._exact.get(shared_key)
+            if hit is not None:
+                rec = devices.get(hit[0])
+                if rec is not None and now - rec["t"] <= ttl:
+                    view.shared = rec
+        if need_candidates is None or need_candidates(view.exact):
+            skip = view.exact["id"] if view.exact is not None else None
+            seen: set[str] = set()
+            cands = view.cands
+            blocks = self._blocks
+            for key in block_keys:
+                blk = blocks.get(key)
+                if not blk:
                     continue
-                seen.add(did)
-                rec = self._live(did, now)
-                if rec is not None:
-                    out.append(rec)
-        return out
+                for did in reversed(blk):
+                    if did in seen or did == skip:
+                        continue
+                    seen.add(did)
+                    rec = devices.get(did)
+                    if rec is not None and now - rec["t"] <= ttl:
+                        cands.append(rec)
+        f = self._fam.get(fam)
+        if f is not None:  # the family's live counts (read-only for the decision; a superset of fam_keys)
+            view.fam_n, view.fam_counts = f[0], f[1]
+        if glob_keys:
+            g = self._glob[1]
+            view.glob_n = self._glob[0]
+            view.glob_counts = {k: g.get(k, 0) for k in glob_keys}
+        return view
 
-    def touch(self, record: Record, now: int) -> None:
-        record["t"] = max(record["t"], now)
-        record["n"] += 1
-        self._devices.move_to_end(record["id"])
-
-    def commit(self, record: Record, fp_ids: Sequence[str], block_keys: Sequence[str], now: int) -> None:
-        did = record["id"]
+    def write(self, plan: LinkPlan, now: int) -> None:
+        rec = plan.record
+        did = rec["id"]
         devices = self._devices
-        devices[did] = record
-        devices.move_to_end(did)
         exact = self._exact
-        for fid in fp_ids:
-            exact[fid] = did
-            exact.move_to_end(fid)
-        blocks = self._blocks
-        for key in block_keys:
-            lst = blocks.get(key)
-            if lst is None:
-                blocks[key] = [did]
-            else:
-                if did in lst:
-                    lst.remove(did)
-                lst.append(did)
-                if len(lst) > self.max_per_block:
-                    del lst[0]
-                blocks.move_to_end(key)
+        if plan.touch:  # the stored record itself: seen again, unchanged
+            if now > rec["t"]:
+                rec["t"] = now
+            rec["n"] += 1
+            if plan.ip:
+                rec["ip"] = plan.ip
+            devices.move_to_end(did)
+            for fid in plan.fp_ids:
+                if fid in exact:
+                    exact.move_to_end(fid)
+                else:
+                    exact[fid] = [did, plan.ndev]
+        else:
+            devices[did] = rec
+            devices.move_to_end(did)
+            for fid in plan.fp_ids:
+                exact[fid] = [did, plan.ndev]
+                exact.move_to_end(fid)
+        blocks, cap, ttl = self._blocks, self.max_per_block, self.ttl_ms
+        for key in plan.block_keys:
+            blk = blocks.get(key)
+            if blk is None:
+                blk = blocks[key] = OrderedDict()
+            blk[did] = None
+            blk.move_to_end(did)
+            blocks.move_to_end(key)
+            while len(blk) > cap:
+                old, _ = blk.popitem(last=False)
+                orec = devices.get(old)
+                if orec is not None and now - orec["t"] <= ttl:
+                    self.live_evictions += 1
+        if not plan.touch:
+            if plan.fam_keys or plan.new_device:
+                f = self._fam.get(plan.fam)
+                if f is None:
+                    f = self._fam[plan.fam] = [0, {}]
+                self._fam.move_to_end(plan.fam)
+                f[0] += plan.new_device
+                counts = f[1]
+                for k in plan.fam_keys:
+                    counts[k] = counts.get(k, 0) + 1
+            if plan.glob_keys or plan.new_device:
+                self._glob[0] += plan.new_device
+                g = self._glob[1]
+                for k in plan.glob_keys:
+                    g[k] = g.get(k, 0) + 1
+                    g.move_to_end(k)
         limit = self.max_devices
         while len(devices) > limit:
             devices.popitem(last=False)
@@ -185,16 +286,24 @@ class MemoryLinkState(LinkState):
             exact.popitem(last=False)
         while len(blocks) > 4 * limit:
             blocks.popitem(last=False)
+        while len(self._fam) > limit:
+            self._fam.popitem(last=False)
+        g = self._glob[1]
+        while len(g) > 8 * limit:
+            g.popitem(last=False)
 
 
 class RedisLinkState(LinkState):
     """Link state in Redis, shared by several worker processes.
 
-    Keys (all under ``prefix``): ``<prefix>:x:<fp id>`` (exact index, a string),
-    ``<prefix>:d:<device id>`` (the record, JSON) and ``<prefix>:b:<block>`` (a
-    list of device ids, most recent first, trimmed to ``max_per_block``). Every
-    key gets a wall-clock expiry of ``ttl_ms``; records are also checked against
-    event time, like :class:`MemoryLinkState`.
+    Keys (all under ``prefix``): ``:d:<device id>`` (the record, JSON),
+    ``:x:<fp id>`` (``"<device id>|<devices seen with it>"``), ``:b:<block>`` (a
+    sorted set of device ids scored by last sighting, trimmed to the
+    ``max_per_block`` most recent), ``:f:<family>`` (a hash: ``n`` devices and one
+    count per settings value) and ``:g`` (the same over all families for fonts,
+    canvas and resettable ids). Every key gets a wall-clock expiry of ``ttl_ms``;
+    records are also checked against event time, like :class:`MemoryLinkState`.
+    A decision costs two pipelined round trips to read and one to write.
 
     Parameters
     ----------
@@ -203,17 +312,17 @@ class RedisLinkState(LinkState):
     prefix : str, default "fs:link"
         Key prefix; use one per deployment and key.
     ttl_ms : int, default 180 days
-    max_per_block : int, default 8
+    max_per_block : int, default 64
 
     Notes
     -----
-    Two workers that see the same *new* fingerprint at the same moment may both
-    create a device; the later write wins the exact index, so every later event
-    links to one of the two. Failures raise :class:`~fraudscore.errors.StoreError`.
+    Read and write are separate round trips: two workers deciding on the same
+    device at the same moment may both create it (the later write wins the
+    exact index). Failures raise :class:`~fraudscore.errors.StoreError`.
     """
 
     def __init__(self, client: Any, prefix: str = "fs:link", ttl_ms: int = DEFAULT_TTL_MS,
-                 max_per_block: int = 8) -> None:
+                 max_per_block: int = 64) -> None:
         if client is None or not hasattr(client, "pipeline"):
             raise ConfigError("The 'client' parameter of RedisLinkState must be a redis client. Got None instead."
                               if client is None else
@@ -244,96 +353,98 @@ class RedisLinkState(LinkState):
         rec = json.loads(raw)
         return None if now - rec["t"] > self.ttl_ms else rec
 
-    def get(self, device_id: str, now: int) -> Record | None:
-        return self._load(self._call(lambda: self.client.get(f"{self.prefix}:d:{device_id}")), now)
-
-    def get_exact(self, fp_ids: Sequence[str], now: int) -> str | None:
-        if not fp_ids:
-            return None
-        ids = self._call(lambda: self.client.mget([f"{self.prefix}:x:{f}" for f in fp_ids]))
-        for did in ids:
-            did = self._s(did)
-            if did is not None and self.get(did, now) is not None:
-                return did
-        return None
-
-    def lookup(self, fp_ids: Sequence[str], block_keys: Sequence[str],
-               now: int) -> tuple[Record | None, list[Record]]:
+    def read(self, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str, fam_keys: Sequence[int],
+             glob_keys: Sequence[int], now: int,
+             need_candidates: Callable[[Record | None], bool] | None = None,
+             shared_key: str | None = None) -> LinkView:
         p = self.prefix
+        fp_ids = [*fp_ids, *([shared_key] if shared_key is not None else [])]
 
         def run() -> list[Any]:
             pipe = self.client.pipeline(transaction=False)
             pipe.mget([f"{p}:x:{f}" for f in fp_ids])
             for key in block_keys:
-                pipe.lrange(f"{p}:b:{key}", 0, self.max_per_block - 1)
+                pipe.zrevrange(f"{p}:b:{key}", 0, self.max_per_block - 1)
+            pipe.hmget(f"{p}:f:{fam}", ["n", *map(str, fam_keys)])
+            if glob_keys:
+                pipe.hmget(f"{p}:g", ["n", *map(str, glob_keys)])
             return pipe.execute()
 
         replies = self._call(run)
-        exact = [self._s(d) for d in replies[0] if d is not None]
-        ids: list[str] = list(dict.fromkeys(exact))
-        for lst in replies[1:]:
+        exact = []
+        shared_id = None
+        for k, raw in enumerate(replies[0]):
+            raw = self._s(raw)
+            if raw is not None:
+                did, _, nd = raw.rpartition("|")
+                if shared_key is not None and k == len(fp_ids) - 1:
+                    shared_id = did
+                else:
+                    exact.append((did, int(nd)))
+        ids: list[str] = list(dict.fromkeys([*(d for d, _ in exact), *([shared_id] if shared_id else [])]))
+        order: list[str] = []  # candidates: most recently seen first, per block in order, no repeats
+        for lst in replies[1:1 + len(block_keys)]:
             for did in lst:
                 did = self._s(did)
+                if did not in order:
+                    order.append(did)
                 if did not in ids:
                     ids.append(did)
+        view = LinkView()
+        fam_r = replies[1 + len(block_keys)]
+        glob_r = replies[2 + len(block_keys)] if glob_keys else []
+        view.fam_n = int(fam_r[0] or 0)
+        view.fam_counts = {k: int(v or 0) for k, v in zip(fam_keys, fam_r[1:])}
+        if glob_keys:
+            view.glob_n = int(glob_r[0] or 0)
+            view.glob_counts = {k: int(v or 0) for k, v in zip(glob_keys, glob_r[1:])}
         if not ids:
-            return None, []
+            return view
         raws = self._call(lambda: self.client.mget([f"{p}:d:{d}" for d in ids]))
         recs = {d: self._load(raw, now) for d, raw in zip(ids, raws)}
-        for did in exact:
+        for did, nd in exact:
             if recs.get(did) is not None:
-                return recs[did], []
-        return None, [r for r in recs.values() if r is not None]
+                view.exact, view.exact_ndev = recs[did], nd
+                break
+        if shared_id is not None:
+            view.shared = recs.get(shared_id)
+        if need_candidates is None or need_candidates(view.exact):
+            skip = view.exact["id"] if view.exact is not None else None
+            view.cands = [recs[d] for d in order if d != skip and recs.get(d) is not None]
+        return view
 
-    def candidates(self, block_keys: Sequence[str], now: int) -> list[Record]:
-        if not block_keys:
-            return []
-
-        def run() -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
-            for key in block_keys:
-                pipe.lrange(f"{self.prefix}:b:{key}", 0, self.max_per_block - 1)
-            return pipe.execute()
-
-        seen: list[str] = []
-        for lst in self._call(run):
-            for did in lst:
-                did = self._s(did)
-                if did not in seen:
-                    seen.append(did)
-        if not seen:
-            return []
-        raws = self._call(lambda: self.client.mget([f"{self.prefix}:d:{d}" for d in seen]))
-        return [r for r in (self._load(raw, now) for raw in raws) if r is not None]
-
-    def touch(self, record: Record, now: int) -> None:
-        record = {**record, "t": max(record["t"], now), "n": record["n"] + 1}
-        key = f"{self.prefix}:x:{record['fp']}"
-
-        def run() -> None:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.set(f"{self.prefix}:d:{record['id']}", json.dumps(record, separators=(",", ":")), px=self.ttl_ms)
-            pipe.pexpire(key, self.ttl_ms)
-            pipe.execute()
-
-        self._call(run)
-
-    def commit(self, record: Record, fp_ids: Sequence[str], block_keys: Sequence[str], now: int) -> None:
-        did = record["id"]
+    def write(self, plan: LinkPlan, now: int) -> None:
+        rec = plan.record
+        if plan.touch:
+            rec = {**rec, "t": max(rec["t"], now), "n": rec["n"] + 1, "ip": plan.ip or rec["ip"]}
+        did = rec["id"]
         ttl = self.ttl_ms
-        data = json.dumps(record, separators=(",", ":"))
+        p = self.prefix
+        data = json.dumps(rec, separators=(",", ":"))
 
         def run() -> None:
             pipe = self.client.pipeline(transaction=False)
-            pipe.set(f"{self.prefix}:d:{did}", data, px=ttl)
-            for fid in fp_ids:
-                pipe.set(f"{self.prefix}:x:{fid}", did, px=ttl)
-            for key in block_keys:
-                k = f"{self.prefix}:b:{key}"
-                pipe.lrem(k, 0, did)
-                pipe.lpush(k, did)
-                pipe.ltrim(k, 0, self.max_per_block - 1)
+            pipe.set(f"{p}:d:{did}", data, px=ttl)
+            for fid in plan.fp_ids:
+                pipe.set(f"{p}:x:{fid}", f"{did}|{plan.ndev}", px=ttl)
+            for key in plan.block_keys:
+                k = f"{p}:b:{key}"
+                pipe.zadd(k, {did: rec["t"]})
+                pipe.zremrangebyrank(k, 0, -(self.max_per_block + 1))
                 pipe.pexpire(k, ttl)
+            if not plan.touch:
+                fk = f"{p}:f:{plan.fam}"
+                if plan.new_device:
+                    pipe.hincrby(fk, "n", 1)
+                for k in plan.fam_keys:
+                    pipe.hincrby(fk, str(k), 1)
+                pipe.pexpire(fk, ttl)
+                if plan.new_device or plan.glob_keys:
+                    if plan.new_device:
+                        pipe.hincrby(f"{p}:g", "n", 1)
+                    for k in plan.glob_keys:
+                        pipe.hincrby(f"{p}:g", str(k), 1)
+                    pipe.pexpire(f"{p}:g", ttl)
             pipe.execute()
 
         self._call(run)

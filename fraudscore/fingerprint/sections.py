@@ -34,6 +34,8 @@ True
 
 from __future__ import annotations
 
+import functools
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ from typing import Any
 
 import xxhash
 
+from .._core import load as load_core
 from ..errors import ConfigError
 from ..keys import Keys
 from .canonical import ATTRIBUTE_INDEX, CanonicalDevice, canonicalize
@@ -55,6 +58,9 @@ __all__ = [
     "Fingerprinter",
     "compare_ids",
     "parse_id",
+    "SKETCH_K",
+    "renderer_model",
+    "sketch_jaccard",
 ]
 
 #: The current fingerprint scheme. Bump it whenever canonicalisation or the
@@ -88,6 +94,7 @@ _CANVAS_IDX = ATTRIBUTE_INDEX["canvas_hash"]
 _COMP_PLAN = tuple((ATTRIBUTE_INDEX[a], f"c{_SEP}{a}{_SEP}",
                     a not in ("fonts_hash", "canvas_hash", "android_id", "idfv", "imei")) for a in VOLATILE_ATTRS)
 _ANCHOR_TAGS = tuple((p, VOLATILE_ATTRS[p][:2]) for p in _ANCHOR_POS)
+_C_PLAN = tuple((i, pre) for i, pre, _cached in _COMP_PLAN)  # the compiled kernel's component plan
 _MEMO_MAX = 65_536
 _VOL_GET = itemgetter(*_VOL_IDX)
 _HW_GET = {src: itemgetter(*idx) for src, idx in _HW_IDX.items()}
@@ -116,8 +123,22 @@ class Fingerprint:
     aliases : tuple of str
         Ids of the same state under older schemes (see ``Fingerprinter(also=...)``).
     link_keys : tuple of str
-        The linker's candidate index keys: ``<hardware>:<anchor>`` for each present
-        anchor attribute (:data:`ANCHOR_ATTRS`), else the hardware section alone.
+        The 0.1 linker's candidate index keys (:mod:`fraudscore.fingerprint.legacy`).
+    family : str
+        Keyed hash (12 hex) of the *hardware family*: the hardware section without what
+        a driver update changes (the WebGL renderer's driver version and PCI id); the
+        linker's candidate blocks are keyed by it.
+    renderer : int
+        Keyed 48-bit hash of the full WebGL renderer string (0 = missing).
+    fonts_sketch : tuple of int
+        Bottom-k sketch (the :data:`SKETCH_K` smallest keyed 32-bit hashes) of the font
+        list, for a Jaccard estimate between two states; ``()`` without a font list.
+    font_count : int
+        Number of fonts in the list.
+    lang_items : tuple of int
+        Sorted keyed 32-bit hashes of the languages.
+    mobile : bool
+        A phone or tablet (app, iOS / Android browser, or touch screen).
     """
 
     id: str
@@ -130,11 +151,52 @@ class Fingerprint:
     canvas: str | None = None
     aliases: tuple[str, ...] = ()
     link_keys: tuple[str, ...] = ()
+    family: str = ""
+    renderer: int = 0
+    fonts_sketch: tuple[int, ...] = ()
+    font_count: int = 0
+    lang_items: tuple[int, ...] = ()
+    mobile: bool = False
 
     def anchors(self) -> tuple[tuple[str, int], ...]:
         """``(attribute, hash)`` of the present near-unique attributes (:data:`ANCHOR_ATTRS`)."""
         c = self.components
         return tuple((VOLATILE_ATTRS[p], c[p]) for p in _ANCHOR_POS if c[p])
+
+
+#: Size of the bottom-k font-list sketch.
+SKETCH_K = 32
+_MASK32 = (1 << 32) - 1
+_DRIVER_RE = re.compile(r"\s*\(0x[0-9a-f]+\)|-\d+(?:\.\d+)+")
+
+
+def renderer_model(renderer: str | None) -> str | None:
+    """The WebGL renderer without what a driver update changes (PCI id, driver version).
+
+    Examples
+    --------
+    >>> renderer_model("angle (intel, intel(r) uhd graphics 620 (0x00005917) direct3d11 vs_5_0 ps_5_0, "
+    ...                "d3d11-31.0.101.4017)")
+    'angle (intel, intel(r) uhd graphics 620 direct3d11 vs_5_0 ps_5_0, d3d11)'
+    """
+    if renderer is None:
+        return None
+    return _DRIVER_RE.sub("", renderer)
+
+
+def sketch_jaccard(a: tuple[int, ...] | list[int], b: tuple[int, ...] | list[int], k: int = SKETCH_K) -> float:
+    """Jaccard similarity estimated from two bottom-k sketches (exact when both sets have < k items).
+
+    Examples
+    --------
+    >>> sketch_jaccard((1, 2, 3), (2, 3, 4)), sketch_jaccard((), (1,))
+    (0.5, 0.0)
+    """
+    if not a or not b:
+        return 0.0
+    sa, sb = set(a), set(b)
+    union = sorted(sa | sb)[:k]
+    return sum(1 for x in union if x in sa and x in sb) / len(union)
 
 
 def parse_id(fp_id: str) -> tuple[int, str, str, str]:
@@ -177,6 +239,26 @@ def _scheme1_sections(c: CanonicalDevice) -> tuple[str, str, str]:
     sw = _SEP.join(["sw", src, fam, str(c.os_major), c.browser_family or _MISSING, str(c.browser_major)])
     vol = _SEP.join(["vol", *[v or _MISSING for v in _VOL_GET(vals)]])
     return hw, sw, vol
+
+
+_RENDERER_IDX = ATTRIBUTE_INDEX["webgl_renderer"]
+_FONTS_IDX = ATTRIBUTE_INDEX["fonts"]
+_LANGS_IDX = ATTRIBUTE_INDEX["languages"]
+_TOUCH_IDX = ATTRIBUTE_INDEX["touch_support"]
+_FAM_WEB = tuple(ATTRIBUTE_INDEX[a] for a in ("platform", "color_depth", "webgl_vendor", "hardware_concurrency",
+                                              "device_memory", "touch_support"))
+_FAM_APP = tuple(ATTRIBUTE_INDEX[a] for a in HARDWARE_ATTRS["app"])
+
+
+def _family_input(c: CanonicalDevice) -> str:
+    """The hardware family: the hardware section's inputs with the renderer's driver details removed."""
+    vals = c.values
+    if c.source == "app":
+        parts = [vals[i] or _MISSING for i in _FAM_APP]
+    else:
+        parts = [vals[i] or _MISSING for i in _FAM_WEB]
+        parts.append(renderer_model(vals[_RENDERER_IDX]) or _MISSING)
+    return _SEP.join(["fam", c.source, c.os_family or _MISSING, *parts])
 
 
 #: Registered schemes: version -> function from canonical device to the three section inputs.
@@ -235,6 +317,14 @@ class Fingerprinter:
         # keyed hashes of low-cardinality inputs (hardware and software sections, common attribute values)
         self._memo: dict[str, str] = {}
         self._comp_memo: tuple[dict[str, int], ...] = tuple({} for _ in _COMP_PLAN)  # per volatile attribute
+        self._items: dict[str, int] = {}  # font and language names -> keyed 32-bit hashes
+        # the compiled kernels (fraudscore/_core/fingerprint.c) replace _hex and _components when available;
+        # the methods below stay the reference (bit-identical: tests/fingerprint/test_sections_compiled.py)
+        core = load_core("fingerprint")
+        if core is not None:
+            hasher = core.Hasher(self._prefix, self._seed)
+            self._hex = hasher.hex  # type: ignore[method-assign]
+            self._components = functools.partial(hasher.components, _C_PLAN)  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         return f"Fingerprinter(key_id={self.key_id!r}, scheme={self.scheme})"
@@ -296,7 +386,35 @@ class Fingerprinter:
         canvas = None if vals[_CANVAS_IDX] is None else f"c:{comps[_CANVAS_POS]:012x}"
         aliases = tuple(self._sections(c, s)[0] for s in self.also) if self.also else ()
         keys = tuple(f"{hw}:{t}{comps[p]:012x}" for p, t in _ANCHOR_TAGS if comps[p]) or (hw,)
-        return Fingerprint(fid, hw, sw, vol, self.scheme, c, comps, canvas, aliases, keys)
+        fam = self._memo_hex(_family_input(c))
+        rend = vals[_RENDERER_IDX]
+        fonts = vals[_FONTS_IDX]
+        sketch: tuple[int, ...] = ()
+        n_fonts = 0
+        if fonts is not None:
+            items = fonts.split(",")
+            n_fonts = len(items)
+            sketch = tuple(sorted(self._item_hash("f", x) for x in items)[:SKETCH_K])
+        langs = vals[_LANGS_IDX]
+        lang_items = tuple(sorted(self._item_hash("l", x) for x in langs.split(","))) if langs else ()
+        touch = vals[_TOUCH_IDX]
+        mobile = c.source == "app" or c.os_family in ("ios", "android") or (
+            touch is not None and touch.isdigit() and int(touch) > 0)
+        return Fingerprint(fid, hw, sw, vol, self.scheme, c, comps, canvas, aliases, keys, fam,
+                           0 if rend is None else (self._h("r" + _SEP + rend) & _MASK48) or 1, sketch, n_fonts,
+                           lang_items, mobile)
+
+    def _item_hash(self, kind: str, item: str) -> int:
+        """Keyed 32-bit hash of one font or language name (memoised: names repeat across devices)."""
+        memo = self._items
+        key = kind + item
+        x = memo.get(key)
+        if x is None:
+            x = self._h(f"i{_SEP}{key}") & _MASK32
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            memo[key] = x
+        return x
 
     def fingerprint_many(self, devices: Iterable[Mapping[str, Any] | None]) -> list[Fingerprint | None]:
         """Fingerprints of many device mappings, equal to :meth:`fingerprint` of each.

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
+from .._core import load as load_core
 from ..errors import ConfigError
 from ..keys import Keys
 from ..schema import DEFAULT_SCHEMA, Schema
@@ -77,6 +78,7 @@ KIND_FEATURES: dict[str, tuple[str, ...]] = {
     "bank_card": ("valid", "luhn_ok", "bin6"),
     "ip": ("valid", "private", "ipv6"),
     "generic": (),
+    "device_id": (),
 }
 _KINDS = tuple(KIND_FEATURES) + ("ip_prefix",)
 
@@ -162,6 +164,13 @@ class Identity:
         self._hashers = {
             kind: hashlib.blake2b(key=keys.pseudonym, digest_size=16, person=kind.encode()[:16]) for kind in _KINDS
         }
+        # kind -> normalised value -> pseudonym: the compiled kernel (fraudscore/_core/pseudonym.c)
+        # when available, else the hashlib reference (_py_hex); bit-identical (tests/test_identity_compiled.py)
+        core = load_core("pseudonym")
+        self._hex: dict[str, Callable[[str], str]] = {
+            kind: core.Hasher(keys.pseudonym, kind.encode()[:16]) if core is not None else self._py_hex(kind)
+            for kind in _KINDS
+        }
         self._fields = tuple(schema.identifiers.items())
         self._plan = tuple((name, kind, tuple(f"{name}__{f}" for f in KIND_FEATURES[kind])) for name, kind in self._fields)
         self._has_ip = any(kind == "ip" for _, kind in self._fields)
@@ -172,7 +181,7 @@ class Identity:
         self._time_field = schema.time_field
         self._disposable = frozenset(DISPOSABLE_DOMAINS | {str(d).strip().lower() for d in disposable_domains})
         describers = {"national_id": self._nid, "phone": self._phone, "email": self._email,
-                      "bank_card": self._card, "ip": self._ip}
+                      "bank_card": self._card, "ip": self._ip, "device_id": self._device_id}
         # per field: name, kind, feature names, describer, cache-key seed (one per kind), features when missing
         self._run: tuple[tuple[str, str, tuple[str, ...], Callable[[Any], Any], int, dict[str, float]], ...] = tuple(
             (name, kind, fnames, describers.get(kind, self._generic),
@@ -185,71 +194,56 @@ class Identity:
         return f"Identity(key_id={self.key_id!r}, fields={[f for f, _ in self._fields]})"
 
     # -- pseudonyms -----------------------------------------------------------
+    def _py_hex(self, kind: str) -> Callable[[str], str]:
+        """The reference pseudonym function of one kind (hashlib's keyed BLAKE2b)."""
+        base = self._hashers[kind]
+
+        def hex_(norm: str) -> str:
+            h = base.copy()
+            h.update(norm.encode("utf-8", "surrogatepass"))
+            return "p:" + h.hexdigest()
+
+        return hex_
+
     def _pseudo(self, kind: str, norm: str) -> str:
-        h = self._hashers[kind].copy()
-        h.update(norm.encode("utf-8", "surrogatepass"))
-        return "p:" + h.hexdigest()
+        return self._hex[kind](norm)
 
     # -- describers: raw value -> (pseudonym, features, extra), one per kind ----
     def _nid(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
         v, valid, checksum_ok, birth, male = _national_id_parts(raw)
-        if v is None:
-            p = None
-        else:
-            h = self._hashers["national_id"].copy()
-            h.update(v.encode("utf-8", "surrogatepass"))
-            p = "p:" + h.hexdigest()
+        p = None if v is None else self._hex["national_id"](v)
         sex = NAN if male is None else 1.0 if male else 0.0
         return p, (1.0 if valid else 0.0, 1.0 if checksum_ok else 0.0, sex), birth
 
     def _phone(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
         v, valid, cn_mobile, cn_virtual = _phone_parts(raw)
-        if v is None:
-            p = None
-        else:
-            h = self._hashers["phone"].copy()
-            h.update(v.encode("utf-8", "surrogatepass"))
-            p = "p:" + h.hexdigest()
+        p = None if v is None else self._hex["phone"](v)
         return p, (1.0 if valid else 0.0, 1.0 if cn_mobile else 0.0, 1.0 if cn_virtual else 0.0), None
 
     def _email(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
         v, valid, disposable, plus_tag = _email_parts(raw, self._disposable)
-        if v is None:
-            p = None
-        else:
-            h = self._hashers["email"].copy()
-            h.update(v.encode("utf-8", "surrogatepass"))
-            p = "p:" + h.hexdigest()
+        p = None if v is None else self._hex["email"](v)
         return p, (1.0 if valid else 0.0, 1.0 if disposable else 0.0, 1.0 if plus_tag else 0.0), None
 
     def _card(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
         v, valid, luhn, bin6 = _card_parts(raw)
-        if v is None:
-            p = None
-        else:
-            h = self._hashers["bank_card"].copy()
-            h.update(v.encode("utf-8", "surrogatepass"))
-            p = "p:" + h.hexdigest()
+        p = None if v is None else self._hex["bank_card"](v)
         return p, (1.0 if valid else 0.0, 1.0 if luhn else 0.0, NAN if bin6 is None else float(bin6)), None
 
     def _ip(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
         v, prefix, valid, private, ipv6 = _ip_parts(raw)
-        hashers = self._hashers
         if prefix is not None:
-            h = hashers["ip_prefix"].copy()
-            h.update(prefix.encode("utf-8", "surrogatepass"))
-            prefix = "p:" + h.hexdigest()
-        if v is None:
-            p = None
-        else:
-            h = hashers["ip"].copy()
-            h.update(v.encode("utf-8", "surrogatepass"))
-            p = "p:" + h.hexdigest()
+            prefix = self._hex["ip_prefix"](prefix)
+        p = None if v is None else self._hex["ip"](v)
         return p, (1.0 if valid else 0.0, 1.0 if private else 0.0, 1.0 if ipv6 else 0.0), prefix
 
     def _generic(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
         norm = normalize_generic(raw)
         return (None if norm is None else self._pseudo("generic", norm)), (), None
+
+    def _device_id(self, raw: Any) -> tuple[str | None, tuple[float, ...], Any]:
+        norm = normalize_generic(raw)
+        return (None if norm is None else self._pseudo("device_id", norm)), (), None
 
     def normalize(self, kind: str, raw: Any) -> str | None:
         """The normalised form of ``raw`` as an identifier of ``kind`` (``None`` when empty).
@@ -276,7 +270,7 @@ class Identity:
                 s = s.split("/", 1)[0]
             ip = normalize_ip(s)
             return ip.prefix if ip.valid else ip.value
-        if kind == "generic":
+        if kind in ("generic", "device_id"):
             return normalize_generic(raw)
         raise ConfigError(f"The 'kind' parameter of Identity.pseudonym must be one of {_KINDS}. Got {kind!r} instead.")
 

@@ -73,7 +73,7 @@ class _Hasher:
     """Pseudonyms of one kind, one keyed BLAKE2b per distinct normalised value."""
 
     def __init__(self, ident: Identity, kind: str) -> None:
-        self._h = ident._hashers[kind]
+        self._h = ident._hex[kind]
         self._memo: dict[str, str] = {}
 
     def __call__(self, norm: str | None) -> str | None:
@@ -81,10 +81,18 @@ class _Hasher:
             return None
         p = self._memo.get(norm)
         if p is None:
-            h = self._h.copy()
-            h.update(norm.encode("utf-8", "surrogatepass"))
-            p = self._memo[norm] = "p:" + h.hexdigest()
+            p = self._memo[norm] = self._h(norm)
         return p
+
+    def fill(self, pseudo: list[Any], idx: list[int], vals: list[str], prefix: str = "") -> None:
+        """``pseudo[i] = pseudonym(prefix + vals[i])`` for ``i`` in ``idx`` (one C call when compiled)."""
+        many = getattr(self._h, "many", None)
+        if many is not None:
+            for i, p in zip(idx, many([vals[i] for i in idx], prefix)):
+                pseudo[i] = p
+            return
+        for i in idx:
+            pseudo[i] = self(prefix + vals[i])
 
 
 def _nid_fast(ident: Identity, vals: list[str], feats: np.ndarray, pseudo: list[Any], birth: np.ndarray) -> np.ndarray:
@@ -110,9 +118,7 @@ def _nid_fast(ident: Identity, vals: list[str], feats: np.ndarray, pseudo: list[
     feats[idx, 1] = ck.astype(np.float64)
     feats[idx, 2] = (d[:, 16] % 2 == 1).astype(np.float64)
     birth[idx] = np.where(born[:, None], np.stack([y, mo, dd], axis=1), -1)
-    hasher = _Hasher(ident, "national_id")
-    for i in idx.tolist():
-        pseudo[i] = hasher(vals[i])
+    _Hasher(ident, "national_id").fill(pseudo, idx.tolist(), vals)
     done[idx] = True
     return done
 
@@ -135,9 +141,7 @@ def _phone_fast(ident: Identity, vals: list[str], feats: np.ndarray, pseudo: lis
         feats[idx, 0] = mobile  # a +861 number that is no mobile number is invalid
         feats[idx, 1] = mobile
         feats[idx, 2] = mobile & _VIRTUAL[seg]
-        pre = "+86" if width == 11 else ""
-        for i in idx.tolist():
-            pseudo[i] = hasher(pre + vals[i])
+        hasher.fill(pseudo, idx.tolist(), vals, "+86" if width == 11 else "")
         done[idx] = True
     return done
 
@@ -159,8 +163,7 @@ def _card_fast(ident: Identity, vals: list[str], feats: np.ndarray, pseudo: list
         feats[idx, 0] = 1.0
         feats[idx, 1] = (total % 10 == 0)
         feats[idx, 2] = d[:, :6] @ np.array([100_000, 10_000, 1_000, 100, 10, 1], dtype=np.int64)
-        for i in idx.tolist():
-            pseudo[i] = hasher(vals[i])
+        hasher.fill(pseudo, idx.tolist(), vals)
         done[idx] = True
     return done
 

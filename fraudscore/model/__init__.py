@@ -17,6 +17,7 @@ True
 """
 
 from .calibration import Calibrator, fit_isotonic
+from .compiled import CompiledForest, CompileError, compiled_available
 from .explain import REASON_TABLE, ModelReason, ReasonCode, describe_feature, explain_batch, explain_reasons
 from .fast import FastPredictor, fast_path_available
 from .metrics import (entity_precision_at_k, entity_precision_at_k_daily, evaluate, known_compromised_by_day,
@@ -40,6 +41,9 @@ __all__ = [
     "fit_isotonic",
     "FastPredictor",
     "fast_path_available",
+    "CompiledForest",
+    "CompileError",
+    "compiled_available",
     "ModelReason",
     "ReasonCode",
     "REASON_TABLE",

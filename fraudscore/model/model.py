@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -120,6 +122,14 @@ class Model:
         Training-time distributions of the score and of each feature
         (:func:`fraudscore.monitor.build_reference`), saved as ``reference.json``
         and read by ``fraudscore monitor``.
+    compiled : bool
+        Evaluate the trees with the compiled engine
+        (:class:`~fraudscore.model.compiled.CompiledForest`, bit-identical to
+        LightGBM, faster one row at a time and in batch). Needs a C compiler and
+        the Python headers on first use; when they are missing, the engine fails
+        its load-time check, or ``FRAUDSCORE_NO_COMPILED=1`` is set, the model
+        warns (except for the variable) and uses the fast path instead. A saved
+        model remembers the choice (:attr:`compiled_info`).
 
     Examples
     --------
@@ -144,6 +154,7 @@ class Model:
         training: Mapping[str, Any] | None = None,
         fast: bool = True,
         reference: Mapping[str, Any] | None = None,
+        compiled: bool = False,
     ) -> None:
         self.booster = booster
         self.feature_names: list[str] = [str(s) for s in feature_names]
@@ -162,7 +173,51 @@ class Model:
         self.metrics: dict[str, Any] = dict(metrics or {})
         self.training: dict[str, Any] = dict(training or {})
         self.reference: dict[str, Any] | None = None if reference is None else dict(reference)
-        self._fast = FastPredictor(booster, enabled=fast)
+        self._fast: Any = FastPredictor(booster, enabled=fast)
+        self._compiled: Any = None
+        self.compiled_info: dict[str, Any] | None = None
+        if compiled:
+            self.compile()
+
+    def compile(self, *, expected_sha256: str | None = None) -> Model:
+        """Switch prediction to compiled trees (see the ``compiled`` parameter); returns ``self``.
+
+        ``expected_sha256`` is the hash of the node tables a bundle recorded: a
+        different hash raises :class:`BundleError`. The compiled engine is
+        checked bit for bit against ``Booster.predict`` on probe rows before it
+        is used. Whether or not it could be built here, :attr:`compiled_info`
+        records the choice, so a saved model asks for compiled trees wherever
+        it is loaded.
+        """
+        from .compiled import DISABLE_ENV, ENGINE, TABLES_VERSION, CompileError, CompiledForest, forest_tables
+
+        try:
+            tables = forest_tables(self.booster.model_to_string())
+        except ConfigError as e:
+            warnings.warn(f"compiled trees are not available for this model ({e}); using the {self._fast.mode} path",
+                          RuntimeWarning, stacklevel=2)
+            return self
+        digest = tables.sha256()
+        if expected_sha256 is not None and expected_sha256 != digest:
+            raise BundleError("compiled trees: the node tables built from model.txt do not match the sha256 "
+                              "recorded for them (model.json or model.txt was changed)")
+        self.compiled_info = {"engine": ENGINE, "tables_version": TABLES_VERSION, "tables_sha256": digest}
+        if os.environ.get(DISABLE_ENV) == "1":
+            return self
+        try:
+            forest = CompiledForest(tables)
+        except CompileError as e:
+            warnings.warn(f"compiled trees could not be built ({e}); using the {self._fast.mode} path",
+                          RuntimeWarning, stacklevel=2)
+            return self
+        bad = forest.verify(self.booster)
+        if bad:  # pragma: no cover - would be a bug in the engine
+            warnings.warn(f"compiled trees differ from LightGBM on {bad} probe rows; using the {self._fast.mode} "
+                          "path", RuntimeWarning, stacklevel=2)
+            return self
+        self._compiled = forest
+        self._fast = forest
+        return self
 
     # -- prediction ---------------------------------------------------------
     @property
@@ -172,7 +227,8 @@ class Model:
 
     @property
     def inference_path(self) -> str:
-        """``"fast"`` (C single-row API) or ``"fallback"`` (``Booster.predict``)."""
+        """``"compiled"`` (compiled trees), ``"fast"`` (LightGBM's C single-row API) or ``"fallback"``
+        (``Booster.predict``)."""
         return self._fast.mode
 
     def _matrix(self, X: Any) -> np.ndarray:
@@ -188,6 +244,8 @@ class Model:
         X = self._matrix(X)
         if X.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
+        if self._compiled is not None:
+            return self._compiled.predict(X)
         return np.asarray(self.booster.predict(X), dtype=np.float64)
 
     def predict_raw_one(self, x: Any) -> float:
@@ -229,6 +287,8 @@ class Model:
             "metrics": self.metrics,
             "training": self.training,
         }
+        if self.compiled_info is not None:
+            meta["compiled"] = self.compiled_info
         files = {
             "model.txt": self.booster.model_to_string().encode("utf-8"),
             "calibration.json": _dumps(self.calibrator.to_dict()),
@@ -239,8 +299,12 @@ class Model:
         return files
 
     @classmethod
-    def from_files(cls, files: Mapping[str, bytes], *, fast: bool = True) -> Model:
-        """Inverse of :meth:`to_files`; raises :class:`BundleError` naming what is wrong."""
+    def from_files(cls, files: Mapping[str, bytes], *, fast: bool = True, compiled: bool | None = None) -> Model:
+        """Inverse of :meth:`to_files`; raises :class:`BundleError` naming what is wrong.
+
+        ``compiled``: ``None`` follows the saved choice (``model.json``), ``True``
+        compiles the trees anyway, ``False`` never does.
+        """
         import lightgbm as lgb
 
         for name in MODEL_FILES:
@@ -273,9 +337,9 @@ class Model:
                 calibrator = Calibrator.from_dict(cal)
             except ConfigError as e:
                 raise BundleError(f"model metadata is invalid: {e}") from None
-            model = EnsembleModel.from_meta(files, meta, calibrator=calibrator, fast=fast)
-            model.reference = reference
-            return model
+            ensemble = EnsembleModel.from_meta(files, meta, calibrator=calibrator, fast=fast)
+            ensemble.reference = reference
+            return ensemble._compile_saved(meta, compiled)
         if kind != "single":
             raise BundleError(f"model.json has an unknown model kind {kind!r}; upgrade fraudscore")
         try:
@@ -286,7 +350,7 @@ class Model:
         if not isinstance(names, list) or booster.feature_name() != names:
             raise BundleError("feature mismatch: model.json feature names differ from those in model.txt")
         try:
-            return cls(
+            model = cls(
                 booster,
                 names,
                 calibrator=Calibrator.from_dict(cal),
@@ -298,6 +362,19 @@ class Model:
             )
         except (ConfigError, KeyError, TypeError) as e:
             raise BundleError(f"model metadata is invalid: {e}") from None
+        return model._compile_saved(meta, compiled)
+
+    def _compile_saved(self, meta: Mapping[str, Any], compiled: bool | None) -> Model:
+        """Apply ``from_files``' ``compiled`` argument (``None``: the choice saved in ``model.json``); returns ``self``."""
+        info = meta.get("compiled")
+        if info is not None and not isinstance(info, dict):
+            raise BundleError("model.json has an invalid 'compiled' section")
+        if compiled or (compiled is None and info):
+            from .compiled import ENGINE, TABLES_VERSION
+
+            same = bool(info) and info.get("engine") == ENGINE and info.get("tables_version") == TABLES_VERSION
+            self.compile(expected_sha256=info.get("tables_sha256") if same and info else None)
+        return self
 
     def save(self, directory: str | Path) -> list[str]:
         """Write the model files into ``directory`` (created if needed); returns their names.
@@ -321,7 +398,7 @@ class Model:
         return sorted(files)
 
     @classmethod
-    def load(cls, directory: str | Path, *, fast: bool = True) -> Model:
+    def load(cls, directory: str | Path, *, fast: bool = True, compiled: bool | None = None) -> Model:
         """Read a model written by :meth:`save`."""
         directory = Path(directory)
         files: dict[str, bytes] = {}
@@ -333,7 +410,7 @@ class Model:
         for path in [*directory.glob("model_member_*.txt"), directory / REFERENCE_FILE]:
             if path.is_file() and _MODEL_FILE.match(path.name):
                 files[path.name] = path.read_bytes()
-        return cls.from_files(files, fast=fast)
+        return cls.from_files(files, fast=fast, compiled=compiled)
 
     def __repr__(self) -> str:
         return (

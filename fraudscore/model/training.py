@@ -21,11 +21,12 @@ pipeline), 0/1 labels and event times, and
    the top 1 % / 5 %, Brier score, and Entity Precision@100 when entities are
    given.
 
-Training is deterministic for a given seed, data and ``num_threads``
-(``deterministic=True``, ``force_row_wise=True``, all LightGBM seeds derived
-from ``seed``). Note that the validation set serves three purposes (early
-stopping, calibration, thresholds), so its metrics are slightly optimistic;
-judge a model on a later, untouched period.
+Training is deterministic for a given seed and data, whatever the number of
+threads (``deterministic=True``, ``force_row_wise=True``, all LightGBM seeds
+derived from ``seed``; a test trains with 1, 2 and 4 threads). Note that the
+validation set serves three purposes (early stopping, calibration,
+thresholds), so its metrics are slightly optimistic; judge a model on a later,
+untouched period.
 
 Examples
 --------
@@ -54,6 +55,7 @@ from ..errors import ConfigError
 from ..timeutil import format_duration, parse_duration
 from .calibration import Calibrator, fit_isotonic
 from .metrics import evaluate
+from .threads import free_cores
 from .thresholds import choose_thresholds, score_scale_array
 
 if TYPE_CHECKING:
@@ -95,8 +97,14 @@ class TrainConfig:
     metric : str
         LightGBM metric for early stopping (``"average_precision"``, ``"auc"``,
         ``"binary_logloss"``).
-    num_threads : int
-        Threads for training; fixed so that results are reproducible.
+    num_threads : int or "auto"
+        Threads for training. ``"auto"`` (the default) takes the cores that are
+        free when training starts (:func:`fraudscore.model.threads.free_cores`):
+        on a busy machine extra threads only wait for each other (measured: fits
+        19x slower with 2 threads than 1 on a loaded 2-core machine,
+        ``benchmarks/bench_threads.py``). LightGBM
+        with ``deterministic=True`` and ``force_row_wise=True`` gives the same
+        model for any thread count (tested), so the choice never changes results.
     fprs, budgets : tuple of float
         False-positive rates and review budgets reported in the metrics.
     extra_params : mapping
@@ -139,7 +147,7 @@ class TrainConfig:
     imbalance: str = "scale_pos_weight"
     calibration: str = "isotonic"
     metric: str = "average_precision"
-    num_threads: int = 2
+    num_threads: int | str = "auto"
     fprs: tuple[float, ...] = (0.01, 0.05)
     budgets: tuple[float, ...] = (0.01, 0.05)
     extra_params: Mapping[str, Any] = field(default_factory=dict)
@@ -161,6 +169,8 @@ class TrainConfig:
                 raise _bad(name, "a number in [0, 1]", v)
         for name in ("num_boost_round", "early_stopping_rounds", "num_leaves", "min_data_in_leaf", "num_threads"):
             v = getattr(self, name)
+            if name == "num_threads" and v == "auto":
+                continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 1 or (name == "num_leaves" and v < 2):
                 raise _bad(name, "a positive integer" if name != "num_leaves" else "an integer >= 2", v)
         if not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
@@ -221,7 +231,7 @@ class TrainConfig:
             "seed": int(self.seed),
             "deterministic": True,
             "force_row_wise": True,
-            "num_threads": int(self.num_threads),
+            "num_threads": free_cores() if self.num_threads == "auto" else int(self.num_threads),
             "verbose": -1,
         }
         params.update(dict(self.extra_params))
@@ -308,6 +318,7 @@ def train_model(
     config: TrainConfig | None = None,
     *,
     entity: np.ndarray | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> Model:
     """Train, calibrate, threshold and evaluate a fraud model (see module docstring).
 
@@ -326,6 +337,8 @@ def train_model(
     entity : array (n,), optional
         Entity per row (card, applicant pseudonym) for Entity Precision@100 on
         validation (days are ``ts // 86_400_000``).
+    callbacks : sequence of callables, optional
+        More LightGBM callbacks (e.g. a progress display), called after each round.
 
     Returns
     -------
@@ -364,10 +377,10 @@ def train_model(
     dvalid = lgb.Dataset(Xv, yv.astype(np.float64), reference=dtrain, free_raw_data=True)
     members: list[Any] = []
     for m in range(cfg.ensemble_size):
-        callbacks = [lgb.early_stopping(cfg.early_stopping_rounds, first_metric_only=True, verbose=False)]
+        stop = [lgb.early_stopping(cfg.early_stopping_rounds, first_metric_only=True, verbose=False), *callbacks]
         p = params if m == 0 else {**params, "seed": _member_seed(int(params["seed"]), m)}
         booster = lgb.train(p, dtrain, cfg.num_boost_round, valid_sets=[dvalid], valid_names=["valid"],
-                            callbacks=callbacks)
+                            callbacks=stop)
         best = int(booster.best_iteration or booster.current_iteration())
         members.append((lgb.Booster(model_str=booster.model_to_string(num_iteration=best)), int(p["seed"]), best))
     if len(members) > 1:

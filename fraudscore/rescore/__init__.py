@@ -32,6 +32,7 @@ True
 
 from __future__ import annotations
 
+import logging
 import math
 import resource
 import time
@@ -48,48 +49,21 @@ from ..batch import ColumnBatch, to_columns
 from ..decision import ACTIONS, DecisionBatch
 from ..errors import EventError, FraudscoreError
 from ..keys import Keys
-from ..pipeline import paused_gc
+from ..pipeline import late_event_error, paused_gc
 from ..scorer import LabelIndex, Scorer, load
+from ..tables import TableFile, read_table, times_ms
 from ..velocity import late_mask
+from ..warmstart import ScoringState
 
 __all__ = ["rescore", "diff_bundles", "ChunkedScorer", "RescoreSummary", "DiffReport", "iter_chunks",
            "add_command"]
 
+log = logging.getLogger("fraudscore")
+
 
 
 # -- input ----------------------------------------------------------------------------------
-def _csv_dtypes(path: Path, schema: Any) -> dict[str, Any]:
-    pd = require_pandas()
-    header = pd.read_csv(path, nrows=0).columns
-    text = {f.name for f in schema.fields if f.type == "str"}
-    return {c: str for c in header if c in text or str(c).startswith("device.")}
-
-
-def iter_chunks(source: Any, chunk_rows: int, schema: Any = None) -> Iterator[Any]:
-    """Yield consecutive chunks of at most ``chunk_rows`` rows of ``source``.
-
-    ``source`` is a ``.csv`` / ``.parquet`` path (read lazily: memory stays bounded),
-    a DataFrame, an Arrow Table, a mapping of columns or a list of events. CSV text
-    fields (and ``device.*`` columns) are read as text, so every chunk types them alike.
-    """
-    if chunk_rows < 1:
-        raise FraudscoreError(f"chunk_rows must be >= 1, got {chunk_rows}")
-    if isinstance(source, (str, Path)):
-        p = Path(source)
-        if p.suffix in (".parquet", ".pq"):
-            pa = require_pyarrow()
-            import pyarrow.parquet as pq
-
-            for rb in pq.ParquetFile(p).iter_batches(batch_size=chunk_rows):
-                yield pa.Table.from_batches([rb])
-            return
-        if p.suffix in (".csv", ".gz", ".txt"):
-            pd = require_pandas()
-            dtypes = _csv_dtypes(p, schema) if schema is not None else None
-            with pd.read_csv(p, chunksize=chunk_rows, dtype=dtypes) as reader:
-                yield from reader
-            return
-        raise FraudscoreError(f"{p}: unknown file type {p.suffix!r}; use .csv or .parquet")
+def _frame_slices(source: Any, chunk_rows: int) -> Iterator[Any]:
     mod = type(source).__module__
     if mod.startswith("pandas") and hasattr(source, "iloc"):
         for a in range(0, len(source), chunk_rows):
@@ -102,18 +76,101 @@ def iter_chunks(source: Any, chunk_rows: int, schema: Any = None) -> Iterator[An
         for a in range(0, n, chunk_rows):
             yield {k: v[a : a + chunk_rows] for k, v in source.items()}
     else:
-        rows = list(source)
+        rows = source if isinstance(source, list) else list(source)
         for a in range(0, len(rows), chunk_rows):
             yield rows[a : a + chunk_rows]
 
 
+def iter_chunks(source: Any, chunk_rows: int, schema: Any = None) -> Iterator[Any]:
+    """Yield consecutive chunks of at most ``chunk_rows`` rows of ``source``.
+
+    ``source`` is a ``.csv`` / ``.parquet`` path or a folder of Parquet files (read
+    lazily: memory stays bounded, see :class:`fraudscore.tables.TableFile`), a
+    DataFrame, an Arrow Table, a mapping of columns or a list of events. CSV text
+    fields (and ``device.*`` columns) are read as text, so every chunk types them alike.
+    """
+    if chunk_rows < 1:
+        raise FraudscoreError(f"chunk_rows must be >= 1, got {chunk_rows}")
+    if isinstance(source, (str, Path)):
+        for chunk, _ in TableFile(source, schema).chunks(chunk_rows):
+            yield chunk
+        return
+    yield from _frame_slices(source, chunk_rows)
+
+
+class _Source:
+    """A history to score in chunks: the chunks with their input row numbers, and rows lost while reading."""
+
+    def __init__(self, source: Any, chunk_rows: int, schema: Any, sort_by_time: bool) -> None:
+        if chunk_rows < 1:
+            raise FraudscoreError(f"chunk_rows must be >= 1, got {chunk_rows}")
+        self.chunk_rows = chunk_rows
+        self.read_errors: list[EventError] = []
+        self.table: TableFile | None = None
+        self.source = source
+        self.order: np.ndarray | None = None
+        if isinstance(source, (str, Path)):
+            self.table = TableFile(source, schema, sort_by_time=sort_by_time)
+            self.read_errors = list(self.table.read_errors)
+            self.n_rows: int | None = self.table.n_rows
+            return
+        self.n_rows = _n_rows(source)
+        if sort_by_time:
+            if not isinstance(source, (Mapping, list)) and not hasattr(source, "column_names") \
+                    and not type(source).__module__.startswith("pandas"):
+                source = self.source = list(source)
+            t = times_ms(_time_values(source, schema.time_field))
+            ok = ~np.isnan(t)
+            if not np.all(np.diff(t[ok]) >= 0):
+                idx = np.where(ok, np.arange(t.size), 0)
+                np.maximum.accumulate(idx, out=idx)
+                filled = t[idx]
+                filled[np.isnan(filled)] = -np.inf
+                self.order = np.argsort(filled, kind="stable")
+
+    def chunks(self) -> Iterator[tuple[Any, np.ndarray | None]]:
+        if self.table is not None:
+            yield from self.table.chunks(self.chunk_rows)
+            return
+        if self.order is None:
+            for chunk in _frame_slices(self.source, self.chunk_rows):
+                yield chunk, None
+            return
+        order = self.order
+        for a in range(0, len(order), self.chunk_rows):
+            idx = order[a : a + self.chunk_rows]
+            yield _take(self.source, idx), idx
+
+
+def _time_values(source: Any, tf: str) -> Any:
+    if type(source).__module__.startswith("pandas"):
+        return source[tf].to_numpy() if tf in source.columns else np.full(len(source), None, dtype=object)
+    if hasattr(source, "column_names"):
+        if tf not in source.column_names:
+            return np.full(source.num_rows, None, dtype=object)
+        col = source.column(tf)
+        return np.array(col.to_pylist() + [None], dtype=object)[:-1]
+    if isinstance(source, Mapping):
+        v = source.get(tf)
+        n = len(next(iter(source.values()))) if source else 0
+        return np.full(n, None, dtype=object) if v is None else np.asarray(v) if isinstance(v, np.ndarray) \
+            else np.array(list(v) + [None], dtype=object)[:-1]
+    return np.array([r.get(tf) if isinstance(r, Mapping) else None for r in source] + [None], dtype=object)[:-1]
+
+
+def _take(source: Any, idx: np.ndarray) -> Any:
+    if type(source).__module__.startswith("pandas"):
+        return source.iloc[idx]
+    if hasattr(source, "take") and hasattr(source, "column_names"):
+        return source.take(idx)
+    if isinstance(source, Mapping):
+        return {k: (v[idx] if isinstance(v, np.ndarray) else [v[i] for i in idx.tolist()]) for k, v in source.items()}
+    return [source[i] for i in idx.tolist()]
+
+
 def _n_rows(source: Any) -> int | None:
     if isinstance(source, (str, Path)):
-        if Path(source).suffix in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-
-            return int(pq.ParquetFile(source).metadata.num_rows)
-        return None
+        return TableFile(source).n_rows
     if hasattr(source, "num_rows"):
         return int(source.num_rows)
     if isinstance(source, Mapping):
@@ -124,15 +181,16 @@ def _n_rows(source: Any) -> int | None:
         return None
 
 
-def _label_index(labels: Any) -> LabelIndex:
+def _label_index(labels: Any, scorer: Scorer | None = None) -> LabelIndex:
     """A :class:`~fraudscore.scorer.LabelIndex` from a table, a mapping or a CSV/Parquet path."""
     if isinstance(labels, LabelIndex):
         return labels
+    id_field = "application_id" if scorer is None else scorer.schema.id_field
     if isinstance(labels, (str, Path)):
-        from ..cli import read_table
-
-        labels = read_table(labels)
-    return LabelIndex(labels)
+        labels = read_table(labels, text_columns=(id_field, "application_id"))
+    if scorer is None:
+        return LabelIndex(labels)
+    return scorer.label_index(labels)
 
 
 # -- chunked scoring ------------------------------------------------------------------------
@@ -144,24 +202,48 @@ class ChunkedScorer:
     scorer : Scorer
         Supplies schema, pipeline, rules, model and policy (its live state is not used).
     labels : mapping, DataFrame or path, optional
-        Known labels (``application_id``, ``is_fraud``, ``label_time`` or ``label_ts``).
+        Known labels (the schema's id field, ``is_fraud``, ``label_time`` or ``label_ts``).
+    state : ScoringState, optional
+        Continue from this state (warm start) and leave it updated; velocity then
+        goes through its store row by row (:mod:`fraudscore.warmstart`).
     """
 
-    def __init__(self, scorer: Scorer, labels: Any = None) -> None:
+    def __init__(self, scorer: Scorer, labels: Any = None, state: ScoringState | None = None) -> None:
         self.scorer = scorer
         self.pipeline = scorer.pipeline
-        self.linker = self.pipeline.new_linker()
-        self.labels = None if labels is None else _label_index(labels)
+        self.labels = None if labels is None else _label_index(labels, scorer)
+        self.state = state
         self.context: dict[str, Any] | None = None
         self.offset = 0
         self.newest: int | None = None
+        if state is None:
+            self.linker = self.pipeline.new_linker()
+        else:
+            state.check(scorer)
+            self.linker = state.linker
+            self.newest = state.newest
+            if self.labels is not None:
+                state.record_labels(self.labels)
 
-    def features(self, chunk: Any) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
-        """Validate and compute the features of the next chunk (row numbers count from the run's start)."""
+    def features(self, chunk: Any, rows: np.ndarray | None = None) -> tuple[ColumnBatch, dict[str, np.ndarray],
+                                                                         np.ndarray]:
+        """Validate and compute the features of the next chunk.
+
+        Row numbers count from the run's start, or are ``rows`` (the input row
+        number of each row of the chunk) when given.
+        """
         schema = self.scorer.schema
         cb = to_columns(chunk, schema)
-        cb.rows = cb.rows + self.offset
-        errors = [e.at_row(int(e.row or 0) + self.offset) for e in cb.errors]
+        if rows is None:
+            cb.rows = cb.rows + self.offset
+            errors = [e.at_row(int(e.row or 0) + self.offset) for e in cb.errors]
+        else:
+            rows = np.asarray(rows, dtype=np.int64)
+            cb.rows = rows[cb.rows]
+            errors = [e.at_row(int(rows[int(e.row or 0)])) for e in cb.errors]
+        cb.errors = errors
+        cb = self.pipeline.screen(cb)
+        errors = cb.errors
         cb.index = None
         self.offset += cb.n_input
         tf = schema.time_field
@@ -171,23 +253,27 @@ class ChunkedScorer:
             late = late_mask(self.scorer.feature_set, np.concatenate([head, ts]))[1:]
             self.newest = int(max(ts.max(), head[0]))
             if late.any():
-                errors += [EventError(tf, "is later than the allowed lateness behind the newest event",
-                                      row=int(r)) for r in cb.rows[late]]
-                rows = cb.rows
+                errors += [late_event_error(tf, self.scorer.feature_set.allowed_lateness_ms, int(r))
+                           for r in cb.rows[late]]
+                kept = cb.rows[~late]
                 cb = cb.take(np.flatnonzero(~late))
-                cb.rows = rows[~late]
-                errors.sort(key=lambda e: e.row or 0)
+                cb.rows = kept
+        errors.sort(key=lambda e: e.row or 0)
         cb.errors = errors
+        if self.state is not None:
+            rec, X = self.pipeline.batch_through(cb, self.state)
+            return cb, rec, X
         lab = self.labels.align(cb.columns[schema.id_field]) if (self.labels is not None and cb.n) else None
         rec, X = self.pipeline.batch(cb, lab, self.linker, context=self.context)
         if cb.n:
             self.context = self.pipeline.context_of(rec, lab, self.context, newest_ts=self.newest)
         return cb, rec, X
 
-    def score(self, chunk: Any, *, return_features: bool = False, explain: bool | str | None = None) -> DecisionBatch:
-        """Score the next chunk."""
+    def score(self, chunk: Any, *, return_features: bool = False, explain: bool | str | None = None,
+              rows: np.ndarray | None = None) -> DecisionBatch:
+        """Score the next chunk (``rows``: its input row numbers, see :meth:`features`)."""
         with paused_gc():
-            cb, rec, X = self.features(chunk)
+            cb, rec, X = self.features(chunk, rows)
             return self.scorer.decide_batch(cb, rec, X, return_features=return_features, explain=explain)
 
 
@@ -213,7 +299,9 @@ class RescoreSummary:
 
     ``results`` holds the decisions as a DataFrame when no ``out`` path was given;
     ``errors`` the rejected rows (``row``, ``field``, ``error``) when no
-    ``errors_out`` path was given.
+    ``errors_out`` path was given; ``errors_out`` is the side file actually
+    written (``None`` when no row was rejected); ``first_error`` describes the
+    first rejected row.
     """
 
     rows_in: int = 0
@@ -226,6 +314,7 @@ class RescoreSummary:
     peak_rss_mib: float = 0.0
     out: str | None = None
     errors_out: str | None = None
+    first_error: str = ""
     results: Any = field(default=None, repr=False)
     errors: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
@@ -290,13 +379,16 @@ def _frame(batch: DecisionBatch, with_features: bool) -> Any:
 
 def rescore(source: Any, scorer_or_bundle_path: Any, out: str | Path | None = None, *, chunk_rows: int = 100_000,
             labels: Any = None, with_features: bool = False, errors_out: str | Path | None = None,
-            progress: bool = False, key: Keys | bytes | str | None = None) -> RescoreSummary:
+            progress: bool = False, key: Keys | bytes | str | None = None, sort_by_time: bool = False,
+            state_in: str | Path | ScoringState | None = None,
+            state_out: str | Path | None = None) -> RescoreSummary:
     """Rescore a history chunk by chunk; the same decisions as one ``score_batch`` over all of it.
 
     Parameters
     ----------
     source : path, DataFrame, Arrow Table, mapping of columns or list of events
-        The history in arrival order (``.csv`` / ``.parquet`` files are read lazily).
+        The history in arrival order (``.csv`` / ``.parquet`` files and folders of
+        Parquet files are read lazily, see :class:`fraudscore.tables.TableFile`).
     scorer_or_bundle_path : Scorer, Bundle or path
         What to score with (a path or Bundle is loaded with ``key``).
     out : path, optional
@@ -309,11 +401,22 @@ def rescore(source: Any, scorer_or_bundle_path: Any, out: str | Path | None = No
     with_features : bool, default False
         Add the feature columns to the results.
     errors_out : path, optional
-        Side CSV of rejected rows (``row``, ``field``, ``error``); in ``summary.errors`` when omitted.
+        Side CSV of rejected rows (``row``, ``field``, ``error``), written only when
+        a row is rejected (a stale file at that path is removed); in
+        ``summary.errors`` when omitted.
     progress : bool, default False
         Show a progress bar (rows, rows/s, ETA).
     key : Keys, bytes or str, optional
         The secret, when a bundle has to be loaded (``FRAUDSCORE_KEY`` when omitted).
+    sort_by_time : bool, default False
+        Score the rows in event-time order (a stable sort), as an offline history
+        should be: the online lateness rule then never rejects a row for its place
+        in the file. Results are written in that order; their ``row`` column is the
+        input row number.
+    state_in : path or ScoringState, optional
+        Continue from a saved scoring state (warm start, :mod:`fraudscore.warmstart`).
+    state_out : path, optional
+        Save the state where the run ends, for the next run's ``state_in``.
 
     Returns
     -------
@@ -321,20 +424,27 @@ def rescore(source: Any, scorer_or_bundle_path: Any, out: str | Path | None = No
     """
     pd = require_pandas()
     scorer = _as_scorer(scorer_or_bundle_path, key)
-    chunked = ChunkedScorer(scorer, labels)
-    summary = RescoreSummary(out=None if out is None else str(out),
-                             errors_out=None if errors_out is None else str(errors_out))
+    state = None
+    if isinstance(state_in, ScoringState):
+        state = state_in
+    elif state_in is not None:
+        state = ScoringState.load(state_in, scorer)
+    elif state_out is not None:
+        state = ScoringState.new(scorer)
+    src = _Source(source, chunk_rows, scorer.schema, sort_by_time)
+    chunked = ChunkedScorer(scorer, labels, state=state)
+    summary = RescoreSummary(out=None if out is None else str(out), errors_out=None)
     sink = _Sink(out)
-    err_cols = ["row", "field", "error"]
-    if errors_out is not None:
-        Path(errors_out).parent.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(columns=err_cols).to_csv(errors_out, index=False)
+    errors = _ErrorSink(errors_out, summary)
+    errors.add(src.read_errors)
+    summary.rows_rejected += len(src.read_errors)
     empty = None
     t0 = time.perf_counter()
     with _progress(progress) as bar:
-        task = bar.add_task("rescoring", total=_n_rows(source))
-        for chunk in iter_chunks(source, chunk_rows, scorer.schema):
-            batch = chunked.score(chunk, return_features=with_features)
+        task = bar.add_task("rescoring", total=src.n_rows)
+        bar.advance(task, len(src.read_errors))
+        for chunk, rows in src.chunks():
+            batch = chunked.score(chunk, return_features=with_features, rows=rows)
             summary.chunks += 1
             summary.rows_scored += len(batch)
             summary.rows_rejected += len(batch.errors)
@@ -345,24 +455,58 @@ def rescore(source: Any, scorer_or_bundle_path: Any, out: str | Path | None = No
                 sink.write(df)
             elif empty is None:
                 empty = df
-            errs = batch.errors_table()
-            if errs:
-                if errors_out is not None:
-                    pd.DataFrame(errs, columns=err_cols).to_csv(errors_out, mode="a", header=False, index=False)
-                else:
-                    summary.errors.extend(errs)
+            errors.add(batch.errors)
             bar.advance(task, len(batch) + len(batch.errors))
-    summary.rows_in = chunked.offset
+    summary.rows_in = chunked.offset + len(src.read_errors)
     if empty is None:
         empty = _frame(chunked.scorer.decide_batch(*_empty_features(chunked), return_features=with_features),
                        with_features)
     summary.results = sink.close(empty.iloc[:0])
+    errors.close()
     if summary.results is not None and type(source).__module__.startswith("pandas"):
         summary.results.index = source.index[summary.results["row"].to_numpy()]
+    if state is not None and state_out is not None:
+        state.save(state_out)
     summary.seconds = time.perf_counter() - t0
     summary.rows_per_s = summary.rows_in / summary.seconds if summary.seconds > 0 else math.inf
     summary.peak_rss_mib = _peak_rss_mib()
+    if summary.rows_rejected:
+        log.info("%d of %d rows rejected", summary.rows_rejected, summary.rows_in)
     return summary
+
+
+class _ErrorSink:
+    """Rejected rows: appended to a side CSV (created at the first one) or kept in the summary."""
+
+    COLUMNS = ("row", "field", "error")
+
+    def __init__(self, path: str | Path | None, summary: RescoreSummary) -> None:
+        self.path = None if path is None else Path(path)
+        self.summary = summary
+        self.started = False
+        if self.path is not None and self.path.is_file():
+            self.path.unlink()  # a stale file from an earlier run must not be mistaken for this run's errors
+
+    def add(self, errs: list[EventError]) -> None:
+        if not errs:
+            return
+        table = [{"row": e.row, "field": e.field, "error": str(e)} for e in errs]
+        if self.path is None:
+            self.summary.errors.extend(table)
+            return
+        pd = require_pandas()
+        if not self.started:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(table, columns=list(self.COLUMNS)).to_csv(self.path, mode="a" if self.started else "w",
+                                                               header=not self.started, index=False)
+        self.started = True
+        self.summary.errors_out = str(self.path)
+        if not self.summary.first_error:
+            self.summary.first_error = str(errs[0])
+
+    def close(self) -> None:
+        if self.path is None and self.summary.errors and not self.summary.first_error:
+            self.summary.first_error = str(self.summary.errors[0]["error"])
 
 
 def _empty_features(chunked: ChunkedScorer) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:

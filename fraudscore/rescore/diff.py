@@ -56,7 +56,7 @@ from ..decision import ACTIONS, DecisionBatch
 from ..errors import FraudscoreError
 from ..keys import Keys
 from ..model.model import jsonable
-from . import ChunkedScorer, _as_scorer, _label_index, _n_rows, iter_chunks
+from . import ChunkedScorer, _as_scorer, _label_index, _Source
 
 __all__ = ["DiffReport", "diff_bundles"]
 
@@ -328,7 +328,8 @@ class _Accumulator:
 
 def diff_bundles(source: Any, bundle_a: Any, bundle_b: Any = None, *, key: Keys | bytes | str | None = None,
                  labels: Any = None, chunk_rows: int = 100_000, top_n: int = 10, out: str | Path | None = None,
-                 progress: bool = False, segment: str | list[str] | None = None) -> DiffReport:
+                 progress: bool = False, sort_by_time: bool = False,
+                 segment: str | list[str] | None = None) -> DiffReport:
     """Rescore ``source`` with bundle A and bundle B and report the decisions that change.
 
     Parameters
@@ -353,6 +354,8 @@ def diff_bundles(source: Any, bundle_a: Any, bundle_b: Any = None, *, key: Keys 
         Show a progress bar.
     segment : str or list of str, optional
         Schema fields (not identifiers) to break the evaluation down by.
+    sort_by_time : bool, default False
+        Compare the rows in event-time order (stable sort), as in :func:`~fraudscore.rescore.rescore`.
 
     Returns
     -------
@@ -369,22 +372,24 @@ def diff_bundles(source: Any, bundle_a: Any, bundle_b: Any = None, *, key: Keys 
     else:
         sb = _as_scorer(bundle_b, key)
     seg_fields = _check_segments(sa.schema, segment)
-    lab = None if labels is None else _label_index(labels)
+    lab = None if labels is None else _label_index(labels, sa)
     if seg_fields and lab is None:
         raise FraudscoreError("segments break down the evaluation against labels: pass labels too")
-    ca = ChunkedScorer(sa, lab)
     shared = _same_features(sa, sb)
-    cbs = None if shared else ChunkedScorer(sb, lab)
+    ca = ChunkedScorer(sa, lab)
+    cbs = None if shared else ChunkedScorer(sb, None if labels is None else _label_index(labels, sb))
     acc = _Accumulator(top_n)
     evals = {"a": _Evaluation(), "b": _Evaluation()} if lab is not None else {}
     seen: dict[str, set[str]] = {f: set() for f in seg_fields}
-    rejected = 0
+    src = _Source(source, chunk_rows, sa.schema, sort_by_time)
+    rejected = len(src.read_errors)
     with _progress(progress) as bar:
-        task = bar.add_task("diff", total=_n_rows(source))
-        for chunk in iter_chunks(source, chunk_rows, sa.schema):
-            cb, rec, X = ca.features(chunk)
+        task = bar.add_task("diff", total=src.n_rows)
+        bar.advance(task, rejected)
+        for chunk, rows in src.chunks():
+            cb, rec, X = ca.features(chunk, rows)
             da = sa.decide_batch(cb, rec, X)
-            db = sb.decide_batch(cb, rec, X) if cbs is None else cbs.score(chunk)
+            db = sb.decide_batch(cb, rec, X) if cbs is None else cbs.score(chunk, rows=rows)
             common, ia, ib = np.intersect1d(da.rows, db.rows, assume_unique=True, return_indices=True)
             acc.add(da, db, ia, ib)
             if lab is not None and len(common):

@@ -51,12 +51,11 @@ def _scorer(rules: RuleSet, key: Any, bundle: str | Path | None) -> Any:
 
 
 def _columns_and_labels(scorer: Any, history: Any, labels: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    from ..scorer import labels_for_rows
-
-    cb, rec, X = scorer.features_batch(history, labels)
+    index = scorer.label_index(labels)
+    cb, rec, X = scorer.features_batch(history, index)
     columns = dict(rec)
     columns.update({name: X[:, j] for j, name in enumerate(scorer.pipeline.feature_names)})
-    y = labels_for_rows(labels, cb.columns[scorer.schema.id_field])["is_fraud"]
+    y = index.align(cb.columns[scorer.schema.id_field])["is_fraud"]
     return columns, np.nan_to_num(y, nan=0.0).astype(np.int8)
 
 
@@ -98,29 +97,43 @@ def diff_history(history: Any, labels: Any, old: RuleSet, new: RuleSet, *, key: 
 
 def add_command(sub: Any) -> None:
     """Register ``fraudscore backtest``."""
+    from ..cli import key_arg, max_rejected_arg
+
     p = sub.add_parser("backtest", help="backtest a rule set over a labelled history",
-                       description="Compute point-in-time features over HISTORY (CSV or Parquet, arrival order), "
-                                   "evaluate the rules column-wise and report per-rule hit rate, precision, recall, "
-                                   "marginal effect and overlap; with --against, diff two rule-set versions.")
-    p.add_argument("history", help="applications, .csv or .parquet")
-    p.add_argument("labels", help="labels with application_id, is_fraud, label_time")
+                       description="Compute point-in-time features over HISTORY (CSV, Parquet or a folder of "
+                                   "Parquet files; sorted by event time first), evaluate the rules column-wise and "
+                                   "report per-rule hit rate, precision, recall, marginal effect and overlap; with "
+                                   "--against, diff two rule-set versions.")
+    p.add_argument("history", help="applications: .csv, .csv.gz, .parquet or a folder of .parquet files")
+    p.add_argument("labels", help="labels: the id column, is_fraud, label_time")
     p.add_argument("--rules", help="rules TOML (default: the shipped loan rule set)")
     p.add_argument("--against", help="a second rules TOML: report how decisions change from --rules to it")
     p.add_argument("--bundle", help="take schema and feature specs from this bundle")
     p.add_argument("--json", help="also write the report as JSON to this file")
-    p.add_argument("--key-env", default="FRAUDSCORE_KEY", metavar="VAR",
-                   help="environment variable holding the secret key (default: FRAUDSCORE_KEY)")
+    max_rejected_arg(p)
+    key_arg(p)
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     import json
 
-    from ..cli import read_table
+    from ..cli import keys_from, read_history
+    from ..errors import InputError
+    from ..tables import read_table
 
+    keys = keys_from(args)
+    for flag, path in (("--rules", args.rules), ("--against", args.against)):
+        if path and not Path(path).is_file():
+            raise InputError(f"{flag} {path}: no such rules file")
     rules = RuleSet.from_toml(Path(args.rules)) if args.rules else RuleSet.default()
-    history, labels = read_table(args.history), read_table(args.labels)
-    keys = Keys.from_env(args.key_env)
+    scorer = _scorer(rules, keys, args.bundle)
+    history, _, read_errors = read_history(args.history, scorer.schema)
+    n_in = len(history) + len(read_errors)
+    if n_in and len(read_errors) / n_in > args.max_rejected:
+        raise InputError(f"{args.history}: {len(read_errors):,} of {n_in:,} rows are unreadable, more than "
+                         f"--max-rejected {args.max_rejected:.0%}; first: {read_errors[0]}")
+    labels = read_table(args.labels, text_columns=(scorer.schema.id_field, "application_id"))
     if args.against:
         other = RuleSet.from_toml(Path(args.against))
         report = diff_history(history, labels, rules, other, key=keys, bundle=args.bundle)

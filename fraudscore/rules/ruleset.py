@@ -200,6 +200,34 @@ class RuleSet:
         """
         return cls.from_toml(Path(__file__).with_name("default_rules.toml"))
 
+    def for_names(self, known_names: Iterable[str]) -> tuple[RuleSet, list[str]]:
+        """The rules whose names (and reason placeholders) all exist among ``known_names``, and the codes left out.
+
+        Shipped rule sets are written for the default loan schema: with another
+        schema, :func:`fraudscore.train` keeps only the rules that apply (and logs
+        the others) instead of refusing the whole set. Named lists no kept rule
+        uses are dropped too.
+
+        Examples
+        --------
+        >>> rs, skipped = RuleSet.default().for_names({"amount", "count__ip_prefix__10m"})
+        >>> [r.code for r in rs.rules], len(skipped) > 10
+        (['IP24_BURST_10M'], True)
+        """
+        known = frozenset(known_names)
+        keep: list[Rule] = []
+        skipped: list[str] = []
+        for r in self.rules:
+            try:
+                check_names(r.expr, r.when, known, self.lists, r.code)
+                check_template(r.template, known, frozenset(), r.code)
+            except RuleSyntaxError:
+                skipped.append(r.code)
+                continue
+            keep.append(r)
+        used = {name for r in keep for name in expr_lists(r.expr)}
+        return RuleSet(keep, {n: lst for n, lst in self.lists.items() if n in used}), skipped
+
     def to_toml(self) -> str:
         """Serialise to TOML; ``RuleSet.from_toml(rs.to_toml()).version == rs.version``."""
         return write_toml([r.to_dict() for r in self.rules], self.lists)

@@ -13,9 +13,11 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from .spec import FeatureSet, FeatureSpec
 
-__all__ = ["default_feature_set", "handbook_feature_set", "HANDBOOK_COLUMNS"]
+__all__ = ["default_feature_set", "derived_feature_set", "handbook_feature_set", "HANDBOOK_COLUMNS"]
 
 
 def default_feature_set(allowed_lateness: str = "1h") -> FeatureSet:
@@ -53,6 +55,74 @@ def default_feature_set(allowed_lateness: str = "1h") -> FeatureSet:
         S("fraud_rate", key="device_id", window="30d", delay="7d"),
         S("fraud_count", key="bank_card", window="90d", delay="7d"),
     ], allowed_lateness=allowed_lateness)
+
+
+def derived_feature_set(fields: Iterable[str], entities: Sequence[str],
+                        allowed_lateness: str = "1h") -> tuple[FeatureSet, list[str]]:
+    """Default velocity features for a custom schema: what applies of the loan set, plus per-entity basics.
+
+    Parameters
+    ----------
+    fields : iterable of str
+        The record fields the schema provides (see
+        :attr:`fraudscore.pipeline.FeaturePipeline.record_fields`).
+    entities : sequence of str
+        Fields that identify an entity (a user, card, device, IP...): each gets
+        counts over 1 h / 24 h / 7 d, the distinct count of every other entity
+        over 7 d, the time since its last event and the age of its first one.
+    allowed_lateness : str
+        As in :class:`FeatureSet`.
+
+    Returns
+    -------
+    (FeatureSet, list of str)
+        The features (possibly none) and notes on what was left out.
+        Label-delayed loan features (``fraud_rate``, ``fraud_count``) are left
+        out, so training needs no label times; add them in a ``[features]``
+        section when your labels have them.
+
+    Examples
+    --------
+    >>> fs, notes = derived_feature_set({"device_id", "ip_prefix", "shop"}, ["shop", "device_id"])
+    >>> fs.names[:3], len(fs)
+    (('count__device_id__1h', 'count__device_id__24h', 'count__ip_prefix__10m'), 14)
+    >>> derived_feature_set({"x"}, [])[0].names
+    ()
+    """
+    avail = set(fields)
+    loan = default_feature_set(allowed_lateness)
+    specs: list[FeatureSpec] = []
+    dropped_fields: set[str] = set()
+    delayed: list[str] = []
+    for spec in loan.specs:
+        if spec.agg in ("fraud_rate", "fraud_count") or spec.delay_ms:
+            if spec.fields <= avail:
+                delayed.append(spec.name)
+            continue
+        if spec.fields <= avail:
+            specs.append(spec)
+        else:
+            dropped_fields |= spec.fields - avail
+    S = FeatureSpec
+    ents = [e for e in dict.fromkeys(entities) if e in avail]
+    for e in ents:
+        specs += [S("count", key=e, window=w) for w in ("1h", "24h", "7d")]
+        specs += [S("distinct", key=e, of=f, window="7d") for f in ents if f != e]
+        specs += [S("time_since_last", key=e, window="30d"), S("first_seen_age", key=e, window="30d")]
+    unique: dict[str, FeatureSpec] = {}
+    for spec in specs:
+        unique.setdefault(spec.name, spec)
+    notes = []
+    if dropped_fields:
+        notes.append("default loan features need fields this schema lacks ("
+                     + ", ".join(sorted(dropped_fields)) + "); they are left out")
+    if delayed:
+        notes.append("label-delayed features are left out of the derived defaults (" + ", ".join(delayed)
+                     + "); add them in a [features] section when your labels have label times")
+    if not unique:
+        notes.append("no velocity features: the schema has no entity field (mark identifier fields "
+                     "entity = true to get counts and distinct counts per entity)")
+    return FeatureSet(list(unique.values()), allowed_lateness=allowed_lateness), notes
 
 
 #: handbook column -> feature name in :func:`handbook_feature_set`

@@ -43,6 +43,48 @@ _FORMAT_VERSION = 1
 _NAN = float("nan")
 
 
+def _compiled_engine(engine: str) -> bool:
+    """Whether ``MemoryStore(engine=...)`` gives the compiled store."""
+    if engine not in ("auto", "compiled", "python"):
+        raise ConfigError(f"The 'engine' parameter of MemoryStore must be 'auto', 'compiled' or 'python'. Got {engine!r} instead.")
+    if engine == "python":
+        return False
+    from .._core import load
+
+    if load("velocity_store") is not None and (engine == "compiled" or _compiled_has_api()):
+        return True
+    if engine == "compiled":
+        raise ConfigError("The 'engine' parameter of MemoryStore is 'compiled' but the compiled velocity store is not "
+                          "available (FRAUDSCORE_PURE_PYTHON is set or the C extension was not built).")
+    return False
+
+
+_API_CHECKED: list[bool] = []
+
+
+def _compiled_has_api() -> bool:
+    """Whether the compiled store implements every public method and parameter of this reference.
+
+    A method or parameter added here and not (yet) to the compiled store makes ``engine="auto"``
+    fall back to this reference, with one warning, rather than misbehave.
+    """
+    if not _API_CHECKED:
+        import inspect
+        import logging
+
+        from .memory_compiled import CompiledMemoryStore
+
+        public = {n for n, v in vars(MemoryStore).items() if callable(v) and not n.startswith("_")}
+        missing = sorted(public - set(vars(CompiledMemoryStore)))
+        missing += sorted(set(inspect.signature(MemoryStore.__init__).parameters)
+                          - set(inspect.signature(CompiledMemoryStore.__init__).parameters))
+        if missing:
+            logging.getLogger("fraudscore").warning(
+                "fraudscore: the compiled MemoryStore lacks %s of the reference; using the Python reference", missing)
+        _API_CHECKED.append(not missing)
+    return _API_CHECKED[0]
+
+
 class MemoryStore:
     """In-process velocity state (the default store).
 
@@ -51,7 +93,12 @@ class MemoryStore:
     max_labels : int, default 1_000_000
         Most fraud labels kept (least recently recorded dropped first).
     sweep_every : int, default 256
-        Evict idle entities every this many events.
+        Evict idle entities every this many events (Python engine).
+    engine : {"auto", "compiled", "python"}, default "auto"
+        ``"auto"``: the compiled store (:class:`~fraudscore.velocity.memory_compiled.CompiledMemoryStore`,
+        same API and results) when the C extension is available and ``FRAUDSCORE_PURE_PYTHON``
+        is not set, else this Python reference; ``"python"`` forces the reference;
+        ``"compiled"`` requires the extension.
 
     Notes
     -----
@@ -74,7 +121,15 @@ class MemoryStore:
     [2.0]
     """
 
-    def __init__(self, max_labels: int = 1_000_000, sweep_every: int = 256) -> None:
+    def __new__(cls, *args: Any, engine: str = "auto", **kwargs: Any) -> MemoryStore:
+        if cls is MemoryStore and _compiled_engine(engine):
+            from .memory_compiled import CompiledMemoryStore
+
+            return super().__new__(CompiledMemoryStore)
+        return super().__new__(cls)
+
+    def __init__(self, max_labels: int = 1_000_000, sweep_every: int = 256, *, engine: str = "auto") -> None:
+        self.engine = "python"
         self.max_labels = max_labels
         self.sweep_every = sweep_every
         self._lock = threading.Lock()

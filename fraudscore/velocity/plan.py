@@ -247,7 +247,7 @@ class Plan:
             elif agg in LABEL_AGGS:
                 slot = g.slot(("app", filt))
             self.key_fields |= set(c["key"])
-            w, d = c["window_ms"], c["delay_ms"]
+            d = c["delay_ms"]
             h = spec.horizon_ms
             g.queries.append(Query(i, spec.name, agg, h, d, c["include_current"], flag, slot, slot2,
                                    c["calendar_days"], c["exclude_same_day"]))

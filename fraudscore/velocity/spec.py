@@ -380,7 +380,8 @@ class FeatureSet:
     Parameters
     ----------
     specs : iterable of FeatureSpec or mappings
-        The features, in output order.
+        The features, in output order (none at all is allowed: a model on the
+        event's own fields only).
     allowed_lateness : str or int, default "1h"
         How far behind the latest event time already seen an event may be and still
         be accepted; ``0`` accepts only in-order events (ties allowed).
@@ -403,8 +404,6 @@ class FeatureSet:
         self.specs: tuple[FeatureSpec, ...] = tuple(
             s if isinstance(s, FeatureSpec) else FeatureSpec.from_dict(s) for s in specs
         )
-        if not self.specs:
-            raise _bad("specs", "must hold at least one FeatureSpec", [], "FeatureSet")
         for s in self.specs:
             s.check()
         names = [s.name for s in self.specs]
@@ -433,6 +432,8 @@ class FeatureSet:
     def horizon_ms(self) -> int | None:
         """Longest look-back (window + delay) of all specs; ``None`` if one is all-time."""
         hs = [s.horizon_ms for s in self.specs]
+        if not hs:
+            return 0
         return None if any(h is None for h in hs) else max(hs)  # type: ignore[type-var]
 
     def validate(self, available_fields: Iterable[str]) -> None:

@@ -48,7 +48,7 @@ ATTRIBUTES: dict[str, str] = {
     "webgl_vendor": "text", "webgl_renderer": "text", "hardware_concurrency": "int", "device_memory": "num",
     "touch_support": "touch", "os": "token", "os_version": "version", "model": "text", "manufacturer": "text",
     "app_version": "version", "android_id": "text", "idfv": "text", "imei": "digits", "emulator": "bool",
-    "rooted": "bool", "sim_operator": "text",
+    "rooted": "bool", "sim_operator": "text", "fonts": "list",
 }
 ATTRIBUTE_NAMES: tuple[str, ...] = tuple(ATTRIBUTES)
 ATTRIBUTE_INDEX: dict[str, int] = {n: i for i, n in enumerate(ATTRIBUTE_NAMES)}

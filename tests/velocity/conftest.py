@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
+from fraudscore._core import PURE_PYTHON_ENV, load
 from fraudscore.velocity import FeatureSet, FeatureSpec
 
 def parity_feature_set() -> FeatureSet:
@@ -28,8 +33,6 @@ def parity_feature_set() -> FeatureSet:
         S("count", key="b", window=3000, delay=1000),
         S("distinct", key="a", of="b", window=4000, delay=500),
         S("max", key="a", field="x", window="all", delay=1500),
-        S("ratio_to_mean", key="a", field="x", window=5000),
-        S("ratio_to_mean", key="b", field="x", window="all", filter={"ch": "web"}, include_current=True),
     ], allowed_lateness=2000)
 
 
@@ -37,7 +40,7 @@ DAY = 86_400_000
 
 
 def calendar_feature_set() -> FeatureSet:
-    """Calendar windows and exclude_same_day on every aggregation, with filters and delays."""
+    """Calendar windows and exclude_same_day on every aggregation, with filters and delays; ratio_to_mean."""
     S = FeatureSpec
     return FeatureSet([
         S("count", key="a", window="1 calendar day"),
@@ -56,4 +59,24 @@ def calendar_feature_set() -> FeatureSet:
         S("fraud_count", key="a", window="3 calendar days", delay=0, exclude_same_day=True),
         S("fraud_rate", key="b", window="2 calendar days", delay=DAY // 2),
         S("fraud_count", key="b", window="all", delay=0, exclude_same_day=True, filter={"ch": "app"}),
+        S("ratio_to_mean", key="a", field="x", window=5000),
+        S("ratio_to_mean", key="b", field="x", window="all", filter={"ch": "web"}, include_current=True),
     ], allowed_lateness=2000)
+
+
+@pytest.fixture(params=["compiled", "python"])
+def engine(request, monkeypatch):
+    """Run a test once per memory-store engine: the compiled store and the Python reference.
+
+    ``python`` sets ``FRAUDSCORE_PURE_PYTHON=1``, so every store the test creates by default
+    is the reference; ``compiled`` needs the C extension (skipped without it, except in CI).
+    """
+    if request.param == "python":
+        monkeypatch.setenv(PURE_PYTHON_ENV, "1")
+    else:
+        monkeypatch.delenv(PURE_PYTHON_ENV, raising=False)
+        if load("velocity_store") is None:
+            if os.environ.get("CI"):
+                pytest.fail("the compiled velocity store is not built (CI must build the C extension)")
+            pytest.skip("the compiled velocity store is not built")
+    return request.param

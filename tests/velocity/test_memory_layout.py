@@ -69,7 +69,7 @@ def test_prefix_columns_stay_consistent_after_middle_inserts_and_trims():
                     allowed_lateness=2000)
     plan = Plan(fs)
     lay = GroupLayout(plan.groups[0])
-    store = MemoryStore()
+    store = MemoryStore(engine="python")  # inspects the reference layout
     online = OnlineVelocity(fs, store)
     rng = np.random.default_rng(11)
     recs, t = [], 10**12

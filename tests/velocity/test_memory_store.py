@@ -9,11 +9,13 @@ import pytest
 
 from fraudscore.errors import ConfigError, EventError, StoreError
 from fraudscore.velocity import FeatureSet, FeatureSpec, MemoryStore, OnlineVelocity, replay
-from fraudscore.velocity.snapshot import MAGIC
+from fraudscore.velocity.snapshot import MAGIC, MAGIC_BLOB
 
 from .test_parity import FS, run_online, to_columns
 
 H = 3_600_000
+# every test here runs against both engines (the compiled store and the Python reference)
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 def small_fs():
@@ -127,7 +129,7 @@ def test_snapshot_restore_round_trip_and_integrity(tmp_path):
     np.testing.assert_array_equal(replay(FS, cols, lab), full)
     # no pickle, checksum verified, corruption detected
     raw = path.read_bytes()
-    assert raw.startswith(MAGIC) and b"pickle" not in raw
+    assert raw.startswith((MAGIC, MAGIC_BLOB)) and b"pickle" not in raw
     path.write_bytes(raw[:-5] + b"xxxxx")
     with pytest.raises(StoreError, match="checksum"):
         OnlineVelocity(FS, MemoryStore()).store.restore(str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -147,3 +148,19 @@ def test_calendar_windows_online_equals_replay_equals_reference(stream):
     recs_s, labels_s = [recs[i] for i in srt], [labels[i] for i in srt]
     cols, lab = to_columns(recs_s, labels_s)
     assert_same(replay(CAL_FS, cols, lab), reference(CAL_FS, recs_s, labels_s), "replay vs reference (sorted)", CAL_FS)
+
+
+def test_compiled_store_hands_calendar_and_ratio_sets_to_the_reference():
+    from fraudscore._core import load
+    from fraudscore.errors import ConfigError
+
+    if load("velocity_store") is None:
+        pytest.skip("the compiled velocity store is not built")
+    store = MemoryStore()
+    OnlineVelocity(CAL_FS, store)
+    assert store.engine == "python"  # calendar windows / ratio_to_mean are not in C yet
+    with pytest.raises(ConfigError, match="calendar windows or ratio_to_mean"):
+        OnlineVelocity(CAL_FS, MemoryStore(engine="compiled"))
+    plain = MemoryStore()
+    OnlineVelocity(FS, plain)
+    assert plain.engine == "compiled"

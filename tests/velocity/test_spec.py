@@ -83,8 +83,8 @@ def test_feature_set_validation():
         FeatureSet([S("count", key="ip", window="1h"), S("count", key="ip", window="60m")])
     with pytest.raises(ConfigError, match="'allowed_lateness' parameter of FeatureSet"):
         FeatureSet([S("count", key="ip", window="1h")], allowed_lateness="-1h")
-    with pytest.raises(ConfigError, match="at least one"):
-        FeatureSet([])
+    empty = FeatureSet([])  # a model on the event's own fields only
+    assert empty.names == () and empty.horizon_ms == 0 and not empty.has_labels
     fs = FeatureSet([S("distinct", key="device_id", of="applicant_id", window="1h", filter={"channel": "web"})])
     assert fs.fields == {"device_id", "applicant_id", "channel"}
     fs.validate(["device_id", "applicant_id", "channel", "ts"])

@@ -1,0 +1,186 @@
+/*
+ * fraudscore._core.fingerprint -- sectioned keyed xxh3 hashing of canonical devices
+ * (reference: fraudscore/fingerprint/sections.py, Fingerprinter._h / _hex / _components).
+ *
+ * h(text) = xxh3_64(secret + utf8(text), seed) with the 64-byte Keys.fingerprint secret and the
+ * 64-bit Keys.fingerprint_seed, exactly what xxhash.xxh3_64_intdigest(prefix + text.encode(), seed)
+ * gives; sections and components keep the low 48 bits. xxHash is vendored (vendor/xxhash, BSD-2).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#define XXH_STATIC_LINKING_ONLY
+#include "vendor/xxhash/xxhash.h"
+
+#define MASK48 0xFFFFFFFFFFFFull
+
+typedef struct {
+    PyObject_HEAD
+    uint64_t seed;
+    Py_ssize_t plen;
+    unsigned char prefix[64];
+} Hasher;
+
+static const char HEX[] = "0123456789abcdef";
+
+/* xxh3(prefix + pre + text): pre and text are str (UTF-8, surrogatepass) */
+static int hash_parts(Hasher *h, PyObject *pre, PyObject *text, uint64_t *out) {
+    XXH3_state_t st;
+    XXH3_64bits_reset_withSeed(&st, h->seed);
+    XXH3_64bits_update(&st, h->prefix, (size_t)h->plen);
+    PyObject *parts[2] = {pre, text};
+    for (int i = 0; i < 2; i++) {
+        PyObject *s = parts[i];
+        if (!s) continue;
+        if (!PyUnicode_Check(s)) {
+            PyErr_Format(PyExc_TypeError, "fingerprint inputs must be str, not %.80s", Py_TYPE(s)->tp_name);
+            return -1;
+        }
+        Py_ssize_t n;
+        if (PyUnicode_IS_COMPACT_ASCII(s)) {
+            XXH3_64bits_update(&st, PyUnicode_DATA(s), (size_t)PyUnicode_GET_LENGTH(s));
+            continue;
+        }
+        const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+        if (u) {
+            XXH3_64bits_update(&st, u, (size_t)n);
+            continue;
+        }
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
+        PyErr_Clear();
+        PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+        if (!b) return -1;
+        XXH3_64bits_update(&st, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+        Py_DECREF(b);
+    }
+    *out = XXH3_64bits_digest(&st);
+    return 0;
+}
+
+static PyObject *hex12(uint64_t v) {
+    PyObject *r = PyUnicode_New(12, 127);
+    if (!r) return NULL;
+    Py_UCS1 *o = PyUnicode_1BYTE_DATA(r);
+    for (int i = 11; i >= 0; i--) {
+        o[i] = (Py_UCS1)HEX[v & 15];
+        v >>= 4;
+    }
+    return r;
+}
+
+static PyObject *Hasher_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"prefix", "seed", NULL};
+    Py_buffer prefix;
+    unsigned long long seed;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "y*K", kwlist, &prefix, &seed)) return NULL;
+    if (prefix.len > 64) {
+        PyBuffer_Release(&prefix);
+        PyErr_SetString(PyExc_ValueError, "prefix must be at most 64 bytes");
+        return NULL;
+    }
+    Hasher *h = (Hasher *)type->tp_alloc(type, 0);
+    if (h) {
+        h->seed = (uint64_t)seed;
+        h->plen = prefix.len;
+        memcpy(h->prefix, prefix.buf, (size_t)prefix.len);
+    }
+    PyBuffer_Release(&prefix);
+    return (PyObject *)h;
+}
+
+/* h(text) -> int (the full 64 bits) */
+static PyObject *Hasher_h(Hasher *h, PyObject *text) {
+    uint64_t v;
+    if (hash_parts(h, NULL, text, &v) < 0) return NULL;
+    return PyLong_FromUnsignedLongLong(v);
+}
+
+/* hex(text) -> 12 hex digits of the low 48 bits */
+static PyObject *Hasher_hex(Hasher *h, PyObject *text) {
+    uint64_t v;
+    if (hash_parts(h, NULL, text, &v) < 0) return NULL;
+    return hex12(v & MASK48);
+}
+
+/* components(plan, values) -> tuple of ints: plan is a tuple of (index into values, prefix str);
+ * a missing value (None) gives 0, else (h(prefix + value) & MASK48) or 1 */
+static PyObject *Hasher_components(Hasher *h, PyObject *args) {
+    PyObject *vals, *plan;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &plan, &PyTuple_Type, &vals)) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(plan);
+    PyObject *out = PyTuple_New(n);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(plan, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 2) {
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_ValueError, "plan items are (index, prefix)");
+            return NULL;
+        }
+        Py_ssize_t idx = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 0));
+        if (idx == -1 && PyErr_Occurred()) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (idx < 0 || idx >= PyTuple_GET_SIZE(vals)) {
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_IndexError, "component index out of range");
+            return NULL;
+        }
+        PyObject *v = PyTuple_GET_ITEM(vals, idx);
+        uint64_t x = 0;
+        if (v != Py_None) {
+            if (hash_parts(h, PyTuple_GET_ITEM(item, 1), v, &x) < 0) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            x &= MASK48;
+            if (!x) x = 1;
+        }
+        PyObject *o = PyLong_FromUnsignedLongLong(x);
+        if (!o) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, o);
+    }
+    return out;
+}
+
+static PyMethodDef Hasher_methods[] = {
+    {"h", (PyCFunction)Hasher_h, METH_O, "h(text) -> the keyed xxh3-64 of text."},
+    {"hex", (PyCFunction)Hasher_hex, METH_O, "hex(text) -> 12 hex digits (low 48 bits): a section."},
+    {"components", (PyCFunction)Hasher_components, METH_VARARGS,
+     "components(plan, values) -> keyed 48-bit hashes of the planned values (0 = missing)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject HasherType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fraudscore._core.fingerprint.Hasher",
+    .tp_basicsize = sizeof(Hasher),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Hasher(prefix, seed): keyed xxh3 section and component hashes.",
+    .tp_methods = Hasher_methods,
+    .tp_new = Hasher_new,
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "fingerprint",
+    "Sectioned keyed xxh3 hashing (reference: fraudscore/fingerprint/sections.py).", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit_fingerprint(void) {
+    if (PyType_Ready(&HasherType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&moduledef);
+    if (!m) return NULL;
+    Py_INCREF(&HasherType);
+    if (PyModule_AddObject(m, "Hasher", (PyObject *)&HasherType) < 0) {
+        Py_DECREF(&HasherType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

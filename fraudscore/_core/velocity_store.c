@@ -1,0 +1,1616 @@
+/*
+ * fraudscore._core.velocity_store -- the compiled memory velocity store.
+ *
+ * Mirrors fraudscore/velocity/memory.py + memory_layout.py (the readable reference):
+ * the same features, bit for bit, for every aggregation. What differs is the layout:
+ *
+ *   - entities are keyed by a 64-bit key (the keyed pseudonym's 128 bits folded to 64 when the
+ *     value is a "p:<32 hex>" pseudonym, else a stable xxh3 of the value), held in an
+ *     open-addressing table of 8-byte slots (32 bits of key + entity index);
+ *   - each entity is a fixed-width record in one slab per key group: key, latest time,
+ *     counters, and its single event inline (most entities are seen once), or a pointer to
+ *     a time-sorted buffer of fixed-width event records (a ring: trimming advances a head);
+ *   - slot values are integers: flags and valid bits in one bit word, micro-units as int64,
+ *     distinct-of values and application ids as 64-bit keys (0 = None); sums use 128-bit
+ *     accumulators, so no int64 overflow whatever the window;
+ *   - idle entities are evicted incrementally: a FIFO of entities per group, at most
+ *     EVICT_STEPS entities looked at per event (an entity touched since it was queued is
+ *     re-queued, as an LRU would move it), so there is never a bursty sweep;
+ *   - fraud labels live in a bounded LRU with the same touch order as cachetools.LRUCache.
+ *
+ * Every call holds the GIL and never releases it: one call is atomic for Python threads.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "keys.h"
+
+#define NIL 0xFFFFFFFFu
+#define EVICT_STEPS 4
+#define MAX_WORDS 72
+#define F_EXT 0x80000000u
+#define F_TOUCHED 0x40000000u
+#define N_MASK 0x3FFFFFFFu
+
+enum { A_COUNT, A_SUM, A_MEAN, A_MIN, A_MAX, A_DISTINCT, A_FIRST, A_LAST, A_FCOUNT, A_FRATE };
+enum { K_FLAG, K_VAL, K_VALID, K_OPT, K_DIST, K_APP };
+
+typedef struct {
+    int kind;
+    PyObject *field; /* borrowed from the descriptor (kept alive by Store.desc) */
+    int filt;
+    int word; /* word of the value in an event record (VAL / OPT / DIST / APP) */
+    int bit;  /* bit in the bit word (FLAG / VALID / OPT presence) */
+} Slot;
+
+typedef struct {
+    int out, code, pair, include, flag, slot, slot2;
+} Query;
+
+typedef struct {
+    int has_lo;
+    int64_t lo, hi;
+} Pair;
+
+typedef struct {
+    uint32_t cap, head;
+    uint64_t ev[];
+} Buf;
+
+typedef struct {
+    int nkey;
+    PyObject **keys;
+    int nslots;
+    Slot *slots;
+    int nfilt;
+    PyObject **filters; /* tuple of (field, tuple of values) */
+    int nq;
+    Query *q;
+    int npairs;
+    Pair *pairs;
+    int has_horizon;
+    int64_t horizon;
+    int evw;   /* words per event record: ts, [bits], values */
+    int bitsw; /* word index of the bit word, or -1 */
+    int rw;    /* words per entity record */
+    /* slab of entity records */
+    uint64_t *slab;
+    uint32_t n_slab, cap_slab, free_head;
+    /* hash table: (key >> 32) << 32 | (index + 1); 0 = empty */
+    uint64_t *table;
+    uint64_t tmask;
+    uint64_t n_live;
+    uint64_t n_events;
+    uint64_t buf_bytes;
+    uint32_t q_head, q_tail;
+} Group;
+
+/* label LRU entry */
+typedef struct {
+    uint64_t key;
+    int64_t lt;
+    uint32_t prev, next;
+} Label;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *desc;
+    PyObject *event_error;
+    PyObject *alloc;
+    int ngroups;
+    Group *groups;
+    int nfeat;
+    int64_t lateness;
+    int has_max;
+    int64_t max_seen;
+    /* labels */
+    uint64_t max_labels;
+    Label *labels;
+    uint32_t n_lab, cap_lab, lab_free, lru_head, lru_tail;
+    uint64_t *ltable;
+    uint64_t ltmask;
+    uint64_t n_labels;
+    /* scratch */
+    uint64_t *scratch;
+    Py_ssize_t scratch_cap;
+} Store;
+
+/* ------------------------------------------------------------------------------------ */
+/* small helpers                                                                        */
+
+static inline uint32_t rec_n(const uint64_t *R) { return (uint32_t)R[2] & N_MASK; }
+static inline uint32_t rec_flags(const uint64_t *R) { return (uint32_t)R[2] & ~N_MASK; }
+static inline uint32_t rec_qnext(const uint64_t *R) { return (uint32_t)(R[2] >> 32); }
+static inline void rec_set_n(uint64_t *R, uint32_t n, uint32_t flags) {
+    R[2] = (R[2] & 0xFFFFFFFF00000000ull) | (uint64_t)(n | flags);
+}
+static inline void rec_set_qnext(uint64_t *R, uint32_t q) {
+    R[2] = (R[2] & 0xFFFFFFFFull) | ((uint64_t)q << 32);
+}
+static inline uint64_t *rec_at(Group *g, uint32_t idx) { return g->slab + (size_t)idx * g->rw; }
+static inline Buf *rec_buf(const uint64_t *R) { return (Buf *)(uintptr_t)R[3]; }
+
+static PyObject *mapping_get(PyObject *rec, PyObject *key) {
+    /* rec.get(key): a new reference or Py_None (new ref); NULL on error */
+    if (PyDict_CheckExact(rec) || PyDict_Check(rec)) {
+        PyObject *v = PyDict_GetItemWithError(rec, key);
+        if (v == NULL) {
+            if (PyErr_Occurred()) return NULL;
+            Py_RETURN_NONE;
+        }
+        Py_INCREF(v);
+        return v;
+    }
+    return PyObject_CallMethod(rec, "get", "O", key);
+}
+
+static int filter_passes(PyObject *rec, PyObject *filt) {
+    /* all(rec.get(f) is not None and any(rec.get(f) == x for x in vals) for f, vals in filt) */
+    Py_ssize_t nf = PyTuple_GET_SIZE(filt);
+    for (Py_ssize_t i = 0; i < nf; i++) {
+        PyObject *item = PyTuple_GET_ITEM(filt, i);
+        PyObject *v = mapping_get(rec, PyTuple_GET_ITEM(item, 0));
+        if (v == NULL) return -1;
+        if (v == Py_None) {
+            Py_DECREF(v);
+            return 0;
+        }
+        PyObject *vals = PyTuple_GET_ITEM(item, 1);
+        int any = 0;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(vals) && !any; j++) {
+            PyObject *r = PyObject_RichCompare(v, PyTuple_GET_ITEM(vals, j), Py_EQ);
+            if (r == NULL) {
+                Py_DECREF(v);
+                return -1;
+            }
+            int t = PyObject_IsTrue(r);
+            Py_DECREF(r);
+            if (t < 0) {
+                Py_DECREF(v);
+                return -1;
+            }
+            any = t;
+        }
+        Py_DECREF(v);
+        if (!any) return 0;
+    }
+    return 1;
+}
+
+/* to_micro: 1 and *out set; 0 for None / NaN; -1 on error */
+static int to_micro(PyObject *x, int64_t *out) {
+    if (x == Py_None) return 0;
+    double d;
+    if (PyFloat_CheckExact(x)) {
+        d = PyFloat_AS_DOUBLE(x);
+    } else {
+        PyObject *f = PyNumber_Float(x);
+        if (f == NULL) return -1;
+        d = PyFloat_AS_DOUBLE(f);
+        Py_DECREF(f);
+    }
+    if (d != d) return 0;
+    double y = nearbyint(d * 1e6); /* round half to even, as Python's round() */
+    if (!(y >= -9.2e18 && y <= 9.2e18)) {
+        PyErr_SetString(PyExc_OverflowError, "velocity value out of range for the compiled store");
+        return -1;
+    }
+    *out = (int64_t)y;
+    return 1;
+}
+
+static inline double i128_to_double(__int128 s) {
+    if (s >= INT64_MIN && s <= INT64_MAX) return (double)(int64_t)s;
+    return (double)s; /* libgcc __floattidf: correctly rounded */
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* entity table                                                                         */
+
+/* table position and 32-bit tag of a key: a bijective mix (murmur3 fmix64), so that keys whose bits
+ * are not uniform (structured test values, small integers in a pseudonym's place) still spread */
+static inline uint64_t mix64(uint64_t k) { return fs_mix64(k ^ 0x9E3779B97F4A7C15ull); }
+
+static int table_grow(Group *g) {
+    uint64_t ncap = g->table ? (g->tmask + 1) * 2 : 16;
+    uint64_t *nt = PyMem_RawCalloc(ncap, sizeof(uint64_t));
+    if (nt == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    uint64_t nmask = ncap - 1;
+    if (g->table) {
+        for (uint64_t i = 0; i <= g->tmask; i++) {
+            uint64_t s = g->table[i];
+            if (!s) continue;
+            uint64_t j = (s >> 32) & nmask;
+            while (nt[j]) j = (j + 1) & nmask;
+            nt[j] = s;
+        }
+        PyMem_RawFree(g->table);
+    }
+    g->table = nt;
+    g->tmask = nmask;
+    return 0;
+}
+
+static uint32_t table_find(Group *g, uint64_t key) {
+    if (!g->table) return NIL;
+    uint64_t frag = mix64(key) >> 32, m = g->tmask, i = frag & m;
+    for (;;) {
+        uint64_t s = g->table[i];
+        if (!s) return NIL;
+        if ((s >> 32) == frag) {
+            uint32_t idx = (uint32_t)s - 1;
+            if (rec_at(g, idx)[0] == key) return idx;
+        }
+        i = (i + 1) & m;
+    }
+}
+
+static int table_insert(Group *g, uint64_t key, uint32_t idx) {
+    if (!g->table || (g->n_live + 1) * 10 > (g->tmask + 1) * 7) {
+        if (table_grow(g) < 0) return -1;
+    }
+    uint64_t frag = mix64(key) >> 32, m = g->tmask, i = frag & m;
+    while (g->table[i]) i = (i + 1) & m;
+    g->table[i] = (frag << 32) | ((uint64_t)idx + 1);
+    return 0;
+}
+
+static void table_delete(Group *g, uint64_t key, uint32_t idx) {
+    uint64_t frag = mix64(key) >> 32, m = g->tmask, i = frag & m;
+    uint64_t want = (frag << 32) | ((uint64_t)idx + 1);
+    while (g->table[i] != want) i = (i + 1) & m;
+    /* backward-shift deletion (linear probing) */
+    uint64_t j = i;
+    for (;;) {
+        j = (j + 1) & m;
+        uint64_t s = g->table[j];
+        if (!s) break;
+        uint64_t k = (s >> 32) & m;
+        int move = (j > i) ? (k <= i || k > j) : (k <= i && k > j);
+        if (move) {
+            g->table[i] = s;
+            i = j;
+        }
+    }
+    g->table[i] = 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* labels: a bounded LRU keyed by the application id's key                              */
+
+static int ltable_grow(Store *s) {
+    uint64_t ncap = s->ltable ? (s->ltmask + 1) * 2 : 16;
+    uint64_t *nt = PyMem_RawCalloc(ncap, sizeof(uint64_t));
+    if (!nt) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    uint64_t nmask = ncap - 1;
+    if (s->ltable) {
+        for (uint64_t i = 0; i <= s->ltmask; i++) {
+            uint64_t v = s->ltable[i];
+            if (!v) continue;
+            uint64_t j = (v >> 32) & nmask;
+            while (nt[j]) j = (j + 1) & nmask;
+            nt[j] = v;
+        }
+        PyMem_RawFree(s->ltable);
+    }
+    s->ltable = nt;
+    s->ltmask = nmask;
+    return 0;
+}
+
+static uint32_t label_find(Store *s, uint64_t key) {
+    if (!s->ltable) return NIL;
+    uint64_t frag = mix64(key) >> 32, m = s->ltmask, i = frag & m;
+    for (;;) {
+        uint64_t v = s->ltable[i];
+        if (!v) return NIL;
+        if ((v >> 32) == frag && s->labels[(uint32_t)v - 1].key == key) return (uint32_t)v - 1;
+        i = (i + 1) & m;
+    }
+}
+
+static void lru_unlink(Store *s, uint32_t i) {
+    Label *L = &s->labels[i];
+    if (L->prev != NIL) s->labels[L->prev].next = L->next; else s->lru_head = L->next;
+    if (L->next != NIL) s->labels[L->next].prev = L->prev; else s->lru_tail = L->prev;
+    L->prev = L->next = NIL;
+}
+
+static void lru_push(Store *s, uint32_t i) {
+    Label *L = &s->labels[i];
+    L->prev = s->lru_tail;
+    L->next = NIL;
+    if (s->lru_tail != NIL) s->labels[s->lru_tail].next = i; else s->lru_head = i;
+    s->lru_tail = i;
+}
+
+static void label_remove(Store *s, uint32_t i) {
+    uint64_t key = s->labels[i].key;
+    uint64_t frag = mix64(key) >> 32, m = s->ltmask, p = frag & m;
+    uint64_t want = (frag << 32) | ((uint64_t)i + 1);
+    while (s->ltable[p] != want) p = (p + 1) & m;
+    uint64_t j = p;
+    for (;;) {
+        j = (j + 1) & m;
+        uint64_t v = s->ltable[j];
+        if (!v) break;
+        uint64_t k = (v >> 32) & m;
+        int move = (j > p) ? (k <= p || k > j) : (k <= p && k > j);
+        if (move) {
+            s->ltable[p] = v;
+            p = j;
+        }
+    }
+    s->ltable[p] = 0;
+    lru_unlink(s, i);
+    s->labels[i].key = 0;
+    s->labels[i].next = s->lab_free;
+    s->lab_free = i;
+    s->n_labels--;
+}
+
+/* cachetools LRUCache.__setitem__ */
+static int label_set(Store *s, uint64_t key, int64_t lt) {
+    uint32_t i = label_find(s, key);
+    if (i != NIL) {
+        s->labels[i].lt = lt;
+        lru_unlink(s, i);
+        lru_push(s, i);
+        return 0;
+    }
+    while (s->n_labels + 1 > s->max_labels && s->lru_head != NIL) label_remove(s, s->lru_head);
+    if (s->lab_free != NIL) {
+        i = s->lab_free;
+        s->lab_free = s->labels[i].next;
+    } else {
+        if (s->n_lab == s->cap_lab) {
+            uint32_t nc = s->cap_lab ? s->cap_lab * 2 : 64;
+            Label *nl = PyMem_RawRealloc(s->labels, (size_t)nc * sizeof(Label));
+            if (!nl) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            s->labels = nl;
+            s->cap_lab = nc;
+        }
+        i = s->n_lab++;
+    }
+    if (!s->ltable || (s->n_labels + 1) * 10 > (s->ltmask + 1) * 7) {
+        if (ltable_grow(s) < 0) return -1;
+    }
+    s->labels[i].key = key;
+    s->labels[i].lt = lt;
+    uint64_t frag = mix64(key) >> 32, m = s->ltmask, p = frag & m;
+    while (s->ltable[p]) p = (p + 1) & m;
+    s->ltable[p] = (frag << 32) | ((uint64_t)i + 1);
+    lru_push(s, i);
+    s->n_labels++;
+    return 0;
+}
+
+/* cachetools LRUCache.get: a hit moves the entry to the most recent end */
+static inline int label_get(Store *s, uint64_t key, int64_t *lt) {
+    uint32_t i = label_find(s, key);
+    if (i == NIL) return 0;
+    if (s->lru_tail != i) {
+        lru_unlink(s, i);
+        lru_push(s, i);
+    }
+    *lt = s->labels[i].lt;
+    return 1;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* event extraction (GroupLayout.entity / extract)                                      */
+
+/* 1 = key found, 0 = a key field missing, -1 = error */
+static int entity_key(Group *g, PyObject *rec, uint64_t *key) {
+    if (g->nkey == 1) {
+        PyObject *v = mapping_get(rec, g->keys[0]);
+        if (!v) return -1;
+        if (v == Py_None) {
+            Py_DECREF(v);
+            return 0;
+        }
+        uint64_t k = fs_value_key(v);
+        Py_DECREF(v);
+        if (!k) return -1;
+        *key = k;
+        return 1;
+    }
+    uint64_t parts[16];
+    for (int i = 0; i < g->nkey; i++) {
+        PyObject *v = mapping_get(rec, g->keys[i]);
+        if (!v) return -1;
+        if (v == Py_None) {
+            Py_DECREF(v);
+            return 0;
+        }
+        parts[i] = fs_value_key(v);
+        Py_DECREF(v);
+        if (!parts[i]) return -1;
+    }
+    *key = fs_combine_keys(parts, g->nkey);
+    return 1;
+}
+
+static int extract(Group *g, PyObject *rec, int64_t t, uint64_t *ev) {
+    int oks[64];
+    for (int i = 0; i < g->nfilt; i++) oks[i] = -2;
+    memset(ev, 0, sizeof(uint64_t) * g->evw);
+    ev[0] = (uint64_t)t;
+    for (int s = 0; s < g->nslots; s++) {
+        Slot *sl = &g->slots[s];
+        int ok = 1;
+        if (sl->filt >= 0) {
+            if (oks[sl->filt] == -2) {
+                oks[sl->filt] = filter_passes(rec, g->filters[sl->filt]);
+                if (oks[sl->filt] < 0) return -1;
+            }
+            ok = oks[sl->filt];
+        }
+        switch (sl->kind) {
+        case K_FLAG:
+            if (ok) ev[g->bitsw] |= 1ull << sl->bit;
+            break;
+        case K_DIST:
+            if (ok) {
+                PyObject *v = mapping_get(rec, sl->field);
+                if (!v) return -1;
+                if (v != Py_None) {
+                    uint64_t k = fs_value_key(v);
+                    Py_DECREF(v);
+                    if (!k) return -1;
+                    ev[sl->word] = k;
+                } else {
+                    Py_DECREF(v);
+                }
+            }
+            break;
+        case K_APP:
+            if (ok) {
+                PyObject *v = mapping_get(rec, fs_str_application_id);
+                if (!v) return -1;
+                uint64_t k;
+                if (v == Py_None) {
+                    k = fs_value_key(fs_str_empty);
+                } else if (PyUnicode_CheckExact(v)) {
+                    k = fs_value_key(v);
+                } else {
+                    PyObject *sv = PyObject_Str(v);
+                    if (!sv) {
+                        Py_DECREF(v);
+                        return -1;
+                    }
+                    k = fs_value_key(sv);
+                    Py_DECREF(sv);
+                }
+                Py_DECREF(v);
+                if (!k) return -1;
+                ev[sl->word] = k;
+            }
+            break;
+        default: { /* VAL / VALID / OPT */
+            int64_t m = 0;
+            int has = 0;
+            if (ok) {
+                PyObject *v = mapping_get(rec, sl->field);
+                if (!v) return -1;
+                has = to_micro(v, &m);
+                Py_DECREF(v);
+                if (has < 0) return -1;
+            }
+            if (sl->kind == K_VAL) {
+                ev[sl->word] = has ? (uint64_t)m : 0;
+            } else if (sl->kind == K_VALID) {
+                if (has) ev[g->bitsw] |= 1ull << sl->bit;
+            } else if (has) {
+                ev[g->bitsw] |= 1ull << sl->bit;
+                ev[sl->word] = (uint64_t)m;
+            }
+        }
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* reading windows (GroupLayout.read)                                                   */
+
+static inline Py_ssize_t bisect_right(const uint64_t *E, int evw, int64_t x, Py_ssize_t lo, Py_ssize_t hi) {
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) >> 1;
+        if (x < (int64_t)E[mid * evw]) hi = mid; else lo = mid + 1;
+    }
+    return lo;
+}
+
+static inline int bit_of(const Group *g, const uint64_t *e, int bit) { return (int)((e[g->bitsw] >> bit) & 1); }
+
+static int ensure_scratch(Store *s, Py_ssize_t n) {
+    if (n <= s->scratch_cap) return 0;
+    Py_ssize_t nc = n < 64 ? 64 : n * 2;
+    uint64_t *p = PyMem_RawRealloc(s->scratch, (size_t)nc * sizeof(uint64_t));
+    if (!p) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    s->scratch = p;
+    s->scratch_cap = nc;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static Py_ssize_t count_distinct(Store *s, uint64_t *v, Py_ssize_t k) {
+    if (k <= 1) return k;
+    if (k <= 16) {
+        Py_ssize_t d = 0;
+        for (Py_ssize_t i = 0; i < k; i++) {
+            int dup = 0;
+            for (Py_ssize_t j = 0; j < i; j++) {
+                if (v[j] == v[i]) {
+                    dup = 1;
+                    break;
+                }
+            }
+            d += !dup;
+        }
+        return d;
+    }
+    qsort(v, (size_t)k, sizeof(uint64_t), cmp_u64);
+    Py_ssize_t d = 1;
+    for (Py_ssize_t i = 1; i < k; i++) d += v[i] != v[i - 1];
+    return d;
+}
+
+/* E: n events of evw words each, sorted by time; cur: the current event */
+static int read_group(Store *s, Group *g, const uint64_t *E, Py_ssize_t n, int64_t t, const uint64_t *cur,
+                      double *out) {
+    const int evw = g->evw;
+    Py_ssize_t b0[32], b1[32];
+    int in_order = n == 0 || (int64_t)E[(n - 1) * evw] <= t;
+    for (int p = 0; p < g->npairs; p++) {
+        const Pair *pr = &g->pairs[p];
+        if (n == 0) {
+            b0[p] = b1[p] = 0;
+            continue;
+        }
+        Py_ssize_t i1 = (pr->hi == 0 && in_order) ? n : bisect_right(E, evw, t - pr->hi, 0, n);
+        Py_ssize_t i0 = 0;
+        if (pr->has_lo && i1 > 0) {
+            int64_t edge = t - pr->lo;
+            i0 = ((int64_t)E[0] > edge) ? 0 : bisect_right(E, evw, edge, 0, i1);
+        }
+        b0[p] = i0;
+        b1[p] = i1;
+    }
+    for (int qi = 0; qi < g->nq; qi++) {
+        const Query *q = &g->q[qi];
+        Py_ssize_t i0 = b0[q->pair], i1 = b1[q->pair];
+        int flagbit = q->flag >= 0 ? g->slots[q->flag].bit : -1;
+        int inc = q->include && (q->flag < 0 || bit_of(g, cur, flagbit));
+        switch (q->code) {
+        case A_COUNT: {
+            int64_t c;
+            if (q->flag < 0) {
+                c = (int64_t)(i1 - i0);
+            } else {
+                c = 0;
+                for (Py_ssize_t i = i0; i < i1; i++) c += bit_of(g, E + i * evw, flagbit);
+            }
+            out[q->out] = (double)(c + inc);
+            break;
+        }
+        case A_SUM:
+        case A_MEAN: {
+            int w = g->slots[q->slot].word;
+            __int128 acc = 0;
+            for (Py_ssize_t i = i0; i < i1; i++) acc += (int64_t)E[i * evw + w];
+            if (inc) acc += (int64_t)cur[w];
+            if (q->code == A_SUM) {
+                out[q->out] = i128_to_double(acc) / 1e6;
+            } else {
+                int vb = g->slots[q->slot2].bit;
+                int64_t nv = 0;
+                for (Py_ssize_t i = i0; i < i1; i++) nv += bit_of(g, E + i * evw, vb);
+                if (inc) nv += bit_of(g, cur, vb);
+                out[q->out] = nv == 0 ? NAN : i128_to_double(acc) / ((double)nv * 1e6);
+            }
+            break;
+        }
+        case A_MIN:
+        case A_MAX: {
+            int w = g->slots[q->slot].word, pb = g->slots[q->slot].bit, any = 0;
+            int64_t m = 0;
+            for (Py_ssize_t i = i0; i < i1; i++) {
+                const uint64_t *e = E + i * evw;
+                if (!bit_of(g, e, pb)) continue;
+                int64_t v = (int64_t)e[w];
+                if (!any || (q->code == A_MIN ? v < m : v > m)) m = v;
+                any = 1;
+            }
+            if (inc && bit_of(g, cur, pb)) {
+                int64_t v = (int64_t)cur[w];
+                if (!any || (q->code == A_MIN ? v < m : v > m)) m = v;
+                any = 1;
+            }
+            out[q->out] = any ? (double)m / 1e6 : NAN;
+            break;
+        }
+        case A_DISTINCT: {
+            int w = g->slots[q->slot].word;
+            if (ensure_scratch(s, (i1 - i0) + 1) < 0) return -1;
+            Py_ssize_t k = 0;
+            for (Py_ssize_t i = i0; i < i1; i++) {
+                uint64_t v = E[i * evw + w];
+                if (v) s->scratch[k++] = v;
+            }
+            if (inc && cur[w]) s->scratch[k++] = cur[w];
+            out[q->out] = (double)count_distinct(s, s->scratch, k);
+            break;
+        }
+        case A_FIRST:
+        case A_LAST: {
+            int has = 0;
+            int64_t ref = 0;
+            if (i1 > i0) {
+                if (q->flag < 0) {
+                    ref = (int64_t)E[(q->code == A_FIRST ? i0 : i1 - 1) * evw];
+                    has = 1;
+                } else if (q->code == A_FIRST) {
+                    for (Py_ssize_t i = i0; i < i1; i++) {
+                        if (bit_of(g, E + i * evw, flagbit)) {
+                            ref = (int64_t)E[i * evw];
+                            has = 1;
+                            break;
+                        }
+                    }
+                } else {
+                    for (Py_ssize_t i = i1 - 1; i >= i0; i--) {
+                        if (bit_of(g, E + i * evw, flagbit)) {
+                            ref = (int64_t)E[i * evw];
+                            has = 1;
+                            break;
+                        }
+                    }
+                }
+            }
+            if (inc && (!has || q->code == A_LAST)) {
+                ref = t;
+                has = 1;
+            }
+            out[q->out] = has ? (double)(t - ref) / 1000.0 : NAN;
+            break;
+        }
+        default: { /* A_FCOUNT / A_FRATE */
+            int w = g->slots[q->slot].word;
+            int64_t den = 0, k = 0;
+            for (Py_ssize_t i = i0; i < i1; i++) {
+                uint64_t a = E[i * evw + w];
+                if (!a) continue;
+                den++;
+                int64_t lt;
+                if (label_get(s, a, &lt) && lt <= t) k++;
+            }
+            if (q->code == A_FCOUNT) out[q->out] = (double)k;
+            else out[q->out] = den == 0 ? 0.0 : (double)k / (double)den;
+        }
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* entity storage                                                                       */
+
+/* a contiguous view of an entity's events: inline events are copied into tmp */
+static const uint64_t *entity_events(Group *g, const uint64_t *R, uint64_t *tmp, Py_ssize_t *n) {
+    uint32_t nn = rec_n(R);
+    *n = nn;
+    if (rec_flags(R) & F_EXT) {
+        Buf *b = rec_buf(R);
+        return b->ev + (size_t)b->head * g->evw;
+    }
+    tmp[0] = R[1];
+    for (int w = 1; w < g->evw; w++) tmp[w] = R[2 + w];
+    return tmp;
+}
+
+static int new_entity(Group *g, uint64_t key, const uint64_t *ev, uint32_t *out_idx) {
+    uint32_t idx;
+    if (g->free_head != NIL) {
+        idx = g->free_head;
+        g->free_head = (uint32_t)rec_at(g, idx)[1];
+    } else {
+        if (g->n_slab == g->cap_slab) {
+            uint32_t nc = g->cap_slab ? g->cap_slab * 2 : 64;
+            if (nc < g->cap_slab || nc >= NIL) {
+                PyErr_SetString(PyExc_MemoryError, "too many entities in one key group");
+                return -1;
+            }
+            uint64_t *ns = PyMem_RawRealloc(g->slab, (size_t)nc * g->rw * sizeof(uint64_t));
+            if (!ns) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            g->slab = ns;
+            g->cap_slab = nc;
+        }
+        idx = g->n_slab++;
+    }
+    if (table_insert(g, key, idx) < 0) {
+        uint64_t *R = rec_at(g, idx);
+        R[0] = 0;
+        R[1] = g->free_head;
+        g->free_head = idx;
+        return -1;
+    }
+    uint64_t *R = rec_at(g, idx);
+    memset(R, 0, sizeof(uint64_t) * g->rw);
+    R[0] = key;
+    R[1] = ev[0];
+    rec_set_n(R, 1, 0);
+    rec_set_qnext(R, NIL);
+    for (int w = 1; w < g->evw; w++) R[2 + w] = ev[w];
+    /* queue at the tail */
+    if (g->q_tail != NIL) rec_set_qnext(rec_at(g, g->q_tail), idx); else g->q_head = idx;
+    g->q_tail = idx;
+    g->n_live++;
+    g->n_events++;
+    *out_idx = idx;
+    return 0;
+}
+
+static Buf *buf_alloc(Group *g, uint32_t cap) {
+    Buf *b = PyMem_RawMalloc(sizeof(Buf) + (size_t)cap * g->evw * sizeof(uint64_t));
+    if (!b) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    b->cap = cap;
+    b->head = 0;
+    g->buf_bytes += sizeof(Buf) + (size_t)cap * g->evw * sizeof(uint64_t);
+    return b;
+}
+
+static void buf_free(Group *g, Buf *b) {
+    g->buf_bytes -= sizeof(Buf) + (size_t)b->cap * g->evw * sizeof(uint64_t);
+    PyMem_RawFree(b);
+}
+
+/* insert ev (after stored events of equal time) */
+static int entity_insert(Group *g, uint64_t *R, const uint64_t *ev) {
+    const int evw = g->evw;
+    uint32_t n = rec_n(R), flags = rec_flags(R);
+    Buf *b;
+    if (!(flags & F_EXT)) {
+        /* n == 1 inline: move to a buffer of 4 */
+        b = buf_alloc(g, 4);
+        if (!b) return -1;
+        b->ev[0] = R[1];
+        for (int w = 1; w < evw; w++) b->ev[w] = R[2 + w];
+        R[3] = (uint64_t)(uintptr_t)b;
+        flags |= F_EXT;
+    } else {
+        b = rec_buf(R);
+    }
+    if (b->head + n == b->cap) {
+        if (b->head > 0 && n + 1 <= b->cap - b->cap / 4) { /* compact in place */
+            memmove(b->ev, b->ev + (size_t)b->head * evw, (size_t)n * evw * sizeof(uint64_t));
+            b->head = 0;
+        } else {
+            uint32_t nc = b->cap * 2;
+            Buf *nb = buf_alloc(g, nc);
+            if (!nb) return -1;
+            memcpy(nb->ev, b->ev + (size_t)b->head * evw, (size_t)n * evw * sizeof(uint64_t));
+            buf_free(g, b);
+            b = nb;
+            R[3] = (uint64_t)(uintptr_t)b;
+        }
+    }
+    uint64_t *E = b->ev + (size_t)b->head * evw;
+    int64_t t = (int64_t)ev[0];
+    Py_ssize_t pos = n;
+    if (n && (int64_t)E[(n - 1) * evw] > t) {
+        pos = bisect_right(E, evw, t, 0, n);
+        memmove(E + (pos + 1) * evw, E + pos * evw, (size_t)(n - pos) * evw * sizeof(uint64_t));
+    }
+    memcpy(E + pos * evw, ev, (size_t)evw * sizeof(uint64_t));
+    n++;
+    if (t > (int64_t)R[1]) R[1] = (uint64_t)t;
+    rec_set_n(R, n, flags);
+    g->n_events++;
+    return 0;
+}
+
+/* drop events at or before cutoff; the entity keeps at least its latest event */
+static void entity_trim(Group *g, uint64_t *R, int64_t cutoff) {
+    uint32_t flags = rec_flags(R);
+    if (!(flags & F_EXT)) return;
+    const int evw = g->evw;
+    Buf *b = rec_buf(R);
+    uint32_t n = rec_n(R);
+    uint64_t *E = b->ev + (size_t)b->head * evw;
+    if ((int64_t)E[0] > cutoff) return;
+    Py_ssize_t k = bisect_right(E, evw, cutoff, 0, n);
+    b->head += (uint32_t)k;
+    n -= (uint32_t)k;
+    g->n_events -= (uint64_t)k;
+    E = b->ev + (size_t)b->head * evw;
+    if (n == 1) { /* back to the inline form */
+        R[1] = E[0];
+        for (int w = 1; w < evw; w++) R[2 + w] = E[w];
+        if (evw < 2) R[3] = 0;
+        buf_free(g, b);
+        rec_set_n(R, 1, flags & ~F_EXT);
+        return;
+    }
+    if (n == 0) { /* cannot happen after an insert, kept for safety */
+        rec_set_n(R, 0, flags);
+        return;
+    }
+    if (b->cap > 16 && n <= b->cap / 4) {
+        Buf *nb = buf_alloc(g, b->cap / 2);
+        if (nb) {
+            memcpy(nb->ev, E, (size_t)n * evw * sizeof(uint64_t));
+            buf_free(g, b);
+            R[3] = (uint64_t)(uintptr_t)nb;
+        } else {
+            PyErr_Clear(); /* keep the larger buffer */
+        }
+    }
+    rec_set_n(R, n, flags);
+}
+
+static void entity_free(Group *g, uint32_t idx) {
+    uint64_t *R = rec_at(g, idx);
+    table_delete(g, R[0], idx);
+    g->n_events -= rec_n(R);
+    if (rec_flags(R) & F_EXT) buf_free(g, rec_buf(R));
+    R[0] = 0;
+    R[1] = g->free_head;
+    R[2] = 0;
+    g->free_head = idx;
+    g->n_live--;
+}
+
+/* incremental eviction: look at most EVICT_STEPS queued entities */
+static void evict_some(Group *g, int64_t cutoff) {
+    for (int step = 0; step < EVICT_STEPS && g->q_head != NIL; step++) {
+        uint32_t idx = g->q_head;
+        uint64_t *R = rec_at(g, idx);
+        uint32_t next = rec_qnext(R);
+        if ((int64_t)R[1] <= cutoff) {
+            g->q_head = next;
+            if (next == NIL) g->q_tail = NIL;
+            entity_free(g, idx);
+            continue;
+        }
+        if (!(rec_flags(R) & F_TOUCHED)) break; /* the oldest untouched entity is still live */
+        /* touched since queued: re-queue at the tail (an LRU's move-to-end, done lazily) */
+        rec_set_n(R, rec_n(R), rec_flags(R) & ~F_TOUCHED);
+        if (next == NIL) break; /* it is the only one */
+        g->q_head = next;
+        rec_set_qnext(R, NIL);
+        rec_set_qnext(rec_at(g, g->q_tail), idx);
+        g->q_tail = idx;
+    }
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* the Store type                                                                       */
+
+static void group_clear_state(Group *g) {
+    if (g->slab) {
+        for (uint32_t i = 0; i < g->n_slab; i++) {
+            uint64_t *R = rec_at(g, i);
+            if (R[0] && (rec_flags(R) & F_EXT)) PyMem_RawFree(rec_buf(R));
+        }
+    }
+    PyMem_RawFree(g->slab);
+    PyMem_RawFree(g->table);
+    g->slab = NULL;
+    g->table = NULL;
+    g->tmask = 0;
+    g->n_slab = g->cap_slab = 0;
+    g->free_head = NIL;
+    g->n_live = g->n_events = g->buf_bytes = 0;
+    g->q_head = g->q_tail = NIL;
+}
+
+static void labels_clear(Store *s) {
+    PyMem_RawFree(s->labels);
+    PyMem_RawFree(s->ltable);
+    s->labels = NULL;
+    s->ltable = NULL;
+    s->ltmask = 0;
+    s->n_lab = s->cap_lab = 0;
+    s->lab_free = s->lru_head = s->lru_tail = NIL;
+    s->n_labels = 0;
+}
+
+static void Store_dealloc(Store *s) {
+    if (s->groups) {
+        for (int i = 0; i < s->ngroups; i++) {
+            Group *g = &s->groups[i];
+            group_clear_state(g);
+            PyMem_Free(g->keys);
+            PyMem_Free(g->slots);
+            PyMem_Free(g->filters);
+            PyMem_Free(g->q);
+            PyMem_Free(g->pairs);
+        }
+        PyMem_Free(s->groups);
+    }
+    labels_clear(s);
+    PyMem_RawFree(s->scratch);
+    Py_XDECREF(s->desc);
+    Py_XDECREF(s->event_error);
+    Py_XDECREF(s->alloc);
+    Py_TYPE(s)->tp_free((PyObject *)s);
+}
+
+static int bad_desc(const char *what) {
+    PyErr_Format(PyExc_ValueError, "compiled velocity store: unsupported plan (%s)", what);
+    return -1;
+}
+
+static int int_at(PyObject *t, Py_ssize_t i, int *out) {
+    long v = PyLong_AsLong(PyTuple_GET_ITEM(t, i));
+    if (v == -1 && PyErr_Occurred()) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* group descriptor: (keys, horizon|None, slots [(kind, field|None, filt)], filters (tuple of filt),
+ *                    queries [(out, code, pair, include, flag, slot, slot2)], pairs [(lo|None, hi)]) */
+static int group_init(Group *g, PyObject *d) {
+    if (!PyTuple_Check(d) || PyTuple_GET_SIZE(d) != 6) return bad_desc("group");
+    PyObject *keys = PyTuple_GET_ITEM(d, 0), *hor = PyTuple_GET_ITEM(d, 1), *slots = PyTuple_GET_ITEM(d, 2);
+    PyObject *filts = PyTuple_GET_ITEM(d, 3), *qs = PyTuple_GET_ITEM(d, 4), *pairs = PyTuple_GET_ITEM(d, 5);
+    if (!PyTuple_Check(keys) || !PyTuple_Check(slots) || !PyTuple_Check(filts) || !PyTuple_Check(qs) ||
+        !PyTuple_Check(pairs))
+        return bad_desc("group parts");
+    g->free_head = NIL;
+    g->q_head = g->q_tail = NIL;
+    g->nkey = (int)PyTuple_GET_SIZE(keys);
+    if (g->nkey < 1 || g->nkey > 16) return bad_desc("key width");
+    g->keys = PyMem_Calloc(g->nkey, sizeof(PyObject *));
+    for (int i = 0; i < g->nkey; i++) g->keys[i] = PyTuple_GET_ITEM(keys, i);
+    if (hor == Py_None) {
+        g->has_horizon = 0;
+    } else {
+        g->has_horizon = 1;
+        g->horizon = PyLong_AsLongLong(hor);
+        if (PyErr_Occurred()) return -1;
+    }
+    g->nfilt = (int)PyTuple_GET_SIZE(filts);
+    if (g->nfilt > 64) return bad_desc("too many filters");
+    g->filters = PyMem_Calloc(g->nfilt + 1, sizeof(PyObject *));
+    for (int i = 0; i < g->nfilt; i++) {
+        PyObject *f = PyTuple_GET_ITEM(filts, i);
+        if (!PyTuple_Check(f)) return bad_desc("filter");
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(f); j++) {
+            PyObject *it = PyTuple_GET_ITEM(f, j);
+            if (!PyTuple_Check(it) || PyTuple_GET_SIZE(it) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(it, 1)))
+                return bad_desc("filter item");
+        }
+        g->filters[i] = f;
+    }
+    g->nslots = (int)PyTuple_GET_SIZE(slots);
+    g->slots = PyMem_Calloc(g->nslots + 1, sizeof(Slot));
+    int nbits = 0, nwords = 0;
+    for (int i = 0; i < g->nslots; i++) {
+        PyObject *sd = PyTuple_GET_ITEM(slots, i);
+        if (!PyTuple_Check(sd) || PyTuple_GET_SIZE(sd) != 3) return bad_desc("slot");
+        Slot *sl = &g->slots[i];
+        if (int_at(sd, 0, &sl->kind) < 0 || int_at(sd, 2, &sl->filt) < 0) return -1;
+        sl->field = PyTuple_GET_ITEM(sd, 1);
+        if (sl->filt >= g->nfilt) return bad_desc("slot filter");
+        if (sl->kind == K_FLAG || sl->kind == K_VALID || sl->kind == K_OPT) sl->bit = nbits++;
+        if (sl->kind == K_VAL || sl->kind == K_OPT || sl->kind == K_DIST || sl->kind == K_APP) sl->word = nwords++;
+        if (sl->kind < K_FLAG || sl->kind > K_APP) return bad_desc("slot kind");
+        if (sl->kind != K_FLAG && sl->kind != K_APP && !PyUnicode_Check(sl->field)) return bad_desc("slot field");
+    }
+    if (nbits > 64) return bad_desc("more than 64 flag slots");
+    g->bitsw = nbits ? 1 : -1;
+    int first = nbits ? 2 : 1;
+    for (int i = 0; i < g->nslots; i++) g->slots[i].word += first;
+    g->evw = first + nwords;
+    if (g->evw > MAX_WORDS) return bad_desc("event too wide");
+    g->rw = 3 + (g->evw - 1 > 1 ? g->evw - 1 : 1);
+    g->npairs = (int)PyTuple_GET_SIZE(pairs);
+    if (g->npairs > 32) return bad_desc("more than 32 distinct windows in a group");
+    g->pairs = PyMem_Calloc(g->npairs + 1, sizeof(Pair));
+    for (int i = 0; i < g->npairs; i++) {
+        PyObject *p = PyTuple_GET_ITEM(pairs, i);
+        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 2) return bad_desc("pair");
+        PyObject *lo = PyTuple_GET_ITEM(p, 0);
+        g->pairs[i].has_lo = lo != Py_None;
+        if (lo != Py_None) g->pairs[i].lo = PyLong_AsLongLong(lo);
+        g->pairs[i].hi = PyLong_AsLongLong(PyTuple_GET_ITEM(p, 1));
+        if (PyErr_Occurred()) return -1;
+    }
+    g->nq = (int)PyTuple_GET_SIZE(qs);
+    g->q = PyMem_Calloc(g->nq + 1, sizeof(Query));
+    for (int i = 0; i < g->nq; i++) {
+        PyObject *qd = PyTuple_GET_ITEM(qs, i);
+        if (!PyTuple_Check(qd) || PyTuple_GET_SIZE(qd) != 7) return bad_desc("query");
+        Query *q = &g->q[i];
+        if (int_at(qd, 0, &q->out) < 0 || int_at(qd, 1, &q->code) < 0 || int_at(qd, 2, &q->pair) < 0 ||
+            int_at(qd, 3, &q->include) < 0 || int_at(qd, 4, &q->flag) < 0 || int_at(qd, 5, &q->slot) < 0 ||
+            int_at(qd, 6, &q->slot2) < 0)
+            return -1;
+        if (q->pair < 0 || q->pair >= g->npairs || q->flag >= g->nslots || q->slot >= g->nslots ||
+            q->slot2 >= g->nslots || q->code < A_COUNT || q->code > A_FRATE)
+            return bad_desc("query index");
+        if (q->code != A_COUNT && q->code != A_FIRST && q->code != A_LAST && q->slot < 0) return bad_desc("query slot");
+        if (q->code == A_MEAN && q->slot2 < 0) return bad_desc("mean slot");
+    }
+    return 0;
+}
+
+static PyObject *Store_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"desc", "event_error", "alloc", NULL};
+    PyObject *desc, *event_error, *alloc;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!OO", kwlist, &PyTuple_Type, &desc, &event_error, &alloc))
+        return NULL;
+    /* desc: (n_features, lateness, max_labels, groups) */
+    if (PyTuple_GET_SIZE(desc) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(desc, 3))) {
+        PyErr_SetString(PyExc_ValueError, "compiled velocity store: bad descriptor");
+        return NULL;
+    }
+    Store *s = (Store *)type->tp_alloc(type, 0);
+    if (!s) return NULL;
+    s->lab_free = s->lru_head = s->lru_tail = NIL;
+    Py_INCREF(desc);
+    s->desc = desc;
+    Py_INCREF(event_error);
+    s->event_error = event_error;
+    Py_INCREF(alloc);
+    s->alloc = alloc;
+    s->nfeat = (int)PyLong_AsLong(PyTuple_GET_ITEM(desc, 0));
+    s->lateness = PyLong_AsLongLong(PyTuple_GET_ITEM(desc, 1));
+    long long ml = PyLong_AsLongLong(PyTuple_GET_ITEM(desc, 2));
+    if (PyErr_Occurred()) goto fail;
+    if (ml < 1) {
+        PyErr_SetString(PyExc_ValueError, "max_labels must be at least 1");
+        goto fail;
+    }
+    s->max_labels = (uint64_t)ml;
+    PyObject *groups = PyTuple_GET_ITEM(desc, 3);
+    s->ngroups = (int)PyTuple_GET_SIZE(groups);
+    s->groups = PyMem_Calloc(s->ngroups + 1, sizeof(Group));
+    if (!s->groups) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (int i = 0; i < s->ngroups; i++) {
+        s->groups[i].free_head = NIL;
+        s->groups[i].q_head = s->groups[i].q_tail = NIL;
+    }
+    for (int i = 0; i < s->ngroups; i++) {
+        if (group_init(&s->groups[i], PyTuple_GET_ITEM(groups, i)) < 0) goto fail;
+        for (int j = 0; j < s->groups[i].nq; j++) {
+            if (s->groups[i].q[j].out < 0 || s->groups[i].q[j].out >= s->nfeat) {
+                bad_desc("feature index");
+                goto fail;
+            }
+        }
+    }
+    return (PyObject *)s;
+fail:
+    Py_DECREF(s);
+    return NULL;
+}
+
+static int raise_event_error(Store *s, const char *field, PyObject *msg) {
+    if (!msg) return -1;
+    PyObject *exc = PyObject_CallFunction(s->event_error, "sO", field, msg);
+    Py_DECREF(msg);
+    if (!exc) return -1;
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return -1;
+}
+
+/* update_and_read(plan, record, ts) -> float64 array of the features as of ts (then adds the event) */
+static PyObject *Store_update_and_read(Store *s, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "update_and_read(plan, record, ts)");
+        return NULL;
+    }
+    PyObject *rec = args[1];
+    int64_t t = PyLong_AsLongLong(args[2]);
+    if (t == -1 && PyErr_Occurred()) return NULL;
+    if (s->has_max && t < s->max_seen - s->lateness) {
+        raise_event_error(s, "ts",
+                          PyUnicode_FromFormat("is more than allowed_lateness (%lld ms) behind the latest event time",
+                                               (long long)s->lateness));
+        return NULL;
+    }
+    int64_t new_max = (!s->has_max || t > s->max_seen) ? t : s->max_seen;
+    PyObject *arr = PyObject_CallNoArgs(s->alloc);
+    if (!arr) return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arr, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        Py_DECREF(arr);
+        return NULL;
+    }
+    if (view.len != (Py_ssize_t)sizeof(double) * s->nfeat) {
+        PyBuffer_Release(&view);
+        Py_DECREF(arr);
+        PyErr_SetString(PyExc_ValueError, "compiled velocity store: bad output buffer");
+        return NULL;
+    }
+    double *out = (double *)view.buf;
+    for (int i = 0; i < s->nfeat; i++) out[i] = NAN;
+    /* extract every group's key and slot values first: an error here changes no state */
+    uint64_t keys[64];
+    int has[64];
+    uint64_t curbuf[64 * 8];
+    uint64_t *curs = curbuf;
+    size_t need = 0;
+    for (int gi = 0; gi < s->ngroups; gi++) need += (size_t)s->groups[gi].evw;
+    if (s->ngroups > 64) goto unsupported;
+    if (need > sizeof(curbuf) / sizeof(uint64_t)) {
+        curs = PyMem_Malloc(need * sizeof(uint64_t));
+        if (!curs) {
+            PyErr_NoMemory();
+            goto error;
+        }
+    }
+    size_t off = 0;
+    for (int gi = 0; gi < s->ngroups; gi++) {
+        Group *g = &s->groups[gi];
+        int r = entity_key(g, rec, &keys[gi]);
+        if (r < 0) goto error;
+        has[gi] = r;
+        if (r && extract(g, rec, t, curs + off) < 0) goto error;
+        off += (size_t)g->evw;
+    }
+    off = 0;
+    for (int gi = 0; gi < s->ngroups; gi++) {
+        Group *g = &s->groups[gi];
+        uint64_t *cur = curs + off;
+        off += (size_t)g->evw;
+        if (!has[gi]) continue;
+        uint32_t idx = table_find(g, keys[gi]);
+        if (idx == NIL) {
+            if (read_group(s, g, NULL, 0, t, cur, out) < 0) goto error;
+            if (new_entity(g, keys[gi], cur, &idx) < 0) goto error;
+        } else {
+            uint64_t *R = rec_at(g, idx);
+            uint64_t tmp[MAX_WORDS];
+            Py_ssize_t n;
+            const uint64_t *E = entity_events(g, R, tmp, &n);
+            if (read_group(s, g, E, n, t, cur, out) < 0) goto error;
+            if (entity_insert(g, R, cur) < 0) goto error;
+            rec_set_n(R, rec_n(R), rec_flags(R) | F_TOUCHED);
+            if (g->has_horizon) entity_trim(g, R, new_max - s->lateness - g->horizon);
+        }
+    }
+    s->has_max = 1;
+    s->max_seen = new_max;
+    for (int gi = 0; gi < s->ngroups; gi++) {
+        Group *g = &s->groups[gi];
+        if (g->has_horizon) evict_some(g, new_max - s->lateness - g->horizon);
+    }
+    if (curs != curbuf) PyMem_Free(curs);
+    PyBuffer_Release(&view);
+    return arr;
+unsupported:
+    PyErr_SetString(PyExc_ValueError, "compiled velocity store: more than 64 key groups");
+error:
+    if (curs != curbuf) PyMem_Free(curs);
+    PyBuffer_Release(&view);
+    Py_DECREF(arr);
+    return NULL;
+}
+
+static PyObject *Store_record_label(Store *s, PyObject *args) {
+    PyObject *app;
+    int is_fraud;
+    long long lt;
+    if (!PyArg_ParseTuple(args, "UpL", &app, &is_fraud, &lt)) return NULL;
+    uint64_t key = fs_value_key(app);
+    if (!key) return NULL;
+    if (is_fraud) {
+        if (label_set(s, key, lt) < 0) return NULL;
+    } else {
+        uint32_t i = label_find(s, key);
+        if (i != NIL) label_remove(s, i);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *Store_latest_time(Store *s, PyObject *Py_UNUSED(ignored)) {
+    if (!s->has_max) Py_RETURN_NONE;
+    return PyLong_FromLongLong(s->max_seen);
+}
+
+static PyObject *Store_stats(Store *s, PyObject *Py_UNUSED(ignored)) {
+    uint64_t ents = 0, events = 0, bytes = 0;
+    for (int i = 0; i < s->ngroups; i++) {
+        Group *g = &s->groups[i];
+        ents += g->n_live;
+        events += g->n_events;
+        bytes += (uint64_t)g->cap_slab * g->rw * 8 + (g->table ? (g->tmask + 1) * 8 : 0) + g->buf_bytes;
+    }
+    bytes += (uint64_t)s->cap_lab * sizeof(Label) + (s->ltable ? (s->ltmask + 1) * 8 : 0);
+    return Py_BuildValue("{sKsKsKsK}", "entities", (unsigned long long)ents, "events", (unsigned long long)events,
+                         "labels", (unsigned long long)s->n_labels, "bytes", (unsigned long long)bytes);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* snapshots: a flat little-endian dump of the live state                               */
+/* layout: "FSVC" u32 version, i64 has_max, i64 max_seen, u64 ngroups,
+ *         per group: u64 evw, u64 n_live, then per entity (queue order): u64 key, u64 n, n*evw words;
+ *         u64 n_labels, then (key, lt) from least to most recently used.                  */
+
+#define DUMP_VERSION 1
+
+static PyObject *Store_dump(Store *s, PyObject *Py_UNUSED(ignored)) {
+    size_t words = 4;
+    for (int gi = 0; gi < s->ngroups; gi++) {
+        Group *g = &s->groups[gi];
+        words += 2 + 2 * (size_t)g->n_live + (size_t)g->n_events * g->evw;
+    }
+    words += 1 + 2 * (size_t)s->n_labels;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(words * 8));
+    if (!out) return NULL;
+    uint64_t *w = (uint64_t *)PyBytes_AS_STRING(out);
+    size_t p = 0;
+    w[p++] = 0x43565346ull | ((uint64_t)DUMP_VERSION << 32); /* "FSVC" */
+    w[p++] = (uint64_t)s->has_max;
+    w[p++] = (uint64_t)s->max_seen;
+    w[p++] = (uint64_t)s->ngroups;
+    for (int gi = 0; gi < s->ngroups; gi++) {
+        Group *g = &s->groups[gi];
+        w[p++] = (uint64_t)g->evw;
+        w[p++] = g->n_live;
+        for (uint32_t idx = g->q_head; idx != NIL; idx = rec_qnext(rec_at(g, idx))) {
+            uint64_t *R = rec_at(g, idx);
+            uint64_t tmp[MAX_WORDS];
+            Py_ssize_t n;
+            const uint64_t *E = entity_events(g, R, tmp, &n);
+            w[p++] = R[0];
+            w[p++] = (uint64_t)n;
+            memcpy(w + p, E, (size_t)n * g->evw * 8);
+            p += (size_t)n * g->evw;
+        }
+    }
+    w[p++] = s->n_labels;
+    for (uint32_t i = s->lru_head; i != NIL; i = s->labels[i].next) {
+        w[p++] = s->labels[i].key;
+        w[p++] = (uint64_t)s->labels[i].lt;
+    }
+    if (p != words) {
+        Py_DECREF(out);
+        PyErr_SetString(PyExc_RuntimeError, "compiled velocity store: inconsistent counters in dump");
+        return NULL;
+    }
+    return out;
+}
+
+static int load_entity(Group *g, uint64_t key, const uint64_t *E, uint32_t n) {
+    uint32_t idx;
+    if (table_find(g, key) != NIL) {
+        PyErr_SetString(PyExc_ValueError, "duplicate entity in snapshot");
+        return -1;
+    }
+    if (new_entity(g, key, E, &idx) < 0) return -1;
+    for (uint32_t i = 1; i < n; i++) {
+        if ((int64_t)E[i * g->evw] < (int64_t)E[(i - 1) * g->evw]) {
+            PyErr_SetString(PyExc_ValueError, "unsorted events in snapshot");
+            return -1;
+        }
+        if (entity_insert(g, rec_at(g, idx), E + (size_t)i * g->evw) < 0) return -1;
+    }
+    return 0;
+}
+
+static PyObject *Store_load(Store *s, PyObject *arg) {
+    Py_buffer v;
+    if (PyObject_GetBuffer(arg, &v, PyBUF_SIMPLE) < 0) return NULL;
+    const uint64_t *w = v.buf;
+    size_t nw = (size_t)v.len / 8, p = 0;
+#define NEED(k)                                                                          \
+    do {                                                                                 \
+        if (p + (size_t)(k) > nw || (size_t)(k) > nw) goto truncated;                    \
+    } while (0)
+    if (v.len % 8) goto truncated;
+    NEED(4);
+    if (w[0] != (0x43565346ull | ((uint64_t)DUMP_VERSION << 32))) {
+        PyBuffer_Release(&v);
+        PyErr_SetString(PyExc_ValueError, "not a compiled velocity store dump of this version");
+        return NULL;
+    }
+    if (w[3] != (uint64_t)s->ngroups) goto mismatch;
+    for (int gi = 0; gi < s->ngroups; gi++) group_clear_state(&s->groups[gi]);
+    labels_clear(s);
+    s->has_max = (int)w[1];
+    s->max_seen = (int64_t)w[2];
+    p = 4;
+    for (int gi = 0; gi < s->ngroups; gi++) {
+        Group *g = &s->groups[gi];
+        NEED(2);
+        if (w[p] != (uint64_t)g->evw) goto mismatch;
+        uint64_t nl = w[p + 1];
+        p += 2;
+        for (uint64_t e = 0; e < nl; e++) {
+            NEED(2);
+            uint64_t key = w[p], n = w[p + 1];
+            p += 2;
+            if (!key || n < 1 || n > N_MASK) goto corrupt;
+            NEED(n * (uint64_t)g->evw);
+            if (load_entity(g, key, w + p, (uint32_t)n) < 0) goto fail;
+            p += n * (size_t)g->evw;
+        }
+    }
+    NEED(1);
+    uint64_t nlab = w[p++];
+    for (uint64_t i = 0; i < nlab; i++) {
+        NEED(2);
+        if (!w[p]) goto corrupt;
+        if (label_set(s, w[p], (int64_t)w[p + 1]) < 0) goto fail;
+        p += 2;
+    }
+    if (p != nw) goto corrupt;
+    PyBuffer_Release(&v);
+    Py_RETURN_NONE;
+truncated:
+    PyErr_SetString(PyExc_ValueError, "truncated compiled velocity store dump");
+    goto fail;
+mismatch:
+    PyErr_SetString(PyExc_ValueError, "the dump was written for a different feature set layout");
+    goto fail;
+corrupt:
+    PyErr_SetString(PyExc_ValueError, "corrupt compiled velocity store dump");
+fail:
+    PyBuffer_Release(&v);
+    for (int gi = 0; gi < s->ngroups; gi++) group_clear_state(&s->groups[gi]);
+    labels_clear(s);
+    s->has_max = 0;
+    return NULL;
+#undef NEED
+}
+
+/* import_entity(group, key, ts_list, cols): one entity from a reference-store snapshot row */
+static PyObject *Store_import_entity(Store *s, PyObject *args) {
+    int gi;
+    PyObject *key, *ts, *cols;
+    if (!PyArg_ParseTuple(args, "iOO!O!", &gi, &key, &PyList_Type, &ts, &PyList_Type, &cols)) return NULL;
+    if (gi < 0 || gi >= s->ngroups) {
+        PyErr_SetString(PyExc_IndexError, "group index");
+        return NULL;
+    }
+    Group *g = &s->groups[gi];
+    Py_ssize_t n = PyList_GET_SIZE(ts);
+    if (n < 1 || PyList_GET_SIZE(cols) != g->nslots) {
+        PyErr_SetString(PyExc_ValueError, "snapshot row does not match the feature set");
+        return NULL;
+    }
+    uint64_t k;
+    if (PyTuple_Check(key)) {
+        uint64_t parts[16];
+        if (PyTuple_GET_SIZE(key) != g->nkey) {
+            PyErr_SetString(PyExc_ValueError, "snapshot key width");
+            return NULL;
+        }
+        for (int i = 0; i < g->nkey; i++) {
+            parts[i] = fs_value_key(PyTuple_GET_ITEM(key, i));
+            if (!parts[i]) return NULL;
+        }
+        k = fs_combine_keys(parts, g->nkey);
+    } else {
+        k = fs_value_key(key);
+        if (!k) return NULL;
+    }
+    uint64_t *E = PyMem_Calloc((size_t)n * g->evw, sizeof(uint64_t));
+    if (!E) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t *e = E + i * g->evw;
+        e[0] = (uint64_t)PyLong_AsLongLong(PyList_GET_ITEM(ts, i));
+        if (PyErr_Occurred()) goto fail;
+        for (int si = 0; si < g->nslots; si++) {
+            PyObject *col = PyList_GET_ITEM(cols, si);
+            if (!PyList_Check(col) || PyList_GET_SIZE(col) != n) {
+                PyErr_SetString(PyExc_ValueError, "snapshot column length");
+                goto fail;
+            }
+            PyObject *v = PyList_GET_ITEM(col, i);
+            Slot *sl = &s->groups[gi].slots[si];
+            if (sl->kind == K_FLAG || sl->kind == K_VALID) {
+                int b = PyObject_IsTrue(v);
+                if (b < 0) goto fail;
+                if (b) e[g->bitsw] |= 1ull << sl->bit;
+            } else if (sl->kind == K_VAL || sl->kind == K_OPT) {
+                if (v == Py_None) {
+                    if (sl->kind == K_VAL) {
+                        PyErr_SetString(PyExc_ValueError, "snapshot value");
+                        goto fail;
+                    }
+                    continue;
+                }
+                e[sl->word] = (uint64_t)PyLong_AsLongLong(v);
+                if (PyErr_Occurred()) goto fail;
+                if (sl->kind == K_OPT) e[g->bitsw] |= 1ull << sl->bit;
+            } else if (v != Py_None) {
+                uint64_t vk = fs_value_key(v);
+                if (!vk) goto fail;
+                e[sl->word] = vk;
+            }
+        }
+    }
+    for (Py_ssize_t i = 1; i < n; i++) {
+        if ((int64_t)E[i * g->evw] < (int64_t)E[(i - 1) * g->evw]) {
+            PyErr_SetString(PyExc_ValueError, "unsorted events in snapshot");
+            goto fail;
+        }
+    }
+    if (load_entity(g, k, E, (uint32_t)n) < 0) goto fail;
+    PyMem_Free(E);
+    Py_RETURN_NONE;
+fail:
+    PyMem_Free(E);
+    return NULL;
+}
+
+static PyObject *Store_set_latest(Store *s, PyObject *arg) {
+    if (arg == Py_None) {
+        s->has_max = 0;
+        Py_RETURN_NONE;
+    }
+    int64_t v = PyLong_AsLongLong(arg);
+    if (v == -1 && PyErr_Occurred()) return NULL;
+    s->has_max = 1;
+    s->max_seen = v;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Store_clear(Store *s, PyObject *Py_UNUSED(ignored)) {
+    for (int gi = 0; gi < s->ngroups; gi++) group_clear_state(&s->groups[gi]);
+    labels_clear(s);
+    s->has_max = 0;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Store_methods[] = {
+    {"update_and_read", (PyCFunction)(void (*)(void))Store_update_and_read, METH_FASTCALL,
+     "update_and_read(plan, record, ts): the features as of ts, then the event is added."},
+    {"record_label", (PyCFunction)Store_record_label, METH_VARARGS,
+     "record_label(application_id, is_fraud, label_time_ms)"},
+    {"latest_time", (PyCFunction)Store_latest_time, METH_NOARGS, "The latest event time seen, or None."},
+    {"stats", (PyCFunction)Store_stats, METH_NOARGS, "Counts of entities, events, labels and bytes held."},
+    {"dump", (PyCFunction)Store_dump, METH_NOARGS, "The state as bytes (see load)."},
+    {"load", (PyCFunction)Store_load, METH_O, "Replace the state with a dump."},
+    {"import_entity", (PyCFunction)Store_import_entity, METH_VARARGS,
+     "import_entity(group, key, ts, cols): add one entity from a reference-store snapshot."},
+    {"set_latest", (PyCFunction)Store_set_latest, METH_O, "Set the latest event time (restores)."},
+    {"clear", (PyCFunction)Store_clear, METH_NOARGS, "Drop all state."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject StoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fraudscore._core.velocity_store.Store",
+    .tp_basicsize = sizeof(Store),
+    .tp_dealloc = (destructor)Store_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Compiled memory velocity state for one compiled feature set (see velocity/memory_compiled.py).",
+    .tp_methods = Store_methods,
+    .tp_new = Store_new,
+};
+
+static PyObject *py_value_key(PyObject *Py_UNUSED(m), PyObject *v) {
+    uint64_t k = fs_value_key(v);
+    if (!k) return NULL;
+    return PyLong_FromUnsignedLongLong(k);
+}
+
+static PyObject *py_to_double(PyObject *Py_UNUSED(m), PyObject *v) {
+    /* float() of an exact integer through the store's 128-bit path (tests) */
+    PyObject *lo = PyNumber_And(v, fs_mask64);
+    if (!lo) return NULL;
+    PyObject *sh = PyLong_FromLong(64);
+    PyObject *hi = sh ? PyNumber_Rshift(v, sh) : NULL;
+    Py_XDECREF(sh);
+    if (!hi) {
+        Py_DECREF(lo);
+        return NULL;
+    }
+    unsigned long long l = PyLong_AsUnsignedLongLong(lo);
+    long long h = PyLong_AsLongLong(hi);
+    Py_DECREF(lo);
+    Py_DECREF(hi);
+    if (PyErr_Occurred()) return NULL;
+    __int128 s = (__int128)(((unsigned __int128)(uint64_t)h << 64) | (unsigned __int128)l);
+    return PyFloat_FromDouble(i128_to_double(s));
+}
+
+/* memory_latency_ns(mib, steps): nanoseconds per dependent load over a random cycle of mib MiB
+ * (the cost of one cache miss to DRAM when mib is far above the last-level cache) */
+#include <time.h>
+static PyObject *py_memory_latency(PyObject *Py_UNUSED(m), PyObject *args) {
+    Py_ssize_t mib, steps;
+    if (!PyArg_ParseTuple(args, "nn", &mib, &steps)) return NULL;
+    if (mib < 1 || mib > 4096 || steps < 1) {
+        PyErr_SetString(PyExc_ValueError, "mib in 1..4096, steps >= 1");
+        return NULL;
+    }
+    size_t n = (size_t)mib * 1024 * 1024 / 64; /* one slot per cache line */
+    uint64_t *a = PyMem_RawMalloc(n * 64);
+    uint32_t *perm = PyMem_RawMalloc(n * sizeof(uint32_t));
+    if (!a || !perm) {
+        PyMem_RawFree(a);
+        PyMem_RawFree(perm);
+        return PyErr_NoMemory();
+    }
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
+    for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates with splitmix64 */
+        x += 0x9E3779B97F4A7C15ull;
+        uint64_t z = x;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        size_t j = (size_t)(z % (i + 1));
+        uint32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (size_t i = 0; i < n; i++) a[(size_t)perm[i] * 8] = (uint64_t)perm[(i + 1) % n] * 8;
+    PyMem_RawFree(perm);
+    struct timespec t0, t1;
+    uint64_t p = 0;
+    Py_BEGIN_ALLOW_THREADS
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (Py_ssize_t i = 0; i < steps; i++) p = a[p];
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(a);
+    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+    return Py_BuildValue("(dK)", ns / (double)steps, (unsigned long long)p);
+}
+
+static PyMethodDef module_methods[] = {
+    {"memory_latency_ns", py_memory_latency, METH_VARARGS,
+     "memory_latency_ns(mib, steps) -> (ns per dependent load, checksum): a pointer chase (benchmark limits)."},
+    {"value_key", py_value_key, METH_O, "The stable 64-bit key of an entity / distinct-of value."},
+    {"int128_to_float", py_to_double, METH_O, "float() of an integer in [-2**127, 2**127) via the C path."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "velocity_store",
+    "The compiled memory velocity store (reference: fraudscore/velocity/memory.py).", -1, module_methods,
+};
+
+PyMODINIT_FUNC PyInit_velocity_store(void) {
+    if (fs_keys_init() < 0) return NULL;
+    if (PyType_Ready(&StoreType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&moduledef);
+    if (!m) return NULL;
+    Py_INCREF(&StoreType);
+    if (PyModule_AddObject(m, "Store", (PyObject *)&StoreType) < 0) {
+        Py_DECREF(&StoreType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyModule_AddIntConstant(m, "EVICT_STEPS", EVICT_STEPS);
+    PyModule_AddIntConstant(m, "DUMP_VERSION", DUMP_VERSION);
+    return m;
+}

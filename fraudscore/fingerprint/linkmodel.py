@@ -1,0 +1,108 @@
+"""The learned pairwise link model: LightGBM text with a content hash.
+
+A :class:`LinkModel` holds a binary LightGBM model in LightGBM's text format
+(never pickle) and its sha256. It predicts one candidate pair at a time
+through LightGBM's single-row C path (:class:`~fraudscore.model.fast.FastPredictor`:
+a few microseconds, equal to ``Booster.predict``), the linker's hot path.
+
+The model shipped with the package (``default_link_model.txt``, checked against
+``default_link_model.sha256``) is what a bundle without its own linker uses; it
+is trained by :func:`fraudscore.fingerprint.linktrain.train_link_model`.
+
+Examples
+--------
+>>> m = default_link_model()
+>>> m.feature_names == list(PAIR_FEATURES), len(m.sha256)
+(True, 64)
+>>> 0.0 <= m.predict([0.0] * len(PAIR_FEATURES)) <= 1.0
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+
+from ..errors import BundleError, ConfigError
+from .linkfeatures import PAIR_FEATURES
+
+__all__ = ["LinkModel", "default_link_model", "DEFAULT_MODEL_FILE"]
+
+DEFAULT_MODEL_FILE = "default_link_model.txt"
+
+
+class LinkModel:
+    """A binary LightGBM model over :data:`~fraudscore.fingerprint.linkfeatures.PAIR_FEATURES`.
+
+    Parameters
+    ----------
+    text : str
+        The model in LightGBM's text format (``Booster.model_to_string()``).
+
+    Attributes
+    ----------
+    text : str
+    sha256 : str
+        Hex sha256 of the UTF-8 text: the model's identity in bundles and reports.
+    feature_names : list of str
+    """
+
+    def __init__(self, text: str) -> None:
+        if not isinstance(text, str) or not text.startswith("tree"):
+            raise ConfigError("The 'text' parameter of LinkModel must be a LightGBM model in text format.")
+        import lightgbm as lgb
+
+        from ..model.fast import FastPredictor
+
+        header = text.split("\nTree=", 1)[0]
+        fields = dict(line.split("=", 1) for line in header.splitlines() if "=" in line)
+        names = fields.get("feature_names", "").split()
+        if names != list(PAIR_FEATURES):
+            raise ConfigError(f"LinkModel features {names[:3]}... are not PAIR_FEATURES; "
+                              "retrain with fraudscore.fingerprint.linktrain")
+        if not fields.get("objective", "").startswith("binary"):
+            raise ConfigError(f"LinkModel needs a binary objective. Got {fields.get('objective')!r} instead.")
+        try:
+            booster = lgb.Booster(model_str=text)
+        except lgb.basic.LightGBMError as e:
+            raise ConfigError(f"LinkModel text does not load: {e}") from None
+        self.text = text
+        self.sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self.feature_names = names
+        self.booster = booster
+        self._fast = FastPredictor(booster)
+        self.predict = self._fast.predict_one
+
+    def __repr__(self) -> str:
+        return f"LinkModel(trees={self.booster.num_trees()}, sha256={self.sha256[:12]}...)"
+
+    def predict(self, x: Sequence[float]) -> float:  # replaced per instance by the fast path
+        """Probability that the pair is the same device."""
+        return self._fast.predict_one(x)  # pragma: no cover
+
+    @classmethod
+    def from_bytes(cls, data: bytes, sha256: str | None = None) -> LinkModel:
+        """Read a model from file bytes, checking ``sha256`` when given.
+
+        Raises
+        ------
+        BundleError
+            When the hash does not match or the text is not a link model.
+        """
+        if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+            raise BundleError("tampered link model: its sha256 does not match")
+        try:
+            return cls(data.decode("utf-8"))
+        except (UnicodeDecodeError, ConfigError, ValueError) as e:
+            raise BundleError(f"unreadable link model: {e}") from None
+
+
+@lru_cache(maxsize=1)
+def default_link_model() -> LinkModel:
+    """The link model shipped with the package (its sha256 checked against the shipped hash file)."""
+    pkg = resources.files("fraudscore.fingerprint")
+    data = pkg.joinpath(DEFAULT_MODEL_FILE).read_bytes()
+    want = pkg.joinpath(DEFAULT_MODEL_FILE.replace(".txt", ".sha256")).read_text().split()[0]
+    return LinkModel.from_bytes(data, want)

@@ -1,0 +1,463 @@
+/*
+ * Compiled LightGBM forest for fraudscore: exact (bit-identical) prediction of a
+ * binary LightGBM model from flat node tables, through the CPython C API.
+ *
+ * This file is compiled on first use by fraudscore.model.compiled (gcc, -O2,
+ * no fast-math, no FP contraction) into a per-user cache directory keyed by the
+ * sha256 of this source, the compiler and the Python ABI; it is never loaded
+ * from a bundle. The module name is given with -DFS_MODNAME=<name>.
+ *
+ * Semantics mirror LightGBM 4.x exactly (include/LightGBM/tree.h, c_api.cpp,
+ * gbdt_prediction.cpp, binary_objective.hpp):
+ *  - an input value v with !(fabs(v) > kZeroThreshold) && !isnan(v) becomes 0.0
+ *    (LightGBM keeps only "non-zero" values of a dense row);
+ *  - numerical split: NaN becomes 0.0 unless the node's missing type is NaN;
+ *    a missing value (Zero type: |v| <= kZeroThreshold; NaN type: NaN) follows
+ *    the node's default direction; otherwise v <= threshold goes left;
+ *  - categorical split: NaN or (int)v < 0 goes right; otherwise left when bit
+ *    (int)v is set in the node's bitset;
+ *  - the raw margin is the sum of the leaf values, tree by tree from 0.0, in
+ *    model order; the probability is 1.0 / (1.0 + exp(-sigmoid * margin)).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifndef FS_MODNAME
+#define FS_MODNAME _forest
+#endif
+#define FS_STR2(x) #x
+#define FS_STR(x) FS_STR2(x)
+#define FS_CAT2(a, b) a##b
+#define FS_CAT(a, b) FS_CAT2(a, b)
+
+#define FS_ABI_VERSION 1
+#define FS_MAX_STACK_FEATURES 512
+#define FS_MAX_THREADS 64
+
+static const double kZeroThreshold = 1e-35f; /* a float literal, as in LightGBM's meta.h */
+
+/* One internal node (24 bytes). Children >= 0 are node indices (global), < 0 are ~leaf index (global). */
+typedef struct {
+    union {
+        double threshold;   /* numerical split */
+        struct {
+            int32_t start;  /* first word of the bitset in `cat_bits` */
+            int32_t n;      /* number of 32-bit words */
+        } cat;
+    } u;
+    int32_t left;
+    int32_t right;
+    int32_t feature;
+    uint32_t decision_type; /* LightGBM's byte: bit 0 categorical, bit 1 default left, bits 2-3 missing type */
+} fs_node;
+
+enum { MISSING_NONE = 0, MISSING_ZERO = 1, MISSING_NAN = 2 };
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t n_nodes, n_leaves, n_trees, n_cat_words;
+    int num_features;
+    double sigmoid;
+    fs_node *nodes;
+    double *leaves;
+    int32_t *roots;         /* per tree: root node index, or ~leaf index for a one-leaf tree */
+    uint32_t *cat_bits;
+} ForestObject;
+
+static PyObject *ConfigErrorType = NULL; /* set by set_error_class(); ValueError otherwise */
+
+static inline int32_t fs_next(const fs_node *nd, double fval, const uint32_t *cat_bits) {
+    uint32_t dt = nd->decision_type;
+    if (dt & 1u) { /* categorical */
+        int iv;
+        if (isnan(fval)) return nd->right;
+        iv = (int)fval;
+        if (iv < 0) return nd->right;
+        {
+            int i1 = iv / 32;
+            if (i1 >= nd->u.cat.n) return nd->right;
+            return ((cat_bits[nd->u.cat.start + i1] >> (iv % 32)) & 1u) ? nd->left : nd->right;
+        }
+    } else {
+        uint32_t mt = (dt >> 2) & 3u;
+        if (isnan(fval) && mt != MISSING_NAN) fval = 0.0;
+        if ((mt == MISSING_ZERO && fval >= -kZeroThreshold && fval <= kZeroThreshold) ||
+            (mt == MISSING_NAN && isnan(fval))) {
+            return (dt & 2u) ? nd->left : nd->right;
+        }
+        return (fval <= nd->u.threshold) ? nd->left : nd->right;
+    }
+}
+
+/* Raw margin of one row that was already cleaned (see fs_clean): leaf values added tree after tree, in model
+ * order, from 0.0 (LightGBM's summation order). (Walking several trees interleaved, branch-free, measured no
+ * faster on 100- and 500-tree models: see benchmarks/bench_compiled_trees.py.) */
+static inline double fs_margin(const ForestObject *f, const double *x) {
+    const fs_node *nodes = f->nodes;
+    const double *leaves = f->leaves;
+    const int32_t *roots = f->roots;
+    const uint32_t *cat_bits = f->cat_bits;
+    double out = 0.0;
+    Py_ssize_t t;
+    for (t = 0; t < f->n_trees; ++t) {
+        int32_t n = roots[t];
+        while (n >= 0) {
+            const fs_node *nd = nodes + n;
+            n = fs_next(nd, x[nd->feature], cat_bits);
+        }
+        out += leaves[~n];
+    }
+    return out;
+}
+
+static inline void fs_clean(const double *in, double *out, int k) {
+    int j;
+    for (j = 0; j < k; ++j) {
+        double v = in[j];
+        out[j] = (fabs(v) > kZeroThreshold || isnan(v)) ? v : 0.0;
+    }
+}
+
+static inline double fs_sigmoid(double sigmoid, double m) {
+    return 1.0f / (1.0f + exp(-sigmoid * m));
+}
+
+static void fs_raise_config(const char *msg, Py_ssize_t got, int want) {
+    PyErr_Format(ConfigErrorType ? ConfigErrorType : PyExc_ValueError,
+                 "The 'x' parameter of predict_one must hold %d feature values. Got %zd instead.", want, got);
+    (void)msg;
+}
+
+/* Copy one row (float64 buffer or a sequence of numbers / None) into `out`, cleaned. 0 on success. */
+static int fs_read_row(ForestObject *f, PyObject *arg, double *out) {
+    int k = f->num_features;
+    if (PyObject_CheckBuffer(arg)) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(arg, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) == 0) {
+            if (view.itemsize == 8 && view.format != NULL && (strcmp(view.format, "d") == 0 ||
+                                                               strcmp(view.format, "<d") == 0 ||
+                                                               strcmp(view.format, "=d") == 0)) {
+                Py_ssize_t n = view.len / 8;
+                if (n != k) {
+                    PyBuffer_Release(&view);
+                    fs_raise_config("", n, k);
+                    return -1;
+                }
+                fs_clean((const double *)view.buf, out, k);
+                PyBuffer_Release(&view);
+                return 0;
+            }
+            PyBuffer_Release(&view);
+        } else {
+            PyErr_Clear();
+        }
+    }
+    {
+        PyObject *seq = PySequence_Fast(arg, "x must be a sequence of numbers");
+        Py_ssize_t n, j;
+        PyObject **items;
+        if (seq == NULL) return -1;
+        n = PySequence_Fast_GET_SIZE(seq);
+        if (n != k) {
+            Py_DECREF(seq);
+            fs_raise_config("", n, k);
+            return -1;
+        }
+        items = PySequence_Fast_ITEMS(seq);
+        for (j = 0; j < n; ++j) {
+            double v;
+            if (items[j] == Py_None) {
+                v = NAN;
+            } else {
+                v = PyFloat_AsDouble(items[j]);
+                if (v == -1.0 && PyErr_Occurred()) {
+                    Py_DECREF(seq);
+                    return -1;
+                }
+            }
+            out[j] = v;
+        }
+        Py_DECREF(seq);
+        fs_clean(out, out, k);
+        return 0;
+    }
+}
+
+static PyObject *fs_predict_row(ForestObject *f, PyObject *arg, int raw) {
+    double stackbuf[FS_MAX_STACK_FEATURES];
+    double *x = stackbuf;
+    double m;
+    if (f->num_features > FS_MAX_STACK_FEATURES) {
+        x = (double *)PyMem_Malloc(sizeof(double) * (size_t)f->num_features);
+        if (x == NULL) return PyErr_NoMemory();
+    }
+    if (fs_read_row(f, arg, x) != 0) {
+        if (x != stackbuf) PyMem_Free(x);
+        return NULL;
+    }
+    m = fs_margin(f, x);
+    if (x != stackbuf) PyMem_Free(x);
+    return PyFloat_FromDouble(raw ? m : fs_sigmoid(f->sigmoid, m));
+}
+
+static PyObject *Forest_predict_one(ForestObject *self, PyObject *arg) { return fs_predict_row(self, arg, 0); }
+static PyObject *Forest_predict_raw_one(ForestObject *self, PyObject *arg) { return fs_predict_row(self, arg, 1); }
+
+/* ---- batch ------------------------------------------------------------------------------------ */
+typedef struct {
+    const ForestObject *f;
+    const double *X;
+    double *out;
+    Py_ssize_t lo, hi;
+    int raw;
+    int failed;
+} fs_job;
+
+/* Rows are scored in blocks of FS_BLOCK: for each tree, every row of the block, so one tree's nodes stay in the
+ * L1 cache while the block walks it. Each row's margin still adds its leaves tree after tree, in model order. */
+#ifndef FS_BLOCK
+#define FS_BLOCK 32
+#endif
+static void *fs_run_job(void *arg) {
+    fs_job *job = (fs_job *)arg;
+    const ForestObject *f = job->f;
+    int k = f->num_features;
+    double *x = (double *)malloc(sizeof(double) * (size_t)k * FS_BLOCK);
+    double acc[FS_BLOCK];
+    Py_ssize_t i0;
+    if (x == NULL) {
+        job->failed = 1;
+        return NULL;
+    }
+    for (i0 = job->lo; i0 < job->hi; i0 += FS_BLOCK) {
+        int b, nb = (int)((job->hi - i0) < FS_BLOCK ? (job->hi - i0) : FS_BLOCK);
+        Py_ssize_t t;
+        for (b = 0; b < nb; ++b) {
+            fs_clean(job->X + (i0 + b) * k, x + (Py_ssize_t)b * k, k);
+            acc[b] = 0.0;
+        }
+        for (t = 0; t < f->n_trees; ++t) {
+            int32_t root = f->roots[t];
+            for (b = 0; b < nb; ++b) {
+                const double *xb = x + (Py_ssize_t)b * k;
+                int32_t n = root;
+                while (n >= 0) {
+                    const fs_node *nd = f->nodes + n;
+                    n = fs_next(nd, xb[nd->feature], f->cat_bits);
+                }
+                acc[b] += f->leaves[~n];
+            }
+        }
+        for (b = 0; b < nb; ++b) job->out[i0 + b] = job->raw ? acc[b] : fs_sigmoid(f->sigmoid, acc[b]);
+    }
+    free(x);
+    return NULL;
+}
+
+/* predict(X, out, raw=False, threads=1): X a C-contiguous float64 (n, k) buffer, out a writable float64 (n,) one. */
+static PyObject *Forest_predict(ForestObject *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"X", "out", "raw", "threads", NULL};
+    PyObject *Xo, *outo;
+    int raw = 0, threads = 1;
+    Py_buffer xb, ob;
+    Py_ssize_t n, t, chunk;
+    fs_job jobs[FS_MAX_THREADS];
+    pthread_t tids[FS_MAX_THREADS];
+    int started[FS_MAX_THREADS];
+    int failed = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|pi", kwlist, &Xo, &outo, &raw, &threads)) return NULL;
+    if (PyObject_GetBuffer(Xo, &xb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return NULL;
+    if (PyObject_GetBuffer(outo, &ob, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0) {
+        PyBuffer_Release(&xb);
+        return NULL;
+    }
+    if (xb.itemsize != 8 || ob.itemsize != 8 || xb.format == NULL || ob.format == NULL ||
+        strchr(xb.format, 'd') == NULL || strchr(ob.format, 'd') == NULL) {
+        PyErr_SetString(PyExc_TypeError, "predict needs float64 buffers");
+        goto fail;
+    }
+    n = ob.len / 8;
+    if (xb.len != n * 8 * (Py_ssize_t)self->num_features) {
+        PyErr_Format(ConfigErrorType ? ConfigErrorType : PyExc_ValueError,
+                     "The 'X' parameter must be a matrix with %d columns and as many rows as 'out'. Got %zd values "
+                     "for %zd rows instead.", self->num_features, xb.len / 8, n);
+        goto fail;
+    }
+    if (threads < 1) threads = 1;
+    if (threads > FS_MAX_THREADS) threads = FS_MAX_THREADS;
+    if (n < 256 * (Py_ssize_t)threads) threads = (int)(n / 256) > 0 ? (int)(n / 256) : 1;
+    chunk = (n + threads - 1) / threads;
+    Py_BEGIN_ALLOW_THREADS
+    for (t = 0; t < threads; ++t) {
+        jobs[t].f = self;
+        jobs[t].X = (const double *)xb.buf;
+        jobs[t].out = (double *)ob.buf;
+        jobs[t].lo = t * chunk < n ? t * chunk : n;
+        jobs[t].hi = (t + 1) * chunk < n ? (t + 1) * chunk : n;
+        jobs[t].raw = raw;
+        jobs[t].failed = 0;
+        started[t] = 0;
+    }
+    for (t = 1; t < threads; ++t) {
+        started[t] = pthread_create(&tids[t], NULL, fs_run_job, &jobs[t]) == 0;
+        if (!started[t]) fs_run_job(&jobs[t]); /* could not start a thread: do its share here */
+    }
+    fs_run_job(&jobs[0]);
+    for (t = 1; t < threads; ++t) {
+        if (started[t]) pthread_join(tids[t], NULL);
+    }
+    for (t = 0; t < threads; ++t) failed |= jobs[t].failed;
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&xb);
+    PyBuffer_Release(&ob);
+    if (failed) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+fail:
+    PyBuffer_Release(&xb);
+    PyBuffer_Release(&ob);
+    return NULL;
+}
+
+/* ---- construction -------------------------------------------------------------------------------- */
+static int fs_copy(PyObject *obj, void **dst, Py_ssize_t itemsize, Py_ssize_t *count, const char *what) {
+    Py_buffer b;
+    if (PyObject_GetBuffer(obj, &b, PyBUF_C_CONTIGUOUS) != 0) return -1;
+    if (b.len % itemsize != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: buffer of %zd bytes is not a whole number of %zd-byte items", what, b.len,
+                     itemsize);
+        PyBuffer_Release(&b);
+        return -1;
+    }
+    *count = b.len / itemsize;
+    *dst = PyMem_Malloc(b.len > 0 ? (size_t)b.len : 1);
+    if (*dst == NULL) {
+        PyBuffer_Release(&b);
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (b.len > 0) memcpy(*dst, b.buf, (size_t)b.len);
+    PyBuffer_Release(&b);
+    return 0;
+}
+
+static void Forest_dealloc(ForestObject *self) {
+    PyMem_Free(self->nodes);
+    PyMem_Free(self->leaves);
+    PyMem_Free(self->roots);
+    PyMem_Free(self->cat_bits);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Forest(nodes: bytes of fs_node, leaves: float64, roots: int32, cat_bits: uint32, num_features, sigmoid) */
+static int Forest_init(ForestObject *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"nodes", "leaves", "roots", "cat_bits", "num_features", "sigmoid", NULL};
+    PyObject *nodes, *leaves, *roots, *cat;
+    int k;
+    double sigmoid;
+    Py_ssize_t i, t;
+    if (self->nodes != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Forest is already initialised");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOid", kwlist, &nodes, &leaves, &roots, &cat, &k, &sigmoid))
+        return -1;
+    if (k < 1) {
+        PyErr_SetString(PyExc_ValueError, "num_features must be positive");
+        return -1;
+    }
+    if (fs_copy(nodes, (void **)&self->nodes, sizeof(fs_node), &self->n_nodes, "nodes") ||
+        fs_copy(leaves, (void **)&self->leaves, sizeof(double), &self->n_leaves, "leaves") ||
+        fs_copy(roots, (void **)&self->roots, sizeof(int32_t), &self->n_trees, "roots") ||
+        fs_copy(cat, (void **)&self->cat_bits, sizeof(uint32_t), &self->n_cat_words, "cat_bits"))
+        return -1;
+    self->num_features = k;
+    self->sigmoid = sigmoid;
+    /* validate every index once, so prediction never reads out of bounds and always terminates
+       (children of node i point forward: LightGBM numbers a tree's nodes so that a child's index is larger,
+       which the Python side checks; here we check ranges). */
+    for (i = 0; i < self->n_nodes; ++i) {
+        const fs_node *nd = self->nodes + i;
+        int32_t c[2] = {nd->left, nd->right};
+        int j;
+        if (nd->feature < 0 || nd->feature >= k) goto bad;
+        for (j = 0; j < 2; ++j) {
+            if (c[j] >= 0 ? (c[j] <= i || c[j] >= self->n_nodes) : (~c[j] >= self->n_leaves)) goto bad;
+        }
+        if (nd->decision_type & 1u) {
+            if (nd->u.cat.start < 0 || nd->u.cat.n < 0 || (Py_ssize_t)nd->u.cat.start + nd->u.cat.n > self->n_cat_words)
+                goto bad;
+        }
+    }
+    for (t = 0; t < self->n_trees; ++t) {
+        int32_t r = self->roots[t];
+        if (r >= 0 ? r >= self->n_nodes : ~r >= self->n_leaves) goto bad;
+    }
+    return 0;
+bad:
+    PyErr_SetString(PyExc_ValueError, "forest tables are inconsistent (an index is out of range)");
+    return -1;
+}
+
+static PyObject *Forest_get_n_trees(ForestObject *self, void *closure) { return PyLong_FromSsize_t(self->n_trees); }
+static PyObject *Forest_get_num_features(ForestObject *self, void *closure) { return PyLong_FromLong(self->num_features); }
+static PyObject *Forest_get_n_nodes(ForestObject *self, void *closure) { return PyLong_FromSsize_t(self->n_nodes); }
+
+static PyMethodDef Forest_methods[] = {
+    {"predict_one", (PyCFunction)Forest_predict_one, METH_O, "Probability for one row (float64 buffer or sequence)."},
+    {"predict_raw_one", (PyCFunction)Forest_predict_raw_one, METH_O, "Raw margin for one row."},
+    {"predict", (PyCFunction)(void (*)(void))Forest_predict, METH_VARARGS | METH_KEYWORDS,
+     "predict(X, out, raw=False, threads=1): fill out with one prediction per row of X (GIL released)."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Forest_getset[] = {
+    {"n_trees", (getter)Forest_get_n_trees, NULL, "number of trees", NULL},
+    {"num_features", (getter)Forest_get_num_features, NULL, "values per row", NULL},
+    {"n_nodes", (getter)Forest_get_n_nodes, NULL, "number of internal nodes", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject ForestType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = FS_STR(FS_MODNAME) ".Forest",
+    .tp_basicsize = sizeof(ForestObject),
+    .tp_dealloc = (destructor)Forest_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A binary LightGBM forest in flat node tables (see fraudscore.model.compiled).",
+    .tp_methods = Forest_methods,
+    .tp_getset = Forest_getset,
+    .tp_init = (initproc)Forest_init,
+    .tp_new = PyType_GenericNew,
+};
+
+static PyObject *fs_set_error_class(PyObject *mod, PyObject *cls) {
+    Py_XDECREF(ConfigErrorType);
+    Py_INCREF(cls);
+    ConfigErrorType = cls;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"set_error_class", fs_set_error_class, METH_O, "Exception class raised for a row of the wrong length."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, FS_STR(FS_MODNAME),
+                                        "fraudscore compiled forest (built on load)", -1, module_methods};
+
+PyMODINIT_FUNC FS_CAT(PyInit_, FS_MODNAME)(void) {
+    PyObject *m;
+    if (PyType_Ready(&ForestType) < 0) return NULL;
+    m = PyModule_Create(&module_def);
+    if (m == NULL) return NULL;
+    Py_INCREF(&ForestType);
+    if (PyModule_AddObject(m, "Forest", (PyObject *)&ForestType) < 0) {
+        Py_DECREF(&ForestType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyModule_AddIntConstant(m, "ABI_VERSION", FS_ABI_VERSION);
+    PyModule_AddIntConstant(m, "NODE_SIZE", (long)sizeof(fs_node));
+    return m;
+}

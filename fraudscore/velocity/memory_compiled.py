@@ -1,0 +1,259 @@
+"""The compiled memory store: :class:`MemoryStore`'s engine in C (``fraudscore/_core/velocity_store.c``).
+
+``MemoryStore()`` returns a :class:`CompiledMemoryStore` when the extension is available
+(``engine="auto"``, the default) and ``FRAUDSCORE_PURE_PYTHON`` is not set; it has the
+same API and gives the same features, bit for bit, as the Python reference in
+:mod:`~fraudscore.velocity.memory` (hypothesis parity tests hold them together). The
+state is integers in flat arrays instead of Python objects:
+
+* entities are keyed by a stable 64-bit key: the keyed pseudonym's 128 bits folded to 64
+  (``"p:<32 hex>"``), or a stable xxh3 of any other value; distinct-of values and
+  application ids are kept as such keys too, so no raw value is held or snapshotted;
+* an entity seen once is one fixed-width record (32-48 bytes for the default features);
+  more events go to a time-sorted buffer of fixed-width records;
+* idle entities are evicted incrementally, at most a few per group per event (no sweep);
+* sums are exact in 128-bit integers.
+
+Snapshots (``snapshot``/``restore``) are a flat binary dump of that state behind the same
+magic line + SHA-256 + atomic rename as the reference store's, written after the dump is
+taken (the store is held only for the copy). ``restore`` also reads the reference store's
+JSON snapshots, so a service can switch engines; a compiled snapshot needs the compiled
+store (it holds keys, not the pseudonyms).
+
+Calendar windows (``"N calendar days"``, ``exclude_same_day``) and ``ratio_to_mean``
+are not implemented in C yet: a store created with ``engine="auto"`` that is bound to
+a feature set using them turns into the Python reference (one logged warning), and
+``engine="compiled"`` refuses such a feature set with a ``ConfigError``.
+
+Examples
+--------
+>>> from fraudscore.velocity import FeatureSet, FeatureSpec, MemoryStore, OnlineVelocity
+>>> store = MemoryStore()
+>>> store.engine in ("compiled", "python")
+True
+>>> online = OnlineVelocity(FeatureSet([FeatureSpec("count", key="ip", window="10m")]), store)
+>>> online.update_and_read({"application_id": "A", "ts": 0, "ip": "p:1"}).tolist()
+[1.0]
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .._core import load
+from .._version import __version__
+from ..errors import ConfigError, EventError, StoreError
+from .memory import _FORMAT, _FORMAT_VERSION, MemoryStore
+from .memory_layout import GroupLayout
+from .plan import Plan
+from .snapshot import read_any_snapshot, write_blob_snapshot
+from .spec import RATIO_AGGS
+
+__all__ = ["CompiledMemoryStore", "plan_descriptor", "unsupported_features"]
+
+
+def unsupported_features(plan: Plan) -> list[str]:
+    """Features of ``plan`` the C store does not implement yet (calendar windows, ``ratio_to_mean``).
+
+    Examples
+    --------
+    >>> from fraudscore.velocity import FeatureSet, FeatureSpec
+    >>> unsupported_features(Plan(FeatureSet([FeatureSpec("count", key="c", window="1 calendar day"),
+    ...                                       FeatureSpec("count", key="c", window="1d")])))
+    ['count__c__cal1d']
+    """
+    return [q.name for g in plan.groups for q in g.queries if q.calendar or q.agg in RATIO_AGGS]
+
+_FORMAT_C = "fraudscore.velocity.memory.compiled"
+_FORMAT_C_VERSION = 1
+
+
+def plan_descriptor(plan: Plan, max_labels: int) -> tuple[Any, ...]:
+    """The compiled plan handed to the C store: integers, field names and filter tuples.
+
+    Examples
+    --------
+    >>> from fraudscore.velocity import FeatureSet, FeatureSpec
+    >>> d = plan_descriptor(Plan(FeatureSet([FeatureSpec("count", key="ip", window=1000)])), 10)
+    >>> d[:3], d[3][0][:2]
+    ((1, 3600000, 10), (('ip',), 1000))
+    """
+    groups = []
+    for g in plan.groups:
+        lay = GroupLayout(g)
+        groups.append((
+            tuple(g.key), g.horizon,
+            tuple((kind, field, fi) for kind, field, fi in lay._ex),
+            tuple(lay._filters),
+            tuple((o, code, b, int(bool(inc)), flag, slot, slot2) for o, code, b, inc, flag, slot, slot2 in lay._queries),
+            tuple(lay._pairs),
+        ))
+    return (plan.n_features, plan.lateness, int(max_labels), tuple(groups))
+
+
+class CompiledMemoryStore(MemoryStore):
+    """:class:`MemoryStore` with its state in C (created by ``MemoryStore()``; see the module doc).
+
+    Parameters
+    ----------
+    max_labels : int, default 1_000_000
+        Most fraud labels kept (least recently used dropped first).
+    sweep_every : int, default 256
+        Accepted for compatibility; the compiled store evicts incrementally instead
+        (at most ``EVICT_STEPS`` entities looked at per key group and event).
+    engine : str
+        ``"auto"`` (what ``MemoryStore()`` passes) or ``"compiled"`` (what
+        ``MemoryStore(engine="compiled")`` passes: a feature set the C store cannot
+        run is then an error instead of a fall-back to the reference).
+    """
+
+    def __init__(self, max_labels: int = 1_000_000, sweep_every: int = 256, *, engine: str = "auto") -> None:
+        mod = load("velocity_store")
+        if mod is None:
+            raise ConfigError("The compiled velocity store is not available (FRAUDSCORE_PURE_PYTHON is set or the "
+                              "extension was not built); use MemoryStore(engine='python').")
+        if isinstance(max_labels, bool) or not isinstance(max_labels, int) or max_labels < 1:
+            raise ConfigError(f"The 'max_labels' parameter of MemoryStore must be a positive int. Got {max_labels!r} instead.")
+        self.engine = "compiled"
+        self._requested = engine
+        self.max_labels = max_labels
+        self.sweep_every = sweep_every
+        self._mod = mod
+        self._core: Any = None
+        self._plan: Plan | None = None
+        self._lock = threading.Lock()  # bind / restore / snapshot; update_and_read is one C call (GIL-atomic)
+        self._pending: list[tuple[str, bool, int]] = []  # labels recorded before bind()
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(engine='compiled', max_labels={self.max_labels})"
+
+    def bind(self, plan: Plan) -> None:
+        """Attach the store to a compiled feature set (once; same set again is fine)."""
+        missing = unsupported_features(plan) if self._plan is None else []
+        if missing:
+            if self._requested == "compiled":
+                raise ConfigError(f"The compiled MemoryStore does not implement calendar windows or ratio_to_mean yet "
+                                  f"({', '.join(missing[:3])}); use MemoryStore(engine='python') or 'auto'.")
+            logging.getLogger("fraudscore").warning(
+                "fraudscore: the compiled MemoryStore does not implement %s yet; using the Python reference",
+                ", ".join(missing[:3]))
+            pending, max_labels, sweep = self._pending, self.max_labels, self.sweep_every
+            self.__class__ = MemoryStore  # the reference from here on (same API, same results)
+            MemoryStore.__init__(self, max_labels, sweep, engine="python")
+            MemoryStore.bind(self, plan)
+            for app, is_fraud, lt in pending:
+                MemoryStore.record_label(self, plan, app, is_fraud, lt)
+            return
+        with self._lock:
+            if self._plan is not None and self._plan.fingerprint != plan.fingerprint:
+                raise ConfigError("The 'store' parameter of OnlineVelocity is already bound to another FeatureSet.")
+            if self._plan is not None:
+                return
+            n = plan.n_features
+            core = self._mod.Store(plan_descriptor(plan, self.max_labels), EventError,
+                                   functools.partial(np.empty, n, np.float64))
+            for app, is_fraud, lt in self._pending:
+                core.record_label(app, is_fraud, lt)
+            self._pending.clear()
+            self._plan, self._core = plan, core
+            # the hot path is the C method itself: no Python frame per event
+            self.update_and_read = core.update_and_read  # type: ignore[method-assign]
+
+    def latest_time(self) -> int | None:
+        """The latest event time seen (epoch ms), the reference for ``allowed_lateness``."""
+        core = self._core
+        return None if core is None else core.latest_time()
+
+    def update_and_read(self, plan: Plan, record: Mapping[str, Any], ts: int) -> np.ndarray:
+        """Compute the event's features as of its time, then add it (see OnlineVelocity)."""
+        raise StoreError("bind the MemoryStore (create OnlineVelocity with it) before scoring")
+
+    def record_label(self, plan: Plan, application_id: str, is_fraud: bool, label_time_ms: int) -> None:
+        """Remember (or clear) the fraud label of an application."""
+        core = self._core
+        if core is None:
+            with self._lock:
+                if self._core is None:
+                    self._pending.append((str(application_id), bool(is_fraud), int(label_time_ms)))
+                    return
+                core = self._core
+        core.record_label(str(application_id), bool(is_fraud), int(label_time_ms))
+
+    # -- introspection and persistence -------------------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        """Counts of tracked entities (per key group), stored events and labels."""
+        if self._core is None:
+            known: dict[str, int] = {}
+            for app, is_fraud, lt in self._pending:  # what the labels will be once bound
+                if is_fraud:
+                    known[app] = lt
+                else:
+                    known.pop(app, None)
+            return {"entities": 0, "events": 0, "labels": min(len(known), self.max_labels)}
+        st = self._core.stats()
+        return {"entities": st["entities"], "events": st["events"], "labels": st["labels"]}
+
+    def memory_bytes(self) -> int:
+        """Bytes the compiled state has allocated (slabs, tables, event buffers, labels)."""
+        return 0 if self._core is None else int(self._core.stats()["bytes"])
+
+    def snapshot(self, path: str) -> None:
+        """Write the whole state atomically to ``path`` (binary dump + SHA-256; no pickle).
+
+        The store is held only while the state is copied; hashing and writing happen after.
+        """
+        with self._lock:
+            if self._plan is None:
+                raise StoreError("cannot snapshot a MemoryStore that is not bound to a FeatureSet yet")
+            blob = self._core.dump()
+            meta = {"format": _FORMAT_C, "format_version": _FORMAT_C_VERSION, "library_version": __version__,
+                    "plan": self._plan.fingerprint, "dump_version": self._mod.DUMP_VERSION,
+                    "byteorder": "little"}
+        write_blob_snapshot(path, meta, blob)
+
+    def restore(self, path: str) -> None:
+        """Replace the state with the snapshot at ``path`` (checksum and feature set verified).
+
+        Reads compiled snapshots and the reference store's JSON snapshots.
+        """
+        kind, meta, body = read_any_snapshot(path)
+        with self._lock:
+            if self._plan is None:
+                raise StoreError("bind the MemoryStore (create OnlineVelocity with it) before restore()")
+            if kind == "json":
+                self._restore_reference(path, meta)
+                return
+            if meta.get("format") != _FORMAT_C or meta.get("format_version") != _FORMAT_C_VERSION \
+                    or meta.get("dump_version") != self._mod.DUMP_VERSION:
+                raise StoreError(f"{path!r} is not a compiled MemoryStore snapshot of format version {_FORMAT_C_VERSION}")
+            if meta.get("plan") != self._plan.fingerprint:
+                raise StoreError("the snapshot was written for a different FeatureSet")
+            try:
+                self._core.load(body)
+            except ValueError as exc:
+                raise StoreError(f"velocity snapshot {path!r} is unreadable: {exc}") from None
+
+    def _restore_reference(self, path: str, payload: dict[str, Any]) -> None:
+        if payload.get("format") != _FORMAT or payload.get("format_version") != _FORMAT_VERSION:
+            raise StoreError(f"{path!r} is not a MemoryStore snapshot of format version {_FORMAT_VERSION}")
+        assert self._plan is not None
+        if payload.get("plan") != self._plan.fingerprint:
+            raise StoreError("the snapshot was written for a different FeatureSet")
+        core = self._core
+        core.clear()
+        try:
+            for gi, rows in enumerate(payload["groups"]):
+                for k, ts, cols, _tmax in rows:
+                    core.import_entity(gi, tuple(k) if isinstance(k, list) else k, list(ts), [list(c) for c in cols])
+            for app, lt in payload["labels"]:
+                core.record_label(str(app), True, int(lt))
+            core.set_latest(payload["max_seen"])
+        except (ValueError, TypeError, IndexError, OverflowError) as exc:
+            core.clear()
+            raise StoreError(f"velocity snapshot {path!r} is unreadable: {exc}") from None

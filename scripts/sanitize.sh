@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Build fraudscore/_core with AddressSanitizer + UndefinedBehaviorSanitizer into a scratch copy of
+# the source tree and run the compiled == Python parity tests (and the fuzz driver) against it.
+# Usage: scripts/sanitize.sh [pytest args...]        (make asan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python}"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+tar --exclude=.venv --exclude=.git --exclude='*.so' --exclude=build --exclude=site -cf - . | tar -xf - -C "$WORK"
+cd "$WORK"
+# one module per C file (each includes its vendored code), compiled directly: no build backend needed
+CC="${CC:-gcc}"
+INC="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+SUFFIX="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
+for src in fraudscore/_core/*.c; do
+  name="$(basename "$src" .c)"
+  "$CC" -shared -fPIC -O1 -g -std=gnu11 -ffp-contract=off -fno-strict-aliasing -Wall -Wno-unused-function \
+    -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+    -I"$INC" -Ifraudscore/_core "$src" -o "fraudscore/_core/$name$SUFFIX"
+done
+ASAN_LIB="$(gcc -print-file-name=libasan.so)"
+UBSAN_LIB="$(gcc -print-file-name=libubsan.so)"
+export LD_PRELOAD="$ASAN_LIB:$UBSAN_LIB"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export PYTHONPATH="$WORK"
+"$PYTHON" -c "import fraudscore._core.velocity_store as m, sys; assert m.__file__.startswith('$WORK'), m.__file__; print('sanitized build:', m.__file__)"
+# -s: a sanitizer report goes to stderr, which pytest would otherwise capture and lose on abort
+"$PYTHON" -m pytest -q -s -p no:cacheprovider -o addopts="" tests/velocity/test_memory_compiled.py \
+    tests/velocity/test_memory_store.py tests/velocity/test_memory_layout.py tests/test_identity_compiled.py \
+    tests/fingerprint/test_sections_compiled.py "$@"
+"$PYTHON" scripts/fuzz_core.py --seconds "${FUZZ_SECONDS:-20}" --no-atheris
+echo "sanitizers: clean"
