@@ -441,13 +441,20 @@ def train(
 
 
 def _reference(model: Any, Xm: np.ndarray, y: np.ndarray, ts: np.ndarray) -> dict[str, Any]:
-    """The monitoring reference: feature distributions over the model's rows, scores over its validation rows."""
+    """The monitoring reference: feature and score distributions over the model's validation rows.
+
+    The validation rows are the most recent rows the model saw and the ones its
+    thresholds were chosen on; features that trend with accumulated state (device
+    link confidence as the device graph grows, counts over long windows) are
+    compared with their latest training-time level, not the average over the
+    whole training period.
+    """
     from .model import score_scale_array
     from .monitor import build_reference
 
     valid = ts >= int(model.training.get("valid_start_ms", ts.min()))
     scores = score_scale_array(model.predict_proba(Xm[valid]))
-    return build_reference(Xm, model.feature_names, scores, ts=ts, score_ts=ts[valid], y=y[valid],
+    return build_reference(Xm[valid], model.feature_names, scores, ts=ts[valid], score_ts=ts[valid], y=y[valid],
                            thresholds=model.thresholds.to_dict())
 
 

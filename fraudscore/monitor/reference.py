@@ -2,7 +2,7 @@
 
 :func:`build_reference` runs at training time (``fraudscore.train`` calls it)
 and stores, for the model's score and for every model feature, a *binned*
-distribution: the cut points (deciles of the training rows, duplicates
+distribution: the cut points (deciles of the model's validation rows, duplicates
 removed, so a count feature that is mostly 0 or 1 gets few bins), the share of
 rows in each bin and the share of missing values. The reference travels in
 the bundle (``reference.json`` beside the model files) and is all that
@@ -146,7 +146,7 @@ def build_reference(X: np.ndarray, feature_names: Sequence[str], scores: np.ndar
     Parameters
     ----------
     X : array (n, k)
-        Model inputs of the training rows (NaN = missing).
+        Model inputs of the reference rows (``fraudscore.train`` passes the validation rows; NaN = missing).
     feature_names : sequence of str
         One per column of ``X``.
     scores : array
