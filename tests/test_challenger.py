@@ -147,3 +147,32 @@ def test_cli(tmp_path, capsys):
     assert Bundle.load(tmp_path / "p.zip").challenger is None
     assert main(["challenger", "promote", str(tmp_path / "a"), "--out", str(tmp_path / "q")]) == 3  # bad input
     assert "has no challenger" in capsys.readouterr().err
+
+
+def test_compiled_trees_and_lazy_reasons(tmp_path, both):
+    """A compiled champion and a compiled ensemble challenger decide as the LightGBM paths do; reasons stay lazy."""
+    from fraudscore.model.ensemble import EnsembleModel
+
+    assert isinstance(both.challenger, EnsembleModel)
+    both.save(tmp_path / "plain")
+    compiled = Bundle.load(tmp_path / "plain", compiled=True)
+    assert compiled.model.inference_path == "compiled" and compiled.challenger.inference_path == "compiled"
+    compiled.save(tmp_path / "c")
+    again = Bundle.load(tmp_path / "c")  # the choice travels with both models
+    assert again.model.inference_path == "compiled" and again.challenger.inference_path == "compiled"
+    data = synthetic(n_days=3, per_day=200, seed=4)
+    events = data.to_records()
+    ref = fs.Scorer(both, SECRET, lazy_reasons=False)
+    lazy = fs.Scorer(again, SECRET)
+    pending = 0
+    for ev in events:
+        want, got = ref.score(ev), lazy.score(ev)
+        pending += got.reasons_pending
+        assert (got.score, got.action, got.probability) == (want.score, want.action, want.probability)
+        assert (got.challenger_score, got.challenger_action, got.challenger_probability) == \
+               (want.challenger_score, want.challenger_action, want.challenger_probability)
+        assert got.reasons == want.reasons  # computed on first access, identical to the eager list
+    assert pending > 0
+    batch = fs.Scorer(again, SECRET).score_batch(events)
+    assert np.array_equal(batch.challenger_probability,
+                          fs.Scorer(both, SECRET).score_batch(events).challenger_probability)

@@ -8,7 +8,9 @@ members' LightGBM text into that single model. Everything downstream of a
 booster then works unchanged on an ensemble: batch prediction, the C
 single-row fast path (:class:`~fraudscore.model.fast.FastPredictor`),
 TreeSHAP contributions (SHAP values are additive over trees, so the merged
-contributions are the weighted mean of the members'), compiled trees.
+contributions are the weighted mean of the members'), compiled trees
+(:mod:`fraudscore.model.compiled`: ``EnsembleModel(..., compiled=True)``), and
+lazy ``Decision.reasons`` (TreeSHAP on the merged booster, on first access).
 
 :class:`EnsembleModel` is a :class:`~fraudscore.model.model.Model` whose
 booster is the merged one; it keeps the member texts. Saved form: the usual
@@ -171,8 +173,13 @@ class EnsembleModel(Model):
         Positive weight per member; default ``1 / k`` (the mean raw score).
     member_info : sequence of dict, optional
         Metadata per member (seed, best iteration), saved in ``model.json``.
-    calibrator, thresholds, metrics, training, fast
-        As for :class:`~fraudscore.model.model.Model`.
+    calibrator, thresholds, metrics, training, fast, reference, compiled
+        As for :class:`~fraudscore.model.model.Model`. The merged booster is one
+        LightGBM model, so ``compiled=True`` (or :meth:`compile`) evaluates it
+        with the compiled trees like any other: one table-driven forest holding
+        every member's trees, bit-identical to ``Booster.predict`` on the
+        merged text, and recorded in ``model.json`` so a loaded ensemble asks
+        for it again.
 
     Examples
     --------
@@ -207,6 +214,8 @@ class EnsembleModel(Model):
         metrics: Mapping[str, Any] | None = None,
         training: Mapping[str, Any] | None = None,
         fast: bool = True,
+        reference: Mapping[str, Any] | None = None,
+        compiled: bool = False,
     ) -> None:
         import lightgbm as lgb
 
@@ -222,7 +231,8 @@ class EnsembleModel(Model):
         self._merged_text = merged
         self._members: list[Any] | None = None
         super().__init__(lgb.Booster(model_str=merged), feature_names, calibrator=calibrator,
-                         thresholds=thresholds, metrics=metrics, training=training, fast=fast)
+                         thresholds=thresholds, metrics=metrics, training=training, fast=fast, reference=reference,
+                         compiled=compiled)
 
     @property
     def n_members(self) -> int:

@@ -143,3 +143,39 @@ def test_config_errors():
         merge_model_texts(["x", "y"], [1.0, -1.0])
     with pytest.raises(ConfigError, match="at least one tree"):
         merge_model_texts(["not a model"])
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return np.asarray(a, dtype=np.float64).tobytes() == np.asarray(b, dtype=np.float64).tobytes()
+
+
+def test_compiled_trees_evaluate_the_merged_booster(tmp_path, data, ensemble):
+    """The merged booster is one LightGBM model: the compiled evaluator runs it, bit for bit, and a bundle keeps it."""
+    X = data[0][:2000]
+    m = EnsembleModel(ensemble.member_texts, ensemble.feature_names, member_info=ensemble.member_info,
+                      calibrator=ensemble.calibrator, thresholds=ensemble.thresholds, compiled=True)
+    assert m.inference_path == "compiled" and ensemble.inference_path == "fast"
+    assert m.compiled_info is not None
+    assert _same_bits(m.predict_raw(X), ensemble.booster.predict(X))
+    assert _same_bits(m.predict_proba(X), ensemble.predict_proba(X))
+    assert _same_bits([m.predict_one(x) for x in X[:300]], ensemble.predict_proba(X[:300]))
+    # TreeSHAP (reasons) still reads the merged booster
+    assert np.array_equal(m.contributions(X[:20]), ensemble.contributions(X[:20]))
+    # saved: the ensemble's files plus the compiled choice; loaded back as a compiled ensemble
+    meta = json.loads(m.to_files()["model.json"])
+    assert meta["kind"] == "ensemble" and meta["compiled"] == m.compiled_info
+    m.save(tmp_path / "m")
+    back = Model.load(tmp_path / "m")
+    assert isinstance(back, EnsembleModel) and back.inference_path == "compiled"
+    assert _same_bits(back.predict_proba(X), ensemble.predict_proba(X))
+    assert Model.load(tmp_path / "m", compiled=False).inference_path == "fast"
+    b = Bundle(model=m, rules_toml="", fingerprint={"scheme_version": 1, "key_id": "ab"})
+    b.save(tmp_path / "b")
+    lb = Bundle.load(tmp_path / "b")
+    assert isinstance(lb.model, EnsembleModel) and lb.model.inference_path == "compiled"
+    assert lb.manifest["compiled"] == m.compiled_info
+    # a changed member is still refused before anything is compiled
+    files = m.to_files()
+    bad = {**files, "model_member_0.txt": files["model_member_0.txt"].replace(b"leaf_value=", b"leaf_value=1 ", 1)}
+    with pytest.raises(BundleError, match="tampered file 'model_member_0.txt'"):
+        Model.from_files(bad)
