@@ -6,7 +6,9 @@ Measured in one run, each against a baseline from the same run:
   boosters merged into one (``EnsembleModel.predict_one``) against calling the
   five members one by one through the C fast path and averaging their raw
   scores (what you would do without the merge), and against one booster with
-  as many trees as the ensemble (the cost floor: the same tree count);
+  as many trees as the ensemble (the cost floor: the same tree count), and
+  against the merged ensemble on compiled trees (``EnsembleModel(...,
+  compiled=True)``; skipped with a note when no C compiler is available);
 * **shadow challenger** (events/s of ``Scorer.score``): a bundle with a
   challenger against the same bundle without one;
 * **monitoring** (rows/s of :func:`fraudscore.monitor.monitor` over scored rows
@@ -55,6 +57,7 @@ def ensemble_latency(quick: bool, repeat: int) -> list[dict]:
     ds = lgb.Dataset(X, y, feature_name=names, free_raw_data=False)
     members = [lgb.train({**params, "seed": s}, ds, trees) for s in range(5)]
     ens = EnsembleModel(members, names)
+    ens_c = EnsembleModel(members, names, compiled=True)
     single = lgb.train({**params, "seed": 0}, ds, 5 * trees)
     one = FastPredictor(single)
     fps = [FastPredictor(b, kind="raw") for b in members]
@@ -66,6 +69,11 @@ def ensemble_latency(quick: bool, repeat: int) -> list[dict]:
     assert all(abs(by_member(x) - ens.predict_one(x)) < 1e-12 for x in rows[:100])
     fns = {"members_one_by_one": by_member, "merged_ensemble": ens.predict_one, "one_booster_same_trees":
            one.predict_one}
+    if ens_c.inference_path == "compiled":
+        assert all(ens_c.predict_one(x) == ens.booster.predict(x[None, :])[0] for x in rows[:100])
+        fns["merged_ensemble_compiled"] = ens_c.predict_one
+    else:
+        print("compiled trees unavailable here: no merged_ensemble_compiled row", flush=True)
     runs: dict[str, list[np.ndarray]] = {k: [] for k in fns}
     for _ in range(repeat):
         for k, fn in fns.items():
@@ -82,6 +90,9 @@ def ensemble_latency(quick: bool, repeat: int) -> list[dict]:
                           f"ensemble5_members_one_by_one_{q}", base, info))
         out.append(result(f"one_booster_{5 * trees}trees_{q}", p["one_booster_same_trees"][q], "us",
                           f"ensemble5_merged_{q}", p["merged_ensemble"][q], info))
+        if "merged_ensemble_compiled" in p:
+            out.append(result(f"ensemble5_merged_compiled_{q}", p["merged_ensemble_compiled"][q], "us",
+                              f"ensemble5_merged_{q}", p["merged_ensemble"][q], info))
     return out
 
 
