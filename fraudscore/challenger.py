@@ -135,6 +135,8 @@ def promote(bundle: Bundle, *, keep_champion: bool = False) -> Bundle:
 # -- command line -----------------------------------------------------------------------------
 def add_command(sub: Any) -> None:
     """Register ``fraudscore challenger attach|promote``."""
+    from .cli import key_arg
+
     p = sub.add_parser("challenger", help="attach a challenger model to a bundle (shadow scoring) or promote it",
                        description="Champion / challenger bundles: 'attach' copies CHAMPION with the model of "
                                    "CHALLENGER scored in shadow (recorded in every decision, never acting); "
@@ -145,33 +147,41 @@ def add_command(sub: Any) -> None:
     a.add_argument("challenger", help="the candidate bundle (directory or zip)")
     a.add_argument("--out", required=True, help="the new bundle's directory")
     a.add_argument("--zip", action="store_true", help="write OUT.zip instead of a directory")
+    key_arg(a)
     a.set_defaults(func=_run_attach)
     r = cmd.add_parser("promote", help="make BUNDLE's challenger its model")
     r.add_argument("bundle", help="a bundle with a challenger")
     r.add_argument("--out", required=True, help="the new bundle's directory")
     r.add_argument("--keep-champion", action="store_true", help="keep the old model as the new challenger")
     r.add_argument("--zip", action="store_true", help="write OUT.zip instead of a directory")
+    key_arg(r)
     r.set_defaults(func=_run_promote)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
-def _save(bundle: Bundle, args: argparse.Namespace) -> Path:
+def _save(bundle: Bundle, args: argparse.Namespace, keys: Any) -> Path:
     out = Path(args.out)
-    bundle.save(out, zip=args.zip)
+    bundle.save(out, zip=args.zip, key=keys)
     return out.with_name(out.name + ".zip") if args.zip and out.suffix != ".zip" else out
 
 
 def _run_attach(args: argparse.Namespace) -> int:
-    champion, challenger = Bundle.load(args.champion), Bundle.load(args.challenger)
-    out = _save(with_challenger(champion, challenger), args)
+    from .cli import keys_from
+
+    keys = keys_from(args)
+    champion, challenger = Bundle.load(args.champion, key=keys), Bundle.load(args.challenger, key=keys)
+    out = _save(with_challenger(champion, challenger), args, keys)
     print(f"bundle with challenger written to {out}")
     return 0
 
 
 def _run_promote(args: argparse.Namespace) -> int:
-    bundle = Bundle.load(args.bundle)
+    from .cli import keys_from
+
+    keys = keys_from(args)
+    bundle = Bundle.load(args.bundle, key=keys)
     if bundle.challenger is None:
         raise BundleError(f"{args.bundle} has no challenger to promote")
-    out = _save(promote(bundle, keep_champion=args.keep_champion), args)
+    out = _save(promote(bundle, keep_champion=args.keep_champion), args, keys)
     print(f"promoted bundle written to {out}")
     return 0

@@ -82,12 +82,12 @@ def test_feature_sets_are_merged(both):
 
 
 def test_round_trip_and_integrity(tmp_path, both):
-    names = both.save(tmp_path / "b")
+    names = both.save(tmp_path / "b", key=SECRET)
     assert {"challenger/model.txt", "challenger/model.json", "challenger/model_member_1.txt"} <= set(names)
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["challenger"]["kind"] == "ensemble"
     assert manifest["challenger"]["policy"] == both.challenger_policy
-    back = Bundle.load(tmp_path / "b")
+    back = Bundle.load(tmp_path / "b", key=SECRET)
     assert back.challenger is not None and back.challenger_policy == both.challenger_policy
     data = synthetic(n_days=2, per_day=100, seed=9)
     a = fs.Scorer(both, SECRET).score_batch(data.columns)
@@ -97,10 +97,10 @@ def test_round_trip_and_integrity(tmp_path, both):
     p = tmp_path / "b" / "challenger" / "model_member_0.txt"
     p.write_text(p.read_text().replace("leaf_value=", "leaf_value=9 ", 1))
     with pytest.raises(BundleError, match="tampered file 'challenger/model_member_0.txt'"):
-        Bundle.load(tmp_path / "b")
+        Bundle.load(tmp_path / "b", key=SECRET)
     # zip form
-    both.save(tmp_path / "z", zip=True)
-    assert Bundle.load(tmp_path / "z.zip").challenger.n_members == 2
+    both.save(tmp_path / "z", zip=True, key=SECRET)
+    assert Bundle.load(tmp_path / "z.zip", key=SECRET).challenger.n_members == 2
 
 
 def test_promote(both):
@@ -136,15 +136,16 @@ def test_errors():
         fs.Scorer(bad, SECRET)
 
 
-def test_cli(tmp_path, capsys):
+def test_cli(tmp_path, capsys, monkeypatch):
     from fraudscore.cli import main
 
-    small_bundle().save(tmp_path / "a")
-    challenger_bundle().save(tmp_path / "b")
+    monkeypatch.setenv("FRAUDSCORE_KEY", SECRET.decode())
+    small_bundle().save(tmp_path / "a", key=SECRET)
+    challenger_bundle().save(tmp_path / "b", key=SECRET)
     assert main(["challenger", "attach", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "ab")]) == 0
-    assert Bundle.load(tmp_path / "ab").challenger is not None
+    assert Bundle.load(tmp_path / "ab", key=SECRET).challenger is not None
     assert main(["challenger", "promote", str(tmp_path / "ab"), "--out", str(tmp_path / "p"), "--zip"]) == 0
-    assert Bundle.load(tmp_path / "p.zip").challenger is None
+    assert Bundle.load(tmp_path / "p.zip", key=SECRET).challenger is None
     assert main(["challenger", "promote", str(tmp_path / "a"), "--out", str(tmp_path / "q")]) == 3  # bad input
     assert "has no challenger" in capsys.readouterr().err
 
@@ -154,11 +155,11 @@ def test_compiled_trees_and_lazy_reasons(tmp_path, both):
     from fraudscore.model.ensemble import EnsembleModel
 
     assert isinstance(both.challenger, EnsembleModel)
-    both.save(tmp_path / "plain")
-    compiled = Bundle.load(tmp_path / "plain", compiled=True)
+    both.save(tmp_path / "plain", key=SECRET)
+    compiled = Bundle.load(tmp_path / "plain", key=SECRET, compiled=True)
     assert compiled.model.inference_path == "compiled" and compiled.challenger.inference_path == "compiled"
-    compiled.save(tmp_path / "c")
-    again = Bundle.load(tmp_path / "c")  # the choice travels with both models
+    compiled.save(tmp_path / "c", key=SECRET)
+    again = Bundle.load(tmp_path / "c", key=SECRET)  # the choice travels with both models
     assert again.model.inference_path == "compiled" and again.challenger.inference_path == "compiled"
     data = synthetic(n_days=3, per_day=200, seed=4)
     events = data.to_records()

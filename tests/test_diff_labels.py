@@ -97,7 +97,7 @@ def test_cli(tmp_path, pair, monkeypatch, capsys):
     ev, lab = data.to_pandas(flatten_device=True)
     ev.to_csv(tmp_path / "apps.csv", index=False)
     lab.to_csv(tmp_path / "labels.csv", index=False)
-    with_challenger(pair[0], pair[1]).save(tmp_path / "ab")
+    with_challenger(pair[0], pair[1]).save(tmp_path / "ab", key=SECRET)
     monkeypatch.setenv("FRAUDSCORE_KEY", SECRET.decode())
     rc = main(["diff", str(tmp_path / "apps.csv"), "--bundle", str(tmp_path / "ab"), "--labels",
                str(tmp_path / "labels.csv"), "--segment", "channel", "--out", str(tmp_path / "d.md"), "--no-progress"])

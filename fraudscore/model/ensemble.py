@@ -272,7 +272,14 @@ class EnsembleModel(Model):
     @classmethod
     def from_meta(cls, files: Mapping[str, bytes], meta: Mapping[str, Any], *, calibrator: Calibrator,
                   fast: bool) -> EnsembleModel:
-        """Rebuild from saved files (called by :meth:`Model.from_files` for ``kind == "ensemble"``)."""
+        """Rebuild from saved files (called by :meth:`Model.from_files` for ``kind == "ensemble"``).
+
+        Each member text passes :func:`~fraudscore.model.text_check.check_model_text`
+        before anything parses it, and the members' merge must equal ``model.txt``
+        (already checked by the caller) byte for byte.
+        """
+        from .text_check import check_model_text
+
         members = meta.get("members")
         if not isinstance(members, list) or not members:
             raise BundleError("model.json of an ensemble has no 'members' list")
@@ -286,9 +293,11 @@ class EnsembleModel(Model):
             if _sha256(data) != m.get("sha256"):
                 raise BundleError(f"tampered file {member_file(i)!r}: its sha256 does not match model.json")
             try:
-                texts.append(data.decode("utf-8"))
+                text = data.decode("utf-8")
             except UnicodeDecodeError:
                 raise BundleError(f"{member_file(i)} is not UTF-8 text") from None
+            check_model_text(text, member_file(i))  # validated before LightGBM ever parses it
+            texts.append(text)
             weights.append(m.get("weight"))
             infos.append({k: v for k, v in m.items() if k not in ("file", "sha256", "weight")})
         try:

@@ -302,53 +302,68 @@ class Model:
     def from_files(cls, files: Mapping[str, bytes], *, fast: bool = True, compiled: bool | None = None) -> Model:
         """Inverse of :meth:`to_files`; raises :class:`BundleError` naming what is wrong.
 
+        ``model.txt`` is validated in Python (:func:`~fraudscore.model.text_check.check_model_text`)
+        before LightGBM parses it, and the JSON files are size- and depth-checked first.
         ``compiled``: ``None`` follows the saved choice (``model.json``), ``True``
         compiles the trees anyway, ``False`` never does.
         """
         import lightgbm as lgb
 
+        from ..bundle_files import loads_json
+        from .text_check import check_model_text
+
         for name in MODEL_FILES:
             if name not in files:
                 raise BundleError(f"model file {name!r} is missing")
-        try:
-            meta = json.loads(files["model.json"].decode("utf-8"))
-            cal = json.loads(files["calibration.json"].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise BundleError(f"model metadata is not valid JSON: {e}") from None
+        meta = loads_json(files["model.json"], "model.json")
+        cal = loads_json(files["calibration.json"], "calibration.json")
+        if not isinstance(meta, dict) or not isinstance(cal, dict):
+            raise BundleError("model metadata is invalid: model.json and calibration.json must hold objects")
         version = meta.get("format_version")
-        if not isinstance(version, int):
+        if not isinstance(version, int) or isinstance(version, bool):
             raise BundleError("model.json has no integer 'format_version'")
         if version > MODEL_FORMAT_VERSION:
             raise BundleError(
                 f"model.json has format version {version}, newer than this library reads ({MODEL_FORMAT_VERSION}); "
                 "upgrade fraudscore"
             )
+        if version < 1:
+            raise BundleError(f"model.json has an unknown format version {version}")
         reference = None
         if REFERENCE_FILE in files:
-            try:
-                reference = json.loads(files[REFERENCE_FILE].decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise BundleError(f"{REFERENCE_FILE} is not valid JSON: {e}") from None
+            reference = loads_json(files[REFERENCE_FILE], REFERENCE_FILE)
+            if not isinstance(reference, dict):
+                raise BundleError(f"{REFERENCE_FILE} must hold an object")
         kind = meta.get("kind", "single")
+        if kind not in ("single", "ensemble"):
+            raise BundleError(f"model.json has an unknown model kind {str(kind)[:40]!r}; upgrade fraudscore")
+        try:
+            text = files["model.txt"].decode("utf-8")
+        except UnicodeDecodeError:
+            raise BundleError("model.txt is not a valid LightGBM model: not UTF-8 text") from None
+        checked = check_model_text(text)
+        names = meta.get("feature_names")
+        if not isinstance(names, list) or checked.feature_names != names:
+            raise BundleError("feature mismatch: model.json feature names differ from those in model.txt")
         if kind == "ensemble":
             from .ensemble import EnsembleModel
 
             try:
                 calibrator = Calibrator.from_dict(cal)
-            except ConfigError as e:
-                raise BundleError(f"model metadata is invalid: {e}") from None
+            except (ConfigError, KeyError, TypeError, ValueError, AttributeError) as e:
+                raise BundleError(f"model metadata is invalid: {type(e).__name__}: {str(e)[:200]}") from None
             ensemble = EnsembleModel.from_meta(files, meta, calibrator=calibrator, fast=fast)
             ensemble.reference = reference
             return ensemble._compile_saved(meta, compiled)
-        if kind != "single":
-            raise BundleError(f"model.json has an unknown model kind {kind!r}; upgrade fraudscore")
         try:
-            booster = lgb.Booster(model_str=files["model.txt"].decode("utf-8"))
-        except Exception as e:  # LightGBMError, UnicodeDecodeError
-            raise BundleError(f"model.txt is not a valid LightGBM model: {e}") from None
-        names = meta.get("feature_names")
-        if not isinstance(names, list) or booster.feature_name() != names:
+            booster = lgb.Booster(model_str=text)
+        except Exception as e:  # LightGBMError and whatever its Python side raises on odd text
+            raise BundleError(f"model.txt is not a valid LightGBM model: {type(e).__name__}: {str(e)[:200]}") from None
+        if booster.feature_name() != names:
             raise BundleError("feature mismatch: model.json feature names differ from those in model.txt")
+        for part in ("metrics", "training"):
+            if not isinstance(meta.get(part) or {}, dict):
+                raise BundleError(f"model metadata is invalid: model.json field {part!r} must be an object")
         try:
             model = cls(
                 booster,
@@ -360,8 +375,8 @@ class Model:
                 fast=fast,
                 reference=reference,
             )
-        except (ConfigError, KeyError, TypeError) as e:
-            raise BundleError(f"model metadata is invalid: {e}") from None
+        except (ConfigError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            raise BundleError(f"model metadata is invalid: {type(e).__name__}: {str(e)[:200]}") from None
         return model._compile_saved(meta, compiled)
 
     def _compile_saved(self, meta: Mapping[str, Any], compiled: bool | None) -> Model:

@@ -11,6 +11,8 @@ __all__ = ["add_command"]
 
 def add_command(sub: Any) -> None:
     """Register ``fraudscore monitor`` on an ``argparse`` sub-parsers object."""
+    from ..cli import key_arg
+
     p = sub.add_parser("monitor", help="stability, action rates and performance of scored output, with alerts",
                        description="Compare scored output (the file 'fraudscore score --features' writes) with the "
                                    "training reference stored in the bundle: PSI of the score and of each feature "
@@ -28,15 +30,16 @@ def add_command(sub: Any) -> None:
     p.add_argument("--psi-alert", type=float, default=0.25, help="PSI alert level (default: 0.25)")
     p.add_argument("--min-rows", type=int, default=200, help="fewest rows for a period to be alerted on (default: 200)")
     p.add_argument("--fail-on-alert", action="store_true", help="exit with status 3 when there is an alert")
+    key_arg(p)
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from ..bundle import Bundle
-    from ..cli import read_table
+    from ..cli import keys_from, read_table
     from .report import AlertRules, monitor
 
-    bundle = Bundle.load(args.bundle)
+    bundle = Bundle.load(args.bundle, key=keys_from(args))
     scored = read_table(args.scored)
     labels = read_table(args.labels) if args.labels else None
     rules = AlertRules(psi_warn=args.psi_warn, psi_alert=args.psi_alert, min_rows=args.min_rows)

@@ -15,6 +15,8 @@ from fraudscore.errors import BundleError, ConfigError
 from fraudscore.model import Model, TrainConfig, train_model
 from fraudscore.model.ensemble import EnsembleModel, merge_model_texts
 
+from tests.helpers import SECRET
+
 from .conftest import FEATURES
 
 
@@ -109,10 +111,10 @@ def test_round_trip_and_integrity(tmp_path, data, ensemble):
 
 
 def test_bundle_with_an_ensemble(tmp_path, data, ensemble):
-    b = Bundle(model=ensemble, rules_toml="", fingerprint={"scheme_version": 1, "key_id": "ab"})
-    names = b.save(tmp_path / "b")
+    b = Bundle(model=ensemble, rules_toml="")
+    names = b.save(tmp_path / "b", key=SECRET)
     assert "model_member_0.txt" in names
-    back = Bundle.load(tmp_path / "b")
+    back = Bundle.load(tmp_path / "b", key=SECRET)
     assert isinstance(back.model, EnsembleModel)
     assert np.array_equal(back.model.predict_proba(data[0][:100]), ensemble.predict_proba(data[0][:100]))
 
@@ -169,9 +171,9 @@ def test_compiled_trees_evaluate_the_merged_booster(tmp_path, data, ensemble):
     assert isinstance(back, EnsembleModel) and back.inference_path == "compiled"
     assert _same_bits(back.predict_proba(X), ensemble.predict_proba(X))
     assert Model.load(tmp_path / "m", compiled=False).inference_path == "fast"
-    b = Bundle(model=m, rules_toml="", fingerprint={"scheme_version": 1, "key_id": "ab"})
-    b.save(tmp_path / "b")
-    lb = Bundle.load(tmp_path / "b")
+    b = Bundle(model=m, rules_toml="")
+    b.save(tmp_path / "b", key=SECRET)
+    lb = Bundle.load(tmp_path / "b", key=SECRET)
     assert isinstance(lb.model, EnsembleModel) and lb.model.inference_path == "compiled"
     assert lb.manifest["compiled"] == m.compiled_info
     # a changed member is still refused before anything is compiled

@@ -130,11 +130,12 @@ def test_weekly_and_rules(drifted):
     assert without.features == [] and "no feature columns" in without.notes[0]
 
 
-def test_cli(tmp_path, drifted, capsys):
+def test_cli(tmp_path, drifted, capsys, monkeypatch):
     from fraudscore.cli import main
 
     data, bundle, df = drifted
-    bundle.save(tmp_path / "b")
+    bundle.save(tmp_path / "b", key=KEY)
+    monkeypatch.setenv("FRAUDSCORE_KEY", KEY.decode())
     df.to_csv(tmp_path / "scored.csv", index=False)
     labels = {k: data.labels[k] for k in ("application_id", "is_fraud", "label_ts")}
     import pandas as pd
