@@ -132,6 +132,11 @@ class Decision:
         (``None`` without a challenger).
     challenger_version : str
         Content version of the challenger model (``""`` without one).
+    duplicate : bool
+        True when this application id was already scored (a retry, or the same
+        application sent again): the decision is rebuilt from the state recorded the
+        first time (velocity features and device link) and nothing was counted again.
+        See ``docs/reliability.md`` ("Exactly once").
     """
 
     application_id: str
@@ -150,6 +155,7 @@ class Decision:
     challenger_probability: float | None = None
     challenger_action: str | None = None
     challenger_version: str = ""
+    duplicate: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (JSON-serialisable)."""
@@ -210,6 +216,9 @@ class DecisionBatch:
         Per-row shadow results of the bundle's challenger model (``None`` without one).
     challenger_version : str
         Content version of the challenger model.
+    duplicate : numpy.ndarray, optional
+        ``bool`` per row: the row repeats the application id of an earlier scored row
+        (see :attr:`Decision.duplicate`).
     """
 
     application_id: np.ndarray
@@ -232,6 +241,7 @@ class DecisionBatch:
     challenger_probability: np.ndarray | None = None
     challenger_action: np.ndarray | None = None
     challenger_version: str = ""
+    duplicate: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
@@ -254,6 +264,7 @@ class DecisionBatch:
             device_id=None if self.device_id is None else self.device_id[i],
             degraded=bool(self.degraded[i]) if self.degraded is not None else False,
             **self._challenger_row(i),
+            duplicate=bool(self.duplicate[i]) if self.duplicate is not None else False,
         )
 
     def _challenger_row(self, i: int) -> dict[str, Any]:
@@ -299,6 +310,8 @@ class DecisionBatch:
             data["challenger_score"] = self.challenger_score
             data["challenger_probability"] = self.challenger_probability
             data["challenger_action"] = self.challenger_action
+        if self.duplicate is not None:
+            data["duplicate"] = self.duplicate
         if with_features and self.features is not None:
             for k, v in self.features.items():
                 data[k] = v
@@ -336,4 +349,5 @@ class DecisionBatch:
             **{k: (None if getattr(first, k) is None else np.concatenate([getattr(p, k) for p in parts]))
                for k in ("ts", "challenger_score", "challenger_probability", "challenger_action")},
             challenger_version=first.challenger_version,
+            duplicate=None if first.duplicate is None else np.concatenate([p.duplicate for p in parts]),
         )
