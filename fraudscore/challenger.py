@@ -148,14 +148,14 @@ def add_command(sub: Any) -> None:
     a.add_argument("--out", required=True, help="the new bundle's directory")
     a.add_argument("--zip", action="store_true", help="write OUT.zip instead of a directory")
     key_arg(a)
-    a.set_defaults(func=_run_attach)
+    a.set_defaults(func=_run, challenger_run=_attach)
     r = cmd.add_parser("promote", help="make BUNDLE's challenger its model")
     r.add_argument("bundle", help="a bundle with a challenger")
     r.add_argument("--out", required=True, help="the new bundle's directory")
     r.add_argument("--keep-champion", action="store_true", help="keep the old model as the new challenger")
     r.add_argument("--zip", action="store_true", help="write OUT.zip instead of a directory")
     key_arg(r)
-    r.set_defaults(func=_run_promote)
+    r.set_defaults(func=_run, challenger_run=_promote)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -165,17 +165,22 @@ def _save(bundle: Bundle, args: argparse.Namespace, keys: Any) -> Path:
     return out.with_name(out.name + ".zip") if args.zip and out.suffix != ".zip" else out
 
 
-def _run_attach(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> int:
+    """Run ``attach`` or ``promote`` and print where the bundle went (the command line's only output)."""
+    print(args.challenger_run(args))
+    return 0
+
+
+def _attach(args: argparse.Namespace) -> str:
     from .cli import keys_from
 
     keys = keys_from(args)
     champion, challenger = Bundle.load(args.champion, key=keys), Bundle.load(args.challenger, key=keys)
     out = _save(with_challenger(champion, challenger), args, keys)
-    print(f"bundle with challenger written to {out}")
-    return 0
+    return f"bundle with challenger written to {out}"
 
 
-def _run_promote(args: argparse.Namespace) -> int:
+def _promote(args: argparse.Namespace) -> str:
     from .cli import keys_from
 
     keys = keys_from(args)
@@ -183,5 +188,4 @@ def _run_promote(args: argparse.Namespace) -> int:
     if bundle.challenger is None:
         raise BundleError(f"{args.bundle} has no challenger to promote")
     out = _save(promote(bundle, keep_champion=args.keep_champion), args, keys)
-    print(f"promoted bundle written to {out}")
-    return 0
+    return f"promoted bundle written to {out}"

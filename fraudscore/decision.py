@@ -91,6 +91,9 @@ class _ReasonsField:
         obj.__dict__["_reasons"] = value if isinstance(value, (list, PendingReasons)) else list(value)
 
 
+_CHALLENGER_KEYS = ("challenger_score", "challenger_probability", "challenger_action", "challenger_version")
+
+
 @dataclass
 class Decision:
     """The decision for one application.
@@ -158,8 +161,12 @@ class Decision:
     duplicate: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-data form (JSON-serialisable)."""
-        return asdict(self)
+        """Plain-data form (JSON-serialisable); the ``challenger_*`` keys only when a challenger was scored."""
+        out = asdict(self)
+        if self.challenger_score is None and not self.challenger_version:
+            for k in _CHALLENGER_KEYS:
+                out.pop(k, None)
+        return out
 
     @property
     def reasons_pending(self) -> bool:
