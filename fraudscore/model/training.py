@@ -59,6 +59,7 @@ Examples
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import math
 import re
@@ -150,6 +151,17 @@ class TrainConfig:
         (:mod:`fraudscore.categories`; used by :func:`fraudscore.train`).
     max_categories : int
         Most codes per categorical field (the most frequent values win).
+    ensemble_size : int
+        Boosters to train and average (default 1, a single booster). Each member
+        is trained on the same rows with its own seed (so its own bagging and
+        feature subsamples) and early-stopped on the same validation rows; the
+        members' raw scores are averaged into one merged booster
+        (:class:`~fraudscore.model.ensemble.EnsembleModel`), which is then
+        calibrated and thresholded like a single model.
+    monotone : mapping of str to int
+        Monotone constraints by feature name or ``fnmatch`` pattern: ``1`` (the
+        score may only rise with the feature), ``-1`` (only fall), ``0`` (free);
+        e.g. ``{"fraud_*": 1}``. The first matching pattern wins.
 
     Examples
     --------
@@ -187,6 +199,8 @@ class TrainConfig:
     cv_folds: int = 4
     category_min_count: int = 10
     max_categories: int = 200
+    ensemble_size: int = 1
+    monotone: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
@@ -213,6 +227,12 @@ class TrainConfig:
             raise _bad("learning_rate", "a positive number", self.learning_rate)
         if not isinstance(self.lambda_l2, (int, float)) or self.lambda_l2 < 0:
             raise _bad("lambda_l2", "a non-negative number", self.lambda_l2)
+        if isinstance(self.ensemble_size, bool) or not isinstance(self.ensemble_size, int) \
+                or not 1 <= self.ensemble_size <= 100:
+            raise _bad("ensemble_size", "an integer in 1..100", self.ensemble_size)
+        if not isinstance(self.monotone, Mapping) or not all(
+                isinstance(k, str) and v in (-1, 0, 1) and not isinstance(v, bool) for k, v in self.monotone.items()):
+            raise _bad("monotone", "a mapping of feature names or patterns to -1, 0 or 1", self.monotone)
         if self.imbalance not in _IMBALANCE:
             raise _bad("imbalance", f"one of {_IMBALANCE}", self.imbalance)
         if self.calibration not in _CALIBRATION:
@@ -274,7 +294,23 @@ class TrainConfig:
         d = asdict(self)
         d["fprs"], d["budgets"] = list(self.fprs), list(self.budgets)
         d["extra_params"] = dict(self.extra_params)
+        d["monotone"] = dict(self.monotone)
         return d
+
+    def monotone_constraints(self, feature_names: Sequence[str]) -> list[int] | None:
+        """LightGBM's ``monotone_constraints`` list for these features (None when no constraint applies).
+
+        Examples
+        --------
+        >>> TrainConfig(monotone={"fraud_*": 1, "amount": -1}).monotone_constraints(["fraud_rate__ip__7d", "amount", "x"])
+        [1, -1, 0]
+        >>> TrainConfig().monotone_constraints(["a"]) is None
+        True
+        """
+        out = []
+        for name in feature_names:
+            out.append(next((int(v) for pat, v in self.monotone.items() if fnmatch.fnmatchcase(name, pat)), 0))
+        return out if any(out) else None
 
 
 def time_split(ts: np.ndarray, valid_fraction: float, gap_ms: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -456,8 +492,16 @@ def train_model(
     candidates = ["none", "sqrt"] if cfg.imbalance == "auto" else [cfg.imbalance]
     datasets = None  # built by the first candidate, shared by the next (only booster parameters differ)
     results = {}
+    mono = cfg.monotone_constraints(names)
+
+    def lgb_params(w: float) -> dict[str, Any]:
+        p = cfg.lgb_params(w)
+        if mono is not None:
+            p["monotone_constraints"] = mono
+        return p
+
     for cand in candidates:
-        res = boost(cfg.lgb_params(weights[cand]), X, y, folds, names, categorical=cat_idx,
+        res = boost(lgb_params(weights[cand]), X, y, folds, names, categorical=cat_idx,
                     num_boost_round=cfg.num_boost_round, patience=cfg.early_stopping_rounds,
                     min_rounds=cfg.min_boost_rounds, datasets=datasets, callbacks=callbacks)
         datasets = res.datasets
@@ -470,20 +514,40 @@ def train_model(
         chosen = cfg.imbalance
     res = results[chosen]
     spw = weights[chosen]
-    params = cfg.lgb_params(spw)
+    params = lgb_params(spw)
     best = res.best_iteration
+    # ensemble members beyond the first: same rows, folds and weighting, their own seeds and early stopping
+    member_runs = [(res, int(params["seed"]))]
+    for m in range(1, cfg.ensemble_size):
+        pm = {**params, "seed": _member_seed(int(params["seed"]), m)}
+        member_runs.append((boost(pm, X, y, folds, names, categorical=cat_idx, num_boost_round=cfg.num_boost_round,
+                                  patience=cfg.early_stopping_rounds, min_rounds=cfg.min_boost_rounds,
+                                  datasets=datasets, callbacks=callbacks), int(pm["seed"])))
     # held-out raw predictions: the holdout, or the pooled out-of-fold rows
     ho_rows = np.concatenate([f.valid for f in folds])
-    raw_ho = np.concatenate([b.predict(X[f.valid], num_iteration=best) for b, f in zip(res.boosters, folds)])
+    if len(member_runs) == 1:
+        raw_ho = np.concatenate([b.predict(X[f.valid], num_iteration=best) for b, f in zip(res.boosters, folds)])
+    else:  # the ensemble's probability: the members' mean raw score (log-odds), as the merged booster gives
+        margin = np.mean([np.concatenate([b.predict(X[f.valid], num_iteration=r.best_iteration, raw_score=True)
+                                          for b, f in zip(r.boosters, folds)]) for r, _ in member_runs], axis=0)
+        raw_ho = 1.0 / (1.0 + np.exp(-margin))
     ho_order = np.argsort(ts[ho_rows], kind="stable")
     ho_rows, raw_ho = ho_rows[ho_order], raw_ho[ho_order]
-    if cv:
-        dall = lgb.Dataset(X[fit_rows], y[fit_rows].astype(np.float64), feature_name=names,
-                           categorical_feature=cat_idx or "auto", free_raw_data=True)
-        booster = lgb.train(params, dall, best)
-    else:
-        booster = lgb.Booster(model_str=res.boosters[0].model_to_string(num_iteration=best))
+    members: list[Any] = []
+    for r, seed in member_runs:
+        if cv:
+            dall = lgb.Dataset(X[fit_rows], y[fit_rows].astype(np.float64), feature_name=names,
+                               categorical_feature=cat_idx or "auto", free_raw_data=True)
+            b = lgb.train({**params, "seed": seed}, dall, r.best_iteration)
+        else:
+            b = lgb.Booster(model_str=r.boosters[0].model_to_string(num_iteration=r.best_iteration))
+        members.append((b, seed, r.best_iteration))
+    if len(members) > 1:
+        best = int(np.median([it for _, _, it in members]))
+    booster = members[0][0]
     for r in results.values():
+        r.datasets = []
+    for r, _ in member_runs:
         r.datasets = []
     yv = y[ho_rows]
     pos_ho = int(yv.sum())
@@ -545,5 +609,17 @@ def train_model(
     }
     if categorical:
         training["categorical_features"] = list(categorical)
+    if len(members) > 1:
+        from .ensemble import EnsembleModel
+
+        training["best_iterations"] = [it for _, _, it in members]
+        return EnsembleModel([b for b, _, _ in members], names, member_info=[
+            {"seed": sd, "best_iteration": it} for _, sd, it in members], calibrator=calibrator,
+            thresholds=thresholds, metrics=metrics, training=training, categories=categories)
     return _Model(booster, names, calibrator=calibrator, thresholds=thresholds, metrics=metrics, training=training,
                   categories=categories)
+
+
+def _member_seed(seed: int, member: int) -> int:
+    """Seed of ensemble member ``member`` (member 0 keeps ``seed``): distinct, deterministic, in int32."""
+    return (seed + 1_000_003 * member) % 2_147_483_647
