@@ -183,6 +183,32 @@ class MemoryLinkState(LinkState):
         self._devices, self._exact, self._blocks, self._fam, self._glob = devices, exact, blocks, fam, glob
         self.live_evictions = evictions
 
+    def current(self, fp_id: str, now: int) -> tuple[Record, int] | None:
+        """The live record whose *current* state is ``fp_id`` and the fingerprint's device count, else None.
+
+        The fast path of the commonest event, an unchanged device seen again: what :meth:`read`
+        returns as the exact match when that record's last fingerprint is ``fp_id``.
+
+        Examples
+        --------
+        >>> st = MemoryLinkState()
+        >>> st.write(LinkPlan({"id": "d1", "fp": "fp1_a", "t": 0, "n": 1}, ("fp1_a",), ("k",), 1, True, "f"), 0)
+        >>> st.current("fp1_a", 10)[0]["id"], st.current("fp1_b", 10)
+        ('d1', None)
+        """
+        hit = self._exact.get(fp_id)
+        if hit is None:
+            return None
+        rec = self._devices.get(hit[0])
+        if rec is None or rec.get("fp") != fp_id or now - rec["t"] > self.ttl_ms:
+            return None
+        return rec, hit[1]
+
+    def family(self, fam: str) -> tuple[int, dict[int, int]]:
+        """The live device count and value counts of hardware family ``fam`` (read-only)."""
+        f = self._fam.get(fam)
+        return (f[0], f[1]) if f is not None else (0, {})
+
     def read(self, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str, fam_keys: Sequence[int],
              glob_keys: Sequence[int], now: int,
              need_candidates: Callable[[Record | None], bool] | None = None,
