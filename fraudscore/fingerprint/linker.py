@@ -269,12 +269,12 @@ class DeviceLinker:
         """(fingerprint ids, block keys, family and global count keys, class key) of ``fp``, memoised by id."""
         hit = self._key_memo.get(fp.id)
         # the font-list sketch is not part of the id (a script may report the list or only its hash): check it
-        if hit is None or hit[0][1:] != fp.aliases or hit[5] != fp.fonts_sketch:
+        if hit is None or hit[5] != fp.fonts_sketch or hit[8] != fp.aliases:
             fam_keys, glob_keys = self.stat_keys(fp)
             ids = (fp.id, *fp.aliases) if fp.aliases else (fp.id,)
             key = self.shared_key(fp)
             hit = (ids, self.block_keys(fp), fam_keys, glob_keys, key, fp.fonts_sketch, self.pop_keys(fp),
-                   f"d_{fp.family}_{key[2:]}")
+                   f"d_{fp.family}_{key[2:]}", fp.aliases)
             if len(self._key_memo) >= 65_536:
                 self._key_memo.clear()
             self._key_memo[fp.id] = hit
@@ -282,9 +282,9 @@ class DeviceLinker:
 
     def read(self, fp: Fingerprint, now: int) -> LinkView:
         """Read what :meth:`decide` needs from the state."""
-        ids, blocks, fam_keys, glob_keys, shared = self._keys(fp)[:5]
+        ids, blocks, fam_keys, glob_keys, shared, _, _, class_id, _ = self._keys(fp)
         return self.state.read(ids, blocks, fp.family, fam_keys, glob_keys, now,
-                               lambda ex: ex is None or _ahead(ex, fp), shared)
+                               lambda ex: ex is None or (ex["id"] != class_id and _ahead(ex, fp)), shared)
 
     @staticmethod
     def shared_key(fp: Fingerprint) -> str:
@@ -304,9 +304,10 @@ class DeviceLinker:
 
         Returns the result and the plan to :meth:`LinkState.write`.
         """
-        ids, blocks, _, _, key, _, _, class_id = self._keys(fp)
+        ids, blocks, _, _, key, _, _, class_id, _ = self._keys(fp)
         ex = view.exact
-        if ex is not None and not _ahead(ex, fp):
+        if ex is not None and (ex["id"] == class_id or not _ahead(ex, fp)):
+            # (a class record holds twins on several versions: none of them is "ahead" of another)
             pop = self.popularity(fp, view, view.exact_ndev, True)
             if pop >= COMMON_POPULARITY and ex["id"] != class_id:
                 # a device tracked on its own whose fingerprint has become common: its twins cannot be told
@@ -319,7 +320,7 @@ class DeviceLinker:
                 return LinkResult(did, round(1.0 / pop, 3), changed, False, "shared"), plan
             conf = round(min(1.0, 1.0 / pop), 3)
             did = ex["id"]
-            if ex["fp"] == fp.id:
+            if ex["fp"] == fp.id or did == class_id:  # seen again (a twin of the class: its record stays)
                 plan = LinkPlan(ex, ids, blocks, view.exact_ndev, False, fp.family, touch=True, ip=ip)
                 changed: tuple[str, ...] = ()
             else:  # back to an earlier state of its own (e.g. undocked again)
@@ -402,15 +403,15 @@ class DeviceLinker:
         if type(st) is MemoryLinkState:
             # fast path of an unchanged device seen again: decide()'s exact branch, inlined (parity-tested)
             cur = st.current(fp.id, now)
-            if cur is not None:
+            keys = self._keys(fp)
+            if cur is not None and (cur[0]["fp"] == fp.id or cur[0]["id"] == keys[7]):
                 rec, ndev = cur
-                keys = self._keys(fp)
                 fam_n, counts = st.family(fp.family)
                 pop = self._popularity(fp, keys[6], fam_n, counts, ndev, True)
                 did = rec["id"]
                 if pop < COMMON_POPULARITY or did == keys[7]:
                     conf = round(min(1.0, 1.0 / pop), 3)
-                    st.write(LinkPlan(rec, keys[0], keys[1], ndev, False, fp.family, touch=True, ip=iph), now)
+                    st.touch(rec, keys[0], keys[1], ndev, iph, now)
                     res = self._results.get((did, conf))
                     if res is None:
                         if len(self._results) >= 65_536:
