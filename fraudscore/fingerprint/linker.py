@@ -77,6 +77,8 @@ MIN_LINK_CONFIDENCE = 0.6
 #: Popularity from which a fingerprint is *common* (its link confidence would fall below MIN_LINK_CONFIDENCE):
 #: its observations go to the one shared record of its class.
 COMMON_POPULARITY = 1.0 / MIN_LINK_CONFIDENCE
+#: Least popularity of a fingerprint linked to its class record (which stands for two devices or more).
+_CLASS_POPULARITY = 2.0
 _MASK48 = (1 << 48) - 1
 _IDX = {a: i for i, a in enumerate(VOLATILE_ATTRS)}
 #: Components whose values are counted per hardware family for the popularity estimate (every volatile
@@ -307,8 +309,11 @@ class DeviceLinker:
         ids, blocks, _, _, key, _, _, class_id, _ = self._keys(fp)
         ex = view.exact
         if ex is not None and (ex["id"] == class_id or not _ahead(ex, fp)):
-            # (a class record holds twins on several versions: none of them is "ahead" of another)
+            # (a class record holds twins on several versions: none of them is "ahead" of another; it stands for
+            # two devices or more, whatever the counts say now)
             pop = self.popularity(fp, view, view.exact_ndev, True)
+            if ex["id"] == class_id and pop < _CLASS_POPULARITY:
+                pop = _CLASS_POPULARITY
             if pop >= COMMON_POPULARITY and ex["id"] != class_id:
                 # a device tracked on its own whose fingerprint has become common: its twins cannot be told
                 # apart, so it joins its class record (else it alternates between the two ids)
@@ -317,7 +322,7 @@ class DeviceLinker:
                 changed, _ = _changes(fp, sh) if sh is not None else ((), ())
                 plan = LinkPlan(make_record(fp, did, now, sh, ip), (*ids, key), blocks, view.exact_ndev, False,
                                 fp.family)
-                return LinkResult(did, round(1.0 / pop, 3), changed, False, "shared"), plan
+                return LinkResult(did, round(1.0 / max(pop, _CLASS_POPULARITY), 3), changed, False, "shared"), plan
             conf = round(min(1.0, 1.0 / pop), 3)
             did = ex["id"]
             if ex["fp"] == fp.id or did == class_id:  # seen again (a twin of the class: its record stays)
@@ -341,7 +346,7 @@ class DeviceLinker:
             fk, gk = self.stat_keys(fp, pos if sh is not None else None)
             plan = LinkPlan(make_record(fp, did, now, sh, ip), (*ids, key), blocks, ndev, sh is None, fp.family,
                             fk, gk)
-            return LinkResult(did, round(1.0 / pop, 3), changed, sh is None, "shared"), plan
+            return LinkResult(did, round(1.0 / max(pop, _CLASS_POPULARITY), 3), changed, sh is None, "shared"), plan
         cands = [r for r in view.cands if compatible(fp, r)]
         n_c = len(cands)
         scored: list[tuple[float, int, dict[str, Any]]] = []
@@ -409,6 +414,8 @@ class DeviceLinker:
                 fam_n, counts = st.family(fp.family)
                 pop = self._popularity(fp, keys[6], fam_n, counts, ndev, True)
                 did = rec["id"]
+                if did == keys[7] and pop < _CLASS_POPULARITY:
+                    pop = _CLASS_POPULARITY
                 if pop < COMMON_POPULARITY or did == keys[7]:
                     conf = round(min(1.0, 1.0 / pop), 3)
                     st.touch(rec, keys[0], keys[1], ndev, iph, now)
