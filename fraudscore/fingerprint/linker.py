@@ -12,10 +12,13 @@ of FP-STALKER's *hybrid* linker (rules find candidates, a learned model decides)
    without a resettable id while its family holds fewer than
    ``min_family_devices`` devices -- a prior of ``mobile_prior`` devices (mobile
    fingerprints are mostly not unique);
-3. **shared classes**: a fingerprint as common as two devices or more cannot be
-   told apart from its twins: it is linked to one shared record per class
+3. **shared classes**: a fingerprint whose popularity reaches :data:`COMMON_POPULARITY`
+   cannot be told apart from its twins: it is linked to one shared record per class
    (hardware family, browser, lasting settings) across updates, as exact
-   matching would within one version, with confidence ``1 / popularity``;
+   matching would within one version, with confidence ``1 / popularity`` (at most
+   0.5: a class record stands for two devices or more). The class is sticky: a
+   twin hitting the class record is a sighting of it, and a device tracked alone
+   whose fingerprint becomes common joins its class on its next exact hit;
 4. **candidates** otherwise come from blocks, never a scan: devices of the same
    *hardware family* (the hardware section without the renderer's driver
    details, so a driver update does not hide a desktop), browser family and
@@ -38,7 +41,9 @@ the number. An exact match on a common fingerprint (identical phones) therefore
 never merges two phones' histories. The decision is a pure function of the
 fingerprint, the :class:`~fraudscore.fingerprint.linkstate.LinkView` read from
 the state and the event time (:meth:`DeviceLinker.decide`), so an optimistic
-read-decide-commit protocol fits.
+read-decide-commit protocol fits. Over a :class:`MemoryLinkState`, :meth:`DeviceLinker.link`
+takes a fast path for an exact hit (``decide``'s exact branch inlined, parity-tested
+against read -> decide -> write).
 
 Examples
 --------
@@ -64,12 +69,12 @@ from typing import Any
 import xxhash
 
 from ..errors import ConfigError
-from .linkfeatures import compatible, make_record, n_differences, pair_features
+from .linkfeatures import compatible_records, make_record, n_differences, pair_features
 from .linkmodel import LinkModel, default_link_model
 from .linkstate import LinkPlan, LinkState, LinkView, MemoryLinkState
 from .sections import VOLATILE_ATTRS, Fingerprint
 
-__all__ = ["DeviceLinker", "LinkResult", "MIN_LINK_CONFIDENCE"]
+__all__ = ["DeviceLinker", "LinkResult", "MIN_LINK_CONFIDENCE", "COMMON_POPULARITY"]
 
 #: Velocity features keyed on ``device_id`` use a link only at or above this confidence (a fingerprint
 #: shared by two devices or more gets at most 0.5).
@@ -347,7 +352,7 @@ class DeviceLinker:
             plan = LinkPlan(make_record(fp, did, now, sh, ip), (*ids, key), blocks, ndev, sh is None, fp.family,
                             fk, gk)
             return LinkResult(did, round(1.0 / max(pop, _CLASS_POPULARITY), 3), changed, sh is None, "shared"), plan
-        cands = [r for r in view.cands if compatible(fp, r)]
+        cands = compatible_records(fp, view.cands)
         n_c = len(cands)
         scored: list[tuple[float, int, dict[str, Any]]] = []
         if cands:

@@ -48,7 +48,8 @@ from typing import Any
 
 from .sections import VOLATILE_ATTRS, Fingerprint, sketch_jaccard
 
-__all__ = ["PAIR_FEATURES", "pair_features", "make_record", "compatible", "version_step", "n_differences"]
+__all__ = ["PAIR_FEATURES", "pair_features", "make_record", "compatible", "compatible_records", "version_step",
+           "n_differences"]
 
 _PER_ATTR = ("screen", "timezone", "languages", "fonts_hash", "canvas_hash", "sim_operator")
 PAIR_FEATURES: tuple[str, ...] = (
@@ -90,6 +91,29 @@ def compatible(fp: Fingerprint, rec: dict[str, Any]) -> bool:
     return (rec["fam"] == fp.family and rec["bf"] == c.browser_family
             and _not_backwards(c.os_version, rec["ov"]) and _not_backwards(c.browser_version, rec["bv"])
             and _not_backwards(c.app_version, rec["av"]))
+
+
+def compatible_records(fp: Fingerprint, recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``[r for r in recs if compatible(fp, r)]`` in one pass (the linker's hot loop over a block).
+
+    Examples
+    --------
+    >>> from fraudscore.keys import Keys
+    >>> from fraudscore.fingerprint.sections import Fingerprinter
+    >>> fpr = Fingerprinter(Keys(b"0123456789abcdef-demo-secret"))
+    >>> a = fpr.fingerprint({"os": "android", "model": "X1", "app_version": "5.2", "android_id": "aa"})
+    >>> old = make_record(fpr.fingerprint({"os": "android", "model": "X1", "app_version": "5.1"}), "d1", 0, None, 0)
+    >>> new = make_record(fpr.fingerprint({"os": "android", "model": "X1", "app_version": "5.3"}), "d2", 0, None, 0)
+    >>> [r["id"] for r in compatible_records(a, [old, new])] == [r["id"] for r in (old, new) if compatible(a, r)]
+    True
+    """
+    c = fp.canonical
+    fam, bf = fp.family, c.browser_family
+    ov, bv, av = (None if v is None else list(v) for v in (c.os_version, c.browser_version, c.app_version))
+    return [r for r in recs if r["fam"] == fam and r["bf"] == bf
+            and (ov is None or r["ov"] is None or ov >= r["ov"])
+            and (bv is None or r["bv"] is None or bv >= r["bv"])
+            and (av is None or r["av"] is None or av >= r["av"])]
 
 
 def n_differences(fp: Fingerprint, rec: dict[str, Any]) -> int:
