@@ -30,12 +30,12 @@ from .decision import Decision, DecisionBatch, PendingReasons, Reason
 from .errors import BundleError, ConfigError, EventError
 from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
+from .labels import LabelIndex, labels_for_rows, parse_application_id, parse_is_fraud, parse_label_time
 from .model import explain_batch, explain_reasons, score_scale, score_scale_array
 from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline, late_event_error, paused_gc
 from .policy import Policy
 from .rules import RuleSet, combine
 from .schema import Schema
-from .timeutil import to_epoch_ms
 from .velocity import FeatureSet, MemoryStore, OnlineVelocity, RedisStore
 
 __all__ = ["Scorer", "load", "labels_for_rows", "LabelIndex"]
@@ -54,74 +54,6 @@ def _model_version(model: Any) -> str:
         if name != "model.json":  # metadata (metrics, versions) does not change predictions
             h.update(name.encode() + b"\0" + data)
     return "m-" + h.hexdigest()[:16]
-
-
-class LabelIndex:
-    """A labels table indexed once by application id, for aligning it with batch rows.
-
-    ``labels`` holds the id column (``id_field``: the schema's id field, e.g.
-    ``application_id``; a column named ``application_id`` is accepted too),
-    ``is_fraud`` and ``label_time`` (any timestamp form; ``label_ts`` in epoch
-    ms is accepted too) as a mapping of columns or a DataFrame. The label time
-    may be left out when no feature is label-delayed (``require_time=False``):
-    such labels only ever serve as training targets. :meth:`align` gives rows
-    without a label ``is_fraud = NaN`` and a label time that never arrives.
-
-    Examples
-    --------
-    >>> idx = LabelIndex({"application_id": ["A", "B"], "is_fraud": [1, 0], "label_ts": [5, 7]})
-    >>> out = idx.align(np.array(["B", "C"], dtype=object))
-    >>> out["is_fraud"].tolist(), int(out["label_ts"][0])
-    ([0.0, nan], 7)
-    >>> LabelIndex({"order": ["A"], "is_fraud": [1]}, id_field="order", require_time=False).align(["A"])["is_fraud"]
-    array([1.])
-    >>> LabelIndex({"order": ["A"], "is_fraud": [1]}, id_field="order")
-    Traceback (most recent call last):
-    ...
-    fraudscore.errors.EventError: field 'label_time': is a required column of the labels table (label-delayed features use it; or give label_ts in epoch ms)
-    """
-
-    def __init__(self, labels: Any, *, id_field: str = "application_id", require_time: bool = True) -> None:
-        if hasattr(labels, "to_dict") and hasattr(labels, "columns"):
-            labels = {c: labels[c].to_numpy() for c in labels.columns}
-        if not isinstance(labels, Mapping):
-            raise EventError("labels", "must be a mapping of columns or a DataFrame", value=labels)
-        id_col = id_field if id_field in labels else "application_id" if "application_id" in labels else None
-        if id_col is None:
-            raise EventError(id_field, "is a required column of the labels table (the schema's id field"
-                             + (")" if id_field == "application_id" else "; 'application_id' is accepted too)"))
-        if "is_fraud" not in labels:
-            raise EventError("is_fraud", "is a required column of the labels table (1 = fraud, 0 = genuine)")
-        ids = np.asarray(labels[id_col], dtype=object)
-        self.fraud = np.asarray(labels["is_fraud"], dtype=np.float64)
-        if "label_ts" in labels:
-            self.lts = np.asarray(labels["label_ts"], dtype=np.int64)
-        elif "label_time" in labels:
-            self.lts = np.array([to_epoch_ms(v) for v in labels["label_time"]], dtype=np.int64)
-        elif require_time:
-            raise EventError("label_time", "is a required column of the labels table (label-delayed features use "
-                                           "it; or give label_ts in epoch ms)")
-        else:
-            self.lts = np.full(len(ids), np.iinfo(np.int64).max, dtype=np.int64)
-        self.pos = {str(a): i for i, a in enumerate(ids)}
-
-    def align(self, application_ids: Any) -> dict[str, np.ndarray]:
-        """``is_fraud`` (float, NaN unknown) and ``label_ts`` (int64 ms) aligned with ``application_ids``."""
-        j = np.array([self.pos.get(str(a), -1) for a in application_ids], dtype=np.int64)
-        ok = j >= 0
-        fraud = np.full(len(j), np.nan)
-        lts = np.full(len(j), np.iinfo(np.int64).max, dtype=np.int64)
-        fraud[ok] = self.fraud[j[ok]]
-        lts[ok] = self.lts[j[ok]]
-        return {"is_fraud": fraud, "label_ts": lts}
-
-
-def labels_for_rows(labels: Any, application_ids: np.ndarray, *, id_field: str = "application_id",
-                    require_time: bool = True) -> dict[str, np.ndarray]:
-    """Align a labels table with batch rows by id (see :class:`LabelIndex`)."""
-    index = labels if isinstance(labels, LabelIndex) else LabelIndex(labels, id_field=id_field,
-                                                                      require_time=require_time)
-    return index.align(application_ids)
 
 
 class Scorer:
@@ -164,7 +96,7 @@ class Scorer:
     ) -> None:
         self.bundle = bundle
         self.keys = Keys.resolve(key)
-        want = (bundle.fingerprint or {}).get("key_id")
+        want = (bundle.fingerprint or {}).get("key_id") or getattr(bundle, "key_id", None)
         if want and want != self.keys.key_id:
             raise BundleError(
                 f"the key's id {self.keys.key_id!r} does not match the bundle's key id {want!r}: "
@@ -185,7 +117,8 @@ class Scorer:
             if not (len(idx) == len(names) and np.array_equal(idx, np.arange(len(names)))):
                 self._model_cols = idx
         self.policy = Policy.from_dict(bundle.policy) if bundle.policy else Policy()
-        self.ruleset = RuleSet.from_toml(bundle.rules_toml, lists=bundle.lists) if bundle.rules_toml else RuleSet([])
+        self.ruleset = (RuleSet.from_toml(bundle.rules_toml, lists=bundle.lists, bundled=True) if bundle.rules_toml
+                        else RuleSet([]))
         known = (*self.pipeline.record_fields, *self.pipeline.feature_names)
         self.rules = self.ruleset.compile(
             known,
@@ -274,10 +207,19 @@ class Scorer:
             degraded=degraded,
         )
 
-    def record_label(self, application_id: str, is_fraud: bool, label_time: Any) -> None:
-        """Feed back a confirmed label; it enters label-delayed features from ``label_time`` on."""
+    def record_label(self, application_id: str, is_fraud: bool | int | str, label_time: Any) -> None:
+        """Feed back a confirmed label; it enters label-delayed features from ``label_time`` on.
+
+        Labels are read strictly (:mod:`fraudscore.labels`): ``is_fraud`` is a boolean,
+        ``0`` / ``1`` or one of a few documented strings (``"no"`` is ``False``);
+        anything else, a missing ``application_id`` or a bad ``label_time`` raises
+        :class:`~fraudscore.errors.EventError` and stores nothing.
+        """
+        app = parse_application_id(application_id, field=self.schema.id_field)
+        fraud = parse_is_fraud(is_fraud)
+        lts = parse_label_time(label_time)
         with self._lock:
-            self.velocity.record_label(str(application_id), bool(is_fraud), to_epoch_ms(label_time))
+            self.velocity.record_label(app, fraud, lts)
 
     # -- many events ---------------------------------------------------------------------
     def label_index(self, labels: Any) -> LabelIndex:
@@ -445,10 +387,18 @@ def _explain_rows(want: Any, action: np.ndarray, cb: ColumnBatch) -> np.ndarray:
 def load(path: str, key: Keys | bytes | str | None = None, **kwargs: Any) -> Scorer:
     """Load a bundle from ``path`` (directory or zip), verify it, and return a ready :class:`Scorer`.
 
-    ``key`` is the caller's secret (``FRAUDSCORE_KEY`` when omitted); other
-    keyword arguments go to :class:`Scorer` (``store``, ``degrade``, ``explain``, ``state``).
+    ``key`` is the caller's secret (``FRAUDSCORE_KEY`` when omitted): the bundle's
+    signature is checked with it. Other keyword arguments go to :class:`Scorer`
+    (``store``, ``degrade``, ``explain``, ``state``).
     """
-    scorer = Scorer(Bundle.load(path), key, **kwargs)
+    keys = Keys.resolve(key)
+    bundle = Bundle.load(path, key=keys)
+    try:
+        scorer = Scorer(bundle, keys, **kwargs)
+    except BundleError:
+        raise
+    except ConfigError as e:  # signed, but its parts do not fit together (e.g. a rule names no feature)
+        raise BundleError(f"the bundle does not build a scorer: {e}") from None
     log.info("bundle loaded from %s (model %s, rules %s, %d features)", path, scorer.model_version,
              scorer.ruleset.version, len(scorer.pipeline.feature_names))
     return scorer

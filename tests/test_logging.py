@@ -42,7 +42,7 @@ def test_the_logger_has_a_null_handler():
 
 def test_bundle_loaded_and_rows_rejected_are_logged(tmp_path, caplog):
     path = tmp_path / "b"
-    small_bundle().save(path)
+    small_bundle().save(path, key=SECRET)
     with caplog.at_level(logging.INFO, logger="fraudscore"):
         scorer = fs.load(str(path), key=SECRET)
         scorer.score_batch([{"application_id": "A", "ts": "yesterday"}, *synthetic().to_records()[:3]])
