@@ -44,6 +44,7 @@ Examples
 from __future__ import annotations
 
 import math
+from operator import ne
 from typing import Any
 
 from .sections import VOLATILE_ATTRS, Fingerprint, sketch_jaccard
@@ -118,11 +119,7 @@ def compatible_records(fp: Fingerprint, recs: list[dict[str, Any]]) -> list[dict
 
 def n_differences(fp: Fingerprint, rec: dict[str, Any]) -> int:
     """Number of volatile components (and the renderer) that differ: the cheap pre-filter."""
-    n = 0 if fp.renderer == rec["r"] else 1
-    for a, b in zip(fp.components, rec["c"]):
-        if a != b:
-            n += 1
-    return n
+    return (fp.renderer != rec["r"]) + sum(map(ne, fp.components, rec["c"]))
 
 
 def _cmp(a: int, b: int) -> float:
@@ -138,7 +135,7 @@ def pair_features(fp: Fingerprint, rec: dict[str, Any], now: int, ip: int, n_can
     bstep = version_step(c.browser_version, rec["bv"])
     ostep = version_step(c.os_version, rec["ov"])
     astep = version_step(c.app_version, rec["av"])
-    changed = sum(1 for a, b in zip(new, old) if a != b) + (fp.renderer != rec["r"])
+    changed = sum(map(ne, new, old)) + (fp.renderer != rec["r"])
     ua_same = 1.0 if new[_UA] != old[_UA] and bstep <= 0 and ostep <= 0 and new[_OSV] == old[_OSV] else 0.0
     per = [_cmp(new[p], old[p]) for p in _ATTR_POS]
     ids_both = [(new[p], old[p]) for p in _ID_POS if new[p] and old[p]]
