@@ -72,6 +72,9 @@ class ColumnBatch:
     index : object, optional
         The input's index (a ``pandas.Index`` for DataFrames), kept so results can
         be aligned back to it.
+    duplicate : numpy.ndarray, optional
+        ``bool`` per valid row once the scorer has admitted the batch: the row repeats
+        an application id applied earlier (see :mod:`fraudscore.velocity.admission`).
     """
 
     columns: dict[str, np.ndarray]
@@ -79,6 +82,7 @@ class ColumnBatch:
     errors: list[EventError] = field(default_factory=list)
     n_input: int = 0
     index: Any = None
+    duplicate: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -97,6 +101,7 @@ class ColumnBatch:
             [],
             self.n_input,
             self.index,
+            None if self.duplicate is None else self.duplicate[positions],
         )
 
     def row(self, i: int) -> dict[str, Any]:

@@ -59,6 +59,9 @@ def test_degraded_decisions_and_store_errors_are_logged(caplog):
         def update_and_read(self, plan, record, ts):
             raise StoreError("connection refused")
 
+        def apply(self, plan, record, ts=None, link=None):  # what scoring calls (exactly once per application)
+            raise StoreError("connection refused")
+
     ev = synthetic().to_records()[0]
     with caplog.at_level(logging.WARNING, logger="fraudscore"):
         d = fs.Scorer(small_bundle(), SECRET, store=Broken(), degrade=True).score(ev)
