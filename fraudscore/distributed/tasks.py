@@ -1,0 +1,353 @@
+"""The work each Dask task does: plain functions of plain data, no Dask import.
+
+A partitioned replay runs in stages (see ``docs/scaling.md``):
+
+1. :func:`prepare` (per input partition): validate, screen, pseudonymise,
+   fingerprint; the stateless features. No link, no velocity yet.
+2. the **link pass**: :func:`link_pieces` sends each row with a device to the
+   bucket of its *hardware family* -- every candidate block, exact-index entry and
+   value count a link decision reads is keyed under that family -- and
+   :func:`link_bucket` replays each bucket in processing order through a fresh
+   linker; :func:`join_links` puts the device ids back by row.
+3. optional **labels** (label-delayed features): :func:`id_pieces` and
+   :func:`label_bucket` join the labels table by application id.
+4. the **velocity pass**, once per key group: :func:`velocity_pieces` sends each
+   row to the bucket of its entity key and :func:`velocity_bucket` replays the
+   group's features over the bucket in processing order.
+5. :func:`finish` (per input partition): join the features back by row, then
+   rules, model and policy (row-wise), and write the partition's output.
+
+The functions rebuild the :class:`~fraudscore.scorer.Scorer` from the bundle's
+files and the key once per worker process (:func:`scorer_of`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..batch import ColumnBatch, to_columns
+from ..bundle import Bundle, _Reader
+from ..keys import Keys
+from ..pipeline import LINK_FEATURE, late_event_error, paused_gc
+from ..velocity import FeatureSet, late_mask, replay
+from ..velocity.plan import Group, Plan
+from .partition import bucket_of, concat_pieces, processing_order, split
+
+__all__ = ["Job", "Part", "scorer_of", "prepare", "newest_time", "drop_late", "link_pieces", "link_bucket",
+           "join_links", "id_pieces", "label_bucket", "join_labels", "velocity_pieces", "velocity_bucket",
+           "finish", "group_fields"]
+
+_NEVER = np.iinfo(np.int64).max
+
+
+@dataclass
+class Job:
+    """What every task needs: the bundle's files, the key, and the run's settings."""
+
+    files: dict[str, bytes]
+    keys: Keys
+    token: str
+    buckets: int
+    by_time: bool = True
+    with_features: bool = False
+    explain: Any = None
+    has_labels: bool = False
+
+
+@dataclass
+class Part:
+    """One input partition while it moves through the stages (it stays on its worker)."""
+
+    index: int
+    cb: ColumnBatch
+    rec: dict[str, np.ndarray]
+    static: np.ndarray
+    labels: dict[str, np.ndarray] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class _FilesReader(_Reader):
+    def __init__(self, files: Mapping[str, bytes]) -> None:
+        self.files = files
+
+    def read(self, name: str) -> bytes | None:
+        return self.files.get(name)
+
+
+_SCORERS: dict[str, Any] = {}
+_LOCK = threading.Lock()
+
+
+def scorer_of(job: Job) -> Any:
+    """The job's :class:`~fraudscore.scorer.Scorer`, built once per process (the bundle is verified)."""
+    from ..scorer import Scorer
+
+    with _LOCK:
+        s = _SCORERS.get(job.token)
+        if s is None:
+            bundle = Bundle._from_reader(_FilesReader(job.files), fast=True)
+            s = _SCORERS[job.token] = Scorer(bundle, job.keys)
+        return s
+
+
+# -- 1. prepare ------------------------------------------------------------------------------------
+def _read(source: Any) -> Any:
+    """An input partition: ``("parquet", path, row groups or None)`` or an in-memory table."""
+    if isinstance(source, tuple) and source and source[0] == "parquet":
+        import pyarrow.parquet as pq
+
+        _, path, groups = source
+        pf = pq.ParquetFile(path)
+        return pf.read() if groups is None else pf.read_row_groups(list(groups))
+    return source
+
+
+def prepare(job: Job, source: Any, index: int, offset: int) -> Part:
+    """Validate and screen one input partition and compute everything that needs no shared state.
+
+    Row numbers are global: ``offset`` is the partition's first input row.
+    """
+    scorer = scorer_of(job)
+    pipe = scorer.pipeline
+    with paused_gc():
+        cb = to_columns(_read(source), scorer.schema)
+        cb.rows = cb.rows + offset
+        cb.errors = [e.at_row(int(e.row or 0) + offset) for e in cb.errors]
+        cb.index = None
+        cb = pipe.screen(cb)
+        rec, static = pipe.batch_static(cb, None)
+    return Part(index, cb, rec, static, info={"n_input": cb.n_input})
+
+
+def newest_time(part: Part) -> int | None:
+    """The newest event time among a partition's valid rows (for the lateness rule in arrival order)."""
+    if not part.cb.n:
+        return None
+    return int(_ts(part).max())
+
+
+def _ts(part: Part) -> np.ndarray:
+    return np.asarray(part.rec["ts"], dtype=np.int64)
+
+
+def drop_late(job: Job, part: Part, head: int | None) -> Part:
+    """Reject the rows later than the allowed lateness behind ``head`` (the newest earlier time) or an earlier
+    row of this partition: the lateness rule of a single process, in arrival order."""
+    if not part.cb.n:
+        return part
+    scorer = scorer_of(job)
+    ts = _ts(part)
+    first = ts[:1] if head is None else np.array([head], dtype=np.int64)
+    late = late_mask(scorer.feature_set, np.concatenate([first, ts]))[1:]
+    if not late.any():
+        return part
+    tf = scorer.schema.time_field
+    errs = [late_event_error(tf, scorer.feature_set.allowed_lateness_ms, int(r)) for r in part.cb.rows[late]]
+    keep = np.flatnonzero(~late)
+    cb = part.cb.take(keep)
+    cb.errors = sorted(part.cb.errors + errs, key=lambda e: e.row or 0)
+    rec = {k: v[keep] for k, v in part.rec.items()}
+    return Part(part.index, cb, rec, part.static[keep], part.labels, part.info)
+
+
+# -- 2. links ------------------------------------------------------------------------------------
+def link_pieces(job: Job, part: Part) -> list[dict[str, np.ndarray]]:
+    """Rows with a fingerprint, cut by the bucket of their hardware family."""
+    fps = part.rec.get("device_fingerprint")
+    if fps is None:
+        return [{} for _ in range(job.buckets)]
+    has = np.flatnonzero(np.array([fp is not None for fp in fps.tolist()], dtype=bool))
+    fam = np.array([fps[i].family for i in has.tolist()] + [None], dtype=object)[:-1]
+    ip = part.rec.get("ip_prefix")
+    piece = {"part": np.full(len(has), part.index, dtype=np.int64), "idx": has, "row": part.cb.rows[has],
+             "ts": _ts(part)[has], "fp": fps[has],
+             "ip": ip[has] if ip is not None else np.full(len(has), None, dtype=object)}
+    return split(piece, bucket_of([fam], job.buckets), job.buckets)
+
+
+def link_bucket(job: Job, n_parts: int, *pieces: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """Link one bucket's fingerprints in processing order through a fresh linker; results cut by partition."""
+    from ..pipeline import FeaturePipeline
+
+    scorer = scorer_of(job)
+    rows = concat_pieces(pieces)
+    if not rows or not len(rows["idx"]):
+        return [{} for _ in range(n_parts)]
+    order = processing_order(rows["ts"], rows["row"], job.by_time)
+    rows = {k: v[order] for k, v in rows.items()}
+    m = len(order)
+    with paused_gc():
+        device_id, conf = FeaturePipeline.link_rows(rows["fp"], rows["ts"], np.arange(m), rows["ip"],
+                                                    scorer.pipeline.new_linker(), m)
+    out = {"part": rows["part"], "idx": rows["idx"], "device_id": device_id, "conf": conf}
+    return split(out, rows["part"], n_parts)
+
+
+def join_links(job: Job, part: Part, *results: Mapping[str, np.ndarray]) -> Part:
+    """Put the link results back into the partition's rows (``device_id`` and the link confidence)."""
+    scorer = scorer_of(job)
+    pipe = scorer.pipeline
+    rec = dict(part.rec)
+    fps = rec.pop("device_fingerprint", None)
+    if fps is None:
+        return Part(part.index, part.cb, rec, part.static, part.labels, part.info)
+    static = part.static.copy()
+    col = pipe.feature_names.index(LINK_FEATURE)
+    device_id = np.full(part.cb.n, None, dtype=object)
+    for r in results:
+        if r:
+            device_id[r["idx"]] = r["device_id"]
+            static[r["idx"], col] = r["conf"]
+    rec["device_id"] = device_id
+    return Part(part.index, part.cb, rec, static, part.labels, part.info)
+
+
+# -- 3. labels -----------------------------------------------------------------------------------
+def id_pieces(job: Job, part: Part, id_field: str) -> list[dict[str, np.ndarray]]:
+    """Each row's application id (as text, as :class:`~fraudscore.scorer.LabelIndex` matches it) by id bucket."""
+    ids = np.array([str(a) for a in part.cb.columns[id_field].tolist()] + [None], dtype=object)[:-1]
+    piece = {"part": np.full(part.cb.n, part.index, dtype=np.int64), "idx": np.arange(part.cb.n), "id": ids}
+    return split(piece, bucket_of([ids], job.buckets), job.buckets)
+
+
+def label_bucket(n_parts: int, labels: Mapping[str, np.ndarray], *pieces: Mapping[str, np.ndarray]
+                 ) -> list[dict[str, np.ndarray]]:
+    """Join one id bucket's rows with its labels (one label per id); results cut by partition."""
+    rows = concat_pieces(pieces)
+    if not rows:
+        return [{} for _ in range(n_parts)]
+    pos = {a: i for i, a in enumerate(labels["id"].tolist())} if labels else {}
+    j = np.array([pos.get(a, -1) for a in rows["id"].tolist()], dtype=np.int64)
+    ok = j >= 0
+    fraud = np.full(len(j), np.nan)
+    lts = np.full(len(j), _NEVER, dtype=np.int64)
+    if labels:
+        fraud[ok] = labels["is_fraud"][j[ok]]
+        lts[ok] = labels["label_ts"][j[ok]]
+    return split({"part": rows["part"], "idx": rows["idx"], "is_fraud": fraud, "label_ts": lts}, rows["part"],
+                 n_parts)
+
+
+def join_labels(part: Part, *results: Mapping[str, np.ndarray]) -> Part:
+    """The partition's rows with their labels (``is_fraud`` NaN and a label time that never comes when unknown)."""
+    fraud = np.full(part.cb.n, np.nan)
+    lts = np.full(part.cb.n, _NEVER, dtype=np.int64)
+    for r in results:
+        if r:
+            fraud[r["idx"]] = r["is_fraud"]
+            lts[r["idx"]] = r["label_ts"]
+    return Part(part.index, part.cb, part.rec, part.static, {"is_fraud": fraud, "label_ts": lts}, part.info)
+
+
+# -- 4. velocity ---------------------------------------------------------------------------------
+def group_fields(g: Group) -> list[str]:
+    """The record fields a key group's features read (its key, filters, values, distinct-of fields)."""
+    names = list(g.key)
+    for desc in g.slots:
+        for f, _ in desc[-1]:
+            names.append(f)
+        if desc[0] in ("val", "valid", "opt", "dist"):
+            names.append(desc[1])
+    return list(dict.fromkeys(n for n in names if n != "ts"))
+
+
+def _group(job: Job, g_index: int) -> tuple[Group, FeatureSet]:
+    scorer = scorer_of(job)
+    fs = scorer.feature_set
+    g = Plan(fs).groups[g_index]
+    return g, FeatureSet([fs.specs[q.out] for q in g.queries], allowed_lateness=fs.allowed_lateness)
+
+
+def velocity_pieces(job: Job, part: Part, g_index: int) -> list[dict[str, np.ndarray]]:
+    """The rows of a partition with a complete entity key for group ``g_index``, cut by the key's bucket."""
+    g, _ = _group(job, g_index)
+    n = part.cb.n
+    cols = {f: part.rec[f] if f in part.rec else np.full(n, None, dtype=object) for f in group_fields(g)}
+    piece = {"part": np.full(n, part.index, dtype=np.int64), "idx": np.arange(n), "row": part.cb.rows,
+             "ts": _ts(part), **{f"c:{f}": v for f, v in cols.items()}}
+    if part.labels is not None and any(desc[0] == "app" for desc in g.slots):
+        piece["l:is_fraud"] = part.labels["is_fraud"]
+        piece["l:label_ts"] = part.labels["label_ts"]
+    return split(piece, bucket_of([cols[k] for k in g.key], job.buckets), job.buckets)
+
+
+def velocity_bucket(job: Job, g_index: int, n_parts: int, *pieces: Mapping[str, np.ndarray]
+                    ) -> list[dict[str, np.ndarray]]:
+    """Replay one key group over one bucket in processing order; results cut by partition."""
+    _, sub = _group(job, g_index)
+    rows = concat_pieces(pieces)
+    if not rows or not len(rows["idx"]):
+        return [{} for _ in range(n_parts)]
+    order = processing_order(rows["ts"], rows["row"], job.by_time)
+    rows = {k: v[order] for k, v in rows.items()}
+    cols: dict[str, np.ndarray] = {"ts": rows["ts"]}
+    cols.update({k[2:]: v for k, v in rows.items() if k.startswith("c:")})
+    labels = None
+    if "l:is_fraud" in rows:
+        labels = {"is_fraud": rows["l:is_fraud"], "label_ts": rows["l:label_ts"]}
+    values = replay(sub, cols, labels=labels)
+    return split({"part": rows["part"], "idx": rows["idx"], "values": values}, rows["part"], n_parts)
+
+
+# -- 5. finish -----------------------------------------------------------------------------------
+def features_of(job: Job, part: Part, group_results: Sequence[tuple[int, Sequence[Mapping[str, np.ndarray]]]]
+                ) -> np.ndarray:
+    """The partition's feature matrix: its static part plus every group's velocity values, by row."""
+    scorer = scorer_of(job)
+    pipe = scorer.pipeline
+    plan = Plan(scorer.feature_set)
+    n_static = len(pipe.feature_names) - len(scorer.feature_set.names)
+    X = np.full((part.cb.n, len(pipe.feature_names)), np.nan)
+    X[:, :n_static] = part.static
+    for g_index, results in group_results:
+        cols = n_static + np.array([q.out for q in plan.groups[g_index].queries], dtype=np.int64)
+        for r in results:
+            if r and len(r["idx"]):
+                X[np.ix_(r["idx"], cols)] = r["values"]
+    return X
+
+
+def finish(job: Job, part: Part, out_dir: str | None, n_groups: int, *results: Mapping[str, np.ndarray]
+           ) -> dict[str, Any]:
+    """Rules, model and policy over the partition's rows; its output written to ``out_dir`` (Parquet).
+
+    ``results`` are the velocity results for this partition, ``n_groups`` lists of
+    buckets after one another. Returns the partition's summary (and the frame when
+    no ``out_dir`` is given).
+    """
+    scorer = scorer_of(job)
+    per = len(results) // max(n_groups, 1)
+    grouped = [(g, results[g * per : (g + 1) * per]) for g in range(n_groups)]
+    X = features_of(job, part, grouped)
+    with paused_gc():
+        batch = scorer.decide_batch(part.cb, part.rec, X, return_features=job.with_features, explain=job.explain)
+    df = batch.to_pandas(with_features=job.with_features).reset_index()
+    summary: dict[str, Any] = {"part": part.index, "rows_in": part.info.get("n_input", 0), "rows_scored": len(batch),
+                               "actions": batch.action_counts(),
+                               "errors": [{"row": e.row, "field": e.field, "error": str(e)} for e in part.cb.errors]}
+    if out_dir is None:
+        summary["frame"] = df
+        return summary
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(out_dir) / f"part-{part.index:05d}.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path)
+    summary["path"] = str(path)
+    return summary
+
+
+def feature_rows(job: Job, part: Part, n_groups: int, keep: Sequence[str], *results: Mapping[str, np.ndarray]
+                 ) -> dict[str, Any]:
+    """The partition's feature matrix and the record columns named in ``keep`` (for training)."""
+    per = len(results) // max(n_groups, 1)
+    X = features_of(job, part, [(g, results[g * per : (g + 1) * per]) for g in range(n_groups)])
+    cols = {k: part.rec[k] if k in part.rec else part.cb.columns[k] for k in keep}
+    return {"rows": part.cb.rows, "ts": _ts(part), "X": X, "columns": cols, "errors": part.cb.errors,
+            "n_input": part.info.get("n_input", 0)}
