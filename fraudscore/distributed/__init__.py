@@ -19,7 +19,7 @@ Examples
 --------
 >>> import fraudscore.distributed as fd
 >>> sorted(n for n in fd.__all__ if not n.startswith("_"))
-['features_dask', 'score_dask']
+['connect', 'features_dask', 'score_dask']
 """
 
 from __future__ import annotations
@@ -41,13 +41,43 @@ from ..keys import Keys
 from . import tasks as T
 from .partition import bucket_of, split
 
-__all__ = ["score_dask", "features_dask"]
+__all__ = ["score_dask", "features_dask", "connect"]
 
 log = logging.getLogger("fraudscore")
 
 
 def _distributed() -> Any:
     return optional_import("distributed", extra="dask")
+
+
+def connect(address: str, *, timeout: float = 30.0) -> tuple[Any, Any]:
+    """A ``distributed.Client`` for ``address``, and the cluster it started (``None`` unless ``local:N``).
+
+    ``address`` is a scheduler address (``tcp://host:8786``, ``tls://...``) or
+    ``local:N``: a local cluster of ``N`` worker processes with one thread each,
+    closed with the client (``client.close(); cluster.close()``).
+
+    Examples
+    --------
+    >>> connect("local:0")
+    Traceback (most recent call last):
+    ...
+    fraudscore.errors.FraudscoreError: --dask local:N needs N >= 1 worker processes, got 'local:0'
+    """
+    if address.startswith("local:"):
+        n = address[6:]
+        if not n.isdigit() or int(n) < 1:
+            raise FraudscoreError(f"--dask local:N needs N >= 1 worker processes, got {address!r}")
+        distributed = _distributed()
+        cluster = distributed.LocalCluster(n_workers=int(n), processes=True, threads_per_worker=1,
+                                           dashboard_address=None)
+        return distributed.Client(cluster), cluster
+    distributed = _distributed()
+    try:
+        return distributed.Client(address, timeout=timeout), None
+    except (OSError, TimeoutError) as exc:
+        raise FraudscoreError(f"cannot reach the Dask scheduler at {address}: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else 'no answer'}") from None
 
 
 # -- inputs ---------------------------------------------------------------------------------------
@@ -148,10 +178,8 @@ def _shuffle(client: Any, pieces: list[Any], reducer: Any, args: tuple[Any, ...]
 
 
 def _replay_graph(client: Any, job: T.Job, job_f: Any, scorer: Any, parts: list[tuple[Any, int]],
-                  labels: Any) -> tuple[list[Any], int]:
+                  labels: Any) -> tuple[list[Any], list[list[Any]]]:
     """Futures of the prepared, linked and labelled partitions, and the velocity results; see the module."""
-    from ..velocity.plan import Plan
-
     sub = client.submit
     P, n = job.buckets, len(parts)
     prep = [sub(T.prepare, job_f, src, i, off, pure=False) for i, (src, off) in enumerate(parts)]
@@ -175,14 +203,8 @@ def _replay_graph(client: Any, job: T.Job, job_f: Any, scorer: Any, parts: list[
         pieces = [sub(T.id_pieces, job_f, p, scorer.schema.id_field, pure=False) for p in prep]
         back = _shuffle(client, pieces, T.label_bucket, (n,), P, extra=lab_f)
         prep = [sub(T.join_labels, prep[i], *back[i], pure=False) for i in range(n)]
-    results: list[list[Any]] = [[] for _ in range(n)]
-    n_groups = len(Plan(scorer.feature_set).groups)
-    for g in range(n_groups):
-        pieces = [sub(T.velocity_pieces, job_f, p, g, pure=False) for p in prep]
-        back = _shuffle(client, pieces, T.velocity_bucket, (job_f, g, n), P)
-        for i in range(n):
-            results[i].extend(back[i])
-    return [prep, results], n_groups
+    pieces = [sub(T.velocity_pieces, job_f, p, pure=False) for p in prep]
+    return prep, _shuffle(client, pieces, T.velocity_bucket, (job_f, n), P)
 
 
 def _labels_arg(labels: Any, scorer: Any) -> Any:
@@ -257,8 +279,8 @@ def score_dask(client: Any, bundle: Any, source: Any, out: str | Path | None = N
         for old in out_dir.glob("part-*.parquet"):
             old.unlink()
     job_f = client.scatter(job, broadcast=True)
-    (prep, results), n_groups = _replay_graph(client, job, job_f, scorer, parts, lab)
-    done = [client.submit(T.finish, job_f, prep[i], None if out_dir is None else str(out_dir), n_groups,
+    prep, results = _replay_graph(client, job, job_f, scorer, parts, lab)
+    done = [client.submit(T.finish, job_f, prep[i], None if out_dir is None else str(out_dir),
                           *results[i], pure=False) for i in range(len(parts))]
     summaries = client.gather(done)
     summary = RescoreSummary(out=None if out_dir is None else str(out_dir), errors_out=None)
@@ -278,10 +300,17 @@ def score_dask(client: Any, bundle: Any, source: Any, out: str | Path | None = N
         pd = require_pandas()
         summary.results = pd.concat([s["frame"] for s in summaries], ignore_index=True)
     summary.seconds = time.perf_counter() - t0
+    summary.peak_rss_mib = _peak_rss_mib()
     summary.rows_per_s = summary.rows_in / summary.seconds if summary.seconds > 0 else math.inf
     if summary.rows_rejected:
         log.info("%d of %d rows rejected", summary.rows_rejected, summary.rows_in)
     return summary
+
+
+def _peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # this process (the client), KiB on Linux
 
 
 class _Err:
@@ -311,15 +340,15 @@ def features_dask(client: Any, bundle: Any, source: Any, *, key: Any = None, lab
     lab = _labels_arg(labels, scorer)
     parts = _partitions(client, source, scorer, npartitions)
     job_f = client.scatter(job, broadcast=True)
-    (prep, results), n_groups = _replay_graph(client, job, job_f, scorer, parts, lab)
+    prep, results = _replay_graph(client, job, job_f, scorer, parts, lab)
     names = tuple(dict.fromkeys((scorer.schema.id_field, scorer.schema.time_field, *keep)))
-    got = client.gather([client.submit(T.feature_rows, job_f, prep[i], n_groups, names, *results[i], pure=False)
+    got = client.gather([client.submit(T.feature_rows, job_f, prep[i], names, *results[i], pure=False)
                          for i in range(len(parts))])
     rows = np.concatenate([g["rows"] for g in got])
     ts = np.concatenate([g["ts"] for g in got])
     order = np.lexsort((rows, ts)) if sort_by_time else np.argsort(rows, kind="stable")
     X = np.concatenate([g["X"] for g in got])[order] if rows.size else np.empty((0, len(scorer.pipeline.feature_names)))
-    columns = {k: np.concatenate([g["columns"][k] for g in got])[order] for k in names}
+    columns = {k: np.concatenate([g["columns"][k] for g in got])[order] for k in names if k in got[0]["columns"]}
     errors = sorted((e for g in got for e in g["errors"]), key=lambda e: e.row or 0)
     return {"rows": rows[order], "ts": ts[order], "X": X, "columns": columns, "errors": errors,
             "n_input": sum(g["n_input"] for g in got), "feature_names": scorer.pipeline.feature_names}

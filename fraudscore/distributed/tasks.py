@@ -257,74 +257,80 @@ def group_fields(g: Group) -> list[str]:
     return list(dict.fromkeys(n for n in names if n != "ts"))
 
 
-def _group(job: Job, g_index: int) -> tuple[Group, FeatureSet]:
+def velocity_pieces(job: Job, part: Part) -> list[dict[int, dict[str, np.ndarray]]]:
+    """For every key group, the partition's rows with a complete entity key, cut by the key's bucket.
+
+    Returns one item per bucket: ``{group index: piece}``; one shuffle carries every group.
+    """
+    scorer = scorer_of(job)
+    n = part.cb.n
+    out: list[dict[int, dict[str, np.ndarray]]] = [{} for _ in range(job.buckets)]
+    base = {"part": np.full(n, part.index, dtype=np.int64), "idx": np.arange(n), "row": part.cb.rows, "ts": _ts(part)}
+    for g in Plan(scorer.feature_set).groups:
+        cols = {f: part.rec[f] if f in part.rec else np.full(n, None, dtype=object) for f in group_fields(g)}
+        piece = {**base, **{f"c:{f}": v for f, v in cols.items()}}
+        if part.labels is not None and any(desc[0] == "app" for desc in g.slots):
+            piece["l:is_fraud"] = part.labels["is_fraud"]
+            piece["l:label_ts"] = part.labels["label_ts"]
+        for b, p in enumerate(split(piece, bucket_of([cols[k] for k in g.key], job.buckets), job.buckets)):
+            if len(p["idx"]):
+                out[b][g.index] = p
+    return out
+
+
+def velocity_bucket(job: Job, n_parts: int, *pieces: Mapping[int, Mapping[str, np.ndarray]]
+                    ) -> list[dict[int, dict[str, np.ndarray]]]:
+    """Replay every key group over one bucket in processing order; results cut by partition.
+
+    Returns one item per input partition: ``{group index: {"idx", "values"}}``.
+    """
     scorer = scorer_of(job)
     fs = scorer.feature_set
-    g = Plan(fs).groups[g_index]
-    return g, FeatureSet([fs.specs[q.out] for q in g.queries], allowed_lateness=fs.allowed_lateness)
-
-
-def velocity_pieces(job: Job, part: Part, g_index: int) -> list[dict[str, np.ndarray]]:
-    """The rows of a partition with a complete entity key for group ``g_index``, cut by the key's bucket."""
-    g, _ = _group(job, g_index)
-    n = part.cb.n
-    cols = {f: part.rec[f] if f in part.rec else np.full(n, None, dtype=object) for f in group_fields(g)}
-    piece = {"part": np.full(n, part.index, dtype=np.int64), "idx": np.arange(n), "row": part.cb.rows,
-             "ts": _ts(part), **{f"c:{f}": v for f, v in cols.items()}}
-    if part.labels is not None and any(desc[0] == "app" for desc in g.slots):
-        piece["l:is_fraud"] = part.labels["is_fraud"]
-        piece["l:label_ts"] = part.labels["label_ts"]
-    return split(piece, bucket_of([cols[k] for k in g.key], job.buckets), job.buckets)
-
-
-def velocity_bucket(job: Job, g_index: int, n_parts: int, *pieces: Mapping[str, np.ndarray]
-                    ) -> list[dict[str, np.ndarray]]:
-    """Replay one key group over one bucket in processing order; results cut by partition."""
-    _, sub = _group(job, g_index)
-    rows = concat_pieces(pieces)
-    if not rows or not len(rows["idx"]):
-        return [{} for _ in range(n_parts)]
-    order = processing_order(rows["ts"], rows["row"], job.by_time)
-    rows = {k: v[order] for k, v in rows.items()}
-    cols: dict[str, np.ndarray] = {"ts": rows["ts"]}
-    cols.update({k[2:]: v for k, v in rows.items() if k.startswith("c:")})
-    labels = None
-    if "l:is_fraud" in rows:
-        labels = {"is_fraud": rows["l:is_fraud"], "label_ts": rows["l:label_ts"]}
-    values = replay(sub, cols, labels=labels)
-    return split({"part": rows["part"], "idx": rows["idx"], "values": values}, rows["part"], n_parts)
+    out: list[dict[int, dict[str, np.ndarray]]] = [{} for _ in range(n_parts)]
+    for g in Plan(fs).groups:
+        rows = concat_pieces([p[g.index] for p in pieces if g.index in p])
+        if not rows:
+            continue
+        sub = FeatureSet([fs.specs[q.out] for q in g.queries], allowed_lateness=fs.allowed_lateness)
+        order = processing_order(rows["ts"], rows["row"], job.by_time)
+        rows = {k: v[order] for k, v in rows.items()}
+        cols: dict[str, np.ndarray] = {"ts": rows["ts"]}
+        cols.update({k[2:]: v for k, v in rows.items() if k.startswith("c:")})
+        labels = None
+        if "l:is_fraud" in rows:
+            labels = {"is_fraud": rows["l:is_fraud"], "label_ts": rows["l:label_ts"]}
+        values = replay(sub, cols, labels=labels)
+        for i, r in enumerate(split({"idx": rows["idx"], "values": values}, rows["part"], n_parts)):
+            if len(r["idx"]):
+                out[i][g.index] = r
+    return out
 
 
 # -- 5. finish -----------------------------------------------------------------------------------
-def features_of(job: Job, part: Part, group_results: Sequence[tuple[int, Sequence[Mapping[str, np.ndarray]]]]
-                ) -> np.ndarray:
+def features_of(job: Job, part: Part, results: Sequence[Mapping[int, Mapping[str, np.ndarray]]]) -> np.ndarray:
     """The partition's feature matrix: its static part plus every group's velocity values, by row."""
     scorer = scorer_of(job)
     pipe = scorer.pipeline
-    plan = Plan(scorer.feature_set)
+    groups = Plan(scorer.feature_set).groups
     n_static = len(pipe.feature_names) - len(scorer.feature_set.names)
     X = np.full((part.cb.n, len(pipe.feature_names)), np.nan)
     X[:, :n_static] = part.static
-    for g_index, results in group_results:
-        cols = n_static + np.array([q.out for q in plan.groups[g_index].queries], dtype=np.int64)
-        for r in results:
-            if r and len(r["idx"]):
-                X[np.ix_(r["idx"], cols)] = r["values"]
+    for res in results:
+        for g_index, r in res.items():
+            cols = n_static + np.array([q.out for q in groups[g_index].queries], dtype=np.int64)
+            X[np.ix_(r["idx"], cols)] = r["values"]
     return X
 
 
-def finish(job: Job, part: Part, out_dir: str | None, n_groups: int, *results: Mapping[str, np.ndarray]
+def finish(job: Job, part: Part, out_dir: str | None, *results: Mapping[int, Mapping[str, np.ndarray]]
            ) -> dict[str, Any]:
     """Rules, model and policy over the partition's rows; its output written to ``out_dir`` (Parquet).
 
-    ``results`` are the velocity results for this partition, ``n_groups`` lists of
-    buckets after one another. Returns the partition's summary (and the frame when
-    no ``out_dir`` is given).
+    ``results`` are the velocity results for this partition, one per bucket.
+    Returns the partition's summary (and the frame when no ``out_dir`` is given).
     """
     scorer = scorer_of(job)
-    per = len(results) // max(n_groups, 1)
-    grouped = [(g, results[g * per : (g + 1) * per]) for g in range(n_groups)]
-    X = features_of(job, part, grouped)
+    X = features_of(job, part, results)
     with paused_gc():
         batch = scorer.decide_batch(part.cb, part.rec, X, return_features=job.with_features, explain=job.explain)
     df = batch.to_pandas(with_features=job.with_features).reset_index()
@@ -343,11 +349,11 @@ def finish(job: Job, part: Part, out_dir: str | None, n_groups: int, *results: M
     return summary
 
 
-def feature_rows(job: Job, part: Part, n_groups: int, keep: Sequence[str], *results: Mapping[str, np.ndarray]
+def feature_rows(job: Job, part: Part, keep: Sequence[str], *results: Mapping[int, Mapping[str, np.ndarray]]
                  ) -> dict[str, Any]:
     """The partition's feature matrix and the record columns named in ``keep`` (for training)."""
-    per = len(results) // max(n_groups, 1)
-    X = features_of(job, part, [(g, results[g * per : (g + 1) * per]) for g in range(n_groups)])
-    cols = {k: part.rec[k] if k in part.rec else part.cb.columns[k] for k in keep}
+    X = features_of(job, part, results)
+    cols = {k: part.rec[k] if k in part.rec else part.cb.columns[k] for k in keep
+            if k in part.rec or k in part.cb.columns}
     return {"rows": part.cb.rows, "ts": _ts(part), "X": X, "columns": cols, "errors": part.cb.errors,
             "n_input": part.info.get("n_input", 0)}
