@@ -113,7 +113,7 @@ def _job(client: Any, bundle: Any, key: Any, buckets: int | None, by_time: bool,
     for name in sorted(files):
         h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
     if buckets is None:
-        buckets = max(2 * sum(client.nthreads().values()), 1)
+        buckets = max(8 * sum(client.nthreads().values()), 1)
     if isinstance(buckets, bool) or not isinstance(buckets, int) or buckets < 1:
         raise FraudscoreError(f"buckets must be an integer >= 1, got {buckets!r}")
     job = T.Job(files, keys, h.hexdigest()[:24], buckets, by_time, **settings)
@@ -245,7 +245,8 @@ def score_dask(client: Any, bundle: Any, source: Any, out: str | Path | None = N
         Replay in event-time order (then input row), as ``fraudscore score``
         does; ``False``: input order is arrival order, late rows are rejected.
     buckets : int, optional
-        Hash buckets per shuffle (default: twice the cluster's threads).
+        Hash buckets per shuffle (default: eight per cluster thread, so that large hardware families,
+        replayed whole by one task, balance out).
     npartitions : int, optional
         Slices of an in-memory ``source`` (default: twice the cluster's threads).
     with_features, explain :

@@ -80,6 +80,18 @@ class _FilesReader(_Reader):
         return self.files.get(name)
 
 
+def _no_gc(fn: Any) -> Any:
+    """Run a task with the cyclic collector paused (cycle-free bulk allocations, as in a single process)."""
+    import functools
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kw: Any) -> Any:
+        with paused_gc():
+            return fn(*args, **kw)
+
+    return run
+
+
 _SCORERS: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
@@ -108,6 +120,7 @@ def _read(source: Any) -> Any:
     return source
 
 
+@_no_gc
 def prepare(job: Job, source: Any, index: int, offset: int) -> Part:
     """Validate and screen one input partition and compute everything that needs no shared state.
 
@@ -115,13 +128,12 @@ def prepare(job: Job, source: Any, index: int, offset: int) -> Part:
     """
     scorer = scorer_of(job)
     pipe = scorer.pipeline
-    with paused_gc():
-        cb = to_columns(_read(source), scorer.schema)
-        cb.rows = cb.rows + offset
-        cb.errors = [e.at_row(int(e.row or 0) + offset) for e in cb.errors]
-        cb.index = None
-        cb = pipe.screen(cb)
-        rec, static = pipe.batch_static(cb, None)
+    cb = to_columns(_read(source), scorer.schema)
+    cb.rows = cb.rows + offset
+    cb.errors = [e.at_row(int(e.row or 0) + offset) for e in cb.errors]
+    cb.index = None
+    cb = pipe.screen(cb)
+    rec, static = pipe.batch_static(cb, None)
     return Part(index, cb, rec, static, info={"n_input": cb.n_input})
 
 
@@ -136,6 +148,7 @@ def _ts(part: Part) -> np.ndarray:
     return np.asarray(part.rec["ts"], dtype=np.int64)
 
 
+@_no_gc
 def drop_late(job: Job, part: Part, head: int | None) -> Part:
     """Reject the rows later than the allowed lateness behind ``head`` (the newest earlier time) or an earlier
     row of this partition: the lateness rule of a single process, in arrival order."""
@@ -157,6 +170,7 @@ def drop_late(job: Job, part: Part, head: int | None) -> Part:
 
 
 # -- 2. links ------------------------------------------------------------------------------------
+@_no_gc
 def link_pieces(job: Job, part: Part) -> list[dict[str, np.ndarray]]:
     """Rows with a fingerprint, cut by the bucket of their hardware family."""
     fps = part.rec.get("device_fingerprint")
@@ -171,6 +185,7 @@ def link_pieces(job: Job, part: Part) -> list[dict[str, np.ndarray]]:
     return split(piece, bucket_of([fam], job.buckets), job.buckets)
 
 
+@_no_gc
 def link_bucket(job: Job, n_parts: int, *pieces: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
     """Link one bucket's fingerprints in processing order through a fresh linker; results cut by partition."""
     from ..pipeline import FeaturePipeline
@@ -182,13 +197,13 @@ def link_bucket(job: Job, n_parts: int, *pieces: Mapping[str, np.ndarray]) -> li
     order = processing_order(rows["ts"], rows["row"], job.by_time)
     rows = {k: v[order] for k, v in rows.items()}
     m = len(order)
-    with paused_gc():
-        device_id, conf = FeaturePipeline.link_rows(rows["fp"], rows["ts"], np.arange(m), rows["ip"],
-                                                    scorer.pipeline.new_linker(), m)
+    device_id, conf = FeaturePipeline.link_rows(rows["fp"], rows["ts"], np.arange(m), rows["ip"],
+                                                scorer.pipeline.new_linker(), m)
     out = {"part": rows["part"], "idx": rows["idx"], "device_id": device_id, "conf": conf}
     return split(out, rows["part"], n_parts)
 
 
+@_no_gc
 def join_links(job: Job, part: Part, *results: Mapping[str, np.ndarray]) -> Part:
     """Put the link results back into the partition's rows (``device_id`` and the link confidence)."""
     scorer = scorer_of(job)
@@ -209,6 +224,7 @@ def join_links(job: Job, part: Part, *results: Mapping[str, np.ndarray]) -> Part
 
 
 # -- 3. labels -----------------------------------------------------------------------------------
+@_no_gc
 def id_pieces(job: Job, part: Part, id_field: str) -> list[dict[str, np.ndarray]]:
     """Each row's application id (as text, as :class:`~fraudscore.scorer.LabelIndex` matches it) by id bucket."""
     ids = np.array([str(a) for a in part.cb.columns[id_field].tolist()] + [None], dtype=object)[:-1]
@@ -216,6 +232,7 @@ def id_pieces(job: Job, part: Part, id_field: str) -> list[dict[str, np.ndarray]
     return split(piece, bucket_of([ids], job.buckets), job.buckets)
 
 
+@_no_gc
 def label_bucket(n_parts: int, labels: Mapping[str, np.ndarray], *pieces: Mapping[str, np.ndarray]
                  ) -> list[dict[str, np.ndarray]]:
     """Join one id bucket's rows with its labels (one label per id); results cut by partition."""
@@ -234,6 +251,7 @@ def label_bucket(n_parts: int, labels: Mapping[str, np.ndarray], *pieces: Mappin
                  n_parts)
 
 
+@_no_gc
 def join_labels(part: Part, *results: Mapping[str, np.ndarray]) -> Part:
     """The partition's rows with their labels (``is_fraud`` NaN and a label time that never comes when unknown)."""
     fraud = np.full(part.cb.n, np.nan)
@@ -257,6 +275,7 @@ def group_fields(g: Group) -> list[str]:
     return list(dict.fromkeys(n for n in names if n != "ts"))
 
 
+@_no_gc
 def velocity_pieces(job: Job, part: Part) -> list[dict[int, dict[str, np.ndarray]]]:
     """For every key group, the partition's rows with a complete entity key, cut by the key's bucket.
 
@@ -278,6 +297,7 @@ def velocity_pieces(job: Job, part: Part) -> list[dict[int, dict[str, np.ndarray
     return out
 
 
+@_no_gc
 def velocity_bucket(job: Job, n_parts: int, *pieces: Mapping[int, Mapping[str, np.ndarray]]
                     ) -> list[dict[int, dict[str, np.ndarray]]]:
     """Replay every key group over one bucket in processing order; results cut by partition.
@@ -322,6 +342,7 @@ def features_of(job: Job, part: Part, results: Sequence[Mapping[int, Mapping[str
     return X
 
 
+@_no_gc
 def finish(job: Job, part: Part, out_dir: str | None, *results: Mapping[int, Mapping[str, np.ndarray]]
            ) -> dict[str, Any]:
     """Rules, model and policy over the partition's rows; its output written to ``out_dir`` (Parquet).
@@ -331,8 +352,7 @@ def finish(job: Job, part: Part, out_dir: str | None, *results: Mapping[int, Map
     """
     scorer = scorer_of(job)
     X = features_of(job, part, results)
-    with paused_gc():
-        batch = scorer.decide_batch(part.cb, part.rec, X, return_features=job.with_features, explain=job.explain)
+    batch = scorer.decide_batch(part.cb, part.rec, X, return_features=job.with_features, explain=job.explain)
     df = batch.to_pandas(with_features=job.with_features).reset_index()
     summary: dict[str, Any] = {"part": part.index, "rows_in": part.info.get("n_input", 0), "rows_scored": len(batch),
                                "actions": batch.action_counts(),
@@ -349,6 +369,7 @@ def finish(job: Job, part: Part, out_dir: str | None, *results: Mapping[int, Map
     return summary
 
 
+@_no_gc
 def feature_rows(job: Job, part: Part, keep: Sequence[str], *results: Mapping[int, Mapping[str, np.ndarray]]
                  ) -> dict[str, Any]:
     """The partition's feature matrix and the record columns named in ``keep`` (for training)."""
