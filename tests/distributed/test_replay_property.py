@@ -9,7 +9,7 @@ runs the same graph on real worker processes.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -67,3 +67,20 @@ def test_decisions_and_rejected_rows_equal_score_batch(history, featureless_bund
     assert summary.rows_rejected == len(ref.errors) == 2
     assert [(e["row"], e["field"]) for e in summary.errors] == [(e.row, e.field) for e in ref.errors]
     assert summary.rows_in == len(frame) and summary.chunks == 3
+
+
+def test_empty_partitions_and_csv_input(history, featureless_bundle, tmp_path):
+    from fraudscore.errors import InputError
+
+    events, _ = history
+    scorer = Scorer(featureless_bundle, TEST_SECRET)
+    frame = events.iloc[:3]
+    summary = score_dask(InlineClient(), scorer, frame, None, npartitions=8, buckets=2)
+    assert summary.rows_scored == 3 and summary.chunks == 3
+    ref = scorer.score_batch(frame)
+    assert summary.results["score"].tolist() == ref.score.tolist()
+    empty = score_dask(InlineClient(), scorer, events.iloc[:0], None)
+    assert empty.rows_in == 0 and len(empty.results) == 0
+    events.iloc[:5].to_csv(tmp_path / "h.csv", index=False)
+    with pytest.raises(InputError, match="distributed scoring reads Parquet"):
+        score_dask(InlineClient(), scorer, tmp_path / "h.csv", None)
