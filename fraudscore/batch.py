@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 
 from .errors import EventError
-from .schema import MAX_STR_LEN, Field, Schema, _is_missing
+from .limits import MAX_EVENT_FIELDS
+from .schema import (EVENT, EXTRA_FIELD, MAX_STR_LEN, Field, Schema, _is_missing, check_extra, extra_name_ok)
 from .timeutil import epoch_ms_array
 
 __all__ = ["ColumnBatch", "to_columns", "EventsLike"]
@@ -50,6 +51,8 @@ EventsLike = Any
 columns, a ``pandas.DataFrame`` or a ``pyarrow.Table``."""
 
 _NUMERIC_KINDS = "iuf"
+MAX_BATCH_EXTRA_FIELDS = 256
+"""Distinct extra field names in one batch given as a list of events (each becomes a column)."""
 
 
 @dataclass
@@ -69,6 +72,9 @@ class ColumnBatch:
     index : object, optional
         The input's index (a ``pandas.Index`` for DataFrames), kept so results can
         be aligned back to it.
+    duplicate : numpy.ndarray, optional
+        ``bool`` per valid row once the scorer has admitted the batch: the row repeats
+        an application id applied earlier (see :mod:`fraudscore.velocity.admission`).
     """
 
     columns: dict[str, np.ndarray]
@@ -76,6 +82,7 @@ class ColumnBatch:
     errors: list[EventError] = field(default_factory=list)
     n_input: int = 0
     index: Any = None
+    duplicate: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -94,6 +101,7 @@ class ColumnBatch:
             [],
             self.n_input,
             self.index,
+            None if self.duplicate is None else self.duplicate[positions],
         )
 
     def row(self, i: int) -> dict[str, Any]:
@@ -110,12 +118,18 @@ class ColumnBatch:
 
 
 # -- raw input -> raw columns ------------------------------------------------------
-def _raw_columns(events: EventsLike) -> tuple[dict[str, Any], int, Any, dict[int, EventError]]:
-    """Return (raw columns, n, index, row errors found while reading)."""
+def _label(name: Any, schema: Schema) -> str:
+    """How errors name a column: a schema field by its name, anything else by kind (never the caller's text)."""
+    return name if type(name) is str and name in schema else EXTRA_FIELD
+
+
+def _raw_columns(events: EventsLike, schema: Schema
+                 ) -> tuple[dict[str, Any], int, Any, dict[int, EventError], dict[int, EventError], bool]:
+    """Return (raw columns, n, index, row errors found first, row errors on extra names, columnar input)."""
     mod = type(events).__module__
     if mod.startswith("pandas") and hasattr(events, "columns") and hasattr(events, "index"):
         cols = {str(c): events[c].to_numpy() for c in events.columns}
-        return cols, len(events), events.index, {}
+        return cols, len(events), events.index, {}, {}, True
     if mod.startswith("pyarrow") and hasattr(events, "column_names"):
         cols = {}
         for name in events.column_names:
@@ -127,40 +141,65 @@ def _raw_columns(events: EventsLike) -> tuple[dict[str, Any], int, Any, dict[int
                 cols[name] = col.to_numpy(zero_copy_only=False)
             else:
                 cols[name] = np.array(col.to_pylist() + [None], dtype=object)[:-1]
-        return cols, events.num_rows, None, {}
+        return cols, events.num_rows, None, {}, {}, True
     if isinstance(events, Mapping):
         cols = {}
         n = None
         for k, v in events.items():
+            if isinstance(v, (str, bytes)) or not (isinstance(v, np.ndarray) or isinstance(v, Iterable)):
+                raise EventError(_label(k, schema), "batch columns must be sequences of values "
+                                                    "(to score one event, pass a list: [event])")
             arr = v if isinstance(v, np.ndarray) else np.array(list(v) + [None], dtype=object)[:-1]
             if arr.ndim != 1:
-                raise EventError(str(k), "batch columns must be one-dimensional")
+                raise EventError(_label(k, schema), "batch columns must be one-dimensional")
             if n is None:
                 n = arr.shape[0]
             elif arr.shape[0] != n:
-                raise EventError(str(k), f"column has {arr.shape[0]} rows, expected {n}")
+                raise EventError(_label(k, schema), f"column has {arr.shape[0]} rows, expected {n}")
             cols[str(k)] = arr
-        return cols, n or 0, None, {}
+        return cols, n or 0, None, {}, {}, True
     if isinstance(events, (str, bytes)) or not isinstance(events, Iterable):
         raise EventError("events", "must be a list of events, a mapping of columns, a DataFrame or an Arrow Table",
                          value=events)
     rows = events if isinstance(events, Sequence) else list(events)
     n = len(rows)
     bad: dict[int, EventError] = {}
+    bad_names: dict[int, EventError] = {}
     keys: dict[str, None] = {}
+    n_extra = 0
     for i, r in enumerate(rows):
-        if isinstance(r, Mapping):
-            for k in r:
+        if not isinstance(r, Mapping):
+            bad[i] = EventError(EVENT, "must be a mapping of field names to values", value=r, row=i)
+            continue
+        if len(r) > MAX_EVENT_FIELDS:
+            bad[i] = EventError(EVENT, f"must have at most {MAX_EVENT_FIELDS} fields", row=i)
+            continue
+        for k in r:
+            if k in keys:
+                continue
+            if k in schema:
                 keys[k] = None
-        else:
-            bad[i] = EventError("event", "must be a mapping of field names to values", value=r, row=i)
+            elif not extra_name_ok(k):  # as in Schema.validate: an error only when the value is present
+                if i not in bad_names and not _is_missing(r[k]):
+                    bad_names[i] = _bad_name_error(schema)
+            elif n_extra >= MAX_BATCH_EXTRA_FIELDS:
+                bad.setdefault(i, EventError(EXTRA_FIELD, f"a batch may hold at most {MAX_BATCH_EXTRA_FIELDS} "
+                                                          "distinct extra field names", row=i))
+            else:
+                keys[k] = None
+                n_extra += 1
     cols = {}
     for k in keys:
         col = np.empty(n, dtype=object)
         for i, r in enumerate(rows):
             col[i] = r.get(k) if i not in bad else None
         cols[k] = col
-    return cols, n, None, bad
+    return cols, n, None, bad, bad_names, False
+
+
+def _bad_name_error(schema: Schema) -> EventError:
+    return EventError(EXTRA_FIELD, "extra field names must be identifiers of at most 64 characters not starting "
+                                   "with '_'")
 
 
 def _fold_device(cols: dict[str, Any], n: int) -> None:
@@ -252,7 +291,7 @@ def _check_str_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, Even
     for i, v in enumerate(vals):
         if type(v) is str:
             s = v.strip()
-            if s and len(s) <= MAX_STR_LEN and "\x00" not in s:
+            if s and len(s) <= MAX_STR_LEN and "\x00" not in s and s.isascii():
                 out_list[i] = s
                 continue
         elif v is None and not f.required:
@@ -314,31 +353,20 @@ def _check_values(f: Field, name: str, raw: np.ndarray, positions: Iterable[int]
 
 
 def _check_extra(name: str, raw: np.ndarray, errs: dict[int, EventError]) -> np.ndarray:
+    """An extra field's column through :func:`fraudscore.schema.check_extra` (numeric columns vectorised)."""
     kind = raw.dtype.kind
     if kind in _NUMERIC_KINDS or kind == "b":
         vals = raw.astype(np.float64)
         for i in np.flatnonzero(np.isinf(vals)):
-            errs.setdefault(int(i), EventError(name, "must be a finite number", value=raw[i].item()))
+            errs.setdefault(int(i), EventError(EXTRA_FIELD, "must be a finite number", value=raw[i].item()))
         return np.where(np.isinf(vals), np.nan, vals)
     n = raw.shape[0]
     vals_list: list[Any] = []
-    for i in range(n):
-        v = raw[i]
-        if _is_missing(v):
-            vals_list.append(None)
-            continue
-        if isinstance(v, np.generic):
-            v = v.item()
-        if isinstance(v, (str, int, float, bool)):
-            if isinstance(v, float) and not np.isfinite(v):
-                errs.setdefault(i, EventError(name, "must be a finite number", value=v))
-                v = None
-            elif isinstance(v, str) and len(v) > 512:
-                errs.setdefault(i, EventError(name, "must be at most 512 characters", value=v))
-                v = None
-            vals_list.append(v)
-        else:
-            errs.setdefault(i, EventError(name, "extra fields must be strings, numbers or booleans", value=v))
+    for i, v in enumerate(raw.tolist() if kind == "O" else list(raw)):
+        try:
+            vals_list.append(check_extra(v))
+        except EventError as exc:
+            errs.setdefault(i, exc)
             vals_list.append(None)
     present = [v for v in vals_list if v is not None]
     if present and all(isinstance(v, (int, float)) for v in present):
@@ -372,8 +400,11 @@ def to_columns(events: EventsLike, schema: Schema) -> ColumnBatch:
     >>> cb.rows.tolist(), [str(e) for e in cb.errors]
     ([0], ["row 1: field 'amount': must be >= 0 (got float)"])
     """
-    cols, n, index, errs = _raw_columns(events)
-    _fold_device(cols, n)
+    cols, n, index, errs, name_errs, columnar = _raw_columns(events, schema)
+    if columnar:
+        _fold_device(cols, n)
+        if len(cols) > MAX_EVENT_FIELDS:  # every row holds every column, as one event would
+            errs = {i: EventError(EVENT, f"must have at most {MAX_EVENT_FIELDS} fields") for i in range(n)}
     row_errs: dict[int, EventError] = dict(errs)
     out: dict[str, np.ndarray] = {}
     for f in schema.fields:
@@ -386,20 +417,23 @@ def to_columns(events: EventsLike, schema: Schema) -> ColumnBatch:
     for name, raw in cols.items():
         if name in out:
             continue
-        if not name.isidentifier() or name.startswith("_"):
-            for i in range(n):
-                if not _is_missing(raw[i]):
-                    row_errs.setdefault(i, EventError(name[:40], "extra field names must be identifiers not "
-                                                      "starting with '_'"))
-            continue
-        if not schema.allow_extra:
-            for i in range(n):
-                if not _is_missing(raw[i]):
-                    row_errs.setdefault(i, EventError(name, "is not a field of this schema"))
-            continue
         if raw.dtype.kind in "US":
             raw = raw.astype(object)
+        if not extra_name_ok(name) or not schema.allow_extra:
+            err = _bad_name_error(schema) if not extra_name_ok(name) else EventError(
+                EXTRA_FIELD, "is not a field of this schema")
+            for i in range(n):
+                try:
+                    present = check_extra(raw[i]) is not None
+                except EventError as exc:  # the online path checks the value before the name
+                    row_errs.setdefault(i, exc)
+                    continue
+                if present:
+                    row_errs.setdefault(i, err)
+            continue
         out[name] = _check_extra(name, raw, row_errs)
+    for i, e in name_errs.items():
+        row_errs.setdefault(i, e)
     if row_errs:
         good = np.ones(n, dtype=bool)
         good[list(row_errs)] = False

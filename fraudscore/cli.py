@@ -397,7 +397,7 @@ def _hint(exc: BaseException, args: argparse.Namespace) -> str:
     """What to do, in command-line words, for errors whose message speaks of the library."""
     text = str(exc)
     var = getattr(args, "key_env", "FRAUDSCORE_KEY")
-    if "does not match the bundle's key id" in text:
+    if "does not match the bundle's key id" in text or "signed with another key" in text:
         return f"; set {var} to the key the bundle was trained with"
     if "another key" in text and "state" in text:
         return f"; set {var} to the key of the run that saved the state"

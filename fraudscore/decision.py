@@ -125,6 +125,11 @@ class Decision:
         The linked (pseudonymous) device id.
     degraded : bool
         True when a store failed and the event was scored without velocity features.
+    duplicate : bool
+        True when this application id was already scored (a retry, or the same
+        application sent again): the decision is rebuilt from the state recorded the
+        first time (velocity features and device link) and nothing was counted again.
+        See ``docs/reliability.md`` ("Exactly once").
     """
 
     application_id: str
@@ -139,6 +144,7 @@ class Decision:
     ruleset_version: str = ""
     device_id: str | None = None
     degraded: bool = False
+    duplicate: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (JSON-serialisable)."""
@@ -193,6 +199,9 @@ class DecisionBatch:
         Feature columns when requested.
     index : object, optional
         The input's index (pandas), used by :meth:`to_pandas`.
+    duplicate : numpy.ndarray, optional
+        ``bool`` per row: the row repeats the application id of an earlier scored row
+        (see :attr:`Decision.duplicate`).
     """
 
     application_id: np.ndarray
@@ -210,6 +219,7 @@ class DecisionBatch:
     ruleset_version: str = ""
     degraded: np.ndarray | None = None
     index: Any = None
+    duplicate: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
@@ -231,6 +241,7 @@ class DecisionBatch:
             ruleset_version=self.ruleset_version,
             device_id=None if self.device_id is None else self.device_id[i],
             degraded=bool(self.degraded[i]) if self.degraded is not None else False,
+            duplicate=bool(self.duplicate[i]) if self.duplicate is not None else False,
         )
 
     def __iter__(self) -> Iterator[Decision]:
@@ -262,6 +273,8 @@ class DecisionBatch:
         }
         if self.degraded is not None:
             data["degraded"] = self.degraded
+        if self.duplicate is not None:
+            data["duplicate"] = self.duplicate
         if with_features and self.features is not None:
             for k, v in self.features.items():
                 data[k] = v
@@ -296,4 +309,5 @@ class DecisionBatch:
             ruleset_version=first.ruleset_version,
             degraded=None if first.degraded is None else np.concatenate([p.degraded for p in parts]),
             index=first.index,
+            duplicate=None if first.duplicate is None else np.concatenate([p.duplicate for p in parts]),
         )

@@ -11,8 +11,8 @@ was loaded with the key its bundle was trained with.
 Examples
 --------
 >>> k = Keys(b"0123456789abcdef-demo-secret")
->>> len(k.pseudonym), len(k.fingerprint), k.key_id
-(32, 64, '7c67137afddcd96b')
+>>> len(k.pseudonym), len(k.fingerprint), len(k.bundle), k.key_id
+(32, 64, 32, '7c67137afddcd96b')
 >>> Keys(b"short")
 Traceback (most recent call last):
 ...
@@ -54,6 +54,8 @@ class Keys:
         64-byte secret for device fingerprint hashes (xxh3 with secret).
     fingerprint_seed : int
         64-bit seed derived from the same secret, for the xxh3 64-bit sections.
+    bundle : bytes
+        32-byte key for bundle signatures (HMAC-SHA256 over the manifest).
     key_id : str
         16 hex characters identifying the secret; safe to store and log.
     """
@@ -62,6 +64,7 @@ class Keys:
     pseudonym: bytes = field(init=False)
     fingerprint: bytes = field(init=False)
     fingerprint_seed: int = field(init=False)
+    bundle: bytes = field(init=False)
     key_id: str = field(init=False)
 
     def __init__(self, secret: bytes | str) -> None:
@@ -83,6 +86,7 @@ class Keys:
         object.__setattr__(self, "fingerprint", _derive(secret, b"fs-fingerprint", 64))
         seed = int.from_bytes(_derive(secret, b"fs-fp-seed", 8), "little")
         object.__setattr__(self, "fingerprint_seed", seed)
+        object.__setattr__(self, "bundle", _derive(secret, b"fs-bundle-sign"))
         object.__setattr__(self, "key_id", _derive(secret, b"fs-key-id", 8).hex())
 
     def __repr__(self) -> str:  # never print the secret

@@ -33,7 +33,7 @@ import contextlib
 import gc
 import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,8 @@ from .identity import Identity
 from .keys import Keys
 from .schema import Schema
 from .velocity import FeatureSet, OnlineVelocity, late_mask, replay
+from .velocity.admission import APPLY, DUPLICATE, late_message
+from .velocity.idempotency import Applied
 
 __all__ = ["FeaturePipeline", "LINK_FEATURE", "RECORD_EXTRA_FIELDS", "AGE_SUFFIX", "protected_features", "paused_gc",
            "late_event_error", "has_device_attribute", "unusable_device_error"]
@@ -59,6 +61,19 @@ _PROTECTED_NAMES = frozenset({"age", "gender", "sex"})
 RECORD_EXTRA_FIELDS = ("ip_prefix", "device_id", "device_fp", "device_hw", "device_canvas")
 _NAN = float("nan")
 _MS_PER_DAY = 86_400_000
+
+
+def link_outcome(res: Any) -> tuple[str | None, float]:
+    """``(device_id, link_confidence)`` of a link: no device id below :data:`MIN_LINK_CONFIDENCE`.
+
+    Examples
+    --------
+    >>> from fraudscore.fingerprint import LinkResult
+    >>> link_outcome(LinkResult("d_1", 0.9)), link_outcome(LinkResult("d_2", 0.01))
+    (('d_1', 0.9), (None, 0.01))
+    """
+    conf = float(res.link_confidence)
+    return (res.device_id if conf >= MIN_LINK_CONFIDENCE else None), conf
 
 
 @contextlib.contextmanager
@@ -94,11 +109,7 @@ def late_event_error(field: str, allowed_lateness_ms: int, row: int | None = Non
     >>> print(late_event_error("ts", 3_600_000, row=7))
     row 7: field 'ts': is more than the allowed lateness (1h) older than the newest event already seen; send events in time order or raise allowed_lateness
     """
-    from .timeutil import format_duration
-
-    lateness = format_duration(allowed_lateness_ms) if allowed_lateness_ms else "0"
-    return EventError(field, f"is more than the allowed lateness ({lateness}) older than the newest event already "
-                             "seen; send events in time order or raise allowed_lateness", row=row)
+    return EventError(field, late_message(allowed_lateness_ms), row=row)
 
 
 def has_device_attribute(device: Mapping[str, Any]) -> bool:
@@ -269,17 +280,6 @@ class FeaturePipeline:
             record["device_canvas"] = None if fp is None else fp.canvas
         return record, static, fp
 
-    def _link(self, record: dict[str, Any], static: list[float], fp: Any, linker: DeviceLinker) -> None:
-        if not self.has_device:
-            return
-        if fp is None:
-            record["device_id"] = None
-            static.append(_NAN)
-            return
-        res = linker.link(fp, record[self.schema.time_field], record.get("ip_prefix"))
-        record["device_id"] = res.device_id if res.link_confidence >= MIN_LINK_CONFIDENCE else None
-        static.append(float(res.link_confidence))
-
     def new_linker(self) -> DeviceLinker:
         """A device linker over fresh in-memory state (the batch path's default)."""
         return DeviceLinker(MemoryLinkState(), model=self.link_model)
@@ -287,44 +287,81 @@ class FeaturePipeline:
     # -- online ----------------------------------------------------------------------
     def online(
         self, ev: Mapping[str, Any], linker: DeviceLinker, velocity: OnlineVelocity, *, degrade: bool = False
-    ) -> tuple[dict[str, Any], np.ndarray, bool]:
-        """Features of one normalised event as of its own time, updating live state.
+    ) -> tuple[dict[str, Any], np.ndarray, bool, bool]:
+        """Features of one normalised event as of its own time, updating live state once.
 
         Returns the record, the feature vector (aligned with
-        :attr:`feature_names`) and whether it was degraded (a store failed and
-        ``degrade`` is true: velocity features are then NaN, never zeros).
+        :attr:`feature_names`), whether it was degraded (a store failed and
+        ``degrade`` is true: velocity features are then NaN, never zeros) and whether
+        it was a duplicate (its application id was already applied: the velocity
+        features and device link are the recorded ones and nothing changed).
+
+        The admission rule (:mod:`~fraudscore.velocity.admission`) runs before any
+        state changes: a duplicate or refused event touches neither links nor velocity.
+        With an in-process store the caller serialises calls (the scorer's lock); a
+        store with ``apply_event`` (Redis) checks, links and counts in one atomic call.
 
         Raises
         ------
         EventError
-            For an event later than the allowed lateness; no state is changed.
+            For an event later than the allowed lateness (or one velocity cannot
+            read); no state is changed.
         StoreError
             When a store fails and ``degrade`` is false.
         """
         ts = ev[self.schema.time_field]
         record, static, fp = self._record_and_static(ev)
+        plan = velocity.plan
+        store = velocity.store
         degraded = False
         try:
-            # Refuse a too-late event before any state changes (links included), as the batch path does.
-            latest = velocity.store.latest_time()
-            if latest is not None and ts < latest - self.feature_set.allowed_lateness_ms:
-                raise late_event_error(self.schema.time_field, self.feature_set.allowed_lateness_ms)
-            self._link(record, static, fp, linker)
-            vel = velocity.update_and_read(record)
+            plan.validate_record(record)  # what velocity reads, before any state changes
+            link_fp = fp if self.has_device else None
+            if hasattr(store, "apply_event"):
+                applied = store.apply_event(plan, record, ts, linker if link_fp is not None else None, link_fp)
+            else:
+                applied = self._apply_local(record, ts, link_fp, linker, velocity)
+            vel = applied.features
+            if self.has_device:
+                link = applied.link
+                record["device_id"] = None if link is None else link[0]
+                static.append(_NAN if link is None else float(link[1]))
         except StoreError as exc:
             log.warning("velocity store error%s: %s", "; scoring without velocity features" if degrade else "",
                         exc)
             if not degrade:
                 raise
             degraded = True
-            if self.has_device and len(static) < self._n_static:
+            applied = None
+            if self.has_device:
                 record["device_id"] = None
+                del static[self._n_static - 1:]
                 static.append(_NAN)
             vel = np.full(len(self.feature_set.names), np.nan)
         x = np.empty(len(self.feature_names), dtype=np.float64)
         x[: self._n_static] = static
         x[self._n_static :] = vel
-        return record, x, degraded
+        return record, x, degraded, bool(applied is not None and applied.duplicate)
+
+    def _apply_local(self, record: dict[str, Any], ts: int, fp: Any, linker: DeviceLinker,
+                     velocity: OnlineVelocity) -> Applied:
+        """Admission, link and velocity against in-process state (the caller holds the scorer's lock)."""
+        store = velocity.store
+        app = record.get(self.schema.id_field)
+        seen = store.recall("" if app is None else str(app), ts)
+        if seen is not None:
+            return seen
+        latest = store.latest_time()
+        if latest is not None and ts < latest - self.feature_set.allowed_lateness_ms:
+            raise late_event_error(self.schema.time_field, self.feature_set.allowed_lateness_ms)
+        link = None
+        if fp is not None:
+            res = linker.link(fp, ts, record.get("ip_prefix"))
+            link = link_outcome(res)
+            record["device_id"] = link[0]
+        elif self.has_device:
+            record["device_id"] = None
+        return store.apply(velocity.plan, record, ts, link)
 
     # -- batch -----------------------------------------------------------------------
     def batch(
@@ -363,6 +400,73 @@ class FeaturePipeline:
         X[:, self._n_static :] = vel
         return rec_cols, X
 
+    def batch_admitted(
+        self,
+        cb: ColumnBatch,
+        verdict: np.ndarray,
+        src: np.ndarray,
+        labels: Mapping[str, np.ndarray] | None = None,
+        linker: DeviceLinker | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
+        earlier: Callable[[Any], tuple[np.ndarray, Any, float]] | None = None,
+        state: Any = None,
+    ) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
+        """:meth:`batch` over admitted rows: applied rows are replayed, duplicates copy what they repeat.
+
+        ``verdict`` and ``src`` come from :meth:`Admission.judge
+        <fraudscore.velocity.admission.Admission.judge>` over ``cb``'s rows; refused
+        rows (future, late) are dropped. A duplicate gets its own stateless features
+        and the velocity features and device link of the applied row it repeats (row
+        ``src`` of this batch, or, for one applied before this batch, what
+        ``earlier(application_id)`` returns: ``(velocity features, device id, link
+        confidence)``), exactly as the online stores return a recorded outcome. With a
+        ``state`` (:class:`~fraudscore.warmstart.ScoringState`) the applied rows go
+        through it (:meth:`batch_through`). Returns the kept rows (with
+        ``ColumnBatch.duplicate`` set), their record columns and feature matrix.
+        """
+        linker = linker or self.new_linker()
+        main = np.flatnonzero(verdict == APPLY)
+        dup = np.flatnonzero(verdict == DUPLICATE)
+
+        def rows_of(lab: Mapping[str, np.ndarray] | None, idx: np.ndarray) -> dict[str, np.ndarray] | None:
+            return None if lab is None else {k: np.asarray(v)[idx] for k, v in lab.items()}
+
+        cb_main = cb.take(main)
+        if state is not None:
+            rec, X = self.batch_through(cb_main, state)
+        else:
+            rec, X = self.batch(cb_main, rows_of(labels, main), linker, context=context)
+        if dup.size == 0:
+            cb_main.duplicate = np.zeros(cb_main.n, dtype=bool)
+            return cb_main, rec, X
+        cb_dup = cb.take(dup)
+        rec_d, static_d = self.batch_static(cb_dup, self.new_linker())  # stateless parts; links replaced below
+        k = self._n_static
+        X_d = np.empty((dup.size, X.shape[1]), dtype=np.float64)
+        X_d[:, :k] = static_d
+        dev = rec_d.get("device_id") if self.has_device else None
+        for r, (i, s) in enumerate(zip(dup.tolist(), src[dup].tolist())):
+            if s >= 0:
+                j = int(np.searchsorted(main, s))
+                vel, did, conf = X[j, k:], (rec["device_id"][j] if self.has_device else None), X[j, k - 1]
+            else:  # applied before this batch (an earlier chunk, or an earlier run of a warm-start state)
+                assert earlier is not None
+                vel, did, conf = earlier(cb.columns[self.schema.id_field][i])
+            X_d[r, k:] = vel
+            if self.has_device:
+                X_d[r, k - 1] = conf
+                dev[r] = did  # type: ignore[index]
+        order = np.concatenate([main, dup])
+        perm = np.argsort(order, kind="stable")
+        names = list(dict.fromkeys([*rec, *rec_d]))
+        rec_all = {name: _concat(rec.get(name), rec_d.get(name), dup.size)[perm] if name in rec else
+                   _concat(np.full(main.size, None, dtype=object), rec_d[name], dup.size)[perm] for name in names}
+        X_all = np.vstack([X, X_d])[perm]
+        kept = cb.take(order[perm])
+        kept.duplicate = np.concatenate([np.zeros(main.size, dtype=bool), np.ones(dup.size, dtype=bool)])[perm]
+        return kept, rec_all, X_all
+
     def batch_through(self, cb: ColumnBatch, state: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Record columns and features of a validated batch that continues a :class:`~fraudscore.warmstart.ScoringState`.
 
@@ -373,7 +477,10 @@ class FeaturePipeline:
         rec_cols, static = self.batch_static(cb, state.linker)
         X = np.empty((cb.n, len(self.feature_names)), dtype=np.float64)
         X[:, : self._n_static] = static
-        X[:, self._n_static :] = state.velocity_rows(rec_cols, cb.n)
+        links = None
+        if self.has_device:  # recorded with each application, for a later run's duplicates
+            links = list(zip(rec_cols["device_id"].tolist(), static[:, self._n_static - 1].tolist()))
+        X[:, self._n_static :] = state.velocity_rows(rec_cols, cb.n, links)
         return rec_cols, X
 
     def batch_static(self, cb: ColumnBatch, linker: DeviceLinker | None) -> tuple[dict[str, np.ndarray], np.ndarray]:

@@ -61,9 +61,12 @@ import numpy as np
 
 from ._checkers import compile_check as _compile
 from .errors import ConfigError, EventError
+from .limits import (MAX_ATTR_STR_LEN, MAX_DEVICE_ATTRIBUTES, MAX_DEVICE_CHARS, MAX_EVENT_FIELDS,
+                     MAX_LIST_ITEM_LEN, MAX_LIST_LEN, MAX_NAME_LEN, MAX_STR_LEN)
 from .timeutil import to_epoch_ms
 
-__all__ = ["Field", "Schema", "DEFAULT_SCHEMA", "FieldType", "IdentifierKind", "compile_check"]
+__all__ = ["Field", "Schema", "DEFAULT_SCHEMA", "FieldType", "IdentifierKind", "compile_check", "check_extra",
+           "EXTRA_FIELD", "EVENT"]
 
 FieldType = Literal["str", "float", "int", "bool", "timestamp", "mapping"]
 IdentifierKind = Literal["national_id", "phone", "email", "bank_card", "ip", "device_id", "generic"]
@@ -71,9 +74,103 @@ IdentifierKind = Literal["national_id", "phone", "email", "bank_card", "ip", "de
 _FIELD_TYPES = ("str", "float", "int", "bool", "timestamp", "mapping")
 _ID_KINDS = ("national_id", "phone", "email", "bank_card", "ip", "device_id", "generic")
 _SCALARS = (str, int, float, bool)
-MAX_STR_LEN = 512
-MAX_MAPPING_KEYS = 64
-MAX_LIST_LEN = 256
+MAX_MAPPING_KEYS = MAX_DEVICE_ATTRIBUTES
+#: How errors name what the caller chose the name of (never the name itself: a key can be a phone number).
+EXTRA_FIELD = "<extra field>"
+EVENT = "event"
+_ATTRIBUTE = "<attribute>"
+_MAX_INT_BITS = 1024  # |x| < 2**1024 exactly when float(x) is finite (or rounds to the largest float)
+
+
+def _known_attributes() -> frozenset[str]:
+    from .fingerprint.canonical import ATTRIBUTE_NAMES
+
+    return frozenset(ATTRIBUTE_NAMES)
+
+
+_KNOWN_ATTRS: frozenset[str] | None = None
+
+
+def attribute_label(mapping: str, key: Any) -> str:
+    """How errors name attribute ``key`` of a mapping field: known device attributes by name, others by kind.
+
+    Examples
+    --------
+    >>> attribute_label("device", "screen"), attribute_label("device", "+8613800138000")
+    ('device.screen', 'device.<attribute>')
+    """
+    global _KNOWN_ATTRS
+    if _KNOWN_ATTRS is None:
+        _KNOWN_ATTRS = _known_attributes()
+    return f"{mapping}.{key}" if type(key) is str and key in _KNOWN_ATTRS else f"{mapping}.{_ATTRIBUTE}"
+
+
+def _finite_number(name: str, value: Any) -> float:
+    """``float(value)`` for an int or float, or EventError when it is not a finite float64."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        if int(value).bit_length() > _MAX_INT_BITS:
+            raise EventError(name, "must be a finite number", value=value)
+        try:
+            f = float(value)
+        except OverflowError:
+            raise EventError(name, "must be a finite number", value=value) from None
+    else:
+        f = float(value)
+    if not math.isfinite(f):
+        raise EventError(name, "must be a finite number", value=value)
+    return f
+
+
+def _valid_text(name: str, s: str, value: Any, *, nul: bool = True) -> None:
+    """Refuse lone surrogates (text that cannot be UTF-8 encoded) and, unless ``nul=False``, NUL characters.
+
+    Device attributes keep NUL (canonicalisation removes control characters), as they always did.
+    """
+    if nul and "\x00" in s:
+        raise EventError(name, "must not contain NUL characters", value=value)
+    if not s.isascii():
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError:
+            raise EventError(name, "must be valid Unicode text (no lone surrogates)", value=value) from None
+
+
+def check_extra(value: Any) -> Any:
+    """Validate and normalise the value of an extra (undeclared) field; the one rule for both paths.
+
+    Missing values (``None``, NaN, ``pandas.NA``) give ``None``; numpy scalars become Python
+    scalars; strings, finite numbers and booleans are kept. Errors name the field
+    ``"<extra field>"``: an extra field's name is the caller's text and is never echoed.
+
+    Examples
+    --------
+    >>> check_extra(np.int64(3)), check_extra(" x "), check_extra(float("nan"))
+    (3, ' x ', None)
+    >>> check_extra(10**400)
+    Traceback (most recent call last):
+    ...
+    fraudscore.errors.EventError: field '<extra field>': must be a finite number (got int)
+    """
+    if _is_missing(value):
+        return None
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        value = value.item()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        _finite_number(EXTRA_FIELD, value)
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_STR_LEN:
+            raise EventError(EXTRA_FIELD, f"must be at most {MAX_STR_LEN} characters", value=value)
+        _valid_text(EXTRA_FIELD, value, value)
+        return value
+    raise EventError(EXTRA_FIELD, "extra fields must be strings, numbers or booleans", value=value)
+
+
+def extra_name_ok(name: Any) -> bool:
+    """Whether ``name`` may name an extra field: an identifier of at most 64 characters, not starting with ``_``."""
+    return type(name) is str and len(name) <= MAX_NAME_LEN and name.isidentifier() and not name.startswith("_")
 
 
 @dataclass(frozen=True)
@@ -146,22 +243,21 @@ class Field:
             if isinstance(value, str):
                 s = value.strip()
             elif isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+                if int(value).bit_length() > 4 * MAX_STR_LEN:  # certainly too many digits: never str() it
+                    raise EventError(name, f"must be at most {MAX_STR_LEN} characters", value=value)
                 s = str(int(value))
             else:
                 raise EventError(name, "must be a string", value=value)
             if len(s) > MAX_STR_LEN:
                 raise EventError(name, f"must be at most {MAX_STR_LEN} characters", value=value)
-            if "\x00" in s:
-                raise EventError(name, "must not contain NUL characters", value=value)
+            _valid_text(name, s, value)
             return s if s else None
         if t in ("float", "int"):
             if isinstance(value, (bool, np.bool_)) or not isinstance(
                 value, (int, float, np.integer, np.floating)
             ):
                 raise EventError(name, "must be a finite number", value=value)
-            f = float(value)
-            if not math.isfinite(f):
-                raise EventError(name, "must be a finite number", value=value)
+            f = _finite_number(name, value)
             if t == "int" and not f.is_integer():
                 raise EventError(name, "must be a whole number", value=value)
             if self.minimum is not None and f < self.minimum:
@@ -185,37 +281,61 @@ class Field:
             except (OverflowError, OSError):
                 raise EventError(name, "must be between 1971-01-01 and 2199-12-31", value=value) from None
         # mapping
-        if not isinstance(value, Mapping):
-            raise EventError(name, "must be a mapping of attribute names to values", value=value)
-        if len(value) > MAX_MAPPING_KEYS:
-            raise EventError(name, f"must have at most {MAX_MAPPING_KEYS} attributes", value=value)
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            if not isinstance(k, str) or not k or len(k) > 64:
-                raise EventError(name, "attribute names must be non-empty strings", value=k)
-            sub = f"{name}.{k}"
-            if v is None or isinstance(v, _SCALARS):
-                if isinstance(v, float) and not math.isfinite(v):
-                    raise EventError(sub, "must be a finite number", value=v)
-                if isinstance(v, str) and len(v) > 2048:
-                    raise EventError(sub, "must be at most 2048 characters", value=v)
-                out[k] = v
-            elif isinstance(v, (np.integer, np.floating, np.bool_)):
-                out[k] = v.item()
-            elif isinstance(v, (list, tuple, np.ndarray)):
-                if isinstance(v, np.ndarray):  # list columns read from Parquet / Arrow
-                    if v.ndim != 1:
-                        raise EventError(sub, "must be a string, number, boolean or list", value=v)
-                    v = v.tolist()
-                if len(v) > MAX_LIST_LEN:
-                    raise EventError(sub, f"must have at most {MAX_LIST_LEN} items", value=v)
-                for item in v:
-                    if not isinstance(item, (str, int, float)) or isinstance(item, bool):
-                        raise EventError(sub, "list items must be strings or numbers", value=item)
-                out[k] = list(v)
-            else:
-                raise EventError(sub, "must be a string, number, boolean or list", value=v)
-        return out
+        return _check_mapping(name, value)
+
+
+def _check_mapping(name: str, value: Any) -> dict[str, Any]:
+    """The mapping rule (a device): attribute names, scalar or flat-list values, every size limit."""
+    if not isinstance(value, Mapping):
+        raise EventError(name, "must be a mapping of attribute names to values", value=value)
+    if len(value) > MAX_DEVICE_ATTRIBUTES:
+        raise EventError(name, f"must have at most {MAX_DEVICE_ATTRIBUTES} attributes", value=value)
+    out: dict[str, Any] = {}
+    total = 0
+    for k, v in value.items():
+        if type(k) is not str or not k or len(k) > MAX_NAME_LEN:
+            raise EventError(name, f"attribute names must be non-empty strings of at most {MAX_NAME_LEN} "
+                                   "characters", value=k)
+        sub = attribute_label(name, k)
+        _valid_text(sub, k, k, nul=False)
+        total += len(k)
+        if isinstance(v, (np.integer, np.floating, np.bool_)):
+            v = v.item()
+        if v is None or isinstance(v, bool):
+            out[k] = v
+        elif isinstance(v, (int, float)):
+            _finite_number(sub, v)
+            out[k] = v
+        elif isinstance(v, str):
+            if len(v) > MAX_ATTR_STR_LEN:
+                raise EventError(sub, f"must be at most {MAX_ATTR_STR_LEN} characters", value=v)
+            _valid_text(sub, v, v, nul=False)
+            total += len(v)
+            out[k] = v
+        elif isinstance(v, (list, tuple, np.ndarray)):
+            if isinstance(v, np.ndarray):  # list columns read from Parquet / Arrow
+                if v.ndim != 1:
+                    raise EventError(sub, "must be a string, number, boolean or list", value=v)
+                v = v.tolist()
+            if len(v) > MAX_LIST_LEN:
+                raise EventError(sub, f"must have at most {MAX_LIST_LEN} items", value=v)
+            for item in v:
+                if isinstance(item, str):
+                    if len(item) > MAX_LIST_ITEM_LEN:
+                        raise EventError(sub, f"list items must be at most {MAX_LIST_ITEM_LEN} characters",
+                                         value=item)
+                    _valid_text(sub, item, item, nul=False)
+                    total += len(item)
+                elif isinstance(item, (int, float)) and not isinstance(item, bool):
+                    _finite_number(sub, item)
+                else:
+                    raise EventError(sub, "list items must be strings or numbers", value=item)
+            out[k] = list(v)
+        else:
+            raise EventError(sub, "must be a string, number, boolean or list", value=v)
+    if total > MAX_DEVICE_CHARS:
+        raise EventError(name, f"must hold at most {MAX_DEVICE_CHARS} characters in all", value=value)
+    return out
 
 
 def compile_check(f: Field) -> Callable[[Any], Any]:
@@ -377,7 +497,9 @@ class Schema:
             Naming the first offending field.
         """
         if type(event) is not dict and not isinstance(event, Mapping):
-            raise EventError("event", "must be a mapping of field names to values", value=event)
+            raise EventError(EVENT, "must be a mapping of field names to values", value=event)
+        if len(event) > MAX_EVENT_FIELDS:
+            raise EventError(EVENT, f"must have at most {MAX_EVENT_FIELDS} fields")
         out: dict[str, Any] = {}
         get = event.get
         plain = _PLAIN
@@ -386,8 +508,8 @@ class Schema:
             tv = type(value)
             if tv is str and is_str:  # the commonest case, inline
                 v = value.strip()
-                if len(v) > MAX_STR_LEN or "\x00" in v:
-                    v = check(value)  # raises the proper error
+                if len(v) > MAX_STR_LEN or "\x00" in v or not v.isascii():
+                    v = check(value)  # raises the proper error, or checks non-ASCII text
                 elif not v:
                     v = None
             elif value is None or (value != value if tv is float else tv not in plain and _is_missing(value)):
@@ -401,26 +523,27 @@ class Schema:
                 raise EventError(name, "is required and must not be empty")
             out[name] = v
         if not self._by_name.keys() >= event.keys():
-            for k, v in event.items():
-                if k in self._by_name:
-                    continue
-                if not isinstance(k, str) or not k.isidentifier() or k.startswith("_"):
-                    raise EventError(str(k)[:40], "extra field names must be identifiers not starting with '_'")
-                if not self.allow_extra:
-                    raise EventError(k, "is not a field of this schema")
-                if _is_missing(v):
-                    out[k] = None
-                elif isinstance(v, (np.integer, np.floating, np.bool_)):
-                    out[k] = v.item()
-                elif isinstance(v, _SCALARS):
-                    if isinstance(v, float) and not math.isfinite(v):
-                        raise EventError(k, "must be a finite number", value=v)
-                    if isinstance(v, str) and len(v) > MAX_STR_LEN:
-                        raise EventError(k, f"must be at most {MAX_STR_LEN} characters", value=v)
-                    out[k] = v
-                else:
-                    raise EventError(k, "extra fields must be strings, numbers or booleans", value=v)
+            self._extras(event, out)
         return out
+
+    def _extras(self, event: Mapping[str, Any], out: dict[str, Any]) -> None:
+        """Validate the undeclared fields into ``out`` (see :func:`check_extra`); missing ones need no valid name."""
+        by_name = self._by_name
+        for k, v in event.items():
+            if k in by_name:
+                continue
+            v = check_extra(v)
+            ok = extra_name_ok(k)
+            if v is None:
+                if ok:
+                    out[k] = None
+                continue
+            if not ok:
+                raise EventError(EXTRA_FIELD, f"extra field names must be identifiers of at most {MAX_NAME_LEN} "
+                                              "characters not starting with '_'")
+            if not self.allow_extra:
+                raise EventError(EXTRA_FIELD, "is not a field of this schema")
+            out[k] = v
 
     # -- (de)serialisation ---------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -12,14 +12,18 @@ velocity store (in memory by default, Redis for several worker processes).
   rows are reported in ``DecisionBatch.errors`` and the rest are scored.
 
 Scoring events one by one from an empty store gives exactly the features,
-probabilities and actions of one ``score_batch`` call (tested).
+probabilities and actions of one ``score_batch`` call (tested), including the
+verdicts on events too far ahead of the scorer's clock (``max_clock_skew``), too
+late, or repeating an application id (``Decision.duplicate``): see
+``docs/reliability.md``.
 """
 
 from __future__ import annotations
 
 import threading
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -30,15 +34,48 @@ from .decision import Decision, DecisionBatch, PendingReasons, Reason
 from .errors import BundleError, ConfigError, EventError
 from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
+from .labels import LabelIndex, labels_for_rows, parse_application_id, parse_is_fraud, parse_label_time
 from .model import explain_batch, explain_reasons, score_scale, score_scale_array
 from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline, late_event_error, paused_gc
 from .policy import Policy
 from .rules import RuleSet, combine
 from .schema import Schema
-from .timeutil import to_epoch_ms
+from .timeutil import parse_duration
 from .velocity import FeatureSet, MemoryStore, OnlineVelocity, RedisStore
+from .velocity.admission import FUTURE, LATE, Admission, future_message
+from .velocity.idempotency import DEFAULT_IDEMPOTENCY_TTL_MS
 
-__all__ = ["Scorer", "load", "labels_for_rows", "LabelIndex"]
+__all__ = ["Scorer", "load", "labels_for_rows", "LabelIndex", "DEFAULT_MAX_CLOCK_SKEW", "wall_clock_ms"]
+
+#: Default bound on how far an event's time may be ahead of the scorer's clock.
+DEFAULT_MAX_CLOCK_SKEW = "5m"
+
+
+def wall_clock_ms() -> int:
+    """The scorer's default clock: the system's wall clock in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def _skew_ms(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        ms = parse_duration(value)
+    except (TypeError, ValueError):
+        ms = None
+    if ms is None:
+        raise ConfigError(f"The 'max_clock_skew' parameter of Scorer must be a positive duration such as '5m' "
+                          f"(or None to disable the bound). Got {value!r} instead.")
+    return ms
+
+
+def _budget_ms(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
+        raise ConfigError(f"The 'latency_budget_ms' parameter of Scorer must be a positive number of milliseconds "
+                          f"(or None). Got {value!r} instead.")
+    return float(value)
 
 log = logging.getLogger("fraudscore")
 
@@ -54,74 +91,6 @@ def _model_version(model: Any) -> str:
         if name != "model.json":  # metadata (metrics, versions) does not change predictions
             h.update(name.encode() + b"\0" + data)
     return "m-" + h.hexdigest()[:16]
-
-
-class LabelIndex:
-    """A labels table indexed once by application id, for aligning it with batch rows.
-
-    ``labels`` holds the id column (``id_field``: the schema's id field, e.g.
-    ``application_id``; a column named ``application_id`` is accepted too),
-    ``is_fraud`` and ``label_time`` (any timestamp form; ``label_ts`` in epoch
-    ms is accepted too) as a mapping of columns or a DataFrame. The label time
-    may be left out when no feature is label-delayed (``require_time=False``):
-    such labels only ever serve as training targets. :meth:`align` gives rows
-    without a label ``is_fraud = NaN`` and a label time that never arrives.
-
-    Examples
-    --------
-    >>> idx = LabelIndex({"application_id": ["A", "B"], "is_fraud": [1, 0], "label_ts": [5, 7]})
-    >>> out = idx.align(np.array(["B", "C"], dtype=object))
-    >>> out["is_fraud"].tolist(), int(out["label_ts"][0])
-    ([0.0, nan], 7)
-    >>> LabelIndex({"order": ["A"], "is_fraud": [1]}, id_field="order", require_time=False).align(["A"])["is_fraud"]
-    array([1.])
-    >>> LabelIndex({"order": ["A"], "is_fraud": [1]}, id_field="order")
-    Traceback (most recent call last):
-    ...
-    fraudscore.errors.EventError: field 'label_time': is a required column of the labels table (label-delayed features use it; or give label_ts in epoch ms)
-    """
-
-    def __init__(self, labels: Any, *, id_field: str = "application_id", require_time: bool = True) -> None:
-        if hasattr(labels, "to_dict") and hasattr(labels, "columns"):
-            labels = {c: labels[c].to_numpy() for c in labels.columns}
-        if not isinstance(labels, Mapping):
-            raise EventError("labels", "must be a mapping of columns or a DataFrame", value=labels)
-        id_col = id_field if id_field in labels else "application_id" if "application_id" in labels else None
-        if id_col is None:
-            raise EventError(id_field, "is a required column of the labels table (the schema's id field"
-                             + (")" if id_field == "application_id" else "; 'application_id' is accepted too)"))
-        if "is_fraud" not in labels:
-            raise EventError("is_fraud", "is a required column of the labels table (1 = fraud, 0 = genuine)")
-        ids = np.asarray(labels[id_col], dtype=object)
-        self.fraud = np.asarray(labels["is_fraud"], dtype=np.float64)
-        if "label_ts" in labels:
-            self.lts = np.asarray(labels["label_ts"], dtype=np.int64)
-        elif "label_time" in labels:
-            self.lts = np.array([to_epoch_ms(v) for v in labels["label_time"]], dtype=np.int64)
-        elif require_time:
-            raise EventError("label_time", "is a required column of the labels table (label-delayed features use "
-                                           "it; or give label_ts in epoch ms)")
-        else:
-            self.lts = np.full(len(ids), np.iinfo(np.int64).max, dtype=np.int64)
-        self.pos = {str(a): i for i, a in enumerate(ids)}
-
-    def align(self, application_ids: Any) -> dict[str, np.ndarray]:
-        """``is_fraud`` (float, NaN unknown) and ``label_ts`` (int64 ms) aligned with ``application_ids``."""
-        j = np.array([self.pos.get(str(a), -1) for a in application_ids], dtype=np.int64)
-        ok = j >= 0
-        fraud = np.full(len(j), np.nan)
-        lts = np.full(len(j), np.iinfo(np.int64).max, dtype=np.int64)
-        fraud[ok] = self.fraud[j[ok]]
-        lts[ok] = self.lts[j[ok]]
-        return {"is_fraud": fraud, "label_ts": lts}
-
-
-def labels_for_rows(labels: Any, application_ids: np.ndarray, *, id_field: str = "application_id",
-                    require_time: bool = True) -> dict[str, np.ndarray]:
-    """Align a labels table with batch rows by id (see :class:`LabelIndex`)."""
-    index = labels if isinstance(labels, LabelIndex) else LabelIndex(labels, id_field=id_field,
-                                                                      require_time=require_time)
-    return index.align(application_ids)
 
 
 class Scorer:
@@ -141,6 +110,20 @@ class Scorer:
         decision ``degraded`` instead of raising :class:`~fraudscore.errors.StoreError`.
     explain : {"auto", True, False}, default "auto"
         Model explanations: ``"auto"`` explains reviewed and declined decisions.
+    max_clock_skew : str, int or None, default "5m"
+        Events whose time is further ahead of ``clock()`` are refused
+        (:class:`~fraudscore.errors.EventError` on the time field), online and in
+        batch, before any state is read, so one far-future event cannot advance the
+        lateness watermark. ``None`` disables the bound.
+    clock : callable, optional
+        Returns "now" in epoch milliseconds (default :func:`wall_clock_ms`); inject
+        one for tests and for replays of history (e.g. ``lambda: replay_end_ms``).
+        ``score_batch`` reads it once per call.
+    latency_budget_ms : float, optional
+        Upper bound for one store call (Redis): a call that exceeds it fails fast
+        (a degraded decision with ``degrade=True``, else
+        :class:`~fraudscore.errors.StoreError`) within about twice the budget, and
+        never holds a lock other threads wait on. Ignored by the in-memory store.
     lazy_reasons : bool, default True
         In :meth:`score`, compute the model part of ``Decision.reasons`` on its
         first access instead of before returning (the same list either way), so
@@ -149,6 +132,13 @@ class Scorer:
     state : ScoringState, optional
         Start online scoring from a saved batch state (velocity store and device
         links, :mod:`fraudscore.warmstart`); ``store`` must then be left out.
+
+    Notes
+    -----
+    With the in-memory store the scorer serialises state changes with one lock
+    (no I/O happens under it). With a store that applies events itself in one
+    atomic call (:class:`~fraudscore.velocity.RedisStore`), no scorer-wide lock is
+    held: threads wait only on their own network call.
     """
 
     def __init__(
@@ -159,12 +149,21 @@ class Scorer:
         store: Any = None,
         degrade: bool = False,
         explain: bool | str = "auto",
+        max_clock_skew: str | int | None = DEFAULT_MAX_CLOCK_SKEW,
+        clock: Callable[[], int] | None = None,
+        latency_budget_ms: float | None = None,
         lazy_reasons: bool = True,
         state: Any = None,
     ) -> None:
+        self.max_clock_skew_ms = _skew_ms(max_clock_skew)
+        if clock is not None and not callable(clock):
+            raise ConfigError(f"The 'clock' parameter of Scorer must be a callable returning epoch milliseconds. "
+                              f"Got {type(clock).__name__} instead.")
+        self.clock: Callable[[], int] = clock or wall_clock_ms
+        self.latency_budget_ms = _budget_ms(latency_budget_ms)
         self.bundle = bundle
         self.keys = Keys.resolve(key)
-        want = (bundle.fingerprint or {}).get("key_id")
+        want = (bundle.fingerprint or {}).get("key_id") or getattr(bundle, "key_id", None)
         if want and want != self.keys.key_id:
             raise BundleError(
                 f"the key's id {self.keys.key_id!r} does not match the bundle's key id {want!r}: "
@@ -185,7 +184,8 @@ class Scorer:
             if not (len(idx) == len(names) and np.array_equal(idx, np.arange(len(names)))):
                 self._model_cols = idx
         self.policy = Policy.from_dict(bundle.policy) if bundle.policy else Policy()
-        self.ruleset = RuleSet.from_toml(bundle.rules_toml, lists=bundle.lists) if bundle.rules_toml else RuleSet([])
+        self.ruleset = (RuleSet.from_toml(bundle.rules_toml, lists=bundle.lists, bundled=True) if bundle.rules_toml
+                        else RuleSet([]))
         known = (*self.pipeline.record_fields, *self.pipeline.feature_names)
         self.rules = self.ruleset.compile(
             known,
@@ -201,6 +201,8 @@ class Scorer:
         self.velocity = OnlineVelocity(self.feature_set, self.store)
         if state is not None:
             link_state: Any = state.link_state
+        elif hasattr(self.store, "link_state"):
+            link_state = self.store.link_state()
         elif isinstance(self.store, RedisStore):
             link_state = RedisLinkState(self.store.client, prefix=self.store.prefix + "link:")
         else:
@@ -210,8 +212,36 @@ class Scorer:
         self.degrade = degrade
         self.explain = explain
         self.lazy_reasons = lazy_reasons
+        if self.latency_budget_ms is not None and hasattr(self.store, "set_latency_budget"):
+            self.store.set_latency_budget(self.latency_budget_ms)
+        # in-process state is serialised here; a store that applies events itself needs no scorer-wide lock
+        self._local = not hasattr(self.store, "apply_event")
         self._lock = threading.Lock()
         self.model_version = _model_version(self.model)
+        self.idempotency_ttl_ms = int(getattr(self.store, "idempotency_ttl_ms", DEFAULT_IDEMPOTENCY_TTL_MS))
+
+    # -- admission ---------------------------------------------------------------------
+    def clock_limit(self) -> int | None:
+        """The latest event time accepted now: ``clock() + max_clock_skew`` (``None`` without a bound)."""
+        if self.max_clock_skew_ms is None:
+            return None
+        return int(self.clock()) + self.max_clock_skew_ms
+
+    def _future_error(self, row: int | None = None) -> EventError:
+        return EventError(self.schema.time_field, future_message(int(self.max_clock_skew_ms or 0)), row=row)
+
+    def admission(self, state: Any = None) -> Admission:
+        """A fresh :class:`~fraudscore.velocity.admission.Admission` with this scorer's lateness and TTL.
+
+        With a warm-start ``state``, it starts from the state's watermark and finds the
+        application ids the state's store already applied.
+        """
+        if state is None:
+            return Admission(self.feature_set.allowed_lateness_ms, self.idempotency_ttl_ms)
+        store = state.store
+        return Admission(self.feature_set.allowed_lateness_ms, int(getattr(store, "idempotency_ttl_ms",
+                                                                           self.idempotency_ttl_ms)),
+                         watermark=state.newest, lookup=lambda app, t, w: store.recall(app, t, w))
 
     # -- one event ----------------------------------------------------------------------
     def _values(self, record: Mapping[str, Any], x: np.ndarray) -> dict[str, Any]:
@@ -223,16 +253,30 @@ class Scorer:
               return_features: bool = False) -> Decision:
         """Score one application.
 
+        An application id that was already scored (a client retry, the same
+        application sent twice) gets the decision rebuilt from the state recorded
+        the first time, with ``duplicate=True``, and is not counted again.
+
         Raises
         ------
         EventError
-            For a malformed event (naming the field); velocity state is untouched.
+            For a malformed event (naming the field), an event further ahead of the
+            clock than ``max_clock_skew`` or later than the allowed lateness; no state
+            (velocity, links, labels, idempotency records) is changed.
         StoreError
             When the store fails and the scorer does not degrade.
         """
         ev = self.schema.validate(event)
-        with self._lock:
-            record, x, degraded = self.pipeline.online(ev, self.linker, self.velocity, degrade=self.degrade)
+        limit = self.clock_limit()
+        if limit is not None and ev[self.schema.time_field] > limit:
+            raise self._future_error()
+        if self._local:
+            with self._lock:
+                record, x, degraded, duplicate = self.pipeline.online(ev, self.linker, self.velocity,
+                                                                      degrade=self.degrade)
+        else:
+            record, x, degraded, duplicate = self.pipeline.online(ev, self.linker, self.velocity,
+                                                                  degrade=self.degrade)
         values = self._values(record, x)
         hits = self.rules.evaluate(values)
         rule_action, points = combine(hits)
@@ -272,12 +316,25 @@ class Scorer:
             ruleset_version=self.ruleset.version,
             device_id=record.get("device_id"),
             degraded=degraded,
+            duplicate=duplicate,
         )
 
-    def record_label(self, application_id: str, is_fraud: bool, label_time: Any) -> None:
-        """Feed back a confirmed label; it enters label-delayed features from ``label_time`` on."""
-        with self._lock:
-            self.velocity.record_label(str(application_id), bool(is_fraud), to_epoch_ms(label_time))
+    def record_label(self, application_id: str, is_fraud: bool | int | str, label_time: Any) -> None:
+        """Feed back a confirmed label; it enters label-delayed features from ``label_time`` on.
+
+        Labels are read strictly (:mod:`fraudscore.labels`): ``is_fraud`` is a boolean,
+        ``0`` / ``1`` or one of a few documented strings (``"no"`` is ``False``);
+        anything else, a missing ``application_id`` or a bad ``label_time`` raises
+        :class:`~fraudscore.errors.EventError` and stores nothing.
+        """
+        app = parse_application_id(application_id, field=self.schema.id_field)
+        fraud = parse_is_fraud(is_fraud)
+        lts = parse_label_time(label_time)
+        if self._local:  # in-process state is serialised here; a Redis store needs no scorer-wide lock
+            with self._lock:
+                self.velocity.record_label(app, fraud, lts)
+        else:
+            self.velocity.record_label(app, fraud, lts)
 
     # -- many events ---------------------------------------------------------------------
     def label_index(self, labels: Any) -> LabelIndex:
@@ -300,36 +357,33 @@ class Scorer:
     def _features_batch(self, events: EventsLike, labels: Any,
                         state: Any = None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
         cb = self.pipeline.screen(to_columns(events, self.schema))
-        tf = self.schema.time_field
-        if cb.n:
-            ts = np.asarray(cb.columns[tf], dtype=np.int64)
-            head = None if state is None else state.newest
-            if head is None:
-                late = self.pipeline.late_rows(ts)
-            else:
-                late = self.pipeline.late_rows(np.concatenate([np.array([head], dtype=np.int64), ts]))[1:]
-        else:
-            late = np.zeros(0, bool)
-        if late.any():
-            bad = np.flatnonzero(late)
-            errs = [late_event_error(tf, self.feature_set.allowed_lateness_ms, int(cb.rows[i])) for i in bad]
-            keep = np.flatnonzero(~late)
-            errors = sorted(cb.errors + errs, key=lambda e: e.row or 0)
-            cb = cb.take(keep)
-            cb.errors = errors
-        if cb.errors:
-            log.info("%d of %d rows rejected, first: %s", len(cb.errors), cb.n_input, cb.errors[0])
+        tf, idf = self.schema.time_field, self.schema.id_field
+        if state is not None:
+            state.check(self)
+        adm = self.admission(state)
+        verdict, src = (adm.judge(cb.columns[tf], cb.columns[idf], self.clock_limit()) if cb.n
+                        else (np.zeros(0, np.int8), np.zeros(0, np.int64)))
+        refused = (verdict == FUTURE) | (verdict == LATE)
+        errors = list(cb.errors)
+        if refused.any():
+            for i in np.flatnonzero(refused).tolist():
+                row = int(cb.rows[i])
+                errors.append(self._future_error(row) if verdict[i] == FUTURE else
+                              late_event_error(tf, self.feature_set.allowed_lateness_ms, row))
+            errors.sort(key=lambda e: e.row or 0)
+        if errors:
+            log.info("%d of %d rows rejected, first: %s", len(errors), cb.n_input, errors[0])
         index = None if labels is None else self.label_index(labels)
         lab = None
         if index is not None and cb.n:
-            lab = index.align(cb.columns[self.schema.id_field])
-        if state is None:
-            rec, X = self.pipeline.batch(cb, lab, self.pipeline.new_linker())
-            return cb, rec, X
-        state.check(self)
-        if index is not None:
+            lab = index.align(cb.columns[idf])
+        if state is not None and index is not None:
             state.record_labels(index)
-        return (cb, *self.pipeline.batch_through(cb, state))
+        linker = self.pipeline.new_linker() if state is None else state.linker
+        kept, rec, X = self.pipeline.batch_admitted(cb, verdict, src, lab, linker, state=state,
+                                                    earlier=_recorded(adm))
+        kept.errors = errors
+        return kept, rec, X
 
     def score_batch(self, events: EventsLike, *, labels: Any = None, return_features: bool = False,
                     explain: bool | str | None = None, state: Any = None) -> DecisionBatch:
@@ -409,7 +463,18 @@ class Scorer:
             ruleset_version=self.ruleset.version,
             degraded=np.zeros(n, dtype=bool),
             index=cb.index,
+            duplicate=cb.duplicate if cb.duplicate is not None else np.zeros(n, dtype=bool),
         )
+
+
+def _recorded(adm: Admission) -> Any:
+    """What a duplicate of an application recorded by a warm-start store copies: ``(features, device, conf)``."""
+    def earlier(app: Any) -> tuple[np.ndarray, Any, float]:
+        rec = adm.found[str(app)]
+        link = rec.link or (None, float("nan"))
+        return rec.features, link[0], link[1]
+
+    return earlier
 
 
 class _ModelReasons:
@@ -445,10 +510,19 @@ def _explain_rows(want: Any, action: np.ndarray, cb: ColumnBatch) -> np.ndarray:
 def load(path: str, key: Keys | bytes | str | None = None, **kwargs: Any) -> Scorer:
     """Load a bundle from ``path`` (directory or zip), verify it, and return a ready :class:`Scorer`.
 
-    ``key`` is the caller's secret (``FRAUDSCORE_KEY`` when omitted); other
-    keyword arguments go to :class:`Scorer` (``store``, ``degrade``, ``explain``, ``state``).
+    ``key`` is the caller's secret (``FRAUDSCORE_KEY`` when omitted): the bundle's
+    signature is checked with it. Other keyword arguments go to :class:`Scorer`
+    (``store``, ``degrade``, ``explain``, ``state``, ``max_clock_skew``, ``clock``,
+    ``latency_budget_ms``).
     """
-    scorer = Scorer(Bundle.load(path), key, **kwargs)
+    keys = Keys.resolve(key)
+    bundle = Bundle.load(path, key=keys)
+    try:
+        scorer = Scorer(bundle, keys, **kwargs)
+    except BundleError:
+        raise
+    except ConfigError as e:  # signed, but its parts do not fit together (e.g. a rule names no feature)
+        raise BundleError(f"the bundle does not build a scorer: {e}") from None
     log.info("bundle loaded from %s (model %s, rules %s, %d features)", path, scorer.model_version,
              scorer.ruleset.version, len(scorer.pipeline.feature_names))
     return scorer

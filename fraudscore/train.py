@@ -215,15 +215,20 @@ class TrainResult:
     """
 
     def __init__(self, bundle: Bundle, X: np.ndarray, y: np.ndarray, ts: np.ndarray,
-                 feature_names: tuple[str, ...], errors: list[Any]) -> None:
+                 feature_names: tuple[str, ...], errors: list[Any], keys: Keys | None = None) -> None:
         self.bundle, self.X, self.y, self.ts = bundle, X, y, ts
         self.feature_names, self.errors = feature_names, errors
+        self._keys = keys  # in memory only: signs the bundle on save
         self.notes: list[str] = []
 
-    def save(self, path: str | Path, *, zip: bool = False) -> Path:
-        """Save the bundle (see :meth:`fraudscore.bundle.Bundle.save`); returns where it went."""
+    def save(self, path: str | Path, *, zip: bool = False, key: Keys | bytes | str | None = None) -> Path:
+        """Save the bundle signed with the training key (see :meth:`fraudscore.bundle.Bundle.save`).
+
+        ``key`` overrides the key :func:`train` was given (it must have the same id).
+        Returns where the bundle went.
+        """
         path = Path(path)
-        self.bundle.save(path, zip=zip)
+        self.bundle.save(path, zip=zip, key=key if key is not None else self._keys)
         if zip and path.suffix != ".zip":
             path = path.with_name(path.name + ".zip")
         return path
@@ -425,7 +430,7 @@ def train(
                     policy=policy.to_dict(), training=training,
                     metadata={"created_by": f"fraudscore {__version__}",
                               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
-    result = TrainResult(bundle, X, y, ts, scorer.pipeline.feature_names, cb.errors)
+    result = TrainResult(bundle, X, y, ts, scorer.pipeline.feature_names, cb.errors, keys)
     result.notes = notes + ignored
     return result
 

@@ -183,8 +183,13 @@ class ScoringState:
                 n += 1
         return n
 
-    def velocity_rows(self, rec_cols: Mapping[str, np.ndarray], n: int) -> np.ndarray:
-        """Velocity features of ``n`` batch rows (record columns, in input order) through the store, updating it."""
+    def velocity_rows(self, rec_cols: Mapping[str, np.ndarray], n: int,
+                      links: list[tuple[Any, float]] | None = None) -> np.ndarray:
+        """Velocity features of ``n`` batch rows (record columns, in input order) through the store, updating it.
+
+        ``links`` (``(device_id, link_confidence)`` per row) are recorded with each
+        application, so a later run's duplicate of it gets the same device link.
+        """
         fs = self.velocity.fs
         out = np.empty((n, len(fs.names)), dtype=np.float64)
         if not n:
@@ -201,8 +206,8 @@ class ScoringState:
                 cols.append(col.tolist())
         ts = [int(t) for t in cols[0]]
         cols[0] = ts
-        update = self.velocity.update_and_read
+        apply = self.velocity.apply
         for i, values in enumerate(zip(*cols)):
-            out[i] = update(dict(zip(names, values)))
+            out[i] = apply(dict(zip(names, values)), None if links is None else links[i]).features
         self.rows += n
         return out

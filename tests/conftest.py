@@ -23,6 +23,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("FRAUDSCORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_CLUSTER = os.environ.get("FRAUDSCORE_TEST_REDIS_CLUSTER", "")
 FDH_DIR = Path(os.environ.get("FRAUDSCORE_FDH_DIR", REPO.parent / "shared" / "data" / "fdh"))
 TEST_SECRET = b"fraudscore-test-secret-0123456789"
 
@@ -77,3 +78,43 @@ def redis_prefix(redis_client):
     keys = list(redis_client.scan_iter(match=prefix + "*", count=1000))
     if keys:
         redis_client.delete(*keys)
+
+
+@pytest.fixture
+def redis_cluster():
+    """A ``RedisCluster`` client on FRAUDSCORE_TEST_REDIS_CLUSTER (``host:port`` of one node).
+
+    Skips locally when the variable is unset; with ``CI=true`` (where ``.ci/run``
+    starts a 3-primary cluster on loopback) a missing or unreachable cluster fails.
+    """
+    ci = os.environ.get("CI") == "true"
+    if not REDIS_CLUSTER:
+        if ci:
+            pytest.fail("CI=true but FRAUDSCORE_TEST_REDIS_CLUSTER is not set (.ci/run starts a cluster)")
+        pytest.skip("FRAUDSCORE_TEST_REDIS_CLUSTER is not set (host:port of a Redis Cluster node); "
+                    "skipping Redis Cluster tests")
+    try:
+        from redis.cluster import RedisCluster
+
+        host, port = REDIS_CLUSTER.rsplit(":", 1)
+        client = RedisCluster(host=host, port=int(port), socket_timeout=5, socket_connect_timeout=2)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - ImportError, connection and cluster errors
+        if ci:
+            pytest.fail(f"CI=true but the Redis Cluster at {REDIS_CLUSTER} is not usable: {exc}")
+        pytest.skip(f"no usable Redis Cluster at {REDIS_CLUSTER}: {exc}")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_cluster_prefix(redis_cluster):
+    """A unique key prefix on the cluster; every key under it is deleted afterwards (all primaries)."""
+    import uuid
+
+    prefix = f"fstest:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    for node in redis_cluster.get_primaries():
+        conn = redis_cluster.get_redis_connection(node)
+        for key in conn.scan_iter(match=prefix + "*", count=1000):
+            conn.delete(key)

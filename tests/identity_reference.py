@@ -20,8 +20,10 @@ def clean(value: Any) -> str:
             value = str(value)
         else:
             return ""
-    if not value.isascii():
-        value = unicodedata.normalize("NFKC", value)
+    # invisible format characters (category Cf) never count, before and after NFKC
+    value = "".join(c for c in value if unicodedata.category(c) != "Cf")
+    value = unicodedata.normalize("NFKC", value)
+    value = "".join(c for c in value if unicodedata.category(c) != "Cf")
     return value.strip()
 
 

@@ -53,7 +53,7 @@ def test_pipeline_batch_equals_online(rows):
     linker, vel = DeviceLinker(MemoryLinkState()), OnlineVelocity(FS, MemoryStore())
     expect = [pipe.online(schema.validate(ev), linker, vel) for ev in ok]
     rec, X = pipe.batch(cb)
-    for i, (r, x, _) in enumerate(expect):
+    for i, (r, x, _, _) in enumerate(expect):
         np.testing.assert_array_equal(X[i], x)
         for k in pipe.record_fields:
             if k in rec:

@@ -93,7 +93,7 @@ def test_second_timestamp_gives_an_age_in_seconds_in_both_paths():
     from fraudscore.fingerprint import DeviceLinker
     from fraudscore.velocity import OnlineVelocity
 
-    _, x, _ = pipe.online(s.validate(rows[0]), DeviceLinker(), OnlineVelocity(FeatureSet([])))
+    _, x, _, _ = pipe.online(s.validate(rows[0]), DeviceLinker(), OnlineVelocity(FeatureSet([])))
     assert x[j] == 90.5
 
 

@@ -42,7 +42,7 @@ def test_the_logger_has_a_null_handler():
 
 def test_bundle_loaded_and_rows_rejected_are_logged(tmp_path, caplog):
     path = tmp_path / "b"
-    small_bundle().save(path)
+    small_bundle().save(path, key=SECRET)
     with caplog.at_level(logging.INFO, logger="fraudscore"):
         scorer = fs.load(str(path), key=SECRET)
         scorer.score_batch([{"application_id": "A", "ts": "yesterday"}, *synthetic().to_records()[:3]])
@@ -57,6 +57,9 @@ def test_degraded_decisions_and_store_errors_are_logged(caplog):
 
     class Broken(MemoryStore):
         def update_and_read(self, plan, record, ts):
+            raise StoreError("connection refused")
+
+        def apply(self, plan, record, ts=None, link=None):  # what scoring calls (exactly once per application)
             raise StoreError("connection refused")
 
     ev = synthetic().to_records()[0]

@@ -49,10 +49,10 @@ def test_rule_syntax_error_has_a_caret():
 
 
 def test_version_is_recorded_in_saved_artefacts(tmp_path):
-    from .helpers import small_bundle
+    from .helpers import SECRET, small_bundle
     import json
 
-    small_bundle().save(tmp_path / "b")
+    small_bundle().save(tmp_path / "b", key=SECRET)
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["library_version"] == fs.__version__ and manifest["format_version"] >= 1
     assert "key_id" in manifest["fingerprint"] and not any("secret" in k for k in manifest["fingerprint"])

@@ -177,7 +177,7 @@ def test_dataframe_index_kept(data, scorers):
 
 def test_cli_score_and_diff(tmp_path, data, scorers, monkeypatch, capsys):
     monkeypatch.setenv("FRAUDSCORE_KEY", SECRET.decode())
-    scorers["short"].bundle.save(tmp_path / "a")
+    scorers["short"].bundle.save(tmp_path / "a", key=SECRET)
     events, _ = data.to_pandas()
     src = tmp_path / "h.parquet"
     _flatten(events.iloc[:200].copy()).to_parquet(src)

@@ -62,9 +62,10 @@ def test_pandas_timestamp_accepted():
         (ev(phone=13800138000.0), "phone", "string"),
         (ev(device="iphone"), "device", "mapping"),
         (ev(device={"screen": {"w": 1}}), "device.screen", "string, number"),
-        (ev(device={"fonts": [1, None]}), "device.fonts", "list items"),
+        (ev(device={"fonts": [1, None]}), "device.fonts", "list items"),  # a known attribute is named
+        (ev(device={"my_fonts": [1, None]}), "device.<attribute>", "list items"),  # a caller's name is not
         (ev(application_id="   "), "application_id", "must not be empty"),
-        (ev(extra_thing=[1, 2]), "extra_thing", "extra fields"),
+        (ev(extra_thing=[1, 2]), "<extra field>", "extra fields"),
     ],
 )
 def test_bad_fields_raise_event_error_naming_the_field(event, field, fragment):

@@ -58,7 +58,7 @@ def test_key_mismatch_is_refused():
 
 
 def test_saved_bundle_scores_like_the_original(tmp_path):
-    small_bundle().save(tmp_path / "b")
+    small_bundle().save(tmp_path / "b", key=SECRET)
     loaded = fs.load(tmp_path / "b", key=SECRET)
     orig = fs.Scorer(small_bundle(), SECRET)
     for ev in _events(200):

@@ -132,7 +132,7 @@ class BenchContext:
         """The ``default`` or ``large`` reference bundle."""
         if name not in self._bundles:
             b = self._build_default() if name == "default" else self._build_large()
-            b.save(self.cache_dir / name)
+            b.save(self.cache_dir / name, key=self.keys)
             self._bundles[name] = b
         return self._bundles[name]
 

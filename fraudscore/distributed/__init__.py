@@ -81,23 +81,20 @@ def connect(address: str, *, timeout: float = 30.0) -> tuple[Any, Any]:
 
 
 # -- inputs ---------------------------------------------------------------------------------------
-def _bundle_files(bundle: Any) -> dict[str, bytes]:
-    """The bundle's files exactly as stored (a directory or zip), or as a Bundle object writes them."""
+def _bundle_files(bundle: Any, keys: Keys) -> dict[str, bytes]:
+    """The bundle's files exactly as stored (a directory or zip), or as a Bundle object writes them (signed)."""
     from ..bundle import Bundle
+    from ..bundle_files import open_reader
 
     if isinstance(bundle, (str, Path)):
-        p = Path(bundle)
-        if p.is_dir():
-            return {str(f.relative_to(p)).replace("\\", "/"): f.read_bytes() for f in sorted(p.rglob("*"))
-                    if f.is_file()}
-        import zipfile
-
-        if p.is_file() and zipfile.is_zipfile(p):
-            with zipfile.ZipFile(p) as zf:
-                return {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
-        Bundle.load(p)  # raises the usual BundleError
+        Bundle.load(bundle, key=keys)  # verify here first: a bad bundle is one clear error, not a task failure
+        reader = open_reader(Path(bundle))
+        try:
+            return {name: reader.read(name) or b"" for name in sorted(reader.names())}
+        finally:
+            reader.close()
     if isinstance(bundle, Bundle):
-        return bundle.to_files()
+        return bundle.to_files(keys)
     raise FraudscoreError(f"expected a Scorer, a Bundle or a bundle path, got {type(bundle).__name__}")
 
 
@@ -106,9 +103,11 @@ def _job(client: Any, bundle: Any, key: Any, buckets: int | None, by_time: bool,
     from ..scorer import Scorer
 
     if isinstance(bundle, Scorer):
-        keys, files = bundle.keys, _bundle_files(bundle.bundle)
+        keys = bundle.keys
+        files = _bundle_files(bundle.bundle, keys)
     else:
-        keys, files = Keys.resolve(key), _bundle_files(bundle)
+        keys = Keys.resolve(key)
+        files = _bundle_files(bundle, keys)
     h = hashlib.sha256(keys.key_id.encode())
     for name in sorted(files):
         h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())

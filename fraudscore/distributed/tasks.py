@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from ..batch import ColumnBatch, to_columns
-from ..bundle import Bundle, _Reader
+from ..bundle import Bundle
+from ..bundle_files import Reader
 from ..keys import Keys
 from ..pipeline import LINK_FEATURE, late_event_error, paused_gc
 from ..velocity import FeatureSet, late_mask, replay
@@ -72,12 +73,28 @@ class Part:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-class _FilesReader(_Reader):
+class _FilesReader(Reader):
+    """The bundle's files as sent to the worker (the usual size limits and signature check apply)."""
+
     def __init__(self, files: Mapping[str, bytes]) -> None:
+        super().__init__()
         self.files = files
 
-    def read(self, name: str) -> bytes | None:
-        return self.files.get(name)
+    def names(self) -> set[str]:
+        return set(self.files)
+
+    def read(self, name: str, limit: int | None = None) -> bytes | None:
+        from ..bundle_files import _too_big
+        from ..limits import MAX_BUNDLE_FILE_BYTES
+
+        data = self.files.get(name)
+        if data is None:
+            return None
+        limit = MAX_BUNDLE_FILE_BYTES if limit is None else min(limit, MAX_BUNDLE_FILE_BYTES)
+        if len(data) > limit:
+            raise _too_big(name, limit)
+        self._count(name, len(data))
+        return data
 
 
 def _no_gc(fn: Any) -> Any:
@@ -103,7 +120,7 @@ def scorer_of(job: Job) -> Any:
     with _LOCK:
         s = _SCORERS.get(job.token)
         if s is None:
-            bundle = Bundle._from_reader(_FilesReader(job.files), fast=True)
+            bundle = Bundle._from_reader(_FilesReader(job.files), job.keys, fast=True, allow_unsigned=False)
             s = _SCORERS[job.token] = Scorer(bundle, job.keys)
         return s
 

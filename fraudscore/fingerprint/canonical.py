@@ -42,6 +42,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._memo import ByteBudget
+from ..limits import CANONICAL_MEMO_BYTES
+
 __all__ = ["ATTRIBUTES", "ATTRIBUTE_INDEX", "CanonicalDevice", "canonicalize", "parse_version", "parse_user_agent"]
 
 #: Known device attributes and the kind of normalisation each one gets.
@@ -307,10 +310,12 @@ def _resolve(k: Any) -> tuple[str, int | None, str, bool]:
     return key, i, ATTRIBUTES[key], key not in _UNCACHED
 
 
+#: One byte budget for all the memos above (bounded in bytes, not only entries: keys are outside text).
+_BUDGET = ByteBudget(CANONICAL_MEMO_BYTES, _VALUES, _UAS, _VERSIONS, _KEYS, *_STR_VALUES)
+
+
 def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(cache) >= _CACHE_MAX:
-        cache.clear()
-    cache[key] = value
+    _BUDGET.remember(cache, key, value, _CACHE_MAX)
 
 
 def _norm_cached(name: str, kind: str, v: Any) -> str | None:

@@ -89,12 +89,20 @@ class LinkModel:
         Raises
         ------
         BundleError
-            When the hash does not match or the text is not a link model.
+            When the hash does not match or the text is not a well-formed link model
+            (checked by :func:`~fraudscore.model.text_check.check_model_text` first).
         """
+        from ..model.text_check import check_model_text
+
         if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
             raise BundleError("tampered link model: its sha256 does not match")
         try:
-            return cls(data.decode("utf-8"))
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BundleError("unreadable link model: linker.txt is not UTF-8 text") from None
+        check_model_text(text, "linker.txt")  # before LightGBM's loader sees it (it trusts its input)
+        try:
+            return cls(text)
         except (UnicodeDecodeError, ConfigError, ValueError) as e:
             raise BundleError(f"unreadable link model: {e}") from None
 

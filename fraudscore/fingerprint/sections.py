@@ -40,13 +40,16 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
+from sys import getsizeof
 from typing import Any
 
 import xxhash
 
 from .._core import load as load_core
+from .._memo import ByteBudget, text_cost
 from ..errors import ConfigError
 from ..keys import Keys
+from ..limits import FINGERPRINT_CACHE_BYTES, FINGERPRINT_MEMO_BYTES
 from .canonical import ATTRIBUTE_INDEX, CanonicalDevice, canonicalize
 
 __all__ = [
@@ -279,7 +282,10 @@ class Fingerprinter:
         migration (the linker then finds devices first seen under those schemes).
     cache_size : int, default 65536
         Bound of the LRU cache from a device mapping to its fingerprint (keyed by
-        a keyed 128-bit hash of the mapping, so no raw attribute is kept).
+        a keyed 128-bit hash of the mapping); entries hold the canonical attributes.
+    cache_bytes : int, default :data:`~fraudscore.limits.FINGERPRINT_CACHE_BYTES`
+        Byte bound of the same cache (estimated from the text each entry holds):
+        least recently used entries go first when either bound is reached.
 
     Examples
     --------
@@ -293,7 +299,7 @@ class Fingerprinter:
     """
 
     def __init__(self, keys: Keys, *, scheme: int = SCHEME_VERSION, also: tuple[int, ...] = (),
-                 cache_size: int = 65_536) -> None:
+                 cache_size: int = 65_536, cache_bytes: int = FINGERPRINT_CACHE_BYTES) -> None:
         if not isinstance(keys, Keys):
             raise ConfigError(
                 f"The 'keys' parameter of Fingerprinter must be a Keys object. Got {type(keys).__name__} instead."
@@ -313,11 +319,14 @@ class Fingerprinter:
         self._seed = keys.fingerprint_seed
         self._prefix = keys.fingerprint
         self._cache_size = cache_size
+        self._cache_bytes = int(cache_bytes)
+        self._cache_used = 0
         self._cache: OrderedDict[bytes, Fingerprint] | None = OrderedDict() if cache_size else None
         # keyed hashes of low-cardinality inputs (hardware and software sections, common attribute values)
         self._memo: dict[str, str] = {}
         self._comp_memo: tuple[dict[str, int], ...] = tuple({} for _ in _COMP_PLAN)  # per volatile attribute
         self._items: dict[str, int] = {}  # font and language names -> keyed 32-bit hashes
+        self._budget = ByteBudget(FINGERPRINT_MEMO_BYTES, self._memo, *self._comp_memo, self._items)
         # the compiled kernels (fraudscore/_core/fingerprint.c) replace _hex and _components when available;
         # the methods below stay the reference (bit-identical: tests/fingerprint/test_sections_compiled.py)
         core = load_core("fingerprint")
@@ -340,9 +349,7 @@ class Fingerprinter:
         out = memo.get(text)
         if out is None:
             out = self._hex(text)
-            if len(memo) >= _MEMO_MAX:
-                memo.clear()
-            memo[text] = out
+            self._budget.remember(memo, text, out, _MEMO_MAX)
         return out  # type: ignore[no-any-return]
 
     def _sections(self, c: CanonicalDevice, scheme: int) -> tuple[str, str, str, str]:
@@ -362,9 +369,7 @@ class Fingerprinter:
                 x = memo.get(v)
                 if x is None:
                     x = (h(pre + v) & _MASK48) or 1
-                    if len(memo) >= _MEMO_MAX:
-                        memo.clear()
-                    memo[v] = x
+                    self._budget.remember(memo, v, x, _MEMO_MAX)
                 out.append(x)
             else:
                 out.append((h(pre + v) & _MASK48) or 1)
@@ -411,9 +416,7 @@ class Fingerprinter:
         x = memo.get(key)
         if x is None:
             x = self._h(f"i{_SEP}{key}") & _MASK32
-            if len(memo) >= _MEMO_MAX:
-                memo.clear()
-            memo[key] = x
+            self._budget.remember(memo, key, x, _MEMO_MAX)
         return x
 
     def fingerprint_many(self, devices: Iterable[Mapping[str, Any] | None]) -> list[Fingerprint | None]:
@@ -457,8 +460,23 @@ class Fingerprinter:
         if fp is None:
             fp = self.from_canonical(canonicalize(device))
             cache[key] = fp
-            if len(cache) > self._cache_size:
-                cache.popitem(last=False)
+            self._cache_used += _fp_cost(fp)
+            while len(cache) > self._cache_size or (self._cache_used > self._cache_bytes and len(cache) > 1):
+                self._cache_used -= _fp_cost(cache.popitem(last=False)[1])
         else:
             cache.move_to_end(key)
         return fp
+
+    @property
+    def cache_bytes_used(self) -> int:
+        """Estimated bytes held by the fingerprint cache (see :data:`~fraudscore.limits.FINGERPRINT_CACHE_BYTES`)."""
+        return self._cache_used
+
+
+def _fp_cost(fp: Fingerprint) -> int:
+    """Estimated bytes one cached fingerprint retains (its canonical text, ids and hashes)."""
+    c = fp.canonical
+    n = 900 + 8 * len(c.values) + sum(map(getsizeof, filter(None, c.values)))  # ids, hashes, objects: ~900
+    if c.extra:
+        n += text_cost(c.extra)
+    return n

@@ -38,10 +38,13 @@ import math
 import re
 from collections.abc import Mapping
 from operator import itemgetter
+from sys import getsizeof
 from typing import Any
 
 import numpy as np
 
+from .._memo import ByteBudget
+from ..limits import DEVICE_SIGNALS_CACHE_BYTES
 from .canonical import ATTRIBUTE_INDEX, CanonicalDevice, canonicalize
 from .sections import Fingerprint
 
@@ -92,6 +95,7 @@ _EXPECTED = {
 }
 _CACHE: dict[Any, dict[str, float]] = {}  # _static_key(device) -> feature template; cleared when full
 _CACHE_MAX = 65_536
+_BUDGET = ByteBudget(DEVICE_SIGNALS_CACHE_BYTES, _CACHE)
 # one scan for "any of these words occurs in the text" (literal alternatives: same answer as ``any(w in s ...)``)
 _EMU_RE = re.compile("|".join(map(re.escape, _EMU_WORDS)))
 _HEADLESS_RE = re.compile("|".join(map(re.escape, _HEADLESS_WORDS)))
@@ -216,7 +220,9 @@ def _static_key(cd: CanonicalDevice) -> tuple[Any, ...]:
     (Not the fingerprint id: for app devices it leaves out attributes the signals read, e.g. ``platform``.)
     """
     vals = cd.values
-    return (cd.source, cd.os_family, cd.extra, _STATIC_GET(vals),
+    x = cd.extra  # only their number and the webdriver flags are read: the key never holds their text
+    xk = (len(x), any(k in ("webdriver", "navigator_webdriver") and v == "1" for k, v in x)) if x else ()
+    return (cd.source, cd.os_family, xk, _STATIC_GET(vals),
             tuple(vals[i] is None for i in _EXPECTED_IDX.get(cd.source, _EXPECTED_IDX["web"])))
 
 
@@ -226,9 +232,9 @@ def _static_of(cd: CanonicalDevice) -> dict[str, float]:
     tmpl = _CACHE.get(key)
     if tmpl is None:
         tmpl = _template(_static(cd))
-        if len(_CACHE) >= _CACHE_MAX:
-            _CACHE.clear()
-        _CACHE[key] = tmpl
+        # the key's attribute text, plus a fixed size for the key's other parts and the float template
+        cost = 2_000 + sum(map(getsizeof, filter(None, key[3])))
+        _BUDGET.remember(_CACHE, key, tmpl, _CACHE_MAX, cost)
     return tmpl
 
 

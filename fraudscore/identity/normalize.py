@@ -128,7 +128,21 @@ class Ip(NamedTuple):
     ipv6: bool
 
 
+def _drop_invisible(s: str) -> str:
+    """``s`` without format characters (Unicode category Cf: zero-width, bidi marks, BOM, soft hyphen...)."""
+    category = unicodedata.category
+    return "".join(ch for ch in s if category(ch) != "Cf")
+
+
 def _clean(value: Any) -> str:
+    """The text of an identifier before its kind's rules: stripped, and for non-ASCII text invisible
+    (Cf) characters removed and NFKC applied (full-width digits and letters become ASCII).
+
+    Examples
+    --------
+    >>> _clean(" 138\u200b0013\u20628000\ufeff "), _clean("\uff11\uff13\uff18"), _clean("a\u00adb\u202ec")
+    ('13800138000', '138', 'abc')
+    """
     if type(value) is str and value.isascii():
         return value.strip()
     if not isinstance(value, str):
@@ -139,7 +153,9 @@ def _clean(value: Any) -> str:
         else:
             return ""
     if not value.isascii():
-        value = unicodedata.normalize("NFKC", value)
+        value = unicodedata.normalize("NFKC", _drop_invisible(value))
+        if not value.isascii():  # NFKC can compose new format characters only in theory; be sure
+            value = _drop_invisible(value)
     return value.strip()
 
 

@@ -271,34 +271,50 @@ class Model:
     def from_files(cls, files: Mapping[str, bytes], *, fast: bool = True, compiled: bool | None = None) -> Model:
         """Inverse of :meth:`to_files`; raises :class:`BundleError` naming what is wrong.
 
+        ``model.txt`` is validated in Python (:func:`~fraudscore.model.text_check.check_model_text`)
+        before LightGBM parses it, and the JSON files are size- and depth-checked first.
         ``compiled``: ``None`` follows the saved choice (``model.json``), ``True``
         compiles the trees anyway, ``False`` never does.
         """
         import lightgbm as lgb
 
+        from ..bundle_files import loads_json
+        from .text_check import check_model_text
+
         for name in MODEL_FILES:
             if name not in files:
                 raise BundleError(f"model file {name!r} is missing")
-        try:
-            meta = json.loads(files["model.json"].decode("utf-8"))
-            cal = json.loads(files["calibration.json"].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise BundleError(f"model metadata is not valid JSON: {e}") from None
+        meta = loads_json(files["model.json"], "model.json")
+        cal = loads_json(files["calibration.json"], "calibration.json")
+        if not isinstance(meta, dict) or not isinstance(cal, dict):
+            raise BundleError("model metadata is invalid: model.json and calibration.json must hold objects")
         version = meta.get("format_version")
-        if not isinstance(version, int):
+        if not isinstance(version, int) or isinstance(version, bool):
             raise BundleError("model.json has no integer 'format_version'")
         if version > MODEL_FORMAT_VERSION:
             raise BundleError(
                 f"model.json has format version {version}, newer than this library reads ({MODEL_FORMAT_VERSION}); "
                 "upgrade fraudscore"
             )
+        if version < 1:
+            raise BundleError(f"model.json has an unknown format version {version}")
         try:
-            booster = lgb.Booster(model_str=files["model.txt"].decode("utf-8"))
-        except Exception as e:  # LightGBMError, UnicodeDecodeError
-            raise BundleError(f"model.txt is not a valid LightGBM model: {e}") from None
+            text = files["model.txt"].decode("utf-8")
+        except UnicodeDecodeError:
+            raise BundleError("model.txt is not a valid LightGBM model: not UTF-8 text") from None
+        checked = check_model_text(text)
         names = meta.get("feature_names")
-        if not isinstance(names, list) or booster.feature_name() != names:
+        if not isinstance(names, list) or checked.feature_names != names:
             raise BundleError("feature mismatch: model.json feature names differ from those in model.txt")
+        try:
+            booster = lgb.Booster(model_str=text)
+        except Exception as e:  # LightGBMError and whatever its Python side raises on odd text
+            raise BundleError(f"model.txt is not a valid LightGBM model: {type(e).__name__}: {str(e)[:200]}") from None
+        if booster.feature_name() != names:
+            raise BundleError("feature mismatch: model.json feature names differ from those in model.txt")
+        for part in ("metrics", "training"):
+            if not isinstance(meta.get(part) or {}, dict):
+                raise BundleError(f"model metadata is invalid: model.json field {part!r} must be an object")
         try:
             model = cls(
                 booster,
@@ -309,8 +325,8 @@ class Model:
                 training=meta.get("training") or {},
                 fast=fast,
             )
-        except (ConfigError, KeyError, TypeError) as e:
-            raise BundleError(f"model metadata is invalid: {e}") from None
+        except (ConfigError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            raise BundleError(f"model metadata is invalid: {type(e).__name__}: {str(e)[:200]}") from None
         info = meta.get("compiled")
         if info is not None and not isinstance(info, dict):
             raise BundleError("model.json has an invalid 'compiled' section")

@@ -8,7 +8,9 @@ Arrow Table) chunk by chunk with one scorer, exactly as one
 * the rows later windows can still reach (the last ``FeatureSet.horizon_ms`` plus
   the allowed lateness of event time; everything for all-time windows) are kept
   as a *context tail* and replayed before the next chunk, whose outputs alone are kept;
-* lateness is judged against the newest event time of all earlier chunks.
+* admission (events too far ahead of the scorer's clock, late events, repeated
+  application ids) is judged as one ``score_batch`` call would, with the watermark
+  and the recently applied application ids carried from chunk to chunk.
 
 Results are written incrementally (Parquet with ``pyarrow.parquet.ParquetWriter``,
 CSV by appending); rejected rows go to a side CSV with their input row number,
@@ -52,7 +54,7 @@ from ..keys import Keys
 from ..pipeline import late_event_error, paused_gc
 from ..scorer import LabelIndex, Scorer, load
 from ..tables import TableFile, read_table, times_ms
-from ..velocity import late_mask
+from ..velocity.admission import FUTURE, LATE
 from ..warmstart import ScoringState
 
 __all__ = ["rescore", "diff_bundles", "ChunkedScorer", "RescoreSummary", "DiffReport", "iter_chunks",
@@ -215,13 +217,13 @@ class ChunkedScorer:
         self.state = state
         self.context: dict[str, Any] | None = None
         self.offset = 0
-        self.newest: int | None = None
+        self.admission = scorer.admission(state)
+        self.limit = scorer.clock_limit()  # the clock is read once per run, as score_batch reads it once per call
         if state is None:
             self.linker = self.pipeline.new_linker()
         else:
             state.check(scorer)
             self.linker = state.linker
-            self.newest = state.newest
             if self.labels is not None:
                 state.record_labels(self.labels)
 
@@ -246,28 +248,43 @@ class ChunkedScorer:
         errors = cb.errors
         cb.index = None
         self.offset += cb.n_input
-        tf = schema.time_field
-        if cb.n:
-            ts = np.asarray(cb.columns[tf], dtype=np.int64)
-            head = ts[:1] if self.newest is None else np.array([self.newest], dtype=np.int64)
-            late = late_mask(self.scorer.feature_set, np.concatenate([head, ts]))[1:]
-            self.newest = int(max(ts.max(), head[0]))
-            if late.any():
-                errors += [late_event_error(tf, self.scorer.feature_set.allowed_lateness_ms, int(r))
-                           for r in cb.rows[late]]
-                kept = cb.rows[~late]
-                cb = cb.take(np.flatnonzero(~late))
-                cb.rows = kept
+        tf, idf = schema.time_field, schema.id_field
+        verdict, src = (self.admission.judge(cb.columns[tf], cb.columns[idf], self.limit, keep=self.state is None)
+                        if cb.n else (np.zeros(0, np.int8), np.zeros(0, np.int64)))
+        refused = (verdict == FUTURE) | (verdict == LATE)
+        if refused.any():
+            for i in np.flatnonzero(refused).tolist():
+                row = int(cb.rows[i])
+                errors.append(self.scorer._future_error(row) if verdict[i] == FUTURE else
+                              late_event_error(tf, self.scorer.feature_set.allowed_lateness_ms, row))
         errors.sort(key=lambda e: e.row or 0)
-        cb.errors = errors
-        if self.state is not None:
-            rec, X = self.pipeline.batch_through(cb, self.state)
-            return cb, rec, X
-        lab = self.labels.align(cb.columns[schema.id_field]) if (self.labels is not None and cb.n) else None
-        rec, X = self.pipeline.batch(cb, lab, self.linker, context=self.context)
-        if cb.n:
-            self.context = self.pipeline.context_of(rec, lab, self.context, newest_ts=self.newest)
-        return cb, rec, X
+        lab = self.labels.align(cb.columns[idf]) if (self.labels is not None and cb.n) else None
+        kept, rec, X = self.pipeline.batch_admitted(cb, verdict, src, lab, self.linker, context=self.context,
+                                                    earlier=self._earlier, state=self.state)
+        kept.errors = errors
+        if self.state is not None:  # the store records each application: later duplicates find it there
+            return kept, rec, X
+        applied = np.flatnonzero(~kept.duplicate) if kept.duplicate is not None else np.arange(kept.n)
+        if applied.size:
+            ids = kept.columns[idf]
+            dev = rec.get("device_id")
+            for j in applied.tolist():  # what a later chunk's duplicate of this row copies
+                self.admission.remember(ids[j], (X, dev, j))
+            rec_a = {k: v[applied] for k, v in rec.items()}
+            lab_a = None if lab is None else self.labels.align(ids[applied])  # type: ignore[union-attr]
+            self.context = self.pipeline.context_of(rec_a, lab_a, self.context, newest_ts=self.admission.watermark)
+        return kept, rec, X
+
+    def _earlier(self, app: Any) -> tuple[np.ndarray, Any, float]:
+        """What a duplicate of an application applied in an earlier chunk (or run) copies."""
+        key = str(app)
+        if key in self.admission.found:  # recorded by a warm-start state's store
+            rec = self.admission.found[key]
+            link = rec.link or (None, float("nan"))
+            return rec.features, link[0], link[1]
+        X, dev, j = self.admission.recent[key][1]
+        k = self.pipeline._n_static
+        return X[j, k:], (None if dev is None else dev[j]), X[j, k - 1]
 
     def score(self, chunk: Any, *, return_features: bool = False, explain: bool | str | None = None,
               rows: np.ndarray | None = None) -> DecisionBatch:

@@ -21,6 +21,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     max_rejected_arg(p)
     key_arg(p)
+    p.add_argument("--now", metavar="TIME",
+                   help="the replay's clock for the clock-skew bound: rows more than 5 minutes after it are "
+                        "refused (ISO time or epoch ms; default: the wall clock)")
 
 
 def add_command(sub: Any) -> None:
@@ -64,6 +67,21 @@ def _check_chunk_rows(args: argparse.Namespace) -> None:
         raise UsageError("--chunk-rows must be at least 1")
 
 
+def _scorer(bundle: str, key: Any, args: argparse.Namespace) -> Any:
+    """The bundle path, or its scorer with the replay's clock when ``--now`` is given."""
+    if args.now is None:
+        return bundle
+    from ..cli import UsageError
+    from ..scorer import load
+    from ..timeutil import to_epoch_ms
+
+    try:
+        now = to_epoch_ms(int(args.now) if args.now.isdigit() else args.now)
+    except (TypeError, ValueError):
+        raise UsageError("--now: give an ISO time (2027-01-01T00:00:00Z) or epoch milliseconds") from None
+    return load(bundle, key=key, clock=lambda: now)
+
+
 def _run_score(args: argparse.Namespace) -> int:
     from ..cli import EXIT_BAD_INPUT, keys_from
     from . import rescore
@@ -77,7 +95,7 @@ def _run_score(args: argparse.Namespace) -> int:
 
         raise UsageError(f"--out {args.out}: use a .csv or .parquet file name")
     err_path = args.errors or str(Path(args.out).with_suffix("")) + ".errors.csv"
-    summary = rescore(args.input, args.bundle, args.out, chunk_rows=args.chunk_rows, labels=args.labels,
+    summary = rescore(args.input, _scorer(args.bundle, keys, args), args.out, chunk_rows=args.chunk_rows, labels=args.labels,
                       with_features=args.features, errors_out=err_path, progress=not args.no_progress,
                       key=keys, sort_by_time=True, state_in=args.state_in, state_out=args.state_out)
     return _report(args, summary)
@@ -133,7 +151,7 @@ def _run_diff(args: argparse.Namespace) -> int:
 
     _check_chunk_rows(args)
     key = keys_from(args)
-    rep = diff_bundles(args.input, args.bundle, args.against, key=key, labels=args.labels,
+    rep = diff_bundles(args.input, _scorer(args.bundle, key, args), _scorer(args.against, key, args), key=key, labels=args.labels,
                        chunk_rows=args.chunk_rows, top_n=args.top, out=args.out, progress=not args.no_progress,
                        sort_by_time=True)
     share = rep.changed / rep.rows if rep.rows else 0.0

@@ -40,7 +40,7 @@ def _scorer(rules: RuleSet, key: Any, bundle: str | Path | None) -> Any:
 
     keys = Keys.resolve(key)
     if bundle is not None:
-        b = Bundle.load(bundle)
+        b = Bundle.load(bundle, key=keys)
         b.model = None  # the rules alone are backtested
         b.rules_toml = rules.to_toml()
     else:

@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +24,22 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["NamedList", "load_list_file", "coerce_lists", "ListTransform"]
+__all__ = ["NamedList", "load_list_file", "coerce_lists", "ListTransform", "is_pseudonym"]
 
 ListTransform = Callable[[str, str], str]
 MAX_LIST_ENTRIES = 5_000_000
+_PSEUDONYM = re.compile(r"p:[0-9a-f]{32}")
+
+
+def is_pseudonym(value: str) -> bool:
+    """Whether ``value`` has the form of a keyed pseudonym (``p:`` + 32 lower-case hex digits).
+
+    Examples
+    --------
+    >>> is_pseudonym("p:" + "ab" * 16), is_pseudonym("+8613800138000")
+    (True, False)
+    """
+    return len(value) == 34 and _PSEUDONYM.fullmatch(value) is not None
 
 
 def _check_name(name: Any) -> str:
@@ -94,12 +107,34 @@ class NamedList:
         return cls(name, load_list_file(path), kind=kind, description=description)
 
     def transformed(self, transform: ListTransform | None) -> NamedList:
-        """Entries mapped through ``transform(kind, value)`` when this list has a kind."""
+        """Entries mapped through ``transform(kind, value)`` when this list has a kind.
+
+        Entries that already are pseudonyms (``p:`` + 32 hex digits, e.g. a list
+        pseudonymised when its bundle was saved) are kept as they are; entries the
+        transform maps to ``None`` (nothing left after normalisation) are dropped.
+
+        Examples
+        --------
+        >>> lst = NamedList("bad", ("p:" + "0" * 32, "x"), kind="phone")
+        >>> lst.transformed(lambda kind, v: "p:" + "1" * 32).values == ("p:" + "0" * 32, "p:" + "1" * 32)
+        True
+        """
         if transform is None or self.kind is None:
             return self
         kind = self.kind
-        return NamedList(self.name, tuple(transform(kind, str(v) if not isinstance(v, str) else v)
-                                          for v in self.values), kind=kind, description=self.description)
+        out = []
+        for v in self.values:
+            if isinstance(v, str) and is_pseudonym(v):
+                out.append(v)
+                continue
+            t = transform(kind, str(v) if not isinstance(v, str) else v)
+            if t is not None:
+                out.append(t)
+        return NamedList(self.name, tuple(out), kind=kind, description=self.description)
+
+    def has_raw_entries(self) -> bool:
+        """Whether this list has a kind and an entry that is not a pseudonym yet (bundles pseudonymise those)."""
+        return self.kind is not None and any(not (isinstance(v, str) and is_pseudonym(v)) for v in self.values)
 
     def canonical(self) -> dict[str, Any]:
         """A JSON-able form for content hashing (entries sorted, order does not matter)."""

@@ -164,7 +164,7 @@ class RuleSet:
 
     @classmethod
     def from_toml(cls, path_or_text: str | Path, lists_dir: str | Path | None = None,
-                  lists: Mapping[str, Any] | None = None) -> RuleSet:
+                  lists: Mapping[str, Any] | None = None, *, bundled: bool = False) -> RuleSet:
         """Load a rule set from a TOML file or string (see :mod:`.toml_io` for the layout).
 
         Parameters
@@ -177,6 +177,9 @@ class RuleSet:
             List contents supplied by the caller (e.g. from a bundle): ``{file name or
             name: text with one entry per line, or a sequence of entries}``; used before
             the file system.
+        bundled : bool, default False
+            A bundle's rule set: ``path_or_text`` is TOML text, never a path, and
+            ``[lists.x] file = ...`` is refused (nothing outside the bundle is read).
 
         Examples
         --------
@@ -186,7 +189,7 @@ class RuleSet:
         >>> rs.lists["deny"].values
         ('192.0.2.1', '192.0.2.2')
         """
-        raw_rules, lists_ = read_toml(path_or_text, lists_dir, lists)
+        raw_rules, lists_ = read_toml(path_or_text, lists_dir, lists, bundled=bundled)
         return cls([Rule.from_dict(r) for r in raw_rules], lists_)
 
     @classmethod

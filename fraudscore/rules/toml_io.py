@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..limits import MAX_RULES_BYTES
 from .lists import NamedList, load_list_file
 from .parser import did_you_mean
 
@@ -91,7 +92,20 @@ def write_toml(rules: list[dict[str, Any]], lists: Mapping[str, NamedList]) -> s
 
 
 def _looks_like_path(src: str) -> bool:
-    return bool(src.strip()) and "\n" not in src and "=" not in src and "[" not in src
+    """A one-line string naming a ``.toml`` file (anything else is TOML text, a one-line rule set included)."""
+    s = src.strip()
+    return bool(s) and "\n" not in src and "=" not in s and "[" not in s and s.lower().endswith(".toml")
+
+
+def _parse_toml(text: str) -> dict[str, Any]:
+    if len(text) > MAX_RULES_BYTES:
+        raise ConfigError(f"Rule set is larger than {MAX_RULES_BYTES // 2**20} MiB.")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Rule set is not valid TOML: {exc}.") from None
+    except RecursionError:
+        raise ConfigError("Rule set is not valid TOML: it nests arrays or tables too deeply.") from None
 
 
 def _list_entries(text_or_values: Any) -> tuple[Any, ...]:
@@ -101,7 +115,8 @@ def _list_entries(text_or_values: Any) -> tuple[Any, ...]:
 
 
 def read_toml(path_or_text: str | Path, lists_dir: str | Path | None = None,
-              lists: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, NamedList]]:
+              lists: Mapping[str, Any] | None = None, *,
+              bundled: bool = False) -> tuple[list[dict[str, Any]], dict[str, NamedList]]:
     """Parse rule-set TOML from a file path or a TOML string.
 
     A list ``file`` is looked up first in ``lists`` (by file name, then stem, then
@@ -109,10 +124,17 @@ def read_toml(path_or_text: str | Path, lists_dir: str | Path | None = None,
     relative to ``lists_dir``, else the TOML file's folder, else the current
     directory. Entries of ``lists`` that no ``[lists.*]`` table uses become lists of
     their own (without a kind) when their key is an identifier.
+
+    With ``bundled=True`` (a bundle's rule set) ``path_or_text`` is always TOML
+    text, never a path, and a ``[lists.x]`` table with ``file`` is refused: nothing
+    outside the bundle is ever read.
     """
     supplied = dict(lists or {})
     base: Path | None = None
-    if isinstance(path_or_text, Path) or (isinstance(path_or_text, str) and _looks_like_path(path_or_text)):
+    if bundled and not isinstance(path_or_text, str):
+        raise ConfigError(f"A bundle's rule set must be TOML text. Got {type(path_or_text).__name__} instead.")
+    if not bundled and (isinstance(path_or_text, Path)
+                        or (isinstance(path_or_text, str) and _looks_like_path(path_or_text))):
         p = Path(path_or_text)
         try:
             text = p.read_text(encoding="utf-8")
@@ -124,10 +146,7 @@ def read_toml(path_or_text: str | Path, lists_dir: str | Path | None = None,
     else:
         raise ConfigError(f"The 'path_or_text' parameter of RuleSet.from_toml must be a path or TOML text. "
                           f"Got {type(path_or_text).__name__} instead.")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Rule set is not valid TOML: {exc}.") from None
+    data = _parse_toml(text)
     unknown = set(data) - {"rules", "rule", "lists"}
     if unknown:
         raise ConfigError(f"Unknown top-level keys {sorted(unknown)} in rule set; expected [[rules]] and [lists.*].")
@@ -163,6 +182,11 @@ def read_toml(path_or_text: str | Path, lists_dir: str | Path | None = None,
             raise ConfigError(f"[lists.{name}] needs exactly one of 'values' or 'file'.")
         if "values" in spec:
             values = spec["values"]
+            if not isinstance(values, list):
+                raise ConfigError(f"[lists.{name}] 'values' must be an array.")
+        elif bundled:
+            raise ConfigError(f"[lists.{name}] names a file, which a bundle's rule set may not do (nothing outside "
+                              "the bundle is read): give its entries inline as 'values = [...]'.")
         else:
             fname = str(spec["file"])
             key = next((k for k in (fname, Path(fname).stem, name) if k in supplied), None)

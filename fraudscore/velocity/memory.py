@@ -9,6 +9,14 @@ dropped when the entity is touched; idle entities are evicted in time order
 (an ``OrderedDict`` per group used as a TTL cache on *event* time). Fraud labels
 are kept in a bounded LRU (``cachetools``). One lock makes it thread-safe.
 
+The store applies each ``application_id`` once (see
+:mod:`~fraudscore.velocity.idempotency`): an event whose id was already applied
+gets the recorded features back, marked duplicate, and changes nothing. The
+lateness watermark is the latest event time this store (this worker) applied;
+a refused event (late, malformed) changes nothing either. Snapshots fork and
+serialise a copy-on-write image, so scoring threads never wait for them
+(:mod:`~fraudscore.velocity.snapshot`).
+
 Examples
 --------
 >>> from fraudscore.velocity import FeatureSet, FeatureSpec, OnlineVelocity
@@ -22,6 +30,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -30,16 +39,16 @@ from typing import Any
 import numpy as np
 from cachetools import LRUCache
 
-from .._version import __version__
 from ..errors import ConfigError, EventError, StoreError
+from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, DEFAULT_MAX_RESULTS, Applied, Link, ResultCache, check_ttl
+from .admission import late_message
 from .memory_layout import GroupLayout
+from .memory_snapshot import build_payload, load_payload
 from .plan import Plan
-from .snapshot import read_snapshot, write_snapshot
+from .snapshot import can_fork, clean_stale, read_snapshot, write_snapshot, write_snapshot_forked
 
 __all__ = ["MemoryStore"]
 
-_FORMAT = "fraudscore.velocity.memory"
-_FORMAT_VERSION = 1
 _NAN = float("nan")
 
 
@@ -94,6 +103,12 @@ class MemoryStore:
         Most fraud labels kept (least recently recorded dropped first).
     sweep_every : int, default 256
         Evict idle entities every this many events (Python engine).
+    idempotency_ttl : str or int, default "24h"
+        How long (event time) an applied application id is remembered; a repeat
+        within it is a duplicate (see :mod:`~fraudscore.velocity.idempotency`).
+    max_results : int, default 1_000_000
+        Most idempotency records kept (least recently applied dropped first),
+        about 300 bytes each with 22 features.
     engine : {"auto", "compiled", "python"}, default "auto"
         ``"auto"``: the compiled store (:class:`~fraudscore.velocity.memory_compiled.CompiledMemoryStore`,
         same API and results) when the C extension is available and ``FRAUDSCORE_PURE_PYTHON``
@@ -119,6 +134,8 @@ class MemoryStore:
     >>> b.store.restore(path)
     >>> b.update_and_read({"application_id": "B", "ts": 1, "ip": "p:1"}).tolist()
     [2.0]
+    >>> b.apply({"application_id": "B", "ts": 1, "ip": "p:1"}).duplicate   # B was applied: not counted again
+    True
     """
 
     def __new__(cls, *args: Any, engine: str = "auto", **kwargs: Any) -> MemoryStore:
@@ -128,15 +145,23 @@ class MemoryStore:
             return super().__new__(CompiledMemoryStore)
         return super().__new__(cls)
 
-    def __init__(self, max_labels: int = 1_000_000, sweep_every: int = 256, *, engine: str = "auto") -> None:
+    def __init__(self, max_labels: int = 1_000_000, sweep_every: int = 256,
+                 idempotency_ttl: str | int = DEFAULT_IDEMPOTENCY_TTL_MS,
+                 max_results: int = DEFAULT_MAX_RESULTS, *, engine: str = "auto") -> None:
         self.engine = "python"
         self.max_labels = max_labels
         self.sweep_every = sweep_every
+        self.idempotency_ttl_ms = check_ttl(idempotency_ttl, "MemoryStore")
+        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+            raise ConfigError(f"The 'max_results' parameter of MemoryStore must be an integer >= 1. "
+                              f"Got {max_results!r} instead.")
+        self.max_results = max_results
         self._lock = threading.Lock()
         self._plan: Plan | None = None
         self._state: list[OrderedDict[Any, Any]] = []
         self._layouts: list[GroupLayout] = []
         self._labels: LRUCache[str, int] = LRUCache(maxsize=max_labels)
+        self._results = ResultCache(self.idempotency_ttl_ms, max_results)
         self._max_seen: int | None = None
         self._since_sweep = 0
 
@@ -151,18 +176,46 @@ class MemoryStore:
                 self._layouts = [GroupLayout(g) for g in plan.groups]
 
     def latest_time(self) -> int | None:
-        """The latest event time seen (epoch ms), the reference for ``allowed_lateness``."""
+        """This store's lateness watermark: the latest event time it applied (epoch ms)."""
         return self._max_seen
 
     # -- hot path ------------------------------------------------------------------------------
+    def recall(self, application_id: str, ts: int, watermark: int | None = None) -> Applied | None:
+        """The recorded outcome of ``application_id`` if an event at ``ts`` would be its duplicate, else ``None``.
+
+        ``watermark`` replaces the store's own (a batch judging rows ahead of the store).
+        """
+        return self._results.get(application_id, ts, self._max_seen if watermark is None else watermark)
+
     def update_and_read(self, plan: Plan, record: Mapping[str, Any], ts: int) -> np.ndarray:
         """Compute the event's features as of its time, then add it (see OnlineVelocity)."""
+        return self.apply(plan, record, ts).features
+
+    def apply(self, plan: Plan, record: Mapping[str, Any], ts: int | None = None, link: Link | None = None) -> Applied:
+        """Apply one event once: the recorded outcome for a known ``application_id``, else read and add it.
+
+        ``link`` (``(device_id, link_confidence)``) is recorded with the outcome so a
+        duplicate can be decided exactly as the first event was.
+
+        Raises
+        ------
+        EventError
+            For an event more than ``allowed_lateness`` behind this store's
+            watermark (field ``ts``); nothing changes.
+        """
+        if ts is None:
+            ts = plan.validate_record(record)
+        app = record.get("application_id")
+        app = "" if app is None else str(app)
         out = [_NAN] * plan.n_features
         lateness = plan.lateness
         with self._lock:
+            seen = self._results.get(app, ts, self._max_seen)
+            if seen is not None:
+                return seen
             max_seen = self._max_seen
             if max_seen is not None and ts < max_seen - lateness:
-                raise EventError("ts", f"is more than allowed_lateness ({lateness} ms) behind the latest event time")
+                raise EventError("ts", late_message(lateness))
             new_max = ts if max_seen is None or ts > max_seen else max_seen
             labels = self._labels
             for lay, states in zip(self._layouts, self._state):
@@ -184,11 +237,13 @@ class MemoryStore:
                 if h is not None:
                     lay.trim(ent, new_max - lateness - h)
             self._max_seen = new_max
+            applied = Applied(np.array(out, dtype=np.float64), False, link, ts)
+            self._results.put(app, applied, new_max)
             self._since_sweep += 1
             if self._since_sweep >= self.sweep_every:
                 self._since_sweep = 0
                 self._sweep(plan)
-        return np.array(out, dtype=np.float64)
+        return applied
 
     def _sweep(self, plan: Plan) -> None:
         assert self._max_seen is not None
@@ -214,48 +269,67 @@ class MemoryStore:
 
     # -- introspection and persistence -------------------------------------------------------------
     def stats(self) -> dict[str, int]:
-        """Counts of tracked entities, stored events and labels."""
+        """Counts of tracked entities, stored events, labels and idempotency records."""
         with self._lock:
             ents = sum(len(s) for s in self._state)
             events = sum(lay.size(e) for lay, s in zip(self._layouts, self._state) for e in s.values())
-            return {"entities": ents, "events": events, "labels": len(self._labels)}
+            return {"entities": ents, "events": events, "labels": len(self._labels), "results": len(self._results)}
 
-    def snapshot(self, path: str) -> None:
-        """Write the whole state atomically to ``path`` (JSON + gzip + SHA-256; no pickle)."""
+    def _payload(self) -> dict[str, Any]:
+        assert self._plan is not None
+        return build_payload(self._plan, self._layouts, self._state, self._max_seen, list(self._labels.items()),
+                             self._results.to_raw())
+
+    def snapshot(self, path: str | os.PathLike[str], *, fork: bool | None = None) -> None:
+        """Write the whole state atomically to ``path`` (JSON + gzip + SHA-256; no pickle).
+
+        Scoring threads are not stopped: by default (POSIX) the store forks under its
+        lock (the ``fork()`` call is the only pause) and a child process serialises the
+        copy-on-write image while the parent keeps scoring; ``fork=False`` (and
+        platforms without ``fork``) serialise under the lock instead. Temporary files
+        of snapshots killed mid-write are removed first. Returns once the file is
+        written.
+
+        Raises
+        ------
+        StoreError
+            When the store is not bound yet or the file cannot be written (the
+            previous snapshot stays intact).
+        """
+        if self._plan is None:
+            raise StoreError("cannot snapshot a MemoryStore that is not bound to a FeatureSet yet")
+        if fork is None:
+            fork = can_fork()
+        if fork:
+            write_snapshot_forked(path, self._payload, self._lock)
+            return
+        clean_stale(path)
         with self._lock:
-            if self._plan is None:
-                raise StoreError("cannot snapshot a MemoryStore that is not bound to a FeatureSet yet")
-            groups = []
-            for lay, states in zip(self._layouts, self._state):
-                rows = []
-                for k, e in states.items():
-                    ts, cols = lay.to_raw(e)
-                    rows.append([list(k) if isinstance(k, tuple) else k, ts, cols, lay.latest(e)])
-                groups.append(rows)
-            payload = {
-                "format": _FORMAT, "format_version": _FORMAT_VERSION, "library_version": __version__,
-                "plan": self._plan.fingerprint, "max_seen": self._max_seen, "groups": groups,
-                "labels": list(self._labels.items()),
-            }
+            payload = self._payload()
         write_snapshot(path, payload)
 
-    def restore(self, path: str) -> None:
-        """Replace the state with the snapshot at ``path`` (checksum and feature set verified)."""
+    def restore(self, path: str | os.PathLike[str]) -> None:
+        """Replace the state with the snapshot at ``path``.
+
+        The checksum, the format version, the feature set and the whole structure
+        (groups, key arity, types, lengths, ranges) are verified before anything is
+        replaced (see :mod:`~fraudscore.velocity.memory_snapshot`).
+
+        Raises
+        ------
+        StoreError
+            For a missing, damaged or invalid snapshot; the state is unchanged.
+        """
+        if self._plan is None:
+            raise StoreError("bind the MemoryStore (create OnlineVelocity with it) before restore()")
+        clean_stale(path)
         payload = read_snapshot(path)
-        if payload.get("format") != _FORMAT or payload.get("format_version") != _FORMAT_VERSION:
-            raise StoreError(f"{path!r} is not a MemoryStore snapshot of format version {_FORMAT_VERSION}")
+        got = load_payload(payload, self._plan, self._layouts)
+        labels: LRUCache[str, int] = LRUCache(maxsize=self.max_labels)
+        for a, lt in got["labels"]:
+            labels[a] = lt
+        results = ResultCache(self.idempotency_ttl_ms, self.max_results)
+        results.load_raw(got["results"])
         with self._lock:
-            if self._plan is None:
-                raise StoreError("bind the MemoryStore (create OnlineVelocity with it) before restore()")
-            if payload.get("plan") != self._plan.fingerprint:
-                raise StoreError("the snapshot was written for a different FeatureSet")
-            state: list[OrderedDict[Any, Any]] = []
-            for lay, rows in zip(self._layouts, payload["groups"]):
-                od: OrderedDict[Any, Any] = OrderedDict()
-                for k, ts, cols, _tmax in rows:
-                    od[tuple(k) if isinstance(k, list) else k] = lay.from_raw(ts, cols)
-                state.append(od)
-            labels: LRUCache[str, int] = LRUCache(maxsize=self.max_labels)
-            for a, lt in payload["labels"]:
-                labels[a] = lt
-            self._state, self._labels, self._max_seen = state, labels, payload["max_seen"]
+            self._state, self._labels, self._max_seen = got["state"], labels, got["max_seen"]
+            self._results = results

@@ -16,9 +16,16 @@ state is integers in flat arrays instead of Python objects:
 
 Snapshots (``snapshot``/``restore``) are a flat binary dump of that state behind the same
 magic line + SHA-256 + atomic rename as the reference store's, written after the dump is
-taken (the store is held only for the copy). ``restore`` also reads the reference store's
-JSON snapshots, so a service can switch engines; a compiled snapshot needs the compiled
-store (it holds keys, not the pseudonyms).
+taken (the store is held only for the copy, so scoring does not wait for the file). The
+idempotency records travel in the snapshot's JSON header. ``restore`` also reads the
+reference store's JSON snapshots (validated as the reference validates them), so a service
+can switch engines; a compiled snapshot needs the compiled store (it holds keys, not the
+pseudonyms).
+
+Exactly once per application id (:mod:`~fraudscore.velocity.idempotency`) is kept on the
+Python side, with the same :class:`~fraudscore.velocity.idempotency.ResultCache` as the
+reference store: :meth:`apply` checks it, runs the C update and records the outcome under
+the store's lock.
 
 Examples
 --------
@@ -43,10 +50,12 @@ import numpy as np
 from .._core import load
 from .._version import __version__
 from ..errors import ConfigError, EventError, StoreError
-from .memory import _FORMAT, _FORMAT_VERSION, MemoryStore
+from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, DEFAULT_MAX_RESULTS, Applied, Link, ResultCache, check_ttl
+from .memory import MemoryStore
 from .memory_layout import GroupLayout
+from .memory_snapshot import _bad, _results, load_payload
 from .plan import Plan
-from .snapshot import read_any_snapshot, write_blob_snapshot
+from .snapshot import clean_stale, read_any_snapshot, write_blob_snapshot
 
 __all__ = ["CompiledMemoryStore", "plan_descriptor"]
 
@@ -87,11 +96,17 @@ class CompiledMemoryStore(MemoryStore):
     sweep_every : int, default 256
         Accepted for compatibility; the compiled store evicts incrementally instead
         (at most ``EVICT_STEPS`` entities looked at per key group and event).
+    idempotency_ttl : str or int, default "24h"
+        As :class:`MemoryStore`.
+    max_results : int, default 1_000_000
+        As :class:`MemoryStore`.
     engine : str
         ``"compiled"`` (or ``"auto"``).
     """
 
-    def __init__(self, max_labels: int = 1_000_000, sweep_every: int = 256, *, engine: str = "compiled") -> None:
+    def __init__(self, max_labels: int = 1_000_000, sweep_every: int = 256,
+                 idempotency_ttl: str | int = DEFAULT_IDEMPOTENCY_TTL_MS, max_results: int = DEFAULT_MAX_RESULTS, *,
+                 engine: str = "compiled") -> None:
         mod = load("velocity_store")
         if mod is None:
             raise ConfigError("The compiled velocity store is not available (FRAUDSCORE_PURE_PYTHON is set or the "
@@ -101,10 +116,16 @@ class CompiledMemoryStore(MemoryStore):
         self.engine = "compiled"
         self.max_labels = max_labels
         self.sweep_every = sweep_every
+        self.idempotency_ttl_ms = check_ttl(idempotency_ttl, "MemoryStore")
+        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+            raise ConfigError(f"The 'max_results' parameter of MemoryStore must be an integer >= 1. "
+                              f"Got {max_results!r} instead.")
+        self.max_results = max_results
+        self._results = ResultCache(self.idempotency_ttl_ms, max_results)
         self._mod = mod
         self._core: Any = None
         self._plan: Plan | None = None
-        self._lock = threading.Lock()  # bind / restore / snapshot; update_and_read is one C call (GIL-atomic)
+        self._lock = threading.Lock()  # bind / apply / restore / snapshot
         self._pending: list[tuple[str, bool, int]] = []  # labels recorded before bind()
 
     def __repr__(self) -> str:
@@ -124,17 +145,40 @@ class CompiledMemoryStore(MemoryStore):
                 core.record_label(app, is_fraud, lt)
             self._pending.clear()
             self._plan, self._core = plan, core
-            # the hot path is the C method itself: no Python frame per event
-            self.update_and_read = core.update_and_read  # type: ignore[method-assign]
 
     def latest_time(self) -> int | None:
         """The latest event time seen (epoch ms), the reference for ``allowed_lateness``."""
         core = self._core
         return None if core is None else core.latest_time()
 
+    def recall(self, application_id: str, ts: int, watermark: int | None = None) -> Applied | None:
+        """The recorded outcome of ``application_id`` if an event at ``ts`` would be its duplicate, else ``None``.
+
+        ``watermark`` replaces the store's own (a batch judging rows ahead of the store).
+        """
+        return self._results.get(application_id, ts, self.latest_time() if watermark is None else watermark)
+
     def update_and_read(self, plan: Plan, record: Mapping[str, Any], ts: int) -> np.ndarray:
-        """Compute the event's features as of its time, then add it (see OnlineVelocity)."""
-        raise StoreError("bind the MemoryStore (create OnlineVelocity with it) before scoring")
+        """Compute the event's features as of its time, then add it (see OnlineVelocity); exactly once per id."""
+        return self.apply(plan, record, ts).features
+
+    def apply(self, plan: Plan, record: Mapping[str, Any], ts: int | None = None, link: Link | None = None) -> Applied:
+        """As :meth:`MemoryStore.apply`: the recorded outcome for a known ``application_id``, else read and add."""
+        core = self._core
+        if core is None:
+            raise StoreError("bind the MemoryStore (create OnlineVelocity with it) before scoring")
+        if ts is None:
+            ts = plan.validate_record(record)
+        app = record.get("application_id")
+        app = "" if app is None else str(app)
+        results = self._results
+        with self._lock:
+            seen = results.get(app, ts, core.latest_time())
+            if seen is not None:
+                return seen
+            applied = Applied(core.update_and_read(plan, record, ts), False, link, ts)
+            results.put(app, applied, core.latest_time())
+        return applied
 
     def record_label(self, plan: Plan, application_id: str, is_fraud: bool, label_time_ms: int) -> None:
         """Remember (or clear) the fraud label of an application."""
@@ -157,26 +201,30 @@ class CompiledMemoryStore(MemoryStore):
                     known[app] = lt
                 else:
                     known.pop(app, None)
-            return {"entities": 0, "events": 0, "labels": min(len(known), self.max_labels)}
+            return {"entities": 0, "events": 0, "labels": min(len(known), self.max_labels), "results": 0}
         st = self._core.stats()
-        return {"entities": st["entities"], "events": st["events"], "labels": st["labels"]}
+        return {"entities": st["entities"], "events": st["events"], "labels": st["labels"],
+                "results": len(self._results)}
 
     def memory_bytes(self) -> int:
         """Bytes the compiled state has allocated (slabs, tables, event buffers, labels)."""
         return 0 if self._core is None else int(self._core.stats()["bytes"])
 
-    def snapshot(self, path: str) -> None:
+    def snapshot(self, path: str, *, fork: bool | None = None) -> None:
         """Write the whole state atomically to ``path`` (binary dump + SHA-256; no pickle).
 
-        The store is held only while the state is copied; hashing and writing happen after.
+        The store is held only while the state is copied (a flat copy: scoring threads
+        barely wait, so ``fork`` is accepted and not needed); hashing and writing happen
+        after. Temporary files of snapshots killed mid-write are removed first.
         """
+        clean_stale(path)
         with self._lock:
             if self._plan is None:
                 raise StoreError("cannot snapshot a MemoryStore that is not bound to a FeatureSet yet")
             blob = self._core.dump()
             meta = {"format": _FORMAT_C, "format_version": _FORMAT_C_VERSION, "library_version": __version__,
                     "plan": self._plan.fingerprint, "dump_version": self._mod.DUMP_VERSION,
-                    "byteorder": "little"}
+                    "byteorder": "little", "results": self._results.to_raw()}
         write_blob_snapshot(path, meta, blob)
 
     def restore(self, path: str) -> None:
@@ -184,6 +232,7 @@ class CompiledMemoryStore(MemoryStore):
 
         Reads compiled snapshots and the reference store's JSON snapshots.
         """
+        clean_stale(path)
         kind, meta, body = read_any_snapshot(path)
         with self._lock:
             if self._plan is None:
@@ -196,26 +245,30 @@ class CompiledMemoryStore(MemoryStore):
                 raise StoreError(f"{path!r} is not a compiled MemoryStore snapshot of format version {_FORMAT_C_VERSION}")
             if meta.get("plan") != self._plan.fingerprint:
                 raise StoreError("the snapshot was written for a different FeatureSet")
+            rows = _results(meta.get("results", []), self._plan.n_features)
             try:
                 self._core.load(body)
             except ValueError as exc:
                 raise StoreError(f"velocity snapshot {path!r} is unreadable: {exc}") from None
+            results = ResultCache(self.idempotency_ttl_ms, self.max_results)
+            results.load_raw(rows)
+            self._results = results
 
     def _restore_reference(self, path: str, payload: dict[str, Any]) -> None:
-        if payload.get("format") != _FORMAT or payload.get("format_version") != _FORMAT_VERSION:
-            raise StoreError(f"{path!r} is not a MemoryStore snapshot of format version {_FORMAT_VERSION}")
         assert self._plan is not None
-        if payload.get("plan") != self._plan.fingerprint:
-            raise StoreError("the snapshot was written for a different FeatureSet")
+        got = load_payload(payload, self._plan, [GroupLayout(g) for g in self._plan.groups])  # validates it all
         core = self._core
         core.clear()
         try:
             for gi, rows in enumerate(payload["groups"]):
                 for k, ts, cols, _tmax in rows:
                     core.import_entity(gi, tuple(k) if isinstance(k, list) else k, list(ts), [list(c) for c in cols])
-            for app, lt in payload["labels"]:
+            for app, lt in got["labels"]:
                 core.record_label(str(app), True, int(lt))
-            core.set_latest(payload["max_seen"])
+            core.set_latest(got["max_seen"])
         except (ValueError, TypeError, IndexError, OverflowError) as exc:
             core.clear()
-            raise StoreError(f"velocity snapshot {path!r} is unreadable: {exc}") from None
+            raise _bad(f"{path!r} is unreadable: {exc}") from None
+        results = ResultCache(self.idempotency_ttl_ms, self.max_results)
+        results.load_raw(got["results"])
+        self._results = results

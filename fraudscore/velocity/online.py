@@ -2,8 +2,10 @@
 
 :class:`OnlineVelocity` validates the record *before* any state change, then
 hands it to the store (:class:`~fraudscore.velocity.memory.MemoryStore` by
-default, or :class:`~fraudscore.velocity.redis_store.RedisStore`), which checks
-the allowed lateness, reads every window as of the event and adds the event.
+default, or :class:`~fraudscore.velocity.redis_store.RedisStore`), which applies
+each ``application_id`` once (a repeat gets the recorded features back, see
+:mod:`~fraudscore.velocity.idempotency`), checks the allowed lateness against
+its own watermark, reads every window as of the event and adds the event.
 
 :func:`answer` computes one spec over an entity's time-sorted columns; the
 memory store and the batch replay's out-of-order fallback both use it.
@@ -30,6 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import EventError
+from .idempotency import Applied, Link
 from .plan import Plan, Query, finish
 from .spec import FeatureSet
 
@@ -42,6 +45,9 @@ class VelocityStore(Protocol):
     def bind(self, plan: Plan) -> None: ...
 
     def update_and_read(self, plan: Plan, record: Mapping[str, Any], ts: int) -> np.ndarray: ...
+
+    def apply(self, plan: Plan, record: Mapping[str, Any], ts: int | None = None,
+              link: Link | None = None) -> Applied: ...
 
     def record_label(self, plan: Plan, application_id: str, is_fraud: bool, label_time_ms: int) -> None: ...
 
@@ -158,6 +164,23 @@ class OnlineVelocity:
         """
         ts = self.plan.validate_record(record)
         return self.store.update_and_read(self.plan, record, ts)
+
+    def apply(self, record: Mapping[str, Any], link: Link | None = None) -> Applied:
+        """Like :meth:`update_and_read`, with the duplicate flag: each ``application_id`` counts once.
+
+        ``link`` (``(device_id, link_confidence)``) is recorded with the outcome.
+
+        Examples
+        --------
+        >>> from fraudscore.velocity import FeatureSet, FeatureSpec
+        >>> online = OnlineVelocity(FeatureSet([FeatureSpec("count", key="ip", window="1h")]))
+        >>> a = online.apply({"application_id": "A", "ts": 0, "ip": "p:1"})
+        >>> b = online.apply({"application_id": "A", "ts": 0, "ip": "p:1"})   # a retry
+        >>> a.features.tolist(), b.features.tolist(), b.duplicate
+        ([1.0], [1.0], True)
+        """
+        ts = self.plan.validate_record(record)
+        return self.store.apply(self.plan, record, ts, link)
 
     def record_label(self, application_id: str, is_fraud: bool, label_time_ms: int) -> None:
         """Feed back a fraud label; it counts for events at time ``>= label_time_ms``.

@@ -1,324 +1,599 @@
-"""Velocity state in Redis, shared by several worker processes.
+"""Velocity state in Redis (one node or a Redis Cluster), shared by worker processes.
 
-Each (key group, entity) is one sorted set scored by event time whose members
-hold the event's slot values (fixed-point integers, hashed identifiers). One Lua
-script (the feature set's per-group configuration is baked into its text as a
-Lua table at bind time, so each call carries only the event: its time and, per
-group, the group number and the event's slot values), registered once and
-called with ``EVALSHA`` (``NOSCRIPT`` falls back to loading it), checks the allowed lateness against the shared latest time, reads
-every window of the event, adds the event, trims what left the horizon and sets
-the key expiry: **one round trip per event**, atomic. The raw aggregates it
-returns are integers; the final division happens in Python with the same code
-as the memory store, so results agree bit for bit (sums are exact below 2**53
-micro-units, i.e. about 9e9 units).
+**One script call per event.** :data:`~fraudscore.velocity.redis_lua.EVENT_LUA`
+(registered once, called with ``EVALSHA``) covers, atomically: the idempotency
+record of the application id (a repeat returns the recorded outcome), the
+lateness verdict, the device-link compare-and-set
+(:mod:`fraudscore.fingerprint.linkstate_redis`) and every velocity key group. Its
+per-feature-set configuration is baked into the script text, so a call carries
+only the event: one fixed-width binary row per key group (``struct``-packed, see
+:func:`~fraudscore.velocity.redis_lua.row_format`) and the keys.
 
-Identifiers never reach Redis in clear: entity keys, distinct-count values and
+**Keys** (all declared in ``KEYS``; ``{..}`` is the hash tag of one of ``shards``
+shards, see :mod:`fraudscore._redis`): ``<prefix>v{..}:<group>:<entity hash>``
+(per entity and key group, its events as one string of fixed-width binary rows
+sorted by time),
+``<prefix>i{..}:<application hash>`` (idempotency record, ``idempotency_ttl``),
+``<prefix>l{..}`` / ``<prefix>L{..}`` (fraud labels of the shard and their expiry
+index) and the link keys. An entity's shard is that of its hash, except for
+entities keyed by ``device_id``, which live in the shard of the device's link
+state, so the link decision and the device's counts commit in one script.
+
+**Lateness** is judged per worker: the watermark is the latest event time this
+store object (worker process) applied, as in the memory store and the batch
+path; the clock-skew bound (:class:`~fraudscore.scorer.Scorer`) keeps a far-future
+event from moving it. There is no shared latest-time key.
+
+**Redis Cluster** (a ``redis.cluster.RedisCluster`` client): one script call per
+hash slot the event touches, all sent in one pipeline (one round trip per node).
+Each call keeps its own idempotency record, so a retry after a partial failure
+applies exactly the missing parts; see ``docs/stores.md`` ("Redis Cluster").
+
+Identifiers never reach Redis in clear: entity keys, distinct-of values and
 application ids are BLAKE2b hashes of the (already pseudonymised) values.
 
 Examples
 --------
 >>> store = RedisStore(object(), prefix="fs:")  # no connection is made until the first event
->>> store.prefix
-'fs:'
+>>> store.prefix, store.shards
+('fs:', 64)
 """
 
 from __future__ import annotations
 
-import hashlib
+import os
+import struct
+import threading
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import EventError, MissingDependencyError, StoreError
+from .._redis import (DEFAULT_SHARDS, RoundTrips, Script, check_prefix, check_shards, hash_bytes, is_cluster,
+                      redis_module, shard_of, store_error, tag)
+from ..errors import ConfigError, EventError, StoreError
+from .admission import late_message
+from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
 from .memory_layout import GroupLayout
 from .plan import Group, Plan, finish
+from .redis_lua import HEADER, LABEL_LUA, event_script, row_format
+from .redis_wire import (budget_client, cluster_send, count_arg, device_ctx, identifier_hash, noscript, pack_link,
+                         record_ctx, record_extra, record_groups, record_nonce, unpack_link)
 
-__all__ = ["RedisStore", "LUA"]
+__all__ = ["RedisStore"]
 
-_ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2}
+_ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
 _NAN = float("nan")
+_NONE8 = b"\x00" * 8
+_EMPTY8 = b"\xff" * 8
+_LABELS = Script(LABEL_LUA)
 
 
-def _lua(x: Any) -> str:
-    """A Lua literal of ints, plain strings and nested lists (the per-group configuration table)."""
-    if isinstance(x, list):
-        return "{" + ",".join(_lua(v) for v in x) + "}"
-    if isinstance(x, str):
-        assert x.isidentifier()
-        return "'" + x + "'"
-    return str(int(x))
-
-LUA = r"""
-local CFG = {--CONFIG--}
-local t = tonumber(ARGV[1])
-local lateness = tonumber(ARGV[2])
-local lprefix = ARGV[3]
-local ngroups = tonumber(ARGV[4])
-local stored = redis.call('GET', KEYS[1])
-local maxts = t
-if stored then
-  maxts = tonumber(stored)
-  if t < maxts - lateness then return {'late'} end
-  if t > maxts then maxts = t end
-end
-redis.call('SET', KEYS[1], string.format('%.0f', maxts))
-local seq = redis.call('INCR', KEYS[2])
-local function split(s, n, skip)
-  local f = {}
-  local pos = 1
-  if skip then pos = string.find(s, '|', 1, true) + 1 end
-  for k = 1, n do
-    local q = string.find(s, '|', pos, true)
-    if q then f[k] = string.sub(s, pos, q - 1); pos = q + 1 else f[k] = string.sub(s, pos); pos = #s + 2 end
-  end
-  return f
-end
-local fmt = function(x) return string.format('%.0f', x) end
-local labels = {}
-local out = {}
-local a = 5
-for gi = 1, ngroups do
-  local key = KEYS[2 + gi]
-  local cfg = CFG[tonumber(ARGV[a])]
-  local member = ARGV[a + 1]
-  a = a + 2
-  local widest, horizon, ttl, nslots = cfg[1], cfg[2], cfg[3], cfg[4]
-  local qs = cfg[5]
-  local nq = #qs
-  local lower = '-inf'
-  if widest >= 0 then lower = '(' .. fmt(t - widest) end
-  local raw = redis.call('ZRANGEBYSCORE', key, lower, fmt(t), 'WITHSCORES')
-  local ets, ev, ne = {}, {}, 0
-  for i = 1, #raw, 2 do
-    ne = ne + 1
-    ets[ne] = tonumber(raw[i + 1])
-    ev[ne] = split(raw[i], nslots, true)
-  end
-  local cur = split(member, nslots, false)
-  for qi = 1, nq do
-    local qc = qs[qi]
-    local agg, lo, hi, inc, flag, slot, slot2 = qc[1], qc[2], qc[3], qc[4] == 1, qc[5], qc[6], qc[7]
-    local upper = t - hi
-    local lowt = nil
-    if lo >= 0 then lowt = t - lo end
-    local incc = inc and (flag == 0 or cur[flag] == '1')
-    local n, s, nv, k = 0, 0, 0, 0
-    local best = nil
-    local seen = {}
-    for e = 1, ne do
-      local te = ets[e]
-      if te <= upper and (lowt == nil or te > lowt) then
-        local f = ev[e]
-        if flag == 0 or f[flag] == '1' then
-          if agg == 'count' then n = n + 1
-          elseif agg == 'sum' or agg == 'mean' then
-            s = s + tonumber(f[slot])
-            if slot2 > 0 then nv = nv + tonumber(f[slot2]) end
-          elseif agg == 'min' or agg == 'max' then
-            local v = f[slot]
-            if v ~= '' then
-              v = tonumber(v)
-              if best == nil or (agg == 'min' and v < best) or (agg == 'max' and v > best) then best = v end
-            end
-          elseif agg == 'distinct' then
-            local v = f[slot]
-            if v ~= '' and not seen[v] then seen[v] = true; k = k + 1 end
-          elseif agg == 'first_seen_age' then
-            if best == nil or te < best then best = te end
-          elseif agg == 'time_since_last' then
-            if best == nil or te > best then best = te end
-          else
-            local app = f[slot]
-            if app ~= '' then
-              n = n + 1
-              if app ~= '-' then
-                local lt = labels[app]
-                if lt == nil then
-                  lt = redis.call('GET', lprefix .. app)
-                  if lt then lt = tonumber(lt) else lt = false end
-                  labels[app] = lt
-                end
-                if lt and lt <= t then k = k + 1 end
-              end
-            end
-          end
-        end
-      end
-    end
-    if agg == 'count' then
-      if incc then n = n + 1 end
-      out[#out + 1] = fmt(n)
-    elseif agg == 'sum' or agg == 'mean' then
-      if incc then
-        s = s + tonumber(cur[slot])
-        if slot2 > 0 then nv = nv + tonumber(cur[slot2]) end
-      end
-      out[#out + 1] = fmt(s)
-      if agg == 'mean' then out[#out + 1] = fmt(nv) end
-    elseif agg == 'min' or agg == 'max' then
-      if incc and cur[slot] ~= '' then
-        local v = tonumber(cur[slot])
-        if best == nil or (agg == 'min' and v < best) or (agg == 'max' and v > best) then best = v end
-      end
-      if best == nil then out[#out + 1] = '' else out[#out + 1] = fmt(best) end
-    elseif agg == 'distinct' then
-      if incc and cur[slot] ~= '' and not seen[cur[slot]] then k = k + 1 end
-      out[#out + 1] = fmt(k)
-    elseif agg == 'first_seen_age' or agg == 'time_since_last' then
-      if incc and (best == nil or agg == 'time_since_last') then best = t end
-      if best == nil then out[#out + 1] = '' else out[#out + 1] = fmt(best) end
-    else
-      out[#out + 1] = fmt(k)
-      out[#out + 1] = fmt(n)
-    end
-  end
-  redis.call('ZADD', key, t, seq .. '|' .. member)
-  if horizon >= 0 then redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(maxts - lateness - horizon)) end
-  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
-end
-return out
-"""
+@dataclass
+class _GroupMeta:
+    group: Group
+    layout: GroupLayout
+    pack: struct.Struct
+    outs: tuple[tuple[int, str, int], ...]
+    has_labels: bool
+    device_keyed: bool  # the entity key includes device_id
+    device_valued: bool  # a slot reads device_id (distinct-of)
 
 
-def _h(value: Any, size: int = 10) -> str:
-    """Hash of an identifier value (type-tagged so 1 and '1' stay apart)."""
-    tag = "i" if isinstance(value, (int, np.integer)) else "s"
-    if isinstance(value, tuple):
-        text = "\x1f".join(("i" if isinstance(v, (int, np.integer)) else "s") + str(v) for v in value)
-    else:
-        text = tag + str(value)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=size, person=b"fs-velocity").hexdigest()
+@dataclass
+class _Call:
+    """The part of one event that lives in one hash slot (everything, on a single node)."""
+
+    tag: str
+    keys: list[str] = field(default_factory=list)
+    groups: list[tuple[int, int, int, bytes]] = field(default_factory=list)  # (cfg index, key idx, label idx, member)
+    link: bool = False
+    device_dependent: bool = False
+    ctx: str = ""
+    replace: bool = False
+    late: bool = False
+    app: str = ""
+    extra: bytes = b""
+    txn: Any = None
+    ts: int = 0
+    anchor: bool = False  # holds the event's link outcome (the link call, else the first call)
+    nonce: bytes = b"\0" * 8  # one per event request: a reply to our own retried call is not a duplicate
+    sreads: list[tuple[str, bytes]] = field(default_factory=list)  # link keys read: (key, version seen)
+    swrites: list[tuple[str, bytes | None]] = field(default_factory=list)  # link keys written (None: expiry)
+    hreads: list[tuple[tuple[str, str], int]] = field(default_factory=list)  # counts read: ((hash, field), value)
+    hincr: list[tuple[tuple[str, str], int]] = field(default_factory=list)  # count increments
+    check: bool = True  # the reads must be unchanged (False: a cluster's global counts, refreshed instead)
+    aux: bool = False  # cluster: only this worker's pending global count increments (no record, never late)
 
 
 class RedisStore:
-    """Velocity store in Redis (same semantics as :class:`MemoryStore`).
+    """Velocity store in Redis (same results as :class:`MemoryStore`), for several worker processes.
 
     Parameters
     ----------
-    client : redis.Redis
-        A redis-py client (``decode_responses=False``); give it a socket timeout.
+    client : redis.Redis or redis.cluster.RedisCluster
+        A redis-py client (``decode_responses=False``); give it a socket timeout,
+        or give the scorer a ``latency_budget_ms``.
     prefix : str, default "fs:"
-        Every key lives under this prefix.
+        Every key starts with it (no braces).
     min_ttl_ms : int, default 86_400_000
         Lower bound of the wall-clock expiry set on entity keys (the expiry is
         ``max(horizon + allowed_lateness, min_ttl_ms)``; all-time groups never expire).
+    shards : int, default 64
+        Hash-tag shards: the unit of distribution on a cluster (use at least 8 per
+        primary). Every fraud label is stored once per shard. Fixed per deployment.
+    idempotency_ttl : str or int, default "24h"
+        How long (wall clock) an application's record is kept.
+    link_ttl_ms : int, default 180 days
+        Expiry of device-link keys (as :class:`~fraudscore.fingerprint.RedisLinkState`).
+    max_per_block : int, default 64
+        Most device ids kept per link candidate block (as
+        :class:`~fraudscore.fingerprint.MemoryLinkState`).
+    link_cache_size : int, default 200_000
+        Link keys cached by this worker.
 
     Raises
     ------
     StoreError
-        From ``update_and_read`` / ``record_label`` when Redis fails (down, timeout).
+        From the event methods when Redis fails (down, timeout).
     MissingDependencyError
         When redis-py is not installed.
     """
 
-    def __init__(self, client: Any, prefix: str = "fs:", min_ttl_ms: int = 86_400_000) -> None:
+    def __init__(self, client: Any, prefix: str = "fs:", min_ttl_ms: int = 86_400_000, *,
+                 shards: int = DEFAULT_SHARDS, idempotency_ttl: str | int = DEFAULT_IDEMPOTENCY_TTL_MS,
+                 link_ttl_ms: int | None = None, max_per_block: int = 64, link_cache_size: int = 200_000) -> None:
         self.client = client
-        self.prefix = prefix
+        self.prefix = check_prefix(prefix)
         self.min_ttl_ms = min_ttl_ms
+        self.shards = check_shards(shards)
+        self.idempotency_ttl_ms = check_ttl(idempotency_ttl, "RedisStore")
+        self.link_ttl_ms = link_ttl_ms
+        self.max_per_block = max_per_block
+        self.link_cache_size = link_cache_size
+        self.max_attempts = 8
+        self.round_trips = RoundTrips()
+        self.replaced = 0  # cluster: slot calls redone because the event's device link changed under them
+        self._cluster = is_cluster(client)
         self._plan: Plan | None = None
-        self._script: Any = None
-        self._static: dict[int, str] = {}
-        self._layouts: dict[int, GroupLayout] = {}
-        self._outs: dict[int, tuple[tuple[int, str, int], ...]] = {}
-        self._label_ttl: int | None = None
+        self._script: Script | None = None
+        self._meta: list[_GroupMeta] = []
+        self._label_ttl = 0
+        self._watermark: int | None = None
+        self._wlock = threading.Lock()
+        self._link_state: Any = None
+        self._budget_s: float | None = None
+        self._pending: dict[tuple[str, str], int] = {}  # cluster: global count increments not yet sent
 
-    @staticmethod
-    def _redis() -> Any:
-        try:
-            import redis
-        except ImportError:  # pragma: no cover - depends on the environment
-            raise MissingDependencyError("RedisStore needs redis-py: pip install 'fraudscore[redis]'") from None
-        return redis
-
+    # -- configuration ---------------------------------------------------------------------
     def bind(self, plan: Plan) -> None:
-        """Attach a compiled feature set and register the Lua script (no round trip yet)."""
-        self._redis()
+        """Attach a compiled feature set and build the script (no round trip yet)."""
+        redis_module()
+        if self._plan is not None and self._plan.fingerprint != plan.fingerprint:
+            raise ConfigError("The 'store' parameter of OnlineVelocity is already bound to another FeatureSet.")
         self._plan = plan
-        cfg = []
+        meta = []
         for g in plan.groups:
-            widest = -1 if any(q.lo is None for q in g.queries) else max(q.lo for q in g.queries)  # type: ignore[type-var]
-            horizon = -1 if g.horizon is None else g.horizon
-            ttl = 0 if g.horizon is None else max(g.horizon + plan.lateness, self.min_ttl_ms)
-            qs = [[q.agg, -1 if q.lo is None else q.lo, q.hi, int(q.include_current),
-                   0 if q.flag is None else q.flag + 1, 0 if q.slot is None else q.slot + 1,
-                   0 if q.slot2 is None else q.slot2 + 1] for q in g.queries]
-            cfg.append(_lua([widest, horizon, ttl, len(g.slots), qs]))
-            self._static[g.index] = str(g.index + 1)
-            self._layouts[g.index] = GroupLayout(g)
-            self._outs[g.index] = tuple((q.out, q.agg, _ARITY.get(q.agg, 1)) for q in g.queries)
-        self._script = self.client.register_script(LUA.replace("--CONFIG--", ",".join(cfg)))
+            meta.append(_GroupMeta(
+                g, GroupLayout(g), struct.Struct(row_format(g).replace("c8", "8s")),
+                tuple((q.out, q.agg, _ARITY.get(q.agg, 1)) for q in g.queries),
+                any(q.agg in ("fraud_count", "fraud_rate") for q in g.queries),
+                "device_id" in g.key, any(s[0] == "dist" and s[1] == "device_id" for s in g.slots)))
+        self._meta = meta
+        self._script = Script(event_script(plan, self.min_ttl_ms))
         label_lo = [q.lo for g in plan.groups for q in g.queries if q.agg in ("fraud_count", "fraud_rate")]
         if label_lo and all(lo is not None for lo in label_lo):
             self._label_ttl = max(max(label_lo) + plan.lateness, self.min_ttl_ms)  # type: ignore[type-var]
 
+    def link_state(self) -> Any:
+        """The device-link state that commits through this store's script (one per store)."""
+        if self._link_state is None:
+            from ..fingerprint.linkstate import DEFAULT_TTL_MS
+            from ..fingerprint.linkstate_redis import OptimisticLinkState
+
+            self._link_state = OptimisticLinkState(self.prefix, self.link_ttl_ms or DEFAULT_TTL_MS,
+                                                   self.max_per_block, shards=self.shards,
+                                                   cache_size=self.link_cache_size)
+        return self._link_state
+
+    def set_latency_budget(self, budget_ms: float) -> None:
+        """Bound every call: socket timeouts of ``budget_ms``, no client-side retries (a retry could double
+        the wait; exactly-once makes the caller's own retry safe)."""
+        self._budget_s = budget_ms / 1000.0
+        self.client = budget_client(self.client, budget_ms)
+
     def latest_time(self) -> int | None:
-        """The latest event time seen by any worker (epoch ms), or None."""
-        redis = self._redis()
-        try:
-            raw = self.client.get(self.prefix + "maxts")
-        except redis.RedisError as exc:
-            raise StoreError(f"Redis velocity store failed: {type(exc).__name__}: {exc}") from None
-        return None if raw is None else int(raw)
+        """This worker's lateness watermark: the latest event time it applied (epoch ms)."""
+        return self._watermark
 
-    def _member(self, g: Group, cur: list[Any]) -> str:
-        parts = []
-        for desc, v in zip(g.slots, cur):
+    # -- layout ------------------------------------------------------------------------------
+    def _group_shard(self, m: _GroupMeta, ent: Any, ehash: bytes, record: Mapping[str, Any]) -> int:
+        if m.device_keyed and self._link_state is not None:
+            s = self._link_state.device_shard(record.get("device_id"))
+            if s is not None:
+                return int(s)
+        return int.from_bytes(ehash[:4], "little") % self.shards
+
+    def _row(self, m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
+        """The event's fixed-width row for a group: time, then its slot values."""
+        vals: list[Any] = [float(ts)]
+        for desc, v in zip(m.group.slots, cur):
             kind = desc[0]
-            if kind in ("flag", "val", "valid"):
-                parts.append(str(v))
+            if kind in ("flag", "valid"):
+                vals.append(v)
+            elif kind == "val":
+                vals.append(float(v))
             elif kind == "opt":
-                parts.append("" if v is None else str(v))
+                vals.append(_NAN if v is None else float(v))
             elif kind == "dist":
-                parts.append("" if v is None else _h(v))
-            else:
-                parts.append("" if v is None else ("-" if v == "" else _h(v, 12)))
-        return "|".join(parts)
+                vals.append(_NONE8 if v is None else identifier_hash(v, 8))
+            else:  # app
+                vals.append(_NONE8 if v is None else (_EMPTY8 if v == "" else hash_bytes(v, 8)))
+        return m.pack.pack(*vals)
 
-    def update_and_read(self, plan: Plan, record: Mapping[str, Any], ts: int) -> np.ndarray:
-        """One round trip: lateness check, read all windows, add the event."""
-        keys = [self.prefix + "maxts", self.prefix + "seq"]
-        present: list[Group] = []
-        args: list[Any] = [str(ts), str(plan.lateness), self.prefix + "l:", ""]
-        layouts = self._layouts
-        for g in plan.groups:
-            lay = layouts[g.index]
-            ent = lay.entity(record)
+    def _calls(self, record: Mapping[str, Any], ts: int, app: str, txn: Any, extra: bytes, late: bool,
+               nonce: bytes, pending: bool = False) -> list[_Call]:
+        """The event's script calls: one on a single node, one per hash slot on a cluster."""
+        p = self.prefix
+        parts: list[tuple[int, str, int, bytes, _GroupMeta]] = []  # (shard, key, cfg idx, member, meta)
+        for gi, m in enumerate(self._meta):
+            ent = m.layout.entity(record)
             if ent is None:
                 continue
-            present.append(g)
-            keys.append(f"{self.prefix}e:{g.signature}:{_h(ent, 16)}")
-            args.append(self._static[g.index])
-            args.append(self._member(g, lay.extract(record)))
-        args[3] = str(len(present))
-        redis = self._redis()
-        try:
-            res = self._script(keys=keys, args=args)
-        except redis.RedisError as exc:
-            raise StoreError(f"Redis velocity store failed: {type(exc).__name__}: {exc}") from None
-        if res and res[0] == b"late":
-            raise EventError("ts", f"is more than allowed_lateness ({plan.lateness} ms) behind the latest event time")
-        out = [_NAN] * plan.n_features
-        i = 0
-        for g in present:
-            for o, agg, k in self._outs[g.index]:
-                if k == 1:
-                    v = res[i]
-                    vals: tuple[Any, ...] = (None if v == b"" else int(v),)
-                else:
-                    vals = tuple(None if v == b"" else int(v) for v in res[i:i + k])
-                i += k
-                out[o] = finish(agg, vals, ts)
-        return np.array(out, dtype=np.float64)
+            eh = identifier_hash(ent, 12)
+            shard = self._group_shard(m, ent, eh, record)
+            key = f"{p}v{tag(p, shard)}:{m.group.signature}:{eh.hex()}"
+            parts.append((shard, key, gi + 1, self._row(m, m.layout.extract(record), ts), m))
+        link_tag = txn.tag if txn is not None else None
+        if self._cluster:
+            from redis.cluster import key_slot
 
-    def record_label(self, plan: Plan, application_id: str, is_fraud: bool, label_time_ms: int) -> None:
-        """Store (or clear) a fraud label under the hashed application id."""
-        redis = self._redis()
-        key = f"{self.prefix}l:{_h(application_id, 12)}"
+            by_slot: dict[int, _Call] = {}
+            order: list[int] = []
+
+            def call_for(t: str) -> _Call:
+                s = key_slot(t.encode())
+                c = by_slot.get(s)
+                if c is None:
+                    c = by_slot[s] = _Call(t)
+                    order.append(s)
+                return c
+        else:
+            single = _Call(link_tag or (tag(p, parts[0][0]) if parts else tag(p, shard_of(app, self.shards))))
+
+            def call_for(t: str) -> _Call:
+                return single
+        if link_tag is not None:
+            c = call_for(link_tag)
+            c.link = True
+        for shard, key, cfgi, member, m in parts:
+            c = call_for(tag(p, shard))
+            c.groups.append((cfgi, 0, 0, member))
+            c.keys.append(key)
+            if m.device_keyed or m.device_valued:
+                c.device_dependent = True
+        aux = None
+        if txn is not None:
+            lc = call_for(link_tag)  # type: ignore[arg-type]
+            gkey = self._link_state.global_key
+            lc.sreads = list(txn.reads.items())
+            lc.swrites = list(txn.writes.items())
+            lc.hreads = [(k, v) for k, v in txn.hreads.items() if not (self._cluster and k[0] == gkey)]
+            lc.hincr = [(k, v) for k, v in txn.hincr.items() if not (self._cluster and k[0] == gkey)]
+            if self._cluster and pending:
+                # the global counts live in another slot: this worker's committed increments not sent yet go in
+                # an unchecked call of their own (no record, never late), whose reply refreshes the cached counts
+                greads = [(k, v) for k, v in txn.hreads.items() if k[0] == gkey]
+                gincr = self._take_pending()
+                if greads or gincr:
+                    aux = _Call(gkey[len(p) + 1:], aux=True, hreads=greads, hincr=gincr)
+        calls = [by_slot[s] for s in order] if self._cluster else [single]
+        ah = hash_bytes(app, 12).hex() if app else ""
+        for c in calls:
+            c.ctx = device_ctx(record) if (self._cluster and c.device_dependent and not c.link) else ""
+            c.late, c.app, c.ts, c.nonce = late, ah, ts, nonce
+            c.anchor = c.link or (txn is None and c is calls[0])
+            c.extra = extra if c.anchor else b""
+            c.txn = txn if c.link else None
+            c.check = c.link
+        if aux is not None:
+            aux.app, aux.ts, aux.nonce, aux.check = ah, ts, nonce, False
+            calls.append(aux)
+        return calls
+
+    def _take_pending(self) -> list[tuple[tuple[str, str], int]]:
+        """Cluster: the global count increments of this worker's committed links, not yet sent."""
+        with self._wlock:
+            out = list(self._pending.items())
+            self._pending.clear()
+        return out
+
+    def _restore_pending(self, incr: list[tuple[tuple[str, str], int]]) -> None:
+        with self._wlock:
+            for k, d in incr:
+                self._pending[k] = self._pending.get(k, 0) + d
+
+    def _args(self, c: _Call) -> tuple[list[Any], list[Any]]:
+        """KEYS and ARGV of one call (see :mod:`~fraudscore.velocity.redis_lua`)."""
+        p = self.prefix
+        # the record: per application on one node; per application and slot on a cluster
+        itag = c.tag if self._cluster else tag(p, shard_of(c.app, self.shards))
+        keys: list[Any] = [f"{p}i{itag}:{c.app}"]
+        keys += [k for k, _ in c.sreads] + [k for k, _ in c.swrites]
+        rows: list[bytes] = []
+        label_idx: dict[str, int] = {}
+        for (cfgi, _k, _l, row), key in zip(c.groups, c.keys):
+            keys.append(key)
+            ki = len(keys)
+            li = 0
+            if self._meta[cfgi - 1].has_labels:
+                lk = f"{p}l{key[len(p) + 1:key.index('}') + 1]}"
+                li = label_idx.get(lk, 0)
+                if not li:
+                    keys.append(lk)
+                    li = label_idx[lk] = len(keys)
+            rows.append(struct.pack("<HHH", cfgi, ki, li) + row)
+        hidx: dict[str, int] = {}
+
+        def hkey(k: str) -> int:
+            if k not in hidx:
+                keys.append(k)
+                hidx[k] = len(keys)
+            return hidx[k]
+
+        hreads = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hreads)
+        hincr = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hincr)
+        assert self._plan is not None
+        lt = self._link_state.ttl_ms if self._link_state is not None else 0
+        header = struct.pack(HEADER, float(c.ts), time.time(), int(c.late), int(c.replace), len(c.sreads),
+                             len(c.swrites), len(c.groups), float(self._plan.lateness),
+                             float(self.idempotency_ttl_ms if (c.app and (c.groups or c.link)) else 0), float(lt),
+                             c.nonce, len(c.hreads), len(c.hincr), int(c.check))
+        versions = b"".join(v or b"\0\0\0\0" for _, v in c.sreads)
+        values = b"".join(struct.pack("<I", 0 if v is None else len(v)) + (v or b"") for _, v in c.swrites)
+        return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows), hreads, hincr]
+
+    # -- calls ---------------------------------------------------------------------------------
+    def _execute(self, calls: list[_Call]) -> list[Any]:
+        """Send the calls (one pipeline on a cluster: one round trip per node); replies or exceptions."""
+        assert self._script is not None
+        redis = redis_module()
+        script = self._script
+        if not self._cluster:
+            keys, args = self._args(calls[0])
+            self.round_trips.add(1)
+            try:
+                return [script(self.client, keys, args)]
+            except (redis.RedisError, OSError) as exc:
+                raise store_error(exc) from exc
+        out: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for attempt in range(3):
+            got = self._cluster_send([("EVALSHA", script.sha, *self._evalsha_tail(calls[i])) for i in todo],
+                                     [calls[i].tag for i in todo])
+            for i, r in zip(todo, got):
+                out[i] = r
+            todo = [i for i in todo if isinstance(out[i], Exception)]
+            if not todo or attempt == 2:
+                break
+            text = " ".join(str(out[i]) for i in todo)
+            try:
+                if any(noscript(out[i]) for i in todo):
+                    script.load(self.client)
+                elif "MOVED" in text or "ASK" in text or "CLUSTERDOWN" in text or "TRYAGAIN" in text:
+                    self.client.nodes_manager.initialize()
+                else:
+                    break
+            except (redis.RedisError, OSError) as exc:
+                raise store_error(exc) from exc
+        return out
+
+    def _evalsha_tail(self, c: _Call) -> list[Any]:
+        keys, args = self._args(c)
+        return [len(keys), *keys, *args]
+
+    def _cluster_send(self, commands: list[tuple[Any, ...]], tags: list[str]) -> list[Any]:
+        """Commands routed by hash tag, one round trip per node (see :func:`~.redis_wire.cluster_send`)."""
+        return cluster_send(self.client, commands, tags, self.round_trips)
+
+    # -- the event -----------------------------------------------------------------------------
+    def apply(self, plan: Plan, record: Mapping[str, Any], ts: int | None = None, link: Link | None = None) -> Applied:
+        """Apply one event's velocity once (no device-link state): see :meth:`apply_event`."""
+        if ts is None:
+            ts = plan.validate_record(record)
+        extra = b"" if link is None else pack_link(link)
+        return self._run(plan, dict(record), ts, None, None, extra)
+
+    def update_and_read(self, plan: Plan, record: Mapping[str, Any], ts: int) -> np.ndarray:
+        """Features as of the event, then add it (exactly once per application id)."""
+        return self.apply(plan, record, ts).features
+
+    def apply_event(self, plan: Plan, record: dict[str, Any], ts: int, linker: Any, fp: Any) -> Applied:
+        """Apply one event: idempotency, lateness, device link and velocity in one script call.
+
+        ``linker.link(fp, ts)`` decides the link over :meth:`link_state`; when the
+        link state changed since this worker cached it, the script returns the fresh
+        values and the link is decided again (a second round trip). ``record`` gets
+        its ``device_id``.
+
+        Raises
+        ------
+        EventError
+            For a late event (nothing changes).
+        StoreError
+            When Redis fails; the outcome is then unknown to this worker, and
+            retrying the same application is safe (exactly once).
+        """
+        if linker is None or fp is None:
+            return self._run(plan, record, ts, None, None, b"")
+        return self._run(plan, record, ts, linker, fp, b"")
+
+    def _decide(self, linker: Any, fp: Any, ts: int, record: dict[str, Any]) -> tuple[Any, bytes]:
+        """Read (from the cache), decide and buffer the link; ``record`` gets its device id."""
+        from ..fingerprint import MIN_LINK_CONFIDENCE
+
+        state = self.link_state()
+        txn = state.begin(fp.family)
         try:
-            if is_fraud:
-                self.client.set(key, str(label_time_ms), px=self._label_ttl)
-            else:
-                self.client.delete(key)
-        except redis.RedisError as exc:
-            raise StoreError(f"Redis velocity store failed: {type(exc).__name__}: {exc}") from None
+            res = linker.link(fp, ts, record.get("ip_prefix"))
+        finally:
+            state.end()
+        conf = float(res.link_confidence)
+        did = res.device_id if conf >= MIN_LINK_CONFIDENCE else None  # as the in-process path
+        record["device_id"] = did
+        return txn, pack_link((did, conf))
+
+    def _run(self, plan: Plan, record: dict[str, Any], ts: int, linker: Any, fp: Any, extra: bytes) -> Applied:
+        app = record.get("application_id")
+        app = "" if app is None else str(app)
+        with self._wlock:
+            w = self._watermark
+        late = w is not None and ts < w - plan.lateness
+        txn = None
+        nonce = os.urandom(8)
+        if linker is not None:
+            txn, extra = self._decide(linker, fp, ts, record)
+        calls = self._calls(record, ts, app, txn, extra, late, nonce, pending=True)
+        self.round_trips.add(0, 1)
+        redis = redis_module()
+        done: dict[str, tuple[str, bytes]] = {}  # call tag -> (status, record)
+        final_link: bytes | None = None if txn is not None else (extra or None)
+        state = self._link_state
+        for _ in range(self.max_attempts):
+            try:
+                replies = self._execute(calls)
+            except StoreError:
+                for c in calls:
+                    if c.aux:
+                        self._restore_pending(c.hincr)
+                if txn is not None:
+                    state.forget(txn)
+                raise
+            again: list[_Call] = []
+            for c, r in zip(calls, replies):
+                if c.aux:  # the global counts: refreshed, or (outcome unknown) their increments sent again later
+                    if isinstance(r, Exception) or r[0] != b"ok":
+                        self._restore_pending(c.hincr)
+                    elif len(r) > 2:
+                        state.refresh([k for k, _ in c.hreads], r[2])
+            calls, replies = [c for c in calls if not c.aux], [r for c, r in zip(calls, replies) if not c.aux]
+            for c, r in zip(calls, replies):
+                if isinstance(r, Exception):
+                    if txn is not None:
+                        state.forget(txn)
+                    raise store_error(r) if isinstance(r, (redis.RedisError, OSError)) else r
+                status = r[0]
+                if status == b"late":
+                    raise EventError("ts", late_message(plan.lateness))
+                if status == b"conflict":
+                    state.refresh([k for k, _ in c.sreads], r[1])
+                    state.refresh([k for k, _ in c.hreads], r[2])
+                    txn, extra = self._decide(linker, fp, ts, record)
+                    again.append(c)
+                    continue
+                rec = r[1]
+                if status == b"dup" and record_nonce(rec) == nonce:
+                    status = b"ok"  # our own call, retried by the client after a lost reply: not a duplicate
+                done[c.tag] = (status.decode(), rec)
+                if c.link and status == b"ok":
+                    state.applied(c.txn, state.global_key if self._cluster else None)
+                    if self._cluster:  # its global count increments go with this worker's next event
+                        gkey = state.global_key
+                        with self._wlock:
+                            for k, d in c.txn.hincr.items():
+                                if k[0] == gkey:
+                                    self._pending[k] = self._pending.get(k, 0) + d
+                if c.anchor:
+                    final_link = record_extra(rec) or None
+            if again:  # rebuild the conflicting link call (and its groups) from the new decision
+                fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late, nonce)}
+                calls = [fresh[c.tag] for c in again]
+                if self._cluster:
+                    calls += self._replacements(fresh, done, record)
+                continue
+            if self._cluster and txn is not None and final_link:
+                did = (unpack_link(final_link) or (None, 0.0))[0]
+                if record.get("device_id") != did:
+                    record["device_id"] = did  # the link recorded first (a retry) is the truth
+                fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late, nonce)}
+                calls = self._replacements(fresh, done, record)
+                if calls:
+                    continue
+            break
+        else:
+            raise StoreError("Redis link state kept changing under this event; giving up after "
+                             f"{self.max_attempts} attempts")
+        return self._outcome(plan, ts, done, final_link)
+
+    def _replacements(self, fresh: dict[str, _Call], done: dict[str, tuple[str, bytes]],
+                      record: Mapping[str, Any]) -> list[_Call]:
+        """Cluster: device-dependent calls applied with another device id than the final one."""
+        out = []
+        did = device_ctx(record)
+        for t, c in fresh.items():
+            if c.link or not c.device_dependent or t not in done:
+                continue
+            if record_ctx(done[t][1]) != did:
+                c.replace = True
+                out.append(c)
+        self.replaced += len(out)
+        return out
+
+    def _outcome(self, plan: Plan, ts: int, done: dict[str, tuple[str, bytes]], link: bytes | None) -> Applied:
+        out = [_NAN] * plan.n_features
+        duplicate = bool(done) and all(s == "dup" for s, _ in done.values())
+        t_first = ts
+        for _status, rec in done.values():
+            t0, groups = record_groups(rec)
+            if duplicate:
+                t_first = t0
+            for gi, vals in groups:
+                m = self._meta[gi - 1]
+                i = 0
+                for o, agg, k in m.outs:
+                    raw = tuple(None if v != v else int(v) for v in vals[i:i + k])
+                    i += k
+                    out[o] = finish(agg, raw, t0)
+        if not duplicate:
+            with self._wlock:
+                if self._watermark is None or ts > self._watermark:
+                    self._watermark = ts
+        lk = unpack_link(link) if link else None
+        return Applied(np.array(out, dtype=np.float64), duplicate, lk, t_first)
+
+    # -- labels --------------------------------------------------------------------------------
+    def record_label(self, plan: Plan, application_id: str, is_fraud: bool, label_time_ms: int) -> None:
+        """Store (or clear) a fraud label in every shard (labels are rare; reads stay in-slot)."""
+        redis = redis_module()
+        p = self.prefix
+        keys: list[str] = []
+        for s in range(self.shards):
+            t = tag(p, s)
+            keys += [f"{p}l{t}", f"{p}L{t}"]
+        args = [hash_bytes(application_id, 8), str(int(label_time_ms)) if is_fraud else "",
+                int(time.time() * 1000), self._label_ttl]
+        try:
+            if not self._cluster:
+                self.round_trips.add(1)
+                _LABELS(self.client, keys, args)
+                return
+            from redis.cluster import key_slot
+
+            by_slot: dict[int, list[str]] = {}
+            for i in range(0, len(keys), 2):
+                by_slot.setdefault(key_slot(keys[i].encode()), []).extend(keys[i:i + 2])
+            groups = list(by_slot.values())
+            tags = [ks[0][ks[0].index("{"):ks[0].index("}") + 1] for ks in groups]
+            for attempt in (0, 1):
+                out = self._cluster_send([("EVALSHA", _LABELS.sha, len(ks), *ks, *args) for ks in groups], tags)
+                errs = [r for r in out if isinstance(r, Exception)]
+                if errs and attempt == 0 and any(noscript(e) for e in errs):
+                    _LABELS.load(self.client)
+                    continue
+                if errs:
+                    raise store_error(errs[0])
+                return
+        except (redis.RedisError, OSError) as exc:
+            raise store_error(exc) from exc

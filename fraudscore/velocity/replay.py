@@ -237,6 +237,8 @@ def replay(fs: FeatureSet, columns: Mapping[str, np.ndarray], labels: Mapping[st
         raise ConfigError(f"The 'columns' parameter of replay needs 'ts' as int64 milliseconds. Got dtype {ts.dtype} instead.")
     ts = ts.astype(np.int64)
     n = len(ts)
+    if n == 0:  # an empty batch (or one whose rows were all rejected)
+        return np.empty((0, len(fs.names)), dtype=np.float64)
     late = late_mask(fs, ts)
     if late.any():
         raise EventError("ts", "is more than allowed_lateness behind the latest event time (filter with late_mask)",

@@ -15,6 +15,7 @@ from fraudscore.fingerprint import default_link_model
 from fraudscore.fingerprint.linkfeatures import PAIR_FEATURES
 from fraudscore.fingerprint.linkmodel import LinkModel
 from fraudscore.fingerprint.linktrain import TRAIN_PARAMS, main, train_link_model
+from tests.helpers import SECRET
 
 
 def _booster(seed=0):
@@ -61,14 +62,14 @@ def test_bundle_carries_the_link_model(tmp_path):
     booster, _ = _booster(3)
     m = LinkModel(booster.model_to_string())
     b = Bundle(rules_toml="", link_model=m)
-    names = b.save(tmp_path / "b")
+    names = b.save(tmp_path / "b", key=SECRET)
     assert "linker.txt" in names and b.manifest["linker"] == {"file": "linker.txt", "sha256": m.sha256}
-    assert Bundle.load(tmp_path / "b").link_model.sha256 == m.sha256
-    assert Bundle.load(tmp_path / "b2" if False else tmp_path / "b").link_model.text == m.text
+    assert Bundle.load(tmp_path / "b", key=SECRET).link_model.sha256 == m.sha256
+    assert Bundle.load(tmp_path / "b", key=SECRET).link_model.text == m.text
     (tmp_path / "b" / "linker.txt").write_text(m.text.replace("Tree=0", "Tree=0 "), encoding="utf-8")
     with pytest.raises(BundleError, match="tampered"):
-        Bundle.load(tmp_path / "b")
-    assert Bundle(rules_toml="").to_files().get("linker.txt") is None
+        Bundle.load(tmp_path / "b", key=SECRET)
+    assert Bundle(rules_toml="").to_files(SECRET).get("linker.txt") is None
     with pytest.raises(ConfigError, match="'link_model' parameter of Bundle"):
         Bundle(link_model="text")
 

@@ -42,3 +42,47 @@ def test_redis_state_errors_are_store_errors():
         lk.link(FPR.fingerprint({"os": "ios", "idfv": "A"}), 1)
     with pytest.raises(ConfigError):
         RedisLinkState(None)
+
+
+def _store_links(stores, stream, plan):
+    """Link every event of ``stream`` through the stores' one script per event, the stores taking turns."""
+    out = []
+    for i, (dev, t, ip) in enumerate(stream):
+        store, linker = stores[i % len(stores)]
+        rec = {"application_id": f"A{i}", "ts": t, "ip_prefix": ip}
+        applied = store.apply_event(plan, rec, t, linker, FPR.fingerprint(dev))
+        out.append(applied.link)
+    return out
+
+
+@pytest.mark.redis
+def test_store_link_state_with_stale_worker_caches_gives_the_serial_links(redis_client, redis_prefix):
+    """Three workers (stores) on one drifting stream: each decides on its own cache (often stale), the event
+    script refuses a decision whose reads (versions and value counts) changed, the worker decides again;
+    the links are those of one memory state, the device counts in Redis are exact, one worker alone never
+    conflicts."""
+    from fraudscore.fingerprint import MIN_LINK_CONFIDENCE
+    from fraudscore.velocity import FeatureSet, FeatureSpec, RedisStore
+    from fraudscore.velocity.plan import Plan
+
+    s = simulate("mixed", n_devices=40, days=20, seed=11)
+    stream = list(zip(s.devices, s.ts.tolist(), s.ip_prefix.tolist()))[:240]
+    plan = Plan(FeatureSet([FeatureSpec("count", key="device_id", window="7d")]))
+    mem = DeviceLinker(MemoryLinkState())
+    want = []
+    for dev, t, ip in stream:
+        r = mem.link(FPR.fingerprint(dev), t, ip)
+        want.append((r.device_id if r.link_confidence >= MIN_LINK_CONFIDENCE else None, r.link_confidence))
+    stores = []
+    for _ in range(3):
+        st = RedisStore(redis_client, prefix=redis_prefix)
+        st.bind(plan)
+        stores.append((st, DeviceLinker(st.link_state())))
+    assert _store_links(stores, stream, plan) == want
+    assert sum(st.round_trips.phases for st, _ in stores) > len(stream)  # stale caches were refused and redone
+    fam_n = sum(int(redis_client.hget(k, "n") or 0) for k in redis_client.scan_iter(match=f"{redis_prefix}f*"))
+    assert fam_n == sum(1 for d in mem.state._devices.values())  # one count per device created, none twice
+    solo = RedisStore(redis_client, prefix=redis_prefix + "solo:")
+    solo.bind(plan)
+    assert _store_links([(solo, DeviceLinker(solo.link_state()))], stream, plan) == want
+    assert solo.round_trips.per_event() == 1.0

@@ -51,7 +51,7 @@ def test_trained_bundles_carry_the_link_model(tmp_path):
 
     bundle = small_bundle()
     assert bundle.link_model.sha256 == default_link_model().sha256
-    bundle.save(tmp_path / "b")
-    loaded = Bundle.load(tmp_path / "b")
+    bundle.save(tmp_path / "b", key=HELPER_SECRET)
+    loaded = Bundle.load(tmp_path / "b", key=HELPER_SECRET)
     assert loaded.manifest["linker"]["sha256"] == bundle.link_model.sha256
     assert fs.load(str(tmp_path / "b"), key=HELPER_SECRET).linker.model.sha256 == loaded.link_model.sha256

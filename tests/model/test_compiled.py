@@ -19,6 +19,7 @@ from fraudscore.errors import BundleError, ConfigError
 from fraudscore.model import Model
 from fraudscore.model.compiled import (DISABLE_ENV, CompiledForest, CompileError, build_extension, forest_tables,
                                        probe_rows)
+from tests.helpers import SECRET
 
 pytestmark = pytest.mark.skipif(os.environ.get(DISABLE_ENV) == "1", reason=f"{DISABLE_ENV}=1")
 
@@ -160,19 +161,19 @@ def test_threads_agree(data, model):
 def test_bundle_records_the_tables_and_round_trips(tmp_path, data, model):
     m = Model(model.booster, model.feature_names, calibrator=model.calibrator, thresholds=model.thresholds,
               compiled=True)
-    Bundle(model=m).save(tmp_path / "b")
+    Bundle(model=m).save(tmp_path / "b", key=SECRET)
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["compiled"] == m.compiled_info
     assert manifest["compiled"]["tables_sha256"] == forest_tables(model.booster.model_to_string()).sha256()
     assert not any(name.endswith((".so", ".c", ".o")) for name in manifest["files"])  # no native code inside
-    b2 = Bundle.load(tmp_path / "b")
+    b2 = Bundle.load(tmp_path / "b", key=SECRET)
     assert b2.model.inference_path == "compiled"
     X = data[0][:300]
     assert _same_bits(b2.model.predict_proba(X), model.predict_proba(X))
-    assert Bundle.load(tmp_path / "b", compiled=False).model.inference_path == "fast"
-    Bundle(model=model).save(tmp_path / "plain")
-    assert Bundle.load(tmp_path / "plain").model.inference_path == "fast"
-    assert Bundle.load(tmp_path / "plain", compiled=True).model.inference_path == "compiled"
+    assert Bundle.load(tmp_path / "b", key=SECRET, compiled=False).model.inference_path == "fast"
+    Bundle(model=model).save(tmp_path / "plain", key=SECRET)
+    assert Bundle.load(tmp_path / "plain", key=SECRET).model.inference_path == "fast"
+    assert Bundle.load(tmp_path / "plain", key=SECRET, compiled=True).model.inference_path == "compiled"
 
 
 def test_a_changed_tables_hash_is_refused(tmp_path, model):

@@ -50,7 +50,7 @@ def test_load_errors(tmp_path, model):
     renamed["feature_names"] = renamed["feature_names"][::-1]
     with pytest.raises(BundleError, match="feature mismatch"):
         Model.from_files({**files, "model.json": json.dumps(renamed).encode()})
-    with pytest.raises(BundleError, match="not a valid LightGBM model"):
+    with pytest.raises(BundleError, match="model.txt line 1: a LightGBM model starts with"):
         Model.from_files({**files, "model.txt": b"garbage"})
     with pytest.raises(BundleError, match="not valid JSON"):
         Model.from_files({**files, "calibration.json": b"{"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -9,11 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import fraudscore
 from fraudscore._core import load
 from fraudscore.errors import ConfigError, StoreError
 from fraudscore.velocity import FeatureSet, FeatureSpec, MemoryStore, OnlineVelocity, replay
 from fraudscore.velocity.memory_compiled import CompiledMemoryStore
 
+from ..helpers import SECRET, small_bundle
+from ..test_scorer_reliability import memory_state
+from ..test_scorer_reliability import streams as event_streams
 from .test_parity import FS, run_online, streams, to_columns
 
 core = load("velocity_store")
@@ -189,3 +194,37 @@ def test_corrupt_dumps_are_refused_and_leave_an_empty_store():
             assert store.stats()["entities"] == 0
     store._core.load(blob)
     assert store.stats()["entities"] == 5
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream=st.data())
+def test_reliability_semantics_match_the_python_store(stream):
+    """Exactly once, the clock-skew bound and refusals that change no state: both engines, one stream.
+
+    Retries, reused application ids, far-future and late events go to a scorer on each engine: the
+    same decisions, the same refusals, and a refused or duplicate event changes neither engine's state.
+    """
+    events, now = stream.draw(event_streams())
+    bundle = small_bundle()
+    py = fraudscore.Scorer(bundle, SECRET, clock=lambda: now, store=MemoryStore(engine="python"))
+    cc = fraudscore.Scorer(bundle, SECRET, clock=lambda: now, store=MemoryStore(engine="compiled"))
+    assert cc.store.engine == "compiled" and getattr(py.store, "engine", "python") == "python"
+    for ev in events:
+        before = (memory_state(py), memory_state(cc))
+        out = []
+        for sc in (py, cc):
+            try:
+                out.append(sc.score(dict(ev), return_features=True))
+            except fraudscore.EventError as exc:
+                out.append((exc.field, exc.problem))
+        a, b = out
+        if isinstance(a, tuple) or isinstance(b, tuple):
+            assert a == b  # the same refusal, naming the same field
+            assert (memory_state(py), memory_state(cc)) == before  # and neither engine changed
+            continue
+        assert (a.application_id, a.duplicate, a.score, a.action, a.device_id) == \
+               (b.application_id, b.duplicate, b.score, b.action, b.device_id)
+        assert all((math.isnan(v) and math.isnan(b.features[k])) or v == b.features[k] for k, v in a.features.items())
+        if a.duplicate:
+            assert (memory_state(py), memory_state(cc)) == before
+    assert py.store.latest_time() == cc.store.latest_time()

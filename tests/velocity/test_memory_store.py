@@ -90,7 +90,7 @@ def test_threads_score_concurrently():
     for t in threads:
         t.join()
     assert not errors
-    assert online.store.stats() == {"entities": 5, "events": 800, "labels": 0}
+    assert online.store.stats() == {"entities": 5, "events": 800, "labels": 0, "results": 800}
     seq = OnlineVelocity(fs)
     for r in recs:
         seq.update_and_read(r)
@@ -151,8 +151,9 @@ def test_crash_mid_write_leaves_previous_snapshot(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(snap.os, "fsync", boom)
-    with pytest.raises(OSError):
-        online.store.snapshot(str(path))
+    for fork in (True, False):  # the forked writer reports the child's error
+        with pytest.raises(StoreError, match="disk full"):
+            online.store.snapshot(str(path), fork=fork)
     assert path.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["v.snap"]  # temp file cleaned up
 
@@ -179,3 +180,149 @@ def test_labels_enter_only_once_known():
     assert online.update_and_read({"application_id": "D", "ts": 5 * H, "d": "x"}).tolist() == [1.0, 1 / 3]
     online.record_label("A", False, 6 * H)  # a corrected label clears it
     assert online.update_and_read({"application_id": "E", "ts": 6 * H, "d": "x"}).tolist() == [0.0, 0.0]
+
+
+def _filled(n=40, engine="auto"):
+    online = OnlineVelocity(FS, MemoryStore(engine=engine))
+    for i in range(n):
+        online.update_and_read({"application_id": f"A{i}", "ts": 10**12 + 700 * i, "a": f"a{i % 3}",
+                                "b": f"b{i % 2}", "ch": "web", "x": float(i)})
+    online.record_label("A3", True, 10**12 + 5_000)
+    return online
+
+
+def test_snapshot_removes_the_temporary_file_of_a_killed_snapshot(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    online = _filled()
+    path = tmp_path / "v.snap"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    stale = tmp_path / f".v.snap.{dead}.0badc0de.tmp"  # what a snapshot killed mid-write leaves behind
+    stale.write_bytes(b"partial")
+    old_style = tmp_path / ".v.snap.x8k2j1.tmp"
+    old_style.write_bytes(b"partial")
+    live = tmp_path / f".v.snap.{os.getppid()}.12345678.tmp"  # a writer that is still running: kept
+    live.write_bytes(b"in progress")
+    online.store.snapshot(str(path))
+    assert not stale.exists() and not old_style.exists() and live.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["v.snap", live.name])
+
+
+@pytest.mark.parametrize("damage", ["no_groups", "group_dropped", "float_time", "unsorted", "short_column",
+                                    "bad_flag", "huge_value", "composite_key", "label_shape", "result_shape",
+                                    "max_seen", "other_plan"])
+def test_crafted_snapshot_with_a_recomputed_checksum_is_refused(tmp_path, damage):
+    import gzip
+    import hashlib
+    import json
+
+    from fraudscore.velocity.snapshot import MAGIC
+
+    online = _filled(engine="python")  # a JSON snapshot, restored into the engine under test
+    path = tmp_path / "v.snap"
+    online.store.snapshot(str(path))
+    payload = json.loads(gzip.decompress(path.read_bytes()[len(MAGIC) + 65:]))
+    g = payload["groups"]
+    two = next(i for i, rows in enumerate(g) if any(len(r[1]) > 1 for r in rows))
+    multi = next(r for r in g[two] if len(r[1]) > 1)
+    if damage == "no_groups":
+        payload["groups"] = []
+    elif damage == "group_dropped":
+        payload["groups"] = g[:-1]
+    elif damage == "float_time":
+        multi[1][0] = 1.5
+    elif damage == "unsorted":
+        multi[1].reverse()
+    elif damage == "short_column":
+        next(r for rows in g for r in rows if r[2])[2][0].append(0)
+    elif damage == "bad_flag":
+        gi, flag = next((i, j) for i, grp in enumerate(online.plan.groups)
+                        for j, s in enumerate(grp.slots) if s[0] == "flag")
+        g[gi][0][2][flag][0] = 7
+    elif damage == "huge_value":
+        next(r for rows in g for r in rows if r[2])[2][0][0] = 10**400
+    elif damage == "composite_key":
+        gi = next(i for i, grp in enumerate(online.plan.groups) if len(grp.key) > 1)
+        g[gi][0][0] = ["only-one-part"]
+    elif damage == "label_shape":
+        payload["labels"] = [["A3"]]
+    elif damage == "result_shape":
+        payload["results"][0][2] = [1.0]
+    elif damage == "max_seen":
+        payload["max_seen"] = "soon"
+    else:
+        payload["plan"] = "0" * 24
+    data = gzip.compress(json.dumps(payload).encode())
+    path.write_bytes(MAGIC + hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
+    fresh = OnlineVelocity(FS, MemoryStore())
+    before = fresh.store.stats()
+    with pytest.raises(StoreError):
+        fresh.store.restore(str(path))
+    assert fresh.store.stats() == before  # nothing replaced
+
+
+def test_crafted_compiled_snapshot_with_a_recomputed_checksum_is_refused(tmp_path, engine):
+    """The compiled store's binary dump and its header, altered and re-checksummed, never restore."""
+    import hashlib
+
+    if engine != "compiled":
+        pytest.skip("binary snapshots are the compiled store's")
+    online = _filled()
+    path = tmp_path / "v.snap"
+    online.store.snapshot(str(path))
+    raw = path.read_bytes()
+    n = len(MAGIC_BLOB)
+    body = bytearray(raw[n + 65:])
+    head_len = int.from_bytes(body[:8], "little")
+    for where, value in ((8 + head_len + 16, 0xFF), (len(body) - 3, 0x7F), (8 + head_len + 1, 0x00)):
+        bad = bytearray(body)
+        bad[where] ^= value or 0xFF
+        path.write_bytes(MAGIC_BLOB + hashlib.sha256(bytes(bad)).hexdigest().encode() + b"\n" + bytes(bad))
+        fresh = OnlineVelocity(FS, MemoryStore())
+        try:
+            fresh.store.restore(str(path))
+        except StoreError:
+            continue
+        # a change that still forms a valid state must restore a usable store
+        fresh.update_and_read({"application_id": "Z", "ts": 10**12 + 10**6, "a": "a1", "b": "b1", "ch": "web",
+                               "x": 1.0})
+    import json
+
+    meta = json.loads(bytes(body[8:8 + head_len]))
+    meta["results"] = [["A1", 1, [1.0], None, None]]  # wrong shape
+    head = json.dumps(meta).encode()
+    blob = len(head).to_bytes(8, "little") + head + bytes(body[8 + head_len:])
+    path.write_bytes(MAGIC_BLOB + hashlib.sha256(blob).hexdigest().encode() + b"\n" + blob)
+    with pytest.raises(StoreError):
+        OnlineVelocity(FS, MemoryStore()).store.restore(str(path))
+
+
+def test_snapshot_does_not_stop_scoring_threads(tmp_path):
+    """While the forked child writes, other threads keep scoring (they never wait for the file)."""
+    import threading
+
+    online = _filled(200)
+    done, scored = threading.Event(), []
+
+    def score():
+        i = 0
+        while not done.is_set():
+            online.update_and_read({"application_id": f"T{i}", "ts": 10**12 + 200_000 + i, "a": "a1", "b": "b1",
+                                    "ch": "web", "x": 1.0})
+            scored.append(i)
+            i += 1
+
+    t = threading.Thread(target=score)
+    t.start()
+    try:
+        for k in range(3):
+            online.store.snapshot(str(tmp_path / f"s{k}.snap"))
+    finally:
+        done.set()
+        t.join()
+    restored = OnlineVelocity(FS, MemoryStore())
+    restored.store.restore(str(tmp_path / "s2.snap"))
+    assert restored.store.stats()["entities"] > 0 and scored

@@ -70,7 +70,7 @@ def test_identifiers_are_pseudonymised_and_keys_expire(redis_client, redis_prefi
             assert redis_client.pttl(k) > 0
     for secret in (b"PHONE-SECRET", b"ID-SECRET", b"APP-42"):
         assert secret not in dump
-    assert any(redis_client.pttl(k) > 0 for k in keys if b":l:" in k)
+    assert any(redis_client.pttl(k) > 0 for k in keys if b":l{" in k)
 
 
 def _no_retry_client(redis, port):

@@ -1,0 +1,185 @@
+"""Redis server cost and round trips per event: fraudscore 0.1's store vs the one-script store.
+
+Both paths score the same events of the benchmark stream on a ``redis-server`` this
+script starts (nothing else runs on it): 0.1 = its velocity script (``|``-joined
+text members parsed in Lua, a shared latest-time key; ``_legacy_redis.py``, kept as
+the baseline) plus separate link round trips (the standalone
+:class:`~fraudscore.fingerprint.RedisLinkState`: two pipelined reads and one write
+per link, the same learned linker); now = one script per event covering
+idempotency, lateness, link compare-and-set and velocity.
+
+* server microseconds per event from ``INFO commandstats``: the scripts' own
+  ``EVALSHA`` time (which includes the commands they run) plus, for 0.1, its
+  link commands (run against a second server so nothing is counted twice);
+  median of ``--repeats`` runs;
+* round trips per event (client requests);
+* with ``--callgrind`` (needs valgrind): server instructions per event under
+  callgrind, which load on the machine does not change.
+
+Run: ``python benchmarks/bench_redis.py [--events 600] [--callgrind]``; writes
+``benchmarks/results/bench_redis.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import tempfile
+import time
+from typing import Any
+
+from _common import result, write_results
+from _legacy_redis import LegacyRedisStore
+
+from fraudscore.bench.bundles import BenchContext, events_stream
+from fraudscore.bench.common import BENCH_SECRET, Settings
+from fraudscore.bench.servers import RedisServer
+from fraudscore.fingerprint import MIN_LINK_CONFIDENCE, DeviceLinker, RedisLinkState
+from fraudscore.scorer import Scorer
+from fraudscore.velocity import OnlineVelocity, RedisStore
+
+
+class _Counter:
+    """Counts requests sent by redis-py (a pipeline is one)."""
+
+    def __init__(self) -> None:
+        import redis.connection as rc
+
+        self.n = 0
+        self._orig = rc.Connection.send_packed_command
+        counter = self
+
+        def send(conn: Any, *a: Any, **k: Any) -> Any:
+            counter.n += 1
+            return counter._orig(conn, *a, **k)
+
+        rc.Connection.send_packed_command = send
+
+    def close(self) -> None:
+        import redis.connection as rc
+
+        rc.Connection.send_packed_command = self._orig
+
+
+def _paths(bundle: Any, client: Any, link_client: Any = None) -> dict[str, Any]:
+    legacy_sc = Scorer(bundle, BENCH_SECRET, max_clock_skew=None)  # its pipeline only
+    legacy_vel = OnlineVelocity(legacy_sc.feature_set, LegacyRedisStore(client, prefix="old:"))
+    legacy_link = DeviceLinker(RedisLinkState(link_client or client, prefix="old:link"), model=bundle.link_model)
+
+    def legacy(ev: dict[str, Any]) -> None:
+        e = legacy_sc.schema.validate(ev)
+        rec, _static, fp = legacy_sc.pipeline._record_and_static(e)
+        if fp is not None:
+            res = legacy_link.link(fp, e["ts"], rec.get("ip_prefix"))
+            rec["device_id"] = res.device_id if res.link_confidence >= MIN_LINK_CONFIDENCE else None
+        legacy_vel.update_and_read(rec)
+
+    new_sc = Scorer(bundle, BENCH_SECRET, store=RedisStore(client, prefix="new:"), max_clock_skew=None)
+
+    def new(ev: dict[str, Any]) -> None:
+        e = new_sc.schema.validate(ev)
+        new_sc.pipeline.online(e, new_sc.linker, new_sc.velocity)
+
+    return {"0.1": legacy, "now": new}
+
+
+def _usec(client: Any, only: str | None = None) -> float:
+    """Server usec of top-level commands (``only``: one command; commands run by a script are also
+    counted on their own, so a script's time must be read from its EVALSHA line alone)."""
+    stats = client.info("commandstats")
+    if only is not None:
+        return float(stats.get(f"cmdstat_{only}", {}).get("usec", 0.0))
+    return sum(float(v["usec"]) for k, v in stats.items()
+               if k.startswith("cmdstat_") and "config" not in k and "info" not in k)
+
+
+def commandstats(bundle: Any, events: list[dict[str, Any]], warm: int, repeats: int) -> dict[str, Any]:
+    """0.1: its velocity script on one server (EVALSHA time) + its link commands on another (all top level);
+    now: one server, the EVALSHA time (the whole event)."""
+    import redis
+
+    out: dict[str, Any] = {k: {"usec": [], "trips": []} for k in ("0.1", "now")}
+    n = len(events) - warm
+    for _ in range(repeats):
+        with RedisServer() as srv, RedisServer() as link_srv:
+            client = redis.Redis(port=srv.port, socket_timeout=30)
+            link_client = redis.Redis(port=link_srv.port, socket_timeout=30)
+            paths = _paths(bundle, client, link_client)
+            for name, fn in paths.items():
+                for ev in events[:warm]:
+                    fn(ev)
+                client.config_resetstat()
+                link_client.config_resetstat()
+                counter = _Counter()
+                try:
+                    for ev in events[warm:]:
+                        fn(ev)
+                finally:
+                    counter.close()
+                usec = _usec(client, "evalsha") + (_usec(link_client) if name == "0.1" else 0.0)
+                out[name]["usec"].append(usec / n)
+                out[name]["trips"].append(counter.n / n)
+    return {k: {m: statistics.median(v[m]) for m in v} for k, v in out.items()}
+
+
+def callgrind(bundle: Any, events: list[dict[str, Any]], warm: int) -> dict[str, float]:
+    import redis
+
+    out = {}
+    n = len(events) - warm
+    for name in ("0.1", "now"):
+        folder = tempfile.mkdtemp()
+        path = os.path.join(folder, "cg.out")
+        srv = RedisServer(callgrind=path).start(timeout=120)
+        try:
+            client = redis.Redis(port=srv.port, socket_timeout=120)
+            fn = _paths(bundle, client)[name]
+            for ev in events[:warm]:
+                fn(ev)
+            srv.callgrind(True)
+            for ev in events[warm:]:
+                fn(ev)
+            srv.callgrind(False)
+            time.sleep(0.5)
+        finally:
+            srv.stop()
+        total = 0
+        for f in os.listdir(folder):
+            m = re.search(r"^totals:\s+(\d+)", open(os.path.join(folder, f), encoding="utf-8").read(), re.M)
+            total += int(m.group(1)) if m else 0
+        shutil.rmtree(folder, ignore_errors=True)
+        out[name] = total / n
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=600)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--callgrind", action="store_true", help="also count server instructions under callgrind")
+    args = ap.parse_args()
+    ctx = BenchContext(Settings.quick_settings(), log=lambda *a: None)
+    try:
+        bundle = ctx.bundle("default")
+        warm = 300
+        events = events_stream(warm + args.events, seed=404).to_records()
+        params = {"bundle": "default", "events": args.events, "repeats": args.repeats, "cpu_count": os.cpu_count()}
+        cs = commandstats(bundle, events, warm, args.repeats)
+        rows = [result("redis_server/us_per_event", cs["now"]["usec"], "us", "0.1 store us per event",
+                       cs["0.1"]["usec"], params),
+                result("redis_server/round_trips_per_event", cs["now"]["trips"], "round trips",
+                       "0.1 store round trips per event", cs["0.1"]["trips"], params, higher_is_better=False)]
+        if args.callgrind and shutil.which("valgrind"):
+            cg = callgrind(bundle, events, warm)
+            rows.append(result("redis_server/instructions_per_event", cg["now"], "instructions",
+                               "0.1 store instructions per event", cg["0.1"], params, higher_is_better=False))
+        write_results("bench_redis", rows)
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    main()

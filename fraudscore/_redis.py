@@ -1,0 +1,156 @@
+"""Redis plumbing shared by the velocity store and the device-link state (private).
+
+* **Key layout.** Every key starts with the caller's prefix and carries a Redis
+  Cluster *hash tag* ``{<prefix hash>.<shard>}``: the state is spread over
+  ``shards`` tags (default 64), each a fixed hash slot, so the keys of one entity
+  (and the link state of one hardware section) always live in one slot and a
+  script over them is valid on a cluster. A label is written to every shard
+  (labels are rare; see ``docs/stores.md``).
+* **Errors.** Any redis-py or socket error becomes a
+  :class:`~fraudscore.errors.StoreError` (never a raw exception).
+* **Scripts.** :class:`Script` runs a Lua script with ``EVALSHA`` and loads it
+  (on every primary of a cluster) on ``NOSCRIPT``.
+* **Round trips.** :class:`RoundTrips` counts requests (a pipeline to one node is
+  one request), for the benchmarks.
+
+Examples
+--------
+>>> check_prefix("fs:")
+'fs:'
+>>> tag("fs:", 3) == tag("fs:", 3) != tag("fs:", 4)
+True
+>>> 0 <= shard_of("some entity", 64) < 64
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any
+
+from .errors import ConfigError, MissingDependencyError, StoreError
+
+__all__ = ["check_prefix", "check_shards", "shard_of", "tag", "hash_bytes", "is_cluster", "redis_module",
+           "Script", "RoundTrips", "store_error", "DEFAULT_SHARDS"]
+
+#: Hash-tag shards of the Redis layout (fixed for a deployment: changing it changes every key).
+DEFAULT_SHARDS = 64
+
+
+def redis_module() -> Any:
+    """redis-py, or :class:`~fraudscore.errors.MissingDependencyError` naming the extra."""
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise MissingDependencyError("the Redis store needs redis-py: pip install 'fraudscore[redis]'") from None
+    return redis
+
+
+def check_prefix(prefix: Any, owner: str = "RedisStore") -> str:
+    """A key prefix: a non-empty string without ``{`` or ``}`` (they would break the hash tags)."""
+    if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
+        raise ConfigError(f"The 'prefix' parameter of {owner} must be a non-empty str without braces. "
+                          f"Got {prefix!r} instead.")
+    return prefix
+
+
+def check_shards(shards: Any, owner: str = "RedisStore") -> int:
+    """The number of hash-tag shards (1 .. 16384)."""
+    if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= 16384:
+        raise ConfigError(f"The 'shards' parameter of {owner} must be an integer in 1..16384. Got {shards!r} instead.")
+    return shards
+
+
+def hash_bytes(text: str | bytes, size: int = 8, person: bytes = b"fs-velocity") -> bytes:
+    """BLAKE2b digest of ``text`` (identifiers reach Redis only as these)."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.blake2b(data, digest_size=size, person=person).digest()
+
+
+def shard_of(text: str, shards: int) -> int:
+    """The shard of a string (an entity hash, a hardware section)."""
+    return int.from_bytes(hash_bytes(text, 4, b"fs-shard"), "little") % shards
+
+
+_TAGS: dict[tuple[str, int], str] = {}
+
+
+def tag(prefix: str, shard: int) -> str:
+    """The hash tag of one shard of a prefix, ``{<4 hex>.<shard>}``."""
+    t = _TAGS.get((prefix, shard))
+    if t is None:
+        t = _TAGS[(prefix, shard)] = "{" + hash_bytes(prefix, 2, b"fs-prefix").hex() + f".{shard}" + "}"
+    return t
+
+
+def is_cluster(client: Any) -> bool:
+    """Whether ``client`` is a redis-py ``RedisCluster``."""
+    try:
+        from redis.cluster import RedisCluster
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(client, RedisCluster)
+
+
+def store_error(exc: BaseException, what: str = "Redis velocity store") -> StoreError:
+    """The :class:`StoreError` for a redis-py / socket error."""
+    return StoreError(f"{what} failed: {type(exc).__name__}: {exc}")
+
+
+class RoundTrips:
+    """Thread-safe counters of what events cost in network terms.
+
+    ``requests``: messages to a node and their replies (a pipeline to one node is
+    one); ``phases``: sequential send-then-wait steps (requests to several nodes
+    sent together are one phase), the latency-relevant round trips; ``events``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.phases = 0
+        self.events = 0
+
+    def add(self, requests: int, events: int = 0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.phases += 1 if requests else 0
+            self.events += events
+
+    def per_event(self) -> float:
+        """Mean sequential round trips (phases) per event since the last :meth:`reset`."""
+        return self.phases / self.events if self.events else 0.0
+
+    def requests_per_event(self) -> float:
+        """Mean requests (node messages) per event since the last :meth:`reset`."""
+        return self.requests / self.events if self.events else 0.0
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests = self.phases = self.events = 0
+
+
+class Script:
+    """A Lua script called with ``EVALSHA``, loaded on ``NOSCRIPT`` (on every primary of a cluster)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+    def load(self, client: Any) -> None:
+        """``SCRIPT LOAD`` on the server (every primary of a cluster)."""
+        if is_cluster(client):
+            for node in client.get_primaries():
+                client.get_redis_connection(node).script_load(self.text)
+        else:
+            client.script_load(self.text)
+
+    def __call__(self, client: Any, keys: list[Any], args: list[Any]) -> Any:
+        """One call on a single node (or routed by the first key on a cluster)."""
+        redis = redis_module()
+        try:
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            self.load(client)
+            return client.evalsha(self.sha, len(keys), *keys, *args)

@@ -1,0 +1,423 @@
+"""The Redis store's one script per event (Lua), generated for a feature set.
+
+:func:`event_script` writes one Lua script per compiled feature set: the
+configuration (windows, filters, slots) is inlined as constants into one
+function per key group, so a call carries only the event and the script does no
+configuration lookups. One call applies one event (or, on a cluster, the part of
+it that lives in one hash slot), atomically, with a single ``MGET`` for every key
+it reads:
+
+1. **idempotency** -- if the application's record exists, return it (``dup``);
+   with a device context that differs from the record's and ``replace`` set
+   (a cluster retry after the device link changed), the recorded event rows are
+   removed and the event is applied again;
+2. **lateness** -- the worker judged it against its watermark; a late event
+   returns ``late`` (nothing changes);
+3. **link** -- compare the versions of the link keys the worker's decision read
+   (:mod:`fraudscore.fingerprint.linkstate_redis`); on any mismatch return their
+   fresh values (``conflict``, nothing changes); else write the link keys;
+4. **velocity** -- per key group, the entity's events are one binary string: a
+   4-byte expiry deadline, then fixed-width rows sorted by time (``<d`` event
+   time, then per slot: flag ``B``, fixed-point value ``d``, valid ``B``, optional
+   value ``d`` with NaN = missing, distinct-of hash ``c8``, application hash
+   ``c8``), decoded with ``struct.unpack``. Every query is answered scanning from
+   the newest row back to its window's start; the new row is inserted at its time
+   (after equal times), rows that left the horizon are cut from the front, and the
+   string is written back (``SET ... KEEPTTL``; the expiry is pushed forward with
+   ``PX`` only when less than the group's retention is left, so a key lives at
+   least that long after its last event and at most 1.25 times it);
+5. **record** -- store the packed outputs as the application's record (with a
+   TTL) and return them (``ok``). Layout: event time ``<d``, the call's 8-byte
+   nonce, the device context and the link outcome (``<H`` length + bytes each),
+   ``<H`` groups, then per group ``<HH`` (group, outputs), the outputs as ``<d``
+   and the event's row when the context is set (``<H`` length + bytes).
+
+Arguments are few and binary (a header, the link versions and values, one string
+with every group's row): each ``ARGV`` entry costs the server about as much as a
+small command. Outputs are exact integers (counts, micro-unit sums, times)
+packed as doubles (NaN = none); the final division happens in Python with the
+memory store's code.
+
+Examples
+--------
+>>> from fraudscore.velocity.spec import FeatureSet, FeatureSpec
+>>> from fraudscore.velocity.plan import Plan
+>>> g = Plan(FeatureSet([FeatureSpec("sum", key="ip", field="amount", window="1h")])).groups[0]
+>>> row_format(g), row_size(g), n_outputs(g)
+('<dd', 16, 1)
+>>> "if gi == 1 then" in event_script(Plan(FeatureSet([FeatureSpec("count", key="ip", window="1h")])), 0)
+True
+"""
+
+from __future__ import annotations
+
+from .plan import Group, Plan, Query
+
+__all__ = ["event_script", "LABEL_LUA", "row_format", "row_size", "n_outputs", "SLOT_CODES", "HEADER",
+           "retention_ms"]
+
+#: struct codes per slot kind (Lua's struct and Python's agree on these; ``c8`` is Python's ``8s``)
+SLOT_CODES = {"flag": "B", "val": "d", "valid": "B", "opt": "d", "dist": "c8", "app": "c8"}
+_SIZES = {"B": 1, "d": 8, "c8": 8}
+_ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
+#: ARGV[1]: event time, wall clock (s), late, replace, link reads, link writes, groups, lateness,
+#: idempotency TTL (ms, 0 = no record), link TTL (ms), call nonce (8 bytes: tells the caller's own
+#: transport retry of a call from a new request for the same application), count reads, count
+#: increments, check (1: the reads must be unchanged)
+HEADER = "<ddBBHHHddd8sHHB"
+#: one count read (ARGV[7]) or increment (ARGV[8]): key index, field (length + bytes), value
+COUNT = "<HH"
+_BLOB_HEAD = 4  # bytes of the expiry deadline (uint32 wall-clock seconds) at the head of a group string
+
+
+def row_format(g: Group) -> str:
+    """The ``struct`` format of one event row of a group (``<`` little endian, event time first)."""
+    return "<d" + "".join(SLOT_CODES[s[0]] for s in g.slots)
+
+
+def row_size(g: Group) -> int:
+    """Bytes per event row."""
+    return 8 + sum(_SIZES[SLOT_CODES[s[0]]] for s in g.slots)
+
+
+def n_outputs(g: Group) -> int:
+    """Raw outputs of a group (two for mean and the label aggregations)."""
+    return sum(_ARITY.get(q.agg, 1) for q in g.queries)
+
+
+def retention_ms(g: Group, lateness: int, min_ttl_ms: int) -> int:
+    """How long a group's key must outlive its last event (0: all-time, never expires)."""
+    return 0 if g.horizon is None else max(g.horizon + lateness, min_ttl_ms)
+
+
+def _num(x: int) -> str:
+    return str(int(x))
+
+
+def _query(q: Query, k: int, outs: list[str]) -> list[str]:
+    """Lua lines answering one query into locals ``o<k>...`` (appended to ``outs``)."""
+    f = 0 if q.flag is None else q.flag + 2
+    s1 = 0 if q.slot is None else q.slot + 2
+    s2 = 0 if q.slot2 is None else q.slot2 + 2
+    upper = "t" if q.hi == 0 else f"t - {_num(q.hi)}"
+    inwin = "true" if q.lo is None else f"ets[e] > t - {_num(q.lo)}"
+    flag_ok = "true" if f == 0 else f"ev[e][{f}] == 1"
+    inc = "false" if not q.include_current else ("true" if f == 0 else f"c{f} == 1")
+    o = f"o{k}"
+    lines = []
+    cal, excl = int(getattr(q, "cal_days", 0) or 0), int(bool(getattr(q, "excl_day", False)))
+    if cal or excl:  # calendar edges from the UTC day of t - delay (see Query.edges)
+        dlow = "nil" if q.lo is None else f"t - {_num(q.lo)}"
+        lines.append(f"  local up{k}, lw{k} = cal_edges({upper}, {cal}, {excl}, {dlow})")
+        upper = f"up{k}"
+        inwin = f"(lw{k} == nil or ets[e] > lw{k})"
+    lines.append(f"  e = n; while e >= first and ets[e] > {upper} do e = e - 1 end")
+    loop = f"  while e >= first and {inwin} do"
+    agg = q.agg
+    if agg == "count":
+        outs.append(o)
+        lines += [f"  local {o} = 0", loop, f"    if {flag_ok} then {o} = {o} + 1 end", "    e = e - 1", "  end",
+                  f"  if {inc} then {o} = {o} + 1 end"]
+    elif agg in ("sum", "mean", "ratio_to_mean"):
+        if agg == "ratio_to_mean":  # (the event's own value or none, sum, valid count)
+            ox = f"o{k}x"
+            outs.append(ox)
+            lines += [f"  local {ox} = NAN; if c{s2} == 1 then {ox} = c{s1} end"]
+        outs.append(o)
+        lines += [f"  local {o} = 0"]
+        body = [f"      {o} = {o} + ev[e][{s1}]"]
+        tail = [f"  if {inc} then {o} = {o} + c{s1}"]
+        if agg != "sum":
+            o2 = f"o{k}b"
+            outs.append(o2)
+            lines += [f"  local {o2} = 0"]
+            body += [f"      {o2} = {o2} + ev[e][{s2}]"]
+            tail += [f"    {o2} = {o2} + c{s2}"]
+        lines += [loop, f"    if {flag_ok} then", *body, "    end", "    e = e - 1", "  end",
+                  *tail[:1], *tail[1:], "  end"]
+    elif agg in ("min", "max"):
+        outs.append(o)
+        cmp = "<" if agg == "min" else ">"
+        lines += [f"  local {o} = nil", loop, f"    local v = ev[e][{s1}]",
+                  f"    if {flag_ok} and v == v and ({o} == nil or v {cmp} {o}) then {o} = v end",
+                  "    e = e - 1", "  end",
+                  f"  do local v = c{s1}; if {inc} and v == v and ({o} == nil or v {cmp} {o}) then {o} = v end end",
+                  f"  if {o} == nil then {o} = NAN end"]
+    elif agg == "distinct":
+        outs.append(o)
+        lines += [f"  local {o} = 0", "  local seen = EMPTYT", "  if e >= first then seen = {} end", loop,
+                  f"    local v = ev[e][{s1}]",
+                  f"    if {flag_ok} and v ~= NONE and not seen[v] then seen[v] = true; {o} = {o} + 1 end",
+                  "    e = e - 1", "  end",
+                  f"  do local v = c{s1}; if {inc} and v ~= NONE and not seen[v] then {o} = {o} + 1 end end"]
+    elif agg in ("first_seen_age", "time_since_last"):
+        outs.append(o)
+        brk = " break" if agg == "time_since_last" else ""
+        lines += [f"  local {o} = nil", loop, f"    if {flag_ok} then {o} = ets[e];{brk} end", "    e = e - 1",
+                  "  end"]
+        if agg == "time_since_last":
+            lines += [f"  if {inc} then {o} = t end"]
+        else:
+            lines += [f"  if {inc} and {o} == nil then {o} = t end"]
+        lines += [f"  if {o} == nil then {o} = NAN end"]
+    else:  # fraud_count / fraud_rate: (labelled, counted)
+        o2 = f"o{k}b"
+        outs += [o, o2]
+        lines += [f"  local {o}, {o2} = 0, 0", loop, f"    local a = ev[e][{s1}]",
+                  f"    if {flag_ok} and a ~= NONE then",
+                  f"      {o2} = {o2} + 1",
+                  "      if a ~= EMPTY and lkey then",
+                  "        local lt = labels[a]",
+                  "        if lt == nil then",
+                  "          lt = redis.call('HGET', lkey, a)",
+                  "          if lt then lt = tonumber(lt) else lt = false end",
+                  "          labels[a] = lt",
+                  "        end",
+                  f"        if lt and lt <= t then {o} = {o} + 1 end",
+                  "      end",
+                  "    end", "    e = e - 1", "  end"]
+    return lines
+
+
+def _group_branch(gi: int, g: Group, lateness: int, min_ttl_ms: int) -> str:
+    """The code of one key group: from ``blob`` (its stored string) and ``row`` to ``res, nb, px``."""
+    widest = None if any(q.lo is None for q in g.queries) else max(q.lo for q in g.queries)  # type: ignore[type-var]
+    rs = row_size(g)
+    rf = row_format(g)
+    keep = retention_ms(g, lateness, min_ttl_ms)
+    outs: list[str] = []
+    body: list[str] = []
+    for k, q in enumerate(g.queries, 1):
+        body += _query(q, k, outs)
+    cur = ", ".join(f"c{j}" for j in range(1, len(g.slots) + 2))
+    floor = "" if widest is None else f"    if te <= t - {_num(widest)} then break end"
+    if g.horizon is None:
+        cut = "  local cut = 1"
+    else:
+        cut = f"  local cut = 1; if n > 0 then cut = cut_at(blob, ets, ins, {rs}, t - {_num(lateness + g.horizon)}) end"
+    if keep:
+        ttl = (f"  if n == 0 or unpack_('<I4', blob) - now < {keep / 1000.0!r} then\n"
+               f"    px = {int(keep * 1.25)}; head = pk('<I4', math.floor(now + {keep * 1.25 / 1000.0!r}))\n"
+               f"  end")
+    else:
+        ttl = ""
+    return "\n".join([
+        f"if gi == {gi} then",
+        f"  local n = 0; if #blob > {_BLOB_HEAD} then n = (#blob - {_BLOB_HEAD}) / {rs} end",
+        "  local ets, ev = EMPTYT, EMPTYT",
+        "  local first = 1",
+        "  local ins = n",
+        "  if n > 0 then",
+        "    ets, ev = {}, {}",
+        "    local e = n",
+        "    while e >= 1 do",
+        f"      local r = {{unpack_('{rf}', blob, {_BLOB_HEAD + 1} + (e - 1) * {rs})}}",
+        "      local te = r[1]",
+        "  " + floor if floor else "",
+        "      ets[e] = te; ev[e] = r; e = e - 1",
+        "    end",
+        "    first = e + 1",
+        "    while ins >= first and ets[ins] > t do ins = ins - 1 end",
+        "  end",
+        f"  local {cur} = unpack_('{rf}', row)",
+        "  local labels = {}" if any(q.agg in ("fraud_count", "fraud_rate") for q in g.queries) else "",
+        "  local e",
+        *body,
+        cut,
+        "  local px = false",
+        f"  local head = pk('<I4', 0); if n > 0 then head = sub(blob, 1, {_BLOB_HEAD}) end",
+        ttl,
+        "  local nb",
+        "  if n == 0 then nb = head .. row else",
+        f"    local at = {_BLOB_HEAD} + ins * {rs}",
+        f"    nb = head .. sub(blob, {_BLOB_HEAD + 1} + (cut - 1) * {rs}, at) .. row .. sub(blob, at + 1)",
+        "  end",
+        f"  return pk('<HH{'d' * len(outs)}', {gi}, {len(outs)}, {', '.join(outs)}), nb, px",
+    ])
+
+
+_PRELUDE = r"""
+local sub, unpack_, pk = string.sub, struct.unpack, struct.pack
+local NONE = string.rep('\0', 8)
+local EMPTY = string.rep('\255', 8)
+local NAN = 0 / 0
+local EMPTYT = {}
+local DAY = 86400000
+local function cal_edges(r, cal, excl, dlow)
+  local d0 = r - r % DAY
+  local up, lw = r, dlow
+  if excl == 1 then up = d0 - 1 end
+  if cal > 0 then lw = d0 - (cal - 1 + excl) * DAY - 1 end
+  return up, lw
+end
+local t, now, late, replace, nr, nw, ng, lateness, idem_ttl, link_ttl, nonce, nh, ni, check =
+  unpack_('<ddBBHHHdddc8HHB', ARGV[1])
+local ctx, extra, versions, values, rows, hreads, hincr = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+-- first row (index) with time > cutoff among the sorted rows 1..ins (decoded ones are in ets)
+local function cut_at(blob, ets, ins, rs, cutoff)
+  local lo, hi = 1, ins
+  while lo <= hi do
+    local mid = math.floor((lo + hi) / 2)
+    local tm = ets[mid]
+    if tm == nil then tm = unpack_('<d', blob, 5 + (mid - 1) * rs) end
+    if tm <= cutoff then lo = mid + 1 else hi = mid - 1 end
+  end
+  return lo
+end
+"""
+
+_MAIN = r"""
+-- group descriptors: (group, key index, label key index) then the row, per group
+local GI, KI, LI, ROW = {}, {}, {}, {}
+local pos = 1
+for gj = 1, ng do
+  local gi, ki, li
+  gi, ki, li, pos = unpack_('<HHH', rows, pos)
+  local rs = RS[gi]
+  GI[gj], KI[gj], LI[gj], ROW[gj] = gi, ki, li, sub(rows, pos, pos + rs - 1)
+  pos = pos + rs
+end
+-- one read of everything: the record, the link keys read, every group's events
+local mk = {KEYS[1]}
+for i = 1, nr do mk[#mk + 1] = KEYS[1 + i] end
+for gj = 1, ng do mk[#mk + 1] = KEYS[KI[gj]] end
+local got = redis.call('MGET', unpack(mk))
+-- 1. idempotency
+local undo = nil
+if idem_ttl > 0 then
+  local rec = got[1]
+  if rec then
+    local rctx = unpack_('<Hc0', rec, 17)
+    if rctx == ctx or replace ~= 1 then return {'dup', rec} end
+    undo = rec
+  end
+end
+-- 2. lateness (judged by the worker against its watermark)
+if late == 1 then return {'late'} end
+-- 3. link: every version and count read must be unchanged (0000 = expected absent)
+local bad = false
+local fresh = {}
+for i = 1, nr do
+  local v = got[1 + i]
+  local exp = sub(versions, 4 * i - 3, 4 * i)
+  if exp == '\0\0\0\0' then
+    if v then bad = true end
+  elseif not v or sub(v, 1, 4) ~= exp then bad = true end
+  fresh[i] = v or ''
+end
+local hk, hf, hv = {}, {}, {}
+pos = 1
+for i = 1, nh do
+  hk[i], hf[i], hv[i], pos = unpack_('<HHc0d', hreads, pos)
+end
+local counts = {}
+for i = 1, nh do
+  local c = tonumber(redis.call('HGET', KEYS[hk[i]], hf[i]) or '0')
+  counts[i] = c
+  if c ~= hv[i] then bad = true end
+end
+if bad and check == 1 then
+  local fc = {}
+  for i = 1, nh do fc[i] = tostring(counts[i]) end
+  return {'conflict', fresh, fc}
+end
+pos = 1
+for i = 1, nw do
+  local val
+  val, pos = unpack_('<I4c0', values, pos)
+  local k = KEYS[1 + nr + i]
+  if val == '' then redis.call('PEXPIRE', k, link_ttl) else redis.call('SET', k, val, 'PX', link_ttl) end
+end
+pos = 1
+local touched = {}
+for i = 1, ni do
+  local ki, f, d
+  ki, f, d, pos = unpack_('<HHc0d', hincr, pos)
+  redis.call('HINCRBY', KEYS[ki], f, d)
+  touched[ki] = true
+end
+for ki, _ in pairs(touched) do redis.call('PEXPIRE', KEYS[ki], link_ttl) end
+-- rows of a replaced record (cluster: the device link changed after a retry), by group
+local old = {}
+if undo then
+  local p = 17
+  local _c
+  _c, p = unpack_('<Hc0', undo, p)
+  _c, p = unpack_('<Hc0', undo, p)
+  local old_ng
+  old_ng, p = unpack_('<H', undo, p)
+  for _ = 1, old_ng do
+    local gi, no
+    gi, no, p = unpack_('<HH', undo, p)
+    p = p + 8 * no
+    local m
+    m, p = unpack_('<Hc0', undo, p)
+    if m ~= '' then old[gi] = m end
+  end
+end
+-- 4. velocity
+local out = {pk('<d', t), nonce, pk('<H', #ctx), ctx, pk('<H', #extra), extra, pk('<H', ng)}
+local keep = ctx ~= ''
+for gj = 1, ng do
+  local gi, key, li, row = GI[gj], KEYS[KI[gj]], LI[gj], ROW[gj]
+  local blob = got[1 + nr + gj] or ''
+  local gone = old[gi]
+  if gone then  -- remove the replaced event's row (any row with the same bytes is equivalent)
+    local rs = RS[gi]
+    for p = 5, #blob, rs do
+      if sub(blob, p, p + rs - 1) == gone then blob = sub(blob, 1, p - 1) .. sub(blob, p + rs); break end
+    end
+  end
+  local lkey = nil
+  if li > 0 then lkey = KEYS[li] end
+  local res, nb, px = apply_group(gi, blob, row, lkey)
+  if px then redis.call('SET', key, nb, 'PX', px)
+  elseif RETAIN[gi] then redis.call('SET', key, nb, 'KEEPTTL')
+  else redis.call('SET', key, nb) end
+  out[#out + 1] = res
+  if keep then out[#out + 1] = pk('<H', #row); out[#out + 1] = row else out[#out + 1] = '\0\0' end
+end
+-- 5. record
+local rec = table.concat(out)
+if idem_ttl > 0 then redis.call('SET', KEYS[1], rec, 'PX', idem_ttl) end
+if check == 0 and nh > 0 then  -- unchecked counts (a cluster's global counts): their values now
+  local fc = {}
+  for i = 1, nh do fc[i] = redis.call('HGET', KEYS[hk[i]], hf[i]) or '0' end
+  return {'ok', rec, fc}
+end
+return {'ok', rec}
+"""
+
+
+def event_script(plan: Plan, min_ttl_ms: int) -> str:
+    """The event script of a compiled feature set (see the module doc)."""
+    branches = [_group_branch(i, g, plan.lateness, min_ttl_ms) for i, g in enumerate(plan.groups, 1)]
+    dispatch = ("local function apply_group(gi, blob, row, lkey)\n" + "\nelse".join(branches) + "\nend\nend\n")
+    sizes = ", ".join(str(row_size(g)) for g in plan.groups)
+    retain = ", ".join("true" if retention_ms(g, plan.lateness, min_ttl_ms) else "false" for g in plan.groups)
+    tables = f"local RS = {{{sizes}}}\nlocal RETAIN = {{{retain}}}\n"
+    return _PRELUDE + dispatch + tables + _MAIN
+
+
+#: Record (or clear) a fraud label in every shard: KEYS = (label hash, prune index) per shard;
+#: ARGV = application hash, label time ('' clears), now (wall clock ms), label ttl ms (0 = never expires).
+LABEL_LUA = r"""
+local app, lt, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+for i = 1, #KEYS, 2 do
+  local h, z = KEYS[i], KEYS[i + 1]
+  if lt == '' then
+    redis.call('HDEL', h, app)
+    redis.call('ZREM', z, app)
+  else
+    redis.call('HSET', h, app, lt)
+    if ttl > 0 then
+      redis.call('ZADD', z, now, app)
+      redis.call('PEXPIRE', h, ttl)
+      redis.call('PEXPIRE', z, ttl)
+      local old = redis.call('ZRANGEBYSCORE', z, '-inf', '(' .. string.format('%.0f', now - ttl), 'LIMIT', 0, 64)
+      for j = 1, #old do redis.call('HDEL', h, old[j]); redis.call('ZREM', z, old[j]) end
+    end
+  end
+end
+return #KEYS / 2
+"""
