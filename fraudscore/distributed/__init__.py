@@ -177,18 +177,12 @@ def _shuffle(client: Any, pieces: list[Any], reducer: Any, args: tuple[Any, ...]
 
 
 def _replay_graph(client: Any, job: T.Job, job_f: Any, scorer: Any, parts: list[tuple[Any, int]],
-                  labels: Any) -> tuple[list[Any], list[list[Any]]]:
-    """Futures of the prepared, linked and labelled partitions, and the velocity results; see the module."""
+                  labels: Any) -> list[Any]:
+    """Futures of the partitions with their features (admitted, linked, labelled, replayed); see the module."""
     sub = client.submit
     P, n = job.buckets, len(parts)
     prep = [sub(T.prepare, job_f, src, i, off, pure=False) for i, (src, off) in enumerate(parts)]
-    if not job.by_time:  # arrival order: the lateness rule needs the newest time of all earlier partitions
-        newest = client.gather([sub(T.newest_time, p, pure=False) for p in prep])
-        head: int | None = None
-        for i in range(n):
-            prep[i] = sub(T.drop_late, job_f, prep[i], head, pure=False)
-            if newest[i] is not None:
-                head = newest[i] if head is None else max(head, newest[i])
+    prep, dups = _admit(client, job, job_f, scorer, prep)
     if scorer.pipeline.has_device:
         pieces = [sub(T.link_pieces, job_f, p, pure=False) for p in prep]
         back = _shuffle(client, pieces, T.link_bucket, (job_f, n), P)
@@ -203,7 +197,57 @@ def _replay_graph(client: Any, job: T.Job, job_f: Any, scorer: Any, parts: list[
         back = _shuffle(client, pieces, T.label_bucket, (n,), P, extra=lab_f)
         prep = [sub(T.join_labels, prep[i], *back[i], pure=False) for i in range(n)]
     pieces = [sub(T.velocity_pieces, job_f, p, pure=False) for p in prep]
-    return prep, _shuffle(client, pieces, T.velocity_bucket, (job_f, n), P)
+    back = _shuffle(client, pieces, T.velocity_bucket, (job_f, n), P)
+    done = [sub(T.assemble, job_f, prep[i], *back[i], pure=False) for i in range(n)]
+    if dups:  # duplicates copy the features of the applied rows they repeat, wherever those are
+        for i, needs in dups.items():
+            extracts = [sub(T.extract, job_f, done[j], rows, pure=False) for j, rows in needs.items()]
+            done[i] = sub(T.fill_duplicates, job_f, done[i], *extracts, pure=False)
+    return done
+
+
+def _admit(client: Any, job: T.Job, job_f: Any, scorer: Any, prep: list[Any]
+           ) -> tuple[list[Any], dict[int, dict[int, np.ndarray]]]:
+    """The admission rule over all rows in processing order (future, late, duplicate application ids).
+
+    Verdicts depend on every earlier row (the watermark, earlier ids), so they are
+    judged here, on the client, from three small columns per row; the partitions
+    then drop the refused rows and mark the duplicates. Returns the partitions and,
+    per partition with duplicates, the input rows to copy from each other partition.
+    """
+    from .partition import processing_order
+    from ..velocity.admission import APPLY, DUPLICATE
+
+    cols = client.gather([client.submit(T.admission_columns, job_f, p, pure=False) for p in prep])
+    sizes = [len(c["row"]) for c in cols]
+    rows = np.concatenate([c["row"] for c in cols]) if cols else np.zeros(0, np.int64)
+    if rows.size == 0:
+        return prep, {}
+    ts = np.concatenate([c["ts"] for c in cols])
+    ids = np.concatenate([c["id"] for c in cols])
+    owner = np.repeat(np.arange(len(cols)), sizes)
+    order = processing_order(ts, rows, job.by_time)
+    verdict_o, src_o = scorer.admission().judge(ts[order], ids[order], scorer.clock_limit())
+    if (verdict_o == APPLY).all():
+        return prep, {}
+    verdict = np.empty_like(verdict_o)
+    verdict[order] = verdict_o
+    src_row = np.full(rows.size, -1, dtype=np.int64)
+    src_pos = np.full(rows.size, -1, dtype=np.int64)
+    has = src_o >= 0
+    src_pos[order[has]] = order[src_o[has]]
+    src_row[src_pos >= 0] = rows[src_pos[src_pos >= 0]]
+    out, dups = [], {}
+    start = 0
+    for i, (p, m) in enumerate(zip(prep, sizes)):
+        sl = slice(start, start + m)
+        start += m
+        out.append(client.submit(T.admit, job_f, p, verdict[sl], src_row[sl], pure=False))
+        d = np.flatnonzero(verdict[sl] == DUPLICATE)
+        if d.size:
+            srcs = src_pos[sl][d]
+            dups[i] = {int(j): np.unique(rows[srcs[owner[srcs] == j]]) for j in np.unique(owner[srcs])}
+    return out, dups
 
 
 def _labels_arg(labels: Any, scorer: Any) -> Any:
@@ -279,9 +323,9 @@ def score_dask(client: Any, bundle: Any, source: Any, out: str | Path | None = N
         for old in out_dir.glob("part-*.parquet"):
             old.unlink()
     job_f = client.scatter(job, broadcast=True)
-    prep, results = _replay_graph(client, job, job_f, scorer, parts, lab)
-    done = [client.submit(T.finish, job_f, prep[i], None if out_dir is None else str(out_dir),
-                          *results[i], pure=False) for i in range(len(parts))]
+    parts_f = _replay_graph(client, job, job_f, scorer, parts, lab)
+    done = [client.submit(T.finish, job_f, p, None if out_dir is None else str(out_dir), pure=False)
+            for p in parts_f]
     summaries = client.gather(done)
     summary = RescoreSummary(out=None if out_dir is None else str(out_dir), errors_out=None)
     summary.chunks = len(parts)
@@ -340,10 +384,9 @@ def features_dask(client: Any, bundle: Any, source: Any, *, key: Any = None, lab
     lab = _labels_arg(labels, scorer)
     parts = _partitions(client, source, scorer, npartitions)
     job_f = client.scatter(job, broadcast=True)
-    prep, results = _replay_graph(client, job, job_f, scorer, parts, lab)
+    parts_f = _replay_graph(client, job, job_f, scorer, parts, lab)
     names = tuple(dict.fromkeys((scorer.schema.id_field, scorer.schema.time_field, *keep)))
-    got = client.gather([client.submit(T.feature_rows, job_f, prep[i], names, *results[i], pure=False)
-                         for i in range(len(parts))])
+    got = client.gather([client.submit(T.feature_rows, job_f, p, names, pure=False) for p in parts_f])
     rows = np.concatenate([g["rows"] for g in got])
     ts = np.concatenate([g["ts"] for g in got])
     order = np.lexsort((rows, ts)) if sort_by_time else np.argsort(rows, kind="stable")

@@ -36,13 +36,13 @@ from ..bundle import Bundle
 from ..bundle_files import Reader
 from ..keys import Keys
 from ..pipeline import LINK_FEATURE, late_event_error, paused_gc
-from ..velocity import FeatureSet, late_mask, replay
+from ..velocity import FeatureSet, replay
 from ..velocity.plan import Group, Plan
 from .partition import bucket_of, concat_pieces, processing_order, split
 
-__all__ = ["Job", "Part", "scorer_of", "prepare", "newest_time", "drop_late", "link_pieces", "link_bucket",
+__all__ = ["Job", "Part", "scorer_of", "prepare", "admission_columns", "admit", "link_pieces", "link_bucket",
            "join_links", "id_pieces", "label_bucket", "join_labels", "velocity_pieces", "velocity_bucket",
-           "finish", "group_fields"]
+           "assemble", "extract", "fill_duplicates", "finish", "feature_rows", "group_fields"]
 
 _NEVER = np.iinfo(np.int64).max
 
@@ -154,36 +154,58 @@ def prepare(job: Job, source: Any, index: int, offset: int) -> Part:
     return Part(index, cb, rec, static, info={"n_input": cb.n_input})
 
 
-def newest_time(part: Part) -> int | None:
-    """The newest event time among a partition's valid rows (for the lateness rule in arrival order)."""
-    if not part.cb.n:
-        return None
-    return int(_ts(part).max())
-
-
 def _ts(part: Part) -> np.ndarray:
     return np.asarray(part.rec["ts"], dtype=np.int64)
 
 
 @_no_gc
-def drop_late(job: Job, part: Part, head: int | None) -> Part:
-    """Reject the rows later than the allowed lateness behind ``head`` (the newest earlier time) or an earlier
-    row of this partition: the lateness rule of a single process, in arrival order."""
-    if not part.cb.n:
-        return part
+def admission_columns(job: Job, part: Part) -> dict[str, np.ndarray]:
+    """What the admission rule reads of each valid row: input row, event time, application id."""
     scorer = scorer_of(job)
-    ts = _ts(part)
-    first = ts[:1] if head is None else np.array([head], dtype=np.int64)
-    late = late_mask(scorer.feature_set, np.concatenate([first, ts]))[1:]
-    if not late.any():
-        return part
-    tf = scorer.schema.time_field
-    errs = [late_event_error(tf, scorer.feature_set.allowed_lateness_ms, int(r)) for r in part.cb.rows[late]]
-    keep = np.flatnonzero(~late)
-    cb = part.cb.take(keep)
-    cb.errors = sorted(part.cb.errors + errs, key=lambda e: e.row or 0)
-    rec = {k: v[keep] for k, v in part.rec.items()}
-    return Part(part.index, cb, rec, part.static[keep], part.labels, part.info)
+    return {"row": part.cb.rows, "ts": _ts(part), "id": np.asarray(part.cb.columns[scorer.schema.id_field],
+                                                                    dtype=object)}
+
+
+@_no_gc
+def admit(job: Job, part: Part, verdict: np.ndarray, src_row: np.ndarray) -> Part:
+    """Apply the admission verdicts of the partition's rows (see :mod:`fraudscore.velocity.admission`).
+
+    Future and late rows are rejected (their errors join the partition's); a
+    duplicate stays, takes no part in the link and velocity passes, and later
+    copies the features of the applied row it repeats (input row ``src_row``).
+    """
+    from ..velocity.admission import APPLY, DUPLICATE, FUTURE
+
+    scorer = scorer_of(job)
+    refused = (verdict != APPLY) & (verdict != DUPLICATE)
+    cb, rec, static = part.cb, part.rec, part.static
+    errors = list(cb.errors)
+    if refused.any():
+        tf = scorer.schema.time_field
+        for i in np.flatnonzero(refused).tolist():
+            row = int(cb.rows[i])
+            errors.append(scorer._future_error(row) if verdict[i] == FUTURE else
+                          late_event_error(tf, scorer.feature_set.allowed_lateness_ms, row))
+        keep = np.flatnonzero(~refused)
+        cb = cb.take(keep)
+        rec = {k: v[keep] for k, v in rec.items()}
+        static = static[keep]
+        verdict, src_row = verdict[keep], src_row[keep]
+    errors.sort(key=lambda e: e.row or 0)
+    cb.errors = errors
+    dup = verdict == DUPLICATE
+    cb.duplicate = dup
+    info = {**part.info, "src_row": np.where(dup, src_row, -1)}
+    if dup.any() and "device_fingerprint" in rec:
+        fps = rec["device_fingerprint"].copy()
+        fps[dup] = None  # a duplicate links nothing: it repeats an applied row's link
+        rec = {**rec, "device_fingerprint": fps}
+    return Part(part.index, cb, rec, static, part.labels, info)
+
+
+def _applied(part: Part) -> np.ndarray:
+    dup = part.cb.duplicate
+    return np.ones(part.cb.n, dtype=bool) if dup is None else ~dup
 
 
 # -- 2. links ------------------------------------------------------------------------------------
@@ -308,7 +330,9 @@ def velocity_pieces(job: Job, part: Part) -> list[dict[int, dict[str, np.ndarray
         if part.labels is not None and any(desc[0] == "app" for desc in g.slots):
             piece["l:is_fraud"] = part.labels["is_fraud"]
             piece["l:label_ts"] = part.labels["label_ts"]
-        for b, p in enumerate(split(piece, bucket_of([cols[k] for k in g.key], job.buckets), job.buckets)):
+        bucket = bucket_of([cols[k] for k in g.key], job.buckets)
+        bucket[~_applied(part)] = -1  # duplicates change no state
+        for b, p in enumerate(split(piece, bucket, job.buckets)):
             if len(p["idx"]):
                 out[b][g.index] = p
     return out
@@ -360,16 +384,59 @@ def features_of(job: Job, part: Part, results: Sequence[Mapping[int, Mapping[str
 
 
 @_no_gc
-def finish(job: Job, part: Part, out_dir: str | None, *results: Mapping[int, Mapping[str, np.ndarray]]
-           ) -> dict[str, Any]:
+def assemble(job: Job, part: Part, *results: Mapping[int, Mapping[str, np.ndarray]]) -> Part:
+    """The partition with its feature matrix (``info["X"]``): static part plus the velocity results, by row."""
+    return Part(part.index, part.cb, part.rec, part.static, part.labels, {**part.info, "X": features_of(job, part, results)})
+
+
+@_no_gc
+def extract(job: Job, part: Part, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """What duplicates of the applied rows ``rows`` (input row numbers) copy: velocity features, device id,
+    link confidence."""
+    scorer = scorer_of(job)
+    pipe = scorer.pipeline
+    k = len(pipe.feature_names) - len(scorer.feature_set.names)
+    pos = np.searchsorted(part.cb.rows, rows)
+    X = part.info["X"]
+    dev = part.rec.get("device_id")
+    return {"row": np.asarray(rows, dtype=np.int64), "vel": X[pos, k:],
+            "device_id": dev[pos] if dev is not None and pipe.has_device else np.full(len(pos), None, dtype=object),
+            "conf": X[pos, k - 1]}
+
+
+@_no_gc
+def fill_duplicates(job: Job, part: Part, *extracts: Mapping[str, np.ndarray]) -> Part:
+    """Give each duplicate the velocity features and device link of the applied row it repeats."""
+    scorer = scorer_of(job)
+    pipe = scorer.pipeline
+    k = len(pipe.feature_names) - len(scorer.feature_set.names)
+    got = {key: np.concatenate([e[key] for e in extracts]) for key in ("row", "vel", "device_id", "conf")}
+    order = np.argsort(got["row"], kind="stable")
+    got = {key: v[order] for key, v in got.items()}
+    src = part.info["src_row"]
+    dup = np.flatnonzero(src >= 0)
+    j = np.searchsorted(got["row"], src[dup])
+    X = part.info["X"].copy()
+    X[dup, k:] = got["vel"][j]
+    rec = part.rec
+    if pipe.has_device:
+        X[dup, k - 1] = got["conf"][j]
+        dev = rec["device_id"].copy()
+        dev[dup] = got["device_id"][j]
+        rec = {**rec, "device_id": dev}
+    return Part(part.index, part.cb, rec, part.static, part.labels, {**part.info, "X": X})
+
+
+@_no_gc
+def finish(job: Job, part: Part, out_dir: str | None) -> dict[str, Any]:
     """Rules, model and policy over the partition's rows; its output written to ``out_dir`` (Parquet).
 
-    ``results`` are the velocity results for this partition, one per bucket.
     Returns the partition's summary (and the frame when no ``out_dir`` is given).
     """
     scorer = scorer_of(job)
-    X = features_of(job, part, results)
-    batch = scorer.decide_batch(part.cb, part.rec, X, return_features=job.with_features, explain=job.explain)
+    rec = {k: v for k, v in part.rec.items() if k != "device_fingerprint"}
+    batch = scorer.decide_batch(part.cb, rec, part.info["X"], return_features=job.with_features,
+                                explain=job.explain)
     df = batch.to_pandas(with_features=job.with_features).reset_index()
     summary: dict[str, Any] = {"part": part.index, "rows_in": part.info.get("n_input", 0), "rows_scored": len(batch),
                                "actions": batch.action_counts(),
@@ -387,11 +454,9 @@ def finish(job: Job, part: Part, out_dir: str | None, *results: Mapping[int, Map
 
 
 @_no_gc
-def feature_rows(job: Job, part: Part, keep: Sequence[str], *results: Mapping[int, Mapping[str, np.ndarray]]
-                 ) -> dict[str, Any]:
+def feature_rows(job: Job, part: Part, keep: Sequence[str]) -> dict[str, Any]:
     """The partition's feature matrix and the record columns named in ``keep`` (for training)."""
-    X = features_of(job, part, results)
     cols = {k: part.rec[k] if k in part.rec else part.cb.columns[k] for k in keep
             if k in part.rec or k in part.cb.columns}
-    return {"rows": part.cb.rows, "ts": _ts(part), "X": X, "columns": cols, "errors": part.cb.errors,
+    return {"rows": part.cb.rows, "ts": _ts(part), "X": part.info["X"], "columns": cols, "errors": part.cb.errors,
             "n_input": part.info.get("n_input", 0)}

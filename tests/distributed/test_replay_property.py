@@ -9,6 +9,7 @@ runs the same graph on real worker processes.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,7 +30,7 @@ def test_features_equal_single_process(history, featureless_bundle, data):
     events, labels = history
     scorer = Scorer(featureless_bundle, TEST_SECRET)
     n = len(events)
-    pick = data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=60, unique=True), label="rows")
+    pick = data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=60), label="rows")  # repeats: duplicates
     frame = events.iloc[pick].reset_index(drop=True)
     by_time = data.draw(st.booleans(), label="sort_by_time")
     parts = data.draw(st.integers(1, 5), label="partitions")
@@ -52,7 +53,7 @@ def test_features_equal_single_process(history, featureless_bundle, data):
 def test_decisions_and_rejected_rows_equal_score_batch(history, featureless_bundle):
     events, labels = history
     scorer = Scorer(featureless_bundle, TEST_SECRET)
-    frame = events.iloc[:200].copy()
+    frame = pd.concat([events.iloc[:200], events.iloc[[10, 150]]], ignore_index=True)  # repeated ids
     frame.loc[5, "amount"] = -3.0  # a bad cell: rejected in both, the rest scored
     frame.loc[40, "ts"] = frame.loc[40, "ts"] - 7_200_000  # two hours late: rejected in arrival order
     ref = scorer.score_batch(frame, labels=labels, return_features=True)
@@ -64,7 +65,9 @@ def test_decisions_and_rejected_rows_equal_score_batch(history, featureless_bund
     for c in want.columns:
         a, b = want[c].to_numpy(), got[c].to_numpy()
         assert np.array_equal(_bits(a), _bits(b)) if a.dtype.kind == "f" else (a == b).all(), c
-    assert summary.rows_rejected == len(ref.errors) == 2
+    # row 200 repeats row 10 after its record expired: late; row 201 repeats row 150: a duplicate
+    assert summary.rows_rejected == len(ref.errors) == 3
+    assert int(ref.duplicate.sum()) == 1 and got["duplicate"].sum() == 1
     assert [(e["row"], e["field"]) for e in summary.errors] == [(e.row, e.field) for e in ref.errors]
     assert summary.rows_in == len(frame) and summary.chunks == 3
 
