@@ -182,7 +182,10 @@ def _replay_graph(client: Any, job: T.Job, job_f: Any, scorer: Any, parts: list[
     sub = client.submit
     P, n = job.buckets, len(parts)
     prep = [sub(T.prepare, job_f, src, i, off, pure=False) for i, (src, off) in enumerate(parts)]
-    prep, dups = _admit(client, job, job_f, scorer, prep)
+    if job.by_time:
+        prep, dups = _admit_by_time(client, job, job_f, scorer, prep, [off for _, off in parts])
+    else:
+        prep, dups = _admit(client, job, job_f, scorer, prep)
     if scorer.pipeline.has_device:
         pieces = [sub(T.link_pieces, job_f, p, pure=False) for p in prep]
         back = _shuffle(client, pieces, T.link_bucket, (job_f, n), P)
@@ -206,12 +209,30 @@ def _replay_graph(client: Any, job: T.Job, job_f: Any, scorer: Any, parts: list[
     return done
 
 
+def _admit_by_time(client: Any, job: T.Job, job_f: Any, scorer: Any, prep: list[Any], offsets: list[int]
+                   ) -> tuple[list[Any], dict[int, dict[int, np.ndarray]]]:
+    """The admission rule in event-time order: a shuffle by application id (see :func:`_admit`)."""
+    n, limit = len(prep), scorer.clock_limit()
+    pieces = [client.submit(T.admission_pieces, job_f, p, limit, pure=False) for p in prep]
+    back = _shuffle(client, pieces, T.admission_bucket, (job_f, n), job.buckets)
+    out = [client.submit(T.admit_by_time, job_f, prep[i], limit, *back[i], pure=False) for i in range(n)]
+    srcs = client.gather([client.submit(T.duplicate_sources, p, pure=False) for p in out])
+    starts = np.asarray(offsets, dtype=np.int64)
+    dups = {}
+    for i, rows in enumerate(srcs):
+        if rows.size:
+            owner = np.searchsorted(starts, rows, side="right") - 1
+            dups[i] = {int(j): rows[owner == j] for j in np.unique(owner)}
+    return out, dups
+
+
 def _admit(client: Any, job: T.Job, job_f: Any, scorer: Any, prep: list[Any]
            ) -> tuple[list[Any], dict[int, dict[int, np.ndarray]]]:
     """The admission rule over all rows in processing order (future, late, duplicate application ids).
 
-    Verdicts depend on every earlier row (the watermark, earlier ids), so they are
-    judged here, on the client, from three small columns per row; the partitions
+    In arrival order the verdicts depend on every earlier row (the watermark, earlier
+    ids), so they are judged here, on the client, from three small columns per row
+    (in event-time order :func:`_admit_by_time` shuffles by id instead); the partitions
     then drop the refused rows and mark the duplicates. Returns the partitions and,
     per partition with duplicates, the input rows to copy from each other partition.
     """

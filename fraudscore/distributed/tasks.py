@@ -40,7 +40,8 @@ from ..velocity import FeatureSet, replay
 from ..velocity.plan import Group, Plan
 from .partition import bucket_of, concat_pieces, processing_order, split
 
-__all__ = ["Job", "Part", "scorer_of", "prepare", "admission_columns", "admit", "link_pieces", "link_bucket",
+__all__ = ["Job", "Part", "scorer_of", "prepare", "admission_columns", "admit", "admission_pieces",
+           "admission_bucket", "admit_by_time", "duplicate_sources", "link_pieces", "link_bucket",
            "join_links", "id_pieces", "label_bucket", "join_labels", "velocity_pieces", "velocity_bucket",
            "assemble", "extract", "fill_duplicates", "finish", "feature_rows", "group_fields"]
 
@@ -164,6 +165,59 @@ def admission_columns(job: Job, part: Part) -> dict[str, np.ndarray]:
     scorer = scorer_of(job)
     return {"row": part.cb.rows, "ts": _ts(part), "id": np.asarray(part.cb.columns[scorer.schema.id_field],
                                                                     dtype=object)}
+
+
+@_no_gc
+def admission_pieces(job: Job, part: Part, limit: int | None) -> list[dict[str, np.ndarray]]:
+    """Rows with an application id and not in the future, cut by the id's bucket (time-order replays)."""
+    cols = admission_columns(job, part)
+    keys = np.array([None if a is None or (isinstance(a, float) and a != a) or str(a) == "" else str(a)
+                     for a in cols["id"].tolist()] + [None], dtype=object)[:-1]
+    bucket = bucket_of([keys], job.buckets)
+    if limit is not None:
+        bucket[cols["ts"] > limit] = -1
+    piece = {"part": np.full(part.cb.n, part.index, dtype=np.int64), "idx": np.arange(part.cb.n),
+             "row": cols["row"], "ts": cols["ts"], "id": keys}
+    return split(piece, bucket, job.buckets)
+
+
+@_no_gc
+def admission_bucket(job: Job, n_parts: int, *pieces: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """Duplicate verdicts of one id bucket, in time order; results cut by partition.
+
+    In event-time order the watermark before a row is never ahead of its own time,
+    so whether a row repeats a live application depends on its id's rows alone.
+    """
+    rows = concat_pieces(pieces)
+    if not rows or not len(rows["idx"]):
+        return [{} for _ in range(n_parts)]
+    order = processing_order(rows["ts"], rows["row"], True)
+    rows = {k: v[order] for k, v in rows.items()}
+    verdict, src = scorer_of(job).admission().judge(rows["ts"], rows["id"], None)
+    src_row = np.where(src >= 0, rows["row"][np.maximum(src, 0)], -1)
+    return split({"idx": rows["idx"], "verdict": verdict, "src_row": src_row}, rows["part"], n_parts)
+
+
+@_no_gc
+def admit_by_time(job: Job, part: Part, limit: int | None, *results: Mapping[str, np.ndarray]) -> Part:
+    """:func:`admit` with the verdicts of the id buckets (time order) and the clock bound."""
+    from ..velocity.admission import FUTURE
+
+    verdict = np.zeros(part.cb.n, dtype=np.int8)
+    src_row = np.full(part.cb.n, -1, dtype=np.int64)
+    if limit is not None:
+        verdict[_ts(part) > limit] = FUTURE
+    for r in results:
+        if r and len(r["idx"]):
+            verdict[r["idx"]] = r["verdict"]
+            src_row[r["idx"]] = r["src_row"]
+    return admit.__wrapped__(job, part, verdict, src_row)
+
+
+def duplicate_sources(part: Part) -> np.ndarray:
+    """Input rows of the applied rows this partition's duplicates repeat."""
+    src = part.info.get("src_row")
+    return np.zeros(0, np.int64) if src is None else np.unique(src[src >= 0])
 
 
 @_no_gc
