@@ -4,18 +4,25 @@ A partitioned replay runs in stages (see ``docs/scaling.md``):
 
 1. :func:`prepare` (per input partition): validate, screen, pseudonymise,
    fingerprint; the stateless features. No link, no velocity yet.
-2. the **link pass**: :func:`link_pieces` sends each row with a device to the
-   bucket of its *hardware family* -- every candidate block, exact-index entry and
-   value count a link decision reads is keyed under that family -- and
+2. **admission** (:mod:`fraudscore.velocity.admission`): :func:`admission_pieces`
+   and :func:`admission_bucket` judge repeated application ids per id bucket in
+   event-time order (in arrival order the client judges, see the driver);
+   :func:`admit` drops future and late rows and marks the duplicates.
+3. the **link pass**: :func:`link_pieces` sends each applied row with a device to
+   the bucket of its *hardware family* -- every candidate block, exact-index entry
+   and value count a link decision reads is keyed under that family -- and
    :func:`link_bucket` replays each bucket in processing order through a fresh
    linker; :func:`join_links` puts the device ids back by row.
-3. optional **labels** (label-delayed features): :func:`id_pieces` and
+4. optional **labels** (label-delayed features): :func:`id_pieces` and
    :func:`label_bucket` join the labels table by application id.
-4. the **velocity pass**, once per key group: :func:`velocity_pieces` sends each
-   row to the bucket of its entity key and :func:`velocity_bucket` replays the
-   group's features over the bucket in processing order.
-5. :func:`finish` (per input partition): join the features back by row, then
-   rules, model and policy (row-wise), and write the partition's output.
+5. the **velocity pass**, every key group in one shuffle: :func:`velocity_pieces`
+   sends each applied row to the bucket of each group's entity key and
+   :func:`velocity_bucket` replays the groups over the bucket in processing order;
+   :func:`assemble` joins the values back by row.
+6. duplicates: :func:`extract` and :func:`fill_duplicates` copy the features and
+   device link of the applied rows they repeat.
+7. :func:`finish` (per input partition): rules, model and policy (row-wise), and
+   the partition's output.
 
 The functions rebuild the :class:`~fraudscore.scorer.Scorer` from the bundle's
 files and the key once per worker process (:func:`scorer_of`).
