@@ -17,6 +17,8 @@ A bundle is a directory (or the same files in a zip archive)::
     lists/<name>.txt     named lists without a kind, one entry per line
     linker.txt           the pairwise device-link model, LightGBM text (optional;
                          without it the package's default link model is used)
+    model_member_<i>.txt ensemble members (when the model is an ensemble)
+    challenger/...       a challenger model scored in shadow (same files as the model)
 
 **A bundle is a security boundary.** :meth:`Bundle.load` needs the secret the
 bundle was saved with. It first checks the signature over the exact bytes of
@@ -83,7 +85,7 @@ from .bundle_files import Reader, ZipReader, loads_json, open_reader
 from .errors import BundleError, ConfigError
 from .keys import Keys
 from .limits import MAX_JSON_BYTES, MAX_RULES_BYTES, MAX_SIGNATURE_BYTES
-from .model.model import MODEL_FILES, Model, jsonable
+from .model.model import MODEL_FILES, Model, jsonable, model_files
 
 __all__ = ["Bundle", "BUNDLE_FORMAT", "BUNDLE_FORMAT_VERSION", "sha256_hex", "SIGNATURE_ALGORITHM"]
 
@@ -96,6 +98,7 @@ RULES = "rules.toml"
 SIGNATURE_ALGORITHM = "hmac-sha256"
 _SIGN_CONTEXT = b"fraudscore-bundle-manifest\x00"
 LINKER = "linker.txt"
+CHALLENGER = "challenger/"
 _LIST_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
 _SECRET_KEYS = re.compile(r"(secret|password|private|^key$|^keys$|^master)", re.IGNORECASE)
@@ -177,6 +180,13 @@ class Bundle:
     link_model : LinkModel, optional
         The pairwise device-link model (``linker.txt``, listed in the manifest under
         ``"linker"`` with its sha256); ``None`` uses the package's default.
+    challenger : Model, optional
+        A second model scored in shadow on every event: its score and action are
+        recorded in each decision, it never acts (see ``docs/lifecycle.md``). It
+        reads features of the same pipeline (its feature names must be pipeline
+        features).
+    challenger_policy : dict, optional
+        The challenger's thresholds (``Policy.to_dict()``); default: its model's.
 
     Attributes
     ----------
@@ -207,9 +217,17 @@ class Bundle:
         training: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
         link_model: Any = None,
+        challenger: Model | None = None,
+        challenger_policy: Mapping[str, Any] | None = None,
     ) -> None:
         if model is not None and not isinstance(model, Model):
             raise ConfigError(f"The 'model' parameter of Bundle must be a Model or None. Got {type(model).__name__} instead.")
+        if challenger is not None and not isinstance(challenger, Model):
+            raise ConfigError(
+                f"The 'challenger' parameter of Bundle must be a Model or None. Got {type(challenger).__name__} instead.")
+        if challenger is None and challenger_policy:
+            raise ConfigError("The 'challenger_policy' parameter of Bundle needs a challenger model. Got no challenger "
+                              "instead.")
         if not isinstance(rules_toml, str):
             raise ConfigError(f"The 'rules_toml' parameter of Bundle must be a str. Got {type(rules_toml).__name__} instead.")
         lists = dict(lists or {})
@@ -236,6 +254,11 @@ class Bundle:
         self.policy: dict[str, Any] = dict(policy or {})
         self.training: dict[str, Any] = dict(training or {})
         self.metadata: dict[str, Any] = dict(metadata or {})
+        self.challenger = challenger
+        self.challenger_policy: dict[str, Any] = dict(challenger_policy or {})
+        if challenger is not None and not self.challenger_policy:
+            self.challenger_policy = {"review": int(challenger.thresholds.review),
+                                      "decline": int(challenger.thresholds.decline)}
         self.manifest: dict[str, Any] | None = None
         self.created: str | None = None
         self.key_id: str | None = fingerprint.get("key_id") if isinstance(fingerprint.get("key_id"), str) else None
@@ -277,6 +300,8 @@ class Bundle:
             files[f"lists/{name}.txt"] = text.encode("utf-8")
         if self.link_model is not None:
             files[LINKER] = self.link_model.text.encode("utf-8")
+        if self.challenger is not None:
+            files.update({CHALLENGER + n: d for n, d in self.challenger.to_files().items()})
         created = self.created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         model = self.model
         manifest = {
@@ -299,6 +324,7 @@ class Bundle:
             "metadata": self.metadata,
             "lists": sorted(self.lists),
             "linker": None if self.link_model is None else {"file": LINKER, "sha256": self.link_model.sha256},
+            **self._manifest_extras(),
             "files": {name: sha256_hex(data) for name, data in sorted(files.items())},
         }
         text = json.dumps(jsonable(manifest), indent=2, sort_keys=True, allow_nan=False) + "\n"
@@ -312,6 +338,16 @@ class Bundle:
         self.key_id = keys.key_id
         self.rules_toml = rules_toml
         return files
+
+    def _manifest_extras(self) -> dict[str, Any]:
+        """Manifest entries of the optional parts (absent when unused, so older manifests are unchanged)."""
+        out: dict[str, Any] = {}
+        if self.challenger is not None:
+            out["challenger"] = {"feature_names": list(self.challenger.feature_names),
+                                 "kind": getattr(self.challenger, "kind", "single"),
+                                 "thresholds": self.challenger.thresholds.to_dict(),
+                                 "policy": self.challenger_policy, "metrics": self.challenger.metrics}
+        return out
 
     def save(self, path: str | Path, zip: bool = False, *, key: Keys | bytes | str | None = None) -> list[str]:
         """Write the bundle to directory ``path`` (or a zip archive); returns the file names.
@@ -488,10 +524,19 @@ class Bundle:
             if not hmac.compare_digest(sha256_hex(data), digest):
                 raise BundleError(f"tampered file {name!r}: its sha256 does not match {MANIFEST}")
             files[name] = data
-        model = Model.from_files({n: files[n] for n in MODEL_FILES}, fast=fast, compiled=compiled) if has_model else None
+        model = Model.from_files(model_files(files), fast=fast, compiled=compiled) if has_model else None
         if model is not None and (manifest.get("compiled") or None) != (
                 loads_json(files["model.json"], "model.json").get("compiled") or None):
             raise BundleError(f"compiled trees mismatch: {MANIFEST} and model.json record different compiled trees")
+        ch = manifest.get("challenger")
+        challenger = None
+        if ch is not None:
+            if not isinstance(ch, dict):
+                raise BundleError(f"{MANIFEST} has an invalid 'challenger' entry")
+            challenger = Model.from_files(model_files(files, CHALLENGER), fast=fast, compiled=compiled)
+            if challenger.feature_names != ch.get("feature_names"):
+                raise BundleError(f"feature mismatch: the challenger's feature names differ from those in {MANIFEST}")
+
         names = manifest.get("feature_names") or []
         if model is not None and model.feature_names != names:
             raise BundleError(
@@ -526,6 +571,8 @@ class Bundle:
                 training=extra_training,
                 metadata=manifest.get("metadata") or {},
                 link_model=link_model,
+                challenger=challenger,
+                challenger_policy=(ch or {}).get("policy") if challenger is not None else None,
             )
         except ConfigError as e:
             raise BundleError(f"{MANIFEST} is invalid: {e}") from None
@@ -562,4 +609,5 @@ class Bundle:
 
     def __repr__(self) -> str:
         m = f"{len(self.feature_names)} features" if self.model is not None else "no model"
-        return f"Bundle({m}, {len(self.lists)} lists, created={self.created!r})"
+        ch = ", a challenger" if self.challenger is not None else ""
+        return f"Bundle({m}{ch}, {len(self.lists)} lists, created={self.created!r})"

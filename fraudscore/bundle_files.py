@@ -73,15 +73,33 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are unique: a repeated key (which JSON readers resolve differently) is an error."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("repeated object key")
+    return out
+
+
 def loads_json(data: bytes, name: str, *, limit: int = MAX_JSON_BYTES) -> Any:
-    """Parse one JSON file of a bundle; any problem is a :class:`BundleError` naming ``name``."""
+    """Parse one JSON file of a bundle; any problem is a :class:`BundleError` naming ``name``.
+
+    Examples
+    --------
+    >>> loads_json(b'{"a": 1}', "x.json")
+    {'a': 1}
+    >>> loads_json(b'{"a": 1, "a": 1}', "x.json")
+    Traceback (most recent call last):
+    ...
+    fraudscore.errors.BundleError: x.json is not valid JSON: ValueError: repeated object key
+    """
     if len(data) > limit:
         raise BundleError(f"{name} is larger than {limit // 2**20} MiB" if limit >= 2**20
                           else f"{name} is larger than {limit} bytes")
     if json_depth(data) > MAX_JSON_DEPTH:
         raise BundleError(f"{name} nests arrays or objects deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_no_constants)
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constants, object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise BundleError(f"{name} is not valid JSON: {type(e).__name__}: {str(e)[:200]}") from None
 

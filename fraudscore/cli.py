@@ -235,6 +235,9 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--threads", type=int, metavar="N",
                    help="LightGBM threads (default: the cores free when training starts)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--report", metavar="DIR",
+                   help="where to write the model report (report.md, report.json, PNG charts; default: OUT.report)")
+    p.add_argument("--no-report", action="store_true", help="do not write the model report")
     max_rejected_arg(p)
     key_arg(p)
     p.set_defaults(func=_run_train)
@@ -283,6 +286,10 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.zip:
         zpath = result.save(args.out, zip=True)
         print(f"zip archive written to {zpath}")
+    if not args.no_report:
+        where = Path(args.report) if args.report else Path(args.out).with_name(Path(args.out).name + ".report")
+        written = result.report().save(where)
+        print(f"model report written to {written['markdown']}")
     return 0
 
 
@@ -350,6 +357,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "fraudscore.bench",
     "fraudscore.plausibility",
     "fraudscore.rescore",
+    "fraudscore.challenger",
+    "fraudscore.monitor",
 )
 
 

@@ -91,6 +91,9 @@ class _ReasonsField:
         obj.__dict__["_reasons"] = value if isinstance(value, (list, PendingReasons)) else list(value)
 
 
+_CHALLENGER_KEYS = ("challenger_score", "challenger_probability", "challenger_action", "challenger_version")
+
+
 @dataclass
 class Decision:
     """The decision for one application.
@@ -125,6 +128,13 @@ class Decision:
         The linked (pseudonymous) device id.
     degraded : bool
         True when a store failed and the event was scored without velocity features.
+    challenger_score, challenger_probability, challenger_action : optional
+        When the bundle carries a challenger model (scored in shadow, never
+        acting): its final score, calibrated probability and the action it
+        would have taken, with the same rules and its own thresholds
+        (``None`` without a challenger).
+    challenger_version : str
+        Content version of the challenger model (``""`` without one).
     duplicate : bool
         True when this application id was already scored (a retry, or the same
         application sent again): the decision is rebuilt from the state recorded the
@@ -144,11 +154,19 @@ class Decision:
     ruleset_version: str = ""
     device_id: str | None = None
     degraded: bool = False
+    challenger_score: int | None = None
+    challenger_probability: float | None = None
+    challenger_action: str | None = None
+    challenger_version: str = ""
     duplicate: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-data form (JSON-serialisable)."""
-        return asdict(self)
+        """Plain-data form (JSON-serialisable); the ``challenger_*`` keys only when a challenger was scored."""
+        out = asdict(self)
+        if self.challenger_score is None and not self.challenger_version:
+            for k in _CHALLENGER_KEYS:
+                out.pop(k, None)
+        return out
 
     @property
     def reasons_pending(self) -> bool:
@@ -199,6 +217,12 @@ class DecisionBatch:
         Feature columns when requested.
     index : object, optional
         The input's index (pandas), used by :meth:`to_pandas`.
+    ts : numpy.ndarray, optional
+        ``int64`` event times (epoch milliseconds), for monitoring by day.
+    challenger_score, challenger_probability, challenger_action : numpy.ndarray, optional
+        Per-row shadow results of the bundle's challenger model (``None`` without one).
+    challenger_version : str
+        Content version of the challenger model.
     duplicate : numpy.ndarray, optional
         ``bool`` per row: the row repeats the application id of an earlier scored row
         (see :attr:`Decision.duplicate`).
@@ -219,6 +243,11 @@ class DecisionBatch:
     ruleset_version: str = ""
     degraded: np.ndarray | None = None
     index: Any = None
+    ts: np.ndarray | None = None
+    challenger_score: np.ndarray | None = None
+    challenger_probability: np.ndarray | None = None
+    challenger_action: np.ndarray | None = None
+    challenger_version: str = ""
     duplicate: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -241,8 +270,17 @@ class DecisionBatch:
             ruleset_version=self.ruleset_version,
             device_id=None if self.device_id is None else self.device_id[i],
             degraded=bool(self.degraded[i]) if self.degraded is not None else False,
+            **self._challenger_row(i),
             duplicate=bool(self.duplicate[i]) if self.duplicate is not None else False,
         )
+
+    def _challenger_row(self, i: int) -> dict[str, Any]:
+        if self.challenger_score is None:
+            return {}
+        return {"challenger_score": int(self.challenger_score[i]),
+                "challenger_probability": float(self.challenger_probability[i]),  # type: ignore[index]
+                "challenger_action": str(self.challenger_action[i]),  # type: ignore[index]
+                "challenger_version": self.challenger_version}
 
     def __iter__(self) -> Iterator[Decision]:
         for i in range(len(self)):
@@ -273,6 +311,12 @@ class DecisionBatch:
         }
         if self.degraded is not None:
             data["degraded"] = self.degraded
+        if self.ts is not None:
+            data["ts"] = self.ts
+        if self.challenger_score is not None:
+            data["challenger_score"] = self.challenger_score
+            data["challenger_probability"] = self.challenger_probability
+            data["challenger_action"] = self.challenger_action
         if self.duplicate is not None:
             data["duplicate"] = self.duplicate
         if with_features and self.features is not None:
@@ -309,5 +353,8 @@ class DecisionBatch:
             ruleset_version=first.ruleset_version,
             degraded=None if first.degraded is None else np.concatenate([p.degraded for p in parts]),
             index=first.index,
+            **{k: (None if getattr(first, k) is None else np.concatenate([getattr(p, k) for p in parts]))
+               for k in ("ts", "challenger_score", "challenger_probability", "challenger_action")},
+            challenger_version=first.challenger_version,
             duplicate=None if first.duplicate is None else np.concatenate([p.duplicate for p in parts]),
         )

@@ -11,7 +11,8 @@ them with fraudscore (``benchmarks/handbook.py`` prints the table,
 * :data:`SCHEMA` declares the fields (card and terminal ids are identifier
   fields, pseudonymised before velocity);
 * :func:`baseline_feature_set` (the handbook's 12 windows, so 15 model inputs
-  with the amount and the flags) and :func:`rich_feature_set` (more velocity);
+  with the amount and the flags), :func:`rich_feature_set` (more velocity) and
+  :func:`onset_feature_set` (rich plus compromise-onset signals);
 * :class:`Split`, :func:`chapter3_split` and :func:`prequential_splits` (the
   chapter-5 test or validation folds);
 * :func:`assessment_mask` drops the test transactions of cards already known to be
@@ -33,8 +34,8 @@ Examples
 ['2018-08-29', '2018-08-22', '2018-08-15', '2018-08-08']
 >>> [day_name(f.test_start) for f in prequential_splits("valid")]
 ['2018-07-25', '2018-07-18', '2018-07-11', '2018-07-04']
->>> len(baseline_feature_set()), len(rich_feature_set()) > 12
-(12, True)
+>>> len(baseline_feature_set()), len(rich_feature_set()) > 12, len(onset_feature_set()) > len(rich_feature_set())
+(12, True, True)
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from .velocity.defaults import handbook_feature_set
 __all__ = [
     "SCHEMA", "DAY_MS", "EPOCH_DAY", "Split", "chapter3_split", "prequential_splits", "day_name", "fdh_dir",
     "load_transactions", "amount_bands", "history_and_labels", "baseline_feature_set", "rich_feature_set",
+    "onset_feature_set", "RICH_MODEL",
     "assessment_mask",
     "evaluate_split", "run_split", "features", "fit_on_features", "DEFAULT_MODEL", "WARMUP_DAYS",
 ]
@@ -81,12 +83,16 @@ SCHEMA = Schema((
     Field("AMOUNT_BAND_HALF", "str", entity=True, description="floor(log2(amount) + 0.5): octaves shifted by half"),
 ), id_field="TRANSACTION_ID", time_field="ts", allow_extra=False)
 
-#: LightGBM settings chosen on the chapter-5 validation folds (see docs/handbook.md)
-DEFAULT_MODEL: dict[str, Any] = {
+#: the previous round's LightGBM settings (one booster, two threads), kept to reproduce its rows
+RICH_MODEL: dict[str, Any] = {
     "gap": "0d", "valid_fraction": 0.25, "num_boost_round": 500, "early_stopping_rounds": 60,
     "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 50, "feature_fraction": 0.8,
     "imbalance": "sqrt", "calibration": "none", "metric": "average_precision",
 }
+#: LightGBM settings chosen on the chapter-5 validation folds (see docs/handbook.md): the previous
+#: round's without class weighting, as an ensemble of five boosters, on one thread (results depend
+#: on the thread count)
+DEFAULT_MODEL: dict[str, Any] = {**RICH_MODEL, "imbalance": "none", "ensemble_size": 5, "num_threads": 1}
 
 
 def fdh_dir() -> Path:
@@ -273,6 +279,31 @@ def rich_feature_set() -> FeatureSet:
         specs.append(S("fraud_rate", key=t, window=w, delay="7d"))
     for w in ("1d", "7d", "30d"):
         specs.append(S("fraud_count", key=t, window=w, delay="7d"))
+    return FeatureSet(specs, allowed_lateness=0)
+
+
+def onset_feature_set() -> FeatureSet:
+    """:func:`rich_feature_set` plus compromise-onset signals, before and after labels arrive.
+
+    Before labels (a leaked card's amounts change against its own history):
+    the amount over the card's own mean amount (``ratio_to_mean``) over 1, 7,
+    30 and 90 days and over 30 days before the last 14 (a baseline a leak
+    cannot have moved yet), and the amount over the terminal's 30-day mean.
+    After labels (when did a terminal's compromise start, is it still going
+    on): the terminal's label-delayed fraud counts over 2, 14 and 21 days, over
+    the 7 days before the last 21 and the 30 days before the last 28, and the
+    card's fraud count over 7 days. Everything through FeatureSpecs, so the
+    same definitions serve ``score``, ``score_batch`` and training.
+    """
+    S = FeatureSpec
+    c, t, amt = "CUSTOMER_ID", "TERMINAL_ID", "TX_AMOUNT"
+    specs = list(rich_feature_set().specs)
+    specs += [S("ratio_to_mean", key=c, field=amt, window=w) for w in ("1d", "7d", "30d", "90d")]
+    specs += [S("ratio_to_mean", key=c, field=amt, window="30d", delay="14d"),
+              S("ratio_to_mean", key=t, field=amt, window="30d")]
+    specs += [S("fraud_count", key=t, window=w, delay="7d") for w in ("2d", "14d", "21d")]
+    specs += [S("fraud_count", key=t, window="7d", delay="21d"), S("fraud_count", key=t, window="30d", delay="28d"),
+              S("fraud_count", key=c, window="7d", delay="7d")]
     return FeatureSet(specs, allowed_lateness=0)
 
 

@@ -88,7 +88,7 @@ def _model_version(model: Any) -> str:
 
     h = hashlib.sha256()
     for name, data in sorted(model.to_files().items()):
-        if name != "model.json":  # metadata (metrics, versions) does not change predictions
+        if name not in ("model.json", "reference.json"):  # metadata, monitoring reference: no effect on predictions
             h.update(name.encode() + b"\0" + data)
     return "m-" + h.hexdigest()[:16]
 
@@ -219,6 +219,47 @@ class Scorer:
         self._lock = threading.Lock()
         self.model_version = _model_version(self.model)
         self.idempotency_ttl_ms = int(getattr(self.store, "idempotency_ttl_ms", DEFAULT_IDEMPOTENCY_TTL_MS))
+        self._setup_challenger(bundle)
+
+    def _setup_challenger(self, bundle: Bundle) -> None:
+        """The shadow challenger model: its feature columns in the pipeline, its policy and version."""
+        self.challenger = bundle.challenger
+        self.challenger_policy: Policy | None = None
+        self.challenger_version = ""
+        self._challenger_cols: np.ndarray | None = None
+        if self.challenger is None:
+            return
+        names = list(self.pipeline.feature_names)
+        missing = [f for f in self.challenger.feature_names if f not in names]
+        if missing:
+            raise BundleError(f"feature mismatch: the challenger needs features the pipeline does not compute: "
+                              f"{missing[:5]}")
+        self._challenger_cols = np.array([names.index(f) for f in self.challenger.feature_names], dtype=np.intp)
+        try:
+            self.challenger_policy = Policy.from_dict(bundle.challenger_policy)
+        except (KeyError, TypeError, ValueError) as e:
+            raise BundleError(f"the challenger's policy is invalid: {e}") from None
+        self.challenger_version = _model_version(self.challenger)
+
+    def _shadow_one(self, x: np.ndarray, rule_action: Any, points: int) -> dict[str, Any]:
+        """The challenger's score, probability and action for one feature row (never acting)."""
+        if self.challenger is None:
+            return {}
+        p = float(self.challenger.predict_one(x[self._challenger_cols]))
+        score, action = self.challenger_policy.decide(score_scale(p), rule_action, points)  # type: ignore[union-attr]
+        return {"challenger_score": score, "challenger_probability": p, "challenger_action": action,
+                "challenger_version": self.challenger_version}
+
+    def _shadow_batch(self, X: np.ndarray, rule_action: np.ndarray, points: np.ndarray) -> dict[str, Any]:
+        """:meth:`_shadow_one` for a matrix (vectorised)."""
+        if self.challenger is None:
+            return {}
+        n = X.shape[0]
+        p = self.challenger.predict_proba(X[:, self._challenger_cols]) if n else np.zeros(0)
+        score, action = self.challenger_policy.decide_array(  # type: ignore[union-attr]
+            score_scale_array(p), rule_action, points)
+        return {"challenger_score": score, "challenger_probability": p, "challenger_action": action,
+                "challenger_version": self.challenger_version}
 
     # -- admission ---------------------------------------------------------------------
     def clock_limit(self) -> int | None:
@@ -316,6 +357,7 @@ class Scorer:
             ruleset_version=self.ruleset.version,
             device_id=record.get("device_id"),
             degraded=degraded,
+            **self._shadow_one(x, rule_action, points),
             duplicate=duplicate,
         )
 
@@ -463,6 +505,8 @@ class Scorer:
             ruleset_version=self.ruleset.version,
             degraded=np.zeros(n, dtype=bool),
             index=cb.index,
+            ts=cb.columns.get(self.schema.time_field),
+            **self._shadow_batch(X, rule_action, points),
             duplicate=cb.duplicate if cb.duplicate is not None else np.zeros(n, dtype=bool),
         )
 

@@ -210,6 +210,10 @@ class TrainResult:
     feature_names : tuple of str
     errors : list
         Rejected history rows.
+    model_rows : numpy.ndarray of bool
+        The rows the model was fitted and validated on (labelled, inside ``train_period``).
+    model_columns : list of int
+        The columns of ``X`` the model reads (``feature_names`` minus excluded features).
     notes : list of str
         What training left out and why (derived defaults, fields that never reach the model).
     """
@@ -218,8 +222,21 @@ class TrainResult:
                  feature_names: tuple[str, ...], errors: list[Any], keys: Keys | None = None) -> None:
         self.bundle, self.X, self.y, self.ts = bundle, X, y, ts
         self.feature_names, self.errors = feature_names, errors
+        self.model_rows: np.ndarray = ~np.isnan(y)
+        self.model_columns: list[int] = list(range(X.shape[1] if X.ndim == 2 else 0))
         self._keys = keys  # in memory only: signs the bundle on save
         self.notes: list[str] = []
+
+    def report(self, **kwargs: Any) -> Any:
+        """The model report on the validation rows (:func:`fraudscore.model.report.model_report`).
+
+        ``result.report().save(dir)`` writes ``report.md``, ``report.json`` and the PNG charts.
+        """
+        from .model.report import model_report
+
+        rows = self.model_rows
+        return model_report(self.bundle.model, self.X[rows][:, self.model_columns], self.y[rows].astype(np.int64),
+                            self.ts[rows], **kwargs)
 
     def save(self, path: str | Path, *, zip: bool = False, key: Keys | bytes | str | None = None) -> Path:
         """Save the bundle signed with the training key (see :meth:`fraudscore.bundle.Bundle.save`).
@@ -409,6 +426,7 @@ def train(
                             entity=entity, callbacks=[_round])
         bar.update(task, total=model.training.get("best_iteration") or tcfg.num_boost_round,
                    completed=model.training.get("best_iteration") or tcfg.num_boost_round)
+    model.reference = _reference(model, X[known_y][:, cols], y[known_y], ts[known_y])
     th = model.thresholds
     policy = Policy(review=int(th.review), decline=int(th.decline))
     training = {
@@ -431,6 +449,8 @@ def train(
                     metadata={"created_by": f"fraudscore {__version__}",
                               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
     result = TrainResult(bundle, X, y, ts, scorer.pipeline.feature_names, cb.errors, keys)
+    result.model_rows = known_y
+    result.model_columns = cols
     result.notes = notes + ignored
     return result
 
@@ -447,6 +467,24 @@ def _features_on_dask(client: Any, scorer: Scorer, history: Any, index: Any,
     cb = ColumnBatch({schema.id_field: cols[schema.id_field], schema.time_field: cols[schema.time_field]},
                      got["rows"], got["errors"], got["n_input"])
     return cb, cols, got["X"]
+
+
+def _reference(model: Any, Xm: np.ndarray, y: np.ndarray, ts: np.ndarray) -> dict[str, Any]:
+    """The monitoring reference: feature and score distributions over the model's validation rows.
+
+    The validation rows are the most recent rows the model saw and the ones its
+    thresholds were chosen on; features that trend with accumulated state (device
+    link confidence as the device graph grows, counts over long windows) are
+    compared with their latest training-time level, not the average over the
+    whole training period.
+    """
+    from .model import score_scale_array
+    from .monitor import build_reference
+
+    valid = ts >= int(model.training.get("valid_start_ms", ts.min()))
+    scores = score_scale_array(model.predict_proba(Xm[valid]))
+    return build_reference(Xm[valid], model.feature_names, scores, ts=ts[valid], score_ts=ts[valid], y=y[valid],
+                           thresholds=model.thresholds.to_dict())
 
 
 def _scheme_version() -> int:

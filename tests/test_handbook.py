@@ -87,6 +87,28 @@ def test_run_split_trains_through_train_on_the_training_week_only():
         {k: out[k] for k in ("auc", "ap", "cp100", "best_iteration")}
 
 
+def test_onset_features_and_the_ensemble_model_through_both_paths():
+    df = _toy(n_days=50, per_day=150)
+    split = hb.Split(135, test_days=5)
+    fs = hb.onset_feature_set()
+    assert {"ratio_to_mean__TX_AMOUNT__by__CUSTOMER_ID__30d__delay_14d",
+            "fraud_count__TERMINAL_ID__30d__delay_28d"} <= set(fs.names)
+    small = {**hb.DEFAULT_MODEL, "num_boost_round": 20, "learning_rate": 0.2, "min_data_in_leaf": 20,
+             "ensemble_size": 2}
+    out = hb.run_split(df, split, fs, key=KEY, model=small, seed=3)
+    X, names = hb.features(df, fs, KEY)
+    fast = hb.fit_on_features(df, X, names, split, small, seed=3)
+    assert out["n_features"] == len(names) == 3 + len(fs)
+    assert {k: fast[k] for k in ("auc", "ap", "cp100", "best_iteration")} == \
+        {k: out[k] for k in ("auc", "ap", "cp100", "best_iteration")}
+    # the card's amount over its own earlier mean: the current transaction is left out of the mean
+    j = names.index("ratio_to_mean__TX_AMOUNT__by__CUSTOMER_ID__90d")
+    cust = df["CUSTOMER_ID"].to_numpy()
+    i = int(np.flatnonzero(cust == cust[-1])[-1])
+    earlier = df["TX_AMOUNT"].to_numpy()[:i][cust[:i] == cust[i]]
+    assert X[i, j] == pytest.approx(df["TX_AMOUNT"].iloc[i] / earlier.mean(), rel=1e-6)
+
+
 def test_train_period_and_entity_field():
     from fraudscore import train
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -43,10 +44,31 @@ from .calibration import Calibrator
 from .fast import FastPredictor
 from .thresholds import Thresholds, score_scale, score_scale_array
 
-__all__ = ["Model", "MODEL_FORMAT_VERSION", "MODEL_FILES", "jsonable"]
+__all__ = ["Model", "MODEL_FORMAT_VERSION", "MODEL_FILES", "jsonable", "model_files"]
 
 MODEL_FORMAT_VERSION = 1
 MODEL_FILES = ("model.txt", "calibration.json", "model.json")
+REFERENCE_FILE = "reference.json"
+_MODEL_FILE = re.compile(r"^(model\.txt|calibration\.json|model\.json|model_member_\d+\.txt|reference\.json)$")
+
+
+def model_files(files: Mapping[str, bytes], prefix: str = "") -> dict[str, bytes]:
+    """The files of one saved model among ``files`` (names under ``prefix``, prefix removed).
+
+    A single model has :data:`MODEL_FILES`; an ensemble adds ``model_member_<i>.txt``.
+
+    Examples
+    --------
+    >>> sorted(model_files({"model.txt": b"", "rules.toml": b"", "challenger/model.txt": b"1"}))
+    ['model.txt']
+    >>> model_files({"challenger/model.txt": b"1"}, prefix="challenger/")
+    {'model.txt': b'1'}
+    """
+    out = {}
+    for name, data in files.items():
+        if name.startswith(prefix) and _MODEL_FILE.match(name[len(prefix):]):
+            out[name[len(prefix):]] = data
+    return out
 
 
 def jsonable(obj: Any) -> Any:
@@ -96,6 +118,10 @@ class Model:
         Training metadata (config, sizes, periods).
     fast : bool
         Use the C single-row fast path when available.
+    reference : dict, optional
+        Training-time distributions of the score and of each feature
+        (:func:`fraudscore.monitor.build_reference`), saved as ``reference.json``
+        and read by ``fraudscore monitor``.
     compiled : bool
         Evaluate the trees with the compiled engine
         (:class:`~fraudscore.model.compiled.CompiledForest`, bit-identical to
@@ -127,6 +153,7 @@ class Model:
         metrics: Mapping[str, Any] | None = None,
         training: Mapping[str, Any] | None = None,
         fast: bool = True,
+        reference: Mapping[str, Any] | None = None,
         compiled: bool = False,
     ) -> None:
         self.booster = booster
@@ -145,6 +172,7 @@ class Model:
         self.thresholds = thresholds or Thresholds(review=500, decline=800)
         self.metrics: dict[str, Any] = dict(metrics or {})
         self.training: dict[str, Any] = dict(training or {})
+        self.reference: dict[str, Any] | None = None if reference is None else dict(reference)
         self._fast: Any = FastPredictor(booster, enabled=fast)
         self._compiled: Any = None
         self.compiled_info: dict[str, Any] | None = None
@@ -261,11 +289,14 @@ class Model:
         }
         if self.compiled_info is not None:
             meta["compiled"] = self.compiled_info
-        return {
+        files = {
             "model.txt": self.booster.model_to_string().encode("utf-8"),
             "calibration.json": _dumps(self.calibrator.to_dict()),
             "model.json": _dumps(meta),
         }
+        if self.reference is not None:
+            files[REFERENCE_FILE] = _dumps(self.reference)
+        return files
 
     @classmethod
     def from_files(cls, files: Mapping[str, bytes], *, fast: bool = True, compiled: bool | None = None) -> Model:
@@ -298,6 +329,14 @@ class Model:
             )
         if version < 1:
             raise BundleError(f"model.json has an unknown format version {version}")
+        reference = None
+        if REFERENCE_FILE in files:
+            reference = loads_json(files[REFERENCE_FILE], REFERENCE_FILE)
+            if not isinstance(reference, dict):
+                raise BundleError(f"{REFERENCE_FILE} must hold an object")
+        kind = meta.get("kind", "single")
+        if kind not in ("single", "ensemble"):
+            raise BundleError(f"model.json has an unknown model kind {str(kind)[:40]!r}; upgrade fraudscore")
         try:
             text = files["model.txt"].decode("utf-8")
         except UnicodeDecodeError:
@@ -306,6 +345,16 @@ class Model:
         names = meta.get("feature_names")
         if not isinstance(names, list) or checked.feature_names != names:
             raise BundleError("feature mismatch: model.json feature names differ from those in model.txt")
+        if kind == "ensemble":
+            from .ensemble import EnsembleModel
+
+            try:
+                calibrator = Calibrator.from_dict(cal)
+            except (ConfigError, KeyError, TypeError, ValueError, AttributeError) as e:
+                raise BundleError(f"model metadata is invalid: {type(e).__name__}: {str(e)[:200]}") from None
+            ensemble = EnsembleModel.from_meta(files, meta, calibrator=calibrator, fast=fast)
+            ensemble.reference = reference
+            return ensemble._compile_saved(meta, compiled)
         try:
             booster = lgb.Booster(model_str=text)
         except Exception as e:  # LightGBMError and whatever its Python side raises on odd text
@@ -324,9 +373,14 @@ class Model:
                 metrics=meta.get("metrics") or {},
                 training=meta.get("training") or {},
                 fast=fast,
+                reference=reference,
             )
         except (ConfigError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
             raise BundleError(f"model metadata is invalid: {type(e).__name__}: {str(e)[:200]}") from None
+        return model._compile_saved(meta, compiled)
+
+    def _compile_saved(self, meta: Mapping[str, Any], compiled: bool | None) -> Model:
+        """Apply ``from_files``' ``compiled`` argument (``None``: the choice saved in ``model.json``); returns ``self``."""
         info = meta.get("compiled")
         if info is not None and not isinstance(info, dict):
             raise BundleError("model.json has an invalid 'compiled' section")
@@ -334,8 +388,8 @@ class Model:
             from .compiled import ENGINE, TABLES_VERSION
 
             same = bool(info) and info.get("engine") == ENGINE and info.get("tables_version") == TABLES_VERSION
-            model.compile(expected_sha256=info.get("tables_sha256") if same and info else None)
-        return model
+            self.compile(expected_sha256=info.get("tables_sha256") if same and info else None)
+        return self
 
     def save(self, directory: str | Path) -> list[str]:
         """Write the model files into ``directory`` (created if needed); returns their names.
@@ -368,6 +422,9 @@ class Model:
             if not path.is_file():
                 raise BundleError(f"model file {name!r} is missing in {directory}")
             files[name] = path.read_bytes()
+        for path in [*directory.glob("model_member_*.txt"), directory / REFERENCE_FILE]:
+            if path.is_file() and _MODEL_FILE.match(path.name):
+                files[path.name] = path.read_bytes()
         return cls.from_files(files, fast=fast, compiled=compiled)
 
     def __repr__(self) -> str:

@@ -40,6 +40,7 @@ Examples
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -108,6 +109,17 @@ class TrainConfig:
         False-positive rates and review budgets reported in the metrics.
     extra_params : mapping
         More LightGBM parameters (override the ones above).
+    ensemble_size : int
+        Boosters to train and average (default 1, a single booster). Each member
+        is trained on the same rows with its own seed (so its own bagging and
+        feature subsamples) and early-stopped on the same validation rows; the
+        members' raw scores are averaged into one merged booster
+        (:class:`~fraudscore.model.ensemble.EnsembleModel`), which is then
+        calibrated and thresholded like a single model.
+    monotone : mapping of str to int
+        Monotone constraints by feature name or ``fnmatch`` pattern: ``1`` (the
+        score may only rise with the feature), ``-1`` (only fall), ``0`` (free);
+        e.g. ``{"fraud_*": 1}``. The first matching pattern wins.
 
     Examples
     --------
@@ -139,6 +151,8 @@ class TrainConfig:
     fprs: tuple[float, ...] = (0.01, 0.05)
     budgets: tuple[float, ...] = (0.01, 0.05)
     extra_params: Mapping[str, Any] = field(default_factory=dict)
+    ensemble_size: int = 1
+    monotone: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
@@ -163,6 +177,12 @@ class TrainConfig:
             raise _bad("learning_rate", "a positive number", self.learning_rate)
         if not isinstance(self.lambda_l2, (int, float)) or self.lambda_l2 < 0:
             raise _bad("lambda_l2", "a non-negative number", self.lambda_l2)
+        if isinstance(self.ensemble_size, bool) or not isinstance(self.ensemble_size, int) \
+                or not 1 <= self.ensemble_size <= 100:
+            raise _bad("ensemble_size", "an integer in 1..100", self.ensemble_size)
+        if not isinstance(self.monotone, Mapping) or not all(
+                isinstance(k, str) and v in (-1, 0, 1) and not isinstance(v, bool) for k, v in self.monotone.items()):
+            raise _bad("monotone", "a mapping of feature names or patterns to -1, 0 or 1", self.monotone)
         if self.imbalance not in _IMBALANCE:
             raise _bad("imbalance", f"one of {_IMBALANCE}", self.imbalance)
         if self.calibration not in _CALIBRATION:
@@ -222,7 +242,23 @@ class TrainConfig:
         d = asdict(self)
         d["fprs"], d["budgets"] = list(self.fprs), list(self.budgets)
         d["extra_params"] = dict(self.extra_params)
+        d["monotone"] = dict(self.monotone)
         return d
+
+    def monotone_constraints(self, feature_names: Sequence[str]) -> list[int] | None:
+        """LightGBM's ``monotone_constraints`` list for these features (None when no constraint applies).
+
+        Examples
+        --------
+        >>> TrainConfig(monotone={"fraud_*": 1, "amount": -1}).monotone_constraints(["fraud_rate__ip__7d", "amount", "x"])
+        [1, -1, 0]
+        >>> TrainConfig().monotone_constraints(["a"]) is None
+        True
+        """
+        out = []
+        for name in feature_names:
+            out.append(next((int(v) for pat, v in self.monotone.items() if fnmatch.fnmatchcase(name, pat)), 0))
+        return out if any(out) else None
 
 
 def time_split(ts: np.ndarray, valid_fraction: float, gap_ms: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -334,12 +370,26 @@ def train_model(
     ratio = (n_train - pos_train) / pos_train
     spw = {"scale_pos_weight": ratio, "sqrt": math.sqrt(ratio), "none": 1.0}[cfg.imbalance]
     params = cfg.lgb_params(spw)
+    mono = cfg.monotone_constraints(names)
+    if mono is not None:
+        params["monotone_constraints"] = mono
     dtrain = lgb.Dataset(Xt, yt.astype(np.float64), feature_name=names, free_raw_data=True)
     dvalid = lgb.Dataset(Xv, yv.astype(np.float64), reference=dtrain, free_raw_data=True)
-    callbacks = [lgb.early_stopping(cfg.early_stopping_rounds, first_metric_only=True, verbose=False), *callbacks]
-    booster = lgb.train(params, dtrain, cfg.num_boost_round, valid_sets=[dvalid], valid_names=["valid"], callbacks=callbacks)
-    best = int(booster.best_iteration or booster.current_iteration())
-    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    members: list[Any] = []
+    for m in range(cfg.ensemble_size):
+        stop = [lgb.early_stopping(cfg.early_stopping_rounds, first_metric_only=True, verbose=False), *callbacks]
+        p = params if m == 0 else {**params, "seed": _member_seed(int(params["seed"]), m)}
+        booster = lgb.train(p, dtrain, cfg.num_boost_round, valid_sets=[dvalid], valid_names=["valid"],
+                            callbacks=stop)
+        best = int(booster.best_iteration or booster.current_iteration())
+        members.append((lgb.Booster(model_str=booster.model_to_string(num_iteration=best)), int(p["seed"]), best))
+    if len(members) > 1:
+        from .ensemble import merge_model_texts
+
+        booster = lgb.Booster(model_str=merge_model_texts([b.model_to_string() for b, _, _ in members]))
+        best = int(np.median([it for _, _, it in members]))
+    else:
+        booster, _, best = members[0]
 
     raw_valid = booster.predict(Xv)
     calibrator = fit_isotonic(raw_valid, yv) if cfg.calibration == "isotonic" else Calibrator.identity()
@@ -373,4 +423,16 @@ def train_model(
         "gap": format_duration(cfg.gap_ms),
         "scale_pos_weight": float(spw),
     }
+    if len(members) > 1:
+        from .ensemble import EnsembleModel
+
+        training["best_iterations"] = [it for _, _, it in members]
+        return EnsembleModel([b for b, _, _ in members], names, member_info=[
+            {"seed": sd, "best_iteration": it} for _, sd, it in members], calibrator=calibrator,
+            thresholds=thresholds, metrics=metrics, training=training)
     return _Model(booster, names, calibrator=calibrator, thresholds=thresholds, metrics=metrics, training=training)
+
+
+def _member_seed(seed: int, member: int) -> int:
+    """Seed of ensemble member ``member`` (member 0 keeps ``seed``): distinct, deterministic, in int32."""
+    return (seed + 1_000_003 * member) % 2_147_483_647

@@ -49,12 +49,16 @@ def add_command(sub: Any) -> None:
     p.set_defaults(func=_run_score)
 
     d = sub.add_parser("diff", help="compare the decisions of two bundles on one history",
-                       description="Rescore INPUT with bundle A (--bundle) and bundle B (--against) and report how "
-                                   "many decisions change, the action matrix, the score shift and the reasons that "
-                                   "appear or disappear on changed rows.")
+                       description="Rescore INPUT with bundle A (--bundle) and bundle B (--against, default: A's "
+                                   "challenger) and report how many decisions change, the action matrix, the score "
+                                   "shift and the reasons that appear or disappear on changed rows; with --labels, "
+                                   "also the precision and recall of each action and the average precision of each "
+                                   "bundle against the outcomes, by --segment.")
     _common(d)
     d.add_argument("--bundle", required=True, help="bundle A (current), directory or zip")
-    d.add_argument("--against", required=True, help="bundle B (candidate), directory or zip")
+    d.add_argument("--against", help="bundle B (candidate), directory or zip (default: the challenger of A)")
+    d.add_argument("--segment", action="append", default=[], metavar="FIELD",
+                   help="break the evaluation against labels down by this schema field (repeatable)")
     d.add_argument("--out", required=True, help="report file: .md (Markdown) or .json")
     d.add_argument("--top", type=int, default=10, help="examples of changed decisions to list (default: 10)")
     d.set_defaults(func=_run_diff)
@@ -153,9 +157,14 @@ def _run_diff(args: argparse.Namespace) -> int:
     key = keys_from(args)
     rep = diff_bundles(args.input, _scorer(args.bundle, key, args), _scorer(args.against, key, args), key=key, labels=args.labels,
                        chunk_rows=args.chunk_rows, top_n=args.top, out=args.out, progress=not args.no_progress,
-                       sort_by_time=True)
+                       sort_by_time=True, segment=args.segment or None)
     share = rep.changed / rep.rows if rep.rows else 0.0
     print(f"{rep.rows:,} rows compared, {rep.changed:,} decisions change ({share:.2%}); report -> {args.out}")
+    for side in ("a", "b"):
+        e = rep.evaluation.get(side, {}).get("all")
+        if e:
+            print(f"  {side.upper()}: flagged precision {e['precision']['flagged']:.3f}, recall "
+                  f"{e['recall']['flagged']:.3f}, AP {e['average_precision']:.3f} on {e['labelled']:,} labelled rows")
     total = rep.rows + rep.rejected
     if rep.rejected and (not rep.rows or rep.rejected / total > args.max_rejected):
         print(f"fraudscore diff: error: {rep.rejected:,} of {total:,} rows were rejected, more than "

@@ -14,6 +14,7 @@ True
 from .applications import DEFAULT_SCENARIO_MIX, generate
 from .data import SCENARIOS, SyntheticData
 from .devices import HARDWARE_KEYS, RESETTABLE_KEYS, DriftSample, drift, random_device, random_devices, simulate_drift
+from .shift import add_campaign, shift_field
 
 __all__ = [
     "generate",
@@ -27,4 +28,6 @@ __all__ = [
     "DriftSample",
     "HARDWARE_KEYS",
     "RESETTABLE_KEYS",
+    "shift_field",
+    "add_campaign",
 ]

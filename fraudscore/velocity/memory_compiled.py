@@ -27,6 +27,11 @@ Python side, with the same :class:`~fraudscore.velocity.idempotency.ResultCache`
 reference store: :meth:`apply` checks it, runs the C update and records the outcome under
 the store's lock.
 
+Calendar windows (``"N calendar days"``, ``exclude_same_day``) and ``ratio_to_mean``
+are not implemented in C yet: a store created with ``engine="auto"`` that is bound to
+a feature set using them turns into the Python reference (one logged warning), and
+``engine="compiled"`` refuses such a feature set with a ``ConfigError``.
+
 Examples
 --------
 >>> from fraudscore.velocity import FeatureSet, FeatureSpec, MemoryStore, OnlineVelocity
@@ -41,6 +46,7 @@ True
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -55,9 +61,24 @@ from .memory import MemoryStore
 from .memory_layout import GroupLayout
 from .memory_snapshot import _bad, _results, load_payload
 from .plan import Plan
+from .snapshot import read_any_snapshot, write_blob_snapshot
+from .spec import RATIO_AGGS
 from .snapshot import clean_stale, read_any_snapshot, write_blob_snapshot
 
-__all__ = ["CompiledMemoryStore", "plan_descriptor"]
+__all__ = ["CompiledMemoryStore", "plan_descriptor", "unsupported_features"]
+
+
+def unsupported_features(plan: Plan) -> list[str]:
+    """Features of ``plan`` the C store does not implement yet (calendar windows, ``ratio_to_mean``).
+
+    Examples
+    --------
+    >>> from fraudscore.velocity import FeatureSet, FeatureSpec
+    >>> unsupported_features(Plan(FeatureSet([FeatureSpec("count", key="c", window="1 calendar day"),
+    ...                                       FeatureSpec("count", key="c", window="1d")])))
+    ['count__c__cal1d']
+    """
+    return [q.name for g in plan.groups for q in g.queries if q.calendar or q.agg in RATIO_AGGS]
 
 _FORMAT_C = "fraudscore.velocity.memory.compiled"
 _FORMAT_C_VERSION = 1
@@ -101,12 +122,14 @@ class CompiledMemoryStore(MemoryStore):
     max_results : int, default 1_000_000
         As :class:`MemoryStore`.
     engine : str
-        ``"compiled"`` (or ``"auto"``).
+        ``"auto"`` (what ``MemoryStore()`` passes) or ``"compiled"`` (what
+        ``MemoryStore(engine="compiled")`` passes: a feature set the C store cannot
+        run is then an error instead of a fall-back to the reference).
     """
 
     def __init__(self, max_labels: int = 1_000_000, sweep_every: int = 256,
                  idempotency_ttl: str | int = DEFAULT_IDEMPOTENCY_TTL_MS, max_results: int = DEFAULT_MAX_RESULTS, *,
-                 engine: str = "compiled") -> None:
+                 engine: str = "auto") -> None:
         mod = load("velocity_store")
         if mod is None:
             raise ConfigError("The compiled velocity store is not available (FRAUDSCORE_PURE_PYTHON is set or the "
@@ -114,6 +137,7 @@ class CompiledMemoryStore(MemoryStore):
         if isinstance(max_labels, bool) or not isinstance(max_labels, int) or max_labels < 1:
             raise ConfigError(f"The 'max_labels' parameter of MemoryStore must be a positive int. Got {max_labels!r} instead.")
         self.engine = "compiled"
+        self._requested = engine
         self.max_labels = max_labels
         self.sweep_every = sweep_every
         self.idempotency_ttl_ms = check_ttl(idempotency_ttl, "MemoryStore")
@@ -133,6 +157,22 @@ class CompiledMemoryStore(MemoryStore):
 
     def bind(self, plan: Plan) -> None:
         """Attach the store to a compiled feature set (once; same set again is fine)."""
+        missing = unsupported_features(plan) if self._plan is None else []
+        if missing:
+            if self._requested == "compiled":
+                raise ConfigError(f"The compiled MemoryStore does not implement calendar windows or ratio_to_mean yet "
+                                  f"({', '.join(missing[:3])}); use MemoryStore(engine='python') or 'auto'.")
+            logging.getLogger("fraudscore").warning(
+                "fraudscore: the compiled MemoryStore does not implement %s yet; using the Python reference",
+                ", ".join(missing[:3]))
+            pending, max_labels, sweep = self._pending, self.max_labels, self.sweep_every
+            ttl, max_results = self.idempotency_ttl_ms, self.max_results
+            self.__class__ = MemoryStore  # the reference from here on (same API, same results)
+            MemoryStore.__init__(self, max_labels, sweep, ttl, max_results, engine="python")
+            MemoryStore.bind(self, plan)
+            for app, is_fraud, lt in pending:
+                MemoryStore.record_label(self, plan, app, is_fraud, lt)
+            return
         with self._lock:
             if self._plan is not None and self._plan.fingerprint != plan.fingerprint:
                 raise ConfigError("The 'store' parameter of OnlineVelocity is already bound to another FeatureSet.")

@@ -44,15 +44,16 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from typing import Any
 
-from .plan import Group, _passes, to_micro
+from .plan import Group, _passes, finish, to_micro
 
 __all__ = ["GroupLayout"]
 
 NAN = float("nan")
 # aggregation codes
-_COUNT, _SUM, _MEAN, _MIN, _MAX, _DISTINCT, _FIRST, _LAST, _FCOUNT, _FRATE = range(10)
+_COUNT, _SUM, _MEAN, _MIN, _MAX, _DISTINCT, _FIRST, _LAST, _FCOUNT, _FRATE, _RATIO = range(11)
 _CODES = {"count": _COUNT, "sum": _SUM, "mean": _MEAN, "min": _MIN, "max": _MAX, "distinct": _DISTINCT,
-          "first_seen_age": _FIRST, "time_since_last": _LAST, "fraud_count": _FCOUNT, "fraud_rate": _FRATE}
+          "first_seen_age": _FIRST, "time_since_last": _LAST, "fraud_count": _FCOUNT, "fraud_rate": _FRATE,
+          "ratio_to_mean": _RATIO}
 # slot kinds
 _FLAG, _VAL, _VALID, _OPT, _DIST, _APP = range(6)
 _KINDS = {"flag": _FLAG, "val": _VAL, "valid": _VALID, "opt": _OPT, "dist": _DIST, "app": _APP}
@@ -90,13 +91,16 @@ class GroupLayout:
             ex.append((k, s[1] if k not in (_FLAG, _APP) else None, fi))
         self._filters = tuple(filts)
         self._ex = tuple(ex)
-        pairs: list[tuple[int | None, int]] = []
+        pairs: list[Any] = []
+        edge_keys: list[tuple[Any, ...]] = []
         qs = []
         for q in g.queries:
-            if (q.lo, q.hi) not in pairs:
-                pairs.append((q.lo, q.hi))
+            if q.edge_key not in edge_keys:
+                edge_keys.append(q.edge_key)
+                # duration windows: (lo, hi) offsets; calendar ones: the query computes its edges
+                pairs.append(q if q.calendar else (q.lo, q.hi))
             # column index in the state list is slot + 1
-            qs.append((q.out, _CODES[q.agg], pairs.index((q.lo, q.hi)), q.include_current,
+            qs.append((q.out, _CODES[q.agg], edge_keys.index(q.edge_key), q.include_current,
                        -1 if q.flag is None else q.flag, -1 if q.slot is None else q.slot,
                        -1 if q.slot2 is None else q.slot2))
         self._pairs = tuple(pairs)
@@ -170,6 +174,9 @@ class GroupLayout:
                 out[o] = 0.0
             elif code == _MEAN:
                 out[o] = float(cur[slot]) / (float(cur[slot2]) * 1e6) if inc and cur[slot2] else NAN
+            elif code == _RATIO:
+                out[o] = finish("ratio_to_mean", (cur[slot] if cur[slot2] else None, cur[slot] if inc else 0,
+                                                  cur[slot2] if inc else 0), 0)
             else:  # min / max
                 out[o] = float(cur[slot]) / 1e6 if inc and cur[slot] is not None else NAN
 
@@ -179,10 +186,17 @@ class GroupLayout:
         n = len(ts)
         in_order = n == 0 or ts[-1] <= t
         bounds = []
-        for lo, hi in self._pairs:
+        for pair in self._pairs:
             if n == 0:
                 bounds.append((0, 0))
                 continue
+            if pair.__class__ is not tuple:  # a calendar window: edges from the event's day
+                lower, upper = pair.edges(t)
+                i1 = bisect_right(ts, upper)
+                i0 = 0 if lower is None or i1 == 0 else bisect_right(ts, lower, 0, i1)
+                bounds.append((i0, i1))
+                continue
+            lo, hi = pair
             if hi == 0 and in_order:
                 i1 = n
             else:
@@ -208,7 +222,7 @@ class GroupLayout:
                 if inc:
                     s += cur[slot]
                 out[o] = float(s) / 1e6
-            elif code == _MEAN:
+            elif code == _MEAN or code == _RATIO:
                 V = ent[slot + 1]
                 C = ent[slot2 + 1]
                 s = V[i1] - V[i0]
@@ -216,7 +230,10 @@ class GroupLayout:
                 if inc:
                     s += cur[slot]
                     nv += cur[slot2]
-                out[o] = NAN if nv == 0 else float(s) / (float(nv) * 1e6)
+                if code == _MEAN:
+                    out[o] = NAN if nv == 0 else float(s) / (float(nv) * 1e6)
+                else:
+                    out[o] = finish("ratio_to_mean", (cur[slot] if cur[slot2] else None, s, nv), t)
             elif code == _DISTINCT:
                 if i1 > i0:
                     seen = set(ent[slot + 1][i0:i1])

@@ -53,9 +53,10 @@ class VelocityStore(Protocol):
 
 
 def window_bounds(q: Query, ts: list[int], t: int) -> tuple[int, int]:
-    """Index range ``[i0, i1)`` of ``ts`` (sorted) with time in ``(t - q.lo, t - q.hi]``."""
-    i1 = bisect_right(ts, t - q.hi)
-    i0 = 0 if q.lo is None else bisect_right(ts, t - q.lo, 0, i1)
+    """Index range ``[i0, i1)`` of ``ts`` (sorted) with time in the window ``q.edges(t)``."""
+    lower, upper = q.edges(t)
+    i1 = bisect_right(ts, upper)
+    i0 = 0 if lower is None else bisect_right(ts, lower, 0, i1)
     return i0, i1
 
 
@@ -74,12 +75,15 @@ def answer(q: Query, ts: list[int], cols: list[list[Any]], t: int, cur: list[Any
     if agg == "count":
         n = (i1 - i0) if flags is None else sum(flags[i0:i1])
         return float(n + inc)
-    if agg == "sum" or agg == "mean":
+    if agg == "sum" or agg == "mean" or agg == "ratio_to_mean":
         s = sum(cols[q.slot][i0:i1]) + (cur[q.slot] if inc else 0)  # type: ignore[index]
         if agg == "sum":
             return finish("sum", (s,), t)
         nv = sum(cols[q.slot2][i0:i1]) + (cur[q.slot2] if inc else 0)  # type: ignore[index]
-        return finish("mean", (s, nv), t)
+        if agg == "mean":
+            return finish("mean", (s, nv), t)
+        x = cur[q.slot] if cur is not None and cur[q.slot2] else None  # type: ignore[index]
+        return finish(agg, (x, s, nv), t)
     if agg == "min" or agg == "max":
         vals = [v for v in cols[q.slot][i0:i1] if v is not None]  # type: ignore[index]
         if inc and cur[q.slot] is not None:  # type: ignore[index]

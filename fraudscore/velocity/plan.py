@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import EventError
-from .spec import LABEL_AGGS, NUMERIC_AGGS, FeatureSet
+from .spec import DAY_MS, LABEL_AGGS, NUMERIC_AGGS, RATIO_AGGS, FeatureSet
 
-__all__ = ["Plan", "Group", "Query", "to_micro", "finish", "MICRO", "MAX_ABS_VALUE", "check_event"]
+__all__ = ["Plan", "Group", "Query", "to_micro", "finish", "MICRO", "MAX_ABS_VALUE", "check_event", "DAY_MS"]
 
 MICRO = 1_000_000
 MAX_ABS_VALUE = 1e12  # |x| above this is refused (micro-units stay far inside int64)
@@ -54,7 +54,17 @@ def finish(agg: str, raw: tuple[Any, ...], t: int) -> float:
 
     ``raw`` per aggregation: count ``(n,)``; sum ``(S,)``; mean ``(S, n_valid)``;
     min / max ``(m or None,)``; distinct ``(k,)``; first_seen_age / time_since_last
-    ``(t_ref or None,)``; fraud_count ``(k,)``; fraud_rate ``(k, n)``.
+    ``(t_ref or None,)``; fraud_count ``(k,)``; fraud_rate ``(k, n)``; ratio_to_mean
+    ``(x or None, S, n_valid)`` with ``x`` the current event's value: ``(x / 1e6) /
+    mean`` with ``mean`` computed exactly as for ``mean``; NaN when ``x`` is
+    missing or the mean is NaN or 0.
+
+    Examples
+    --------
+    >>> finish("ratio_to_mean", (30_000_000, 20_000_000, 2), 0)
+    3.0
+    >>> finish("ratio_to_mean", (30_000_000, 0, 2), 0), finish("ratio_to_mean", (None, 5, 1), 0)
+    (nan, nan)
     """
     if agg in ("count", "distinct", "fraud_count"):
         return float(raw[0])
@@ -68,12 +78,38 @@ def finish(agg: str, raw: tuple[Any, ...], t: int) -> float:
         return NAN if raw[0] is None else float(t - raw[0]) / 1000.0
     if agg == "fraud_rate":
         return 0.0 if raw[1] == 0 else float(raw[0]) / float(raw[1])
+    if agg == "ratio_to_mean":
+        if raw[0] is None or raw[2] == 0 or raw[1] == 0:
+            return NAN
+        return (float(raw[0]) / 1e6) / (float(raw[1]) / (float(raw[2]) * 1e6))
     raise AssertionError(agg)
+
+
+def _ceil_day(x: Any) -> Any:
+    return -((-x) // DAY_MS) * DAY_MS
 
 
 @dataclass
 class Query:
-    """One spec, compiled against its group's slots."""
+    """One spec, compiled against its group's slots.
+
+    The window of an event at time ``t`` holds the event times ``te`` with
+    ``lower < te <= upper``, ``(lower, upper) = q.edges(t)``. For a duration
+    window that is ``(t - lo, t - hi]`` (``hi`` = delay). Calendar windows
+    (``cal_days`` > 0) and ``excl_day`` depend on the UTC day of ``r = t - hi``
+    (``d0`` = its midnight): ``upper`` is ``r`` (or ``d0 - 1`` with ``excl_day``),
+    ``lower`` is ``d0 - (cal_days - 1 + excl_day) days - 1``; for them ``lo`` is
+    only an upper bound of ``t - lower`` (the horizon), used to bound reads.
+
+    Examples
+    --------
+    >>> day = DAY_MS
+    >>> q = Query(0, "n", "count", 2 * day, 0, False, None, None, cal_days=1, excl_day=True)
+    >>> q.edges(10 * day + 5) == (9 * day - 1, 10 * day - 1)
+    True
+    >>> q.entry_time(9 * day) == 10 * day, q.exit_time(9 * day) == 11 * day
+    (True, True)
+    """
 
     out: int
     name: str
@@ -83,7 +119,44 @@ class Query:
     include_current: bool
     flag: int | None  # slot of the filter flag (None = no filter)
     slot: int | None  # value / valid-count / optional value / distinct / app slot
-    slot2: int | None = None  # second slot (valid count for mean)
+    slot2: int | None = None  # second slot (valid count for mean and ratio_to_mean)
+    cal_days: int = 0  # calendar window of this many UTC days (0 = duration window)
+    excl_day: bool = False  # exclude the (UTC) day of t - hi
+
+    @property
+    def calendar(self) -> bool:
+        """Whether the window edges depend on the calendar day."""
+        return bool(self.cal_days) or self.excl_day
+
+    @property
+    def edge_key(self) -> tuple[Any, ...]:
+        """What determines the window edges (queries with equal keys share them)."""
+        return (self.lo, self.hi, self.cal_days, self.excl_day)
+
+    def edges(self, t: Any) -> tuple[Any, Any]:
+        """``(lower, upper)`` window edges at time ``t`` (int or int64 array); ``lower`` None = unbounded."""
+        if not self.cal_days and not self.excl_day:
+            return (None if self.lo is None else t - self.lo), t - self.hi
+        r = t - self.hi
+        d0 = r - r % DAY_MS
+        upper = d0 - 1 if self.excl_day else r
+        if self.cal_days:
+            lower = d0 - (self.cal_days - 1 + int(self.excl_day)) * DAY_MS - 1
+        else:
+            lower = None if self.lo is None else t - self.lo
+        return lower, upper
+
+    def entry_time(self, te: Any) -> Any:
+        """Smallest ``t`` whose window upper edge reaches ``te`` (``upper(t) >= te``)."""
+        if self.excl_day:
+            return _ceil_day(te + 1) + self.hi
+        return te + self.hi
+
+    def exit_time(self, te: Any) -> Any:
+        """Smallest ``t`` whose lower edge has passed ``te`` (``lower(t) >= te``); None = never."""
+        if self.cal_days:
+            return _ceil_day(te + 1 + (self.cal_days - 1 + int(self.excl_day)) * DAY_MS) + self.hi
+        return None if self.lo is None else te + self.lo
 
 
 @dataclass
@@ -161,11 +234,11 @@ class Plan:
             flag = g.slot(("flag", filt)) if filt else None
             agg = c["agg"]
             slot = slot2 = None
-            if agg in NUMERIC_AGGS:
+            if agg in NUMERIC_AGGS or agg in RATIO_AGGS:
                 self.numeric_fields.add(c["field"])
-                if agg in ("sum", "mean"):
+                if agg in ("sum", "mean", *RATIO_AGGS):
                     slot = g.slot(("val", c["field"], filt))
-                    slot2 = g.slot(("valid", c["field"], filt)) if agg == "mean" else None
+                    slot2 = g.slot(("valid", c["field"], filt)) if agg != "sum" else None
                 else:
                     slot = g.slot(("opt", c["field"], filt))
             elif agg == "distinct":
@@ -174,10 +247,10 @@ class Plan:
             elif agg in LABEL_AGGS:
                 slot = g.slot(("app", filt))
             self.key_fields |= set(c["key"])
-            w, d = c["window_ms"], c["delay_ms"]
-            g.queries.append(Query(i, spec.name, agg, None if w is None else w + d, d, c["include_current"],
-                                   flag, slot, slot2))
+            d = c["delay_ms"]
             h = spec.horizon_ms
+            g.queries.append(Query(i, spec.name, agg, h, d, c["include_current"], flag, slot, slot2,
+                                   c["calendar_days"], c["exclude_same_day"]))
             g.horizon = None if (h is None or g.horizon is None) else max(g.horizon, h)
         self.groups: list[Group] = list(groups.values())
         for g in self.groups:

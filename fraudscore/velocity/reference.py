@@ -30,6 +30,20 @@ def _key(rec: Mapping[str, Any], key: tuple[str, ...]) -> Any:
     return None if any(p is None for p in parts) else parts
 
 
+def _in_window(c: Mapping[str, Any], te: int, t: int) -> bool:
+    """Whether an event at ``te`` lies in the window of an event at ``t`` (plain day arithmetic)."""
+    w, d, n_cal, excl = c["window_ms"], c["delay_ms"], c["calendar_days"], c["exclude_same_day"]
+    r = t - d
+    if te > r:
+        return False
+    day_e, day_r = te // 86_400_000, r // 86_400_000
+    if excl and day_e == day_r:
+        return False
+    if n_cal:  # the n_cal days ending with r's day (the n_cal days before it with excl)
+        return day_r - day_e < n_cal + int(excl)
+    return w is None or te > r - w
+
+
 def _match(rec: Mapping[str, Any], filt: tuple[tuple[str, tuple[Any, ...]], ...]) -> bool:
     return all(rec.get(f) is not None and any(rec.get(f) == v for v in vals) for f, vals in filt)
 
@@ -54,7 +68,6 @@ def reference(fs: FeatureSet, records: Sequence[Mapping[str, Any]],
             k = _key(rec, c["key"])
             if k is None:
                 continue
-            w, d = c["window_ms"], c["delay_ms"]
             members = []
             for j in range(i + 1):
                 if j == i and not c["include_current"]:
@@ -63,12 +76,17 @@ def reference(fs: FeatureSet, records: Sequence[Mapping[str, Any]],
                 tj = other["ts"]
                 if _key(other, c["key"]) != k or not _match(other, c["filter"]):
                     continue
-                if tj > t - d or (w is not None and tj <= t - d - w):
+                if not _in_window(c, tj, t):
                     continue
                 members.append(j)
             agg = c["agg"]
             if agg == "count":
                 raw: tuple[Any, ...] = (len(members),)
+            elif agg == "ratio_to_mean":
+                vals = [to_micro(records[j].get(c["field"])) for j in members]
+                vals = [v for v in vals if v is not None]
+                x = to_micro(rec.get(c["field"])) if _match(rec, c["filter"]) else None
+                raw = (x, sum(vals), len(vals))
             elif agg in ("sum", "mean", "min", "max"):
                 vals = [to_micro(records[j].get(c["field"])) for j in members]
                 vals = [v for v in vals if v is not None]

@@ -161,11 +161,13 @@ class _Sorted:
 
     def bounds(self, q: Query) -> tuple[np.ndarray, np.ndarray]:
         """Sorted-position range [lo, hi) of each row's window (earlier arrivals only, for clean rows)."""
-        key = (q.lo, q.hi)
+        key = q.edge_key
         if key not in self._bounds:
-            hi = self.pos if q.hi == 0 else self.search(self.ts - q.hi, "right")
-            lo = self.ent_start if q.lo is None else self.search(self.ts - q.lo, "right")
-            self._bounds[key] = (np.minimum(lo, hi) if q.hi else lo, hi)
+            lower, upper = q.edges(self.ts)
+            exact_hi = q.hi == 0 and not q.excl_day  # upper edge = t: earlier arrivals = earlier positions
+            hi = self.pos if exact_hi else self.search(upper, "right")
+            lo = self.ent_start if lower is None else self.search(lower, "right")
+            self._bounds[key] = (lo if exact_hi else np.minimum(lo, hi), hi)
         return self._bounds[key]
 
     def prefix(self, slot: int | None, w: np.ndarray) -> np.ndarray:
@@ -331,7 +333,7 @@ def _query(q: Query, S: _Sorted, slots: list[np.ndarray], fraud_lt: np.ndarray |
         if agg == "fraud_count":
             return k.astype(np.float64)
         return np.where(n_ == 0, 0.0, k.astype(np.float64) / np.maximum(n_, 1).astype(np.float64))
-    if agg in ("sum", "mean"):
+    if agg in ("sum", "mean", "ratio_to_mean"):
         v = slots[q.slot]  # type: ignore[index]
         P = S.prefix(q.slot, v)
         s = P[hi] - P[lo] + np.where(inc, v, 0)
@@ -341,7 +343,12 @@ def _query(q: Query, S: _Sorted, slots: list[np.ndarray], fraud_lt: np.ndarray |
         V = S.prefix(q.slot2, c)
         nv = V[hi] - V[lo] + np.where(inc, c, 0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(nv == 0, np.nan, s.astype(np.float64) / (nv.astype(np.float64) * 1e6))
+            mean = s.astype(np.float64) / (nv.astype(np.float64) * 1e6)
+            if agg == "mean":
+                return np.where(nv == 0, np.nan, mean)
+            # ratio_to_mean: the event's own (filtered) value over the window mean, as plan.finish
+            ratio = (v.astype(np.float64) / 1e6) / mean
+            return np.where((c == 0) | (nv == 0) | (s == 0), np.nan, ratio)
     if agg in ("min", "max"):
         v = slots[q.slot]  # type: ignore[index]
         if agg == "min":
@@ -382,9 +389,10 @@ def _fraud_known(q: Query, S: _Sorted, slots: list[np.ndarray], fraud_lt: np.nda
     if not len(j):
         return out
     tj, code = S.ts[j], S.code[j]
-    first = np.maximum(tj + q.hi, lt[j])
+    first = np.maximum(q.entry_time(tj), lt[j])
     start = np.maximum(j + 1, S.search(first, "left", code))
-    end = S.ent_end[j] if q.lo is None else S.search(tj + q.lo, "left", code)
+    exit_t = q.exit_time(tj)
+    end = S.ent_end[j] if exit_t is None else S.search(exit_t, "left", code)
     ok = end > start
     diff = np.bincount(start[ok], minlength=S.m + 1) - np.bincount(end[ok], minlength=S.m + 1)
     return np.cumsum(diff[: S.m]).astype(np.int64)

@@ -12,6 +12,10 @@ Examples
 'distinct__applicant_id__by__device_id__24h'
 >>> FeatureSpec("fraud_rate", key="terminal_id", window="7d", delay="7d").name
 'fraud_rate__terminal_id__7d__delay_7d'
+>>> FeatureSpec("count", key="card_id", window="7 calendar days", exclude_same_day=True).name
+'count__card_id__cal7d__earlier_days'
+>>> FeatureSpec("ratio_to_mean", key="card_id", field="amount", window="30d").name
+'ratio_to_mean__amount__by__card_id__30d'
 >>> fs = FeatureSet([FeatureSpec("sum", key="applicant_id", field="amount", window="7d")])
 >>> fs.names, sorted(fs.fields)
 (('sum__amount__by__applicant_id__7d',), ['amount', 'applicant_id'])
@@ -28,12 +32,16 @@ from typing import Any
 from ..errors import ConfigError
 from ..timeutil import format_duration, parse_duration
 
-__all__ = ["FeatureSpec", "FeatureSet", "AGGREGATIONS", "LABEL_AGGS", "NUMERIC_AGGS"]
+__all__ = ["FeatureSpec", "FeatureSet", "AGGREGATIONS", "LABEL_AGGS", "NUMERIC_AGGS", "RATIO_AGGS", "DAY_MS"]
 
 NUMERIC_AGGS = ("sum", "mean", "min", "max")
+RATIO_AGGS = ("ratio_to_mean",)
+FIELD_AGGS = (*NUMERIC_AGGS, *RATIO_AGGS)
 TIME_AGGS = ("first_seen_age", "time_since_last")
 LABEL_AGGS = ("fraud_count", "fraud_rate")
-AGGREGATIONS = ("count", *NUMERIC_AGGS, "distinct", *TIME_AGGS, *LABEL_AGGS)
+AGGREGATIONS = ("count", *NUMERIC_AGGS, *RATIO_AGGS, "distinct", *TIME_AGGS, *LABEL_AGGS)
+DAY_MS = 86_400_000  # one calendar day (UTC)
+_CALENDAR = re.compile(r"^\s*(\d+)\s*calendar[\s_-]*days?\s*$", re.IGNORECASE)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESERVED = ("ts", "application_id")
 FilterValue = str | int | float | bool
@@ -70,17 +78,21 @@ class FeatureSpec:
     Parameters
     ----------
     agg : str
-        ``count``, ``sum``, ``mean``, ``min``, ``max`` (of ``field``), ``distinct``
+        ``count``, ``sum``, ``mean``, ``min``, ``max`` (of ``field``), ``ratio_to_mean``
+        (the event's ``field`` divided by the mean of ``field`` over the entity's
+        window; the current event is left out of the mean by default), ``distinct``
         (distinct values of ``of``), ``first_seen_age`` and ``time_since_last``
         (seconds), ``fraud_count`` and ``fraud_rate`` (label-delayed, need ``delay``).
     key : str or tuple of str
         The entity: one record field or a composite of several.
     field : str, optional
-        Numeric field for ``sum`` / ``mean`` / ``min`` / ``max``.
+        Numeric field for ``sum`` / ``mean`` / ``min`` / ``max`` / ``ratio_to_mean``.
     of : str, optional
         Field whose distinct values ``distinct`` counts; never part of ``key``.
     window : str or int, optional
-        Duration (``"10m"``, ``"24h"``, ``"7d"``, int milliseconds) or ``"all"``.
+        Duration (``"10m"``, ``"24h"``, ``"7d"``, int milliseconds), ``"all"``, or a
+        calendar window ``"N calendar days"`` (``"1 calendar day"``): the event's own
+        UTC calendar day and the ``N - 1`` days before it, from midnight (UTC) on.
         Required except for ``first_seen_age`` / ``time_since_last`` (default ``"all"``).
     delay : str or int, optional
         Shifts the window back: it becomes ``(t - delay - window, t - delay]``.
@@ -90,7 +102,13 @@ class FeatureSpec:
         ``{field: value}`` or ``{field: [values]}``: only matching events are aggregated.
     include_current : bool, optional
         Whether the current event counts; default True, except ``first_seen_age``,
-        ``time_since_last`` and label aggregates (False; True is refused for the latter).
+        ``time_since_last``, ``ratio_to_mean`` and label aggregates (False; True is
+        refused for the latter and with ``exclude_same_day``).
+    exclude_same_day : bool, optional
+        Leave out every event of the current event's UTC calendar day (and the
+        event itself): the window ends at the day's midnight. For date-only data,
+        where the order of a day's events is unknown, this is the conservative
+        "earlier days only" variant. With a delay, the day is that of ``t - delay``.
     name : str, optional
         Overrides the generated name.
 
@@ -105,7 +123,7 @@ class FeatureSpec:
     >>> FeatureSpec("count", key="ip", window="-5m").name
     Traceback (most recent call last):
     ...
-    fraudscore.errors.ConfigError: The 'window' parameter of FeatureSpec must be a positive duration such as '10m', '24h' or '7d' (or 'all'). Got '-5m' instead.
+    fraudscore.errors.ConfigError: The 'window' parameter of FeatureSpec must be a positive duration such as '10m', '24h' or '7d' (or 'all', or 'N calendar days'). Got '-5m' instead.
     """
 
     def __init__(
@@ -119,6 +137,7 @@ class FeatureSpec:
         delay: str | int | None = None,
         filter: Mapping[str, Any] | None = None,
         include_current: bool | None = None,
+        exclude_same_day: bool | None = None,
         name: str | None = None,
     ) -> None:
         self.agg = agg
@@ -129,6 +148,7 @@ class FeatureSpec:
         self.delay = delay
         self.filter = dict(filter) if isinstance(filter, Mapping) else filter
         self.include_current = include_current
+        self.exclude_same_day = exclude_same_day
         self._name = name
         self._checked: dict[str, Any] | None = None
 
@@ -151,11 +171,11 @@ class FeatureSpec:
             raise _bad("key", "must be a field name or a non-empty tuple of field names", self.key)
         if len(set(key)) != len(key) or any(k in _RESERVED for k in key):
             raise _bad("key", "must name distinct record fields other than 'ts' and 'application_id'", self.key)
-        if agg in NUMERIC_AGGS:
+        if agg in FIELD_AGGS:
             if not isinstance(self.field, str) or not _IDENT.match(self.field) or self.field in _RESERVED:
                 raise _bad("field", f"must name a numeric record field for agg={agg!r}", self.field)
         elif self.field is not None:
-            raise _bad("field", f"is only used by {', '.join(NUMERIC_AGGS)}; leave it out for agg={agg!r}", self.field)
+            raise _bad("field", f"is only used by {', '.join(FIELD_AGGS)}; leave it out for agg={agg!r}", self.field)
         if agg == "distinct":
             if not isinstance(self.of, str) or not _IDENT.match(self.of) or self.of in _RESERVED:
                 raise _bad("of", "must name the record field whose distinct values are counted", self.of)
@@ -168,7 +188,19 @@ class FeatureSpec:
             if agg not in TIME_AGGS:
                 raise _bad("window", f"is required for agg={agg!r} (a duration such as '24h', or 'all')", window)
             window = "all"
-        window_ms = _duration("window", window, allow_all=True)
+        cal_days = 0
+        m = _CALENDAR.match(window) if isinstance(window, str) else None
+        if m:
+            cal_days = int(m.group(1))
+            if not 1 <= cal_days <= 36_500:
+                raise _bad("window", "must hold between 1 and 36500 calendar days", window)
+            window_ms: int | None = cal_days * DAY_MS
+        else:
+            try:
+                window_ms = _duration("window", window, allow_all=True)
+            except ConfigError:
+                raise _bad("window", "must be a positive duration such as '10m', '24h' or '7d' (or 'all', "
+                           "or 'N calendar days')", window) from None
         delay_ms = 0
         if agg in LABEL_AGGS and self.delay is None:
             raise _bad("delay", f"is required for agg={agg!r} (a duration such as '7d', or 0)", self.delay)
@@ -190,28 +222,42 @@ class FeatureSpec:
         inc = self.include_current
         if inc is not None and not isinstance(inc, bool):
             raise _bad("include_current", "must be True or False", inc)
-        if agg in LABEL_AGGS or delay_ms > 0:
+        excl_day = self.exclude_same_day
+        if excl_day is not None and not isinstance(excl_day, bool):
+            raise _bad("exclude_same_day", "must be True or False", excl_day)
+        excl_day = bool(excl_day)
+        if excl_day and inc:
+            raise _bad("include_current", "must be False with exclude_same_day=True (the current event lies "
+                       "on its own day)", inc)
+        if agg in LABEL_AGGS or delay_ms > 0 or excl_day:
             if inc:
                 why = "label-delayed aggregates (a label is never known at scoring time)" if agg in LABEL_AGGS \
                     else "a delayed window (the current event lies after it)"
                 raise _bad("include_current", f"must be False for {why}", inc)
             inc = False
         elif inc is None:
-            inc = agg not in TIME_AGGS
-        default_inc = agg not in TIME_AGGS and agg not in LABEL_AGGS and delay_ms == 0
+            inc = agg not in TIME_AGGS and agg not in RATIO_AGGS
+        default_inc = (agg not in TIME_AGGS and agg not in LABEL_AGGS and agg not in RATIO_AGGS
+                       and delay_ms == 0 and not excl_day)
         if self._name is not None and (not isinstance(self._name, str) or not _IDENT.match(self._name)):
             raise _bad("name", "must be an identifier", self._name)
         self._checked = {
             "agg": agg, "key": key, "field": self.field, "of": self.of, "window_ms": window_ms,
             "delay_ms": delay_ms, "filter": filt, "include_current": inc, "default_inc": default_inc,
+            "calendar_days": cal_days, "exclude_same_day": excl_day,
         }
         return self._checked
 
     # -- derived --------------------------------------------------------------------------------
     @property
     def window_ms(self) -> int | None:
-        """Window length in milliseconds (``None`` = all-time)."""
+        """Window length in milliseconds (``None`` = all-time; N days for a calendar window)."""
         return self.check()["window_ms"]
+
+    @property
+    def calendar_days(self) -> int:
+        """Days of a calendar window (0 for a duration window)."""
+        return self.check()["calendar_days"]
 
     @property
     def delay_ms(self) -> int:
@@ -220,8 +266,14 @@ class FeatureSpec:
 
     @property
     def horizon_ms(self) -> int | None:
-        """How far back this feature looks: window + delay (``None`` = unbounded)."""
+        """How far back this feature looks: window + delay (``None`` = unbounded).
+
+        A calendar window of N days reaches back at most N days (N + 1 with
+        ``exclude_same_day``) before ``t - delay``.
+        """
         c = self.check()
+        if c["calendar_days"]:
+            return (c["calendar_days"] + c["exclude_same_day"]) * DAY_MS + c["delay_ms"]
         return None if c["window_ms"] is None else c["window_ms"] + c["delay_ms"]
 
     @property
@@ -231,8 +283,8 @@ class FeatureSpec:
         if self._name is not None:
             return self._name
         key = "_and_".join(c["key"])
-        win = format_duration(c["window_ms"])
-        if c["agg"] in NUMERIC_AGGS:
+        win = f"cal{c['calendar_days']}d" if c["calendar_days"] else format_duration(c["window_ms"])
+        if c["agg"] in FIELD_AGGS:
             head = f"{c['agg']}__{c['field']}__by__{key}"
         elif c["agg"] == "distinct":
             head = f"distinct__{c['of']}__by__{key}"
@@ -243,6 +295,8 @@ class FeatureSpec:
             name += f"__delay_{format_duration(c['delay_ms']) if c['delay_ms'] else '0'}"
         for f, vals in c["filter"]:
             name += f"__if_{f}_" + ("in_" if len(vals) > 1 else "") + "_".join(_slug(v) for v in vals)
+        if c["exclude_same_day"]:
+            name += "__earlier_days"
         if c["include_current"] != c["default_inc"]:
             name += "__incl" if c["include_current"] else "__excl"
         return name
@@ -273,13 +327,17 @@ class FeatureSpec:
             if c[p] is not None:
                 d[p] = c[p]
         if self.window is not None:
-            d["window"] = format_duration(c["window_ms"])
+            n_cal = c["calendar_days"]
+            d["window"] = (f"{n_cal} calendar day" + ("s" if n_cal > 1 else "")) if n_cal \
+                else format_duration(c["window_ms"])
         if c["agg"] in LABEL_AGGS or c["delay_ms"]:
             d["delay"] = format_duration(c["delay_ms"]) if c["delay_ms"] else 0
         if c["filter"]:
             d["filter"] = {f: (list(v) if len(v) > 1 else v[0]) for f, v in c["filter"]}
         if self.include_current is not None:
             d["include_current"] = bool(self.include_current)
+        if self.exclude_same_day is not None:
+            d["exclude_same_day"] = bool(self.exclude_same_day)
         if self._name is not None:
             d["name"] = self._name
         return d
@@ -295,7 +353,8 @@ class FeatureSpec:
         """
         if not isinstance(d, Mapping) or "agg" not in d or "key" not in d:
             raise ConfigError(f"A feature spec must be a mapping with at least 'agg' and 'key'. Got {d!r} instead.")
-        allowed = {"agg", "key", "field", "of", "window", "delay", "filter", "include_current", "name"}
+        allowed = {"agg", "key", "field", "of", "window", "delay", "filter", "include_current",
+                   "exclude_same_day", "name"}
         extra = set(d) - allowed
         if extra:
             raise ConfigError(f"Unknown parameter(s) {sorted(extra)} in feature spec {dict(d)!r}.")

@@ -36,6 +36,34 @@ def parity_feature_set() -> FeatureSet:
     ], allowed_lateness=2000)
 
 
+DAY = 86_400_000
+
+
+def calendar_feature_set() -> FeatureSet:
+    """Calendar windows and exclude_same_day on every aggregation, with filters and delays; ratio_to_mean."""
+    S = FeatureSpec
+    return FeatureSet([
+        S("count", key="a", window="1 calendar day"),
+        S("count", key="a", window="2 calendar days", exclude_same_day=True),
+        S("count", key="b", window="all", exclude_same_day=True),
+        S("count", key="a", window="1 calendar day", delay=3000),
+        S("sum", key="a", field="x", window="3 calendar days", filter={"ch": "web"}),
+        S("mean", key="b", field="x", window="2d", exclude_same_day=True),
+        S("ratio_to_mean", key="a", field="x", window="3 calendar days", exclude_same_day=True),
+        S("ratio_to_mean", key=("a", "b"), field="x", window="1 calendar day", include_current=True),
+        S("distinct", key="a", of="b", window="1 calendar day", exclude_same_day=True),
+        S("min", key="a", field="x", window="2 calendar days"),
+        S("max", key=("a", "b"), field="x", window="1 calendar day", exclude_same_day=True),
+        S("first_seen_age", key="a", window="3 calendar days", exclude_same_day=True),
+        S("time_since_last", key="b", window="1 calendar day"),
+        S("fraud_count", key="a", window="3 calendar days", delay=0, exclude_same_day=True),
+        S("fraud_rate", key="b", window="2 calendar days", delay=DAY // 2),
+        S("fraud_count", key="b", window="all", delay=0, exclude_same_day=True, filter={"ch": "app"}),
+        S("ratio_to_mean", key="a", field="x", window=5000),
+        S("ratio_to_mean", key="b", field="x", window="all", filter={"ch": "web"}, include_current=True),
+    ], allowed_lateness=2000)
+
+
 @pytest.fixture(params=["compiled", "python"])
 def engine(request, monkeypatch):
     """Run a test once per memory-store engine: the compiled store and the Python reference.

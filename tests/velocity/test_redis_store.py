@@ -12,7 +12,7 @@ from fraudscore.errors import EventError, StoreError
 from fraudscore.velocity import FeatureSet, FeatureSpec, MemoryStore, OnlineVelocity, RedisStore
 from fraudscore.velocity.reference import reference
 
-from .test_parity import FS, assert_same, run_online, streams
+from .test_parity import CAL_FS, FS, assert_same, calendar_streams, run_online, streams
 
 pytestmark = pytest.mark.redis
 _COUNTER = itertools.count()
@@ -27,6 +27,16 @@ def test_redis_equals_reference_and_memory(redis_client, redis_prefix, stream):
     got = run_online(FS, recs, labels, RedisStore(redis_client, prefix=prefix))
     assert_same(got, reference(FS, recs, labels), "redis vs reference")
     assert_same(got, run_online(FS, recs, labels, MemoryStore()), "redis vs memory")
+
+
+@settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(stream=calendar_streams())
+def test_redis_calendar_windows_and_ratios_equal_reference(redis_client, redis_prefix, stream):
+    recs, labels = stream
+    prefix = redis_prefix + f"{next(_COUNTER)}:"
+    got = run_online(CAL_FS, recs, labels, RedisStore(redis_client, prefix=prefix))
+    assert_same(got, reference(CAL_FS, recs, labels), "redis vs reference", CAL_FS)
 
 
 def test_two_workers_share_state(redis_client, redis_prefix):

@@ -26,6 +26,18 @@ S = FeatureSpec
     (S("count", key="TERMINAL_ID", window="1d", delay="7d"), "count__TERMINAL_ID__24h__delay_7d"),
     (S("count", key="ip", window="all"), "count__ip__all"),
     (S("count", key="ip", window="1h", name="ip_1h"), "ip_1h"),
+    (S("count", key="card", window="1 calendar day"), "count__card__cal1d"),
+    (S("count", key="card", window="7 Calendar Days", exclude_same_day=True), "count__card__cal7d__earlier_days"),
+    (S("count", key="card", window="all", exclude_same_day=True), "count__card__all__earlier_days"),
+    (S("sum", key="card", field="amount", window="30d", exclude_same_day=True),
+     "sum__amount__by__card__30d__earlier_days"),
+    (S("fraud_count", key="card", window="30 calendar days", delay=0, exclude_same_day=True),
+     "fraud_count__card__cal30d__delay_0__earlier_days"),
+    (S("ratio_to_mean", key="card", field="amount", window="30d"), "ratio_to_mean__amount__by__card__30d"),
+    (S("ratio_to_mean", key="card", field="amount", window="30d", include_current=True),
+     "ratio_to_mean__amount__by__card__30d__incl"),
+    (S("ratio_to_mean", key="card", field="amount", window="3 calendar days", exclude_same_day=True,
+       filter={"channel": "web"}), "ratio_to_mean__amount__by__card__cal3d__if_channel_web__earlier_days"),
 ])
 def test_names(spec, name):
     assert spec.name == name
@@ -48,6 +60,13 @@ def test_names(spec, name):
     (dict(agg="count", key="ts", window="1h"), "key", "('ts',)"),
     (dict(agg="count", key="ip", window="1h", filter={"channel": {"x": 1}}), "filter", "{'x': 1}"),
     (dict(agg="count", key="ip", window="1h", include_current="yes"), "include_current", "'yes'"),
+    (dict(agg="count", key="ip", window="0 calendar days"), "window", "'0 calendar days'"),
+    (dict(agg="count", key="ip", window="1 calendar week"), "window", "'1 calendar week'"),
+    (dict(agg="count", key="ip", window="1 calendar day", exclude_same_day="yes"), "exclude_same_day", "'yes'"),
+    (dict(agg="count", key="ip", window="7d", exclude_same_day=True, include_current=True), "include_current",
+     "True"),
+    (dict(agg="ratio_to_mean", key="ip", window="7d"), "field", "None"),
+    (dict(agg="ratio_to_mean", key="ip", field="ts", window="7d"), "field", "'ts'"),
 ])
 def test_validation_messages_name_parameter_and_value(kwargs, param, bad):
     agg = kwargs.pop("agg")
@@ -114,3 +133,29 @@ def test_default_set_fields():
     assert fs.fields == {"device_id", "applicant_id", "phone", "email", "bank_card", "ip", "ip_prefix",
                          "inviter_id", "amount", "device_hw", "device_canvas"}
     assert fs.horizon_ms == 97 * 86_400_000
+
+
+def test_calendar_and_ratio_specs_round_trip_and_horizon():
+    day = 86_400_000
+    text = """
+allowed_lateness = 0
+[[feature]]
+agg = "count"
+key = "card"
+window = "1 calendar day"
+exclude_same_day = true
+[[feature]]
+agg = "ratio_to_mean"
+key = "card"
+field = "amount"
+window = "30 calendar days"
+"""
+    fs = FeatureSet.from_toml(text)
+    assert fs.names == ("count__card__cal1d__earlier_days", "ratio_to_mean__amount__by__card__cal30d")
+    assert FeatureSet.from_dict(fs.to_dict()).names == fs.names
+    assert fs.to_dict()["features"][0] == {"agg": "count", "key": "card", "window": "1 calendar day",
+                                           "exclude_same_day": True}
+    assert [s.horizon_ms for s in fs.specs] == [2 * day, 30 * day]
+    assert fs.specs[1].calendar_days == 30 and fs.specs[1].include_current is None
+    assert fs.specs[1].check()["include_current"] is False  # the mean of the entity's earlier events
+    assert S("count", key="c", window="2d", delay="1d", exclude_same_day=True).horizon_ms == 3 * day
