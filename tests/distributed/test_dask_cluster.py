@@ -5,6 +5,8 @@ Kept small (600 rows, a 10-round model): the cluster's start dominates.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,7 +92,11 @@ def test_training_features_on_dask_equal_in_process(client, history):
     there = fs.train(events, labels, key=TEST_SECRET, config=cfg, client=client)
     assert np.array_equal(here.X.view(np.int64), there.X.view(np.int64))
     assert np.array_equal(here.y, there.y, equal_nan=True) and np.array_equal(here.ts, there.ts)
-    assert here.bundle.model.booster.model_to_string() == there.bundle.model.booster.model_to_string()
+    def trees(result):  # the parameters block records the thread count, which follows the machine's load
+        return re.sub(r"\nparameters:.*?end of parameters", "", result.bundle.model.booster.model_to_string(),
+                      flags=re.S)
+
+    assert trees(here) == trees(there)
 
 
 def test_unreachable_scheduler_is_one_clear_error():
