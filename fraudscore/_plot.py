@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["pyplot", "save", "NO_PLOT_NOTE"]
+__all__ = ["pyplot", "save", "write_report", "NO_PLOT_NOTE"]
 
 #: what a report says instead of its charts when matplotlib is missing
 NO_PLOT_NOTE = "Charts were not drawn: matplotlib is not installed (pip install 'fraudscore[plot]')."
@@ -40,3 +40,28 @@ def save(fig: Any, path: str | Path) -> Path:
     if plt is not None:
         plt.close(fig)
     return out
+
+
+def write_report(report: Any, directory: str | Path, name: str, draw: Any, *, charts: bool = True) -> dict[str, Path]:
+    """Write ``<name>.json``, ``<name>.md`` and (with matplotlib) the PNG charts of ``report`` into ``directory``.
+
+    ``report`` has ``charts`` and ``notes`` lists, ``to_dict()`` and ``render()``;
+    ``draw(report, directory)`` returns the chart paths and a note (or ``None``).
+    Returns the written paths: each chart by its stem, ``json`` and ``markdown``.
+    """
+    import json
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    if charts:
+        paths, note = draw(report, out)
+        report.charts = [p.name for p in paths]
+        written.update({p.stem: p for p in paths})
+        if note and note not in report.notes:
+            report.notes.append(note)
+    (out / f"{name}.json").write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n",
+                                      encoding="utf-8")
+    (out / f"{name}.md").write_text(report.render(), encoding="utf-8")
+    written["json"], written["markdown"] = out / f"{name}.json", out / f"{name}.md"
+    return written

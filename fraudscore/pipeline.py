@@ -502,8 +502,14 @@ class FeaturePipeline:
         X[:, self._n_static :] = state.velocity_rows(rec_cols, cb.n, links)
         return rec_cols, X
 
-    def batch_static(self, cb: ColumnBatch, linker: DeviceLinker) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Record columns and the stateless + link features (no velocity) of a validated batch."""
+    def batch_static(self, cb: ColumnBatch, linker: DeviceLinker | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Record columns and the stateless + link features (no velocity) of a validated batch.
+
+        With ``linker=None`` no row is linked: ``device_id`` is all ``None``, the link
+        confidence NaN, and the record columns carry ``device_fingerprint`` (the
+        :class:`~fraudscore.fingerprint.Fingerprint` of each row, ``None`` without a
+        device) for a later link pass (:mod:`fraudscore.distributed`).
+        """
         n = cb.n
         columns = cb.columns
         tf = self.schema.time_field
@@ -581,7 +587,7 @@ class FeaturePipeline:
         return pseudo_cols, j + k
 
     def _device_batch(self, columns: Mapping[str, np.ndarray], ts: np.ndarray, n: int, static: np.ndarray, j: int,
-                      linker: DeviceLinker, ip_prefix: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                      linker: DeviceLinker | None, ip_prefix: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Fingerprints and device signals once per distinct device mapping; links row by row in input order."""
         dev = columns.get("device")
         codes = np.full(n, -1, dtype=np.int64)
@@ -611,18 +617,39 @@ class FeaturePipeline:
             u = np.full(m + 1, None, dtype=object)
             u[:m] = [getattr(fp, attr) for fp in fps] if m else []
             out[k] = u[np.where(codes < 0, m, codes)]
+        if linker is None:  # linking happens elsewhere (a partitioned replay): hand the fingerprints over
+            fp_rows = np.full(n, None, dtype=object)
+            has = codes >= 0
+            if has.any():
+                fp_rows[has] = _objects(fps)[codes[has]]
+            static[:, j + nd] = np.nan
+            return {"device_id": np.full(n, None, dtype=object), "device_fingerprint": fp_rows, **out}
+        rows = np.flatnonzero(codes >= 0)
+        row_fps = _objects(fps)[codes[rows]] if len(rows) else np.empty(0, dtype=object)
+        device_id, conf = self.link_rows(row_fps, ts, rows, ip_prefix, linker, n)
+        static[:, j + nd] = conf
+        return {"device_id": device_id, **out}
+
+    @staticmethod
+    def link_rows(fps: np.ndarray, ts: np.ndarray, rows: np.ndarray, ip_prefix: np.ndarray | None,
+                  linker: DeviceLinker, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Link the fingerprints ``fps`` seen at ``rows`` (in that order) through ``linker``.
+
+        Returns ``device_id`` (``None`` below :data:`MIN_LINK_CONFIDENCE` and on rows
+        without a fingerprint) and ``device__link_confidence`` (NaN without one), over
+        ``n`` rows. The one link loop of the batch path and of partitioned replays.
+        """
         device_id = np.full(n, None, dtype=object)
         conf = np.full(n, np.nan)
         link = linker.link
-        tsl = ts.tolist()
+        tsl = np.asarray(ts, dtype=np.int64).tolist()
         ips = ip_prefix.tolist() if ip_prefix is not None else [None] * n
-        for i in np.flatnonzero(codes >= 0).tolist():  # stateful: every row with a device, in input order
-            res = link(fps[codes[i]], tsl[i], ips[i])
+        for fp, i in zip(fps.tolist(), rows.tolist()):  # stateful: every row with a device, in input order
+            res = link(fp, tsl[i], ips[i])
             c = float(res.link_confidence)
             device_id[i] = res.device_id if c >= MIN_LINK_CONFIDENCE else None
             conf[i] = c
-        static[:, j + nd] = conf
-        return {"device_id": device_id, **out}
+        return device_id, conf
 
     # -- velocity across chunks --------------------------------------------------------
     def replay_rows(self, rec_cols: Mapping[str, np.ndarray], n: int, labels: Mapping[str, np.ndarray] | None,

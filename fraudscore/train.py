@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
+from .batch import ColumnBatch
 from .bundle import Bundle
 from ._compat import progress as _progress
 from .categories import Categories, Vocabulary, category_feature
@@ -265,6 +266,7 @@ def train(
     entity_field: str | None = None,
     progress: bool = False,
     max_rejected: float | None = None,
+    client: Any = None,
 ) -> TrainResult:
     """Train a bundle on a labelled history.
 
@@ -315,6 +317,11 @@ def train(
         Largest share of history rows that may be rejected (bad cells, late
         events); above it training stops with an :class:`~fraudscore.errors.InputError`
         naming the first bad row, before the model is fitted.
+    client : distributed.Client, optional
+        Compute the point-in-time features on this Dask cluster (extra ``dask``;
+        :func:`fraudscore.distributed.features_dask`): ``history`` is then a
+        Parquet file or folder (read by the workers) or a DataFrame, in arrival
+        order. The features, and so the model, equal those computed in process.
 
     Returns
     -------
@@ -379,7 +386,10 @@ def train(
     index = scorer.label_index(labels)
     with _progress(progress, unit="rows") as bar:
         task = bar.add_task("point-in-time features", total=None)
-        cb, rec, X = scorer.features_batch(history, index)
+        if client is None:
+            cb, rec, X = scorer.features_batch(history, index)
+        else:
+            cb, rec, X = _features_on_dask(client, scorer, history, index, entity_field)
         bar.update(task, total=cb.n_input, completed=cb.n_input)
     if max_rejected is not None and cb.n_input and len(cb.errors) / cb.n_input > max_rejected:
         raise InputError(f"{len(cb.errors):,} of {cb.n_input:,} history rows ({len(cb.errors) / cb.n_input:.1%}) "
@@ -454,6 +464,20 @@ def train(
     result.model_columns = cols
     result.notes = notes + ignored
     return result
+
+
+def _features_on_dask(client: Any, scorer: Scorer, history: Any, index: Any,
+                      entity_field: str | None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
+    """:meth:`Scorer.features_batch` computed on a Dask cluster (history in arrival order)."""
+    from .distributed import features_dask
+
+    got = features_dask(client, scorer, history, labels=index, sort_by_time=False,
+                        keep=(entity_field,) if entity_field else ())
+    schema = scorer.schema
+    cols = got["columns"]
+    cb = ColumnBatch({schema.id_field: cols[schema.id_field], schema.time_field: cols[schema.time_field]},
+                     got["rows"], got["errors"], got["n_input"])
+    return cb, cols, got["X"]
 
 
 def _reference(model: Any, Xm: np.ndarray, y: np.ndarray, ts: np.ndarray) -> dict[str, Any]:

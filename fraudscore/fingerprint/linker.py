@@ -12,10 +12,13 @@ of FP-STALKER's *hybrid* linker (rules find candidates, a learned model decides)
    without a resettable id while its family holds fewer than
    ``min_family_devices`` devices -- a prior of ``mobile_prior`` devices (mobile
    fingerprints are mostly not unique);
-3. **shared classes**: a fingerprint as common as two devices or more cannot be
-   told apart from its twins: it is linked to one shared record per class
+3. **shared classes**: a fingerprint whose popularity reaches :data:`COMMON_POPULARITY`
+   cannot be told apart from its twins: it is linked to one shared record per class
    (hardware family, browser, lasting settings) across updates, as exact
-   matching would within one version, with confidence ``1 / popularity``;
+   matching would within one version, with confidence ``1 / popularity`` (at most
+   0.5: a class record stands for two devices or more). The class is sticky: a
+   twin hitting the class record is a sighting of it, and a device tracked alone
+   whose fingerprint becomes common joins its class on its next exact hit;
 4. **candidates** otherwise come from blocks, never a scan: devices of the same
    *hardware family* (the hardware section without the renderer's driver
    details, so a driver update does not hide a desktop), browser family and
@@ -38,7 +41,9 @@ the number. An exact match on a common fingerprint (identical phones) therefore
 never merges two phones' histories. The decision is a pure function of the
 fingerprint, the :class:`~fraudscore.fingerprint.linkstate.LinkView` read from
 the state and the event time (:meth:`DeviceLinker.decide`), so an optimistic
-read-decide-commit protocol fits.
+read-decide-commit protocol fits. Over a :class:`MemoryLinkState`, :meth:`DeviceLinker.link`
+takes a fast path for an exact hit (``decide``'s exact branch inlined, parity-tested
+against read -> decide -> write).
 
 Examples
 --------
@@ -64,16 +69,21 @@ from typing import Any
 import xxhash
 
 from ..errors import ConfigError
-from .linkfeatures import compatible, make_record, n_differences, pair_features
+from .linkfeatures import compatible_records, make_record, n_differences, pair_features
 from .linkmodel import LinkModel, default_link_model
 from .linkstate import LinkPlan, LinkState, LinkView, MemoryLinkState
 from .sections import VOLATILE_ATTRS, Fingerprint
 
-__all__ = ["DeviceLinker", "LinkResult", "MIN_LINK_CONFIDENCE"]
+__all__ = ["DeviceLinker", "LinkResult", "MIN_LINK_CONFIDENCE", "COMMON_POPULARITY"]
 
 #: Velocity features keyed on ``device_id`` use a link only at or above this confidence (a fingerprint
 #: shared by two devices or more gets at most 0.5).
 MIN_LINK_CONFIDENCE = 0.6
+#: Popularity from which a fingerprint is *common* (its link confidence would fall below MIN_LINK_CONFIDENCE):
+#: its observations go to the one shared record of its class.
+COMMON_POPULARITY = 1.0 / MIN_LINK_CONFIDENCE
+#: Least popularity of a fingerprint linked to its class record (which stands for two devices or more).
+_CLASS_POPULARITY = 2.0
 _MASK48 = (1 << 48) - 1
 _IDX = {a: i for i, a in enumerate(VOLATILE_ATTRS)}
 #: Components whose values are counted per hardware family for the popularity estimate (every volatile
@@ -83,6 +93,9 @@ _GLOB_POS: tuple[int, ...] = ()  # nothing is counted over all families
 _ID_TAGS = tuple((_IDX[a], a[:2]) for a in ("android_id", "idfv", "imei"))
 _RENDERER_SLOT = 15
 _CLASS_POS = tuple(_IDX[a] for a in ("screen", "timezone", "languages", "sim_operator", "emulator", "rooted"))
+#: A phone's class leaves the timezone out: nearly every phone shows the home one, so it separates no twins,
+#: while a trip would move the phone to another class and back.
+_CLASS_POS_MOBILE = tuple(p for p in _CLASS_POS if p != _IDX["timezone"])
 _POP_POS_MOBILE = (*_CLASS_POS, *(p for p, _ in _ID_TAGS))
 _POP_POS = (*_POP_POS_MOBILE, _IDX["fonts_hash"], _IDX["canvas_hash"])
 
@@ -180,6 +193,8 @@ class DeviceLinker:
         self.mobile_prior = float(mobile_prior)
         self.min_family_devices = min_family_devices
         self._key_memo: dict[str, Any] = {}  # fingerprint id -> its keys (a pure function of the fingerprint)
+        self._ip_memo: dict[Any, int] = {}  # IP token -> its hash
+        self._results: dict[tuple[str, float], LinkResult] = {}  # results of unchanged devices (immutable)
 
     def __repr__(self) -> str:
         return f"DeviceLinker(state={type(self.state).__name__}, model={self.model.sha256[:12]})"
@@ -218,35 +233,55 @@ class DeviceLinker:
         plus one. ``known``: the device itself is already counted (an exact match, or a drifted
         state of a device in the family), so it is taken out of the counts.
         """
+        g = 1.0
+        for v in view.glob_counts.values():
+            g *= (v + 1) / (view.glob_n + 1)
+        return self._popularity(fp, self._keys(fp)[6], view.fam_n, view.fam_counts, ndev, known, g)
+
+    @staticmethod
+    def pop_keys(fp: Fingerprint) -> tuple[int, ...]:
+        """The family value-count keys :meth:`popularity` multiplies the shares of."""
+        comps = fp.components
+        keys = tuple(comps[p] * 16 + p for p in (_POP_POS if not fp.mobile else _POP_POS_MOBILE) if comps[p])
+        if fp.renderer and not fp.mobile:
+            keys += (fp.renderer * 16 + _RENDERER_SLOT,)
+        return keys
+
+    def _popularity(self, fp: Fingerprint, keys: tuple[int, ...], fam_n: int, counts: dict[int, int], ndev: int,
+                    known: bool, glob: float = 1.0) -> float:
         k = 1 if known else 0
-        n = view.fam_n - k
+        n = fam_n - k
         est = 1.0
         if n > 0:
             others = float(n)
-            counts = view.fam_counts
-            comps = fp.components
-            for p in (_POP_POS if not fp.mobile else _POP_POS_MOBILE):
-                if comps[p]:
-                    others *= max(counts.get(comps[p] * 16 + p, 0) - k, 0) / n
-            if fp.renderer and not fp.mobile:
-                others *= max(counts.get(fp.renderer * 16 + _RENDERER_SLOT, 0) - k, 0) / n
+            get = counts.get
+            for key in keys:
+                c = get(key, 0) - k
+                if c <= 0:
+                    others = 0.0
+                    break
+                others *= c / n
             est += others
-        gn = view.glob_n
-        for v in view.glob_counts.values():
-            est *= (v + 1) / (gn + 1)
-        pop = max(est, float(ndev), 1.0)
-        if fp.mobile and n < self.min_family_devices and not any(fp.components[p] for p, _ in _ID_TAGS):
-            pop = max(pop, self.mobile_prior)
+        est *= glob
+        pop = est if est > ndev else float(ndev)
+        if pop < 1.0:
+            pop = 1.0
+        if fp.mobile and n < self.min_family_devices and pop < self.mobile_prior and not any(
+                fp.components[p] for p, _ in _ID_TAGS):
+            pop = self.mobile_prior
         return pop
 
     # -- the decision ---------------------------------------------------------------------
-    def _keys(self, fp: Fingerprint) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...], tuple[int, ...], str]:
+    def _keys(self, fp: Fingerprint) -> tuple[Any, ...]:
         """(fingerprint ids, block keys, family and global count keys, class key) of ``fp``, memoised by id."""
         hit = self._key_memo.get(fp.id)
-        if hit is None or hit[0][1:] != fp.aliases:
+        # the font-list sketch is not part of the id (a script may report the list or only its hash): check it
+        if hit is None or hit[5] != fp.fonts_sketch or hit[8] != fp.aliases:
             fam_keys, glob_keys = self.stat_keys(fp)
             ids = (fp.id, *fp.aliases) if fp.aliases else (fp.id,)
-            hit = (ids, self.block_keys(fp), fam_keys, glob_keys, self.shared_key(fp))
+            key = self.shared_key(fp)
+            hit = (ids, self.block_keys(fp), fam_keys, glob_keys, key, fp.fonts_sketch, self.pop_keys(fp),
+                   f"d_{fp.family}_{key[2:]}", fp.aliases)
             if len(self._key_memo) >= 65_536:
                 self._key_memo.clear()
             self._key_memo[fp.id] = hit
@@ -254,18 +289,21 @@ class DeviceLinker:
 
     def read(self, fp: Fingerprint, now: int) -> LinkView:
         """Read what :meth:`decide` needs from the state."""
-        ids, blocks, fam_keys, glob_keys, shared = self._keys(fp)
+        ids, blocks, fam_keys, glob_keys, shared, _, _, class_id, _ = self._keys(fp)
         return self.state.read(ids, blocks, fp.family, fam_keys, glob_keys, now,
-                               lambda ex: ex is None or _ahead(ex, fp), shared)
+                               lambda ex: ex is None or (ex["id"] != class_id and _ahead(ex, fp)), shared)
 
     @staticmethod
     def shared_key(fp: Fingerprint) -> str:
-        """The class of a common fingerprint: hardware family, browser family, font-list MinHash and the
-        settings (screen, timezone, languages, SIM, flags), without what updates change (versions, canvas)."""
+        """The class of a common fingerprint: hardware family, browser family, the settings (screen, timezone --
+        not on phones --, languages, SIM, flags) and the font list's MinHash on desktops (on phones, whether the
+        list is reported: their lists are fixed by model and OS version), without what updates change
+        (versions, canvas)."""
         c = fp.components
-        fonts = fp.fonts_sketch[0] if fp.fonts_sketch else 0
+        fonts = (fp.fonts_sketch[0] if not fp.mobile else 1) if fp.fonts_sketch else 0
         h = xxhash.xxh3_64_intdigest(repr((fp.family, fp.canonical.browser_family, fonts,
-                                           *(c[p] for p in _CLASS_POS))).encode()) & _MASK48
+                                           *(c[p] for p in (_CLASS_POS_MOBILE if fp.mobile else _CLASS_POS)))
+                                          ).encode()) & _MASK48
         return f"s:{h:012x}"
 
     def decide(self, fp: Fingerprint, view: LinkView, now: int, ip: int = 0) -> tuple[LinkResult, LinkPlan]:
@@ -273,13 +311,26 @@ class DeviceLinker:
 
         Returns the result and the plan to :meth:`LinkState.write`.
         """
-        ids, blocks, _, _, key = self._keys(fp)
+        ids, blocks, _, _, key, _, _, class_id, _ = self._keys(fp)
         ex = view.exact
-        if ex is not None and not _ahead(ex, fp):
+        if ex is not None and (ex["id"] == class_id or not _ahead(ex, fp)):
+            # (a class record holds twins on several versions: none of them is "ahead" of another; it stands for
+            # two devices or more, whatever the counts say now)
             pop = self.popularity(fp, view, view.exact_ndev, True)
+            if ex["id"] == class_id and pop < _CLASS_POPULARITY:
+                pop = _CLASS_POPULARITY
+            if pop >= COMMON_POPULARITY and ex["id"] != class_id:
+                # a device tracked on its own whose fingerprint has become common: its twins cannot be told
+                # apart, so it joins its class record (else it alternates between the two ids)
+                sh = view.shared
+                did = sh["id"] if sh is not None else class_id
+                changed, _ = _changes(fp, sh) if sh is not None else ((), ())
+                plan = LinkPlan(make_record(fp, did, now, sh, ip), (*ids, key), blocks, view.exact_ndev, False,
+                                fp.family)
+                return LinkResult(did, round(1.0 / max(pop, _CLASS_POPULARITY), 3), changed, False, "shared"), plan
             conf = round(min(1.0, 1.0 / pop), 3)
             did = ex["id"]
-            if ex["fp"] == fp.id:
+            if ex["fp"] == fp.id or did == class_id:  # seen again (a twin of the class: its record stays)
                 plan = LinkPlan(ex, ids, blocks, view.exact_ndev, False, fp.family, touch=True, ip=ip)
                 changed: tuple[str, ...] = ()
             else:  # back to an earlier state of its own (e.g. undocked again)
@@ -291,17 +342,17 @@ class DeviceLinker:
             return LinkResult(did, conf, changed, False, how), plan
         ndev = view.exact_ndev + 1 if ex is not None else 1  # another device already showed this fingerprint
         pop = self.popularity(fp, view, ndev, bool(view.cands))
-        if pop >= 2.0:
+        if pop >= COMMON_POPULARITY:
             # attributes cannot separate this fingerprint's devices: one shared record per class (hardware family,
             # browser, settings) across updates -- what exact matching does within one version -- at low confidence
             sh = view.shared
-            did = sh["id"] if sh is not None else f"d_{fp.family}_{key[2:]}"
+            did = sh["id"] if sh is not None else class_id
             changed, pos = _changes(fp, sh) if sh is not None else ((), ())
             fk, gk = self.stat_keys(fp, pos if sh is not None else None)
             plan = LinkPlan(make_record(fp, did, now, sh, ip), (*ids, key), blocks, ndev, sh is None, fp.family,
                             fk, gk)
-            return LinkResult(did, round(1.0 / pop, 3), changed, sh is None, "shared"), plan
-        cands = [r for r in view.cands if compatible(fp, r)]
+            return LinkResult(did, round(1.0 / max(pop, _CLASS_POPULARITY), 3), changed, sh is None, "shared"), plan
+        cands = compatible_records(fp, view.cands)
         n_c = len(cands)
         scored: list[tuple[float, int, dict[str, Any]]] = []
         if cands:
@@ -347,8 +398,39 @@ class DeviceLinker:
         if type(fp) is not Fingerprint and not isinstance(fp, Fingerprint):
             raise ConfigError(f"DeviceLinker.link needs a Fingerprint. Got {type(fp).__name__} instead.")
         now = ts_ms if type(ts_ms) is int else int(ts_ms)
-        iph = 0 if ip is None else (ip if type(ip) is int else (xxhash.xxh3_64_intdigest(str(ip).encode()) & _MASK48)
-                                                                or 1)
+        if ip is None:
+            iph = 0
+        elif type(ip) is int:
+            iph = ip
+        else:
+            iph = self._ip_memo.get(ip, 0)
+            if not iph:
+                iph = (xxhash.xxh3_64_intdigest(str(ip).encode()) & _MASK48) or 1
+                if len(self._ip_memo) >= 65_536:
+                    self._ip_memo.clear()
+                self._ip_memo[ip] = iph
+        st = self.state
+        if type(st) is MemoryLinkState:
+            # fast path of an unchanged device seen again: decide()'s exact branch, inlined (parity-tested)
+            cur = st.current(fp.id, now)
+            keys = self._keys(fp)
+            if cur is not None and (cur[0]["fp"] == fp.id or cur[0]["id"] == keys[7]):
+                rec, ndev = cur
+                fam_n, counts = st.family(fp.family)
+                pop = self._popularity(fp, keys[6], fam_n, counts, ndev, True)
+                did = rec["id"]
+                if did == keys[7] and pop < _CLASS_POPULARITY:
+                    pop = _CLASS_POPULARITY
+                if pop < COMMON_POPULARITY or did == keys[7]:
+                    conf = round(min(1.0, 1.0 / pop), 3)
+                    st.touch(rec, keys[0], keys[1], ndev, iph, now)
+                    res = self._results.get((did, conf))
+                    if res is None:
+                        if len(self._results) >= 65_536:
+                            self._results.clear()
+                        res = self._results[(did, conf)] = LinkResult(
+                            did, conf, (), False, "exact" if conf >= MIN_LINK_CONFIDENCE else "shared")
+                    return res
         view = self.read(fp, now)
         res, plan = self.decide(fp, view, now, iph)
         self.state.write(plan, now)

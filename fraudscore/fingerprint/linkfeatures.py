@@ -44,11 +44,13 @@ Examples
 from __future__ import annotations
 
 import math
+from operator import ne
 from typing import Any
 
 from .sections import VOLATILE_ATTRS, Fingerprint, sketch_jaccard
 
-__all__ = ["PAIR_FEATURES", "pair_features", "make_record", "compatible", "version_step", "n_differences"]
+__all__ = ["PAIR_FEATURES", "pair_features", "make_record", "compatible", "compatible_records", "version_step",
+           "n_differences"]
 
 _PER_ATTR = ("screen", "timezone", "languages", "fonts_hash", "canvas_hash", "sim_operator")
 PAIR_FEATURES: tuple[str, ...] = (
@@ -92,13 +94,32 @@ def compatible(fp: Fingerprint, rec: dict[str, Any]) -> bool:
             and _not_backwards(c.app_version, rec["av"]))
 
 
+def compatible_records(fp: Fingerprint, recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``[r for r in recs if compatible(fp, r)]`` in one pass (the linker's hot loop over a block).
+
+    Examples
+    --------
+    >>> from fraudscore.keys import Keys
+    >>> from fraudscore.fingerprint.sections import Fingerprinter
+    >>> fpr = Fingerprinter(Keys(b"0123456789abcdef-demo-secret"))
+    >>> a = fpr.fingerprint({"os": "android", "model": "X1", "app_version": "5.2", "android_id": "aa"})
+    >>> old = make_record(fpr.fingerprint({"os": "android", "model": "X1", "app_version": "5.1"}), "d1", 0, None, 0)
+    >>> new = make_record(fpr.fingerprint({"os": "android", "model": "X1", "app_version": "5.3"}), "d2", 0, None, 0)
+    >>> [r["id"] for r in compatible_records(a, [old, new])] == [r["id"] for r in (old, new) if compatible(a, r)]
+    True
+    """
+    c = fp.canonical
+    fam, bf = fp.family, c.browser_family
+    ov, bv, av = (None if v is None else list(v) for v in (c.os_version, c.browser_version, c.app_version))
+    return [r for r in recs if r["fam"] == fam and r["bf"] == bf
+            and (ov is None or r["ov"] is None or ov >= r["ov"])
+            and (bv is None or r["bv"] is None or bv >= r["bv"])
+            and (av is None or r["av"] is None or av >= r["av"])]
+
+
 def n_differences(fp: Fingerprint, rec: dict[str, Any]) -> int:
     """Number of volatile components (and the renderer) that differ: the cheap pre-filter."""
-    n = 0 if fp.renderer == rec["r"] else 1
-    for a, b in zip(fp.components, rec["c"]):
-        if a != b:
-            n += 1
-    return n
+    return (fp.renderer != rec["r"]) + sum(map(ne, fp.components, rec["c"]))
 
 
 def _cmp(a: int, b: int) -> float:
@@ -114,7 +135,7 @@ def pair_features(fp: Fingerprint, rec: dict[str, Any], now: int, ip: int, n_can
     bstep = version_step(c.browser_version, rec["bv"])
     ostep = version_step(c.os_version, rec["ov"])
     astep = version_step(c.app_version, rec["av"])
-    changed = sum(1 for a, b in zip(new, old) if a != b) + (fp.renderer != rec["r"])
+    changed = sum(map(ne, new, old)) + (fp.renderer != rec["r"])
     ua_same = 1.0 if new[_UA] != old[_UA] and bstep <= 0 and ostep <= 0 and new[_OSV] == old[_OSV] else 0.0
     per = [_cmp(new[p], old[p]) for p in _ATTR_POS]
     ids_both = [(new[p], old[p]) for p in _ID_POS if new[p] and old[p]]

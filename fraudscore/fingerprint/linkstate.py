@@ -183,6 +183,32 @@ class MemoryLinkState(LinkState):
         self._devices, self._exact, self._blocks, self._fam, self._glob = devices, exact, blocks, fam, glob
         self.live_evictions = evictions
 
+    def current(self, fp_id: str, now: int) -> tuple[Record, int] | None:
+        """The live record indexed under ``fp_id`` and the fingerprint's device count, else None.
+
+        The fast path of the commonest event, a device seen again: what :meth:`read` returns as
+        the exact match when ``fp_id`` is the first fingerprint id it is asked for.
+
+        Examples
+        --------
+        >>> st = MemoryLinkState()
+        >>> st.write(LinkPlan({"id": "d1", "fp": "fp1_a", "t": 0, "n": 1}, ("fp1_a",), ("k",), 1, True, "f"), 0)
+        >>> st.current("fp1_a", 10)[0]["id"], st.current("fp1_b", 10)
+        ('d1', None)
+        """
+        hit = self._exact.get(fp_id)
+        if hit is None:
+            return None
+        rec = self._devices.get(hit[0])
+        if rec is None or now - rec["t"] > self.ttl_ms:
+            return None
+        return rec, hit[1]
+
+    def family(self, fam: str) -> tuple[int, dict[int, int]]:
+        """The live device count and value counts of hardware family ``fam`` (read-only)."""
+        f = self._fam.get(fam)
+        return (f[0], f[1]) if f is not None else (0, {})
+
     def read(self, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str, fam_keys: Sequence[int],
              glob_keys: Sequence[int], now: int,
              need_candidates: Callable[[Record | None], bool] | None = None,
@@ -227,31 +253,61 @@ class MemoryLinkState(LinkState):
             view.glob_counts = {k: g.get(k, 0) for k in glob_keys}
         return view
 
+    def touch(self, rec: Record, fp_ids: Sequence[str], block_keys: Sequence[str], ndev: int, ip: int,
+              now: int) -> None:
+        """``write(LinkPlan(rec, fp_ids, block_keys, ndev, False, fam, touch=True, ip=ip), now)`` without the
+        plan: the stored record ``rec`` seen again (the linker's fast path)."""
+        if now > rec["t"]:
+            rec["t"] = now
+        rec["n"] += 1
+        if ip:
+            rec["ip"] = ip
+        did = rec["id"]
+        self._devices.move_to_end(did)
+        exact = self._exact
+        for fid in fp_ids:
+            if fid in exact:
+                exact.move_to_end(fid)
+            else:
+                exact[fid] = [did, ndev]
+        self._index(did, block_keys, now)
+        self._bound()
+
     def write(self, plan: LinkPlan, now: int) -> None:
         rec = plan.record
+        if plan.touch:  # the stored record itself: seen again, unchanged
+            self.touch(rec, plan.fp_ids, plan.block_keys, plan.ndev, plan.ip, now)
+            return
         did = rec["id"]
         devices = self._devices
         exact = self._exact
-        if plan.touch:  # the stored record itself: seen again, unchanged
-            if now > rec["t"]:
-                rec["t"] = now
-            rec["n"] += 1
-            if plan.ip:
-                rec["ip"] = plan.ip
-            devices.move_to_end(did)
-            for fid in plan.fp_ids:
-                if fid in exact:
-                    exact.move_to_end(fid)
-                else:
-                    exact[fid] = [did, plan.ndev]
-        else:
-            devices[did] = rec
-            devices.move_to_end(did)
-            for fid in plan.fp_ids:
-                exact[fid] = [did, plan.ndev]
-                exact.move_to_end(fid)
-        blocks, cap, ttl = self._blocks, self.max_per_block, self.ttl_ms
-        for key in plan.block_keys:
+        devices[did] = rec
+        devices.move_to_end(did)
+        for fid in plan.fp_ids:
+            exact[fid] = [did, plan.ndev]
+            exact.move_to_end(fid)
+        self._index(did, plan.block_keys, now)
+        if plan.fam_keys or plan.new_device:
+            f = self._fam.get(plan.fam)
+            if f is None:
+                f = self._fam[plan.fam] = [0, {}]
+            self._fam.move_to_end(plan.fam)
+            f[0] += plan.new_device
+            counts = f[1]
+            for k in plan.fam_keys:
+                counts[k] = counts.get(k, 0) + 1
+        if plan.glob_keys or plan.new_device:
+            self._glob[0] += plan.new_device
+            g = self._glob[1]
+            for k in plan.glob_keys:
+                g[k] = g.get(k, 0) + 1
+                g.move_to_end(k)
+        self._bound()
+
+    def _index(self, did: str, block_keys: Sequence[str], now: int) -> None:
+        """Put device ``did`` at the front (most recently seen) of its blocks, evicting beyond the cap."""
+        blocks, cap, ttl, devices = self._blocks, self.max_per_block, self.ttl_ms, self._devices
+        for key in block_keys:
             blk = blocks.get(key)
             if blk is None:
                 blk = blocks[key] = OrderedDict()
@@ -263,31 +319,23 @@ class MemoryLinkState(LinkState):
                 orec = devices.get(old)
                 if orec is not None and now - orec["t"] <= ttl:
                     self.live_evictions += 1
-        if not plan.touch:
-            if plan.fam_keys or plan.new_device:
-                f = self._fam.get(plan.fam)
-                if f is None:
-                    f = self._fam[plan.fam] = [0, {}]
-                self._fam.move_to_end(plan.fam)
-                f[0] += plan.new_device
-                counts = f[1]
-                for k in plan.fam_keys:
-                    counts[k] = counts.get(k, 0) + 1
-            if plan.glob_keys or plan.new_device:
-                self._glob[0] += plan.new_device
-                g = self._glob[1]
-                for k in plan.glob_keys:
-                    g[k] = g.get(k, 0) + 1
-                    g.move_to_end(k)
+
+    def _bound(self) -> None:
+        """Evict the least recently used beyond the size limits."""
         limit = self.max_devices
-        while len(devices) > limit:
-            devices.popitem(last=False)
-        while len(exact) > 4 * limit:
-            exact.popitem(last=False)
-        while len(blocks) > 4 * limit:
-            blocks.popitem(last=False)
-        while len(self._fam) > limit:
-            self._fam.popitem(last=False)
+        devices, exact, blocks = self._devices, self._exact, self._blocks
+        if len(devices) > limit:
+            while len(devices) > limit:
+                devices.popitem(last=False)
+        if len(exact) > 4 * limit:
+            while len(exact) > 4 * limit:
+                exact.popitem(last=False)
+        if len(blocks) > 4 * limit:
+            while len(blocks) > 4 * limit:
+                blocks.popitem(last=False)
+        fam = self._fam
+        while len(fam) > limit:
+            fam.popitem(last=False)
         g = self._glob[1]
         while len(g) > 8 * limit:
             g.popitem(last=False)

@@ -33,7 +33,7 @@ import numpy as np
 import xxhash
 
 from ..keys import Keys
-from .linker import _ID_TAGS, DeviceLinker, _ahead
+from .linker import _ID_TAGS, COMMON_POPULARITY, DeviceLinker, _ahead
 from .linkfeatures import PAIR_FEATURES, compatible, make_record, n_differences, pair_features
 from .linkmodel import LinkModel
 from .linkstate import LinkPlan, MemoryLinkState
@@ -58,11 +58,12 @@ def _ip_hash(ip: Any) -> int:
     return 0 if ip is None else (xxhash.xxh3_64_intdigest(str(ip).encode()) & _MASK48) or 1
 
 
-class _Prior:
-    """The popularity parameters of a default :class:`DeviceLinker` (without loading a model)."""
-
-    mobile_prior = 3.0
-    min_family_devices = 30
+def _unscored_linker() -> DeviceLinker:
+    """A default :class:`DeviceLinker` for its keys and popularity only, without loading a model (the model
+    may not exist yet: this module trains it)."""
+    lk = object.__new__(DeviceLinker)
+    lk.mobile_prior, lk.min_family_devices, lk._key_memo = 3.0, 30, {}
+    return lk
 
 
 def training_pairs(stream: DriftStream, fingerprinter: Fingerprinter | None = None,
@@ -78,8 +79,7 @@ def training_pairs(stream: DriftStream, fingerprinter: Fingerprinter | None = No
     fpr = fingerprinter or Fingerprinter(_KEYS)
     state = MemoryLinkState()
     block_keys, stat_keys = DeviceLinker.block_keys, DeviceLinker.stat_keys
-    popularity = DeviceLinker.popularity
-    prior = _Prior()
+    popularity = _unscored_linker().popularity
     rows: list[list[float]] = []
     labels: list[int] = []
     for dev, truth, t, ip in zip(stream.devices, stream.truth.tolist(), stream.ts.tolist(), stream.ip_prefix.tolist()):
@@ -95,8 +95,8 @@ def training_pairs(stream: DriftStream, fingerprinter: Fingerprinter | None = No
         if own is not None and t - own["t"] > state.ttl_ms:
             own = None
         exact = view.exact is not None and not _ahead(view.exact, fp)
-        common = not exact and popularity(prior, fp, view, view.exact_ndev + (view.exact is not None),  # type: ignore[arg-type]
-                                          bool(view.cands)) >= 2.0
+        common = not exact and popularity(fp, view, view.exact_ndev + (view.exact is not None),
+                                          bool(view.cands)) >= COMMON_POPULARITY
         if not exact and not common:  # the linker would score candidates
             cands = [r for r in view.cands if compatible(fp, r)]
             n_c = len(cands)

@@ -41,7 +41,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -138,22 +137,10 @@ class ModelReport:
 
     def save(self, directory: str | Path, *, charts: bool = True) -> dict[str, Path]:
         """Write ``report.md``, ``report.json`` and the PNG charts into ``directory``; returns the paths."""
+        from .._plot import write_report
         from .report_charts import draw
 
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        written: dict[str, Path] = {}
-        if charts:
-            paths, note = draw(self, out)
-            self.charts = [p.name for p in paths]
-            written.update({p.stem: p for p in paths})
-            if note and note not in self.notes:
-                self.notes.append(note)
-        (out / "report.json").write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n",
-                                         encoding="utf-8")
-        (out / "report.md").write_text(self.render(), encoding="utf-8")
-        written["json"], written["markdown"] = out / "report.json", out / "report.md"
-        return written
+        return write_report(self, directory, 'report', draw, charts=charts)
 
 
 def _calibration(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str, Any]]:

@@ -51,7 +51,6 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -248,22 +247,10 @@ class MonitorReport:
 
     def save(self, directory: str | Path, *, charts: bool = True) -> dict[str, Path]:
         """Write ``monitor.json``, ``monitor.md`` and (with matplotlib) PNG charts into ``directory``."""
+        from .._plot import write_report
         from .charts import draw
 
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        written: dict[str, Path] = {}
-        if charts:
-            paths, note = draw(self, out)
-            self.charts = [p.name for p in paths]
-            written.update({p.stem: p for p in paths})
-            if note and note not in self.notes:
-                self.notes.append(note)
-        (out / "monitor.json").write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n",
-                                          encoding="utf-8")
-        (out / "monitor.md").write_text(self.render(), encoding="utf-8")
-        written["json"], written["markdown"] = out / "monitor.json", out / "monitor.md"
-        return written
+        return write_report(self, directory, 'monitor', draw, charts=charts)
 
 
 def _iso(ms: int | None) -> str:

@@ -42,6 +42,10 @@ def add_command(sub: Any) -> None:
     p.add_argument("--errors", help="side CSV for rejected rows (default: OUT with .errors.csv)")
     p.add_argument("--state-in", metavar="DIR", help="start from the scoring state saved by an earlier run")
     p.add_argument("--state-out", metavar="DIR", help="save the scoring state where this run ends")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="score on a Dask cluster (extra 'dask'): a scheduler address such as tcp://host:8786, or "
+                        "local:N for N local worker processes; INPUT must be Parquet (a file or a folder) and "
+                        "OUT a folder, one part-<i>.parquet per input partition (docs/scaling.md)")
     p.set_defaults(func=_run_score)
 
     d = sub.add_parser("diff", help="compare the decisions of two bundles on one history",
@@ -88,6 +92,8 @@ def _run_score(args: argparse.Namespace) -> int:
 
     _check_chunk_rows(args)
     keys = keys_from(args)
+    if args.dask:
+        return _run_score_dask(args, keys)
     if Path(args.out).suffix.lower() not in (".csv", ".parquet", ".pq"):
         from ..cli import UsageError
 
@@ -96,6 +102,34 @@ def _run_score(args: argparse.Namespace) -> int:
     summary = rescore(args.input, _scorer(args.bundle, keys, args), args.out, chunk_rows=args.chunk_rows, labels=args.labels,
                       with_features=args.features, errors_out=err_path, progress=not args.no_progress,
                       key=keys, sort_by_time=True, state_in=args.state_in, state_out=args.state_out)
+    return _report(args, summary)
+
+
+def _run_score_dask(args: argparse.Namespace, keys: Any) -> int:
+    from ..cli import UsageError
+
+    if args.state_in or args.state_out:
+        raise UsageError("--dask does not continue or save a scoring state (--state-in/--state-out): a warm "
+                         "start replays one process's state; score the whole history instead")
+    if Path(args.out).suffix.lower() in (".csv", ".parquet", ".pq"):
+        raise UsageError(f"--out {args.out}: with --dask, give a folder (one part-<i>.parquet per input partition)")
+    from ..distributed import connect, score_dask
+
+    err_path = args.errors or str(Path(args.out)) + ".errors.csv"
+    client, cluster = connect(args.dask)
+    try:
+        summary = score_dask(client, args.bundle, args.input, args.out, key=keys, labels=args.labels,
+                             with_features=args.features, errors_out=err_path, sort_by_time=True)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return _report(args, summary)
+
+
+def _report(args: argparse.Namespace, summary: Any) -> int:
+    from ..cli import EXIT_BAD_INPUT
+
     print(summary.render())
     print(f"results -> {args.out}")
     if args.state_out:

@@ -16,6 +16,7 @@ import pytest
 
 from fraudscore import _plot
 from fraudscore.monitor import AlertRules, monitor
+from fraudscore.monitor.reference import PSI_ALERT
 from fraudscore.rules import RuleSet
 from fraudscore.scorer import Scorer
 from fraudscore.synth import add_campaign, generate, shift_field
@@ -69,10 +70,16 @@ def test_alerts_on_the_right_day_and_feature(drifted, report):
     assert report.first_alert_period("sum__amount__by__applicant_id__30d") == _day(data, 49)
     assert report.first_alert_period("count__ip_prefix__10m") == _day(data, 56)
     assert report.first_alert_period("count__ip_prefix__1h") == _day(data, 56)
-    # nothing at all -- no alert, no warning -- in the two weeks before the first drift
-    assert [a for a in report.alerts if a.period < _day(data, 49)] == []
+    # no alert in the two weeks before the first drift, and no warning either, except that the device
+    # graph is still filling (nine weeks of history): as identical phones accumulate, the linker keys fewer
+    # of them, so the link confidence drifts slowly (PSI up to ~0.12 a day here): a true, moderate shift
+    before = [a for a in report.alerts if a.period < _day(data, 49)]
+    assert [a for a in before if a.level == "alert"] == []
+    assert {a.subject for a in before} <= {"device__link_confidence"}
     quiet = [p for p in report.periods if p.period < _day(data, 49)]
-    assert len(quiet) == 14 and max(max(p.feature_psi.values()) for p in quiet) < 0.1
+    assert len(quiet) == 14
+    assert max(v for p in quiet for k, v in p.feature_psi.items() if k != "device__link_confidence") < 0.1
+    assert max(p.feature_psi.get("device__link_confidence", 0.0) for p in quiet) < PSI_ALERT
     assert max(p.score_psi for p in quiet) < 0.1
     # the IP features stay quiet until the campaign; the amount is flagged every day after the shift, an alert
     # (PSI >= 0.25) on the first (a 1.6x shift of a log-normal amount sits near 0.25: PSI 0.24-0.44 a day here)
