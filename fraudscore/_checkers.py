@@ -27,7 +27,7 @@ _MAX_INT = 2**1023  # ints below it convert to finite floats; larger ones take t
 def compile_check(f: Field, max_str: int, max_keys: int, max_list: int) -> Callable[[Any], Any]:
     """A checker for ``f`` given the schema's size limits (see :func:`fraudscore.schema.compile_check`)."""
     name, t, slow = f.name, f.type, f.check
-    if t == "str":
+    if t == "str" or t == "category":
         def check(v: Any) -> Any:
             if type(v) is str:
                 s = v.strip()

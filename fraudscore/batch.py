@@ -268,8 +268,12 @@ def _check_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, EventErr
                 errs.setdefault(int(i), EventError(name, "is required"))
             return ms
         return np.where(missing | bad, np.nan, ms.astype(np.float64))
-    if f.type == "str" and kind == "O":
+    if f.type in ("str", "category") and kind == "O":
         return _check_str_column(f, name, raw, errs)
+    if f.type == "category" and kind in "iu":  # integer codes: their decimal text, as Field.check gives it
+        out = np.empty(n, dtype=object)
+        out[:] = [str(v) for v in raw.tolist()]
+        return out
     if f.type == "mapping" and kind == "O":
         return _check_mapping_column(f, name, raw, errs)
     # generic per-value path: the scalar definition itself

@@ -279,6 +279,7 @@ def _run_train(args: argparse.Namespace) -> int:
     print(f"trained on {len(result.y):,} rows ({rejected:,} rejected); validation "
           f"AUC {m.get('roc_auc', float('nan')):.3f}, AP {m.get('average_precision', float('nan')):.3f}; "
           f"{len(result.feature_names)} features, {len(result.bundle.model.feature_names)} used by the model")
+    print(_training_choices(result.bundle.model))
     if rejected:
         first = read_errors[0] if read_errors else result.errors[0].at_row(int(rows[result.errors[0].row or 0]))
         print(f"first rejected row: {first}")
@@ -291,6 +292,15 @@ def _run_train(args: argparse.Namespace) -> int:
         written = result.report().save(where)
         print(f"model report written to {written['markdown']}")
     return 0
+
+
+def _training_choices(model: Any) -> str:
+    """One line: the validation, calibration and class weighting the training chose, and why."""
+    t = model.training
+    v = t.get("validation") or {}
+    return (f"validation: {v.get('strategy', 'holdout')} ({v.get('reason', 'requested')}); "
+            f"calibration {getattr(model.calibrator, 'method', 'isotonic')}; "
+            f"class weighting {t.get('imbalance', '?')}; {t.get('best_iteration', '?')} trees")
 
 
 # -- schema ------------------------------------------------------------------------------

@@ -14,6 +14,9 @@ a caller would naturally catch, so ``except ValueError`` keeps working::
     ├── NotFittedError(RuntimeError)     a model or scorer used before it was trained
     └── MissingDependencyError(ImportError)  an optional extra is not installed
 
+    FraudscoreWarning(UserWarning)        something worked but deserves a look (e.g. a
+                                          validation period with very few frauds)
+
 Examples
 --------
 >>> from fraudscore.errors import EventError, FraudscoreError
@@ -38,6 +41,7 @@ __all__ = [
     "StoreError",
     "NotFittedError",
     "MissingDependencyError",
+    "FraudscoreWarning",
 ]
 
 _MISSING = object()
@@ -162,3 +166,17 @@ class NotFittedError(FraudscoreError, RuntimeError):
 
 class MissingDependencyError(FraudscoreError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""
+
+
+class FraudscoreWarning(UserWarning):
+    """A result that works but deserves a look: issued with :mod:`warnings` and logged on ``fraudscore``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("validation holds only 3 frauds", FraudscoreWarning)
+    >>> w[0].category.__name__
+    'FraudscoreWarning'
+    """

@@ -194,8 +194,9 @@ def infer_schema(table: Any, *, id_field: str | None = None, time_field: str | N
         raise ConfigError(f"The 'time_field' parameter of Schema.infer names no column. Got {time_field!r} instead.")
     # -- id field
     if id_field is None:
-        unique = [c for c in sample if c != time_field and present[c].size == n and sample[c].dtype.kind in "OUiu"
-                  and len(set(cols[c].tolist())) == n]
+        # no missing value in the sample (which holds at most _SAMPLE rows) and all n values different
+        unique = [c for c in sample if c != time_field and present[c].size == len(sample[c])
+                  and sample[c].dtype.kind in "OUiu" and len(set(cols[c].tolist())) == n]
         named = [c for t in _ID_PREFERRED for c in unique if c.lower() == t]
         idish = [c for c in unique if c.lower().endswith("id")]
         if not (named or idish or unique):

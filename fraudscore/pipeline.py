@@ -13,8 +13,10 @@ keyed pseudonyms, the raw ``device`` mapping replaced by ``device_id`` (linked),
 section) and ``device_canvas`` (a keyed hash of the canvas/WebGL rendering, for
 "attribute seen on many devices" features), and ``ip_prefix`` added. Raw identifiers never leave this module.
 
-The model's input vector is, in order: the schema's numeric fields, the identity
-features, the device features, the link confidence, and the velocity features
+The model's input vector is, in order: the schema's numeric fields, the codes of
+its ``category`` fields (``<field>__category``, from the model's vocabularies:
+:mod:`fraudscore.categories`; NaN without one), the identity features, the device
+features, the link confidence, and the velocity features
 (:attr:`FeaturePipeline.feature_names`).
 
 A link whose confidence is below
@@ -39,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from .batch import ColumnBatch
+from .categories import Categories, category_feature
 from .errors import EventError, StoreError
 from .fingerprint import (DEVICE_FEATURES, MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprinter, MemoryLinkState,
                           device_signal_matrix, device_signals)
@@ -163,10 +166,16 @@ def protected_features(names: tuple[str, ...] | list[str]) -> list[str]:
 
     Examples
     --------
-    >>> protected_features(["amount", "applicant_id__age", "applicant_id__gender", "inviter_id__age"])
-    ['applicant_id__age', 'applicant_id__gender', 'inviter_id__age']
+    >>> protected_features(["amount", "applicant_id__age", "applicant_id__gender", "inviter_id__age",
+    ...                     "gender__category", "browser__category"])
+    ['applicant_id__age', 'applicant_id__gender', 'inviter_id__age', 'gender__category']
     """
-    return [n for n in names if n.rsplit("__", 1)[-1] in ("age", "gender")]
+    out = []
+    for n in names:
+        base = n[: -len("__category")] if n.endswith("__category") else n
+        if base.rsplit("__", 1)[-1] in ("age", "gender"):
+            out.append(n)
+    return out
 
 
 class FeaturePipeline:
@@ -180,6 +189,9 @@ class FeaturePipeline:
         Caller-supplied secrets for pseudonyms and fingerprints.
     feature_set : FeatureSet
         The velocity feature specs.
+    categories : Categories, optional
+        Vocabularies of the schema's ``category`` fields (a trained model's);
+        without one a field's code is NaN.
 
     Examples
     --------
@@ -191,7 +203,8 @@ class FeaturePipeline:
     (('amount', 'term_months'), 'count__device_id__24h')
     """
 
-    def __init__(self, schema: Schema, keys: Keys, feature_set: FeatureSet) -> None:
+    def __init__(self, schema: Schema, keys: Keys, feature_set: FeatureSet,
+                 categories: Categories | None = None) -> None:
         self.schema = schema
         self.keys = keys
         self.feature_set = feature_set
@@ -206,10 +219,14 @@ class FeaturePipeline:
             f.name for f in schema.fields if f.type in ("float", "int", "bool") and f.name != schema.time_field
         )
         self.time_fields = tuple(f.name for f in schema.fields if f.type == "timestamp" and f.name != schema.time_field)
+        self.category_fields = tuple(f.name for f in schema.fields if f.type == "category")
+        self.categories = categories if categories is not None else Categories()
+        self._vocabs = tuple(self.categories.get(c) for c in self.category_fields)
         device_feats = (*DEVICE_FEATURES, LINK_FEATURE) if self.has_device else ()
         self.feature_names: tuple[str, ...] = (
             *self.numeric_fields,
             *(f"{name}{AGE_SUFFIX}" for name in self.time_fields),
+            *(category_feature(c) for c in self.category_fields),
             *self.identity.feature_names,
             *device_feats,
             *feature_set.names,
@@ -264,6 +281,8 @@ class FeaturePipeline:
             for name in self.time_fields:
                 v = ev.get(name)
                 static.append(_NAN if v is None else (t - v) / 1000.0)
+        for name, vocab in zip(self.category_fields, self._vocabs):
+            static.append(_NAN if vocab is None else vocab.encode_one(ev.get(name)))
         static.extend(ident_feats[n] for n in self.identity.feature_names)
         if self.device_id_field is not None:
             record["device_id"] = pseudo[self.device_id_field]
@@ -504,6 +523,9 @@ class FeaturePipeline:
             col = columns.get(name)
             static[:, j] = np.nan if col is None else (ts - np.asarray(col, dtype=np.float64)) / 1000.0
             j += 1
+        k = len(self.category_fields)
+        static[:, j: j + k] = self.category_codes(columns, n)
+        j += k
         pseudo_cols, j = self._identity_batch(columns, ts, n, static, j)
         dev_cols = self._device_batch(columns, ts, n, static, j, linker,
                                       pseudo_cols.get("ip_prefix")) if self.has_device else {}
@@ -515,6 +537,19 @@ class FeaturePipeline:
         for alias, name in self._aliases:
             rec_cols[alias] = ts if name == tf else columns[name]
         return rec_cols, static
+
+    def category_codes(self, columns: Mapping[str, np.ndarray], n: int,
+                       categories: Categories | None = None) -> np.ndarray:
+        """The ``<field>__category`` columns (n, k) of normalised record columns, with ``categories``
+        (default: the pipeline's own), exactly as the online path encodes them."""
+        cats = self.categories if categories is None else categories
+        out = np.full((n, len(self.category_fields)), np.nan)
+        for j, name in enumerate(self.category_fields):
+            vocab = cats.get(name)
+            col = columns.get(name)
+            if vocab is not None and col is not None:
+                out[:, j] = vocab.encode(col)
+        return out
 
     def screen(self, cb: ColumnBatch) -> ColumnBatch:
         """Remove the rows the online path would refuse after validation: device mappings without a known attribute.

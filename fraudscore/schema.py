@@ -11,6 +11,10 @@ fields, with
 * timestamps as ``int`` epoch milliseconds (see :mod:`fraudscore.timeutil`),
 * numbers as ``float`` (``int`` fields as integral floats), finite and in bounds,
 * strings stripped of surrounding whitespace (an empty string is missing),
+* categories (type ``category``) as text too: integers and whole floats become
+  their decimal text (``12`` and ``12.0`` -> ``"12"``), booleans ``"true"`` /
+  ``"false"``; they reach the model through a vocabulary learnt at training
+  (:mod:`fraudscore.categories`),
 * booleans as ``bool``, the nested ``device`` mapping as a ``dict``.
 
 Any malformed value raises :class:`~fraudscore.errors.EventError` naming the
@@ -68,10 +72,10 @@ from .timeutil import to_epoch_ms
 __all__ = ["Field", "Schema", "DEFAULT_SCHEMA", "FieldType", "IdentifierKind", "compile_check", "check_extra",
            "EXTRA_FIELD", "EVENT"]
 
-FieldType = Literal["str", "float", "int", "bool", "timestamp", "mapping"]
+FieldType = Literal["str", "float", "int", "bool", "timestamp", "mapping", "category"]
 IdentifierKind = Literal["national_id", "phone", "email", "bank_card", "ip", "device_id", "generic"]
 
-_FIELD_TYPES = ("str", "float", "int", "bool", "timestamp", "mapping")
+_FIELD_TYPES = ("str", "float", "int", "bool", "timestamp", "mapping", "category")
 _ID_KINDS = ("national_id", "phone", "email", "bank_card", "ip", "device_id", "generic")
 _SCALARS = (str, int, float, bool)
 MAX_MAPPING_KEYS = MAX_DEVICE_ATTRIBUTES
@@ -181,8 +185,11 @@ class Field:
     ----------
     name : str
         Field name in the event (a valid identifier, not starting with ``_``).
-    type : {"str", "float", "int", "bool", "timestamp", "mapping"}
-        Expected type after normalisation.
+    type : {"str", "float", "int", "bool", "timestamp", "mapping", "category"}
+        Expected type after normalisation. ``category``: a value from a small set
+        (browser, traffic source, state), given to the model as a LightGBM
+        categorical feature ``<name>__category`` through a vocabulary learnt at
+        training; unseen values share one "other" code (:mod:`fraudscore.categories`).
     required : bool, default False
         A missing required field is an error; a missing optional one is ``None``
         (and ``NaN`` in the model's input).
@@ -232,6 +239,11 @@ class Field:
                 f"The 'identifier' parameter of Field {self.name!r} must be one of {_ID_KINDS}. "
                 f"Got {self.identifier!r} instead."
             )
+        if self.identifier is not None and self.type == "category":
+            raise ConfigError(
+                f"Field {self.name!r} cannot be both an identifier and a 'category': identifiers are pseudonymised "
+                "and their values must never be kept in a vocabulary. Use type 'str' (velocity keys still work)."
+            )
         if self.identifier is not None and self.type != "str":
             raise ConfigError(f"Identifier field {self.name!r} must have type 'str'. Got {self.type!r}.")
 
@@ -251,6 +263,24 @@ class Field:
             if len(s) > MAX_STR_LEN:
                 raise EventError(name, f"must be at most {MAX_STR_LEN} characters", value=value)
             _valid_text(name, s, value)
+            return s if s else None
+        if t == "category":
+            if isinstance(value, str):
+                s = value.strip()
+            elif isinstance(value, (bool, np.bool_)):
+                s = "true" if value else "false"
+            elif isinstance(value, (int, np.integer)):
+                if int(value).bit_length() > 4 * MAX_STR_LEN:  # certainly too many digits: never str() it
+                    raise EventError(name, f"must be at most {MAX_STR_LEN} characters", value=value)
+                s = str(int(value))
+            elif isinstance(value, (float, np.floating)) and math.isfinite(float(value)):
+                f = float(value)
+                s = str(int(f)) if f.is_integer() else repr(f)
+            else:
+                raise EventError(name, "must be a category (text or a number)", value=value)
+            if len(s) > MAX_STR_LEN:
+                raise EventError(name, f"must be at most {MAX_STR_LEN} characters", value=value)
+            _valid_text(name, s, value)  # no NUL, no lone surrogates (a vocabulary is saved as UTF-8 JSON)
             return s if s else None
         if t in ("float", "int"):
             if isinstance(value, (bool, np.bool_)) or not isinstance(
@@ -452,7 +482,7 @@ class Schema:
                                   f"Fields: {', '.join(by_name)}.")
             object.__setattr__(self, "protected", tuple(self.protected))
         object.__setattr__(self, "_by_name", by_name)
-        object.__setattr__(self, "_plan", tuple((f.name, f.required, f.type == "str", compile_check(f))
+        object.__setattr__(self, "_plan", tuple((f.name, f.required, f.type in ("str", "category"), compile_check(f))
                                                 for f in self.fields))
 
     # -- introspection -------------------------------------------------------

@@ -171,8 +171,9 @@ class Scorer:
             )
         self.schema = Schema.from_dict(bundle.schema)
         self.feature_set = FeatureSet.from_dict(bundle.features)
-        self.pipeline = FeaturePipeline(self.schema, self.keys, self.feature_set)
         self.model = bundle.model
+        self.pipeline = FeaturePipeline(self.schema, self.keys, self.feature_set,
+                                        categories=None if self.model is None else self.model.categories)
         self._model_cols: np.ndarray | None = None
         if self.model is not None:
             names = list(self.pipeline.feature_names)

@@ -51,6 +51,7 @@ from ._version import __version__
 from .batch import ColumnBatch
 from .bundle import Bundle
 from ._compat import progress as _progress
+from .categories import Categories, Vocabulary, category_feature
 from .errors import ConfigError, InputError
 from .keys import Keys
 from .model import TrainConfig, train_model
@@ -415,6 +416,15 @@ def train(
         raise ConfigError(f"The 'exclude_features' parameter of train names unknown features. Got {unknown} instead.")
     cols = [j for j, n in enumerate(names) if n not in set(exclude_features)]
     model_names = [names[j] for j in cols]
+    # category fields: a vocabulary from the model's rows, the same codes score() and score_batch() will give
+    vocabs = {f: Vocabulary.fit(np.asarray(rec[f], dtype=object)[known_y], min_count=tcfg.category_min_count,
+                                max_size=tcfg.max_categories)
+              for f in scorer.pipeline.category_fields if category_feature(f) in model_names}
+    categories = Categories(vocabs)
+    if vocabs:
+        codes = scorer.pipeline.category_codes(rec, cb.n, categories)
+        for j, f in enumerate(scorer.pipeline.category_fields):
+            X[:, names.index(category_feature(f))] = codes[:, j]
     entity = None if entity_field is None else np.asarray(rec[entity_field], dtype=object)[known_y]
     with _progress(progress, unit="rounds") as bar:
         task = bar.add_task("boosting rounds", total=tcfg.num_boost_round)
@@ -423,7 +433,8 @@ def train(
             bar.update(task, completed=env.iteration + 1)
 
         model = train_model(X[known_y][:, cols], y[known_y].astype(np.int8), ts[known_y], model_names, config=tcfg,
-                            entity=entity, callbacks=[_round])
+                            entity=entity, callbacks=[_round], categorical=categories.features,
+                            categories=categories)
         bar.update(task, total=model.training.get("best_iteration") or tcfg.num_boost_round,
                    completed=model.training.get("best_iteration") or tcfg.num_boost_round)
     model.reference = _reference(model, X[known_y][:, cols], y[known_y], ts[known_y])

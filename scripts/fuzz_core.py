@@ -1,7 +1,7 @@
 """Differential fuzzing of the compiled core against its Python reference.
 
 Each input drives a random scenario: a feature set built from the input (every
-aggregation, filters, composite keys, delays), a stream of events with arbitrary field
+aggregation, filters, composite keys, delays, calendar windows), a stream of events with arbitrary field
 values (missing, NaN, huge, ints, bools, odd strings, late times), fraud labels, and a
 snapshot round trip; the compiled store must return exactly what the Python reference
 returns (or refuse exactly the same events). A second target feeds arbitrary bytes and
@@ -35,7 +35,8 @@ from fraudscore.errors import EventError, FraudscoreError  # noqa: E402
 from fraudscore.velocity import FeatureSet, FeatureSpec, MemoryStore, OnlineVelocity  # noqa: E402
 
 AGGS = ("count", "sum", "mean", "min", "max", "distinct", "first_seen_age", "time_since_last", "fraud_count",
-        "fraud_rate")
+        "fraud_rate", "ratio_to_mean")
+DAY = 86_400_000
 FIELDS = ("a", "b", "c")
 VALUES = (None, "p:" + "0f" * 16, "x", "", "é", "日本", 0, 1, 7, -3, 2**40)
 NUMBERS = (None, float("nan"), 0.0, -0.0, 0.5, 1.5, 2.5, -2.5, 1e12, -1e12, 123.456, 1e-9, 3, True)
@@ -70,7 +71,7 @@ def feature_set(d: Bytes) -> FeatureSet:
         agg = d.pick(AGGS)
         key = d.pick((("a",), ("b",), ("a", "b")))
         kw = {}
-        if agg in ("sum", "mean", "min", "max"):
+        if agg in ("sum", "mean", "min", "max", "ratio_to_mean"):
             kw["field"] = "x"
         if agg == "distinct":
             kw["of"] = "c"
@@ -78,8 +79,10 @@ def feature_set(d: Bytes) -> FeatureSet:
             kw["delay"] = d.pick((0, 500, 2000))
         elif d.int(4) == 0:
             kw["delay"] = d.pick((300, 1000))
-        kw["window"] = d.pick((1000, 3000, "all")) if agg not in ("first_seen_age", "time_since_last") or d.int(2) \
-            else None
+        kw["window"] = d.pick((1000, 3000, "all", "1 calendar day", "2 calendar days")) \
+            if agg not in ("first_seen_age", "time_since_last") or d.int(2) else None
+        if d.int(4) == 0:
+            kw["exclude_same_day"] = True
         if d.int(3) == 0:
             kw["filter"] = {"ch": d.pick((["web"], ["web", 1], [True]))}
         if agg not in ("fraud_count", "fraud_rate") and not kw.get("delay") and d.int(3) == 0:
@@ -122,6 +125,8 @@ def scenario(data: bytes) -> None:
             core = com.store._core
             core.load(core.dump())
             continue
+        if op == 2 and d.int(2):  # to just before the next UTC midnight (calendar window edges)
+            t = (t // DAY + 1) * DAY - d.int(3) * 700
         t += d.int(3000) - 800
         rec = {"application_id": d.pick((f"A{i}", f"A{i}", None, 5)), "ts": t, "a": d.pick(VALUES),
                "b": d.pick(VALUES), "c": d.pick(VALUES), "ch": d.pick(CHANNELS), "x": d.pick(NUMBERS)}

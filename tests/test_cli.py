@@ -173,6 +173,7 @@ def test_zip_writes_the_directory_and_the_zip(files, tmp_path, capsys):
     text = capsys.readouterr().out
     assert (out / "manifest.json").is_file() and zipfile.is_zipfile(tmp_path / "bz.zip")
     assert f"bundle written to {out}" in text and "bz.zip" in text
+    assert "validation: " in text and "calibration " in text and "class weighting " in text  # what training chose
     assert main(["score", str(files / "h.csv"), "--bundle", str(tmp_path / "bz.zip"), "--out",
                  str(tmp_path / "z.csv"), "--no-progress"]) == 0
 

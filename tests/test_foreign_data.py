@@ -115,6 +115,16 @@ def test_protected_fields_never_reach_the_model():
     assert Schema.from_toml(_shop_schema(protected=("age",)).to_toml()).protected == ("age",)
 
 
+def test_schema_infer_finds_the_id_field_beyond_its_sample():
+    # more rows than Schema.infer samples (20,000): the id column is still recognised as all-different
+    n = 25_000
+    table = {"order_id": np.array([f"o{i}" for i in range(n)], dtype=object),
+             "order_time": 1_700_000_000_000 + np.arange(n, dtype=np.int64) * 60_000,
+             "amount": np.linspace(1.0, 99.0, n)}
+    s = Schema.infer(table)
+    assert (s.id_field, s.time_field) == ("order_id", "order_time")
+
+
 def test_defaults_derive_from_a_custom_schema_and_text_fields_are_named(caplog):
     rows, labels = _shop_rows()
     with caplog.at_level(logging.INFO, logger="fraudscore"):
@@ -168,6 +178,7 @@ def test_schema_infer_on_the_ecommerce_look_alike_end_to_end(tmp_path, monkeypat
     assert (s.id_field, s.time_field) == ("user_id", "purchase_time")
     assert s["signup_time"].type == "timestamp" and s["device_id"].identifier == "device_id"
     assert s["ip_address"].identifier == "ip" and s.protected == ("sex", "age") and "class" not in s
+    assert s["source"].type == s["browser"].type == "category"  # short lists of values reach the model
     assert Schema.from_toml(s.to_toml()) == s
     table.to_csv(tmp_path / "shop.csv", index=False)
     (tmp_path / "schema.toml").write_text(s.to_toml())
@@ -179,6 +190,12 @@ def test_schema_infer_on_the_ecommerce_look_alike_end_to_end(tmp_path, monkeypat
                  str(tmp_path / "scored.csv"), "--no-progress", *key_env]) == 0
     import pandas as pd
 
+    from fraudscore.bundle import Bundle
+
+    model = Bundle.load(tmp_path / "b", key=KEY).model
+    cats = sorted(n for n in model.feature_names if n.endswith("__category"))
+    assert cats == ["browser__category", "source__category"]  # sex is protected: never a model input
+    assert model.categories.get("browser").values and sorted(model.categories.features) == cats
     scored = pd.read_csv(tmp_path / "scored.csv")
     assert len(scored) == len(table) and set(scored["action"]) <= {"approve", "review", "decline"}
     y = table["class"].to_numpy()[scored["row"].to_numpy()]

@@ -35,7 +35,8 @@
 #define F_TOUCHED 0x40000000u
 #define N_MASK 0x3FFFFFFFu
 
-enum { A_COUNT, A_SUM, A_MEAN, A_MIN, A_MAX, A_DISTINCT, A_FIRST, A_LAST, A_FCOUNT, A_FRATE };
+enum { A_COUNT, A_SUM, A_MEAN, A_MIN, A_MAX, A_DISTINCT, A_FIRST, A_LAST, A_FCOUNT, A_FRATE, A_RATIO };
+#define DAY_MS 86400000LL
 enum { K_FLAG, K_VAL, K_VALID, K_OPT, K_DIST, K_APP };
 
 typedef struct {
@@ -50,9 +51,14 @@ typedef struct {
     int out, code, pair, include, flag, slot, slot2;
 } Query;
 
+/* window edges of a query at time t (Query.edges in velocity/plan.py): events te with lower < te <= upper.
+ * Duration windows: (t - lo, t - hi]. Calendar windows (cal > 0) and excl (exclude the UTC day) take their
+ * edges from the UTC day d0 of r = t - hi: upper = r (d0 - 1 with excl), lower = d0 - (cal - 1 + excl) days - 1
+ * (t - lo without cal). */
 typedef struct {
     int has_lo;
     int64_t lo, hi;
+    int cal, excl;
 } Pair;
 
 typedef struct {
@@ -588,12 +594,23 @@ static int read_group(Store *s, Group *g, const uint64_t *E, Py_ssize_t n, int64
             b0[p] = b1[p] = 0;
             continue;
         }
-        Py_ssize_t i1 = (pr->hi == 0 && in_order) ? n : bisect_right(E, evw, t - pr->hi, 0, n);
-        Py_ssize_t i0 = 0;
-        if (pr->has_lo && i1 > 0) {
-            int64_t edge = t - pr->lo;
-            i0 = ((int64_t)E[0] > edge) ? 0 : bisect_right(E, evw, edge, 0, i1);
+        int has_lower = pr->has_lo;
+        int64_t upper = t - pr->hi, lower = has_lower ? t - pr->lo : 0;
+        Py_ssize_t i1;
+        if (pr->cal || pr->excl) {
+            int64_t m = upper % DAY_MS;
+            int64_t d0 = upper - (m < 0 ? m + DAY_MS : m); /* floor to the UTC midnight, as Python's % */
+            if (pr->excl) upper = d0 - 1;
+            if (pr->cal) {
+                has_lower = 1;
+                lower = d0 - ((int64_t)pr->cal - 1 + pr->excl) * DAY_MS - 1;
+            }
+            i1 = bisect_right(E, evw, upper, 0, n);
+        } else {
+            i1 = (pr->hi == 0 && in_order) ? n : bisect_right(E, evw, upper, 0, n);
         }
+        Py_ssize_t i0 = 0;
+        if (has_lower && i1 > 0) i0 = ((int64_t)E[0] > lower) ? 0 : bisect_right(E, evw, lower, 0, i1);
         b0[p] = i0;
         b1[p] = i1;
     }
@@ -615,7 +632,8 @@ static int read_group(Store *s, Group *g, const uint64_t *E, Py_ssize_t n, int64
             break;
         }
         case A_SUM:
-        case A_MEAN: {
+        case A_MEAN:
+        case A_RATIO: {
             int w = g->slots[q->slot].word;
             __int128 acc = 0;
             for (Py_ssize_t i = i0; i < i1; i++) acc += (int64_t)E[i * evw + w];
@@ -627,7 +645,16 @@ static int read_group(Store *s, Group *g, const uint64_t *E, Py_ssize_t n, int64
                 int64_t nv = 0;
                 for (Py_ssize_t i = i0; i < i1; i++) nv += bit_of(g, E + i * evw, vb);
                 if (inc) nv += bit_of(g, cur, vb);
-                out[q->out] = nv == 0 ? NAN : i128_to_double(acc) / ((double)nv * 1e6);
+                if (q->code == A_MEAN) {
+                    out[q->out] = nv == 0 ? NAN : i128_to_double(acc) / ((double)nv * 1e6);
+                } else if (!bit_of(g, cur, vb) || nv == 0 || acc == 0) {
+                    /* plan.finish("ratio_to_mean"): the event's own value (None when missing or filtered out)
+                     * over the window mean; NaN without a value or with a mean that is NaN or 0 */
+                    out[q->out] = NAN;
+                } else {
+                    double mean = i128_to_double(acc) / ((double)nv * 1e6);
+                    out[q->out] = ((double)(int64_t)cur[w] / 1e6) / mean;
+                }
             }
             break;
         }
@@ -976,7 +1003,7 @@ static int int_at(PyObject *t, Py_ssize_t i, int *out) {
 }
 
 /* group descriptor: (keys, horizon|None, slots [(kind, field|None, filt)], filters (tuple of filt),
- *                    queries [(out, code, pair, include, flag, slot, slot2)], pairs [(lo|None, hi)]) */
+ *                    queries [(out, code, pair, include, flag, slot, slot2)], pairs [(lo|None, hi, cal_days, excl_day)]) */
 static int group_init(Group *g, PyObject *d) {
     if (!PyTuple_Check(d) || PyTuple_GET_SIZE(d) != 6) return bad_desc("group");
     PyObject *keys = PyTuple_GET_ITEM(d, 0), *hor = PyTuple_GET_ITEM(d, 1), *slots = PyTuple_GET_ITEM(d, 2);
@@ -1037,12 +1064,14 @@ static int group_init(Group *g, PyObject *d) {
     g->pairs = PyMem_Calloc(g->npairs + 1, sizeof(Pair));
     for (int i = 0; i < g->npairs; i++) {
         PyObject *p = PyTuple_GET_ITEM(pairs, i);
-        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 2) return bad_desc("pair");
+        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 4) return bad_desc("pair");
         PyObject *lo = PyTuple_GET_ITEM(p, 0);
         g->pairs[i].has_lo = lo != Py_None;
         if (lo != Py_None) g->pairs[i].lo = PyLong_AsLongLong(lo);
         g->pairs[i].hi = PyLong_AsLongLong(PyTuple_GET_ITEM(p, 1));
         if (PyErr_Occurred()) return -1;
+        if (int_at(p, 2, &g->pairs[i].cal) < 0 || int_at(p, 3, &g->pairs[i].excl) < 0) return -1;
+        if (g->pairs[i].cal < 0 || g->pairs[i].cal > 36500 || (g->pairs[i].excl & ~1)) return bad_desc("calendar pair");
     }
     g->nq = (int)PyTuple_GET_SIZE(qs);
     g->q = PyMem_Calloc(g->nq + 1, sizeof(Query));
@@ -1055,10 +1084,10 @@ static int group_init(Group *g, PyObject *d) {
             int_at(qd, 6, &q->slot2) < 0)
             return -1;
         if (q->pair < 0 || q->pair >= g->npairs || q->flag >= g->nslots || q->slot >= g->nslots ||
-            q->slot2 >= g->nslots || q->code < A_COUNT || q->code > A_FRATE)
+            q->slot2 >= g->nslots || q->code < A_COUNT || q->code > A_RATIO)
             return bad_desc("query index");
         if (q->code != A_COUNT && q->code != A_FIRST && q->code != A_LAST && q->slot < 0) return bad_desc("query slot");
-        if (q->code == A_MEAN && q->slot2 < 0) return bad_desc("mean slot");
+        if ((q->code == A_MEAN || q->code == A_RATIO) && q->slot2 < 0) return bad_desc("mean slot");
     }
     return 0;
 }

@@ -173,7 +173,7 @@ class EnsembleModel(Model):
         Positive weight per member; default ``1 / k`` (the mean raw score).
     member_info : sequence of dict, optional
         Metadata per member (seed, best iteration), saved in ``model.json``.
-    calibrator, thresholds, metrics, training, fast, reference, compiled
+    calibrator, thresholds, metrics, training, fast, reference, compiled, categories
         As for :class:`~fraudscore.model.model.Model`. The merged booster is one
         LightGBM model, so ``compiled=True`` (or :meth:`compile`) evaluates it
         with the compiled trees like any other: one table-driven forest holding
@@ -216,6 +216,7 @@ class EnsembleModel(Model):
         fast: bool = True,
         reference: Mapping[str, Any] | None = None,
         compiled: bool = False,
+        categories: Any = None,
     ) -> None:
         import lightgbm as lgb
 
@@ -232,7 +233,7 @@ class EnsembleModel(Model):
         self._members: list[Any] | None = None
         super().__init__(lgb.Booster(model_str=merged), feature_names, calibrator=calibrator,
                          thresholds=thresholds, metrics=metrics, training=training, fast=fast, reference=reference,
-                         compiled=compiled)
+                         compiled=compiled, categories=categories)
 
     @property
     def n_members(self) -> int:
@@ -309,7 +310,7 @@ class EnsembleModel(Model):
         try:
             return cls(texts, meta["feature_names"], weights=weights, member_info=infos, calibrator=calibrator,
                        thresholds=Thresholds.from_dict(meta["thresholds"]), metrics=meta.get("metrics") or {},
-                       training=meta.get("training") or {}, fast=fast)
+                       training=meta.get("training") or {}, fast=fast, categories=meta.get("categories"))
         except Exception as e:  # LightGBMError, ConfigError, KeyError
             raise BundleError(f"ensemble model is invalid: {e}") from None
 

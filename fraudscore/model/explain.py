@@ -66,11 +66,18 @@ def _pl(name: str) -> str:
 
 
 def _window(w: str) -> str:
+    if w.endswith("__earlier_days"):
+        return _window(w[: -len("__earlier_days")]) + ", earlier days only"
+    m = re.fullmatch(r"cal(\d+)d", w)
+    if m:
+        return f"{m.group(1)} calendar day" + ("s" if m.group(1) != "1" else "")
     m = re.fullmatch(r"(\d+)([a-z]+)", w)
     return f"{m.group(1)} {m.group(2)}" if m else w
 
 
-def _num(v: float) -> str:
+def _num(v: float | str) -> str:
+    if isinstance(v, str):  # a decoded category value
+        return v
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "missing"
     if float(v).is_integer():
@@ -132,6 +139,11 @@ class ReasonCode:
         """The message for ``feature`` at ``value``."""
         m = m or self.match(feature)
         g = m.groupdict() if m else {}
+        if isinstance(value, str):  # a decoded category value: quoted as is
+            fields = {"value": value, "pct": value, "duration": value, "window": _window(g.get("window") or ""),
+                      "key": _sg(g.get("key") or ""), "keys": _pl(g.get("key") or ""), "whats": _pl(g.get("what") or ""),
+                      "agg": _AGG_WORD.get(g.get("agg") or "", g.get("agg") or ""), "feature": feature}
+            return self.template.format(**fields)
         missing = value is None or (isinstance(value, float) and math.isnan(value))
         template = self.missing if (missing and self.missing) else self.template
         fields = {
@@ -167,6 +179,8 @@ REASON_TABLE: tuple[ReasonCode, ...] = (
                "many applications with this {key} ({value} in {window})", True),
     ReasonCode(r"(?P<agg>sum|mean|max)__amount__by__(?P<key>\w+?)__(?P<window>\w+)", "MODEL_AMOUNT_VELOCITY",
                "high {agg} amount requested with this {key} ({value} in {window})", True),
+    ReasonCode(r"ratio_to_mean__amount__by__(?P<key>\w+?)__(?P<window>\w+)", "MODEL_AMOUNT_UNUSUAL",
+               "amount {value} times the usual for this {key} ({window})", True),
     ReasonCode(r"(?P<agg>\w+?)__(?P<what>\w+?)__by__(?P<key>\w+?)__(?P<window>\w+)", "MODEL_VELOCITY_OTHER",
                "unusual recent activity for this {key} ({feature} = {value})", False),
     ReasonCode(r"time_since_last__(?P<key>\w+?)(__(?P<window>[0-9]+[a-z]+))?", "MODEL_RAPID_REPEAT",
@@ -185,8 +199,9 @@ REASON_TABLE: tuple[ReasonCode, ...] = (
                "the {key} is not a valid number or address ({feature} = {value})", True),
     ReasonCode(r"bank_card__bin6", "MODEL_CARD_ISSUER", "card issuer range (BIN {value})", False),
     ReasonCode(r"ip__\w+", "MODEL_IP", "IP address characteristics ({feature} = {value})", False),
-    ReasonCode(r"(\w+__)?(age|gender|sex|birth_\w+)", "MODEL_PROTECTED_ATTRIBUTE",
+    ReasonCode(r"(\w+__)?(age|gender|sex|birth_\w+)(__category)?", "MODEL_PROTECTED_ATTRIBUTE",
                "applicant attribute {feature} ({value}) -- protected characteristic, internal only", False),
+    ReasonCode(r"(?P<key>\w+?)__category", "MODEL_CATEGORY", "{key}: {value}", False),
     ReasonCode(r"email__disposable", "MODEL_EMAIL_DISPOSABLE", "disposable email address", True),
     ReasonCode(r"email__\w+", "MODEL_EMAIL", "email address characteristics ({feature} = {value})", False),
     ReasonCode(r"phone__\w+", "MODEL_PHONE", "phone number characteristics ({feature} = {value})", False),
@@ -200,7 +215,7 @@ REASON_TABLE: tuple[ReasonCode, ...] = (
 
 
 def describe_feature(
-    feature: str, value: float, table: Sequence[ReasonCode] = REASON_TABLE
+    feature: str, value: float | str, table: Sequence[ReasonCode] = REASON_TABLE
 ) -> tuple[str, str, bool]:
     """``(code, message, adverse_action_ok)`` for one feature at one value.
 
@@ -210,6 +225,12 @@ def describe_feature(
     ('MODEL_ID_INVALID', 'the ID number failed its validity check', True)
     >>> describe_feature("something_new", 1.5)
     ('MODEL_OTHER', 'model signal something_new (1.5)', False)
+    >>> describe_feature("browser__category", "Opera")
+    ('MODEL_CATEGORY', 'browser: Opera', False)
+    >>> describe_feature("ratio_to_mean__amount__by__card__cal30d__earlier_days", 4.5)[1]
+    'amount 4.5 times the usual for this bank card (30 calendar days, earlier days only)'
+    >>> describe_feature("count__card__cal1d", 3.0)[1]
+    'many applications with this bank card (3 in 1 calendar day)'
     """
     for rc in table:
         m = rc.match(feature)
@@ -255,6 +276,7 @@ def _reasons_from_row(
     top_k: int,
     table: Sequence[ReasonCode],
     min_contribution: float,
+    decoders: Mapping[str, Any] | None = None,
 ) -> list[ModelReason]:
     k = len(names)
     order = np.argsort(-contrib[:k], kind="stable")
@@ -266,7 +288,11 @@ def _reasons_from_row(
             break
         name = names[j]
         value = row_values[name] if isinstance(row_values, Mapping) else row_values[j]
-        code, msg, ok = describe_feature(name, float(value) if value is not None else math.nan, table)
+        if decoders and name in decoders and not isinstance(value, str):  # a category code: quote its value
+            value = decoders[name].decode(math.nan if value is None else float(value))
+        elif not isinstance(value, str):
+            value = float(value) if value is not None else math.nan
+        code, msg, ok = describe_feature(name, value, table)
         if code in seen:
             continue
         seen.add(code)
@@ -320,7 +346,17 @@ def explain_reasons(
         row_values = {n: (values[n] if n in values else row[0, j]) for j, n in enumerate(names)}
     else:
         row_values = row[0].tolist()
-    return _reasons_from_row(names, contrib, row_values, top_k, table, min_contribution)
+    return _reasons_from_row(names, contrib, row_values, top_k, table, min_contribution, _decoders(model))
+
+
+def _decoders(model: Any) -> dict[str, Any]:
+    """Category feature name -> vocabulary, for models with categorical features."""
+    cats = getattr(model, "categories", None)
+    if not cats:
+        return {}
+    from ..categories import category_feature
+
+    return {category_feature(f): v for f, v in cats.vocabularies.items()}
 
 
 def explain_batch(
@@ -340,4 +376,5 @@ def explain_batch(
     X = np.asarray(X, dtype=np.float64)
     contrib = np.asarray(model.contributions(X))
     names = list(model.feature_names)
-    return [_reasons_from_row(names, contrib[i], X[i].tolist(), top_k, table, 0.0) for i in range(X.shape[0])]
+    dec = _decoders(model)
+    return [_reasons_from_row(names, contrib[i], X[i].tolist(), top_k, table, 0.0, dec) for i in range(X.shape[0])]

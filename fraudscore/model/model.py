@@ -10,7 +10,9 @@ Saved form (a directory, or the dict of :meth:`Model.to_files`):
 * ``model.txt`` -- LightGBM text format (best iteration only);
 * ``calibration.json`` -- the calibration breakpoints;
 * ``model.json`` -- format version, library version, feature names, thresholds,
-  validation metrics and training metadata.
+  validation metrics, training metadata and, for models with categorical
+  features, their vocabularies (``categories``; format version 2, which older
+  libraries refuse with "upgrade fraudscore" instead of scoring without them).
 
 Examples
 --------
@@ -39,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
+from ..categories import Categories
 from ..errors import BundleError, ConfigError
 from .calibration import Calibrator
 from .fast import FastPredictor
@@ -46,7 +49,7 @@ from .thresholds import Thresholds, score_scale, score_scale_array
 
 __all__ = ["Model", "MODEL_FORMAT_VERSION", "MODEL_FILES", "jsonable", "model_files"]
 
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2  # 2: category vocabularies (written only when a model has some; else 1)
 MODEL_FILES = ("model.txt", "calibration.json", "model.json")
 REFERENCE_FILE = "reference.json"
 _MODEL_FILE = re.compile(r"^(model\.txt|calibration\.json|model\.json|model_member_\d+\.txt|reference\.json)$")
@@ -130,6 +133,8 @@ class Model:
         its load-time check, or ``FRAUDSCORE_NO_COMPILED=1`` is set, the model
         warns (except for the variable) and uses the fast path instead. A saved
         model remembers the choice (:attr:`compiled_info`).
+    categories : Categories or mapping, optional
+        Vocabularies of the categorical features (:mod:`fraudscore.categories`).
 
     Examples
     --------
@@ -155,6 +160,7 @@ class Model:
         fast: bool = True,
         reference: Mapping[str, Any] | None = None,
         compiled: bool = False,
+        categories: Categories | Mapping[str, Any] | None = None,
     ) -> None:
         self.booster = booster
         self.feature_names: list[str] = [str(s) for s in feature_names]
@@ -172,6 +178,11 @@ class Model:
         self.thresholds = thresholds or Thresholds(review=500, decline=800)
         self.metrics: dict[str, Any] = dict(metrics or {})
         self.training: dict[str, Any] = dict(training or {})
+        self.categories = categories if isinstance(categories, Categories) else Categories.from_dict(categories)
+        unknown = [f for f in self.categories.features if f not in self.feature_names]
+        if unknown:
+            raise ConfigError(f"The 'categories' parameter of Model has vocabularies for features the model lacks: "
+                              f"{unknown[:5]}.")
         self.reference: dict[str, Any] | None = None if reference is None else dict(reference)
         self._fast: Any = FastPredictor(booster, enabled=fast)
         self._compiled: Any = None
@@ -279,7 +290,7 @@ class Model:
         import lightgbm as lgb
 
         meta = {
-            "format_version": MODEL_FORMAT_VERSION,
+            "format_version": MODEL_FORMAT_VERSION if self.categories else 1,
             "library_version": __version__,
             "lightgbm_version": lgb.__version__,
             "feature_names": self.feature_names,
@@ -287,6 +298,8 @@ class Model:
             "metrics": self.metrics,
             "training": self.training,
         }
+        if self.categories:
+            meta["categories"] = self.categories.to_dict()
         if self.compiled_info is not None:
             meta["compiled"] = self.compiled_info
         files = {
@@ -373,6 +386,7 @@ class Model:
                 metrics=meta.get("metrics") or {},
                 training=meta.get("training") or {},
                 fast=fast,
+                categories=Categories.from_dict(meta.get("categories")),
                 reference=reference,
             )
         except (ConfigError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:

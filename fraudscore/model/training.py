@@ -3,30 +3,49 @@
 :func:`train_model` takes a point-in-time feature matrix (built by the
 pipeline), 0/1 labels and event times, and
 
-1. **splits by time**: the last ``valid_fraction`` of rows (by ``ts``) are the
-   validation set; training rows must be older than the validation start by at
-   least ``gap`` (the label delay), so no training label could have been
-   unknown when the validation period began; rows inside the gap are dropped;
-2. **handles class imbalance** (``imbalance``): ``"scale_pos_weight"`` weights
+1. **validates by time**, choosing the strategy (``validation``):
+
+   * ``"holdout"``: the last ``valid_fraction`` of rows (by ``ts``) are the
+     validation set; training rows must be older than the validation start by
+     at least ``gap`` (the label delay), rows inside the gap are dropped;
+   * ``"cv"``: rolling time-series folds (:func:`~fraudscore.model.validation.rolling_folds`):
+     ``cv_folds`` consecutive validation blocks over the later rows, each
+     trained on everything before it less the gap. The number of trees is
+     chosen on the fold-averaged metric, the final model is trained on *all*
+     rows with that many trees, and calibration, thresholds and metrics use the
+     pooled out-of-fold predictions;
+   * ``"auto"`` (default): the holdout when it holds at least
+     ``min_valid_positives`` frauds, else the folds. Both are recorded in
+     ``model.training["validation"]`` (and so in the bundle), and a thin
+     validation set is reported as a :class:`~fraudscore.errors.FraudscoreWarning`
+     and on the ``fraudscore`` logger;
+2. **early-stops** on the validation metric (``metric``, default average
+   precision) but never before ``min_boost_rounds`` trees (a best iteration of
+   2 on a handful of frauds is noise, not a model);
+3. **handles class imbalance** (``imbalance``): ``"scale_pos_weight"`` weights
    each fraud by ``n_genuine / n_fraud`` of the training rows, ``"sqrt"`` by its
-   square root (a milder weighting), ``"none"`` leaves the classes as they are.
-   Weighting distorts raw probabilities; the isotonic calibration fitted on the
-   (unweighted) validation set maps them back to observed fraud rates;
-3. **trains with early stopping** on the validation set
-   (``metric``, default average precision) and keeps only the best iteration;
-4. **calibrates** the validation predictions (isotonic, scikit-learn) and
-   **chooses thresholds** on validation for ``target_review_rate`` and
-   ``max_fpr``;
-5. **evaluates** on validation: ROC AUC, AP, recall at 1 % / 5 % FPR, recall in
-   the top 1 % / 5 %, Brier score, and Entity Precision@100 when entities are
-   given.
+   square root, ``"none"`` leaves the classes as they are; ``"auto"`` (default)
+   trains unweighted and ``sqrt``-weighted and keeps the weighting only when it
+   raises the validation metric;
+4. **calibrates** the held-out predictions (``calibration``: ``"auto"`` chooses
+   among none, Platt and tie-free isotonic by cross-fitted log loss, see
+   :func:`~fraudscore.model.calibration.choose_calibration`; every choice is a
+   strictly increasing map, so ranking metrics equal the raw model's) and
+   **chooses thresholds** for ``target_review_rate`` and ``max_fpr``;
+5. **evaluates** on the held-out rows: ROC AUC, AP, recall at 1 % / 5 % FPR,
+   recall in the top 1 % / 5 %, Brier score, and Entity Precision@100 when
+   entities are given.
+
+Categorical columns (``categorical``: integer codes, NaN = missing, as the
+pipeline makes them for ``category`` schema fields) are passed to LightGBM as
+categorical features.
 
 Training is deterministic for a given seed and data, whatever the number of
 threads (``deterministic=True``, ``force_row_wise=True``, all LightGBM seeds
 derived from ``seed``; a test trains with 1, 2 and 4 threads). Note that the
-validation set serves three purposes (early stopping, calibration,
-thresholds), so its metrics are slightly optimistic; judge a model on a later,
-untouched period.
+held-out rows serve three purposes (early stopping, calibration, thresholds),
+so their metrics are slightly optimistic; judge a model on a later, untouched
+period.
 
 Examples
 --------
@@ -34,15 +53,17 @@ Examples
 >>> X = rng.normal(size=(3000, 3)); ts = np.arange(3000, dtype=np.int64) * 3_600_000
 >>> y = (X[:, 0] + rng.normal(size=3000) > 2.0).astype(int)
 >>> m = train_model(X, y, ts, ["a", "b", "c"], TrainConfig(num_boost_round=30, gap="1d"))
->>> m.metrics["roc_auc"] > 0.8, m.training["n_gap_dropped"]
-(True, 24)
+>>> m.metrics["roc_auc"] > 0.8, m.training["n_gap_dropped"], m.training["validation"]["strategy"]
+(True, 24, 'holdout')
 """
 
 from __future__ import annotations
 
 import fnmatch
+import logging
 import math
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -51,21 +72,24 @@ import numpy as np
 
 from .._compat import require_sklearn
 from .._version import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, FraudscoreWarning
 from ..timeutil import format_duration, parse_duration
-from .calibration import Calibrator, fit_isotonic
+from .calibration import choose_calibration
 from .metrics import evaluate
 from .threads import free_cores
 from .thresholds import choose_thresholds, score_scale_array
+from .validation import Fold, boost, holdout, rolling_folds
 
 if TYPE_CHECKING:
     from .model import Model
 
 __all__ = ["TrainConfig", "train_model", "time_split"]
 
-_IMBALANCE = ("scale_pos_weight", "sqrt", "none")
-_CALIBRATION = ("isotonic", "none")
+_IMBALANCE = ("auto", "none", "sqrt", "scale_pos_weight")
+_CALIBRATION = ("auto", "none", "platt", "isotonic")
+_VALIDATION = ("auto", "holdout", "cv")
 DAY_MS = 86_400_000
+log = logging.getLogger(__name__)
 
 
 def _bad(name: str, must: str, got: Any) -> ConfigError:
@@ -90,10 +114,12 @@ class TrainConfig:
         LightGBM parameters.
     target_review_rate, max_fpr : float
         Threshold targets, see :func:`fraudscore.model.thresholds.choose_thresholds`.
-    imbalance : {"scale_pos_weight", "sqrt", "none"}
-        How to weight the rare fraud class.
-    calibration : {"isotonic", "none"}
-        Probability calibration fitted on validation.
+    imbalance : {"auto", "none", "sqrt", "scale_pos_weight"}
+        How to weight the rare fraud class; ``"auto"`` keeps ``sqrt`` weighting
+        only when it beats no weighting on the validation metric.
+    calibration : {"auto", "none", "platt", "isotonic"}
+        Probability calibration fitted on the held-out rows; ``"auto"`` chooses by
+        cross-fitted log loss. Every method keeps the raw ranking (no ties).
     metric : str
         LightGBM metric for early stopping (``"average_precision"``, ``"auc"``,
         ``"binary_logloss"``).
@@ -109,6 +135,22 @@ class TrainConfig:
         False-positive rates and review budgets reported in the metrics.
     extra_params : mapping
         More LightGBM parameters (override the ones above).
+    validation : {"auto", "holdout", "cv"}
+        Validation strategy (module docstring); ``"auto"`` uses the holdout when
+        it holds at least ``min_valid_positives`` frauds, else rolling folds.
+    min_valid_positives : int
+        Frauds a validation set needs before its early stopping is trusted; below
+        it a warning is issued (and ``"auto"`` switches to rolling folds).
+    min_boost_rounds : int
+        Fewest trees early stopping may keep (capped at ``num_boost_round``).
+    cv_folds : int
+        Rolling time-series folds for ``validation="cv"``.
+    category_min_count : int
+        Rows a category value needs in the training data to get its own code;
+        rarer values share the "other" code with values never seen
+        (:mod:`fraudscore.categories`; used by :func:`fraudscore.train`).
+    max_categories : int
+        Most codes per categorical field (the most frequent values win).
     ensemble_size : int
         Boosters to train and average (default 1, a single booster). Each member
         is trained on the same rows with its own seed (so its own bagging and
@@ -144,13 +186,19 @@ class TrainConfig:
     lambda_l2: float = 1.0
     target_review_rate: float = 0.05
     max_fpr: float = 0.01
-    imbalance: str = "scale_pos_weight"
-    calibration: str = "isotonic"
+    imbalance: str = "auto"
+    calibration: str = "auto"
     metric: str = "average_precision"
     num_threads: int | str = "auto"
     fprs: tuple[float, ...] = (0.01, 0.05)
     budgets: tuple[float, ...] = (0.01, 0.05)
     extra_params: Mapping[str, Any] = field(default_factory=dict)
+    validation: str = "auto"
+    min_valid_positives: int = 30
+    min_boost_rounds: int = 50
+    cv_folds: int = 4
+    category_min_count: int = 10
+    max_categories: int = 200
     ensemble_size: int = 1
     monotone: Mapping[str, int] = field(default_factory=dict)
 
@@ -167,12 +215,14 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not 0 <= v <= 1:
                 raise _bad(name, "a number in [0, 1]", v)
-        for name in ("num_boost_round", "early_stopping_rounds", "num_leaves", "min_data_in_leaf", "num_threads"):
+        for name in ("num_boost_round", "early_stopping_rounds", "num_leaves", "min_data_in_leaf", "num_threads",
+                     "min_valid_positives", "min_boost_rounds", "cv_folds", "category_min_count", "max_categories"):
             v = getattr(self, name)
             if name == "num_threads" and v == "auto":
                 continue
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1 or (name == "num_leaves" and v < 2):
-                raise _bad(name, "a positive integer" if name != "num_leaves" else "an integer >= 2", v)
+            lowest = 2 if name in ("num_leaves", "cv_folds") else 1
+            if isinstance(v, bool) or not isinstance(v, int) or v < lowest:
+                raise _bad(name, "a positive integer" if lowest == 1 else "an integer >= 2", v)
         if not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
             raise _bad("learning_rate", "a positive number", self.learning_rate)
         if not isinstance(self.lambda_l2, (int, float)) or self.lambda_l2 < 0:
@@ -187,6 +237,8 @@ class TrainConfig:
             raise _bad("imbalance", f"one of {_IMBALANCE}", self.imbalance)
         if self.calibration not in _CALIBRATION:
             raise _bad("calibration", f"one of {_CALIBRATION}", self.calibration)
+        if self.validation not in _VALIDATION:
+            raise _bad("validation", f"one of {_VALIDATION}", self.validation)
         _ = self.gap_ms
 
     @property
@@ -310,6 +362,65 @@ def _check_inputs(
     return X, y.astype(np.int64), ts.astype(np.int64), names
 
 
+def _categorical_columns(categorical: Sequence[str] | None, names: list[str], X: np.ndarray) -> list[int]:
+    if not categorical:
+        return []
+    idx = []
+    for c in categorical:
+        if c not in names:
+            raise ConfigError(f"The 'categorical' parameter of train_model names unknown feature {c!r}.")
+        j = names.index(c)
+        col = X[:, j]
+        ok = col[~np.isnan(col)]
+        if ok.size and (np.any(ok < 0) or np.any(ok != np.floor(ok)) or ok.max() >= 2**31 - 1):
+            raise ConfigError(f"The 'categorical' feature {c!r} must hold non-negative integer codes (NaN = missing). "
+                              "Got other values instead.")
+        idx.append(j)
+    return idx
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, FraudscoreWarning, stacklevel=3)
+    log.warning(message)
+
+
+def _plan_validation(cfg: TrainConfig, ts: np.ndarray, y: np.ndarray) -> tuple[str, list[Fold], dict[str, Any]]:
+    """Choose the validation strategy; return it, its folds and the report."""
+    ho = holdout(ts, cfg.valid_fraction, cfg.gap_ms)
+    n_train, pos_train = int(ho.train.size), int(y[ho.train].sum())
+    n_valid, pos_valid = int(ho.valid.size), int(y[ho.valid].sum())
+    report: dict[str, Any] = {"requested": cfg.validation, "min_valid_positives": cfg.min_valid_positives,
+                              "holdout_positives": pos_valid, "warnings": []}
+    holdout_ok = 0 < pos_valid < n_valid and 0 < pos_train < n_train
+    if cfg.validation == "holdout" or (cfg.validation == "auto" and pos_valid >= cfg.min_valid_positives):
+        if n_train == 0 or pos_train == 0 or pos_train == n_train:
+            raise ConfigError(
+                f"The training period (before {ho.valid_start_ms - cfg.gap_ms} ms) must hold both classes. "
+                f"Got {n_train} rows with {pos_train} frauds instead; lower 'valid_fraction' or 'gap'.")
+        if pos_valid == 0 or pos_valid == n_valid:
+            raise ConfigError(
+                f"The validation period must hold both classes. Got {n_valid} rows with {pos_valid} frauds instead; "
+                "raise 'valid_fraction' or use validation='cv'.")
+        report.update(strategy="holdout",
+                      reason="requested" if cfg.validation == "holdout" else
+                      f"the holdout holds {pos_valid} >= {cfg.min_valid_positives} frauds")
+        return "holdout", [ho], report
+    folds = rolling_folds(ts, y, cfg.cv_folds, cfg.gap_ms)
+    if not folds:
+        if cfg.validation == "auto" and holdout_ok:
+            report.update(strategy="holdout", reason="no rolling fold holds frauds in both its training and "
+                                                     "validation rows")
+            return "holdout", [ho], report
+        raise ConfigError(
+            f"The validation period must hold both classes: the holdout holds {pos_valid} of {n_valid} rows as frauds "
+            f"and none of {cfg.cv_folds} rolling folds has frauds in both its training and validation rows; "
+            "lower 'gap' or give more labelled history.")
+    report.update(strategy="time_series_cv",
+                  reason="requested" if cfg.validation == "cv" else
+                  f"the holdout holds only {pos_valid} frauds (< min_valid_positives={cfg.min_valid_positives})")
+    return "time_series_cv", folds, report
+
+
 def train_model(
     X: np.ndarray,
     y: np.ndarray,
@@ -318,6 +429,8 @@ def train_model(
     config: TrainConfig | None = None,
     *,
     entity: np.ndarray | None = None,
+    categorical: Sequence[str] | None = None,
+    categories: Mapping[str, Any] | None = None,
     callbacks: Sequence[Any] = (),
 ) -> Model:
     """Train, calibrate, threshold and evaluate a fraud model (see module docstring).
@@ -336,13 +449,26 @@ def train_model(
         Defaults to ``TrainConfig()``.
     entity : array (n,), optional
         Entity per row (card, applicant pseudonym) for Entity Precision@100 on
-        validation (days are ``ts // 86_400_000``).
+        the held-out rows (days are ``ts // 86_400_000``).
+    categorical : sequence of str, optional
+        Features holding category codes (non-negative integers, NaN = missing),
+        given to LightGBM as categorical features.
+    categories : mapping, optional
+        The vocabularies behind those codes (:class:`fraudscore.categories.Categories`),
+        stored with the model.
     callbacks : sequence of callables, optional
-        More LightGBM callbacks (e.g. a progress display), called after each round.
+        More LightGBM callbacks (e.g. a progress display), called after each
+        boosting round (of every fold, for each class-weighting candidate).
 
     Returns
     -------
     Model
+
+    Warns
+    -----
+    FraudscoreWarning
+        When the validation rows hold fewer than ``min_valid_positives`` frauds
+        (also logged on the ``fraudscore`` logger).
     """
     import lightgbm as lgb
 
@@ -351,86 +477,147 @@ def train_model(
     require_sklearn()
     cfg = config or TrainConfig()
     X, y, ts, names = _check_inputs(X, y, ts, feature_names)
-    train, valid, t_valid = time_split(ts, cfg.valid_fraction, cfg.gap_ms)
-    n_train, n_valid = int(train.sum()), int(valid.sum())
-    pos_train, pos_valid = int(y[train].sum()), int(y[valid].sum())
-    if n_train == 0 or pos_train == 0 or pos_train == n_train:
-        raise ConfigError(
-            f"The training period (before {t_valid - cfg.gap_ms} ms) must hold both classes. "
-            f"Got {n_train} rows with {pos_train} frauds instead; lower 'valid_fraction' or 'gap'."
-        )
-    if pos_valid == 0 or pos_valid == n_valid:
-        raise ConfigError(
-            f"The validation period must hold both classes. Got {n_valid} rows with {pos_valid} frauds instead; "
-            "raise 'valid_fraction'."
-        )
-    order_tr = np.flatnonzero(train)[np.argsort(ts[train], kind="stable")]
-    order_va = np.flatnonzero(valid)[np.argsort(ts[valid], kind="stable")]
-    Xt, yt, Xv, yv = X[order_tr], y[order_tr], X[order_va], y[order_va]
-    ratio = (n_train - pos_train) / pos_train
-    spw = {"scale_pos_weight": ratio, "sqrt": math.sqrt(ratio), "none": 1.0}[cfg.imbalance]
-    params = cfg.lgb_params(spw)
-    mono = cfg.monotone_constraints(names)
-    if mono is not None:
-        params["monotone_constraints"] = mono
-    dtrain = lgb.Dataset(Xt, yt.astype(np.float64), feature_name=names, free_raw_data=True)
-    dvalid = lgb.Dataset(Xv, yv.astype(np.float64), reference=dtrain, free_raw_data=True)
-    members: list[Any] = []
-    for m in range(cfg.ensemble_size):
-        stop = [lgb.early_stopping(cfg.early_stopping_rounds, first_metric_only=True, verbose=False), *callbacks]
-        p = params if m == 0 else {**params, "seed": _member_seed(int(params["seed"]), m)}
-        booster = lgb.train(p, dtrain, cfg.num_boost_round, valid_sets=[dvalid], valid_names=["valid"],
-                            callbacks=stop)
-        best = int(booster.best_iteration or booster.current_iteration())
-        members.append((lgb.Booster(model_str=booster.model_to_string(num_iteration=best)), int(p["seed"]), best))
-    if len(members) > 1:
-        from .ensemble import merge_model_texts
-
-        booster = lgb.Booster(model_str=merge_model_texts([b.model_to_string() for b, _, _ in members]))
-        best = int(np.median([it for _, _, it in members]))
+    cat_idx = _categorical_columns(categorical, names, X)
+    strategy, folds, report = _plan_validation(cfg, ts, y)
+    cv = strategy == "time_series_cv"
+    if cv:
+        fit_rows = np.argsort(ts, kind="stable")  # the final model sees every row
     else:
-        booster, _, best = members[0]
+        fit_rows = folds[0].train
+    n_fit, pos_fit = int(fit_rows.size), int(y[fit_rows].sum())
+    if pos_fit == 0 or pos_fit == n_fit:
+        raise ConfigError(f"The training rows must hold both classes. Got {n_fit} rows with {pos_fit} frauds instead.")
+    ratio = (n_fit - pos_fit) / pos_fit
+    weights = {"scale_pos_weight": ratio, "sqrt": math.sqrt(ratio), "none": 1.0}
+    candidates = ["none", "sqrt"] if cfg.imbalance == "auto" else [cfg.imbalance]
+    datasets = None  # built by the first candidate, shared by the next (only booster parameters differ)
+    results = {}
+    mono = cfg.monotone_constraints(names)
 
-    raw_valid = booster.predict(Xv)
-    calibrator = fit_isotonic(raw_valid, yv) if cfg.calibration == "isotonic" else Calibrator.identity()
-    p_valid = calibrator.apply(raw_valid)
+    def lgb_params(w: float) -> dict[str, Any]:
+        p = cfg.lgb_params(w)
+        if mono is not None:
+            p["monotone_constraints"] = mono
+        return p
+
+    for cand in candidates:
+        res = boost(lgb_params(weights[cand]), X, y, folds, names, categorical=cat_idx,
+                    num_boost_round=cfg.num_boost_round, patience=cfg.early_stopping_rounds,
+                    min_rounds=cfg.min_boost_rounds, datasets=datasets, callbacks=callbacks)
+        datasets = res.datasets
+        results[cand] = res
+    if cfg.imbalance == "auto":
+        better = results["sqrt"].best_score > results["none"].best_score if results["none"].higher_is_better \
+            else results["sqrt"].best_score < results["none"].best_score
+        chosen = "sqrt" if better else "none"
+    else:
+        chosen = cfg.imbalance
+    res = results[chosen]
+    spw = weights[chosen]
+    params = lgb_params(spw)
+    best = res.best_iteration
+    # ensemble members beyond the first: same rows, folds and weighting, their own seeds and early stopping
+    member_runs = [(res, int(params["seed"]))]
+    for m in range(1, cfg.ensemble_size):
+        pm = {**params, "seed": _member_seed(int(params["seed"]), m)}
+        member_runs.append((boost(pm, X, y, folds, names, categorical=cat_idx, num_boost_round=cfg.num_boost_round,
+                                  patience=cfg.early_stopping_rounds, min_rounds=cfg.min_boost_rounds,
+                                  datasets=datasets, callbacks=callbacks), int(pm["seed"])))
+    # held-out raw predictions: the holdout, or the pooled out-of-fold rows
+    ho_rows = np.concatenate([f.valid for f in folds])
+    if len(member_runs) == 1:
+        raw_ho = np.concatenate([b.predict(X[f.valid], num_iteration=best) for b, f in zip(res.boosters, folds)])
+    else:  # the ensemble's probability: the members' mean raw score (log-odds), as the merged booster gives
+        margin = np.mean([np.concatenate([b.predict(X[f.valid], num_iteration=r.best_iteration, raw_score=True)
+                                          for b, f in zip(r.boosters, folds)]) for r, _ in member_runs], axis=0)
+        raw_ho = 1.0 / (1.0 + np.exp(-margin))
+    ho_order = np.argsort(ts[ho_rows], kind="stable")
+    ho_rows, raw_ho = ho_rows[ho_order], raw_ho[ho_order]
+    members: list[Any] = []
+    for r, seed in member_runs:
+        if cv:
+            dall = lgb.Dataset(X[fit_rows], y[fit_rows].astype(np.float64), feature_name=names,
+                               categorical_feature=cat_idx or "auto", free_raw_data=True)
+            b = lgb.train({**params, "seed": seed}, dall, r.best_iteration)
+        else:
+            b = lgb.Booster(model_str=r.boosters[0].model_to_string(num_iteration=r.best_iteration))
+        members.append((b, seed, r.best_iteration))
+    if len(members) > 1:
+        best = int(np.median([it for _, _, it in members]))
+    booster = members[0][0]
+    for r in results.values():
+        r.datasets = []
+    for r, _ in member_runs:
+        r.datasets = []
+    yv = y[ho_rows]
+    pos_ho = int(yv.sum())
+    if pos_ho < cfg.min_valid_positives:
+        what = "the validation period holds" if not cv else \
+            f"the rolling validation folds ({len(folds)}) hold together"
+        msg = (f"{what} only {pos_ho} frauds (< min_valid_positives={cfg.min_valid_positives}): early stopping, "
+               "calibration and thresholds rest on very few frauds; give more labelled history or check the model "
+               "on a later period")
+        report["warnings"].append(msg)
+        _warn(msg)
+    elif strategy == "time_series_cv" and cfg.validation == "auto":
+        log.info("training: %s; using %d rolling time-series folds (%d frauds)", report["reason"], len(folds), pos_ho)
+    calibrator = choose_calibration(raw_ho, yv, ts[ho_rows], method=cfg.calibration)
+    p_valid = calibrator.apply(raw_ho)
     scores = score_scale_array(p_valid)
     thresholds = choose_thresholds(scores, yv, target_review_rate=cfg.target_review_rate, max_fpr=cfg.max_fpr)
-    ent_v = None if entity is None else np.asarray(entity, dtype=object)[order_va]
+    ent_v = None if entity is None else np.asarray(entity, dtype=object)[ho_rows]
     metrics = evaluate(
-        yv, p_valid, fprs=cfg.fprs, budgets=cfg.budgets, entity=ent_v, day=None if ent_v is None else ts[order_va] // DAY_MS
+        yv, p_valid, fprs=cfg.fprs, budgets=cfg.budgets, entity=ent_v,
+        day=None if ent_v is None else ts[ho_rows] // DAY_MS
     )
-    raw_metrics = evaluate(yv, raw_valid, fprs=(), budgets=())
+    raw_metrics = evaluate(yv, raw_ho, fprs=(), budgets=())
     metrics["roc_auc_uncalibrated"] = raw_metrics["roc_auc"]
     metrics["average_precision_uncalibrated"] = raw_metrics["average_precision"]
     metrics["brier"] = float(np.mean((p_valid - yv) ** 2))
+    report.update({
+        "folds": [dict(f.describe(y), score=s) for f, s in zip(folds, res.fold_scores)],
+        "metric": res.metric, "score": res.best_score, "best_iteration": best,
+        "min_boost_rounds": min(cfg.min_boost_rounds, cfg.num_boost_round), "stopped_early": res.stopped_early,
+        "held_out_rows": int(ho_rows.size), "held_out_positives": pos_ho,
+        "imbalance": {"requested": cfg.imbalance, "chosen": chosen,
+                      "scores": {k: r.best_score for k, r in results.items()},
+                      "best_iterations": {k: r.best_iteration for k, r in results.items()}},
+        "final_model_rows": "all" if cv else "train",
+    })
+    first, last = folds[0], folds[-1]
     training = {
         "library_version": __version__,
         "lightgbm_version": lgb.__version__,
         "config": cfg.to_dict(),
         "lgb_params": params,
         "best_iteration": best,
+        "validation": report,
+        "calibration": calibrator.method,
+        "imbalance": chosen,
         "n_rows": int(y.size),
-        "n_train": n_train,
-        "n_valid": n_valid,
-        "n_gap_dropped": int(y.size - n_train - n_valid),
-        "n_fraud_train": pos_train,
-        "n_fraud_valid": pos_valid,
-        "train_start_ms": int(ts[order_tr[0]]),
-        "train_end_ms": int(ts[order_tr[-1]]),
-        "valid_start_ms": int(t_valid),
-        "valid_end_ms": int(ts[order_va[-1]]),
+        "n_train": n_fit,
+        "n_valid": int(ho_rows.size),
+        "n_gap_dropped": int(y.size - n_fit - ho_rows.size) if not cv else 0,
+        "n_fraud_train": pos_fit,
+        "n_fraud_valid": pos_ho,
+        "train_start_ms": int(ts[fit_rows[0]]),
+        "train_end_ms": int(ts[fit_rows[-1]]),
+        "valid_start_ms": int(first.valid_start_ms),
+        "valid_end_ms": int(last.valid_end_ms),
         "gap": format_duration(cfg.gap_ms),
         "scale_pos_weight": float(spw),
     }
+    if categorical:
+        training["categorical_features"] = list(categorical)
     if len(members) > 1:
         from .ensemble import EnsembleModel
 
         training["best_iterations"] = [it for _, _, it in members]
         return EnsembleModel([b for b, _, _ in members], names, member_info=[
             {"seed": sd, "best_iteration": it} for _, sd, it in members], calibrator=calibrator,
-            thresholds=thresholds, metrics=metrics, training=training)
-    return _Model(booster, names, calibrator=calibrator, thresholds=thresholds, metrics=metrics, training=training)
+            thresholds=thresholds, metrics=metrics, training=training, categories=categories)
+    return _Model(booster, names, calibrator=calibrator, thresholds=thresholds, metrics=metrics, training=training,
+                  categories=categories)
 
 
 def _member_seed(seed: int, member: int) -> int:

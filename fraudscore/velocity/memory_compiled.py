@@ -28,9 +28,9 @@ reference store: :meth:`apply` checks it, runs the C update and records the outc
 the store's lock.
 
 Calendar windows (``"N calendar days"``, ``exclude_same_day``) and ``ratio_to_mean``
-are not implemented in C yet: a store created with ``engine="auto"`` that is bound to
-a feature set using them turns into the Python reference (one logged warning), and
-``engine="compiled"`` refuses such a feature set with a ``ConfigError``.
+are computed in C too: a calendar window's edges come from the UTC day of ``t - delay``
+(``Query.edges``), ``ratio_to_mean`` divides the event's own value by the window mean
+exactly as ``plan.finish`` does.
 
 Examples
 --------
@@ -46,7 +46,6 @@ True
 from __future__ import annotations
 
 import functools
-import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -61,24 +60,9 @@ from .memory import MemoryStore
 from .memory_layout import GroupLayout
 from .memory_snapshot import _bad, _results, load_payload
 from .plan import Plan
-from .snapshot import read_any_snapshot, write_blob_snapshot
-from .spec import RATIO_AGGS
 from .snapshot import clean_stale, read_any_snapshot, write_blob_snapshot
 
-__all__ = ["CompiledMemoryStore", "plan_descriptor", "unsupported_features"]
-
-
-def unsupported_features(plan: Plan) -> list[str]:
-    """Features of ``plan`` the C store does not implement yet (calendar windows, ``ratio_to_mean``).
-
-    Examples
-    --------
-    >>> from fraudscore.velocity import FeatureSet, FeatureSpec
-    >>> unsupported_features(Plan(FeatureSet([FeatureSpec("count", key="c", window="1 calendar day"),
-    ...                                       FeatureSpec("count", key="c", window="1d")])))
-    ['count__c__cal1d']
-    """
-    return [q.name for g in plan.groups for q in g.queries if q.calendar or q.agg in RATIO_AGGS]
+__all__ = ["CompiledMemoryStore", "plan_descriptor"]
 
 _FORMAT_C = "fraudscore.velocity.memory.compiled"
 _FORMAT_C_VERSION = 1
@@ -91,8 +75,12 @@ def plan_descriptor(plan: Plan, max_labels: int) -> tuple[Any, ...]:
     --------
     >>> from fraudscore.velocity import FeatureSet, FeatureSpec
     >>> d = plan_descriptor(Plan(FeatureSet([FeatureSpec("count", key="ip", window=1000)])), 10)
-    >>> d[:3], d[3][0][:2]
-    ((1, 3600000, 10), (('ip',), 1000))
+    >>> d[:3], d[3][0][:2], d[3][0][5]
+    ((1, 3600000, 10), (('ip',), 1000), ((1000, 0, 0, 0),))
+    >>> d = plan_descriptor(Plan(FeatureSet([FeatureSpec("count", key="ip", window="2 calendar days",
+    ...                                                   exclude_same_day=True)])), 10)
+    >>> d[3][0][5]  # (horizon, delay, calendar days, exclude_same_day)
+    ((259200000, 0, 2, 1),)
     """
     groups = []
     for g in plan.groups:
@@ -102,9 +90,16 @@ def plan_descriptor(plan: Plan, max_labels: int) -> tuple[Any, ...]:
             tuple((kind, field, fi) for kind, field, fi in lay._ex),
             tuple(lay._filters),
             tuple((o, code, b, int(bool(inc)), flag, slot, slot2) for o, code, b, inc, flag, slot, slot2 in lay._queries),
-            tuple(lay._pairs),
+            tuple(_pair(p) for p in lay._pairs),
         ))
     return (plan.n_features, plan.lateness, int(max_labels), tuple(groups))
+
+
+def _pair(p: Any) -> tuple[int | None, int, int, int]:
+    """A window of the layout as ``(lo | None, hi, calendar_days, exclude_same_day)`` (see ``Query.edges``)."""
+    if p.__class__ is tuple:  # a duration window: (lo, hi)
+        return (p[0], p[1], 0, 0)
+    return (p.lo, p.hi, int(p.cal_days), int(p.excl_day))
 
 
 class CompiledMemoryStore(MemoryStore):
@@ -122,14 +117,12 @@ class CompiledMemoryStore(MemoryStore):
     max_results : int, default 1_000_000
         As :class:`MemoryStore`.
     engine : str
-        ``"auto"`` (what ``MemoryStore()`` passes) or ``"compiled"`` (what
-        ``MemoryStore(engine="compiled")`` passes: a feature set the C store cannot
-        run is then an error instead of a fall-back to the reference).
+        ``"compiled"`` (or ``"auto"``).
     """
 
     def __init__(self, max_labels: int = 1_000_000, sweep_every: int = 256,
                  idempotency_ttl: str | int = DEFAULT_IDEMPOTENCY_TTL_MS, max_results: int = DEFAULT_MAX_RESULTS, *,
-                 engine: str = "auto") -> None:
+                 engine: str = "compiled") -> None:
         mod = load("velocity_store")
         if mod is None:
             raise ConfigError("The compiled velocity store is not available (FRAUDSCORE_PURE_PYTHON is set or the "
@@ -137,7 +130,6 @@ class CompiledMemoryStore(MemoryStore):
         if isinstance(max_labels, bool) or not isinstance(max_labels, int) or max_labels < 1:
             raise ConfigError(f"The 'max_labels' parameter of MemoryStore must be a positive int. Got {max_labels!r} instead.")
         self.engine = "compiled"
-        self._requested = engine
         self.max_labels = max_labels
         self.sweep_every = sweep_every
         self.idempotency_ttl_ms = check_ttl(idempotency_ttl, "MemoryStore")
@@ -157,22 +149,6 @@ class CompiledMemoryStore(MemoryStore):
 
     def bind(self, plan: Plan) -> None:
         """Attach the store to a compiled feature set (once; same set again is fine)."""
-        missing = unsupported_features(plan) if self._plan is None else []
-        if missing:
-            if self._requested == "compiled":
-                raise ConfigError(f"The compiled MemoryStore does not implement calendar windows or ratio_to_mean yet "
-                                  f"({', '.join(missing[:3])}); use MemoryStore(engine='python') or 'auto'.")
-            logging.getLogger("fraudscore").warning(
-                "fraudscore: the compiled MemoryStore does not implement %s yet; using the Python reference",
-                ", ".join(missing[:3]))
-            pending, max_labels, sweep = self._pending, self.max_labels, self.sweep_every
-            ttl, max_results = self.idempotency_ttl_ms, self.max_results
-            self.__class__ = MemoryStore  # the reference from here on (same API, same results)
-            MemoryStore.__init__(self, max_labels, sweep, ttl, max_results, engine="python")
-            MemoryStore.bind(self, plan)
-            for app, is_fraud, lt in pending:
-                MemoryStore.record_label(self, plan, app, is_fraud, lt)
-            return
         with self._lock:
             if self._plan is not None and self._plan.fingerprint != plan.fingerprint:
                 raise ConfigError("The 'store' parameter of OnlineVelocity is already bound to another FeatureSet.")

@@ -107,3 +107,75 @@ def test_thresholds_validation_and_round_trip():
     t = Thresholds(review=300, decline=700, review_rate=0.04)
     d = json.loads(json.dumps(t.to_dict()))
     assert Thresholds.from_dict(d) == t and d["review_precision"] is None
+
+
+# -- calibration choice: none / Platt / tie-free isotonic ------------------------------------------------
+from fraudscore.model.calibration import choose_calibration, fit_isotonic_strict, fit_platt  # noqa: E402
+from fraudscore.model.metrics import average_precision  # noqa: E402
+
+
+def _overconfident(n: int = 6000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    m = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(1.5 * m - 3)))).astype(int)
+    return 1 / (1 + np.exp(-(m + 1))), y
+
+
+def test_platt_recovers_the_slope_and_intercept():
+    raw, y = _overconfident(20000)
+    a, b = fit_platt(raw, y)
+    assert a == pytest.approx(1.5, abs=0.1) and b == pytest.approx(-4.5, abs=0.2)  # margin = m + 1
+    assert fit_platt(raw, 1 - y) is None  # anti-correlated: no positive slope
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.integers(0, 10_000), st.integers(20, 400), st.floats(0.01, 0.5))
+def test_every_method_is_strictly_increasing_and_keeps_the_ranking(seed, n, rate):
+    rng = np.random.default_rng(seed)
+    raw = rng.beta(0.5, 3.0, n)
+    y = (rng.random(n) < np.clip(raw * rate * 4, 0, 1)).astype(int)
+    for method in ("none", "platt", "isotonic", "auto"):
+        cal = choose_calibration(raw, y, method=method)
+        assert cal.is_strict, method
+        out = cal.apply(np.sort(raw))
+        assert np.all(np.diff(out) >= 0) and out.min() >= 0 and out.max() <= 1
+        assert len(np.unique(cal.apply(raw))) == len(np.unique(raw)), method  # no new ties
+        grid = np.concatenate([raw, cal.xp, [0.0, 1.0]])
+        assert np.array_equal(np.array([cal.apply_one(float(p)) for p in grid]), cal.apply(grid))
+
+
+def test_isotonic_without_ties_keeps_average_precision_that_steps_lose():
+    raw, y = _overconfident(4000, seed=1)
+    steps = fit_isotonic(raw, y)  # plain isotonic: one value per block
+    strict = fit_isotonic_strict(raw, y)
+    assert len(np.unique(steps.apply(raw))) < 60 < len(np.unique(strict.apply(raw)))
+    assert average_precision(y, strict.apply(raw)) == pytest.approx(average_precision(y, raw), abs=1e-12)
+    assert average_precision(y, steps.apply(raw)) < average_precision(y, raw)
+    # and it still calibrates: the mean calibrated probability is the fraud rate
+    assert strict.apply(raw).mean() == pytest.approx(y.mean(), abs=0.01)
+
+
+def test_auto_choice_is_recorded_and_round_trips():
+    raw, y = _overconfident()
+    cal = choose_calibration(raw, y, order=np.arange(raw.size))
+    assert cal.method in ("platt", "isotonic")
+    sel = cal.selection
+    assert set(sel["log_loss"]) == {"none", "platt", "isotonic"} and sel["positives"] == int(y.sum())
+    assert sel["log_loss"][cal.method] < sel["log_loss"]["none"]  # over-confident raw scores lose
+    back = Calibrator.from_dict(json.loads(json.dumps(cal.to_dict())))
+    assert back.method == cal.method and back.selection == sel and np.array_equal(back.apply(raw), cal.apply(raw))
+    # already calibrated scores: no calibration is needed
+    rng = np.random.default_rng(2)
+    p = rng.beta(1, 8, 8000)
+    assert choose_calibration(p, (rng.random(8000) < p).astype(int)).method == "none"
+    with pytest.raises(ConfigError, match="'method'"):
+        choose_calibration(raw, y, method="beta")
+
+
+def test_calibration_files_without_a_method_still_load():
+    legacy = {"kind": "piecewise_linear", "x": [0.1, 0.5, 0.9], "y": [0.0, 0.2, 0.7]}
+    cal = Calibrator.from_dict(legacy)
+    assert cal.method == "isotonic" and cal.to_dict() == legacy  # written back unchanged
+    assert Calibrator.from_dict({"kind": "piecewise_linear", "x": [], "y": []}).method == "none"
+    with pytest.raises(ConfigError, match="'kind'"):
+        Calibrator.from_dict({"kind": "spline", "x": [], "y": []})

@@ -52,8 +52,13 @@ def test_early_stopping_keeps_best_iteration(model, config):
 def test_imbalance_weight_recorded(model):
     tr = model.training
     ratio = (tr["n_train"] - tr["n_fraud_train"]) / tr["n_fraud_train"]
-    assert tr["scale_pos_weight"] == pytest.approx(ratio)
-    assert tr["lgb_params"]["scale_pos_weight"] == pytest.approx(ratio)
+    imb = tr["validation"]["imbalance"]
+    assert imb["requested"] == "auto" and set(imb["scores"]) == {"none", "sqrt"}
+    # weighting is kept only when it beats no weighting on the validation metric
+    assert imb["chosen"] == ("sqrt" if imb["scores"]["sqrt"] > imb["scores"]["none"] else "none") == tr["imbalance"]
+    expected = {"sqrt": ratio ** 0.5, "none": 1.0}[imb["chosen"]]
+    assert tr["scale_pos_weight"] == pytest.approx(expected)
+    assert tr["lgb_params"]["scale_pos_weight"] == pytest.approx(expected)
 
 
 def test_deterministic_given_seed():
@@ -81,10 +86,14 @@ def test_calibration_maps_to_observed_rates(data, model):
     X, y, ts, _ = data
     valid = ts >= model.training["valid_start_ms"]
     p = model.predict_proba(X[valid])
-    # isotonic on validation: mean calibrated probability equals the fraud rate there
-    assert p.mean() == pytest.approx(y[valid].mean(), abs=1e-9)
+    # calibrated on validation: the mean calibrated probability is the fraud rate there
+    assert model.calibrator.method == model.training["calibration"] and model.calibrator.method in ("platt", "isotonic")
+    assert p.mean() == pytest.approx(y[valid].mean(), abs=2e-3)
     raw = model.predict_raw(X[valid])
-    assert not np.allclose(raw.mean(), y[valid].mean(), atol=0.01)  # weighting inflated the raw ones
+    # a strictly increasing map: no ties, the raw ranking is kept
+    assert model.calibrator.is_strict and len(np.unique(p)) == len(np.unique(raw))
+    if model.training["imbalance"] != "none":
+        assert not np.allclose(raw.mean(), y[valid].mean(), atol=0.01)  # weighting inflated the raw ones
 
 
 def test_thresholds_meet_targets(data, config, model):
@@ -133,9 +142,13 @@ def test_input_validation():
         train_model(X, y * 2, ts, FEATURES)
     with pytest.raises(ConfigError, match="'ts'"):
         train_model(X, y, ts.astype(float), FEATURES)
+    y2 = y.copy()
+    y2[ts >= np.quantile(ts, 0.7)] = 0
     with pytest.raises(ConfigError, match="validation period"):
-        y2 = y.copy()
-        y2[ts >= np.quantile(ts, 0.7)] = 0
-        train_model(X, y2, ts, FEATURES)
+        train_model(X, y2, ts, FEATURES, TrainConfig(validation="holdout"))
+    y3 = y.copy()
+    y3[ts >= np.quantile(ts, 0.1)] = 0  # frauds only in the first tenth: no fold can validate
+    with pytest.raises(ConfigError, match="validation period must hold both classes"):
+        train_model(X, y3, ts, FEATURES)
     with pytest.raises(ConfigError, match="training period"):
         train_model(X, y, ts, FEATURES, TrainConfig(gap=int(200 * 24 * HOUR_MS)))

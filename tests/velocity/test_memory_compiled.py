@@ -19,7 +19,7 @@ from fraudscore.velocity.memory_compiled import CompiledMemoryStore
 from ..helpers import SECRET, small_bundle
 from ..test_scorer_reliability import memory_state
 from ..test_scorer_reliability import streams as event_streams
-from .test_parity import FS, run_online, streams, to_columns
+from .test_parity import CAL_FS, FS, calendar_streams, run_online, streams, to_columns
 
 core = load("velocity_store")
 if core is None:  # pragma: no cover - only without the extension
@@ -70,6 +70,65 @@ def test_compiled_equals_python_equals_replay(stream):
     same(c, py, FS.names, "compiled vs python")
     cols, lab = to_columns(recs, labels)
     same(c, replay(FS, cols, lab), FS.names, "compiled vs replay")
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(calendar_streams(max_size=40))
+def test_calendar_windows_and_ratios_compiled_equals_python_equals_replay(stream):
+    # date-only rows at midnight, steps of days, late rows across midnight, labels near day edges
+    recs, labels = stream
+    py, c = both(CAL_FS, recs, labels)
+    same(c, py, CAL_FS.names, "compiled vs python")
+    cols, lab = to_columns(recs, labels)
+    same(c, replay(CAL_FS, cols, lab), CAL_FS.names, "compiled vs replay")
+
+
+@st.composite
+def day_edge_streams(draw):
+    """Times before 1970 (negative epoch ms: the C floor-to-midnight must match Python's %) and big values."""
+    n = draw(st.integers(1, 20))
+    day = 86_400_000
+    t = draw(st.integers(-3, 2)) * day + draw(st.sampled_from([0, 1, -1, day // 2]))
+    recs = []
+    for i in range(n):
+        t += draw(st.sampled_from([0, 1, 999, day - 1, day, 2 * day + 1]))
+        late = draw(st.integers(0, 2000))
+        recs.append({"application_id": f"A{i}", "ts": t - late, "a": draw(st.sampled_from(["a1", "a2"])),
+                     "b": draw(st.sampled_from(["b1", None])), "ch": draw(st.sampled_from(["web", "app", None])),
+                     "x": draw(st.one_of(st.none(), st.sampled_from([0.0, 1e12, -1e12, 0.5, -0.5]),
+                                         st.floats(-1e12, 1e12, allow_nan=False)))})
+        t = max(t, recs[-1]["ts"])
+    return recs
+
+
+@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(day_edge_streams())
+def test_calendar_edges_before_1970_and_big_ratios(recs):
+    py, c = both(CAL_FS, recs, [None] * len(recs))
+    same(c, py, CAL_FS.names, "compiled vs python")
+
+
+def test_calendar_snapshot_round_trip(tmp_path):
+    rng = np.random.default_rng(11)
+    day = 86_400_000
+    recs, t = [], 20_000 * day
+    for i in range(300):
+        t += int(rng.choice([0, 0, 1000, day // 3, day]))
+        recs.append({"application_id": f"A{i}", "ts": t - int(rng.integers(0, 1500)), "a": f"a{rng.integers(0, 8)}",
+                     "b": str(rng.choice(["b1", "b2"])), "ch": str(rng.choice(["web", "app"])),
+                     "x": float(rng.integers(1, 1000)) / 8})
+    labels = [None] * len(recs)
+    full = run_online(CAL_FS, recs, labels, MemoryStore(engine="python"))
+    for writer in ("python", "compiled"):
+        src = MemoryStore(engine=writer)
+        first = run_online(CAL_FS, recs[:150], labels[:150], src)
+        path = tmp_path / f"{writer}.snap"
+        src.snapshot(str(path))
+        dst = MemoryStore(engine="compiled")
+        online = OnlineVelocity(CAL_FS, dst)
+        dst.restore(str(path))
+        rest = np.vstack([online.update_and_read(r) for r in recs[150:]])
+        np.testing.assert_array_equal(np.vstack([first, rest]), full, err_msg=writer)
 
 
 @settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])

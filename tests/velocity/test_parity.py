@@ -150,17 +150,11 @@ def test_calendar_windows_online_equals_replay_equals_reference(stream):
     assert_same(replay(CAL_FS, cols, lab), reference(CAL_FS, recs_s, labels_s), "replay vs reference (sorted)", CAL_FS)
 
 
-def test_compiled_store_hands_calendar_and_ratio_sets_to_the_reference():
+def test_compiled_store_runs_calendar_and_ratio_sets():
     from fraudscore._core import load
-    from fraudscore.errors import ConfigError
 
     if load("velocity_store") is None:
         pytest.skip("the compiled velocity store is not built")
-    store = MemoryStore()
-    OnlineVelocity(CAL_FS, store)
-    assert store.engine == "python"  # calendar windows / ratio_to_mean are not in C yet
-    with pytest.raises(ConfigError, match="calendar windows or ratio_to_mean"):
-        OnlineVelocity(CAL_FS, MemoryStore(engine="compiled"))
-    plain = MemoryStore()
-    OnlineVelocity(FS, plain)
-    assert plain.engine == "compiled"
+    for store in (MemoryStore(), MemoryStore(engine="compiled")):
+        OnlineVelocity(CAL_FS, store)
+        assert store.engine == "compiled"  # calendar windows and ratio_to_mean are in C (no fallback)
