@@ -31,25 +31,24 @@ Online and batch apply the same rule.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from .batch import ColumnBatch
 from .categories import Categories, category_feature
-from .errors import EventError, StoreError
+from .errors import StoreError
+from .eventchecks import has_device_attribute, late_event_error, paused_gc, unusable_device_error  # noqa: F401
 from .fingerprint import (DEVICE_FEATURES, MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprinter, MemoryLinkState,
                           device_signal_matrix, device_signals)
 from .identity import Identity
 from .keys import Keys
 from .schema import Schema
 from .velocity import FeatureSet, OnlineVelocity, late_mask, replay
-from .velocity.admission import APPLY, DUPLICATE, late_message
+from .velocity.admission import APPLY, DUPLICATE
 from .velocity.idempotency import Applied
 
 __all__ = ["FeaturePipeline", "LINK_FEATURE", "RECORD_EXTRA_FIELDS", "AGE_SUFFIX", "protected_features", "paused_gc",
@@ -77,84 +76,6 @@ def link_outcome(res: Any) -> tuple[str | None, float]:
     """
     conf = float(res.link_confidence)
     return (res.device_id if conf >= MIN_LINK_CONFIDENCE else None), conf
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector during a bulk, cycle-free allocation (batch scoring).
-
-    Building per-row objects for a large batch otherwise triggers many full
-    collections over every live object (caches included): about a third of the
-    batch time. Reference counting still frees everything; the collector is
-    re-enabled (if it was enabled) on exit.
-
-    Examples
-    --------
-    >>> import gc
-    >>> with paused_gc():
-    ...     gc.isenabled()
-    False
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
-def late_event_error(field: str, allowed_lateness_ms: int, row: int | None = None) -> EventError:
-    """The error for an event that arrives more than ``allowed_lateness`` after a newer one (live scoring).
-
-    Examples
-    --------
-    >>> print(late_event_error("ts", 3_600_000, row=7))
-    row 7: field 'ts': is more than the allowed lateness (1h) older than the newest event already seen; send events in time order or raise allowed_lateness
-    """
-    return EventError(field, late_message(allowed_lateness_ms), row=row)
-
-
-def has_device_attribute(device: Mapping[str, Any]) -> bool:
-    """Whether a device mapping names at least one known device attribute (with a value).
-
-    A mapping of only unknown names fingerprints every device alike, so linking
-    would join them all into one device: such mappings are refused
-    (:func:`unusable_device_error`).
-
-    Examples
-    --------
-    >>> has_device_attribute({"OS": "android", "x": 1}), has_device_attribute({"id": "abc123"})
-    (True, False)
-    """
-    for k, v in device.items():
-        if v is None or v == "" or v == []:
-            continue
-        if _attribute_known(k):
-            return True
-    return False
-
-
-_KNOWN_ATTR_NAMES: dict[Any, bool] = {}
-
-
-def _attribute_known(name: Any) -> bool:
-    hit = _KNOWN_ATTR_NAMES.get(name)
-    if hit is None:
-        from .fingerprint.canonical import ATTRIBUTE_INDEX
-
-        key = str(name).strip().lower()[:64].strip()
-        hit = key in ATTRIBUTE_INDEX or key.replace(" ", "_").replace("-", "_") in ATTRIBUTE_INDEX
-        if len(_KNOWN_ATTR_NAMES) < 4096:
-            _KNOWN_ATTR_NAMES[name] = hit
-    return hit
-
-
-def unusable_device_error(row: int | None = None) -> EventError:
-    """The error for a device mapping without any known device attribute (see :func:`has_device_attribute`)."""
-    return EventError("device", "names no known device attribute (such as user_agent, os, model, screen), so every "
-                                "such device would link into one; put a plain device id in its own field with "
-                                "identifier = \"device_id\" (see docs/schema.md)", row=row)
 
 
 def protected_features(names: tuple[str, ...] | list[str]) -> list[str]:
