@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import result, write_results  # noqa: E402
 
 from fraudscore.bench.bundles import BenchContext, events_stream  # noqa: E402
-from fraudscore.bench.common import Settings  # noqa: E402
+from fraudscore.bench.common import Settings, latencies_us  # noqa: E402
 from fraudscore.model.compiled import CompiledForest, build_extension, cache_dir, forest_tables  # noqa: E402
 from fraudscore.model.fast import FastPredictor  # noqa: E402
 from fraudscore.scorer import Scorer  # noqa: E402
@@ -113,16 +113,6 @@ def _lleaves(booster: lgb.Booster) -> tuple[Any, float]:
     if not meta.is_file():
         meta.write_text(json.dumps({"build_s": time.perf_counter() - t0}))
     return m, json.loads(meta.read_text())["build_s"]
-
-
-def _lat(fn: Any, n: int) -> np.ndarray:
-    out = np.empty(n)
-    clock = time.perf_counter_ns
-    for i in range(n):
-        t0 = clock()
-        fn(i)
-        out[i] = (clock() - t0) / 1e3
-    return out
 
 
 def _rate(fn: Any, n: int, repeat: int) -> float:
@@ -196,7 +186,7 @@ def measure(label: str, booster: lgb.Booster, X: np.ndarray, engines: list[str],
         for k, fn in paths.items():
             for i in range(min(100, n_single)):
                 fn(i)
-            runs[k].append(_lat(fn, n_single))
+            runs[k].append(latencies_us(fn, n_single, warmup=0))
     pct = {k: {q: statistics.median(float(np.percentile(r, q)) for r in v) for q in (50, 99)} for k, v in runs.items()}
     rates = {k: _rate(fn, Xb.shape[0], repeat) for k, fn in batch1.items()}
     rate_all = {"booster": _rate(lambda: booster.predict(Xb, num_threads=threads), Xb.shape[0], repeat),

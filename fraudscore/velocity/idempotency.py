@@ -87,6 +87,13 @@ def check_ttl(value: Any, owner: str) -> int:
     return int(ms)
 
 
+def check_max_results(value: Any, owner: str) -> int:
+    """Validate a ``max_results`` (how many applied-event records a store keeps): an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"The 'max_results' parameter of {owner} must be an integer >= 1. Got {value!r} instead.")
+    return value
+
+
 class ResultCache:
     """Records of applied events by application id (memory store).
 

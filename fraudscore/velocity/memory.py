@@ -40,7 +40,8 @@ import numpy as np
 from cachetools import LRUCache
 
 from ..errors import ConfigError, EventError, StoreError
-from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, DEFAULT_MAX_RESULTS, Applied, Link, ResultCache, check_ttl
+from .idempotency import (DEFAULT_IDEMPOTENCY_TTL_MS, DEFAULT_MAX_RESULTS, Applied, Link, ResultCache,
+                          check_max_results, check_ttl)
 from .admission import late_message
 from .memory_layout import GroupLayout
 from .memory_snapshot import build_payload, load_payload
@@ -152,10 +153,7 @@ class MemoryStore:
         self.max_labels = max_labels
         self.sweep_every = sweep_every
         self.idempotency_ttl_ms = check_ttl(idempotency_ttl, "MemoryStore")
-        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-            raise ConfigError(f"The 'max_results' parameter of MemoryStore must be an integer >= 1. "
-                              f"Got {max_results!r} instead.")
-        self.max_results = max_results
+        self.max_results = check_max_results(max_results, "MemoryStore")
         self._lock = threading.Lock()
         self._plan: Plan | None = None
         self._state: list[OrderedDict[Any, Any]] = []

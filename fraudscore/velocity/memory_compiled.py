@@ -55,7 +55,8 @@ import numpy as np
 from .._core import load
 from .._version import __version__
 from ..errors import ConfigError, EventError, StoreError
-from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, DEFAULT_MAX_RESULTS, Applied, Link, ResultCache, check_ttl
+from .idempotency import (DEFAULT_IDEMPOTENCY_TTL_MS, DEFAULT_MAX_RESULTS, Applied, Link, ResultCache,
+                          check_max_results, check_ttl)
 from .memory import MemoryStore
 from .memory_layout import GroupLayout
 from .memory_snapshot import _bad, _results, load_payload
@@ -133,10 +134,7 @@ class CompiledMemoryStore(MemoryStore):
         self.max_labels = max_labels
         self.sweep_every = sweep_every
         self.idempotency_ttl_ms = check_ttl(idempotency_ttl, "MemoryStore")
-        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-            raise ConfigError(f"The 'max_results' parameter of MemoryStore must be an integer >= 1. "
-                              f"Got {max_results!r} instead.")
-        self.max_results = max_results
+        self.max_results = check_max_results(max_results, "MemoryStore")
         self._results = ResultCache(self.idempotency_ttl_ms, max_results)
         self._mod = mod
         self._core: Any = None
