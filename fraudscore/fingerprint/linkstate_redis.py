@@ -113,13 +113,20 @@ class OptimisticLinkState(LinkState):
         self.global_key = f"{self.prefix}g{tag(self.prefix, 0)}"
         self.live_evictions = 0
         self._cache: OrderedDict[Any, tuple[Any, Any]] = OrderedDict()
+        self._rkeys: dict[str, str] = {}  # device id -> its record key (a pure function of the id; bounded)
+        self._shards: dict[str, int] = {}  # hardware family -> shard (bounded)
         self._lock = threading.Lock()
         self._local = threading.local()
 
     # -- layout ------------------------------------------------------------------------------
     def shard(self, family: str) -> int:
         """The shard of a hardware family: a fingerprint's link keys all live in it."""
-        return shard_of("fam:" + family, self.shards)
+        s = self._shards.get(family)
+        if s is None:
+            if len(self._shards) >= self.cache_size:
+                self._shards.clear()
+            s = self._shards[family] = shard_of("fam:" + family, self.shards)
+        return s
 
     def device_shard(self, device_id: Any) -> int | None:
         """The shard of a device's record, from its id ``d_<family>_<suffix>`` (``None`` for other ids)."""
@@ -128,11 +135,22 @@ class OptimisticLinkState(LinkState):
         return None
 
     def _key(self, kind: str, name: str) -> str:
-        t = None
         if kind == "r":
-            s = self.device_shard(name)
-            t = None if s is None else tag(self.prefix, s)
-        return f"{self.prefix}{kind}{t or self._txn().tag}:{name}"
+            return self._rkey(name)
+        return f"{self.prefix}{kind}{self._txn().tag}:{name}"
+
+    def _rkey(self, device_id: str) -> str:
+        """The record key of a device: in its family's shard (ids ``d_<family>_<suffix>``), else the txn's."""
+        k = self._rkeys.get(device_id)
+        if k is not None:
+            return k
+        s = self.device_shard(device_id)
+        if s is None:
+            return f"{self.prefix}r{self._txn().tag}:{device_id}"
+        if len(self._rkeys) >= self.cache_size:
+            self._rkeys.clear()
+        k = self._rkeys[device_id] = f"{self.prefix}r{tag(self.prefix, s)}:{device_id}"
+        return k
 
     # -- transactions -------------------------------------------------------------------------
     def begin(self, family: str) -> LinkTxn:

@@ -197,7 +197,7 @@ def _group_branch(gi: int, g: Group, lateness: int, min_ttl_ms: int) -> str:
         cut = f"  local cut = 1; if n > 0 then cut = cut_at(blob, ets, ins, {rs}, t - {_num(lateness + g.horizon)}) end"
     if keep:
         ttl = (f"  if n == 0 or unpack_('<I4', blob) - now < {keep / 1000.0!r} then\n"
-               f"    px = {int(keep * 1.25)}; head = pk('<I4', math.floor(now + {keep * 1.25 / 1000.0!r}))\n"
+               f"    px = '{int(keep * 1.25)}'; head = pk('<I4', math.floor(now + {keep * 1.25 / 1000.0!r}))\n"
                f"  end")
     else:
         ttl = ""
@@ -253,6 +253,8 @@ end
 local t, now, late, replace, nr, nw, ng, lateness, idem_ttl, link_ttl, nonce, nh, ni, check =
   unpack_('<ddBBHHHdddc8HHB', ARGV[1])
 local ctx, extra, versions, values, rows, hreads, hincr = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+-- numbers passed to redis.call are formatted with %.17g on every call: format the TTLs once, as integers
+local link_ttl_s, idem_ttl_s = string.format('%d', link_ttl), string.format('%d', idem_ttl)
 -- first row (index) with time > cutoff among the sorted rows 1..ins (decoded ones are in ets)
 local function cut_at(blob, ets, ins, rs, cutoff)
   local lo, hi = 1, ins
@@ -310,11 +312,22 @@ pos = 1
 for i = 1, nh do
   hk[i], hf[i], hv[i], pos = unpack_('<HHc0d', hreads, pos)
 end
-local counts = {}
-for i = 1, nh do
-  local c = tonumber(redis.call('HGET', KEYS[hk[i]], hf[i]) or '0')
-  counts[i] = c
-  if c ~= hv[i] then bad = true end
+-- one HMGET per hash (the caller sends the reads of one hash together)
+local counts, cur = {}, {}  -- cur[key index][field]: the value read
+local i = 1
+while i <= nh do
+  local ki, j = hk[i], i
+  local names, byf = {}, {}
+  while j <= nh and hk[j] == ki do names[j - i + 1] = hf[j]; j = j + 1 end
+  local vals = redis.call('HMGET', KEYS[ki], unpack(names))
+  for m = i, j - 1 do
+    local c = tonumber(vals[m - i + 1] or '0')
+    counts[m] = c
+    byf[hf[m]] = c
+    if c ~= hv[m] then bad = true end
+  end
+  cur[ki] = byf
+  i = j
 end
 if bad and check == 1 then
   local fc = {}
@@ -326,17 +339,31 @@ for i = 1, nw do
   local val
   val, pos = unpack_('<I4c0', values, pos)
   local k = KEYS[1 + nr + i]
-  if val == '' then redis.call('PEXPIRE', k, link_ttl) else redis.call('SET', k, val, 'PX', link_ttl) end
+  if val == '' then redis.call('PEXPIRE', k, link_ttl_s) else redis.call('SET', k, val, 'PX', link_ttl_s) end
 end
+-- increments: of a field just read, one HSET per hash with the new values (what HINCRBY would leave);
+-- of any other field, HINCRBY
 pos = 1
-local touched = {}
+local touched, tkeys = {}, {}
 for i = 1, ni do
   local ki, f, d
   ki, f, d, pos = unpack_('<HHc0d', hincr, pos)
-  redis.call('HINCRBY', KEYS[ki], f, d)
-  touched[ki] = true
+  local byf = cur[ki]
+  local c = byf and byf[f]
+  local hs = touched[ki]
+  if not hs then hs = {}; touched[ki] = hs; tkeys[#tkeys + 1] = ki end
+  if c then
+    byf[f] = c + d
+    hs[#hs + 1] = f; hs[#hs + 1] = string.format('%d', c + d)
+  else
+    redis.call('HINCRBY', KEYS[ki], f, string.format('%d', d))
+  end
 end
-for ki, _ in pairs(touched) do redis.call('PEXPIRE', KEYS[ki], link_ttl) end
+for _, ki in ipairs(tkeys) do
+  local hs = touched[ki]
+  if #hs > 0 then redis.call('HSET', KEYS[ki], unpack(hs)) end
+  redis.call('PEXPIRE', KEYS[ki], link_ttl_s)
+end
 -- rows of a replaced record (cluster: the device link changed after a retry), by group
 local old = {}
 if undo then
@@ -379,7 +406,7 @@ for gj = 1, ng do
 end
 -- 5. record
 local rec = table.concat(out)
-if idem_ttl > 0 then redis.call('SET', KEYS[1], rec, 'PX', idem_ttl) end
+if idem_ttl > 0 then redis.call('SET', KEYS[1], rec, 'PX', idem_ttl_s) end
 if check == 0 and nh > 0 then  -- unchecked counts (a cluster's global counts): their values now
   local fc = {}
   for i = 1, nh do fc[i] = redis.call('HGET', KEYS[hk[i]], hf[i]) or '0' end

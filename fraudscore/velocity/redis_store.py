@@ -69,6 +69,7 @@ _NAN = float("nan")
 _NONE8 = b"\x00" * 8
 _EMPTY8 = b"\xff" * 8
 _LABELS = Script(LABEL_LUA)
+_EKEYS_MAX = 65_536  # entity keys cached per store (cleared when full)
 
 
 @dataclass
@@ -166,6 +167,7 @@ class RedisStore:
         self._link_state: Any = None
         self._budget_s: float | None = None
         self._pending: dict[tuple[str, str], int] = {}  # cluster: global count increments not yet sent
+        self._ekeys: dict[tuple[int, str], tuple[int, str]] = {}  # (group, entity) -> (shard, key)
 
     # -- configuration ---------------------------------------------------------------------
     def bind(self, plan: Plan) -> None:
@@ -238,14 +240,22 @@ class RedisStore:
         """The event's script calls: one on a single node, one per hash slot on a cluster."""
         p = self.prefix
         parts: list[tuple[int, str, int, bytes, _GroupMeta]] = []  # (shard, key, cfg idx, member, meta)
+        ekeys = self._ekeys
         for gi, m in enumerate(self._meta):
             ent = m.layout.entity(record)
             if ent is None:
                 continue
-            eh = identifier_hash(ent, 12)
-            shard = self._group_shard(m, ent, eh, record)
-            key = f"{p}v{tag(p, shard)}:{m.group.signature}:{eh.hex()}"
-            parts.append((shard, key, gi + 1, self._row(m, m.layout.extract(record), ts), m))
+            # (shard, key) of the entity: a pure function of its value (str values only: 1 and 1.0 hash apart)
+            hit = ekeys.get((gi, ent)) if type(ent) is str else None
+            if hit is None:
+                eh = identifier_hash(ent, 12)
+                shard = self._group_shard(m, ent, eh, record)
+                hit = (shard, f"{p}v{tag(p, shard)}:{m.group.signature}:{eh.hex()}")
+                if type(ent) is str and (self._link_state is not None or not m.device_keyed):
+                    if len(ekeys) >= _EKEYS_MAX:
+                        ekeys.clear()
+                    ekeys[(gi, ent)] = hit
+            parts.append((hit[0], hit[1], gi + 1, self._row(m, m.layout.extract(record), ts), m))
         link_tag = txn.tag if txn is not None else None
         if self._cluster:
             from redis.cluster import key_slot
@@ -280,7 +290,9 @@ class RedisStore:
             gkey = self._link_state.global_key
             lc.sreads = list(txn.reads.items())
             lc.swrites = list(txn.writes.items())
-            lc.hreads = [(k, v) for k, v in txn.hreads.items() if not (self._cluster and k[0] == gkey)]
+            # the reads of one hash together: the script reads each hash with one HMGET
+            lc.hreads = sorted(((k, v) for k, v in txn.hreads.items() if not (self._cluster and k[0] == gkey)),
+                               key=lambda kv: kv[0][0])
             lc.hincr = [(k, v) for k, v in txn.hincr.items() if not (self._cluster and k[0] == gkey)]
             if self._cluster and pending:
                 # the global counts live in another slot: this worker's committed increments not sent yet go in

@@ -86,3 +86,36 @@ def test_store_link_state_with_stale_worker_caches_gives_the_serial_links(redis_
     solo.bind(plan)
     assert _store_links([(solo, DeviceLinker(solo.link_state()))], stream, plan) == want
     assert solo.round_trips.per_event() == 1.0
+
+
+@pytest.mark.redis
+def test_store_value_counts_equal_the_memory_state(redis_client, redis_prefix):
+    """The event script reads the count hashes with one HMGET each and writes the increments of the fields it
+    read with one HSET: every family and global count in Redis equals the memory state's after workers with
+    stale caches (refused and redone decisions) linked one stream."""
+    from fraudscore._redis import tag
+    from fraudscore.velocity import FeatureSet, FeatureSpec, RedisStore
+    from fraudscore.velocity.plan import Plan
+
+    s = simulate("mixed", n_devices=30, days=15, seed=23)
+    stream = list(zip(s.devices, s.ts.tolist(), s.ip_prefix.tolist()))[:150]
+    plan = Plan(FeatureSet([FeatureSpec("count", key="device_id", window="7d")]))
+    mem = DeviceLinker(MemoryLinkState())
+    for dev, t, ip in stream:
+        mem.link(FPR.fingerprint(dev), t, ip)
+    stores = []
+    for _ in range(2):
+        st = RedisStore(redis_client, prefix=redis_prefix)
+        st.bind(plan)
+        stores.append((st, DeviceLinker(st.link_state())))
+    _store_links(stores, stream, plan)
+    ls = stores[0][0].link_state()
+    assert mem.state._fam and any(c for _n, c in mem.state._fam.values())  # value counts, not only devices
+    for fam, (n, counts) in mem.state._fam.items():
+        got = redis_client.hgetall(f"{redis_prefix}f{tag(redis_prefix, ls.shard(fam))}:{fam}")
+        want = {b"n": n, **{str(k).encode(): v for k, v in counts.items()}}
+        assert {k: int(v) for k, v in got.items() if int(v) or k == b"n"} == {k: v for k, v in want.items()
+                                                                              if v or k == b"n"}
+    g = {k: int(v) for k, v in redis_client.hgetall(ls.global_key).items()}
+    assert g.get(b"n", 0) == mem.state._glob[0]
+    assert {k: v for k, v in g.items() if k != b"n"} == {str(k).encode(): v for k, v in mem.state._glob[1].items()}
