@@ -565,7 +565,11 @@ class RedisStore:
                 m = self._meta[gi - 1]
                 i = 0
                 for o, agg, k in m.outs:
-                    raw = tuple(None if v != v else int(v) for v in vals[i:i + k])
+                    if k == 1:
+                        v = vals[i]
+                        raw: tuple[Any, ...] = (None if v != v else int(v),)
+                    else:
+                        raw = tuple([None if v != v else int(v) for v in vals[i:i + k]])
                     i += k
                     out[o] = finish(agg, raw, t0)
         if not duplicate:
