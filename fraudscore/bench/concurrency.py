@@ -56,11 +56,16 @@ def _worker(bundle_dir: str, kind: str, where: str, prefix: str, n_total: int, w
     barrier.wait()
     errors = 0
     t0 = time.perf_counter()
-    for ev in events:
-        try:
-            scorer.score(ev)
-        except EventError:
-            errors += 1
+    try:
+        for ev in events:
+            try:
+                scorer.score(ev)
+            except EventError:
+                errors += 1
+    except Exception as exc:  # noqa: BLE001 - reported to the parent (which would otherwise wait for this worker)
+        q.put((w, None, 0, 0, f"{type(exc).__name__}: {exc}"))
+        client.close()
+        return
     q.put((w, time.perf_counter() - t0, len(events), errors, store.round_trips.per_event()))
     client.close()
 

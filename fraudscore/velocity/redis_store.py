@@ -70,6 +70,8 @@ _NONE8 = b"\x00" * 8
 _EMPTY8 = b"\xff" * 8
 _LABELS = Script(LABEL_LUA)
 _EKEYS_MAX = 65_536  # entity keys cached per store (cleared when full)
+_LEASE_AFTER = 2  # conflicts of one event before it takes the link lease
+_MAX_WAITS = 2_000  # 'busy' replies one event waits through (about 8 s at most; a lease lives 0.5 s)
 
 
 @dataclass
@@ -107,6 +109,7 @@ class _Call:
     hincr: list[tuple[tuple[str, str], int]] = field(default_factory=list)  # count increments
     check: bool = True  # the reads must be unchanged (False: a cluster's global counts, refreshed instead)
     aux: bool = False  # cluster: only this worker's pending global count increments (no record, never late)
+    lease: int = 0  # link calls: 1 = respect the link lease, 2 = also take it on a conflict
 
 
 class RedisStore:
@@ -167,7 +170,7 @@ class RedisStore:
         self._link_state: Any = None
         self._budget_s: float | None = None
         self._pending: dict[tuple[str, str], int] = {}  # cluster: global count increments not yet sent
-        self._ekeys: dict[tuple[int, str], tuple[int, str]] = {}  # (group, entity) -> (shard, key)
+        self._ekeys: dict[tuple[int, str], tuple[int, str, str]] = {}  # (group, entity) -> (shard, key, tag)
 
     # -- configuration ---------------------------------------------------------------------
     def bind(self, plan: Plan) -> None:
@@ -236,10 +239,10 @@ class RedisStore:
         return m.pack.pack(*vals)
 
     def _calls(self, record: Mapping[str, Any], ts: int, app: str, txn: Any, extra: bytes, late: bool,
-               nonce: bytes, pending: bool = False) -> list[_Call]:
+               nonce: bytes, pending: bool = False, acquire: bool = False) -> list[_Call]:
         """The event's script calls: one on a single node, one per hash slot on a cluster."""
         p = self.prefix
-        parts: list[tuple[int, str, int, bytes, _GroupMeta]] = []  # (shard, key, cfg idx, member, meta)
+        parts: list[tuple[str, str, int, bytes, _GroupMeta]] = []  # (hash tag, key, cfg idx, member, meta)
         ekeys = self._ekeys
         for gi, m in enumerate(self._meta):
             ent = m.layout.entity(record)
@@ -250,12 +253,13 @@ class RedisStore:
             if hit is None:
                 eh = identifier_hash(ent, 12)
                 shard = self._group_shard(m, ent, eh, record)
-                hit = (shard, f"{p}v{tag(p, shard)}:{m.group.signature}:{eh.hex()}")
+                t = tag(p, shard)
+                hit = (shard, f"{p}v{t}:{m.group.signature}:{eh.hex()}", t)
                 if type(ent) is str and (self._link_state is not None or not m.device_keyed):
                     if len(ekeys) >= _EKEYS_MAX:
                         ekeys.clear()
                     ekeys[(gi, ent)] = hit
-            parts.append((hit[0], hit[1], gi + 1, self._row(m, m.layout.extract(record), ts), m))
+            parts.append((hit[2], hit[1], gi + 1, self._row(m, m.layout.extract(record), ts), m))
         link_tag = txn.tag if txn is not None else None
         if self._cluster:
             from redis.cluster import key_slot
@@ -271,15 +275,15 @@ class RedisStore:
                     order.append(s)
                 return c
         else:
-            single = _Call(link_tag or (tag(p, parts[0][0]) if parts else tag(p, shard_of(app, self.shards))))
+            single = _Call(link_tag or (parts[0][0] if parts else tag(p, shard_of(app, self.shards))))
 
             def call_for(t: str) -> _Call:
                 return single
         if link_tag is not None:
             c = call_for(link_tag)
             c.link = True
-        for shard, key, cfgi, member, m in parts:
-            c = call_for(tag(p, shard))
+        for gtag, key, cfgi, member, m in parts:
+            c = call_for(gtag)
             c.groups.append((cfgi, 0, 0, member))
             c.keys.append(key)
             if m.device_keyed or m.device_valued:
@@ -310,6 +314,7 @@ class RedisStore:
             c.extra = extra if c.anchor else b""
             c.txn = txn if c.link else None
             c.check = c.link
+            c.lease = (2 if acquire else 1) if c.link else 0
         if aux is not None:
             aux.app, aux.ts, aux.nonce, aux.check = ah, ts, nonce, False
             calls.append(aux)
@@ -357,12 +362,16 @@ class RedisStore:
 
         hreads = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hreads)
         hincr = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hincr)
+        lease_i = 0
+        if c.lease:  # one node: one lease for all link state; a cluster: one per link slot
+            keys.append(f"{p}k{c.tag if self._cluster else tag(p, 0)}")
+            lease_i = len(keys)
         assert self._plan is not None
         lt = self._link_state.ttl_ms if self._link_state is not None else 0
         header = struct.pack(HEADER, float(c.ts), time.time(), int(c.late), int(c.replace), len(c.sreads),
                              len(c.swrites), len(c.groups), float(self._plan.lateness),
                              float(self.idempotency_ttl_ms if (c.app and (c.groups or c.link)) else 0), float(lt),
-                             c.nonce, len(c.hreads), len(c.hincr), int(c.check))
+                             c.nonce, len(c.hreads), len(c.hincr), int(c.check), c.lease, lease_i)
         versions = b"".join(v or b"\0\0\0\0" for _, v in c.sreads)
         values = b"".join(struct.pack("<I", 0 if v is None else len(v)) + (v or b"") for _, v in c.swrites)
         return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows), hreads, hincr]
@@ -473,7 +482,11 @@ class RedisStore:
         done: dict[str, tuple[str, bytes]] = {}  # call tag -> (status, record)
         final_link: bytes | None = None if txn is not None else (extra or None)
         state = self._link_state
-        for _ in range(self.max_attempts):
+        attempts = conflicts = waits = 0
+        while True:
+            if attempts >= self.max_attempts:
+                raise StoreError("Redis link state kept changing under this event; giving up after "
+                                 f"{self.max_attempts} attempts")
             try:
                 replies = self._execute(calls)
             except StoreError:
@@ -484,6 +497,7 @@ class RedisStore:
                     state.forget(txn)
                 raise
             again: list[_Call] = []
+            busy = False
             for c, r in zip(calls, replies):
                 if c.aux:  # the global counts: refreshed, or (outcome unknown) their increments sent again later
                     if isinstance(r, Exception) or r[0] != b"ok":
@@ -499,10 +513,15 @@ class RedisStore:
                 status = r[0]
                 if status == b"late":
                     raise EventError("ts", late_message(plan.lateness))
+                if status == b"busy":  # another worker holds the link lease: nothing changed, send it again
+                    busy = True
+                    again.append(c)
+                    continue
                 if status == b"conflict":
                     state.refresh([k for k, _ in c.sreads], r[1])
                     state.refresh([k for k, _ in c.hreads], r[2])
                     txn, extra = self._decide(linker, fp, ts, record)
+                    conflicts += 1
                     again.append(c)
                     continue
                 rec = r[1]
@@ -520,7 +539,16 @@ class RedisStore:
                 if c.anchor:
                     final_link = record_extra(rec) or None
             if again:  # rebuild the conflicting link call (and its groups) from the new decision
-                fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late, nonce)}
+                if busy and len(again) == 1:  # only waiting for the lease: not an attempt
+                    waits += 1
+                    if waits > _MAX_WAITS:
+                        raise StoreError("Redis link lease held by another worker for too long; giving up")
+                    time.sleep(min(0.004, 0.0002 * (1 << min(waits, 5))))
+                else:
+                    attempts += 1
+                # after two conflicts this event takes the link lease on its next one: then it commits
+                fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late, nonce,
+                                                       acquire=conflicts >= _LEASE_AFTER)}
                 calls = [fresh[c.tag] for c in again]
                 if self._cluster:
                     calls += self._replacements(fresh, done, record)
@@ -532,11 +560,9 @@ class RedisStore:
                 fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late, nonce)}
                 calls = self._replacements(fresh, done, record)
                 if calls:
+                    attempts += 1
                     continue
             break
-        else:
-            raise StoreError("Redis link state kept changing under this event; giving up after "
-                             f"{self.max_attempts} attempts")
         return self._outcome(plan, ts, done, final_link)
 
     def _replacements(self, fresh: dict[str, _Call], done: dict[str, tuple[str, bytes]],
