@@ -160,6 +160,9 @@ class RedisStore:
         self.max_attempts = 8
         self.round_trips = RoundTrips()
         self.replaced = 0  # cluster: slot calls redone because the event's device link changed under them
+        self.conflicts = 0  # link decisions refused by the script (the link state changed under them)
+        self.lease_waits = 0  # 'busy' answers: another worker held the link lease
+        self.leases = 0  # events that took the link lease (their decision conflicted twice)
         self._cluster = is_cluster(client)
         self._plan: Plan | None = None
         self._script: Script | None = None
@@ -522,6 +525,9 @@ class RedisStore:
                     state.refresh([k for k, _ in c.hreads], r[2])
                     txn, extra = self._decide(linker, fp, ts, record)
                     conflicts += 1
+                    self.conflicts += 1
+                    if conflicts == _LEASE_AFTER:
+                        self.leases += 1
                     again.append(c)
                     continue
                 rec = r[1]
@@ -541,6 +547,7 @@ class RedisStore:
             if again:  # rebuild the conflicting link call (and its groups) from the new decision
                 if busy and len(again) == 1:  # only waiting for the lease: not an attempt
                     waits += 1
+                    self.lease_waits += 1
                     if waits > _MAX_WAITS:
                         raise StoreError("Redis link lease held by another worker for too long; giving up")
                     time.sleep(min(0.004, 0.0002 * (1 << min(waits, 5))))
