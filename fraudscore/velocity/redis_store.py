@@ -15,7 +15,9 @@ shards, see :mod:`fraudscore._redis`): ``<prefix>v{..}:<group>:<entity hash>``
 sorted by time),
 ``<prefix>i{..}:<application hash>`` (idempotency record, ``idempotency_ttl``),
 ``<prefix>l{..}`` / ``<prefix>L{..}`` (fraud labels of the shard and their expiry
-index) and the link keys. An entity's shard is that of its hash, except for
+index), the link keys and ``<prefix>k{..}``, the link lease (one on a single node, in
+shard 0; one per link slot on a cluster; it exists only while an event whose link
+decision conflicted twice is committing, at most ``LEASE_MS``). An entity's shard is that of its hash, except for
 entities keyed by ``device_id``, which live in the shard of the device's link
 state, so the link decision and the device's counts commit in one script.
 
