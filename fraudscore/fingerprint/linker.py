@@ -68,8 +68,9 @@ from typing import Any
 
 import xxhash
 
+from .._core import load as load_core
 from ..errors import ConfigError
-from .linkfeatures import compatible_records, make_record, n_differences, pair_features
+from .linkfeatures import LAYOUT, compatible_records, make_record, n_differences, pair_features
 from .linkmodel import LinkModel, default_link_model
 from .linkstate import LinkPlan, LinkState, LinkView, MemoryLinkState
 from .sections import VOLATILE_ATTRS, Fingerprint
@@ -195,6 +196,10 @@ class DeviceLinker:
         self._key_memo: dict[str, Any] = {}  # fingerprint id -> its keys (a pure function of the fingerprint)
         self._ip_memo: dict[Any, int] = {}  # IP token -> its hash
         self._results: dict[tuple[str, float], LinkResult] = {}  # results of unchanged devices (immutable)
+        # the compiled per-candidate kernel (None: the Python reference; FRAUDSCORE_PURE_PYTHON=1 forces it)
+        core = _kernel()
+        self._select = core.select if core is not None else None
+        self._pick = core.pick if core is not None else None
 
     def __repr__(self) -> str:
         return f"DeviceLinker(state={type(self.state).__name__}, model={self.model.sha256[:12]})"
@@ -352,31 +357,61 @@ class DeviceLinker:
             plan = LinkPlan(make_record(fp, did, now, sh, ip), (*ids, key), blocks, ndev, sh is None, fp.family,
                             fk, gk)
             return LinkResult(did, round(1.0 / max(pop, _CLASS_POPULARITY), 3), changed, sh is None, "shared"), plan
-        cands = compatible_records(fp, view.cands)
-        n_c = len(cands)
-        scored: list[tuple[float, int, dict[str, Any]]] = []
-        if cands:
-            ids_now = [(p, fp.components[p]) for p, _ in _ID_TAGS if fp.components[p]]
-            same_id = [r for r in cands if any(r["c"][p] == v for p, v in ids_now)] if ids_now else []
-            # a resettable id still matching points at the device (FP-STALKER's rules first): score only those
-            near = sorted((n_differences(fp, r), -r["t"], r["id"], r) for r in (same_id or cands))[: self.max_scored]
-            predict = self.model.predict
-            scored = sorted(((predict(pair_features(fp, r, now, ip, n_c)), nd, r) for nd, _, _, r in near),
-                            key=lambda s: (-s[0], -s[2]["t"], s[2]["id"]))
-        if scored and scored[0][0] >= self.link_probability:
-            p1, _, rec = scored[0]
+        best = self.best_candidate(fp, view.cands, now, ip)
+        if best is not None and best[0] >= self.link_probability:
+            p1, rec = best
             conf = round(min(1.0, p1 / pop), 3)
             changed, pos = _changes(fp, rec)
             fk, gk = self.stat_keys(fp, pos)
             plan = LinkPlan(make_record(fp, rec["id"], now, rec, ip), ids, blocks, ndev, False, fp.family, fk, gk)
             return LinkResult(rec["id"], conf, changed, False, "model"), plan
-        p1 = scored[0][0] if scored else 0.0
+        p1 = best[0] if best is not None else 0.0
         conf = round(min(1.0, (1.0 - p1) / pop), 3)
         suffix = xxhash.xxh3_64_intdigest(f"{fp.id}|{now}".encode()) & _MASK48
         did = f"d_{fp.family}_{suffix:012x}"
         fk, gk = self.stat_keys(fp)
         plan = LinkPlan(make_record(fp, did, now, None, ip), ids, blocks, ndev, True, fp.family, fk, gk)
         return LinkResult(did, conf, (), True, "new"), plan
+
+    def best_candidate(self, fp: Fingerprint, recs: list[dict[str, Any]], now: int,
+                       ip: int = 0) -> tuple[float, dict[str, Any]] | None:
+        """The best-scored candidate of ``recs`` for ``fp`` at ``now``: ``(probability, record)``, or None.
+
+        Steps 5 and 6 of the linking (hard rules, the :attr:`max_scored` closest -- only those sharing a
+        resettable id when any does --, the link model, ties broken by last sighting then device id). The
+        compiled kernel (``fraudscore._core.linking``) does the per-candidate work when available; it hands
+        back to :meth:`best_candidate_reference` (the reference) on any input it does not handle.
+        """
+        select = self._select
+        if select is not None:
+            got = select(fp, recs, now, ip, self.max_scored)
+            if got is not None:
+                _, near, rows = got
+                if not near:
+                    return None
+                ps = self.model.predict_rows(rows, len(near))
+                i = self._pick(ps, near)
+                if i >= 0:
+                    return ps[i], near[i]
+                p1, rec = sorted(zip(ps, near), key=lambda s: (-s[0], -s[1]["t"], s[1]["id"]))[0]
+                return p1, rec
+        return self.best_candidate_reference(fp, recs, now, ip)
+
+    def best_candidate_reference(self, fp: Fingerprint, recs: list[dict[str, Any]], now: int,
+                                 ip: int = 0) -> tuple[float, dict[str, Any]] | None:
+        """:meth:`best_candidate` in pure Python: the reference the compiled kernel is tested against."""
+        cands = compatible_records(fp, recs)
+        n_c = len(cands)
+        if not cands:
+            return None
+        ids_now = [(p, fp.components[p]) for p, _ in _ID_TAGS if fp.components[p]]
+        same_id = [r for r in cands if any(r["c"][p] == v for p, v in ids_now)] if ids_now else []
+        # a resettable id still matching points at the device (FP-STALKER's rules first): score only those
+        near = sorted((n_differences(fp, r), -r["t"], r["id"], r) for r in (same_id or cands))[: self.max_scored]
+        predict = self.model.predict
+        scored = sorted(((predict(pair_features(fp, r, now, ip, n_c)), nd, r) for nd, _, _, r in near),
+                        key=lambda s: (-s[0], -s[2]["t"], s[2]["id"]))
+        return scored[0][0], scored[0][2]
 
     def link(self, fp: Fingerprint, ts_ms: int, ip: str | int | None = None) -> LinkResult:
         """Link one fingerprint observed at ``ts_ms`` (event time) and update the state.
@@ -435,6 +470,14 @@ class DeviceLinker:
         res, plan = self.decide(fp, view, now, iph)
         self.state.write(plan, now)
         return res
+
+
+def _kernel() -> Any:
+    """``fraudscore._core.linking`` when built, in use and laid out like this module's constants, else None."""
+    core = load_core("linking")
+    if core is None or core.LAYOUT != LAYOUT or tuple(p for p, _ in _ID_TAGS) != LAYOUT[6]:
+        return None
+    return core
 
 
 def _changes(fp: Fingerprint, rec: dict[str, Any]) -> tuple[tuple[str, ...], tuple[int, ...]]:
