@@ -287,8 +287,15 @@ typedef struct {
     int64_t comps[NCOMP];
 } cand_t;
 
+/* the last version list checked per version kind, and its outcome: records share version lists
+ * (linkfeatures.make_record), so most checks are one pointer test (no Python code runs in between) */
+typedef struct {
+    PyObject *obj[3];
+    int ok[3];
+} vmemo_t;
+
 /* compatible(fp, rec): 1 yes, 0 no, -1 hand over */
-static int compatible(const fpinfo_t *fp, PyObject *rec) {
+static int compatible(const fpinfo_t *fp, PyObject *rec, vmemo_t *memo) {
     PyObject *o;
     version_t v;
     int eq;
@@ -306,14 +313,19 @@ static int compatible(const fpinfo_t *fp, PyObject *rec) {
         if (PyErr_Occurred()) return -1;
     }
     if (!eq) return 0;
-#define VCHECK(key, mine)                                                         \
-    if (!(mine)->none) {                                                          \
-        if ((o = item(rec, key)) == NULL || read_version(o, &v, 1) != 0) return -1; \
-        if (!v.none && !version_ge(mine, &v)) return 0;                           \
+#define VCHECK(key, mine, m)                                                              \
+    if (!(mine)->none) {                                                                  \
+        if ((o = item(rec, key)) == NULL) return -1;                                      \
+        if (o != memo->obj[m]) {                                                          \
+            if (read_version(o, &v, 1) != 0) return -1;                                   \
+            memo->obj[m] = o;                                                             \
+            memo->ok[m] = v.none || version_ge(mine, &v);                                 \
+        }                                                                                 \
+        if (!memo->ok[m]) return 0;                                                       \
     }
-    VCHECK(K_ov, &fp->ov)
-    VCHECK(K_bv, &fp->bv)
-    VCHECK(K_av, &fp->av)
+    VCHECK(K_ov, &fp->ov, 0)
+    VCHECK(K_bv, &fp->bv, 1)
+    VCHECK(K_av, &fp->av, 2)
 #undef VCHECK
     return 1;
 }
@@ -415,6 +427,7 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
     Py_ssize_t n, i, j, n_c = 0, n_pool = 0, k = 0;
     cand_t *all = NULL, **pool = NULL, **top = NULL;
     int ids_now[3], n_ids = 0, ok = 0;
+    vmemo_t vmemo = {{NULL, NULL, NULL}, {0, 0, 0}};
     (void)mod;
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "select(fp, cands, now, ip, max_scored)");
@@ -441,7 +454,7 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
         PyObject *rec = PyList_GET_ITEM(cands, i);
         int c;
         if (!PyDict_CheckExact(rec)) goto out;
-        c = compatible(&info, rec);
+        c = compatible(&info, rec, &vmemo);
         if (c < 0) goto out;
         if (c) all[n_c++].rec = rec;
     }

@@ -316,7 +316,7 @@ class DeviceLinker:
 
         Returns the result and the plan to :meth:`LinkState.write`.
         """
-        ids, blocks, _, _, key, _, _, class_id, _ = self._keys(fp)
+        ids, blocks, fam_keys, glob_keys, key, _, _, class_id, _ = self._keys(fp)
         ex = view.exact
         if ex is not None and (ex["id"] == class_id or not _ahead(ex, fp)):
             # (a class record holds twins on several versions: none of them is "ahead" of another; it stands for
@@ -353,7 +353,7 @@ class DeviceLinker:
             sh = view.shared
             did = sh["id"] if sh is not None else class_id
             changed, pos = _changes(fp, sh) if sh is not None else ((), ())
-            fk, gk = self.stat_keys(fp, pos if sh is not None else None)
+            fk, gk = self.stat_keys(fp, pos) if sh is not None else (fam_keys, glob_keys)  # memo = stat_keys(fp)
             plan = LinkPlan(make_record(fp, did, now, sh, ip), (*ids, key), blocks, ndev, sh is None, fp.family,
                             fk, gk)
             return LinkResult(did, round(1.0 / max(pop, _CLASS_POPULARITY), 3), changed, sh is None, "shared"), plan
@@ -369,8 +369,7 @@ class DeviceLinker:
         conf = round(min(1.0, (1.0 - p1) / pop), 3)
         suffix = xxhash.xxh3_64_intdigest(f"{fp.id}|{now}".encode()) & _MASK48
         did = f"d_{fp.family}_{suffix:012x}"
-        fk, gk = self.stat_keys(fp)
-        plan = LinkPlan(make_record(fp, did, now, None, ip), ids, blocks, ndev, True, fp.family, fk, gk)
+        plan = LinkPlan(make_record(fp, did, now, None, ip), ids, blocks, ndev, True, fp.family, fam_keys, glob_keys)
         return LinkResult(did, conf, (), True, "new"), plan
 
     def best_candidate(self, fp: Fingerprint, recs: list[dict[str, Any]], now: int,

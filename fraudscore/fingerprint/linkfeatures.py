@@ -161,15 +161,30 @@ def pair_features(fp: Fingerprint, rec: dict[str, Any], now: int, ip: int, n_can
             math.log1p(rec["n"])]
 
 
+_LISTS: dict[tuple[int, ...], list[int]] = {}
+
+
+def _shared_list(v: tuple[int, ...]) -> list[int]:
+    """``list(v)``, one list object per distinct version (bounded): records share it."""
+    hit = _LISTS.get(v)
+    if hit is None:
+        if len(_LISTS) >= 4096:
+            _LISTS.clear()
+        hit = _LISTS[v] = list(v)
+    return hit
+
+
 def make_record(fp: Fingerprint, device_id: str, now: int, prev: dict[str, Any] | None, ip: int) -> dict[str, Any]:
     """The state record of device ``device_id`` in state ``fp`` seen at ``now`` (``prev``: its last record)."""
     c = fp.canonical
     bf = c.browser_family
-    return {  # family names interned: the compiled filter compares them by pointer
+    # family names interned and version lists shared between records (never mutated in place): the compiled
+    # filter then compares most of them by pointer, without reading them from memory
+    return {
         "id": device_id, "fp": fp.id, "fam": intern(fp.family), "bf": intern(bf) if type(bf) is str else bf,
-        "ov": list(c.os_version) if c.os_version else None,
-        "bv": list(c.browser_version) if c.browser_version else None,
-        "av": list(c.app_version) if c.app_version else None,
+        "ov": _shared_list(c.os_version) if c.os_version else None,
+        "bv": _shared_list(c.browser_version) if c.browser_version else None,
+        "av": _shared_list(c.app_version) if c.app_version else None,
         "c": list(fp.components), "r": fp.renderer, "fs": list(fp.fonts_sketch), "fn": fp.font_count,
         "lg": list(fp.lang_items), "ip": ip or (prev["ip"] if prev is not None else 0),
         "f": now if prev is None else prev["f"], "t": now if prev is None else max(prev["t"], now),
