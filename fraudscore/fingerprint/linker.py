@@ -194,6 +194,9 @@ class DeviceLinker:
         self.mobile_prior = float(mobile_prior)
         self.min_family_devices = min_family_devices
         self._key_memo: dict[str, Any] = {}  # fingerprint id -> its keys (a pure function of the fingerprint)
+        self._variant_memo: dict[Any, Any] = {}  # (id, font sketch, aliases) -> keys, for an id's other variants
+        self._last_fp: Fingerprint | None = None  # the last fingerprint _keys answered for, and its keys
+        self._last_keys: tuple[Any, ...] = ()
         self._ip_memo: dict[Any, int] = {}  # IP token -> its hash
         self._results: dict[tuple[str, float], LinkResult] = {}  # results of unchanged devices (immutable)
         # the compiled per-candidate kernel (None: the Python reference; FRAUDSCORE_PURE_PYTHON=1 forces it)
@@ -279,17 +282,26 @@ class DeviceLinker:
     # -- the decision ---------------------------------------------------------------------
     def _keys(self, fp: Fingerprint) -> tuple[Any, ...]:
         """(fingerprint ids, block keys, family and global count keys, class key) of ``fp``, memoised by id."""
+        if fp is self._last_fp:  # the same (frozen) fingerprint again within one link
+            return self._last_keys
         hit = self._key_memo.get(fp.id)
         # the font-list sketch is not part of the id (a script may report the list or only its hash): check it
         if hit is None or hit[5] != fp.fonts_sketch or hit[8] != fp.aliases:
-            fam_keys, glob_keys = self.stat_keys(fp)
-            ids = (fp.id, *fp.aliases) if fp.aliases else (fp.id,)
-            key = self.shared_key(fp)
-            hit = (ids, self.block_keys(fp), fam_keys, glob_keys, key, fp.fonts_sketch, self.pop_keys(fp),
-                   f"d_{fp.family}_{key[2:]}", fp.aliases)
-            if len(self._key_memo) >= 65_536:
-                self._key_memo.clear()
-            self._key_memo[fp.id] = hit
+            # twins whose scripts differ that way share the id: the other variants are memoised apart (else
+            # every sighting of one would recompute the keys of the other)
+            variant = (fp.id, fp.fonts_sketch, fp.aliases) if hit is not None else None
+            hit = self._variant_memo.get(variant) if variant is not None else None
+            if hit is None:
+                fam_keys, glob_keys = self.stat_keys(fp)
+                ids = (fp.id, *fp.aliases) if fp.aliases else (fp.id,)
+                key = self.shared_key(fp)
+                hit = (ids, self.block_keys(fp), fam_keys, glob_keys, key, fp.fonts_sketch, self.pop_keys(fp),
+                       f"d_{fp.family}_{key[2:]}", fp.aliases)
+                memo = self._key_memo if variant is None else self._variant_memo
+                if len(memo) >= 65_536:
+                    memo.clear()
+                memo[fp.id if variant is None else variant] = hit
+        self._last_fp, self._last_keys = fp, hit
         return hit
 
     def read(self, fp: Fingerprint, now: int) -> LinkView:
