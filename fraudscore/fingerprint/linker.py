@@ -167,6 +167,11 @@ class DeviceLinker:
     fraudscore.errors.ConfigError: The 'link_probability' parameter of DeviceLinker must be a number in [0, 1]. Got 2 instead.
     """
 
+    # the last fingerprint _keys answered for, and its keys (class defaults: linktrain builds a bare instance)
+    _last_fp: Fingerprint | None = None
+    _last_keys: tuple[Any, ...] = ()
+    _variant_memo: dict[Any, Any] | None = None
+
     def __init__(self, state: LinkState | None = None, *, model: LinkModel | None = None,
                  link_probability: float = 0.5, max_scored: int = 8, mobile_prior: float = 3.0,
                  min_family_devices: int = 30) -> None:
@@ -195,8 +200,6 @@ class DeviceLinker:
         self.min_family_devices = min_family_devices
         self._key_memo: dict[str, Any] = {}  # fingerprint id -> its keys (a pure function of the fingerprint)
         self._variant_memo: dict[Any, Any] = {}  # (id, font sketch, aliases) -> keys, for an id's other variants
-        self._last_fp: Fingerprint | None = None  # the last fingerprint _keys answered for, and its keys
-        self._last_keys: tuple[Any, ...] = ()
         self._ip_memo: dict[Any, int] = {}  # IP token -> its hash
         self._results: dict[tuple[str, float], LinkResult] = {}  # results of unchanged devices (immutable)
         # the compiled per-candidate kernel (None: the Python reference; FRAUDSCORE_PURE_PYTHON=1 forces it)
@@ -290,7 +293,7 @@ class DeviceLinker:
             # twins whose scripts differ that way share the id: the other variants are memoised apart (else
             # every sighting of one would recompute the keys of the other)
             variant = (fp.id, fp.fonts_sketch, fp.aliases) if hit is not None else None
-            hit = self._variant_memo.get(variant) if variant is not None else None
+            hit = self._variant_memo.get(variant) if variant is not None and self._variant_memo is not None else None
             if hit is None:
                 fam_keys, glob_keys = self.stat_keys(fp)
                 ids = (fp.id, *fp.aliases) if fp.aliases else (fp.id,)
@@ -298,6 +301,8 @@ class DeviceLinker:
                 hit = (ids, self.block_keys(fp), fam_keys, glob_keys, key, fp.fonts_sketch, self.pop_keys(fp),
                        f"d_{fp.family}_{key[2:]}", fp.aliases)
                 memo = self._key_memo if variant is None else self._variant_memo
+                if memo is None:
+                    memo = self._variant_memo = {}
                 if len(memo) >= 65_536:
                     memo.clear()
                 memo[fp.id if variant is None else variant] = hit
