@@ -14,7 +14,7 @@ Examples
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> d = _new_web(rng, "windows")
->>> obs = _render_web(d, _Calendar(), 10.0)
+>>> obs = _render_web(d, _Calendar(0.0, 0.0, 0.0, 0.0, 0.0), 10.0)
 >>> obs["source"], "user_agent" in obs
 ('web', True)
 """
