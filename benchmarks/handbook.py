@@ -24,7 +24,9 @@ a coin flip) and the ceiling (:func:`fraudscore.handbook.auc_ceiling`).
 
 Usage: ``python benchmarks/handbook.py [--fdh-dir DIR] [--seeds 0,1,2,3,4]
 [--features handbook,rich,onset] [--quick] [--tune] [--slow] [--cache-dir DIR]
-[--valid-seeds 0] [--suffix S] [--jobs N] [--screen NAMES]``. ``--quick``: chapter 3 only. By default one feature replay per
+[--valid-seeds 0] [--suffix S] [--jobs N] [--screen NAMES] [--setting NAME]``.
+``--quick``: chapter 3 only. ``--jobs``: fits in that many forked processes
+(one thread each; the same results). By default one feature replay per
 feature set over the whole period (cached as ``.npy`` under ``--cache-dir``,
 default ``/tmp/fraudscore-handbook``), then the model step of ``train()`` per
 split and seed (:func:`fraudscore.handbook.fit_on_features`; the chapter-3
