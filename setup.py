@@ -24,6 +24,7 @@ MODULES = {
     "velocity_store": ["velocity_store.c"],
     "pseudonym": ["pseudonym.c"],
     "fingerprint": ["fingerprint.c"],
+    "linking": ["linking.c"],
 }
 
 

@@ -18,13 +18,18 @@ mixed -- precision >= 0.995 and recall >= 0.95; farm -- no farm phones merged in
 id while the hardware+network feature still flags the farm rows; link throughput within
 2x of the legacy linker (measured here, same events).
 
-Run: ``python benchmarks/bench_linking.py [--quick] [--redis URL]``; writes
-benchmarks/results/bench_linking.json.
+Also timed, in the same run: the linker with its compiled kernel (``fraudscore._core.linking``)
+against the pure-Python reference, and the link stage of the single-event benchmark
+(``stage_link`` p50, default bundle; goal <= 30 us).
+
+Run: ``python benchmarks/bench_linking.py [--quick] [--speed-only] [--redis URL]``; writes
+benchmarks/results/bench_linking.json (not with ``--speed-only``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -36,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import result, write_results  # noqa: E402
 
+from fraudscore._core import PURE_PYTHON_ENV  # noqa: E402
 from fraudscore.fingerprint import MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprinter, MemoryLinkState  # noqa: E402
 from fraudscore.fingerprint.evaluate import exact_ids, pairwise_by_group, pairwise_metrics  # noqa: E402
 from fraudscore.fingerprint.legacy import LegacyLinker  # noqa: E402
@@ -132,8 +138,23 @@ def farm_features(days: int, per_day: int, seed: int) -> list[dict[str, Any]]:
     return out
 
 
+def reference_linker() -> DeviceLinker:
+    """A linker on the pure-Python reference (``FRAUDSCORE_PURE_PYTHON=1`` while it is built): no compiled
+    linking kernel (``fraudscore._core.linking``)."""
+    old = os.environ.get(PURE_PYTHON_ENV)
+    os.environ[PURE_PYTHON_ENV] = "1"
+    try:
+        return DeviceLinker(MemoryLinkState())
+    finally:
+        if old is None:
+            del os.environ[PURE_PYTHON_ENV]
+        else:
+            os.environ[PURE_PYTHON_ENV] = old
+
+
 def throughput(n: int, days: float, repeat: int) -> list[dict[str, Any]]:
     out = []
+    compiled = DeviceLinker(MemoryLinkState())._select is not None
     for sc in ("web", "legacy"):
         s = simulate(sc, n_devices=n, days=days, seed=3)
         fpr = Fingerprinter(KEYS)
@@ -151,16 +172,76 @@ def throughput(n: int, days: float, repeat: int) -> list[dict[str, Any]]:
             for fp, t in zip(fps, ts):
                 lk.link(fp, t)
 
-        t_new, t_old = [], []
-        for _ in range(repeat):  # interleaved: both see the same machine load
+        def ref() -> None:
+            lk = reference_linker()
+            for fp, t, ip in zip(fps, ts, ips):
+                lk.link(fp, t, ip)
+
+        t_new, t_old, t_ref = [], [], []
+        for _ in range(repeat):  # interleaved: all see the same machine load
             t_new.append(time_it(new))
             t_old.append(time_it(old))
+            if compiled:
+                t_ref.append(time_it(ref))
         m = len(fps)
         a, b = m / float(np.median(t_new)), m / float(np.median(t_old))
         print(f"link only ({sc}, {m:,} events): {a:,.0f}/s vs legacy {b:,.0f}/s (ratio {a / b:.2f})")
-        out.append(result(f"{sc}:link_events_per_s", a, "events/s", "legacy_linker", b,
-                          {"n_devices": n, "observations": m, "repeat": repeat}))
+        params = {"n_devices": n, "observations": m, "repeat": repeat, "compiled_kernel": compiled}
+        out.append(result(f"{sc}:link_events_per_s", a, "events/s", "legacy_linker", b, params))
+        if compiled:
+            c = m / float(np.median(t_ref))
+            print(f"  compiled linking kernel {a:,.0f}/s vs the pure-Python reference {c:,.0f}/s "
+                  f"(ratio {a / c:.2f}); legacy vs reference {b / c:.2f}")
+            out.append(result(f"{sc}:link_events_per_s_vs_reference", a, "events/s", "pure_python_linker", c,
+                              params))
     return out
+
+
+def link_stage(n: int, repeat: int) -> list[dict[str, Any]]:
+    """``stage_link`` p50 of the single-event benchmark (``fraudscore bench --only single``: the default
+    bundle, ``events_stream(seed=202)``, :class:`~fraudscore.bench.single.StagedScorer`), with the compiled
+    linking kernel against the pure-Python reference, interleaved chunk by chunk: medians over ``repeat``
+    chunks of ``n`` events after a 500-event warm-up."""
+    from fraudscore.bench.bundles import BenchContext, events_stream
+    from fraudscore.bench.common import Settings
+    from fraudscore.bench.single import StagedScorer
+    from fraudscore.scorer import Scorer
+
+    ctx = BenchContext(Settings.for_mode(False))
+    try:
+        bundle = ctx.bundle("default")
+        fast = StagedScorer(Scorer(bundle, ctx.keys))
+        old = os.environ.get(PURE_PYTHON_ENV)
+        os.environ[PURE_PYTHON_ENV] = "1"
+        try:
+            ref = StagedScorer(Scorer(bundle, ctx.keys))
+        finally:
+            if old is None:
+                del os.environ[PURE_PYTHON_ENV]
+            else:
+                os.environ[PURE_PYTHON_ENV] = old
+    finally:
+        ctx.close()
+    compiled = fast.sc.linker._select is not None
+    events = events_stream(500 + n * repeat, seed=202).to_records()
+    for ev in events[:500]:
+        fast.score(ev)
+        ref.score(ev)
+    p50 = {"compiled": [], "reference": []}
+    for r in range(repeat):
+        chunk = events[500 + r * n: 500 + (r + 1) * n]
+        for name, staged in (("compiled", fast), ("reference", ref)):
+            staged.times["link"].clear()
+            for ev in chunk:
+                staged.score(ev)
+            p50[name].append(float(np.median(staged.times["link"])) / 1e3)
+    a, b = float(np.median(p50["compiled"])), float(np.median(p50["reference"]))
+    print(f"stage_link p50 (single bench, default bundle): {a:.1f} us with the compiled kernel vs {b:.1f} us "
+          f"pure Python (ratio {b / a:.2f}x faster; goal <= 30 us)")
+    return [result("single:stage_link_p50", a, "us", "pure_python_stage_link_p50", b,
+                   {"bundle": "default", "events_per_run": n, "repeat": repeat, "seed": 202,
+                    "compiled_kernel": compiled, "runs_compiled": p50["compiled"], "runs_reference": p50["reference"]},
+                   higher_is_better=False)]
 
 
 def redis_throughput(url: str, n: int, days: float) -> list[dict[str, Any]]:
@@ -194,7 +275,7 @@ def time_it(fn: Any) -> float:
     return time.perf_counter() - t0
 
 
-def goals(tables: dict[str, Any], thr: list[dict[str, Any]]) -> list[str]:
+def goals(tables: dict[str, Any], thr: list[dict[str, Any]], stage: list[dict[str, Any]]) -> list[str]:
     w, mx = tables["web"]["overall"], tables["mixed"]["overall"]
     lines = [
         f"web: linker recall {w['linker']['recall']:.3f} (goal >= 0.90) at precision {w['linker']['precision']:.3f} "
@@ -204,7 +285,12 @@ def goals(tables: dict[str, Any], thr: list[dict[str, Any]]) -> list[str]:
         f"farm: most farm phones under one id {tables['farm_only']['largest_id_devices']} (goal 1)",
     ]
     for r in thr:
-        lines.append(f"{r['name']}: {r['ratio']:.2f}x the legacy linker (goal >= 0.5)")
+        if r["baseline_name"] == "legacy_linker":
+            lines.append(f"{r['name']}: {r['ratio']:.2f}x the legacy linker (goal >= 0.5)")
+        else:
+            lines.append(f"{r['name']}: {r['ratio']:.2f}x the pure-Python linker (the compiled kernel's gain)")
+    for r in stage:
+        lines.append(f"{r['name']}: {r['value']:.1f} us (goal <= 30 us), {r['ratio']:.2f}x faster than pure Python")
     return lines
 
 
@@ -212,22 +298,31 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
     ap.add_argument("--redis", default=None, help="also time RedisLinkState on this URL (e.g. redis://127.0.0.1:6379/15)")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="only the timings (throughput and stage_link), no quality tables; prints, writes nothing")
     args = ap.parse_args()
     if args.quick:
-        n, days, tn, repeat, loan_days, per_day = 600, 60.0, 400, 3, 10, 800
+        n, days, tn, repeat, loan_days, per_day, sn = 600, 60.0, 400, 3, 10, 800, 500
     else:
-        n, days, tn, repeat, loan_days, per_day = 2000, 90.0, 1500, 5, 21, 1500
+        n, days, tn, repeat, loan_days, per_day, sn = 2000, 90.0, 1500, 5, 21, 1500, 1500
     t0 = time.perf_counter()
+    if args.speed_only:
+        throughput(tn, days, repeat)
+        link_stage(sn, repeat)
+        print(f"done in {time.perf_counter() - t0:.1f} s")
+        return
     results, tables = quality(n, days, seed=1)
     print("\n== hardware + network feature on the synthetic loan data")
     results += farm_features(loan_days, per_day, seed=4)
     print()
     thr = throughput(tn, days, repeat)
     results += thr
+    stage = link_stage(sn, repeat)
+    results += stage
     if args.redis:
         results += redis_throughput(args.redis, min(tn, 500), days)
     print("\n== goals")
-    for line in goals(tables, thr):
+    for line in goals(tables, thr, stage):
         print("  " + line)
     write_results("bench_linking", results)
     print(f"done in {time.perf_counter() - t0:.1f} s")

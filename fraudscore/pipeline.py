@@ -47,8 +47,9 @@ from .fingerprint import (DEVICE_FEATURES, MIN_LINK_CONFIDENCE, DeviceLinker, Fi
 from .identity import Identity
 from .keys import Keys
 from .schema import Schema
-from .velocity import FeatureSet, OnlineVelocity, late_mask, replay
+from .velocity import FeatureSet, OnlineVelocity, late_mask
 from .velocity.admission import APPLY, DUPLICATE
+from .velocity.chunks import chunk_context, concat_columns, replay_with_context
 from .velocity.idempotency import Applied
 
 __all__ = ["FeaturePipeline", "LINK_FEATURE", "RECORD_EXTRA_FIELDS", "AGE_SUFFIX", "protected_features", "paused_gc",
@@ -400,8 +401,9 @@ class FeaturePipeline:
         order = np.concatenate([main, dup])
         perm = np.argsort(order, kind="stable")
         names = list(dict.fromkeys([*rec, *rec_d]))
-        rec_all = {name: _concat(rec.get(name), rec_d.get(name), dup.size)[perm] if name in rec else
-                   _concat(np.full(main.size, None, dtype=object), rec_d[name], dup.size)[perm] for name in names}
+        cat = concat_columns
+        rec_all = {name: cat(rec.get(name), rec_d.get(name), dup.size)[perm] if name in rec else
+                   cat(np.full(main.size, None, dtype=object), rec_d[name], dup.size)[perm] for name in names}
         X_all = np.vstack([X, X_d])[perm]
         kept = cb.take(order[perm])
         kept.duplicate = np.concatenate([np.zeros(main.size, dtype=bool), np.ones(dup.size, dtype=bool)])[perm]
@@ -575,48 +577,16 @@ class FeaturePipeline:
     # -- velocity across chunks --------------------------------------------------------
     def replay_rows(self, rec_cols: Mapping[str, np.ndarray], n: int, labels: Mapping[str, np.ndarray] | None,
                     context: Mapping[str, Any] | None = None) -> np.ndarray:
-        """Velocity features of ``n`` rows, after replaying the ``context`` rows before them (none by default)."""
-        if context is None or not len(context["columns"]["ts"]):
-            return replay(self.feature_set, rec_cols, labels=labels)
-        ctx_cols = context["columns"]
-        cols = {k: _concat(ctx_cols[k], rec_cols.get(k), n) for k in ctx_cols}
-        lab = None
-        if labels is not None or context.get("labels") is not None:
-            lab = {k: _concat(_labels_or_default(context.get("labels"), len(ctx_cols["ts"]))[k],
-                              _labels_or_default(labels, n)[k], n) for k in ("is_fraud", "label_ts")}
-        return replay(self.feature_set, cols, labels=lab)[-n:] if n else np.empty((0, len(self.feature_set.names)))
+        """Velocity features of ``n`` rows after the ``context`` rows.
+
+        See :func:`~fraudscore.velocity.chunks.replay_with_context`.
+        """
+        return replay_with_context(self.feature_set, rec_cols, n, labels, context)
 
     def context_of(self, rec_cols: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray] | None,
                    previous: Mapping[str, Any] | None = None, *, newest_ts: int | None = None) -> dict[str, Any]:
-        """The rows later chunks still need: ``previous`` context plus these rows, trimmed to the horizon.
-
-        A row can only matter to a later event at time ``t >= newest_ts - allowed_lateness``
-        (earlier ones are rejected as late) through a window reaching back at most
-        :attr:`FeatureSet.horizon_ms`; all-time windows keep every row.
-        """
-        tf = "ts"  # velocity's name of the event time (an alias of the schema's time field)
-        names = (tf, *sorted(self.feature_set.fields))
-        n = len(rec_cols[tf])
-        if previous is None:
-            previous = {"columns": {k: _concat(None, None, 0) if k != tf else np.empty(0, np.int64) for k in names},
-                        "labels": None}
-        cols = {k: _concat(previous["columns"][k], rec_cols.get(k), n) for k in names}
-        cols[tf] = cols[tf].astype(np.int64)
-        lab = None
-        if labels is not None or previous.get("labels") is not None:
-            m = len(previous["columns"][tf])
-            lab = {k: _concat(_labels_or_default(previous.get("labels"), m)[k], _labels_or_default(labels, n)[k], n)
-                   for k in ("is_fraud", "label_ts")}
-        horizon = self.feature_set.horizon_ms
-        if horizon is not None and len(cols[tf]):
-            newest = int(cols[tf].max()) if newest_ts is None else int(newest_ts)
-            cutoff = newest - self.feature_set.allowed_lateness_ms - horizon - 1
-            keep = cols[tf] >= cutoff
-            if not keep.all():
-                cols = {k: v[keep] for k, v in cols.items()}
-                if lab is not None:
-                    lab = {k: v[keep] for k, v in lab.items()}
-        return {"columns": cols, "labels": lab}
+        """The rows later chunks still need (:func:`~fraudscore.velocity.chunks.chunk_context`)."""
+        return chunk_context(self.feature_set, rec_cols, labels, previous, newest_ts=newest_ts)
 
     def late_rows(self, ts: np.ndarray) -> np.ndarray:
         """Boolean mask of rows later than the allowed lateness (rejected in both paths)."""
@@ -638,25 +608,3 @@ def _objects(values: list[Any]) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
-
-
-def _concat(a: np.ndarray | None, b: np.ndarray | None, n: int) -> np.ndarray:
-    """Concatenate two column parts; a missing part is all-missing (None) of its length."""
-    if a is None:
-        a = np.empty(0, dtype=object)
-    if b is None:
-        b = np.full(n, None, dtype=object)
-    if b.size == 0:
-        return a.copy()
-    if a.size == 0:
-        return b.copy()
-    if a.dtype.kind == b.dtype.kind:
-        return np.concatenate([a, b])
-    return np.concatenate([a.astype(object), b.astype(object)])
-
-
-def _labels_or_default(labels: Mapping[str, np.ndarray] | None, n: int) -> dict[str, np.ndarray]:
-    if labels is None:
-        return {"is_fraud": np.full(n, np.nan), "label_ts": np.full(n, np.iinfo(np.int64).max, dtype=np.int64)}
-    return {"is_fraud": np.asarray(labels["is_fraud"], dtype=np.float64),
-            "label_ts": np.asarray(labels["label_ts"]).astype(np.int64)}

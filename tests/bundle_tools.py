@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fraudscore.bundle import _SIGN_CONTEXT
+from fraudscore.bundle_manifest import _SIGN_CONTEXT
 from fraudscore.keys import Keys
 
 

@@ -6,6 +6,8 @@ One extension module per step it accelerates, named like the Python module it mi
 ``_core.velocity_store``      ``velocity/memory.py`` + ``memory_layout.py``
 ``_core.pseudonym``           keyed BLAKE2b pseudonyms of ``identity/``
 ``_core.fingerprint``         keyed xxh3 sections and components of ``fingerprint/sections.py``
+``_core.linking``             the device linker's candidate walk, filter, selection and pair
+                              features (``fingerprint/linkfeatures.py``, ``linkstate.py``)
 ============================  =============================================
 
 The Python modules stay the readable reference and the fallback. :func:`load` returns
@@ -38,7 +40,7 @@ __all__ = ["load", "available", "pure_python", "PURE_PYTHON_ENV"]
 PURE_PYTHON_ENV = "FRAUDSCORE_PURE_PYTHON"
 _log = logging.getLogger("fraudscore")
 _cache: dict[str, ModuleType | None] = {}
-_KNOWN = ("velocity_store", "pseudonym", "fingerprint")
+_KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking")
 
 
 def pure_python() -> bool:
@@ -76,6 +78,6 @@ def available() -> dict[str, bool]:
     Examples
     --------
     >>> sorted(available())
-    ['fingerprint', 'pseudonym', 'velocity_store']
+    ['fingerprint', 'linking', 'pseudonym', 'velocity_store']
     """
     return {name: load(name) is not None for name in _KNOWN}

@@ -68,8 +68,9 @@ from typing import Any
 
 import xxhash
 
+from .._core import load as load_core
 from ..errors import ConfigError
-from .linkfeatures import compatible_records, make_record, n_differences, pair_features
+from .linkfeatures import LAYOUT, compatible_records, make_record, n_differences, pair_features
 from .linkmodel import LinkModel, default_link_model
 from .linkstate import LinkPlan, LinkState, LinkView, MemoryLinkState
 from .sections import VOLATILE_ATTRS, Fingerprint
@@ -166,6 +167,11 @@ class DeviceLinker:
     fraudscore.errors.ConfigError: The 'link_probability' parameter of DeviceLinker must be a number in [0, 1]. Got 2 instead.
     """
 
+    # the last fingerprint _keys answered for, and its keys (class defaults: linktrain builds a bare instance)
+    _last_fp: Fingerprint | None = None
+    _last_keys: tuple[Any, ...] = ()
+    _variant_memo: dict[Any, Any] | None = None
+
     def __init__(self, state: LinkState | None = None, *, model: LinkModel | None = None,
                  link_probability: float = 0.5, max_scored: int = 8, mobile_prior: float = 3.0,
                  min_family_devices: int = 30) -> None:
@@ -193,8 +199,13 @@ class DeviceLinker:
         self.mobile_prior = float(mobile_prior)
         self.min_family_devices = min_family_devices
         self._key_memo: dict[str, Any] = {}  # fingerprint id -> its keys (a pure function of the fingerprint)
+        self._variant_memo: dict[Any, Any] = {}  # (id, font sketch, aliases) -> keys, for an id's other variants
         self._ip_memo: dict[Any, int] = {}  # IP token -> its hash
         self._results: dict[tuple[str, float], LinkResult] = {}  # results of unchanged devices (immutable)
+        # the compiled per-candidate kernel (None: the Python reference; FRAUDSCORE_PURE_PYTHON=1 forces it)
+        core = _kernel()
+        self._select = core.select if core is not None else None
+        self._pick = core.pick if core is not None else None
 
     def __repr__(self) -> str:
         return f"DeviceLinker(state={type(self.state).__name__}, model={self.model.sha256[:12]})"
@@ -274,17 +285,28 @@ class DeviceLinker:
     # -- the decision ---------------------------------------------------------------------
     def _keys(self, fp: Fingerprint) -> tuple[Any, ...]:
         """(fingerprint ids, block keys, family and global count keys, class key) of ``fp``, memoised by id."""
+        if fp is self._last_fp:  # the same (frozen) fingerprint again within one link
+            return self._last_keys
         hit = self._key_memo.get(fp.id)
         # the font-list sketch is not part of the id (a script may report the list or only its hash): check it
         if hit is None or hit[5] != fp.fonts_sketch or hit[8] != fp.aliases:
-            fam_keys, glob_keys = self.stat_keys(fp)
-            ids = (fp.id, *fp.aliases) if fp.aliases else (fp.id,)
-            key = self.shared_key(fp)
-            hit = (ids, self.block_keys(fp), fam_keys, glob_keys, key, fp.fonts_sketch, self.pop_keys(fp),
-                   f"d_{fp.family}_{key[2:]}", fp.aliases)
-            if len(self._key_memo) >= 65_536:
-                self._key_memo.clear()
-            self._key_memo[fp.id] = hit
+            # twins whose scripts differ that way share the id: the other variants are memoised apart (else
+            # every sighting of one would recompute the keys of the other)
+            variant = (fp.id, fp.fonts_sketch, fp.aliases) if hit is not None else None
+            hit = self._variant_memo.get(variant) if variant is not None and self._variant_memo is not None else None
+            if hit is None:
+                fam_keys, glob_keys = self.stat_keys(fp)
+                ids = (fp.id, *fp.aliases) if fp.aliases else (fp.id,)
+                key = self.shared_key(fp)
+                hit = (ids, self.block_keys(fp), fam_keys, glob_keys, key, fp.fonts_sketch, self.pop_keys(fp),
+                       f"d_{fp.family}_{key[2:]}", fp.aliases)
+                memo = self._key_memo if variant is None else self._variant_memo
+                if memo is None:
+                    memo = self._variant_memo = {}
+                if len(memo) >= 65_536:
+                    memo.clear()
+                memo[fp.id if variant is None else variant] = hit
+        self._last_fp, self._last_keys = fp, hit
         return hit
 
     def read(self, fp: Fingerprint, now: int) -> LinkView:
@@ -311,7 +333,7 @@ class DeviceLinker:
 
         Returns the result and the plan to :meth:`LinkState.write`.
         """
-        ids, blocks, _, _, key, _, _, class_id, _ = self._keys(fp)
+        ids, blocks, fam_keys, glob_keys, key, _, _, class_id, _ = self._keys(fp)
         ex = view.exact
         if ex is not None and (ex["id"] == class_id or not _ahead(ex, fp)):
             # (a class record holds twins on several versions: none of them is "ahead" of another; it stands for
@@ -348,35 +370,64 @@ class DeviceLinker:
             sh = view.shared
             did = sh["id"] if sh is not None else class_id
             changed, pos = _changes(fp, sh) if sh is not None else ((), ())
-            fk, gk = self.stat_keys(fp, pos if sh is not None else None)
+            fk, gk = self.stat_keys(fp, pos) if sh is not None else (fam_keys, glob_keys)  # memo = stat_keys(fp)
             plan = LinkPlan(make_record(fp, did, now, sh, ip), (*ids, key), blocks, ndev, sh is None, fp.family,
                             fk, gk)
             return LinkResult(did, round(1.0 / max(pop, _CLASS_POPULARITY), 3), changed, sh is None, "shared"), plan
-        cands = compatible_records(fp, view.cands)
-        n_c = len(cands)
-        scored: list[tuple[float, int, dict[str, Any]]] = []
-        if cands:
-            ids_now = [(p, fp.components[p]) for p, _ in _ID_TAGS if fp.components[p]]
-            same_id = [r for r in cands if any(r["c"][p] == v for p, v in ids_now)] if ids_now else []
-            # a resettable id still matching points at the device (FP-STALKER's rules first): score only those
-            near = sorted((n_differences(fp, r), -r["t"], r["id"], r) for r in (same_id or cands))[: self.max_scored]
-            predict = self.model.predict
-            scored = sorted(((predict(pair_features(fp, r, now, ip, n_c)), nd, r) for nd, _, _, r in near),
-                            key=lambda s: (-s[0], -s[2]["t"], s[2]["id"]))
-        if scored and scored[0][0] >= self.link_probability:
-            p1, _, rec = scored[0]
+        best = self.best_candidate(fp, view.cands, now, ip)
+        if best is not None and best[0] >= self.link_probability:
+            p1, rec = best
             conf = round(min(1.0, p1 / pop), 3)
             changed, pos = _changes(fp, rec)
             fk, gk = self.stat_keys(fp, pos)
             plan = LinkPlan(make_record(fp, rec["id"], now, rec, ip), ids, blocks, ndev, False, fp.family, fk, gk)
             return LinkResult(rec["id"], conf, changed, False, "model"), plan
-        p1 = scored[0][0] if scored else 0.0
+        p1 = best[0] if best is not None else 0.0
         conf = round(min(1.0, (1.0 - p1) / pop), 3)
         suffix = xxhash.xxh3_64_intdigest(f"{fp.id}|{now}".encode()) & _MASK48
         did = f"d_{fp.family}_{suffix:012x}"
-        fk, gk = self.stat_keys(fp)
-        plan = LinkPlan(make_record(fp, did, now, None, ip), ids, blocks, ndev, True, fp.family, fk, gk)
+        plan = LinkPlan(make_record(fp, did, now, None, ip), ids, blocks, ndev, True, fp.family, fam_keys, glob_keys)
         return LinkResult(did, conf, (), True, "new"), plan
+
+    def best_candidate(self, fp: Fingerprint, recs: list[dict[str, Any]], now: int,
+                       ip: int = 0) -> tuple[float, dict[str, Any]] | None:
+        """The best-scored candidate of ``recs`` for ``fp`` at ``now``: ``(probability, record)``, or None.
+
+        Steps 5 and 6 of the linking (hard rules, the :attr:`max_scored` closest -- only those sharing a
+        resettable id when any does --, the link model, ties broken by last sighting then device id). The
+        compiled kernel (``fraudscore._core.linking``) does the per-candidate work when available; it hands
+        back to :meth:`best_candidate_reference` (the reference) on any input it does not handle.
+        """
+        select = self._select
+        if select is not None:
+            got = select(fp, recs, now, ip, self.max_scored)
+            if got is not None:
+                _, near, rows = got
+                if not near:
+                    return None
+                ps = self.model.predict_rows(rows, len(near))
+                i = self._pick(ps, near)
+                if i >= 0:
+                    return ps[i], near[i]
+                p1, rec = sorted(zip(ps, near), key=lambda s: (-s[0], -s[1]["t"], s[1]["id"]))[0]
+                return p1, rec
+        return self.best_candidate_reference(fp, recs, now, ip)
+
+    def best_candidate_reference(self, fp: Fingerprint, recs: list[dict[str, Any]], now: int,
+                                 ip: int = 0) -> tuple[float, dict[str, Any]] | None:
+        """:meth:`best_candidate` in pure Python: the reference the compiled kernel is tested against."""
+        cands = compatible_records(fp, recs)
+        n_c = len(cands)
+        if not cands:
+            return None
+        ids_now = [(p, fp.components[p]) for p, _ in _ID_TAGS if fp.components[p]]
+        same_id = [r for r in cands if any(r["c"][p] == v for p, v in ids_now)] if ids_now else []
+        # a resettable id still matching points at the device (FP-STALKER's rules first): score only those
+        near = sorted((n_differences(fp, r), -r["t"], r["id"], r) for r in (same_id or cands))[: self.max_scored]
+        predict = self.model.predict
+        scored = sorted(((predict(pair_features(fp, r, now, ip, n_c)), nd, r) for nd, _, _, r in near),
+                        key=lambda s: (-s[0], -s[2]["t"], s[2]["id"]))
+        return scored[0][0], scored[0][2]
 
     def link(self, fp: Fingerprint, ts_ms: int, ip: str | int | None = None) -> LinkResult:
         """Link one fingerprint observed at ``ts_ms`` (event time) and update the state.
@@ -435,6 +486,14 @@ class DeviceLinker:
         res, plan = self.decide(fp, view, now, iph)
         self.state.write(plan, now)
         return res
+
+
+def _kernel() -> Any:
+    """``fraudscore._core.linking`` when built, in use and laid out like this module's constants, else None."""
+    core = load_core("linking")
+    if core is None or core.LAYOUT != LAYOUT or tuple(p for p, _ in _ID_TAGS) != LAYOUT[6]:
+        return None
+    return core
 
 
 def _changes(fp: Fingerprint, rec: dict[str, Any]) -> tuple[tuple[str, ...], tuple[int, ...]]:

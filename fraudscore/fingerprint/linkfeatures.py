@@ -45,9 +45,10 @@ from __future__ import annotations
 
 import math
 from operator import ne
+from sys import intern
 from typing import Any
 
-from .sections import VOLATILE_ATTRS, Fingerprint, sketch_jaccard
+from .sections import SKETCH_K, VOLATILE_ATTRS, Fingerprint, sketch_jaccard
 
 __all__ = ["PAIR_FEATURES", "pair_features", "make_record", "compatible", "compatible_records", "version_step",
            "n_differences"]
@@ -65,6 +66,10 @@ _ID_POS = (_IDX["android_id"], _IDX["idfv"], _IDX["imei"])
 _FLAG_POS = (_IDX["emulator"], _IDX["rooted"])
 _UA, _OSV, _APPV = _IDX["user_agent"], _IDX["os_version"], _IDX["app_version"]
 _MS_PER_HOUR = 3_600_000.0
+#: The layout the compiled kernel (``fraudscore/_core/linking.c``) hard-codes: components, features, sketch
+#: size, user-agent and OS-version positions, per-attribute, resettable-id and flag positions. The linker
+#: uses the kernel only when its ``LAYOUT`` equals this.
+LAYOUT = (len(VOLATILE_ATTRS), len(PAIR_FEATURES), SKETCH_K, _UA, _OSV, _ATTR_POS, _ID_POS, _FLAG_POS)
 
 
 def version_step(new: Any, old: Any) -> float:
@@ -156,14 +161,30 @@ def pair_features(fp: Fingerprint, rec: dict[str, Any], now: int, ip: int, n_can
             math.log1p(rec["n"])]
 
 
+_LISTS: dict[tuple[int, ...], list[int]] = {}
+
+
+def _shared_list(v: tuple[int, ...]) -> list[int]:
+    """``list(v)``, one list object per distinct version (bounded): records share it."""
+    hit = _LISTS.get(v)
+    if hit is None:
+        if len(_LISTS) >= 4096:
+            _LISTS.clear()
+        hit = _LISTS[v] = list(v)
+    return hit
+
+
 def make_record(fp: Fingerprint, device_id: str, now: int, prev: dict[str, Any] | None, ip: int) -> dict[str, Any]:
     """The state record of device ``device_id`` in state ``fp`` seen at ``now`` (``prev``: its last record)."""
     c = fp.canonical
+    bf = c.browser_family
+    # family names interned and version lists shared between records (never mutated in place): the compiled
+    # filter then compares most of them by pointer, without reading them from memory
     return {
-        "id": device_id, "fp": fp.id, "fam": fp.family, "bf": c.browser_family,
-        "ov": list(c.os_version) if c.os_version else None,
-        "bv": list(c.browser_version) if c.browser_version else None,
-        "av": list(c.app_version) if c.app_version else None,
+        "id": device_id, "fp": fp.id, "fam": intern(fp.family), "bf": intern(bf) if type(bf) is str else bf,
+        "ov": _shared_list(c.os_version) if c.os_version else None,
+        "bv": _shared_list(c.browser_version) if c.browser_version else None,
+        "av": _shared_list(c.app_version) if c.app_version else None,
         "c": list(fp.components), "r": fp.renderer, "fs": list(fp.fonts_sketch), "fn": fp.font_count,
         "lg": list(fp.lang_items), "ip": ip or (prev["ip"] if prev is not None else 0),
         "f": now if prev is None else prev["f"], "t": now if prev is None else max(prev["t"], now),

@@ -46,6 +46,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._core import load as load_core
 from ..errors import ConfigError, StoreError
 
 __all__ = ["LinkState", "MemoryLinkState", "RedisLinkState", "LinkView", "LinkPlan", "DEFAULT_TTL_MS"]
@@ -141,6 +142,8 @@ class MemoryLinkState(LinkState):
         self.ttl_ms = _check("ttl_ms", "MemoryLinkState", ttl_ms)
         self.max_per_block = _check("max_per_block", "MemoryLinkState", max_per_block)
         self._devices: OrderedDict[str, Record] = OrderedDict()
+        core = load_core("linking")  # the compiled block walk, or None (the reference: _walk_reference)
+        self._walk = core.walk if core is not None else None
         self._exact: OrderedDict[str, list[Any]] = OrderedDict()
         self._blocks: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
         self._fam: OrderedDict[str, list[Any]] = OrderedDict()
@@ -230,21 +233,14 @@ class MemoryLinkState(LinkState):
                     view.shared = rec
         if need_candidates is None or need_candidates(view.exact):
             skip = view.exact["id"] if view.exact is not None else None
-            seen: set[str] = set()
-            cands = view.cands
-            blocks = self._blocks
-            for key in block_keys:
-                blk = blocks.get(key)
-                if not blk:
-                    continue
-                for did in reversed(blk):
-                    if did in seen or did == skip:
-                        continue
-                    seen.add(did)
-                    rec = devices.get(did)
-                    if rec is not None and now - rec["t"] <= ttl:
-                        cands.append(rec)
+            walk = self._walk
+            got = walk(self._blocks, block_keys, devices, skip, now, ttl) if walk is not None else None
+            if got is not None:  # the compiled walk (fraudscore/_core/linking.c): the loop below, in C
+                view.cands = got
+            else:
+                self._walk_reference(view.cands, block_keys, skip, now)
         f = self._fam.get(fam)
+
         if f is not None:  # the family's live counts (read-only for the decision; a superset of fam_keys)
             view.fam_n, view.fam_counts = f[0], f[1]
         if glob_keys:
@@ -252,6 +248,23 @@ class MemoryLinkState(LinkState):
             view.glob_n = self._glob[0]
             view.glob_counts = {k: g.get(k, 0) for k in glob_keys}
         return view
+
+    def _walk_reference(self, cands: list[Record], block_keys: Sequence[str], skip: str | None, now: int) -> None:
+        """Append the live records of ``block_keys`` to ``cands``: most recently seen first, no repeats,
+        ``skip`` left out (the reference of the compiled walk)."""
+        devices, ttl, blocks = self._devices, self.ttl_ms, self._blocks
+        seen: set[str] = set()
+        for key in block_keys:
+            blk = blocks.get(key)
+            if not blk:
+                continue
+            for did in reversed(blk):
+                if did in seen or did == skip:
+                    continue
+                seen.add(did)
+                rec = devices.get(did)
+                if rec is not None and now - rec["t"] <= ttl:
+                    cands.append(rec)
 
     def touch(self, rec: Record, fp_ids: Sequence[str], block_keys: Sequence[str], ndev: int, ip: int,
               now: int) -> None:

@@ -1,0 +1,752 @@
+/*
+ * fraudscore._core.linking -- the device linker's per-candidate work
+ * (reference: fraudscore/fingerprint/linkfeatures.py and linker.py DeviceLinker.decide, linkstate.py
+ * MemoryLinkState.read).
+ *
+ * walk(blocks, block_keys, devices, skip, now, ttl)
+ *     The live records of the candidate blocks, most recently seen first, no repeats, ``skip`` left out:
+ *     the block walk of MemoryLinkState.read.
+ * select(fp, cands, now, ip, max_scored)
+ *     compatible_records(fp, cands); of those sharing a resettable id with ``fp`` (else all of them) the
+ *     ``max_scored`` first in the order of sorted((n_differences, -t, id)); their pair_features as one
+ *     float64 row each. Returns (n_compatible, [records], bytes of rows x 24 float64).
+ * pick(probabilities, records)
+ *     The index of the first of sorted(key=(-p, -t, id)): the record the model links to.
+ *
+ * Contract: every function computes exactly what the Python reference computes, bit for bit, or returns
+ * None (pick: -1) -- a type it does not handle (a non-int, an int beyond 64 bits, a record that is not a
+ * dict, a missing key, a tie the reference would settle by comparing dicts): the caller then runs the
+ * Python reference on the same input, which gives the answer (or the exception). No Python code runs
+ * inside these functions (only exact dicts, lists, tuples, str and int are read).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NCOMP 14         /* len(VOLATILE_ATTRS) */
+#define NFEAT 24         /* len(PAIR_FEATURES) */
+#define SKETCH_K 32      /* sections.SKETCH_K */
+#define MAX_SKETCH 512   /* longer sketches go to the reference */
+#define MAX_VERSION 32   /* longer version lists go to the reference */
+#define VBOUND ((int64_t)1 << 40)  /* version parts beyond it go to the reference (no int64 overflow) */
+#define MS_PER_HOUR 3600000.0
+
+/* positions in VOLATILE_ATTRS (checked against the Python module by LAYOUT at import) */
+#define POS_UA 0
+#define POS_OSV 1
+static const int ATTR_POS[6] = {3, 4, 5, 6, 7, 11}; /* screen timezone languages fonts_hash canvas_hash sim */
+static const int ID_POS[3] = {8, 9, 10};            /* android_id idfv imei */
+static const int FLAG_POS[2] = {12, 13};            /* emulator rooted */
+
+static PyObject *K_fam, *K_bf, *K_ov, *K_bv, *K_av, *K_c, *K_r, *K_t, *K_id, *K_fs, *K_fn, *K_lg, *K_ip, *K_n;
+static PyObject *A_family, *A_canonical, *A_components, *A_renderer, *A_fonts_sketch, *A_font_count, *A_lang_items,
+    *A_mobile, *A_browser_family, *A_os_version, *A_browser_version, *A_app_version, *A_source, *S_app,
+    *S_reversed;
+static PyTypeObject *OrderedDictType;
+
+/* ---- small readers: 0 = ok, -1 = hand over to the reference (no exception left set) ---------------------- */
+static int as_i64(PyObject *o, int64_t *out) {
+    int ovf = 0;
+    long long v;
+    if (o == NULL || !PyLong_Check(o)) return -1;
+    v = PyLong_AsLongLongAndOverflow(o, &ovf);
+    if (ovf || (v == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+/* dict item (borrowed) or NULL: a missing key hands over (the reference raises KeyError) */
+static PyObject *item(PyObject *d, PyObject *k) {
+    PyObject *v = PyDict_GetItemWithError(d, k);
+    if (v == NULL) PyErr_Clear();
+    return v;
+}
+
+typedef struct {
+    int none;       /* the version is None */
+    Py_ssize_t len; /* its length */
+    int64_t v[MAX_VERSION];
+} version_t;
+
+/* a version: None, or a list / tuple of ints (``exact_list``: a record's, which must be a list) */
+static int read_version(PyObject *o, version_t *out, int exact_list) {
+    Py_ssize_t i, n;
+    PyObject **items;
+    if (o == Py_None) {
+        out->none = 1;
+        out->len = 0;
+        return 0;
+    }
+    if (exact_list ? !PyList_CheckExact(o) : !(PyList_CheckExact(o) || PyTuple_CheckExact(o))) return -1;
+    n = PySequence_Fast_GET_SIZE(o);
+    if (n > MAX_VERSION) return -1;
+    items = PySequence_Fast_ITEMS(o);
+    for (i = 0; i < n; ++i) {
+        if (!PyLong_CheckExact(items[i]) || as_i64(items[i], &out->v[i]) != 0) return -1;
+        if (out->v[i] >= VBOUND || out->v[i] <= -VBOUND) return -1;
+    }
+    out->none = 0;
+    out->len = n;
+    return 0;
+}
+
+/* list(new) >= old, lexicographic (Python's list comparison on ints) */
+static int version_ge(const version_t *a, const version_t *b) {
+    Py_ssize_t i, n = a->len < b->len ? a->len : b->len;
+    for (i = 0; i < n; ++i) {
+        if (a->v[i] != b->v[i]) return a->v[i] > b->v[i];
+    }
+    return a->len >= b->len;
+}
+
+/* linkfeatures.version_step */
+static double version_step(const version_t *nw, const version_t *old) {
+    int64_t major, minor, s;
+    if (nw->none || old->none || nw->len == 0 || old->len == 0) return -1.0;
+    major = nw->v[0] - old->v[0];
+    minor = (nw->len > 1 ? nw->v[1] : 0) - (old->len > 1 ? old->v[1] : 0);
+    s = major * 100 + minor;
+    if (s < -1) s = -1;
+    if (s > 2000) s = 2000;
+    return (double)s;
+}
+
+/* NCOMP ints of a list / tuple of exactly NCOMP items */
+static int read_comps(PyObject *o, int64_t *out, int exact_list) {
+    Py_ssize_t i;
+    PyObject **items;
+    if (exact_list ? !PyList_CheckExact(o) : !(PyList_CheckExact(o) || PyTuple_CheckExact(o))) return -1;
+    if (PySequence_Fast_GET_SIZE(o) != NCOMP) return -1;
+    items = PySequence_Fast_ITEMS(o);
+    for (i = 0; i < NCOMP; ++i) {
+        if (as_i64(items[i], &out[i]) != 0) return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    Py_ssize_t n;   /* distinct values */
+    int truthy;     /* the sequence is non-empty */
+    int64_t v[MAX_SKETCH];
+} sketch_t;
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* a sketch (list / tuple of ints, or None for a record's): sorted distinct values, as set() + sorted() */
+static int read_sketch(PyObject *o, sketch_t *out) {
+    Py_ssize_t i, j, n;
+    PyObject **items;
+    if (o == Py_None) {
+        out->n = 0;
+        out->truthy = 0;
+        return 0;
+    }
+    if (!PyList_CheckExact(o) && !PyTuple_CheckExact(o)) return -1;
+    n = PySequence_Fast_GET_SIZE(o);
+    if (n > MAX_SKETCH) return -1;
+    items = PySequence_Fast_ITEMS(o);
+    for (i = 0; i < n; ++i) {
+        if (as_i64(items[i], &out->v[i]) != 0) return -1;
+    }
+    out->truthy = n > 0;
+    for (i = 1; i < n && out->v[i - 1] < out->v[i]; ++i) {
+    }
+    if (i < n) qsort(out->v, (size_t)n, sizeof(int64_t), cmp_i64);
+    for (i = j = 0; i < n; ++i) {
+        if (j == 0 || out->v[j - 1] != out->v[i]) out->v[j++] = out->v[i];
+    }
+    out->n = j;
+    return 0;
+}
+
+/* sections.sketch_jaccard(a, b, k=SKETCH_K) of two non-empty sketches */
+static double sketch_jaccard(const sketch_t *a, const sketch_t *b) {
+    Py_ssize_t i = 0, j = 0, u = 0, both = 0;
+    if (a->n == 0 || b->n == 0) return 0.0;
+    while (u < SKETCH_K && (i < a->n || j < b->n)) {
+        if (j >= b->n || (i < a->n && a->v[i] < b->v[j])) {
+            ++i;
+        } else if (i >= a->n || b->v[j] < a->v[i]) {
+            ++j;
+        } else {
+            ++i;
+            ++j;
+            ++both;
+        }
+        ++u;
+    }
+    return (double)both / (double)u;
+}
+
+static inline double cmp_comp(int64_t a, int64_t b) { /* linkfeatures._cmp */
+    if (a == b) return a ? 0.0 : -1.0;
+    return (a == 0 || b == 0) ? 2.0 : 1.0;
+}
+
+/* ---- the fingerprint ------------------------------------------------------------------------------------ */
+typedef struct {
+    PyObject *fam, *bf;
+    version_t ov, bv, av;
+    int64_t comps[NCOMP];
+    PyObject *comps_tuple;       /* owned: keeps comp_obj alive */
+    PyObject *comp_obj[NCOMP];   /* the component ints (a record sharing the object needs no read) */
+    int64_t renderer;
+    sketch_t fs, lg;
+    int64_t font_count;
+    double source_app, mobile;
+} fpinfo_t;
+
+static PyObject *attr(PyObject *o, PyObject *name) { /* new reference or NULL (cleared) */
+    PyObject *v = PyObject_GetAttr(o, name);
+    if (v == NULL) PyErr_Clear();
+    return v;
+}
+
+/* reads fp into info; the references in info->fam / bf are owned (release with fp_release) */
+static int read_fp(PyObject *fp, fpinfo_t *info) {
+    PyObject *c = NULL, *o = NULL;
+    int r = -1, t;
+    info->fam = info->bf = info->comps_tuple = NULL;
+    if ((c = attr(fp, A_canonical)) == NULL) return -1;
+    if ((info->fam = attr(fp, A_family)) == NULL || !PyUnicode_CheckExact(info->fam)) goto done;
+    if ((info->bf = attr(c, A_browser_family)) == NULL || !(info->bf == Py_None || PyUnicode_CheckExact(info->bf)))
+        goto done;
+    /* make_record stores interned family names: then most comparisons are one pointer test */
+    PyUnicode_InternInPlace(&info->fam);
+    if (info->bf != Py_None) PyUnicode_InternInPlace(&info->bf);
+#define VER(field, dst)                                                    \
+    if ((o = attr(c, field)) == NULL || read_version(o, dst, 0) != 0) goto done; \
+    Py_CLEAR(o);
+    VER(A_os_version, &info->ov)
+    VER(A_browser_version, &info->bv)
+    VER(A_app_version, &info->av)
+#undef VER
+    if ((o = attr(fp, A_components)) == NULL || read_comps(o, info->comps, 0) != 0) goto done;
+    memcpy(info->comp_obj, PySequence_Fast_ITEMS(o), sizeof(PyObject *) * NCOMP);
+    info->comps_tuple = o;
+    o = NULL;
+    if ((o = attr(fp, A_renderer)) == NULL || as_i64(o, &info->renderer) != 0) goto done;
+    Py_CLEAR(o);
+    if ((o = attr(fp, A_fonts_sketch)) == NULL || o == Py_None || read_sketch(o, &info->fs) != 0) goto done;
+    Py_CLEAR(o);
+    if ((o = attr(fp, A_lang_items)) == NULL || o == Py_None || read_sketch(o, &info->lg) != 0) goto done;
+    Py_CLEAR(o);
+    if ((o = attr(fp, A_font_count)) == NULL || as_i64(o, &info->font_count) != 0) goto done;
+    if (info->font_count >= VBOUND || info->font_count <= -VBOUND) goto done;
+    Py_CLEAR(o);
+    if ((o = attr(fp, A_mobile)) == NULL || (t = PyObject_IsTrue(o)) < 0) goto done;
+    info->mobile = t ? 1.0 : 0.0;
+    Py_CLEAR(o);
+    if ((o = attr(c, A_source)) == NULL || !(o == Py_None || PyUnicode_CheckExact(o))) goto done;
+    info->source_app = (o != Py_None && PyUnicode_Compare(o, S_app) == 0) ? 1.0 : 0.0;
+    r = 0;
+done:
+    if (PyErr_Occurred()) PyErr_Clear();
+    Py_XDECREF(o);
+    Py_DECREF(c);
+    return r;
+}
+
+static void fp_release(fpinfo_t *info) {
+    Py_CLEAR(info->comps_tuple);
+    Py_CLEAR(info->fam);
+    Py_CLEAR(info->bf);
+}
+
+/* a record's NCOMP components: exact list of ints; an item that is fp's own object needs no read */
+static int read_rec_comps(PyObject *o, const fpinfo_t *fp, int64_t *out) {
+    Py_ssize_t i;
+    PyObject **items;
+    if (!PyList_CheckExact(o) || PyList_GET_SIZE(o) != NCOMP) return -1;
+    items = PySequence_Fast_ITEMS(o);
+    for (i = 0; i < NCOMP; ++i) {
+        if (items[i] == fp->comp_obj[i]) {
+            out[i] = fp->comps[i];
+        } else if (as_i64(items[i], &out[i]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- the candidates ------------------------------------------------------------------------------------- */
+typedef struct {
+    PyObject *rec;   /* borrowed from the cands list */
+    PyObject *id;    /* borrowed from rec */
+    int64_t t;
+    int64_t nd;
+    int64_t comps[NCOMP];
+} cand_t;
+
+/* the last version list checked per version kind, and its outcome: records share version lists
+ * (linkfeatures.make_record), so most checks are one pointer test (no Python code runs in between) */
+typedef struct {
+    PyObject *obj[3];
+    int ok[3];
+} vmemo_t;
+
+/* compatible(fp, rec): 1 yes, 0 no, -1 hand over */
+static int compatible(const fpinfo_t *fp, PyObject *rec, vmemo_t *memo) {
+    PyObject *o;
+    version_t v;
+    int eq;
+    if ((o = item(rec, K_fam)) == NULL || !PyUnicode_CheckExact(o)) return -1;
+    if (o != fp->fam && PyUnicode_Compare(o, fp->fam) != 0) {
+        if (PyErr_Occurred()) return -1;
+        return 0;
+    }
+    if ((o = item(rec, K_bf)) == NULL) return -1;
+    if (o == Py_None || fp->bf == Py_None) {
+        eq = o == fp->bf;
+    } else {
+        if (!PyUnicode_CheckExact(o)) return -1;
+        eq = o == fp->bf || PyUnicode_Compare(o, fp->bf) == 0;
+        if (PyErr_Occurred()) return -1;
+    }
+    if (!eq) return 0;
+#define VCHECK(key, mine, m)                                                              \
+    if (!(mine)->none) {                                                                  \
+        if ((o = item(rec, key)) == NULL) return -1;                                      \
+        if (o != memo->obj[m]) {                                                          \
+            if (read_version(o, &v, 1) != 0) return -1;                                   \
+            memo->obj[m] = o;                                                             \
+            memo->ok[m] = v.none || version_ge(mine, &v);                                 \
+        }                                                                                 \
+        if (!memo->ok[m]) return 0;                                                       \
+    }
+    VCHECK(K_ov, &fp->ov, 0)
+    VCHECK(K_bv, &fp->bv, 1)
+    VCHECK(K_av, &fp->av, 2)
+#undef VCHECK
+    return 1;
+}
+
+/* order of sorted((n_differences, -t, id)): <0 a first, >0 b first; 0 = a tie the reference settles by
+ * comparing the records (hand over) or an error */
+static int cand_cmp(const cand_t *a, const cand_t *b) {
+    int c;
+    if (a->nd != b->nd) return a->nd < b->nd ? -1 : 1;
+    if (a->t != b->t) return a->t > b->t ? -1 : 1;
+    c = PyUnicode_Compare(a->id, b->id);
+    if (c == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return c;
+}
+
+/* pair_features(fp, rec, now, ip, n_c) of a candidate whose comps / t are read; 0 ok, -1 hand over */
+static int features(const fpinfo_t *fp, const cand_t *cd, int64_t now, int64_t ip, Py_ssize_t n_c, double *x) {
+    PyObject *rec = cd->rec, *o;
+    version_t rov, rbv, rav;
+    sketch_t rfs, rlg;
+    const int64_t *nw = fp->comps, *old = cd->comps;
+    int64_t rfn, rip, rn, gapms, fdi;
+    double bstep, ostep, astep, flags, f2;
+    int i, nboth = 0, anyeq = 0, alldiff = 1;
+    if ((o = item(rec, K_bv)) == NULL || read_version(o, &rbv, 1) != 0) return -1;
+    if ((o = item(rec, K_ov)) == NULL || read_version(o, &rov, 1) != 0) return -1;
+    if ((o = item(rec, K_av)) == NULL || read_version(o, &rav, 1) != 0) return -1;
+    bstep = version_step(&fp->bv, &rbv);
+    ostep = version_step(&fp->ov, &rov);
+    astep = version_step(&fp->av, &rav);
+    x[0] = bstep;
+    x[1] = ostep;
+    x[2] = astep;
+    x[3] = (nw[POS_UA] != old[POS_UA] && bstep <= 0 && ostep <= 0 && nw[POS_OSV] == old[POS_OSV]) ? 1.0 : 0.0;
+    x[4] = (double)cd->nd;
+    for (i = 0; i < 5; ++i) x[5 + i] = cmp_comp(nw[ATTR_POS[i]], old[ATTR_POS[i]]);
+    if ((o = item(rec, K_r)) == NULL) return -1; /* read before (n_differences); still there */
+    {
+        int64_t rr;
+        if (as_i64(o, &rr) != 0) return -1;
+        x[10] = cmp_comp(fp->renderer, rr);
+    }
+    x[11] = cmp_comp(nw[ATTR_POS[5]], old[ATTR_POS[5]]);
+    flags = cmp_comp(nw[FLAG_POS[0]], old[FLAG_POS[0]]);
+    f2 = cmp_comp(nw[FLAG_POS[1]], old[FLAG_POS[1]]);
+    x[12] = f2 > flags ? f2 : flags;
+    for (i = 0; i < 3; ++i) {
+        int64_t a = nw[ID_POS[i]], b = old[ID_POS[i]];
+        if (a && b) {
+            ++nboth;
+            if (a == b) {
+                anyeq = 1;
+                alldiff = 0;
+            }
+        }
+    }
+    x[13] = anyeq ? 1.0 : 0.0;
+    x[14] = nboth == 0 ? -1.0 : (alldiff ? 1.0 : 0.0);
+    if ((o = item(rec, K_fs)) == NULL || read_sketch(o, &rfs) != 0) return -1;
+    if (fp->fs.truthy && rfs.truthy) {
+        if ((o = item(rec, K_fn)) == NULL || as_i64(o, &rfn) != 0 || rfn >= VBOUND || rfn <= -VBOUND) return -1;
+        x[15] = sketch_jaccard(&fp->fs, &rfs);
+        fdi = fp->font_count - rfn;
+        if (fdi < 0) fdi = -fdi;
+        x[16] = (double)(fdi < 500 ? fdi : 500);
+    } else {
+        x[15] = -1.0;
+        x[16] = -1.0;
+    }
+    if ((o = item(rec, K_lg)) == NULL || read_sketch(o, &rlg) != 0) return -1;
+    x[17] = (fp->lg.truthy && rlg.truthy) ? sketch_jaccard(&fp->lg, &rlg) : -1.0;
+    /* now - t: both within int64 (checked by the caller's bound) */
+    gapms = now - cd->t;
+    x[18] = log1p((double)(gapms > 0 ? gapms : 0) / MS_PER_HOUR);
+    if ((o = item(rec, K_ip)) == NULL || as_i64(o, &rip) != 0) return -1;
+    x[19] = (!ip || !rip) ? -1.0 : (ip == rip ? 1.0 : 0.0);
+    x[20] = (double)n_c;
+    x[21] = fp->source_app;
+    x[22] = fp->mobile;
+    if ((o = item(rec, K_n)) == NULL || as_i64(o, &rn) != 0) return -1;
+    x[23] = log1p((double)rn);
+    return 0;
+}
+
+#define TBOUND ((int64_t)1 << 62)
+
+static PyObject *hand_over(void) {
+    if (PyErr_Occurred()) PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
+static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *fp, *cands, *res = NULL, *recs = NULL, *feats = NULL;
+    fpinfo_t info;
+    int64_t now, ip, max_scored;
+    Py_ssize_t n, i, j, n_c = 0, n_pool = 0, k = 0;
+    cand_t *all = NULL, **pool = NULL, **top = NULL;
+    int ids_now[3], n_ids = 0, ok = 0;
+    vmemo_t vmemo = {{NULL, NULL, NULL}, {0, 0, 0}};
+    (void)mod;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "select(fp, cands, now, ip, max_scored)");
+        return NULL;
+    }
+    fp = args[0];
+    cands = args[1];
+    if (!PyList_CheckExact(cands) || as_i64(args[2], &now) != 0 || as_i64(args[3], &ip) != 0 ||
+        as_i64(args[4], &max_scored) != 0 || max_scored < 1 || now >= TBOUND || now <= -TBOUND)
+        return hand_over();
+    if (read_fp(fp, &info) != 0) {
+        fp_release(&info);
+        return hand_over();
+    }
+    n = PyList_GET_SIZE(cands);
+    if (n > 0) {
+        all = (cand_t *)PyMem_Malloc(sizeof(cand_t) * (size_t)n);
+        pool = (cand_t **)PyMem_Malloc(sizeof(cand_t *) * (size_t)n);
+        top = (cand_t **)PyMem_Malloc(sizeof(cand_t *) * (size_t)n);
+        if (all == NULL || pool == NULL || top == NULL) goto out;
+    }
+    /* compatible_records */
+    for (i = 0; i < n; ++i) {
+        PyObject *rec = PyList_GET_ITEM(cands, i);
+        int c;
+        if (!PyDict_CheckExact(rec)) goto out;
+        c = compatible(&info, rec, &vmemo);
+        if (c < 0) goto out;
+        if (c) all[n_c++].rec = rec;
+    }
+    for (i = 0; i < 3; ++i) {
+        if (info.comps[ID_POS[i]]) ids_now[n_ids++] = ID_POS[i];
+    }
+    /* the resettable-id pool first (read every compatible record's components, as the reference does) */
+    if (n_ids) {
+        for (i = 0; i < n_c; ++i) {
+            PyObject *o = item(all[i].rec, K_c);
+            if (o == NULL || read_rec_comps(o, &info, all[i].comps) != 0) goto out;
+            for (j = 0; j < n_ids; ++j) {
+                if (all[i].comps[ids_now[j]] == info.comps[ids_now[j]]) {
+                    pool[n_pool++] = &all[i];
+                    break;
+                }
+            }
+        }
+    }
+    if (n_pool == 0) {
+        for (i = 0; i < n_c; ++i) pool[n_pool++] = &all[i];
+    }
+    /* keys (n_differences, -t, id) and the top max_scored in that order (insertion into a sorted prefix) */
+    for (i = 0; i < n_pool; ++i) {
+        cand_t *cd = pool[i];
+        PyObject *o;
+        int64_t rr, nd = 0;
+        if (!n_ids) {
+            o = item(cd->rec, K_c);
+            if (o == NULL || read_rec_comps(o, &info, cd->comps) != 0) goto out;
+        }
+        if ((o = item(cd->rec, K_r)) == NULL || as_i64(o, &rr) != 0) goto out;
+        nd = info.renderer != rr;
+        for (j = 0; j < NCOMP; ++j) nd += info.comps[j] != cd->comps[j];
+        cd->nd = nd;
+        if ((o = item(cd->rec, K_t)) == NULL || as_i64(o, &cd->t) != 0 || cd->t >= TBOUND || cd->t <= -TBOUND)
+            goto out;
+        if ((cd->id = item(cd->rec, K_id)) == NULL) goto out; /* compared (a str) only on a (nd, t) tie */
+        if (k < max_scored || cand_cmp(cd, top[k - 1]) < 0) {
+            Py_ssize_t p = k < max_scored ? k : k - 1;
+            if (k < max_scored) ++k;
+            while (p > 0) {
+                int c = cand_cmp(cd, top[p - 1]);
+                if (c == 0) goto out;
+                if (c > 0) break;
+                top[p] = top[p - 1];
+                --p;
+            }
+            top[p] = cd;
+        }
+        /* a tie with the last kept or the first left out also needs the reference */
+        if (k == max_scored && i >= k && cd != top[k - 1] && cand_cmp(cd, top[k - 1]) == 0) goto out;
+    }
+    /* a full tie anywhere in the pool (equal ids: the reference would compare the records) hands over; ids are
+     * compared only where (n_differences, t) tie, as the reference's tuple comparison does */
+    if (n_pool > 1) {
+        Py_ssize_t size = 4, mask, h;
+        Py_ssize_t *slot;
+        while (size < 2 * n_pool) size *= 2;
+        mask = size - 1;
+        slot = (Py_ssize_t *)PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)size);
+        if (slot == NULL) goto out;
+        for (i = 0; i < size; ++i) slot[i] = -1;
+        for (i = 0; i < n_pool; ++i) {
+            uint64_t hv = (uint64_t)pool[i]->t * 0x9E3779B97F4A7C15ull + (uint64_t)pool[i]->nd;
+            hv ^= hv >> 29;
+            for (h = (Py_ssize_t)(hv & (uint64_t)mask); slot[h] >= 0; h = (h + 1) & mask) {
+                if (cand_cmp(pool[slot[h]], pool[i]) == 0) {
+                    PyMem_Free(slot);
+                    goto out;
+                }
+            }
+            slot[h] = i;
+        }
+        PyMem_Free(slot);
+    }
+    /* the rows */
+    recs = PyList_New(k);
+    feats = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(sizeof(double) * NFEAT * (size_t)(k > 0 ? k : 0)));
+    if (recs == NULL || feats == NULL) goto out;
+    {
+        double *x = (double *)PyBytes_AS_STRING(feats);
+        for (i = 0; i < k; ++i) {
+            if (features(&info, top[i], now, ip, n_c, x + i * NFEAT) != 0) goto out;
+            Py_INCREF(top[i]->rec);
+            PyList_SET_ITEM(recs, i, top[i]->rec);
+        }
+    }
+    res = Py_BuildValue("(nOO)", n_c, recs, feats);
+    ok = res != NULL;
+out:
+    PyMem_Free(all);
+    PyMem_Free(pool);
+    PyMem_Free(top);
+    Py_XDECREF(recs);
+    Py_XDECREF(feats);
+    fp_release(&info);
+    if (!ok) return hand_over();
+    return res;
+}
+
+/* pick(probabilities, records): index of the first of sorted(range(k), key=(-p, -t, id)); -1 hand over */
+static PyObject *linking_pick(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    Py_buffer pb;
+    PyObject *recs;
+    Py_ssize_t k, i, best = -1;
+    const double *p;
+    int64_t bt = 0;
+    PyObject *bid = NULL;
+    int better;
+    (void)mod;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "pick(probabilities, records)");
+        return NULL;
+    }
+    recs = args[1];
+    if (!PyList_CheckExact(recs)) return PyLong_FromLong(-1);
+    if (PyObject_GetBuffer(args[0], &pb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+        PyErr_Clear();
+        return PyLong_FromLong(-1);
+    }
+    k = PyList_GET_SIZE(recs);
+    if (pb.itemsize != 8 || pb.format == NULL || strcmp(pb.format, "d") != 0 || pb.len != k * 8) {
+        PyBuffer_Release(&pb);
+        return PyLong_FromLong(-1);
+    }
+    p = (const double *)pb.buf;
+    for (i = 0; i < k; ++i) {
+        PyObject *rec = PyList_GET_ITEM(recs, i), *o, *id;
+        int64_t t;
+        if (isnan(p[i]) || !PyDict_CheckExact(rec)) goto bad;
+        if ((o = item(rec, K_t)) == NULL || as_i64(o, &t) != 0) goto bad;
+        if ((id = item(rec, K_id)) == NULL || !PyUnicode_CheckExact(id)) goto bad;
+        if (best < 0 || p[i] > p[best]) {
+            better = 1;
+        } else if (p[i] < p[best]) {
+            better = 0;
+        } else if (t != bt) {
+            better = t > bt;
+        } else {
+            int c = PyUnicode_Compare(id, bid);
+            if (c == -1 && PyErr_Occurred()) goto bad;
+            better = c < 0;
+        }
+        if (better) {
+            best = i;
+            bt = t;
+            bid = id;
+        }
+    }
+    PyBuffer_Release(&pb);
+    return PyLong_FromSsize_t(best);
+bad:
+    PyErr_Clear();
+    PyBuffer_Release(&pb);
+    return PyLong_FromLong(-1);
+}
+
+/* walk(blocks, block_keys, devices, skip, now, ttl): MemoryLinkState.read's candidate walk */
+static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *blocks, *keys, *devices, *skip, *out = NULL;
+    PyObject *done[16];
+    int64_t now, ttl;
+    Py_ssize_t nk, i, j, ndone = 0;
+    (void)mod;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "walk(blocks, block_keys, devices, skip, now, ttl)");
+        return NULL;
+    }
+    blocks = args[0];
+    keys = args[1];
+    devices = args[2];
+    skip = args[3];
+    if (!PyDict_Check(blocks) || !PyDict_Check(devices) || !(PyTuple_CheckExact(keys) || PyList_CheckExact(keys)) ||
+        !(skip == Py_None || PyUnicode_CheckExact(skip)) || as_i64(args[4], &now) != 0 ||
+        as_i64(args[5], &ttl) != 0 || now >= TBOUND || now <= -TBOUND)
+        return hand_over();
+    nk = PySequence_Fast_GET_SIZE(keys);
+    if (nk > 16) return hand_over();
+    out = PyList_New(0);
+    if (out == NULL) return NULL;
+    for (i = 0; i < nk; ++i) {
+        PyObject *key = PySequence_Fast_ITEMS(keys)[i], *blk, *it, *did;
+        if (!PyUnicode_CheckExact(key)) goto bail;
+        blk = PyDict_GetItemWithError(blocks, key);
+        if (blk == NULL) {
+            if (PyErr_Occurred()) goto bail;
+            continue;
+        }
+        if (!(PyDict_CheckExact(blk) || Py_TYPE(blk) == OrderedDictType)) goto bail;
+        if (PyDict_GET_SIZE(blk) == 0) continue;
+        it = PyObject_CallMethodNoArgs(blk, S_reversed);
+        if (it == NULL) goto bail;
+        while ((did = PyIter_Next(it)) != NULL) {
+            PyObject *rec, *t;
+            int64_t tv;
+            int dup = 0;
+            if (!PyUnicode_CheckExact(did)) {
+                Py_DECREF(did);
+                Py_DECREF(it);
+                goto bail;
+            }
+            /* "did in seen": seen holds every id of the blocks walked before (but skip) */
+            for (j = 0; j < ndone && !dup; ++j) {
+                int c = PyDict_Contains(done[j], did);
+                if (c < 0) {
+                    Py_DECREF(did);
+                    Py_DECREF(it);
+                    goto bail;
+                }
+                dup = c;
+            }
+            if (dup || (skip != Py_None && (did == skip || PyUnicode_Compare(did, skip) == 0))) {
+                Py_DECREF(did);
+                continue;
+            }
+            rec = PyDict_GetItemWithError(devices, did);
+            Py_DECREF(did);
+            if (rec == NULL) {
+                if (PyErr_Occurred()) {
+                    Py_DECREF(it);
+                    goto bail;
+                }
+                continue;
+            }
+            if (!PyDict_CheckExact(rec) || (t = item(rec, K_t)) == NULL || as_i64(t, &tv) != 0 || tv >= TBOUND ||
+                tv <= -TBOUND) {
+                Py_DECREF(it);
+                goto bail;
+            }
+            if (now - tv <= ttl && PyList_Append(out, rec) != 0) {
+                Py_DECREF(it);
+                goto bail;
+            }
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) goto bail;
+        done[ndone++] = blk;
+    }
+    return out;
+bail:
+    Py_XDECREF(out);
+    return hand_over();
+}
+
+static PyMethodDef methods[] = {
+    {"select", (PyCFunction)(void (*)(void))linking_select, METH_FASTCALL,
+     "select(fp, cands, now, ip, max_scored) -> (n_compatible, records, float64 rows) or None."},
+    {"pick", (PyCFunction)(void (*)(void))linking_pick, METH_FASTCALL,
+     "pick(probabilities, records) -> index of the best candidate, or -1."},
+    {"walk", (PyCFunction)(void (*)(void))linking_walk, METH_FASTCALL,
+     "walk(blocks, block_keys, devices, skip, now, ttl) -> live candidate records, or None."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "linking",
+    "The device linker's per-candidate work (reference: fraudscore/fingerprint/linkfeatures.py).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit_linking(void) {
+    PyObject *m;
+#define INTERN(var, s) \
+    if ((var = PyUnicode_InternFromString(s)) == NULL) return NULL;
+    INTERN(K_fam, "fam") INTERN(K_bf, "bf") INTERN(K_ov, "ov") INTERN(K_bv, "bv") INTERN(K_av, "av")
+    INTERN(K_c, "c") INTERN(K_r, "r") INTERN(K_t, "t") INTERN(K_id, "id") INTERN(K_fs, "fs") INTERN(K_fn, "fn")
+    INTERN(K_lg, "lg") INTERN(K_ip, "ip") INTERN(K_n, "n")
+    INTERN(A_family, "family") INTERN(A_canonical, "canonical") INTERN(A_components, "components")
+    INTERN(A_renderer, "renderer") INTERN(A_fonts_sketch, "fonts_sketch") INTERN(A_font_count, "font_count")
+    INTERN(A_lang_items, "lang_items") INTERN(A_mobile, "mobile") INTERN(A_browser_family, "browser_family")
+    INTERN(A_os_version, "os_version") INTERN(A_browser_version, "browser_version")
+    INTERN(A_app_version, "app_version") INTERN(A_source, "source") INTERN(S_app, "app")
+    INTERN(S_reversed, "__reversed__")
+#undef INTERN
+    {
+        PyObject *col = PyImport_ImportModule("collections"), *od;
+        if (col == NULL) return NULL;
+        od = PyObject_GetAttrString(col, "OrderedDict");
+        Py_DECREF(col);
+        if (od == NULL) return NULL;
+        OrderedDictType = (PyTypeObject *)od; /* kept */
+    }
+    m = PyModule_Create(&moduledef);
+    if (m == NULL) return NULL;
+    /* (n components, n features, sketch k, ua, os_version, per-attribute, id, flag positions) */
+    if (PyModule_AddObject(m, "LAYOUT",
+                           Py_BuildValue("(iiiii(iiiiii)(iii)(ii))", NCOMP, NFEAT, SKETCH_K, POS_UA, POS_OSV,
+                                         ATTR_POS[0], ATTR_POS[1], ATTR_POS[2], ATTR_POS[3], ATTR_POS[4],
+                                         ATTR_POS[5], ID_POS[0], ID_POS[1], ID_POS[2], FLAG_POS[0],
+                                         FLAG_POS[1])) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
