@@ -16,11 +16,17 @@ Three rows of ours, measured in the same run:
 
 Every setting was chosen on the chapter-5 *validation* folds; the test folds
 are used once, for this table. ``--tune`` re-runs a small grid on the
-validation folds first (never on a test fold).
+validation folds first (never on a test fold); ``--screen`` compares named
+:data:`SCREEN` settings there and stops. Every split also reports the AUC
+decomposition of :func:`fraudscore.handbook.evaluate_split`: the AUC without
+the frauds no model can see (``auc_seen``), theirs alone (``auc_unseen``,
+a coin flip) and the ceiling (:func:`fraudscore.handbook.auc_ceiling`).
 
 Usage: ``python benchmarks/handbook.py [--fdh-dir DIR] [--seeds 0,1,2,3,4]
 [--features handbook,rich,onset] [--quick] [--tune] [--slow] [--cache-dir DIR]
-[--valid-seeds 0] [--suffix S]``. ``--quick``: chapter 3 only. By default one feature replay per
+[--valid-seeds 0] [--suffix S] [--jobs N] [--screen NAMES] [--setting NAME]``.
+``--quick``: chapter 3 only. ``--jobs``: fits in that many forked processes
+(one thread each; the same results). By default one feature replay per
 feature set over the whole period (cached as ``.npy`` under ``--cache-dir``,
 default ``/tmp/fraudscore-handbook``), then the model step of ``train()`` per
 split and seed (:func:`fraudscore.handbook.fit_on_features`; the chapter-3
@@ -74,6 +80,23 @@ GRID: list[dict[str, Any]] = [
     {"num_leaves": 31, "min_data_in_leaf": 100},
     {"ensemble_size": 1},
 ]
+#: round 4 (issue #16, AUC): model settings screened on the chapter-5 validation folds with ``--screen``
+#: (single boosters, on top of :data:`fraudscore.handbook.DEFAULT_MODEL`; docs/handbook.md has the numbers)
+SCREEN: dict[str, dict[str, Any]] = {
+    "default": {},
+    "early_stop_auc": {"metric": "auc"},
+    "balanced_bagging_10": {"extra_params": {"pos_bagging_fraction": 1.0, "neg_bagging_fraction": 0.1,
+                                             "bagging_freq": 1}},
+    "balanced_bagging_30": {"extra_params": {"pos_bagging_fraction": 1.0, "neg_bagging_fraction": 0.3,
+                                             "bagging_freq": 1}},
+    "regularised": {"min_data_in_leaf": 200, "lambda_l2": 10.0, "extra_params": {"min_sum_hessian_in_leaf": 1.0}},
+    "small_trees": {"num_leaves": 7, "min_data_in_leaf": 100},
+    "sqrt_weights": {"imbalance": "sqrt"},
+    "monotone_fraud": {"monotone": {"fraud_*": 1}},
+    "monotone_fraud_amount": {"monotone": {"fraud_*": 1, "TX_AMOUNT": 1,
+                                           "ratio_to_mean__TX_AMOUNT__by__CUSTOMER_ID__*": 1}},
+}
+SCREEN_KEYS = ("auc", "auc_seen", "auc_unseen", "ap", "cp100")
 
 
 def feature_sets(which: list[str]) -> dict[str, tuple[Any, dict[str, Any]]]:
@@ -116,6 +139,27 @@ def tune(df: Any, X: np.ndarray, names: tuple[str, ...], base: dict[str, Any]) -
     return {**base, **best["config"]}, rows
 
 
+def screen(df: Any, X: np.ndarray, names: tuple[str, ...], base: dict[str, Any], which: list[str],
+           seeds: list[int], ensemble_size: int, jobs: int) -> list[dict[str, Any]]:
+    """Named :data:`SCREEN` settings on the chapter-5 validation folds: mean over folds per seed, with the AUC
+    decomposition (``auc_seen`` is the part a model can change; ``auc_unseen`` is a coin flip for any model)."""
+    unknown = set(which) - set(SCREEN)
+    if unknown:
+        raise SystemExit(f"unknown --screen settings {sorted(unknown)}; known: {sorted(SCREEN)}")
+    valid = hb.prequential_splits("valid")
+    rows = []
+    for name in which:
+        model = {**base, "ensemble_size": ensemble_size, **SCREEN[name]}
+        res = run_all(df, [(sp, s) for s in seeds for sp in valid], None, model, (X, names), jobs, name)
+        for seed in seeds:
+            rs = [res[(sp.train_start, seed)] for sp in valid]
+            row = {"name": name, "config": SCREEN[name], "ensemble_size": ensemble_size, "seed": seed,
+                   **{k: float(np.mean([r[k] for r in rs])) for k in SCREEN_KEYS}, "folds": rs}
+            print(f"  valid {name} seed {seed}: " + "  ".join(f"{k} {row[k]:.4f}" for k in SCREEN_KEYS), flush=True)
+            rows.append(row)
+    return rows
+
+
 def run_split(df: Any, split: hb.Split, fs: Any, model: dict[str, Any], seed: int,
               cached: tuple[np.ndarray, tuple[str, ...]] | None) -> dict[str, Any]:
     """One split, one seed: :func:`fit_on_features` on cached features, or :func:`run_split` (``--slow``)."""
@@ -126,9 +170,48 @@ def run_split(df: Any, split: hb.Split, fs: Any, model: dict[str, Any], seed: in
         r = hb.run_split(df, split, fs, key=KEY, model=model, seed=seed)
     r["seconds"] = time.perf_counter() - t0
     r["seed"] = seed
+    extra = f"  auc_seen {r['auc_seen']:.4f} (ceiling {r['auc_ceiling']:.4f})" if "auc_seen" in r else ""
     print(f"    seed {seed} {r['split']}: n={r['n_test']:,} frauds={r['n_fraud']}  "
-          + "  ".join(f"{k} {r[k]:.4f}" for k in METRICS) + f"  ({r['seconds']:.0f} s)", flush=True)
+          + "  ".join(f"{k} {r[k]:.4f}" for k in METRICS) + extra + f"  ({r['seconds']:.0f} s)", flush=True)
     return r
+
+
+_POOL_ARGS: tuple[Any, ...] = ()
+
+
+def _pool_task(i: int) -> dict[str, Any]:
+    df, tasks, fs, model, cached = _POOL_ARGS
+    sp, seed = tasks[i]
+    return run_split(df, sp, fs, model, seed, cached)
+
+
+def run_all(df: Any, tasks: list[tuple[hb.Split, int]], fs: Any, model: dict[str, Any],
+            cached: tuple[np.ndarray, tuple[str, ...]] | None, jobs: int, name: str
+            ) -> dict[tuple[int, int], dict[str, Any]]:
+    """:func:`run_split` for every ``(split, seed)``, in ``jobs`` forked processes (each fit is single-threaded
+    and deterministic, so the results do not depend on ``jobs``); keyed by ``(train_start, seed)``."""
+    global _POOL_ARGS
+    if jobs <= 1 or len(tasks) <= 1:
+        out = {}
+        for sp, seed in tasks:
+            out[(sp.train_start, seed)] = run_split(df, sp, fs, model, seed, cached)
+        return out
+    import multiprocessing as mp
+
+    print(f"[{name}] {len(tasks)} fits in {jobs} processes", flush=True)
+    _POOL_ARGS = (df, tasks, fs, model, cached)  # inherited by the forked workers (the feature matrix is shared)
+    try:
+        with mp.get_context("fork").Pool(jobs) as pool:
+            rows = pool.map(_pool_task, range(len(tasks)), chunksize=1)
+    finally:
+        _POOL_ARGS = ()
+    return {(sp.train_start, seed): r for (sp, seed), r in zip(tasks, rows)}
+
+
+def decomposition(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean over ``rows`` (splits x seeds) of the AUC decomposition of :func:`fraudscore.handbook.evaluate_split`."""
+    keys = ("auc_seen", "auc_unseen", "auc_ceiling", "n_unseen")
+    return {k: float(np.nanmean([r[k] for r in rows])) for k in keys if all(k in r for r in rows)}
 
 
 def summarise(per_seed: list[dict[str, float]]) -> dict[str, Any]:
@@ -148,7 +231,8 @@ def print_table(ours: dict[str, dict[str, Any]]) -> None:
         if "validation" in res:
             v = res["validation"]
             print(f"\n{name}: chapter-5 validation folds ({v['seeds']} seed(s)): "
-                  + "  ".join(f"{k} {v[k]:.4f}" for k in METRICS))
+                  + "  ".join(f"{k} {v[k]:.4f}" for k in METRICS)
+                  + (f"  auc_seen {v['auc_seen']:.4f} (ceiling {v['auc_ceiling']:.4f})" if "auc_seen" in v else ""))
     for proto, label in (("chapter3", "Chapter 3 (one split)"), ("chapter5", "Chapter 5 (prequential, 4-fold mean)")):
         if not any(proto in v for v in ours.values()):
             continue
@@ -168,6 +252,10 @@ def print_table(ours: dict[str, dict[str, Any]]) -> None:
                     star = "*" if r[k + "_min"] >= GOALS[proto][k] else " "
                     cells.append(f"{r[k]:.4f}+-{r[k + '_sd']:.4f}{star}[{r[k + '_min']:.3f}..{r[k + '_max']:.3f}]")
                 print(f"  {'fraudscore, ' + name:<36} " + " ".join(f"{c:>24}" for c in cells))
+                if "auc_ceiling" in r:
+                    print(f"    AUC without the unseen frauds {r['auc_seen']:.4f}; unseen frauds alone "
+                          f"{r['auc_unseen']:.4f} (a coin flip for any model); AUC ceiling {r['auc_ceiling']:.4f} "
+                          f"({r['n_unseen']:.0f} unseen frauds per week)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,6 +273,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--valid-seeds", default="",
                     help="also report the chosen settings on the chapter-5 validation folds for these seeds "
                          "(comma-separated, e.g. 0; the figures the settings were chosen on)")
+    ap.add_argument("--screen", default="",
+                    help="comma-separated SCREEN settings to compare on the chapter-5 validation folds (seeds: "
+                         "--valid-seeds, default 0), then stop; e.g. default,regularised")
+    ap.add_argument("--screen-ensemble", type=int, default=1, help="boosters per model in --screen (default 1)")
+    ap.add_argument("--setting", default="", help="a SCREEN setting applied on top of each feature set's model "
+                                                   "(to run the test folds once with the setting chosen on validation)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="fit (split, seed) pairs in this many forked processes (one thread each; same results)")
     args = ap.parse_args(argv)
     if not (args.fdh_dir / "raw.csv.gz").exists():
         print(f"handbook data not found in {args.fdh_dir}; set FRAUDSCORE_FDH_DIR")
@@ -209,28 +305,40 @@ def main(argv: list[str] | None = None) -> int:
             X, names = cached or cached_features(df, fs, cache_dir)
             vdf_rows = int((df["day"] < max(s.end for s in valid)).sum())  # rows are in time order
             model, entry["tuning"] = tune(df.iloc[:vdf_rows].reset_index(drop=True), X[:vdf_rows], names, model)
+        if args.screen:
+            X, names = cached or cached_features(df, fs, cache_dir)
+            vdf_rows = int((df["day"] < max(s.end for s in valid)).sum())  # rows are in time order
+            vseeds = [int(v) for v in (args.valid_seeds or "0").split(",") if v.strip()]
+            rows = screen(df.iloc[:vdf_rows].reset_index(drop=True), X[:vdf_rows], names, model,
+                          args.screen.split(","), vseeds, args.screen_ensemble, args.jobs)
+            write_results("handbook" + args.suffix, [], extra={"screen": rows, "features": name, "base_model": model})
+            return 0
+        if args.setting:
+            if args.setting not in SCREEN:
+                raise SystemExit(f"unknown --setting {args.setting!r}; known: {sorted(SCREEN)}")
+            model = {**model, **SCREEN[args.setting]}
+            entry["setting"] = args.setting
         entry["model"] = model
         entry["path"] = "train() per split and seed" if args.slow else "features() once + fit_on_features()"
         vseeds = [int(v) for v in args.valid_seeds.split(",") if v.strip()]
         if vseeds:
             print(f"[{name}] validation folds (where the settings were chosen)", flush=True)
-            vres = {s: [run_split(df, sp, fs, model, s, cached) for sp in valid] for s in vseeds}
+            vrun = run_all(df, [(sp, s) for s in vseeds for sp in valid], fs, model, cached, args.jobs, name)
+            vres = {s: [vrun[(sp.train_start, s)] for sp in valid] for s in vseeds}
             entry["validation"] = {**summarise([{k: float(np.mean([r[k] for r in rs])) for k in METRICS}
                                                 for rs in vres.values()]),
+                                   **decomposition([r for rs in vres.values() for r in rs]),
                                    "splits": [r for rs in vres.values() for r in rs]}
         splits = [ch3] if args.quick else ch5
-        by_split: dict[tuple[int, int], dict[str, Any]] = {}
-        for seed in seeds:
-            print(f"[{name}] seed {seed}", flush=True)
-            for sp in splits:
-                by_split[(sp.train_start, seed)] = run_split(df, sp, fs, model, seed, cached)
+        by_split = run_all(df, [(sp, seed) for seed in seeds for sp in splits], fs, model, cached, args.jobs, name)
         per_seed3 = [{k: by_split[(ch3.train_start, s)][k] for k in METRICS} for s in seeds]
-        entry["chapter3"] = {**summarise(per_seed3), "splits": [by_split[(ch3.train_start, s)] for s in seeds]}
+        entry["chapter3"] = {**summarise(per_seed3), **decomposition([by_split[(ch3.train_start, s)] for s in seeds]),
+                             "splits": [by_split[(ch3.train_start, s)] for s in seeds]}
         if not args.quick:
             per_seed5 = [{k: float(np.mean([by_split[(sp.train_start, s)][k] for sp in ch5])) for k in METRICS}
                          for s in seeds]
-            entry["chapter5"] = {**summarise(per_seed5),
-                                 "splits": [by_split[(sp.train_start, s)] for s in seeds for sp in ch5]}
+            rows5 = [by_split[(sp.train_start, s)] for s in seeds for sp in ch5]
+            entry["chapter5"] = {**summarise(per_seed5), **decomposition(rows5), "splits": rows5}
         ours[name] = entry
         for proto in ("chapter3", "chapter5"):
             if proto in entry:

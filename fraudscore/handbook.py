@@ -17,7 +17,8 @@ them with fraudscore (``benchmarks/handbook.py`` prints the table,
   chapter-5 test or validation folds);
 * :func:`assessment_mask` drops the test transactions of cards already known to be
   compromised, :func:`evaluate_split` computes AUC, AP and CP@100 with the
-  handbook's rules;
+  handbook's rules; :func:`auc_ceiling` the AUC a perfect detector of every
+  visible fraud can expect (:func:`unseen_compromise_mask`);
 * :func:`run_split` trains with :func:`fraudscore.train` on one split and
   evaluates it; :func:`features` and :func:`fit_on_features` are the cheaper
   pair used to tune on validation folds (one feature pass, many models).
@@ -60,7 +61,8 @@ __all__ = [
     "load_transactions", "amount_bands", "history_and_labels", "baseline_feature_set", "rich_feature_set",
     "onset_feature_set", "RICH_MODEL",
     "assessment_mask",
-    "evaluate_split", "run_split", "features", "fit_on_features", "DEFAULT_MODEL", "WARMUP_DAYS",
+    "evaluate_split", "unseen_compromise_mask", "auc_ceiling", "run_split", "features", "fit_on_features",
+    "DEFAULT_MODEL", "WARMUP_DAYS",
 ]
 
 DAY_MS = 86_400_000
@@ -175,14 +177,16 @@ def prequential_splits(kind: str = "test", n_folds: int = 4) -> list[Split]:
 def load_transactions(directory: str | Path | None = None, first_day: int = 0, end_day: int = 183) -> Any:
     """Read ``raw.csv.gz`` rows of days ``[first_day, end_day)`` in arrival order (a pandas DataFrame).
 
-    Columns: the :data:`SCHEMA` fields plus ``TX_FRAUD`` (0/1) and ``day``
-    (handbook day number). Rows are ordered by time, ties in file order.
+    Columns: the :data:`SCHEMA` fields plus ``TX_FRAUD`` (0/1), ``TX_FRAUD_SCENARIO``
+    (the simulator's scenario, 0 genuine, 1..3; never a model input: only
+    :func:`unseen_compromise_mask` reads it) and ``day`` (handbook day number).
+    Rows are ordered by time, ties in file order.
     """
     import pandas as pd
 
     path = Path(directory or fdh_dir()) / "raw.csv.gz"
     raw = pd.read_csv(path, usecols=["TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TERMINAL_ID", "TX_AMOUNT",
-                                     "TX_FRAUD"])
+                                     "TX_FRAUD", "TX_FRAUD_SCENARIO"])
     dt = pd.to_datetime(raw["TX_DATETIME"])
     ts = dt.to_numpy().astype("datetime64[ms]").astype(np.int64)
     day = ts // DAY_MS - EPOCH_DAY
@@ -197,6 +201,7 @@ def load_transactions(directory: str | Path | None = None, first_day: int = 0, e
         "TX_DURING_NIGHT": (dt.dt.hour <= 6).astype(np.int64).to_numpy(),
         **amount_bands(raw["TX_AMOUNT"].to_numpy(dtype=np.float64)),
         "TX_FRAUD": raw["TX_FRAUD"].to_numpy(dtype=np.int64),
+        "TX_FRAUD_SCENARIO": raw["TX_FRAUD_SCENARIO"].to_numpy(dtype=np.int64),
         "day": day,
     })[keep]
     return df.iloc[np.argsort(df["ts"].to_numpy(), kind="stable")].reset_index(drop=True)
@@ -334,7 +339,11 @@ def evaluate_split(df: Any, split: Split, scores: np.ndarray, mask: np.ndarray |
 
     CP@100: each test day, the 100 cards with the highest transaction score
     among the remaining test rows; cards detected on an earlier test day are
-    dropped (:func:`fraudscore.model.entity_precision_at_k`).
+    dropped (:func:`fraudscore.model.entity_precision_at_k`). When ``df`` has the
+    simulator's ``TX_FRAUD_SCENARIO``, also the AUC decomposition: ``auc_seen``
+    (without the unseen frauds, :func:`unseen_compromise_mask`: the part a model
+    can change), ``auc_unseen`` (the unseen frauds against the genuine rows: a coin
+    flip for any model), ``n_unseen`` and ``auc_ceiling`` (:func:`auc_ceiling`).
     """
     if mask is None:
         mask, _ = assessment_mask(df, split)
@@ -342,9 +351,73 @@ def evaluate_split(df: Any, split: Split, scores: np.ndarray, mask: np.ndarray |
     s = np.asarray(scores, dtype=np.float64)[mask]
     cards = df["CUSTOMER_ID"].to_numpy()[mask]
     days = df["day"].to_numpy()[mask]
-    return {"split": split.label(), "n_test": int(mask.sum()), "n_fraud": int(y.sum()),
-            "auc": roc_auc(y, s), "ap": average_precision(y, s),
-            "cp100": entity_precision_at_k(y, s, cards, days, k=100)}
+    out = {"split": split.label(), "n_test": int(mask.sum()), "n_fraud": int(y.sum()),
+           "auc": roc_auc(y, s), "ap": average_precision(y, s),
+           "cp100": entity_precision_at_k(y, s, cards, days, k=100)}
+    if "TX_FRAUD_SCENARIO" in getattr(df, "columns", ()):
+        unseen_all = unseen_compromise_mask(df)
+        unseen = unseen_all[mask]
+        seen = ~unseen
+        out.update({k: v for k, v in auc_ceiling(df, split, mask, unseen=unseen_all).items() if k != "split"})
+        out["auc_seen"] = roc_auc(y[seen], s[seen])
+        out["auc_unseen"] = roc_auc(y[unseen | (y == 0)], s[unseen | (y == 0)]) if unseen.any() else float("nan")
+    return out
+
+
+def unseen_compromise_mask(df: Any, delay_days: int = DELAY_DAYS, episode_days: int = 28) -> np.ndarray:
+    """Frauds no model can see: a compromised terminal's frauds before any of its frauds' labels are known.
+
+    In the handbook's simulator a compromised terminal (scenario 2) keeps its
+    traffic unchanged; only its labels give it away, ``delay_days`` after each
+    transaction. A scenario-2 fraud at time ``t`` is *unseen* when its terminal
+    had no scenario-2 fraud in ``(t - delay_days - episode_days, t - delay_days]``
+    (no label of a compromise known yet; the other scenarios' frauds hit random
+    terminals and say nothing about a compromise). Needs ``df["TX_FRAUD_SCENARIO"]``
+    (:func:`load_transactions`). Used for :func:`auc_ceiling`, never as a feature.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"ts": np.array([0, 2, 9, 9], dtype=np.int64) * DAY_MS, "TERMINAL_ID": ["a", "a", "a", "b"],
+    ...                   "TX_FRAUD": [1, 1, 1, 0], "TX_FRAUD_SCENARIO": [2, 2, 2, 0]})
+    >>> unseen_compromise_mask(d).tolist()
+    [True, True, False, False]
+    """
+    ts = df["ts"].to_numpy(dtype=np.int64)
+    term = df["TERMINAL_ID"].to_numpy()
+    s2 = (df["TX_FRAUD_SCENARIO"].to_numpy() == 2) & (df["TX_FRAUD"].to_numpy() == 1)
+    out = np.zeros(len(ts), dtype=bool)
+    lo_ms, hi_ms = (delay_days + episode_days) * DAY_MS, delay_days * DAY_MS
+    f_idx = np.flatnonzero(s2)
+    order = np.lexsort((ts[f_idx], term[f_idx].astype(str)))
+    f_term, f_ts = term[f_idx][order].astype(str), ts[f_idx][order]
+    starts = {k: i for i, k in reversed(list(enumerate(f_term)))}
+    ends = {k: i + 1 for i, k in enumerate(f_term)}
+    for i in np.flatnonzero(s2):
+        k = str(term[i])
+        a = f_ts[starts[k]:ends[k]]
+        lo, hi = np.searchsorted(a, ts[i] - lo_ms, side="right"), np.searchsorted(a, ts[i] - hi_ms, side="right")
+        out[i] = hi <= lo
+    return out
+
+
+def auc_ceiling(df: Any, split: Split, mask: np.ndarray | None = None,
+                unseen: np.ndarray | None = None) -> dict[str, Any]:
+    """The ROC AUC a perfect detector of every visible fraud can expect on a split's test rows.
+
+    Unseen frauds (:func:`unseen_compromise_mask`) look exactly like genuine
+    transactions, so any scorer ranks them, in expectation, like a random
+    genuine one (AUC 0.5 against the genuine rows); ranking every other fraud
+    first gives ``1 - share_unseen / 2``.
+    """
+    if mask is None:
+        mask, _ = assessment_mask(df, split)
+    if unseen is None:
+        unseen = unseen_compromise_mask(df)
+    y = df["TX_FRAUD"].to_numpy()[mask]
+    n_unseen = int(unseen[mask].sum())
+    return {"split": split.label(), "n_fraud": int(y.sum()), "n_unseen": n_unseen,
+            "auc_ceiling": 1.0 - 0.5 * n_unseen / max(int(y.sum()), 1)}
 
 
 def features(df: Any, feature_set: FeatureSet, key: Keys | bytes | str) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -71,6 +71,47 @@ def test_evaluate_split_perfect_scores_reach_the_oracle():
     assert 0 < r["cp100"] <= 1
 
 
+def _with_compromise(df: pd.DataFrame, terminal: str = "t0", first_day: int = 112, days: int = 28) -> pd.DataFrame:
+    """The toy table with the simulator's scenario column and one terminal compromised from ``first_day``."""
+    df = df.copy()
+    df["TX_FRAUD_SCENARIO"] = np.where(df["TX_FRAUD"] == 1, 1, 0)
+    hit = (df["TERMINAL_ID"] == terminal) & (df["day"] >= first_day) & (df["day"] < first_day + days)
+    df.loc[hit, "TX_FRAUD"] = 1
+    df.loc[hit, "TX_FRAUD_SCENARIO"] = 2
+    return df
+
+
+def test_unseen_compromise_frauds_match_a_brute_force_reference():
+    df = _with_compromise(_toy())
+    unseen = hb.unseen_compromise_mask(df)
+    ts, term = df["ts"].to_numpy(), df["TERMINAL_ID"].to_numpy()
+    s2 = ((df["TX_FRAUD_SCENARIO"] == 2) & (df["TX_FRAUD"] == 1)).to_numpy()
+    expected = np.zeros(len(df), dtype=bool)
+    for i in np.flatnonzero(s2):
+        known = s2 & (term == term[i]) & (ts > ts[i] - 35 * hb.DAY_MS) & (ts <= ts[i] - 7 * hb.DAY_MS)
+        expected[i] = not known.any()
+    assert (unseen == expected).all()
+    # the compromise's first week is unseen, the rest is not; other scenarios never are
+    assert unseen[s2 & (df["day"].to_numpy() < 119)].all() and not unseen[s2 & (df["day"].to_numpy() > 119)].any()
+    assert not unseen[~s2].any()
+
+
+def test_auc_ceiling_is_reached_by_a_perfect_detector_of_the_seen_frauds():
+    df = _with_compromise(_toy())
+    split = hb.Split(100)
+    unseen = hb.unseen_compromise_mask(df)
+    y = df["TX_FRAUD"].to_numpy()
+    # every seen fraud first; the unseen ones tie with the genuine rows (AUC 0.5 against them)
+    r = hb.evaluate_split(df, split, (y == 1) & ~unseen)
+    mask, _ = hb.assessment_mask(df, split)
+    n_unseen = int(unseen[mask].sum())
+    assert 0 < n_unseen == r["n_unseen"] < r["n_fraud"]
+    assert r["auc_ceiling"] == pytest.approx(1 - 0.5 * n_unseen / r["n_fraud"])
+    assert r["auc"] == pytest.approx(r["auc_ceiling"]) and r["auc_seen"] == 1.0 and r["auc_unseen"] == 0.5
+    # without the scenario column there is no decomposition
+    assert "auc_seen" not in hb.evaluate_split(df.drop(columns=["TX_FRAUD_SCENARIO"]), split, y.astype(float))
+
+
 def test_run_split_trains_through_train_on_the_training_week_only():
     df = _toy()
     split = hb.Split(105, test_days=5)
@@ -140,3 +181,6 @@ def test_chapter3_protocol_on_the_real_data():
     assert out["n_features"] == 15
     assert 0.8 < out["auc"] < 1 and 0.5 < out["ap"] < 1
     assert 0.2 < out["cp100"] <= 0.4  # 0.397 is the best any ranking can do on these days
+    # 83 of the 385 frauds are a compromised terminal's before any of its labels is known: no model sees them
+    assert out["n_unseen"] == 83 and out["auc_ceiling"] == pytest.approx(1 - 0.5 * 83 / 385)
+    assert out["auc_seen"] > out["auc"]

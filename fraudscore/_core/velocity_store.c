@@ -1166,9 +1166,12 @@ static PyObject *Store_update_and_read(Store *s, PyObject *const *args, Py_ssize
     int64_t t = PyLong_AsLongLong(args[2]);
     if (t == -1 && PyErr_Occurred()) return NULL;
     if (s->has_max && t < s->max_seen - s->lateness) {
-        raise_event_error(s, "ts",
-                          PyUnicode_FromFormat("is more than allowed_lateness (%lld ms) behind the latest event time",
-                                               (long long)s->lateness));
+        /* the reference's message (fraudscore.velocity.admission.late_message): the same text in both engines */
+        PyObject *mod = PyImport_ImportModule("fraudscore.velocity.admission");
+        if (!mod) return NULL;
+        PyObject *msg = PyObject_CallMethod(mod, "late_message", "L", (long long)s->lateness);
+        Py_DECREF(mod);
+        raise_event_error(s, "ts", msg);
         return NULL;
     }
     int64_t new_max = (!s->has_max || t > s->max_seen) ? t : s->max_seen;

@@ -287,3 +287,18 @@ def test_reliability_semantics_match_the_python_store(stream):
         if a.duplicate:
             assert (memory_state(py), memory_state(cc)) == before
     assert py.store.latest_time() == cc.store.latest_time()
+
+
+def test_late_event_message_is_the_references():
+    # found by scripts/fuzz_core.py: the compiled store had its own wording for a late event
+    from fraudscore.errors import EventError
+
+    fs = FeatureSet([FeatureSpec("count", key="a", window=1000)], allowed_lateness=700)
+    msgs = []
+    for engine in ("python", "compiled"):
+        online = OnlineVelocity(fs, MemoryStore(engine=engine))
+        online.update_and_read({"application_id": "A1", "ts": 10_000, "a": "x"})
+        with pytest.raises(EventError) as exc:
+            online.update_and_read({"application_id": "A2", "ts": 9_000, "a": "x"})
+        msgs.append(str(exc.value))
+    assert msgs[0] == msgs[1] and "allowed lateness (700ms)" in msgs[0]
