@@ -14,10 +14,17 @@ idempotency, lateness, link compare-and-set and velocity.
   median of ``--repeats`` runs;
 * round trips per event (client requests);
 * with ``--callgrind`` (needs valgrind): server instructions per event under
-  callgrind, which load on the machine does not change.
+  callgrind, which load on the machine does not change;
+* with ``--client-callgrind`` (needs valgrind): the worker's instructions per event,
+  ``Scorer.score`` with the Redis store against the memory store on the same events
+  (what the Redis path adds on the client: link-state cache and read/write logging,
+  building the call, redis-py, reading the record), this script re-run under callgrind;
+* with ``--parts``: the event script's server time by part (``TIME`` read at each
+  part's boundaries in an instrumented copy of the script; the reads add about 0.3 us
+  each), median of ``--repeats`` runs.
 
-Run: ``python benchmarks/bench_redis.py [--events 600] [--callgrind]``; writes
-``benchmarks/results/bench_redis.json``.
+Run: ``python benchmarks/bench_redis.py [--events 600] [--callgrind] [--client-callgrind] [--parts]``;
+writes ``benchmarks/results/bench_redis.json``.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ import os
 import re
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from typing import Any
@@ -155,12 +164,139 @@ def callgrind(bundle: Any, events: list[dict[str, Any]], warm: int) -> dict[str,
     return out
 
 
+# -- server time by part of the event script ----------------------------------------------------------------
+_TIMER = """
+local __acc, __last = {}, nil
+local function T(name)
+  local tt = redis.call('TIME'); local us = tt[1] * 1000000 + tt[2]
+  if name then __acc[name] = (__acc[name] or 0) + us - __last end
+  __last = us
+end
+"""
+#: (text in the event script, text with a part boundary); each part is named by the mark that ends it
+_MARKS = [
+    ("-- group descriptors", "T(nil)\n-- group descriptors"),
+    ("local got = redis.call('MGET', unpack(mk))", "T('parse_args')\nlocal got = redis.call('MGET', unpack(mk))\nT('mget')"),
+    ("-- one HMGET per hash", "T('link_versions')\n-- one HMGET per hash"),
+    ("if bad and check == 1 then", "T('link_counts_read')\nif bad and check == 1 then"),
+    ("-- increments: of a field", "T('link_writes')\n-- increments: of a field"),
+    ("-- rows of a replaced record", "T('link_counts_write')\n-- rows of a replaced record"),
+    ("  local res, nb, px = apply_group(gi, blob, row, lkey)\n",
+     "  T('velocity_other')\n  local res, nb, px = apply_group(gi, blob, row, lkey)\n  T('velocity_queries')\n"),
+    ("  out[#out + 1] = res\n", "  T('velocity_set')\n  out[#out + 1] = res\n"),
+    ("-- 5. record", "T('velocity_other')\n-- 5. record"),
+    ("return {'ok', rec}\n", "T('record')\nfor k, v in pairs(__acc) do redis.call('HINCRBY', KEYS[1] .. ':parts', k, v) end\n"
+                             "return {'ok', rec}\n"),
+]
+
+
+def instrumented(text: str) -> str:
+    """The event script with part timers (an experiment: it writes ``<record key>:parts``, not for production)."""
+    for a, b in _MARKS:
+        if a not in text:
+            raise RuntimeError(f"the event script changed: part mark {a!r} not found")
+        text = text.replace(a, b)
+    return text.replace("local sub, unpack_, pk", _TIMER + "local sub, unpack_, pk", 1)
+
+
+def parts(bundle: Any, events: list[dict[str, Any]], warm: int, repeats: int) -> dict[str, float]:
+    """Median server microseconds per event of each part of the script (and of the whole EVALSHA)."""
+    import redis
+
+    import fraudscore.velocity.redis_store as rs
+
+    orig = rs.event_script
+    rs.event_script = lambda plan, ttl: instrumented(orig(plan, ttl))
+    runs: list[dict[str, float]] = []
+    n = len(events) - warm
+    try:
+        for _ in range(repeats):
+            with RedisServer() as srv:
+                client = redis.Redis(port=srv.port, socket_timeout=30)
+                sc = Scorer(bundle, BENCH_SECRET, store=RedisStore(client, prefix="p:"), max_clock_skew=None)
+                for ev in events[:warm]:
+                    sc.score(ev)
+                for k in client.scan_iter(match="*:parts"):
+                    client.delete(k)
+                client.config_resetstat()
+                for ev in events[warm:]:
+                    sc.score(ev)
+                got: dict[str, float] = {"evalsha_total": _usec(client, "evalsha") / n}
+                for k in client.scan_iter(match="*:parts", count=1000):
+                    for part, v in client.hgetall(k).items():
+                        got[part.decode()] = got.get(part.decode(), 0.0) + int(v) / n
+                runs.append(got)
+    finally:
+        rs.event_script = orig
+    names = sorted({k for r in runs for k in r})
+    return {k: statistics.median(r.get(k, 0.0) for r in runs) for k in names}
+
+
+# -- client instructions -------------------------------------------------------------------------------------
+def _client_child(port: int, n: int, warm: int, folder: str) -> None:
+    """Run under callgrind (instrumentation off at start): score ``n`` events with Redis, then with memory."""
+    import redis
+
+    ctx = BenchContext(Settings.quick_settings(), log=lambda *a: None)
+    try:
+        bundle = ctx.bundle("default")
+        events = events_stream(warm + n, seed=404).to_records()
+        client = redis.Redis(port=port, socket_timeout=120)
+        red = Scorer(bundle, BENCH_SECRET, store=RedisStore(client, prefix="c:"), max_clock_skew=None)
+        mem = Scorer(bundle, BENCH_SECRET, max_clock_skew=None)
+        for ev in events[:warm]:
+            red.score(ev)
+            mem.score(ev)
+
+        def cg(*a: str) -> None:
+            subprocess.run(["callgrind_control", *a, str(os.getpid())], check=True, capture_output=True)
+
+        for name, sc in (("redis", red), ("memory", mem)):
+            cg("-z")
+            cg("-i", "on")
+            for ev in events[warm:]:
+                sc.score(ev)
+            cg("-i", "off")
+            cg("-d", name)
+    finally:
+        ctx.close()
+
+
+def client_callgrind(n: int, warm: int) -> dict[str, float]:
+    """Worker instructions per event (Redis store, memory store) from this script re-run under callgrind."""
+    folder = tempfile.mkdtemp()
+    try:
+        with RedisServer() as srv:
+            subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                            f"--callgrind-out-file={folder}/cg.out", sys.executable, os.path.abspath(__file__),
+                            "--client-child", str(srv.port), str(n), str(warm), folder],
+                           check=True, capture_output=True)
+        out: dict[str, float] = {}
+        for f in os.listdir(folder):
+            text = open(os.path.join(folder, f), encoding="utf-8", errors="replace").read()
+            trig = re.search(r"^desc: Trigger: .*?(\w+)\s*$", text, re.M)
+            tot = re.search(r"^totals:\s+(\d+)", text, re.M)
+            if trig and tot and trig.group(1) in ("redis", "memory"):
+                out[trig.group(1)] = int(tot.group(1)) / n
+        return out
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=600)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--callgrind", action="store_true", help="also count server instructions under callgrind")
+    ap.add_argument("--client-callgrind", action="store_true",
+                    help="also count the worker's instructions per event under callgrind (Redis vs memory store)")
+    ap.add_argument("--parts", action="store_true", help="also time the event script's parts on the server")
+    ap.add_argument("--client-child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.client_child:
+        port, n, warm, folder = args.client_child
+        _client_child(int(port), int(n), int(warm), folder)
+        return
     ctx = BenchContext(Settings.quick_settings(), log=lambda *a: None)
     try:
         bundle = ctx.bundle("default")
@@ -176,6 +312,14 @@ def main() -> None:
             cg = callgrind(bundle, events, warm)
             rows.append(result("redis_server/instructions_per_event", cg["now"], "instructions",
                                "0.1 store instructions per event", cg["0.1"], params, higher_is_better=False))
+        if args.client_callgrind and shutil.which("valgrind"):
+            cc = client_callgrind(min(args.events, 200), warm)
+            rows.append(result("redis_client/instructions_per_event", cc["redis"], "instructions",
+                               "memory store instructions per event", cc["memory"], params,
+                               higher_is_better=False))
+        if args.parts:
+            for part, us in parts(bundle, events, warm, args.repeats).items():
+                rows.append(result(f"redis_server/part_us/{part}", us, "us", None, None, params))
         write_results("bench_redis", rows)
     finally:
         ctx.close()

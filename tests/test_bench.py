@@ -133,3 +133,23 @@ def test_plausibility_measures_its_own_rates(monkeypatch, suite):
     monkeypatch.setattr(bench, "run_suite", fake)
     single, batch, source = measure_rates()
     assert single > 0 and batch > 0 and "measured on this machine" in source
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_concurrency_group_reports_contention(tmp_path):
+    """Worker processes on one Redis node (own servers): events/s with its one-process baseline, round trips and
+    the link contention per event (conflicts, leases, lease waits); a worker's failure is reported, not waited
+    for."""
+    from fraudscore.bench.servers import have_redis_server
+
+    if not have_redis_server():
+        pytest.skip("redis-server is not installed")
+    doc = run_suite(out=tmp_path, only=["concurrency"], settings=replace(TINY, procs=(1, 2), per_proc=15, repeats=2),
+                    log=lambda *_: None)
+    rows = {r["name"]: r for r in doc["results"]}
+    two = rows["concurrency/redis/events_per_s/2_procs"]
+    assert two["baseline_value"] == rows["concurrency/redis/events_per_s/1_procs"]["value"] > 0
+    assert two["params"]["round_trips_per_event"] >= 1.0
+    assert {"conflicts_per_event", "leases_per_event", "lease_waits_per_event"} <= set(two["params"])
+    assert rows["concurrency/redis/events_per_s/1_procs"]["params"]["conflicts_per_event"] == 0.0

@@ -56,12 +56,18 @@ def _worker(bundle_dir: str, kind: str, where: str, prefix: str, n_total: int, w
     barrier.wait()
     errors = 0
     t0 = time.perf_counter()
-    for ev in events:
-        try:
-            scorer.score(ev)
-        except EventError:
-            errors += 1
-    q.put((w, time.perf_counter() - t0, len(events), errors, store.round_trips.per_event()))
+    try:
+        for ev in events:
+            try:
+                scorer.score(ev)
+            except EventError:
+                errors += 1
+    except Exception as exc:  # noqa: BLE001 - reported to the parent (which would otherwise wait for this worker)
+        q.put((w, None, 0, 0, f"{type(exc).__name__}: {exc}"))
+        client.close()
+        return
+    q.put((w, time.perf_counter() - t0, len(events), errors, store.round_trips.per_event(),
+           {"conflicts": store.conflicts, "leases": store.leases, "lease_waits": store.lease_waits}))
     client.close()
 
 
@@ -84,8 +90,11 @@ def _rate(ctx: BenchContext, kind: str, where: str, client: Any, procs: int) -> 
     if bad:
         raise RuntimeError(str(bad[0][4]))
     slowest = max(g[1] for g in got)
-    trips = sum(g[4] * g[2] for g in got) / max(1, sum(g[2] for g in got))
-    return sum(g[2] for g in got) / slowest, sum(g[3] for g in got), trips
+    n = max(1, sum(g[2] for g in got))
+    trips = sum(g[4] * g[2] for g in got) / n
+    # per event: link decisions refused (stale link cache), events that took the link lease, waits for it
+    contention = {k: sum(g[5][k] for g in got) / n for k in ("conflicts", "leases", "lease_waits")}
+    return sum(g[2] for g in got) / slowest, sum(g[3] for g in got), trips, contention
 
 
 def run(ctx: BenchContext) -> list[dict[str, Any]]:
@@ -104,12 +113,13 @@ def run(ctx: BenchContext) -> list[dict[str, Any]]:
                 ctx.log(f"concurrency: {procs} process(es) on Redis {kind} ...")
                 runs = [_rate(ctx, kind, where, client, procs) for _ in range(max(1, s.repeats // 2))]
                 runs.sort(key=lambda r: r[0])
-                rate, errors, trips = runs[len(runs) // 2]
+                rate, errors, trips, contention = runs[len(runs) // 2]
                 if base is None:
                     base = rate
                 out.append(result(f"concurrency/{name}/events_per_s/{procs}_procs", rate, "events/s",
                                   "1 process events/s", base,
                                   {"processes": procs, "events_per_process": s.per_proc, "late_rejected": errors,
-                                   "round_trips_per_event": trips, "cpu_count": os.cpu_count(), "runs": len(runs)}))
+                                   "round_trips_per_event": trips, "cpu_count": os.cpu_count(), "runs": len(runs),
+                                   **{f"{k}_per_event": v for k, v in contention.items()}}))
             client.close()
     return out

@@ -113,13 +113,20 @@ class OptimisticLinkState(LinkState):
         self.global_key = f"{self.prefix}g{tag(self.prefix, 0)}"
         self.live_evictions = 0
         self._cache: OrderedDict[Any, tuple[Any, Any]] = OrderedDict()
+        self._rkeys: dict[str, str] = {}  # device id -> its record key (a pure function of the id; bounded)
+        self._shards: dict[str, int] = {}  # hardware family -> shard (bounded)
         self._lock = threading.Lock()
         self._local = threading.local()
 
     # -- layout ------------------------------------------------------------------------------
     def shard(self, family: str) -> int:
         """The shard of a hardware family: a fingerprint's link keys all live in it."""
-        return shard_of("fam:" + family, self.shards)
+        s = self._shards.get(family)
+        if s is None:
+            if len(self._shards) >= self.cache_size:
+                self._shards.clear()
+            s = self._shards[family] = shard_of("fam:" + family, self.shards)
+        return s
 
     def device_shard(self, device_id: Any) -> int | None:
         """The shard of a device's record, from its id ``d_<family>_<suffix>`` (``None`` for other ids)."""
@@ -128,11 +135,22 @@ class OptimisticLinkState(LinkState):
         return None
 
     def _key(self, kind: str, name: str) -> str:
-        t = None
         if kind == "r":
-            s = self.device_shard(name)
-            t = None if s is None else tag(self.prefix, s)
-        return f"{self.prefix}{kind}{t or self._txn().tag}:{name}"
+            return self._rkey(name)
+        return f"{self.prefix}{kind}{self._txn().tag}:{name}"
+
+    def _rkey(self, device_id: str) -> str:
+        """The record key of a device: in its family's shard (ids ``d_<family>_<suffix>``), else the txn's."""
+        k = self._rkeys.get(device_id)
+        if k is not None:
+            return k
+        s = self.device_shard(device_id)
+        if s is None:
+            return f"{self.prefix}r{self._txn().tag}:{device_id}"
+        if len(self._rkeys) >= self.cache_size:
+            self._rkeys.clear()
+        k = self._rkeys[device_id] = f"{self.prefix}r{tag(self.prefix, s)}:{device_id}"
+        return k
 
     # -- transactions -------------------------------------------------------------------------
     def begin(self, family: str) -> LinkTxn:
@@ -198,8 +216,9 @@ class OptimisticLinkState(LinkState):
             c.popitem(last=False)
 
     # -- reads (logged) ------------------------------------------------------------------------
-    def _read(self, key: str) -> tuple[bytes | None, Any]:
-        txn = self._txn()
+    def _read(self, key: str, txn: LinkTxn | None = None) -> tuple[bytes | None, Any]:
+        if txn is None:
+            txn = self._txn()
         w = txn.writes.get(key)
         if w is not None:  # read your own write
             return w, None
@@ -212,8 +231,9 @@ class OptimisticLinkState(LinkState):
             txn.reads[key] = _ABSENT if raw is None else raw[:_V]
         return raw, parsed
 
-    def _count(self, hkey: str, field: str) -> int:
-        txn = self._txn()
+    def _count(self, hkey: str, field: str, txn: LinkTxn | None = None) -> int:
+        if txn is None:
+            txn = self._txn()
         k = (hkey, field)
         with self._lock:
             hit = self._cache.get(k)
@@ -221,9 +241,11 @@ class OptimisticLinkState(LinkState):
         txn.hreads.setdefault(k, v)
         return v + txn.hincr.get(k, 0)
 
-    def _record(self, device_id: str, now: int) -> Record | None:
-        key = self._key("r", device_id)
-        raw, parsed = self._read(key)
+    def _record(self, device_id: str, now: int, txn: LinkTxn | None = None) -> Record | None:
+        """The device's record as of ``now`` (the cached dict itself: linkers never change a view's records,
+        and :meth:`write` copies the one it updates)."""
+        key = self._rkeys.get(device_id) or self._rkey(device_id)
+        raw, parsed = self._read(key, txn)
         if raw is None:
             return None
         if parsed is None:
@@ -234,17 +256,17 @@ class OptimisticLinkState(LinkState):
                     self._cache[key] = (raw, parsed)
         if now - parsed["t"] > self.ttl_ms:
             return None
-        return dict(parsed)
+        return parsed
 
-    def _exact(self, fid: str) -> tuple[str, int] | None:
-        raw, _ = self._read(self._key("x", fid))
+    def _exact(self, fid: str, txn: LinkTxn | None = None) -> tuple[str, int] | None:
+        raw, _ = self._read(self._key("x", fid), txn)
         if raw is None:
             return None
         did, _, nd = raw[_V:].decode("utf-8").rpartition("|")
         return did, int(nd)
 
-    def _block(self, name: str) -> list[str]:
-        raw, _ = self._read(self._key("b", name))
+    def _block(self, name: str, txn: LinkTxn | None = None) -> list[str]:
+        raw, _ = self._read(self._key("b", name), txn)
         if raw is None or len(raw) <= _V:
             return []
         return raw[_V:].decode("utf-8").split(",")
@@ -255,34 +277,36 @@ class OptimisticLinkState(LinkState):
              shared_key: str | None = None) -> LinkView:
         """As :meth:`MemoryLinkState.read <fraudscore.fingerprint.MemoryLinkState.read>`, from the cache, logged."""
         view = LinkView()
+        txn = self._txn()
         for fid in fp_ids:
-            hit = self._exact(fid)
+            hit = self._exact(fid, txn)
             if hit is not None:
-                rec = self._record(hit[0], now)
+                rec = self._record(hit[0], now, txn)
                 if rec is not None:
                     view.exact, view.exact_ndev = rec, hit[1]
                     break
         if shared_key is not None:
-            hit = self._exact(shared_key)
+            hit = self._exact(shared_key, txn)
             if hit is not None:
-                view.shared = self._record(hit[0], now)
+                view.shared = self._record(hit[0], now, txn)
         if need_candidates is None or need_candidates(view.exact):
             skip = view.exact["id"] if view.exact is not None else None
             seen: set[str] = set()
+            cands = view.cands
             for key in block_keys:
-                for did in self._block(key):
+                for did in self._block(key, txn):
                     if did in seen or did == skip:
                         continue
                     seen.add(did)
-                    rec = self._record(did, now)
+                    rec = self._record(did, now, txn)
                     if rec is not None:
-                        view.cands.append(rec)
+                        cands.append(rec)
         fk = self._key("f", fam)
-        view.fam_n = self._count(fk, "n")
-        view.fam_counts = {k: self._count(fk, str(k)) for k in fam_keys}
+        view.fam_n = self._count(fk, "n", txn)
+        view.fam_counts = {k: self._count(fk, str(k), txn) for k in fam_keys}
         if glob_keys:
-            view.glob_n = self._count(self.global_key, "n")
-            view.glob_counts = {k: self._count(self.global_key, str(k)) for k in glob_keys}
+            view.glob_n = self._count(self.global_key, "n", txn)
+            view.glob_counts = {k: self._count(self.global_key, str(k), txn) for k in glob_keys}
         return view
 
     # -- writes (buffered) ---------------------------------------------------------------------

@@ -12,10 +12,17 @@ it reads:
    (a cluster retry after the device link changed), the recorded event rows are
    removed and the event is applied again;
 2. **lateness** -- the worker judged it against its watermark; a late event
-   returns ``late`` (nothing changes);
+   returns ``late`` (nothing changes); while another event holds the **link
+   lease** (a key holding its nonce, taken by an event whose decision conflicted
+   twice, :data:`LEASE_MS` at most, released by its commit) a link call returns
+   ``busy`` (nothing changes) and the worker sends it again: under contention on
+   hot link state (a family's value counts) every event still commits;
 3. **link** -- compare the versions of the link keys the worker's decision read
-   (:mod:`fraudscore.fingerprint.linkstate_redis`); on any mismatch return their
-   fresh values (``conflict``, nothing changes); else write the link keys;
+   (:mod:`fraudscore.fingerprint.linkstate_redis`) and the value counts it read
+   (one ``HMGET`` per hash); on any mismatch return their fresh values
+   (``conflict``, nothing changes); else write the link keys, and the count
+   increments (one ``HSET`` per hash of the new values of the fields read, what
+   ``HINCRBY`` would leave; ``HINCRBY`` for a field not read);
 4. **velocity** -- per key group, the entity's events are one binary string: a
    4-byte expiry deadline, then fixed-width rows sorted by time (``<d`` event
    time, then per slot: flag ``B``, fixed-point value ``d``, valid ``B``, optional
@@ -63,8 +70,13 @@ _ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
 #: ARGV[1]: event time, wall clock (s), late, replace, link reads, link writes, groups, lateness,
 #: idempotency TTL (ms, 0 = no record), link TTL (ms), call nonce (8 bytes: tells the caller's own
 #: transport retry of a call from a new request for the same application), count reads, count
-#: increments, check (1: the reads must be unchanged)
-HEADER = "<ddBBHHHddd8sHHB"
+#: increments, check (1: the reads must be unchanged), lease mode (0: none, 1: respect the link lease,
+#: 2: also take it on a conflict), lease key index
+HEADER = "<ddBBHHHddd8sHHBBH"
+#: How long a worker whose link decision kept conflicting holds the link lease (ms; renewed on each of
+#: its conflicts, released by its commit): other workers' link calls wait ('busy') meanwhile, so the
+#: holder's next decision, made on the fresh values, commits.
+LEASE_MS = 500
 #: one count read (ARGV[7]) or increment (ARGV[8]): key index, field (length + bytes), value
 COUNT = "<HH"
 _BLOB_HEAD = 4  # bytes of the expiry deadline (uint32 wall-clock seconds) at the head of a group string
@@ -197,7 +209,7 @@ def _group_branch(gi: int, g: Group, lateness: int, min_ttl_ms: int) -> str:
         cut = f"  local cut = 1; if n > 0 then cut = cut_at(blob, ets, ins, {rs}, t - {_num(lateness + g.horizon)}) end"
     if keep:
         ttl = (f"  if n == 0 or unpack_('<I4', blob) - now < {keep / 1000.0!r} then\n"
-               f"    px = {int(keep * 1.25)}; head = pk('<I4', math.floor(now + {keep * 1.25 / 1000.0!r}))\n"
+               f"    px = '{int(keep * 1.25)}'; head = pk('<I4', math.floor(now + {keep * 1.25 / 1000.0!r}))\n"
                f"  end")
     else:
         ttl = ""
@@ -250,9 +262,11 @@ local function cal_edges(r, cal, excl, dlow)
   if cal > 0 then lw = d0 - (cal - 1 + excl) * DAY - 1 end
   return up, lw
 end
-local t, now, late, replace, nr, nw, ng, lateness, idem_ttl, link_ttl, nonce, nh, ni, check =
-  unpack_('<ddBBHHHdddc8HHB', ARGV[1])
+local t, now, late, replace, nr, nw, ng, lateness, idem_ttl, link_ttl, nonce, nh, ni, check, lease, lease_i =
+  unpack_('<ddBBHHHdddc8HHBBH', ARGV[1])
 local ctx, extra, versions, values, rows, hreads, hincr = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+-- numbers passed to redis.call are formatted with %.17g on every call: format the TTLs once, as integers
+local link_ttl_s, idem_ttl_s = string.format('%d', link_ttl), string.format('%d', idem_ttl)
 -- first row (index) with time > cutoff among the sorted rows 1..ins (decoded ones are in ets)
 local function cut_at(blob, ets, ins, rs, cutoff)
   local lo, hi = 1, ins
@@ -282,18 +296,28 @@ local mk = {KEYS[1]}
 for i = 1, nr do mk[#mk + 1] = KEYS[1 + i] end
 for gj = 1, ng do mk[#mk + 1] = KEYS[KI[gj]] end
 local got = redis.call('MGET', unpack(mk))
+local held = false  -- the link lease's holder (its event nonce)
+if lease > 0 then held = redis.call('GET', KEYS[lease_i]) end
 -- 1. idempotency
 local undo = nil
 if idem_ttl > 0 then
   local rec = got[1]
   if rec then
     local rctx = unpack_('<Hc0', rec, 17)
-    if rctx == ctx or replace ~= 1 then return {'dup', rec} end
+    if rctx == ctx or replace ~= 1 then
+      if held == nonce then redis.call('DEL', KEYS[lease_i]) end
+      return {'dup', rec}
+    end
     undo = rec
   end
 end
 -- 2. lateness (judged by the worker against its watermark)
-if late == 1 then return {'late'} end
+if late == 1 then
+  if held == nonce then redis.call('DEL', KEYS[lease_i]) end
+  return {'late'}
+end
+-- 2b. the link lease: another worker holds it, wait (nothing changes)
+if held and held ~= nonce then return {'busy'} end
 -- 3. link: every version and count read must be unchanged (0000 = expected absent)
 local bad = false
 local fresh = {}
@@ -310,13 +334,25 @@ pos = 1
 for i = 1, nh do
   hk[i], hf[i], hv[i], pos = unpack_('<HHc0d', hreads, pos)
 end
-local counts = {}
-for i = 1, nh do
-  local c = tonumber(redis.call('HGET', KEYS[hk[i]], hf[i]) or '0')
-  counts[i] = c
-  if c ~= hv[i] then bad = true end
+-- one HMGET per hash (the caller sends the reads of one hash together)
+local counts, cur = {}, {}  -- cur[key index][field]: the value read
+local i = 1
+while i <= nh do
+  local ki, j = hk[i], i
+  local names, byf = {}, {}
+  while j <= nh and hk[j] == ki do names[j - i + 1] = hf[j]; j = j + 1 end
+  local vals = redis.call('HMGET', KEYS[ki], unpack(names))
+  for m = i, j - 1 do
+    local c = tonumber(vals[m - i + 1] or '0')
+    counts[m] = c
+    byf[hf[m]] = c
+    if c ~= hv[m] then bad = true end
+  end
+  cur[ki] = byf
+  i = j
 end
 if bad and check == 1 then
+  if lease == 2 then redis.call('SET', KEYS[lease_i], nonce, 'PX', LEASE_MS) end
   local fc = {}
   for i = 1, nh do fc[i] = tostring(counts[i]) end
   return {'conflict', fresh, fc}
@@ -326,17 +362,31 @@ for i = 1, nw do
   local val
   val, pos = unpack_('<I4c0', values, pos)
   local k = KEYS[1 + nr + i]
-  if val == '' then redis.call('PEXPIRE', k, link_ttl) else redis.call('SET', k, val, 'PX', link_ttl) end
+  if val == '' then redis.call('PEXPIRE', k, link_ttl_s) else redis.call('SET', k, val, 'PX', link_ttl_s) end
 end
+-- increments: of a field just read, one HSET per hash with the new values (what HINCRBY would leave);
+-- of any other field, HINCRBY
 pos = 1
-local touched = {}
+local touched, tkeys = {}, {}
 for i = 1, ni do
   local ki, f, d
   ki, f, d, pos = unpack_('<HHc0d', hincr, pos)
-  redis.call('HINCRBY', KEYS[ki], f, d)
-  touched[ki] = true
+  local byf = cur[ki]
+  local c = byf and byf[f]
+  local hs = touched[ki]
+  if not hs then hs = {}; touched[ki] = hs; tkeys[#tkeys + 1] = ki end
+  if c then
+    byf[f] = c + d
+    hs[#hs + 1] = f; hs[#hs + 1] = string.format('%d', c + d)
+  else
+    redis.call('HINCRBY', KEYS[ki], f, string.format('%d', d))
+  end
 end
-for ki, _ in pairs(touched) do redis.call('PEXPIRE', KEYS[ki], link_ttl) end
+for _, ki in ipairs(tkeys) do
+  local hs = touched[ki]
+  if #hs > 0 then redis.call('HSET', KEYS[ki], unpack(hs)) end
+  redis.call('PEXPIRE', KEYS[ki], link_ttl_s)
+end
 -- rows of a replaced record (cluster: the device link changed after a retry), by group
 local old = {}
 if undo then
@@ -378,8 +428,9 @@ for gj = 1, ng do
   if keep then out[#out + 1] = pk('<H', #row); out[#out + 1] = row else out[#out + 1] = '\0\0' end
 end
 -- 5. record
+if held then redis.call('DEL', KEYS[lease_i]) end
 local rec = table.concat(out)
-if idem_ttl > 0 then redis.call('SET', KEYS[1], rec, 'PX', idem_ttl) end
+if idem_ttl > 0 then redis.call('SET', KEYS[1], rec, 'PX', idem_ttl_s) end
 if check == 0 and nh > 0 then  -- unchecked counts (a cluster's global counts): their values now
   local fc = {}
   for i = 1, nh do fc[i] = redis.call('HGET', KEYS[hk[i]], hf[i]) or '0' end
@@ -395,7 +446,7 @@ def event_script(plan: Plan, min_ttl_ms: int) -> str:
     dispatch = ("local function apply_group(gi, blob, row, lkey)\n" + "\nelse".join(branches) + "\nend\nend\n")
     sizes = ", ".join(str(row_size(g)) for g in plan.groups)
     retain = ", ".join("true" if retention_ms(g, plan.lateness, min_ttl_ms) else "false" for g in plan.groups)
-    tables = f"local RS = {{{sizes}}}\nlocal RETAIN = {{{retain}}}\n"
+    tables = f"local RS = {{{sizes}}}\nlocal RETAIN = {{{retain}}}\nlocal LEASE_MS = '{LEASE_MS}'\n"
     return _PRELUDE + dispatch + tables + _MAIN
 
 

@@ -15,7 +15,9 @@ shards, see :mod:`fraudscore._redis`): ``<prefix>v{..}:<group>:<entity hash>``
 sorted by time),
 ``<prefix>i{..}:<application hash>`` (idempotency record, ``idempotency_ttl``),
 ``<prefix>l{..}`` / ``<prefix>L{..}`` (fraud labels of the shard and their expiry
-index) and the link keys. An entity's shard is that of its hash, except for
+index), the link keys and ``<prefix>k{..}``, the link lease (one on a single node, in
+shard 0; one per link slot on a cluster; it exists only while an event whose link
+decision conflicted twice is committing, at most ``LEASE_MS``). An entity's shard is that of its hash, except for
 entities keyed by ``device_id``, which live in the shard of the device's link
 state, so the link decision and the device's counts commit in one script.
 
@@ -69,6 +71,9 @@ _NAN = float("nan")
 _NONE8 = b"\x00" * 8
 _EMPTY8 = b"\xff" * 8
 _LABELS = Script(LABEL_LUA)
+_EKEYS_MAX = 65_536  # entity keys cached per store (cleared when full)
+_LEASE_AFTER = 2  # conflicts of one event before it takes the link lease
+_MAX_WAITS = 2_000  # 'busy' replies one event waits through (about 8 s at most; a lease lives 0.5 s)
 
 
 @dataclass
@@ -106,6 +111,7 @@ class _Call:
     hincr: list[tuple[tuple[str, str], int]] = field(default_factory=list)  # count increments
     check: bool = True  # the reads must be unchanged (False: a cluster's global counts, refreshed instead)
     aux: bool = False  # cluster: only this worker's pending global count increments (no record, never late)
+    lease: int = 0  # link calls: 1 = respect the link lease, 2 = also take it on a conflict
 
 
 class RedisStore:
@@ -156,6 +162,9 @@ class RedisStore:
         self.max_attempts = 8
         self.round_trips = RoundTrips()
         self.replaced = 0  # cluster: slot calls redone because the event's device link changed under them
+        self.conflicts = 0  # link decisions refused by the script (the link state changed under them)
+        self.lease_waits = 0  # 'busy' answers: another worker held the link lease
+        self.leases = 0  # events that took the link lease (their decision conflicted twice)
         self._cluster = is_cluster(client)
         self._plan: Plan | None = None
         self._script: Script | None = None
@@ -166,6 +175,7 @@ class RedisStore:
         self._link_state: Any = None
         self._budget_s: float | None = None
         self._pending: dict[tuple[str, str], int] = {}  # cluster: global count increments not yet sent
+        self._ekeys: dict[tuple[int, str], tuple[int, str, str]] = {}  # (group, entity) -> (shard, key, tag)
 
     # -- configuration ---------------------------------------------------------------------
     def bind(self, plan: Plan) -> None:
@@ -234,18 +244,27 @@ class RedisStore:
         return m.pack.pack(*vals)
 
     def _calls(self, record: Mapping[str, Any], ts: int, app: str, txn: Any, extra: bytes, late: bool,
-               nonce: bytes, pending: bool = False) -> list[_Call]:
+               nonce: bytes, pending: bool = False, acquire: bool = False) -> list[_Call]:
         """The event's script calls: one on a single node, one per hash slot on a cluster."""
         p = self.prefix
-        parts: list[tuple[int, str, int, bytes, _GroupMeta]] = []  # (shard, key, cfg idx, member, meta)
+        parts: list[tuple[str, str, int, bytes, _GroupMeta]] = []  # (hash tag, key, cfg idx, member, meta)
+        ekeys = self._ekeys
         for gi, m in enumerate(self._meta):
             ent = m.layout.entity(record)
             if ent is None:
                 continue
-            eh = identifier_hash(ent, 12)
-            shard = self._group_shard(m, ent, eh, record)
-            key = f"{p}v{tag(p, shard)}:{m.group.signature}:{eh.hex()}"
-            parts.append((shard, key, gi + 1, self._row(m, m.layout.extract(record), ts), m))
+            # (shard, key) of the entity: a pure function of its value (str values only: 1 and 1.0 hash apart)
+            hit = ekeys.get((gi, ent)) if type(ent) is str else None
+            if hit is None:
+                eh = identifier_hash(ent, 12)
+                shard = self._group_shard(m, ent, eh, record)
+                t = tag(p, shard)
+                hit = (shard, f"{p}v{t}:{m.group.signature}:{eh.hex()}", t)
+                if type(ent) is str and (self._link_state is not None or not m.device_keyed):
+                    if len(ekeys) >= _EKEYS_MAX:
+                        ekeys.clear()
+                    ekeys[(gi, ent)] = hit
+            parts.append((hit[2], hit[1], gi + 1, self._row(m, m.layout.extract(record), ts), m))
         link_tag = txn.tag if txn is not None else None
         if self._cluster:
             from redis.cluster import key_slot
@@ -261,15 +280,15 @@ class RedisStore:
                     order.append(s)
                 return c
         else:
-            single = _Call(link_tag or (tag(p, parts[0][0]) if parts else tag(p, shard_of(app, self.shards))))
+            single = _Call(link_tag or (parts[0][0] if parts else tag(p, shard_of(app, self.shards))))
 
             def call_for(t: str) -> _Call:
                 return single
         if link_tag is not None:
             c = call_for(link_tag)
             c.link = True
-        for shard, key, cfgi, member, m in parts:
-            c = call_for(tag(p, shard))
+        for gtag, key, cfgi, member, m in parts:
+            c = call_for(gtag)
             c.groups.append((cfgi, 0, 0, member))
             c.keys.append(key)
             if m.device_keyed or m.device_valued:
@@ -280,7 +299,9 @@ class RedisStore:
             gkey = self._link_state.global_key
             lc.sreads = list(txn.reads.items())
             lc.swrites = list(txn.writes.items())
-            lc.hreads = [(k, v) for k, v in txn.hreads.items() if not (self._cluster and k[0] == gkey)]
+            # the reads of one hash together: the script reads each hash with one HMGET
+            lc.hreads = sorted(((k, v) for k, v in txn.hreads.items() if not (self._cluster and k[0] == gkey)),
+                               key=lambda kv: kv[0][0])
             lc.hincr = [(k, v) for k, v in txn.hincr.items() if not (self._cluster and k[0] == gkey)]
             if self._cluster and pending:
                 # the global counts live in another slot: this worker's committed increments not sent yet go in
@@ -298,6 +319,7 @@ class RedisStore:
             c.extra = extra if c.anchor else b""
             c.txn = txn if c.link else None
             c.check = c.link
+            c.lease = (2 if acquire else 1) if c.link else 0
         if aux is not None:
             aux.app, aux.ts, aux.nonce, aux.check = ah, ts, nonce, False
             calls.append(aux)
@@ -345,12 +367,16 @@ class RedisStore:
 
         hreads = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hreads)
         hincr = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hincr)
+        lease_i = 0
+        if c.lease:  # one node: one lease for all link state; a cluster: one per link slot
+            keys.append(f"{p}k{c.tag if self._cluster else tag(p, 0)}")
+            lease_i = len(keys)
         assert self._plan is not None
         lt = self._link_state.ttl_ms if self._link_state is not None else 0
         header = struct.pack(HEADER, float(c.ts), time.time(), int(c.late), int(c.replace), len(c.sreads),
                              len(c.swrites), len(c.groups), float(self._plan.lateness),
                              float(self.idempotency_ttl_ms if (c.app and (c.groups or c.link)) else 0), float(lt),
-                             c.nonce, len(c.hreads), len(c.hincr), int(c.check))
+                             c.nonce, len(c.hreads), len(c.hincr), int(c.check), c.lease, lease_i)
         versions = b"".join(v or b"\0\0\0\0" for _, v in c.sreads)
         values = b"".join(struct.pack("<I", 0 if v is None else len(v)) + (v or b"") for _, v in c.swrites)
         return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows), hreads, hincr]
@@ -461,7 +487,11 @@ class RedisStore:
         done: dict[str, tuple[str, bytes]] = {}  # call tag -> (status, record)
         final_link: bytes | None = None if txn is not None else (extra or None)
         state = self._link_state
-        for _ in range(self.max_attempts):
+        attempts = conflicts = waits = 0
+        while True:
+            if attempts >= self.max_attempts:
+                raise StoreError("Redis link state kept changing under this event; giving up after "
+                                 f"{self.max_attempts} attempts")
             try:
                 replies = self._execute(calls)
             except StoreError:
@@ -472,6 +502,7 @@ class RedisStore:
                     state.forget(txn)
                 raise
             again: list[_Call] = []
+            busy = False
             for c, r in zip(calls, replies):
                 if c.aux:  # the global counts: refreshed, or (outcome unknown) their increments sent again later
                     if isinstance(r, Exception) or r[0] != b"ok":
@@ -487,10 +518,18 @@ class RedisStore:
                 status = r[0]
                 if status == b"late":
                     raise EventError("ts", late_message(plan.lateness))
+                if status == b"busy":  # another worker holds the link lease: nothing changed, send it again
+                    busy = True
+                    again.append(c)
+                    continue
                 if status == b"conflict":
                     state.refresh([k for k, _ in c.sreads], r[1])
                     state.refresh([k for k, _ in c.hreads], r[2])
                     txn, extra = self._decide(linker, fp, ts, record)
+                    conflicts += 1
+                    self.conflicts += 1
+                    if conflicts == _LEASE_AFTER:
+                        self.leases += 1
                     again.append(c)
                     continue
                 rec = r[1]
@@ -508,7 +547,17 @@ class RedisStore:
                 if c.anchor:
                     final_link = record_extra(rec) or None
             if again:  # rebuild the conflicting link call (and its groups) from the new decision
-                fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late, nonce)}
+                if busy and len(again) == 1:  # only waiting for the lease: not an attempt
+                    waits += 1
+                    self.lease_waits += 1
+                    if waits > _MAX_WAITS:
+                        raise StoreError("Redis link lease held by another worker for too long; giving up")
+                    time.sleep(min(0.004, 0.0002 * (1 << min(waits, 5))))
+                else:
+                    attempts += 1
+                # after two conflicts this event takes the link lease on its next one: then it commits
+                fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late, nonce,
+                                                       acquire=conflicts >= _LEASE_AFTER)}
                 calls = [fresh[c.tag] for c in again]
                 if self._cluster:
                     calls += self._replacements(fresh, done, record)
@@ -520,11 +569,9 @@ class RedisStore:
                 fresh = {c.tag: c for c in self._calls(record, ts, app, txn, extra, late, nonce)}
                 calls = self._replacements(fresh, done, record)
                 if calls:
+                    attempts += 1
                     continue
             break
-        else:
-            raise StoreError("Redis link state kept changing under this event; giving up after "
-                             f"{self.max_attempts} attempts")
         return self._outcome(plan, ts, done, final_link)
 
     def _replacements(self, fresh: dict[str, _Call], done: dict[str, tuple[str, bytes]],
@@ -553,7 +600,11 @@ class RedisStore:
                 m = self._meta[gi - 1]
                 i = 0
                 for o, agg, k in m.outs:
-                    raw = tuple(None if v != v else int(v) for v in vals[i:i + k])
+                    if k == 1:
+                        v = vals[i]
+                        raw: tuple[Any, ...] = (None if v != v else int(v),)
+                    else:
+                        raw = tuple([None if v != v else int(v) for v in vals[i:i + k]])
                     i += k
                     out[o] = finish(agg, raw, t0)
         if not duplicate:

@@ -147,31 +147,51 @@ def record_extra(rec: bytes) -> bytes:
     return rec[pos + 2:pos + 2 + m]
 
 
+_D = struct.Struct("<d")
+_H = struct.Struct("<H")
+_HH = struct.Struct("<HH")
+_DOUBLES: dict[int, struct.Struct] = {}
+
+
+def _doubles(n: int) -> struct.Struct:
+    s = _DOUBLES.get(n)
+    if s is None:
+        s = _DOUBLES[n] = struct.Struct(f"<{n}d")
+    return s
+
+
 def record_groups(rec: bytes) -> tuple[int, list[tuple[int, tuple[float, ...]]]]:
     """``(event time, [(group index, raw outputs)])`` of a record."""
-    (t,) = struct.unpack_from("<d", rec)
-    (n,) = struct.unpack_from("<H", rec, 16)
+    (t,) = _D.unpack_from(rec)
+    (n,) = _H.unpack_from(rec, 16)
     pos = 18 + n
-    (m,) = struct.unpack_from("<H", rec, pos)
+    (m,) = _H.unpack_from(rec, pos)
     pos += 2 + m
-    (ng,) = struct.unpack_from("<H", rec, pos)
+    (ng,) = _H.unpack_from(rec, pos)
     pos += 2
     groups = []
     for _ in range(ng):
-        gi, no = struct.unpack_from("<HH", rec, pos)
+        gi, no = _HH.unpack_from(rec, pos)
         pos += 4
-        vals = struct.unpack_from(f"<{no}d", rec, pos)
+        vals = _doubles(no).unpack_from(rec, pos)
         pos += 8 * no
-        (ml,) = struct.unpack_from("<H", rec, pos)
+        (ml,) = _H.unpack_from(rec, pos)
         pos += 2 + ml
         groups.append((gi, vals))
     return int(t), groups
 
 
+_FIELDS: dict[str, bytes] = {}
+
+
 def count_arg(key_index: int, field: str, value: int) -> bytes:
     """One count read or increment argument of the event script: key index, field (length + bytes), value."""
-    f = field.encode("utf-8")
-    return struct.pack("<HH", key_index, len(f)) + f + struct.pack("<d", float(value))
+    f = _FIELDS.get(field)
+    if f is None:
+        if len(_FIELDS) >= 4096:
+            _FIELDS.clear()
+        f = _FIELDS[field] = field.encode("utf-8")
+    return _HH.pack(key_index, len(f)) + f + _D.pack(float(value))
 
 
 def device_ctx(record: Mapping[str, Any]) -> str:
@@ -181,8 +201,19 @@ def device_ctx(record: Mapping[str, Any]) -> str:
     return "\x00" if did is None else str(did)
 
 
+_IDS: dict[tuple[str, int], bytes] = {}  # str identifier hashes of this process (bounded; entities repeat)
+
+
 def identifier_hash(value: Any, size: int) -> bytes:
     """Hash of an identifier value (type-tagged so 1 and '1' stay apart)."""
+    if type(value) is str:
+        k = (value, size)
+        h = _IDS.get(k)
+        if h is None:
+            if len(_IDS) >= 65_536:
+                _IDS.clear()
+            h = _IDS[k] = hash_bytes("s" + value, size)
+        return h
     if isinstance(value, tuple):
         text = "\x1f".join(("i" if isinstance(v, (int, np.integer)) else "s") + str(v) for v in value)
     else:
