@@ -7,7 +7,8 @@ lateness verdict, the device-link compare-and-set
 (:mod:`fraudscore.fingerprint.linkstate_redis`) and every velocity key group. Its
 per-feature-set configuration is baked into the script text, so a call carries
 only the event: one fixed-width binary row per key group (``struct``-packed, see
-:func:`~fraudscore.velocity.redis_lua.row_format`) and the keys.
+:func:`~fraudscore.velocity.redis_lua.row_format`) and the keys, laid out by
+:mod:`fraudscore.velocity.redis_calls` (one call per hash slot the event touches).
 
 **Keys** (all declared in ``KEYS``; ``{..}`` is the hash tag of one of ``shards``
 shards, see :mod:`fraudscore._redis`): ``<prefix>v{..}:<group>:<entity hash>``
@@ -48,7 +49,6 @@ import struct
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -59,59 +59,20 @@ from ..errors import ConfigError, EventError, StoreError
 from .admission import late_message
 from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
 from .memory_layout import GroupLayout
-from .plan import Group, Plan, finish
-from .redis_lua import HEADER, LABEL_LUA, event_script, row_format
-from .redis_wire import (budget_client, cluster_send, count_arg, device_ctx, identifier_hash, noscript, pack_link,
+from .plan import Plan, finish
+from .redis_calls import _Call, _GroupMeta, call_args, group_row
+from .redis_lua import LABEL_LUA, event_script, row_format
+from .redis_wire import (budget_client, cluster_send, device_ctx, identifier_hash, noscript, pack_link,
                          record_ctx, record_extra, record_groups, record_nonce, unpack_link)
 
 __all__ = ["RedisStore"]
 
 _ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
 _NAN = float("nan")
-_NONE8 = b"\x00" * 8
-_EMPTY8 = b"\xff" * 8
 _LABELS = Script(LABEL_LUA)
 _EKEYS_MAX = 65_536  # entity keys cached per store (cleared when full)
 _LEASE_AFTER = 2  # conflicts of one event before it takes the link lease
 _MAX_WAITS = 2_000  # 'busy' replies one event waits through (about 8 s at most; a lease lives 0.5 s)
-
-
-@dataclass
-class _GroupMeta:
-    group: Group
-    layout: GroupLayout
-    pack: struct.Struct
-    outs: tuple[tuple[int, str, int], ...]
-    has_labels: bool
-    device_keyed: bool  # the entity key includes device_id
-    device_valued: bool  # a slot reads device_id (distinct-of)
-
-
-@dataclass
-class _Call:
-    """The part of one event that lives in one hash slot (everything, on a single node)."""
-
-    tag: str
-    keys: list[str] = field(default_factory=list)
-    groups: list[tuple[int, int, int, bytes]] = field(default_factory=list)  # (cfg index, key idx, label idx, member)
-    link: bool = False
-    device_dependent: bool = False
-    ctx: str = ""
-    replace: bool = False
-    late: bool = False
-    app: str = ""
-    extra: bytes = b""
-    txn: Any = None
-    ts: int = 0
-    anchor: bool = False  # holds the event's link outcome (the link call, else the first call)
-    nonce: bytes = b"\0" * 8  # one per event request: a reply to our own retried call is not a duplicate
-    sreads: list[tuple[str, bytes]] = field(default_factory=list)  # link keys read: (key, version seen)
-    swrites: list[tuple[str, bytes | None]] = field(default_factory=list)  # link keys written (None: expiry)
-    hreads: list[tuple[tuple[str, str], int]] = field(default_factory=list)  # counts read: ((hash, field), value)
-    hincr: list[tuple[tuple[str, str], int]] = field(default_factory=list)  # count increments
-    check: bool = True  # the reads must be unchanged (False: a cluster's global counts, refreshed instead)
-    aux: bool = False  # cluster: only this worker's pending global count increments (no record, never late)
-    lease: int = 0  # link calls: 1 = respect the link lease, 2 = also take it on a conflict
 
 
 class RedisStore:
@@ -227,21 +188,8 @@ class RedisStore:
         return int.from_bytes(ehash[:4], "little") % self.shards
 
     def _row(self, m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
-        """The event's fixed-width row for a group: time, then its slot values."""
-        vals: list[Any] = [float(ts)]
-        for desc, v in zip(m.group.slots, cur):
-            kind = desc[0]
-            if kind in ("flag", "valid"):
-                vals.append(v)
-            elif kind == "val":
-                vals.append(float(v))
-            elif kind == "opt":
-                vals.append(_NAN if v is None else float(v))
-            elif kind == "dist":
-                vals.append(_NONE8 if v is None else identifier_hash(v, 8))
-            else:  # app
-                vals.append(_NONE8 if v is None else (_EMPTY8 if v == "" else hash_bytes(v, 8)))
-        return m.pack.pack(*vals)
+        """The event's fixed-width row for a group: time, then its slot values (:func:`group_row`)."""
+        return group_row(m, cur, ts)
 
     def _calls(self, record: Mapping[str, Any], ts: int, app: str, txn: Any, extra: bytes, late: bool,
                nonce: bytes, pending: bool = False, acquire: bool = False) -> list[_Call]:
@@ -338,48 +286,11 @@ class RedisStore:
                 self._pending[k] = self._pending.get(k, 0) + d
 
     def _args(self, c: _Call) -> tuple[list[Any], list[Any]]:
-        """KEYS and ARGV of one call (see :mod:`~fraudscore.velocity.redis_lua`)."""
-        p = self.prefix
-        # the record: per application on one node; per application and slot on a cluster
-        itag = c.tag if self._cluster else tag(p, shard_of(c.app, self.shards))
-        keys: list[Any] = [f"{p}i{itag}:{c.app}"]
-        keys += [k for k, _ in c.sreads] + [k for k, _ in c.swrites]
-        rows: list[bytes] = []
-        label_idx: dict[str, int] = {}
-        for (cfgi, _k, _l, row), key in zip(c.groups, c.keys):
-            keys.append(key)
-            ki = len(keys)
-            li = 0
-            if self._meta[cfgi - 1].has_labels:
-                lk = f"{p}l{key[len(p) + 1:key.index('}') + 1]}"
-                li = label_idx.get(lk, 0)
-                if not li:
-                    keys.append(lk)
-                    li = label_idx[lk] = len(keys)
-            rows.append(struct.pack("<HHH", cfgi, ki, li) + row)
-        hidx: dict[str, int] = {}
-
-        def hkey(k: str) -> int:
-            if k not in hidx:
-                keys.append(k)
-                hidx[k] = len(keys)
-            return hidx[k]
-
-        hreads = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hreads)
-        hincr = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hincr)
-        lease_i = 0
-        if c.lease:  # one node: one lease for all link state; a cluster: one per link slot
-            keys.append(f"{p}k{c.tag if self._cluster else tag(p, 0)}")
-            lease_i = len(keys)
+        """KEYS and ARGV of one call (:func:`~fraudscore.velocity.redis_calls.call_args`)."""
         assert self._plan is not None
-        lt = self._link_state.ttl_ms if self._link_state is not None else 0
-        header = struct.pack(HEADER, float(c.ts), time.time(), int(c.late), int(c.replace), len(c.sreads),
-                             len(c.swrites), len(c.groups), float(self._plan.lateness),
-                             float(self.idempotency_ttl_ms if (c.app and (c.groups or c.link)) else 0), float(lt),
-                             c.nonce, len(c.hreads), len(c.hincr), int(c.check), c.lease, lease_i)
-        versions = b"".join(v or b"\0\0\0\0" for _, v in c.sreads)
-        values = b"".join(struct.pack("<I", 0 if v is None else len(v)) + (v or b"") for _, v in c.swrites)
-        return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows), hreads, hincr]
+        return call_args(c, prefix=self.prefix, cluster=self._cluster, shards=self.shards, meta=self._meta,
+                         lateness_ms=self._plan.lateness, idempotency_ttl_ms=self.idempotency_ttl_ms,
+                         link_ttl_ms=self._link_state.ttl_ms if self._link_state is not None else 0)
 
     # -- calls ---------------------------------------------------------------------------------
     def _execute(self, calls: list[_Call]) -> list[Any]:

@@ -1,0 +1,129 @@
+"""The parts of one Redis event call: per-slot calls, their group rows and their KEYS / ARGV.
+
+:class:`~fraudscore.velocity.redis_store.RedisStore` splits an event into one
+:class:`_Call` per hash slot it touches (one call in all on a single node); each
+carries the event's fixed-width rows per key group (:func:`group_row`), the link
+keys read and written with the versions seen, and the count reads and increments.
+:func:`call_args` lays a call out as the ``KEYS`` and ``ARGV`` the event script of
+:mod:`fraudscore.velocity.redis_lua` reads (header, context, rows, counts).
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._redis import hash_bytes, shard_of, tag
+from .memory_layout import GroupLayout
+from .plan import Group
+from .redis_lua import HEADER
+from .redis_wire import count_arg, identifier_hash
+
+__all__ = ["group_row", "call_args"]
+
+_NAN = float("nan")
+_NONE8 = b"\x00" * 8
+_EMPTY8 = b"\xff" * 8
+
+
+@dataclass
+class _GroupMeta:
+    group: Group
+    layout: GroupLayout
+    pack: struct.Struct
+    outs: tuple[tuple[int, str, int], ...]
+    has_labels: bool
+    device_keyed: bool  # the entity key includes device_id
+    device_valued: bool  # a slot reads device_id (distinct-of)
+
+
+@dataclass
+class _Call:
+    """The part of one event that lives in one hash slot (everything, on a single node)."""
+
+    tag: str
+    keys: list[str] = field(default_factory=list)
+    groups: list[tuple[int, int, int, bytes]] = field(default_factory=list)  # (cfg index, key idx, label idx, member)
+    link: bool = False
+    device_dependent: bool = False
+    ctx: str = ""
+    replace: bool = False
+    late: bool = False
+    app: str = ""
+    extra: bytes = b""
+    txn: Any = None
+    ts: int = 0
+    anchor: bool = False  # holds the event's link outcome (the link call, else the first call)
+    nonce: bytes = b"\0" * 8  # one per event request: a reply to our own retried call is not a duplicate
+    sreads: list[tuple[str, bytes]] = field(default_factory=list)  # link keys read: (key, version seen)
+    swrites: list[tuple[str, bytes | None]] = field(default_factory=list)  # link keys written (None: expiry)
+    hreads: list[tuple[tuple[str, str], int]] = field(default_factory=list)  # counts read: ((hash, field), value)
+    hincr: list[tuple[tuple[str, str], int]] = field(default_factory=list)  # count increments
+    check: bool = True  # the reads must be unchanged (False: a cluster's global counts, refreshed instead)
+    aux: bool = False  # cluster: only this worker's pending global count increments (no record, never late)
+    lease: int = 0  # link calls: 1 = respect the link lease, 2 = also take it on a conflict
+
+
+def group_row(m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
+    """The event's fixed-width row for a group: time, then its slot values."""
+    vals: list[Any] = [float(ts)]
+    for desc, v in zip(m.group.slots, cur):
+        kind = desc[0]
+        if kind in ("flag", "valid"):
+            vals.append(v)
+        elif kind == "val":
+            vals.append(float(v))
+        elif kind == "opt":
+            vals.append(_NAN if v is None else float(v))
+        elif kind == "dist":
+            vals.append(_NONE8 if v is None else identifier_hash(v, 8))
+        else:  # app
+            vals.append(_NONE8 if v is None else (_EMPTY8 if v == "" else hash_bytes(v, 8)))
+    return m.pack.pack(*vals)
+
+
+def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_GroupMeta], lateness_ms: int,
+              idempotency_ttl_ms: int, link_ttl_ms: int) -> tuple[list[Any], list[Any]]:
+    """KEYS and ARGV of one call (see :mod:`~fraudscore.velocity.redis_lua`)."""
+    p = prefix
+    # the record: per application on one node; per application and slot on a cluster
+    itag = c.tag if cluster else tag(p, shard_of(c.app, shards))
+    keys: list[Any] = [f"{p}i{itag}:{c.app}"]
+    keys += [k for k, _ in c.sreads] + [k for k, _ in c.swrites]
+    rows: list[bytes] = []
+    label_idx: dict[str, int] = {}
+    for (cfgi, _k, _l, row), key in zip(c.groups, c.keys):
+        keys.append(key)
+        ki = len(keys)
+        li = 0
+        if meta[cfgi - 1].has_labels:
+            lk = f"{p}l{key[len(p) + 1:key.index('}') + 1]}"
+            li = label_idx.get(lk, 0)
+            if not li:
+                keys.append(lk)
+                li = label_idx[lk] = len(keys)
+        rows.append(struct.pack("<HHH", cfgi, ki, li) + row)
+    hidx: dict[str, int] = {}
+
+    def hkey(k: str) -> int:
+        if k not in hidx:
+            keys.append(k)
+            hidx[k] = len(keys)
+        return hidx[k]
+
+    hreads = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hreads)
+    hincr = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hincr)
+    lease_i = 0
+    if c.lease:  # one node: one lease for all link state; a cluster: one per link slot
+        keys.append(f"{p}k{c.tag if cluster else tag(p, 0)}")
+        lease_i = len(keys)
+    lt = link_ttl_ms
+    header = struct.pack(HEADER, float(c.ts), time.time(), int(c.late), int(c.replace), len(c.sreads),
+                         len(c.swrites), len(c.groups), float(lateness_ms),
+                         float(idempotency_ttl_ms if (c.app and (c.groups or c.link)) else 0), float(lt),
+                         c.nonce, len(c.hreads), len(c.hincr), int(c.check), c.lease, lease_i)
+    versions = b"".join(v or b"\0\0\0\0" for _, v in c.sreads)
+    values = b"".join(struct.pack("<I", 0 if v is None else len(v)) + (v or b"") for _, v in c.swrites)
+    return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows), hreads, hincr]
