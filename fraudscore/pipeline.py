@@ -40,10 +40,11 @@ import numpy as np
 
 from .batch import ColumnBatch
 from .categories import Categories, category_feature
+from .devicecolumns import device_columns, link_rows
 from .errors import StoreError
 from .eventchecks import has_device_attribute, late_event_error, paused_gc, unusable_device_error  # noqa: F401
 from .fingerprint import (DEVICE_FEATURES, MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprinter, MemoryLinkState,
-                          device_signal_matrix, device_signals)
+                          device_signals)
 from .identity import Identity
 from .keys import Keys
 from .schema import Schema
@@ -450,8 +451,8 @@ class FeaturePipeline:
         static[:, j: j + k] = self.category_codes(columns, n)
         j += k
         pseudo_cols, j = self._identity_batch(columns, ts, n, static, j)
-        dev_cols = self._device_batch(columns, ts, n, static, j, linker,
-                                      pseudo_cols.get("ip_prefix")) if self.has_device else {}
+        dev_cols = device_columns(self.fingerprinter, columns, ts, n, static, j, linker,
+                                  pseudo_cols.get("ip_prefix")) if self.has_device else {}
         rec_cols: dict[str, np.ndarray] = {k: col for k, col in columns.items() if k != "device"}
         rec_cols.update(pseudo_cols)
         rec_cols.update(dev_cols)
@@ -509,70 +510,11 @@ class FeaturePipeline:
         static[:, j : j + k] = feats
         return pseudo_cols, j + k
 
-    def _device_batch(self, columns: Mapping[str, np.ndarray], ts: np.ndarray, n: int, static: np.ndarray, j: int,
-                      linker: DeviceLinker | None, ip_prefix: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Fingerprints and device signals once per distinct device mapping; links row by row in input order."""
-        dev = columns.get("device")
-        codes = np.full(n, -1, dtype=np.int64)
-        fps: list[Any] = []
-        if dev is not None:
-            seen: dict[int, int] = {}
-            firsts: list[Any] = []
-            for i, d in enumerate(dev.tolist()):
-                if d is None or (isinstance(d, float) and math.isnan(d)):
-                    continue
-                c = seen.get(id(d))  # the same mapping object on many rows: fingerprint it once
-                if c is None:
-                    c = seen[id(d)] = len(firsts)
-                    firsts.append(d)
-                codes[i] = c
-            got = self.fingerprinter.fingerprint_many(firsts)
-            keep = np.array([fp is not None for fp in got] + [False], dtype=bool)
-            renum = np.cumsum(keep) - 1  # drop devices without a fingerprint (empty mappings)
-            renum[~keep] = -1
-            codes = renum[np.where(codes < 0, len(got), codes)]
-            fps = [fp for fp in got if fp is not None]
-        nd = len(DEVICE_FEATURES)
-        static[:, j : j + nd] = device_signal_matrix(fps, codes, columns.get("ip_country"))
-        m = len(fps)
-        out = {}
-        for k, attr in (("device_fp", "id"), ("device_hw", "hardware"), ("device_canvas", "canvas")):
-            u = np.full(m + 1, None, dtype=object)
-            u[:m] = [getattr(fp, attr) for fp in fps] if m else []
-            out[k] = u[np.where(codes < 0, m, codes)]
-        if linker is None:  # linking happens elsewhere (a partitioned replay): hand the fingerprints over
-            fp_rows = np.full(n, None, dtype=object)
-            has = codes >= 0
-            if has.any():
-                fp_rows[has] = _objects(fps)[codes[has]]
-            static[:, j + nd] = np.nan
-            return {"device_id": np.full(n, None, dtype=object), "device_fingerprint": fp_rows, **out}
-        rows = np.flatnonzero(codes >= 0)
-        row_fps = _objects(fps)[codes[rows]] if len(rows) else np.empty(0, dtype=object)
-        device_id, conf = self.link_rows(row_fps, ts, rows, ip_prefix, linker, n)
-        static[:, j + nd] = conf
-        return {"device_id": device_id, **out}
-
     @staticmethod
     def link_rows(fps: np.ndarray, ts: np.ndarray, rows: np.ndarray, ip_prefix: np.ndarray | None,
                   linker: DeviceLinker, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Link the fingerprints ``fps`` seen at ``rows`` (in that order) through ``linker``.
-
-        Returns ``device_id`` (``None`` below :data:`MIN_LINK_CONFIDENCE` and on rows
-        without a fingerprint) and ``device__link_confidence`` (NaN without one), over
-        ``n`` rows. The one link loop of the batch path and of partitioned replays.
-        """
-        device_id = np.full(n, None, dtype=object)
-        conf = np.full(n, np.nan)
-        link = linker.link
-        tsl = np.asarray(ts, dtype=np.int64).tolist()
-        ips = ip_prefix.tolist() if ip_prefix is not None else [None] * n
-        for fp, i in zip(fps.tolist(), rows.tolist()):  # stateful: every row with a device, in input order
-            res = link(fp, tsl[i], ips[i])
-            c = float(res.link_confidence)
-            device_id[i] = res.device_id if c >= MIN_LINK_CONFIDENCE else None
-            conf[i] = c
-        return device_id, conf
+        """Link ``fps`` seen at ``rows`` through ``linker`` (:func:`~fraudscore.devicecolumns.link_rows`)."""
+        return link_rows(fps, ts, rows, ip_prefix, linker, n)
 
     # -- velocity across chunks --------------------------------------------------------
     def replay_rows(self, rec_cols: Mapping[str, np.ndarray], n: int, labels: Mapping[str, np.ndarray] | None,
@@ -601,10 +543,3 @@ def _float_column(col: np.ndarray | None, n: int) -> np.ndarray:
         return col.astype(np.float64, copy=False)
     return np.array([_NAN if (v is None or (isinstance(v, float) and math.isnan(v))) else float(v)
                      for v in col.tolist()], dtype=np.float64)
-
-
-def _objects(values: list[Any]) -> np.ndarray:
-    """A 1-d object array of ``values`` (never a 2-d array of strings' characters or tuples)."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out

@@ -125,7 +125,7 @@ class LinkModel:
         if forest is not None and self.predict is self._compiled_one:
             out = array("d", bytes(8 * n))
             if n:
-                forest._forest.predict(X, out, False, 1)
+                forest.predict_buffer(X, out)
             return out
         predict = self.predict
         return array("d", [predict(X[i * k:(i + 1) * k].tolist()) for i in range(n)])

@@ -240,7 +240,6 @@ class MemoryLinkState(LinkState):
             else:
                 self._walk_reference(view.cands, block_keys, skip, now)
         f = self._fam.get(fam)
-
         if f is not None:  # the family's live counts (read-only for the decision; a superset of fam_keys)
             view.fam_n, view.fam_counts = f[0], f[1]
         if glob_keys:

@@ -442,6 +442,15 @@ class CompiledForest:
             self._forest.predict(X, out, raw, int(threads or self.threads))
         return out
 
+    def predict_buffer(self, X: Any, out: Any) -> None:
+        """Probabilities of the rows of ``X`` into ``out``, on this thread, without checks or allocation.
+
+        ``X``: a C-contiguous float64 buffer of ``len(out)`` rows of ``num_features`` values; ``out``: a
+        writable float64 buffer. The small-batch path (the device linker's few candidates per event),
+        where :meth:`predict`'s array conversions would cost more than the trees.
+        """
+        self._forest.predict(X, out, False, 1)
+
     def verify(self, booster: Any, X: np.ndarray | None = None) -> int:
         """Count rows of ``X`` (default :func:`probe_rows`) where this forest differs from ``booster.predict``
         in probability or raw margin, bit for bit (0 means identical)."""

@@ -1,0 +1,101 @@
+"""Device columns of a batch: fingerprints, device signals and links, as the online path computes them.
+
+:func:`device_columns` fingerprints each distinct device mapping of a batch once
+(the same mapping object on many rows is fingerprinted once), fills the device
+signal features and links every row with a fingerprint in input order through
+:func:`link_rows`, the one link loop of the batch path and of partitioned
+replays (:mod:`fraudscore.distributed`). A link below
+:data:`~fraudscore.fingerprint.MIN_LINK_CONFIDENCE` keys nothing: its
+``device_id`` is ``None``, as online.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .fingerprint import DEVICE_FEATURES, MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprinter, device_signal_matrix
+
+__all__ = ["device_columns", "link_rows"]
+
+
+def device_columns(fingerprinter: Fingerprinter, columns: Mapping[str, np.ndarray], ts: np.ndarray, n: int,
+                   static: np.ndarray, j: int, linker: DeviceLinker | None,
+                   ip_prefix: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Fingerprints and device signals once per distinct device mapping; links row by row in input order.
+
+    Writes the device signals and the link confidence into ``static[:, j:]`` (in
+    place) and returns the record columns ``device_id``, ``device_fp``,
+    ``device_hw`` and ``device_canvas`` (with ``linker=None``: ``device_id`` all
+    ``None``, the confidence NaN and ``device_fingerprint`` for a later link pass).
+    """
+    dev = columns.get("device")
+    codes = np.full(n, -1, dtype=np.int64)
+    fps: list[Any] = []
+    if dev is not None:
+        seen: dict[int, int] = {}
+        firsts: list[Any] = []
+        for i, d in enumerate(dev.tolist()):
+            if d is None or (isinstance(d, float) and math.isnan(d)):
+                continue
+            c = seen.get(id(d))  # the same mapping object on many rows: fingerprint it once
+            if c is None:
+                c = seen[id(d)] = len(firsts)
+                firsts.append(d)
+            codes[i] = c
+        got = fingerprinter.fingerprint_many(firsts)
+        keep = np.array([fp is not None for fp in got] + [False], dtype=bool)
+        renum = np.cumsum(keep) - 1  # drop devices without a fingerprint (empty mappings)
+        renum[~keep] = -1
+        codes = renum[np.where(codes < 0, len(got), codes)]
+        fps = [fp for fp in got if fp is not None]
+    nd = len(DEVICE_FEATURES)
+    static[:, j : j + nd] = device_signal_matrix(fps, codes, columns.get("ip_country"))
+    m = len(fps)
+    out = {}
+    for k, attr in (("device_fp", "id"), ("device_hw", "hardware"), ("device_canvas", "canvas")):
+        u = np.full(m + 1, None, dtype=object)
+        u[:m] = [getattr(fp, attr) for fp in fps] if m else []
+        out[k] = u[np.where(codes < 0, m, codes)]
+    if linker is None:  # linking happens elsewhere (a partitioned replay): hand the fingerprints over
+        fp_rows = np.full(n, None, dtype=object)
+        has = codes >= 0
+        if has.any():
+            fp_rows[has] = _objects(fps)[codes[has]]
+        static[:, j + nd] = np.nan
+        return {"device_id": np.full(n, None, dtype=object), "device_fingerprint": fp_rows, **out}
+    rows = np.flatnonzero(codes >= 0)
+    row_fps = _objects(fps)[codes[rows]] if len(rows) else np.empty(0, dtype=object)
+    device_id, conf = link_rows(row_fps, ts, rows, ip_prefix, linker, n)
+    static[:, j + nd] = conf
+    return {"device_id": device_id, **out}
+
+def link_rows(fps: np.ndarray, ts: np.ndarray, rows: np.ndarray, ip_prefix: np.ndarray | None,
+              linker: DeviceLinker, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Link the fingerprints ``fps`` seen at ``rows`` (in that order) through ``linker``.
+
+    Returns ``device_id`` (``None`` below :data:`MIN_LINK_CONFIDENCE` and on rows
+    without a fingerprint) and ``device__link_confidence`` (NaN without one), over
+    ``n`` rows. The one link loop of the batch path and of partitioned replays.
+    """
+    device_id = np.full(n, None, dtype=object)
+    conf = np.full(n, np.nan)
+    link = linker.link
+    tsl = np.asarray(ts, dtype=np.int64).tolist()
+    ips = ip_prefix.tolist() if ip_prefix is not None else [None] * n
+    for fp, i in zip(fps.tolist(), rows.tolist()):  # stateful: every row with a device, in input order
+        res = link(fp, tsl[i], ips[i])
+        c = float(res.link_confidence)
+        device_id[i] = res.device_id if c >= MIN_LINK_CONFIDENCE else None
+        conf[i] = c
+    return device_id, conf
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    """A 1-d object array of ``values`` (never a 2-d array of strings' characters or tuples)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
