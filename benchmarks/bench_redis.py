@@ -318,6 +318,17 @@ def _contention_child(bundle_dir: str, port: int, n: int, warm: int, w: int, ser
         json.dump(got, f)
 
 
+class _CommandServer(RedisServer):
+    """A redis-server under callgrind counting only inside ``call()`` (command execution, scripts included):
+    its idle loop and cron, whose counts grow with the wall time a slow client takes, are left out."""
+
+    def argv(self) -> list[str]:
+        args = super().argv()
+        if args and args[0] == "valgrind":
+            args.insert(1, "--toggle-collect=call")
+        return args
+
+
 def contention_callgrind(bundle_dir: str, n: int, warm: int, workers: tuple[int, ...] = (1, 2, 4)
                          ) -> dict[int, dict[str, float]]:
     """Instructions per event (worker and server, under callgrind) with ``w`` workers taking turns, and the
@@ -328,7 +339,7 @@ def contention_callgrind(bundle_dir: str, n: int, warm: int, workers: tuple[int,
     for w in workers:
         folder = tempfile.mkdtemp()
         try:
-            srv = RedisServer(callgrind=os.path.join(folder, "server.out")).start(timeout=120)
+            srv = _CommandServer(callgrind=os.path.join(folder, "server.out")).start(timeout=120)
             try:
                 subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no",
                                 f"--callgrind-out-file={folder}/client.out", sys.executable,
@@ -425,6 +436,7 @@ def main() -> None:
     ap.add_argument("--contention-callgrind", action="store_true",
                     help="also count worker and server instructions per event with 1, 2 and 4 workers taking turns")
     ap.add_argument("--contention-child", nargs=7, help=argparse.SUPPRESS)
+    ap.add_argument("--workers", default="1,2,4", help="worker counts of the contention parts (default 1,2,4)")
     ap.add_argument("--name", default="bench_redis", help="results file name (benchmarks/results/NAME.json)")
     ap.add_argument("--client-child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -444,7 +456,7 @@ def main() -> None:
         params = {"bundle": "default", "events": args.events, "repeats": args.repeats, "cpu_count": os.cpu_count()}
         rows: list[dict[str, Any]] = []
         if args.contention or (args.only_contention and not args.contention_callgrind):
-            ct = contention(bundle, events, warm, args.repeats)
+            ct = contention(bundle, events, warm, args.repeats, tuple(int(w) for w in args.workers.split(",")))
             mem_cpu = ct.pop(0)["client_cpu_us"]
             for w, figs in ct.items():
                 p = {**params, "workers": w}
@@ -457,7 +469,8 @@ def main() -> None:
                     rows.append(result(f"redis_contention/{w}_workers/{k}_per_event", figs[k],
                                        "us" if k == "server_us" else "per event", None, None, p))
         if args.contention_callgrind and shutil.which("valgrind"):
-            cc = contention_callgrind(str(ctx.bundle_path("default")), min(args.events, 300), warm)
+            cc = contention_callgrind(str(ctx.bundle_path("default")), min(args.events, 300), warm,
+                                      tuple(int(w) for w in args.workers.split(",")))
             for w, figs in cc.items():
                 p = {**params, "workers": w, "events": min(args.events, 300)}
                 for k, v in figs.items():

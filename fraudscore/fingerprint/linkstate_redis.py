@@ -69,6 +69,7 @@ state (separate round trips to read and write).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -126,6 +127,14 @@ class _RecordingView(LinkView):
     @shared.setter
     def shared(self, rec: Record | None) -> None:
         self._shared = rec
+
+
+@functools.cache
+def _id_positions() -> tuple[int, ...]:
+    """Positions of the resettable ids (the linker's; without one a phone may get the mobile prior)."""
+    from .linker import _ID_TAGS
+
+    return tuple(p for p, _ in _ID_TAGS)
 
 
 class OptimisticLinkState(LinkState):
@@ -246,13 +255,11 @@ class OptimisticLinkState(LinkState):
         band = confidence_band(pop, x, floor, split, conf)
         if band is None:
             return
-        from .linker import _ID_TAGS
-
         fk = f"{self.prefix}f{txn.tag}:{txn.family}"
-        fields = tuple(str(k) for k in linker.pop_keys(fp))
+        fields = tuple(str(k) for k in linker._keys(fp)[6])  # pop_keys(fp), memoised by the linker
         if any((fk, f) not in txn.hreads for f in ("n", *fields)):
             return
-        prior = float(linker.mobile_prior) if fp.mobile and not any(fp.components[p] for p, _ in _ID_TAGS) else 0.0
+        prior = float(linker.mobile_prior) if fp.mobile and not any(fp.components[p] for p in _id_positions()) else 0.0
         txn.dep = (fk, "n", fields, 1 if known else 0, float(ndev), float(g), prior,
                    float(linker.min_family_devices), band[0], band[1])
 

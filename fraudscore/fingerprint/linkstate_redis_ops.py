@@ -76,6 +76,12 @@ def decode_record(raw: bytes) -> Record:
 CountDependency = tuple[str, str, tuple[str, ...], int, float, float, float, float, float, float]
 
 
+def _common() -> float:
+    from .linker import COMMON_POPULARITY
+
+    return COMMON_POPULARITY
+
+
 def _conf(pop: float, x: float, floor: float) -> float:
     return round(min(1.0, x / max(pop, floor)), 3)
 
@@ -96,16 +102,15 @@ def confidence_band(pop: float, x: float, floor: float, split: bool, conf: float
     >>> confidence_band(1.2, 1.0, 1.0, True, 0.5) is None   # not this formula's outcome
     True
     """
-    from .linker import COMMON_POPULARITY
-
     if _conf(pop, x, floor) != conf or not (x >= 0.0) or math.isnan(pop):
         return None
     lo, hi = -math.inf, math.inf
     if split:
-        if pop >= COMMON_POPULARITY:
-            lo = COMMON_POPULARITY
+        common = _COMMON[0] if _COMMON else _COMMON.append(_common()) or _COMMON[0]
+        if pop >= common:
+            lo = common
         else:
-            hi = math.nextafter(COMMON_POPULARITY, -math.inf)
+            hi = math.nextafter(common, -math.inf)
     if x > 0.0:
         # the edges of the rounding step of x / max(pop, floor); verified, moved towards pop if off by rounding
         up = x / (conf - 0.0005) if conf > 0.0 else math.inf
@@ -115,6 +120,9 @@ def confidence_band(pop: float, x: float, floor: float, split: bool, conf: float
         hi = min(hi, _edge(pop, up, x, floor, conf))
         lo = max(lo, _edge(pop, down, x, floor, conf))
     return (lo, hi) if lo <= pop <= hi else None
+
+
+_COMMON: list[float] = []  # COMMON_POPULARITY, imported on first use (the linker imports the link states)
 
 
 def _edge(pop: float, cand: float, x: float, floor: float, conf: float) -> float:

@@ -367,8 +367,10 @@ if held and held ~= nonce then return {'busy'} end
 -- version only (a touch, which changes the stamp, does not matter); else version and stamp
 local bad = false
 local fresh = {}
+local readv = {}  -- key -> its value read above (a touch or block move of the same key needs no GET)
 for i = 1, nr do
   local v = got[1 + i]
+  readv[KEYS[1 + i]] = v
   local exp = sub(versions, 8 * i - 7, 8 * i)
   if exp == ABSENT8 then
     if v then bad = true end
@@ -429,7 +431,8 @@ for i = 1, nw do
   elseif kind == 2 then  -- touch: last sighting max(t, now), one more sighting, the IP when given; content kept
     local stamp, tnow, ip
     stamp, tnow, ip, pos = unpack_('<c4dd', values, pos)
-    local v = redis.call('GET', k)
+    local v = readv[k]
+    if v == nil then v = redis.call('GET', k) end
     local head = ''
     if v then
       local t0, n0, ip0 = unpack_('<ddd', v, 9)
@@ -442,7 +445,8 @@ for i = 1, nw do
   elseif kind == 3 then  -- a block: the device to the front (new: cut to cap, new membership version)
     local nv, stamp, cv, cap, did
     nv, stamp, cv, cap, did, pos = unpack_('<c4c4c4HHc0', values, pos)
-    local v = redis.call('GET', k)
+    local v = readv[k]
+    if v == nil then v = redis.call('GET', k) end
     local nd = #did
     if v and sub(v, 9, 8 + nd) == did and (#v == 8 + nd or sub(v, 9 + nd, 9 + nd) == ',') then
       redis.call('PEXPIRE', k, link_ttl_s)  -- already in front: nothing moves

@@ -76,6 +76,7 @@ _MAX_WAITS = 2_000  # 'busy' replies one event waits through (about 8 s at most;
 
 
 _TRACKED: dict[type, bool] = {}
+_TRACK_ABOVE = 1e-3  # OptimisticLinkState.refused above which decisions record their dependencies
 
 
 def _records_dependencies(linker: Any) -> bool:
@@ -405,7 +406,9 @@ class RedisStore:
         from ..fingerprint import MIN_LINK_CONFIDENCE
 
         state = self.link_state()
-        track = _records_dependencies(linker)
+        # record the decision's dependencies while this worker's commits were refused lately (alone, a worker's
+        # cache is exact and the plain checks never refuse: the recording would only cost time)
+        track = state.refused > _TRACK_ABOVE and _records_dependencies(linker)
         txn = state.begin(fp.family, track)
         try:
             res = linker.link(fp, ts, record.get("ip_prefix"))
