@@ -351,12 +351,13 @@ class OptimisticLinkState(LinkState):
             cache = self._cache
             for k, v in zip(keys, values):
                 hit = cache.get(k)
+                old = hit[0] if hit is not None else None  # (None: known absent)
                 if v is not None:
-                    if hit is None or hit[0] != v:  # (an unchanged value keeps its parsed form)
-                        changed += hit is None or hit[0][:4] != v[:4]
+                    if old != v:  # (an unchanged value keeps its parsed form)
+                        changed += old is None or old[:4] != v[:4]
                         self._put(k, v)
                 elif absent and hit is not None:
-                    changed += 1
+                    changed += old is not None
                     cache.pop(k, None)
         return changed
 
