@@ -67,6 +67,36 @@ class _Call:
     dep: Any = None  # link calls: the decision's count dependency (CountDependency), None = check counts exactly
 
 
+_TRACKED: dict[type, bool] = {}
+_TRACK_ABOVE = 1e-3  # OptimisticLinkState.refused above which decisions record their dependencies
+
+
+def records_dependencies(linker: Any) -> bool:
+    """Whether ``linker`` decides with the package's :class:`~fraudscore.fingerprint.DeviceLinker` code, whose
+    decisions record their count dependency (a subclass overriding how it decides does not)."""
+    t = type(linker)
+    hit = _TRACKED.get(t)
+    if hit is None:
+        from ..fingerprint.linker import DeviceLinker
+
+        hit = _TRACKED[t] = isinstance(linker, DeviceLinker) and all(
+            getattr(t, m) is getattr(DeviceLinker, m) for m in ("decide", "popularity", "_popularity", "link",
+                                                               "read"))
+    return hit
+
+
+def conflict_causes(c: _Call, r: Any, plen: int, causes: dict[str, int]) -> None:
+    """Count what changed under a refused decision ``r`` of call ``c``: link keys by kind (the letter after a
+    prefix of ``plen`` characters: x entry, r record, b block), and ``counts``."""
+    for (k, seen), v in zip(c.sreads, r[1]):
+        v = v or b""
+        if (bool(v) if not seen else v[:4] != seen[:4] if seen[4:] == b"\0\0\0\0" else v[:8] != seen):
+            kind = k[plen:plen + 1]
+            causes[kind] = causes.get(kind, 0) + 1
+    if any(int(v) != seen for (_, seen), v in zip(c.hreads, r[2])):
+        causes["counts"] += 1
+
+
 def group_row(m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
     """The event's fixed-width row for a group: time, then its slot values."""
     vals: list[Any] = [float(ts)]

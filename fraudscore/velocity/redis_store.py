@@ -60,7 +60,8 @@ from .admission import late_message
 from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
 from .memory_layout import GroupLayout
 from .plan import Plan, finish
-from .redis_calls import _Call, _GroupMeta, call_args, group_row
+from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, call_args, conflict_causes, group_row,
+                          records_dependencies)
 from .redis_lua import LABEL_LUA, event_script, row_format
 from .redis_wire import (budget_client, cluster_send, device_ctx, identifier_hash, noscript, pack_link,
                          record_ctx, record_extra, record_groups, record_nonce, unpack_link)
@@ -73,24 +74,6 @@ _LABELS = Script(LABEL_LUA)
 _EKEYS_MAX = 65_536  # entity keys cached per store (cleared when full)
 _LEASE_AFTER = 2  # conflicts of one event before it takes the link lease
 _MAX_WAITS = 2_000  # 'busy' replies one event waits through (about 8 s at most; a lease lives 0.5 s)
-
-
-_TRACKED: dict[type, bool] = {}
-_TRACK_ABOVE = 1e-3  # OptimisticLinkState.refused above which decisions record their dependencies
-
-
-def _records_dependencies(linker: Any) -> bool:
-    """Whether ``linker`` decides with the package's :class:`~fraudscore.fingerprint.DeviceLinker` code, whose
-    decisions record their count dependency (a subclass overriding how it decides does not)."""
-    t = type(linker)
-    hit = _TRACKED.get(t)
-    if hit is None:
-        from ..fingerprint.linker import DeviceLinker
-
-        hit = _TRACKED[t] = isinstance(linker, DeviceLinker) and all(
-            getattr(t, m) is getattr(DeviceLinker, m) for m in ("decide", "popularity", "_popularity", "link",
-                                                               "read"))
-    return hit
 
 
 class RedisStore:
@@ -408,7 +391,7 @@ class RedisStore:
         state = self.link_state()
         # record the decision's dependencies while this worker's commits were refused lately (alone, a worker's
         # cache is exact and the plain checks never refuse: the recording would only cost time)
-        track = state.refused > _TRACK_ABOVE and _records_dependencies(linker)
+        track = state.refused > _TRACK_ABOVE and records_dependencies(linker)
         txn = state.begin(fp.family, track)
         try:
             res = linker.link(fp, ts, record.get("ip_prefix"))
@@ -536,15 +519,7 @@ class RedisStore:
 
     def _causes(self, c: _Call, r: Any) -> None:
         """Count what changed under a refused decision (:attr:`conflict_causes`)."""
-        causes = self.conflict_causes
-        plen = len(self.prefix)
-        for (k, seen), v in zip(c.sreads, r[1]):
-            v = v or b""
-            if (bool(v) if not seen else v[:4] != seen[:4] if seen[4:] == b"\0\0\0\0" else v[:8] != seen):
-                kind = k[plen:plen + 1]
-                causes[kind] = causes.get(kind, 0) + 1
-        if any(int(v) != seen for (_, seen), v in zip(c.hreads, r[2])):
-            causes["counts"] += 1
+        conflict_causes(c, r, len(self.prefix), self.conflict_causes)
 
     def _replacements(self, fresh: dict[str, _Call], done: dict[str, tuple[str, bytes]],
                       record: Mapping[str, Any]) -> list[_Call]:
