@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
-__all__ = ["bucket_of", "split", "concat_pieces", "processing_order", "value_hashes"]
+__all__ = ["bucket_of", "split", "concat_pieces", "processing_order", "value_hashes", "assign"]
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -124,3 +124,32 @@ def processing_order(ts: np.ndarray, row: np.ndarray, by_time: bool) -> np.ndarr
     if by_time:
         return np.lexsort((row, ts))
     return np.argsort(row, kind="stable")
+
+
+def assign(weights: Sequence[float], capacities: Sequence[float]) -> np.ndarray:
+    """Bin of each item: largest first, each to the bin that finishes it soonest (LPT scheduling).
+
+    ``weights`` are the items' costs (rows), ``capacities`` the bins' speeds
+    (threads of each worker). The result depends on the inputs only (ties go to the
+    lower item, then the lower bin), so every call with the same sizes gives the
+    same placement. The busiest bin holds at most 4/3 of the optimum (Graham, 1969)
+    and never more than the optimum plus the largest item.
+
+    Examples
+    --------
+    >>> assign([5, 1, 4, 2, 3, 3], [1, 1]).tolist()  # 9 and 9
+    [0, 0, 1, 1, 1, 0]
+    >>> assign([4, 4, 4], [2, 1]).tolist()  # a two-thread worker takes two of three
+    [0, 0, 1]
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    cap = np.asarray(capacities, dtype=np.float64)
+    if cap.size == 0 or (cap <= 0).any():
+        raise ValueError(f"capacities must be positive, got {cap.tolist()}")
+    out = np.zeros(len(w), dtype=np.int64)
+    load = np.zeros(len(cap))
+    for i in np.lexsort((np.arange(len(w)), -w)).tolist():
+        b = int(np.argmin((load + w[i]) / cap))
+        out[i] = b
+        load[b] += w[i]
+    return out

@@ -50,7 +50,8 @@ from .partition import bucket_of, concat_pieces, processing_order, split
 __all__ = ["Job", "Part", "scorer_of", "prepare", "admission_columns", "admit", "admission_pieces",
            "admission_bucket", "admit_by_time", "duplicate_sources", "link_pieces", "link_bucket",
            "join_links", "id_pieces", "label_bucket", "join_labels", "velocity_pieces", "velocity_bucket",
-           "assemble", "extract", "fill_duplicates", "finish", "feature_rows", "group_fields"]
+           "assemble", "extract", "fill_duplicates", "finish", "feature_rows", "group_fields", "phase_cpu", "bucket_rows", "take_buckets",
+           "reduce_bucket", "collect", "call_flat"]
 
 _NEVER = np.iinfo(np.int64).max
 
@@ -80,6 +81,13 @@ class Part:
     labels: dict[str, np.ndarray] | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    def __sizeof__(self) -> int:
+        """Bytes held, roughly (what Dask's memory accounting and placement read; object cells count 64)."""
+        arrays = [*self.cb.columns.values(), self.cb.rows, *self.rec.values(), self.static,
+                  *(self.labels or {}).values(), *(v for v in self.info.values() if isinstance(v, np.ndarray))]
+        return 256 + sum(a.nbytes + (64 * a.size if a.dtype.kind == "O" else 0)
+                         for a in arrays if isinstance(a, np.ndarray))
+
 
 class _FilesReader(Reader):
     """The bundle's files as sent to the worker (the usual size limits and signature check apply)."""
@@ -105,14 +113,37 @@ class _FilesReader(Reader):
         return data
 
 
+#: CPU seconds (this thread) and calls per task function in this process: ``{name: [cpu_s, calls]}``.
+#: Read with ``client.run(fraudscore.distributed.tasks.phase_cpu)`` to see where a run's CPU goes.
+PHASE_CPU: dict[str, list[float]] = {}
+
+
+def phase_cpu(reset: bool = False) -> dict[str, list[float]]:
+    """A copy of :data:`PHASE_CPU` (emptied after copying when ``reset``)."""
+    out = {k: list(v) for k, v in PHASE_CPU.items()}
+    if reset:
+        PHASE_CPU.clear()
+    return out
+
+
 def _no_gc(fn: Any) -> Any:
-    """Run a task with the cyclic collector paused (cycle-free bulk allocations, as in a single process)."""
+    """Run a task with the cyclic collector paused (cycle-free bulk allocations, as in a single process),
+    charging its CPU time to :data:`PHASE_CPU`."""
     import functools
+    from time import thread_time
+
+    name = fn.__name__
 
     @functools.wraps(fn)
     def run(*args: Any, **kw: Any) -> Any:
-        with paused_gc():
-            return fn(*args, **kw)
+        c0 = thread_time()
+        try:
+            with paused_gc():
+                return fn(*args, **kw)
+        finally:
+            acc = PHASE_CPU.setdefault(name, [0.0, 0])
+            acc[0] += thread_time() - c0
+            acc[1] += 1
 
     return run
 
@@ -177,7 +208,7 @@ def admission_columns(job: Job, part: Part) -> dict[str, np.ndarray]:
 @_no_gc
 def admission_pieces(job: Job, part: Part, limit: int | None) -> list[dict[str, np.ndarray]]:
     """Rows with an application id and not in the future, cut by the id's bucket (time-order replays)."""
-    cols = admission_columns(job, part)
+    cols = admission_columns.__wrapped__(job, part)
     keys = np.array([None if a is None or (isinstance(a, float) and a != a) or str(a) == "" else str(a)
                      for a in cols["id"].tolist()] + [None], dtype=object)[:-1]
     bucket = bucket_of([keys], job.buckets)
@@ -262,6 +293,39 @@ def admit(job: Job, part: Part, verdict: np.ndarray, src_row: np.ndarray) -> Par
         fps[dup] = None  # a duplicate links nothing: it repeats an applied row's link
         rec = {**rec, "device_fingerprint": fps}
     return Part(part.index, cb, rec, static, part.labels, info)
+
+
+def bucket_rows(pieces: Sequence[Any]) -> np.ndarray:
+    """Rows in each bucket's piece (every key group's rows for a velocity piece): what placing buckets weighs."""
+    def rows(p: Any) -> int:
+        if not p:
+            return 0
+        if "idx" in p:
+            return len(p["idx"])
+        return sum(len(g["idx"]) for g in p.values())
+
+    return np.array([rows(p) for p in pieces], dtype=np.int64)
+
+
+def take_buckets(pieces: Sequence[Any], buckets: Sequence[int]) -> dict[int, Any]:
+    """The pieces of the buckets one worker replays (one message from this partition to that worker)."""
+    return {b: pieces[b] for b in buckets}
+
+
+def reduce_bucket(reducer: Any, n_head: int, bucket: int, *args: Any) -> Any:
+    """``reducer(*head, *pieces)`` for one bucket: ``args`` is the head (``n_head`` items) and then each
+    partition's :func:`take_buckets` result for this bucket's worker."""
+    return reducer(*args[:n_head], *[sent[bucket] for sent in args[n_head:]])
+
+
+def collect(index: int, *results: Sequence[Any]) -> list[Any]:
+    """What one worker's buckets found for input partition ``index`` (one message back to it)."""
+    return [r[index] for r in results]
+
+
+def call_flat(fn: Any, n_head: int, *args: Any) -> Any:
+    """``fn(*head, *results)`` where each argument after the head is a :func:`collect` list."""
+    return fn(*args[:n_head], *[r for got in args[n_head:] for r in got])
 
 
 def _applied(part: Part) -> np.ndarray:
