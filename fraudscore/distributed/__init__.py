@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import operator
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -240,7 +239,7 @@ class _Place:
                 gone = set(self.workers) - set(self.client.nthreads())
                 if gone:
                     self.client.cancel(futures)
-                    raise FraudscoreError(f"Dask worker {sorted(gone)[0]} left during the run; its tasks are "
+                    raise FraudscoreError(f"Dask worker {min(gone)} left during the run; its tasks are "
                                           "bound to it (partitions stay where they are read): run again") from None
 
 
