@@ -110,12 +110,32 @@ def _job(place: _Place, bundle: Any, key: Any, buckets: int | None, by_time: boo
     h = hashlib.sha256(keys.key_id.encode())
     for name in sorted(files):
         h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    if buckets is None:
-        buckets = max(8 * place.threads_total, 1)
-    if isinstance(buckets, bool) or not isinstance(buckets, int) or buckets < 1:
+    if buckets is not None and (isinstance(buckets, bool) or not isinstance(buckets, int) or buckets < 1):
         raise FraudscoreError(f"buckets must be an integer >= 1, got {buckets!r}")
-    job = T.Job(files, keys, h.hexdigest()[:24], buckets, by_time, **settings)
+    job = T.Job(files, keys, h.hexdigest()[:24], buckets or 1, by_time, **settings)
+    job.link_buckets = buckets or 1
     return job, T.scorer_of(job)  # verifies the bundle and the key here, before anything is sent
+
+
+#: Rows a velocity, admission or label bucket holds at most by default (about 1 GB of pieces).
+BUCKET_ROWS = 2_000_000
+
+
+def _set_buckets(job: T.Job, place: _Place, buckets: int | None) -> None:
+    """The shuffles' bucket counts, once the input's size is known (``buckets`` overrides both).
+
+    Velocity, admission and labels: four buckets per cluster thread, more when a bucket
+    would hold over :data:`BUCKET_ROWS` rows (a velocity bucket's replay has a fixed cost
+    per key group, about 0.5 ms, and entity keys spread evenly). Links: 32 per thread,
+    because hardware families are few and lumpy (the largest holds several percent of
+    the rows) and a link bucket costs little besides its rows.
+    """
+    if buckets is not None:
+        job.buckets = job.link_buckets = buckets
+        return
+    t = max(place.threads_total, 1)
+    job.buckets = max(4 * t, math.ceil(place.total_rows / BUCKET_ROWS))
+    job.link_buckets = 32 * t
 
 
 def _partitions(client: Any, source: Any, scorer: Any, npartitions: int | None, place: _Place
@@ -194,6 +214,7 @@ class _Place:
         self.threads = [max(int(nt[w]), 1) for w in self.workers]
         self.threads_total = sum(self.threads)
         self.owner: list[str] = []
+        self.total_rows = 0
 
     def at(self, worker: str) -> dict[str, Any]:
         """Keyword arguments of ``submit`` that keep a task on ``worker``."""
@@ -201,6 +222,7 @@ class _Place:
 
     def set_owners(self, rows: list[int]) -> None:
         self.owner = self.spread(rows)
+        self.total_rows = int(sum(rows))
 
     def spread(self, weights: Any) -> list[str]:
         """A worker for each item, by weight (rows), in proportion to the workers' threads."""
@@ -285,7 +307,7 @@ def _replay_graph(place: _Place, job: T.Job, job_f: Any, scorer: Any, parts: lis
         prep, dups = _admit(place, job, job_f, scorer, prep)
     if scorer.pipeline.has_device:
         pieces = [sub(owner[i], T.link_pieces, job_f, p) for i, p in enumerate(prep)]
-        back = _shuffle(place, pieces, T.link_bucket, (job_f, n), P, weigh=True)
+        back = _shuffle(place, pieces, T.link_bucket, (job_f, n), job.link_buckets, weigh=True)
         prep = [sub(owner[i], T.call_flat, T.join_links, 2, job_f, prep[i], *back[i]) for i in range(n)]
     if labels is not None and scorer.feature_set.has_labels:
         index = labels if hasattr(labels, "pos") else scorer.label_index(labels)
@@ -406,8 +428,10 @@ def score_dask(client: Any, bundle: Any, source: Any, out: str | Path | None = N
         Replay in event-time order (then input row), as ``fraudscore score``
         does; ``False``: input order is arrival order, late rows are rejected.
     buckets : int, optional
-        Hash buckets per shuffle (default: eight per cluster thread, so that large hardware families,
-        replayed whole by one task, balance out).
+        Hash buckets per shuffle (default: 32 per cluster thread for the link pass, so that
+        the lumpy hardware families, each replayed whole by one task, balance out; four per
+        thread, or one per :data:`BUCKET_ROWS` rows, for the others). Buckets are placed on
+        workers by the rows they hold.
     npartitions : int, optional
         Slices of an in-memory ``source`` (default: twice the cluster's threads).
     with_features, explain :
@@ -433,6 +457,7 @@ def score_dask(client: Any, bundle: Any, source: Any, out: str | Path | None = N
     job.has_labels = labels is not None
     lab = _labels_arg(labels, scorer)
     parts = _partitions(client, source, scorer, npartitions, place)
+    _set_buckets(job, place, buckets)
     out_dir = None
     if out is not None:
         out_dir = Path(out)
@@ -503,6 +528,7 @@ def features_dask(client: Any, bundle: Any, source: Any, *, key: Any = None, lab
     job.has_labels = labels is not None
     lab = _labels_arg(labels, scorer)
     parts = _partitions(client, source, scorer, npartitions, place)
+    _set_buckets(job, place, buckets)
     job_f = client.scatter(job, broadcast=True)
     parts_f = _replay_graph(place, job, job_f, scorer, parts, lab)
     names = tuple(dict.fromkeys((scorer.schema.id_field, scorer.schema.time_field, *keep)))

@@ -68,6 +68,7 @@ class Job:
     with_features: bool = False
     explain: Any = None
     has_labels: bool = False
+    link_buckets: int = 0  # buckets of the link pass (0: ``buckets``)
 
 
 @dataclass
@@ -338,15 +339,16 @@ def _applied(part: Part) -> np.ndarray:
 def link_pieces(job: Job, part: Part) -> list[dict[str, np.ndarray]]:
     """Rows with a fingerprint, cut by the bucket of their hardware family."""
     fps = part.rec.get("device_fingerprint")
+    nb = job.link_buckets or job.buckets
     if fps is None:
-        return [{} for _ in range(job.buckets)]
+        return [{} for _ in range(nb)]
     has = np.flatnonzero(np.array([fp is not None for fp in fps.tolist()], dtype=bool))
     fam = np.array([fps[i].family for i in has.tolist()] + [None], dtype=object)[:-1]
     ip = part.rec.get("ip_prefix")
     piece = {"part": np.full(len(has), part.index, dtype=np.int64), "idx": has, "row": part.cb.rows[has],
              "ts": _ts(part)[has], "fp": fps[has],
              "ip": ip[has] if ip is not None else np.full(len(has), None, dtype=object)}
-    return split(piece, bucket_of([fam], job.buckets), job.buckets)
+    return split(piece, bucket_of([fam], nb), nb)
 
 
 @_no_gc

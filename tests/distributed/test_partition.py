@@ -1,4 +1,4 @@
-"""Hash partitioning: deterministic buckets, splits that keep row order, the processing order."""
+"""Hash partitioning: deterministic buckets, splits that keep row order, the processing order, placement."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
-from fraudscore.distributed.partition import bucket_of, concat_pieces, processing_order, split, value_hashes
+from fraudscore.distributed.partition import assign, bucket_of, concat_pieces, processing_order, split, value_hashes
 
 
 def test_buckets_are_the_same_in_another_process():
@@ -47,3 +48,21 @@ def test_processing_order_breaks_time_ties_by_input_row():
     row = np.array([7, 9, 3, 1])
     assert processing_order(ts, row, True).tolist() == [3, 1, 2, 0]
     assert processing_order(ts, row, False).tolist() == [3, 2, 0, 1]
+
+
+def test_assign_is_longest_processing_time_first():
+    w = [7, 3, 3, 2, 2, 2, 1]
+    bins = assign(w, [1, 1])
+    loads = np.bincount(bins, weights=w, minlength=2)
+    assert loads.tolist() == [10.0, 10.0]
+    assert assign(w, [1, 1]).tolist() == bins.tolist()  # deterministic
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        w = rng.pareto(1.2, size=rng.integers(1, 60)) + 0.01  # lumpy, like hardware families
+        cap = rng.integers(1, 4, size=rng.integers(1, 5)).astype(float)
+        loads = np.bincount(assign(w, cap), weights=w, minlength=len(cap)) / cap
+        # LPT's bound: no bin finishes later than the ideal share plus the largest item
+        assert loads.max() <= w.sum() / cap.sum() + w.max() / cap.min() + 1e-9
+    assert assign([], [1]).tolist() == []
+    with pytest.raises(ValueError, match="positive"):
+        assign([1.0], [0])
