@@ -66,3 +66,23 @@ def test_assign_is_longest_processing_time_first():
     assert assign([], [1]).tolist() == []
     with pytest.raises(ValueError, match="positive"):
         assign([1.0], [0])
+
+
+def test_fingerprints_pickle_by_fields_and_come_back_equal():
+    import pickle
+
+    import fraudscore.distributed.tasks  # noqa: F401  (registers the pickling)
+    from fraudscore.fingerprint.sections import Fingerprinter
+    from fraudscore.keys import Keys
+
+    fp = Fingerprinter(Keys("0123456789abcdef-pickle")).fingerprint(
+        {"user_agent": "Mozilla/5.0 (Linux; Android 13; SM-S911B) Chrome/120.0 Mobile", "screen": "1080x2340",
+         "fonts": ["a", "b"], "languages": "zh-CN,en", "webgl_renderer": "Adreno (TM) 740"})
+    import pickletools
+
+    data = pickle.dumps([fp, fp], protocol=5)
+    ops = {op.name for op, _, _ in pickletools.genops(data)}
+    assert "REDUCE" in ops and "BUILD" not in ops  # by constructor, not the dataclass __setstate__
+    back = pickle.loads(data)
+    assert back[0] == fp and back[0].canonical == fp.canonical and back[0] is back[1]
+    assert type(back[0]) is type(fp) and back[0].family == fp.family
