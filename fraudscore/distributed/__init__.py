@@ -190,7 +190,7 @@ def _partitions(client: Any, source: Any, scorer: Any, npartitions: int | None, 
     futs: list[Any] = [None] * len(chunks)
     for w in sorted(set(place.owner)):
         mine = [i for i, o in enumerate(place.owner) if o == w]
-        for i, f in zip(mine, client.scatter([chunks[i][0] for i in mine], workers=[w])):
+        for i, f in zip(mine, client.scatter([chunks[i][0] for i in mine], workers=[w], hash=False)):
             futs[i] = f
     return [(f, a) for f, (_, a) in zip(futs, chunks)]
 
@@ -240,7 +240,7 @@ class _Place:
         out: list[Any] = [None] * len(data)
         for w in sorted(set(bw)):
             mine = [b for b, o in enumerate(bw) if o == w]
-            for b, f in zip(mine, self.client.scatter([data[b] for b in mine], workers=[w])):
+            for b, f in zip(mine, self.client.scatter([data[b] for b in mine], workers=[w], hash=False)):
                 out[b] = f
         return out
 

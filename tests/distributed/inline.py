@@ -46,7 +46,7 @@ class InlineClient:
         self.placed.append((name, workers[0] if workers else None, part))
         return Done(out)
 
-    def scatter(self, data: Any, broadcast: bool = False, workers: list[str] | None = None) -> Any:
+    def scatter(self, data: Any, broadcast: bool = False, workers: list[str] | None = None, hash: bool = True) -> Any:
         if isinstance(data, list):
             self.placed.extend(("scatter", workers[0] if workers else None, None) for _ in data)
             return [Done(d) for d in data]
