@@ -13,7 +13,9 @@ family), label-delayed features by application id, each velocity key group by
 its entity key -- and every bucket is replayed in the order one process would
 see its rows (event time, then input row; or input row in arrival order), then
 joined back by row. Rules, model and policy are row-wise and run where each
-input partition lives.
+input partition lives. Every stage of an input partition runs on the worker that
+read it, and each bucket's replay on a worker chosen by the rows it holds
+(:class:`_Place`): only shuffle pieces travel.
 
 Examples
 --------
