@@ -126,17 +126,18 @@ BUCKET_ROWS = 2_000_000
 def _set_buckets(job: T.Job, place: _Place, buckets: int | None) -> None:
     """The shuffles' bucket counts, once the input's size is known (``buckets`` overrides both).
 
-    Velocity, admission and labels: four buckets per cluster thread, more when a bucket
-    would hold over :data:`BUCKET_ROWS` rows (a velocity bucket's replay has a fixed cost
-    per key group, about 0.5 ms, and entity keys spread evenly). Links: 32 per thread,
-    because hardware families are few and lumpy (the largest holds several percent of
-    the rows) and a link bucket costs little besides its rows.
+    Velocity, admission and labels: 16 buckets per cluster thread, more when a bucket
+    would hold over :data:`BUCKET_ROWS` rows (a velocity bucket's replay costs a fixed
+    ~0.5 ms per key group, and more than its rows where a busy entity's windows are
+    full: finer buckets keep such a bucket a small part of a worker's share). Links: 32
+    per thread, because hardware families are few and lumpy (the largest holds several
+    percent of the rows) and a link bucket costs little besides its rows.
     """
     if buckets is not None:
         job.buckets = job.link_buckets = buckets
         return
     t = max(place.threads_total, 1)
-    job.buckets = max(4 * t, math.ceil(place.total_rows / BUCKET_ROWS))
+    job.buckets = max(16 * t, math.ceil(place.total_rows / BUCKET_ROWS))
     job.link_buckets = 32 * t
 
 
@@ -431,7 +432,7 @@ def score_dask(client: Any, bundle: Any, source: Any, out: str | Path | None = N
         does; ``False``: input order is arrival order, late rows are rejected.
     buckets : int, optional
         Hash buckets per shuffle (default: 32 per cluster thread for the link pass, so that
-        the lumpy hardware families, each replayed whole by one task, balance out; four per
+        the lumpy hardware families, each replayed whole by one task, balance out; 16 per
         thread, or one per :data:`BUCKET_ROWS` rows, for the others). Buckets are placed on
         workers by the rows they hold.
     npartitions : int, optional
