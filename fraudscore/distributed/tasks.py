@@ -24,6 +24,10 @@ A partitioned replay runs in stages (see ``docs/scaling.md``):
 7. :func:`finish` (per input partition): rules, model and policy (row-wise), and
    the partition's output.
 
+Each shuffle sends one message per (partition, worker) pair each way
+(:func:`take_buckets`, :func:`reduce_bucket`, :func:`collect`, :func:`call_flat`);
+the driver binds every task to its worker (see :mod:`fraudscore.distributed`).
+
 The functions rebuild the :class:`~fraudscore.scorer.Scorer` from the bundle's
 files and the key once per worker process (:func:`scorer_of`).
 """
@@ -50,8 +54,8 @@ from .partition import bucket_of, concat_pieces, processing_order, split
 __all__ = ["Job", "Part", "scorer_of", "prepare", "admission_columns", "admit", "admission_pieces",
            "admission_bucket", "admit_by_time", "duplicate_sources", "link_pieces", "link_bucket",
            "join_links", "id_pieces", "label_bucket", "join_labels", "velocity_pieces", "velocity_bucket",
-           "assemble", "extract", "fill_duplicates", "finish", "feature_rows", "group_fields", "phase_cpu", "bucket_rows", "take_buckets",
-           "reduce_bucket", "collect", "call_flat"]
+           "assemble", "extract", "fill_duplicates", "finish", "feature_rows", "group_fields", "phase_cpu",
+           "bucket_rows", "take_buckets", "reduce_bucket", "collect", "call_flat"]
 
 _NEVER = np.iinfo(np.int64).max
 
@@ -114,8 +118,9 @@ class _FilesReader(Reader):
         return data
 
 
-#: CPU seconds (this thread) and calls per task function in this process: ``{name: [cpu_s, calls]}``.
-#: Read with ``client.run(fraudscore.distributed.tasks.phase_cpu)`` to see where a run's CPU goes.
+#: CPU seconds (of the task's thread) and calls per task function in this process: ``{name: [cpu_s, calls]}``.
+#: Read with ``client.run(fraudscore.distributed.tasks.phase_cpu)`` to see where a run's CPU goes
+#: (a diagnostic: with several threads per worker an update can be lost).
 PHASE_CPU: dict[str, list[float]] = {}
 
 
