@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import xxhash
 
-__all__ = ["bucket_of", "split", "concat_pieces", "processing_order", "value_hashes", "assign"]
+__all__ = ["bucket_of", "key_hashes", "key_load", "split", "concat_pieces", "processing_order", "value_hashes",
+           "assign"]
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -71,6 +72,14 @@ def value_hashes(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def bucket_of(key_columns: Sequence[np.ndarray], buckets: int) -> np.ndarray:
     """Bucket (``0 .. buckets-1``) of each row's composite key; ``-1`` where any part is missing."""
+    h, present = key_hashes(key_columns)
+    b = (h % np.uint64(buckets)).astype(np.int64)
+    b[~present] = -1
+    return b
+
+
+def key_hashes(key_columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(uint64 hash, present mask) of each row's composite key (:func:`bucket_of` is the hash modulo buckets)."""
     h: np.ndarray | None = None
     present: np.ndarray | None = None
     for col in key_columns:
@@ -82,9 +91,25 @@ def bucket_of(key_columns: Sequence[np.ndarray], buckets: int) -> np.ndarray:
                 h = (h * _MIX) ^ hv
             present = present & pv
     assert h is not None and present is not None
-    b = (h % np.uint64(buckets)).astype(np.int64)
-    b[~present] = -1
-    return b
+    return h, present
+
+
+def key_load(h: np.ndarray, bucket: np.ndarray, buckets: int) -> np.ndarray:
+    """Sum over each bucket's keys of the squared number of rows per key (rows with bucket ``-1`` left out).
+
+    A velocity replay costs more than its rows where one entity's windows hold many
+    rows; this is the part of a bucket's cost that grows with them.
+
+    Examples
+    --------
+    >>> key_load(np.array([7, 7, 7, 9], dtype=np.uint64), np.array([1, 1, 1, 0]), 2).tolist()
+    [1.0, 9.0]
+    """
+    keep = bucket >= 0
+    if not keep.any():
+        return np.zeros(buckets)
+    u, first, counts = np.unique(h[keep], return_index=True, return_counts=True)
+    return np.bincount(bucket[keep][first], weights=counts.astype(np.float64) ** 2, minlength=buckets)
 
 
 def split(piece: Mapping[str, np.ndarray], bucket: np.ndarray, buckets: int) -> list[dict[str, np.ndarray]]:

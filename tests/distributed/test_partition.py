@@ -86,3 +86,17 @@ def test_fingerprints_pickle_by_fields_and_come_back_equal():
     back = pickle.loads(data)
     assert back[0] == fp and back[0].canonical == fp.canonical and back[0] is back[1]
     assert type(back[0]) is type(fp) and back[0].family == fp.family
+
+
+def test_velocity_buckets_weigh_busy_entities_more_than_their_rows():
+    from fraudscore.distributed.partition import key_hashes, key_load
+    from fraudscore.distributed.tasks import KEY_LOAD_WEIGHT, bucket_rows
+
+    busy = np.array(["p:a"] * 6 + ["p:b", "p:c", "p:d", "p:e", "p:f", "p:g"], dtype=object)
+    h, present = key_hashes([busy])
+    bucket = np.where(busy == "p:a", 0, 1)  # same rows in both buckets: one entity against six
+    assert key_load(h, bucket, 2).tolist() == [36.0, 6.0]
+    pieces = [{0: {"idx": np.arange(6)}, "load": 36.0 * KEY_LOAD_WEIGHT},
+              {0: {"idx": np.arange(6)}, 3: {"idx": np.arange(2)}, "load": 6.0 * KEY_LOAD_WEIGHT}, {}]
+    assert bucket_rows(pieces).tolist() == [6 + 1.8, 8 + 0.3, 0.0]
+    assert bucket_rows([{"idx": np.arange(4)}, {}]).tolist() == [4.0, 0.0]  # link and label pieces: rows
