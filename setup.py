@@ -25,6 +25,7 @@ MODULES = {
     "pseudonym": ["pseudonym.c"],
     "fingerprint": ["fingerprint.c"],
     "linking": ["linking.c"],
+    "identity": ["identity.c"],
 }
 
 

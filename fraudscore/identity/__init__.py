@@ -171,6 +171,10 @@ class Identity:
             kind: core.Hasher(keys.pseudonym, kind.encode()[:16]) if core is not None else self._py_hex(kind)
             for kind in _KINDS
         }
+        # identifier normalisation + pseudonym in one compiled call (fraudscore/_core/identity.c) for printable
+        # ASCII values; None (values off its fast path, or no extension): the describers below, the reference
+        kern = load_core("identity")
+        self._kernel: Any = None
         self._fields = tuple(schema.identifiers.items())
         self._plan = tuple((name, kind, tuple(f"{name}__{f}" for f in KIND_FEATURES[kind])) for name, kind in self._fields)
         self._has_ip = any(kind == "ip" for _, kind in self._fields)
@@ -180,15 +184,17 @@ class Identity:
         self.feature_names: tuple[str, ...] = identity_feature_names(schema)
         self._time_field = schema.time_field
         self._disposable = frozenset(DISPOSABLE_DOMAINS | {str(d).strip().lower() for d in disposable_domains})
+        if kern is not None:
+            self._kernel = kern.Kernel(keys.pseudonym, tuple(k.encode()[:16] for k in _KINDS), self._disposable)
         describers = {"national_id": self._nid, "phone": self._phone, "email": self._email,
                       "bank_card": self._card, "ip": self._ip, "device_id": self._device_id}
-        # per field: name, kind, feature names, describer, cache-key seed (one per kind), features when missing
-        self._run: tuple[tuple[str, str, tuple[str, ...], Callable[[Any], Any], int, dict[str, float]], ...] = tuple(
-            (name, kind, fnames, describers.get(kind, self._generic),
-             (self._seed + 0x9E3779B97F4A7C15 * (1 + _KINDS.index(kind))) & 0xFFFF_FFFF_FFFF_FFFF,
-             dict.fromkeys(fnames, NAN))
-            for name, kind, fnames in self._plan
-        )
+        # per field: name, kind, feature names, describer, cache-key seed (one per kind), features when missing,
+        # kind code of the compiled kernel
+        self._run: tuple[tuple[str, str, tuple[str, ...], Callable[[Any], Any], int, dict[str, float], int], ...] = \
+            tuple((name, kind, fnames, describers.get(kind, self._generic),
+                   (self._seed + 0x9E3779B97F4A7C15 * (1 + _KINDS.index(kind))) & 0xFFFF_FFFF_FFFF_FFFF,
+                   dict.fromkeys(fnames, NAN), _KINDS.index(kind))
+                  for name, kind, fnames in self._plan)
 
     def __repr__(self) -> str:
         return f"Identity(key_id={self.key_id!r}, fields={[f for f, _ in self._fields]})"
@@ -344,13 +350,17 @@ class Identity:
         ip_prefix: str | None = None
         cache = self._cache
         size = self._cache_size
-        for name, kind, fnames, describe, kseed, missing in self._run:
+        kernel = self._kernel
+        for name, kind, fnames, describe, kseed, missing, code in self._run:
             raw = get(name)
             if raw is None or raw == "":
                 pseudo[name] = None
                 feats.update(missing)
                 continue
-            if cache is not None and isinstance(raw, str):
+            hit = None if kernel is None else kernel.describe(code, raw)
+            if hit is not None:  # the compiled kernel: cheaper than the cache's key, so no cache
+                pass
+            elif cache is not None and isinstance(raw, str):
                 key = xxhash.xxh3_128_digest(raw.encode("utf-8", "surrogatepass"), seed=kseed)
                 hit = cache.get(key)
                 if hit is None:
