@@ -26,6 +26,7 @@ MODULES = {
     "fingerprint": ["fingerprint.c"],
     "linking": ["linking.c"],
     "identity": ["identity.c"],
+    "schema": ["schema.c"],
 }
 
 

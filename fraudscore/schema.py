@@ -65,8 +65,10 @@ import numpy as np
 
 from ._checkers import compile_check as _compile
 from .errors import ConfigError, EventError
-from .limits import MAX_DEVICE_ATTRIBUTES, MAX_EVENT_FIELDS, MAX_LIST_LEN, MAX_NAME_LEN, MAX_STR_LEN
-from .timeutil import to_epoch_ms
+from ._core import load as load_core
+from .limits import (MAX_ATTR_STR_LEN, MAX_DEVICE_ATTRIBUTES, MAX_DEVICE_CHARS, MAX_EVENT_FIELDS, MAX_LIST_ITEM_LEN,
+                     MAX_LIST_LEN, MAX_NAME_LEN, MAX_STR_LEN)
+from .timeutil import SECONDS_MS_CUTOFF, TS_MAX_MS, TS_MIN_MS, to_epoch_ms
 from .values import _PLAIN, EXTRA_FIELD, _check_mapping, _finite_number, _is_missing, _valid_text
 from .values import check_extra, extra_name_ok  # noqa: F401 (part of this module's API, used by batch)
 
@@ -220,6 +222,48 @@ class Field:
         return _check_mapping(name, value)
 
 
+_TYPE_CODES = {"str": 0, "category": 0, "float": 1, "int": 1, "bool": 2, "timestamp": 3, "mapping": 4}
+
+
+def _validator(plan: tuple[tuple[str, bool, bool, Callable[[Any], Any]], ...], fields: tuple[Field, ...]) -> Any:
+    """The compiled fast path of :meth:`Schema.validate` (``fraudscore/_core/schema.c``), or ``None``.
+
+    It computes what the Python fast paths compute for exact built-in types and hands everything
+    else (other types, every error) to the Python reference.
+    """
+    core = load_core("schema")
+    if core is None:
+        return None
+    core.set_limits(0, 0, 0, 0, MAX_NAME_LEN, MAX_ATTR_STR_LEN, MAX_LIST_ITEM_LEN, MAX_DEVICE_CHARS)
+    items = tuple((name, req, is_str, _TYPE_CODES.get(f.type, 5),
+                   -math.inf if f.minimum is None else float(f.minimum),
+                   math.inf if f.maximum is None else float(f.maximum), f.type == "int", check)
+                  for (name, req, is_str, check), f in zip(plan, fields))
+    return core.Validator(items, (MAX_EVENT_FIELDS, MAX_STR_LEN, MAX_MAPPING_KEYS, MAX_LIST_LEN, TS_MIN_MS, TS_MAX_MS,
+                                  int(SECONDS_MS_CUTOFF)))
+
+
+def mapping_check(f: Field) -> Callable[[Any], Any]:
+    """``f.check(f.name, value)`` for a ``mapping`` field, through the compiled fast path where it applies.
+
+    Examples
+    --------
+    >>> mapping_check(Field("device", "mapping"))({"os": "ios", "fonts": ["a", "b"]})
+    {'os': 'ios', 'fonts': ['a', 'b']}
+    """
+    core = load_core("schema")
+    if core is None:
+        return compile_check(f)
+    name, slow, fast = f.name, f.check, core.check_mapping
+    core.set_limits(0, 0, 0, 0, MAX_NAME_LEN, MAX_ATTR_STR_LEN, MAX_LIST_ITEM_LEN, MAX_DEVICE_CHARS)
+
+    def check(value: Any) -> Any:
+        out = fast(value, MAX_MAPPING_KEYS, MAX_LIST_LEN)
+        return slow(name, value) if out is None else out
+
+    return check
+
+
 def compile_check(f: Field) -> Callable[[Any], Any]:
     """A checker specialised to ``f``: same results and errors as ``f.check(f.name, value)``.
 
@@ -279,6 +323,7 @@ class Schema:
     protected: tuple[str, ...] | None = None
     _by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
     _plan: tuple[tuple[str, bool, bool, Callable[[Any], Any]], ...] = field(init=False, repr=False, compare=False)
+    _fast: Any = field(init=False, repr=False, compare=False)  # the compiled fast path (_core/schema.c) or None
 
     def __post_init__(self) -> None:
         by_name: dict[str, Field] = {}
@@ -317,6 +362,7 @@ class Schema:
         object.__setattr__(self, "_by_name", by_name)
         object.__setattr__(self, "_plan", tuple((f.name, f.required, f.type in ("str", "category"), compile_check(f))
                                                 for f in self.fields))
+        object.__setattr__(self, "_fast", _validator(self._plan, self.fields))
 
     # -- introspection -------------------------------------------------------
     def __getitem__(self, name: str) -> Field:
@@ -359,6 +405,14 @@ class Schema:
         EventError
             Naming the first offending field.
         """
+        fast = self._fast
+        if fast is not None:  # the compiled fast path; None: not on it (the reference below decides and raises)
+            hit = fast.validate(event)
+            if hit is not None:
+                out, extra = hit
+                if extra:
+                    self._extras(event, out)
+                return out  # type: ignore[no-any-return]
         if type(event) is not dict and not isinstance(event, Mapping):
             raise EventError(EVENT, "must be a mapping of field names to values", value=event)
         if len(event) > MAX_EVENT_FIELDS:

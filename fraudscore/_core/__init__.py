@@ -10,6 +10,7 @@ One extension module per step it accelerates, named like the Python module it mi
                               features (``fingerprint/linkfeatures.py``, ``linkstate.py``)
 ``_core.identity``            identifier normalisation + pseudonym in one call (``identity/normalize.py``
                               and the describers of ``identity/__init__.py``), printable-ASCII fast path
+``_core.schema``              the fast path of ``Schema.validate`` (``schema.py``, ``_checkers.py``)
 ============================  =============================================
 
 The Python modules stay the readable reference and the fallback. :func:`load` returns
@@ -42,7 +43,7 @@ __all__ = ["load", "available", "pure_python", "PURE_PYTHON_ENV"]
 PURE_PYTHON_ENV = "FRAUDSCORE_PURE_PYTHON"
 _log = logging.getLogger("fraudscore")
 _cache: dict[str, ModuleType | None] = {}
-_KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking", "identity")
+_KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking", "identity", "schema")
 
 
 def pure_python() -> bool:
@@ -80,6 +81,6 @@ def available() -> dict[str, bool]:
     Examples
     --------
     >>> sorted(available())
-    ['fingerprint', 'identity', 'linking', 'pseudonym', 'velocity_store']
+    ['fingerprint', 'identity', 'linking', 'pseudonym', 'schema', 'velocity_store']
     """
     return {name: load(name) is not None for name in _KNOWN}
