@@ -138,3 +138,22 @@ def test_process_and_columns_equal_the_reference(events, ts):
         p, f = comp.process({**ev, "ts": ts})
         assert [pc[k][i] for k in p] == list(p.values())
         assert np.array_equal(fc[i], np.array([f[n] for n in comp.feature_names]), equal_nan=True)
+
+
+def test_process_edges_equal_the_reference():
+    """Mappings that are not dicts, ages across the calendar's range, numpy times, non-str values."""
+    from types import MappingProxyType
+
+    ref = Identity(KEYS, disposable_domains=["corp-temp.cn"])
+    ref._kernel = None
+    base = {"applicant_id": "11010519491231002X", "ip": "1.2.3.4", "phone": 13800138000, "email": np.str_(""),
+            "bank_card": "\uff14111111111111111"}
+    for ts in (0, -86_400_001, 1_795_946_400_000, np.int64(1_795_946_400_000), 253_402_300_799_999, None, "x"):
+        for ev in ({**base, "ts": ts}, MappingProxyType({**base, "ts": ts})):
+            p1, f1 = IDENT.process(ev)
+            p2, f2 = ref.process(ev)
+            assert p1 == p2 and same(tuple(f1.items()), tuple(f2.items()))
+    with pytest.raises((OverflowError, ValueError)):
+        ref.process({**base, "ts": 10**17})
+    with pytest.raises((OverflowError, ValueError)):
+        IDENT.process({**base, "ts": 10**17})

@@ -510,6 +510,169 @@ fail:
     return NULL;
 }
 
+/* days since 1970-01-01 -> civil date (H. Hinnant's algorithm; proleptic Gregorian, as datetime.date) */
+static void civil(long long z, int *y, int *m, int *d) {
+    z += 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long yy = (long long)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yy + (*m <= 2));
+}
+
+/* process(event, plan, ts, has_ip, age) -> (pseudonyms, features): Identity.process in one call.
+ * plan: tuple of (field name, kind code, describe(raw) -> (p, fv, extra) for values off the fast path,
+ * feature names); ts: the event time in ms (int) or None; age(birth, ts) -> float: the reference for
+ * days this kernel does not compute (outside 1970..9999). */
+static PyObject *Kernel_process(Kernel *k, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "process(event, plan, ts, has_ip, age)");
+        return NULL;
+    }
+    PyObject *event = args[0], *plan = args[1], *ts = args[2], *age_fn = args[4];
+    int has_ip = PyObject_IsTrue(args[3]);
+    long long tsv = 0;
+    int have_ts = ts != Py_None;
+    if (have_ts) {
+        tsv = PyLong_AsLongLong(ts);
+        if (tsv == -1 && PyErr_Occurred()) return NULL;
+    }
+    PyObject *pseudo = PyDict_New(), *feats = PyDict_New(), *ip_prefix = NULL, *empty = NULL;
+    if (!pseudo || !feats) goto fail;
+    int is_dict = PyDict_CheckExact(event);
+    Py_ssize_t n = PyTuple_GET_SIZE(plan);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(plan, i);
+        PyObject *name = PyTuple_GET_ITEM(item, 0), *fnames = PyTuple_GET_ITEM(item, 3);
+        int kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+        Py_ssize_t nf = PyTuple_GET_SIZE(fnames);
+        PyObject *raw;
+        if (is_dict) {
+            raw = PyDict_GetItemWithError(event, name);
+            if (!raw && PyErr_Occurred()) goto fail;
+            Py_XINCREF(raw);
+        } else {
+            raw = PyObject_CallMethod(event, "get", "O", name);
+            if (!raw) goto fail;
+        }
+        int missing = !raw || raw == Py_None || (PyUnicode_Check(raw) && PyUnicode_GET_LENGTH(raw) == 0);
+        if (!missing && !PyUnicode_Check(raw)) {
+            if (!empty && !(empty = PyUnicode_FromStringAndSize("", 0))) {
+                Py_DECREF(raw);
+                goto fail;
+            }
+            missing = PyObject_RichCompareBool(raw, empty, Py_EQ);
+            if (missing < 0) {
+                Py_DECREF(raw);
+                goto fail;
+            }
+        }
+        if (missing) {
+            Py_XDECREF(raw);
+            if (PyDict_SetItem(pseudo, name, Py_None) < 0) goto fail;
+            for (Py_ssize_t j = 0; j < nf; j++)
+                if (PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, j), Py_NaN) < 0) goto fail;
+            continue;
+        }
+        PyObject *hit = describe_one(k, kind, raw);
+        if (hit == Py_None) {
+            Py_DECREF(hit);
+            hit = PyObject_CallOneArg(PyTuple_GET_ITEM(item, 2), raw);
+        }
+        Py_DECREF(raw);
+        if (!hit) goto fail;
+        if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 3 || !PyTuple_Check(PyTuple_GET_ITEM(hit, 1))) {
+            Py_DECREF(hit);
+            PyErr_SetString(PyExc_TypeError, "a describer must return (pseudonym, features, extra)");
+            goto fail;
+        }
+        PyObject *p = PyTuple_GET_ITEM(hit, 0), *fv = PyTuple_GET_ITEM(hit, 1), *extra = PyTuple_GET_ITEM(hit, 2);
+        if (PyDict_SetItem(pseudo, name, p) < 0) {
+            Py_DECREF(hit);
+            goto fail;
+        }
+        if (kind == K_NID) {
+            if (nf != 4 || PyTuple_GET_SIZE(fv) != 3) {
+                Py_DECREF(hit);
+                PyErr_SetString(PyExc_ValueError, "national_id has 4 features");
+                goto fail;
+            }
+            PyObject *valid = PyTuple_GET_ITEM(fv, 0), *age = Py_NaN;
+            Py_INCREF(valid);
+            Py_INCREF(age);
+            if (extra != Py_None && have_ts) {
+                long long day = tsv >= 0 ? tsv / 86400000LL : -((-tsv + 86399999LL) / 86400000LL);
+                double a;
+                if (day >= 0 && day <= 2932896) {
+                    int ty, tm, td, by, bm, bd;
+                    civil(day, &ty, &tm, &td);
+                    if (!PyArg_ParseTuple(extra, "iii", &by, &bm, &bd)) {
+                        Py_DECREF(valid), Py_DECREF(age), Py_DECREF(hit);
+                        goto fail;
+                    }
+                    a = (double)(ty - by - ((tm < bm) || (tm == bm && td < bd)));
+                } else {
+                    PyObject *r = PyObject_CallFunctionObjArgs(age_fn, extra, ts, NULL);
+                    a = r ? PyFloat_AsDouble(r) : -1.0;
+                    Py_XDECREF(r);
+                    if (PyErr_Occurred()) {
+                        Py_DECREF(valid), Py_DECREF(age), Py_DECREF(hit);
+                        goto fail;
+                    }
+                }
+                if (a < 0) {
+                    Py_DECREF(valid);
+                    valid = Py_0;
+                    Py_INCREF(valid);
+                } else {
+                    Py_DECREF(age);
+                    age = PyFloat_FromDouble(a);
+                    if (!age) {
+                        Py_DECREF(valid), Py_DECREF(hit);
+                        goto fail;
+                    }
+                }
+            }
+            int r = PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 0), valid) < 0 ||
+                    PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 1), PyTuple_GET_ITEM(fv, 1)) < 0 ||
+                    PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 2), age) < 0 ||
+                    PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 3), PyTuple_GET_ITEM(fv, 2)) < 0;
+            Py_DECREF(valid);
+            Py_DECREF(age);
+            Py_DECREF(hit);
+            if (r) goto fail;
+            continue;
+        }
+        if (kind == K_IP && (!ip_prefix || ip_prefix == Py_None)) { /* the first ip field with a prefix */
+            Py_XDECREF(ip_prefix);
+            ip_prefix = extra;
+            Py_INCREF(ip_prefix);
+        }
+        Py_ssize_t m = PyTuple_GET_SIZE(fv) < nf ? PyTuple_GET_SIZE(fv) : nf;
+        for (Py_ssize_t j = 0; j < m; j++)
+            if (PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, j), PyTuple_GET_ITEM(fv, j)) < 0) {
+                Py_DECREF(hit);
+                goto fail;
+            }
+        Py_DECREF(hit);
+    }
+    if (has_ip && PyDict_SetItemString(pseudo, "ip_prefix", ip_prefix && ip_prefix != Py_None ? ip_prefix : Py_None) < 0)
+        goto fail;
+    Py_XDECREF(ip_prefix);
+    Py_XDECREF(empty);
+    return Py_BuildValue("(NN)", pseudo, feats);
+fail:
+    Py_XDECREF(pseudo);
+    Py_XDECREF(feats);
+    Py_XDECREF(ip_prefix);
+    Py_XDECREF(empty);
+    return NULL;
+}
+
 static PyObject *Kernel_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"key", "persons", "disposable", NULL};
     Py_buffer key;
@@ -564,6 +727,8 @@ static void Kernel_dealloc(Kernel *k) {
 static PyMethodDef Kernel_methods[] = {
     {"describe", (PyCFunction)(void (*)(void))Kernel_describe, METH_FASTCALL,
      "describe(kind, value) -> (pseudonym, features, extra), or None: use the Python reference."},
+    {"process", (PyCFunction)(void (*)(void))Kernel_process, METH_FASTCALL,
+     "process(event, plan, ts, has_ip, age) -> (pseudonyms, features): Identity.process in one call."},
     {"describe_many", (PyCFunction)(void (*)(void))Kernel_describe_many, METH_FASTCALL,
      "describe_many(kind, values) -> list of describe(kind, v) (None for None, '' and non-str), each distinct once."},
     {NULL, NULL, 0, NULL},

@@ -196,6 +196,27 @@ class Identity:
                    dict.fromkeys(fnames, NAN), _KINDS.index(kind))
                   for name, kind, fnames in self._plan)
 
+        # the compiled process(): per field its name, kind code, the reference describer (cached) and feature names
+        self._kplan = tuple((name, code, self._cached(describe, kseed), fnames)
+                            for name, kind, fnames, describe, kseed, _missing, code in self._run)
+
+    def _cached(self, describe: Callable[[Any], Any], kseed: int) -> Callable[[Any], Any]:
+        """``describe`` through the bounded per-value cache (the reference path of :meth:`process`)."""
+        def run(raw: Any) -> Any:
+            cache = self._cache
+            if cache is None or not isinstance(raw, str):
+                return describe(raw)
+            key = xxhash.xxh3_128_digest(raw.encode("utf-8", "surrogatepass"), seed=kseed)
+            hit = cache.get(key)
+            if hit is None:
+                hit = describe(raw)
+                if len(cache) >= self._cache_size:
+                    cache.clear()
+                cache[key] = hit
+            return hit
+
+        return run
+
     def __repr__(self) -> str:
         return f"Identity(key_id={self.key_id!r}, fields={[f for f, _ in self._fields]})"
 
@@ -343,6 +364,11 @@ class Identity:
         Results are cached per value in a bounded cache (emptied when full) keyed by
         a keyed 128-bit hash of the value, seeded per kind: the cache holds no raw value.
         """
+        kernel = self._kernel
+        if kernel is not None:  # the same steps in one compiled call; off its fast path it calls the reference
+            ts = event.get(self._time_field)
+            ts = int(ts) if isinstance(ts, (int, np.integer)) else None
+            return kernel.process(event, self._kplan, ts, self._has_ip, _age_years)  # type: ignore[no-any-return]
         pseudo: dict[str, str | None] = {}
         feats: dict[str, float] = {}
         get = event.get
@@ -350,17 +376,13 @@ class Identity:
         ip_prefix: str | None = None
         cache = self._cache
         size = self._cache_size
-        kernel = self._kernel
-        for name, kind, fnames, describe, kseed, missing, code in self._run:
+        for name, kind, fnames, describe, kseed, missing, _code in self._run:
             raw = get(name)
             if raw is None or raw == "":
                 pseudo[name] = None
                 feats.update(missing)
                 continue
-            hit = None if kernel is None else kernel.describe(code, raw)
-            if hit is not None:  # the compiled kernel: cheaper than the cache's key, so no cache
-                pass
-            elif cache is not None and isinstance(raw, str):
+            if cache is not None and isinstance(raw, str):
                 key = xxhash.xxh3_128_digest(raw.encode("utf-8", "surrogatepass"), seed=kseed)
                 hit = cache.get(key)
                 if hit is None:
