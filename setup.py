@@ -27,6 +27,7 @@ MODULES = {
     "linking": ["linking.c"],
     "identity": ["identity.c"],
     "schema": ["schema.c"],
+    "rules": ["rules.c"],
 }
 
 
