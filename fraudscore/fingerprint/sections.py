@@ -264,6 +264,12 @@ def _family_input(c: CanonicalDevice) -> str:
     return _SEP.join(["fam", c.source, c.os_family or _MISSING, *parts])
 
 
+#: The compiled scheme-1 kernel's plan (``_core.fingerprint.Hasher.sections1``): hardware attribute indices for
+#: app, web and other sources, volatile indices, the component plan, anchor tags, canvas position and index,
+#: renderer, fonts and languages indices, sketch size.
+_S1_PLAN = (_HW_IDX["app"], _HW_IDX["web"], _HW_IDX["web"] + _HW_IDX["app"], _VOL_IDX, _C_PLAN, _ANCHOR_TAGS,
+            _CANVAS_POS, _CANVAS_IDX, _RENDERER_IDX, _FONTS_IDX, _LANGS_IDX, SKETCH_K)
+
 #: Registered schemes: version -> function from canonical device to the three section inputs.
 SCHEMES = {1: _scheme1_sections}
 
@@ -322,6 +328,7 @@ class Fingerprinter:
         self._cache_bytes = int(cache_bytes)
         self._cache_used = 0
         self._cache: OrderedDict[bytes, Fingerprint] | None = OrderedDict() if cache_size else None
+        self._sections1: Any = None  # the compiled from_canonical hashing (scheme 1), see below
         # keyed hashes of low-cardinality inputs (hardware and software sections, common attribute values)
         self._memo: dict[str, str] = {}
         self._comp_memo: tuple[dict[str, int], ...] = tuple({} for _ in _COMP_PLAN)  # per volatile attribute
@@ -334,6 +341,8 @@ class Fingerprinter:
             hasher = core.Hasher(self._prefix, self._seed)
             self._hex = hasher.hex  # type: ignore[method-assign]
             self._components = functools.partial(hasher.components, _C_PLAN)  # type: ignore[method-assign]
+            if scheme == 1 and not self.also:  # all of from_canonical's hashing in one call
+                self._sections1 = functools.partial(hasher.sections1, _S1_PLAN)
 
     def __repr__(self) -> str:
         return f"Fingerprinter(key_id={self.key_id!r}, scheme={self.scheme})"
@@ -385,8 +394,17 @@ class Fingerprinter:
         >>> fpr.from_canonical(canonicalize({"os": "ios"})).scheme
         1
         """
-        fid, hw, sw, vol = self._sections(c, self.scheme)
         vals = c.values
+        sec = self._sections1
+        if sec is not None:  # compiled: bit-identical (tests/fingerprint/test_sections_compiled.py)
+            fid, hw, sw, vol, comps, canvas, keys, fam, rend_h, sketch, n_fonts, lang_items = sec(
+                vals, c.source, c.os_family, c.os_major, c.browser_family, c.browser_major, _family_input(c))
+            touch = vals[_TOUCH_IDX]
+            mobile = c.source == "app" or c.os_family in ("ios", "android") or (
+                touch is not None and touch.isdigit() and int(touch) > 0)
+            return Fingerprint(fid, hw, sw, vol, 1, c, comps, canvas, (), keys, fam, rend_h, sketch, n_fonts,
+                               lang_items, mobile)
+        fid, hw, sw, vol = self._sections(c, self.scheme)
         comps = self._components(vals)
         canvas = None if vals[_CANVAS_IDX] is None else f"c:{comps[_CANVAS_POS]:012x}"
         aliases = tuple(self._sections(c, s)[0] for s in self.also) if self.also else ()
