@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ._core import load as load_core
 from .errors import EventError
 from .limits import MAX_EVENT_FIELDS
 from .schema import (EVENT, EXTRA_FIELD, MAX_STR_LEN, Field, Schema, _is_missing, check_extra, extra_name_ok,
@@ -291,6 +292,13 @@ def _check_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, EventErr
 def _check_str_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, EventError]) -> np.ndarray:
     """Text columns: plain, clean ``str`` values (the common case) inline; anything else by :meth:`Field.check`."""
     vals = raw.tolist()
+    core = load_core("schema")
+    if core is not None:  # the same loop, compiled (fraudscore/_core/schema.c)
+        out_list, slow = core.str_column(vals, MAX_STR_LEN, f.required)
+        out = np.empty(len(vals), dtype=object)
+        out[:] = out_list
+        _check_values(f, name, raw, slow, out, False, errs)
+        return out
     out_list: list[Any] = [None] * len(vals)
     slow: list[int] = []
     for i, v in enumerate(vals):

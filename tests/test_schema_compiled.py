@@ -111,3 +111,47 @@ def test_fast_path_is_taken_and_copies_survive():
     clone = cloudpickle.loads(cloudpickle.dumps(DEFAULT_SCHEMA))
     assert clone._fast is not None and clone.validate(ev) == out
     assert copy.deepcopy(DEFAULT_SCHEMA).validate(ev) == out
+
+
+column_values = st.lists(st.one_of(st.none(), st.text(max_size=8), st.text(" \t\x00a\x1c", max_size=5),
+                                   st.integers(-5, 5), st.floats(allow_nan=True), st.text("a", min_size=510,
+                                                                                         max_size=515)), max_size=30)
+
+
+@settings(deadline=None, max_examples=120)
+@given(column_values, st.booleans())
+def test_batch_text_columns_equal_reference(monkeypatch_values, required):
+    """batch._check_str_column with the compiled loop == without it (values and errors)."""
+    from fraudscore import batch
+
+    f = Field("channel", "str", required=required)
+    raw = np.empty(len(monkeypatch_values), dtype=object)
+    raw[:] = monkeypatch_values
+    errs_c: dict = {}
+    got = batch._check_str_column(f, "channel", raw, errs_c)
+    real = batch.load_core
+    try:
+        batch.load_core = lambda name: None
+        errs_p: dict = {}
+        want = batch._check_str_column(f, "channel", raw, errs_p)
+    finally:
+        batch.load_core = real
+    assert typed(got.tolist()) == typed(want.tolist())
+    assert {k: str(v) for k, v in errs_c.items()} == {k: str(v) for k, v in errs_p.items()}
+
+
+@settings(deadline=None, max_examples=120)
+@given(column_values)
+def test_identity_factorize_equals_reference(values):
+    from fraudscore.identity import columns
+
+    col = np.empty(len(values), dtype=object)
+    col[:] = values
+    codes, uniq = columns._factorize(col, len(values))
+    real = columns.load_core
+    try:
+        columns.load_core = lambda name: None
+        codes_p, uniq_p = columns._factorize(col, len(values))
+    finally:
+        columns.load_core = real
+    assert codes.tolist() == codes_p.tolist() and typed(uniq) == typed(uniq_p)

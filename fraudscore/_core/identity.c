@@ -673,6 +673,59 @@ fail:
     return NULL;
 }
 
+/* factorize(values) -> (int64 codes as bytes, distinct values): the batch path's _factorize (identity/columns.py).
+ * -1 for None, "" and float NaN; equal str values share a code; any other value gets a code of its own. */
+static PyObject *factorize(PyObject *self, PyObject *seq) {
+    PyObject *fast = PySequence_Fast(seq, "values must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    PyObject *codes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    PyObject *uniq = PyList_New(0), *index = PyDict_New();
+    if (!codes || !uniq || !index) goto fail;
+    int64_t *c = (int64_t *)PyBytes_AS_STRING(codes);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = items[i];
+        if (PyUnicode_Check(v)) {
+            if (PyUnicode_GET_LENGTH(v) == 0) {
+                c[i] = -1;
+                continue;
+            }
+            PyObject *hit = PyDict_GetItemWithError(index, v);
+            if (hit) {
+                c[i] = PyLong_AsLongLong(hit);
+                continue;
+            }
+            if (PyErr_Occurred()) goto fail;
+            PyObject *code = PyLong_FromSsize_t(PyList_GET_SIZE(uniq));
+            if (!code || PyDict_SetItem(index, v, code) < 0) {
+                Py_XDECREF(code);
+                goto fail;
+            }
+            Py_DECREF(code);
+        } else if (v == Py_None || (PyFloat_Check(v) && isnan(PyFloat_AS_DOUBLE(v)))) {
+            c[i] = -1;
+            continue;
+        }
+        c[i] = PyList_GET_SIZE(uniq);
+        if (PyList_Append(uniq, v) < 0) goto fail;
+    }
+    Py_DECREF(index);
+    Py_DECREF(fast);
+    return Py_BuildValue("(NN)", codes, uniq);
+fail:
+    Py_XDECREF(codes);
+    Py_XDECREF(uniq);
+    Py_XDECREF(index);
+    Py_DECREF(fast);
+    return NULL;
+}
+
+static PyMethodDef module_methods[] = {
+    {"factorize", factorize, METH_O, "factorize(values) -> (int64 codes as bytes, distinct values); -1 = missing."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyObject *Kernel_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"key", "persons", "disposable", NULL};
     Py_buffer key;
@@ -746,7 +799,7 @@ static PyTypeObject KernelType = {
 
 static struct PyModuleDef moduledef = {
     PyModuleDef_HEAD_INIT, "identity",
-    "Identifier normalisation and keyed pseudonyms (reference: fraudscore/identity/).", -1, NULL,
+    "Identifier normalisation and keyed pseudonyms (reference: fraudscore/identity/).", -1, module_methods,
 };
 
 PyMODINIT_FUNC PyInit_identity(void) {

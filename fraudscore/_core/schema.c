@@ -319,7 +319,67 @@ static PyObject *set_limits(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* str_column(values, max_len, required) -> (out, slow): the text-column fast path of the batch validator
+ * (reference: batch._check_str_column). out[i] is the stripped value of an exact ASCII str without NUL of at
+ * most max_len characters once stripped (non-empty), None for None when not required; every other position
+ * is listed in slow (a list of ints) for the scalar checker. */
+static PyObject *str_column(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "str_column(values, max_len, required)");
+        return NULL;
+    }
+    Py_ssize_t max_len = PyLong_AsSsize_t(args[1]);
+    int required = PyObject_IsTrue(args[2]);
+    if (PyErr_Occurred()) return NULL;
+    PyObject *fast = PySequence_Fast(args[0], "values must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    PyObject *out = PyList_New(n), *slow = PyList_New(0);
+    if (!out || !slow) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = items[i];
+        Py_INCREF(Py_None);
+        PyList_SET_ITEM(out, i, Py_None);
+        if (PyUnicode_CheckExact(v) && PyUnicode_IS_COMPACT_ASCII(v)) {
+            Py_ssize_t len = PyUnicode_GET_LENGTH(v), b = 0, e = len;
+            const Py_UCS1 *c = PyUnicode_1BYTE_DATA(v);
+            while (b < e && ws(c[b])) b++;
+            while (e > b && ws(c[e - 1])) e--;
+            if (e > b && e - b <= max_len && !memchr(c + b, 0, (size_t)(e - b))) {
+                PyObject *r;
+                if (b == 0 && e == len) {
+                    Py_INCREF(v);
+                    r = v;
+                } else {
+                    r = PyUnicode_Substring(v, b, e);
+                    if (!r) goto fail;
+                }
+                PyList_SetItem(out, i, r);
+                continue;
+            }
+        } else if (v == Py_None && !required) {
+            continue;
+        }
+        PyObject *ix = PyLong_FromSsize_t(i);
+        if (!ix || PyList_Append(slow, ix) < 0) {
+            Py_XDECREF(ix);
+            goto fail;
+        }
+        Py_DECREF(ix);
+    }
+    Py_DECREF(fast);
+    return Py_BuildValue("(NN)", out, slow);
+fail:
+    Py_XDECREF(out);
+    Py_XDECREF(slow);
+    Py_DECREF(fast);
+    return NULL;
+}
+
 static PyMethodDef module_methods[] = {
+    {"str_column", (PyCFunction)(void (*)(void))str_column, METH_FASTCALL,
+     "str_column(values, max_len, required) -> (values, slow positions): the batch text-column fast path."},
     {"check_mapping", (PyCFunction)(void (*)(void))check_mapping, METH_FASTCALL,
      "check_mapping(value, max_keys, max_list) -> dict, or None: run the Python checker."},
     {"set_limits", set_limits, METH_VARARGS,
