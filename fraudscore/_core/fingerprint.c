@@ -453,6 +453,131 @@ fail:
     return NULL;
 }
 
+/* -- the attribute loop of canonicalize (reference: fraudscore/fingerprint/canonical.py) ------------------- */
+
+/* canon_values(device, n, keys, strs, resolve, norm, norm_str, norm_cached) -> (values, unknown):
+ * the canonical value of every known attribute of an exact dict ``device`` (None when absent) and the
+ * (name, value) pairs of the unknown ones, in order. Memo hits are read here; every miss calls the
+ * Python reference: resolve(k) -> (name, index or None, kind, cached) for a name not in ``keys``;
+ * norm(kind, v) for uncached attributes; norm_str(i, kind, v) for a str missing from strs[i];
+ * norm_cached(name, kind, v) for other values. Two spellings of one name keep the smaller value. */
+static PyObject *canon_values(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 8 || !PyDict_CheckExact(args[0]) || !PyDict_Check(args[2]) || !PyTuple_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "canon_values(device, n, keys, strs, resolve, norm, norm_str, norm_cached)");
+        return NULL;
+    }
+    PyObject *dev = args[0], *keys = args[2], *strs = args[3];
+    Py_ssize_t n = PyLong_AsSsize_t(args[1]);
+    if (n < 0 || n != PyTuple_GET_SIZE(strs)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "one memo per attribute");
+        return NULL;
+    }
+    PyObject *vals = PyList_New(n), *unknown = PyList_New(0);
+    if (!vals || !unknown) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_INCREF(Py_None);
+        PyList_SET_ITEM(vals, i, Py_None);
+    }
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(dev, &pos, &k, &v)) {
+        Py_INCREF(k);
+        Py_INCREF(v);
+        PyObject *res = PyUnicode_CheckExact(k) ? PyDict_GetItemWithError(keys, k) : NULL, *nv = NULL;
+        if (res) {
+            Py_INCREF(res);
+        } else {
+            if (PyErr_Occurred()) goto item_fail;
+            res = PyObject_CallOneArg(args[4], k);
+            if (!res) goto item_fail;
+        }
+        if (!PyTuple_Check(res) || PyTuple_GET_SIZE(res) != 4) {
+            Py_DECREF(res);
+            PyErr_SetString(PyExc_TypeError, "resolve must return (name, index, kind, cached)");
+            goto item_fail;
+        }
+        PyObject *name = PyTuple_GET_ITEM(res, 0), *ix = PyTuple_GET_ITEM(res, 1), *kind = PyTuple_GET_ITEM(res, 2);
+        if (ix == Py_None) {
+            PyObject *pair = PyTuple_Pack(2, name, v);
+            Py_DECREF(res);
+            if (!pair || PyList_Append(unknown, pair) < 0) {
+                Py_XDECREF(pair);
+                goto item_fail;
+            }
+            Py_DECREF(pair);
+            Py_DECREF(k);
+            Py_DECREF(v);
+            continue;
+        }
+        Py_ssize_t i = PyLong_AsSsize_t(ix);
+        if (i < 0 || i >= n) {
+            Py_DECREF(res);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "attribute index out of range");
+            goto item_fail;
+        }
+        if (v == Py_None) {
+            Py_DECREF(res);
+            Py_DECREF(k);
+            Py_DECREF(v);
+            continue;
+        }
+        int cached = PyObject_IsTrue(PyTuple_GET_ITEM(res, 3));
+        if (!cached) {
+            nv = PyObject_CallFunctionObjArgs(args[5], kind, v, NULL);
+        } else if (PyUnicode_CheckExact(v)) {
+            PyObject *memo = PyTuple_GET_ITEM(strs, i);
+            nv = PyDict_Check(memo) ? PyDict_GetItemWithError(memo, v) : NULL;
+            if (nv) {
+                Py_INCREF(nv);
+            } else if (!PyErr_Occurred()) {
+                PyObject *ii = PyLong_FromSsize_t(i);
+                nv = ii ? PyObject_CallFunctionObjArgs(args[6], ii, kind, v, NULL) : NULL;
+                Py_XDECREF(ii);
+            }
+        } else {
+            nv = PyObject_CallFunctionObjArgs(args[7], name, kind, v, NULL);
+        }
+        Py_DECREF(res);
+        if (!nv) goto item_fail;
+        if (nv != Py_None) {
+            PyObject *old = PyList_GET_ITEM(vals, i);
+            if (old == Py_None) {
+                PyList_SetItem(vals, i, nv); /* steals nv */
+                nv = NULL;
+            } else {
+                int lt = PyObject_RichCompareBool(nv, old, Py_LT); /* min(old, nv): nv only when smaller */
+                if (lt < 0) {
+                    Py_DECREF(nv);
+                    goto item_fail;
+                }
+                if (lt) {
+                    PyList_SetItem(vals, i, nv);
+                    nv = NULL;
+                }
+            }
+        }
+        Py_XDECREF(nv);
+        Py_DECREF(k);
+        Py_DECREF(v);
+        continue;
+    item_fail:
+        Py_DECREF(k);
+        Py_DECREF(v);
+        goto fail;
+    }
+    return Py_BuildValue("(NN)", vals, unknown);
+fail:
+    Py_XDECREF(vals);
+    Py_XDECREF(unknown);
+    return NULL;
+}
+
+static PyMethodDef module_methods[] = {
+    {"canon_values", (PyCFunction)(void (*)(void))canon_values, METH_FASTCALL,
+     "canon_values(device, n, keys, strs, resolve, norm, norm_str, norm_cached) -> (values, unknown pairs)."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyMethodDef Hasher_methods[] = {
     {"sections1", (PyCFunction)(void (*)(void))Hasher_sections1, METH_FASTCALL,
      "sections1(plan, vals, source, os_family, os_major, browser_family, browser_major, family_text) -> the "
@@ -475,7 +600,7 @@ static PyTypeObject HasherType = {
 
 static struct PyModuleDef moduledef = {
     PyModuleDef_HEAD_INIT, "fingerprint",
-    "Sectioned keyed xxh3 hashing (reference: fraudscore/fingerprint/sections.py).", -1, NULL,
+    "Sectioned keyed xxh3 hashing (reference: fraudscore/fingerprint/sections.py).", -1, module_methods,
 };
 
 PyMODINIT_FUNC PyInit_fingerprint(void) {
