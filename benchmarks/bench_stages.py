@@ -9,8 +9,8 @@ same run:
   process gives two scorers the same ``--warm`` events of history, then runs one stage's code (copied
   from ``StagedScorer.score``) over ``--events`` further events whose inputs the second scorer computed
   (the first has not seen them: caches miss as in a live stream), inside ``operator.call`` under
-  ``valgrind --tool=callgrind --toggle-collect=_operator_call*``: only that loop is counted. Stable on a
-  loaded machine.
+  ``valgrind --tool=callgrind --toggle-collect=_operator_call --dump-after=_operator_call``: only those
+  loops are counted, one dump per stage. Stable on a loaded machine.
 * ``wall``: the per-stage medians of ``StagedScorer`` (µs) on the same event stream, the two trees'
   processes alternated ``--repeats`` times; medians of the run medians.
 * ``batch``: ``Scorer.score_batch`` events/s at ``--rows`` rows (default and large bundle) against
@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -56,11 +55,11 @@ def bundle(name):
     return Bundle.load(os.path.join(cache, name), key=ctx.keys)
 """
 
-CHILD_STAGE = PRELUDE + r"""
+CHILD_STAGE = PRELUDE + f"STAGES = {STAGES!r}\n" + r"""
 from _operator import call  # the measured loop runs inside operator.call: callgrind collects only there
 from fraudscore.fingerprint import DEVICE_FEATURES, device_signals
 from fraudscore.rules import combine
-stage, m, warm = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+m, warm = int(sys.argv[2]), int(sys.argv[3])
 NAN = float("nan")
 b = bundle("large")
 events = events_stream(warm + 2 * m, seed=202).to_records()
@@ -76,7 +75,7 @@ for ev in events[warm:]:  # each stage's inputs, computed by B (A has not seen t
 sc, pipe = A, A.pipeline
 
 
-def run(rows):
+def run(stage, rows):
     if stage == "schema":
         for ev, v, rec, x in rows:
             sc.schema.validate(ev)
@@ -107,8 +106,9 @@ def run(rows):
             sc.policy.decide(500, None, 0)
 
 
-run(inputs[m:])  # warm the code paths on other events (lazy imports, first-use caches)
-call(run, inputs[:m])
+for stage in STAGES:  # callgrind dumps the counts of each call() apart: one part file per stage
+    run(stage, inputs[m:])  # warm the code paths on other events (lazy imports, first-use caches)
+    call(run, stage, inputs[:m])
 """
 
 CHILD_WALL = PRELUDE + r"""
@@ -146,22 +146,22 @@ def child(tree: str, code: str, *args: str, valgrind: str | None = None) -> str:
     env.pop("FRAUDSCORE_PURE_PYTHON", None)
     cmd = [sys.executable, "-c", code, *args]
     if valgrind:
-        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=_operator_call*",
-               f"--callgrind-out-file={valgrind}", *cmd]
+        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=_operator_call",
+               "--dump-after=_operator_call", f"--callgrind-out-file={valgrind}", *cmd]
     out = subprocess.run(cmd, env=env, cwd=tree, check=True, capture_output=True, text=True)
     return out.stdout
 
 
-def instructions(tree: str, cache: str, stage: str, m: int, warm: int) -> int:
-    """Instructions of the stage's loop over ``m`` events (collected inside ``operator.call`` only)."""
+def instructions(tree: str, cache: str, m: int, warm: int) -> dict[str, int]:
+    """Instructions of each stage's loop over ``m`` events (collected inside ``operator.call`` only, one dump each)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "cg.out")
-        child(tree, CHILD_STAGE, cache, stage, str(m), str(warm), valgrind=path)
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith(("summary:", "totals:")):
-                    return int(re.split(r"\s+", line.strip())[1])
-    raise RuntimeError("no callgrind summary")
+        child(tree, CHILD_STAGE, cache, str(m), str(warm), valgrind=path)
+        out = {}
+        for j, stage in enumerate(STAGES, start=1):
+            with open(f"{path}.{j}", encoding="utf-8") as fh:
+                out[stage] = next(int(line.split()[1]) for line in fh if line.startswith("summary:"))
+        return out
 
 
 def main() -> int:
@@ -186,15 +186,14 @@ def main() -> int:
         if shutil.which("valgrind") is None:
             print("valgrind is not installed; skipping callgrind")
         else:
+            counts = {label: instructions(tree, cache, args.events, args.warm)
+                      for label, tree in (("base", base), ("candidate", cand))}
             for stage in STAGES:
-                per = {}
-                for label, tree in (("base", base), ("candidate", cand)):
-                    per[label] = instructions(tree, cache, stage, args.events, args.warm) / args.events
-                rows.append(result(f"stages/callgrind/{stage}", per["candidate"], "instructions/event",
-                                   f"{stage} on the base build", per["base"],
+                b, c = counts["base"][stage] / args.events, counts["candidate"][stage] / args.events
+                rows.append(result(f"stages/callgrind/{stage}", c, "instructions/event",
+                                   f"{stage} on the base build", b,
                                    {**params, "events": args.events, "warm": args.warm}))
-                print(f"callgrind {stage:12s} base {per['base']:10.0f}  candidate {per['candidate']:10.0f}  "
-                      f"ratio {per['candidate'] / per['base']:.3f}", flush=True)
+                print(f"callgrind {stage:12s} base {b:10.0f}  candidate {c:10.0f}  ratio {c / b:.3f}", flush=True)
     if "wall" in args.measures:
         runs: dict[str, list[dict[str, float]]] = {"base": [], "candidate": []}
         for _ in range(args.repeats):
