@@ -137,6 +137,139 @@ static int call_bool(PyObject *fn, PyObject *values) {
     return b;
 }
 
+/* where leaves read their values: a dict (values), or the parts it is made of (record, feature vector x with
+ * a name -> column index, and a callable that builds the dict for the Python closures, once) */
+typedef struct {
+    PyObject *values;   /* the dict, or NULL until built from the parts */
+    PyObject *record, *index, *make;
+    const double *x;
+    Py_ssize_t nx;
+} Src;
+
+static PyObject *src_values(Src *s) {
+    if (!s->values) s->values = PyObject_CallNoArgs(s->make);
+    return s->values;
+}
+
+/* the value of a leaf's name: 1 with *d set (a float), 0 (not a float: use the closure), -1 error */
+static int leaf_float(Src *s, PyObject *name, double *d) {
+    if (s->values) {
+        PyObject *v = PyDict_GetItemWithError(s->values, name);
+        if (v && PyFloat_CheckExact(v)) {
+            *d = PyFloat_AS_DOUBLE(v);
+            return 1;
+        }
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    PyObject *j = PyDict_GetItemWithError(s->index, name);
+    if (j) { /* a feature: the vector's value overrides the record's, as in dict(record).update(features) */
+        Py_ssize_t k = PyLong_AsSsize_t(j);
+        if (k < 0 || k >= s->nx) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "feature index out of range");
+            return -1;
+        }
+        *d = s->x[k];
+        return 1;
+    }
+    if (PyErr_Occurred()) return -1;
+    PyObject *v = PyDict_GetItemWithError(s->record, name);
+    if (v && PyFloat_CheckExact(v)) {
+        *d = PyFloat_AS_DOUBLE(v);
+        return 1;
+    }
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static int call_src(PyObject *fn, Src *s) {
+    PyObject *values = src_values(s);
+    if (!values) return -1;
+    PyObject *r = PyObject_CallOneArg(fn, values);
+    if (!r) return -1;
+    int b = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return b;
+}
+
+/* 1 true, 0 false, -1 error */
+static int eval_src(Program *P, Py_ssize_t i, Src *s) {
+    Node *n = &P->nodes[i];
+    switch (n->kind) {
+    case N_AND:
+        for (Py_ssize_t j = 0; j < n->count; j++) {
+            int r = eval_src(P, P->kids[n->first + j], s);
+            if (r <= 0) return r;
+        }
+        return 1;
+    case N_OR:
+        for (Py_ssize_t j = 0; j < n->count; j++) {
+            int r = eval_src(P, P->kids[n->first + j], s);
+            if (r != 0) return r;
+        }
+        return 0;
+    case N_NOT: {
+        int r = eval_src(P, P->kids[n->first], s);
+        return r < 0 ? r : !r;
+    }
+    case N_CMP: {
+        double x, c = n->c;
+        int f = leaf_float(s, n->name, &x);
+        if (f < 0) return -1;
+        if (f) {
+            switch (n->op) {
+            case 0: return x > c;
+            case 1: return x >= c;
+            case 2: return x < c;
+            case 3: return x <= c;
+            case 4: return x == c;
+            default: return x == x && x != c;
+            }
+        }
+        return call_src(n->fallback, s);
+    }
+    default:
+        return call_src(n->fallback, s);
+    }
+}
+
+/* fired_parts(record, x, index, make_values) -> (indices, values or None): fired() over the dict
+ * dict(record) + {name: x[index[name]]} without building it (make_values() builds it, at most once, when a
+ * Python closure needs it; it is returned so hits can render their reasons from it) */
+static PyObject *Program_fired_parts(Program *P, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "fired_parts(record: dict, x, index: dict, make_values)");
+        return NULL;
+    }
+    Py_buffer buf;
+    if (PyObject_GetBuffer(args[1], &buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return NULL;
+    if (buf.itemsize != 8 || !buf.format || strcmp(buf.format, "d") != 0) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_TypeError, "x must be a contiguous float64 vector");
+        return NULL;
+    }
+    Src s = {NULL, args[0], args[2], args[3], (const double *)buf.buf, buf.len / 8};
+    PyObject *out = PyList_New(0);
+    if (!out) goto fail;
+    for (Py_ssize_t r = 0; r < P->n_roots; r++) {
+        int b = eval_src(P, P->roots[r], &s);
+        if (b < 0) goto fail;
+        if (b) {
+            PyObject *ix = PyLong_FromSsize_t(r);
+            if (!ix || PyList_Append(out, ix) < 0) {
+                Py_XDECREF(ix);
+                goto fail;
+            }
+            Py_DECREF(ix);
+        }
+    }
+    PyBuffer_Release(&buf);
+    return Py_BuildValue("(NN)", out, s.values ? s.values : (Py_INCREF(Py_None), Py_None));
+fail:
+    PyBuffer_Release(&buf);
+    Py_XDECREF(out);
+    Py_XDECREF(s.values);
+    return NULL;
+}
+
 /* 1 true, 0 false, -1 error */
 static int eval(Program *P, Py_ssize_t i, PyObject *values) {
     Node *n = &P->nodes[i];
@@ -257,6 +390,8 @@ static void Program_dealloc(Program *P) {
 
 static PyMethodDef Program_methods[] = {
     {"fired", (PyCFunction)Program_fired, METH_O, "fired(values) -> indices of the rules whose condition holds."},
+    {"fired_parts", (PyCFunction)(void (*)(void))Program_fired_parts, METH_FASTCALL,
+     "fired_parts(record, x, index, make_values) -> (indices, values or None): fired() without building values."},
     {"__reduce__", (PyCFunction)Program_reduce, METH_NOARGS, "Rebuilt from its condition trees."},
     {NULL, NULL, 0, NULL},
 };

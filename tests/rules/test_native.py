@@ -71,3 +71,34 @@ def test_ruleset_evaluate_uses_the_program_and_agrees():
     for vals in ({"x": 2.0, "y": "web", "z": "web"}, {"x": float("nan"), "y": None}, {"x": 1, "y": "p:1"}, {}):
         assert crs.evaluate(vals) == ref.evaluate(vals)
     assert condition_tree(parse_expression("y in @strs"), LIST_SETS)[0] == "py"
+
+
+@settings(deadline=None, max_examples=120, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(trees, expressions), min_size=1, max_size=5), tables(), st.data())
+def test_evaluate_parts_equals_evaluate(texts, table, data):
+    """Rules over (record, feature vector) without the merged dict == evaluate(merged dict), hits and reasons."""
+    import math
+
+    import numpy as np
+
+    _cols, rows, _n = table
+    rules = []
+    for j, t in enumerate(texts):
+        try:
+            parse_expression(t)
+        except RuleSyntaxError:
+            assume(False)
+        rules.append(Rule(f"R{j}", t, action="review", score=j, reason="value {a} and {s}"))
+    rs = RuleSet(rules, lists=LISTS)
+    names_all = ("a", "b", "m", "f", "s", "t")
+    try:
+        crs = rs.compile(list(names_all))
+    except Exception:  # noqa: BLE001 - a template or name the generator made invalid
+        assume(False)
+    feats = tuple(data.draw(st.lists(st.sampled_from(["a", "b", "f", "m"]), min_size=1, max_size=4)))
+    for row in rows:
+        record = {k: v for k, v in row.items() if data.draw(st.booleans())}
+        x = np.array([row[n] if isinstance(row.get(n), float) else math.nan for n in feats], dtype=np.float64)
+        merged = dict(record)
+        merged.update(zip(feats, x.tolist()))
+        assert crs.evaluate_parts(record, x, feats) == crs.evaluate(merged)
