@@ -392,7 +392,7 @@ static PyObject *d_ip(Kernel *k, const char *b, const char *e, int *fallback) {
             len = 0;
             continue;
         }
-        if (!is_digit(*c)) {
+        if (!is_digit(*c) || len == 3) { /* a fourth digit: not the dotted fast path */
             ok = 0;
             break;
         }

@@ -361,8 +361,11 @@ class Identity:
 
         Notes
         -----
-        Results are cached per value in a bounded cache (emptied when full) keyed by
-        a keyed 128-bit hash of the value, seeded per kind: the cache holds no raw value.
+        With the compiled kernel (``fraudscore/_core/identity.c``) the whole event is one
+        call: printable-ASCII values are normalised and pseudonymised in C (cheaper than a
+        cache lookup), every other value by the describers below. Results of the describers
+        are cached per value in a bounded cache (emptied when full) keyed by a keyed 128-bit
+        hash of the value, seeded per kind: the cache holds no raw value.
         """
         kernel = self._kernel
         if kernel is not None:  # the same steps in one compiled call; off its fast path it calls the reference
