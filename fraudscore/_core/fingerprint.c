@@ -572,6 +572,89 @@ fail:
     return NULL;
 }
 
+/* -- the fingerprint cache's key of a device mapping (reference: Fingerprinter.fingerprint, a repr key) ------ */
+
+static int key_value(XXH3_state_t *st, PyObject *v, int depth) {
+    if (v == Py_None) {
+        XXH3_128bits_update(st, "n", 1);
+        return 0;
+    }
+    if (PyBool_Check(v)) {
+        XXH3_128bits_update(st, v == Py_True ? "T" : "F", 1);
+        return 0;
+    }
+    if (PyUnicode_CheckExact(v)) {
+        Py_ssize_t n;
+        const char *u;
+        if (PyUnicode_IS_COMPACT_ASCII(v)) {
+            u = (const char *)PyUnicode_DATA(v);
+            n = PyUnicode_GET_LENGTH(v);
+        } else {
+            u = PyUnicode_AsUTF8AndSize(v, &n);
+            if (!u) {
+                PyErr_Clear();
+                return 1; /* lone surrogates: the repr key */
+            }
+        }
+        uint64_t len = (uint64_t)n;
+        XXH3_128bits_update(st, "s", 1);
+        XXH3_128bits_update(st, &len, sizeof len);
+        XXH3_128bits_update(st, u, (size_t)n);
+        return 0;
+    }
+    if (PyLong_CheckExact(v)) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow || (x == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            return 1;
+        }
+        XXH3_128bits_update(st, "i", 1);
+        XXH3_128bits_update(st, &x, sizeof x);
+        return 0;
+    }
+    if (PyFloat_CheckExact(v)) {
+        double d = PyFloat_AS_DOUBLE(v);
+        XXH3_128bits_update(st, "f", 1);
+        XXH3_128bits_update(st, &d, sizeof d);
+        return 0;
+    }
+    if (PyList_CheckExact(v) && depth == 0) {
+        uint64_t len = (uint64_t)PyList_GET_SIZE(v);
+        XXH3_128bits_update(st, "l", 1);
+        XXH3_128bits_update(st, &len, sizeof len);
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); i++) {
+            int r = key_value(st, PyList_GET_ITEM(v, i), 1);
+            if (r) return r;
+        }
+        return 0;
+    }
+    return 1; /* anything else: the repr key */
+}
+
+/* mapping_key(device) -> 16 bytes, or None (use the repr key): a keyed 128-bit hash of the dict's items in
+ * order, type-tagged and length-prefixed, so equal keys mean equal mappings as repr() keys do (up to
+ * 128-bit collisions). The stream starts with a 0xff byte, which no UTF-8 repr text starts with. */
+static PyObject *Hasher_mapping_key(Hasher *h, PyObject *dev) {
+    if (!PyDict_CheckExact(dev)) Py_RETURN_NONE;
+    XXH3_state_t st;
+    XXH3_128bits_reset_withSeed(&st, h->seed);
+    XXH3_128bits_update(&st, "\xff", 1);
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(dev, &pos, &k, &v)) {
+        if (!PyUnicode_CheckExact(k)) Py_RETURN_NONE;
+        int r = key_value(&st, k, 1);
+        if (!r) r = key_value(&st, v, 0);
+        if (r < 0) return NULL;
+        if (r) Py_RETURN_NONE;
+    }
+    XXH128_hash_t d = XXH3_128bits_digest(&st);
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, d);
+    return PyBytes_FromStringAndSize((const char *)c.digest, 16);
+}
+
 static PyMethodDef module_methods[] = {
     {"canon_values", (PyCFunction)(void (*)(void))canon_values, METH_FASTCALL,
      "canon_values(device, n, keys, strs, resolve, norm, norm_str, norm_cached) -> (values, unknown pairs)."},
@@ -579,6 +662,8 @@ static PyMethodDef module_methods[] = {
 };
 
 static PyMethodDef Hasher_methods[] = {
+    {"mapping_key", (PyCFunction)Hasher_mapping_key, METH_O,
+     "mapping_key(device) -> 16-byte cache key of an exact dict, or None: use the repr key."},
     {"sections1", (PyCFunction)(void (*)(void))Hasher_sections1, METH_FASTCALL,
      "sections1(plan, vals, source, os_family, os_major, browser_family, browser_major, family_text) -> the "
      "hashes of Fingerprinter.from_canonical for scheme 1."},

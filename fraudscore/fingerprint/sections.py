@@ -329,6 +329,7 @@ class Fingerprinter:
         self._cache_used = 0
         self._cache: OrderedDict[bytes, Fingerprint] | None = OrderedDict() if cache_size else None
         self._sections1: Any = None  # the compiled from_canonical hashing (scheme 1), see below
+        self._mapping_key: Any = None  # the compiled cache key of a device dict (else a repr-text key)
         # keyed hashes of low-cardinality inputs (hardware and software sections, common attribute values)
         self._memo: dict[str, str] = {}
         self._comp_memo: tuple[dict[str, int], ...] = tuple({} for _ in _COMP_PLAN)  # per volatile attribute
@@ -341,6 +342,7 @@ class Fingerprinter:
             hasher = core.Hasher(self._prefix, self._seed)
             self._hex = hasher.hex  # type: ignore[method-assign]
             self._components = functools.partial(hasher.components, _C_PLAN)  # type: ignore[method-assign]
+            self._mapping_key = hasher.mapping_key
             if scheme == 1 and not self.also:  # all of from_canonical's hashing in one call
                 self._sections1 = functools.partial(hasher.sections1, _S1_PLAN)
 
@@ -472,8 +474,10 @@ class Fingerprinter:
         cache = self._cache
         if cache is None:
             return self.from_canonical(canonicalize(device))
-        text = repr(device) if type(device) is dict else repr(tuple(device.items()))  # repr(dict) is cheaper
-        key = xxhash.xxh3_128_digest(text.encode("utf-8", "surrogatepass"), seed=self._seed)
+        key = None if self._mapping_key is None else self._mapping_key(device)  # compiled: no repr text
+        if key is None:
+            text = repr(device) if type(device) is dict else repr(tuple(device.items()))  # repr(dict) is cheaper
+            key = xxhash.xxh3_128_digest(text.encode("utf-8", "surrogatepass"), seed=self._seed)
         fp = cache.get(key)
         if fp is None:
             fp = self.from_canonical(canonicalize(device))

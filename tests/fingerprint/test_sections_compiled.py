@@ -98,3 +98,24 @@ def test_sections1_on_synthetic_devices():
     ref = Fingerprinter(KEYS, cache_size=0)
     ref._sections1 = None
     assert fast.fingerprint_many(devs) == ref.fingerprint_many(devs)
+
+
+@settings(deadline=None, max_examples=80)
+@given(st.lists(devices, min_size=1, max_size=10))
+def test_cached_fingerprints_through_the_compiled_key_equal_uncached(devs):
+    cached = Fingerprinter(KEYS)
+    plain = Fingerprinter(KEYS, cache_size=0)
+    assert cached._mapping_key is not None
+    for d in devs + devs:
+        assert cached.fingerprint(d) == plain.fingerprint(d)
+
+
+def test_mapping_key_tells_types_apart_and_hands_over_the_rest():
+    key = Fingerprinter(KEYS)._mapping_key
+    forms = [{"a": 1}, {"a": True}, {"a": 1.0}, {"a": "1"}, {"a": ["1"]}, {"a": [1]}, {"a": None}, {"a": "",
+             "b": ""}, {"a": "", "": "b"}, {"a": "b"}, {"b": "a"}, {"a": 1, "b": 2}, {"b": 2, "a": 1}, {}]
+    keys = [key(f) for f in forms]
+    assert all(k is not None and len(k) == 16 for k in keys) and len(set(keys)) == len(keys)
+    assert key({"a": 1}) == key({"a": 1})
+    for other in ({"a": (1,)}, {"a": [[1]]}, {1: "a"}, {"a": 10**30}, {"a": "\ud800"}):
+        assert key(other) is None
