@@ -429,7 +429,7 @@ def canonicalize(device: Mapping[str, Any]) -> CanonicalDevice:
     True
     """
     extra: dict[str, str] = {}
-    core = load_core("fingerprint") if type(device) is dict else None
+    core = _CORE if type(device) is dict else None
     if core is not None:  # the same attribute loop, compiled (fraudscore/_core/fingerprint.c); misses call back
         vals, unknown = core.canon_values(device, len(ATTRIBUTE_NAMES), _KEYS, _STR_VALUES, _resolve_remember,
                                           _norm, _norm_str, _norm_cached)
@@ -438,6 +438,11 @@ def canonicalize(device: Mapping[str, Any]) -> CanonicalDevice:
     else:
         vals = _attribute_values(device, extra)
     return _derive(vals, extra)
+
+
+#: The compiled attribute loop (``_core.fingerprint.canon_values``), resolved once at import (``load`` reads the
+#: environment on every call, which would cost more than the loop saves); ``None``: the Python loop.
+_CORE = load_core("fingerprint")
 
 
 def _resolve_remember(k: Any) -> tuple[str, int | None, str, bool]:

@@ -29,12 +29,16 @@ values = st.one_of(st.none(), text, st.sampled_from(["android", "iOS", "13.0.0",
 
 
 def reference(device):
-    real = canonical.load_core
+    real = canonical._CORE
     try:
-        canonical.load_core = lambda name: None
+        canonical._CORE = None
         return canonicalize(device)
     finally:
-        canonical.load_core = real
+        canonical._CORE = real
+
+
+def test_the_compiled_loop_is_in_use():
+    assert canonical._CORE is core
 
 
 @settings(deadline=None, max_examples=300)
