@@ -157,3 +157,9 @@ def test_process_edges_equal_the_reference():
         ref.process({**base, "ts": 10**17})
     with pytest.raises((OverflowError, ValueError)):
         IDENT.process({**base, "ts": 10**17})
+
+
+def test_province_codes_are_the_reference():
+    from fraudscore.identity.normalize import CN_PROVINCE_CODES
+
+    assert core.PROVINCES == CN_PROVINCE_CODES

@@ -31,6 +31,7 @@ typedef struct {
 } Kernel;
 
 static const char HEX[] = "0123456789abcdef";
+static char REGION[100]; /* CN_PROVINCE_CODES of normalize.py (PROVINCES, exported for the parity test) */
 static PyObject *Py_0, *Py_1, *Py_NaN, *PROVINCES;
 
 static PyObject *pseudo(Kernel *k, int kind, const char *s, Py_ssize_t n) {
@@ -59,6 +60,21 @@ static PyObject *flag(int b) {
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 static int is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || is_digit(c); }
 
+/* a new 3-tuple that steals a, b and c (all non-NULL) */
+static PyObject *pack3(PyObject *a, PyObject *b, PyObject *c) {
+    PyObject *t = PyTuple_New(3);
+    if (!t) {
+        Py_DECREF(a);
+        Py_DECREF(b);
+        Py_DECREF(c);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(t, 0, a);
+    PyTuple_SET_ITEM(t, 1, b);
+    PyTuple_SET_ITEM(t, 2, c);
+    return t;
+}
+
 /* (p, (f...), extra) with p = pseudonym of s[:n] (or None when s is NULL); steals the float refs */
 static PyObject *result(Kernel *k, int kind, const char *s, Py_ssize_t n, PyObject *feats, PyObject *extra) {
     if (!feats || !extra) {
@@ -78,7 +94,7 @@ static PyObject *result(Kernel *k, int kind, const char *s, Py_ssize_t n, PyObje
         p = Py_None;
         Py_INCREF(p);
     }
-    return Py_BuildValue("(NNN)", p, feats, extra);
+    return pack3(p, feats, extra);
 }
 
 static PyObject *tuple3(PyObject *a, PyObject *b, PyObject *c) {
@@ -88,7 +104,7 @@ static PyObject *tuple3(PyObject *a, PyObject *b, PyObject *c) {
         Py_XDECREF(c);
         return NULL;
     }
-    return Py_BuildValue("(NNN)", a, b, c);
+    return pack3(a, b, c);
 }
 
 static PyObject *none_ref(void) {
@@ -156,13 +172,9 @@ static PyObject *d_nid(Kernel *k, const char *b, const char *e) {
     int checksum_ok = id_checksum(s) == s[17];
     int y = num(s + 6, 4), m = num(s + 10, 2), d = num(s + 12, 2);
     int birth_ok = y >= 1900 && y <= 2199 && valid_date(y, m, d);
-    PyObject *reg = PyLong_FromLong(num(s, 2));
-    if (!reg) return NULL;
-    int region_ok = PySet_Contains(PROVINCES, reg);
-    Py_DECREF(reg);
-    if (region_ok < 0) return NULL;
+    int region_ok = REGION[num(s, 2)];
     int male = (s[16] - '0') % 2 == 1;
-    PyObject *birth = birth_ok ? Py_BuildValue("(iii)", y, m, d) : none_ref();
+    PyObject *birth = birth_ok ? tuple3(PyLong_FromLong(y), PyLong_FromLong(m), PyLong_FromLong(d)) : none_ref();
     return result(k, K_NID, s, 18, tuple3(flag(checksum_ok && birth_ok && region_ok), flag(checksum_ok), flag(male)),
                   birth);
 }
@@ -814,6 +826,7 @@ PyMODINIT_FUNC PyInit_identity(void) {
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         PyObject *c = PyLong_FromLong(codes[i]);
         if (!c || PySet_Add(PROVINCES, c) < 0) return NULL;
+        REGION[codes[i]] = 1;
         Py_DECREF(c);
     }
     PyObject *m = PyModule_Create(&moduledef);
