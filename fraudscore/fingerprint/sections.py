@@ -443,7 +443,8 @@ class Fingerprinter:
         """Fingerprints of many device mappings, equal to :meth:`fingerprint` of each.
 
         For batches of mostly new devices: the LRU cache is neither read nor filled
-        (its key costs a ``repr`` of the mapping and it would only churn).
+        (it would only churn); with the compiled core, equal mappings within the call are
+        fingerprinted once (keyed by a compiled hash of their items).
 
         Examples
         --------
@@ -454,7 +455,23 @@ class Fingerprinter:
         (True, None)
         """
         from_canonical = self.from_canonical
-        return [from_canonical(canonicalize(d)) if d else None for d in devices]
+        key = self._mapping_key
+        if key is None:
+            return [from_canonical(canonicalize(d)) if d else None for d in devices]
+        memo: dict[bytes, Fingerprint] = {}  # equal mappings in one batch: fingerprinted once (compiled key)
+        out: list[Fingerprint | None] = []
+        for d in devices:
+            if not d:
+                out.append(None)
+                continue
+            k = key(d)
+            fp = None if k is None else memo.get(k)
+            if fp is None:
+                fp = from_canonical(canonicalize(d))
+                if k is not None:
+                    memo[k] = fp
+            out.append(fp)
+        return out
 
     def fingerprint(self, device: Mapping[str, Any] | None) -> Fingerprint | None:
         """Fingerprint a ``device`` mapping; ``None`` (or an empty mapping) gives ``None``.
