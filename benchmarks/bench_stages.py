@@ -127,6 +127,7 @@ print(json.dumps({k: float(np.median(st.times[k])) / 1e3 for k in STAGES}))
 """
 
 CHILD_BATCH = PRELUDE + r"""
+import statistics
 name, rows, reps = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 b = bundle(name)
 cols = events_stream(rows, seed=404).columns
@@ -138,7 +139,7 @@ for _ in range(reps):
     t0 = time.perf_counter(); sc.score_batch(cols); ts.append(time.perf_counter() - t0)
     t0 = time.perf_counter(); b.model.booster.predict(X); tb.append(time.perf_counter() - t0)
 print(json.dumps({"score_batch": rows / statistics.median(ts), "lightgbm": rows / statistics.median(tb)}))
-""".replace("import json, os, sys, time", "import json, os, statistics, sys, time")
+"""
 
 
 def child(tree: str, code: str, *args: str, valgrind: str | None = None) -> str:
