@@ -65,10 +65,10 @@ import numpy as np
 
 from ._checkers import compile_check as _compile
 from .errors import ConfigError, EventError
-from ._core import load as load_core
-from .limits import (MAX_ATTR_STR_LEN, MAX_DEVICE_ATTRIBUTES, MAX_DEVICE_CHARS, MAX_EVENT_FIELDS, MAX_LIST_ITEM_LEN,
-                     MAX_LIST_LEN, MAX_NAME_LEN, MAX_STR_LEN)
-from .timeutil import SECONDS_MS_CUTOFF, TS_MAX_MS, TS_MIN_MS, to_epoch_ms
+from ._checkers import compiled_validator as _validator
+from ._checkers import mapping_check  # noqa: F401 (part of this module's API, used by batch)
+from .limits import MAX_DEVICE_ATTRIBUTES, MAX_EVENT_FIELDS, MAX_LIST_LEN, MAX_NAME_LEN, MAX_STR_LEN
+from .timeutil import to_epoch_ms
 from .values import _PLAIN, EXTRA_FIELD, _check_mapping, _finite_number, _is_missing, _valid_text
 from .values import check_extra, extra_name_ok  # noqa: F401 (part of this module's API, used by batch)
 
@@ -220,48 +220,6 @@ class Field:
                 raise EventError(name, "must be between 1971-01-01 and 2199-12-31", value=value) from None
         # mapping
         return _check_mapping(name, value)
-
-
-_TYPE_CODES = {"str": 0, "category": 0, "float": 1, "int": 1, "bool": 2, "timestamp": 3, "mapping": 4}
-
-
-def _validator(plan: tuple[tuple[str, bool, bool, Callable[[Any], Any]], ...], fields: tuple[Field, ...]) -> Any:
-    """The compiled fast path of :meth:`Schema.validate` (``fraudscore/_core/schema.c``), or ``None``.
-
-    It computes what the Python fast paths compute for exact built-in types and hands everything
-    else (other types, every error) to the Python reference.
-    """
-    core = load_core("schema")
-    if core is None:
-        return None
-    core.set_limits(0, 0, 0, 0, MAX_NAME_LEN, MAX_ATTR_STR_LEN, MAX_LIST_ITEM_LEN, MAX_DEVICE_CHARS)
-    items = tuple((name, req, is_str, _TYPE_CODES.get(f.type, 5),
-                   -math.inf if f.minimum is None else float(f.minimum),
-                   math.inf if f.maximum is None else float(f.maximum), f.type == "int", check)
-                  for (name, req, is_str, check), f in zip(plan, fields))
-    return core.Validator(items, (MAX_EVENT_FIELDS, MAX_STR_LEN, MAX_MAPPING_KEYS, MAX_LIST_LEN, TS_MIN_MS, TS_MAX_MS,
-                                  int(SECONDS_MS_CUTOFF)))
-
-
-def mapping_check(f: Field) -> Callable[[Any], Any]:
-    """``f.check(f.name, value)`` for a ``mapping`` field, through the compiled fast path where it applies.
-
-    Examples
-    --------
-    >>> mapping_check(Field("device", "mapping"))({"os": "ios", "fonts": ["a", "b"]})
-    {'os': 'ios', 'fonts': ['a', 'b']}
-    """
-    core = load_core("schema")
-    if core is None:
-        return compile_check(f)
-    name, slow, fast = f.name, f.check, core.check_mapping
-    core.set_limits(0, 0, 0, 0, MAX_NAME_LEN, MAX_ATTR_STR_LEN, MAX_LIST_ITEM_LEN, MAX_DEVICE_CHARS)
-
-    def check(value: Any) -> Any:
-        out = fast(value, MAX_MAPPING_KEYS, MAX_LIST_LEN)
-        return slow(name, value) if out is None else out
-
-    return check
 
 
 def compile_check(f: Field) -> Callable[[Any], Any]:
