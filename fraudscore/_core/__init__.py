@@ -8,6 +8,10 @@ One extension module per step it accelerates, named like the Python module it mi
 ``_core.fingerprint``         keyed xxh3 sections and components of ``fingerprint/sections.py``
 ``_core.linking``             the device linker's candidate walk, filter, selection and pair
                               features (``fingerprint/linkfeatures.py``, ``linkstate.py``)
+``_core.identity``            identifier normalisation + pseudonym in one call (``identity/normalize.py``
+                              and the describers of ``identity/__init__.py``), printable-ASCII fast path
+``_core.schema``              the fast path of ``Schema.validate`` (``schema.py``, ``_checkers.py``)
+``_core.rules``               rule conditions from the rule IR, one call per event (``rules/scalar.py``)
 ============================  =============================================
 
 The Python modules stay the readable reference and the fallback. :func:`load` returns
@@ -40,7 +44,7 @@ __all__ = ["load", "available", "pure_python", "PURE_PYTHON_ENV"]
 PURE_PYTHON_ENV = "FRAUDSCORE_PURE_PYTHON"
 _log = logging.getLogger("fraudscore")
 _cache: dict[str, ModuleType | None] = {}
-_KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking")
+_KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking", "identity", "schema", "rules")
 
 
 def pure_python() -> bool:
@@ -78,6 +82,6 @@ def available() -> dict[str, bool]:
     Examples
     --------
     >>> sorted(available())
-    ['fingerprint', 'linking', 'pseudonym', 'velocity_store']
+    ['fingerprint', 'identity', 'linking', 'pseudonym', 'rules', 'schema', 'velocity_store']
     """
     return {name: load(name) is not None for name in _KNOWN}
