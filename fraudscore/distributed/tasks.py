@@ -25,8 +25,9 @@ A partitioned replay runs in stages (see ``docs/scaling.md``):
    the partition's output.
 
 Each shuffle sends one message per (partition, worker) pair each way
-(:func:`take_buckets`, :func:`reduce_bucket`, :func:`collect`, :func:`call_flat`);
-the driver binds every task to its worker (see :mod:`fraudscore.distributed`).
+(:mod:`fraudscore.distributed.shuffle`); the driver binds every task to its worker
+(see :mod:`fraudscore.distributed`). CPU counters per task and the pickling of
+fingerprints live in :mod:`fraudscore.distributed.runtime`.
 
 The functions rebuild the :class:`~fraudscore.scorer.Scorer` from the bundle's
 files and the key once per worker process (:func:`scorer_of`).
@@ -46,10 +47,12 @@ from ..batch import ColumnBatch, to_columns
 from ..bundle import Bundle
 from ..bundle_files import Reader
 from ..keys import Keys
-from ..pipeline import LINK_FEATURE, late_event_error, paused_gc
+from ..pipeline import LINK_FEATURE, late_event_error
 from ..velocity import FeatureSet, replay
 from ..velocity.plan import Group, Plan
 from .partition import bucket_of, concat_pieces, key_hashes, key_load, processing_order, split
+from .runtime import PHASE_CPU, _no_gc, phase_cpu  # noqa: F401 - tasks.phase_cpu is read with client.run
+from .shuffle import KEY_LOAD_WEIGHT, bucket_rows, call_flat, collect, reduce_bucket, take_buckets  # noqa: F401
 
 __all__ = ["Job", "Part", "scorer_of", "prepare", "admission_columns", "admit", "admission_pieces",
            "admission_bucket", "admit_by_time", "duplicate_sources", "link_pieces", "link_bucket",
@@ -118,74 +121,6 @@ class _FilesReader(Reader):
         return data
 
 
-#: CPU seconds (of the task's thread) and calls per task function in this process: ``{name: [cpu_s, calls]}``.
-#: Read with ``client.run(fraudscore.distributed.tasks.phase_cpu)`` to see where a run's CPU goes
-#: (a diagnostic: with several threads per worker an update can be lost).
-PHASE_CPU: dict[str, list[float]] = {}
-
-
-def phase_cpu(reset: bool = False) -> dict[str, list[float]]:
-    """A copy of :data:`PHASE_CPU` (emptied after copying when ``reset``)."""
-    out = {k: list(v) for k, v in PHASE_CPU.items()}
-    if reset:
-        PHASE_CPU.clear()
-    return out
-
-
-def _no_gc(fn: Any) -> Any:
-    """Run a task with the cyclic collector paused (cycle-free bulk allocations, as in a single process),
-    charging its CPU time to :data:`PHASE_CPU`."""
-    import functools
-    from time import thread_time
-
-    name = fn.__name__
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kw: Any) -> Any:
-        c0 = thread_time()
-        try:
-            with paused_gc():
-                return fn(*args, **kw)
-        finally:
-            acc = PHASE_CPU.setdefault(name, [0.0, 0])
-            acc[0] += thread_time() - c0
-            acc[1] += 1
-
-    return run
-
-
-def _pickle_by_fields(cls: Any) -> None:
-    """Pickle instances of the frozen, slotted dataclass ``cls`` as ``cls(*fields)``.
-
-    Such a dataclass pickles through Python-level ``__getstate__`` / ``__setstate__``
-    that call :func:`dataclasses.fields` per object; a fingerprint with its canonical
-    attributes took about 30 us to pickle and unpickle, most of what the link pass's
-    pieces cost to ship between workers. ``(cls, attrgetter(...)(obj))`` is a C-level
-    tuple and one constructor call: about 17 us, and nothing for pieces that stay on
-    their worker. Registered with :mod:`copyreg` in the processes that import this
-    module (the workers running these tasks); the objects that come back are equal,
-    field by field, and pickles made without it still load.
-    """
-    import copyreg
-    from dataclasses import fields
-    from operator import attrgetter
-
-    names = [f.name for f in fields(cls)]
-    if not all(f.init for f in fields(cls)):  # pragma: no cover - every field is a constructor argument today
-        return
-    get = attrgetter(*names)
-    copyreg.pickle(cls, lambda obj: (cls, get(obj)))
-
-
-def _register_pickling() -> None:
-    from ..fingerprint.canonical import CanonicalDevice
-    from ..fingerprint.sections import Fingerprint
-
-    _pickle_by_fields(Fingerprint)
-    _pickle_by_fields(CanonicalDevice)
-
-
-_register_pickling()
 
 _SCORERS: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -332,45 +267,6 @@ def admit(job: Job, part: Part, verdict: np.ndarray, src_row: np.ndarray) -> Par
         fps[dup] = None  # a duplicate links nothing: it repeats an applied row's link
         rec = {**rec, "device_fingerprint": fps}
     return Part(part.index, cb, rec, static, part.labels, info)
-
-
-#: Weight of a velocity bucket's squared rows per entity key against its rows, when buckets are
-#: placed (a least-squares fit of replay CPU per bucket on 100,000 synthetic rows gave 0.04 to 0.06).
-KEY_LOAD_WEIGHT = 0.05
-
-
-def bucket_rows(pieces: Sequence[Any]) -> np.ndarray:
-    """What placing buckets weighs, per bucket: its rows (every key group's, for a velocity piece), plus
-    :data:`KEY_LOAD_WEIGHT` times the squared rows per entity key for a velocity piece."""
-    def rows(p: Any) -> float:
-        if not p:
-            return 0.0
-        if "idx" in p:
-            return float(len(p["idx"]))
-        return sum(len(g["idx"]) for k, g in p.items() if k != "load") + float(p.get("load", 0.0))
-
-    return np.array([rows(p) for p in pieces], dtype=np.float64)
-
-
-def take_buckets(pieces: Sequence[Any], buckets: Sequence[int]) -> dict[int, Any]:
-    """The pieces of the buckets one worker replays (one message from this partition to that worker)."""
-    return {b: pieces[b] for b in buckets}
-
-
-def reduce_bucket(reducer: Any, n_head: int, bucket: int, *args: Any) -> Any:
-    """``reducer(*head, *pieces)`` for one bucket: ``args`` is the head (``n_head`` items) and then each
-    partition's :func:`take_buckets` result for this bucket's worker."""
-    return reducer(*args[:n_head], *[sent[bucket] for sent in args[n_head:]])
-
-
-def collect(index: int, *results: Sequence[Any]) -> list[Any]:
-    """What one worker's buckets found for input partition ``index`` (one message back to it)."""
-    return [r[index] for r in results]
-
-
-def call_flat(fn: Any, n_head: int, *args: Any) -> Any:
-    """``fn(*head, *results)`` where each argument after the head is a :func:`collect` list."""
-    return fn(*args[:n_head], *[r for got in args[n_head:] for r in got])
 
 
 def _applied(part: Part) -> np.ndarray:
