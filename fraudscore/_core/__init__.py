@@ -8,6 +8,8 @@ One extension module per step it accelerates, named like the Python module it mi
 ``_core.fingerprint``         keyed xxh3 sections and components of ``fingerprint/sections.py``
 ``_core.linking``             the device linker's candidate walk, filter, selection and pair
                               features (``fingerprint/linkfeatures.py``, ``linkstate.py``)
+``_core.linkstate``           ``MemoryLinkState``'s write / touch and the linker's exact and
+                              class-record paths (``fingerprint/linkstate.py``, ``linker.py``)
 ============================  =============================================
 
 The Python modules stay the readable reference and the fallback. :func:`load` returns
@@ -40,7 +42,7 @@ __all__ = ["load", "available", "pure_python", "PURE_PYTHON_ENV"]
 PURE_PYTHON_ENV = "FRAUDSCORE_PURE_PYTHON"
 _log = logging.getLogger("fraudscore")
 _cache: dict[str, ModuleType | None] = {}
-_KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking")
+_KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking", "linkstate")
 
 
 def pure_python() -> bool:
@@ -78,6 +80,6 @@ def available() -> dict[str, bool]:
     Examples
     --------
     >>> sorted(available())
-    ['fingerprint', 'linking', 'pseudonym', 'velocity_store']
+    ['fingerprint', 'linking', 'linkstate', 'pseudonym', 'velocity_store']
     """
     return {name: load(name) is not None for name in _KNOWN}

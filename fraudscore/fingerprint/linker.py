@@ -201,11 +201,14 @@ class DeviceLinker:
         self._key_memo: dict[str, Any] = {}  # fingerprint id -> its keys (a pure function of the fingerprint)
         self._variant_memo: dict[Any, Any] = {}  # (id, font sketch, aliases) -> keys, for an id's other variants
         self._ip_memo: dict[Any, int] = {}  # IP token -> its hash
-        self._results: dict[tuple[str, float], LinkResult] = {}  # results of unchanged devices (immutable)
+        self._results: dict[tuple[Any, ...], LinkResult] = {}  # LinkResults by their fields (immutable)
         # the compiled per-candidate kernel (None: the Python reference; FRAUDSCORE_PURE_PYTHON=1 forces it)
         core = _kernel()
         self._select = core.select if core is not None else None
         self._pick = core.pick if core is not None else None
+        # the compiled exact / class-record paths over a MemoryLinkState (None: the Python path)
+        book = _book_kernel()
+        self._link_fast = book.link if book is not None else None
 
     def __repr__(self) -> str:
         return f"DeviceLinker(state={type(self.state).__name__}, model={self.model.sha256[:12]})"
@@ -461,7 +464,18 @@ class DeviceLinker:
                     self._ip_memo.clear()
                 self._ip_memo[ip] = iph
         st = self.state
-        if type(st) is MemoryLinkState:
+        if type(st) is MemoryLinkState and self._link_fast is not None:
+            # the compiled read -> decide -> write of the events that score no candidate (an exact hit, a class
+            # record); None: it hands over to the reference below, with the state untouched (parity-tested)
+            got = self._link_fast(st, fp, self._keys(fp), now, iph, self.min_family_devices, self.mobile_prior)
+            if got is not None:
+                res = self._results.get(got)
+                if res is None:
+                    if len(self._results) >= 65_536:
+                        self._results.clear()
+                    res = self._results[got] = LinkResult(*got)
+                return res
+        elif type(st) is MemoryLinkState:
             # fast path of an unchanged device seen again: decide()'s exact branch, inlined (parity-tested)
             cur = st.current(fp.id, now)
             keys = self._keys(fp)
@@ -475,12 +489,12 @@ class DeviceLinker:
                 if pop < COMMON_POPULARITY or did == keys[7]:
                     conf = round(min(1.0, 1.0 / pop), 3)
                     st.touch(rec, keys[0], keys[1], ndev, iph, now)
-                    res = self._results.get((did, conf))
+                    got = (did, conf, (), False, "exact" if conf >= MIN_LINK_CONFIDENCE else "shared")
+                    res = self._results.get(got)
                     if res is None:
                         if len(self._results) >= 65_536:
                             self._results.clear()
-                        res = self._results[(did, conf)] = LinkResult(
-                            did, conf, (), False, "exact" if conf >= MIN_LINK_CONFIDENCE else "shared")
+                        res = self._results[got] = LinkResult(*got)
                     return res
         view = self.read(fp, now)
         res, plan = self.decide(fp, view, now, iph)
@@ -493,6 +507,18 @@ def _kernel() -> Any:
     core = load_core("linking")
     if core is None or core.LAYOUT != LAYOUT or tuple(p for p, _ in _ID_TAGS) != LAYOUT[6]:
         return None
+    return core
+
+
+def _book_kernel() -> Any:
+    """``fraudscore._core.linkstate`` when built, in use and built with this module's constants, else None."""
+    from . import linkfeatures
+
+    core = load_core("linkstate")
+    if core is None or core.CONSTANTS != (len(VOLATILE_ATTRS), _RENDERER_SLOT, tuple(p for p, _ in _ID_TAGS),
+                                          MIN_LINK_CONFIDENCE, COMMON_POPULARITY, _CLASS_POPULARITY):
+        return None
+    core.configure(tuple(VOLATILE_ATTRS), linkfeatures._shared_list, linkfeatures._LISTS)
     return core
 
 
