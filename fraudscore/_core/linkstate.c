@@ -8,15 +8,20 @@
  *     the recency orders and of its blocks).
  * write(state, rec, fp_ids, block_keys, ndev, new_device, fam, fam_keys, glob_keys, now)
  *     MemoryLinkState.write of a plan that is not a touch.
- * link(state, fp, keys, now, ip, min_family_devices, mobile_prior)
- *     DeviceLinker.link over a MemoryLinkState where the decision needs no candidate scored:
+ * link(state, fp, keys, now, ip, min_family_devices, mobile_prior, link_probability, walk, best_candidate,
+ *      new_device_id)
+ *     DeviceLinker.link over a MemoryLinkState (read -> decide -> write in one call):
  *     (a) an exact hit (the fingerprint's record, or its class record) -> touch;
  *     (b) an exact hit on a device tracked alone whose fingerprint has become common -> it joins its class
  *         record (a new record state written);
  *     (c) no usable exact hit and a common fingerprint -> its class record (created when absent). The
  *         candidate blocks are not walked: the decision only needs whether a live candidate exists (the
- *         popularity's "known"), so the walk stops at the first one.
- *     Returns (device_id, link_confidence, changed, new, how) -- the LinkResult's fields -- or None.
+ *         popularity's "known"), so the walk stops at the first one;
+ *     (d) otherwise the candidates decide: ``walk`` (fraudscore._core.linking.walk) lists them,
+ *         ``best_candidate`` (the linker's bound method: the compiled selection, the model, the pick) scores
+ *         them, and the best links ("model") or ``new_device_id(fp, now)`` names a new device.
+ *     Returns (device_id, link_confidence, changed, new, how) -- the LinkResult's fields -- or None. A device
+ *     back to an earlier state of its own (an exact hit on one of its older fingerprints) is the reference's.
  *
  * Contract (as fraudscore._core.linking): every function computes exactly what the Python reference
  * computes, bit for bit, on the same objects, or returns None *before changing anything* -- a type it does
@@ -24,8 +29,10 @@
  * bits, a missing key) or a decision that needs the candidates (the model, a new device, a device back to an
  * earlier state): the caller then runs the Python reference on the same input. The state is read and changed
  * only through the C API of dict / OrderedDict (move_to_end and popitem are called as methods); the only
- * Python code called is the reference's own ``_shared_list`` (on a version not seen before), ``round`` and
- * ``MemoryLinkState._bound`` (beyond a size limit).
+ * Python code called is the reference's own: ``_shared_list`` (on a version not seen before), ``round``,
+ * ``MemoryLinkState._bound`` (beyond a size limit) and, in (d), the walk, ``best_candidate`` and
+ * ``new_device_id`` -- all before the state changes; an exception they raise propagates with the state
+ * untouched, as from the reference.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -48,7 +55,7 @@ static PyObject *A_dict, *A_devices, *A_exact, *A_blocks, *A_fam, *A_glob, *A_tt
     *A_bound, *M_move_to_end, *M_popitem, *M_round, *M_reversed;
 static PyObject *A_family, *A_canonical, *A_components, *A_renderer, *A_fonts_sketch, *A_font_count, *A_lang_items,
     *A_mobile, *A_browser_family, *A_os_version, *A_browser_version, *A_app_version;
-static PyObject *S_exact, *S_shared, *S_renderer, *I_zero, *I_one, *I_three;
+static PyObject *S_exact, *S_shared, *S_model, *S_new, *S_renderer, *I_zero, *I_one, *I_three;
 /* set by configure(): VOLATILE_ATTRS (the names of changed attributes), linkfeatures._shared_list and its cache */
 static PyObject *NAMES, *SHARED_LIST, *LISTS;
 
@@ -68,8 +75,8 @@ static int state_load(PyObject *self, state_t *s) {
     PyObject *d;
     s->self = self;
     s->dict = NULL;
-    d = PyObject_GetAttr(self, A_dict);
-    if (d == NULL || !PyDict_Check(d)) {
+    d = PyObject_GenericGetDict(self, NULL);
+    if (d == NULL || !PyDict_CheckExact(d)) {
         Py_XDECREF(d);
         PyErr_Clear();
         return -1;
@@ -92,9 +99,12 @@ static int state_load(PyObject *self, state_t *s) {
     return 0;
 }
 
+/* OrderedDict.move_to_end and .popitem (the method descriptors, called without a lookup per call) */
+static PyObject *OD_move_to_end, *OD_popitem;
+
 static int move_to_end(PyObject *od, PyObject *key) {
     PyObject *a[2] = {od, key};
-    PyObject *r = PyObject_VectorcallMethod(M_move_to_end, a, 2, NULL);
+    PyObject *r = PyObject_Vectorcall(OD_move_to_end, a, 2, NULL);
     if (r == NULL) return -1;
     Py_DECREF(r);
     return 0;
@@ -178,7 +188,7 @@ static int do_index(const state_t *s, PyObject *did, PyObject *block_keys, PyObj
         }
         while (PyDict_GET_SIZE(blk) > s->cap) { /* the oldest out; a live one counted */
             PyObject *a[2] = {blk, Py_False}, *pair, *orec;
-            pair = PyObject_VectorcallMethod(M_popitem, a, 2, NULL);
+            pair = PyObject_Vectorcall(OD_popitem, a, 2, NULL);
             if (pair == NULL) return -1;
             orec = PyDict_GetItemWithError(s->devices, PyTuple_GET_ITEM(pair, 0));
             Py_DECREF(pair);
@@ -432,7 +442,8 @@ static PyObject *ls_write(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
 /* ---- link ----------------------------------------------------------------------------------------------- */
 typedef struct {
     PyObject *fp, *canonical, *comps_obj, *family;  /* owned */
-    int64_t comps[NCOMP];
+    int64_t comps[NCOMP];                           /* read on demand (fpl_comps) */
+    int have_comps;
     int mobile;
     int have_versions;
     PyObject *ver_obj[3];                           /* owned: os, browser, app version objects */
@@ -466,7 +477,7 @@ static int fpl_read(PyObject *fp, fpl_t *f) {
         PyTuple_GET_SIZE(f->comps_obj) != NCOMP)
         return -1;
     for (i = 0; i < NCOMP; ++i) {
-        if (as_i64(PyTuple_GET_ITEM(f->comps_obj, i), &f->comps[i]) != 0) return -1;
+        if (!PyLong_CheckExact(PyTuple_GET_ITEM(f->comps_obj, i))) return -1;
     }
     if ((o = getattr_clear(fp, A_mobile)) == NULL) return -1;
     t = PyObject_IsTrue(o);
@@ -476,6 +487,17 @@ static int fpl_read(PyObject *fp, fpl_t *f) {
         return -1;
     }
     f->mobile = t;
+    return 0;
+}
+
+/* the components as int64 (read once, when a path needs their values) */
+static int fpl_comps(fpl_t *f) {
+    Py_ssize_t i;
+    if (f->have_comps) return 0;
+    for (i = 0; i < NCOMP; ++i) {
+        if (as_i64(PyTuple_GET_ITEM(f->comps_obj, i), &f->comps[i]) != 0) return -1;
+    }
+    f->have_comps = 1;
     return 0;
 }
 
@@ -512,7 +534,7 @@ static int ahead(fpl_t *f, PyObject *rec) {
 }
 
 /* DeviceLinker._popularity (glob = 1: the linker counts nothing over all families); 0 ok, -1 hand over */
-static int popularity(const fpl_t *f, PyObject *pop_keys, int64_t fam_n, PyObject *counts, int64_t ndev, int known,
+static int popularity(fpl_t *f, PyObject *pop_keys, int64_t fam_n, PyObject *counts, int64_t ndev, int known,
                       int64_t min_family, double prior, double *out) {
     int64_t k = known ? 1 : 0, n = fam_n - k, c;
     double est = 1.0, others, pop;
@@ -542,30 +564,45 @@ static int popularity(const fpl_t *f, PyObject *pop_keys, int64_t fam_n, PyObjec
     }
     pop = est > (double)ndev ? est : (double)ndev;
     if (pop < 1.0) pop = 1.0;
-    if (f->mobile && n < min_family && pop < prior && !f->comps[ID_POS[0]] && !f->comps[ID_POS[1]] &&
-        !f->comps[ID_POS[2]])
-        pop = prior;
+    if (f->mobile && n < min_family && pop < prior) {
+        if (fpl_comps(f) != 0) return -1;
+        if (!f->comps[ID_POS[0]] && !f->comps[ID_POS[1]] && !f->comps[ID_POS[2]]) pop = prior;
+    }
     *out = pop;
     return 0;
 }
 
-/* round(x, 3) as Python computes it (new reference) */
+/* round(x, 3) as Python computes it (new reference), remembered per x: a stream sees few distinct values */
+#define ROUND_SLOTS 256
+static struct {
+    double x;
+    PyObject *r;
+} round_memo[ROUND_SLOTS];
+
 static PyObject *round3(double x) {
-    PyObject *f = PyFloat_FromDouble(x), *r;
-    if (f == NULL) return NULL;
+    uint64_t bits;
+    size_t h;
+    PyObject *f, *r;
+    memcpy(&bits, &x, sizeof bits);
+    h = (size_t)((bits * 0x9E3779B97F4A7C15ull) >> 56);
+    if (round_memo[h].r != NULL && memcmp(&round_memo[h].x, &x, sizeof x) == 0) return Py_NewRef(round_memo[h].r);
+    if ((f = PyFloat_FromDouble(x)) == NULL) return NULL;
     r = PyObject_CallMethodOneArg(f, M_round, I_three);
     Py_DECREF(f);
+    if (r == NULL || !PyFloat_CheckExact(r)) return r;
+    Py_XSETREF(round_memo[h].r, Py_NewRef(r));
+    round_memo[h].x = x;
     return r;
 }
 
 /* linker._changes(fp, rec): the changed names and the family count keys of the changed positions
  * (DeviceLinker.stat_keys(fp, pos)[0]); 0 ok, -1 hand over (nothing set) */
-static int changes(const fpl_t *f, PyObject *rec, PyObject **names_out, PyObject **keys_out) {
+static int changes(fpl_t *f, PyObject *rec, PyObject **names_out, PyObject **keys_out) {
     PyObject *c = item(rec, K_c), *r, *rend, *names = NULL, *keys = NULL;
     int64_t rc[NCOMP], rr, fr;
     Py_ssize_t i, nn = 0, nk = 0;
     int pos[NCOMP + 1], np = 0;
-    if (c == NULL || !PyList_CheckExact(c) || PyList_GET_SIZE(c) != NCOMP) return -1;
+    if (c == NULL || !PyList_CheckExact(c) || PyList_GET_SIZE(c) != NCOMP || fpl_comps(f) != 0) return -1;
     for (i = 0; i < NCOMP; ++i) {
         if (as_i64(PyList_GET_ITEM(c, i), &rc[i]) != 0) return -1;
     }
@@ -674,7 +711,7 @@ static PyObject *make_record(fpl_t *f, PyObject *did, PyObject *now_obj, int64_t
         vals[nv++] = Py_NewRef(now > pt ? now_obj : ptobj); /* max(prev["t"], now) */
         if ((vals[nv++] = PyNumber_Add(pn, I_one)) == NULL) goto fail;
     }
-    if ((rec = PyDict_New()) == NULL) goto fail;
+    if ((rec = _PyDict_NewPresized(16)) == NULL) goto fail;
     for (i = 0; i < 16; ++i) {
         if (PyDict_SetItem(rec, *keys[i], vals[i]) != 0) goto fail;
     }
@@ -792,6 +829,77 @@ out:
     return res;
 }
 
+/* (d) the candidates decide: walk the blocks, score them (the linker's best_candidate), then link to the best
+ * (the model) or create a new device; NULL with hand_over = 1: nothing changed (an exception from the walk or
+ * the scoring is raised, the state untouched, as the reference raises it from the same calls) */
+static PyObject *by_candidates(const state_t *s, fpl_t *f, PyObject *keys, PyObject *skip, PyObject *ndev, double pop,
+                               PyObject *now_obj, int64_t now, PyObject *ip, PyObject *const *cb, double link_p,
+                               int *hand_over) {
+    PyObject *ids = PyTuple_GET_ITEM(keys, 0), *cands = NULL, *best = NULL, *rec = NULL, *changed = NULL, *fk = NULL;
+    PyObject *did = NULL, *conf = NULL, *res = NULL, *pdid;
+    PyObject *wargs[6] = {s->blocks, PyTuple_GET_ITEM(keys, 1), s->devices, skip != NULL ? skip : Py_None, now_obj,
+                          s->ttl_obj};
+    PyObject *bargs[4] = {f->fp, NULL, now_obj, ip};
+    plan_t p;
+    double p1 = 0.0, c = 0.0;
+    int model = 0;
+    *hand_over = 1;
+    if (cb[0] == Py_None) return NULL;
+    if ((cands = PyObject_Vectorcall(cb[0], wargs, 6, NULL)) == NULL) goto raise;
+    if (!PyList_CheckExact(cands)) goto out; /* the compiled walk handed over: the reference walks */
+    bargs[1] = cands;
+    if ((best = PyObject_Vectorcall(cb[1], bargs, 4, NULL)) == NULL) goto raise;
+    if (best != Py_None) {
+        PyObject *pb, *rb;
+        if (!PyTuple_CheckExact(best) || PyTuple_GET_SIZE(best) != 2) goto out;
+        pb = PyTuple_GET_ITEM(best, 0);
+        rb = PyTuple_GET_ITEM(best, 1);
+        if (!PyFloat_CheckExact(pb) || !PyDict_CheckExact(rb)) goto out;
+        p1 = PyFloat_AS_DOUBLE(pb);
+        if (p1 >= link_p) {
+            model = 1;
+            if ((did = item(rb, K_id)) == NULL || !PyUnicode_CheckExact(did)) goto out;
+            Py_INCREF(did);
+            if (changes(f, rb, &changed, &fk) != 0) goto out;
+            if ((rec = make_record(f, did, now_obj, now, rb, ip, PyTuple_GET_ITEM(ids, 0))) == NULL) goto out;
+            c = p1 / pop;
+        }
+    }
+    if (!model) {
+        PyObject *nargs_[2] = {f->fp, now_obj};
+        if ((did = PyObject_Vectorcall(cb[2], nargs_, 2, NULL)) == NULL) goto raise;
+        if (!PyUnicode_CheckExact(did) || (changed = PyTuple_New(0)) == NULL) goto out;
+        fk = Py_NewRef(PyTuple_GET_ITEM(keys, 2));
+        if ((rec = make_record(f, did, now_obj, now, NULL, ip, PyTuple_GET_ITEM(ids, 0))) == NULL) goto out;
+        c = (1.0 - p1) / pop;
+    }
+    p.rec = rec;
+    p.fp_ids = ids;
+    p.block_keys = PyTuple_GET_ITEM(keys, 1);
+    p.ndev = ndev;
+    p.fam = f->family;
+    p.fam_keys = fk;
+    p.glob_keys = PyTuple_GET_ITEM(keys, 3);
+    p.new_device = !model;
+    if (write_check(s, &p, &pdid) != 0) goto out;
+    if ((conf = round3(c < 1.0 ? c : 1.0)) == NULL) goto out;
+    *hand_over = 0;
+    if (write_do(s, &p, pdid, now_obj) == 0) res = result(did, conf, changed, !model, model ? S_model : S_new);
+    goto out;
+raise:
+    *hand_over = 0;
+out:
+    if (*hand_over) PyErr_Clear();
+    Py_XDECREF(cands);
+    Py_XDECREF(best);
+    Py_XDECREF(rec);
+    Py_XDECREF(changed);
+    Py_XDECREF(fk);
+    Py_XDECREF(did);
+    Py_XDECREF(conf);
+    return res;
+}
+
 static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *state_obj, *fp, *keys, *now_obj, *ip, *ids, *class_id, *shared_key, *pop_keys;
     PyObject *ex = NULL, *ex_ndev = NULL, *sh = NULL, *sh_ndev = NULL, *counts = NULL, *famrec, *res = NULL;
@@ -802,8 +910,9 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     int r, hand_over = 1;
     Py_ssize_t i;
     (void)mod;
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "link(state, fp, keys, now, ip, min_family_devices, mobile_prior)");
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "link(state, fp, keys, now, ip, min_family_devices, mobile_prior, "
+                                         "link_probability, walk, best_candidate, new_device_id)");
         return NULL;
     }
     state_obj = args[0];
@@ -814,7 +923,9 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     memset(&f, 0, sizeof(f));
     s.dict = NULL;
     if (NAMES == NULL || !PyLong_CheckExact(now_obj) || as_i64(now_obj, &now) != 0 || now >= TBOUND ||
-        now <= -TBOUND || !PyLong_CheckExact(ip) || as_i64(args[5], &min_family) != 0 || !PyFloat_CheckExact(args[6]))
+        now <= -TBOUND || !PyLong_CheckExact(ip) || as_i64(args[5], &min_family) != 0 || !PyFloat_CheckExact(args[6]) ||
+        !PyFloat_CheckExact(args[7]) || !(args[8] == Py_None || PyCallable_Check(args[8])) ||
+        !PyCallable_Check(args[9]) || !PyCallable_Check(args[10]))
         goto hand;
     prior = PyFloat_AS_DOUBLE(args[6]);
     if (!PyTuple_CheckExact(keys) || PyTuple_GET_SIZE(keys) != 9) goto hand;
@@ -897,9 +1008,12 @@ no_exact:
         known = any_live(&s, PyTuple_GET_ITEM(keys, 1), ex != NULL ? item(ex, K_id) : NULL, now);
         if (known < 0) goto hand;
         if (popularity(&f, pop_keys, fam_n, counts, ndev, known, min_family, prior, &pop) != 0) goto hand;
-        if (pop < COMMON_POPULARITY) goto hand; /* the model or a new device: the reference */
         if ((ndev_obj = PyLong_FromLongLong((long long)ndev)) == NULL) goto hand;
-        res = to_class(&s, &f, keys, sh, ndev_obj, pop, 1, now_obj, now, ip, &hand_over);
+        if (pop < COMMON_POPULARITY) /* the model or a new device */
+            res = by_candidates(&s, &f, keys, ex != NULL ? item(ex, K_id) : NULL, ndev_obj, pop, now_obj, now, ip,
+                                args + 8, PyFloat_AS_DOUBLE(args[7]), &hand_over);
+        else
+            res = to_class(&s, &f, keys, sh, ndev_obj, pop, 1, now_obj, now, ip, &hand_over);
         Py_DECREF(ndev_obj);
         if (hand_over) goto hand;
     }
@@ -933,8 +1047,8 @@ static PyMethodDef methods[] = {
     {"write", (PyCFunction)(void (*)(void))ls_write, METH_FASTCALL,
      "write(state, rec, fp_ids, block_keys, ndev, new_device, fam, fam_keys, glob_keys, now) -> True, or None."},
     {"link", (PyCFunction)(void (*)(void))ls_link, METH_FASTCALL,
-     "link(state, fp, keys, now, ip, min_family_devices, mobile_prior) -> (device_id, confidence, changed, new, "
-     "how), or None (hand over)."},
+     "link(state, fp, keys, now, ip, min_family_devices, mobile_prior, link_probability, walk, best_candidate, "
+     "new_device_id) -> (device_id, confidence, changed, new, how), or None (hand over)."},
     {"configure", (PyCFunction)(void (*)(void))ls_configure, METH_FASTCALL,
      "configure(volatile_attrs, shared_list, shared_lists): the reference's names and version-list cache."},
     {NULL, NULL, 0, NULL},
@@ -964,9 +1078,12 @@ PyMODINIT_FUNC PyInit_linkstate(void) {
     INTERN(A_lang_items, "lang_items") INTERN(A_mobile, "mobile") INTERN(A_browser_family, "browser_family")
     INTERN(A_os_version, "os_version") INTERN(A_browser_version, "browser_version")
     INTERN(A_app_version, "app_version")
-    INTERN(S_exact, "exact") INTERN(S_shared, "shared") INTERN(S_renderer, "webgl_renderer")
+    INTERN(S_exact, "exact") INTERN(S_shared, "shared") INTERN(S_model, "model") INTERN(S_new, "new") INTERN(S_renderer, "webgl_renderer")
 #undef INTERN
     if ((I_zero = PyLong_FromLong(0)) == NULL || (I_one = PyLong_FromLong(1)) == NULL || (I_three = PyLong_FromLong(3)) == NULL) return NULL;
+    OD_move_to_end = PyObject_GetAttr((PyObject *)&PyODict_Type, M_move_to_end);
+    OD_popitem = PyObject_GetAttr((PyObject *)&PyODict_Type, M_popitem);
+    if (OD_move_to_end == NULL || OD_popitem == NULL) return NULL;
     m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
     /* (n components, renderer slot, resettable-id positions, MIN_LINK_CONFIDENCE, COMMON_POPULARITY,

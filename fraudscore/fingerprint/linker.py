@@ -387,8 +387,7 @@ class DeviceLinker:
             return LinkResult(rec["id"], conf, changed, False, "model"), plan
         p1 = best[0] if best is not None else 0.0
         conf = round(min(1.0, (1.0 - p1) / pop), 3)
-        suffix = xxhash.xxh3_64_intdigest(f"{fp.id}|{now}".encode()) & _MASK48
-        did = f"d_{fp.family}_{suffix:012x}"
+        did = new_device_id(fp, now)
         plan = LinkPlan(make_record(fp, did, now, None, ip), ids, blocks, ndev, True, fp.family, fam_keys, glob_keys)
         return LinkResult(did, conf, (), True, "new"), plan
 
@@ -465,9 +464,10 @@ class DeviceLinker:
                 self._ip_memo[ip] = iph
         st = self.state
         if type(st) is MemoryLinkState and self._link_fast is not None:
-            # the compiled read -> decide -> write of the events that score no candidate (an exact hit, a class
-            # record); None: it hands over to the reference below, with the state untouched (parity-tested)
-            got = self._link_fast(st, fp, self._keys(fp), now, iph, self.min_family_devices, self.mobile_prior)
+            # the compiled read -> decide -> write (fraudscore/_core/linkstate.c; the candidates are scored by
+            # best_candidate); None: it hands over to the reference below, with the state untouched (parity-tested)
+            got = self._link_fast(st, fp, self._keys(fp), now, iph, self.min_family_devices, self.mobile_prior,
+                                  self.link_probability, st._walk, self.best_candidate, new_device_id)
             if got is not None:
                 res = self._results.get(got)
                 if res is None:
@@ -508,6 +508,21 @@ def _kernel() -> Any:
     if core is None or core.LAYOUT != LAYOUT or tuple(p for p, _ in _ID_TAGS) != LAYOUT[6]:
         return None
     return core
+
+
+def new_device_id(fp: Fingerprint, now: int) -> str:
+    """The id of a new device first seen as ``fp`` at ``now``: ``d_<family>_<12 hex of xxh3(id|now)>``.
+
+    Examples
+    --------
+    >>> from fraudscore.keys import Keys
+    >>> from fraudscore.fingerprint.sections import Fingerprinter
+    >>> fp = Fingerprinter(Keys(b"0123456789abcdef-demo-secret")).fingerprint({"os": "android", "model": "X1"})
+    >>> new_device_id(fp, 1_000) == new_device_id(fp, 1_000) != new_device_id(fp, 1_001)
+    True
+    """
+    suffix = xxhash.xxh3_64_intdigest(f"{fp.id}|{now}".encode()) & _MASK48
+    return f"d_{fp.family}_{suffix:012x}"
 
 
 def _book_kernel() -> Any:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from fraudscore._core import PURE_PYTHON_ENV, load
 from fraudscore.fingerprint import DeviceLinker, Fingerprinter, MemoryLinkState
+from fraudscore.fingerprint.linker import new_device_id
 from fraudscore.fingerprint.linkstate import LinkPlan
 from fraudscore.keys import Keys
 
@@ -185,6 +186,14 @@ def test_link_equals_the_reference(case):
     assert got_state.live_evictions == want_state.live_evictions
 
 
+def klink(linker, fp, now, ip=0, keys=None, **over):
+    """``core.link`` with the linker's arguments (``over`` replaces some)."""
+    args = {"min_family_devices": linker.min_family_devices, "mobile_prior": linker.mobile_prior,
+            "link_probability": linker.link_probability, "walk": linker.state._walk,
+            "best": linker.best_candidate, "new_id": new_device_id, **over}
+    return core.link(linker.state, fp, linker._keys(fp) if keys is None else keys, now, ip, *args.values())
+
+
 def test_link_kernel_covers_the_class_paths():
     """Twins (phones without a resettable id) and a desktop whose fingerprint becomes common go through the
     kernel's class paths: it answers (not None) for them, and the stream still equals the reference."""
@@ -192,10 +201,9 @@ def test_link_kernel_covers_the_class_paths():
                             "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
                                           "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"})
     linker = DeviceLinker(MemoryLinkState())
-    keys = linker._keys(twin)
-    first = core.link(linker.state, twin, keys, T0, 0, linker.min_family_devices, linker.mobile_prior)
+    first = klink(linker, twin, T0)
     assert first is not None and first[3] is True and first[4] == "shared"  # a new class record
-    again = core.link(linker.state, twin, keys, T0 + 5, 0, linker.min_family_devices, linker.mobile_prior)
+    again = klink(linker, twin, T0 + 5)
     assert again is not None and again[0] == first[0] and again[3] is False  # a sighting of the class record
     assert linker.state._devices[first[0]]["n"] == 2
 
@@ -208,28 +216,44 @@ def test_link_kernel_hands_over_with_the_state_untouched():
     st_ = linker.state
     keys = linker._keys(app)
     before = dump(st_)
-    args = (linker.min_family_devices, linker.mobile_prior)
-    assert core.link(st_, app, keys, T0 + 1.5, 0, *args) is None          # a float time
-    assert core.link(st_, app, keys, T0 + 1, "ip", *args) is None         # an ip that is not a hash
-    assert core.link(st_, app, keys[:8], T0 + 1, 0, *args) is None        # not the linker's keys
-    assert core.link(st_, app, (*keys[:3], (5,), *keys[4:]), T0 + 1, 0, *args) is None  # global counts
-    assert core.link(st_, app, keys, T0 + 1, 0, 30, 3) is None            # a mobile prior that is not a float
+    assert klink(linker, app, T0 + 1.5) is None                               # a float time
+    assert klink(linker, app, T0 + 1, "ip") is None                           # an ip that is not a hash
+    assert klink(linker, app, T0 + 1, keys=keys[:8]) is None                  # not the linker's keys
+    assert klink(linker, app, T0 + 1, keys=(*keys[:3], (5,), *keys[4:])) is None  # global counts
+    assert klink(linker, app, T0 + 1, mobile_prior=3) is None                 # a mobile prior not a float
     rec = st_._devices[next(iter(st_._devices))]
-    rec["t"] = float(rec["t"])                                           # a record the kernel does not read
-    assert core.link(st_, app, keys, T0 + 1, 0, *args) is None
+    rec["t"] = float(rec["t"])                                               # a record the kernel does not read
+    assert klink(linker, app, T0 + 1) is None
     rec["t"] = int(rec["t"])
     assert dump(st_) == before
-    # a new device (the model decides) is handed over too
+    desk = {"source": "web", "platform": "Win32", "screen": "1920x1080", "timezone": "Asia/Shanghai",
+            "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                          "Chrome/120.0.0.0 Safari/537.36", "fonts": ["Arial", "Calibri", "SimSun"]}
+    home, trip = FPR.fingerprint(desk), FPR.fingerprint({**desk, "timezone": "Asia/Tokyo"})
+    assert linker.link(home, T0 + 2).how == "new" and linker.link(trip, T0 + 3).how == "model"
+    before = dump(st_)
+    assert klink(linker, home, T0 + 4) is None  # back to an earlier state of its own: the reference's
+    assert linker.link(home, T0 + 4).changed == ("timezone",)
+    before = dump(st_)
     other = FPR.fingerprint({"source": "app", "os": "android", "os_version": "13", "model": "X1",
                              "app_version": "5.2", "android_id": "bb"})
-    assert core.link(st_, other, linker._keys(other), T0 + 2, 0, *args) is None
+    assert klink(linker, other, T0 + 5, walk=None) is None                    # no compiled walk
+    assert klink(linker, other, T0 + 5, best=lambda *a: (1, st_._devices[next(iter(st_._devices))])) is None
+    assert dump(st_) == before
+
+    def boom(*a):
+        raise KeyError("t")
+
+    with pytest.raises(KeyError):  # an exception of the scoring propagates, the state untouched
+        klink(linker, other, T0 + 5, best=boom)
     assert dump(st_) == before
 
 
 @pytest.mark.parametrize("scenario", ["web", "mixed"])
 def test_simulated_stream_through_every_kernel_path(scenario):
-    """A simulated stream: the kernel answers exact hits, class sightings, class joins with changed attributes
-    and new class records, hands the rest over, and every result and the final state equal the reference."""
+    """A simulated stream: the kernel answers exact hits, class sightings, class joins with changed attributes,
+    new class records, model links and new devices, hands the rest over, and every result and the final state
+    equal the reference."""
     from fraudscore.fingerprint.simulate import simulate
 
     s = simulate(scenario, n_devices=80, days=30, seed=11)
@@ -252,4 +276,5 @@ def test_simulated_stream_through_every_kernel_path(scenario):
     want = [ref.link(fp, t, ip) for fp, t, ip in rows]
     assert got == want
     assert dump(linker.state) == dump(ref.state)
-    assert {"exact", "shared", "shared/new", "shared/changed", "handed over"} <= set(kinds), kinds
+    assert {"exact", "shared", "shared/new", "shared/changed", "model/changed", "new/new", "handed over"} <= set(kinds), \
+        kinds
