@@ -30,6 +30,6 @@ export PYTHONPATH="$WORK"
 "$PYTHON" -m pytest -q -s -p no:cacheprovider -o addopts="" tests/velocity/test_memory_compiled.py \
     tests/velocity/test_memory_store.py tests/velocity/test_memory_layout.py tests/test_identity_compiled.py \
     tests/fingerprint/test_sections_compiled.py \
-    tests/fingerprint/test_linking_compiled.py "$@"
+    tests/fingerprint/test_linking_compiled.py tests/fingerprint/test_linkstate_compiled.py "$@"
 "$PYTHON" scripts/fuzz_core.py --seconds "${FUZZ_SECONDS:-20}" --no-atheris
 echo "sanitizers: clean"
