@@ -17,6 +17,32 @@ static int as_i64(PyObject *o, int64_t *out) {
     int ovf = 0;
     long long v;
     if (o == NULL || !PyLong_Check(o)) return -1;
+#if PY_VERSION_HEX < 0x030C0000 && PYLONG_BITS_IN_DIGIT == 30
+    /* CPython 3.11's int layout: sign and size in ob_size, 30-bit digits. Up to two digits (|v| < 2**60: the
+     * 48-bit hashes, epoch milliseconds, counts) read directly; longer ones through the API */
+    {
+        const digit *d = ((PyLongObject *)o)->ob_digit;
+        switch (Py_SIZE(o)) {
+        case 0:
+            *out = 0;
+            return 0;
+        case 1:
+            *out = (int64_t)d[0];
+            return 0;
+        case -1:
+            *out = -(int64_t)d[0];
+            return 0;
+        case 2:
+            *out = (int64_t)d[0] | ((int64_t)d[1] << PyLong_SHIFT);
+            return 0;
+        case -2:
+            *out = -((int64_t)d[0] | ((int64_t)d[1] << PyLong_SHIFT));
+            return 0;
+        default:
+            break;
+        }
+    }
+#endif
     v = PyLong_AsLongLongAndOverflow(o, &ovf);
     if (ovf || (v == -1 && PyErr_Occurred())) {
         PyErr_Clear();

@@ -278,3 +278,19 @@ def test_simulated_stream_through_every_kernel_path(scenario):
     assert dump(linker.state) == dump(ref.state)
     assert {"exact", "shared", "shared/new", "shared/changed", "model/changed", "new/new", "handed over"} <= set(kinds), \
         kinds
+
+
+@pytest.mark.parametrize("t", [0, 1, -1, 2**30 - 1, 2**30, -(2**30), 2**60 - 1, -(2**60 - 1), 2**60, -(2**60),
+                               2**61 + 5, -(2**61 + 5)])
+@pytest.mark.parametrize("now", [0, 2**30, -(2**30) + 1, 2**60 - 2, 2**60 + 1, -(2**61)])
+def test_times_at_the_int_digit_boundaries(t, now):
+    """The kernels read ints directly up to two 30-bit digits and through the C API beyond: a touch compares the
+    stored time with ``now`` exactly as the reference does on either side of each boundary."""
+    states = [MemoryLinkState(ttl_ms=2**62) for _ in range(2)]
+    for st_ in states:
+        st_._write_reference(LinkPlan({"id": "d1", "fp": "fp1", "t": t, "n": 1, "ip": 0}, ("fp1",), ("k",), 1, True,
+                                      "f"), now)
+    assert core.touch(states[0], states[0]._devices["d1"], ("fp1",), ("k",), 1, 0, now) is True
+    states[1]._touch_reference(states[1]._devices["d1"], ("fp1",), ("k",), 1, 0, now)
+    assert dump(states[0]) == dump(states[1])
+    assert states[0]._devices["d1"]["t"] == max(t, now)
