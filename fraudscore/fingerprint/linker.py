@@ -171,6 +171,7 @@ class DeviceLinker:
     _last_fp: Fingerprint | None = None
     _last_keys: tuple[Any, ...] = ()
     _variant_memo: dict[Any, Any] | None = None
+    _link_fast: Any = None  # the compiled read -> decide -> write over a MemoryLinkState (None: Python)
 
     def __init__(self, state: LinkState | None = None, *, model: LinkModel | None = None,
                  link_probability: float = 0.5, max_scored: int = 8, mobile_prior: float = 3.0,
