@@ -16,7 +16,13 @@ equals the single process's, bit for bit. The CPU seconds each worker process
 spent are recorded too: on a machine shared with other work, wall-clock ratios
 follow the load; ``single CPU s / busiest worker CPU s`` is the speedup the
 partitioning allows when the workers have their cores to themselves (reported
-as ``projected``, never as the measured ratio). The load average is recorded.
+as ``projected``, never as the measured ratio). Where the workers' CPU goes is
+recorded too: the task functions' own CPU by stage (``phase_cpu_s``, from
+:func:`fraudscore.distributed.tasks.phase_cpu`) and what the worker processes
+spent outside them (``outside_tasks_cpu_s``: Dask's event loop, serialising and
+receiving shuffle pieces, its periodic callbacks), and the CPU of this process,
+which runs the client and the local scheduler (``client_and_scheduler_cpu_s``).
+The load average is recorded.
 
 Usage::
 
@@ -42,6 +48,7 @@ from _common import result, write_results  # noqa: E402
 
 import fraudscore as fs  # noqa: E402
 from fraudscore.distributed import score_dask  # noqa: E402
+from fraudscore.distributed.tasks import phase_cpu  # noqa: E402
 from fraudscore.rescore import rescore  # noqa: E402
 from fraudscore.synth import generate  # noqa: E402
 
@@ -78,6 +85,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--train-rows", type=int, default=20_000)
+    ap.add_argument("--buckets", type=int, default=None, help="hash buckets per shuffle (default: score_dask's)")
     args = ap.parse_args()
     from distributed import Client, LocalCluster
 
@@ -113,24 +121,38 @@ def main() -> int:
         for w in args.workers:
             with LocalCluster(n_workers=w, processes=True, threads_per_worker=1, dashboard_address=None) as cl, \
                     Client(cl) as client:
-                score_dask(client, root / "bundle", root / "warm", root / "warm-out", key=KEY, labels=labels)
-                times, busiest, total = [], [], []
+                score_dask(client, root / "bundle", root / "warm", root / "warm-out", key=KEY, labels=labels,
+                           buckets=args.buckets)
+                times, busiest, total, tasks, here = [], [], [], [], []
+                phases: dict[str, float] = {}
                 for _ in range(args.repeat):
+                    client.run(phase_cpu, True)
                     before = client.run(_cpu)
-                    t0 = time.perf_counter()
+                    c0, t0 = _cpu(), time.perf_counter()
                     summary = score_dask(client, root / "bundle", root / "in", root / f"dask-{w}", key=KEY,
-                                         labels=labels)
+                                         labels=labels, buckets=args.buckets)
                     times.append(time.perf_counter() - t0)
+                    here.append(_cpu() - c0)
                     after = client.run(_cpu)
                     spent = [after[k] - before[k] for k in after]
                     busiest.append(max(spent))
                     total.append(sum(spent))
+                    got = client.run(phase_cpu)
+                    tasks.append(sum(v[0] for d in got.values() for v in d.values()))
+                    for d in got.values():
+                        for name, (cpu, _calls) in d.items():
+                            phases[name] = phases.get(name, 0.0) + cpu / args.repeat
                 same = _identical(single, _frame(root / f"dask-{w}"))
                 t, busy = statistics.median(times), statistics.median(busiest)
                 params = {"rows": n, "files": args.files, "repeat": args.repeat, "identical": same,
                           "worker_cpu_s_total": round(statistics.median(total), 2),
                           "busiest_worker_cpu_s": round(busy, 2), "single_cpu_s": round(cpu_single, 2),
-                          "partitions": summary.chunks}
+                          "task_cpu_s_total": round(statistics.median(tasks), 2),
+                          "outside_tasks_cpu_s": round(statistics.median(total) - statistics.median(tasks), 2),
+                          "phase_cpu_s": {k: round(v, 2) for k, v in sorted(phases.items(), key=lambda kv: -kv[1])
+                                          if v >= 0.01},
+                          "client_and_scheduler_cpu_s": round(statistics.median(here), 2),
+                          "wall_s": round(t, 2), "partitions": summary.chunks}
                 out.append(result(f"dask_{w}_worker{'s' if w > 1 else ''}_rescore", n / t, "events/s",
                                   "single_process_rescore", rate_single, params))
                 out.append(result(f"dask_{w}_worker{'s' if w > 1 else ''}_projected_speedup", cpu_single / busy, "x",

@@ -13,7 +13,9 @@ family), label-delayed features by application id, each velocity key group by
 its entity key -- and every bucket is replayed in the order one process would
 see its rows (event time, then input row; or input row in arrival order), then
 joined back by row. Rules, model and policy are row-wise and run where each
-input partition lives.
+input partition lives. Every stage of an input partition runs on the worker that
+read it, and each bucket's replay on a worker chosen by the rows it holds
+(:class:`_Place`): only shuffle pieces travel.
 
 Examples
 --------
@@ -27,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import operator
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,7 +40,7 @@ from .._compat import optional_import, require_pandas
 from ..errors import FraudscoreError, InputError
 from ..keys import Keys
 from . import tasks as T
-from .partition import bucket_of, split
+from .partition import assign, bucket_of, split
 
 __all__ = ["score_dask", "features_dask", "connect"]
 
@@ -69,8 +70,13 @@ def connect(address: str, *, timeout: float = 30.0) -> tuple[Any, Any]:
         if not n.isdigit() or int(n) < 1:
             raise FraudscoreError(f"--dask local:N needs N >= 1 worker processes, got {address!r}")
         distributed = _distributed()
-        cluster = distributed.LocalCluster(n_workers=int(n), processes=True, threads_per_worker=1,
-                                           dashboard_address=None)
+        import dask
+
+        # No dashboard, so nothing would read the workers' statistical profiler: it samples every
+        # thread's stack every 10 ms, about a fifth of an idle worker's CPU (measured 0.045 -> 0.035 s/s).
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = distributed.LocalCluster(n_workers=int(n), processes=True, threads_per_worker=1,
+                                               dashboard_address=None)
         return distributed.Client(cluster), cluster
     distributed = _distributed()
     try:
@@ -98,7 +104,7 @@ def _bundle_files(bundle: Any, keys: Keys) -> dict[str, bytes]:
     raise FraudscoreError(f"expected a Scorer, a Bundle or a bundle path, got {type(bundle).__name__}")
 
 
-def _job(client: Any, bundle: Any, key: Any, buckets: int | None, by_time: bool, **settings: Any
+def _job(place: _Place, bundle: Any, key: Any, buckets: int | None, by_time: bool, **settings: Any
          ) -> tuple[T.Job, Any]:
     from ..scorer import Scorer
 
@@ -111,16 +117,42 @@ def _job(client: Any, bundle: Any, key: Any, buckets: int | None, by_time: bool,
     h = hashlib.sha256(keys.key_id.encode())
     for name in sorted(files):
         h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    if buckets is None:
-        buckets = max(8 * sum(client.nthreads().values()), 1)
-    if isinstance(buckets, bool) or not isinstance(buckets, int) or buckets < 1:
+    if buckets is not None and (isinstance(buckets, bool) or not isinstance(buckets, int) or buckets < 1):
         raise FraudscoreError(f"buckets must be an integer >= 1, got {buckets!r}")
-    job = T.Job(files, keys, h.hexdigest()[:24], buckets, by_time, **settings)
+    job = T.Job(files, keys, h.hexdigest()[:24], buckets or 1, by_time, **settings)
+    job.link_buckets = buckets or 1
     return job, T.scorer_of(job)  # verifies the bundle and the key here, before anything is sent
 
 
-def _partitions(client: Any, source: Any, scorer: Any, npartitions: int | None) -> list[tuple[Any, int]]:
-    """(partition, first input row) for each input partition: Parquet files (or row groups), or slices."""
+#: Rows a velocity, admission or label bucket holds at most by default (about 1 GB of pieces).
+BUCKET_ROWS = 2_000_000
+
+
+def _set_buckets(job: T.Job, place: _Place, buckets: int | None) -> None:
+    """The shuffles' bucket counts, once the input's size is known (``buckets`` overrides both).
+
+    Velocity, admission and labels: 16 buckets per cluster thread, more when a bucket
+    would hold over :data:`BUCKET_ROWS` rows (a velocity bucket's replay costs a fixed
+    ~0.5 ms per key group, and more than its rows where a busy entity's windows are
+    full: finer buckets keep such a bucket a small part of a worker's share). Links: 32
+    per thread, because hardware families are few and lumpy (the largest holds several
+    percent of the rows) and a link bucket costs little besides its rows.
+    """
+    if buckets is not None:
+        job.buckets = job.link_buckets = buckets
+        return
+    t = max(place.threads_total, 1)
+    job.buckets = max(16 * t, math.ceil(place.total_rows / BUCKET_ROWS))
+    job.link_buckets = 32 * t
+
+
+def _partitions(client: Any, source: Any, scorer: Any, npartitions: int | None, place: _Place
+                ) -> list[tuple[Any, int]]:
+    """(partition, first input row) for each input partition: Parquet files (or row groups), or slices.
+
+    Also places each partition on a worker (:meth:`_Place.set_owners`, by rows);
+    in-memory slices are scattered straight to their worker.
+    """
     if isinstance(source, (str, Path)):
         from ..tables import TableFile
 
@@ -131,6 +163,7 @@ def _partitions(client: Any, source: Any, scorer: Any, npartitions: int | None) 
         import pyarrow.parquet as pq
 
         parts: list[tuple[Any, int]] = []
+        sizes: list[int] = []
         offset = 0
         files = table.files
         for f in files:
@@ -138,10 +171,13 @@ def _partitions(client: Any, source: Any, scorer: Any, npartitions: int | None) 
             if len(files) == 1 and meta.num_row_groups > 1:
                 for g in range(meta.num_row_groups):
                     parts.append((("parquet", str(f), (g,)), offset))
-                    offset += meta.row_group(g).num_rows
+                    sizes.append(meta.row_group(g).num_rows)
+                    offset += sizes[-1]
             else:
                 parts.append((("parquet", str(f), None), offset))
-                offset += meta.num_rows
+                sizes.append(meta.num_rows)
+                offset += sizes[-1]
+        place.set_owners(sizes)
         return parts
     pd = require_pandas()
     if hasattr(source, "column_names") and hasattr(source, "slice"):
@@ -155,78 +191,169 @@ def _partitions(client: Any, source: Any, scorer: Any, npartitions: int | None) 
 
         def take(a: int, m: int) -> Any:
             return source.iloc[a : a + m]
-    k = npartitions or max(2 * sum(client.nthreads().values()), 1)
+    k = npartitions or max(2 * place.threads_total, 1)
     size = max(math.ceil(n / k), 1)
     chunks = [(take(a, size), a) for a in range(0, n, size)] or [(take(0, 0), 0)]
-    futs = client.scatter([c for c, _ in chunks])
+    place.set_owners([len(c) for c, _ in chunks])
+    futs: list[Any] = [None] * len(chunks)
+    for w in sorted(set(place.owner)):
+        mine = [i for i, o in enumerate(place.owner) if o == w]
+        for i, f in zip(mine, client.scatter([chunks[i][0] for i in mine], workers=[w], hash=False)):
+            futs[i] = f
     return [(f, a) for f, (_, a) in zip(futs, chunks)]
 
 
+class _Place:
+    """Where each task runs: an input partition's stages on one worker, each bucket's replay on one worker.
+
+    Everything a partition holds between stages (its rows, records, static
+    features: megabytes of Python objects) stays where it was read; only the
+    shuffle pieces travel. Partitions go to workers by rows and buckets by the rows
+    each holds (:func:`~fraudscore.distributed.partition.assign`), so the busiest
+    worker carries its share and no more. Left to itself the scheduler moves a
+    partition to wherever its small shuffle results are, and its work stealing moves
+    more (a partition is pickled and sent each time).
+    """
+
+    def __init__(self, client: Any) -> None:
+        nt = client.nthreads()
+        self.client = client
+        self.workers = sorted(nt)
+        self.threads = [max(int(nt[w]), 1) for w in self.workers]
+        self.threads_total = sum(self.threads)
+        self.owner: list[str] = []
+        self.total_rows = 0
+
+    def at(self, worker: str) -> dict[str, Any]:
+        """Keyword arguments of ``submit`` that keep a task on ``worker``."""
+        return {"workers": [worker], "allow_other_workers": False}
+
+    def set_owners(self, rows: list[int]) -> None:
+        self.owner = self.spread(rows)
+        self.total_rows = int(sum(rows))
+
+    def spread(self, weights: Any) -> list[str]:
+        """A worker for each item, by weight (rows), in proportion to the workers' threads."""
+        if not self.workers:
+            raise FraudscoreError("the Dask cluster has no workers")
+        return [self.workers[b] for b in assign(weights, self.threads).tolist()]
+
+    def bucket_owner(self, buckets: int) -> list[str]:
+        """Buckets in turn over the workers' threads (shuffles too cheap to weigh first)."""
+        return self.spread(np.ones(buckets))
+
+    def scatter_buckets(self, data: list[Any]) -> list[Any]:
+        """Scatter one item per bucket to the bucket's worker (:meth:`bucket_owner`)."""
+        bw = self.bucket_owner(len(data))
+        out: list[Any] = [None] * len(data)
+        for w in sorted(set(bw)):
+            mine = [b for b, o in enumerate(bw) if o == w]
+            for b, f in zip(mine, self.client.scatter([data[b] for b in mine], workers=[w], hash=False)):
+                out[b] = f
+        return out
+
+    def submit(self, worker: str, fn: Any, *args: Any) -> Any:
+        return self.client.submit(fn, *args, pure=False, **self.at(worker))
+
+    def gather(self, futures: list[Any]) -> list[Any]:
+        """``client.gather``, failing clearly when a worker the run placed work on leaves (its tasks may
+        run nowhere else, so the run would otherwise wait for ever)."""
+        if not type(self.client).__module__.startswith("distributed"):
+            return self.client.gather(futures)
+        distributed = _distributed()
+        while True:
+            try:
+                distributed.wait(futures, timeout=2.0)
+                return self.client.gather(futures)
+            except (TimeoutError, distributed.TimeoutError):
+                gone = set(self.workers) - set(self.client.nthreads())
+                if gone:
+                    self.client.cancel(futures)
+                    raise FraudscoreError(f"Dask worker {min(gone)} left during the run; its tasks are "
+                                          "bound to it (partitions stay where they are read): run again") from None
+
+
 # -- the graph ----------------------------------------------------------------------------------
-def _shuffle(client: Any, pieces: list[Any], reducer: Any, args: tuple[Any, ...], buckets: int,
-             extra: list[Any] | None = None) -> list[list[Any]]:
+def _shuffle(place: _Place, pieces: list[Any], reducer: Any, args: tuple[Any, ...], buckets: int,
+             extra: list[Any] | None = None, weigh: bool = False) -> list[list[Any]]:
     """All-to-all: ``pieces[i]`` (a list of ``buckets`` pieces) -> ``reducer(*args, [extra[b]], *pieces_b)``
-    per bucket, whose result (a list per input partition) comes back as ``out[i][b]``."""
-    n = len(pieces)
-    got = [[client.submit(operator.getitem, pieces[i], b, pure=False) for b in range(buckets)] for i in range(n)]
-    red = []
-    for b in range(buckets):
-        head = (*args, extra[b]) if extra is not None else args
-        red.append(client.submit(reducer, *head, *[got[i][b] for i in range(n)], pure=False))
-    return [[client.submit(operator.getitem, red[b], i, pure=False) for b in range(buckets)] for i in range(n)]
+    per bucket, whose results for input partition ``i`` come back as ``out[i]`` (lists of per-bucket
+    results, one list per worker: pass them to the join through :func:`~tasks.call_flat`).
+
+    Piece ``i`` and its results live on partition ``i``'s worker. Buckets go to
+    workers by the rows they hold when ``weigh`` (a round trip to count them: for the
+    replays that cost), else in turn (:meth:`_Place.bucket_owner`, where ``extra``
+    was scattered). One message per (partition, worker) pair each way carries all
+    the buckets that worker replays: a task per (partition, bucket) pair would cost
+    the scheduler and the workers' event loops more than the replays of small buckets.
+    """
+    n, sub, owner = len(pieces), place.submit, place.owner
+    if weigh:
+        counts = place.gather([sub(owner[i], T.bucket_rows, pieces[i]) for i in range(n)])
+        bw = place.spread(np.sum(counts, axis=0) if counts else np.zeros(buckets))
+    else:
+        bw = place.bucket_owner(buckets)
+    mine = {w: [b for b in range(buckets) if bw[b] == w] for w in sorted(set(bw))}
+    red: dict[int, Any] = {}
+    for w, bs in mine.items():
+        sent = [sub(owner[i], T.take_buckets, pieces[i], bs) for i in range(n)]
+        for b in bs:
+            head = (*args, extra[b]) if extra is not None else args
+            red[b] = sub(w, T.reduce_bucket, reducer, len(head), b, *head, *sent)
+    return [[sub(w, T.collect, i, *[red[b] for b in bs]) for w, bs in mine.items()] for i in range(n)]
 
 
-def _replay_graph(client: Any, job: T.Job, job_f: Any, scorer: Any, parts: list[tuple[Any, int]],
+def _replay_graph(place: _Place, job: T.Job, job_f: Any, scorer: Any, parts: list[tuple[Any, int]],
                   labels: Any) -> list[Any]:
     """Futures of the partitions with their features (admitted, linked, labelled, replayed); see the module."""
-    sub = client.submit
+    sub, owner = place.submit, place.owner
     P, n = job.buckets, len(parts)
-    prep = [sub(T.prepare, job_f, src, i, off, pure=False) for i, (src, off) in enumerate(parts)]
+    prep = [sub(owner[i], T.prepare, job_f, src, i, off) for i, (src, off) in enumerate(parts)]
     if job.by_time:
-        prep, dups = _admit_by_time(client, job, job_f, scorer, prep, [off for _, off in parts])
+        prep, dups = _admit_by_time(place, job, job_f, scorer, prep, [off for _, off in parts])
     else:
-        prep, dups = _admit(client, job, job_f, scorer, prep)
+        prep, dups = _admit(place, job, job_f, scorer, prep)
     if scorer.pipeline.has_device:
-        pieces = [sub(T.link_pieces, job_f, p, pure=False) for p in prep]
-        back = _shuffle(client, pieces, T.link_bucket, (job_f, n), P)
-        prep = [sub(T.join_links, job_f, prep[i], *back[i], pure=False) for i in range(n)]
+        pieces = [sub(owner[i], T.link_pieces, job_f, p) for i, p in enumerate(prep)]
+        back = _shuffle(place, pieces, T.link_bucket, (job_f, n), job.link_buckets, weigh=True)
+        prep = [sub(owner[i], T.call_flat, T.join_links, 2, job_f, prep[i], *back[i]) for i in range(n)]
     if labels is not None and scorer.feature_set.has_labels:
         index = labels if hasattr(labels, "pos") else scorer.label_index(labels)
         ids = np.array(list(index.pos.keys()) + [None], dtype=object)[:-1]
         j = np.fromiter(index.pos.values(), dtype=np.int64, count=len(ids))
         lab = {"id": ids, "is_fraud": index.fraud[j], "label_ts": index.lts[j]}
-        lab_f = client.scatter(split(lab, bucket_of([ids], P), P))
-        pieces = [sub(T.id_pieces, job_f, p, scorer.schema.id_field, pure=False) for p in prep]
-        back = _shuffle(client, pieces, T.label_bucket, (n,), P, extra=lab_f)
-        prep = [sub(T.join_labels, prep[i], *back[i], pure=False) for i in range(n)]
-    pieces = [sub(T.velocity_pieces, job_f, p, pure=False) for p in prep]
-    back = _shuffle(client, pieces, T.velocity_bucket, (job_f, n), P)
-    done = [sub(T.assemble, job_f, prep[i], *back[i], pure=False) for i in range(n)]
+        lab_f = place.scatter_buckets(split(lab, bucket_of([ids], P), P))
+        pieces = [sub(owner[i], T.id_pieces, job_f, p, scorer.schema.id_field) for i, p in enumerate(prep)]
+        back = _shuffle(place, pieces, T.label_bucket, (n,), P, extra=lab_f)
+        prep = [sub(owner[i], T.call_flat, T.join_labels, 1, prep[i], *back[i]) for i in range(n)]
+    pieces = [sub(owner[i], T.velocity_pieces, job_f, p) for i, p in enumerate(prep)]
+    back = _shuffle(place, pieces, T.velocity_bucket, (job_f, n), P, weigh=True)
+    done = [sub(owner[i], T.call_flat, T.assemble, 2, job_f, prep[i], *back[i]) for i in range(n)]
     if dups:  # duplicates copy the features of the applied rows they repeat, wherever those are
         for i, needs in dups.items():
-            extracts = [sub(T.extract, job_f, done[j], rows, pure=False) for j, rows in needs.items()]
-            done[i] = sub(T.fill_duplicates, job_f, done[i], *extracts, pure=False)
+            extracts = [sub(owner[j], T.extract, job_f, done[j], rows) for j, rows in needs.items()]
+            done[i] = sub(owner[i], T.fill_duplicates, job_f, done[i], *extracts)
     return done
 
 
-def _admit_by_time(client: Any, job: T.Job, job_f: Any, scorer: Any, prep: list[Any], offsets: list[int]
+def _admit_by_time(place: _Place, job: T.Job, job_f: Any, scorer: Any, prep: list[Any], offsets: list[int]
                    ) -> tuple[list[Any], dict[int, dict[int, np.ndarray]]]:
     """The admission rule in event-time order: a shuffle by application id (see :func:`_admit`)."""
-    n, limit = len(prep), scorer.clock_limit()
-    pieces = [client.submit(T.admission_pieces, job_f, p, limit, pure=False) for p in prep]
-    back = _shuffle(client, pieces, T.admission_bucket, (job_f, n), job.buckets)
-    out = [client.submit(T.admit_by_time, job_f, prep[i], limit, *back[i], pure=False) for i in range(n)]
-    srcs = client.gather([client.submit(T.duplicate_sources, p, pure=False) for p in out])
+    n, limit, sub, owner = len(prep), scorer.clock_limit(), place.submit, place.owner
+    pieces = [sub(owner[i], T.admission_pieces, job_f, p, limit) for i, p in enumerate(prep)]
+    back = _shuffle(place, pieces, T.admission_bucket, (job_f, n), job.buckets)
+    out = [sub(owner[i], T.call_flat, T.admit_by_time, 3, job_f, prep[i], limit, *back[i]) for i in range(n)]
+    srcs = place.gather([sub(owner[i], T.duplicate_sources, p) for i, p in enumerate(out)])
     starts = np.asarray(offsets, dtype=np.int64)
     dups = {}
     for i, rows in enumerate(srcs):
         if rows.size:
-            owner = np.searchsorted(starts, rows, side="right") - 1
-            dups[i] = {int(j): rows[owner == j] for j in np.unique(owner)}
+            owner_of = np.searchsorted(starts, rows, side="right") - 1
+            dups[i] = {int(j): rows[owner_of == j] for j in np.unique(owner_of)}
     return out, dups
 
 
-def _admit(client: Any, job: T.Job, job_f: Any, scorer: Any, prep: list[Any]
+def _admit(place: _Place, job: T.Job, job_f: Any, scorer: Any, prep: list[Any]
            ) -> tuple[list[Any], dict[int, dict[int, np.ndarray]]]:
     """The admission rule over all rows in processing order (future, late, duplicate application ids).
 
@@ -239,7 +366,7 @@ def _admit(client: Any, job: T.Job, job_f: Any, scorer: Any, prep: list[Any]
     from .partition import processing_order
     from ..velocity.admission import APPLY, DUPLICATE
 
-    cols = client.gather([client.submit(T.admission_columns, job_f, p, pure=False) for p in prep])
+    cols = place.gather([place.submit(place.owner[i], T.admission_columns, job_f, p) for i, p in enumerate(prep)])
     sizes = [len(c["row"]) for c in cols]
     rows = np.concatenate([c["row"] for c in cols]) if cols else np.zeros(0, np.int64)
     if rows.size == 0:
@@ -263,7 +390,7 @@ def _admit(client: Any, job: T.Job, job_f: Any, scorer: Any, prep: list[Any]
     for i, (p, m) in enumerate(zip(prep, sizes)):
         sl = slice(start, start + m)
         start += m
-        out.append(client.submit(T.admit, job_f, p, verdict[sl], src_row[sl], pure=False))
+        out.append(place.submit(place.owner[i], T.admit, job_f, p, verdict[sl], src_row[sl]))
         d = np.flatnonzero(verdict[sl] == DUPLICATE)
         if d.size:
             srcs = src_pos[sl][d]
@@ -309,8 +436,10 @@ def score_dask(client: Any, bundle: Any, source: Any, out: str | Path | None = N
         Replay in event-time order (then input row), as ``fraudscore score``
         does; ``False``: input order is arrival order, late rows are rejected.
     buckets : int, optional
-        Hash buckets per shuffle (default: eight per cluster thread, so that large hardware families,
-        replayed whole by one task, balance out).
+        Hash buckets per shuffle (default: 32 per cluster thread for the link pass, so that
+        the lumpy hardware families, each replayed whole by one task, balance out; 16 per
+        thread, or one per :data:`BUCKET_ROWS` rows, for the others). Buckets are placed on
+        workers by the rows they hold.
     npartitions : int, optional
         Slices of an in-memory ``source`` (default: twice the cluster's threads).
     with_features, explain :
@@ -329,12 +458,14 @@ def score_dask(client: Any, bundle: Any, source: Any, out: str | Path | None = N
     from ..rescore import RescoreSummary, _ErrorSink
 
     t0 = time.perf_counter()
-    job, scorer = _job(client, bundle, key, buckets, sort_by_time, with_features=with_features, explain=explain)
+    place = _Place(client)
+    job, scorer = _job(place, bundle, key, buckets, sort_by_time, with_features=with_features, explain=explain)
     if explain is not None and not isinstance(explain, (bool, str)):
         raise FraudscoreError("score_dask: explain must be True, False or 'auto' (a row mask is not supported)")
     job.has_labels = labels is not None
     lab = _labels_arg(labels, scorer)
-    parts = _partitions(client, source, scorer, npartitions)
+    parts = _partitions(client, source, scorer, npartitions, place)
+    _set_buckets(job, place, buckets)
     out_dir = None
     if out is not None:
         out_dir = Path(out)
@@ -344,10 +475,10 @@ def score_dask(client: Any, bundle: Any, source: Any, out: str | Path | None = N
         for old in out_dir.glob("part-*.parquet"):
             old.unlink()
     job_f = client.scatter(job, broadcast=True)
-    parts_f = _replay_graph(client, job, job_f, scorer, parts, lab)
-    done = [client.submit(T.finish, job_f, p, None if out_dir is None else str(out_dir), pure=False)
-            for p in parts_f]
-    summaries = client.gather(done)
+    parts_f = _replay_graph(place, job, job_f, scorer, parts, lab)
+    done = [place.submit(place.owner[i], T.finish, job_f, p, None if out_dir is None else str(out_dir))
+            for i, p in enumerate(parts_f)]
+    summaries = place.gather(done)
     summary = RescoreSummary(out=None if out_dir is None else str(out_dir), errors_out=None)
     summary.chunks = len(parts)
     errs = _ErrorSink(errors_out, summary)
@@ -400,14 +531,17 @@ def features_dask(client: Any, bundle: Any, source: Any, *, key: Any = None, lab
     rejected rows) and ``n_input``. Parameters as in :func:`score_dask`.
     """
     _distributed()
-    job, scorer = _job(client, bundle, key, buckets, sort_by_time)
+    place = _Place(client)
+    job, scorer = _job(place, bundle, key, buckets, sort_by_time)
     job.has_labels = labels is not None
     lab = _labels_arg(labels, scorer)
-    parts = _partitions(client, source, scorer, npartitions)
+    parts = _partitions(client, source, scorer, npartitions, place)
+    _set_buckets(job, place, buckets)
     job_f = client.scatter(job, broadcast=True)
-    parts_f = _replay_graph(client, job, job_f, scorer, parts, lab)
+    parts_f = _replay_graph(place, job, job_f, scorer, parts, lab)
     names = tuple(dict.fromkeys((scorer.schema.id_field, scorer.schema.time_field, *keep)))
-    got = client.gather([client.submit(T.feature_rows, job_f, p, names, pure=False) for p in parts_f])
+    got = place.gather([place.submit(place.owner[i], T.feature_rows, job_f, p, names)
+                        for i, p in enumerate(parts_f)])
     rows = np.concatenate([g["rows"] for g in got])
     ts = np.concatenate([g["ts"] for g in got])
     order = np.lexsort((rows, ts)) if sort_by_time else np.argsort(rows, kind="stable")

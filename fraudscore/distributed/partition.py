@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import xxhash
 
-__all__ = ["bucket_of", "split", "concat_pieces", "processing_order", "value_hashes"]
+__all__ = ["bucket_of", "key_hashes", "key_load", "split", "concat_pieces", "processing_order", "value_hashes",
+           "assign"]
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -71,6 +72,14 @@ def value_hashes(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def bucket_of(key_columns: Sequence[np.ndarray], buckets: int) -> np.ndarray:
     """Bucket (``0 .. buckets-1``) of each row's composite key; ``-1`` where any part is missing."""
+    h, present = key_hashes(key_columns)
+    b = (h % np.uint64(buckets)).astype(np.int64)
+    b[~present] = -1
+    return b
+
+
+def key_hashes(key_columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(uint64 hash, present mask) of each row's composite key (:func:`bucket_of` is the hash modulo buckets)."""
     h: np.ndarray | None = None
     present: np.ndarray | None = None
     for col in key_columns:
@@ -82,9 +91,25 @@ def bucket_of(key_columns: Sequence[np.ndarray], buckets: int) -> np.ndarray:
                 h = (h * _MIX) ^ hv
             present = present & pv
     assert h is not None and present is not None
-    b = (h % np.uint64(buckets)).astype(np.int64)
-    b[~present] = -1
-    return b
+    return h, present
+
+
+def key_load(h: np.ndarray, bucket: np.ndarray, buckets: int) -> np.ndarray:
+    """Sum over each bucket's keys of the squared number of rows per key (rows with bucket ``-1`` left out).
+
+    A velocity replay costs more than its rows where one entity's windows hold many
+    rows; this is the part of a bucket's cost that grows with them.
+
+    Examples
+    --------
+    >>> key_load(np.array([7, 7, 7, 9], dtype=np.uint64), np.array([1, 1, 1, 0]), 2).tolist()
+    [1.0, 9.0]
+    """
+    keep = bucket >= 0
+    if not keep.any():
+        return np.zeros(buckets)
+    u, first, counts = np.unique(h[keep], return_index=True, return_counts=True)
+    return np.bincount(bucket[keep][first], weights=counts.astype(np.float64) ** 2, minlength=buckets)
 
 
 def split(piece: Mapping[str, np.ndarray], bucket: np.ndarray, buckets: int) -> list[dict[str, np.ndarray]]:
@@ -124,3 +149,32 @@ def processing_order(ts: np.ndarray, row: np.ndarray, by_time: bool) -> np.ndarr
     if by_time:
         return np.lexsort((row, ts))
     return np.argsort(row, kind="stable")
+
+
+def assign(weights: Sequence[float], capacities: Sequence[float]) -> np.ndarray:
+    """Bin of each item: largest first, each to the bin that finishes it soonest (LPT scheduling).
+
+    ``weights`` are the items' costs (rows), ``capacities`` the bins' speeds
+    (threads of each worker). The result depends on the inputs only (ties go to the
+    lower item, then the lower bin), so every call with the same sizes gives the
+    same placement. The busiest bin holds at most 4/3 of the optimum (Graham, 1969)
+    and never more than the optimum plus the largest item.
+
+    Examples
+    --------
+    >>> assign([5, 1, 4, 2, 3, 3], [1, 1]).tolist()  # 9 and 9
+    [0, 0, 1, 1, 1, 0]
+    >>> assign([4, 4, 4], [2, 1]).tolist()  # a two-thread worker takes two of three
+    [0, 0, 1]
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    cap = np.asarray(capacities, dtype=np.float64)
+    if cap.size == 0 or (cap <= 0).any():
+        raise ValueError(f"capacities must be positive, got {cap.tolist()}")
+    out = np.zeros(len(w), dtype=np.int64)
+    load = np.zeros(len(cap))
+    for i in np.lexsort((np.arange(len(w)), -w)).tolist():
+        b = int(np.argmin((load + w[i]) / cap))
+        out[i] = b
+        load[b] += w[i]
+    return out

@@ -24,6 +24,10 @@ A partitioned replay runs in stages (see ``docs/scaling.md``):
 7. :func:`finish` (per input partition): rules, model and policy (row-wise), and
    the partition's output.
 
+Each shuffle sends one message per (partition, worker) pair each way
+(:func:`take_buckets`, :func:`reduce_bucket`, :func:`collect`, :func:`call_flat`);
+the driver binds every task to its worker (see :mod:`fraudscore.distributed`).
+
 The functions rebuild the :class:`~fraudscore.scorer.Scorer` from the bundle's
 files and the key once per worker process (:func:`scorer_of`).
 """
@@ -45,12 +49,13 @@ from ..keys import Keys
 from ..pipeline import LINK_FEATURE, late_event_error, paused_gc
 from ..velocity import FeatureSet, replay
 from ..velocity.plan import Group, Plan
-from .partition import bucket_of, concat_pieces, processing_order, split
+from .partition import bucket_of, concat_pieces, key_hashes, key_load, processing_order, split
 
 __all__ = ["Job", "Part", "scorer_of", "prepare", "admission_columns", "admit", "admission_pieces",
            "admission_bucket", "admit_by_time", "duplicate_sources", "link_pieces", "link_bucket",
            "join_links", "id_pieces", "label_bucket", "join_labels", "velocity_pieces", "velocity_bucket",
-           "assemble", "extract", "fill_duplicates", "finish", "feature_rows", "group_fields"]
+           "assemble", "extract", "fill_duplicates", "finish", "feature_rows", "group_fields", "phase_cpu",
+           "bucket_rows", "take_buckets", "reduce_bucket", "collect", "call_flat"]
 
 _NEVER = np.iinfo(np.int64).max
 
@@ -67,6 +72,7 @@ class Job:
     with_features: bool = False
     explain: Any = None
     has_labels: bool = False
+    link_buckets: int = 0  # buckets of the link pass (0: ``buckets``)
 
 
 @dataclass
@@ -79,6 +85,13 @@ class Part:
     static: np.ndarray
     labels: dict[str, np.ndarray] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+
+    def __sizeof__(self) -> int:
+        """Bytes held, roughly (what Dask's memory accounting and placement read; object cells count 64)."""
+        arrays = [*self.cb.columns.values(), self.cb.rows, *self.rec.values(), self.static,
+                  *(self.labels or {}).values(), *(v for v in self.info.values() if isinstance(v, np.ndarray))]
+        return 256 + sum(a.nbytes + (64 * a.size if a.dtype.kind == "O" else 0)
+                         for a in arrays if isinstance(a, np.ndarray))
 
 
 class _FilesReader(Reader):
@@ -105,17 +118,74 @@ class _FilesReader(Reader):
         return data
 
 
+#: CPU seconds (of the task's thread) and calls per task function in this process: ``{name: [cpu_s, calls]}``.
+#: Read with ``client.run(fraudscore.distributed.tasks.phase_cpu)`` to see where a run's CPU goes
+#: (a diagnostic: with several threads per worker an update can be lost).
+PHASE_CPU: dict[str, list[float]] = {}
+
+
+def phase_cpu(reset: bool = False) -> dict[str, list[float]]:
+    """A copy of :data:`PHASE_CPU` (emptied after copying when ``reset``)."""
+    out = {k: list(v) for k, v in PHASE_CPU.items()}
+    if reset:
+        PHASE_CPU.clear()
+    return out
+
+
 def _no_gc(fn: Any) -> Any:
-    """Run a task with the cyclic collector paused (cycle-free bulk allocations, as in a single process)."""
+    """Run a task with the cyclic collector paused (cycle-free bulk allocations, as in a single process),
+    charging its CPU time to :data:`PHASE_CPU`."""
     import functools
+    from time import thread_time
+
+    name = fn.__name__
 
     @functools.wraps(fn)
     def run(*args: Any, **kw: Any) -> Any:
-        with paused_gc():
-            return fn(*args, **kw)
+        c0 = thread_time()
+        try:
+            with paused_gc():
+                return fn(*args, **kw)
+        finally:
+            acc = PHASE_CPU.setdefault(name, [0.0, 0])
+            acc[0] += thread_time() - c0
+            acc[1] += 1
 
     return run
 
+
+def _pickle_by_fields(cls: Any) -> None:
+    """Pickle instances of the frozen, slotted dataclass ``cls`` as ``cls(*fields)``.
+
+    Such a dataclass pickles through Python-level ``__getstate__`` / ``__setstate__``
+    that call :func:`dataclasses.fields` per object; a fingerprint with its canonical
+    attributes took about 30 us to pickle and unpickle, most of what the link pass's
+    pieces cost to ship between workers. ``(cls, attrgetter(...)(obj))`` is a C-level
+    tuple and one constructor call: about 17 us, and nothing for pieces that stay on
+    their worker. Registered with :mod:`copyreg` in the processes that import this
+    module (the workers running these tasks); the objects that come back are equal,
+    field by field, and pickles made without it still load.
+    """
+    import copyreg
+    from dataclasses import fields
+    from operator import attrgetter
+
+    names = [f.name for f in fields(cls)]
+    if not all(f.init for f in fields(cls)):  # pragma: no cover - every field is a constructor argument today
+        return
+    get = attrgetter(*names)
+    copyreg.pickle(cls, lambda obj: (cls, get(obj)))
+
+
+def _register_pickling() -> None:
+    from ..fingerprint.canonical import CanonicalDevice
+    from ..fingerprint.sections import Fingerprint
+
+    _pickle_by_fields(Fingerprint)
+    _pickle_by_fields(CanonicalDevice)
+
+
+_register_pickling()
 
 _SCORERS: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -177,7 +247,7 @@ def admission_columns(job: Job, part: Part) -> dict[str, np.ndarray]:
 @_no_gc
 def admission_pieces(job: Job, part: Part, limit: int | None) -> list[dict[str, np.ndarray]]:
     """Rows with an application id and not in the future, cut by the id's bucket (time-order replays)."""
-    cols = admission_columns(job, part)
+    cols = admission_columns.__wrapped__(job, part)
     keys = np.array([None if a is None or (isinstance(a, float) and a != a) or str(a) == "" else str(a)
                      for a in cols["id"].tolist()] + [None], dtype=object)[:-1]
     bucket = bucket_of([keys], job.buckets)
@@ -264,6 +334,45 @@ def admit(job: Job, part: Part, verdict: np.ndarray, src_row: np.ndarray) -> Par
     return Part(part.index, cb, rec, static, part.labels, info)
 
 
+#: Weight of a velocity bucket's squared rows per entity key against its rows, when buckets are
+#: placed (a least-squares fit of replay CPU per bucket on 100,000 synthetic rows gave 0.04 to 0.06).
+KEY_LOAD_WEIGHT = 0.05
+
+
+def bucket_rows(pieces: Sequence[Any]) -> np.ndarray:
+    """What placing buckets weighs, per bucket: its rows (every key group's, for a velocity piece), plus
+    :data:`KEY_LOAD_WEIGHT` times the squared rows per entity key for a velocity piece."""
+    def rows(p: Any) -> float:
+        if not p:
+            return 0.0
+        if "idx" in p:
+            return float(len(p["idx"]))
+        return sum(len(g["idx"]) for k, g in p.items() if k != "load") + float(p.get("load", 0.0))
+
+    return np.array([rows(p) for p in pieces], dtype=np.float64)
+
+
+def take_buckets(pieces: Sequence[Any], buckets: Sequence[int]) -> dict[int, Any]:
+    """The pieces of the buckets one worker replays (one message from this partition to that worker)."""
+    return {b: pieces[b] for b in buckets}
+
+
+def reduce_bucket(reducer: Any, n_head: int, bucket: int, *args: Any) -> Any:
+    """``reducer(*head, *pieces)`` for one bucket: ``args`` is the head (``n_head`` items) and then each
+    partition's :func:`take_buckets` result for this bucket's worker."""
+    return reducer(*args[:n_head], *[sent[bucket] for sent in args[n_head:]])
+
+
+def collect(index: int, *results: Sequence[Any]) -> list[Any]:
+    """What one worker's buckets found for input partition ``index`` (one message back to it)."""
+    return [r[index] for r in results]
+
+
+def call_flat(fn: Any, n_head: int, *args: Any) -> Any:
+    """``fn(*head, *results)`` where each argument after the head is a :func:`collect` list."""
+    return fn(*args[:n_head], *[r for got in args[n_head:] for r in got])
+
+
 def _applied(part: Part) -> np.ndarray:
     dup = part.cb.duplicate
     return np.ones(part.cb.n, dtype=bool) if dup is None else ~dup
@@ -274,15 +383,16 @@ def _applied(part: Part) -> np.ndarray:
 def link_pieces(job: Job, part: Part) -> list[dict[str, np.ndarray]]:
     """Rows with a fingerprint, cut by the bucket of their hardware family."""
     fps = part.rec.get("device_fingerprint")
+    nb = job.link_buckets or job.buckets
     if fps is None:
-        return [{} for _ in range(job.buckets)]
+        return [{} for _ in range(nb)]
     has = np.flatnonzero(np.array([fp is not None for fp in fps.tolist()], dtype=bool))
     fam = np.array([fps[i].family for i in has.tolist()] + [None], dtype=object)[:-1]
     ip = part.rec.get("ip_prefix")
     piece = {"part": np.full(len(has), part.index, dtype=np.int64), "idx": has, "row": part.cb.rows[has],
              "ts": _ts(part)[has], "fp": fps[has],
              "ip": ip[has] if ip is not None else np.full(len(has), None, dtype=object)}
-    return split(piece, bucket_of([fam], job.buckets), job.buckets)
+    return split(piece, bucket_of([fam], nb), nb)
 
 
 @_no_gc
@@ -379,7 +489,8 @@ def group_fields(g: Group) -> list[str]:
 def velocity_pieces(job: Job, part: Part) -> list[dict[int, dict[str, np.ndarray]]]:
     """For every key group, the partition's rows with a complete entity key, cut by the key's bucket.
 
-    Returns one item per bucket: ``{group index: piece}``; one shuffle carries every group.
+    Returns one item per bucket: ``{group index: piece}`` and its ``"load"`` (:func:`bucket_rows`); one
+    shuffle carries every group.
     """
     scorer = scorer_of(job)
     n = part.cb.n
@@ -391,11 +502,15 @@ def velocity_pieces(job: Job, part: Part) -> list[dict[int, dict[str, np.ndarray
         if part.labels is not None and any(desc[0] == "app" for desc in g.slots):
             piece["l:is_fraud"] = part.labels["is_fraud"]
             piece["l:label_ts"] = part.labels["label_ts"]
-        bucket = bucket_of([cols[k] for k in g.key], job.buckets)
+        h, present = key_hashes([cols[k] for k in g.key])
+        bucket = (h % np.uint64(job.buckets)).astype(np.int64)
+        bucket[~present] = -1
         bucket[~_applied(part)] = -1  # duplicates change no state
+        load = key_load(h, bucket, job.buckets) * KEY_LOAD_WEIGHT
         for b, p in enumerate(split(piece, bucket, job.buckets)):
             if len(p["idx"]):
                 out[b][g.index] = p
+                out[b]["load"] = out[b].get("load", 0.0) + float(load[b])  # type: ignore[assignment, operator]
     return out
 
 

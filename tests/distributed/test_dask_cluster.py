@@ -102,3 +102,14 @@ def test_training_features_on_dask_equal_in_process(client, history):
 def test_unreachable_scheduler_is_one_clear_error():
     with pytest.raises(FraudscoreError, match="cannot reach the Dask scheduler"):
         connect("tcp://127.0.0.1:9", timeout=1)
+
+
+def test_a_worker_leaving_is_one_clear_error_not_a_hang(client):
+    """Tasks are bound to their worker; if it leaves, the run stops with a clear error instead of waiting."""
+    from fraudscore.distributed import _Place
+
+    place = _Place(client)
+    place.workers = [*place.workers, "tcp://127.0.0.1:9"]  # placed work on a worker that is not there (any more)
+    stuck = place.submit("tcp://127.0.0.1:9", sum, [1, 2])
+    with pytest.raises(FraudscoreError, match="left during the run"):
+        place.gather([stuck])

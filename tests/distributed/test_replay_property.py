@@ -87,3 +87,24 @@ def test_empty_partitions_and_csv_input(history, featureless_bundle, tmp_path):
     events.iloc[:5].to_csv(tmp_path / "h.csv", index=False)
     with pytest.raises(InputError, match="distributed scoring reads Parquet"):
         score_dask(InlineClient(), scorer, tmp_path / "h.csv", None)
+
+
+def test_each_partition_stays_on_one_worker_and_buckets_spread(history, featureless_bundle):
+    """Placement: every stage of an input partition runs where it was prepared (nothing of it moves), the
+    partitions are shared by rows, and each shuffle's replays run on both workers."""
+    events, labels = history
+    scorer = Scorer(featureless_bundle, TEST_SECRET)
+    client = InlineClient(threads=2)
+    summary = score_dask(client, scorer, events, None, labels=labels, npartitions=6)
+    assert summary.rows_scored == len(events)
+    assert all(w is not None for name, w, _ in client.placed)  # every task and scattered item is placed
+    where: dict[int, set[str]] = {}
+    for name, w, part in client.placed:
+        if part is not None:
+            where.setdefault(part, set()).add(w)
+    assert sorted(where) == list(range(6))
+    assert all(len(ws) == 1 for ws in where.values()), where
+    owners = [next(iter(where[i])) for i in range(6)]
+    assert sorted(owners.count(w) for w in set(owners)) == [3, 3]  # six equal slices: three each
+    for reducer in ("link_bucket", "velocity_bucket", "label_bucket", "admission_bucket"):
+        assert {w for name, w, _ in client.placed if name == f"reduce_bucket:{reducer}"} == {"inline-0", "inline-1"}
