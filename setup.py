@@ -25,6 +25,9 @@ MODULES = {
     "pseudonym": ["pseudonym.c"],
     "fingerprint": ["fingerprint.c"],
     "linking": ["linking.c"],
+    "identity": ["identity.c"],
+    "schema": ["schema.c"],
+    "rules": ["rules.c"],
     "linkstate": ["linkstate.c"],
 }
 # headers a module includes (a change rebuilds it)

@@ -19,11 +19,19 @@ idempotency, lateness, link compare-and-set and velocity.
   ``Scorer.score`` with the Redis store against the memory store on the same events
   (what the Redis path adds on the client: link-state cache and read/write logging,
   building the call, redis-py, reading the record), this script re-run under callgrind;
+* with ``--contention``: link contention without parallel hardware: ``W`` workers (stores with their own
+  caches, in this process) take turns event by event on one stream (worker ``i % W`` scores event ``i``, so
+  every cache is as stale as with ``W`` processes at equal speed), W = 1, 2, 4; per event: refused link
+  decisions (conflicts), leases, commits whose counts moved within their popularity band (absorbed), round
+  trips, link keys fetched, server microseconds (all commands, ``INFO commandstats``) and worker CPU
+  microseconds, and the memory store's CPU microseconds per event on the same events (the baseline);
+  medians of ``--repeats`` runs. These do not depend on the cores there are;
 * with ``--parts``: the event script's server time by part (``TIME`` read at each
   part's boundaries in an instrumented copy of the script; the reads add about 0.3 us
   each), median of ``--repeats`` runs.
 
-Run: ``python benchmarks/bench_redis.py [--events 600] [--callgrind] [--client-callgrind] [--parts]``;
+Run: ``python benchmarks/bench_redis.py [--events 600] [--callgrind] [--client-callgrind] [--parts]
+[--contention]``;
 writes ``benchmarks/results/bench_redis.json``.
 """
 
@@ -232,6 +240,137 @@ def parts(bundle: Any, events: list[dict[str, Any]], warm: int, repeats: int) ->
     return {k: statistics.median(r.get(k, 0.0) for r in runs) for k in names}
 
 
+# -- link contention: workers taking turns ------------------------------------------------------------------
+def contention(bundle: Any, events: list[dict[str, Any]], warm: int, repeats: int,
+               workers: tuple[int, ...] = (1, 2, 4)) -> dict[int, dict[str, float]]:
+    """Per-event contention figures for each number of workers (see the module doc), medians of ``repeats``."""
+    import redis
+
+    out: dict[int, dict[str, float]] = {}
+    n = len(events) - warm
+    for w in workers:
+        runs: list[dict[str, float]] = []
+        for r in range(repeats):
+            with RedisServer() as srv:
+                client = redis.Redis(port=srv.port, socket_timeout=30)
+                stores = [RedisStore(client, prefix="w:") for _ in range(w)]
+                scs = [Scorer(bundle, BENCH_SECRET, store=st, max_clock_skew=None) for st in stores]
+                for i, ev in enumerate(events[:warm]):
+                    scs[i % w].score(ev)
+                client.config_resetstat()
+                base = {k: sum(_stat(st, k) for st in stores) for k in _CONTENTION}
+                trips0 = sum(st.round_trips.phases for st in stores)
+                c0 = time.process_time()
+                for i, ev in enumerate(events[warm:]):
+                    scs[i % w].score(ev)
+                cpu = time.process_time() - c0
+                got = {k: (sum(_stat(st, k) for st in stores) - base[k]) / n for k in _CONTENTION}
+                got["round_trips"] = (sum(st.round_trips.phases for st in stores) - trips0) / n
+                got["server_us"] = _usec(client) / n
+                got["client_cpu_us"] = cpu * 1e6 / n
+                runs.append(got)
+        out[w] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    mem = Scorer(bundle, BENCH_SECRET, max_clock_skew=None)
+    for ev in events[:warm]:
+        mem.score(ev)
+    c0 = time.process_time()
+    for ev in events[warm:]:
+        mem.score(ev)
+    out[0] = {"client_cpu_us": (time.process_time() - c0) * 1e6 / n}
+    return out
+
+
+_CONTENTION = ("conflicts", "leases", "lease_waits", "absorbed", "fetches")
+
+
+def _contention_child(bundle_dir: str, port: int, n: int, warm: int, w: int, server_pid: int, out: str) -> None:
+    """Run under callgrind (instrumentation off at start): ``w`` workers take turns on the events; the measured
+    part is instrumented here and on the server (also under callgrind); contention counters go to ``out``."""
+    import json
+
+    import redis
+
+    from fraudscore.scorer import load
+
+    events = events_stream(warm + n, seed=404).to_records()
+    client = redis.Redis(port=port, socket_timeout=300)
+    stores = [RedisStore(client, prefix="w:") for _ in range(w)]
+    scs = [load(bundle_dir, key=BENCH_SECRET, store=st, max_clock_skew=None) for st in stores]
+    for i, ev in enumerate(events[:warm]):
+        scs[i % w].score(ev)
+    base = {k: sum(_stat(st, k) for st in stores) for k in _CONTENTION}
+    trips0 = sum(st.round_trips.phases for st in stores)
+
+    def cg(pid: int, *a: str) -> None:
+        subprocess.run(["callgrind_control", *a, str(pid)], check=True, capture_output=True)
+
+    for pid in (os.getpid(), server_pid):
+        cg(pid, "-z")
+        cg(pid, "-i", "on")
+    for i, ev in enumerate(events[warm:]):
+        scs[i % w].score(ev)
+    for pid in (os.getpid(), server_pid):
+        cg(pid, "-i", "off")
+        cg(pid, "-d")
+    got = {k: (sum(_stat(st, k) for st in stores) - base[k]) / n for k in _CONTENTION}
+    got["round_trips"] = (sum(st.round_trips.phases for st in stores) - trips0) / n
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(got, f)
+
+
+class _CommandServer(RedisServer):
+    """A redis-server under callgrind counting only inside ``call()`` (command execution, scripts included):
+    its idle loop and cron, whose counts grow with the wall time a slow client takes, are left out."""
+
+    def argv(self) -> list[str]:
+        args = super().argv()
+        if args and args[0] == "valgrind":
+            args.insert(1, "--toggle-collect=call")
+        return args
+
+
+def contention_callgrind(bundle_dir: str, n: int, warm: int, workers: tuple[int, ...] = (1, 2, 4)
+                         ) -> dict[int, dict[str, float]]:
+    """Instructions per event (worker and server, under callgrind) with ``w`` workers taking turns, and the
+    contention counters of that run."""
+    import json
+
+    out: dict[int, dict[str, float]] = {}
+    for w in workers:
+        folder = tempfile.mkdtemp()
+        try:
+            srv = _CommandServer(callgrind=os.path.join(folder, "server.out")).start(timeout=120)
+            try:
+                subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                                f"--callgrind-out-file={folder}/client.out", sys.executable,
+                                os.path.abspath(__file__), "--contention-child", bundle_dir, str(srv.port), str(n),
+                                str(warm), str(w), str(srv.pid), os.path.join(folder, "got.json")],
+                               check=True, capture_output=True)
+            finally:
+                time.sleep(0.5)
+                srv.stop()
+            figs = json.load(open(os.path.join(folder, "got.json"), encoding="utf-8"))
+            for side in ("client", "server"):
+                total = 0
+                for f in os.listdir(folder):
+                    if f.startswith(f"{side}.out"):
+                        m = re.search(r"^totals:\s+(\d+)", open(os.path.join(folder, f), encoding="utf-8",
+                                                                  errors="replace").read(), re.M)
+                        total += int(m.group(1)) if m else 0
+                figs[f"{side}_instructions"] = total / n
+            out[w] = figs
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
+def _stat(store: Any, name: str) -> float:
+    """A store's contention counter (``fetches``: the link state's; absent in older versions: 0)."""
+    if name == "fetches":
+        return float(getattr(store.link_state(), "fetches", 0))
+    return float(getattr(store, name, 0))
+
+
 # -- client instructions -------------------------------------------------------------------------------------
 def _client_child(port: int, n: int, warm: int, folder: str) -> None:
     """Run under callgrind (instrumentation off at start): score ``n`` events with Redis, then with memory."""
@@ -291,8 +430,20 @@ def main() -> None:
     ap.add_argument("--client-callgrind", action="store_true",
                     help="also count the worker's instructions per event under callgrind (Redis vs memory store)")
     ap.add_argument("--parts", action="store_true", help="also time the event script's parts on the server")
+    ap.add_argument("--contention", action="store_true",
+                    help="also measure link contention per event with 1, 2 and 4 workers taking turns")
+    ap.add_argument("--only-contention", action="store_true", help="measure link contention only")
+    ap.add_argument("--contention-callgrind", action="store_true",
+                    help="also count worker and server instructions per event with 1, 2 and 4 workers taking turns")
+    ap.add_argument("--contention-child", nargs=7, help=argparse.SUPPRESS)
+    ap.add_argument("--workers", default="1,2,4", help="worker counts of the contention parts (default 1,2,4)")
+    ap.add_argument("--name", default="bench_redis", help="results file name (benchmarks/results/NAME.json)")
     ap.add_argument("--client-child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.contention_child:
+        bdir, port, n, warm, w, spid, out = args.contention_child
+        _contention_child(bdir, int(port), int(n), int(warm), int(w), int(spid), out)
+        return
     if args.client_child:
         port, n, warm, folder = args.client_child
         _client_child(int(port), int(n), int(warm), folder)
@@ -303,8 +454,39 @@ def main() -> None:
         warm = 300
         events = events_stream(warm + args.events, seed=404).to_records()
         params = {"bundle": "default", "events": args.events, "repeats": args.repeats, "cpu_count": os.cpu_count()}
+        rows: list[dict[str, Any]] = []
+        if args.contention or (args.only_contention and not args.contention_callgrind):
+            ct = contention(bundle, events, warm, args.repeats, tuple(int(w) for w in args.workers.split(",")))
+            mem_cpu = ct.pop(0)["client_cpu_us"]
+            for w, figs in ct.items():
+                p = {**params, "workers": w}
+                rows.append(result(f"redis_contention/{w}_workers/client_cpu_us_per_event", figs["client_cpu_us"],
+                                   "us", "memory store CPU us per event", mem_cpu, p))
+                rows.append(result(f"redis_contention/{w}_workers/total_cpu_us_per_event",
+                                   figs["client_cpu_us"] + figs["server_us"], "us", "memory store CPU us per event",
+                                   mem_cpu, p))
+                for k in ("server_us", "round_trips", *_CONTENTION):
+                    rows.append(result(f"redis_contention/{w}_workers/{k}_per_event", figs[k],
+                                       "us" if k == "server_us" else "per event", None, None, p))
+        if args.contention_callgrind and shutil.which("valgrind"):
+            cc = contention_callgrind(str(ctx.bundle_path("default")), min(args.events, 300), warm,
+                                      tuple(int(w) for w in args.workers.split(",")))
+            for w, figs in cc.items():
+                p = {**params, "workers": w, "events": min(args.events, 300)}
+                for k, v in figs.items():
+                    rows.append(result(f"redis_contention_callgrind/{w}_workers/{k}_per_event", v,
+                                       "instructions" if k.endswith("instructions") else "per event", None, None, p))
+                total = figs["client_instructions"] + figs["server_instructions"]
+                base = cc[min(cc)]
+                rows.append(result(f"redis_contention_callgrind/{w}_workers/total_instructions_per_event", total,
+                                   "instructions", "1 worker instructions per event",
+                                   base["client_instructions"] + base["server_instructions"], p,
+                                   higher_is_better=False))
+        if args.only_contention:
+            write_results(args.name, rows)
+            return
         cs = commandstats(bundle, events, warm, args.repeats)
-        rows = [result("redis_server/us_per_event", cs["now"]["usec"], "us", "0.1 store us per event",
+        rows += [result("redis_server/us_per_event", cs["now"]["usec"], "us", "0.1 store us per event",
                        cs["0.1"]["usec"], params),
                 result("redis_server/round_trips_per_event", cs["now"]["trips"], "round trips",
                        "0.1 store round trips per event", cs["0.1"]["trips"], params, higher_is_better=False)]
@@ -320,7 +502,7 @@ def main() -> None:
         if args.parts:
             for part, us in parts(bundle, events, warm, args.repeats).items():
                 rows.append(result(f"redis_server/part_us/{part}", us, "us", None, None, params))
-        write_results("bench_redis", rows)
+        write_results(args.name, rows)
     finally:
         ctx.close()
 

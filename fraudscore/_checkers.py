@@ -13,13 +13,15 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .limits import MAX_ATTR_STR_LEN, MAX_DEVICE_CHARS, MAX_LIST_ITEM_LEN, MAX_NAME_LEN
+from ._core import load as load_core
+from .limits import (MAX_ATTR_STR_LEN, MAX_DEVICE_ATTRIBUTES, MAX_DEVICE_CHARS, MAX_EVENT_FIELDS, MAX_LIST_ITEM_LEN,
+                     MAX_LIST_LEN, MAX_NAME_LEN, MAX_STR_LEN)
 from .timeutil import SECONDS_MS_CUTOFF, TS_MAX_MS, TS_MIN_MS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .schema import Field
 
-__all__ = ["compile_check"]
+__all__ = ["compile_check", "compiled_validator", "mapping_check"]
 
 _MAX_INT = 2**1023  # ints below it convert to finite floats; larger ones take the slow path (which decides)
 
@@ -94,4 +96,48 @@ def compile_check(f: Field, max_str: int, max_keys: int, max_list: int) -> Calla
             if total > MAX_DEVICE_CHARS:
                 return slow(name, v)
             return out
+    return check
+
+
+_TYPE_CODES = {"str": 0, "category": 0, "float": 1, "int": 1, "bool": 2, "timestamp": 3, "mapping": 4}
+
+
+def compiled_validator(plan: tuple[tuple[str, bool, bool, Callable[[Any], Any]], ...],
+                       fields: tuple[Field, ...]) -> Any:
+    """The compiled fast path of :meth:`Schema.validate` (``fraudscore/_core/schema.c``), or ``None``.
+
+    It computes what the Python fast paths compute for exact built-in types and hands everything
+    else (other types, every error) to the Python reference.
+    """
+    core = load_core("schema")
+    if core is None:
+        return None
+    core.set_limits(0, 0, 0, 0, MAX_NAME_LEN, MAX_ATTR_STR_LEN, MAX_LIST_ITEM_LEN, MAX_DEVICE_CHARS)
+    items = tuple((name, req, is_str, _TYPE_CODES.get(f.type, 5),
+                   -math.inf if f.minimum is None else float(f.minimum),
+                   math.inf if f.maximum is None else float(f.maximum), f.type == "int", check)
+                  for (name, req, is_str, check), f in zip(plan, fields))
+    return core.Validator(items, (MAX_EVENT_FIELDS, MAX_STR_LEN, MAX_DEVICE_ATTRIBUTES, MAX_LIST_LEN, TS_MIN_MS, TS_MAX_MS,
+                                  int(SECONDS_MS_CUTOFF)))
+
+
+def mapping_check(f: Field) -> Callable[[Any], Any]:
+    """``f.check(f.name, value)`` for a ``mapping`` field, through the compiled fast path where it applies.
+
+    Examples
+    --------
+    >>> from fraudscore.schema import Field
+    >>> mapping_check(Field("device", "mapping"))({"os": "ios", "fonts": ["a", "b"]})
+    {'os': 'ios', 'fonts': ['a', 'b']}
+    """
+    core = load_core("schema")
+    if core is None:
+        return compile_check(f, MAX_STR_LEN, MAX_DEVICE_ATTRIBUTES, MAX_LIST_LEN)
+    name, slow, fast = f.name, f.check, core.check_mapping
+    core.set_limits(0, 0, 0, 0, MAX_NAME_LEN, MAX_ATTR_STR_LEN, MAX_LIST_ITEM_LEN, MAX_DEVICE_CHARS)
+
+    def check(value: Any) -> Any:
+        out = fast(value, MAX_DEVICE_ATTRIBUTES, MAX_LIST_LEN)
+        return slow(name, value) if out is None else out
+
     return check

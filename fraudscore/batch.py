@@ -39,9 +39,11 @@ from typing import Any
 
 import numpy as np
 
+from ._core import load as load_core
 from .errors import EventError
 from .limits import MAX_EVENT_FIELDS
-from .schema import (EVENT, EXTRA_FIELD, MAX_STR_LEN, Field, Schema, _is_missing, check_extra, extra_name_ok)
+from .schema import (EVENT, EXTRA_FIELD, MAX_STR_LEN, Field, Schema, _is_missing, check_extra, extra_name_ok,
+                     mapping_check)
 from .timeutil import epoch_ms_array
 
 __all__ = ["ColumnBatch", "to_columns", "EventsLike"]
@@ -290,6 +292,13 @@ def _check_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, EventErr
 def _check_str_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, EventError]) -> np.ndarray:
     """Text columns: plain, clean ``str`` values (the common case) inline; anything else by :meth:`Field.check`."""
     vals = raw.tolist()
+    core = load_core("schema")
+    if core is not None:  # the same loop, compiled (fraudscore/_core/schema.c)
+        out_list, slow = core.str_column(vals, MAX_STR_LEN, f.required)
+        out = np.empty(len(vals), dtype=object)
+        out[:] = out_list
+        _check_values(f, name, raw, slow, out, False, errs)
+        return out
     out_list: list[Any] = [None] * len(vals)
     slow: list[int] = []
     for i, v in enumerate(vals):
@@ -310,6 +319,7 @@ def _check_str_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, Even
 def _check_mapping_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, EventError]) -> np.ndarray:
     """Mapping columns: one :meth:`Field.check` per distinct ``dict`` object (rows often share one)."""
     out = np.empty(raw.shape[0], dtype=object)
+    check = mapping_check(f)  # the compiled fast path, else f.check: same results and errors
     memo: dict[int, tuple[bool, Any]] = {}
     other: list[int] = []
     for i, v in enumerate(raw.tolist()):
@@ -319,7 +329,7 @@ def _check_mapping_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, 
         hit = memo.get(id(v))  # the objects stay alive in ``raw``: ids are not reused meanwhile
         if hit is None:
             try:
-                hit = (True, f.check(name, v))
+                hit = (True, check(v) if name == f.name else f.check(name, v))
             except EventError as exc:
                 hit = (False, exc)
             memo[id(v)] = hit

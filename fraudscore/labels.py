@@ -110,8 +110,29 @@ def parse_label_time(value: Any, *, field: str = "label_time", row: int | None =
         raise EventError(field, problem, value=value, row=row) from None
 
 
+def _as_column(col: Any) -> np.ndarray:
+    """``col`` as a one-dimensional array; ragged or nested cells become an object column, so each bad cell is
+    reported by the row checks (numpy's own shape error names no field).
+
+    Examples
+    --------
+    >>> _as_column([0, 1]).dtype.kind, _as_column([None, []]).shape
+    ('i', (2,))
+    """
+    try:
+        arr = np.asarray(col)
+    except (ValueError, TypeError):
+        arr = None
+    if arr is None or arr.ndim != 1:
+        cells = list(col)
+        arr = np.empty(len(cells), dtype=object)
+        for i, v in enumerate(cells):
+            arr[i] = v
+    return arr
+
+
 def _fraud_column(col: Any) -> np.ndarray:
-    arr = np.asarray(col)
+    arr = _as_column(col)
     if arr.dtype.kind == "b":
         return arr.astype(np.float64)
     if arr.dtype.kind in "iuf":
@@ -129,7 +150,7 @@ def _fraud_column(col: Any) -> np.ndarray:
 
 def _ts_column(col: Any) -> np.ndarray:
     """``label_ts``: integer epoch milliseconds (0 up to the latest accepted date), whole floats accepted."""
-    arr = np.asarray(col)
+    arr = _as_column(col)
     problem = "must be integer epoch milliseconds between 1970-01-01 and 2199-12-31"
     if arr.dtype.kind in "iu":
         vals = arr.astype(np.int64)
@@ -191,7 +212,7 @@ class LabelIndex:
                              + (")" if id_field == "application_id" else "; 'application_id' is accepted too)"))
         if "is_fraud" not in labels:
             raise EventError("is_fraud", "is a required column of the labels table (1 = fraud, 0 = genuine)")
-        raw_ids = np.asarray(labels[id_col], dtype=object)
+        raw_ids = _as_column(labels[id_col]).astype(object)
         if raw_ids.ndim != 1:
             raise EventError(id_field, "must be a one-dimensional column")
         ids = [parse_application_id(v, field=id_field, row=i) for i, v in enumerate(raw_ids.tolist())]

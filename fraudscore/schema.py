@@ -65,6 +65,8 @@ import numpy as np
 
 from ._checkers import compile_check as _compile
 from .errors import ConfigError, EventError
+from ._checkers import compiled_validator as _validator
+from ._checkers import mapping_check  # noqa: F401 (part of this module's API, used by batch)
 from .limits import MAX_DEVICE_ATTRIBUTES, MAX_EVENT_FIELDS, MAX_LIST_LEN, MAX_NAME_LEN, MAX_STR_LEN
 from .timeutil import to_epoch_ms
 from .values import _PLAIN, EXTRA_FIELD, _check_mapping, _finite_number, _is_missing, _valid_text
@@ -279,6 +281,7 @@ class Schema:
     protected: tuple[str, ...] | None = None
     _by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
     _plan: tuple[tuple[str, bool, bool, Callable[[Any], Any]], ...] = field(init=False, repr=False, compare=False)
+    _fast: Any = field(init=False, repr=False, compare=False)  # the compiled fast path (_core/schema.c) or None
 
     def __post_init__(self) -> None:
         by_name: dict[str, Field] = {}
@@ -317,6 +320,7 @@ class Schema:
         object.__setattr__(self, "_by_name", by_name)
         object.__setattr__(self, "_plan", tuple((f.name, f.required, f.type in ("str", "category"), compile_check(f))
                                                 for f in self.fields))
+        object.__setattr__(self, "_fast", _validator(self._plan, self.fields))
 
     # -- introspection -------------------------------------------------------
     def __getitem__(self, name: str) -> Field:
@@ -359,6 +363,14 @@ class Schema:
         EventError
             Naming the first offending field.
         """
+        fast = self._fast
+        if fast is not None:  # the compiled fast path; None: not on it (the reference below decides and raises)
+            hit = fast.validate(event)
+            if hit is not None:
+                out, extra = hit
+                if extra:
+                    self._extras(event, out)
+                return out  # type: ignore[no-any-return]
         if type(event) is not dict and not isinstance(event, Mapping):
             raise EventError(EVENT, "must be a mapping of field names to values", value=event)
         if len(event) > MAX_EVENT_FIELDS:

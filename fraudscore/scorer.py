@@ -319,8 +319,8 @@ class Scorer:
         else:
             record, x, degraded, duplicate = self.pipeline.online(ev, self.linker, self.velocity,
                                                                   degrade=self.degrade)
-        values = self._values(record, x)
-        hits = self.rules.evaluate(values)
+        # the rules read dict(record) + the features; evaluate_parts builds that dict only when a hit needs it
+        hits = self.rules.evaluate_parts(record, x, self.pipeline.feature_names)
         rule_action, points = combine(hits)
         if self.model is not None:
             xm = x if self._model_cols is None else x[self._model_cols]

@@ -231,3 +231,15 @@ def test_text_rules_agree_in_both_paths():
            {**good[1], "promo": "a\x00b"}, {**good[2], "device": {"os": "ios", "model": "\ud800"}}]
     assert _verdicts_online(evs) == _verdicts_batch(evs)[0]
     assert [v[0] for v in _verdicts_online(evs)] == ["ok", "err", "err"]
+
+
+@pytest.mark.parametrize("table, field", [
+    ({"application_id": ["a1"], "is_fraud": [[None, []]]}, "is_fraud"),  # a ragged cell (numpy cannot shape it)
+    ({"application_id": [["a"], ["b"]], "is_fraud": [0, 1]}, "application_id"),  # nested ids
+    ({"application_id": ["a1", "a2"], "is_fraud": [0, 1], "label_ts": [[1], [2]]}, "label_ts"),
+])
+def test_nested_label_cells_name_their_field(table, field):
+    """Found by a random hypothesis seed: a ragged label column raised numpy's own ValueError."""
+    with pytest.raises(EventError) as e:
+        LabelIndex(table)
+    assert e.value.field == field and e.value.row == 0

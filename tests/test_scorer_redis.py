@@ -69,8 +69,9 @@ def test_refused_and_duplicate_events_change_no_redis_state(redis_client, redis_
 
 
 def test_workers_with_stale_link_caches_give_the_serial_decisions(redis_client, redis_prefix):
-    """Four workers (stores) take turns on one stream: a worker's cached link block is often stale, the
-    script returns the fresh values and the worker decides again; the decisions are the serial ones."""
+    """Four workers (stores) take turns on one stream: a worker's cached link state is often stale, it fetches
+    what it never saw, the script refuses a decision whose dependencies changed and the worker decides again;
+    the decisions are the serial ones."""
     events = synthetic().to_records()[:300]
     mem = fs.Scorer(small_bundle(), SECRET)
     want = [mem.score(ev, return_features=True) for ev in events]
@@ -80,7 +81,10 @@ def test_workers_with_stale_link_caches_give_the_serial_decisions(redis_client, 
     for ev, w in zip(events, want):
         assert _same(workers[int(rng.integers(0, 4))].score(ev, return_features=True), w)
     trips = sum(s.store.round_trips.phases for s in workers) / len(events)
-    assert 1.0 < trips < 2.5  # one round trip per event; a second (rarely a third) after a stale link read
+    # one round trip per event, plus reads of what a worker never saw (records a block names, the candidate
+    # blocks while contended) and, rarely, a second commit after a stale read
+    assert 1.0 < trips < 4.0
+    assert sum(s.store.conflicts for s in workers) / len(events) < 0.5
     one = fs.Scorer(small_bundle(), SECRET, store=fs.RedisStore(redis_client, prefix=redis_prefix + "solo:"))
     for ev in events:
         one.score(ev)

@@ -8,6 +8,10 @@ One extension module per step it accelerates, named like the Python module it mi
 ``_core.fingerprint``         keyed xxh3 sections and components of ``fingerprint/sections.py``
 ``_core.linking``             the device linker's candidate walk, filter, selection and pair
                               features (``fingerprint/linkfeatures.py``, ``linkstate.py``)
+``_core.identity``            identifier normalisation + pseudonym in one call (``identity/normalize.py``
+                              and the describers of ``identity/__init__.py``), printable-ASCII fast path
+``_core.schema``              the fast path of ``Schema.validate`` (``schema.py``, ``_checkers.py``)
+``_core.rules``               rule conditions from the rule IR, one call per event (``rules/scalar.py``)
 ``_core.linkstate``           ``MemoryLinkState``'s write / touch and the linker's exact and
                               class-record paths (``fingerprint/linkstate.py``, ``linker.py``)
 ============================  =============================================
@@ -42,7 +46,8 @@ __all__ = ["load", "available", "pure_python", "PURE_PYTHON_ENV"]
 PURE_PYTHON_ENV = "FRAUDSCORE_PURE_PYTHON"
 _log = logging.getLogger("fraudscore")
 _cache: dict[str, ModuleType | None] = {}
-_KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking", "linkstate")
+_KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking", "identity", "schema", "rules",
+          "linkstate")
 
 
 def pure_python() -> bool:
@@ -80,6 +85,6 @@ def available() -> dict[str, bool]:
     Examples
     --------
     >>> sorted(available())
-    ['fingerprint', 'linking', 'linkstate', 'pseudonym', 'velocity_store']
+    ['fingerprint', 'identity', 'linking', 'linkstate', 'pseudonym', 'rules', 'schema', 'velocity_store']
     """
     return {name: load(name) is not None for name in _KNOWN}

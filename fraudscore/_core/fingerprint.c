@@ -150,7 +150,523 @@ static PyObject *Hasher_components(Hasher *h, PyObject *args) {
     return out;
 }
 
+/* -- the whole of Fingerprinter.from_canonical's hashing for scheme 1 in one call ------------------------- */
+
+/* feed a str (UTF-8, surrogatepass) into the state */
+static int upd_str(XXH3_state_t *st, PyObject *s) {
+    if (PyUnicode_IS_COMPACT_ASCII(s)) {
+        XXH3_64bits_update(st, PyUnicode_DATA(s), (size_t)PyUnicode_GET_LENGTH(s));
+        return 0;
+    }
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    if (u) {
+        XXH3_64bits_update(st, u, (size_t)n);
+        return 0;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
+    PyErr_Clear();
+    PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+    if (!b) return -1;
+    XXH3_64bits_update(st, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
+    return 0;
+}
+
+static void start(Hasher *h, XXH3_state_t *st) {
+    XXH3_64bits_reset_withSeed(st, h->seed);
+    XXH3_64bits_update(st, h->prefix, (size_t)h->plen);
+}
+
+/* SEP + (v or MISSING): v is a str or None */
+static int upd_part(XXH3_state_t *st, PyObject *v) {
+    XXH3_64bits_update(st, "\x1f", 1);
+    if (v == Py_None || !PyUnicode_Check(v) || PyUnicode_GET_LENGTH(v) == 0) {
+        if (v != Py_None && !PyUnicode_Check(v)) {
+            PyErr_SetString(PyExc_TypeError, "canonical values must be str or None");
+            return -1;
+        }
+        XXH3_64bits_update(st, "\x00", 1);
+        return 0;
+    }
+    return upd_str(st, v);
+}
+
+static int upd_idx(XXH3_state_t *st, PyObject *vals, PyObject *idx) {
+    Py_ssize_t n = PyTuple_GET_SIZE(idx), nv = PyTuple_GET_SIZE(vals);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t j = PyLong_AsSsize_t(PyTuple_GET_ITEM(idx, i));
+        if (j < 0 || j >= nv) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "attribute index out of range");
+            return -1;
+        }
+        if (upd_part(st, PyTuple_GET_ITEM(vals, j)) < 0) return -1;
+    }
+    return 0;
+}
+
+/* the low 32 bits of h("i" SEP kind item) for each comma-separated item of s, sorted; k > 0 keeps the k smallest */
+static PyObject *item_hashes(Hasher *h, PyObject *s, const char *kind, Py_ssize_t k, Py_ssize_t *count) {
+    PyObject *owner = NULL;
+    Py_ssize_t n;
+    const char *u;
+    if (PyUnicode_IS_COMPACT_ASCII(s)) {
+        u = (const char *)PyUnicode_DATA(s);
+        n = PyUnicode_GET_LENGTH(s);
+    } else {
+        u = PyUnicode_AsUTF8AndSize(s, &n);
+        if (!u) {
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return NULL;
+            PyErr_Clear();
+            owner = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+            if (!owner) return NULL;
+            u = PyBytes_AS_STRING(owner);
+            n = PyBytes_GET_SIZE(owner);
+        }
+    }
+    Py_ssize_t m = 1;
+    for (Py_ssize_t i = 0; i < n; i++) m += u[i] == ',';
+    uint32_t stackbuf[64], *hs = m <= 64 ? stackbuf : PyMem_Malloc((size_t)m * sizeof(uint32_t));
+    if (!hs) {
+        Py_XDECREF(owner);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t j = 0, a = 0;
+    for (Py_ssize_t i = 0; i <= n; i++) {
+        if (i < n && u[i] != ',') continue;
+        XXH3_state_t st;
+        start(h, &st);
+        XXH3_64bits_update(&st, "i\x1f", 2);
+        XXH3_64bits_update(&st, kind, 1);
+        XXH3_64bits_update(&st, u + a, (size_t)(i - a));
+        hs[j++] = (uint32_t)(XXH3_64bits_digest(&st) & 0xFFFFFFFFu);
+        a = i + 1;
+    }
+    Py_XDECREF(owner);
+    for (Py_ssize_t x = 1; x < m; x++) { /* insertion sort: lists are short */
+        uint32_t v = hs[x];
+        Py_ssize_t y = x - 1;
+        while (y >= 0 && hs[y] > v) {
+            hs[y + 1] = hs[y];
+            y--;
+        }
+        hs[y + 1] = v;
+    }
+    *count = m;
+    Py_ssize_t keep = (k > 0 && k < m) ? k : m;
+    PyObject *out = PyTuple_New(keep);
+    for (Py_ssize_t x = 0; out && x < keep; x++) {
+        PyObject *o = PyLong_FromUnsignedLong(hs[x]);
+        if (!o) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyTuple_SET_ITEM(out, x, o);
+    }
+    if (hs != stackbuf) PyMem_Free(hs);
+    return out;
+}
+
+static PyObject *hex12_prefixed(const char *pre, Py_ssize_t plen, PyObject *head, uint64_t v) {
+    /* head (ASCII str or NULL) + pre + 12 hex digits */
+    Py_ssize_t hl = head ? PyUnicode_GET_LENGTH(head) : 0;
+    PyObject *r = PyUnicode_New(hl + plen + 12, 127);
+    if (!r) return NULL;
+    Py_UCS1 *o = PyUnicode_1BYTE_DATA(r);
+    if (hl) memcpy(o, PyUnicode_DATA(head), (size_t)hl);
+    memcpy(o + hl, pre, (size_t)plen);
+    for (int i = 11; i >= 0; i--) {
+        o[hl + plen + i] = (Py_UCS1)HEX[v & 15];
+        v >>= 4;
+    }
+    return r;
+}
+
+/* sections1(plan, vals, source, os_family, os_major, browser_family, browser_major, family_text)
+ *   plan = (hw_app, hw_web, hw_any, vol_idx, comp_plan, anchor_tags, canvas_pos, canvas_idx, renderer_idx,
+ *           fonts_idx, langs_idx, sketch_k)
+ * -> (id, hw, sw, vol, components, canvas, link_keys, family, renderer, fonts_sketch, font_count, lang_items):
+ * what Fingerprinter.from_canonical computes for scheme 1 (reference: sections.py). */
+static PyObject *Hasher_sections1(Hasher *h, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 8 || !PyTuple_Check(args[0]) || PyTuple_GET_SIZE(args[0]) != 12 || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "sections1(plan, vals, source, os_family, os_major, browser_family, "
+                                         "browser_major, family_text)");
+        return NULL;
+    }
+    PyObject *plan = args[0], *vals = args[1], *src = args[2], *fam = args[3], *fam_text = args[7];
+    if (!PyUnicode_Check(src) || !PyUnicode_Check(fam_text) || (fam != Py_None && !PyUnicode_Check(fam)) ||
+        (args[5] != Py_None && !PyUnicode_Check(args[5]))) {
+        PyErr_SetString(PyExc_TypeError, "source, os_family, browser_family and family_text must be str");
+        return NULL;
+    }
+    PyObject *hwi;
+    if (PyUnicode_CompareWithASCIIString(src, "app") == 0) hwi = PyTuple_GET_ITEM(plan, 0);
+    else if (PyUnicode_CompareWithASCIIString(src, "web") == 0) hwi = PyTuple_GET_ITEM(plan, 1);
+    else hwi = PyTuple_GET_ITEM(plan, 2);
+    PyObject *res[12] = {NULL};
+    XXH3_state_t st;
+    uint64_t hw, sw, vol;
+    /* hardware */
+    start(h, &st);
+    XXH3_64bits_update(&st, "1\x1fhw\x1f", 5);
+    if (upd_str(&st, src) < 0 || upd_part(&st, fam) < 0 || upd_idx(&st, vals, hwi) < 0) return NULL;
+    hw = XXH3_64bits_digest(&st) & MASK48;
+    /* software */
+    PyObject *maj = PyObject_Str(args[4]), *bmaj = PyObject_Str(args[6]);
+    if (!maj || !bmaj) {
+        Py_XDECREF(maj);
+        Py_XDECREF(bmaj);
+        return NULL;
+    }
+    start(h, &st);
+    XXH3_64bits_update(&st, "1\x1fsw\x1f", 5);
+    int bad = upd_str(&st, src) < 0 || upd_part(&st, fam) < 0 || (XXH3_64bits_update(&st, "\x1f", 1), 0) ||
+              upd_str(&st, maj) < 0 || upd_part(&st, args[5]) < 0 ||
+              (XXH3_64bits_update(&st, "\x1f", 1), 0) || upd_str(&st, bmaj) < 0;
+    Py_DECREF(maj);
+    Py_DECREF(bmaj);
+    if (bad) return NULL;
+    sw = XXH3_64bits_digest(&st) & MASK48;
+    /* volatile */
+    start(h, &st);
+    XXH3_64bits_update(&st, "1\x1fvol", 5);
+    if (upd_idx(&st, vals, PyTuple_GET_ITEM(plan, 3)) < 0) return NULL;
+    vol = XXH3_64bits_digest(&st) & MASK48;
+    res[1] = hex12(hw);
+    res[2] = hex12(sw);
+    res[3] = hex12(vol);
+    if (!res[1] || !res[2] || !res[3]) goto fail;
+    res[0] = PyUnicode_FromFormat("fp1_%U_%U_%U", res[1], res[2], res[3]);
+    if (!res[0]) goto fail;
+    /* components, canvas, link keys */
+    PyObject *cargs = PyTuple_Pack(2, PyTuple_GET_ITEM(plan, 4), vals);
+    if (!cargs) goto fail;
+    res[4] = Hasher_components(h, cargs);
+    Py_DECREF(cargs);
+    if (!res[4]) goto fail;
+    Py_ssize_t cpos = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 6)), cidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 7));
+    Py_ssize_t ridx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 8)), fidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 9));
+    Py_ssize_t lidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 10)), k = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 11));
+    Py_ssize_t nv = PyTuple_GET_SIZE(vals), nc = PyTuple_GET_SIZE(res[4]);
+    if (PyErr_Occurred()) goto fail;
+    if (cpos < 0 || cpos >= nc || cidx < 0 || cidx >= nv || ridx < 0 || ridx >= nv || fidx < 0 || fidx >= nv ||
+        lidx < 0 || lidx >= nv) {
+        PyErr_SetString(PyExc_IndexError, "plan index out of range");
+        goto fail;
+    }
+    if (PyTuple_GET_ITEM(vals, cidx) == Py_None) {
+        res[5] = Py_None;
+        Py_INCREF(Py_None);
+    } else {
+        res[5] = hex12_prefixed("c:", 2, NULL, PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(res[4], cpos)));
+        if (!res[5]) goto fail;
+    }
+    PyObject *tags = PyTuple_GET_ITEM(plan, 5);
+    PyObject *keys = PyList_New(0);
+    if (!keys) goto fail;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tags); i++) {
+        PyObject *t = PyTuple_GET_ITEM(tags, i);
+        Py_ssize_t p = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0));
+        if (p < 0 || p >= nc) {
+            Py_DECREF(keys);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "anchor index out of range");
+            goto fail;
+        }
+        uint64_t c = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(res[4], p));
+        if (!c) continue;
+        PyObject *tag = PyTuple_GET_ITEM(t, 1);
+        const char *tg = PyUnicode_AsUTF8(tag);
+        char pre[8];
+        Py_ssize_t tl = tg ? (Py_ssize_t)strlen(tg) : -1;
+        if (tl < 0 || tl > 6) {
+            Py_DECREF(keys);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "anchor tags are short ASCII");
+            goto fail;
+        }
+        pre[0] = ':';
+        memcpy(pre + 1, tg, (size_t)tl);
+        PyObject *key = hex12_prefixed(pre, tl + 1, res[1], c);
+        if (!key || PyList_Append(keys, key) < 0) {
+            Py_XDECREF(key);
+            Py_DECREF(keys);
+            goto fail;
+        }
+        Py_DECREF(key);
+    }
+    if (PyList_GET_SIZE(keys) == 0 && PyList_Append(keys, res[1]) < 0) {
+        Py_DECREF(keys);
+        goto fail;
+    }
+    res[6] = PyList_AsTuple(keys);
+    Py_DECREF(keys);
+    if (!res[6]) goto fail;
+    /* family, renderer */
+    start(h, &st);
+    if (upd_str(&st, fam_text) < 0) goto fail;
+    res[7] = hex12(XXH3_64bits_digest(&st) & MASK48);
+    if (!res[7]) goto fail;
+    PyObject *rend = PyTuple_GET_ITEM(vals, ridx);
+    uint64_t rh = 0;
+    if (rend != Py_None) {
+        if (!PyUnicode_Check(rend)) {
+            PyErr_SetString(PyExc_TypeError, "canonical values must be str or None");
+            goto fail;
+        }
+        start(h, &st);
+        XXH3_64bits_update(&st, "r\x1f", 2);
+        if (upd_str(&st, rend) < 0) goto fail;
+        rh = XXH3_64bits_digest(&st) & MASK48;
+        if (!rh) rh = 1;
+    }
+    res[8] = PyLong_FromUnsignedLongLong(rh);
+    if (!res[8]) goto fail;
+    /* fonts sketch, font count, languages */
+    PyObject *fonts = PyTuple_GET_ITEM(vals, fidx), *langs = PyTuple_GET_ITEM(vals, lidx);
+    Py_ssize_t n_fonts = 0, n_langs = 0;
+    if (fonts != Py_None) {
+        if (!PyUnicode_Check(fonts)) {
+            PyErr_SetString(PyExc_TypeError, "canonical values must be str or None");
+            goto fail;
+        }
+        res[9] = item_hashes(h, fonts, "f", k, &n_fonts);
+    } else {
+        res[9] = PyTuple_New(0);
+    }
+    if (!res[9]) goto fail;
+    res[10] = PyLong_FromSsize_t(n_fonts);
+    if (!res[10]) goto fail;
+    if (langs != Py_None && PyUnicode_Check(langs) && PyUnicode_GET_LENGTH(langs) > 0) {
+        res[11] = item_hashes(h, langs, "l", 0, &n_langs);
+    } else if (langs != Py_None && !PyUnicode_Check(langs)) {
+        PyErr_SetString(PyExc_TypeError, "canonical values must be str or None");
+        goto fail;
+    } else {
+        res[11] = PyTuple_New(0);
+    }
+    if (!res[11]) goto fail;
+    PyObject *out = PyTuple_New(12);
+    if (!out) goto fail;
+    for (int i = 0; i < 12; i++) PyTuple_SET_ITEM(out, i, res[i]);
+    return out;
+fail:
+    for (int i = 0; i < 12; i++) Py_XDECREF(res[i]);
+    return NULL;
+}
+
+/* -- the attribute loop of canonicalize (reference: fraudscore/fingerprint/canonical.py) ------------------- */
+
+/* canon_values(device, n, keys, strs, resolve, norm, norm_str, norm_cached) -> (values, unknown):
+ * the canonical value of every known attribute of an exact dict ``device`` (None when absent) and the
+ * (name, value) pairs of the unknown ones, in order. Memo hits are read here; every miss calls the
+ * Python reference: resolve(k) -> (name, index or None, kind, cached) for a name not in ``keys``;
+ * norm(kind, v) for uncached attributes; norm_str(i, kind, v) for a str missing from strs[i];
+ * norm_cached(name, kind, v) for other values. Two spellings of one name keep the smaller value. */
+static PyObject *canon_values(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 8 || !PyDict_CheckExact(args[0]) || !PyDict_Check(args[2]) || !PyTuple_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "canon_values(device, n, keys, strs, resolve, norm, norm_str, norm_cached)");
+        return NULL;
+    }
+    PyObject *dev = args[0], *keys = args[2], *strs = args[3];
+    Py_ssize_t n = PyLong_AsSsize_t(args[1]);
+    if (n < 0 || n != PyTuple_GET_SIZE(strs)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "one memo per attribute");
+        return NULL;
+    }
+    PyObject *vals = PyList_New(n), *unknown = PyList_New(0);
+    if (!vals || !unknown) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_INCREF(Py_None);
+        PyList_SET_ITEM(vals, i, Py_None);
+    }
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(dev, &pos, &k, &v)) {
+        Py_INCREF(k);
+        Py_INCREF(v);
+        PyObject *res = PyUnicode_CheckExact(k) ? PyDict_GetItemWithError(keys, k) : NULL, *nv = NULL;
+        if (res) {
+            Py_INCREF(res);
+        } else {
+            if (PyErr_Occurred()) goto item_fail;
+            res = PyObject_CallOneArg(args[4], k);
+            if (!res) goto item_fail;
+        }
+        if (!PyTuple_Check(res) || PyTuple_GET_SIZE(res) != 4) {
+            Py_DECREF(res);
+            PyErr_SetString(PyExc_TypeError, "resolve must return (name, index, kind, cached)");
+            goto item_fail;
+        }
+        PyObject *name = PyTuple_GET_ITEM(res, 0), *ix = PyTuple_GET_ITEM(res, 1), *kind = PyTuple_GET_ITEM(res, 2);
+        if (ix == Py_None) {
+            PyObject *pair = PyTuple_Pack(2, name, v);
+            Py_DECREF(res);
+            if (!pair || PyList_Append(unknown, pair) < 0) {
+                Py_XDECREF(pair);
+                goto item_fail;
+            }
+            Py_DECREF(pair);
+            Py_DECREF(k);
+            Py_DECREF(v);
+            continue;
+        }
+        Py_ssize_t i = PyLong_AsSsize_t(ix);
+        if (i < 0 || i >= n) {
+            Py_DECREF(res);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "attribute index out of range");
+            goto item_fail;
+        }
+        if (v == Py_None) {
+            Py_DECREF(res);
+            Py_DECREF(k);
+            Py_DECREF(v);
+            continue;
+        }
+        int cached = PyObject_IsTrue(PyTuple_GET_ITEM(res, 3));
+        if (!cached) {
+            nv = PyObject_CallFunctionObjArgs(args[5], kind, v, NULL);
+        } else if (PyUnicode_CheckExact(v)) {
+            PyObject *memo = PyTuple_GET_ITEM(strs, i);
+            nv = PyDict_Check(memo) ? PyDict_GetItemWithError(memo, v) : NULL;
+            if (nv) {
+                Py_INCREF(nv);
+            } else if (!PyErr_Occurred()) {
+                PyObject *ii = PyLong_FromSsize_t(i);
+                nv = ii ? PyObject_CallFunctionObjArgs(args[6], ii, kind, v, NULL) : NULL;
+                Py_XDECREF(ii);
+            }
+        } else {
+            nv = PyObject_CallFunctionObjArgs(args[7], name, kind, v, NULL);
+        }
+        Py_DECREF(res);
+        if (!nv) goto item_fail;
+        if (nv != Py_None) {
+            PyObject *old = PyList_GET_ITEM(vals, i);
+            if (old == Py_None) {
+                PyList_SetItem(vals, i, nv); /* steals nv */
+                nv = NULL;
+            } else {
+                int lt = PyObject_RichCompareBool(nv, old, Py_LT); /* min(old, nv): nv only when smaller */
+                if (lt < 0) {
+                    Py_DECREF(nv);
+                    goto item_fail;
+                }
+                if (lt) {
+                    PyList_SetItem(vals, i, nv);
+                    nv = NULL;
+                }
+            }
+        }
+        Py_XDECREF(nv);
+        Py_DECREF(k);
+        Py_DECREF(v);
+        continue;
+    item_fail:
+        Py_DECREF(k);
+        Py_DECREF(v);
+        goto fail;
+    }
+    return Py_BuildValue("(NN)", vals, unknown);
+fail:
+    Py_XDECREF(vals);
+    Py_XDECREF(unknown);
+    return NULL;
+}
+
+/* -- the fingerprint cache's key of a device mapping (reference: Fingerprinter.fingerprint, a repr key) ------ */
+
+static int key_value(XXH3_state_t *st, PyObject *v, int depth) {
+    if (v == Py_None) {
+        XXH3_128bits_update(st, "n", 1);
+        return 0;
+    }
+    if (PyBool_Check(v)) {
+        XXH3_128bits_update(st, v == Py_True ? "T" : "F", 1);
+        return 0;
+    }
+    if (PyUnicode_CheckExact(v)) {
+        Py_ssize_t n;
+        const char *u;
+        if (PyUnicode_IS_COMPACT_ASCII(v)) {
+            u = (const char *)PyUnicode_DATA(v);
+            n = PyUnicode_GET_LENGTH(v);
+        } else {
+            u = PyUnicode_AsUTF8AndSize(v, &n);
+            if (!u) {
+                PyErr_Clear();
+                return 1; /* lone surrogates: the repr key */
+            }
+        }
+        uint64_t len = (uint64_t)n;
+        XXH3_128bits_update(st, "s", 1);
+        XXH3_128bits_update(st, &len, sizeof len);
+        XXH3_128bits_update(st, u, (size_t)n);
+        return 0;
+    }
+    if (PyLong_CheckExact(v)) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow || (x == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            return 1;
+        }
+        XXH3_128bits_update(st, "i", 1);
+        XXH3_128bits_update(st, &x, sizeof x);
+        return 0;
+    }
+    if (PyFloat_CheckExact(v)) {
+        double d = PyFloat_AS_DOUBLE(v);
+        XXH3_128bits_update(st, "f", 1);
+        XXH3_128bits_update(st, &d, sizeof d);
+        return 0;
+    }
+    if (PyList_CheckExact(v) && depth == 0) {
+        uint64_t len = (uint64_t)PyList_GET_SIZE(v);
+        XXH3_128bits_update(st, "l", 1);
+        XXH3_128bits_update(st, &len, sizeof len);
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); i++) {
+            int r = key_value(st, PyList_GET_ITEM(v, i), 1);
+            if (r) return r;
+        }
+        return 0;
+    }
+    return 1; /* anything else: the repr key */
+}
+
+/* mapping_key(device) -> 16 bytes, or None (use the repr key): a keyed 128-bit hash of the dict's items in
+ * order, type-tagged and length-prefixed, so equal keys mean equal mappings as repr() keys do (up to
+ * 128-bit collisions). The stream starts with a 0xff byte, which no UTF-8 repr text starts with. */
+static PyObject *Hasher_mapping_key(Hasher *h, PyObject *dev) {
+    if (!PyDict_CheckExact(dev)) Py_RETURN_NONE;
+    XXH3_state_t st;
+    XXH3_128bits_reset_withSeed(&st, h->seed);
+    XXH3_128bits_update(&st, "\xff", 1);
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(dev, &pos, &k, &v)) {
+        if (!PyUnicode_CheckExact(k)) Py_RETURN_NONE;
+        int r = key_value(&st, k, 1);
+        if (!r) r = key_value(&st, v, 0);
+        if (r < 0) return NULL;
+        if (r) Py_RETURN_NONE;
+    }
+    XXH128_hash_t d = XXH3_128bits_digest(&st);
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, d);
+    return PyBytes_FromStringAndSize((const char *)c.digest, 16);
+}
+
+static PyMethodDef module_methods[] = {
+    {"canon_values", (PyCFunction)(void (*)(void))canon_values, METH_FASTCALL,
+     "canon_values(device, n, keys, strs, resolve, norm, norm_str, norm_cached) -> (values, unknown pairs)."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyMethodDef Hasher_methods[] = {
+    {"mapping_key", (PyCFunction)Hasher_mapping_key, METH_O,
+     "mapping_key(device) -> 16-byte cache key of an exact dict, or None: use the repr key."},
+    {"sections1", (PyCFunction)(void (*)(void))Hasher_sections1, METH_FASTCALL,
+     "sections1(plan, vals, source, os_family, os_major, browser_family, browser_major, family_text) -> the "
+     "hashes of Fingerprinter.from_canonical for scheme 1."},
     {"h", (PyCFunction)Hasher_h, METH_O, "h(text) -> the keyed xxh3-64 of text."},
     {"hex", (PyCFunction)Hasher_hex, METH_O, "hex(text) -> 12 hex digits (low 48 bits): a section."},
     {"components", (PyCFunction)Hasher_components, METH_VARARGS,
@@ -169,7 +685,7 @@ static PyTypeObject HasherType = {
 
 static struct PyModuleDef moduledef = {
     PyModuleDef_HEAD_INIT, "fingerprint",
-    "Sectioned keyed xxh3 hashing (reference: fraudscore/fingerprint/sections.py).", -1, NULL,
+    "Sectioned keyed xxh3 hashing (reference: fraudscore/fingerprint/sections.py).", -1, module_methods,
 };
 
 PyMODINIT_FUNC PyInit_fingerprint(void) {

@@ -55,6 +55,7 @@ def _worker(bundle_dir: str, kind: str, where: str, prefix: str, n_total: int, w
     events = events_stream(n_total, seed=505).to_records()[w::procs]
     barrier.wait()
     errors = 0
+    c0 = time.process_time()
     t0 = time.perf_counter()
     try:
         for ev in events:
@@ -66,9 +67,23 @@ def _worker(bundle_dir: str, kind: str, where: str, prefix: str, n_total: int, w
         q.put((w, None, 0, 0, f"{type(exc).__name__}: {exc}"))
         client.close()
         return
-    q.put((w, time.perf_counter() - t0, len(events), errors, store.round_trips.per_event(),
-           {"conflicts": store.conflicts, "leases": store.leases, "lease_waits": store.lease_waits}))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    q.put((w, wall, len(events), errors, store.round_trips.per_event(),
+           {"conflicts": store.conflicts, "leases": store.leases, "lease_waits": store.lease_waits,
+            "absorbed": getattr(store, "absorbed", 0),
+            "client_cpu_us": cpu * 1e6, **{f"conflicts_{k}": v for k, v in store.conflict_causes.items()}}))
     client.close()
+
+
+def _server_cpu(client: Any) -> float | None:
+    """CPU seconds the Redis server used so far (summed over a cluster's nodes), None when unreadable."""
+    try:
+        info = client.info("cpu")
+    except Exception:  # noqa: BLE001 - a statistic only
+        return None
+    if isinstance(info, dict) and "used_cpu_sys" not in info:  # a cluster: one dict per node
+        return sum(float(v["used_cpu_sys"]) + float(v["used_cpu_user"]) for v in info.values() if isinstance(v, dict))
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
 def _rate(ctx: BenchContext, kind: str, where: str, client: Any, procs: int) -> tuple[float, int, float]:
@@ -81,7 +96,9 @@ def _rate(ctx: BenchContext, kind: str, where: str, client: Any, procs: int) -> 
     try:
         for p in ps:
             p.start()
+        cpu0 = _server_cpu(client)
         got = [q.get(timeout=900) for _ in ps]
+        cpu1 = _server_cpu(client)
         for p in ps:
             p.join(timeout=60)
     finally:
@@ -93,7 +110,9 @@ def _rate(ctx: BenchContext, kind: str, where: str, client: Any, procs: int) -> 
     n = max(1, sum(g[2] for g in got))
     trips = sum(g[4] * g[2] for g in got) / n
     # per event: link decisions refused (stale link cache), events that took the link lease, waits for it
-    contention = {k: sum(g[5][k] for g in got) / n for k in ("conflicts", "leases", "lease_waits")}
+    contention = {k: sum(g[5].get(k, 0) for g in got) / n for k in got[0][5]}
+    if cpu0 is not None and cpu1 is not None:  # the server's CPU time over the run (its own or a shared one)
+        contention["server_cpu_us"] = (cpu1 - cpu0) * 1e6 / n
     return sum(g[2] for g in got) / slowest, sum(g[3] for g in got), trips, contention
 
 

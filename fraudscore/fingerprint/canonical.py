@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._core import load as load_core
 from .._memo import ByteBudget
 from ..limits import CANONICAL_MEMO_BYTES
 
@@ -427,8 +428,49 @@ def canonicalize(device: Mapping[str, Any]) -> CanonicalDevice:
     >>> a == canonicalize({"languages": ["EN", "zh_CN"], "timezone": " asia/shanghai "})
     True
     """
-    vals: list[str | None] = [None] * len(ATTRIBUTE_NAMES)
     extra: dict[str, str] = {}
+    core = _CORE if type(device) is dict else None
+    if core is not None:  # the same attribute loop, compiled (fraudscore/_core/fingerprint.c); misses call back
+        vals, unknown = core.canon_values(device, len(ATTRIBUTE_NAMES), _KEYS, _STR_VALUES, _resolve_remember,
+                                          _norm, _norm_str, _norm_cached)
+        for key, v in unknown:
+            _extra(extra, key, v)
+    else:
+        vals = _attribute_values(device, extra)
+    return _derive(vals, extra)
+
+
+#: The compiled attribute loop (``_core.fingerprint.canon_values``), resolved once at import (``load`` reads the
+#: environment on every call, which would cost more than the loop saves); ``None``: the Python loop.
+_CORE = load_core("fingerprint")
+
+
+def _resolve_remember(k: Any) -> tuple[str, int | None, str, bool]:
+    """:func:`_resolve`, remembered for ``str`` names (the attribute loop's miss)."""
+    res = _resolve(k)
+    if type(k) is str:
+        _remember(_KEYS, k, res)
+    return res
+
+
+def _norm_str(i: int, kind: str, v: str) -> str | None:
+    """The canonical form of the ``str`` value ``v`` of attribute ``i``, remembered (the attribute loop's miss)."""
+    nv = _norm(kind, v)
+    _remember(_STR_VALUES[i], v, nv)
+    return nv
+
+
+def _extra(extra: dict[str, str], key: str, v: Any) -> None:
+    """Keep the canonical text of an unknown attribute (the smaller of two spellings of one name)."""
+    nv = _norm("list", v) if isinstance(v, (list, tuple)) else _text(v) if v is not None else None
+    if nv is not None and key:
+        prev = extra.get(key)
+        extra[key] = nv if prev is None else min(prev, nv)
+
+
+def _attribute_values(device: Mapping[str, Any], extra: dict[str, str]) -> list[str | None]:
+    """The canonical value of every known attribute (``None`` when absent); unknown ones go to ``extra``."""
+    vals: list[str | None] = [None] * len(ATTRIBUTE_NAMES)
     keys = _KEYS
     strs = _STR_VALUES
     for k, v in device.items():
@@ -455,10 +497,12 @@ def canonicalize(device: Mapping[str, Any]) -> CanonicalDevice:
                 old = vals[i]  # two spellings of one name: keep one, order-independently
                 vals[i] = nv if old is None else min(old, nv)
         else:
-            nv = _norm("list", v) if isinstance(v, (list, tuple)) else _text(v) if v is not None else None
-            if nv is not None and key:
-                prev = extra.get(key)
-                extra[key] = nv if prev is None else min(prev, nv)
+            _extra(extra, key, v)
+    return vals
+
+
+def _derive(vals: list[str | None], extra: dict[str, str]) -> CanonicalDevice:
+    """The :class:`CanonicalDevice` of canonical attribute values: source, OS and browser parsed."""
     get = vals.__getitem__
     ua = get(ATTRIBUTE_INDEX["user_agent"])
     os_attr = get(ATTRIBUTE_INDEX["os"])

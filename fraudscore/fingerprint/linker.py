@@ -251,7 +251,11 @@ class DeviceLinker:
         g = 1.0
         for v in view.glob_counts.values():
             g *= (v + 1) / (view.glob_n + 1)
-        return self._popularity(fp, self._keys(fp)[6], view.fam_n, view.fam_counts, ndev, known, g)
+        pop = self._popularity(fp, self._keys(fp)[6], view.fam_n, view.fam_counts, ndev, known, g)
+        deps = getattr(view, "deps", None)
+        if deps is not None:  # a view recording what the decision depends on (see _depends)
+            deps.append((fp, ndev, known, g, pop))
+        return pop
 
     @staticmethod
     def pop_keys(fp: Fingerprint) -> tuple[int, ...]:
@@ -353,6 +357,7 @@ class DeviceLinker:
                 changed, _ = _changes(fp, sh) if sh is not None else ((), ())
                 plan = LinkPlan(make_record(fp, did, now, sh, ip), (*ids, key), blocks, view.exact_ndev, False,
                                 fp.family)
+                _depends(view, 1.0, _CLASS_POPULARITY, True)
                 return LinkResult(did, round(1.0 / max(pop, _CLASS_POPULARITY), 3), changed, False, "shared"), plan
             conf = round(min(1.0, 1.0 / pop), 3)
             did = ex["id"]
@@ -365,6 +370,7 @@ class DeviceLinker:
                 plan = LinkPlan(make_record(fp, did, now, ex, ip), ids, blocks, view.exact_ndev, False, fp.family,
                                 fk, gk)
             how = "exact" if conf >= MIN_LINK_CONFIDENCE else "shared"
+            _depends(view, 1.0, _CLASS_POPULARITY if did == class_id else 1.0, did != class_id)
             return LinkResult(did, conf, changed, False, how), plan
         ndev = view.exact_ndev + 1 if ex is not None else 1  # another device already showed this fingerprint
         pop = self.popularity(fp, view, ndev, bool(view.cands))
@@ -377,6 +383,7 @@ class DeviceLinker:
             fk, gk = self.stat_keys(fp, pos) if sh is not None else (fam_keys, glob_keys)  # memo = stat_keys(fp)
             plan = LinkPlan(make_record(fp, did, now, sh, ip), (*ids, key), blocks, ndev, sh is None, fp.family,
                             fk, gk)
+            _depends(view, 1.0, _CLASS_POPULARITY, True)
             return LinkResult(did, round(1.0 / max(pop, _CLASS_POPULARITY), 3), changed, sh is None, "shared"), plan
         best = self.best_candidate(fp, view.cands, now, ip)
         if best is not None and best[0] >= self.link_probability:
@@ -385,11 +392,13 @@ class DeviceLinker:
             changed, pos = _changes(fp, rec)
             fk, gk = self.stat_keys(fp, pos)
             plan = LinkPlan(make_record(fp, rec["id"], now, rec, ip), ids, blocks, ndev, False, fp.family, fk, gk)
+            _depends(view, p1, 1.0, True)
             return LinkResult(rec["id"], conf, changed, False, "model"), plan
         p1 = best[0] if best is not None else 0.0
         conf = round(min(1.0, (1.0 - p1) / pop), 3)
         did = new_device_id(fp, now)
         plan = LinkPlan(make_record(fp, did, now, None, ip), ids, blocks, ndev, True, fp.family, fam_keys, glob_keys)
+        _depends(view, 1.0 - p1, 1.0, True)
         return LinkResult(did, conf, (), True, "new"), plan
 
     def best_candidate(self, fp: Fingerprint, recs: list[dict[str, Any]], now: int,
@@ -501,6 +510,17 @@ class DeviceLinker:
         res, plan = self.decide(fp, view, now, iph)
         self.state.write(plan, now)
         return res
+
+
+def _depends(view: LinkView, x: float, floor: float, split: bool) -> None:
+    """Hook for an optimistic link state: tell a recording view (one with a ``deps`` list, e.g. the Redis
+    state's) how this decision depends on the value counts: only through the popularity ``pop`` of
+    :meth:`DeviceLinker.popularity` (recorded there), its confidence being ``round(min(1, x / max(pop,
+    floor)), 3)`` and, when ``split``, its plan changing where ``pop`` reaches :data:`COMMON_POPULARITY`.
+    Nothing is recorded on other views."""
+    deps = getattr(view, "deps", None)
+    if deps is not None:
+        deps.append((x, floor, split))
 
 
 def _kernel() -> Any:

@@ -5,30 +5,58 @@ cannot run. The linker's interface is already shaped for an optimistic protocol
 (:class:`~fraudscore.fingerprint.linkstate.LinkState`: ``read`` a view, ``decide``
 in Python, ``write`` a plan), so per event:
 
-1. **read block** -- :meth:`OptimisticLinkState.read` answers from a local cache
-   of the fingerprint family's link state (exact index entries, candidate
-   blocks, device records, each stored with a 4-byte version; value counts) and
-   logs every key it read with the version seen (a key this worker never saw is
-   assumed absent) and every count with the value seen: the read set;
+1. **read** -- :meth:`OptimisticLinkState.read` answers from a local cache of
+   the fingerprint family's link state (exact index entries, candidate blocks,
+   device records, value counts) and logs what it read: the read set. A record
+   named by an entry or a block but never seen by this worker is fetched (one
+   ``MGET``), not assumed absent; while the commits of this worker are often
+   refused (:data:`CONTENDED`: other workers write the same state) it also
+   fetches the candidate blocks as they are now before deciding;
 2. **decide** -- ``DeviceLinker.decide`` is a pure function of the view;
-3. **commit** -- :meth:`write` only buffers the plan's new values and count
-   increments. They travel inside the event's one Redis script
-   (:class:`~fraudscore.velocity.RedisStore`), which checks every version and
-   count read and, only if all match, applies the writes with the event's velocity
-   update and idempotency record. Otherwise it returns the fresh values, the cache
-   takes them and the linker reads and decides again (a second round trip; a third
-   when the fresh values name a record this worker has not seen yet).
+3. **commit** -- :meth:`write` only buffers the plan. It travels inside the
+   event's one Redis script (:class:`~fraudscore.velocity.RedisStore`), which
+   checks the read set and, only if it holds, applies the writes with the
+   event's velocity update and idempotency record. Otherwise it returns the
+   fresh values, the cache takes them and the linker decides again.
 
-A linker plugs in unchanged as long as its link is a pure function of the
-view it reads and all state changes go through ``write``: the Redis state may run
-it more than once for one event.
+**What a commit checks is what the decision depends on**, so that workers
+sharing hot state (a popular phone model's family) rarely refuse each other:
+
+* every string value starts with an 8-byte head: a 4-byte *content version*
+  and a 4-byte *stamp*. A full write changes both; a **touch** (a device seen
+  again: last sighting, count and IP) is applied by the script to the record as
+  it is then and changes only the stamp, so a decision to touch reads the
+  record's content only (its id, fingerprint and versions), and another
+  worker's touch does not refuse it; decisions that use a record's sightings
+  (candidate scoring) check the stamp too;
+* a **block** write is a move-to-front applied by the script to the block as it
+  is then; the block's version is that of its *membership* (a new device, or one
+  cut at ``max_per_block``), which is all a decision uses (candidates are scored
+  in an order of their own);
+* **value counts** are checked through a *count dependency*
+  (:meth:`OptimisticLinkState.seal`): a :class:`~fraudscore.fingerprint.DeviceLinker`
+  decision reads the counts only through the fingerprint's popularity and keeps
+  its plan and result for every popularity in a band (:func:`confidence_band`);
+  the script recomputes the popularity from the counts at commit (the same
+  arithmetic) and accepts the decision when it is in the band. The reply then
+  carries the counts' values, which the cache takes;
+* a decision that never looked at the shared (class) record does not depend on
+  it (the recording view notes whether it did).
+
+A commit is thus accepted exactly when a serial run in commit order would have
+made the same decision: one worker alone gives the memory state's links bit for
+bit, and counts are exact under any number of workers. A linker plugs in
+unchanged as long as its link is a pure function of the view it reads and all
+state changes go through ``write``: the Redis state may run it more than once for
+one event (another linker's counts are checked exactly).
 
 Layout (``{..}``: the hash tag of the shard of the fingerprint's hardware family,
 so one event's link keys share one slot): ``<prefix>x{..}:<fp id>`` -> ``device
 id|devices seen with it``, ``<prefix>r{..}:<device id>`` -> the device record
-(JSON), ``<prefix>b{..}:<block>`` -> device ids, most recently seen first,
+(last sighting, count and IP as ``<ddd``, then the rest as JSON),
+``<prefix>b{..}:<block>`` -> device ids, most recently seen first,
 ``<prefix>f{..}:<family>`` -> the family's value counts (a hash); each string
-value starts with a 4-byte random version. The counts over all families live in
+value starts with the 8-byte head. The counts over all families live in
 ``<prefix>g{..}`` (shard 0): on one node they are checked like the rest; on a
 Redis Cluster they are in another slot, so they are not checked: a worker's
 increments travel with its next event in an unchecked call of their own, whose reply
@@ -41,7 +69,7 @@ state (separate round trips to read and write).
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -51,13 +79,13 @@ from typing import Any
 from .._redis import DEFAULT_SHARDS, check_prefix, check_shards, shard_of, tag
 from ..errors import StoreError
 from .linkstate import DEFAULT_TTL_MS, LinkPlan, LinkState, LinkView, Record, _check
+from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _R, _TAIL, _V, BlockOp, CountDependency, Touch,
+                                  confidence_band, decode_record, encode_record)
 
-__all__ = ["OptimisticLinkState", "LinkTxn"]
+__all__ = ["LinkTxn", "OptimisticLinkState", "confidence_band"]
 
-_V = 4  # version bytes at the head of every string value
-_ABSENT = b""
-
-
+#: Share of refused commits (moving average) above which a worker reads what it may have stale before deciding.
+CONTENDED = 0.05
 class LinkTxn:
     """One link decision's read set and write set.
 
@@ -66,19 +94,47 @@ class LinkTxn:
     expiry only); ``hincr``: (hash key, field) -> increment.
     """
 
-    __slots__ = ("reads", "hreads", "writes", "hincr", "tag", "family")
+    __slots__ = ("dep", "family", "hincr", "hreads", "reads", "shared_reads", "tag", "view", "writes")
 
     def __init__(self) -> None:
         self.reads: dict[str, bytes] = {}
         self.hreads: dict[tuple[str, str], int] = {}
-        self.writes: dict[str, bytes | None] = {}
+        self.writes: dict[str, bytes | Touch | None] = {}
+        self.shared_reads: tuple[str, ...] = ()  # keys first read by the lookup of the shared (class) record
         self.hincr: dict[tuple[str, str], int] = {}
         self.tag: str | None = None
         self.family: str | None = None
+        self.view: _RecordingView | None = None  # set by read() when the transaction records dependencies
+        #: the count dependency (see :meth:`OptimisticLinkState.seal`), or None: every count read is checked
+        self.dep: CountDependency | None = None
 
-    def keys(self) -> list[str]:
-        return list(dict.fromkeys([*self.reads, *self.writes, *(k for k, _ in self.hreads),
-                                   *(k for k, _ in self.hincr)]))
+
+class _RecordingView(LinkView):
+    """A view whose ``deps`` list receives :class:`~fraudscore.fingerprint.DeviceLinker`'s dependency records,
+    and which notes whether the decision looked at the shared (class) record."""
+
+    def __init__(self) -> None:
+        self.used_shared = False
+        self._shared: Record | None = None
+        super().__init__()
+        self.deps: list[tuple[Any, ...]] = []
+
+    @property  # type: ignore[override]
+    def shared(self) -> Record | None:
+        self.used_shared = True
+        return self._shared
+
+    @shared.setter
+    def shared(self, rec: Record | None) -> None:
+        self._shared = rec
+
+
+@functools.cache
+def _id_positions() -> tuple[int, ...]:
+    """Positions of the resettable ids (the linker's; without one a phone may get the mobile prior)."""
+    from .linker import _ID_TAGS
+
+    return tuple(p for p, _ in _ID_TAGS)
 
 
 class OptimisticLinkState(LinkState):
@@ -117,6 +173,14 @@ class OptimisticLinkState(LinkState):
         self._shards: dict[str, int] = {}  # hardware family -> shard (bounded)
         self._lock = threading.Lock()
         self._local = threading.local()
+        #: reads keys from Redis (set by the store): a record named by a cached entry or block but not cached
+        #: is fetched before the decision instead of being assumed absent (which the commit would refuse)
+        self.fetch: Callable[[list[str]], list[bytes | None]] | None = None
+        self.fetches = 0  # keys fetched that way
+        #: share of recent decisions the commit refused (moving average): above :data:`CONTENDED`, other
+        #: workers write this state too, and the candidate blocks are fetched before deciding (a read is
+        #: cheaper than a refused commit)
+        self.refused = 0.0
 
     # -- layout ------------------------------------------------------------------------------
     def shard(self, family: str) -> int:
@@ -153,13 +217,51 @@ class OptimisticLinkState(LinkState):
         return k
 
     # -- transactions -------------------------------------------------------------------------
-    def begin(self, family: str) -> LinkTxn:
-        """Open the calling thread's transaction for a fingerprint of this hardware family."""
+    def begin(self, family: str, track: bool = False) -> LinkTxn:
+        """Open the calling thread's transaction for a fingerprint of this hardware family.
+
+        ``track``: hand the linker a view that records what its decision depends on (a
+        :class:`~fraudscore.fingerprint.DeviceLinker` whose decision and popularity are the package's), so
+        :meth:`seal` can replace the exact checks of the value counts by a popularity band.
+        """
         txn = LinkTxn()
         txn.tag = tag(self.prefix, self.shard(family))
         txn.family = family
+        if track:
+            txn.view = _RecordingView()
         self._local.txn = txn
         return txn
+
+    def seal(self, txn: LinkTxn, conf: float, linker: Any) -> None:
+        """After the decision (link confidence ``conf``): declare its count dependency, when it recorded one.
+
+        A :class:`~fraudscore.fingerprint.DeviceLinker` decision reads the family's value counts only through
+        the fingerprint's popularity, and keeps its plan and result for every popularity in a band
+        (:func:`confidence_band`). The commit then checks that the popularity computed from the counts *at
+        commit* (the same arithmetic, in the script) is in the band, instead of checking every count read:
+        other workers' increments commit alongside unless they move the outcome. Without a complete record
+        (another linker, or no value counts read) every count read stays checked exactly.
+        """
+        view, txn.view = txn.view, None
+        if view is not None and not view.used_shared:
+            # the decision never looked at the shared record: what only its lookup read is no dependency
+            for k in txn.shared_reads:
+                if k not in txn.writes:
+                    txn.reads.pop(k, None)
+        deps = view.deps if view is not None else None
+        if not deps or len(deps) != 2 or len(deps[0]) != 5 or len(deps[1]) != 3:
+            return
+        (fp, ndev, known, g, pop), (x, floor, split) = deps
+        band = confidence_band(pop, x, floor, split, conf)
+        if band is None:
+            return
+        fk = f"{self.prefix}f{txn.tag}:{txn.family}"
+        fields = tuple(str(k) for k in linker._keys(fp)[6])  # pop_keys(fp), memoised by the linker
+        if any((fk, f) not in txn.hreads for f in ("n", *fields)):
+            return
+        prior = float(linker.mobile_prior) if fp.mobile and not any(fp.components[p] for p in _id_positions()) else 0.0
+        txn.dep = (fk, "n", fields, 1 if known else 0, float(ndev), float(g), prior,
+                   float(linker.min_family_devices), band[0], band[1])
 
     def end(self) -> LinkTxn | None:
         """Close and return the calling thread's transaction."""
@@ -179,8 +281,11 @@ class OptimisticLinkState(LinkState):
             for k, v in zip(keys, values):
                 self._put(k, (v or None) if isinstance(k, str) else int(v or 0))
 
-    def applied(self, txn: LinkTxn, skip: str | None = None) -> None:
+    def applied(self, txn: LinkTxn, skip: str | None = None, touched: dict[str, bytes] | None = None) -> None:
         """The transaction was committed: its writes are now the cached values, and so are its counts.
+
+        ``touched``: what the script answered for each record touched (its new head and tail, ``_R`` bytes) and
+        block moved (the block, when its membership is not the cached one; else ``b""``).
 
         A count read and checked by the commit is now that value plus the increment; a count
         incremented unread (or under the hash ``skip``: a cluster's global counts, refreshed by the
@@ -188,8 +293,29 @@ class OptimisticLinkState(LinkState):
         """
         with self._lock:
             for k, v in txn.writes.items():
-                if v is not None:
-                    self._put(k, v)
+                if v is None:
+                    continue
+                if type(v) is BlockOp:
+                    got = (touched or {}).get(k)
+                    hit = self._cache.get(k)
+                    if got:  # the block as the script left it (its membership differed from the cached one)
+                        self._put(k, got)
+                    elif got is None or hit is None or hit[0] is None or hit[0][:4] != v.cached:
+                        self._cache.pop(k, None)
+                    else:  # same membership as cached: move the device to the front here too
+                        lst = hit[0][_V:].decode("utf-8").split(",") if len(hit[0]) > _V else []
+                        new = [v.did, *(d for d in lst if d != v.did)][: v.cap]
+                        self._put(k, hit[0][:4] + v.stamp + ",".join(new).encode("utf-8"))
+                    continue
+                if type(v) is Touch:  # the script's new head and tail (from the reply) on the cached content
+                    head = (touched or {}).get(k)
+                    hit = self._cache.get(k)
+                    if head is None or hit is None or hit[0] is None:
+                        self._cache.pop(k, None)
+                    else:
+                        self._put(k, head + hit[0][_R:])
+                    continue
+                self._put(k, v)
             for hk, d in txn.hincr.items():
                 seen = txn.hreads.get(hk)
                 if seen is None or hk[0] == skip:
@@ -208,6 +334,33 @@ class OptimisticLinkState(LinkState):
         with self._lock:
             self._cache.clear()
 
+    def observe(self, refused: bool) -> None:
+        """Note a commit's outcome (the moving average :attr:`refused`)."""
+        self.refused = self.refused * 0.97 + (0.03 if refused else 0.0)
+
+    def _fetch(self, keys: list[str], absent: bool = False) -> int:
+        """Read ``keys`` from Redis into the cache (``absent``: drop the cached value of a key found absent);
+        returns how many had another content version than the cached one."""
+        assert self.fetch is not None
+        if not keys:
+            return 0
+        values = self.fetch(keys)
+        self.fetches += len(keys)
+        changed = 0
+        with self._lock:
+            cache = self._cache
+            for k, v in zip(keys, values):
+                hit = cache.get(k)
+                old = hit[0] if hit is not None else None  # (None: known absent)
+                if v is not None:
+                    if old != v:  # (an unchanged value keeps its parsed form)
+                        changed += old is None or old[:4] != v[:4]
+                        self._put(k, v)
+                elif absent and hit is not None:
+                    changed += old is not None
+                    cache.pop(k, None)
+        return changed
+
     def _put(self, key: Any, value: Any) -> None:
         c = self._cache
         c[key] = (value, None)
@@ -220,7 +373,7 @@ class OptimisticLinkState(LinkState):
         if txn is None:
             txn = self._txn()
         w = txn.writes.get(key)
-        if w is not None:  # read your own write
+        if w is not None and type(w) is bytes:  # read your own write (a touch or block move is applied later)
             return w, None
         with self._lock:
             hit = self._cache.get(key)
@@ -245,11 +398,13 @@ class OptimisticLinkState(LinkState):
         """The device's record as of ``now`` (the cached dict itself: linkers never change a view's records,
         and :meth:`write` copies the one it updates)."""
         key = self._rkeys.get(device_id) or self._rkey(device_id)
+        if self.fetch is not None and key not in self._cache and (txn or self._txn()).writes.get(key) is None:
+            self._fetch([key])  # named by an index entry or a block: it exists (or expired), ask for it
         raw, parsed = self._read(key, txn)
         if raw is None:
             return None
         if parsed is None:
-            parsed = json.loads(raw[_V:])
+            parsed = decode_record(raw)
             with self._lock:
                 hit = self._cache.get(key)
                 if hit is not None and hit[0] is raw:
@@ -266,7 +421,14 @@ class OptimisticLinkState(LinkState):
         return did, int(nd)
 
     def _block(self, name: str, txn: LinkTxn | None = None) -> list[str]:
-        raw, _ = self._read(self._key("b", name), txn)
+        """A block's device ids (logged as a read of its membership: its order does not matter to a decision)."""
+        if txn is None:
+            txn = self._txn()
+        key = self._key("b", name)
+        raw, _ = self._read(key, txn)
+        seen = txn.reads.get(key)
+        if seen and seen[4:] != _ANY_STAMP:
+            txn.reads[key] = seen[:4] + _ANY_STAMP
         if raw is None or len(raw) <= _V:
             return []
         return raw[_V:].decode("utf-8").split(",")
@@ -276,8 +438,8 @@ class OptimisticLinkState(LinkState):
              need_candidates: Callable[[Record | None], bool] | None = None,
              shared_key: str | None = None) -> LinkView:
         """As :meth:`MemoryLinkState.read <fraudscore.fingerprint.MemoryLinkState.read>`, from the cache, logged."""
-        view = LinkView()
         txn = self._txn()
+        view = txn.view if txn.view is not None else LinkView()
         for fid in fp_ids:
             hit = self._exact(fid, txn)
             if hit is not None:
@@ -286,21 +448,38 @@ class OptimisticLinkState(LinkState):
                     view.exact, view.exact_ndev = rec, hit[1]
                     break
         if shared_key is not None:
+            before = set(txn.reads) if txn.view is not None else None
             hit = self._exact(shared_key, txn)
             if hit is not None:
                 view.shared = self._record(hit[0], now, txn)
+            if before is not None:
+                txn.shared_reads = tuple(k for k in txn.reads if k not in before)
         if need_candidates is None or need_candidates(view.exact):
             skip = view.exact["id"] if view.exact is not None else None
             seen: set[str] = set()
             cands = view.cands
+            order: list[str] = []
+            if self.fetch is not None and self.refused > CONTENDED:  # the blocks as they are now
+                # (a block found changed counts as a commit this fetch saved from refusal: fetching goes on
+                # while other workers keep changing the blocks)
+                self.observe(self._fetch([self._key("b", b) for b in block_keys
+                                          if self._key("b", b) not in txn.writes], absent=True) > 0)
             for key in block_keys:
                 for did in self._block(key, txn):
                     if did in seen or did == skip:
                         continue
                     seen.add(did)
-                    rec = self._record(did, now, txn)
-                    if rec is not None:
-                        cands.append(rec)
+                    order.append(did)
+            if self.fetch is not None:  # the records a block names and this worker never saw: one request
+                cache = self._cache
+                missing = [k for k in (self._rkeys.get(d) or self._rkey(d) for d in order)
+                           if k not in cache and k not in txn.writes]
+                if missing:
+                    self._fetch(missing)
+            for did in order:
+                rec = self._record(did, now, txn)
+                if rec is not None:
+                    cands.append(rec)
         fk = self._key("f", fam)
         view.fam_n = self._count(fk, "n", txn)
         view.fam_counts = {k: self._count(fk, str(k), txn) for k in fam_keys}
@@ -312,38 +491,52 @@ class OptimisticLinkState(LinkState):
     # -- writes (buffered) ---------------------------------------------------------------------
     @staticmethod
     def _version() -> bytes:
+        """A new content version and stamp (neither all zeros)."""
         v = os.urandom(_V)
-        return v if v != b"\x00" * _V else b"\x00\x00\x00\x01"
+        return v if v[:4] != _ANY_STAMP and v[4:] != _ANY_STAMP else b"\x00\x00\x00\x01\x00\x00\x00\x01"
 
     def write(self, plan: LinkPlan, now: int) -> None:
         """Buffer the plan (see :meth:`MemoryLinkState.write <fraudscore.fingerprint.MemoryLinkState.write>`)."""
         txn = self._txn()
-        rec = dict(plan.record)
+        rec = plan.record
         did = rec["id"]
-        if plan.touch:
-            rec["t"] = max(rec["t"], now)
-            rec["n"] = rec["n"] + 1
-            if plan.ip:
-                rec["ip"] = plan.ip
-        txn.writes[self._key("r", did)] = self._version() + json.dumps(rec, separators=(",", ":")).encode("utf-8")
+        rk = self._key("r", did)
+        seen = txn.reads.get(rk)
+        if plan.touch and seen and rk not in txn.writes:
+            # seen again: the script updates the last sighting, count and IP of the record as it is then, so
+            # the decision depends on the record's content only (another worker's touch does not refuse it)
+            txn.reads[rk] = seen[:4] + _ANY_STAMP
+            txn.writes[rk] = Touch(now, plan.ip, self._version()[4:])
+        else:
+            if plan.touch:
+                rec = {**rec, "t": max(rec["t"], now), "n": rec["n"] + 1}
+                if plan.ip:
+                    rec["ip"] = plan.ip
+            txn.writes[rk] = encode_record(self._version(), rec)
         for fid in plan.fp_ids:
             xk = self._key("x", fid)
             hit = self._exact(fid)  # logged: the check covers the entry kept or replaced
-            if plan.touch and hit is not None:
-                txn.writes.setdefault(xk, None)
-            elif hit is not None and hit == (did, plan.ndev):
+            if plan.touch and hit is not None or hit is not None and hit == (did, plan.ndev):
                 txn.writes.setdefault(xk, None)
             else:
-                txn.writes[xk] = self._version() + f"{did}|{plan.ndev}".encode("utf-8")
+                txn.writes[xk] = self._version() + f"{did}|{plan.ndev}".encode()
         for b in plan.block_keys:
+            # the script moves the device to the front of the block as it is then (and cuts it to
+            # max_per_block): the write reads nothing, so another worker's sighting does not refuse it
             bk = self._key("b", b)
-            lst = [did, *(d for d in self._block(b) if d != did)]
-            for old in lst[self.max_per_block:]:  # a statistic: peeked, not part of the read set
-                with self._lock:
-                    hit = self._cache.get(self._key("r", old))
-                if hit is not None and hit[0] is not None and now - json.loads(hit[0][_V:])["t"] <= self.ttl_ms:
-                    self.live_evictions += 1
-            txn.writes[bk] = self._version() + ",".join(lst[: self.max_per_block]).encode("utf-8")
+            with self._lock:
+                hit = self._cache.get(bk)
+            raw = hit[0] if hit is not None else None
+            lst = raw[_V:].decode("utf-8").split(",") if raw is not None and len(raw) > _V else []
+            if did not in lst:
+                for old in lst[self.max_per_block - 1:]:  # a statistic (from this worker's cache): who is pushed out
+                    with self._lock:
+                        rh = self._cache.get(self._key("r", old))
+                    if rh is not None and rh[0] is not None and now - _TAIL.unpack_from(rh[0], _V)[0] <= self.ttl_ms:
+                        self.live_evictions += 1
+            v = self._version()
+            txn.writes[bk] = BlockOp(did, v[:4], v[4:], raw[:4] if raw is not None else _ANY_STAMP,
+                                     self.max_per_block)
         if not plan.touch:
             if plan.fam_keys or plan.new_device:
                 fk = self._key("f", plan.fam)

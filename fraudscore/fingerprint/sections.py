@@ -264,6 +264,12 @@ def _family_input(c: CanonicalDevice) -> str:
     return _SEP.join(["fam", c.source, c.os_family or _MISSING, *parts])
 
 
+#: The compiled scheme-1 kernel's plan (``_core.fingerprint.Hasher.sections1``): hardware attribute indices for
+#: app, web and other sources, volatile indices, the component plan, anchor tags, canvas position and index,
+#: renderer, fonts and languages indices, sketch size.
+_S1_PLAN = (_HW_IDX["app"], _HW_IDX["web"], _HW_IDX["web"] + _HW_IDX["app"], _VOL_IDX, _C_PLAN, _ANCHOR_TAGS,
+            _CANVAS_POS, _CANVAS_IDX, _RENDERER_IDX, _FONTS_IDX, _LANGS_IDX, SKETCH_K)
+
 #: Registered schemes: version -> function from canonical device to the three section inputs.
 SCHEMES = {1: _scheme1_sections}
 
@@ -322,6 +328,8 @@ class Fingerprinter:
         self._cache_bytes = int(cache_bytes)
         self._cache_used = 0
         self._cache: OrderedDict[bytes, Fingerprint] | None = OrderedDict() if cache_size else None
+        self._sections1: Any = None  # the compiled from_canonical hashing (scheme 1), see below
+        self._mapping_key: Any = None  # the compiled cache key of a device dict (else a repr-text key)
         # keyed hashes of low-cardinality inputs (hardware and software sections, common attribute values)
         self._memo: dict[str, str] = {}
         self._comp_memo: tuple[dict[str, int], ...] = tuple({} for _ in _COMP_PLAN)  # per volatile attribute
@@ -334,6 +342,9 @@ class Fingerprinter:
             hasher = core.Hasher(self._prefix, self._seed)
             self._hex = hasher.hex  # type: ignore[method-assign]
             self._components = functools.partial(hasher.components, _C_PLAN)  # type: ignore[method-assign]
+            self._mapping_key = hasher.mapping_key
+            if scheme == 1 and not self.also:  # all of from_canonical's hashing in one call
+                self._sections1 = functools.partial(hasher.sections1, _S1_PLAN)
 
     def __repr__(self) -> str:
         return f"Fingerprinter(key_id={self.key_id!r}, scheme={self.scheme})"
@@ -385,8 +396,17 @@ class Fingerprinter:
         >>> fpr.from_canonical(canonicalize({"os": "ios"})).scheme
         1
         """
-        fid, hw, sw, vol = self._sections(c, self.scheme)
         vals = c.values
+        sec = self._sections1
+        if sec is not None:  # compiled: bit-identical (tests/fingerprint/test_sections_compiled.py)
+            fid, hw, sw, vol, comps, canvas, keys, fam, rend_h, sketch, n_fonts, lang_items = sec(
+                vals, c.source, c.os_family, c.os_major, c.browser_family, c.browser_major, _family_input(c))
+            touch = vals[_TOUCH_IDX]
+            mobile = c.source == "app" or c.os_family in ("ios", "android") or (
+                touch is not None and touch.isdigit() and int(touch) > 0)
+            return Fingerprint(fid, hw, sw, vol, 1, c, comps, canvas, (), keys, fam, rend_h, sketch, n_fonts,
+                               lang_items, mobile)
+        fid, hw, sw, vol = self._sections(c, self.scheme)
         comps = self._components(vals)
         canvas = None if vals[_CANVAS_IDX] is None else f"c:{comps[_CANVAS_POS]:012x}"
         aliases = tuple(self._sections(c, s)[0] for s in self.also) if self.also else ()
@@ -423,7 +443,8 @@ class Fingerprinter:
         """Fingerprints of many device mappings, equal to :meth:`fingerprint` of each.
 
         For batches of mostly new devices: the LRU cache is neither read nor filled
-        (its key costs a ``repr`` of the mapping and it would only churn).
+        (it would only churn); with the compiled core, equal mappings within the call are
+        fingerprinted once (keyed by a compiled hash of their items).
 
         Examples
         --------
@@ -434,7 +455,23 @@ class Fingerprinter:
         (True, None)
         """
         from_canonical = self.from_canonical
-        return [from_canonical(canonicalize(d)) if d else None for d in devices]
+        key = self._mapping_key
+        if key is None:
+            return [from_canonical(canonicalize(d)) if d else None for d in devices]
+        memo: dict[bytes, Fingerprint] = {}  # equal mappings in one batch: fingerprinted once (compiled key)
+        out: list[Fingerprint | None] = []
+        for d in devices:
+            if not d:
+                out.append(None)
+                continue
+            k = key(d)
+            fp = None if k is None else memo.get(k)
+            if fp is None:
+                fp = from_canonical(canonicalize(d))
+                if k is not None:
+                    memo[k] = fp
+            out.append(fp)
+        return out
 
     def fingerprint(self, device: Mapping[str, Any] | None) -> Fingerprint | None:
         """Fingerprint a ``device`` mapping; ``None`` (or an empty mapping) gives ``None``.
@@ -454,8 +491,10 @@ class Fingerprinter:
         cache = self._cache
         if cache is None:
             return self.from_canonical(canonicalize(device))
-        text = repr(device) if type(device) is dict else repr(tuple(device.items()))  # repr(dict) is cheaper
-        key = xxhash.xxh3_128_digest(text.encode("utf-8", "surrogatepass"), seed=self._seed)
+        key = None if self._mapping_key is None else self._mapping_key(device)  # compiled: no repr text
+        if key is None:
+            text = repr(device) if type(device) is dict else repr(tuple(device.items()))  # repr(dict) is cheaper
+            key = xxhash.xxh3_128_digest(text.encode("utf-8", "surrogatepass"), seed=self._seed)
         fp = cache.get(key)
         if fp is None:
             fp = self.from_canonical(canonicalize(device))

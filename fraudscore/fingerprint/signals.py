@@ -100,6 +100,7 @@ _BUDGET = ByteBudget(DEVICE_SIGNALS_CACHE_BYTES, _CACHE)
 _EMU_RE = re.compile("|".join(map(re.escape, _EMU_WORDS)))
 _HEADLESS_RE = re.compile("|".join(map(re.escape, _HEADLESS_WORDS)))
 _EXPECTED_IDX = {src: tuple(ATTRIBUTE_INDEX[a] for a in attrs) for src, attrs in _EXPECTED.items()}
+_EXPECTED_GET = {src: itemgetter(*idx) for src, idx in _EXPECTED_IDX.items()}
 _TZ_IDX = ATTRIBUTE_INDEX["timezone"]
 #: The attribute values :func:`_static` reads (besides source, OS family, extras and which expected ones are missing).
 _STATIC_GET = itemgetter(*(ATTRIBUTE_INDEX[a] for a in (
@@ -222,8 +223,9 @@ def _static_key(cd: CanonicalDevice) -> tuple[Any, ...]:
     vals = cd.values
     x = cd.extra  # only their number and the webdriver flags are read: the key never holds their text
     xk = (len(x), any(k in ("webdriver", "navigator_webdriver") and v == "1" for k, v in x)) if x else ()
+    # _static reads only how many expected attributes are missing, not which: their count is the key's part
     return (cd.source, cd.os_family, xk, _STATIC_GET(vals),
-            tuple(vals[i] is None for i in _EXPECTED_IDX.get(cd.source, _EXPECTED_IDX["web"])))
+            _EXPECTED_GET.get(cd.source, _EXPECTED_GET["web"])(vals).count(None))
 
 
 def _static_of(cd: CanonicalDevice) -> dict[str, float]:

@@ -171,6 +171,10 @@ class Identity:
             kind: core.Hasher(keys.pseudonym, kind.encode()[:16]) if core is not None else self._py_hex(kind)
             for kind in _KINDS
         }
+        # identifier normalisation + pseudonym in one compiled call (fraudscore/_core/identity.c) for printable
+        # ASCII values; None (values off its fast path, or no extension): the describers below, the reference
+        kern = load_core("identity")
+        self._kernel: Any = None
         self._fields = tuple(schema.identifiers.items())
         self._plan = tuple((name, kind, tuple(f"{name}__{f}" for f in KIND_FEATURES[kind])) for name, kind in self._fields)
         self._has_ip = any(kind == "ip" for _, kind in self._fields)
@@ -180,15 +184,38 @@ class Identity:
         self.feature_names: tuple[str, ...] = identity_feature_names(schema)
         self._time_field = schema.time_field
         self._disposable = frozenset(DISPOSABLE_DOMAINS | {str(d).strip().lower() for d in disposable_domains})
+        if kern is not None:
+            self._kernel = kern.Kernel(keys.pseudonym, tuple(k.encode()[:16] for k in _KINDS), self._disposable)
         describers = {"national_id": self._nid, "phone": self._phone, "email": self._email,
                       "bank_card": self._card, "ip": self._ip, "device_id": self._device_id}
-        # per field: name, kind, feature names, describer, cache-key seed (one per kind), features when missing
-        self._run: tuple[tuple[str, str, tuple[str, ...], Callable[[Any], Any], int, dict[str, float]], ...] = tuple(
-            (name, kind, fnames, describers.get(kind, self._generic),
-             (self._seed + 0x9E3779B97F4A7C15 * (1 + _KINDS.index(kind))) & 0xFFFF_FFFF_FFFF_FFFF,
-             dict.fromkeys(fnames, NAN))
-            for name, kind, fnames in self._plan
-        )
+        # per field: name, kind, feature names, describer, cache-key seed (one per kind), features when missing,
+        # kind code of the compiled kernel
+        self._run: tuple[tuple[str, str, tuple[str, ...], Callable[[Any], Any], int, dict[str, float], int], ...] = \
+            tuple((name, kind, fnames, describers.get(kind, self._generic),
+                   (self._seed + 0x9E3779B97F4A7C15 * (1 + _KINDS.index(kind))) & 0xFFFF_FFFF_FFFF_FFFF,
+                   dict.fromkeys(fnames, NAN), _KINDS.index(kind))
+                  for name, kind, fnames in self._plan)
+
+        # the compiled process(): per field its name, kind code, the reference describer (cached) and feature names
+        self._kplan = tuple((name, code, self._cached(describe, kseed), fnames)
+                            for name, kind, fnames, describe, kseed, _missing, code in self._run)
+
+    def _cached(self, describe: Callable[[Any], Any], kseed: int) -> Callable[[Any], Any]:
+        """``describe`` through the bounded per-value cache (the reference path of :meth:`process`)."""
+        def run(raw: Any) -> Any:
+            cache = self._cache
+            if cache is None or not isinstance(raw, str):
+                return describe(raw)
+            key = xxhash.xxh3_128_digest(raw.encode("utf-8", "surrogatepass"), seed=kseed)
+            hit = cache.get(key)
+            if hit is None:
+                hit = describe(raw)
+                if len(cache) >= self._cache_size:
+                    cache.clear()
+                cache[key] = hit
+            return hit
+
+        return run
 
     def __repr__(self) -> str:
         return f"Identity(key_id={self.key_id!r}, fields={[f for f, _ in self._fields]})"
@@ -334,9 +361,17 @@ class Identity:
 
         Notes
         -----
-        Results are cached per value in a bounded cache (emptied when full) keyed by
-        a keyed 128-bit hash of the value, seeded per kind: the cache holds no raw value.
+        With the compiled kernel (``fraudscore/_core/identity.c``) the whole event is one
+        call: printable-ASCII values are normalised and pseudonymised in C (cheaper than a
+        cache lookup), every other value by the describers below. Results of the describers
+        are cached per value in a bounded cache (emptied when full) keyed by a keyed 128-bit
+        hash of the value, seeded per kind: the cache holds no raw value.
         """
+        kernel = self._kernel
+        if kernel is not None:  # the same steps in one compiled call; off its fast path it calls the reference
+            ts = event.get(self._time_field)
+            ts = int(ts) if isinstance(ts, (int, np.integer)) else None
+            return kernel.process(event, self._kplan, ts, self._has_ip, _age_years)  # type: ignore[no-any-return]
         pseudo: dict[str, str | None] = {}
         feats: dict[str, float] = {}
         get = event.get
@@ -344,7 +379,7 @@ class Identity:
         ip_prefix: str | None = None
         cache = self._cache
         size = self._cache_size
-        for name, kind, fnames, describe, kseed, missing in self._run:
+        for name, kind, fnames, describe, kseed, missing, _code in self._run:
             raw = get(name)
             if raw is None or raw == "":
                 pseudo[name] = None

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._core import load as load_core
 from .normalize import _ID_CHECK, _ID_WEIGHTS, CN_PROVINCE_CODES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -173,6 +174,10 @@ def _factorize(col: np.ndarray | None, n: int) -> tuple[np.ndarray, list[Any]]:
     codes = np.full(n, -1, dtype=np.int64)
     if col is None:
         return codes, []
+    core = load_core("identity")
+    if core is not None and n:  # the same loop, compiled (fraudscore/_core/identity.c)
+        raw, uniq_c = core.factorize(col.tolist())
+        return np.frombuffer(raw, dtype=np.int64), uniq_c
     index: dict[str, int] = {}
     uniq: list[Any] = []
     out: list[int] = []
@@ -238,7 +243,8 @@ def process_columns(ident: Identity, columns: Mapping[str, np.ndarray], ts: np.n
     today = None
     if ts is not None and n:
         today = _today(np.asarray(ts, dtype=np.int64) // _MS_PER_DAY)
-    for name, kind, fnames, describe, _, _ in ident._run:
+    kernel = ident._kernel
+    for name, kind, fnames, describe, _, _, code in ident._run:
         codes, vals = _factorize(columns.get(name), n)
         m = len(vals)
         k = len(fnames)
@@ -247,7 +253,18 @@ def process_columns(ident: Identity, columns: Mapping[str, np.ndarray], ts: np.n
         u_extra: list[Any] = [None] * (m + 1)
         birth = np.full((m + 1, 3), -1, dtype=np.int64)
         strs = [v if isinstance(v, str) else "" for v in vals]
-        if kind == "national_id":
+        if kernel is not None:  # the compiled describer over the distinct values (fraudscore/_core/identity.c)
+            done = np.zeros(m, dtype=bool)
+            for i, hit in enumerate(kernel.describe_many(code, strs)):
+                if hit is not None:
+                    p, fv, extra = hit
+                    u_pseudo[i] = p
+                    u_feat[i, : len(fv)] = fv
+                    u_extra[i] = extra
+                    if extra is not None and kind == "national_id":
+                        birth[i] = extra
+                    done[i] = True
+        elif kind == "national_id":
             done = _nid_fast(ident, strs, u_feat, u_pseudo, birth)
         elif kind == "phone":
             done = _phone_fast(ident, strs, u_feat, u_pseudo)

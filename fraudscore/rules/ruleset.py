@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import ConfigError, RuleSyntaxError
 from .combine import ACTIONS, HitMatrix, RuleHit, combine
 from .lists import ListTransform, NamedList, coerce_lists
+from .native import program
 from .parser import Expr, check_names, did_you_mean, expr_lists, parse_expression
 from .scalar import compile_condition, split_list
 from .template import Template, check_template, parse_template, render
@@ -296,6 +297,13 @@ def _walk_lists(expr: Expr) -> Iterable[Any]:
     return (e for e in walk(expr) if isinstance(e, ListRef))
 
 
+def _merged(record: Mapping[str, Any], x: np.ndarray, names: tuple[str, ...]) -> dict[str, Any]:
+    """The values rules read: the record, then the features (they override equal names)."""
+    values = dict(record)
+    values.update(zip(names, x.tolist()))
+    return values
+
+
 class CompiledRuleSet:
     """A rule set compiled against known names: scalar and vectorised evaluators.
 
@@ -343,15 +351,52 @@ class CompiledRuleSet:
         self._on_hit = {t: (r, rend) for t, r, rend in scalar}  # closures are unique objects
         self._vector = tuple(vector)
         self._renderers = tuple(renderers)
+        # the conditions in one compiled call per event (fraudscore/_core/rules.c); None: the closures above
+        self._program = program([r.expr for r in self.rules], lists)
+        self._index: dict[tuple[str, ...], dict[str, int]] = {}  # feature names -> column index, for evaluate_parts
 
     def evaluate(self, values: Mapping[str, Any]) -> list[RuleHit]:
         """Evaluate every rule on one record (str / float / bool / None values; NaN = missing)."""
+        prog = self._program
+        if prog is not None and values.__class__ is dict:
+            idx = prog.fired(values)
+            if not idx:
+                return idx  # type: ignore[no-any-return]
+            scalar = self._scalar
+            return [RuleHit(r.code, r.action, r.score, rend(values), r.shadow, r.priority)
+                    for _t, r, rend in map(scalar.__getitem__, idx)]
         fired = [test for test in self._tests if test(values)]  # the hot loop: one closure call per rule
         if not fired:
             return fired  # type: ignore[return-value]
         on_hit = self._on_hit
         return [RuleHit(r.code, r.action, r.score, rend(values), r.shadow, r.priority)
                 for r, rend in map(on_hit.__getitem__, fired)]  # reasons rendered for hits only
+
+    def evaluate_parts(self, record: Mapping[str, Any], x: np.ndarray, names: tuple[str, ...]) -> list[RuleHit]:
+        """:meth:`evaluate` of ``dict(record)`` updated with ``zip(names, x.tolist())``, without building it
+        unless a hit's reason or a condition the compiled evaluator hands back needs it.
+
+        Examples
+        --------
+        >>> crs = RuleSet([Rule("A", "x > 1 and s == 'web'", action="decline")]).compile(["x", "s"])
+        >>> [h.code for h in crs.evaluate_parts({"s": "web", "x": None}, np.array([2.0]), ("x",))]
+        ['A']
+        """
+        prog = self._program
+        if prog is None or record.__class__ is not dict or not isinstance(x, np.ndarray) or x.dtype != np.float64:
+            return self.evaluate(_merged(record, x, names))
+        index = self._index.get(names)
+        if index is None:
+            index = self._index[names] = {n: i for i, n in enumerate(names)}  # the last column of a repeated name
+        xc = np.ascontiguousarray(x)
+        idx, values = prog.fired_parts(record, xc, index, lambda: _merged(record, xc, names))
+        if not idx:
+            return idx  # type: ignore[no-any-return]
+        if values is None:
+            values = _merged(record, xc, names)
+        scalar = self._scalar
+        return [RuleHit(r.code, r.action, r.score, rend(values), r.shadow, r.priority)
+                for _t, r, rend in map(scalar.__getitem__, idx)]
 
     def evaluate_columns(self, columns: Mapping[str, Any], n: int) -> HitMatrix:
         """Evaluate every rule on ``n`` rows of columns; returns a :class:`HitMatrix`."""

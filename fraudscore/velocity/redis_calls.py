@@ -18,7 +18,7 @@ from typing import Any
 from .._redis import hash_bytes, shard_of, tag
 from .memory_layout import GroupLayout
 from .plan import Group
-from .redis_lua import HEADER
+from .redis_lua import BAND, HEADER
 from .redis_wire import count_arg, identifier_hash
 
 __all__ = ["group_row", "call_args"]
@@ -57,13 +57,44 @@ class _Call:
     ts: int = 0
     anchor: bool = False  # holds the event's link outcome (the link call, else the first call)
     nonce: bytes = b"\0" * 8  # one per event request: a reply to our own retried call is not a duplicate
-    sreads: list[tuple[str, bytes]] = field(default_factory=list)  # link keys read: (key, version seen)
-    swrites: list[tuple[str, bytes | None]] = field(default_factory=list)  # link keys written (None: expiry)
+    sreads: list[tuple[str, bytes]] = field(default_factory=list)  # link keys read: (key, head seen)
+    swrites: list[tuple[str, Any]] = field(default_factory=list)  # link keys written (None: expiry; a Touch)
     hreads: list[tuple[tuple[str, str], int]] = field(default_factory=list)  # counts read: ((hash, field), value)
     hincr: list[tuple[tuple[str, str], int]] = field(default_factory=list)  # count increments
     check: bool = True  # the reads must be unchanged (False: a cluster's global counts, refreshed instead)
     aux: bool = False  # cluster: only this worker's pending global count increments (no record, never late)
     lease: int = 0  # link calls: 1 = respect the link lease, 2 = also take it on a conflict
+    dep: Any = None  # link calls: the decision's count dependency (CountDependency), None = check counts exactly
+
+
+_TRACKED: dict[type, bool] = {}
+_TRACK_ABOVE = 1e-3  # OptimisticLinkState.refused above which decisions record their dependencies
+
+
+def records_dependencies(linker: Any) -> bool:
+    """Whether ``linker`` decides with the package's :class:`~fraudscore.fingerprint.DeviceLinker` code, whose
+    decisions record their count dependency (a subclass overriding how it decides does not)."""
+    t = type(linker)
+    hit = _TRACKED.get(t)
+    if hit is None:
+        from ..fingerprint.linker import DeviceLinker
+
+        hit = _TRACKED[t] = isinstance(linker, DeviceLinker) and all(
+            getattr(t, m) is getattr(DeviceLinker, m) for m in ("decide", "popularity", "_popularity", "link",
+                                                               "read"))
+    return hit
+
+
+def conflict_causes(c: _Call, r: Any, plen: int, causes: dict[str, int]) -> None:
+    """Count what changed under a refused decision ``r`` of call ``c``: link keys by kind (the letter after a
+    prefix of ``plen`` characters: x entry, r record, b block), and ``counts``."""
+    for (k, seen), v in zip(c.sreads, r[1]):
+        v = v or b""
+        if (bool(v) if not seen else v[:4] != seen[:4] if seen[4:] == b"\0\0\0\0" else v[:8] != seen):
+            kind = k[plen:plen + 1]
+            causes[kind] = causes.get(kind, 0) + 1
+    if any(int(v) != seen for (_, seen), v in zip(c.hreads, r[2])):
+        causes["counts"] += 1
 
 
 def group_row(m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
@@ -82,6 +113,26 @@ def group_row(m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
         else:  # app
             vals.append(_NONE8 if v is None else (_EMPTY8 if v == "" else hash_bytes(v, 8)))
     return m.pack.pack(*vals)
+
+
+_ABSENT8 = b"\0" * 8
+_KIND_SET = struct.Struct("<BI")
+_TOUCH = struct.Struct("<B4sdd")
+_BLOCK = struct.Struct("<B4s4s4sHH")
+
+
+def _value(v: Any) -> bytes:
+    """One link write of the event script: 0 = refresh the expiry, 1 = set (length, bytes), 2 = touch a record
+    (stamp, event time, IP), 3 = move a device to the front of a block (version if new, stamp, cached version,
+    cap, device id)."""
+    if v is None:
+        return b"\0"
+    if type(v) is bytes:
+        return _KIND_SET.pack(1, len(v)) + v
+    if hasattr(v, "now"):
+        return _TOUCH.pack(2, v.stamp, float(v.now), float(v.ip))
+    did = v.did.encode("utf-8")
+    return _BLOCK.pack(3, v.version, v.stamp, v.cached, v.cap, len(did)) + did
 
 
 def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_GroupMeta], lateness_ms: int,
@@ -114,6 +165,12 @@ def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_
         return hidx[k]
 
     hreads = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hreads)
+    band = b""
+    if c.dep is not None:  # the popularity band replaces the exact checks of one count hash (see redis_lua)
+        fk, nf, fields, k, ndev, g, prior, minfam, lo, hi = c.dep
+        at = {kf: i for i, (kf, _) in enumerate(c.hreads, 1)}
+        band = struct.pack(BAND, hidx[fk], k, ndev, g, prior, minfam, lo, hi, at[(fk, nf)], len(fields))
+        band += struct.pack(f"<{len(fields)}H", *(at[(fk, f)] for f in fields))
     hincr = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hincr)
     lease_i = 0
     if c.lease:  # one node: one lease for all link state; a cluster: one per link slot
@@ -124,6 +181,6 @@ def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_
                          len(c.swrites), len(c.groups), float(lateness_ms),
                          float(idempotency_ttl_ms if (c.app and (c.groups or c.link)) else 0), float(lt),
                          c.nonce, len(c.hreads), len(c.hincr), int(c.check), c.lease, lease_i)
-    versions = b"".join(v or b"\0\0\0\0" for _, v in c.sreads)
-    values = b"".join(struct.pack("<I", 0 if v is None else len(v)) + (v or b"") for _, v in c.swrites)
-    return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows), hreads, hincr]
+    versions = b"".join(v or _ABSENT8 for _, v in c.sreads)
+    values = b"".join(_value(v) for _, v in c.swrites)
+    return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows), hreads, hincr, band]

@@ -17,12 +17,16 @@ it reads:
    twice, :data:`LEASE_MS` at most, released by its commit) a link call returns
    ``busy`` (nothing changes) and the worker sends it again: under contention on
    hot link state (a family's value counts) every event still commits;
-3. **link** -- compare the versions of the link keys the worker's decision read
-   (:mod:`fraudscore.fingerprint.linkstate_redis`) and the value counts it read
-   (one ``HMGET`` per hash); on any mismatch return their fresh values
-   (``conflict``, nothing changes); else write the link keys, and the count
-   increments (one ``HSET`` per hash of the new values of the fields read, what
-   ``HINCRBY`` would leave; ``HINCRBY`` for a field not read);
+3. **link** -- compare the heads of the link keys the worker's decision read
+   (:mod:`fraudscore.fingerprint.linkstate_redis`: content version and stamp, or the
+   content version only) and the value counts it read (one ``HMGET`` per hash); the
+   counts under a *count dependency* (``ARGV[9]``, :data:`BAND`) are not compared one
+   by one: the popularity they give now (:data:`POPULARITY_LUA`) must be in the
+   decision's band. On any mismatch return the fresh values (``conflict``, nothing
+   changes); else apply the link writes (set, refresh the expiry, *touch* a record:
+   last sighting, count and IP on the record as it is, *move* a device to the front of
+   a block as it is), and the count increments (one ``HSET`` per hash of the new values
+   of the fields read, what ``HINCRBY`` would leave; ``HINCRBY`` for a field not read);
 4. **velocity** -- per key group, the entity's events are one binary string: a
    4-byte expiry deadline, then fixed-width rows sorted by time (``<d`` event
    time, then per slot: flag ``B``, fixed-point value ``d``, valid ``B``, optional
@@ -37,7 +41,10 @@ it reads:
    TTL) and return them (``ok``). Layout: event time ``<d``, the call's 8-byte
    nonce, the device context and the link outcome (``<H`` length + bytes each),
    ``<H`` groups, then per group ``<HH`` (group, outputs), the outputs as ``<d``
-   and the event's row when the context is set (``<H`` length + bytes).
+   and the event's row when the context is set (``<H`` length + bytes). The reply
+   adds the counts' values when counts under a band moved, and what each touch and
+   block move left (the record's new head; the block when its membership is not the
+   one the worker cached).
 
 Arguments are few and binary (a header, the link versions and values, one string
 with every group's row): each ``ARGV`` entry costs the server about as much as a
@@ -61,7 +68,7 @@ from __future__ import annotations
 from .plan import Group, Plan, Query
 
 __all__ = ["event_script", "LABEL_LUA", "row_format", "row_size", "n_outputs", "SLOT_CODES", "HEADER",
-           "retention_ms"]
+           "retention_ms", "BAND", "POPULARITY_LUA"]
 
 #: struct codes per slot kind (Lua's struct and Python's agree on these; ``c8`` is Python's ``8s``)
 SLOT_CODES = {"flag": "B", "val": "d", "valid": "B", "opt": "d", "dist": "c8", "app": "c8"}
@@ -79,6 +86,11 @@ HEADER = "<ddBBHHHddd8sHHBBH"
 LEASE_MS = 500
 #: one count read (ARGV[7]) or increment (ARGV[8]): key index, field (length + bytes), value
 COUNT = "<HH"
+#: ARGV[9], a link decision's count dependency (empty: every count read is checked): the count hash's key
+#: index, k (1: the device itself is counted), devices showing the fingerprint, global factor, mobile prior
+#: (0: none), least family devices, the popularity band (lo, hi), the index (among the count reads) of the
+#: device count, the number of value fields; then their indices (``<H`` each)
+BAND = "<HBddddddHH"
 _BLOB_HEAD = 4  # bytes of the expiry deadline (uint32 wall-clock seconds) at the head of a group string
 
 
@@ -248,12 +260,42 @@ def _group_branch(gi: int, g: Group, lateness: int, min_ttl_ms: int) -> str:
     ])
 
 
+#: The popularity of a fingerprint from the counts read (``counts``: the values of the call's count reads, in
+#: order) and a count dependency (``band``, :data:`BAND`): :meth:`DeviceLinker._popularity
+#: <fraudscore.fingerprint.DeviceLinker>`'s arithmetic, operation for operation in doubles (as Python's
+#: floats), so both give the same bits; returns it and the band's ends.
+POPULARITY_LUA = r"""
+local function popularity(counts, band)
+  local _, kk, ndev, glob, prior, minfam, lo, hi, ni, m, p2 = struct.unpack('<HBddddddHH', band)
+  local n = counts[ni] - kk
+  local est = 1.0
+  if n > 0 then
+    local others = n
+    for _ = 1, m do
+      local idx
+      idx, p2 = struct.unpack('<H', band, p2)
+      local c = counts[idx] - kk
+      if c <= 0 then others = 0; break end
+      others = others * (c / n)
+    end
+    est = est + others
+  end
+  est = est * glob
+  local pop = ndev
+  if est > ndev then pop = est end
+  if pop < 1.0 then pop = 1.0 end
+  if prior > 0 and n < minfam and pop < prior then pop = prior end
+  return pop, lo, hi
+end
+"""
+
 _PRELUDE = r"""
 local sub, unpack_, pk = string.sub, struct.unpack, struct.pack
 local NONE = string.rep('\0', 8)
 local EMPTY = string.rep('\255', 8)
 local NAN = 0 / 0
 local EMPTYT = {}
+local ABSENT8, ANY_STAMP = string.rep('\0', 8), string.rep('\0', 4)
 local DAY = 86400000
 local function cal_edges(r, cal, excl, dlow)
   local d0 = r - r % DAY
@@ -265,6 +307,9 @@ end
 local t, now, late, replace, nr, nw, ng, lateness, idem_ttl, link_ttl, nonce, nh, ni, check, lease, lease_i =
   unpack_('<ddBBHHHdddc8HHBBH', ARGV[1])
 local ctx, extra, versions, values, rows, hreads, hincr = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local band = ARGV[9] or ''
+local band_ki = 0  -- the count hash whose reads the band replaces
+if #band > 0 then band_ki = unpack_('<H', band) end
 -- numbers passed to redis.call are formatted with %.17g on every call: format the TTLs once, as integers
 local link_ttl_s, idem_ttl_s = string.format('%d', link_ttl), string.format('%d', idem_ttl)
 -- first row (index) with time > cutoff among the sorted rows 1..ins (decoded ones are in ets)
@@ -318,15 +363,21 @@ if late == 1 then
 end
 -- 2b. the link lease: another worker holds it, wait (nothing changes)
 if held and held ~= nonce then return {'busy'} end
--- 3. link: every version and count read must be unchanged (0000 = expected absent)
+-- 3. link: every head read must be unchanged: 8 zero bytes = expected absent; a zero stamp = the content
+-- version only (a touch, which changes the stamp, does not matter); else version and stamp
 local bad = false
 local fresh = {}
+local readv = {}  -- key -> its value read above (a touch or block move of the same key needs no GET)
 for i = 1, nr do
   local v = got[1 + i]
-  local exp = sub(versions, 4 * i - 3, 4 * i)
-  if exp == '\0\0\0\0' then
+  readv[KEYS[1 + i]] = v
+  local exp = sub(versions, 8 * i - 7, 8 * i)
+  if exp == ABSENT8 then
     if v then bad = true end
-  elseif not v or sub(v, 1, 4) ~= exp then bad = true end
+  elseif not v then bad = true
+  elseif sub(exp, 5, 8) == ANY_STAMP then
+    if sub(v, 1, 4) ~= sub(exp, 1, 4) then bad = true end
+  elseif sub(v, 1, 8) ~= exp then bad = true end
   fresh[i] = v or ''
 end
 local hk, hf, hv = {}, {}, {}
@@ -336,6 +387,7 @@ for i = 1, nh do
 end
 -- one HMGET per hash (the caller sends the reads of one hash together)
 local counts, cur = {}, {}  -- cur[key index][field]: the value read
+local moved = false  -- a count under the band changed (checked through the popularity)
 local i = 1
 while i <= nh do
   local ki, j = hk[i], i
@@ -346,10 +398,18 @@ while i <= nh do
     local c = tonumber(vals[m - i + 1] or '0')
     counts[m] = c
     byf[hf[m]] = c
-    if c ~= hv[m] then bad = true end
+    if c ~= hv[m] then
+      if ki == band_ki then moved = true else bad = true end
+    end
   end
   cur[ki] = byf
   i = j
+end
+-- 3b. the count dependency: the popularity from the counts now (DeviceLinker._popularity's arithmetic,
+-- operation for operation, in doubles) must be in the decision's band
+if moved and not bad then
+  local pop, lo, hi = popularity(counts, band)
+  if pop < lo or pop > hi then bad = true end
 end
 if bad and check == 1 then
   if lease == 2 then redis.call('SET', KEYS[lease_i], nonce, 'PX', LEASE_MS) end
@@ -358,11 +418,51 @@ if bad and check == 1 then
   return {'conflict', fresh, fc}
 end
 pos = 1
+local heads = {}  -- the new head and tail of each record touched, in order
 for i = 1, nw do
-  local val
-  val, pos = unpack_('<I4c0', values, pos)
+  local kind
+  kind, pos = unpack_('<B', values, pos)
   local k = KEYS[1 + nr + i]
-  if val == '' then redis.call('PEXPIRE', k, link_ttl_s) else redis.call('SET', k, val, 'PX', link_ttl_s) end
+  if kind == 0 then redis.call('PEXPIRE', k, link_ttl_s)
+  elseif kind == 1 then
+    local val
+    val, pos = unpack_('<I4c0', values, pos)
+    redis.call('SET', k, val, 'PX', link_ttl_s)
+  elseif kind == 2 then  -- touch: last sighting max(t, now), one more sighting, the IP when given; content kept
+    local stamp, tnow, ip
+    stamp, tnow, ip, pos = unpack_('<c4dd', values, pos)
+    local v = readv[k]
+    if v == nil then v = redis.call('GET', k) end
+    local head = ''
+    if v then
+      local t0, n0, ip0 = unpack_('<ddd', v, 9)
+      if tnow > t0 then t0 = tnow end
+      if ip ~= 0 then ip0 = ip end
+      head = sub(v, 1, 4) .. stamp .. pk('<ddd', t0, n0 + 1, ip0)
+      redis.call('SET', k, head .. sub(v, 33), 'PX', link_ttl_s)
+    end
+    heads[#heads + 1] = head
+  elseif kind == 3 then  -- a block: the device to the front (new: cut to cap, new membership version)
+    local nv, stamp, cv, cap, did
+    nv, stamp, cv, cap, did, pos = unpack_('<c4c4c4HHc0', values, pos)
+    local v = readv[k]
+    if v == nil then v = redis.call('GET', k) end
+    local nd = #did
+    if v and sub(v, 9, 8 + nd) == did and (#v == 8 + nd or sub(v, 9 + nd, 9 + nd) == ',') then
+      redis.call('PEXPIRE', k, link_ttl_s)  -- already in front: nothing moves
+      if sub(v, 1, 4) ~= cv then heads[#heads + 1] = v else heads[#heads + 1] = '' end
+    else
+      local out, ver = {did}, nv
+      if v and #v > 8 then
+        for id in string.gmatch(sub(v, 9), '[^,]+') do
+          if id == did then ver = sub(v, 1, 4) elseif #out < cap then out[#out + 1] = id end
+        end
+      end
+      local nb = ver .. stamp .. table.concat(out, ',')
+      redis.call('SET', k, nb, 'PX', link_ttl_s)
+      if ver ~= cv then heads[#heads + 1] = nb else heads[#heads + 1] = '' end
+    end
+  end
 end
 -- increments: of a field just read, one HSET per hash with the new values (what HINCRBY would leave);
 -- of any other field, HINCRBY
@@ -436,6 +536,13 @@ if check == 0 and nh > 0 then  -- unchecked counts (a cluster's global counts): 
   for i = 1, nh do fc[i] = redis.call('HGET', KEYS[hk[i]], hf[i]) or '0' end
   return {'ok', rec, fc}
 end
+local fc = false
+if moved then  -- counts under the band moved: their values now (after this event's increments)
+  fc = {}
+  for i = 1, nh do fc[i] = string.format("%d", cur[hk[i]][hf[i]]) end
+end
+if #heads > 0 then return {'ok', rec, fc, heads} end
+if fc then return {'ok', rec, fc} end
 return {'ok', rec}
 """
 
@@ -447,7 +554,7 @@ def event_script(plan: Plan, min_ttl_ms: int) -> str:
     sizes = ", ".join(str(row_size(g)) for g in plan.groups)
     retain = ", ".join("true" if retention_ms(g, plan.lateness, min_ttl_ms) else "false" for g in plan.groups)
     tables = f"local RS = {{{sizes}}}\nlocal RETAIN = {{{retain}}}\nlocal LEASE_MS = '{LEASE_MS}'\n"
-    return _PRELUDE + dispatch + tables + _MAIN
+    return _PRELUDE + POPULARITY_LUA + dispatch + tables + _MAIN
 
 
 #: Record (or clear) a fraud label in every shard: KEYS = (label hash, prune index) per shard;

@@ -60,7 +60,8 @@ from .admission import late_message
 from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
 from .memory_layout import GroupLayout
 from .plan import Plan, finish
-from .redis_calls import _Call, _GroupMeta, call_args, group_row
+from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, call_args, conflict_causes, group_row,
+                          records_dependencies)
 from .redis_lua import LABEL_LUA, event_script, row_format
 from .redis_wire import (budget_client, cluster_send, device_ctx, identifier_hash, noscript, pack_link,
                          record_ctx, record_extra, record_groups, record_nonce, unpack_link)
@@ -126,6 +127,9 @@ class RedisStore:
         self.conflicts = 0  # link decisions refused by the script (the link state changed under them)
         self.lease_waits = 0  # 'busy' answers: another worker held the link lease
         self.leases = 0  # events that took the link lease (their decision conflicted twice)
+        self.absorbed = 0  # link commits whose value counts moved under them within their popularity band
+        #: what changed under refused decisions: link keys by kind (x exact entry, r record, b block) and counts
+        self.conflict_causes: dict[str, int] = {"x": 0, "r": 0, "b": 0, "counts": 0}
         self._cluster = is_cluster(client)
         self._plan: Plan | None = None
         self._script: Script | None = None
@@ -167,7 +171,19 @@ class RedisStore:
             self._link_state = OptimisticLinkState(self.prefix, self.link_ttl_ms or DEFAULT_TTL_MS,
                                                    self.max_per_block, shards=self.shards,
                                                    cache_size=self.link_cache_size)
+            self._link_state.fetch = self._fetch
         return self._link_state
+
+    def _fetch(self, keys: list[str]) -> list[Any]:
+        """Link keys' values (one request; the link state's reads of records it never saw)."""
+        redis = redis_module()
+        self.round_trips.add(1)
+        try:
+            if self._cluster:
+                return list(self.client.mget_nonatomic(keys))
+            return list(self.client.mget(keys))
+        except (redis.RedisError, OSError) as exc:
+            raise store_error(exc) from exc
 
     def set_latency_budget(self, budget_ms: float) -> None:
         """Bound every call: socket timeouts of ``budget_ms``, no client-side retries (a retry could double
@@ -251,6 +267,7 @@ class RedisStore:
             lc.hreads = sorted(((k, v) for k, v in txn.hreads.items() if not (self._cluster and k[0] == gkey)),
                                key=lambda kv: kv[0][0])
             lc.hincr = [(k, v) for k, v in txn.hincr.items() if not (self._cluster and k[0] == gkey)]
+            lc.dep = txn.dep
             if self._cluster and pending:
                 # the global counts live in another slot: this worker's committed increments not sent yet go in
                 # an unchecked call of their own (no record, never late), whose reply refreshes the cached counts
@@ -372,12 +389,17 @@ class RedisStore:
         from ..fingerprint import MIN_LINK_CONFIDENCE
 
         state = self.link_state()
-        txn = state.begin(fp.family)
+        # record the decision's dependencies while this worker's commits were refused lately (alone, a worker's
+        # cache is exact and the plain checks never refuse: the recording would only cost time)
+        track = state.refused > _TRACK_ABOVE and records_dependencies(linker)
+        txn = state.begin(fp.family, track)
         try:
             res = linker.link(fp, ts, record.get("ip_prefix"))
         finally:
             state.end()
         conf = float(res.link_confidence)
+        if track:
+            state.seal(txn, conf, linker)
         did = res.device_id if conf >= MIN_LINK_CONFIDENCE else None  # as the in-process path
         record["device_id"] = did
         return txn, pack_link((did, conf))
@@ -434,6 +456,8 @@ class RedisStore:
                     again.append(c)
                     continue
                 if status == b"conflict":
+                    self._causes(c, r)
+                    state.observe(True)
                     state.refresh([k for k, _ in c.sreads], r[1])
                     state.refresh([k for k, _ in c.hreads], r[2])
                     txn, extra = self._decide(linker, fp, ts, record)
@@ -448,7 +472,15 @@ class RedisStore:
                     status = b"ok"  # our own call, retried by the client after a lost reply: not a duplicate
                 done[c.tag] = (status.decode(), rec)
                 if c.link and status == b"ok":
-                    state.applied(c.txn, state.global_key if self._cluster else None)
+                    state.observe(False)
+                    touched = None
+                    if len(r) > 3:  # the records touched: their new heads, in order
+                        touched = dict(zip([k for k, v in c.swrites if v is not None and type(v) is not bytes],
+                                           r[3]))
+                    state.applied(c.txn, state.global_key if self._cluster else None, touched)
+                    if len(r) > 2 and r[2] is not None:  # a count dependency: the counts moved under it (within
+                        state.refresh([k for k, _ in c.hreads], r[2])  # its band); their values now
+                        self.absorbed += 1
                     if self._cluster:  # its global count increments go with this worker's next event
                         gkey = state.global_key
                         with self._wlock:
@@ -484,6 +516,10 @@ class RedisStore:
                     continue
             break
         return self._outcome(plan, ts, done, final_link)
+
+    def _causes(self, c: _Call, r: Any) -> None:
+        """Count what changed under a refused decision (:attr:`conflict_causes`)."""
+        conflict_causes(c, r, len(self.prefix), self.conflict_causes)
 
     def _replacements(self, fresh: dict[str, _Call], done: dict[str, tuple[str, bytes]],
                       record: Mapping[str, Any]) -> list[_Call]:

@@ -44,6 +44,8 @@ def test_two_cluster_workers_give_the_serial_memory_decisions(redis_cluster, red
     mem = _decisions(fs.Scorer(small_bundle(), SECRET), events)
     workers = [fs.Scorer(small_bundle(), SECRET, store=RedisStore(redis_cluster, prefix=redis_cluster_prefix))
                for _ in range(2)]
+    for w in workers:  # no fetch of the records a worker never saw: its decisions on a stale cache are refused
+        w.store.link_state().fetch = None
     got = []
     for i, ev in enumerate(events):
         got += _decisions(workers[i % 2], [ev])
@@ -65,6 +67,22 @@ def test_two_cluster_workers_give_the_serial_memory_decisions(redis_cluster, red
     glob_n = int(redis_cluster.hget(state.global_key, "n") or 0)
     pending = sum(d for s in stores for (k, f), d in s._pending.items() if f == "n")
     assert fam_n > 0 and glob_n + pending == fam_n
+
+
+def test_two_cluster_workers_fetching_what_they_never_saw(redis_cluster, redis_cluster_prefix):
+    """The same with the link state's fetch (records named by a block or entry, candidate blocks while
+    contended): the serial memory decisions, fewer refused decisions than events."""
+    events = synthetic().to_records()[:200]
+    mem = _decisions(fs.Scorer(small_bundle(), SECRET), events)
+    workers = [fs.Scorer(small_bundle(), SECRET, store=RedisStore(redis_cluster, prefix=redis_cluster_prefix))
+               for _ in range(2)]
+    got = []
+    for i, ev in enumerate(events):
+        got += _decisions(workers[i % 2], [ev])
+    assert got == mem
+    stores = [w.store for w in workers]
+    assert sum(s.link_state().fetches for s in stores) > 0
+    assert sum(s.conflicts for s in stores) < len(events) / 4
 
 
 def test_retry_after_a_partial_failure_applies_only_the_missing_slots(redis_cluster, redis_cluster_prefix,

@@ -1,0 +1,223 @@
+"""Per-stage cost of the non-link stages, this checkout against another build of the library, in one run.
+
+Three measures, each run for both trees (``--base``: another checkout with its extensions built,
+e.g. ``main``; the current checkout is the candidate), so every figure has its baseline from the
+same run:
+
+* ``callgrind``: instructions per event of each stage of :class:`~fraudscore.bench.single.StagedScorer`
+  (schema, identity, fingerprint incl. device signals, rules, policy) on the large bundle. A child
+  process gives two scorers the same ``--warm`` events of history, then runs one stage's code (copied
+  from ``StagedScorer.score``) over ``--events`` further events whose inputs the second scorer computed
+  (the first has not seen them: caches miss as in a live stream), inside ``operator.call`` under
+  ``valgrind --tool=callgrind --toggle-collect=_operator_call --dump-after=_operator_call``: only those
+  loops are counted, one dump per stage. Stable on a loaded machine.
+* ``wall``: the per-stage medians of ``StagedScorer`` (µs) on the same event stream, the two trees'
+  processes alternated ``--repeats`` times; medians of the run medians.
+* ``batch``: ``Scorer.score_batch`` events/s at ``--rows`` rows (default and large bundle) against
+  bare LightGBM ``Booster.predict`` on a matrix of the same shape, in the same process.
+
+Usage::
+
+    python benchmarks/bench_stages.py --base /path/to/main-checkout [--measures callgrind wall batch]
+
+(writes ``benchmarks/results/bench_stages.json``; ``callgrind`` needs valgrind; ``--cache DIR`` reuses built
+bundles).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import result, write_results  # noqa: E402
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STAGES = ("schema", "identity", "fingerprint", "rules", "policy")
+
+PRELUDE = r"""
+import json, os, sys, time
+import numpy as np
+from fraudscore.bench.bundles import BenchContext, events_stream
+from fraudscore.bench.common import Settings
+from fraudscore.scorer import Scorer
+cache = sys.argv[1]
+ctx = BenchContext(Settings.full_settings(), cache_dir=cache)
+def bundle(name):
+    from fraudscore.bundle import Bundle
+    return Bundle.load(os.path.join(cache, name), key=ctx.keys)
+"""
+
+CHILD_STAGE = PRELUDE + f"STAGES = {STAGES!r}\n" + r"""
+from _operator import call  # the measured loop runs inside operator.call: callgrind collects only there
+from fraudscore.fingerprint import DEVICE_FEATURES, device_signals
+from fraudscore.rules import combine
+m, warm = int(sys.argv[2]), int(sys.argv[3])
+NAN = float("nan")
+b = bundle("large")
+events = events_stream(warm + 2 * m, seed=202).to_records()
+A, B = Scorer(b, ctx.keys), Scorer(b, ctx.keys)
+for ev in events[:warm]:  # the same history in both (the pipeline's state: links, velocity, caches)
+    for s in (A, B):
+        s.pipeline.online(s.schema.validate(ev), s.linker, s.velocity)
+inputs = []
+for ev in events[warm:]:  # each stage's inputs, computed by B (A has not seen these events)
+    v = B.schema.validate(ev)
+    rec, x, _d, _dup = B.pipeline.online(v, B.linker, B.velocity)
+    inputs.append((ev, v, rec, x))
+sc, pipe = A, A.pipeline
+
+
+def run(stage, rows):
+    if stage == "schema":
+        for ev, v, rec, x in rows:
+            sc.schema.validate(ev)
+    elif stage == "identity":  # StagedScorer.score, identity stage
+        for _, ev, rec, x in rows:
+            pseudo, ident = pipe.identity.process(ev)
+            record = {k: v for k, v in ev.items() if k != "device"}
+            record.update(pseudo)
+            static = [NAN if ev.get(n) is None else float(ev.get(n)) for n in pipe.numeric_fields]
+            static.extend(ident[n] for n in pipe.identity.feature_names)
+    elif stage == "fingerprint":  # StagedScorer.score, fingerprint stage
+        for _, ev, rec, x in rows:
+            record, static = {}, []
+            fp = pipe.fingerprinter.fingerprint(ev.get("device"))
+            sig = device_signals(fp, ev)
+            static.extend(sig[n] for n in DEVICE_FEATURES)
+            record["device_fp"] = None if fp is None else fp.id
+            record["device_hw"] = None if fp is None else fp.hardware
+            record["device_canvas"] = None if fp is None else fp.canvas
+    elif stage == "rules":  # StagedScorer.score, rules stage
+        for _, ev, record, x in rows:
+            values = dict(record)
+            values.update(zip(pipe.feature_names, x.tolist()))
+            hits = sc.rules.evaluate(values)
+            rule_action, points = combine(hits)
+    elif stage == "policy":
+        for _ in rows:
+            sc.policy.decide(500, None, 0)
+
+
+for stage in STAGES:  # callgrind dumps the counts of each call() apart: one part file per stage
+    run(stage, inputs[m:])  # warm the code paths on other events (lazy imports, first-use caches)
+    call(run, stage, inputs[:m])
+"""
+
+CHILD_WALL = PRELUDE + r"""
+from fraudscore.bench.single import STAGES, StagedScorer
+n, warm = int(sys.argv[2]), int(sys.argv[3])
+b = bundle("large")
+events = events_stream(warm + n, seed=202).to_records()
+st = StagedScorer(Scorer(b, ctx.keys))
+for ev in events[:warm]:
+    st.score(ev)
+for k in st.times:
+    st.times[k].clear()
+for ev in events[warm:]:
+    st.score(ev)
+print(json.dumps({k: float(np.median(st.times[k])) / 1e3 for k in STAGES}))
+"""
+
+CHILD_BATCH = PRELUDE + r"""
+import statistics
+name, rows, reps = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+b = bundle(name)
+cols = events_stream(rows, seed=404).columns
+Scorer(b, ctx.keys, explain=False).score_batch(events_stream(300, seed=1).columns)  # warm imports
+ts, tb = [], []
+X = np.random.default_rng(0).random((rows, len(b.model.feature_names)))
+for _ in range(reps):
+    sc = Scorer(b, ctx.keys, explain=False)
+    t0 = time.perf_counter(); sc.score_batch(cols); ts.append(time.perf_counter() - t0)
+    t0 = time.perf_counter(); b.model.booster.predict(X); tb.append(time.perf_counter() - t0)
+print(json.dumps({"score_batch": rows / statistics.median(ts), "lightgbm": rows / statistics.median(tb)}))
+"""
+
+
+def child(tree: str, code: str, *args: str, valgrind: str | None = None) -> str:
+    env = {**os.environ, "PYTHONPATH": tree, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("FRAUDSCORE_PURE_PYTHON", None)
+    cmd = [sys.executable, "-c", code, *args]
+    if valgrind:
+        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=_operator_call",
+               "--dump-after=_operator_call", f"--callgrind-out-file={valgrind}", *cmd]
+    out = subprocess.run(cmd, env=env, cwd=tree, check=True, capture_output=True, text=True)
+    return out.stdout
+
+
+def instructions(tree: str, cache: str, m: int, warm: int) -> dict[str, int]:
+    """Instructions of each stage's loop over ``m`` events (collected inside ``operator.call`` only, one dump each)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "cg.out")
+        child(tree, CHILD_STAGE, cache, str(m), str(warm), valgrind=path)
+        out = {}
+        for j, stage in enumerate(STAGES, start=1):
+            with open(f"{path}.{j}", encoding="utf-8") as fh:
+                out[stage] = next(int(line.split()[1]) for line in fh if line.startswith("summary:"))
+        return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--base", required=True, help="checkout of the baseline (its extensions built in place)")
+    ap.add_argument("--measures", nargs="+", default=["callgrind", "wall", "batch"])
+    ap.add_argument("--cache", default=None, help="bundle cache directory (built on first use)")
+    ap.add_argument("--events", type=int, default=200)
+    ap.add_argument("--warm", type=int, default=200)
+    ap.add_argument("--wall-events", type=int, default=1500)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rows", type=int, default=10_000)
+    ap.add_argument("--name", default="bench_stages", help="results file name (benchmarks/results/<name>.json)")
+    args = ap.parse_args()
+    base, cand = os.path.abspath(args.base), HERE
+    cache = args.cache or tempfile.mkdtemp(prefix="fraudscore-stages-")
+    if not os.path.isdir(os.path.join(cache, "large")):
+        child(cand, PRELUDE + "ctx.bundle('default'); ctx.bundle('large')", cache)
+    rows = []
+    params = {"bundle": "large", "base": base, "candidate": cand}
+    if "callgrind" in args.measures:
+        if shutil.which("valgrind") is None:
+            print("valgrind is not installed; skipping callgrind")
+        else:
+            counts = {label: instructions(tree, cache, args.events, args.warm)
+                      for label, tree in (("base", base), ("candidate", cand))}
+            for stage in STAGES:
+                b, c = counts["base"][stage] / args.events, counts["candidate"][stage] / args.events
+                rows.append(result(f"stages/callgrind/{stage}", c, "instructions/event",
+                                   f"{stage} on the base build", b,
+                                   {**params, "events": args.events, "warm": args.warm}))
+                print(f"callgrind {stage:12s} base {b:10.0f}  candidate {c:10.0f}  ratio {c / b:.3f}", flush=True)
+    if "wall" in args.measures:
+        runs: dict[str, list[dict[str, float]]] = {"base": [], "candidate": []}
+        for _ in range(args.repeats):
+            for label, tree in (("base", base), ("candidate", cand)):
+                runs[label].append(json.loads(child(tree, CHILD_WALL, cache, str(args.wall_events), "500")))
+        for stage in runs["base"][0]:
+            b = statistics.median(r[stage] for r in runs["base"])
+            c = statistics.median(r[stage] for r in runs["candidate"])
+            rows.append(result(f"stages/wall/{stage}_p50", c, "us", f"{stage} p50 on the base build", b,
+                               {**params, "events": args.wall_events, "repeats": args.repeats}))
+            print(f"wall {stage:12s} base {b:7.1f} us  candidate {c:7.1f} us  ratio {c / b:.3f}", flush=True)
+    if "batch" in args.measures:
+        for name in ("default", "large"):
+            for label, tree in (("base", base), ("candidate", cand)):
+                r = json.loads(child(tree, CHILD_BATCH, cache, name, str(args.rows), str(args.repeats)))
+                rows.append(result(f"stages/batch/{name}/{label}", r["score_batch"], "events/s",
+                                   "lightgbm Booster.predict", r["lightgbm"],
+                                   {"bundle": name, "rows": args.rows, "tree": tree}))
+                print(f"batch {name:8s} {label:9s} score_batch {r['score_batch']:9.0f}/s  lightgbm "
+                      f"{r['lightgbm']:9.0f}/s  ratio {r['score_batch'] / r['lightgbm']:.4f}", flush=True)
+    write_results(args.name, rows, {"cache": cache})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

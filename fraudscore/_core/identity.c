@@ -1,0 +1,843 @@
+/*
+ * fraudscore._core.identity -- identifier normalisation + keyed pseudonyms in one call
+ * (reference: fraudscore/identity/normalize.py and the describers of fraudscore/identity/__init__.py).
+ *
+ * Kernel(key, persons, disposable).describe(kind, raw) returns exactly what the Python describer
+ * of that kind returns -- (pseudonym or None, feature tuple, extra) -- or None when the value is
+ * outside the fast path, and the caller then runs the Python reference. The fast path takes only
+ * str values of printable ASCII (0x20..0x7e): there every rule of normalize.py is a byte rule
+ * (strip = strip spaces, upper/lower = ASCII case, the regexes = the loops below). Anything else
+ * (non-ASCII text, control characters, ints, IPv6 and other non-dotted addresses) goes to Python.
+ * describe_many(kind, values) runs describe over a sequence, each distinct value once.
+ *
+ * Pseudonyms: "p:" + hex(BLAKE2b-128(utf8(value), key, person=kind)), the keyed state after the key
+ * block computed once per kind (as fraudscore/_core/pseudonym.c). BLAKE2b is vendor/blake2.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vendor/blake2/blake2b-ref.c"
+
+enum { K_NID = 0, K_PHONE, K_EMAIL, K_CARD, K_IP, K_GENERIC, K_DEVICE_ID, K_IP_PREFIX, N_KINDS };
+
+typedef struct {
+    PyObject_HEAD
+    blake2b_state keyed[N_KINDS];
+    PyObject *disposable; /* frozenset of str */
+    PyObject *gmail;      /* "gmail.com" */
+} Kernel;
+
+static const char HEX[] = "0123456789abcdef";
+static char REGION[100]; /* CN_PROVINCE_CODES of normalize.py (PROVINCES, exported for the parity test) */
+static PyObject *Py_0, *Py_1, *Py_NaN, *PROVINCES;
+
+static PyObject *pseudo(Kernel *k, int kind, const char *s, Py_ssize_t n) {
+    uint8_t d[16];
+    blake2b_state st = k->keyed[kind];
+    blake2b_update(&st, s, (size_t)n);
+    blake2b_final(&st, d, 16);
+    PyObject *r = PyUnicode_New(34, 127);
+    if (!r) return NULL;
+    Py_UCS1 *o = PyUnicode_1BYTE_DATA(r);
+    o[0] = 'p';
+    o[1] = ':';
+    for (int i = 0; i < 16; i++) {
+        o[2 + 2 * i] = (Py_UCS1)HEX[d[i] >> 4];
+        o[3 + 2 * i] = (Py_UCS1)HEX[d[i] & 15];
+    }
+    return r;
+}
+
+static PyObject *flag(int b) {
+    PyObject *r = b ? Py_1 : Py_0;
+    Py_INCREF(r);
+    return r;
+}
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || is_digit(c); }
+
+/* a new 3-tuple that steals a, b and c (all non-NULL) */
+static PyObject *pack3(PyObject *a, PyObject *b, PyObject *c) {
+    PyObject *t = PyTuple_New(3);
+    if (!t) {
+        Py_DECREF(a);
+        Py_DECREF(b);
+        Py_DECREF(c);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(t, 0, a);
+    PyTuple_SET_ITEM(t, 1, b);
+    PyTuple_SET_ITEM(t, 2, c);
+    return t;
+}
+
+/* (p, (f...), extra) with p = pseudonym of s[:n] (or None when s is NULL); steals the float refs */
+static PyObject *result(Kernel *k, int kind, const char *s, Py_ssize_t n, PyObject *feats, PyObject *extra) {
+    if (!feats || !extra) {
+        Py_XDECREF(feats);
+        Py_XDECREF(extra);
+        return NULL;
+    }
+    PyObject *p;
+    if (s) {
+        p = pseudo(k, kind, s, n);
+        if (!p) {
+            Py_DECREF(feats);
+            Py_DECREF(extra);
+            return NULL;
+        }
+    } else {
+        p = Py_None;
+        Py_INCREF(p);
+    }
+    return pack3(p, feats, extra);
+}
+
+static PyObject *tuple3(PyObject *a, PyObject *b, PyObject *c) {
+    if (!a || !b || !c) {
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        Py_XDECREF(c);
+        return NULL;
+    }
+    return pack3(a, b, c);
+}
+
+static PyObject *none_ref(void) {
+    Py_INCREF(Py_None);
+    return Py_None;
+}
+
+/* strip spaces: [*b, *e) */
+static void strip_sp(const char **b, const char **e) {
+    while (*b < *e && **b == ' ') (*b)++;
+    while (*e > *b && (*e)[-1] == ' ') (*e)--;
+}
+
+#define BUF 600 /* inputs are at most 512 characters after schema validation; longer ones go to Python */
+
+/* -- national ID -------------------------------------------------------------------------- */
+static const int ID_W[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+static const char ID_CHECK[] = "10X98765432";
+
+static char id_checksum(const char *d17) {
+    int s = 0;
+    for (int i = 0; i < 17; i++) s += (d17[i] - '0') * ID_W[i];
+    return ID_CHECK[s % 11];
+}
+
+static int valid_date(int y, int m, int d) {
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m < 1 || m > 12 || d < 1) return 0;
+    int md = mdays[m - 1];
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) md = 29;
+    return d <= md;
+}
+
+static int num(const char *s, int n) {
+    int v = 0;
+    for (int i = 0; i < n; i++) v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+static PyObject *d_nid(Kernel *k, const char *b, const char *e) {
+    char s[BUF];
+    Py_ssize_t n = 0;
+    strip_sp(&b, &e);
+    for (const char *c = b; c < e; c++) {
+        if (*c == ' ') continue;
+        s[n++] = (*c >= 'a' && *c <= 'z') ? (char)(*c - 32) : *c;
+    }
+    if (n == 0) return result(k, K_NID, NULL, 0, tuple3(flag(0), flag(0), (Py_INCREF(Py_NaN), Py_NaN)), none_ref());
+    int all15 = n == 15;
+    for (Py_ssize_t i = 0; all15 && i < 15; i++) all15 = is_digit(s[i]);
+    if (all15) {
+        memmove(s + 8, s + 6, 9);
+        s[6] = '1';
+        s[7] = '9';
+        s[17] = id_checksum(s);
+        n = 18;
+    } else {
+        int ok = n == 18;
+        for (Py_ssize_t i = 0; ok && i < 17; i++) ok = is_digit(s[i]);
+        if (ok) ok = is_digit(s[17]) || s[17] == 'X';
+        if (!ok)
+            return result(k, K_NID, s, n < 64 ? n : 64, tuple3(flag(0), flag(0), (Py_INCREF(Py_NaN), Py_NaN)),
+                          none_ref());
+    }
+    int checksum_ok = id_checksum(s) == s[17];
+    int y = num(s + 6, 4), m = num(s + 10, 2), d = num(s + 12, 2);
+    int birth_ok = y >= 1900 && y <= 2199 && valid_date(y, m, d);
+    int region_ok = REGION[num(s, 2)];
+    int male = (s[16] - '0') % 2 == 1;
+    PyObject *birth = birth_ok ? tuple3(PyLong_FromLong(y), PyLong_FromLong(m), PyLong_FromLong(d)) : none_ref();
+    return result(k, K_NID, s, 18, tuple3(flag(checksum_ok && birth_ok && region_ok), flag(checksum_ok), flag(male)),
+                  birth);
+}
+
+/* -- phone ------------------------------------------------------------------------------- */
+static int cn_mobile(const char *e, Py_ssize_t n) {
+    /* ^\+861(?:3\d|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8\d|9[0-35-9])\d{8}$ ; e is "+" + digits */
+    if (n != 14 || memcmp(e, "+861", 4) != 0) return 0;
+    char a = e[4], b = e[5];
+    int ok;
+    switch (a) {
+    case '3': case '8': ok = 1; break;
+    case '4': ok = b >= '5'; break;
+    case '5': case '9': ok = b != '4'; break;
+    case '6': ok = b == '2' || b == '5' || b == '6' || b == '7'; break;
+    case '7': ok = b <= '8'; break;
+    default: ok = 0;
+    }
+    return ok; /* the rest are digits by construction */
+}
+
+static PyObject *d_phone(Kernel *k, const char *b, const char *e) {
+    char s[BUF + 4];
+    Py_ssize_t n = 0;
+    strip_sp(&b, &e);
+    for (const char *c = b; c < e; c++) {
+        char x = *c;
+        if (x == ' ' || x == '-' || x == '(' || x == ')' || x == '.' || x == '\t' || x == '/') continue;
+        s[n++] = x;
+    }
+    if (n == 0) return result(k, K_PHONE, NULL, 0, tuple3(flag(0), flag(0), flag(0)), none_ref());
+    char *t = s;
+    if (n >= 2 && t[0] == '0' && t[1] == '0') { /* "00" -> "+" */
+        t += 1;
+        t[0] = '+';
+        n -= 1;
+    }
+    char e164[BUF + 8];
+    Py_ssize_t m;
+    int all_digits = 1;
+    if (t[0] == '+') {
+        for (Py_ssize_t i = 1; i < n; i++) all_digits &= is_digit(t[i]);
+        if (n == 1 || !all_digits)
+            return result(k, K_PHONE, t, n < 32 ? n : 32, tuple3(flag(0), flag(0), flag(0)), none_ref());
+        memcpy(e164, t, (size_t)n);
+        m = n;
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) all_digits &= is_digit(t[i]);
+        if (all_digits && n == 11 && t[0] == '1') {
+            memcpy(e164, "+86", 3);
+            memcpy(e164 + 3, t, 11);
+            m = 14;
+        } else if (all_digits && n == 13 && memcmp(t, "861", 3) == 0) {
+            e164[0] = '+';
+            memcpy(e164 + 1, t, 13);
+            m = 14;
+        } else {
+            return result(k, K_PHONE, t, n < 32 ? n : 32, tuple3(flag(0), flag(0), flag(0)), none_ref());
+        }
+    }
+    int valid = m - 1 >= 8 && m - 1 <= 15 && e164[1] != '0';
+    if (m >= 3 && e164[1] == '8' && e164[2] == '6' && valid) {
+        int mob = cn_mobile(e164, m);
+        if (m > 3 && e164[3] == '1' && !mob) valid = 0;
+        int virt = 0;
+        if (mob) {
+            char a = e164[4], c = e164[5];
+            virt = (a == '7' && (c == '0' || c == '1')) || (a == '6' && (c == '2' || c == '5' || c == '7'));
+        }
+        return result(k, K_PHONE, e164, m, tuple3(flag(valid), flag(mob), flag(virt)), none_ref());
+    }
+    return result(k, K_PHONE, e164, m < 32 ? m : 32, tuple3(flag(valid), flag(0), flag(0)), none_ref());
+}
+
+/* -- e-mail ------------------------------------------------------------------------------ */
+static int local_ok(const char *s, Py_ssize_t n) {
+    if (n < 1 || n > 64) return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (is_lower_alnum(c)) continue;
+        if (!strchr("!#$%&'*+/=?^_`{|}~.-", c) || c == 0) return 0;
+    }
+    return 1;
+}
+
+static int domain_ok(const char *s, Py_ssize_t n) {
+    if (n < 4 || n > 253) return 0;
+    Py_ssize_t last = -1;
+    for (Py_ssize_t i = n - 1; i >= 0; i--)
+        if (s[i] == '.') {
+            last = i;
+            break;
+        }
+    if (last < 0) return 0;
+    Py_ssize_t tl = n - last - 1;
+    if (tl < 2 || tl > 63) return 0;
+    for (Py_ssize_t i = last + 1; i < n; i++)
+        if (!(s[i] >= 'a' && s[i] <= 'z')) return 0;
+    Py_ssize_t start = 0;
+    while (start <= last) {
+        Py_ssize_t end = start;
+        while (s[end] != '.') end++;
+        Py_ssize_t len = end - start;
+        if (len < 1 || len > 63) return 0;
+        if (!is_lower_alnum(s[start]) || !is_lower_alnum(s[end - 1])) return 0;
+        for (Py_ssize_t i = start + 1; i < end - 1; i++)
+            if (!is_lower_alnum(s[i]) && s[i] != '-') return 0;
+        start = end + 1;
+    }
+    return 1;
+}
+
+static int in_set(PyObject *set, const char *s, Py_ssize_t n) {
+    PyObject *o = PyUnicode_FromStringAndSize(s, n);
+    if (!o) return -1;
+    int r = PySet_Contains(set, o);
+    Py_DECREF(o);
+    return r;
+}
+
+static PyObject *d_email(Kernel *k, const char *b, const char *e) {
+    char s[BUF];
+    Py_ssize_t n = 0;
+    strip_sp(&b, &e);
+    for (const char *c = b; c < e; c++) {
+        if (*c == ' ') continue;
+        s[n++] = (*c >= 'A' && *c <= 'Z') ? (char)(*c + 32) : *c;
+    }
+    if (n == 0) return result(k, K_EMAIL, NULL, 0, tuple3(flag(0), flag(0), flag(0)), none_ref());
+    Py_ssize_t at = -1;
+    for (Py_ssize_t i = n - 1; i >= 0; i--)
+        if (s[i] == '@') {
+            at = i;
+            break;
+        }
+    if (at <= 0) return result(k, K_EMAIL, s, n < 254 ? n : 254, tuple3(flag(0), flag(0), flag(0)), none_ref());
+    char out[BUF + 16];
+    Py_ssize_t ln = at;
+    int plus = 0;
+    for (Py_ssize_t i = 0; i < at; i++)
+        if (s[i] == '+') {
+            plus = 1;
+            ln = i;
+            break;
+        }
+    const char *dom = s + at + 1;
+    Py_ssize_t dn = n - at - 1;
+    while (dn > 0 && dom[dn - 1] == '.') dn--;
+    int gmail = (dn == 9 && memcmp(dom, "gmail.com", 9) == 0) || (dn == 14 && memcmp(dom, "googlemail.com", 14) == 0);
+    Py_ssize_t on = 0;
+    for (Py_ssize_t i = 0; i < ln; i++) {
+        if (gmail && s[i] == '.') continue;
+        out[on++] = s[i];
+    }
+    Py_ssize_t local_n = on;
+    if (gmail) {
+        dom = "gmail.com";
+        dn = 9;
+    }
+    int valid = local_n > 0 && local_ok(out, local_n) && domain_ok(dom, dn);
+    int disp = in_set(k->disposable, dom, dn);
+    if (disp < 0) return NULL;
+    if (!disp) {
+        int dots = 0;
+        for (Py_ssize_t i = 0; i < dn; i++) dots += dom[i] == '.';
+        if (dots > 1) {
+            for (Py_ssize_t i = 0; i < dn && !disp; i++) {
+                if (dom[i] != '.') continue;
+                disp = in_set(k->disposable, dom + i + 1, dn - i - 1);
+                if (disp < 0) return NULL;
+            }
+        }
+    }
+    out[on++] = '@';
+    memcpy(out + on, dom, (size_t)dn);
+    on += dn;
+    return result(k, K_EMAIL, out, on < 254 ? on : 254, tuple3(flag(valid), flag(disp), flag(plus)), none_ref());
+}
+
+/* -- bank card --------------------------------------------------------------------------- */
+static PyObject *d_card(Kernel *k, const char *b, const char *e) {
+    char s[BUF];
+    Py_ssize_t n = 0;
+    strip_sp(&b, &e);
+    for (const char *c = b; c < e; c++) {
+        if (*c == ' ' || *c == '-') continue;
+        s[n++] = *c;
+    }
+    if (n == 0) return result(k, K_CARD, NULL, 0, tuple3(flag(0), flag(0), (Py_INCREF(Py_NaN), Py_NaN)), none_ref());
+    int digits = 1;
+    for (Py_ssize_t i = 0; i < n; i++) digits &= is_digit(s[i]);
+    if (!digits)
+        return result(k, K_CARD, s, n < 32 ? n : 32, tuple3(flag(0), flag(0), (Py_INCREF(Py_NaN), Py_NaN)),
+                      none_ref());
+    int ok_len = n >= 12 && n <= 19;
+    int luhn = 0;
+    if (ok_len) {
+        int total = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int d = s[n - 1 - i] - '0';
+            if (i % 2) {
+                d *= 2;
+                if (d > 9) d -= 9;
+            }
+            total += d;
+        }
+        luhn = total % 10 == 0;
+    }
+    PyObject *bin = n >= 6 ? PyFloat_FromDouble((double)num(s, 6)) : (Py_INCREF(Py_NaN), Py_NaN);
+    return result(k, K_CARD, s, n < 32 ? n : 32, tuple3(flag(ok_len), flag(luhn), bin), none_ref());
+}
+
+/* -- IP (dotted IPv4 only; anything else -> None, the Python reference) ------------------ */
+static PyObject *d_ip(Kernel *k, const char *b, const char *e, int *fallback) {
+    strip_sp(&b, &e);
+    Py_ssize_t n = e - b;
+    if (n == 0) return result(k, K_IP, NULL, 0, tuple3(flag(0), flag(0), flag(0)), none_ref());
+    int part[4], np = 0, len = 0, v = 0, ok = 1;
+    for (const char *c = b; c <= e; c++) {
+        if (c == e || *c == '.') {
+            if (np >= 4 || len == 0 || len > 3) {
+                ok = 0;
+                break;
+            }
+            part[np++] = v;
+            v = 0;
+            len = 0;
+            continue;
+        }
+        if (!is_digit(*c) || len == 3) { /* a fourth digit: not the dotted fast path */
+            ok = 0;
+            break;
+        }
+        v = v * 10 + (*c - '0');
+        len++;
+    }
+    if (!ok || np != 4) {
+        *fallback = 1; /* not the dotted fast path: ipaddress decides (IPv6, ...) */
+        return NULL;
+    }
+    if (part[0] > 255 || part[1] > 255 || part[2] > 255 || part[3] > 255)
+        return result(k, K_IP, b, n < 64 ? n : 64, tuple3(flag(0), flag(0), flag(0)), none_ref());
+    int a = part[0], bb = part[1];
+    int priv = a == 10 || a == 127 || a == 0 || (a == 172 && bb >= 16 && bb <= 31) || (a == 192 && bb == 168) ||
+               (a == 169 && bb == 254) || (a == 100 && bb >= 64 && bb <= 127) || a >= 224;
+    char txt[32], pre[32];
+    int tn = snprintf(txt, sizeof txt, "%d.%d.%d.%d", part[0], part[1], part[2], part[3]);
+    int pn = snprintf(pre, sizeof pre, "%d.%d.%d.0/24", part[0], part[1], part[2]);
+    PyObject *prefix = pseudo(k, K_IP_PREFIX, pre, pn);
+    if (!prefix) return NULL;
+    return result(k, K_IP, txt, tn, tuple3(flag(1), flag(priv), flag(0)), prefix);
+}
+
+static PyObject *d_generic(Kernel *k, int kind, const char *b, const char *e) {
+    strip_sp(&b, &e);
+    Py_ssize_t n = e - b;
+    PyObject *p = n ? pseudo(k, kind, b, n < 512 ? n : 512) : none_ref();
+    if (!p) return NULL;
+    return Py_BuildValue("(N()O)", p, Py_None);
+}
+
+/* describe one value: a new reference, Py_None (not on the fast path) or NULL (error) */
+static PyObject *describe_one(Kernel *k, int kind, PyObject *raw) {
+    if (!PyUnicode_Check(raw) || !PyUnicode_IS_COMPACT_ASCII(raw)) Py_RETURN_NONE;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
+    if (n > 512) Py_RETURN_NONE;
+    const char *s = (const char *)PyUnicode_DATA(raw);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) Py_RETURN_NONE;
+    int fallback = 0;
+    PyObject *r;
+    switch (kind) {
+    case K_NID: r = d_nid(k, s, s + n); break;
+    case K_PHONE: r = d_phone(k, s, s + n); break;
+    case K_EMAIL: r = d_email(k, s, s + n); break;
+    case K_CARD: r = d_card(k, s, s + n); break;
+    case K_IP: r = d_ip(k, s, s + n, &fallback); break;
+    case K_GENERIC: case K_DEVICE_ID: r = d_generic(k, kind, s, s + n); break;
+    default: Py_RETURN_NONE;
+    }
+    if (!r && fallback && !PyErr_Occurred()) Py_RETURN_NONE;
+    return r;
+}
+
+static PyObject *Kernel_describe(Kernel *k, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "describe(kind, value)");
+        return NULL;
+    }
+    long kind = PyLong_AsLong(args[0]);
+    if (kind == -1 && PyErr_Occurred()) return NULL;
+    if (kind < 0 || kind >= K_IP_PREFIX) {
+        PyErr_SetString(PyExc_ValueError, "unknown identifier kind");
+        return NULL;
+    }
+    return describe_one(k, (int)kind, args[1]);
+}
+
+/* describe_many(kind, values) -> list: describe of each value (None for values off the fast path and
+ * for None / ""), each distinct str once */
+static PyObject *Kernel_describe_many(Kernel *k, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "describe_many(kind, values)");
+        return NULL;
+    }
+    long kind = PyLong_AsLong(args[0]);
+    if (kind == -1 && PyErr_Occurred()) return NULL;
+    if (kind < 0 || kind >= K_IP_PREFIX) {
+        PyErr_SetString(PyExc_ValueError, "unknown identifier kind");
+        return NULL;
+    }
+    PyObject *fast = PySequence_Fast(args[1], "values must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    PyObject *out = PyList_New(n), *memo = PyDict_New();
+    if (!out || !memo) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = items[i], *r;
+        if (!PyUnicode_CheckExact(v) || PyUnicode_GET_LENGTH(v) == 0) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(out, i, Py_None);
+            continue;
+        }
+        r = PyDict_GetItemWithError(memo, v);
+        if (r) {
+            Py_INCREF(r);
+        } else {
+            if (PyErr_Occurred()) goto fail;
+            r = describe_one(k, (int)kind, v);
+            if (!r || PyDict_SetItem(memo, v, r) < 0) {
+                Py_XDECREF(r);
+                goto fail;
+            }
+        }
+        PyList_SET_ITEM(out, i, r);
+    }
+    Py_DECREF(memo);
+    Py_DECREF(fast);
+    return out;
+fail:
+    Py_XDECREF(out);
+    Py_XDECREF(memo);
+    Py_DECREF(fast);
+    return NULL;
+}
+
+/* days since 1970-01-01 -> civil date (H. Hinnant's algorithm; proleptic Gregorian, as datetime.date) */
+static void civil(long long z, int *y, int *m, int *d) {
+    z += 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long yy = (long long)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yy + (*m <= 2));
+}
+
+/* process(event, plan, ts, has_ip, age) -> (pseudonyms, features): Identity.process in one call.
+ * plan: tuple of (field name, kind code, describe(raw) -> (p, fv, extra) for values off the fast path,
+ * feature names); ts: the event time in ms (int) or None; age(birth, ts) -> float: the reference for
+ * days this kernel does not compute (outside 1970..9999). */
+static PyObject *Kernel_process(Kernel *k, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "process(event, plan, ts, has_ip, age)");
+        return NULL;
+    }
+    PyObject *event = args[0], *plan = args[1], *ts = args[2], *age_fn = args[4];
+    int has_ip = PyObject_IsTrue(args[3]);
+    long long tsv = 0;
+    int have_ts = ts != Py_None;
+    if (have_ts) {
+        tsv = PyLong_AsLongLong(ts);
+        if (tsv == -1 && PyErr_Occurred()) return NULL;
+    }
+    PyObject *pseudo = PyDict_New(), *feats = PyDict_New(), *ip_prefix = NULL, *empty = NULL;
+    if (!pseudo || !feats) goto fail;
+    int is_dict = PyDict_CheckExact(event);
+    Py_ssize_t n = PyTuple_GET_SIZE(plan);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(plan, i);
+        PyObject *name = PyTuple_GET_ITEM(item, 0), *fnames = PyTuple_GET_ITEM(item, 3);
+        int kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+        Py_ssize_t nf = PyTuple_GET_SIZE(fnames);
+        PyObject *raw;
+        if (is_dict) {
+            raw = PyDict_GetItemWithError(event, name);
+            if (!raw && PyErr_Occurred()) goto fail;
+            Py_XINCREF(raw);
+        } else {
+            raw = PyObject_CallMethod(event, "get", "O", name);
+            if (!raw) goto fail;
+        }
+        int missing = !raw || raw == Py_None || (PyUnicode_Check(raw) && PyUnicode_GET_LENGTH(raw) == 0);
+        if (!missing && !PyUnicode_Check(raw)) {
+            if (!empty && !(empty = PyUnicode_FromStringAndSize("", 0))) {
+                Py_DECREF(raw);
+                goto fail;
+            }
+            missing = PyObject_RichCompareBool(raw, empty, Py_EQ);
+            if (missing < 0) {
+                Py_DECREF(raw);
+                goto fail;
+            }
+        }
+        if (missing) {
+            Py_XDECREF(raw);
+            if (PyDict_SetItem(pseudo, name, Py_None) < 0) goto fail;
+            for (Py_ssize_t j = 0; j < nf; j++)
+                if (PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, j), Py_NaN) < 0) goto fail;
+            continue;
+        }
+        PyObject *hit = describe_one(k, kind, raw);
+        if (hit == Py_None) {
+            Py_DECREF(hit);
+            hit = PyObject_CallOneArg(PyTuple_GET_ITEM(item, 2), raw);
+        }
+        Py_DECREF(raw);
+        if (!hit) goto fail;
+        if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 3 || !PyTuple_Check(PyTuple_GET_ITEM(hit, 1))) {
+            Py_DECREF(hit);
+            PyErr_SetString(PyExc_TypeError, "a describer must return (pseudonym, features, extra)");
+            goto fail;
+        }
+        PyObject *p = PyTuple_GET_ITEM(hit, 0), *fv = PyTuple_GET_ITEM(hit, 1), *extra = PyTuple_GET_ITEM(hit, 2);
+        if (PyDict_SetItem(pseudo, name, p) < 0) {
+            Py_DECREF(hit);
+            goto fail;
+        }
+        if (kind == K_NID) {
+            if (nf != 4 || PyTuple_GET_SIZE(fv) != 3) {
+                Py_DECREF(hit);
+                PyErr_SetString(PyExc_ValueError, "national_id has 4 features");
+                goto fail;
+            }
+            PyObject *valid = PyTuple_GET_ITEM(fv, 0), *age = Py_NaN;
+            Py_INCREF(valid);
+            Py_INCREF(age);
+            if (extra != Py_None && have_ts) {
+                long long day = tsv >= 0 ? tsv / 86400000LL : -((-tsv + 86399999LL) / 86400000LL);
+                double a;
+                if (day >= 0 && day <= 2932896) {
+                    int ty, tm, td, by, bm, bd;
+                    civil(day, &ty, &tm, &td);
+                    if (!PyArg_ParseTuple(extra, "iii", &by, &bm, &bd)) {
+                        Py_DECREF(valid), Py_DECREF(age), Py_DECREF(hit);
+                        goto fail;
+                    }
+                    a = (double)(ty - by - ((tm < bm) || (tm == bm && td < bd)));
+                } else {
+                    PyObject *r = PyObject_CallFunctionObjArgs(age_fn, extra, ts, NULL);
+                    a = r ? PyFloat_AsDouble(r) : -1.0;
+                    Py_XDECREF(r);
+                    if (PyErr_Occurred()) {
+                        Py_DECREF(valid), Py_DECREF(age), Py_DECREF(hit);
+                        goto fail;
+                    }
+                }
+                if (a < 0) {
+                    Py_DECREF(valid);
+                    valid = Py_0;
+                    Py_INCREF(valid);
+                } else {
+                    Py_DECREF(age);
+                    age = PyFloat_FromDouble(a);
+                    if (!age) {
+                        Py_DECREF(valid), Py_DECREF(hit);
+                        goto fail;
+                    }
+                }
+            }
+            int r = PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 0), valid) < 0 ||
+                    PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 1), PyTuple_GET_ITEM(fv, 1)) < 0 ||
+                    PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 2), age) < 0 ||
+                    PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 3), PyTuple_GET_ITEM(fv, 2)) < 0;
+            Py_DECREF(valid);
+            Py_DECREF(age);
+            Py_DECREF(hit);
+            if (r) goto fail;
+            continue;
+        }
+        if (kind == K_IP && (!ip_prefix || ip_prefix == Py_None)) { /* the first ip field with a prefix */
+            Py_XDECREF(ip_prefix);
+            ip_prefix = extra;
+            Py_INCREF(ip_prefix);
+        }
+        Py_ssize_t m = PyTuple_GET_SIZE(fv) < nf ? PyTuple_GET_SIZE(fv) : nf;
+        for (Py_ssize_t j = 0; j < m; j++)
+            if (PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, j), PyTuple_GET_ITEM(fv, j)) < 0) {
+                Py_DECREF(hit);
+                goto fail;
+            }
+        Py_DECREF(hit);
+    }
+    if (has_ip && PyDict_SetItemString(pseudo, "ip_prefix", ip_prefix && ip_prefix != Py_None ? ip_prefix : Py_None) < 0)
+        goto fail;
+    Py_XDECREF(ip_prefix);
+    Py_XDECREF(empty);
+    return Py_BuildValue("(NN)", pseudo, feats);
+fail:
+    Py_XDECREF(pseudo);
+    Py_XDECREF(feats);
+    Py_XDECREF(ip_prefix);
+    Py_XDECREF(empty);
+    return NULL;
+}
+
+/* factorize(values) -> (int64 codes as bytes, distinct values): the batch path's _factorize (identity/columns.py).
+ * -1 for None, "" and float NaN; equal str values share a code; any other value gets a code of its own. */
+static PyObject *factorize(PyObject *self, PyObject *seq) {
+    PyObject *fast = PySequence_Fast(seq, "values must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    PyObject *codes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    PyObject *uniq = PyList_New(0), *index = PyDict_New();
+    if (!codes || !uniq || !index) goto fail;
+    int64_t *c = (int64_t *)PyBytes_AS_STRING(codes);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = items[i];
+        if (PyUnicode_Check(v)) {
+            if (PyUnicode_GET_LENGTH(v) == 0) {
+                c[i] = -1;
+                continue;
+            }
+            PyObject *hit = PyDict_GetItemWithError(index, v);
+            if (hit) {
+                c[i] = PyLong_AsLongLong(hit);
+                continue;
+            }
+            if (PyErr_Occurred()) goto fail;
+            PyObject *code = PyLong_FromSsize_t(PyList_GET_SIZE(uniq));
+            if (!code || PyDict_SetItem(index, v, code) < 0) {
+                Py_XDECREF(code);
+                goto fail;
+            }
+            Py_DECREF(code);
+        } else if (v == Py_None || (PyFloat_Check(v) && isnan(PyFloat_AS_DOUBLE(v)))) {
+            c[i] = -1;
+            continue;
+        }
+        c[i] = PyList_GET_SIZE(uniq);
+        if (PyList_Append(uniq, v) < 0) goto fail;
+    }
+    Py_DECREF(index);
+    Py_DECREF(fast);
+    return Py_BuildValue("(NN)", codes, uniq);
+fail:
+    Py_XDECREF(codes);
+    Py_XDECREF(uniq);
+    Py_XDECREF(index);
+    Py_DECREF(fast);
+    return NULL;
+}
+
+static PyMethodDef module_methods[] = {
+    {"factorize", factorize, METH_O, "factorize(values) -> (int64 codes as bytes, distinct values); -1 = missing."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyObject *Kernel_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"key", "persons", "disposable", NULL};
+    Py_buffer key;
+    PyObject *persons, *disposable;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "y*O!O!", kwlist, &key, &PyTuple_Type, &persons, &PyFrozenSet_Type,
+                                     &disposable))
+        return NULL;
+    if (key.len < 1 || key.len > BLAKE2B_KEYBYTES || PyTuple_GET_SIZE(persons) != N_KINDS) {
+        PyBuffer_Release(&key);
+        PyErr_SetString(PyExc_ValueError, "key must be 1..64 bytes and persons one bytes per kind");
+        return NULL;
+    }
+    Kernel *k = (Kernel *)type->tp_alloc(type, 0);
+    if (!k) {
+        PyBuffer_Release(&key);
+        return NULL;
+    }
+    for (int i = 0; i < N_KINDS; i++) {
+        PyObject *p = PyTuple_GET_ITEM(persons, i);
+        if (!PyBytes_Check(p) || PyBytes_GET_SIZE(p) > BLAKE2B_PERSONALBYTES) {
+            PyBuffer_Release(&key);
+            Py_DECREF(k);
+            PyErr_SetString(PyExc_ValueError, "persons must be bytes of at most 16");
+            return NULL;
+        }
+        blake2b_param P;
+        memset(&P, 0, sizeof(P));
+        P.digest_length = 16;
+        P.key_length = (uint8_t)key.len;
+        P.fanout = 1;
+        P.depth = 1;
+        memcpy(P.personal, PyBytes_AS_STRING(p), (size_t)PyBytes_GET_SIZE(p));
+        blake2b_init_param(&k->keyed[i], &P);
+        uint8_t block[BLAKE2B_BLOCKBYTES];
+        memset(block, 0, sizeof(block));
+        memcpy(block, key.buf, (size_t)key.len);
+        blake2b_update(&k->keyed[i], block, BLAKE2B_BLOCKBYTES);
+        memset(block, 0, sizeof(block));
+    }
+    PyBuffer_Release(&key);
+    Py_INCREF(disposable);
+    k->disposable = disposable;
+    return (PyObject *)k;
+}
+
+static void Kernel_dealloc(Kernel *k) {
+    Py_XDECREF(k->disposable);
+    memset(k->keyed, 0, sizeof(k->keyed));
+    Py_TYPE(k)->tp_free((PyObject *)k);
+}
+
+static PyMethodDef Kernel_methods[] = {
+    {"describe", (PyCFunction)(void (*)(void))Kernel_describe, METH_FASTCALL,
+     "describe(kind, value) -> (pseudonym, features, extra), or None: use the Python reference."},
+    {"process", (PyCFunction)(void (*)(void))Kernel_process, METH_FASTCALL,
+     "process(event, plan, ts, has_ip, age) -> (pseudonyms, features): Identity.process in one call."},
+    {"describe_many", (PyCFunction)(void (*)(void))Kernel_describe_many, METH_FASTCALL,
+     "describe_many(kind, values) -> list of describe(kind, v) (None for None, '' and non-str), each distinct once."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject KernelType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fraudscore._core.identity.Kernel",
+    .tp_basicsize = sizeof(Kernel),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Kernel(key, persons, disposable): normalise + pseudonymise identifiers (printable-ASCII fast path).",
+    .tp_methods = Kernel_methods,
+    .tp_new = Kernel_new,
+    .tp_dealloc = (destructor)Kernel_dealloc,
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "identity",
+    "Identifier normalisation and keyed pseudonyms (reference: fraudscore/identity/).", -1, module_methods,
+};
+
+PyMODINIT_FUNC PyInit_identity(void) {
+    if (PyType_Ready(&KernelType) < 0) return NULL;
+    Py_0 = PyFloat_FromDouble(0.0);
+    Py_1 = PyFloat_FromDouble(1.0);
+    Py_NaN = PyFloat_FromDouble(Py_NAN);
+    PROVINCES = PyFrozenSet_New(NULL);
+    if (!Py_0 || !Py_1 || !Py_NaN || !PROVINCES) return NULL;
+    static const int codes[] = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43,
+                                44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        PyObject *c = PyLong_FromLong(codes[i]);
+        if (!c || PySet_Add(PROVINCES, c) < 0) return NULL;
+        REGION[codes[i]] = 1;
+        Py_DECREF(c);
+    }
+    PyObject *m = PyModule_Create(&moduledef);
+    if (!m) return NULL;
+    Py_INCREF(&KernelType);
+    if (PyModule_AddObject(m, "Kernel", (PyObject *)&KernelType) < 0) {
+        Py_DECREF(&KernelType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(PROVINCES);
+    PyModule_AddObject(m, "PROVINCES", PROVINCES);
+    return m;
+}

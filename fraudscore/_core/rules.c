@@ -1,0 +1,424 @@
+/*
+ * fraudscore._core.rules -- rule conditions evaluated from the rule IR in one call per event
+ * (reference: fraudscore/rules/scalar.py, compile_condition).
+ *
+ * Program(trees) holds one condition tree per rule, translated from the IR by
+ * fraudscore/rules/native.py:
+ *   ("and", (child, ...)) / ("or", (child, ...)) / ("not", child)
+ *   ("cmp", name, op, constant, fallback)   name <op> number; op 0..5 = > >= < <= == !=
+ *   ("py", closure)                          any other condition: its Python closure
+ * A "cmp" leaf whose value is an exact float compares it here (NaN compares false, "!=" included,
+ * exactly the Python fast path); any other value (absent, None, str, int, bool...) calls the leaf's
+ * Python closure, the reference. fired(values) returns the indices of the rules whose condition holds.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+
+enum { N_AND = 0, N_OR, N_NOT, N_CMP, N_PY };
+
+typedef struct {
+    int kind, op;
+    double c;
+    PyObject *name;     /* N_CMP */
+    PyObject *fallback; /* N_CMP: the leaf's closure; N_PY: the closure */
+    Py_ssize_t first, count; /* children: kids[first .. first + count) */
+} Node;
+
+typedef struct {
+    PyObject_HEAD
+    Node *nodes;
+    Py_ssize_t n_nodes, cap_nodes;
+    Py_ssize_t *kids;
+    Py_ssize_t n_kids, cap_kids;
+    Py_ssize_t *roots;
+    Py_ssize_t n_roots;
+    PyObject *trees; /* kept for __reduce__ */
+} Program;
+
+static Py_ssize_t add_node(Program *P) {
+    if (P->n_nodes == P->cap_nodes) {
+        Py_ssize_t cap = P->cap_nodes ? 2 * P->cap_nodes : 64;
+        Node *nn = PyMem_Realloc(P->nodes, (size_t)cap * sizeof(Node));
+        if (!nn) return -1;
+        P->nodes = nn;
+        P->cap_nodes = cap;
+    }
+    memset(&P->nodes[P->n_nodes], 0, sizeof(Node));
+    return P->n_nodes++;
+}
+
+static Py_ssize_t reserve_kids(Program *P, Py_ssize_t k) {
+    while (P->n_kids + k > P->cap_kids) {
+        Py_ssize_t cap = P->cap_kids ? 2 * P->cap_kids : 64;
+        Py_ssize_t *nk = PyMem_Realloc(P->kids, (size_t)cap * sizeof(Py_ssize_t));
+        if (!nk) return -1;
+        P->kids = nk;
+        P->cap_kids = cap;
+    }
+    Py_ssize_t at = P->n_kids;
+    P->n_kids += k;
+    return at;
+}
+
+static Py_ssize_t build(Program *P, PyObject *t, int depth) {
+    if (depth > 200 || !PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 2 || !PyUnicode_Check(PyTuple_GET_ITEM(t, 0))) {
+        PyErr_SetString(PyExc_ValueError, "bad condition tree");
+        return -1;
+    }
+    const char *tag = PyUnicode_AsUTF8(PyTuple_GET_ITEM(t, 0));
+    if (!tag) return -1;
+    Py_ssize_t i = add_node(P);
+    if (i < 0) return -1;
+    if (!strcmp(tag, "and") || !strcmp(tag, "or")) {
+        PyObject *ch = PyTuple_GET_ITEM(t, 1);
+        if (!PyTuple_Check(ch)) {
+            PyErr_SetString(PyExc_ValueError, "bad condition tree");
+            return -1;
+        }
+        Py_ssize_t k = PyTuple_GET_SIZE(ch), at = reserve_kids(P, k);
+        if (at < 0) return -1;
+        P->nodes[i].kind = tag[0] == 'a' ? N_AND : N_OR;
+        P->nodes[i].first = at;
+        P->nodes[i].count = k;
+        for (Py_ssize_t j = 0; j < k; j++) {
+            Py_ssize_t c = build(P, PyTuple_GET_ITEM(ch, j), depth + 1);
+            if (c < 0) return -1;
+            P->kids[at + j] = c;
+        }
+        return i;
+    }
+    if (!strcmp(tag, "not")) {
+        Py_ssize_t at = reserve_kids(P, 1);
+        if (at < 0) return -1;
+        P->nodes[i].kind = N_NOT;
+        P->nodes[i].first = at;
+        P->nodes[i].count = 1;
+        Py_ssize_t c = build(P, PyTuple_GET_ITEM(t, 1), depth + 1);
+        if (c < 0) return -1;
+        P->kids[at] = c;
+        return i;
+    }
+    if (!strcmp(tag, "cmp") && PyTuple_GET_SIZE(t) == 5) {
+        PyObject *name = PyTuple_GET_ITEM(t, 1), *fb = PyTuple_GET_ITEM(t, 4);
+        long op = PyLong_AsLong(PyTuple_GET_ITEM(t, 2));
+        double c = PyFloat_AsDouble(PyTuple_GET_ITEM(t, 3));
+        if (PyErr_Occurred()) return -1;
+        if (!PyUnicode_Check(name) || op < 0 || op > 5 || !PyCallable_Check(fb)) {
+            PyErr_SetString(PyExc_ValueError, "bad comparison leaf");
+            return -1;
+        }
+        Node *n = &P->nodes[i];
+        n->kind = N_CMP;
+        n->op = (int)op;
+        n->c = c;
+        Py_INCREF(name);
+        Py_INCREF(fb);
+        n->name = name;
+        n->fallback = fb;
+        return i;
+    }
+    if (!strcmp(tag, "py") && PyCallable_Check(PyTuple_GET_ITEM(t, 1))) {
+        Node *n = &P->nodes[i];
+        n->kind = N_PY;
+        n->fallback = PyTuple_GET_ITEM(t, 1);
+        Py_INCREF(n->fallback);
+        return i;
+    }
+    PyErr_SetString(PyExc_ValueError, "bad condition tree");
+    return -1;
+}
+
+static int call_bool(PyObject *fn, PyObject *values) {
+    PyObject *r = PyObject_CallOneArg(fn, values);
+    if (!r) return -1;
+    int b = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return b;
+}
+
+/* where leaves read their values: a dict (values), or the parts it is made of (record, feature vector x with
+ * a name -> column index, and a callable that builds the dict for the Python closures, once) */
+typedef struct {
+    PyObject *values;   /* the dict, or NULL until built from the parts */
+    PyObject *record, *index, *make;
+    const double *x;
+    Py_ssize_t nx;
+} Src;
+
+static PyObject *src_values(Src *s) {
+    if (!s->values) s->values = PyObject_CallNoArgs(s->make);
+    return s->values;
+}
+
+/* the value of a leaf's name: 1 with *d set (a float), 0 (not a float: use the closure), -1 error */
+static int leaf_float(Src *s, PyObject *name, double *d) {
+    if (s->values) {
+        PyObject *v = PyDict_GetItemWithError(s->values, name);
+        if (v && PyFloat_CheckExact(v)) {
+            *d = PyFloat_AS_DOUBLE(v);
+            return 1;
+        }
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    PyObject *j = PyDict_GetItemWithError(s->index, name);
+    if (j) { /* a feature: the vector's value overrides the record's, as in dict(record).update(features) */
+        Py_ssize_t k = PyLong_AsSsize_t(j);
+        if (k < 0 || k >= s->nx) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "feature index out of range");
+            return -1;
+        }
+        *d = s->x[k];
+        return 1;
+    }
+    if (PyErr_Occurred()) return -1;
+    PyObject *v = PyDict_GetItemWithError(s->record, name);
+    if (v && PyFloat_CheckExact(v)) {
+        *d = PyFloat_AS_DOUBLE(v);
+        return 1;
+    }
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static int call_src(PyObject *fn, Src *s) {
+    PyObject *values = src_values(s);
+    if (!values) return -1;
+    PyObject *r = PyObject_CallOneArg(fn, values);
+    if (!r) return -1;
+    int b = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return b;
+}
+
+/* 1 true, 0 false, -1 error */
+static int eval_src(Program *P, Py_ssize_t i, Src *s) {
+    Node *n = &P->nodes[i];
+    switch (n->kind) {
+    case N_AND:
+        for (Py_ssize_t j = 0; j < n->count; j++) {
+            int r = eval_src(P, P->kids[n->first + j], s);
+            if (r <= 0) return r;
+        }
+        return 1;
+    case N_OR:
+        for (Py_ssize_t j = 0; j < n->count; j++) {
+            int r = eval_src(P, P->kids[n->first + j], s);
+            if (r != 0) return r;
+        }
+        return 0;
+    case N_NOT: {
+        int r = eval_src(P, P->kids[n->first], s);
+        return r < 0 ? r : !r;
+    }
+    case N_CMP: {
+        double x, c = n->c;
+        int f = leaf_float(s, n->name, &x);
+        if (f < 0) return -1;
+        if (f) {
+            switch (n->op) {
+            case 0: return x > c;
+            case 1: return x >= c;
+            case 2: return x < c;
+            case 3: return x <= c;
+            case 4: return x == c;
+            default: return x == x && x != c;
+            }
+        }
+        return call_src(n->fallback, s);
+    }
+    default:
+        return call_src(n->fallback, s);
+    }
+}
+
+/* fired_parts(record, x, index, make_values) -> (indices, values or None): fired() over the dict
+ * dict(record) + {name: x[index[name]]} without building it (make_values() builds it, at most once, when a
+ * Python closure needs it; it is returned so hits can render their reasons from it) */
+static PyObject *Program_fired_parts(Program *P, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "fired_parts(record: dict, x, index: dict, make_values)");
+        return NULL;
+    }
+    Py_buffer buf;
+    if (PyObject_GetBuffer(args[1], &buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return NULL;
+    if (buf.itemsize != 8 || !buf.format || strcmp(buf.format, "d") != 0) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_TypeError, "x must be a contiguous float64 vector");
+        return NULL;
+    }
+    Src s = {NULL, args[0], args[2], args[3], (const double *)buf.buf, buf.len / 8};
+    PyObject *out = PyList_New(0);
+    if (!out) goto fail;
+    for (Py_ssize_t r = 0; r < P->n_roots; r++) {
+        int b = eval_src(P, P->roots[r], &s);
+        if (b < 0) goto fail;
+        if (b) {
+            PyObject *ix = PyLong_FromSsize_t(r);
+            if (!ix || PyList_Append(out, ix) < 0) {
+                Py_XDECREF(ix);
+                goto fail;
+            }
+            Py_DECREF(ix);
+        }
+    }
+    PyBuffer_Release(&buf);
+    return Py_BuildValue("(NN)", out, s.values ? s.values : (Py_INCREF(Py_None), Py_None));
+fail:
+    PyBuffer_Release(&buf);
+    Py_XDECREF(out);
+    Py_XDECREF(s.values);
+    return NULL;
+}
+
+/* 1 true, 0 false, -1 error */
+static int eval(Program *P, Py_ssize_t i, PyObject *values) {
+    Node *n = &P->nodes[i];
+    switch (n->kind) {
+    case N_AND:
+        for (Py_ssize_t j = 0; j < n->count; j++) {
+            int r = eval(P, P->kids[n->first + j], values);
+            if (r <= 0) return r;
+        }
+        return 1;
+    case N_OR:
+        for (Py_ssize_t j = 0; j < n->count; j++) {
+            int r = eval(P, P->kids[n->first + j], values);
+            if (r != 0) return r;
+        }
+        return 0;
+    case N_NOT: {
+        int r = eval(P, P->kids[n->first], values);
+        return r < 0 ? r : !r;
+    }
+    case N_CMP: {
+        PyObject *v = PyDict_GetItemWithError(values, n->name);
+        if (v && PyFloat_CheckExact(v)) {
+            double x = PyFloat_AS_DOUBLE(v), c = n->c;
+            switch (n->op) {
+            case 0: return x > c;
+            case 1: return x >= c;
+            case 2: return x < c;
+            case 3: return x <= c;
+            case 4: return x == c;
+            default: return x == x && x != c;
+            }
+        }
+        if (PyErr_Occurred()) return -1;
+        return call_bool(n->fallback, values);
+    }
+    default:
+        return call_bool(n->fallback, values);
+    }
+}
+
+/* fired(values) -> list of the indices of the rules that fire (values: a dict) */
+static PyObject *Program_fired(Program *P, PyObject *values) {
+    if (!PyDict_CheckExact(values)) {
+        PyErr_SetString(PyExc_TypeError, "values must be a dict");
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    for (Py_ssize_t r = 0; r < P->n_roots; r++) {
+        int b = eval(P, P->roots[r], values);
+        if (b < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (b) {
+            PyObject *ix = PyLong_FromSsize_t(r);
+            if (!ix || PyList_Append(out, ix) < 0) {
+                Py_XDECREF(ix);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(ix);
+        }
+    }
+    return out;
+}
+
+static void Program_clear(Program *P) {
+    for (Py_ssize_t i = 0; i < P->n_nodes; i++) {
+        Py_XDECREF(P->nodes[i].name);
+        Py_XDECREF(P->nodes[i].fallback);
+    }
+    PyMem_Free(P->nodes);
+    PyMem_Free(P->kids);
+    PyMem_Free(P->roots);
+    P->nodes = NULL;
+    P->kids = NULL;
+    P->roots = NULL;
+    P->n_nodes = P->n_kids = P->n_roots = 0;
+}
+
+static PyObject *Program_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    PyObject *trees;
+    if (!PyArg_ParseTuple(args, "O!", &PyTuple_Type, &trees)) return NULL;
+    Program *P = (Program *)type->tp_alloc(type, 0);
+    if (!P) return NULL;
+    Py_INCREF(trees);
+    P->trees = trees;
+    Py_ssize_t n = PyTuple_GET_SIZE(trees);
+    P->roots = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Py_ssize_t));
+    if (!P->roots) {
+        PyErr_NoMemory();
+        Py_DECREF(P);
+        return NULL;
+    }
+    for (Py_ssize_t r = 0; r < n; r++) {
+        Py_ssize_t i = build(P, PyTuple_GET_ITEM(trees, r), 0);
+        if (i < 0) {
+            Py_DECREF(P);
+            return NULL;
+        }
+        P->roots[r] = i;
+        P->n_roots = r + 1;
+    }
+    return (PyObject *)P;
+}
+
+static PyObject *Program_reduce(Program *P, PyObject *unused) {
+    return Py_BuildValue("(O(O))", (PyObject *)Py_TYPE(P), P->trees);
+}
+
+static void Program_dealloc(Program *P) {
+    Program_clear(P);
+    Py_XDECREF(P->trees);
+    Py_TYPE(P)->tp_free((PyObject *)P);
+}
+
+static PyMethodDef Program_methods[] = {
+    {"fired", (PyCFunction)Program_fired, METH_O, "fired(values) -> indices of the rules whose condition holds."},
+    {"fired_parts", (PyCFunction)(void (*)(void))Program_fired_parts, METH_FASTCALL,
+     "fired_parts(record, x, index, make_values) -> (indices, values or None): fired() without building values."},
+    {"__reduce__", (PyCFunction)Program_reduce, METH_NOARGS, "Rebuilt from its condition trees."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ProgramType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fraudscore._core.rules.Program",
+    .tp_basicsize = sizeof(Program),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Program(trees): rule conditions evaluated from their IR (see fraudscore/rules/native.py).",
+    .tp_methods = Program_methods,
+    .tp_new = Program_new,
+    .tp_dealloc = (destructor)Program_dealloc,
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "rules", "Rule conditions from the IR (reference: fraudscore/rules/scalar.py).", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit_rules(void) {
+    if (PyType_Ready(&ProgramType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&moduledef);
+    if (!m) return NULL;
+    Py_INCREF(&ProgramType);
+    if (PyModule_AddObject(m, "Program", (PyObject *)&ProgramType) < 0) {
+        Py_DECREF(&ProgramType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,407 @@
+/*
+ * fraudscore._core.schema -- the fast path of Schema.validate in one call
+ * (reference: Schema.validate in fraudscore/schema.py and the field checkers of fraudscore/_checkers.py).
+ *
+ * Validator(plan, limits).validate(event) returns (normalised dict, has_extra) or None. None means
+ * "not on the fast path": the caller then runs the Python Schema.validate, which is the reference
+ * and the only place errors are raised. The fast path handles exact built-in types only (None, str,
+ * float, int, bool, dict; any other type anywhere -> None) and computes, for those, exactly what the
+ * Python fast path computes: ASCII strings stripped, finite numbers in range, plain int timestamps,
+ * device mappings of ASCII text / finite numbers / bools / flat lists within every size limit. A
+ * value outside its fast case goes to the field's own Python checker (plan item 7), as in Python.
+ * has_extra says the event holds undeclared fields (the caller validates them with Schema._extras).
+ *
+ * check_mapping(value, max_keys, max_list) is the device-mapping fast path alone (batch columns):
+ * a new dict, or None (use the Python checker).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { T_STR = 0, T_NUM, T_BOOL, T_TS, T_MAP, T_OTHER };
+
+typedef struct {
+    PyObject *name;
+    int required, is_str, type, whole;
+    double lo, hi;
+    PyObject *check; /* the Python checker: check(value) */
+} FieldPlan;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *plan, *limits; /* kept for __reduce__ (copies, worker processes) */
+    Py_ssize_t n;
+    FieldPlan *f;
+    Py_ssize_t max_fields, max_str, max_keys, max_list, max_name, max_attr, max_item, max_chars;
+    long long ts_min, ts_max, sec_cutoff;
+} Validator;
+
+static Py_ssize_t LIMITS[8];
+static int ws(Py_UCS1 c) { return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f); }
+
+/* a finite float64 from an exact int below 2**1023 in magnitude (else -1: slow path) */
+static int int_float(PyObject *v, double *out) {
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow) {
+        if (_PyLong_NumBits(v) >= 1023) return -1;
+        double d = PyLong_AsDouble(v);
+        if (d == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return -1;
+        }
+        *out = d;
+        return 0;
+    }
+    if (x == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    *out = (double)x; /* round-to-nearest, as float(int) */
+    return 0;
+}
+
+static int finite_number(PyObject *x) {
+    if (PyFloat_CheckExact(x)) return isfinite(PyFloat_AS_DOUBLE(x));
+    if (PyLong_CheckExact(x)) {
+        double d;
+        return int_float(x, &d) == 0;
+    }
+    return 0;
+}
+
+/* the device-mapping fast path (_checkers.compile_check, type "mapping"): new dict, Py_None (slow path), NULL */
+static PyObject *mapping_fast(PyObject *v, Py_ssize_t max_keys, Py_ssize_t max_list) {
+    if (!PyDict_CheckExact(v) || PyDict_GET_SIZE(v) > max_keys) Py_RETURN_NONE;
+    PyObject *out = PyDict_New();
+    if (!out) return NULL;
+    Py_ssize_t pos = 0, total = 0;
+    PyObject *k, *x;
+    while (PyDict_Next(v, &pos, &k, &x)) {
+        if (!PyUnicode_CheckExact(k) || !PyUnicode_IS_COMPACT_ASCII(k)) goto slow;
+        Py_ssize_t kl = PyUnicode_GET_LENGTH(k);
+        if (kl == 0 || kl > LIMITS[4]) goto slow;
+        total += kl;
+        PyObject *val = x;
+        if (PyUnicode_CheckExact(x)) {
+            if (!PyUnicode_IS_COMPACT_ASCII(x) || PyUnicode_GET_LENGTH(x) > LIMITS[5]) goto slow;
+            total += PyUnicode_GET_LENGTH(x);
+            Py_INCREF(val);
+        } else if (PyFloat_CheckExact(x) || PyLong_CheckExact(x)) {
+            if (!finite_number(x)) goto slow;
+            Py_INCREF(val);
+        } else if (PyList_CheckExact(x)) {
+            Py_ssize_t m = PyList_GET_SIZE(x);
+            if (m > max_list) goto slow;
+            for (Py_ssize_t i = 0; i < m; i++) {
+                PyObject *it = PyList_GET_ITEM(x, i);
+                if (PyUnicode_CheckExact(it)) {
+                    if (!PyUnicode_IS_COMPACT_ASCII(it) || PyUnicode_GET_LENGTH(it) > LIMITS[6]) goto slow;
+                    total += PyUnicode_GET_LENGTH(it);
+                } else if (!((PyLong_CheckExact(it) || PyFloat_CheckExact(it)) && finite_number(it))) {
+                    goto slow;
+                }
+            }
+            val = PyList_GetSlice(x, 0, m);
+            if (!val) goto fail;
+        } else if (PyBool_Check(x) || x == Py_None) {
+            Py_INCREF(val);
+        } else {
+            goto slow;
+        }
+        int r = PyDict_SetItem(out, k, val);
+        Py_DECREF(val);
+        if (r < 0) goto fail;
+    }
+    if (total > LIMITS[7]) goto slow;
+    return out;
+slow:
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyObject *check_mapping(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "check_mapping(value, max_keys, max_list)");
+        return NULL;
+    }
+    Py_ssize_t mk = PyLong_AsSsize_t(args[1]), ml = PyLong_AsSsize_t(args[2]);
+    if (PyErr_Occurred()) return NULL;
+    return mapping_fast(args[0], mk, ml);
+}
+
+/* one field's value: new ref, NULL with *slow set (whole event to Python) or NULL + exception */
+static PyObject *field_value(Validator *V, FieldPlan *f, PyObject *value, int *slow) {
+    if (PyUnicode_CheckExact(value)) {
+        if (f->is_str && PyUnicode_IS_COMPACT_ASCII(value)) {
+            Py_ssize_t n = PyUnicode_GET_LENGTH(value), b = 0, e = n;
+            const Py_UCS1 *s = PyUnicode_1BYTE_DATA(value);
+            while (b < e && ws(s[b])) b++;
+            while (e > b && ws(s[e - 1])) e--;
+            if (e - b <= V->max_str && !memchr(s + b, 0, (size_t)(e - b))) {
+                if (e == b) Py_RETURN_NONE;
+                if (b == 0 && e == n) {
+                    Py_INCREF(value);
+                    return value;
+                }
+                return PyUnicode_Substring(value, b, e);
+            }
+        }
+        return PyObject_CallOneArg(f->check, value);
+    }
+    if (PyFloat_CheckExact(value) || (PyLong_CheckExact(value) && !PyBool_Check(value))) {
+        if (f->type == T_NUM) {
+            double x;
+            int ok = 1;
+            if (PyFloat_CheckExact(value)) x = PyFloat_AS_DOUBLE(value);
+            else ok = int_float(value, &x) == 0;
+            if (ok && isfinite(x) && f->lo <= x && x <= f->hi && (!f->whole || x == floor(x)))
+                return PyFloat_FromDouble(x);
+        } else if (f->type == T_TS && PyLong_CheckExact(value)) {
+            int overflow;
+            long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+            if (!overflow && !(v == -1 && PyErr_Occurred())) {
+                long long ms = (v < V->sec_cutoff && v > -V->sec_cutoff) ? v * 1000 : v;
+                if (V->ts_min <= ms && ms <= V->ts_max) return PyLong_FromLongLong(ms);
+            }
+            PyErr_Clear();
+        }
+        return PyObject_CallOneArg(f->check, value);
+    }
+    if (PyBool_Check(value)) {
+        if (f->type == T_BOOL) {
+            Py_INCREF(value);
+            return value;
+        }
+        return PyObject_CallOneArg(f->check, value);
+    }
+    if (PyDict_CheckExact(value)) {
+        if (f->type == T_MAP) {
+            PyObject *r = mapping_fast(value, V->max_keys, V->max_list);
+            if (r != Py_None) return r;
+            Py_DECREF(r);
+        }
+        return PyObject_CallOneArg(f->check, value);
+    }
+    *slow = 1;
+    return NULL;
+}
+
+static PyObject *Validator_validate(Validator *V, PyObject *event) {
+    if (!PyDict_CheckExact(event) || PyDict_GET_SIZE(event) > V->max_fields) Py_RETURN_NONE;
+    PyObject *out = _PyDict_NewPresized(V->n);
+    if (!out) return NULL;
+    Py_ssize_t found = 0;
+    for (Py_ssize_t i = 0; i < V->n; i++) {
+        FieldPlan *f = &V->f[i];
+        PyObject *value = PyDict_GetItemWithError(event, f->name), *v;
+        if (!value) {
+            if (PyErr_Occurred()) goto fail;
+            value = Py_None;
+        } else {
+            found++;
+        }
+        if (value == Py_None || (PyFloat_CheckExact(value) && isnan(PyFloat_AS_DOUBLE(value)))) {
+            if (f->required) goto slow; /* Python raises "is required" */
+            if (PyDict_SetItem(out, f->name, Py_None) < 0) goto fail;
+            continue;
+        }
+        int slow = 0;
+        v = field_value(V, f, value, &slow);
+        if (!v) {
+            if (slow) goto slow;
+            goto slow_err; /* a checker raised: Python raises it again, from the reference path */
+        }
+        if (v == Py_None && f->required) {
+            Py_DECREF(v);
+            goto slow;
+        }
+        int r = PyDict_SetItem(out, f->name, v);
+        Py_DECREF(v);
+        if (r < 0) goto fail;
+    }
+    return Py_BuildValue("(NO)", out, found < PyDict_GET_SIZE(event) ? Py_True : Py_False);
+slow_err:
+    PyErr_Clear(); /* whatever a checker raised, the Python reference raises it again */
+slow:
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static void Validator_clear_plan(Validator *V) {
+    if (V->f) {
+        for (Py_ssize_t i = 0; i < V->n; i++) {
+            Py_XDECREF(V->f[i].name);
+            Py_XDECREF(V->f[i].check);
+        }
+        PyMem_Free(V->f);
+        V->f = NULL;
+    }
+}
+
+/* Validator(plan, limits): plan = tuple of (name, required, is_str, type code, lo, hi, whole, check);
+ * limits = (max_fields, max_str, max_keys, max_list, ts_min, ts_max, sec_cutoff) */
+static PyObject *Validator_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    PyObject *plan, *limits;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &plan, &PyTuple_Type, &limits)) return NULL;
+    Validator *V = (Validator *)type->tp_alloc(type, 0);
+    if (!V) return NULL;
+    Py_INCREF(plan);
+    Py_INCREF(limits);
+    V->plan = plan;
+    V->limits = limits;
+    if (!PyArg_ParseTuple(limits, "nnnnLLL", &V->max_fields, &V->max_str, &V->max_keys, &V->max_list, &V->ts_min,
+                          &V->ts_max, &V->sec_cutoff))
+        goto fail;
+    V->n = PyTuple_GET_SIZE(plan);
+    V->f = PyMem_Calloc((size_t)(V->n ? V->n : 1), sizeof(FieldPlan));
+    if (!V->f) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < V->n; i++) {
+        FieldPlan *f = &V->f[i];
+        PyObject *name, *check;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(plan, i), "Uppiddp" "O", &name, &f->required, &f->is_str, &f->type,
+                              &f->lo, &f->hi, &f->whole, &check))
+            goto fail;
+        Py_INCREF(name);
+        Py_INCREF(check);
+        f->name = name;
+        f->check = check;
+    }
+    return (PyObject *)V;
+fail:
+    Py_DECREF(V);
+    return NULL;
+}
+
+static PyObject *Validator_reduce(Validator *V, PyObject *unused) {
+    return Py_BuildValue("(O(OO))", (PyObject *)Py_TYPE(V), V->plan, V->limits);
+}
+
+static void Validator_dealloc(Validator *V) {
+    Py_XDECREF(V->plan);
+    Py_XDECREF(V->limits);
+    Validator_clear_plan(V);
+    Py_TYPE(V)->tp_free((PyObject *)V);
+}
+
+static PyMethodDef Validator_methods[] = {
+    {"validate", (PyCFunction)Validator_validate, METH_O,
+     "validate(event) -> (dict, has_extra), or None: run the Python Schema.validate."},
+    {"__reduce__", (PyCFunction)Validator_reduce, METH_NOARGS, "Rebuilt from its plan and limits."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ValidatorType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fraudscore._core.schema.Validator",
+    .tp_basicsize = sizeof(Validator),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Validator(plan, limits): the fast path of Schema.validate.",
+    .tp_methods = Validator_methods,
+    .tp_new = Validator_new,
+    .tp_dealloc = (destructor)Validator_dealloc,
+};
+
+static PyObject *set_limits(PyObject *self, PyObject *args) {
+    if (!PyArg_ParseTuple(args, "nnnnnnnn", &LIMITS[0], &LIMITS[1], &LIMITS[2], &LIMITS[3], &LIMITS[4], &LIMITS[5],
+                          &LIMITS[6], &LIMITS[7]))
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* str_column(values, max_len, required) -> (out, slow): the text-column fast path of the batch validator
+ * (reference: batch._check_str_column). out[i] is the stripped value of an exact ASCII str without NUL of at
+ * most max_len characters once stripped (non-empty), None for None when not required; every other position
+ * is listed in slow (a list of ints) for the scalar checker. */
+static PyObject *str_column(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "str_column(values, max_len, required)");
+        return NULL;
+    }
+    Py_ssize_t max_len = PyLong_AsSsize_t(args[1]);
+    int required = PyObject_IsTrue(args[2]);
+    if (PyErr_Occurred()) return NULL;
+    PyObject *fast = PySequence_Fast(args[0], "values must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    PyObject *out = PyList_New(n), *slow = PyList_New(0);
+    if (!out || !slow) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = items[i];
+        Py_INCREF(Py_None);
+        PyList_SET_ITEM(out, i, Py_None);
+        if (PyUnicode_CheckExact(v) && PyUnicode_IS_COMPACT_ASCII(v)) {
+            Py_ssize_t len = PyUnicode_GET_LENGTH(v), b = 0, e = len;
+            const Py_UCS1 *c = PyUnicode_1BYTE_DATA(v);
+            while (b < e && ws(c[b])) b++;
+            while (e > b && ws(c[e - 1])) e--;
+            if (e > b && e - b <= max_len && !memchr(c + b, 0, (size_t)(e - b))) {
+                PyObject *r;
+                if (b == 0 && e == len) {
+                    Py_INCREF(v);
+                    r = v;
+                } else {
+                    r = PyUnicode_Substring(v, b, e);
+                    if (!r) goto fail;
+                }
+                PyList_SetItem(out, i, r);
+                continue;
+            }
+        } else if (v == Py_None && !required) {
+            continue;
+        }
+        PyObject *ix = PyLong_FromSsize_t(i);
+        if (!ix || PyList_Append(slow, ix) < 0) {
+            Py_XDECREF(ix);
+            goto fail;
+        }
+        Py_DECREF(ix);
+    }
+    Py_DECREF(fast);
+    return Py_BuildValue("(NN)", out, slow);
+fail:
+    Py_XDECREF(out);
+    Py_XDECREF(slow);
+    Py_DECREF(fast);
+    return NULL;
+}
+
+static PyMethodDef module_methods[] = {
+    {"str_column", (PyCFunction)(void (*)(void))str_column, METH_FASTCALL,
+     "str_column(values, max_len, required) -> (values, slow positions): the batch text-column fast path."},
+    {"check_mapping", (PyCFunction)(void (*)(void))check_mapping, METH_FASTCALL,
+     "check_mapping(value, max_keys, max_list) -> dict, or None: run the Python checker."},
+    {"set_limits", set_limits, METH_VARARGS,
+     "set_limits(_, _, _, _, max_name, max_attr_str, max_list_item, max_device_chars): the mapping limits."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "schema", "The fast path of Schema.validate (reference: fraudscore/schema.py).", -1,
+    module_methods,
+};
+
+PyMODINIT_FUNC PyInit_schema(void) {
+    if (PyType_Ready(&ValidatorType) < 0) return NULL;
+    /* safe defaults until set_limits: nothing passes the mapping fast path */
+    PyObject *m = PyModule_Create(&moduledef);
+    if (!m) return NULL;
+    Py_INCREF(&ValidatorType);
+    if (PyModule_AddObject(m, "Validator", (PyObject *)&ValidatorType) < 0) {
+        Py_DECREF(&ValidatorType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

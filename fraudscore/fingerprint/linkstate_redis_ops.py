@@ -1,0 +1,142 @@
+"""What the Redis link state's commits carry: value heads, buffered touches and block moves, count dependencies.
+
+Every string value of the link state (:mod:`fraudscore.fingerprint.linkstate_redis`)
+starts with an 8-byte head: a 4-byte content version, then a 4-byte stamp. A
+record stores its last sighting, count and IP (``<ddd``, which a touch rewrites in
+the script) before the rest of its fields as JSON. :class:`Touch` and
+:class:`BlockOp` are writes the event script applies to the value as it is at
+commit; a :data:`CountDependency` replaces a decision's exact count checks by a
+popularity band (:func:`confidence_band`).
+
+Examples
+--------
+>>> raw = encode_record(b"\\1\\2\\3\\4\\5\\6\\7\\10", {"id": "d1", "t": 5, "n": 2, "ip": 0, "fp": "a"})
+>>> decode_record(raw) == {"id": "d1", "fp": "a", "t": 5, "n": 2, "ip": 0}
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from typing import Any
+
+__all__ = ["BlockOp", "CountDependency", "Touch", "confidence_band", "decode_record", "encode_record"]
+
+Record = dict[str, Any]
+
+_V = 8  # head of every string value: a 4-byte version (of the content), then a 4-byte stamp (of any write)
+_ABSENT = b""
+_ANY_STAMP = b"\0\0\0\0"  # a read of the content only: a touch (another sighting) does not refuse it
+_TAIL = struct.Struct("<ddd")  # a record's last sighting, sightings and IP, after the head (a touch rewrites them)
+_R = _V + _TAIL.size  # a record's JSON (the rest of its fields) starts here
+
+
+class Touch:
+    """A buffered touch of a device record (seen again): last sighting ``max(t, now)``, one more sighting, the
+    IP when given; applied by the script to the record as it is then, under a new stamp."""
+
+    __slots__ = ("ip", "now", "stamp")
+
+    def __init__(self, now: int, ip: int, stamp: bytes) -> None:
+        self.now, self.ip, self.stamp = now, ip, stamp
+
+
+class BlockOp:
+    """A buffered move of a device to the front of a block, applied by the script to the block as it is then:
+    ``version`` becomes the block's membership version when the device was not in it (the block is then cut
+    to ``cap``), else the membership (and its version) stays; ``cached``: this worker's cached version (the
+    script returns the block when its version is another)."""
+
+    __slots__ = ("cached", "cap", "did", "stamp", "version")
+
+    def __init__(self, did: str, version: bytes, stamp: bytes, cached: bytes, cap: int) -> None:
+        self.did, self.version, self.stamp, self.cached, self.cap = did, version, stamp, cached, cap
+
+
+def encode_record(version: bytes, rec: Record) -> bytes:
+    """A record's value: ``version`` (8 bytes: content version and stamp), the touched fields, the rest as JSON."""
+    rest = {k: v for k, v in rec.items() if k not in ("t", "n", "ip")}
+    return version + _TAIL.pack(rec["t"], rec["n"], rec.get("ip", 0)) + json.dumps(
+        rest, separators=(",", ":")).encode("utf-8")
+
+
+def decode_record(raw: bytes) -> Record:
+    """The record of a value written by :func:`encode_record` (or touched by the script)."""
+    rec = json.loads(raw[_R:])
+    t, n, ip = _TAIL.unpack_from(raw, _V)
+    rec["t"], rec["n"], rec["ip"] = int(t), int(n), int(ip)
+    return rec
+
+
+#: How a decision depends on a family's value counts: (hash key, the fields of the device count and of the
+#: popularity's values, k, devices with the fingerprint, global factor, mobile prior (0 = none), least
+#: family devices for the counts alone, lowest and highest popularity with the same outcome).
+CountDependency = tuple[str, str, tuple[str, ...], int, float, float, float, float, float, float]
+
+
+def _common() -> float:
+    from .linker import COMMON_POPULARITY
+
+    return COMMON_POPULARITY
+
+
+def _conf(pop: float, x: float, floor: float) -> float:
+    return round(min(1.0, x / max(pop, floor)), 3)
+
+
+def confidence_band(pop: float, x: float, floor: float, split: bool, conf: float) -> tuple[float, float] | None:
+    """Popularities ``[lo, hi]`` around ``pop`` for which a decision keeps its outcome, or None.
+
+    The outcome's confidence is ``round(min(1, x / max(pop, floor)), 3)`` (non-increasing in ``pop``: its
+    level set is an interval, whose ends are found from the rounding edges and verified) and, with ``split``,
+    its plan changes where ``pop`` reaches :data:`~fraudscore.fingerprint.COMMON_POPULARITY`. None when
+    ``conf`` is not that formula's value at ``pop`` (then the counts are checked exactly).
+
+    Examples
+    --------
+    >>> lo, hi = confidence_band(1.0002, 1.0, 1.0, True, 1.0)
+    >>> lo == -math.inf and 1.0005 <= hi < 1.00051
+    True
+    >>> confidence_band(1.2, 1.0, 1.0, True, 0.5) is None   # not this formula's outcome
+    True
+    """
+    if _conf(pop, x, floor) != conf or not (x >= 0.0) or math.isnan(pop):
+        return None
+    lo, hi = -math.inf, math.inf
+    if split:
+        common = _COMMON[0] if _COMMON else _COMMON.append(_common()) or _COMMON[0]
+        if pop >= common:
+            lo = common
+        else:
+            hi = math.nextafter(common, -math.inf)
+    if x > 0.0:
+        # the edges of the rounding step of x / max(pop, floor); verified, moved towards pop if off by rounding
+        up = x / (conf - 0.0005) if conf > 0.0 else math.inf
+        down = x / (conf + 0.0005) if conf < 1.0 else -math.inf
+        if down <= floor and _conf(floor, x, floor) == conf:
+            down = -math.inf  # below the floor the confidence is constant
+        hi = min(hi, _edge(pop, up, x, floor, conf))
+        lo = max(lo, _edge(pop, down, x, floor, conf))
+    return (lo, hi) if lo <= pop <= hi else None
+
+
+_COMMON: list[float] = []  # COMMON_POPULARITY, imported on first use (the linker imports the link states)
+
+
+def _edge(pop: float, cand: float, x: float, floor: float, conf: float) -> float:
+    """A popularity between ``pop`` and ``cand`` (as near ``cand`` as found) with the same confidence."""
+    if math.isinf(cand):
+        return cand
+    for _ in range(3):
+        if _conf(cand, x, floor) == conf:
+            return cand
+        cand = pop + (cand - pop) * (1.0 - 1e-9)
+    return pop
+
+    def keys(self) -> list[str]:
+        return list(dict.fromkeys([*self.reads, *self.writes, *(k for k, _ in self.hreads),
+                                   *(k for k, _ in self.hincr)]))
+
+

@@ -1,0 +1,50 @@
+"""Rule conditions for the compiled evaluator (``fraudscore/_core/rules.c``), translated from the rule IR.
+
+:func:`condition_tree` turns a checked expression into the nested tuples the C
+``Program`` evaluates: ``and`` / ``or`` / ``not`` nodes, ``name <op> number`` leaves
+(compared in C when the value is a float, else through the leaf's Python closure)
+and, for every other condition, its Python closure from :mod:`.scalar`. The
+closures are the reference, so the compiled result is the Python result by
+construction; ``tests/rules/test_native.py`` checks it with hypothesis.
+
+Examples
+--------
+>>> from fraudscore.rules.parser import parse_expression
+>>> t = condition_tree(parse_expression("a > 1 and not b == 2"), {})
+>>> t[0], t[1][0][:4], t[1][1][0], t[1][1][1][:4]
+('and', ('cmp', 'a', 0, 1.0), 'not', ('cmp', 'b', 4, 2.0))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .._core import load as load_core
+from .ir import BoolOp, Compare, Const, Expr, Name, Not
+from .scalar import _name_num_cmp, compile_condition
+
+__all__ = ["condition_tree", "program"]
+
+_OPS = {">": 0, ">=": 1, "<": 2, "<=": 3, "==": 4, "!=": 5}
+Lists = Mapping[str, tuple[frozenset[float], frozenset[str]]]
+
+
+def condition_tree(e: Expr, lists: Lists) -> tuple[Any, ...]:
+    """The compiled evaluator's tree of ``e`` (see the module docstring)."""
+    if isinstance(e, Compare) and isinstance(e.left, Name) and isinstance(e.right, Const) \
+            and isinstance(e.right.value, float) and e.op in _OPS:
+        return ("cmp", e.left.name, _OPS[e.op], e.right.value, _name_num_cmp(e.left.name, e.op, e.right.value))
+    if isinstance(e, BoolOp) and e.op in ("and", "or"):
+        return (e.op, tuple(condition_tree(o, lists) for o in e.operands))
+    if isinstance(e, Not):
+        return ("not", condition_tree(e.operand, lists))
+    return ("py", compile_condition(e, lists))
+
+
+def program(exprs: Iterable[Expr], lists: Lists) -> Any:
+    """A compiled ``Program`` over ``exprs`` (``fired(values)`` -> indices), or ``None`` without the extension."""
+    core = load_core("rules")
+    if core is None:
+        return None
+    return core.Program(tuple(condition_tree(e, lists) for e in exprs))
