@@ -28,13 +28,17 @@ MODULES = {
     "identity": ["identity.c"],
     "schema": ["schema.c"],
     "rules": ["rules.c"],
+    "linkstate": ["linkstate.c"],
 }
+# headers a module includes (a change rebuilds it)
+DEPENDS = {"linking": ["linkcommon.h"], "linkstate": ["linkcommon.h"]}
 
 
 def extensions() -> list[Extension]:
     if os.environ.get("FRAUDSCORE_BUILD_EXT", "1") == "0":
         return []
     return [Extension(f"fraudscore._core.{name}", sources=[f"{CORE}/{s}" for s in srcs], include_dirs=[CORE],
+                      depends=[f"{CORE}/{h}" for h in DEPENDS.get(name, [])],
                       extra_compile_args=CFLAGS, extra_link_args=LDFLAGS)
             for name, srcs in MODULES.items()]
 

@@ -24,6 +24,11 @@ against the pure-Python reference, and the link stage of the single-event benchm
 
 Run: ``python benchmarks/bench_linking.py [--quick] [--speed-only] [--redis URL]``; writes
 benchmarks/results/bench_linking.json (not with ``--speed-only``).
+
+Before / after another version: ``python benchmarks/bench_linking.py --ab DIR`` replays the same link
+inputs (the throughput ``web`` stream and the single-event benchmark's link calls) through
+``DeviceLinker.link`` with the code at ``DIR`` (a checkout whose extension is built in place) and with
+this one, in alternating processes, and prints the ratios (events/s, link p50); it writes nothing.
 """
 
 from __future__ import annotations
@@ -269,6 +274,82 @@ def redis_throughput(url: str, n: int, days: float) -> list[dict[str, Any]]:
                    {"n_devices": n, "observations": m})]
 
 
+def replay(path: str) -> None:
+    """Child of ``--ab``: link the pickled inputs (written by this script's parent) with a fresh linker; print
+    events/s and the p50 of the per-call times after the first 500 calls, as JSON."""
+    import json
+    import pickle
+
+    fps, ts, ips = pickle.loads(Path(path).read_bytes())
+    lk = DeviceLinker(MemoryLinkState())
+    clock = time.perf_counter_ns
+    dt = []
+    t0 = time.perf_counter()
+    for fp, t, ip in zip(fps, ts, ips):
+        c = clock()
+        lk.link(fp, t, ip)
+        dt.append(clock() - c)
+    total = time.perf_counter() - t0
+    print(json.dumps({"events_per_s": len(fps) / total, "p50_us": float(np.median(dt[500:] or dt)) / 1e3}))
+
+
+def single_link_calls(n: int) -> tuple[list[Any], list[int], list[Any]]:
+    """The link calls ``(fingerprint, ts, ip_prefix)`` of the single-event benchmark's stream (default bundle,
+    ``events_stream(n, seed=202)``), captured from ``Scorer.score``."""
+    from fraudscore.bench.bundles import BenchContext, events_stream
+    from fraudscore.bench.common import Settings
+    from fraudscore.scorer import Scorer
+
+    ctx = BenchContext(Settings.for_mode(False))
+    try:
+        sc = Scorer(ctx.bundle("default"), ctx.keys)
+    finally:
+        ctx.close()
+    calls: list[tuple[Any, int, Any]] = []
+    real = sc.linker.link
+
+    def record(fp: Any, ts: int, ip: Any = None) -> Any:
+        calls.append((fp, ts, ip))
+        return real(fp, ts, ip)
+
+    sc.linker.link = record  # type: ignore[method-assign]
+    for ev in events_stream(n, seed=202).to_records():
+        sc.score(ev)
+    fps, ts, ips = zip(*calls)
+    return list(fps), list(ts), list(ips)
+
+
+def ab(base: str, n: int, days: float, repeat: int, sn: int) -> None:
+    """``--ab``: the same link inputs through the code at ``base`` and through this checkout, alternating."""
+    import json
+    import pickle
+    import subprocess
+    import tempfile
+
+    here = str(Path(__file__).resolve().parent.parent)
+    with tempfile.TemporaryDirectory() as tmp:
+        s = simulate("web", n_devices=n, days=days, seed=3)
+        fpr = Fingerprinter(KEYS)
+        inputs = {"web": ([fpr.fingerprint(d) for d in s.devices], s.ts.tolist(), s.ip_prefix.tolist()),
+                  "single": single_link_calls(500 + sn)}
+        for name, data in inputs.items():
+            (Path(tmp) / name).write_bytes(pickle.dumps(data))
+        got: dict[tuple[str, str], list[dict[str, float]]] = {}
+        for _ in range(repeat):
+            for name in inputs:
+                for who, path in (("base", base), ("this", here)):
+                    env = {**os.environ, "PYTHONPATH": path}
+                    out = subprocess.run([sys.executable, __file__, "--replay", str(Path(tmp) / name)], env=env,
+                                         capture_output=True, text=True, check=True, cwd=tmp)
+                    got.setdefault((name, who), []).append(json.loads(out.stdout.strip().splitlines()[-1]))
+    for name in inputs:
+        b = {k: float(np.median([r[k] for r in got[(name, "base")]])) for k in ("events_per_s", "p50_us")}
+        t = {k: float(np.median([r[k] for r in got[(name, "this")]])) for k in ("events_per_s", "p50_us")}
+        print(f"{name}: {t['events_per_s']:,.0f} events/s vs {b['events_per_s']:,.0f} at {base} "
+              f"({t['events_per_s'] / b['events_per_s']:.2f}x); link p50 {t['p50_us']:.1f} us vs {b['p50_us']:.1f} us "
+              f"({b['p50_us'] / t['p50_us']:.2f}x faster); medians of {repeat} alternating runs")
+
+
 def time_it(fn: Any) -> float:
     t0 = time.perf_counter()
     fn()
@@ -300,7 +381,17 @@ def main() -> None:
     ap.add_argument("--redis", default=None, help="also time RedisLinkState on this URL (e.g. redis://127.0.0.1:6379/15)")
     ap.add_argument("--speed-only", action="store_true",
                     help="only the timings (throughput and stage_link), no quality tables; prints, writes nothing")
+    ap.add_argument("--ab", metavar="DIR", default=None,
+                    help="link-only replays: the code at DIR (a checkout, extension built in place) against this one")
+    ap.add_argument("--replay", default=None, help=argparse.SUPPRESS)  # the child process of --ab
     args = ap.parse_args()
+    if args.replay:
+        replay(args.replay)
+        return
+    if args.ab:
+        n, days, repeat, sn = (400, 60.0, 3, 500) if args.quick else (1500, 90.0, 5, 1500)
+        ab(args.ab, n, days, repeat, sn)
+        return
     if args.quick:
         n, days, tn, repeat, loan_days, per_day, sn = 600, 60.0, 400, 3, 10, 800, 500
     else:

@@ -12,6 +12,8 @@ One extension module per step it accelerates, named like the Python module it mi
                               and the describers of ``identity/__init__.py``), printable-ASCII fast path
 ``_core.schema``              the fast path of ``Schema.validate`` (``schema.py``, ``_checkers.py``)
 ``_core.rules``               rule conditions from the rule IR, one call per event (``rules/scalar.py``)
+``_core.linkstate``           ``MemoryLinkState``'s write / touch and the linker's exact and
+                              class-record paths (``fingerprint/linkstate.py``, ``linker.py``)
 ============================  =============================================
 
 The Python modules stay the readable reference and the fallback. :func:`load` returns
@@ -44,7 +46,8 @@ __all__ = ["load", "available", "pure_python", "PURE_PYTHON_ENV"]
 PURE_PYTHON_ENV = "FRAUDSCORE_PURE_PYTHON"
 _log = logging.getLogger("fraudscore")
 _cache: dict[str, ModuleType | None] = {}
-_KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking", "identity", "schema", "rules")
+_KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking", "identity", "schema", "rules",
+          "linkstate")
 
 
 def pure_python() -> bool:
@@ -82,6 +85,6 @@ def available() -> dict[str, bool]:
     Examples
     --------
     >>> sorted(available())
-    ['fingerprint', 'identity', 'linking', 'pseudonym', 'rules', 'schema', 'velocity_store']
+    ['fingerprint', 'identity', 'linking', 'linkstate', 'pseudonym', 'rules', 'schema', 'velocity_store']
     """
     return {name: load(name) is not None for name in _KNOWN}

@@ -26,12 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "linkcommon.h"
+
 #define NCOMP 14         /* len(VOLATILE_ATTRS) */
 #define NFEAT 24         /* len(PAIR_FEATURES) */
 #define SKETCH_K 32      /* sections.SKETCH_K */
 #define MAX_SKETCH 512   /* longer sketches go to the reference */
-#define MAX_VERSION 32   /* longer version lists go to the reference */
-#define VBOUND ((int64_t)1 << 40)  /* version parts beyond it go to the reference (no int64 overflow) */
 #define MS_PER_HOUR 3600000.0
 
 /* positions in VOLATILE_ATTRS (checked against the Python module by LAYOUT at import) */
@@ -46,64 +46,6 @@ static PyObject *A_family, *A_canonical, *A_components, *A_renderer, *A_fonts_sk
     *A_mobile, *A_browser_family, *A_os_version, *A_browser_version, *A_app_version, *A_source, *S_app,
     *S_reversed;
 static PyTypeObject *OrderedDictType;
-
-/* ---- small readers: 0 = ok, -1 = hand over to the reference (no exception left set) ---------------------- */
-static int as_i64(PyObject *o, int64_t *out) {
-    int ovf = 0;
-    long long v;
-    if (o == NULL || !PyLong_Check(o)) return -1;
-    v = PyLong_AsLongLongAndOverflow(o, &ovf);
-    if (ovf || (v == -1 && PyErr_Occurred())) {
-        PyErr_Clear();
-        return -1;
-    }
-    *out = (int64_t)v;
-    return 0;
-}
-
-/* dict item (borrowed) or NULL: a missing key hands over (the reference raises KeyError) */
-static PyObject *item(PyObject *d, PyObject *k) {
-    PyObject *v = PyDict_GetItemWithError(d, k);
-    if (v == NULL) PyErr_Clear();
-    return v;
-}
-
-typedef struct {
-    int none;       /* the version is None */
-    Py_ssize_t len; /* its length */
-    int64_t v[MAX_VERSION];
-} version_t;
-
-/* a version: None, or a list / tuple of ints (``exact_list``: a record's, which must be a list) */
-static int read_version(PyObject *o, version_t *out, int exact_list) {
-    Py_ssize_t i, n;
-    PyObject **items;
-    if (o == Py_None) {
-        out->none = 1;
-        out->len = 0;
-        return 0;
-    }
-    if (exact_list ? !PyList_CheckExact(o) : !(PyList_CheckExact(o) || PyTuple_CheckExact(o))) return -1;
-    n = PySequence_Fast_GET_SIZE(o);
-    if (n > MAX_VERSION) return -1;
-    items = PySequence_Fast_ITEMS(o);
-    for (i = 0; i < n; ++i) {
-        if (!PyLong_CheckExact(items[i]) || as_i64(items[i], &out->v[i]) != 0) return -1;
-        if (out->v[i] >= VBOUND || out->v[i] <= -VBOUND) return -1;
-    }
-    out->none = 0;
-    out->len = n;
-    return 0;
-}
-
-/* list(new) >= old, lexicographic (Python's list comparison on ints) */
-static int version_ge(const version_t *a, const version_t *b) {
-    Py_ssize_t i, n = a->len < b->len ? a->len : b->len;
-    for (i = 0; i < n; ++i) {
-        if (a->v[i] != b->v[i]) return a->v[i] > b->v[i];
-    }
-    return a->len >= b->len;
-}
 
 /* linkfeatures.version_step */
 static double version_step(const version_t *nw, const version_t *old) {
@@ -413,7 +355,6 @@ static int features(const fpinfo_t *fp, const cand_t *cd, int64_t now, int64_t i
     return 0;
 }
 
-#define TBOUND ((int64_t)1 << 62)
 
 static PyObject *hand_over(void) {
     if (PyErr_Occurred()) PyErr_Clear();

@@ -171,6 +171,7 @@ class DeviceLinker:
     _last_fp: Fingerprint | None = None
     _last_keys: tuple[Any, ...] = ()
     _variant_memo: dict[Any, Any] | None = None
+    _link_fast: Any = None  # the compiled read -> decide -> write over a MemoryLinkState (None: Python)
 
     def __init__(self, state: LinkState | None = None, *, model: LinkModel | None = None,
                  link_probability: float = 0.5, max_scored: int = 8, mobile_prior: float = 3.0,
@@ -201,11 +202,14 @@ class DeviceLinker:
         self._key_memo: dict[str, Any] = {}  # fingerprint id -> its keys (a pure function of the fingerprint)
         self._variant_memo: dict[Any, Any] = {}  # (id, font sketch, aliases) -> keys, for an id's other variants
         self._ip_memo: dict[Any, int] = {}  # IP token -> its hash
-        self._results: dict[tuple[str, float], LinkResult] = {}  # results of unchanged devices (immutable)
+        self._results: dict[tuple[Any, ...], LinkResult] = {}  # LinkResults by their fields (immutable)
         # the compiled per-candidate kernel (None: the Python reference; FRAUDSCORE_PURE_PYTHON=1 forces it)
         core = _kernel()
         self._select = core.select if core is not None else None
         self._pick = core.pick if core is not None else None
+        # the compiled exact / class-record paths over a MemoryLinkState (None: the Python path)
+        book = _book_kernel()
+        self._link_fast = book.link if book is not None else None
 
     def __repr__(self) -> str:
         return f"DeviceLinker(state={type(self.state).__name__}, model={self.model.sha256[:12]})"
@@ -392,8 +396,7 @@ class DeviceLinker:
             return LinkResult(rec["id"], conf, changed, False, "model"), plan
         p1 = best[0] if best is not None else 0.0
         conf = round(min(1.0, (1.0 - p1) / pop), 3)
-        suffix = xxhash.xxh3_64_intdigest(f"{fp.id}|{now}".encode()) & _MASK48
-        did = f"d_{fp.family}_{suffix:012x}"
+        did = new_device_id(fp, now)
         plan = LinkPlan(make_record(fp, did, now, None, ip), ids, blocks, ndev, True, fp.family, fam_keys, glob_keys)
         _depends(view, 1.0 - p1, 1.0, True)
         return LinkResult(did, conf, (), True, "new"), plan
@@ -470,7 +473,19 @@ class DeviceLinker:
                     self._ip_memo.clear()
                 self._ip_memo[ip] = iph
         st = self.state
-        if type(st) is MemoryLinkState:
+        if type(st) is MemoryLinkState and self._link_fast is not None:
+            # the compiled read -> decide -> write (fraudscore/_core/linkstate.c; the candidates are scored by
+            # best_candidate); None: it hands over to the reference below, with the state untouched (parity-tested)
+            got = self._link_fast(st, fp, self._keys(fp), now, iph, self.min_family_devices, self.mobile_prior,
+                                  self.link_probability, st._walk, self.best_candidate, new_device_id)
+            if got is not None:
+                res = self._results.get(got)
+                if res is None:
+                    if len(self._results) >= 65_536:
+                        self._results.clear()
+                    res = self._results[got] = LinkResult(*got)
+                return res
+        elif type(st) is MemoryLinkState:
             # fast path of an unchanged device seen again: decide()'s exact branch, inlined (parity-tested)
             cur = st.current(fp.id, now)
             keys = self._keys(fp)
@@ -484,12 +499,12 @@ class DeviceLinker:
                 if pop < COMMON_POPULARITY or did == keys[7]:
                     conf = round(min(1.0, 1.0 / pop), 3)
                     st.touch(rec, keys[0], keys[1], ndev, iph, now)
-                    res = self._results.get((did, conf))
+                    got = (did, conf, (), False, "exact" if conf >= MIN_LINK_CONFIDENCE else "shared")
+                    res = self._results.get(got)
                     if res is None:
                         if len(self._results) >= 65_536:
                             self._results.clear()
-                        res = self._results[(did, conf)] = LinkResult(
-                            did, conf, (), False, "exact" if conf >= MIN_LINK_CONFIDENCE else "shared")
+                        res = self._results[got] = LinkResult(*got)
                     return res
         view = self.read(fp, now)
         res, plan = self.decide(fp, view, now, iph)
@@ -513,6 +528,33 @@ def _kernel() -> Any:
     core = load_core("linking")
     if core is None or core.LAYOUT != LAYOUT or tuple(p for p, _ in _ID_TAGS) != LAYOUT[6]:
         return None
+    return core
+
+
+def new_device_id(fp: Fingerprint, now: int) -> str:
+    """The id of a new device first seen as ``fp`` at ``now``: ``d_<family>_<12 hex of xxh3(id|now)>``.
+
+    Examples
+    --------
+    >>> from fraudscore.keys import Keys
+    >>> from fraudscore.fingerprint.sections import Fingerprinter
+    >>> fp = Fingerprinter(Keys(b"0123456789abcdef-demo-secret")).fingerprint({"os": "android", "model": "X1"})
+    >>> new_device_id(fp, 1_000) == new_device_id(fp, 1_000) != new_device_id(fp, 1_001)
+    True
+    """
+    suffix = xxhash.xxh3_64_intdigest(f"{fp.id}|{now}".encode()) & _MASK48
+    return f"d_{fp.family}_{suffix:012x}"
+
+
+def _book_kernel() -> Any:
+    """``fraudscore._core.linkstate`` when built, in use and built with this module's constants, else None."""
+    from . import linkfeatures
+
+    core = load_core("linkstate")
+    if core is None or core.CONSTANTS != (len(VOLATILE_ATTRS), _RENDERER_SLOT, tuple(p for p, _ in _ID_TAGS),
+                                          MIN_LINK_CONFIDENCE, COMMON_POPULARITY, _CLASS_POPULARITY):
+        return None
+    core.configure(tuple(VOLATILE_ATTRS), linkfeatures._shared_list, linkfeatures._LISTS)
     return core
 
 

@@ -144,6 +144,10 @@ class MemoryLinkState(LinkState):
         self._devices: OrderedDict[str, Record] = OrderedDict()
         core = load_core("linking")  # the compiled block walk, or None (the reference: _walk_reference)
         self._walk = core.walk if core is not None else None
+        # the compiled touch / write (fraudscore/_core/linkstate.c), or None (the references below)
+        book = load_core("linkstate")
+        self._ctouch = book.touch if book is not None else None
+        self._cwrite = book.write if book is not None else None
         self._exact: OrderedDict[str, list[Any]] = OrderedDict()
         self._blocks: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
         self._fam: OrderedDict[str, list[Any]] = OrderedDict()
@@ -269,6 +273,13 @@ class MemoryLinkState(LinkState):
               now: int) -> None:
         """``write(LinkPlan(rec, fp_ids, block_keys, ndev, False, fam, touch=True, ip=ip), now)`` without the
         plan: the stored record ``rec`` seen again (the linker's fast path)."""
+        c = self._ctouch
+        if c is None or c(self, rec, fp_ids, block_keys, ndev, ip, now) is None:  # None: the reference's job
+            self._touch_reference(rec, fp_ids, block_keys, ndev, ip, now)
+
+    def _touch_reference(self, rec: Record, fp_ids: Sequence[str], block_keys: Sequence[str], ndev: int, ip: int,
+                         now: int) -> None:
+        """:meth:`touch` in pure Python (the reference of the compiled ``_core.linkstate.touch``)."""
         if now > rec["t"]:
             rec["t"] = now
         rec["n"] += 1
@@ -290,6 +301,15 @@ class MemoryLinkState(LinkState):
         if plan.touch:  # the stored record itself: seen again, unchanged
             self.touch(rec, plan.fp_ids, plan.block_keys, plan.ndev, plan.ip, now)
             return
+        c = self._cwrite
+        if c is None or c(self, rec, plan.fp_ids, plan.block_keys, plan.ndev, plan.new_device, plan.fam,
+                          plan.fam_keys, plan.glob_keys, now) is None:  # None: the reference's job
+            self._write_reference(plan, now)
+
+    def _write_reference(self, plan: LinkPlan, now: int) -> None:
+        """:meth:`write` of a plan that is not a touch, in pure Python (the reference of the compiled
+        ``_core.linkstate.write``)."""
+        rec = plan.record
         did = rec["id"]
         devices = self._devices
         exact = self._exact

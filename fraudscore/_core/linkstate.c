@@ -1,0 +1,1098 @@
+/*
+ * fraudscore._core.linkstate -- MemoryLinkState's bookkeeping and the linker's decided-without-candidates
+ * paths in C (reference: fraudscore/fingerprint/linkstate.py MemoryLinkState.touch / write, and
+ * fraudscore/fingerprint/linker.py DeviceLinker.read -> decide -> write).
+ *
+ * touch(state, rec, fp_ids, block_keys, ndev, ip, now)
+ *     MemoryLinkState.touch: the stored record ``rec`` seen again (last sighting, count, IP; to the front of
+ *     the recency orders and of its blocks).
+ * write(state, rec, fp_ids, block_keys, ndev, new_device, fam, fam_keys, glob_keys, now)
+ *     MemoryLinkState.write of a plan that is not a touch.
+ * link(state, fp, keys, now, ip, min_family_devices, mobile_prior, link_probability, walk, best_candidate,
+ *      new_device_id)
+ *     DeviceLinker.link over a MemoryLinkState (read -> decide -> write in one call):
+ *     (a) an exact hit (the fingerprint's record, or its class record) -> touch;
+ *     (b) an exact hit on a device tracked alone whose fingerprint has become common -> it joins its class
+ *         record (a new record state written);
+ *     (c) no usable exact hit and a common fingerprint -> its class record (created when absent). The
+ *         candidate blocks are not walked: the decision only needs whether a live candidate exists (the
+ *         popularity's "known"), so the walk stops at the first one;
+ *     (d) otherwise the candidates decide: ``walk`` (fraudscore._core.linking.walk) lists them,
+ *         ``best_candidate`` (the linker's bound method: the compiled selection, the model, the pick) scores
+ *         them, and the best links ("model") or ``new_device_id(fp, now)`` names a new device.
+ *     Returns (device_id, link_confidence, changed, new, how) -- the LinkResult's fields -- or None. A device
+ *     back to an earlier state of its own (an exact hit on one of its older fingerprints) is the reference's.
+ *
+ * Contract (as fraudscore._core.linking): every function computes exactly what the Python reference
+ * computes, bit for bit, on the same objects, or returns None *before changing anything* -- a type it does
+ * not handle (a container that is not the exact type the reference builds, a non-int time, an int beyond 64
+ * bits, a missing key) or a decision that needs the candidates (the model, a new device, a device back to an
+ * earlier state): the caller then runs the Python reference on the same input. The state is read and changed
+ * only through the C API of dict / OrderedDict (move_to_end and popitem are called as methods); the only
+ * Python code called is the reference's own: ``_shared_list`` (on a version not seen before), ``round``,
+ * ``MemoryLinkState._bound`` (beyond a size limit) and, in (d), the walk, ``best_candidate`` and
+ * ``new_device_id`` -- all before the state changes; an exception they raise propagates with the state
+ * untouched, as from the reference.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "linkcommon.h"
+
+#define NCOMP 14            /* len(VOLATILE_ATTRS) */
+#define RENDERER_SLOT 15    /* linker._RENDERER_SLOT */
+#define MIN_LINK_CONFIDENCE 0.6
+#define COMMON_POPULARITY (1.0 / MIN_LINK_CONFIDENCE)
+#define CLASS_POPULARITY 2.0
+#define NBOUND ((int64_t)1 << 53) /* counts beyond it go to the reference (int / int as a double division) */
+static const int ID_POS[3] = {8, 9, 10}; /* android_id idfv imei: linker._ID_TAGS */
+
+static PyObject *K_id, *K_fp, *K_fam, *K_bf, *K_ov, *K_bv, *K_av, *K_c, *K_r, *K_fs, *K_fn, *K_lg, *K_ip, *K_f,
+    *K_t, *K_n;
+static PyObject *A_dict, *A_devices, *A_exact, *A_blocks, *A_fam, *A_glob, *A_ttl, *A_cap, *A_max, *A_evictions,
+    *A_bound, *M_move_to_end, *M_popitem, *M_round, *M_reversed;
+static PyObject *A_family, *A_canonical, *A_components, *A_renderer, *A_fonts_sketch, *A_font_count, *A_lang_items,
+    *A_mobile, *A_browser_family, *A_os_version, *A_browser_version, *A_app_version;
+static PyObject *S_exact, *S_shared, *S_model, *S_new, *S_renderer, *I_zero, *I_one, *I_three;
+/* set by configure(): VOLATILE_ATTRS (the names of changed attributes), linkfeatures._shared_list and its cache */
+static PyObject *NAMES, *SHARED_LIST, *LISTS;
+
+/* ---- the state ------------------------------------------------------------------------------------------ */
+typedef struct {
+    PyObject *self, *dict;                        /* the state and its __dict__ (owned) */
+    PyObject *devices, *exact, *blocks, *fam;     /* OrderedDicts (borrowed from dict) */
+    PyObject *glob;                               /* [n, OrderedDict] (borrowed) */
+    PyObject *ttl_obj;
+    int64_t ttl, cap, limit;
+} state_t;
+
+static void state_release(state_t *s) { Py_CLEAR(s->dict); }
+
+/* 0 ok, -1 hand over */
+static int state_load(PyObject *self, state_t *s) {
+    PyObject *d;
+    s->self = self;
+    s->dict = NULL;
+    d = PyObject_GenericGetDict(self, NULL);
+    if (d == NULL || !PyDict_CheckExact(d)) {
+        Py_XDECREF(d);
+        PyErr_Clear();
+        return -1;
+    }
+    s->dict = d;
+#define OD(dst, name)                                                   \
+    if ((dst = item(d, name)) == NULL || !PyODict_CheckExact(dst)) return -1;
+    OD(s->devices, A_devices)
+    OD(s->exact, A_exact)
+    OD(s->blocks, A_blocks)
+    OD(s->fam, A_fam)
+#undef OD
+    if ((s->glob = item(d, A_glob)) == NULL || !PyList_CheckExact(s->glob) || PyList_GET_SIZE(s->glob) != 2 ||
+        !PyLong_CheckExact(PyList_GET_ITEM(s->glob, 0)) || !PyODict_CheckExact(PyList_GET_ITEM(s->glob, 1)))
+        return -1;
+    if ((s->ttl_obj = item(d, A_ttl)) == NULL || !PyLong_CheckExact(s->ttl_obj) || as_i64(s->ttl_obj, &s->ttl) != 0)
+        return -1;
+    if (as_i64(item(d, A_cap), &s->cap) != 0 || as_i64(item(d, A_max), &s->limit) != 0) return -1;
+    if (s->cap < 1 || s->limit < 1 || s->limit > ((int64_t)1 << 58) || s->ttl > TBOUND) return -1;
+    return 0;
+}
+
+/* OrderedDict.move_to_end and .popitem (the method descriptors, called without a lookup per call) */
+static PyObject *OD_move_to_end, *OD_popitem;
+
+static int move_to_end(PyObject *od, PyObject *key) {
+    PyObject *a[2] = {od, key};
+    PyObject *r = PyObject_Vectorcall(OD_move_to_end, a, 2, NULL);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* od[key] = value; od.move_to_end(key) */
+static int set_to_end(PyObject *od, PyObject *key, PyObject *value) {
+    int had = PyDict_Contains(od, key);
+    if (had < 0 || PyODict_SetItem(od, key, value) != 0) return -1;
+    return had ? move_to_end(od, key) : 0;
+}
+
+/* the live record under exact[key] (borrowed) and its device count (borrowed): 1 found, 0 none, -1 hand over */
+static int lookup_live(const state_t *s, PyObject *key, int64_t now, PyObject **rec_out, PyObject **ndev_out) {
+    PyObject *hit = PyDict_GetItemWithError(s->exact, key), *rec;
+    int64_t t;
+    if (hit == NULL) return PyErr_Occurred() ? -1 : 0;
+    if (!PyList_CheckExact(hit) || PyList_GET_SIZE(hit) != 2) return -1;
+    rec = PyDict_GetItemWithError(s->devices, PyList_GET_ITEM(hit, 0));
+    if (rec == NULL) return PyErr_Occurred() ? -1 : 0;
+    if (!PyDict_CheckExact(rec) || as_i64(item(rec, K_t), &t) != 0 || t >= TBOUND || t <= -TBOUND) return -1;
+    if (now - t > s->ttl) return 0;
+    *rec_out = rec;
+    *ndev_out = PyList_GET_ITEM(hit, 1);
+    return 1;
+}
+
+/* the checks _index needs before anything changes: str keys, existing blocks are OrderedDicts */
+static int check_blocks(const state_t *s, PyObject *block_keys) {
+    Py_ssize_t i, n;
+    if (!PyTuple_CheckExact(block_keys)) return -1;
+    n = PyTuple_GET_SIZE(block_keys);
+    for (i = 0; i < n; ++i) {
+        PyObject *key = PyTuple_GET_ITEM(block_keys, i), *blk;
+        if (!PyUnicode_CheckExact(key)) return -1;
+        blk = PyDict_GetItemWithError(s->blocks, key);
+        if (blk == NULL) {
+            if (PyErr_Occurred()) return -1;
+        } else if (!PyODict_CheckExact(blk)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_str_tuple(PyObject *t) {
+    Py_ssize_t i;
+    if (!PyTuple_CheckExact(t)) return -1;
+    for (i = 0; i < PyTuple_GET_SIZE(t); ++i) {
+        if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(t, i))) return -1;
+    }
+    return 0;
+}
+
+/* MemoryLinkState._index (after check_blocks); -1 with an exception set */
+static int do_index(const state_t *s, PyObject *did, PyObject *block_keys, PyObject *now_obj) {
+    Py_ssize_t i, n = PyTuple_GET_SIZE(block_keys);
+    for (i = 0; i < n; ++i) {
+        PyObject *key = PyTuple_GET_ITEM(block_keys, i), *blk, *v;
+        blk = PyDict_GetItemWithError(s->blocks, key);
+        if (blk == NULL) {
+            if (PyErr_Occurred()) return -1;
+            blk = PyODict_New();
+            if (blk == NULL) return -1;
+            if (PyODict_SetItem(s->blocks, key, blk) != 0) {
+                Py_DECREF(blk);
+                return -1;
+            }
+            Py_DECREF(blk); /* held by blocks */
+            if (PyODict_SetItem(blk, did, Py_None) != 0) return -1;
+            /* blocks[key] was appended: already at the end */
+        } else {
+            v = PyDict_GetItemWithError(blk, did);
+            if (v == NULL) {
+                if (PyErr_Occurred() || PyODict_SetItem(blk, did, Py_None) != 0) return -1;
+            } else {
+                if (v != Py_None && PyODict_SetItem(blk, did, Py_None) != 0) return -1;
+                if (move_to_end(blk, did) != 0) return -1;
+            }
+            if (move_to_end(s->blocks, key) != 0) return -1;
+        }
+        while (PyDict_GET_SIZE(blk) > s->cap) { /* the oldest out; a live one counted */
+            PyObject *a[2] = {blk, Py_False}, *pair, *orec;
+            pair = PyObject_Vectorcall(OD_popitem, a, 2, NULL);
+            if (pair == NULL) return -1;
+            orec = PyDict_GetItemWithError(s->devices, PyTuple_GET_ITEM(pair, 0));
+            Py_DECREF(pair);
+            if (orec == NULL) {
+                if (PyErr_Occurred()) return -1;
+                continue;
+            }
+            {
+                PyObject *t = PyObject_GetItem(orec, K_t), *diff, *ev, *ev2;
+                int live;
+                if (t == NULL) return -1;
+                diff = PyNumber_Subtract(now_obj, t);
+                Py_DECREF(t);
+                if (diff == NULL) return -1;
+                live = PyObject_RichCompareBool(diff, s->ttl_obj, Py_LE);
+                Py_DECREF(diff);
+                if (live < 0) return -1;
+                if (!live) continue;
+                if ((ev = PyObject_GetAttr(s->self, A_evictions)) == NULL) return -1;
+                ev2 = PyNumber_Add(ev, I_one);
+                Py_DECREF(ev);
+                if (ev2 == NULL || PyObject_SetAttr(s->self, A_evictions, ev2) != 0) {
+                    Py_XDECREF(ev2);
+                    return -1;
+                }
+                Py_DECREF(ev2);
+            }
+        }
+    }
+    return 0;
+}
+
+/* MemoryLinkState._bound: only its size checks here; the eviction itself (rare) is the reference's */
+static int do_bound(const state_t *s) {
+    int64_t lim = s->limit;
+    PyObject *r;
+    if (PyDict_GET_SIZE(s->devices) <= lim && PyDict_GET_SIZE(s->exact) <= 4 * lim &&
+        PyDict_GET_SIZE(s->blocks) <= 4 * lim && PyDict_GET_SIZE(s->fam) <= lim &&
+        PyDict_GET_SIZE(PyList_GET_ITEM(s->glob, 1)) <= 8 * lim)
+        return 0;
+    r = PyObject_CallMethodNoArgs(s->self, A_bound);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* ---- touch ---------------------------------------------------------------------------------------------- */
+typedef struct {
+    PyObject *rec, *did, *n_obj;
+    int64_t t;
+} touch_t;
+
+/* the checks of a touch: 0 ok, -1 hand over */
+static int touch_check(const state_t *s, PyObject *rec, PyObject *fp_ids, PyObject *block_keys, PyObject *ip,
+                       int64_t now, touch_t *tc) {
+    int c;
+    if (!PyDict_CheckExact(rec) || as_i64(item(rec, K_t), &tc->t) != 0) return -1;
+    if ((tc->n_obj = item(rec, K_n)) == NULL || !PyLong_CheckExact(tc->n_obj)) return -1;
+    if ((tc->did = item(rec, K_id)) == NULL || !PyUnicode_CheckExact(tc->did)) return -1;
+    if (!PyLong_CheckExact(ip) || now >= TBOUND || now <= -TBOUND) return -1;
+    if (check_str_tuple(fp_ids) != 0 || check_blocks(s, block_keys) != 0) return -1;
+    c = PyDict_Contains(s->devices, tc->did); /* the reference's move_to_end raises KeyError without it */
+    if (c <= 0) return -1;
+    tc->rec = rec;
+    return 0;
+}
+
+static int touch_do(const state_t *s, const touch_t *tc, PyObject *fp_ids, PyObject *block_keys, PyObject *ndev,
+                    PyObject *ip, PyObject *now_obj, int64_t now) {
+    PyObject *n1;
+    Py_ssize_t i;
+    if (now > tc->t && PyDict_SetItem(tc->rec, K_t, now_obj) != 0) return -1;
+    if ((n1 = PyNumber_Add(tc->n_obj, I_one)) == NULL) return -1;
+    if (PyDict_SetItem(tc->rec, K_n, n1) != 0) {
+        Py_DECREF(n1);
+        return -1;
+    }
+    Py_DECREF(n1);
+    if (PyObject_IsTrue(ip) && PyDict_SetItem(tc->rec, K_ip, ip) != 0) return -1; /* `if ip:` (an exact int) */
+    if (move_to_end(s->devices, tc->did) != 0) return -1;
+    for (i = 0; i < PyTuple_GET_SIZE(fp_ids); ++i) {
+        PyObject *fid = PyTuple_GET_ITEM(fp_ids, i);
+        int c = PyDict_Contains(s->exact, fid);
+        if (c < 0) return -1;
+        if (c) {
+            if (move_to_end(s->exact, fid) != 0) return -1;
+        } else {
+            PyObject *hit = PyList_New(2);
+            if (hit == NULL) return -1;
+            Py_INCREF(tc->did);
+            Py_INCREF(ndev);
+            PyList_SET_ITEM(hit, 0, tc->did);
+            PyList_SET_ITEM(hit, 1, ndev);
+            c = PyODict_SetItem(s->exact, fid, hit);
+            Py_DECREF(hit);
+            if (c != 0) return -1;
+        }
+    }
+    if (do_index(s, tc->did, block_keys, now_obj) != 0) return -1;
+    return do_bound(s);
+}
+
+static PyObject *ls_touch(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    state_t s;
+    touch_t tc;
+    int64_t now;
+    PyObject *res = NULL;
+    (void)mod;
+    s.dict = NULL;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "touch(state, rec, fp_ids, block_keys, ndev, ip, now)");
+        return NULL;
+    }
+    if (as_i64(args[6], &now) != 0 || !PyLong_CheckExact(args[6]) || state_load(args[0], &s) != 0 ||
+        touch_check(&s, args[1], args[2], args[3], args[5], now, &tc) != 0) {
+        state_release(&s);
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    if (touch_do(&s, &tc, args[2], args[3], args[4], args[5], args[6], now) == 0) res = Py_NewRef(Py_True);
+    state_release(&s);
+    return res;
+}
+
+/* ---- write ---------------------------------------------------------------------------------------------- */
+typedef struct {
+    PyObject *rec, *did, *fp_ids, *block_keys, *ndev, *fam, *fam_keys, *glob_keys;
+    int new_device;
+} plan_t;
+
+/* the checks of a write: 0 ok, -1 hand over */
+static int write_check(const state_t *s, const plan_t *p, PyObject **did) {
+    PyObject *f;
+    if (!PyDict_Check(p->rec) || (*did = item(p->rec, K_id)) == NULL || !PyUnicode_CheckExact(*did)) return -1;
+    if (check_str_tuple(p->fp_ids) != 0 || check_blocks(s, p->block_keys) != 0) return -1;
+    if (!PyUnicode_CheckExact(p->fam) || !PyTuple_CheckExact(p->fam_keys) || !PyTuple_CheckExact(p->glob_keys))
+        return -1;
+    if (PyTuple_GET_SIZE(p->fam_keys) || p->new_device) {
+        f = PyDict_GetItemWithError(s->fam, p->fam);
+        if (f == NULL) {
+            if (PyErr_Occurred()) return -1;
+        } else if (!PyList_CheckExact(f) || PyList_GET_SIZE(f) != 2 || !PyLong_CheckExact(PyList_GET_ITEM(f, 0)) ||
+                   !PyDict_CheckExact(PyList_GET_ITEM(f, 1))) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* counts[k] = counts.get(k, 0) + 1 (then counts.move_to_end(k) for an OrderedDict) */
+static int count_up(PyObject *counts, PyObject *k, int ordered) {
+    PyObject *v = PyDict_GetItemWithError(counts, k), *v1;
+    int r;
+    if (v == NULL) {
+        if (PyErr_Occurred()) return -1;
+        v1 = Py_NewRef(I_one);
+    } else if ((v1 = PyNumber_Add(v, I_one)) == NULL) {
+        return -1;
+    }
+    r = ordered ? set_to_end(counts, k, v1) : PyDict_SetItem(counts, k, v1);
+    Py_DECREF(v1);
+    return r;
+}
+
+static int write_do(const state_t *s, const plan_t *p, PyObject *did, PyObject *now_obj) {
+    Py_ssize_t i;
+    if (set_to_end(s->devices, did, p->rec) != 0) return -1;
+    for (i = 0; i < PyTuple_GET_SIZE(p->fp_ids); ++i) {
+        PyObject *hit = PyList_New(2);
+        int r;
+        if (hit == NULL) return -1;
+        Py_INCREF(did);
+        Py_INCREF(p->ndev);
+        PyList_SET_ITEM(hit, 0, did);
+        PyList_SET_ITEM(hit, 1, p->ndev);
+        r = set_to_end(s->exact, PyTuple_GET_ITEM(p->fp_ids, i), hit);
+        Py_DECREF(hit);
+        if (r != 0) return -1;
+    }
+    if (do_index(s, did, p->block_keys, now_obj) != 0) return -1;
+    if (PyTuple_GET_SIZE(p->fam_keys) || p->new_device) {
+        PyObject *f = PyDict_GetItemWithError(s->fam, p->fam), *counts;
+        if (f == NULL) {
+            PyObject *c0;
+            if (PyErr_Occurred()) return -1;
+            if ((c0 = PyDict_New()) == NULL) return -1;
+            f = Py_BuildValue("[iN]", 0, c0);
+            if (f == NULL || PyODict_SetItem(s->fam, p->fam, f) != 0) {
+                Py_XDECREF(f);
+                return -1;
+            }
+            Py_DECREF(f); /* held by fam; already at the end */
+        } else if (move_to_end(s->fam, p->fam) != 0) {
+            return -1;
+        }
+        if (p->new_device) {
+            PyObject *n1 = PyNumber_Add(PyList_GET_ITEM(f, 0), I_one);
+            if (n1 == NULL || PyList_SetItem(f, 0, n1) != 0) return -1;
+        }
+        counts = PyList_GET_ITEM(f, 1);
+        for (i = 0; i < PyTuple_GET_SIZE(p->fam_keys); ++i) {
+            if (count_up(counts, PyTuple_GET_ITEM(p->fam_keys, i), 0) != 0) return -1;
+        }
+    }
+    if (PyTuple_GET_SIZE(p->glob_keys) || p->new_device) {
+        PyObject *g = PyList_GET_ITEM(s->glob, 1);
+        if (p->new_device) {
+            PyObject *n1 = PyNumber_Add(PyList_GET_ITEM(s->glob, 0), I_one);
+            if (n1 == NULL || PyList_SetItem(s->glob, 0, n1) != 0) return -1;
+        }
+        for (i = 0; i < PyTuple_GET_SIZE(p->glob_keys); ++i) {
+            if (count_up(g, PyTuple_GET_ITEM(p->glob_keys, i), 1) != 0) return -1;
+        }
+    }
+    return do_bound(s);
+}
+
+static PyObject *ls_write(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    state_t s;
+    plan_t p;
+    PyObject *did = NULL, *res = NULL;
+    int64_t now;
+    int nd;
+    (void)mod;
+    s.dict = NULL;
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError,
+                        "write(state, rec, fp_ids, block_keys, ndev, new_device, fam, fam_keys, glob_keys, now)");
+        return NULL;
+    }
+    p.rec = args[1];
+    p.fp_ids = args[2];
+    p.block_keys = args[3];
+    p.ndev = args[4];
+    p.fam = args[6];
+    p.fam_keys = args[7];
+    p.glob_keys = args[8];
+    nd = PyBool_Check(args[5]) ? args[5] == Py_True : -1;
+    p.new_device = nd;
+    if (nd < 0 || !PyLong_CheckExact(args[9]) || as_i64(args[9], &now) != 0 || state_load(args[0], &s) != 0 ||
+        write_check(&s, &p, &did) != 0) {
+        state_release(&s);
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    if (write_do(&s, &p, did, args[9]) == 0) res = Py_NewRef(Py_True);
+    state_release(&s);
+    return res;
+}
+
+/* ---- link ----------------------------------------------------------------------------------------------- */
+typedef struct {
+    PyObject *fp, *canonical, *comps_obj, *family;  /* owned */
+    int64_t comps[NCOMP];                           /* read on demand (fpl_comps) */
+    int have_comps;
+    int mobile;
+    int have_versions;
+    PyObject *ver_obj[3];                           /* owned: os, browser, app version objects */
+    version_t ver[3];
+} fpl_t;
+
+static void fpl_release(fpl_t *f) {
+    int i;
+    Py_CLEAR(f->canonical);
+    Py_CLEAR(f->comps_obj);
+    Py_CLEAR(f->family);
+    for (i = 0; i < 3; ++i) Py_CLEAR(f->ver_obj[i]);
+}
+
+static PyObject *getattr_clear(PyObject *o, PyObject *name) {
+    PyObject *v = PyObject_GetAttr(o, name);
+    if (v == NULL) PyErr_Clear();
+    return v;
+}
+
+/* what every path reads: family (interned), components, mobile; 0 ok, -1 hand over */
+static int fpl_read(PyObject *fp, fpl_t *f) {
+    PyObject *o;
+    Py_ssize_t i;
+    int t;
+    memset(f, 0, sizeof(*f));
+    f->fp = fp;
+    if ((f->family = getattr_clear(fp, A_family)) == NULL || !PyUnicode_CheckExact(f->family)) return -1;
+    PyUnicode_InternInPlace(&f->family);
+    if ((f->comps_obj = getattr_clear(fp, A_components)) == NULL || !PyTuple_CheckExact(f->comps_obj) ||
+        PyTuple_GET_SIZE(f->comps_obj) != NCOMP)
+        return -1;
+    for (i = 0; i < NCOMP; ++i) {
+        if (!PyLong_CheckExact(PyTuple_GET_ITEM(f->comps_obj, i))) return -1;
+    }
+    if ((o = getattr_clear(fp, A_mobile)) == NULL) return -1;
+    t = PyObject_IsTrue(o);
+    Py_DECREF(o);
+    if (t < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    f->mobile = t;
+    return 0;
+}
+
+/* the components as int64 (read once, when a path needs their values) */
+static int fpl_comps(fpl_t *f) {
+    Py_ssize_t i;
+    if (f->have_comps) return 0;
+    for (i = 0; i < NCOMP; ++i) {
+        if (as_i64(PyTuple_GET_ITEM(f->comps_obj, i), &f->comps[i]) != 0) return -1;
+    }
+    f->have_comps = 1;
+    return 0;
+}
+
+/* the canonical versions (tuples or None), for _ahead and make_record */
+static int fpl_versions(fpl_t *f) {
+    PyObject *names[3] = {A_os_version, A_browser_version, A_app_version};
+    int i;
+    if (f->have_versions) return 0;
+    if ((f->canonical = getattr_clear(f->fp, A_canonical)) == NULL) return -1;
+    for (i = 0; i < 3; ++i) {
+        PyObject *o = getattr_clear(f->canonical, names[i]);
+        if (o == NULL) return -1;
+        f->ver_obj[i] = o;
+        if (!(o == Py_None || PyTuple_CheckExact(o)) || read_version(o, &f->ver[i], 0) != 0) return -1;
+    }
+    f->have_versions = 1;
+    return 0;
+}
+
+/* linker._ahead(rec, fp): 1 ahead, 0 not, -1 hand over */
+static int ahead(fpl_t *f, PyObject *rec) {
+    PyObject *keys[3] = {K_ov, K_bv, K_av};
+    int i;
+    if (fpl_versions(f) != 0) return -1;
+    for (i = 0; i < 3; ++i) {
+        PyObject *o = item(rec, keys[i]);
+        version_t old;
+        if (o == NULL) return -1;
+        if (f->ver[i].none || o == Py_None) continue;
+        if (read_version(o, &old, 0) != 0) return -1;
+        if (!version_ge(&f->ver[i], &old)) return 1; /* tuple(old) > tuple(new) */
+    }
+    return 0;
+}
+
+/* DeviceLinker._popularity (glob = 1: the linker counts nothing over all families); 0 ok, -1 hand over */
+static int popularity(fpl_t *f, PyObject *pop_keys, int64_t fam_n, PyObject *counts, int64_t ndev, int known,
+                      int64_t min_family, double prior, double *out) {
+    int64_t k = known ? 1 : 0, n = fam_n - k, c;
+    double est = 1.0, others, pop;
+    Py_ssize_t i;
+    if (fam_n >= NBOUND || fam_n <= -NBOUND || ndev >= NBOUND || ndev <= -NBOUND) return -1;
+    if (n > 0) {
+        others = (double)n;
+        for (i = 0; i < PyTuple_GET_SIZE(pop_keys); ++i) {
+            PyObject *v = counts != NULL ? PyDict_GetItemWithError(counts, PyTuple_GET_ITEM(pop_keys, i)) : NULL;
+            if (v == NULL) {
+                if (PyErr_Occurred()) {
+                    PyErr_Clear();
+                    return -1;
+                }
+                c = 0;
+            } else if (!PyLong_CheckExact(v) || as_i64(v, &c) != 0 || c >= NBOUND || c <= -NBOUND) {
+                return -1;
+            }
+            c -= k;
+            if (c <= 0) {
+                others = 0.0;
+                break;
+            }
+            others *= (double)c / (double)n;
+        }
+        est += others;
+    }
+    pop = est > (double)ndev ? est : (double)ndev;
+    if (pop < 1.0) pop = 1.0;
+    if (f->mobile && n < min_family && pop < prior) {
+        if (fpl_comps(f) != 0) return -1;
+        if (!f->comps[ID_POS[0]] && !f->comps[ID_POS[1]] && !f->comps[ID_POS[2]]) pop = prior;
+    }
+    *out = pop;
+    return 0;
+}
+
+/* round(x, 3) as Python computes it (new reference), remembered per x: a stream sees few distinct values */
+#define ROUND_SLOTS 256
+static struct {
+    double x;
+    PyObject *r;
+} round_memo[ROUND_SLOTS];
+
+static PyObject *round3(double x) {
+    uint64_t bits;
+    size_t h;
+    PyObject *f, *r;
+    memcpy(&bits, &x, sizeof bits);
+    h = (size_t)((bits * 0x9E3779B97F4A7C15ull) >> 56);
+    if (round_memo[h].r != NULL && memcmp(&round_memo[h].x, &x, sizeof x) == 0) return Py_NewRef(round_memo[h].r);
+    if ((f = PyFloat_FromDouble(x)) == NULL) return NULL;
+    r = PyObject_CallMethodOneArg(f, M_round, I_three);
+    Py_DECREF(f);
+    if (r == NULL || !PyFloat_CheckExact(r)) return r;
+    Py_XSETREF(round_memo[h].r, Py_NewRef(r));
+    round_memo[h].x = x;
+    return r;
+}
+
+/* linker._changes(fp, rec): the changed names and the family count keys of the changed positions
+ * (DeviceLinker.stat_keys(fp, pos)[0]); 0 ok, -1 hand over (nothing set) */
+static int changes(fpl_t *f, PyObject *rec, PyObject **names_out, PyObject **keys_out) {
+    PyObject *c = item(rec, K_c), *r, *rend, *names = NULL, *keys = NULL;
+    int64_t rc[NCOMP], rr, fr;
+    Py_ssize_t i, nn = 0, nk = 0;
+    int pos[NCOMP + 1], np = 0;
+    if (c == NULL || !PyList_CheckExact(c) || PyList_GET_SIZE(c) != NCOMP || fpl_comps(f) != 0) return -1;
+    for (i = 0; i < NCOMP; ++i) {
+        if (as_i64(PyList_GET_ITEM(c, i), &rc[i]) != 0) return -1;
+    }
+    if ((r = item(rec, K_r)) == NULL || as_i64(r, &rr) != 0) return -1;
+    if ((rend = getattr_clear(f->fp, A_renderer)) == NULL) return -1;
+    if (as_i64(rend, &fr) != 0) {
+        Py_DECREF(rend);
+        return -1;
+    }
+    if (fr >= ((int64_t)1 << 58) || fr <= -((int64_t)1 << 58)) {
+        Py_DECREF(rend);
+        return -1;
+    }
+    for (i = 0; i < NCOMP; ++i) {
+        if (f->comps[i] >= ((int64_t)1 << 58) || f->comps[i] <= -((int64_t)1 << 58)) {
+            Py_DECREF(rend);
+            return -1;
+        }
+        if (f->comps[i] != rc[i]) pos[np++] = (int)i;
+    }
+    if (fr != rr) pos[np++] = RENDERER_SLOT;
+    names = PyTuple_New(np);
+    for (i = 0; i < np; ++i) nk += pos[i] == RENDERER_SLOT ? fr != 0 : f->comps[pos[i]] != 0;
+    keys = PyTuple_New(nk);
+    if (names == NULL || keys == NULL) goto fail;
+    for (i = 0; i < np; ++i) {
+        PyObject *nm = pos[i] == RENDERER_SLOT ? S_renderer : PyTuple_GET_ITEM(NAMES, pos[i]);
+        int64_t v = pos[i] == RENDERER_SLOT ? fr : f->comps[pos[i]];
+        PyTuple_SET_ITEM(names, i, Py_NewRef(nm));
+        if (v) {
+            PyObject *kv = PyLong_FromLongLong((long long)(v * 16 + pos[i]));
+            if (kv == NULL) goto fail;
+            PyTuple_SET_ITEM(keys, nn++, kv);
+        }
+    }
+    (void)nn;
+    Py_DECREF(rend);
+    *names_out = names;
+    *keys_out = keys;
+    return 0;
+fail:
+    Py_DECREF(rend);
+    Py_XDECREF(names);
+    Py_XDECREF(keys);
+    PyErr_Clear();
+    return -1;
+}
+
+/* linkfeatures._shared_list(v) if v else None (new reference; NULL with an exception set) */
+static PyObject *shared_list(PyObject *v) {
+    PyObject *hit;
+    if (v == Py_None || PyTuple_GET_SIZE(v) == 0) return Py_NewRef(Py_None);
+    hit = PyDict_GetItemWithError(LISTS, v);
+    if (hit != NULL) return Py_NewRef(hit);
+    if (PyErr_Occurred()) return NULL;
+    return PyObject_CallOneArg(SHARED_LIST, v);
+}
+
+/* linkfeatures.make_record(fp, did, now, prev, ip) (new reference; NULL: hand over, nothing set) */
+static PyObject *make_record(fpl_t *f, PyObject *did, PyObject *now_obj, int64_t now, PyObject *prev,
+                             PyObject *ip, PyObject *fp_id) {
+    PyObject *rec = NULL, *bf = NULL, *o = NULL;
+    PyObject *vals[16];
+    int i, nv = 0;
+    static PyObject **keys[16] = {&K_id, &K_fp, &K_fam, &K_bf, &K_ov, &K_bv, &K_av, &K_c,
+                                  &K_r, &K_fs, &K_fn, &K_lg, &K_ip, &K_f, &K_t, &K_n};
+    int64_t pt;
+    if (fpl_versions(f) != 0) return NULL;
+    if ((bf = getattr_clear(f->canonical, A_browser_family)) == NULL) return NULL;
+    if (PyUnicode_CheckExact(bf)) PyUnicode_InternInPlace(&bf);
+    vals[nv++] = Py_NewRef(did);
+    vals[nv++] = Py_NewRef(fp_id);
+    vals[nv++] = Py_NewRef(f->family);
+    vals[nv++] = bf;
+    for (i = 0; i < 3; ++i) {
+        if ((o = shared_list(f->ver_obj[i])) == NULL) goto fail;
+        vals[nv++] = o;
+    }
+    if ((vals[nv++] = PySequence_List(f->comps_obj)) == NULL) goto fail;
+#define ATTR_INT(name)                                                                         \
+    if ((o = getattr_clear(f->fp, name)) == NULL || !PyLong_CheckExact(o)) { Py_XDECREF(o); goto fail; } \
+    vals[nv++] = o;
+#define ATTR_LIST(name)                                                                        \
+    if ((o = getattr_clear(f->fp, name)) == NULL || !PyTuple_CheckExact(o)) { Py_XDECREF(o); goto fail; } \
+    vals[nv] = PySequence_List(o);                                                             \
+    Py_DECREF(o);                                                                              \
+    if (vals[nv++] == NULL) goto fail;
+    ATTR_INT(A_renderer)
+    ATTR_LIST(A_fonts_sketch)
+    ATTR_INT(A_font_count)
+    ATTR_LIST(A_lang_items)
+#undef ATTR_INT
+#undef ATTR_LIST
+    if (prev == NULL) {
+        vals[nv++] = Py_NewRef(PyObject_IsTrue(ip) ? ip : I_zero);
+        vals[nv++] = Py_NewRef(now_obj);
+        vals[nv++] = Py_NewRef(now_obj);
+        vals[nv++] = Py_NewRef(I_one);
+    } else {
+        PyObject *pip = item(prev, K_ip), *pf = item(prev, K_f), *ptobj = item(prev, K_t), *pn = item(prev, K_n);
+        if (pip == NULL || pf == NULL || ptobj == NULL || pn == NULL || !PyLong_CheckExact(pn) ||
+            !PyLong_CheckExact(ptobj) || as_i64(ptobj, &pt) != 0)
+            goto fail;
+        vals[nv++] = Py_NewRef(PyObject_IsTrue(ip) ? ip : pip);
+        vals[nv++] = Py_NewRef(pf);
+        vals[nv++] = Py_NewRef(now > pt ? now_obj : ptobj); /* max(prev["t"], now) */
+        if ((vals[nv++] = PyNumber_Add(pn, I_one)) == NULL) goto fail;
+    }
+    if ((rec = _PyDict_NewPresized(16)) == NULL) goto fail;
+    for (i = 0; i < 16; ++i) {
+        if (PyDict_SetItem(rec, *keys[i], vals[i]) != 0) goto fail;
+    }
+    for (i = 0; i < nv; ++i) Py_DECREF(vals[i]);
+    return rec;
+fail:
+    for (i = 0; i < nv; ++i) Py_DECREF(vals[i]);
+    Py_XDECREF(rec);
+    PyErr_Clear();
+    return NULL;
+}
+
+/* whether a block holds a live device other than ``skip`` (the reference's walk, stopped at its first find):
+ * 1 yes, 0 no, -1 hand over */
+static int any_live(const state_t *s, PyObject *block_keys, PyObject *skip, int64_t now) {
+    Py_ssize_t i;
+    for (i = 0; i < PyTuple_GET_SIZE(block_keys); ++i) {
+        PyObject *blk = PyDict_GetItemWithError(s->blocks, PyTuple_GET_ITEM(block_keys, i)), *it, *did;
+        int found = 0;
+        if (blk == NULL) {
+            if (PyErr_Occurred()) return -1;
+            continue;
+        }
+        if (!PyODict_CheckExact(blk)) return -1;
+        if (PyDict_GET_SIZE(blk) == 0) continue;
+        if ((it = PyObject_CallMethodNoArgs(blk, M_reversed)) == NULL) return -1;
+        while (!found && (did = PyIter_Next(it)) != NULL) {
+            PyObject *rec;
+            int64_t t;
+            if (!PyUnicode_CheckExact(did)) {
+                Py_DECREF(did);
+                Py_DECREF(it);
+                return -1;
+            }
+            if (skip != NULL && (did == skip || PyUnicode_Compare(did, skip) == 0)) {
+                Py_DECREF(did);
+                continue;
+            }
+            rec = PyDict_GetItemWithError(s->devices, did);
+            Py_DECREF(did);
+            if (rec == NULL) {
+                if (PyErr_Occurred()) break;
+                continue;
+            }
+            if (!PyDict_CheckExact(rec) || as_i64(item(rec, K_t), &t) != 0 || t >= TBOUND || t <= -TBOUND) {
+                Py_DECREF(it);
+                return -1;
+            }
+            found = now - t <= s->ttl;
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) return -1;
+        if (found) return 1;
+    }
+    return 0;
+}
+
+static int str_eq(PyObject *a, PyObject *b) { /* 1 equal, 0 not, -1 hand over (both must be str) */
+    int c;
+    if (a == b) return 1;
+    if (!PyUnicode_CheckExact(a) || !PyUnicode_CheckExact(b)) return -1;
+    c = PyUnicode_Compare(a, b);
+    if (c == -1 && PyErr_Occurred()) return -1;
+    return c == 0;
+}
+
+/* (did, conf, changed, new, how): new reference */
+static PyObject *result(PyObject *did, PyObject *conf, PyObject *changed, int new_device, PyObject *how) {
+    return PyTuple_Pack(5, did, conf, changed, new_device ? Py_True : Py_False, how);
+}
+
+/* the class-record paths (b) and (c): record, write, result; NULL with hand_over = 1: nothing changed */
+static PyObject *to_class(const state_t *s, fpl_t *f, PyObject *keys, PyObject *sh, PyObject *ndev, double pop,
+                          int new_fp, PyObject *now_obj, int64_t now, PyObject *ip, int *hand_over) {
+    PyObject *ids = PyTuple_GET_ITEM(keys, 0), *key = PyTuple_GET_ITEM(keys, 4), *class_id = PyTuple_GET_ITEM(keys, 7);
+    PyObject *did, *changed = NULL, *fk = NULL, *rec = NULL, *fp_ids = NULL, *conf = NULL, *res = NULL;
+    plan_t p;
+    PyObject *pdid;
+    Py_ssize_t i, n = PyTuple_GET_SIZE(ids);
+    *hand_over = 1;
+    if (sh != NULL) {
+        did = item(sh, K_id);
+        if (did == NULL || !PyUnicode_CheckExact(did) || changes(f, sh, &changed, &fk) != 0) return NULL;
+    } else {
+        did = class_id;
+        changed = PyTuple_New(0);
+        fk = Py_NewRef(PyTuple_GET_ITEM(keys, 2)); /* fam_keys = stat_keys(fp) */
+        if (changed == NULL) goto out;
+    }
+    if ((rec = make_record(f, did, now_obj, now, sh, ip, PyTuple_GET_ITEM(ids, 0))) == NULL) goto out;
+    if ((fp_ids = PyTuple_New(n + 1)) == NULL) goto out;
+    for (i = 0; i < n; ++i) PyTuple_SET_ITEM(fp_ids, i, Py_NewRef(PyTuple_GET_ITEM(ids, i)));
+    PyTuple_SET_ITEM(fp_ids, n, Py_NewRef(key));
+    p.rec = rec;
+    p.fp_ids = fp_ids;
+    p.block_keys = PyTuple_GET_ITEM(keys, 1);
+    p.ndev = ndev;
+    p.fam = f->family;
+    /* the class-join of an exact hit (b) writes no counts; a new fingerprint (c) counts its changed values */
+    p.fam_keys = new_fp ? fk : PyTuple_GET_ITEM(keys, 3);
+    p.glob_keys = PyTuple_GET_ITEM(keys, 3);
+    p.new_device = new_fp && sh == NULL;
+    if (write_check(s, &p, &pdid) != 0) goto out;
+    if ((conf = round3(1.0 / (CLASS_POPULARITY > pop ? CLASS_POPULARITY : pop))) == NULL) goto out;
+    *hand_over = 0; /* from here on the state changes: an error is raised, not handed over */
+    if (write_do(s, &p, pdid, now_obj) != 0) goto out;
+    res = result(did, conf, changed, p.new_device, S_shared);
+out:
+    if (*hand_over) PyErr_Clear();
+    Py_XDECREF(changed);
+    Py_XDECREF(fk);
+    Py_XDECREF(rec);
+    Py_XDECREF(fp_ids);
+    Py_XDECREF(conf);
+    return res;
+}
+
+/* (d) the candidates decide: walk the blocks, score them (the linker's best_candidate), then link to the best
+ * (the model) or create a new device; NULL with hand_over = 1: nothing changed (an exception from the walk or
+ * the scoring is raised, the state untouched, as the reference raises it from the same calls) */
+static PyObject *by_candidates(const state_t *s, fpl_t *f, PyObject *keys, PyObject *skip, PyObject *ndev, double pop,
+                               PyObject *now_obj, int64_t now, PyObject *ip, PyObject *const *cb, double link_p,
+                               int *hand_over) {
+    PyObject *ids = PyTuple_GET_ITEM(keys, 0), *cands = NULL, *best = NULL, *rec = NULL, *changed = NULL, *fk = NULL;
+    PyObject *did = NULL, *conf = NULL, *res = NULL, *pdid;
+    PyObject *wargs[6] = {s->blocks, PyTuple_GET_ITEM(keys, 1), s->devices, skip != NULL ? skip : Py_None, now_obj,
+                          s->ttl_obj};
+    PyObject *bargs[4] = {f->fp, NULL, now_obj, ip};
+    plan_t p;
+    double p1 = 0.0, c = 0.0;
+    int model = 0;
+    *hand_over = 1;
+    if (cb[0] == Py_None) return NULL;
+    if ((cands = PyObject_Vectorcall(cb[0], wargs, 6, NULL)) == NULL) goto raise;
+    if (!PyList_CheckExact(cands)) goto out; /* the compiled walk handed over: the reference walks */
+    bargs[1] = cands;
+    if ((best = PyObject_Vectorcall(cb[1], bargs, 4, NULL)) == NULL) goto raise;
+    if (best != Py_None) {
+        PyObject *pb, *rb;
+        if (!PyTuple_CheckExact(best) || PyTuple_GET_SIZE(best) != 2) goto out;
+        pb = PyTuple_GET_ITEM(best, 0);
+        rb = PyTuple_GET_ITEM(best, 1);
+        if (!PyFloat_CheckExact(pb) || !PyDict_CheckExact(rb)) goto out;
+        p1 = PyFloat_AS_DOUBLE(pb);
+        if (p1 >= link_p) {
+            model = 1;
+            if ((did = item(rb, K_id)) == NULL || !PyUnicode_CheckExact(did)) goto out;
+            Py_INCREF(did);
+            if (changes(f, rb, &changed, &fk) != 0) goto out;
+            if ((rec = make_record(f, did, now_obj, now, rb, ip, PyTuple_GET_ITEM(ids, 0))) == NULL) goto out;
+            c = p1 / pop;
+        }
+    }
+    if (!model) {
+        PyObject *nargs_[2] = {f->fp, now_obj};
+        if ((did = PyObject_Vectorcall(cb[2], nargs_, 2, NULL)) == NULL) goto raise;
+        if (!PyUnicode_CheckExact(did) || (changed = PyTuple_New(0)) == NULL) goto out;
+        fk = Py_NewRef(PyTuple_GET_ITEM(keys, 2));
+        if ((rec = make_record(f, did, now_obj, now, NULL, ip, PyTuple_GET_ITEM(ids, 0))) == NULL) goto out;
+        c = (1.0 - p1) / pop;
+    }
+    p.rec = rec;
+    p.fp_ids = ids;
+    p.block_keys = PyTuple_GET_ITEM(keys, 1);
+    p.ndev = ndev;
+    p.fam = f->family;
+    p.fam_keys = fk;
+    p.glob_keys = PyTuple_GET_ITEM(keys, 3);
+    p.new_device = !model;
+    if (write_check(s, &p, &pdid) != 0) goto out;
+    if ((conf = round3(c < 1.0 ? c : 1.0)) == NULL) goto out;
+    *hand_over = 0;
+    if (write_do(s, &p, pdid, now_obj) == 0) res = result(did, conf, changed, !model, model ? S_model : S_new);
+    goto out;
+raise:
+    *hand_over = 0;
+out:
+    if (*hand_over) PyErr_Clear();
+    Py_XDECREF(cands);
+    Py_XDECREF(best);
+    Py_XDECREF(rec);
+    Py_XDECREF(changed);
+    Py_XDECREF(fk);
+    Py_XDECREF(did);
+    Py_XDECREF(conf);
+    return res;
+}
+
+static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *state_obj, *fp, *keys, *now_obj, *ip, *ids, *class_id, *shared_key, *pop_keys;
+    PyObject *ex = NULL, *ex_ndev = NULL, *sh = NULL, *sh_ndev = NULL, *counts = NULL, *famrec, *res = NULL;
+    state_t s;
+    fpl_t f;
+    int64_t now, min_family, fam_n = 0, ndev;
+    double prior, pop;
+    int r, hand_over = 1;
+    Py_ssize_t i;
+    (void)mod;
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "link(state, fp, keys, now, ip, min_family_devices, mobile_prior, "
+                                         "link_probability, walk, best_candidate, new_device_id)");
+        return NULL;
+    }
+    state_obj = args[0];
+    fp = args[1];
+    keys = args[2];
+    now_obj = args[3];
+    ip = args[4];
+    memset(&f, 0, sizeof(f));
+    s.dict = NULL;
+    if (NAMES == NULL || !PyLong_CheckExact(now_obj) || as_i64(now_obj, &now) != 0 || now >= TBOUND ||
+        now <= -TBOUND || !PyLong_CheckExact(ip) || as_i64(args[5], &min_family) != 0 || !PyFloat_CheckExact(args[6]) ||
+        !PyFloat_CheckExact(args[7]) || !(args[8] == Py_None || PyCallable_Check(args[8])) ||
+        !PyCallable_Check(args[9]) || !PyCallable_Check(args[10]))
+        goto hand;
+    prior = PyFloat_AS_DOUBLE(args[6]);
+    if (!PyTuple_CheckExact(keys) || PyTuple_GET_SIZE(keys) != 9) goto hand;
+    ids = PyTuple_GET_ITEM(keys, 0);
+    shared_key = PyTuple_GET_ITEM(keys, 4);
+    pop_keys = PyTuple_GET_ITEM(keys, 6);
+    class_id = PyTuple_GET_ITEM(keys, 7);
+    if (check_str_tuple(ids) != 0 || PyTuple_GET_SIZE(ids) < 1 || !PyTuple_CheckExact(PyTuple_GET_ITEM(keys, 3)) ||
+        PyTuple_GET_SIZE(PyTuple_GET_ITEM(keys, 3)) != 0 || !PyUnicode_CheckExact(shared_key) ||
+        !PyTuple_CheckExact(pop_keys) || !PyUnicode_CheckExact(class_id) ||
+        !PyTuple_CheckExact(PyTuple_GET_ITEM(keys, 2)))
+        goto hand;
+    if (state_load(state_obj, &s) != 0 || fpl_read(fp, &f) != 0) goto hand;
+    /* read(): the exact match (first live of the ids), the class record, the family counts */
+    for (i = 0; i < PyTuple_GET_SIZE(ids); ++i) {
+        r = lookup_live(&s, PyTuple_GET_ITEM(ids, i), now, &ex, &ex_ndev);
+        if (r < 0) goto hand;
+        if (r) break;
+    }
+    if ((r = lookup_live(&s, shared_key, now, &sh, &sh_ndev)) < 0) goto hand;
+    famrec = PyDict_GetItemWithError(s.fam, f.family);
+    if (famrec != NULL) {
+        if (!PyList_CheckExact(famrec) || PyList_GET_SIZE(famrec) != 2 || as_i64(PyList_GET_ITEM(famrec, 0), &fam_n))
+            goto hand;
+        counts = PyList_GET_ITEM(famrec, 1);
+        if (!PyDict_Check(counts)) goto hand;
+    } else if (PyErr_Occurred()) {
+        goto hand;
+    }
+    /* decide() */
+    if (ex != NULL) {
+        PyObject *did = item(ex, K_id), *exfp;
+        int is_class, same_fp;
+        int64_t nd;
+        if (did == NULL || (is_class = str_eq(did, class_id)) < 0) goto hand;
+        if (!is_class) {
+            int a = ahead(&f, ex);
+            if (a < 0) goto hand;
+            if (a) goto no_exact; /* another device shows this fingerprint now */
+        }
+        if (!PyLong_CheckExact(ex_ndev) || as_i64(ex_ndev, &nd) != 0) goto hand;
+        if (popularity(&f, pop_keys, fam_n, counts, nd, 1, min_family, prior, &pop) != 0) goto hand;
+        if (is_class && pop < CLASS_POPULARITY) pop = CLASS_POPULARITY;
+        if (pop >= COMMON_POPULARITY && !is_class) { /* (b) joins its class record */
+            res = to_class(&s, &f, keys, sh, ex_ndev, pop, 0, now_obj, now, ip, &hand_over);
+            if (hand_over) goto hand;
+            goto done;
+        }
+        if ((exfp = item(ex, K_fp)) == NULL || (same_fp = str_eq(exfp, PyTuple_GET_ITEM(ids, 0))) < 0) goto hand;
+        if (same_fp || is_class) { /* (a) seen again */
+            touch_t tc;
+            PyObject *conf;
+            double c1 = 1.0 / pop;
+            if (touch_check(&s, ex, ids, PyTuple_GET_ITEM(keys, 1), ip, now, &tc) != 0) goto hand;
+            if ((conf = round3(c1 < 1.0 ? c1 : 1.0)) == NULL) goto hand;
+            hand_over = 0;
+            if (touch_do(&s, &tc, ids, PyTuple_GET_ITEM(keys, 1), ex_ndev, ip, now_obj, now) == 0) {
+                PyObject *empty = PyTuple_New(0);
+                if (empty != NULL)
+                    res = result(did, conf, empty,
+                                 0, PyFloat_AS_DOUBLE(conf) >= MIN_LINK_CONFIDENCE ? S_exact : S_shared);
+                Py_XDECREF(empty);
+            }
+            Py_DECREF(conf);
+            goto done;
+        }
+        goto hand; /* back to an earlier state of its own: the reference */
+    }
+no_exact:
+    /* a fingerprint not linked by its exact match: common -> its class record, else the candidates decide */
+    {
+        PyObject *ndev_obj;
+        int known;
+        if (ex != NULL) {
+            if (!PyLong_CheckExact(ex_ndev) || as_i64(ex_ndev, &ndev) != 0 || ndev >= NBOUND) goto hand;
+            ndev += 1;
+        } else {
+            ndev = 1;
+        }
+        known = any_live(&s, PyTuple_GET_ITEM(keys, 1), ex != NULL ? item(ex, K_id) : NULL, now);
+        if (known < 0) goto hand;
+        if (popularity(&f, pop_keys, fam_n, counts, ndev, known, min_family, prior, &pop) != 0) goto hand;
+        if ((ndev_obj = PyLong_FromLongLong((long long)ndev)) == NULL) goto hand;
+        if (pop < COMMON_POPULARITY) /* the model or a new device */
+            res = by_candidates(&s, &f, keys, ex != NULL ? item(ex, K_id) : NULL, ndev_obj, pop, now_obj, now, ip,
+                                args + 8, PyFloat_AS_DOUBLE(args[7]), &hand_over);
+        else
+            res = to_class(&s, &f, keys, sh, ndev_obj, pop, 1, now_obj, now, ip, &hand_over);
+        Py_DECREF(ndev_obj);
+        if (hand_over) goto hand;
+    }
+done:
+    fpl_release(&f);
+    state_release(&s);
+    return res;
+hand:
+    fpl_release(&f);
+    state_release(&s);
+    PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
+static PyObject *ls_configure(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs != 3 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != NCOMP || !PyCallable_Check(args[1]) ||
+        !PyDict_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "configure(volatile_attrs, shared_list, shared_lists)");
+        return NULL;
+    }
+    Py_XSETREF(NAMES, Py_NewRef(args[0]));
+    Py_XSETREF(SHARED_LIST, Py_NewRef(args[1]));
+    Py_XSETREF(LISTS, Py_NewRef(args[2]));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"touch", (PyCFunction)(void (*)(void))ls_touch, METH_FASTCALL,
+     "touch(state, rec, fp_ids, block_keys, ndev, ip, now) -> True, or None (hand over)."},
+    {"write", (PyCFunction)(void (*)(void))ls_write, METH_FASTCALL,
+     "write(state, rec, fp_ids, block_keys, ndev, new_device, fam, fam_keys, glob_keys, now) -> True, or None."},
+    {"link", (PyCFunction)(void (*)(void))ls_link, METH_FASTCALL,
+     "link(state, fp, keys, now, ip, min_family_devices, mobile_prior, link_probability, walk, best_candidate, "
+     "new_device_id) -> (device_id, confidence, changed, new, how), or None (hand over)."},
+    {"configure", (PyCFunction)(void (*)(void))ls_configure, METH_FASTCALL,
+     "configure(volatile_attrs, shared_list, shared_lists): the reference's names and version-list cache."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "linkstate",
+    "MemoryLinkState's bookkeeping and the linker's exact / class paths (reference: fingerprint/linkstate.py, "
+    "linker.py).",
+    -1, methods,
+};
+
+PyMODINIT_FUNC PyInit_linkstate(void) {
+    PyObject *m;
+#define INTERN(var, s) \
+    if ((var = PyUnicode_InternFromString(s)) == NULL) return NULL;
+    INTERN(K_id, "id") INTERN(K_fp, "fp") INTERN(K_fam, "fam") INTERN(K_bf, "bf") INTERN(K_ov, "ov")
+    INTERN(K_bv, "bv") INTERN(K_av, "av") INTERN(K_c, "c") INTERN(K_r, "r") INTERN(K_fs, "fs") INTERN(K_fn, "fn")
+    INTERN(K_lg, "lg") INTERN(K_ip, "ip") INTERN(K_f, "f") INTERN(K_t, "t") INTERN(K_n, "n")
+    INTERN(A_dict, "__dict__") INTERN(A_devices, "_devices") INTERN(A_exact, "_exact") INTERN(A_blocks, "_blocks")
+    INTERN(A_fam, "_fam") INTERN(A_glob, "_glob") INTERN(A_ttl, "ttl_ms") INTERN(A_cap, "max_per_block")
+    INTERN(A_max, "max_devices") INTERN(A_evictions, "live_evictions") INTERN(A_bound, "_bound")
+    INTERN(M_move_to_end, "move_to_end") INTERN(M_popitem, "popitem") INTERN(M_round, "__round__")
+    INTERN(M_reversed, "__reversed__")
+    INTERN(A_family, "family") INTERN(A_canonical, "canonical") INTERN(A_components, "components")
+    INTERN(A_renderer, "renderer") INTERN(A_fonts_sketch, "fonts_sketch") INTERN(A_font_count, "font_count")
+    INTERN(A_lang_items, "lang_items") INTERN(A_mobile, "mobile") INTERN(A_browser_family, "browser_family")
+    INTERN(A_os_version, "os_version") INTERN(A_browser_version, "browser_version")
+    INTERN(A_app_version, "app_version")
+    INTERN(S_exact, "exact") INTERN(S_shared, "shared") INTERN(S_model, "model") INTERN(S_new, "new") INTERN(S_renderer, "webgl_renderer")
+#undef INTERN
+    if ((I_zero = PyLong_FromLong(0)) == NULL || (I_one = PyLong_FromLong(1)) == NULL || (I_three = PyLong_FromLong(3)) == NULL) return NULL;
+    OD_move_to_end = PyObject_GetAttr((PyObject *)&PyODict_Type, M_move_to_end);
+    OD_popitem = PyObject_GetAttr((PyObject *)&PyODict_Type, M_popitem);
+    if (OD_move_to_end == NULL || OD_popitem == NULL) return NULL;
+    m = PyModule_Create(&moduledef);
+    if (m == NULL) return NULL;
+    /* (n components, renderer slot, resettable-id positions, MIN_LINK_CONFIDENCE, COMMON_POPULARITY,
+     * class popularity): the linker uses this module only when they equal its own */
+    if (PyModule_AddObject(m, "CONSTANTS",
+                           Py_BuildValue("(ii(iii)ddd)", NCOMP, RENDERER_SLOT, ID_POS[0], ID_POS[1], ID_POS[2],
+                                         MIN_LINK_CONFIDENCE, COMMON_POPULARITY, CLASS_POPULARITY)) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,296 @@
+"""The compiled link-state kernel (fraudscore/_core/linkstate.c) == the Python reference, bit for bit.
+
+``touch`` and ``write`` (MemoryLinkState's bookkeeping) on random plan sequences, and ``link`` (the exact
+hit, the class-record join and the class record of a new common fingerprint) on random event streams over
+small device pools -- twins, drift, expiry, full blocks and a full state are frequent -- against a linker
+built on the pure-Python reference: equal LinkResults and an equal final state (``to_dict``, in order).
+Inputs the kernel does not handle are handed over with the state untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fraudscore._core import PURE_PYTHON_ENV, load
+from fraudscore.fingerprint import DeviceLinker, Fingerprinter, MemoryLinkState
+from fraudscore.fingerprint.linker import new_device_id
+from fraudscore.fingerprint.linkstate import LinkPlan
+from fraudscore.keys import Keys
+
+core = load("linkstate")
+if core is None:  # pragma: no cover - only without the extension
+    if os.environ.get("CI") and not os.environ.get(PURE_PYTHON_ENV):
+        raise RuntimeError("the compiled linkstate module must be built in CI")
+    pytest.skip("the compiled linkstate module is not built", allow_module_level=True)
+
+FPR = Fingerprinter(Keys(b"test-secret-for-linkstate-kernel"))
+T0 = 1_767_225_600_000
+
+
+@contextmanager
+def pure_python():
+    old = os.environ.get(PURE_PYTHON_ENV)
+    os.environ[PURE_PYTHON_ENV] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[PURE_PYTHON_ENV]
+        else:
+            os.environ[PURE_PYTHON_ENV] = old
+
+
+def dump(state: MemoryLinkState) -> str:
+    """The whole state, order included (JSON keeps the order of every list and mapping)."""
+    return json.dumps(state.to_dict())
+
+
+# ---- touch / write --------------------------------------------------------------------------------------------
+plans = st.lists(st.tuples(
+    st.integers(0, 9),                                    # device
+    st.booleans(),                                        # touch (when the device is stored)
+    st.lists(st.integers(0, 5), min_size=1, max_size=3),  # fingerprint ids
+    st.lists(st.integers(0, 4), max_size=3),              # blocks
+    st.integers(1, 3),                                    # ndev
+    st.booleans(),                                        # new device
+    st.sampled_from(["f1", "f2", "f3"]),                  # family
+    st.lists(st.integers(0, 6), max_size=3),              # family count keys
+    st.lists(st.integers(0, 6), max_size=2),              # global count keys
+    st.sampled_from([0, 0, 5, 9]),                        # ip
+    st.integers(0, 40),                                   # time step
+), max_size=40)
+
+
+def apply(state, ops, use_reference):
+    now = T0
+    for dev, touch, fids, blks, ndev, new, fam, fk, gk, ip, step in ops:
+        now += step
+        did = f"d{dev}"
+        fp_ids = tuple(f"fp{i}" for i in fids)
+        block_keys = tuple(dict.fromkeys(f"b{i}" for i in blks))
+        rec = state._devices.get(did)
+        if touch and rec is not None:
+            if use_reference:
+                state._touch_reference(rec, fp_ids, block_keys, ndev, ip, now)
+            else:
+                assert core.touch(state, rec, fp_ids, block_keys, ndev, ip, now) is True
+        else:
+            rec = {"id": did, "fp": fp_ids[0], "t": now - step // 2, "n": 1, "ip": ip}
+            plan = LinkPlan(rec, fp_ids, block_keys, ndev, new, fam, tuple(fk), tuple(gk))
+            if use_reference:
+                state._write_reference(plan, now)
+            else:
+                assert core.write(state, rec, fp_ids, block_keys, ndev, new, fam, tuple(fk), tuple(gk), now) is True
+
+
+@settings(deadline=None)
+@given(plans, st.integers(1, 6), st.integers(1, 4), st.integers(5, 60))
+def test_touch_and_write_equal_the_reference(ops, max_devices, max_per_block, ttl):
+    states = [MemoryLinkState(max_devices=max_devices, max_per_block=max_per_block, ttl_ms=ttl) for _ in range(2)]
+    apply(states[0], ops, use_reference=False)
+    apply(states[1], ops, use_reference=True)
+    assert dump(states[0]) == dump(states[1])
+    assert states[0].live_evictions == states[1].live_evictions
+
+
+def test_touch_and_write_hand_over_what_they_do_not_handle():
+    state = MemoryLinkState()
+    rec = {"id": "d1", "fp": "fp1", "t": T0, "n": 1, "ip": 0}
+    state.write(LinkPlan(rec, ("fp1",), ("k",), 1, True, "f", (3,)), T0)
+    before = dump(state)
+    assert core.touch(state, {**rec, "t": 1.5}, ("fp1",), ("k",), 1, 0, T0) is None      # a float time
+    assert core.touch(state, {**rec, "id": "d9"}, ("fp1",), ("k",), 1, 0, T0) is None     # not stored
+    assert core.touch(state, rec, ["fp1"], ("k",), 1, 0, T0) is None                      # a list of ids
+    assert core.write(state, rec, ("fp1",), ("k",), 1, 1, "f", (), (), T0) is None        # new_device not a bool
+    assert core.write(state, rec, ("fp1",), (7,), 1, True, "f", (), (), T0) is None       # a block key not a str
+    state._fam["f"][1] = None                                                             # corrupt counts
+    assert core.write(state, rec, ("fp1",), ("k",), 1, True, "f", (3,), (), T0) is None
+    state._fam["f"][1] = {3: 1}
+    assert dump(state) == before
+
+
+# ---- link ------------------------------------------------------------------------------------------------------
+@st.composite
+def device(draw):
+    """A device from small pools: phones without a resettable id are twins of each other, desktops differ by a
+    few settings, app phones by their ids; versions drift up and down."""
+    kind = draw(st.sampled_from(["app", "web_android", "web_ios", "web_win"]))
+    minor = draw(st.integers(0, 2))
+    if kind == "app":
+        d = {"source": "app", "os": "android", "os_version": f"13.{minor}", "model": "X1", "manufacturer": "Xiaomi",
+             "screen": "1080x2400", "app_version": f"5.{draw(st.integers(0, 2))}.0"}
+        if draw(st.booleans()):
+            d["android_id"] = draw(st.sampled_from(["aa", "bb"]))
+    else:
+        ua = {"web_android": "Mozilla/5.0 (Linux; Android 13; X1) AppleWebKit/537.36 (KHTML, like Gecko) "
+                             f"Chrome/{120 + minor}.0.0.0 Mobile Safari/537.36",
+              "web_ios": f"Mozilla/5.0 (iPhone; CPU iPhone OS 17_{minor} like Mac OS X) AppleWebKit/605.1.15 "
+                         f"(KHTML, like Gecko) Version/17.{minor} Mobile/15E148 Safari/604.1",
+              "web_win": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                         f"Chrome/{120 + minor}.0.0.0 Safari/537.36"}[kind]
+        d = {"source": "web", "user_agent": ua, "platform": "Win32" if kind == "web_win" else "Linux",
+             "screen": draw(st.sampled_from(["1920x1080", "390x844"])), "color_depth": 24,
+             "webgl_renderer": draw(st.sampled_from([None, "ANGLE (Intel) D3D11-31.0.101.4017", "Apple GPU"])),
+             "canvas_hash": draw(st.sampled_from([None, "c1"])), "hardware_concurrency": 8}
+        if draw(st.booleans()):
+            d["fonts"] = draw(st.lists(st.sampled_from([f"Font {i}" for i in range(8)]), max_size=6, unique=True))
+    d["timezone"] = draw(st.sampled_from(["Asia/Shanghai", "Asia/Tokyo"]))
+    if draw(st.booleans()):
+        d["languages"] = ["zh-CN"]
+    return d
+
+
+@st.composite
+def streams(draw):
+    pool = [FPR.fingerprint(d) for d in draw(st.lists(device(), min_size=2, max_size=6))]
+    events = draw(st.lists(st.tuples(st.integers(0, len(pool) - 1), st.sampled_from([0, 1, 7, 40, 400]),
+                                     st.sampled_from([None, None, "1.2.3", "4.5.6", 77])), min_size=8, max_size=60))
+    params = {"min_family_devices": draw(st.sampled_from([1, 2, 30])),
+              "mobile_prior": draw(st.sampled_from([1.0, 3.0])),
+              "max_scored": draw(st.sampled_from([1, 8]))}
+    state = {"max_devices": draw(st.sampled_from([2, 5, 1000])), "max_per_block": draw(st.sampled_from([1, 2, 64])),
+             "ttl_ms": draw(st.sampled_from([300, 10**9]))}
+    return pool, events, params, state
+
+
+def link_all(pool, events, params, state_params, reference):
+    if reference:
+        with pure_python():
+            linker = DeviceLinker(MemoryLinkState(**state_params), **params)
+        assert linker._link_fast is None and linker.state._cwrite is None
+    else:
+        linker = DeviceLinker(MemoryLinkState(**state_params), **params)
+        assert linker._link_fast is not None
+    now = T0
+    out = []
+    for i, step, ip in events:
+        now += step
+        out.append(linker.link(pool[i], now, ip))
+    return out, linker.state
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams())
+def test_link_equals_the_reference(case):
+    pool, events, params, state_params = case
+    got, got_state = link_all(pool, events, params, state_params, reference=False)
+    want, want_state = link_all(pool, events, params, state_params, reference=True)
+    assert got == want  # device id, confidence (bit for bit), changed attributes, new, how
+    assert dump(got_state) == dump(want_state)
+    assert got_state.live_evictions == want_state.live_evictions
+
+
+def klink(linker, fp, now, ip=0, keys=None, **over):
+    """``core.link`` with the linker's arguments (``over`` replaces some)."""
+    args = {"min_family_devices": linker.min_family_devices, "mobile_prior": linker.mobile_prior,
+            "link_probability": linker.link_probability, "walk": linker.state._walk,
+            "best": linker.best_candidate, "new_id": new_device_id, **over}
+    return core.link(linker.state, fp, linker._keys(fp) if keys is None else keys, now, ip, *args.values())
+
+
+def test_link_kernel_covers_the_class_paths():
+    """Twins (phones without a resettable id) and a desktop whose fingerprint becomes common go through the
+    kernel's class paths: it answers (not None) for them, and the stream still equals the reference."""
+    twin = FPR.fingerprint({"source": "web", "platform": "Linux", "screen": "390x844", "timezone": "Asia/Tokyo",
+                            "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+                                          "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"})
+    linker = DeviceLinker(MemoryLinkState())
+    first = klink(linker, twin, T0)
+    assert first is not None and first[3] is True and first[4] == "shared"  # a new class record
+    again = klink(linker, twin, T0 + 5)
+    assert again is not None and again[0] == first[0] and again[3] is False  # a sighting of the class record
+    assert linker.state._devices[first[0]]["n"] == 2
+
+
+def test_link_kernel_hands_over_with_the_state_untouched():
+    app = FPR.fingerprint({"source": "app", "os": "android", "os_version": "13", "model": "X1",
+                           "app_version": "5.1", "android_id": "aa"})
+    linker = DeviceLinker(MemoryLinkState())
+    linker.link(app, T0)
+    st_ = linker.state
+    keys = linker._keys(app)
+    before = dump(st_)
+    assert klink(linker, app, T0 + 1.5) is None                               # a float time
+    assert klink(linker, app, T0 + 1, "ip") is None                           # an ip that is not a hash
+    assert klink(linker, app, T0 + 1, keys=keys[:8]) is None                  # not the linker's keys
+    assert klink(linker, app, T0 + 1, keys=(*keys[:3], (5,), *keys[4:])) is None  # global counts
+    assert klink(linker, app, T0 + 1, mobile_prior=3) is None                 # a mobile prior not a float
+    rec = st_._devices[next(iter(st_._devices))]
+    rec["t"] = float(rec["t"])                                               # a record the kernel does not read
+    assert klink(linker, app, T0 + 1) is None
+    rec["t"] = int(rec["t"])
+    assert dump(st_) == before
+    desk = {"source": "web", "platform": "Win32", "screen": "1920x1080", "timezone": "Asia/Shanghai",
+            "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                          "Chrome/120.0.0.0 Safari/537.36", "fonts": ["Arial", "Calibri", "SimSun"]}
+    home, trip = FPR.fingerprint(desk), FPR.fingerprint({**desk, "timezone": "Asia/Tokyo"})
+    assert linker.link(home, T0 + 2).how == "new" and linker.link(trip, T0 + 3).how == "model"
+    before = dump(st_)
+    assert klink(linker, home, T0 + 4) is None  # back to an earlier state of its own: the reference's
+    assert linker.link(home, T0 + 4).changed == ("timezone",)
+    before = dump(st_)
+    other = FPR.fingerprint({"source": "app", "os": "android", "os_version": "13", "model": "X1",
+                             "app_version": "5.2", "android_id": "bb"})
+    assert klink(linker, other, T0 + 5, walk=None) is None                    # no compiled walk
+    assert klink(linker, other, T0 + 5, best=lambda *a: (1, st_._devices[next(iter(st_._devices))])) is None
+    assert dump(st_) == before
+
+    def boom(*a):
+        raise KeyError("t")
+
+    with pytest.raises(KeyError):  # an exception of the scoring propagates, the state untouched
+        klink(linker, other, T0 + 5, best=boom)
+    assert dump(st_) == before
+
+
+@pytest.mark.parametrize("scenario", ["web", "mixed"])
+def test_simulated_stream_through_every_kernel_path(scenario):
+    """A simulated stream: the kernel answers exact hits, class sightings, class joins with changed attributes,
+    new class records, model links and new devices, hands the rest over, and every result and the final state
+    equal the reference."""
+    from fraudscore.fingerprint.simulate import simulate
+
+    s = simulate(scenario, n_devices=80, days=30, seed=11)
+    fps = [FPR.fingerprint(d) for d in s.devices]
+    rows = list(zip(fps, s.ts.tolist(), s.ip_prefix.tolist()))
+    kinds: dict[str, int] = {}
+    linker = DeviceLinker(MemoryLinkState(max_per_block=16))
+    kernel = linker._link_fast
+
+    def counted(*args):
+        got = kernel(*args)
+        kind = "handed over" if got is None else f"{got[4]}{'/new' if got[3] else ''}{'/changed' if got[2] else ''}"
+        kinds[kind] = kinds.get(kind, 0) + 1
+        return got
+
+    linker._link_fast = counted
+    got = [linker.link(fp, t, ip) for fp, t, ip in rows]
+    with pure_python():
+        ref = DeviceLinker(MemoryLinkState(max_per_block=16))
+    want = [ref.link(fp, t, ip) for fp, t, ip in rows]
+    assert got == want
+    assert dump(linker.state) == dump(ref.state)
+    assert {"exact", "shared", "shared/new", "shared/changed", "model/changed", "new/new", "handed over"} <= set(kinds), \
+        kinds
+
+
+@pytest.mark.parametrize("t", [0, 1, -1, 2**30 - 1, 2**30, -(2**30), 2**60 - 1, -(2**60 - 1), 2**60, -(2**60),
+                               2**61 + 5, -(2**61 + 5)])
+@pytest.mark.parametrize("now", [0, 2**30, -(2**30) + 1, 2**60 - 2, 2**60 + 1, -(2**61)])
+def test_times_at_the_int_digit_boundaries(t, now):
+    """The kernels read ints directly up to two 30-bit digits and through the C API beyond: a touch compares the
+    stored time with ``now`` exactly as the reference does on either side of each boundary."""
+    states = [MemoryLinkState(ttl_ms=2**62) for _ in range(2)]
+    for st_ in states:
+        st_._write_reference(LinkPlan({"id": "d1", "fp": "fp1", "t": t, "n": 1, "ip": 0}, ("fp1",), ("k",), 1, True,
+                                      "f"), now)
+    assert core.touch(states[0], states[0]._devices["d1"], ("fp1",), ("k",), 1, 0, now) is True
+    states[1]._touch_reference(states[1]._devices["d1"], ("fp1",), ("k",), 1, 0, now)
+    assert dump(states[0]) == dump(states[1])
+    assert states[0]._devices["d1"]["t"] == max(t, now)
