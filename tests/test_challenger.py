@@ -73,7 +73,7 @@ def test_online_equals_batch_for_the_challenger(both):
 
 
 def test_feature_sets_are_merged(both):
-    champ, chall = small_bundle(), challenger_bundle()
+    champ = small_bundle()
     names = FeatureSet.from_dict(both.features).names
     assert names[: len(FeatureSet.from_dict(champ.features).names)] == FeatureSet.from_dict(champ.features).names
     assert names[-1] == "count__phone__7d"

@@ -439,7 +439,7 @@ def rescore(source: Any, scorer_or_bundle_path: Any, out: str | Path | None = No
     -------
     RescoreSummary
     """
-    pd = require_pandas()
+    require_pandas()  # the extra this path needs, named in the error when missing
     scorer = _as_scorer(scorer_or_bundle_path, key)
     state = None
     if isinstance(state_in, ScoringState):

@@ -87,7 +87,7 @@ def _scorer(bundle: str, key: Any, args: argparse.Namespace) -> Any:
 
 
 def _run_score(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_BAD_INPUT, keys_from
+    from ..cli import keys_from
     from . import rescore
 
     _check_chunk_rows(args)

@@ -82,7 +82,6 @@ def generate_ecommerce(n_days: int = 90, per_day: int = 500, fraud_rate: float =
     t0 = to_epoch_ms(start)
     n_fraud = int(round(n * fraud_rate))
     n_burst = int(round(n_fraud * burst_share))
-    n_slow = n_fraud - n_burst
     n_gen = n - n_fraud
     purchase = np.empty(n, dtype=np.int64)
     signup = np.empty(n, dtype=np.int64)

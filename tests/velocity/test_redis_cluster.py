@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 
 import fraudscore as fs
 from fraudscore.errors import StoreError
-from fraudscore.velocity import MemoryStore, OnlineVelocity, RedisStore
+from fraudscore.velocity import MemoryStore, RedisStore
 from fraudscore.velocity.reference import reference
 
 from ..helpers import SECRET, small_bundle, synthetic
