@@ -129,14 +129,6 @@ static Py_ssize_t build(Program *P, PyObject *t, int depth) {
     return -1;
 }
 
-static int call_bool(PyObject *fn, PyObject *values) {
-    PyObject *r = PyObject_CallOneArg(fn, values);
-    if (!r) return -1;
-    int b = PyObject_IsTrue(r);
-    Py_DECREF(r);
-    return b;
-}
-
 /* where leaves read their values: a dict (values), or the parts it is made of (record, feature vector x with
  * a name -> column index, and a callable that builds the dict for the Python closures, once) */
 typedef struct {
@@ -270,57 +262,17 @@ fail:
     return NULL;
 }
 
-/* 1 true, 0 false, -1 error */
-static int eval(Program *P, Py_ssize_t i, PyObject *values) {
-    Node *n = &P->nodes[i];
-    switch (n->kind) {
-    case N_AND:
-        for (Py_ssize_t j = 0; j < n->count; j++) {
-            int r = eval(P, P->kids[n->first + j], values);
-            if (r <= 0) return r;
-        }
-        return 1;
-    case N_OR:
-        for (Py_ssize_t j = 0; j < n->count; j++) {
-            int r = eval(P, P->kids[n->first + j], values);
-            if (r != 0) return r;
-        }
-        return 0;
-    case N_NOT: {
-        int r = eval(P, P->kids[n->first], values);
-        return r < 0 ? r : !r;
-    }
-    case N_CMP: {
-        PyObject *v = PyDict_GetItemWithError(values, n->name);
-        if (v && PyFloat_CheckExact(v)) {
-            double x = PyFloat_AS_DOUBLE(v), c = n->c;
-            switch (n->op) {
-            case 0: return x > c;
-            case 1: return x >= c;
-            case 2: return x < c;
-            case 3: return x <= c;
-            case 4: return x == c;
-            default: return x == x && x != c;
-            }
-        }
-        if (PyErr_Occurred()) return -1;
-        return call_bool(n->fallback, values);
-    }
-    default:
-        return call_bool(n->fallback, values);
-    }
-}
-
 /* fired(values) -> list of the indices of the rules that fire (values: a dict) */
 static PyObject *Program_fired(Program *P, PyObject *values) {
     if (!PyDict_CheckExact(values)) {
         PyErr_SetString(PyExc_TypeError, "values must be a dict");
         return NULL;
     }
+    Src s = {values, NULL, NULL, NULL, NULL, 0}; /* borrowed: leaves read the dict (eval_src's dict case) */
     PyObject *out = PyList_New(0);
     if (!out) return NULL;
     for (Py_ssize_t r = 0; r < P->n_roots; r++) {
-        int b = eval(P, P->roots[r], values);
+        int b = eval_src(P, P->roots[r], &s);
         if (b < 0) {
             Py_DECREF(out);
             return NULL;

@@ -479,12 +479,7 @@ class DeviceLinker:
             got = self._link_fast(st, fp, self._keys(fp), now, iph, self.min_family_devices, self.mobile_prior,
                                   self.link_probability, st._walk, self.best_candidate, new_device_id)
             if got is not None:
-                res = self._results.get(got)
-                if res is None:
-                    if len(self._results) >= 65_536:
-                        self._results.clear()
-                    res = self._results[got] = LinkResult(*got)
-                return res
+                return self._result(got)
         elif type(st) is MemoryLinkState:
             # fast path of an unchanged device seen again: decide()'s exact branch, inlined (parity-tested)
             cur = st.current(fp.id, now)
@@ -499,18 +494,21 @@ class DeviceLinker:
                 if pop < COMMON_POPULARITY or did == keys[7]:
                     conf = round(min(1.0, 1.0 / pop), 3)
                     st.touch(rec, keys[0], keys[1], ndev, iph, now)
-                    got = (did, conf, (), False, "exact" if conf >= MIN_LINK_CONFIDENCE else "shared")
-                    res = self._results.get(got)
-                    if res is None:
-                        if len(self._results) >= 65_536:
-                            self._results.clear()
-                        res = self._results[got] = LinkResult(*got)
-                    return res
+                    return self._result((did, conf, (), False, "exact" if conf >= MIN_LINK_CONFIDENCE else "shared"))
         view = self.read(fp, now)
         res, plan = self.decide(fp, view, now, iph)
         self.state.write(plan, now)
         return res
 
+
+    def _result(self, fields: tuple[Any, ...]) -> LinkResult:
+        """The (immutable, shared) :class:`LinkResult` of ``fields``, from a bounded memo (emptied when full)."""
+        res = self._results.get(fields)
+        if res is None:
+            if len(self._results) >= 65_536:
+                self._results.clear()
+            res = self._results[fields] = LinkResult(*fields)
+        return res
 
 def _depends(view: LinkView, x: float, floor: float, split: bool) -> None:
     """Hook for an optimistic link state: tell a recording view (one with a ``deps`` list, e.g. the Redis
