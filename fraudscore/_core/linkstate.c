@@ -41,6 +41,10 @@
 
 #include "linkcommon.h"
 
+#define XXH_INLINE_ALL
+#define XXH_STATIC_LINKING_ONLY
+#include "vendor/xxhash/xxhash.h"
+
 #define NCOMP 14            /* len(VOLATILE_ATTRS) */
 #define RENDERER_SLOT 15    /* linker._RENDERER_SLOT */
 #define MIN_LINK_CONFIDENCE 0.6
@@ -1028,6 +1032,348 @@ hand:
     Py_RETURN_NONE;
 }
 
+
+/* ---- the whole DeviceLinker.link in one call: keys, ip, the link, the LinkResult -------------------------- */
+/* set by configure_entry(): the exact types the entry handles, the reference's callables, key positions */
+static PyTypeObject *LINKER_T, *FP_T, *STATE_T, *RESULT_T;
+static PyObject *BEST_FUNC, *NEW_ID, *TAG_NAMES[3];
+static int CLASS_POS[NCOMP], N_CLASS_POS, CLASS_POS_M[NCOMP], N_CLASS_POS_M, POP_POS[NCOMP], N_POP_POS,
+    POP_POS_M[NCOMP], N_POP_POS_M, TAG_POS[3], N_TAGS;
+static PyObject *A_id, *A_aliases, *A_source, *A_state, *A_key_memo, *A_results, *A_ip_memo, *A_min_family,
+    *A_prior, *A_link_p, *A_walk, *A_best, *M_keys, *R_fields[5], *EMPTY;
+#define KEY_MEMO_MAX 65536
+#define MASK48 (((uint64_t)1 << 48) - 1)
+
+/* an exact int in [lo, hi) or -1 (hand over) */
+static int int_in(PyObject *o, int64_t lo, int64_t hi, int64_t *out) {
+    if (o == NULL || !PyLong_CheckExact(o) || as_i64(o, out) != 0) return -1;
+    return *out >= lo && *out < hi ? 0 : -1;
+}
+
+/* DeviceLinker._keys's computation for a fingerprint not in the memo: (ids, block_keys, fam_keys, glob_keys,
+ * shared_key, fonts_sketch, pop_keys, class_id, aliases), new reference; NULL: hand over (nothing set) */
+static PyObject *compute_keys(PyObject *fp) {
+    PyObject *fid = NULL, *aliases = NULL, *fam = NULL, *can = NULL, *bff = NULL, *src = NULL, *comps = NULL,
+             *rend = NULL, *fs = NULL, *mob = NULL, *ids = NULL, *blocks = NULL, *famk = NULL, *popk = NULL,
+             *key = NULL, *cls = NULL, *res = NULL, *bf, *t = NULL, *rep = NULL;
+    int64_t c[NCOMP], r, fs0 = 0, big = (int64_t)1 << 58;
+    const int *pos;
+    int mobile, np, i, n;
+    Py_ssize_t na, len;
+    const char *utf;
+    char buf[32];
+    uint64_t h;
+    if ((fid = getattr_clear(fp, A_id)) == NULL || !PyUnicode_CheckExact(fid)) goto out;
+    if ((aliases = getattr_clear(fp, A_aliases)) == NULL || !PyTuple_CheckExact(aliases)) goto out;
+    if ((fam = getattr_clear(fp, A_family)) == NULL || !PyUnicode_CheckExact(fam)) goto out;
+    if ((can = getattr_clear(fp, A_canonical)) == NULL) goto out;
+    if ((bff = getattr_clear(can, A_browser_family)) == NULL || !(bff == Py_None || PyUnicode_CheckExact(bff))) goto out;
+    if ((src = getattr_clear(can, A_source)) == NULL || !(src == Py_None || PyUnicode_CheckExact(src))) goto out;
+    if ((comps = getattr_clear(fp, A_components)) == NULL || !PyTuple_CheckExact(comps) ||
+        PyTuple_GET_SIZE(comps) != NCOMP)
+        goto out;
+    for (i = 0; i < NCOMP; ++i) {
+        if (int_in(PyTuple_GET_ITEM(comps, i), 0, big, &c[i]) != 0) goto out;
+    }
+    if ((rend = getattr_clear(fp, A_renderer)) == NULL || int_in(rend, 0, big, &r) != 0) goto out;
+    if ((fs = getattr_clear(fp, A_fonts_sketch)) == NULL || !PyTuple_CheckExact(fs)) goto out;
+    if (PyTuple_GET_SIZE(fs) && int_in(PyTuple_GET_ITEM(fs, 0), 0, big, &fs0) != 0) goto out;
+    if ((mob = getattr_clear(fp, A_mobile)) == NULL || (mobile = PyObject_IsTrue(mob)) < 0) goto out;
+    /* ids = (fp.id, *fp.aliases) */
+    na = PyTuple_GET_SIZE(aliases);
+    for (i = 0; i < na; ++i) {
+        if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(aliases, i))) goto out;
+    }
+    if ((ids = PyTuple_New(na + 1)) == NULL) goto out;
+    PyTuple_SET_ITEM(ids, 0, Py_NewRef(fid));
+    for (i = 0; i < na; ++i) PyTuple_SET_ITEM(ids, i + 1, Py_NewRef(PyTuple_GET_ITEM(aliases, i)));
+    /* block_keys: <fam>:<browser family or source>[:<font MinHash>], <fam>:<tag><resettable id> */
+    bf = (bff != Py_None && PyUnicode_GET_LENGTH(bff) > 0) ? bff : src;
+    for (i = n = 0; i < N_TAGS; ++i) n += c[TAG_POS[i]] != 0;
+    if ((blocks = PyTuple_New(1 + n)) == NULL) goto out;
+    if (PyTuple_GET_SIZE(fs)) {
+        snprintf(buf, sizeof buf, "%08llx", (unsigned long long)fs0);
+        t = PyUnicode_FromFormat("%U:%S:%s", fam, bf, buf);
+    } else {
+        t = PyUnicode_FromFormat("%U:%S", fam, bf);
+    }
+    if (t == NULL) goto out;
+    PyTuple_SET_ITEM(blocks, 0, t);
+    t = NULL;
+    for (i = 0, n = 1; i < N_TAGS; ++i) {
+        if (!c[TAG_POS[i]]) continue;
+        snprintf(buf, sizeof buf, "%012llx", (unsigned long long)c[TAG_POS[i]]);
+        if ((t = PyUnicode_FromFormat("%U:%U%s", fam, TAG_NAMES[i], buf)) == NULL) goto out;
+        PyTuple_SET_ITEM(blocks, n++, t);
+        t = NULL;
+    }
+    /* stat_keys(fp)[0]: every present component, then the renderer */
+    for (i = n = 0; i < NCOMP; ++i) n += c[i] != 0;
+    if ((famk = PyTuple_New(n + (r != 0))) == NULL) goto out;
+    for (i = n = 0; i < NCOMP; ++i) {
+        if (!c[i]) continue;
+        if ((t = PyLong_FromLongLong((long long)(c[i] * 16 + i))) == NULL) goto out;
+        PyTuple_SET_ITEM(famk, n++, t);
+    }
+    if (r) {
+        if ((t = PyLong_FromLongLong((long long)(r * 16 + RENDERER_SLOT))) == NULL) goto out;
+        PyTuple_SET_ITEM(famk, n, t);
+    }
+    t = NULL;
+    /* shared_key: xxh3_64(repr((fam, browser family, fonts, *class components)).encode()) & MASK48 */
+    pos = mobile ? CLASS_POS_M : CLASS_POS;
+    np = mobile ? N_CLASS_POS_M : N_CLASS_POS;
+    if ((t = PyTuple_New(3 + np)) == NULL) goto out;
+    PyTuple_SET_ITEM(t, 0, Py_NewRef(fam));
+    PyTuple_SET_ITEM(t, 1, Py_NewRef(bff));
+    PyTuple_SET_ITEM(t, 2, Py_NewRef(PyTuple_GET_SIZE(fs) ? (mobile ? I_one : PyTuple_GET_ITEM(fs, 0)) : I_zero));
+    for (i = 0; i < np; ++i) PyTuple_SET_ITEM(t, 3 + i, Py_NewRef(PyTuple_GET_ITEM(comps, pos[i])));
+    if ((rep = PyObject_Repr(t)) == NULL || (utf = PyUnicode_AsUTF8AndSize(rep, &len)) == NULL) goto out;
+    Py_CLEAR(t);
+    h = XXH3_64bits(utf, (size_t)len) & MASK48;
+    snprintf(buf, sizeof buf, "%012llx", (unsigned long long)h);
+    if ((key = PyUnicode_FromFormat("s:%s", buf)) == NULL) goto out;
+    if ((cls = PyUnicode_FromFormat("d_%U_%s", fam, buf)) == NULL) goto out;
+    /* pop_keys */
+    pos = mobile ? POP_POS_M : POP_POS;
+    np = mobile ? N_POP_POS_M : N_POP_POS;
+    for (i = n = 0; i < np; ++i) n += c[pos[i]] != 0;
+    if ((popk = PyTuple_New(n + (r != 0 && !mobile))) == NULL) goto out;
+    for (i = n = 0; i < np; ++i) {
+        if (!c[pos[i]]) continue;
+        if ((t = PyLong_FromLongLong((long long)(c[pos[i]] * 16 + pos[i]))) == NULL) goto out;
+        PyTuple_SET_ITEM(popk, n++, t);
+    }
+    if (r && !mobile) {
+        if ((t = PyLong_FromLongLong((long long)(r * 16 + RENDERER_SLOT))) == NULL) goto out;
+        PyTuple_SET_ITEM(popk, n, t);
+    }
+    t = NULL;
+    res = PyTuple_Pack(9, ids, blocks, famk, EMPTY, key, fs, popk, cls, aliases);
+out:
+    if (res == NULL) PyErr_Clear();
+    Py_XDECREF(t);
+    Py_XDECREF(rep);
+    Py_XDECREF(fid);
+    Py_XDECREF(aliases);
+    Py_XDECREF(fam);
+    Py_XDECREF(can);
+    Py_XDECREF(bff);
+    Py_XDECREF(src);
+    Py_XDECREF(comps);
+    Py_XDECREF(rend);
+    Py_XDECREF(fs);
+    Py_XDECREF(mob);
+    Py_XDECREF(ids);
+    Py_XDECREF(blocks);
+    Py_XDECREF(famk);
+    Py_XDECREF(popk);
+    Py_XDECREF(key);
+    Py_XDECREF(cls);
+    return res;
+}
+
+static PyObject *ls_keys(PyObject *mod, PyObject *fp) {
+    PyObject *k;
+    (void)mod;
+    if (N_TAGS == 0) Py_RETURN_NONE;
+    k = compute_keys(fp);
+    if (k == NULL) Py_RETURN_NONE;
+    return k;
+}
+
+/* 1 equal, 0 not, -1 error */
+static int same(PyObject *a, PyObject *b) { return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ); }
+
+/* the linker's keys of fp (new reference): the memo's entry, else computed here and memoised; the reference
+ * (linker._keys) for a memo entry of another variant or a fingerprint compute_keys does not handle. NULL with
+ * an exception: raised by the reference */
+static PyObject *entry_keys(PyObject *linker, PyObject *ld, PyObject *fp) {
+    PyObject *memo = item(ld, A_key_memo), *fid, *hit, *fs, *al, *k;
+    int ok = 0;
+    if (memo == NULL || !PyDict_CheckExact(memo)) goto ref;
+    if ((fid = getattr_clear(fp, A_id)) == NULL) goto ref;
+    if (!PyUnicode_CheckExact(fid)) {
+        Py_DECREF(fid);
+        goto ref;
+    }
+    hit = PyDict_GetItemWithError(memo, fid);
+    if (hit == NULL) {
+        if (PyErr_Occurred() || (k = compute_keys(fp)) == NULL) {
+            PyErr_Clear();
+            Py_DECREF(fid);
+            goto ref;
+        }
+        if (PyDict_GET_SIZE(memo) >= KEY_MEMO_MAX) PyDict_Clear(memo);
+        ok = PyDict_SetItem(memo, fid, k);
+        Py_DECREF(fid);
+        if (ok != 0) {
+            Py_DECREF(k);
+            return NULL;
+        }
+        return k;
+    }
+    Py_DECREF(fid);
+    if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 9) goto ref;
+    if ((fs = getattr_clear(fp, A_fonts_sketch)) == NULL) goto ref;
+    ok = same(PyTuple_GET_ITEM(hit, 5), fs);
+    Py_DECREF(fs);
+    if (ok == 1) {
+        if ((al = getattr_clear(fp, A_aliases)) == NULL) goto ref;
+        ok = same(PyTuple_GET_ITEM(hit, 8), al);
+        Py_DECREF(al);
+    }
+    if (ok == 1) return Py_NewRef(hit);
+    PyErr_Clear();
+ref:
+    return PyObject_CallMethodOneArg(linker, M_keys, fp);
+}
+
+/* a LinkResult of fields (did, conf, changed, new, how) without its dataclass __init__ (new reference) */
+static PyObject *new_result(PyObject *fields) {
+    PyObject *o = RESULT_T->tp_alloc(RESULT_T, 0);
+    int i;
+    if (o == NULL) return NULL;
+    for (i = 0; i < 5; ++i) {
+        if (PyObject_GenericSetAttr(o, R_fields[i], PyTuple_GET_ITEM(fields, i)) != 0) {
+            Py_DECREF(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+/* entry(linker, fp, ts_ms, ip): DeviceLinker.link(fp, ts_ms, ip) over a MemoryLinkState in one call (the
+ * LinkResult), or None: the caller runs DeviceLinker.link's Python path (nothing changed) */
+static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *linker, *fp, *now_obj, *ip, *ld = NULL, *sd = NULL, *state, *keys = NULL, *best = NULL, *got = NULL;
+    PyObject *res = NULL, *results, *walk, *a[11];
+    (void)mod;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "entry(linker, fp, ts_ms, ip)");
+        return NULL;
+    }
+    linker = args[0];
+    fp = args[1];
+    now_obj = args[2];
+    ip = args[3];
+    if (LINKER_T == NULL || NAMES == NULL || Py_TYPE(linker) != LINKER_T || Py_TYPE(fp) != FP_T ||
+        !PyLong_CheckExact(now_obj))
+        Py_RETURN_NONE;
+    if ((ld = PyObject_GenericGetDict(linker, NULL)) == NULL || !PyDict_CheckExact(ld)) goto hand;
+    if ((state = item(ld, A_state)) == NULL || Py_TYPE(state) != STATE_T) goto hand;
+    if (item(ld, A_best) != NULL) goto hand; /* best_candidate replaced on the instance: the Python path */
+    if (ip == Py_None) {
+        ip = I_zero;
+    } else if (!PyLong_CheckExact(ip)) {
+        PyObject *memo = item(ld, A_ip_memo);
+        if (!PyUnicode_CheckExact(ip) || memo == NULL || !PyDict_CheckExact(memo)) goto hand;
+        ip = PyDict_GetItemWithError(memo, ip); /* a token hashed before (else the Python path hashes it) */
+        if (ip == NULL || !PyLong_CheckExact(ip) || !PyObject_IsTrue(ip)) goto hand;
+    }
+    if ((sd = PyObject_GenericGetDict(state, NULL)) == NULL || !PyDict_CheckExact(sd)) goto hand;
+    if ((walk = item(sd, A_walk)) == NULL) goto hand;
+    if ((results = item(ld, A_results)) == NULL || !PyDict_CheckExact(results)) goto hand;
+    if ((keys = entry_keys(linker, ld, fp)) == NULL) goto fail;
+    if ((best = PyMethod_New(BEST_FUNC, linker)) == NULL) goto fail;
+    a[0] = state;
+    a[1] = fp;
+    a[2] = keys;
+    a[3] = now_obj;
+    a[4] = ip;
+    if ((a[5] = item(ld, A_min_family)) == NULL || (a[6] = item(ld, A_prior)) == NULL ||
+        (a[7] = item(ld, A_link_p)) == NULL)
+        goto hand;
+    a[8] = walk;
+    a[9] = best;
+    a[10] = NEW_ID;
+    if ((got = ls_link(NULL, a, 11)) == NULL) goto fail;
+    if (got == Py_None) goto hand;
+    res = PyDict_GetItemWithError(results, got);
+    if (res != NULL) {
+        Py_INCREF(res);
+    } else if (!PyErr_Occurred() && (res = new_result(got)) != NULL) {
+        if (PyDict_GET_SIZE(results) >= KEY_MEMO_MAX) PyDict_Clear(results);
+        if (PyDict_SetItem(results, got, res) != 0) Py_CLEAR(res);
+    }
+    goto done;
+hand:
+    PyErr_Clear();
+    res = Py_NewRef(Py_None);
+    goto done;
+fail:
+    res = NULL;
+done:
+    Py_XDECREF(ld);
+    Py_XDECREF(sd);
+    Py_XDECREF(keys);
+    Py_XDECREF(best);
+    Py_XDECREF(got);
+    return res;
+}
+
+/* positions from a tuple of ints in [0, NCOMP) into out; -1 with TypeError */
+static int read_positions(PyObject *t, int *out, int *n) {
+    Py_ssize_t i;
+    if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) > NCOMP) goto bad;
+    for (i = 0; i < PyTuple_GET_SIZE(t); ++i) {
+        long v = PyLong_AsLong(PyTuple_GET_ITEM(t, i));
+        if (v < 0 || v >= NCOMP) goto bad;
+        out[i] = (int)v;
+    }
+    *n = (int)PyTuple_GET_SIZE(t);
+    return 0;
+bad:
+    PyErr_Clear();
+    PyErr_SetString(PyExc_TypeError, "positions must be a tuple of component positions");
+    return -1;
+}
+
+/* configure_entry(linker_type, fp_type, state_type, result_type, best_candidate, new_device_id, class_pos,
+ *                 class_pos_mobile, pop_pos, pop_pos_mobile, id_tags) */
+static PyObject *ls_configure_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    Py_ssize_t i;
+    int tags[3], nt;
+    PyObject *names[3];
+    (void)mod;
+    if (nargs != 11 || !PyType_Check(args[0]) || !PyType_Check(args[1]) || !PyType_Check(args[2]) ||
+        !PyType_Check(args[3]) || !PyCallable_Check(args[4]) || !PyCallable_Check(args[5]) ||
+        !PyTuple_CheckExact(args[10]) || PyTuple_GET_SIZE(args[10]) > 3) {
+        PyErr_SetString(PyExc_TypeError, "configure_entry(linker_type, fp_type, state_type, result_type, "
+                                         "best_candidate, new_device_id, class_pos, class_pos_mobile, pop_pos, "
+                                         "pop_pos_mobile, id_tags)");
+        return NULL;
+    }
+    if (read_positions(args[6], CLASS_POS, &N_CLASS_POS) || read_positions(args[7], CLASS_POS_M, &N_CLASS_POS_M) ||
+        read_positions(args[8], POP_POS, &N_POP_POS) || read_positions(args[9], POP_POS_M, &N_POP_POS_M))
+        return NULL;
+    nt = (int)PyTuple_GET_SIZE(args[10]);
+    for (i = 0; i < nt; ++i) {
+        PyObject *pt = PyTuple_GET_ITEM(args[10], i);
+        long v;
+        if (!PyTuple_CheckExact(pt) || PyTuple_GET_SIZE(pt) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(pt, 1)) ||
+            (v = PyLong_AsLong(PyTuple_GET_ITEM(pt, 0))) < 0 || v >= NCOMP) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "id_tags must be ((position, tag), ...)");
+            return NULL;
+        }
+        tags[i] = (int)v;
+        names[i] = PyTuple_GET_ITEM(pt, 1);
+    }
+    for (i = 0; i < nt; ++i) {
+        TAG_POS[i] = tags[i];
+        Py_XSETREF(TAG_NAMES[i], Py_NewRef(names[i]));
+    }
+    N_TAGS = nt;
+    Py_XSETREF(LINKER_T, (PyTypeObject *)Py_NewRef(args[0]));
+    Py_XSETREF(FP_T, (PyTypeObject *)Py_NewRef(args[1]));
+    Py_XSETREF(STATE_T, (PyTypeObject *)Py_NewRef(args[2]));
+    Py_XSETREF(RESULT_T, (PyTypeObject *)Py_NewRef(args[3]));
+    Py_XSETREF(BEST_FUNC, Py_NewRef(args[4]));
+    Py_XSETREF(NEW_ID, Py_NewRef(args[5]));
+    Py_RETURN_NONE;
+}
+
 static PyObject *ls_configure(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     (void)mod;
     if (nargs != 3 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != NCOMP || !PyCallable_Check(args[1]) ||
@@ -1049,6 +1395,13 @@ static PyMethodDef methods[] = {
     {"link", (PyCFunction)(void (*)(void))ls_link, METH_FASTCALL,
      "link(state, fp, keys, now, ip, min_family_devices, mobile_prior, link_probability, walk, best_candidate, "
      "new_device_id) -> (device_id, confidence, changed, new, how), or None (hand over)."},
+    {"entry", (PyCFunction)(void (*)(void))ls_entry, METH_FASTCALL,
+     "entry(linker, fp, ts_ms, ip) -> DeviceLinker.link's LinkResult over a MemoryLinkState, or None (hand over)."},
+    {"keys", (PyCFunction)ls_keys, METH_O,
+     "keys(fp) -> DeviceLinker._keys(fp) computed afresh (the 9-tuple), or None (hand over)."},
+    {"configure_entry", (PyCFunction)(void (*)(void))ls_configure_entry, METH_FASTCALL,
+     "configure_entry(linker_type, fp_type, state_type, result_type, best_candidate, new_device_id, class_pos, "
+     "class_pos_mobile, pop_pos, pop_pos_mobile, id_tags)."},
     {"configure", (PyCFunction)(void (*)(void))ls_configure, METH_FASTCALL,
      "configure(volatile_attrs, shared_list, shared_lists): the reference's names and version-list cache."},
     {NULL, NULL, 0, NULL},
@@ -1078,8 +1431,15 @@ PyMODINIT_FUNC PyInit_linkstate(void) {
     INTERN(A_lang_items, "lang_items") INTERN(A_mobile, "mobile") INTERN(A_browser_family, "browser_family")
     INTERN(A_os_version, "os_version") INTERN(A_browser_version, "browser_version")
     INTERN(A_app_version, "app_version")
+    INTERN(A_id, "id") INTERN(A_aliases, "aliases") INTERN(A_source, "source") INTERN(A_state, "state")
+    INTERN(A_key_memo, "_key_memo") INTERN(A_results, "_results") INTERN(A_ip_memo, "_ip_memo")
+    INTERN(A_min_family, "min_family_devices") INTERN(A_prior, "mobile_prior") INTERN(A_link_p, "link_probability")
+    INTERN(A_walk, "_walk") INTERN(A_best, "best_candidate") INTERN(M_keys, "_keys")
+    INTERN(R_fields[0], "device_id") INTERN(R_fields[1], "link_confidence") INTERN(R_fields[2], "changed")
+    INTERN(R_fields[3], "new") INTERN(R_fields[4], "how")
     INTERN(S_exact, "exact") INTERN(S_shared, "shared") INTERN(S_model, "model") INTERN(S_new, "new") INTERN(S_renderer, "webgl_renderer")
 #undef INTERN
+    if ((EMPTY = PyTuple_New(0)) == NULL) return NULL;
     if ((I_zero = PyLong_FromLong(0)) == NULL || (I_one = PyLong_FromLong(1)) == NULL || (I_three = PyLong_FromLong(3)) == NULL) return NULL;
     OD_move_to_end = PyObject_GetAttr((PyObject *)&PyODict_Type, M_move_to_end);
     OD_popitem = PyObject_GetAttr((PyObject *)&PyODict_Type, M_popitem);
