@@ -1040,7 +1040,7 @@ static PyObject *BEST_FUNC, *NEW_ID, *TAG_NAMES[3];
 static int CLASS_POS[NCOMP], N_CLASS_POS, CLASS_POS_M[NCOMP], N_CLASS_POS_M, POP_POS[NCOMP], N_POP_POS,
     POP_POS_M[NCOMP], N_POP_POS_M, TAG_POS[3], N_TAGS;
 static PyObject *A_id, *A_aliases, *A_source, *A_state, *A_key_memo, *A_results, *A_ip_memo, *A_min_family,
-    *A_prior, *A_link_p, *A_walk, *A_best, *M_keys, *R_fields[5], *EMPTY;
+    *A_prior, *A_link_p, *A_walk, *A_best, *M_keys, *A_variant_memo, *R_fields[5], *EMPTY;
 #define KEY_MEMO_MAX 65536
 #define MASK48 (((uint64_t)1 << 48) - 1)
 
@@ -1189,43 +1189,52 @@ static int same(PyObject *a, PyObject *b) { return a == b ? 1 : PyObject_RichCom
  * (linker._keys) for a memo entry of another variant or a fingerprint compute_keys does not handle. NULL with
  * an exception: raised by the reference */
 static PyObject *entry_keys(PyObject *linker, PyObject *ld, PyObject *fp) {
-    PyObject *memo = item(ld, A_key_memo), *fid, *hit, *fs, *al, *k;
-    int ok = 0;
+    PyObject *memo = item(ld, A_key_memo), *fid = NULL, *hit, *fs = NULL, *al = NULL, *k = NULL, *mkey;
+    int ok;
     if (memo == NULL || !PyDict_CheckExact(memo)) goto ref;
-    if ((fid = getattr_clear(fp, A_id)) == NULL) goto ref;
-    if (!PyUnicode_CheckExact(fid)) {
-        Py_DECREF(fid);
+    if ((fid = getattr_clear(fp, A_id)) == NULL || !PyUnicode_CheckExact(fid)) goto ref;
+    hit = PyDict_GetItemWithError(memo, fid);
+    if (hit == NULL && PyErr_Occurred()) goto ref;
+    if (hit != NULL) { /* the font sketch and aliases are not part of the id: the entry must be this variant's */
+        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 9) goto ref;
+        if ((fs = getattr_clear(fp, A_fonts_sketch)) == NULL || (al = getattr_clear(fp, A_aliases)) == NULL) goto ref;
+        ok = same(PyTuple_GET_ITEM(hit, 5), fs);
+        if (ok == 1) ok = same(PyTuple_GET_ITEM(hit, 8), al);
+        if (ok < 0) goto ref;
+        if (ok) {
+            k = Py_NewRef(hit);
+            goto done;
+        }
+        /* another variant of a known id: the variant memo, keyed (id, font sketch, aliases) */
+        memo = item(ld, A_variant_memo);
+        if (memo == NULL || !PyDict_CheckExact(memo) || (mkey = PyTuple_Pack(3, fid, fs, al)) == NULL) goto ref;
+        hit = PyDict_GetItemWithError(memo, mkey);
+        if (hit != NULL) {
+            Py_DECREF(mkey);
+            k = Py_NewRef(hit);
+            goto done;
+        }
+    } else {
+        mkey = Py_NewRef(fid);
+    }
+    if (PyErr_Occurred() || (k = compute_keys(fp)) == NULL) {
+        Py_DECREF(mkey);
         goto ref;
     }
-    hit = PyDict_GetItemWithError(memo, fid);
-    if (hit == NULL) {
-        if (PyErr_Occurred() || (k = compute_keys(fp)) == NULL) {
-            PyErr_Clear();
-            Py_DECREF(fid);
-            goto ref;
-        }
-        if (PyDict_GET_SIZE(memo) >= KEY_MEMO_MAX) PyDict_Clear(memo);
-        ok = PyDict_SetItem(memo, fid, k);
-        Py_DECREF(fid);
-        if (ok != 0) {
-            Py_DECREF(k);
-            return NULL;
-        }
-        return k;
-    }
-    Py_DECREF(fid);
-    if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 9) goto ref;
-    if ((fs = getattr_clear(fp, A_fonts_sketch)) == NULL) goto ref;
-    ok = same(PyTuple_GET_ITEM(hit, 5), fs);
-    Py_DECREF(fs);
-    if (ok == 1) {
-        if ((al = getattr_clear(fp, A_aliases)) == NULL) goto ref;
-        ok = same(PyTuple_GET_ITEM(hit, 8), al);
-        Py_DECREF(al);
-    }
-    if (ok == 1) return Py_NewRef(hit);
-    PyErr_Clear();
+    if (PyDict_GET_SIZE(memo) >= KEY_MEMO_MAX) PyDict_Clear(memo);
+    ok = PyDict_SetItem(memo, mkey, k);
+    Py_DECREF(mkey);
+    if (ok != 0) Py_CLEAR(k); /* an exception (memory) */
+done:
+    Py_XDECREF(fid);
+    Py_XDECREF(fs);
+    Py_XDECREF(al);
+    return k;
 ref:
+    PyErr_Clear();
+    Py_XDECREF(fid);
+    Py_XDECREF(fs);
+    Py_XDECREF(al);
     return PyObject_CallMethodOneArg(linker, M_keys, fp);
 }
 
@@ -1247,7 +1256,7 @@ static PyObject *new_result(PyObject *fields) {
  * LinkResult), or None: the caller runs DeviceLinker.link's Python path (nothing changed) */
 static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *linker, *fp, *now_obj, *ip, *ld = NULL, *sd = NULL, *state, *keys = NULL, *best = NULL, *got = NULL;
-    PyObject *res = NULL, *results, *walk, *a[11];
+    PyObject *res = NULL, *results, *walk, *ipv, *a[11];
     (void)mod;
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "entry(linker, fp, ts_ms, ip)");
@@ -1268,8 +1277,24 @@ static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
     } else if (!PyLong_CheckExact(ip)) {
         PyObject *memo = item(ld, A_ip_memo);
         if (!PyUnicode_CheckExact(ip) || memo == NULL || !PyDict_CheckExact(memo)) goto hand;
-        ip = PyDict_GetItemWithError(memo, ip); /* a token hashed before (else the Python path hashes it) */
-        if (ip == NULL || !PyLong_CheckExact(ip) || !PyObject_IsTrue(ip)) goto hand;
+        ipv = PyDict_GetItemWithError(memo, ip);
+        if (ipv == NULL) { /* (xxh3_64(str(ip).encode()) & MASK48) or 1, memoised as link() does */
+            Py_ssize_t len;
+            const char *utf;
+            uint64_t h;
+            if (PyErr_Occurred() || (utf = PyUnicode_AsUTF8AndSize(ip, &len)) == NULL) goto hand;
+            h = XXH3_64bits(utf, (size_t)len) & MASK48;
+            if ((ipv = PyLong_FromUnsignedLongLong((unsigned long long)(h ? h : 1))) == NULL) goto fail;
+            if (PyDict_GET_SIZE(memo) >= KEY_MEMO_MAX) PyDict_Clear(memo);
+            if (PyDict_SetItem(memo, ip, ipv) != 0) {
+                Py_DECREF(ipv);
+                goto fail;
+            }
+            Py_DECREF(ipv); /* held by the memo */
+        } else if (!PyLong_CheckExact(ipv) || !PyObject_IsTrue(ipv)) {
+            goto hand;
+        }
+        ip = ipv;
     }
     if ((sd = PyObject_GenericGetDict(state, NULL)) == NULL || !PyDict_CheckExact(sd)) goto hand;
     if ((walk = item(sd, A_walk)) == NULL) goto hand;
@@ -1434,7 +1459,7 @@ PyMODINIT_FUNC PyInit_linkstate(void) {
     INTERN(A_id, "id") INTERN(A_aliases, "aliases") INTERN(A_source, "source") INTERN(A_state, "state")
     INTERN(A_key_memo, "_key_memo") INTERN(A_results, "_results") INTERN(A_ip_memo, "_ip_memo")
     INTERN(A_min_family, "min_family_devices") INTERN(A_prior, "mobile_prior") INTERN(A_link_p, "link_probability")
-    INTERN(A_walk, "_walk") INTERN(A_best, "best_candidate") INTERN(M_keys, "_keys")
+    INTERN(A_walk, "_walk") INTERN(A_best, "best_candidate") INTERN(M_keys, "_keys") INTERN(A_variant_memo, "_variant_memo")
     INTERN(R_fields[0], "device_id") INTERN(R_fields[1], "link_confidence") INTERN(R_fields[2], "changed")
     INTERN(R_fields[3], "new") INTERN(R_fields[4], "how")
     INTERN(S_exact, "exact") INTERN(S_shared, "shared") INTERN(S_model, "model") INTERN(S_new, "new") INTERN(S_renderer, "webgl_renderer")
