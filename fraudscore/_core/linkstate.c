@@ -20,8 +20,9 @@
  *     (d) otherwise the candidates decide: ``walk`` (fraudscore._core.linking.walk) lists them,
  *         ``best_candidate`` (the linker's bound method: the compiled selection, the model, the pick) scores
  *         them, and the best links ("model") or ``new_device_id(fp, now)`` names a new device.
- *     Returns (device_id, link_confidence, changed, new, how) -- the LinkResult's fields -- or None. A device
- *     back to an earlier state of its own (an exact hit on one of its older fingerprints) is the reference's.
+ *     (e) an exact hit on one of the device's older fingerprints (back to an earlier state of its own) -> a new
+ *         record state, its changed values counted.
+ *     Returns (device_id, link_confidence, changed, new, how) -- the LinkResult's fields -- or None.
  *
  * Contract (as fraudscore._core.linking): every function computes exactly what the Python reference
  * computes, bit for bit, on the same objects, or returns None *before changing anything* -- a type it does
@@ -949,7 +950,7 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         if (r < 0) goto hand;
         if (r) break;
     }
-    if ((r = lookup_live(&s, shared_key, now, &sh, &sh_ndev)) < 0) goto hand;
+    /* (the class record under shared_key is looked up only where the decision reads it: paths b and c) */
     famrec = PyDict_GetItemWithError(s.fam, f.family);
     if (famrec != NULL) {
         if (!PyList_CheckExact(famrec) || PyList_GET_SIZE(famrec) != 2 || as_i64(PyList_GET_ITEM(famrec, 0), &fam_n))
@@ -974,6 +975,7 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         if (popularity(&f, pop_keys, fam_n, counts, nd, 1, min_family, prior, &pop) != 0) goto hand;
         if (is_class && pop < CLASS_POPULARITY) pop = CLASS_POPULARITY;
         if (pop >= COMMON_POPULARITY && !is_class) { /* (b) joins its class record */
+            if (lookup_live(&s, shared_key, now, &sh, &sh_ndev) < 0) goto hand;
             res = to_class(&s, &f, keys, sh, ex_ndev, pop, 0, now_obj, now, ip, &hand_over);
             if (hand_over) goto hand;
             goto done;
@@ -996,7 +998,35 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
             Py_DECREF(conf);
             goto done;
         }
-        goto hand; /* back to an earlier state of its own: the reference */
+        { /* (e) back to an earlier state of its own (e.g. undocked again): a new record state, its changed
+           * values counted (decide's "back" branch) */
+            PyObject *changed = NULL, *fk = NULL, *rec = NULL, *conf = NULL, *pdid;
+            plan_t p;
+            double c1 = 1.0 / pop;
+            if (!PyUnicode_CheckExact(did) || changes(&f, ex, &changed, &fk) != 0) goto hand;
+            rec = make_record(&f, did, now_obj, now, ex, ip, PyTuple_GET_ITEM(ids, 0));
+            conf = rec != NULL ? round3(c1 < 1.0 ? c1 : 1.0) : NULL;
+            p.rec = rec;
+            p.fp_ids = ids;
+            p.block_keys = PyTuple_GET_ITEM(keys, 1);
+            p.ndev = ex_ndev;
+            p.fam = f.family;
+            p.fam_keys = fk;
+            p.glob_keys = PyTuple_GET_ITEM(keys, 3);
+            p.new_device = 0;
+            if (rec != NULL && conf != NULL && write_check(&s, &p, &pdid) == 0) {
+                hand_over = 0;
+                if (write_do(&s, &p, pdid, now_obj) == 0)
+                    res = result(did, conf, changed, 0,
+                                 PyFloat_AS_DOUBLE(conf) >= MIN_LINK_CONFIDENCE ? S_exact : S_shared);
+            }
+            Py_XDECREF(changed);
+            Py_XDECREF(fk);
+            Py_XDECREF(rec);
+            Py_XDECREF(conf);
+            if (hand_over) goto hand;
+            goto done;
+        }
     }
 no_exact:
     /* a fingerprint not linked by its exact match: common -> its class record, else the candidates decide */
@@ -1013,6 +1043,10 @@ no_exact:
         if (known < 0) goto hand;
         if (popularity(&f, pop_keys, fam_n, counts, ndev, known, min_family, prior, &pop) != 0) goto hand;
         if ((ndev_obj = PyLong_FromLongLong((long long)ndev)) == NULL) goto hand;
+        if (pop >= COMMON_POPULARITY && lookup_live(&s, shared_key, now, &sh, &sh_ndev) < 0) {
+            Py_DECREF(ndev_obj);
+            goto hand;
+        }
         if (pop < COMMON_POPULARITY) /* the model or a new device */
             res = by_candidates(&s, &f, keys, ex != NULL ? item(ex, K_id) : NULL, ndev_obj, pop, now_obj, now, ip,
                                 args + 8, PyFloat_AS_DOUBLE(args[7]), &hand_over);
