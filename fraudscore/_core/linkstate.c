@@ -63,6 +63,13 @@ static PyObject *A_family, *A_canonical, *A_components, *A_renderer, *A_fonts_sk
 static PyObject *S_exact, *S_shared, *S_model, *S_new, *S_renderer, *I_zero, *I_one, *I_three;
 /* set by configure(): VOLATILE_ATTRS (the names of changed attributes), linkfeatures._shared_list and its cache */
 static PyObject *NAMES, *SHARED_LIST, *LISTS;
+/* set by configure_entry(): the exact types the entry handles, the reference's callables, key positions */
+static PyTypeObject *LINKER_T, *FP_T, *STATE_T, *RESULT_T;
+static PyObject *BEST_FUNC, *NEW_ID, *TAG_NAMES[3];
+static int CLASS_POS[NCOMP], N_CLASS_POS, CLASS_POS_M[NCOMP], N_CLASS_POS_M, POP_POS[NCOMP], N_POP_POS,
+    POP_POS_M[NCOMP], N_POP_POS_M, TAG_POS[3], N_TAGS;
+static PyObject *A_id, *A_aliases, *A_source, *A_state, *A_key_memo, *A_results, *A_ip_memo, *A_min_family,
+    *A_prior, *A_link_p, *A_walk, *A_best, *M_keys, *A_variant_memo, *R_fields[5], *EMPTY;
 
 /* ---- the state ------------------------------------------------------------------------------------------ */
 typedef struct {
@@ -844,16 +851,20 @@ static PyObject *by_candidates(const state_t *s, fpl_t *f, PyObject *keys, PyObj
     PyObject *did = NULL, *conf = NULL, *res = NULL, *pdid;
     PyObject *wargs[6] = {s->blocks, PyTuple_GET_ITEM(keys, 1), s->devices, skip != NULL ? skip : Py_None, now_obj,
                           s->ttl_obj};
-    PyObject *bargs[4] = {f->fp, NULL, now_obj, ip};
+    PyObject *bargs[5] = {cb[1], f->fp, NULL, now_obj, ip}, *walk = cb[0];
     plan_t p;
     double p1 = 0.0, c = 0.0;
     int model = 0;
     *hand_over = 1;
-    if (cb[0] == Py_None) return NULL;
-    if ((cands = PyObject_Vectorcall(cb[0], wargs, 6, NULL)) == NULL) goto raise;
+    if (STATE_T != NULL && Py_TYPE(walk) == STATE_T && (walk = item(s->dict, A_walk)) == NULL) return NULL;
+    if (walk == Py_None) return NULL;
+    if ((cands = PyObject_Vectorcall(walk, wargs, 6, NULL)) == NULL) goto raise;
     if (!PyList_CheckExact(cands)) goto out; /* the compiled walk handed over: the reference walks */
-    bargs[1] = cands;
-    if ((best = PyObject_Vectorcall(cb[1], bargs, 4, NULL)) == NULL) goto raise;
+    bargs[2] = cands;
+    /* the linker itself stands for its best_candidate (DeviceLinker.best_candidate, no bound method made) */
+    best = LINKER_T != NULL && Py_TYPE(cb[1]) == LINKER_T ? PyObject_Vectorcall(BEST_FUNC, bargs, 5, NULL)
+                                                          : PyObject_Vectorcall(cb[1], bargs + 1, 4, NULL);
+    if (best == NULL) goto raise;
     if (best != Py_None) {
         PyObject *pb, *rb;
         if (!PyTuple_CheckExact(best) || PyTuple_GET_SIZE(best) != 2) goto out;
@@ -929,8 +940,10 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     s.dict = NULL;
     if (NAMES == NULL || !PyLong_CheckExact(now_obj) || as_i64(now_obj, &now) != 0 || now >= TBOUND ||
         now <= -TBOUND || !PyLong_CheckExact(ip) || as_i64(args[5], &min_family) != 0 || !PyFloat_CheckExact(args[6]) ||
-        !PyFloat_CheckExact(args[7]) || !(args[8] == Py_None || PyCallable_Check(args[8])) ||
-        !PyCallable_Check(args[9]) || !PyCallable_Check(args[10]))
+        !PyFloat_CheckExact(args[7]) ||
+        !(args[8] == Py_None || PyCallable_Check(args[8]) || (STATE_T != NULL && Py_TYPE(args[8]) == STATE_T)) ||
+        !(PyCallable_Check(args[9]) || (LINKER_T != NULL && Py_TYPE(args[9]) == LINKER_T)) ||
+        !PyCallable_Check(args[10]))
         goto hand;
     prior = PyFloat_AS_DOUBLE(args[6]);
     if (!PyTuple_CheckExact(keys) || PyTuple_GET_SIZE(keys) != 9) goto hand;
@@ -1068,13 +1081,6 @@ hand:
 
 
 /* ---- the whole DeviceLinker.link in one call: keys, ip, the link, the LinkResult -------------------------- */
-/* set by configure_entry(): the exact types the entry handles, the reference's callables, key positions */
-static PyTypeObject *LINKER_T, *FP_T, *STATE_T, *RESULT_T;
-static PyObject *BEST_FUNC, *NEW_ID, *TAG_NAMES[3];
-static int CLASS_POS[NCOMP], N_CLASS_POS, CLASS_POS_M[NCOMP], N_CLASS_POS_M, POP_POS[NCOMP], N_POP_POS,
-    POP_POS_M[NCOMP], N_POP_POS_M, TAG_POS[3], N_TAGS;
-static PyObject *A_id, *A_aliases, *A_source, *A_state, *A_key_memo, *A_results, *A_ip_memo, *A_min_family,
-    *A_prior, *A_link_p, *A_walk, *A_best, *M_keys, *A_variant_memo, *R_fields[5], *EMPTY;
 #define KEY_MEMO_MAX 65536
 #define MASK48 (((uint64_t)1 << 48) - 1)
 
@@ -1289,8 +1295,8 @@ static PyObject *new_result(PyObject *fields) {
 /* entry(linker, fp, ts_ms, ip): DeviceLinker.link(fp, ts_ms, ip) over a MemoryLinkState in one call (the
  * LinkResult), or None: the caller runs DeviceLinker.link's Python path (nothing changed) */
 static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    PyObject *linker, *fp, *now_obj, *ip, *ld = NULL, *sd = NULL, *state, *keys = NULL, *best = NULL, *got = NULL;
-    PyObject *res = NULL, *results, *walk, *ipv, *a[11];
+    PyObject *linker, *fp, *now_obj, *ip, *ld = NULL, *state, *keys = NULL, *got = NULL;
+    PyObject *res = NULL, *results, *ipv, *a[11];
     (void)mod;
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "entry(linker, fp, ts_ms, ip)");
@@ -1330,11 +1336,8 @@ static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
         }
         ip = ipv;
     }
-    if ((sd = PyObject_GenericGetDict(state, NULL)) == NULL || !PyDict_CheckExact(sd)) goto hand;
-    if ((walk = item(sd, A_walk)) == NULL) goto hand;
     if ((results = item(ld, A_results)) == NULL || !PyDict_CheckExact(results)) goto hand;
     if ((keys = entry_keys(linker, ld, fp)) == NULL) goto fail;
-    if ((best = PyMethod_New(BEST_FUNC, linker)) == NULL) goto fail;
     a[0] = state;
     a[1] = fp;
     a[2] = keys;
@@ -1343,8 +1346,8 @@ static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
     if ((a[5] = item(ld, A_min_family)) == NULL || (a[6] = item(ld, A_prior)) == NULL ||
         (a[7] = item(ld, A_link_p)) == NULL)
         goto hand;
-    a[8] = walk;
-    a[9] = best;
+    a[8] = state;  /* its _walk, read where the candidates are walked */
+    a[9] = linker; /* its best_candidate, called where the candidates are scored */
     a[10] = NEW_ID;
     if ((got = ls_link(NULL, a, 11)) == NULL) goto fail;
     if (got == Py_None) goto hand;
@@ -1364,9 +1367,7 @@ fail:
     res = NULL;
 done:
     Py_XDECREF(ld);
-    Py_XDECREF(sd);
     Py_XDECREF(keys);
-    Py_XDECREF(best);
     Py_XDECREF(got);
     return res;
 }
