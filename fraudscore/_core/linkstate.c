@@ -484,7 +484,7 @@ static int fpl_read(PyObject *fp, fpl_t *f) {
     memset(f, 0, sizeof(*f));
     f->fp = fp;
     if ((f->family = getattr_clear(fp, A_family)) == NULL || !PyUnicode_CheckExact(f->family)) return -1;
-    PyUnicode_InternInPlace(&f->family);
+    /* (not interned here: only a new record stores it, interned by make_record as the reference does) */
     if ((f->comps_obj = getattr_clear(fp, A_components)) == NULL || !PyTuple_CheckExact(f->comps_obj) ||
         PyTuple_GET_SIZE(f->comps_obj) != NCOMP)
         return -1;
@@ -687,7 +687,8 @@ static PyObject *make_record(fpl_t *f, PyObject *did, PyObject *now_obj, int64_t
     if (PyUnicode_CheckExact(bf)) PyUnicode_InternInPlace(&bf);
     vals[nv++] = Py_NewRef(did);
     vals[nv++] = Py_NewRef(fp_id);
-    vals[nv++] = Py_NewRef(f->family);
+    vals[nv] = Py_NewRef(f->family);
+    PyUnicode_InternInPlace(&vals[nv++]); /* intern(fp.family) */
     vals[nv++] = bf;
     for (i = 0; i < 3; ++i) {
         if ((o = shared_list(f->ver_obj[i])) == NULL) goto fail;
