@@ -4,7 +4,9 @@
 hit, the class-record join and the class record of a new common fingerprint) on random event streams over
 small device pools -- twins, drift, expiry, full blocks and a full state are frequent -- against a linker
 built on the pure-Python reference: equal LinkResults and an equal final state (``to_dict``, in order).
-Inputs the kernel does not handle are handed over with the state untouched.
+``keys`` (a new fingerprint's keys) against ``DeviceLinker._keys`` and ``entry`` (the whole of ``link``: keys,
+IP hash, result memo) against the Python path. Inputs the kernel does not handle are handed over with the state
+untouched.
 """
 
 from __future__ import annotations
