@@ -346,6 +346,19 @@ def test_keys_of_simulated_fingerprints_equal_the_reference(scenario):
         assert ckeys(fp) == reference_keys(fp)
 
 
+@pytest.mark.parametrize("family", ["a'b", 'q"\'', "back\\slash", "caf\u00e9", "tab\t", "\u4e2d"])
+def test_keys_of_unusual_text_use_pythons_own_formatting(family):
+    """Text that is not printable ASCII without quotes or backslashes is formatted by Python (``repr``,
+    f-strings), the rest in place: both give the reference's keys."""
+    from dataclasses import replace
+
+    for dev in ({"os": "android", "model": "X1", "android_id": "aa", "fonts": ["A"]},
+                {"source": "web", "platform": "Win32", "fonts": ["Arial"], "user_agent": "Mozilla/5.0 (Windows NT "
+                 "10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"}):
+        fp = replace(FPR.fingerprint(dev), family=family)
+        assert ckeys(fp) == reference_keys(fp)
+
+
 def test_keys_hand_over_what_they_do_not_handle():
     from dataclasses import replace
 
