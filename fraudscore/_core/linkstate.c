@@ -1414,7 +1414,7 @@ static PyObject *new_result(PyObject *fields) {
  * LinkResult), or None: the caller runs DeviceLinker.link's Python path (nothing changed) */
 static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *linker, *fp, *now_obj, *ip, *ld = NULL, *state, *keys = NULL, *got = NULL;
-    PyObject *res = NULL, *results, *ipv, *a[11];
+    PyObject *res = NULL, *results, *ipv, *a[11], *held[3] = {NULL, NULL, NULL};
     (void)mod;
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "entry(linker, fp, ts_ms, ip)");
@@ -1455,6 +1455,10 @@ static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
         ip = ipv;
     }
     if ((results = item(ld, A_results)) == NULL || !PyDict_CheckExact(results)) goto hand;
+    /* held for the call: the linker's attributes could be replaced by the Python code called back */
+    held[0] = Py_NewRef(state);
+    held[1] = Py_NewRef(ip);
+    held[2] = Py_NewRef(results);
     if ((keys = entry_keys(linker, ld, fp)) == NULL) goto fail;
     a[0] = state;
     a[1] = fp;
@@ -1487,6 +1491,9 @@ done:
     Py_XDECREF(ld);
     Py_XDECREF(keys);
     Py_XDECREF(got);
+    Py_XDECREF(held[0]);
+    Py_XDECREF(held[1]);
+    Py_XDECREF(held[2]);
     return res;
 }
 
