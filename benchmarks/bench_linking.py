@@ -374,7 +374,9 @@ def callgrind(n: int, days: float, events: int | None) -> None:
     """``--callgrind``: instructions per event of ``DeviceLinker.link`` and of the legacy linker on the throughput
     ``web`` stream (the first ``events`` events; all when None), under ``valgrind --tool=callgrind``: each runs
     twice in a child process, linking ``m`` events and none after the same set-up, and the difference is
-    divided by ``m``. Stable under load (wall-clock is not); prints, writes nothing."""
+    divided by ``m`` (``PYTHONHASHSEED=0``: the set-up is the same instructions in both; its run-to-run spread
+    is ~0.1 % of the set-up, so use thousands of events). Stable under load (wall-clock is not); prints, writes
+    nothing."""
     import pickle
     import re
     import shutil
@@ -396,7 +398,8 @@ def callgrind(n: int, days: float, events: int | None) -> None:
         def collected(who: str, k: int) -> int:
             out = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out",
                                   sys.executable, str(child), who, str(path), str(k)],
-                                 capture_output=True, text=True, check=True)
+                                 capture_output=True, text=True, check=True,
+                                 env={**os.environ, "PYTHONHASHSEED": "0"})  # the same set-up in every run
             return int(re.search(r"Collected : (\d+)", out.stderr).group(1))
 
         per = {who: (collected(who, m) - collected(who, 0)) / m for who in ("linker", "legacy")}
