@@ -1618,7 +1618,62 @@ static PyObject *py_memory_latency(PyObject *Py_UNUSED(m), PyObject *args) {
     return Py_BuildValue("(dK)", ns / (double)steps, (unsigned long long)p);
 }
 
+static PyObject *fs_str_ts; /* "ts", interned at import */
+
+/* check_record(rec, numeric_fields, key_fields, max_abs) -> ts, or None: plan.check_event's common case (an
+ * exact dict, an exact int "ts", key fields None or exact str, numeric fields None, exact float or exact int
+ * within +-max_abs or NaN). None (without an error) for anything else: the caller runs the reference, which
+ * accepts or raises the EventError. */
+static PyObject *py_check_record(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyTuple_Check(args[1]) || !PyTuple_Check(args[2]) || !PyFloat_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "check_record(rec, numeric_fields, key_fields, max_abs)");
+        return NULL;
+    }
+    PyObject *rec = args[0];
+    if (!PyDict_CheckExact(rec)) Py_RETURN_NONE;
+    double lim = PyFloat_AS_DOUBLE(args[3]);
+    PyObject *ts = PyDict_GetItemWithError(rec, fs_str_ts);
+    if (!ts) {
+        if (PyErr_Occurred()) return NULL;
+        Py_RETURN_NONE;
+    }
+    if (!PyLong_CheckExact(ts)) Py_RETURN_NONE;
+    Py_INCREF(ts); /* a borrowed value of a dict that the checks below do not change, held anyway */
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[2]); i++) {
+        PyObject *v = PyDict_GetItemWithError(rec, PyTuple_GET_ITEM(args[2], i));
+        if (!v && PyErr_Occurred()) goto error;
+        if (v && v != Py_None && !PyUnicode_CheckExact(v)) goto other;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[1]); i++) {
+        PyObject *v = PyDict_GetItemWithError(rec, PyTuple_GET_ITEM(args[1], i));
+        if (!v && PyErr_Occurred()) goto error;
+        if (!v || v == Py_None) continue;
+        double f;
+        if (PyFloat_CheckExact(v)) {
+            f = PyFloat_AS_DOUBLE(v);
+        } else if (PyLong_CheckExact(v)) {
+            f = PyLong_AsDouble(v);
+            if (f == -1.0 && PyErr_Occurred()) {
+                PyErr_Clear();
+                goto other;
+            }
+        } else {
+            goto other;
+        }
+        if (f == f && !(-lim <= f && f <= lim)) goto other;
+    }
+    return ts;
+other:
+    Py_DECREF(ts);
+    Py_RETURN_NONE;
+error:
+    Py_DECREF(ts);
+    return NULL;
+}
+
 static PyMethodDef module_methods[] = {
+    {"check_record", (PyCFunction)(void (*)(void))py_check_record, METH_FASTCALL,
+     "check_record(rec, numeric_fields, key_fields, max_abs) -> ts, or None: use plan.check_event."},
     {"memory_latency_ns", py_memory_latency, METH_VARARGS,
      "memory_latency_ns(mib, steps) -> (ns per dependent load, checksum): a pointer chase (benchmark limits)."},
     {"value_key", py_value_key, METH_O, "The stable 64-bit key of an entity / distinct-of value."},
@@ -1633,6 +1688,7 @@ static struct PyModuleDef moduledef = {
 
 PyMODINIT_FUNC PyInit_velocity_store(void) {
     if (fs_keys_init() < 0) return NULL;
+    if (!fs_str_ts && !(fs_str_ts = PyUnicode_InternFromString("ts"))) return NULL;
     if (PyType_Ready(&StoreType) < 0) return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;

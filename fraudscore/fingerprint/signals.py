@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core import load as load_core
 from .._memo import ByteBudget
 from ..limits import DEVICE_SIGNALS_CACHE_BYTES
 from .canonical import ATTRIBUTE_INDEX, CanonicalDevice, canonicalize
@@ -241,6 +242,10 @@ def device_signal_values(fp: Fingerprint | None, event: Mapping[str, Any] | None
     if type(fp) is not Fingerprint:
         sig = device_signals(fp, event)
         return [sig[n] for n in DEVICE_FEATURES]
+    if _ROW_CORE is not None:  # a cached row, read in C; None: not cached, or an uncommon value
+        out = _ROW_CORE(_ROW_CTX, fp, event)
+        if out is not None:
+            return out  # type: ignore[no-any-return]
     c = fp.canonical
     key = _static_key(c)
     row = _ROWS.get(key)
@@ -256,6 +261,14 @@ def device_signal_values(fp: Fingerprint | None, event: Mapping[str, Any] | None
         if tz_country is not None:
             out[_TZ_POS] = 0.0 if tz_country == ip_country.strip().upper() else 1.0
     return out
+
+
+_ROW_CORE = getattr(load_core("fingerprint"), "signal_row", None)
+#: The compiled row read's context: where the key's parts and the timezone are (see ``_core/fingerprint.c``).
+_ROW_CTX = (Fingerprint.__dict__["canonical"],
+            tuple(CanonicalDevice.__dict__[f] for f in ("values", "extra", "source", "os_family")),
+            _STATIC_GET(tuple(range(len(ATTRIBUTE_INDEX)))), _EXPECTED_IDX["web"], _EXPECTED_IDX["app"], _ROWS,
+            _TZ_IDX, TIMEZONE_COUNTRY, _TZ_POS, "app", "ip_country")
 
 
 def _static_key(cd: CanonicalDevice) -> tuple[Any, ...]:
