@@ -1253,6 +1253,40 @@ error:
     return NULL;
 }
 
+/* apply_new(plan, record, ts, link, cls, descriptors) -> cls(update_and_read(plan, record, ts), False, link, ts):
+ * the Applied outcome (a frozen slots dataclass: features, duplicate, link, ts) built here, its slots filled
+ * through its member descriptors as its __init__ does (memory_compiled.CompiledMemoryStore.apply) */
+static PyObject *Store_apply_new(Store *s, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6 || !PyType_Check(args[4]) || !PyTuple_Check(args[5]) || PyTuple_GET_SIZE(args[5]) != 4) {
+        PyErr_SetString(PyExc_TypeError, "apply_new(plan, record, ts, link, cls, descriptors)");
+        return NULL;
+    }
+    for (int i = 0; i < 4; i++)
+        if (!Py_TYPE(PyTuple_GET_ITEM(args[5], i))->tp_descr_set) {
+            PyErr_SetString(PyExc_TypeError, "not a member descriptor");
+            return NULL;
+        }
+    PyTypeObject *tp = (PyTypeObject *)args[4];
+    PyObject *o = tp->tp_alloc(tp, 0);
+    if (!o) return NULL;
+    PyObject *feats = Store_update_and_read(s, args, 3);
+    if (!feats) {
+        Py_DECREF(o);
+        return NULL;
+    }
+    PyObject *vals[4] = {feats, Py_False, args[3], args[2]};
+    for (int i = 0; i < 4; i++) {
+        PyObject *d = PyTuple_GET_ITEM(args[5], i);
+        if (Py_TYPE(d)->tp_descr_set(d, o, vals[i]) < 0) {
+            Py_DECREF(feats);
+            Py_DECREF(o);
+            return NULL;
+        }
+    }
+    Py_DECREF(feats);
+    return o;
+}
+
 static PyObject *Store_record_label(Store *s, PyObject *args) {
     PyObject *app;
     int is_fraud;
@@ -1524,6 +1558,8 @@ static PyObject *Store_clear(Store *s, PyObject *Py_UNUSED(ignored)) {
 static PyMethodDef Store_methods[] = {
     {"update_and_read", (PyCFunction)(void (*)(void))Store_update_and_read, METH_FASTCALL,
      "update_and_read(plan, record, ts): the features as of ts, then the event is added."},
+    {"apply_new", (PyCFunction)(void (*)(void))Store_apply_new, METH_FASTCALL,
+     "apply_new(plan, record, ts, link, cls, descriptors) -> cls(update_and_read(...), False, link, ts)."},
     {"record_label", (PyCFunction)Store_record_label, METH_VARARGS,
      "record_label(application_id, is_fraud, label_time_ms)"},
     {"latest_time", (PyCFunction)Store_latest_time, METH_NOARGS, "The latest event time seen, or None."},

@@ -45,6 +45,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from collections.abc import Mapping
@@ -67,6 +68,12 @@ __all__ = ["CompiledMemoryStore", "plan_descriptor"]
 
 _FORMAT_C = "fraudscore.velocity.memory.compiled"
 _FORMAT_C_VERSION = 1
+
+
+#: Applied's slot descriptors in field order (the C store builds the outcome through them: ``Store.apply_new``).
+_APPLIED_SLOTS = tuple(Applied.__dict__[f.name] for f in dataclasses.fields(Applied))
+if tuple(f.name for f in dataclasses.fields(Applied)) != ("features", "duplicate", "link", "ts"):  # pragma: no cover
+    raise ImportError("Applied's fields no longer match the compiled store's apply_new")
 
 
 def plan_descriptor(plan: Plan, max_labels: int) -> tuple[Any, ...]:
@@ -190,7 +197,8 @@ class CompiledMemoryStore(MemoryStore):
             seen = results.get(app, ts, core.latest_time())
             if seen is not None:
                 return seen
-            applied = Applied(core.update_and_read(plan, record, ts), False, link, ts)
+            # == Applied(core.update_and_read(plan, record, ts), False, link, ts), built in C
+            applied = core.apply_new(plan, record, ts, link, Applied, _APPLIED_SLOTS)
             results.put(app, applied, core.latest_time())
         return applied
 

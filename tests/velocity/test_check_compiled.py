@@ -57,3 +57,31 @@ def test_the_fast_path_takes_the_common_record():
         assert core.check_record({**rec, **bad}, PLAN._numeric_tuple, PLAN._key_tuple, MAX_ABS_VALUE) is None
     with pytest.raises(EventError):
         PLAN.validate_record({**rec, "amount": 1e13})
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.lists(st.tuples(st.sampled_from(["A", "B", "C", None]), st.integers(0, 5_000),
+                          st.sampled_from(["p:1", "p:2", None]), st.one_of(st.none(), st.floats(-1e3, 1e3)),
+                          st.one_of(st.none(), st.tuples(st.sampled_from(["d_1", None]), st.floats(0, 1)))),
+                max_size=12))
+def test_compiled_apply_outcomes_equal_reference(events):
+    """``apply``'s outcome, built in C (``Store.apply_new``), == the reference store's ``Applied``, field by field."""
+    from fraudscore.velocity import MemoryStore
+    from fraudscore.velocity.memory_compiled import CompiledMemoryStore
+
+    fs = FeatureSet([FeatureSpec("sum", key="applicant_id", field="amount", window="1h"),
+                     FeatureSpec("count", key="applicant_id", window="10s")])
+    plan = Plan(fs)
+    fast, ref = MemoryStore(), MemoryStore(engine="python")
+    assert isinstance(fast, CompiledMemoryStore)
+    fast.bind(plan)
+    ref.bind(plan)
+    t = 0
+    for app, dt, who, amount, link in events:
+        t += dt
+        rec = {"application_id": app, "ts": t, "applicant_id": who, "amount": amount}
+        a, b = fast.apply(plan, rec, t, link), ref.apply(plan, rec, t, link)
+        assert type(a) is type(b)
+        assert a.features.tobytes() == b.features.tobytes() and a.features.dtype == b.features.dtype
+        assert (a.duplicate, a.link, a.ts) == (b.duplicate, b.link, b.ts)
+        assert type(a.duplicate) is bool and type(a.ts) is type(b.ts)
