@@ -26,11 +26,46 @@ typedef struct {
 
 static const char HEX[] = "0123456789abcdef";
 
+/* A keyed hash input built in a buffer and hashed in one shot: XXH3_64bits_withSeed over the bytes equals the
+ * streaming state's digest of the same bytes (and skips its set-up); an input longer than the buffer continues
+ * in a streaming state. */
+typedef struct {
+    uint64_t seed;
+    size_t n;
+    int streaming;
+    unsigned char buf[1024];
+    XXH3_state_t st;
+} HB;
+
+static void hb_update(HB *b, const void *p, size_t len) {
+    if (!b->streaming) {
+        if (b->n + len <= sizeof(b->buf)) {
+            if (len) memcpy(b->buf + b->n, p, len);
+            b->n += len;
+            return;
+        }
+        XXH3_64bits_reset_withSeed(&b->st, b->seed);
+        XXH3_64bits_update(&b->st, b->buf, b->n);
+        b->streaming = 1;
+    }
+    XXH3_64bits_update(&b->st, p, len);
+}
+
+static uint64_t hb_digest(HB *b) {
+    return b->streaming ? XXH3_64bits_digest(&b->st) : XXH3_64bits_withSeed(b->buf, b->n, b->seed);
+}
+
+static void start(Hasher *h, HB *b) {
+    b->seed = h->seed;
+    b->n = 0;
+    b->streaming = 0;
+    hb_update(b, h->prefix, (size_t)h->plen);
+}
+
 /* xxh3(prefix + pre + text): pre and text are str (UTF-8, surrogatepass) */
 static int hash_parts(Hasher *h, PyObject *pre, PyObject *text, uint64_t *out) {
-    XXH3_state_t st;
-    XXH3_64bits_reset_withSeed(&st, h->seed);
-    XXH3_64bits_update(&st, h->prefix, (size_t)h->plen);
+    HB st;
+    start(h, &st);
     PyObject *parts[2] = {pre, text};
     for (int i = 0; i < 2; i++) {
         PyObject *s = parts[i];
@@ -41,22 +76,22 @@ static int hash_parts(Hasher *h, PyObject *pre, PyObject *text, uint64_t *out) {
         }
         Py_ssize_t n;
         if (PyUnicode_IS_COMPACT_ASCII(s)) {
-            XXH3_64bits_update(&st, PyUnicode_DATA(s), (size_t)PyUnicode_GET_LENGTH(s));
+            hb_update(&st, PyUnicode_DATA(s), (size_t)PyUnicode_GET_LENGTH(s));
             continue;
         }
         const char *u = PyUnicode_AsUTF8AndSize(s, &n);
         if (u) {
-            XXH3_64bits_update(&st, u, (size_t)n);
+            hb_update(&st, u, (size_t)n);
             continue;
         }
         if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
         PyErr_Clear();
         PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
         if (!b) return -1;
-        XXH3_64bits_update(&st, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+        hb_update(&st, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
         Py_DECREF(b);
     }
-    *out = XXH3_64bits_digest(&st);
+    *out = hb_digest(&st);
     return 0;
 }
 
@@ -153,46 +188,42 @@ static PyObject *Hasher_components(Hasher *h, PyObject *args) {
 /* -- the whole of Fingerprinter.from_canonical's hashing for scheme 1 in one call ------------------------- */
 
 /* feed a str (UTF-8, surrogatepass) into the state */
-static int upd_str(XXH3_state_t *st, PyObject *s) {
+static int upd_str(HB *st, PyObject *s) {
     if (PyUnicode_IS_COMPACT_ASCII(s)) {
-        XXH3_64bits_update(st, PyUnicode_DATA(s), (size_t)PyUnicode_GET_LENGTH(s));
+        hb_update(st, PyUnicode_DATA(s), (size_t)PyUnicode_GET_LENGTH(s));
         return 0;
     }
     Py_ssize_t n;
     const char *u = PyUnicode_AsUTF8AndSize(s, &n);
     if (u) {
-        XXH3_64bits_update(st, u, (size_t)n);
+        hb_update(st, u, (size_t)n);
         return 0;
     }
     if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
     PyErr_Clear();
     PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
     if (!b) return -1;
-    XXH3_64bits_update(st, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+    hb_update(st, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
     Py_DECREF(b);
     return 0;
 }
 
-static void start(Hasher *h, XXH3_state_t *st) {
-    XXH3_64bits_reset_withSeed(st, h->seed);
-    XXH3_64bits_update(st, h->prefix, (size_t)h->plen);
-}
 
 /* SEP + (v or MISSING): v is a str or None */
-static int upd_part(XXH3_state_t *st, PyObject *v) {
-    XXH3_64bits_update(st, "\x1f", 1);
+static int upd_part(HB *st, PyObject *v) {
+    hb_update(st, "\x1f", 1);
     if (v == Py_None || !PyUnicode_Check(v) || PyUnicode_GET_LENGTH(v) == 0) {
         if (v != Py_None && !PyUnicode_Check(v)) {
             PyErr_SetString(PyExc_TypeError, "canonical values must be str or None");
             return -1;
         }
-        XXH3_64bits_update(st, "\x00", 1);
+        hb_update(st, "\x00", 1);
         return 0;
     }
     return upd_str(st, v);
 }
 
-static int upd_idx(XXH3_state_t *st, PyObject *vals, PyObject *idx) {
+static int upd_idx(HB *st, PyObject *vals, PyObject *idx) {
     Py_ssize_t n = PyTuple_GET_SIZE(idx), nv = PyTuple_GET_SIZE(vals);
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t j = PyLong_AsSsize_t(PyTuple_GET_ITEM(idx, i));
@@ -234,12 +265,12 @@ static PyObject *item_hashes(Hasher *h, PyObject *s, const char *kind, Py_ssize_
     Py_ssize_t j = 0, a = 0;
     for (Py_ssize_t i = 0; i <= n; i++) {
         if (i < n && u[i] != ',') continue;
-        XXH3_state_t st;
+        HB st;
         start(h, &st);
-        XXH3_64bits_update(&st, "i\x1f", 2);
-        XXH3_64bits_update(&st, kind, 1);
-        XXH3_64bits_update(&st, u + a, (size_t)(i - a));
-        hs[j++] = (uint32_t)(XXH3_64bits_digest(&st) & 0xFFFFFFFFu);
+        hb_update(&st, "i\x1f", 2);
+        hb_update(&st, kind, 1);
+        hb_update(&st, u + a, (size_t)(i - a));
+        hs[j++] = (uint32_t)(hb_digest(&st) & 0xFFFFFFFFu);
         a = i + 1;
     }
     Py_XDECREF(owner);
@@ -310,13 +341,13 @@ static PyObject *sections1_impl(Hasher *h, PyObject *const *args) {
     else if (PyUnicode_CompareWithASCIIString(src, "web") == 0) hwi = PyTuple_GET_ITEM(plan, 1);
     else hwi = PyTuple_GET_ITEM(plan, 2);
     PyObject *res[12] = {NULL};
-    XXH3_state_t st;
+    HB st;
     uint64_t hw, sw, vol;
     /* hardware */
     start(h, &st);
-    XXH3_64bits_update(&st, "1\x1fhw\x1f", 5);
+    hb_update(&st, "1\x1fhw\x1f", 5);
     if (upd_str(&st, src) < 0 || upd_part(&st, fam) < 0 || upd_idx(&st, vals, hwi) < 0) return NULL;
-    hw = XXH3_64bits_digest(&st) & MASK48;
+    hw = hb_digest(&st) & MASK48;
     /* software */
     PyObject *maj = PyObject_Str(args[4]), *bmaj = PyObject_Str(args[6]);
     if (!maj || !bmaj) {
@@ -325,19 +356,19 @@ static PyObject *sections1_impl(Hasher *h, PyObject *const *args) {
         return NULL;
     }
     start(h, &st);
-    XXH3_64bits_update(&st, "1\x1fsw\x1f", 5);
-    int bad = upd_str(&st, src) < 0 || upd_part(&st, fam) < 0 || (XXH3_64bits_update(&st, "\x1f", 1), 0) ||
+    hb_update(&st, "1\x1fsw\x1f", 5);
+    int bad = upd_str(&st, src) < 0 || upd_part(&st, fam) < 0 || (hb_update(&st, "\x1f", 1), 0) ||
               upd_str(&st, maj) < 0 || upd_part(&st, args[5]) < 0 ||
-              (XXH3_64bits_update(&st, "\x1f", 1), 0) || upd_str(&st, bmaj) < 0;
+              (hb_update(&st, "\x1f", 1), 0) || upd_str(&st, bmaj) < 0;
     Py_DECREF(maj);
     Py_DECREF(bmaj);
     if (bad) return NULL;
-    sw = XXH3_64bits_digest(&st) & MASK48;
+    sw = hb_digest(&st) & MASK48;
     /* volatile */
     start(h, &st);
-    XXH3_64bits_update(&st, "1\x1fvol", 5);
+    hb_update(&st, "1\x1fvol", 5);
     if (upd_idx(&st, vals, PyTuple_GET_ITEM(plan, 3)) < 0) return NULL;
-    vol = XXH3_64bits_digest(&st) & MASK48;
+    vol = hb_digest(&st) & MASK48;
     res[1] = hex12(hw);
     res[2] = hex12(sw);
     res[3] = hex12(vol);
@@ -409,7 +440,7 @@ static PyObject *sections1_impl(Hasher *h, PyObject *const *args) {
     /* family, renderer */
     start(h, &st);
     if (upd_str(&st, fam_text) < 0) goto fail;
-    res[7] = hex12(XXH3_64bits_digest(&st) & MASK48);
+    res[7] = hex12(hb_digest(&st) & MASK48);
     if (!res[7]) goto fail;
     PyObject *rend = PyTuple_GET_ITEM(vals, ridx);
     uint64_t rh = 0;
@@ -419,9 +450,9 @@ static PyObject *sections1_impl(Hasher *h, PyObject *const *args) {
             goto fail;
         }
         start(h, &st);
-        XXH3_64bits_update(&st, "r\x1f", 2);
+        hb_update(&st, "r\x1f", 2);
         if (upd_str(&st, rend) < 0) goto fail;
-        rh = XXH3_64bits_digest(&st) & MASK48;
+        rh = hb_digest(&st) & MASK48;
         if (!rh) rh = 1;
     }
     res[8] = PyLong_FromUnsignedLongLong(rh);
@@ -513,6 +544,14 @@ static PyObject *values_size(PyObject *self, PyObject *vals) {
         if (!PyUnicode_Check(v)) {
             PyErr_SetString(PyExc_TypeError, "canonical values are str or None");
             return NULL;
+        }
+        if (PyUnicode_CheckExact(v) && PyUnicode_IS_COMPACT_ASCII(v)
+#if PY_VERSION_HEX < 0x030C0000
+            && ((PyASCIIObject *)v)->wstr == NULL
+#endif
+        ) { /* str.__sizeof__ of a compact ASCII str (no GC header, its UTF-8 is its data) */
+            n += sizeof(PyASCIIObject) + (size_t)PyUnicode_GET_LENGTH(v) + 1;
+            continue;
         }
         size_t z = _PySys_GetSizeOf(v);
         if (z == (size_t)-1 && PyErr_Occurred()) return NULL;

@@ -177,7 +177,10 @@ class CompiledMemoryStore(MemoryStore):
 
         ``watermark`` replaces the store's own (a batch judging rows ahead of the store).
         """
-        return self._results.get(application_id, ts, self.latest_time() if watermark is None else watermark)
+        if watermark is None:
+            core = self._core
+            watermark = None if core is None else core.latest_time()
+        return self._results.get(application_id, ts, watermark)
 
     def update_and_read(self, plan: Plan, record: Mapping[str, Any], ts: int) -> np.ndarray:
         """Compute the event's features as of its time, then add it (see OnlineVelocity); exactly once per id."""

@@ -181,3 +181,26 @@ def test_values_size_equals_getsizeof(vals):
         if v and v.isascii() is False and not any(0xD800 <= ord(ch) <= 0xDFFF for ch in v):
             v.encode("utf-8")
     assert core.values_size(tuple(vals)) == sum(map(sys.getsizeof, filter(None, vals)))
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF), min_size=200, max_size=1500),
+       st.integers(0, 1100))
+def test_one_shot_and_streaming_hashes_equal_xxhash(t, cut):
+    """Inputs are hashed in one shot from a 1 KiB buffer, longer ones in a streaming state: both equal xxhash."""
+    import xxhash
+
+    h = core.Hasher(KEYS.fingerprint, KEYS.fingerprint_seed)
+    for s in (t, t[:cut], "a" * (1024 - 64 - cut % 8) + t[:3]):  # around the buffer's edge (64-byte key first)
+        want = xxhash.xxh3_64_intdigest(KEYS.fingerprint + s.encode("utf-8", "surrogatepass"), seed=KEYS.fingerprint_seed)
+        assert h.h(s) == want
+
+
+def test_long_attributes_equal_reference(monkeypatch):
+    """Section inputs longer than the one-shot buffer (2 KiB user agents, long renderers and font lists)."""
+    fast = Fingerprinter(KEYS, cache_size=0)
+    slow = reference_fingerprinter(monkeypatch)
+    for n in (900, 1100, 2048):
+        d = {"user_agent": "Mozilla/5.0 " + "x" * n, "webgl_renderer": "ANGLE (0x1234) " + "r-1.2 " * (n // 6),
+             "fonts": ",".join(f"font{i}" for i in range(n // 5)), "timezone": "asia/shanghai", "platform": "win32"}
+        same(fast._build1(d), reference(slow, d))
