@@ -701,13 +701,37 @@ fail:
 
 /* -- the fingerprint cache's key of a device mapping (reference: Fingerprinter.fingerprint, a repr key) ------ */
 
-static int key_value(XXH3_state_t *st, PyObject *v, int depth) {
+/* the key's input in a buffer, hashed in one shot (equal to the streaming digest of the same bytes); a longer
+ * input continues in a streaming state */
+typedef struct {
+    uint64_t seed;
+    size_t n;
+    int streaming;
+    unsigned char buf[2048];
+    XXH3_state_t st;
+} KB;
+
+static void kb_update(KB *b, const void *p, size_t len) {
+    if (!b->streaming) {
+        if (b->n + len <= sizeof(b->buf)) {
+            if (len) memcpy(b->buf + b->n, p, len);
+            b->n += len;
+            return;
+        }
+        XXH3_128bits_reset_withSeed(&b->st, b->seed);
+        XXH3_128bits_update(&b->st, b->buf, b->n);
+        b->streaming = 1;
+    }
+    XXH3_128bits_update(&b->st, p, len);
+}
+
+static int key_value(KB *st, PyObject *v, int depth) {
     if (v == Py_None) {
-        XXH3_128bits_update(st, "n", 1);
+        kb_update(st, "n", 1);
         return 0;
     }
     if (PyBool_Check(v)) {
-        XXH3_128bits_update(st, v == Py_True ? "T" : "F", 1);
+        kb_update(st, v == Py_True ? "T" : "F", 1);
         return 0;
     }
     if (PyUnicode_CheckExact(v)) {
@@ -724,9 +748,9 @@ static int key_value(XXH3_state_t *st, PyObject *v, int depth) {
             }
         }
         uint64_t len = (uint64_t)n;
-        XXH3_128bits_update(st, "s", 1);
-        XXH3_128bits_update(st, &len, sizeof len);
-        XXH3_128bits_update(st, u, (size_t)n);
+        kb_update(st, "s", 1);
+        kb_update(st, &len, sizeof len);
+        kb_update(st, u, (size_t)n);
         return 0;
     }
     if (PyLong_CheckExact(v)) {
@@ -736,20 +760,20 @@ static int key_value(XXH3_state_t *st, PyObject *v, int depth) {
             PyErr_Clear();
             return 1;
         }
-        XXH3_128bits_update(st, "i", 1);
-        XXH3_128bits_update(st, &x, sizeof x);
+        kb_update(st, "i", 1);
+        kb_update(st, &x, sizeof x);
         return 0;
     }
     if (PyFloat_CheckExact(v)) {
         double d = PyFloat_AS_DOUBLE(v);
-        XXH3_128bits_update(st, "f", 1);
-        XXH3_128bits_update(st, &d, sizeof d);
+        kb_update(st, "f", 1);
+        kb_update(st, &d, sizeof d);
         return 0;
     }
     if (PyList_CheckExact(v) && depth == 0) {
         uint64_t len = (uint64_t)PyList_GET_SIZE(v);
-        XXH3_128bits_update(st, "l", 1);
-        XXH3_128bits_update(st, &len, sizeof len);
+        kb_update(st, "l", 1);
+        kb_update(st, &len, sizeof len);
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); i++) {
             int r = key_value(st, PyList_GET_ITEM(v, i), 1);
             if (r) return r;
@@ -764,9 +788,11 @@ static int key_value(XXH3_state_t *st, PyObject *v, int depth) {
  * 128-bit collisions). The stream starts with a 0xff byte, which no UTF-8 repr text starts with. */
 static PyObject *Hasher_mapping_key(Hasher *h, PyObject *dev) {
     if (!PyDict_CheckExact(dev)) Py_RETURN_NONE;
-    XXH3_state_t st;
-    XXH3_128bits_reset_withSeed(&st, h->seed);
-    XXH3_128bits_update(&st, "\xff", 1);
+    KB st;
+    st.seed = h->seed;
+    st.n = 0;
+    st.streaming = 0;
+    kb_update(&st, "\xff", 1);
     Py_ssize_t pos = 0;
     PyObject *k, *v;
     while (PyDict_Next(dev, &pos, &k, &v)) {
@@ -776,7 +802,7 @@ static PyObject *Hasher_mapping_key(Hasher *h, PyObject *dev) {
         if (r < 0) return NULL;
         if (r) Py_RETURN_NONE;
     }
-    XXH128_hash_t d = XXH3_128bits_digest(&st);
+    XXH128_hash_t d = st.streaming ? XXH3_128bits_digest(&st.st) : XXH3_128bits_withSeed(st.buf, st.n, st.seed);
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, d);
     return PyBytes_FromStringAndSize((const char *)c.digest, 16);

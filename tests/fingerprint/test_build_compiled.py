@@ -204,3 +204,36 @@ def test_long_attributes_equal_reference(monkeypatch):
         d = {"user_agent": "Mozilla/5.0 " + "x" * n, "webgl_renderer": "ANGLE (0x1234) " + "r-1.2 " * (n // 6),
              "fonts": ",".join(f"font{i}" for i in range(n // 5)), "timezone": "asia/shanghai", "platform": "win32"}
         same(fast._build1(d), reference(slow, d))
+
+
+def _key_bytes(v, depth=0):
+    import struct
+
+    if v is None:
+        return b"n"
+    if v is True or v is False:
+        return b"T" if v else b"F"
+    if type(v) is str:
+        u = v.encode("utf-8")
+        return b"s" + struct.pack("<Q", len(u)) + u
+    if type(v) is int:
+        return b"i" + struct.pack("<q", v)
+    if type(v) is float:
+        return b"f" + struct.pack("<d", v)
+    assert type(v) is list and depth == 0
+    return b"l" + struct.pack("<Q", len(v)) + b"".join(_key_bytes(x, 1) for x in v)
+
+
+@settings(deadline=None, max_examples=100)
+@given(st.dictionaries(st.text(max_size=40), st.one_of(
+    st.none(), st.booleans(), st.text(max_size=300), st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=False),
+    st.lists(st.one_of(st.text(max_size=300), st.integers(-5, 5)), max_size=12)), max_size=12))
+def test_mapping_key_is_the_keyed_xxh3_128_of_its_layout(d):
+    """The cache key (hashed in one shot from a buffer, streaming past 2 KiB) == xxh3-128 of the documented layout."""
+    import xxhash
+
+    key = Fingerprinter(KEYS)._mapping_key(d)
+    if any("\ud800" <= ch <= "\udfff" for k, v in d.items() for ch in k + (v if isinstance(v, str) else "")):
+        return
+    data = b"\xff" + b"".join(_key_bytes(k, 1) + _key_bytes(v) for k, v in d.items())
+    assert key == xxhash.xxh3_128_digest(data, seed=KEYS.fingerprint_seed)
