@@ -5,7 +5,9 @@ e.g. ``main``; the current checkout is the candidate), so every figure has its b
 same run:
 
 * ``callgrind``: instructions per event of each stage of :class:`~fraudscore.bench.single.StagedScorer`
-  (schema, identity, fingerprint incl. device signals, rules, policy) on the large bundle. A child
+  (schema, identity, fingerprint incl. device signals, rules, policy) and of the pipeline's velocity part
+  (``FeaturePipeline.online``: record check, admission, store update; the link replayed from the second
+  scorer, so the linker, another stage, is not counted) on the large bundle. A child
   process gives two scorers the same ``--warm`` events of history, then runs one stage's code (copied
   from ``StagedScorer.score``) over ``--events`` further events whose inputs the second scorer computed
   (the first has not seen them: caches miss as in a live stream), inside ``operator.call`` under
@@ -19,6 +21,7 @@ same run:
 Usage::
 
     python benchmarks/bench_stages.py --base /path/to/main-checkout [--measures callgrind wall batch]
+                                      [--stages fingerprint velocity]
 
 (writes ``benchmarks/results/bench_stages.json``; ``callgrind`` needs valgrind; ``--cache DIR`` reuses built
 bundles).
