@@ -287,6 +287,7 @@ def _build1_context() -> tuple[Any, ...] | None:
     slots as the dataclasses' ``__init__`` does (``object.__setattr__``).
     """
     if not (all(type(d) is types.MemberDescriptorType for d in _CD_DESCRIPTORS + _FP_DESCRIPTORS)
+            and not hasattr(Fingerprint, "__post_init__") and not hasattr(CanonicalDevice, "__post_init__")
             and _CD_FIELDS == ("values", "extra", "source", "os_family", "os_version", "browser_family",
                                "browser_version", "app_version")
             and _FP_FIELDS == ("id", "hardware", "software", "volatile", "scheme", "canonical", "components",

@@ -72,8 +72,9 @@ _FORMAT_C_VERSION = 1
 
 #: Applied's slot descriptors in field order (the C store builds the outcome through them: ``Store.apply_new``).
 _APPLIED_SLOTS = tuple(Applied.__dict__[f.name] for f in dataclasses.fields(Applied))
-if tuple(f.name for f in dataclasses.fields(Applied)) != ("features", "duplicate", "link", "ts"):  # pragma: no cover
-    raise ImportError("Applied's fields no longer match the compiled store's apply_new")
+#: Whether ``apply_new`` may build it: its fields are the kernel's, and no ``__post_init__`` would be skipped.
+_APPLY_NEW = (tuple(f.name for f in dataclasses.fields(Applied)) == ("features", "duplicate", "link", "ts")
+              and not hasattr(Applied, "__post_init__"))
 
 
 def plan_descriptor(plan: Plan, max_labels: int) -> tuple[Any, ...]:
@@ -200,8 +201,10 @@ class CompiledMemoryStore(MemoryStore):
             seen = results.get(app, ts, core.latest_time())
             if seen is not None:
                 return seen
-            # == Applied(core.update_and_read(plan, record, ts), False, link, ts), built in C
-            applied = core.apply_new(plan, record, ts, link, Applied, _APPLIED_SLOTS)
+            if _APPLY_NEW:  # == Applied(core.update_and_read(plan, record, ts), False, link, ts), built in C
+                applied = core.apply_new(plan, record, ts, link, Applied, _APPLIED_SLOTS)
+            else:  # pragma: no cover - Applied changed: the plain constructor
+                applied = Applied(core.update_and_read(plan, record, ts), False, link, ts)
             results.put(app, applied, core.latest_time())
         return applied
 
