@@ -203,6 +203,10 @@ def test_describe_columns_checks_its_arrays():
         k.describe_columns(0, ["11010519491231002X"], np.zeros((1, 2)), np.full((1, 3), -1), np.zeros(1, np.uint8))
     with pytest.raises(ValueError):
         k.describe_columns(99, ["x"], np.zeros((1, 3)), np.full((1, 3), -1), np.zeros(1, np.uint8))
+    with pytest.raises(ValueError):  # birth must be (m, 3), done m bytes
+        k.describe_columns(0, ["x"], np.zeros((1, 3)), np.full((1, 4), -1), np.zeros(1, np.uint8))
+    with pytest.raises(ValueError):
+        k.describe_columns(0, ["x"], np.zeros((1, 3)), np.full((1, 3), -1), np.zeros(2, np.uint8))
     with pytest.raises((TypeError, BufferError, ValueError)):
         k.describe_columns(0, ["x"], np.zeros((2, 3))[:, :2], np.full((1, 3), -1), np.zeros(1, np.uint8))
     assert k.describe_columns(0, [], np.zeros((0, 3)), np.full((0, 3), -1), np.zeros(0, np.uint8)) == ([], [])

@@ -562,7 +562,7 @@ static PyObject *Kernel_describe_columns(Kernel *k, PyObject *const *args, Py_ss
         goto fail;
     }
     const char *bf = (bb.format && *bb.format) ? bb.format + strlen(bb.format) - 1 : "";
-    if (bb.itemsize != 8 || (*bf != 'l' && *bf != 'q') || bb.len < n * 3 * 8 || db.len < n) {
+    if (bb.itemsize != 8 || (*bf != 'l' && *bf != 'q') || bb.len != n * 3 * 8 || db.len != n) {
         PyErr_SetString(PyExc_ValueError, "birth must be int64 of shape (len(values), 3) and done len(values) bytes");
         goto fail;
     }
