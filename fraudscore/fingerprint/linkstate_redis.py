@@ -79,7 +79,7 @@ from typing import Any
 from .._redis import DEFAULT_SHARDS, check_prefix, check_shards, shard_of, tag
 from ..errors import StoreError
 from .linkstate import DEFAULT_TTL_MS, LinkPlan, LinkState, LinkView, Record, _check
-from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _R, _TAIL, _V, BlockOp, CountDependency, Touch,
+from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _KNOWN, _R, _TAIL, _V, BlockOp, CountDependency, Touch,
                                   confidence_band, decode_record, encode_record)
 
 __all__ = ["LinkTxn", "OptimisticLinkState", "confidence_band"]
@@ -94,7 +94,7 @@ class LinkTxn:
     expiry only); ``hincr``: (hash key, field) -> increment.
     """
 
-    __slots__ = ("dep", "family", "hincr", "hreads", "reads", "shared_reads", "tag", "view", "writes")
+    __slots__ = ("dep", "family", "hincr", "hreads", "reads", "shared_reads", "strict", "tag", "view", "writes")
 
     def __init__(self) -> None:
         self.reads: dict[str, bytes] = {}
@@ -107,6 +107,11 @@ class LinkTxn:
         self.view: _RecordingView | None = None  # set by read() when the transaction records dependencies
         #: the count dependency (see :meth:`OptimisticLinkState.seal`), or None: every count read is checked
         self.dep: CountDependency | None = None
+        self.strict = False  # a record missing from the cache raises _NeedRead (the state reads everything first)
+
+
+class _NeedRead(Exception):
+    """A read met a record the cache does not hold: read everything the decision may need in one request."""
 
 
 class _RecordingView(LinkView):
@@ -177,6 +182,9 @@ class OptimisticLinkState(LinkState):
         #: is fetched before the decision instead of being assumed absent (which the commit would refuse)
         self.fetch: Callable[[list[str]], list[bytes | None]] | None = None
         self.fetches = 0  # keys fetched that way
+        #: runs :data:`~.linkstate_redis_ops.LINK_READ_LUA` (set by the store): ``preread(tag, keys, args)``
+        #: reads entries, blocks, the records they name and the family counts in one request (None: ``fetch``)
+        self.preread: Callable[[str, list[str], list[Any]], Any] | None = None
         #: share of recent decisions the commit refused (moving average): above :data:`CONTENDED`, other
         #: workers write this state too, and the candidate blocks are fetched before deciding (a read is
         #: cheaper than a refused commit)
@@ -399,6 +407,8 @@ class OptimisticLinkState(LinkState):
         and :meth:`write` copies the one it updates)."""
         key = self._rkeys.get(device_id) or self._rkey(device_id)
         if self.fetch is not None and key not in self._cache and (txn or self._txn()).writes.get(key) is None:
+            if (txn or self._txn()).strict:
+                raise _NeedRead
             self._fetch([key])  # named by an index entry or a block: it exists (or expired), ask for it
         raw, parsed = self._read(key, txn)
         if raw is None:
@@ -437,8 +447,95 @@ class OptimisticLinkState(LinkState):
              glob_keys: Sequence[int], now: int,
              need_candidates: Callable[[Record | None], bool] | None = None,
              shared_key: str | None = None) -> LinkView:
-        """As :meth:`MemoryLinkState.read <fraudscore.fingerprint.MemoryLinkState.read>`, from the cache, logged."""
+        """As :meth:`MemoryLinkState.read <fraudscore.fingerprint.MemoryLinkState.read>`, from the cache, logged.
+
+        With :attr:`preread` set, at most one request reads what the decision may need: while contended
+        (:data:`CONTENDED`) before deciding, else only when the cache misses a record an entry or block names
+        (the read is then done again on the fresh cache).
+        """
         txn = self._txn()
+        args = (fp_ids, block_keys, fam, fam_keys, glob_keys, now, need_candidates, shared_key)
+        if self.preread is None or self.fetch is None:
+            return self._view(txn, *args)
+        if self.refused <= CONTENDED:
+            txn.strict = True
+            try:
+                return self._view(txn, *args)
+            except _NeedRead:  # a record never seen: forget what this read logged, read everything, read again
+                txn.reads.clear()
+                txn.hreads.clear()
+                txn.shared_reads = ()
+                if txn.view is not None:
+                    txn.view = _RecordingView()
+            finally:
+                txn.strict = False
+            self._read_all(txn, fp_ids, block_keys, fam, fam_keys, shared_key)
+        else:
+            # (a value found changed counts as a commit this read saved from refusal: reading first goes on
+            # while other workers keep changing the state)
+            self.observe(self._read_all(txn, fp_ids, block_keys, fam, fam_keys, shared_key) > 0)
+        return self._view(txn, *args)
+
+    def _read_all(self, txn: LinkTxn, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str,
+                  fam_keys: Sequence[int], shared_key: str | None) -> int:
+        """One request (:data:`~.linkstate_redis_ops.LINK_READ_LUA`): the exact entries, the candidate blocks,
+        the records they name (unchanged ones are not sent again) and the family's counts, into the cache;
+        returns how many entries, blocks and records had another content version than the cached one."""
+        assert self.preread is not None
+        xkeys = [self._key("x", f) for f in fp_ids]
+        if shared_key is not None:
+            xkeys.append(self._key("x", shared_key))
+        keys = xkeys + [self._key("b", b) for b in block_keys]
+        fk = self._key("f", fam)
+        fields = ["n", *(str(k) for k in fam_keys)]
+        known: dict[str, bytes] = {}
+        cache = self._cache
+        with self._lock:
+            for i, k in enumerate(keys):
+                hit = cache.get(k)
+                raw = hit[0] if hit is not None else None
+                if raw is None or len(raw) <= _V:
+                    continue
+                body = raw[_V:].decode("utf-8")
+                for did in ((body.rpartition("|")[0],) if i < len(xkeys) else body.split(",")):
+                    if did in known:
+                        continue
+                    rh = cache.get(self._rkeys.get(did) or self._rkey(did))
+                    if rh is not None and rh[0] is not None:
+                        d = did.encode("utf-8")
+                        known[did] = _KNOWN.pack(len(d)) + d + rh[0][:_V]
+        rpre = f"{self.prefix}r{txn.tag}:"
+        vals, dids, recs, counts = self.preread(txn.tag or "", [*keys, fk],
+                                                [rpre, fam, b"".join(known.values()), ",".join(fields), len(xkeys)])
+        self.fetches += len(keys) + len(dids)
+        changed = 0
+        with self._lock:
+            for k, v in zip(keys, vals):
+                hit = cache.get(k)
+                old = hit[0] if hit is not None else None
+                if v != old:
+                    changed += old is None or v is None or old[:4] != v[:4]
+                    self._put(k, v)
+            for d, v in zip(dids, recs):
+                rk = rpre + d.decode("utf-8")
+                if v == b"":  # the cached value is current
+                    if rk in cache:
+                        cache.move_to_end(rk)
+                    continue
+                hit = cache.get(rk)
+                old = hit[0] if hit is not None else None
+                if v != old:
+                    changed += old is None or v is None or old[:4] != v[:4]
+                    self._put(rk, v)
+            for f, c in zip(fields, counts):
+                self._put((fk, f), int(c or 0))
+        return changed
+
+    def _view(self, txn: LinkTxn, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str,
+              fam_keys: Sequence[int], glob_keys: Sequence[int], now: int,
+              need_candidates: Callable[[Record | None], bool] | None = None,
+              shared_key: str | None = None) -> LinkView:
+        """The view, from the cache (logged)."""
         view = txn.view if txn.view is not None else LinkView()
         for fid in fp_ids:
             hit = self._exact(fid, txn)
@@ -459,7 +556,7 @@ class OptimisticLinkState(LinkState):
             seen: set[str] = set()
             cands = view.cands
             order: list[str] = []
-            if self.fetch is not None and self.refused > CONTENDED:  # the blocks as they are now
+            if self.fetch is not None and self.preread is None and self.refused > CONTENDED:  # the blocks now
                 # (a block found changed counts as a commit this fetch saved from refusal: fetching goes on
                 # while other workers keep changing the blocks)
                 self.observe(self._fetch([self._key("b", b) for b in block_keys
@@ -475,6 +572,8 @@ class OptimisticLinkState(LinkState):
                 missing = [k for k in (self._rkeys.get(d) or self._rkey(d) for d in order)
                            if k not in cache and k not in txn.writes]
                 if missing:
+                    if txn.strict:
+                        raise _NeedRead
                     self._fetch(missing)
             for did in order:
                 rec = self._record(did, now, txn)

@@ -135,6 +135,31 @@ def _value(v: Any) -> bytes:
     return _BLOCK.pack(3, v.version, v.stamp, v.cached, v.cap, len(did)) + did
 
 
+_COUNT_HEADS: dict[tuple[int, str], bytes] = {}  # (key index, field) -> its packed head (bounded)
+_D = struct.Struct("<d")
+
+
+def _counts(items: list[tuple[tuple[str, str], int]], keys: list[Any], hidx: dict[str, int]) -> bytes:
+    """Count reads or increments as the script reads them (:func:`~.redis_wire.count_arg` each); a hash's key is
+    appended to ``keys`` at its first use (``hidx``: key -> index)."""
+    heads = _COUNT_HEADS
+    pack = _D.pack
+    out = []
+    for (k, f), v in items:
+        ki = hidx.get(k)
+        if ki is None:
+            keys.append(k)
+            ki = hidx[k] = len(keys)
+        h = heads.get((ki, f))
+        if h is None:
+            if len(heads) >= 8192:
+                heads.clear()
+            h = heads[(ki, f)] = count_arg(ki, f, 0)[:-8]
+        out.append(h)
+        out.append(pack(float(v)))
+    return b"".join(out)
+
+
 def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_GroupMeta], lateness_ms: int,
               idempotency_ttl_ms: int, link_ttl_ms: int) -> tuple[list[Any], list[Any]]:
     """KEYS and ARGV of one call (see :mod:`~fraudscore.velocity.redis_lua`)."""
@@ -157,21 +182,14 @@ def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_
                 li = label_idx[lk] = len(keys)
         rows.append(struct.pack("<HHH", cfgi, ki, li) + row)
     hidx: dict[str, int] = {}
-
-    def hkey(k: str) -> int:
-        if k not in hidx:
-            keys.append(k)
-            hidx[k] = len(keys)
-        return hidx[k]
-
-    hreads = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hreads)
+    hreads = _counts(c.hreads, keys, hidx)
     band = b""
     if c.dep is not None:  # the popularity band replaces the exact checks of one count hash (see redis_lua)
         fk, nf, fields, k, ndev, g, prior, minfam, lo, hi = c.dep
         at = {kf: i for i, (kf, _) in enumerate(c.hreads, 1)}
         band = struct.pack(BAND, hidx[fk], k, ndev, g, prior, minfam, lo, hi, at[(fk, nf)], len(fields))
         band += struct.pack(f"<{len(fields)}H", *(at[(fk, f)] for f in fields))
-    hincr = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hincr)
+    hincr = _counts(c.hincr, keys, hidx)
     lease_i = 0
     if c.lease:  # one node: one lease for all link state; a cluster: one per link slot
         keys.append(f"{p}k{c.tag if cluster else tag(p, 0)}")

@@ -53,9 +53,10 @@ from typing import Any
 
 import numpy as np
 
-from .._redis import (DEFAULT_SHARDS, RoundTrips, Script, check_prefix, check_shards, hash_bytes, is_cluster,
-                      redis_module, shard_of, store_error, tag)
+from .._redis import (DEFAULT_SHARDS, DirectConnection, RoundTrips, Script, check_prefix, check_shards, hash_bytes,
+                      is_cluster, redis_module, shard_of, store_error, tag)
 from ..errors import ConfigError, EventError, StoreError
+from ..fingerprint.linkstate_redis_ops import LINK_READ_LUA
 from .admission import late_message
 from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
 from .memory_layout import GroupLayout
@@ -71,6 +72,8 @@ __all__ = ["RedisStore"]
 _ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
 _NAN = float("nan")
 _LABELS = Script(LABEL_LUA)
+_LINK_READ = Script(LINK_READ_LUA)
+
 _EKEYS_MAX = 65_536  # entity keys cached per store (cleared when full)
 _LEASE_AFTER = 2  # conflicts of one event before it takes the link lease
 _MAX_WAITS = 2_000  # 'busy' replies one event waits through (about 8 s at most; a lease lives 0.5 s)
@@ -131,6 +134,7 @@ class RedisStore:
         #: what changed under refused decisions: link keys by kind (x exact entry, r record, b block) and counts
         self.conflict_causes: dict[str, int] = {"x": 0, "r": 0, "b": 0, "counts": 0}
         self._cluster = is_cluster(client)
+        self._direct = DirectConnection()  # single node: each thread's own connection, without redis-py's wrappers
         self._plan: Plan | None = None
         self._script: Script | None = None
         self._meta: list[_GroupMeta] = []
@@ -172,6 +176,7 @@ class RedisStore:
                                                    self.max_per_block, shards=self.shards,
                                                    cache_size=self.link_cache_size)
             self._link_state.fetch = self._fetch
+            self._link_state.preread = self._preread
         return self._link_state
 
     def _fetch(self, keys: list[str]) -> list[Any]:
@@ -181,9 +186,30 @@ class RedisStore:
         try:
             if self._cluster:
                 return list(self.client.mget_nonatomic(keys))
-            return list(self.client.mget(keys))
+            return list(self._direct.call(self.client, "MGET", *keys))
         except (redis.RedisError, OSError) as exc:
             raise store_error(exc) from exc
+
+    def _preread(self, tag_: str, keys: list[str], args: list[Any]) -> Any:
+        """The link state's one read before a decision (``LINK_READ_LUA`` in the link keys' slot)."""
+        redis = redis_module()
+        self.round_trips.add(1)
+        try:
+            if not self._cluster:
+                return _LINK_READ.direct(self._direct, self.client, keys, args)
+            for attempt in range(3):
+                r = cluster_send(self.client, [("EVALSHA", _LINK_READ.sha, len(keys), *keys, *args)], [tag_])[0]
+                if not isinstance(r, Exception):
+                    return r
+                if attempt < 2 and noscript(r):
+                    _LINK_READ.load(self.client)
+                elif attempt < 2 and any(m in str(r) for m in ("MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN")):
+                    self.client.nodes_manager.initialize()
+                else:
+                    raise store_error(r)
+        except (redis.RedisError, OSError) as exc:
+            raise store_error(exc) from exc
+        raise StoreError("Redis link read failed")  # pragma: no cover - the loop returns or raises
 
     def set_latency_budget(self, budget_ms: float) -> None:
         """Bound every call: socket timeouts of ``budget_ms``, no client-side retries (a retry could double
@@ -264,8 +290,8 @@ class RedisStore:
             lc.sreads = list(txn.reads.items())
             lc.swrites = list(txn.writes.items())
             # the reads of one hash together: the script reads each hash with one HMGET
-            lc.hreads = sorted(((k, v) for k, v in txn.hreads.items() if not (self._cluster and k[0] == gkey)),
-                               key=lambda kv: kv[0][0])
+            lc.hreads = sorted(txn.hreads.items() if not self._cluster else  # ((hash, field), value): by hash
+                               [(k, v) for k, v in txn.hreads.items() if k[0] != gkey])
             lc.hincr = [(k, v) for k, v in txn.hincr.items() if not (self._cluster and k[0] == gkey)]
             lc.dep = txn.dep
             if self._cluster and pending:
@@ -319,7 +345,7 @@ class RedisStore:
             keys, args = self._args(calls[0])
             self.round_trips.add(1)
             try:
-                return [script(self.client, keys, args)]
+                return [script.direct(self._direct, self.client, keys, args)]
             except (redis.RedisError, OSError) as exc:
                 raise store_error(exc) from exc
         out: list[Any] = [None] * len(calls)
