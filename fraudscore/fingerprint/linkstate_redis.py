@@ -79,7 +79,8 @@ from typing import Any
 from .._redis import DEFAULT_SHARDS, check_prefix, check_shards, shard_of, tag
 from ..errors import StoreError
 from .linkstate import DEFAULT_TTL_MS, LinkPlan, LinkState, LinkView, Record, _check
-from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _KNOWN, _R, _TAIL, _V, BlockOp, CountDependency, Touch,
+from .linkstate_redis_read import read_all
+from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _R, _TAIL, _V, BlockOp, CountDependency, Touch,
                                   confidence_band, decode_record, encode_record)
 
 __all__ = ["LinkTxn", "OptimisticLinkState", "confidence_band"]
@@ -182,7 +183,7 @@ class OptimisticLinkState(LinkState):
         #: is fetched before the decision instead of being assumed absent (which the commit would refuse)
         self.fetch: Callable[[list[str]], list[bytes | None]] | None = None
         self.fetches = 0  # keys fetched that way
-        #: runs :data:`~.linkstate_redis_ops.LINK_READ_LUA` (set by the store): ``preread(tag, keys, args)``
+        #: runs :data:`~.linkstate_redis_read.LINK_READ_LUA` (set by the store): ``preread(tag, keys, args)``
         #: reads entries, blocks, the records they name and the family counts in one request (None: ``fetch``)
         self.preread: Callable[[str, list[str], list[Any]], Any] | None = None
         #: share of recent decisions the commit refused (moving average): above :data:`CONTENDED`, other
@@ -469,67 +470,12 @@ class OptimisticLinkState(LinkState):
                     txn.view = _RecordingView()
             finally:
                 txn.strict = False
-            self._read_all(txn, fp_ids, block_keys, fam, fam_keys, shared_key)
+            read_all(self, txn, fp_ids, block_keys, fam, fam_keys, shared_key)
         else:
             # (a value found changed counts as a commit this read saved from refusal: reading first goes on
             # while other workers keep changing the state)
-            self.observe(self._read_all(txn, fp_ids, block_keys, fam, fam_keys, shared_key) > 0)
+            self.observe(read_all(self, txn, fp_ids, block_keys, fam, fam_keys, shared_key) > 0)
         return self._view(txn, *args)
-
-    def _read_all(self, txn: LinkTxn, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str,
-                  fam_keys: Sequence[int], shared_key: str | None) -> int:
-        """One request (:data:`~.linkstate_redis_ops.LINK_READ_LUA`): the exact entries, the candidate blocks,
-        the records they name (unchanged ones are not sent again) and the family's counts, into the cache;
-        returns how many entries, blocks and records had another content version than the cached one."""
-        assert self.preread is not None
-        xkeys = [self._key("x", f) for f in fp_ids]
-        if shared_key is not None:
-            xkeys.append(self._key("x", shared_key))
-        keys = xkeys + [self._key("b", b) for b in block_keys]
-        fk = self._key("f", fam)
-        fields = ["n", *(str(k) for k in fam_keys)]
-        known: dict[str, bytes] = {}
-        cache = self._cache
-        with self._lock:
-            for i, k in enumerate(keys):
-                hit = cache.get(k)
-                raw = hit[0] if hit is not None else None
-                if raw is None or len(raw) <= _V:
-                    continue
-                body = raw[_V:].decode("utf-8")
-                for did in ((body.rpartition("|")[0],) if i < len(xkeys) else body.split(",")):
-                    if did in known:
-                        continue
-                    rh = cache.get(self._rkeys.get(did) or self._rkey(did))
-                    if rh is not None and rh[0] is not None:
-                        d = did.encode("utf-8")
-                        known[did] = _KNOWN.pack(len(d)) + d + rh[0][:_V]
-        rpre = f"{self.prefix}r{txn.tag}:"
-        vals, dids, recs, counts = self.preread(txn.tag or "", [*keys, fk],
-                                                [rpre, fam, b"".join(known.values()), ",".join(fields), len(xkeys)])
-        self.fetches += len(keys) + len(dids)
-        changed = 0
-        with self._lock:
-            for k, v in zip(keys, vals):
-                hit = cache.get(k)
-                old = hit[0] if hit is not None else None
-                if v != old:
-                    changed += old is None or v is None or old[:4] != v[:4]
-                    self._put(k, v)
-            for d, v in zip(dids, recs):
-                rk = rpre + d.decode("utf-8")
-                if v == b"":  # the cached value is current
-                    if rk in cache:
-                        cache.move_to_end(rk)
-                    continue
-                hit = cache.get(rk)
-                old = hit[0] if hit is not None else None
-                if v != old:
-                    changed += old is None or v is None or old[:4] != v[:4]
-                    self._put(rk, v)
-            for f, c in zip(fields, counts):
-                self._put((fk, f), int(c or 0))
-        return changed
 
     def _view(self, txn: LinkTxn, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str,
               fam_keys: Sequence[int], glob_keys: Sequence[int], now: int,

@@ -22,8 +22,7 @@ import math
 import struct
 from typing import Any
 
-__all__ = ["BlockOp", "CountDependency", "LINK_READ_LUA", "Touch", "confidence_band", "decode_record",
-           "encode_record"]
+__all__ = ["BlockOp", "CountDependency", "Touch", "confidence_band", "decode_record", "encode_record"]
 
 Record = dict[str, Any]
 
@@ -32,7 +31,6 @@ _ABSENT = b""
 _ANY_STAMP = b"\0\0\0\0"  # a read of the content only: a touch (another sighting) does not refuse it
 _TAIL = struct.Struct("<ddd")  # a record's last sighting, sightings and IP, after the head (a touch rewrites them)
 _R = _V + _TAIL.size  # a record's JSON (the rest of its fields) starts here
-_KNOWN = struct.Struct("<H")  # LINK_READ_LUA's cached heads: the device id's length (then the id and head)
 
 
 class Touch:
@@ -143,64 +141,3 @@ def _edge(pop: float, cand: float, x: float, floor: float, conf: float) -> float
 
 
 
-
-#: One read of what a link decision may need, before deciding (one round trip): the values of the exact
-#: entries and candidate blocks (``KEYS[1..n]``), the records they name that live in this hash tag, and the
-#: family's value counts. KEYS: entries and blocks, then the family's count hash. ARGV[1]: the record key
-#: prefix of the tag (``<prefix>r{..}:``); ARGV[2]: the family (device ids ``d_<family>_<suffix>`` and ids of
-#: another form live in the tag; ``d_<other family>_..`` ids are left to the caller); ARGV[3]: the heads the
-#: caller has cached, ``<H`` length + device id + 8-byte head each (an unchanged record comes back as ``''``);
-#: ARGV[4]: the count fields, comma-joined; ARGV[5]: how many of the keys are exact entries (the rest are
-#: blocks). Reply: the entries' and blocks' values, the device ids, their
-#: records (``false``: absent, ``''``: the caller's cached value is current), the counts. Reads only; the
-#: record keys are not declared (they share the tag's slot, which Redis Cluster allows).
-LINK_READ_LUA = r"""
-local sub, unpack_ = string.sub, struct.unpack
-local rpre, fam, known, fields, nx = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local nk = #KEYS - 1
-local kh = {}
-local pos = 1
-while pos <= #known do
-  local d, h
-  d, h, pos = unpack_('<Hc0c8', known, pos)
-  kh[d] = h
-end
-local mk = {}
-for i = 1, nk do mk[i] = KEYS[i] end
-local vals = redis.call('MGET', unpack(mk))
-local dids, seen = {}, {}
-local function add(d)
-  if d == nil or d == '' or seen[d] then return end
-  seen[d] = true
-  if sub(d, 1, 2) == 'd_' then
-    local i = string.find(d, '_[^_]*$', 3)
-    if i and sub(d, 3, i - 1) ~= fam then return end
-  end
-  dids[#dids + 1] = d
-end
-for i = 1, nk do
-  local v = vals[i]
-  if v and #v > 8 then
-    local body = sub(v, 9)
-    if i <= nx then add(string.match(body, '^(.*)|[^|]*$'))
-    else for id in string.gmatch(body, '[^,]+') do add(id) end end
-  end
-end
-local recs = {}
-if #dids > 0 then
-  local rk = {}
-  for i = 1, #dids do rk[i] = rpre .. dids[i] end
-  recs = redis.call('MGET', unpack(rk))
-  for i = 1, #dids do
-    local v = recs[i]
-    if v and kh[dids[i]] == sub(v, 1, 8) then recs[i] = '' end
-  end
-end
-local counts = {}
-if #fields > 0 then
-  local names = {}
-  for f in string.gmatch(fields, '[^,]+') do names[#names + 1] = f end
-  counts = redis.call('HMGET', KEYS[#KEYS], unpack(names))
-end
-return {vals, dids, recs, counts}
-"""

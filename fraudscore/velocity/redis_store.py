@@ -56,7 +56,7 @@ import numpy as np
 from .._redis import (DEFAULT_SHARDS, DirectConnection, RoundTrips, Script, check_prefix, check_shards, hash_bytes,
                       is_cluster, redis_module, shard_of, store_error, tag)
 from ..errors import ConfigError, EventError, StoreError
-from ..fingerprint.linkstate_redis_ops import LINK_READ_LUA
+from ..fingerprint.linkstate_redis_read import LINK_READ_LUA
 from .admission import late_message
 from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
 from .memory_layout import GroupLayout
@@ -65,7 +65,7 @@ from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, call_args, conflict_c
                           records_dependencies)
 from .redis_lua import LABEL_LUA, event_script, row_format
 from .redis_wire import (budget_client, cluster_send, device_ctx, identifier_hash, noscript, pack_link,
-                         record_ctx, record_extra, record_groups, record_nonce, unpack_link)
+                         record_ctx, record_extra, record_groups, record_nonce, run_script, unpack_link)
 
 __all__ = ["RedisStore"]
 
@@ -192,24 +192,7 @@ class RedisStore:
 
     def _preread(self, tag_: str, keys: list[str], args: list[Any]) -> Any:
         """The link state's one read before a decision (``LINK_READ_LUA`` in the link keys' slot)."""
-        redis = redis_module()
-        self.round_trips.add(1)
-        try:
-            if not self._cluster:
-                return _LINK_READ.direct(self._direct, self.client, keys, args)
-            for attempt in range(3):
-                r = cluster_send(self.client, [("EVALSHA", _LINK_READ.sha, len(keys), *keys, *args)], [tag_])[0]
-                if not isinstance(r, Exception):
-                    return r
-                if attempt < 2 and noscript(r):
-                    _LINK_READ.load(self.client)
-                elif attempt < 2 and any(m in str(r) for m in ("MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN")):
-                    self.client.nodes_manager.initialize()
-                else:
-                    raise store_error(r)
-        except (redis.RedisError, OSError) as exc:
-            raise store_error(exc) from exc
-        raise StoreError("Redis link read failed")  # pragma: no cover - the loop returns or raises
+        return run_script(self.client, self._direct, _LINK_READ, tag_, keys, args, self.round_trips)
 
     def set_latency_budget(self, budget_ms: float) -> None:
         """Bound every call: socket timeouts of ``budget_ms``, no client-side retries (a retry could double

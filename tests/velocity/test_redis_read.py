@@ -9,7 +9,7 @@ import pytest
 
 import fraudscore as fs
 from fraudscore._redis import DirectConnection, Script, tag
-from fraudscore.fingerprint.linkstate_redis_ops import _KNOWN, LINK_READ_LUA
+from fraudscore.fingerprint.linkstate_redis_read import _KNOWN, LINK_READ_LUA
 from fraudscore.velocity import RedisStore
 
 from ..helpers import SECRET, small_bundle, synthetic
