@@ -71,6 +71,7 @@ __all__ = ["RedisStore"]
 
 _ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
 _NAN = float("nan")
+_COUNTS = frozenset(("count", "distinct", "fraud_count"))  # outputs already the feature value (an exact integer)
 _LABELS = Script(LABEL_LUA)
 _LINK_READ = Script(LINK_READ_LUA)
 
@@ -558,6 +559,10 @@ class RedisStore:
                 for o, agg, k in m.outs:
                     if k == 1:
                         v = vals[i]
+                        if agg in _COUNTS and v == v:  # finish() would give float(int(v)): the exact integer v
+                            out[o] = v
+                            i += 1
+                            continue
                         raw: tuple[Any, ...] = (None if v != v else int(v),)
                     else:
                         raw = tuple([None if v != v else int(v) for v in vals[i:i + k]])
