@@ -80,41 +80,15 @@ from .._redis import DEFAULT_SHARDS, check_prefix, check_shards, shard_of, tag
 from ..errors import StoreError
 from .linkstate import DEFAULT_TTL_MS, LinkPlan, LinkState, LinkView, Record, _check
 from .linkstate_redis_read import read_all
-from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _R, _TAIL, _V, BlockOp, CountDependency, Touch,
+from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _R, _TAIL, _V, BlockOp, CountDependency, LinkTxn, Touch,
+                                  _NeedRead,
                                   confidence_band, decode_record, encode_record)
 
 __all__ = ["LinkTxn", "OptimisticLinkState", "confidence_band"]
 
 #: Share of refused commits (moving average) above which a worker reads what it may have stale before deciding.
 CONTENDED = 0.05
-class LinkTxn:
-    """One link decision's read set and write set.
-
-    ``reads``: string key -> version seen (``b""`` = absent); ``hreads``: (hash key,
-    field) -> count seen; ``writes``: string key -> new value (``None`` = refresh the
-    expiry only); ``hincr``: (hash key, field) -> increment.
-    """
-
-    __slots__ = ("dep", "family", "hincr", "hreads", "reads", "shared_reads", "strict", "tag", "view", "writes")
-
-    def __init__(self) -> None:
-        self.reads: dict[str, bytes] = {}
-        self.hreads: dict[tuple[str, str], int] = {}
-        self.writes: dict[str, bytes | Touch | None] = {}
-        self.shared_reads: tuple[str, ...] = ()  # keys first read by the lookup of the shared (class) record
-        self.hincr: dict[tuple[str, str], int] = {}
-        self.tag: str | None = None
-        self.family: str | None = None
-        self.view: _RecordingView | None = None  # set by read() when the transaction records dependencies
-        #: the count dependency (see :meth:`OptimisticLinkState.seal`), or None: every count read is checked
-        self.dep: CountDependency | None = None
-        self.strict = False  # a record missing from the cache raises _NeedRead (the state reads everything first)
-
-
-class _NeedRead(Exception):
-    """A read met a record the cache does not hold: read everything the decision may need in one request."""
-
-
+_FIELDS: dict[Any, str] = {"n": "n"}  # count key -> its hash field (str of an int key; bounded)
 class _RecordingView(LinkView):
     """A view whose ``deps`` list receives :class:`~fraudscore.fingerprint.DeviceLinker`'s dependency records,
     and which notes whether the decision looked at the shared (class) record."""
@@ -403,6 +377,32 @@ class OptimisticLinkState(LinkState):
         txn.hreads.setdefault(k, v)
         return v + txn.hincr.get(k, 0)
 
+    def _counts(self, hkey: str, keys: Sequence[int], txn: LinkTxn) -> tuple[int, dict[int, int]]:
+        """A hash's device count and the counts of ``keys`` (as :meth:`_count` each, under one lock)."""
+        hreads, hincr = txn.hreads, txn.hincr
+        fields = _FIELDS
+        out: dict[int, int] = {}
+        n = 0
+        with self._lock:
+            get = self._cache.get
+            for key in ("n", *keys):
+                f = fields.get(key)
+                if f is None:
+                    if len(fields) >= 65_536:
+                        fields.clear()
+                    f = fields[key] = str(key)
+                k = (hkey, f)
+                hit = get(k)
+                v = 0 if hit is None else int(hit[0])
+                if k not in hreads:
+                    hreads[k] = v
+                v += hincr.get(k, 0)
+                if key == "n":
+                    n = v
+                else:
+                    out[key] = v
+        return n, out
+
     def _record(self, device_id: str, now: int, txn: LinkTxn | None = None) -> Record | None:
         """The device's record as of ``now`` (the cached dict itself: linkers never change a view's records,
         and :meth:`write` copies the one it updates)."""
@@ -526,11 +526,9 @@ class OptimisticLinkState(LinkState):
                 if rec is not None:
                     cands.append(rec)
         fk = self._key("f", fam)
-        view.fam_n = self._count(fk, "n", txn)
-        view.fam_counts = {k: self._count(fk, str(k), txn) for k in fam_keys}
+        view.fam_n, view.fam_counts = self._counts(fk, fam_keys, txn)
         if glob_keys:
-            view.glob_n = self._count(self.global_key, "n", txn)
-            view.glob_counts = {k: self._count(self.global_key, str(k), txn) for k in glob_keys}
+            view.glob_n, view.glob_counts = self._counts(self.global_key, glob_keys, txn)
         return view
 
     # -- writes (buffered) ---------------------------------------------------------------------
@@ -572,8 +570,9 @@ class OptimisticLinkState(LinkState):
             with self._lock:
                 hit = self._cache.get(bk)
             raw = hit[0] if hit is not None else None
-            lst = raw[_V:].decode("utf-8").split(",") if raw is not None and len(raw) > _V else []
-            if did not in lst:
+            # (membership without splitting the block: ids never hold a comma)
+            if raw is None or len(raw) <= _V or b"," + did.encode("utf-8") + b"," not in b"," + raw[_V:] + b",":
+                lst = raw[_V:].decode("utf-8").split(",") if raw is not None and len(raw) > _V else []
                 for old in lst[self.max_per_block - 1:]:  # a statistic (from this worker's cache): who is pushed out
                     with self._lock:
                         rh = self._cache.get(self._key("r", old))

@@ -273,9 +273,10 @@ class RedisStore:
             gkey = self._link_state.global_key
             lc.sreads = list(txn.reads.items())
             lc.swrites = list(txn.writes.items())
-            # the reads of one hash together: the script reads each hash with one HMGET
-            lc.hreads = sorted(txn.hreads.items() if not self._cluster else  # ((hash, field), value): by hash
-                               [(k, v) for k, v in txn.hreads.items() if k[0] != gkey])
+            # the reads of one hash come together (the link state reads a hash's fields in one go): the script
+            # reads each run of one hash with one HMGET
+            lc.hreads = (list(txn.hreads.items()) if not self._cluster else
+                         [(k, v) for k, v in txn.hreads.items() if k[0] != gkey])
             lc.hincr = [(k, v) for k, v in txn.hincr.items() if not (self._cluster and k[0] == gkey)]
             lc.dep = txn.dep
             if self._cluster and pending:
