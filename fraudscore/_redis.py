@@ -153,7 +153,7 @@ class Script:
         try:
             return direct.call(client, "EVALSHA", self.sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
-            self.load(client)
+            direct.call(client, "SCRIPT", "LOAD", self.text)  # (on the same connection: a pool may be bounded)
             return direct.call(client, "EVALSHA", self.sha, len(keys), *keys, *args)
 
     def __call__(self, client: Any, keys: list[Any], args: list[Any]) -> Any:
@@ -184,8 +184,11 @@ class DirectConnection:
     on the thread's own connection of the client's pool and reads the reply,
     with the connection's own retry policy (a budget client retries nothing) and
     its timeouts; a connection error or timeout disconnects it (the next call
-    reconnects). Errors are redis-py's (``ResponseError`` for a script error or
-    ``NOSCRIPT``). A forked process takes a new connection.
+    reconnects; a connection the server closed while idle is reopened and the
+    command sent once more, as the pool's checkout would). Errors are redis-py's
+    (``ResponseError`` for a script error or ``NOSCRIPT``). A forked process takes
+    a new connection. Each thread holds one connection of the pool for as long as
+    it calls: size a bounded pool for the threads that score.
 
     Examples
     --------
@@ -221,7 +224,7 @@ class DirectConnection:
         packed = [pack(args)] if pack is not None else conn.pack_command(*args)
         self.calls += 1
         redis = redis_module()
-        was_open = conn._sock is not None
+        was_open = getattr(conn, "_sock", None) is not None
 
         def once() -> Any:
             conn.send_packed_command(packed, check_health=False)

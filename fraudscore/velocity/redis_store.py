@@ -590,7 +590,7 @@ class RedisStore:
         try:
             if not self._cluster:
                 self.round_trips.add(1)
-                _LABELS(self.client, keys, args)
+                _LABELS.direct(self._direct, self.client, keys, args)
                 return
             from redis.cluster import key_slot
 
