@@ -7,7 +7,7 @@ given sizes, once on the compiled core and once on the pure-Python reference
 ``.../compiled/...`` and ``.../reference/...``) plus, per size, the compiled throughput
 with the reference's as its baseline.
 
-Usage: ``python benchmarks/bench_entities.py --sizes 10000 100000 1000000 [--reference-sizes 10000 100000]``
+Usage: ``python benchmarks/bench_entities.py --sizes 10000 100000 1000000 10000000 [--reference-sizes 10000 100000]``
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from fraudscore.bench.scaling import _entities  # noqa: E402
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000, 10_000_000])
     ap.add_argument("--reference-sizes", type=int, nargs="+", default=[10_000, 100_000])
-    ap.add_argument("--budget", type=float, default=300.0, help="fill budget per size (s)")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--budget", type=float, default=600.0, help="fill budget per size (s)")
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     base = Settings.quick_settings()
     rows, eps = [], {}

@@ -186,7 +186,7 @@ class Settings:
         """Full sizes; groups skip the sizes whose estimated time exceeds their budget."""
         return cls(quick=False, train_days=14, train_per_day=1000, n_latency=1500, repeats=5, large_trees=500,
                    large_rules=50, batch_sizes=(1, 10, 100, 1000, 10_000, 100_000, 1_000_000), batch_budget_s=150.0,
-                   entities=(10_000, 100_000, 1_000_000, 10_000_000), entity_budget_s=120.0,
+                   entities=(10_000, 100_000, 1_000_000, 10_000_000), entity_budget_s=600.0,
                    history=(10, 100, 1000), rules=(10, 20, 50, 100, 200), trees=(50, 100, 250, 500),
                    rescore_rows=(10_000, 50_000), procs=(1, 2, 4), per_proc=600)
 

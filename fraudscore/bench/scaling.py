@@ -40,15 +40,26 @@ GROUP = "scaling"
 DAY_MS = 86_400_000
 
 
-def _eps(scorer: Scorer, events: list[dict[str, Any]], repeats: int) -> float:
+def _interleaved_eps(scorers: list[Scorer], events: list[dict[str, Any]], repeats: int) -> list[float]:
+    """Events/s of each scorer: the events in ``repeats`` chunks, every scorer scoring chunk
+    ``r`` before any scores chunk ``r + 1`` (the order rotated per round), the median per scorer.
+
+    Interleaving puts every size under the same background load, so the ratios between sizes
+    hold on a busy machine where back-to-back runs would not.
+    """
     chunks = np.array_split(np.arange(len(events)), repeats)
-    rates = []
-    for idx in chunks:
-        t0 = time.perf_counter()
-        for i in idx:
-            scorer.score(events[i])
-        rates.append(len(idx) / (time.perf_counter() - t0))
-    return float(np.median(rates))
+    rates: list[list[float]] = [[] for _ in scorers]
+    clock = time.perf_counter
+    for r, idx in enumerate(chunks):
+        order = list(range(len(scorers)))
+        order = order[r % len(order):] + order[:r % len(order)]
+        for j in order:
+            score = scorers[j].score
+            t0 = clock()
+            for i in idx:
+                score(events[i])
+            rates[j].append(len(idx) / (clock() - t0))
+    return [float(np.median(x)) for x in rates]
 
 
 def _fill(sc: Scorer, record: dict[str, Any], n: int, t_start: int, step: int, deadline: float) -> int:
@@ -78,13 +89,17 @@ def _fill(sc: Scorer, record: dict[str, Any], n: int, t_start: int, step: int, d
 
 
 def _entities(ctx: BenchContext) -> list[dict[str, Any]]:
+    """Fill one store per size, then measure ``score()`` on all of them in interleaved rounds."""
     s = ctx.settings
     bundle = ctx.bundle("default")
     events = events_stream(200 * s.repeats, seed=606).to_records()
-    out, base, fill_rate, per_entity = [], None, None, None
+    fill_rate, per_entity = None, None
     per_window: dict[int, float] = {}
     core_per_window: dict[int, float] = {}
     engine = None
+    filled: list[tuple[int, Scorer, dict[str, Any]]] = []
+    from ..velocity import MemoryStore
+
     for n in s.entities:
         est = n / fill_rate if fill_rate else 0.0
         if fill_rate and est > s.entity_budget_s:
@@ -97,7 +112,6 @@ def _entities(ctx: BenchContext) -> list[dict[str, Any]]:
         record = sc.pipeline.online(sc.schema.validate(events[0]), sc.linker, sc.velocity)[0]
         t_start = int(events[0]["ts"]) - DAY_MS
         step = max(1, (DAY_MS - 60_000) // n)
-        from ..velocity import MemoryStore
 
         # entity state only: the fill's idempotency records (one per event, ~300 B) are not kept
         sc2 = Scorer(bundle, ctx.keys, explain=False, store=MemoryStore(max_results=1))
@@ -117,13 +131,19 @@ def _entities(ctx: BenchContext) -> list[dict[str, Any]]:
             per_window[n] = grown / windows
         if hasattr(sc2.store, "memory_bytes") and windows:
             core_per_window[n] = sc2.store.memory_bytes() / windows
-        eps = _eps(sc2, events, s.repeats)
-        base = base or eps
-        out.append(result(f"scaling/entities/events_per_s/{n}", eps, "events/s", f"{s.entities[0]:,} entities", base,
-                          {"entities": n, "store": engine, "fill_updates_per_s": round(fill_rate),
-                           "rss_growth_mib": round(grown / 2**20, 1), "entity_windows": windows,
-                           "bytes_per_entity": round(grown / n) if grown else None}))
-        del sc2
+        filled.append((n, sc2, {"entities": n, "store": engine, "fill_updates_per_s": round(fill_rate),
+                                "fill_s": round(fill_s, 1), "rss_growth_mib": round(grown / 2**20, 1),
+                                "entity_windows": windows,
+                                "bytes_per_entity": round(grown / n) if grown else None}))
+    out: list[dict[str, Any]] = []
+    if filled:
+        ctx.log(f"scaling: score() on {len(filled)} sizes, {s.repeats} interleaved rounds ...")
+        eps = _interleaved_eps([f[1] for f in filled], events, s.repeats)
+        base = eps[0]
+        for (n, _, params), e in zip(filled, eps):
+            out.append(result(f"scaling/entities/events_per_s/{n}", e, "events/s", f"{filled[0][0]:,} entities", base,
+                              {**params, "measure": "interleaved rounds, median"}))
+    del filled
     if per_window or core_per_window:
         out.extend(_memory_per_window(ctx, per_window, core_per_window, engine))
     return out
