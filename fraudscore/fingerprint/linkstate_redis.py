@@ -79,16 +79,17 @@ from typing import Any
 from .._redis import DEFAULT_SHARDS, check_prefix, check_shards, shard_of, tag
 from ..errors import StoreError
 from .linkstate import DEFAULT_TTL_MS, LinkPlan, LinkState, LinkView, Record, _check
-from .linkstate_redis_read import read_all
 from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _R, _TAIL, _V, BlockOp, CountDependency, LinkTxn, Touch,
-                                  _NeedRead,
-                                  confidence_band, decode_record, encode_record)
+                                  _NeedRead, confidence_band, decode_record, encode_record)
+from .linkstate_redis_read import read_all
 
 __all__ = ["LinkTxn", "OptimisticLinkState", "confidence_band"]
 
 #: Share of refused commits (moving average) above which a worker reads what it may have stale before deciding.
 CONTENDED = 0.05
 _FIELDS: dict[Any, str] = {"n": "n"}  # count key -> its hash field (str of an int key; bounded)
+
+
 class _RecordingView(LinkView):
     """A view whose ``deps`` list receives :class:`~fraudscore.fingerprint.DeviceLinker`'s dependency records,
     and which notes whether the decision looked at the shared (class) record."""

@@ -56,6 +56,11 @@ class LinkTxn:
         self.dep: CountDependency | None = None
         self.strict = False  # a record missing from the cache raises _NeedRead (the state reads everything first)
 
+    def keys(self) -> list[str]:
+        """Every key the transaction read or writes (hash keys once)."""
+        return list(dict.fromkeys([*self.reads, *self.writes, *(k for k, _ in self.hreads),
+                                   *(k for k, _ in self.hincr)]))
+
 
 class _NeedRead(Exception):
     """A read met a record the cache does not hold: read everything the decision may need in one request."""
@@ -162,10 +167,3 @@ def _edge(pop: float, cand: float, x: float, floor: float, conf: float) -> float
             return cand
         cand = pop + (cand - pop) * (1.0 - 1e-9)
     return pop
-
-    def keys(self) -> list[str]:
-        return list(dict.fromkeys([*self.reads, *self.writes, *(k for k, _ in self.hreads),
-                                   *(k for k, _ in self.hincr)]))
-
-
-
