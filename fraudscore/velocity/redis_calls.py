@@ -15,13 +15,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .._redis import hash_bytes, shard_of, tag
 from .memory_layout import GroupLayout
-from .plan import Group
+from .plan import Group, finish
 from .redis_lua import BAND, HEADER
-from .redis_wire import count_arg, identifier_hash
+from .redis_wire import count_arg, identifier_hash, record_groups
 
-__all__ = ["group_row", "call_args"]
+__all__ = ["group_row", "call_args", "outputs"]
 
 _NAN = float("nan")
 _NONE8 = b"\x00" * 8
@@ -202,3 +204,35 @@ def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_
     versions = b"".join(v or _ABSENT8 for _, v in c.sreads)
     values = b"".join(_value(v) for _, v in c.swrites)
     return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows), hreads, hincr, band]
+
+
+_COUNTS = frozenset(("count", "distinct", "fraud_count"))  # outputs already the feature value (an exact integer)
+
+
+def outputs(meta: list[_GroupMeta], plan: Any, ts: int, done: dict[str, tuple[str, bytes]]
+            ) -> tuple[np.ndarray, bool, int]:
+    """The features of an event from its calls' records (``done``: call tag -> (status, record)): the feature
+    vector, whether every call was a duplicate, and the event time of the first application."""
+    out = [_NAN] * plan.n_features
+    duplicate = bool(done) and all(s == "dup" for s, _ in done.values())
+    t_first = ts
+    for _status, rec in done.values():
+        t0, groups = record_groups(rec)
+        if duplicate:
+            t_first = t0
+        for gi, vals in groups:
+            m = meta[gi - 1]
+            i = 0
+            for o, agg, k in m.outs:
+                if k == 1:
+                    v = vals[i]
+                    if agg in _COUNTS and v == v:  # finish() would give float(int(v)): the exact integer v
+                        out[o] = v
+                        i += 1
+                        continue
+                    raw: tuple[Any, ...] = (None if v != v else int(v),)
+                else:
+                    raw = tuple([None if v != v else int(v) for v in vals[i:i + k]])
+                i += k
+                out[o] = finish(agg, raw, t0)
+    return np.array(out, dtype=np.float64), duplicate, t_first

@@ -60,18 +60,16 @@ from ..fingerprint.linkstate_redis_read import LINK_READ_LUA
 from .admission import late_message
 from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
 from .memory_layout import GroupLayout
-from .plan import Plan, finish
-from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, call_args, conflict_causes, group_row,
+from .plan import Plan
+from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, call_args, conflict_causes, group_row, outputs,
                           records_dependencies)
 from .redis_lua import LABEL_LUA, event_script, row_format
 from .redis_wire import (budget_client, cluster_send, device_ctx, identifier_hash, noscript, pack_link,
-                         record_ctx, record_extra, record_groups, record_nonce, run_script, unpack_link)
+                         record_ctx, record_extra, record_nonce, run_script, unpack_link)
 
 __all__ = ["RedisStore"]
 
 _ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
-_NAN = float("nan")
-_COUNTS = frozenset(("count", "distinct", "fraud_count"))  # outputs already the feature value (an exact integer)
 _LABELS = Script(LABEL_LUA)
 _LINK_READ = Script(LINK_READ_LUA)
 
@@ -547,34 +545,13 @@ class RedisStore:
         return out
 
     def _outcome(self, plan: Plan, ts: int, done: dict[str, tuple[str, bytes]], link: bytes | None) -> Applied:
-        out = [_NAN] * plan.n_features
-        duplicate = bool(done) and all(s == "dup" for s, _ in done.values())
-        t_first = ts
-        for _status, rec in done.values():
-            t0, groups = record_groups(rec)
-            if duplicate:
-                t_first = t0
-            for gi, vals in groups:
-                m = self._meta[gi - 1]
-                i = 0
-                for o, agg, k in m.outs:
-                    if k == 1:
-                        v = vals[i]
-                        if agg in _COUNTS and v == v:  # finish() would give float(int(v)): the exact integer v
-                            out[o] = v
-                            i += 1
-                            continue
-                        raw: tuple[Any, ...] = (None if v != v else int(v),)
-                    else:
-                        raw = tuple([None if v != v else int(v) for v in vals[i:i + k]])
-                    i += k
-                    out[o] = finish(agg, raw, t0)
+        out, duplicate, t_first = outputs(self._meta, plan, ts, done)
         if not duplicate:
             with self._wlock:
                 if self._watermark is None or ts > self._watermark:
                     self._watermark = ts
         lk = unpack_link(link) if link else None
-        return Applied(np.array(out, dtype=np.float64), duplicate, lk, t_first)
+        return Applied(out, duplicate, lk, t_first)
 
     # -- labels --------------------------------------------------------------------------------
     def record_label(self, plan: Plan, application_id: str, is_fraud: bool, label_time_ms: int) -> None:
