@@ -5,7 +5,9 @@ e.g. ``main``; the current checkout is the candidate), so every figure has its b
 same run:
 
 * ``callgrind``: instructions per event of each stage of :class:`~fraudscore.bench.single.StagedScorer`
-  (schema, identity, fingerprint incl. device signals, rules, policy) on the large bundle. A child
+  (schema, identity, fingerprint incl. device signals, rules, policy) and of the pipeline's velocity part
+  (``FeaturePipeline.online``: record check, admission, store update; the link replayed from the second
+  scorer, so the linker, another stage, is not counted) on the large bundle. A child
   process gives two scorers the same ``--warm`` events of history, then runs one stage's code (copied
   from ``StagedScorer.score``) over ``--events`` further events whose inputs the second scorer computed
   (the first has not seen them: caches miss as in a live stream), inside ``operator.call`` under
@@ -19,6 +21,7 @@ same run:
 Usage::
 
     python benchmarks/bench_stages.py --base /path/to/main-checkout [--measures callgrind wall batch]
+                                      [--stages fingerprint velocity]
 
 (writes ``benchmarks/results/bench_stages.json``; ``callgrind`` needs valgrind; ``--cache DIR`` reuses built
 bundles).
@@ -40,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import result, write_results  # noqa: E402
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STAGES = ("schema", "identity", "fingerprint", "rules", "policy")
+STAGES = ("schema", "identity", "fingerprint", "velocity", "rules", "policy")
 
 PRELUDE = r"""
 import json, os, sys, time
@@ -57,9 +60,14 @@ def bundle(name):
 
 CHILD_STAGE = PRELUDE + f"STAGES = {STAGES!r}\n" + r"""
 from _operator import call  # the measured loop runs inside operator.call: callgrind collects only there
-from fraudscore.fingerprint import DEVICE_FEATURES, device_signals
+from fraudscore.fingerprint import DEVICE_FEATURES, LinkResult, device_signals
+try:  # the pipeline's list form of the device signals, where the tree has it
+    from fraudscore.fingerprint import device_signal_values
+except ImportError:
+    device_signal_values = None
 from fraudscore.rules import combine
 m, warm = int(sys.argv[2]), int(sys.argv[3])
+only = set(sys.argv[4].split(",")) if len(sys.argv) > 4 and sys.argv[4] else set(STAGES)
 NAN = float("nan")
 b = bundle("large")
 events = events_stream(warm + 2 * m, seed=202).to_records()
@@ -67,12 +75,27 @@ A, B = Scorer(b, ctx.keys), Scorer(b, ctx.keys)
 for ev in events[:warm]:  # the same history in both (the pipeline's state: links, velocity, caches)
     for s in (A, B):
         s.pipeline.online(s.schema.validate(ev), s.linker, s.velocity)
-inputs = []
+inputs, links = [], []
 for ev in events[warm:]:  # each stage's inputs, computed by B (A has not seen these events)
     v = B.schema.validate(ev)
     rec, x, _d, _dup = B.pipeline.online(v, B.linker, B.velocity)
     inputs.append((ev, v, rec, x))
+    # the velocity stage's inputs: the record before linking, the fingerprint, and B's link (replayed)
+    fp = B.pipeline.fingerprinter.fingerprint(v.get("device")) if B.pipeline.has_device else None
+    pre = {k: val for k, val in rec.items() if k != "device_id"} if B.pipeline.has_device else dict(rec)
+    conf = x[len(B.pipeline.feature_names) - len(B.pipeline.feature_set.names) - 1]
+    links.append((pre, v[B.schema.time_field], fp, LinkResult(rec.get("device_id") or "d_none", float(conf))))
 sc, pipe = A, A.pipeline
+
+
+class Replay:  # the link stage's outcome for the velocity stage (the linker is another stage)
+    res = None
+
+    def link(self, fp, ts, ip=None):
+        return self.res
+
+
+replay = Replay()
 
 
 def run(stage, rows):
@@ -90,11 +113,20 @@ def run(stage, rows):
         for _, ev, rec, x in rows:
             record, static = {}, []
             fp = pipe.fingerprinter.fingerprint(ev.get("device"))
-            sig = device_signals(fp, ev)
-            static.extend(sig[n] for n in DEVICE_FEATURES)
+            if device_signal_values is not None:
+                static.extend(device_signal_values(fp, ev))
+            else:
+                sig = device_signals(fp, ev)
+                static.extend(sig[n] for n in DEVICE_FEATURES)
             record["device_fp"] = None if fp is None else fp.id
             record["device_hw"] = None if fp is None else fp.hardware
             record["device_canvas"] = None if fp is None else fp.canvas
+    elif stage == "velocity":  # FeaturePipeline.online's velocity part (validation, admission, store), link replayed
+        for pre, ts, fp, res in rows:
+            record = dict(pre)
+            replay.res = res
+            sc.velocity.plan.validate_record(record)
+            pipe._apply_local(record, ts, fp, replay, sc.velocity).features
     elif stage == "rules":  # StagedScorer.score, rules stage
         for _, ev, record, x in rows:
             values = dict(record)
@@ -107,6 +139,12 @@ def run(stage, rows):
 
 
 for stage in STAGES:  # callgrind dumps the counts of each call() apart: one part file per stage
+    if stage not in only:
+        call(run, "policy", [])  # an empty dump keeps the part files numbered by stage
+        continue
+    if stage == "velocity":  # state: A sees each event once, in time order (its history warmed the code)
+        call(run, stage, links[:m])
+        continue
     run(stage, inputs[m:])  # warm the code paths on other events (lazy imports, first-use caches)
     call(run, stage, inputs[:m])
 """
@@ -153,13 +191,15 @@ def child(tree: str, code: str, *args: str, valgrind: str | None = None) -> str:
     return out.stdout
 
 
-def instructions(tree: str, cache: str, m: int, warm: int) -> dict[str, int]:
+def instructions(tree: str, cache: str, m: int, warm: int, stages: tuple[str, ...] = STAGES) -> dict[str, int]:
     """Instructions of each stage's loop over ``m`` events (collected inside ``operator.call`` only, one dump each)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "cg.out")
-        child(tree, CHILD_STAGE, cache, str(m), str(warm), valgrind=path)
+        child(tree, CHILD_STAGE, cache, str(m), str(warm), ",".join(stages), valgrind=path)
         out = {}
         for j, stage in enumerate(STAGES, start=1):
+            if stage not in stages:
+                continue
             with open(f"{path}.{j}", encoding="utf-8") as fh:
                 out[stage] = next(int(line.split()[1]) for line in fh if line.startswith("summary:"))
         return out
@@ -169,6 +209,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", required=True, help="checkout of the baseline (its extensions built in place)")
     ap.add_argument("--measures", nargs="+", default=["callgrind", "wall", "batch"])
+    ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES, help="callgrind: these stages only")
     ap.add_argument("--cache", default=None, help="bundle cache directory (built on first use)")
     ap.add_argument("--events", type=int, default=200)
     ap.add_argument("--warm", type=int, default=200)
@@ -187,9 +228,10 @@ def main() -> int:
         if shutil.which("valgrind") is None:
             print("valgrind is not installed; skipping callgrind")
         else:
-            counts = {label: instructions(tree, cache, args.events, args.warm)
+            stages = tuple(st for st in STAGES if st in args.stages)
+            counts = {label: instructions(tree, cache, args.events, args.warm, stages)
                       for label, tree in (("base", base), ("candidate", cand))}
-            for stage in STAGES:
+            for stage in stages:
                 b, c = counts["base"][stage] / args.events, counts["candidate"][stage] / args.events
                 rows.append(result(f"stages/callgrind/{stage}", c, "instructions/event",
                                    f"{stage} on the base build", b,

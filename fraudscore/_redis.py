@@ -26,13 +26,14 @@ True
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from typing import Any
 
 from .errors import ConfigError, MissingDependencyError, StoreError
 
 __all__ = ["check_prefix", "check_shards", "shard_of", "tag", "hash_bytes", "is_cluster", "redis_module",
-           "Script", "RoundTrips", "store_error", "DEFAULT_SHARDS"]
+           "Script", "RoundTrips", "store_error", "DEFAULT_SHARDS", "DirectConnection"]
 
 #: Hash-tag shards of the Redis layout (fixed for a deployment: changing it changes every key).
 DEFAULT_SHARDS = 64
@@ -146,6 +147,15 @@ class Script:
         else:
             client.script_load(self.text)
 
+    def direct(self, direct: DirectConnection, client: Any, keys: list[Any], args: list[Any]) -> Any:
+        """As :meth:`__call__` (single node), on ``direct``'s connection of the calling thread."""
+        redis = redis_module()
+        try:
+            return direct.call(client, "EVALSHA", self.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            direct.call(client, "SCRIPT", "LOAD", self.text)  # (on the same connection: a pool may be bounded)
+            return direct.call(client, "EVALSHA", self.sha, len(keys), *keys, *args)
+
     def __call__(self, client: Any, keys: list[Any], args: list[Any]) -> Any:
         """One call on a single node (or routed by the first key on a cluster)."""
         redis = redis_module()
@@ -154,3 +164,93 @@ class Script:
         except redis.exceptions.NoScriptError:
             self.load(client)
             return client.evalsha(self.sha, len(keys), *keys, *args)
+
+
+def _packer() -> Any:
+    """hiredis' command packer (one C call), or None (redis-py's own packing is used)."""
+    try:
+        import hiredis
+    except ImportError:  # pragma: no cover - hiredis is optional
+        return None
+    return getattr(hiredis, "pack_command", None)
+
+
+class DirectConnection:
+    """Commands to one Redis node on a connection the calling thread keeps (single node, not a cluster).
+
+    redis-py's ``execute_command`` checks a connection out of the pool, records
+    observability metrics and wraps every call in closures: about as much client
+    CPU as the rest of a scored event's Redis work. This sends the packed command
+    on the thread's own connection of the client's pool and reads the reply,
+    with the connection's own retry policy (a budget client retries nothing) and
+    its timeouts; a connection error or timeout disconnects it (the next call
+    reconnects; a connection the server closed while idle is reopened and the
+    command sent once more, as the pool's checkout would). Errors are redis-py's
+    (``ResponseError`` for a script error or ``NOSCRIPT``). A forked process takes
+    a new connection. Each thread holds one connection of the pool for as long as
+    it calls: size a bounded pool for the threads that score.
+
+    Examples
+    --------
+    >>> d = DirectConnection()   # no connection until the first call
+    >>> d.calls
+    0
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._pack = _packer()
+        self.calls = 0
+
+    def _conn(self, client: Any) -> Any:
+        loc = self._local
+        conn = getattr(loc, "conn", None)
+        if conn is not None and loc.client is client and loc.pid == os.getpid():
+            return conn
+        if conn is not None and loc.pid == os.getpid():
+            try:
+                loc.pool.release(conn)
+            except Exception:  # noqa: BLE001 - a pool already closed
+                pass
+        pool = client.connection_pool
+        conn = pool.get_connection()
+        loc.conn, loc.client, loc.pool, loc.pid = conn, client, pool, os.getpid()
+        return conn
+
+    def call(self, client: Any, *args: Any) -> Any:
+        """Send one command (``args`` as for ``execute_command``) and return its raw reply."""
+        conn = self._conn(client)
+        pack = self._pack
+        packed = [pack(args)] if pack is not None else conn.pack_command(*args)
+        self.calls += 1
+        redis = redis_module()
+        was_open = getattr(conn, "_sock", None) is not None
+
+        def once() -> Any:
+            conn.send_packed_command(packed, check_health=False)
+            return conn.read_response()
+
+        try:
+            try:
+                return conn.retry.call_with_retry(once, lambda _err: conn.disconnect())
+            except redis.ConnectionError:
+                if not was_open:
+                    raise
+                # the kept connection was closed while idle (a server restart, its idle timeout): what the pool
+                # repairs at checkout. Sent again once on a new connection (the event script's nonce makes a
+                # repeat of a call that did run answer as the first one)
+                conn.disconnect()
+                return once()
+        except redis.ResponseError:
+            raise
+        except BaseException:
+            conn.disconnect()
+            raise
+
+    def close(self) -> None:
+        """Give this thread's connection back to its pool."""
+        loc = self._local
+        conn = getattr(loc, "conn", None)
+        if conn is not None and loc.pid == os.getpid():
+            loc.pool.release(conn)
+        loc.conn = None

@@ -41,7 +41,7 @@ import numpy as np
 
 from ._core import load as load_core
 from .errors import EventError
-from .limits import MAX_EVENT_FIELDS
+from .limits import MAX_DEVICE_ATTRIBUTES, MAX_EVENT_FIELDS, MAX_LIST_LEN
 from .schema import (EVENT, EXTRA_FIELD, MAX_STR_LEN, Field, Schema, _is_missing, check_extra, extra_name_ok,
                      mapping_check)
 from .timeutil import epoch_ms_array
@@ -322,7 +322,14 @@ def _check_mapping_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, 
     check = mapping_check(f)  # the compiled fast path, else f.check: same results and errors
     memo: dict[int, tuple[bool, Any]] = {}
     other: list[int] = []
-    for i, v in enumerate(raw.tolist()):
+    vals = raw.tolist()
+    core = load_core("schema") if name == f.name else None
+    positions: Iterable[int] = range(len(vals))
+    if core is not None:  # the fast path's loop, compiled (fraudscore/_core/schema.c mapping_column)
+        fast, positions = core.mapping_column(vals, MAX_DEVICE_ATTRIBUTES, MAX_LIST_LEN)
+        out[:] = fast
+    for i in positions:
+        v = vals[i]
         if type(v) is not dict:
             other.append(i)
             continue

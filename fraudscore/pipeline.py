@@ -44,7 +44,7 @@ from .devicecolumns import device_columns, link_rows
 from .errors import StoreError
 from .eventchecks import has_device_attribute, late_event_error, paused_gc, unusable_device_error  # noqa: F401
 from .fingerprint import (DEVICE_FEATURES, MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprinter, MemoryLinkState,
-                          device_signals)
+                          device_signal_values)
 from .identity import Identity
 from .keys import Keys
 from .schema import Schema
@@ -215,8 +215,7 @@ class FeaturePipeline:
             if dev and not has_device_attribute(dev):
                 raise unusable_device_error()
             fp = self.fingerprinter.fingerprint(dev)
-            sig = device_signals(fp, ev)
-            static.extend(sig[n] for n in DEVICE_FEATURES)
+            static.extend(device_signal_values(fp, ev))
             record["device_fp"] = None if fp is None else fp.id
             record["device_hw"] = None if fp is None else fp.hardware
             record["device_canvas"] = None if fp is None else fp.canvas

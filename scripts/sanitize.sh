@@ -30,6 +30,7 @@ export PYTHONPATH="$WORK"
 "$PYTHON" -m pytest -q -s -p no:cacheprovider -o addopts="" tests/velocity/test_memory_compiled.py \
     tests/velocity/test_memory_store.py tests/velocity/test_memory_layout.py tests/test_identity_compiled.py \
     tests/fingerprint/test_sections_compiled.py tests/fingerprint/test_canonical_compiled.py \
+    tests/fingerprint/test_build_compiled.py tests/velocity/test_check_compiled.py \
     tests/test_identity_kernel.py tests/test_schema_compiled.py tests/rules/test_native.py \
     tests/fingerprint/test_linking_compiled.py tests/fingerprint/test_linkstate_compiled.py "$@"
 "$PYTHON" scripts/fuzz_core.py --seconds "${FUZZ_SECONDS:-20}" --no-atheris

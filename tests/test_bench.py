@@ -153,3 +153,4 @@ def test_concurrency_group_reports_contention(tmp_path):
     assert two["params"]["round_trips_per_event"] >= 1.0
     assert {"conflicts_per_event", "leases_per_event", "lease_waits_per_event"} <= set(two["params"])
     assert rows["concurrency/redis/events_per_s/1_procs"]["params"]["conflicts_per_event"] == 0.0
+    assert 0 < two["params"]["p50_us"] <= two["params"]["p99_us"]

@@ -163,3 +163,50 @@ def test_province_codes_are_the_reference():
     from fraudscore.identity.normalize import CN_PROVINCE_CODES
 
     assert core.PROVINCES == CN_PROVINCE_CODES
+
+
+@settings(deadline=None, max_examples=80)
+@given(st.sampled_from(KINDS), st.lists(st.one_of(tricky, printable, national, phones, emails, ips, st.none(),
+                                                  st.integers(), st.just("")), max_size=20, unique_by=repr))
+def test_describe_columns_equals_describe(kind, values):
+    """The batch kernel (arrays filled in C) == describe() of each value; off the fast path: done 0, None."""
+    m = len(values)
+    width = 4
+    feats = np.zeros((m, width))
+    birth = np.full((m, 3), -1, dtype=np.int64)
+    done = np.zeros(m, dtype=np.uint8)
+    ps, ex = IDENT._kernel.describe_columns(CODE[kind], values, feats, birth, done)
+    assert len(ps) == len(ex) == m
+    for i, v in enumerate(values):
+        want = IDENT._kernel.describe(CODE[kind], v) if isinstance(v, str) and v else None
+        if want is None:
+            assert (done[i], ps[i], ex[i]) == (0, None, None)
+            assert not feats[i].any() and (birth[i] == -1).all()
+            continue
+        p, fv, extra = want
+        assert done[i] == 1 and ps[i] == p and same(ex[i], extra)
+        assert same(tuple(feats[i, : len(fv)].tolist()), tuple(float(x) for x in fv))
+        assert not feats[i, len(fv):].any()
+        if kind == "national_id" and extra is not None:
+            assert tuple(birth[i].tolist()) == extra
+        else:
+            assert (birth[i] == -1).all()
+
+
+def test_describe_columns_checks_its_arrays():
+    k = IDENT._kernel
+    with pytest.raises(ValueError):
+        k.describe_columns(0, ["x"], np.zeros((1, 3), dtype=np.float32), np.full((1, 3), -1), np.zeros(1, np.uint8))
+    with pytest.raises(ValueError):
+        k.describe_columns(0, ["x"], np.zeros((1, 3)), np.full((1, 3), -1.0), np.zeros(1, np.uint8))
+    with pytest.raises(ValueError):
+        k.describe_columns(0, ["11010519491231002X"], np.zeros((1, 2)), np.full((1, 3), -1), np.zeros(1, np.uint8))
+    with pytest.raises(ValueError):
+        k.describe_columns(99, ["x"], np.zeros((1, 3)), np.full((1, 3), -1), np.zeros(1, np.uint8))
+    with pytest.raises(ValueError):  # birth must be (m, 3), done m bytes
+        k.describe_columns(0, ["x"], np.zeros((1, 3)), np.full((1, 4), -1), np.zeros(1, np.uint8))
+    with pytest.raises(ValueError):
+        k.describe_columns(0, ["x"], np.zeros((1, 3)), np.full((1, 3), -1), np.zeros(2, np.uint8))
+    with pytest.raises((TypeError, BufferError, ValueError)):
+        k.describe_columns(0, ["x"], np.zeros((2, 3))[:, :2], np.full((1, 3), -1), np.zeros(1, np.uint8))
+    assert k.describe_columns(0, [], np.zeros((0, 3)), np.full((0, 3), -1), np.zeros(0, np.uint8)) == ([], [])

@@ -155,3 +155,59 @@ def test_identity_factorize_equals_reference(values):
     finally:
         columns.load_core = real
     assert codes.tolist() == codes_p.tolist() and typed(uniq) == typed(uniq_p)
+
+
+device_values = st.one_of(st.none(), st.integers(-2, 2), st.text(max_size=4),
+                          st.dictionaries(st.sampled_from(["os", "fonts", "tz", "é", "", "x" * 70]),
+                                          st.one_of(st.text("ab é", max_size=6), st.integers(-3, 3),
+                                                    st.floats(allow_nan=True), st.booleans(), st.none(),
+                                                    st.lists(st.text("ab", max_size=3), max_size=3),
+                                                    st.dictionaries(st.just("k"), st.just(1))), max_size=4))
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.lists(device_values, max_size=12), st.lists(st.integers(0, 11), max_size=6), st.booleans())
+def test_batch_mapping_columns_equal_reference(values, shared, required):
+    """batch._check_mapping_column with the compiled column loop (mapping_column) == the per-value loop, and ==
+    the pure-Python checker: values, errors, and one output object per distinct input object."""
+    from fraudscore import _checkers, batch
+
+    values = list(values)
+    for j in shared:  # rows holding the very same mapping object
+        if j < len(values):
+            values.append(values[j])
+    f = Field("device", "mapping", required=required)
+    raw = np.empty(len(values), dtype=object)
+    raw[:] = values
+
+    def run(batch_core: bool, checker_core: bool):
+        real_b, real_c = batch.load_core, _checkers.load_core
+        try:
+            if not batch_core:
+                batch.load_core = lambda name: None
+            if not checker_core:
+                _checkers.load_core = lambda name: None
+            errs: dict = {}
+            out = batch._check_mapping_column(f, "device", raw, errs)
+        finally:
+            batch.load_core, _checkers.load_core = real_b, real_c
+        return out, {k: str(v) for k, v in errs.items()}
+
+    got, errs = run(True, True)
+    for other in (run(False, True), run(False, False)):
+        assert typed(got.tolist()) == typed(other[0].tolist()) and errs == other[1]
+    by_id: dict = {}
+    for v, o in zip(values, got.tolist()):  # equal sharing: one normalised dict per input object
+        if o is not None:
+            assert by_id.setdefault(id(v), id(o)) == id(o)
+
+
+def test_mapping_column_arguments():
+    with pytest.raises(TypeError):
+        core.mapping_column([{}], 64)
+    with pytest.raises(TypeError):
+        core.mapping_column(5, 64, 256)
+    assert core.mapping_column([], 64, 256) == ([], [])
+    d = {"os": "ios"}
+    out, rest = core.mapping_column([d, None, d, 3, {"é": "x"}], 64, 256)
+    assert out[0] == {"os": "ios"} and out[0] is out[2] and out[0] is not d and rest == [1, 3, 4]

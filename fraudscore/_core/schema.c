@@ -135,6 +135,69 @@ static PyObject *check_mapping(PyObject *self, PyObject *const *args, Py_ssize_t
     return mapping_fast(args[0], mk, ml);
 }
 
+/* mapping_column(values, max_keys, max_list) -> (out, rest): check_mapping over a batch column (reference: the loop
+ * of batch._check_mapping_column). out[i] is the fast path's dict for an exact dict on the fast path -- one dict per
+ * distinct input object, shared by the rows holding that object, as the reference's memo by id() does -- and None
+ * elsewhere; rest lists every other position (non-dicts, dicts off the fast path) for the Python checker. */
+static PyObject *mapping_column(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "mapping_column(values, max_keys, max_list)");
+        return NULL;
+    }
+    Py_ssize_t mk = PyLong_AsSsize_t(args[1]), ml = PyLong_AsSsize_t(args[2]);
+    if (PyErr_Occurred()) return NULL;
+    PyObject *fast = PySequence_Fast(args[0], "values must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    PyObject *out = PyList_New(n), *rest = PyList_New(0), *memo = PyDict_New();
+    if (!out || !rest || !memo) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = items[i], *r = NULL;
+        Py_INCREF(Py_None);
+        PyList_SET_ITEM(out, i, Py_None);
+        if (PyDict_CheckExact(v)) {
+            PyObject *key = PyLong_FromVoidPtr(v); /* the object stays alive in values: its address is not reused */
+            if (!key) goto fail;
+            r = PyDict_GetItemWithError(memo, key);
+            if (r) {
+                Py_INCREF(r);
+            } else if (PyErr_Occurred()) {
+                Py_DECREF(key);
+                goto fail;
+            } else {
+                r = mapping_fast(v, mk, ml);
+                if (!r || PyDict_SetItem(memo, key, r) < 0) {
+                    Py_XDECREF(r);
+                    Py_DECREF(key);
+                    goto fail;
+                }
+            }
+            Py_DECREF(key);
+            if (r != Py_None) {
+                PyList_SetItem(out, i, r); /* steals r, drops the None */
+                continue;
+            }
+            Py_DECREF(r);
+        }
+        PyObject *ix = PyLong_FromSsize_t(i);
+        if (!ix || PyList_Append(rest, ix) < 0) {
+            Py_XDECREF(ix);
+            goto fail;
+        }
+        Py_DECREF(ix);
+    }
+    Py_DECREF(memo);
+    Py_DECREF(fast);
+    return Py_BuildValue("(NN)", out, rest);
+fail:
+    Py_XDECREF(out);
+    Py_XDECREF(rest);
+    Py_XDECREF(memo);
+    Py_DECREF(fast);
+    return NULL;
+}
+
 /* one field's value: new ref, NULL with *slow set (whole event to Python) or NULL + exception */
 static PyObject *field_value(Validator *V, FieldPlan *f, PyObject *value, int *slow) {
     if (PyUnicode_CheckExact(value)) {
@@ -380,6 +443,8 @@ fail:
 static PyMethodDef module_methods[] = {
     {"str_column", (PyCFunction)(void (*)(void))str_column, METH_FASTCALL,
      "str_column(values, max_len, required) -> (values, slow positions): the batch text-column fast path."},
+    {"mapping_column", (PyCFunction)(void (*)(void))mapping_column, METH_FASTCALL,
+     "mapping_column(values, max_keys, max_list) -> (dicts, rest positions): check_mapping over a column."},
     {"check_mapping", (PyCFunction)(void (*)(void))check_mapping, METH_FASTCALL,
      "check_mapping(value, max_keys, max_list) -> dict, or None: run the Python checker."},
     {"set_limits", set_limits, METH_VARARGS,

@@ -1253,6 +1253,40 @@ error:
     return NULL;
 }
 
+/* apply_new(plan, record, ts, link, cls, descriptors) -> cls(update_and_read(plan, record, ts), False, link, ts):
+ * the Applied outcome (a frozen slots dataclass: features, duplicate, link, ts) built here, its slots filled
+ * through its member descriptors as its __init__ does (memory_compiled.CompiledMemoryStore.apply) */
+static PyObject *Store_apply_new(Store *s, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6 || !PyType_Check(args[4]) || !PyTuple_Check(args[5]) || PyTuple_GET_SIZE(args[5]) != 4) {
+        PyErr_SetString(PyExc_TypeError, "apply_new(plan, record, ts, link, cls, descriptors)");
+        return NULL;
+    }
+    for (int i = 0; i < 4; i++)
+        if (!Py_TYPE(PyTuple_GET_ITEM(args[5], i))->tp_descr_set) {
+            PyErr_SetString(PyExc_TypeError, "not a member descriptor");
+            return NULL;
+        }
+    PyTypeObject *tp = (PyTypeObject *)args[4];
+    PyObject *o = tp->tp_alloc(tp, 0);
+    if (!o) return NULL;
+    PyObject *feats = Store_update_and_read(s, args, 3);
+    if (!feats) {
+        Py_DECREF(o);
+        return NULL;
+    }
+    PyObject *vals[4] = {feats, Py_False, args[3], args[2]};
+    for (int i = 0; i < 4; i++) {
+        PyObject *d = PyTuple_GET_ITEM(args[5], i);
+        if (Py_TYPE(d)->tp_descr_set(d, o, vals[i]) < 0) {
+            Py_DECREF(feats);
+            Py_DECREF(o);
+            return NULL;
+        }
+    }
+    Py_DECREF(feats);
+    return o;
+}
+
 static PyObject *Store_record_label(Store *s, PyObject *args) {
     PyObject *app;
     int is_fraud;
@@ -1524,6 +1558,8 @@ static PyObject *Store_clear(Store *s, PyObject *Py_UNUSED(ignored)) {
 static PyMethodDef Store_methods[] = {
     {"update_and_read", (PyCFunction)(void (*)(void))Store_update_and_read, METH_FASTCALL,
      "update_and_read(plan, record, ts): the features as of ts, then the event is added."},
+    {"apply_new", (PyCFunction)(void (*)(void))Store_apply_new, METH_FASTCALL,
+     "apply_new(plan, record, ts, link, cls, descriptors) -> cls(update_and_read(...), False, link, ts)."},
     {"record_label", (PyCFunction)Store_record_label, METH_VARARGS,
      "record_label(application_id, is_fraud, label_time_ms)"},
     {"latest_time", (PyCFunction)Store_latest_time, METH_NOARGS, "The latest event time seen, or None."},
@@ -1618,7 +1654,62 @@ static PyObject *py_memory_latency(PyObject *Py_UNUSED(m), PyObject *args) {
     return Py_BuildValue("(dK)", ns / (double)steps, (unsigned long long)p);
 }
 
+static PyObject *fs_str_ts; /* "ts", interned at import */
+
+/* check_record(rec, numeric_fields, key_fields, max_abs) -> ts, or None: plan.check_event's common case (an
+ * exact dict, an exact int "ts", key fields None or exact str, numeric fields None, exact float or exact int
+ * within +-max_abs or NaN). None (without an error) for anything else: the caller runs the reference, which
+ * accepts or raises the EventError. */
+static PyObject *py_check_record(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyTuple_Check(args[1]) || !PyTuple_Check(args[2]) || !PyFloat_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "check_record(rec, numeric_fields, key_fields, max_abs)");
+        return NULL;
+    }
+    PyObject *rec = args[0];
+    if (!PyDict_CheckExact(rec)) Py_RETURN_NONE;
+    double lim = PyFloat_AS_DOUBLE(args[3]);
+    PyObject *ts = PyDict_GetItemWithError(rec, fs_str_ts);
+    if (!ts) {
+        if (PyErr_Occurred()) return NULL;
+        Py_RETURN_NONE;
+    }
+    if (!PyLong_CheckExact(ts)) Py_RETURN_NONE;
+    Py_INCREF(ts); /* a borrowed value of a dict that the checks below do not change, held anyway */
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[2]); i++) {
+        PyObject *v = PyDict_GetItemWithError(rec, PyTuple_GET_ITEM(args[2], i));
+        if (!v && PyErr_Occurred()) goto error;
+        if (v && v != Py_None && !PyUnicode_CheckExact(v)) goto other;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[1]); i++) {
+        PyObject *v = PyDict_GetItemWithError(rec, PyTuple_GET_ITEM(args[1], i));
+        if (!v && PyErr_Occurred()) goto error;
+        if (!v || v == Py_None) continue;
+        double f;
+        if (PyFloat_CheckExact(v)) {
+            f = PyFloat_AS_DOUBLE(v);
+        } else if (PyLong_CheckExact(v)) {
+            f = PyLong_AsDouble(v);
+            if (f == -1.0 && PyErr_Occurred()) {
+                PyErr_Clear();
+                goto other;
+            }
+        } else {
+            goto other;
+        }
+        if (f == f && !(-lim <= f && f <= lim)) goto other;
+    }
+    return ts;
+other:
+    Py_DECREF(ts);
+    Py_RETURN_NONE;
+error:
+    Py_DECREF(ts);
+    return NULL;
+}
+
 static PyMethodDef module_methods[] = {
+    {"check_record", (PyCFunction)(void (*)(void))py_check_record, METH_FASTCALL,
+     "check_record(rec, numeric_fields, key_fields, max_abs) -> ts, or None: use plan.check_event."},
     {"memory_latency_ns", py_memory_latency, METH_VARARGS,
      "memory_latency_ns(mib, steps) -> (ns per dependent load, checksum): a pointer chase (benchmark limits)."},
     {"value_key", py_value_key, METH_O, "The stable 64-bit key of an entity / distinct-of value."},
@@ -1633,6 +1724,7 @@ static struct PyModuleDef moduledef = {
 
 PyMODINIT_FUNC PyInit_velocity_store(void) {
     if (fs_keys_init() < 0) return NULL;
+    if (!fs_str_ts && !(fs_str_ts = PyUnicode_InternFromString("ts"))) return NULL;
     if (PyType_Ready(&StoreType) < 0) return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;

@@ -8,7 +8,8 @@ together on a barrier; the aggregate rate is all events over the slowest
 worker's time. The baseline is one process, in the same run. Servers as in
 :mod:`fraudscore.bench.store` (own ones when ``redis-server`` is installed).
 The machine's CPU count is reported with each row: P processes plus the server(s)
-cannot scale past the cores there are.
+cannot scale past the cores there are. Each row's params also hold the p50 / p99 of
+every event's own wall time over all workers (``p50_us``, ``p99_us``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import multiprocessing as mp
 import os
 import time
 from typing import Any
+
+import numpy as np
 
 from .bundles import BenchContext, events_stream
 from .common import BENCH_SECRET, result
@@ -55,14 +58,18 @@ def _worker(bundle_dir: str, kind: str, where: str, prefix: str, n_total: int, w
     events = events_stream(n_total, seed=505).to_records()[w::procs]
     barrier.wait()
     errors = 0
+    lat: list[float] = []  # per event, microseconds (the event's own wall time in this process)
+    clock = time.perf_counter
     c0 = time.process_time()
-    t0 = time.perf_counter()
+    t0 = clock()
     try:
         for ev in events:
+            e0 = clock()
             try:
                 scorer.score(ev)
             except EventError:
                 errors += 1
+            lat.append((clock() - e0) * 1e6)
     except Exception as exc:  # noqa: BLE001 - reported to the parent (which would otherwise wait for this worker)
         q.put((w, None, 0, 0, f"{type(exc).__name__}: {exc}"))
         client.close()
@@ -71,7 +78,7 @@ def _worker(bundle_dir: str, kind: str, where: str, prefix: str, n_total: int, w
     q.put((w, wall, len(events), errors, store.round_trips.per_event(),
            {"conflicts": store.conflicts, "leases": store.leases, "lease_waits": store.lease_waits,
             "absorbed": getattr(store, "absorbed", 0),
-            "client_cpu_us": cpu * 1e6, **{f"conflicts_{k}": v for k, v in store.conflict_causes.items()}}))
+            "client_cpu_us": cpu * 1e6, **{f"conflicts_{k}": v for k, v in store.conflict_causes.items()}}, lat))
     client.close()
 
 
@@ -86,7 +93,8 @@ def _server_cpu(client: Any) -> float | None:
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
-def _rate(ctx: BenchContext, kind: str, where: str, client: Any, procs: int) -> tuple[float, int, float]:
+def _rate(ctx: BenchContext, kind: str, where: str, client: Any, procs: int
+          ) -> tuple[float, int, float, dict[str, float], dict[str, float]]:
     s = ctx.settings
     spawn = mp.get_context("spawn")
     barrier, q = spawn.Barrier(procs), spawn.Queue()
@@ -113,7 +121,10 @@ def _rate(ctx: BenchContext, kind: str, where: str, client: Any, procs: int) -> 
     contention = {k: sum(g[5].get(k, 0) for g in got) / n for k in got[0][5]}
     if cpu0 is not None and cpu1 is not None:  # the server's CPU time over the run (its own or a shared one)
         contention["server_cpu_us"] = (cpu1 - cpu0) * 1e6 / n
-    return sum(g[2] for g in got) / slowest, sum(g[3] for g in got), trips, contention
+    # every event's own wall time (all workers): what a caller waits, with P workers sharing the cores and server
+    lat = np.concatenate([np.asarray(g[6], dtype=np.float64) for g in got])
+    pct = {"p50_us": float(np.percentile(lat, 50)), "p99_us": float(np.percentile(lat, 99))}
+    return sum(g[2] for g in got) / slowest, sum(g[3] for g in got), trips, contention, pct
 
 
 def run(ctx: BenchContext) -> list[dict[str, Any]]:
@@ -132,13 +143,14 @@ def run(ctx: BenchContext) -> list[dict[str, Any]]:
                 ctx.log(f"concurrency: {procs} process(es) on Redis {kind} ...")
                 runs = [_rate(ctx, kind, where, client, procs) for _ in range(max(1, s.repeats // 2))]
                 runs.sort(key=lambda r: r[0])
-                rate, errors, trips, contention = runs[len(runs) // 2]
+                rate, errors, trips, contention, pct = runs[len(runs) // 2]
                 if base is None:
                     base = rate
                 out.append(result(f"concurrency/{name}/events_per_s/{procs}_procs", rate, "events/s",
                                   "1 process events/s", base,
                                   {"processes": procs, "events_per_process": s.per_proc, "late_rejected": errors,
                                    "round_trips_per_event": trips, "cpu_count": os.cpu_count(), "runs": len(runs),
+                                   **pct,
                                    **{f"{k}_per_event": v for k, v in contention.items()}}))
             client.close()
     return out

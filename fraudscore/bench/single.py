@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fingerprint import DEVICE_FEATURES, MIN_LINK_CONFIDENCE, device_signals
+from ..fingerprint import MIN_LINK_CONFIDENCE, device_signal_values
 from ..model import score_scale
 from ..rules import combine
 from ..scorer import Scorer
@@ -72,8 +72,7 @@ class StagedScorer:
         fp = None
         if pipe.has_device:
             fp = pipe.fingerprinter.fingerprint(ev.get("device"))
-            sig = device_signals(fp, ev)
-            static.extend(sig[n] for n in DEVICE_FEATURES)
+            static.extend(device_signal_values(fp, ev))
             record["device_fp"] = None if fp is None else fp.id
             record["device_hw"] = None if fp is None else fp.hardware
             record["device_canvas"] = None if fp is None else fp.canvas

@@ -431,8 +431,7 @@ def canonicalize(device: Mapping[str, Any]) -> CanonicalDevice:
     extra: dict[str, str] = {}
     core = _CORE if type(device) is dict else None
     if core is not None:  # the same attribute loop, compiled (fraudscore/_core/fingerprint.c); misses call back
-        vals, unknown = core.canon_values(device, len(ATTRIBUTE_NAMES), _KEYS, _STR_VALUES, _resolve_remember,
-                                          _norm, _norm_str, _norm_cached)
+        vals, unknown = core.canon_values(device, *_CANON_ARGS)
         for key, v in unknown:
             _extra(extra, key, v)
     else:
@@ -443,6 +442,28 @@ def canonicalize(device: Mapping[str, Any]) -> CanonicalDevice:
 #: The compiled attribute loop (``_core.fingerprint.canon_values``), resolved once at import (``load`` reads the
 #: environment on every call, which would cost more than the loop saves); ``None``: the Python loop.
 _CORE = load_core("fingerprint")
+
+
+def compiled_args() -> tuple[Any, ...]:
+    """``_core.fingerprint.canon_values``' arguments after the device: the memos and the miss handlers."""
+    return (len(ATTRIBUTE_NAMES), _KEYS, _STR_VALUES, _resolve_remember, _norm, _norm_str, _norm_cached, _VALUES)
+
+
+def extras_of(unknown: list[tuple[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """:attr:`CanonicalDevice.extra` of the unknown ``(name, value)`` pairs, as :func:`canonicalize` builds it."""
+    extra: dict[str, str] = {}
+    for key, v in unknown:
+        _extra(extra, key, v)
+    return tuple(sorted(extra.items()))
+
+
+def derive_context(cls: type) -> tuple[Any, ...]:
+    """The compiled :func:`_derive`'s context (``_core.fingerprint.Hasher.build1``): memos, miss handlers, indices."""
+    import dataclasses
+
+    descr = tuple(cls.__dict__[f.name] for f in dataclasses.fields(cls))
+    idx = tuple(ATTRIBUTE_INDEX[a] for a in ("user_agent", "os", "os_version", "app_version", "source"))
+    return (cls, descr, _UAS, _parse_ua_cached, _VERSIONS, _version_cached, _OS_ALIASES, idx, "web", "app")
 
 
 def _resolve_remember(k: Any) -> tuple[str, int | None, str, bool]:
@@ -458,6 +479,9 @@ def _norm_str(i: int, kind: str, v: str) -> str | None:
     nv = _norm(kind, v)
     _remember(_STR_VALUES[i], v, nv)
     return nv
+
+
+_CANON_ARGS = compiled_args()
 
 
 def _extra(extra: dict[str, str], key: str, v: Any) -> None:

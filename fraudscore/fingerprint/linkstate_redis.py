@@ -79,34 +79,15 @@ from typing import Any
 from .._redis import DEFAULT_SHARDS, check_prefix, check_shards, shard_of, tag
 from ..errors import StoreError
 from .linkstate import DEFAULT_TTL_MS, LinkPlan, LinkState, LinkView, Record, _check
-from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _R, _TAIL, _V, BlockOp, CountDependency, Touch,
-                                  confidence_band, decode_record, encode_record)
+from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _R, _TAIL, _V, BlockOp, CountDependency, LinkTxn, Touch,
+                                  _NeedRead, confidence_band, decode_record, encode_record)
+from .linkstate_redis_read import read_all
 
 __all__ = ["LinkTxn", "OptimisticLinkState", "confidence_band"]
 
 #: Share of refused commits (moving average) above which a worker reads what it may have stale before deciding.
 CONTENDED = 0.05
-class LinkTxn:
-    """One link decision's read set and write set.
-
-    ``reads``: string key -> version seen (``b""`` = absent); ``hreads``: (hash key,
-    field) -> count seen; ``writes``: string key -> new value (``None`` = refresh the
-    expiry only); ``hincr``: (hash key, field) -> increment.
-    """
-
-    __slots__ = ("dep", "family", "hincr", "hreads", "reads", "shared_reads", "tag", "view", "writes")
-
-    def __init__(self) -> None:
-        self.reads: dict[str, bytes] = {}
-        self.hreads: dict[tuple[str, str], int] = {}
-        self.writes: dict[str, bytes | Touch | None] = {}
-        self.shared_reads: tuple[str, ...] = ()  # keys first read by the lookup of the shared (class) record
-        self.hincr: dict[tuple[str, str], int] = {}
-        self.tag: str | None = None
-        self.family: str | None = None
-        self.view: _RecordingView | None = None  # set by read() when the transaction records dependencies
-        #: the count dependency (see :meth:`OptimisticLinkState.seal`), or None: every count read is checked
-        self.dep: CountDependency | None = None
+_FIELDS: dict[Any, str] = {"n": "n"}  # count key -> its hash field (str of an int key; bounded)
 
 
 class _RecordingView(LinkView):
@@ -177,6 +158,9 @@ class OptimisticLinkState(LinkState):
         #: is fetched before the decision instead of being assumed absent (which the commit would refuse)
         self.fetch: Callable[[list[str]], list[bytes | None]] | None = None
         self.fetches = 0  # keys fetched that way
+        #: runs :data:`~.linkstate_redis_read.LINK_READ_LUA` (set by the store): ``preread(tag, keys, args)``
+        #: reads entries, blocks, the records they name and the family counts in one request (None: ``fetch``)
+        self.preread: Callable[[str, list[str], list[Any]], Any] | None = None
         #: share of recent decisions the commit refused (moving average): above :data:`CONTENDED`, other
         #: workers write this state too, and the candidate blocks are fetched before deciding (a read is
         #: cheaper than a refused commit)
@@ -394,11 +378,39 @@ class OptimisticLinkState(LinkState):
         txn.hreads.setdefault(k, v)
         return v + txn.hincr.get(k, 0)
 
+    def _counts(self, hkey: str, keys: Sequence[int], txn: LinkTxn) -> tuple[int, dict[int, int]]:
+        """A hash's device count and the counts of ``keys`` (as :meth:`_count` each, under one lock)."""
+        hreads, hincr = txn.hreads, txn.hincr
+        fields = _FIELDS
+        out: dict[int, int] = {}
+        n = 0
+        with self._lock:
+            get = self._cache.get
+            for key in ("n", *keys):
+                f = fields.get(key)
+                if f is None:
+                    if len(fields) >= 65_536:
+                        fields.clear()
+                    f = fields[key] = str(key)
+                k = (hkey, f)
+                hit = get(k)
+                v = 0 if hit is None else int(hit[0])
+                if k not in hreads:
+                    hreads[k] = v
+                v += hincr.get(k, 0)
+                if key == "n":
+                    n = v
+                else:
+                    out[key] = v
+        return n, out
+
     def _record(self, device_id: str, now: int, txn: LinkTxn | None = None) -> Record | None:
         """The device's record as of ``now`` (the cached dict itself: linkers never change a view's records,
         and :meth:`write` copies the one it updates)."""
         key = self._rkeys.get(device_id) or self._rkey(device_id)
         if self.fetch is not None and key not in self._cache and (txn or self._txn()).writes.get(key) is None:
+            if (txn or self._txn()).strict:
+                raise _NeedRead
             self._fetch([key])  # named by an index entry or a block: it exists (or expired), ask for it
         raw, parsed = self._read(key, txn)
         if raw is None:
@@ -437,8 +449,40 @@ class OptimisticLinkState(LinkState):
              glob_keys: Sequence[int], now: int,
              need_candidates: Callable[[Record | None], bool] | None = None,
              shared_key: str | None = None) -> LinkView:
-        """As :meth:`MemoryLinkState.read <fraudscore.fingerprint.MemoryLinkState.read>`, from the cache, logged."""
+        """As :meth:`MemoryLinkState.read <fraudscore.fingerprint.MemoryLinkState.read>`, from the cache, logged.
+
+        With :attr:`preread` set, at most one request reads what the decision may need: while contended
+        (:data:`CONTENDED`) before deciding, else only when the cache misses a record an entry or block names
+        (the read is then done again on the fresh cache).
+        """
         txn = self._txn()
+        args = (fp_ids, block_keys, fam, fam_keys, glob_keys, now, need_candidates, shared_key)
+        if self.preread is None or self.fetch is None:
+            return self._view(txn, *args)
+        if self.refused <= CONTENDED:
+            txn.strict = True
+            try:
+                return self._view(txn, *args)
+            except _NeedRead:  # a record never seen: forget what this read logged, read everything, read again
+                txn.reads.clear()
+                txn.hreads.clear()
+                txn.shared_reads = ()
+                if txn.view is not None:
+                    txn.view = _RecordingView()
+            finally:
+                txn.strict = False
+            read_all(self, txn, fp_ids, block_keys, fam, fam_keys, shared_key)
+        else:
+            # (a value found changed counts as a commit this read saved from refusal: reading first goes on
+            # while other workers keep changing the state)
+            self.observe(read_all(self, txn, fp_ids, block_keys, fam, fam_keys, shared_key) > 0)
+        return self._view(txn, *args)
+
+    def _view(self, txn: LinkTxn, fp_ids: Sequence[str], block_keys: Sequence[str], fam: str,
+              fam_keys: Sequence[int], glob_keys: Sequence[int], now: int,
+              need_candidates: Callable[[Record | None], bool] | None = None,
+              shared_key: str | None = None) -> LinkView:
+        """The view, from the cache (logged)."""
         view = txn.view if txn.view is not None else LinkView()
         for fid in fp_ids:
             hit = self._exact(fid, txn)
@@ -459,7 +503,7 @@ class OptimisticLinkState(LinkState):
             seen: set[str] = set()
             cands = view.cands
             order: list[str] = []
-            if self.fetch is not None and self.refused > CONTENDED:  # the blocks as they are now
+            if self.fetch is not None and self.preread is None and self.refused > CONTENDED:  # the blocks now
                 # (a block found changed counts as a commit this fetch saved from refusal: fetching goes on
                 # while other workers keep changing the blocks)
                 self.observe(self._fetch([self._key("b", b) for b in block_keys
@@ -475,17 +519,17 @@ class OptimisticLinkState(LinkState):
                 missing = [k for k in (self._rkeys.get(d) or self._rkey(d) for d in order)
                            if k not in cache and k not in txn.writes]
                 if missing:
+                    if txn.strict:
+                        raise _NeedRead
                     self._fetch(missing)
             for did in order:
                 rec = self._record(did, now, txn)
                 if rec is not None:
                     cands.append(rec)
         fk = self._key("f", fam)
-        view.fam_n = self._count(fk, "n", txn)
-        view.fam_counts = {k: self._count(fk, str(k), txn) for k in fam_keys}
+        view.fam_n, view.fam_counts = self._counts(fk, fam_keys, txn)
         if glob_keys:
-            view.glob_n = self._count(self.global_key, "n", txn)
-            view.glob_counts = {k: self._count(self.global_key, str(k), txn) for k in glob_keys}
+            view.glob_n, view.glob_counts = self._counts(self.global_key, glob_keys, txn)
         return view
 
     # -- writes (buffered) ---------------------------------------------------------------------
@@ -527,8 +571,9 @@ class OptimisticLinkState(LinkState):
             with self._lock:
                 hit = self._cache.get(bk)
             raw = hit[0] if hit is not None else None
-            lst = raw[_V:].decode("utf-8").split(",") if raw is not None and len(raw) > _V else []
-            if did not in lst:
+            # (membership without splitting the block: ids never hold a comma)
+            if raw is None or len(raw) <= _V or b"," + did.encode("utf-8") + b"," not in b"," + raw[_V:] + b",":
+                lst = raw[_V:].decode("utf-8").split(",") if raw is not None and len(raw) > _V else []
                 for old in lst[self.max_per_block - 1:]:  # a statistic (from this worker's cache): who is pushed out
                     with self._lock:
                         rh = self._cache.get(self._key("r", old))

@@ -22,7 +22,7 @@ import math
 import struct
 from typing import Any
 
-__all__ = ["BlockOp", "CountDependency", "Touch", "confidence_band", "decode_record", "encode_record"]
+__all__ = ["BlockOp", "CountDependency", "LinkTxn", "Touch", "confidence_band", "decode_record", "encode_record"]
 
 Record = dict[str, Any]
 
@@ -31,6 +31,39 @@ _ABSENT = b""
 _ANY_STAMP = b"\0\0\0\0"  # a read of the content only: a touch (another sighting) does not refuse it
 _TAIL = struct.Struct("<ddd")  # a record's last sighting, sightings and IP, after the head (a touch rewrites them)
 _R = _V + _TAIL.size  # a record's JSON (the rest of its fields) starts here
+
+
+class LinkTxn:
+    """One link decision's read set and write set.
+
+    ``reads``: string key -> version seen (``b""`` = absent); ``hreads``: (hash key,
+    field) -> count seen; ``writes``: string key -> new value (``None`` = refresh the
+    expiry only); ``hincr``: (hash key, field) -> increment.
+    """
+
+    __slots__ = ("dep", "family", "hincr", "hreads", "reads", "shared_reads", "strict", "tag", "view", "writes")
+
+    def __init__(self) -> None:
+        self.reads: dict[str, bytes] = {}
+        self.hreads: dict[tuple[str, str], int] = {}
+        self.writes: dict[str, bytes | Touch | None] = {}
+        self.shared_reads: tuple[str, ...] = ()  # keys first read by the lookup of the shared (class) record
+        self.hincr: dict[tuple[str, str], int] = {}
+        self.tag: str | None = None
+        self.family: str | None = None
+        self.view: Any = None  # set by read() when the transaction records dependencies
+        #: the count dependency (see :meth:`OptimisticLinkState.seal`), or None: every count read is checked
+        self.dep: CountDependency | None = None
+        self.strict = False  # a record missing from the cache raises _NeedRead (the state reads everything first)
+
+    def keys(self) -> list[str]:
+        """Every key the transaction read or writes (hash keys once)."""
+        return list(dict.fromkeys([*self.reads, *self.writes, *(k for k, _ in self.hreads),
+                                   *(k for k, _ in self.hincr)]))
+
+
+class _NeedRead(Exception):
+    """A read met a record the cache does not hold: read everything the decision may need in one request."""
 
 
 class Touch:
@@ -134,9 +167,3 @@ def _edge(pop: float, cand: float, x: float, floor: float, conf: float) -> float
             return cand
         cand = pop + (cand - pop) * (1.0 - 1e-9)
     return pop
-
-    def keys(self) -> list[str]:
-        return list(dict.fromkeys([*self.reads, *self.writes, *(k for k, _ in self.hreads),
-                                   *(k for k, _ in self.hincr)]))
-
-

@@ -34,8 +34,10 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
+import types
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -50,6 +52,7 @@ from .._memo import ByteBudget, text_cost
 from ..errors import ConfigError
 from ..keys import Keys
 from ..limits import FINGERPRINT_CACHE_BYTES, FINGERPRINT_MEMO_BYTES
+from . import canonical as _canonical
 from .canonical import ATTRIBUTE_INDEX, CanonicalDevice, canonicalize
 
 __all__ = [
@@ -270,6 +273,32 @@ def _family_input(c: CanonicalDevice) -> str:
 _S1_PLAN = (_HW_IDX["app"], _HW_IDX["web"], _HW_IDX["web"] + _HW_IDX["app"], _VOL_IDX, _C_PLAN, _ANCHOR_TAGS,
             _CANVAS_POS, _CANVAS_IDX, _RENDERER_IDX, _FONTS_IDX, _LANGS_IDX, SKETCH_K)
 
+_FP_FIELDS = tuple(f.name for f in dataclasses.fields(Fingerprint))
+_CD_FIELDS = tuple(f.name for f in dataclasses.fields(CanonicalDevice))
+_CD_DESCRIPTORS = tuple(CanonicalDevice.__dict__[f] for f in _CD_FIELDS)
+_FP_DESCRIPTORS = tuple(Fingerprint.__dict__[f] for f in _FP_FIELDS)
+
+
+def _build1_context() -> tuple[Any, ...] | None:
+    """The compiled ``build1`` kernel's context (``_core.fingerprint.Hasher.build1``), or ``None``.
+
+    It holds canonical.py's memos and miss handlers (so the compiled loop and the reference share them),
+    the plans above, and the two frozen dataclasses with their slot descriptors: the kernel fills the
+    slots as the dataclasses' ``__init__`` does (``object.__setattr__``).
+    """
+    if not (all(type(d) is types.MemberDescriptorType for d in _CD_DESCRIPTORS + _FP_DESCRIPTORS)
+            and not hasattr(Fingerprint, "__post_init__") and not hasattr(CanonicalDevice, "__post_init__")
+            and _CD_FIELDS == ("values", "extra", "source", "os_family", "os_version", "browser_family",
+                               "browser_version", "app_version")
+            and _FP_FIELDS == ("id", "hardware", "software", "volatile", "scheme", "canonical", "components",
+                               "canvas", "aliases", "link_keys", "family", "renderer", "fonts_sketch",
+                               "font_count", "lang_items", "mobile")):
+        return None  # pragma: no cover - the kernel's field order no longer matches the dataclasses
+    return (_canonical.compiled_args(), _canonical.extras_of,
+            _canonical.derive_context(CanonicalDevice),
+            (_S1_PLAN, _FAM_APP, _FAM_WEB, _RENDERER_IDX, _TOUCH_IDX, Fingerprint, _FP_DESCRIPTORS, "app", ()))
+
+
 #: Registered schemes: version -> function from canonical device to the three section inputs.
 SCHEMES = {1: _scheme1_sections}
 
@@ -330,6 +359,8 @@ class Fingerprinter:
         self._cache: OrderedDict[bytes, Fingerprint] | None = OrderedDict() if cache_size else None
         self._sections1: Any = None  # the compiled from_canonical hashing (scheme 1), see below
         self._mapping_key: Any = None  # the compiled cache key of a device dict (else a repr-text key)
+        self._build1: Any = None  # compiled from_canonical(canonicalize(d)) of a dict (None: use the reference)
+        self._assemble1: Any = None  # compiled from_canonical(c) (None: use the reference)
         # keyed hashes of low-cardinality inputs (hardware and software sections, common attribute values)
         self._memo: dict[str, str] = {}
         self._comp_memo: tuple[dict[str, int], ...] = tuple({} for _ in _COMP_PLAN)  # per volatile attribute
@@ -345,6 +376,10 @@ class Fingerprinter:
             self._mapping_key = hasher.mapping_key
             if scheme == 1 and not self.also:  # all of from_canonical's hashing in one call
                 self._sections1 = functools.partial(hasher.sections1, _S1_PLAN)
+                ctx = _build1_context()
+                if ctx is not None:  # canonicalize + from_canonical in one call (canonical.py's memos shared)
+                    self._build1 = functools.partial(hasher.build1, ctx)
+                    self._assemble1 = functools.partial(hasher.assemble1, ctx[3], _CD_DESCRIPTORS)
 
     def __repr__(self) -> str:
         return f"Fingerprinter(key_id={self.key_id!r}, scheme={self.scheme})"
@@ -396,6 +431,11 @@ class Fingerprinter:
         >>> fpr.from_canonical(canonicalize({"os": "ios"})).scheme
         1
         """
+        asm = self._assemble1
+        if asm is not None and type(c) is CanonicalDevice:  # bit-identical (tests/fingerprint/test_build_compiled.py)
+            fp = asm(c)
+            if fp is not None:
+                return fp  # type: ignore[no-any-return]
         vals = c.values
         sec = self._sections1
         if sec is not None:  # compiled: bit-identical (tests/fingerprint/test_sections_compiled.py)
@@ -456,6 +496,7 @@ class Fingerprinter:
         """
         from_canonical = self.from_canonical
         key = self._mapping_key
+        build = self._build1
         if key is None:
             return [from_canonical(canonicalize(d)) if d else None for d in devices]
         memo: dict[bytes, Fingerprint] = {}  # equal mappings in one batch: fingerprinted once (compiled key)
@@ -467,7 +508,9 @@ class Fingerprinter:
             k = key(d)
             fp = None if k is None else memo.get(k)
             if fp is None:
-                fp = from_canonical(canonicalize(d))
+                fp = None if build is None else build(d)
+                if fp is None:
+                    fp = from_canonical(canonicalize(d))
                 if k is not None:
                     memo[k] = fp
             out.append(fp)
@@ -490,14 +533,18 @@ class Fingerprinter:
             return None
         cache = self._cache
         if cache is None:
-            return self.from_canonical(canonicalize(device))
+            fp = None if self._build1 is None else self._build1(device)
+            return self.from_canonical(canonicalize(device)) if fp is None else fp
         key = None if self._mapping_key is None else self._mapping_key(device)  # compiled: no repr text
         if key is None:
             text = repr(device) if type(device) is dict else repr(tuple(device.items()))  # repr(dict) is cheaper
             key = xxhash.xxh3_128_digest(text.encode("utf-8", "surrogatepass"), seed=self._seed)
         fp = cache.get(key)
         if fp is None:
-            fp = self.from_canonical(canonicalize(device))
+            build = self._build1
+            fp = None if build is None else build(device)  # None: not an exact dict, or an uncommon value
+            if fp is None:
+                fp = self.from_canonical(canonicalize(device))
             cache[key] = fp
             self._cache_used += _fp_cost(fp)
             while len(cache) > self._cache_size or (self._cache_used > self._cache_bytes and len(cache) > 1):
@@ -512,10 +559,17 @@ class Fingerprinter:
         return self._cache_used
 
 
+_CORE_MOD = load_core("fingerprint")
+#: ``sum(map(getsizeof, filter(None, values)))`` compiled (``_core.fingerprint.values_size``), or ``None``.
+_VALUES_SIZE = getattr(_CORE_MOD, "values_size", None)
+
+
 def _fp_cost(fp: Fingerprint) -> int:
     """Estimated bytes one cached fingerprint retains (its canonical text, ids and hashes)."""
     c = fp.canonical
-    n = 900 + 8 * len(c.values) + sum(map(getsizeof, filter(None, c.values)))  # ids, hashes, objects: ~900
+    vals = c.values
+    # ids, hashes, objects: ~900
+    n = 900 + 8 * len(vals) + (sum(map(getsizeof, filter(None, vals))) if _VALUES_SIZE is None else _VALUES_SIZE(vals))
     if c.extra:
         n += text_cost(c.extra)
     return n

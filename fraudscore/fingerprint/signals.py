@@ -43,12 +43,13 @@ from typing import Any
 
 import numpy as np
 
+from .._core import load as load_core
 from .._memo import ByteBudget
 from ..limits import DEVICE_SIGNALS_CACHE_BYTES
 from .canonical import ATTRIBUTE_INDEX, CanonicalDevice, canonicalize
 from .sections import Fingerprint
 
-__all__ = ["DEVICE_FEATURES", "device_signals", "device_signal_matrix", "MODEL_SCREENS", "TIMEZONE_COUNTRY"]
+__all__ = ["DEVICE_FEATURES", "device_signals", "device_signal_values", "device_signal_matrix", "MODEL_SCREENS", "TIMEZONE_COUNTRY"]
 
 NAN = math.nan
 DEVICE_FEATURES: tuple[str, ...] = (
@@ -95,7 +96,8 @@ _EXPECTED = {
 }
 _CACHE: dict[Any, dict[str, float]] = {}  # _static_key(device) -> feature template; cleared when full
 _CACHE_MAX = 65_536
-_BUDGET = ByteBudget(DEVICE_SIGNALS_CACHE_BYTES, _CACHE)
+_ROWS: dict[Any, list[float]] = {}  # the same templates as lists in DEVICE_FEATURES order (device_signal_values)
+_BUDGET = ByteBudget(DEVICE_SIGNALS_CACHE_BYTES, _CACHE, _ROWS)
 # one scan for "any of these words occurs in the text" (literal alternatives: same answer as ``any(w in s ...)``)
 _EMU_RE = re.compile("|".join(map(re.escape, _EMU_WORDS)))
 _HEADLESS_RE = re.compile("|".join(map(re.escape, _HEADLESS_WORDS)))
@@ -213,6 +215,60 @@ def device_signals(fp_or_canonical: Fingerprint | CanonicalDevice | Mapping[str,
         if tz_country is not None:
             out["device__tz_ip_mismatch"] = 0.0 if tz_country == ip_country.strip().upper() else 1.0
     return out
+
+
+_TZ_POS = DEVICE_FEATURES.index("device__tz_ip_mismatch")
+_MISSING_ROW = [1.0] + [NAN] * (len(DEVICE_FEATURES) - 1)
+
+
+def device_signal_values(fp: Fingerprint | None, event: Mapping[str, Any] | None = None) -> list[float]:
+    """:func:`device_signals` of a fingerprint as a list in :data:`DEVICE_FEATURES` order (the pipeline's form).
+
+    Equal to ``[device_signals(fp, event)[n] for n in DEVICE_FEATURES]``, without the dict.
+
+    Examples
+    --------
+    >>> from fraudscore.fingerprint import Fingerprinter
+    >>> from fraudscore.keys import Keys
+    >>> fp = Fingerprinter(Keys("0123456789abcdef-demo")).fingerprint({"os": "ios", "timezone": "Asia/Shanghai"})
+    >>> device_signal_values(fp, {"ip_country": "US"}) == [device_signals(fp, {"ip_country": "US"})[n]
+    ...                                                    for n in DEVICE_FEATURES]
+    True
+    >>> device_signal_values(None)[:2]
+    [1.0, nan]
+    """
+    if fp is None:
+        return _MISSING_ROW.copy()
+    if type(fp) is not Fingerprint:
+        sig = device_signals(fp, event)
+        return [sig[n] for n in DEVICE_FEATURES]
+    if _ROW_CORE is not None:  # a cached row, read in C; None: not cached, or an uncommon value
+        out = _ROW_CORE(_ROW_CTX, fp, event)
+        if out is not None:
+            return out  # type: ignore[no-any-return]
+    c = fp.canonical
+    key = _static_key(c)
+    row = _ROWS.get(key)
+    if row is None:
+        tmpl = _static_of(c)
+        row = [tmpl[n] for n in DEVICE_FEATURES]
+        _BUDGET.remember(_ROWS, key, row, _CACHE_MAX, 2_000 + sum(map(getsizeof, filter(None, key[3]))))
+    out = row.copy()  # the cached row is never handed out
+    ip_country = event.get("ip_country") if event else None
+    if isinstance(ip_country, str) and ip_country:
+        tz = c.values[_TZ_IDX]
+        tz_country = TIMEZONE_COUNTRY.get(tz) if tz is not None else None
+        if tz_country is not None:
+            out[_TZ_POS] = 0.0 if tz_country == ip_country.strip().upper() else 1.0
+    return out
+
+
+_ROW_CORE = getattr(load_core("fingerprint"), "signal_row", None)
+#: The compiled row read's context: where the key's parts and the timezone are (see ``_core/fingerprint.c``).
+_ROW_CTX = (Fingerprint.__dict__["canonical"],
+            tuple(CanonicalDevice.__dict__[f] for f in ("values", "extra", "source", "os_family")),
+            _STATIC_GET(tuple(range(len(ATTRIBUTE_INDEX)))), _EXPECTED_IDX["web"], _EXPECTED_IDX["app"], _ROWS,
+            _TZ_IDX, TIMEZONE_COUNTRY, _TZ_POS, "app", "ip_country")
 
 
 def _static_key(cd: CanonicalDevice) -> tuple[Any, ...]:

@@ -44,6 +44,7 @@ DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 3_600_000
 DEFAULT_MAX_RESULTS = 1_000_000
 
 Link = tuple[str | None, float]
+_F64 = np.dtype(np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +128,9 @@ class ResultCache:
         if not application_id:
             return
         d = self._d
-        d[application_id] = (int(applied.ts), np.asarray(applied.features, dtype=np.float64).tobytes(),
-                             applied.link)
+        f = applied.features
+        raw = f.tobytes() if type(f) is np.ndarray and f.dtype is _F64 else np.asarray(f, dtype=np.float64).tobytes()
+        d[application_id] = (int(applied.ts), raw, applied.link)
         d.move_to_end(application_id)
         while len(d) > self.max_entries:
             d.popitem(last=False)

@@ -45,6 +45,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from collections.abc import Mapping
@@ -67,6 +68,13 @@ __all__ = ["CompiledMemoryStore", "plan_descriptor"]
 
 _FORMAT_C = "fraudscore.velocity.memory.compiled"
 _FORMAT_C_VERSION = 1
+
+
+#: Applied's slot descriptors in field order (the C store builds the outcome through them: ``Store.apply_new``).
+_APPLIED_SLOTS = tuple(Applied.__dict__[f.name] for f in dataclasses.fields(Applied))
+#: Whether ``apply_new`` may build it: its fields are the kernel's, and no ``__post_init__`` would be skipped.
+_APPLY_NEW = (tuple(f.name for f in dataclasses.fields(Applied)) == ("features", "duplicate", "link", "ts")
+              and not hasattr(Applied, "__post_init__"))
 
 
 def plan_descriptor(plan: Plan, max_labels: int) -> tuple[Any, ...]:
@@ -170,7 +178,10 @@ class CompiledMemoryStore(MemoryStore):
 
         ``watermark`` replaces the store's own (a batch judging rows ahead of the store).
         """
-        return self._results.get(application_id, ts, self.latest_time() if watermark is None else watermark)
+        if watermark is None:
+            core = self._core
+            watermark = None if core is None else core.latest_time()
+        return self._results.get(application_id, ts, watermark)
 
     def update_and_read(self, plan: Plan, record: Mapping[str, Any], ts: int) -> np.ndarray:
         """Compute the event's features as of its time, then add it (see OnlineVelocity); exactly once per id."""
@@ -190,7 +201,10 @@ class CompiledMemoryStore(MemoryStore):
             seen = results.get(app, ts, core.latest_time())
             if seen is not None:
                 return seen
-            applied = Applied(core.update_and_read(plan, record, ts), False, link, ts)
+            if _APPLY_NEW:  # == Applied(core.update_and_read(plan, record, ts), False, link, ts), built in C
+                applied = core.apply_new(plan, record, ts, link, Applied, _APPLIED_SLOTS)
+            else:  # pragma: no cover - Applied changed: the plain constructor
+                applied = Applied(core.update_and_read(plan, record, ts), False, link, ts)
             results.put(app, applied, core.latest_time())
         return applied
 

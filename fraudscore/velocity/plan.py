@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core import load as load_core
 from ..errors import EventError
 from .spec import DAY_MS, LABEL_AGGS, NUMERIC_AGGS, RATIO_AGGS, FeatureSet
 
@@ -36,6 +37,8 @@ __all__ = ["Plan", "Group", "Query", "to_micro", "finish", "MICRO", "MAX_ABS_VAL
 
 MICRO = 1_000_000
 MAX_ABS_VALUE = 1e12  # |x| above this is refused (micro-units stay far inside int64)
+#: check_event's common case compiled (``_core.velocity_store.check_record``), or ``None``.
+_CHECK = getattr(load_core("velocity_store"), "check_record", None)
 NAN = float("nan")
 
 
@@ -257,6 +260,8 @@ class Plan:
             desc = json.dumps([list(g.key), [list(map(str, s)) for s in g.slots]], sort_keys=True)
             g.signature = hashlib.blake2b(desc.encode(), digest_size=6).hexdigest()
         self.has_labels = fs.has_labels
+        self._numeric_tuple = tuple(sorted(self.numeric_fields))  # for the compiled check_record
+        self._key_tuple = tuple(sorted(self.key_fields))
         self.fingerprint = hashlib.blake2b(json.dumps(fs.to_dict(), sort_keys=True).encode(),
                                            digest_size=12).hexdigest()
 
@@ -294,6 +299,10 @@ class Plan:
 
     def validate_record(self, rec: Any) -> int:
         """Validate a record for velocity; return its ``ts``."""
+        if _CHECK is not None:  # the common case compiled (None: the reference decides, and raises)
+            ts = _CHECK(rec, self._numeric_tuple, self._key_tuple, MAX_ABS_VALUE)
+            if ts is not None:
+                return ts  # type: ignore[no-any-return]
         return check_event(rec, self.numeric_fields, self.key_fields)
 
     def longest_horizon(self) -> int | None:

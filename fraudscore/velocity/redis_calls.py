@@ -15,13 +15,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .._redis import hash_bytes, shard_of, tag
 from .memory_layout import GroupLayout
-from .plan import Group
+from .plan import Group, finish
 from .redis_lua import BAND, HEADER
-from .redis_wire import count_arg, identifier_hash
+from .redis_wire import count_arg, identifier_hash, record_groups
 
-__all__ = ["group_row", "call_args"]
+__all__ = ["group_row", "call_args", "outputs"]
 
 _NAN = float("nan")
 _NONE8 = b"\x00" * 8
@@ -135,6 +137,31 @@ def _value(v: Any) -> bytes:
     return _BLOCK.pack(3, v.version, v.stamp, v.cached, v.cap, len(did)) + did
 
 
+_COUNT_HEADS: dict[tuple[int, str], bytes] = {}  # (key index, field) -> its packed head (bounded)
+_D = struct.Struct("<d")
+
+
+def _counts(items: list[tuple[tuple[str, str], int]], keys: list[Any], hidx: dict[str, int]) -> bytes:
+    """Count reads or increments as the script reads them (:func:`~.redis_wire.count_arg` each); a hash's key is
+    appended to ``keys`` at its first use (``hidx``: key -> index)."""
+    heads = _COUNT_HEADS
+    pack = _D.pack
+    out = []
+    for (k, f), v in items:
+        ki = hidx.get(k)
+        if ki is None:
+            keys.append(k)
+            ki = hidx[k] = len(keys)
+        h = heads.get((ki, f))
+        if h is None:
+            if len(heads) >= 8192:
+                heads.clear()
+            h = heads[(ki, f)] = count_arg(ki, f, 0)[:-8]
+        out.append(h)
+        out.append(pack(float(v)))
+    return b"".join(out)
+
+
 def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_GroupMeta], lateness_ms: int,
               idempotency_ttl_ms: int, link_ttl_ms: int) -> tuple[list[Any], list[Any]]:
     """KEYS and ARGV of one call (see :mod:`~fraudscore.velocity.redis_lua`)."""
@@ -157,21 +184,14 @@ def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_
                 li = label_idx[lk] = len(keys)
         rows.append(struct.pack("<HHH", cfgi, ki, li) + row)
     hidx: dict[str, int] = {}
-
-    def hkey(k: str) -> int:
-        if k not in hidx:
-            keys.append(k)
-            hidx[k] = len(keys)
-        return hidx[k]
-
-    hreads = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hreads)
+    hreads = _counts(c.hreads, keys, hidx)
     band = b""
     if c.dep is not None:  # the popularity band replaces the exact checks of one count hash (see redis_lua)
         fk, nf, fields, k, ndev, g, prior, minfam, lo, hi = c.dep
         at = {kf: i for i, (kf, _) in enumerate(c.hreads, 1)}
         band = struct.pack(BAND, hidx[fk], k, ndev, g, prior, minfam, lo, hi, at[(fk, nf)], len(fields))
         band += struct.pack(f"<{len(fields)}H", *(at[(fk, f)] for f in fields))
-    hincr = b"".join(count_arg(hkey(k), f, v) for (k, f), v in c.hincr)
+    hincr = _counts(c.hincr, keys, hidx)
     lease_i = 0
     if c.lease:  # one node: one lease for all link state; a cluster: one per link slot
         keys.append(f"{p}k{c.tag if cluster else tag(p, 0)}")
@@ -184,3 +204,35 @@ def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_
     versions = b"".join(v or _ABSENT8 for _, v in c.sreads)
     values = b"".join(_value(v) for _, v in c.swrites)
     return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows), hreads, hincr, band]
+
+
+_COUNTS = frozenset(("count", "distinct", "fraud_count"))  # outputs already the feature value (an exact integer)
+
+
+def outputs(meta: list[_GroupMeta], plan: Any, ts: int, done: dict[str, tuple[str, bytes]]
+            ) -> tuple[np.ndarray, bool, int]:
+    """The features of an event from its calls' records (``done``: call tag -> (status, record)): the feature
+    vector, whether every call was a duplicate, and the event time of the first application."""
+    out = [_NAN] * plan.n_features
+    duplicate = bool(done) and all(s == "dup" for s, _ in done.values())
+    t_first = ts
+    for _status, rec in done.values():
+        t0, groups = record_groups(rec)
+        if duplicate:
+            t_first = t0
+        for gi, vals in groups:
+            m = meta[gi - 1]
+            i = 0
+            for o, agg, k in m.outs:
+                if k == 1:
+                    v = vals[i]
+                    if agg in _COUNTS and v == v:  # finish() would give float(int(v)): the exact integer v
+                        out[o] = v
+                        i += 1
+                        continue
+                    raw: tuple[Any, ...] = (None if v != v else int(v),)
+                else:
+                    raw = tuple([None if v != v else int(v) for v in vals[i:i + k]])
+                i += k
+                out[o] = finish(agg, raw, t0)
+    return np.array(out, dtype=np.float64), duplicate, t_first

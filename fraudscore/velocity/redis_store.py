@@ -53,24 +53,26 @@ from typing import Any
 
 import numpy as np
 
-from .._redis import (DEFAULT_SHARDS, RoundTrips, Script, check_prefix, check_shards, hash_bytes, is_cluster,
-                      redis_module, shard_of, store_error, tag)
+from .._redis import (DEFAULT_SHARDS, DirectConnection, RoundTrips, Script, check_prefix, check_shards, hash_bytes,
+                      is_cluster, redis_module, shard_of, store_error, tag)
 from ..errors import ConfigError, EventError, StoreError
+from ..fingerprint.linkstate_redis_read import LINK_READ_LUA
 from .admission import late_message
 from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
 from .memory_layout import GroupLayout
-from .plan import Plan, finish
-from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, call_args, conflict_causes, group_row,
+from .plan import Plan
+from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, call_args, conflict_causes, group_row, outputs,
                           records_dependencies)
 from .redis_lua import LABEL_LUA, event_script, row_format
 from .redis_wire import (budget_client, cluster_send, device_ctx, identifier_hash, noscript, pack_link,
-                         record_ctx, record_extra, record_groups, record_nonce, unpack_link)
+                         record_ctx, record_extra, record_nonce, run_script, unpack_link)
 
 __all__ = ["RedisStore"]
 
 _ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
-_NAN = float("nan")
 _LABELS = Script(LABEL_LUA)
+_LINK_READ = Script(LINK_READ_LUA)
+
 _EKEYS_MAX = 65_536  # entity keys cached per store (cleared when full)
 _LEASE_AFTER = 2  # conflicts of one event before it takes the link lease
 _MAX_WAITS = 2_000  # 'busy' replies one event waits through (about 8 s at most; a lease lives 0.5 s)
@@ -131,6 +133,7 @@ class RedisStore:
         #: what changed under refused decisions: link keys by kind (x exact entry, r record, b block) and counts
         self.conflict_causes: dict[str, int] = {"x": 0, "r": 0, "b": 0, "counts": 0}
         self._cluster = is_cluster(client)
+        self._direct = DirectConnection()  # single node: each thread's own connection, without redis-py's wrappers
         self._plan: Plan | None = None
         self._script: Script | None = None
         self._meta: list[_GroupMeta] = []
@@ -172,6 +175,7 @@ class RedisStore:
                                                    self.max_per_block, shards=self.shards,
                                                    cache_size=self.link_cache_size)
             self._link_state.fetch = self._fetch
+            self._link_state.preread = self._preread
         return self._link_state
 
     def _fetch(self, keys: list[str]) -> list[Any]:
@@ -181,9 +185,13 @@ class RedisStore:
         try:
             if self._cluster:
                 return list(self.client.mget_nonatomic(keys))
-            return list(self.client.mget(keys))
+            return list(self._direct.call(self.client, "MGET", *keys))
         except (redis.RedisError, OSError) as exc:
             raise store_error(exc) from exc
+
+    def _preread(self, tag_: str, keys: list[str], args: list[Any]) -> Any:
+        """The link state's one read before a decision (``LINK_READ_LUA`` in the link keys' slot)."""
+        return run_script(self.client, self._direct, _LINK_READ, tag_, keys, args, self.round_trips)
 
     def set_latency_budget(self, budget_ms: float) -> None:
         """Bound every call: socket timeouts of ``budget_ms``, no client-side retries (a retry could double
@@ -263,9 +271,10 @@ class RedisStore:
             gkey = self._link_state.global_key
             lc.sreads = list(txn.reads.items())
             lc.swrites = list(txn.writes.items())
-            # the reads of one hash together: the script reads each hash with one HMGET
-            lc.hreads = sorted(((k, v) for k, v in txn.hreads.items() if not (self._cluster and k[0] == gkey)),
-                               key=lambda kv: kv[0][0])
+            # the reads of one hash come together (the link state reads a hash's fields in one go): the script
+            # reads each run of one hash with one HMGET
+            lc.hreads = (list(txn.hreads.items()) if not self._cluster else
+                         [(k, v) for k, v in txn.hreads.items() if k[0] != gkey])
             lc.hincr = [(k, v) for k, v in txn.hincr.items() if not (self._cluster and k[0] == gkey)]
             lc.dep = txn.dep
             if self._cluster and pending:
@@ -319,7 +328,7 @@ class RedisStore:
             keys, args = self._args(calls[0])
             self.round_trips.add(1)
             try:
-                return [script(self.client, keys, args)]
+                return [script.direct(self._direct, self.client, keys, args)]
             except (redis.RedisError, OSError) as exc:
                 raise store_error(exc) from exc
         out: list[Any] = [None] * len(calls)
@@ -536,30 +545,13 @@ class RedisStore:
         return out
 
     def _outcome(self, plan: Plan, ts: int, done: dict[str, tuple[str, bytes]], link: bytes | None) -> Applied:
-        out = [_NAN] * plan.n_features
-        duplicate = bool(done) and all(s == "dup" for s, _ in done.values())
-        t_first = ts
-        for _status, rec in done.values():
-            t0, groups = record_groups(rec)
-            if duplicate:
-                t_first = t0
-            for gi, vals in groups:
-                m = self._meta[gi - 1]
-                i = 0
-                for o, agg, k in m.outs:
-                    if k == 1:
-                        v = vals[i]
-                        raw: tuple[Any, ...] = (None if v != v else int(v),)
-                    else:
-                        raw = tuple([None if v != v else int(v) for v in vals[i:i + k]])
-                    i += k
-                    out[o] = finish(agg, raw, t0)
+        out, duplicate, t_first = outputs(self._meta, plan, ts, done)
         if not duplicate:
             with self._wlock:
                 if self._watermark is None or ts > self._watermark:
                     self._watermark = ts
         lk = unpack_link(link) if link else None
-        return Applied(np.array(out, dtype=np.float64), duplicate, lk, t_first)
+        return Applied(out, duplicate, lk, t_first)
 
     # -- labels --------------------------------------------------------------------------------
     def record_label(self, plan: Plan, application_id: str, is_fraud: bool, label_time_ms: int) -> None:
@@ -575,7 +567,7 @@ class RedisStore:
         try:
             if not self._cluster:
                 self.round_trips.add(1)
-                _LABELS(self.client, keys, args)
+                _LABELS.direct(self._direct, self.client, keys, args)
                 return
             from redis.cluster import key_slot
 

@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from .._redis import RoundTrips, hash_bytes, redis_module, store_error
+from .._redis import DirectConnection, RoundTrips, Script, hash_bytes, is_cluster, redis_module, store_error
 from .idempotency import Link
 
-__all__ = ["cluster_send", "budget_client", "noscript", "pack_link", "unpack_link", "record_ctx", "record_nonce",
+__all__ = ["run_script", "cluster_send", "budget_client", "noscript", "pack_link", "unpack_link", "record_ctx", "record_nonce",
            "record_extra", "record_groups", "count_arg", "device_ctx", "identifier_hash"]
 
 
@@ -86,6 +86,37 @@ def cluster_send(client: Any, commands: list[tuple[Any, ...]], tags: list[str],
         for r, conn, _idx in sent:
             r.connection_pool.release(conn)
     return out
+
+
+def run_script(client: Any, direct: DirectConnection, script: Script, tag: str, keys: list[Any], args: list[Any],
+               round_trips: RoundTrips | None = None) -> Any:
+    """One call of ``script`` (one round trip): on ``direct``'s connection on a single node, routed by ``tag`` on
+    a cluster (loaded on ``NOSCRIPT``; the slot map refreshed on ``MOVED``).
+
+    Raises
+    ------
+    StoreError
+        When Redis fails (or the script raises).
+    """
+    redis = redis_module()
+    if round_trips is not None:
+        round_trips.add(1)
+    try:
+        if not is_cluster(client):
+            return script.direct(direct, client, keys, args)
+        for attempt in range(3):
+            r = cluster_send(client, [("EVALSHA", script.sha, len(keys), *keys, *args)], [tag])[0]
+            if not isinstance(r, Exception):
+                return r
+            if attempt < 2 and noscript(r):
+                script.load(client)
+            elif attempt < 2 and any(m in str(r) for m in ("MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN")):
+                client.nodes_manager.initialize()
+            else:
+                raise store_error(r)
+    except (redis.RedisError, OSError) as exc:
+        raise store_error(exc) from exc
+    raise store_error(RuntimeError("no reply"))  # pragma: no cover - the loop returns or raises
 
 
 def budget_client(client: Any, budget_ms: float) -> Any:

@@ -203,9 +203,25 @@ def _range_distinct(codes: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.n
         own = np.concatenate([owner, extra])
         d = np.concatenate([d, cur[a:b][extra]])
         keep = d >= 0
-        uniq = np.unique(own[keep] * nd + d[keep])
+        uniq = _distinct_sorted(own[keep] * nd + d[keep])
         out[a:b] = np.bincount(uniq // nd, minlength=b - a)
     return out
+
+
+def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
+    """``np.unique(keys)`` for int64 keys, by sorting: numpy 2's hash-based ``unique`` is 40-60x slower on
+    these composite (owner, code) keys (7.4 s against 0.12 s for 4M keys), which made the replay superlinear.
+
+    >>> _distinct_sorted(np.array([5, 1, 5, 3, 1], dtype=np.int64)).tolist()
+    [1, 3, 5]
+    """
+    s = np.sort(keys)
+    if s.size < 2:
+        return s
+    first = np.empty(s.size, dtype=bool)
+    first[0] = True
+    np.not_equal(s[1:], s[:-1], out=first[1:])
+    return s[first]
 
 
 def replay(fs: FeatureSet, columns: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray] | None = None) -> np.ndarray:

@@ -319,6 +319,9 @@ def test_threads_commit_with_exact_counts_and_absorb_moves_within_the_band(redis
         with lock:
             stores.append(st_)
         linker = DeviceLinker(st_.link_state())
+        # no read of the counts before deciding (the link read script would hand every decision fresh counts):
+        # decisions on cached counts exercise the popularity band at commit
+        st_.link_state().preread = None
         try:
             for i in range(w, len(stream), 4):
                 dev, t, ip = stream[i]

@@ -1,0 +1,144 @@
+"""Where ``Scorer.score_batch`` spends its time, stage by stage (wall clock, medians of repeats).
+
+Each stage's function is wrapped with a timer (the wrappers add a few microseconds
+per call; every stage here is called a handful of times per batch, except
+``fingerprint_many``'s per-device work, which is timed as one call). The link loop
+(``devicecolumns.link_rows``) and TreeSHAP (``explain_batch``) are reported as stages
+of their own so the rest can be judged apart from them. Bare ``Booster.predict`` on
+the batch's feature matrix (all threads) is measured in the same run.
+
+    python benchmarks/bench_batch_stages.py [--rows 10000 100000] [--bundles default large] [--repeats 3]
+        [--explain auto no] [--bundle-dir DIR] [--out benchmarks/results/bench_batch_stages.json]
+
+Bundles are the suite's reference bundles (built once into ``--bundle-dir``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info, result  # noqa: E402
+
+STAGES = [  # (label, module path, attribute path)
+    ("schema (to_columns)", "fraudscore.scorer", "to_columns"),
+    ("device screen", "fraudscore.pipeline", "FeaturePipeline.screen"),
+    ("admission", "fraudscore.velocity.admission", "Admission.judge"),
+    ("identity", "fraudscore.identity", "Identity.process_columns"),
+    ("fingerprint", "fraudscore.fingerprint.sections", "Fingerprinter.fingerprint_many"),
+    ("device signals", "fraudscore.devicecolumns", "device_signal_matrix"),
+    ("link loop (not this work)", "fraudscore.devicecolumns", "link_rows"),
+    ("velocity replay", "fraudscore.pipeline", "replay_with_context"),
+    ("rules", "fraudscore.rules.ruleset", "CompiledRuleSet.evaluate_columns"),
+    ("rules combine", "fraudscore.rules.combine", "HitMatrix.combine"),
+    ("rule reasons", "fraudscore.rules.combine", "HitMatrix.hits_for_row"),
+    ("model", "fraudscore.model.model", "Model.predict_proba"),
+    ("policy", "fraudscore.policy", "Policy.decide_array"),
+    ("explanations (TreeSHAP)", "fraudscore.scorer", "explain_batch"),
+    ("output (DecisionBatch)", "fraudscore.decision", "DecisionBatch.__init__"),
+]
+
+_acc: dict[str, float] = defaultdict(float)
+
+
+def _wrap(label: str, fn: Any) -> Any:
+    def timed(*a: Any, **k: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            _acc[label] += time.perf_counter() - t0
+
+    timed.__wrapped__ = fn  # type: ignore[attr-defined]
+    return timed
+
+
+def install() -> None:
+    import importlib
+
+    for label, mod, attr in STAGES:
+        obj = importlib.import_module(mod)
+        *owner, name = attr.split(".")
+        for o in owner:
+            obj = getattr(obj, o)
+        setattr(obj, name, _wrap(label, getattr(obj, name)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", nargs="+", type=int, default=[10_000, 100_000])
+    ap.add_argument("--bundles", nargs="+", default=["default", "large"])
+    ap.add_argument("--explain", nargs="+", default=["auto", "no"], choices=["auto", "no"])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--bundle-dir", default=os.environ.get("FRAUDSCORE_BENCH_BUNDLES", "/tmp/fraudscore-bench-bundles"))
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+
+    from fraudscore.bench.bundles import BenchContext, events_stream
+    from fraudscore.bench.common import Settings
+    from fraudscore.scorer import Scorer
+
+    ctx = BenchContext(Settings.for_mode(False), cache_dir=args.bundle_dir)
+    bundles = {}
+    for name in args.bundles:  # built (and saved) before the timers go in
+        p = Path(args.bundle_dir) / name
+        if (p / "manifest.json").exists():
+            from fraudscore.bundle import Bundle
+
+            bundles[name] = Bundle.load(str(p), key=ctx.keys)
+        else:
+            bundles[name] = ctx.bundle(name)
+    install()
+    threads = os.cpu_count() or 1
+    rows_out = []
+    for name, bundle in bundles.items():
+        scorer = Scorer(bundle, ctx.keys)
+        scorer.score_batch(events_stream(300, seed=1).columns)  # warm imports and memos
+        for n in args.rows:
+            cols = events_stream(n, seed=303 + n % 97).columns
+            res = scorer.score_batch(cols, return_features=True, explain=False)
+            X = np.column_stack([res.features[f] for f in bundle.model.feature_names])
+            tb = []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                bundle.model.booster.predict(X, num_threads=threads)
+                tb.append(time.perf_counter() - t0)
+            t_lgb = statistics.median(tb)
+            for ex in args.explain:
+                runs = []
+                for _ in range(args.repeats):
+                    _acc.clear()
+                    t0 = time.perf_counter()
+                    scorer.score_batch(cols, explain=None if ex == "auto" else False)
+                    total = time.perf_counter() - t0
+                    runs.append((total, dict(_acc)))
+                total = statistics.median(r[0] for r in runs)
+                stages = {lab: statistics.median(r[1].get(lab, 0.0) for r in runs) for lab, _, _ in STAGES}
+                stages["other"] = max(0.0, total - sum(stages.values()))
+                print(f"\n{name} bundle, {n:,} rows, explain={ex}: {n / total:,.0f} events/s, bare LightGBM "
+                      f"{n / t_lgb:,.0f} rows/s, ratio {t_lgb / total:.4f}", flush=True)
+                link = stages["link loop (not this work)"]
+                for lab, v in stages.items():
+                    share_nl = "" if lab.startswith("link") else f"  {100 * v / max(total - link, 1e-12):5.1f} % of non-link"
+                    print(f"  {lab:28s} {v * 1000:9.1f} ms  {100 * v / total:5.1f} %{share_nl}")
+                params = {"bundle": name, "batch_size": n, "explain": ex, "threads": threads, "repeats": args.repeats,
+                          "stages_s": {k: round(v, 6) for k, v in stages.items()}}
+                rows_out.append(result(f"batch_stages/{name}/{ex}/events_per_s/{n}", n / total, "events/s",
+                                       "lightgbm Booster.predict rows/s", n / t_lgb, params))
+    if args.out:
+        Path(args.out).write_text(json.dumps({"machine": machine_info(), "results": rows_out}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
