@@ -20,8 +20,9 @@
  *     (d) otherwise the candidates decide: ``walk`` (fraudscore._core.linking.walk) lists them,
  *         ``best_candidate`` (the linker's bound method: the compiled selection, the model, the pick) scores
  *         them, and the best links ("model") or ``new_device_id(fp, now)`` names a new device.
- *     Returns (device_id, link_confidence, changed, new, how) -- the LinkResult's fields -- or None. A device
- *     back to an earlier state of its own (an exact hit on one of its older fingerprints) is the reference's.
+ *     (e) an exact hit on one of the device's older fingerprints (back to an earlier state of its own) -> a new
+ *         record state, its changed values counted.
+ *     Returns (device_id, link_confidence, changed, new, how) -- the LinkResult's fields -- or None.
  *
  * Contract (as fraudscore._core.linking): every function computes exactly what the Python reference
  * computes, bit for bit, on the same objects, or returns None *before changing anything* -- a type it does
@@ -41,6 +42,10 @@
 
 #include "linkcommon.h"
 
+#define XXH_INLINE_ALL
+#define XXH_STATIC_LINKING_ONLY
+#include "vendor/xxhash/xxhash.h"
+
 #define NCOMP 14            /* len(VOLATILE_ATTRS) */
 #define RENDERER_SLOT 15    /* linker._RENDERER_SLOT */
 #define MIN_LINK_CONFIDENCE 0.6
@@ -58,6 +63,13 @@ static PyObject *A_family, *A_canonical, *A_components, *A_renderer, *A_fonts_sk
 static PyObject *S_exact, *S_shared, *S_model, *S_new, *S_renderer, *I_zero, *I_one, *I_three;
 /* set by configure(): VOLATILE_ATTRS (the names of changed attributes), linkfeatures._shared_list and its cache */
 static PyObject *NAMES, *SHARED_LIST, *LISTS;
+/* set by configure_entry(): the exact types the entry handles, the reference's callables, key positions */
+static PyTypeObject *LINKER_T, *FP_T, *STATE_T, *RESULT_T;
+static PyObject *BEST_FUNC, *NEW_ID, *TAG_NAMES[3];
+static int CLASS_POS[NCOMP], N_CLASS_POS, CLASS_POS_M[NCOMP], N_CLASS_POS_M, POP_POS[NCOMP], N_POP_POS,
+    POP_POS_M[NCOMP], N_POP_POS_M, TAG_POS[3], N_TAGS;
+static PyObject *A_id, *A_aliases, *A_source, *A_state, *A_key_memo, *A_results, *A_ip_memo, *A_min_family,
+    *A_prior, *A_link_p, *A_walk, *A_best, *M_keys, *A_variant_memo, *R_fields[5], *EMPTY;
 
 /* ---- the state ------------------------------------------------------------------------------------------ */
 typedef struct {
@@ -472,7 +484,7 @@ static int fpl_read(PyObject *fp, fpl_t *f) {
     memset(f, 0, sizeof(*f));
     f->fp = fp;
     if ((f->family = getattr_clear(fp, A_family)) == NULL || !PyUnicode_CheckExact(f->family)) return -1;
-    PyUnicode_InternInPlace(&f->family);
+    /* (not interned here: only a new record stores it, interned by make_record as the reference does) */
     if ((f->comps_obj = getattr_clear(fp, A_components)) == NULL || !PyTuple_CheckExact(f->comps_obj) ||
         PyTuple_GET_SIZE(f->comps_obj) != NCOMP)
         return -1;
@@ -675,7 +687,8 @@ static PyObject *make_record(fpl_t *f, PyObject *did, PyObject *now_obj, int64_t
     if (PyUnicode_CheckExact(bf)) PyUnicode_InternInPlace(&bf);
     vals[nv++] = Py_NewRef(did);
     vals[nv++] = Py_NewRef(fp_id);
-    vals[nv++] = Py_NewRef(f->family);
+    vals[nv] = Py_NewRef(f->family);
+    PyUnicode_InternInPlace(&vals[nv++]); /* intern(fp.family) */
     vals[nv++] = bf;
     for (i = 0; i < 3; ++i) {
         if ((o = shared_list(f->ver_obj[i])) == NULL) goto fail;
@@ -839,16 +852,20 @@ static PyObject *by_candidates(const state_t *s, fpl_t *f, PyObject *keys, PyObj
     PyObject *did = NULL, *conf = NULL, *res = NULL, *pdid;
     PyObject *wargs[6] = {s->blocks, PyTuple_GET_ITEM(keys, 1), s->devices, skip != NULL ? skip : Py_None, now_obj,
                           s->ttl_obj};
-    PyObject *bargs[4] = {f->fp, NULL, now_obj, ip};
+    PyObject *bargs[5] = {cb[1], f->fp, NULL, now_obj, ip}, *walk = cb[0];
     plan_t p;
     double p1 = 0.0, c = 0.0;
     int model = 0;
     *hand_over = 1;
-    if (cb[0] == Py_None) return NULL;
-    if ((cands = PyObject_Vectorcall(cb[0], wargs, 6, NULL)) == NULL) goto raise;
+    if (STATE_T != NULL && Py_TYPE(walk) == STATE_T && (walk = item(s->dict, A_walk)) == NULL) return NULL;
+    if (walk == Py_None) return NULL;
+    if ((cands = PyObject_Vectorcall(walk, wargs, 6, NULL)) == NULL) goto raise;
     if (!PyList_CheckExact(cands)) goto out; /* the compiled walk handed over: the reference walks */
-    bargs[1] = cands;
-    if ((best = PyObject_Vectorcall(cb[1], bargs, 4, NULL)) == NULL) goto raise;
+    bargs[2] = cands;
+    /* the linker itself stands for its best_candidate (DeviceLinker.best_candidate, no bound method made) */
+    best = LINKER_T != NULL && Py_TYPE(cb[1]) == LINKER_T ? PyObject_Vectorcall(BEST_FUNC, bargs, 5, NULL)
+                                                          : PyObject_Vectorcall(cb[1], bargs + 1, 4, NULL);
+    if (best == NULL) goto raise;
     if (best != Py_None) {
         PyObject *pb, *rb;
         if (!PyTuple_CheckExact(best) || PyTuple_GET_SIZE(best) != 2) goto out;
@@ -924,8 +941,10 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     s.dict = NULL;
     if (NAMES == NULL || !PyLong_CheckExact(now_obj) || as_i64(now_obj, &now) != 0 || now >= TBOUND ||
         now <= -TBOUND || !PyLong_CheckExact(ip) || as_i64(args[5], &min_family) != 0 || !PyFloat_CheckExact(args[6]) ||
-        !PyFloat_CheckExact(args[7]) || !(args[8] == Py_None || PyCallable_Check(args[8])) ||
-        !PyCallable_Check(args[9]) || !PyCallable_Check(args[10]))
+        !PyFloat_CheckExact(args[7]) ||
+        !(args[8] == Py_None || PyCallable_Check(args[8]) || (STATE_T != NULL && Py_TYPE(args[8]) == STATE_T)) ||
+        !(PyCallable_Check(args[9]) || (LINKER_T != NULL && Py_TYPE(args[9]) == LINKER_T)) ||
+        !PyCallable_Check(args[10]))
         goto hand;
     prior = PyFloat_AS_DOUBLE(args[6]);
     if (!PyTuple_CheckExact(keys) || PyTuple_GET_SIZE(keys) != 9) goto hand;
@@ -945,7 +964,7 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         if (r < 0) goto hand;
         if (r) break;
     }
-    if ((r = lookup_live(&s, shared_key, now, &sh, &sh_ndev)) < 0) goto hand;
+    /* (the class record under shared_key is looked up only where the decision reads it: paths b and c) */
     famrec = PyDict_GetItemWithError(s.fam, f.family);
     if (famrec != NULL) {
         if (!PyList_CheckExact(famrec) || PyList_GET_SIZE(famrec) != 2 || as_i64(PyList_GET_ITEM(famrec, 0), &fam_n))
@@ -970,6 +989,7 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         if (popularity(&f, pop_keys, fam_n, counts, nd, 1, min_family, prior, &pop) != 0) goto hand;
         if (is_class && pop < CLASS_POPULARITY) pop = CLASS_POPULARITY;
         if (pop >= COMMON_POPULARITY && !is_class) { /* (b) joins its class record */
+            if (lookup_live(&s, shared_key, now, &sh, &sh_ndev) < 0) goto hand;
             res = to_class(&s, &f, keys, sh, ex_ndev, pop, 0, now_obj, now, ip, &hand_over);
             if (hand_over) goto hand;
             goto done;
@@ -992,7 +1012,35 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
             Py_DECREF(conf);
             goto done;
         }
-        goto hand; /* back to an earlier state of its own: the reference */
+        { /* (e) back to an earlier state of its own (e.g. undocked again): a new record state, its changed
+           * values counted (decide's "back" branch) */
+            PyObject *changed = NULL, *fk = NULL, *rec = NULL, *conf = NULL, *pdid;
+            plan_t p;
+            double c1 = 1.0 / pop;
+            if (!PyUnicode_CheckExact(did) || changes(&f, ex, &changed, &fk) != 0) goto hand;
+            rec = make_record(&f, did, now_obj, now, ex, ip, PyTuple_GET_ITEM(ids, 0));
+            conf = rec != NULL ? round3(c1 < 1.0 ? c1 : 1.0) : NULL;
+            p.rec = rec;
+            p.fp_ids = ids;
+            p.block_keys = PyTuple_GET_ITEM(keys, 1);
+            p.ndev = ex_ndev;
+            p.fam = f.family;
+            p.fam_keys = fk;
+            p.glob_keys = PyTuple_GET_ITEM(keys, 3);
+            p.new_device = 0;
+            if (rec != NULL && conf != NULL && write_check(&s, &p, &pdid) == 0) {
+                hand_over = 0;
+                if (write_do(&s, &p, pdid, now_obj) == 0)
+                    res = result(did, conf, changed, 0,
+                                 PyFloat_AS_DOUBLE(conf) >= MIN_LINK_CONFIDENCE ? S_exact : S_shared);
+            }
+            Py_XDECREF(changed);
+            Py_XDECREF(fk);
+            Py_XDECREF(rec);
+            Py_XDECREF(conf);
+            if (hand_over) goto hand;
+            goto done;
+        }
     }
 no_exact:
     /* a fingerprint not linked by its exact match: common -> its class record, else the candidates decide */
@@ -1009,6 +1057,10 @@ no_exact:
         if (known < 0) goto hand;
         if (popularity(&f, pop_keys, fam_n, counts, ndev, known, min_family, prior, &pop) != 0) goto hand;
         if ((ndev_obj = PyLong_FromLongLong((long long)ndev)) == NULL) goto hand;
+        if (pop >= COMMON_POPULARITY && lookup_live(&s, shared_key, now, &sh, &sh_ndev) < 0) {
+            Py_DECREF(ndev_obj);
+            goto hand;
+        }
         if (pop < COMMON_POPULARITY) /* the model or a new device */
             res = by_candidates(&s, &f, keys, ex != NULL ? item(ex, K_id) : NULL, ndev_obj, pop, now_obj, now, ip,
                                 args + 8, PyFloat_AS_DOUBLE(args[7]), &hand_over);
@@ -1025,6 +1077,485 @@ hand:
     fpl_release(&f);
     state_release(&s);
     PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
+
+/* ---- the whole DeviceLinker.link in one call: keys, ip, the link, the LinkResult -------------------------- */
+#define KEY_MEMO_MAX 65536
+#define MASK48 (((uint64_t)1 << 48) - 1)
+
+/* an exact int in [lo, hi) or -1 (hand over) */
+static int int_in(PyObject *o, int64_t lo, int64_t hi, int64_t *out) {
+    if (o == NULL || !PyLong_CheckExact(o) || as_i64(o, out) != 0) return -1;
+    return *out >= lo && *out < hi ? 0 : -1;
+}
+
+
+/* ---- ASCII text built in place (the keys' f-strings and repr, for printable-ASCII parts) ------------------ */
+typedef struct {
+    char b[640];
+    size_t n;
+    int ok; /* 0: a part is not printable ASCII or too long -- build the text with Python's own functions */
+} sbuf_t;
+
+static void sb_put(sbuf_t *sb, const char *p, size_t n) {
+    if (!sb->ok || sb->n + n > sizeof sb->b) {
+        sb->ok = 0;
+        return;
+    }
+    memcpy(sb->b + sb->n, p, n);
+    sb->n += n;
+}
+
+/* str(u) for an exact str of printable ASCII; ``quoted``: repr(u) (no quote or backslash inside) */
+static void sb_str(sbuf_t *sb, PyObject *u, int quoted) {
+    Py_ssize_t i, n;
+    const Py_UCS1 *d;
+    if (u == Py_None) {
+        sb_put(sb, "None", 4);
+        return;
+    }
+    if (!PyUnicode_CheckExact(u) || !PyUnicode_IS_ASCII(u)) {
+        sb->ok = 0;
+        return;
+    }
+    n = PyUnicode_GET_LENGTH(u);
+    d = PyUnicode_1BYTE_DATA(u);
+    for (i = 0; i < n; ++i) {
+        if (d[i] < 0x20 || d[i] > 0x7e || (quoted && (d[i] == '\'' || d[i] == '\\'))) {
+            sb->ok = 0;
+            return;
+        }
+    }
+    if (quoted) sb_put(sb, "'", 1);
+    sb_put(sb, (const char *)d, (size_t)n);
+    if (quoted) sb_put(sb, "'", 1);
+}
+
+static void sb_hex(sbuf_t *sb, uint64_t v, int width) { /* format(v, f"0{width}x") */
+    char t[16];
+    int n = 0;
+    do {
+        t[15 - n++] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    while (n < width) t[15 - n++] = '0';
+    sb_put(sb, t + 16 - n, (size_t)n);
+}
+
+static void sb_dec(sbuf_t *sb, int64_t v) { /* repr(int), |v| < 2**62 */
+    char t[24];
+    int n = 0, neg = v < 0;
+    uint64_t u = neg ? (uint64_t)(-v) : (uint64_t)v;
+    do {
+        t[23 - n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (neg) t[23 - n++] = '-';
+    sb_put(sb, t + 24 - n, (size_t)n);
+}
+
+static PyObject *sb_text(const sbuf_t *sb) { /* the ASCII text as a str (new reference) */
+    PyObject *u = PyUnicode_New((Py_ssize_t)sb->n, 127);
+    if (u != NULL) memcpy(PyUnicode_1BYTE_DATA(u), sb->b, sb->n);
+    return u;
+}
+
+/* DeviceLinker._keys's computation for a fingerprint not in the memo: (ids, block_keys, fam_keys, glob_keys,
+ * shared_key, fonts_sketch, pop_keys, class_id, aliases), new reference; NULL: hand over (nothing set) */
+static PyObject *compute_keys(PyObject *fp) {
+    PyObject *fid = NULL, *aliases = NULL, *fam = NULL, *can = NULL, *bff = NULL, *src = NULL, *comps = NULL,
+             *rend = NULL, *fs = NULL, *mob = NULL, *ids = NULL, *blocks = NULL, *famk = NULL, *popk = NULL,
+             *key = NULL, *cls = NULL, *res = NULL, *bf, *t = NULL, *rep = NULL;
+    int64_t c[NCOMP], r, fs0 = 0, big = (int64_t)1 << 58;
+    const int *pos;
+    int mobile, np, i, n;
+    Py_ssize_t na, len;
+    const char *utf;
+    char buf[32];
+    uint64_t h;
+    if ((fid = getattr_clear(fp, A_id)) == NULL || !PyUnicode_CheckExact(fid)) goto out;
+    if ((aliases = getattr_clear(fp, A_aliases)) == NULL || !PyTuple_CheckExact(aliases)) goto out;
+    if ((fam = getattr_clear(fp, A_family)) == NULL || !PyUnicode_CheckExact(fam)) goto out;
+    if ((can = getattr_clear(fp, A_canonical)) == NULL) goto out;
+    if ((bff = getattr_clear(can, A_browser_family)) == NULL || !(bff == Py_None || PyUnicode_CheckExact(bff))) goto out;
+    if ((src = getattr_clear(can, A_source)) == NULL || !(src == Py_None || PyUnicode_CheckExact(src))) goto out;
+    if ((comps = getattr_clear(fp, A_components)) == NULL || !PyTuple_CheckExact(comps) ||
+        PyTuple_GET_SIZE(comps) != NCOMP)
+        goto out;
+    for (i = 0; i < NCOMP; ++i) {
+        if (int_in(PyTuple_GET_ITEM(comps, i), 0, big, &c[i]) != 0) goto out;
+    }
+    if ((rend = getattr_clear(fp, A_renderer)) == NULL || int_in(rend, 0, big, &r) != 0) goto out;
+    if ((fs = getattr_clear(fp, A_fonts_sketch)) == NULL || !PyTuple_CheckExact(fs)) goto out;
+    if (PyTuple_GET_SIZE(fs) && int_in(PyTuple_GET_ITEM(fs, 0), 0, big, &fs0) != 0) goto out;
+    if ((mob = getattr_clear(fp, A_mobile)) == NULL || (mobile = PyObject_IsTrue(mob)) < 0) goto out;
+    /* ids = (fp.id, *fp.aliases) */
+    na = PyTuple_GET_SIZE(aliases);
+    for (i = 0; i < na; ++i) {
+        if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(aliases, i))) goto out;
+    }
+    if ((ids = PyTuple_New(na + 1)) == NULL) goto out;
+    PyTuple_SET_ITEM(ids, 0, Py_NewRef(fid));
+    for (i = 0; i < na; ++i) PyTuple_SET_ITEM(ids, i + 1, Py_NewRef(PyTuple_GET_ITEM(aliases, i)));
+    /* block_keys: <fam>:<browser family or source>[:<font MinHash>], <fam>:<tag><resettable id> */
+    bf = (bff != Py_None && PyUnicode_GET_LENGTH(bff) > 0) ? bff : src;
+    for (i = n = 0; i < N_TAGS; ++i) n += c[TAG_POS[i]] != 0;
+    if ((blocks = PyTuple_New(1 + n)) == NULL) goto out;
+    for (i = 0, n = 0; i < 1 + N_TAGS; ++i) {
+        sbuf_t sb = {.n = 0, .ok = 1};
+        if (i > 0 && !c[TAG_POS[i - 1]]) continue;
+        sb_str(&sb, fam, 0);
+        sb_put(&sb, ":", 1);
+        if (i == 0) { /* f"{fam}:{bf}:{fonts_sketch[0]:08x}" or f"{fam}:{bf}" */
+            sb_str(&sb, bf, 0);
+            if (PyTuple_GET_SIZE(fs)) {
+                sb_put(&sb, ":", 1);
+                sb_hex(&sb, (uint64_t)fs0, 8);
+            }
+        } else { /* f"{fam}:{tag}{comps[p]:012x}" */
+            sb_str(&sb, TAG_NAMES[i - 1], 0);
+            sb_hex(&sb, (uint64_t)c[TAG_POS[i - 1]], 12);
+        }
+        if (sb.ok) {
+            t = sb_text(&sb);
+        } else if (i == 0) {
+            snprintf(buf, sizeof buf, "%08llx", (unsigned long long)fs0);
+            t = PyTuple_GET_SIZE(fs) ? PyUnicode_FromFormat("%U:%S:%s", fam, bf, buf) : PyUnicode_FromFormat("%U:%S", fam, bf);
+        } else {
+            snprintf(buf, sizeof buf, "%012llx", (unsigned long long)c[TAG_POS[i - 1]]);
+            t = PyUnicode_FromFormat("%U:%U%s", fam, TAG_NAMES[i - 1], buf);
+        }
+        if (t == NULL) goto out;
+        PyTuple_SET_ITEM(blocks, n++, t);
+        t = NULL;
+    }
+    /* stat_keys(fp)[0]: every present component, then the renderer */
+    for (i = n = 0; i < NCOMP; ++i) n += c[i] != 0;
+    if ((famk = PyTuple_New(n + (r != 0))) == NULL) goto out;
+    for (i = n = 0; i < NCOMP; ++i) {
+        if (!c[i]) continue;
+        if ((t = PyLong_FromLongLong((long long)(c[i] * 16 + i))) == NULL) goto out;
+        PyTuple_SET_ITEM(famk, n++, t);
+    }
+    if (r) {
+        if ((t = PyLong_FromLongLong((long long)(r * 16 + RENDERER_SLOT))) == NULL) goto out;
+        PyTuple_SET_ITEM(famk, n, t);
+    }
+    t = NULL;
+    /* shared_key: xxh3_64(repr((fam, browser family, fonts, *class components)).encode()) & MASK48 */
+    pos = mobile ? CLASS_POS_M : CLASS_POS;
+    np = mobile ? N_CLASS_POS_M : N_CLASS_POS;
+    {
+        sbuf_t sb = {.n = 0, .ok = 1};
+        sb_put(&sb, "(", 1);
+        sb_str(&sb, fam, 1);
+        sb_put(&sb, ", ", 2);
+        sb_str(&sb, bff, 1);
+        sb_put(&sb, ", ", 2);
+        sb_dec(&sb, PyTuple_GET_SIZE(fs) ? (mobile ? 1 : fs0) : 0);
+        for (i = 0; i < np; ++i) {
+            sb_put(&sb, ", ", 2);
+            sb_dec(&sb, c[pos[i]]);
+        }
+        sb_put(&sb, ")", 1);
+        if (sb.ok) {
+            h = XXH3_64bits(sb.b, sb.n) & MASK48;
+        } else { /* Python's own repr */
+            if ((t = PyTuple_New(3 + np)) == NULL) goto out;
+            PyTuple_SET_ITEM(t, 0, Py_NewRef(fam));
+            PyTuple_SET_ITEM(t, 1, Py_NewRef(bff));
+            PyTuple_SET_ITEM(t, 2,
+                             Py_NewRef(PyTuple_GET_SIZE(fs) ? (mobile ? I_one : PyTuple_GET_ITEM(fs, 0)) : I_zero));
+            for (i = 0; i < np; ++i) PyTuple_SET_ITEM(t, 3 + i, Py_NewRef(PyTuple_GET_ITEM(comps, pos[i])));
+            if ((rep = PyObject_Repr(t)) == NULL || (utf = PyUnicode_AsUTF8AndSize(rep, &len)) == NULL) goto out;
+            Py_CLEAR(t);
+            h = XXH3_64bits(utf, (size_t)len) & MASK48;
+        }
+    }
+    {
+        sbuf_t sb = {.n = 0, .ok = 1};
+        sb_put(&sb, "s:", 2);
+        sb_hex(&sb, h, 12);
+        if ((key = sb_text(&sb)) == NULL) goto out;
+        sb.n = 0;
+        sb_put(&sb, "d_", 2);
+        sb_str(&sb, fam, 0);
+        sb_put(&sb, "_", 1);
+        sb_hex(&sb, h, 12);
+        if (sb.ok) {
+            cls = sb_text(&sb);
+        } else {
+            snprintf(buf, sizeof buf, "%012llx", (unsigned long long)h);
+            cls = PyUnicode_FromFormat("d_%U_%s", fam, buf);
+        }
+        if (cls == NULL) goto out;
+    }
+    /* pop_keys */
+    pos = mobile ? POP_POS_M : POP_POS;
+    np = mobile ? N_POP_POS_M : N_POP_POS;
+    for (i = n = 0; i < np; ++i) n += c[pos[i]] != 0;
+    if ((popk = PyTuple_New(n + (r != 0 && !mobile))) == NULL) goto out;
+    for (i = n = 0; i < np; ++i) {
+        if (!c[pos[i]]) continue;
+        if ((t = PyLong_FromLongLong((long long)(c[pos[i]] * 16 + pos[i]))) == NULL) goto out;
+        PyTuple_SET_ITEM(popk, n++, t);
+    }
+    if (r && !mobile) {
+        if ((t = PyLong_FromLongLong((long long)(r * 16 + RENDERER_SLOT))) == NULL) goto out;
+        PyTuple_SET_ITEM(popk, n, t);
+    }
+    t = NULL;
+    res = PyTuple_Pack(9, ids, blocks, famk, EMPTY, key, fs, popk, cls, aliases);
+out:
+    if (res == NULL) PyErr_Clear();
+    Py_XDECREF(t);
+    Py_XDECREF(rep);
+    Py_XDECREF(fid);
+    Py_XDECREF(aliases);
+    Py_XDECREF(fam);
+    Py_XDECREF(can);
+    Py_XDECREF(bff);
+    Py_XDECREF(src);
+    Py_XDECREF(comps);
+    Py_XDECREF(rend);
+    Py_XDECREF(fs);
+    Py_XDECREF(mob);
+    Py_XDECREF(ids);
+    Py_XDECREF(blocks);
+    Py_XDECREF(famk);
+    Py_XDECREF(popk);
+    Py_XDECREF(key);
+    Py_XDECREF(cls);
+    return res;
+}
+
+static PyObject *ls_keys(PyObject *mod, PyObject *fp) {
+    PyObject *k;
+    (void)mod;
+    if (N_TAGS == 0) Py_RETURN_NONE;
+    k = compute_keys(fp);
+    if (k == NULL) Py_RETURN_NONE;
+    return k;
+}
+
+/* 1 equal, 0 not, -1 error */
+static int same(PyObject *a, PyObject *b) { return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ); }
+
+/* the linker's keys of fp (new reference): the memo's entry, else computed here and memoised; the reference
+ * (linker._keys) for a memo entry of another variant or a fingerprint compute_keys does not handle. NULL with
+ * an exception: raised by the reference */
+static PyObject *entry_keys(PyObject *linker, PyObject *ld, PyObject *fp) {
+    PyObject *memo = item(ld, A_key_memo), *fid = NULL, *hit, *fs = NULL, *al = NULL, *k = NULL, *mkey;
+    int ok;
+    if (memo == NULL || !PyDict_CheckExact(memo)) goto ref;
+    if ((fid = getattr_clear(fp, A_id)) == NULL || !PyUnicode_CheckExact(fid)) goto ref;
+    hit = PyDict_GetItemWithError(memo, fid);
+    if (hit == NULL && PyErr_Occurred()) goto ref;
+    if (hit != NULL) { /* the font sketch and aliases are not part of the id: the entry must be this variant's */
+        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 9) goto ref;
+        if ((fs = getattr_clear(fp, A_fonts_sketch)) == NULL || (al = getattr_clear(fp, A_aliases)) == NULL) goto ref;
+        ok = same(PyTuple_GET_ITEM(hit, 5), fs);
+        if (ok == 1) ok = same(PyTuple_GET_ITEM(hit, 8), al);
+        if (ok < 0) goto ref;
+        if (ok) {
+            k = Py_NewRef(hit);
+            goto done;
+        }
+        /* another variant of a known id: the variant memo, keyed (id, font sketch, aliases) */
+        memo = item(ld, A_variant_memo);
+        if (memo == NULL || !PyDict_CheckExact(memo) || (mkey = PyTuple_Pack(3, fid, fs, al)) == NULL) goto ref;
+        hit = PyDict_GetItemWithError(memo, mkey);
+        if (hit != NULL) {
+            Py_DECREF(mkey);
+            k = Py_NewRef(hit);
+            goto done;
+        }
+    } else {
+        mkey = Py_NewRef(fid);
+    }
+    if (PyErr_Occurred() || (k = compute_keys(fp)) == NULL) {
+        Py_DECREF(mkey);
+        goto ref;
+    }
+    if (PyDict_GET_SIZE(memo) >= KEY_MEMO_MAX) PyDict_Clear(memo);
+    ok = PyDict_SetItem(memo, mkey, k);
+    Py_DECREF(mkey);
+    if (ok != 0) Py_CLEAR(k); /* an exception (memory) */
+done:
+    Py_XDECREF(fid);
+    Py_XDECREF(fs);
+    Py_XDECREF(al);
+    return k;
+ref:
+    PyErr_Clear();
+    Py_XDECREF(fid);
+    Py_XDECREF(fs);
+    Py_XDECREF(al);
+    return PyObject_CallMethodOneArg(linker, M_keys, fp);
+}
+
+/* a LinkResult of fields (did, conf, changed, new, how) without its dataclass __init__ (new reference) */
+static PyObject *new_result(PyObject *fields) {
+    PyObject *o = RESULT_T->tp_alloc(RESULT_T, 0);
+    int i;
+    if (o == NULL) return NULL;
+    for (i = 0; i < 5; ++i) {
+        if (PyObject_GenericSetAttr(o, R_fields[i], PyTuple_GET_ITEM(fields, i)) != 0) {
+            Py_DECREF(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+/* entry(linker, fp, ts_ms, ip): DeviceLinker.link(fp, ts_ms, ip) over a MemoryLinkState in one call (the
+ * LinkResult), or None: the caller runs DeviceLinker.link's Python path (nothing changed) */
+static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *linker, *fp, *now_obj, *ip, *ld = NULL, *state, *keys = NULL, *got = NULL;
+    PyObject *res = NULL, *results, *ipv, *a[11], *held[3] = {NULL, NULL, NULL};
+    (void)mod;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "entry(linker, fp, ts_ms, ip)");
+        return NULL;
+    }
+    linker = args[0];
+    fp = args[1];
+    now_obj = args[2];
+    ip = args[3];
+    if (LINKER_T == NULL || NAMES == NULL || Py_TYPE(linker) != LINKER_T || Py_TYPE(fp) != FP_T ||
+        !PyLong_CheckExact(now_obj))
+        Py_RETURN_NONE;
+    if ((ld = PyObject_GenericGetDict(linker, NULL)) == NULL || !PyDict_CheckExact(ld)) goto hand;
+    if ((state = item(ld, A_state)) == NULL || Py_TYPE(state) != STATE_T) goto hand;
+    if (item(ld, A_best) != NULL) goto hand; /* best_candidate replaced on the instance: the Python path */
+    if (ip == Py_None) {
+        ip = I_zero;
+    } else if (!PyLong_CheckExact(ip)) {
+        PyObject *memo = item(ld, A_ip_memo);
+        if (!PyUnicode_CheckExact(ip) || memo == NULL || !PyDict_CheckExact(memo)) goto hand;
+        ipv = PyDict_GetItemWithError(memo, ip);
+        if (ipv == NULL) { /* (xxh3_64(str(ip).encode()) & MASK48) or 1, memoised as link() does */
+            Py_ssize_t len;
+            const char *utf;
+            uint64_t h;
+            if (PyErr_Occurred() || (utf = PyUnicode_AsUTF8AndSize(ip, &len)) == NULL) goto hand;
+            h = XXH3_64bits(utf, (size_t)len) & MASK48;
+            if ((ipv = PyLong_FromUnsignedLongLong((unsigned long long)(h ? h : 1))) == NULL) goto fail;
+            if (PyDict_GET_SIZE(memo) >= KEY_MEMO_MAX) PyDict_Clear(memo);
+            if (PyDict_SetItem(memo, ip, ipv) != 0) {
+                Py_DECREF(ipv);
+                goto fail;
+            }
+            Py_DECREF(ipv); /* held by the memo */
+        } else if (!PyLong_CheckExact(ipv) || !PyObject_IsTrue(ipv)) {
+            goto hand;
+        }
+        ip = ipv;
+    }
+    if ((results = item(ld, A_results)) == NULL || !PyDict_CheckExact(results)) goto hand;
+    /* held for the call: the linker's attributes could be replaced by the Python code called back */
+    held[0] = Py_NewRef(state);
+    held[1] = Py_NewRef(ip);
+    held[2] = Py_NewRef(results);
+    if ((keys = entry_keys(linker, ld, fp)) == NULL) goto fail;
+    a[0] = state;
+    a[1] = fp;
+    a[2] = keys;
+    a[3] = now_obj;
+    a[4] = ip;
+    if ((a[5] = item(ld, A_min_family)) == NULL || (a[6] = item(ld, A_prior)) == NULL ||
+        (a[7] = item(ld, A_link_p)) == NULL)
+        goto hand;
+    a[8] = state;  /* its _walk, read where the candidates are walked */
+    a[9] = linker; /* its best_candidate, called where the candidates are scored */
+    a[10] = NEW_ID;
+    if ((got = ls_link(NULL, a, 11)) == NULL) goto fail;
+    if (got == Py_None) goto hand;
+    res = PyDict_GetItemWithError(results, got);
+    if (res != NULL) {
+        Py_INCREF(res);
+    } else if (!PyErr_Occurred() && (res = new_result(got)) != NULL) {
+        if (PyDict_GET_SIZE(results) >= KEY_MEMO_MAX) PyDict_Clear(results);
+        if (PyDict_SetItem(results, got, res) != 0) Py_CLEAR(res);
+    }
+    goto done;
+hand:
+    PyErr_Clear();
+    res = Py_NewRef(Py_None);
+    goto done;
+fail:
+    res = NULL;
+done:
+    Py_XDECREF(ld);
+    Py_XDECREF(keys);
+    Py_XDECREF(got);
+    Py_XDECREF(held[0]);
+    Py_XDECREF(held[1]);
+    Py_XDECREF(held[2]);
+    return res;
+}
+
+/* positions from a tuple of ints in [0, NCOMP) into out; -1 with TypeError */
+static int read_positions(PyObject *t, int *out, int *n) {
+    Py_ssize_t i;
+    if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) > NCOMP) goto bad;
+    for (i = 0; i < PyTuple_GET_SIZE(t); ++i) {
+        long v = PyLong_AsLong(PyTuple_GET_ITEM(t, i));
+        if (v < 0 || v >= NCOMP) goto bad;
+        out[i] = (int)v;
+    }
+    *n = (int)PyTuple_GET_SIZE(t);
+    return 0;
+bad:
+    PyErr_Clear();
+    PyErr_SetString(PyExc_TypeError, "positions must be a tuple of component positions");
+    return -1;
+}
+
+/* configure_entry(linker_type, fp_type, state_type, result_type, best_candidate, new_device_id, class_pos,
+ *                 class_pos_mobile, pop_pos, pop_pos_mobile, id_tags) */
+static PyObject *ls_configure_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    Py_ssize_t i;
+    int tags[3], nt;
+    PyObject *names[3];
+    (void)mod;
+    if (nargs != 11 || !PyType_Check(args[0]) || !PyType_Check(args[1]) || !PyType_Check(args[2]) ||
+        !PyType_Check(args[3]) || !PyCallable_Check(args[4]) || !PyCallable_Check(args[5]) ||
+        !PyTuple_CheckExact(args[10]) || PyTuple_GET_SIZE(args[10]) > 3) {
+        PyErr_SetString(PyExc_TypeError, "configure_entry(linker_type, fp_type, state_type, result_type, "
+                                         "best_candidate, new_device_id, class_pos, class_pos_mobile, pop_pos, "
+                                         "pop_pos_mobile, id_tags)");
+        return NULL;
+    }
+    if (read_positions(args[6], CLASS_POS, &N_CLASS_POS) || read_positions(args[7], CLASS_POS_M, &N_CLASS_POS_M) ||
+        read_positions(args[8], POP_POS, &N_POP_POS) || read_positions(args[9], POP_POS_M, &N_POP_POS_M))
+        return NULL;
+    nt = (int)PyTuple_GET_SIZE(args[10]);
+    for (i = 0; i < nt; ++i) {
+        PyObject *pt = PyTuple_GET_ITEM(args[10], i);
+        long v;
+        if (!PyTuple_CheckExact(pt) || PyTuple_GET_SIZE(pt) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(pt, 1)) ||
+            (v = PyLong_AsLong(PyTuple_GET_ITEM(pt, 0))) < 0 || v >= NCOMP) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "id_tags must be ((position, tag), ...)");
+            return NULL;
+        }
+        tags[i] = (int)v;
+        names[i] = PyTuple_GET_ITEM(pt, 1);
+    }
+    for (i = 0; i < nt; ++i) {
+        TAG_POS[i] = tags[i];
+        Py_XSETREF(TAG_NAMES[i], Py_NewRef(names[i]));
+    }
+    N_TAGS = nt;
+    Py_XSETREF(LINKER_T, (PyTypeObject *)Py_NewRef(args[0]));
+    Py_XSETREF(FP_T, (PyTypeObject *)Py_NewRef(args[1]));
+    Py_XSETREF(STATE_T, (PyTypeObject *)Py_NewRef(args[2]));
+    Py_XSETREF(RESULT_T, (PyTypeObject *)Py_NewRef(args[3]));
+    Py_XSETREF(BEST_FUNC, Py_NewRef(args[4]));
+    Py_XSETREF(NEW_ID, Py_NewRef(args[5]));
     Py_RETURN_NONE;
 }
 
@@ -1049,6 +1580,13 @@ static PyMethodDef methods[] = {
     {"link", (PyCFunction)(void (*)(void))ls_link, METH_FASTCALL,
      "link(state, fp, keys, now, ip, min_family_devices, mobile_prior, link_probability, walk, best_candidate, "
      "new_device_id) -> (device_id, confidence, changed, new, how), or None (hand over)."},
+    {"entry", (PyCFunction)(void (*)(void))ls_entry, METH_FASTCALL,
+     "entry(linker, fp, ts_ms, ip) -> DeviceLinker.link's LinkResult over a MemoryLinkState, or None (hand over)."},
+    {"keys", (PyCFunction)ls_keys, METH_O,
+     "keys(fp) -> DeviceLinker._keys(fp) computed afresh (the 9-tuple), or None (hand over)."},
+    {"configure_entry", (PyCFunction)(void (*)(void))ls_configure_entry, METH_FASTCALL,
+     "configure_entry(linker_type, fp_type, state_type, result_type, best_candidate, new_device_id, class_pos, "
+     "class_pos_mobile, pop_pos, pop_pos_mobile, id_tags)."},
     {"configure", (PyCFunction)(void (*)(void))ls_configure, METH_FASTCALL,
      "configure(volatile_attrs, shared_list, shared_lists): the reference's names and version-list cache."},
     {NULL, NULL, 0, NULL},
@@ -1078,8 +1616,15 @@ PyMODINIT_FUNC PyInit_linkstate(void) {
     INTERN(A_lang_items, "lang_items") INTERN(A_mobile, "mobile") INTERN(A_browser_family, "browser_family")
     INTERN(A_os_version, "os_version") INTERN(A_browser_version, "browser_version")
     INTERN(A_app_version, "app_version")
+    INTERN(A_id, "id") INTERN(A_aliases, "aliases") INTERN(A_source, "source") INTERN(A_state, "state")
+    INTERN(A_key_memo, "_key_memo") INTERN(A_results, "_results") INTERN(A_ip_memo, "_ip_memo")
+    INTERN(A_min_family, "min_family_devices") INTERN(A_prior, "mobile_prior") INTERN(A_link_p, "link_probability")
+    INTERN(A_walk, "_walk") INTERN(A_best, "best_candidate") INTERN(M_keys, "_keys") INTERN(A_variant_memo, "_variant_memo")
+    INTERN(R_fields[0], "device_id") INTERN(R_fields[1], "link_confidence") INTERN(R_fields[2], "changed")
+    INTERN(R_fields[3], "new") INTERN(R_fields[4], "how")
     INTERN(S_exact, "exact") INTERN(S_shared, "shared") INTERN(S_model, "model") INTERN(S_new, "new") INTERN(S_renderer, "webgl_renderer")
 #undef INTERN
+    if ((EMPTY = PyTuple_New(0)) == NULL) return NULL;
     if ((I_zero = PyLong_FromLong(0)) == NULL || (I_one = PyLong_FromLong(1)) == NULL || (I_three = PyLong_FromLong(3)) == NULL) return NULL;
     OD_move_to_end = PyObject_GetAttr((PyObject *)&PyODict_Type, M_move_to_end);
     OD_popitem = PyObject_GetAttr((PyObject *)&PyODict_Type, M_popitem);

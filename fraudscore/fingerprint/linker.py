@@ -172,6 +172,7 @@ class DeviceLinker:
     _last_keys: tuple[Any, ...] = ()
     _variant_memo: dict[Any, Any] | None = None
     _link_fast: Any = None  # the compiled read -> decide -> write over a MemoryLinkState (None: Python)
+    _link_entry: Any = None  # the whole of link() compiled (keys, IP, link, result); None: the Python path
 
     def __init__(self, state: LinkState | None = None, *, model: LinkModel | None = None,
                  link_probability: float = 0.5, max_scored: int = 8, mobile_prior: float = 3.0,
@@ -210,6 +211,9 @@ class DeviceLinker:
         # the compiled exact / class-record paths over a MemoryLinkState (None: the Python path)
         book = _book_kernel()
         self._link_fast = book.link if book is not None else None
+        # link() in one compiled call (fraudscore/_core/linkstate.c ``entry``): only for this very class (a subclass
+        # may override the steps it inlines) and only while _link_fast is the kernel's (tests replace it)
+        self._link_entry = book.entry if book is not None and type(self) is DeviceLinker else None
 
     def __repr__(self) -> str:
         return f"DeviceLinker(state={type(self.state).__name__}, model={self.model.sha256[:12]})"
@@ -458,6 +462,13 @@ class DeviceLinker:
         -------
         LinkResult
         """
+        entry = self._link_entry
+        if entry is not None:
+            # the whole of what follows in one compiled call over a MemoryLinkState (an exact int time, an IP
+            # hash or a token hashed before); None: this Python path, nothing changed (parity-tested)
+            res = entry(self, fp, ts_ms, ip)
+            if res is not None:
+                return res
         if type(fp) is not Fingerprint and not isinstance(fp, Fingerprint):
             raise ConfigError(f"DeviceLinker.link needs a Fingerprint. Got {type(fp).__name__} instead.")
         now = ts_ms if type(ts_ms) is int else int(ts_ms)
@@ -553,6 +564,8 @@ def _book_kernel() -> Any:
                                           MIN_LINK_CONFIDENCE, COMMON_POPULARITY, _CLASS_POPULARITY):
         return None
     core.configure(tuple(VOLATILE_ATTRS), linkfeatures._shared_list, linkfeatures._LISTS)
+    core.configure_entry(DeviceLinker, Fingerprint, MemoryLinkState, LinkResult, DeviceLinker.best_candidate,
+                         new_device_id, _CLASS_POS, _CLASS_POS_MOBILE, _POP_POS, _POP_POS_MOBILE, _ID_TAGS)
     return core
 
 

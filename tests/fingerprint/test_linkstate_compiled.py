@@ -4,7 +4,9 @@
 hit, the class-record join and the class record of a new common fingerprint) on random event streams over
 small device pools -- twins, drift, expiry, full blocks and a full state are frequent -- against a linker
 built on the pure-Python reference: equal LinkResults and an equal final state (``to_dict``, in order).
-Inputs the kernel does not handle are handed over with the state untouched.
+``keys`` (a new fingerprint's keys) against ``DeviceLinker._keys`` and ``entry`` (the whole of ``link``: keys,
+IP hash, result memo) against the Python path. Inputs the kernel does not handle are handed over with the state
+untouched.
 """
 
 from __future__ import annotations
@@ -232,8 +234,12 @@ def test_link_kernel_hands_over_with_the_state_untouched():
     home, trip = FPR.fingerprint(desk), FPR.fingerprint({**desk, "timezone": "Asia/Tokyo"})
     assert linker.link(home, T0 + 2).how == "new" and linker.link(trip, T0 + 3).how == "model"
     before = dump(st_)
-    assert klink(linker, home, T0 + 4) is None  # back to an earlier state of its own: the reference's
-    assert linker.link(home, T0 + 4).changed == ("timezone",)
+    with pure_python():
+        ref = DeviceLinker(MemoryLinkState())
+    ref.state.restore_dict(json.loads(dump(st_)))
+    back = klink(linker, home, T0 + 4)  # back to an earlier state of its own: a new record state, counted
+    assert back is not None and back[2] == ("timezone",) and back[4] == "exact"
+    assert ref.link(home, T0 + 4) == linker._result(back) and dump(ref.state) == dump(st_)
     before = dump(st_)
     other = FPR.fingerprint({"source": "app", "os": "android", "os_version": "13", "model": "X1",
                              "app_version": "5.2", "android_id": "bb"})
@@ -252,8 +258,8 @@ def test_link_kernel_hands_over_with_the_state_untouched():
 @pytest.mark.parametrize("scenario", ["web", "mixed"])
 def test_simulated_stream_through_every_kernel_path(scenario):
     """A simulated stream: the kernel answers exact hits, class sightings, class joins with changed attributes,
-    new class records, model links and new devices, hands the rest over, and every result and the final state
-    equal the reference."""
+    new class records, model links, new devices and devices back to an earlier state, and every result and the
+    final state equal the reference."""
     from fraudscore.fingerprint.simulate import simulate
 
     s = simulate(scenario, n_devices=80, days=30, seed=11)
@@ -270,14 +276,17 @@ def test_simulated_stream_through_every_kernel_path(scenario):
         return got
 
     linker._link_fast = counted
+    linker._link_entry = None  # the whole-link entry would bypass the counted kernel
     got = [linker.link(fp, t, ip) for fp, t, ip in rows]
     with pure_python():
         ref = DeviceLinker(MemoryLinkState(max_per_block=16))
     want = [ref.link(fp, t, ip) for fp, t, ip in rows]
     assert got == want
     assert dump(linker.state) == dump(ref.state)
-    assert {"exact", "shared", "shared/new", "shared/changed", "model/changed", "new/new", "handed over"} <= set(kinds), \
-        kinds
+    # every decision of decide() (the "back to an earlier state" one is exact/changed); nothing handed over
+    assert {"exact", "shared", "shared/new", "shared/changed", "model/changed", "new/new", "exact/changed"} <= set(
+        kinds), kinds
+    assert "handed over" not in kinds, kinds
 
 
 @pytest.mark.parametrize("t", [0, 1, -1, 2**30 - 1, 2**30, -(2**30), 2**60 - 1, -(2**60 - 1), 2**60, -(2**60),
@@ -294,3 +303,115 @@ def test_times_at_the_int_digit_boundaries(t, now):
     states[1]._touch_reference(states[1]._devices["d1"], ("fp1",), ("k",), 1, 0, now)
     assert dump(states[0]) == dump(states[1])
     assert states[0]._devices["d1"]["t"] == max(t, now)
+
+
+# ---- the whole-link entry and the keys of new fingerprints ------------------------------------------------------
+def ckeys(fp):
+    """``_core.linkstate.keys(fp)`` once the kernel is configured (by building a linker)."""
+    DeviceLinker(MemoryLinkState())
+    return core.keys(fp)
+
+
+def reference_keys(fp):
+    """``DeviceLinker._keys`` of the pure-Python linker (a fresh memo: computed, not remembered)."""
+    with pure_python():
+        linker = DeviceLinker(MemoryLinkState())
+    assert linker._link_entry is None
+    return linker._keys(fp)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(device(), st.lists(st.sampled_from(["fp0_a", "fp1_b_c", "fp2_x"]), max_size=2, unique=True),
+       st.sampled_from([None, "imei-1", "idfv-2"]))
+def test_keys_equal_the_reference(dev, aliases, extra_id):
+    """``_core.linkstate.keys`` (the keys of a fingerprint not in the linker's memo) == ``DeviceLinker._keys``:
+    ids with aliases, block keys (font MinHash, resettable ids), count keys, class key and id, popularity keys."""
+    from dataclasses import replace
+
+    if extra_id is not None:
+        dev = {**dev, ("imei" if extra_id.startswith("imei") else "idfv"): extra_id}
+    fp = FPR.fingerprint(dev)
+    if aliases:
+        fp = replace(fp, aliases=tuple(aliases))
+    assert ckeys(fp) == reference_keys(fp)
+
+
+@pytest.mark.parametrize("scenario", ["web", "mixed", "farm"])
+def test_keys_of_simulated_fingerprints_equal_the_reference(scenario):
+    from fraudscore.fingerprint.simulate import simulate
+
+    s = simulate(scenario, n_devices=60, days=20, seed=5)
+    fps = {fp.id: fp for fp in (FPR.fingerprint(d) for d in s.devices)}
+    for fp in fps.values():
+        assert ckeys(fp) == reference_keys(fp)
+
+
+@pytest.mark.parametrize("family", ["a'b", 'q"\'', "back\\slash", "caf\u00e9", "tab\t", "\u4e2d"])
+def test_keys_of_unusual_text_use_pythons_own_formatting(family):
+    """Text that is not printable ASCII without quotes or backslashes is formatted by Python (``repr``,
+    f-strings), the rest in place: both give the reference's keys."""
+    from dataclasses import replace
+
+    for dev in ({"os": "android", "model": "X1", "android_id": "aa", "fonts": ["A"]},
+                {"source": "web", "platform": "Win32", "fonts": ["Arial"], "user_agent": "Mozilla/5.0 (Windows NT "
+                 "10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"}):
+        fp = replace(FPR.fingerprint(dev), family=family)
+        assert ckeys(fp) == reference_keys(fp)
+
+
+def test_keys_hand_over_what_they_do_not_handle():
+    from dataclasses import replace
+
+    fp = FPR.fingerprint({"os": "android", "model": "X1", "android_id": "aa"})
+    assert ckeys(replace(fp, components=(*fp.components[:13], -1))) is None   # a negative component
+    assert ckeys(replace(fp, components=list(fp.components))) is None         # not a tuple
+    assert ckeys(replace(fp, renderer=2**60)) is None                          # beyond the count keys' range
+    assert ckeys(replace(fp, aliases=[])) is None
+    assert ckeys(object()) is None
+
+
+def test_entry_is_the_python_link():
+    """``entry`` (the whole of ``link`` in C) gives the Python path's LinkResult and state, memoises keys (both
+    variants of an id), IP hashes and results as it does, and leaves to it what it does not handle: an IP token
+    that is not a str or int, a float time, a subclass, a ``best_candidate`` replaced on the instance."""
+    from fraudscore.fingerprint.linker import LinkResult
+
+    desk = {"source": "web", "platform": "Win32", "screen": "1920x1080", "timezone": "Asia/Shanghai",
+            "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                          "Chrome/120.0.0.0 Safari/537.36", "fonts": ["Arial", "Calibri", "SimSun"]}
+    home, trip = FPR.fingerprint(desk), FPR.fingerprint({**desk, "timezone": "Asia/Tokyo"})
+    linker = DeviceLinker(MemoryLinkState())
+    with pure_python():
+        ref = DeviceLinker(MemoryLinkState())
+    assert linker._link_entry is not None
+    assert core.entry(linker, home, T0, b"10.0.0") is None                    # an IP token not a str
+    assert core.entry(linker, home, T0 + 0.5, None) is None                   # a float time
+    assert linker.state.to_dict() == MemoryLinkState().to_dict()             # nothing changed
+    from dataclasses import replace
+
+    twin = replace(home, fonts_sketch=home.fonts_sketch[:1])  # another script's variant of the same id
+    steps = [(home, T0, "10.0.0"), (home, T0 + 1, "10.0.0"), (trip, T0 + 2, 77), (home, T0 + 3, None),
+             (home, T0 + 4, "10.0.0"), (twin, T0 + 4, "10.0.0"), (twin, T0 + 4, "10.0.2"), (home, T0 + 4, None),
+             (trip, T0 + 5.0, "10.0.1")]
+    for fp, t, ip in steps:
+        got, want = linker.link(fp, t, ip), ref.link(fp, t, ip)
+        assert type(got) is LinkResult and got == want
+    assert dump(linker.state) == dump(ref.state)
+    assert linker._ip_memo == ref._ip_memo                                   # IP tokens hashed alike
+    again = core.entry(linker, trip, T0 + 6, "10.0.1")
+    assert again is not None and again is linker.link(trip, T0 + 6, "10.0.1")  # a memoised (immutable) result
+    ref.link(trip, T0 + 6, "10.0.1")
+    ref.link(trip, T0 + 6, "10.0.1")
+    assert linker.link(home, T0 + 7) == ref.link(home, T0 + 7)               # back to an earlier state
+    assert dump(linker.state) == dump(ref.state)
+    assert ckeys(home) == linker._key_memo[home.id]
+    assert ckeys(twin) == linker._variant_memo[(twin.id, twin.fonts_sketch, twin.aliases)] == reference_keys(twin)
+
+    class Mine(DeviceLinker):
+        pass
+
+    assert Mine(MemoryLinkState())._link_entry is None
+    seen = []
+    linker.best_candidate = lambda *a: seen.append(a) or None                 # replaced on the instance
+    assert core.entry(linker, FPR.fingerprint({**desk, "screen": "1280x720"}), T0 + 8, None) is None
+    assert linker.link(FPR.fingerprint({**desk, "screen": "1280x720"}), T0 + 8).new and seen
