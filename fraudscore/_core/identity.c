@@ -8,7 +8,7 @@
  * str values of printable ASCII (0x20..0x7e): there every rule of normalize.py is a byte rule
  * (strip = strip spaces, upper/lower = ASCII case, the regexes = the loops below). Anything else
  * (non-ASCII text, control characters, ints, IPv6 and other non-dotted addresses) goes to Python.
- * describe_many(kind, values) runs describe over a sequence, each distinct value once.
+ * describe_columns(kind, values, feats, birth, done) runs it over the distinct values of a batch column.
  *
  * Pseudonyms: "p:" + hex(BLAKE2b-128(utf8(value), key, person=kind)), the keyed state after the key
  * block computed once per kind (as fraudscore/_core/pseudonym.c). BLAKE2b is vendor/blake2.
@@ -473,55 +473,6 @@ static PyObject *Kernel_describe(Kernel *k, PyObject *const *args, Py_ssize_t na
     return describe_one(k, (int)kind, args[1]);
 }
 
-/* describe_many(kind, values) -> list: describe of each value (None for values off the fast path and
- * for None / ""), each distinct str once */
-static PyObject *Kernel_describe_many(Kernel *k, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "describe_many(kind, values)");
-        return NULL;
-    }
-    long kind = PyLong_AsLong(args[0]);
-    if (kind == -1 && PyErr_Occurred()) return NULL;
-    if (kind < 0 || kind >= K_IP_PREFIX) {
-        PyErr_SetString(PyExc_ValueError, "unknown identifier kind");
-        return NULL;
-    }
-    PyObject *fast = PySequence_Fast(args[1], "values must be a sequence");
-    if (!fast) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    PyObject **items = PySequence_Fast_ITEMS(fast);
-    PyObject *out = PyList_New(n), *memo = PyDict_New();
-    if (!out || !memo) goto fail;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = items[i], *r;
-        if (!PyUnicode_CheckExact(v) || PyUnicode_GET_LENGTH(v) == 0) {
-            Py_INCREF(Py_None);
-            PyList_SET_ITEM(out, i, Py_None);
-            continue;
-        }
-        r = PyDict_GetItemWithError(memo, v);
-        if (r) {
-            Py_INCREF(r);
-        } else {
-            if (PyErr_Occurred()) goto fail;
-            r = describe_one(k, (int)kind, v);
-            if (!r || PyDict_SetItem(memo, v, r) < 0) {
-                Py_XDECREF(r);
-                goto fail;
-            }
-        }
-        PyList_SET_ITEM(out, i, r);
-    }
-    Py_DECREF(memo);
-    Py_DECREF(fast);
-    return out;
-fail:
-    Py_XDECREF(out);
-    Py_XDECREF(memo);
-    Py_DECREF(fast);
-    return NULL;
-}
-
 /* describe_columns(kind, values, feats, birth, done) -> (pseudonyms, extras): the batch path's describer over
  * the distinct values of one column (identity/columns.py process_columns), with no Python loop per value.
  * For each values[i] on the fast path (describe(kind, values[i]) is not None): done[i] = 1, feats[i, :len(fv)] = fv
@@ -910,8 +861,6 @@ static PyMethodDef Kernel_methods[] = {
     {"describe_columns", (PyCFunction)(void (*)(void))Kernel_describe_columns, METH_FASTCALL,
      "describe_columns(kind, values, feats, birth, done) -> (pseudonyms, extras): describe over distinct values "
      "into arrays."},
-    {"describe_many", (PyCFunction)(void (*)(void))Kernel_describe_many, METH_FASTCALL,
-     "describe_many(kind, values) -> list of describe(kind, v) (None for None, '' and non-str), each distinct once."},
     {NULL, NULL, 0, NULL},
 };
 
