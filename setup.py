@@ -31,7 +31,8 @@ MODULES = {
     "linkstate": ["linkstate.c"],
 }
 # headers a module includes (a change rebuilds it)
-DEPENDS = {"linking": ["linkcommon.h"], "linkstate": ["linkcommon.h"]}
+DEPENDS = {"linking": ["linkcommon.h"], "linkstate": ["linkcommon.h"], "identity": ["pseudonym.h"],
+           "pseudonym": ["pseudonym.h"]}
 
 
 def extensions() -> list[Extension]:

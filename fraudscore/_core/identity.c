@@ -11,7 +11,7 @@
  * describe_columns(kind, values, feats, birth, done) runs it over the distinct values of a batch column.
  *
  * Pseudonyms: "p:" + hex(BLAKE2b-128(utf8(value), key, person=kind)), the keyed state after the key
- * block computed once per kind (as fraudscore/_core/pseudonym.c). BLAKE2b is vendor/blake2.
+ * block computed once per kind (pseudonym.h, shared with pseudonym.c). BLAKE2b is vendor/blake2.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "vendor/blake2/blake2b-ref.c"
+#include "pseudonym.h"
 
 enum { K_NID = 0, K_PHONE, K_EMAIL, K_CARD, K_IP, K_GENERIC, K_DEVICE_ID, K_IP_PREFIX, N_KINDS };
 
@@ -30,25 +31,13 @@ typedef struct {
     PyObject *gmail;      /* "gmail.com" */
 } Kernel;
 
-static const char HEX[] = "0123456789abcdef";
 static char REGION[100]; /* CN_PROVINCE_CODES of normalize.py (PROVINCES, exported for the parity test) */
 static PyObject *Py_0, *Py_1, *Py_NaN, *PROVINCES;
 
 static PyObject *pseudo(Kernel *k, int kind, const char *s, Py_ssize_t n) {
     uint8_t d[16];
-    blake2b_state st = k->keyed[kind];
-    blake2b_update(&st, s, (size_t)n);
-    blake2b_final(&st, d, 16);
-    PyObject *r = PyUnicode_New(34, 127);
-    if (!r) return NULL;
-    Py_UCS1 *o = PyUnicode_1BYTE_DATA(r);
-    o[0] = 'p';
-    o[1] = ':';
-    for (int i = 0; i < 16; i++) {
-        o[2 + 2 * i] = (Py_UCS1)HEX[d[i] >> 4];
-        o[3 + 2 * i] = (Py_UCS1)HEX[d[i] & 15];
-    }
-    return r;
+    fs_digest(&k->keyed[kind], s, (size_t)n, d);
+    return fs_pseudonym_text(d);
 }
 
 static PyObject *flag(int b) {
@@ -459,18 +448,25 @@ static PyObject *describe_one(Kernel *k, int kind, PyObject *raw) {
     return r;
 }
 
+/* a describer kind argument (K_NID .. K_DEVICE_ID), or -1 with an exception set */
+static int kind_arg(PyObject *o) {
+    long kind = PyLong_AsLong(o);
+    if (kind == -1 && PyErr_Occurred()) return -1;
+    if (kind < 0 || kind >= K_IP_PREFIX) {
+        PyErr_SetString(PyExc_ValueError, "unknown identifier kind");
+        return -1;
+    }
+    return (int)kind;
+}
+
 static PyObject *Kernel_describe(Kernel *k, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "describe(kind, value)");
         return NULL;
     }
-    long kind = PyLong_AsLong(args[0]);
-    if (kind == -1 && PyErr_Occurred()) return NULL;
-    if (kind < 0 || kind >= K_IP_PREFIX) {
-        PyErr_SetString(PyExc_ValueError, "unknown identifier kind");
-        return NULL;
-    }
-    return describe_one(k, (int)kind, args[1]);
+    int kind = kind_arg(args[0]);
+    if (kind < 0) return NULL;
+    return describe_one(k, kind, args[1]);
 }
 
 /* describe_columns(kind, values, feats, birth, done) -> (pseudonyms, extras): the batch path's describer over
@@ -484,12 +480,8 @@ static PyObject *Kernel_describe_columns(Kernel *k, PyObject *const *args, Py_ss
         PyErr_SetString(PyExc_TypeError, "describe_columns(kind, values, feats, birth, done)");
         return NULL;
     }
-    long kind = PyLong_AsLong(args[0]);
-    if (kind == -1 && PyErr_Occurred()) return NULL;
-    if (kind < 0 || kind >= K_IP_PREFIX) {
-        PyErr_SetString(PyExc_ValueError, "unknown identifier kind");
-        return NULL;
-    }
+    int kind = kind_arg(args[0]);
+    if (kind < 0) return NULL;
     PyObject *fast = PySequence_Fast(args[1], "values must be a sequence");
     if (!fast) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
@@ -526,7 +518,7 @@ static PyObject *Kernel_describe_columns(Kernel *k, PyObject *const *args, Py_ss
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *v = items[i], *r = NULL;
         if (PyUnicode_CheckExact(v) && PyUnicode_GET_LENGTH(v) > 0) {
-            r = describe_one(k, (int)kind, v);
+            r = describe_one(k, kind, v);
             if (!r) goto fail;
         }
         if (r == NULL || r == Py_None) {
@@ -827,19 +819,7 @@ static PyObject *Kernel_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
             PyErr_SetString(PyExc_ValueError, "persons must be bytes of at most 16");
             return NULL;
         }
-        blake2b_param P;
-        memset(&P, 0, sizeof(P));
-        P.digest_length = 16;
-        P.key_length = (uint8_t)key.len;
-        P.fanout = 1;
-        P.depth = 1;
-        memcpy(P.personal, PyBytes_AS_STRING(p), (size_t)PyBytes_GET_SIZE(p));
-        blake2b_init_param(&k->keyed[i], &P);
-        uint8_t block[BLAKE2B_BLOCKBYTES];
-        memset(block, 0, sizeof(block));
-        memcpy(block, key.buf, (size_t)key.len);
-        blake2b_update(&k->keyed[i], block, BLAKE2B_BLOCKBYTES);
-        memset(block, 0, sizeof(block));
+        fs_keyed_init(&k->keyed[i], key.buf, (size_t)key.len, PyBytes_AS_STRING(p), (size_t)PyBytes_GET_SIZE(p));
     }
     PyBuffer_Release(&key);
     Py_INCREF(disposable);

@@ -15,13 +15,12 @@
 #include <string.h>
 
 #include "vendor/blake2/blake2b-ref.c"
+#include "pseudonym.h"
 
 typedef struct {
     PyObject_HEAD
     blake2b_state keyed; /* state after the key block */
 } Hasher;
-
-static const char HEX[] = "0123456789abcdef";
 
 /* the UTF-8 (surrogatepass) bytes of a str: borrowed pointer, or a new bytes object in *owner */
 static const char *utf8_of(PyObject *s, Py_ssize_t *n, PyObject **owner) {
@@ -45,9 +44,7 @@ static int digest_of(Hasher *h, PyObject *s, uint8_t out[16]) {
     PyObject *owner;
     const char *p = utf8_of(s, &n, &owner);
     if (!p) return -1;
-    blake2b_state st = h->keyed;
-    blake2b_update(&st, p, (size_t)n);
-    blake2b_final(&st, out, 16);
+    fs_digest(&h->keyed, p, (size_t)n, out);
     Py_XDECREF(owner);
     return 0;
 }
@@ -55,16 +52,7 @@ static int digest_of(Hasher *h, PyObject *s, uint8_t out[16]) {
 static PyObject *hex_of(Hasher *h, PyObject *s) {
     uint8_t d[16];
     if (digest_of(h, s, d) < 0) return NULL;
-    PyObject *r = PyUnicode_New(34, 127);
-    if (!r) return NULL;
-    Py_UCS1 *o = PyUnicode_1BYTE_DATA(r);
-    o[0] = 'p';
-    o[1] = ':';
-    for (int i = 0; i < 16; i++) {
-        o[2 + 2 * i] = (Py_UCS1)HEX[d[i] >> 4];
-        o[3 + 2 * i] = (Py_UCS1)HEX[d[i] & 15];
-    }
-    return r;
+    return fs_pseudonym_text(d);
 }
 
 static PyObject *Hasher_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
@@ -78,21 +66,7 @@ static PyObject *Hasher_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
         return NULL;
     }
     Hasher *h = (Hasher *)type->tp_alloc(type, 0);
-    if (h) {
-        blake2b_param P;
-        memset(&P, 0, sizeof(P));
-        P.digest_length = 16;
-        P.key_length = (uint8_t)key.len;
-        P.fanout = 1;
-        P.depth = 1;
-        memcpy(P.personal, person.buf, (size_t)person.len);
-        blake2b_init_param(&h->keyed, &P);
-        uint8_t block[BLAKE2B_BLOCKBYTES];
-        memset(block, 0, sizeof(block));
-        memcpy(block, key.buf, (size_t)key.len);
-        blake2b_update(&h->keyed, block, BLAKE2B_BLOCKBYTES);
-        memset(block, 0, sizeof(block));
-    }
+    if (h) fs_keyed_init(&h->keyed, key.buf, (size_t)key.len, person.buf, (size_t)person.len);
     PyBuffer_Release(&key);
     PyBuffer_Release(&person);
     return (PyObject *)h;

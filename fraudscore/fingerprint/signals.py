@@ -94,10 +94,11 @@ _EXPECTED = {
     "app": ("os", "os_version", "model", "manufacturer", "app_version", "screen", "timezone", "languages",
             "emulator", "rooted"),
 }
-_CACHE: dict[Any, dict[str, float]] = {}  # _static_key(device) -> feature template; cleared when full
 _CACHE_MAX = 65_536
-_ROWS: dict[Any, list[float]] = {}  # the same templates as lists in DEVICE_FEATURES order (device_signal_values)
-_BUDGET = ByteBudget(DEVICE_SIGNALS_CACHE_BYTES, _CACHE, _ROWS)
+#: _static_key(device) -> the static signals in DEVICE_FEATURES order (``device__tz_ip_mismatch`` NaN); the one
+#: cache of :func:`device_signals` and :func:`device_signal_values` (also read by ``_core/fingerprint.c``)
+_ROWS: dict[Any, list[float]] = {}
+_BUDGET = ByteBudget(DEVICE_SIGNALS_CACHE_BYTES, _ROWS)
 # one scan for "any of these words occurs in the text" (literal alternatives: same answer as ``any(w in s ...)``)
 _EMU_RE = re.compile("|".join(map(re.escape, _EMU_WORDS)))
 _HEADLESS_RE = re.compile("|".join(map(re.escape, _HEADLESS_WORDS)))
@@ -203,17 +204,14 @@ def device_signals(fp_or_canonical: Fingerprint | CanonicalDevice | Mapping[str,
         return out
     if type(fp_or_canonical) is Fingerprint or isinstance(fp_or_canonical, Fingerprint):
         c = fp_or_canonical.canonical
-        tmpl = _static_of(c)
+        row = _static_row(c)
     else:
         c = fp_or_canonical if isinstance(fp_or_canonical, CanonicalDevice) else canonicalize(fp_or_canonical)
-        tmpl = _template(_static(c))
-    out = tmpl.copy()  # the cached template is never handed out
-    ip_country = event.get("ip_country") if event else None
-    if isinstance(ip_country, str) and ip_country:
-        tz = c.values[_TZ_IDX]
-        tz_country = TIMEZONE_COUNTRY.get(tz) if tz is not None else None
-        if tz_country is not None:
-            out["device__tz_ip_mismatch"] = 0.0 if tz_country == ip_country.strip().upper() else 1.0
+        row = _row(_static(c))
+    out = dict(zip(DEVICE_FEATURES, row))  # a new dict: the cached row is never handed out
+    tz_bad = _tz_mismatch(c, event)
+    if tz_bad is not None:
+        out["device__tz_ip_mismatch"] = tz_bad
     return out
 
 
@@ -247,20 +245,23 @@ def device_signal_values(fp: Fingerprint | None, event: Mapping[str, Any] | None
         if out is not None:
             return out  # type: ignore[no-any-return]
     c = fp.canonical
-    key = _static_key(c)
-    row = _ROWS.get(key)
-    if row is None:
-        tmpl = _static_of(c)
-        row = [tmpl[n] for n in DEVICE_FEATURES]
-        _BUDGET.remember(_ROWS, key, row, _CACHE_MAX, 2_000 + sum(map(getsizeof, filter(None, key[3]))))
-    out = row.copy()  # the cached row is never handed out
+    out = _static_row(c).copy()  # the cached row is never handed out
+    tz_bad = _tz_mismatch(c, event)
+    if tz_bad is not None:
+        out[_TZ_POS] = tz_bad
+    return out
+
+
+def _tz_mismatch(c: CanonicalDevice, event: Mapping[str, Any] | None) -> float | None:
+    """``device__tz_ip_mismatch``: 1.0 when the event's ``ip_country`` differs from the device timezone's country,
+    0.0 when they agree, ``None`` when either is unknown."""
     ip_country = event.get("ip_country") if event else None
     if isinstance(ip_country, str) and ip_country:
         tz = c.values[_TZ_IDX]
         tz_country = TIMEZONE_COUNTRY.get(tz) if tz is not None else None
         if tz_country is not None:
-            out[_TZ_POS] = 0.0 if tz_country == ip_country.strip().upper() else 1.0
-    return out
+            return 0.0 if tz_country == ip_country.strip().upper() else 1.0
+    return None
 
 
 _ROW_CORE = getattr(load_core("fingerprint"), "signal_row", None)
@@ -284,16 +285,16 @@ def _static_key(cd: CanonicalDevice) -> tuple[Any, ...]:
             _EXPECTED_GET.get(cd.source, _EXPECTED_GET["web"])(vals).count(None))
 
 
-def _static_of(cd: CanonicalDevice) -> dict[str, float]:
-    """The cached feature template of a canonical device (``device__tz_ip_mismatch`` still unknown)."""
+def _static_row(cd: CanonicalDevice) -> list[float]:
+    """The cached static-signal row of a canonical device (``device__tz_ip_mismatch`` still unknown)."""
     key = _static_key(cd)
-    tmpl = _CACHE.get(key)
-    if tmpl is None:
-        tmpl = _template(_static(cd))
-        # the key's attribute text, plus a fixed size for the key's other parts and the float template
+    row = _ROWS.get(key)
+    if row is None:
+        row = _row(_static(cd))
+        # the key's attribute text, plus a fixed size for the key's other parts and the float row
         cost = 2_000 + sum(map(getsizeof, filter(None, key[3])))
-        _BUDGET.remember(_CACHE, key, tmpl, _CACHE_MAX, cost)
-    return tmpl
+        _BUDGET.remember(_ROWS, key, row, _CACHE_MAX, cost)
+    return row
 
 
 def device_signal_matrix(fps: list[Fingerprint], codes: np.ndarray, ip_country: np.ndarray | None = None) -> np.ndarray:
@@ -334,8 +335,7 @@ def device_signal_matrix(fps: list[Fingerprint], codes: np.ndarray, ip_country: 
         key = _static_key(cd)
         row = memo.get(key)  # many devices share one
         if row is None:
-            tmpl = _template(_static(cd))
-            row = memo[key] = [tmpl[f] for f in DEVICE_FEATURES]
+            row = memo[key] = _row(_static(cd))
         base[c] = row
         tz = cd.values[_TZ_IDX]
         tz_country[c] = TIMEZONE_COUNTRY.get(tz) if tz is not None else None
@@ -358,11 +358,6 @@ def device_signal_matrix(fps: list[Fingerprint], codes: np.ndarray, ip_country: 
     return out
 
 
-def _template(st: tuple[float, ...]) -> dict[str, float]:
-    """The feature dict of static signals ``st``, ``device__tz_ip_mismatch`` still unknown."""
-    return {
-        "device__missing": st[0], "device__emulator": st[1], "device__rooted": st[2],
-        "device__emulator_hint": st[3], "device__headless": st[4], "device__os_mismatch": st[5],
-        "device__screen_impossible": st[6], "device__touch_mismatch": st[7], "device__tz_ip_mismatch": NAN,
-        "device__missing_share": st[8], "device__unknown_attrs": st[9],
-    }
+def _row(st: tuple[float, ...]) -> list[float]:
+    """The static signals ``st`` in :data:`DEVICE_FEATURES` order, ``device__tz_ip_mismatch`` still unknown (NaN)."""
+    return [st[0], st[1], st[2], st[3], st[4], st[5], st[6], st[7], NAN, st[8], st[9]]
