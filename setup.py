@@ -19,11 +19,12 @@ CFLAGS = ["-O2", "-std=gnu11", "-ffp-contract=off", "-fno-strict-aliasing", "-fv
           "-Wno-unused-function",
           *shlex.split(os.environ.get("FRAUDSCORE_CFLAGS", ""))]
 LDFLAGS = shlex.split(os.environ.get("FRAUDSCORE_LDFLAGS", ""))
-# each module is one C file (vendored code is #included into it)
+# each module's C files (vendored code is #included into them); scripts/sanitize.sh reads this table
 MODULES = {
     "velocity_store": ["velocity_store.c"],
     "pseudonym": ["pseudonym.c"],
-    "fingerprint": ["fingerprint.c"],
+    "fingerprint": ["fingerprint.c", "fingerprint_sections.c", "fingerprint_canonical.c", "fingerprint_build.c",
+                    "fingerprint_signals.c"],
     "linking": ["linking.c"],
     "identity": ["identity.c"],
     "schema": ["schema.c"],
@@ -31,7 +32,7 @@ MODULES = {
     "linkstate": ["linkstate.c"],
 }
 # headers a module includes (a change rebuilds it)
-DEPENDS = {"linking": ["linkcommon.h"], "linkstate": ["linkcommon.h"], "identity": ["pseudonym.h"],
+DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h"], "linkstate": ["linkcommon.h"], "identity": ["pseudonym.h"],
            "pseudonym": ["pseudonym.h"]}
 
 

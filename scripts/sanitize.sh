@@ -9,16 +9,25 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 tar --exclude=.venv --exclude=.git --exclude='*.so' --exclude=build --exclude=site -cf - . | tar -xf - -C "$WORK"
 cd "$WORK"
-# one module per C file (each includes its vendored code), compiled directly: no build backend needed
+# each module from its C files as listed in setup.py's MODULES table, compiled directly: no build backend needed
 CC="${CC:-gcc}"
 INC="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 SUFFIX="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
-for src in fraudscore/_core/*.c; do
-  name="$(basename "$src" .c)"
+MODULE_LINES="$("$PYTHON" - <<'PY'
+import ast
+tree = ast.parse(open("setup.py").read())
+table = next(ast.literal_eval(n.value) for n in tree.body
+             if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "MODULES")
+for name, srcs in table.items():
+    print(name, *srcs)
+PY
+)"
+while read -r name srcs; do
+  # shellcheck disable=SC2086 # the file list is split on purpose
   "$CC" -shared -fPIC -O1 -g -std=gnu11 -ffp-contract=off -fno-strict-aliasing -Wall -Wno-unused-function \
     -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
-    -I"$INC" -Ifraudscore/_core "$src" -o "fraudscore/_core/$name$SUFFIX"
-done
+    -I"$INC" -Ifraudscore/_core $(printf 'fraudscore/_core/%s ' $srcs) -o "fraudscore/_core/$name$SUFFIX"
+done <<< "$MODULE_LINES"
 ASAN_LIB="$(gcc -print-file-name=libasan.so)"
 UBSAN_LIB="$(gcc -print-file-name=libubsan.so)"
 export LD_PRELOAD="$ASAN_LIB:$UBSAN_LIB"

@@ -430,7 +430,7 @@ def canonicalize(device: Mapping[str, Any]) -> CanonicalDevice:
     """
     extra: dict[str, str] = {}
     core = _CORE if type(device) is dict else None
-    if core is not None:  # the same attribute loop, compiled (fraudscore/_core/fingerprint.c); misses call back
+    if core is not None:  # the same attribute loop, compiled (fraudscore/_core/fingerprint_canonical.c); misses call back
         vals, unknown = core.canon_values(device, *_CANON_ARGS)
         for key, v in unknown:
             _extra(extra, key, v)

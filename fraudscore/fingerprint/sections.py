@@ -366,7 +366,7 @@ class Fingerprinter:
         self._comp_memo: tuple[dict[str, int], ...] = tuple({} for _ in _COMP_PLAN)  # per volatile attribute
         self._items: dict[str, int] = {}  # font and language names -> keyed 32-bit hashes
         self._budget = ByteBudget(FINGERPRINT_MEMO_BYTES, self._memo, *self._comp_memo, self._items)
-        # the compiled kernels (fraudscore/_core/fingerprint.c) replace _hex and _components when available;
+        # the compiled kernels (fraudscore/_core/fingerprint.c, fingerprint_sections.c) replace _hex and _components when available;
         # the methods below stay the reference (bit-identical: tests/fingerprint/test_sections_compiled.py)
         core = load_core("fingerprint")
         if core is not None:

@@ -96,7 +96,7 @@ _EXPECTED = {
 }
 _CACHE_MAX = 65_536
 #: _static_key(device) -> the static signals in DEVICE_FEATURES order (``device__tz_ip_mismatch`` NaN); the one
-#: cache of :func:`device_signals` and :func:`device_signal_values` (also read by ``_core/fingerprint.c``)
+#: cache of :func:`device_signals` and :func:`device_signal_values` (also read by ``_core/fingerprint_signals.c``)
 _ROWS: dict[Any, list[float]] = {}
 _BUDGET = ByteBudget(DEVICE_SIGNALS_CACHE_BYTES, _ROWS)
 # one scan for "any of these words occurs in the text" (literal alternatives: same answer as ``any(w in s ...)``)
@@ -265,7 +265,7 @@ def _tz_mismatch(c: CanonicalDevice, event: Mapping[str, Any] | None) -> float |
 
 
 _ROW_CORE = getattr(load_core("fingerprint"), "signal_row", None)
-#: The compiled row read's context: where the key's parts and the timezone are (see ``_core/fingerprint.c``).
+#: The compiled row read's context: where the key's parts and the timezone are (see ``_core/fingerprint_signals.c``).
 _ROW_CTX = (Fingerprint.__dict__["canonical"],
             tuple(CanonicalDevice.__dict__[f] for f in ("values", "extra", "source", "os_family")),
             _STATIC_GET(tuple(range(len(ATTRIBUTE_INDEX)))), _EXPECTED_IDX["web"], _EXPECTED_IDX["app"], _ROWS,

@@ -1,5 +1,5 @@
 """The compiled fingerprint of a device dict in one call (``Hasher.build1``: canonicalize + from_canonical) and of a
-canonical device (``Hasher.assemble1``) == the pure-Python reference, bit for bit (fraudscore/_core/fingerprint.c)."""
+canonical device (``Hasher.assemble1``) == the pure-Python reference, bit for bit (fraudscore/_core/fingerprint_build.c)."""
 
 from __future__ import annotations
 

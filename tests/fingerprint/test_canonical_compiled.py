@@ -1,4 +1,4 @@
-"""The compiled attribute loop of canonicalize (fraudscore/_core/fingerprint.c) == the Python loop, bit for bit."""
+"""The compiled attribute loop of canonicalize (fraudscore/_core/fingerprint_canonical.c) == the Python loop, bit for bit."""
 
 from __future__ import annotations
 

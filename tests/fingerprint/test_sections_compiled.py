@@ -1,4 +1,4 @@
-"""Compiled sectioned hashing (fraudscore/_core/fingerprint.c) == the xxhash reference, bit for bit."""
+"""Compiled sectioned hashing (fraudscore/_core/fingerprint_sections.c) == the xxhash reference, bit for bit."""
 
 from __future__ import annotations
 

@@ -1,0 +1,308 @@
+/*
+ * fraudscore._core.fingerprint, part: Hasher.sections1, the keyed hashing of Fingerprinter.from_canonical
+ * for scheme 1 (reference: fraudscore/fingerprint/sections.py)
+ */
+#include "fingerprint.h"
+
+/* -- the whole of Fingerprinter.from_canonical's hashing for scheme 1 in one call ------------------------- */
+
+/* feed a str (UTF-8, surrogatepass) into the state */
+static int upd_str(HB *st, PyObject *s) {
+    if (PyUnicode_IS_COMPACT_ASCII(s)) {
+        hb_update(st, PyUnicode_DATA(s), (size_t)PyUnicode_GET_LENGTH(s));
+        return 0;
+    }
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    if (u) {
+        hb_update(st, u, (size_t)n);
+        return 0;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
+    PyErr_Clear();
+    PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+    if (!b) return -1;
+    hb_update(st, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
+    return 0;
+}
+
+
+/* SEP + (v or MISSING): v is a str or None */
+static int upd_part(HB *st, PyObject *v) {
+    hb_update(st, "\x1f", 1);
+    if (v == Py_None || !PyUnicode_Check(v) || PyUnicode_GET_LENGTH(v) == 0) {
+        if (v != Py_None && !PyUnicode_Check(v)) {
+            PyErr_SetString(PyExc_TypeError, "canonical values must be str or None");
+            return -1;
+        }
+        hb_update(st, "\x00", 1);
+        return 0;
+    }
+    return upd_str(st, v);
+}
+
+static int upd_idx(HB *st, PyObject *vals, PyObject *idx) {
+    Py_ssize_t n = PyTuple_GET_SIZE(idx), nv = PyTuple_GET_SIZE(vals);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t j = PyLong_AsSsize_t(PyTuple_GET_ITEM(idx, i));
+        if (j < 0 || j >= nv) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "attribute index out of range");
+            return -1;
+        }
+        if (upd_part(st, PyTuple_GET_ITEM(vals, j)) < 0) return -1;
+    }
+    return 0;
+}
+
+/* the low 32 bits of h("i" SEP kind item) for each comma-separated item of s, sorted; k > 0 keeps the k smallest */
+static PyObject *item_hashes(Hasher *h, PyObject *s, const char *kind, Py_ssize_t k, Py_ssize_t *count) {
+    PyObject *owner = NULL;
+    Py_ssize_t n;
+    const char *u;
+    if (PyUnicode_IS_COMPACT_ASCII(s)) {
+        u = (const char *)PyUnicode_DATA(s);
+        n = PyUnicode_GET_LENGTH(s);
+    } else {
+        u = PyUnicode_AsUTF8AndSize(s, &n);
+        if (!u) {
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return NULL;
+            PyErr_Clear();
+            owner = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+            if (!owner) return NULL;
+            u = PyBytes_AS_STRING(owner);
+            n = PyBytes_GET_SIZE(owner);
+        }
+    }
+    Py_ssize_t m = 1;
+    for (Py_ssize_t i = 0; i < n; i++) m += u[i] == ',';
+    uint32_t stackbuf[64], *hs = m <= 64 ? stackbuf : PyMem_Malloc((size_t)m * sizeof(uint32_t));
+    if (!hs) {
+        Py_XDECREF(owner);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t j = 0, a = 0;
+    for (Py_ssize_t i = 0; i <= n; i++) {
+        if (i < n && u[i] != ',') continue;
+        HB st;
+        start(h, &st);
+        hb_update(&st, "i\x1f", 2);
+        hb_update(&st, kind, 1);
+        hb_update(&st, u + a, (size_t)(i - a));
+        hs[j++] = (uint32_t)(hb_digest(&st) & 0xFFFFFFFFu);
+        a = i + 1;
+    }
+    Py_XDECREF(owner);
+    for (Py_ssize_t x = 1; x < m; x++) { /* insertion sort: lists are short */
+        uint32_t v = hs[x];
+        Py_ssize_t y = x - 1;
+        while (y >= 0 && hs[y] > v) {
+            hs[y + 1] = hs[y];
+            y--;
+        }
+        hs[y + 1] = v;
+    }
+    *count = m;
+    Py_ssize_t keep = (k > 0 && k < m) ? k : m;
+    PyObject *out = PyTuple_New(keep);
+    for (Py_ssize_t x = 0; out && x < keep; x++) {
+        PyObject *o = PyLong_FromUnsignedLong(hs[x]);
+        if (!o) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyTuple_SET_ITEM(out, x, o);
+    }
+    if (hs != stackbuf) PyMem_Free(hs);
+    return out;
+}
+
+static PyObject *hex12_prefixed(const char *pre, Py_ssize_t plen, PyObject *head, uint64_t v) {
+    /* head (ASCII str or NULL) + pre + 12 hex digits */
+    Py_ssize_t hl = head ? PyUnicode_GET_LENGTH(head) : 0;
+    PyObject *r = PyUnicode_New(hl + plen + 12, 127);
+    if (!r) return NULL;
+    Py_UCS1 *o = PyUnicode_1BYTE_DATA(r);
+    if (hl) memcpy(o, PyUnicode_DATA(head), (size_t)hl);
+    memcpy(o + hl, pre, (size_t)plen);
+    for (int i = 11; i >= 0; i--) {
+        o[hl + plen + i] = (Py_UCS1)HEX[v & 15];
+        v >>= 4;
+    }
+    return r;
+}
+
+/* sections1(plan, vals, source, os_family, os_major, browser_family, browser_major, family_text)
+ *   plan = (hw_app, hw_web, hw_any, vol_idx, comp_plan, anchor_tags, canvas_pos, canvas_idx, renderer_idx,
+ *           fonts_idx, langs_idx, sketch_k)
+ * -> (id, hw, sw, vol, components, canvas, link_keys, family, renderer, fonts_sketch, font_count, lang_items):
+ * what Fingerprinter.from_canonical computes for scheme 1 (reference: sections.py). */
+PyObject *Hasher_sections1(Hasher *h, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 8 || !PyTuple_Check(args[0]) || PyTuple_GET_SIZE(args[0]) != 12 || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "sections1(plan, vals, source, os_family, os_major, browser_family, "
+                                         "browser_major, family_text)");
+        return NULL;
+    }
+    return fp_sections1(h, args);
+}
+
+PyObject *fp_sections1(Hasher *h, PyObject *const *args) {
+    PyObject *plan = args[0], *vals = args[1], *src = args[2], *fam = args[3], *fam_text = args[7];
+    if (!PyUnicode_Check(src) || !PyUnicode_Check(fam_text) || (fam != Py_None && !PyUnicode_Check(fam)) ||
+        (args[5] != Py_None && !PyUnicode_Check(args[5]))) {
+        PyErr_SetString(PyExc_TypeError, "source, os_family, browser_family and family_text must be str");
+        return NULL;
+    }
+    PyObject *hwi;
+    if (PyUnicode_CompareWithASCIIString(src, "app") == 0) hwi = PyTuple_GET_ITEM(plan, 0);
+    else if (PyUnicode_CompareWithASCIIString(src, "web") == 0) hwi = PyTuple_GET_ITEM(plan, 1);
+    else hwi = PyTuple_GET_ITEM(plan, 2);
+    PyObject *res[12] = {NULL};
+    HB st;
+    uint64_t hw, sw, vol;
+    /* hardware */
+    start(h, &st);
+    hb_update(&st, "1\x1fhw\x1f", 5);
+    if (upd_str(&st, src) < 0 || upd_part(&st, fam) < 0 || upd_idx(&st, vals, hwi) < 0) return NULL;
+    hw = hb_digest(&st) & MASK48;
+    /* software */
+    PyObject *maj = PyObject_Str(args[4]), *bmaj = PyObject_Str(args[6]);
+    if (!maj || !bmaj) {
+        Py_XDECREF(maj);
+        Py_XDECREF(bmaj);
+        return NULL;
+    }
+    start(h, &st);
+    hb_update(&st, "1\x1fsw\x1f", 5);
+    int bad = upd_str(&st, src) < 0 || upd_part(&st, fam) < 0 || (hb_update(&st, "\x1f", 1), 0) ||
+              upd_str(&st, maj) < 0 || upd_part(&st, args[5]) < 0 ||
+              (hb_update(&st, "\x1f", 1), 0) || upd_str(&st, bmaj) < 0;
+    Py_DECREF(maj);
+    Py_DECREF(bmaj);
+    if (bad) return NULL;
+    sw = hb_digest(&st) & MASK48;
+    /* volatile */
+    start(h, &st);
+    hb_update(&st, "1\x1fvol", 5);
+    if (upd_idx(&st, vals, PyTuple_GET_ITEM(plan, 3)) < 0) return NULL;
+    vol = hb_digest(&st) & MASK48;
+    res[1] = hex12(hw);
+    res[2] = hex12(sw);
+    res[3] = hex12(vol);
+    if (!res[1] || !res[2] || !res[3]) goto fail;
+    res[0] = PyUnicode_FromFormat("fp1_%U_%U_%U", res[1], res[2], res[3]);
+    if (!res[0]) goto fail;
+    /* components, canvas, link keys */
+    PyObject *cargs = PyTuple_Pack(2, PyTuple_GET_ITEM(plan, 4), vals);
+    if (!cargs) goto fail;
+    res[4] = Hasher_components(h, cargs);
+    Py_DECREF(cargs);
+    if (!res[4]) goto fail;
+    Py_ssize_t cpos = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 6)), cidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 7));
+    Py_ssize_t ridx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 8)), fidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 9));
+    Py_ssize_t lidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 10)), k = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 11));
+    Py_ssize_t nv = PyTuple_GET_SIZE(vals), nc = PyTuple_GET_SIZE(res[4]);
+    if (PyErr_Occurred()) goto fail;
+    if (cpos < 0 || cpos >= nc || cidx < 0 || cidx >= nv || ridx < 0 || ridx >= nv || fidx < 0 || fidx >= nv ||
+        lidx < 0 || lidx >= nv) {
+        PyErr_SetString(PyExc_IndexError, "plan index out of range");
+        goto fail;
+    }
+    if (PyTuple_GET_ITEM(vals, cidx) == Py_None) {
+        res[5] = Py_None;
+        Py_INCREF(Py_None);
+    } else {
+        res[5] = hex12_prefixed("c:", 2, NULL, PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(res[4], cpos)));
+        if (!res[5]) goto fail;
+    }
+    PyObject *tags = PyTuple_GET_ITEM(plan, 5);
+    PyObject *keys = PyList_New(0);
+    if (!keys) goto fail;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tags); i++) {
+        PyObject *t = PyTuple_GET_ITEM(tags, i);
+        Py_ssize_t p = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0));
+        if (p < 0 || p >= nc) {
+            Py_DECREF(keys);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "anchor index out of range");
+            goto fail;
+        }
+        uint64_t c = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(res[4], p));
+        if (!c) continue;
+        PyObject *tag = PyTuple_GET_ITEM(t, 1);
+        const char *tg = PyUnicode_AsUTF8(tag);
+        char pre[8];
+        Py_ssize_t tl = tg ? (Py_ssize_t)strlen(tg) : -1;
+        if (tl < 0 || tl > 6) {
+            Py_DECREF(keys);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "anchor tags are short ASCII");
+            goto fail;
+        }
+        pre[0] = ':';
+        memcpy(pre + 1, tg, (size_t)tl);
+        PyObject *key = hex12_prefixed(pre, tl + 1, res[1], c);
+        if (!key || PyList_Append(keys, key) < 0) {
+            Py_XDECREF(key);
+            Py_DECREF(keys);
+            goto fail;
+        }
+        Py_DECREF(key);
+    }
+    if (PyList_GET_SIZE(keys) == 0 && PyList_Append(keys, res[1]) < 0) {
+        Py_DECREF(keys);
+        goto fail;
+    }
+    res[6] = PyList_AsTuple(keys);
+    Py_DECREF(keys);
+    if (!res[6]) goto fail;
+    /* family, renderer */
+    start(h, &st);
+    if (upd_str(&st, fam_text) < 0) goto fail;
+    res[7] = hex12(hb_digest(&st) & MASK48);
+    if (!res[7]) goto fail;
+    PyObject *rend = PyTuple_GET_ITEM(vals, ridx);
+    uint64_t rh = 0;
+    if (rend != Py_None) {
+        if (!PyUnicode_Check(rend)) {
+            PyErr_SetString(PyExc_TypeError, "canonical values must be str or None");
+            goto fail;
+        }
+        start(h, &st);
+        hb_update(&st, "r\x1f", 2);
+        if (upd_str(&st, rend) < 0) goto fail;
+        rh = hb_digest(&st) & MASK48;
+        if (!rh) rh = 1;
+    }
+    res[8] = PyLong_FromUnsignedLongLong(rh);
+    if (!res[8]) goto fail;
+    /* fonts sketch, font count, languages */
+    PyObject *fonts = PyTuple_GET_ITEM(vals, fidx), *langs = PyTuple_GET_ITEM(vals, lidx);
+    Py_ssize_t n_fonts = 0, n_langs = 0;
+    if (fonts != Py_None) {
+        if (!PyUnicode_Check(fonts)) {
+            PyErr_SetString(PyExc_TypeError, "canonical values must be str or None");
+            goto fail;
+        }
+        res[9] = item_hashes(h, fonts, "f", k, &n_fonts);
+    } else {
+        res[9] = PyTuple_New(0);
+    }
+    if (!res[9]) goto fail;
+    res[10] = PyLong_FromSsize_t(n_fonts);
+    if (!res[10]) goto fail;
+    if (langs != Py_None && PyUnicode_Check(langs) && PyUnicode_GET_LENGTH(langs) > 0) {
+        res[11] = item_hashes(h, langs, "l", 0, &n_langs);
+    } else if (langs != Py_None && !PyUnicode_Check(langs)) {
+        PyErr_SetString(PyExc_TypeError, "canonical values must be str or None");
+        goto fail;
+    } else {
+        res[11] = PyTuple_New(0);
+    }
+    if (!res[11]) goto fail;
+    PyObject *out = PyTuple_New(12);
+    if (!out) goto fail;
+    for (int i = 0; i < 12; i++) PyTuple_SET_ITEM(out, i, res[i]);
+    return out;
+fail:
+    for (int i = 0; i < 12; i++) Py_XDECREF(res[i]);
+    return NULL;
+}
