@@ -31,6 +31,13 @@ Before / after another version: ``python benchmarks/bench_linking.py --ab DIR`` 
 inputs (the throughput ``web`` stream and the single-event benchmark's link calls) through
 ``DeviceLinker.link`` with the code at ``DIR`` (a checkout whose extension is built in place) and with
 this one, in alternating processes, and prints the ratios (events/s, link p50); it writes nothing.
+
+The scorer's stream: ``python benchmarks/bench_linking.py --stream [--cache-dir DIR]`` scores 4,000 synthetic
+loan events (``events_stream(4000, seed=202)``: few device models, so candidate blocks are full) with the
+``large`` bench bundle through the single-event benchmark's staged scorer and prints the link stage's median
+and mean over the last 2,000 (the first 2,000 warm the state). The other stages run between link calls, so
+the link's memory reads mostly miss the caches, as in a service. Run the same file with another checkout's
+interpreter (its editable install) to compare versions, alternating.
 """
 
 from __future__ import annotations
@@ -407,6 +414,35 @@ def callgrind(n: int, days: float, events: int | None) -> None:
           f"{per['legacy']:,.0f} (ratio {per['legacy'] / per['linker']:.2f})")
 
 
+def scorer_stream(cache_dir: str | None, n: int = 4000, warm: int = 2000) -> dict[str, float]:
+    """``--stream``: the link stage of ``Scorer.score`` on the scorer's synthetic stream (see the module text)."""
+    import statistics
+
+    from fraudscore.bench.bundles import BenchContext, events_stream
+    from fraudscore.bench.common import Settings
+    from fraudscore.bench.single import StagedScorer
+    from fraudscore.scorer import Scorer
+
+    ctx = BenchContext(Settings.for_mode(False), cache_dir=cache_dir)
+    try:
+        staged = StagedScorer(Scorer(ctx.bundle("large"), ctx.keys))
+        events = events_stream(n, seed=202).to_records()
+        for e in events[:warm]:
+            staged.score(e)
+        for v in staged.times.values():
+            v.clear()
+        for e in events[warm:]:
+            staged.score(e)
+    finally:
+        ctx.close()
+    link = staged.times["link"]
+    out = {"link_median_us": statistics.median(link) / 1e3, "link_mean_us": statistics.fmean(link) / 1e3,
+           "events": float(len(link))}
+    print(f"scorer stream (large bundle, {n - warm:,} events after {warm:,}): link stage median "
+          f"{out['link_median_us']:.1f} us, mean {out['link_mean_us']:.1f} us")
+    return out
+
+
 def time_it(fn: Any) -> float:
     t0 = time.perf_counter()
     fn()
@@ -443,10 +479,16 @@ def main() -> None:
     ap.add_argument("--callgrind", action="store_true",
                     help="instructions per event (valgrind callgrind) of the linker and the legacy linker, web stream")
     ap.add_argument("--events", type=int, default=None, help="with --callgrind: only the first EVENTS events")
+    ap.add_argument("--stream", action="store_true",
+                    help="the link stage of Scorer.score on the scorer's synthetic stream (large bundle); prints")
+    ap.add_argument("--cache-dir", default=None, help="with --stream: where the bench bundles are cached")
     ap.add_argument("--replay", default=None, help=argparse.SUPPRESS)  # the child process of --ab
     args = ap.parse_args()
     if args.replay:
         replay(args.replay)
+        return
+    if args.stream:
+        scorer_stream(args.cache_dir)
         return
     if args.callgrind:
         callgrind(400 if args.quick else 1500, 60.0 if args.quick else 90.0, args.events)

@@ -204,29 +204,108 @@ static void fp_release(fpinfo_t *info) {
     Py_CLEAR(info->bf);
 }
 
-/* a record's NCOMP components: exact list of ints; an item that is fp's own object needs no read */
-static int read_rec_comps(PyObject *o, const fpinfo_t *fp, int64_t *out) {
-    Py_ssize_t i;
-    PyObject **items;
-    if (!PyList_CheckExact(o) || PyList_GET_SIZE(o) != NCOMP) return -1;
-    items = PySequence_Fast_ITEMS(o);
-    for (i = 0; i < NCOMP; ++i) {
-        if (items[i] == fp->comp_obj[i]) {
-            out[i] = fp->comps[i];
-        } else if (as_i64(items[i], &out[i]) != 0) {
-            return -1;
-        }
-    }
+/* ---- packed records ------------------------------------------------------------------------------------ */
+/* What the walk, the filter, the pre-filter and the ordering read of a record, packed once per record *state*:
+ * the components, renderer and time as int64, and (borrowed) the objects read only for the scored few. Packed
+ * records are kept in a direct-mapped table keyed by the dict's address and its ma_version_tag: CPython 3.11 /
+ * 3.12 give every dict a fresh tag from one global counter when it is created and whenever its items change,
+ * so an equal (address, tag) pair is the same live dict with the same items -- a record written again (touch:
+ * "t", "n", "ip"; a restore; a test's assignment) or freed and its memory reused is never served stale, and
+ * the borrowed objects are alive (the dict holds them). Records are never mutated *inside* their lists ("c",
+ * "fs", "lg", the shared version lists: linkfeatures.make_record), which the tag cannot see. Other Python
+ * versions pack every record on each read (the same results, without the table). */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && !defined(Py_LIMITED_API)
+#define PACK_CACHE 1
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+static inline uint64_t dict_tag(PyObject *d) { return (uint64_t)((PyDictObject *)d)->ma_version_tag; }
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+#else
+#define PACK_CACHE 0
+#endif
+#define PACK_BITS 14 /* 16,384 slots of 232 bytes */
+
+typedef struct {
+    /* first cache line: what the walk and the hard rules read */
+    uint64_t tag;     /* the dict's ma_version_tag when packed; 0 = empty slot */
+    PyObject *dict;   /* identity only */
+    int64_t t;
+    PyObject *fam, *bf, *ov, *bv, *av;  /* borrowed from the dict (types checked where used) */
+    /* the pre-filter and the ordering */
+    int64_t r;
+    int64_t comps[NCOMP];
+    PyObject *id;
+    /* the scored few */
+    PyObject *fs, *fn, *lg, *ip, *n;  /* borrowed, NULL when missing */
+    char pad[256 - 8 * (10 + NCOMP) - 5 * sizeof(PyObject *)]; /* one slot = four cache lines */
+} prec_t;
+
+_Static_assert(sizeof(prec_t) == 256, "a packed record is four cache lines");
+
+static prec_t *PACKED; /* the table (PyMem_Calloc on first use), or NULL */
+static unsigned long long PACK_HITS, PACK_MISSES;
+
+/* rec's fields into out: 0 ok, -1 not packable (a missing or unreadable field: the reference decides) */
+static int pack(PyObject *rec, prec_t *out) {
+    PyObject *o;
+    out->fam = item(rec, K_fam);
+    out->bf = item(rec, K_bf);
+    out->id = item(rec, K_id);
+    out->ov = item(rec, K_ov);
+    out->bv = item(rec, K_bv);
+    out->av = item(rec, K_av);
+    if (out->fam == NULL || out->bf == NULL || out->id == NULL || out->ov == NULL || out->bv == NULL ||
+        out->av == NULL)
+        return -1;
+    if ((o = item(rec, K_c)) == NULL || read_comps(o, out->comps, 1) != 0) return -1;
+    if ((o = item(rec, K_r)) == NULL || as_i64(o, &out->r) != 0) return -1;
+    if ((o = item(rec, K_t)) == NULL || as_i64(o, &out->t) != 0 || out->t >= TBOUND || out->t <= -TBOUND) return -1;
+    out->fs = item(rec, K_fs);
+    out->fn = item(rec, K_fn);
+    out->lg = item(rec, K_lg);
+    out->ip = item(rec, K_ip);
+    out->n = item(rec, K_n);
+    out->dict = rec;
     return 0;
+}
+
+/* the packed record of dict rec: from the table, or packed now (into the table, or into tmp without one); NULL:
+ * not packable. The pointer is valid until the next call (another record may take the slot). */
+static const prec_t *packed(PyObject *rec, prec_t *tmp) {
+#if PACK_CACHE
+    uint64_t tag = dict_tag(rec);
+    prec_t *slot;
+    if (PACKED == NULL) { /* aligned to a cache line: a slot's first line holds what the walk reads */
+        void *raw = PyMem_Calloc(((size_t)1 << PACK_BITS) + 1, sizeof(prec_t));
+        if (raw != NULL) PACKED = (prec_t *)(((uintptr_t)raw + 63) & ~(uintptr_t)63); /* kept for the process */
+    }
+    if (PACKED != NULL && tag != 0) {
+        slot = PACKED + (size_t)((((uint64_t)(uintptr_t)rec >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - PACK_BITS));
+        if (slot->tag == tag && slot->dict == rec) {
+            ++PACK_HITS;
+            return slot;
+        }
+        ++PACK_MISSES;
+        if (pack(rec, slot) != 0) {
+            slot->tag = 0;
+            return NULL;
+        }
+        slot->tag = tag;
+        return slot;
+    }
+#endif
+    return pack(rec, tmp) == 0 ? tmp : NULL;
 }
 
 /* ---- the candidates ------------------------------------------------------------------------------------- */
 typedef struct {
     PyObject *rec;   /* borrowed from the cands list */
-    PyObject *id;    /* borrowed from rec */
-    int64_t t;
+    prec_t p;        /* its packed fields (a copy: the table slot may be taken by a later record) */
     int64_t nd;
-    int64_t comps[NCOMP];
 } cand_t;
 
 /* the last version list checked per version kind, and its outcome: records share version lists
@@ -236,18 +315,22 @@ typedef struct {
     int ok[3];
 } vmemo_t;
 
-/* compatible(fp, rec): 1 yes, 0 no, -1 hand over */
-static int compatible(const fpinfo_t *fp, PyObject *rec, vmemo_t *memo) {
-    PyObject *o;
+/* compatible(fp, rec) of a packed record: 1 yes, 0 no, -1 hand over */
+static int compatible(const fpinfo_t *fp, const prec_t *pr, vmemo_t *memo) {
+    PyObject *o = pr->fam;
     version_t v;
     int eq;
-    if ((o = item(rec, K_fam)) == NULL || !PyUnicode_CheckExact(o)) return -1;
-    if (o != fp->fam && PyUnicode_Compare(o, fp->fam) != 0) {
-        if (PyErr_Occurred()) return -1;
-        return 0;
+    if (o != fp->fam) { /* interned names: equal ones are mostly the same object */
+        if (!PyUnicode_CheckExact(o)) return -1;
+        if (PyUnicode_Compare(o, fp->fam) != 0) {
+            if (PyErr_Occurred()) return -1;
+            return 0;
+        }
     }
-    if ((o = item(rec, K_bf)) == NULL) return -1;
-    if (o == Py_None || fp->bf == Py_None) {
+    o = pr->bf;
+    if (o == fp->bf) {
+        eq = 1;
+    } else if (o == Py_None || fp->bf == Py_None) {
         eq = o == fp->bf;
     } else {
         if (!PyUnicode_CheckExact(o)) return -1;
@@ -255,9 +338,9 @@ static int compatible(const fpinfo_t *fp, PyObject *rec, vmemo_t *memo) {
         if (PyErr_Occurred()) return -1;
     }
     if (!eq) return 0;
-#define VCHECK(key, mine, m)                                                              \
+#define VCHECK(field, mine, m)                                                            \
     if (!(mine)->none) {                                                                  \
-        if ((o = item(rec, key)) == NULL) return -1;                                      \
+        o = pr->field;                                                                    \
         if (o != memo->obj[m]) {                                                          \
             if (read_version(o, &v, 1) != 0) return -1;                                   \
             memo->obj[m] = o;                                                             \
@@ -265,9 +348,9 @@ static int compatible(const fpinfo_t *fp, PyObject *rec, vmemo_t *memo) {
         }                                                                                 \
         if (!memo->ok[m]) return 0;                                                       \
     }
-    VCHECK(K_ov, &fp->ov, 0)
-    VCHECK(K_bv, &fp->bv, 1)
-    VCHECK(K_av, &fp->av, 2)
+    VCHECK(ov, &fp->ov, 0)
+    VCHECK(bv, &fp->bv, 1)
+    VCHECK(av, &fp->av, 2)
 #undef VCHECK
     return 1;
 }
@@ -277,8 +360,8 @@ static int compatible(const fpinfo_t *fp, PyObject *rec, vmemo_t *memo) {
 static int cand_cmp(const cand_t *a, const cand_t *b) {
     int c;
     if (a->nd != b->nd) return a->nd < b->nd ? -1 : 1;
-    if (a->t != b->t) return a->t > b->t ? -1 : 1;
-    c = PyUnicode_Compare(a->id, b->id);
+    if (a->p.t != b->p.t) return a->p.t > b->p.t ? -1 : 1;
+    c = PyUnicode_Compare(a->p.id, b->p.id);
     if (c == -1 && PyErr_Occurred()) {
         PyErr_Clear();
         return 0;
@@ -288,16 +371,17 @@ static int cand_cmp(const cand_t *a, const cand_t *b) {
 
 /* pair_features(fp, rec, now, ip, n_c) of a candidate whose comps / t are read; 0 ok, -1 hand over */
 static int features(const fpinfo_t *fp, const cand_t *cd, int64_t now, int64_t ip, Py_ssize_t n_c, double *x) {
-    PyObject *rec = cd->rec, *o;
+    const prec_t *pr = &cd->p;
+    PyObject *o;
     version_t rov, rbv, rav;
     sketch_t rfs, rlg;
-    const int64_t *nw = fp->comps, *old = cd->comps;
+    const int64_t *nw = fp->comps, *old = pr->comps;
     int64_t rfn, rip, rn, gapms, fdi;
     double bstep, ostep, astep, flags, f2;
     int i, nboth = 0, anyeq = 0, alldiff = 1;
-    if ((o = item(rec, K_bv)) == NULL || read_version(o, &rbv, 1) != 0) return -1;
-    if ((o = item(rec, K_ov)) == NULL || read_version(o, &rov, 1) != 0) return -1;
-    if ((o = item(rec, K_av)) == NULL || read_version(o, &rav, 1) != 0) return -1;
+    if (read_version(pr->bv, &rbv, 1) != 0 || read_version(pr->ov, &rov, 1) != 0 ||
+        read_version(pr->av, &rav, 1) != 0)
+        return -1;
     bstep = version_step(&fp->bv, &rbv);
     ostep = version_step(&fp->ov, &rov);
     astep = version_step(&fp->av, &rav);
@@ -307,12 +391,7 @@ static int features(const fpinfo_t *fp, const cand_t *cd, int64_t now, int64_t i
     x[3] = (nw[POS_UA] != old[POS_UA] && bstep <= 0 && ostep <= 0 && nw[POS_OSV] == old[POS_OSV]) ? 1.0 : 0.0;
     x[4] = (double)cd->nd;
     for (i = 0; i < 5; ++i) x[5 + i] = cmp_comp(nw[ATTR_POS[i]], old[ATTR_POS[i]]);
-    if ((o = item(rec, K_r)) == NULL) return -1; /* read before (n_differences); still there */
-    {
-        int64_t rr;
-        if (as_i64(o, &rr) != 0) return -1;
-        x[10] = cmp_comp(fp->renderer, rr);
-    }
+    x[10] = cmp_comp(fp->renderer, pr->r);
     x[11] = cmp_comp(nw[ATTR_POS[5]], old[ATTR_POS[5]]);
     flags = cmp_comp(nw[FLAG_POS[0]], old[FLAG_POS[0]]);
     f2 = cmp_comp(nw[FLAG_POS[1]], old[FLAG_POS[1]]);
@@ -329,9 +408,9 @@ static int features(const fpinfo_t *fp, const cand_t *cd, int64_t now, int64_t i
     }
     x[13] = anyeq ? 1.0 : 0.0;
     x[14] = nboth == 0 ? -1.0 : (alldiff ? 1.0 : 0.0);
-    if ((o = item(rec, K_fs)) == NULL || read_sketch(o, &rfs) != 0) return -1;
+    if ((o = pr->fs) == NULL || read_sketch(o, &rfs) != 0) return -1;
     if (fp->fs.truthy && rfs.truthy) {
-        if ((o = item(rec, K_fn)) == NULL || as_i64(o, &rfn) != 0 || rfn >= VBOUND || rfn <= -VBOUND) return -1;
+        if ((o = pr->fn) == NULL || as_i64(o, &rfn) != 0 || rfn >= VBOUND || rfn <= -VBOUND) return -1;
         x[15] = sketch_jaccard(&fp->fs, &rfs);
         fdi = fp->font_count - rfn;
         if (fdi < 0) fdi = -fdi;
@@ -340,17 +419,17 @@ static int features(const fpinfo_t *fp, const cand_t *cd, int64_t now, int64_t i
         x[15] = -1.0;
         x[16] = -1.0;
     }
-    if ((o = item(rec, K_lg)) == NULL || read_sketch(o, &rlg) != 0) return -1;
+    if ((o = pr->lg) == NULL || read_sketch(o, &rlg) != 0) return -1;
     x[17] = (fp->lg.truthy && rlg.truthy) ? sketch_jaccard(&fp->lg, &rlg) : -1.0;
     /* now - t: both within int64 (checked by the caller's bound) */
-    gapms = now - cd->t;
+    gapms = now - pr->t;
     x[18] = log1p((double)(gapms > 0 ? gapms : 0) / MS_PER_HOUR);
-    if ((o = item(rec, K_ip)) == NULL || as_i64(o, &rip) != 0) return -1;
+    if ((o = pr->ip) == NULL || as_i64(o, &rip) != 0) return -1;
     x[19] = (!ip || !rip) ? -1.0 : (ip == rip ? 1.0 : 0.0);
     x[20] = (double)n_c;
     x[21] = fp->source_app;
     x[22] = fp->mobile;
-    if ((o = item(rec, K_n)) == NULL || as_i64(o, &rn) != 0) return -1;
+    if ((o = pr->n) == NULL || as_i64(o, &rn) != 0) return -1;
     x[23] = log1p((double)rn);
     return 0;
 }
@@ -369,6 +448,7 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
     cand_t *all = NULL, **pool = NULL, **top = NULL;
     int ids_now[3], n_ids = 0, ok = 0;
     vmemo_t vmemo = {{NULL, NULL, NULL}, {0, 0, 0}};
+    prec_t tmp;
     (void)mod;
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "select(fp, cands, now, ip, max_scored)");
@@ -390,14 +470,18 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
         top = (cand_t **)PyMem_Malloc(sizeof(cand_t *) * (size_t)n);
         if (all == NULL || pool == NULL || top == NULL) goto out;
     }
-    /* compatible_records */
+    /* compatible_records, over the packed records */
     for (i = 0; i < n; ++i) {
         PyObject *rec = PyList_GET_ITEM(cands, i);
+        const prec_t *pr;
         int c;
-        if (!PyDict_CheckExact(rec)) goto out;
-        c = compatible(&info, rec, &vmemo);
+        if (!PyDict_CheckExact(rec) || (pr = packed(rec, &tmp)) == NULL) goto out;
+        c = compatible(&info, pr, &vmemo);
         if (c < 0) goto out;
-        if (c) all[n_c++].rec = rec;
+        if (c) {
+            all[n_c].rec = rec;
+            all[n_c++].p = *pr;
+        }
     }
     for (i = 0; i < 3; ++i) {
         if (info.comps[ID_POS[i]]) ids_now[n_ids++] = ID_POS[i];
@@ -405,10 +489,8 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
     /* the resettable-id pool first (read every compatible record's components, as the reference does) */
     if (n_ids) {
         for (i = 0; i < n_c; ++i) {
-            PyObject *o = item(all[i].rec, K_c);
-            if (o == NULL || read_rec_comps(o, &info, all[i].comps) != 0) goto out;
             for (j = 0; j < n_ids; ++j) {
-                if (all[i].comps[ids_now[j]] == info.comps[ids_now[j]]) {
+                if (all[i].p.comps[ids_now[j]] == info.comps[ids_now[j]]) {
                     pool[n_pool++] = &all[i];
                     break;
                 }
@@ -421,19 +503,9 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
     /* keys (n_differences, -t, id) and the top max_scored in that order (insertion into a sorted prefix) */
     for (i = 0; i < n_pool; ++i) {
         cand_t *cd = pool[i];
-        PyObject *o;
-        int64_t rr, nd = 0;
-        if (!n_ids) {
-            o = item(cd->rec, K_c);
-            if (o == NULL || read_rec_comps(o, &info, cd->comps) != 0) goto out;
-        }
-        if ((o = item(cd->rec, K_r)) == NULL || as_i64(o, &rr) != 0) goto out;
-        nd = info.renderer != rr;
-        for (j = 0; j < NCOMP; ++j) nd += info.comps[j] != cd->comps[j];
-        cd->nd = nd;
-        if ((o = item(cd->rec, K_t)) == NULL || as_i64(o, &cd->t) != 0 || cd->t >= TBOUND || cd->t <= -TBOUND)
-            goto out;
-        if ((cd->id = item(cd->rec, K_id)) == NULL) goto out; /* compared (a str) only on a (nd, t) tie */
+        int64_t nd = info.renderer != cd->p.r;
+        for (j = 0; j < NCOMP; ++j) nd += info.comps[j] != cd->p.comps[j];
+        cd->nd = nd; /* the id is compared (a str) only on a (nd, t) tie */
         if (k < max_scored || cand_cmp(cd, top[k - 1]) < 0) {
             Py_ssize_t p = k < max_scored ? k : k - 1;
             if (k < max_scored) ++k;
@@ -460,7 +532,7 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
         if (slot == NULL) goto out;
         for (i = 0; i < size; ++i) slot[i] = -1;
         for (i = 0; i < n_pool; ++i) {
-            uint64_t hv = (uint64_t)pool[i]->t * 0x9E3779B97F4A7C15ull + (uint64_t)pool[i]->nd;
+            uint64_t hv = (uint64_t)pool[i]->p.t * 0x9E3779B97F4A7C15ull + (uint64_t)pool[i]->nd;
             hv ^= hv >> 29;
             for (h = (Py_ssize_t)(hv & (uint64_t)mask); slot[h] >= 0; h = (h + 1) & mask) {
                 if (cand_cmp(pool[slot[h]], pool[i]) == 0) {
@@ -555,9 +627,29 @@ bad:
 }
 
 /* walk(blocks, block_keys, devices, skip, now, ttl): MemoryLinkState.read's candidate walk */
+static inline void prefetch(const void *p) {
+#if defined(__GNUC__)
+    __builtin_prefetch(p);
+#else
+    (void)p;
+#endif
+}
+
+#if PACK_CACHE
+static inline const void *slot_of(PyObject *rec) { /* the table slot rec would take (for a prefetch) */
+    return PACKED + (size_t)((((uint64_t)(uintptr_t)rec >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - PACK_BITS));
+}
+#endif
+
+/* walk(blocks, block_keys, devices, skip, now, ttl): MemoryLinkState.read's candidate walk. Per block in three
+ * passes -- its ids, then their records (the id objects prefetched), then the records' times (the dicts and
+ * their table slots prefetched) -- so the memory reads of a block's records overlap instead of queueing one
+ * record after the other (a crowded block's records are mostly out of the caches by the next event). */
 static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *blocks, *keys, *devices, *skip, *out = NULL;
     PyObject *done[16];
+    PyObject **ids = NULL, **recs = NULL;
+    Py_ssize_t cap = 0;
     int64_t now, ttl;
     Py_ssize_t nk, i, j, ndone = 0;
     (void)mod;
@@ -579,6 +671,7 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
     if (out == NULL) return NULL;
     for (i = 0; i < nk; ++i) {
         PyObject *key = PySequence_Fast_ITEMS(keys)[i], *blk, *it, *did;
+        Py_ssize_t m = 0, size, q;
         if (!PyUnicode_CheckExact(key)) goto bail;
         blk = PyDict_GetItemWithError(blocks, key);
         if (blk == NULL) {
@@ -586,62 +679,94 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
             continue;
         }
         if (!(PyDict_CheckExact(blk) || Py_TYPE(blk) == OrderedDictType)) goto bail;
-        if (PyDict_GET_SIZE(blk) == 0) continue;
-        it = PyObject_CallMethodNoArgs(blk, S_reversed);
-        if (it == NULL) goto bail;
-        while ((did = PyIter_Next(it)) != NULL) {
-            PyObject *rec, *t;
-            int64_t tv;
-            int dup = 0;
-            if (!PyUnicode_CheckExact(did)) {
-                Py_DECREF(did);
-                Py_DECREF(it);
-                goto bail;
-            }
-            /* "did in seen": seen holds every id of the blocks walked before (but skip) */
-            for (j = 0; j < ndone && !dup; ++j) {
-                int c = PyDict_Contains(done[j], did);
-                if (c < 0) {
-                    Py_DECREF(did);
-                    Py_DECREF(it);
-                    goto bail;
-                }
-                dup = c;
-            }
-            if (dup || (skip != Py_None && (did == skip || PyUnicode_Compare(did, skip) == 0))) {
-                Py_DECREF(did);
-                continue;
-            }
-            rec = PyDict_GetItemWithError(devices, did);
-            Py_DECREF(did);
-            if (rec == NULL) {
-                if (PyErr_Occurred()) {
-                    Py_DECREF(it);
-                    goto bail;
-                }
-                continue;
-            }
-            if (!PyDict_CheckExact(rec) || (t = item(rec, K_t)) == NULL || as_i64(t, &tv) != 0 || tv >= TBOUND ||
-                tv <= -TBOUND) {
-                Py_DECREF(it);
-                goto bail;
-            }
-            if (now - tv <= ttl && PyList_Append(out, rec) != 0) {
-                Py_DECREF(it);
+        if ((size = PyDict_GET_SIZE(blk)) == 0) continue;
+        if (size > cap) {
+            PyMem_Free(ids);
+            PyMem_Free(recs);
+            cap = size;
+            ids = (PyObject **)PyMem_Malloc(sizeof(PyObject *) * (size_t)cap);
+            recs = (PyObject **)PyMem_Malloc(sizeof(PyObject *) * (size_t)cap);
+            if (ids == NULL || recs == NULL) {
+                PyErr_NoMemory();
                 goto bail;
             }
         }
+        /* pass 1: the block's ids, most recently seen first (new references, released below) */
+        it = PyObject_CallMethodNoArgs(blk, S_reversed);
+        if (it == NULL) goto bail;
+        while (m < size && (did = PyIter_Next(it)) != NULL) {
+            prefetch(did); /* its hash, read by the lookups below */
+            ids[m++] = did;
+        }
         Py_DECREF(it);
-        if (PyErr_Occurred()) goto bail;
+        if (PyErr_Occurred() || PyDict_GET_SIZE(blk) != m) goto bail_ids;
+        /* pass 2: the live candidates' records (borrowed from devices), the same tests in the same order */
+        for (q = 0; q < m; ++q) {
+            PyObject *rec;
+            int dup = 0;
+            did = ids[q];
+            recs[q] = NULL;
+            if (!PyUnicode_CheckExact(did)) goto bail_ids;
+            /* "did in seen": seen holds every id of the blocks walked before (but skip) */
+            for (j = 0; j < ndone && !dup; ++j) {
+                int c = PyDict_Contains(done[j], did);
+                if (c < 0) goto bail_ids;
+                dup = c;
+            }
+            if (dup || (skip != Py_None && (did == skip || PyUnicode_Compare(did, skip) == 0))) continue;
+            rec = PyDict_GetItemWithError(devices, did);
+            if (rec == NULL) {
+                if (PyErr_Occurred()) goto bail_ids;
+                continue;
+            }
+            if (!PyDict_CheckExact(rec)) goto bail_ids;
+            prefetch(rec); /* its version tag */
+#if PACK_CACHE
+            if (PACKED != NULL) prefetch(slot_of(rec));
+#endif
+            recs[q] = rec;
+        }
+        /* pass 3: their times (packed, or read) and the live ones */
+        for (q = 0; q < m; ++q) {
+            PyObject *rec = recs[q], *t;
+            const prec_t *pr;
+            prec_t tmp;
+            int64_t tv;
+            if (rec == NULL) continue;
+            if (PACK_CACHE && (pr = packed(rec, &tmp)) != NULL) { /* packed now for the filter that follows */
+                tv = pr->t;
+            } else if ((t = item(rec, K_t)) == NULL || as_i64(t, &tv) != 0 || tv >= TBOUND || tv <= -TBOUND) {
+                goto bail_ids;
+            }
+            if (now - tv <= ttl && PyList_Append(out, rec) != 0) goto bail_ids;
+        }
+        for (q = 0; q < m; ++q) Py_DECREF(ids[q]);
         done[ndone++] = blk;
+        continue;
+    bail_ids:
+        for (q = 0; q < m; ++q) Py_DECREF(ids[q]);
+        goto bail;
     }
+    PyMem_Free(ids);
+    PyMem_Free(recs);
     return out;
 bail:
+    PyMem_Free(ids);
+    PyMem_Free(recs);
     Py_XDECREF(out);
     return hand_over();
 }
 
+/* pack_stats() -> (table in use, hits, misses): the packed-record table's counters (tests, benchmarks) */
+static PyObject *linking_pack_stats(PyObject *mod, PyObject *unused) {
+    (void)mod;
+    (void)unused;
+    return Py_BuildValue("(iKK)", PACK_CACHE, PACK_HITS, PACK_MISSES);
+}
+
 static PyMethodDef methods[] = {
+    {"pack_stats", linking_pack_stats, METH_NOARGS,
+     "pack_stats() -> (packed-record table in use, hits, misses)."},
     {"select", (PyCFunction)(void (*)(void))linking_select, METH_FASTCALL,
      "select(fp, cands, now, ip, max_scored) -> (n_compatible, records, float64 rows) or None."},
     {"pick", (PyCFunction)(void (*)(void))linking_pick, METH_FASTCALL,

@@ -179,6 +179,62 @@ def test_best_candidate_equals_reference(case):
         assert struct.pack("<d", got[0]) == struct.pack("<d", want[0]) and got[1] is want[1]
 
 
+_MUTATE = st.sampled_from(["t", "n", "ip", "r", "c", "fs", "ov", "replace", "same"])
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(), st.lists(st.tuples(st.integers(0, 23), _MUTATE, st.integers(0, 10**6)), min_size=1, max_size=12))
+def test_packed_records_are_never_stale(case, edits):
+    """The kernel packs each record once per state (fraudscore/_core/linking.c, keyed by the dict's address and
+    version tag): the same records selected again after item assignments, replacements and copies give what the
+    reference gives on the records as they are now."""
+    fp, recs, now, ip, max_scored = case
+    before = core.pack_stats()
+    for k, (i, what, v) in enumerate(edits):
+        _check_select(fp, recs, now, ip, max_scored)
+        if not recs:
+            return
+        i %= len(recs)
+        rec = recs[i]
+        if what in ("t", "n", "ip"):
+            rec[what] = rec[what] + v % 1000 + 1
+        elif what == "r":
+            rec["r"] = fp.renderer if v % 2 else v
+        elif what == "c":
+            rec["c"] = [*rec["c"][:-1], v]
+        elif what == "fs":
+            rec["fs"], rec["lg"] = [v % 41, 3], [v % 7]
+        elif what == "ov":
+            rec["ov"] = [v % 31]
+        elif what == "replace":  # a new dict in its place (a write); the old one freed
+            recs[i] = {**rec, "t": rec["t"] + 1}
+        else:
+            rec["t"] = rec["t"]  # the same object again: no change
+    _check_select(fp, recs, now, ip, max_scored)
+    mid = core.pack_stats()
+    _check_select(fp, recs, now, ip, max_scored)  # unchanged records: read from the table
+    on, hits, misses = core.pack_stats()
+    if on and recs:
+        assert mid[2] > before[2]  # the records were packed ...
+        assert hits > mid[1]  # ... and read again from the table (one slot per address: a clash is rare)
+
+
+def _check_select(fp, recs, now, ip, max_scored):
+    try:
+        want = reference_select(fp, recs, now, ip, max_scored)
+    except TypeError:
+        assert core.select(fp, recs, now, ip, max_scored) is None
+        return
+    got = core.select(fp, recs, now, ip, max_scored)
+    if got is None:
+        assert _full_tie(fp, recs)
+        return
+    n_c, near, raw = got
+    assert n_c == want[0] and [id(r) for r in near] == [id(r) for r in want[1]]
+    x = memoryview(raw).cast("d")
+    assert bits(x[i * K:(i + 1) * K].tolist() for i in range(len(near))) == bits(want[2])
+
+
 @settings(deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([0.1, 0.5, 0.5, 0.9, 0.0]), st.sampled_from([1, 2, 3]),
                           st.sampled_from(["a", "b", "c"])), min_size=1, max_size=10))
