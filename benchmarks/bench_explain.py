@@ -97,7 +97,10 @@ def measure_rows(name: str, bundle: Any, X: np.ndarray, repeat: int, n_single: i
     maxdiff = float(np.max(np.abs(ref - got))) if ref.size else 0.0
     margin = booster.predict(batch, raw_score=True)
     sum_err = float(np.max(np.abs(got.sum(axis=1) - margin)))
-    codes_diff = sum(a != b for a, b in zip(explain_batch(lgbm, batch[:2000]), explain_batch(comp, batch[:2000])))
+    def key(lists: list) -> list:  # the reasons without their contribution floats (equal to rounding)
+        return [[(r.code, r.message, r.feature) for r in rs] for rs in lists]
+    codes_diff = sum(a != b for a, b in zip(key(explain_batch(lgbm, batch[:2000])),
+                                             key(explain_batch(comp, batch[:2000]))))
 
     reps_single: list[dict[str, float]] = []
     reps_batch: list[dict[str, float]] = []

@@ -72,6 +72,7 @@ typedef struct {
     double *leaf_count;
     double *tree_ev;
     Py_ssize_t path_len;
+    struct fs_fast_s *fast; /* FastTreeSHAP v2 tables (NULL: classic algorithm only) */
 } ForestObject;
 
 static PyObject *ConfigErrorType = NULL; /* set by set_error_class(); ValueError otherwise */
@@ -360,6 +361,7 @@ static void Forest_dealloc(ForestObject *self) {
     PyMem_Free(self->node_count);
     PyMem_Free(self->leaf_count);
     PyMem_Free(self->tree_ev);
+    fs_fast_free(self->fast);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -414,16 +416,19 @@ bad:
 }
 
 /* ---- TreeSHAP ----------------------------------------------------------------------------------- */
-/* set_shap(node_count: float64 (n_nodes,), leaf_count: float64 (n_leaves,), leaf_start: int32 (n_trees + 1,)):
- * the cover of every node and leaf (LightGBM's internal_count / leaf_count) and where each tree's leaves start;
- * enables contrib(). Covers must be finite and positive (LightGBM never writes an empty node). */
+/* set_shap(node_count: float64 (n_nodes,), leaf_count: float64 (n_leaves,), leaf_start: int32 (n_trees + 1,),
+ *          budget=0): the cover of every node and leaf (LightGBM's internal_count / leaf_count) and where each
+ * tree's leaves start; enables contrib(). Covers must be finite and positive (LightGBM never writes an empty
+ * node). `budget`: FastTreeSHAP v2 table entries (8 bytes each) to spend, trees in model order (0: none). */
 static PyObject *Forest_set_shap(ForestObject *self, PyObject *args) {
     PyObject *nco, *lco, *lso;
     double *nc = NULL, *lc = NULL, *ev = NULL;
     int32_t *ls = NULL;
     Py_ssize_t n_nc, n_lc, n_ls, i, t;
     int maxd = 0;
-    if (!PyArg_ParseTuple(args, "OOO", &nco, &lco, &lso)) return NULL;
+    long long budget = 0;
+    fs_fast *ff = NULL;
+    if (!PyArg_ParseTuple(args, "OOO|L", &nco, &lco, &lso, &budget)) return NULL;
     if (self->nodes == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Forest is not initialised");
         return NULL;
@@ -463,6 +468,13 @@ static PyObject *Forest_set_shap(ForestObject *self, PyObject *args) {
     self->tree_ev = ev;
     self->path_len = (Py_ssize_t)(maxd + 1) * (maxd + 2) / 2 + 1;
     PyMem_Free(ls);
+    fs_fast_free(self->fast);
+    self->fast = NULL;
+    if (budget > 0) {
+        ff = fs_fast_prepare(self, (int64_t)budget);
+        if (ff == NULL) return NULL; /* the classic algorithm stays usable */
+        self->fast = ff;
+    }
     Py_RETURN_NONE;
 bad:
     PyErr_SetString(PyExc_ValueError, "TreeSHAP tables are inconsistent (a cover or leaf range is invalid)");
@@ -479,42 +491,54 @@ typedef struct {
     const double *X;
     double *out;
     Py_ssize_t lo, hi;
+    int classic;
     int failed;
 } fs_cjob;
 
+#ifndef FS_SHAP_BLOCK
+#define FS_SHAP_BLOCK 16
+#endif
 static void *fs_run_cjob(void *arg) {
     fs_cjob *job = (fs_cjob *)arg;
     const ForestObject *f = job->f;
     int k = f->num_features;
-    double *x = (double *)malloc(sizeof(double) * (size_t)k);
+    double *x = (double *)malloc(sizeof(double) * (size_t)k * FS_SHAP_BLOCK);
     fs_path *path = (fs_path *)malloc(sizeof(fs_path) * (size_t)f->path_len);
-    Py_ssize_t i;
-    if (x == NULL || path == NULL) {
+    const fs_fast *ff = job->classic ? NULL : f->fast;
+    size_t st = ff != NULL ? (size_t)ff->max_depth + 2 : 1;
+    int32_t *st_node = (int32_t *)malloc(sizeof(int32_t) * st);
+    uint32_t *st_mask = (uint32_t *)malloc(sizeof(uint32_t) * st);
+    Py_ssize_t i0;
+    if (x == NULL || path == NULL || st_node == NULL || st_mask == NULL) {
         job->failed = 1;
     } else {
-        for (i = job->lo; i < job->hi; ++i) {
-            fs_clean(job->X + i * k, x, k);
-            fs_contrib_row(f, x, job->out + i * (k + 1), path);
+        for (i0 = job->lo; i0 < job->hi; i0 += FS_SHAP_BLOCK) {
+            int b, nb = (int)((job->hi - i0) < FS_SHAP_BLOCK ? (job->hi - i0) : FS_SHAP_BLOCK);
+            for (b = 0; b < nb; ++b) fs_clean(job->X + (i0 + b) * k, x + (Py_ssize_t)b * k, k);
+            fs_contrib_block(f, ff, x, job->out + i0 * (k + 1), nb, path, st_node, st_mask);
         }
     }
     free(x);
     free(path);
+    free(st_node);
+    free(st_mask);
     return NULL;
 }
 
-/* contrib(X, out, threads=1): X a C-contiguous float64 (n, k) buffer, out a writable float64 (n, k + 1) one:
- * TreeSHAP contributions per row (LightGBM's pred_contrib layout), GIL released, rows split over threads. */
+/* contrib(X, out, threads=1, classic=False): X a C-contiguous float64 (n, k) buffer, out a writable float64
+ * (n, k + 1) one: TreeSHAP contributions per row (LightGBM's pred_contrib layout), GIL released, rows split over
+ * threads; the FastTreeSHAP v2 tables where set_shap built them unless `classic`. */
 static PyObject *Forest_contrib(ForestObject *self, PyObject *args, PyObject *kwargs) {
-    static char *kwlist[] = {"X", "out", "threads", NULL};
+    static char *kwlist[] = {"X", "out", "threads", "classic", NULL};
     PyObject *Xo, *outo;
-    int threads = 1, k = self->num_features;
+    int threads = 1, classic = 0, k = self->num_features;
     Py_buffer xb, ob;
     Py_ssize_t n, t, chunk;
     fs_cjob jobs[FS_MAX_THREADS];
     pthread_t tids[FS_MAX_THREADS];
     int started[FS_MAX_THREADS];
     int failed = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|i", kwlist, &Xo, &outo, &threads)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|ip", kwlist, &Xo, &outo, &threads, &classic)) return NULL;
     if (self->tree_ev == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "contrib needs set_shap() first");
         return NULL;
@@ -547,6 +571,7 @@ static PyObject *Forest_contrib(ForestObject *self, PyObject *args, PyObject *kw
         jobs[t].out = (double *)ob.buf;
         jobs[t].lo = t * chunk < n ? t * chunk : n;
         jobs[t].hi = (t + 1) * chunk < n ? (t + 1) * chunk : n;
+        jobs[t].classic = classic;
         jobs[t].failed = 0;
         started[t] = 0;
     }
@@ -574,6 +599,13 @@ static PyObject *Forest_get_n_trees(ForestObject *self, void *closure) { return 
 static PyObject *Forest_get_num_features(ForestObject *self, void *closure) { return PyLong_FromLong(self->num_features); }
 static PyObject *Forest_get_n_nodes(ForestObject *self, void *closure) { return PyLong_FromSsize_t(self->n_nodes); }
 static PyObject *Forest_get_has_shap(ForestObject *self, void *closure) { return PyBool_FromLong(self->tree_ev != NULL); }
+static PyObject *Forest_get_fast_shap(ForestObject *self, void *closure) {
+    /* (trees using the FastTreeSHAP v2 tables, table bytes) */
+    Py_ssize_t t, n = 0;
+    if (self->fast == NULL) return Py_BuildValue("(nL)", (Py_ssize_t)0, 0LL);
+    for (t = 0; t < self->n_trees; ++t) n += self->fast->tree_fast[t];
+    return Py_BuildValue("(nL)", n, (long long)(self->fast->n_tab * 8 + self->fast->n_par * 12));
+}
 
 static PyMethodDef Forest_methods[] = {
     {"predict_one", (PyCFunction)Forest_predict_one, METH_O, "Probability for one row (float64 buffer or sequence)."},
@@ -591,6 +623,7 @@ static PyGetSetDef Forest_getset[] = {
     {"num_features", (getter)Forest_get_num_features, NULL, "values per row", NULL},
     {"n_nodes", (getter)Forest_get_n_nodes, NULL, "number of internal nodes", NULL},
     {"has_shap", (getter)Forest_get_has_shap, NULL, "whether set_shap() was called", NULL},
+    {"fast_shap", (getter)Forest_get_fast_shap, NULL, "(trees with FastTreeSHAP v2 tables, their bytes)", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject ForestType = {

@@ -52,7 +52,8 @@ import numpy as np
 from ..errors import ConfigError, FraudscoreError
 
 __all__ = ["CompiledForest", "ForestTables", "CompileError", "forest_tables", "build_extension", "cache_dir",
-           "compiled_available", "probe_rows", "ENGINE", "TABLES_VERSION", "DISABLE_ENV", "NODE_DTYPE"]
+           "compiled_available", "probe_rows", "ENGINE", "TABLES_VERSION", "DISABLE_ENV", "NODE_DTYPE",
+           "SHAP_TABLES_MB", "SHAP_TABLES_ENV", "SHAP_TOLERANCE"]
 
 ENGINE = "fraudscore-forest"
 """Name of the engine recorded in a bundle manifest."""
@@ -68,6 +69,12 @@ NODE_DTYPE = np.dtype({"names": ["threshold", "cat_start", "cat_n", "left", "rig
                        "formats": ["<f8", "<i4", "<i4", "<i4", "<i4", "<i4", "<u4"],
                        "offsets": [0, 0, 4, 8, 12, 16, 20], "itemsize": 24})
 """Layout of one internal node (``fs_node`` in ``_forest.c``); ``cat_start``/``cat_n`` overlay ``threshold``."""
+SHAP_TABLES_MB = 256.0
+"""Default memory (MiB) for FastTreeSHAP v2 tables per model; trees beyond it use the classic algorithm."""
+SHAP_TABLES_ENV = "FRAUDSCORE_SHAP_TABLES_MB"
+"""Environment variable overriding :data:`SHAP_TABLES_MB` (``0``: classic TreeSHAP, bit-identical to LightGBM)."""
+SHAP_TOLERANCE = 1e-12
+"""Largest difference from LightGBM's contributions the load-time check accepts, relative to the row's scale."""
 _lock = threading.Lock()
 _modules: dict[str, Any] = {}
 
@@ -430,6 +437,24 @@ def probe_rows(tables: ForestTables, n: int = 256, seed: int = 0) -> np.ndarray:
     return X
 
 
+def _env_mb() -> float:
+    raw = os.environ.get(SHAP_TABLES_ENV)
+    if raw is None or raw == "":
+        return SHAP_TABLES_MB
+    try:
+        mb = float(raw)
+    except ValueError:
+        raise ConfigError(f"The {SHAP_TABLES_ENV} environment variable must be a number of megabytes. "
+                          f"Got {raw!r} instead.") from None
+    if not mb >= 0:
+        raise ConfigError(f"The {SHAP_TABLES_ENV} environment variable must be >= 0. Got {raw!r} instead.")
+    return mb
+
+
+def _rebuild(tables: ForestTables, shap_tables_mb: float | None) -> CompiledForest:
+    return CompiledForest(tables, shap_tables_mb=shap_tables_mb)
+
+
 class CompiledForest:
     """Exact predictions of a binary LightGBM model by the compiled engine.
 
@@ -455,7 +480,8 @@ class CompiledForest:
 
     mode = "compiled"
 
-    def __init__(self, tables: ForestTables, *, cache: str | Path | None = None) -> None:
+    def __init__(self, tables: ForestTables, *, cache: str | Path | None = None,
+                 shap_tables_mb: float | None = None) -> None:
         mod = _load_module(build_extension(cache=cache))
         self.tables = tables
         self.num_features = tables.num_features
@@ -465,19 +491,34 @@ class CompiledForest:
         self.predict_raw_one = self._forest.predict_raw_one
         self.threads = max(1, os.cpu_count() or 1)
         if tables.has_covers:
-            self._forest.set_shap(tables.node_count, tables.leaf_count, tables.leaf_start)
+            mb = shap_tables_mb if shap_tables_mb is not None else _env_mb()
+            self._forest.set_shap(tables.node_count, tables.leaf_count, tables.leaf_start,
+                                  int(mb * 2**20) // 8)
+        self._shap_tables_mb = shap_tables_mb
 
     @property
     def explains(self) -> bool:
         """Whether :meth:`contributions` is available (the model text held the node covers)."""
         return bool(self._forest.has_shap)
 
-    def contributions(self, X: Any, *, threads: int | None = None) -> np.ndarray:
+    @property
+    def fast_shap(self) -> tuple[int, int]:
+        """``(trees explained with FastTreeSHAP v2 tables, bytes of those tables)``; ``(0, 0)``: classic only."""
+        n, size = self._forest.fast_shap
+        return int(n), int(size)
+
+    def contributions(self, X: Any, *, threads: int | None = None, classic: bool = False) -> np.ndarray:
         """Exact TreeSHAP contributions, equal to ``Booster.predict(X, pred_contrib=True)``.
 
         Shape ``(n, k + 1)``: one column per feature, then the bias, in raw-margin
         (log-odds) units. The GIL is released; rows are split over ``threads``
         threads (default: one per core).
+
+        Trees with FastTreeSHAP v2 tables (:attr:`fast_shap`; built at load within
+        ``shap_tables_mb``) are explained from them: the same values to rounding
+        (within ``1e-12`` of LightGBM's on the tested models). ``classic=True``, or
+        ``shap_tables_mb=0``, uses the classic algorithm for every tree, which
+        equals LightGBM's bit for bit.
 
         Raises
         ------
@@ -495,19 +536,25 @@ class CompiledForest:
                               f"Got shape {X.shape} instead.")
         out = np.empty((X.shape[0], self.num_features + 1), dtype=np.float64)
         if X.shape[0]:
-            self._forest.contrib(X, out, int(threads or self.threads))
+            self._forest.contrib(X, out, int(threads or self.threads), bool(classic))
         return out
 
     def verify_contributions(self, booster: Any, X: np.ndarray | None = None, n: int = 16) -> int:
         """Count rows of ``X`` (default: ``n`` :func:`probe_rows`) where :meth:`contributions` differs from
-        ``booster.predict(X, pred_contrib=True)`` in any column, bit for bit (0 means identical)."""
+        ``booster.predict(X, pred_contrib=True)``: the classic algorithm in any bit, the tables by more than
+        :data:`SHAP_TOLERANCE` times the row's scale (1 + the sum of absolute contributions). 0: all agree."""
         X = probe_rows(self.tables, n=n, seed=1) if X is None else np.asarray(X, dtype=np.float64)
         ref = np.asarray(booster.predict(X, pred_contrib=True, num_threads=1), dtype=np.float64)
-        got = self.contributions(X, threads=1)
-        return int(np.any(ref.view(np.int64) != got.view(np.int64), axis=1).sum())
+        bad = np.any(ref.view(np.int64) != self.contributions(X, threads=1, classic=True).view(np.int64), axis=1)
+        if self.fast_shap[0]:
+            got = self.contributions(X, threads=1)
+            scale = 1.0 + np.sum(np.abs(ref), axis=1)
+            bad |= ~np.all(np.abs(got - ref) <= SHAP_TOLERANCE * scale[:, None], axis=1)
+        return int(bad.sum())
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (CompiledForest, (self.tables,))  # rebuilt from the tables (copies, pickles, worker processes)
+        # rebuilt from the tables (copies, pickles, worker processes)
+        return (_rebuild, (self.tables, self._shap_tables_mb))
 
     @classmethod
     def from_booster(cls, booster: Any, **kwargs: Any) -> CompiledForest:

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from fraudscore.errors import ConfigError
 from fraudscore.model import Model, explain_batch, explain_reasons
-from fraudscore.model.compiled import DISABLE_ENV, CompiledForest, ForestTables, forest_tables
+from fraudscore.model.compiled import (DISABLE_ENV, SHAP_TABLES_ENV, CompiledForest, ForestTables, forest_tables,
+                                       probe_rows)
 
 pytestmark = pytest.mark.skipif(os.environ.get(DISABLE_ENV) == "1", reason=f"{DISABLE_ENV}=1")
 
@@ -25,6 +26,23 @@ SPECIAL = [0.0, -0.0, 1e-35, -1e-35, 5e-324, 1e-300, 1.0, -1.0, 2.5, 31.0, 32.0,
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     return np.array_equal(np.asarray(a, np.float64).view(np.int64), np.asarray(b, np.float64).view(np.int64))
+
+
+def _close(got: np.ndarray, ref: np.ndarray) -> bool:
+    """Within 1e-12 of the row's scale (1 + sum of |contributions|); infinities and NaN never appear."""
+    scale = 1.0 + np.sum(np.abs(ref), axis=1, keepdims=True)
+    return bool(np.all(np.isfinite(got)) and np.all(np.abs(got - ref) <= 1e-12 * scale))
+
+
+def _reasons(lists: list) -> list:
+    """Reason lists without the contribution floats (those differ from LightGBM's by rounding)."""
+    return [[(r.code, r.message, r.feature, r.adverse_action_ok) for r in rs] for rs in lists]
+
+
+def _check(f: CompiledForest, b: lgb.Booster, X: np.ndarray) -> None:
+    ref = b.predict(X, pred_contrib=True)
+    assert _same_bits(f.contributions(X, classic=True), ref)
+    assert _close(f.contributions(X), ref)
 
 
 def _train(params: dict, X: np.ndarray, y: np.ndarray, rounds: int = 25, **ds: object) -> lgb.Booster:
@@ -65,22 +83,51 @@ def forests(boosters) -> dict[str, CompiledForest]:
     return {name: CompiledForest.from_booster(b) for name, b in boosters.items()}
 
 
-def test_every_model_kind_equals_pred_contrib_bit_for_bit(boosters, forests):
+def test_every_model_kind_equals_pred_contrib(boosters, forests):
     X, _ = _data(seed=1, n=600)
     for name, b in boosters.items():
         f = forests[name]
         k = X.shape[1] if name != "deep" else 2
-        Xn = X[:, :k]
+        Xn = np.vstack([X[:, :k], probe_rows(f.tables, n=200)])
         assert f.explains, name
+        assert f.fast_shap[0] == sum(1 for r in f.tables.roots if r >= 0), name  # every tree has its tables
         assert f.verify_contributions(b) == 0, name
         ref = b.predict(Xn, pred_contrib=True)
-        got = f.contributions(Xn)
-        assert got.shape == (Xn.shape[0], k + 1)
-        assert _same_bits(got, ref), (name, float(np.nanmax(np.abs(got - ref))))
-        assert _same_bits(f.contributions(Xn, threads=3), ref), name   # rows split over threads
-        assert _same_bits(f.contributions(Xn[7]), ref[7:8]), name       # one row
+        classic, fast = f.contributions(Xn, classic=True), f.contributions(Xn)
+        assert classic.shape == fast.shape == (Xn.shape[0], k + 1)
+        assert _same_bits(classic, ref), (name, float(np.nanmax(np.abs(classic - ref))))
+        assert _close(fast, ref), (name, float(np.nanmax(np.abs(fast - ref))))
+        assert _same_bits(fast[:, -1], ref[:, -1])                      # the bias is LightGBM's, bit for bit
+        assert _same_bits(f.contributions(Xn, threads=3), fast), name   # rows split over threads: same bits
+        assert _same_bits(f.contributions(Xn[7]), fast[7:8]), name      # one row: the same as in a block
+        assert _same_bits(f.contributions(Xn[7], classic=True), ref[7:8]), name
         # additivity, as LightGBM's: the row sums to the raw margin up to rounding
-        assert np.allclose(got.sum(axis=1), b.predict(Xn, raw_score=True), rtol=0, atol=1e-9), name
+        assert np.allclose(fast.sum(axis=1), b.predict(Xn, raw_score=True), rtol=0, atol=1e-9), name
+
+
+def test_memory_budget_leaves_trees_to_the_classic_algorithm(boosters, monkeypatch):
+    b = boosters["deep"]
+    t = forest_tables(b.model_to_string())
+    full = CompiledForest(t)
+    trees, size = full.fast_shap
+    assert trees == t.n_trees and size > 0
+    half = CompiledForest(t, shap_tables_mb=size / 2 / 2**20)
+    assert 0 < half.fast_shap[0] < trees
+    none = CompiledForest(t, shap_tables_mb=0)
+    assert none.fast_shap == (0, 0)
+    monkeypatch.setenv(SHAP_TABLES_ENV, "0")
+    assert CompiledForest(t).fast_shap == (0, 0)
+    monkeypatch.setenv(SHAP_TABLES_ENV, "lots")
+    with pytest.raises(ConfigError, match=SHAP_TABLES_ENV):
+        CompiledForest(t)
+    monkeypatch.delenv(SHAP_TABLES_ENV)
+    X, _ = _data(seed=3, n=300)
+    X = X[:, :2]
+    ref = b.predict(X, pred_contrib=True)
+    assert _same_bits(none.contributions(X), ref)
+    assert _close(half.contributions(X), ref) and _same_bits(half.contributions(X, classic=True), ref)
+    import pickle
+    assert pickle.loads(pickle.dumps(half)).fast_shap == half.fast_shap
 
 
 def test_models_exercise_what_they_claim(boosters):
@@ -108,7 +155,7 @@ def test_property_contributions_equal_pred_contrib(boosters, forests, kind, rows
     if thr.size:  # one value right at (or one ulp off) a threshold of that feature
         v = thr[len(rows) % thr.size]
         X[0, j] = v if nudge == 0 else np.nextafter(v, np.inf * nudge)
-    assert _same_bits(f.contributions(X), b.predict(X, pred_contrib=True))
+    _check(f, b, X)
 
 
 @settings(max_examples=15)
@@ -124,8 +171,8 @@ def test_property_random_forests(seed, leaves, categorical):
                 "min_data_per_group": 3, "cat_smooth": 1}, X, y, rounds=8,
                **({"categorical_feature": [3]} if categorical else {}))
     f = CompiledForest.from_booster(b)
-    Xt = np.vstack([X[:50], rng.normal(size=(20, k)) * 3])
-    assert _same_bits(f.contributions(Xt), b.predict(Xt, pred_contrib=True))
+    Xt = np.vstack([X[:50], rng.normal(size=(20, k)) * 3, probe_rows(f.tables, n=30, seed=seed)])
+    _check(f, b, Xt)
 
 
 def test_without_covers_there_are_no_compiled_contributions(boosters):
@@ -164,10 +211,11 @@ def test_model_uses_compiled_contributions_and_keeps_reasons(data, model):
         m = Model(model.booster, model.feature_names, calibrator=model.calibrator, thresholds=model.thresholds,
                   compiled=True)
     assert m.explain_path == "compiled" and model.explain_path == "lightgbm"
-    assert _same_bits(m.contributions(X), model.booster.predict(X, pred_contrib=True))
-    assert _same_bits(m.contributions(X), model.contributions(X))
-    assert explain_batch(m, X) == explain_batch(model, X)
-    assert [explain_reasons(m, x) for x in X[:50]] == [explain_reasons(model, x) for x in X[:50]]
+    assert _close(m.contributions(X), model.booster.predict(X, pred_contrib=True))
+    assert _close(m.contributions(X), model.contributions(X))
+    assert _reasons(explain_batch(m, X)) == _reasons(explain_batch(model, X))
+    assert _reasons([explain_reasons(m, x) for x in X[:50]]) == _reasons([explain_reasons(model, x) for x in X[:50]])
+    assert explain_batch(m, X[:50]) == [explain_reasons(m, x) for x in X[:50]]  # one row = in a batch, exactly
 
 
 def test_bench_bundles_give_the_same_contributions_and_reasons(tmp_path):
@@ -183,5 +231,6 @@ def test_bench_bundles_give_the_same_contributions_and_reasons(tmp_path):
     if b.model.num_features != X.shape[1]:  # pragma: no cover - the bundle selects model columns
         X = X[:, : b.model.num_features]
     ref = b.model.booster.predict(X, pred_contrib=True)
-    assert _same_bits(m.contributions(X), ref)
-    assert explain_batch(m, X) == explain_batch(b.model, X)
+    assert _close(m.contributions(X), ref)
+    assert _same_bits(m._explainer.contributions(X, classic=True), ref)  # noqa: SLF001
+    assert _reasons(explain_batch(m, X)) == _reasons(explain_batch(b.model, X))
