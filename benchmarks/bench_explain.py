@@ -199,7 +199,7 @@ def main() -> None:
     ap.add_argument("--batch-events", type=int, default=10_000)
     args = ap.parse_args()
     repeat = args.repeat or (3 if args.quick else 5)
-    n_single, n_batch = (300, 2000) if args.quick else (1000, 5000)
+    n_single, n_batch = (200, 600) if args.quick else (400, 1500)
     threads = os.cpu_count() or 1
     ctx = BenchContext(Settings.for_mode(args.quick), cache_dir=args.cache_dir, log=print)
     results: list[dict[str, Any]] = []
@@ -212,7 +212,7 @@ def main() -> None:
             print(f"{name}: {bundle.model.booster.num_trees()} trees, rows ...", flush=True)
             results.extend(measure_rows(name, bundle, X, repeat, n_single, n_batch, threads))
         print(f"large: score_batch {args.batch_events:,} events ...", flush=True)
-        results.extend(measure_batch(ctx, "large", args.batch_events, max(3, repeat - 2), threads))
+        results.extend(measure_batch(ctx, "large", args.batch_events, 3, threads))
     finally:
         ctx.close()
     write_results("bench_explain_quick" if args.quick else "bench_explain", results,
