@@ -19,6 +19,12 @@ source, the compiler and the Python ABI (``$FRAUDSCORE_CACHE_DIR``, else
 there; one build serves every model. The node tables are data, rebuilt from
 ``model.txt`` on load; a bundle records their sha256 (see ``docs/model.md``).
 
+The same extension explains: :meth:`CompiledForest.contributions` is an exact
+TreeSHAP over the node tables and the node covers of ``model.txt``
+(``_forest_shap.h``): the classic algorithm as LightGBM writes it (equal to
+``pred_contrib`` bit for bit) and FastTreeSHAP v2 tables built at load within
+a memory budget (:data:`SHAP_TABLES_MB`; equal to rounding, several times faster).
+
 Examples
 --------
 >>> import lightgbm as lgb
