@@ -433,6 +433,10 @@ static PyObject *Forest_set_shap(ForestObject *self, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, "Forest is not initialised");
         return NULL;
     }
+    if (self->tree_ev != NULL) { /* once: a contrib() running without the GIL reads these tables */
+        PyErr_SetString(PyExc_RuntimeError, "set_shap() was already called on this Forest");
+        return NULL;
+    }
     if (fs_copy(nco, (void **)&nc, sizeof(double), &n_nc, "node_count") ||
         fs_copy(lco, (void **)&lc, sizeof(double), &n_lc, "leaf_count") ||
         fs_copy(lso, (void **)&ls, sizeof(int32_t), &n_ls, "leaf_start"))

@@ -189,7 +189,9 @@ def test_without_covers_there_are_no_compiled_contributions(boosters):
 
 def test_inconsistent_covers_are_refused(boosters, forests):
     t = forests["nan"].tables
-    f = forests["nan"]._forest
+    f = CompiledForest(forest_tables("\n".join(line for line in boosters["nan"].model_to_string().splitlines()
+                                                if not line.startswith("leaf_count="))))._forest
+    assert not f.has_shap
     with pytest.raises(ValueError, match="inconsistent"):
         f.set_shap(t.node_count[:-1], t.leaf_count, t.leaf_start)
     with pytest.raises(ValueError, match="inconsistent"):
@@ -198,7 +200,11 @@ def test_inconsistent_covers_are_refused(boosters, forests):
     bad_start[1] = bad_start[2]
     with pytest.raises(ValueError, match="inconsistent"):
         f.set_shap(t.node_count, t.leaf_count, bad_start)
-    assert forests["nan"].explains   # a refused call leaves the earlier covers in place
+    assert not f.has_shap   # refused calls leave nothing half set
+    f.set_shap(t.node_count, t.leaf_count, t.leaf_start)
+    assert f.has_shap
+    with pytest.raises(RuntimeError, match="already"):   # once only: contrib() may be reading the tables
+        forests["nan"]._forest.set_shap(t.node_count, t.leaf_count, t.leaf_start)
     with pytest.raises(ConfigError, match="5 columns"):
         forests["nan"].contributions(np.zeros((2, 4)))
     assert isinstance(t, ForestTables)
