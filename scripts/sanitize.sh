@@ -42,5 +42,20 @@ export PYTHONPATH="$WORK"
     tests/fingerprint/test_build_compiled.py tests/velocity/test_check_compiled.py \
     tests/test_identity_kernel.py tests/test_schema_compiled.py tests/rules/test_native.py \
     tests/fingerprint/test_linking_compiled.py tests/fingerprint/test_linkstate_compiled.py "$@"
+# the compiled forest + TreeSHAP (fraudscore/model/_forest.c, built on load, not by setup.py): a sanitized build
+# stands in for the cached one while its parity tests (LightGBM predict and pred_contrib) run
+FOREST_SO="$WORK/_fs_forest_asan$SUFFIX"
+"$CC" -shared -fPIC -O1 -g -std=gnu11 -pthread -ffp-contract=off -fno-strict-aliasing -Wall -Wno-unused-function \
+  -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -DFS_MODNAME=_fs_forest_asan \
+  -I"$INC" -Ifraudscore/model fraudscore/model/_forest.c -o "$FOREST_SO" -lm
+"$PYTHON" - "$FOREST_SO" <<'PY'
+import pathlib, sys
+import pytest
+import fraudscore.model.compiled as compiled
+so = pathlib.Path(sys.argv[1])
+compiled.build_extension = lambda **kw: so  # every CompiledForest loads the sanitized build
+sys.exit(pytest.main(["-q", "-s", "-p", "no:cacheprovider", "-o", "addopts=", "tests/model/test_treeshap.py",
+                      "tests/model/test_compiled.py", "-k", "not bench_bundles and not no_compiler and not refuses_a_cache"]))
+PY
 "$PYTHON" scripts/fuzz_core.py --seconds "${FUZZ_SECONDS:-20}" --no-atheris
 echo "sanitizers: clean"

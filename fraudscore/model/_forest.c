@@ -34,7 +34,7 @@
 #define FS_CAT2(a, b) a##b
 #define FS_CAT(a, b) FS_CAT2(a, b)
 
-#define FS_ABI_VERSION 1
+#define FS_ABI_VERSION 2
 #define FS_MAX_STACK_FEATURES 512
 #define FS_MAX_THREADS 64
 
@@ -66,6 +66,13 @@ typedef struct {
     double *leaves;
     int32_t *roots;         /* per tree: root node index, or ~leaf index for a one-leaf tree */
     uint32_t *cat_bits;
+    /* TreeSHAP (set_shap; NULL until then): cover of every node and leaf, each tree's expected value, and the
+       path buffer size (in fs_path elements) the deepest tree needs */
+    double *node_count;
+    double *leaf_count;
+    double *tree_ev;
+    Py_ssize_t path_len;
+    struct fs_fast_s *fast; /* FastTreeSHAP v2 tables (NULL: classic algorithm only) */
 } ForestObject;
 
 static PyObject *ConfigErrorType = NULL; /* set by set_error_class(); ValueError otherwise */
@@ -125,6 +132,8 @@ static inline void fs_clean(const double *in, double *out, int k) {
 static inline double fs_sigmoid(double sigmoid, double m) {
     return 1.0f / (1.0f + exp(-sigmoid * m));
 }
+
+#include "_forest_shap.h"
 
 static void fs_raise_config(const char *msg, Py_ssize_t got, int want) {
     PyErr_Format(ConfigErrorType ? ConfigErrorType : PyExc_ValueError,
@@ -349,6 +358,10 @@ static void Forest_dealloc(ForestObject *self) {
     PyMem_Free(self->leaves);
     PyMem_Free(self->roots);
     PyMem_Free(self->cat_bits);
+    PyMem_Free(self->node_count);
+    PyMem_Free(self->leaf_count);
+    PyMem_Free(self->tree_ev);
+    fs_fast_free(self->fast);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -402,21 +415,219 @@ bad:
     return -1;
 }
 
+/* ---- TreeSHAP ----------------------------------------------------------------------------------- */
+/* set_shap(node_count: float64 (n_nodes,), leaf_count: float64 (n_leaves,), leaf_start: int32 (n_trees + 1,),
+ *          budget=0): the cover of every node and leaf (LightGBM's internal_count / leaf_count) and where each
+ * tree's leaves start; enables contrib(). Covers must be finite and positive (LightGBM never writes an empty
+ * node). `budget`: FastTreeSHAP v2 table entries (8 bytes each) to spend, trees in model order (0: none). */
+static PyObject *Forest_set_shap(ForestObject *self, PyObject *args) {
+    PyObject *nco, *lco, *lso;
+    double *nc = NULL, *lc = NULL, *ev = NULL;
+    int32_t *ls = NULL;
+    Py_ssize_t n_nc, n_lc, n_ls, i, t;
+    int maxd = 0;
+    long long budget = 0;
+    fs_fast *ff = NULL;
+    if (!PyArg_ParseTuple(args, "OOO|L", &nco, &lco, &lso, &budget)) return NULL;
+    if (self->nodes == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Forest is not initialised");
+        return NULL;
+    }
+    if (self->tree_ev != NULL) { /* once: a contrib() running without the GIL reads these tables */
+        PyErr_SetString(PyExc_RuntimeError, "set_shap() was already called on this Forest");
+        return NULL;
+    }
+    if (fs_copy(nco, (void **)&nc, sizeof(double), &n_nc, "node_count") ||
+        fs_copy(lco, (void **)&lc, sizeof(double), &n_lc, "leaf_count") ||
+        fs_copy(lso, (void **)&ls, sizeof(int32_t), &n_ls, "leaf_start"))
+        goto fail;
+    if (n_nc != self->n_nodes || n_lc != self->n_leaves || n_ls != self->n_trees + 1) goto bad;
+    for (i = 0; i < n_nc; ++i) if (!(nc[i] > 0 && isfinite(nc[i]))) goto bad;
+    for (i = 0; i < n_lc; ++i) if (!(lc[i] > 0 && isfinite(lc[i]))) goto bad;
+    if (ls[0] != 0 || ls[self->n_trees] != self->n_leaves) goto bad;
+    ev = (double *)PyMem_Malloc(sizeof(double) * (size_t)(self->n_trees > 0 ? self->n_trees : 1));
+    if (ev == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (t = 0; t < self->n_trees; ++t) {
+        int32_t r = self->roots[t];
+        int d;
+        if (ls[t + 1] <= ls[t]) goto bad;
+        if (r < 0) {
+            if (ls[t + 1] - ls[t] != 1 || ~r != ls[t]) goto bad;
+            d = 0;
+        } else {
+            d = fs_depth(self, r, 4096);
+            if (d < 0) goto bad;
+        }
+        if (d > maxd) maxd = d;
+    }
+    PyMem_Free(self->node_count);
+    PyMem_Free(self->leaf_count);
+    PyMem_Free(self->tree_ev);
+    self->node_count = nc;
+    self->leaf_count = lc;
+    for (t = 0; t < self->n_trees; ++t) ev[t] = fs_expected_value(self, self->roots[t], ls[t], ls[t + 1]);
+    self->tree_ev = ev;
+    self->path_len = (Py_ssize_t)(maxd + 1) * (maxd + 2) / 2 + 1;
+    PyMem_Free(ls);
+    fs_fast_free(self->fast);
+    self->fast = NULL;
+    if (budget > 0) {
+        ff = fs_fast_prepare(self, (int64_t)budget);
+        if (ff == NULL) return NULL; /* the classic algorithm stays usable */
+        self->fast = ff;
+    }
+    Py_RETURN_NONE;
+bad:
+    PyErr_SetString(PyExc_ValueError, "TreeSHAP tables are inconsistent (a cover or leaf range is invalid)");
+fail:
+    PyMem_Free(nc);
+    PyMem_Free(lc);
+    PyMem_Free(ls);
+    PyMem_Free(ev);
+    return NULL;
+}
+
+typedef struct {
+    const ForestObject *f;
+    const double *X;
+    double *out;
+    Py_ssize_t lo, hi;
+    int classic;
+    int failed;
+} fs_cjob;
+
+#ifndef FS_SHAP_BLOCK
+#define FS_SHAP_BLOCK 16
+#endif
+static void *fs_run_cjob(void *arg) {
+    fs_cjob *job = (fs_cjob *)arg;
+    const ForestObject *f = job->f;
+    int k = f->num_features;
+    double *x = (double *)malloc(sizeof(double) * (size_t)k * FS_SHAP_BLOCK);
+    fs_path *path = (fs_path *)malloc(sizeof(fs_path) * (size_t)f->path_len);
+    const fs_fast *ff = job->classic ? NULL : f->fast;
+    size_t st = ff != NULL ? (size_t)ff->max_depth + 2 : 1;
+    int32_t *st_node = (int32_t *)malloc(sizeof(int32_t) * st);
+    uint32_t *st_mask = (uint32_t *)malloc(sizeof(uint32_t) * st);
+    Py_ssize_t i0;
+    if (x == NULL || path == NULL || st_node == NULL || st_mask == NULL) {
+        job->failed = 1;
+    } else {
+        for (i0 = job->lo; i0 < job->hi; i0 += FS_SHAP_BLOCK) {
+            int b, nb = (int)((job->hi - i0) < FS_SHAP_BLOCK ? (job->hi - i0) : FS_SHAP_BLOCK);
+            for (b = 0; b < nb; ++b) fs_clean(job->X + (i0 + b) * k, x + (Py_ssize_t)b * k, k);
+            fs_contrib_block(f, ff, x, job->out + i0 * (k + 1), nb, path, st_node, st_mask);
+        }
+    }
+    free(x);
+    free(path);
+    free(st_node);
+    free(st_mask);
+    return NULL;
+}
+
+/* contrib(X, out, threads=1, classic=False): X a C-contiguous float64 (n, k) buffer, out a writable float64
+ * (n, k + 1) one: TreeSHAP contributions per row (LightGBM's pred_contrib layout), GIL released, rows split over
+ * threads; the FastTreeSHAP v2 tables where set_shap built them unless `classic`. */
+static PyObject *Forest_contrib(ForestObject *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"X", "out", "threads", "classic", NULL};
+    PyObject *Xo, *outo;
+    int threads = 1, classic = 0, k = self->num_features;
+    Py_buffer xb, ob;
+    Py_ssize_t n, t, chunk;
+    fs_cjob jobs[FS_MAX_THREADS];
+    pthread_t tids[FS_MAX_THREADS];
+    int started[FS_MAX_THREADS];
+    int failed = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|ip", kwlist, &Xo, &outo, &threads, &classic)) return NULL;
+    if (self->tree_ev == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "contrib needs set_shap() first");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(Xo, &xb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return NULL;
+    if (PyObject_GetBuffer(outo, &ob, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0) {
+        PyBuffer_Release(&xb);
+        return NULL;
+    }
+    if (xb.itemsize != 8 || ob.itemsize != 8 || xb.format == NULL || ob.format == NULL ||
+        strchr(xb.format, 'd') == NULL || strchr(ob.format, 'd') == NULL) {
+        PyErr_SetString(PyExc_TypeError, "contrib needs float64 buffers");
+        goto fail;
+    }
+    n = xb.len / (8 * (Py_ssize_t)k);
+    if (xb.len != n * 8 * (Py_ssize_t)k || ob.len != n * 8 * (Py_ssize_t)(k + 1)) {
+        PyErr_Format(ConfigErrorType ? ConfigErrorType : PyExc_ValueError,
+                     "The 'X' parameter must be a matrix with %d columns and 'out' one with %d columns and as many "
+                     "rows. Got %zd and %zd values instead.", k, k + 1, xb.len / 8, ob.len / 8);
+        goto fail;
+    }
+    if (threads < 1) threads = 1;
+    if (threads > FS_MAX_THREADS) threads = FS_MAX_THREADS;
+    if (n < 8 * (Py_ssize_t)threads) threads = (int)(n / 8) > 0 ? (int)(n / 8) : 1;
+    chunk = n > 0 ? (n + threads - 1) / threads : 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (t = 0; t < threads; ++t) {
+        jobs[t].f = self;
+        jobs[t].X = (const double *)xb.buf;
+        jobs[t].out = (double *)ob.buf;
+        jobs[t].lo = t * chunk < n ? t * chunk : n;
+        jobs[t].hi = (t + 1) * chunk < n ? (t + 1) * chunk : n;
+        jobs[t].classic = classic;
+        jobs[t].failed = 0;
+        started[t] = 0;
+    }
+    for (t = 1; t < threads; ++t) {
+        started[t] = pthread_create(&tids[t], NULL, fs_run_cjob, &jobs[t]) == 0;
+        if (!started[t]) fs_run_cjob(&jobs[t]);
+    }
+    fs_run_cjob(&jobs[0]);
+    for (t = 1; t < threads; ++t) {
+        if (started[t]) pthread_join(tids[t], NULL);
+    }
+    for (t = 0; t < threads; ++t) failed |= jobs[t].failed;
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&xb);
+    PyBuffer_Release(&ob);
+    if (failed) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+fail:
+    PyBuffer_Release(&xb);
+    PyBuffer_Release(&ob);
+    return NULL;
+}
+
 static PyObject *Forest_get_n_trees(ForestObject *self, void *closure) { return PyLong_FromSsize_t(self->n_trees); }
 static PyObject *Forest_get_num_features(ForestObject *self, void *closure) { return PyLong_FromLong(self->num_features); }
 static PyObject *Forest_get_n_nodes(ForestObject *self, void *closure) { return PyLong_FromSsize_t(self->n_nodes); }
+static PyObject *Forest_get_has_shap(ForestObject *self, void *closure) { return PyBool_FromLong(self->tree_ev != NULL); }
+static PyObject *Forest_get_fast_shap(ForestObject *self, void *closure) {
+    /* (trees using the FastTreeSHAP v2 tables, table bytes) */
+    Py_ssize_t t, n = 0;
+    if (self->fast == NULL) return Py_BuildValue("(nL)", (Py_ssize_t)0, 0LL);
+    for (t = 0; t < self->n_trees; ++t) n += self->fast->tree_fast[t];
+    return Py_BuildValue("(nL)", n, (long long)(self->fast->n_tab * 8 + self->fast->n_par * 12));
+}
 
 static PyMethodDef Forest_methods[] = {
     {"predict_one", (PyCFunction)Forest_predict_one, METH_O, "Probability for one row (float64 buffer or sequence)."},
     {"predict_raw_one", (PyCFunction)Forest_predict_raw_one, METH_O, "Raw margin for one row."},
     {"predict", (PyCFunction)(void (*)(void))Forest_predict, METH_VARARGS | METH_KEYWORDS,
      "predict(X, out, raw=False, threads=1): fill out with one prediction per row of X (GIL released)."},
+    {"set_shap", (PyCFunction)Forest_set_shap, METH_VARARGS,
+     "set_shap(node_count, leaf_count, leaf_start): node covers for TreeSHAP (enables contrib)."},
+    {"contrib", (PyCFunction)(void (*)(void))Forest_contrib, METH_VARARGS | METH_KEYWORDS,
+     "contrib(X, out, threads=1): TreeSHAP contributions of every row of X into out (n, k + 1), GIL released."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Forest_getset[] = {
     {"n_trees", (getter)Forest_get_n_trees, NULL, "number of trees", NULL},
     {"num_features", (getter)Forest_get_num_features, NULL, "values per row", NULL},
     {"n_nodes", (getter)Forest_get_n_nodes, NULL, "number of internal nodes", NULL},
+    {"has_shap", (getter)Forest_get_has_shap, NULL, "whether set_shap() was called", NULL},
+    {"fast_shap", (getter)Forest_get_fast_shap, NULL, "(trees with FastTreeSHAP v2 tables, their bytes)", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject ForestType = {

@@ -19,6 +19,12 @@ source, the compiler and the Python ABI (``$FRAUDSCORE_CACHE_DIR``, else
 there; one build serves every model. The node tables are data, rebuilt from
 ``model.txt`` on load; a bundle records their sha256 (see ``docs/model.md``).
 
+The same extension explains: :meth:`CompiledForest.contributions` is an exact
+TreeSHAP over the node tables and the node covers of ``model.txt``
+(``_forest_shap.h``): the classic algorithm as LightGBM writes it (equal to
+``pred_contrib`` bit for bit) and FastTreeSHAP v2 tables built at load within
+a memory budget (:data:`SHAP_TABLES_MB`; equal to rounding, several times faster).
+
 Examples
 --------
 >>> import lightgbm as lgb
@@ -52,7 +58,8 @@ import numpy as np
 from ..errors import ConfigError, FraudscoreError
 
 __all__ = ["CompiledForest", "ForestTables", "CompileError", "forest_tables", "build_extension", "cache_dir",
-           "compiled_available", "probe_rows", "ENGINE", "TABLES_VERSION", "DISABLE_ENV", "NODE_DTYPE"]
+           "compiled_available", "probe_rows", "ENGINE", "TABLES_VERSION", "DISABLE_ENV", "NODE_DTYPE",
+           "SHAP_TABLES_MB", "SHAP_TABLES_ENV", "SHAP_TOLERANCE"]
 
 ENGINE = "fraudscore-forest"
 """Name of the engine recorded in a bundle manifest."""
@@ -61,12 +68,19 @@ TABLES_VERSION = 1
 DISABLE_ENV = "FRAUDSCORE_NO_COMPILED"
 """Set to ``1`` to never build or load compiled trees (the C fast path is used instead)."""
 _SOURCE = Path(__file__).with_name("_forest.c")
+_SHAP_SOURCE = Path(__file__).with_name("_forest_shap.h")  # included by _forest.c
 _CFLAGS = ("-O2", "-fPIC", "-shared", "-pthread", "-fno-fast-math", "-ffp-contract=off", "-fno-strict-aliasing",
            "-fvisibility=hidden")
 NODE_DTYPE = np.dtype({"names": ["threshold", "cat_start", "cat_n", "left", "right", "feature", "decision_type"],
                        "formats": ["<f8", "<i4", "<i4", "<i4", "<i4", "<i4", "<u4"],
                        "offsets": [0, 0, 4, 8, 12, 16, 20], "itemsize": 24})
 """Layout of one internal node (``fs_node`` in ``_forest.c``); ``cat_start``/``cat_n`` overlay ``threshold``."""
+SHAP_TABLES_MB = 256.0
+"""Default memory (MiB) for FastTreeSHAP v2 tables per model; trees beyond it use the classic algorithm."""
+SHAP_TABLES_ENV = "FRAUDSCORE_SHAP_TABLES_MB"
+"""Environment variable overriding :data:`SHAP_TABLES_MB` (``0``: classic TreeSHAP, bit-identical to LightGBM)."""
+SHAP_TOLERANCE = 1e-12
+"""Largest difference from LightGBM's contributions the load-time check accepts, relative to the row's scale."""
 _lock = threading.Lock()
 _modules: dict[str, Any] = {}
 
@@ -94,12 +108,30 @@ class ForestTables:
         Values per row.
     sigmoid : float
         The binary objective's sigmoid parameter.
+    node_count : numpy.ndarray or None
+        ``float64`` cover of every internal node (LightGBM's ``internal_count``), for TreeSHAP; ``None``
+        when the model text lacks it.
+    leaf_count : numpy.ndarray or None
+        ``float64`` cover of every leaf (``leaf_count``).
+    leaf_start : numpy.ndarray or None
+        ``int32`` per tree and one more: where the tree's leaves start in :attr:`leaves`.
+
+    The covers serve explanations only and are not part of :meth:`sha256` (the
+    recorded hash covers what predictions read; the covers come from the same
+    integrity-checked ``model.txt``).
     """
 
     def __init__(self, nodes: np.ndarray, leaves: np.ndarray, roots: np.ndarray, cat_bits: np.ndarray,
-                 num_features: int, sigmoid: float) -> None:
+                 num_features: int, sigmoid: float, *, node_count: np.ndarray | None = None,
+                 leaf_count: np.ndarray | None = None, leaf_start: np.ndarray | None = None) -> None:
         self.nodes, self.leaves, self.roots, self.cat_bits = nodes, leaves, roots, cat_bits
         self.num_features, self.sigmoid = int(num_features), float(sigmoid)
+        self.node_count, self.leaf_count, self.leaf_start = node_count, leaf_count, leaf_start
+
+    @property
+    def has_covers(self) -> bool:
+        """Whether the node covers TreeSHAP needs are present."""
+        return self.node_count is not None and self.leaf_count is not None and self.leaf_start is not None
 
     @property
     def n_trees(self) -> int:
@@ -164,6 +196,10 @@ def forest_tables(model_text: str) -> ForestTables:
     roots: list[int] = []
     cats: list[np.ndarray] = []
     n_nodes = n_leaves = n_cat = 0
+    node_counts: list[np.ndarray] = []
+    leaf_counts: list[np.ndarray] = []
+    leaf_starts: list[int] = [0]
+    covers = True
     for block in blocks:
         if not block.strip():
             continue
@@ -215,8 +251,11 @@ def forest_tables(model_text: str) -> ForestTables:
             roots.append(n_nodes)
             nodes.append(arr)
             n_nodes += m
+        if covers:
+            covers = _covers(f, nl, node_counts, leaf_counts)
         leaves.append(lv)
         n_leaves += nl
+        leaf_starts.append(n_leaves)
     if not roots:
         raise ConfigError("compiled trees: the model has no trees.")
     all_nodes = np.zeros(n_nodes, dtype=NODE_DTYPE)  # (np.concatenate would re-lay-out the overlapping fields)
@@ -231,7 +270,27 @@ def forest_tables(model_text: str) -> ForestTables:
         np.concatenate(cats) if cats else np.zeros(0, dtype=np.uint32),
         k,
         sigmoid,
+        node_count=(np.concatenate(node_counts) if node_counts else np.zeros(0)) if covers else None,
+        leaf_count=np.concatenate(leaf_counts) if covers else None,
+        leaf_start=np.array(leaf_starts, dtype=np.int32) if covers else None,
     )
+
+
+def _covers(f: dict[str, str], nl: int, node_counts: list[np.ndarray], leaf_counts: list[np.ndarray]) -> bool:
+    """Append one tree's covers (``internal_count``, ``leaf_count``); False when absent or not positive."""
+    if nl == 1:  # a one-leaf tree's expected value is its leaf value: no cover needed
+        leaf_counts.append(np.ones(1))
+        return True
+    try:
+        lc = np.array(_ints(f["leaf_count"]), dtype=np.float64)
+        ic = np.array(_ints(f["internal_count"]), dtype=np.float64)
+    except (KeyError, ValueError):
+        return False
+    if lc.shape[0] != nl or ic.shape[0] != nl - 1 or np.any(lc <= 0) or np.any(ic <= 0):
+        return False
+    leaf_counts.append(lc)
+    node_counts.append(ic)
+    return True
 
 
 # -- building the extension ----------------------------------------------------------------------------
@@ -284,7 +343,7 @@ def build_extension(*, cache: str | Path | None = None, force: bool = False) -> 
     include = sysconfig.get_paths().get("include") or ""
     if not (Path(include) / "Python.h").is_file():
         raise CompileError(f"compiled trees need the Python development headers (Python.h not found in {include!r})")
-    source = _SOURCE.read_bytes()
+    source = _SOURCE.read_bytes() + b"\0" + _SHAP_SOURCE.read_bytes()
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     key = hashlib.sha256(b"\0".join([source, _compiler_id(cc).encode(), " ".join(_CFLAGS).encode(),
                                      suffix.encode(), sys.version.encode()])).hexdigest()
@@ -303,7 +362,8 @@ def build_extension(*, cache: str | Path | None = None, force: bool = False) -> 
                            "others")
     with tempfile.TemporaryDirectory(dir=target_dir, prefix=".build-") as tmp:
         out = Path(tmp) / (name + suffix)
-        cmd = [cc, *_CFLAGS, f"-DFS_MODNAME={name}", f"-I{include}", str(_SOURCE), "-o", str(out), "-lm"]
+        cmd = [cc, *_CFLAGS, f"-DFS_MODNAME={name}", f"-I{include}", f"-I{_SOURCE.parent}", str(_SOURCE), "-o",
+               str(out), "-lm"]
         try:
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
         except (OSError, subprocess.SubprocessError) as e:
@@ -383,6 +443,24 @@ def probe_rows(tables: ForestTables, n: int = 256, seed: int = 0) -> np.ndarray:
     return X
 
 
+def _env_mb() -> float:
+    raw = os.environ.get(SHAP_TABLES_ENV)
+    if raw is None or raw == "":
+        return SHAP_TABLES_MB
+    try:
+        mb = float(raw)
+    except ValueError:
+        raise ConfigError(f"The {SHAP_TABLES_ENV} environment variable must be a number of megabytes. "
+                          f"Got {raw!r} instead.") from None
+    if not mb >= 0:
+        raise ConfigError(f"The {SHAP_TABLES_ENV} environment variable must be >= 0. Got {raw!r} instead.")
+    return mb
+
+
+def _rebuild(tables: ForestTables, shap_tables_mb: float | None) -> CompiledForest:
+    return CompiledForest(tables, shap_tables_mb=shap_tables_mb)
+
+
 class CompiledForest:
     """Exact predictions of a binary LightGBM model by the compiled engine.
 
@@ -408,7 +486,8 @@ class CompiledForest:
 
     mode = "compiled"
 
-    def __init__(self, tables: ForestTables, *, cache: str | Path | None = None) -> None:
+    def __init__(self, tables: ForestTables, *, cache: str | Path | None = None,
+                 shap_tables_mb: float | None = None) -> None:
         mod = _load_module(build_extension(cache=cache))
         self.tables = tables
         self.num_features = tables.num_features
@@ -417,9 +496,71 @@ class CompiledForest:
         self.predict_one = self._forest.predict_one
         self.predict_raw_one = self._forest.predict_raw_one
         self.threads = max(1, os.cpu_count() or 1)
+        if tables.has_covers:
+            mb = shap_tables_mb if shap_tables_mb is not None else _env_mb()
+            self._forest.set_shap(tables.node_count, tables.leaf_count, tables.leaf_start,
+                                  int(mb * 2**20) // 8)
+        self._shap_tables_mb = shap_tables_mb
+
+    @property
+    def explains(self) -> bool:
+        """Whether :meth:`contributions` is available (the model text held the node covers)."""
+        return bool(self._forest.has_shap)
+
+    @property
+    def fast_shap(self) -> tuple[int, int]:
+        """``(trees explained with FastTreeSHAP v2 tables, bytes of those tables)``; ``(0, 0)``: classic only."""
+        n, size = self._forest.fast_shap
+        return int(n), int(size)
+
+    def contributions(self, X: Any, *, threads: int | None = None, classic: bool = False) -> np.ndarray:
+        """Exact TreeSHAP contributions, equal to ``Booster.predict(X, pred_contrib=True)``.
+
+        Shape ``(n, k + 1)``: one column per feature, then the bias, in raw-margin
+        (log-odds) units. The GIL is released; rows are split over ``threads``
+        threads (default: one per core).
+
+        Trees with FastTreeSHAP v2 tables (:attr:`fast_shap`; built at load within
+        ``shap_tables_mb``) are explained from them: the same values to rounding
+        (within ``1e-12`` of LightGBM's on the tested models). ``classic=True``, or
+        ``shap_tables_mb=0``, uses the classic algorithm for every tree, which
+        equals LightGBM's bit for bit.
+
+        Raises
+        ------
+        ConfigError
+            When ``X`` does not have :attr:`num_features` columns, or the model text
+            lacked the node covers (:attr:`explains` is False).
+        """
+        if not self.explains:
+            raise ConfigError("compiled TreeSHAP needs the node covers (internal_count, leaf_count) in model.txt")
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if X.ndim == 1:
+            X = X.reshape(1, -1)
+        if X.ndim != 2 or X.shape[1] != self.num_features:
+            raise ConfigError(f"The 'X' parameter must be a matrix with {self.num_features} columns. "
+                              f"Got shape {X.shape} instead.")
+        out = np.empty((X.shape[0], self.num_features + 1), dtype=np.float64)
+        if X.shape[0]:
+            self._forest.contrib(X, out, int(threads or self.threads), bool(classic))
+        return out
+
+    def verify_contributions(self, booster: Any, X: np.ndarray | None = None, n: int = 16) -> int:
+        """Count rows of ``X`` (default: ``n`` :func:`probe_rows`) where :meth:`contributions` differs from
+        ``booster.predict(X, pred_contrib=True)``: the classic algorithm in any bit, the tables by more than
+        :data:`SHAP_TOLERANCE` times the row's scale (1 + the sum of absolute contributions). 0: all agree."""
+        X = probe_rows(self.tables, n=n, seed=1) if X is None else np.asarray(X, dtype=np.float64)
+        ref = np.asarray(booster.predict(X, pred_contrib=True, num_threads=1), dtype=np.float64)
+        bad = np.any(ref.view(np.int64) != self.contributions(X, threads=1, classic=True).view(np.int64), axis=1)
+        if self.fast_shap[0]:
+            got = self.contributions(X, threads=1)
+            scale = 1.0 + np.sum(np.abs(ref), axis=1)
+            bad |= ~np.all(np.abs(got - ref) <= SHAP_TOLERANCE * scale[:, None], axis=1)
+        return int(bad.sum())
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (CompiledForest, (self.tables,))  # rebuilt from the tables (copies, pickles, worker processes)
+        # rebuilt from the tables (copies, pickles, worker processes)
+        return (_rebuild, (self.tables, self._shap_tables_mb))
 
     @classmethod
     def from_booster(cls, booster: Any, **kwargs: Any) -> CompiledForest:

@@ -186,6 +186,7 @@ class Model:
         self.reference: dict[str, Any] | None = None if reference is None else dict(reference)
         self._fast: Any = FastPredictor(booster, enabled=fast)
         self._compiled: Any = None
+        self._explainer: Any = None
         self.compiled_info: dict[str, Any] | None = None
         if compiled:
             self.compile()
@@ -228,6 +229,14 @@ class Model:
             return self
         self._compiled = forest
         self._fast = forest
+        self._explainer = None
+        if forest.explains:
+            bad = forest.verify_contributions(self.booster, n=8)
+            if bad:  # pragma: no cover - would be a bug in the engine
+                warnings.warn(f"compiled TreeSHAP differs from LightGBM on {bad} probe rows; explaining with "
+                              "LightGBM", RuntimeWarning, stacklevel=2)
+            else:
+                self._explainer = forest
         return self
 
     # -- prediction ---------------------------------------------------------
@@ -279,9 +288,22 @@ class Model:
         """Score (0..1000) for one row."""
         return score_scale(self.predict_one(x))
 
+    @property
+    def explain_path(self) -> str:
+        """``"compiled"`` (TreeSHAP over the compiled trees, equal to LightGBM's bit for bit) or ``"lightgbm"``
+        (``Booster.predict(pred_contrib=True)``): which engine :meth:`contributions` uses."""
+        return "compiled" if self._explainer is not None else "lightgbm"
+
     def contributions(self, X: Any) -> np.ndarray:
-        """TreeSHAP contributions (``pred_contrib``): shape ``(n, k + 1)``, the last column the bias, in log-odds."""
+        """TreeSHAP contributions (``pred_contrib``): shape ``(n, k + 1)``, the last column the bias, in log-odds.
+
+        With compiled trees (:attr:`explain_path` ``"compiled"``) they come from the
+        compiled TreeSHAP, which equals ``Booster.predict(X, pred_contrib=True)``
+        bit for bit (checked on probe rows when the model is compiled).
+        """
         X = self._matrix(X)
+        if self._explainer is not None:
+            return self._explainer.contributions(X)
         return np.asarray(self.booster.predict(X, pred_contrib=True), dtype=np.float64)
 
     # -- persistence --------------------------------------------------------
