@@ -36,7 +36,9 @@ it reads:
    (after equal times), rows that left the horizon are cut from the front, and the
    string is written back (``SET ... KEEPTTL``; the expiry is pushed forward with
    ``PX`` only when less than the group's retention is left, so a key lives at
-   least that long after its last event and at most 1.25 times it);
+   least that long after its last event and at most 1.25 times it); when the row
+   goes last, nothing is cut and the expiry stays, only the row is sent
+   (``APPEND``, which keeps the expiry);
 5. **record** -- store the packed outputs as the application's record (with a
    TTL) and return them (``ok``). Layout: event time ``<d``, the call's 8-byte
    nonce, the device context and the link outcome (``<H`` length + bytes each),
@@ -252,7 +254,9 @@ def _group_branch(gi: int, g: Group, lateness: int, min_ttl_ms: int) -> str:
         f"  local head = pk('<I4', 0); if n > 0 then head = sub(blob, 1, {_BLOB_HEAD}) end",
         ttl,
         "  local nb",
-        "  if n == 0 then nb = head .. row else",
+        "  if n == 0 then nb = head .. row",
+        "  elseif ins == n and cut == 1 and not px and not dirty then nb = false  -- the new row goes last: APPEND it",
+        "  else",
         f"    local at = {_BLOB_HEAD} + ins * {rs}",
         f"    nb = head .. sub(blob, {_BLOB_HEAD + 1} + (cut - 1) * {rs}, at) .. row .. sub(blob, at + 1)",
         "  end",
@@ -295,7 +299,6 @@ local NONE = string.rep('\0', 8)
 local EMPTY = string.rep('\255', 8)
 local NAN = 0 / 0
 local EMPTYT = {}
-local ABSENT8, ANY_STAMP = string.rep('\0', 8), string.rep('\0', 4)
 local DAY = 86400000
 local function cal_edges(r, cal, excl, dlow)
   local d0 = r - r % DAY
@@ -340,9 +343,10 @@ end
 local mk = {KEYS[1]}
 for i = 1, nr do mk[#mk + 1] = KEYS[1 + i] end
 for gj = 1, ng do mk[#mk + 1] = KEYS[KI[gj]] end
+if lease > 0 then mk[#mk + 1] = KEYS[lease_i] end
 local got = redis.call('MGET', unpack(mk))
-local held = false  -- the link lease's holder (its event nonce)
-if lease > 0 then held = redis.call('GET', KEYS[lease_i]) end
+local held = false  -- the link lease's holder (its event nonce), read in the same MGET
+if lease > 0 then held = got[#mk] end
 -- 1. idempotency
 local undo = nil
 if idem_ttl > 0 then
@@ -371,13 +375,15 @@ local readv = {}  -- key -> its value read above (a touch or block move of the s
 for i = 1, nr do
   local v = got[1 + i]
   readv[KEYS[1 + i]] = v
-  local exp = sub(versions, 8 * i - 7, 8 * i)
-  if exp == ABSENT8 then
+  -- heads compared as numbers (uint32 version, uint32 stamp): no Lua string is made per comparison
+  local xv, xs = unpack_('<I4I4', versions, 8 * i - 7)
+  if xv == 0 and xs == 0 then
     if v then bad = true end
-  elseif not v then bad = true
-  elseif sub(exp, 5, 8) == ANY_STAMP then
-    if sub(v, 1, 4) ~= sub(exp, 1, 4) then bad = true end
-  elseif sub(v, 1, 8) ~= exp then bad = true end
+  elseif not v or #v < 8 then bad = true
+  else
+    local hv, hs = unpack_('<I4I4', v)
+    if hv ~= xv or (xs ~= 0 and hs ~= xs) then bad = true end
+  end
   fresh[i] = v or ''
 end
 local hk, hf, hv = {}, {}, {}
@@ -520,8 +526,9 @@ for gj = 1, ng do
   end
   local lkey = nil
   if li > 0 then lkey = KEYS[li] end
-  local res, nb, px = apply_group(gi, blob, row, lkey)
-  if px then redis.call('SET', key, nb, 'PX', px)
+  local res, nb, px = apply_group(gi, blob, row, lkey, gone)
+  if nb == false then redis.call('APPEND', key, row)  -- keeps the key's expiry; nothing else changes
+  elseif px then redis.call('SET', key, nb, 'PX', px)
   elseif RETAIN[gi] then redis.call('SET', key, nb, 'KEEPTTL')
   else redis.call('SET', key, nb) end
   out[#out + 1] = res
@@ -550,7 +557,7 @@ return {'ok', rec}
 def event_script(plan: Plan, min_ttl_ms: int) -> str:
     """The event script of a compiled feature set (see the module doc)."""
     branches = [_group_branch(i, g, plan.lateness, min_ttl_ms) for i, g in enumerate(plan.groups, 1)]
-    dispatch = ("local function apply_group(gi, blob, row, lkey)\n" + "\nelse".join(branches) + "\nend\nend\n")
+    dispatch = ("local function apply_group(gi, blob, row, lkey, dirty)\n" + "\nelse".join(branches) + "\nend\nend\n")
     sizes = ", ".join(str(row_size(g)) for g in plan.groups)
     retain = ", ".join("true" if retention_ms(g, plan.lateness, min_ttl_ms) else "false" for g in plan.groups)
     tables = f"local RS = {{{sizes}}}\nlocal RETAIN = {{{retain}}}\nlocal LEASE_MS = '{LEASE_MS}'\n"
