@@ -23,7 +23,7 @@ from .plan import Group, finish
 from .redis_lua import BAND, HEADER
 from .redis_wire import count_arg, identifier_hash, record_groups
 
-__all__ = ["group_row", "call_args", "outputs", "slot_kinds"]
+__all__ = ["group_row", "call_args", "outputs"]
 
 _NAN = float("nan")
 _NONE8 = b"\x00" * 8
@@ -39,7 +39,6 @@ class _GroupMeta:
     has_labels: bool
     device_keyed: bool  # the entity key includes device_id
     device_valued: bool  # a slot reads device_id (distinct-of)
-    kinds: tuple[int, ...] = ()  # per slot, how group_row packs it (:func:`slot_kinds`)
 
 
 @dataclass
@@ -100,35 +99,25 @@ def conflict_causes(c: _Call, r: Any, plen: int, causes: dict[str, int]) -> None
         causes["counts"] += 1
 
 
-_KIND_CODES = {"flag": 0, "valid": 0, "val": 1, "opt": 2, "dist": 3, "app": 4}
-
-
-def slot_kinds(g: Group) -> tuple[int, ...]:
-    """How :func:`group_row` packs each slot of a group: 0 flag/valid byte, 1 value, 2 optional value, 3 distinct-of
-    hash, 4 application hash."""
-    return tuple(_KIND_CODES[s[0]] for s in g.slots)
-
-
 def group_row(m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
     """The event's fixed-width row for a group: time, then its slot values."""
     vals: list[Any] = [float(ts)]
-    add = vals.append
-    for kind, v in zip(m.kinds or slot_kinds(m.group), cur):
-        if kind == 3:
-            add(_NONE8 if v is None else identifier_hash(v, 8))
-        elif kind == 0:
-            add(v)
-        elif kind == 1:
-            add(float(v))
-        elif kind == 2:
-            add(_NAN if v is None else float(v))
+    for desc, v in zip(m.group.slots, cur):
+        kind = desc[0]
+        if kind in ("flag", "valid"):
+            vals.append(v)
+        elif kind == "val":
+            vals.append(float(v))
+        elif kind == "opt":
+            vals.append(_NAN if v is None else float(v))
+        elif kind == "dist":
+            vals.append(_NONE8 if v is None else identifier_hash(v, 8))
         else:  # app
-            add(_NONE8 if v is None else (_EMPTY8 if v == "" else hash_bytes(v, 8)))
+            vals.append(_NONE8 if v is None else (_EMPTY8 if v == "" else hash_bytes(v, 8)))
     return m.pack.pack(*vals)
 
 
 _ABSENT8 = b"\0" * 8
-_HHH = struct.Struct("<HHH")
 _KIND_SET = struct.Struct("<BI")
 _TOUCH = struct.Struct("<B4sdd")
 _BLOCK = struct.Struct("<B4s4s4sHH")
@@ -193,7 +182,7 @@ def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_
             if not li:
                 keys.append(lk)
                 li = label_idx[lk] = len(keys)
-        rows.append(_HHH.pack(cfgi, ki, li) + row)
+        rows.append(struct.pack("<HHH", cfgi, ki, li) + row)
     hidx: dict[str, int] = {}
     hreads = _counts(c.hreads, keys, hidx)
     band = b""

@@ -62,7 +62,7 @@ from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
 from .memory_layout import GroupLayout
 from .plan import Plan
 from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, call_args, conflict_causes, group_row, outputs,
-                          records_dependencies, slot_kinds)
+                          records_dependencies)
 from .redis_lua import LABEL_LUA, event_script, row_format
 from .redis_wire import (budget_client, cluster_send, device_ctx, identifier_hash, noscript, pack_link,
                          record_ctx, record_extra, record_nonce, run_script, unpack_link)
@@ -158,8 +158,7 @@ class RedisStore:
                 g, GroupLayout(g), struct.Struct(row_format(g).replace("c8", "8s")),
                 tuple((q.out, q.agg, _ARITY.get(q.agg, 1)) for q in g.queries),
                 any(q.agg in ("fraud_count", "fraud_rate") for q in g.queries),
-                "device_id" in g.key, any(s[0] == "dist" and s[1] == "device_id" for s in g.slots),
-                slot_kinds(g)))
+                "device_id" in g.key, any(s[0] == "dist" and s[1] == "device_id" for s in g.slots)))
         self._meta = meta
         self._script = Script(event_script(plan, self.min_ttl_ms))
         label_lo = [q.lo for g in plan.groups for q in g.queries if q.agg in ("fraud_count", "fraud_rate")]
@@ -237,7 +236,7 @@ class RedisStore:
                     if len(ekeys) >= _EKEYS_MAX:
                         ekeys.clear()
                     ekeys[(gi, ent)] = hit
-            parts.append((hit[2], hit[1], gi + 1, group_row(m, m.layout.extract(record), ts), m))
+            parts.append((hit[2], hit[1], gi + 1, self._row(m, m.layout.extract(record), ts), m))
         link_tag = txn.tag if txn is not None else None
         if self._cluster:
             from redis.cluster import key_slot
