@@ -31,7 +31,8 @@ it reads:
    4-byte expiry deadline, then fixed-width rows sorted by time (``<d`` event
    time, then per slot: flag ``B``, fixed-point value ``d``, valid ``B``, optional
    value ``d`` with NaN = missing, distinct-of hash ``c8``, application hash
-   ``c8``), decoded with ``struct.unpack``. Every query is answered scanning from
+   ``c8``), read in place: the event times with ``struct.unpack``, and each query
+   reads only the values it uses at the row's offset (no table per row). Every query is answered scanning from
    the newest row back to its window's start; the new row is inserted at its time
    (after equal times), rows that left the horizon are cut from the front, and the
    string is written back (``SET ... KEEPTTL``; the expiry is pushed forward with
@@ -120,14 +121,28 @@ def _num(x: int) -> str:
     return str(int(x))
 
 
-def _query(q: Query, k: int, outs: list[str]) -> list[str]:
+def _field(g: Group, idx: int) -> str:
+    """Lua expression reading slot ``idx - 2`` of row ``e`` straight from ``blob`` (a flag or valid byte with
+    ``byte``, a hash with ``sub``, a double with ``unpack_``): rows are never decoded into tables, and a query
+    reads only the values it uses."""
+    off = _BLOB_HEAD + 1 + 8 + sum(_SIZES[SLOT_CODES[s[0]]] for s in g.slots[:idx - 2])
+    code = SLOT_CODES[g.slots[idx - 2][0]]
+    at = f"{off} + (e - 1) * {row_size(g)}"
+    if code == "B":
+        return f"byte(blob, {at})"
+    if code == "c8":
+        return f"sub(blob, {at}, {at} + 7)"
+    return f"unpack_('<d', blob, {at})"
+
+
+def _query(q: Query, k: int, outs: list[str], g: Group) -> list[str]:
     """Lua lines answering one query into locals ``o<k>...`` (appended to ``outs``)."""
     f = 0 if q.flag is None else q.flag + 2
     s1 = 0 if q.slot is None else q.slot + 2
     s2 = 0 if q.slot2 is None else q.slot2 + 2
     upper = "t" if q.hi == 0 else f"t - {_num(q.hi)}"
     inwin = "true" if q.lo is None else f"ets[e] > t - {_num(q.lo)}"
-    flag_ok = "true" if f == 0 else f"ev[e][{f}] == 1"
+    flag_ok = "true" if f == 0 else f"{_field(g, f)} == 1"
     inc = "false" if not q.include_current else ("true" if f == 0 else f"c{f} == 1")
     o = f"o{k}"
     lines = []
@@ -151,20 +166,20 @@ def _query(q: Query, k: int, outs: list[str]) -> list[str]:
             lines += [f"  local {ox} = NAN; if c{s2} == 1 then {ox} = c{s1} end"]
         outs.append(o)
         lines += [f"  local {o} = 0"]
-        body = [f"      {o} = {o} + ev[e][{s1}]"]
+        body = [f"      {o} = {o} + {_field(g, s1)}"]
         tail = [f"  if {inc} then {o} = {o} + c{s1}"]
         if agg != "sum":
             o2 = f"o{k}b"
             outs.append(o2)
             lines += [f"  local {o2} = 0"]
-            body += [f"      {o2} = {o2} + ev[e][{s2}]"]
+            body += [f"      {o2} = {o2} + {_field(g, s2)}"]
             tail += [f"    {o2} = {o2} + c{s2}"]
         lines += [loop, f"    if {flag_ok} then", *body, "    end", "    e = e - 1", "  end",
                   *tail[:1], *tail[1:], "  end"]
     elif agg in ("min", "max"):
         outs.append(o)
         cmp = "<" if agg == "min" else ">"
-        lines += [f"  local {o} = nil", loop, f"    local v = ev[e][{s1}]",
+        lines += [f"  local {o} = nil", loop, f"    local v = {_field(g, s1)}",
                   f"    if {flag_ok} and v == v and ({o} == nil or v {cmp} {o}) then {o} = v end",
                   "    e = e - 1", "  end",
                   f"  do local v = c{s1}; if {inc} and v == v and ({o} == nil or v {cmp} {o}) then {o} = v end end",
@@ -172,7 +187,7 @@ def _query(q: Query, k: int, outs: list[str]) -> list[str]:
     elif agg == "distinct":
         outs.append(o)
         lines += [f"  local {o} = 0", "  local seen = EMPTYT", "  if e >= first then seen = {} end", loop,
-                  f"    local v = ev[e][{s1}]",
+                  f"    local v = {_field(g, s1)}",
                   f"    if {flag_ok} and v ~= NONE and not seen[v] then seen[v] = true; {o} = {o} + 1 end",
                   "    e = e - 1", "  end",
                   f"  do local v = c{s1}; if {inc} and v ~= NONE and not seen[v] then {o} = {o} + 1 end end"]
@@ -189,7 +204,7 @@ def _query(q: Query, k: int, outs: list[str]) -> list[str]:
     else:  # fraud_count / fraud_rate: (labelled, counted)
         o2 = f"o{k}b"
         outs += [o, o2]
-        lines += [f"  local {o}, {o2} = 0, 0", loop, f"    local a = ev[e][{s1}]",
+        lines += [f"  local {o}, {o2} = 0, 0", loop, f"    local a = {_field(g, s1)}",
                   f"    if {flag_ok} and a ~= NONE then",
                   f"      {o2} = {o2} + 1",
                   "      if a ~= EMPTY and lkey then",
@@ -214,7 +229,7 @@ def _group_branch(gi: int, g: Group, lateness: int, min_ttl_ms: int) -> str:
     outs: list[str] = []
     body: list[str] = []
     for k, q in enumerate(g.queries, 1):
-        body += _query(q, k, outs)
+        body += _query(q, k, outs, g)
     cur = ", ".join(f"c{j}" for j in range(1, len(g.slots) + 2))
     floor = "" if widest is None else f"    if te <= t - {_num(widest)} then break end"
     if g.horizon is None:
@@ -230,17 +245,16 @@ def _group_branch(gi: int, g: Group, lateness: int, min_ttl_ms: int) -> str:
     return "\n".join([
         f"if gi == {gi} then",
         f"  local n = 0; if #blob > {_BLOB_HEAD} then n = (#blob - {_BLOB_HEAD}) / {rs} end",
-        "  local ets, ev = EMPTYT, EMPTYT",
+        "  local ets = EMPTYT",
         "  local first = 1",
         "  local ins = n",
         "  if n > 0 then",
-        "    ets, ev = {}, {}",
+        "    ets = {}",
         "    local e = n",
         "    while e >= 1 do",
-        f"      local r = {{unpack_('{rf}', blob, {_BLOB_HEAD + 1} + (e - 1) * {rs})}}",
-        "      local te = r[1]",
+        f"      local te = unpack_('<d', blob, {_BLOB_HEAD + 1} + (e - 1) * {rs})",
         "  " + floor if floor else "",
-        "      ets[e] = te; ev[e] = r; e = e - 1",
+        "      ets[e] = te; e = e - 1",
         "    end",
         "    first = e + 1",
         "    while ins >= first and ets[ins] > t do ins = ins - 1 end",
@@ -294,7 +308,7 @@ end
 """
 
 _PRELUDE = r"""
-local sub, unpack_, pk = string.sub, struct.unpack, struct.pack
+local sub, byte, unpack_, pk = string.sub, string.byte, struct.unpack, struct.pack
 local NONE = string.rep('\0', 8)
 local EMPTY = string.rep('\255', 8)
 local NAN = 0 / 0
