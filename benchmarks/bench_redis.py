@@ -26,6 +26,10 @@ idempotency, lateness, link compare-and-set and velocity.
   trips, link keys fetched, server microseconds (all commands, ``INFO commandstats``) and worker CPU
   microseconds, and the memory store's CPU microseconds per event on the same events (the baseline);
   medians of ``--repeats`` runs. These do not depend on the cores there are;
+* with ``--returning`` (needs valgrind): server instructions per event when entities return (one key
+  group of a count and a distinct count over 30 days, 50 entities of 40 to 80 events each: rows are
+  appended and every query reads the entity's whole history), the case the benchmark stream, where most
+  entities are new, hardly shows;
 * with ``--parts``: the event script's server time by part (``TIME`` read at each
   part's boundaries in an instrumented copy of the script; the reads add about 0.3 us
   each), median of ``--repeats`` runs.
@@ -172,6 +176,39 @@ def callgrind(bundle: Any, events: list[dict[str, Any]], warm: int) -> dict[str,
     return out
 
 
+def returning(n: int = 2000) -> float:
+    """Server instructions per event (callgrind) on a stream of returning entities (see the module doc)."""
+    import redis
+
+    from fraudscore.velocity import FeatureSet, FeatureSpec
+
+    fs = FeatureSet([FeatureSpec("count", key="ip", window="30d"),
+                     FeatureSpec("distinct", key="ip", of="applicant_id", window="30d")])
+    recs = [{"application_id": f"A{i}", "ts": 1_700_000_000_000 + i * 60_000, "ip": f"p:ip{i % 50}",
+             "applicant_id": f"p{i % 7}"} for i in range(2 * n)]
+    folder = tempfile.mkdtemp()
+    try:
+        srv = RedisServer(callgrind=os.path.join(folder, "cg.out")).start(timeout=120)
+        try:
+            online = OnlineVelocity(fs, RedisStore(redis.Redis(port=srv.port, socket_timeout=120), prefix="r:"))
+            for r in recs[:n]:
+                online.update_and_read(r)
+            srv.callgrind(True)
+            for r in recs[n:]:
+                online.update_and_read(r)
+            srv.callgrind(False)
+            time.sleep(0.5)
+        finally:
+            srv.stop()
+        total = 0
+        for f in os.listdir(folder):
+            m = re.search(r"^totals:\s+(\d+)", open(os.path.join(folder, f), encoding="utf-8").read(), re.M)
+            total += int(m.group(1)) if m else 0
+        return total / n
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 # -- server time by part of the event script ----------------------------------------------------------------
 _TIMER = """
 local __acc, __last = {}, nil
@@ -189,8 +226,8 @@ _MARKS = [
     ("if bad and check == 1 then", "T('link_counts_read')\nif bad and check == 1 then"),
     ("-- increments: of a field", "T('link_writes')\n-- increments: of a field"),
     ("-- rows of a replaced record", "T('link_counts_write')\n-- rows of a replaced record"),
-    ("  local res, nb, px = apply_group(gi, blob, row, lkey)\n",
-     "  T('velocity_other')\n  local res, nb, px = apply_group(gi, blob, row, lkey)\n  T('velocity_queries')\n"),
+    ("  local res, nb, px = apply_group(gi, blob, row, lkey, gone)\n",
+     "  T('velocity_other')\n  local res, nb, px = apply_group(gi, blob, row, lkey, gone)\n  T('velocity_queries')\n"),
     ("  out[#out + 1] = res\n", "  T('velocity_set')\n  out[#out + 1] = res\n"),
     ("-- 5. record", "T('velocity_other')\n-- 5. record"),
     ("return {'ok', rec}\n", "T('record')\nfor k, v in pairs(__acc) do redis.call('HINCRBY', KEYS[1] .. ':parts', k, v) end\n"
@@ -430,6 +467,8 @@ def main() -> None:
     ap.add_argument("--client-callgrind", action="store_true",
                     help="also count the worker's instructions per event under callgrind (Redis vs memory store)")
     ap.add_argument("--parts", action="store_true", help="also time the event script's parts on the server")
+    ap.add_argument("--returning", action="store_true",
+                    help="also count server instructions per event on a stream of returning entities")
     ap.add_argument("--contention", action="store_true",
                     help="also measure link contention per event with 1, 2 and 4 workers taking turns")
     ap.add_argument("--only-contention", action="store_true", help="measure link contention only")
@@ -499,6 +538,9 @@ def main() -> None:
             rows.append(result("redis_client/instructions_per_event", cc["redis"], "instructions",
                                "memory store instructions per event", cc["memory"], params,
                                higher_is_better=False))
+        if args.returning and shutil.which("valgrind"):
+            rows.append(result("redis_server/returning_instructions_per_event", returning(), "instructions", None,
+                               None, {**params, "events": 2000, "entities": 50}, higher_is_better=False))
         if args.parts:
             for part, us in parts(bundle, events, warm, args.repeats).items():
                 rows.append(result(f"redis_server/part_us/{part}", us, "us", None, None, params))

@@ -31,12 +31,15 @@ it reads:
    4-byte expiry deadline, then fixed-width rows sorted by time (``<d`` event
    time, then per slot: flag ``B``, fixed-point value ``d``, valid ``B``, optional
    value ``d`` with NaN = missing, distinct-of hash ``c8``, application hash
-   ``c8``), decoded with ``struct.unpack``. Every query is answered scanning from
+   ``c8``), read in place: the event times with ``struct.unpack``, and each query
+   reads only the values it uses at the row's offset (no table per row). Every query is answered scanning from
    the newest row back to its window's start; the new row is inserted at its time
    (after equal times), rows that left the horizon are cut from the front, and the
    string is written back (``SET ... KEEPTTL``; the expiry is pushed forward with
    ``PX`` only when less than the group's retention is left, so a key lives at
-   least that long after its last event and at most 1.25 times it);
+   least that long after its last event and at most 1.25 times it); when the row
+   goes last, nothing is cut and the expiry stays, only the row is sent
+   (``APPEND``, which keeps the expiry);
 5. **record** -- store the packed outputs as the application's record (with a
    TTL) and return them (``ok``). Layout: event time ``<d``, the call's 8-byte
    nonce, the device context and the link outcome (``<H`` length + bytes each),
@@ -118,14 +121,28 @@ def _num(x: int) -> str:
     return str(int(x))
 
 
-def _query(q: Query, k: int, outs: list[str]) -> list[str]:
+def _field(g: Group, idx: int) -> str:
+    """Lua expression reading slot ``idx - 2`` of row ``e`` straight from ``blob`` (a flag or valid byte with
+    ``byte``, a hash with ``sub``, a double with ``unpack_``): rows are never decoded into tables, and a query
+    reads only the values it uses."""
+    off = _BLOB_HEAD + 1 + 8 + sum(_SIZES[SLOT_CODES[s[0]]] for s in g.slots[:idx - 2])
+    code = SLOT_CODES[g.slots[idx - 2][0]]
+    at = f"{off} + (e - 1) * {row_size(g)}"
+    if code == "B":
+        return f"byte(blob, {at})"
+    if code == "c8":
+        return f"sub(blob, {at}, {at} + 7)"
+    return f"unpack_('<d', blob, {at})"
+
+
+def _query(q: Query, k: int, outs: list[str], g: Group) -> list[str]:
     """Lua lines answering one query into locals ``o<k>...`` (appended to ``outs``)."""
     f = 0 if q.flag is None else q.flag + 2
     s1 = 0 if q.slot is None else q.slot + 2
     s2 = 0 if q.slot2 is None else q.slot2 + 2
     upper = "t" if q.hi == 0 else f"t - {_num(q.hi)}"
     inwin = "true" if q.lo is None else f"ets[e] > t - {_num(q.lo)}"
-    flag_ok = "true" if f == 0 else f"ev[e][{f}] == 1"
+    flag_ok = "true" if f == 0 else f"{_field(g, f)} == 1"
     inc = "false" if not q.include_current else ("true" if f == 0 else f"c{f} == 1")
     o = f"o{k}"
     lines = []
@@ -149,20 +166,20 @@ def _query(q: Query, k: int, outs: list[str]) -> list[str]:
             lines += [f"  local {ox} = NAN; if c{s2} == 1 then {ox} = c{s1} end"]
         outs.append(o)
         lines += [f"  local {o} = 0"]
-        body = [f"      {o} = {o} + ev[e][{s1}]"]
+        body = [f"      {o} = {o} + {_field(g, s1)}"]
         tail = [f"  if {inc} then {o} = {o} + c{s1}"]
         if agg != "sum":
             o2 = f"o{k}b"
             outs.append(o2)
             lines += [f"  local {o2} = 0"]
-            body += [f"      {o2} = {o2} + ev[e][{s2}]"]
+            body += [f"      {o2} = {o2} + {_field(g, s2)}"]
             tail += [f"    {o2} = {o2} + c{s2}"]
         lines += [loop, f"    if {flag_ok} then", *body, "    end", "    e = e - 1", "  end",
                   *tail[:1], *tail[1:], "  end"]
     elif agg in ("min", "max"):
         outs.append(o)
         cmp = "<" if agg == "min" else ">"
-        lines += [f"  local {o} = nil", loop, f"    local v = ev[e][{s1}]",
+        lines += [f"  local {o} = nil", loop, f"    local v = {_field(g, s1)}",
                   f"    if {flag_ok} and v == v and ({o} == nil or v {cmp} {o}) then {o} = v end",
                   "    e = e - 1", "  end",
                   f"  do local v = c{s1}; if {inc} and v == v and ({o} == nil or v {cmp} {o}) then {o} = v end end",
@@ -170,7 +187,7 @@ def _query(q: Query, k: int, outs: list[str]) -> list[str]:
     elif agg == "distinct":
         outs.append(o)
         lines += [f"  local {o} = 0", "  local seen = EMPTYT", "  if e >= first then seen = {} end", loop,
-                  f"    local v = ev[e][{s1}]",
+                  f"    local v = {_field(g, s1)}",
                   f"    if {flag_ok} and v ~= NONE and not seen[v] then seen[v] = true; {o} = {o} + 1 end",
                   "    e = e - 1", "  end",
                   f"  do local v = c{s1}; if {inc} and v ~= NONE and not seen[v] then {o} = {o} + 1 end end"]
@@ -187,7 +204,7 @@ def _query(q: Query, k: int, outs: list[str]) -> list[str]:
     else:  # fraud_count / fraud_rate: (labelled, counted)
         o2 = f"o{k}b"
         outs += [o, o2]
-        lines += [f"  local {o}, {o2} = 0, 0", loop, f"    local a = ev[e][{s1}]",
+        lines += [f"  local {o}, {o2} = 0, 0", loop, f"    local a = {_field(g, s1)}",
                   f"    if {flag_ok} and a ~= NONE then",
                   f"      {o2} = {o2} + 1",
                   "      if a ~= EMPTY and lkey then",
@@ -212,7 +229,7 @@ def _group_branch(gi: int, g: Group, lateness: int, min_ttl_ms: int) -> str:
     outs: list[str] = []
     body: list[str] = []
     for k, q in enumerate(g.queries, 1):
-        body += _query(q, k, outs)
+        body += _query(q, k, outs, g)
     cur = ", ".join(f"c{j}" for j in range(1, len(g.slots) + 2))
     floor = "" if widest is None else f"    if te <= t - {_num(widest)} then break end"
     if g.horizon is None:
@@ -228,17 +245,16 @@ def _group_branch(gi: int, g: Group, lateness: int, min_ttl_ms: int) -> str:
     return "\n".join([
         f"if gi == {gi} then",
         f"  local n = 0; if #blob > {_BLOB_HEAD} then n = (#blob - {_BLOB_HEAD}) / {rs} end",
-        "  local ets, ev = EMPTYT, EMPTYT",
+        "  local ets = EMPTYT",
         "  local first = 1",
         "  local ins = n",
         "  if n > 0 then",
-        "    ets, ev = {}, {}",
+        "    ets = {}",
         "    local e = n",
         "    while e >= 1 do",
-        f"      local r = {{unpack_('{rf}', blob, {_BLOB_HEAD + 1} + (e - 1) * {rs})}}",
-        "      local te = r[1]",
+        f"      local te = unpack_('<d', blob, {_BLOB_HEAD + 1} + (e - 1) * {rs})",
         "  " + floor if floor else "",
-        "      ets[e] = te; ev[e] = r; e = e - 1",
+        "      ets[e] = te; e = e - 1",
         "    end",
         "    first = e + 1",
         "    while ins >= first and ets[ins] > t do ins = ins - 1 end",
@@ -252,7 +268,9 @@ def _group_branch(gi: int, g: Group, lateness: int, min_ttl_ms: int) -> str:
         f"  local head = pk('<I4', 0); if n > 0 then head = sub(blob, 1, {_BLOB_HEAD}) end",
         ttl,
         "  local nb",
-        "  if n == 0 then nb = head .. row else",
+        "  if n == 0 then nb = head .. row",
+        "  elseif ins == n and cut == 1 and not px and not dirty then nb = false  -- the new row goes last: APPEND it",
+        "  else",
         f"    local at = {_BLOB_HEAD} + ins * {rs}",
         f"    nb = head .. sub(blob, {_BLOB_HEAD + 1} + (cut - 1) * {rs}, at) .. row .. sub(blob, at + 1)",
         "  end",
@@ -290,12 +308,11 @@ end
 """
 
 _PRELUDE = r"""
-local sub, unpack_, pk = string.sub, struct.unpack, struct.pack
+local sub, byte, unpack_, pk = string.sub, string.byte, struct.unpack, struct.pack
 local NONE = string.rep('\0', 8)
 local EMPTY = string.rep('\255', 8)
 local NAN = 0 / 0
 local EMPTYT = {}
-local ABSENT8, ANY_STAMP = string.rep('\0', 8), string.rep('\0', 4)
 local DAY = 86400000
 local function cal_edges(r, cal, excl, dlow)
   local d0 = r - r % DAY
@@ -340,9 +357,10 @@ end
 local mk = {KEYS[1]}
 for i = 1, nr do mk[#mk + 1] = KEYS[1 + i] end
 for gj = 1, ng do mk[#mk + 1] = KEYS[KI[gj]] end
+if lease > 0 then mk[#mk + 1] = KEYS[lease_i] end
 local got = redis.call('MGET', unpack(mk))
-local held = false  -- the link lease's holder (its event nonce)
-if lease > 0 then held = redis.call('GET', KEYS[lease_i]) end
+local held = false  -- the link lease's holder (its event nonce), read in the same MGET
+if lease > 0 then held = got[#mk] end
 -- 1. idempotency
 local undo = nil
 if idem_ttl > 0 then
@@ -371,13 +389,15 @@ local readv = {}  -- key -> its value read above (a touch or block move of the s
 for i = 1, nr do
   local v = got[1 + i]
   readv[KEYS[1 + i]] = v
-  local exp = sub(versions, 8 * i - 7, 8 * i)
-  if exp == ABSENT8 then
+  -- heads compared as numbers (uint32 version, uint32 stamp): no Lua string is made per comparison
+  local xv, xs = unpack_('<I4I4', versions, 8 * i - 7)
+  if xv == 0 and xs == 0 then
     if v then bad = true end
-  elseif not v then bad = true
-  elseif sub(exp, 5, 8) == ANY_STAMP then
-    if sub(v, 1, 4) ~= sub(exp, 1, 4) then bad = true end
-  elseif sub(v, 1, 8) ~= exp then bad = true end
+  elseif not v or #v < 8 then bad = true
+  else
+    local hv, hs = unpack_('<I4I4', v)
+    if hv ~= xv or (xs ~= 0 and hs ~= xs) then bad = true end
+  end
   fresh[i] = v or ''
 end
 local hk, hf, hv = {}, {}, {}
@@ -520,8 +540,9 @@ for gj = 1, ng do
   end
   local lkey = nil
   if li > 0 then lkey = KEYS[li] end
-  local res, nb, px = apply_group(gi, blob, row, lkey)
-  if px then redis.call('SET', key, nb, 'PX', px)
+  local res, nb, px = apply_group(gi, blob, row, lkey, gone)
+  if nb == false then redis.call('APPEND', key, row)  -- keeps the key's expiry; nothing else changes
+  elseif px then redis.call('SET', key, nb, 'PX', px)
   elseif RETAIN[gi] then redis.call('SET', key, nb, 'KEEPTTL')
   else redis.call('SET', key, nb) end
   out[#out + 1] = res
@@ -550,7 +571,7 @@ return {'ok', rec}
 def event_script(plan: Plan, min_ttl_ms: int) -> str:
     """The event script of a compiled feature set (see the module doc)."""
     branches = [_group_branch(i, g, plan.lateness, min_ttl_ms) for i, g in enumerate(plan.groups, 1)]
-    dispatch = ("local function apply_group(gi, blob, row, lkey)\n" + "\nelse".join(branches) + "\nend\nend\n")
+    dispatch = ("local function apply_group(gi, blob, row, lkey, dirty)\n" + "\nelse".join(branches) + "\nend\nend\n")
     sizes = ", ".join(str(row_size(g)) for g in plan.groups)
     retain = ", ".join("true" if retention_ms(g, plan.lateness, min_ttl_ms) else "false" for g in plan.groups)
     tables = f"local RS = {{{sizes}}}\nlocal RETAIN = {{{retain}}}\nlocal LEASE_MS = '{LEASE_MS}'\n"

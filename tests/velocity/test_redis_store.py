@@ -115,3 +115,25 @@ def test_store_error_on_timeout():
             online.update_and_read({"application_id": "A", "ts": 10_000_000, "ip": "p:1"})
     finally:
         server.close()
+
+
+def test_row_appended_keeps_expiry_and_rows(redis_client, redis_prefix):
+    """An event that goes last with nothing to cut is APPENDed: the key keeps its expiry, and its rows are the
+    ones a full rewrite gives (events in order, then one in the middle, then one that cuts the oldest)."""
+    fs = FeatureSet([FeatureSpec("count", key="ip", window="1h"),
+                     FeatureSpec("distinct", key="ip", of="applicant_id", window="1h")], allowed_lateness="1h")
+    red = OnlineVelocity(fs, RedisStore(redis_client, prefix=redis_prefix))
+    mem = OnlineVelocity(fs)
+    t0 = 1_700_000_000_000
+    before = redis_client.info("commandstats").get("cmdstat_append", {"calls": 0})["calls"]
+    times = [0, 60_000, 120_000, 90_000, 3_700_000, 7_300_000]  # in order, in order, a middle one, last, cuts
+    keys: list[bytes] = []
+    for i, dt in enumerate(times):
+        rec = {"application_id": f"A{i}", "ts": t0 + dt, "ip": "p:ip1", "applicant_id": f"p{i % 2}"}
+        np.testing.assert_array_equal(red.update_and_read(rec), mem.update_and_read(rec))
+        keys = list(redis_client.scan_iter(match=redis_prefix + "v{*"))
+        assert keys and all(redis_client.pttl(k) > 0 for k in keys)  # the expiry set at the first write stays
+    assert redis_client.info("commandstats").get("cmdstat_append", {"calls": 0})["calls"] > before
+    blob = redis_client.get(keys[0])
+    rows = (len(blob) - 4) // 16  # event time + one distinct-of hash per row
+    assert len(keys) == 1 and rows == 3  # 0, 60 s and 90 s left the horizon + lateness (2 h) at 7,300 s
