@@ -72,6 +72,7 @@ from .._core import load as load_core
 from ..errors import ConfigError
 from .linkfeatures import LAYOUT, compatible_records, make_record, n_differences, pair_features
 from .linkmodel import LinkModel, default_link_model
+from .linknet import NetworkScope
 from .linkstate import LinkPlan, LinkState, LinkView, MemoryLinkState
 from .sections import VOLATILE_ATTRS, Fingerprint
 
@@ -120,7 +121,9 @@ class LinkResult:
         Whether a new device was created.
     how : str
         ``"exact"``, ``"shared"`` (an exact match on a common fingerprint),
-        ``"model"`` (a drifted state linked by the model) or ``"new"``.
+        ``"model"`` (a drifted state linked by the model), ``"new"`` or, with a
+        :class:`~fraudscore.fingerprint.linknet.NetworkScope`, ``"network"`` (a class link
+        scoped to the event's IP /24).
     """
 
     device_id: str
@@ -158,6 +161,11 @@ class DeviceLinker:
         hardware family holds fewer than ``min_family_devices`` devices.
     min_family_devices : int, default 30
         Devices of a family needed before value counts alone estimate popularity.
+    network : NetworkScope, optional
+        Network-scoped popularity (opt-in, see :mod:`fraudscore.fingerprint.linknet`): a class link
+        (``how == "shared"``) of an event with an IP /24 becomes ``<class id>@<network>`` (``how ==
+        "network"``) with the confidence that no twin shares that network. Kept in this process's memory
+        (not in a Redis link state).
 
     Examples
     --------
@@ -176,7 +184,7 @@ class DeviceLinker:
 
     def __init__(self, state: LinkState | None = None, *, model: LinkModel | None = None,
                  link_probability: float = 0.5, max_scored: int = 8, mobile_prior: float = 3.0,
-                 min_family_devices: int = 30) -> None:
+                 min_family_devices: int = 30, network: NetworkScope | None = None) -> None:
         if isinstance(link_probability, bool) or not isinstance(link_probability, (int, float)) or not (
                 0 <= link_probability <= 1):
             raise ConfigError("The 'link_probability' parameter of DeviceLinker must be a number in [0, 1]. "
@@ -194,7 +202,13 @@ class DeviceLinker:
         if model is not None and not isinstance(model, LinkModel):
             raise ConfigError(f"The 'model' parameter of DeviceLinker must be a LinkModel. Got {type(model).__name__} "
                               "instead.")
+        if network is not None and not isinstance(network, NetworkScope):
+            raise ConfigError(f"The 'network' parameter of DeviceLinker must be a NetworkScope. "
+                              f"Got {type(network).__name__} instead.")
         self.state = state if state is not None else MemoryLinkState()
+        self.network = network
+        if network is not None:  # an instance attribute: the default linker's link() pays nothing for it
+            self.link = self._link_network  # type: ignore[method-assign]
         self.model = model if model is not None else default_link_model()
         self.link_probability = float(link_probability)
         self.max_scored = max_scored
@@ -511,6 +525,24 @@ class DeviceLinker:
         self.state.write(plan, now)
         return res
 
+
+    def _link_network(self, fp: Fingerprint, ts_ms: int, ip: str | int | None = None) -> LinkResult:
+        """:meth:`link`, then the network scope of a class link (see the ``network`` parameter)."""
+        res = DeviceLinker.link(self, fp, ts_ms, ip)
+        ns = self.network
+        if ip is None or ns is None:
+            return res
+        if type(ip) is int:
+            iph = ip
+        else:
+            iph = self._ip_memo.get(ip, 0) or ((xxhash.xxh3_64_intdigest(str(ip).encode()) & _MASK48) or 1)
+        now = ts_ms if type(ts_ms) is int else int(ts_ms)
+        if res.how == "shared" and res.link_confidence < MIN_LINK_CONFIDENCE:
+            sid, conf = ns.scope(res.device_id, res.link_confidence, iph, now)
+            ns.observe(iph, sid, now, res.device_id)
+            return self._result((sid, conf, res.changed, res.new, "network"))
+        ns.observe(iph, res.device_id, now)
+        return res
 
     def _result(self, fields: tuple[Any, ...]) -> LinkResult:
         """The (immutable, shared) :class:`LinkResult` of ``fields``, from a bounded memo (emptied when full)."""
