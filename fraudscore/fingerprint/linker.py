@@ -540,6 +540,8 @@ class DeviceLinker:
         if res.how == "shared" and res.link_confidence < MIN_LINK_CONFIDENCE:
             sid, conf = ns.scope(res.device_id, res.link_confidence, iph, now)
             ns.observe(iph, sid, now, res.device_id)
+            if conf < ns.min_confidence:
+                return res
             return self._result((sid, conf, res.changed, res.new, "network"))
         ns.observe(iph, res.device_id, now)
         return res

@@ -57,6 +57,11 @@ class NetworkScope:
     prior : float, default 0.0
         Expected twins of the class on the network beyond independence (e.g. same-model phones of
         one household); added to the network popularity.
+    min_confidence : float, default 0.9
+        A scoped link whose confidence falls below this stays the class link (``how == "shared"``, its
+        own confidence). Above ``MIN_LINK_CONFIDENCE`` on purpose: the independence estimate misses
+        neighbours and renumbered lines (on the simulator's grounded networks the false pairs come at
+        confidences 0.6-0.9); 0.9 kept the plain linker's precision there (docs/fingerprints.md).
 
     Examples
     --------
@@ -67,12 +72,17 @@ class NetworkScope:
     """
 
     def __init__(self, window_ms: int = 14 * 86_400_000, *, max_per_network: int = 256, max_ids: int = 1_000_000,
-                 prior: float = 0.0) -> None:
+                 prior: float = 0.0, min_confidence: float = 0.9) -> None:
         for name, v in (("window_ms", window_ms), ("max_per_network", max_per_network), ("max_ids", max_ids)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"The {name!r} parameter of NetworkScope must be an integer >= 1. Got {v!r} instead.")
         if isinstance(prior, bool) or not isinstance(prior, (int, float)) or not prior >= 0:
             raise ConfigError(f"The 'prior' parameter of NetworkScope must be a number >= 0. Got {prior!r} instead.")
+        if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)) or not (
+                0 <= min_confidence <= 1):
+            raise ConfigError("The 'min_confidence' parameter of NetworkScope must be a number in [0, 1]. "
+                              f"Got {min_confidence!r} instead.")
+        self.min_confidence = float(min_confidence)
         self.window_ms = window_ms
         self.max_per_network = max_per_network
         self.max_ids = max_ids

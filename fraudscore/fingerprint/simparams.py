@@ -142,8 +142,9 @@ PARAMS: dict[str, Param] = {
     # --- networks (the /24 an observation comes from; scenarios "*-net") ----------------------------
     "wifi_share_mobile": P(0.55, "opensignal",
                            "share of a phone's observations on Wi-Fi (its home /24), the rest on the carrier's "
-                           "network; within Opensignal's 55-70 % for most countries (China not measured) and "
-                           "Cell Spotting's 'over half of mobile traffic on Wi-Fi'"),
+                           "network; Opensignal: over half in 46 of 95 countries, 55-70 % in the US, Hong Kong, "
+                           "Spain, Germany, Canada (China not measured); Cell Spotting: over half of mobile "
+                           "traffic on Wi-Fi"),
     "cgnat_subscribers_per_address": P(100.0, "cloudflare_cgnat",
                                        "subscribers sharing one public address behind a carrier-grade NAT"),
     "lender_penetration": P(0.02, "assumption",

@@ -53,9 +53,11 @@ def test_twins_on_their_own_home_networks_are_kept_apart_with_confidence():
 def test_twins_behind_one_carrier_grade_nat_stay_refused():
     lk = _linker()
     t = _crowd(lk, 300, "203.0.113.0/24", 1_000)
-    for k in range(3):
+    for k in range(3):  # the scoped confidence is below min_confidence: the class link stays
         r = lk.link(TWIN, t + k * HOUR, "203.0.113.0/24")
-        assert r.how == "network" and r.link_confidence < MIN_LINK_CONFIDENCE
+        assert r.how == "shared" and r.link_confidence < MIN_LINK_CONFIDENCE
+    sid, conf = lk.network.scope(r.device_id, r.link_confidence, 1, t)  # what the scope computed (IP hash aside)
+    assert sid.startswith(r.device_id + "@")
 
 
 def test_a_class_seen_on_many_networks_is_no_longer_trusted_on_a_quiet_one():
@@ -67,7 +69,11 @@ def test_a_class_seen_on_many_networks_is_no_longer_trusted_on_a_quiet_one():
     for k in range(3):
         _crowd(lk, 1, f"10.1.{k}.0/24", t + 100 + k)  # a quiet /24 with one other device on it
     r = lk.link(TWIN, t + 200, "10.1.0.0/24")
-    assert r.how == "network" and r.link_confidence < 1.0
+    assert r.link_confidence < 1.0
+    plain = _linker()  # the same quiet /24 without the spread: confidence 1
+    t2 = _crowd(plain, 40, "203.0.113.0/24", 1_000)
+    _crowd(plain, 1, "10.1.0.0/24", t2 + 100)
+    assert plain.link(TWIN, t2 + 200, "10.1.0.0/24").link_confidence > r.link_confidence
 
 
 def test_twins_of_one_household_share_one_id_the_documented_limit():
@@ -80,6 +86,11 @@ def test_twins_of_one_household_share_one_id_the_documented_limit():
     lk2 = _linker(prior=1.0)
     _crowd(lk2, 300, "203.0.113.0/24", 1_000)
     assert lk2.link(TWIN, t + HOUR, "198.51.100.0/24").link_confidence < MIN_LINK_CONFIDENCE
+    # a stricter scope keeps only near-certain ones: one other device on the /24 is enough to fall back
+    lk3 = _linker(min_confidence=0.999)
+    _crowd(lk3, 300, "203.0.113.0/24", 1_000)
+    _crowd(lk3, 1, "198.51.100.0/24", t)
+    assert lk3.link(TWIN, t + HOUR, "198.51.100.0/24").how == "shared"
 
 
 def test_window_forgets_a_crowd():
@@ -99,9 +110,8 @@ def test_only_class_links_change_and_nothing_without_an_ip():
     nets = 0
     for fp, t, ip in zip(fps, s.ts.tolist(), s.ip_prefix.tolist()):
         a, b = plain.link(fp, t, ip), scoped.link(fp, t, ip)
-        if a.how == "shared":
-            assert b.how == "network" and b.device_id.startswith(a.device_id + "@")
-            assert (a.changed, a.new) == (b.changed, b.new)
+        if a.how == "shared" and b.how == "network":
+            assert b.device_id.startswith(a.device_id + "@") and (a.changed, a.new) == (b.changed, b.new)
             nets += 1
         else:
             assert a == b
@@ -116,7 +126,8 @@ def test_default_linker_is_unscoped_and_bad_arguments():
     with pytest.raises(ConfigError, match="'network'"):
         DeviceLinker(network="yes")
     for kw, name in (({"window_ms": 0}, "window_ms"), ({"max_per_network": 1.5}, "max_per_network"),
-                     ({"max_ids": True}, "max_ids"), ({"prior": -1}, "prior")):
+                     ({"max_ids": True}, "max_ids"), ({"prior": -1}, "prior"),
+                     ({"min_confidence": 2}, "min_confidence")):
         with pytest.raises(ConfigError, match=name):
             NetworkScope(**kw)
 
