@@ -454,6 +454,7 @@ def main() -> None:
                     help="instructions per event (valgrind callgrind) of the linker and the legacy linker, web stream")
     ap.add_argument("--quality-only", action="store_true",
                     help="only the quality tables (every scenario) and their goals; prints, writes nothing")
+    ap.add_argument("--seed", type=int, default=1, help="the quality streams' seed (default 1)")
     ap.add_argument("--events", type=int, default=None, help="with --callgrind: only the first EVENTS events")
     ap.add_argument("--replay", default=None, help=argparse.SUPPRESS)  # the child process of --ab
     args = ap.parse_args()
@@ -477,7 +478,7 @@ def main() -> None:
         link_stage(sn, repeat)
         print(f"done in {time.perf_counter() - t0:.1f} s")
         return
-    results, tables = quality(n, days, seed=1)
+    results, tables = quality(n, days, seed=args.seed)
     if args.quality_only:
         print("\n== goals")
         for line in goals(tables, [], []):

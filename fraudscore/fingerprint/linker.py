@@ -64,6 +64,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MethodType
 from typing import Any
 
 import xxhash
@@ -72,7 +73,7 @@ from .._core import load as load_core
 from ..errors import ConfigError
 from .linkfeatures import LAYOUT, compatible_records, make_record, n_differences, pair_features
 from .linkmodel import LinkModel, default_link_model
-from .linknet import NetworkScope
+from .linknet import NetworkScope, scoped_link
 from .linkstate import LinkPlan, LinkState, LinkView, MemoryLinkState
 from .sections import VOLATILE_ATTRS, Fingerprint
 
@@ -208,7 +209,7 @@ class DeviceLinker:
         self.state = state if state is not None else MemoryLinkState()
         self.network = network
         if network is not None:  # an instance attribute: the default linker's link() pays nothing for it
-            self.link = self._link_network  # type: ignore[method-assign]
+            self.link = MethodType(scoped_link, self)  # type: ignore[method-assign]
         self.model = model if model is not None else default_link_model()
         self.link_probability = float(link_probability)
         self.max_scored = max_scored
@@ -525,26 +526,6 @@ class DeviceLinker:
         self.state.write(plan, now)
         return res
 
-
-    def _link_network(self, fp: Fingerprint, ts_ms: int, ip: str | int | None = None) -> LinkResult:
-        """:meth:`link`, then the network scope of a class link (see the ``network`` parameter)."""
-        res = DeviceLinker.link(self, fp, ts_ms, ip)
-        ns = self.network
-        if ip is None or ns is None:
-            return res
-        if type(ip) is int:
-            iph = ip
-        else:
-            iph = self._ip_memo.get(ip, 0) or ((xxhash.xxh3_64_intdigest(str(ip).encode()) & _MASK48) or 1)
-        now = ts_ms if type(ts_ms) is int else int(ts_ms)
-        if res.how == "shared" and res.link_confidence < MIN_LINK_CONFIDENCE:
-            sid, conf = ns.scope(res.device_id, res.link_confidence, iph, now)
-            ns.observe(iph, sid, now, res.device_id)
-            if conf < ns.min_confidence:
-                return res
-            return self._result((sid, conf, res.changed, res.new, "network"))
-        ns.observe(iph, res.device_id, now)
-        return res
 
     def _result(self, fields: tuple[Any, ...]) -> LinkResult:
         """The (immutable, shared) :class:`LinkResult` of ``fields``, from a bounded memo (emptied when full)."""

@@ -37,10 +37,14 @@ True
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
+
+import xxhash
 
 from ..errors import ConfigError
 
-__all__ = ["NetworkScope"]
+__all__ = ["NetworkScope", "scoped_link"]
+_MASK48 = (1 << 48) - 1
 
 
 class NetworkScope:
@@ -151,3 +155,29 @@ class NetworkScope:
 
     def __len__(self) -> int:
         return len(self._nets)
+
+
+def scoped_link(linker: Any, fp: Any, ts_ms: int, ip: str | int | None = None) -> Any:
+    """``DeviceLinker.link`` with the linker's :class:`NetworkScope` (bound as ``linker.link`` when it has one).
+
+    The plain link first (compiled or not, unchanged); then, for an event with an IP token, the network
+    records the id, and a class link (``how == "shared"``: always below ``MIN_LINK_CONFIDENCE``) becomes
+    ``<class id>@<network>`` (``how == "network"``) when its scoped confidence reaches ``min_confidence``.
+    """
+    res = type(linker).link(linker, fp, ts_ms, ip)
+    ns = linker.network
+    if ip is None or ns is None:
+        return res
+    if type(ip) is int:
+        iph = ip
+    else:  # the token's hash, as link() computes it (its memo when it has one)
+        iph = linker._ip_memo.get(ip, 0) or ((xxhash.xxh3_64_intdigest(str(ip).encode()) & _MASK48) or 1)
+    now = ts_ms if type(ts_ms) is int else int(ts_ms)
+    if res.how != "shared":
+        ns.observe(iph, res.device_id, now)
+        return res
+    sid, conf = ns.scope(res.device_id, res.link_confidence, iph, now)
+    ns.observe(iph, sid, now, res.device_id)
+    if conf < ns.min_confidence:
+        return res
+    return linker._result((sid, conf, res.changed, res.new, "network"))
