@@ -18,7 +18,10 @@ describe real browsers and apps:
 * **populations**: desktop vs mobile shares, many phones of one model with
   default settings and therefore identical fingerprints (mobile fingerprints are
   far less unique than desktop ones), log-normal activity (a few devices produce
-  most observations), IP /24 prefixes (home, work, carrier);
+  most observations), IP /24 prefixes (home, work, carrier): flat (a network of its own per
+  device) in the original scenarios, grounded in measurements (households, shared and
+  renumbered residential /24s, carrier-grade NAT: :mod:`fraudscore.fingerprint.simnet`) in
+  the ``*-net`` ones;
 * **device farms**: phones of one model on one network that reset every
   resettable id, the app version, SIM and languages between two applications.
 
