@@ -11,7 +11,11 @@ Measured in the same run, on the same streams:
 * **exact match** (the fingerprint id is the device): the naive baseline every ratio is against;
 * **legacy** linker (fraudscore 0.1, :mod:`fraudscore.fingerprint.legacy`);
 * the **linker**'s ids (``DeviceLinker``), and the ids velocity features key on
-  (links below ``MIN_LINK_CONFIDENCE`` refused: each such event pairs with nothing).
+  (links below ``MIN_LINK_CONFIDENCE`` refused: each such event pairs with nothing);
+* **network**: the ids velocity keys on with network-scoped popularity
+  (``DeviceLinker(network=NetworkScope())``, :mod:`fraudscore.fingerprint.linknet`), a second
+  linker on the same stream. The ``*-net`` scenarios use the grounded network process
+  (:mod:`fraudscore.fingerprint.simnet`); the others keep the flat one (a unique home /24 per device).
 
 Goals (issue #12): web -- recall >= 0.90 at precision >= the exact-match precision;
 mixed -- precision >= 0.995 and recall >= 0.95; farm -- no farm phones merged into one
@@ -22,8 +26,8 @@ Also timed, in the same run: the linker with its compiled kernel (``fraudscore._
 against the pure-Python reference, and the link stage of the single-event benchmark
 (``stage_link`` p50, default bundle; goal <= 30 us).
 
-Run: ``python benchmarks/bench_linking.py [--quick] [--speed-only] [--redis URL]``; writes
-benchmarks/results/bench_linking.json (not with ``--speed-only``). ``--callgrind [--events N]``: instructions
+Run: ``python benchmarks/bench_linking.py [--quick] [--speed-only] [--quality-only] [--redis URL]``; writes
+benchmarks/results/bench_linking.json (not with ``--speed-only`` / ``--quality-only``). ``--callgrind [--events N]``: instructions
 per event (valgrind) of the linker and the legacy linker on the throughput ``web`` stream (stable under load;
 ~10 min on the full stream).
 
@@ -59,6 +63,7 @@ from fraudscore._core import PURE_PYTHON_ENV  # noqa: E402
 from fraudscore.fingerprint import MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprinter, MemoryLinkState  # noqa: E402
 from fraudscore.fingerprint.evaluate import exact_ids, pairwise_by_group, pairwise_metrics  # noqa: E402
 from fraudscore.fingerprint.legacy import LegacyLinker  # noqa: E402
+from fraudscore.fingerprint.linknet import NetworkScope  # noqa: E402
 from fraudscore.fingerprint.simulate import SCENARIOS, simulate  # noqa: E402
 from fraudscore.keys import Keys  # noqa: E402
 
@@ -87,16 +92,18 @@ def quality(n: int, days: float, seed: int) -> tuple[list[dict[str, Any]], dict[
         ips = s.ip_prefix.tolist()
         state = MemoryLinkState()
         ids, vel = run_linker(DeviceLinker(state), fps, ts, ips)
+        # the same linker with network-scoped popularity (opt-in): the ids velocity keys on
+        _, net_vel = run_linker(DeviceLinker(MemoryLinkState(), network=NetworkScope()), fps, ts, ips)
         legacy_lk = LegacyLinker()
         legacy = [legacy_lk.link(fp, t).device_id for fp, t in zip(fps, ts)]
         exact = exact_ids(fpr, s.devices)
         m = {k: pairwise_metrics(s.truth, v) for k, v in
-             (("exact", exact), ("linker", ids), ("velocity", vel), ("legacy", legacy))}
+             (("exact", exact), ("linker", ids), ("velocity", vel), ("network", net_vel), ("legacy", legacy))}
         per_os = {k: pairwise_by_group(s.truth, v, s.os) for k, v in (("exact", exact), ("linker", ids),
-                                                                      ("velocity", vel))}
+                                                                      ("velocity", vel), ("network", net_vel))}
         params = {"scenario": sc, "n_devices": n, "days": days, "seed": seed, "observations": len(s),
                   "live_evictions": state.live_evictions}
-        for who in ("linker", "velocity", "legacy"):
+        for who in ("linker", "velocity", "network", "legacy"):
             for metric in ("precision", "recall"):
                 out.append(result(f"{sc}:{who}:pairwise_{metric}", m[who][metric], "ratio", "exact_match",
                                   m["exact"][metric], {**params, "largest_id_devices": m[who]["largest_id_devices"]},
@@ -104,15 +111,15 @@ def quality(n: int, days: float, seed: int) -> tuple[list[dict[str, Any]], dict[
         print(f"\n== {sc}: {len(s):,} observations of {m['exact']['devices_true']:,} devices "
               f"(live block evictions: {state.live_evictions})")
         print(f"  {'ids':<10} {'precision':>9} {'recall':>8} {'ids':>7} {'max devices/id':>15}")
-        for who in ("exact", "legacy", "linker", "velocity"):
+        for who in ("exact", "legacy", "linker", "velocity", "network"):
             r = m[who]
             print(f"  {who:<10} {r['precision']:>9.4f} {r['recall']:>8.4f} {r['devices_linked']:>7,} "
                   f"{r['largest_id_devices']:>15}")
-        print(f"  per OS       {'exact P/R':>15} {'linker P/R':>15} {'velocity P/R':>15}")
+        print(f"  per OS       {'exact P/R':>15} {'linker P/R':>15} {'velocity P/R':>15} {'network P/R':>15}")
         for os_ in per_os["exact"]:
             cells = [f"{per_os[w][os_]['precision']:.3f}/{per_os[w][os_]['recall']:.3f}"
-                     for w in ("exact", "linker", "velocity")]
-            print(f"  {os_:<12} {cells[0]:>15} {cells[1]:>15} {cells[2]:>15}")
+                     for w in ("exact", "linker", "velocity", "network")]
+            print(f"  {os_:<12} {cells[0]:>15} {cells[1]:>15} {cells[2]:>15} {cells[3]:>15}")
         tables[sc] = {"overall": m, "per_os": per_os, "live_evictions": state.live_evictions}
         if sc == "farm":
             farm_ids = [i for i, f in zip(ids, s.farm.tolist()) if f]
@@ -456,6 +463,9 @@ def goals(tables: dict[str, Any], thr: list[dict[str, Any]], stage: list[dict[st
         f"(goal >= exact {w['exact']['precision']:.3f})",
         f"mixed: linker precision {mx['linker']['precision']:.4f} (goal >= 0.995), recall {mx['linker']['recall']:.4f} "
         f"(goal >= 0.95)",
+        *(f"{sc}: velocity ids precision {tables[sc]['overall'][w]['precision']:.4f} (goal >= 0.995), recall "
+          f"{tables[sc]['overall'][w]['recall']:.4f} (goal >= 0.95) [{w}]"
+          for sc in ("mixed", "mixed-net", "mixed-net-hard") if sc in tables for w in ("velocity", "network")),
         f"farm: most farm phones under one id {tables['farm_only']['largest_id_devices']} (goal 1)",
     ]
     for r in thr:
@@ -478,6 +488,9 @@ def main() -> None:
                     help="link-only replays: the code at DIR (a checkout, extension built in place) against this one")
     ap.add_argument("--callgrind", action="store_true",
                     help="instructions per event (valgrind callgrind) of the linker and the legacy linker, web stream")
+    ap.add_argument("--quality-only", action="store_true",
+                    help="only the quality tables (every scenario) and their goals; prints, writes nothing")
+    ap.add_argument("--seed", type=int, default=1, help="the quality streams' seed (default 1)")
     ap.add_argument("--events", type=int, default=None, help="with --callgrind: only the first EVENTS events")
     ap.add_argument("--stream", action="store_true",
                     help="the link stage of Scorer.score on the scorer's synthetic stream (large bundle); prints")
@@ -507,7 +520,13 @@ def main() -> None:
         link_stage(sn, repeat)
         print(f"done in {time.perf_counter() - t0:.1f} s")
         return
-    results, tables = quality(n, days, seed=1)
+    results, tables = quality(n, days, seed=args.seed)
+    if args.quality_only:
+        print("\n== goals")
+        for line in goals(tables, [], []):
+            print("  " + line)
+        print(f"done in {time.perf_counter() - t0:.1f} s")
+        return
     print("\n== hardware + network feature on the synthetic loan data")
     results += farm_features(loan_days, per_day, seed=4)
     print()

@@ -18,6 +18,7 @@ True
 from .canonical import CanonicalDevice, canonicalize, parse_user_agent, parse_version
 from .linker import MIN_LINK_CONFIDENCE, DeviceLinker, LinkResult
 from .linkmodel import LinkModel, default_link_model
+from .linknet import NetworkScope
 from .linkstate import LinkState, MemoryLinkState, RedisLinkState
 from .sections import SCHEME_VERSION, Fingerprint, Fingerprinter, compare_ids, parse_id
 from .signals import DEVICE_FEATURES, device_signal_matrix, device_signal_values, device_signals
@@ -26,6 +27,7 @@ __all__ = [
     "CanonicalDevice", "canonicalize", "parse_user_agent", "parse_version",
     "Fingerprint", "Fingerprinter", "SCHEME_VERSION", "compare_ids", "parse_id",
     "DeviceLinker", "LinkResult", "MIN_LINK_CONFIDENCE", "LinkModel", "default_link_model",
+    "NetworkScope",
     "LinkState", "MemoryLinkState", "RedisLinkState",
     "DEVICE_FEATURES", "device_signals", "device_signal_values", "device_signal_matrix",
 ]

@@ -64,6 +64,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MethodType
 from typing import Any
 
 import xxhash
@@ -72,6 +73,7 @@ from .._core import load as load_core
 from ..errors import ConfigError
 from .linkfeatures import LAYOUT, compatible_records, make_record, n_differences, pair_features
 from .linkmodel import LinkModel, default_link_model
+from .linknet import NetworkScope, scoped_link
 from .linkstate import LinkPlan, LinkState, LinkView, MemoryLinkState
 from .sections import VOLATILE_ATTRS, Fingerprint
 
@@ -120,7 +122,9 @@ class LinkResult:
         Whether a new device was created.
     how : str
         ``"exact"``, ``"shared"`` (an exact match on a common fingerprint),
-        ``"model"`` (a drifted state linked by the model) or ``"new"``.
+        ``"model"`` (a drifted state linked by the model), ``"new"`` or, with a
+        :class:`~fraudscore.fingerprint.linknet.NetworkScope`, ``"network"`` (a class link
+        scoped to the event's IP /24).
     """
 
     device_id: str
@@ -158,6 +162,11 @@ class DeviceLinker:
         hardware family holds fewer than ``min_family_devices`` devices.
     min_family_devices : int, default 30
         Devices of a family needed before value counts alone estimate popularity.
+    network : NetworkScope, optional
+        Network-scoped popularity (opt-in, see :mod:`fraudscore.fingerprint.linknet`): a class link
+        (``how == "shared"``) of an event with an IP /24 becomes ``<class id>@<network>`` (``how ==
+        "network"``) with the confidence that no twin shares that network. Kept in this process's memory
+        (not in a Redis link state).
 
     Examples
     --------
@@ -176,7 +185,7 @@ class DeviceLinker:
 
     def __init__(self, state: LinkState | None = None, *, model: LinkModel | None = None,
                  link_probability: float = 0.5, max_scored: int = 8, mobile_prior: float = 3.0,
-                 min_family_devices: int = 30) -> None:
+                 min_family_devices: int = 30, network: NetworkScope | None = None) -> None:
         if isinstance(link_probability, bool) or not isinstance(link_probability, (int, float)) or not (
                 0 <= link_probability <= 1):
             raise ConfigError("The 'link_probability' parameter of DeviceLinker must be a number in [0, 1]. "
@@ -194,7 +203,13 @@ class DeviceLinker:
         if model is not None and not isinstance(model, LinkModel):
             raise ConfigError(f"The 'model' parameter of DeviceLinker must be a LinkModel. Got {type(model).__name__} "
                               "instead.")
+        if network is not None and not isinstance(network, NetworkScope):
+            raise ConfigError(f"The 'network' parameter of DeviceLinker must be a NetworkScope. "
+                              f"Got {type(network).__name__} instead.")
         self.state = state if state is not None else MemoryLinkState()
+        self.network = network
+        if network is not None:  # an instance attribute: the default linker's link() pays nothing for it
+            self.link = MethodType(scoped_link, self)  # type: ignore[method-assign]
         self.model = model if model is not None else default_link_model()
         self.link_probability = float(link_probability)
         self.max_scored = max_scored

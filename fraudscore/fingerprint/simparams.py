@@ -52,6 +52,28 @@ SOURCES: dict[str, str] = {
                       "about every 6-8 weeks; Safari's version follows the OS on iOS.",
     "ua_reduction": "Chrome User-Agent reduction (Chrome 110+): Android user agents report 'Android 10; K', "
                     "desktop ones a frozen OS version, so the UA no longer separates phone models.",
+    "opensignal": "Opensignal, Time on Wifi analyses: smartphone users spent more than half of their time on Wi-Fi "
+                  "in 46 of 95 countries (Global State of Mobile Networks, 2016: 822,556 users, May-July 2016); "
+                  "2020 weekly figures before the lockdowns: United States 56.2 %, Hong Kong 55.3 %, Germany "
+                  "66.4 %, Spain 61.9 %, Canada 69.9 %, India 10.2 % (China not covered).",
+    "cell_spotting": "J. P. Rula, F. E. Bustamante, M. Steiner. Cell Spotting: Studying the Role of Cellular Networks "
+                     "in the Internet. IMC 2017 (Akamai vantage point: over half of mobile-device traffic goes over "
+                     "Wi-Fi; cellular traffic 16.2 % of the CDN's traffic, 12.1 % in France to ~96 % in Ghana; "
+                     "350 thousand cellular /24s).",
+    "richter_cgn": "P. Richter, F. Wohlfart, N. Vallina-Rodriguez, M. Allman, R. Bush, A. Feldmann, C. Kreibich, "
+                   "N. Weaver, V. Paxson. A Multi-perspective Analysis of Carrier-Grade NAT Deployment. IMC 2016 "
+                   "(BitTorrent DHT + Netalyzr: CGN deployed by the large majority of the cellular networks "
+                   "measured and by a minority of the non-cellular eyeball ISPs, a share that was growing; one "
+                   "public address translates many independent subscribers in disparate locations).",
+    "cloudflare_cgnat": "Cloudflare research on CGNAT (2025, as reported in the press): a CGNAT can serve over 100 "
+                        "devices per public IPv4 address and scale to millions of users.",
+    "padmanabhan": "R. Padmanabhan, A. Dhamdhere, E. Aben, kc claffy, N. Spring. Reasons Dynamic Addresses Change. "
+                   "IMC 2016 (3,038 RIPE Atlas probes in 929 ASes, 2015: 20 ISPs periodically reassign addresses "
+                   "after a fixed period, typically a multiple of 24 hours; other changes correlate with outages at "
+                   "the customer premises; almost half of the changes on one CPE go to an entirely different "
+                   "BGP-routed prefix).",
+    "china_census": "National Bureau of Statistics of China, 7th national census (2020): 494.16 million family "
+                    "households, 2.62 persons per family household on average (3.10 in 2010).",
     "assumption": "A modelling assumption of this simulator (no published figure); the note says what it is.",
 }
 
@@ -117,6 +139,41 @@ PARAMS: dict[str, Param] = {
     "activity_sigma_heavy": P(2.2, "assumption", "heavy-tailed scenario: a few devices produce most events"),
     "median_events_per_day": P(0.12, "assumption", "a typical device is seen about once a week"),
     "cellular_share": P(0.5, "assumption", "share of mobile observations on a carrier network (IP changes)"),
+    # --- networks (the /24 an observation comes from; scenarios "*-net") ----------------------------
+    "wifi_share_mobile": P(0.55, "opensignal",
+                           "share of a phone's observations on Wi-Fi (its home /24), the rest on the carrier's "
+                           "network; Opensignal: over half in 46 of 95 countries, 55-70 % in the US, Hong Kong, "
+                           "Spain, Germany, Canada (China not measured); Cell Spotting: over half of mobile "
+                           "traffic on Wi-Fi"),
+    "cgnat_subscribers_per_address": P(100.0, "cloudflare_cgnat",
+                                       "subscribers sharing one public address behind a carrier-grade NAT"),
+    "lender_penetration": P(0.02, "assumption",
+                            "share of a network's subscribers (lines, SIMs) that are the lender's applicants "
+                            "within the period: sets how many of the lender's devices one /24 shows"),
+    "fixed_cgnat_share": P(0.10, "richter_cgn",
+                           "share of residential lines behind a carrier-grade NAT (a minority of fixed ISPs "
+                           "deploy CGN; the share of lines is an assumption)"),
+    "lines_per_residential_24": P(254.0, "assumption",
+                                  "one public address per residential line: a /24 of a dynamic pool serves ~254 lines"),
+    "household_size": P(2.62, "china_census", "persons per household (7th census, 2020)"),
+    "household_second_device_share": P(0.15, "assumption",
+                                       "share of the lender's devices that live in a household already holding "
+                                       "one (another member applies, a second phone)"),
+    "household_same_model_share": P(0.3, "assumption",
+                                    "share of such second phones of the same model, with default settings, as "
+                                    "the household's first (families buy the same phone)"),
+    "renumber_periodic_share": P(0.2, "padmanabhan",
+                                 "share of residential lines whose ISP reassigns addresses periodically (20 ISPs "
+                                 "in the study; the share of lines is an assumption)"),
+    "renumber_period_days": P(1.0, "padmanabhan", "the period of such reassignments: typically a multiple of 24 h"),
+    "address_change_rate": P(1 / 30, "padmanabhan",
+                             "other lines change address after outages at the customer premises; about monthly "
+                             "(assumption for the rate)"),
+    "renumber_new_prefix_share": P(0.5, "padmanabhan",
+                                   "share of address changes to an entirely different routed prefix (else to "
+                                   "another /24 of the line's own prefix: a block of 16 /24s, an assumption)"),
+    "office_devices_per_24": P(3.0, "assumption",
+                               "the lender's desktops seen on one office /24 (colleagues behind one NAT)"),
 }
 
 

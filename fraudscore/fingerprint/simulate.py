@@ -18,7 +18,10 @@ describe real browsers and apps:
 * **populations**: desktop vs mobile shares, many phones of one model with
   default settings and therefore identical fingerprints (mobile fingerprints are
   far less unique than desktop ones), log-normal activity (a few devices produce
-  most observations), IP /24 prefixes (home, work, carrier);
+  most observations), IP /24 prefixes (home, work, carrier): flat (a network of its own per
+  device) in the original scenarios, grounded in measurements (households, shared and
+  renumbered residential /24s, carrier-grade NAT: :mod:`fraudscore.fingerprint.simnet`) in
+  the ``*-net`` ones;
 * **device farms**: phones of one model on one network that reset every
   resettable id, the app version, SIM and languages between two applications.
 
@@ -50,6 +53,7 @@ from ..errors import ConfigError
 from .simcatalog import _FONT_PACKS, _LANGS, _LANGS_P, _RARE_FONTS, _SIM, _SIM_P, _TZ_HOME, _TZ_TRAVEL
 from .simdevices import (_Calendar, _Dev, _ip, _lag, _new_app, _new_web, _observe_ip, _render_app, _render_web,
                          _state_key, _uuid)
+from .simnet import _Network, _NetSpec, households
 from .simparams import value as V
 
 __all__ = ["DriftStream", "SCENARIOS", "simulate", "DEFAULT_START_MS"]
@@ -149,6 +153,7 @@ class _Scenario:
     driver_rate: float = V("driver_update_rate_windows")
     default_fonts_share: float | None = None
     driver_suffix_share: float | None = None
+    network: str = "flat"  # "flat" (every network unique to one device), "grounded" or "harder" (simnet)
     note: str = ""
 
 
@@ -167,6 +172,14 @@ _SCENARIOS: dict[str, _Scenario] = {
                        note="desktops sharing OS-image font lists, frequent font installs"),
     "drivers": _Scenario({"web:windows": 1.0}, driver_rate=1 / 20, driver_suffix_share=1.0,
                          note="Windows desktops whose GPU driver updates change the WebGL renderer"),
+    "web-net": _Scenario(_WEB_MIX, network="grounded",
+                         note="web, with the grounded network process: households, shared and renumbered "
+                              "residential /24s, carrier-grade NAT"),
+    "mixed-net": _Scenario(_MIXED, network="grounded",
+                           note="mixed, with the grounded network process (see simnet)"),
+    "mixed-net-hard": _Scenario(_MIXED, network="harder",
+                                note="mixed, harder networks: daily renumbering everywhere, more CGN lines, "
+                                     "denser /24s, more same-model households"),
 }
 #: Scenario names, in report order (``"legacy"`` is the old process).
 SCENARIOS: tuple[str, ...] = (*_SCENARIOS, "legacy")
@@ -223,7 +236,8 @@ def simulate(scenario: str = "web", n_devices: int = 2000, days: float = 90.0, s
     ----------
     scenario : str, default "web"
         ``"web"``, ``"mixed"``, ``"identical"``, ``"farm"``, ``"heavy"``, ``"fonts"``,
-        ``"drivers"`` or ``"legacy"``.
+        ``"drivers"``, ``"web-net"``, ``"mixed-net"``, ``"mixed-net-hard"`` (the grounded network
+        process of :mod:`fraudscore.fingerprint.simnet`) or ``"legacy"``.
     n_devices : int, default 2000
         Physical devices (farm phones come on top in ``"farm"``).
     days : float, default 90
@@ -242,7 +256,7 @@ def simulate(scenario: str = "web", n_devices: int = 2000, days: float = 90.0, s
     >>> simulate("toaster")
     Traceback (most recent call last):
     ...
-    fraudscore.errors.ConfigError: The 'scenario' parameter of simulate must be one of ('web', 'mixed', 'identical', 'farm', 'heavy', 'fonts', 'drivers', 'legacy'). Got 'toaster' instead.
+    fraudscore.errors.ConfigError: The 'scenario' parameter of simulate must be one of ('web', 'mixed', 'identical', 'farm', 'heavy', 'fonts', 'drivers', 'web-net', 'mixed-net', 'mixed-net-hard', 'legacy'). Got 'toaster' instead.
     >>> s = simulate("farm", n_devices=40, days=20, seed=0)
     >>> bool(s.farm.any()), bool((~s.farm).any())
     (True, True)
@@ -284,9 +298,14 @@ def simulate(scenario: str = "web", n_devices: int = 2000, days: float = 90.0, s
         if sc.driver_suffix_share is not None and os_ == "windows":
             d.hw["driver_suffix"] = bool(rng.random() < sc.driver_suffix_share)
         devs.append(d)
-    for d in devs:
-        home = _ip(rng)
-        d.ips = (home, _ip(rng)) if d.kind == "web" and d.os in ("windows", "macos") else (home,)
+    net: _Network | None = None
+    if sc.network == "flat":
+        for d in devs:
+            home = _ip(rng)
+            d.ips = (home, _ip(rng)) if d.kind == "web" and d.os in ("windows", "macos") else (home,)
+    else:
+        spec = _NetSpec() if sc.network == "grounded" else _NetSpec().harder()
+        net = _Network(rng, devs, spec, days, households(rng, devs, spec))
     n_obs = _activity(rng, len(devs), sc.sigma, days)
     rows: list[tuple[int, int, dict[str, Any], str | None, str, bool]] = []
     for i, d in enumerate(devs):
@@ -308,7 +327,8 @@ def simulate(scenario: str = "web", n_devices: int = 2000, days: float = 90.0, s
                     last = obs
                 last_key = key
             obs = last
-            rows.append((start_ms + int(day * DAY_MS), i, obs, _observe_ip(rng, d), label, False))
+            ip = _observe_ip(rng, d) if net is None else net.observe(rng, i, day)
+            rows.append((start_ms + int(day * DAY_MS), i, obs, ip, label, False))
     for f in range(sc.farms):
         rows += _farm_rows(rng, cal, len(devs) + 1000 * f, days, start_ms)
     rows.sort(key=lambda r: (r[0], r[1]))

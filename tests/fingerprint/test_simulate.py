@@ -88,3 +88,42 @@ def test_bad_arguments():
         simulate("nope")
     with pytest.raises(ConfigError, match="'n_devices' parameter of simulate"):
         simulate("web", n_devices=0)
+
+
+def _devices_per_net(s):
+    per: dict[str, set] = {}
+    for ip, d in zip(s.ip_prefix.tolist(), s.truth.tolist()):
+        per.setdefault(ip, set()).add(d)
+    return per
+
+
+def test_grounded_networks_are_shared_and_the_flat_ones_are_not():
+    """The *-net scenarios put many of the lender's devices on a carrier-grade NAT /24 and several households on a
+    residential one; the flat process (every other scenario) gives each device networks of its own."""
+    flat = _devices_per_net(simulate("mixed", n_devices=600, days=30, seed=2))
+    grounded = _devices_per_net(simulate("mixed-net", n_devices=600, days=30, seed=2))
+    assert np.median([len(v) for v in flat.values()]) == 1 and max(len(v) for v in flat.values()) <= 6
+    cgnat = [len(v) for ip, v in grounded.items() if ip.split(".")[0] in ("200", "201", "202")]
+    home = [len(v) for ip, v in grounded.items() if ip.split(".")[0] in ("100", "101", "102")]
+    assert cgnat and min(cgnat) >= 20 and np.median(home) >= 2 and np.median(home) < min(cgnat)
+
+
+def test_harder_networks_renumber_more_and_hold_same_model_households():
+    def nets_per_device(sc):
+        s = simulate(sc, n_devices=400, days=30, seed=6)
+        homes: dict[int, set] = {}
+        for ip, d, os_ in zip(s.ip_prefix.tolist(), s.truth.tolist(), s.os.tolist()):
+            if os_ in ("web:windows", "web:macos") and ip.split(".")[0] in ("100", "101", "102"):
+                homes.setdefault(d, set()).add(ip)
+        return np.mean([len(v) for v in homes.values()])
+    assert nets_per_device("mixed-net-hard") > 2 * nets_per_device("mixed-net")
+    # same-model phones of one household: identical first observations from two devices on one home /24
+    s = simulate("mixed-net-hard", n_devices=600, days=30, seed=6)
+    first: dict[int, tuple] = {}
+    for dev, d, ip in zip(s.devices, s.truth.tolist(), s.ip_prefix.tolist()):
+        if dev.get("source") == "web" and ip.split(".")[0] in ("100", "101", "102") and d not in first:
+            first[d] = (FPR.fingerprint(dev).id, ip)
+    counts: dict[tuple, int] = {}
+    for k in first.values():
+        counts[k] = counts.get(k, 0) + 1
+    assert max(counts.values()) >= 2
