@@ -73,7 +73,9 @@ typedef struct {
     double *tree_ev;
     Py_ssize_t path_len;
     struct fs_fast_s *fast; /* FastTreeSHAP v2 tables (NULL: classic algorithm only) */
+    struct fs_best_s *best; /* predict_best's leaf bounds (_forest_best.h; NULL until its first call) */
 } ForestObject;
+typedef struct fs_best_s fs_best;
 
 static PyObject *ConfigErrorType = NULL; /* set by set_error_class(); ValueError otherwise */
 
@@ -134,6 +136,7 @@ static inline double fs_sigmoid(double sigmoid, double m) {
 }
 
 #include "_forest_shap.h"
+#include "_forest_best.h"
 
 static void fs_raise_config(const char *msg, Py_ssize_t got, int want) {
     PyErr_Format(ConfigErrorType ? ConfigErrorType : PyExc_ValueError,
@@ -362,6 +365,7 @@ static void Forest_dealloc(ForestObject *self) {
     PyMem_Free(self->leaf_count);
     PyMem_Free(self->tree_ev);
     fs_fast_free(self->fast);
+    fs_best_free(self->best);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -616,6 +620,8 @@ static PyMethodDef Forest_methods[] = {
     {"predict_raw_one", (PyCFunction)Forest_predict_raw_one, METH_O, "Raw margin for one row."},
     {"predict", (PyCFunction)(void (*)(void))Forest_predict, METH_VARARGS | METH_KEYWORDS,
      "predict(X, out, raw=False, threads=1): fill out with one prediction per row of X (GIL released)."},
+    {"predict_best", (PyCFunction)Forest_predict_best, METH_VARARGS,
+     "predict_best(X, out) -> trees walked: probabilities of the rows that may be the best, -1.0 for the others."},
     {"set_shap", (PyCFunction)Forest_set_shap, METH_VARARGS,
      "set_shap(node_count, leaf_count, leaf_start): node covers for TreeSHAP (enables contrib)."},
     {"contrib", (PyCFunction)(void (*)(void))Forest_contrib, METH_VARARGS | METH_KEYWORDS,

@@ -69,6 +69,7 @@ DISABLE_ENV = "FRAUDSCORE_NO_COMPILED"
 """Set to ``1`` to never build or load compiled trees (the C fast path is used instead)."""
 _SOURCE = Path(__file__).with_name("_forest.c")
 _SHAP_SOURCE = Path(__file__).with_name("_forest_shap.h")  # included by _forest.c
+_BEST_SOURCE = Path(__file__).with_name("_forest_best.h")  # included by _forest.c
 _CFLAGS = ("-O2", "-fPIC", "-shared", "-pthread", "-fno-fast-math", "-ffp-contract=off", "-fno-strict-aliasing",
            "-fvisibility=hidden")
 NODE_DTYPE = np.dtype({"names": ["threshold", "cat_start", "cat_n", "left", "right", "feature", "decision_type"],
@@ -343,7 +344,7 @@ def build_extension(*, cache: str | Path | None = None, force: bool = False) -> 
     include = sysconfig.get_paths().get("include") or ""
     if not (Path(include) / "Python.h").is_file():
         raise CompileError(f"compiled trees need the Python development headers (Python.h not found in {include!r})")
-    source = _SOURCE.read_bytes() + b"\0" + _SHAP_SOURCE.read_bytes()
+    source = b"\0".join(p.read_bytes() for p in (_SOURCE, _SHAP_SOURCE, _BEST_SOURCE))
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     key = hashlib.sha256(b"\0".join([source, _compiler_id(cc).encode(), " ".join(_CFLAGS).encode(),
                                      suffix.encode(), sys.version.encode()])).hexdigest()
@@ -591,6 +592,13 @@ class CompiledForest:
         where :meth:`predict`'s array conversions would cost more than the trees.
         """
         self._forest.predict(X, out, False, 1)
+
+    def predict_best_buffer(self, X: Any, out: Any) -> int:
+        """:meth:`predict_buffer` for a caller that needs only the best row: ``out`` gets the probability, bit
+        for bit, of every row that may be the best (the highest probability, all rows tied with it included)
+        and ``-1.0`` for rows whose probability is provably lower (``_forest_best.h``: leaf bounds per tree,
+        read once). Returns the number of trees walked (at most ``len(out) * n_trees``)."""
+        return int(self._forest.predict_best(X, out))
 
     def verify(self, booster: Any, X: np.ndarray | None = None) -> int:
         """Count rows of ``X`` (default :func:`probe_rows`) where this forest differs from ``booster.predict``
