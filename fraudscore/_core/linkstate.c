@@ -131,7 +131,7 @@ static int set_to_end(PyObject *od, PyObject *key, PyObject *value) {
 
 /* Leave ``o`` out of the cyclic garbage collector (returns ``o``). For the state's own containers that hold
  * only str, int, None and lists of ints (a record, its component / font / language lists, an exact-index entry,
- * a block): they can never be part of a reference cycle, and a state of a million devices would otherwise be
+ * a block) and the linker's memoised LinkResults: they can never be part of a reference cycle, and a state of a million devices would otherwise be
  * walked by every collection its allocations trigger. A dict re-enters the collector by itself when a container
  * is stored in it (CPython's dict tracking); lists never receive one (records are replaced, not edited). */
 static PyObject *untracked(PyObject *o) {
@@ -1417,7 +1417,7 @@ static PyObject *new_result(PyObject *fields) {
             return NULL;
         }
     }
-    return o;
+    return untracked(o); /* str, float, a tuple of str, bool, str: frozen, no cycle through it (see untracked) */
 }
 
 /* entry(linker, fp, ts_ms, ip): DeviceLinker.link(fp, ts_ms, ip) over a MemoryLinkState in one call (the

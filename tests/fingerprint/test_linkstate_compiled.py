@@ -290,8 +290,8 @@ def test_simulated_stream_through_every_kernel_path(scenario):
 
 
 def test_kernel_state_stays_out_of_the_garbage_collector():
-    """Records, their lists, exact-index entries and blocks the kernel creates hold no container that could close
-    a cycle, so it leaves them out of the cyclic collector (a collection no longer walks the whole state); a
+    """Records, their lists, exact-index entries, blocks and LinkResults the kernel creates hold no container that
+    could close a cycle, so it leaves them out of the cyclic collector (a collection no longer walks the whole state); a
     record that is given a container again re-enters it (CPython's dict tracking), and the reference path, a
     collection and a snapshot round trip see the same state as the pure-Python linker's."""
     import gc
@@ -308,6 +308,7 @@ def test_kernel_state_stays_out_of_the_garbage_collector():
     assert not any(gc.is_tracked(r[k]) for r in recs for k in ("c", "fs", "lg"))
     assert not any(gc.is_tracked(v) for v in st_._exact.values())
     assert not any(gc.is_tracked(b) for b in st_._blocks.values())
+    assert not any(gc.is_tracked(r) for r in linker._results.values())  # the memoised LinkResults
     gc.collect()
     with pure_python():
         ref = DeviceLinker(MemoryLinkState(max_per_block=8))
