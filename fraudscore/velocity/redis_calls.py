@@ -5,7 +5,7 @@
 carries the event's fixed-width rows per key group (:func:`group_row`), the link
 keys read and written with the versions seen, and the count reads and increments.
 :func:`call_args` lays a call out as the ``KEYS`` and ``ARGV`` the event script of
-:mod:`fraudscore.velocity.redis_lua` reads (header, context, rows, counts).
+:mod:`fraudscore.velocity.redis_lua` reads (header, context, rows, counts; formats in :mod:`~fraudscore.velocity.redis_args`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 from .._redis import hash_bytes, shard_of, tag
 from .memory_layout import GroupLayout
 from .plan import Group, finish
-from .redis_lua import BAND, HEADER
+from .redis_args import BAND, HEADER
 from .redis_wire import count_arg, identifier_hash, record_groups
 
 __all__ = ["group_row", "call_args", "outputs"]

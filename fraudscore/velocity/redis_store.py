@@ -7,7 +7,7 @@ lateness verdict, the device-link compare-and-set
 (:mod:`fraudscore.fingerprint.linkstate_redis`) and every velocity key group. Its
 per-feature-set configuration is baked into the script text, so a call carries
 only the event: one fixed-width binary row per key group (``struct``-packed, see
-:func:`~fraudscore.velocity.redis_lua.row_format`) and the keys, laid out by
+:func:`~fraudscore.velocity.redis_args.row_format`) and the keys, laid out by
 :mod:`fraudscore.velocity.redis_calls` (one call per hash slot the event touches).
 
 **Keys** (all declared in ``KEYS``; ``{..}`` is the hash tag of one of ``shards``
@@ -63,7 +63,8 @@ from .memory_layout import GroupLayout
 from .plan import Plan
 from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, call_args, conflict_causes, group_row, outputs,
                           records_dependencies)
-from .redis_lua import LABEL_LUA, event_script, row_format
+from .redis_args import row_format
+from .redis_lua import LABEL_LUA, event_script
 from .redis_wire import (budget_client, cluster_send, device_ctx, identifier_hash, noscript, pack_link,
                          record_ctx, record_extra, record_nonce, run_script, unpack_link)
 

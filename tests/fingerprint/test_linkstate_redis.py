@@ -259,7 +259,8 @@ def test_the_script_computes_the_linkers_popularity_bit_for_bit(redis_client):
     import random
     import struct
 
-    from fraudscore.velocity.redis_lua import BAND, POPULARITY_LUA
+    from fraudscore.velocity.redis_args import BAND
+    from fraudscore.velocity.redis_lua import POPULARITY_LUA
 
     linker = DeviceLinker()
     script = redis_client.register_script(
