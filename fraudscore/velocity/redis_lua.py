@@ -50,7 +50,8 @@ it reads:
    one the worker cached).
 
 Arguments are few and binary (their layout and the rows' formats are in
-:mod:`fraudscore.velocity.redis_args`, packed by :mod:`fraudscore.velocity.redis_calls`; a header, the link versions and values, one string
+:mod:`fraudscore.velocity.redis_args`, packed by :mod:`fraudscore.velocity.redis_calls`;
+a header, the link versions and values, one string
 with every group's row): each ``ARGV`` entry costs the server about as much as a
 small command. Outputs are exact integers (counts, micro-unit sums, times)
 packed as doubles (NaN = none); the final division happens in Python with the
