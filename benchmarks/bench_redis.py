@@ -196,7 +196,7 @@ def instrumented(text: str) -> str:
         if a not in text:
             raise RuntimeError(f"the event script changed: part mark {a!r} not found")
         text = text.replace(a, b)
-    return text.replace("local sub, unpack_, pk", _TIMER + "local sub, unpack_, pk", 1)
+    return text.replace("local sub, byte, unpack_, pk", _TIMER + "local sub, byte, unpack_, pk", 1)
 
 
 def parts(bundle: Any, events: list[dict[str, Any]], warm: int, repeats: int) -> dict[str, float]:

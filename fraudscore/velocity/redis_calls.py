@@ -175,11 +175,15 @@ def _counts(items: list[tuple[tuple[str, str], int]], keys: list[Any], hidx: dic
     heads = _COUNT_HEADS
     pack = _D.pack
     out = []
+    last: Any = None
+    ki = 0
     for (k, f), v in items:
-        ki = hidx.get(k)
-        if ki is None:
-            keys.append(k)
-            ki = hidx[k] = len(keys)
+        if k is not last:  # (the fields of one hash come together)
+            last = k
+            ki = hidx.get(k)  # type: ignore[assignment]
+            if ki is None:
+                keys.append(k)
+                ki = hidx[k] = len(keys)
         h = heads.get((ki, f))
         if h is None:
             if len(heads) >= 8192:
@@ -229,8 +233,8 @@ def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_
                          len(c.swrites), len(c.groups), float(lateness_ms),
                          float(idempotency_ttl_ms if (c.app and (c.groups or c.link)) else 0), float(lt),
                          c.nonce, len(c.hreads), len(c.hincr), int(c.check), c.lease, lease_i)
-    versions = b"".join(v or _ABSENT8 for _, v in c.sreads)
-    values = b"".join(_value(v) for _, v in c.swrites)
+    versions = b"".join([v or _ABSENT8 for _, v in c.sreads])
+    values = b"".join([_value(v) for _, v in c.swrites])
     return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows), hreads, hincr, band]
 
 

@@ -223,7 +223,7 @@ def _group_branch(gi: int, g: Group, lateness: int, min_ttl_ms: int) -> str:
         *body,
         cut,
         "  local px = false",
-        f"  local head = pk('<I4', 0); if n > 0 then head = sub(blob, 1, {_BLOB_HEAD}) end",
+        f"  local head = ZERO4; if n > 0 then head = sub(blob, 1, {_BLOB_HEAD}) end",
         ttl,
         "  local nb",
         "  if n == 0 then nb = head .. row",
@@ -270,6 +270,7 @@ local sub, byte, unpack_, pk = string.sub, string.byte, struct.unpack, struct.pa
 local NONE = string.rep('\0', 8)
 local EMPTY = string.rep('\255', 8)
 local NAN = 0 / 0
+local ZERO4 = pk('<I4', 0)
 local EMPTYT = {}
 local DAY = 86400000
 local function cal_edges(r, cal, excl, dlow)
@@ -342,11 +343,8 @@ if held and held ~= nonce then return {'busy'} end
 -- 3. link: every head read must be unchanged: 8 zero bytes = expected absent; a zero stamp = the content
 -- version only (a touch, which changes the stamp, does not matter); else version and stamp
 local bad = false
-local fresh = {}
-local readv = {}  -- key -> its value read above (a touch or block move of the same key needs no GET)
 for i = 1, nr do
   local v = got[1 + i]
-  readv[KEYS[1 + i]] = v
   -- heads compared as numbers (uint32 version, uint32 stamp): no Lua string is made per comparison
   local xv, xs = unpack_('<I4I4', versions, 8 * i - 7)
   if xv == 0 and xs == 0 then
@@ -356,7 +354,6 @@ for i = 1, nr do
     local hv, hs = unpack_('<I4I4', v)
     if hv ~= xv or (xs ~= 0 and hs ~= xs) then bad = true end
   end
-  fresh[i] = v or ''
 end
 local hk, hf, hv = {}, {}, {}
 pos = 1
@@ -391,12 +388,22 @@ if moved and not bad then
 end
 if bad and check == 1 then
   if lease == 2 then redis.call('SET', KEYS[lease_i], nonce, 'PX', LEASE_MS) end
+  local fresh = {}
+  for i = 1, nr do fresh[i] = got[1 + i] or '' end
   local fc = {}
   for i = 1, nh do fc[i] = tostring(counts[i]) end
   return {'conflict', fresh, fc}
 end
 pos = 1
 local heads = {}  -- the new head and tail of each record touched, in order
+local readv = nil  -- key -> its value read above (a touch or block move of a key read needs no GET), made on need
+local function read_value(k)
+  if not readv then
+    readv = {}
+    for i = 1, nr do readv[KEYS[1 + i]] = got[1 + i] end
+  end
+  return readv[k]
+end
 for i = 1, nw do
   local kind
   kind, pos = unpack_('<B', values, pos)
@@ -409,7 +416,7 @@ for i = 1, nw do
   elseif kind == 2 then  -- touch: last sighting max(t, now), one more sighting, the IP when given; content kept
     local stamp, tnow, ip
     stamp, tnow, ip, pos = unpack_('<c4dd', values, pos)
-    local v = readv[k]
+    local v = read_value(k)
     if v == nil then v = redis.call('GET', k) end
     local head = ''
     if v then
@@ -423,7 +430,7 @@ for i = 1, nw do
   elseif kind == 3 then  -- a block: the device to the front (new: cut to cap, new membership version)
     local nv, stamp, cv, cap, did
     nv, stamp, cv, cap, did, pos = unpack_('<c4c4c4HHc0', values, pos)
-    local v = readv[k]
+    local v = read_value(k)
     if v == nil then v = redis.call('GET', k) end
     local nd = #did
     if v and sub(v, 9, 8 + nd) == did and (#v == 8 + nd or sub(v, 9 + nd, 9 + nd) == ',') then

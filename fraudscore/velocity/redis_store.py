@@ -221,7 +221,8 @@ class RedisStore:
         ekeys = self._ekeys
         trow = _TS_ROW.pack(float(ts))  # the row of a group without slots: the event time alone
         for gi, m in enumerate(self._meta):
-            ent = m.layout.entity(record)
+            sk = m.layout.single_key
+            ent = record.get(sk) if sk is not None else m.layout.entity(record)
             if ent is None:
                 continue
             # (shard, key) of the entity: a pure function of its value (str values only: 1 and 1.0 hash apart)
@@ -258,12 +259,17 @@ class RedisStore:
         if link_tag is not None:
             c = call_for(link_tag)
             c.link = True
-        for gtag, key, cfgi, member, m in parts:
-            c = call_for(gtag)
-            c.groups.append((cfgi, 0, 0, member))
-            c.keys.append(key)
-            if m.device_keyed or m.device_valued:
-                c.device_dependent = True
+        if self._cluster:
+            for gtag, key, cfgi, member, m in parts:
+                c = call_for(gtag)
+                c.groups.append((cfgi, 0, 0, member))
+                c.keys.append(key)
+                if m.device_keyed or m.device_valued:
+                    c.device_dependent = True
+        else:  # (one call: every group in it)
+            single.groups = [(cfgi, 0, 0, member) for _t, _k, cfgi, member, _m in parts]
+            single.keys = [key for _t, key, _c, _r, _m in parts]
+            single.device_dependent = any(m.device_keyed or m.device_valued for *_x, m in parts)
         aux = None
         if txn is not None:
             lc = call_for(link_tag)  # type: ignore[arg-type]
