@@ -90,6 +90,16 @@ CONTENDED = 0.05
 _FIELDS: dict[Any, str] = {"n": "n"}  # count key -> its hash field (str of an int key; bounded)
 
 
+def _field_name(key: Any) -> str:
+    """A count hash's field name of a value key: ``str(key)``, memoised (bounded)."""
+    f = _FIELDS.get(key)
+    if f is None:
+        if len(_FIELDS) >= 65_536:
+            _FIELDS.clear()
+        f = _FIELDS[key] = str(key)
+    return f
+
+
 class _RecordingView(LinkView):
     """A view whose ``deps`` list receives :class:`~fraudscore.fingerprint.DeviceLinker`'s dependency records,
     and which notes whether the decision looked at the shared (class) record."""
@@ -387,11 +397,7 @@ class OptimisticLinkState(LinkState):
         with self._lock:
             get = self._cache.get
             for key in ("n", *keys):
-                f = fields.get(key)
-                if f is None:
-                    if len(fields) >= 65_536:
-                        fields.clear()
-                    f = fields[key] = str(key)
+                f = fields.get(key) or _field_name(key)
                 k = (hkey, f)
                 hit = get(k)
                 v = 0 if hit is None else int(hit[0])
@@ -588,10 +594,12 @@ class OptimisticLinkState(LinkState):
                 if plan.new_device:
                     txn.hincr[(fk, "n")] = txn.hincr.get((fk, "n"), 0) + 1
                 for k in plan.fam_keys:
-                    txn.hincr[(fk, str(k))] = txn.hincr.get((fk, str(k)), 0) + 1
+                    f = _field_name(k)
+                    txn.hincr[(fk, f)] = txn.hincr.get((fk, f), 0) + 1
             if plan.glob_keys or plan.new_device:
                 g = self.global_key
                 if plan.new_device:
                     txn.hincr[(g, "n")] = txn.hincr.get((g, "n"), 0) + 1
                 for k in plan.glob_keys:
-                    txn.hincr[(g, str(k))] = txn.hincr.get((g, str(k)), 0) + 1
+                    f = _field_name(k)
+                    txn.hincr[(g, f)] = txn.hincr.get((g, f), 0) + 1
