@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fraudscore.bench.common import latencies_us, machine_info, median_time, percentiles, result
+from fraudscore.bench.servers import RedisServer
 
 __all__ = ["latencies_us", "machine_info", "median_time", "percentiles", "result", "write_results",
-           "RESULTS_DIR", "callgrind_total", "server_instructions"]
+           "RESULTS_DIR", "callgrind_total", "server_instructions", "CommandServer"]
 
 RESULTS_DIR = Path(os.environ.get("FRAUDSCORE_BENCH_DIR", Path(__file__).resolve().parent / "results"))
 
@@ -58,17 +59,26 @@ def callgrind_total(folder: str, prefix: str = "") -> int:
     return total
 
 
-def server_instructions(make: Callable[[Any], Callable[[Any], Any]], warm: list[Any], measured: list[Any]) -> float:
-    """Instructions per event of a throwaway ``redis-server`` under callgrind (needs valgrind): ``make(client)``
-    gives the per-event function, applied to ``warm`` uninstrumented, then to ``measured`` with the
-    instrumentation on."""
-    import redis
+class CommandServer(RedisServer):
+    """A redis-server under callgrind counting only inside ``call()`` (command execution, scripts included):
+    its idle loop and cron, whose counts grow with the wall time a slow client takes, are left out."""
 
-    from fraudscore.bench.servers import RedisServer
+    def argv(self) -> list[str]:
+        args = super().argv()
+        if args and args[0] == "valgrind":
+            args.insert(1, "--toggle-collect=call")
+        return args
+
+
+def server_instructions(make: Callable[[Any], Callable[[Any], Any]], warm: list[Any], measured: list[Any]) -> float:
+    """Instructions per event of a throwaway ``redis-server`` under callgrind (needs valgrind), counted inside
+    command execution only (:class:`CommandServer`): ``make(client)`` gives the per-event function, applied to
+    ``warm`` uninstrumented, then to ``measured`` with the instrumentation on."""
+    import redis
 
     folder = tempfile.mkdtemp()
     try:
-        srv = RedisServer(callgrind=os.path.join(folder, "cg.out")).start(timeout=120)
+        srv = CommandServer(callgrind=os.path.join(folder, "cg.out")).start(timeout=120)
         try:
             fn = make(redis.Redis(port=srv.port, socket_timeout=120))
             for ev in warm:

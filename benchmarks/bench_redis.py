@@ -52,7 +52,7 @@ import tempfile
 import time
 from typing import Any
 
-from _common import callgrind_total, result, server_instructions, write_results
+from _common import CommandServer, callgrind_total, result, server_instructions, write_results
 from _legacy_redis import LegacyRedisStore
 
 from fraudscore.bench.bundles import BenchContext, events_stream
@@ -310,17 +310,6 @@ def _contention_child(bundle_dir: str, port: int, n: int, warm: int, w: int, ser
         json.dump(got, f)
 
 
-class _CommandServer(RedisServer):
-    """A redis-server under callgrind counting only inside ``call()`` (command execution, scripts included):
-    its idle loop and cron, whose counts grow with the wall time a slow client takes, are left out."""
-
-    def argv(self) -> list[str]:
-        args = super().argv()
-        if args and args[0] == "valgrind":
-            args.insert(1, "--toggle-collect=call")
-        return args
-
-
 def contention_callgrind(bundle_dir: str, n: int, warm: int, workers: tuple[int, ...] = (1, 2, 4)
                          ) -> dict[int, dict[str, float]]:
     """Instructions per event (worker and server, under callgrind) with ``w`` workers taking turns, and the
@@ -331,7 +320,7 @@ def contention_callgrind(bundle_dir: str, n: int, warm: int, workers: tuple[int,
     for w in workers:
         folder = tempfile.mkdtemp()
         try:
-            srv = _CommandServer(callgrind=os.path.join(folder, "server.out")).start(timeout=120)
+            srv = CommandServer(callgrind=os.path.join(folder, "server.out")).start(timeout=120)
             try:
                 subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no",
                                 f"--callgrind-out-file={folder}/client.out", sys.executable,

@@ -11,7 +11,8 @@ median of each figure:
   a shared server add to them) and round trips per event; with
   ``FRAUDSCORE_TEST_REDIS_CLUSTER`` set, also p50 / p99 on that cluster;
 * ``server_cg`` (needs valgrind): the server's instructions per event, a throwaway
-  ``redis-server`` under callgrind counting the measured events only;
+  ``redis-server`` under callgrind counting the measured events only, inside command execution
+  (``_common.CommandServer``: not its idle loop, whose count grows with a slow client's wall time);
 * ``client_cg`` (needs valgrind, with ``--callgrind``): the worker's instructions per event,
   ``Scorer.score`` with the Redis store and with the memory store on the same events
   (``bench_redis.py --client-callgrind``'s method, run under that checkout's Python).

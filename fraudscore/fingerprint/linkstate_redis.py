@@ -91,12 +91,10 @@ _FIELDS: dict[Any, str] = {"n": "n"}  # count key -> its hash field (str of an i
 
 
 def _field_name(key: Any) -> str:
-    """A count hash's field name of a value key: ``str(key)``, memoised (bounded)."""
-    f = _FIELDS.get(key)
-    if f is None:
-        if len(_FIELDS) >= 65_536:
-            _FIELDS.clear()
-        f = _FIELDS[key] = str(key)
+    """A count hash's field name of a value key, ``str(key)``, kept in ``_FIELDS`` (callers look there first)."""
+    if len(_FIELDS) >= 65_536:
+        _FIELDS.clear()
+    f = _FIELDS[key] = str(key)
     return f
 
 
@@ -594,12 +592,12 @@ class OptimisticLinkState(LinkState):
                 if plan.new_device:
                     txn.hincr[(fk, "n")] = txn.hincr.get((fk, "n"), 0) + 1
                 for k in plan.fam_keys:
-                    f = _field_name(k)
+                    f = _FIELDS.get(k) or _field_name(k)
                     txn.hincr[(fk, f)] = txn.hincr.get((fk, f), 0) + 1
             if plan.glob_keys or plan.new_device:
                 g = self.global_key
                 if plan.new_device:
                     txn.hincr[(g, "n")] = txn.hincr.get((g, "n"), 0) + 1
                 for k in plan.glob_keys:
-                    f = _field_name(k)
+                    f = _FIELDS.get(k) or _field_name(k)
                     txn.hincr[(g, f)] = txn.hincr.get((g, f), 0) + 1
