@@ -306,6 +306,9 @@ class OptimisticLinkState(LinkState):
                         self._cache.pop(k, None)
                     else:
                         self._put(k, head + hit[0][_R:])
+                        if hit[1] is not None:  # same content: its parsed form with the new sighting, count and IP
+                            t, n, ip = _TAIL.unpack_from(head, _V)
+                            self._cache[k] = (self._cache[k][0], {**hit[1], "t": int(t), "n": int(n), "ip": int(ip)})
                     continue
                 self._put(k, v)
             for hk, d in txn.hincr.items():
