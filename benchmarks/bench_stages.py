@@ -12,7 +12,9 @@ same run:
   from ``StagedScorer.score``) over ``--events`` further events whose inputs the second scorer computed
   (the first has not seen them: caches miss as in a live stream), inside ``operator.call`` under
   ``valgrind --tool=callgrind --toggle-collect=_operator_call --dump-after=_operator_call``: only those
-  loops are counted, one dump per stage. Stable on a loaded machine.
+  loops are counted, one dump per stage. Stable on a loaded machine. The ``score`` row is the whole
+  ``Scorer.score`` (``explain=False``) of a third scorer with the same history, with the link replayed and the
+  model replaced by a constant: everything the issue's "all but the model" goal counts except the linker.
 * ``wall``: the per-stage medians of ``StagedScorer`` (µs) on the same event stream, the two trees'
   processes alternated ``--repeats`` times; medians of the run medians.
 * ``batch``: ``Scorer.score_batch`` events/s at ``--rows`` rows (default and large bundle) against
@@ -43,7 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import result, write_results  # noqa: E402
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STAGES = ("schema", "identity", "fingerprint", "velocity", "rules", "policy")
+STAGES = ("schema", "identity", "fingerprint", "velocity", "rules", "policy", "score")
 
 PRELUDE = r"""
 import json, os, sys, time
@@ -71,9 +73,10 @@ only = set(sys.argv[4].split(",")) if len(sys.argv) > 4 and sys.argv[4] else set
 NAN = float("nan")
 b = bundle("large")
 events = events_stream(warm + 2 * m, seed=202).to_records()
-A, B = Scorer(b, ctx.keys), Scorer(b, ctx.keys)
-for ev in events[:warm]:  # the same history in both (the pipeline's state: links, velocity, caches)
-    for s in (A, B):
+A, B, C = Scorer(b, ctx.keys), Scorer(b, ctx.keys), Scorer(b, ctx.keys, explain=False)
+scored = "score" in only
+for ev in events[:warm]:  # the same history in all (the pipeline's state: links, velocity, caches)
+    for s in ((A, B, C) if scored else (A, B)):
         s.pipeline.online(s.schema.validate(ev), s.linker, s.velocity)
 inputs, links = [], []
 for ev in events[warm:]:  # each stage's inputs, computed by B (A has not seen these events)
@@ -96,6 +99,17 @@ class Replay:  # the link stage's outcome for the velocity stage (the linker is 
 
 
 replay = Replay()
+
+
+class Constant:  # the model stage's stand-in for the whole-path row (the model is not counted)
+    feature_names = C.model.feature_names
+
+    def predict_one(self, x):
+        return 0.25
+
+
+if scored:
+    C.linker, C.model = replay, Constant()
 
 
 def run(stage, rows):
@@ -136,6 +150,10 @@ def run(stage, rows):
     elif stage == "policy":
         for _ in rows:
             sc.policy.decide(500, None, 0)
+    elif stage == "score":  # Scorer.score end to end (explain=False) with the link replayed and a constant model
+        for ev, res in rows:
+            replay.res = res
+            C.score(ev)
 
 
 for stage in STAGES:  # callgrind dumps the counts of each call() apart: one part file per stage
@@ -144,6 +162,9 @@ for stage in STAGES:  # callgrind dumps the counts of each call() apart: one par
         continue
     if stage == "velocity":  # state: A sees each event once, in time order (its history warmed the code)
         call(run, stage, links[:m])
+        continue
+    if stage == "score":  # C, a third scorer with the same history, sees each event once, in time order
+        call(run, stage, [(inp[0], lk[3]) for inp, lk in zip(inputs[:m], links[:m])])
         continue
     run(stage, inputs[m:])  # warm the code paths on other events (lazy imports, first-use caches)
     call(run, stage, inputs[:m])
