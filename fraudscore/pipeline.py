@@ -191,8 +191,7 @@ class FeaturePipeline:
     def _record_and_static(self, ev: Mapping[str, Any]) -> tuple[dict[str, Any], list[float], Any]:
         """Pseudonymise and compute the stateless features of one normalised event."""
         pseudo, ident_feats = self.identity.process(ev)
-        record = dict(ev)  # the event without its raw device mapping (same keys, same order)
-        record.pop("device", None)
+        record = {k: v for k, v in ev.items() if k != "device"}
         record.update(pseudo)
         for alias, name in self._aliases:
             record[alias] = ev[name]
