@@ -15,8 +15,10 @@ same run:
   loops are counted, one dump per stage. Stable on a loaded machine. The ``score`` row is the whole
   ``Scorer.score`` (``explain=False``) of a third scorer with the same history, with the link replayed and the
   model replaced by a constant: everything the issue's "all but the model" goal counts except the linker.
-* ``wall``: the per-stage medians of ``StagedScorer`` (µs) on the same event stream, the two trees'
-  processes alternated ``--repeats`` times; medians of the run medians.
+* ``wall``: the per-stage medians of ``StagedScorer`` (µs) on the same event stream, and the median of the
+  whole ``Scorer.score`` with the link replayed and a constant model (``score_but_link_and_model``, the
+  callgrind ``score`` row's loop), the two trees' processes alternated ``--repeats`` times; medians of the
+  run medians.
 * ``batch``: ``Scorer.score_batch`` events/s at ``--rows`` rows (default and large bundle) against
   bare LightGBM ``Booster.predict`` on a matrix of the same shape, in the same process.
 
@@ -182,7 +184,42 @@ for k in st.times:
     st.times[k].clear()
 for ev in events[warm:]:
     st.score(ev)
-print(json.dumps({k: float(np.median(st.times[k])) / 1e3 for k in STAGES}))
+out = {k: float(np.median(st.times[k])) / 1e3 for k in STAGES}
+# the whole Scorer.score (explain=False) but the link (replayed from st's scorer) and the model (a constant)
+from fraudscore.fingerprint import LinkResult
+ref, whole = Scorer(b, ctx.keys, explain=False), Scorer(b, ctx.keys, explain=False)
+for ev in events[:warm]:
+    ref.score(ev)
+    whole.score(ev)
+links = []
+for ev in events[warm:]:
+    d = ref.score(ev, return_features=True)
+    links.append(LinkResult(d.device_id or "d_none", d.features.get("device__link_confidence", float("nan"))))
+
+
+class Replay:
+    res = None
+
+    def link(self, fp, ts, ip=None):
+        return self.res
+
+
+class Constant:
+    feature_names = whole.model.feature_names
+
+    def predict_one(self, x):
+        return 0.25
+
+
+whole.linker, whole.model = Replay(), Constant()
+times = []
+for ev, res in zip(events[warm:], links):
+    whole.linker.res = res
+    t0 = time.perf_counter_ns()
+    whole.score(ev)
+    times.append(time.perf_counter_ns() - t0)
+out["score_but_link_and_model"] = float(np.median(times)) / 1e3
+print(json.dumps(out))
 """
 
 CHILD_BATCH = PRELUDE + r"""
