@@ -43,11 +43,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import result, write_results  # noqa: E402
 
-from fraudscore.bench.bundles import BenchContext, events_stream  # noqa: E402
+from fraudscore.bench.bundles import BenchContext  # noqa: E402
 from fraudscore.bench.common import Settings, latencies_us  # noqa: E402
 from fraudscore.model.compiled import CompiledForest, build_extension, cache_dir, forest_tables  # noqa: E402
 from fraudscore.model.fast import FastPredictor  # noqa: E402
-from fraudscore.scorer import Scorer  # noqa: E402
 
 _TL2_BATCH = r"""
 #include <math.h>
@@ -230,11 +229,9 @@ def main() -> None:
     ctx = BenchContext(settings, log=print)
     results: list[dict[str, Any]] = []
     try:
-        data = events_stream(20_000, seed=404).columns
         for name in ("default", "large"):
             bundle = ctx.bundle(name)
-            res = Scorer(bundle, ctx.keys).score_batch(data, return_features=True, explain=False)
-            X = np.column_stack([res.features[f] for f in bundle.model.feature_names])
+            X = ctx.feature_matrix(name)
             booster = bundle.model.booster
             cuts = [booster.num_trees()] if name == "default" else sorted({min(100, booster.num_trees()),
                                                                           booster.num_trees()})

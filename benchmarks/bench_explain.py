@@ -204,11 +204,9 @@ def main() -> None:
     ctx = BenchContext(Settings.for_mode(args.quick), cache_dir=args.cache_dir, log=print)
     results: list[dict[str, Any]] = []
     try:
-        data = events_stream(20_000, seed=404).columns
         for name in ("default", "large"):
             bundle = ctx.bundle(name)
-            res = Scorer(bundle, ctx.keys).score_batch(data, return_features=True, explain=False)
-            X = np.column_stack([res.features[f] for f in bundle.model.feature_names])
+            X = ctx.feature_matrix(name)
             print(f"{name}: {bundle.model.booster.num_trees()} trees, rows ...", flush=True)
             results.extend(measure_rows(name, bundle, X, repeat, n_single, n_batch, threads))
         print(f"large: score_batch {args.batch_events:,} events ...", flush=True)

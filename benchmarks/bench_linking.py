@@ -15,7 +15,10 @@ Measured in the same run, on the same streams:
 * **network**: the ids velocity keys on with network-scoped popularity
   (``DeviceLinker(network=NetworkScope())``, :mod:`fraudscore.fingerprint.linknet`), a second
   linker on the same stream. The ``*-net`` scenarios use the grounded network process
-  (:mod:`fraudscore.fingerprint.simnet`); the others keep the flat one (a unique home /24 per device).
+  (:mod:`fraudscore.fingerprint.simnet`); the others keep the flat one (a unique home /24 per device);
+* the **ceiling** (:func:`fraudscore.fingerprint.evaluate.signature_ceiling`): the recall of an oracle
+  that links only observations whose exact fingerprint (with or without the /24) no other device
+  showed -- in the whole stream, or within 7 days -- at precision 1: what the inputs allow.
 
 Goals (issue #12): web -- recall >= 0.90 at precision >= the exact-match precision;
 mixed -- precision >= 0.995 and recall >= 0.95; farm -- no farm phones merged into one
@@ -61,7 +64,7 @@ from _common import result, write_results  # noqa: E402
 
 from fraudscore._core import PURE_PYTHON_ENV  # noqa: E402
 from fraudscore.fingerprint import MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprinter, MemoryLinkState  # noqa: E402
-from fraudscore.fingerprint.evaluate import exact_ids, pairwise_by_group, pairwise_metrics  # noqa: E402
+from fraudscore.fingerprint.evaluate import exact_ids, pairwise_by_group, pairwise_metrics, signature_ceiling  # noqa: E402
 from fraudscore.fingerprint.legacy import LegacyLinker  # noqa: E402
 from fraudscore.fingerprint.linknet import NetworkScope  # noqa: E402
 from fraudscore.fingerprint.simulate import SCENARIOS, simulate  # noqa: E402
@@ -99,6 +102,12 @@ def quality(n: int, days: float, seed: int) -> tuple[list[dict[str, Any]], dict[
         exact = exact_ids(fpr, s.devices)
         m = {k: pairwise_metrics(s.truth, v) for k, v in
              (("exact", exact), ("linker", ids), ("velocity", vel), ("network", net_vel), ("legacy", legacy))}
+        # what the inputs allow: an oracle that links only observations whose signature one device showed
+        # (signature = the exact fingerprint, or it and the /24; ambiguous if two devices showed it in the
+        # whole stream, or within 7 days of each other)
+        sigs = {"fingerprint": exact, "network": [None if f is None else (f, ip) for f, ip in zip(exact, ips)]}
+        ceiling = {f"{who}{sfx}": signature_ceiling(s.truth, sig, ts=ts, window=w)
+                   for who, sig in sigs.items() for sfx, w in (("", None), ("_7d", 7 * 86_400_000))}
         per_os = {k: pairwise_by_group(s.truth, v, s.os) for k, v in (("exact", exact), ("linker", ids),
                                                                       ("velocity", vel), ("network", net_vel))}
         params = {"scenario": sc, "n_devices": n, "days": days, "seed": seed, "observations": len(s),
@@ -108,6 +117,10 @@ def quality(n: int, days: float, seed: int) -> tuple[list[dict[str, Any]], dict[
                 out.append(result(f"{sc}:{who}:pairwise_{metric}", m[who][metric], "ratio", "exact_match",
                                   m["exact"][metric], {**params, "largest_id_devices": m[who]["largest_id_devices"]},
                                   higher_is_better=True))
+        for who, c in ceiling.items():
+            out.append(result(f"{sc}:ceiling_{who}:pairwise_recall", c["recall"], "ratio", "exact_match",
+                              m["exact"]["recall"], {**params, "ambiguous_share": c["ambiguous_share"]},
+                              higher_is_better=True))
         print(f"\n== {sc}: {len(s):,} observations of {m['exact']['devices_true']:,} devices "
               f"(live block evictions: {state.live_evictions})")
         print(f"  {'ids':<10} {'precision':>9} {'recall':>8} {'ids':>7} {'max devices/id':>15}")
@@ -115,12 +128,17 @@ def quality(n: int, days: float, seed: int) -> tuple[list[dict[str, Any]], dict[
             r = m[who]
             print(f"  {who:<10} {r['precision']:>9.4f} {r['recall']:>8.4f} {r['devices_linked']:>7,} "
                   f"{r['largest_id_devices']:>15}")
+        for who in sigs:
+            a, b = ceiling[who], ceiling[who + "_7d"]
+            print(f"  ceiling at precision 1, signature = {who}{'' if who == 'fingerprint' else ' + fingerprint'}: "
+                  f"recall {a['recall']:.4f} ({a['ambiguous_share']:.1%} of observations ambiguous); twins "
+                  f"7 days apart told apart: {b['recall']:.4f}")
         print(f"  per OS       {'exact P/R':>15} {'linker P/R':>15} {'velocity P/R':>15} {'network P/R':>15}")
         for os_ in per_os["exact"]:
             cells = [f"{per_os[w][os_]['precision']:.3f}/{per_os[w][os_]['recall']:.3f}"
                      for w in ("exact", "linker", "velocity", "network")]
             print(f"  {os_:<12} {cells[0]:>15} {cells[1]:>15} {cells[2]:>15} {cells[3]:>15}")
-        tables[sc] = {"overall": m, "per_os": per_os, "live_evictions": state.live_evictions}
+        tables[sc] = {"overall": m, "per_os": per_os, "live_evictions": state.live_evictions, "ceiling": ceiling}
         if sc == "farm":
             farm_ids = [i for i, f in zip(ids, s.farm.tolist()) if f]
             farm_truth = s.truth[s.farm]
@@ -466,6 +484,10 @@ def goals(tables: dict[str, Any], thr: list[dict[str, Any]], stage: list[dict[st
         *(f"{sc}: velocity ids precision {tables[sc]['overall'][w]['precision']:.4f} (goal >= 0.995), recall "
           f"{tables[sc]['overall'][w]['recall']:.4f} (goal >= 0.95) [{w}]"
           for sc in ("mixed", "mixed-net", "mixed-net-hard") if sc in tables for w in ("velocity", "network")),
+        *(f"{sc}: ceiling recall at precision 1 (signature = fingerprint + network) "
+          f"{tables[sc]['ceiling']['network']['recall']:.4f} (7-day window {tables[sc]['ceiling']['network_7d']['recall']:.4f}), "
+          f"fingerprint alone {tables[sc]['ceiling']['fingerprint']['recall']:.4f}"
+          for sc in ("web", "mixed", "mixed-net", "mixed-net-hard") if sc in tables),
         f"farm: most farm phones under one id {tables['farm_only']['largest_id_devices']} (goal 1)",
     ]
     for r in thr:

@@ -52,7 +52,7 @@ import tempfile
 import time
 from typing import Any
 
-from _common import result, write_results
+from _common import CommandServer, callgrind_total, result, server_instructions, write_results
 from _legacy_redis import LegacyRedisStore
 
 from fraudscore.bench.bundles import BenchContext, events_stream
@@ -147,66 +147,21 @@ def commandstats(bundle: Any, events: list[dict[str, Any]], warm: int, repeats: 
 
 
 def callgrind(bundle: Any, events: list[dict[str, Any]], warm: int) -> dict[str, float]:
-    import redis
-
-    out = {}
-    n = len(events) - warm
-    for name in ("0.1", "now"):
-        folder = tempfile.mkdtemp()
-        path = os.path.join(folder, "cg.out")
-        srv = RedisServer(callgrind=path).start(timeout=120)
-        try:
-            client = redis.Redis(port=srv.port, socket_timeout=120)
-            fn = _paths(bundle, client)[name]
-            for ev in events[:warm]:
-                fn(ev)
-            srv.callgrind(True)
-            for ev in events[warm:]:
-                fn(ev)
-            srv.callgrind(False)
-            time.sleep(0.5)
-        finally:
-            srv.stop()
-        total = 0
-        for f in os.listdir(folder):
-            m = re.search(r"^totals:\s+(\d+)", open(os.path.join(folder, f), encoding="utf-8").read(), re.M)
-            total += int(m.group(1)) if m else 0
-        shutil.rmtree(folder, ignore_errors=True)
-        out[name] = total / n
-    return out
+    """Server instructions per event of each path (a server under callgrind each)."""
+    return {name: server_instructions(lambda c, name=name: _paths(bundle, c)[name], events[:warm], events[warm:])
+            for name in ("0.1", "now")}
 
 
 def returning(n: int = 2000) -> float:
     """Server instructions per event (callgrind) on a stream of returning entities (see the module doc)."""
-    import redis
-
     from fraudscore.velocity import FeatureSet, FeatureSpec
 
     fs = FeatureSet([FeatureSpec("count", key="ip", window="30d"),
                      FeatureSpec("distinct", key="ip", of="applicant_id", window="30d")])
     recs = [{"application_id": f"A{i}", "ts": 1_700_000_000_000 + i * 60_000, "ip": f"p:ip{i % 50}",
              "applicant_id": f"p{i % 7}"} for i in range(2 * n)]
-    folder = tempfile.mkdtemp()
-    try:
-        srv = RedisServer(callgrind=os.path.join(folder, "cg.out")).start(timeout=120)
-        try:
-            online = OnlineVelocity(fs, RedisStore(redis.Redis(port=srv.port, socket_timeout=120), prefix="r:"))
-            for r in recs[:n]:
-                online.update_and_read(r)
-            srv.callgrind(True)
-            for r in recs[n:]:
-                online.update_and_read(r)
-            srv.callgrind(False)
-            time.sleep(0.5)
-        finally:
-            srv.stop()
-        total = 0
-        for f in os.listdir(folder):
-            m = re.search(r"^totals:\s+(\d+)", open(os.path.join(folder, f), encoding="utf-8").read(), re.M)
-            total += int(m.group(1)) if m else 0
-        return total / n
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return server_instructions(lambda c: OnlineVelocity(fs, RedisStore(c, prefix="r:")).update_and_read, recs[:n],
+                               recs[n:])
 
 
 # -- server time by part of the event script ----------------------------------------------------------------
@@ -241,7 +196,7 @@ def instrumented(text: str) -> str:
         if a not in text:
             raise RuntimeError(f"the event script changed: part mark {a!r} not found")
         text = text.replace(a, b)
-    return text.replace("local sub, unpack_, pk", _TIMER + "local sub, unpack_, pk", 1)
+    return text.replace("local sub, byte, unpack_, pk", _TIMER + "local sub, byte, unpack_, pk", 1)
 
 
 def parts(bundle: Any, events: list[dict[str, Any]], warm: int, repeats: int) -> dict[str, float]:
@@ -355,17 +310,6 @@ def _contention_child(bundle_dir: str, port: int, n: int, warm: int, w: int, ser
         json.dump(got, f)
 
 
-class _CommandServer(RedisServer):
-    """A redis-server under callgrind counting only inside ``call()`` (command execution, scripts included):
-    its idle loop and cron, whose counts grow with the wall time a slow client takes, are left out."""
-
-    def argv(self) -> list[str]:
-        args = super().argv()
-        if args and args[0] == "valgrind":
-            args.insert(1, "--toggle-collect=call")
-        return args
-
-
 def contention_callgrind(bundle_dir: str, n: int, warm: int, workers: tuple[int, ...] = (1, 2, 4)
                          ) -> dict[int, dict[str, float]]:
     """Instructions per event (worker and server, under callgrind) with ``w`` workers taking turns, and the
@@ -376,7 +320,7 @@ def contention_callgrind(bundle_dir: str, n: int, warm: int, workers: tuple[int,
     for w in workers:
         folder = tempfile.mkdtemp()
         try:
-            srv = _CommandServer(callgrind=os.path.join(folder, "server.out")).start(timeout=120)
+            srv = CommandServer(callgrind=os.path.join(folder, "server.out")).start(timeout=120)
             try:
                 subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no",
                                 f"--callgrind-out-file={folder}/client.out", sys.executable,
@@ -388,13 +332,7 @@ def contention_callgrind(bundle_dir: str, n: int, warm: int, workers: tuple[int,
                 srv.stop()
             figs = json.load(open(os.path.join(folder, "got.json"), encoding="utf-8"))
             for side in ("client", "server"):
-                total = 0
-                for f in os.listdir(folder):
-                    if f.startswith(f"{side}.out"):
-                        m = re.search(r"^totals:\s+(\d+)", open(os.path.join(folder, f), encoding="utf-8",
-                                                                  errors="replace").read(), re.M)
-                        total += int(m.group(1)) if m else 0
-                figs[f"{side}_instructions"] = total / n
+                figs[f"{side}_instructions"] = callgrind_total(folder, f"{side}.out") / n
             out[w] = figs
         finally:
             shutil.rmtree(folder, ignore_errors=True)

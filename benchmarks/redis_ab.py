@@ -11,10 +11,15 @@ median of each figure:
   a shared server add to them) and round trips per event; with
   ``FRAUDSCORE_TEST_REDIS_CLUSTER`` set, also p50 / p99 on that cluster;
 * ``server_cg`` (needs valgrind): the server's instructions per event, a throwaway
-  ``redis-server`` under callgrind counting the measured events only.
+  ``redis-server`` under callgrind counting the measured events only, inside command execution
+  (``_common.CommandServer``: not its idle loop, whose count grows with a slow client's wall time);
+* ``client_cg`` (needs valgrind, with ``--callgrind``): the worker's instructions per event,
+  ``Scorer.score`` with the Redis store and with the memory store on the same events
+  (``bench_redis.py --client-callgrind``'s method, run under that checkout's Python).
 
 Run: ``python benchmarks/redis_ab.py /work/main /work/mybranch [--repeats 3] [--events 400]
-[--callgrind]``; prints one JSON object (figures per checkout, medians).
+[--callgrind]``; prints one JSON object (figures per checkout, medians, and the median of the per-repeat
+ratios of the second checkout's figures over the first's).
 """
 
 from __future__ import annotations
@@ -22,11 +27,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from typing import Any
@@ -113,38 +116,27 @@ def child_lat(n: int, warm: int) -> dict[str, float]:
 
 
 def child_server_cg(n: int, warm: int) -> dict[str, float]:
-    import redis
+    from _common import server_instructions
 
     from fraudscore.bench.bundles import BenchContext, events_stream
     from fraudscore.bench.common import Settings
-    from fraudscore.bench.servers import RedisServer
 
-    folder = tempfile.mkdtemp()
     ctx = BenchContext(Settings.quick_settings(), log=lambda *a: None)
     try:
         bundle = ctx.bundle("default")
         events = events_stream(warm + n, seed=404).to_records()
-        srv = RedisServer(callgrind=os.path.join(folder, "cg.out")).start(timeout=120)
-        try:
-            client = redis.Redis(port=srv.port, socket_timeout=120)
-            _store, red, _mem = _scorers(bundle, client, "c:")
-            for ev in events[:warm]:
-                red.score(ev)
-            srv.callgrind(True)
-            for ev in events[warm:]:
-                red.score(ev)
-            srv.callgrind(False)
-            time.sleep(0.5)
-        finally:
-            srv.stop()
+        per = server_instructions(lambda c: _scorers(bundle, c, "c:")[1].score, events[:warm], events[warm:])
     finally:
         ctx.close()
-    total = 0
-    for f in os.listdir(folder):
-        m = re.search(r"^totals:\s+(\d+)", open(os.path.join(folder, f), encoding="utf-8", errors="replace").read(),
-                      re.M)
-        total += int(m.group(1)) if m else 0
-    return {"server_instructions_per_event": total / n}
+    return {"server_instructions_per_event": per}
+
+
+def child_client_cg(n: int, warm: int) -> dict[str, float]:
+    from bench_redis import client_callgrind
+
+    got = client_callgrind(n, warm)
+    return {"worker_instructions_per_event": got["redis"], "worker_memory_instructions_per_event": got["memory"],
+            "worker_redis_adds_per_event": got["redis"] - got["memory"]}
 
 
 def main() -> None:
@@ -154,15 +146,15 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=400)
     ap.add_argument("--warm", type=int, default=300)
     ap.add_argument("--callgrind", action="store_true", help="also the server's instructions per event")
-    ap.add_argument("--child", choices=("lat", "server_cg"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=("lat", "server_cg", "client_cg"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        fn = child_lat if args.child == "lat" else child_server_cg
+        fn = {"lat": child_lat, "server_cg": child_server_cg, "client_cg": child_client_cg}[args.child]
         print(json.dumps(fn(args.events, args.warm if args.child == "lat" else 300)))
         return
     if len(args.checkouts) != 2:
         ap.error("give two checkouts")
-    kinds = ["lat"] + (["server_cg"] if args.callgrind else [])
+    kinds = ["lat"] + (["server_cg", "client_cg"] if args.callgrind else [])
     runs: dict[str, list[dict[str, float]]] = {c: [] for c in args.checkouts}
     for _ in range(args.repeats):
         for c in args.checkouts:
@@ -176,8 +168,12 @@ def main() -> None:
             runs[c].append(got)
             print(c, json.dumps({k: round(v, 3) for k, v in got.items()}), file=sys.stderr)
     med = {c: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for c, rs in runs.items()}
+    a, b = args.checkouts
+    # per repeat, B over A (runs next to each other, so under the same load), then the median of those
+    ratios = {k: statistics.median(rb[k] / ra[k] for ra, rb in zip(runs[a], runs[b]) if ra.get(k) and k in rb)
+              for k in runs[a][0] if any(ra.get(k) and k in rb for ra, rb in zip(runs[a], runs[b]))}
     print(json.dumps({"repeats": args.repeats, "events": args.events, "cpu_count": os.cpu_count(),
-                      "load_avg": os.getloadavg(), "medians": med}, indent=1))
+                      "load_avg": os.getloadavg(), "medians": med, "ratios_b_over_a": ratios}, indent=1))
 
 
 if __name__ == "__main__":

@@ -117,6 +117,16 @@ class BenchContext:
                                         training=b.training, metadata=b.metadata)
         return self._bundles[key]
 
+    def feature_matrix(self, name: str, n: int = 20_000, seed: int = 404) -> np.ndarray:
+        """The model's feature matrix of ``n`` synthetic applications scored by bundle ``name`` (``float64``,
+        one column per model feature in model order): real feature vectors for model-only benchmarks."""
+        from ..scorer import Scorer
+
+        bundle = self.bundle(name)
+        res = Scorer(bundle, self.keys).score_batch(events_stream(n, seed=seed).columns, return_features=True,
+                                                    explain=False)
+        return np.column_stack([res.features[f] for f in bundle.model.feature_names])
+
     def note(self, text: str) -> None:
         """Record a note for the report (skipped sizes, missing servers)."""
         self.notes.append(text)

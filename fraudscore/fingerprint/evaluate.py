@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["pairwise_metrics", "pairwise_by_group", "link_metrics", "link_all", "exact_ids"]
+__all__ = ["pairwise_metrics", "pairwise_by_group", "link_metrics", "link_all", "exact_ids", "signature_ceiling"]
 
 
 def _codes(values: Sequence[Any]) -> np.ndarray:
@@ -127,6 +127,90 @@ def pairwise_by_group(truth: Sequence[int], device_ids: Sequence[Any], groups: S
     for name in sorted({str(x) for x in g.tolist()}):
         m = np.array([str(x) == name for x in g.tolist()], dtype=bool)
         out[name] = pairwise_metrics(t[m], ids[m])
+    return out
+
+
+def _ambiguous(devs: list[int], ts: list[int], window: int | None) -> list[bool]:
+    """For observations of one signature in time order: whether another device showed it within ``window``."""
+    n = len(devs)
+    if window is None:
+        return [len(set(devs)) > 1] * n
+    out = [False] * n
+    for order in (range(n), range(n - 1, -1, -1)):  # the nearest other device on each side
+        top1: tuple[int, int] | None = None  # (device, time) of the latest sighting
+        top2: tuple[int, int] | None = None  # ... of the latest sighting by another device than top1's
+        for i in order:
+            d, t = devs[i], ts[i]
+            other = top2 if top1 is not None and top1[0] == d else top1
+            if other is not None and abs(t - other[1]) <= window:
+                out[i] = True
+            if top1 is not None and top1[0] == d:
+                top1 = (d, t)
+            else:
+                top1, top2 = (d, t), top1
+    return out
+
+
+def signature_ceiling(truth: Sequence[int], signatures: Sequence[Any], ts: Sequence[int] | None = None,
+                      window: int | None = None) -> dict[str, float]:
+    """What the inputs allow: the pairwise metrics of an oracle that never links what its inputs cannot separate.
+
+    The oracle knows the true device of every observation, but it links an observation only when its
+    *signature* (what a linker sees of it: the full fingerprint id, with or without the network) was
+    shown by no other true device -- in the whole stream, or within ``window`` (same unit as ``ts``)
+    of it; an observation whose signature two devices showed (identical phones, twins on one network)
+    stays unlinked, because no linker can tell which of them it came from. Its precision is 1 and its
+    recall approximates the **ceiling** of a linker that keeps precision near 1 on these inputs. It is
+    an estimate, not a proof: a linker may pass it by spending precision (guessing among twins) or by
+    evidence outside the signature (timing, a drift path one twin took), and the windowed version
+    credits an observation whose twin is just outside the window. A ``None`` signature (no fingerprint)
+    is never linked.
+
+    Parameters
+    ----------
+    truth : sequence of int
+        True device of each observation.
+    signatures : sequence
+        Hashable signature of each observation, e.g. ``(fingerprint_id, ip_prefix)``; ``None`` for none.
+    ts : sequence of int, optional
+        Time of each observation (needed with ``window``).
+    window : int, optional
+        Two devices showing one signature further apart than this do not make it ambiguous.
+
+    Returns
+    -------
+    dict
+        :func:`pairwise_metrics` of the oracle's ids, plus ``ambiguous_share`` (observations whose
+        signature another device showed).
+
+    Examples
+    --------
+    >>> m = signature_ceiling([0, 0, 1, 1, 2], ["a", "a", "b", "b", "b"])   # devices 1 and 2 are twins
+    >>> m["precision"], m["recall"], m["ambiguous_share"]
+    (1.0, 0.5, 0.6)
+    >>> signature_ceiling([0, 0, 1, 1, 2], ["a", "a", "b", "b", "b"], ts=[0, 1, 0, 1, 99], window=10)["recall"]
+    1.0
+    """
+    t = np.asarray(truth, dtype=np.int64)
+    if len(t) != len(signatures):
+        raise ValueError("truth and signatures must have the same length")
+    if window is not None and (ts is None or len(ts) != len(t)):
+        raise ValueError("a window needs one time per observation (ts)")
+    times = [0] * len(t) if ts is None else [int(x) for x in ts]
+    groups: dict[Any, list[int]] = {}
+    for i, sig in enumerate(signatures):
+        if sig is not None:
+            groups.setdefault(sig, []).append(i)
+    ids: list[int | None] = [None] * len(t)
+    dev = t.tolist()
+    for idx in groups.values():
+        idx.sort(key=times.__getitem__)
+        amb = _ambiguous([dev[i] for i in idx], [times[i] for i in idx], window)
+        for i, a in zip(idx, amb):
+            if not a:
+                ids[i] = dev[i]
+    out = pairwise_metrics(t, ids)
+    out["ambiguous_share"] = sum(i is None for i in ids) / len(ids) if ids else 0.0
     return out
 
 

@@ -90,6 +90,14 @@ CONTENDED = 0.05
 _FIELDS: dict[Any, str] = {"n": "n"}  # count key -> its hash field (str of an int key; bounded)
 
 
+def _field_name(key: Any) -> str:
+    """A count hash's field name of a value key, ``str(key)``, kept in ``_FIELDS`` (callers look there first)."""
+    if len(_FIELDS) >= 65_536:
+        _FIELDS.clear()
+    f = _FIELDS[key] = str(key)
+    return f
+
+
 class _RecordingView(LinkView):
     """A view whose ``deps`` list receives :class:`~fraudscore.fingerprint.DeviceLinker`'s dependency records,
     and which notes whether the decision looked at the shared (class) record."""
@@ -298,6 +306,9 @@ class OptimisticLinkState(LinkState):
                         self._cache.pop(k, None)
                     else:
                         self._put(k, head + hit[0][_R:])
+                        if hit[1] is not None:  # same content: its parsed form with the new sighting, count and IP
+                            t, n, ip = _TAIL.unpack_from(head, _V)
+                            self._cache[k] = (self._cache[k][0], {**hit[1], "t": int(t), "n": int(n), "ip": int(ip)})
                     continue
                 self._put(k, v)
             for hk, d in txn.hincr.items():
@@ -387,11 +398,7 @@ class OptimisticLinkState(LinkState):
         with self._lock:
             get = self._cache.get
             for key in ("n", *keys):
-                f = fields.get(key)
-                if f is None:
-                    if len(fields) >= 65_536:
-                        fields.clear()
-                    f = fields[key] = str(key)
+                f = fields.get(key) or _field_name(key)
                 k = (hkey, f)
                 hit = get(k)
                 v = 0 if hit is None else int(hit[0])
@@ -588,10 +595,12 @@ class OptimisticLinkState(LinkState):
                 if plan.new_device:
                     txn.hincr[(fk, "n")] = txn.hincr.get((fk, "n"), 0) + 1
                 for k in plan.fam_keys:
-                    txn.hincr[(fk, str(k))] = txn.hincr.get((fk, str(k)), 0) + 1
+                    f = _FIELDS.get(k) or _field_name(k)
+                    txn.hincr[(fk, f)] = txn.hincr.get((fk, f), 0) + 1
             if plan.glob_keys or plan.new_device:
                 g = self.global_key
                 if plan.new_device:
                     txn.hincr[(g, "n")] = txn.hincr.get((g, "n"), 0) + 1
                 for k in plan.glob_keys:
-                    txn.hincr[(g, str(k))] = txn.hincr.get((g, str(k)), 0) + 1
+                    f = _FIELDS.get(k) or _field_name(k)
+                    txn.hincr[(g, f)] = txn.hincr.get((g, f), 0) + 1

@@ -88,11 +88,13 @@ class BlockOp:
         self.did, self.version, self.stamp, self.cached, self.cap = did, version, stamp, cached, cap
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps(..., separators=...) would build one per call
+
+
 def encode_record(version: bytes, rec: Record) -> bytes:
     """A record's value: ``version`` (8 bytes: content version and stamp), the touched fields, the rest as JSON."""
     rest = {k: v for k, v in rec.items() if k not in ("t", "n", "ip")}
-    return version + _TAIL.pack(rec["t"], rec["n"], rec.get("ip", 0)) + json.dumps(
-        rest, separators=(",", ":")).encode("utf-8")
+    return version + _TAIL.pack(rec["t"], rec["n"], rec.get("ip", 0)) + _JSON.encode(rest).encode("utf-8")
 
 
 def decode_record(raw: bytes) -> Record:

@@ -5,7 +5,8 @@
 carries the event's fixed-width rows per key group (:func:`group_row`), the link
 keys read and written with the versions seen, and the count reads and increments.
 :func:`call_args` lays a call out as the ``KEYS`` and ``ARGV`` the event script of
-:mod:`fraudscore.velocity.redis_lua` reads (header, context, rows, counts).
+:mod:`fraudscore.velocity.redis_lua` reads (header, context, rows, counts; formats in
+:mod:`~fraudscore.velocity.redis_args`).
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ import numpy as np
 from .._redis import hash_bytes, shard_of, tag
 from .memory_layout import GroupLayout
 from .plan import Group, finish
-from .redis_lua import BAND, HEADER
+from .redis_args import BAND, HEADER
 from .redis_wire import count_arg, identifier_hash, record_groups
 
-__all__ = ["group_row", "call_args", "outputs"]
+__all__ = ["group_row", "call_args", "outputs", "app_hash"]
 
 _NAN = float("nan")
 _NONE8 = b"\x00" * 8
 _EMPTY8 = b"\xff" * 8
+
+
+_SLOT_CODE = {"flag": 0, "valid": 0, "val": 1, "opt": 2, "dist": 3, "app": 4}  # how group_row converts a slot
+_COUNTS = frozenset(("count", "distinct", "fraud_count"))  # outputs already the feature value (an exact integer)
 
 
 @dataclass
@@ -39,6 +44,13 @@ class _GroupMeta:
     has_labels: bool
     device_keyed: bool  # the entity key includes device_id
     device_valued: bool  # a slot reads device_id (distinct-of)
+    codes: tuple[int, ...] = ()  # per slot, how group_row converts its value (_SLOT_CODE)
+    count_outs: tuple[int, ...] | None = None  # every output a count (one raw value each): their feature indices
+
+    def __post_init__(self) -> None:
+        self.codes = tuple(_SLOT_CODE[s[0]] for s in self.group.slots)
+        if all(k == 1 and agg in _COUNTS for _o, agg, k in self.outs):
+            self.count_outs = tuple(o for o, _a, _k in self.outs)
 
 
 @dataclass
@@ -102,19 +114,33 @@ def conflict_causes(c: _Call, r: Any, plen: int, causes: dict[str, int]) -> None
 def group_row(m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
     """The event's fixed-width row for a group: time, then its slot values."""
     vals: list[Any] = [float(ts)]
-    for desc, v in zip(m.group.slots, cur):
-        kind = desc[0]
-        if kind in ("flag", "valid"):
-            vals.append(v)
-        elif kind == "val":
-            vals.append(float(v))
-        elif kind == "opt":
-            vals.append(_NAN if v is None else float(v))
-        elif kind == "dist":
-            vals.append(_NONE8 if v is None else identifier_hash(v, 8))
+    add = vals.append
+    for code, v in zip(m.codes, cur):
+        if code == 0:  # flag, valid
+            add(v)
+        elif code == 1:  # val
+            add(float(v))
+        elif code == 2:  # opt
+            add(_NAN if v is None else float(v))
+        elif code == 3:  # dist
+            add(_NONE8 if v is None else identifier_hash(v, 8))
         else:  # app
-            vals.append(_NONE8 if v is None else (_EMPTY8 if v == "" else hash_bytes(v, 8)))
+            add(_NONE8 if v is None else (_EMPTY8 if v == "" else app_hash(v, 8)))
     return m.pack.pack(*vals)
+
+
+_APP_LAST: dict[int, tuple[str, bytes]] = {}  # size -> (application id, hash): the last one, per size
+
+
+def app_hash(app: str, size: int) -> bytes:
+    """:func:`~fraudscore._redis.hash_bytes` of an application id, the last one per size kept (an event's groups
+    and its record key hash the same id; one tuple per size, replaced whole, so threads never mix two)."""
+    last = _APP_LAST.get(size)
+    if last is not None and last[0] == app:
+        return last[1]
+    h = hash_bytes(app, size)
+    _APP_LAST[size] = (app, h)
+    return h
 
 
 _ABSENT8 = b"\0" * 8
@@ -137,6 +163,8 @@ def _value(v: Any) -> bytes:
     return _BLOCK.pack(3, v.version, v.stamp, v.cached, v.cap, len(did)) + did
 
 
+_HHH = struct.Struct("<HHH")
+_HEADER = struct.Struct(HEADER)
 _COUNT_HEADS: dict[tuple[int, str], bytes] = {}  # (key index, field) -> its packed head (bounded)
 _D = struct.Struct("<d")
 
@@ -147,11 +175,15 @@ def _counts(items: list[tuple[tuple[str, str], int]], keys: list[Any], hidx: dic
     heads = _COUNT_HEADS
     pack = _D.pack
     out = []
+    last: Any = None
+    ki = 0
     for (k, f), v in items:
-        ki = hidx.get(k)
-        if ki is None:
-            keys.append(k)
-            ki = hidx[k] = len(keys)
+        if k is not last:  # (the fields of one hash come together)
+            last = k
+            ki = hidx.get(k)  # type: ignore[assignment]
+            if ki is None:
+                keys.append(k)
+                ki = hidx[k] = len(keys)
         h = heads.get((ki, f))
         if h is None:
             if len(heads) >= 8192:
@@ -182,7 +214,7 @@ def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_
             if not li:
                 keys.append(lk)
                 li = label_idx[lk] = len(keys)
-        rows.append(struct.pack("<HHH", cfgi, ki, li) + row)
+        rows.append(_HHH.pack(cfgi, ki, li) + row)
     hidx: dict[str, int] = {}
     hreads = _counts(c.hreads, keys, hidx)
     band = b""
@@ -197,16 +229,13 @@ def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_
         keys.append(f"{p}k{c.tag if cluster else tag(p, 0)}")
         lease_i = len(keys)
     lt = link_ttl_ms
-    header = struct.pack(HEADER, float(c.ts), time.time(), int(c.late), int(c.replace), len(c.sreads),
+    header = _HEADER.pack(float(c.ts), time.time(), int(c.late), int(c.replace), len(c.sreads),
                          len(c.swrites), len(c.groups), float(lateness_ms),
                          float(idempotency_ttl_ms if (c.app and (c.groups or c.link)) else 0), float(lt),
                          c.nonce, len(c.hreads), len(c.hincr), int(c.check), c.lease, lease_i)
-    versions = b"".join(v or _ABSENT8 for _, v in c.sreads)
-    values = b"".join(_value(v) for _, v in c.swrites)
+    versions = b"".join([v or _ABSENT8 for _, v in c.sreads])
+    values = b"".join([_value(v) for _, v in c.swrites])
     return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows), hreads, hincr, band]
-
-
-_COUNTS = frozenset(("count", "distinct", "fraud_count"))  # outputs already the feature value (an exact integer)
 
 
 def outputs(meta: list[_GroupMeta], plan: Any, ts: int, done: dict[str, tuple[str, bytes]]
@@ -222,6 +251,11 @@ def outputs(meta: list[_GroupMeta], plan: Any, ts: int, done: dict[str, tuple[st
             t_first = t0
         for gi, vals in groups:
             m = meta[gi - 1]
+            co = m.count_outs
+            if co is not None:  # counts only: each output is the feature value (an exact integer)
+                for o, v in zip(co, vals):
+                    out[o] = v
+                continue
             i = 0
             for o, agg, k in m.outs:
                 if k == 1:

@@ -49,7 +49,9 @@ it reads:
    block move left (the record's new head; the block when its membership is not the
    one the worker cached).
 
-Arguments are few and binary (a header, the link versions and values, one string
+Arguments are few and binary (their layout and the rows' formats are in
+:mod:`fraudscore.velocity.redis_args`, packed by :mod:`fraudscore.velocity.redis_calls`;
+a header, the link versions and values, one string
 with every group's row): each ``ARGV`` entry costs the server about as much as a
 small command. Outputs are exact integers (counts, micro-unit sums, times)
 packed as doubles (NaN = none); the final division happens in Python with the
@@ -59,9 +61,6 @@ Examples
 --------
 >>> from fraudscore.velocity.spec import FeatureSet, FeatureSpec
 >>> from fraudscore.velocity.plan import Plan
->>> g = Plan(FeatureSet([FeatureSpec("sum", key="ip", field="amount", window="1h")])).groups[0]
->>> row_format(g), row_size(g), n_outputs(g)
-('<dd', 16, 1)
 >>> "if gi == 1 then" in event_script(Plan(FeatureSet([FeatureSpec("count", key="ip", window="1h")])), 0)
 True
 """
@@ -69,52 +68,11 @@ True
 from __future__ import annotations
 
 from .plan import Group, Plan, Query
+from .redis_args import BLOB_HEAD as _BLOB_HEAD
+from .redis_args import LEASE_MS, SLOT_CODES, retention_ms, row_format, row_size
+from .redis_args import SIZES as _SIZES
 
-__all__ = ["event_script", "LABEL_LUA", "row_format", "row_size", "n_outputs", "SLOT_CODES", "HEADER",
-           "retention_ms", "BAND", "POPULARITY_LUA"]
-
-#: struct codes per slot kind (Lua's struct and Python's agree on these; ``c8`` is Python's ``8s``)
-SLOT_CODES = {"flag": "B", "val": "d", "valid": "B", "opt": "d", "dist": "c8", "app": "c8"}
-_SIZES = {"B": 1, "d": 8, "c8": 8}
-_ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
-#: ARGV[1]: event time, wall clock (s), late, replace, link reads, link writes, groups, lateness,
-#: idempotency TTL (ms, 0 = no record), link TTL (ms), call nonce (8 bytes: tells the caller's own
-#: transport retry of a call from a new request for the same application), count reads, count
-#: increments, check (1: the reads must be unchanged), lease mode (0: none, 1: respect the link lease,
-#: 2: also take it on a conflict), lease key index
-HEADER = "<ddBBHHHddd8sHHBBH"
-#: How long a worker whose link decision kept conflicting holds the link lease (ms; renewed on each of
-#: its conflicts, released by its commit): other workers' link calls wait ('busy') meanwhile, so the
-#: holder's next decision, made on the fresh values, commits.
-LEASE_MS = 500
-#: one count read (ARGV[7]) or increment (ARGV[8]): key index, field (length + bytes), value
-COUNT = "<HH"
-#: ARGV[9], a link decision's count dependency (empty: every count read is checked): the count hash's key
-#: index, k (1: the device itself is counted), devices showing the fingerprint, global factor, mobile prior
-#: (0: none), least family devices, the popularity band (lo, hi), the index (among the count reads) of the
-#: device count, the number of value fields; then their indices (``<H`` each)
-BAND = "<HBddddddHH"
-_BLOB_HEAD = 4  # bytes of the expiry deadline (uint32 wall-clock seconds) at the head of a group string
-
-
-def row_format(g: Group) -> str:
-    """The ``struct`` format of one event row of a group (``<`` little endian, event time first)."""
-    return "<d" + "".join(SLOT_CODES[s[0]] for s in g.slots)
-
-
-def row_size(g: Group) -> int:
-    """Bytes per event row."""
-    return 8 + sum(_SIZES[SLOT_CODES[s[0]]] for s in g.slots)
-
-
-def n_outputs(g: Group) -> int:
-    """Raw outputs of a group (two for mean and the label aggregations)."""
-    return sum(_ARITY.get(q.agg, 1) for q in g.queries)
-
-
-def retention_ms(g: Group, lateness: int, min_ttl_ms: int) -> int:
-    """How long a group's key must outlive its last event (0: all-time, never expires)."""
-    return 0 if g.horizon is None else max(g.horizon + lateness, min_ttl_ms)
+__all__ = ["event_script", "LABEL_LUA", "POPULARITY_LUA"]
 
 
 def _num(x: int) -> str:
@@ -265,7 +223,7 @@ def _group_branch(gi: int, g: Group, lateness: int, min_ttl_ms: int) -> str:
         *body,
         cut,
         "  local px = false",
-        f"  local head = pk('<I4', 0); if n > 0 then head = sub(blob, 1, {_BLOB_HEAD}) end",
+        f"  local head = ZERO4; if n > 0 then head = sub(blob, 1, {_BLOB_HEAD}) end",
         ttl,
         "  local nb",
         "  if n == 0 then nb = head .. row",
@@ -312,6 +270,7 @@ local sub, byte, unpack_, pk = string.sub, string.byte, struct.unpack, struct.pa
 local NONE = string.rep('\0', 8)
 local EMPTY = string.rep('\255', 8)
 local NAN = 0 / 0
+local ZERO4 = pk('<I4', 0)
 local EMPTYT = {}
 local DAY = 86400000
 local function cal_edges(r, cal, excl, dlow)
@@ -384,11 +343,8 @@ if held and held ~= nonce then return {'busy'} end
 -- 3. link: every head read must be unchanged: 8 zero bytes = expected absent; a zero stamp = the content
 -- version only (a touch, which changes the stamp, does not matter); else version and stamp
 local bad = false
-local fresh = {}
-local readv = {}  -- key -> its value read above (a touch or block move of the same key needs no GET)
 for i = 1, nr do
   local v = got[1 + i]
-  readv[KEYS[1 + i]] = v
   -- heads compared as numbers (uint32 version, uint32 stamp): no Lua string is made per comparison
   local xv, xs = unpack_('<I4I4', versions, 8 * i - 7)
   if xv == 0 and xs == 0 then
@@ -398,7 +354,6 @@ for i = 1, nr do
     local hv, hs = unpack_('<I4I4', v)
     if hv ~= xv or (xs ~= 0 and hs ~= xs) then bad = true end
   end
-  fresh[i] = v or ''
 end
 local hk, hf, hv = {}, {}, {}
 pos = 1
@@ -433,12 +388,22 @@ if moved and not bad then
 end
 if bad and check == 1 then
   if lease == 2 then redis.call('SET', KEYS[lease_i], nonce, 'PX', LEASE_MS) end
+  local fresh = {}
+  for i = 1, nr do fresh[i] = got[1 + i] or '' end
   local fc = {}
   for i = 1, nh do fc[i] = tostring(counts[i]) end
   return {'conflict', fresh, fc}
 end
 pos = 1
 local heads = {}  -- the new head and tail of each record touched, in order
+local readv = nil  -- key -> its value read above (a touch or block move of a key read needs no GET), made on need
+local function read_value(k)
+  if not readv then
+    readv = {}
+    for i = 1, nr do readv[KEYS[1 + i]] = got[1 + i] end
+  end
+  return readv[k]
+end
 for i = 1, nw do
   local kind
   kind, pos = unpack_('<B', values, pos)
@@ -451,7 +416,7 @@ for i = 1, nw do
   elseif kind == 2 then  -- touch: last sighting max(t, now), one more sighting, the IP when given; content kept
     local stamp, tnow, ip
     stamp, tnow, ip, pos = unpack_('<c4dd', values, pos)
-    local v = readv[k]
+    local v = read_value(k)
     if v == nil then v = redis.call('GET', k) end
     local head = ''
     if v then
@@ -465,7 +430,7 @@ for i = 1, nw do
   elseif kind == 3 then  -- a block: the device to the front (new: cut to cap, new membership version)
     local nv, stamp, cv, cap, did
     nv, stamp, cv, cap, did, pos = unpack_('<c4c4c4HHc0', values, pos)
-    local v = readv[k]
+    local v = read_value(k)
     if v == nil then v = redis.call('GET', k) end
     local nd = #did
     if v and sub(v, 9, 8 + nd) == did and (#v == 8 + nd or sub(v, 9 + nd, 9 + nd) == ',') then

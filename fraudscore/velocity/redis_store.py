@@ -7,7 +7,7 @@ lateness verdict, the device-link compare-and-set
 (:mod:`fraudscore.fingerprint.linkstate_redis`) and every velocity key group. Its
 per-feature-set configuration is baked into the script text, so a call carries
 only the event: one fixed-width binary row per key group (``struct``-packed, see
-:func:`~fraudscore.velocity.redis_lua.row_format`) and the keys, laid out by
+:func:`~fraudscore.velocity.redis_args.row_format`) and the keys, laid out by
 :mod:`fraudscore.velocity.redis_calls` (one call per hash slot the event touches).
 
 **Keys** (all declared in ``KEYS``; ``{..}`` is the hash tag of one of ``shards``
@@ -61,9 +61,10 @@ from .admission import late_message
 from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
 from .memory_layout import GroupLayout
 from .plan import Plan
-from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, call_args, conflict_causes, group_row, outputs,
+from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, app_hash, call_args, conflict_causes, group_row, outputs,
                           records_dependencies)
-from .redis_lua import LABEL_LUA, event_script, row_format
+from .redis_args import row_format
+from .redis_lua import LABEL_LUA, event_script
 from .redis_wire import (budget_client, cluster_send, device_ctx, identifier_hash, noscript, pack_link,
                          record_ctx, record_extra, record_nonce, run_script, unpack_link)
 
@@ -73,6 +74,7 @@ _ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
 _LABELS = Script(LABEL_LUA)
 _LINK_READ = Script(LINK_READ_LUA)
 
+_TS_ROW = struct.Struct("<d")
 _EKEYS_MAX = 65_536  # entity keys cached per store (cleared when full)
 _LEASE_AFTER = 2  # conflicts of one event before it takes the link lease
 _MAX_WAITS = 2_000  # 'busy' replies one event waits through (about 8 s at most; a lease lives 0.5 s)
@@ -211,18 +213,16 @@ class RedisStore:
                 return int(s)
         return int.from_bytes(ehash[:4], "little") % self.shards
 
-    def _row(self, m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
-        """The event's fixed-width row for a group: time, then its slot values (:func:`group_row`)."""
-        return group_row(m, cur, ts)
-
     def _calls(self, record: Mapping[str, Any], ts: int, app: str, txn: Any, extra: bytes, late: bool,
                nonce: bytes, pending: bool = False, acquire: bool = False) -> list[_Call]:
         """The event's script calls: one on a single node, one per hash slot on a cluster."""
         p = self.prefix
         parts: list[tuple[str, str, int, bytes, _GroupMeta]] = []  # (hash tag, key, cfg idx, member, meta)
         ekeys = self._ekeys
+        trow = _TS_ROW.pack(float(ts))  # the row of a group without slots: the event time alone
         for gi, m in enumerate(self._meta):
-            ent = m.layout.entity(record)
+            sk = m.layout.single_key
+            ent = record.get(sk) if sk is not None else m.layout.entity(record)
             if ent is None:
                 continue
             # (shard, key) of the entity: a pure function of its value (str values only: 1 and 1.0 hash apart)
@@ -236,7 +236,7 @@ class RedisStore:
                     if len(ekeys) >= _EKEYS_MAX:
                         ekeys.clear()
                     ekeys[(gi, ent)] = hit
-            parts.append((hit[2], hit[1], gi + 1, self._row(m, m.layout.extract(record), ts), m))
+            parts.append((hit[2], hit[1], gi + 1, group_row(m, m.layout.extract(record), ts) if m.codes else trow, m))
         link_tag = txn.tag if txn is not None else None
         if self._cluster:
             from redis.cluster import key_slot
@@ -259,12 +259,17 @@ class RedisStore:
         if link_tag is not None:
             c = call_for(link_tag)
             c.link = True
-        for gtag, key, cfgi, member, m in parts:
-            c = call_for(gtag)
-            c.groups.append((cfgi, 0, 0, member))
-            c.keys.append(key)
-            if m.device_keyed or m.device_valued:
-                c.device_dependent = True
+        if self._cluster:
+            for gtag, key, cfgi, member, m in parts:
+                c = call_for(gtag)
+                c.groups.append((cfgi, 0, 0, member))
+                c.keys.append(key)
+                if m.device_keyed or m.device_valued:
+                    c.device_dependent = True
+        else:  # (one call: every group in it)
+            single.groups = [(cfgi, 0, 0, member) for _t, _k, cfgi, member, _m in parts]
+            single.keys = [key for _t, key, _c, _r, _m in parts]
+            single.device_dependent = any(m.device_keyed or m.device_valued for *_x, m in parts)
         aux = None
         if txn is not None:
             lc = call_for(link_tag)  # type: ignore[arg-type]
@@ -285,7 +290,7 @@ class RedisStore:
                 if greads or gincr:
                     aux = _Call(gkey[len(p) + 1:], aux=True, hreads=greads, hincr=gincr)
         calls = [by_slot[s] for s in order] if self._cluster else [single]
-        ah = hash_bytes(app, 12).hex() if app else ""
+        ah = app_hash(app, 12).hex() if app else ""
         for c in calls:
             c.ctx = device_ctx(record) if (self._cluster and c.device_dependent and not c.link) else ""
             c.late, c.app, c.ts, c.nonce = late, ah, ts, nonce

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fraudscore.fingerprint.evaluate import link_metrics, pairwise_by_group, pairwise_metrics
+from fraudscore.fingerprint.evaluate import link_metrics, pairwise_by_group, pairwise_metrics, signature_ceiling
 
 
 def brute(truth, ids):
@@ -45,3 +45,36 @@ def test_per_group_and_per_link():
     r = pairwise_by_group(np.array([0, 0, 1, 1]), ["a", "a", "b", None], ["ios", "ios", "win", "win"])
     assert r["ios"]["recall"] == 1.0 and r["win"]["recall"] == 0.0
     assert link_metrics([0, 0, 1], ["a", None, "a"])["claims"] == 1
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3), st.integers(0, 2)), max_size=60))
+def test_signature_ceiling_is_precise_and_grows_with_finer_signatures(rows):
+    truth = [d for d, _, _ in rows]
+    coarse = [f for _, f, _ in rows]
+    fine = [(f, ip) for _, f, ip in rows]
+    c, f = signature_ceiling(truth, coarse), signature_ceiling(truth, fine)
+    assert c["precision"] == 1.0 and f["precision"] == 1.0
+    assert f["recall"] >= c["recall"]  # a finer signature never separates less
+    assert f["ambiguous_share"] <= c["ambiguous_share"]
+    assert signature_ceiling(truth, truth)["recall"] == 1.0  # a signature that is the device: nothing lost
+
+
+def test_signature_ceiling_leaves_twins_and_missing_fingerprints_unlinked():
+    m = signature_ceiling([0, 0, 1, 1, 2, 2], ["a", "a", "t", "t", "t", None])
+    assert m["both_pairs"] == 1 and m["true_pairs"] == 3 and m["ambiguous_share"] == 4 / 6
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 2), st.integers(0, 50)), max_size=50),
+       st.integers(0, 60))
+def test_windowed_ceiling_equals_brute_force(rows, window):
+    truth = [d for d, _, _ in rows]
+    sigs = [f for _, f, _ in rows]
+    ts = [t for _, _, t in rows]
+    m = signature_ceiling(truth, sigs, ts=ts, window=window)
+    amb = [any(sigs[j] == sigs[i] and truth[j] != truth[i] and abs(ts[j] - ts[i]) <= window
+               for j in range(len(rows))) for i in range(len(rows))]
+    ids = [None if a else d for a, d in zip(amb, truth)]
+    assert m["both_pairs"] == pairwise_metrics(truth, ids)["both_pairs"]
+    assert m["ambiguous_share"] == (sum(amb) / len(amb) if amb else 0.0)
+    whole = signature_ceiling(truth, sigs)
+    assert m["recall"] >= whole["recall"]  # a window only removes ambiguity

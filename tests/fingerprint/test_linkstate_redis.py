@@ -95,6 +95,11 @@ def test_store_link_state_with_stale_worker_caches_gives_the_serial_links(redis_
     solo.bind(plan)
     assert _store_links([(solo, DeviceLinker(solo.link_state()))], stream, plan) == want
     assert solo.round_trips.per_event() == 1.0
+    from fraudscore.fingerprint.linkstate_redis_ops import decode_record
+
+    for st in [st_ for st_, _ in stores] + [solo]:  # a record's parsed form (kept through touches) is its value's
+        parsed = [(raw, rec) for raw, rec in st.link_state()._cache.values() if rec is not None]
+        assert parsed and all(rec == decode_record(raw) for raw, rec in parsed)
 
 
 @pytest.mark.redis
@@ -259,7 +264,8 @@ def test_the_script_computes_the_linkers_popularity_bit_for_bit(redis_client):
     import random
     import struct
 
-    from fraudscore.velocity.redis_lua import BAND, POPULARITY_LUA
+    from fraudscore.velocity.redis_args import BAND
+    from fraudscore.velocity.redis_lua import POPULARITY_LUA
 
     linker = DeviceLinker()
     script = redis_client.register_script(

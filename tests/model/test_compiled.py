@@ -20,6 +20,7 @@ from fraudscore.model import Model
 from fraudscore.model.compiled import (DISABLE_ENV, CompiledForest, CompileError, build_extension, forest_tables,
                                        probe_rows)
 from tests.helpers import SECRET
+from tests.model.forest_data import booster_zoo, forest_data, same_bits
 
 pytestmark = pytest.mark.skipif(os.environ.get(DISABLE_ENV) == "1", reason=f"{DISABLE_ENV}=1")
 
@@ -27,40 +28,10 @@ SPECIAL = [0.0, -0.0, 1e-35, -1e-35, 1.0000000180025095e-35, 5e-324, -5e-324, 1e
            63.0, 64.0, 1e9, -1e9, 2.0**31, -(2.0**31), 1e300, -1e300, float("inf"), float("-inf"), float("nan")]
 
 
-def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    return np.array_equal(np.asarray(a, np.float64).view(np.int64), np.asarray(b, np.float64).view(np.int64))
-
-
-def _train(params: dict, X: np.ndarray, y: np.ndarray, rounds: int = 25, **ds: object) -> lgb.Booster:
-    base = {"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5, "num_leaves": 15}
-    b = lgb.train({**base, **params}, lgb.Dataset(X, y, **ds), rounds)
-    return lgb.Booster(model_str=b.model_to_string())  # as a bundle loads it
-
-
-def _data(seed: int = 0, n: int = 1500, k: int = 5, nan: float = 0.15, zeros: float = 0.15):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, k))
-    X[rng.random(X.shape) < zeros] = 0.0
-    X[rng.random(X.shape) < nan] = np.nan
-    X[:, -1] = rng.integers(-2, 40, n)  # small integers: usable as a categorical column
-    y = ((np.nan_to_num(X[:, 0]) + (X[:, -1] % 3 == 0) + rng.normal(size=n) * 0.5) > 0.8).astype(int)
-    return X, y
-
-
 @pytest.fixture(scope="module")
 def boosters() -> dict[str, lgb.Booster]:
     """One booster per missing-value type and one with categorical splits."""
-    X, y = _data()
-    Xz = np.nan_to_num(X)
-    return {
-        "nan": _train({}, X, y),
-        "none": _train({"use_missing": False}, X, y),
-        "zero": _train({"zero_as_missing": True}, Xz, y),
-        "categorical": _train({"max_cat_to_onehot": 1, "cat_smooth": 1, "min_data_per_group": 5}, X, y,
-                              categorical_feature=[X.shape[1] - 1]),
-        "one_leaf": _train({"min_data_in_leaf": 10_000}, X, y, rounds=3),
-        "sigmoid": _train({"sigmoid": 0.7}, X, y),
-    }
+    return booster_zoo()
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +40,15 @@ def forests(boosters) -> dict[str, CompiledForest]:
 
 
 def test_every_model_kind_is_exact_on_probe_and_random_rows(boosters, forests):
-    X, _ = _data(seed=1, n=800)
+    X, _ = forest_data(seed=1, n=800)
     for name, b in boosters.items():
         f = forests[name]
         assert f.verify(b) == 0, name
         assert f.verify(b, X) == 0, name
-        assert _same_bits(f.predict(X), b.predict(X)), name
-        assert _same_bits(f.predict(X, raw=True), b.predict(X, raw_score=True)), name
-        assert _same_bits([f.predict_one(x) for x in X[:200]], b.predict(X[:200])), name
-        assert _same_bits([f.predict_raw_one(x) for x in X[:200]], b.predict(X[:200], raw_score=True)), name
+        assert same_bits(f.predict(X), b.predict(X)), name
+        assert same_bits(f.predict(X, raw=True), b.predict(X, raw_score=True)), name
+        assert same_bits([f.predict_one(x) for x in X[:200]], b.predict(X[:200])), name
+        assert same_bits([f.predict_raw_one(x) for x in X[:200]], b.predict(X[:200], raw_score=True)), name
 
 
 def test_the_models_exercise_what_they_claim(boosters):
@@ -108,9 +79,9 @@ def test_property_compiled_equals_booster(boosters, forests, kind, row, j, nudge
         v = thr[len(row) % thr.size]
         x[j] = v if nudge == 0 else np.nextafter(v, np.inf * nudge)
     X = x[None, :]
-    assert _same_bits([f.predict_one(x)], b.predict(X))
-    assert _same_bits([f.predict_raw_one(x)], b.predict(X, raw_score=True))
-    assert _same_bits(f.predict(X), b.predict(X))
+    assert same_bits([f.predict_one(x)], b.predict(X))
+    assert same_bits([f.predict_raw_one(x)], b.predict(X, raw_score=True))
+    assert same_bits(f.predict(X), b.predict(X))
 
 
 def test_model_option_predicts_like_lightgbm_online_and_in_batch(data, model):
@@ -118,9 +89,9 @@ def test_model_option_predicts_like_lightgbm_online_and_in_batch(data, model):
     m = Model(model.booster, model.feature_names, calibrator=model.calibrator, thresholds=model.thresholds,
               compiled=True)
     assert m.inference_path == "compiled" and model.inference_path == "fast"
-    assert _same_bits(m.predict_raw(X), model.booster.predict(X))
-    assert _same_bits(m.predict_proba(X), model.predict_proba(X))
-    assert _same_bits([m.predict_one(x) for x in X[:500]], m.predict_proba(X[:500]))
+    assert same_bits(m.predict_raw(X), model.booster.predict(X))
+    assert same_bits(m.predict_proba(X), model.predict_proba(X))
+    assert same_bits([m.predict_one(x) for x in X[:500]], m.predict_proba(X[:500]))
     assert m.score(X[:500]).tolist() == [m.score_one(x) for x in X[:500]]
     assert m.predict_one([None] * m.num_features) == model.predict_one([float("nan")] * m.num_features)
     with pytest.raises(ConfigError, match="20 feature values"):
@@ -143,8 +114,8 @@ def test_threads_agree(data, model):
     f = CompiledForest.from_booster(model.booster)
     X = np.ascontiguousarray(data[0][:5000])
     one = f.predict(X, threads=1)
-    assert _same_bits(f.predict(X, threads=3), one)
-    assert _same_bits(f.predict(X[:7], threads=8), one[:7])
+    assert same_bits(f.predict(X, threads=3), one)
+    assert same_bits(f.predict(X[:7], threads=8), one[:7])
     out: dict[int, np.ndarray] = {}
 
     def work(i: int) -> None:
@@ -155,7 +126,7 @@ def test_threads_agree(data, model):
         t.start()
     for t in ts:
         t.join()
-    assert _same_bits(np.concatenate([out[i] for i in range(4)]), one[:1200])
+    assert same_bits(np.concatenate([out[i] for i in range(4)]), one[:1200])
 
 
 def test_bundle_records_the_tables_and_round_trips(tmp_path, data, model):
@@ -169,7 +140,7 @@ def test_bundle_records_the_tables_and_round_trips(tmp_path, data, model):
     b2 = Bundle.load(tmp_path / "b", key=SECRET)
     assert b2.model.inference_path == "compiled"
     X = data[0][:300]
-    assert _same_bits(b2.model.predict_proba(X), model.predict_proba(X))
+    assert same_bits(b2.model.predict_proba(X), model.predict_proba(X))
     assert Bundle.load(tmp_path / "b", key=SECRET, compiled=False).model.inference_path == "fast"
     Bundle(model=model).save(tmp_path / "plain", key=SECRET)
     assert Bundle.load(tmp_path / "plain", key=SECRET).model.inference_path == "fast"
@@ -215,7 +186,7 @@ def test_refuses_a_cache_others_can_write(monkeypatch, tmp_path):
 
 
 def test_unsupported_models_are_named(boosters):
-    X, y = _data(n=300)
+    X, y = forest_data(n=300)
     multi = lgb.train({"objective": "multiclass", "num_class": 3, "verbose": -1}, lgb.Dataset(X, y % 3), 2)
     with pytest.raises(ConfigError, match="binary"):
         forest_tables(multi.model_to_string())

@@ -17,15 +17,12 @@ from fraudscore.errors import ConfigError
 from fraudscore.model import Model, explain_batch, explain_reasons
 from fraudscore.model.compiled import (DISABLE_ENV, SHAP_TABLES_ENV, CompiledForest, ForestTables, forest_tables,
                                        probe_rows)
+from tests.model.forest_data import booster_zoo, forest_data, same_bits, train_booster
 
 pytestmark = pytest.mark.skipif(os.environ.get(DISABLE_ENV) == "1", reason=f"{DISABLE_ENV}=1")
 
 SPECIAL = [0.0, -0.0, 1e-35, -1e-35, 5e-324, 1e-300, 1.0, -1.0, 2.5, 31.0, 32.0, 63.0, 1e9, -1e9, 1e300,
            float("inf"), float("-inf"), float("nan")]
-
-
-def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    return np.array_equal(np.asarray(a, np.float64).view(np.int64), np.asarray(b, np.float64).view(np.int64))
 
 
 def _close(got: np.ndarray, ref: np.ndarray) -> bool:
@@ -41,41 +38,14 @@ def _reasons(lists: list) -> list:
 
 def _check(f: CompiledForest, b: lgb.Booster, X: np.ndarray) -> None:
     ref = b.predict(X, pred_contrib=True)
-    assert _same_bits(f.contributions(X, classic=True), ref)
+    assert same_bits(f.contributions(X, classic=True), ref)
     assert _close(f.contributions(X), ref)
-
-
-def _train(params: dict, X: np.ndarray, y: np.ndarray, rounds: int = 25, **ds: object) -> lgb.Booster:
-    base = {"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5, "num_leaves": 15}
-    b = lgb.train({**base, **params}, lgb.Dataset(X, y, **ds), rounds)
-    return lgb.Booster(model_str=b.model_to_string())  # as a bundle loads it
-
-
-def _data(seed: int = 0, n: int = 1500, k: int = 5):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, k))
-    X[rng.random(X.shape) < 0.15] = 0.0
-    X[rng.random(X.shape) < 0.15] = np.nan
-    X[:, -1] = rng.integers(-2, 40, n)  # small integers: usable as a categorical column
-    y = ((np.nan_to_num(X[:, 0]) + (X[:, -1] % 3 == 0) + rng.normal(size=n) * 0.5) > 0.8).astype(int)
-    return X, y
 
 
 @pytest.fixture(scope="module")
 def boosters() -> dict[str, lgb.Booster]:
     """One booster per missing-value type, categorical splits, deep trees (features repeat on a path)."""
-    X, y = _data()
-    Xz = np.nan_to_num(X)
-    return {
-        "nan": _train({}, X, y),
-        "none": _train({"use_missing": False}, X, y),
-        "zero": _train({"zero_as_missing": True}, Xz, y),
-        "categorical": _train({"max_cat_to_onehot": 1, "cat_smooth": 1, "min_data_per_group": 5}, X, y,
-                              categorical_feature=[X.shape[1] - 1]),
-        "deep": _train({"num_leaves": 63, "min_data_in_leaf": 2, "max_depth": -1}, X[:, :2], y, rounds=10),
-        "one_leaf": _train({"min_data_in_leaf": 10_000}, X, y, rounds=3),
-        "sigmoid": _train({"sigmoid": 0.7}, X, y),
-    }
+    return booster_zoo(deep=True)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +54,7 @@ def forests(boosters) -> dict[str, CompiledForest]:
 
 
 def test_every_model_kind_equals_pred_contrib(boosters, forests):
-    X, _ = _data(seed=1, n=600)
+    X, _ = forest_data(seed=1, n=600)
     for name, b in boosters.items():
         f = forests[name]
         k = X.shape[1] if name != "deep" else 2
@@ -95,12 +65,12 @@ def test_every_model_kind_equals_pred_contrib(boosters, forests):
         ref = b.predict(Xn, pred_contrib=True)
         classic, fast = f.contributions(Xn, classic=True), f.contributions(Xn)
         assert classic.shape == fast.shape == (Xn.shape[0], k + 1)
-        assert _same_bits(classic, ref), (name, float(np.nanmax(np.abs(classic - ref))))
+        assert same_bits(classic, ref), (name, float(np.nanmax(np.abs(classic - ref))))
         assert _close(fast, ref), (name, float(np.nanmax(np.abs(fast - ref))))
-        assert _same_bits(fast[:, -1], ref[:, -1])                      # the bias is LightGBM's, bit for bit
-        assert _same_bits(f.contributions(Xn, threads=3), fast), name   # rows split over threads: same bits
-        assert _same_bits(f.contributions(Xn[7]), fast[7:8]), name      # one row: the same as in a block
-        assert _same_bits(f.contributions(Xn[7], classic=True), ref[7:8]), name
+        assert same_bits(fast[:, -1], ref[:, -1])                      # the bias is LightGBM's, bit for bit
+        assert same_bits(f.contributions(Xn, threads=3), fast), name   # rows split over threads: same bits
+        assert same_bits(f.contributions(Xn[7]), fast[7:8]), name      # one row: the same as in a block
+        assert same_bits(f.contributions(Xn[7], classic=True), ref[7:8]), name
         # additivity, as LightGBM's: the row sums to the raw margin up to rounding
         assert np.allclose(fast.sum(axis=1), b.predict(Xn, raw_score=True), rtol=0, atol=1e-9), name
 
@@ -121,11 +91,11 @@ def test_memory_budget_leaves_trees_to_the_classic_algorithm(boosters, monkeypat
     with pytest.raises(ConfigError, match=SHAP_TABLES_ENV):
         CompiledForest(t)
     monkeypatch.delenv(SHAP_TABLES_ENV)
-    X, _ = _data(seed=3, n=300)
+    X, _ = forest_data(seed=3, n=300)
     X = X[:, :2]
     ref = b.predict(X, pred_contrib=True)
-    assert _same_bits(none.contributions(X), ref)
-    assert _close(half.contributions(X), ref) and _same_bits(half.contributions(X, classic=True), ref)
+    assert same_bits(none.contributions(X), ref)
+    assert _close(half.contributions(X), ref) and same_bits(half.contributions(X, classic=True), ref)
     import pickle
     assert pickle.loads(pickle.dumps(half)).fast_shap == half.fast_shap
 
@@ -167,7 +137,7 @@ def test_property_random_forests(seed, leaves, categorical):
     X[rng.random(X.shape) < 0.2] = np.nan
     X[:, 3] = rng.integers(0, 12, n)
     y = (rng.random(n) < 1 / (1 + np.exp(-np.nan_to_num(X[:, 0]) - (X[:, 3] % 2)))).astype(int)
-    b = _train({"num_leaves": leaves, "seed": seed, "min_data_in_leaf": 3, "max_cat_to_onehot": 1,
+    b = train_booster({"num_leaves": leaves, "seed": seed, "min_data_in_leaf": 3, "max_cat_to_onehot": 1,
                 "min_data_per_group": 3, "cat_smooth": 1}, X, y, rounds=8,
                **({"categorical_feature": [3]} if categorical else {}))
     f = CompiledForest.from_booster(b)
@@ -238,5 +208,5 @@ def test_bench_bundles_give_the_same_contributions_and_reasons(tmp_path):
         X = X[:, : b.model.num_features]
     ref = b.model.booster.predict(X, pred_contrib=True)
     assert _close(m.contributions(X), ref)
-    assert _same_bits(m._explainer.contributions(X, classic=True), ref)  # noqa: SLF001
+    assert same_bits(m._explainer.contributions(X, classic=True), ref)  # noqa: SLF001
     assert _reasons(explain_batch(m, X)) == _reasons(explain_batch(b.model, X))

@@ -1,0 +1,54 @@
+"""The worker's side of the Redis event call: row packing and record reading (no server needed)."""
+
+import dataclasses
+import struct
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fraudscore._redis import hash_bytes
+from fraudscore.velocity import FeatureSet, FeatureSpec, RedisStore
+from fraudscore.velocity.plan import Plan
+from fraudscore.velocity.redis_args import n_outputs
+from fraudscore.velocity.redis_calls import app_hash, outputs
+
+
+def test_app_hash_is_hash_bytes_whatever_the_order():
+    for app, size in [("A1", 8), ("A1", 12), ("A2", 8), ("A1", 8), ("", 12), ("A2", 12)]:
+        assert app_hash(app, size) == hash_bytes(app, size)
+
+
+def _record(t: int, groups: list[tuple[int, list[float]]]) -> bytes:
+    out = [struct.pack("<d", float(t)), b"\0" * 8, b"\0\0", b"\0\0", struct.pack("<H", len(groups))]
+    for gi, vals in groups:
+        out += [struct.pack(f"<HH{len(vals)}d", gi, len(vals), *vals), b"\0\0"]
+    return b"".join(out)
+
+
+@given(st.lists(st.integers(0, 10**6), min_size=8, max_size=8))
+def test_count_groups_read_as_the_general_path(vals):
+    fs = FeatureSet([FeatureSpec("count", key="ip", window="1h"), FeatureSpec("count", key="ip", window="1d"),
+                     FeatureSpec("distinct", key="ip", of="phone", window="1d"),
+                     FeatureSpec("sum", key="phone", field="amount", window="1h"),
+                     FeatureSpec("mean", key="phone", field="amount", window="1h"),
+                     FeatureSpec("time_since_last", key="email", window="7d")])
+    plan = Plan(fs)
+    store = RedisStore(object())
+    store.bind(plan)
+    meta = store._meta
+    assert any(m.count_outs for m in meta) and not all(m.count_outs for m in meta)
+    t = 1_700_000_000_000
+    groups, i = [], 0
+    for gi, g in enumerate(plan.groups, 1):
+        k = n_outputs(g)
+        raw = [float(v) for v in vals[i:i + k]]
+        if g.queries[0].agg == "time_since_last":
+            raw = [float(t - vals[i])]
+        groups.append((gi, raw))
+        i += k
+    rec = _record(t, groups)
+    general = [dataclasses.replace(m) for m in meta]
+    for m in general:
+        m.count_outs = None  # every output through finish()
+    fast, slow = outputs(meta, plan, t, {"x": ("ok", rec)}), outputs(general, plan, t, {"x": ("ok", rec)})
+    assert fast[0].tobytes() == slow[0].tobytes() and fast[1:] == slow[1:]
