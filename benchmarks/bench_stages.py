@@ -143,11 +143,9 @@ def run(stage, rows):
             replay.res = res
             sc.velocity.plan.validate_record(record)
             pipe._apply_local(record, ts, fp, replay, sc.velocity).features
-    elif stage == "rules":  # StagedScorer.score, rules stage
+    elif stage == "rules":  # StagedScorer.score, rules stage (as Scorer.score: evaluate_parts)
         for _, ev, record, x in rows:
-            values = dict(record)
-            values.update(zip(pipe.feature_names, x.tolist()))
-            hits = sc.rules.evaluate(values)
+            hits = sc.rules.evaluate_parts(record, x, pipe.feature_names)
             rule_action, points = combine(hits)
     elif stage == "policy":
         for _ in rows:
