@@ -1,4 +1,4 @@
-"""Per-stage cost of the non-link stages, this checkout against another build of the library, in one run.
+"""Per-stage cost of the scorer's stages, this checkout against another build of the library, in one run.
 
 Three measures, each run for both trees (``--base``: another checkout with its extensions built,
 e.g. ``main``; the current checkout is the candidate), so every figure has its baseline from the
@@ -12,9 +12,12 @@ same run:
   from ``StagedScorer.score``) over ``--events`` further events whose inputs the second scorer computed
   (the first has not seen them: caches miss as in a live stream), inside ``operator.call`` under
   ``valgrind --tool=callgrind --toggle-collect=_operator_call --dump-after=_operator_call``: only those
-  loops are counted, one dump per stage. Stable on a loaded machine. The ``score`` row is the whole
-  ``Scorer.score`` (``explain=False``) of a third scorer with the same history, with the link replayed and the
-  model replaced by a constant: everything the issue's "all but the model" goal counts except the linker.
+  loops are counted, one dump per stage. Stable on a loaded machine. ``link``: ``DeviceLinker.link`` as the
+  pipeline calls it (fingerprint, event time, IP /24 token), the first scorer's linker linking each of the
+  ``--events`` events once, in time order, after its ``--warm`` events of history (``--stages link --warm 2000
+  --events 600``: the scorer stream's link calls 2,000-2,600 of ``docs/fingerprints.md``). ``score``: the
+  whole ``Scorer.score`` (``explain=False``) of a third scorer with the same history, with the link replayed
+  and the model replaced by a constant: everything the issue's "all but the model" goal counts but the linker.
 * ``wall``: the per-stage medians of ``StagedScorer`` (µs) on the same event stream, and the median of the
   whole ``Scorer.score`` with the link replayed and a constant model (``score_but_link_and_model``, the
   callgrind ``score`` row's loop), the two trees' processes alternated ``--repeats`` times; medians of the
@@ -47,7 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import result, write_results  # noqa: E402
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STAGES = ("schema", "identity", "fingerprint", "velocity", "rules", "policy", "score")
+STAGES = ("schema", "identity", "fingerprint", "velocity", "rules", "policy", "link", "score")
 
 PRELUDE = r"""
 import json, os, sys, time
@@ -80,7 +83,7 @@ scored = "score" in only
 for ev in events[:warm]:  # the same history in all (the pipeline's state: links, velocity, caches)
     for s in ((A, B, C) if scored else (A, B)):
         s.pipeline.online(s.schema.validate(ev), s.linker, s.velocity)
-inputs, links = [], []
+inputs, links, link_calls = [], [], []
 for ev in events[warm:]:  # each stage's inputs, computed by B (A has not seen these events)
     v = B.schema.validate(ev)
     rec, x, _d, _dup = B.pipeline.online(v, B.linker, B.velocity)
@@ -90,6 +93,8 @@ for ev in events[warm:]:  # each stage's inputs, computed by B (A has not seen t
     pre = {k: val for k, val in rec.items() if k != "device_id"} if B.pipeline.has_device else dict(rec)
     conf = x[len(B.pipeline.feature_names) - len(B.pipeline.feature_set.names) - 1]
     links.append((pre, v[B.schema.time_field], fp, LinkResult(rec.get("device_id") or "d_none", float(conf))))
+    if fp is not None:  # the link stage's inputs: what the pipeline hands DeviceLinker.link
+        link_calls.append((fp, v[B.schema.time_field], rec.get("ip_prefix")))
 sc, pipe = A, A.pipeline
 
 
@@ -150,6 +155,10 @@ def run(stage, rows):
     elif stage == "policy":
         for _ in rows:
             sc.policy.decide(500, None, 0)
+    elif stage == "link":  # DeviceLinker.link as the pipeline calls it (A's linker: its warm history, then these)
+        link = sc.linker.link
+        for fp, ts, ip in rows:
+            link(fp, ts, ip)
     elif stage == "score":  # Scorer.score end to end (explain=False) with the link replayed and a constant model
         for ev, res in rows:
             replay.res = res
@@ -165,6 +174,9 @@ for stage in STAGES:  # callgrind dumps the counts of each call() apart: one par
         continue
     if stage == "score":  # C, a third scorer with the same history, sees each event once, in time order
         call(run, stage, [(inp[0], lk[3]) for inp, lk in zip(inputs[:m], links[:m])])
+        continue
+    if stage == "link":  # the same: A's linker links each event once, in time order
+        call(run, stage, link_calls[:m])
         continue
     run(stage, inputs[m:])  # warm the code paths on other events (lazy imports, first-use caches)
     call(run, stage, inputs[:m])

@@ -129,6 +129,16 @@ static int set_to_end(PyObject *od, PyObject *key, PyObject *value) {
     return had ? move_to_end(od, key) : 0;
 }
 
+/* Leave ``o`` out of the cyclic garbage collector (returns ``o``). For the state's own containers that hold
+ * only str, int, None and lists of ints (a record, its component / font / language lists, an exact-index entry,
+ * a block) and the linker's memoised LinkResults: they can never be part of a reference cycle, and a state of a million devices would otherwise be
+ * walked by every collection its allocations trigger. A dict re-enters the collector by itself when a container
+ * is stored in it (CPython's dict tracking); lists never receive one (records are replaced, not edited). */
+static PyObject *untracked(PyObject *o) {
+    if (o != NULL && PyObject_GC_IsTracked(o)) PyObject_GC_UnTrack(o);
+    return o;
+}
+
 /* the live record under exact[key] (borrowed) and its device count (borrowed): 1 found, 0 none, -1 hand over */
 static int lookup_live(const state_t *s, PyObject *key, int64_t now, PyObject **rec_out, PyObject **ndev_out) {
     PyObject *hit = PyDict_GetItemWithError(s->exact, key), *rec;
@@ -179,7 +189,7 @@ static int do_index(const state_t *s, PyObject *did, PyObject *block_keys, PyObj
         blk = PyDict_GetItemWithError(s->blocks, key);
         if (blk == NULL) {
             if (PyErr_Occurred()) return -1;
-            blk = PyODict_New();
+            blk = untracked(PyODict_New());
             if (blk == NULL) return -1;
             if (PyODict_SetItem(s->blocks, key, blk) != 0) {
                 Py_DECREF(blk);
@@ -288,7 +298,7 @@ static int touch_do(const state_t *s, const touch_t *tc, PyObject *fp_ids, PyObj
         if (c) {
             if (move_to_end(s->exact, fid) != 0) return -1;
         } else {
-            PyObject *hit = PyList_New(2);
+            PyObject *hit = untracked(PyList_New(2));
             if (hit == NULL) return -1;
             Py_INCREF(tc->did);
             Py_INCREF(ndev);
@@ -369,7 +379,7 @@ static int write_do(const state_t *s, const plan_t *p, PyObject *did, PyObject *
     Py_ssize_t i;
     if (set_to_end(s->devices, did, p->rec) != 0) return -1;
     for (i = 0; i < PyTuple_GET_SIZE(p->fp_ids); ++i) {
-        PyObject *hit = PyList_New(2);
+        PyObject *hit = untracked(PyList_New(2));
         int r;
         if (hit == NULL) return -1;
         Py_INCREF(did);
@@ -694,13 +704,13 @@ static PyObject *make_record(fpl_t *f, PyObject *did, PyObject *now_obj, int64_t
         if ((o = shared_list(f->ver_obj[i])) == NULL) goto fail;
         vals[nv++] = o;
     }
-    if ((vals[nv++] = PySequence_List(f->comps_obj)) == NULL) goto fail;
+    if ((vals[nv++] = untracked(PySequence_List(f->comps_obj))) == NULL) goto fail;
 #define ATTR_INT(name)                                                                         \
     if ((o = getattr_clear(f->fp, name)) == NULL || !PyLong_CheckExact(o)) { Py_XDECREF(o); goto fail; } \
     vals[nv++] = o;
 #define ATTR_LIST(name)                                                                        \
     if ((o = getattr_clear(f->fp, name)) == NULL || !PyTuple_CheckExact(o)) { Py_XDECREF(o); goto fail; } \
-    vals[nv] = PySequence_List(o);                                                             \
+    vals[nv] = untracked(PySequence_List(o));                                                  \
     Py_DECREF(o);                                                                              \
     if (vals[nv++] == NULL) goto fail;
     ATTR_INT(A_renderer)
@@ -729,7 +739,7 @@ static PyObject *make_record(fpl_t *f, PyObject *did, PyObject *now_obj, int64_t
         if (PyDict_SetItem(rec, *keys[i], vals[i]) != 0) goto fail;
     }
     for (i = 0; i < nv; ++i) Py_DECREF(vals[i]);
-    return rec;
+    return untracked(rec);
 fail:
     for (i = 0; i < nv; ++i) Py_DECREF(vals[i]);
     Py_XDECREF(rec);
@@ -1407,7 +1417,7 @@ static PyObject *new_result(PyObject *fields) {
             return NULL;
         }
     }
-    return o;
+    return untracked(o); /* str, float, a tuple of str, bool, str: frozen, no cycle through it (see untracked) */
 }
 
 /* entry(linker, fp, ts_ms, ip): DeviceLinker.link(fp, ts_ms, ip) over a MemoryLinkState in one call (the
