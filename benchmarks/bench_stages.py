@@ -15,9 +15,13 @@ same run:
   loops are counted, one dump per stage. Stable on a loaded machine. ``link``: ``DeviceLinker.link`` as the
   pipeline calls it (fingerprint, event time, IP /24 token), the first scorer's linker linking each of the
   ``--events`` events once, in time order, after its ``--warm`` events of history (``--stages link --warm 2000
-  --events 600``: the scorer stream's link calls 2,000-2,600 of ``docs/fingerprints.md``).
-* ``wall``: the per-stage medians of ``StagedScorer`` (µs) on the same event stream, the two trees'
-  processes alternated ``--repeats`` times; medians of the run medians.
+  --events 600``: the scorer stream's link calls 2,000-2,600 of ``docs/fingerprints.md``). ``score``: the
+  whole ``Scorer.score`` (``explain=False``) of a third scorer with the same history, with the link replayed
+  and the model replaced by a constant: everything the issue's "all but the model" goal counts but the linker.
+* ``wall``: the per-stage medians of ``StagedScorer`` (µs) on the same event stream, and the median of the
+  whole ``Scorer.score`` with the link replayed and a constant model (``score_but_link_and_model``, the
+  callgrind ``score`` row's loop), the two trees' processes alternated ``--repeats`` times; medians of the
+  run medians.
 * ``batch``: ``Scorer.score_batch`` events/s at ``--rows`` rows (default and large bundle) against
   bare LightGBM ``Booster.predict`` on a matrix of the same shape, in the same process.
 
@@ -46,7 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import result, write_results  # noqa: E402
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STAGES = ("schema", "identity", "fingerprint", "velocity", "rules", "policy", "link")
+STAGES = ("schema", "identity", "fingerprint", "velocity", "rules", "policy", "link", "score")
 
 PRELUDE = r"""
 import json, os, sys, time
@@ -74,9 +78,10 @@ only = set(sys.argv[4].split(",")) if len(sys.argv) > 4 and sys.argv[4] else set
 NAN = float("nan")
 b = bundle("large")
 events = events_stream(warm + 2 * m, seed=202).to_records()
-A, B = Scorer(b, ctx.keys), Scorer(b, ctx.keys)
-for ev in events[:warm]:  # the same history in both (the pipeline's state: links, velocity, caches)
-    for s in (A, B):
+A, B, C = Scorer(b, ctx.keys), Scorer(b, ctx.keys), Scorer(b, ctx.keys, explain=False)
+scored = "score" in only
+for ev in events[:warm]:  # the same history in all (the pipeline's state: links, velocity, caches)
+    for s in ((A, B, C) if scored else (A, B)):
         s.pipeline.online(s.schema.validate(ev), s.linker, s.velocity)
 inputs, links, link_calls = [], [], []
 for ev in events[warm:]:  # each stage's inputs, computed by B (A has not seen these events)
@@ -101,6 +106,17 @@ class Replay:  # the link stage's outcome for the velocity stage (the linker is 
 
 
 replay = Replay()
+
+
+class Constant:  # the model stage's stand-in for the whole-path row (the model is not counted)
+    feature_names = C.model.feature_names
+
+    def predict_one(self, x):
+        return 0.25
+
+
+if scored:
+    C.linker, C.model = replay, Constant()
 
 
 def run(stage, rows):
@@ -132,11 +148,9 @@ def run(stage, rows):
             replay.res = res
             sc.velocity.plan.validate_record(record)
             pipe._apply_local(record, ts, fp, replay, sc.velocity).features
-    elif stage == "rules":  # StagedScorer.score, rules stage
+    elif stage == "rules":  # StagedScorer.score, rules stage (as Scorer.score: evaluate_parts)
         for _, ev, record, x in rows:
-            values = dict(record)
-            values.update(zip(pipe.feature_names, x.tolist()))
-            hits = sc.rules.evaluate(values)
+            hits = sc.rules.evaluate_parts(record, x, pipe.feature_names)
             rule_action, points = combine(hits)
     elif stage == "policy":
         for _ in rows:
@@ -145,6 +159,10 @@ def run(stage, rows):
         link = sc.linker.link
         for fp, ts, ip in rows:
             link(fp, ts, ip)
+    elif stage == "score":  # Scorer.score end to end (explain=False) with the link replayed and a constant model
+        for ev, res in rows:
+            replay.res = res
+            C.score(ev)
 
 
 for stage in STAGES:  # callgrind dumps the counts of each call() apart: one part file per stage
@@ -153,6 +171,9 @@ for stage in STAGES:  # callgrind dumps the counts of each call() apart: one par
         continue
     if stage == "velocity":  # state: A sees each event once, in time order (its history warmed the code)
         call(run, stage, links[:m])
+        continue
+    if stage == "score":  # C, a third scorer with the same history, sees each event once, in time order
+        call(run, stage, [(inp[0], lk[3]) for inp, lk in zip(inputs[:m], links[:m])])
         continue
     if stage == "link":  # the same: A's linker links each event once, in time order
         call(run, stage, link_calls[:m])
@@ -173,7 +194,42 @@ for k in st.times:
     st.times[k].clear()
 for ev in events[warm:]:
     st.score(ev)
-print(json.dumps({k: float(np.median(st.times[k])) / 1e3 for k in STAGES}))
+out = {k: float(np.median(st.times[k])) / 1e3 for k in STAGES}
+# the whole Scorer.score (explain=False) but the link (replayed from st's scorer) and the model (a constant)
+from fraudscore.fingerprint import LinkResult
+ref, whole = Scorer(b, ctx.keys, explain=False), Scorer(b, ctx.keys, explain=False)
+for ev in events[:warm]:
+    ref.score(ev)
+    whole.score(ev)
+links = []
+for ev in events[warm:]:
+    d = ref.score(ev, return_features=True)
+    links.append(LinkResult(d.device_id or "d_none", d.features.get("device__link_confidence", float("nan"))))
+
+
+class Replay:
+    res = None
+
+    def link(self, fp, ts, ip=None):
+        return self.res
+
+
+class Constant:
+    feature_names = whole.model.feature_names
+
+    def predict_one(self, x):
+        return 0.25
+
+
+whole.linker, whole.model = Replay(), Constant()
+times = []
+for ev, res in zip(events[warm:], links):
+    whole.linker.res = res
+    t0 = time.perf_counter_ns()
+    whole.score(ev)
+    times.append(time.perf_counter_ns() - t0)
+out["score_but_link_and_model"] = float(np.median(times)) / 1e3
+print(json.dumps(out))
 """
 
 CHILD_BATCH = PRELUDE + r"""

@@ -191,7 +191,8 @@ class FeaturePipeline:
     def _record_and_static(self, ev: Mapping[str, Any]) -> tuple[dict[str, Any], list[float], Any]:
         """Pseudonymise and compute the stateless features of one normalised event."""
         pseudo, ident_feats = self.identity.process(ev)
-        record = {k: v for k, v in ev.items() if k != "device"}
+        record = dict(ev)  # the event without its raw device mapping (same keys, same order): a copy and a pop
+        record.pop("device", None)  # cost ~2k instructions where the comprehension cost ~14k (callgrind, 20 fields)
         record.update(pseudo)
         for alias, name in self._aliases:
             record[alias] = ev[name]
@@ -206,7 +207,7 @@ class FeaturePipeline:
                 static.append(_NAN if v is None else (t - v) / 1000.0)
         for name, vocab in zip(self.category_fields, self._vocabs):
             static.append(_NAN if vocab is None else vocab.encode_one(ev.get(name)))
-        static.extend(ident_feats[n] for n in self.identity.feature_names)
+        static.extend(map(ident_feats.__getitem__, self.identity.feature_names))
         if self.device_id_field is not None:
             record["device_id"] = pseudo[self.device_id_field]
         fp = None

@@ -329,8 +329,11 @@ class Scorer:
         else:
             p, model_score = float("nan"), 0
         score, action = self.policy.decide(model_score, rule_action, points)
-        acting = sorted((h for h in hits if not h.shadow), key=lambda h: -h.priority)
-        reasons: Any = [Reason(h.code, h.reason, "rule", False) for h in acting]
+        if hits:
+            acting = sorted((h for h in hits if not h.shadow), key=lambda h: -h.priority)
+            reasons: Any = [Reason(h.code, h.reason, "rule", False) for h in acting]
+        else:  # most events hit no rule: no generator, sort or comprehension to run
+            acting, reasons = [], []
         system = [Reason("SYS_DEGRADED", "velocity store unavailable; scored without velocity", "system")] \
             if degraded else []
         want = self.explain if explain is None else explain

@@ -6,22 +6,28 @@
  * fraudscore/rules/native.py:
  *   ("and", (child, ...)) / ("or", (child, ...)) / ("not", child)
  *   ("cmp", name, op, constant, fallback)   name <op> number; op 0..5 = > >= < <= == !=
+ *   ("in", name, negate, numbers, strings, fallback)   name [not] in a list (two frozensets, split_list)
+ *   ("streq", name, op, text, fallback)      name == / != a string constant (op 4 or 5)
  *   ("py", closure)                          any other condition: its Python closure
  * A "cmp" leaf whose value is an exact float compares it here (NaN compares false, "!=" included,
  * exactly the Python fast path); any other value (absent, None, str, int, bool...) calls the leaf's
- * Python closure, the reference. fired(values) returns the indices of the rules whose condition holds.
+ * Python closure, the reference. An "in" leaf looks an exact str up in the strings and an exact float (not
+ * NaN) in the numbers; a "streq" leaf compares an exact str or float; a missing value (absent, None, NaN) is false for
+ * both, as in the reference; any other value calls the closure. fired(values) returns the indices of the rules
+ * whose condition holds.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
 
-enum { N_AND = 0, N_OR, N_NOT, N_CMP, N_PY };
+enum { N_AND = 0, N_OR, N_NOT, N_CMP, N_PY, N_IN, N_STREQ };
 
 typedef struct {
     int kind, op;
     double c;
-    PyObject *name;     /* N_CMP */
-    PyObject *fallback; /* N_CMP: the leaf's closure; N_PY: the closure */
+    PyObject *name;     /* N_CMP, N_IN, N_STREQ */
+    PyObject *fallback; /* N_CMP, N_IN, N_STREQ: the leaf's closure; N_PY: the closure */
+    PyObject *nums, *strs; /* N_IN: frozensets of the list's numbers and strings; N_STREQ: strs is the text */
     Py_ssize_t first, count; /* children: kids[first .. first + count) */
 } Node;
 
@@ -118,6 +124,48 @@ static Py_ssize_t build(Program *P, PyObject *t, int depth) {
         n->fallback = fb;
         return i;
     }
+    if (!strcmp(tag, "in") && PyTuple_GET_SIZE(t) == 6) {
+        PyObject *name = PyTuple_GET_ITEM(t, 1), *nums = PyTuple_GET_ITEM(t, 3), *strs = PyTuple_GET_ITEM(t, 4),
+                 *fb = PyTuple_GET_ITEM(t, 5);
+        int neg = PyObject_IsTrue(PyTuple_GET_ITEM(t, 2));
+        if (neg < 0) return -1;
+        if (!PyUnicode_Check(name) || !PyFrozenSet_CheckExact(nums) || !PyFrozenSet_CheckExact(strs) ||
+            !PyCallable_Check(fb)) {
+            PyErr_SetString(PyExc_ValueError, "bad membership leaf");
+            return -1;
+        }
+        Node *n = &P->nodes[i];
+        n->kind = N_IN;
+        n->op = neg;
+        Py_INCREF(name);
+        Py_INCREF(fb);
+        Py_INCREF(nums);
+        Py_INCREF(strs);
+        n->name = name;
+        n->fallback = fb;
+        n->nums = nums;
+        n->strs = strs;
+        return i;
+    }
+    if (!strcmp(tag, "streq") && PyTuple_GET_SIZE(t) == 5) {
+        PyObject *name = PyTuple_GET_ITEM(t, 1), *text = PyTuple_GET_ITEM(t, 3), *fb = PyTuple_GET_ITEM(t, 4);
+        long op = PyLong_AsLong(PyTuple_GET_ITEM(t, 2));
+        if (op == -1 && PyErr_Occurred()) return -1;
+        if (!PyUnicode_Check(name) || !PyUnicode_CheckExact(text) || (op != 4 && op != 5) || !PyCallable_Check(fb)) {
+            PyErr_SetString(PyExc_ValueError, "bad string comparison leaf");
+            return -1;
+        }
+        Node *n = &P->nodes[i];
+        n->kind = N_STREQ;
+        n->op = (int)op;
+        Py_INCREF(name);
+        Py_INCREF(fb);
+        Py_INCREF(text);
+        n->name = name;
+        n->fallback = fb;
+        n->strs = text;
+        return i;
+    }
     if (!strcmp(tag, "py") && PyCallable_Check(PyTuple_GET_ITEM(t, 1))) {
         Node *n = &P->nodes[i];
         n->kind = N_PY;
@@ -172,6 +220,67 @@ static int leaf_float(Src *s, PyObject *name, double *d) {
     return PyErr_Occurred() ? -1 : 0;
 }
 
+/* the value of a leaf's name as the merged dict holds it: 2 with *d set (a feature: the vector's float),
+ * 1 with *v set (borrowed; NULL when absent), -1 error */
+static int leaf_value(Src *s, PyObject *name, double *d, PyObject **v) {
+    PyObject *src = s->values;
+    if (!src) {
+        PyObject *j = PyDict_GetItemWithError(s->index, name);
+        if (j) {
+            Py_ssize_t k = PyLong_AsSsize_t(j);
+            if (k < 0 || k >= s->nx) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "feature index out of range");
+                return -1;
+            }
+            *d = s->x[k];
+            return 2;
+        }
+        if (PyErr_Occurred()) return -1;
+        src = s->record;
+    }
+    *v = PyDict_GetItemWithError(src, name);
+    return (!*v && PyErr_Occurred()) ? -1 : 1;
+}
+
+/* "name [not] in list": 1 / 0, -1 error, 2 the closure decides (a value that is not str, float or missing) */
+static int member_leaf(Src *s, Node *n) {
+    double d;
+    PyObject *v = NULL;
+    int k = leaf_value(s, n->name, &d, &v);
+    if (k < 0) return -1;
+    if (k == 2) {
+        if (d != d) return 0; /* NaN: missing */
+        PyObject *f = PyFloat_FromDouble(d);
+        if (!f) return -1;
+        int r = PySet_Contains(n->nums, f);
+        Py_DECREF(f);
+        return r < 0 ? -1 : (r != n->op);
+    }
+    if (!v || v == Py_None) return 0;
+    if (PyUnicode_CheckExact(v) || PyFloat_CheckExact(v)) {
+        if (PyFloat_CheckExact(v) && PyFloat_AS_DOUBLE(v) != PyFloat_AS_DOUBLE(v)) return 0;
+        int r = PySet_Contains(PyUnicode_CheckExact(v) ? n->strs : n->nums, v);
+        return r < 0 ? -1 : (r != n->op);
+    }
+    return 2;
+}
+
+/* "name == / != text": 1 / 0, -1 error, 2 the closure decides (a value that is not str, float or missing);
+ * a number never equals a text (the reference's _cmp: mixed kinds are only "!=") */
+static int streq_leaf(Src *s, Node *n) {
+    double d;
+    PyObject *v = NULL;
+    int k = leaf_value(s, n->name, &d, &v);
+    if (k < 0) return -1;
+    if (k == 2) return d != d ? 0 : n->op == 5; /* a feature: NaN is missing (false); a number is != any text */
+    if (!v || v == Py_None) return 0;
+    if (PyFloat_CheckExact(v)) return PyFloat_AS_DOUBLE(v) != PyFloat_AS_DOUBLE(v) ? 0 : n->op == 5;
+    if (!PyUnicode_CheckExact(v)) return 2;
+    int eq = PyUnicode_Compare(v, n->strs) == 0;
+    if (PyErr_Occurred()) return -1;
+    return eq == (n->op == 4);
+}
+
 static int call_src(PyObject *fn, Src *s) {
     PyObject *values = src_values(s);
     if (!values) return -1;
@@ -217,6 +326,14 @@ static int eval_src(Program *P, Py_ssize_t i, Src *s) {
             }
         }
         return call_src(n->fallback, s);
+    }
+    case N_IN: {
+        int r = member_leaf(s, n);
+        return r == 2 ? call_src(n->fallback, s) : r;
+    }
+    case N_STREQ: {
+        int r = streq_leaf(s, n);
+        return r == 2 ? call_src(n->fallback, s) : r;
     }
     default:
         return call_src(n->fallback, s);
@@ -294,6 +411,8 @@ static void Program_clear(Program *P) {
     for (Py_ssize_t i = 0; i < P->n_nodes; i++) {
         Py_XDECREF(P->nodes[i].name);
         Py_XDECREF(P->nodes[i].fallback);
+        Py_XDECREF(P->nodes[i].nums);
+        Py_XDECREF(P->nodes[i].strs);
     }
     PyMem_Free(P->nodes);
     PyMem_Free(P->kids);

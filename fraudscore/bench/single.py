@@ -64,10 +64,11 @@ class StagedScorer:
         ev = sc.schema.validate(event)
         c1 = clock()
         pseudo, ident = pipe.identity.process(ev)
-        record = {k: v for k, v in ev.items() if k != "device"}
+        record = dict(ev)  # as FeaturePipeline._record_and_static
+        record.pop("device", None)
         record.update(pseudo)
         static = [_NAN if ev.get(n) is None else float(ev.get(n)) for n in pipe.numeric_fields]
-        static.extend(ident[n] for n in pipe.identity.feature_names)
+        static.extend(map(ident.__getitem__, pipe.identity.feature_names))
         c2 = clock()
         fp = None
         if pipe.has_device:
@@ -91,9 +92,7 @@ class StagedScorer:
         x[: self.n_static] = static
         x[self.n_static:] = vel
         c5 = clock()
-        values = dict(record)
-        values.update(zip(pipe.feature_names, x.tolist()))
-        hits = sc.rules.evaluate(values)
+        hits = sc.rules.evaluate_parts(record, x, pipe.feature_names)  # as Scorer.score: no merged dict unless needed
         rule_action, points = combine(hits)
         c6 = clock()
         xm = x if self.model_cols is None else x[self.model_cols]

@@ -2,8 +2,10 @@
 
 :func:`condition_tree` turns a checked expression into the nested tuples the C
 ``Program`` evaluates: ``and`` / ``or`` / ``not`` nodes, ``name <op> number`` leaves
-(compared in C when the value is a float, else through the leaf's Python closure)
-and, for every other condition, its Python closure from :mod:`.scalar`. The
+(compared in C when the value is a float, else through the leaf's Python closure),
+``name [not] in list`` leaves (looked up in C when the value is a str, a float or
+missing), ``name == / != "text"`` leaves (compared in C when the value is a str, a float or
+missing) and, for every other condition, its Python closure from :mod:`.scalar`. The
 closures are the reference, so the compiled result is the Python result by
 construction; ``tests/rules/test_native.py`` checks it with hypothesis.
 
@@ -13,6 +15,10 @@ Examples
 >>> t = condition_tree(parse_expression("a > 1 and not b == 2"), {})
 >>> t[0], t[1][0][:4], t[1][1][0], t[1][1][1][:4]
 ('and', ('cmp', 'a', 0, 1.0), 'not', ('cmp', 'b', 4, 2.0))
+>>> condition_tree(parse_expression("ip not in ['p:1', 2]"), {})[:5]
+('in', 'ip', True, frozenset({2.0}), frozenset({'p:1'}))
+>>> condition_tree(parse_expression("channel == 'web'"), {})[:4]
+('streq', 'channel', 4, 'web')
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._core import load as load_core
-from .ir import BoolOp, Compare, Const, Expr, Name, Not
-from .scalar import _name_num_cmp, compile_condition
+from .ir import BoolOp, Compare, Const, Expr, ListLit, ListRef, Member, Name, Not
+from .scalar import _name_num_cmp, compile_condition, split_list
 
 __all__ = ["condition_tree", "program"]
 
@@ -35,6 +41,13 @@ def condition_tree(e: Expr, lists: Lists) -> tuple[Any, ...]:
     if isinstance(e, Compare) and isinstance(e.left, Name) and isinstance(e.right, Const) \
             and isinstance(e.right.value, float) and e.op in _OPS:
         return ("cmp", e.left.name, _OPS[e.op], e.right.value, _name_num_cmp(e.left.name, e.op, e.right.value))
+    if isinstance(e, Compare) and isinstance(e.left, Name) and isinstance(e.right, Const) \
+            and e.right.value.__class__ is str and e.op in ("==", "!="):
+        return ("streq", e.left.name, _OPS[e.op], e.right.value, compile_condition(e, lists))
+    if isinstance(e, Member) and isinstance(e.left, Name) and isinstance(e.container, (ListRef, ListLit)):
+        nums, strs = (lists[e.container.name] if isinstance(e.container, ListRef)
+                      else split_list(e.container.values))
+        return ("in", e.left.name, bool(e.negate), frozenset(nums), frozenset(strs), compile_condition(e, lists))
     if isinstance(e, BoolOp) and e.op in ("and", "or"):
         return (e.op, tuple(condition_tree(o, lists) for o in e.operands))
     if isinstance(e, Not):

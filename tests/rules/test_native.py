@@ -70,7 +70,7 @@ def test_ruleset_evaluate_uses_the_program_and_agrees():
     ref._program = None
     for vals in ({"x": 2.0, "y": "web", "z": "web"}, {"x": float("nan"), "y": None}, {"x": 1, "y": "p:1"}, {}):
         assert crs.evaluate(vals) == ref.evaluate(vals)
-    assert condition_tree(parse_expression("y in @strs"), LIST_SETS)[0] == "py"
+    assert condition_tree(parse_expression("y in @strs"), LIST_SETS)[0] == "in"
 
 
 @settings(deadline=None, max_examples=120, suppress_health_check=[HealthCheck.too_slow])
@@ -102,3 +102,37 @@ def test_evaluate_parts_equals_evaluate(texts, table, data):
         merged = dict(record)
         merged.update(zip(feats, x.tolist()))
         assert crs.evaluate_parts(record, x, feats) == crs.evaluate(merged)
+
+
+def test_membership_and_string_leaves_run_in_c_and_agree_on_every_value():
+    """``in`` / ``not in`` lists and ``== / != 'text'`` are compiled leaves; every value kind gives the closure's answer,
+    from a dict and from (record, feature vector) parts, without building the merged dict unless the closure decides."""
+    import math
+
+    import numpy as np
+
+    texts = ["x in @nums", "x not in @nums", "x in @strs", "x not in @strs", "x in @empty", "x not in @empty",
+             "x in [1, 'web', -0.0]", "x not in ['A', 2.5]", "x == 'web'", "x != 'web'", "x == ''", "x != ''",
+             "not x in @strs and x != 'A'"]
+    exprs = [parse_expression(t) for t in texts]
+    assert [condition_tree(e, LIST_SETS)[0] for e in exprs[:-1]] == ["in"] * 8 + ["streq"] * 4
+    prog = program(exprs, LIST_SETS)
+    tests = [compile_condition(e, LIST_SETS) for e in exprs]
+    calls = []
+
+    def make(values):
+        return lambda: calls.append(1) or dict(values)
+
+    for v in [*GRID, -0.0, math.inf, "p:1", "A", [1], b"web", 10**400, np.float64(2.5)]:
+        for row in ({"x": v}, {}, {"x": None}):
+            want = [i for i, f in enumerate(tests) if f(row)]
+            assert prog.fired(row) == want, (v, row)
+            calls.clear()
+            got, _values = prog.fired_parts(row, np.zeros(0), {}, make(row))
+            assert got == want, v
+            if v.__class__ in (str, float) or row.get("x") is None:
+                assert not calls, v  # decided in C: no merged dict built
+        if isinstance(v, float):  # the same value as a feature column (it overrides the record's value)
+            row = {"x": v}
+            got, _values = prog.fired_parts({"x": "web"}, np.array([v]), {"x": 0}, make(row))
+            assert got == [i for i, f in enumerate(tests) if f(row)], v
