@@ -32,7 +32,9 @@ against the pure-Python reference, and the link stage of the single-event benchm
 Run: ``python benchmarks/bench_linking.py [--quick] [--speed-only] [--quality-only] [--redis URL]``; writes
 benchmarks/results/bench_linking.json (not with ``--speed-only`` / ``--quality-only``). ``--callgrind [--events N]``: instructions
 per event (valgrind) of the linker and the legacy linker on the throughput ``web`` stream (stable under load;
-~10 min on the full stream).
+~10 min on the full stream), and, per model-scored call, the instructions of the candidate selection, the
+link model's trees and the pick; ``--callgrind --stream [--events 2600]``: the same on the scorer stream's
+link calls 2,000 to 2,600 (large bundle; see ``--stream``).
 
 Before / after another version: ``python benchmarks/bench_linking.py --ab DIR`` replays the same link
 inputs (the throughput ``web`` stream and the single-event benchmark's link calls) through
@@ -327,16 +329,17 @@ def replay(path: str) -> None:
     print(json.dumps({"events_per_s": len(fps) / total, "p50_us": float(np.median(dt[500:] or dt)) / 1e3}))
 
 
-def single_link_calls(n: int) -> tuple[list[Any], list[int], list[Any]]:
-    """The link calls ``(fingerprint, ts, ip_prefix)`` of the single-event benchmark's stream (default bundle,
+def single_link_calls(n: int, bundle: str = "default",
+                      cache_dir: str | None = None) -> tuple[list[Any], list[int], list[Any]]:
+    """The link calls ``(fingerprint, ts, ip_prefix)`` of the single-event benchmark's stream (``bundle``,
     ``events_stream(n, seed=202)``), captured from ``Scorer.score``."""
     from fraudscore.bench.bundles import BenchContext, events_stream
     from fraudscore.bench.common import Settings
     from fraudscore.scorer import Scorer
 
-    ctx = BenchContext(Settings.for_mode(False))
+    ctx = BenchContext(Settings.for_mode(False), cache_dir=cache_dir)
     try:
-        sc = Scorer(ctx.bundle("default"), ctx.keys)
+        sc = Scorer(ctx.bundle(bundle), ctx.keys)
     finally:
         ctx.close()
     calls: list[tuple[Any, int, Any]] = []
@@ -391,7 +394,21 @@ from fraudscore.fingerprint.legacy import LegacyLinker
 who, path, m = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with open(path, "rb") as f:  # written by the parent process (this benchmark), never a user's file
     fps, ts, ips = pickle.load(f)
-if who == "legacy":
+if who == "count":  # not under valgrind: how many link calls score candidates with the model
+    from fraudscore.fingerprint.linkmodel import LinkModel
+    calls = [0]
+    for name in ("predict_rows", "best_rows"):
+        real = getattr(LinkModel, name, None)
+        if real is not None:
+            def spy(self, rows, n, real=real):
+                calls[0] += n > 0
+                return real(self, rows, n)
+            setattr(LinkModel, name, spy)
+    lk = DeviceLinker(MemoryLinkState())
+    for fp, t, ip in zip(fps[:m], ts[:m], ips[:m]):
+        lk.link(fp, t, ip)
+    print(calls[0])
+elif who == "legacy":
     lk = LegacyLinker()
     for fp, t in zip(fps[:m], ts[:m]):
         lk.link(fp, t)
@@ -402,13 +419,16 @@ else:
 """
 
 
-def callgrind(n: int, days: float, events: int | None) -> None:
+def callgrind(n: int, days: float, events: int | None, stream: bool = False, cache_dir: str | None = None) -> None:
     """``--callgrind``: instructions per event of ``DeviceLinker.link`` and of the legacy linker on the throughput
     ``web`` stream (the first ``events`` events; all when None), under ``valgrind --tool=callgrind``: each runs
     twice in a child process, linking ``m`` events and none after the same set-up, and the difference is
     divided by ``m`` (``PYTHONHASHSEED=0``: the set-up is the same instructions in both; its run-to-run spread
-    is ~0.1 % of the set-up, so use thousands of events). Stable under load (wall-clock is not); prints, writes
-    nothing."""
+    is ~0.1 % of the set-up, so use thousands of events). With ``stream``: the scorer stream's link calls
+    (large bundle, ``events_stream(4000, seed=202)``), calls 2,000 to ``events`` (default 2,600), i.e. linking
+    ``events`` calls minus linking 2,000. Also the model-scored calls' instructions in the selection, the trees
+    and the pick (inclusive, per scored call; ``callgrind_annotate``). Stable under load (wall-clock is not);
+    prints, writes nothing."""
     import pickle
     import re
     import shutil
@@ -418,25 +438,53 @@ def callgrind(n: int, days: float, events: int | None) -> None:
     if shutil.which("valgrind") is None:
         raise SystemExit("--callgrind needs valgrind")
     with tempfile.TemporaryDirectory() as tmp:
-        s = simulate("web", n_devices=n, days=days, seed=3)
-        fpr = Fingerprinter(KEYS)
-        data = ([fpr.fingerprint(d) for d in s.devices], s.ts.tolist(), s.ip_prefix.tolist())
-        m = len(data[0]) if events is None else min(events, len(data[0]))
+        if stream:
+            data = single_link_calls(4000, "large", cache_dir)
+            start, m = 2000, min(events or 2600, len(data[0]))
+            what = f"scorer stream link calls {start:,}-{m:,}"
+        else:
+            s = simulate("web", n_devices=n, days=days, seed=3)
+            fpr = Fingerprinter(KEYS)
+            data = ([fpr.fingerprint(d) for d in s.devices], s.ts.tolist(), s.ip_prefix.tolist())
+            start, m = 0, len(data[0]) if events is None else min(events, len(data[0]))
+            what = f"web, first {m:,} events"
         path = Path(tmp) / "web.pkl"
         path.write_bytes(pickle.dumps(data))
         child = Path(tmp) / "child.py"
         child.write_text(CALLGRIND_CHILD)
 
+        env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same set-up in every run
+
         def collected(who: str, k: int) -> int:
-            out = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out",
+            out = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg-{who}-{k}.out",
                                   sys.executable, str(child), who, str(path), str(k)],
-                                 capture_output=True, text=True, check=True,
-                                 env={**os.environ, "PYTHONHASHSEED": "0"})  # the same set-up in every run
+                                 capture_output=True, text=True, check=True, env=env)
             return int(re.search(r"Collected : (\d+)", out.stderr).group(1))
 
-        per = {who: (collected(who, m) - collected(who, 0)) / m for who in ("linker", "legacy")}
-    print(f"callgrind, link only (web, first {m:,} events): {per['linker']:,.0f} instructions/event vs legacy "
+        per = {who: (collected(who, m) - collected(who, start)) / (m - start) for who in ("linker", "legacy")}
+        # the model-scored calls: the kernel's selection, the trees (all rows, or predict_best's) and the pick
+        def count(k: int) -> int:
+            return int(subprocess.run([sys.executable, str(child), "count", str(path), str(k)], capture_output=True,
+                                      text=True, check=True, env=env).stdout.split()[-1])
+
+        scored = count(m) - (count(start) if start else 0)
+        incl: dict[str, int] = {}
+        if shutil.which("callgrind_annotate") is not None and scored:
+            for k, sign in ((m, 1), (start, -1)) if start else ((m, 1),):
+                ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100",
+                                      f"{tmp}/cg-linker-{k}.out"], capture_output=True, text=True, check=True).stdout
+                for line in ann.splitlines():
+                    hit = re.match(r"\s*([\d,]+) .*:(linking_select|linking_pick|Forest_predict_best|Forest_predict)"
+                                   r"\b", line)
+                    if hit:
+                        incl[hit.group(2)] = incl.get(hit.group(2), 0) + sign * int(hit.group(1).replace(",", ""))
+    print(f"callgrind, link only ({what}): {per['linker']:,.0f} instructions/event vs legacy "
           f"{per['legacy']:,.0f} (ratio {per['legacy'] / per['linker']:.2f})")
+    if incl:
+        trees = incl.get("Forest_predict_best", 0) + incl.get("Forest_predict", 0)
+        print(f"  {scored:,} model-scored link calls: per call {incl.get('linking_select', 0) / scored:,.0f} "
+              f"instructions in select, {trees / scored:,.0f} in the trees, {incl.get('linking_pick', 0) / scored:,.0f}"
+              " in pick")
 
 
 def scorer_stream(cache_dir: str | None, n: int = 4000, warm: int = 2000) -> dict[str, float]:
@@ -522,11 +570,11 @@ def main() -> None:
     if args.replay:
         replay(args.replay)
         return
+    if args.callgrind:
+        callgrind(400 if args.quick else 1500, 60.0 if args.quick else 90.0, args.events, args.stream, args.cache_dir)
+        return
     if args.stream:
         scorer_stream(args.cache_dir)
-        return
-    if args.callgrind:
-        callgrind(400 if args.quick else 1500, 60.0 if args.quick else 90.0, args.events)
         return
     if args.ab:
         n, days, repeat, sn = (400, 60.0, 3, 500) if args.quick else (1500, 90.0, 5, 1500)

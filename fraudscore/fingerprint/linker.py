@@ -436,7 +436,8 @@ class DeviceLinker:
                 _, near, rows = got
                 if not near:
                     return None
-                ps = self.model.predict_rows(rows, len(near))
+                # only the best is used: rows provably below it come back as -1.0 (LinkModel.best_rows)
+                ps = self.model.best_rows(rows, len(near))
                 i = self._pick(ps, near)
                 if i >= 0:
                     return ps[i], near[i]

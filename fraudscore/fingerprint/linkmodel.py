@@ -130,6 +130,35 @@ class LinkModel:
         predict = self.predict
         return array("d", [predict(X[i * k:(i + 1) * k].tolist()) for i in range(n)])
 
+    def best_rows(self, rows: bytes, n: int) -> array:
+        """:meth:`predict_rows` where only the best row matters: the probability of every row that may be the
+        best (all rows tied with the highest probability included), bit for bit, and ``-1.0`` for the rows
+        whose probability is provably below it (the compiled engine stops walking a row's trees there, see
+        :meth:`~fraudscore.model.compiled.CompiledForest.predict_best_buffer`); on LightGBM's path (or a
+        replaced :meth:`predict`) every row's probability.
+
+        Examples
+        --------
+        >>> from array import array
+        >>> m = default_link_model()
+        >>> x, y = [0.0] * len(PAIR_FEATURES), [1.0] * len(PAIR_FEATURES)
+        >>> rows = array("d", x + y).tobytes()
+        >>> best, every = m.best_rows(rows, 2), m.predict_rows(rows, 2)
+        >>> max(best) == max(every) and all(b in (e, -1.0) for b, e in zip(best, every))
+        True
+        """
+        forest = self._compiled
+        if forest is None or self.predict is not self._compiled_one:
+            return self.predict_rows(rows, n)
+        X = memoryview(rows).cast("d")
+        if len(X) != n * len(PAIR_FEATURES):
+            raise ConfigError(f"best_rows needs {n} rows of {len(PAIR_FEATURES)} values. Got {len(X)} values "
+                              "instead.")
+        out = array("d", bytes(8 * n))
+        if n:
+            forest.predict_best_buffer(X, out)
+        return out
+
     def __repr__(self) -> str:
         return f"LinkModel(trees={self.booster.num_trees()}, sha256={self.sha256[:12]}...)"
 

@@ -73,7 +73,9 @@ typedef struct {
     double *tree_ev;
     Py_ssize_t path_len;
     struct fs_fast_s *fast; /* FastTreeSHAP v2 tables (NULL: classic algorithm only) */
+    struct fs_best_s *best; /* predict_best's leaf bounds (_forest_best.h; NULL until its first call) */
 } ForestObject;
+typedef struct fs_best_s fs_best;
 
 static PyObject *ConfigErrorType = NULL; /* set by set_error_class(); ValueError otherwise */
 
@@ -134,6 +136,7 @@ static inline double fs_sigmoid(double sigmoid, double m) {
 }
 
 #include "_forest_shap.h"
+#include "_forest_best.h"
 
 static void fs_raise_config(const char *msg, Py_ssize_t got, int want) {
     PyErr_Format(ConfigErrorType ? ConfigErrorType : PyExc_ValueError,
@@ -217,14 +220,52 @@ static PyObject *Forest_predict_one(ForestObject *self, PyObject *arg) { return 
 static PyObject *Forest_predict_raw_one(ForestObject *self, PyObject *arg) { return fs_predict_row(self, arg, 1); }
 
 /* ---- batch ------------------------------------------------------------------------------------ */
+/* One share of a row-parallel kernel (predict, contrib): rows [lo, hi) of X into out. `flag` is the kernel's
+ * option (predict: raw margins; contrib: the classic algorithm); `failed` is set when it could not allocate. */
 typedef struct {
     const ForestObject *f;
     const double *X;
     double *out;
     Py_ssize_t lo, hi;
-    int raw;
+    int flag;
     int failed;
 } fs_job;
+
+/* Run `work` over the n rows of X: `threads` (clamped to [1, FS_MAX_THREADS], and to one per `min_rows` rows)
+ * contiguous shares, the calling thread doing the first (and the share of any thread that cannot start).
+ * Called without the GIL. Returns 1 when a share failed. */
+static int fs_run_rows(void *(*work)(void *), const ForestObject *f, const double *X, double *out, Py_ssize_t n,
+                       int threads, Py_ssize_t min_rows, int flag) {
+    fs_job jobs[FS_MAX_THREADS];
+    pthread_t tids[FS_MAX_THREADS];
+    int started[FS_MAX_THREADS];
+    Py_ssize_t t, chunk;
+    int failed = 0;
+    if (threads < 1) threads = 1;
+    if (threads > FS_MAX_THREADS) threads = FS_MAX_THREADS;
+    if (n < min_rows * (Py_ssize_t)threads) threads = (int)(n / min_rows) > 0 ? (int)(n / min_rows) : 1;
+    chunk = n > 0 ? (n + threads - 1) / threads : 0;
+    for (t = 0; t < threads; ++t) {
+        jobs[t].f = f;
+        jobs[t].X = X;
+        jobs[t].out = out;
+        jobs[t].lo = t * chunk < n ? t * chunk : n;
+        jobs[t].hi = (t + 1) * chunk < n ? (t + 1) * chunk : n;
+        jobs[t].flag = flag;
+        jobs[t].failed = 0;
+        started[t] = 0;
+    }
+    for (t = 1; t < threads; ++t) {
+        started[t] = pthread_create(&tids[t], NULL, work, &jobs[t]) == 0;
+        if (!started[t]) work(&jobs[t]); /* could not start a thread: do its share here */
+    }
+    work(&jobs[0]);
+    for (t = 1; t < threads; ++t) {
+        if (started[t]) pthread_join(tids[t], NULL);
+    }
+    for (t = 0; t < threads; ++t) failed |= jobs[t].failed;
+    return failed;
+}
 
 /* Rows are scored in blocks of FS_BLOCK: for each tree, every row of the block, so one tree's nodes stay in the
  * L1 cache while the block walks it. Each row's margin still adds its leaves tree after tree, in model order. */
@@ -261,7 +302,7 @@ static void *fs_run_job(void *arg) {
                 acc[b] += f->leaves[~n];
             }
         }
-        for (b = 0; b < nb; ++b) job->out[i0 + b] = job->raw ? acc[b] : fs_sigmoid(f->sigmoid, acc[b]);
+        for (b = 0; b < nb; ++b) job->out[i0 + b] = job->flag ? acc[b] : fs_sigmoid(f->sigmoid, acc[b]);
     }
     free(x);
     return NULL;
@@ -273,11 +314,8 @@ static PyObject *Forest_predict(ForestObject *self, PyObject *args, PyObject *kw
     PyObject *Xo, *outo;
     int raw = 0, threads = 1;
     Py_buffer xb, ob;
-    Py_ssize_t n, t, chunk;
-    fs_job jobs[FS_MAX_THREADS];
-    pthread_t tids[FS_MAX_THREADS];
-    int started[FS_MAX_THREADS];
-    int failed = 0;
+    Py_ssize_t n;
+    int failed;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|pi", kwlist, &Xo, &outo, &raw, &threads)) return NULL;
     if (PyObject_GetBuffer(Xo, &xb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return NULL;
     if (PyObject_GetBuffer(outo, &ob, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0) {
@@ -296,30 +334,8 @@ static PyObject *Forest_predict(ForestObject *self, PyObject *args, PyObject *kw
                      "for %zd rows instead.", self->num_features, xb.len / 8, n);
         goto fail;
     }
-    if (threads < 1) threads = 1;
-    if (threads > FS_MAX_THREADS) threads = FS_MAX_THREADS;
-    if (n < 256 * (Py_ssize_t)threads) threads = (int)(n / 256) > 0 ? (int)(n / 256) : 1;
-    chunk = (n + threads - 1) / threads;
     Py_BEGIN_ALLOW_THREADS
-    for (t = 0; t < threads; ++t) {
-        jobs[t].f = self;
-        jobs[t].X = (const double *)xb.buf;
-        jobs[t].out = (double *)ob.buf;
-        jobs[t].lo = t * chunk < n ? t * chunk : n;
-        jobs[t].hi = (t + 1) * chunk < n ? (t + 1) * chunk : n;
-        jobs[t].raw = raw;
-        jobs[t].failed = 0;
-        started[t] = 0;
-    }
-    for (t = 1; t < threads; ++t) {
-        started[t] = pthread_create(&tids[t], NULL, fs_run_job, &jobs[t]) == 0;
-        if (!started[t]) fs_run_job(&jobs[t]); /* could not start a thread: do its share here */
-    }
-    fs_run_job(&jobs[0]);
-    for (t = 1; t < threads; ++t) {
-        if (started[t]) pthread_join(tids[t], NULL);
-    }
-    for (t = 0; t < threads; ++t) failed |= jobs[t].failed;
+    failed = fs_run_rows(fs_run_job, self, (const double *)xb.buf, (double *)ob.buf, n, threads, 256, raw);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&xb);
     PyBuffer_Release(&ob);
@@ -362,6 +378,7 @@ static void Forest_dealloc(ForestObject *self) {
     PyMem_Free(self->leaf_count);
     PyMem_Free(self->tree_ev);
     fs_fast_free(self->fast);
+    fs_best_free(self->best);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -490,25 +507,16 @@ fail:
     return NULL;
 }
 
-typedef struct {
-    const ForestObject *f;
-    const double *X;
-    double *out;
-    Py_ssize_t lo, hi;
-    int classic;
-    int failed;
-} fs_cjob;
-
 #ifndef FS_SHAP_BLOCK
 #define FS_SHAP_BLOCK 16
 #endif
-static void *fs_run_cjob(void *arg) {
-    fs_cjob *job = (fs_cjob *)arg;
+static void *fs_run_cjob(void *arg) { /* a contrib share (fs_job; flag: the classic algorithm) */
+    fs_job *job = (fs_job *)arg;
     const ForestObject *f = job->f;
     int k = f->num_features;
     double *x = (double *)malloc(sizeof(double) * (size_t)k * FS_SHAP_BLOCK);
     fs_path *path = (fs_path *)malloc(sizeof(fs_path) * (size_t)f->path_len);
-    const fs_fast *ff = job->classic ? NULL : f->fast;
+    const fs_fast *ff = job->flag ? NULL : f->fast;
     size_t st = ff != NULL ? (size_t)ff->max_depth + 2 : 1;
     int32_t *st_node = (int32_t *)malloc(sizeof(int32_t) * st);
     uint32_t *st_mask = (uint32_t *)malloc(sizeof(uint32_t) * st);
@@ -537,11 +545,8 @@ static PyObject *Forest_contrib(ForestObject *self, PyObject *args, PyObject *kw
     PyObject *Xo, *outo;
     int threads = 1, classic = 0, k = self->num_features;
     Py_buffer xb, ob;
-    Py_ssize_t n, t, chunk;
-    fs_cjob jobs[FS_MAX_THREADS];
-    pthread_t tids[FS_MAX_THREADS];
-    int started[FS_MAX_THREADS];
-    int failed = 0;
+    Py_ssize_t n;
+    int failed;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|ip", kwlist, &Xo, &outo, &threads, &classic)) return NULL;
     if (self->tree_ev == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "contrib needs set_shap() first");
@@ -564,30 +569,8 @@ static PyObject *Forest_contrib(ForestObject *self, PyObject *args, PyObject *kw
                      "rows. Got %zd and %zd values instead.", k, k + 1, xb.len / 8, ob.len / 8);
         goto fail;
     }
-    if (threads < 1) threads = 1;
-    if (threads > FS_MAX_THREADS) threads = FS_MAX_THREADS;
-    if (n < 8 * (Py_ssize_t)threads) threads = (int)(n / 8) > 0 ? (int)(n / 8) : 1;
-    chunk = n > 0 ? (n + threads - 1) / threads : 0;
     Py_BEGIN_ALLOW_THREADS
-    for (t = 0; t < threads; ++t) {
-        jobs[t].f = self;
-        jobs[t].X = (const double *)xb.buf;
-        jobs[t].out = (double *)ob.buf;
-        jobs[t].lo = t * chunk < n ? t * chunk : n;
-        jobs[t].hi = (t + 1) * chunk < n ? (t + 1) * chunk : n;
-        jobs[t].classic = classic;
-        jobs[t].failed = 0;
-        started[t] = 0;
-    }
-    for (t = 1; t < threads; ++t) {
-        started[t] = pthread_create(&tids[t], NULL, fs_run_cjob, &jobs[t]) == 0;
-        if (!started[t]) fs_run_cjob(&jobs[t]);
-    }
-    fs_run_cjob(&jobs[0]);
-    for (t = 1; t < threads; ++t) {
-        if (started[t]) pthread_join(tids[t], NULL);
-    }
-    for (t = 0; t < threads; ++t) failed |= jobs[t].failed;
+    failed = fs_run_rows(fs_run_cjob, self, (const double *)xb.buf, (double *)ob.buf, n, threads, 8, classic);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&xb);
     PyBuffer_Release(&ob);
@@ -616,6 +599,8 @@ static PyMethodDef Forest_methods[] = {
     {"predict_raw_one", (PyCFunction)Forest_predict_raw_one, METH_O, "Raw margin for one row."},
     {"predict", (PyCFunction)(void (*)(void))Forest_predict, METH_VARARGS | METH_KEYWORDS,
      "predict(X, out, raw=False, threads=1): fill out with one prediction per row of X (GIL released)."},
+    {"predict_best", (PyCFunction)Forest_predict_best, METH_VARARGS,
+     "predict_best(X, out) -> trees walked: probabilities of the rows that may be the best, -1.0 for the others."},
     {"set_shap", (PyCFunction)Forest_set_shap, METH_VARARGS,
      "set_shap(node_count, leaf_count, leaf_start): node covers for TreeSHAP (enables contrib)."},
     {"contrib", (PyCFunction)(void (*)(void))Forest_contrib, METH_VARARGS | METH_KEYWORDS,

@@ -222,6 +222,13 @@ class CompiledForest:
         """
         self._forest.predict(X, out, False, 1)
 
+    def predict_best_buffer(self, X: Any, out: Any) -> int:
+        """:meth:`predict_buffer` for a caller that needs only the best row: ``out`` gets the probability, bit
+        for bit, of every row that may be the best (the highest probability, all rows tied with it included)
+        and ``-1.0`` for rows whose probability is provably lower (``_forest_best.h``: leaf bounds per tree,
+        read once). Returns the number of trees walked (at most ``len(out) * n_trees``)."""
+        return int(self._forest.predict_best(X, out))
+
     def verify(self, booster: Any, X: np.ndarray | None = None) -> int:
         """Count rows of ``X`` (default :func:`probe_rows`) where this forest differs from ``booster.predict``
         in probability or raw margin, bit for bit (0 means identical)."""

@@ -265,6 +265,59 @@ def test_kernel_hands_over_what_it_does_not_handle():
         linker.best_candidate(fp, [{k: v for k, v in good.items() if k != "t"}], T0, 0)
 
 
+def _web_fp(**changes):
+    d = {"source": "web", "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+         "Gecko) Chrome/131.0.0.0 Safari/537.36", "platform": "Win32", "screen": "1920x1080", "color_depth": 24,
+         "webgl_renderer": "ANGLE (Intel) D3D11-31.0.101.4017", "canvas_hash": "c1", "hardware_concurrency": 8,
+         "timezone": "Asia/Shanghai", "languages": ["zh-CN", "zh"], "fonts": [f"Font {i}" for i in range(30)]}
+    return FPR.fingerprint({**d, **changes})
+
+
+def _best_rows_of(linker, fp, recs, now, ip):
+    _, near, rows = core.select(fp, recs, now, ip, linker.max_scored)
+    return near, linker.model.best_rows(rows, len(near))
+
+
+def test_best_candidate_prunes_candidates_far_below_the_best():
+    fp = _web_fp()
+    # the device itself (seen an hour ago, one setting changed) among desktops of the same family that differ in
+    # most settings: those score far below and are dropped before all their trees are walked
+    own = make_record(_web_fp(timezone="Asia/Tokyo"), "d-own", T0 - 3_600_000, None, 5)
+    others = [make_record(_web_fp(screen="1366x768", canvas_hash=f"x{i}", timezone="Europe/Paris", languages=["en"],
+                                  fonts=[f"Font {j}" for j in range(i, 40 + i)]), f"d-{i}", T0 - 86_400_000 * (i + 1),
+                          None, 9) for i in range(7)]
+    linker = DeviceLinker()
+    if linker.model._compiled is None:
+        pytest.skip("the compiled tree engine is not in use")
+    recs = [*others, own]
+    want = linker.best_candidate_reference(fp, recs, T0, 5)
+    got = linker.best_candidate(fp, recs, T0, 5)
+    assert got[1] is want[1] is own and struct.pack("<d", got[0]) == struct.pack("<d", want[0])
+    near, ps = _best_rows_of(linker, fp, recs, T0, 5)
+    every = linker.model.predict_rows(core.select(fp, recs, T0, 5, 8)[2], len(near))
+    assert -1.0 in ps and max(ps) == max(every) == want[0]
+    assert all(p == e or (p == -1.0 and e < want[0]) for p, e in zip(ps, every))
+
+
+@pytest.mark.parametrize("same_time", [True, False])
+def test_best_candidate_ties_follow_the_reference(same_time):
+    # records equal in everything the model reads: equal probabilities, so the last sighting and then the device
+    # id decide, as in the reference; none of the tied rows is dropped
+    fp = _web_fp()
+    base = make_record(_web_fp(timezone="Asia/Tokyo"), "d-b", T0 - 3_600_000, None, 5)
+    recs = [{**base, "id": i, "t": base["t"] if same_time else base["t"] - 1000 * n}
+            for n, i in enumerate(["d-c", "d-a", "d-b"])]
+    recs.append(make_record(_web_fp(screen="1366x768", timezone="Europe/Paris"), "d-z", T0 - 86_400_000, None, 9))
+    linker = DeviceLinker()
+    want = linker.best_candidate_reference(fp, recs, T0, 5)
+    got = linker.best_candidate(fp, recs, T0, 5)
+    assert got[1] is want[1] and struct.pack("<d", got[0]) == struct.pack("<d", want[0])
+    assert got[1]["id"] == ("d-a" if same_time else "d-c")
+    if same_time:
+        near, ps = _best_rows_of(linker, fp, recs, T0, 5)
+        assert sum(p == want[0] for p in ps) == 3
+
+
 @settings(deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 15), st.integers(0, 3), st.integers(-5, 40)), max_size=60),
        st.lists(st.integers(0, 3), min_size=1, max_size=4), st.one_of(st.none(), st.integers(0, 15)),
