@@ -191,35 +191,6 @@ static PyObject *src_values(Src *s) {
     return s->values;
 }
 
-/* the value of a leaf's name: 1 with *d set (a float), 0 (not a float: use the closure), -1 error */
-static int leaf_float(Src *s, PyObject *name, double *d) {
-    if (s->values) {
-        PyObject *v = PyDict_GetItemWithError(s->values, name);
-        if (v && PyFloat_CheckExact(v)) {
-            *d = PyFloat_AS_DOUBLE(v);
-            return 1;
-        }
-        return PyErr_Occurred() ? -1 : 0;
-    }
-    PyObject *j = PyDict_GetItemWithError(s->index, name);
-    if (j) { /* a feature: the vector's value overrides the record's, as in dict(record).update(features) */
-        Py_ssize_t k = PyLong_AsSsize_t(j);
-        if (k < 0 || k >= s->nx) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "feature index out of range");
-            return -1;
-        }
-        *d = s->x[k];
-        return 1;
-    }
-    if (PyErr_Occurred()) return -1;
-    PyObject *v = PyDict_GetItemWithError(s->record, name);
-    if (v && PyFloat_CheckExact(v)) {
-        *d = PyFloat_AS_DOUBLE(v);
-        return 1;
-    }
-    return PyErr_Occurred() ? -1 : 0;
-}
-
 /* the value of a leaf's name as the merged dict holds it: 2 with *d set (a feature: the vector's float),
  * 1 with *v set (borrowed; NULL when absent), -1 error */
 static int leaf_value(Src *s, PyObject *name, double *d, PyObject **v) {
@@ -240,6 +211,18 @@ static int leaf_value(Src *s, PyObject *name, double *d, PyObject **v) {
     }
     *v = PyDict_GetItemWithError(src, name);
     return (!*v && PyErr_Occurred()) ? -1 : 1;
+}
+
+/* the value of a leaf's name: 1 with *d set (a float), 0 (not a float: use the closure), -1 error */
+static int leaf_float(Src *s, PyObject *name, double *d) {
+    PyObject *v = NULL;
+    int k = leaf_value(s, name, d, &v);
+    if (k != 1) return k < 0 ? -1 : 1; /* 2: a feature, *d is the vector's float */
+    if (v && PyFloat_CheckExact(v)) {
+        *d = PyFloat_AS_DOUBLE(v);
+        return 1;
+    }
+    return 0;
 }
 
 /* "name [not] in list": 1 / 0, -1 error, 2 the closure decides (a value that is not str, float or missing) */

@@ -135,6 +135,8 @@ static inline double fs_sigmoid(double sigmoid, double m) {
     return 1.0f / (1.0f + exp(-sigmoid * m));
 }
 
+static int fs_row_buffers(PyObject *Xo, PyObject *outo, int k, const char *what, Py_buffer *xb, Py_buffer *ob,
+                          Py_ssize_t *n); /* below: the X / out buffers of predict and predict_best */
 #include "_forest_shap.h"
 #include "_forest_best.h"
 
@@ -308,6 +310,34 @@ static void *fs_run_job(void *arg) {
     return NULL;
 }
 
+/* X a C-contiguous float64 (n, k) buffer and out a writable float64 (n,) one: 0 with both held and *n set, or -1
+ * with an exception set and neither held. */
+static int fs_row_buffers(PyObject *Xo, PyObject *outo, int k, const char *what, Py_buffer *xb, Py_buffer *ob,
+                          Py_ssize_t *n) {
+    if (PyObject_GetBuffer(Xo, xb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return -1;
+    if (PyObject_GetBuffer(outo, ob, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0) {
+        PyBuffer_Release(xb);
+        return -1;
+    }
+    if (xb->itemsize != 8 || ob->itemsize != 8 || xb->format == NULL || ob->format == NULL ||
+        strchr(xb->format, 'd') == NULL || strchr(ob->format, 'd') == NULL) {
+        PyErr_Format(PyExc_TypeError, "%s needs float64 buffers", what);
+        goto fail;
+    }
+    *n = ob->len / 8;
+    if (xb->len != *n * 8 * (Py_ssize_t)k) {
+        PyErr_Format(ConfigErrorType ? ConfigErrorType : PyExc_ValueError,
+                     "The 'X' parameter must be a matrix with %d columns and as many rows as 'out'. Got %zd values "
+                     "for %zd rows instead.", k, xb->len / 8, *n);
+        goto fail;
+    }
+    return 0;
+fail:
+    PyBuffer_Release(xb);
+    PyBuffer_Release(ob);
+    return -1;
+}
+
 /* predict(X, out, raw=False, threads=1): X a C-contiguous float64 (n, k) buffer, out a writable float64 (n,) one. */
 static PyObject *Forest_predict(ForestObject *self, PyObject *args, PyObject *kwargs) {
     static char *kwlist[] = {"X", "out", "raw", "threads", NULL};
@@ -317,23 +347,7 @@ static PyObject *Forest_predict(ForestObject *self, PyObject *args, PyObject *kw
     Py_ssize_t n;
     int failed;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|pi", kwlist, &Xo, &outo, &raw, &threads)) return NULL;
-    if (PyObject_GetBuffer(Xo, &xb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return NULL;
-    if (PyObject_GetBuffer(outo, &ob, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0) {
-        PyBuffer_Release(&xb);
-        return NULL;
-    }
-    if (xb.itemsize != 8 || ob.itemsize != 8 || xb.format == NULL || ob.format == NULL ||
-        strchr(xb.format, 'd') == NULL || strchr(ob.format, 'd') == NULL) {
-        PyErr_SetString(PyExc_TypeError, "predict needs float64 buffers");
-        goto fail;
-    }
-    n = ob.len / 8;
-    if (xb.len != n * 8 * (Py_ssize_t)self->num_features) {
-        PyErr_Format(ConfigErrorType ? ConfigErrorType : PyExc_ValueError,
-                     "The 'X' parameter must be a matrix with %d columns and as many rows as 'out'. Got %zd values "
-                     "for %zd rows instead.", self->num_features, xb.len / 8, n);
-        goto fail;
-    }
+    if (fs_row_buffers(Xo, outo, self->num_features, "predict", &xb, &ob, &n) != 0) return NULL;
     Py_BEGIN_ALLOW_THREADS
     failed = fs_run_rows(fs_run_job, self, (const double *)xb.buf, (double *)ob.buf, n, threads, 256, raw);
     Py_END_ALLOW_THREADS
@@ -341,10 +355,6 @@ static PyObject *Forest_predict(ForestObject *self, PyObject *args, PyObject *kw
     PyBuffer_Release(&ob);
     if (failed) return PyErr_NoMemory();
     Py_RETURN_NONE;
-fail:
-    PyBuffer_Release(&xb);
-    PyBuffer_Release(&ob);
-    return NULL;
 }
 
 /* ---- construction -------------------------------------------------------------------------------- */

@@ -157,24 +157,8 @@ static PyObject *Forest_predict_best(ForestObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OO", &Xo, &outo)) return NULL;
     if (self->best == NULL && (self->best = fs_best_prepare(self)) == NULL) return NULL;
     b = self->best;
-    if (PyObject_GetBuffer(Xo, &xb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return NULL;
-    if (PyObject_GetBuffer(outo, &ob, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0) {
-        PyBuffer_Release(&xb);
-        return NULL;
-    }
-    if (xb.itemsize != 8 || ob.itemsize != 8 || xb.format == NULL || ob.format == NULL ||
-        strchr(xb.format, 'd') == NULL || strchr(ob.format, 'd') == NULL) {
-        PyErr_SetString(PyExc_TypeError, "predict_best needs float64 buffers");
-        goto release;
-    }
-    n = ob.len / 8;
+    if (fs_row_buffers(Xo, outo, k, "predict_best", &xb, &ob, &n) != 0) return NULL;
     out = (double *)ob.buf;
-    if (xb.len != n * 8 * (Py_ssize_t)k) {
-        PyErr_Format(ConfigErrorType ? ConfigErrorType : PyExc_ValueError,
-                     "The 'X' parameter must be a matrix with %d columns and as many rows as 'out'. Got %zd values "
-                     "for %zd rows instead.", k, xb.len / 8, n);
-        goto release;
-    }
     if (n * k > (Py_ssize_t)(sizeof(xstack) / sizeof(double))) x = (double *)PyMem_Malloc(sizeof(double) * (size_t)(n * k));
     if (n * N > FS_BEST_STACK) vals = (double *)PyMem_Malloc(sizeof(double) * (size_t)(n * N));
     part = (double *)PyMem_Malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
