@@ -47,6 +47,17 @@ __all__ = ["NetworkScope", "scoped_link"]
 _MASK48 = (1 << 48) - 1
 
 
+def _stamp(books: dict[Any, OrderedDict], outer: Any, inner: Any, now: int, cap: int) -> None:
+    """Set ``books[outer][inner] = now`` as its most recent entry, keeping at most ``cap`` entries per book."""
+    book = books.get(outer)
+    if book is None:
+        book = books[outer] = OrderedDict()
+    book[inner] = now
+    book.move_to_end(inner)
+    while len(book) > cap:
+        book.popitem(last=False)
+
+
 class NetworkScope:
     """Distinct ids per network (IP /24 token) within a window, and the network-scoped confidence.
 
@@ -105,21 +116,9 @@ class NetworkScope:
 
     def observe(self, net: int, did: str, now: int, base: str | None = None) -> None:
         """Record a sighting of id ``did`` (the linker's id ``base``, when scoped) on network ``net`` at ``now``."""
-        book = self._nets.get(net)
-        if book is None:
-            book = self._nets[net] = OrderedDict()
-        book[did] = now
-        book.move_to_end(did)
-        while len(book) > self.max_per_network:
-            book.popitem(last=False)
+        _stamp(self._nets, net, did, now, self.max_per_network)
         if base is not None:
-            spread = self._spread.get(base)
-            if spread is None:
-                spread = self._spread[base] = OrderedDict()
-            spread[net] = now
-            spread.move_to_end(net)
-            while len(spread) > self.max_per_network:
-                spread.popitem(last=False)
+            _stamp(self._spread, base, net, now, self.max_per_network)
         live = self._live
         key = base if base is not None else did
         live[key] = now

@@ -79,8 +79,9 @@ from typing import Any
 from .._redis import DEFAULT_SHARDS, check_prefix, check_shards, shard_of, tag
 from ..errors import StoreError
 from .linkstate import DEFAULT_TTL_MS, LinkPlan, LinkState, LinkView, Record, _check
-from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _R, _TAIL, _V, BlockOp, LinkTxn, Touch,
+from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _TAIL, _V, BlockOp, LinkTxn, Touch,
                                   _NeedRead, confidence_band, decode_record, encode_record)
+from .linkstate_redis_cache import WorkerCache
 from .linkstate_redis_read import read_all
 
 __all__ = ["LinkTxn", "OptimisticLinkState", "confidence_band"]
@@ -126,7 +127,7 @@ def _id_positions() -> tuple[int, ...]:
     return tuple(p for p, _ in _ID_TAGS)
 
 
-class OptimisticLinkState(LinkState):
+class OptimisticLinkState(WorkerCache, LinkState):
     """Link state in Redis, committed by the store's event script (see the module doc).
 
     Created by :meth:`RedisStore.link_state() <fraudscore.velocity.RedisStore.link_state>`.
@@ -267,68 +268,6 @@ class OptimisticLinkState(LinkState):
             raise StoreError("the store's link state was used outside a link transaction")
         return txn
 
-    def refresh(self, keys: Sequence[Any], values: Sequence[Any]) -> None:
-        """Take fresh values into the cache: string keys (``b""`` = absent) or (hash, field) counts."""
-        with self._lock:
-            for k, v in zip(keys, values):
-                self._put(k, (v or None) if isinstance(k, str) else int(v or 0))
-
-    def applied(self, txn: LinkTxn, skip: str | None = None, touched: dict[str, bytes] | None = None) -> None:
-        """The transaction was committed: its writes are now the cached values, and so are its counts.
-
-        ``touched``: what the script answered for each record touched (its new head and tail, ``_R`` bytes) and
-        block moved (the block, when its membership is not the cached one; else ``b""``).
-
-        A count read and checked by the commit is now that value plus the increment; a count
-        incremented unread (or under the hash ``skip``: a cluster's global counts, refreshed by the
-        store instead) is dropped from the cache, and read again when it matters.
-        """
-        with self._lock:
-            for k, v in txn.writes.items():
-                if v is None:
-                    continue
-                if type(v) is BlockOp:
-                    got = (touched or {}).get(k)
-                    hit = self._cache.get(k)
-                    if got:  # the block as the script left it (its membership differed from the cached one)
-                        self._put(k, got)
-                    elif got is None or hit is None or hit[0] is None or hit[0][:4] != v.cached:
-                        self._cache.pop(k, None)
-                    else:  # same membership as cached: move the device to the front here too
-                        lst = hit[0][_V:].decode("utf-8").split(",") if len(hit[0]) > _V else []
-                        new = [v.did, *(d for d in lst if d != v.did)][: v.cap]
-                        self._put(k, hit[0][:4] + v.stamp + ",".join(new).encode("utf-8"))
-                    continue
-                if type(v) is Touch:  # the script's new head and tail (from the reply) on the cached content
-                    head = (touched or {}).get(k)
-                    hit = self._cache.get(k)
-                    if head is None or hit is None or hit[0] is None:
-                        self._cache.pop(k, None)
-                    else:
-                        self._put(k, head + hit[0][_R:])
-                        if hit[1] is not None:  # same content: its parsed form with the new sighting, count and IP
-                            t, n, ip = _TAIL.unpack_from(head, _V)
-                            self._cache[k] = (self._cache[k][0], {**hit[1], "t": int(t), "n": int(n), "ip": int(ip)})
-                    continue
-                self._put(k, v)
-            for hk, d in txn.hincr.items():
-                seen = txn.hreads.get(hk)
-                if seen is None or hk[0] == skip:
-                    self._cache.pop(hk, None)
-                else:
-                    self._put(hk, seen + d)
-
-    def forget(self, txn: LinkTxn) -> None:
-        """The outcome is unknown (a failed call): drop what the transaction touched from the cache."""
-        with self._lock:
-            for k in (*txn.reads, *txn.writes, *txn.hreads, *txn.hincr):
-                self._cache.pop(k, None)
-
-    def clear_cache(self) -> None:
-        """Drop every cached value (later reads assume absent and are corrected by the checks)."""
-        with self._lock:
-            self._cache.clear()
-
     def observe(self, refused: bool) -> None:
         """Note a commit's outcome (the moving average :attr:`refused`)."""
         self.refused = self.refused * 0.97 + (0.03 if refused else 0.0)
@@ -355,13 +294,6 @@ class OptimisticLinkState(LinkState):
                     changed += old is not None
                     cache.pop(k, None)
         return changed
-
-    def _put(self, key: Any, value: Any) -> None:
-        c = self._cache
-        c[key] = (value, None)
-        c.move_to_end(key)
-        while len(c) > self.cache_size:
-            c.popitem(last=False)
 
     # -- reads (logged) ------------------------------------------------------------------------
     def _read(self, key: str, txn: LinkTxn | None = None) -> tuple[bytes | None, Any]:
