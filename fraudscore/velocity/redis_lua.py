@@ -383,9 +383,9 @@ for gj = 1, ng do
   pos = pos + rs
 end
 -- one read of everything: the record, the link keys read, every group's events
-local mk = {KEYS[1]}
-for i = 1, nr do mk[#mk + 1] = KEYS[1 + i] end
-for gj = 1, ng do mk[#mk + 1] = KEYS[KI[gj]] end
+local mk = {unpack(KEYS, 1, 1 + nr)}  -- (the record and the link keys read: one C call)
+local nm = 1 + nr
+for gj = 1, ng do nm = nm + 1; mk[nm] = KEYS[KI[gj]] end
 if lease > 0 then mk[#mk + 1] = KEYS[lease_i] end
 local got = redis.call('MGET', unpack(mk))
 local held = false  -- the link lease's holder (its event nonce), read in the same MGET
@@ -473,7 +473,7 @@ local function read_value(k)
 end
 for i = 1, nw do
   local kind
-  kind, pos = unpack_('<B', values, pos)
+  kind = byte(values, pos); pos = pos + 1
   local k = KEYS[1 + nr + i]
   if kind == 0 then redis.call('PEXPIRE', k, link_ttl_s)
   elseif kind == 1 then
