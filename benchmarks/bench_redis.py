@@ -183,10 +183,10 @@ _MARKS = [
     ("-- rows of a replaced record", "T('link_counts_write')\n-- rows of a replaced record"),
     ("  local res, nb, px = apply_group(gi, blob, row, lkey, gone)\n",
      "  T('velocity_other')\n  local res, nb, px = apply_group(gi, blob, row, lkey, gone)\n  T('velocity_queries')\n"),
-    ("  out[#out + 1] = res\n", "  T('velocity_set')\n  out[#out + 1] = res\n"),
+    ("  out[no + 1] = res\n", "  T('velocity_set')\n  out[no + 1] = res\n"),
     ("-- 5. record", "T('velocity_other')\n-- 5. record"),
-    ("return {'ok', rec}\n", "T('record')\nfor k, v in pairs(__acc) do redis.call('HINCRBY', KEYS[1] .. ':parts', k, v) end\n"
-                             "return {'ok', rec}\n"),
+    ("local fc = false\nif moved then", "T('record')\nfor k, v in pairs(__acc) do redis.call('HINCRBY', KEYS[1] .. ':parts', k, v) end\n"
+                                        "local fc = false\nif moved then"),
 ]
 
 

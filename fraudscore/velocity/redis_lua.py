@@ -67,12 +67,14 @@ True
 
 from __future__ import annotations
 
+import struct
+
 from .plan import Group, Plan, Query
 from .redis_args import BLOB_HEAD as _BLOB_HEAD
 from .redis_args import LEASE_MS, SLOT_CODES, retention_ms, row_format, row_size
 from .redis_args import SIZES as _SIZES
 
-__all__ = ["event_script", "LABEL_LUA", "POPULARITY_LUA"]
+__all__ = ["event_script", "LABEL_LUA", "POPULARITY_LUA", "BLOCK_FRONT_LUA", "UNPACK_ALL_LUA"]
 
 
 def _num(x: int) -> str:
@@ -265,12 +267,80 @@ local function popularity(counts, band)
 end
 """
 
+#: ``unpack_all(f, k, n, s)`` of the event script: ``n`` items of a ``struct`` format (``k`` values each) as one
+#: flat table (tested in ``tests/velocity/test_redis_lua.py``).
+UNPACK_ALL_LUA = r"""
+-- ``n`` items of format ``f`` (``k`` values each) from ``s`` as one flat table (values 1 .. n * k; more may follow):
+-- one struct call for all of them
+-- (a C call's stack holds 8000 values: beyond 2000 values, one call per item)
+local function unpack_all(f, k, n, s)
+  if n == 0 then return {} end
+  if n * k <= 2000 then return {struct.unpack('<' .. string.rep(f, n), s)} end
+  local out, p = {}, 1
+  for i = 1, n do
+    local got = {struct.unpack('<' .. f, s, p)}
+    for j = 1, k do out[(i - 1) * k + j] = got[j] end
+    p = got[k + 1]
+  end
+  return out
+end
+"""
+
+#: :func:`block_front` of the event script (a block move, kind 3): a Lua function, tested against the id-by-id
+#: reference (``string.gmatch``) in ``tests/velocity/test_redis_lua.py``.
+BLOCK_FRONT_LUA = r"""
+-- A block (8-byte head, then comma-joined device ids) with device ``did`` moved to the front and cut to ``cap``
+-- ids, without a Lua string per id: the block's version when ``did`` was in it (else ``nv``) and the new value;
+-- ``nil`` when the block has an empty id, ``did`` twice or ``did`` is empty (the caller goes id by id).
+local sfind, ssub, sbyte = string.find, string.sub, string.byte
+local function block_front(v, did, nd, nv, stamp, cap)
+  local lv = 0
+  if v then lv = #v end
+  if nd == 0 then return nil end
+  if lv <= 8 then return nv, nv .. stamp .. did end
+  if sbyte(v, 9) == 44 or sbyte(v, lv) == 44 or sfind(v, ',,', 9, true) then return nil end
+  local at, a = nil, 9
+  while true do  -- did as a whole id
+    local f = sfind(v, did, a, true)
+    if not f then break end
+    if (f == 9 or sbyte(v, f - 1) == 44) and (f + nd == lv + 1 or sbyte(v, f + nd) == 44) then
+      if at then return nil end
+      at = f
+    end
+    a = f + 1
+  end
+  local ver, rest = nv, nil
+  if at then
+    ver = ssub(v, 1, 4)
+    if at == 9 then rest = ssub(v, 9 + nd + 1)
+    elseif at + nd - 1 == lv then rest = ssub(v, 9, at - 2)
+    else rest = ssub(v, 9, at - 2) .. ssub(v, at + nd) end
+  else
+    rest = ssub(v, 9)
+  end
+  if rest ~= '' then  -- the first cap - 1 other ids
+    if cap - 1 <= 0 then rest = ''
+    else
+      local q, c = 0, 0
+      while c < cap - 1 do
+        q = sfind(rest, ',', q + 1, true)
+        if not q then break end
+        c = c + 1
+      end
+      if q then rest = ssub(rest, 1, q - 1) end
+    end
+  end
+  if rest == '' then return ver, ver .. stamp .. did end
+  return ver, ver .. stamp .. did .. ',' .. rest
+end
+"""
+
 _PRELUDE = r"""
 local sub, byte, unpack_, pk = string.sub, string.byte, struct.unpack, struct.pack
-local NONE = string.rep('\0', 8)
-local EMPTY = string.rep('\255', 8)
+local NONE = '\0\0\0\0\0\0\0\0'
+local EMPTY = '\255\255\255\255\255\255\255\255'
 local NAN = 0 / 0
-local ZERO4 = pk('<I4', 0)
+local ZERO4 = '\0\0\0\0'
 local EMPTYT = {}
 local DAY = 86400000
 local function cal_edges(r, cal, excl, dlow)
@@ -303,7 +373,7 @@ end
 
 _MAIN = r"""
 -- group descriptors: (group, key index, label key index) then the row, per group
-local GI, KI, LI, ROW = {}, {}, {}, {}
+local GI, KI, LI, ROW = NILG, NILG, NILG, NILG
 local pos = 1
 for gj = 1, ng do
   local gi, ki, li
@@ -313,9 +383,9 @@ for gj = 1, ng do
   pos = pos + rs
 end
 -- one read of everything: the record, the link keys read, every group's events
-local mk = {KEYS[1]}
-for i = 1, nr do mk[#mk + 1] = KEYS[1 + i] end
-for gj = 1, ng do mk[#mk + 1] = KEYS[KI[gj]] end
+local mk = {unpack(KEYS, 1, 1 + nr)}  -- (the record and the link keys read: one C call)
+local nm = 1 + nr
+for gj = 1, ng do nm = nm + 1; mk[nm] = KEYS[KI[gj]] end
 if lease > 0 then mk[#mk + 1] = KEYS[lease_i] end
 local got = redis.call('MGET', unpack(mk))
 local held = false  -- the link lease's holder (its event nonce), read in the same MGET
@@ -343,10 +413,12 @@ if held and held ~= nonce then return {'busy'} end
 -- 3. link: every head read must be unchanged: 8 zero bytes = expected absent; a zero stamp = the content
 -- version only (a touch, which changes the stamp, does not matter); else version and stamp
 local bad = false
+-- the heads expected, all in one unpack (one C call instead of one per key)
+local xh = unpack_all('I4', 1, 2 * nr, versions)
 for i = 1, nr do
   local v = got[1 + i]
   -- heads compared as numbers (uint32 version, uint32 stamp): no Lua string is made per comparison
-  local xv, xs = unpack_('<I4I4', versions, 8 * i - 7)
+  local xv, xs = xh[2 * i - 1], xh[2 * i]
   if xv == 0 and xs == 0 then
     if v then bad = true end
   elseif not v or #v < 8 then bad = true
@@ -355,25 +427,22 @@ for i = 1, nr do
     if hv ~= xv or (xs ~= 0 and hs ~= xs) then bad = true end
   end
 end
-local hk, hf, hv = {}, {}, {}
-pos = 1
-for i = 1, nh do
-  hk[i], hf[i], hv[i], pos = unpack_('<HHc0d', hreads, pos)
-end
+-- the count reads, flat (key index, field, value per read), in one unpack
+local hr = unpack_all('HHc0d', 3, nh, hreads)
 -- one HMGET per hash (the caller sends the reads of one hash together)
 local counts, cur = {}, {}  -- cur[key index][field]: the value read
 local moved = false  -- a count under the band changed (checked through the popularity)
 local i = 1
 while i <= nh do
-  local ki, j = hk[i], i
+  local ki, j = hr[3 * i - 2], i
   local names, byf = {}, {}
-  while j <= nh and hk[j] == ki do names[j - i + 1] = hf[j]; j = j + 1 end
+  while j <= nh and hr[3 * j - 2] == ki do names[j - i + 1] = hr[3 * j - 1]; j = j + 1 end
   local vals = redis.call('HMGET', KEYS[ki], unpack(names))
   for m = i, j - 1 do
     local c = tonumber(vals[m - i + 1] or '0')
     counts[m] = c
-    byf[hf[m]] = c
-    if c ~= hv[m] then
+    byf[hr[3 * m - 1]] = c
+    if c ~= hr[3 * m] then
       if ki == band_ki then moved = true else bad = true end
     end
   end
@@ -396,17 +465,15 @@ if bad and check == 1 then
 end
 pos = 1
 local heads = {}  -- the new head and tail of each record touched, in order
-local readv = nil  -- key -> its value read above (a touch or block move of a key read needs no GET), made on need
+-- a key's value read above (a touch or block move of a key read needs no GET): a scan of the read keys (Lua
+-- strings compare by pointer), no table of them
 local function read_value(k)
-  if not readv then
-    readv = {}
-    for i = 1, nr do readv[KEYS[1 + i]] = got[1 + i] end
-  end
-  return readv[k]
+  for i = 1, nr do if KEYS[1 + i] == k then return got[1 + i] end end
+  return nil
 end
 for i = 1, nw do
   local kind
-  kind, pos = unpack_('<B', values, pos)
+  kind = byte(values, pos); pos = pos + 1
   local k = KEYS[1 + nr + i]
   if kind == 0 then redis.call('PEXPIRE', k, link_ttl_s)
   elseif kind == 1 then
@@ -437,13 +504,17 @@ for i = 1, nw do
       redis.call('PEXPIRE', k, link_ttl_s)  -- already in front: nothing moves
       if sub(v, 1, 4) ~= cv then heads[#heads + 1] = v else heads[#heads + 1] = '' end
     else
-      local out, ver = {did}, nv
-      if v and #v > 8 then
-        for id in string.gmatch(sub(v, 9), '[^,]+') do
-          if id == did then ver = sub(v, 1, 4) elseif #out < cap then out[#out + 1] = id end
+      local ver, nb = block_front(v, did, nd, nv, stamp, cap)
+      if not nb then  -- (a block with empty ids or a repeated one: id by id)
+        local out = {did}
+        ver = nv
+        if v and #v > 8 then
+          for id in string.gmatch(sub(v, 9), '[^,]+') do
+            if id == did then ver = sub(v, 1, 4) elseif #out < cap then out[#out + 1] = id end
+          end
         end
+        nb = ver .. stamp .. table.concat(out, ',')
       end
-      local nb = ver .. stamp .. table.concat(out, ',')
       redis.call('SET', k, nb, 'PX', link_ttl_s)
       if ver ~= cv then heads[#heads + 1] = nb else heads[#heads + 1] = '' end
     end
@@ -451,11 +522,10 @@ for i = 1, nw do
 end
 -- increments: of a field just read, one HSET per hash with the new values (what HINCRBY would leave);
 -- of any other field, HINCRBY
-pos = 1
 local touched, tkeys = {}, {}
+local hn = unpack_all('HHc0d', 3, ni, hincr)
 for i = 1, ni do
-  local ki, f, d
-  ki, f, d, pos = unpack_('<HHc0d', hincr, pos)
+  local ki, f, d = hn[3 * i - 2], hn[3 * i - 1], hn[3 * i]
   local byf = cur[ki]
   local c = byf and byf[f]
   local hs = touched[ki]
@@ -492,6 +562,7 @@ if undo then
 end
 -- 4. velocity
 local out = {pk('<d', t), nonce, pk('<H', #ctx), ctx, pk('<H', #extra), extra, pk('<H', ng)}
+local no = 7  -- the record's parts so far
 local keep = ctx ~= ''
 for gj = 1, ng do
   local gi, key, li, row = GI[gj], KEYS[KI[gj]], LI[gj], ROW[gj]
@@ -510,22 +581,22 @@ for gj = 1, ng do
   elseif px then redis.call('SET', key, nb, 'PX', px)
   elseif RETAIN[gi] then redis.call('SET', key, nb, 'KEEPTTL')
   else redis.call('SET', key, nb) end
-  out[#out + 1] = res
-  if keep then out[#out + 1] = pk('<H', #row); out[#out + 1] = row else out[#out + 1] = '\0\0' end
+  out[no + 1] = res
+  if keep then out[no + 2] = RSH[gi]; out[no + 3] = row; no = no + 3 else out[no + 2] = '\0\0'; no = no + 2 end
 end
 -- 5. record
 if held then redis.call('DEL', KEYS[lease_i]) end
-local rec = table.concat(out)
+local rec = table.concat(out, "", 1, no)
 if idem_ttl > 0 then redis.call('SET', KEYS[1], rec, 'PX', idem_ttl_s) end
 if check == 0 and nh > 0 then  -- unchecked counts (a cluster's global counts): their values now
   local fc = {}
-  for i = 1, nh do fc[i] = redis.call('HGET', KEYS[hk[i]], hf[i]) or '0' end
+  for i = 1, nh do fc[i] = redis.call('HGET', KEYS[hr[3 * i - 2]], hr[3 * i - 1]) or '0' end
   return {'ok', rec, fc}
 end
 local fc = false
 if moved then  -- counts under the band moved: their values now (after this event's increments)
   fc = {}
-  for i = 1, nh do fc[i] = string.format("%d", cur[hk[i]][hf[i]]) end
+  for i = 1, nh do fc[i] = string.format("%d", cur[hr[3 * i - 2]][hr[3 * i - 1]]) end
 end
 if #heads > 0 then return {'ok', rec, fc, heads} end
 if fc then return {'ok', rec, fc} end
@@ -540,7 +611,17 @@ def event_script(plan: Plan, min_ttl_ms: int) -> str:
     sizes = ", ".join(str(row_size(g)) for g in plan.groups)
     retain = ", ".join("true" if retention_ms(g, plan.lateness, min_ttl_ms) else "false" for g in plan.groups)
     tables = f"local RS = {{{sizes}}}\nlocal RETAIN = {{{retain}}}\nlocal LEASE_MS = '{LEASE_MS}'\n"
-    return _PRELUDE + POPULARITY_LUA + dispatch + tables + _MAIN
+    ng = len(plan.groups)
+    nils = "{" + ", ".join(["nil"] * ng) + "}"  # a table sized for every group (no regrowth)
+    # each group's row length as a Lua string literal (<H, the record's row prefix): no pack per call
+    tables += "local RSH = {" + ", ".join(_lua_bytes(struct.pack("<H", row_size(g))) for g in plan.groups) + "}\n"
+    return (_PRELUDE + UNPACK_ALL_LUA + BLOCK_FRONT_LUA + POPULARITY_LUA + dispatch + tables
+            + _MAIN.replace("NILG", nils))
+
+
+def _lua_bytes(b: bytes) -> str:
+    """A Lua string literal of ``b`` (decimal escapes: any byte)."""
+    return '"' + "".join(f"\\{x}" for x in b) + '"'
 
 
 #: Record (or clear) a fraud label in every shard: KEYS = (label hash, prune index) per shard;
