@@ -26,7 +26,7 @@ enum { K_NID = 0, K_PHONE, K_EMAIL, K_CARD, K_IP, K_GENERIC, K_DEVICE_ID, K_IP_P
 
 typedef struct {
     PyObject_HEAD
-    blake2b_state keyed[N_KINDS];
+    fs_keyed_t keyed[N_KINDS];
     PyObject *disposable; /* frozenset of str */
     PyObject *gmail;      /* "gmail.com" */
 } Kernel;
