@@ -33,7 +33,7 @@ MODULES = {
     "pipeline": ["pipeline.c"],
 }
 # headers a module includes (a change rebuilds it)
-DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h"], "linkstate": ["linkcommon.h"], "identity": ["pseudonym.h"],
+DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h"], "linkstate": ["linkcommon.h"], "identity": ["pseudonym.h", "dotted.h"],
            "pseudonym": ["pseudonym.h"]}
 
 
