@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from sys import intern
 from typing import Any
 
 import numpy as np
@@ -387,7 +388,8 @@ class CompiledRuleSet:
             return self.evaluate(_merged(record, x, names))
         index = self._index.get(names)
         if index is None:
-            index = self._index[names] = {n: i for i, n in enumerate(names)}  # the last column of a repeated name
+            # the last column of a repeated name; interned keys, as the compiled leaves' names (rules/native.py)
+            index = self._index[names] = {(intern(n) if type(n) is str else n): i for i, n in enumerate(names)}
         xc = np.ascontiguousarray(x)
         idx, values = prog.fired_parts(record, xc, index, lambda: _merged(record, xc, names))
         if not idx:
