@@ -309,7 +309,7 @@ class Scorer:
             When the store fails and the scorer does not degrade.
         """
         ev = self.schema.validate(event)
-        limit = self.clock_limit()
+        limit = None if self.max_clock_skew_ms is None else self.clock_limit()
         if limit is not None and ev[self.schema.time_field] > limit:
             raise self._future_error()
         if self._local:
@@ -321,7 +321,7 @@ class Scorer:
                                                                   degrade=self.degrade)
         # the rules read dict(record) + the features; evaluate_parts builds that dict only when a hit needs it
         hits = self.rules.evaluate_parts(record, x, self.pipeline.feature_names)
-        rule_action, points = combine(hits)
+        rule_action, points = combine(hits) if hits else (None, 0)  # == combine([])
         if self.model is not None:
             xm = x if self._model_cols is None else x[self._model_cols]
             p = float(self.model.predict_one(xm))
