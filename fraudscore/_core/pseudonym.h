@@ -4,7 +4,8 @@
  * A pseudonym is "p:" + hex(BLAKE2b-128(value, key, person)), exactly what
  * hashlib.blake2b(key=..., digest_size=16, person=...) gives. fs_keyed_init computes the state
  * after the key block once per (key, person); fs_pseudonym copies it per value, as hashlib's
- * copy() does (with the key block already compressed for a non-empty value, see fs_keyed_t). The including file includes vendor/blake2/blake2b-ref.c first.
+ * copy() does (with the key block already compressed for a non-empty value, see fs_keyed_t).
+ * The including file includes vendor/blake2/blake2b-ref.c first.
  */
 #ifndef FRAUDSCORE_PSEUDONYM_H
 #define FRAUDSCORE_PSEUDONYM_H
