@@ -30,9 +30,10 @@ MODULES = {
     "schema": ["schema.c"],
     "rules": ["rules.c"],
     "linkstate": ["linkstate.c"],
+    "pipeline": ["pipeline.c"],
 }
 # headers a module includes (a change rebuilds it)
-DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h"], "linkstate": ["linkcommon.h"], "identity": ["pseudonym.h"],
+DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h"], "linkstate": ["linkcommon.h"], "identity": ["pseudonym.h", "dotted.h"],
            "pseudonym": ["pseudonym.h"]}
 
 

@@ -188,6 +188,45 @@ class Decision:
         self.__dict__.update(state)
 
 
+_new_object = object.__new__
+
+
+def make_decision(application_id: str, score: int, probability: float, action: str, reasons: Any,
+                  rule_hits: list[str], shadow_hits: list[str], features: dict[str, float] | None,
+                  model_version: str, ruleset_version: str, device_id: str | None, degraded: bool,
+                  duplicate: bool, challenger: dict[str, Any] | None = None) -> Decision:
+    """``Decision(...)`` with every field given, without the dataclass ``__init__`` (the scorer's hot path).
+
+    Builds the instance's ``__dict__`` in one literal: the same keys, in the same order, with the
+    same values as ``Decision.__init__`` writes them (``reasons`` under ``_reasons``, a non-list
+    turned into a list as :class:`_ReasonsField` does). ``challenger`` holds the four
+    ``challenger_*`` fields, or is ``None``/empty for their defaults. About 4k instructions instead
+    of 17k (callgrind, round 9); ``tests/test_decision.py`` checks it against the constructor.
+
+    Examples
+    --------
+    >>> d = make_decision("A1", 10, 0.01, "approve", [], [], [], None, "m1", "r1", None, False, False)
+    >>> d == Decision("A1", 10, 0.01, "approve", model_version="m1", ruleset_version="r1")
+    True
+    """
+    if challenger:
+        c_score, c_prob = challenger["challenger_score"], challenger["challenger_probability"]
+        c_action, c_version = challenger["challenger_action"], challenger["challenger_version"]
+    else:
+        c_score = c_prob = c_action = None
+        c_version = ""
+    d = _new_object(Decision)
+    d.__dict__ = {
+        "application_id": application_id, "score": score, "probability": probability, "action": action,
+        "_reasons": reasons if isinstance(reasons, (list, PendingReasons)) else list(reasons),
+        "rule_hits": rule_hits, "shadow_hits": shadow_hits, "features": features,
+        "model_version": model_version, "ruleset_version": ruleset_version, "device_id": device_id,
+        "degraded": degraded, "challenger_score": c_score, "challenger_probability": c_prob,
+        "challenger_action": c_action, "challenger_version": c_version, "duplicate": duplicate,
+    }
+    return d
+
+
 @dataclass
 class DecisionBatch:
     """Decisions for many applications, in columnar form.

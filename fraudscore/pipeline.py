@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from ._core import load as load_core
 from .batch import ColumnBatch
 from .categories import Categories, category_feature
 from .devicecolumns import device_columns, link_rows
@@ -52,6 +53,8 @@ from .velocity import FeatureSet, OnlineVelocity, late_mask
 from .velocity.admission import APPLY, DUPLICATE
 from .velocity.chunks import chunk_context, concat_columns, replay_with_context
 from .velocity.idempotency import Applied
+
+_ROW = load_core("pipeline")  # the record and feature vector written in place; None: the reference below
 
 __all__ = ["FeaturePipeline", "LINK_FEATURE", "RECORD_EXTRA_FIELDS", "AGE_SUFFIX", "protected_features", "paused_gc",
            "late_event_error", "has_device_attribute", "unusable_device_error"]
@@ -167,6 +170,12 @@ class FeaturePipeline:
                                                                  ("application_id", schema.id_field))
                               if alias != name)
         feature_set.validate(set(self.record_fields))
+        self._n_features = len(self.feature_names)
+        # the compiled head of online()'s feature vector (_core/pipeline.c, head): what _record_and_static reads
+        self._row_plan = (self.numeric_fields, schema.time_field, self.time_fields,
+                          tuple((c, None if v is None else v.encode_one)
+                                for c, v in zip(self.category_fields, self._vocabs)),
+                          tuple(self.identity.feature_names), self._aliases, self.device_id_field)
 
     def protected_features(self) -> list[str]:
         """Model inputs derived from protected characteristics, kept out of models by default.
@@ -222,6 +231,35 @@ class FeaturePipeline:
             record["device_canvas"] = None if fp is None else fp.canvas
         return record, static, fp
 
+    def _record_and_row(self, ev: Mapping[str, Any], x: np.ndarray) -> tuple[dict[str, Any], Any] | None:
+        """:meth:`_record_and_static` with the static features written into ``x`` (all but the link confidence).
+
+        The compiled path (``_core/pipeline.c``): the record and the schema and identity features in one
+        call, the device signals copied into ``x`` without a list -> array conversion. ``None`` when
+        the kernel hands the event back (an uncommon value): the caller runs :meth:`_record_and_static`.
+        """
+        pseudo, ident_feats = self.identity.process(ev)
+        record = _ROW.head(self._row_plan, ev, pseudo, ident_feats, x)
+        if record is None:
+            return None
+        fp = None
+        if self.has_device:
+            dev = ev.get("device")
+            if dev and not has_device_attribute(dev):
+                raise unusable_device_error()
+            fp = self.fingerprinter.fingerprint(dev)
+            sig = device_signal_values(fp, ev)
+            off = self._n_static - 1 - len(sig)
+            if not _ROW.put(x, off, sig):
+                x[off:off + len(sig)] = sig
+            if fp is None:
+                record["device_fp"] = record["device_hw"] = record["device_canvas"] = None
+            else:
+                record["device_fp"] = fp.id
+                record["device_hw"] = fp.hardware
+                record["device_canvas"] = fp.canvas
+        return record, fp
+
     def new_linker(self) -> DeviceLinker:
         """A device linker over fresh in-memory state (the batch path's default)."""
         return DeviceLinker(MemoryLinkState(), model=self.link_model)
@@ -252,7 +290,16 @@ class FeaturePipeline:
             When a store fails and ``degrade`` is false.
         """
         ts = ev[self.schema.time_field]
-        record, static, fp = self._record_and_static(ev)
+        x = None
+        if _ROW is not None:  # compiled: the record, and the static features written into x in place
+            x = np.empty(self._n_features, dtype=np.float64)
+            got = self._record_and_row(ev, x)
+        if x is None or got is None:
+            x = None
+            record, static, fp = self._record_and_static(ev)
+        else:
+            record, fp = got
+            static = None
         plan = velocity.plan
         store = velocity.store
         degraded = False
@@ -264,10 +311,13 @@ class FeaturePipeline:
             else:
                 applied = self._apply_local(record, ts, link_fp, linker, velocity)
             vel = applied.features
+            conf = None
             if self.has_device:
                 link = applied.link
                 record["device_id"] = None if link is None else link[0]
-                static.append(_NAN if link is None else float(link[1]))
+                conf = _NAN if link is None else float(link[1])
+                if static is not None:
+                    static.append(conf)
         except StoreError as exc:
             log.warning("velocity store error%s: %s", "; scoring without velocity features" if degrade else "",
                         exc)
@@ -275,14 +325,24 @@ class FeaturePipeline:
                 raise
             degraded = True
             applied = None
+            conf = None
             if self.has_device:
                 record["device_id"] = None
-                del static[self._n_static - 1:]
-                static.append(_NAN)
+                conf = _NAN
+                if static is not None:
+                    del static[self._n_static - 1:]
+                    static.append(_NAN)
             vel = np.full(len(self.feature_set.names), np.nan)
-        x = np.empty(len(self.feature_names), dtype=np.float64)
-        x[: self._n_static] = static
-        x[self._n_static :] = vel
+        if static is None:  # compiled: the link confidence and the velocity features after the static part
+            off = self._n_static - 1 if self.has_device else self._n_static
+            if not _ROW.tail(x, off, conf, vel):
+                if conf is not None:
+                    x[off] = conf
+                x[off + 1:] = vel
+        else:
+            x = np.empty(self._n_features, dtype=np.float64)
+            x[: self._n_static] = static
+            x[self._n_static :] = vel
         return record, x, degraded, bool(applied is not None and applied.duplicate)
 
     def _apply_local(self, record: dict[str, Any], ts: int, fp: Any, linker: DeviceLinker,

@@ -54,6 +54,18 @@ def test_many_and_digests_equal_hashlib(values, prefix):
         assert dig[16 * i:16 * i + 16] == want
 
 
+@pytest.mark.parametrize("key_len", [1, 16, 32, 64])
+def test_block_boundaries_and_key_lengths_equal_hashlib(key_len):
+    """The key block is compressed once per key (round 9): values of 0..300 bytes, keys of 1..64 bytes."""
+    key = bytes(range(1, key_len + 1))
+    h = core.Hasher(key, b"phone")
+    for n in (0, 1, 2, 63, 64, 127, 128, 129, 191, 255, 256, 257, 300):
+        value = "".join(chr(0x61 + i % 26) for i in range(n))
+        want = "p:" + hashlib.blake2b(value.encode(), key=key, digest_size=16, person=b"phone").hexdigest()
+        assert h(value) == want, n
+        assert h.many([value, "", value]) == [want, h(""), want]
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError):
         core.Hasher(b"", b"x")

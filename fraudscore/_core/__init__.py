@@ -14,6 +14,8 @@ One extension module per step it accelerates, named like the Python module it mi
 ``_core.rules``               rule conditions from the rule IR, one call per event (``rules/scalar.py``)
 ``_core.linkstate``           ``MemoryLinkState``'s write / touch and the linker's exact and
                               class-record paths (``fingerprint/linkstate.py``, ``linker.py``)
+``_core.pipeline``            the record and the feature vector written in place
+                              (``FeaturePipeline._record_and_static`` and ``online``, ``pipeline.py``)
 ============================  =============================================
 
 The Python modules stay the readable reference and the fallback. :func:`load` returns
@@ -47,7 +49,7 @@ PURE_PYTHON_ENV = "FRAUDSCORE_PURE_PYTHON"
 _log = logging.getLogger("fraudscore")
 _cache: dict[str, ModuleType | None] = {}
 _KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking", "identity", "schema", "rules",
-          "linkstate")
+          "linkstate", "pipeline")
 
 
 def pure_python() -> bool:
@@ -85,6 +87,6 @@ def available() -> dict[str, bool]:
     Examples
     --------
     >>> sorted(available())
-    ['fingerprint', 'identity', 'linking', 'linkstate', 'pseudonym', 'rules', 'schema', 'velocity_store']
+    ['fingerprint', 'identity', 'linking', 'linkstate', 'pipeline', 'pseudonym', 'rules', 'schema', 'velocity_store']
     """
     return {name: load(name) is not None for name in _KNOWN}

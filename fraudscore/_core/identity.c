@@ -21,12 +21,13 @@
 
 #include "vendor/blake2/blake2b-ref.c"
 #include "pseudonym.h"
+#include "dotted.h"
 
 enum { K_NID = 0, K_PHONE, K_EMAIL, K_CARD, K_IP, K_GENERIC, K_DEVICE_ID, K_IP_PREFIX, N_KINDS };
 
 typedef struct {
     PyObject_HEAD
-    blake2b_state keyed[N_KINDS];
+    fs_keyed_t keyed[N_KINDS];
     PyObject *disposable; /* frozenset of str */
     PyObject *gmail;      /* "gmail.com" */
 } Kernel;
@@ -410,8 +411,7 @@ static PyObject *d_ip(Kernel *k, const char *b, const char *e, int *fallback) {
     int priv = a == 10 || a == 127 || a == 0 || (a == 172 && bb >= 16 && bb <= 31) || (a == 192 && bb == 168) ||
                (a == 169 && bb == 254) || (a == 100 && bb >= 64 && bb <= 127) || a >= 224;
     char txt[32], pre[32];
-    int tn = snprintf(txt, sizeof txt, "%d.%d.%d.%d", part[0], part[1], part[2], part[3]);
-    int pn = snprintf(pre, sizeof pre, "%d.%d.%d.0/24", part[0], part[1], part[2]);
+    int tn = fs_dotted4(txt, part), pn = fs_dotted3(pre, part, ".0/24"); /* == snprintf "%d.%d.%d.%d" (dotted.h) */
     PyObject *prefix = pseudo(k, K_IP_PREFIX, pre, pn);
     if (!prefix) return NULL;
     return result(k, K_IP, txt, tn, tuple3(flag(1), flag(priv), flag(0)), prefix);

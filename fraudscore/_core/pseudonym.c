@@ -19,7 +19,7 @@
 
 typedef struct {
     PyObject_HEAD
-    blake2b_state keyed; /* state after the key block */
+    fs_keyed_t keyed; /* the states after the key block (pseudonym.h) */
 } Hasher;
 
 /* the UTF-8 (surrogatepass) bytes of a str: borrowed pointer, or a new bytes object in *owner */

@@ -4,7 +4,8 @@
  * A pseudonym is "p:" + hex(BLAKE2b-128(value, key, person)), exactly what
  * hashlib.blake2b(key=..., digest_size=16, person=...) gives. fs_keyed_init computes the state
  * after the key block once per (key, person); fs_pseudonym copies it per value, as hashlib's
- * copy() does. The including file includes vendor/blake2/blake2b-ref.c first.
+ * copy() does (with the key block already compressed for a non-empty value, see fs_keyed_t).
+ * The including file includes vendor/blake2/blake2b-ref.c first.
  */
 #ifndef FRAUDSCORE_PSEUDONYM_H
 #define FRAUDSCORE_PSEUDONYM_H
@@ -16,9 +17,18 @@
 
 static const char FS_HEX[] = "0123456789abcdef";
 
-/* the keyed state after the key block; key 1..64 bytes, person at most 16 (checked by the caller) */
-static void fs_keyed_init(blake2b_state *st, const void *key, size_t key_len, const void *person,
+/* a key: the state after absorbing the key block (buffered, not yet compressed: it is the last block of an
+ * empty message) and, for non-empty messages, the same state with the key block compressed -- the first
+ * thing blake2b_update does with any input (round 9: one compression per pseudonym instead of two). */
+typedef struct {
+    blake2b_state keyed;
+    blake2b_state primed;
+} fs_keyed_t;
+
+/* the keyed states; key 1..64 bytes, person at most 16 (checked by the caller) */
+static void fs_keyed_init(fs_keyed_t *k, const void *key, size_t key_len, const void *person,
                           size_t person_len) {
+    blake2b_state *st = &k->keyed;
     blake2b_param P;
     memset(&P, 0, sizeof(P));
     P.digest_length = 16;
@@ -32,11 +42,17 @@ static void fs_keyed_init(blake2b_state *st, const void *key, size_t key_len, co
     memcpy(block, key, key_len);
     blake2b_update(st, block, BLAKE2B_BLOCKBYTES);
     memset(block, 0, sizeof(block));
+    /* blake2b_update(st, in, inlen > 0) with the key block buffered (buflen == 128, fill == 0): buflen = 0,
+     * the counter advanced by a block, the buffer compressed; then the input is absorbed from buflen 0 */
+    k->primed = *st;
+    k->primed.buflen = 0;
+    blake2b_increment_counter(&k->primed, BLAKE2B_BLOCKBYTES);
+    blake2b_compress(&k->primed, k->primed.buf);
 }
 
-/* the 16-byte digest of s[0:n] under the keyed state */
-static inline void fs_digest(const blake2b_state *keyed, const void *s, size_t n, uint8_t out[16]) {
-    blake2b_state st = *keyed;
+/* the 16-byte digest of s[0:n] under the key: == blake2b_update(copy of keyed, s, n) + blake2b_final */
+static inline void fs_digest(const fs_keyed_t *k, const void *s, size_t n, uint8_t out[16]) {
+    blake2b_state st = n ? k->primed : k->keyed;
     blake2b_update(&st, s, n);
     blake2b_final(&st, out, 16);
 }

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..fingerprint import MIN_LINK_CONFIDENCE, device_signal_values
 from ..model import score_scale
+from ..pipeline import _ROW
 from ..rules import combine
 from ..scorer import Scorer
 from .bundles import BenchContext, events_stream
@@ -64,33 +65,51 @@ class StagedScorer:
         ev = sc.schema.validate(event)
         c1 = clock()
         pseudo, ident = pipe.identity.process(ev)
-        record = dict(ev)  # as FeaturePipeline._record_and_static
-        record.pop("device", None)
-        record.update(pseudo)
-        static = [_NAN if ev.get(n) is None else float(ev.get(n)) for n in pipe.numeric_fields]
-        static.extend(map(ident.__getitem__, pipe.identity.feature_names))
+        row = _ROW  # as FeaturePipeline.online: compiled, the record and the vector written in place
+        x = np.empty(len(pipe.feature_names), dtype=np.float64)
+        record = None if row is None else row.head(pipe._row_plan, ev, pseudo, ident, x)
+        static: list[float] | None = None
+        if record is None:  # as FeaturePipeline._record_and_static
+            record = dict(ev)
+            record.pop("device", None)
+            record.update(pseudo)
+            static = [_NAN if ev.get(n) is None else float(ev.get(n)) for n in pipe.numeric_fields]
+            static.extend(map(ident.__getitem__, pipe.identity.feature_names))
         c2 = clock()
         fp = None
         if pipe.has_device:
             fp = pipe.fingerprinter.fingerprint(ev.get("device"))
-            static.extend(device_signal_values(fp, ev))
+            sig = device_signal_values(fp, ev)
+            if static is not None:
+                static.extend(sig)
+            elif not row.put(x, self.n_static - 1 - len(sig), sig):
+                x[self.n_static - 1 - len(sig):self.n_static - 1] = sig
             record["device_fp"] = None if fp is None else fp.id
             record["device_hw"] = None if fp is None else fp.hardware
             record["device_canvas"] = None if fp is None else fp.canvas
         c3 = clock()
+        conf = None
         if pipe.has_device:
             if fp is None:
                 record["device_id"] = None
-                static.append(_NAN)
+                conf = _NAN
             else:
                 res = sc.linker.link(fp, record[sc.schema.time_field], record.get("ip_prefix"))
                 record["device_id"] = res.device_id if res.link_confidence >= MIN_LINK_CONFIDENCE else None
-                static.append(float(res.link_confidence))
+                conf = float(res.link_confidence)
+            if static is not None:
+                static.append(conf)
         c4 = clock()
         vel = sc.velocity.update_and_read(record)
-        x = np.empty(len(pipe.feature_names), dtype=np.float64)
-        x[: self.n_static] = static
-        x[self.n_static:] = vel
+        if static is not None:
+            x[: self.n_static] = static
+            x[self.n_static:] = vel
+        else:
+            off = self.n_static - 1 if pipe.has_device else self.n_static
+            if not row.tail(x, off, conf, vel):
+                if conf is not None:
+                    x[off] = conf
+                x[off + 1:] = vel
         c5 = clock()
         hits = sc.rules.evaluate_parts(record, x, pipe.feature_names)  # as Scorer.score: no merged dict unless needed
         rule_action, points = combine(hits)

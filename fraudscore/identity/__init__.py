@@ -39,6 +39,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import math
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -91,7 +92,8 @@ def identity_feature_names(schema: Schema) -> tuple[str, ...]:
     >>> identity_feature_names(DEFAULT_SCHEMA)[:3]
     ('applicant_id__valid', 'applicant_id__checksum_ok', 'applicant_id__age')
     """
-    return tuple(f"{name}__{feat}" for name, kind in schema.identifiers.items() for feat in KIND_FEATURES[kind])
+    return tuple(sys.intern(f"{name}__{feat}") for name, kind in schema.identifiers.items()
+                 for feat in KIND_FEATURES[kind])
 
 
 #: Identity feature names for :data:`~fraudscore.schema.DEFAULT_SCHEMA`.
@@ -176,7 +178,9 @@ class Identity:
         kern = load_core("identity")
         self._kernel: Any = None
         self._fields = tuple(schema.identifiers.items())
-        self._plan = tuple((name, kind, tuple(f"{name}__{f}" for f in KIND_FEATURES[kind])) for name, kind in self._fields)
+        # interned names (as identity_feature_names): the compiled glue reads the features dict by identity
+        self._plan = tuple((name, kind, tuple(sys.intern(f"{name}__{f}") for f in KIND_FEATURES[kind]))
+                           for name, kind in self._fields)
         self._has_ip = any(kind == "ip" for _, kind in self._fields)
         self._seed = int.from_bytes(keys.pseudonym[:8], "little")
         self._cache_size = int(cache_size)

@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -32,6 +33,12 @@ from .scalar import _name_num_cmp, compile_condition, split_list
 
 __all__ = ["condition_tree", "program"]
 
+def _interned(name: Any) -> Any:
+    """The interned copy of a leaf's name: the evaluator's dict lookups then match record keys and feature
+    names by identity, not by comparing text (round 9: ~170 -> ~50 instructions per lookup)."""
+    return sys.intern(name) if type(name) is str else name
+
+
 _OPS = {">": 0, ">=": 1, "<": 2, "<=": 3, "==": 4, "!=": 5}
 Lists = Mapping[str, tuple[frozenset[float], frozenset[str]]]
 
@@ -40,14 +47,14 @@ def condition_tree(e: Expr, lists: Lists) -> tuple[Any, ...]:
     """The compiled evaluator's tree of ``e`` (see the module docstring)."""
     if isinstance(e, Compare) and isinstance(e.left, Name) and isinstance(e.right, Const) \
             and isinstance(e.right.value, float) and e.op in _OPS:
-        return ("cmp", e.left.name, _OPS[e.op], e.right.value, _name_num_cmp(e.left.name, e.op, e.right.value))
+        return ("cmp", _interned(e.left.name), _OPS[e.op], e.right.value, _name_num_cmp(e.left.name, e.op, e.right.value))
     if isinstance(e, Compare) and isinstance(e.left, Name) and isinstance(e.right, Const) \
             and e.right.value.__class__ is str and e.op in ("==", "!="):
-        return ("streq", e.left.name, _OPS[e.op], e.right.value, compile_condition(e, lists))
+        return ("streq", _interned(e.left.name), _OPS[e.op], e.right.value, compile_condition(e, lists))
     if isinstance(e, Member) and isinstance(e.left, Name) and isinstance(e.container, (ListRef, ListLit)):
         nums, strs = (lists[e.container.name] if isinstance(e.container, ListRef)
                       else split_list(e.container.values))
-        return ("in", e.left.name, bool(e.negate), frozenset(nums), frozenset(strs), compile_condition(e, lists))
+        return ("in", _interned(e.left.name), bool(e.negate), frozenset(nums), frozenset(strs), compile_condition(e, lists))
     if isinstance(e, BoolOp) and e.op in ("and", "or"):
         return (e.op, tuple(condition_tree(o, lists) for o in e.operands))
     if isinstance(e, Not):

@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from sys import intern
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = ["Rule", "RuleSet", "CompiledRuleSet", "LANGUAGE_VERSION"]
 
 #: Bumped when the meaning of an expression changes; part of every rule-set version.
 LANGUAGE_VERSION = 1
+_F64 = np.dtype(np.float64)
 _CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 MAX_POINTS = 1000
 
@@ -354,6 +356,7 @@ class CompiledRuleSet:
         # the conditions in one compiled call per event (fraudscore/_core/rules.c); None: the closures above
         self._program = program([r.expr for r in self.rules], lists)
         self._index: dict[tuple[str, ...], dict[str, int]] = {}  # feature names -> column index, for evaluate_parts
+        self._last: tuple[Any, Any] = (None, None)  # (names, index) of the last call: no hash of the names tuple
 
     def evaluate(self, values: Mapping[str, Any]) -> list[RuleHit]:
         """Evaluate every rule on one record (str / float / bool / None values; NaN = missing)."""
@@ -383,12 +386,17 @@ class CompiledRuleSet:
         ['A']
         """
         prog = self._program
-        if prog is None or record.__class__ is not dict or not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        if prog is None or record.__class__ is not dict or not isinstance(x, np.ndarray) or (
+                x.dtype is not _F64 and x.dtype != np.float64):
             return self.evaluate(_merged(record, x, names))
-        index = self._index.get(names)
-        if index is None:
-            index = self._index[names] = {n: i for i, n in enumerate(names)}  # the last column of a repeated name
-        xc = np.ascontiguousarray(x)
+        last_names, index = self._last
+        if names is not last_names:  # the scorer passes the same tuple every time
+            index = self._index.get(names)
+            if index is None:
+                # the last column of a repeated name; interned keys, as the compiled leaves' names (rules/native.py)
+                index = self._index[names] = {(intern(n) if type(n) is str else n): i for i, n in enumerate(names)}
+            self._last = (names, index)
+        xc = x if x.flags.c_contiguous else np.ascontiguousarray(x)
         idx, values = prog.fired_parts(record, xc, index, lambda: _merged(record, xc, names))
         if not idx:
             return idx  # type: ignore[no-any-return]

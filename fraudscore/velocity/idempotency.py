@@ -110,6 +110,9 @@ class ResultCache:
         self.ttl_ms = int(ttl_ms)
         self.max_entries = int(max_entries)
         self._d: OrderedDict[str, tuple[int, bytes, Link | None]] = OrderedDict()
+        # the event time of the oldest record (the head of _d) while known, else None: put() skips its expiry
+        # scan (an iterator over the OrderedDict, ~1k instructions) when the head is still live
+        self._head_ts: int | None = None
 
     def __len__(self) -> int:
         return len(self._d)
@@ -130,15 +133,25 @@ class ResultCache:
         d = self._d
         f = applied.features
         raw = f.tobytes() if type(f) is np.ndarray and f.dtype is _F64 else np.asarray(f, dtype=np.float64).tobytes()
+        n = len(d)
         d[application_id] = (int(applied.ts), raw, applied.link)
-        d.move_to_end(application_id)
+        if len(d) == n:  # a replaced record moves to the end (a new one is there already): the head may change
+            d.move_to_end(application_id)
+            self._head_ts = None
         while len(d) > self.max_entries:
             d.popitem(last=False)
+            self._head_ts = None
         # records are (nearly) in event-time order: drop the expired head (get() decides exactly)
         cutoff = (applied.ts if watermark is None else watermark) - self.ttl_ms
+        head = self._head_ts
+        if head is not None and head >= cutoff:
+            return  # the head (unchanged since it was read) is live: the scan below would stop at once
+        self._head_ts = None
         while d:
             k = next(iter(d))
-            if d[k][0] >= cutoff:
+            ts = d[k][0]
+            if ts >= cutoff:
+                self._head_ts = ts
                 break
             d.popitem(last=False)
 
@@ -153,6 +166,7 @@ class ResultCache:
     def load_raw(self, rows: list[list[Any]]) -> None:
         """Replace the records with rows from :meth:`to_raw` (already validated)."""
         self._d.clear()
+        self._head_ts = None
         for app, ts, vals, did, conf in rows:
             feats = np.array([np.nan if v is None else v for v in vals], dtype=np.float64).tobytes()
             link = None if conf is None else (did, float(conf))

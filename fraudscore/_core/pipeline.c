@@ -1,0 +1,272 @@
+/*
+ * fraudscore._core.pipeline -- the glue of FeaturePipeline.online around the compiled stages, writing the
+ * feature vector in place (reference: fraudscore/pipeline.py, FeaturePipeline._record_and_static and the
+ * assembly of the vector at the end of FeaturePipeline.online).
+ *
+ * head(plan, ev, pseudo, feats, x) -> record, or None
+ *     The record (dict(ev) without "device", updated with the pseudonyms, the aliases and the plain
+ *     device id) and the head of the feature vector written into x (a writable float64 buffer):
+ *     the numeric fields (NaN for None, else float(v)), the timestamp fields ((t - v) / 1000.0, the
+ *     Python operators), the category codes (encode_one(ev.get(name)) or NaN without a vocabulary)
+ *     and the identity features feats[name], in the order of FeaturePipeline.feature_names.
+ *     plan = (numeric_names, time_field, time_names, categories, ident_names, aliases, device_id_field),
+ *     categories a tuple of (name, encode_one or None), aliases a tuple of (alias, name) pairs,
+ *     device_id_field a str or None. None (nothing written that matters) when ev, pseudo or feats is
+ *     not an exact dict, or a code or an identity feature is not a float or an int: the caller then
+ *     runs the Python reference.
+ * put(x, offset, values) -> True, or False
+ *     x[offset:offset + len(values)] = values for a list of floats (ints and bools as float());
+ *     False (nothing written) for anything else: the caller assigns through numpy.
+ * tail(x, offset, conf, vel) -> True, or False
+ *     x[offset] = conf (a float; None: nothing written there) and x[offset + 1:] = vel (a C-contiguous
+ *     float64 buffer of exactly the remaining length); False (nothing written) otherwise.
+ *
+ * The values written are the doubles numpy would store from the same Python objects (a float's value;
+ * float(v) for an int or bool), so the vector is bit for bit the reference's
+ * (tests/test_pipeline_compiled.py).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <string.h>
+
+static PyObject *S_device, *ONE_THOUSAND;
+
+/* a float or int as numpy stores it in a float64 array (float(v)); -1 with no exception: not such a value */
+static int as_double(PyObject *v, double *out) {
+    if (PyFloat_CheckExact(v)) {
+        *out = PyFloat_AS_DOUBLE(v);
+        return 0;
+    }
+    if (PyLong_Check(v)) { /* int and bool: float(v), OverflowError as float() raises it */
+        double d = PyLong_AsDouble(v);
+        if (d == -1.0 && PyErr_Occurred()) return -2;
+        *out = d;
+        return 0;
+    }
+    return -1;
+}
+
+static int get_buffer(PyObject *x, Py_buffer *view) {
+    if (PyObject_GetBuffer(x, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return -1;
+    if (view->itemsize != 8) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_TypeError, "x must be a float64 buffer");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "head(plan, ev, pseudo, feats, x)");
+        return NULL;
+    }
+    PyObject *plan = args[0], *ev = args[1], *pseudo = args[2], *feats = args[3];
+    if (!PyTuple_CheckExact(plan) || PyTuple_GET_SIZE(plan) != 7) {
+        PyErr_SetString(PyExc_TypeError, "head: bad plan");
+        return NULL;
+    }
+    if (!PyDict_CheckExact(ev) || !PyDict_CheckExact(pseudo) || !PyDict_CheckExact(feats)) Py_RETURN_NONE;
+    PyObject *numeric = PyTuple_GET_ITEM(plan, 0), *time_field = PyTuple_GET_ITEM(plan, 1);
+    PyObject *times = PyTuple_GET_ITEM(plan, 2), *cats = PyTuple_GET_ITEM(plan, 3);
+    PyObject *idents = PyTuple_GET_ITEM(plan, 4), *aliases = PyTuple_GET_ITEM(plan, 5);
+    PyObject *device_id_field = PyTuple_GET_ITEM(plan, 6);
+    Py_ssize_t n_num = PyTuple_GET_SIZE(numeric), n_time = PyTuple_GET_SIZE(times);
+    Py_ssize_t n_cat = PyTuple_GET_SIZE(cats), n_id = PyTuple_GET_SIZE(idents);
+    Py_buffer view;
+    if (get_buffer(args[4], &view) < 0) return NULL;
+    double *x = (double *)view.buf;
+    PyObject *record = NULL;
+    Py_ssize_t j = 0;
+    if (view.len / 8 < n_num + n_time + n_cat + n_id) {
+        PyErr_SetString(PyExc_ValueError, "head: x is too short");
+        goto fail;
+    }
+    /* the record: dict(ev), "device" popped, the pseudonyms, the aliases (as _record_and_static) */
+    record = PyDict_Copy(ev);
+    if (!record) goto fail;
+    int has = PyDict_Contains(record, S_device);
+    if (has < 0 || (has && PyDict_DelItem(record, S_device) < 0)) goto fail;
+    if (PyDict_Update(record, pseudo) < 0) goto fail;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(aliases); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(aliases, i);
+        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(pair, 1)); /* ev[name] */
+        if (!v) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, PyTuple_GET_ITEM(pair, 1));
+            goto fail;
+        }
+        if (PyDict_SetItem(record, PyTuple_GET_ITEM(pair, 0), v) < 0) goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n_num; i++, j++) { /* NaN if v is None else float(v) */
+        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(numeric, i));
+        if (!v && PyErr_Occurred()) goto fail;
+        if (!v || v == Py_None) {
+            x[j] = Py_NAN;
+            continue;
+        }
+        if (PyFloat_CheckExact(v)) {
+            x[j] = PyFloat_AS_DOUBLE(v);
+            continue;
+        }
+        PyObject *f = PyNumber_Float(v); /* float(v) */
+        if (!f) goto fail;
+        x[j] = PyFloat_AS_DOUBLE(f);
+        Py_DECREF(f);
+    }
+    if (n_time) { /* NaN if v is None else (t - v) / 1000.0, with the Python operators */
+        PyObject *t = PyDict_GetItemWithError(ev, time_field);
+        if (!t) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, time_field);
+            goto fail;
+        }
+        for (Py_ssize_t i = 0; i < n_time; i++, j++) {
+            PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(times, i));
+            if (!v && PyErr_Occurred()) goto fail;
+            if (!v || v == Py_None) {
+                x[j] = Py_NAN;
+                continue;
+            }
+            PyObject *d = PyNumber_Subtract(t, v);
+            if (!d) goto fail;
+            PyObject *q = PyNumber_TrueDivide(d, ONE_THOUSAND);
+            Py_DECREF(d);
+            if (!q) goto fail;
+            int r = as_double(q, &x[j]);
+            Py_DECREF(q);
+            if (r == -2) goto fail;
+            if (r == -1) goto fallback;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_cat; i++, j++) { /* NaN without a vocabulary, else encode_one(ev.get(name)) */
+        PyObject *pair = PyTuple_GET_ITEM(cats, i), *enc = PyTuple_GET_ITEM(pair, 1);
+        if (enc == Py_None) {
+            x[j] = Py_NAN;
+            continue;
+        }
+        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(pair, 0));
+        if (!v && PyErr_Occurred()) goto fail;
+        PyObject *code = PyObject_CallOneArg(enc, v ? v : Py_None);
+        if (!code) goto fail;
+        int r = as_double(code, &x[j]);
+        Py_DECREF(code);
+        if (r == -2) goto fail;
+        if (r == -1) goto fallback;
+    }
+    for (Py_ssize_t i = 0; i < n_id; i++, j++) { /* feats[name] */
+        PyObject *name = PyTuple_GET_ITEM(idents, i);
+        PyObject *v = PyDict_GetItemWithError(feats, name);
+        if (!v) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name);
+            goto fail;
+        }
+        int r = as_double(v, &x[j]);
+        if (r == -2) goto fail;
+        if (r == -1) goto fallback;
+    }
+    if (device_id_field != Py_None) { /* record["device_id"] = pseudo[device_id_field] */
+        PyObject *v = PyDict_GetItemWithError(pseudo, device_id_field);
+        if (!v) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, device_id_field);
+            goto fail;
+        }
+        if (PyDict_SetItemString(record, "device_id", v) < 0) goto fail;
+    }
+    PyBuffer_Release(&view);
+    return record;
+fallback:
+    PyBuffer_Release(&view);
+    Py_DECREF(record);
+    Py_RETURN_NONE;
+fail:
+    PyBuffer_Release(&view);
+    Py_XDECREF(record);
+    return NULL;
+}
+
+static PyObject *py_put(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "put(x, offset, values)");
+        return NULL;
+    }
+    PyObject *values = args[2];
+    if (!PyList_CheckExact(values)) Py_RETURN_FALSE;
+    Py_ssize_t off = PyLong_AsSsize_t(args[1]), n = PyList_GET_SIZE(values);
+    if (off == -1 && PyErr_Occurred()) return NULL;
+    double tmp[64];
+    if (n > 64) Py_RETURN_FALSE;
+    for (Py_ssize_t i = 0; i < n; i++) { /* converted first: nothing written unless all convert */
+        int r = as_double(PyList_GET_ITEM(values, i), &tmp[i]);
+        if (r == -2) return NULL;
+        if (r == -1) Py_RETURN_FALSE;
+    }
+    Py_buffer view;
+    if (get_buffer(args[0], &view) < 0) return NULL;
+    if (off < 0 || view.len / 8 < off + n) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "put: out of range");
+        return NULL;
+    }
+    memcpy((double *)view.buf + off, tmp, (size_t)n * sizeof(double));
+    PyBuffer_Release(&view);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *py_tail(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "tail(x, offset, conf, vel)");
+        return NULL;
+    }
+    PyObject *conf = args[2];
+    if (conf != Py_None && !PyFloat_CheckExact(conf)) Py_RETURN_FALSE;
+    Py_ssize_t off = PyLong_AsSsize_t(args[1]);
+    if (off == -1 && PyErr_Occurred()) return NULL;
+    if (!PyObject_CheckBuffer(args[3])) Py_RETURN_FALSE;
+    Py_buffer vv;
+    if (PyObject_GetBuffer(args[3], &vv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        Py_RETURN_FALSE;
+    }
+    if (vv.itemsize != 8 || !vv.format || strcmp(vv.format, "d") != 0) {
+        PyBuffer_Release(&vv);
+        Py_RETURN_FALSE;
+    }
+    Py_buffer view;
+    if (get_buffer(args[0], &view) < 0) {
+        PyBuffer_Release(&vv);
+        return NULL;
+    }
+    Py_ssize_t n = view.len / 8, start = off + 1;
+    if (off < 0 || start + vv.len / 8 != n) {
+        PyBuffer_Release(&vv);
+        PyBuffer_Release(&view);
+        Py_RETURN_FALSE;
+    }
+    double *x = (double *)view.buf;
+    if (conf != Py_None) x[off] = PyFloat_AS_DOUBLE(conf);
+    memcpy(x + start, vv.buf, (size_t)vv.len);
+    PyBuffer_Release(&vv);
+    PyBuffer_Release(&view);
+    Py_RETURN_TRUE;
+}
+
+static PyMethodDef methods[] = {
+    {"head", (PyCFunction)(void (*)(void))py_head, METH_FASTCALL,
+     "head(plan, ev, pseudo, feats, x) -> record or None: the record and the head of the feature vector."},
+    {"put", (PyCFunction)(void (*)(void))py_put, METH_FASTCALL,
+     "put(x, offset, values) -> bool: x[offset:offset + len(values)] = values for a list of floats."},
+    {"tail", (PyCFunction)(void (*)(void))py_tail, METH_FASTCALL,
+     "tail(x, offset, conf, vel) -> bool: x[offset] = conf, x[offset + 1:] = vel (float64)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "pipeline",
+                                    "The feature pipeline's glue, writing the feature vector in place.", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit_pipeline(void) {
+    S_device = PyUnicode_InternFromString("device");
+    ONE_THOUSAND = PyFloat_FromDouble(1000.0);
+    if (!S_device || !ONE_THOUSAND) return NULL;
+    return PyModule_Create(&moddef);
+}

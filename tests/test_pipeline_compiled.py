@@ -1,0 +1,137 @@
+"""``_core.pipeline`` (the record and the feature vector written in place) against the Python reference.
+
+``FeaturePipeline.online`` with the kernel and without it (``pipeline._ROW = None``, the reference
+``_record_and_static`` + numpy assembly) on random streams: the same records (keys in the same
+order, same values), feature vectors bit for bit, duplicates and errors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fraudscore.pipeline as pipeline_mod
+from fraudscore.categories import Categories, Vocabulary
+from fraudscore.errors import EventError
+from fraudscore.fingerprint import DeviceLinker, MemoryLinkState
+from fraudscore.keys import Keys
+from fraudscore.pipeline import FeaturePipeline
+from fraudscore.schema import DEFAULT_SCHEMA, Field, Schema
+from fraudscore.velocity import FeatureSet, FeatureSpec, MemoryStore, OnlineVelocity
+
+ROW = pipeline_mod._ROW
+pytestmark = pytest.mark.skipif(ROW is None, reason="the compiled pipeline kernel is not in use")
+
+KEYS = Keys(b"pipeline-compiled-test-secret-01")
+WIDE = Schema((*DEFAULT_SCHEMA.fields, Field("opened_at", "timestamp"), Field("vip", "bool"),
+               Field("score_in", "int"), Field("browser", "category"), Field("state", "category")))
+PLAIN = Schema((Field("application_id", "str", required=True), Field("ts", "timestamp", required=True),
+                Field("applicant_id", "str", identifier="national_id", entity=True),
+                Field("handset", "str", identifier="device_id", entity=True), Field("amount", "float")))
+CATS = Categories({"browser": Vocabulary(["Chrome", "Safari", "IE"])})
+FEATS = [FeatureSpec("count", key="device_id", window="24h"), FeatureSpec("sum", key="applicant_id",
+                                                                          field="amount", window="7d")]
+
+DEVICES = [None, {}, {"os": "android", "model": "Mi 9", "screen": "1080x2340", "timezone": "Asia/Shanghai"},
+           {"user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X)", "timezone": "America/New_York"},
+           {"os": "ios", "canvas_hash": "abc123", "fonts_hash": "ff00"}, {"unknown_attr": "x"}]
+event = st.fixed_dictionaries({}, optional={
+    "applicant_id": st.sampled_from(["110101199003074573", "11010119900307457X", "bad", ""]),
+    "phone": st.sampled_from(["+8613800138000", "13800138000", "12", "+8617012345678"]),
+    "email": st.sampled_from(["a.b+x@gmail.com", "x@mailinator.com", "no-at"]),
+    "ip": st.sampled_from(["1.2.3.4", "10.0.0.1", "::1", "999.1.1.1"]),
+    "device": st.sampled_from(DEVICES),
+    "amount": st.one_of(st.none(), st.floats(0, 1e9), st.integers(0, 10**9)),
+    "term_months": st.one_of(st.none(), st.integers(1, 360)),
+    "ip_country": st.sampled_from(["CN", "US", ""]),
+    "opened_at": st.one_of(st.none(), st.integers(0, 1_800_000_000_000)),
+    "vip": st.one_of(st.none(), st.booleans()),
+    "score_in": st.one_of(st.none(), st.integers(-10**20, 10**20)),
+    "browser": st.one_of(st.none(), st.sampled_from(["Chrome", "Opera", "IE"])),
+    "state": st.one_of(st.none(), st.sampled_from(["a", "b"])),
+    "handset": st.sampled_from(["h1", "h2", ""]),
+})
+
+
+def _pipe(schema: Schema, categories: Categories | None):
+    names = {f.name for f in schema.fields}
+    specs = [s for s in FEATS if s.key in names or (s.key == "device_id" and "device" in names)]
+    return FeaturePipeline(schema, KEYS, FeatureSet(specs), categories)
+
+
+def _run(schema, categories, events, compiled: bool):
+    pipe = _pipe(schema, categories)
+    linker, velocity = DeviceLinker(MemoryLinkState()), OnlineVelocity(pipe.feature_set, MemoryStore())
+    out = []
+    old = pipeline_mod._ROW
+    pipeline_mod._ROW = ROW if compiled else None
+    try:
+        for raw in events:
+            try:
+                ev = schema.validate({k: v for k, v in raw.items() if k in schema or k in ("application_id", "ts")})
+                record, x, degraded, dup = pipe.online(ev, linker, velocity)
+            except EventError as exc:
+                out.append(("error", exc.field))
+                continue
+            assert x.dtype == np.float64 and x.shape == (len(pipe.feature_names),)
+            out.append((list(record.items()), x.tobytes(), degraded, dup))
+    finally:
+        pipeline_mod._ROW = old
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(event, st.integers(0, 3_600_000), st.integers(0, 5)), min_size=1, max_size=12),
+       st.sampled_from(["wide", "default", "plain"]))
+def test_online_equals_the_reference(rows, which):
+    schema, cats = {"wide": (WIDE, CATS), "default": (DEFAULT_SCHEMA, None), "plain": (PLAIN, None)}[which]
+    t, events = 1_700_000_000_000, []
+    for i, (ev, dt, app) in enumerate(rows):
+        t += dt
+        events.append({**ev, "application_id": f"A{app if i % 3 == 0 else i}", "ts": t})
+    assert _run(schema, cats, events, True) == _run(schema, cats, events, False)
+
+
+def test_head_writes_the_static_features():
+    pipe = _pipe(WIDE, CATS)
+    ev = WIDE.validate({"application_id": "A1", "ts": 1_700_000_000_000, "amount": 12, "vip": True,
+                        "opened_at": 1_699_000_000_000, "browser": "Safari", "phone": "13800138000"})
+    pseudo, feats = pipe.identity.process(ev)
+    x = np.full(len(pipe.feature_names), -1.0)
+    record = ROW.head(pipe._row_plan, ev, pseudo, feats, x)
+    ref, static, _fp = pipe._record_and_static(ev)
+    k = len(pipe.numeric_fields) + len(pipe.time_fields) + len(pipe.category_fields) + len(feats)
+    assert x[:k].tobytes() == np.array(static[:k], dtype=np.float64).tobytes()
+    assert list(record.items()) == [(n, v) for n, v in ref.items() if n not in ("device_fp", "device_hw",
+                                                                                  "device_canvas")]
+    assert (x[k:] == -1.0).all()
+
+
+def test_the_kernels_hand_uncommon_values_back():
+    x = np.zeros(6)
+    assert ROW.put(x, 1, [1.0, 2, True]) is True and x.tolist() == [0.0, 1.0, 2.0, 1.0, 0.0, 0.0]
+    assert ROW.put(x, 0, (1.0,)) is False and ROW.put(x, 0, ["1.0"]) is False
+    assert ROW.put(x, 0, [np.float64(1.0)]) is False and x[0] == 0.0
+    with pytest.raises(ValueError):
+        ROW.put(x, 5, [1.0, 2.0])
+    with pytest.raises(OverflowError):
+        ROW.put(x, 0, [10**400])
+    assert ROW.tail(x, 1, 0.5, np.arange(4.0)) is True and x.tolist() == [0.0, 0.5, 0.0, 1.0, 2.0, 3.0]
+    assert ROW.tail(x, 0, None, np.ones(5)) is True and x.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    assert ROW.tail(x, 1, 0.5, np.ones(3)) is False  # wrong length
+    assert ROW.tail(x, 1, 0.5, np.ones(4, dtype=np.float32)) is False
+    assert ROW.tail(x, 1, 0.5, [1.0] * 4) is False and ROW.tail(x, 1, 1, np.ones(4)) is False
+    assert x.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    with pytest.raises((TypeError, ValueError, BufferError)):
+        ROW.put(np.zeros(3, dtype=np.float32), 0, [1.0])
+    pipe = _pipe(DEFAULT_SCHEMA, None)
+    ev = DEFAULT_SCHEMA.validate({"application_id": "A1", "ts": 1_700_000_000_000})
+    pseudo, feats = pipe.identity.process(ev)
+    assert ROW.head(pipe._row_plan, dict(ev), pseudo, {**feats, "phone__valid": "1"}, np.zeros(60)) is None
+    assert ROW.head(pipe._row_plan, ev, pseudo, feats, np.zeros(60)) is not None
+    with pytest.raises(KeyError):
+        ROW.head(pipe._row_plan, ev, pseudo, {}, np.zeros(60))
+    with pytest.raises(ValueError):
+        ROW.head(pipe._row_plan, ev, pseudo, feats, np.zeros(3))
