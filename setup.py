@@ -30,6 +30,7 @@ MODULES = {
     "schema": ["schema.c"],
     "rules": ["rules.c"],
     "linkstate": ["linkstate.c"],
+    "linker": ["linker.c"],
 }
 # headers a module includes (a change rebuilds it)
 DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h"], "linkstate": ["linkcommon.h"], "identity": ["pseudonym.h"],
