@@ -31,6 +31,7 @@ MODULES = {
     "rules": ["rules.c"],
     "linkstate": ["linkstate.c"],
     "pipeline": ["pipeline.c"],
+    "linker": ["linker.c"],
 }
 # headers a module includes (a change rebuilds it)
 DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h"], "linkstate": ["linkcommon.h"], "identity": ["pseudonym.h", "dotted.h"],

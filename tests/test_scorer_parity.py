@@ -106,3 +106,25 @@ def streams(draw):
 def test_parity_property(stream):
     events, labels = stream
     _assert_parity(*_score_both(events, labels))
+
+
+@settings(max_examples=10)
+@given(streams())
+def test_parity_with_the_python_link_loop(stream):
+    """The batch link loop in C (``fraudscore/_core/linker.c``) == the Python loop of ``devicecolumns.link_rows``
+    == online: the same device ids, link confidences and decisions."""
+    import fraudscore.devicecolumns as dc
+
+    events, labels = stream
+    decisions, rejected, batch = _score_both(events, labels)
+    old = dc.load_core
+    dc.load_core = lambda name: None if name == "linker" else old(name)
+    try:
+        loop = fs.Scorer(small_bundle(), SECRET).score_batch(events, labels=labels, return_features=True)
+    finally:
+        dc.load_core = old
+    _assert_parity(decisions, rejected, loop)
+    _assert_parity(decisions, rejected, batch)
+    for i in range(len(batch)):
+        assert batch[i].device_id == loop[i].device_id
+        assert _same(batch[i].features["device__link_confidence"], loop[i].features["device__link_confidence"])

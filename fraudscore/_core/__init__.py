@@ -14,6 +14,9 @@ One extension module per step it accelerates, named like the Python module it mi
 ``_core.rules``               rule conditions from the rule IR, one call per event (``rules/scalar.py``)
 ``_core.linkstate``           ``MemoryLinkState``'s write / touch and the linker's exact and
                               class-record paths (``fingerprint/linkstate.py``, ``linker.py``)
+``_core.linker``              the Python glue around those kernels: ``best_candidate`` and
+                              ``new_device_id`` (``fingerprint/linker.py``) and the batch link loop
+                              (``devicecolumns.link_rows``)
 ``_core.pipeline``            the record and the feature vector written in place
                               (``FeaturePipeline._record_and_static`` and ``online``, ``pipeline.py``)
 ============================  =============================================
@@ -49,7 +52,7 @@ PURE_PYTHON_ENV = "FRAUDSCORE_PURE_PYTHON"
 _log = logging.getLogger("fraudscore")
 _cache: dict[str, ModuleType | None] = {}
 _KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking", "identity", "schema", "rules",
-          "linkstate", "pipeline")
+          "linkstate", "pipeline", "linker")
 
 
 def pure_python() -> bool:
@@ -87,6 +90,6 @@ def available() -> dict[str, bool]:
     Examples
     --------
     >>> sorted(available())
-    ['fingerprint', 'identity', 'linking', 'linkstate', 'pipeline', 'pseudonym', 'rules', 'schema', 'velocity_store']
+    ['fingerprint', 'identity', 'linker', 'linking', 'linkstate', 'pipeline', 'pseudonym', 'rules', 'schema', 'velocity_store']
     """
     return {name: load(name) is not None for name in _KNOWN}

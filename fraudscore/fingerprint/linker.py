@@ -580,9 +580,31 @@ def _book_kernel() -> Any:
                                           MIN_LINK_CONFIDENCE, COMMON_POPULARITY, _CLASS_POPULARITY):
         return None
     core.configure(tuple(VOLATILE_ATTRS), linkfeatures._shared_list, linkfeatures._LISTS)
-    core.configure_entry(DeviceLinker, Fingerprint, MemoryLinkState, LinkResult, DeviceLinker.best_candidate,
-                         new_device_id, _CLASS_POS, _CLASS_POS_MOBILE, _POP_POS, _POP_POS_MOBILE, _ID_TAGS)
+    glue = _glue_kernel(core)
+    # the entry calls back best_candidate and new_device_id: their C glue where built (the same calls, parity-tested)
+    core.configure_entry(DeviceLinker, Fingerprint, MemoryLinkState, LinkResult,
+                         glue.best_candidate if glue is not None else DeviceLinker.best_candidate,
+                         glue.new_device_id if glue is not None else new_device_id,
+                         _CLASS_POS, _CLASS_POS_MOBILE, _POP_POS, _POP_POS_MOBILE, _ID_TAGS)
     return core
+
+
+def _glue_kernel(book: Any = None) -> Any:
+    """``fraudscore._core.linker`` (the C glue of :meth:`DeviceLinker.best_candidate`, :func:`new_device_id` and
+    the batch link loop, ``devicecolumns.link_rows``) when built and in use, configured with this module's
+    reference objects; else None. ``book``: the compiled link state (loaded when omitted)."""
+    from ..model.compiled import CompiledForest
+    from .linkfeatures import PAIR_FEATURES
+
+    glue = load_core("linker")
+    book = book if book is not None else load_core("linkstate")
+    kern = _kernel()
+    if glue is None or book is None or kern is None:
+        return None
+    glue.configure(DeviceLinker, Fingerprint, LinkModel, CompiledForest, kern.select, kern.pick,
+                   DeviceLinker.best_candidate, new_device_id, LinkModel.best_rows, CompiledForest.predict_best_buffer,
+                   book.entry, DeviceLinker.link, len(PAIR_FEATURES))
+    return glue
 
 
 def _changes(fp: Fingerprint, rec: dict[str, Any]) -> tuple[tuple[str, ...], tuple[int, ...]]:
