@@ -221,15 +221,24 @@ class FeaturePipeline:
             record["device_id"] = pseudo[self.device_id_field]
         fp = None
         if self.has_device:
-            dev = ev.get("device")
-            if dev and not has_device_attribute(dev):
-                raise unusable_device_error()
-            fp = self.fingerprinter.fingerprint(dev)
+            fp = self._device(ev, record)
             static.extend(device_signal_values(fp, ev))
-            record["device_fp"] = None if fp is None else fp.id
-            record["device_hw"] = None if fp is None else fp.hardware
-            record["device_canvas"] = None if fp is None else fp.canvas
         return record, static, fp
+
+    def _device(self, ev: Mapping[str, Any], record: dict[str, Any]) -> Any:
+        """The event's device fingerprint (``None`` without a device), its ids put in ``record``; an
+        ``EventError`` for a device mapping without one usable attribute."""
+        dev = ev.get("device")
+        if dev and not has_device_attribute(dev):
+            raise unusable_device_error()
+        fp = self.fingerprinter.fingerprint(dev)
+        if fp is None:
+            record["device_fp"] = record["device_hw"] = record["device_canvas"] = None
+        else:
+            record["device_fp"] = fp.id
+            record["device_hw"] = fp.hardware
+            record["device_canvas"] = fp.canvas
+        return fp
 
     def _record_and_row(self, ev: Mapping[str, Any], x: np.ndarray) -> tuple[dict[str, Any], Any] | None:
         """:meth:`_record_and_static` with the static features written into ``x`` (all but the link confidence).
@@ -244,20 +253,11 @@ class FeaturePipeline:
             return None
         fp = None
         if self.has_device:
-            dev = ev.get("device")
-            if dev and not has_device_attribute(dev):
-                raise unusable_device_error()
-            fp = self.fingerprinter.fingerprint(dev)
+            fp = self._device(ev, record)
             sig = device_signal_values(fp, ev)
             off = self._n_static - 1 - len(sig)
             if not _ROW.put(x, off, sig):
                 x[off:off + len(sig)] = sig
-            if fp is None:
-                record["device_fp"] = record["device_hw"] = record["device_canvas"] = None
-            else:
-                record["device_fp"] = fp.id
-                record["device_hw"] = fp.hardware
-                record["device_canvas"] = fp.canvas
         return record, fp
 
     def new_linker(self) -> DeviceLinker:
