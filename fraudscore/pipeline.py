@@ -334,7 +334,8 @@ class FeaturePipeline:
                     static.append(_NAN)
             vel = np.full(len(self.feature_set.names), np.nan)
         if static is None:  # compiled: the link confidence and the velocity features after the static part
-            off = self._n_static - 1 if self.has_device else self._n_static
+            # the velocity features start at _n_static; the link confidence (with a device) sits just before
+            off = self._n_static - 1
             if not _ROW.tail(x, off, conf, vel):
                 if conf is not None:
                     x[off] = conf
