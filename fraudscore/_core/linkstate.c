@@ -51,6 +51,7 @@
 #define MIN_LINK_CONFIDENCE 0.6
 #define COMMON_POPULARITY (1.0 / MIN_LINK_CONFIDENCE)
 #define CLASS_POPULARITY 2.0
+#define FONT_PROBES 2       /* linker.FONT_PROBES: font-list blocks per fingerprint */
 #define NBOUND ((int64_t)1 << 53) /* counts beyond it go to the reference (int / int as a double division) */
 static const int ID_POS[3] = {8, 9, 10}; /* android_id idfv imei: linker._ID_TAGS */
 
@@ -1178,9 +1179,9 @@ static PyObject *compute_keys(PyObject *fp) {
     PyObject *fid = NULL, *aliases = NULL, *fam = NULL, *can = NULL, *bff = NULL, *src = NULL, *comps = NULL,
              *rend = NULL, *fs = NULL, *mob = NULL, *ids = NULL, *blocks = NULL, *famk = NULL, *popk = NULL,
              *key = NULL, *cls = NULL, *res = NULL, *bf, *t = NULL, *rep = NULL;
-    int64_t c[NCOMP], r, fs0 = 0, big = (int64_t)1 << 58;
+    int64_t c[NCOMP], r, fsv[FONT_PROBES] = {0}, big = (int64_t)1 << 58;
     const int *pos;
-    int mobile, np, i, n;
+    int mobile, np, i, n, nfs;
     Py_ssize_t na, len;
     const char *utf;
     char buf[32];
@@ -1199,7 +1200,11 @@ static PyObject *compute_keys(PyObject *fp) {
     }
     if ((rend = getattr_clear(fp, A_renderer)) == NULL || int_in(rend, 0, big, &r) != 0) goto out;
     if ((fs = getattr_clear(fp, A_fonts_sketch)) == NULL || !PyTuple_CheckExact(fs)) goto out;
-    if (PyTuple_GET_SIZE(fs) && int_in(PyTuple_GET_ITEM(fs, 0), 0, big, &fs0) != 0) goto out;
+    /* the font-list blocks: one per smallest keyed font hash, at most FONT_PROBES (fonts_sketch[:FONT_PROBES]) */
+    nfs = PyTuple_GET_SIZE(fs) < FONT_PROBES ? (int)PyTuple_GET_SIZE(fs) : FONT_PROBES;
+    for (i = 0; i < nfs; ++i) {
+        if (int_in(PyTuple_GET_ITEM(fs, i), 0, big, &fsv[i]) != 0) goto out;
+    }
     if ((mob = getattr_clear(fp, A_mobile)) == NULL || (mobile = PyObject_IsTrue(mob)) < 0) goto out;
     /* ids = (fp.id, *fp.aliases) */
     na = PyTuple_GET_SIZE(aliases);
@@ -1209,37 +1214,42 @@ static PyObject *compute_keys(PyObject *fp) {
     if ((ids = PyTuple_New(na + 1)) == NULL) goto out;
     PyTuple_SET_ITEM(ids, 0, Py_NewRef(fid));
     for (i = 0; i < na; ++i) PyTuple_SET_ITEM(ids, i + 1, Py_NewRef(PyTuple_GET_ITEM(aliases, i)));
-    /* block_keys: <fam>:<browser family or source>[:<font MinHash>], <fam>:<tag><resettable id> */
+    /* block_keys: <fam>:<browser family or source>[:<font hash>] per font probe (one block without a font
+     * list), then <fam>:<tag><resettable id> */
     bf = (bff != Py_None && PyUnicode_GET_LENGTH(bff) > 0) ? bff : src;
-    for (i = n = 0; i < N_TAGS; ++i) n += c[TAG_POS[i]] != 0;
-    if ((blocks = PyTuple_New(1 + n)) == NULL) goto out;
-    for (i = 0, n = 0; i < 1 + N_TAGS; ++i) {
-        sbuf_t sb = {.n = 0, .ok = 1};
-        if (i > 0 && !c[TAG_POS[i - 1]]) continue;
-        sb_str(&sb, fam, 0);
-        sb_put(&sb, ":", 1);
-        if (i == 0) { /* f"{fam}:{bf}:{fonts_sketch[0]:08x}" or f"{fam}:{bf}" */
-            sb_str(&sb, bf, 0);
-            if (PyTuple_GET_SIZE(fs)) {
-                sb_put(&sb, ":", 1);
-                sb_hex(&sb, (uint64_t)fs0, 8);
+    {
+        int nmain = nfs ? nfs : 1;
+        for (i = n = 0; i < N_TAGS; ++i) n += c[TAG_POS[i]] != 0;
+        if ((blocks = PyTuple_New(nmain + n)) == NULL) goto out;
+        for (i = 0, n = 0; i < nmain + N_TAGS; ++i) {
+            sbuf_t sb = {.n = 0, .ok = 1};
+            int tag = i - nmain;
+            if (tag >= 0 && !c[TAG_POS[tag]]) continue;
+            sb_str(&sb, fam, 0);
+            sb_put(&sb, ":", 1);
+            if (tag < 0) { /* f"{fam}:{bf}:{fonts_sketch[i]:08x}" or f"{fam}:{bf}" */
+                sb_str(&sb, bf, 0);
+                if (nfs) {
+                    sb_put(&sb, ":", 1);
+                    sb_hex(&sb, (uint64_t)fsv[i], 8);
+                }
+            } else { /* f"{fam}:{tag}{comps[p]:012x}" */
+                sb_str(&sb, TAG_NAMES[tag], 0);
+                sb_hex(&sb, (uint64_t)c[TAG_POS[tag]], 12);
             }
-        } else { /* f"{fam}:{tag}{comps[p]:012x}" */
-            sb_str(&sb, TAG_NAMES[i - 1], 0);
-            sb_hex(&sb, (uint64_t)c[TAG_POS[i - 1]], 12);
+            if (sb.ok) {
+                t = sb_text(&sb);
+            } else if (tag < 0) {
+                snprintf(buf, sizeof buf, "%08llx", (unsigned long long)fsv[nfs ? i : 0]);
+                t = nfs ? PyUnicode_FromFormat("%U:%S:%s", fam, bf, buf) : PyUnicode_FromFormat("%U:%S", fam, bf);
+            } else {
+                snprintf(buf, sizeof buf, "%012llx", (unsigned long long)c[TAG_POS[tag]]);
+                t = PyUnicode_FromFormat("%U:%U%s", fam, TAG_NAMES[tag], buf);
+            }
+            if (t == NULL) goto out;
+            PyTuple_SET_ITEM(blocks, n++, t);
+            t = NULL;
         }
-        if (sb.ok) {
-            t = sb_text(&sb);
-        } else if (i == 0) {
-            snprintf(buf, sizeof buf, "%08llx", (unsigned long long)fs0);
-            t = PyTuple_GET_SIZE(fs) ? PyUnicode_FromFormat("%U:%S:%s", fam, bf, buf) : PyUnicode_FromFormat("%U:%S", fam, bf);
-        } else {
-            snprintf(buf, sizeof buf, "%012llx", (unsigned long long)c[TAG_POS[i - 1]]);
-            t = PyUnicode_FromFormat("%U:%U%s", fam, TAG_NAMES[i - 1], buf);
-        }
-        if (t == NULL) goto out;
-        PyTuple_SET_ITEM(blocks, n++, t);
-        t = NULL;
     }
     /* stat_keys(fp)[0]: every present component, then the renderer */
     for (i = n = 0; i < NCOMP; ++i) n += c[i] != 0;
@@ -1264,7 +1274,7 @@ static PyObject *compute_keys(PyObject *fp) {
         sb_put(&sb, ", ", 2);
         sb_str(&sb, bff, 1);
         sb_put(&sb, ", ", 2);
-        sb_dec(&sb, PyTuple_GET_SIZE(fs) ? (mobile ? 1 : fs0) : 0);
+        sb_dec(&sb, PyTuple_GET_SIZE(fs) ? (mobile ? 1 : fsv[0]) : 0);
         for (i = 0; i < np; ++i) {
             sb_put(&sb, ", ", 2);
             sb_dec(&sb, c[pos[i]]);
@@ -1642,10 +1652,12 @@ PyMODINIT_FUNC PyInit_linkstate(void) {
     m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
     /* (n components, renderer slot, resettable-id positions, MIN_LINK_CONFIDENCE, COMMON_POPULARITY,
-     * class popularity): the linker uses this module only when they equal its own */
+     * class popularity, font-list blocks per fingerprint): the linker uses this module only when they equal
+     * its own */
     if (PyModule_AddObject(m, "CONSTANTS",
-                           Py_BuildValue("(ii(iii)ddd)", NCOMP, RENDERER_SLOT, ID_POS[0], ID_POS[1], ID_POS[2],
-                                         MIN_LINK_CONFIDENCE, COMMON_POPULARITY, CLASS_POPULARITY)) < 0) {
+                           Py_BuildValue("(ii(iii)dddi)", NCOMP, RENDERER_SLOT, ID_POS[0], ID_POS[1], ID_POS[2],
+                                         MIN_LINK_CONFIDENCE, COMMON_POPULARITY, CLASS_POPULARITY,
+                                         FONT_PROBES)) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -101,6 +101,9 @@ _CLASS_POS = tuple(_IDX[a] for a in ("screen", "timezone", "languages", "sim_ope
 _CLASS_POS_MOBILE = tuple(p for p in _CLASS_POS if p != _IDX["timezone"])
 _POP_POS_MOBILE = (*_CLASS_POS, *(p for p, _ in _ID_TAGS))
 _POP_POS = (*_POP_POS_MOBILE, _IDX["fonts_hash"], _IDX["canvas_hash"])
+#: Font-list blocks per fingerprint: one per smallest keyed font hash (multi-probe MinHash; see
+#: :meth:`DeviceLinker.block_keys`).
+FONT_PROBES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,16 +239,34 @@ class DeviceLinker:
     # -- keys --------------------------------------------------------------------------
     @staticmethod
     def block_keys(fp: Fingerprint) -> tuple[str, ...]:
-        """Candidate blocks: ``<family>:<browser family>[:<font MinHash>]`` and ``<family>:<resettable id>``.
+        """Candidate blocks: ``<family>:<browser family>[:<font hash>]`` (one per font hash of
+        :data:`FONT_PROBES`) and ``<family>:<resettable id>``.
 
-        The font list's MinHash (the smallest keyed font hash) splits a family's desktops into
-        blocks that installing or removing a font rarely changes (only when that font is the minimum).
+        The font list's smallest keyed font hashes split a family's desktops into blocks. A device is
+        indexed under (and looks in) the blocks of its *two* smallest: a font installed below the minimum
+        makes the old minimum the second smallest, and removing the minimum makes the second the new
+        minimum, so the device's own record stays in a shared block (with one block, each such change hid
+        it: the commonest cause of a desktop's split after a font change).
+
+        Examples
+        --------
+        >>> from fraudscore.keys import Keys
+        >>> from fraudscore.fingerprint.sections import Fingerprinter
+        >>> fpr = Fingerprinter(Keys(b"0123456789abcdef-demo-secret"))
+        >>> pc = {"platform": "Win32", "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0.0.0",
+        ...       "fonts": ["Arial", "Calibri", "SimSun"]}
+        >>> before = set(DeviceLinker.block_keys(fpr.fingerprint(pc)))
+        >>> after = [set(DeviceLinker.block_keys(fpr.fingerprint({**pc, "fonts": pc["fonts"] + [f"Font {i}"]})))
+        ...          for i in range(40)]
+        >>> len(before), all(before & a for a in after)       # any one font added: a block still shared
+        (2, True)
         """
         fam = fp.family
         comps = fp.components
         bf = fp.canonical.browser_family or fp.canonical.source
-        main = f"{fam}:{bf}:{fp.fonts_sketch[0]:08x}" if fp.fonts_sketch else f"{fam}:{bf}"
-        return (main, *(f"{fam}:{t}{comps[p]:012x}" for p, t in _ID_TAGS if comps[p]))
+        fs = fp.fonts_sketch
+        main = tuple(f"{fam}:{bf}:{h:08x}" for h in fs[:FONT_PROBES]) if fs else (f"{fam}:{bf}",)
+        return (*main, *(f"{fam}:{t}{comps[p]:012x}" for p, t in _ID_TAGS if comps[p]))
 
     @staticmethod
     def stat_keys(fp: Fingerprint, positions: tuple[int, ...] | None = None) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -577,7 +598,7 @@ def _book_kernel() -> Any:
 
     core = load_core("linkstate")
     if core is None or core.CONSTANTS != (len(VOLATILE_ATTRS), _RENDERER_SLOT, tuple(p for p, _ in _ID_TAGS),
-                                          MIN_LINK_CONFIDENCE, COMMON_POPULARITY, _CLASS_POPULARITY):
+                                          MIN_LINK_CONFIDENCE, COMMON_POPULARITY, _CLASS_POPULARITY, FONT_PROBES):
         return None
     core.configure(tuple(VOLATILE_ATTRS), linkfeatures._shared_list, linkfeatures._LISTS)
     core.configure_entry(DeviceLinker, Fingerprint, MemoryLinkState, LinkResult, DeviceLinker.best_candidate,

@@ -146,7 +146,9 @@ def test_candidates_are_ordered_by_last_sighting():
     assert len({lk.block_keys(FPR.fingerprint(d))[0] for d in [PC] + [_other_fonts(i) for i in range(12)]}) == 1
     first, again, moved = _replay(lk, PC, _other_fonts)
     assert again.device_id == first.device_id and moved.device_id == first.device_id
-    assert state.live_evictions == 5  # 13 desktops in a block of 8: the 5 seen longest ago, not A
+    # 13 desktops in blocks of 8 (each desktop is indexed under its two smallest font hashes, shared here):
+    # in each block the 5 seen longest ago, not A
+    assert state.live_evictions == 10
     old = LegacyLinker()  # 8 per block, ordered by last state change: A was pushed out
     first, again, moved = _replay(old, PC_NOFONTS, _other)
     assert again.device_id == first.device_id and moved.device_id != first.device_id
@@ -226,3 +228,40 @@ def test_pairwise_quality_on_the_mixed_scenario_beats_exact_match():
     m = pairwise_metrics(s.truth, ids)
     ex = pairwise_metrics(s.truth, exact_ids(FPR, s.devices))
     assert m["recall"] > ex["recall"] + 0.3 and m["precision"] >= ex["precision"] - 0.02, (m, ex)
+
+
+class _OneFontBlock(DeviceLinker):
+    """The linker before round 9: one font-list block per fingerprint (the smallest font hash only)."""
+
+    @staticmethod
+    def block_keys(fp):
+        keys = DeviceLinker.block_keys(fp)
+        return keys[:1] + keys[2:] if len(fp.fonts_sketch) > 1 else keys
+
+
+def _font_below_minimum(fonts):
+    """A font name whose keyed hash is below every hash of ``fonts`` (installing it changes the MinHash)."""
+    low = FPR.fingerprint({**PC, "fonts": fonts}).fonts_sketch[0]
+    return next(f"Font {i}" for i in range(10_000)
+                if FPR.fingerprint({**PC, "fonts": [f"Font {i}"]}).fonts_sketch[0] < low)
+
+
+@pytest.mark.parametrize("change", ["install", "remove"])
+def test_a_new_smallest_font_keeps_the_device_a_candidate(change):
+    """A font installed below the list's smallest hash (or the smallest one removed) changes the MinHash: the
+    device is indexed under its two smallest font hashes, so its own record stays a candidate and the drift
+    links; with one block per fingerprint (before) it was not a candidate and a new device was created."""
+    extra = _font_below_minimum(FONTS)
+    before, after = ({**PC, "fonts": FONTS}, {**PC, "fonts": FONTS + [extra]})
+    if change == "remove":
+        before, after = after, before
+    before_fp, after_fp = FPR.fingerprint(before), FPR.fingerprint({**after, "fonts_hash": "0f0f0f0f0f0f0f0f"})
+    assert before_fp.fonts_sketch[0] != after_fp.fonts_sketch[0]
+    assert set(DeviceLinker.block_keys(before_fp)) & set(DeviceLinker.block_keys(after_fp))
+    for cls, linked in ((DeviceLinker, True), (_OneFontBlock, False)):
+        lk = cls(MemoryLinkState())
+        first = lk.link(before_fp, T0, "198.51.100.0/24")
+        res = lk.link(after_fp, T0 + 3_600_000, "198.51.100.0/24")
+        assert (res.device_id == first.device_id) is linked, cls
+        if linked:
+            assert res.how == "model" and "fonts_hash" in res.changed

@@ -447,3 +447,22 @@ def test_entry_is_the_python_link():
     linker.best_candidate = lambda *a: seen.append(a) or None                 # replaced on the instance
     assert core.entry(linker, FPR.fingerprint({**desk, "screen": "1280x720"}), T0 + 8, None) is None
     assert linker.link(FPR.fingerprint({**desk, "screen": "1280x720"}), T0 + 8).new and seen
+
+
+@pytest.mark.parametrize("n_fonts", [0, 1, 2, 3, 40])
+def test_keys_index_a_desktop_under_its_two_smallest_font_hashes(n_fonts):
+    """One font-list block per font hash of ``fonts_sketch[:FONT_PROBES]`` (one plain block without a list),
+    in C as in the reference, before the resettable-id blocks."""
+    from fraudscore.fingerprint.linker import FONT_PROBES
+
+    dev = {"source": "web", "platform": "Win32", "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) "
+           "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", "imei": "867543061234567"}
+    if n_fonts:
+        dev["fonts"] = [f"Font {i}" for i in range(n_fonts)]
+    fp = FPR.fingerprint(dev)
+    blocks = ckeys(fp)[1]
+    assert blocks == reference_keys(fp)[1]
+    n_font_blocks = max(1, min(len(fp.fonts_sketch), FONT_PROBES))
+    assert len(blocks) == n_font_blocks + 1 and blocks[-1].split(":")[1].startswith("im")
+    assert [b.rsplit(":", 1)[1] for b in blocks[:n_font_blocks]] == (
+        [f"{h:08x}" for h in fp.fonts_sketch[:FONT_PROBES]] if n_fonts else [fp.canonical.browser_family])
