@@ -22,7 +22,8 @@ of FP-STALKER's *hybrid* linker (rules find candidates, a learned model decides)
 4. **candidates** otherwise come from blocks, never a scan: devices of the same
    *hardware family* (the hardware section without the renderer's driver
    details, so a driver update does not hide a desktop), browser family and
-   font-list MinHash, plus those sharing a resettable id; blocks are ordered by
+   each of the font list's two smallest keyed font hashes (a font change rarely
+   moves both), plus those sharing a resettable id; blocks are ordered by
    **last sighting**;
 5. **hard rules**: same family and browser family, no OS / browser / app
    version going backwards; a cheap pre-filter keeps the :attr:`max_scored`
