@@ -29,12 +29,10 @@ import statistics
 from typing import Any
 
 from fraudscore.fingerprint import MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprinter, MemoryLinkState
-from fraudscore.fingerprint import linker as _linker
 from fraudscore.fingerprint.linkfeatures import compatible_records, n_differences
 from fraudscore.fingerprint.simulate import simulate
 from fraudscore.keys import Keys
 
-FONT_PROBES = getattr(_linker, "FONT_PROBES", 1)  # 1: a checkout before round 9
 KEYS = Keys(b"benchmark-secret-not-for-production")  # bench_linking.py's key: the same fingerprints
 
 
@@ -54,12 +52,14 @@ def _why_not_candidate(lk: RecordingLinker, st: MemoryLinkState, fp: Any, own: s
     rec = st._devices.get(own)
     if rec is None:
         return "gone"
-    if any(own in st._blocks.get(k, {}) for k in lk._keys(fp)[1]):
+    keys = lk._keys(fp)
+    walked = keys[9] if len(keys) > 9 else keys[1]  # the walk keys (round 9), else the block keys
+    if any(own in st._blocks.get(k, {}) for k in walked):
         return "inblock"
     if bool(rec["fs"]) != bool(fp.fonts_sketch):
         return "fontlist"
     bf = fp.canonical.browser_family or fp.canonical.source
-    if rec["fs"] and {f"{fp.family}:{bf}:{h:08x}" for h in rec["fs"][:FONT_PROBES]}.isdisjoint(lk._keys(fp)[1]):
+    if rec["fs"] and f"{fp.family}:{bf}:{rec['fs'][0]:08x}" not in walked:
         return "fontblocks"
     return "evicted"
 

@@ -450,9 +450,10 @@ def test_entry_is_the_python_link():
 
 
 @pytest.mark.parametrize("n_fonts", [0, 1, 2, 3, 40])
-def test_keys_index_a_desktop_under_its_two_smallest_font_hashes(n_fonts):
-    """One font-list block per font hash of ``fonts_sketch[:FONT_PROBES]`` (one plain block without a list),
-    in C as in the reference, before the resettable-id blocks."""
+def test_keys_walk_the_second_smallest_font_hash_too(n_fonts):
+    """The walk keys (slot 9): the block keys with, for a sketch of two hashes or more, the block of the second
+    smallest font hash after the first; in C as in the reference. The block keys (what a device is indexed
+    under) keep one font block."""
     from fraudscore.fingerprint.linker import FONT_PROBES
 
     dev = {"source": "web", "platform": "Win32", "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) "
@@ -460,9 +461,11 @@ def test_keys_index_a_desktop_under_its_two_smallest_font_hashes(n_fonts):
     if n_fonts:
         dev["fonts"] = [f"Font {i}" for i in range(n_fonts)]
     fp = FPR.fingerprint(dev)
-    blocks = ckeys(fp)[1]
-    assert blocks == reference_keys(fp)[1]
-    n_font_blocks = max(1, min(len(fp.fonts_sketch), FONT_PROBES))
-    assert len(blocks) == n_font_blocks + 1 and blocks[-1].split(":")[1].startswith("im")
-    assert [b.rsplit(":", 1)[1] for b in blocks[:n_font_blocks]] == (
-        [f"{h:08x}" for h in fp.fonts_sketch[:FONT_PROBES]] if n_fonts else [fp.canonical.browser_family])
+    got, want = ckeys(fp), reference_keys(fp)
+    assert got == want and len(got) == 10
+    blocks, walk = got[1], got[9]
+    assert len(blocks) == 2 and blocks[1].split(":")[1].startswith("im")
+    if len(fp.fonts_sketch) >= FONT_PROBES:
+        assert walk == (blocks[0], f"{blocks[0].rsplit(':', 1)[0]}:{fp.fonts_sketch[1]:08x}", blocks[1])
+    else:
+        assert walk == blocks
