@@ -51,6 +51,7 @@
 #define MIN_LINK_CONFIDENCE 0.6
 #define COMMON_POPULARITY (1.0 / MIN_LINK_CONFIDENCE)
 #define CLASS_POPULARITY 2.0
+#define FONT_PROBES 2       /* linker.FONT_PROBES: font-list blocks walked per fingerprint */
 #define NBOUND ((int64_t)1 << 53) /* counts beyond it go to the reference (int / int as a double division) */
 static const int ID_POS[3] = {8, 9, 10}; /* android_id idfv imei: linker._ID_TAGS */
 
@@ -860,7 +861,7 @@ static PyObject *by_candidates(const state_t *s, fpl_t *f, PyObject *keys, PyObj
                                int *hand_over) {
     PyObject *ids = PyTuple_GET_ITEM(keys, 0), *cands = NULL, *best = NULL, *rec = NULL, *changed = NULL, *fk = NULL;
     PyObject *did = NULL, *conf = NULL, *res = NULL, *pdid;
-    PyObject *wargs[6] = {s->blocks, PyTuple_GET_ITEM(keys, 1), s->devices, skip != NULL ? skip : Py_None, now_obj,
+    PyObject *wargs[6] = {s->blocks, PyTuple_GET_ITEM(keys, 9), s->devices, skip != NULL ? skip : Py_None, now_obj,
                           s->ttl_obj};
     PyObject *bargs[5] = {cb[1], f->fp, NULL, now_obj, ip}, *walk = cb[0];
     plan_t p;
@@ -957,7 +958,7 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         !PyCallable_Check(args[10]))
         goto hand;
     prior = PyFloat_AS_DOUBLE(args[6]);
-    if (!PyTuple_CheckExact(keys) || PyTuple_GET_SIZE(keys) != 9) goto hand;
+    if (!PyTuple_CheckExact(keys) || PyTuple_GET_SIZE(keys) != 10) goto hand;
     ids = PyTuple_GET_ITEM(keys, 0);
     shared_key = PyTuple_GET_ITEM(keys, 4);
     pop_keys = PyTuple_GET_ITEM(keys, 6);
@@ -1063,7 +1064,7 @@ no_exact:
         } else {
             ndev = 1;
         }
-        known = any_live(&s, PyTuple_GET_ITEM(keys, 1), ex != NULL ? item(ex, K_id) : NULL, now);
+        known = any_live(&s, PyTuple_GET_ITEM(keys, 9), ex != NULL ? item(ex, K_id) : NULL, now);
         if (known < 0) goto hand;
         if (popularity(&f, pop_keys, fam_n, counts, ndev, known, min_family, prior, &pop) != 0) goto hand;
         if ((ndev_obj = PyLong_FromLongLong((long long)ndev)) == NULL) goto hand;
@@ -1177,7 +1178,7 @@ static PyObject *sb_text(const sbuf_t *sb) { /* the ASCII text as a str (new ref
 static PyObject *compute_keys(PyObject *fp) {
     PyObject *fid = NULL, *aliases = NULL, *fam = NULL, *can = NULL, *bff = NULL, *src = NULL, *comps = NULL,
              *rend = NULL, *fs = NULL, *mob = NULL, *ids = NULL, *blocks = NULL, *famk = NULL, *popk = NULL,
-             *key = NULL, *cls = NULL, *res = NULL, *bf, *t = NULL, *rep = NULL;
+             *key = NULL, *cls = NULL, *res = NULL, *bf, *t = NULL, *rep = NULL, *walk = NULL;
     int64_t c[NCOMP], r, fs0 = 0, big = (int64_t)1 << 58;
     const int *pos;
     int mobile, np, i, n;
@@ -1317,7 +1318,33 @@ static PyObject *compute_keys(PyObject *fp) {
         PyTuple_SET_ITEM(popk, n, t);
     }
     t = NULL;
-    res = PyTuple_Pack(9, ids, blocks, famk, EMPTY, key, fs, popk, cls, aliases);
+    /* walk keys (DeviceLinker.walk_keys): blocks, with the block of fonts_sketch[1] after the first when the
+     * sketch has two hashes or more (FONT_PROBES == 2) */
+    if (PyTuple_GET_SIZE(fs) >= FONT_PROBES) {
+        Py_ssize_t nb = PyTuple_GET_SIZE(blocks), j;
+        int64_t fs1;
+        sbuf_t sb = {.n = 0, .ok = 1};
+        if (int_in(PyTuple_GET_ITEM(fs, 1), 0, big, &fs1) != 0) goto out;
+        sb_str(&sb, fam, 0);
+        sb_put(&sb, ":", 1);
+        sb_str(&sb, bf, 0);
+        sb_put(&sb, ":", 1);
+        sb_hex(&sb, (uint64_t)fs1, 8);
+        if (sb.ok) {
+            t = sb_text(&sb);
+        } else {
+            snprintf(buf, sizeof buf, "%08llx", (unsigned long long)fs1);
+            t = PyUnicode_FromFormat("%U:%S:%s", fam, bf, buf);
+        }
+        if (t == NULL || (walk = PyTuple_New(nb + 1)) == NULL) goto out;
+        PyTuple_SET_ITEM(walk, 0, Py_NewRef(PyTuple_GET_ITEM(blocks, 0)));
+        PyTuple_SET_ITEM(walk, 1, t);
+        t = NULL;
+        for (j = 1; j < nb; ++j) PyTuple_SET_ITEM(walk, j + 1, Py_NewRef(PyTuple_GET_ITEM(blocks, j)));
+    } else {
+        walk = Py_NewRef(blocks);
+    }
+    res = PyTuple_Pack(10, ids, blocks, famk, EMPTY, key, fs, popk, cls, aliases, walk);
 out:
     if (res == NULL) PyErr_Clear();
     Py_XDECREF(t);
@@ -1338,6 +1365,7 @@ out:
     Py_XDECREF(popk);
     Py_XDECREF(key);
     Py_XDECREF(cls);
+    Py_XDECREF(walk);
     return res;
 }
 
@@ -1364,7 +1392,7 @@ static PyObject *entry_keys(PyObject *linker, PyObject *ld, PyObject *fp) {
     hit = PyDict_GetItemWithError(memo, fid);
     if (hit == NULL && PyErr_Occurred()) goto ref;
     if (hit != NULL) { /* the font sketch and aliases are not part of the id: the entry must be this variant's */
-        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 9) goto ref;
+        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 10) goto ref;
         if ((fs = getattr_clear(fp, A_fonts_sketch)) == NULL || (al = getattr_clear(fp, A_aliases)) == NULL) goto ref;
         ok = same(PyTuple_GET_ITEM(hit, 5), fs);
         if (ok == 1) ok = same(PyTuple_GET_ITEM(hit, 8), al);
@@ -1642,10 +1670,11 @@ PyMODINIT_FUNC PyInit_linkstate(void) {
     m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
     /* (n components, renderer slot, resettable-id positions, MIN_LINK_CONFIDENCE, COMMON_POPULARITY,
-     * class popularity): the linker uses this module only when they equal its own */
+     * class popularity, font-list blocks walked): the linker uses this module only when they equal its own */
     if (PyModule_AddObject(m, "CONSTANTS",
-                           Py_BuildValue("(ii(iii)ddd)", NCOMP, RENDERER_SLOT, ID_POS[0], ID_POS[1], ID_POS[2],
-                                         MIN_LINK_CONFIDENCE, COMMON_POPULARITY, CLASS_POPULARITY)) < 0) {
+                           Py_BuildValue("(ii(iii)dddi)", NCOMP, RENDERER_SLOT, ID_POS[0], ID_POS[1], ID_POS[2],
+                                         MIN_LINK_CONFIDENCE, COMMON_POPULARITY, CLASS_POPULARITY,
+                                         FONT_PROBES)) < 0) {
         Py_DECREF(m);
         return NULL;
     }

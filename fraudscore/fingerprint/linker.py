@@ -22,7 +22,8 @@ of FP-STALKER's *hybrid* linker (rules find candidates, a learned model decides)
 4. **candidates** otherwise come from blocks, never a scan: devices of the same
    *hardware family* (the hardware section without the renderer's driver
    details, so a driver update does not hide a desktop), browser family and
-   font-list MinHash, plus those sharing a resettable id; blocks are ordered by
+   font-list MinHash -- read together with the block of the second smallest font
+   hash --, plus those sharing a resettable id; blocks are ordered by
    **last sighting**;
 5. **hard rules**: same family and browser family, no OS / browser / app
    version going backwards; a cheap pre-filter keeps the :attr:`max_scored`
@@ -101,6 +102,9 @@ _CLASS_POS = tuple(_IDX[a] for a in ("screen", "timezone", "languages", "sim_ope
 _CLASS_POS_MOBILE = tuple(p for p in _CLASS_POS if p != _IDX["timezone"])
 _POP_POS_MOBILE = (*_CLASS_POS, *(p for p, _ in _ID_TAGS))
 _POP_POS = (*_POP_POS_MOBILE, _IDX["fonts_hash"], _IDX["canvas_hash"])
+#: Font-list blocks a fingerprint's candidates are read from: one per smallest keyed font hash (the first is
+#: the one its device is indexed under; the others are read-only probes, see :meth:`DeviceLinker.walk_keys`).
+FONT_PROBES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,16 +240,43 @@ class DeviceLinker:
     # -- keys --------------------------------------------------------------------------
     @staticmethod
     def block_keys(fp: Fingerprint) -> tuple[str, ...]:
-        """Candidate blocks: ``<family>:<browser family>[:<font MinHash>]`` and ``<family>:<resettable id>``.
+        """Candidate blocks a fingerprint's device is indexed under: ``<family>:<browser family>[:<font MinHash>]``
+        and ``<family>:<resettable id>``.
 
         The font list's MinHash (the smallest keyed font hash) splits a family's desktops into
-        blocks that installing or removing a font rarely changes (only when that font is the minimum).
+        blocks that installing or removing a font rarely changes (only when that font is the minimum;
+        :meth:`walk_keys` reads one more block for that case).
         """
         fam = fp.family
         comps = fp.components
         bf = fp.canonical.browser_family or fp.canonical.source
         main = f"{fam}:{bf}:{fp.fonts_sketch[0]:08x}" if fp.fonts_sketch else f"{fam}:{bf}"
         return (main, *(f"{fam}:{t}{comps[p]:012x}" for p, t in _ID_TAGS if comps[p]))
+
+    @staticmethod
+    def walk_keys(fp: Fingerprint, blocks: tuple[str, ...]) -> tuple[str, ...]:
+        """The blocks the candidates of ``fp`` are read from: its ``blocks`` (:meth:`block_keys`) and, for a font
+        list of two hashes or more, the block of its *second* smallest font hash, read only (a multi-probe
+        MinHash: a font installed below the minimum makes the old minimum the second smallest, so the device's
+        own record, indexed under the old minimum, is still walked; round 9).
+
+        Examples
+        --------
+        >>> from fraudscore.keys import Keys
+        >>> from fraudscore.fingerprint.sections import Fingerprinter
+        >>> fpr = Fingerprinter(Keys(b"0123456789abcdef-demo-secret"))
+        >>> pc = {"platform": "Win32", "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0.0.0",
+        ...       "fonts": ["Arial", "Calibri", "SimSun"]}
+        >>> home = DeviceLinker.block_keys(fpr.fingerprint(pc))[0]          # where the device is indexed
+        >>> later = [fpr.fingerprint({**pc, "fonts": pc["fonts"] + [f"Font {i}"]}) for i in range(40)]
+        >>> all(home in DeviceLinker.walk_keys(fp, DeviceLinker.block_keys(fp)) for fp in later)  # any font added
+        True
+        """
+        fs = fp.fonts_sketch
+        if len(fs) < FONT_PROBES:
+            return blocks
+        bf = fp.canonical.browser_family or fp.canonical.source
+        return (blocks[0], *(f"{fp.family}:{bf}:{h:08x}" for h in fs[1:FONT_PROBES]), *blocks[1:])
 
     @staticmethod
     def stat_keys(fp: Fingerprint, positions: tuple[int, ...] | None = None) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -311,7 +342,8 @@ class DeviceLinker:
 
     # -- the decision ---------------------------------------------------------------------
     def _keys(self, fp: Fingerprint) -> tuple[Any, ...]:
-        """(fingerprint ids, block keys, family and global count keys, class key) of ``fp``, memoised by id."""
+        """(ids, block keys, family and global count keys, class key, font sketch, popularity keys, class id, aliases,
+        walk keys) of ``fp``, memoised by id."""
         if fp is self._last_fp:  # the same (frozen) fingerprint again within one link
             return self._last_keys
         hit = self._key_memo.get(fp.id)
@@ -325,8 +357,9 @@ class DeviceLinker:
                 fam_keys, glob_keys = self.stat_keys(fp)
                 ids = (fp.id, *fp.aliases) if fp.aliases else (fp.id,)
                 key = self.shared_key(fp)
-                hit = (ids, self.block_keys(fp), fam_keys, glob_keys, key, fp.fonts_sketch, self.pop_keys(fp),
-                       f"d_{fp.family}_{key[2:]}", fp.aliases)
+                blocks = self.block_keys(fp)
+                hit = (ids, blocks, fam_keys, glob_keys, key, fp.fonts_sketch, self.pop_keys(fp),
+                       f"d_{fp.family}_{key[2:]}", fp.aliases, self.walk_keys(fp, blocks))
                 memo = self._key_memo if variant is None else self._variant_memo
                 if memo is None:
                     memo = self._variant_memo = {}
@@ -338,8 +371,8 @@ class DeviceLinker:
 
     def read(self, fp: Fingerprint, now: int) -> LinkView:
         """Read what :meth:`decide` needs from the state."""
-        ids, blocks, fam_keys, glob_keys, shared, _, _, class_id, _ = self._keys(fp)
-        return self.state.read(ids, blocks, fp.family, fam_keys, glob_keys, now,
+        ids, _, fam_keys, glob_keys, shared, _, _, class_id, _, walk = self._keys(fp)
+        return self.state.read(ids, walk, fp.family, fam_keys, glob_keys, now,
                                lambda ex: ex is None or (ex["id"] != class_id and _ahead(ex, fp)), shared)
 
     @staticmethod
@@ -360,7 +393,7 @@ class DeviceLinker:
 
         Returns the result and the plan to :meth:`LinkState.write`.
         """
-        ids, blocks, fam_keys, glob_keys, key, _, _, class_id, _ = self._keys(fp)
+        ids, blocks, fam_keys, glob_keys, key, _, _, class_id, _, _ = self._keys(fp)
         ex = view.exact
         if ex is not None and (ex["id"] == class_id or not _ahead(ex, fp)):
             # (a class record holds twins on several versions: none of them is "ahead" of another; it stands for
@@ -577,7 +610,7 @@ def _book_kernel() -> Any:
 
     core = load_core("linkstate")
     if core is None or core.CONSTANTS != (len(VOLATILE_ATTRS), _RENDERER_SLOT, tuple(p for p, _ in _ID_TAGS),
-                                          MIN_LINK_CONFIDENCE, COMMON_POPULARITY, _CLASS_POPULARITY):
+                                          MIN_LINK_CONFIDENCE, COMMON_POPULARITY, _CLASS_POPULARITY, FONT_PROBES):
         return None
     core.configure(tuple(VOLATILE_ATTRS), linkfeatures._shared_list, linkfeatures._LISTS)
     glue = _glue_kernel(core)

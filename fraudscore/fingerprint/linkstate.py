@@ -14,7 +14,7 @@ attribute value:
 * the **exact index**: fingerprint id -> ``(device id, devices seen with it)``;
   the second number counts collisions (another live device showing the same
   fingerprint);
-* **blocks**: ``<family>:<browser family>`` and ``<family>:<resettable id>`` ->
+* **blocks**: ``<family>:<browser family>[:<font MinHash>]`` and ``<family>:<resettable id>`` ->
   device ids ordered by **last sighting** (a device seen again unchanged moves
   to the front), at most ``max_per_block``; a live device pushed out is counted
   in :attr:`MemoryLinkState.live_evictions`;

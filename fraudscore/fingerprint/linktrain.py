@@ -90,7 +90,7 @@ def training_pairs(stream: DriftStream, fingerprinter: Fingerprinter | None = No
         iph = _ip_hash(ip)
         fk, gk = stat_keys(fp)
         blocks = block_keys(fp)
-        view = state.read((fp.id,), blocks, fp.family, fk, gk, t)
+        view = state.read((fp.id,), DeviceLinker.walk_keys(fp, blocks), fp.family, fk, gk, t)
         own = state._devices.get(did)
         if own is not None and t - own["t"] > state.ttl_ms:
             own = None

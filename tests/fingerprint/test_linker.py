@@ -226,3 +226,40 @@ def test_pairwise_quality_on_the_mixed_scenario_beats_exact_match():
     m = pairwise_metrics(s.truth, ids)
     ex = pairwise_metrics(s.truth, exact_ids(FPR, s.devices))
     assert m["recall"] > ex["recall"] + 0.3 and m["precision"] >= ex["precision"] - 0.02, (m, ex)
+
+
+class _OneFontBlock(DeviceLinker):
+    """The linker before round 9: candidates read from the smallest font hash's block only."""
+
+    @staticmethod
+    def walk_keys(fp, blocks):
+        return blocks
+
+
+def _font_below_minimum(fonts):
+    """A font name whose keyed hash is below every hash of ``fonts`` (installing it changes the MinHash)."""
+    low = FPR.fingerprint({**PC, "fonts": fonts}).fonts_sketch[0]
+    return next(f"Font {i}" for i in range(10_000)
+                if FPR.fingerprint({**PC, "fonts": [f"Font {i}"]}).fonts_sketch[0] < low)
+
+
+def test_a_new_smallest_font_keeps_the_device_a_candidate():
+    """A font installed below the list's smallest hash changes the MinHash (the block the device is indexed
+    under): the linker also reads the block of the second smallest hash -- the old minimum --, so the device's
+    own record stays a candidate and the drift links; reading one block (before round 9) it was not a
+    candidate and a new device was created."""
+    extra = _font_below_minimum(FONTS)
+    before_fp = FPR.fingerprint({**PC, "fonts": FONTS})
+    after_fp = FPR.fingerprint({**PC, "fonts": FONTS + [extra], "fonts_hash": "0f0f0f0f0f0f0f0f"})
+    assert before_fp.fonts_sketch[0] != after_fp.fonts_sketch[0] == FPR.fingerprint({**PC, "fonts": [extra]}
+                                                                                  ).fonts_sketch[0]
+    home = DeviceLinker.block_keys(before_fp)[0]
+    assert home not in DeviceLinker.block_keys(after_fp)
+    assert home in DeviceLinker.walk_keys(after_fp, DeviceLinker.block_keys(after_fp))
+    for cls, linked in ((DeviceLinker, True), (_OneFontBlock, False)):
+        lk = cls(MemoryLinkState())
+        first = lk.link(before_fp, T0, "198.51.100.0/24")
+        res = lk.link(after_fp, T0 + 3_600_000, "198.51.100.0/24")
+        assert (res.device_id == first.device_id) is linked, cls
+        if linked:
+            assert res.how == "model" and "fonts_hash" in res.changed

@@ -447,3 +447,25 @@ def test_entry_is_the_python_link():
     linker.best_candidate = lambda *a: seen.append(a) or None                 # replaced on the instance
     assert core.entry(linker, FPR.fingerprint({**desk, "screen": "1280x720"}), T0 + 8, None) is None
     assert linker.link(FPR.fingerprint({**desk, "screen": "1280x720"}), T0 + 8).new and seen
+
+
+@pytest.mark.parametrize("n_fonts", [0, 1, 2, 3, 40])
+def test_keys_walk_the_second_smallest_font_hash_too(n_fonts):
+    """The walk keys (slot 9): the block keys with, for a sketch of two hashes or more, the block of the second
+    smallest font hash after the first; in C as in the reference. The block keys (what a device is indexed
+    under) keep one font block."""
+    from fraudscore.fingerprint.linker import FONT_PROBES
+
+    dev = {"source": "web", "platform": "Win32", "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) "
+           "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", "imei": "867543061234567"}
+    if n_fonts:
+        dev["fonts"] = [f"Font {i}" for i in range(n_fonts)]
+    fp = FPR.fingerprint(dev)
+    got, want = ckeys(fp), reference_keys(fp)
+    assert got == want and len(got) == 10
+    blocks, walk = got[1], got[9]
+    assert len(blocks) == 2 and blocks[1].split(":")[1].startswith("im")
+    if len(fp.fonts_sketch) >= FONT_PROBES:
+        assert walk == (blocks[0], f"{blocks[0].rsplit(':', 1)[0]}:{fp.fonts_sketch[1]:08x}", blocks[1])
+    else:
+        assert walk == blocks
