@@ -34,8 +34,9 @@ MODULES = {
     "linker": ["linker.c"],
 }
 # headers a module includes (a change rebuilds it)
-DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h"], "linkstate": ["linkcommon.h"], "identity": ["pseudonym.h", "dotted.h"],
-           "pseudonym": ["pseudonym.h"]}
+DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h"],
+           "linkstate": ["linkcommon.h", "linkstate_decide.h", "linkstate_keys.h"],
+           "identity": ["pseudonym.h", "dotted.h"], "pseudonym": ["pseudonym.h"]}
 
 
 def extensions() -> list[Extension]:
