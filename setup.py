@@ -36,7 +36,7 @@ MODULES = {
 # headers a module includes (a change rebuilds it)
 DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h"],
            "linkstate": ["linkcommon.h", "linkstate_decide.h", "linkstate_keys.h"],
-           "identity": ["pseudonym.h", "dotted.h"], "pseudonym": ["pseudonym.h"]}
+           "identity": ["pseudonym.h", "dotted.h", "identity_describe.h"], "pseudonym": ["pseudonym.h"]}
 
 
 def extensions() -> list[Extension]:
