@@ -254,11 +254,23 @@ class FeaturePipeline:
         fp = None
         if self.has_device:
             fp = self._device(ev, record)
-            sig = device_signal_values(fp, ev)
-            off = self._n_static - 1 - len(sig)
-            if not _ROW.put(x, off, sig):
-                x[off:off + len(sig)] = sig
+            self._row_signals(x, device_signal_values(fp, ev))
         return record, fp
+
+    def _row_signals(self, x: np.ndarray, sig: list[float]) -> None:
+        """The device signals into ``x``, just before the link confidence (``_n_static - 1``)."""
+        off = self._n_static - 1 - len(sig)
+        if not _ROW.put(x, off, sig):
+            x[off:off + len(sig)] = sig
+
+    def _row_tail(self, x: np.ndarray, conf: float | None, vel: np.ndarray) -> None:
+        """The end of a vector :meth:`_record_and_row` began: the velocity features from ``_n_static`` on, the
+        link confidence (``None`` without a device: nothing written) just before them."""
+        off = self._n_static - 1
+        if not _ROW.tail(x, off, conf, vel):
+            if conf is not None:
+                x[off] = conf
+            x[off + 1:] = vel
 
     def new_linker(self) -> DeviceLinker:
         """A device linker over fresh in-memory state (the batch path's default)."""
@@ -334,12 +346,7 @@ class FeaturePipeline:
                     static.append(_NAN)
             vel = np.full(len(self.feature_set.names), np.nan)
         if static is None:  # compiled: the link confidence and the velocity features after the static part
-            # the velocity features start at _n_static; the link confidence (with a device) sits just before
-            off = self._n_static - 1
-            if not _ROW.tail(x, off, conf, vel):
-                if conf is not None:
-                    x[off] = conf
-                x[off + 1:] = vel
+            self._row_tail(x, conf, vel)
         else:
             x = np.empty(self._n_features, dtype=np.float64)
             x[: self._n_static] = static

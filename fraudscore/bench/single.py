@@ -82,8 +82,8 @@ class StagedScorer:
             sig = device_signal_values(fp, ev)
             if static is not None:
                 static.extend(sig)
-            elif not row.put(x, self.n_static - 1 - len(sig), sig):
-                x[self.n_static - 1 - len(sig):self.n_static - 1] = sig
+            else:
+                pipe._row_signals(x, sig)
             record["device_fp"] = None if fp is None else fp.id
             record["device_hw"] = None if fp is None else fp.hardware
             record["device_canvas"] = None if fp is None else fp.canvas
@@ -105,11 +105,7 @@ class StagedScorer:
             x[: self.n_static] = static
             x[self.n_static:] = vel
         else:
-            off = self.n_static - 1 if pipe.has_device else self.n_static
-            if not row.tail(x, off, conf, vel):
-                if conf is not None:
-                    x[off] = conf
-                x[off + 1:] = vel
+            pipe._row_tail(x, conf, vel)
         c5 = clock()
         hits = sc.rules.evaluate_parts(record, x, pipe.feature_names)  # as Scorer.score: no merged dict unless needed
         rule_action, points = combine(hits)
