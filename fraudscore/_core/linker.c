@@ -22,7 +22,7 @@
  *     over, or a linker whose link() is not the plain one) through linker.link. Returns (device ids, each
  *     None below min_confidence, and the confidences as float64 bytes), one per j.
  *
- * configure(...) hands the module the reference's objects (see linker._glue_kernel); until it is called every
+ * configure(...) hands the module the reference's objects (see linker_kernels._glue_kernel); until it is called every
  * function hands over to the Python callables it is given.
  */
 #define PY_SSIZE_T_CLEAN

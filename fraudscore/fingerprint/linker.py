@@ -70,11 +70,11 @@ from typing import Any
 
 import xxhash
 
-from .._core import load as load_core
 from ..errors import ConfigError
-from .linkfeatures import LAYOUT, compatible_records, make_record, n_differences, pair_features
+from .linkfeatures import compatible_records, make_record, n_differences, pair_features
 from .linkmodel import LinkModel, default_link_model
 from .linknet import NetworkScope, scoped_link
+from .linker_kernels import _book_kernel, _kernel
 from .linkstate import LinkPlan, LinkState, LinkView, MemoryLinkState
 from .sections import VOLATILE_ATTRS, Fingerprint
 
@@ -581,14 +581,6 @@ def _depends(view: LinkView, x: float, floor: float, split: bool) -> None:
         deps.append((x, floor, split))
 
 
-def _kernel() -> Any:
-    """``fraudscore._core.linking`` when built, in use and laid out like this module's constants, else None."""
-    core = load_core("linking")
-    if core is None or core.LAYOUT != LAYOUT or tuple(p for p, _ in _ID_TAGS) != LAYOUT[6]:
-        return None
-    return core
-
-
 def new_device_id(fp: Fingerprint, now: int) -> str:
     """The id of a new device first seen as ``fp`` at ``now``: ``d_<family>_<12 hex of xxh3(id|now)>``.
 
@@ -602,42 +594,6 @@ def new_device_id(fp: Fingerprint, now: int) -> str:
     """
     suffix = xxhash.xxh3_64_intdigest(f"{fp.id}|{now}".encode()) & _MASK48
     return f"d_{fp.family}_{suffix:012x}"
-
-
-def _book_kernel() -> Any:
-    """``fraudscore._core.linkstate`` when built, in use and built with this module's constants, else None."""
-    from . import linkfeatures
-
-    core = load_core("linkstate")
-    if core is None or core.CONSTANTS != (len(VOLATILE_ATTRS), _RENDERER_SLOT, tuple(p for p, _ in _ID_TAGS),
-                                          MIN_LINK_CONFIDENCE, COMMON_POPULARITY, _CLASS_POPULARITY, FONT_PROBES):
-        return None
-    core.configure(tuple(VOLATILE_ATTRS), linkfeatures._shared_list, linkfeatures._LISTS)
-    glue = _glue_kernel(core)
-    # the entry calls back best_candidate and new_device_id: their C glue where built (the same calls, parity-tested)
-    core.configure_entry(DeviceLinker, Fingerprint, MemoryLinkState, LinkResult,
-                         glue.best_candidate if glue is not None else DeviceLinker.best_candidate,
-                         glue.new_device_id if glue is not None else new_device_id,
-                         _CLASS_POS, _CLASS_POS_MOBILE, _POP_POS, _POP_POS_MOBILE, _ID_TAGS)
-    return core
-
-
-def _glue_kernel(book: Any = None) -> Any:
-    """``fraudscore._core.linker`` (the C glue of :meth:`DeviceLinker.best_candidate`, :func:`new_device_id` and
-    the batch link loop, ``devicecolumns.link_rows``) when built and in use, configured with this module's
-    reference objects; else None. ``book``: the compiled link state (loaded when omitted)."""
-    from ..model.compiled import CompiledForest
-    from .linkfeatures import PAIR_FEATURES
-
-    glue = load_core("linker")
-    book = book if book is not None else load_core("linkstate")
-    kern = _kernel()
-    if glue is None or book is None or kern is None:
-        return None
-    glue.configure(DeviceLinker, Fingerprint, LinkModel, CompiledForest, kern.select, kern.pick,
-                   DeviceLinker.best_candidate, new_device_id, LinkModel.best_rows, CompiledForest.predict_best_buffer,
-                   book.entry, DeviceLinker.link, len(PAIR_FEATURES))
-    return glue
 
 
 def _changes(fp: Fingerprint, rec: dict[str, Any]) -> tuple[tuple[str, ...], tuple[int, ...]]:

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 import fraudscore.devicecolumns as dc
 from fraudscore._core import load
 from fraudscore.fingerprint import MIN_LINK_CONFIDENCE, DeviceLinker, MemoryLinkState, NetworkScope
-from fraudscore.fingerprint.linker import _glue_kernel, new_device_id
+from fraudscore.fingerprint.linker import new_device_id
+from fraudscore.fingerprint.linker_kernels import _glue_kernel
 
 from .test_linkstate_compiled import FPR, T0, dump, pure_python, streams
 
