@@ -1,0 +1,277 @@
+"""The batch steps of :class:`~fraudscore.pipeline.FeaturePipeline`: record columns and feature matrices for
+validated batches (each stateless step once per distinct value, the linker over every row with a device in
+input order, the velocity replay), exactly what :meth:`FeaturePipeline.online
+<fraudscore.pipeline.FeaturePipeline.online>` gives row by row.
+
+:class:`BatchSteps` is a mixin of ``FeaturePipeline``: it reads the attributes the pipeline's constructor
+sets (schema, identity, fingerprinter, feature set and the static layout).
+
+Examples
+--------
+>>> from fraudscore.pipeline import FeaturePipeline
+>>> issubclass(FeaturePipeline, BatchSteps)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .batch import ColumnBatch
+from .categories import Categories
+from .devicecolumns import device_columns, link_rows
+from .eventchecks import has_device_attribute, unusable_device_error
+from .fingerprint import DeviceLinker
+from .velocity import late_mask
+from .velocity.admission import APPLY, DUPLICATE
+from .velocity.chunks import chunk_context, concat_columns, replay_with_context
+
+_NAN = float("nan")
+
+__all__ = ["BatchSteps"]
+
+
+class BatchSteps:
+    """The batch half of :class:`~fraudscore.pipeline.FeaturePipeline` (a mixin; see the module docstring)."""
+
+    def batch(
+        self,
+        cb: ColumnBatch,
+        labels: Mapping[str, np.ndarray] | None = None,
+        linker: DeviceLinker | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Record columns and the feature matrix for a validated batch, replayed from empty state.
+
+        The stateless steps run once per distinct value (identifier values, device
+        mappings) and the linker sees every row with a device in input order, so the
+        result is exactly that of :meth:`online` called row by row.
+
+        Parameters
+        ----------
+        cb : ColumnBatch
+            Validated rows (late rows must already be removed: see :meth:`late_rows`).
+        labels : mapping, optional
+            ``is_fraud`` (float, NaN unknown) and ``label_ts`` (int64 ms) aligned
+            with the rows, for label-delayed features.
+        linker : DeviceLinker, optional
+            Link state to use; a fresh in-memory one by default.
+        context : mapping, optional
+            Earlier rows (from :meth:`context_of`): their velocity columns and
+            labels are replayed before ``cb`` so windows reach back across chunk
+            boundaries; only ``cb``'s rows are returned.
+        """
+        linker = linker or self.new_linker()
+        rec_cols, static = self.batch_static(cb, linker)
+        vel = self.replay_rows(rec_cols, cb.n, labels, context)
+        X = np.empty((cb.n, len(self.feature_names)), dtype=np.float64)
+        X[:, : self._n_static] = static
+        X[:, self._n_static :] = vel
+        return rec_cols, X
+
+    def batch_admitted(
+        self,
+        cb: ColumnBatch,
+        verdict: np.ndarray,
+        src: np.ndarray,
+        labels: Mapping[str, np.ndarray] | None = None,
+        linker: DeviceLinker | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
+        earlier: Callable[[Any], tuple[np.ndarray, Any, float]] | None = None,
+        state: Any = None,
+    ) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
+        """:meth:`batch` over admitted rows: applied rows are replayed, duplicates copy what they repeat.
+
+        ``verdict`` and ``src`` come from :meth:`Admission.judge
+        <fraudscore.velocity.admission.Admission.judge>` over ``cb``'s rows; refused
+        rows (future, late) are dropped. A duplicate gets its own stateless features
+        and the velocity features and device link of the applied row it repeats (row
+        ``src`` of this batch, or, for one applied before this batch, what
+        ``earlier(application_id)`` returns: ``(velocity features, device id, link
+        confidence)``), exactly as the online stores return a recorded outcome. With a
+        ``state`` (:class:`~fraudscore.warmstart.ScoringState`) the applied rows go
+        through it (:meth:`batch_through`). Returns the kept rows (with
+        ``ColumnBatch.duplicate`` set), their record columns and feature matrix.
+        """
+        linker = linker or self.new_linker()
+        main = np.flatnonzero(verdict == APPLY)
+        dup = np.flatnonzero(verdict == DUPLICATE)
+
+        def rows_of(lab: Mapping[str, np.ndarray] | None, idx: np.ndarray) -> dict[str, np.ndarray] | None:
+            return None if lab is None else {k: np.asarray(v)[idx] for k, v in lab.items()}
+
+        cb_main = cb.take(main)
+        if state is not None:
+            rec, X = self.batch_through(cb_main, state)
+        else:
+            rec, X = self.batch(cb_main, rows_of(labels, main), linker, context=context)
+        if dup.size == 0:
+            cb_main.duplicate = np.zeros(cb_main.n, dtype=bool)
+            return cb_main, rec, X
+        cb_dup = cb.take(dup)
+        rec_d, static_d = self.batch_static(cb_dup, self.new_linker())  # stateless parts; links replaced below
+        k = self._n_static
+        X_d = np.empty((dup.size, X.shape[1]), dtype=np.float64)
+        X_d[:, :k] = static_d
+        dev = rec_d.get("device_id") if self.has_device else None
+        for r, (i, s) in enumerate(zip(dup.tolist(), src[dup].tolist())):
+            if s >= 0:
+                j = int(np.searchsorted(main, s))
+                vel, did, conf = X[j, k:], (rec["device_id"][j] if self.has_device else None), X[j, k - 1]
+            else:  # applied before this batch (an earlier chunk, or an earlier run of a warm-start state)
+                assert earlier is not None
+                vel, did, conf = earlier(cb.columns[self.schema.id_field][i])
+            X_d[r, k:] = vel
+            if self.has_device:
+                X_d[r, k - 1] = conf
+                dev[r] = did  # type: ignore[index]
+        order = np.concatenate([main, dup])
+        perm = np.argsort(order, kind="stable")
+        names = list(dict.fromkeys([*rec, *rec_d]))
+        cat = concat_columns
+        rec_all = {name: cat(rec.get(name), rec_d.get(name), dup.size)[perm] if name in rec else
+                   cat(np.full(main.size, None, dtype=object), rec_d[name], dup.size)[perm] for name in names}
+        X_all = np.vstack([X, X_d])[perm]
+        kept = cb.take(order[perm])
+        kept.duplicate = np.concatenate([np.zeros(main.size, dtype=bool), np.ones(dup.size, dtype=bool)])[perm]
+        return kept, rec_all, X_all
+
+    def batch_through(self, cb: ColumnBatch, state: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Record columns and features of a validated batch that continues a :class:`~fraudscore.warmstart.ScoringState`.
+
+        The stateless steps run vectorised; links and velocity go through the
+        state's linker and store row by row in input order (the online path),
+        leaving the state where the batch ends.
+        """
+        rec_cols, static = self.batch_static(cb, state.linker)
+        X = np.empty((cb.n, len(self.feature_names)), dtype=np.float64)
+        X[:, : self._n_static] = static
+        links = None
+        if self.has_device:  # recorded with each application, for a later run's duplicates
+            links = list(zip(rec_cols["device_id"].tolist(), static[:, self._n_static - 1].tolist()))
+        X[:, self._n_static :] = state.velocity_rows(rec_cols, cb.n, links)
+        return rec_cols, X
+
+    def batch_static(self, cb: ColumnBatch, linker: DeviceLinker | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Record columns and the stateless + link features (no velocity) of a validated batch.
+
+        With ``linker=None`` no row is linked: ``device_id`` is all ``None``, the link
+        confidence NaN, and the record columns carry ``device_fingerprint`` (the
+        :class:`~fraudscore.fingerprint.Fingerprint` of each row, ``None`` without a
+        device) for a later link pass (:mod:`fraudscore.distributed`).
+        """
+        n = cb.n
+        columns = cb.columns
+        tf = self.schema.time_field
+        ts = np.asarray(columns[tf], dtype=np.int64)
+        static = np.empty((n, self._n_static), dtype=np.float64)
+        j = 0
+        for name in self.numeric_fields:
+            static[:, j] = _float_column(columns.get(name), n)
+            j += 1
+        for name in self.time_fields:
+            col = columns.get(name)
+            static[:, j] = np.nan if col is None else (ts - np.asarray(col, dtype=np.float64)) / 1000.0
+            j += 1
+        k = len(self.category_fields)
+        static[:, j: j + k] = self.category_codes(columns, n)
+        j += k
+        pseudo_cols, j = self._identity_batch(columns, ts, n, static, j)
+        dev_cols = device_columns(self.fingerprinter, columns, ts, n, static, j, linker,
+                                  pseudo_cols.get("ip_prefix")) if self.has_device else {}
+        rec_cols: dict[str, np.ndarray] = {k: col for k, col in columns.items() if k != "device"}
+        rec_cols.update(pseudo_cols)
+        rec_cols.update(dev_cols)
+        if self.device_id_field is not None:
+            rec_cols["device_id"] = pseudo_cols[self.device_id_field]
+        for alias, name in self._aliases:
+            rec_cols[alias] = ts if name == tf else columns[name]
+        return rec_cols, static
+
+    def category_codes(self, columns: Mapping[str, np.ndarray], n: int,
+                       categories: Categories | None = None) -> np.ndarray:
+        """The ``<field>__category`` columns (n, k) of normalised record columns, with ``categories``
+        (default: the pipeline's own), exactly as the online path encodes them."""
+        cats = self.categories if categories is None else categories
+        out = np.full((n, len(self.category_fields)), np.nan)
+        for j, name in enumerate(self.category_fields):
+            vocab = cats.get(name)
+            col = columns.get(name)
+            if vocab is not None and col is not None:
+                out[:, j] = vocab.encode(col)
+        return out
+
+    def screen(self, cb: ColumnBatch) -> ColumnBatch:
+        """Remove the rows the online path would refuse after validation: device mappings without a known attribute.
+
+        Their errors join ``cb.errors`` (in row order); the returned batch holds the rest.
+        """
+        if not self.has_device or not cb.n or "device" not in cb.columns:
+            return cb
+        seen: dict[int, bool] = {}
+        bad = np.zeros(cb.n, dtype=bool)
+        for i, d in enumerate(cb.columns["device"].tolist()):
+            if not d or not isinstance(d, Mapping):
+                continue
+            ok = seen.get(id(d))
+            if ok is None:
+                ok = seen[id(d)] = has_device_attribute(d)
+            bad[i] = not ok
+        if not bad.any():
+            return cb
+        errors = cb.errors + [unusable_device_error(int(r)) for r in cb.rows[bad]]
+        out = cb.take(np.flatnonzero(~bad))
+        out.errors = sorted(errors, key=lambda e: e.row or 0)
+        return out
+
+    def _identity_batch(self, columns: Mapping[str, np.ndarray], ts: np.ndarray, n: int, static: np.ndarray,
+                        j: int) -> tuple[dict[str, np.ndarray], int]:
+        """Pseudonyms and identity features, column-wise (:meth:`Identity.process_columns`).
+
+        Equal, row by row, to :meth:`Identity.process`: each distinct value is described
+        once (vectorised for the common forms, by the scalar describer otherwise).
+        """
+        pseudo_cols, feats = self.identity.process_columns(columns, ts, n)
+        k = len(self.identity.feature_names)
+        static[:, j : j + k] = feats
+        return pseudo_cols, j + k
+
+    @staticmethod
+    def link_rows(fps: np.ndarray, ts: np.ndarray, rows: np.ndarray, ip_prefix: np.ndarray | None,
+                  linker: DeviceLinker, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Link ``fps`` seen at ``rows`` through ``linker`` (:func:`~fraudscore.devicecolumns.link_rows`)."""
+        return link_rows(fps, ts, rows, ip_prefix, linker, n)
+
+    # -- velocity across chunks --------------------------------------------------------
+    def replay_rows(self, rec_cols: Mapping[str, np.ndarray], n: int, labels: Mapping[str, np.ndarray] | None,
+                    context: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Velocity features of ``n`` rows after the ``context`` rows.
+
+        See :func:`~fraudscore.velocity.chunks.replay_with_context`.
+        """
+        return replay_with_context(self.feature_set, rec_cols, n, labels, context)
+
+    def context_of(self, rec_cols: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray] | None,
+                   previous: Mapping[str, Any] | None = None, *, newest_ts: int | None = None) -> dict[str, Any]:
+        """The rows later chunks still need (:func:`~fraudscore.velocity.chunks.chunk_context`)."""
+        return chunk_context(self.feature_set, rec_cols, labels, previous, newest_ts=newest_ts)
+
+    def late_rows(self, ts: np.ndarray) -> np.ndarray:
+        """Boolean mask of rows later than the allowed lateness (rejected in both paths)."""
+        return late_mask(self.feature_set, np.asarray(ts, dtype=np.int64))
+
+
+def _float_column(col: np.ndarray | None, n: int) -> np.ndarray:
+    """A numeric record column as float64 (NaN = missing), as the online path reads it."""
+    if col is None:
+        return np.full(n, np.nan)
+    if col.dtype.kind == "f":
+        return col.astype(np.float64, copy=False)
+    return np.array([_NAN if (v is None or (isinstance(v, float) and math.isnan(v))) else float(v)
+                     for v in col.tolist()], dtype=np.float64)
