@@ -207,7 +207,9 @@ class CompiledMemoryStore(MemoryStore):
         app = "" if app is None else str(app)
         results = self._results
         with self._lock:
-            if app and app in results._d:  # a known id: its record decides (a new id: get() is None)
+            d = results._d
+            known = app in d if app else False
+            if known:  # a known id: its record decides (a new id: get() is None)
                 seen = results.get(app, ts, core.latest_time())
                 if seen is not None:
                     return seen
@@ -215,7 +217,15 @@ class CompiledMemoryStore(MemoryStore):
                 applied = core.apply_new(plan, record, ts, link, Applied, _APPLIED_SLOTS)
             else:  # pragma: no cover - Applied changed: the plain constructor
                 applied = Applied(core.update_and_read(plan, record, ts), False, link, ts)
-            results.put(app, applied, core.latest_time())
+            latest = core.latest_time()
+            head = results._head_ts
+            if (app and not known and head is not None and len(d) < results.max_entries
+                    and head >= latest - results.ttl_ms):
+                # == results.put(app, applied, latest) for a new id while the table has room and its oldest
+                # record is live (no eviction, no expiry scan): the common case, without the call
+                d[app] = (int(ts), applied.features.tobytes(), link)
+            else:
+                results.put(app, applied, latest)
         return applied
 
     def record_label(self, plan: Plan, application_id: str, is_fraud: bool, label_time_ms: int) -> None:
