@@ -70,7 +70,8 @@ def has_device_attribute(device: Mapping[str, Any]) -> bool:
     for k, v in device.items():
         if v is None or v == "" or v == []:
             continue
-        if _attribute_known(k):
+        hit = _KNOWN_ATTR_NAMES.get(k)  # == _attribute_known(k), its cache read inline
+        if hit if hit is not None else _attribute_known(k):
             return True
     return False
 

@@ -75,7 +75,11 @@ class Policy:
 
     def decide(self, model_score: int, rule_action: str | None, points: int) -> tuple[int, str]:
         """Final ``(score, action)`` for one event (see the module docstring)."""
-        score = int(min(SCORE_MAX, max(0, model_score + points)))
+        s = model_score + points  # == int(min(SCORE_MAX, max(0, s))) (NaN -> 0), without the two builtin calls
+        s = s if s > 0 else 0
+        score = int(s if s < SCORE_MAX else SCORE_MAX)
+        if rule_action is None:  # most events: the threshold decides
+            return score, "decline" if score >= self.decline else "review" if score >= self.review else "approve"
         if rule_action == "decline":
             return score, "decline"
         threshold = "decline" if score >= self.decline else "review" if score >= self.review else "approve"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 import logging
 import time
+from time import time_ns as _time_ns
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -309,9 +310,12 @@ class Scorer:
             When the store fails and the scorer does not degrade.
         """
         ev = self.schema.validate(event)
-        limit = None if self.max_clock_skew_ms is None else self.clock_limit()
-        if limit is not None and ev[self.schema.time_field] > limit:
-            raise self._future_error()
+        skew = self.max_clock_skew_ms
+        if skew is not None:  # == clock_limit(); the default clock read inline (two Python calls fewer, ~2k)
+            clock = self.clock
+            limit = (_time_ns() // 1_000_000 if clock is wall_clock_ms else int(clock())) + skew
+            if ev[self.schema.time_field] > limit:
+                raise self._future_error()
         if self._local:
             with self._lock:
                 record, x, degraded, duplicate = self.pipeline.online(ev, self.linker, self.velocity,

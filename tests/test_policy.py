@@ -39,3 +39,27 @@ def test_validation():
     with pytest.raises(ConfigError, match="'review' parameter"):
         Policy(-1, 100)
     assert Policy.from_dict(Policy(1, 2).to_dict()) == Policy(1, 2)
+
+
+def _decide_reference(p: Policy, model_score, rule_action, points):
+    """Round 9's ``Policy.decide`` (``int(min(SCORE_MAX, max(0, ...)))``), the reference of the round-10 form."""
+    from fraudscore.policy import SCORE_MAX
+
+    score = int(min(SCORE_MAX, max(0, model_score + points)))
+    if rule_action == "decline":
+        return score, "decline"
+    threshold = "decline" if score >= p.decline else "review" if score >= p.review else "approve"
+    if rule_action == "review":
+        return score, "decline" if threshold == "decline" else "review"
+    if rule_action == "approve":
+        return score, "approve"
+    return score, threshold
+
+
+@given(st.integers(0, 1000), st.integers(0, 1001), st.one_of(st.integers(-2000, 3000), st.floats(-2e3, 3e3)),
+       st.sampled_from([None, "decline", "review", "approve"]),
+       st.one_of(st.integers(-500, 500), st.floats(-500, 500), st.just(float("nan"))))
+def test_decide_equals_the_min_max_form(r, d, ms, ra, pts):
+    p = Policy(min(r, d), max(r, d))
+    got, ref = p.decide(ms, ra, pts), _decide_reference(p, ms, ra, pts)
+    assert got == ref and type(got[0]) is int

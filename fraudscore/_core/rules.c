@@ -29,7 +29,9 @@ typedef struct {
     PyObject *fallback; /* N_CMP, N_IN, N_STREQ: the leaf's closure; N_PY: the closure */
     PyObject *nums, *strs; /* N_IN: frozensets of the list's numbers and strings; N_STREQ: strs is the text */
     Py_ssize_t first, count; /* children: kids[first .. first + count) */
+    Py_ssize_t col; /* named leaves: the name's column in the resolved index (COL_RECORD: not in it; COL_LOOKUP: look up) */
 } Node;
+enum { COL_RECORD = -1, COL_LOOKUP = -2 };
 
 typedef struct {
     PyObject_HEAD
@@ -40,6 +42,8 @@ typedef struct {
     Py_ssize_t *roots;
     Py_ssize_t n_roots;
     PyObject *trees; /* kept for __reduce__ */
+    PyObject *col_index; /* the index dict the leaves' columns were resolved against (a strong reference), or NULL */
+    Py_ssize_t col_len;  /* its size then */
 } Program;
 
 static Py_ssize_t add_node(Program *P) {
@@ -184,6 +188,8 @@ typedef struct {
     PyObject *record, *index, *make;
     const double *x;
     Py_ssize_t nx;
+    PyObject *const *cols; /* fired_parts: &P->col_index; the leaves' col fields hold index's columns while it is
+                            * index (a closure that re-enters the program with another dict re-resolves them) */
 } Src;
 
 static PyObject *src_values(Src *s) {
@@ -193,8 +199,19 @@ static PyObject *src_values(Src *s) {
 
 /* the value of a leaf's name as the merged dict holds it: 2 with *d set (a feature: the vector's float),
  * 1 with *v set (borrowed; NULL when absent), -1 error */
-static int leaf_value(Src *s, PyObject *name, double *d, PyObject **v) {
-    PyObject *src = s->values;
+static int leaf_value(Src *s, Node *n, double *d, PyObject **v) {
+    PyObject *src = s->values, *name = n->name;
+    if (!src && s->cols && *s->cols == s->index && n->col != COL_LOOKUP) { /* the resolved column: the same answer as the lookup below */
+        if (n->col == COL_RECORD) {
+            src = s->record;
+        } else if (n->col >= s->nx) {
+            PyErr_SetString(PyExc_IndexError, "feature index out of range");
+            return -1;
+        } else {
+            *d = s->x[n->col];
+            return 2;
+        }
+    }
     if (!src) {
         PyObject *j = PyDict_GetItemWithError(s->index, name);
         if (j) {
@@ -214,9 +231,9 @@ static int leaf_value(Src *s, PyObject *name, double *d, PyObject **v) {
 }
 
 /* the value of a leaf's name: 1 with *d set (a float), 0 (not a float: use the closure), -1 error */
-static int leaf_float(Src *s, PyObject *name, double *d) {
+static int leaf_float(Src *s, Node *n, double *d) {
     PyObject *v = NULL;
-    int k = leaf_value(s, name, d, &v);
+    int k = leaf_value(s, n, d, &v);
     if (k != 1) return k < 0 ? -1 : 1; /* 2: a feature, *d is the vector's float */
     if (v && PyFloat_CheckExact(v)) {
         *d = PyFloat_AS_DOUBLE(v);
@@ -229,7 +246,7 @@ static int leaf_float(Src *s, PyObject *name, double *d) {
 static int member_leaf(Src *s, Node *n) {
     double d;
     PyObject *v = NULL;
-    int k = leaf_value(s, n->name, &d, &v);
+    int k = leaf_value(s, n, &d, &v);
     if (k < 0) return -1;
     if (k == 2) {
         if (d != d) return 0; /* NaN: missing */
@@ -253,7 +270,7 @@ static int member_leaf(Src *s, Node *n) {
 static int streq_leaf(Src *s, Node *n) {
     double d;
     PyObject *v = NULL;
-    int k = leaf_value(s, n->name, &d, &v);
+    int k = leaf_value(s, n, &d, &v);
     if (k < 0) return -1;
     if (k == 2) return d != d ? 0 : n->op == 5; /* a feature: NaN is missing (false); a number is != any text */
     if (!v || v == Py_None) return 0;
@@ -296,7 +313,7 @@ static int eval_src(Program *P, Py_ssize_t i, Src *s) {
     }
     case N_CMP: {
         double x, c = n->c;
-        int f = leaf_float(s, n->name, &x);
+        int f = leaf_float(s, n, &x);
         if (f < 0) return -1;
         if (f) {
             switch (n->op) {
@@ -326,6 +343,30 @@ static int eval_src(Program *P, Py_ssize_t i, Src *s) {
 /* fired_parts(record, x, index, make_values) -> (indices, values or None): fired() over the dict
  * dict(record) + {name: x[index[name]]} without building it (make_values() builds it, at most once, when a
  * Python closure needs it; it is returned so hits can render their reasons from it) */
+/* each named leaf's column in index (name -> column, an int), looked up once per index dict instead of once per
+ * leaf and event: the rule set passes the same private dict for every event and never changes it (a dict of
+ * another identity or size is resolved again; the strong reference keeps its address from being reused). A
+ * value that is not an int >= 0 keeps the per-event lookup (COL_LOOKUP), which raises as before. */
+static int resolve_cols(Program *P, PyObject *index) {
+    for (Py_ssize_t i = 0; i < P->n_nodes; i++) {
+        Node *n = &P->nodes[i];
+        if (!n->name) continue;
+        PyObject *j = PyDict_GetItemWithError(index, n->name);
+        if (!j) {
+            if (PyErr_Occurred()) return -1;
+            n->col = COL_RECORD;
+            continue;
+        }
+        Py_ssize_t k = PyLong_Check(j) ? PyLong_AsSsize_t(j) : -1;
+        if (k == -1 && PyErr_Occurred()) PyErr_Clear();
+        n->col = k >= 0 ? k : COL_LOOKUP;
+    }
+    Py_INCREF(index);
+    Py_XSETREF(P->col_index, index);
+    P->col_len = PyDict_GET_SIZE(index);
+    return 0;
+}
+
 static PyObject *Program_fired_parts(Program *P, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[2])) {
         PyErr_SetString(PyExc_TypeError, "fired_parts(record: dict, x, index: dict, make_values)");
@@ -338,7 +379,12 @@ static PyObject *Program_fired_parts(Program *P, PyObject *const *args, Py_ssize
         PyErr_SetString(PyExc_TypeError, "x must be a contiguous float64 vector");
         return NULL;
     }
-    Src s = {NULL, args[0], args[2], args[3], (const double *)buf.buf, buf.len / 8};
+    if ((P->col_index != args[2] || PyDict_GET_SIZE(args[2]) != P->col_len) && resolve_cols(P, args[2]) < 0) {
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
+    Src s = {NULL, args[0], args[2], args[3], (const double *)buf.buf, buf.len / 8,
+             (PyObject *const *)&P->col_index};
     PyObject *out = PyList_New(0);
     if (!out) goto fail;
     for (Py_ssize_t r = 0; r < P->n_roots; r++) {
@@ -368,7 +414,7 @@ static PyObject *Program_fired(Program *P, PyObject *values) {
         PyErr_SetString(PyExc_TypeError, "values must be a dict");
         return NULL;
     }
-    Src s = {values, NULL, NULL, NULL, NULL, 0}; /* borrowed: leaves read the dict (eval_src's dict case) */
+    Src s = {values, NULL, NULL, NULL, NULL, 0, NULL}; /* borrowed: leaves read the dict (eval_src's dict case) */
     PyObject *out = PyList_New(0);
     if (!out) return NULL;
     for (Py_ssize_t r = 0; r < P->n_roots; r++) {
@@ -438,6 +484,7 @@ static PyObject *Program_reduce(Program *P, PyObject *unused) {
 
 static void Program_dealloc(Program *P) {
     Program_clear(P);
+    Py_CLEAR(P->col_index);
     Py_XDECREF(P->trees);
     Py_TYPE(P)->tp_free((PyObject *)P);
 }

@@ -349,6 +349,10 @@ class CompiledRuleSet:
             scalar.append((test, r, renderers[-1]))
             vector.append(compile_vector(r.expr, lists))
         self._scalar = tuple(scalar)
+        # the reason of a rule whose template has no placeholder (== render(tpl, any values)), else None:
+        # evaluate_parts builds the merged dict only for hits whose reason reads it
+        self._static_reasons = tuple("".join(lit for lit, _ in r.template) if all(n is None for _, n in r.template)
+                                     else None for r in self.rules)
         self._tests = tuple(t for t, _, _ in scalar)
         self._on_hit = {t: (r, rend) for t, r, rend in scalar}  # closures are unique objects
         self._vector = tuple(vector)
@@ -400,9 +404,13 @@ class CompiledRuleSet:
         idx, values = prog.fired_parts(record, xc, index, lambda: _merged(record, xc, names))
         if not idx:
             return idx  # type: ignore[no-any-return]
-        if values is None:
-            values = _merged(record, xc, names)
         scalar = self._scalar
+        if values is None:
+            static = self._static_reasons
+            if all(static[i] is not None for i in idx):  # no reason reads a value: no merged dict to build
+                return [RuleHit(r.code, r.action, r.score, static[i], r.shadow, r.priority)
+                        for i, r in zip(idx, [scalar[i][1] for i in idx])]
+            values = _merged(record, xc, names)
         return [RuleHit(r.code, r.action, r.score, rend(values), r.shadow, r.priority)
                 for _t, r, rend in map(scalar.__getitem__, idx)]
 

@@ -183,6 +183,15 @@ class CompiledMemoryStore(MemoryStore):
             watermark = None if core is None else core.latest_time()
         return self._results.get(application_id, ts, watermark)
 
+    def admit(self, application_id: str, ts: int) -> tuple[Applied | None, int | None]:
+        """``(recall(application_id, ts), latest_time())`` in one call (the pipeline's admission step)."""
+        core = self._core
+        latest = None if core is None else core.latest_time()
+        results = self._results
+        if not application_id or application_id not in results._d:  # the common case: a new id (== get's None)
+            return None, latest
+        return results.get(application_id, ts, latest), latest
+
     def update_and_read(self, plan: Plan, record: Mapping[str, Any], ts: int) -> np.ndarray:
         """Compute the event's features as of its time, then add it (see OnlineVelocity); exactly once per id."""
         return self.apply(plan, record, ts).features
@@ -198,14 +207,25 @@ class CompiledMemoryStore(MemoryStore):
         app = "" if app is None else str(app)
         results = self._results
         with self._lock:
-            seen = results.get(app, ts, core.latest_time())
-            if seen is not None:
-                return seen
+            d = results._d
+            known = app in d if app else False
+            if known:  # a known id: its record decides (a new id: get() is None)
+                seen = results.get(app, ts, core.latest_time())
+                if seen is not None:
+                    return seen
             if _APPLY_NEW:  # == Applied(core.update_and_read(plan, record, ts), False, link, ts), built in C
                 applied = core.apply_new(plan, record, ts, link, Applied, _APPLIED_SLOTS)
             else:  # pragma: no cover - Applied changed: the plain constructor
                 applied = Applied(core.update_and_read(plan, record, ts), False, link, ts)
-            results.put(app, applied, core.latest_time())
+            latest = core.latest_time()
+            head = results._head_ts
+            if (app and not known and head is not None and len(d) < results.max_entries
+                    and head >= latest - results.ttl_ms):
+                # == results.put(app, applied, latest) for a new id while the table has room and its oldest
+                # record is live (no eviction, no expiry scan): the common case, without the call
+                d[app] = (int(ts), applied.features.tobytes(), link)
+            else:
+                results.put(app, applied, latest)
         return applied
 
     def record_label(self, plan: Plan, application_id: str, is_fraud: bool, label_time_ms: int) -> None:

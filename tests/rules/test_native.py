@@ -88,7 +88,9 @@ def test_evaluate_parts_equals_evaluate(texts, table, data):
             parse_expression(t)
         except RuleSyntaxError:
             assume(False)
-        rules.append(Rule(f"R{j}", t, action="review", score=j, reason="value {a} and {s}"))
+        # a reason with placeholders reads the merged dict; a static one (round 10) skips building it
+        reason = data.draw(st.sampled_from(["value {a} and {s}", "static text", "", "{{braces}} only", "{f}"]))
+        rules.append(Rule(f"R{j}", t, action="review", score=j, reason=reason))
     rs = RuleSet(rules, lists=LISTS)
     names_all = ("a", "b", "m", "f", "s", "t")
     try:
@@ -136,3 +138,52 @@ def test_membership_and_string_leaves_run_in_c_and_agree_on_every_value():
             row = {"x": v}
             got, _values = prog.fired_parts({"x": "web"}, np.array([v]), {"x": 0}, make(row))
             assert got == [i for i, f in enumerate(tests) if f(row)], v
+
+
+@settings(deadline=None, max_examples=80, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(trees, expressions), min_size=1, max_size=5), tables(), st.data())
+def test_fired_parts_with_resolved_columns_equals_the_dict(texts, table, data):
+    """``fired_parts`` resolves each leaf's column once per index dict (round 10): one program called with the same
+    index for many rows, then with other index dicts (other columns, a shorter vector), always == ``fired`` of the
+    merged dict, and an out-of-range column raises as the per-leaf lookup did."""
+    import math
+
+    import numpy as np
+
+    _cols, rows, _n = table
+    exprs = []
+    for t in texts:
+        try:
+            exprs.append(parse_expression(t))
+        except RuleSyntaxError:
+            assume(False)
+    prog = program(exprs, LIST_SETS)
+    for _round in range(3):  # three index dicts, each used for every row (the first resolves, the rest reuse)
+        feats = tuple(dict.fromkeys(data.draw(st.lists(st.sampled_from(["a", "b", "f", "m", "s"]), min_size=0,
+                                                       max_size=4))))
+        index = {n: i for i, n in enumerate(feats)}
+        for row in rows:
+            record = {k: v for k, v in row.items() if data.draw(st.booleans())}
+            x = np.array([row[n] if isinstance(row.get(n), float) else math.nan for n in feats], dtype=np.float64)
+            merged = dict(record)
+            merged.update(zip(feats, x.tolist()))
+            got, _values = prog.fired_parts(record, x, index, lambda m=merged: dict(m))
+            assert got == prog.fired(merged)
+
+
+def test_fired_parts_columns_out_of_range_and_odd_index_values():
+    import numpy as np
+
+    prog = program([parse_expression("a > 1"), parse_expression("b > 1")], LIST_SETS)
+    index = {"a": 0, "b": 1}
+    assert prog.fired_parts({}, np.array([2.0, 0.0]), index, dict)[0] == [0]
+    assert prog.fired_parts({}, np.array([0.0, 2.0]), index, dict)[0] == [1]
+    with pytest.raises(IndexError):  # the same resolved index with a vector too short for it
+        prog.fired_parts({}, np.array([0.0]), index, dict)
+    with pytest.raises(IndexError):  # a negative column: the per-leaf lookup decides (and raises)
+        prog.fired_parts({}, np.array([2.0, 2.0]), {"a": -1, "b": 1}, dict)
+    with pytest.raises(TypeError):  # not an int: the lookup's error, as before
+        prog.fired_parts({}, np.array([2.0, 2.0]), {"a": "0", "b": 1}, dict)
+    # a name missing from the index reads the record
+    assert prog.fired_parts({"a": 5.0}, np.array([0.0]), {"b": 0}, dict)[0] == [0]
+    assert prog.fired_parts({"a": 5.0}, np.array([2.0, 2.0]), index, dict)[0] == [0, 1]

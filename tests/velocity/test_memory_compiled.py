@@ -302,3 +302,26 @@ def test_late_event_message_is_the_references():
             online.update_and_read({"application_id": "A2", "ts": 9_000, "a": "x"})
         msgs.append(str(exc.value))
     assert msgs[0] == msgs[1] and "allowed lateness (700ms)" in msgs[0]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams(), st.lists(st.integers(0, 9), min_size=30, max_size=30), st.integers(1, 6), st.integers(1, 4000))
+def test_exactly_once_table_matches_the_python_store(stream, ids, max_results, ttl):
+    """The compiled store's exactly-once record (round 10: a new id's record written without
+    ``ResultCache.put`` while the table has room and its head is live) == the Python store's, through reused
+    ids, a small table (evictions) and a short TTL (expiry): the same outcomes, ``admit`` == ``recall`` +
+    ``latest_time``, and the same records in the same order."""
+    recs, _labels = stream
+    stores = [MemoryStore(engine=e, max_results=max_results, idempotency_ttl=ttl) for e in ("python", "compiled")]
+    onlines = [OnlineVelocity(FS, s) for s in stores]
+    for i, rec in enumerate(recs):
+        rec = {**rec, "application_id": f"A{ids[i]}"}
+        c = stores[1]
+        assert c.admit(rec["application_id"], rec["ts"])[1] == c.latest_time()
+        seen = c.admit(rec["application_id"], rec["ts"])[0]
+        ref = c.recall(rec["application_id"], rec["ts"])
+        assert (seen is None) == (ref is None) and (seen is None or seen.features.tobytes() == ref.features.tobytes())
+        out = [s.apply(o.plan, rec, rec["ts"], ("d", 0.5)) for s, o in zip(stores, onlines)]
+        assert out[0].duplicate == out[1].duplicate and out[0].ts == out[1].ts and out[0].link == out[1].link
+        assert out[0].features.tobytes() == out[1].features.tobytes()
+        assert stores[0]._results.to_raw() == stores[1]._results.to_raw()
