@@ -34,8 +34,17 @@
 #endif
 #define FS_BEST_STACK 4096 /* leaf values kept on the stack (rows x trees) */
 
+/* A plain forest's node for predict_best (16 bytes, four to a cache line): see fs_plain_build. */
+typedef struct {
+    double thr;
+    int16_t feat;
+    int16_t kid[2]; /* [0] left (x <= thr), [1] right: >= 0 a node index, < 0 ~leaf index */
+    int16_t pad;
+} fs_pnode;
+
 struct fs_best_s {
     int usable;         /* 0: score every row in full */
+    fs_pnode *plain;    /* NULL unless every node is numerical with missing type None (and the tables fit int16) */
     int32_t *order;     /* the trees, widest leaf range first (ties: model order) */
     double *hi_rest;    /* [j]: sum of the greatest leaf of trees order[j..n_trees-1]; [n_trees] = 0 */
     double slack;       /* see above */
@@ -43,6 +52,7 @@ struct fs_best_s {
 
 static void fs_best_free(fs_best *b) {
     if (b == NULL) return;
+    PyMem_Free(b->plain);
     PyMem_Free(b->order);
     PyMem_Free(b->hi_rest);
     PyMem_Free(b);
@@ -71,6 +81,35 @@ static int fs_tree_range(const ForestObject *f, int32_t root, int32_t *stack, do
     return 0;
 }
 
+/*
+ * The plain node table (round 10): when every node of the forest is a numerical split whose missing type is None
+ * (LightGBM's decision_type 0 or 2: the device linker's model), fs_next reduces to
+ *     v = isnan(x) ? 0.0 : x;  go left iff v <= threshold
+ * (the default direction is never read: only the Zero and NaN missing types use it). predict_best then cleans each
+ * row once more -- NaN to 0.0, after fs_clean -- and walks these 16-byte nodes with one comparison per node,
+ * choosing the child by its result (no branch on the node's type): the same comparison of the same two doubles as
+ * fs_next, so the same leaf. Returns 0 (b->plain NULL: the forest is not plain or does not fit int16) or -1 (no
+ * memory).
+ */
+static int fs_plain_build(const ForestObject *f, fs_best *b) {
+    Py_ssize_t i;
+    b->plain = NULL;
+    if (f->n_nodes < 1 || f->n_nodes > 32767 || f->n_leaves > 32768 || f->num_features > 32767) return 0;
+    for (i = 0; i < f->n_nodes; ++i) {
+        uint32_t dt = f->nodes[i].decision_type;
+        if ((dt & 1u) || ((dt >> 2) & 3u) != MISSING_NONE) return 0;
+    }
+    if ((b->plain = (fs_pnode *)PyMem_Calloc((size_t)f->n_nodes, sizeof(fs_pnode))) == NULL) return -1;
+    for (i = 0; i < f->n_nodes; ++i) {
+        const fs_node *nd = f->nodes + i;
+        b->plain[i].thr = nd->u.threshold;
+        b->plain[i].feat = (int16_t)nd->feature;
+        b->plain[i].kid[0] = (int16_t)nd->left;
+        b->plain[i].kid[1] = (int16_t)nd->right;
+    }
+    return 0;
+}
+
 /* the bounds tables (NULL with a Python error set on failure) */
 static fs_best *fs_best_prepare(const ForestObject *f) {
     Py_ssize_t n = f->n_trees, t, j;
@@ -85,6 +124,11 @@ static fs_best *fs_best_prepare(const ForestObject *f) {
     range = (double *)PyMem_Malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
     stack = (int32_t *)PyMem_Malloc(sizeof(int32_t) * (size_t)(f->n_nodes + 2));
     if (b->order == NULL || b->hi_rest == NULL || lo == NULL || hi == NULL || range == NULL || stack == NULL) {
+        fs_best_free(b);
+        b = (fs_best *)PyErr_NoMemory();
+        goto done;
+    }
+    if (fs_plain_build(f, b) != 0) {
         fs_best_free(b);
         b = (fs_best *)PyErr_NoMemory();
         goto done;
@@ -136,13 +180,29 @@ static double fs_best_floor(double sigmoid, double p) {
     return exp(-sigmoid * m) > Gs ? m : -INFINITY;
 }
 
-static inline double fs_leaf(const ForestObject *f, int32_t t, const double *x) {
+/* tree t's leaf value for row x (cleaned; for a plain forest also without NaN, see fs_plain_build) */
+static inline double fs_leaf(const ForestObject *f, const fs_pnode *plain, int32_t t, const double *x) {
     int32_t n = f->roots[t];
+    if (plain != NULL) {
+        while (n >= 0) {
+            const fs_pnode *d = plain + n;
+            n = d->kid[!(x[d->feat] <= d->thr)];
+        }
+        return f->leaves[~n];
+    }
     while (n >= 0) {
         const fs_node *nd = f->nodes + n;
         n = fs_next(nd, x[nd->feature], f->cat_bits);
     }
     return f->leaves[~n];
+}
+
+/* a row's margin as fs_margin computes it (leaf values in model order, from 0.0), by fs_leaf */
+static inline double fs_best_margin(const ForestObject *f, const fs_pnode *plain, const double *x) {
+    double m = 0.0;
+    Py_ssize_t t;
+    for (t = 0; t < f->n_trees; ++t) m += fs_leaf(f, plain, (int32_t)t, x);
+    return m;
 }
 
 /* predict_best(X, out) -> trees walked. X: C-contiguous float64 (n, k); out: writable float64 (n,). */
@@ -167,8 +227,11 @@ static PyObject *Forest_predict_best(ForestObject *self, PyObject *args) {
         goto release;
     }
     for (i = 0; i < n; ++i) fs_clean((const double *)xb.buf + i * k, x + i * k, k);
+    if (b->plain != NULL) /* a plain forest reads NaN as 0.0 at every node (fs_plain_build) */
+        for (i = 0; i < n * k; ++i)
+            if (isnan(x[i])) x[i] = 0.0;
     if (n < 2 || !b->usable) { /* nothing to prune: every row in full */
-        for (i = 0; i < n; ++i) out[i] = fs_sigmoid(self->sigmoid, fs_margin(self, x + i * k));
+        for (i = 0; i < n; ++i) out[i] = fs_sigmoid(self->sigmoid, fs_best_margin(self, b->plain, x + i * k));
         res = PyLong_FromSsize_t(n * N);
         goto release;
     }
@@ -180,7 +243,7 @@ static PyObject *Forest_predict_best(ForestObject *self, PyObject *args) {
         const double *xi = x + i * k;
         for (j = 0; j < lead; ++j) {
             t = b->order[j];
-            s += v[t] = fs_leaf(self, (int32_t)t, xi);
+            s += v[t] = fs_leaf(self, b->plain, (int32_t)t, xi);
         }
         part[i] = s;
     }
@@ -208,7 +271,7 @@ static PyObject *Forest_predict_best(ForestObject *self, PyObject *args) {
             for (j = lead; j < N; ++j) {
                 if (s + b->hi_rest[j] + slack <= mlow) break;
                 t = b->order[j];
-                s += v[t] = fs_leaf(self, (int32_t)t, xi);
+                s += v[t] = fs_leaf(self, b->plain, (int32_t)t, xi);
             }
             walked += j - lead;
             if (j < N || s + slack <= mlow) { /* below the best, provably */
