@@ -226,10 +226,12 @@ static PyObject *Forest_predict_best(ForestObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto release;
     }
-    for (i = 0; i < n; ++i) fs_clean((const double *)xb.buf + i * k, x + i * k, k);
-    if (b->plain != NULL) /* a plain forest reads NaN as 0.0 at every node (fs_plain_build) */
-        for (i = 0; i < n * k; ++i)
-            if (isnan(x[i])) x[i] = 0.0;
+    if (b->plain != NULL) { /* fs_clean, and NaN read as 0.0 as at every node of a plain forest (fs_plain_build) */
+        const double *xin = (const double *)xb.buf;
+        for (i = 0; i < n * k; ++i) x[i] = fabs(xin[i]) > kZeroThreshold ? xin[i] : 0.0; /* NaN: false */
+    } else {
+        for (i = 0; i < n; ++i) fs_clean((const double *)xb.buf + i * k, x + i * k, k);
+    }
     if (n < 2 || !b->usable) { /* nothing to prune: every row in full */
         for (i = 0; i < n; ++i) out[i] = fs_sigmoid(self->sigmoid, fs_best_margin(self, b->plain, x + i * k));
         res = PyLong_FromSsize_t(n * N);
