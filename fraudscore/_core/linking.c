@@ -308,12 +308,16 @@ typedef struct {
     int64_t nd;
 } cand_t;
 
-/* the last version list checked per version kind, and its outcome: records share version lists
- * (linkfeatures.make_record), so most checks are one pointer test (no Python code runs in between) */
+/* the version lists checked per version kind, and their outcome, in a small direct-mapped table (round 10: was
+ * the last list only, which missed whenever a block's records alternate between two versions): records share
+ * version lists (linkfeatures.make_record), so most checks are one pointer test. Valid for one select call (no
+ * Python code runs in between, so no list is freed and its memory reused). */
+#define VMEMO_BITS 3
 typedef struct {
-    PyObject *obj[3];
-    int ok[3];
+    PyObject *obj[3][1 << VMEMO_BITS];
+    int ok[3][1 << VMEMO_BITS];
 } vmemo_t;
+#define VMEMO_SLOT(o) ((size_t)(((uint64_t)(uintptr_t)(o) * 0x9E3779B97F4A7C15ull) >> (64 - VMEMO_BITS)))
 
 /* compatible(fp, rec) of a packed record: 1 yes, 0 no, -1 hand over */
 static int compatible(const fpinfo_t *fp, const prec_t *pr, vmemo_t *memo) {
@@ -340,13 +344,15 @@ static int compatible(const fpinfo_t *fp, const prec_t *pr, vmemo_t *memo) {
     if (!eq) return 0;
 #define VCHECK(field, mine, m)                                                            \
     if (!(mine)->none) {                                                                  \
+        size_t h_;                                                                        \
         o = pr->field;                                                                    \
-        if (o != memo->obj[m]) {                                                          \
+        h_ = VMEMO_SLOT(o);                                                               \
+        if (o != memo->obj[m][h_]) {                                                      \
             if (read_version(o, &v, 1) != 0) return -1;                                   \
-            memo->obj[m] = o;                                                             \
-            memo->ok[m] = v.none || version_ge(mine, &v);                                 \
+            memo->obj[m][h_] = o;                                                         \
+            memo->ok[m][h_] = v.none || version_ge(mine, &v);                             \
         }                                                                                 \
-        if (!memo->ok[m]) return 0;                                                       \
+        if (!memo->ok[m][h_]) return 0;                                                   \
     }
     VCHECK(ov, &fp->ov, 0)
     VCHECK(bv, &fp->bv, 1)
@@ -447,7 +453,7 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
     Py_ssize_t n, i, j, n_c = 0, n_pool = 0, k = 0;
     cand_t *all = NULL, **pool = NULL, **top = NULL;
     int ids_now[3], n_ids = 0, ok = 0;
-    vmemo_t vmemo = {{NULL, NULL, NULL}, {0, 0, 0}};
+    vmemo_t vmemo;
     prec_t tmp;
     (void)mod;
     if (nargs != 5) {
@@ -463,6 +469,7 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
         fp_release(&info);
         return hand_over();
     }
+    memset(vmemo.obj, 0, sizeof(vmemo.obj)); /* NULL: no list (a record's field is never NULL here) */
     n = PyList_GET_SIZE(cands);
     if (n > 0) {
         all = (cand_t *)PyMem_Malloc(sizeof(cand_t) * (size_t)n);
