@@ -37,8 +37,8 @@
 /* A plain forest's node for predict_best (16 bytes, four to a cache line): see fs_plain_build. */
 typedef struct {
     double thr;
-    int16_t feat;
-    int16_t kid[2]; /* [0] left (x <= thr), [1] right: >= 0 a node index, < 0 ~leaf index */
+    int16_t feat;   /* the feature's byte offset in the row (index x 8) */
+    int16_t kid[2]; /* [0] left (x <= thr), [1] right: >= 0 the node's byte offset (index x 16), < 0 ~leaf index */
     int16_t pad;
 } fs_pnode;
 
@@ -88,13 +88,14 @@ static int fs_tree_range(const ForestObject *f, int32_t root, int32_t *stack, do
  * (the default direction is never read: only the Zero and NaN missing types use it). predict_best then cleans each
  * row once more -- NaN to 0.0, after fs_clean -- and walks these 16-byte nodes with one comparison per node,
  * choosing the child by its result (no branch on the node's type): the same comparison of the same two doubles as
- * fs_next, so the same leaf. Returns 0 (b->plain NULL: the forest is not plain or does not fit int16) or -1 (no
- * memory).
+ * fs_next, so the same leaf. Children and features are stored as byte offsets (int16: up to 2,047 nodes and 4,095
+ * features; the device linker's model has 1,120 nodes), so a node costs ten instructions. Returns 0 (b->plain NULL:
+ * the forest is not plain or too large) or -1 (no memory).
  */
 static int fs_plain_build(const ForestObject *f, fs_best *b) {
     Py_ssize_t i;
     b->plain = NULL;
-    if (f->n_nodes < 1 || f->n_nodes > 32767 || f->n_leaves > 32768 || f->num_features > 32767) return 0;
+    if (f->n_nodes < 1 || f->n_nodes > 2047 || f->n_leaves > 32768 || f->num_features > 4095) return 0;
     for (i = 0; i < f->n_nodes; ++i) {
         uint32_t dt = f->nodes[i].decision_type;
         if ((dt & 1u) || ((dt >> 2) & 3u) != MISSING_NONE) return 0;
@@ -103,9 +104,9 @@ static int fs_plain_build(const ForestObject *f, fs_best *b) {
     for (i = 0; i < f->n_nodes; ++i) {
         const fs_node *nd = f->nodes + i;
         b->plain[i].thr = nd->u.threshold;
-        b->plain[i].feat = (int16_t)nd->feature;
-        b->plain[i].kid[0] = (int16_t)nd->left;
-        b->plain[i].kid[1] = (int16_t)nd->right;
+        b->plain[i].feat = (int16_t)(nd->feature * 8);
+        b->plain[i].kid[0] = (int16_t)(nd->left >= 0 ? nd->left * 16 : nd->left);
+        b->plain[i].kid[1] = (int16_t)(nd->right >= 0 ? nd->right * 16 : nd->right);
     }
     return 0;
 }
@@ -183,12 +184,15 @@ static double fs_best_floor(double sigmoid, double p) {
 /* tree t's leaf value for row x (cleaned; for a plain forest also without NaN, see fs_plain_build) */
 static inline double fs_leaf(const ForestObject *f, const fs_pnode *plain, int32_t t, const double *x) {
     int32_t n = f->roots[t];
-    if (plain != NULL) {
-        while (n >= 0) {
-            const fs_pnode *d = plain + n;
-            n = d->kid[!(x[d->feat] <= d->thr)];
+    if (plain != NULL) { /* byte offsets: no index scaling or sign extension per node */
+        const char *base = (const char *)plain, *xb = (const char *)x;
+        Py_ssize_t o = n >= 0 ? (Py_ssize_t)n * 16 : (Py_ssize_t)n;
+        while (o >= 0) {
+            double thr = *(const double *)(base + o);
+            Py_ssize_t fo = *(const int16_t *)(base + o + 8);
+            o = *(const int16_t *)(base + o + 10 + 2 * (Py_ssize_t)!(*(const double *)(xb + fo) <= thr));
         }
-        return f->leaves[~n];
+        return f->leaves[~o];
     }
     while (n >= 0) {
         const fs_node *nd = f->nodes + n;
