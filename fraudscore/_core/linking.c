@@ -561,8 +561,8 @@ static inline const void *slot_of(PyObject *rec) { /* the table slot rec would t
 static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *blocks, *keys, *devices, *skip, *out = NULL;
     PyObject *done[16];
-    PyObject **ids = NULL, **recs = NULL;
-    Py_ssize_t cap = 0;
+    PyObject **ids = NULL, **recs = NULL, **live = NULL; /* live: the walk's records (borrowed), in order */
+    Py_ssize_t cap = 0, nlive = 0, livecap = 0;
     int64_t now, ttl;
     Py_ssize_t nk, i, j, ndone = 0;
     (void)mod;
@@ -580,8 +580,6 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
         return hand_over();
     nk = PySequence_Fast_GET_SIZE(keys);
     if (nk > 16) return hand_over();
-    out = PyList_New(0);
-    if (out == NULL) return NULL;
     for (i = 0; i < nk; ++i) {
         PyObject *key = PySequence_Fast_ITEMS(keys)[i], *blk, *it, *did;
         Py_ssize_t m = 0, size, q;
@@ -644,7 +642,17 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
 #endif
             recs[q] = rec;
         }
-        /* pass 3: their times (packed, or read) and the live ones */
+        /* pass 3: their times (packed, or read) and the live ones (no Python code runs until the list is made
+         * below, so the borrowed records stay alive) */
+        if (nlive + m > livecap) {
+            PyObject **grown = (PyObject **)PyMem_Realloc(live, sizeof(PyObject *) * (size_t)(nlive + m));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                goto bail_ids;
+            }
+            live = grown;
+            livecap = nlive + m;
+        }
         for (q = 0; q < m; ++q) {
             PyObject *rec = recs[q], *t;
             const prec_t *pr;
@@ -656,7 +664,7 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
             } else if ((t = item(rec, K_t)) == NULL || as_i64(t, &tv) != 0 || tv >= TBOUND || tv <= -TBOUND) {
                 goto bail_ids;
             }
-            if (now - tv <= ttl && PyList_Append(out, rec) != 0) goto bail_ids;
+            if (now - tv <= ttl) live[nlive++] = rec;
         }
         for (q = 0; q < m; ++q) Py_DECREF(ids[q]);
         done[ndone++] = blk;
@@ -667,10 +675,15 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
     }
     PyMem_Free(ids);
     PyMem_Free(recs);
+    if ((out = PyList_New(nlive)) != NULL) {
+        for (i = 0; i < nlive; ++i) PyList_SET_ITEM(out, i, Py_NewRef(live[i]));
+    }
+    PyMem_Free(live);
     return out;
 bail:
     PyMem_Free(ids);
     PyMem_Free(recs);
+    PyMem_Free(live);
     Py_XDECREF(out);
     return hand_over();
 }
