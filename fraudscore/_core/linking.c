@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "linkcommon.h"
+#include "linking_odict.h"
 
 #define NCOMP 14         /* len(VOLATILE_ATTRS) */
 #define NFEAT 24         /* len(PAIR_FEATURES) */
@@ -204,102 +205,7 @@ static void fp_release(fpinfo_t *info) {
     Py_CLEAR(info->bf);
 }
 
-/* ---- packed records ------------------------------------------------------------------------------------ */
-/* What the walk, the filter, the pre-filter and the ordering read of a record, packed once per record *state*:
- * the components, renderer and time as int64, and (borrowed) the objects read only for the scored few. Packed
- * records are kept in a direct-mapped table keyed by the dict's address and its ma_version_tag: CPython 3.11 /
- * 3.12 give every dict a fresh tag from one global counter when it is created and whenever its items change,
- * so an equal (address, tag) pair is the same live dict with the same items -- a record written again (touch:
- * "t", "n", "ip"; a restore; a test's assignment) or freed and its memory reused is never served stale, and
- * the borrowed objects are alive (the dict holds them). Records are never mutated *inside* their lists ("c",
- * "fs", "lg", the shared version lists: linkfeatures.make_record), which the tag cannot see. Other Python
- * versions pack every record on each read (the same results, without the table). */
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && !defined(Py_LIMITED_API)
-#define PACK_CACHE 1
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#endif
-static inline uint64_t dict_tag(PyObject *d) { return (uint64_t)((PyDictObject *)d)->ma_version_tag; }
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-#else
-#define PACK_CACHE 0
-#endif
-#define PACK_BITS 14 /* 16,384 slots of 232 bytes */
-
-typedef struct {
-    /* first cache line: what the walk and the hard rules read */
-    uint64_t tag;     /* the dict's ma_version_tag when packed; 0 = empty slot */
-    PyObject *dict;   /* identity only */
-    int64_t t;
-    PyObject *fam, *bf, *ov, *bv, *av;  /* borrowed from the dict (types checked where used) */
-    /* the pre-filter and the ordering */
-    int64_t r;
-    int64_t comps[NCOMP];
-    PyObject *id;
-    /* the scored few */
-    PyObject *fs, *fn, *lg, *ip, *n;  /* borrowed, NULL when missing */
-    char pad[256 - 8 * (10 + NCOMP) - 5 * sizeof(PyObject *)]; /* one slot = four cache lines */
-} prec_t;
-
-_Static_assert(sizeof(prec_t) == 256, "a packed record is four cache lines");
-
-static prec_t *PACKED; /* the table (PyMem_Calloc on first use), or NULL */
-static unsigned long long PACK_HITS, PACK_MISSES;
-
-/* rec's fields into out: 0 ok, -1 not packable (a missing or unreadable field: the reference decides) */
-static int pack(PyObject *rec, prec_t *out) {
-    PyObject *o;
-    out->fam = item(rec, K_fam);
-    out->bf = item(rec, K_bf);
-    out->id = item(rec, K_id);
-    out->ov = item(rec, K_ov);
-    out->bv = item(rec, K_bv);
-    out->av = item(rec, K_av);
-    if (out->fam == NULL || out->bf == NULL || out->id == NULL || out->ov == NULL || out->bv == NULL ||
-        out->av == NULL)
-        return -1;
-    if ((o = item(rec, K_c)) == NULL || read_comps(o, out->comps, 1) != 0) return -1;
-    if ((o = item(rec, K_r)) == NULL || as_i64(o, &out->r) != 0) return -1;
-    if ((o = item(rec, K_t)) == NULL || as_i64(o, &out->t) != 0 || out->t >= TBOUND || out->t <= -TBOUND) return -1;
-    out->fs = item(rec, K_fs);
-    out->fn = item(rec, K_fn);
-    out->lg = item(rec, K_lg);
-    out->ip = item(rec, K_ip);
-    out->n = item(rec, K_n);
-    out->dict = rec;
-    return 0;
-}
-
-/* the packed record of dict rec: from the table, or packed now (into the table, or into tmp without one); NULL:
- * not packable. The pointer is valid until the next call (another record may take the slot). */
-static const prec_t *packed(PyObject *rec, prec_t *tmp) {
-#if PACK_CACHE
-    uint64_t tag = dict_tag(rec);
-    prec_t *slot;
-    if (PACKED == NULL) { /* aligned to a cache line: a slot's first line holds what the walk reads */
-        void *raw = PyMem_Calloc(((size_t)1 << PACK_BITS) + 1, sizeof(prec_t));
-        if (raw != NULL) PACKED = (prec_t *)(((uintptr_t)raw + 63) & ~(uintptr_t)63); /* kept for the process */
-    }
-    if (PACKED != NULL && tag != 0) {
-        slot = PACKED + (size_t)((((uint64_t)(uintptr_t)rec >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - PACK_BITS));
-        if (slot->tag == tag && slot->dict == rec) {
-            ++PACK_HITS;
-            return slot;
-        }
-        ++PACK_MISSES;
-        if (pack(rec, slot) != 0) {
-            slot->tag = 0;
-            return NULL;
-        }
-        slot->tag = tag;
-        return slot;
-    }
-#endif
-    return pack(rec, tmp) == 0 ? tmp : NULL;
-}
+#include "linking_pack.h" /* the packed records: prec_t, pack, packed, PACK_CACHE */
 
 /* ---- the candidates ------------------------------------------------------------------------------------- */
 typedef struct {
@@ -308,12 +214,16 @@ typedef struct {
     int64_t nd;
 } cand_t;
 
-/* the last version list checked per version kind, and its outcome: records share version lists
- * (linkfeatures.make_record), so most checks are one pointer test (no Python code runs in between) */
+/* the version lists checked per version kind, and their outcome, in a small direct-mapped table (round 10: was
+ * the last list only, which missed whenever a block's records alternate between two versions): records share
+ * version lists (linkfeatures.make_record), so most checks are one pointer test. Valid for one select call (no
+ * Python code runs in between, so no list is freed and its memory reused). */
+#define VMEMO_BITS 3
 typedef struct {
-    PyObject *obj[3];
-    int ok[3];
+    PyObject *obj[3][1 << VMEMO_BITS];
+    int ok[3][1 << VMEMO_BITS];
 } vmemo_t;
+#define VMEMO_SLOT(o) ((size_t)(((uint64_t)(uintptr_t)(o) * 0x9E3779B97F4A7C15ull) >> (64 - VMEMO_BITS)))
 
 /* compatible(fp, rec) of a packed record: 1 yes, 0 no, -1 hand over */
 static int compatible(const fpinfo_t *fp, const prec_t *pr, vmemo_t *memo) {
@@ -340,13 +250,15 @@ static int compatible(const fpinfo_t *fp, const prec_t *pr, vmemo_t *memo) {
     if (!eq) return 0;
 #define VCHECK(field, mine, m)                                                            \
     if (!(mine)->none) {                                                                  \
+        size_t h_;                                                                        \
         o = pr->field;                                                                    \
-        if (o != memo->obj[m]) {                                                          \
+        h_ = VMEMO_SLOT(o);                                                               \
+        if (o != memo->obj[m][h_]) {                                                      \
             if (read_version(o, &v, 1) != 0) return -1;                                   \
-            memo->obj[m] = o;                                                             \
-            memo->ok[m] = v.none || version_ge(mine, &v);                                 \
+            memo->obj[m][h_] = o;                                                         \
+            memo->ok[m][h_] = v.none || version_ge(mine, &v);                             \
         }                                                                                 \
-        if (!memo->ok[m]) return 0;                                                       \
+        if (!memo->ok[m][h_]) return 0;                                                   \
     }
     VCHECK(ov, &fp->ov, 0)
     VCHECK(bv, &fp->bv, 1)
@@ -447,7 +359,7 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
     Py_ssize_t n, i, j, n_c = 0, n_pool = 0, k = 0;
     cand_t *all = NULL, **pool = NULL, **top = NULL;
     int ids_now[3], n_ids = 0, ok = 0;
-    vmemo_t vmemo = {{NULL, NULL, NULL}, {0, 0, 0}};
+    vmemo_t vmemo;
     prec_t tmp;
     (void)mod;
     if (nargs != 5) {
@@ -463,6 +375,7 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
         fp_release(&info);
         return hand_over();
     }
+    memset(vmemo.obj, 0, sizeof(vmemo.obj)); /* NULL: no list (a record's field is never NULL here) */
     n = PyList_GET_SIZE(cands);
     if (n > 0) {
         all = (cand_t *)PyMem_Malloc(sizeof(cand_t) * (size_t)n);
@@ -648,8 +561,8 @@ static inline const void *slot_of(PyObject *rec) { /* the table slot rec would t
 static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *blocks, *keys, *devices, *skip, *out = NULL;
     PyObject *done[16];
-    PyObject **ids = NULL, **recs = NULL;
-    Py_ssize_t cap = 0;
+    PyObject **ids = NULL, **recs = NULL, **live = NULL; /* live: the walk's records (borrowed), in order */
+    Py_ssize_t cap = 0, nlive = 0, livecap = 0;
     int64_t now, ttl;
     Py_ssize_t nk, i, j, ndone = 0;
     (void)mod;
@@ -667,8 +580,6 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
         return hand_over();
     nk = PySequence_Fast_GET_SIZE(keys);
     if (nk > 16) return hand_over();
-    out = PyList_New(0);
-    if (out == NULL) return NULL;
     for (i = 0; i < nk; ++i) {
         PyObject *key = PySequence_Fast_ITEMS(keys)[i], *blk, *it, *did;
         Py_ssize_t m = 0, size, q;
@@ -691,15 +602,20 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
                 goto bail;
             }
         }
-        /* pass 1: the block's ids, most recently seen first (new references, released below) */
-        it = PyObject_CallMethodNoArgs(blk, S_reversed);
-        if (it == NULL) goto bail;
-        while (m < size && (did = PyIter_Next(it)) != NULL) {
-            prefetch(did); /* its hash, read by the lookups below */
-            ids[m++] = did;
+        /* pass 1: the block's ids, most recently seen first (new references, released below): an OrderedDict's
+         * from its linked list where that layout was verified (linking_odict.h), else through reversed() */
+        if (ODICT_OK && Py_TYPE(blk) == OrderedDictType) {
+            if ((m = odict_keys_reversed(blk, ids, size)) < 0) goto bail; /* (released) */
+        } else {
+            it = PyObject_CallMethodNoArgs(blk, S_reversed);
+            if (it == NULL) goto bail;
+            while (m < size && (did = PyIter_Next(it)) != NULL) {
+                prefetch(did); /* its hash, read by the lookups below */
+                ids[m++] = did;
+            }
+            Py_DECREF(it);
+            if (PyErr_Occurred() || PyDict_GET_SIZE(blk) != m) goto bail_ids;
         }
-        Py_DECREF(it);
-        if (PyErr_Occurred() || PyDict_GET_SIZE(blk) != m) goto bail_ids;
         /* pass 2: the live candidates' records (borrowed from devices), the same tests in the same order */
         for (q = 0; q < m; ++q) {
             PyObject *rec;
@@ -726,7 +642,17 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
 #endif
             recs[q] = rec;
         }
-        /* pass 3: their times (packed, or read) and the live ones */
+        /* pass 3: their times (packed, or read) and the live ones (no Python code runs until the list is made
+         * below, so the borrowed records stay alive) */
+        if (nlive + m > livecap) {
+            PyObject **grown = (PyObject **)PyMem_Realloc(live, sizeof(PyObject *) * (size_t)(nlive + m));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                goto bail_ids;
+            }
+            live = grown;
+            livecap = nlive + m;
+        }
         for (q = 0; q < m; ++q) {
             PyObject *rec = recs[q], *t;
             const prec_t *pr;
@@ -738,7 +664,7 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
             } else if ((t = item(rec, K_t)) == NULL || as_i64(t, &tv) != 0 || tv >= TBOUND || tv <= -TBOUND) {
                 goto bail_ids;
             }
-            if (now - tv <= ttl && PyList_Append(out, rec) != 0) goto bail_ids;
+            if (now - tv <= ttl) live[nlive++] = rec;
         }
         for (q = 0; q < m; ++q) Py_DECREF(ids[q]);
         done[ndone++] = blk;
@@ -749,10 +675,15 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
     }
     PyMem_Free(ids);
     PyMem_Free(recs);
+    if ((out = PyList_New(nlive)) != NULL) {
+        for (i = 0; i < nlive; ++i) PyList_SET_ITEM(out, i, Py_NewRef(live[i]));
+    }
+    PyMem_Free(live);
     return out;
 bail:
     PyMem_Free(ids);
     PyMem_Free(recs);
+    PyMem_Free(live);
     Py_XDECREF(out);
     return hand_over();
 }
@@ -764,7 +695,27 @@ static PyObject *linking_pack_stats(PyObject *mod, PyObject *unused) {
     return Py_BuildValue("(iKK)", PACK_CACHE, PACK_HITS, PACK_MISSES);
 }
 
+/* odict_list([on]) -> whether walk reads OrderedDict blocks from their linked list (linking_odict.h); on=False
+ * turns it off, on=True back on where the import check passed (tests compare both) */
+static PyObject *linking_odict_list(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    static int verified = -1;
+    (void)mod;
+    if (verified < 0) verified = ODICT_OK;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "odict_list([on])");
+        return NULL;
+    }
+    if (nargs == 1) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0) return NULL;
+        ODICT_OK = on && verified;
+    }
+    return PyBool_FromLong(ODICT_OK);
+}
+
 static PyMethodDef methods[] = {
+    {"odict_list", (PyCFunction)(void (*)(void))linking_odict_list, METH_FASTCALL,
+     "odict_list([on]) -> whether walk reads OrderedDict blocks from their linked list."},
     {"pack_stats", linking_pack_stats, METH_NOARGS,
      "pack_stats() -> (packed-record table in use, hits, misses)."},
     {"select", (PyCFunction)(void (*)(void))linking_select, METH_FASTCALL,
@@ -802,6 +753,7 @@ PyMODINIT_FUNC PyInit_linking(void) {
         Py_DECREF(col);
         if (od == NULL) return NULL;
         OrderedDictType = (PyTypeObject *)od; /* kept */
+        odict_check(OrderedDictType);
     }
     m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;

@@ -338,6 +338,37 @@ def test_walk_equals_reference(ops, keys, skip, now):
     assert got is not None and [id(r) for r in got] == [id(r) for r in want]
 
 
+@settings(deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["set", "del", "end", "front"]), st.integers(0, 30)), max_size=80),
+       st.integers(0, 60))
+def test_walk_reads_ordered_dict_blocks_in_their_order(ops, now):
+    """Round 10: walk reads an OrderedDict block's ids from its linked list (linking_odict.h) -- the same records
+    in the same order as through reversed(), and as the reference, after any appends, deletes and moves."""
+    from collections import OrderedDict
+
+    assert core.odict_list() in (True, False)  # True on CPython 3.11-3.13 (the layout check at import)
+    blk: OrderedDict = OrderedDict()
+    for op, k in ops:
+        key = f"d{k}"
+        if op == "set":
+            blk[key] = None
+        elif key in blk:
+            if op == "del":
+                del blk[key]
+            else:
+                blk.move_to_end(key, last=op == "end")
+    devices = {f"d{k}": {"id": f"d{k}", "t": k, "fp": f"fp{k}"} for k in range(0, 31, 2)}  # odd ids: no record
+    want = [devices[d] for d in reversed(blk) if d in devices and now - devices[d]["t"] <= 20]
+    on = core.odict_list()
+    try:
+        for flag in (True, False):
+            core.odict_list(flag)
+            got = core.walk({"k": blk}, ("k",), devices, None, now, 20)
+            assert got is not None and [id(r) for r in got] == [id(r) for r in want]
+    finally:
+        core.odict_list(on)
+
+
 def test_walk_hands_over_what_it_does_not_handle():
     state = MemoryLinkState()
     state.write(LinkPlan({"id": "d1", "fp": "fp1", "t": 1.5, "n": 1, "ip": 0}, ("fp1",), ("k",), 1, True, "f"), 1)

@@ -143,3 +143,47 @@ def test_bad_buffers_are_refused(trained):
     with pytest.raises(TypeError):
         f.predict_best_buffer(np.zeros(8, dtype=np.int64), np.zeros(2))
     assert f.predict_best_buffer(np.zeros(0), np.zeros(0)) == 0
+
+
+# -- plain forests (round 10): every split numerical with missing type None, walked on 16-byte nodes ----------------
+@pytest.fixture(scope="module")
+def plain_trained() -> CompiledForest:
+    """A model trained without missing values: LightGBM gives every split missing type None (decision_type 0/2)."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(2000, 5))
+    X[:, 3] = rng.integers(-2, 3, size=2000)  # many exact zeros and integer thresholds
+    y = ((X[:, 0] - X[:, 1] + 0.5 * X[:, 3] + rng.normal(size=2000) * 0.3) > 0).astype(int)
+    b = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5, "num_leaves": 15},
+                  lgb.Dataset(X, y), 50)
+    text = b.model_to_string()
+    types = {int(v) for line in text.splitlines() if line.startswith("decision_type=") for v in line[14:].split()}
+    assert types <= {0, 2}, types  # the plain node table applies
+    return CompiledForest.from_booster(lgb.Booster(model_str=text))
+
+
+plain_value = st.one_of(st.floats(-3, 3), st.integers(-2, 2).map(float),
+                        st.sampled_from([0.0, -0.0, 1e-36, -1e-36, float("nan"), 1e300, -1e300, float("inf")]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(plain_value, min_size=5, max_size=5), min_size=0, max_size=12),
+       st.lists(st.integers(0, 11), max_size=4))
+def test_property_plain_forest_rows_are_exact(plain_trained, rows, dups):
+    # NaN, -0.0 and values below LightGBM's zero threshold: the plain walk reads them as fs_next does
+    rows = rows + [rows[i] for i in dups if i < len(rows)]
+    check_best(plain_trained, np.array(rows, dtype=np.float64).reshape(len(rows), 5))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.floats(-2, 300), st.integers(-1, 9).map(float),
+                                   st.sampled_from([0.0, -0.0, float("nan"), 1e-40])), min_size=24, max_size=24),
+                min_size=1, max_size=10))
+def test_property_link_model_rows_are_exact(rows):
+    from fraudscore.fingerprint.linkfeatures import PAIR_FEATURES
+    from fraudscore.fingerprint.linkmodel import default_link_model
+
+    m = default_link_model()
+    if m._compiled is None:
+        pytest.skip("the compiled engine is not in use")
+    assert len(PAIR_FEATURES) == 24
+    check_best(m._compiled, np.array(rows, dtype=np.float64))

@@ -1,0 +1,105 @@
+/*
+ * The packed-record table of the linking kernels (included by linking.c, which defines the readers it uses:
+ * item, as_i64, read_comps and the interned keys). Moved out of linking.c in round 10 (its size); unchanged.
+ */
+#ifndef FRAUDSCORE_LINKING_PACK_H
+#define FRAUDSCORE_LINKING_PACK_H
+
+/* ---- packed records ------------------------------------------------------------------------------------ */
+/* What the walk, the filter, the pre-filter and the ordering read of a record, packed once per record *state*:
+ * the components, renderer and time as int64, and (borrowed) the objects read only for the scored few. Packed
+ * records are kept in a direct-mapped table keyed by the dict's address and its ma_version_tag: CPython 3.11 /
+ * 3.12 give every dict a fresh tag from one global counter when it is created and whenever its items change,
+ * so an equal (address, tag) pair is the same live dict with the same items -- a record written again (touch:
+ * "t", "n", "ip"; a restore; a test's assignment) or freed and its memory reused is never served stale, and
+ * the borrowed objects are alive (the dict holds them). Records are never mutated *inside* their lists ("c",
+ * "fs", "lg", the shared version lists: linkfeatures.make_record), which the tag cannot see. Other Python
+ * versions pack every record on each read (the same results, without the table). */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && !defined(Py_LIMITED_API)
+#define PACK_CACHE 1
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+static inline uint64_t dict_tag(PyObject *d) { return (uint64_t)((PyDictObject *)d)->ma_version_tag; }
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+#else
+#define PACK_CACHE 0
+#endif
+#define PACK_BITS 14 /* 16,384 slots of 232 bytes */
+
+typedef struct {
+    /* first cache line: what the walk and the hard rules read */
+    uint64_t tag;     /* the dict's ma_version_tag when packed; 0 = empty slot */
+    PyObject *dict;   /* identity only */
+    int64_t t;
+    PyObject *fam, *bf, *ov, *bv, *av;  /* borrowed from the dict (types checked where used) */
+    /* the pre-filter and the ordering */
+    int64_t r;
+    int64_t comps[NCOMP];
+    PyObject *id;
+    /* the scored few */
+    PyObject *fs, *fn, *lg, *ip, *n;  /* borrowed, NULL when missing */
+    char pad[256 - 8 * (10 + NCOMP) - 5 * sizeof(PyObject *)]; /* one slot = four cache lines */
+} prec_t;
+
+_Static_assert(sizeof(prec_t) == 256, "a packed record is four cache lines");
+
+static prec_t *PACKED; /* the table (PyMem_Calloc on first use), or NULL */
+static unsigned long long PACK_HITS, PACK_MISSES;
+
+/* rec's fields into out: 0 ok, -1 not packable (a missing or unreadable field: the reference decides) */
+static int pack(PyObject *rec, prec_t *out) {
+    PyObject *o;
+    out->fam = item(rec, K_fam);
+    out->bf = item(rec, K_bf);
+    out->id = item(rec, K_id);
+    out->ov = item(rec, K_ov);
+    out->bv = item(rec, K_bv);
+    out->av = item(rec, K_av);
+    if (out->fam == NULL || out->bf == NULL || out->id == NULL || out->ov == NULL || out->bv == NULL ||
+        out->av == NULL)
+        return -1;
+    if ((o = item(rec, K_c)) == NULL || read_comps(o, out->comps, 1) != 0) return -1;
+    if ((o = item(rec, K_r)) == NULL || as_i64(o, &out->r) != 0) return -1;
+    if ((o = item(rec, K_t)) == NULL || as_i64(o, &out->t) != 0 || out->t >= TBOUND || out->t <= -TBOUND) return -1;
+    out->fs = item(rec, K_fs);
+    out->fn = item(rec, K_fn);
+    out->lg = item(rec, K_lg);
+    out->ip = item(rec, K_ip);
+    out->n = item(rec, K_n);
+    out->dict = rec;
+    return 0;
+}
+
+/* the packed record of dict rec: from the table, or packed now (into the table, or into tmp without one); NULL:
+ * not packable. The pointer is valid until the next call (another record may take the slot). */
+static const prec_t *packed(PyObject *rec, prec_t *tmp) {
+#if PACK_CACHE
+    uint64_t tag = dict_tag(rec);
+    prec_t *slot;
+    if (PACKED == NULL) { /* aligned to a cache line: a slot's first line holds what the walk reads */
+        void *raw = PyMem_Calloc(((size_t)1 << PACK_BITS) + 1, sizeof(prec_t));
+        if (raw != NULL) PACKED = (prec_t *)(((uintptr_t)raw + 63) & ~(uintptr_t)63); /* kept for the process */
+    }
+    if (PACKED != NULL && tag != 0) {
+        slot = PACKED + (size_t)((((uint64_t)(uintptr_t)rec >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - PACK_BITS));
+        if (slot->tag == tag && slot->dict == rec) {
+            ++PACK_HITS;
+            return slot;
+        }
+        ++PACK_MISSES;
+        if (pack(rec, slot) != 0) {
+            slot->tag = 0;
+            return NULL;
+        }
+        slot->tag = tag;
+        return slot;
+    }
+#endif
+    return pack(rec, tmp) == 0 ? tmp : NULL;
+}
+
+#endif /* FRAUDSCORE_LINKING_PACK_H */
