@@ -58,33 +58,63 @@ static int odict_matches(PyObject *od, PyObject *want) {
 }
 #endif
 
-/* at import: ODICT_OK = the layout holds on this interpreter (0 otherwise; never an error) */
+#if ODICT_LIST
+/* one step of the import check on d; 0 on an error (the check then fails, quietly) */
+static int odict_step(PyObject *d, int op, const char *key, int last) {
+    PyObject *k = PyUnicode_FromString(key), *res = NULL;
+    int ok = 0;
+    if (k == NULL) return 0;
+    switch (op) {
+    case 0: ok = PyObject_SetItem(d, k, Py_None) == 0; break;  /* d[k] = None */
+    case 1: ok = PyObject_DelItem(d, k) == 0; break;            /* del d[k] */
+    default:                                                    /* d.move_to_end(k, last) */
+        res = PyObject_CallMethod(d, "move_to_end", "OO", k, last ? Py_True : Py_False);
+        ok = res != NULL;
+        Py_XDECREF(res);
+    }
+    Py_DECREF(k);
+    return ok;
+}
+
+/* after a step: the iterator's order (tuple(d)) must be the list's, both ways */
+static int odict_agrees(PyObject *d) {
+    PyObject *r = PySequence_Tuple(d);
+    int ok = r != NULL && odict_matches(d, r);
+    Py_XDECREF(r);
+    return ok;
+}
+#endif
+
+/* at import: ODICT_OK = the layout holds on this interpreter (0 otherwise; never an error). The check is a
+ * fixed history of C-API calls on a real OrderedDict: appends, move_to_end both ways, deletes, a re-insert and
+ * a resize; after each step the list read both ways must equal the iterator's order. */
 static void odict_check(PyTypeObject *odtype) {
     ODICT_OK = 0;
 #if ODICT_LIST
     {
-        /* each step changes d; after each, the iterator's order (r) must be the list's, both ways */
-        static const char *const steps[] = {
-            "d = OrderedDict()", "for k in ('a', 'b', 'c', 'd', 'e'): d[k] = None", "d.move_to_end('a')",
-            "del d['c']", "d['c'] = None", "d.move_to_end('b', last=False)", "del d['e']",
-            "for k in range(40): d[str(k)] = None", "for k in range(0, 40, 3): del d[str(k)]", "d.move_to_end('7')",
-        };
-        PyObject *g = PyDict_New(), *res, *d, *r;
-        size_t i;
-        int ok = g != NULL && odtype->tp_basicsize == (Py_ssize_t)sizeof(od_mirror_t) &&
-                 PyDict_SetItemString(g, "__builtins__", PyEval_GetBuiltins()) == 0 &&
-                 PyDict_SetItemString(g, "OrderedDict", (PyObject *)odtype) == 0;
-        for (i = 0; ok && i < sizeof(steps) / sizeof(steps[0]); ++i) {
-            ok = (res = PyRun_String(steps[i], Py_file_input, g, g)) != NULL;
-            Py_XDECREF(res);
-            if (ok) ok = (res = PyRun_String("r = tuple(d)", Py_file_input, g, g)) != NULL;
-            Py_XDECREF(res);
-            d = ok ? PyDict_GetItemString(g, "d") : NULL;
-            r = ok ? PyDict_GetItemString(g, "r") : NULL;
-            ok = d != NULL && r != NULL && Py_TYPE(d) == odtype && PyTuple_CheckExact(r) && odict_matches(d, r);
+        static const char *const first[] = {"a", "b", "c", "d", "e"};
+        char key[8];
+        PyObject *d = NULL;
+        int i, ok = odtype->tp_basicsize == (Py_ssize_t)sizeof(od_mirror_t);
+        if (ok) ok = (d = PyObject_CallNoArgs((PyObject *)odtype)) != NULL && Py_TYPE(d) == odtype;
+        for (i = 0; ok && i < 5; ++i) ok = odict_step(d, 0, first[i], 1) && odict_agrees(d);
+        if (ok) ok = odict_step(d, 2, "a", 1) && odict_agrees(d);
+        if (ok) ok = odict_step(d, 1, "c", 1) && odict_agrees(d);
+        if (ok) ok = odict_step(d, 0, "c", 1) && odict_agrees(d);
+        if (ok) ok = odict_step(d, 2, "b", 0) && odict_agrees(d);
+        if (ok) ok = odict_step(d, 1, "e", 1) && odict_agrees(d);
+        for (i = 0; ok && i < 40; ++i) {
+            snprintf(key, sizeof key, "%d", i);
+            ok = odict_step(d, 0, key, 1);
         }
+        if (ok) ok = odict_agrees(d);
+        for (i = 0; ok && i < 40; i += 3) {
+            snprintf(key, sizeof key, "%d", i);
+            ok = odict_step(d, 1, key, 1);
+        }
+        if (ok) ok = odict_agrees(d) && odict_step(d, 2, "7", 1) && odict_agrees(d);
         PyErr_Clear();
-        Py_XDECREF(g);
+        Py_XDECREF(d);
         ODICT_OK = ok;
     }
 #else
