@@ -32,6 +32,7 @@ MODULES = {
     "linkstate": ["linkstate.c"],
     "pipeline": ["pipeline.c"],
     "linker": ["linker.c"],
+    "redis_calls": ["redis_calls.c"],
 }
 # headers a module includes (a change rebuilds it)
 DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h"],

@@ -28,12 +28,15 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._core import load as load_core
 from .errors import ConfigError, MissingDependencyError, StoreError
 
 __all__ = ["check_prefix", "check_shards", "shard_of", "tag", "hash_bytes", "is_cluster", "redis_module",
-           "Script", "RoundTrips", "store_error", "DEFAULT_SHARDS", "DirectConnection"]
+           "Script", "RoundTrips", "store_error", "DEFAULT_SHARDS", "DirectConnection", "resp_command",
+           "resp_evalsha", "command", "evalsha"]
 
 #: Hash-tag shards of the Redis layout (fixed for a deployment: changing it changes every key).
 DEFAULT_SHARDS = 64
@@ -150,11 +153,12 @@ class Script:
     def direct(self, direct: DirectConnection, client: Any, keys: list[Any], args: list[Any]) -> Any:
         """As :meth:`__call__` (single node), on ``direct``'s connection of the calling thread."""
         redis = redis_module()
+        packed = evalsha(self.sha, keys, args)  # packed once: sent again as it is after a NOSCRIPT
         try:
-            return direct.call(client, "EVALSHA", self.sha, len(keys), *keys, *args)
+            return direct.send(client, packed)
         except redis.exceptions.NoScriptError:
             direct.call(client, "SCRIPT", "LOAD", self.text)  # (on the same connection: a pool may be bounded)
-            return direct.call(client, "EVALSHA", self.sha, len(keys), *keys, *args)
+            return direct.send(client, packed)
 
     def __call__(self, client: Any, keys: list[Any], args: list[Any]) -> Any:
         """One call on a single node (or routed by the first key on a cluster)."""
@@ -166,13 +170,54 @@ class Script:
             return client.evalsha(self.sha, len(keys), *keys, *args)
 
 
-def _packer() -> Any:
-    """hiredis' command packer (one C call), or None (redis-py's own packing is used)."""
-    try:
-        import hiredis
-    except ImportError:  # pragma: no cover - hiredis is optional
-        return None
-    return getattr(hiredis, "pack_command", None)
+def _resp_arg(a: Any) -> bytes:
+    if type(a) is bytes:
+        b = a
+    elif isinstance(a, str):
+        b = a.encode("utf-8")
+    elif isinstance(a, bytes):
+        b = bytes(a)
+    elif isinstance(a, int) and not isinstance(a, bool):
+        b = str(int(a)).encode("ascii")
+    elif isinstance(a, float):
+        b = repr(float(a)).encode("ascii")
+    else:
+        raise TypeError(f"a Redis command argument must be bytes, str, int or float, not {type(a).__name__}")
+    return b"$%d\r\n%s\r\n" % (len(b), b)
+
+
+def resp_command(args: Sequence[Any]) -> bytes:
+    """One command as a RESP request: ``*<n>``, then ``$<len>`` and the bytes of each argument (str as UTF-8,
+    int as ``str``, float as ``repr``: what redis-py and hiredis send; any other type is a ``TypeError``).
+
+    The reference of the compiled packer (``fraudscore._core.redis_calls.command``): a request is packed once
+    and sent as it is, again on a retry.
+
+    Examples
+    --------
+    >>> resp_command(["GET", b"k", 1, 0.5])
+    b'*4\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r\n1\r\n$3\r\n0.5\r\n'
+    """
+    args = list(args)
+    return b"*%d\r\n" % len(args) + b"".join([_resp_arg(a) for a in args])
+
+
+def resp_evalsha(sha: str | bytes, keys: Sequence[Any], args: Sequence[Any]) -> bytes:
+    """``EVALSHA sha len(keys) *keys *args`` as a RESP request (:func:`resp_command`).
+
+    Examples
+    --------
+    >>> resp_evalsha("abc", ["k"], [b"x"]) == resp_command(["EVALSHA", "abc", 1, "k", b"x"])
+    True
+    """
+    keys = list(keys)
+    return resp_command(["EVALSHA", sha, len(keys), *keys, *args])
+
+
+_C = load_core("redis_calls")
+#: :func:`resp_command` / :func:`resp_evalsha`, compiled when the core is built
+command: Callable[[Sequence[Any]], bytes] = _C.command if _C is not None else resp_command
+evalsha: Callable[[Any, Sequence[Any], Sequence[Any]], bytes] = _C.evalsha if _C is not None else resp_evalsha
 
 
 class DirectConnection:
@@ -180,7 +225,8 @@ class DirectConnection:
 
     redis-py's ``execute_command`` checks a connection out of the pool, records
     observability metrics and wraps every call in closures: about as much client
-    CPU as the rest of a scored event's Redis work. This sends the packed command
+    CPU as the rest of a scored event's Redis work. This sends the command, packed
+    once as RESP (:func:`command`, compiled in ``fraudscore._core.redis_calls``),
     on the thread's own connection of the client's pool and reads the reply,
     with the connection's own retry policy (a budget client retries nothing) and
     its timeouts; a connection error or timeout disconnects it (the next call
@@ -199,7 +245,6 @@ class DirectConnection:
 
     def __init__(self) -> None:
         self._local = threading.local()
-        self._pack = _packer()
         self.calls = 0
 
     def _conn(self, client: Any) -> Any:
@@ -218,16 +263,18 @@ class DirectConnection:
         return conn
 
     def call(self, client: Any, *args: Any) -> Any:
-        """Send one command (``args`` as for ``execute_command``) and return its raw reply."""
+        """Send one command (``args``: bytes, str, int or float) and return its raw reply."""
+        return self.send(client, command(args))
+
+    def send(self, client: Any, packed: bytes) -> Any:
+        """Send one command packed as RESP (:func:`command`, :func:`evalsha`) and return its raw reply."""
         conn = self._conn(client)
-        pack = self._pack
-        packed = [pack(args)] if pack is not None else conn.pack_command(*args)
         self.calls += 1
         redis = redis_module()
         was_open = getattr(conn, "_sock", None) is not None
 
         def once() -> Any:
-            conn.send_packed_command(packed, check_health=False)
+            conn.send_packed_command((packed,), check_health=False)
             return conn.read_response()
 
         try:

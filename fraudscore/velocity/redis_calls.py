@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core import load as load_core
 from .._redis import hash_bytes, shard_of, tag
 from .memory_layout import GroupLayout
 from .plan import Group, finish
@@ -27,6 +28,7 @@ from .redis_wire import count_arg, identifier_hash, record_groups
 __all__ = ["group_row", "call_args", "outputs", "app_hash"]
 
 _NAN = float("nan")
+_C = load_core("redis_calls")
 _NONE8 = b"\x00" * 8
 _EMPTY8 = b"\xff" * 8
 
@@ -46,9 +48,11 @@ class _GroupMeta:
     device_valued: bool  # a slot reads device_id (distinct-of)
     codes: tuple[int, ...] = ()  # per slot, how group_row converts its value (_SLOT_CODE)
     count_outs: tuple[int, ...] | None = None  # every output a count (one raw value each): their feature indices
+    code_bytes: bytes = b""  # codes as bytes (the compiled group_row's argument)
 
     def __post_init__(self) -> None:
         self.codes = tuple(_SLOT_CODE[s[0]] for s in self.group.slots)
+        self.code_bytes = bytes(self.codes)
         if all(k == 1 and agg in _COUNTS for _o, agg, k in self.outs):
             self.count_outs = tuple(o for o, _a, _k in self.outs)
 
@@ -112,7 +116,14 @@ def conflict_causes(c: _Call, r: Any, plen: int, causes: dict[str, int]) -> None
 
 
 def group_row(m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
-    """The event's fixed-width row for a group: time, then its slot values."""
+    """The event's fixed-width row for a group: time, then its slot values (compiled when the core is built)."""
+    if _C is not None:
+        return _C.group_row(m.code_bytes, cur, ts, identifier_hash, app_hash)  # type: ignore[no-any-return]
+    return group_row_py(m, cur, ts)
+
+
+def group_row_py(m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
+    """The reference of :func:`group_row` (``fraudscore._core.redis_calls.group_row``)."""
     vals: list[Any] = [float(ts)]
     add = vals.append
     for code, v in zip(m.codes, cur):
@@ -169,9 +180,10 @@ _COUNT_HEADS: dict[tuple[int, str], bytes] = {}  # (key index, field) -> its pac
 _D = struct.Struct("<d")
 
 
-def _counts(items: list[tuple[tuple[str, str], int]], keys: list[Any], hidx: dict[str, int]) -> bytes:
+def _counts_py(items: list[tuple[tuple[str, str], int]], keys: list[Any], hidx: dict[str, int]) -> bytes:
     """Count reads or increments as the script reads them (:func:`~.redis_wire.count_arg` each); a hash's key is
-    appended to ``keys`` at its first use (``hidx``: key -> index)."""
+    appended to ``keys`` at its first use (``hidx``: key -> index). The reference of the compiled
+    ``fraudscore._core.redis_calls.counts`` (``_counts`` when the core is built)."""
     heads = _COUNT_HEADS
     pack = _D.pack
     out = []
@@ -192,6 +204,9 @@ def _counts(items: list[tuple[tuple[str, str], int]], keys: list[Any], hidx: dic
         out.append(h)
         out.append(pack(float(v)))
     return b"".join(out)
+
+
+_counts: Any = _C.counts if _C is not None else _counts_py
 
 
 def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_GroupMeta], lateness_ms: int,

@@ -53,8 +53,8 @@ from typing import Any
 
 import numpy as np
 
-from .._redis import (DEFAULT_SHARDS, DirectConnection, RoundTrips, Script, check_prefix, check_shards, hash_bytes,
-                      is_cluster, redis_module, shard_of, store_error, tag)
+from .._redis import (DEFAULT_SHARDS, DirectConnection, RoundTrips, Script, check_prefix, check_shards, evalsha,
+                      hash_bytes, is_cluster, redis_module, shard_of, store_error, tag)
 from ..errors import ConfigError, EventError, StoreError
 from ..fingerprint.linkstate_redis_read import LINK_READ_LUA
 from .admission import late_message
@@ -339,7 +339,7 @@ class RedisStore:
         out: list[Any] = [None] * len(calls)
         todo = list(range(len(calls)))
         for attempt in range(3):
-            got = self._cluster_send([("EVALSHA", script.sha, *self._evalsha_tail(calls[i])) for i in todo],
+            got = self._cluster_send([evalsha(script.sha, *self._args(calls[i])) for i in todo],
                                      [calls[i].tag for i in todo])
             for i, r in zip(todo, got):
                 out[i] = r
@@ -357,10 +357,6 @@ class RedisStore:
             except (redis.RedisError, OSError) as exc:
                 raise store_error(exc) from exc
         return out
-
-    def _evalsha_tail(self, c: _Call) -> list[Any]:
-        keys, args = self._args(c)
-        return [len(keys), *keys, *args]
 
     def _cluster_send(self, commands: list[tuple[Any, ...]], tags: list[str]) -> list[Any]:
         """Commands routed by hash tag, one round trip per node (see :func:`~.redis_wire.cluster_send`)."""

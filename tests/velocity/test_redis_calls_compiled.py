@@ -1,0 +1,144 @@
+"""The compiled Redis call packer and record reader == their Python references, byte for byte (no server needed)."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fraudscore._core import load
+from fraudscore._redis import resp_command, resp_evalsha
+from fraudscore.velocity.redis_calls import _counts_py, app_hash, group_row_py
+from fraudscore.velocity.redis_wire import identifier_hash, record_groups_py
+
+core = load("redis_calls")
+if core is None:  # pragma: no cover - only without the extension
+    if os.environ.get("CI") and not os.environ.get("FRAUDSCORE_PURE_PYTHON"):
+        raise RuntimeError("the compiled Redis call packer must be built in CI")
+    pytest.skip("the compiled Redis call packer is not built", allow_module_level=True)
+
+ARG = st.one_of(st.binary(max_size=40), st.text(max_size=20), st.integers(), st.integers(-2**63, 2**63 - 1),
+                st.floats(allow_nan=True, allow_infinity=True))
+
+
+def _bits(groups):
+    """A record's groups with their outputs as bytes (NaN compares equal to itself)."""
+    t, gs = groups
+    return t, [(g, struct.pack(f"<{len(v)}d", *v)) for g, v in gs]
+
+
+def _same(f, g, *args, key=lambda x: x):
+    """Both return equal results, or both raise the same exception type."""
+    try:
+        a = f(*args)
+    except Exception as exc:  # noqa: BLE001
+        with pytest.raises(type(exc)):
+            g(*args)
+        return None
+    assert key(g(*args)) == key(a)
+    return a
+
+
+@given(st.lists(ARG, max_size=12))
+def test_command_is_the_reference(args):
+    _same(resp_command, core.command, args)
+
+
+def test_command_is_what_hiredis_sends():
+    hiredis = pytest.importorskip("hiredis")
+    args = ["EVALSHA", "ab" * 20, 3, "fs:v{1a2b.3}:7:00ff", "k\u00e9", b"\x00\xff\r\n", 0.1, -7, 10**30, 1e300]
+    assert core.command(args) == resp_command(args) == hiredis.pack_command(tuple(args))
+
+
+@pytest.mark.parametrize("bad", [True, None, [1], object()])
+def test_command_refuses_other_types(bad):
+    for f in (resp_command, core.command):
+        with pytest.raises(TypeError):
+            f(["SET", "k", bad])
+
+
+@given(st.text(max_size=40), st.lists(st.text(max_size=20), max_size=8), st.lists(ARG, max_size=10))
+def test_evalsha_is_the_reference(sha, keys, args):
+    _same(resp_evalsha, core.evalsha, sha, keys, args)
+
+
+KEY = st.sampled_from(["h1", "h2", "fs:c{ab.1}:x", "\u00e9"])
+ITEM = st.tuples(st.tuples(KEY, st.text(max_size=12)), st.one_of(st.integers(-2**53, 2**53), st.floats()))
+
+
+@given(st.lists(ITEM, max_size=20), st.lists(st.text(max_size=5), max_size=3), st.booleans())
+def test_counts_are_the_reference(items, keys0, preset):
+    hidx0 = {"h2": 1} if preset else {}
+    k1, h1, k2, h2 = list(keys0), dict(hidx0), list(keys0), dict(hidx0)
+    assert core.counts(items, k1, h1) == _counts_py(items, k2, h2)
+    assert (k1, h1) == (k2, h2)
+
+
+def test_counts_refuse_what_struct_refuses():
+    for f in (core.counts, _counts_py):
+        with pytest.raises(struct.error):
+            f([(("h", "x" * 70_000), 1)], [], {})
+        with pytest.raises(struct.error):
+            f([(("h", "x"), 1)], [], {"h": 70_000})
+
+
+def _record(t: float, ctx: bytes, extra: bytes, groups: list[tuple[int, list[float], bytes]]) -> bytes:
+    out = [struct.pack("<d", t), b"N" * 8, struct.pack("<H", len(ctx)), ctx, struct.pack("<H", len(extra)), extra,
+           struct.pack("<H", len(groups))]
+    for gi, vals, row in groups:
+        out += [struct.pack(f"<HH{len(vals)}d", gi, len(vals), *vals), struct.pack("<H", len(row)), row]
+    return b"".join(out)
+
+
+GROUP = st.tuples(st.integers(0, 65535), st.lists(st.floats(), max_size=5), st.binary(max_size=20))
+
+
+@given(st.floats(-1e15, 1e15), st.binary(max_size=10), st.binary(max_size=10), st.lists(GROUP, max_size=6),
+       st.integers(0, 80))
+def test_record_groups_are_the_reference(t, ctx, extra, groups, cut):
+    rec = _record(t, ctx, extra, groups)
+    got = _same(record_groups_py, core.record_groups, rec, key=_bits)  # bit for bit, NaN outputs included
+    assert got is not None and got[0] == int(t)
+    _same(record_groups_py, core.record_groups, rec[:max(0, len(rec) - cut)], key=_bits)  # short: struct.error
+
+
+@pytest.mark.parametrize("t", [float("nan"), float("inf")])
+def test_record_groups_refuse_a_time_int_refuses(t):
+    _same(record_groups_py, core.record_groups, _record(t, b"", b"", []))
+
+
+class _Meta:
+    def __init__(self, codes: tuple[int, ...]) -> None:
+        fmt = "<d" + "".join(("B", "d", "d", "8s", "8s")[c] for c in codes)
+        self.codes, self.code_bytes, self.pack = codes, bytes(codes), struct.Struct(fmt)
+
+
+VALUE = {0: st.one_of(st.integers(0, 1), st.booleans()),
+         1: st.one_of(st.integers(-10**9, 10**9), st.floats(allow_nan=False)),
+         2: st.one_of(st.none(), st.integers(-10**6, 10**6), st.floats()),
+         3: st.one_of(st.none(), st.text(max_size=10), st.integers(), st.tuples(st.text(max_size=4), st.integers())),
+         4: st.one_of(st.none(), st.just(""), st.text(max_size=10))}
+
+
+@st.composite
+def rows(draw):
+    codes = tuple(draw(st.lists(st.integers(0, 4), max_size=8)))
+    return codes, [draw(VALUE[c]) for c in codes], draw(st.integers(0, 2**53))
+
+
+@given(rows())
+def test_group_row_is_the_reference(row):
+    codes, cur, ts = row
+    m = _Meta(codes)
+    got = core.group_row(m.code_bytes, cur, ts, identifier_hash, app_hash)
+    assert got == group_row_py(m, cur, ts)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("code,value", [(0, 256), (0, -1), (0, 1.5), (0, "1"), (1, "x"), (1, None), (2, "x")])
+def test_group_row_refuses_what_the_reference_refuses(code, value):
+    m = _Meta((code,))
+    _same(lambda: group_row_py(m, [value], 5), lambda: core.group_row(m.code_bytes, [value], 5, identifier_hash,
+                                                                        app_hash))
