@@ -34,7 +34,7 @@ from typing import Any
 from ._core import load as load_core
 from .errors import ConfigError, MissingDependencyError, StoreError
 
-__all__ = ["check_prefix", "check_shards", "shard_of", "tag", "hash_bytes", "is_cluster", "redis_module",
+__all__ = ["check_prefix", "check_shards", "shard_of", "tag", "hash_bytes", "hash_bytes_py", "is_cluster", "redis_module",
            "Script", "RoundTrips", "store_error", "DEFAULT_SHARDS", "DirectConnection", "resp_command",
            "resp_evalsha", "command", "evalsha"]
 
@@ -66,10 +66,16 @@ def check_shards(shards: Any, owner: str = "RedisStore") -> int:
     return shards
 
 
-def hash_bytes(text: str | bytes, size: int = 8, person: bytes = b"fs-velocity") -> bytes:
-    """BLAKE2b digest of ``text`` (identifiers reach Redis only as these)."""
+def hash_bytes_py(text: str | bytes, size: int = 8, person: bytes = b"fs-velocity") -> bytes:
+    """BLAKE2b digest of ``text`` (identifiers reach Redis only as these); the reference of the compiled
+    ``fraudscore._core.redis_calls.hash_bytes``, which :func:`hash_bytes` is when the core is built."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     return hashlib.blake2b(data, digest_size=size, person=person).digest()
+
+
+_C = load_core("redis_calls")
+#: :func:`hash_bytes_py`, compiled when the core is built
+hash_bytes: Callable[..., bytes] = _C.hash_bytes if _C is not None else hash_bytes_py
 
 
 def shard_of(text: str, shards: int) -> int:
@@ -214,7 +220,6 @@ def resp_evalsha(sha: str | bytes, keys: Sequence[Any], args: Sequence[Any]) -> 
     return resp_command(["EVALSHA", sha, len(keys), *keys, *args])
 
 
-_C = load_core("redis_calls")
 #: :func:`resp_command` / :func:`resp_evalsha`, compiled when the core is built
 command: Callable[[Sequence[Any]], bytes] = _C.command if _C is not None else resp_command
 evalsha: Callable[[Any, Sequence[Any], Sequence[Any]], bytes] = _C.evalsha if _C is not None else resp_evalsha

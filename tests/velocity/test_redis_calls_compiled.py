@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fraudscore._core import load
-from fraudscore._redis import resp_command, resp_evalsha
+from fraudscore._redis import hash_bytes_py, resp_command, resp_evalsha
 from fraudscore.velocity.redis_calls import _counts_py, app_hash, group_row_py
 from fraudscore.velocity.redis_wire import identifier_hash, record_groups_py
 
@@ -142,3 +142,15 @@ def test_group_row_refuses_what_the_reference_refuses(code, value):
     m = _Meta((code,))
     _same(lambda: group_row_py(m, [value], 5), lambda: core.group_row(m.code_bytes, [value], 5, identifier_hash,
                                                                         app_hash))
+
+
+@given(st.one_of(st.text(max_size=40), st.binary(max_size=300)), st.integers(1, 64),
+       st.sampled_from([b"fs-velocity", b"fs-shard", b"fs-prefix", b"", b"x" * 16]))
+def test_hash_bytes_is_hashlib(text, size, person):
+    assert core.hash_bytes(text, size, person) == hash_bytes_py(text, size, person)
+    assert core.hash_bytes(text) == hash_bytes_py(text)
+
+
+@pytest.mark.parametrize("args", [("x", 0), ("x", 65), ("x", 8, b"y" * 17), ("\ud800",), (1,)])
+def test_hash_bytes_refuses_what_hashlib_refuses(args):
+    _same(hash_bytes_py, core.hash_bytes, *args)
