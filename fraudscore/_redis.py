@@ -202,7 +202,7 @@ def resp_command(args: Sequence[Any]) -> bytes:
     Examples
     --------
     >>> resp_command(["GET", b"k", 1, 0.5])
-    b'*4\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r\n1\r\n$3\r\n0.5\r\n'
+    b'*4\\r\\n$3\\r\\nGET\\r\\n$1\\r\\nk\\r\\n$1\\r\\n1\\r\\n$3\\r\\n0.5\\r\\n'
     """
     args = list(args)
     return b"*%d\r\n" % len(args) + b"".join([_resp_arg(a) for a in args])

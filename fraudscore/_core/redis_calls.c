@@ -10,6 +10,8 @@
  *   record_groups(rec)         fraudscore.velocity.redis_wire.record_groups_py: a record's groups
  *   group_row(codes, cur, ...) fraudscore.velocity.redis_calls.group_row_py: a key group's event row
  *   hash_bytes(text, size, p)  fraudscore._redis.hash_bytes_py: personalised BLAKE2b (vendor/blake2)
+ *   encode_record, decode_record  fraudscore.fingerprint.linkstate_redis_ops: binary link records
+ *                              (redis_records.h)
  *
  * A RESP request is ``*<n>\r\n`` then ``$<len>\r\n<bytes>\r\n`` per argument: bytes as they are, str as
  * UTF-8, int as ``str(int)``, float as ``repr(float)`` (what redis-py's encoder and hiredis send). Any other
@@ -519,6 +521,8 @@ static PyObject *py_hash_bytes(PyObject *self, PyObject *const *a, Py_ssize_t na
     return PyBytes_FromStringAndSize((const char *)out, size);
 }
 
+#include "redis_records.h"
+
 static PyMethodDef methods[] = {
     {"command", (PyCFunction)py_command, METH_O, "command(args) -> bytes: one command as a RESP request"},
     {"evalsha", (PyCFunction)(void (*)(void))py_evalsha, METH_FASTCALL,
@@ -531,6 +535,10 @@ static PyMethodDef methods[] = {
      "group_row(codes, cur, ts, dist_hash, app_hash) -> bytes: a key group's fixed-width event row"},
     {"hash_bytes", (PyCFunction)(void (*)(void))py_hash_bytes, METH_FASTCALL,
      "hash_bytes(text, size=8, person=b'fs-velocity') -> bytes: personalised BLAKE2b of an identifier"},
+    {"encode_record", (PyCFunction)(void (*)(void))py_encode_record, METH_FASTCALL,
+     "encode_record(version, rec) -> bytes or None: a link record in layout 1 (None: JSON it)"},
+    {"decode_record", (PyCFunction)py_decode_record, METH_O,
+     "decode_record(raw) -> dict: a link record (layout 1 or JSON)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -547,6 +555,6 @@ PyMODINIT_FUNC PyInit_redis_calls(void) {
     Py_DECREF(st);
     if (!struct_error) return NULL;
     empty_str = PyUnicode_FromString("");
-    if (!empty_str) return NULL;
+    if (!empty_str || records_init() < 0) return NULL;
     return PyModule_Create(&moduledef);
 }

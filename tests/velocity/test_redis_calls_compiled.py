@@ -154,3 +154,74 @@ def test_hash_bytes_is_hashlib(text, size, person):
 @pytest.mark.parametrize("args", [("x", 0), ("x", 65), ("x", 8, b"y" * 17), ("\ud800",), (1,)])
 def test_hash_bytes_refuses_what_hashlib_refuses(args):
     _same(hash_bytes_py, core.hash_bytes, *args)
+
+
+# -- binary link records (fingerprint/linkstate_redis_ops.py) ------------------------------------------------
+INT64 = st.integers(-2**63, 2**63 - 1)
+FIELD = st.one_of(st.none(), st.booleans(), INT64, st.floats(), st.text(max_size=30),
+                  st.lists(INT64, max_size=16), st.tuples(INT64, INT64))
+ODD = st.one_of(st.integers(2**63, 2**70), st.lists(st.text(max_size=3), min_size=1, max_size=3),
+                st.dictionaries(st.text(max_size=3), INT64, max_size=2), st.just("\ud800"), st.lists(st.booleans(),
+                                                                                                      min_size=1))
+NAME = st.text(max_size=12).filter(lambda k: k not in ("t", "n", "ip"))
+
+
+@st.composite
+def records(draw, odd=False):
+    rec = draw(st.dictionaries(NAME, FIELD, max_size=14))
+    if odd:
+        rec[draw(NAME)] = draw(ODD)
+    rec.update(t=draw(st.integers(0, 2**52)), n=draw(st.integers(0, 2**40)))
+    if draw(st.booleans()):
+        rec["ip"] = draw(st.integers(0, 2**32))
+    return rec
+
+
+def _json_form(rec):
+    """What the JSON of earlier versions reads back as (tuples are lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in rec.items()}
+
+
+def _canon(rec):
+    return repr(sorted((k, struct.pack("<d", v) if isinstance(v, float) else v) for k, v in rec.items()))
+
+
+@given(records(), st.binary(min_size=8, max_size=8))
+def test_link_records_are_the_reference(rec, version):
+    from fraudscore.fingerprint.linkstate_redis_ops import RECORD_LAYOUT, decode_record_py, encode_record_py
+
+    raw = core.encode_record(version, rec)
+    assert raw is not None and raw == encode_record_py(version, rec)
+    assert raw[:8] == version and raw[32] == RECORD_LAYOUT
+    back, ref = core.decode_record(raw), decode_record_py(raw)
+    assert _canon(back) == _canon(ref) and list(back) == list(ref)
+    want = {**_json_form(rec), "ip": rec.get("ip", 0)}
+    assert _canon(back) == _canon(want)
+
+
+@given(records(odd=True), st.binary(min_size=8, max_size=8))
+def test_link_records_layout_1_cannot_hold_stay_json(rec, version):
+    from fraudscore.fingerprint.linkstate_redis_ops import decode_record_py, encode_record, encode_record_py
+
+    assert core.encode_record(version, rec) is None
+    raw = encode_record(version, rec)
+    assert raw == encode_record_py(version, rec) and raw[32:33] == b"{"
+    assert _canon(core.decode_record(raw)) == _canon(decode_record_py(raw))
+
+
+def test_records_of_earlier_versions_are_read():
+    from fraudscore.fingerprint.linkstate_redis_ops import _JSON, _TAIL, decode_record_py
+
+    rec = {"id": "d_a_b", "fp": "fp1", "bf": None, "ov": [12], "c": [0, 163962130126506], "f": 1772411029318}
+    raw = b"V" * 8 + _TAIL.pack(5, 2, 7) + _JSON.encode(rec).encode()  # (what round 9 wrote)
+    want = {**rec, "t": 5, "n": 2, "ip": 7}
+    assert core.decode_record(raw) == decode_record_py(raw) == want
+
+
+@given(records(), st.integers(1, 60), st.binary(max_size=3))
+def test_damaged_link_records_raise_alike(rec, cut, junk):
+    from fraudscore.fingerprint.linkstate_redis_ops import decode_record_py
+
+    raw = core.encode_record(b"\0" * 8, rec)
+    for bad in (raw[:max(0, len(raw) - cut)], raw + junk, raw[:33] + b"\x09" + raw[34:]):
+        _same(decode_record_py, core.decode_record, bad, key=_canon)
