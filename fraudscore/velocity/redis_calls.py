@@ -210,26 +210,19 @@ _counts: Any = _C.counts if _C is not None else _counts_py
 
 
 def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_GroupMeta], lateness_ms: int,
-              idempotency_ttl_ms: int, link_ttl_ms: int) -> tuple[list[Any], list[Any]]:
-    """KEYS and ARGV of one call (see :mod:`~fraudscore.velocity.redis_lua`)."""
+              idempotency_ttl_ms: int, link_ttl_ms: int, labels: bytes | None = None) -> tuple[list[Any], list[Any]]:
+    """KEYS and ARGV of one call (see :mod:`~fraudscore.velocity.redis_lua`); ``labels``: per group configuration,
+    whether it reads fraud labels (``bytes(m.has_labels for m in meta)``, computed when not given). The link keys,
+    versions, writes and group rows are laid out by the compiled ``layout`` when the core is built
+    (:func:`_layout_py` is its reference)."""
     p = prefix
     # the record: per application on one node; per application and slot on a cluster
     itag = c.tag if cluster else tag(p, shard_of(c.app, shards))
     keys: list[Any] = [f"{p}i{itag}:{c.app}"]
-    keys += [k for k, _ in c.sreads] + [k for k, _ in c.swrites]
-    rows: list[bytes] = []
-    label_idx: dict[str, int] = {}
-    for (cfgi, _k, _l, row), key in zip(c.groups, c.keys):
-        keys.append(key)
-        ki = len(keys)
-        li = 0
-        if meta[cfgi - 1].has_labels:
-            lk = f"{p}l{key[len(p) + 1:key.index('}') + 1]}"
-            li = label_idx.get(lk, 0)
-            if not li:
-                keys.append(lk)
-                li = label_idx[lk] = len(keys)
-        rows.append(_HHH.pack(cfgi, ki, li) + row)
+    if labels is None:
+        labels = bytes(m.has_labels for m in meta)
+    versions, values, rows = (_C.layout if _C is not None else _layout_py)(keys, c.sreads, c.swrites, c.groups,
+                                                                          c.keys, labels, p)
     hidx: dict[str, int] = {}
     hreads = _counts(c.hreads, keys, hidx)
     band = b""
@@ -248,9 +241,32 @@ def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_
                          len(c.swrites), len(c.groups), float(lateness_ms),
                          float(idempotency_ttl_ms if (c.app and (c.groups or c.link)) else 0), float(lt),
                          c.nonce, len(c.hreads), len(c.hincr), int(c.check), c.lease, lease_i)
-    versions = b"".join([v or _ABSENT8 for _, v in c.sreads])
-    values = b"".join([_value(v) for _, v in c.swrites])
-    return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows), hreads, hincr, band]
+    return keys, [header, c.ctx, c.extra, versions, values, rows, hreads, hincr, band]
+
+
+def _layout_py(keys: list[Any], sreads: list[tuple[str, bytes]], swrites: list[tuple[str, Any]],
+               groups: list[tuple[int, int, int, bytes]], gkeys: list[str], labels: bytes, p: str
+               ) -> tuple[bytes, bytes, bytes]:
+    """Append the link keys read and written and each group's key (and its shard's label key, once, for a group
+    reading labels) to ``keys``; the versions seen, the link writes and the rows (``fraudscore._core.redis_calls.
+    layout``'s reference)."""
+    keys += [k for k, _ in sreads] + [k for k, _ in swrites]
+    rows: list[bytes] = []
+    label_idx: dict[str, int] = {}
+    for (cfgi, _k, _l, row), key in zip(groups, gkeys):
+        keys.append(key)
+        ki = len(keys)
+        li = 0
+        if labels[cfgi - 1]:
+            lk = f"{p}l{key[len(p) + 1:key.index('}') + 1]}"
+            li = label_idx.get(lk, 0)
+            if not li:
+                keys.append(lk)
+                li = label_idx[lk] = len(keys)
+        rows.append(_HHH.pack(cfgi, ki, li) + row)
+    versions = b"".join([v or _ABSENT8 for _, v in sreads])
+    values = b"".join([_value(v) for _, v in swrites])
+    return versions, values, b"".join(rows)
 
 
 def outputs(meta: list[_GroupMeta], plan: Any, ts: int, done: dict[str, tuple[str, bytes]]

@@ -225,3 +225,33 @@ def test_damaged_link_records_raise_alike(rec, cut, junk):
     raw = core.encode_record(b"\0" * 8, rec)
     for bad in (raw[:max(0, len(raw) - cut)], raw + junk, raw[:33] + b"\x09" + raw[34:]):
         _same(decode_record_py, core.decode_record, bad, key=_canon)
+
+
+# -- the call's link keys, versions, writes and group rows (redis_calls.call_args) ---------------------------
+def _writes():
+    from fraudscore.fingerprint.linkstate_redis_ops import BlockOp, Touch
+
+    b4 = st.binary(min_size=0, max_size=6)
+    touch = st.builds(Touch, st.integers(0, 2**52), st.integers(0, 2**32), b4)
+    block = st.builds(BlockOp, st.text(max_size=12), b4, b4, b4, st.integers(0, 65535))
+    return st.one_of(st.none(), st.binary(max_size=40), touch, block)
+
+
+LKEY = st.sampled_from(["fs:x{ab.1}:f", "fs:r{ab.2}:d_a_b", "fs:b{ab.1}:blk", "fs:\u00e9"])
+GKEY = st.sampled_from(["fs:v{ab.1}:3:00", "fs:v{ab.2}:3:01", "fs:v{ab.1}:4:02", "fs:v{cd.9}:5:ff"])
+
+
+@given(st.lists(st.tuples(LKEY, st.one_of(st.none(), st.just(b""), st.binary(min_size=8, max_size=8))),
+                max_size=6),
+       st.lists(st.tuples(LKEY, _writes()), max_size=6),
+       st.lists(st.tuples(st.integers(1, 4), GKEY, st.binary(max_size=24)), max_size=8),
+       st.binary(min_size=4, max_size=4).map(lambda b: bytes(x & 1 for x in b)))
+def test_layout_is_the_reference(sreads, swrites, groups, labels):
+    from fraudscore.velocity.redis_calls import _layout_py
+
+    gs = [(cfg, 0, 0, row) for cfg, _k, row in groups]
+    gkeys = [k for _c, k, _r in groups]
+    k1, k2 = ["rec"], ["rec"]
+    assert core.layout(k1, sreads, swrites, gs, gkeys, labels, "fs:") == _layout_py(k2, sreads, swrites, gs, gkeys,
+                                                                                    labels, "fs:")
+    assert k1 == k2
