@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._core import load as load_core
+from ._core import pure_python
 from .errors import ConfigError, MissingDependencyError, StoreError
 
 __all__ = ["check_prefix", "check_shards", "shard_of", "tag", "hash_bytes", "hash_bytes_py", "is_cluster", "redis_module",
@@ -220,9 +221,25 @@ def resp_evalsha(sha: str | bytes, keys: Sequence[Any], args: Sequence[Any]) -> 
     return resp_command(["EVALSHA", sha, len(keys), *keys, *args])
 
 
+
+
+def _packers() -> tuple[Callable[[Sequence[Any]], bytes], Callable[[Any, Sequence[Any], Sequence[Any]], bytes]]:
+    """The compiled packers; without the compiled core, hiredis' (the same bytes for these argument types) unless
+    ``FRAUDSCORE_PURE_PYTHON`` asks for the reference; else the reference."""
+    if _C is not None:
+        return _C.command, _C.evalsha
+    try:
+        from hiredis import pack_command as hp
+    except ImportError:  # pragma: no cover - hiredis is optional
+        hp = None
+    if hp is None or pure_python():
+        return resp_command, resp_evalsha
+    return (lambda args: hp(tuple(args)),  # pragma: no cover - an install without the compiled core
+            lambda sha, keys, args: hp(("EVALSHA", sha, len(keys), *keys, *args)))
+
+
 #: :func:`resp_command` / :func:`resp_evalsha`, compiled when the core is built
-command: Callable[[Sequence[Any]], bytes] = _C.command if _C is not None else resp_command
-evalsha: Callable[[Any, Sequence[Any], Sequence[Any]], bytes] = _C.evalsha if _C is not None else resp_evalsha
+command, evalsha = _packers()
 
 
 class DirectConnection:
