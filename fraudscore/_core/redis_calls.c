@@ -12,6 +12,8 @@
  *   hash_bytes(text, size, p)  fraudscore._redis.hash_bytes_py: personalised BLAKE2b (vendor/blake2)
  *   layout(keys, sreads, ...)  fraudscore.velocity.redis_calls.call_args_py's link keys, versions, link
  *                              writes and group rows (call_args)
+ *   outputs(spec, ...)         fraudscore.velocity.redis_calls.outputs_py: an event's features from its
+ *                              records (redis_outputs.h)
  *   encode_record, decode_record  fraudscore.fingerprint.linkstate_redis_ops: binary link records
  *                              (redis_records.h; the layout in redis_layout.h)
  *
@@ -526,6 +528,7 @@ static PyObject *py_hash_bytes(PyObject *self, PyObject *const *a, Py_ssize_t na
 #include "redis_records.h"
 
 #include "redis_layout.h"
+#include "redis_outputs.h"
 
 static PyMethodDef methods[] = {
     {"command", (PyCFunction)py_command, METH_O, "command(args) -> bytes: one command as a RESP request"},
@@ -545,6 +548,8 @@ static PyMethodDef methods[] = {
      "decode_record(raw) -> dict: a link record (layout 1 or JSON)"},
     {"layout", (PyCFunction)(void (*)(void))py_layout, METH_FASTCALL,
      "layout(keys, sreads, swrites, groups, gkeys, labels, prefix) -> (versions, values, rows)"},
+    {"outputs", (PyCFunction)(void (*)(void))py_outputs, METH_FASTCALL,
+     "outputs(spec, n_features, recs, duplicate, ts) -> (bytearray of features, t_first), or None (the reference)"},
     {NULL, NULL, 0, NULL},
 };
 

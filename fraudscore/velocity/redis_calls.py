@@ -269,10 +269,41 @@ def _layout_py(keys: list[Any], sreads: list[tuple[str, bytes]], swrites: list[t
     return versions, values, b"".join(rows)
 
 
+_FINISH_CODE = {"count": 1, "distinct": 1, "fraud_count": 1, "sum": 2, "mean": 3, "min": 4, "max": 4,
+                "first_seen_age": 5, "time_since_last": 5, "fraud_rate": 6, "ratio_to_mean": 7}
+_SPECS: dict[int, tuple[list[_GroupMeta], tuple[Any, ...]]] = {}  # id(meta) -> (meta, spec of the compiled outputs)
+
+
+def _spec(meta: list[_GroupMeta]) -> tuple[Any, ...]:
+    """Per group configuration, ``(feature, code, raw outputs)`` per output (code 0: a count-only group's output
+    as it is, else ``_FINISH_CODE``; -1 unknown: the reference runs) for ``fraudscore._core.redis_calls.outputs``."""
+    hit = _SPECS.get(id(meta))
+    if hit is not None and hit[0] is meta:
+        return hit[1]
+    spec = tuple(tuple((o, 0, 1) for o in m.count_outs) if m.count_outs is not None else
+                 tuple((o, _FINISH_CODE.get(agg, -1), k) for o, agg, k in m.outs) for m in meta)
+    if len(_SPECS) >= 64:
+        _SPECS.clear()
+    _SPECS[id(meta)] = (meta, spec)
+    return spec
+
+
 def outputs(meta: list[_GroupMeta], plan: Any, ts: int, done: dict[str, tuple[str, bytes]]
             ) -> tuple[np.ndarray, bool, int]:
     """The features of an event from its calls' records (``done``: call tag -> (status, record)): the feature
-    vector, whether every call was a duplicate, and the event time of the first application."""
+    vector, whether every call was a duplicate, and the event time of the first application (compiled when the
+    core is built; :func:`outputs_py` is the reference, and runs where the compiled one declines)."""
+    if _C is not None:
+        duplicate = bool(done) and all(s == "dup" for s, _ in done.values())
+        got = _C.outputs(_spec(meta), plan.n_features, [rec for _s, rec in done.values()], duplicate, ts)
+        if got is not None:
+            return np.frombuffer(got[0], dtype=np.float64), duplicate, got[1]
+    return outputs_py(meta, plan, ts, done)
+
+
+def outputs_py(meta: list[_GroupMeta], plan: Any, ts: int, done: dict[str, tuple[str, bytes]]
+               ) -> tuple[np.ndarray, bool, int]:
+    """The reference of :func:`outputs`."""
     out = [_NAN] * plan.n_features
     duplicate = bool(done) and all(s == "dup" for s, _ in done.values())
     t_first = ts

@@ -255,3 +255,56 @@ def test_layout_is_the_reference(sreads, swrites, groups, labels):
     assert core.layout(k1, sreads, swrites, gs, gkeys, labels, "fs:") == _layout_py(k2, sreads, swrites, gs, gkeys,
                                                                                     labels, "fs:")
     assert k1 == k2
+
+
+# -- an event's features from its records (redis_calls.outputs) ----------------------------------------------
+def _stores():
+    from fraudscore.velocity import FeatureSet, FeatureSpec, RedisStore
+    from fraudscore.velocity.plan import Plan
+
+    from .conftest import parity_feature_set
+
+    out = []
+    extra = FeatureSet([FeatureSpec("count", key="ip", window="1h"), FeatureSpec("distinct", key="ip", of="phone",
+                                                                                 window="1d"),
+                        FeatureSpec("ratio_to_mean", key="ip", field="amount", window="1d"),
+                        FeatureSpec("sum", key="phone", field="amount", window="1h")])
+    for fs in (parity_feature_set(), extra):
+        plan = Plan(fs)
+        store = RedisStore(object())
+        store.bind(plan)
+        out.append((plan, store._meta))
+    return out
+
+
+STORES = _stores()
+RAW = st.one_of(st.integers(-10**12, 10**12).map(float), st.just(0.0), st.just(float("nan")),
+                st.sampled_from([float("inf"), 2.5, -0.0, 1e300]))
+
+
+@st.composite
+def record_sets(draw):
+    from fraudscore.velocity.redis_args import n_outputs
+
+    plan, meta = draw(st.sampled_from(STORES))
+    recs = []
+    for _ in range(draw(st.integers(0, 3))):
+        gis = draw(st.lists(st.integers(1, len(plan.groups)), max_size=len(plan.groups), unique=True))
+        groups = []
+        for gi in gis:
+            k = n_outputs(plan.groups[gi - 1])
+            if draw(st.integers(0, 20)) == 0:
+                k = draw(st.integers(0, k + 1))  # a damaged record: the reference decides
+            groups.append((gi, [draw(RAW) for _ in range(k)], draw(st.binary(max_size=4))))
+        t = draw(st.one_of(st.integers(0, 2**45).map(float), st.sampled_from([float("nan"), 7.5])))
+        recs.append(_record(t, b"", b"", groups))
+    statuses = [draw(st.sampled_from(["ok", "dup"])) for _ in recs]
+    return plan, meta, {f"t{i}": (s, r) for i, (s, r) in enumerate(zip(statuses, recs))}, draw(st.integers(0, 2**45))
+
+
+@given(record_sets())
+def test_outputs_are_the_reference(case):
+    from fraudscore.velocity.redis_calls import outputs, outputs_py
+
+    plan, meta, done, ts = case
+    _same(outputs_py, outputs, meta, plan, ts, done, key=lambda r: (r[0].tobytes(), r[1], r[2]))
