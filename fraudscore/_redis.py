@@ -28,12 +28,16 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._core import load as load_core
+from ._core import pure_python
 from .errors import ConfigError, MissingDependencyError, StoreError
 
-__all__ = ["check_prefix", "check_shards", "shard_of", "tag", "hash_bytes", "is_cluster", "redis_module",
-           "Script", "RoundTrips", "store_error", "DEFAULT_SHARDS", "DirectConnection"]
+__all__ = ["check_prefix", "check_shards", "shard_of", "tag", "hash_bytes", "hash_bytes_py", "is_cluster", "redis_module",
+           "Script", "RoundTrips", "store_error", "DEFAULT_SHARDS", "DirectConnection", "resp_command",
+           "resp_evalsha", "command", "evalsha"]
 
 #: Hash-tag shards of the Redis layout (fixed for a deployment: changing it changes every key).
 DEFAULT_SHARDS = 64
@@ -63,10 +67,16 @@ def check_shards(shards: Any, owner: str = "RedisStore") -> int:
     return shards
 
 
-def hash_bytes(text: str | bytes, size: int = 8, person: bytes = b"fs-velocity") -> bytes:
-    """BLAKE2b digest of ``text`` (identifiers reach Redis only as these)."""
+def hash_bytes_py(text: str | bytes, size: int = 8, person: bytes = b"fs-velocity") -> bytes:
+    """BLAKE2b digest of ``text`` (identifiers reach Redis only as these); the reference of the compiled
+    ``fraudscore._core.redis_calls.hash_bytes``, which :func:`hash_bytes` is when the core is built."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     return hashlib.blake2b(data, digest_size=size, person=person).digest()
+
+
+_C = load_core("redis_calls")
+#: :func:`hash_bytes_py`, compiled when the core is built
+hash_bytes: Callable[..., bytes] = _C.hash_bytes if _C is not None else hash_bytes_py
 
 
 def shard_of(text: str, shards: int) -> int:
@@ -150,11 +160,12 @@ class Script:
     def direct(self, direct: DirectConnection, client: Any, keys: list[Any], args: list[Any]) -> Any:
         """As :meth:`__call__` (single node), on ``direct``'s connection of the calling thread."""
         redis = redis_module()
+        packed = evalsha(self.sha, keys, args)  # packed once: sent again as it is after a NOSCRIPT
         try:
-            return direct.call(client, "EVALSHA", self.sha, len(keys), *keys, *args)
+            return direct.send(client, packed)
         except redis.exceptions.NoScriptError:
             direct.call(client, "SCRIPT", "LOAD", self.text)  # (on the same connection: a pool may be bounded)
-            return direct.call(client, "EVALSHA", self.sha, len(keys), *keys, *args)
+            return direct.send(client, packed)
 
     def __call__(self, client: Any, keys: list[Any], args: list[Any]) -> Any:
         """One call on a single node (or routed by the first key on a cluster)."""
@@ -166,13 +177,69 @@ class Script:
             return client.evalsha(self.sha, len(keys), *keys, *args)
 
 
-def _packer() -> Any:
-    """hiredis' command packer (one C call), or None (redis-py's own packing is used)."""
+def _resp_arg(a: Any) -> bytes:
+    if type(a) is bytes:
+        b = a
+    elif isinstance(a, str):
+        b = a.encode("utf-8")
+    elif isinstance(a, bytes):
+        b = bytes(a)
+    elif isinstance(a, int) and not isinstance(a, bool):
+        b = str(int(a)).encode("ascii")
+    elif isinstance(a, float):
+        b = repr(float(a)).encode("ascii")
+    else:
+        raise TypeError(f"a Redis command argument must be bytes, str, int or float, not {type(a).__name__}")
+    return b"$%d\r\n%s\r\n" % (len(b), b)
+
+
+def resp_command(args: Sequence[Any]) -> bytes:
+    """One command as a RESP request: ``*<n>``, then ``$<len>`` and the bytes of each argument (str as UTF-8,
+    int as ``str``, float as ``repr``: what redis-py and hiredis send; any other type is a ``TypeError``).
+
+    The reference of the compiled packer (``fraudscore._core.redis_calls.command``): a request is packed once
+    and sent as it is, again on a retry.
+
+    Examples
+    --------
+    >>> resp_command(["GET", b"k", 1, 0.5])
+    b'*4\\r\\n$3\\r\\nGET\\r\\n$1\\r\\nk\\r\\n$1\\r\\n1\\r\\n$3\\r\\n0.5\\r\\n'
+    """
+    args = list(args)
+    return b"*%d\r\n" % len(args) + b"".join([_resp_arg(a) for a in args])
+
+
+def resp_evalsha(sha: str | bytes, keys: Sequence[Any], args: Sequence[Any]) -> bytes:
+    """``EVALSHA sha len(keys) *keys *args`` as a RESP request (:func:`resp_command`).
+
+    Examples
+    --------
+    >>> resp_evalsha("abc", ["k"], [b"x"]) == resp_command(["EVALSHA", "abc", 1, "k", b"x"])
+    True
+    """
+    keys = list(keys)
+    return resp_command(["EVALSHA", sha, len(keys), *keys, *args])
+
+
+
+
+def _packers() -> tuple[Callable[[Sequence[Any]], bytes], Callable[[Any, Sequence[Any], Sequence[Any]], bytes]]:
+    """The compiled packers; without the compiled core, hiredis' (the same bytes for these argument types) unless
+    ``FRAUDSCORE_PURE_PYTHON`` asks for the reference; else the reference."""
+    if _C is not None:
+        return _C.command, _C.evalsha
     try:
-        import hiredis
+        from hiredis import pack_command as hp
     except ImportError:  # pragma: no cover - hiredis is optional
-        return None
-    return getattr(hiredis, "pack_command", None)
+        hp = None
+    if hp is None or pure_python():
+        return resp_command, resp_evalsha
+    return (lambda args: hp(tuple(args)),  # pragma: no cover - an install without the compiled core
+            lambda sha, keys, args: hp(("EVALSHA", sha, len(keys), *keys, *args)))
+
+
+#: :func:`resp_command` / :func:`resp_evalsha`, compiled when the core is built
+command, evalsha = _packers()
 
 
 class DirectConnection:
@@ -180,7 +247,8 @@ class DirectConnection:
 
     redis-py's ``execute_command`` checks a connection out of the pool, records
     observability metrics and wraps every call in closures: about as much client
-    CPU as the rest of a scored event's Redis work. This sends the packed command
+    CPU as the rest of a scored event's Redis work. This sends the command, packed
+    once as RESP (:func:`command`, compiled in ``fraudscore._core.redis_calls``),
     on the thread's own connection of the client's pool and reads the reply,
     with the connection's own retry policy (a budget client retries nothing) and
     its timeouts; a connection error or timeout disconnects it (the next call
@@ -199,7 +267,6 @@ class DirectConnection:
 
     def __init__(self) -> None:
         self._local = threading.local()
-        self._pack = _packer()
         self.calls = 0
 
     def _conn(self, client: Any) -> Any:
@@ -218,16 +285,18 @@ class DirectConnection:
         return conn
 
     def call(self, client: Any, *args: Any) -> Any:
-        """Send one command (``args`` as for ``execute_command``) and return its raw reply."""
+        """Send one command (``args``: bytes, str, int or float) and return its raw reply."""
+        return self.send(client, command(args))
+
+    def send(self, client: Any, packed: bytes) -> Any:
+        """Send one command packed as RESP (:func:`command`, :func:`evalsha`) and return its raw reply."""
         conn = self._conn(client)
-        pack = self._pack
-        packed = [pack(args)] if pack is not None else conn.pack_command(*args)
         self.calls += 1
         redis = redis_module()
         was_open = getattr(conn, "_sock", None) is not None
 
         def once() -> Any:
-            conn.send_packed_command(packed, check_health=False)
+            conn.send_packed_command((packed,), check_health=False)
             return conn.read_response()
 
         try:

@@ -19,6 +19,9 @@ One extension module per step it accelerates, named like the Python module it mi
                               (``devicecolumns.link_rows``)
 ``_core.pipeline``            the record and the feature vector written in place
                               (``FeaturePipeline._record_and_static`` and ``online``, ``pipeline.py``)
+``_core.redis_calls``         the Redis event call's request packed as RESP, its count arguments, and
+                              its records read back (``_redis.py``, ``velocity/redis_calls.py``,
+                              ``velocity/redis_wire.py``)
 ============================  =============================================
 
 The Python modules stay the readable reference and the fallback. :func:`load` returns
@@ -52,7 +55,7 @@ PURE_PYTHON_ENV = "FRAUDSCORE_PURE_PYTHON"
 _log = logging.getLogger("fraudscore")
 _cache: dict[str, ModuleType | None] = {}
 _KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking", "identity", "schema", "rules",
-          "linkstate", "pipeline", "linker")
+          "linkstate", "pipeline", "linker", "redis_calls")
 
 
 def pure_python() -> bool:
@@ -90,6 +93,6 @@ def available() -> dict[str, bool]:
     Examples
     --------
     >>> sorted(available())
-    ['fingerprint', 'identity', 'linker', 'linking', 'linkstate', 'pipeline', 'pseudonym', 'rules', 'schema', 'velocity_store']
+    ['fingerprint', 'identity', 'linker', 'linking', 'linkstate', 'pipeline', 'pseudonym', 'redis_calls', 'rules', 'schema', 'velocity_store']
     """
     return {name: load(name) is not None for name in _KNOWN}

@@ -3,7 +3,10 @@
 Every string value of the link state (:mod:`fraudscore.fingerprint.linkstate_redis`)
 starts with an 8-byte head: a 4-byte content version, then a 4-byte stamp. A
 record stores its last sighting, count and IP (``<ddd``, which a touch rewrites in
-the script) before the rest of its fields as JSON. :class:`Touch` and
+the script) before the rest of its fields in binary **record layout 1**
+(:data:`RECORD_LAYOUT`: a layout byte, then each field's name, a type tag and its
+value; see :func:`encode_record_py`), or as JSON (what earlier versions wrote, and
+what a record with a field layout 1 cannot hold is still written as); both are read. :class:`Touch` and
 :class:`BlockOp` are writes the event script applies to the value as it is at
 commit; a :data:`CountDependency` replaces a decision's exact count checks by a
 popularity band (:func:`confidence_band`).
@@ -22,7 +25,10 @@ import math
 import struct
 from typing import Any
 
-__all__ = ["BlockOp", "CountDependency", "LinkTxn", "Touch", "confidence_band", "decode_record", "encode_record"]
+from .._core import load as load_core
+
+__all__ = ["BlockOp", "CountDependency", "LinkTxn", "Touch", "confidence_band", "decode_record", "encode_record",
+           "decode_record_py", "encode_record_py", "RECORD_LAYOUT"]
 
 Record = dict[str, Any]
 
@@ -91,18 +97,138 @@ class BlockOp:
 _JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps(..., separators=...) would build one per call
 
 
-def encode_record(version: bytes, rec: Record) -> bytes:
-    """A record's value: ``version`` (8 bytes: content version and stamp), the touched fields, the rest as JSON."""
-    rest = {k: v for k, v in rec.items() if k not in ("t", "n", "ip")}
-    return version + _TAIL.pack(rec["t"], rec["n"], rec.get("ip", 0)) + _JSON.encode(rest).encode("utf-8")
+#: The binary layout of a record's fields (the byte after the tail; JSON, written before it, starts with '{')
+RECORD_LAYOUT = 1
+_I64 = struct.Struct("<q")
+_F64 = struct.Struct("<d")
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_SKIP = ("t", "n", "ip")
 
 
-def decode_record(raw: bytes) -> Record:
-    """The record of a value written by :func:`encode_record` (or touched by the script)."""
-    rec = json.loads(raw[_R:])
+def _field(v: Any) -> bytes | None:
+    """One field's type tag and value in layout 1, or None (not representable: the record is written as JSON)."""
+    if v is None:
+        return b"\0"
+    if v is False:
+        return b"\1"
+    if v is True:
+        return b"\2"
+    t = type(v)
+    if t is int:
+        return b"\3" + _I64.pack(v) if -2**63 <= v < 2**63 else None
+    if t is float:
+        return b"\4" + _F64.pack(v)
+    if t is str:
+        try:
+            b = v.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+        return b"\5" + _U32.pack(len(b)) + b if len(b) <= 0xFFFFFFFF else None
+    if t is list or t is tuple:
+        if not all(type(x) is int and -2**63 <= x < 2**63 for x in v):
+            return None
+        return b"\6" + _U32.pack(len(v)) + struct.pack(f"<{len(v)}q", *v)
+    return None
+
+
+def _fields(rest: Record) -> bytes | None:
+    """A record's fields (all but the tail's) in layout 1, or None (a field layout 1 cannot hold)."""
+    if len(rest) > 65535:
+        return None
+    out = [bytes((RECORD_LAYOUT,)), _U16.pack(len(rest))]
+    for k, v in rest.items():
+        if type(k) is not str:
+            return None
+        try:
+            kb = k.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+        f = _field(v)
+        if f is None or len(kb) > 65535:
+            return None
+        out += [_U16.pack(len(kb)), kb, f]
+    return b"".join(out)
+
+
+def encode_record_py(version: bytes, rec: Record) -> bytes:
+    """A record's value: ``version`` (8 bytes: content version and stamp), the touched fields, the rest in layout 1:
+    ``RECORD_LAYOUT``, ``<H`` fields, then per field ``<H`` name length, the name (UTF-8), a tag and the value (0
+    None, 1 False, 2 True, 3 int ``<q``, 4 float ``<d``, 5 str ``<I`` length + UTF-8, 6 list of ints ``<I`` n +
+    ``<q`` each); JSON when a field is anything else (the reference of the compiled ``encode_record``)."""
+    rest = {k: v for k, v in rec.items() if k not in _SKIP}
+    head = version + _TAIL.pack(rec["t"], rec["n"], rec.get("ip", 0))
+    body = _fields(rest)
+    return head + (body if body is not None else _JSON.encode(rest).encode("utf-8"))
+
+
+def _unfields(raw: bytes, pos: int) -> Record:
+    end = len(raw)
+
+    def need(n: int) -> None:
+        if n < 0 or pos + n > end:
+            raise ValueError("a truncated link record")
+
+    need(2)
+    (nf,) = _U16.unpack_from(raw, pos)
+    pos += 2
+    rec: Record = {}
+    for _ in range(nf):
+        need(2)
+        (kl,) = _U16.unpack_from(raw, pos)
+        pos += 2
+        need(kl + 1)
+        k = raw[pos:pos + kl].decode("utf-8")
+        pos += kl
+        tag = raw[pos]
+        pos += 1
+        v: Any
+        if tag <= 2:
+            v = (None, False, True)[tag]
+        elif tag == 3 or tag == 4:
+            need(8)
+            (v,) = (_I64 if tag == 3 else _F64).unpack_from(raw, pos)
+            pos += 8
+        elif tag == 5 or tag == 6:
+            need(4)
+            (n,) = _U32.unpack_from(raw, pos)
+            pos += 4
+            if tag == 5:
+                need(n)
+                v = raw[pos:pos + n].decode("utf-8")
+                pos += n
+            else:
+                need(8 * n)
+                v = list(struct.unpack_from(f"<{n}q", raw, pos))
+                pos += 8 * n
+        else:
+            raise ValueError(f"a link record field of unknown type {tag}")
+        rec[k] = v
+    if pos != end:
+        raise ValueError("a link record with trailing bytes")
+    return rec
+
+
+def decode_record_py(raw: bytes) -> Record:
+    """The record of a value written by :func:`encode_record` (or touched by the script): layout 1, or the JSON of
+    earlier versions (the reference of the compiled ``decode_record``)."""
+    rec = _unfields(raw, _R + 1) if raw[_R:_R + 1] == bytes((RECORD_LAYOUT,)) else json.loads(raw[_R:])
     t, n, ip = _TAIL.unpack_from(raw, _V)
     rec["t"], rec["n"], rec["ip"] = int(t), int(n), int(ip)
     return rec
+
+
+_C = load_core("redis_calls")
+decode_record: Any = _C.decode_record if _C is not None else decode_record_py
+
+
+def encode_record(version: bytes, rec: Record) -> bytes:
+    """:func:`encode_record_py`, compiled when the core is built."""
+    if _C is not None:
+        out = _C.encode_record(version, rec)
+        if out is not None:
+            return out  # type: ignore[no-any-return]
+    return encode_record_py(version, rec)
 
 
 #: How a decision depends on a family's value counts: (hash key, the fields of the device count and of the

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core import load as load_core
 from .._redis import hash_bytes, shard_of, tag
 from .memory_layout import GroupLayout
 from .plan import Group, finish
@@ -27,6 +28,7 @@ from .redis_wire import count_arg, identifier_hash, record_groups
 __all__ = ["group_row", "call_args", "outputs", "app_hash"]
 
 _NAN = float("nan")
+_C = load_core("redis_calls")
 _NONE8 = b"\x00" * 8
 _EMPTY8 = b"\xff" * 8
 
@@ -46,9 +48,11 @@ class _GroupMeta:
     device_valued: bool  # a slot reads device_id (distinct-of)
     codes: tuple[int, ...] = ()  # per slot, how group_row converts its value (_SLOT_CODE)
     count_outs: tuple[int, ...] | None = None  # every output a count (one raw value each): their feature indices
+    code_bytes: bytes = b""  # codes as bytes (the compiled group_row's argument)
 
     def __post_init__(self) -> None:
         self.codes = tuple(_SLOT_CODE[s[0]] for s in self.group.slots)
+        self.code_bytes = bytes(self.codes)
         if all(k == 1 and agg in _COUNTS for _o, agg, k in self.outs):
             self.count_outs = tuple(o for o, _a, _k in self.outs)
 
@@ -112,7 +116,14 @@ def conflict_causes(c: _Call, r: Any, plen: int, causes: dict[str, int]) -> None
 
 
 def group_row(m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
-    """The event's fixed-width row for a group: time, then its slot values."""
+    """The event's fixed-width row for a group: time, then its slot values (compiled when the core is built)."""
+    if _C is not None:
+        return _C.group_row(m.code_bytes, cur, ts, identifier_hash, app_hash)  # type: ignore[no-any-return]
+    return group_row_py(m, cur, ts)
+
+
+def group_row_py(m: _GroupMeta, cur: list[Any], ts: int) -> bytes:
+    """The reference of :func:`group_row` (``fraudscore._core.redis_calls.group_row``)."""
     vals: list[Any] = [float(ts)]
     add = vals.append
     for code, v in zip(m.codes, cur):
@@ -169,9 +180,10 @@ _COUNT_HEADS: dict[tuple[int, str], bytes] = {}  # (key index, field) -> its pac
 _D = struct.Struct("<d")
 
 
-def _counts(items: list[tuple[tuple[str, str], int]], keys: list[Any], hidx: dict[str, int]) -> bytes:
+def _counts_py(items: list[tuple[tuple[str, str], int]], keys: list[Any], hidx: dict[str, int]) -> bytes:
     """Count reads or increments as the script reads them (:func:`~.redis_wire.count_arg` each); a hash's key is
-    appended to ``keys`` at its first use (``hidx``: key -> index)."""
+    appended to ``keys`` at its first use (``hidx``: key -> index). The reference of the compiled
+    ``fraudscore._core.redis_calls.counts`` (``_counts`` when the core is built)."""
     heads = _COUNT_HEADS
     pack = _D.pack
     out = []
@@ -194,27 +206,23 @@ def _counts(items: list[tuple[tuple[str, str], int]], keys: list[Any], hidx: dic
     return b"".join(out)
 
 
+_counts: Any = _C.counts if _C is not None else _counts_py
+
+
 def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_GroupMeta], lateness_ms: int,
-              idempotency_ttl_ms: int, link_ttl_ms: int) -> tuple[list[Any], list[Any]]:
-    """KEYS and ARGV of one call (see :mod:`~fraudscore.velocity.redis_lua`)."""
+              idempotency_ttl_ms: int, link_ttl_ms: int, labels: bytes | None = None) -> tuple[list[Any], list[Any]]:
+    """KEYS and ARGV of one call (see :mod:`~fraudscore.velocity.redis_lua`); ``labels``: per group configuration,
+    whether it reads fraud labels (``bytes(m.has_labels for m in meta)``, computed when not given). The link keys,
+    versions, writes and group rows are laid out by the compiled ``layout`` when the core is built
+    (:func:`_layout_py` is its reference)."""
     p = prefix
     # the record: per application on one node; per application and slot on a cluster
     itag = c.tag if cluster else tag(p, shard_of(c.app, shards))
     keys: list[Any] = [f"{p}i{itag}:{c.app}"]
-    keys += [k for k, _ in c.sreads] + [k for k, _ in c.swrites]
-    rows: list[bytes] = []
-    label_idx: dict[str, int] = {}
-    for (cfgi, _k, _l, row), key in zip(c.groups, c.keys):
-        keys.append(key)
-        ki = len(keys)
-        li = 0
-        if meta[cfgi - 1].has_labels:
-            lk = f"{p}l{key[len(p) + 1:key.index('}') + 1]}"
-            li = label_idx.get(lk, 0)
-            if not li:
-                keys.append(lk)
-                li = label_idx[lk] = len(keys)
-        rows.append(_HHH.pack(cfgi, ki, li) + row)
+    if labels is None:
+        labels = bytes(m.has_labels for m in meta)
+    versions, values, rows = (_C.layout if _C is not None else _layout_py)(keys, c.sreads, c.swrites, c.groups,
+                                                                          c.keys, labels, p)
     hidx: dict[str, int] = {}
     hreads = _counts(c.hreads, keys, hidx)
     band = b""
@@ -233,15 +241,69 @@ def call_args(c: _Call, *, prefix: str, cluster: bool, shards: int, meta: list[_
                          len(c.swrites), len(c.groups), float(lateness_ms),
                          float(idempotency_ttl_ms if (c.app and (c.groups or c.link)) else 0), float(lt),
                          c.nonce, len(c.hreads), len(c.hincr), int(c.check), c.lease, lease_i)
-    versions = b"".join([v or _ABSENT8 for _, v in c.sreads])
-    values = b"".join([_value(v) for _, v in c.swrites])
-    return keys, [header, c.ctx, c.extra, versions, values, b"".join(rows), hreads, hincr, band]
+    return keys, [header, c.ctx, c.extra, versions, values, rows, hreads, hincr, band]
+
+
+def _layout_py(keys: list[Any], sreads: list[tuple[str, bytes]], swrites: list[tuple[str, Any]],
+               groups: list[tuple[int, int, int, bytes]], gkeys: list[str], labels: bytes, p: str
+               ) -> tuple[bytes, bytes, bytes]:
+    """Append the link keys read and written and each group's key (and its shard's label key, once, for a group
+    reading labels) to ``keys``; the versions seen, the link writes and the rows (``fraudscore._core.redis_calls.
+    layout``'s reference)."""
+    keys += [k for k, _ in sreads] + [k for k, _ in swrites]
+    rows: list[bytes] = []
+    label_idx: dict[str, int] = {}
+    for (cfgi, _k, _l, row), key in zip(groups, gkeys):
+        keys.append(key)
+        ki = len(keys)
+        li = 0
+        if labels[cfgi - 1]:
+            lk = f"{p}l{key[len(p) + 1:key.index('}') + 1]}"
+            li = label_idx.get(lk, 0)
+            if not li:
+                keys.append(lk)
+                li = label_idx[lk] = len(keys)
+        rows.append(_HHH.pack(cfgi, ki, li) + row)
+    versions = b"".join([v or _ABSENT8 for _, v in sreads])
+    values = b"".join([_value(v) for _, v in swrites])
+    return versions, values, b"".join(rows)
+
+
+_FINISH_CODE = {"count": 1, "distinct": 1, "fraud_count": 1, "sum": 2, "mean": 3, "min": 4, "max": 4,
+                "first_seen_age": 5, "time_since_last": 5, "fraud_rate": 6, "ratio_to_mean": 7}
+_SPECS: dict[int, tuple[list[_GroupMeta], tuple[Any, ...]]] = {}  # id(meta) -> (meta, spec of the compiled outputs)
+
+
+def _spec(meta: list[_GroupMeta]) -> tuple[Any, ...]:
+    """Per group configuration, ``(feature, code, raw outputs)`` per output (code 0: a count-only group's output
+    as it is, else ``_FINISH_CODE``; -1 unknown: the reference runs) for ``fraudscore._core.redis_calls.outputs``."""
+    hit = _SPECS.get(id(meta))
+    if hit is not None and hit[0] is meta:
+        return hit[1]
+    spec = tuple(tuple((o, 0, 1) for o in m.count_outs) if m.count_outs is not None else
+                 tuple((o, _FINISH_CODE.get(agg, -1), k) for o, agg, k in m.outs) for m in meta)
+    if len(_SPECS) >= 64:
+        _SPECS.clear()
+    _SPECS[id(meta)] = (meta, spec)
+    return spec
 
 
 def outputs(meta: list[_GroupMeta], plan: Any, ts: int, done: dict[str, tuple[str, bytes]]
             ) -> tuple[np.ndarray, bool, int]:
     """The features of an event from its calls' records (``done``: call tag -> (status, record)): the feature
-    vector, whether every call was a duplicate, and the event time of the first application."""
+    vector, whether every call was a duplicate, and the event time of the first application (compiled when the
+    core is built; :func:`outputs_py` is the reference, and runs where the compiled one declines)."""
+    if _C is not None:
+        duplicate = bool(done) and all(s == "dup" for s, _ in done.values())
+        got = _C.outputs(_spec(meta), plan.n_features, [rec for _s, rec in done.values()], duplicate, ts)
+        if got is not None:
+            return np.frombuffer(got[0], dtype=np.float64), duplicate, got[1]
+    return outputs_py(meta, plan, ts, done)
+
+
+def outputs_py(meta: list[_GroupMeta], plan: Any, ts: int, done: dict[str, tuple[str, bytes]]
+               ) -> tuple[np.ndarray, bool, int]:
+    """The reference of :func:`outputs`."""
     out = [_NAN] * plan.n_features
     duplicate = bool(done) and all(s == "dup" for s, _ in done.values())
     t_first = ts

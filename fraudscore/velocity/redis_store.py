@@ -53,8 +53,8 @@ from typing import Any
 
 import numpy as np
 
-from .._redis import (DEFAULT_SHARDS, DirectConnection, RoundTrips, Script, check_prefix, check_shards, hash_bytes,
-                      is_cluster, redis_module, shard_of, store_error, tag)
+from .._redis import (DEFAULT_SHARDS, DirectConnection, RoundTrips, Script, check_prefix, check_shards, evalsha,
+                      hash_bytes, is_cluster, redis_module, shard_of, store_error, tag)
 from ..errors import ConfigError, EventError, StoreError
 from ..fingerprint.linkstate_redis_read import LINK_READ_LUA
 from .admission import late_message
@@ -139,6 +139,7 @@ class RedisStore:
         self._plan: Plan | None = None
         self._script: Script | None = None
         self._meta: list[_GroupMeta] = []
+        self._labels = b""
         self._label_ttl = 0
         self._watermark: int | None = None
         self._wlock = threading.Lock()
@@ -162,6 +163,7 @@ class RedisStore:
                 any(q.agg in ("fraud_count", "fraud_rate") for q in g.queries),
                 "device_id" in g.key, any(s[0] == "dist" and s[1] == "device_id" for s in g.slots)))
         self._meta = meta
+        self._labels = bytes(m.has_labels for m in meta)  # per group configuration: reads fraud labels
         self._script = Script(event_script(plan, self.min_ttl_ms))
         label_lo = [q.lo for g in plan.groups for q in g.queries if q.agg in ("fraud_count", "fraud_rate")]
         if label_lo and all(lo is not None for lo in label_lo):
@@ -321,7 +323,8 @@ class RedisStore:
         assert self._plan is not None
         return call_args(c, prefix=self.prefix, cluster=self._cluster, shards=self.shards, meta=self._meta,
                          lateness_ms=self._plan.lateness, idempotency_ttl_ms=self.idempotency_ttl_ms,
-                         link_ttl_ms=self._link_state.ttl_ms if self._link_state is not None else 0)
+                         link_ttl_ms=self._link_state.ttl_ms if self._link_state is not None else 0,
+                         labels=self._labels)
 
     # -- calls ---------------------------------------------------------------------------------
     def _execute(self, calls: list[_Call]) -> list[Any]:
@@ -339,7 +342,7 @@ class RedisStore:
         out: list[Any] = [None] * len(calls)
         todo = list(range(len(calls)))
         for attempt in range(3):
-            got = self._cluster_send([("EVALSHA", script.sha, *self._evalsha_tail(calls[i])) for i in todo],
+            got = self._cluster_send([evalsha(script.sha, *self._args(calls[i])) for i in todo],
                                      [calls[i].tag for i in todo])
             for i, r in zip(todo, got):
                 out[i] = r
@@ -357,10 +360,6 @@ class RedisStore:
             except (redis.RedisError, OSError) as exc:
                 raise store_error(exc) from exc
         return out
-
-    def _evalsha_tail(self, c: _Call) -> list[Any]:
-        keys, args = self._args(c)
-        return [len(keys), *keys, *args]
 
     def _cluster_send(self, commands: list[tuple[Any, ...]], tags: list[str]) -> list[Any]:
         """Commands routed by hash tag, one round trip per node (see :func:`~.redis_wire.cluster_send`)."""

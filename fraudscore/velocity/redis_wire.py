@@ -27,11 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from .._redis import DirectConnection, RoundTrips, Script, hash_bytes, is_cluster, redis_module, store_error
+from .._core import load as load_core
+from .._redis import (DirectConnection, RoundTrips, Script, command, evalsha, hash_bytes, is_cluster, redis_module,
+                      store_error)
 from .idempotency import Link
 
 __all__ = ["run_script", "cluster_send", "budget_client", "noscript", "pack_link", "unpack_link", "record_ctx", "record_nonce",
-           "record_extra", "record_groups", "count_arg", "device_ctx", "identifier_hash"]
+           "record_extra", "record_groups", "record_groups_py", "count_arg", "device_ctx", "identifier_hash"]
 
 
 def noscript(err: Any) -> bool:
@@ -40,12 +42,13 @@ def noscript(err: Any) -> bool:
     return isinstance(err, redis.exceptions.NoScriptError) or "NOSCRIPT" in str(err)
 
 
-def cluster_send(client: Any, commands: list[tuple[Any, ...]], tags: list[str],
+def cluster_send(client: Any, commands: list[tuple[Any, ...] | bytes], tags: list[str],
                  round_trips: RoundTrips | None = None) -> list[Any]:
     """Send ``commands`` (routed by their hash tags) to their nodes; replies (or ResponseErrors) in order.
 
     redis-py's cluster pipeline refuses ``EVALSHA``; this writes each node's batch
-    on one connection, then reads all the replies.
+    on one connection, then reads all the replies. A command is a tuple of arguments
+    or a request already packed as RESP (:func:`~fraudscore._redis.evalsha`).
 
     Raises
     ------
@@ -71,7 +74,8 @@ def cluster_send(client: Any, commands: list[tuple[Any, ...]], tags: list[str],
             r = client.get_redis_connection(node)
             conn = r.connection_pool.get_connection()
             sent.append((r, conn, idx))
-            conn.send_packed_command(conn.pack_commands([commands[i] for i in idx]))
+            conn.send_packed_command([b"".join([c if type(c) is bytes else command(c)  # type: ignore[misc]
+                                                for c in (commands[i] for i in idx)])])
         for _r, conn, idx in sent:
             for i in idx:
                 try:
@@ -105,7 +109,7 @@ def run_script(client: Any, direct: DirectConnection, script: Script, tag: str, 
         if not is_cluster(client):
             return script.direct(direct, client, keys, args)
         for attempt in range(3):
-            r = cluster_send(client, [("EVALSHA", script.sha, len(keys), *keys, *args)], [tag])[0]
+            r = cluster_send(client, [evalsha(script.sha, keys, args)], [tag])[0]
             if not isinstance(r, Exception):
                 return r
             if attempt < 2 and noscript(r):
@@ -191,8 +195,9 @@ def _doubles(n: int) -> struct.Struct:
     return s
 
 
-def record_groups(rec: bytes) -> tuple[int, list[tuple[int, tuple[float, ...]]]]:
-    """``(event time, [(group index, raw outputs)])`` of a record."""
+def record_groups_py(rec: bytes) -> tuple[int, list[tuple[int, tuple[float, ...]]]]:
+    """``(event time, [(group index, raw outputs)])`` of a record (the reference of the compiled
+    ``fraudscore._core.redis_calls.record_groups``, which :func:`record_groups` is when the core is built)."""
     (t,) = _D.unpack_from(rec)
     (n,) = _H.unpack_from(rec, 16)
     pos = 18 + n
@@ -211,6 +216,9 @@ def record_groups(rec: bytes) -> tuple[int, list[tuple[int, tuple[float, ...]]]]
         groups.append((gi, vals))
     return int(t), groups
 
+
+_C = load_core("redis_calls")
+record_groups: Any = _C.record_groups if _C is not None else record_groups_py
 
 _FIELDS: dict[str, bytes] = {}
 

@@ -52,3 +52,16 @@ def test_count_groups_read_as_the_general_path(vals):
         m.count_outs = None  # every output through finish()
     fast, slow = outputs(meta, plan, t, {"x": ("ok", rec)}), outputs(general, plan, t, {"x": ("ok", rec)})
     assert fast[0].tobytes() == slow[0].tobytes() and fast[1:] == slow[1:]
+
+
+def test_request_packers_without_the_compiled_core(monkeypatch):
+    """Without the compiled core the request is packed by hiredis (or, pure Python, the reference): same bytes."""
+    import fraudscore._redis as R
+
+    monkeypatch.setattr(R, "_C", None)
+    args = ["SET", "k\u00e9", b"\x00\r\n", 3, 0.25]
+    for pure in ("0", "1"):
+        monkeypatch.setenv("FRAUDSCORE_PURE_PYTHON", pure)
+        command, evalsha = R._packers()
+        assert command(args) == R.resp_command(args)
+        assert evalsha("ab", ["k1", "k2"], [b"x", 5]) == R.resp_evalsha("ab", ["k1", "k2"], [b"x", 5])
