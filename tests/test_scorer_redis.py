@@ -103,3 +103,38 @@ def test_same_application_again_is_a_duplicate_with_the_same_decision(redis_clie
         assert (a.score, a.action, a.device_id, [r.code for r in a.reasons]) == \
             (b.score, b.action, b.device_id, [r.code for r in b.reasons])
     assert redis_state(redis_client, redis_prefix) == state
+
+
+def test_rolling_upgrade_json_and_layout_1_workers_share_a_prefix(redis_client, redis_prefix):
+    """A worker writing JSON link records (``link_record_layout=0``, what versions before layout 1 read) and one
+    writing layout 1 take turns on one prefix: each reads the other's records, the decisions are the serial ones,
+    and the JSON worker's records stay JSON (an earlier version could read them)."""
+    from fraudscore.fingerprint.linkstate_redis_ops import _R, RECORD_LAYOUT
+
+    events = synthetic().to_records()[:200]
+    mem = fs.Scorer(small_bundle(), SECRET)
+    want = [mem.score(ev, return_features=True) for ev in events]
+    old = fs.Scorer(small_bundle(), SECRET, store=fs.RedisStore(redis_client, prefix=redis_prefix,
+                                                                  link_record_layout=0))
+    new = fs.Scorer(small_bundle(), SECRET, store=fs.RedisStore(redis_client, prefix=redis_prefix))
+    for i, (ev, w) in enumerate(zip(events, want)):
+        assert _same((old if i % 2 else new).score(ev, return_features=True), w)
+    forms = {bytes(v[_R:_R + 1]) for k in redis_client.scan_iter(match=redis_prefix + "r*")
+             if (v := redis_client.get(k)) is not None}
+    assert forms == {b"{", bytes((RECORD_LAYOUT,))}
+    json_only = fs.Scorer(small_bundle(), SECRET, store=fs.RedisStore(redis_client, prefix=redis_prefix + "j:",
+                                                                        link_record_layout=0))
+    for ev in events[:60]:
+        json_only.score(ev)
+    assert {bytes(redis_client.get(k)[_R:_R + 1]) for k in redis_client.scan_iter(match=redis_prefix + "j:r*")} \
+        == {b"{"}
+
+
+def test_link_record_layout_is_checked():
+    from fraudscore.errors import ConfigError
+    from fraudscore.fingerprint.linkstate_redis import OptimisticLinkState
+
+    with pytest.raises(ConfigError, match="record_layout"):
+        OptimisticLinkState(record_layout=2)
+    with pytest.raises(ConfigError, match="link_record_layout"):
+        fs.RedisStore(object(), link_record_layout=True)

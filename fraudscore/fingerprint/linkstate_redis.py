@@ -77,10 +77,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._redis import DEFAULT_SHARDS, check_prefix, check_shards, shard_of, tag
-from ..errors import StoreError
+from ..errors import ConfigError, StoreError
 from .linkstate import DEFAULT_TTL_MS, LinkPlan, LinkState, LinkView, Record, _check
 from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _TAIL, _V, BlockOp, LinkTxn, Touch,
-                                  _NeedRead, confidence_band, decode_record, encode_record)
+                                  RECORD_LAYOUT, RECORD_LAYOUTS, _NeedRead, confidence_band, decode_record,
+                                  encode_record)
 from .linkstate_redis_cache import WorkerCache
 from .linkstate_redis_read import read_all
 
@@ -142,6 +143,10 @@ class OptimisticLinkState(WorkerCache, LinkState):
         Hash-tag shards (the store's).
     cache_size : int, default 200_000
         Most keys and counts cached by this worker (least recently used dropped first).
+    record_layout : {1, 0}, default 1
+        How device records are written: 1 binary (record layout 1), 0 JSON as versions before it wrote
+        (both are read). Use 0 while workers of an earlier version still share the prefix (a rolling
+        upgrade), then 1.
 
     Attributes
     ----------
@@ -150,8 +155,13 @@ class OptimisticLinkState(WorkerCache, LinkState):
     """
 
     def __init__(self, prefix: str = "fs:", ttl_ms: int = DEFAULT_TTL_MS, max_per_block: int = 64, *,
-                 shards: int = DEFAULT_SHARDS, cache_size: int = 200_000) -> None:
+                 shards: int = DEFAULT_SHARDS, cache_size: int = 200_000,
+                 record_layout: int = RECORD_LAYOUT) -> None:
         self.prefix = check_prefix(prefix, "OptimisticLinkState")
+        if record_layout not in RECORD_LAYOUTS or type(record_layout) is not int:
+            raise ConfigError(f"The 'record_layout' parameter of OptimisticLinkState must be one of {RECORD_LAYOUTS}. "
+                              f"Got {record_layout!r} instead.")
+        self.record_layout = record_layout
         self.ttl_ms = _check("ttl_ms", "OptimisticLinkState", ttl_ms)
         self.max_per_block = _check("max_per_block", "OptimisticLinkState", max_per_block)
         self.shards = check_shards(shards, "OptimisticLinkState")
@@ -495,7 +505,7 @@ class OptimisticLinkState(WorkerCache, LinkState):
                 rec = {**rec, "t": max(rec["t"], now), "n": rec["n"] + 1}
                 if plan.ip:
                     rec["ip"] = plan.ip
-            txn.writes[rk] = encode_record(self._version(), rec)
+            txn.writes[rk] = encode_record(self._version(), rec, self.record_layout)
         for fid in plan.fp_ids:
             xk = self._key("x", fid)
             hit = self._exact(fid)  # logged: the check covers the entry kept or replaced

@@ -28,7 +28,8 @@ from typing import Any
 from .._core import load as load_core
 
 __all__ = ["BlockOp", "CountDependency", "LinkTxn", "Touch", "confidence_band", "decode_record", "encode_record",
-           "decode_record_py", "encode_record_py", "RECORD_LAYOUT"]
+           "decode_record_py", "encode_record_json", "encode_record_py", "RECORD_LAYOUT",
+           "RECORD_LAYOUTS"]
 
 Record = dict[str, Any]
 
@@ -99,6 +100,8 @@ _JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps(..., separators=..
 
 #: The binary layout of a record's fields (the byte after the tail; JSON, written before it, starts with '{')
 RECORD_LAYOUT = 1
+#: The record layouts a store may write: 0 (JSON, what versions before layout 1 read) or 1.
+RECORD_LAYOUTS = (0, 1)
 _I64 = struct.Struct("<q")
 _F64 = struct.Struct("<d")
 _U16 = struct.Struct("<H")
@@ -162,6 +165,13 @@ def encode_record_py(version: bytes, rec: Record) -> bytes:
     return head + (body if body is not None else _JSON.encode(rest).encode("utf-8"))
 
 
+def encode_record_json(version: bytes, rec: Record) -> bytes:
+    """A record's value with its fields as JSON: what versions before record layout 1 write and read (the store's
+    ``link_record_layout=0``, for a rolling upgrade: every worker of this version reads both forms)."""
+    rest = {k: v for k, v in rec.items() if k not in _SKIP}
+    return version + _TAIL.pack(rec["t"], rec["n"], rec.get("ip", 0)) + _JSON.encode(rest).encode("utf-8")
+
+
 def _unfields(raw: bytes, pos: int) -> Record:
     end = len(raw)
 
@@ -222,8 +232,10 @@ _C = load_core("redis_calls")
 decode_record: Any = _C.decode_record if _C is not None else decode_record_py
 
 
-def encode_record(version: bytes, rec: Record) -> bytes:
-    """:func:`encode_record_py`, compiled when the core is built."""
+def encode_record(version: bytes, rec: Record, layout: int = RECORD_LAYOUT) -> bytes:
+    """:func:`encode_record_py`, compiled when the core is built; ``layout=0``: :func:`encode_record_json`."""
+    if layout == 0:
+        return encode_record_json(version, rec)
     if _C is not None:
         out = _C.encode_record(version, rec)
         if out is not None:

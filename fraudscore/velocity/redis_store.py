@@ -105,6 +105,9 @@ class RedisStore:
         :class:`~fraudscore.fingerprint.MemoryLinkState`).
     link_cache_size : int, default 200_000
         Link keys cached by this worker.
+    link_record_layout : {1, 0}, default 1
+        How device-link records are written: 1 binary (record layout 1), 0 JSON as versions before it
+        wrote; both are read. Use 0 during a rolling upgrade from such a version, then 1 (docs/stores.md).
 
     Raises
     ------
@@ -116,7 +119,8 @@ class RedisStore:
 
     def __init__(self, client: Any, prefix: str = "fs:", min_ttl_ms: int = 86_400_000, *,
                  shards: int = DEFAULT_SHARDS, idempotency_ttl: str | int = DEFAULT_IDEMPOTENCY_TTL_MS,
-                 link_ttl_ms: int | None = None, max_per_block: int = 64, link_cache_size: int = 200_000) -> None:
+                 link_ttl_ms: int | None = None, max_per_block: int = 64, link_cache_size: int = 200_000,
+                 link_record_layout: int = 1) -> None:
         self.client = client
         self.prefix = check_prefix(prefix)
         self.min_ttl_ms = min_ttl_ms
@@ -125,6 +129,10 @@ class RedisStore:
         self.link_ttl_ms = link_ttl_ms
         self.max_per_block = max_per_block
         self.link_cache_size = link_cache_size
+        if type(link_record_layout) is not int or link_record_layout not in (0, 1):
+            raise ConfigError(f"The 'link_record_layout' parameter of RedisStore must be 0 or 1. "
+                              f"Got {link_record_layout!r} instead.")
+        self.link_record_layout = link_record_layout
         self.max_attempts = 8
         self.round_trips = RoundTrips()
         self.replaced = 0  # cluster: slot calls redone because the event's device link changed under them
@@ -177,7 +185,8 @@ class RedisStore:
 
             self._link_state = OptimisticLinkState(self.prefix, self.link_ttl_ms or DEFAULT_TTL_MS,
                                                    self.max_per_block, shards=self.shards,
-                                                   cache_size=self.link_cache_size)
+                                                   cache_size=self.link_cache_size,
+                                                   record_layout=self.link_record_layout)
             self._link_state.fetch = self._fetch
             self._link_state.preread = self._preread
         return self._link_state
