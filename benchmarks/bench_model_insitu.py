@@ -63,7 +63,8 @@ def setup(cache: str, n: int, seed: int = 202):
     assert cm.inference_path == "compiled", "compiled trees unavailable"
     forest = cm._compiled._forest
     cal = b.model.calibrator
-    fns = {"lightgbm": b.model.predict_one,
+    lgbm = b.model._fast  # LightGBM's fast path (Model.predict_one's engine before round 10)
+    fns = {"lightgbm": lambda x: cal.apply_one(lgbm.predict_one(x)),
            "tables": lambda x: cal.apply_one(forest.predict_one_tables(x)),
            "layout": cm.predict_one}
     return b, ctx.keys, events, xs, fns

@@ -157,8 +157,9 @@ static int fs_read_row(ForestObject *f, PyObject *arg, double *out) {
             if (view.itemsize == 8 && view.format != NULL && (strcmp(view.format, "d") == 0 ||
                                                                strcmp(view.format, "<d") == 0 ||
                                                                strcmp(view.format, "=d") == 0)) {
-                Py_ssize_t n = view.len / 8;
-                if (n != k) {
+                /* a row is one-dimensional, as len(x) reads it (a (1, k) matrix is not a row) */
+                Py_ssize_t n = view.ndim == 1 ? view.len / 8 : (view.ndim > 1 ? view.shape[0] : 1);
+                if (n != k || view.ndim != 1) {
                     PyBuffer_Release(&view);
                     fs_raise_config("", n, k);
                     return -1;

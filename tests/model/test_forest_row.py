@@ -104,3 +104,35 @@ def test_a_tree_the_layout_cannot_hold_keeps_the_table_walk():
             while i < n and vv <= n - i:  # node i: x <= n - i goes left (to node i + 1)
                 i += 1
             assert got == i * 0.5, (n, v)
+
+
+def test_a_row_is_one_dimensional(zoo):
+    _b, f = zoo["nan"]
+    with pytest.raises(ValueError, match="5 feature values. Got 1 instead"):
+        f.predict_one(np.zeros((1, 5)))
+    with pytest.raises(ValueError, match="5 feature values. Got 4 instead"):
+        f.predict_one(np.zeros(4))
+    assert f.predict_one(np.zeros(5)) == f.predict_one([0.0] * 5) == f.predict_one(np.zeros(10)[::2])
+
+
+def test_model_predict_one_uses_the_layout_by_default_and_saves_nothing(monkeypatch):
+    X, y = forest_data(seed=9, n=600)
+    names = [f"f{i}" for i in range(X.shape[1])]
+    b = train_booster({"num_leaves": 15}, X, y, rounds=40, feature_name=names)
+    ref = b.predict(X, num_threads=1)
+    m = Model(b, names)
+    assert m.single_row_path == "pending" and m.inference_path == "fast"
+    assert same_bits([m.predict_one(x) for x in X], ref)  # the first call chooses the engine
+    assert m.single_row_path == "compiled" and m.inference_path == "fast"
+    assert "compiled" not in m.to_files()["model.json"].decode()
+    for env, value in (("FRAUDSCORE_SINGLE_ROW", "lightgbm"), ("FRAUDSCORE_PURE_PYTHON", "1"), (DISABLE_ENV, "1")):
+        with monkeypatch.context() as mp:
+            mp.setenv(env, value)
+            other = Model(b, names)
+            assert other.prepare_single_row() == "fast", env
+            assert same_bits([other.predict_one(x) for x in X[:100]], ref[:100])
+    slow = Model(b, names, fast=False)
+    assert slow.prepare_single_row() == "fallback"
+    assert same_bits([slow.predict_raw_one(x) for x in X[:50]], ref[:50])
+    compiled = Model(b, names, compiled=True)
+    assert compiled.single_row_path == "compiled" and compiled._one == compiled._compiled.predict_one
