@@ -141,48 +141,70 @@ def wall(args) -> list[dict]:
 
 
 CHILD = r"""
-import sys
-sys.path.insert(0, sys.argv[1])
-from bench_model_insitu import setup, _Engine
-from fraudscore.bench.single import StagedScorer
-from fraudscore.scorer import Scorer
-engine, mode, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
-b, keys, events, xs, fns = setup(sys.argv[5], n)
-fn = fns[engine]
+import sys, os
+import numpy as np
+engine, mode, n, cache, xs_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+from fraudscore.model import Model
+path = os.path.join(cache, "large")
 if mode == "alone":
-    for x in xs: fn(x)
+    m = Model.load(path, compiled=engine != "lightgbm")
+    cal, f = m.calibrator, getattr(m._compiled, "_forest", None)
+    fn = {"lightgbm": lambda x: cal.apply_one(m._fast.predict_one(x)),
+          "tables": lambda x: cal.apply_one(f.predict_one_tables(x)) if f is not None else None,
+          "layout": m.predict_one}[engine]
+    for x in np.load(xs_path)[:n]:
+        fn(x)
 else:
-    sc = Scorer(b, keys, explain=False)
-    sc.model = _Engine(sc.model, fn)
+    sys.path.insert(0, os.path.dirname(xs_path))
+    from fraudscore.bench.bundles import BenchContext, events_stream
+    from fraudscore.bench.common import Settings
+    from fraudscore.bench.single import StagedScorer
+    from fraudscore.bundle import Bundle
+    from fraudscore.scorer import Scorer
+    ctx = BenchContext(Settings.full_settings(), cache_dir=cache)
+    b = Bundle.load(path, key=ctx.keys)
+    if engine != "lightgbm":
+        cm = Model.from_files(b.model.to_files(), compiled=True)
+        b.model._fast, b.model._compiled = cm._fast, cm._compiled
+    sc = Scorer(b, ctx.keys, explain=False)
+    cal, f = sc.model.calibrator, getattr(sc.model._compiled, "_forest", None)
+    # the engine under test, as Model.predict_one's single-row engine (the LightGBM one: the FastPredictor)
+    sc.model._one = sc.model._fast.predict_one if engine == "lightgbm" else \
+        (f.predict_one_tables if engine == "tables" else f.predict_one)
     st = StagedScorer(sc)
-    for ev in events[:500]: st.score(ev)
-    for ev in events[500 + n: 500 + 2 * n]: st.score(ev)
+    for ev in events_stream(int(sys.argv[6]) + n, seed=202).to_records():
+        st.score(ev)
 """
 
 
 def callgrind(args) -> list[dict]:
-    here = os.path.dirname(os.path.abspath(__file__))
-    out, n = [], args.cg_rows
-    params = {"bundle": "large", "rows": n, "LL": "4194304,16,64 (the L2)", "D1": "49152,12,64"}
+    out, n, warm = [], args.cg_rows, args.cg_warm
+    params = {"bundle": "large", "rows": n, "LL": "4194304,16,64 (the L2)", "D1": "49152,12,64",
+              "in_situ": f"StagedScorer, {warm} events before the {n} (all counted)"}
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
+        _b, _k, _e, xs, _f = setup(args.cache_dir, n)
+        xs_path = os.path.join(tmp, "xs.npy")
+        np.save(xs_path, np.array(xs))
+        env = {**os.environ, "FRAUDSCORE_SHAP_TABLES_MB": "0"}
         for engine in ENGINES:
             for mode in ("alone", "in_situ"):
                 f = os.path.join(tmp, f"cg.{engine}.{mode}")
                 cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={f}", "--cache-sim=yes",
                        "--D1=49152,12,64", "--LL=4194304,16,64", f"--toggle-collect={ENTRY[engine]}",
-                       sys.executable, "-c", CHILD, here, engine, mode, str(n), args.cache_dir]
-                subprocess.run(cmd, check=True, capture_output=True)
+                       sys.executable, "-c", CHILD, engine, mode, str(n), args.cache_dir, xs_path, str(warm)]
+                subprocess.run(cmd, check=True, capture_output=True, env=env)
                 text = subprocess.run(["callgrind_annotate", f], check=True, capture_output=True,
                                       text=True).stdout
-                m = re.search(r"Events shown:\s+(.*)\n(?:.*\n)*?\s*([\d,]+ .*)PROGRAM TOTALS", text)
-                names = m.group(1).split()
-                vals = [int(v.replace(",", "")) for v in re.findall(r"[\d,]+", m.group(2))[:len(names)]]
+                names = re.search(r"Events shown:\s+(.*)", text).group(1).split()
+                line = next(ln for ln in text.splitlines() if "PROGRAM TOTALS" in ln)
+                vals = [int(v.replace(",", "")) for v in re.findall(r"([\d,]+) ", line)][:len(names)]
                 tot = dict(zip(names, vals))
-                # the alone run walks the n rows once; in situ the StagedScorer's warm-up (500) and n events
-                rows = n if mode == "alone" else 500 + n
-                figures[(engine, mode)] = {"Ir": tot["Ir"] / rows, "D1mr": (tot["D1mr"] + tot.get("D1mw", 0)) / rows,
-                                           "LLmr": (tot["DLmr"] + tot.get("DLmw", 0)) / rows}
+                rows = n if mode == "alone" else warm + n  # every prediction in the run is counted
+                figures[(engine, mode)] = {"Ir": tot["Ir"] / rows,
+                                           "D1miss": (tot["D1mr"] + tot.get("D1mw", 0)) / rows,
+                                           "LLmiss": (tot["DLmr"] + tot.get("DLmw", 0)) / rows}
+                print(engine, mode, {k: round(v) for k, v in figures[(engine, mode)].items()}, flush=True)
     for (engine, mode), fig in figures.items():
         alone = figures[(engine, "alone")]
         for k, v in fig.items():
@@ -195,7 +217,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache-dir", default=os.path.join(tempfile.gettempdir(), "fraudscore-insitu-cache"))
     ap.add_argument("--n", type=int, default=1500, help="rows (events) per wall-clock measurement")
-    ap.add_argument("--cg-rows", type=int, default=200, help="rows (events) under callgrind")
+    ap.add_argument("--cg-rows", type=int, default=100, help="rows (events) under callgrind")
+    ap.add_argument("--cg-warm", type=int, default=100, help="events scored in situ before them (counted too)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--touch-mb", type=int, nargs="+", default=[0, 1, 4, 16])
     ap.add_argument("--measures", nargs="+", default=["wall"], choices=["wall", "callgrind"])

@@ -15,7 +15,8 @@
  * is a leaf, whose slot holds the leaf value in `thr`), so a step knows a leaf before loading it. Thresholds and
  * leaf values are the same doubles as the node tables. The per-node missing-value rule is folded into flags:
  *   bit 0 categorical, bit 1 default left, bit 2 where a NaN goes (left), bit 3 0.0 is missing (missing type Zero),
- * which, on a row cleaned by fs_clean (every |v| <= kZeroThreshold is 0.0), is exactly fs_next's decision:
+ * which, on a row cleaned by fs_clean (every |v| <= kZeroThreshold is 0.0), is exactly fs_next's decision (nodes of
+missing type Zero, rare, and categorical nodes take a branch to fs_row_slow_left):
  *   missing type None: NaN -> 0.0 -> (0.0 <= thr); Zero: NaN and 0.0 -> default; NaN: NaN -> default;
  *   otherwise v <= thr.
  *
@@ -153,9 +154,14 @@ fail:
     return NULL;
 }
 
-/* fs_next's categorical rule on a layout node: 1 to go left */
-static int fs_row_cat_left(const fs_rnode *nd, double v, const uint32_t *cat_bits) {
+/* fs_next's rule for a categorical node or a numerical one of missing type Zero (on a cleaned value): 1 to go
+ * left */
+static int fs_row_slow_left(const fs_rnode *nd, double v, const uint32_t *cat_bits) {
     int iv, i1;
+    if (!(nd->flags & FSR_CAT)) {
+        if (isnan(v) || v == 0.0) return (nd->flags & FSR_DEFLEFT) != 0;
+        return v <= nd->u.thr;
+    }
     if (isnan(v)) return 0;
     iv = (int)v;
     if (iv < 0) return 0;
@@ -215,14 +221,10 @@ static double fs_row_margin(const ForestObject *f, const double *x, int *failed)
             unsigned fl = nd->flags;
             unsigned g;
             int off;
-            if (fl & FSR_CAT) {
-                g = (unsigned)fs_row_cat_left(nd, v, cat_bits);
-            } else { /* branch-free, in 0/1 integer arithmetic: g = NaN ? nan_left : (zero-missing ? def : v <= thr) */
-                unsigned c = (unsigned)(v <= nd->u.thr);       /* false for NaN */
-                unsigned z = (unsigned)(v == 0.0) & (fl >> 3); /* false for NaN */
-                unsigned nan = (unsigned)(v != v);
-                g = c ^ ((c ^ (fl >> 1)) & z & 1u);
-                g = g ^ ((g ^ (fl >> 2)) & nan & 1u);
+            if (fl & (FSR_CAT | FSR_ZEROMISS)) { /* categorical, missing type Zero: rare, out of line */
+                g = (unsigned)fs_row_slow_left(nd, v, cat_bits);
+            } else { /* branch-free: v <= thr is false for NaN, which goes where the node sends it */
+                g = (unsigned)(v <= nd->u.thr) | ((unsigned)(v != v) & (fl >> 2));
             }
             off = nd->child[g & 1u];
             if (off > 0) {
