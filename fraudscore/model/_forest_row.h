@@ -25,9 +25,7 @@ missing type Zero, rare, and categorical nodes take a branch to fs_row_slow_left
  * Models the layout cannot hold (more than 65,535 features, a tree whose blocks span more than 32,767 slots) keep
  * the fs_next walk (f->row stays NULL).
  */
-#ifndef FS_ROW_LANES
-#define FS_ROW_LANES 8 /* trees walked together */
-#endif
+#define FS_ROW_LANES 8 /* trees walked together (fs_row_margin unrolls eight) */
 #ifndef FS_ROW_PREFETCH
 #define FS_ROW_PREFETCH 8 /* roots prefetched this many trees ahead */
 #endif
@@ -48,6 +46,9 @@ typedef struct {
 } fs_rnode;
 
 enum { FSR_CAT = 1, FSR_DEFLEFT = 2, FSR_NANLEFT = 4, FSR_ZEROMISS = 8 };
+
+/* where a lane with no tree left waits: feature 0, no flags, a child offset of 0 (never followed) */
+static const fs_rnode fs_row_sink = {{0.0}, {0, 0}, 0, 0, 0};
 
 struct fs_row_s {
     void *mem;        /* the allocation (slots is its 64-byte aligned start) */
@@ -212,35 +213,53 @@ static double fs_row_margin(const ForestObject *f, const double *x, int *failed)
         int32_t q = rw->root[t];
         __builtin_prefetch(rw->slots + (q >= 0 ? q : ~q));
     }
-    while (live < FS_ROW_LANES && fs_row_refill(rw, n_trees, &next, val, p, tr, live)) ++live;
-    while (live > 0) {
-        l = 0;
-        while (l < live) {
-            const fs_rnode *nd = p[l];
-            double v = x[nd->feature];
-            unsigned fl = nd->flags;
-            unsigned g;
-            int off;
-            if (fl & (FSR_CAT | FSR_ZEROMISS)) { /* categorical, missing type Zero: rare, out of line */
-                g = (unsigned)fs_row_slow_left(nd, v, cat_bits);
-            } else { /* branch-free: v <= thr is false for NaN, which goes where the node sends it */
-                g = (unsigned)(v <= nd->u.thr) | ((unsigned)(v != v) & (fl >> 2));
-            }
-            off = nd->child[g & 1u];
-            if (off > 0) {
-                p[l] = nd + off;
-                ++l;
-                continue;
-            }
-            val[tr[l]] = nd[-off].u.thr;
-            if (fs_row_refill(rw, n_trees, &next, val, p, tr, l)) {
-                ++l;
-            } else { /* no tree left for this lane: the last live lane takes its place (and its step now) */
-                --live;
-                p[l] = p[live];
-                tr[l] = tr[live];
-            }
+    /* eight lanes, unrolled, each in its own variables; a lane with no tree left parks on `sink` (its step is a
+       no-op) until every lane has */
+    for (l = 0; l < FS_ROW_LANES; ++l) {
+        if (fs_row_refill(rw, n_trees, &next, val, p, tr, l)) {
+            ++live;
+        } else {
+            p[l] = &fs_row_sink;
+            tr[l] = 0;
         }
+    }
+    {
+        const fs_rnode *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3], *p4 = p[4], *p5 = p[5], *p6 = p[6],
+                       *p7 = p[7];
+#define FS_LANE(P, L)                                                                                              \
+    do {                                                                                                           \
+        const fs_rnode *nd_ = P;                                                                                   \
+        double v_ = x[nd_->feature];                                                                               \
+        unsigned fl_ = nd_->flags, g_;                                                                             \
+        int off_;                                                                                                  \
+        if (fl_ & (FSR_CAT | FSR_ZEROMISS))                                                                        \
+            g_ = (unsigned)fs_row_slow_left(nd_, v_, cat_bits);                                                    \
+        else                                                                                                       \
+            g_ = (unsigned)(v_ <= nd_->u.thr) | ((unsigned)(v_ != v_) & (fl_ >> 2));                               \
+        off_ = nd_->child[g_ & 1u];                                                                                \
+        if (off_ > 0) {                                                                                            \
+            P = nd_ + off_;                                                                                        \
+        } else if (nd_ != &fs_row_sink) {                                                                          \
+            val[tr[L]] = nd_[-off_].u.thr;                                                                         \
+            if (fs_row_refill(rw, n_trees, &next, val, p, tr, L)) {                                                \
+                P = p[L];                                                                                          \
+            } else {                                                                                               \
+                P = &fs_row_sink;                                                                                  \
+                --live;                                                                                            \
+            }                                                                                                      \
+        }                                                                                                          \
+    } while (0)
+        while (live > 0) {
+            FS_LANE(p0, 0);
+            FS_LANE(p1, 1);
+            FS_LANE(p2, 2);
+            FS_LANE(p3, 3);
+            FS_LANE(p4, 4);
+            FS_LANE(p5, 5);
+            FS_LANE(p6, 6);
+            FS_LANE(p7, 7);
+        }
+#undef FS_LANE
     }
     for (t = 0; t < n_trees; ++t) out += val[t];
     if (val != stackv) free(val);
