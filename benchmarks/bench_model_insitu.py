@@ -196,6 +196,8 @@ def callgrind(args) -> list[dict]:
                 subprocess.run(cmd, check=True, capture_output=True, env=env)
                 text = subprocess.run(["callgrind_annotate", f], check=True, capture_output=True,
                                       text=True).stdout
+                if args.keep:
+                    subprocess.run(["cp", f, args.keep], check=False)
                 names = re.search(r"Events shown:\s+(.*)", text).group(1).split()
                 line = next(ln for ln in text.splitlines() if "PROGRAM TOTALS" in ln)
                 vals = [int(v.replace(",", "")) for v in re.findall(r"([\d,]+) ", line)][:len(names)]
@@ -223,6 +225,7 @@ def main() -> None:
     ap.add_argument("--touch-mb", type=int, nargs="+", default=[0, 1, 4, 16])
     ap.add_argument("--measures", nargs="+", default=["wall"], choices=["wall", "callgrind"])
     ap.add_argument("--name", default="bench_model_insitu")
+    ap.add_argument("--keep", default=None, help="copy the callgrind outputs into this directory")
     args = ap.parse_args()
     rows = []
     if "wall" in args.measures:
