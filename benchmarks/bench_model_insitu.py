@@ -11,7 +11,9 @@ the same rows (real feature vectors of the large bundle, 500 trees) through each
 
 Wall clock (``--measures wall``): medians of ``predict_one`` alone, alone after touching N MB between calls
 (``--touch-mb``; a stand-in for the other stages), and the model stage of the ``single`` group's
-``StagedScorer`` with each engine swapped in (``in_situ``), every engine in turn per repeat.
+``StagedScorer`` with each engine swapped in (``in_situ``; ``in_situ_e2e_but_model``: the sum of the other stages'
+medians), every engine in turn per repeat; ``layout_touch1mb`` is the layout with 1 MB of memory written before each
+prediction inside the scorer (what a larger model working set does to the *other* stages).
 
 Callgrind (``--measures callgrind``): instructions and simulated cache misses of the model step alone and in situ
 (``--toggle-collect`` on the engine's C entry point; the last-level cache simulated as this machine's 4 MiB L2,
@@ -104,19 +106,25 @@ def wall(args) -> list[dict]:
             lat[i] = clock() - t0
         return float(np.median(lat)) / 1e3
 
+    def touched(x, _lay=fns["layout"], _n=(1 << 20) // 8):  # the layout after 1 MB touched: pollution alone
+        junk[:_n:8] += 1.0
+        return _lay(x)
+
+    variants = {**{e: fns[e] for e in ENGINES}, "layout_touch1mb": touched}
     stagers = {}
-    for e in ENGINES:
+    for e, fn in variants.items():
         sc = Scorer(b, keys, explain=False)
-        sc.model = _Engine(sc.model, fns[e])
+        sc.model = _Engine(sc.model, fn)
         st = StagedScorer(sc)
         for ev in events[:500]:
             st.score(ev)
         stagers[e] = st
     for r in range(args.repeats):
         chunk = events[500 + r * args.n // args.repeats: 500 + (r + 1) * args.n // args.repeats]
-        for e in ENGINES:
-            for mb in args.touch_mb:
-                med.setdefault(f"{e}/alone_{mb}mb", []).append(alone(fns[e], mb))
+        for e in variants:
+            if e in fns:
+                for mb in args.touch_mb:
+                    med.setdefault(f"{e}/alone_{mb}mb", []).append(alone(fns[e], mb))
             st = stagers[e]
             for k in st.times:
                 st.times[k].clear()
@@ -130,9 +138,9 @@ def wall(args) -> list[dict]:
     params = {"bundle": "large", "rows": len(xs), "repeats": args.repeats, "clock": "wall, median of repeats"}
     for key, v in base.items():
         e, what = key.split("/")
-        ref_key = f"{e}/alone_0mb"
-        out.append(result(f"model_insitu/{e}/{what}_p50", v, "us", f"{e} predict_one alone p50", base[ref_key],
-                          params))
+        ref_key = f"{e if e in fns else 'layout'}/alone_0mb"
+        out.append(result(f"model_insitu/{e}/{what}_p50", v, "us", f"{ref_key.split('/')[0]} predict_one alone p50",
+                          base[ref_key], params))
     for e in ("tables", "layout"):
         for what in ("alone_0mb", "in_situ"):
             out.append(result(f"model_insitu/{e}_vs_lightgbm/{what}_p50", base[f"{e}/{what}"], "us",
