@@ -13,7 +13,8 @@ Wall clock (``--measures wall``): medians of ``predict_one`` alone, alone after 
 (``--touch-mb``; a stand-in for the other stages), and the model stage of the ``single`` group's
 ``StagedScorer`` with each engine swapped in (``in_situ``; ``in_situ_e2e_but_model``: the sum of the other stages'
 medians), every engine in turn per repeat; ``layout_touch1mb`` is the layout with 1 MB of memory written before each
-prediction inside the scorer (what a larger model working set does to the *other* stages).
+prediction inside the scorer (what a larger model working set does to the *other* stages); ``no_model`` runs no
+model at all (a constant probability), the other stages' floor.
 
 Callgrind (``--measures callgrind``): instructions and simulated cache misses of the model step alone and in situ
 (``--toggle-collect`` on the engine's C entry point; the last-level cache simulated as this machine's 4 MiB L2,
@@ -110,7 +111,8 @@ def wall(args) -> list[dict]:
         junk[:_n:8] += 1.0
         return _lay(x)
 
-    variants = {**{e: fns[e] for e in ENGINES}, "layout_touch1mb": touched}
+    variants = {**{e: fns[e] for e in ENGINES}, "layout_touch1mb": touched,
+                "no_model": lambda x: 0.5}  # no model at all: what the other stages cost with nothing between
     stagers = {}
     for e, fn in variants.items():
         sc = Scorer(b, keys, explain=False)
