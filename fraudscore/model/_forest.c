@@ -609,7 +609,7 @@ static PyObject *Forest_get_n_trees(ForestObject *self, void *closure) { return 
 static PyObject *Forest_get_num_features(ForestObject *self, void *closure) { return PyLong_FromLong(self->num_features); }
 static PyObject *Forest_get_n_nodes(ForestObject *self, void *closure) { return PyLong_FromSsize_t(self->n_nodes); }
 static PyObject *Forest_get_row_bytes(ForestObject *self, void *closure) {
-    return PyLong_FromSsize_t(self->row == NULL ? 0 : self->row->n_slots * (Py_ssize_t)sizeof(fs_rnode));
+    return PyLong_FromSsize_t(self->row == NULL ? 0 : self->row->n_units * (Py_ssize_t)sizeof(double));
 }
 static PyObject *Forest_get_has_shap(ForestObject *self, void *closure) { return PyBool_FromLong(self->tree_ev != NULL); }
 static PyObject *Forest_get_fast_shap(ForestObject *self, void *closure) {

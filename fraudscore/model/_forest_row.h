@@ -9,11 +9,12 @@
  * each lane taking the next tree of the model when its tree reaches a leaf, so the lanes' loads overlap; the
  * direction of a numerical split is computed without a branch.
  *
- * Layout (fs_rnode, 16 bytes, built once from the node tables at Forest_init): each tree's internal nodes and
- * leaves in one block, depth-first (a node's left child is the next slot, its right child after the left
- * subtree), blocks aligned to 64 bytes; children are slot offsets from the parent (int16: negative when the child
- * is a leaf, whose slot holds the leaf value in `thr`), so a step knows a leaf before loading it. Thresholds and
- * leaf values are the same doubles as the node tables. The per-node missing-value rule is folded into flags:
+ * Layout (built once from the node tables at Forest_init), in 8-byte units: each tree's internal nodes (fs_rnode,
+ * 16 bytes, two units, never across a 64-byte line) and leaf values (one unit) in one block, depth-first (a node's
+ * left child comes next, its right child after the left subtree), blocks aligned to 64 bytes; children are unit
+ * offsets from the parent (int16: negative when the child is a leaf), so a step knows a leaf before loading it.
+ * Thresholds and leaf values are the same doubles as the node tables (500 trees of 63 leaves: 794 KB against the
+ * tables' 996 KB). The per-node missing-value rule is folded into flags:
  *   bit 0 categorical, bit 1 default left, bit 2 where a NaN goes (left), bit 3 0.0 is missing (missing type Zero),
  * which, on a row cleaned by fs_clean (every |v| <= kZeroThreshold is 0.0), is exactly fs_next's decision (nodes of
 missing type Zero, rare, and categorical nodes take a branch to fs_row_slow_left):
@@ -22,7 +23,7 @@ missing type Zero, rare, and categorical nodes take a branch to fs_row_slow_left
  *
  * Exactness: every tree ends in the same leaf as fs_next's walk; each leaf value is stored per tree and the margin
  * is their sum in model order from 0.0, as fs_margin adds them: the result is the same double, bit for bit.
- * Models the layout cannot hold (more than 65,535 features, a tree whose blocks span more than 32,767 slots) keep
+ * Models the layout cannot hold (more than 65,535 features, a subtree of more than 32,767 units) keep
  * the fs_next walk (f->row stays NULL).
  */
 #define FS_ROW_LANES 8 /* trees walked together (fs_row_margin unrolls eight) */
@@ -39,7 +40,7 @@ typedef struct {
             int32_t n;
         } cat;
     } u;
-    int16_t child[2];    /* [1] left, [0] right: child = this + |offset| slots; offset < 0: the child is a leaf */
+    int16_t child[2];    /* [1] left, [0] right: child = this + |offset| 8-byte units; < 0: the child is a leaf */
     uint16_t feature;
     uint8_t flags;
     uint8_t pad;
@@ -51,10 +52,10 @@ enum { FSR_CAT = 1, FSR_DEFLEFT = 2, FSR_NANLEFT = 4, FSR_ZEROMISS = 8 };
 static const fs_rnode fs_row_sink = {{0.0}, {0, 0}, 0, 0, 0};
 
 struct fs_row_s {
-    void *mem;        /* the allocation (slots is its 64-byte aligned start) */
-    fs_rnode *slots;
-    int32_t *root;    /* per tree: slot of its root, or ~slot when the root is a leaf */
-    Py_ssize_t n_slots;
+    void *mem;        /* the allocation (units is its 64-byte aligned start) */
+    double *units;    /* 8-byte units: a node takes two (never across a 64-byte line), a leaf value one */
+    int32_t *root;    /* per tree: the unit of its root, or ~unit when the root is a leaf */
+    Py_ssize_t n_units;
 };
 typedef struct fs_row_s fs_row;
 
@@ -81,11 +82,12 @@ static fs_row *fs_row_prepare(const ForestObject *f) {
     for (i = 0; i < nl; ++i) leaf_slot[i] = -1;
     r->root = (int32_t *)PyMem_Malloc(sizeof(int32_t) * (size_t)(f->n_trees > 0 ? f->n_trees : 1));
     if (r->root == NULL) goto fail;
-    /* pass 1: slots in depth-first order (left subtree first), each tree from a 4-slot (64-byte) boundary */
+    /* pass 1: units in depth-first order (left subtree first), each tree from a 64-byte boundary; a node that
+       would start in a line's last unit starts on the next line */
     for (t = 0; t < f->n_trees; ++t) {
         int32_t root = f->roots[t];
-        pos = (pos + 3) & ~(Py_ssize_t)3;
-        if (pos > INT32_MAX - 4 - nn - nl) goto fail;
+        pos = (pos + 7) & ~(Py_ssize_t)7;
+        if (pos > INT32_MAX / 2 - 8 - 2 * (nn + nl)) goto fail;
         if (root < 0) {
             if (leaf_slot[~root] >= 0) goto fail; /* a leaf shared by two trees: not a forest of trees */
             leaf_slot[~root] = (int32_t)pos;
@@ -102,19 +104,21 @@ static fs_row *fs_row_prepare(const ForestObject *f) {
                 leaf_slot[~n] = (int32_t)pos++;
             } else {
                 if (node_slot[n] >= 0 || sp + 2 > nn + nl + 1) goto fail;
-                node_slot[n] = (int32_t)pos++;
+                if ((pos & 7) == 7) ++pos;
+                node_slot[n] = (int32_t)pos;
+                pos += 2;
                 stack[sp++] = f->nodes[n].right;
                 stack[sp++] = f->nodes[n].left;
             }
         }
     }
-    r->n_slots = (pos + 3) & ~(Py_ssize_t)3;
-    r->mem = PyMem_Calloc((size_t)r->n_slots * sizeof(fs_rnode) + 64, 1);
+    r->n_units = (pos + 7) & ~(Py_ssize_t)7;
+    r->mem = PyMem_Calloc((size_t)r->n_units * sizeof(double) + 64, 1);
     if (r->mem == NULL) goto fail;
-    r->slots = (fs_rnode *)(((uintptr_t)r->mem + 63) & ~(uintptr_t)63);
-    /* pass 2: fill the slots */
+    r->units = (double *)(((uintptr_t)r->mem + 63) & ~(uintptr_t)63);
+    /* pass 2: fill the units */
     for (i = 0; i < nl; ++i) {
-        if (leaf_slot[i] >= 0) r->slots[leaf_slot[i]].u.thr = f->leaves[i];
+        if (leaf_slot[i] >= 0) r->units[leaf_slot[i]] = f->leaves[i];
     }
     for (i = 0; i < nn; ++i) {
         const fs_node *nd = f->nodes + i;
@@ -124,7 +128,7 @@ static fs_row *fs_row_prepare(const ForestObject *f) {
         uint32_t dt = nd->decision_type, mt = (dt >> 2) & 3u;
         int j;
         if (node_slot[i] < 0) continue; /* not reachable from a root: never walked */
-        s = r->slots + node_slot[i];
+        s = (fs_rnode *)(r->units + node_slot[i]);
         for (j = 0; j < 2; ++j) {
             int32_t cs = c[j] >= 0 ? node_slot[c[j]] : leaf_slot[~c[j]];
             Py_ssize_t d = (Py_ssize_t)cs - node_slot[i];
@@ -180,13 +184,13 @@ static inline int fs_row_refill(const fs_row *rw, Py_ssize_t n_trees, Py_ssize_t
         int32_t r = rw->root[t];
         if (t + FS_ROW_PREFETCH < n_trees) {
             int32_t q = rw->root[t + FS_ROW_PREFETCH];
-            __builtin_prefetch(rw->slots + (q >= 0 ? q : ~q));
+            __builtin_prefetch(rw->units + (q >= 0 ? q : ~q));
         }
         if (r < 0) {
-            val[t] = rw->slots[~r].u.thr;
+            val[t] = rw->units[~r];
             continue;
         }
-        p[l] = rw->slots + r;
+        p[l] = (const fs_rnode *)(rw->units + r);
         tr[l] = t;
         return 1;
     }
@@ -211,7 +215,7 @@ static double fs_row_margin(const ForestObject *f, const double *x, int *failed)
     }
     for (t = 0; t < FS_ROW_PREFETCH && t < n_trees; ++t) {
         int32_t q = rw->root[t];
-        __builtin_prefetch(rw->slots + (q >= 0 ? q : ~q));
+        __builtin_prefetch(rw->units + (q >= 0 ? q : ~q));
     }
     /* eight lanes, unrolled, each in its own variables; a lane with no tree left parks on `sink` (its step is a
        no-op) until every lane has */
@@ -238,9 +242,9 @@ static double fs_row_margin(const ForestObject *f, const double *x, int *failed)
             g_ = (unsigned)(v_ <= nd_->u.thr) | ((unsigned)(v_ != v_) & (fl_ >> 2));                               \
         off_ = nd_->child[g_ & 1u];                                                                                \
         if (off_ > 0) {                                                                                            \
-            P = nd_ + off_;                                                                                        \
+            P = (const fs_rnode *)((const double *)nd_ + off_);                                                    \
         } else if (nd_ != &fs_row_sink) {                                                                          \
-            val[tr[L]] = nd_[-off_].u.thr;                                                                         \
+            val[tr[L]] = ((const double *)nd_)[-off_];                                                             \
             if (fs_row_refill(rw, n_trees, &next, val, p, tr, L)) {                                                \
                 P = p[L];                                                                                          \
             } else {                                                                                               \
