@@ -16,9 +16,9 @@ medians), every engine in turn per repeat; ``layout_touch1mb`` is the layout wit
 prediction inside the scorer (what a larger model working set does to the *other* stages); ``no_model`` runs no
 model at all (a constant probability), the other stages' floor.
 
-Callgrind (``--measures callgrind``): instructions and simulated cache misses of the model step alone and in situ
-(``--toggle-collect`` on the engine's C entry point; the last-level cache simulated as this machine's 4 MiB L2,
-``--LL=4194304,16,64``), which load does not move.
+Callgrind (``--measures callgrind``): instructions and simulated cache misses per row of each engine's raw
+single-row call alone (a run minus the same run with a no-op; the last-level cache simulated as this machine's
+4 MiB L2, ``--LL=4194304,16,64``), which load does not move.
 
     python benchmarks/bench_model_insitu.py [--cache-dir D] [--repeats 3] [--measures wall callgrind]
 
@@ -43,8 +43,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import result, write_results  # noqa: E402
 
 ENGINES = ("lightgbm", "tables", "layout")
-ENTRY = {"lightgbm": "LGBM_BoosterPredictForMatSingleRowFast", "tables": "Forest_predict_one_tables",
-         "layout": "Forest_predict_one"}
 
 
 def setup(cache: str, n: int, seed: int = 202):
@@ -151,77 +149,56 @@ def wall(args) -> list[dict]:
 
 
 CHILD = r"""
-import sys, os
+import sys
 import numpy as np
-engine, mode, n, cache, xs_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
-from fraudscore.model import Model
-path = os.path.join(cache, "large")
-if mode == "alone":
-    m = Model.load(path, compiled=engine != "lightgbm")
-    cal, f = m.calibrator, getattr(m._compiled, "_forest", None)
-    fn = {"lightgbm": lambda x: cal.apply_one(m._fast.predict_one(x)),
-          "tables": lambda x: cal.apply_one(f.predict_one_tables(x)) if f is not None else None,
-          "layout": m.predict_one}[engine]
-    for x in np.load(xs_path)[:n]:
-        fn(x)
-else:
-    sys.path.insert(0, os.path.dirname(xs_path))
-    from fraudscore.bench.bundles import BenchContext, events_stream
-    from fraudscore.bench.common import Settings
-    from fraudscore.bench.single import StagedScorer
-    from fraudscore.bundle import Bundle
-    from fraudscore.scorer import Scorer
-    ctx = BenchContext(Settings.full_settings(), cache_dir=cache)
-    b = Bundle.load(path, key=ctx.keys)
-    if engine != "lightgbm":
-        cm = Model.from_files(b.model.to_files(), compiled=True)
-        b.model._fast, b.model._compiled = cm._fast, cm._compiled
-    sc = Scorer(b, ctx.keys, explain=False)
-    cal, f = sc.model.calibrator, getattr(sc.model._compiled, "_forest", None)
-    # the engine under test, as Model.predict_one's single-row engine (the LightGBM one: the FastPredictor)
-    sc.model._one = sc.model._fast.predict_one if engine == "lightgbm" else \
-        (f.predict_one_tables if engine == "tables" else f.predict_one)
-    st = StagedScorer(sc)
-    for ev in events_stream(int(sys.argv[6]) + n, seed=202).to_records():
-        st.score(ev)
+import lightgbm as lgb
+from fraudscore.model.compiled import CompiledForest, forest_tables
+from fraudscore.model.fast import FastPredictor
+engine, model_txt, xs_path, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+text = open(model_txt).read()
+booster = lgb.Booster(model_str=text)
+forest = CompiledForest(forest_tables(text), shap_tables_mb=0)._forest
+fast = FastPredictor(booster)
+fn = {"none": lambda x: 0.0, "lightgbm": fast.predict_one, "tables": forest.predict_one_tables,
+      "layout": forest.predict_one}[engine]
+X = np.load(xs_path)
+for i in range(n):
+    fn(X[i % len(X)])
 """
 
 
 def callgrind(args) -> list[dict]:
-    out, n, warm = [], args.cg_rows, args.cg_warm
-    params = {"bundle": "large", "rows": n, "LL": "4194304,16,64 (the L2)", "D1": "49152,12,64",
-              "in_situ": f"StagedScorer, {warm} events before the {n} (all counted)"}
-    figures = {}
+    """Instructions and simulated cache misses per row of each engine's raw single-row call, alone (callgrind,
+    ``--cache-sim``, the last level simulated as the 4 MiB L2): the run minus the same run with a no-op in its
+    place, over ``--cg-rows`` rows (model loading cancels out)."""
+    out, n = [], args.cg_rows
+    params = {"bundle": "large", "rows": n, "D1": "49152,12,64", "LL": "4194304,16,64 (the L2)",
+              "how": "engine run minus a no-op run, per row"}
+    tot: dict[str, dict[str, int]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        _b, _k, _e, xs, _f = setup(args.cache_dir, n)
+        _b, _k, _e, xs, _f = setup(args.cache_dir, min(n, 1500))
         xs_path = os.path.join(tmp, "xs.npy")
         np.save(xs_path, np.array(xs))
-        env = {**os.environ, "FRAUDSCORE_SHAP_TABLES_MB": "0"}
-        for engine in ENGINES:
-            for mode in ("alone", "in_situ"):
-                f = os.path.join(tmp, f"cg.{engine}.{mode}")
-                cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={f}", "--cache-sim=yes",
-                       "--D1=49152,12,64", "--LL=4194304,16,64", f"--toggle-collect={ENTRY[engine]}",
-                       sys.executable, "-c", CHILD, engine, mode, str(n), args.cache_dir, xs_path, str(warm)]
-                subprocess.run(cmd, check=True, capture_output=True, env=env)
-                text = subprocess.run(["callgrind_annotate", f], check=True, capture_output=True,
-                                      text=True).stdout
-                if args.keep:
-                    subprocess.run(["cp", f, args.keep], check=False)
-                names = re.search(r"Events shown:\s+(.*)", text).group(1).split()
-                line = next(ln for ln in text.splitlines() if "PROGRAM TOTALS" in ln)
-                vals = [int(v.replace(",", "")) for v in re.findall(r"([\d,]+) ", line)][:len(names)]
-                tot = dict(zip(names, vals))
-                rows = n if mode == "alone" else warm + n  # every prediction in the run is counted
-                figures[(engine, mode)] = {"Ir": tot["Ir"] / rows,
-                                           "D1miss": (tot["D1mr"] + tot.get("D1mw", 0)) / rows,
-                                           "LLmiss": (tot["DLmr"] + tot.get("DLmw", 0)) / rows}
-                print(engine, mode, {k: round(v) for k, v in figures[(engine, mode)].items()}, flush=True)
-    for (engine, mode), fig in figures.items():
-        alone = figures[(engine, "alone")]
-        for k, v in fig.items():
-            out.append(result(f"model_insitu/callgrind/{engine}/{mode}_{k}", v, "per row", f"{engine} alone {k}",
-                              alone[k], params))
+        model_txt = os.path.join(args.cache_dir, "large", "model.txt")
+        for engine in ("none", *ENGINES):
+            f = os.path.join(tmp, f"cg.{engine}")
+            cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={f}", "--cache-sim=yes",
+                   "--D1=49152,12,64", "--LL=4194304,16,64", sys.executable, "-c", CHILD, engine, model_txt, xs_path,
+                   str(n)]
+            subprocess.run(cmd, check=True, capture_output=True)
+            text = open(f).read()
+            names = re.search(r"^events: (.*)$", text, re.M).group(1).split()
+            vals = [int(v) for v in re.search(r"^summary: (.*)$", text, re.M).group(1).split()]
+            tot[engine] = dict(zip(names, vals))
+            print(engine, tot[engine], flush=True)
+    per = {e: {"Ir": (tot[e]["Ir"] - tot["none"]["Ir"]) / n,
+               "D1miss": (tot[e]["D1mr"] + tot[e]["D1mw"] - tot["none"]["D1mr"] - tot["none"]["D1mw"]) / n,
+               "LLmiss": (tot[e]["DLmr"] + tot[e]["DLmw"] - tot["none"]["DLmr"] - tot["none"]["DLmw"]) / n}
+           for e in ENGINES}
+    for e in ENGINES:
+        for k, v in per[e].items():
+            out.append(result(f"model_insitu/callgrind/{e}/{k}_per_row", v, "per row", f"lightgbm {k} per row",
+                              per["lightgbm"][k], params))
     return out
 
 
@@ -229,13 +206,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache-dir", default=os.path.join(tempfile.gettempdir(), "fraudscore-insitu-cache"))
     ap.add_argument("--n", type=int, default=1500, help="rows (events) per wall-clock measurement")
-    ap.add_argument("--cg-rows", type=int, default=100, help="rows (events) under callgrind")
-    ap.add_argument("--cg-warm", type=int, default=100, help="events scored in situ before them (counted too)")
+    ap.add_argument("--cg-rows", type=int, default=1000, help="rows under callgrind")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--touch-mb", type=int, nargs="+", default=[0, 1, 4, 16])
     ap.add_argument("--measures", nargs="+", default=["wall"], choices=["wall", "callgrind"])
     ap.add_argument("--name", default="bench_model_insitu")
-    ap.add_argument("--keep", default=None, help="copy the callgrind outputs into this directory")
     args = ap.parse_args()
     rows = []
     if "wall" in args.measures:
