@@ -220,6 +220,8 @@ class Scorer:
         self._local = not hasattr(self.store, "apply_event")
         self._lock = threading.Lock()
         self.model_version = _model_version(self.model)
+        if self.model is not None:  # the single-row engine chosen here, not on the first event (#13, round 10)
+            self.model.prepare_single_row()
         self.idempotency_ttl_ms = int(getattr(self.store, "idempotency_ttl_ms", DEFAULT_IDEMPOTENCY_TTL_MS))
         self._setup_challenger(bundle)
 

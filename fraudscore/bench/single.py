@@ -167,6 +167,9 @@ def _measure(ctx: BenchContext, name: str) -> list[dict[str, Any]]:
     c_runs: list[np.ndarray] = []
     c_quiet_runs: list[np.ndarray] = []
     c_base_runs: list[np.ndarray] = []
+    lgb_runs: list[np.ndarray] = []  # LightGBM's fast path alone (Model.predict_one's engine before round 10)
+    lgb_one = getattr(model, "_fast", None)
+    lgb_one = lgb_one.predict_one if lgb_one is not None and getattr(lgb_one, "mode", "") == "fast" else None
     mismatch = 0
     for r in range(reps):
         chunk = events[warm + r * n: warm + (r + 1) * n]
@@ -181,6 +184,9 @@ def _measure(ctx: BenchContext, name: str) -> list[dict[str, Any]]:
         for k in STAGES:
             stage_med[k].append(float(np.median(staged.times[k][-n:])) / 1e3)
         base_runs.append(latencies_us(lambda i: model.predict_one(xs[i]), n, warmup=min(50, n)))
+        if lgb_one is not None:
+            cal = model.calibrator
+            lgb_runs.append(latencies_us(lambda i: cal.apply_one(lgb_one(xs[i])), n, warmup=min(50, n)))
         read_runs.append(latencies_us(lambda i: reader.score(chunk[i]).reasons, n, warmup=0))
         if c_e2e is not None and c_quiet is not None and cmodel is not None:
             c_runs.append(latencies_us(lambda i: c_e2e.score(chunk[i]), n, warmup=0))
@@ -222,6 +228,12 @@ def _measure(ctx: BenchContext, name: str) -> list[dict[str, Any]]:
                               f"compiled model.predict_one {key}", qcb[key], {**params, "explain": False}))
             out.append(result(f"single/{name}/e2e_compiled_{key}", qce[key], "us", f"compiled model.predict_one {key}",
                               qcb[key], {**params, "explain": "auto"}))
+    if lgb_runs:
+        ql = median_percentiles(lgb_runs)
+        for key in ("p50", "p99"):
+            out.append(result(f"single/{name}/model_lightgbm_{key}", ql[key], "us", f"model.predict_one {key}",
+                              qb[key], {**params, "inference": "LightGBM's fast path (ctypes) + calibration",
+                                        "single_row_path": model.single_row_path}))
     stages = {k: statistics.median(v) for k, v in stage_med.items()}
     base50 = qb["p50"]
     for k, v in stages.items():

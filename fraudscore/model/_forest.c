@@ -74,6 +74,7 @@ typedef struct {
     Py_ssize_t path_len;
     struct fs_fast_s *fast; /* FastTreeSHAP v2 tables (NULL: classic algorithm only) */
     struct fs_best_s *best; /* predict_best's leaf bounds (_forest_best.h; NULL until its first call) */
+    struct fs_row_s *row;   /* the single-row layout (_forest_row.h; NULL: predict_one walks the node tables) */
 } ForestObject;
 typedef struct fs_best_s fs_best;
 
@@ -139,6 +140,7 @@ static int fs_row_buffers(PyObject *Xo, PyObject *outo, int k, const char *what,
                           Py_ssize_t *n); /* below: the X / out buffers of predict and predict_best */
 #include "_forest_shap.h"
 #include "_forest_best.h"
+#include "_forest_row.h"
 
 static void fs_raise_config(const char *msg, Py_ssize_t got, int want) {
     PyErr_Format(ConfigErrorType ? ConfigErrorType : PyExc_ValueError,
@@ -155,8 +157,9 @@ static int fs_read_row(ForestObject *f, PyObject *arg, double *out) {
             if (view.itemsize == 8 && view.format != NULL && (strcmp(view.format, "d") == 0 ||
                                                                strcmp(view.format, "<d") == 0 ||
                                                                strcmp(view.format, "=d") == 0)) {
-                Py_ssize_t n = view.len / 8;
-                if (n != k) {
+                /* a row is one-dimensional, as len(x) reads it (a (1, k) matrix is not a row) */
+                Py_ssize_t n = view.ndim == 1 ? view.len / 8 : (view.ndim > 1 ? view.shape[0] : 1);
+                if (n != k || view.ndim != 1) {
                     PyBuffer_Release(&view);
                     fs_raise_config("", n, k);
                     return -1;
@@ -201,10 +204,13 @@ static int fs_read_row(ForestObject *f, PyObject *arg, double *out) {
     }
 }
 
-static PyObject *fs_predict_row(ForestObject *f, PyObject *arg, int raw) {
+/* One row's probability (or raw margin): through the single-row layout (_forest_row.h) unless `tables` or the
+ * model has none, else tree by tree over the node tables (fs_margin); the same double either way. */
+static PyObject *fs_predict_row(ForestObject *f, PyObject *arg, int raw, int tables) {
     double stackbuf[FS_MAX_STACK_FEATURES];
     double *x = stackbuf;
     double m;
+    int failed = 0;
     if (f->num_features > FS_MAX_STACK_FEATURES) {
         x = (double *)PyMem_Malloc(sizeof(double) * (size_t)f->num_features);
         if (x == NULL) return PyErr_NoMemory();
@@ -213,13 +219,18 @@ static PyObject *fs_predict_row(ForestObject *f, PyObject *arg, int raw) {
         if (x != stackbuf) PyMem_Free(x);
         return NULL;
     }
-    m = fs_margin(f, x);
+    m = (f->row != NULL && !tables) ? fs_row_margin(f, x, &failed) : fs_margin(f, x);
     if (x != stackbuf) PyMem_Free(x);
+    if (failed) return PyErr_NoMemory();
     return PyFloat_FromDouble(raw ? m : fs_sigmoid(f->sigmoid, m));
 }
 
-static PyObject *Forest_predict_one(ForestObject *self, PyObject *arg) { return fs_predict_row(self, arg, 0); }
-static PyObject *Forest_predict_raw_one(ForestObject *self, PyObject *arg) { return fs_predict_row(self, arg, 1); }
+static PyObject *Forest_predict_one(ForestObject *self, PyObject *arg) { return fs_predict_row(self, arg, 0, 0); }
+static PyObject *Forest_predict_raw_one(ForestObject *self, PyObject *arg) { return fs_predict_row(self, arg, 1, 0); }
+static PyObject *Forest_predict_one_tables(ForestObject *self, PyObject *arg) { return fs_predict_row(self, arg, 0, 1); }
+static PyObject *Forest_predict_raw_one_tables(ForestObject *self, PyObject *arg) {
+    return fs_predict_row(self, arg, 1, 1);
+}
 
 /* ---- batch ------------------------------------------------------------------------------------ */
 /* One share of a row-parallel kernel (predict, contrib): rows [lo, hi) of X into out. `flag` is the kernel's
@@ -389,6 +400,7 @@ static void Forest_dealloc(ForestObject *self) {
     PyMem_Free(self->tree_ev);
     fs_fast_free(self->fast);
     fs_best_free(self->best);
+    fs_row_free(self->row);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -436,6 +448,7 @@ static int Forest_init(ForestObject *self, PyObject *args, PyObject *kwargs) {
         int32_t r = self->roots[t];
         if (r >= 0 ? r >= self->n_nodes : ~r >= self->n_leaves) goto bad;
     }
+    self->row = fs_row_prepare(self); /* NULL (no memory, or a model it cannot hold): predict_one walks the tables */
     return 0;
 bad:
     PyErr_SetString(PyExc_ValueError, "forest tables are inconsistent (an index is out of range)");
@@ -595,6 +608,9 @@ fail:
 static PyObject *Forest_get_n_trees(ForestObject *self, void *closure) { return PyLong_FromSsize_t(self->n_trees); }
 static PyObject *Forest_get_num_features(ForestObject *self, void *closure) { return PyLong_FromLong(self->num_features); }
 static PyObject *Forest_get_n_nodes(ForestObject *self, void *closure) { return PyLong_FromSsize_t(self->n_nodes); }
+static PyObject *Forest_get_row_bytes(ForestObject *self, void *closure) {
+    return PyLong_FromSsize_t(self->row == NULL ? 0 : self->row->n_units * (Py_ssize_t)sizeof(double));
+}
 static PyObject *Forest_get_has_shap(ForestObject *self, void *closure) { return PyBool_FromLong(self->tree_ev != NULL); }
 static PyObject *Forest_get_fast_shap(ForestObject *self, void *closure) {
     /* (trees using the FastTreeSHAP v2 tables, table bytes) */
@@ -607,6 +623,10 @@ static PyObject *Forest_get_fast_shap(ForestObject *self, void *closure) {
 static PyMethodDef Forest_methods[] = {
     {"predict_one", (PyCFunction)Forest_predict_one, METH_O, "Probability for one row (float64 buffer or sequence)."},
     {"predict_raw_one", (PyCFunction)Forest_predict_raw_one, METH_O, "Raw margin for one row."},
+    {"predict_one_tables", (PyCFunction)Forest_predict_one_tables, METH_O,
+     "predict_one walking the node tables tree by tree (the pre-layout path; tests and benchmarks)."},
+    {"predict_raw_one_tables", (PyCFunction)Forest_predict_raw_one_tables, METH_O,
+     "predict_raw_one walking the node tables tree by tree."},
     {"predict", (PyCFunction)(void (*)(void))Forest_predict, METH_VARARGS | METH_KEYWORDS,
      "predict(X, out, raw=False, threads=1): fill out with one prediction per row of X (GIL released)."},
     {"predict_best", (PyCFunction)Forest_predict_best, METH_VARARGS,
@@ -621,6 +641,7 @@ static PyGetSetDef Forest_getset[] = {
     {"n_trees", (getter)Forest_get_n_trees, NULL, "number of trees", NULL},
     {"num_features", (getter)Forest_get_num_features, NULL, "values per row", NULL},
     {"n_nodes", (getter)Forest_get_n_nodes, NULL, "number of internal nodes", NULL},
+    {"row_bytes", (getter)Forest_get_row_bytes, NULL, "bytes of the single-row layout (0: none)", NULL},
     {"has_shap", (getter)Forest_get_has_shap, NULL, "whether set_shap() was called", NULL},
     {"fast_shap", (getter)Forest_get_fast_shap, NULL, "(trees with FastTreeSHAP v2 tables, their bytes)", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
