@@ -342,20 +342,12 @@ class FeaturePipeline(BatchSteps):
                 if static is not None:
                     static.append(conf)
         except StoreError as exc:
-            log.warning("velocity store error%s: %s", "; scoring without velocity features" if degrade else "",
-                        exc)
-            if not degrade:
-                raise
+            conf, vel = self._store_failed(exc, degrade, record)
             degraded = True
             applied = None
-            conf = None
-            if self.has_device:
-                record["device_id"] = None
-                conf = _NAN
-                if static is not None:
-                    del static[self._n_static - 1:]
-                    static.append(_NAN)
-            vel = np.full(len(self.feature_set.names), np.nan)
+            if conf is not None and static is not None:
+                del static[self._n_static - 1:]
+                static.append(conf)
         if static is None:  # compiled: the link confidence and the velocity features after the static part
             self._row_tail(x, conf, vel)
         else:
@@ -363,6 +355,19 @@ class FeaturePipeline(BatchSteps):
             x[: self._n_static] = static
             x[self._n_static :] = vel
         return record, x, degraded, bool(applied is not None and applied.duplicate)
+
+    def _store_failed(self, exc: StoreError, degrade: bool, record: dict[str, Any]) -> tuple[float | None, np.ndarray]:
+        """A store failed mid-event: log it, re-raise unless ``degrade``; else no device link (the record's
+        ``device_id`` None) and the link confidence (NaN; None without a device) and velocity features (NaN)
+        to score with."""
+        log.warning("velocity store error%s: %s", "; scoring without velocity features" if degrade else "", exc)
+        if not degrade:
+            raise exc
+        conf = None
+        if self.has_device:
+            record["device_id"] = None
+            conf = _NAN
+        return conf, np.full(len(self.feature_set.names), np.nan)
 
     def _online_fast(self, fast: tuple[Any, ...], ev: Mapping[str, Any], ts: Any, linker: DeviceLinker,
                      velocity: OnlineVelocity, degrade: bool) -> tuple[dict[str, Any], np.ndarray, bool, bool] | None:
@@ -420,16 +425,9 @@ class FeaturePipeline(BatchSteps):
                 record["device_id"] = None if link is None else link[0]
                 conf = _NAN if link is None else float(link[1])
         except StoreError as exc:
-            log.warning("velocity store error%s: %s", "; scoring without velocity features" if degrade else "",
-                        exc)
-            if not degrade:
-                raise
+            conf, vel = self._store_failed(exc, degrade, record)
             degraded = True
             applied = None
-            if has_device:
-                record["device_id"] = None
-                conf = _NAN
-            vel = np.full(len(self.feature_set.names), np.nan)
         off = self._n_static - 1
         if not _ROW.tail(x, off, conf, vel):
             if conf is not None:

@@ -33,16 +33,22 @@ trees = st.recursive(leaf, lambda ch: st.one_of(
     ch.map(lambda x: f"(not {x})")), max_leaves=8)
 
 
-@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(trees, expressions), min_size=1, max_size=6), tables())
-def test_program_equals_closures(texts, table):
-    _cols, rows, _n = table
+
+def _parsed(texts):
+    """The expressions of ``texts`` (an example with one that does not parse is discarded)."""
     exprs = []
     for t in texts:
         try:
             exprs.append(parse_expression(t))
         except RuleSyntaxError:
             assume(False)
+    return exprs
+
+@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(trees, expressions), min_size=1, max_size=6), tables())
+def test_program_equals_closures(texts, table):
+    _cols, rows, _n = table
+    exprs = _parsed(texts)
     prog = program(exprs, LIST_SETS)
     tests = [compile_condition(e, LIST_SETS) for e in exprs]
     for row in rows:
@@ -151,12 +157,7 @@ def test_fired_parts_with_resolved_columns_equals_the_dict(texts, table, data):
     import numpy as np
 
     _cols, rows, _n = table
-    exprs = []
-    for t in texts:
-        try:
-            exprs.append(parse_expression(t))
-        except RuleSyntaxError:
-            assume(False)
+    exprs = _parsed(texts)
     prog = program(exprs, LIST_SETS)
     for _round in range(3):  # three index dicts, each used for every row (the first resolves, the rest reuse)
         feats = tuple(dict.fromkeys(data.draw(st.lists(st.sampled_from(["a", "b", "f", "m", "s"]), min_size=0,
