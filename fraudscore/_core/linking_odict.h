@@ -93,7 +93,7 @@ static void odict_check(PyTypeObject *odtype) {
 #if ODICT_LIST
     {
         static const char *const first[] = {"a", "b", "c", "d", "e"};
-        char key[8];
+        char key[16];
         PyObject *d = NULL;
         int i, ok = odtype->tp_basicsize == (Py_ssize_t)sizeof(od_mirror_t);
         if (ok) ok = (d = PyObject_CallNoArgs((PyObject *)odtype)) != NULL && Py_TYPE(d) == odtype;
