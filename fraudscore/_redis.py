@@ -221,8 +221,6 @@ def resp_evalsha(sha: str | bytes, keys: Sequence[Any], args: Sequence[Any]) -> 
     return resp_command(["EVALSHA", sha, len(keys), *keys, *args])
 
 
-
-
 def _packers() -> tuple[Callable[[Sequence[Any]], bytes], Callable[[Any, Sequence[Any], Sequence[Any]], bytes]]:
     """The compiled packers; without the compiled core, hiredis' (the same bytes for these argument types) unless
     ``FRAUDSCORE_PURE_PYTHON`` asks for the reference; else the reference."""
