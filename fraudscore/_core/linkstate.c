@@ -50,13 +50,13 @@
 #include "vendor/xxhash/xxhash.h"
 
 #define NCOMP 14            /* len(VOLATILE_ATTRS) */
-#define RENDERER_SLOT 15    /* linker._RENDERER_SLOT */
+#define RENDERER_SLOT 15    /* linkkeys._RENDERER_SLOT */
 #define MIN_LINK_CONFIDENCE 0.6
 #define COMMON_POPULARITY (1.0 / MIN_LINK_CONFIDENCE)
 #define CLASS_POPULARITY 2.0
-#define FONT_PROBES 2       /* linker.FONT_PROBES: font-list blocks walked per fingerprint */
+#define FONT_PROBES 2       /* linkkeys.FONT_PROBES: font-list blocks walked per fingerprint */
 #define NBOUND ((int64_t)1 << 53) /* counts beyond it go to the reference (int / int as a double division) */
-static const int ID_POS[3] = {8, 9, 10}; /* android_id idfv imei: linker._ID_TAGS */
+static const int ID_POS[3] = {8, 9, 10}; /* android_id idfv imei: linkkeys._ID_TAGS */
 
 static PyObject *K_id, *K_fp, *K_fam, *K_bf, *K_ov, *K_bv, *K_av, *K_c, *K_r, *K_fs, *K_fn, *K_lg, *K_ip, *K_f,
     *K_t, *K_n;

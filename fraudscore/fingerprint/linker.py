@@ -72,6 +72,7 @@ import xxhash
 
 from ..errors import ConfigError
 from .linkfeatures import compatible_records, make_record, n_differences, pair_features
+from .linkkeys import _ID_TAGS, _MASK48, _RENDERER_SLOT, block_keys, pop_keys, shared_key, stat_keys, walk_keys
 from .linkmodel import LinkModel, default_link_model
 from .linknet import NetworkScope, scoped_link
 from .linker_kernels import _book_kernel, _kernel
@@ -88,23 +89,6 @@ MIN_LINK_CONFIDENCE = 0.6
 COMMON_POPULARITY = 1.0 / MIN_LINK_CONFIDENCE
 #: Least popularity of a fingerprint linked to its class record (which stands for two devices or more).
 _CLASS_POPULARITY = 2.0
-_MASK48 = (1 << 48) - 1
-_IDX = {a: i for i, a in enumerate(VOLATILE_ATTRS)}
-#: Components whose values are counted per hardware family for the popularity estimate (every volatile
-#: one: a font list or canvas shared by every phone of a family says nothing there, however rare elsewhere).
-_FAM_POS = tuple(range(len(VOLATILE_ATTRS)))
-_GLOB_POS: tuple[int, ...] = ()  # nothing is counted over all families
-_ID_TAGS = tuple((_IDX[a], a[:2]) for a in ("android_id", "idfv", "imei"))
-_RENDERER_SLOT = 15
-_CLASS_POS = tuple(_IDX[a] for a in ("screen", "timezone", "languages", "sim_operator", "emulator", "rooted"))
-#: A phone's class leaves the timezone out: nearly every phone shows the home one, so it separates no twins,
-#: while a trip would move the phone to another class and back.
-_CLASS_POS_MOBILE = tuple(p for p in _CLASS_POS if p != _IDX["timezone"])
-_POP_POS_MOBILE = (*_CLASS_POS, *(p for p, _ in _ID_TAGS))
-_POP_POS = (*_POP_POS_MOBILE, _IDX["fonts_hash"], _IDX["canvas_hash"])
-#: Font-list blocks a fingerprint's candidates are read from: one per smallest keyed font hash (the first is
-#: the one its device is indexed under; the others are read-only probes, see :meth:`DeviceLinker.walk_keys`).
-FONT_PROBES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,56 +221,12 @@ class DeviceLinker:
     def __repr__(self) -> str:
         return f"DeviceLinker(state={type(self.state).__name__}, model={self.model.sha256[:12]})"
 
-    # -- keys --------------------------------------------------------------------------
-    @staticmethod
-    def block_keys(fp: Fingerprint) -> tuple[str, ...]:
-        """Candidate blocks a fingerprint's device is indexed under: ``<family>:<browser family>[:<font MinHash>]``
-        and ``<family>:<resettable id>``.
-
-        The font list's MinHash (the smallest keyed font hash) splits a family's desktops into
-        blocks that installing or removing a font rarely changes (only when that font is the minimum;
-        :meth:`walk_keys` reads one more block for that case).
-        """
-        fam = fp.family
-        comps = fp.components
-        bf = fp.canonical.browser_family or fp.canonical.source
-        main = f"{fam}:{bf}:{fp.fonts_sketch[0]:08x}" if fp.fonts_sketch else f"{fam}:{bf}"
-        return (main, *(f"{fam}:{t}{comps[p]:012x}" for p, t in _ID_TAGS if comps[p]))
-
-    @staticmethod
-    def walk_keys(fp: Fingerprint, blocks: tuple[str, ...]) -> tuple[str, ...]:
-        """The blocks the candidates of ``fp`` are read from: its ``blocks`` (:meth:`block_keys`) and, for a font
-        list of two hashes or more, the block of its *second* smallest font hash, read only (a multi-probe
-        MinHash: a font installed below the minimum makes the old minimum the second smallest, so the device's
-        own record, indexed under the old minimum, is still walked; round 9).
-
-        Examples
-        --------
-        >>> from fraudscore.keys import Keys
-        >>> from fraudscore.fingerprint.sections import Fingerprinter
-        >>> fpr = Fingerprinter(Keys(b"0123456789abcdef-demo-secret"))
-        >>> pc = {"platform": "Win32", "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0.0.0",
-        ...       "fonts": ["Arial", "Calibri", "SimSun"]}
-        >>> home = DeviceLinker.block_keys(fpr.fingerprint(pc))[0]          # where the device is indexed
-        >>> later = [fpr.fingerprint({**pc, "fonts": pc["fonts"] + [f"Font {i}"]}) for i in range(40)]
-        >>> all(home in DeviceLinker.walk_keys(fp, DeviceLinker.block_keys(fp)) for fp in later)  # any font added
-        True
-        """
-        fs = fp.fonts_sketch
-        if len(fs) < FONT_PROBES:
-            return blocks
-        bf = fp.canonical.browser_family or fp.canonical.source
-        return (blocks[0], *(f"{fp.family}:{bf}:{h:08x}" for h in fs[1:FONT_PROBES]), *blocks[1:])
-
-    @staticmethod
-    def stat_keys(fp: Fingerprint, positions: tuple[int, ...] | None = None) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """Value-count keys (family, global) of the fingerprint's present values (or of ``positions`` only)."""
-        comps = fp.components
-        fam = tuple(comps[p] * 16 + p for p in _FAM_POS if comps[p] and (positions is None or p in positions))
-        if fp.renderer and (positions is None or _RENDERER_SLOT in positions):
-            fam += (fp.renderer * 16 + _RENDERER_SLOT,)
-        glob = tuple(comps[p] * 16 + p for p in _GLOB_POS if comps[p] and (positions is None or p in positions))
-        return fam, glob
+    # -- keys (pure functions of the fingerprint: linkkeys.py) --------------------------------------------
+    block_keys = staticmethod(block_keys)
+    walk_keys = staticmethod(walk_keys)
+    stat_keys = staticmethod(stat_keys)
+    pop_keys = staticmethod(pop_keys)
+    shared_key = staticmethod(shared_key)
 
     # -- popularity ---------------------------------------------------------------------
     def popularity(self, fp: Fingerprint, view: LinkView, ndev: int, known: bool = False) -> float:
@@ -306,15 +246,6 @@ class DeviceLinker:
         if deps is not None:  # a view recording what the decision depends on (see _depends)
             deps.append((fp, ndev, known, g, pop))
         return pop
-
-    @staticmethod
-    def pop_keys(fp: Fingerprint) -> tuple[int, ...]:
-        """The family value-count keys :meth:`popularity` multiplies the shares of."""
-        comps = fp.components
-        keys = tuple(comps[p] * 16 + p for p in (_POP_POS if not fp.mobile else _POP_POS_MOBILE) if comps[p])
-        if fp.renderer and not fp.mobile:
-            keys += (fp.renderer * 16 + _RENDERER_SLOT,)
-        return keys
 
     def _popularity(self, fp: Fingerprint, keys: tuple[int, ...], fam_n: int, counts: dict[int, int], ndev: int,
                     known: bool, glob: float = 1.0) -> float:
@@ -374,19 +305,6 @@ class DeviceLinker:
         ids, _, fam_keys, glob_keys, shared, _, _, class_id, _, walk = self._keys(fp)
         return self.state.read(ids, walk, fp.family, fam_keys, glob_keys, now,
                                lambda ex: ex is None or (ex["id"] != class_id and _ahead(ex, fp)), shared)
-
-    @staticmethod
-    def shared_key(fp: Fingerprint) -> str:
-        """The class of a common fingerprint: hardware family, browser family, the settings (screen, timezone --
-        not on phones --, languages, SIM, flags) and the font list's MinHash on desktops (on phones, whether the
-        list is reported: their lists are fixed by model and OS version), without what updates change
-        (versions, canvas)."""
-        c = fp.components
-        fonts = (fp.fonts_sketch[0] if not fp.mobile else 1) if fp.fonts_sketch else 0
-        h = xxhash.xxh3_64_intdigest(repr((fp.family, fp.canonical.browser_family, fonts,
-                                           *(c[p] for p in (_CLASS_POS_MOBILE if fp.mobile else _CLASS_POS)))
-                                          ).encode()) & _MASK48
-        return f"s:{h:012x}"
 
     def decide(self, fp: Fingerprint, view: LinkView, now: int, ip: int = 0) -> tuple[LinkResult, LinkPlan]:
         """The link of ``fp`` at ``now`` given ``view``: a pure function, no state is touched.

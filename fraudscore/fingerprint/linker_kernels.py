@@ -20,7 +20,7 @@ from .._core import load as load_core
 
 def _kernel() -> Any:
     """``fraudscore._core.linking`` when built, in use and laid out like this module's constants, else None."""
-    from .linker import _ID_TAGS
+    from .linkkeys import _ID_TAGS
     from .linkfeatures import LAYOUT
 
     core = load_core("linking")
@@ -32,9 +32,8 @@ def _kernel() -> Any:
 def _book_kernel() -> Any:
     """``fraudscore._core.linkstate`` when built, in use and built with this module's constants, else None."""
     from . import linkfeatures
-    from .linker import (_CLASS_POPULARITY, _CLASS_POS, _CLASS_POS_MOBILE, _ID_TAGS, _POP_POS, _POP_POS_MOBILE,
-                         _RENDERER_SLOT, COMMON_POPULARITY, FONT_PROBES, MIN_LINK_CONFIDENCE, DeviceLinker,
-                         LinkResult, new_device_id)
+    from .linker import _CLASS_POPULARITY, COMMON_POPULARITY, MIN_LINK_CONFIDENCE, DeviceLinker, LinkResult, new_device_id
+    from .linkkeys import _CLASS_POS, _CLASS_POS_MOBILE, _ID_TAGS, _POP_POS, _POP_POS_MOBILE, _RENDERER_SLOT, FONT_PROBES
     from .linkstate import MemoryLinkState
     from .sections import VOLATILE_ATTRS, Fingerprint
 

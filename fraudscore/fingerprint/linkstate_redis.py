@@ -123,7 +123,7 @@ class _RecordingView(LinkView):
 @functools.cache
 def _id_positions() -> tuple[int, ...]:
     """Positions of the resettable ids (the linker's; without one a phone may get the mobile prior)."""
-    from .linker import _ID_TAGS
+    from .linkkeys import _ID_TAGS
 
     return tuple(p for p, _ in _ID_TAGS)
 

@@ -33,7 +33,8 @@ import numpy as np
 import xxhash
 
 from ..keys import Keys
-from .linker import _ID_TAGS, COMMON_POPULARITY, DeviceLinker, _ahead
+from .linker import COMMON_POPULARITY, DeviceLinker, _ahead
+from .linkkeys import _ID_TAGS
 from .linkfeatures import PAIR_FEATURES, compatible, make_record, n_differences, pair_features
 from .linkmodel import LinkModel
 from .linkstate import LinkPlan, MemoryLinkState

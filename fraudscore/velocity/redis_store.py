@@ -54,18 +54,19 @@ from typing import Any
 import numpy as np
 
 from .._redis import (DEFAULT_SHARDS, DirectConnection, RoundTrips, Script, check_prefix, check_shards, evalsha,
-                      hash_bytes, is_cluster, redis_module, shard_of, store_error, tag)
+                      hash_bytes, is_cluster, redis_module, store_error, tag)
 from ..errors import ConfigError, EventError, StoreError
 from ..fingerprint.linkstate_redis_read import LINK_READ_LUA
 from .admission import late_message
 from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
 from .memory_layout import GroupLayout
 from .plan import Plan
-from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, app_hash, call_args, conflict_causes, group_row, outputs,
+from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, conflict_causes, outputs,
                           records_dependencies)
 from .redis_args import row_format
 from .redis_lua import LABEL_LUA, event_script
-from .redis_wire import (budget_client, cluster_send, device_ctx, identifier_hash, noscript, pack_link,
+from .redis_slots import SlotCalls
+from .redis_wire import (budget_client, cluster_send, device_ctx, noscript, pack_link,
                          record_ctx, record_extra, record_nonce, run_script, unpack_link)
 
 __all__ = ["RedisStore"]
@@ -74,13 +75,11 @@ _ARITY = {"mean": 2, "fraud_count": 2, "fraud_rate": 2, "ratio_to_mean": 3}
 _LABELS = Script(LABEL_LUA)
 _LINK_READ = Script(LINK_READ_LUA)
 
-_TS_ROW = struct.Struct("<d")
-_EKEYS_MAX = 65_536  # entity keys cached per store (cleared when full)
 _LEASE_AFTER = 2  # conflicts of one event before it takes the link lease
 _MAX_WAITS = 2_000  # 'busy' replies one event waits through (about 8 s at most; a lease lives 0.5 s)
 
 
-class RedisStore:
+class RedisStore(SlotCalls):
     """Velocity store in Redis (same results as :class:`MemoryStore`), for several worker processes.
 
     Parameters
@@ -215,125 +214,6 @@ class RedisStore:
     def latest_time(self) -> int | None:
         """This worker's lateness watermark: the latest event time it applied (epoch ms)."""
         return self._watermark
-
-    # -- layout ------------------------------------------------------------------------------
-    def _group_shard(self, m: _GroupMeta, ent: Any, ehash: bytes, record: Mapping[str, Any]) -> int:
-        if m.device_keyed and self._link_state is not None:
-            s = self._link_state.device_shard(record.get("device_id"))
-            if s is not None:
-                return int(s)
-        return int.from_bytes(ehash[:4], "little") % self.shards
-
-    def _calls(self, record: Mapping[str, Any], ts: int, app: str, txn: Any, extra: bytes, late: bool,
-               nonce: bytes, pending: bool = False, acquire: bool = False) -> list[_Call]:
-        """The event's script calls: one on a single node, one per hash slot on a cluster."""
-        p = self.prefix
-        parts: list[tuple[str, str, int, bytes, _GroupMeta]] = []  # (hash tag, key, cfg idx, member, meta)
-        ekeys = self._ekeys
-        trow = _TS_ROW.pack(float(ts))  # the row of a group without slots: the event time alone
-        for gi, m in enumerate(self._meta):
-            sk = m.layout.single_key
-            ent = record.get(sk) if sk is not None else m.layout.entity(record)
-            if ent is None:
-                continue
-            # (shard, key) of the entity: a pure function of its value (str values only: 1 and 1.0 hash apart)
-            hit = ekeys.get((gi, ent)) if type(ent) is str else None
-            if hit is None:
-                eh = identifier_hash(ent, 12)
-                shard = self._group_shard(m, ent, eh, record)
-                t = tag(p, shard)
-                hit = (shard, f"{p}v{t}:{m.group.signature}:{eh.hex()}", t)
-                if type(ent) is str and (self._link_state is not None or not m.device_keyed):
-                    if len(ekeys) >= _EKEYS_MAX:
-                        ekeys.clear()
-                    ekeys[(gi, ent)] = hit
-            parts.append((hit[2], hit[1], gi + 1, group_row(m, m.layout.extract(record), ts) if m.codes else trow, m))
-        link_tag = txn.tag if txn is not None else None
-        if self._cluster:
-            from redis.cluster import key_slot
-
-            by_slot: dict[int, _Call] = {}
-            order: list[int] = []
-
-            def call_for(t: str) -> _Call:
-                s = key_slot(t.encode())
-                c = by_slot.get(s)
-                if c is None:
-                    c = by_slot[s] = _Call(t)
-                    order.append(s)
-                return c
-        else:
-            single = _Call(link_tag or (parts[0][0] if parts else tag(p, shard_of(app, self.shards))))
-
-            def call_for(t: str) -> _Call:
-                return single
-        if link_tag is not None:
-            c = call_for(link_tag)
-            c.link = True
-        if self._cluster:
-            for gtag, key, cfgi, member, m in parts:
-                c = call_for(gtag)
-                c.groups.append((cfgi, 0, 0, member))
-                c.keys.append(key)
-                if m.device_keyed or m.device_valued:
-                    c.device_dependent = True
-        else:  # (one call: every group in it)
-            single.groups = [(cfgi, 0, 0, member) for _t, _k, cfgi, member, _m in parts]
-            single.keys = [key for _t, key, _c, _r, _m in parts]
-            single.device_dependent = any(m.device_keyed or m.device_valued for *_x, m in parts)
-        aux = None
-        if txn is not None:
-            lc = call_for(link_tag)  # type: ignore[arg-type]
-            gkey = self._link_state.global_key
-            lc.sreads = list(txn.reads.items())
-            lc.swrites = list(txn.writes.items())
-            # the reads of one hash come together (the link state reads a hash's fields in one go): the script
-            # reads each run of one hash with one HMGET
-            lc.hreads = (list(txn.hreads.items()) if not self._cluster else
-                         [(k, v) for k, v in txn.hreads.items() if k[0] != gkey])
-            lc.hincr = [(k, v) for k, v in txn.hincr.items() if not (self._cluster and k[0] == gkey)]
-            lc.dep = txn.dep
-            if self._cluster and pending:
-                # the global counts live in another slot: this worker's committed increments not sent yet go in
-                # an unchecked call of their own (no record, never late), whose reply refreshes the cached counts
-                greads = [(k, v) for k, v in txn.hreads.items() if k[0] == gkey]
-                gincr = self._take_pending()
-                if greads or gincr:
-                    aux = _Call(gkey[len(p) + 1:], aux=True, hreads=greads, hincr=gincr)
-        calls = [by_slot[s] for s in order] if self._cluster else [single]
-        ah = app_hash(app, 12).hex() if app else ""
-        for c in calls:
-            c.ctx = device_ctx(record) if (self._cluster and c.device_dependent and not c.link) else ""
-            c.late, c.app, c.ts, c.nonce = late, ah, ts, nonce
-            c.anchor = c.link or (txn is None and c is calls[0])
-            c.extra = extra if c.anchor else b""
-            c.txn = txn if c.link else None
-            c.check = c.link
-            c.lease = (2 if acquire else 1) if c.link else 0
-        if aux is not None:
-            aux.app, aux.ts, aux.nonce, aux.check = ah, ts, nonce, False
-            calls.append(aux)
-        return calls
-
-    def _take_pending(self) -> list[tuple[tuple[str, str], int]]:
-        """Cluster: the global count increments of this worker's committed links, not yet sent."""
-        with self._wlock:
-            out = list(self._pending.items())
-            self._pending.clear()
-        return out
-
-    def _restore_pending(self, incr: list[tuple[tuple[str, str], int]]) -> None:
-        with self._wlock:
-            for k, d in incr:
-                self._pending[k] = self._pending.get(k, 0) + d
-
-    def _args(self, c: _Call) -> tuple[list[Any], list[Any]]:
-        """KEYS and ARGV of one call (:func:`~fraudscore.velocity.redis_calls.call_args`)."""
-        assert self._plan is not None
-        return call_args(c, prefix=self.prefix, cluster=self._cluster, shards=self.shards, meta=self._meta,
-                         lateness_ms=self._plan.lateness, idempotency_ttl_ms=self.idempotency_ttl_ms,
-                         link_ttl_ms=self._link_state.ttl_ms if self._link_state is not None else 0,
-                         labels=self._labels)
 
     # -- calls ---------------------------------------------------------------------------------
     def _execute(self, calls: list[_Call]) -> list[Any]:

@@ -454,7 +454,7 @@ def test_keys_walk_the_second_smallest_font_hash_too(n_fonts):
     """The walk keys (slot 9): the block keys with, for a sketch of two hashes or more, the block of the second
     smallest font hash after the first; in C as in the reference. The block keys (what a device is indexed
     under) keep one font block."""
-    from fraudscore.fingerprint.linker import FONT_PROBES
+    from fraudscore.fingerprint.linkkeys import FONT_PROBES
 
     dev = {"source": "web", "platform": "Win32", "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) "
            "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", "imei": "867543061234567"}

@@ -285,7 +285,7 @@ def test_the_script_computes_the_linkers_popularity_bit_for_bit(redis_client):
         ndev, known = rng.randint(1, 4), rng.random() < 0.5
         g = rng.choice([1.0, 0.5, rng.random()])
         want = linker._popularity(fp, keys, fam_n, counts, ndev, known, g)
-        from fraudscore.fingerprint.linker import _ID_TAGS
+        from fraudscore.fingerprint.linkkeys import _ID_TAGS
 
         prior = linker.mobile_prior if fp.mobile and not any(fp.components[p] for p, _ in _ID_TAGS) else 0.0
         band = struct.pack(BAND, 1, int(known), float(ndev), g, prior, float(linker.min_family_devices), 0.0, 0.0,

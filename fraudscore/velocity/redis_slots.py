@@ -1,0 +1,161 @@
+"""How :class:`~fraudscore.velocity.redis_store.RedisStore` splits one event into script calls.
+
+One call on a single node; on a Redis Cluster one per hash slot the event touches (each key group's entity key
+in its shard's slot, the link keys in the slot of the fingerprint's hardware family), plus, on a cluster, an
+unchecked call carrying this worker's pending global count increments. :class:`SlotCalls` is the store's mixin
+for it: the calls (``_calls``), their ``KEYS`` / ``ARGV`` (``_args``: :func:`~fraudscore.velocity.redis_calls.call_args`)
+and the pending increments. It reads the store's configuration (prefix, shards, bound plan and group metadata,
+link state) and keeps its entity-key cache.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from .._redis import shard_of, tag
+from .plan import Plan
+from .redis_calls import _Call, _GroupMeta, app_hash, call_args, group_row
+from .redis_wire import device_ctx, identifier_hash
+
+__all__ = ["SlotCalls"]
+
+_TS_ROW = struct.Struct("<d")
+_EKEYS_MAX = 65_536  # entity keys cached per store (cleared when full)
+
+
+class SlotCalls:
+    """The event's script calls by hash slot (a mixin of :class:`~fraudscore.velocity.redis_store.RedisStore`)."""
+
+    prefix: str
+    shards: int
+    idempotency_ttl_ms: int
+    _cluster: bool
+    _plan: Plan | None
+    _meta: list[_GroupMeta]
+    _labels: bytes
+    _link_state: Any
+    _ekeys: dict[tuple[int, str], tuple[int, str, str]]
+    _pending: dict[tuple[str, str], int]
+    _wlock: threading.Lock
+
+    # -- layout ------------------------------------------------------------------------------
+    def _group_shard(self, m: _GroupMeta, ent: Any, ehash: bytes, record: Mapping[str, Any]) -> int:
+        if m.device_keyed and self._link_state is not None:
+            s = self._link_state.device_shard(record.get("device_id"))
+            if s is not None:
+                return int(s)
+        return int.from_bytes(ehash[:4], "little") % self.shards
+
+    def _calls(self, record: Mapping[str, Any], ts: int, app: str, txn: Any, extra: bytes, late: bool,
+               nonce: bytes, pending: bool = False, acquire: bool = False) -> list[_Call]:
+        """The event's script calls: one on a single node, one per hash slot on a cluster."""
+        p = self.prefix
+        parts: list[tuple[str, str, int, bytes, _GroupMeta]] = []  # (hash tag, key, cfg idx, member, meta)
+        ekeys = self._ekeys
+        trow = _TS_ROW.pack(float(ts))  # the row of a group without slots: the event time alone
+        for gi, m in enumerate(self._meta):
+            sk = m.layout.single_key
+            ent = record.get(sk) if sk is not None else m.layout.entity(record)
+            if ent is None:
+                continue
+            # (shard, key) of the entity: a pure function of its value (str values only: 1 and 1.0 hash apart)
+            hit = ekeys.get((gi, ent)) if type(ent) is str else None
+            if hit is None:
+                eh = identifier_hash(ent, 12)
+                shard = self._group_shard(m, ent, eh, record)
+                t = tag(p, shard)
+                hit = (shard, f"{p}v{t}:{m.group.signature}:{eh.hex()}", t)
+                if type(ent) is str and (self._link_state is not None or not m.device_keyed):
+                    if len(ekeys) >= _EKEYS_MAX:
+                        ekeys.clear()
+                    ekeys[(gi, ent)] = hit
+            parts.append((hit[2], hit[1], gi + 1, group_row(m, m.layout.extract(record), ts) if m.codes else trow, m))
+        link_tag = txn.tag if txn is not None else None
+        if self._cluster:
+            from redis.cluster import key_slot
+
+            by_slot: dict[int, _Call] = {}
+            order: list[int] = []
+
+            def call_for(t: str) -> _Call:
+                s = key_slot(t.encode())
+                c = by_slot.get(s)
+                if c is None:
+                    c = by_slot[s] = _Call(t)
+                    order.append(s)
+                return c
+        else:
+            single = _Call(link_tag or (parts[0][0] if parts else tag(p, shard_of(app, self.shards))))
+
+            def call_for(t: str) -> _Call:
+                return single
+        if link_tag is not None:
+            c = call_for(link_tag)
+            c.link = True
+        if self._cluster:
+            for gtag, key, cfgi, member, m in parts:
+                c = call_for(gtag)
+                c.groups.append((cfgi, 0, 0, member))
+                c.keys.append(key)
+                if m.device_keyed or m.device_valued:
+                    c.device_dependent = True
+        else:  # (one call: every group in it)
+            single.groups = [(cfgi, 0, 0, member) for _t, _k, cfgi, member, _m in parts]
+            single.keys = [key for _t, key, _c, _r, _m in parts]
+            single.device_dependent = any(m.device_keyed or m.device_valued for *_x, m in parts)
+        aux = None
+        if txn is not None:
+            lc = call_for(link_tag)  # type: ignore[arg-type]
+            gkey = self._link_state.global_key
+            lc.sreads = list(txn.reads.items())
+            lc.swrites = list(txn.writes.items())
+            # the reads of one hash come together (the link state reads a hash's fields in one go): the script
+            # reads each run of one hash with one HMGET
+            lc.hreads = (list(txn.hreads.items()) if not self._cluster else
+                         [(k, v) for k, v in txn.hreads.items() if k[0] != gkey])
+            lc.hincr = [(k, v) for k, v in txn.hincr.items() if not (self._cluster and k[0] == gkey)]
+            lc.dep = txn.dep
+            if self._cluster and pending:
+                # the global counts live in another slot: this worker's committed increments not sent yet go in
+                # an unchecked call of their own (no record, never late), whose reply refreshes the cached counts
+                greads = [(k, v) for k, v in txn.hreads.items() if k[0] == gkey]
+                gincr = self._take_pending()
+                if greads or gincr:
+                    aux = _Call(gkey[len(p) + 1:], aux=True, hreads=greads, hincr=gincr)
+        calls = [by_slot[s] for s in order] if self._cluster else [single]
+        ah = app_hash(app, 12).hex() if app else ""
+        for c in calls:
+            c.ctx = device_ctx(record) if (self._cluster and c.device_dependent and not c.link) else ""
+            c.late, c.app, c.ts, c.nonce = late, ah, ts, nonce
+            c.anchor = c.link or (txn is None and c is calls[0])
+            c.extra = extra if c.anchor else b""
+            c.txn = txn if c.link else None
+            c.check = c.link
+            c.lease = (2 if acquire else 1) if c.link else 0
+        if aux is not None:
+            aux.app, aux.ts, aux.nonce, aux.check = ah, ts, nonce, False
+            calls.append(aux)
+        return calls
+
+    def _take_pending(self) -> list[tuple[tuple[str, str], int]]:
+        """Cluster: the global count increments of this worker's committed links, not yet sent."""
+        with self._wlock:
+            out = list(self._pending.items())
+            self._pending.clear()
+        return out
+
+    def _restore_pending(self, incr: list[tuple[tuple[str, str], int]]) -> None:
+        with self._wlock:
+            for k, d in incr:
+                self._pending[k] = self._pending.get(k, 0) + d
+
+    def _args(self, c: _Call) -> tuple[list[Any], list[Any]]:
+        """KEYS and ARGV of one call (:func:`~fraudscore.velocity.redis_calls.call_args`)."""
+        assert self._plan is not None
+        return call_args(c, prefix=self.prefix, cluster=self._cluster, shards=self.shards, meta=self._meta,
+                         lateness_ms=self._plan.lateness, idempotency_ttl_ms=self.idempotency_ttl_ms,
+                         link_ttl_ms=self._link_state.ttl_ms if self._link_state is not None else 0,
+                         labels=self._labels)
