@@ -179,6 +179,11 @@ class FeaturePipeline(BatchSteps):
         # online()'s one-frame path (_online_fast): the compiled store class and the identity kernel's arguments;
         # None: the general path only (set to None to compare the two)
         ident = self.identity
+        # the identity kernel inside the head (_core/pipeline.c row): the pseudonyms set in the record and the
+        # identity features written into the vector, no dicts in between; None: Identity.process + head
+        self._ident_plan: tuple[Any, ...] | None = None
+        if ident._kernel is not None and hasattr(ident._kernel, "into"):
+            self._ident_plan = (*self._row_plan, ident._kernel.into, ident._kplan, ident._has_ip, _age_years)
         self._fast: tuple[Any, ...] | None = None
         if _ROW is not None and ident._kernel is not None and _COMPILED_STORE is not None:
             self._fast = (_COMPILED_STORE, ident._kplan, ident._has_ip, _age_years)
@@ -253,8 +258,7 @@ class FeaturePipeline(BatchSteps):
         call, the device signals copied into ``x`` without a list -> array conversion. ``None`` when
         the kernel hands the event back (an uncommon value): the caller runs :meth:`_record_and_static`.
         """
-        pseudo, ident_feats = self.identity.process(ev)
-        record = _ROW.head(self._row_plan, ev, pseudo, ident_feats, x)
+        record = self._head(ev, x)
         if record is None:
             return None
         fp = None
@@ -262,6 +266,18 @@ class FeaturePipeline(BatchSteps):
             fp = self._device(ev, record)
             self._row_signals(x, device_signal_values(fp, ev))
         return record, fp
+
+    def _head(self, ev: Mapping[str, Any], x: np.ndarray) -> dict[str, Any] | None:
+        """The record and the head of ``x`` (all before the device signals) in one compiled call where the
+        identity kernel is in use (``_core/pipeline.c`` ``row``), else :meth:`Identity.process` + ``head``;
+        ``None``: the event is off both fast paths (the caller runs :meth:`_record_and_static`)."""
+        plan = self._ident_plan
+        if plan is not None and self.identity._kernel is not None:
+            record = _ROW.row(plan, ev, x)
+            if record is not None:
+                return record  # type: ignore[no-any-return]
+        pseudo, ident_feats = self.identity.process(ev)
+        return _ROW.head(self._row_plan, ev, pseudo, ident_feats, x)  # type: ignore[no-any-return]
 
     def _row_signals(self, x: np.ndarray, sig: list[float]) -> None:
         """The device signals into ``x``, just before the link confidence (``_n_static - 1``)."""
@@ -384,12 +400,17 @@ class FeaturePipeline(BatchSteps):
         kernel = self.identity._kernel
         if _ROW is None or kernel is None or store.__class__ is not fast[0] or store._core is None:
             return None
-        t = ts if ts.__class__ is int else (int(ts) if isinstance(ts, (int, np.integer)) else None)
-        pseudo, ident_feats = kernel.process(ev, fast[1], t, fast[2], fast[3])  # == self.identity.process(ev)
         x = np.empty(self._n_features, _F64)
-        record = _ROW.head(self._row_plan, ev, pseudo, ident_feats, x)
+        plan = self._ident_plan
+        # == self.identity.process(ev) + _ROW.head(...): the pseudonyms and identity features straight into the
+        # record and x (one call)
+        record = None if plan is None else _ROW.row(plan, ev, x)
         if record is None:
-            return None
+            t = ts if ts.__class__ is int else (int(ts) if isinstance(ts, (int, np.integer)) else None)
+            pseudo, ident_feats = kernel.process(ev, fast[1], t, fast[2], fast[3])  # == self.identity.process(ev)
+            record = _ROW.head(self._row_plan, ev, pseudo, ident_feats, x)
+            if record is None:
+                return None
         has_device = self.has_device
         fp = None
         if has_device:

@@ -14,6 +14,14 @@
  *     device_id_field a str or None. None (nothing written that matters) when ev, pseudo or feats is
  *     not an exact dict, or a code or an identity feature is not a float or an int: the caller then
  *     runs the Python reference.
+ * row(plan, ev, x) -> record, or None
+ *     head() with the identity step inside: plan = head's plan + (into, identity_plan, has_ip, age), into the
+ *     identity kernel's bound Kernel.into (fraudscore/_core/identity.c). The record is dict(ev) without
+ *     "device"; into() sets the pseudonyms in it (the order record.update(pseudonyms) gives) and writes the
+ *     identity features straight into x, then the aliases, the numeric, timestamp and category features and
+ *     the plain device id as head(). No dict of pseudonyms or identity features is built. None when ev is
+ *     not an exact dict, its event time not an exact int or None, or a value is off the fast path (as head):
+ *     the caller runs Identity.process + head, or the Python reference.
  * put(x, offset, values) -> True, or False
  *     x[offset:offset + len(values)] = values for a list of floats (ints and bools as float());
  *     False (nothing written) for anything else: the caller assigns through numpy.
@@ -30,7 +38,7 @@
 #include <math.h>
 #include <string.h>
 
-static PyObject *S_device, *ONE_THOUSAND;
+static PyObject *S_device, *S_device_id, *ONE_THOUSAND;
 
 /* a float or int as numpy stores it in a float64 array (float(v)); -1 with no exception: not such a value */
 static int as_double(PyObject *v, double *out) {
@@ -57,6 +65,128 @@ static int get_buffer(PyObject *x, Py_buffer *view) {
     return 0;
 }
 
+/* the aliases (into the record), the numeric, timestamp and category features (x[0..]) and, feats non-NULL,
+ * the identity features feats[name] (x after the categories). 0, -1 (error), 1 (hand back). */
+static int fill_values(PyObject *plan, PyObject *ev, PyObject *record, PyObject *feats, double *x) {
+    PyObject *numeric = PyTuple_GET_ITEM(plan, 0), *time_field = PyTuple_GET_ITEM(plan, 1);
+    PyObject *times = PyTuple_GET_ITEM(plan, 2), *cats = PyTuple_GET_ITEM(plan, 3);
+    PyObject *idents = PyTuple_GET_ITEM(plan, 4), *aliases = PyTuple_GET_ITEM(plan, 5);
+    Py_ssize_t n_num = PyTuple_GET_SIZE(numeric), n_time = PyTuple_GET_SIZE(times);
+    Py_ssize_t n_cat = PyTuple_GET_SIZE(cats), n_id = PyTuple_GET_SIZE(idents);
+    Py_ssize_t j = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(aliases); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(aliases, i);
+        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(pair, 1)); /* ev[name] */
+        if (!v) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, PyTuple_GET_ITEM(pair, 1));
+            return -1;
+        }
+        if (PyDict_SetItem(record, PyTuple_GET_ITEM(pair, 0), v) < 0) return -1;
+    }
+    for (Py_ssize_t i = 0; i < n_num; i++, j++) { /* NaN if v is None else float(v) */
+        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(numeric, i));
+        if (!v && PyErr_Occurred()) return -1;
+        if (!v || v == Py_None) {
+            x[j] = Py_NAN;
+            continue;
+        }
+        if (PyFloat_CheckExact(v)) {
+            x[j] = PyFloat_AS_DOUBLE(v);
+            continue;
+        }
+        PyObject *f = PyNumber_Float(v); /* float(v) */
+        if (!f) return -1;
+        x[j] = PyFloat_AS_DOUBLE(f);
+        Py_DECREF(f);
+    }
+    if (n_time) { /* NaN if v is None else (t - v) / 1000.0, with the Python operators */
+        PyObject *t = PyDict_GetItemWithError(ev, time_field);
+        if (!t) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, time_field);
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n_time; i++, j++) {
+            PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(times, i));
+            if (!v && PyErr_Occurred()) return -1;
+            if (!v || v == Py_None) {
+                x[j] = Py_NAN;
+                continue;
+            }
+            PyObject *d = PyNumber_Subtract(t, v);
+            if (!d) return -1;
+            PyObject *q = PyNumber_TrueDivide(d, ONE_THOUSAND);
+            Py_DECREF(d);
+            if (!q) return -1;
+            int r = as_double(q, &x[j]);
+            Py_DECREF(q);
+            if (r == -2) return -1;
+            if (r == -1) return 1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_cat; i++, j++) { /* NaN without a vocabulary, else encode_one(ev.get(name)) */
+        PyObject *pair = PyTuple_GET_ITEM(cats, i), *enc = PyTuple_GET_ITEM(pair, 1);
+        if (enc == Py_None) {
+            x[j] = Py_NAN;
+            continue;
+        }
+        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(pair, 0));
+        if (!v && PyErr_Occurred()) return -1;
+        PyObject *code = PyObject_CallOneArg(enc, v ? v : Py_None);
+        if (!code) return -1;
+        int r = as_double(code, &x[j]);
+        Py_DECREF(code);
+        if (r == -2) return -1;
+        if (r == -1) return 1;
+    }
+    for (Py_ssize_t i = 0; feats && i < n_id; i++, j++) { /* feats[name] */
+        PyObject *name = PyTuple_GET_ITEM(idents, i);
+        PyObject *v = PyDict_GetItemWithError(feats, name);
+        if (!v) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name);
+            return -1;
+        }
+        int r = as_double(v, &x[j]);
+        if (r == -2) return -1;
+        if (r == -1) return 1;
+    }
+    return 0;
+}
+
+/* fill_values, then the record's plain device id: record["device_id"] = pseudo[device_id_field], read before
+ * the aliases are set (pseudo may be the record itself). 0, -1 (error), 1 (hand back). */
+static int fill(PyObject *plan, PyObject *ev, PyObject *record, PyObject *pseudo, PyObject *feats, double *x) {
+    PyObject *device_id_field = PyTuple_GET_ITEM(plan, 6), *dev = NULL;
+    if (device_id_field != Py_None) {
+        dev = PyDict_GetItemWithError(pseudo, device_id_field);
+        if (!dev) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, device_id_field);
+            return -1;
+        }
+        Py_INCREF(dev);
+    }
+    int rc = fill_values(plan, ev, record, feats, x);
+    if (rc == 0 && dev && PyDict_SetItem(record, S_device_id, dev) < 0) rc = -1;
+    Py_XDECREF(dev);
+    return rc;
+}
+
+/* dict(ev) without "device" */
+static PyObject *record_of(PyObject *ev) {
+    PyObject *record = PyDict_Copy(ev);
+    if (!record) return NULL;
+    int has = PyDict_Contains(record, S_device);
+    if (has < 0 || (has && PyDict_DelItem(record, S_device) < 0)) {
+        Py_DECREF(record);
+        return NULL;
+    }
+    return record;
+}
+
+static Py_ssize_t head_width(PyObject *plan, int with_ident) {
+    return PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 0)) + PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 2)) +
+           PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 3)) + (with_ident ? PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 4)) : 0);
+}
+
 static PyObject *py_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "head(plan, ev, pseudo, feats, x)");
@@ -68,117 +198,79 @@ static PyObject *py_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         return NULL;
     }
     if (!PyDict_CheckExact(ev) || !PyDict_CheckExact(pseudo) || !PyDict_CheckExact(feats)) Py_RETURN_NONE;
-    PyObject *numeric = PyTuple_GET_ITEM(plan, 0), *time_field = PyTuple_GET_ITEM(plan, 1);
-    PyObject *times = PyTuple_GET_ITEM(plan, 2), *cats = PyTuple_GET_ITEM(plan, 3);
-    PyObject *idents = PyTuple_GET_ITEM(plan, 4), *aliases = PyTuple_GET_ITEM(plan, 5);
-    PyObject *device_id_field = PyTuple_GET_ITEM(plan, 6);
-    Py_ssize_t n_num = PyTuple_GET_SIZE(numeric), n_time = PyTuple_GET_SIZE(times);
-    Py_ssize_t n_cat = PyTuple_GET_SIZE(cats), n_id = PyTuple_GET_SIZE(idents);
     Py_buffer view;
     if (get_buffer(args[4], &view) < 0) return NULL;
-    double *x = (double *)view.buf;
     PyObject *record = NULL;
-    Py_ssize_t j = 0;
-    if (view.len / 8 < n_num + n_time + n_cat + n_id) {
+    if (view.len / 8 < head_width(plan, 1)) {
         PyErr_SetString(PyExc_ValueError, "head: x is too short");
         goto fail;
     }
     /* the record: dict(ev), "device" popped, the pseudonyms, the aliases (as _record_and_static) */
-    record = PyDict_Copy(ev);
+    record = record_of(ev);
     if (!record) goto fail;
-    int has = PyDict_Contains(record, S_device);
-    if (has < 0 || (has && PyDict_DelItem(record, S_device) < 0)) goto fail;
     if (PyDict_Update(record, pseudo) < 0) goto fail;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(aliases); i++) {
-        PyObject *pair = PyTuple_GET_ITEM(aliases, i);
-        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(pair, 1)); /* ev[name] */
-        if (!v) {
-            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, PyTuple_GET_ITEM(pair, 1));
-            goto fail;
-        }
-        if (PyDict_SetItem(record, PyTuple_GET_ITEM(pair, 0), v) < 0) goto fail;
-    }
-    for (Py_ssize_t i = 0; i < n_num; i++, j++) { /* NaN if v is None else float(v) */
-        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(numeric, i));
-        if (!v && PyErr_Occurred()) goto fail;
-        if (!v || v == Py_None) {
-            x[j] = Py_NAN;
-            continue;
-        }
-        if (PyFloat_CheckExact(v)) {
-            x[j] = PyFloat_AS_DOUBLE(v);
-            continue;
-        }
-        PyObject *f = PyNumber_Float(v); /* float(v) */
-        if (!f) goto fail;
-        x[j] = PyFloat_AS_DOUBLE(f);
-        Py_DECREF(f);
-    }
-    if (n_time) { /* NaN if v is None else (t - v) / 1000.0, with the Python operators */
-        PyObject *t = PyDict_GetItemWithError(ev, time_field);
-        if (!t) {
-            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, time_field);
-            goto fail;
-        }
-        for (Py_ssize_t i = 0; i < n_time; i++, j++) {
-            PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(times, i));
-            if (!v && PyErr_Occurred()) goto fail;
-            if (!v || v == Py_None) {
-                x[j] = Py_NAN;
-                continue;
-            }
-            PyObject *d = PyNumber_Subtract(t, v);
-            if (!d) goto fail;
-            PyObject *q = PyNumber_TrueDivide(d, ONE_THOUSAND);
-            Py_DECREF(d);
-            if (!q) goto fail;
-            int r = as_double(q, &x[j]);
-            Py_DECREF(q);
-            if (r == -2) goto fail;
-            if (r == -1) goto fallback;
-        }
-    }
-    for (Py_ssize_t i = 0; i < n_cat; i++, j++) { /* NaN without a vocabulary, else encode_one(ev.get(name)) */
-        PyObject *pair = PyTuple_GET_ITEM(cats, i), *enc = PyTuple_GET_ITEM(pair, 1);
-        if (enc == Py_None) {
-            x[j] = Py_NAN;
-            continue;
-        }
-        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(pair, 0));
-        if (!v && PyErr_Occurred()) goto fail;
-        PyObject *code = PyObject_CallOneArg(enc, v ? v : Py_None);
-        if (!code) goto fail;
-        int r = as_double(code, &x[j]);
-        Py_DECREF(code);
-        if (r == -2) goto fail;
-        if (r == -1) goto fallback;
-    }
-    for (Py_ssize_t i = 0; i < n_id; i++, j++) { /* feats[name] */
-        PyObject *name = PyTuple_GET_ITEM(idents, i);
-        PyObject *v = PyDict_GetItemWithError(feats, name);
-        if (!v) {
-            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name);
-            goto fail;
-        }
-        int r = as_double(v, &x[j]);
-        if (r == -2) goto fail;
-        if (r == -1) goto fallback;
-    }
-    if (device_id_field != Py_None) { /* record["device_id"] = pseudo[device_id_field] */
-        PyObject *v = PyDict_GetItemWithError(pseudo, device_id_field);
-        if (!v) {
-            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, device_id_field);
-            goto fail;
-        }
-        if (PyDict_SetItemString(record, "device_id", v) < 0) goto fail;
-    }
+    int r = fill(plan, ev, record, pseudo, feats, (double *)view.buf);
+    if (r < 0) goto fail;
     PyBuffer_Release(&view);
+    if (r > 0) {
+        Py_DECREF(record);
+        Py_RETURN_NONE;
+    }
     return record;
-fallback:
-    PyBuffer_Release(&view);
-    Py_DECREF(record);
-    Py_RETURN_NONE;
 fail:
+    PyBuffer_Release(&view);
+    Py_XDECREF(record);
+    return NULL;
+}
+
+static PyObject *py_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "row(plan, ev, x)");
+        return NULL;
+    }
+    PyObject *plan = args[0], *ev = args[1];
+    if (!PyTuple_CheckExact(plan) || PyTuple_GET_SIZE(plan) != 11) {
+        PyErr_SetString(PyExc_TypeError, "row: bad plan");
+        return NULL;
+    }
+    if (!PyDict_CheckExact(ev)) Py_RETURN_NONE;
+    /* Identity.process's event time: int(ts) for an int, else None; only exact ints and None here */
+    PyObject *ts = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(plan, 1));
+    if (!ts && PyErr_Occurred()) return NULL;
+    if (!ts) ts = Py_None;
+    if (ts != Py_None && !PyLong_CheckExact(ts)) Py_RETURN_NONE;
+    Py_buffer view;
+    if (get_buffer(args[2], &view) < 0) return NULL;
+    PyObject *record = NULL, *ok = NULL;
+    Py_ssize_t head = head_width(plan, 0);
+    if (view.len / 8 < head_width(plan, 1)) {
+        PyErr_SetString(PyExc_ValueError, "row: x is too short");
+        goto fail;
+    }
+    record = record_of(ev);
+    if (!record) goto fail;
+    PyObject *off = PyLong_FromSsize_t(head);
+    if (!off) goto fail;
+    /* into(ev, identity_plan, ts, has_ip, age, record, x, offset) */
+    PyObject *call[8] = {ev, PyTuple_GET_ITEM(plan, 8), ts, PyTuple_GET_ITEM(plan, 9), PyTuple_GET_ITEM(plan, 10),
+                         record, args[2], off};
+    ok = PyObject_Vectorcall(PyTuple_GET_ITEM(plan, 7), call, 8, NULL);
+    Py_DECREF(off);
+    if (!ok) goto fail;
+    int r = 1;
+    if (ok == Py_True) {
+        r = fill(plan, ev, record, record, NULL, (double *)view.buf);
+        if (r < 0) goto fail;
+    }
+    Py_DECREF(ok);
+    PyBuffer_Release(&view);
+    if (r > 0) {
+        Py_DECREF(record);
+        Py_RETURN_NONE;
+    }
+    return record;
+fail:
+    Py_XDECREF(ok);
     PyBuffer_Release(&view);
     Py_XDECREF(record);
     return NULL;
@@ -253,6 +345,8 @@ static PyObject *py_tail(PyObject *self, PyObject *const *args, Py_ssize_t nargs
 static PyMethodDef methods[] = {
     {"head", (PyCFunction)(void (*)(void))py_head, METH_FASTCALL,
      "head(plan, ev, pseudo, feats, x) -> record or None: the record and the head of the feature vector."},
+    {"row", (PyCFunction)(void (*)(void))py_row, METH_FASTCALL,
+     "row(plan, ev, x) -> record or None: head() with the identity kernel writing into the record and x."},
     {"put", (PyCFunction)(void (*)(void))py_put, METH_FASTCALL,
      "put(x, offset, values) -> bool: x[offset:offset + len(values)] = values for a list of floats."},
     {"tail", (PyCFunction)(void (*)(void))py_tail, METH_FASTCALL,
@@ -266,6 +360,8 @@ static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "pipeline",
 
 PyMODINIT_FUNC PyInit_pipeline(void) {
     S_device = PyUnicode_InternFromString("device");
+    S_device_id = PyUnicode_InternFromString("device_id");
+    if (!S_device_id) return NULL;
     ONE_THOUSAND = PyFloat_FromDouble(1000.0);
     if (!S_device || !ONE_THOUSAND) return NULL;
     return PyModule_Create(&moddef);

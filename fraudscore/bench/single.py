@@ -64,12 +64,12 @@ class StagedScorer:
         c0 = clock()
         ev = sc.schema.validate(event)
         c1 = clock()
-        pseudo, ident = pipe.identity.process(ev)
         row = _ROW  # as FeaturePipeline.online: compiled, the record and the vector written in place
         x = np.empty(len(pipe.feature_names), dtype=np.float64)
-        record = None if row is None else row.head(pipe._row_plan, ev, pseudo, ident, x)
+        record = None if row is None else pipe._head(ev, x)  # identity inside the head: one compiled call
         static: list[float] | None = None
         if record is None:  # as FeaturePipeline._record_and_static
+            pseudo, ident = pipe.identity.process(ev)
             record = dict(ev)
             record.pop("device", None)
             record.update(pseudo)
