@@ -22,6 +22,16 @@
  *     the plain device id as head(). No dict of pseudonyms or identity features is built. None when ev is
  *     not an exact dict, its event time not an exact int or None, or a value is off the fast path (as head):
  *     the caller runs Identity.process + head, or the Python reference.
+ * device(ctx, ev, record, x, end) -> fingerprint or None
+ *     FeaturePipeline._device + device_signal_values + put in one call: dev = ev.get("device"); a truthy dev
+ *     without a known attribute raises unusable_device_error() (has_device_attribute's loop here for exact
+ *     dicts of plain values, else the Python function); fp = fingerprint(dev); record["device_fp"],
+ *     ["device_hw"], ["device_canvas"] = fp.id, fp.hardware, fp.canvas (None without fp); the device signals
+ *     (the missing row without fp, the compiled signal_row for a Fingerprint, else device_signal_values(fp, ev))
+ *     written into x[end - len(signals):end] (assign(x, start, signals), numpy's conversion, for a value that is
+ *     not a float or an int). ctx = (fingerprint, has_device_attribute, known_names, attribute_known,
+ *     unusable_device_error, Fingerprint, signal_row or None, signal_row's context, device_signal_values,
+ *     missing_row, assign).
  * put(x, offset, values) -> True, or False
  *     x[offset:offset + len(values)] = values for a list of floats (ints and bools as float());
  *     False (nothing written) for anything else: the caller assigns through numpy.
@@ -38,7 +48,7 @@
 #include <math.h>
 #include <string.h>
 
-static PyObject *S_device, *S_device_id, *ONE_THOUSAND;
+static PyObject *S_device, *S_device_id, *S_device_fp, *S_device_hw, *S_device_canvas, *ONE_THOUSAND;
 
 /* a float or int as numpy stores it in a float64 array (float(v)); -1 with no exception: not such a value */
 static int as_double(PyObject *v, double *out) {
@@ -342,7 +352,154 @@ static PyObject *py_tail(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     Py_RETURN_TRUE;
 }
 
+/* has_device_attribute(dev) for an exact dict of plain values: 1, 0, -1 (error), 2 (a value this loop does not
+ * compare: the caller runs the Python function). Skips None, "" and [] (v == "" / v == [] hold for no other
+ * exact str, list, int, float, bool, dict or tuple); a name's answer from known_names, else attribute_known(k). */
+static int has_attribute(PyObject *dev, PyObject *known, PyObject *attribute_known) {
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(dev, &pos, &k, &v)) { /* borrowed: nothing below changes dev (attribute_known: names) */
+        if (v == Py_None) continue;
+        if (PyUnicode_CheckExact(v)) {
+            if (PyUnicode_GET_LENGTH(v) == 0) continue;
+        } else if (PyList_CheckExact(v)) {
+            if (PyList_GET_SIZE(v) == 0) continue;
+        } else if (!PyLong_CheckExact(v) && !PyFloat_CheckExact(v) && !PyBool_Check(v) && !PyDict_CheckExact(v) &&
+                   !PyTuple_CheckExact(v)) {
+            return 2;
+        }
+        if (!PyUnicode_CheckExact(k)) return 2;
+        PyObject *hit = PyDict_GetItemWithError(known, k);
+        if (!hit && PyErr_Occurred()) return -1;
+        int t;
+        if (hit) {
+            t = PyObject_IsTrue(hit);
+        } else {
+            Py_INCREF(k);
+            PyObject *r = PyObject_CallOneArg(attribute_known, k);
+            Py_DECREF(k);
+            if (!r) return -1;
+            t = PyObject_IsTrue(r);
+            Py_DECREF(r);
+        }
+        if (t) return t; /* 1, or -1 (error) */
+    }
+    return 0;
+}
+
+static PyObject *py_device(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "device(ctx, ev, record, x, end)");
+        return NULL;
+    }
+    PyObject *ctx = args[0], *ev = args[1], *record = args[2];
+    if (!PyTuple_CheckExact(ctx) || PyTuple_GET_SIZE(ctx) != 11 || !PyDict_CheckExact(ev) ||
+        !PyDict_Check(record)) {
+        PyErr_SetString(PyExc_TypeError, "device: bad arguments");
+        return NULL;
+    }
+    Py_ssize_t end = PyLong_AsSsize_t(args[4]);
+    if (end == -1 && PyErr_Occurred()) return NULL;
+    PyObject *dev = PyDict_GetItemWithError(ev, S_device); /* ev.get("device") */
+    if (!dev && PyErr_Occurred()) return NULL;
+    if (!dev) dev = Py_None;
+    Py_INCREF(dev);
+    PyObject *fp = NULL, *sig = NULL;
+    int truthy = PyObject_IsTrue(dev);
+    if (truthy < 0) goto fail;
+    if (truthy) { /* if dev and not has_device_attribute(dev): raise unusable_device_error() */
+        int has = PyDict_CheckExact(dev) ? has_attribute(dev, PyTuple_GET_ITEM(ctx, 2), PyTuple_GET_ITEM(ctx, 3)) : 2;
+        if (has == 2) {
+            PyObject *r = PyObject_CallOneArg(PyTuple_GET_ITEM(ctx, 1), dev);
+            if (!r) goto fail;
+            has = PyObject_IsTrue(r);
+            Py_DECREF(r);
+        }
+        if (has < 0) goto fail;
+        if (!has) {
+            PyObject *exc = PyObject_CallNoArgs(PyTuple_GET_ITEM(ctx, 4));
+            if (exc) {
+                PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+                Py_DECREF(exc);
+            }
+            goto fail;
+        }
+    }
+    fp = PyObject_CallOneArg(PyTuple_GET_ITEM(ctx, 0), dev);
+    if (!fp) goto fail;
+    static const char *attrs[3] = {"id", "hardware", "canvas"};
+    PyObject *names[3] = {S_device_fp, S_device_hw, S_device_canvas};
+    for (int i = 0; i < 3; i++) {
+        PyObject *v = fp == Py_None ? (Py_INCREF(Py_None), Py_None) : PyObject_GetAttrString(fp, attrs[i]);
+        if (!v) goto fail;
+        int r = PyDict_SetItem(record, names[i], v);
+        Py_DECREF(v);
+        if (r < 0) goto fail;
+    }
+    if (fp == Py_None) {
+        sig = PyTuple_GET_ITEM(ctx, 9);
+        Py_INCREF(sig);
+    } else {
+        PyObject *row = PyTuple_GET_ITEM(ctx, 6);
+        if (row != Py_None && Py_TYPE(fp) == (PyTypeObject *)PyTuple_GET_ITEM(ctx, 5)) {
+            PyObject *call[3] = {PyTuple_GET_ITEM(ctx, 7), fp, ev};
+            sig = PyObject_Vectorcall(row, call, 3, NULL);
+            if (!sig) goto fail;
+            if (sig == Py_None) Py_CLEAR(sig);
+        }
+        if (!sig) {
+            PyObject *call[2] = {fp, ev};
+            sig = PyObject_Vectorcall(PyTuple_GET_ITEM(ctx, 8), call, 2, NULL);
+            if (!sig) goto fail;
+        }
+    }
+    /* x[end - len(sig):end] = sig (as FeaturePipeline._row_signals) */
+    PyObject *seq = PySequence_Fast(sig, "device signals must be a sequence");
+    if (!seq) goto fail;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), off = end - n;
+    double tmp[64];
+    int plain = n <= 64;
+    for (Py_ssize_t i = 0; plain && i < n; i++) {
+        int r = as_double(PySequence_Fast_GET_ITEM(seq, i), &tmp[i]);
+        if (r == -2) {
+            Py_DECREF(seq);
+            goto fail;
+        }
+        if (r == -1) plain = 0;
+    }
+    Py_DECREF(seq);
+    if (!plain) { /* an uncommon value: the numpy assignment of the reference */
+        PyObject *start = PyLong_FromSsize_t(off);
+        if (!start) goto fail;
+        PyObject *call[3] = {args[3], start, sig};
+        PyObject *r = PyObject_Vectorcall(PyTuple_GET_ITEM(ctx, 10), call, 3, NULL);
+        Py_DECREF(start);
+        if (!r) goto fail;
+        Py_DECREF(r);
+    } else {
+        Py_buffer view;
+        if (get_buffer(args[3], &view) < 0) goto fail;
+        if (off < 0 || view.len / 8 < end) {
+            PyBuffer_Release(&view);
+            PyErr_SetString(PyExc_ValueError, "device: x is too short");
+            goto fail;
+        }
+        memcpy((double *)view.buf + off, tmp, (size_t)n * sizeof(double));
+        PyBuffer_Release(&view);
+    }
+    Py_DECREF(sig);
+    Py_DECREF(dev);
+    return fp;
+fail:
+    Py_XDECREF(sig);
+    Py_XDECREF(fp);
+    Py_DECREF(dev);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"device", (PyCFunction)(void (*)(void))py_device, METH_FASTCALL,
+     "device(ctx, ev, record, x, offset) -> fingerprint or None: the device step, its signals written into x."},
     {"head", (PyCFunction)(void (*)(void))py_head, METH_FASTCALL,
      "head(plan, ev, pseudo, feats, x) -> record or None: the record and the head of the feature vector."},
     {"row", (PyCFunction)(void (*)(void))py_row, METH_FASTCALL,
@@ -361,7 +518,10 @@ static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "pipeline",
 PyMODINIT_FUNC PyInit_pipeline(void) {
     S_device = PyUnicode_InternFromString("device");
     S_device_id = PyUnicode_InternFromString("device_id");
-    if (!S_device_id) return NULL;
+    S_device_fp = PyUnicode_InternFromString("device_fp");
+    S_device_hw = PyUnicode_InternFromString("device_hw");
+    S_device_canvas = PyUnicode_InternFromString("device_canvas");
+    if (!S_device_id || !S_device_fp || !S_device_hw || !S_device_canvas) return NULL;
     ONE_THOUSAND = PyFloat_FromDouble(1000.0);
     if (!S_device || !ONE_THOUSAND) return NULL;
     return PyModule_Create(&moddef);
