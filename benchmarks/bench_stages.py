@@ -141,6 +141,12 @@ def run(stage, rows):
                 static = [NAN if ev.get(n) is None else float(ev.get(n)) for n in pipe.numeric_fields]
                 static.extend(ident[n] for n in pipe.identity.feature_names)
     elif stage == "fingerprint":  # StagedScorer.score, fingerprint stage
+        device_row = getattr(pipe, "_device_row", None)  # round 11: the device step in one compiled call
+        if device_row is not None and getattr(pipe, "_device_ctx", None) is not None:
+            xx = np.empty(len(pipe.feature_names))  # the vector the identity stage allocated
+            for _, ev, rec, x in rows:
+                device_row(ev, {}, xx)
+            return
         for _, ev, rec, x in rows:
             record, static = {}, []
             fp = pipe.fingerprinter.fingerprint(ev.get("device"))

@@ -77,7 +77,9 @@ class StagedScorer:
             static.extend(map(ident.__getitem__, pipe.identity.feature_names))
         c2 = clock()
         fp = None
-        if pipe.has_device:
+        if pipe.has_device and static is None:  # as FeaturePipeline._record_and_row: one compiled device step
+            fp = pipe._device_row(ev, record, x)
+        elif pipe.has_device:
             fp = pipe.fingerprinter.fingerprint(ev.get("device"))
             sig = device_signal_values(fp, ev)
             if static is not None:
