@@ -49,6 +49,7 @@
 #include <string.h>
 
 static PyObject *S_device, *S_device_id, *S_device_fp, *S_device_hw, *S_device_canvas, *ONE_THOUSAND;
+static PyObject *S_id, *S_hardware, *S_canvas;
 
 /* a float or int as numpy stores it in a float64 array (float(v)); -1 with no exception: not such a value */
 static int as_double(PyObject *v, double *out) {
@@ -427,10 +428,10 @@ static PyObject *py_device(PyObject *self, PyObject *const *args, Py_ssize_t nar
     }
     fp = PyObject_CallOneArg(PyTuple_GET_ITEM(ctx, 0), dev);
     if (!fp) goto fail;
-    static const char *attrs[3] = {"id", "hardware", "canvas"};
+    PyObject *attrs[3] = {S_id, S_hardware, S_canvas};
     PyObject *names[3] = {S_device_fp, S_device_hw, S_device_canvas};
     for (int i = 0; i < 3; i++) {
-        PyObject *v = fp == Py_None ? (Py_INCREF(Py_None), Py_None) : PyObject_GetAttrString(fp, attrs[i]);
+        PyObject *v = fp == Py_None ? (Py_INCREF(Py_None), Py_None) : PyObject_GetAttr(fp, attrs[i]);
         if (!v) goto fail;
         int r = PyDict_SetItem(record, names[i], v);
         Py_DECREF(v);
@@ -521,7 +522,11 @@ PyMODINIT_FUNC PyInit_pipeline(void) {
     S_device_fp = PyUnicode_InternFromString("device_fp");
     S_device_hw = PyUnicode_InternFromString("device_hw");
     S_device_canvas = PyUnicode_InternFromString("device_canvas");
-    if (!S_device_id || !S_device_fp || !S_device_hw || !S_device_canvas) return NULL;
+    S_id = PyUnicode_InternFromString("id");
+    S_hardware = PyUnicode_InternFromString("hardware");
+    S_canvas = PyUnicode_InternFromString("canvas");
+    if (!S_device_id || !S_device_fp || !S_device_hw || !S_device_canvas || !S_id || !S_hardware || !S_canvas)
+        return NULL;
     ONE_THOUSAND = PyFloat_FromDouble(1000.0);
     if (!S_device || !ONE_THOUSAND) return NULL;
     return PyModule_Create(&moddef);
