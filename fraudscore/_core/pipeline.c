@@ -252,6 +252,7 @@ static PyObject *py_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (ts != Py_None && !PyLong_CheckExact(ts)) Py_RETURN_NONE;
     Py_buffer view;
     if (get_buffer(args[2], &view) < 0) return NULL;
+    Py_INCREF(ts); /* held across into(), which may call the Python describers */
     PyObject *record = NULL, *ok = NULL;
     Py_ssize_t head = head_width(plan, 0);
     if (view.len / 8 < head_width(plan, 1)) {
@@ -274,6 +275,7 @@ static PyObject *py_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (r < 0) goto fail;
     }
     Py_DECREF(ok);
+    Py_DECREF(ts);
     PyBuffer_Release(&view);
     if (r > 0) {
         Py_DECREF(record);
@@ -282,6 +284,7 @@ static PyObject *py_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return record;
 fail:
     Py_XDECREF(ok);
+    Py_DECREF(ts);
     PyBuffer_Release(&view);
     Py_XDECREF(record);
     return NULL;
