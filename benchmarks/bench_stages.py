@@ -123,14 +123,30 @@ def run(stage, rows):
     if stage == "schema":
         for ev, v, rec, x in rows:
             sc.schema.validate(ev)
-    elif stage == "identity":  # StagedScorer.score, identity stage
+    elif stage == "identity":  # StagedScorer.score, identity stage: the record and the head of the vector
+        head = getattr(pipe, "_head", None)  # round 11: one compiled call (identity kernel inside the head)
+        row = getattr(sys.modules.get("fraudscore.pipeline"), "_ROW", None)
+        n = len(pipe.feature_names)
         for _, ev, rec, x in rows:
-            pseudo, ident = pipe.identity.process(ev)
-            record = {k: v for k, v in ev.items() if k != "device"}
-            record.update(pseudo)
-            static = [NAN if ev.get(n) is None else float(ev.get(n)) for n in pipe.numeric_fields]
-            static.extend(ident[n] for n in pipe.identity.feature_names)
+            xx = np.empty(n)
+            if head is not None:
+                record = head(ev, xx)
+            elif row is not None:  # as FeaturePipeline._record_and_row before round 11
+                pseudo, ident = pipe.identity.process(ev)
+                record = row.head(pipe._row_plan, ev, pseudo, ident, xx)
+            else:
+                pseudo, ident = pipe.identity.process(ev)
+                record = {k: v for k, v in ev.items() if k != "device"}
+                record.update(pseudo)
+                static = [NAN if ev.get(n) is None else float(ev.get(n)) for n in pipe.numeric_fields]
+                static.extend(ident[n] for n in pipe.identity.feature_names)
     elif stage == "fingerprint":  # StagedScorer.score, fingerprint stage
+        device_row = getattr(pipe, "_device_row", None)  # round 11: the device step in one compiled call
+        if device_row is not None and getattr(pipe, "_device_ctx", None) is not None:
+            xx = np.empty(len(pipe.feature_names))  # the vector the identity stage allocated
+            for _, ev, rec, x in rows:
+                device_row(ev, {}, xx)
+            return
         for _, ev, rec, x in rows:
             record, static = {}, []
             fp = pipe.fingerprinter.fingerprint(ev.get("device"))

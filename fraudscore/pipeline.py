@@ -41,8 +41,10 @@ from ._core import load as load_core
 from .categories import Categories, category_feature
 from .errors import StoreError
 from .eventchecks import has_device_attribute, late_event_error, paused_gc, unusable_device_error  # noqa: F401
-from .fingerprint import (DEVICE_FEATURES, MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprinter, MemoryLinkState,
-                          device_signal_values)
+from . import eventchecks as _eventchecks
+from .fingerprint import (DEVICE_FEATURES, MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprint, Fingerprinter,
+                          MemoryLinkState, device_signal_values)
+from .fingerprint import signals as _signals
 from .identity import Identity
 from .identity import _age_years  # the identity kernel's age callback (online's one-frame path)
 from .keys import Keys
@@ -68,6 +70,11 @@ _PROTECTED_NAMES = frozenset({"age", "gender", "sex"})
 RECORD_EXTRA_FIELDS = ("ip_prefix", "device_id", "device_fp", "device_hw", "device_canvas")
 _NAN = float("nan")
 _MS_PER_DAY = 86_400_000
+
+
+def _assign(x: np.ndarray, start: int, values: Any) -> None:
+    """``x[start:start + len(values)] = values`` (numpy's conversion; the device step's uncommon values)."""
+    x[start:start + len(values)] = values
 
 
 def link_outcome(res: Any) -> tuple[str | None, float]:
@@ -179,6 +186,17 @@ class FeaturePipeline(BatchSteps):
         # online()'s one-frame path (_online_fast): the compiled store class and the identity kernel's arguments;
         # None: the general path only (set to None to compare the two)
         ident = self.identity
+        # the identity kernel inside the head (_core/pipeline.c row): the pseudonyms set in the record and the
+        # identity features written into the vector, no dicts in between; None: Identity.process + head
+        self._ident_plan: tuple[Any, ...] | None = None
+        if ident._kernel is not None and hasattr(ident._kernel, "into"):
+            self._ident_plan = (*self._row_plan, ident._kernel.into, ident._kplan, ident._has_ip, _age_years)
+        # the device step in one compiled call (_core/pipeline.c device): == _device + device_signal_values + put
+        self._device_ctx: tuple[Any, ...] | None = None
+        if self.has_device and _ROW is not None and hasattr(_ROW, "device"):
+            self._device_ctx = (self.fingerprinter.fingerprint, has_device_attribute, _eventchecks._KNOWN_ATTR_NAMES,
+                                _eventchecks._attribute_known, unusable_device_error, Fingerprint, _signals._ROW_CORE,
+                                _signals._ROW_CTX, device_signal_values, _signals._MISSING_ROW, _assign)
         self._fast: tuple[Any, ...] | None = None
         if _ROW is not None and ident._kernel is not None and _COMPILED_STORE is not None:
             self._fast = (_COMPILED_STORE, ident._kplan, ident._has_ip, _age_years)
@@ -253,15 +271,35 @@ class FeaturePipeline(BatchSteps):
         call, the device signals copied into ``x`` without a list -> array conversion. ``None`` when
         the kernel hands the event back (an uncommon value): the caller runs :meth:`_record_and_static`.
         """
-        pseudo, ident_feats = self.identity.process(ev)
-        record = _ROW.head(self._row_plan, ev, pseudo, ident_feats, x)
+        record = self._head(ev, x)
         if record is None:
             return None
         fp = None
         if self.has_device:
-            fp = self._device(ev, record)
-            self._row_signals(x, device_signal_values(fp, ev))
+            fp = self._device_row(ev, record, x)
         return record, fp
+
+    def _device_row(self, ev: Mapping[str, Any], record: dict[str, Any], x: np.ndarray) -> Any:
+        """:meth:`_device` and the device signals into ``x`` (:meth:`_row_signals`): one compiled call
+        (``_core/pipeline.c`` ``device``) while the pipeline's fingerprinter is the one it was built with."""
+        ctx = self._device_ctx
+        if ctx is not None and ctx[0].__self__ is self.fingerprinter and ev.__class__ is dict:
+            return _ROW.device(ctx, ev, record, x, self._n_static - 1)
+        fp = self._device(ev, record)
+        self._row_signals(x, device_signal_values(fp, ev))
+        return fp
+
+    def _head(self, ev: Mapping[str, Any], x: np.ndarray) -> dict[str, Any] | None:
+        """The record and the head of ``x`` (all before the device signals) in one compiled call where the
+        identity kernel is in use (``_core/pipeline.c`` ``row``), else :meth:`Identity.process` + ``head``;
+        ``None``: the event is off both fast paths (the caller runs :meth:`_record_and_static`)."""
+        plan = self._ident_plan
+        if plan is not None and self.identity._kernel is not None:
+            record = _ROW.row(plan, ev, x)
+            if record is not None:
+                return record  # type: ignore[no-any-return]
+        pseudo, ident_feats = self.identity.process(ev)
+        return _ROW.head(self._row_plan, ev, pseudo, ident_feats, x)  # type: ignore[no-any-return]
 
     def _row_signals(self, x: np.ndarray, sig: list[float]) -> None:
         """The device signals into ``x``, just before the link confidence (``_n_static - 1``)."""
@@ -384,20 +422,21 @@ class FeaturePipeline(BatchSteps):
         kernel = self.identity._kernel
         if _ROW is None or kernel is None or store.__class__ is not fast[0] or store._core is None:
             return None
-        t = ts if ts.__class__ is int else (int(ts) if isinstance(ts, (int, np.integer)) else None)
-        pseudo, ident_feats = kernel.process(ev, fast[1], t, fast[2], fast[3])  # == self.identity.process(ev)
         x = np.empty(self._n_features, _F64)
-        record = _ROW.head(self._row_plan, ev, pseudo, ident_feats, x)
+        plan = self._ident_plan
+        # == self.identity.process(ev) + _ROW.head(...): the pseudonyms and identity features straight into the
+        # record and x (one call)
+        record = None if plan is None else _ROW.row(plan, ev, x)
         if record is None:
-            return None
+            t = ts if ts.__class__ is int else (int(ts) if isinstance(ts, (int, np.integer)) else None)
+            pseudo, ident_feats = kernel.process(ev, fast[1], t, fast[2], fast[3])  # == self.identity.process(ev)
+            record = _ROW.head(self._row_plan, ev, pseudo, ident_feats, x)
+            if record is None:
+                return None
         has_device = self.has_device
         fp = None
-        if has_device:
-            fp = self._device(ev, record)
-            sig = device_signal_values(fp, ev)
-            off = self._n_static - 1 - len(sig)
-            if not _ROW.put(x, off, sig):
-                x[off:off + len(sig)] = sig
+        if has_device:  # == self._device(ev, record) + the signals into x (_row_signals), in one call
+            fp = self._device_row(ev, record, x)
         plan = velocity.plan
         conf = None
         degraded = False

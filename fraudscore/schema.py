@@ -55,6 +55,7 @@ fraudscore.errors.EventError: field 'amount': must be a finite number (got str)
 from __future__ import annotations
 
 import math
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -154,6 +155,9 @@ class Field:
             )
         if self.identifier is not None and self.type != "str":
             raise ConfigError(f"Identifier field {self.name!r} must have type 'str'. Got {self.type!r}.")
+        # interned: a validated event's keys are then the very objects the compiled stages look up (a pointer
+        # compare per dict lookup instead of a string compare); equal names, so nothing observable changes
+        object.__setattr__(self, "name", sys.intern(self.name))
 
     # -- scalar validation: the one definition of what a valid value is ---------
     def check(self, name: str, value: Any) -> Any:
@@ -284,6 +288,9 @@ class Schema:
     _fast: Any = field(init=False, repr=False, compare=False)  # the compiled fast path (_core/schema.c) or None
 
     def __post_init__(self) -> None:
+        for role in ("id_field", "time_field"):  # interned, as Field names are
+            if isinstance(getattr(self, role), str):
+                object.__setattr__(self, role, sys.intern(getattr(self, role)))
         by_name: dict[str, Field] = {}
         for f in self.fields:
             if not isinstance(f, Field):

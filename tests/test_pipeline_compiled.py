@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import fraudscore.pipeline as pipeline_mod
 from fraudscore.categories import Categories, Vocabulary
 from fraudscore.errors import EventError
-from fraudscore.fingerprint import DeviceLinker, MemoryLinkState
+from fraudscore.fingerprint import DeviceLinker, MemoryLinkState, device_signal_values
 from fraudscore.keys import Keys
 from fraudscore.pipeline import FeaturePipeline
 from fraudscore.schema import DEFAULT_SCHEMA, Field, Schema
@@ -162,3 +162,102 @@ def test_the_kernels_hand_uncommon_values_back():
         ROW.head(pipe._row_plan, ev, pseudo, {}, np.zeros(60))
     with pytest.raises(ValueError):
         ROW.head(pipe._row_plan, ev, pseudo, feats, np.zeros(3))
+
+
+@settings(max_examples=200, deadline=None)
+@given(event, st.sampled_from(["wide", "default", "plain", "bare"]),
+       st.one_of(st.integers(-10**13, 10**13), st.just(True), st.just(1.5)))
+def test_row_equals_process_and_head(raw, which, t):
+    """``row`` (the identity kernel writing into the record and the vector) against ``Identity.process`` +
+    ``head`` and the Python reference: the same record (keys in the same order), the head of the vector bit for
+    bit; an event time that is not an exact int is handed back (None) with nothing else changed."""
+    schema, cats = {"wide": (WIDE, CATS), "default": (DEFAULT_SCHEMA, None), "plain": (PLAIN, None),
+                    "bare": (BARE, CATS)}[which]
+    pipe = _pipe(schema, cats)
+    assert pipe._ident_plan is not None
+    try:
+        ev = schema.validate({**{k: v for k, v in raw.items() if k in schema}, "application_id": "A1",
+                              "ts": 1_700_000_000_000})
+    except EventError:
+        return
+    ev[schema.time_field] = t  # any event time the kernel may meet (validate gives ints; negatives, bools too)
+    n = len(pipe.feature_names)
+    x, want = np.full(n, -1.0), np.full(n, -1.0)
+    record = ROW.row(pipe._ident_plan, ev, x)
+    if t.__class__ is not int:
+        assert record is None and (x == -1.0).all()
+        return
+    pseudo, feats = pipe.identity.process(ev)
+    ref = ROW.head(pipe._row_plan, ev, pseudo, feats, want)
+    assert list(record.items()) == list(ref.items())
+    assert x.tobytes() == want.tobytes()
+    # the Python reference (without the device: its fingerprint is not part of the head)
+    rec_py, static, _fp = pipe._record_and_static({**ev, "device": None} if "device" in ev else ev)
+    k = len(pipe.numeric_fields) + len(pipe.time_fields) + len(pipe.category_fields) + len(feats)
+    assert x[:k].tobytes() == np.array(static[:k], dtype=np.float64).tobytes()
+    assert list(record.items()) == [(f, v) for f, v in rec_py.items() if f not in ("device_fp", "device_hw",
+                                                                                     "device_canvas")]
+
+
+def test_into_writes_what_process_returns():
+    pipe = _pipe(DEFAULT_SCHEMA, None)
+    ident = pipe.identity
+    ev = DEFAULT_SCHEMA.validate({"application_id": "A1", "ts": 1_700_000_000_000, "applicant_id": "110101199003074573",
+                                  "phone": "13800138000", "email": "A.B+x@gmail.com", "ip": "1.2.3.4",
+                                  "bank_card": "6225883353530590"})
+    pseudo, feats = ident.process(ev)
+    record, x = {"a": 1}, np.full(len(feats) + 3, -1.0)
+    assert ident._kernel.into(ev, ident._kplan, ev["ts"], ident._has_ip, None, record, x, 2) is True
+    assert list(record.items()) == [("a", 1), *pseudo.items()]
+    assert x.tolist()[:2] == [-1.0, -1.0] and x[-1] == -1.0
+    assert x[2:-1].tobytes() == np.array([feats[f] for f in ident.feature_names]).tobytes()
+    with pytest.raises(ValueError):
+        ident._kernel.into(ev, ident._kplan, ev["ts"], ident._has_ip, None, {}, np.zeros(len(feats) - 1), 0)
+    with pytest.raises(ValueError):
+        ident._kernel.into(ev, ident._kplan, ev["ts"], ident._has_ip, None, {}, np.zeros(3, dtype=np.float32), 0)
+    # a describer (the reference, off the fast path) giving a feature that is not a number: handed back (None)
+    odd = tuple((name, code, (lambda raw: ("p:x", ("1", 0.0, 0.0), None)), fn) for name, code, _d, fn in ident._kplan)
+    assert ident._kernel.into({"phone": "\u00e9"}, odd, None, False, None, {}, np.zeros(len(feats)), 0) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.none(), st.sampled_from(DEVICES), st.dictionaries(
+    st.sampled_from(["os", "model", "screen", "timezone", "x", "id", "languages", "OS"]),
+    st.one_of(st.none(), st.just(""), st.just([]), st.text(max_size=5), st.integers(-3, 3), st.floats(0, 2),
+              st.booleans(), st.lists(st.text(max_size=3), max_size=2), st.just(np.float64(1.5))), max_size=5)),
+       st.sampled_from(["CN", "US", None]))
+def test_the_device_step_equals_the_reference(dev, country):
+    """``device`` (``_device`` + ``device_signal_values`` + ``put`` in one call) against the reference steps:
+    the same fingerprint ids in the record, the same signals in the vector, the same ``EventError``."""
+    pipe = _pipe(DEFAULT_SCHEMA, None)
+    assert pipe._device_ctx is not None
+    ev = {"application_id": "A1", "ts": 1_700_000_000_000, "device": dev, "ip_country": country}
+    end = pipe._n_static - 1
+    got_rec, want_rec = {"a": 1}, {"a": 1}
+    x, want = np.full(len(pipe.feature_names), -1.0), np.full(len(pipe.feature_names), -1.0)
+    try:
+        fp = pipe._device(ev, want_rec)
+    except Exception as exc:  # EventError naming the device; a value the reference cannot compare (numpy's)
+        with pytest.raises(type(exc)) as got:
+            ROW.device(pipe._device_ctx, ev, got_rec, x, end)
+        assert getattr(got.value, "field", None) == getattr(exc, "field", None) and got_rec == {"a": 1}
+        return
+    pipe._row_signals(want, device_signal_values(fp, ev))
+    got_fp = ROW.device(pipe._device_ctx, ev, got_rec, x, end)
+    assert (got_fp is None) == (fp is None) and (fp is None or got_fp.id == fp.id)
+    assert list(got_rec.items()) == list(want_rec.items())
+    assert x.tobytes() == want.tobytes()
+
+
+def test_the_device_step_hands_uncommon_signals_to_numpy():
+    pipe = _pipe(DEFAULT_SCHEMA, None)
+    ctx = list(pipe._device_ctx)
+    ctx[8] = lambda fp, ev: [np.float64(0.5)] * len(device_signal_values(None))  # not a float: numpy's assignment
+    ctx[6] = None
+    ev = {"application_id": "A1", "ts": 1, "device": {"os": "ios"}}
+    x = np.zeros(len(pipe.feature_names))
+    assert ROW.device(tuple(ctx), ev, {}, x, pipe._n_static - 1) is not None
+    n = len(device_signal_values(None))
+    assert (x[pipe._n_static - 1 - n:pipe._n_static - 1] == 0.5).all() and x[pipe._n_static - 1] == 0.0
+    with pytest.raises(ValueError):
+        ROW.device(pipe._device_ctx, ev, {}, np.zeros(3), pipe._n_static - 1)

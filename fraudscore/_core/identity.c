@@ -274,58 +274,90 @@ static void civil(long long z, int *y, int *m, int *d) {
     *y = (int)(yy + (*m <= 2));
 }
 
-/* process(event, plan, ts, has_ip, age) -> (pseudonyms, features): Identity.process in one call.
- * plan: tuple of (field name, kind code, describe(raw) -> (p, fv, extra) for values off the fast path,
- * feature names); ts: the event time in ms (int) or None; age(birth, ts) -> float: the reference for
- * days this kernel does not compute (outside 1970..9999). */
-static PyObject *Kernel_process(Kernel *k, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5 || !PyTuple_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "process(event, plan, ts, has_ip, age)");
-        return NULL;
+/* a feature value as a double (float(v) for an int or bool): 0, -1 (no exception: not such a value, the caller
+ * hands the event back) or -2 (an exception, float()'s OverflowError) */
+static int feat_double(PyObject *v, double *out) {
+    if (PyFloat_CheckExact(v)) {
+        *out = PyFloat_AS_DOUBLE(v);
+        return 0;
     }
-    PyObject *event = args[0], *plan = args[1], *ts = args[2], *age_fn = args[4];
-    int has_ip = PyObject_IsTrue(args[3]);
+    if (PyLong_Check(v)) {
+        double d = PyLong_AsDouble(v);
+        if (d == -1.0 && PyErr_Occurred()) return -2;
+        *out = d;
+        return 0;
+    }
+    return -1;
+}
+
+/* one feature out: into feats[name] (dict sink) or x[j] (row sink, x non-NULL); 0, -1 (error), 1 (hand back) */
+static int put_feat(PyObject *feats, double *x, Py_ssize_t j, PyObject *name, PyObject *v) {
+    if (!x) return PyDict_SetItem(feats, name, v) < 0 ? -1 : 0;
+    int r = feat_double(v, &x[j]);
+    return r == 0 ? 0 : r == -2 ? -1 : 1;
+}
+
+static PyObject *S_ip_prefix;
+
+/* Identity.process over one event into two sinks: the pseudonyms into ``pseudo`` (a dict: the pseudonym dict, or
+ * the record itself), the features into ``feats`` (a dict) or, when x is non-NULL, into x[0..] in plan order
+ * (FeaturePipeline.feature_names' identity part; xlen doubles available). Returns 0, -1 (error) or 1 (a feature
+ * value that is not a float or an int: nothing more written; the caller hands the event back).
+ * plan: tuple of (field name, kind code, describe(raw) -> (p, fv, extra) for values off the fast path, feature
+ * names); ts: the event time in ms (int) or None; age(birth, ts) -> float: the reference for days this kernel
+ * does not compute (outside 1970..9999). */
+static int process_into(Kernel *k, PyObject *event, PyObject *plan, PyObject *ts, int has_ip, PyObject *age_fn,
+                        PyObject *pseudo, PyObject *feats, double *x, Py_ssize_t xlen) {
     long long tsv = 0;
-    int have_ts = ts != Py_None;
+    int have_ts = ts != Py_None, rc = -1;
     if (have_ts) {
         tsv = PyLong_AsLongLong(ts);
-        if (tsv == -1 && PyErr_Occurred()) return NULL;
+        if (tsv == -1 && PyErr_Occurred()) return -1;
     }
-    PyObject *pseudo = PyDict_New(), *feats = PyDict_New(), *ip_prefix = NULL, *empty = NULL;
-    if (!pseudo || !feats) goto fail;
+    PyObject *ip_prefix = NULL, *empty = NULL;
     int is_dict = PyDict_CheckExact(event);
-    Py_ssize_t n = PyTuple_GET_SIZE(plan);
+    Py_ssize_t n = PyTuple_GET_SIZE(plan), jx = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyTuple_GET_ITEM(plan, i);
         PyObject *name = PyTuple_GET_ITEM(item, 0), *fnames = PyTuple_GET_ITEM(item, 3);
         int kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
         Py_ssize_t nf = PyTuple_GET_SIZE(fnames);
+        if (x && jx + nf > xlen) {
+            PyErr_SetString(PyExc_ValueError, "x is too short for the identity features");
+            goto done;
+        }
+        double *xf = x ? x + jx : NULL;
+        jx += nf;
         PyObject *raw;
         if (is_dict) {
             raw = PyDict_GetItemWithError(event, name);
-            if (!raw && PyErr_Occurred()) goto fail;
+            if (!raw && PyErr_Occurred()) goto done;
             Py_XINCREF(raw);
         } else {
             raw = PyObject_CallMethod(event, "get", "O", name);
-            if (!raw) goto fail;
+            if (!raw) goto done;
         }
         int missing = !raw || raw == Py_None || (PyUnicode_Check(raw) && PyUnicode_GET_LENGTH(raw) == 0);
         if (!missing && !PyUnicode_Check(raw)) {
             if (!empty && !(empty = PyUnicode_FromStringAndSize("", 0))) {
                 Py_DECREF(raw);
-                goto fail;
+                goto done;
             }
             missing = PyObject_RichCompareBool(raw, empty, Py_EQ);
             if (missing < 0) {
                 Py_DECREF(raw);
-                goto fail;
+                goto done;
             }
         }
         if (missing) {
             Py_XDECREF(raw);
-            if (PyDict_SetItem(pseudo, name, Py_None) < 0) goto fail;
-            for (Py_ssize_t j = 0; j < nf; j++)
-                if (PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, j), Py_NaN) < 0) goto fail;
+            if (PyDict_SetItem(pseudo, name, Py_None) < 0) goto done;
+            for (Py_ssize_t j = 0; j < nf; j++) {
+                if (xf)
+                    xf[j] = Py_NAN;
+                else if (PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, j), Py_NaN) < 0)
+                    goto done;
+            }
             continue;
         }
         PyObject *hit = describe_one(k, kind, raw);
@@ -334,35 +366,34 @@ static PyObject *Kernel_process(Kernel *k, PyObject *const *args, Py_ssize_t nar
             hit = PyObject_CallOneArg(PyTuple_GET_ITEM(item, 2), raw);
         }
         Py_DECREF(raw);
-        if (!hit) goto fail;
+        if (!hit) goto done;
         if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 3 || !PyTuple_Check(PyTuple_GET_ITEM(hit, 1))) {
             Py_DECREF(hit);
             PyErr_SetString(PyExc_TypeError, "a describer must return (pseudonym, features, extra)");
-            goto fail;
+            goto done;
         }
         PyObject *p = PyTuple_GET_ITEM(hit, 0), *fv = PyTuple_GET_ITEM(hit, 1), *extra = PyTuple_GET_ITEM(hit, 2);
         if (PyDict_SetItem(pseudo, name, p) < 0) {
             Py_DECREF(hit);
-            goto fail;
+            goto done;
         }
         if (kind == K_NID) {
             if (nf != 4 || PyTuple_GET_SIZE(fv) != 3) {
                 Py_DECREF(hit);
                 PyErr_SetString(PyExc_ValueError, "national_id has 4 features");
-                goto fail;
+                goto done;
             }
-            PyObject *valid = PyTuple_GET_ITEM(fv, 0), *age = Py_NaN;
-            Py_INCREF(valid);
-            Py_INCREF(age);
+            PyObject *valid = PyTuple_GET_ITEM(fv, 0);
+            double a = Py_NAN;
+            int have_age = 0;
             if (extra != Py_None && have_ts) {
                 long long day = tsv >= 0 ? tsv / 86400000LL : -((-tsv + 86399999LL) / 86400000LL);
-                double a;
                 if (day >= 0 && day <= 2932896) {
                     int ty, tm, td, by, bm, bd;
                     civil(day, &ty, &tm, &td);
                     if (!PyArg_ParseTuple(extra, "iii", &by, &bm, &bd)) {
-                        Py_DECREF(valid), Py_DECREF(age), Py_DECREF(hit);
-                        goto fail;
+                        Py_DECREF(hit);
+                        goto done;
                     }
                     a = (double)(ty - by - ((tm < bm) || (tm == bm && td < bd)));
                 } else {
@@ -370,31 +401,37 @@ static PyObject *Kernel_process(Kernel *k, PyObject *const *args, Py_ssize_t nar
                     a = r ? PyFloat_AsDouble(r) : -1.0;
                     Py_XDECREF(r);
                     if (PyErr_Occurred()) {
-                        Py_DECREF(valid), Py_DECREF(age), Py_DECREF(hit);
-                        goto fail;
+                        Py_DECREF(hit);
+                        goto done;
                     }
                 }
-                if (a < 0) {
-                    Py_DECREF(valid);
+                if (a < 0) { /* born after the event: not valid, no age */
                     valid = Py_0;
-                    Py_INCREF(valid);
+                    a = Py_NAN;
                 } else {
-                    Py_DECREF(age);
-                    age = PyFloat_FromDouble(a);
-                    if (!age) {
-                        Py_DECREF(valid), Py_DECREF(hit);
-                        goto fail;
-                    }
+                    have_age = 1;
                 }
             }
-            int r = PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 0), valid) < 0 ||
-                    PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 1), PyTuple_GET_ITEM(fv, 1)) < 0 ||
-                    PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 2), age) < 0 ||
-                    PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 3), PyTuple_GET_ITEM(fv, 2)) < 0;
-            Py_DECREF(valid);
-            Py_DECREF(age);
+            int r;
+            if (xf) {
+                r = put_feat(NULL, xf, 0, NULL, valid);
+                if (!r) r = put_feat(NULL, xf, 1, NULL, PyTuple_GET_ITEM(fv, 1));
+                xf[2] = a;
+                if (!r) r = put_feat(NULL, xf, 3, NULL, PyTuple_GET_ITEM(fv, 2));
+            } else {
+                PyObject *age = have_age ? PyFloat_FromDouble(a) : (Py_INCREF(Py_NaN), Py_NaN);
+                r = !age || PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 0), valid) < 0 ||
+                            PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 1), PyTuple_GET_ITEM(fv, 1)) < 0 ||
+                            PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 2), age) < 0 ||
+                            PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 3), PyTuple_GET_ITEM(fv, 2)) < 0
+                        ? -1 : 0;
+                Py_XDECREF(age);
+            }
             Py_DECREF(hit);
-            if (r) goto fail;
+            if (r) {
+                rc = r;
+                goto done;
+            }
             continue;
         }
         if (kind == K_IP && (!ip_prefix || ip_prefix == Py_None)) { /* the first ip field with a prefix */
@@ -403,24 +440,76 @@ static PyObject *Kernel_process(Kernel *k, PyObject *const *args, Py_ssize_t nar
             Py_INCREF(ip_prefix);
         }
         Py_ssize_t m = PyTuple_GET_SIZE(fv) < nf ? PyTuple_GET_SIZE(fv) : nf;
-        for (Py_ssize_t j = 0; j < m; j++)
-            if (PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, j), PyTuple_GET_ITEM(fv, j)) < 0) {
+        if (xf && m < nf) { /* a feature the describer did not give: the reference's KeyError, handed back */
+            Py_DECREF(hit);
+            rc = 1;
+            goto done;
+        }
+        for (Py_ssize_t j = 0; j < m; j++) {
+            int r = put_feat(feats, xf, j, PyTuple_GET_ITEM(fnames, j), PyTuple_GET_ITEM(fv, j));
+            if (r) {
                 Py_DECREF(hit);
-                goto fail;
+                rc = r;
+                goto done;
             }
+        }
         Py_DECREF(hit);
     }
-    if (has_ip && PyDict_SetItemString(pseudo, "ip_prefix", ip_prefix && ip_prefix != Py_None ? ip_prefix : Py_None) < 0)
-        goto fail;
+    if (has_ip && PyDict_SetItem(pseudo, S_ip_prefix, ip_prefix && ip_prefix != Py_None ? ip_prefix : Py_None) < 0)
+        goto done;
+    rc = 0;
+done:
     Py_XDECREF(ip_prefix);
     Py_XDECREF(empty);
+    return rc;
+}
+
+/* process(event, plan, ts, has_ip, age) -> (pseudonyms, features): Identity.process in one call (process_into's
+ * dict sinks). */
+static PyObject *Kernel_process(Kernel *k, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "process(event, plan, ts, has_ip, age)");
+        return NULL;
+    }
+    int has_ip = PyObject_IsTrue(args[3]);
+    if (has_ip < 0) return NULL;
+    PyObject *pseudo = PyDict_New(), *feats = PyDict_New();
+    if (!pseudo || !feats) goto fail;
+    if (process_into(k, args[0], args[1], args[2], has_ip, args[4], pseudo, feats, NULL, 0) != 0) goto fail;
     return Py_BuildValue("(NN)", pseudo, feats);
 fail:
     Py_XDECREF(pseudo);
     Py_XDECREF(feats);
-    Py_XDECREF(ip_prefix);
-    Py_XDECREF(empty);
     return NULL;
+}
+
+/* into(event, plan, ts, has_ip, age, record, x, offset) -> True, or None: Identity.process with the pseudonyms
+ * set in ``record`` (a dict; in the order record.update(pseudonyms) sets them, "ip_prefix" last) and the features
+ * written into x[offset:] (a writable float64 buffer) as the doubles numpy stores from the reference's floats;
+ * no dict of pseudonyms or features is built. None: a describer gave a feature value that is not a float or an
+ * int (the record and x are then partly written: the caller discards both and runs the reference). */
+static PyObject *Kernel_into(Kernel *k, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 8 || !PyTuple_Check(args[1]) || !PyDict_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "into(event, plan, ts, has_ip, age, record, x, offset)");
+        return NULL;
+    }
+    int has_ip = PyObject_IsTrue(args[3]);
+    if (has_ip < 0) return NULL;
+    Py_ssize_t off = PyLong_AsSsize_t(args[7]);
+    if (off == -1 && PyErr_Occurred()) return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[6], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return NULL;
+    if (view.itemsize != 8 || !view.format || strcmp(view.format, "d") != 0 || off < 0 || off > view.len / 8) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "into: x must be a float64 buffer and offset within it");
+        return NULL;
+    }
+    int r = process_into(k, args[0], args[1], args[2], has_ip, args[4], args[5], NULL, (double *)view.buf + off,
+                         view.len / 8 - off);
+    PyBuffer_Release(&view);
+    if (r < 0) return NULL;
+    if (r > 0) Py_RETURN_NONE;
+    Py_RETURN_TRUE;
 }
 
 /* factorize(values) -> (int64 codes as bytes, distinct values): the batch path's _factorize (identity/columns.py).
@@ -520,6 +609,9 @@ static PyMethodDef Kernel_methods[] = {
      "describe(kind, value) -> (pseudonym, features, extra), or None: use the Python reference."},
     {"process", (PyCFunction)(void (*)(void))Kernel_process, METH_FASTCALL,
      "process(event, plan, ts, has_ip, age) -> (pseudonyms, features): Identity.process in one call."},
+    {"into", (PyCFunction)(void (*)(void))Kernel_into, METH_FASTCALL,
+     "into(event, plan, ts, has_ip, age, record, x, offset) -> True or None: the pseudonyms set in record, the "
+     "features written into x[offset:]."},
     {"describe_columns", (PyCFunction)(void (*)(void))Kernel_describe_columns, METH_FASTCALL,
      "describe_columns(kind, values, feats, birth, done) -> (pseudonyms, extras): describe over distinct values "
      "into arrays."},
@@ -546,6 +638,8 @@ PyMODINIT_FUNC PyInit_identity(void) {
     Py_0 = PyFloat_FromDouble(0.0);
     Py_1 = PyFloat_FromDouble(1.0);
     Py_NaN = PyFloat_FromDouble(Py_NAN);
+    S_ip_prefix = PyUnicode_InternFromString("ip_prefix");
+    if (!S_ip_prefix) return NULL;
     PROVINCES = PyFrozenSet_New(NULL);
     if (!Py_0 || !Py_1 || !Py_NaN || !PROVINCES) return NULL;
     static const int codes[] = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43,

@@ -14,6 +14,24 @@
  *     device_id_field a str or None. None (nothing written that matters) when ev, pseudo or feats is
  *     not an exact dict, or a code or an identity feature is not a float or an int: the caller then
  *     runs the Python reference.
+ * row(plan, ev, x) -> record, or None
+ *     head() with the identity step inside: plan = head's plan + (into, identity_plan, has_ip, age), into the
+ *     identity kernel's bound Kernel.into (fraudscore/_core/identity.c). The record is dict(ev) without
+ *     "device"; into() sets the pseudonyms in it (the order record.update(pseudonyms) gives) and writes the
+ *     identity features straight into x, then the aliases, the numeric, timestamp and category features and
+ *     the plain device id as head(). No dict of pseudonyms or identity features is built. None when ev is
+ *     not an exact dict, its event time not an exact int or None, or a value is off the fast path (as head):
+ *     the caller runs Identity.process + head, or the Python reference.
+ * device(ctx, ev, record, x, end) -> fingerprint or None
+ *     FeaturePipeline._device + device_signal_values + put in one call: dev = ev.get("device"); a truthy dev
+ *     without a known attribute raises unusable_device_error() (has_device_attribute's loop here for exact
+ *     dicts of plain values, else the Python function); fp = fingerprint(dev); record["device_fp"],
+ *     ["device_hw"], ["device_canvas"] = fp.id, fp.hardware, fp.canvas (None without fp); the device signals
+ *     (the missing row without fp, the compiled signal_row for a Fingerprint, else device_signal_values(fp, ev))
+ *     written into x[end - len(signals):end] (assign(x, start, signals), numpy's conversion, for a value that is
+ *     not a float or an int). ctx = (fingerprint, has_device_attribute, known_names, attribute_known,
+ *     unusable_device_error, Fingerprint, signal_row or None, signal_row's context, device_signal_values,
+ *     missing_row, assign).
  * put(x, offset, values) -> True, or False
  *     x[offset:offset + len(values)] = values for a list of floats (ints and bools as float());
  *     False (nothing written) for anything else: the caller assigns through numpy.
@@ -30,7 +48,8 @@
 #include <math.h>
 #include <string.h>
 
-static PyObject *S_device, *ONE_THOUSAND;
+static PyObject *S_device, *S_device_id, *S_device_fp, *S_device_hw, *S_device_canvas, *ONE_THOUSAND;
+static PyObject *S_id, *S_hardware, *S_canvas;
 
 /* a float or int as numpy stores it in a float64 array (float(v)); -1 with no exception: not such a value */
 static int as_double(PyObject *v, double *out) {
@@ -57,6 +76,128 @@ static int get_buffer(PyObject *x, Py_buffer *view) {
     return 0;
 }
 
+/* the aliases (into the record), the numeric, timestamp and category features (x[0..]) and, feats non-NULL,
+ * the identity features feats[name] (x after the categories). 0, -1 (error), 1 (hand back). */
+static int fill_values(PyObject *plan, PyObject *ev, PyObject *record, PyObject *feats, double *x) {
+    PyObject *numeric = PyTuple_GET_ITEM(plan, 0), *time_field = PyTuple_GET_ITEM(plan, 1);
+    PyObject *times = PyTuple_GET_ITEM(plan, 2), *cats = PyTuple_GET_ITEM(plan, 3);
+    PyObject *idents = PyTuple_GET_ITEM(plan, 4), *aliases = PyTuple_GET_ITEM(plan, 5);
+    Py_ssize_t n_num = PyTuple_GET_SIZE(numeric), n_time = PyTuple_GET_SIZE(times);
+    Py_ssize_t n_cat = PyTuple_GET_SIZE(cats), n_id = PyTuple_GET_SIZE(idents);
+    Py_ssize_t j = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(aliases); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(aliases, i);
+        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(pair, 1)); /* ev[name] */
+        if (!v) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, PyTuple_GET_ITEM(pair, 1));
+            return -1;
+        }
+        if (PyDict_SetItem(record, PyTuple_GET_ITEM(pair, 0), v) < 0) return -1;
+    }
+    for (Py_ssize_t i = 0; i < n_num; i++, j++) { /* NaN if v is None else float(v) */
+        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(numeric, i));
+        if (!v && PyErr_Occurred()) return -1;
+        if (!v || v == Py_None) {
+            x[j] = Py_NAN;
+            continue;
+        }
+        if (PyFloat_CheckExact(v)) {
+            x[j] = PyFloat_AS_DOUBLE(v);
+            continue;
+        }
+        PyObject *f = PyNumber_Float(v); /* float(v) */
+        if (!f) return -1;
+        x[j] = PyFloat_AS_DOUBLE(f);
+        Py_DECREF(f);
+    }
+    if (n_time) { /* NaN if v is None else (t - v) / 1000.0, with the Python operators */
+        PyObject *t = PyDict_GetItemWithError(ev, time_field);
+        if (!t) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, time_field);
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n_time; i++, j++) {
+            PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(times, i));
+            if (!v && PyErr_Occurred()) return -1;
+            if (!v || v == Py_None) {
+                x[j] = Py_NAN;
+                continue;
+            }
+            PyObject *d = PyNumber_Subtract(t, v);
+            if (!d) return -1;
+            PyObject *q = PyNumber_TrueDivide(d, ONE_THOUSAND);
+            Py_DECREF(d);
+            if (!q) return -1;
+            int r = as_double(q, &x[j]);
+            Py_DECREF(q);
+            if (r == -2) return -1;
+            if (r == -1) return 1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_cat; i++, j++) { /* NaN without a vocabulary, else encode_one(ev.get(name)) */
+        PyObject *pair = PyTuple_GET_ITEM(cats, i), *enc = PyTuple_GET_ITEM(pair, 1);
+        if (enc == Py_None) {
+            x[j] = Py_NAN;
+            continue;
+        }
+        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(pair, 0));
+        if (!v && PyErr_Occurred()) return -1;
+        PyObject *code = PyObject_CallOneArg(enc, v ? v : Py_None);
+        if (!code) return -1;
+        int r = as_double(code, &x[j]);
+        Py_DECREF(code);
+        if (r == -2) return -1;
+        if (r == -1) return 1;
+    }
+    for (Py_ssize_t i = 0; feats && i < n_id; i++, j++) { /* feats[name] */
+        PyObject *name = PyTuple_GET_ITEM(idents, i);
+        PyObject *v = PyDict_GetItemWithError(feats, name);
+        if (!v) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name);
+            return -1;
+        }
+        int r = as_double(v, &x[j]);
+        if (r == -2) return -1;
+        if (r == -1) return 1;
+    }
+    return 0;
+}
+
+/* fill_values, then the record's plain device id: record["device_id"] = pseudo[device_id_field], read before
+ * the aliases are set (pseudo may be the record itself). 0, -1 (error), 1 (hand back). */
+static int fill(PyObject *plan, PyObject *ev, PyObject *record, PyObject *pseudo, PyObject *feats, double *x) {
+    PyObject *device_id_field = PyTuple_GET_ITEM(plan, 6), *dev = NULL;
+    if (device_id_field != Py_None) {
+        dev = PyDict_GetItemWithError(pseudo, device_id_field);
+        if (!dev) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, device_id_field);
+            return -1;
+        }
+        Py_INCREF(dev);
+    }
+    int rc = fill_values(plan, ev, record, feats, x);
+    if (rc == 0 && dev && PyDict_SetItem(record, S_device_id, dev) < 0) rc = -1;
+    Py_XDECREF(dev);
+    return rc;
+}
+
+/* dict(ev) without "device" */
+static PyObject *record_of(PyObject *ev) {
+    PyObject *record = PyDict_Copy(ev);
+    if (!record) return NULL;
+    int has = PyDict_Contains(record, S_device);
+    if (has < 0 || (has && PyDict_DelItem(record, S_device) < 0)) {
+        Py_DECREF(record);
+        return NULL;
+    }
+    return record;
+}
+
+static Py_ssize_t head_width(PyObject *plan, int with_ident) {
+    return PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 0)) + PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 2)) +
+           PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 3)) + (with_ident ? PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 4)) : 0);
+}
+
 static PyObject *py_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "head(plan, ev, pseudo, feats, x)");
@@ -68,117 +209,82 @@ static PyObject *py_head(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         return NULL;
     }
     if (!PyDict_CheckExact(ev) || !PyDict_CheckExact(pseudo) || !PyDict_CheckExact(feats)) Py_RETURN_NONE;
-    PyObject *numeric = PyTuple_GET_ITEM(plan, 0), *time_field = PyTuple_GET_ITEM(plan, 1);
-    PyObject *times = PyTuple_GET_ITEM(plan, 2), *cats = PyTuple_GET_ITEM(plan, 3);
-    PyObject *idents = PyTuple_GET_ITEM(plan, 4), *aliases = PyTuple_GET_ITEM(plan, 5);
-    PyObject *device_id_field = PyTuple_GET_ITEM(plan, 6);
-    Py_ssize_t n_num = PyTuple_GET_SIZE(numeric), n_time = PyTuple_GET_SIZE(times);
-    Py_ssize_t n_cat = PyTuple_GET_SIZE(cats), n_id = PyTuple_GET_SIZE(idents);
     Py_buffer view;
     if (get_buffer(args[4], &view) < 0) return NULL;
-    double *x = (double *)view.buf;
     PyObject *record = NULL;
-    Py_ssize_t j = 0;
-    if (view.len / 8 < n_num + n_time + n_cat + n_id) {
+    if (view.len / 8 < head_width(plan, 1)) {
         PyErr_SetString(PyExc_ValueError, "head: x is too short");
         goto fail;
     }
     /* the record: dict(ev), "device" popped, the pseudonyms, the aliases (as _record_and_static) */
-    record = PyDict_Copy(ev);
+    record = record_of(ev);
     if (!record) goto fail;
-    int has = PyDict_Contains(record, S_device);
-    if (has < 0 || (has && PyDict_DelItem(record, S_device) < 0)) goto fail;
     if (PyDict_Update(record, pseudo) < 0) goto fail;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(aliases); i++) {
-        PyObject *pair = PyTuple_GET_ITEM(aliases, i);
-        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(pair, 1)); /* ev[name] */
-        if (!v) {
-            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, PyTuple_GET_ITEM(pair, 1));
-            goto fail;
-        }
-        if (PyDict_SetItem(record, PyTuple_GET_ITEM(pair, 0), v) < 0) goto fail;
-    }
-    for (Py_ssize_t i = 0; i < n_num; i++, j++) { /* NaN if v is None else float(v) */
-        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(numeric, i));
-        if (!v && PyErr_Occurred()) goto fail;
-        if (!v || v == Py_None) {
-            x[j] = Py_NAN;
-            continue;
-        }
-        if (PyFloat_CheckExact(v)) {
-            x[j] = PyFloat_AS_DOUBLE(v);
-            continue;
-        }
-        PyObject *f = PyNumber_Float(v); /* float(v) */
-        if (!f) goto fail;
-        x[j] = PyFloat_AS_DOUBLE(f);
-        Py_DECREF(f);
-    }
-    if (n_time) { /* NaN if v is None else (t - v) / 1000.0, with the Python operators */
-        PyObject *t = PyDict_GetItemWithError(ev, time_field);
-        if (!t) {
-            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, time_field);
-            goto fail;
-        }
-        for (Py_ssize_t i = 0; i < n_time; i++, j++) {
-            PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(times, i));
-            if (!v && PyErr_Occurred()) goto fail;
-            if (!v || v == Py_None) {
-                x[j] = Py_NAN;
-                continue;
-            }
-            PyObject *d = PyNumber_Subtract(t, v);
-            if (!d) goto fail;
-            PyObject *q = PyNumber_TrueDivide(d, ONE_THOUSAND);
-            Py_DECREF(d);
-            if (!q) goto fail;
-            int r = as_double(q, &x[j]);
-            Py_DECREF(q);
-            if (r == -2) goto fail;
-            if (r == -1) goto fallback;
-        }
-    }
-    for (Py_ssize_t i = 0; i < n_cat; i++, j++) { /* NaN without a vocabulary, else encode_one(ev.get(name)) */
-        PyObject *pair = PyTuple_GET_ITEM(cats, i), *enc = PyTuple_GET_ITEM(pair, 1);
-        if (enc == Py_None) {
-            x[j] = Py_NAN;
-            continue;
-        }
-        PyObject *v = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(pair, 0));
-        if (!v && PyErr_Occurred()) goto fail;
-        PyObject *code = PyObject_CallOneArg(enc, v ? v : Py_None);
-        if (!code) goto fail;
-        int r = as_double(code, &x[j]);
-        Py_DECREF(code);
-        if (r == -2) goto fail;
-        if (r == -1) goto fallback;
-    }
-    for (Py_ssize_t i = 0; i < n_id; i++, j++) { /* feats[name] */
-        PyObject *name = PyTuple_GET_ITEM(idents, i);
-        PyObject *v = PyDict_GetItemWithError(feats, name);
-        if (!v) {
-            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name);
-            goto fail;
-        }
-        int r = as_double(v, &x[j]);
-        if (r == -2) goto fail;
-        if (r == -1) goto fallback;
-    }
-    if (device_id_field != Py_None) { /* record["device_id"] = pseudo[device_id_field] */
-        PyObject *v = PyDict_GetItemWithError(pseudo, device_id_field);
-        if (!v) {
-            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, device_id_field);
-            goto fail;
-        }
-        if (PyDict_SetItemString(record, "device_id", v) < 0) goto fail;
-    }
+    int r = fill(plan, ev, record, pseudo, feats, (double *)view.buf);
+    if (r < 0) goto fail;
     PyBuffer_Release(&view);
+    if (r > 0) {
+        Py_DECREF(record);
+        Py_RETURN_NONE;
+    }
     return record;
-fallback:
-    PyBuffer_Release(&view);
-    Py_DECREF(record);
-    Py_RETURN_NONE;
 fail:
+    PyBuffer_Release(&view);
+    Py_XDECREF(record);
+    return NULL;
+}
+
+static PyObject *py_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "row(plan, ev, x)");
+        return NULL;
+    }
+    PyObject *plan = args[0], *ev = args[1];
+    if (!PyTuple_CheckExact(plan) || PyTuple_GET_SIZE(plan) != 11) {
+        PyErr_SetString(PyExc_TypeError, "row: bad plan");
+        return NULL;
+    }
+    if (!PyDict_CheckExact(ev)) Py_RETURN_NONE;
+    /* Identity.process's event time: int(ts) for an int, else None; only exact ints and None here */
+    PyObject *ts = PyDict_GetItemWithError(ev, PyTuple_GET_ITEM(plan, 1));
+    if (!ts && PyErr_Occurred()) return NULL;
+    if (!ts) ts = Py_None;
+    if (ts != Py_None && !PyLong_CheckExact(ts)) Py_RETURN_NONE;
+    Py_buffer view;
+    if (get_buffer(args[2], &view) < 0) return NULL;
+    Py_INCREF(ts); /* held across into(), which may call the Python describers */
+    PyObject *record = NULL, *ok = NULL;
+    Py_ssize_t head = head_width(plan, 0);
+    if (view.len / 8 < head_width(plan, 1)) {
+        PyErr_SetString(PyExc_ValueError, "row: x is too short");
+        goto fail;
+    }
+    record = record_of(ev);
+    if (!record) goto fail;
+    PyObject *off = PyLong_FromSsize_t(head);
+    if (!off) goto fail;
+    /* into(ev, identity_plan, ts, has_ip, age, record, x, offset) */
+    PyObject *call[8] = {ev, PyTuple_GET_ITEM(plan, 8), ts, PyTuple_GET_ITEM(plan, 9), PyTuple_GET_ITEM(plan, 10),
+                         record, args[2], off};
+    ok = PyObject_Vectorcall(PyTuple_GET_ITEM(plan, 7), call, 8, NULL);
+    Py_DECREF(off);
+    if (!ok) goto fail;
+    int r = 1;
+    if (ok == Py_True) {
+        r = fill(plan, ev, record, record, NULL, (double *)view.buf);
+        if (r < 0) goto fail;
+    }
+    Py_DECREF(ok);
+    Py_DECREF(ts);
+    PyBuffer_Release(&view);
+    if (r > 0) {
+        Py_DECREF(record);
+        Py_RETURN_NONE;
+    }
+    return record;
+fail:
+    Py_XDECREF(ok);
+    Py_DECREF(ts);
     PyBuffer_Release(&view);
     Py_XDECREF(record);
     return NULL;
@@ -250,9 +356,158 @@ static PyObject *py_tail(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     Py_RETURN_TRUE;
 }
 
+/* has_device_attribute(dev) for an exact dict of plain values: 1, 0, -1 (error), 2 (a value this loop does not
+ * compare: the caller runs the Python function). Skips None, "" and [] (v == "" / v == [] hold for no other
+ * exact str, list, int, float, bool, dict or tuple); a name's answer from known_names, else attribute_known(k). */
+static int has_attribute(PyObject *dev, PyObject *known, PyObject *attribute_known) {
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(dev, &pos, &k, &v)) { /* borrowed: nothing below changes dev (attribute_known: names) */
+        if (v == Py_None) continue;
+        if (PyUnicode_CheckExact(v)) {
+            if (PyUnicode_GET_LENGTH(v) == 0) continue;
+        } else if (PyList_CheckExact(v)) {
+            if (PyList_GET_SIZE(v) == 0) continue;
+        } else if (!PyLong_CheckExact(v) && !PyFloat_CheckExact(v) && !PyBool_Check(v) && !PyDict_CheckExact(v) &&
+                   !PyTuple_CheckExact(v)) {
+            return 2;
+        }
+        if (!PyUnicode_CheckExact(k)) return 2;
+        PyObject *hit = PyDict_GetItemWithError(known, k);
+        if (!hit && PyErr_Occurred()) return -1;
+        int t;
+        if (hit) {
+            t = PyObject_IsTrue(hit);
+        } else {
+            Py_INCREF(k);
+            PyObject *r = PyObject_CallOneArg(attribute_known, k);
+            Py_DECREF(k);
+            if (!r) return -1;
+            t = PyObject_IsTrue(r);
+            Py_DECREF(r);
+        }
+        if (t) return t; /* 1, or -1 (error) */
+    }
+    return 0;
+}
+
+static PyObject *py_device(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "device(ctx, ev, record, x, end)");
+        return NULL;
+    }
+    PyObject *ctx = args[0], *ev = args[1], *record = args[2];
+    if (!PyTuple_CheckExact(ctx) || PyTuple_GET_SIZE(ctx) != 11 || !PyDict_CheckExact(ev) ||
+        !PyDict_Check(record)) {
+        PyErr_SetString(PyExc_TypeError, "device: bad arguments");
+        return NULL;
+    }
+    Py_ssize_t end = PyLong_AsSsize_t(args[4]);
+    if (end == -1 && PyErr_Occurred()) return NULL;
+    PyObject *dev = PyDict_GetItemWithError(ev, S_device); /* ev.get("device") */
+    if (!dev && PyErr_Occurred()) return NULL;
+    if (!dev) dev = Py_None;
+    Py_INCREF(dev);
+    PyObject *fp = NULL, *sig = NULL;
+    int truthy = PyObject_IsTrue(dev);
+    if (truthy < 0) goto fail;
+    if (truthy) { /* if dev and not has_device_attribute(dev): raise unusable_device_error() */
+        int has = PyDict_CheckExact(dev) ? has_attribute(dev, PyTuple_GET_ITEM(ctx, 2), PyTuple_GET_ITEM(ctx, 3)) : 2;
+        if (has == 2) {
+            PyObject *r = PyObject_CallOneArg(PyTuple_GET_ITEM(ctx, 1), dev);
+            if (!r) goto fail;
+            has = PyObject_IsTrue(r);
+            Py_DECREF(r);
+        }
+        if (has < 0) goto fail;
+        if (!has) {
+            PyObject *exc = PyObject_CallNoArgs(PyTuple_GET_ITEM(ctx, 4));
+            if (exc) {
+                PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+                Py_DECREF(exc);
+            }
+            goto fail;
+        }
+    }
+    fp = PyObject_CallOneArg(PyTuple_GET_ITEM(ctx, 0), dev);
+    if (!fp) goto fail;
+    PyObject *attrs[3] = {S_id, S_hardware, S_canvas};
+    PyObject *names[3] = {S_device_fp, S_device_hw, S_device_canvas};
+    for (int i = 0; i < 3; i++) {
+        PyObject *v = fp == Py_None ? (Py_INCREF(Py_None), Py_None) : PyObject_GetAttr(fp, attrs[i]);
+        if (!v) goto fail;
+        int r = PyDict_SetItem(record, names[i], v);
+        Py_DECREF(v);
+        if (r < 0) goto fail;
+    }
+    if (fp == Py_None) {
+        sig = PyTuple_GET_ITEM(ctx, 9);
+        Py_INCREF(sig);
+    } else {
+        PyObject *row = PyTuple_GET_ITEM(ctx, 6);
+        if (row != Py_None && Py_TYPE(fp) == (PyTypeObject *)PyTuple_GET_ITEM(ctx, 5)) {
+            PyObject *call[3] = {PyTuple_GET_ITEM(ctx, 7), fp, ev};
+            sig = PyObject_Vectorcall(row, call, 3, NULL);
+            if (!sig) goto fail;
+            if (sig == Py_None) Py_CLEAR(sig);
+        }
+        if (!sig) {
+            PyObject *call[2] = {fp, ev};
+            sig = PyObject_Vectorcall(PyTuple_GET_ITEM(ctx, 8), call, 2, NULL);
+            if (!sig) goto fail;
+        }
+    }
+    /* x[end - len(sig):end] = sig (as FeaturePipeline._row_signals) */
+    PyObject *seq = PySequence_Fast(sig, "device signals must be a sequence");
+    if (!seq) goto fail;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), off = end - n;
+    double tmp[64];
+    int plain = n <= 64;
+    for (Py_ssize_t i = 0; plain && i < n; i++) {
+        int r = as_double(PySequence_Fast_GET_ITEM(seq, i), &tmp[i]);
+        if (r == -2) {
+            Py_DECREF(seq);
+            goto fail;
+        }
+        if (r == -1) plain = 0;
+    }
+    Py_DECREF(seq);
+    if (!plain) { /* an uncommon value: the numpy assignment of the reference */
+        PyObject *start = PyLong_FromSsize_t(off);
+        if (!start) goto fail;
+        PyObject *call[3] = {args[3], start, sig};
+        PyObject *r = PyObject_Vectorcall(PyTuple_GET_ITEM(ctx, 10), call, 3, NULL);
+        Py_DECREF(start);
+        if (!r) goto fail;
+        Py_DECREF(r);
+    } else {
+        Py_buffer view;
+        if (get_buffer(args[3], &view) < 0) goto fail;
+        if (off < 0 || view.len / 8 < end) {
+            PyBuffer_Release(&view);
+            PyErr_SetString(PyExc_ValueError, "device: x is too short");
+            goto fail;
+        }
+        memcpy((double *)view.buf + off, tmp, (size_t)n * sizeof(double));
+        PyBuffer_Release(&view);
+    }
+    Py_DECREF(sig);
+    Py_DECREF(dev);
+    return fp;
+fail:
+    Py_XDECREF(sig);
+    Py_XDECREF(fp);
+    Py_DECREF(dev);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"device", (PyCFunction)(void (*)(void))py_device, METH_FASTCALL,
+     "device(ctx, ev, record, x, offset) -> fingerprint or None: the device step, its signals written into x."},
     {"head", (PyCFunction)(void (*)(void))py_head, METH_FASTCALL,
      "head(plan, ev, pseudo, feats, x) -> record or None: the record and the head of the feature vector."},
+    {"row", (PyCFunction)(void (*)(void))py_row, METH_FASTCALL,
+     "row(plan, ev, x) -> record or None: head() with the identity kernel writing into the record and x."},
     {"put", (PyCFunction)(void (*)(void))py_put, METH_FASTCALL,
      "put(x, offset, values) -> bool: x[offset:offset + len(values)] = values for a list of floats."},
     {"tail", (PyCFunction)(void (*)(void))py_tail, METH_FASTCALL,
@@ -266,6 +521,15 @@ static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "pipeline",
 
 PyMODINIT_FUNC PyInit_pipeline(void) {
     S_device = PyUnicode_InternFromString("device");
+    S_device_id = PyUnicode_InternFromString("device_id");
+    S_device_fp = PyUnicode_InternFromString("device_fp");
+    S_device_hw = PyUnicode_InternFromString("device_hw");
+    S_device_canvas = PyUnicode_InternFromString("device_canvas");
+    S_id = PyUnicode_InternFromString("id");
+    S_hardware = PyUnicode_InternFromString("hardware");
+    S_canvas = PyUnicode_InternFromString("canvas");
+    if (!S_device_id || !S_device_fp || !S_device_hw || !S_device_canvas || !S_id || !S_hardware || !S_canvas)
+        return NULL;
     ONE_THOUSAND = PyFloat_FromDouble(1000.0);
     if (!S_device || !ONE_THOUSAND) return NULL;
     return PyModule_Create(&moddef);

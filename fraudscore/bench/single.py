@@ -64,12 +64,12 @@ class StagedScorer:
         c0 = clock()
         ev = sc.schema.validate(event)
         c1 = clock()
-        pseudo, ident = pipe.identity.process(ev)
         row = _ROW  # as FeaturePipeline.online: compiled, the record and the vector written in place
         x = np.empty(len(pipe.feature_names), dtype=np.float64)
-        record = None if row is None else row.head(pipe._row_plan, ev, pseudo, ident, x)
+        record = None if row is None else pipe._head(ev, x)  # identity inside the head: one compiled call
         static: list[float] | None = None
         if record is None:  # as FeaturePipeline._record_and_static
+            pseudo, ident = pipe.identity.process(ev)
             record = dict(ev)
             record.pop("device", None)
             record.update(pseudo)
@@ -77,7 +77,9 @@ class StagedScorer:
             static.extend(map(ident.__getitem__, pipe.identity.feature_names))
         c2 = clock()
         fp = None
-        if pipe.has_device:
+        if pipe.has_device and static is None:  # as FeaturePipeline._record_and_row: one compiled device step
+            fp = pipe._device_row(ev, record, x)
+        elif pipe.has_device:
             fp = pipe.fingerprinter.fingerprint(ev.get("device"))
             sig = device_signal_values(fp, ev)
             if static is not None:

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -94,14 +95,19 @@ def plan_descriptor(plan: Plan, max_labels: int) -> tuple[Any, ...]:
     groups = []
     for g in plan.groups:
         lay = GroupLayout(g)
-        groups.append((
-            tuple(g.key), g.horizon,
-            tuple((kind, field, fi) for kind, field, fi in lay._ex),
+        groups.append((  # names interned: the record's keys (interned schema field names) match by pointer
+            tuple(map(_intern, g.key)), g.horizon,
+            tuple((kind, _intern(field), fi) for kind, field, fi in lay._ex),
             tuple(lay._filters),
             tuple((o, code, b, int(bool(inc)), flag, slot, slot2) for o, code, b, inc, flag, slot, slot2 in lay._queries),
             tuple(_pair(p) for p in lay._pairs),
         ))
     return (plan.n_features, plan.lateness, int(max_labels), tuple(groups))
+
+
+def _intern(name: Any) -> Any:
+    """``sys.intern(name)`` for a str, anything else as it is."""
+    return sys.intern(name) if name.__class__ is str else name
 
 
 def _pair(p: Any) -> tuple[int | None, int, int, int]:

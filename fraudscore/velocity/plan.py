@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -260,8 +261,8 @@ class Plan:
             desc = json.dumps([list(g.key), [list(map(str, s)) for s in g.slots]], sort_keys=True)
             g.signature = hashlib.blake2b(desc.encode(), digest_size=6).hexdigest()
         self.has_labels = fs.has_labels
-        self._numeric_tuple = tuple(sorted(self.numeric_fields))  # for the compiled check_record
-        self._key_tuple = tuple(sorted(self.key_fields))
+        self._numeric_tuple = tuple(map(sys.intern, sorted(self.numeric_fields)))  # for the compiled check_record
+        self._key_tuple = tuple(map(sys.intern, sorted(self.key_fields)))  # (interned: pointer-equal dict keys)
         self.fingerprint = hashlib.blake2b(json.dumps(fs.to_dict(), sort_keys=True).encode(),
                                            digest_size=12).hexdigest()
 
