@@ -38,7 +38,7 @@ STAGES = [  # (label, module path, attribute path)
     ("fingerprint", "fraudscore.fingerprint.sections", "Fingerprinter.fingerprint_many"),
     ("device signals", "fraudscore.devicecolumns", "device_signal_matrix"),
     ("link loop (not this work)", "fraudscore.devicecolumns", "link_rows"),
-    ("velocity replay", "fraudscore.pipeline", "replay_with_context"),
+    ("velocity replay", "fraudscore.pipeline_batch", "replay_with_context"),
     ("rules", "fraudscore.rules.ruleset", "CompiledRuleSet.evaluate_columns"),
     ("rules combine", "fraudscore.rules.combine", "HitMatrix.combine"),
     ("rule reasons", "fraudscore.rules.combine", "HitMatrix.hits_for_row"),
