@@ -271,6 +271,9 @@ class ModelReason:
 
 _MATCHES: dict[str, tuple[ReasonCode | None, re.Match[str] | None]] = {}
 """Feature name -> the first row of :data:`REASON_TABLE` matching it and its match (names repeat: matched once)."""
+_DESCRIBED: dict[tuple[str, Any, float], tuple[str, str, bool]] = {}
+"""(feature name, value) -> :func:`describe_feature`'s answer with :data:`REASON_TABLE` (at most 65,536, then
+started afresh; a NaN value never matches itself, so it is rendered each time)."""
 
 
 def _describe(feature: str, value: float | str, table: Sequence[ReasonCode]) -> tuple[str, str, bool]:
@@ -282,10 +285,19 @@ def _describe(feature: str, value: float | str, table: Sequence[ReasonCode]) -> 
         hit = next(((rc, m) for rc in table for m in (rc.match(feature),) if m is not None), (None, None))
         if len(_MATCHES) < 4096:
             _MATCHES[feature] = hit
+    key = (feature, value, math.copysign(1.0, value) if type(value) is float else 2.0)  # -0.0 renders apart
+    got = _DESCRIBED.get(key)  # counts, flags and categories repeat: each (name, value) rendered once
+    if got is not None:
+        return got
     rc, m = hit
     if rc is not None:
-        return rc.code, rc.render(feature, value, m), rc.adverse_action_ok
-    return "MODEL_OTHER", f"model signal {feature} ({_num(value)})", False
+        got = (rc.code, rc.render(feature, value, m), rc.adverse_action_ok)
+    else:
+        got = ("MODEL_OTHER", f"model signal {feature} ({_num(value)})", False)
+    if len(_DESCRIBED) >= 65536:
+        _DESCRIBED.clear()
+    _DESCRIBED[key] = got
+    return got
 
 
 def _reasons_from_row(

@@ -96,3 +96,19 @@ def test_reasons_equal_lightgbms(data, engines, start, n, cols, fill):
     strip = lambda lists: [[(r.code, r.message, r.feature) for r in rs] for rs in lists]  # noqa: E731
     assert strip(explain_batch(auto, X)) == strip(want)
     assert strip([explain_reasons(auto, x) for x in X[:3]]) == strip(want[:3])
+
+
+NAMES = ["amount", "term_months", "count__card__cal1d", "fraud_rate__device_id__30d__delay7d", "browser__category",
+         "time_since_last__applicant_id", "first_seen_age__phone__30d", "ratio_to_mean__amount__by__card__cal30d",
+         "applicant_id__checksum_ok", "distinct__applicant_id__by__device_id__24h", "something_new"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(NAMES), st.one_of(st.floats(allow_nan=True, allow_infinity=False), st.sampled_from(
+    [0.0, -0.0, 1.0, 3.0, 0.25, float("nan")]), st.sampled_from(["Opera", "0.0", "-0.0", "nan"])))
+def test_remembered_messages_equal_describe_feature(name, value):
+    from fraudscore.model.explain import REASON_TABLE, _describe, describe_feature
+
+    want = describe_feature(name, value)
+    assert _describe(name, value, REASON_TABLE) == want
+    assert _describe(name, value, REASON_TABLE) == want  # the second time from the memo
