@@ -203,8 +203,11 @@ class Model:
         self._one_path = "pending"
         self._compiled: Any = None
         self._explainer: Any = None
-        self._batch: Any = None  # the compiled forest for matrices and explanations, chosen on first use
+        self._batch: Any = None  # the compiled forest for matrices, chosen on first use (batch_path)
         self._batch_path = "pending"
+        self._shap: Any = None  # the compiled forest with FastTreeSHAP tables for contributions, chosen on first use
+        self._shap_path = "pending"
+        self._one_forest: Any = None  # the single-row engine's compiled forest (prepare_single_row), if any
         self.compiled_info: dict[str, Any] | None = None
         if compiled:
             self.compile()
@@ -290,16 +293,15 @@ class Model:
 
     @property
     def batch_path(self) -> str:
-        """The engine of matrices (:meth:`predict_raw`) and of :meth:`contributions` for a model without compiled
-        trees: ``"compiled"`` (a compiled forest with its FastTreeSHAP tables, built on first use), ``"lightgbm"``
+        """The engine of matrices (:meth:`predict_raw`) for a model without compiled trees: ``"compiled"`` (a
+        compiled forest, built on first use or shared with the single-row engine), ``"lightgbm"``
         (``Booster.predict``), or ``"pending"`` before the first use; ``"compiled"`` with compiled trees.
 
-        The forest is used only where it builds here, equals ``Booster.predict`` bit for bit on probe rows and
-        its TreeSHAP equals ``pred_contrib`` on probe rows (the classic algorithm bit for bit, the tables within
-        :data:`~fraudscore.model.compiled.SHAP_TOLERANCE`); else, silently, LightGBM, as when ``fast=False``,
-        ``FRAUDSCORE_BATCH_ENGINE=lightgbm``, ``FRAUDSCORE_NO_COMPILED=1`` or ``FRAUDSCORE_PURE_PYTHON=1`` is
-        set. It predicts with one thread per core, several times faster than LightGBM at explaining
-        (docs/benchmarks.md, #13 round 11); nothing is saved.
+        The forest is used only where it builds here and equals ``Booster.predict`` bit for bit on probe rows;
+        else, silently, LightGBM, as when ``fast=False``, ``FRAUDSCORE_BATCH_ENGINE=lightgbm``,
+        ``FRAUDSCORE_NO_COMPILED=1`` or ``FRAUDSCORE_PURE_PYTHON=1`` is set. It walks each row's trees eight at
+        a time, one thread per core: 3.8x ``Booster.predict`` on the 500-tree bench bundle (docs/benchmarks.md,
+        #13 round 11). Explanations have their own forest (:attr:`explain_path`); nothing is saved.
 
         Examples
         --------
@@ -321,11 +323,14 @@ class Model:
         if self._batch_path == "pending":
             with _SINGLE_ROW_LOCK:
                 if self._batch_path == "pending":
-                    self._batch = self._build_batch_engine()
+                    forest = self._one_forest if self._one_forest is not None else self._shap
+                    self._batch = forest if forest is not None else self._auto_forest(explain=False)
                     self._batch_path = "compiled" if self._batch is not None else "lightgbm"
         return self._batch
 
-    def _build_batch_engine(self) -> Any:
+    def _auto_forest(self, *, explain: bool) -> Any:
+        """A compiled forest of this model, verified on probe rows (with ``explain``: its TreeSHAP too, built with
+        the FastTreeSHAP tables), or None where the batch engine is off or it cannot be built."""
         from .._core import pure_python
         from .compiled import DISABLE_ENV, CompileError, CompiledForest, forest_tables
 
@@ -333,11 +338,14 @@ class Model:
                 or os.environ.get(DISABLE_ENV) == "1" or pure_python():
             return None
         try:
-            forest = CompiledForest(forest_tables(self.booster.model_to_string()))
+            forest = CompiledForest(forest_tables(self.booster.model_to_string()), shap_tables_mb=None if explain
+                                    else 0)
         except (CompileError, ConfigError):
             return None
-        if forest.verify(self.booster) or (forest.explains and forest.verify_contributions(self.booster, n=8)):
+        if forest.verify(self.booster):
             return None  # pragma: no cover - would be a bug in the engine
+        if explain and (not forest.explains or forest.verify_contributions(self.booster, n=8)):
+            return None  # no node covers in the model text (or a bug in the engine): LightGBM explains
         return forest
 
     def predict_raw_one(self, x: Any) -> float:
@@ -397,6 +405,7 @@ class Model:
         if self._compiled is not None:
             return self._compiled
         if self._batch is not None:  # already built for matrices: the same trees, bit for bit
+            self._one_forest = self._batch
             return self._batch
         if self._fast.mode != "fast" or os.environ.get(SINGLE_ROW_ENV, "auto").strip().lower() == "lightgbm" \
                 or os.environ.get(DISABLE_ENV) == "1" or pure_python():
@@ -405,7 +414,10 @@ class Model:
             forest = CompiledForest(forest_tables(self.booster.model_to_string()), shap_tables_mb=0)
         except (CompileError, ConfigError):
             return None
-        return None if forest.verify(self.booster) else forest
+        if forest.verify(self.booster):
+            return None  # pragma: no cover - would be a bug in the engine
+        self._one_forest = forest  # matrices may use it too (batch_path)
+        return forest
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated fraud probabilities for a matrix."""
@@ -429,15 +441,20 @@ class Model:
 
     @property
     def explain_path(self) -> str:
-        """``"compiled"`` (TreeSHAP over the compiled trees, equal to LightGBM's bit for bit) or ``"lightgbm"``
-        (``Booster.predict(pred_contrib=True)``): which engine :meth:`contributions` uses."""
+        """``"compiled"`` (TreeSHAP over compiled trees: see :meth:`contributions`) or ``"lightgbm"``
+        (``Booster.predict(pred_contrib=True)``): which engine :meth:`contributions` uses (a model without
+        compiled trees builds its compiled explainer on first use, as :attr:`batch_path` its forest)."""
         return "compiled" if self._explain_engine() is not None else "lightgbm"
 
     def _explain_engine(self) -> Any:
         if self._compiled is not None:
             return self._explainer
-        engine = self._batch_engine()
-        return engine if engine is not None and engine.explains else None
+        if self._shap_path == "pending":
+            with _SINGLE_ROW_LOCK:
+                if self._shap_path == "pending":
+                    self._shap = self._auto_forest(explain=True)
+                    self._shap_path = "compiled" if self._shap is not None else "lightgbm"
+        return self._shap
 
     @property
     def contribution_margin(self) -> float:
@@ -451,7 +468,7 @@ class Model:
     def contributions(self, X: Any, *, exact: bool = False) -> np.ndarray:
         """TreeSHAP contributions (``pred_contrib``): shape ``(n, k + 1)``, the last column the bias, in log-odds.
 
-        With compiled trees, or the compiled forest of :attr:`batch_path`
+        With compiled trees, or the compiled explainer a model without them builds on first use
         (:attr:`explain_path` ``"compiled"``), they come from the compiled TreeSHAP:
         its FastTreeSHAP tables equal ``Booster.predict(X, pred_contrib=True)`` to
         rounding (within :attr:`contribution_margin`), and ``exact=True`` (the classic

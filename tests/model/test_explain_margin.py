@@ -81,6 +81,10 @@ def test_the_batch_engine_equals_lightgbm(data, model, engines):
     assert auto.batch_path == "compiled" and lgbm.batch_path == "lightgbm"
     assert auto.explain_path == "compiled" and lgbm.explain_path == "lightgbm"
     assert same_bits(auto.contributions(X[:200], exact=True), model.booster.predict(X[:200], pred_contrib=True))
+    one = Model(model.booster, model.feature_names)
+    assert one.prepare_single_row() == "compiled" and one.batch_path == "pending"
+    assert same_bits(one.predict_raw(X), model.booster.predict(X))  # matrices share the single-row forest
+    assert one._batch is one._one_forest and one._shap_path == "pending"  # noqa: SLF001 - no tables built
 
 
 @settings(max_examples=30, deadline=None)
