@@ -310,9 +310,12 @@ def _reasons_from_row(
     decoders: Mapping[str, Any] | None = None,
     order: Sequence[int] | None = None,
     margin: float = 0.0,
+    zero: Sequence[bool] | None = None,
 ) -> list[ModelReason] | None:
     """The reasons of one row; None when ``margin`` > 0 and a contribution within ``margin`` (times the row's
-    scale) of another, or of ``min_contribution``, could change them (the caller explains that row exactly)."""
+    scale) of another, or of ``min_contribution``, could change them (the caller explains that row exactly).
+    ``zero[j]``: feature ``j`` contributes exactly 0.0 in every engine (no tree splits on it), so its value is
+    certain."""
     k = len(names)
     if order is None:
         order = np.argsort(-contrib[:k], kind="stable").tolist()
@@ -323,9 +326,11 @@ def _reasons_from_row(
     for p, j in enumerate(order):
         c = c_row[j]
         if tol:
-            if abs(c - min_contribution) <= tol:
+            sure = zero is not None and zero[j]
+            if not sure and abs(c - min_contribution) <= tol:
                 return None
-            if c > min_contribution and p + 1 < k and c - c_row[order[p + 1]] <= 2 * tol:
+            if c > min_contribution and p + 1 < k and c - c_row[order[p + 1]] <= 2 * tol \
+                    and not (sure and zero[order[p + 1]]):  # type: ignore[index]
                 return None
         if not c > min_contribution:
             break
@@ -349,6 +354,15 @@ def _margin(model: Any) -> float:
     """The model's :attr:`~fraudscore.model.model.Model.contribution_margin` (0: exact contributions)."""
     m = getattr(model, "contribution_margin", 0.0)
     return float(m) if isinstance(m, (int, float)) else 0.0
+
+
+def _zero(model: Any, margin: float) -> list[bool] | None:
+    """Per feature: no tree splits on it, so its contribution is exactly 0.0 in every engine
+    (:attr:`~fraudscore.model.model.Model.unsplit_features`); None when not known or not needed."""
+    if not margin:
+        return None
+    z = getattr(model, "unsplit_features", None)
+    return None if z is None else [bool(v) for v in z]
 
 
 def explain_reasons(
@@ -396,7 +410,9 @@ def explain_reasons(
     else:
         row_values = row[0].tolist()
     dec = _decoders(model)
-    out = _reasons_from_row(names, contrib, row_values, top_k, table, min_contribution, dec, margin=_margin(model))
+    margin = _margin(model)
+    out = _reasons_from_row(names, contrib, row_values, top_k, table, min_contribution, dec, margin=margin,
+                            zero=_zero(model, margin))
     if out is None:  # a near tie in the rounded contributions: the exact ones decide
         contrib = np.asarray(model.contributions(row, exact=True))[0]
         out = _reasons_from_row(names, contrib, row_values, top_k, table, min_contribution, dec)
@@ -433,11 +449,12 @@ def explain_batch(
     names = list(model.feature_names)
     dec = _decoders(model)
     margin = _margin(model)
+    zero = _zero(model, margin)
     k = len(names)
     orders = np.argsort(-contrib[:, :k], axis=1, kind="stable").tolist() if X.shape[0] else []
     values = X.tolist()
     out: list[list[ModelReason] | None] = [
-        _reasons_from_row(names, contrib[i], values[i], top_k, table, 0.0, dec, orders[i], margin)
+        _reasons_from_row(names, contrib[i], values[i], top_k, table, 0.0, dec, orders[i], margin, zero)
         for i in range(X.shape[0])]
     redo = [i for i, r in enumerate(out) if r is None]
     if redo:  # near ties in the rounded contributions: the exact ones decide (as in explain_reasons)

@@ -208,6 +208,7 @@ class Model:
         self._shap: Any = None  # the compiled forest with FastTreeSHAP tables for contributions, chosen on first use
         self._shap_path = "pending"
         self._one_forest: Any = None  # the single-row engine's compiled forest (prepare_single_row), if any
+        self._unsplit: np.ndarray | None = None  # features no tree splits on (unsplit_features)
         self.compiled_info: dict[str, Any] | None = None
         if compiled:
             self.compile()
@@ -464,6 +465,21 @@ class Model:
         ``exact=True``, the rows whose reasons could change within it."""
         engine = self._explain_engine()
         return REASON_MARGIN if engine is not None and engine.fast_shap[0] else 0.0
+
+    @property
+    def unsplit_features(self) -> np.ndarray | None:
+        """Boolean per feature: no tree of the model splits on it, so its contribution is exactly 0.0 for every
+        row, in LightGBM's ``pred_contrib`` and in both compiled algorithms (only the features on a leaf's path
+        are ever written). Known where the compiled explainer runs (None otherwise); lets the explanation code
+        trust those zeros instead of re-explaining rows whose reasons stop at them."""
+        engine = self._explain_engine()
+        if engine is None:
+            return None
+        if self._unsplit is None:
+            used = np.zeros(self.num_features, dtype=bool)
+            used[np.unique(engine.tables.nodes["feature"])] = True
+            self._unsplit = ~used
+        return self._unsplit
 
     def contributions(self, X: Any, *, exact: bool = False) -> np.ndarray:
         """TreeSHAP contributions (``pred_contrib``): shape ``(n, k + 1)``, the last column the bias, in log-odds.

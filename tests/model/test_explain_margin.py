@@ -63,6 +63,23 @@ def test_a_contribution_near_zero_is_decided_exactly():
     assert z.exact_calls == 1
 
 
+def test_certain_zeros_need_no_exact_pass():
+    """A row whose reasons stop at contributions of features no tree splits on (exactly 0.0 in every engine)
+    is explained from the tables; an uncertain zero still sends it to the exact pass."""
+    class Zeros(_Stub):
+        unsplit_features = np.array([False, True, True])
+
+        def contributions(self, X, exact: bool = False):
+            self.exact_calls += exact
+            return np.array([[0.3, 0.0, 0.0, -1.0] for _ in np.asarray(X)])
+
+    z = Zeros()
+    assert _codes(explain_batch(z, np.zeros((4, 3)))) == [["MODEL_AMOUNT"]] * 4 and z.exact_calls == 0
+    assert _codes([explain_reasons(z, np.zeros(3))]) == [["MODEL_AMOUNT"]] and z.exact_calls == 0
+    z.unsplit_features = np.array([False, False, True])  # feature 1 is split on: its 0.0 may be a rounded crumb
+    assert _codes(explain_batch(z, np.zeros((4, 3)))) == [["MODEL_AMOUNT"]] * 4 and z.exact_calls == 1
+
+
 @pytest.fixture(scope="module")
 def engines(model):
     if os.environ.get(DISABLE_ENV) == "1" or os.environ.get("FRAUDSCORE_PURE_PYTHON") == "1":
@@ -81,6 +98,10 @@ def test_the_batch_engine_equals_lightgbm(data, model, engines):
     assert auto.batch_path == "compiled" and lgbm.batch_path == "lightgbm"
     assert auto.explain_path == "compiled" and lgbm.explain_path == "lightgbm"
     assert same_bits(auto.contributions(X[:200], exact=True), model.booster.predict(X[:200], pred_contrib=True))
+    unsplit = model.booster.feature_importance("split") == 0
+    assert np.array_equal(auto.unsplit_features, unsplit) and lgbm.unsplit_features is None
+    assert np.all(model.booster.predict(X[:200], pred_contrib=True)[:, :-1][:, unsplit] == 0.0)
+    assert np.all(auto.contributions(X[:200])[:, :-1][:, unsplit] == 0.0)
     one = Model(model.booster, model.feature_names)
     assert one.prepare_single_row() == "compiled" and one.batch_path == "pending"
     assert same_bits(one.predict_raw(X), model.booster.predict(X))  # matrices share the single-row forest
