@@ -1,4 +1,4 @@
-"""Where ``Scorer.score_batch`` spends its time, stage by stage (wall clock, medians of repeats).
+"""Where ``Scorer.score_batch`` spends its time, stage by stage (wall or CPU clock, medians of repeats).
 
 Each stage's function is wrapped with a timer (the wrappers add a few microseconds
 per call; every stage here is called a handful of times per batch, except
@@ -8,7 +8,11 @@ of their own so the rest can be judged apart from them. Bare ``Booster.predict``
 the batch's feature matrix (all threads) is measured in the same run.
 
     python benchmarks/bench_batch_stages.py [--rows 10000 100000] [--bundles default large] [--repeats 3]
-        [--explain auto no] [--bundle-dir DIR] [--out benchmarks/results/bench_batch_stages.json]
+        [--explain auto no] [--clock wall|cpu] [--bundle-dir DIR] [--out benchmarks/results/bench_batch_stages.json]
+
+``--clock cpu`` times every stage, the whole call and bare ``Booster.predict`` in CPU seconds of this process
+(all its threads; ``time.process_time``): steadier than the wall clock on a shared machine, and the measure of
+work, not of waiting (threads that run together count twice).
 
 Bundles are the suite's reference bundles (built once into ``--bundle-dir``).
 """
@@ -38,7 +42,7 @@ STAGES = [  # (label, module path, attribute path)
     ("fingerprint", "fraudscore.fingerprint.sections", "Fingerprinter.fingerprint_many"),
     ("device signals", "fraudscore.devicecolumns", "device_signal_matrix"),
     ("link loop (not this work)", "fraudscore.devicecolumns", "link_rows"),
-    ("velocity replay", "fraudscore.pipeline", "replay_with_context"),
+    ("velocity replay", "fraudscore.pipeline_batch", "replay_with_context"),
     ("rules", "fraudscore.rules.ruleset", "CompiledRuleSet.evaluate_columns"),
     ("rules combine", "fraudscore.rules.combine", "HitMatrix.combine"),
     ("rule reasons", "fraudscore.rules.combine", "HitMatrix.hits_for_row"),
@@ -49,15 +53,16 @@ STAGES = [  # (label, module path, attribute path)
 ]
 
 _acc: dict[str, float] = defaultdict(float)
+_clock = time.perf_counter
 
 
 def _wrap(label: str, fn: Any) -> Any:
     def timed(*a: Any, **k: Any) -> Any:
-        t0 = time.perf_counter()
+        t0 = _clock()
         try:
             return fn(*a, **k)
         finally:
-            _acc[label] += time.perf_counter() - t0
+            _acc[label] += _clock() - t0
 
     timed.__wrapped__ = fn  # type: ignore[attr-defined]
     return timed
@@ -80,9 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bundles", nargs="+", default=["default", "large"])
     ap.add_argument("--explain", nargs="+", default=["auto", "no"], choices=["auto", "no"])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     ap.add_argument("--bundle-dir", default=os.environ.get("FRAUDSCORE_BENCH_BUNDLES", "/tmp/fraudscore-bench-bundles"))
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
+    global _clock
+    _clock = time.process_time if args.clock == "cpu" else time.perf_counter
 
     from fraudscore.bench.bundles import BenchContext, events_stream
     from fraudscore.bench.common import Settings
@@ -110,30 +118,31 @@ def main(argv: list[str] | None = None) -> int:
             X = np.column_stack([res.features[f] for f in bundle.model.feature_names])
             tb = []
             for _ in range(args.repeats):
-                t0 = time.perf_counter()
+                t0 = _clock()
                 bundle.model.booster.predict(X, num_threads=threads)
-                tb.append(time.perf_counter() - t0)
+                tb.append(_clock() - t0)
             t_lgb = statistics.median(tb)
             for ex in args.explain:
                 runs = []
                 for _ in range(args.repeats):
                     _acc.clear()
-                    t0 = time.perf_counter()
+                    t0 = _clock()
                     scorer.score_batch(cols, explain=None if ex == "auto" else False)
-                    total = time.perf_counter() - t0
+                    total = _clock() - t0
                     runs.append((total, dict(_acc)))
                 total = statistics.median(r[0] for r in runs)
                 stages = {lab: statistics.median(r[1].get(lab, 0.0) for r in runs) for lab, _, _ in STAGES}
                 stages["other"] = max(0.0, total - sum(stages.values()))
-                print(f"\n{name} bundle, {n:,} rows, explain={ex}: {n / total:,.0f} events/s, bare LightGBM "
-                      f"{n / t_lgb:,.0f} rows/s, ratio {t_lgb / total:.4f}", flush=True)
+                print(f"\n{name} bundle, {n:,} rows, explain={ex} ({args.clock} clock): {n / total:,.0f} events/s, "
+                      f"bare LightGBM {n / t_lgb:,.0f} rows/s, ratio {t_lgb / total:.4f}", flush=True)
                 link = stages["link loop (not this work)"]
                 for lab, v in stages.items():
                     share_nl = "" if lab.startswith("link") else f"  {100 * v / max(total - link, 1e-12):5.1f} % of non-link"
                     print(f"  {lab:28s} {v * 1000:9.1f} ms  {100 * v / total:5.1f} %{share_nl}")
                 params = {"bundle": name, "batch_size": n, "explain": ex, "threads": threads, "repeats": args.repeats,
-                          "stages_s": {k: round(v, 6) for k, v in stages.items()}}
-                rows_out.append(result(f"batch_stages/{name}/{ex}/events_per_s/{n}", n / total, "events/s",
+                          "clock": args.clock, "stages_s": {k: round(v, 6) for k, v in stages.items()}}
+                suffix = "" if args.clock == "wall" else "/cpu"
+                rows_out.append(result(f"batch_stages/{name}/{ex}/events_per_s/{n}{suffix}", n / total, "events/s",
                                        "lightgbm Booster.predict rows/s", n / t_lgb, params))
     if args.out:
         Path(args.out).write_text(json.dumps({"machine": machine_info(), "results": rows_out}, indent=1))

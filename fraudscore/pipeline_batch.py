@@ -215,16 +215,19 @@ class BatchSteps:
         if not self.has_device or not cb.n or "device" not in cb.columns:
             return cb
         seen: dict[int, bool] = {}
-        bad = np.zeros(cb.n, dtype=bool)
+        bad_rows: list[int] = []
         for i, d in enumerate(cb.columns["device"].tolist()):
-            if not d or not isinstance(d, Mapping):
+            if not d or (type(d) is not dict and not isinstance(d, Mapping)):
                 continue
             ok = seen.get(id(d))
             if ok is None:
                 ok = seen[id(d)] = has_device_attribute(d)
-            bad[i] = not ok
-        if not bad.any():
+            if not ok:
+                bad_rows.append(i)
+        if not bad_rows:
             return cb
+        bad = np.zeros(cb.n, dtype=bool)
+        bad[bad_rows] = True
         errors = cb.errors + [unusable_device_error(int(r)) for r in cb.rows[bad]]
         out = cb.take(np.flatnonzero(~bad))
         out.errors = sorted(errors, key=lambda e: e.row or 0)

@@ -470,7 +470,7 @@ class Scorer:
         columns.update({name: X[:, j] for j, name in enumerate(self.pipeline.feature_names)})
         hm = self.rules.evaluate_columns(columns, n)
         rule_action, points = hm.combine()
-        Xm = X if self._model_cols is None else X[:, self._model_cols]
+        Xm = X if self._model_cols is None else np.take(X, self._model_cols, axis=1)  # C order, for the model
         if self.model is not None and n:
             p = self.model.predict_proba(Xm)
             model_score = score_scale_array(p)

@@ -321,6 +321,32 @@ static void *fs_run_job(void *arg) {
     return NULL;
 }
 
+/* The same margins through the single-row layout (_forest_row.h), row after row: FS_ROW_LANES trees of one row
+ * walked together, so their node loads overlap. Measured 2.8x faster than fs_run_job's tree-major blocks on the
+ * 500-tree bench bundle (one thread; #13 round 11, docs/benchmarks.md): the blocks keep one tree in L1 but walk it
+ * one dependent load at a time. Each margin is fs_row_margin's, the same double as fs_margin's, bit for bit. */
+static void *fs_run_job_rows(void *arg) {
+    fs_job *job = (fs_job *)arg;
+    const ForestObject *f = job->f;
+    int k = f->num_features, failed = 0;
+    double stackbuf[FS_MAX_STACK_FEATURES];
+    double *x = k > FS_MAX_STACK_FEATURES ? (double *)malloc(sizeof(double) * (size_t)k) : stackbuf;
+    Py_ssize_t i;
+    if (x == NULL) {
+        job->failed = 1;
+        return NULL;
+    }
+    for (i = job->lo; i < job->hi && !failed; ++i) {
+        double m;
+        fs_clean(job->X + i * k, x, k);
+        m = fs_row_margin(f, x, &failed);
+        job->out[i] = job->flag ? m : fs_sigmoid(f->sigmoid, m);
+    }
+    if (x != stackbuf) free(x);
+    job->failed = failed;
+    return NULL;
+}
+
 /* X a C-contiguous float64 (n, k) buffer and out a writable float64 (n,) one: 0 with both held and *n set, or -1
  * with an exception set and neither held. */
 static int fs_row_buffers(PyObject *Xo, PyObject *outo, int k, const char *what, Py_buffer *xb, Py_buffer *ob,
@@ -349,18 +375,23 @@ fail:
     return -1;
 }
 
-/* predict(X, out, raw=False, threads=1): X a C-contiguous float64 (n, k) buffer, out a writable float64 (n,) one. */
+/* predict(X, out, raw=False, threads=1, tables=False): X a C-contiguous float64 (n, k) buffer, out a writable
+ * float64 (n,) one; through the single-row layout (fs_run_job_rows) unless `tables` or the model has none. */
 static PyObject *Forest_predict(ForestObject *self, PyObject *args, PyObject *kwargs) {
-    static char *kwlist[] = {"X", "out", "raw", "threads", NULL};
+    static char *kwlist[] = {"X", "out", "raw", "threads", "tables", NULL};
     PyObject *Xo, *outo;
-    int raw = 0, threads = 1;
+    int raw = 0, threads = 1, tables = 0;
     Py_buffer xb, ob;
     Py_ssize_t n;
     int failed;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|pi", kwlist, &Xo, &outo, &raw, &threads)) return NULL;
+    void *(*work)(void *);
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|pip", kwlist, &Xo, &outo, &raw, &threads, &tables)) {
+        return NULL;
+    }
     if (fs_row_buffers(Xo, outo, self->num_features, "predict", &xb, &ob, &n) != 0) return NULL;
+    work = (self->row != NULL && !tables) ? fs_run_job_rows : fs_run_job;
     Py_BEGIN_ALLOW_THREADS
-    failed = fs_run_rows(fs_run_job, self, (const double *)xb.buf, (double *)ob.buf, n, threads, 256, raw);
+    failed = fs_run_rows(work, self, (const double *)xb.buf, (double *)ob.buf, n, threads, 256, raw);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&xb);
     PyBuffer_Release(&ob);
@@ -530,8 +561,12 @@ fail:
     return NULL;
 }
 
+/* Rows per block of fs_contrib_block: a tree's tables are read by every row of the block before the next tree's.
+ * 256 rows: the 500-tree bench bundle's 738 explained rows 792 -> 478 ms on one thread, the 81-tree bundle's 954
+ * 77 -> 52 ms (#13 round 11; 64: 568, 1024: 435; each row adds its trees in model order whatever the block, so
+ * the values are the same bits). */
 #ifndef FS_SHAP_BLOCK
-#define FS_SHAP_BLOCK 16
+#define FS_SHAP_BLOCK 256
 #endif
 static void *fs_run_cjob(void *arg) { /* a contrib share (fs_job; flag: the classic algorithm) */
     fs_job *job = (fs_job *)arg;
@@ -628,7 +663,8 @@ static PyMethodDef Forest_methods[] = {
     {"predict_raw_one_tables", (PyCFunction)Forest_predict_raw_one_tables, METH_O,
      "predict_raw_one walking the node tables tree by tree."},
     {"predict", (PyCFunction)(void (*)(void))Forest_predict, METH_VARARGS | METH_KEYWORDS,
-     "predict(X, out, raw=False, threads=1): fill out with one prediction per row of X (GIL released)."},
+     "predict(X, out, raw=False, threads=1, tables=False): fill out with one prediction per row of X (GIL "
+     "released; the single-row layout unless tables)."},
     {"predict_best", (PyCFunction)Forest_predict_best, METH_VARARGS,
      "predict_best(X, out) -> trees walked: probabilities of the rows that may be the best, -1.0 for the others."},
     {"set_shap", (PyCFunction)Forest_set_shap, METH_VARARGS,

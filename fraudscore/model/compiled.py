@@ -202,15 +202,19 @@ class CompiledForest:
         """Number of trees."""
         return int(self._forest.n_trees)
 
-    def predict(self, X: Any, *, raw: bool = False, threads: int | None = None) -> np.ndarray:
-        """Probabilities (or raw margins) for every row of the matrix ``X`` (GIL released, ``threads`` threads)."""
+    def predict(self, X: Any, *, raw: bool = False, threads: int | None = None, tables: bool = False) -> np.ndarray:
+        """Probabilities (or raw margins) for every row of the matrix ``X`` (GIL released, ``threads`` threads).
+
+        Rows go through the single-row layout (eight trees of a row walked together), else, with ``tables=True``
+        or a model the layout cannot hold, tree by tree over the node tables in blocks of rows: the same
+        doubles, bit for bit (the layout is about three times faster on the 500-tree bench bundle)."""
         X = np.ascontiguousarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.num_features:
             raise ConfigError(f"The 'X' parameter must be a matrix with {self.num_features} columns. "
                               f"Got shape {X.shape} instead.")
         out = np.empty(X.shape[0], dtype=np.float64)
         if X.shape[0]:
-            self._forest.predict(X, out, raw, int(threads or self.threads))
+            self._forest.predict(X, out, raw, int(threads or self.threads), bool(tables))
         return out
 
     def predict_buffer(self, X: Any, out: Any) -> None:

@@ -269,6 +269,37 @@ class ModelReason:
     adverse_action_ok: bool = False
 
 
+_MATCHES: dict[str, tuple[ReasonCode | None, re.Match[str] | None]] = {}
+"""Feature name -> the first row of :data:`REASON_TABLE` matching it and its match (names repeat: matched once)."""
+_DESCRIBED: dict[tuple[str, Any, float], tuple[str, str, bool]] = {}
+"""(feature name, value) -> :func:`describe_feature`'s answer with :data:`REASON_TABLE` (at most 65,536, then
+started afresh; a NaN value never matches itself, so it is rendered each time)."""
+
+
+def _describe(feature: str, value: float | str, table: Sequence[ReasonCode]) -> tuple[str, str, bool]:
+    """:func:`describe_feature`, with :data:`REASON_TABLE`'s match looked up once per feature name."""
+    if table is not REASON_TABLE:
+        return describe_feature(feature, value, table)
+    hit = _MATCHES.get(feature)
+    if hit is None:
+        hit = next(((rc, m) for rc in table for m in (rc.match(feature),) if m is not None), (None, None))
+        if len(_MATCHES) < 4096:
+            _MATCHES[feature] = hit
+    key = (feature, value, math.copysign(1.0, value) if type(value) is float else 2.0)  # -0.0 renders apart
+    got = _DESCRIBED.get(key)  # counts, flags and categories repeat: each (name, value) rendered once
+    if got is not None:
+        return got
+    rc, m = hit
+    if rc is not None:
+        got = (rc.code, rc.render(feature, value, m), rc.adverse_action_ok)
+    else:
+        got = ("MODEL_OTHER", f"model signal {feature} ({_num(value)})", False)
+    if len(_DESCRIBED) >= 65536:
+        _DESCRIBED.clear()
+    _DESCRIBED[key] = got
+    return got
+
+
 def _reasons_from_row(
     names: Sequence[str],
     contrib: np.ndarray,
@@ -277,13 +308,30 @@ def _reasons_from_row(
     table: Sequence[ReasonCode],
     min_contribution: float,
     decoders: Mapping[str, Any] | None = None,
-) -> list[ModelReason]:
+    order: Sequence[int] | None = None,
+    margin: float = 0.0,
+    zero: Sequence[bool] | None = None,
+) -> list[ModelReason] | None:
+    """The reasons of one row; None when ``margin`` > 0 and a contribution within ``margin`` (times the row's
+    scale) of another, or of ``min_contribution``, could change them (the caller explains that row exactly).
+    ``zero[j]``: feature ``j`` contributes exactly 0.0 in every engine (no tree splits on it), so its value is
+    certain."""
     k = len(names)
-    order = np.argsort(-contrib[:k], kind="stable")
+    if order is None:
+        order = np.argsort(-contrib[:k], kind="stable").tolist()
+    c_row = contrib[:k].tolist()
+    tol = margin * (1.0 + float(np.sum(np.abs(contrib)))) if margin > 0 else 0.0
     out: list[ModelReason] = []
     seen: set[str] = set()
-    for j in order.tolist():
-        c = float(contrib[j])
+    for p, j in enumerate(order):
+        c = c_row[j]
+        if tol:
+            sure = zero is not None and zero[j]
+            if not sure and abs(c - min_contribution) <= tol:
+                return None
+            if c > min_contribution and p + 1 < k and c - c_row[order[p + 1]] <= 2 * tol \
+                    and not (sure and zero[order[p + 1]]):  # type: ignore[index]
+                return None
         if not c > min_contribution:
             break
         name = names[j]
@@ -292,7 +340,7 @@ def _reasons_from_row(
             value = decoders[name].decode(math.nan if value is None else float(value))
         elif not isinstance(value, str):
             value = float(value) if value is not None else math.nan
-        code, msg, ok = describe_feature(name, value, table)
+        code, msg, ok = _describe(name, value, table)
         if code in seen:
             continue
         seen.add(code)
@@ -300,6 +348,21 @@ def _reasons_from_row(
         if len(out) >= top_k:
             break
     return out
+
+
+def _margin(model: Any) -> float:
+    """The model's :attr:`~fraudscore.model.model.Model.contribution_margin` (0: exact contributions)."""
+    m = getattr(model, "contribution_margin", 0.0)
+    return float(m) if isinstance(m, (int, float)) else 0.0
+
+
+def _zero(model: Any, margin: float) -> list[bool] | None:
+    """Per feature: no tree splits on it, so its contribution is exactly 0.0 in every engine
+    (:attr:`~fraudscore.model.model.Model.unsplit_features`); None when not known or not needed."""
+    if not margin:
+        return None
+    z = getattr(model, "unsplit_features", None)
+    return None if z is None else [bool(v) for v in z]
 
 
 def explain_reasons(
@@ -346,7 +409,15 @@ def explain_reasons(
         row_values = {n: (values[n] if n in values else row[0, j]) for j, n in enumerate(names)}
     else:
         row_values = row[0].tolist()
-    return _reasons_from_row(names, contrib, row_values, top_k, table, min_contribution, _decoders(model))
+    dec = _decoders(model)
+    margin = _margin(model)
+    out = _reasons_from_row(names, contrib, row_values, top_k, table, min_contribution, dec, margin=margin,
+                            zero=_zero(model, margin))
+    if out is None:  # a near tie in the rounded contributions: the exact ones decide
+        contrib = np.asarray(model.contributions(row, exact=True))[0]
+        out = _reasons_from_row(names, contrib, row_values, top_k, table, min_contribution, dec)
+    assert out is not None
+    return out
 
 
 def _decoders(model: Any) -> dict[str, Any]:
@@ -377,4 +448,17 @@ def explain_batch(
     contrib = np.asarray(model.contributions(X))
     names = list(model.feature_names)
     dec = _decoders(model)
-    return [_reasons_from_row(names, contrib[i], X[i].tolist(), top_k, table, 0.0, dec) for i in range(X.shape[0])]
+    margin = _margin(model)
+    zero = _zero(model, margin)
+    k = len(names)
+    orders = np.argsort(-contrib[:, :k], axis=1, kind="stable").tolist() if X.shape[0] else []
+    values = X.tolist()
+    out: list[list[ModelReason] | None] = [
+        _reasons_from_row(names, contrib[i], values[i], top_k, table, 0.0, dec, orders[i], margin, zero)
+        for i in range(X.shape[0])]
+    redo = [i for i, r in enumerate(out) if r is None]
+    if redo:  # near ties in the rounded contributions: the exact ones decide (as in explain_reasons)
+        exact = np.asarray(model.contributions(X[redo], exact=True))
+        for e, i in enumerate(redo):
+            out[i] = _reasons_from_row(names, exact[e], values[i], top_k, table, 0.0, dec)
+    return out  # type: ignore[return-value]

@@ -56,6 +56,15 @@ REFERENCE_FILE = "reference.json"
 SINGLE_ROW_ENV = "FRAUDSCORE_SINGLE_ROW"
 """``lightgbm`` keeps LightGBM's fast path for :meth:`Model.predict_one` (default ``auto``: the compiled forest's
 single-row layout when it can be built here and matches LightGBM on probe rows; see :meth:`Model.prepare_single_row`)."""
+BATCH_ENGINE_ENV = "FRAUDSCORE_BATCH_ENGINE"
+"""``lightgbm`` keeps ``Booster.predict`` for matrices and ``pred_contrib`` for explanations of a model without
+compiled trees (default ``auto``: the compiled forest with its FastTreeSHAP tables when it can be built here and
+matches LightGBM on probe rows; see :meth:`Model.batch_path`)."""
+REASON_MARGIN = 1e-9
+"""Relative margin (times the row's scale, 1 + the sum of absolute contributions) within which the explanation
+code treats two contributions from the FastTreeSHAP tables as possibly ordered otherwise by LightGBM: such rows
+are explained again with the exact (bit-identical) algorithm, so the reasons equal those of ``pred_contrib``.
+The tables' measured error is below 1e-14 of the scale on the project's bundles."""
 _SINGLE_ROW_LOCK = threading.Lock()
 _MODEL_FILE = re.compile(r"^(model\.txt|calibration\.json|model\.json|model_member_\d+\.txt|reference\.json)$")
 
@@ -194,6 +203,12 @@ class Model:
         self._one_path = "pending"
         self._compiled: Any = None
         self._explainer: Any = None
+        self._batch: Any = None  # the compiled forest for matrices, chosen on first use (batch_path)
+        self._batch_path = "pending"
+        self._shap: Any = None  # the compiled forest with FastTreeSHAP tables for contributions, chosen on first use
+        self._shap_path = "pending"
+        self._one_forest: Any = None  # the single-row engine's compiled forest (prepare_single_row), if any
+        self._unsplit: np.ndarray | None = None  # features no tree splits on (unsplit_features)
         self.compiled_info: dict[str, Any] | None = None
         if compiled:
             self.compile()
@@ -272,9 +287,67 @@ class Model:
         X = self._matrix(X)
         if X.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
-        if self._compiled is not None:
-            return self._compiled.predict(X)
+        engine = self._compiled if self._compiled is not None else self._batch_engine()
+        if engine is not None:
+            return engine.predict(X)
         return np.asarray(self.booster.predict(X), dtype=np.float64)
+
+    @property
+    def batch_path(self) -> str:
+        """The engine of matrices (:meth:`predict_raw`) for a model without compiled trees: ``"compiled"`` (a
+        compiled forest, built on first use or shared with the single-row engine), ``"lightgbm"``
+        (``Booster.predict``), or ``"pending"`` before the first use; ``"compiled"`` with compiled trees.
+
+        The forest is used only where it builds here and equals ``Booster.predict`` bit for bit on probe rows;
+        else, silently, LightGBM, as when ``fast=False``, ``FRAUDSCORE_BATCH_ENGINE=lightgbm``,
+        ``FRAUDSCORE_NO_COMPILED=1`` or ``FRAUDSCORE_PURE_PYTHON=1`` is set. It walks each row's trees eight at
+        a time, one thread per core: 3.8x ``Booster.predict`` on the 500-tree bench bundle (docs/benchmarks.md,
+        #13 round 11). Explanations have their own forest (:attr:`explain_path`); nothing is saved.
+
+        Examples
+        --------
+        >>> import lightgbm as lgb
+        >>> X = np.arange(60.0).reshape(30, 2); y = np.arange(30) % 2
+        >>> b = lgb.train({"objective": "binary", "verbose": -1, "min_data_in_leaf": 2}, lgb.Dataset(X, y, feature_name=["x1", "x2"]), 3)
+        >>> m = Model(b, ["x1", "x2"])
+        >>> m.batch_path
+        'pending'
+        >>> m.predict_raw(X).tobytes() == b.predict(X).tobytes() and m.batch_path in ("compiled", "lightgbm")
+        True
+        """
+        if self._compiled is not None:
+            return "compiled"
+        return self._batch_path
+
+    def _batch_engine(self) -> Any:
+        """The compiled forest of :attr:`batch_path` (built once, on first use), or None for LightGBM."""
+        if self._batch_path == "pending":
+            with _SINGLE_ROW_LOCK:
+                if self._batch_path == "pending":
+                    forest = self._one_forest if self._one_forest is not None else self._shap
+                    self._batch = forest if forest is not None else self._auto_forest(explain=False)
+                    self._batch_path = "compiled" if self._batch is not None else "lightgbm"
+        return self._batch
+
+    def _auto_forest(self, *, explain: bool) -> Any:
+        """A compiled forest of this model, verified on probe rows (with ``explain``: its TreeSHAP too, built with
+        the FastTreeSHAP tables), or None where the batch engine is off or it cannot be built."""
+        from .._core import pure_python
+        from .compiled import DISABLE_ENV, CompileError, CompiledForest, forest_tables
+
+        if self._fast.mode != "fast" or os.environ.get(BATCH_ENGINE_ENV, "auto").strip().lower() == "lightgbm" \
+                or os.environ.get(DISABLE_ENV) == "1" or pure_python():
+            return None
+        try:
+            forest = CompiledForest(forest_tables(self.booster.model_to_string()), shap_tables_mb=None if explain
+                                    else 0)
+        except (CompileError, ConfigError):
+            return None
+        if forest.verify(self.booster):
+            return None  # pragma: no cover - would be a bug in the engine
+        if explain and (not forest.explains or forest.verify_contributions(self.booster, n=8)):
+            return None  # no node covers in the model text (or a bug in the engine): LightGBM explains
+        return forest
 
     def predict_raw_one(self, x: Any) -> float:
         """Uncalibrated probability for one row, through the single-row engine (:attr:`single_row_path`)."""
@@ -332,6 +405,9 @@ class Model:
 
         if self._compiled is not None:
             return self._compiled
+        if self._batch is not None:  # already built for matrices: the same trees, bit for bit
+            self._one_forest = self._batch
+            return self._batch
         if self._fast.mode != "fast" or os.environ.get(SINGLE_ROW_ENV, "auto").strip().lower() == "lightgbm" \
                 or os.environ.get(DISABLE_ENV) == "1" or pure_python():
             return None
@@ -339,7 +415,10 @@ class Model:
             forest = CompiledForest(forest_tables(self.booster.model_to_string()), shap_tables_mb=0)
         except (CompileError, ConfigError):
             return None
-        return None if forest.verify(self.booster) else forest
+        if forest.verify(self.booster):
+            return None  # pragma: no cover - would be a bug in the engine
+        self._one_forest = forest  # matrices may use it too (batch_path)
+        return forest
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated fraud probabilities for a matrix."""
@@ -363,20 +442,58 @@ class Model:
 
     @property
     def explain_path(self) -> str:
-        """``"compiled"`` (TreeSHAP over the compiled trees, equal to LightGBM's bit for bit) or ``"lightgbm"``
-        (``Booster.predict(pred_contrib=True)``): which engine :meth:`contributions` uses."""
-        return "compiled" if self._explainer is not None else "lightgbm"
+        """``"compiled"`` (TreeSHAP over compiled trees: see :meth:`contributions`) or ``"lightgbm"``
+        (``Booster.predict(pred_contrib=True)``): which engine :meth:`contributions` uses (a model without
+        compiled trees builds its compiled explainer on first use, as :attr:`batch_path` its forest)."""
+        return "compiled" if self._explain_engine() is not None else "lightgbm"
 
-    def contributions(self, X: Any) -> np.ndarray:
+    def _explain_engine(self) -> Any:
+        if self._compiled is not None:
+            return self._explainer
+        if self._shap_path == "pending":
+            with _SINGLE_ROW_LOCK:
+                if self._shap_path == "pending":
+                    self._shap = self._auto_forest(explain=True)
+                    self._shap_path = "compiled" if self._shap is not None else "lightgbm"
+        return self._shap
+
+    @property
+    def contribution_margin(self) -> float:
+        """How far (relative to a row's scale, 1 + the sum of absolute contributions) :meth:`contributions` may
+        be from ``pred_contrib``: :data:`REASON_MARGIN` when FastTreeSHAP tables explain some trees, 0 when
+        every contribution equals LightGBM's bit for bit. The explanation code re-explains, with
+        ``exact=True``, the rows whose reasons could change within it."""
+        engine = self._explain_engine()
+        return REASON_MARGIN if engine is not None and engine.fast_shap[0] else 0.0
+
+    @property
+    def unsplit_features(self) -> np.ndarray | None:
+        """Boolean per feature: no tree of the model splits on it, so its contribution is exactly 0.0 for every
+        row, in LightGBM's ``pred_contrib`` and in both compiled algorithms (only the features on a leaf's path
+        are ever written). Known where the compiled explainer runs (None otherwise); lets the explanation code
+        trust those zeros instead of re-explaining rows whose reasons stop at them."""
+        engine = self._explain_engine()
+        if engine is None:
+            return None
+        if self._unsplit is None:
+            used = np.zeros(self.num_features, dtype=bool)
+            used[np.unique(engine.tables.nodes["feature"])] = True
+            self._unsplit = ~used
+        return self._unsplit
+
+    def contributions(self, X: Any, *, exact: bool = False) -> np.ndarray:
         """TreeSHAP contributions (``pred_contrib``): shape ``(n, k + 1)``, the last column the bias, in log-odds.
 
-        With compiled trees (:attr:`explain_path` ``"compiled"``) they come from the
-        compiled TreeSHAP, which equals ``Booster.predict(X, pred_contrib=True)``
-        bit for bit (checked on probe rows when the model is compiled).
+        With compiled trees, or the compiled explainer a model without them builds on first use
+        (:attr:`explain_path` ``"compiled"``), they come from the compiled TreeSHAP:
+        its FastTreeSHAP tables equal ``Booster.predict(X, pred_contrib=True)`` to
+        rounding (within :attr:`contribution_margin`), and ``exact=True`` (the classic
+        algorithm) bit for bit (both checked on probe rows when the forest is built).
         """
         X = self._matrix(X)
-        if self._explainer is not None:
-            return self._explainer.contributions(X)
+        engine = self._explain_engine()
+        if engine is not None:
+            return engine.contributions(X, classic=exact)
         return np.asarray(self.booster.predict(X, pred_contrib=True), dtype=np.float64)
 
     # -- persistence --------------------------------------------------------

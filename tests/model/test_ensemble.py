@@ -164,7 +164,8 @@ def test_compiled_trees_evaluate_the_merged_booster(tmp_path, data, ensemble):
     # TreeSHAP (reasons) explains the merged booster: the compiled TreeSHAP equals LightGBM's (the classic
     # algorithm bit for bit, the FastTreeSHAP tables to rounding)
     assert m.explain_path == "compiled"
-    ref = ensemble.contributions(X[:20])
+    ref = ensemble.booster.predict(X[:20], pred_contrib=True)
+    assert np.array_equal(ensemble.contributions(X[:20], exact=True), ref)
     assert np.array_equal(m._explainer.contributions(X[:20], classic=True), ref)
     assert np.allclose(m.contributions(X[:20]), ref, rtol=0, atol=1e-12 * (1 + np.abs(ref).sum()))
     # saved: the ensemble's files plus the compiled choice; loaded back as a compiled ensemble

@@ -42,6 +42,11 @@ def test_every_model_uses_the_layout_and_agrees_with_lightgbm(zoo):
         assert same_bits([f._forest.predict_one(x) for x in rows], [f._forest.predict_one_tables(x) for x in rows])
         assert same_bits([f._forest.predict_raw_one(x) for x in rows],
                          [f._forest.predict_raw_one_tables(x) for x in rows])
+        for raw in (False, True):  # matrices: the layout row after row, the tables in blocks of rows; 1 or 3 threads
+            want = b.predict(rows, raw_score=raw, num_threads=1)
+            assert same_bits(f.predict(rows, raw=raw), want), (name, raw)
+            assert same_bits(f.predict(rows, raw=raw, threads=3), want), (name, raw)
+            assert same_bits(f.predict(rows, raw=raw, tables=True), want), (name, raw)
 
 
 value = st.one_of(st.sampled_from(SPECIAL), st.floats(allow_nan=True, allow_infinity=True, width=64),
@@ -63,6 +68,8 @@ def test_property_layout_equals_booster_raw_and_calibrated(zoo, kind, row, j, nu
     assert same_bits([f.predict_one(x)], b.predict(X, num_threads=1))
     assert same_bits([f.predict_raw_one(x)], b.predict(X, raw_score=True, num_threads=1))
     assert same_bits([f.predict_one(list(x))], b.predict(X, num_threads=1))  # the sequence input too
+    assert same_bits(f.predict(X), b.predict(X, num_threads=1))  # a matrix: the same layout
+    assert same_bits(f.predict(X, raw=True, tables=True), b.predict(X, raw_score=True, num_threads=1))
 
 
 def test_calibrated_model_predict_one_equals_booster_then_calibration():
