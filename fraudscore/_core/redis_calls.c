@@ -16,6 +16,8 @@
  *                              records (redis_outputs.h)
  *   encode_record, decode_record  fraudscore.fingerprint.linkstate_redis_ops: binary link records
  *                              (redis_records.h; the layout in redis_layout.h)
+ *   link_candidates, link_counts  fraudscore.fingerprint.linkstate_redis.OptimisticLinkState._view's
+ *                              candidate records and _counts over the worker's cache (redis_linkcache.h)
  *
  * A RESP request is ``*<n>\r\n`` then ``$<len>\r\n<bytes>\r\n`` per argument: bytes as they are, str as
  * UTF-8, int as ``str(int)``, float as ``repr(float)`` (what redis-py's encoder and hiredis send). Any other
@@ -529,6 +531,7 @@ static PyObject *py_hash_bytes(PyObject *self, PyObject *const *a, Py_ssize_t na
 
 #include "redis_layout.h"
 #include "redis_outputs.h"
+#include "redis_linkcache.h"
 
 static PyMethodDef methods[] = {
     {"command", (PyCFunction)py_command, METH_O, "command(args) -> bytes: one command as a RESP request"},
@@ -550,6 +553,10 @@ static PyMethodDef methods[] = {
      "layout(keys, sreads, swrites, groups, gkeys, labels, prefix) -> (versions, values, rows)"},
     {"outputs", (PyCFunction)(void (*)(void))py_outputs, METH_FASTCALL,
      "outputs(spec, n_features, recs, duplicate, ts) -> (bytearray of features, t_first), or None (the reference)"},
+    {"link_candidates", (PyCFunction)(void (*)(void))py_link_candidates, METH_FASTCALL,
+     "link_candidates(cache, rkeys, reads, writes, bprefix, names, skip, now, ttl) -> [record] or None"},
+    {"link_counts", (PyCFunction)(void (*)(void))py_link_counts, METH_FASTCALL,
+     "link_counts(cache, hreads, hincr, hkey, keys, fields) -> (n, {key: count}) or None"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -566,7 +573,7 @@ PyMODINIT_FUNC PyInit_redis_calls(void) {
     Py_DECREF(st);
     if (!struct_error) return NULL;
     empty_str = PyUnicode_FromString("");
-    if (!empty_str || records_init() < 0) return NULL;
+    if (!empty_str || records_init() < 0 || linkcache_init() < 0) return NULL;
     if (!(str_now = PyUnicode_InternFromString("now")) || !(str_stamp = PyUnicode_InternFromString("stamp")) ||
         !(str_ip_attr = PyUnicode_InternFromString("ip")) || !(str_version = PyUnicode_InternFromString("version")) ||
         !(str_cached = PyUnicode_InternFromString("cached")) || !(str_cap = PyUnicode_InternFromString("cap")) ||

@@ -76,6 +76,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._core import load as load_core
 from .._redis import DEFAULT_SHARDS, check_prefix, check_shards, shard_of, tag
 from ..errors import ConfigError, StoreError
 from .linkstate import DEFAULT_TTL_MS, LinkPlan, LinkState, LinkView, Record, _check
@@ -90,6 +91,11 @@ __all__ = ["LinkTxn", "OptimisticLinkState", "confidence_band"]
 #: Share of refused commits (moving average) above which a worker reads what it may have stale before deciding.
 CONTENDED = 0.05
 _FIELDS: dict[Any, str] = {"n": "n"}  # count key -> its hash field (str of an int key; bounded)
+_C = load_core("redis_calls")
+#: the compiled candidate reads and count reads of :meth:`OptimisticLinkState._view` (``_core/redis_linkcache.h``;
+#: None: the Python below, their reference, parity-tested in tests/fingerprint/test_linkstate_redis_compiled.py)
+_CANDIDATES: Any = getattr(_C, "link_candidates", None)
+_COUNTS: Any = getattr(_C, "link_counts", None)
 
 
 def _field_name(key: Any) -> str:
@@ -335,6 +341,11 @@ class OptimisticLinkState(WorkerCache, LinkState):
         """A hash's device count and the counts of ``keys`` (as :meth:`_count` each, under one lock)."""
         hreads, hincr = txn.hreads, txn.hincr
         fields = _FIELDS
+        if _COUNTS is not None:
+            with self._lock:
+                got = _COUNTS(self._cache, hreads, hincr, hkey, keys, fields)
+            if got is not None:
+                return got  # type: ignore[no-any-return]
         out: dict[int, int] = {}
         n = 0
         with self._lock:
@@ -449,8 +460,17 @@ class OptimisticLinkState(WorkerCache, LinkState):
                 txn.shared_reads = tuple(k for k in txn.reads if k not in before)
         if need_candidates is None or need_candidates(view.exact):
             skip = view.exact["id"] if view.exact is not None else None
-            seen: set[str] = set()
             cands = view.cands
+            if (_CANDIDATES is not None and self.fetch is not None and
+                    not (self.preread is None and self.refused > CONTENDED)):
+                # the loop below in one compiled call; None: it runs (a record never seen, or not at hand)
+                with self._lock:
+                    got = _CANDIDATES(self._cache, self._rkeys, txn.reads, txn.writes,
+                                      f"{self.prefix}b{txn.tag}:", block_keys, skip, now, self.ttl_ms)
+                if got is not None:
+                    cands.extend(got)
+                    block_keys = ()
+            seen: set[str] = set()
             order: list[str] = []
             if self.fetch is not None and self.preread is None and self.refused > CONTENDED:  # the blocks now
                 # (a block found changed counts as a commit this fetch saved from refusal: fetching goes on

@@ -1,0 +1,166 @@
+"""The compiled cache reads of the Redis link state == their Python reference (no server needed).
+
+``OptimisticLinkState._view`` reads a decision's candidate records and value counts from the worker's
+cache with ``link_candidates`` / ``link_counts`` (``fraudscore/_core/redis_linkcache.h``) when the core is
+built. Here two copies of one random state read one random view, one through the compiled calls and one
+through the Python reference: the view, the read set (in its order), the count reads, the cache (values
+and order) and the keys fetched must be equal, or both must raise the same exception.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fraudscore.fingerprint.linkstate_redis as lr
+from fraudscore._core import load
+from fraudscore.fingerprint.linkstate_redis import OptimisticLinkState, _NeedRead
+from fraudscore.fingerprint.linkstate_redis_ops import BlockOp, LinkTxn, Touch, encode_record
+
+core = load("redis_calls")
+if core is None or getattr(core, "link_candidates", None) is None:  # pragma: no cover - only without the extension
+    if os.environ.get("CI") and not os.environ.get("FRAUDSCORE_PURE_PYTHON"):
+        raise RuntimeError("the compiled Redis link cache reads must be built in CI")
+    pytest.skip("the compiled Redis link cache reads are not built", allow_module_level=True)
+
+FAMILIES = ("a", "b")
+DIDS = [f"d_{f}_{i}" for f in FAMILIES for i in range(5)] + ["odd", ""]
+BLOCKS = ("b1", "b2", "b3")
+STAMPS = st.sampled_from([b"\1\2\3\4\5\6\7\10", b"\1\2\3\4\0\0\0\0", b"\0\0\0\0\0\0\0\0", b"\11\2\3\4\5\6\7\10"])
+
+
+@st.composite
+def states(draw):
+    """(state, txn, block names, skip, now, ttl, fam keys): a cache, a read set and a write set drawn at random."""
+    st_ = OptimisticLinkState("fs:", ttl_ms=draw(st.sampled_from([5, 500, 10**6])), shards=4, cache_size=10_000)
+    fetched: list[list[str]] = []
+    st_.fetched = fetched  # type: ignore[attr-defined]
+
+    def fetch(keys):
+        fetched.append(list(keys))
+        return [None] * len(keys)
+
+    st_.fetch = fetch
+    st_.refused = draw(st.sampled_from([0.0, 0.5]))
+    st_.preread = draw(st.sampled_from([None, lambda *a: None]))
+    txn = st_.begin(draw(st.sampled_from(FAMILIES)))
+    for did in DIDS:
+        if draw(st.booleans()):
+            st_._rkey(did)  # (known record keys; the others are computed by the reference)
+    keys = [st_._rkey(d) for d in DIDS if d in st_._rkeys]
+    for k in keys:
+        how = draw(st.sampled_from(["none", "absent", "raw", "parsed", "parsed", "raw", "write", "touch"]))
+        rec = {"id": "x", "t": draw(st.integers(0, 2000)), "n": 1, "ip": 0, "fp": draw(st.text(max_size=3))}
+        raw = encode_record(draw(STAMPS), rec, draw(st.sampled_from([0, 1])))
+        if how == "absent":
+            st_._cache[k] = (None, None)
+        elif how in ("raw", "parsed"):
+            st_._cache[k] = (raw, lr.decode_record(raw) if how == "parsed" else None)
+        elif how == "write":
+            txn.writes[k] = raw
+        elif how == "touch":
+            txn.writes[k] = Touch(5, 0, b"\1\1\1\1")
+            st_._cache[k] = (raw, None)
+        if draw(st.booleans()):
+            txn.reads[k] = draw(st.sampled_from([b"", raw[:8]]))
+    for b in BLOCKS:
+        bk = f"fs:b{txn.tag}:{b}"
+        ids = draw(st.lists(st.sampled_from(DIDS), max_size=6))
+        raw = draw(STAMPS) + ",".join(ids).encode()
+        how = draw(st.sampled_from(["none", "absent", "raw", "write", "op"]))
+        if how == "absent":
+            st_._cache[bk] = (None, None)
+        elif how == "raw":
+            st_._cache[bk] = (raw, None)
+        elif how == "write":
+            txn.writes[bk] = raw
+        elif how == "op":
+            txn.writes[bk] = BlockOp("d_a_1", b"\1\1\1\1", b"\2\2\2\2", b"\0\0\0\0", 4)
+            st_._cache[bk] = (raw, None)
+        if draw(st.booleans()):
+            txn.reads[bk] = draw(STAMPS)
+    fk = f"fs:f{txn.tag}:fam"
+    fam_keys = draw(st.lists(st.integers(0, 6), max_size=5))
+    for k in range(7):
+        if draw(st.booleans()):
+            lr._FIELDS.setdefault(k, str(k))
+        if draw(st.booleans()):
+            st_._cache[(fk, str(k))] = (draw(st.integers(0, 9)), None)
+        if draw(st.booleans()):
+            txn.hincr[(fk, str(k))] = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        st_._cache[(fk, "n")] = (draw(st.integers(0, 9)), None)
+    skip = draw(st.sampled_from([None, *DIDS]))
+    if skip is not None:  # an exact entry naming it: the candidates leave that device out when it is live
+        st_._cache[f"fs:x{txn.tag}:fp1"] = (b"\1" * 8 + f"{skip}|2".encode(), None)
+    txn.strict = draw(st.booleans())
+    st_.end()
+    names = tuple(draw(st.lists(st.sampled_from(BLOCKS), max_size=4)))
+    return st_, txn, names, skip, draw(st.integers(0, 3000)), fam_keys
+
+
+def _clone(state, txn):
+    """An independent copy of a drawn state and transaction."""
+    other = OptimisticLinkState("fs:", ttl_ms=state.ttl_ms, shards=state.shards, cache_size=state.cache_size)
+    other._cache = copy.deepcopy(state._cache)
+    other._rkeys = dict(state._rkeys)
+    other.refused, other.preread = state.refused, state.preread
+    other.fetched = []
+
+    def fetch(keys):
+        other.fetched.append(list(keys))
+        return [None] * len(keys)
+
+    other.fetch = fetch
+    otxn = LinkTxn()
+    otxn.tag, otxn.family, otxn.strict = txn.tag, txn.family, txn.strict
+    otxn.reads, otxn.writes = dict(txn.reads), dict(txn.writes)
+    otxn.hreads, otxn.hincr = dict(txn.hreads), dict(txn.hincr)
+    return other, otxn
+
+
+def _run(state, txn, names, skip, now, fam_keys, compiled):
+    with pytest.MonkeyPatch.context() as m:
+        if not compiled:
+            m.setattr(lr, "_CANDIDATES", None)
+            m.setattr(lr, "_COUNTS", None)
+        state._local.txn = txn
+        try:
+            view = state._view(txn, ("fp1",) if skip is not None else (), names, "fam", fam_keys, (), now,
+                               lambda ex: True, None)
+            got = ("ok", view.exact, [dict(r) for r in view.cands], view.fam_n, dict(view.fam_counts))
+        except _NeedRead:
+            got = ("need_read",)
+        except Exception as exc:  # noqa: BLE001
+            got = ("raised", type(exc))
+        finally:
+            state._local.txn = None
+    return got, list(txn.reads.items()), list(txn.hreads.items()), list(state._cache.items()), state.fetched
+
+
+@settings(max_examples=400, deadline=None)
+@given(states())
+def test_view_reads_are_the_reference(drawn):
+    state, txn, names, skip, now, fam_keys = drawn
+    other, otxn = _clone(state, txn)
+    ref = _run(other, otxn, names, skip, now, fam_keys, False)
+    got = _run(state, txn, names, skip, now, fam_keys, True)
+    assert got == ref
+
+
+def test_compiled_reads_skip_the_exact_device():
+    st_ = OptimisticLinkState("fs:", ttl_ms=100, shards=2)
+    st_.fetch = lambda keys: [None] * len(keys)
+    txn = st_.begin("a")
+    recs = {d: encode_record(b"\1" * 8, {"id": d, "t": 50, "n": 1, "ip": 0}) for d in ("d_a_1", "d_a_2")}
+    for d, raw in recs.items():
+        st_._cache[st_._rkey(d)] = (raw, None)
+    st_._cache[f"fs:b{txn.tag}:b1"] = (b"\2" * 8 + b"d_a_2,d_a_1,d_a_2", None)
+    view = st_._view(txn, (), ("b1",), "a", (), (), 100, None, None)
+    assert [r["id"] for r in view.cands] == ["d_a_2", "d_a_1"]
+    assert txn.reads[f"fs:b{txn.tag}:b1"] == b"\2" * 4 + b"\0" * 4  # a read of the block's membership only
+    st_.end()
