@@ -70,14 +70,13 @@ state (separate round trips to read and write).
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._core import load as load_core
-from .._redis import DEFAULT_SHARDS, check_prefix, check_shards, shard_of, tag
+from .._redis import DEFAULT_SHARDS, check_prefix, check_shards, random_bytes, shard_of, tag
 from ..errors import ConfigError, StoreError
 from .linkstate import DEFAULT_TTL_MS, LinkPlan, LinkState, LinkView, Record, _check
 from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _TAIL, _V, BlockOp, LinkTxn, Touch,
@@ -505,7 +504,7 @@ class OptimisticLinkState(WorkerCache, LinkState):
     @staticmethod
     def _version() -> bytes:
         """A new content version and stamp (neither all zeros)."""
-        v = os.urandom(_V)
+        v = random_bytes(_V)
         return v if v[:4] != _ANY_STAMP and v[4:] != _ANY_STAMP else b"\x00\x00\x00\x01\x00\x00\x00\x01"
 
     def write(self, plan: LinkPlan, now: int) -> None:
