@@ -16,10 +16,10 @@
  *     ``rkeys``, or whose record is neither cached nor written by this decision (the reference then fetches
  *     it, or asks for the read of everything).
  *
- *   link_counts(cache, hreads, hincr, hkey, keys, fields) -> (n, {key: count}) or None
+ *   link_counts(cache, hreads, hincr, hkey, keys, fields) -> (n, {key: count})
  *     The hash's device count ("n") and the counts of ``keys`` as the decision sees them (the cached value,
- *     logged in ``hreads`` the first time, plus this decision's increments). None, with nothing logged, when
- *     a key has no field name in ``fields`` yet (the reference names it).
+ *     logged in ``hreads`` the first time, plus this decision's increments); a key without a field name in
+ *     ``fields`` gets ``str(key)`` there, as the reference's _field_name does.
  *
  * The caller holds the link state's lock; no Python code runs in either call (the JSON of a record of layout 0
  * is parsed by json.loads, as in the reference).
@@ -313,7 +313,7 @@ done:
     return ret;
 }
 
-/* link_counts(cache, hreads, hincr, hkey, keys, fields) -> (n, {key: count}) or None */
+/* link_counts(cache, hreads, hincr, hkey, keys, fields) -> (n, {key: count}) */
 static PyObject *py_link_counts(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 6) {
         PyErr_SetString(PyExc_TypeError, "link_counts takes 6 arguments");
@@ -330,19 +330,22 @@ static PyObject *py_link_counts(PyObject *self, PyObject *const *args, Py_ssize_
     Py_ssize_t nk = PySequence_Fast_GET_SIZE(seq);
     PyObject *fnames = PyList_New(nk + 1), *out = NULL, *ret = NULL, *nval = NULL;
     if (!fnames) goto done;
-    Py_INCREF(lc_n);
-    PyList_SET_ITEM(fnames, 0, lc_n);
-    for (Py_ssize_t i = 0; i < nk; ++i) { /* every field named already, or the reference runs */
-        PyObject *key = PySequence_Fast_GET_ITEM(seq, i);
+    for (Py_ssize_t i = 0; i <= nk; ++i) { /* each key's field name: fields.get(key) or _field_name(key) */
+        PyObject *key = i == 0 ? lc_n : PySequence_Fast_GET_ITEM(seq, i - 1);
         PyObject *f = PyDict_GetItemWithError(fields, key);
-        if (!f || !PyObject_IsTrue(f)) {
-            if (PyErr_Occurred()) goto done;
-            ret = Py_None;
-            Py_INCREF(ret);
-            goto done;
+        int truth = f ? PyObject_IsTrue(f) : 0;
+        if (truth < 0 || (!f && PyErr_Occurred())) goto done;
+        if (truth) {
+            Py_INCREF(f);
+        } else { /* _field_name: str(key), kept (the names are cleared when 65,536 are kept) */
+            if (PyDict_GET_SIZE(fields) >= 65536) PyDict_Clear(fields);
+            if (!(f = PyObject_Str(key))) goto done;
+            if (PyDict_SetItem(fields, key, f) < 0) {
+                Py_DECREF(f);
+                goto done;
+            }
         }
-        Py_INCREF(f);
-        PyList_SET_ITEM(fnames, i + 1, f);
+        PyList_SET_ITEM(fnames, i, f);
     }
     out = PyDict_New();
     if (!out) goto done;
