@@ -18,6 +18,8 @@
  *                              (redis_records.h; the layout in redis_layout.h)
  *   link_candidates, link_counts  fraudscore.fingerprint.linkstate_redis.OptimisticLinkState._view's
  *                              candidate records and _counts over the worker's cache (redis_linkcache.h)
+ *   link_applied, link_incr    linkstate_redis_cache.WorkerCache.applied and OptimisticLinkState.write's
+ *                              count increments (redis_linkcache.h)
  *
  * A RESP request is ``*<n>\r\n`` then ``$<len>\r\n<bytes>\r\n`` per argument: bytes as they are, str as
  * UTF-8, int as ``str(int)``, float as ``repr(float)`` (what redis-py's encoder and hiredis send). Any other
@@ -556,7 +558,11 @@ static PyMethodDef methods[] = {
     {"link_candidates", (PyCFunction)(void (*)(void))py_link_candidates, METH_FASTCALL,
      "link_candidates(cache, rkeys, reads, writes, bprefix, names, skip, now, ttl) -> [record] or None"},
     {"link_counts", (PyCFunction)(void (*)(void))py_link_counts, METH_FASTCALL,
-     "link_counts(cache, hreads, hincr, hkey, keys, fields) -> (n, {key: count}) or None"},
+     "link_counts(cache, hreads, hincr, hkey, keys, fields) -> (n, {key: count})"},
+    {"link_applied", (PyCFunction)(void (*)(void))py_link_applied, METH_FASTCALL,
+     "link_applied(cache, size, writes, hreads, hincr, skip, touched, BlockOp, Touch) -> None"},
+    {"link_incr", (PyCFunction)(void (*)(void))py_link_incr, METH_FASTCALL,
+     "link_incr(hincr, hkey, keys, fields, new_device) -> None"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -573,7 +579,7 @@ PyMODINIT_FUNC PyInit_redis_calls(void) {
     Py_DECREF(st);
     if (!struct_error) return NULL;
     empty_str = PyUnicode_FromString("");
-    if (!empty_str || records_init() < 0 || linkcache_init() < 0) return NULL;
+    if (!empty_str || records_init() < 0 || linkcache_init() < 0 || linkcache_init2() < 0) return NULL;
     if (!(str_now = PyUnicode_InternFromString("now")) || !(str_stamp = PyUnicode_InternFromString("stamp")) ||
         !(str_ip_attr = PyUnicode_InternFromString("ip")) || !(str_version = PyUnicode_InternFromString("version")) ||
         !(str_cached = PyUnicode_InternFromString("cached")) || !(str_cap = PyUnicode_InternFromString("cap")) ||

@@ -95,6 +95,7 @@ _C = load_core("redis_calls")
 #: None: the Python below, their reference, parity-tested in tests/fingerprint/test_linkstate_redis_compiled.py)
 _CANDIDATES: Any = getattr(_C, "link_candidates", None)
 _COUNTS: Any = getattr(_C, "link_counts", None)
+_INCR: Any = getattr(_C, "link_incr", None)
 
 
 def _field_name(key: Any) -> str:
@@ -551,6 +552,12 @@ class OptimisticLinkState(WorkerCache, LinkState):
             txn.writes[bk] = BlockOp(did, v[:4], v[4:], raw[:4] if raw is not None else _ANY_STAMP,
                                      self.max_per_block)
         if not plan.touch:
+            if _INCR is not None:
+                if plan.fam_keys or plan.new_device:
+                    _INCR(txn.hincr, self._key("f", plan.fam), plan.fam_keys, _FIELDS, plan.new_device)
+                if plan.glob_keys or plan.new_device:
+                    _INCR(txn.hincr, self.global_key, plan.glob_keys, _FIELDS, plan.new_device)
+                return
             if plan.fam_keys or plan.new_device:
                 fk = self._key("f", plan.fam)
                 if plan.new_device:

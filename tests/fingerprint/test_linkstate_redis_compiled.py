@@ -164,3 +164,103 @@ def test_compiled_reads_skip_the_exact_device():
     assert [r["id"] for r in view.cands] == ["d_a_2", "d_a_1"]
     assert txn.reads[f"fs:b{txn.tag}:b1"] == b"\2" * 4 + b"\0" * 4  # a read of the block's membership only
     st_.end()
+
+
+KEYS = [f"k{i}" for i in range(6)]
+HKEYS = [(h, f) for h in ("fs:f{x}:a", "fs:g{y}") for f in ("n", "1", "2")]
+
+
+def _record_value(draw, stamp):
+    rec = {"id": "d", "t": draw(st.integers(0, 99)), "n": draw(st.integers(0, 9)), "ip": 0, "c": [1, 2]}
+    return encode_record(stamp, rec)
+
+
+@st.composite
+def commits(draw):
+    """(cache, size, txn, skip, touched): a committed transaction and the cache it goes into."""
+    from collections import OrderedDict
+
+    cache: OrderedDict = OrderedDict()
+    for k in draw(st.permutations(KEYS + HKEYS)):
+        how = draw(st.sampled_from(["none", "count"] if type(k) is tuple else
+                                   ["none", "absent", "block", "block", "record", "parsed", "parsed"]))
+        if how == "absent":
+            cache[k] = (None, None)
+        elif how == "block":
+            ids = draw(st.lists(st.sampled_from(["d1", "d2", "d3", ""]), max_size=4))
+            cache[k] = (draw(STAMPS) + ",".join(ids).encode(), None)
+        elif how in ("record", "parsed"):
+            raw = _record_value(draw, draw(STAMPS))
+            cache[k] = (raw, lr.decode_record(raw) if how == "parsed" else None)
+        elif how == "count":
+            cache[k] = (draw(st.integers(0, 9)), None)
+    txn = LinkTxn()
+    touched = {}
+    for k in draw(st.lists(st.sampled_from(KEYS), unique=True)):
+        how = draw(st.sampled_from(["none", "bytes", "touch", "block"]))
+        if how == "none":
+            txn.writes[k] = None
+        elif how == "bytes":
+            txn.writes[k] = draw(st.binary(min_size=8, max_size=20))
+        elif how == "touch":
+            txn.writes[k] = Touch(5, 0, b"\1\1\1\1")
+            if draw(st.integers(0, 3)):
+                touched[k] = _record_value(draw, draw(STAMPS))[:32]
+        else:
+            hit = cache.get(k)
+            same = (hit[0] or b"")[:4] if hit and type(hit[0]) is bytes else b"\0\0\0\0"
+            cached = draw(st.sampled_from([b"\0\0\0\0", b"\1\2\3\4", same, same, same]))
+            txn.writes[k] = BlockOp(draw(st.sampled_from(["d1", "d2", "d4"])), b"\5\5\5\5", b"\6\6\6\6", cached,
+                                    draw(st.integers(-1, 4)))
+            if draw(st.integers(0, 3)):
+                touched[k] = draw(st.sampled_from([b"", b"", b"\7" * 8 + b"d9,d1"]))
+    for hk in draw(st.lists(st.sampled_from(HKEYS), unique=True)):
+        txn.hincr[hk] = draw(st.integers(1, 3))
+        if draw(st.booleans()):
+            txn.hreads[hk] = draw(st.integers(0, 9))
+    skip = draw(st.sampled_from([None, "fs:g{y}"]))
+    return cache, draw(st.integers(1, 14)), txn, skip, draw(st.sampled_from([None, touched, touched]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(commits())
+def test_applied_is_the_reference(drawn):
+    import fraudscore.fingerprint.linkstate_redis_cache as lc
+
+    cache, size, txn, skip, touched = drawn
+    out = []
+    for compiled in (False, True):
+        state = OptimisticLinkState("fs:", cache_size=size)
+        state._cache = copy.deepcopy(cache)
+        with pytest.MonkeyPatch.context() as m:
+            if not compiled:
+                m.setattr(lc, "_APPLIED", None)
+            try:
+                state.applied(txn, skip, touched)
+                got: object = "ok"
+            except Exception as exc:  # noqa: BLE001
+                got = type(exc)
+        out.append((got, list(state._cache.items())))
+    assert out[1] == out[0]
+
+
+@given(st.lists(st.integers(0, 5)), st.lists(st.integers(0, 5)), st.booleans(), st.booleans())
+def test_write_increments_are_the_reference(fam_keys, glob_keys, new_device, seen_before):
+    from fraudscore.fingerprint.linkstate import LinkPlan
+
+    out = []
+    for compiled in (False, True):
+        state = OptimisticLinkState("fs:", shards=2)
+        state.fetch = lambda keys: [None] * len(keys)
+        txn = state.begin("a")
+        if seen_before:
+            txn.hincr[(f"fs:f{txn.tag}:a", "n")] = 2
+        rec = {"id": "d_a_1", "t": 1, "n": 1, "ip": 0}
+        plan = LinkPlan(rec, (), (), 1, new_device, "a", tuple(fam_keys), tuple(glob_keys))
+        with pytest.MonkeyPatch.context() as m:
+            if not compiled:
+                m.setattr(lr, "_INCR", None)
+            state.write(plan, 5)
+        state.end()
+        out.append(list(txn.hincr.items()))
+    assert out[1] == out[0]
