@@ -398,6 +398,14 @@ static int put_s8(buf_t *b, PyObject *h) {
 /* group_row(codes, cur, ts, dist_hash, app_hash) -> bytes: the event time, then per slot by its code (0 flag
  * as ``B``, 1 a value as ``d``, 2 an optional value (None: NaN), 3 a distinct-of value's hash ``dist_hash(v, 8)``,
  * 4 an application id's ``app_hash(v, 8)`` (None: zeros, "": 0xff bytes)) */
+static PyObject *int_eight; /* 8: the hash size of a row's value */
+
+/* fn(v, 8), without an argument tuple (vectorcall) */
+static PyObject *call_hash(PyObject *fn, PyObject *v) {
+    PyObject *args[2] = {v, int_eight};
+    return PyObject_Vectorcall(fn, args, 2, NULL);
+}
+
 static PyObject *py_group_row(PyObject *self, PyObject *const *a, Py_ssize_t na) {
     if (na != 5 || !PyBytes_Check(a[0])) {
         PyErr_SetString(PyExc_TypeError, "group_row(codes: bytes, cur, ts, dist_hash, app_hash)");
@@ -448,7 +456,7 @@ static PyObject *py_group_row(PyObject *self, PyObject *const *a, Py_ssize_t na)
             if (v == Py_None) {
                 uint8_t z[8] = {0};
                 if (buf_put(&b, z, 8) < 0) goto fail;
-            } else if (put_s8(&b, PyObject_CallFunction(a[3], "Oi", v, 8)) < 0)
+            } else if (put_s8(&b, call_hash(a[3], v)) < 0)
                 goto fail;
             break;
         default: {
@@ -458,7 +466,7 @@ static PyObject *py_group_row(PyObject *self, PyObject *const *a, Py_ssize_t na)
             if (v == Py_None || empty) {
                 memset(z, empty ? 0xff : 0, 8);
                 if (buf_put(&b, z, 8) < 0) goto fail;
-            } else if (put_s8(&b, PyObject_CallFunction(a[4], "Oi", v, 8)) < 0)
+            } else if (put_s8(&b, call_hash(a[4], v)) < 0)
                 goto fail;
         }
         }
@@ -579,6 +587,7 @@ PyMODINIT_FUNC PyInit_redis_calls(void) {
     Py_DECREF(st);
     if (!struct_error) return NULL;
     empty_str = PyUnicode_FromString("");
+    if (!(int_eight = PyLong_FromLong(8))) return NULL;
     if (!empty_str || records_init() < 0 || linkcache_init() < 0 || linkcache_init2() < 0) return NULL;
     if (!(str_now = PyUnicode_InternFromString("now")) || !(str_stamp = PyUnicode_InternFromString("stamp")) ||
         !(str_ip_attr = PyUnicode_InternFromString("ip")) || !(str_version = PyUnicode_InternFromString("version")) ||
