@@ -569,6 +569,9 @@ static PyMethodDef methods[] = {
      "link_counts(cache, hreads, hincr, hkey, keys, fields) -> (n, {key: count})"},
     {"link_applied", (PyCFunction)(void (*)(void))py_link_applied, METH_FASTCALL,
      "link_applied(cache, size, writes, hreads, hincr, skip, touched, BlockOp, Touch) -> None"},
+    {"link_write_keys", (PyCFunction)(void (*)(void))py_link_write_keys, METH_FASTCALL,
+     "link_write_keys(state, cache, reads, writes, xprefix, fids, did, ndev, touch, bprefix, names, cap, version, "
+     "BlockOp, rkey, now, ttl) -> True or False (the reference runs)"},
     {"link_incr", (PyCFunction)(void (*)(void))py_link_incr, METH_FASTCALL,
      "link_incr(hincr, hkey, keys, fields, new_device) -> None"},
     {NULL, NULL, 0, NULL},
@@ -588,7 +591,9 @@ PyMODINIT_FUNC PyInit_redis_calls(void) {
     if (!struct_error) return NULL;
     empty_str = PyUnicode_FromString("");
     if (!(int_eight = PyLong_FromLong(8))) return NULL;
-    if (!empty_str || records_init() < 0 || linkcache_init() < 0 || linkcache_init2() < 0) return NULL;
+    if (!empty_str || records_init() < 0 || linkcache_init() < 0 || linkcache_init2() < 0 ||
+        linkcache_init3() < 0)
+        return NULL;
     if (!(str_now = PyUnicode_InternFromString("now")) || !(str_stamp = PyUnicode_InternFromString("stamp")) ||
         !(str_ip_attr = PyUnicode_InternFromString("ip")) || !(str_version = PyUnicode_InternFromString("version")) ||
         !(str_cached = PyUnicode_InternFromString("cached")) || !(str_cap = PyUnicode_InternFromString("cap")) ||

@@ -25,6 +25,11 @@
  *     WorkerCache.applied (fraudscore/fingerprint/linkstate_redis_cache.py): a committed transaction's writes,
  *     touches, block moves and counts into the cache (least recently used dropped past ``size``).
  *
+ *   link_write_keys(state, cache, reads, writes, xprefix, fids, did, ndev, touch, bprefix, names, cap, version,
+ *                   BlockOp, rkey, now, ttl) -> True, or False (out of range: nothing done, the reference runs)
+ *     OptimisticLinkState.write's exact entries (each read, logged, then kept or replaced) and block moves
+ *     (BlockOp, with its live-eviction statistic), versions drawn from ``version()`` in the reference's order.
+ *
  *   link_incr(hincr, hkey, keys, fields, new_device) -> None
  *     OptimisticLinkState.write's count increments of one hash ("n" first for a new device).
  *
@@ -52,6 +57,7 @@ static int linkcache_init(void) {
 }
 
 static int linkcache_init2(void);
+static int linkcache_init3(void);
 
 /* A cached value's raw bytes (borrowed; NULL: absent or cached absent), without side effects */
 static PyObject *lc_peek_raw(PyObject *cache, PyObject *key, int *err) {
@@ -690,6 +696,252 @@ static int linkcache_init2(void) {
     lc_a_cached = PyUnicode_InternFromString("cached");
     lc_a_cap = PyUnicode_InternFromString("cap");
     return lc_popitem && lc_a_did && lc_a_stamp && lc_a_cached && lc_a_cap ? 0 : -1;
+}
+
+/* ---- write: the exact entries and block moves of a plan --------------------------------------------------- */
+static PyObject *lc_bar, *lc_live, *lc_empty_fmt;
+
+/* raw[8:].decode().rpartition("|") -> (did, int(nd)) as a new tuple */
+static PyObject *lc_parse_exact(PyObject *raw) {
+    if (!PyBytes_Check(raw)) {
+        PyErr_SetString(PyExc_TypeError, "a cached link value must be bytes");
+        return NULL;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(raw);
+    PyObject *s = PyUnicode_DecodeUTF8(n > LC_V ? PyBytes_AS_STRING(raw) + LC_V : "", n > LC_V ? n - LC_V : 0, NULL);
+    if (!s) return NULL;
+    PyObject *parts = PyUnicode_RPartition(s, lc_bar);
+    Py_DECREF(s);
+    if (!parts) return NULL;
+    PyObject *nd = PyLong_FromUnicodeObject(PyTuple_GET_ITEM(parts, 2), 10);
+    PyObject *out = nd ? PyTuple_Pack(2, PyTuple_GET_ITEM(parts, 0), nd) : NULL;
+    Py_XDECREF(nd);
+    Py_DECREF(parts);
+    return out;
+}
+
+/* version() as bytes (a new reference) */
+static PyObject *lc_version(PyObject *fn) {
+    PyObject *v = PyObject_CallNoArgs(fn);
+    if (v && !PyBytes_Check(v)) {
+        Py_DECREF(v);
+        PyErr_SetString(PyExc_TypeError, "a link version must be bytes");
+        return NULL;
+    }
+    return v;
+}
+
+static PyObject *lc_cat(PyObject *a, PyObject *b) { /* bytes a + b, new */
+    PyObject *out = PyBytes_FromStringAndSize(NULL, PyBytes_GET_SIZE(a) + PyBytes_GET_SIZE(b));
+    if (!out) return NULL;
+    memcpy(PyBytes_AS_STRING(out), PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a));
+    memcpy(PyBytes_AS_STRING(out) + PyBytes_GET_SIZE(a), PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+    return out;
+}
+
+/* link_write_keys(state, cache, reads, writes, xprefix, fids, did, ndev, touch, bprefix, names, cap, version,
+ *                 BlockOp, rkey, now, ttl) -> True (done) or False (nothing done) */
+static PyObject *py_link_write_keys(PyObject *self, PyObject *const *a, Py_ssize_t nargs) {
+    if (nargs != 17) {
+        PyErr_SetString(PyExc_TypeError, "link_write_keys takes 17 arguments");
+        return NULL;
+    }
+    PyObject *state = a[0], *cache = a[1], *reads = a[2], *writes = a[3], *xprefix = a[4], *did = a[6];
+    PyObject *ndev = a[7], *bprefix = a[9], *capo = a[11], *version = a[12], *block_t = a[13], *rkey = a[14];
+    PyObject *nowo = a[15], *ttlo = a[16];
+    int touch = PyObject_IsTrue(a[8]);
+    if (touch < 0) return NULL;
+    if (!PyDict_Check(cache) || !PyDict_Check(reads) || !PyDict_Check(writes) || !PyUnicode_Check(xprefix) ||
+        !PyUnicode_Check(bprefix) || !PyUnicode_Check(did)) {
+        PyErr_SetString(PyExc_TypeError, "link_write_keys: dicts, str prefixes and a str device id");
+        return NULL;
+    }
+    int ov1 = 0, ov2 = 0, ov3 = 0;
+    long long now = PyLong_AsLongLongAndOverflow(nowo, &ov1), ttl = PyLong_AsLongLongAndOverflow(ttlo, &ov2);
+    long long cap = PyLong_AsLongLongAndOverflow(capo, &ov3);
+    if (PyErr_Occurred()) return NULL;
+    const long long LIM = 1LL << 53; /* (now - t <= ttl in doubles is exact below this) */
+    if (ov1 || ov2 || ov3 || now <= -LIM || now >= LIM || ttl <= -LIM || ttl >= LIM || cap <= -LIM || cap >= LIM)
+        Py_RETURN_FALSE; /* (nothing done: the reference runs) */
+    PyObject *fids = PySequence_Fast(a[5], "fp ids must be a sequence"), *names = NULL, *ret = NULL;
+    PyObject *didb = NULL, *entry = NULL;
+    if (!fids) return NULL;
+    /* the exact entries: kept (expiry refreshed) or replaced by this device */
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fids); ++i) {
+        PyObject *xk = PyUnicode_Concat(xprefix, PySequence_Fast_GET_ITEM(fids, i)), *raw, *parsed, *hit = NULL;
+        if (!xk) goto done;
+        if (lc_read(cache, reads, writes, xk, &raw, &parsed) < 0) {
+            Py_DECREF(xk);
+            goto done;
+        }
+        Py_DECREF(parsed);
+        if (raw != Py_None) hit = lc_parse_exact(raw);
+        Py_DECREF(raw);
+        if (raw != Py_None && !hit) {
+            Py_DECREF(xk);
+            goto done;
+        }
+        int keep = 0;
+        if (hit) {
+            keep = touch;
+            if (!keep) {
+                int e1 = PyObject_RichCompareBool(PyTuple_GET_ITEM(hit, 0), did, Py_EQ);
+                int e2 = e1 > 0 ? PyObject_RichCompareBool(PyTuple_GET_ITEM(hit, 1), ndev, Py_EQ) : 0;
+                if (e1 < 0 || e2 < 0) keep = -1;
+                else keep = e1 && e2;
+            }
+            Py_DECREF(hit);
+        }
+        int rc;
+        if (keep < 0) {
+            rc = -1;
+        } else if (keep) {
+            PyObject *got = PyDict_SetDefault(writes, xk, Py_None);
+            rc = got ? 0 : -1;
+        } else {
+            PyObject *v = lc_version(version), *val = NULL; /* version() + f"{did}|{ndev}".encode() */
+            if (v && !entry) {
+                PyObject *d = PyObject_Format(did, lc_empty_fmt), *nd = d ? PyObject_Format(ndev, lc_empty_fmt) : NULL;
+                PyObject *t = d && nd ? PyUnicode_FromFormat("%U|%U", d, nd) : NULL;
+                Py_XDECREF(d);
+                Py_XDECREF(nd);
+                entry = t ? PyUnicode_AsUTF8String(t) : NULL;
+                Py_XDECREF(t);
+            }
+            if (v && entry) val = lc_cat(v, entry);
+            Py_XDECREF(v);
+            rc = val ? PyDict_SetItem(writes, xk, val) : -1;
+            Py_XDECREF(val);
+        }
+        Py_DECREF(xk);
+        if (rc < 0) goto done;
+    }
+    /* the blocks: the device to the front, applied by the script to the block as it is then */
+    if (!(names = PySequence_Fast(a[10], "block names must be a sequence"))) goto done;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(names); ++i) {
+        PyObject *bk = PyUnicode_Concat(bprefix, PySequence_Fast_GET_ITEM(names, i));
+        if (!bk) goto done;
+        PyObject *hit = PyDict_GetItemWithError(cache, bk), *raw = NULL;
+        if (!hit && PyErr_Occurred()) {
+            Py_DECREF(bk);
+            goto done;
+        }
+        if (hit) {
+            if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 2) {
+                PyErr_SetString(PyExc_TypeError, "a link cache entry must be (raw, parsed)");
+                Py_DECREF(bk);
+                goto done;
+            }
+            raw = PyTuple_GET_ITEM(hit, 0);
+            if (raw == Py_None) raw = NULL;
+        }
+        Py_XINCREF(raw);
+        if (raw && !PyBytes_Check(raw)) {
+            PyErr_SetString(PyExc_TypeError, "a cached link value must be bytes");
+            goto block_fail;
+        }
+        int member = 0;
+        if (raw && PyBytes_GET_SIZE(raw) > LC_V) { /* b"," + did + b"," in b"," + ids + b"," */
+            if (!didb && !(didb = PyUnicode_AsUTF8String(did))) goto block_fail;
+            const char *ids = PyBytes_AS_STRING(raw) + LC_V, *d = PyBytes_AS_STRING(didb);
+            Py_ssize_t ni = PyBytes_GET_SIZE(raw) - LC_V, nd = PyBytes_GET_SIZE(didb);
+            for (Py_ssize_t at = 0; at + nd <= ni && !member; ++at) {
+                if ((at == 0 || ids[at - 1] == ',') && (at + nd == ni || ids[at + nd] == ',') &&
+                    memcmp(ids + at, d, (size_t)nd) == 0)
+                    member = 1;
+            }
+        }
+        if (!member) { /* who is pushed out (a statistic from this worker's cache) */
+            PyObject *lst = lc_block_ids(raw);
+            if (!lst) goto block_fail;
+            Py_ssize_t from = cap - 1;
+            if (from < 0) from = PyList_GET_SIZE(lst) + from < 0 ? 0 : PyList_GET_SIZE(lst) + from;
+            for (Py_ssize_t j = from; j < PyList_GET_SIZE(lst); ++j) {
+                PyObject *rk = PyObject_CallOneArg(rkey, PyList_GET_ITEM(lst, j)), *rh;
+                if (!rk) {
+                    Py_DECREF(lst);
+                    goto block_fail;
+                }
+                rh = PyDict_GetItemWithError(cache, rk);
+                Py_DECREF(rk);
+                if (!rh && PyErr_Occurred()) {
+                    Py_DECREF(lst);
+                    goto block_fail;
+                }
+                if (rh && PyTuple_Check(rh) && PyTuple_GET_SIZE(rh) == 2 && PyTuple_GET_ITEM(rh, 0) != Py_None) {
+                    PyObject *rr = PyTuple_GET_ITEM(rh, 0);
+                    if (!PyBytes_Check(rr) || PyBytes_GET_SIZE(rr) < LC_V + 24) {
+                        PyErr_Format(struct_error, "unpack_from requires a buffer of at least %d bytes for "
+                                     "unpacking 24 bytes at offset %d (actual buffer size is %zd)", LC_V + 24, LC_V,
+                                     PyBytes_Check(rr) ? PyBytes_GET_SIZE(rr) : (Py_ssize_t)0);
+                        Py_DECREF(lst);
+                        goto block_fail;
+                    }
+                    double t = rd_f64((const uint8_t *)PyBytes_AS_STRING(rr) + LC_V);
+                    if ((double)now - t <= (double)ttl) {
+                        PyObject *cur = PyObject_GetAttr(state, lc_live), *one = PyLong_FromLong(1);
+                        PyObject *nv = cur && one ? PyNumber_Add(cur, one) : NULL;
+                        int rc = nv ? PyObject_SetAttr(state, lc_live, nv) : -1;
+                        Py_XDECREF(cur);
+                        Py_XDECREF(one);
+                        Py_XDECREF(nv);
+                        if (rc < 0) {
+                            Py_DECREF(lst);
+                            goto block_fail;
+                        }
+                    }
+                } else if (rh && (!PyTuple_Check(rh) || PyTuple_GET_SIZE(rh) != 2)) {
+                    PyErr_SetString(PyExc_TypeError, "a link cache entry must be (raw, parsed)");
+                    Py_DECREF(lst);
+                    goto block_fail;
+                }
+            }
+            Py_DECREF(lst);
+        }
+        {
+            PyObject *v = lc_version(version), *op = NULL;
+            if (!v) goto block_fail;
+            Py_ssize_t vl = PyBytes_GET_SIZE(v), h = vl < 4 ? vl : 4; /* v[:4], v[4:] */
+            PyObject *v4 = PyBytes_FromStringAndSize(PyBytes_AS_STRING(v), h);
+            PyObject *s4 = PyBytes_FromStringAndSize(PyBytes_AS_STRING(v) + h, vl - h);
+            PyObject *c4 = raw ? PyBytes_FromStringAndSize(PyBytes_AS_STRING(raw),
+                                                           PyBytes_GET_SIZE(raw) < 4 ? PyBytes_GET_SIZE(raw) : 4)
+                               : (Py_INCREF(lc_any_stamp), lc_any_stamp);
+            Py_DECREF(v);
+            if (v4 && s4 && c4) {
+                PyObject *args[5] = {did, v4, s4, c4, capo};
+                op = PyObject_Vectorcall(block_t, args, 5, NULL);
+            }
+            Py_XDECREF(v4);
+            Py_XDECREF(s4);
+            Py_XDECREF(c4);
+            int rc = op ? PyDict_SetItem(writes, bk, op) : -1;
+            Py_XDECREF(op);
+            if (rc < 0) goto block_fail;
+        }
+        Py_XDECREF(raw);
+        Py_DECREF(bk);
+        continue;
+    block_fail:
+        Py_XDECREF(raw);
+        Py_DECREF(bk);
+        goto done;
+    }
+    ret = Py_True;
+    Py_INCREF(ret);
+done:
+    Py_XDECREF(entry);
+    Py_XDECREF(didb);
+    Py_XDECREF(names);
+    Py_DECREF(fids);
+    return ret;
+}
+
+static int linkcache_init3(void) {
+    lc_bar = PyUnicode_InternFromString("|");
+    lc_live = PyUnicode_InternFromString("live_evictions");
+    lc_empty_fmt = PyUnicode_InternFromString("");
+    return lc_bar && lc_live && lc_empty_fmt ? 0 : -1;
 }
 
 #endif

@@ -96,6 +96,7 @@ _C = load_core("redis_calls")
 _CANDIDATES: Any = getattr(_C, "link_candidates", None)
 _COUNTS: Any = getattr(_C, "link_counts", None)
 _INCR: Any = getattr(_C, "link_incr", None)
+_WRITE_KEYS: Any = getattr(_C, "link_write_keys", None)
 
 
 def _field_name(key: Any) -> str:
@@ -526,14 +527,22 @@ class OptimisticLinkState(WorkerCache, LinkState):
                 if plan.ip:
                     rec["ip"] = plan.ip
             txn.writes[rk] = encode_record(self._version(), rec, self.record_layout)
-        for fid in plan.fp_ids:
+        if _WRITE_KEYS is not None and type(did) is str and type(now) is int:
+            # the two loops below in one compiled call (False: out of its range, nothing done)
+            with self._lock:
+                done = _WRITE_KEYS(self, self._cache, txn.reads, txn.writes, f"{self.prefix}x{txn.tag}:", plan.fp_ids,
+                                   did, plan.ndev, plan.touch, f"{self.prefix}b{txn.tag}:", plan.block_keys,
+                                   self.max_per_block, self._version, BlockOp, self._rkey, now, self.ttl_ms)
+        else:
+            done = False
+        for fid in () if done else plan.fp_ids:
             xk = self._key("x", fid)
             hit = self._exact(fid)  # logged: the check covers the entry kept or replaced
             if plan.touch and hit is not None or hit is not None and hit == (did, plan.ndev):
                 txn.writes.setdefault(xk, None)
             else:
                 txn.writes[xk] = self._version() + f"{did}|{plan.ndev}".encode()
-        for b in plan.block_keys:
+        for b in () if done else plan.block_keys:
             # the script moves the device to the front of the block as it is then (and cuts it to
             # max_per_block): the write reads nothing, so another worker's sighting does not refuse it
             bk = self._key("b", b)

@@ -264,3 +264,88 @@ def test_write_increments_are_the_reference(fam_keys, glob_keys, new_device, see
         state.end()
         out.append(list(txn.hincr.items()))
     assert out[1] == out[0]
+
+
+def _stream_versions():
+    """A deterministic stream of 8-byte versions (the compiled write draws them in the reference's order)."""
+    n = [0]
+
+    def version():
+        n[0] += 1
+        return n[0].to_bytes(4, "little") + (n[0] * 7).to_bytes(4, "little")
+
+    return version
+
+
+@st.composite
+def plans(draw):
+    """(state, txn, plan, now): a link plan over a random cache (exact entries, blocks, records)."""
+    from collections import OrderedDict
+
+    from fraudscore.fingerprint.linkstate import LinkPlan
+
+    state = OptimisticLinkState("fs:", ttl_ms=draw(st.sampled_from([5, 10**6])), shards=2,
+                                max_per_block=draw(st.integers(1, 4)))
+    txn = state.begin("a")
+    state.end()
+    did = draw(st.sampled_from(["d_a_1", "d_a_2", "d_b_1", "odd"]))
+    cache: OrderedDict = OrderedDict()
+    for fid in ("f1", "f2", "f3"):
+        how = draw(st.sampled_from(["none", "absent", "same", "other", "bad", "write"]))
+        xk = f"fs:x{txn.tag}:{fid}"
+        nd = draw(st.integers(1, 3))
+        if how == "absent":
+            cache[xk] = (None, None)
+        elif how in ("same", "other"):
+            cache[xk] = (draw(STAMPS) + f"{did if how == 'same' else 'd_a_9'}|{nd}".encode(), None)
+        elif how == "bad":
+            cache[xk] = (draw(STAMPS) + b"d_a_1|x", None)
+        elif how == "write":
+            txn.writes[xk] = draw(STAMPS) + f"{did}|{nd}".encode()
+    for b in ("b1", "b2"):
+        ids = draw(st.lists(st.sampled_from(["d_a_1", "d_a_2", "d_a_3", "d_b_1", ""]), max_size=5))
+        how = draw(st.sampled_from(["none", "absent", "raw", "raw"]))
+        if how == "absent":
+            cache[f"fs:b{txn.tag}:{b}"] = (None, None)
+        elif how == "raw":
+            cache[f"fs:b{txn.tag}:{b}"] = (draw(STAMPS) + ",".join(ids).encode(), None)
+    for d in ("d_a_1", "d_a_2", "d_a_3", "d_b_1"):
+        if draw(st.booleans()):
+            cache[state._rkey(d)] = (encode_record(b"\1" * 8, {"id": d, "t": draw(st.integers(0, 20)), "n": 1}), None)
+    state._cache = cache
+    fids = tuple(draw(st.lists(st.sampled_from(["f1", "f2", "f3"]))))
+    blocks = tuple(draw(st.lists(st.sampled_from(["b1", "b2", "b3"]))))
+    plan = LinkPlan({"id": did, "t": 3, "n": 1, "ip": 0}, fids, blocks, draw(st.integers(1, 3)), draw(st.booleans()),
+                    "a", touch=draw(st.booleans()))
+    return state, txn, plan, draw(st.integers(0, 30))
+
+
+def _attrs(v):
+    return (type(v).__name__, *(getattr(v, s) for s in v.__slots__)) if hasattr(v, "__slots__") else v
+
+
+@settings(max_examples=400, deadline=None)
+@given(plans())
+def test_write_keys_are_the_reference(drawn):
+    state, txn, plan, now = drawn
+    out = []
+    for compiled in (False, True):
+        st_ = OptimisticLinkState("fs:", ttl_ms=state.ttl_ms, shards=2, max_per_block=state.max_per_block)
+        st_._cache = copy.deepcopy(state._cache)
+        st_._version = _stream_versions()
+        t = LinkTxn()
+        t.tag, t.family = txn.tag, txn.family
+        t.reads, t.writes = dict(txn.reads), dict(txn.writes)
+        st_._local.txn = t
+        with pytest.MonkeyPatch.context() as m:
+            if not compiled:
+                m.setattr(lr, "_WRITE_KEYS", None)
+            try:
+                st_.write(plan, now)
+                got: object = "ok"
+            except Exception as exc:  # noqa: BLE001
+                got = type(exc)
+        st_._local.txn = None
+        out.append((got, list(t.reads.items()), [(k, _attrs(v)) for k, v in t.writes.items()],
+                    list(st_._cache.items()), st_.live_evictions))
+    assert out[1] == out[0]
