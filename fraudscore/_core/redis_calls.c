@@ -565,6 +565,8 @@ static PyMethodDef methods[] = {
      "outputs(spec, n_features, recs, duplicate, ts) -> (bytearray of features, t_first), or None (the reference)"},
     {"link_candidates", (PyCFunction)(void (*)(void))py_link_candidates, METH_FASTCALL,
      "link_candidates(cache, rkeys, reads, writes, bprefix, names, skip, now, ttl) -> [record] or None"},
+    {"link_exact", (PyCFunction)(void (*)(void))py_link_exact, METH_FASTCALL,
+     "link_exact(cache, rkeys, reads, writes, xprefix, fids, now, ttl) -> (record, devices), None or False"},
     {"link_counts", (PyCFunction)(void (*)(void))py_link_counts, METH_FASTCALL,
      "link_counts(cache, hreads, hincr, hkey, keys, fields) -> (n, {key: count})"},
     {"link_applied", (PyCFunction)(void (*)(void))py_link_applied, METH_FASTCALL,

@@ -16,6 +16,11 @@
  *     ``rkeys``, or whose record is neither cached nor written by this decision (the reference then fetches
  *     it, or asks for the read of everything).
  *
+ *   link_exact(cache, rkeys, reads, writes, xprefix, fids, now, ttl) -> (record, devices), None or False
+ *     _view's exact match: the first of the fingerprint's ids whose entry (``xprefix + id``) names a live record,
+ *     every entry and record read logged as the reference logs them; False when the reference must go on (a
+ *     record not at hand, as above: redoing the reads logged so far changes nothing).
+ *
  *   link_counts(cache, hreads, hincr, hkey, keys, fields) -> (n, {key: count})
  *     The hash's device count ("n") and the counts of ``keys`` as the decision sees them (the cached value,
  *     logged in ``hreads`` the first time, plus this decision's increments); a key without a field name in
@@ -149,6 +154,79 @@ static PyObject *lc_block_ids(PyObject *raw) {
     return out;
 }
 
+/* _record's read of a record at hand (key rk): the record as of now (a new reference), Py_None (absent or too
+ * old), NULL on an error; a cached record parsed once (kept in the cache) */
+static PyObject *lc_record(PyObject *cache, PyObject *reads, PyObject *writes, PyObject *rk, PyObject *nowo,
+                           PyObject *ttlo, long long now, long long ttl) {
+    PyObject *raw, *parsed;
+    if (lc_read(cache, reads, writes, rk, &raw, &parsed) < 0) return NULL;
+    if (raw == Py_None) {
+        Py_DECREF(raw);
+        return parsed; /* (None) */
+    }
+    if (parsed == Py_None) {
+        Py_DECREF(parsed);
+        parsed = py_decode_record(NULL, raw);
+        if (!parsed) {
+            Py_DECREF(raw);
+            return NULL;
+        }
+        PyObject *hit = PyDict_GetItemWithError(cache, rk);
+        if (!hit && PyErr_Occurred()) {
+            Py_DECREF(raw);
+            Py_DECREF(parsed);
+            return NULL;
+        }
+        if (hit && PyTuple_Check(hit) && PyTuple_GET_SIZE(hit) == 2 && PyTuple_GET_ITEM(hit, 0) == raw) {
+            PyObject *pair = PyTuple_Pack(2, raw, parsed);
+            int rc = pair ? PyObject_SetItem(cache, rk, pair) : -1;
+            Py_XDECREF(pair);
+            if (rc < 0) {
+                Py_DECREF(raw);
+                Py_DECREF(parsed);
+                return NULL;
+            }
+        }
+    }
+    Py_DECREF(raw);
+    int old = 0;
+    PyObject *t = PyDict_CheckExact(parsed) ? PyDict_GetItemWithError(parsed, str_t) : NULL;
+    int ovf = 0;
+    long long tv = t && PyLong_CheckExact(t) ? PyLong_AsLongLongAndOverflow(t, &ovf) : 0;
+    if (PyErr_Occurred()) {
+        Py_DECREF(parsed);
+        return NULL;
+    }
+    if (t && PyLong_CheckExact(t) && !ovf && tv >= -(1LL << 62) && tv <= (1LL << 62)) {
+        old = now - tv > ttl;
+    } else { /* the reference's arithmetic: now - parsed["t"] > ttl */
+        PyObject *tt = PyObject_GetItem(parsed, str_t), *age = tt ? PyNumber_Subtract(nowo, tt) : NULL;
+        old = age ? PyObject_RichCompareBool(age, ttlo, Py_GT) : -1;
+        Py_XDECREF(tt);
+        Py_XDECREF(age);
+        if (old < 0) {
+            Py_DECREF(parsed);
+            return NULL;
+        }
+    }
+    if (old) {
+        Py_DECREF(parsed);
+        Py_RETURN_NONE;
+    }
+    return parsed;
+}
+
+/* a record key at hand: rkeys names it and it is cached or written by this decision (1), else 0; -1 error */
+static int lc_at_hand(PyObject *cache, PyObject *rkeys, PyObject *writes, PyObject *did, PyObject **rk) {
+    *rk = PyDict_GetItemWithError(rkeys, did);
+    if (!*rk) return PyErr_Occurred() ? -1 : 0;
+    PyObject *rw = PyDict_GetItemWithError(writes, *rk);
+    if (!rw && PyErr_Occurred()) return -1;
+    int in_cache = PyDict_Contains(cache, *rk);
+    if (in_cache < 0) return -1;
+    return in_cache || (rw != NULL && rw != Py_None);
+}
+
 static PyObject *py_link_candidates(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 9) {
         PyErr_SetString(PyExc_TypeError, "link_candidates takes 9 arguments");
@@ -256,64 +334,10 @@ static PyObject *py_link_candidates(PyObject *self, PyObject *const *args, Py_ss
     out = PyList_New(0);
     if (!out) goto done;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(rks); ++i) {
-        PyObject *rk = PyList_GET_ITEM(rks, i), *raw, *parsed;
-        if (lc_read(cache, reads, writes, rk, &raw, &parsed) < 0) goto done;
-        if (raw == Py_None) {
-            Py_DECREF(raw);
-            Py_DECREF(parsed);
-            continue;
-        }
-        if (parsed == Py_None) {
-            Py_DECREF(parsed);
-            parsed = py_decode_record(NULL, raw);
-            if (!parsed) {
-                Py_DECREF(raw);
-                goto done;
-            }
-            PyObject *hit = PyDict_GetItemWithError(cache, rk);
-            if (!hit && PyErr_Occurred()) {
-                Py_DECREF(raw);
-                Py_DECREF(parsed);
-                goto done;
-            }
-            if (hit && PyTuple_Check(hit) && PyTuple_GET_SIZE(hit) == 2 && PyTuple_GET_ITEM(hit, 0) == raw) {
-                PyObject *pair = PyTuple_Pack(2, raw, parsed);
-                int rc = pair ? PyObject_SetItem(cache, rk, pair) : -1;
-                Py_XDECREF(pair);
-                if (rc < 0) {
-                    Py_DECREF(raw);
-                    Py_DECREF(parsed);
-                    goto done;
-                }
-            }
-        }
-        Py_DECREF(raw);
-        int old = 0;
-        PyObject *t = PyDict_CheckExact(parsed) ? PyDict_GetItemWithError(parsed, str_t) : NULL;
-        int ovf = 0;
-        long long tv = t && PyLong_CheckExact(t) ? PyLong_AsLongLongAndOverflow(t, &ovf) : 0;
-        if (PyErr_Occurred()) {
-            Py_DECREF(parsed);
-            goto done;
-        }
-        if (t && PyLong_CheckExact(t) && !ovf && tv >= -(1LL << 62) && tv <= (1LL << 62)) {
-            old = now - tv > ttl;
-        } else { /* the reference's arithmetic: now - parsed["t"] > ttl */
-            PyObject *tt = PyObject_GetItem(parsed, str_t), *age = tt ? PyNumber_Subtract(nowo, tt) : NULL;
-            old = age ? PyObject_RichCompareBool(age, ttlo, Py_GT) : -1;
-            Py_XDECREF(tt);
-            Py_XDECREF(age);
-            if (old < 0) {
-                Py_DECREF(parsed);
-                goto done;
-            }
-        }
-        if (old) {
-            Py_DECREF(parsed);
-            continue;
-        }
-        int rc = PyList_Append(out, parsed);
-        Py_DECREF(parsed);
+        PyObject *rec = lc_record(cache, reads, writes, PyList_GET_ITEM(rks, i), nowo, ttlo, now, ttl);
+        if (!rec) goto done;
+        int rc = rec == Py_None ? 0 : PyList_Append(out, rec);
+        Py_DECREF(rec);
         if (rc < 0) goto done;
     }
     ret = out;
@@ -942,6 +966,71 @@ static int linkcache_init3(void) {
     lc_live = PyUnicode_InternFromString("live_evictions");
     lc_empty_fmt = PyUnicode_InternFromString("");
     return lc_bar && lc_live && lc_empty_fmt ? 0 : -1;
+}
+
+/* link_exact(cache, rkeys, reads, writes, xprefix, fids, now, ttl) -> (record, devices) or None or False */
+static PyObject *py_link_exact(PyObject *self, PyObject *const *a, Py_ssize_t nargs) {
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "link_exact takes 8 arguments");
+        return NULL;
+    }
+    PyObject *cache = a[0], *rkeys = a[1], *reads = a[2], *writes = a[3], *xprefix = a[4], *nowo = a[6], *ttlo = a[7];
+    if (!PyDict_Check(cache) || !PyDict_Check(rkeys) || !PyDict_Check(reads) || !PyDict_Check(writes) ||
+        !PyUnicode_Check(xprefix)) {
+        PyErr_SetString(PyExc_TypeError, "link_exact: dicts and a str prefix");
+        return NULL;
+    }
+    int ov1 = 0, ov2 = 0;
+    long long now = PyLong_Check(nowo) ? PyLong_AsLongLongAndOverflow(nowo, &ov1) : 0;
+    long long ttl = PyLong_Check(ttlo) ? PyLong_AsLongLongAndOverflow(ttlo, &ov2) : 0;
+    if (PyErr_Occurred()) return NULL;
+    if (!PyLong_Check(nowo) || !PyLong_Check(ttlo) || ov1 || ov2 || now < -(1LL << 62) || now > (1LL << 62) ||
+        ttl < 0 || ttl > (1LL << 62))
+        Py_RETURN_FALSE;
+    PyObject *fids = PySequence_Fast(a[5], "fp ids must be a sequence"), *ret = NULL;
+    if (!fids) return NULL;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fids); ++i) {
+        PyObject *xk = PyUnicode_Concat(xprefix, PySequence_Fast_GET_ITEM(fids, i)), *raw, *parsed, *rk;
+        if (!xk) goto done;
+        int rc = lc_read(cache, reads, writes, xk, &raw, &parsed);
+        Py_DECREF(xk);
+        if (rc < 0) goto done;
+        Py_DECREF(parsed);
+        if (raw == Py_None) {
+            Py_DECREF(raw);
+            continue;
+        }
+        PyObject *hit = lc_parse_exact(raw);
+        Py_DECREF(raw);
+        if (!hit) goto done;
+        int ok = lc_at_hand(cache, rkeys, writes, PyTuple_GET_ITEM(hit, 0), &rk);
+        if (ok <= 0) { /* (a record the reference fetches, or asks the read of everything for) */
+            Py_DECREF(hit);
+            if (ok == 0) {
+                ret = Py_False;
+                Py_INCREF(ret);
+            }
+            goto done;
+        }
+        PyObject *rec = lc_record(cache, reads, writes, rk, nowo, ttlo, now, ttl);
+        if (!rec) {
+            Py_DECREF(hit);
+            goto done;
+        }
+        if (rec != Py_None) {
+            ret = PyTuple_Pack(2, rec, PyTuple_GET_ITEM(hit, 1));
+            Py_DECREF(rec);
+            Py_DECREF(hit);
+            goto done;
+        }
+        Py_DECREF(rec);
+        Py_DECREF(hit);
+    }
+    ret = Py_None;
+    Py_INCREF(ret);
+done:
+    Py_DECREF(fids);
+    return ret;
 }
 
 #endif

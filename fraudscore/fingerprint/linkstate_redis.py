@@ -95,6 +95,7 @@ _C = load_core("redis_calls")
 #: None: the Python below, their reference, parity-tested in tests/fingerprint/test_linkstate_redis_compiled.py)
 _CANDIDATES: Any = getattr(_C, "link_candidates", None)
 _COUNTS: Any = getattr(_C, "link_counts", None)
+_EXACT: Any = getattr(_C, "link_exact", None)
 _INCR: Any = getattr(_C, "link_incr", None)
 _WRITE_KEYS: Any = getattr(_C, "link_write_keys", None)
 
@@ -445,7 +446,14 @@ class OptimisticLinkState(WorkerCache, LinkState):
               shared_key: str | None = None) -> LinkView:
         """The view, from the cache (logged)."""
         view = txn.view if txn.view is not None else LinkView()
-        for fid in fp_ids:
+        got = False
+        if _EXACT is not None and self.fetch is not None:  # the loop below in one compiled call (False: it runs)
+            with self._lock:
+                got = _EXACT(self._cache, self._rkeys, txn.reads, txn.writes, f"{self.prefix}x{txn.tag}:", fp_ids,
+                             now, self.ttl_ms)
+            if got is not None and got is not False:
+                view.exact, view.exact_ndev = got
+        for fid in fp_ids if got is False else ():
             hit = self._exact(fid, txn)
             if hit is not None:
                 rec = self._record(hit[0], now, txn)

@@ -97,6 +97,16 @@ def states(draw):
     skip = draw(st.sampled_from([None, *DIDS]))
     if skip is not None:  # an exact entry naming it: the candidates leave that device out when it is live
         st_._cache[f"fs:x{txn.tag}:fp1"] = (b"\1" * 8 + f"{skip}|2".encode(), None)
+    for fid in ("fp0", "fp2"):  # other exact entries: a device, a damaged entry, absent, this decision's write
+        how = draw(st.sampled_from(["none", "absent", "did", "did", "bad", "write"]))
+        xk = f"fs:x{txn.tag}:{fid}"
+        val = draw(STAMPS) + (b"d_a_1|x" if how == "bad" else f"{draw(st.sampled_from(DIDS))}|3".encode())
+        if how == "absent":
+            st_._cache[xk] = (None, None)
+        elif how in ("did", "bad"):
+            st_._cache[xk] = (val, None)
+        elif how == "write":
+            txn.writes[xk] = val
     txn.strict = draw(st.booleans())
     st_.end()
     names = tuple(draw(st.lists(st.sampled_from(BLOCKS), max_size=4)))
@@ -128,10 +138,11 @@ def _run(state, txn, names, skip, now, fam_keys, compiled):
         if not compiled:
             m.setattr(lr, "_CANDIDATES", None)
             m.setattr(lr, "_COUNTS", None)
+            m.setattr(lr, "_EXACT", None)
         state._local.txn = txn
         try:
-            view = state._view(txn, ("fp1",) if skip is not None else (), names, "fam", fam_keys, (), now,
-                               lambda ex: True, None)
+            view = state._view(txn, ("fp0", "fp1", "fp2") if skip is not None else ("fp0", "fp2"), names, "fam",
+                               fam_keys, (), now, lambda ex: True, None)
             got = ("ok", view.exact, [dict(r) for r in view.cands], view.fam_n, dict(view.fam_counts))
         except _NeedRead:
             got = ("need_read",)
