@@ -18,8 +18,8 @@
  *                              (redis_records.h; the layout in redis_layout.h)
  *   link_candidates, link_counts  fraudscore.fingerprint.linkstate_redis.OptimisticLinkState._view's
  *                              candidate records and _counts over the worker's cache (redis_linkcache.h)
- *   link_applied, link_incr    linkstate_redis_cache.WorkerCache.applied and OptimisticLinkState.write's
- *                              count increments (redis_linkcache.h)
+ *   link_applied, link_incr,   linkstate_redis_cache.WorkerCache.applied and OptimisticLinkState.write's
+ *   link_write_keys            entries, block moves and count increments (redis_linkwrite.h)
  *
  * A RESP request is ``*<n>\r\n`` then ``$<len>\r\n<bytes>\r\n`` per argument: bytes as they are, str as
  * UTF-8, int as ``str(int)``, float as ``repr(float)`` (what redis-py's encoder and hiredis send). Any other
@@ -542,6 +542,7 @@ static PyObject *py_hash_bytes(PyObject *self, PyObject *const *a, Py_ssize_t na
 #include "redis_layout.h"
 #include "redis_outputs.h"
 #include "redis_linkcache.h"
+#include "redis_linkwrite.h"
 
 static PyMethodDef methods[] = {
     {"command", (PyCFunction)py_command, METH_O, "command(args) -> bytes: one command as a RESP request"},
@@ -593,9 +594,7 @@ PyMODINIT_FUNC PyInit_redis_calls(void) {
     if (!struct_error) return NULL;
     empty_str = PyUnicode_FromString("");
     if (!(int_eight = PyLong_FromLong(8))) return NULL;
-    if (!empty_str || records_init() < 0 || linkcache_init() < 0 || linkcache_init2() < 0 ||
-        linkcache_init3() < 0)
-        return NULL;
+    if (!empty_str || records_init() < 0 || linkcache_init() < 0 || linkwrite_init() < 0) return NULL;
     if (!(str_now = PyUnicode_InternFromString("now")) || !(str_stamp = PyUnicode_InternFromString("stamp")) ||
         !(str_ip_attr = PyUnicode_InternFromString("ip")) || !(str_version = PyUnicode_InternFromString("version")) ||
         !(str_cached = PyUnicode_InternFromString("cached")) || !(str_cap = PyUnicode_InternFromString("cap")) ||

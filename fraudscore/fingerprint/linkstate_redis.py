@@ -91,8 +91,9 @@ __all__ = ["LinkTxn", "OptimisticLinkState", "confidence_band"]
 CONTENDED = 0.05
 _FIELDS: dict[Any, str] = {"n": "n"}  # count key -> its hash field (str of an int key; bounded)
 _C = load_core("redis_calls")
-#: the compiled candidate reads and count reads of :meth:`OptimisticLinkState._view` (``_core/redis_linkcache.h``;
-#: None: the Python below, their reference, parity-tested in tests/fingerprint/test_linkstate_redis_compiled.py)
+#: the compiled reads of :meth:`OptimisticLinkState._view` (candidates, exact match, counts: ``_core/redis_linkcache.h``)
+#: and of :meth:`~OptimisticLinkState.write` (entries and blocks, increments: ``_core/redis_linkwrite.h``); None: the
+#: Python below, their reference, parity-tested in tests/fingerprint/test_linkstate_redis_compiled.py
 _CANDIDATES: Any = getattr(_C, "link_candidates", None)
 _COUNTS: Any = getattr(_C, "link_counts", None)
 _EXACT: Any = getattr(_C, "link_exact", None)

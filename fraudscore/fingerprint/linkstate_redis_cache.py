@@ -30,7 +30,7 @@ from .linkstate_redis_ops import _R, _TAIL, _V, BlockOp, LinkTxn, Touch
 
 __all__ = ["WorkerCache"]
 
-#: :meth:`WorkerCache.applied` compiled (``_core/redis_linkcache.h``; None: the Python below, its reference,
+#: :meth:`WorkerCache.applied` compiled (``_core/redis_linkwrite.h``; None: the Python below, its reference,
 #: parity-tested in tests/fingerprint/test_linkstate_redis_compiled.py)
 _APPLIED: Any = getattr(load_core("redis_calls"), "link_applied", None)
 

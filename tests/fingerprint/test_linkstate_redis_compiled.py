@@ -1,10 +1,12 @@
-"""The compiled cache reads of the Redis link state == their Python reference (no server needed).
+"""The compiled link-cache calls of the Redis link state == their Python reference (no server needed).
 
-``OptimisticLinkState._view`` reads a decision's candidate records and value counts from the worker's
-cache with ``link_candidates`` / ``link_counts`` (``fraudscore/_core/redis_linkcache.h``) when the core is
-built. Here two copies of one random state read one random view, one through the compiled calls and one
-through the Python reference: the view, the read set (in its order), the count reads, the cache (values
-and order) and the keys fetched must be equal, or both must raise the same exception.
+When the core is built, ``OptimisticLinkState._view`` reads a decision's exact match, candidate records and
+value counts from the worker's cache with ``link_exact`` / ``link_candidates`` / ``link_counts``
+(``fraudscore/_core/redis_linkcache.h``), and ``write`` / ``WorkerCache.applied`` use ``link_write_keys``,
+``link_incr`` and ``link_applied`` (``redis_linkwrite.h``). Here two copies of one random state run the same
+call, one through the compiled code and one through the Python reference: the view, the read set (in its
+order), the count reads, the write set, the cache (values and order), the statistics and the keys fetched must
+be equal, or both must raise the same exception.
 """
 
 from __future__ import annotations
