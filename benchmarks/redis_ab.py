@@ -1,12 +1,14 @@
 """Before/after of the Redis path: two checkouts, interleaved runs, medians.
 
-For each checkout (a folder with its own ``.venv``), this runs a child under that
+For each checkout (a folder with its own ``.venv``, else this Python; ``PYTHONPATH`` set to the
+checkout, so a built worktree imports its own code), this runs a child under that
 checkout's Python, alternating A, B, A, B, ... ``--repeats`` times, and reports the
 median of each figure:
 
 * ``lat``: p50 / p99 of ``Scorer.score`` per event with the Redis store (one node) and
   with the memory store, on the same events (after a warm-up), on the Redis server at
-  ``FRAUDSCORE_TEST_REDIS_URL`` (a fresh key prefix, deleted afterwards), with the
+  ``FRAUDSCORE_TEST_REDIS_URL`` (a fresh key prefix, deleted afterwards), the worker's CPU per event
+  (``redis_cpu_us`` / ``memory_cpu_us``: thread time, user and system), with the
   server microseconds per ``EVALSHA`` (``INFO commandstats`` deltas: other clients of
   a shared server add to them) and round trips per event; with
   ``FRAUDSCORE_TEST_REDIS_CLUSTER`` set, also p50 / p99 on that cluster;
@@ -79,10 +81,12 @@ def child_lat(n: int, warm: int) -> dict[str, float]:
             store.round_trips.reset()
             for name, sc in (("redis", red), ("memory", mem)):
                 lat = []
+                cpu0 = time.thread_time()
                 for ev in events[warm:]:
                     t = time.perf_counter()
                     sc.score(ev)
                     lat.append((time.perf_counter() - t) * 1e6)
+                out[f"{name}_cpu_us"] = (time.thread_time() - cpu0) / len(lat) * 1e6  # the worker's CPU per event
                 out[f"{name}_p50_us"], out[f"{name}_p99_us"] = _pct(lat)
                 if name == "redis":
                     st = client.info("commandstats").get("cmdstat_evalsha", {"usec": 0, "calls": 0})
@@ -161,9 +165,12 @@ def main() -> None:
             got: dict[str, float] = {}
             for kind in kinds:
                 n = args.events if kind == "lat" else min(args.events, 200)
-                r = subprocess.run([os.path.join(c, ".venv", "bin", "python"), os.path.abspath(__file__),
+                # each child imports its own checkout (a worktree without a venv of its own: this Python)
+                venv = os.path.join(c, ".venv", "bin", "python")
+                r = subprocess.run([venv if os.path.exists(venv) else sys.executable, os.path.abspath(__file__),
                                     "--child", kind, "--events", str(n), "--warm", str(args.warm)],
-                                   cwd=c, check=True, capture_output=True, text=True)
+                                   cwd=c, check=True, capture_output=True, text=True,
+                                   env={**os.environ, "PYTHONPATH": os.path.abspath(c)})
                 got.update(json.loads(r.stdout.strip().splitlines()[-1]))
             runs[c].append(got)
             print(c, json.dumps({k: round(v, 3) for k, v in got.items()}), file=sys.stderr)

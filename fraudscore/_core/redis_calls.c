@@ -16,6 +16,10 @@
  *                              records (redis_outputs.h)
  *   encode_record, decode_record  fraudscore.fingerprint.linkstate_redis_ops: binary link records
  *                              (redis_records.h; the layout in redis_layout.h)
+ *   link_candidates, link_counts  fraudscore.fingerprint.linkstate_redis.OptimisticLinkState._view's
+ *                              candidate records and _counts over the worker's cache (redis_linkcache.h)
+ *   link_applied, link_incr,   linkstate_redis_cache.WorkerCache.applied and OptimisticLinkState.write's
+ *   link_write_keys            entries, block moves and count increments (redis_linkwrite.h)
  *
  * A RESP request is ``*<n>\r\n`` then ``$<len>\r\n<bytes>\r\n`` per argument: bytes as they are, str as
  * UTF-8, int as ``str(int)``, float as ``repr(float)`` (what redis-py's encoder and hiredis send). Any other
@@ -394,6 +398,14 @@ static int put_s8(buf_t *b, PyObject *h) {
 /* group_row(codes, cur, ts, dist_hash, app_hash) -> bytes: the event time, then per slot by its code (0 flag
  * as ``B``, 1 a value as ``d``, 2 an optional value (None: NaN), 3 a distinct-of value's hash ``dist_hash(v, 8)``,
  * 4 an application id's ``app_hash(v, 8)`` (None: zeros, "": 0xff bytes)) */
+static PyObject *int_eight; /* 8: the hash size of a row's value */
+
+/* fn(v, 8), without an argument tuple (vectorcall) */
+static PyObject *call_hash(PyObject *fn, PyObject *v) {
+    PyObject *args[2] = {v, int_eight};
+    return PyObject_Vectorcall(fn, args, 2, NULL);
+}
+
 static PyObject *py_group_row(PyObject *self, PyObject *const *a, Py_ssize_t na) {
     if (na != 5 || !PyBytes_Check(a[0])) {
         PyErr_SetString(PyExc_TypeError, "group_row(codes: bytes, cur, ts, dist_hash, app_hash)");
@@ -444,7 +456,7 @@ static PyObject *py_group_row(PyObject *self, PyObject *const *a, Py_ssize_t na)
             if (v == Py_None) {
                 uint8_t z[8] = {0};
                 if (buf_put(&b, z, 8) < 0) goto fail;
-            } else if (put_s8(&b, PyObject_CallFunction(a[3], "Oi", v, 8)) < 0)
+            } else if (put_s8(&b, call_hash(a[3], v)) < 0)
                 goto fail;
             break;
         default: {
@@ -454,7 +466,7 @@ static PyObject *py_group_row(PyObject *self, PyObject *const *a, Py_ssize_t na)
             if (v == Py_None || empty) {
                 memset(z, empty ? 0xff : 0, 8);
                 if (buf_put(&b, z, 8) < 0) goto fail;
-            } else if (put_s8(&b, PyObject_CallFunction(a[4], "Oi", v, 8)) < 0)
+            } else if (put_s8(&b, call_hash(a[4], v)) < 0)
                 goto fail;
         }
         }
@@ -529,6 +541,8 @@ static PyObject *py_hash_bytes(PyObject *self, PyObject *const *a, Py_ssize_t na
 
 #include "redis_layout.h"
 #include "redis_outputs.h"
+#include "redis_linkcache.h"
+#include "redis_linkwrite.h"
 
 static PyMethodDef methods[] = {
     {"command", (PyCFunction)py_command, METH_O, "command(args) -> bytes: one command as a RESP request"},
@@ -550,6 +564,19 @@ static PyMethodDef methods[] = {
      "layout(keys, sreads, swrites, groups, gkeys, labels, prefix) -> (versions, values, rows)"},
     {"outputs", (PyCFunction)(void (*)(void))py_outputs, METH_FASTCALL,
      "outputs(spec, n_features, recs, duplicate, ts) -> (bytearray of features, t_first), or None (the reference)"},
+    {"link_candidates", (PyCFunction)(void (*)(void))py_link_candidates, METH_FASTCALL,
+     "link_candidates(cache, rkeys, reads, writes, bprefix, names, skip, now, ttl) -> [record] or None"},
+    {"link_exact", (PyCFunction)(void (*)(void))py_link_exact, METH_FASTCALL,
+     "link_exact(cache, rkeys, reads, writes, xprefix, fids, now, ttl) -> (record, devices), None or False"},
+    {"link_counts", (PyCFunction)(void (*)(void))py_link_counts, METH_FASTCALL,
+     "link_counts(cache, hreads, hincr, hkey, keys, fields) -> (n, {key: count})"},
+    {"link_applied", (PyCFunction)(void (*)(void))py_link_applied, METH_FASTCALL,
+     "link_applied(cache, size, writes, hreads, hincr, skip, touched, BlockOp, Touch) -> None"},
+    {"link_write_keys", (PyCFunction)(void (*)(void))py_link_write_keys, METH_FASTCALL,
+     "link_write_keys(state, cache, reads, writes, xprefix, fids, did, ndev, touch, bprefix, names, cap, version, "
+     "BlockOp, rkey, now, ttl) -> True or False (the reference runs)"},
+    {"link_incr", (PyCFunction)(void (*)(void))py_link_incr, METH_FASTCALL,
+     "link_incr(hincr, hkey, keys, fields, new_device) -> None"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -566,7 +593,8 @@ PyMODINIT_FUNC PyInit_redis_calls(void) {
     Py_DECREF(st);
     if (!struct_error) return NULL;
     empty_str = PyUnicode_FromString("");
-    if (!empty_str || records_init() < 0) return NULL;
+    if (!(int_eight = PyLong_FromLong(8))) return NULL;
+    if (!empty_str || records_init() < 0 || linkcache_init() < 0 || linkwrite_init() < 0) return NULL;
     if (!(str_now = PyUnicode_InternFromString("now")) || !(str_stamp = PyUnicode_InternFromString("stamp")) ||
         !(str_ip_attr = PyUnicode_InternFromString("ip")) || !(str_version = PyUnicode_InternFromString("version")) ||
         !(str_cached = PyUnicode_InternFromString("cached")) || !(str_cap = PyUnicode_InternFromString("cap")) ||

@@ -70,13 +70,13 @@ state (separate round trips to read and write).
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._redis import DEFAULT_SHARDS, check_prefix, check_shards, shard_of, tag
+from .._core import load as load_core
+from .._redis import DEFAULT_SHARDS, check_prefix, check_shards, random_bytes, shard_of, tag
 from ..errors import ConfigError, StoreError
 from .linkstate import DEFAULT_TTL_MS, LinkPlan, LinkState, LinkView, Record, _check
 from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _TAIL, _V, BlockOp, LinkTxn, Touch,
@@ -90,6 +90,15 @@ __all__ = ["LinkTxn", "OptimisticLinkState", "confidence_band"]
 #: Share of refused commits (moving average) above which a worker reads what it may have stale before deciding.
 CONTENDED = 0.05
 _FIELDS: dict[Any, str] = {"n": "n"}  # count key -> its hash field (str of an int key; bounded)
+_C = load_core("redis_calls")
+#: the compiled reads of :meth:`OptimisticLinkState._view` (candidates, exact match, counts: ``_core/redis_linkcache.h``)
+#: and of :meth:`~OptimisticLinkState.write` (entries and blocks, increments: ``_core/redis_linkwrite.h``); None: the
+#: Python below, their reference, parity-tested in tests/fingerprint/test_linkstate_redis_compiled.py
+_CANDIDATES: Any = getattr(_C, "link_candidates", None)
+_COUNTS: Any = getattr(_C, "link_counts", None)
+_EXACT: Any = getattr(_C, "link_exact", None)
+_INCR: Any = getattr(_C, "link_incr", None)
+_WRITE_KEYS: Any = getattr(_C, "link_write_keys", None)
 
 
 def _field_name(key: Any) -> str:
@@ -335,6 +344,11 @@ class OptimisticLinkState(WorkerCache, LinkState):
         """A hash's device count and the counts of ``keys`` (as :meth:`_count` each, under one lock)."""
         hreads, hincr = txn.hreads, txn.hincr
         fields = _FIELDS
+        if _COUNTS is not None:
+            with self._lock:
+                got = _COUNTS(self._cache, hreads, hincr, hkey, keys, fields)
+            if got is not None:
+                return got  # type: ignore[no-any-return]
         out: dict[int, int] = {}
         n = 0
         with self._lock:
@@ -433,7 +447,14 @@ class OptimisticLinkState(WorkerCache, LinkState):
               shared_key: str | None = None) -> LinkView:
         """The view, from the cache (logged)."""
         view = txn.view if txn.view is not None else LinkView()
-        for fid in fp_ids:
+        got = False
+        if _EXACT is not None and self.fetch is not None:  # the loop below in one compiled call (False: it runs)
+            with self._lock:
+                got = _EXACT(self._cache, self._rkeys, txn.reads, txn.writes, f"{self.prefix}x{txn.tag}:", fp_ids,
+                             now, self.ttl_ms)
+            if got is not None and got is not False:
+                view.exact, view.exact_ndev = got
+        for fid in fp_ids if got is False else ():
             hit = self._exact(fid, txn)
             if hit is not None:
                 rec = self._record(hit[0], now, txn)
@@ -449,8 +470,17 @@ class OptimisticLinkState(WorkerCache, LinkState):
                 txn.shared_reads = tuple(k for k in txn.reads if k not in before)
         if need_candidates is None or need_candidates(view.exact):
             skip = view.exact["id"] if view.exact is not None else None
-            seen: set[str] = set()
             cands = view.cands
+            if (_CANDIDATES is not None and self.fetch is not None and
+                    not (self.preread is None and self.refused > CONTENDED)):
+                # the loop below in one compiled call; None: it runs (a record never seen, or not at hand)
+                with self._lock:
+                    got = _CANDIDATES(self._cache, self._rkeys, txn.reads, txn.writes,
+                                      f"{self.prefix}b{txn.tag}:", block_keys, skip, now, self.ttl_ms)
+                if got is not None:
+                    cands.extend(got)
+                    block_keys = ()
+            seen: set[str] = set()
             order: list[str] = []
             if self.fetch is not None and self.preread is None and self.refused > CONTENDED:  # the blocks now
                 # (a block found changed counts as a commit this fetch saved from refusal: fetching goes on
@@ -485,7 +515,7 @@ class OptimisticLinkState(WorkerCache, LinkState):
     @staticmethod
     def _version() -> bytes:
         """A new content version and stamp (neither all zeros)."""
-        v = os.urandom(_V)
+        v = random_bytes(_V)
         return v if v[:4] != _ANY_STAMP and v[4:] != _ANY_STAMP else b"\x00\x00\x00\x01\x00\x00\x00\x01"
 
     def write(self, plan: LinkPlan, now: int) -> None:
@@ -506,14 +536,22 @@ class OptimisticLinkState(WorkerCache, LinkState):
                 if plan.ip:
                     rec["ip"] = plan.ip
             txn.writes[rk] = encode_record(self._version(), rec, self.record_layout)
-        for fid in plan.fp_ids:
+        if _WRITE_KEYS is not None and type(did) is str and type(now) is int:
+            # the two loops below in one compiled call (False: out of its range, nothing done)
+            with self._lock:
+                done = _WRITE_KEYS(self, self._cache, txn.reads, txn.writes, f"{self.prefix}x{txn.tag}:", plan.fp_ids,
+                                   did, plan.ndev, plan.touch, f"{self.prefix}b{txn.tag}:", plan.block_keys,
+                                   self.max_per_block, self._version, BlockOp, self._rkey, now, self.ttl_ms)
+        else:
+            done = False
+        for fid in () if done else plan.fp_ids:
             xk = self._key("x", fid)
             hit = self._exact(fid)  # logged: the check covers the entry kept or replaced
             if plan.touch and hit is not None or hit is not None and hit == (did, plan.ndev):
                 txn.writes.setdefault(xk, None)
             else:
                 txn.writes[xk] = self._version() + f"{did}|{plan.ndev}".encode()
-        for b in plan.block_keys:
+        for b in () if done else plan.block_keys:
             # the script moves the device to the front of the block as it is then (and cuts it to
             # max_per_block): the write reads nothing, so another worker's sighting does not refuse it
             bk = self._key("b", b)
@@ -532,6 +570,12 @@ class OptimisticLinkState(WorkerCache, LinkState):
             txn.writes[bk] = BlockOp(did, v[:4], v[4:], raw[:4] if raw is not None else _ANY_STAMP,
                                      self.max_per_block)
         if not plan.touch:
+            if _INCR is not None:
+                if plan.fam_keys or plan.new_device:
+                    _INCR(txn.hincr, self._key("f", plan.fam), plan.fam_keys, _FIELDS, plan.new_device)
+                if plan.glob_keys or plan.new_device:
+                    _INCR(txn.hincr, self.global_key, plan.glob_keys, _FIELDS, plan.new_device)
+                return
             if plan.fam_keys or plan.new_device:
                 fk = self._key("f", plan.fam)
                 if plan.new_device:

@@ -25,9 +25,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .._core import load as load_core
 from .linkstate_redis_ops import _R, _TAIL, _V, BlockOp, LinkTxn, Touch
 
 __all__ = ["WorkerCache"]
+
+#: :meth:`WorkerCache.applied` compiled (``_core/redis_linkwrite.h``; None: the Python below, its reference,
+#: parity-tested in tests/fingerprint/test_linkstate_redis_compiled.py)
+_APPLIED: Any = getattr(load_core("redis_calls"), "link_applied", None)
 
 
 class WorkerCache:
@@ -62,6 +67,10 @@ class WorkerCache:
         store instead) is dropped from the cache, and read again when it matters.
         """
         with self._lock:
+            if _APPLIED is not None:
+                _APPLIED(self._cache, self.cache_size, txn.writes, txn.hreads, txn.hincr, skip, touched, BlockOp,
+                         Touch)
+                return
             for k, v in txn.writes.items():
                 if v is None:
                     continue

@@ -51,7 +51,9 @@ class SlotCalls:
 
     def _calls(self, record: Mapping[str, Any], ts: int, app: str, txn: Any, extra: bytes, late: bool,
                nonce: bytes, pending: bool = False, acquire: bool = False) -> list[_Call]:
-        """The event's script calls: one on a single node, one per hash slot on a cluster."""
+        """The event's script calls: one on a single node (:meth:`_single_call`), one per hash slot on a cluster."""
+        if not self._cluster:
+            return [self._single_call(record, ts, app, txn, extra, late, nonce, acquire)]
         p = self.prefix
         parts: list[tuple[str, str, int, bytes, _GroupMeta]] = []  # (hash tag, key, cfg idx, member, meta)
         ekeys = self._ekeys
@@ -74,38 +76,27 @@ class SlotCalls:
                     ekeys[(gi, ent)] = hit
             parts.append((hit[2], hit[1], gi + 1, group_row(m, m.layout.extract(record), ts) if m.codes else trow, m))
         link_tag = txn.tag if txn is not None else None
-        if self._cluster:
-            from redis.cluster import key_slot
+        from redis.cluster import key_slot
 
-            by_slot: dict[int, _Call] = {}
-            order: list[int] = []
+        by_slot: dict[int, _Call] = {}
+        order: list[int] = []
 
-            def call_for(t: str) -> _Call:
-                s = key_slot(t.encode())
-                c = by_slot.get(s)
-                if c is None:
-                    c = by_slot[s] = _Call(t)
-                    order.append(s)
-                return c
-        else:
-            single = _Call(link_tag or (parts[0][0] if parts else tag(p, shard_of(app, self.shards))))
-
-            def call_for(t: str) -> _Call:
-                return single
+        def call_for(t: str) -> _Call:
+            s = key_slot(t.encode())
+            c = by_slot.get(s)
+            if c is None:
+                c = by_slot[s] = _Call(t)
+                order.append(s)
+            return c
         if link_tag is not None:
             c = call_for(link_tag)
             c.link = True
-        if self._cluster:
-            for gtag, key, cfgi, member, m in parts:
-                c = call_for(gtag)
-                c.groups.append((cfgi, 0, 0, member))
-                c.keys.append(key)
-                if m.device_keyed or m.device_valued:
-                    c.device_dependent = True
-        else:  # (one call: every group in it)
-            single.groups = [(cfgi, 0, 0, member) for _t, _k, cfgi, member, _m in parts]
-            single.keys = [key for _t, key, _c, _r, _m in parts]
-            single.device_dependent = any(m.device_keyed or m.device_valued for *_x, m in parts)
+        for gtag, key, cfgi, member, m in parts:
+            c = call_for(gtag)
+            c.groups.append((cfgi, 0, 0, member))
+            c.keys.append(key)
+            if m.device_keyed or m.device_valued:
+                c.device_dependent = True
         aux = None
         if txn is not None:
             lc = call_for(link_tag)  # type: ignore[arg-type]
@@ -114,21 +105,20 @@ class SlotCalls:
             lc.swrites = list(txn.writes.items())
             # the reads of one hash come together (the link state reads a hash's fields in one go): the script
             # reads each run of one hash with one HMGET
-            lc.hreads = (list(txn.hreads.items()) if not self._cluster else
-                         [(k, v) for k, v in txn.hreads.items() if k[0] != gkey])
-            lc.hincr = [(k, v) for k, v in txn.hincr.items() if not (self._cluster and k[0] == gkey)]
+            lc.hreads = [(k, v) for k, v in txn.hreads.items() if k[0] != gkey]
+            lc.hincr = [(k, v) for k, v in txn.hincr.items() if k[0] != gkey]
             lc.dep = txn.dep
-            if self._cluster and pending:
+            if pending:
                 # the global counts live in another slot: this worker's committed increments not sent yet go in
                 # an unchecked call of their own (no record, never late), whose reply refreshes the cached counts
                 greads = [(k, v) for k, v in txn.hreads.items() if k[0] == gkey]
                 gincr = self._take_pending()
                 if greads or gincr:
                     aux = _Call(gkey[len(p) + 1:], aux=True, hreads=greads, hincr=gincr)
-        calls = [by_slot[s] for s in order] if self._cluster else [single]
+        calls = [by_slot[s] for s in order]
         ah = app_hash(app, 12).hex() if app else ""
         for c in calls:
-            c.ctx = device_ctx(record) if (self._cluster and c.device_dependent and not c.link) else ""
+            c.ctx = device_ctx(record) if (c.device_dependent and not c.link) else ""
             c.late, c.app, c.ts, c.nonce = late, ah, ts, nonce
             c.anchor = c.link or (txn is None and c is calls[0])
             c.extra = extra if c.anchor else b""
@@ -139,6 +129,64 @@ class SlotCalls:
             aux.app, aux.ts, aux.nonce, aux.check = ah, ts, nonce, False
             calls.append(aux)
         return calls
+
+    def _single_call(self, record: Mapping[str, Any], ts: int, app: str, txn: Any, extra: bytes, late: bool,
+                     nonce: bytes, acquire: bool) -> _Call:
+        """The event's one call on a single node (what :meth:`_calls` builds there, without the slot routing)."""
+        p = self.prefix
+        ekeys = self._ekeys
+        trow = None  # the row of a group without slots: the event time alone
+        groups: list[tuple[int, int, int, bytes]] = []
+        keys: list[str] = []
+        first_tag = None
+        dev = False
+        for gi, m in enumerate(self._meta):
+            lay = m.layout
+            sk = lay.single_key
+            ent = record.get(sk) if sk is not None else lay.entity(record)
+            if ent is None:
+                continue
+            # (shard, key) of the entity: a pure function of its value (str values only: 1 and 1.0 hash apart)
+            hit = ekeys.get((gi, ent)) if type(ent) is str else None
+            if hit is None:
+                eh = identifier_hash(ent, 12)
+                shard = self._group_shard(m, ent, eh, record)
+                t = tag(p, shard)
+                hit = (shard, f"{p}v{t}:{m.group.signature}:{eh.hex()}", t)
+                if type(ent) is str and (self._link_state is not None or not m.device_keyed):
+                    if len(ekeys) >= _EKEYS_MAX:
+                        ekeys.clear()
+                    ekeys[(gi, ent)] = hit
+            if first_tag is None:
+                first_tag = hit[2]
+            if m.codes:
+                row = group_row(m, lay.extract(record), ts)
+            else:
+                if trow is None:
+                    trow = _TS_ROW.pack(float(ts))
+                row = trow
+            groups.append((gi + 1, 0, 0, row))
+            keys.append(hit[1])
+            if m.device_keyed or m.device_valued:
+                dev = True
+        link_tag = txn.tag if txn is not None else None
+        c = _Call(link_tag or (first_tag if first_tag is not None else tag(p, shard_of(app, self.shards))), keys,
+                  groups)
+        c.device_dependent = dev
+        link = c.link = link_tag is not None
+        if txn is not None:
+            c.sreads = list(txn.reads.items())
+            c.swrites = list(txn.writes.items())
+            c.hreads = list(txn.hreads.items())
+            c.hincr = list(txn.hincr.items())
+            c.dep = txn.dep
+        c.anchor = link or txn is None  # (the link call, or the first and only call)
+        c.extra = extra if c.anchor else b""
+        c.txn = txn if link else None
+        c.check = link
+        c.lease = (2 if acquire else 1) if link else 0
+        c.late, c.app, c.ts, c.nonce = late, app_hash(app, 12).hex() if app else "", ts, nonce
+        return c
 
     def _take_pending(self) -> list[tuple[tuple[str, str], int]]:
         """Cluster: the global count increments of this worker's committed links, not yet sent."""

@@ -44,7 +44,6 @@ Examples
 
 from __future__ import annotations
 
-import os
 import struct
 import threading
 import time
@@ -54,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from .._redis import (DEFAULT_SHARDS, DirectConnection, RoundTrips, Script, check_prefix, check_shards, evalsha,
-                      hash_bytes, is_cluster, redis_module, store_error, tag)
+                      hash_bytes, is_cluster, random_bytes, redis_module, store_error, tag)
 from ..errors import ConfigError, EventError, StoreError
 from ..fingerprint.linkstate_redis_read import LINK_READ_LUA
 from .admission import late_message
@@ -313,7 +312,7 @@ class RedisStore(SlotCalls):
             w = self._watermark
         late = w is not None and ts < w - plan.lateness
         txn = None
-        nonce = os.urandom(8)
+        nonce = random_bytes(8)
         if linker is not None:
             txn, extra = self._decide(linker, fp, ts, record)
         calls = self._calls(record, ts, app, txn, extra, late, nonce, pending=True)

@@ -1,6 +1,7 @@
 """The worker's side of the Redis event call: row packing and record reading (no server needed)."""
 
 import dataclasses
+import os
 import struct
 
 from hypothesis import given
@@ -65,3 +66,31 @@ def test_request_packers_without_the_compiled_core(monkeypatch):
         command, evalsha = R._packers()
         assert command(args) == R.resp_command(args)
         assert evalsha("ab", ["k1", "k2"], [b"x", 5]) == R.resp_evalsha("ab", ["k1", "k2"], [b"x", 5])
+
+
+def test_random_bytes_are_fresh_per_call_thread_and_forked_child():
+    """Link versions and event nonces come from a per-thread pool of os.urandom bytes: never handed out twice,
+    not shared between threads, and a forked worker starts its own pool (never its parent's next bytes)."""
+    import threading
+
+    from fraudscore._redis import random_bytes
+
+    seen = [random_bytes(8) for _ in range(1200)]  # (past one 4 KiB refill)
+    other: list[bytes] = []
+    th = threading.Thread(target=lambda: other.extend(random_bytes(8) for _ in range(50)))
+    th.start()
+    th.join()
+    assert len(set(seen + other)) == len(seen) + len(other)
+    assert len(random_bytes(5000)) == 5000
+    if not hasattr(os, "fork"):
+        return
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(w, random_bytes(8))
+        os._exit(0)
+    os.close(w)
+    child = os.read(r, 8)
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert len(child) == 8 and child != random_bytes(8)
