@@ -549,8 +549,8 @@ static inline void prefetch(const void *p) {
 }
 
 #if PACK_CACHE
-static inline const void *slot_of(PyObject *rec) { /* the table slot rec would take (for a prefetch) */
-    return PACKED + (size_t)((((uint64_t)(uintptr_t)rec >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - PACK_BITS));
+static inline const prec_t *slot_of(PyObject *rec) { /* the first slot of rec's set (for a prefetch) */
+    return PACKED + 2 * (size_t)((((uint64_t)(uintptr_t)rec >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - PACK_BITS + 1));
 }
 #endif
 
@@ -638,7 +638,11 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
             if (!PyDict_CheckExact(rec)) goto bail_ids;
             prefetch(rec); /* its version tag */
 #if PACK_CACHE
-            if (PACKED != NULL) prefetch(slot_of(rec));
+            if (PACKED != NULL) {
+                const prec_t *set = slot_of(rec);
+                prefetch(set);
+                prefetch(set + 1);
+            }
 #endif
             recs[q] = rec;
         }
