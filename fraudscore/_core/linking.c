@@ -218,7 +218,7 @@ typedef struct {
  * the last list only, which missed whenever a block's records alternate between two versions): records share
  * version lists (linkfeatures.make_record), so most checks are one pointer test. Valid for one select call (no
  * Python code runs in between, so no list is freed and its memory reused). */
-#define VMEMO_BITS 3
+#define VMEMO_BITS 6
 typedef struct {
     PyObject *obj[3][1 << VMEMO_BITS];
     int ok[3][1 << VMEMO_BITS];
