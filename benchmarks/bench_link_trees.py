@@ -80,15 +80,16 @@ def main() -> None:
         rows = os.path.join(tmp, "rows.pkl")
         env = {**os.environ, "PYTHONPATH": HERE, "PYTHONHASHSEED": "0"}
         subprocess.run([sys.executable, "-c", CAPTURE, rows, args.cache or os.path.join(tmp, "bundles"),
-                        os.path.join(HERE, "benchmarks")], env=env, check=True)
+                        os.path.join(HERE, "benchmarks")], env=env, check=True, cwd=HERE)
         got = {}
         for who, tree in (("base", os.path.abspath(args.base)), ("this", HERE)):
             env = {**os.environ, "PYTHONPATH": tree, "PYTHONHASHSEED": "0"}
+            # cwd=tree: "-c" puts the working directory first on sys.path
             calls, n_rows = map(int, subprocess.run([sys.executable, "-c", RUN, rows, "check"], env=env, check=True,
-                                                    capture_output=True, text=True).stdout.split())
+                                                    capture_output=True, text=True, cwd=tree).stdout.split())
             out = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg-{who}.out",
                                   "--toggle-collect=_operator_call", sys.executable, "-c", RUN, rows, "cg"],
-                                 env=env, check=True, capture_output=True, text=True)
+                                 env=env, check=True, capture_output=True, text=True, cwd=tree)
             got[who] = int(re.search(r"Collected : (\d+)", out.stderr).group(1)) / calls
         print(f"predict_best over the scorer stream's {calls:,} model-scored link calls ({n_rows:,} rows): "
               f"{got['this']:,.0f} instructions per call vs {got['base']:,.0f} at {args.base} "
