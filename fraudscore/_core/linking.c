@@ -463,18 +463,6 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
     if (recs == NULL || feats == NULL) goto out;
     {
         double *x = (double *)PyBytes_AS_STRING(feats);
-        /* the scored records' objects, mostly out of the caches (other devices' records): their loads overlap
-         * here instead of queueing row after row in features() (round 11) */
-#if defined(__GNUC__)
-        for (i = 0; i < k; ++i) {
-            const prec_t *pr = &top[i]->p;
-            PyObject *const objs[8] = {pr->bv, pr->ov, pr->av, pr->fs, pr->lg, pr->fn, pr->ip, pr->n};
-            int q;
-            for (q = 0; q < 8; ++q) {
-                if (objs[q] != NULL) __builtin_prefetch(objs[q]);
-            }
-        }
-#endif
         for (i = 0; i < k; ++i) {
             if (features(&info, top[i], now, ip, n_c, x + i * NFEAT) != 0) goto out;
             Py_INCREF(top[i]->rec);
