@@ -218,7 +218,7 @@ typedef struct {
  * the last list only, which missed whenever a block's records alternate between two versions): records share
  * version lists (linkfeatures.make_record), so most checks are one pointer test. Valid for one select call (no
  * Python code runs in between, so no list is freed and its memory reused). */
-#define VMEMO_BITS 3
+#define VMEMO_BITS 6
 typedef struct {
     PyObject *obj[3][1 << VMEMO_BITS];
     int ok[3][1 << VMEMO_BITS];
@@ -549,8 +549,8 @@ static inline void prefetch(const void *p) {
 }
 
 #if PACK_CACHE
-static inline const void *slot_of(PyObject *rec) { /* the table slot rec would take (for a prefetch) */
-    return PACKED + (size_t)((((uint64_t)(uintptr_t)rec >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - PACK_BITS));
+static inline const prec_t *slot_of(PyObject *rec) { /* the first slot of rec's set (for a prefetch) */
+    return PACKED + 2 * (size_t)((((uint64_t)(uintptr_t)rec >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - PACK_BITS + 1));
 }
 #endif
 
@@ -638,7 +638,11 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
             if (!PyDict_CheckExact(rec)) goto bail_ids;
             prefetch(rec); /* its version tag */
 #if PACK_CACHE
-            if (PACKED != NULL) prefetch(slot_of(rec));
+            if (PACKED != NULL) {
+                const prec_t *set = slot_of(rec);
+                prefetch(set);
+                prefetch(set + 1);
+            }
 #endif
             recs[q] = rec;
         }

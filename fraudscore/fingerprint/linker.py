@@ -387,7 +387,7 @@ class DeviceLinker:
                 _, near, rows = got
                 if not near:
                     return None
-                # only the best is used: rows provably below it come back as -1.0 (LinkModel.best_rows)
+                # only the best is used (LinkModel.best_rows: rows provably below it may come back as -1.0)
                 ps = self.model.best_rows(rows, len(near))
                 i = self._pick(ps, near)
                 if i >= 0:

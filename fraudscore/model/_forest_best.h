@@ -1,303 +1,250 @@
 /*
- * The best of a few rows, exactly: predict_best(X, out) for the device linker, which uses only the best-scored
- * candidate (its probability, bit for bit, and the candidate) of the up to 8 it scores per event.
- * Included by _forest.c (it needs ForestObject, fs_next, fs_clean and fs_sigmoid).
+ * The rows of one device-linker call, exactly: predict_best(X, out) for the device linker, which scores its up to
+ * 8 candidate rows per event and uses the best (its probability, bit for bit, and the candidate).
+ * Included by _forest.c (it needs ForestObject, fs_margin, fs_clean, fs_sigmoid and, declared below, fs_row_margin
+ * of _forest_row.h).
  *
- * out[i] is either row i's probability, equal bit for bit to predict_one (its leaf values added tree after tree,
- * in model order, from 0.0, then fs_sigmoid), or -1.0 when its probability is *strictly below* that of a row
- * scored in full: such a row is never the best, whatever the tie-break among equal probabilities. The rows whose
- * probability ties the best's are all scored in full, so a pick over out (highest probability, then its
- * tie-break) chooses what it would over every row's probability.
+ * Contract (unchanged since round 9): out[i] is row i's probability, equal bit for bit to predict_one, or -1.0
+ * when it is provably strictly below the best row's. Since round 11 every row is scored in full (no -1.0): the
+ * leaf-bound pruning of rounds 9-10 walked 94 % of the trees on the scorer stream's candidate blocks (469 of 496
+ * tree walks per call) and cost its own bookkeeping; the kernel below makes a row cheap enough that pruning does
+ * not pay.
  *
- * How: each tree's least and greatest leaf are read once (fs_best_prepare), the trees ordered by their leaf
- * range, widest first. Every row walks the first FS_BEST_LEAD trees of that order; the row leading on them is
- * scored in full; every other row then walks the remaining trees in that order, its leaf values kept, until
- *     (sum of its leaves so far) + (sum of the greatest leaves of the trees left) + slack <= mlow,
- * where mlow is a margin whose probability is provably below the best probability p found so far (see
- * fs_best_floor), or until it has walked every tree: then its margin is the sum of its kept leaf values in model
- * order (the order predict_one adds them in) and it may become the best.
+ * How (round 11, #13): QuickScorer (Lucchese et al., SIGIR 2015) where the forest allows it -- every node a
+ * numerical split with missing type None (LightGBM's decision_type 0 or 2: the device linker's models), no NaN
+ * threshold, at most 32 leaves per tree (the shipped link model: 80 trees of 15 leaves). Each tree's leaves are
+ * numbered left to right; a node whose test is false (the row goes right) rules out the leaves of its left
+ * subtree, and the leaf the row reaches is the leftmost one no false node rules out (the paper's theorem). So,
+ * per row: a 32-bit leaf mask per tree, all ones; for every feature the trees split on, its nodes in increasing
+ * threshold (one table, built once), and while the row's value is above the threshold, that node's tree mask
+ * ANDs in the node's mask; then leaf = count of trailing zeros, and the margin is the sum of those leaf values in
+ * model order from 0.0 -- fs_margin's sum of the same doubles, so the same double. The row is cleaned as
+ * fs_clean does and NaN read as 0.0, as fs_next reads a NaN at a node of missing type None; a node's test is
+ * fs_next's (v <= threshold: left) on the same two doubles, so every tree ends in the same leaf. A +inf sentinel
+ * ends each feature's run (no value is above it: the row holds no NaN). Per row that is one compare per false
+ * node (267 of the link model's 1,120 on the scorer stream) plus one per feature, against ~4.3 dependent node
+ * loads per tree for the walk.
  *
- * Why it is exact: (1) the margin predict_one computes is a float sum; it differs from the real sum of the same
- * leaf values by at most gamma_{N} * sum |leaf| (N trees, gamma_n = n u / (1 - n u), u = 2^-53), and the float
- * partial sums and the precomputed suffix sums add at most as much again each: slack = (4 N + 16) 2^-52 *
- * sum over trees of max |leaf| covers all three and the rounding of the test itself. So a row meeting the test
- * has a computed margin m <= mlow. (2) The computed probability is within a relative 1e-12 of the real sigmoid
- * of the computed margin, plus 1e-300 where it underflows (glibc's exp is within 1 ulp; -sigmoid * m adds at
- * most |sigmoid * m| u < 1e-13 below the overflow point, the two remaining roundings 2 u). (3) fs_best_floor
- * chooses mlow with sigmoid(mlow) (1 + 1e-12) + 1e-300 < p in real arithmetic, verified on the computed
- * exponential with margins (mlow = -inf, no pruning, when that check fails). The real sigmoid being increasing,
- * the row's computed probability is < p. A model with a non-finite leaf, or
- * a sigmoid parameter that is not a positive number, is scored in full (no pruning).
+ * Other forests (categorical splits, missing types Zero / NaN, more leaves): every row through the single-row
+ * layout (_forest_row.h, fs_row_margin), or fs_margin when the forest has no layout.
  */
-#ifndef FS_BEST_LEAD
-#define FS_BEST_LEAD 8 /* trees (of the widest-first order) every row walks before one is scored in full */
-#endif
-#define FS_BEST_STACK 4096 /* leaf values kept on the stack (rows x trees) */
+#define FS_QS_MAX_LEAVES 32 /* leaves per tree the 32-bit masks hold */
+#define FS_QS_STACK_TREES 1024 /* per-row tree masks kept on the stack; more trees: one allocation per call */
 
-/* A plain forest's node for predict_best (16 bytes, four to a cache line): see fs_plain_build. */
+static double fs_row_margin(const ForestObject *f, const double *x, int *failed); /* _forest_row.h */
+
+/* one node of the threshold table (16 bytes) */
 typedef struct {
-    double thr;
-    int16_t feat;   /* the feature's byte offset in the row (index x 8) */
-    int16_t kid[2]; /* [0] left (x <= thr), [1] right: >= 0 the node's byte offset (index x 16), < 0 ~leaf index */
-    int16_t pad;
-} fs_pnode;
+    double thr;     /* the node's threshold; +inf: the end of its feature's run */
+    uint32_t mask;  /* leaves still possible when the row goes right: the left subtree's bits cleared */
+    int32_t tree;
+} fs_qe;
 
 struct fs_best_s {
-    int usable;         /* 0: score every row in full */
-    fs_pnode *plain;    /* NULL unless every node is numerical with missing type None (and the tables fit int16) */
-    int32_t *order;     /* the trees, widest leaf range first (ties: model order) */
-    double *hi_rest;    /* [j]: sum of the greatest leaf of trees order[j..n_trees-1]; [n_trees] = 0 */
-    double slack;       /* see above */
+    int qs;           /* 1: the QuickScorer tables below; 0: fs_row_margin / fs_margin */
+    Py_ssize_t n_used; /* features some node splits on */
+    int32_t *fcol;    /* per used feature: its column */
+    int32_t *fstart;  /* per used feature: its first entry in ent (its run ends with a sentinel) */
+    fs_qe *ent;       /* the nodes, by feature then threshold */
+    int32_t *lbase;   /* per tree: its first leaf in lv */
+    double *lv;       /* the leaf values, tree by tree, each tree's left to right */
+    const double **lvp; /* per tree: lv + lbase[t] */
 };
 
 static void fs_best_free(fs_best *b) {
     if (b == NULL) return;
-    PyMem_Free(b->plain);
-    PyMem_Free(b->order);
-    PyMem_Free(b->hi_rest);
+    PyMem_Free(b->fcol);
+    PyMem_Free(b->fstart);
+    PyMem_Free(b->ent);
+    PyMem_Free(b->lbase);
+    PyMem_Free(b->lv);
+    PyMem_Free((void *)b->lvp);
     PyMem_Free(b);
 }
 
-/* least and greatest leaf of the tree rooted at `root` (a depth-first walk; nodes are validated by Forest_init) */
-static int fs_tree_range(const ForestObject *f, int32_t root, int32_t *stack, double *lo, double *hi) {
-    Py_ssize_t sp = 0;
-    double l = INFINITY, h = -INFINITY;
-    stack[sp++] = root;
-    while (sp > 0) {
-        int32_t n = stack[--sp];
-        if (n < 0) {
-            double v = f->leaves[~n];
-            if (!isfinite(v)) return -1;
-            if (v < l) l = v;
-            if (v > h) h = v;
-        } else {
-            if (sp + 2 > f->n_nodes + 1) return -1; /* cannot happen in a validated tree */
-            stack[sp++] = f->nodes[n].right;
-            stack[sp++] = f->nodes[n].left;
-        }
-    }
-    *lo = l;
-    *hi = h;
+/* the build's scratch: the nodes in visit order and the leaves */
+typedef struct {
+    double thr;
+    uint32_t mask;
+    int32_t tree, feat, seq;
+} fs_qs_node;
+
+typedef struct {
+    fs_qs_node *nodes;
+    Py_ssize_t n_nodes, cap_nodes;
+    double *lv;
+    Py_ssize_t n_lv, cap_lv;
+    int leaves; /* leaves of the current tree so far */
+} fs_qs_build;
+
+static int fs_qs_grow(void **p, Py_ssize_t *cap, Py_ssize_t need, size_t size) {
+    void *q;
+    Py_ssize_t c = *cap > 0 ? *cap : 64;
+    if (need <= *cap) return 0;
+    while (c < need) c *= 2;
+    if ((q = PyMem_Realloc(*p, size * (size_t)c)) == NULL) return -1;
+    *p = q;
+    *cap = c;
     return 0;
 }
 
-/*
- * The plain node table (round 10): when every node of the forest is a numerical split whose missing type is None
- * (LightGBM's decision_type 0 or 2: the device linker's model), fs_next reduces to
- *     v = isnan(x) ? 0.0 : x;  go left iff v <= threshold
- * (the default direction is never read: only the Zero and NaN missing types use it). predict_best then cleans each
- * row once more -- NaN to 0.0, after fs_clean -- and walks these 16-byte nodes with one comparison per node,
- * choosing the child by its result (no branch on the node's type): the same comparison of the same two doubles as
- * fs_next, so the same leaf. Children and features are stored as byte offsets (int16: up to 2,047 nodes and 4,095
- * features; the device linker's model has 1,120 nodes), so a node costs ten instructions. Returns 0 (b->plain NULL:
- * the forest is not plain or too large) or -1 (no memory).
- */
-static int fs_plain_build(const ForestObject *f, fs_best *b) {
-    Py_ssize_t i;
-    b->plain = NULL;
-    if (f->n_nodes < 1 || f->n_nodes > 2047 || f->n_leaves > 32768 || f->num_features > 4095) return 0;
-    for (i = 0; i < f->n_nodes; ++i) {
-        uint32_t dt = f->nodes[i].decision_type;
-        if ((dt & 1u) || ((dt >> 2) & 3u) != MISSING_NONE) return 0;
+/* the subtree at node n of tree t, in order (left subtree, the node, right subtree). 1: done; 0: the forest does
+ * not fit the tables (a tree of more than 32 leaves, a NaN threshold, a node that is not plain); -1: no memory */
+static int fs_qs_visit(const ForestObject *f, fs_qs_build *s, int32_t n, int32_t t, int depth) {
+    const fs_node *nd;
+    fs_qs_node *q;
+    int lo, r;
+    uint32_t dt;
+    if (n < 0) {
+        if (s->leaves >= FS_QS_MAX_LEAVES) return 0;
+        if (fs_qs_grow((void **)&s->lv, &s->cap_lv, s->n_lv + 1, sizeof(double)) != 0) return -1;
+        s->lv[s->n_lv++] = f->leaves[~n];
+        s->leaves++;
+        return 1;
     }
-    if ((b->plain = (fs_pnode *)PyMem_Calloc((size_t)f->n_nodes, sizeof(fs_pnode))) == NULL) return -1;
-    for (i = 0; i < f->n_nodes; ++i) {
-        const fs_node *nd = f->nodes + i;
-        b->plain[i].thr = nd->u.threshold;
-        b->plain[i].feat = (int16_t)(nd->feature * 8);
-        b->plain[i].kid[0] = (int16_t)(nd->left >= 0 ? nd->left * 16 : nd->left);
-        b->plain[i].kid[1] = (int16_t)(nd->right >= 0 ? nd->right * 16 : nd->right);
-    }
-    return 0;
+    if (depth >= FS_QS_MAX_LEAVES) return 0; /* a path this long: more leaves than the masks hold */
+    nd = f->nodes + n;
+    dt = nd->decision_type;
+    if ((dt & 1u) || ((dt >> 2) & 3u) != MISSING_NONE || isnan(nd->u.threshold)) return 0;
+    lo = s->leaves;
+    if ((r = fs_qs_visit(f, s, nd->left, t, depth + 1)) != 1) return r;
+    if (fs_qs_grow((void **)&s->nodes, &s->cap_nodes, s->n_nodes + 1, sizeof(fs_qs_node)) != 0) return -1;
+    q = s->nodes + s->n_nodes;
+    q->thr = nd->u.threshold;
+    /* the left subtree's leaves are lo .. s->leaves - 1 (at least one): ruled out when the row goes right */
+    q->mask = ~(uint32_t)((((uint64_t)1 << s->leaves) - 1) & ~(((uint64_t)1 << lo) - 1));
+    q->tree = t;
+    q->feat = nd->feature;
+    q->seq = (int32_t)s->n_nodes;
+    s->n_nodes++;
+    return fs_qs_visit(f, s, nd->right, t, depth + 1);
 }
 
-/* the bounds tables (NULL with a Python error set on failure) */
+static int fs_qs_cmp(const void *a, const void *b) { /* by feature, then threshold (then visit order: stable) */
+    const fs_qs_node *x = (const fs_qs_node *)a, *y = (const fs_qs_node *)b;
+    if (x->feat != y->feat) return x->feat < y->feat ? -1 : 1;
+    if (x->thr != y->thr) return x->thr < y->thr ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* the tables (NULL with a Python error set when out of memory; b->qs = 0 where the forest does not fit them) */
 static fs_best *fs_best_prepare(const ForestObject *f) {
-    Py_ssize_t n = f->n_trees, t, j;
+    Py_ssize_t N = f->n_trees, t, i, j, used = 0;
+    fs_qs_build s;
     fs_best *b = (fs_best *)PyMem_Calloc(1, sizeof(fs_best));
-    double *lo = NULL, *hi = NULL, *range = NULL, amax = 0.0;
-    int32_t *stack = NULL;
+    int r = 1;
     if (b == NULL) return (fs_best *)PyErr_NoMemory();
-    b->order = (int32_t *)PyMem_Malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
-    b->hi_rest = (double *)PyMem_Malloc(sizeof(double) * (size_t)(n + 1));
-    lo = (double *)PyMem_Malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-    hi = (double *)PyMem_Malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-    range = (double *)PyMem_Malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-    stack = (int32_t *)PyMem_Malloc(sizeof(int32_t) * (size_t)(f->n_nodes + 2));
-    if (b->order == NULL || b->hi_rest == NULL || lo == NULL || hi == NULL || range == NULL || stack == NULL) {
-        fs_best_free(b);
-        b = (fs_best *)PyErr_NoMemory();
-        goto done;
+    memset(&s, 0, sizeof(s));
+    if (N < 1 || N > INT32_MAX / FS_QS_MAX_LEAVES) goto plain;
+    if ((b->lbase = (int32_t *)PyMem_Malloc(sizeof(int32_t) * (size_t)N)) == NULL) goto nomem;
+    for (t = 0; t < N && r == 1; ++t) {
+        b->lbase[t] = (int32_t)s.n_lv;
+        s.leaves = 0;
+        r = fs_qs_visit(f, &s, f->roots[t], (int32_t)t, 0);
     }
-    if (fs_plain_build(f, b) != 0) {
-        fs_best_free(b);
-        b = (fs_best *)PyErr_NoMemory();
-        goto done;
-    }
-    b->usable = isfinite(f->sigmoid) && f->sigmoid > 0.0;
-    for (t = 0; t < n && b->usable; ++t) {
-        if (fs_tree_range(f, f->roots[t], stack, &lo[t], &hi[t]) != 0) {
-            b->usable = 0;
-            break;
+    if (r < 0) goto nomem;
+    if (r == 0) goto plain;
+    if (s.n_nodes > 0) qsort(s.nodes, (size_t)s.n_nodes, sizeof(fs_qs_node), fs_qs_cmp);
+    for (i = 0; i < s.n_nodes; ++i) used += i == 0 || s.nodes[i].feat != s.nodes[i - 1].feat;
+    b->fcol = (int32_t *)PyMem_Malloc(sizeof(int32_t) * (size_t)(used > 0 ? used : 1));
+    b->fstart = (int32_t *)PyMem_Malloc(sizeof(int32_t) * (size_t)(used > 0 ? used : 1));
+    b->ent = (fs_qe *)PyMem_Malloc(sizeof(fs_qe) * (size_t)(s.n_nodes + used + 1));
+    if (b->fcol == NULL || b->fstart == NULL || b->ent == NULL) goto nomem;
+    for (i = j = 0; i < s.n_nodes; ++i) {
+        if (i == 0 || s.nodes[i].feat != s.nodes[i - 1].feat) { /* a new run (after the last one's sentinel) */
+            if (i > 0) {
+                b->ent[j].thr = INFINITY;
+                b->ent[j].mask = ~(uint32_t)0;
+                b->ent[j++].tree = 0;
+            }
+            b->fcol[b->n_used] = s.nodes[i].feat;
+            b->fstart[b->n_used++] = (int32_t)j;
         }
-        range[t] = hi[t] - lo[t];
-        amax += fabs(lo[t]) > fabs(hi[t]) ? fabs(lo[t]) : fabs(hi[t]);
+        b->ent[j].thr = s.nodes[i].thr;
+        b->ent[j].mask = s.nodes[i].mask;
+        b->ent[j++].tree = s.nodes[i].tree;
     }
-    for (t = 0; t < n; ++t) b->order[t] = (int32_t)t;
-    if (!b->usable || !isfinite(amax)) {
-        b->usable = 0;
-        goto done;
-    }
-    /* insertion sort by decreasing range, stable (a few hundred trees at most are worth it; any order is exact) */
-    for (t = 1; t < n; ++t) {
-        int32_t v = b->order[t];
-        for (j = t; j > 0 && range[b->order[j - 1]] < range[v]; --j) b->order[j] = b->order[j - 1];
-        b->order[j] = v;
-    }
-    b->hi_rest[n] = 0.0;
-    for (j = n - 1; j >= 0; --j) b->hi_rest[j] = b->hi_rest[j + 1] + hi[b->order[j]];
-    b->slack = (4.0 * (double)n + 16.0) * 0x1p-52 * amax;
-done:
-    PyMem_Free(lo);
-    PyMem_Free(hi);
-    PyMem_Free(range);
-    PyMem_Free(stack);
+    b->ent[j].thr = INFINITY; /* the last run's sentinel */
+    b->ent[j].mask = ~(uint32_t)0;
+    b->ent[j].tree = 0;
+    b->lv = s.lv;
+    s.lv = NULL;
+    if ((b->lvp = (const double **)PyMem_Malloc(sizeof(double *) * (size_t)N)) == NULL) goto nomem;
+    for (t = 0; t < N; ++t) b->lvp[t] = b->lv + b->lbase[t];
+    b->qs = 1;
+    PyMem_Free(s.nodes);
     return b;
+plain: /* not QuickScorer's: the tables are not used */
+    PyMem_Free(s.nodes);
+    PyMem_Free(s.lv);
+    PyMem_Free(b->lbase);
+    b->lbase = NULL;
+    b->qs = 0;
+    return b;
+nomem:
+    PyMem_Free(s.nodes);
+    PyMem_Free(s.lv);
+    fs_best_free(b);
+    return (fs_best *)PyErr_NoMemory();
 }
 
-/* a margin whose probability is provably below p (see the header), or -inf. The condition sigmoid(m) (1 + 1e-12)
- * + 1e-300 < p reads exp(-sigmoid m) > G = (1 + 1e-12) / (p - 1e-300) - 1 (G >= 1e-12: p <= 1), tested on the
- * exponential, not on the probability (which cannot resolve it near 1.0): the computed G is within 3 u (1 + G)
- * of the real one and the computed exp(-sigmoid m) within a relative 1e-13 of the real one, both covered by the
- * margins of Gs. */
-static double fs_best_floor(double sigmoid, double p) {
-    double G, Gs, m;
-    if (!(p > 1e-290)) return -INFINITY;
-    G = (1.0 + 1e-12) / (p - 1e-300) - 1.0;
-    Gs = G * (1.0 + 1e-3) + 1e-15;
-    m = -log(Gs) / sigmoid;
-    if (!isfinite(m)) return -INFINITY;
-    m -= 1e-3 + 1e-6 * fabs(m);
-    return exp(-sigmoid * m) > Gs ? m : -INFINITY;
-}
-
-/* tree t's leaf value for row x (cleaned; for a plain forest also without NaN, see fs_plain_build) */
-static inline double fs_leaf(const ForestObject *f, const fs_pnode *plain, int32_t t, const double *x) {
-    int32_t n = f->roots[t];
-    if (plain != NULL) { /* byte offsets: no index scaling or sign extension per node */
-        const char *base = (const char *)plain, *xb = (const char *)x;
-        Py_ssize_t o = n >= 0 ? (Py_ssize_t)n * 16 : (Py_ssize_t)n;
-        while (o >= 0) {
-            double thr = *(const double *)(base + o);
-            Py_ssize_t fo = *(const int16_t *)(base + o + 8);
-            o = *(const int16_t *)(base + o + 10 + 2 * (Py_ssize_t)!(*(const double *)(xb + fo) <= thr));
-        }
-        return f->leaves[~o];
-    }
-    while (n >= 0) {
-        const fs_node *nd = f->nodes + n;
-        n = fs_next(nd, x[nd->feature], f->cat_bits);
-    }
-    return f->leaves[~n];
-}
-
-/* a row's margin as fs_margin computes it (leaf values in model order, from 0.0), by fs_leaf */
-static inline double fs_best_margin(const ForestObject *f, const fs_pnode *plain, const double *x) {
+/* a row's margin by the threshold tables, the row read as fs_clean cleans it and NaN as 0.0 (see the header):
+ * fs_margin's, bit for bit */
+static inline double fs_qs_margin(const fs_best *b, Py_ssize_t N, const double *x, uint32_t *lm) {
+    const fs_qe *e;
+    const double *const *lvp = b->lvp;
     double m = 0.0;
-    Py_ssize_t t;
-    for (t = 0; t < f->n_trees; ++t) m += fs_leaf(f, plain, (int32_t)t, x);
+    Py_ssize_t t, j;
+    for (t = 0; t < N; ++t) lm[t] = ~(uint32_t)0;
+    for (j = 0; j < b->n_used; ++j) {
+        double v = x[b->fcol[j]];
+        v = fabs(v) > kZeroThreshold ? v : 0.0; /* fs_clean; NaN: 0.0 */
+        for (e = b->ent + b->fstart[j]; v > e->thr; ++e) lm[e->tree] &= e->mask;
+    }
+    for (t = 0; t < N; ++t) m += lvp[t][__builtin_ctz(lm[t])]; /* model order, from 0.0 */
     return m;
 }
 
-/* predict_best(X, out) -> trees walked. X: C-contiguous float64 (n, k); out: writable float64 (n,). */
+/* predict_best(X, out) -> trees walked (rows x trees). X: C-contiguous float64 (n, k); out: writable float64 (n,). */
 static PyObject *Forest_predict_best(ForestObject *self, PyObject *args) {
     PyObject *Xo, *outo, *res = NULL;
     Py_buffer xb, ob;
-    Py_ssize_t n, N = self->n_trees, i, j, t, walked = 0, lead = 0;
-    int k = self->num_features;
-    double xstack[8 * 64], vstack[FS_BEST_STACK], *x = xstack, *vals = vstack, *out, *part = NULL;
-    double pbest, mlow, slack;
+    Py_ssize_t n, N = self->n_trees, i;
+    int k = self->num_features, failed = 0;
+    double xs[FS_MAX_STACK_FEATURES], *x = xs, *out;
+    uint32_t lms[FS_QS_STACK_TREES], *lm = lms;
+    const double *xin;
     const fs_best *b;
     if (!PyArg_ParseTuple(args, "OO", &Xo, &outo)) return NULL;
     if (self->best == NULL && (self->best = fs_best_prepare(self)) == NULL) return NULL;
     b = self->best;
     if (fs_row_buffers(Xo, outo, k, "predict_best", &xb, &ob, &n) != 0) return NULL;
     out = (double *)ob.buf;
-    if (n * k > (Py_ssize_t)(sizeof(xstack) / sizeof(double))) x = (double *)PyMem_Malloc(sizeof(double) * (size_t)(n * k));
-    if (n * N > FS_BEST_STACK) vals = (double *)PyMem_Malloc(sizeof(double) * (size_t)(n * N));
-    part = (double *)PyMem_Malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-    if (x == NULL || vals == NULL || part == NULL) {
+    xin = (const double *)xb.buf;
+    if (k > FS_MAX_STACK_FEATURES) x = (double *)PyMem_Malloc(sizeof(double) * (size_t)k);
+    if (b->qs && N > FS_QS_STACK_TREES) lm = (uint32_t *)PyMem_Malloc(sizeof(uint32_t) * (size_t)N);
+    if (x == NULL || lm == NULL) {
         PyErr_NoMemory();
         goto release;
     }
-    if (b->plain != NULL) { /* fs_clean, and NaN read as 0.0 as at every node of a plain forest (fs_plain_build) */
-        const double *xin = (const double *)xb.buf;
-        for (i = 0; i < n * k; ++i) x[i] = fabs(xin[i]) > kZeroThreshold ? xin[i] : 0.0; /* NaN: false */
-    } else {
-        for (i = 0; i < n; ++i) fs_clean((const double *)xb.buf + i * k, x + i * k, k);
-    }
-    if (n < 2 || !b->usable) { /* nothing to prune: every row in full */
-        for (i = 0; i < n; ++i) out[i] = fs_sigmoid(self->sigmoid, fs_best_margin(self, b->plain, x + i * k));
-        res = PyLong_FromSsize_t(n * N);
-        goto release;
-    }
-    slack = b->slack;
-    /* every row on the widest trees; the leader (the first with the highest partial sum) then in full */
-    lead = N < FS_BEST_LEAD ? N : FS_BEST_LEAD;
-    for (i = 0; i < n; ++i) {
-        double s = 0.0, *v = vals + i * N;
-        const double *xi = x + i * k;
-        for (j = 0; j < lead; ++j) {
-            t = b->order[j];
-            s += v[t] = fs_leaf(self, b->plain, (int32_t)t, xi);
-        }
-        part[i] = s;
-    }
-    walked = n * lead;
-    pbest = -1.0;
-    mlow = -INFINITY;
-    {
-        /* rows in decreasing partial sum (the likeliest best first, so the floor rises early); n is small */
-        Py_ssize_t ord[64], *rows = ord, r;
-        if (n > 64 && (rows = (Py_ssize_t *)PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)n)) == NULL) {
-            PyErr_NoMemory();
-            goto release;
-        }
-        for (i = 0; i < n; ++i) {
-            for (r = i; r > 0 && part[rows[r - 1]] < part[i]; --r) rows[r] = rows[r - 1];
-            rows[r] = i;
-        }
-        for (r = 0; r < n; ++r) {
-            double s, m = 0.0, p, *v;
-            const double *xi;
-            i = rows[r];
-            s = part[i];
-            v = vals + i * N;
-            xi = x + i * k;
-            for (j = lead; j < N; ++j) {
-                if (s + b->hi_rest[j] + slack <= mlow) break;
-                t = b->order[j];
-                s += v[t] = fs_leaf(self, b->plain, (int32_t)t, xi);
-            }
-            walked += j - lead;
-            if (j < N || s + slack <= mlow) { /* below the best, provably */
-                out[i] = -1.0;
-                continue;
-            }
-            for (t = 0; t < N; ++t) m += v[t]; /* predict_one's sum: model order, from 0.0 */
-            out[i] = p = fs_sigmoid(self->sigmoid, m);
-            if (p > pbest) {
-                pbest = p;
-                mlow = fs_best_floor(self->sigmoid, p);
+    for (i = 0; i < n; ++i, xin += k) {
+        double m;
+        if (b->qs) {
+            m = fs_qs_margin(b, N, xin, lm);
+        } else {
+            fs_clean(xin, x, k);
+            m = self->row != NULL ? fs_row_margin(self, x, &failed) : fs_margin(self, x);
+            if (failed) { /* more trees than the layout's stack and no memory for them: the node tables */
+                failed = 0;
+                m = fs_margin(self, x);
             }
         }
-        if (rows != ord) PyMem_Free(rows);
+        out[i] = fs_sigmoid(self->sigmoid, m);
     }
-    res = PyLong_FromSsize_t(walked);
+    res = PyLong_FromSsize_t(n * N);
 release:
-    if (x != xstack) PyMem_Free(x);
-    if (vals != vstack) PyMem_Free(vals);
-    PyMem_Free(part);
+    if (x != xs) PyMem_Free(x);
+    if (lm != lms) PyMem_Free(lm);
     PyBuffer_Release(&xb);
     PyBuffer_Release(&ob);
     return res;

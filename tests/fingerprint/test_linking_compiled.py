@@ -219,6 +219,31 @@ def test_packed_records_are_never_stale(case, edits):
         assert hits > mid[1]  # ... and read again from the table (one slot per address: a clash is rare)
 
 
+@settings(deadline=None, max_examples=5, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(), st.integers(0, 2**31))
+def test_packed_records_in_crowded_sets_are_never_stale(case, seed):
+    """More records than the packed-record table has slots (two ways per set since round 11: sets overflow,
+    slots swap and move back): records read again after others of their set, after an edit, or after being
+    replaced, give what the reference gives."""
+    import random
+
+    fp, recs, now, ip, max_scored = case
+    if not recs:
+        return
+    rnd = random.Random(seed)
+    crowd = [{**recs[i % len(recs)], "t": recs[i % len(recs)]["t"] - i} for i in range(20_000)]
+    for _ in range(60):
+        lo = rnd.randrange(len(crowd) - 8)
+        group = crowd[lo:lo + 8] + [crowd[rnd.randrange(len(crowd))] for _ in range(4)]
+        _check_select(fp, group, now, ip, max_scored)
+        j = rnd.randrange(len(crowd))
+        if rnd.random() < 0.5:
+            crowd[j]["t"] = crowd[j]["t"] + 1  # an edit: a new version tag
+        else:
+            crowd[j] = {**crowd[j], "n": crowd[j]["n"] + 1}  # a new dict in its place
+        _check_select(fp, [crowd[j], *group], now, ip, max_scored)
+
+
 def _check_select(fp, recs, now, ip, max_scored):
     try:
         want = reference_select(fp, recs, now, ip, max_scored)
@@ -278,10 +303,10 @@ def _best_rows_of(linker, fp, recs, now, ip):
     return near, linker.model.best_rows(rows, len(near))
 
 
-def test_best_candidate_prunes_candidates_far_below_the_best():
+def test_best_candidate_scores_candidates_far_below_the_best():
     fp = _web_fp()
     # the device itself (seen an hour ago, one setting changed) among desktops of the same family that differ in
-    # most settings: those score far below and are dropped before all their trees are walked
+    # most settings: those score far below (rounds 9-10 dropped them as -1.0; since round 11 every row is scored)
     own = make_record(_web_fp(timezone="Asia/Tokyo"), "d-own", T0 - 3_600_000, None, 5)
     others = [make_record(_web_fp(screen="1366x768", canvas_hash=f"x{i}", timezone="Europe/Paris", languages=["en"],
                                   fonts=[f"Font {j}" for j in range(i, 40 + i)]), f"d-{i}", T0 - 86_400_000 * (i + 1),
@@ -295,7 +320,7 @@ def test_best_candidate_prunes_candidates_far_below_the_best():
     assert got[1] is want[1] is own and struct.pack("<d", got[0]) == struct.pack("<d", want[0])
     near, ps = _best_rows_of(linker, fp, recs, T0, 5)
     every = linker.model.predict_rows(core.select(fp, recs, T0, 5, 8)[2], len(near))
-    assert -1.0 in ps and max(ps) == max(every) == want[0]
+    assert max(ps) == max(every) == want[0]
     assert all(p == e or (p == -1.0 and e < want[0]) for p, e in zip(ps, every))
 
 

@@ -1,7 +1,8 @@
 """predict_best (``_forest_best.h``): the rows that may be the best get their probability bit for bit, the others
 -1.0 only where their probability is strictly below the best's -- on trained models (random rows, duplicates,
 thresholds), on hand-built forests whose probabilities saturate at 1.0 and 0.0 (ties from different margins),
-and on the device linker's model, where rows are pruned."""
+and on the device linker's model. Since round 11 every row is scored in full (QuickScorer's threshold tables where
+the forest is plain, the single-row layout otherwise): ``check_best(..., full=True)`` checks that too."""
 
 from __future__ import annotations
 
@@ -22,13 +23,16 @@ def _bits(a) -> list[int]:
     return np.asarray(a, dtype=np.float64).view(np.int64).tolist()
 
 
-def check_best(f: CompiledForest, X: np.ndarray) -> tuple[np.ndarray, int]:
-    """predict_best's contract against predict_one on every row; returns (out, trees walked)."""
+def check_best(f: CompiledForest, X: np.ndarray, full: bool = True) -> tuple[np.ndarray, int]:
+    """predict_best's contract against predict_one on every row; returns (out, trees walked). ``full``: every row
+    scored in full (round 11), bit for bit."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     every = np.array([f.predict_one(x) for x in X])
     out = np.full(X.shape[0], 7.0)
     walked = f.predict_best_buffer(X, out)
     assert 0 < walked <= X.shape[0] * f.n_trees or X.shape[0] == 0
+    if full:
+        assert _bits(out) == _bits(every) and walked == X.shape[0] * f.n_trees
     top = every.max() if X.shape[0] else None
     for o, e in zip(out, every):
         assert _bits([o]) == _bits([e]) or (o == -1.0 and e < top)
@@ -64,11 +68,12 @@ def test_property_best_rows_are_exact_and_the_rest_below(trained, kind, rows, du
     check_best(trained[kind], np.array(rows, dtype=np.float64).reshape(len(rows), 4))
 
 
-def test_rows_far_below_the_best_are_pruned(trained):
+def test_rows_far_below_the_best_are_scored_in_full(trained):
+    # rounds 9-10 pruned these (-1.0); since round 11 every row gets its probability
     f = trained["plain"]
     X = np.array([[3.0, -3.0, 0, 0]] + [[-3.0, 3.0, 0, 0]] * 7)  # one clear positive, seven clear negatives
     out, walked = check_best(f, X)
-    assert out[0] > 0.9 and (out[1:] == -1.0).all() and walked < 3 * f.n_trees
+    assert out[0] > 0.9 and (out[1:] < 0.1).all() and walked == 8 * f.n_trees
 
 
 def _stumps(leaves: list[tuple[float, float]], sigmoid: float = 1.0) -> CompiledForest:
@@ -96,11 +101,11 @@ def test_saturated_probabilities_tie_and_are_all_kept():
     assert out.tolist() == [0.0, 0.0]
 
 
-def test_near_saturation_prunes_only_what_is_provably_below():
-    # margins 60 (p == 1.0) against 2 (p < 1): pruned; against 30 (p == 1.0 - 2**-53 * k or 1.0): exact
+def test_near_saturation_is_exact():
+    # margins 60 (p == 1.0) against 2 (p < 1); against 30 (p == 1.0 - 2**-53 * k or 1.0): exact
     f = _stumps([(0.1, 3.0)] * 20)
     out, _ = check_best(f, np.array([[1.0, 1.0], [0.0, 0.0]]))
-    assert out[0] == 1.0 and out[1] == -1.0
+    assert out[0] == 1.0 and out[1] < 1.0
     f = _stumps([(1.5, 3.0)] * 20, sigmoid=1.0)
     check_best(f, np.array([[1.0, 1.0], [0.0, 0.0], [0.0, 1.0]]))
 
@@ -114,7 +119,7 @@ def test_property_stump_forests_with_many_equal_margins(leaves, sigmoid, rows):
     check_best(_stumps(leaves, sigmoid), np.array(rows))
 
 
-def test_link_model_prunes_rows_of_real_candidates():
+def test_link_model_scores_rows_of_real_candidates():
     from array import array
 
     from fraudscore.fingerprint.linkfeatures import PAIR_FEATURES
@@ -129,7 +134,7 @@ def test_link_model_prunes_rows_of_real_candidates():
     assert len(same) == len(other) == k
     rows = np.array([other, same, other, other], dtype=np.float64)
     out, walked = check_best(m._compiled, rows)
-    assert (out == -1.0).sum() >= 1 and walked < 4 * m._compiled.n_trees
+    assert out[1] == out.max() and walked == 4 * m._compiled.n_trees
     got = m.best_rows(array("d", rows.ravel()).tobytes(), 4)
     assert _bits(got) == _bits(out)
 
@@ -187,3 +192,59 @@ def test_property_link_model_rows_are_exact(rows):
         pytest.skip("the compiled engine is not in use")
     assert len(PAIR_FEATURES) == 24
     check_best(m._compiled, np.array(rows, dtype=np.float64))
+
+
+# -- QuickScorer's threshold tables (round 11): plain forests of at most 32 leaves per tree ---------------------------
+def _plain_forest(trees: list[list[tuple[int, float]]], n_features: int, rng: np.random.Generator,
+                  sigmoid: float = 1.0) -> CompiledForest:
+    """Random-shaped plain trees: each tree is a list of (feature, threshold) nodes, built by splitting a random
+    leaf each time (so shapes are unbalanced, as LightGBM's leaf-wise trees are); leaf values random."""
+    nodes, leaves, roots = [], [], []
+    for spec in trees:
+        base = len(nodes)
+        kids: list[list[int]] = []  # per node of this tree: its [left, right] child node (local), where one is
+        slots: list[tuple[int, int] | None] = [None]  # the open leaves, left to right: (node, side); None: the root
+        for _ in spec:
+            j = int(rng.integers(len(slots)))
+            slot = slots.pop(j)
+            me = len(kids)
+            kids.append([-1, -1])
+            if slot is not None:
+                kids[slot[0]][slot[1]] = me  # a later node: children come after their parent
+            slots[j:j] = [(me, 0), (me, 1)]
+        leaf_of = {}
+        for slot in slots:
+            leaf_of[slot] = len(leaves)
+            leaves.append(float(rng.normal()))
+        if not spec:
+            roots.append(~leaf_of[None])
+            continue
+        for i, (feat, thr) in enumerate(spec):
+            ch = [~leaf_of[(i, side)] if (i, side) in leaf_of else base + kids[i][side] for side in (0, 1)]
+            nodes.append((thr, ch[0], ch[1], feat))
+        roots.append(base)
+    arr = np.zeros(len(nodes), dtype=NODE_DTYPE)
+    for i, (thr, left, right, feat) in enumerate(nodes):
+        arr[i]["threshold"] = thr
+        arr[i]["left"] = left
+        arr[i]["right"] = right
+        arr[i]["feature"] = feat
+        arr[i]["decision_type"] = 2 * int(rng.integers(2))  # numerical, missing type None, either default
+    tables = ForestTables(arr, np.array(leaves, dtype=np.float64), np.array(roots, dtype=np.int32),
+                          np.zeros(0, dtype=np.uint32), n_features, sigmoid)
+    return CompiledForest(tables)
+
+
+thresholds = st.sampled_from([-1.0, -0.5, 0.0, -0.0, 0.5, 1.0, 1.0, 2.0, 1e-36, float("inf"), -float("inf")])
+plain_row_value = st.sampled_from([-2.0, -1.0, -0.5, 0.0, -0.0, 0.5, 1.0, 1.5, 2.0, 1e-36, -1e-36, float("nan"),
+                                   float("inf"), -float("inf"), 1e300])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 2), thresholds), max_size=40), min_size=1, max_size=12),
+       st.lists(st.lists(plain_row_value, min_size=3, max_size=3), min_size=1, max_size=9), st.integers(0, 2**31))
+def test_property_plain_forests_of_any_shape_are_exact(trees, rows, seed):
+    # trees of 1 to 41 leaves (up to 32: the threshold tables; more: the single-row layout), equal thresholds
+    # across trees, thresholds at 0.0 / -0.0 / +-inf, rows with NaN, -0.0 and values below the zero threshold
+    f = _plain_forest(trees, 3, np.random.default_rng(seed))
+    check_best(f, np.array(rows, dtype=np.float64))
