@@ -222,6 +222,8 @@ class Scorer:
         self.model_version = _model_version(self.model)
         if self.model is not None:  # the single-row engine chosen here, not on the first event (#13, round 10)
             self.model.prepare_single_row()
+            if explain is not False:  # the explainer (FastTreeSHAP tables) too: no explained decision waits for it
+                self.model.prepare_explanations()
         self.idempotency_ttl_ms = int(getattr(self.store, "idempotency_ttl_ms", DEFAULT_IDEMPOTENCY_TTL_MS))
         self._setup_challenger(bundle)
 
