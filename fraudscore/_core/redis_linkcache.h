@@ -53,6 +53,17 @@ static int linkcache_init(void) {
 }
 
 
+/* The event time and the TTL of a cache call as C integers: 1 in range, 0 out of range (not ints, or beyond
+ * +-2**62: the caller hands back to the reference), -1 with an exception set */
+static int lc_now_ttl(PyObject *nowo, PyObject *ttlo, long long *now, long long *ttl) {
+    if (!PyLong_Check(nowo) || !PyLong_Check(ttlo)) return 0;
+    int ov1 = 0, ov2 = 0;
+    *now = PyLong_AsLongLongAndOverflow(nowo, &ov1);
+    *ttl = PyLong_AsLongLongAndOverflow(ttlo, &ov2);
+    if (PyErr_Occurred()) return -1;
+    return !(ov1 || ov2 || *now < -(1LL << 62) || *now > (1LL << 62) || *ttl < 0 || *ttl > (1LL << 62));
+}
+
 /* A cached value's raw bytes (borrowed; NULL: absent or cached absent), without side effects */
 static PyObject *lc_peek_raw(PyObject *cache, PyObject *key, int *err) {
     PyObject *hit = PyDict_GetItemWithError(cache, key);
@@ -228,13 +239,10 @@ static PyObject *py_link_candidates(PyObject *self, PyObject *const *args, Py_ss
         PyErr_SetString(PyExc_TypeError, "link_candidates: cache, rkeys, reads and writes must be dicts");
         return NULL;
     }
-    int ov1 = 0, ov2 = 0;
-    long long now = PyLong_Check(nowo) ? PyLong_AsLongLongAndOverflow(nowo, &ov1) : 0;
-    long long ttl = PyLong_Check(ttlo) ? PyLong_AsLongLongAndOverflow(ttlo, &ov2) : 0;
-    if (PyErr_Occurred()) return NULL;
-    if (!PyLong_Check(nowo) || !PyLong_Check(ttlo) || ov1 || ov2 || now < -(1LL << 62) || now > (1LL << 62) ||
-        ttl < 0 || ttl > (1LL << 62))
-        Py_RETURN_NONE;
+    long long now = 0, ttl = 0;
+    int in_range = lc_now_ttl(nowo, ttlo, &now, &ttl);
+    if (in_range < 0) return NULL;
+    if (!in_range) Py_RETURN_NONE;
     PyObject *seq = PySequence_Fast(names, "block names must be a sequence");
     if (!seq) return NULL;
     Py_ssize_t nb = PySequence_Fast_GET_SIZE(seq);
@@ -460,13 +468,10 @@ static PyObject *py_link_exact(PyObject *self, PyObject *const *a, Py_ssize_t na
         PyErr_SetString(PyExc_TypeError, "link_exact: dicts and a str prefix");
         return NULL;
     }
-    int ov1 = 0, ov2 = 0;
-    long long now = PyLong_Check(nowo) ? PyLong_AsLongLongAndOverflow(nowo, &ov1) : 0;
-    long long ttl = PyLong_Check(ttlo) ? PyLong_AsLongLongAndOverflow(ttlo, &ov2) : 0;
-    if (PyErr_Occurred()) return NULL;
-    if (!PyLong_Check(nowo) || !PyLong_Check(ttlo) || ov1 || ov2 || now < -(1LL << 62) || now > (1LL << 62) ||
-        ttl < 0 || ttl > (1LL << 62))
-        Py_RETURN_FALSE;
+    long long now = 0, ttl = 0;
+    int in_range = lc_now_ttl(nowo, ttlo, &now, &ttl);
+    if (in_range < 0) return NULL;
+    if (!in_range) Py_RETURN_FALSE;
     PyObject *fids = PySequence_Fast(a[5], "fp ids must be a sequence"), *ret = NULL;
     if (!fids) return NULL;
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fids); ++i) {

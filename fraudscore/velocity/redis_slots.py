@@ -42,6 +42,20 @@ class SlotCalls:
     _wlock: threading.Lock
 
     # -- layout ------------------------------------------------------------------------------
+    def _entity_key(self, gi: int, m: _GroupMeta, ent: Any, record: Mapping[str, Any], ekeys: dict[Any, Any],
+                    p: str) -> tuple[int, str, str]:
+        """``(shard, key, hash tag)`` of group ``gi``'s entity ``ent``: a pure function of its value, remembered in
+        ``ekeys`` for str values (1 and 1.0 hash apart) where the key cannot depend on the event's link."""
+        eh = identifier_hash(ent, 12)
+        shard = self._group_shard(m, ent, eh, record)
+        t = tag(p, shard)
+        hit = (shard, f"{p}v{t}:{m.group.signature}:{eh.hex()}", t)
+        if type(ent) is str and (self._link_state is not None or not m.device_keyed):
+            if len(ekeys) >= _EKEYS_MAX:
+                ekeys.clear()
+            ekeys[(gi, ent)] = hit
+        return hit
+
     def _group_shard(self, m: _GroupMeta, ent: Any, ehash: bytes, record: Mapping[str, Any]) -> int:
         if m.device_keyed and self._link_state is not None:
             s = self._link_state.device_shard(record.get("device_id"))
@@ -63,17 +77,9 @@ class SlotCalls:
             ent = record.get(sk) if sk is not None else m.layout.entity(record)
             if ent is None:
                 continue
-            # (shard, key) of the entity: a pure function of its value (str values only: 1 and 1.0 hash apart)
             hit = ekeys.get((gi, ent)) if type(ent) is str else None
             if hit is None:
-                eh = identifier_hash(ent, 12)
-                shard = self._group_shard(m, ent, eh, record)
-                t = tag(p, shard)
-                hit = (shard, f"{p}v{t}:{m.group.signature}:{eh.hex()}", t)
-                if type(ent) is str and (self._link_state is not None or not m.device_keyed):
-                    if len(ekeys) >= _EKEYS_MAX:
-                        ekeys.clear()
-                    ekeys[(gi, ent)] = hit
+                hit = self._entity_key(gi, m, ent, record, ekeys, p)
             parts.append((hit[2], hit[1], gi + 1, group_row(m, m.layout.extract(record), ts) if m.codes else trow, m))
         link_tag = txn.tag if txn is not None else None
         from redis.cluster import key_slot
@@ -146,17 +152,9 @@ class SlotCalls:
             ent = record.get(sk) if sk is not None else lay.entity(record)
             if ent is None:
                 continue
-            # (shard, key) of the entity: a pure function of its value (str values only: 1 and 1.0 hash apart)
             hit = ekeys.get((gi, ent)) if type(ent) is str else None
             if hit is None:
-                eh = identifier_hash(ent, 12)
-                shard = self._group_shard(m, ent, eh, record)
-                t = tag(p, shard)
-                hit = (shard, f"{p}v{t}:{m.group.signature}:{eh.hex()}", t)
-                if type(ent) is str and (self._link_state is not None or not m.device_keyed):
-                    if len(ekeys) >= _EKEYS_MAX:
-                        ekeys.clear()
-                    ekeys[(gi, ent)] = hit
+                hit = self._entity_key(gi, m, ent, record, ekeys, p)
             if first_tag is None:
                 first_tag = hit[2]
             if m.codes:
