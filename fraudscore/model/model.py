@@ -33,7 +33,6 @@ import json
 import math
 import os
 import re
-import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -45,6 +44,7 @@ from .._version import __version__
 from ..categories import Categories
 from ..errors import BundleError, ConfigError
 from .calibration import Calibrator
+from .engines import BATCH_ENGINE_ENV, REASON_MARGIN, SINGLE_ROW_ENV, ModelEngines  # noqa: F401 (re-exported)
 from .fast import FastPredictor
 from .thresholds import Thresholds, score_scale, score_scale_array
 
@@ -53,19 +53,6 @@ __all__ = ["Model", "MODEL_FORMAT_VERSION", "MODEL_FILES", "jsonable", "model_fi
 MODEL_FORMAT_VERSION = 2  # 2: category vocabularies (written only when a model has some; else 1)
 MODEL_FILES = ("model.txt", "calibration.json", "model.json")
 REFERENCE_FILE = "reference.json"
-SINGLE_ROW_ENV = "FRAUDSCORE_SINGLE_ROW"
-"""``lightgbm`` keeps LightGBM's fast path for :meth:`Model.predict_one` (default ``auto``: the compiled forest's
-single-row layout when it can be built here and matches LightGBM on probe rows; see :meth:`Model.prepare_single_row`)."""
-BATCH_ENGINE_ENV = "FRAUDSCORE_BATCH_ENGINE"
-"""``lightgbm`` keeps ``Booster.predict`` for matrices and ``pred_contrib`` for explanations of a model without
-compiled trees (default ``auto``: the compiled forest with its FastTreeSHAP tables when it can be built here and
-matches LightGBM on probe rows; see :meth:`Model.batch_path`)."""
-REASON_MARGIN = 1e-9
-"""Relative margin (times the row's scale, 1 + the sum of absolute contributions) within which the explanation
-code treats two contributions from the FastTreeSHAP tables as possibly ordered otherwise by LightGBM: such rows
-are explained again with the exact (bit-identical) algorithm, so the reasons equal those of ``pred_contrib``.
-The tables' measured error is below 1e-14 of the scale on the project's bundles."""
-_SINGLE_ROW_LOCK = threading.Lock()
 _MODEL_FILE = re.compile(r"^(model\.txt|calibration\.json|model\.json|model_member_\d+\.txt|reference\.json)$")
 
 
@@ -116,7 +103,7 @@ def _dumps(obj: Any) -> bytes:
     return (json.dumps(jsonable(obj), indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
 
 
-class Model:
+class Model(ModelEngines):
     """A binary LightGBM fraud model with calibration and thresholds.
 
     Parameters
@@ -264,11 +251,6 @@ class Model:
 
     # -- prediction ---------------------------------------------------------
     @property
-    def num_features(self) -> int:
-        """Number of input columns."""
-        return len(self.feature_names)
-
-    @property
     def inference_path(self) -> str:
         """``"compiled"`` (compiled trees), ``"fast"`` (LightGBM's C single-row API) or ``"fallback"``
         (``Booster.predict``)."""
@@ -292,134 +274,6 @@ class Model:
             return engine.predict(X)
         return np.asarray(self.booster.predict(X), dtype=np.float64)
 
-    @property
-    def batch_path(self) -> str:
-        """The engine of matrices (:meth:`predict_raw`) for a model without compiled trees: ``"compiled"`` (a
-        compiled forest, built on first use or shared with the single-row engine), ``"lightgbm"``
-        (``Booster.predict``), or ``"pending"`` before the first use; ``"compiled"`` with compiled trees.
-
-        The forest is used only where it builds here and equals ``Booster.predict`` bit for bit on probe rows;
-        else, silently, LightGBM, as when ``fast=False``, ``FRAUDSCORE_BATCH_ENGINE=lightgbm``,
-        ``FRAUDSCORE_NO_COMPILED=1`` or ``FRAUDSCORE_PURE_PYTHON=1`` is set. It walks each row's trees eight at
-        a time, one thread per core: 3.8x ``Booster.predict`` on the 500-tree bench bundle (docs/benchmarks.md,
-        #13 round 11). Explanations have their own forest (:attr:`explain_path`); nothing is saved.
-
-        Examples
-        --------
-        >>> import lightgbm as lgb
-        >>> X = np.arange(60.0).reshape(30, 2); y = np.arange(30) % 2
-        >>> b = lgb.train({"objective": "binary", "verbose": -1, "min_data_in_leaf": 2}, lgb.Dataset(X, y, feature_name=["x1", "x2"]), 3)
-        >>> m = Model(b, ["x1", "x2"])
-        >>> m.batch_path
-        'pending'
-        >>> m.predict_raw(X).tobytes() == b.predict(X).tobytes() and m.batch_path in ("compiled", "lightgbm")
-        True
-        """
-        if self._compiled is not None:
-            return "compiled"
-        return self._batch_path
-
-    def _batch_engine(self) -> Any:
-        """The compiled forest of :attr:`batch_path` (built once, on first use), or None for LightGBM."""
-        if self._batch_path == "pending":
-            with _SINGLE_ROW_LOCK:
-                if self._batch_path == "pending":
-                    forest = self._one_forest if self._one_forest is not None else self._shap
-                    self._batch = forest if forest is not None else self._auto_forest(explain=False)
-                    self._batch_path = "compiled" if self._batch is not None else "lightgbm"
-        return self._batch
-
-    def _auto_forest(self, *, explain: bool) -> Any:
-        """A compiled forest of this model, verified on probe rows (with ``explain``: its TreeSHAP too, built with
-        the FastTreeSHAP tables), or None where the batch engine is off or it cannot be built."""
-        from .._core import pure_python
-        from .compiled import DISABLE_ENV, CompileError, CompiledForest, forest_tables
-
-        if self._fast.mode != "fast" or os.environ.get(BATCH_ENGINE_ENV, "auto").strip().lower() == "lightgbm" \
-                or os.environ.get(DISABLE_ENV) == "1" or pure_python():
-            return None
-        try:
-            forest = CompiledForest(forest_tables(self.booster.model_to_string()), shap_tables_mb=None if explain
-                                    else 0)
-        except (CompileError, ConfigError):
-            return None
-        if forest.verify(self.booster):
-            return None  # pragma: no cover - would be a bug in the engine
-        if explain and (not forest.explains or forest.verify_contributions(self.booster, n=8)):
-            return None  # no node covers in the model text (or a bug in the engine): LightGBM explains
-        return forest
-
-    def predict_raw_one(self, x: Any) -> float:
-        """Uncalibrated probability for one row, through the single-row engine (:attr:`single_row_path`)."""
-        one = self._one
-        if one is None:
-            self.prepare_single_row()
-            one = self._one
-        return one(x)
-
-    @property
-    def single_row_path(self) -> str:
-        """The engine of :meth:`predict_one`: ``"compiled"`` (the compiled forest's single-row layout), ``"fast"``
-        (LightGBM's C single-row API), ``"fallback"`` (``Booster.predict``), or ``"pending"`` before the first
-        prediction (or :meth:`prepare_single_row`) chose one."""
-        return self._one_path
-
-    def prepare_single_row(self) -> str:
-        """Choose the engine of :meth:`predict_one` now (otherwise the first prediction does); returns
-        :attr:`single_row_path`.
-
-        Compiled trees (:meth:`compile`) predict with their forest. Otherwise, by default, the model builds
-        the compiled forest for single rows only: its single-row layout (16-byte nodes, eight trees walked
-        at once) is 3.4x faster than LightGBM's fast path alone and 5x inside ``Scorer.score``, where the
-        other stages evict the model between two events, and it evicts less of their data in turn
-        (docs/benchmarks.md, #13 round 10). It is used only when it builds here (a C
-        compiler and the Python headers, the extension cached per user) and equals ``Booster.predict`` bit
-        for bit on probe rows; else, silently, LightGBM's fast path, as when ``fast=False``,
-        ``FRAUDSCORE_SINGLE_ROW=lightgbm``, ``FRAUDSCORE_NO_COMPILED=1`` or ``FRAUDSCORE_PURE_PYTHON=1`` is set.
-        Nothing is saved: explanations, batch predictions and the saved files are unchanged.
-
-        Examples
-        --------
-        >>> import lightgbm as lgb
-        >>> X = np.arange(60.0).reshape(30, 2); y = np.arange(30) % 2
-        >>> b = lgb.train({"objective": "binary", "verbose": -1, "min_data_in_leaf": 2}, lgb.Dataset(X, y, feature_name=["x1", "x2"]), 3)
-        >>> m = Model(b, ["x1", "x2"])
-        >>> m.single_row_path
-        'pending'
-        >>> m.prepare_single_row() in ("compiled", "fast")
-        True
-        >>> m.predict_one(X[4]) == float(m.predict_proba(X[4:5])[0])
-        True
-        """
-        with _SINGLE_ROW_LOCK:
-            if self._one is None:
-                engine = self._single_row_engine()
-                self._one_path = "compiled" if engine is not None else self._fast.mode
-                self._one = engine.predict_one if engine is not None else self._fast.predict_one
-        return self._one_path
-
-    def _single_row_engine(self) -> Any:
-        """The compiled forest :meth:`prepare_single_row` chooses, or None for LightGBM's path."""
-        from .._core import pure_python
-        from .compiled import DISABLE_ENV, CompileError, CompiledForest, forest_tables
-
-        if self._compiled is not None:
-            return self._compiled
-        if self._batch is not None:  # already built for matrices: the same trees, bit for bit
-            self._one_forest = self._batch
-            return self._batch
-        if self._fast.mode != "fast" or os.environ.get(SINGLE_ROW_ENV, "auto").strip().lower() == "lightgbm" \
-                or os.environ.get(DISABLE_ENV) == "1" or pure_python():
-            return None
-        try:
-            forest = CompiledForest(forest_tables(self.booster.model_to_string()), shap_tables_mb=0)
-        except (CompileError, ConfigError):
-            return None
-        if forest.verify(self.booster):
-            return None  # pragma: no cover - would be a bug in the engine
-        self._one_forest = forest  # matrices may use it too (batch_path)
-        return forest
-
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated fraud probabilities for a matrix."""
         return self.calibrator.apply(self.predict_raw(X))
@@ -439,66 +293,6 @@ class Model:
     def score_one(self, x: Any) -> int:
         """Score (0..1000) for one row."""
         return score_scale(self.predict_one(x))
-
-    @property
-    def explain_path(self) -> str:
-        """``"compiled"`` (TreeSHAP over compiled trees: see :meth:`contributions`) or ``"lightgbm"``
-        (``Booster.predict(pred_contrib=True)``): which engine :meth:`contributions` uses (a model without
-        compiled trees builds its compiled explainer on first use, as :attr:`batch_path` its forest)."""
-        return "compiled" if self._explain_engine() is not None else "lightgbm"
-
-    def prepare_explanations(self) -> str:
-        """Build the engine of :meth:`contributions` now (otherwise the first explanation does); returns
-        :attr:`explain_path`.
-
-        A model without compiled trees builds its compiled explainer, with the FastTreeSHAP tables, on first use:
-        measured 0.05 s for the 81-tree bench bundle and 0.4 s (and about 87 MB of tables, capped by
-        ``FRAUDSCORE_SHAP_TABLES_MB``) for the 500-tree one. :class:`~fraudscore.scorer.Scorer` calls this when
-        it is built with explanations on, so no decision waits for it.
-
-        Examples
-        --------
-        >>> import lightgbm as lgb
-        >>> X = np.arange(60.0).reshape(30, 2); y = np.arange(30) % 2
-        >>> b = lgb.train({"objective": "binary", "verbose": -1, "min_data_in_leaf": 2}, lgb.Dataset(X, y, feature_name=["x1", "x2"]), 3)
-        >>> Model(b, ["x1", "x2"]).prepare_explanations() in ("compiled", "lightgbm")
-        True
-        """
-        return self.explain_path
-
-    def _explain_engine(self) -> Any:
-        if self._compiled is not None:
-            return self._explainer
-        if self._shap_path == "pending":
-            with _SINGLE_ROW_LOCK:
-                if self._shap_path == "pending":
-                    self._shap = self._auto_forest(explain=True)
-                    self._shap_path = "compiled" if self._shap is not None else "lightgbm"
-        return self._shap
-
-    @property
-    def contribution_margin(self) -> float:
-        """How far (relative to a row's scale, 1 + the sum of absolute contributions) :meth:`contributions` may
-        be from ``pred_contrib``: :data:`REASON_MARGIN` when FastTreeSHAP tables explain some trees, 0 when
-        every contribution equals LightGBM's bit for bit. The explanation code re-explains, with
-        ``exact=True``, the rows whose reasons could change within it."""
-        engine = self._explain_engine()
-        return REASON_MARGIN if engine is not None and engine.fast_shap[0] else 0.0
-
-    @property
-    def unsplit_features(self) -> np.ndarray | None:
-        """Boolean per feature: no tree of the model splits on it, so its contribution is exactly 0.0 for every
-        row, in LightGBM's ``pred_contrib`` and in both compiled algorithms (only the features on a leaf's path
-        are ever written). Known where the compiled explainer runs (None otherwise); lets the explanation code
-        trust those zeros instead of re-explaining rows whose reasons stop at them."""
-        engine = self._explain_engine()
-        if engine is None:
-            return None
-        if self._unsplit is None:
-            used = np.zeros(self.num_features, dtype=bool)
-            used[np.unique(engine.tables.nodes["feature"])] = True
-            self._unsplit = ~used
-        return self._unsplit
 
     def contributions(self, X: Any, *, exact: bool = False) -> np.ndarray:
         """TreeSHAP contributions (``pred_contrib``): shape ``(n, k + 1)``, the last column the bias, in log-odds.
