@@ -158,6 +158,8 @@ static double fs_expected_value(const ForestObject *f, int32_t root, Py_ssize_t 
 typedef struct fs_fast_s {
     int8_t *tree_fast;     /* per tree: 1 when it uses the tables */
     int8_t *node_pos;      /* per internal node: position of its feature among the path's distinct features */
+    uint8_t *node_kind;    /* per internal node: 0 any split (fs_next); 1 numerical of missing type None or NaN,
+                              bit 1 its NaN direction is left (fs_fast_tree's branch-free step) */
     int32_t *leaf_d;       /* per leaf: d (fast trees only) */
     int64_t *leaf_tab;     /* per leaf: offset of T_l in tab */
     int64_t *leaf_par;     /* per leaf: offset of its d (feature, coef) pairs */
@@ -260,6 +262,7 @@ static void fs_fast_free(fs_fast *ff) {
     if (ff == NULL) return;
     PyMem_Free(ff->tree_fast);
     PyMem_Free(ff->node_pos);
+    PyMem_Free(ff->node_kind);
     PyMem_Free(ff->leaf_d);
     PyMem_Free(ff->leaf_tab);
     PyMem_Free(ff->leaf_par);
@@ -280,10 +283,19 @@ static fs_fast *fs_fast_prepare(const ForestObject *f, int64_t budget) {
     if (ff == NULL) goto nomem;
     ff->tree_fast = (int8_t *)PyMem_Calloc((size_t)(f->n_trees > 0 ? f->n_trees : 1), 1);
     ff->node_pos = (int8_t *)PyMem_Calloc((size_t)(f->n_nodes > 0 ? f->n_nodes : 1), 1);
+    ff->node_kind = (uint8_t *)PyMem_Calloc((size_t)(f->n_nodes > 0 ? f->n_nodes : 1), 1);
     ff->leaf_d = (int32_t *)PyMem_Calloc((size_t)(f->n_leaves > 0 ? f->n_leaves : 1), sizeof(int32_t));
     ff->leaf_tab = (int64_t *)PyMem_Calloc((size_t)(f->n_leaves > 0 ? f->n_leaves : 1), sizeof(int64_t));
     ff->leaf_par = (int64_t *)PyMem_Calloc((size_t)(f->n_leaves > 0 ? f->n_leaves : 1), sizeof(int64_t));
-    if (!ff->tree_fast || !ff->node_pos || !ff->leaf_d || !ff->leaf_tab || !ff->leaf_par) goto nomem;
+    if (!ff->tree_fast || !ff->node_pos || !ff->node_kind || !ff->leaf_d || !ff->leaf_tab || !ff->leaf_par)
+        goto nomem;
+    for (l = 0; l < f->n_nodes; ++l) { /* fs_next's rule, per node, as fs_fast_tree's branch-free step reads it */
+        const uint32_t dt = f->nodes[l].decision_type, mt = (dt >> 2) & 3u;
+        if (dt & 1u || mt == MISSING_ZERO) continue;
+        /* None: NaN is read as 0.0, so it goes left when 0.0 <= threshold; NaN: the default direction */
+        ff->node_kind[l] = (uint8_t)(1u | ((mt == MISSING_NAN ? (dt & 2u) != 0 : 0.0 <= f->nodes[l].u.threshold)
+                                           ? 2u : 0u));
+    }
     for (t = 0; t < f->n_trees; ++t) {
         int32_t r = f->roots[t];
         int64_t need;
@@ -327,8 +339,17 @@ static void fs_fast_tree(const ForestObject *f, const fs_fast *ff, int32_t root,
         --sp;
         while (n >= 0) {
             const fs_node *nd = f->nodes + n;
-            const int32_t hot = fs_next(nd, x[nd->feature], f->cat_bits);
-            const int32_t cold = (hot == nd->left ? nd->right : nd->left);
+            const unsigned kind = ff->node_kind[n];
+            int32_t hot, cold;
+            if (kind) { /* fs_next of a numerical None / NaN split on the cleaned row, without branches */
+                const double v = x[nd->feature];
+                const int left = (v <= nd->u.threshold) | (isnan(v) & (int)(kind >> 1));
+                hot = left ? nd->left : nd->right;
+                cold = left ? nd->right : nd->left;
+            } else {
+                hot = fs_next(nd, x[nd->feature], f->cat_bits);
+                cold = (hot == nd->left ? nd->right : nd->left);
+            }
             ++sp;
             st_node[sp] = cold;
             st_mask[sp] = mask & ~(1u << ff->node_pos[n]);
@@ -341,15 +362,24 @@ static void fs_fast_tree(const ForestObject *f, const fs_fast *ff, int32_t root,
             const double *T = ff->tab + ff->leaf_tab[l];
             const int32_t *feat = ff->par_feat + ff->leaf_par[l];
             const double *coef = ff->par_coef + ff->leaf_par[l];
-            const double tp = T[P]; /* every unsatisfied feature reads T[P]: one load for all of them */
+            const double ntp = -T[P]; /* every unsatisfied feature adds -T[P]: one load for all of them */
+            uint64_t nbits;
             int i;
+            memcpy(&nbits, &ntp, sizeof nbits);
+            /* Branch-free (#13 round 12): whether the row satisfies position i is data, so a branch on it is
+             * mispredicted about half the time. Both terms are computed and the sign-of-bit mask selects one;
+             * phi + (-T[P]) is phi - T[P] to the bit (IEEE subtraction is addition of the negation), and for an
+             * unsatisfied i, T[P & ~bit] is T[P] (a valid load whose product is discarded). */
             for (i = 0; i < d; ++i) {
                 const uint32_t bit = (uint32_t)1 << i;
-                if (P & bit) {
-                    phi[feat[i]] += coef[i] * T[P & ~bit];
-                } else {
-                    phi[feat[i]] -= tp;
-                }
+                const double sat = coef[i] * T[P & ~bit];
+                const uint64_t m = (uint64_t)0 - (uint64_t)((P >> i) & 1u);
+                uint64_t sbits, vbits;
+                double v;
+                memcpy(&sbits, &sat, sizeof sbits);
+                vbits = (sbits & m) | (nbits & ~m);
+                memcpy(&v, &vbits, sizeof v);
+                phi[feat[i]] += v;
             }
         }
     }
