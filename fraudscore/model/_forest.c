@@ -576,23 +576,21 @@ static void *fs_run_cjob(void *arg) { /* a contrib share (fs_job; flag: the clas
     double *x = (double *)malloc(sizeof(double) * (size_t)k * FS_SHAP_BLOCK);
     fs_path *path = (fs_path *)malloc(sizeof(fs_path) * (size_t)f->path_len);
     const fs_fast *ff = job->flag ? NULL : f->fast;
-    size_t st = ff != NULL ? (size_t)ff->max_depth + 2 : 1;
-    int32_t *st_node = (int32_t *)malloc(sizeof(int32_t) * st);
-    uint32_t *st_mask = (uint32_t *)malloc(sizeof(uint32_t) * st);
+    /* the fixed-order walk's masks (fs_fast_tree_flat): one per internal node and leaf of the largest tree */
+    uint32_t *scr = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(ff != NULL && ff->max_slots > 0 ? ff->max_slots : 1));
     Py_ssize_t i0;
-    if (x == NULL || path == NULL || st_node == NULL || st_mask == NULL) {
+    if (x == NULL || path == NULL || scr == NULL) {
         job->failed = 1;
     } else {
         for (i0 = job->lo; i0 < job->hi; i0 += FS_SHAP_BLOCK) {
             int b, nb = (int)((job->hi - i0) < FS_SHAP_BLOCK ? (job->hi - i0) : FS_SHAP_BLOCK);
             for (b = 0; b < nb; ++b) fs_clean(job->X + (i0 + b) * k, x + (Py_ssize_t)b * k, k);
-            fs_contrib_block(f, ff, x, job->out + i0 * (k + 1), nb, path, st_node, st_mask);
+            fs_contrib_block(f, ff, x, job->out + i0 * (k + 1), nb, path, scr);
         }
     }
     free(x);
     free(path);
-    free(st_node);
-    free(st_mask);
+    free(scr);
     return NULL;
 }
 
