@@ -139,6 +139,7 @@ static inline double fs_sigmoid(double sigmoid, double m) {
 static int fs_row_buffers(PyObject *Xo, PyObject *outo, int k, const char *what, Py_buffer *xb, Py_buffer *ob,
                           Py_ssize_t *n); /* below: the X / out buffers of predict and predict_best */
 #include "_forest_shap.h"
+#include "_forest_shap_x4.h"
 #include "_forest_best.h"
 #include "_forest_row.h"
 
@@ -576,21 +577,25 @@ static void *fs_run_cjob(void *arg) { /* a contrib share (fs_job; flag: the clas
     double *x = (double *)malloc(sizeof(double) * (size_t)k * FS_SHAP_BLOCK);
     fs_path *path = (fs_path *)malloc(sizeof(fs_path) * (size_t)f->path_len);
     const fs_fast *ff = job->flag ? NULL : f->fast;
-    /* the fixed-order walk's masks (fs_fast_tree_flat): one per internal node and leaf of the largest tree */
-    uint32_t *scr = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(ff != NULL && ff->max_slots > 0 ? ff->max_slots : 1));
+    /* the fixed-order walk's masks (fs_fast_tree_flat): per internal node and leaf of the largest tree, four per
+       slot for the AVX2 path (_forest_shap_x4.h), whose contributions are kept feature-major in acc */
+    uint32_t *scr = (uint32_t *)malloc(4 * sizeof(uint32_t) *
+                                       (size_t)(ff != NULL && ff->max_slots > 0 ? ff->max_slots : 1));
+    double *acc = ff != NULL && ff->x4 ? (double *)malloc(sizeof(double) * (size_t)(k + 1) * FS_SHAP_BLOCK) : NULL;
     Py_ssize_t i0;
-    if (x == NULL || path == NULL || scr == NULL) {
+    if (x == NULL || path == NULL || scr == NULL || (ff != NULL && ff->x4 && acc == NULL)) {
         job->failed = 1;
     } else {
         for (i0 = job->lo; i0 < job->hi; i0 += FS_SHAP_BLOCK) {
             int b, nb = (int)((job->hi - i0) < FS_SHAP_BLOCK ? (job->hi - i0) : FS_SHAP_BLOCK);
             for (b = 0; b < nb; ++b) fs_clean(job->X + (i0 + b) * k, x + (Py_ssize_t)b * k, k);
-            fs_contrib_block(f, ff, x, job->out + i0 * (k + 1), nb, path, scr);
+            fs_contrib_block(f, ff, x, job->out + i0 * (k + 1), nb, path, scr, acc);
         }
     }
     free(x);
     free(path);
     free(scr);
+    free(acc);
     return NULL;
 }
 
@@ -646,6 +651,10 @@ static PyObject *Forest_get_row_bytes(ForestObject *self, void *closure) {
     return PyLong_FromSsize_t(self->row == NULL ? 0 : self->row->n_units * (Py_ssize_t)sizeof(double));
 }
 static PyObject *Forest_get_has_shap(ForestObject *self, void *closure) { return PyBool_FromLong(self->tree_ev != NULL); }
+static PyObject *Forest_get_shap_lanes(ForestObject *self, void *closure) {
+    /* rows the FastTreeSHAP walk takes at once: 4 on the AVX2 path (_forest_shap_x4.h), else 1 */
+    return PyLong_FromLong(self->fast != NULL && self->fast->x4 ? 4 : 1);
+}
 static PyObject *Forest_get_fast_shap(ForestObject *self, void *closure) {
     /* (trees using the FastTreeSHAP v2 tables, table bytes) */
     Py_ssize_t t, n = 0;
@@ -679,6 +688,7 @@ static PyGetSetDef Forest_getset[] = {
     {"row_bytes", (getter)Forest_get_row_bytes, NULL, "bytes of the single-row layout (0: none)", NULL},
     {"has_shap", (getter)Forest_get_has_shap, NULL, "whether set_shap() was called", NULL},
     {"fast_shap", (getter)Forest_get_fast_shap, NULL, "(trees with FastTreeSHAP v2 tables, their bytes)", NULL},
+    {"shap_lanes", (getter)Forest_get_shap_lanes, NULL, "rows the FastTreeSHAP walk takes at once (4: AVX2)", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject ForestType = {

@@ -174,6 +174,7 @@ typedef struct fs_fast_s {
     int32_t *tree_n0, *tree_nint, *tree_l0, *tree_nl;
     int32_t *node_slot;    /* 2 per internal node */
     int max_slots;         /* largest nint + nl of a flat tree */
+    int x4;                /* every tree with a split has its tables and the CPU runs _forest_shap_x4.h's AVX2 path */
 } fs_fast;
 
 /* pass 1: positions and d per leaf; returns the table entries the tree needs, or -1 if some d > FS_FAST_MAX_D */
@@ -336,6 +337,8 @@ static int fs_fast_flat_prepare(const ForestObject *f, fs_fast *ff) {
     return 0;
 }
 
+static int fs_x4_supported(void);
+
 /* Tables for every tree that fits in `budget` table entries (in model order); NULL with an exception set on
  * allocation failure. Trees left out (d > FS_FAST_MAX_D, or over the budget) keep the classic algorithm. */
 static fs_fast *fs_fast_prepare(const ForestObject *f, int64_t budget) {
@@ -380,6 +383,10 @@ static fs_fast *fs_fast_prepare(const ForestObject *f, int64_t budget) {
         fs_fast_build(f, ff, f->roots[t], feats, zs, 0, &tab_at, &par_at);
     }
     if (fs_fast_flat_prepare(f, ff) < 0) goto nomem;
+    ff->x4 = fs_x4_supported();
+    for (t = 0; t < f->n_trees; ++t) {
+        if (f->roots[t] >= 0 && !ff->tree_fast[t]) ff->x4 = 0;
+    }
     return ff;
 nomem:
     fs_fast_free(ff);
@@ -439,27 +446,3 @@ static void fs_fast_tree_flat(const ForestObject *f, const fs_fast *ff, Py_ssize
     for (i = 0; i < nl; ++i) fs_fast_leaf(ff, l0 + i, scr[nint + i], phi);
 }
 
-/* Contributions of nb cleaned rows (row-major, k values each) into out (nb rows of k + 1), tree by tree and,
- * within a tree, row by row, so one tree's tables stay in cache while the block walks it. Each row still adds
- * its trees in model order (so the classic trees' results equal LightGBM's bit for bit). */
-static void fs_contrib_block(const ForestObject *f, const fs_fast *ff, const double *x, double *out, int nb,
-                             fs_path *path, uint32_t *scr) {
-    Py_ssize_t t;
-    int k = f->num_features, b;
-    memset(out, 0, sizeof(double) * (size_t)(k + 1) * (size_t)nb);
-    for (t = 0; t < f->n_trees; ++t) {
-        int32_t root = f->roots[t];
-        int fast = ff != NULL && ff->tree_fast[t];
-        for (b = 0; b < nb; ++b) {
-            double *o = out + (Py_ssize_t)b * (k + 1);
-            const double *xb = x + (Py_ssize_t)b * k;
-            o[k] += f->tree_ev[t];
-            if (root < 0) continue;
-            if (fast) {
-                fs_fast_tree_flat(f, ff, t, xb, o, scr);
-            } else {
-                fs_tree_shap(f, xb, o, root, 0, path, 1, 1, -1);
-            }
-        }
-    }
-}

@@ -5,6 +5,7 @@ uses with compiled trees, and gives the same reason codes as LightGBM's contribu
 from __future__ import annotations
 
 import os
+import platform
 import warnings
 
 import lightgbm as lgb
@@ -23,6 +24,14 @@ pytestmark = pytest.mark.skipif(os.environ.get(DISABLE_ENV) == "1", reason=f"{DI
 
 SPECIAL = [0.0, -0.0, 1e-35, -1e-35, 5e-324, 1e-300, 1.0, -1.0, 2.5, 31.0, 32.0, 63.0, 1e9, -1e9, 1e300,
            float("inf"), float("-inf"), float("nan")]
+
+
+def _cpu_flags() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return ""
 
 
 def _close(got: np.ndarray, ref: np.ndarray) -> bool:
@@ -243,6 +252,7 @@ def test_fixed_order_walk_needs_the_forest_tables_layout(boosters):
     assert f.fast_shap[0] == sum(1 for r in t.roots if r >= 0)
     rev = CompiledForest(_interleaved_layout(t))
     assert rev.fast_shap[0] == f.fast_shap[0] - 2  # the two interleaved trees
+    assert rev._forest.shap_lanes == 1              # a classic tree: every row on the scalar path
     X, _ = forest_data(seed=5, n=200)
     X = X[:, : t.num_features]
     ref = b.predict(X, pred_contrib=True)
@@ -263,6 +273,8 @@ def test_property_fast_tables_blocks_and_single_rows(seed, leaves, n_rows):
     y = (rng.random(n) < 1 / (1 + np.exp(-np.nan_to_num(X[:, 0] + X[:, 1] * X[:, 2])))).astype(int)
     b = train_booster({"num_leaves": leaves, "seed": seed, "min_data_in_leaf": 2}, X, y, rounds=6)
     f = CompiledForest.from_booster(b)
+    if platform.machine() in ("x86_64", "AMD64") and "avx2" in _cpu_flags():
+        assert f._forest.shap_lanes == 4   # blocks of four rows take the AVX2 path, the rest the scalar one
     Xt = np.vstack([X[:n_rows], probe_rows(f.tables, n=10, seed=seed)])
     ref = b.predict(Xt, pred_contrib=True)
     got = f.contributions(Xt)
