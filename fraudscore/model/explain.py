@@ -328,6 +328,7 @@ def _reasons_from_row(
         tol = margin * (1.0 + float(np.sum(np.abs(contrib)))) if margin > 0 else 0.0
     out: list[ModelReason] = []
     seen: set[str] = set()
+    by_name = isinstance(row_values, Mapping)  # once per row (an ABC check), not per examined feature
     for p, j in enumerate(order):
         c = c_row[j]
         if tol:
@@ -340,7 +341,7 @@ def _reasons_from_row(
         if not c > min_contribution:
             break
         name = names[j]
-        value = row_values[name] if isinstance(row_values, Mapping) else row_values[j]
+        value = row_values[name] if by_name else row_values[j]  # type: ignore[index,call-overload]
         if decoders and name in decoders and not isinstance(value, str):  # a category code: quote its value
             value = decoders[name].decode(math.nan if value is None else float(value))
         elif not isinstance(value, str):
