@@ -158,6 +158,8 @@ static double fs_expected_value(const ForestObject *f, int32_t root, Py_ssize_t 
 typedef struct fs_fast_s {
     int8_t *tree_fast;     /* per tree: 1 when it uses the tables */
     int8_t *node_pos;      /* per internal node: position of its feature among the path's distinct features */
+    uint8_t *node_kind;    /* per internal node: 0 any split (fs_next); 1 numerical of missing type None or NaN,
+                              bit 1 its NaN direction is left (fs_fast_tree's branch-free step) */
     int32_t *leaf_d;       /* per leaf: d (fast trees only) */
     int64_t *leaf_tab;     /* per leaf: offset of T_l in tab */
     int64_t *leaf_par;     /* per leaf: offset of its d (feature, coef) pairs */
@@ -165,7 +167,14 @@ typedef struct fs_fast_s {
     double *par_coef;      /* (1 - z_i) / z_i */
     double *tab;
     int64_t n_tab, n_par;
-    int max_depth;         /* deepest fast tree (edges), for the walk's stack */
+    /* the fixed-order walk (fs_fast_tree_flat, #13 round 12): per tree its internal nodes [n0, n0 + nint) (parents
+       before children) and leaves [l0, l0 + nl). Per internal node the
+       slots of its left and right child in the walk's mask array: an internal child c at c - n0, a leaf l at
+       nint + l - l0. */
+    int32_t *tree_n0, *tree_nint, *tree_l0, *tree_nl;
+    int32_t *node_slot;    /* 2 per internal node */
+    int max_slots;         /* largest nint + nl of a flat tree */
+    int x4;                /* every tree with a split has its tables and the CPU runs _forest_shap_x4.h's AVX2 path */
 } fs_fast;
 
 /* pass 1: positions and d per leaf; returns the table entries the tree needs, or -1 if some d > FS_FAST_MAX_D */
@@ -260,6 +269,12 @@ static void fs_fast_free(fs_fast *ff) {
     if (ff == NULL) return;
     PyMem_Free(ff->tree_fast);
     PyMem_Free(ff->node_pos);
+    PyMem_Free(ff->node_kind);
+    PyMem_Free(ff->tree_n0);
+    PyMem_Free(ff->tree_nint);
+    PyMem_Free(ff->tree_l0);
+    PyMem_Free(ff->tree_nl);
+    PyMem_Free(ff->node_slot);
     PyMem_Free(ff->leaf_d);
     PyMem_Free(ff->leaf_tab);
     PyMem_Free(ff->leaf_par);
@@ -268,6 +283,61 @@ static void fs_fast_free(fs_fast *ff) {
     PyMem_Free(ff->tab);
     PyMem_Free(ff);
 }
+
+/* Count the internal nodes and leaves under `n` and their index ranges; 0 when they are not [n, n + nint) with
+ * every child after its parent, and nl contiguous leaves (the layout forest_tables writes), else 1. */
+static int fs_flat_scan(const ForestObject *f, int32_t n, int32_t *nint, int32_t *lmin, int32_t *lmax, int32_t *nmax,
+                        int32_t *nl) {
+    if (n < 0) {
+        const int32_t l = ~n;
+        if (l < *lmin) *lmin = l;
+        if (l > *lmax) *lmax = l;
+        ++*nl;
+        return 1;
+    } else {
+        const fs_node *nd = f->nodes + n;
+        if (n > *nmax) *nmax = n;
+        ++*nint;
+        if ((nd->left >= 0 && nd->left <= n) || (nd->right >= 0 && nd->right <= n)) return 0;
+        return fs_flat_scan(f, nd->left, nint, lmin, lmax, nmax, nl) &&
+               fs_flat_scan(f, nd->right, nint, lmin, lmax, nmax, nl);
+    }
+}
+
+/* The fixed-order walk's tree ranges and child slots (fs_fast's tree_* and node_slot); -1 on allocation failure. */
+static int fs_fast_flat_prepare(const ForestObject *f, fs_fast *ff) {
+    Py_ssize_t t;
+    const size_t nt = (size_t)(f->n_trees > 0 ? f->n_trees : 1);
+    ff->tree_n0 = (int32_t *)PyMem_Calloc(nt, sizeof(int32_t));
+    ff->tree_nint = (int32_t *)PyMem_Calloc(nt, sizeof(int32_t));
+    ff->tree_l0 = (int32_t *)PyMem_Calloc(nt, sizeof(int32_t));
+    ff->tree_nl = (int32_t *)PyMem_Calloc(nt, sizeof(int32_t));
+    ff->node_slot = (int32_t *)PyMem_Calloc((size_t)(f->n_nodes > 0 ? f->n_nodes : 1), 2 * sizeof(int32_t));
+    if (!ff->tree_n0 || !ff->tree_nint || !ff->tree_l0 || !ff->tree_nl || !ff->node_slot) return -1;
+    for (t = 0; t < f->n_trees; ++t) {
+        const int32_t r = f->roots[t];
+        int32_t nint = 0, nl = 0, lmin = INT32_MAX, lmax = -1, nmax = -1, i;
+        if (!ff->tree_fast[t] || r < 0) continue;
+        if (!fs_flat_scan(f, r, &nint, &lmin, &lmax, &nmax, &nl) || nmax != r + nint - 1 || lmax - lmin + 1 != nl ||
+            nint + nl > (1 << 20)) {
+            ff->tree_fast[t] = 0; /* another layout (not one forest_tables writes): the classic algorithm */
+            continue;
+        }
+        for (i = 0; i < nint; ++i) {
+            const fs_node *nd = f->nodes + r + i;
+            ff->node_slot[2 * (r + i)] = nd->left >= 0 ? nd->left - r : nint + (~nd->left - lmin);
+            ff->node_slot[2 * (r + i) + 1] = nd->right >= 0 ? nd->right - r : nint + (~nd->right - lmin);
+        }
+        ff->tree_n0[t] = r;
+        ff->tree_nint[t] = nint;
+        ff->tree_l0[t] = lmin;
+        ff->tree_nl[t] = nl;
+        if (nint + nl > ff->max_slots) ff->max_slots = nint + nl;
+    }
+    return 0;
+}
+
+static int fs_x4_supported(void);
 
 /* Tables for every tree that fits in `budget` table entries (in model order); NULL with an exception set on
  * allocation failure. Trees left out (d > FS_FAST_MAX_D, or over the budget) keep the classic algorithm. */
@@ -280,10 +350,19 @@ static fs_fast *fs_fast_prepare(const ForestObject *f, int64_t budget) {
     if (ff == NULL) goto nomem;
     ff->tree_fast = (int8_t *)PyMem_Calloc((size_t)(f->n_trees > 0 ? f->n_trees : 1), 1);
     ff->node_pos = (int8_t *)PyMem_Calloc((size_t)(f->n_nodes > 0 ? f->n_nodes : 1), 1);
+    ff->node_kind = (uint8_t *)PyMem_Calloc((size_t)(f->n_nodes > 0 ? f->n_nodes : 1), 1);
     ff->leaf_d = (int32_t *)PyMem_Calloc((size_t)(f->n_leaves > 0 ? f->n_leaves : 1), sizeof(int32_t));
     ff->leaf_tab = (int64_t *)PyMem_Calloc((size_t)(f->n_leaves > 0 ? f->n_leaves : 1), sizeof(int64_t));
     ff->leaf_par = (int64_t *)PyMem_Calloc((size_t)(f->n_leaves > 0 ? f->n_leaves : 1), sizeof(int64_t));
-    if (!ff->tree_fast || !ff->node_pos || !ff->leaf_d || !ff->leaf_tab || !ff->leaf_par) goto nomem;
+    if (!ff->tree_fast || !ff->node_pos || !ff->node_kind || !ff->leaf_d || !ff->leaf_tab || !ff->leaf_par)
+        goto nomem;
+    for (l = 0; l < f->n_nodes; ++l) { /* fs_next's rule, per node, as fs_fast_tree's branch-free step reads it */
+        const uint32_t dt = f->nodes[l].decision_type, mt = (dt >> 2) & 3u;
+        if (dt & 1u || mt == MISSING_ZERO) continue;
+        /* None: NaN is read as 0.0, so it goes left when 0.0 <= threshold; NaN: the default direction */
+        ff->node_kind[l] = (uint8_t)(1u | ((mt == MISSING_NAN ? (dt & 2u) != 0 : 0.0 <= f->nodes[l].u.threshold)
+                                           ? 2u : 0u));
+    }
     for (t = 0; t < f->n_trees; ++t) {
         int32_t r = f->roots[t];
         int64_t need;
@@ -300,12 +379,13 @@ static fs_fast *fs_fast_prepare(const ForestObject *f, int64_t budget) {
     ff->par_coef = (double *)PyMem_Malloc(sizeof(double) * (size_t)(ff->n_par > 0 ? ff->n_par : 1));
     if (!ff->tab || !ff->par_feat || !ff->par_coef) goto nomem;
     for (t = 0; t < f->n_trees; ++t) {
-        int32_t r = f->roots[t];
-        int d;
         if (!ff->tree_fast[t]) continue;
-        fs_fast_build(f, ff, r, feats, zs, 0, &tab_at, &par_at);
-        d = fs_depth(f, r, 4096);
-        if (d > ff->max_depth) ff->max_depth = d;
+        fs_fast_build(f, ff, f->roots[t], feats, zs, 0, &tab_at, &par_at);
+    }
+    if (fs_fast_flat_prepare(f, ff) < 0) goto nomem;
+    ff->x4 = fs_x4_supported();
+    for (t = 0; t < f->n_trees; ++t) {
+        if (f->roots[t] >= 0 && !ff->tree_fast[t]) ff->x4 = 0;
     }
     return ff;
 nomem:
@@ -314,68 +394,55 @@ nomem:
     return NULL;
 }
 
-/* One fast tree's contributions for a cleaned row: walk every node once (explicit stack), carrying the mask of
- * positions whose splits the row satisfies; at each leaf add its d entries. */
-static void fs_fast_tree(const ForestObject *f, const fs_fast *ff, int32_t root, const double *x, double *phi,
-                         int32_t *st_node, uint32_t *st_mask) {
-    int sp = 0;
-    st_node[0] = root;
-    st_mask[0] = 0xFFFFFFFFu;
-    while (sp >= 0) {
-        int32_t n = st_node[sp];
-        uint32_t mask = st_mask[sp];
-        --sp;
-        while (n >= 0) {
-            const fs_node *nd = f->nodes + n;
-            const int32_t hot = fs_next(nd, x[nd->feature], f->cat_bits);
-            const int32_t cold = (hot == nd->left ? nd->right : nd->left);
-            ++sp;
-            st_node[sp] = cold;
-            st_mask[sp] = mask & ~(1u << ff->node_pos[n]);
-            n = hot;
-        }
-        {
-            const int32_t l = ~n;
-            const int d = ff->leaf_d[l];
-            const uint32_t P = mask & (((uint32_t)1 << d) - 1u);
-            const double *T = ff->tab + ff->leaf_tab[l];
-            const int32_t *feat = ff->par_feat + ff->leaf_par[l];
-            const double *coef = ff->par_coef + ff->leaf_par[l];
-            const double tp = T[P]; /* every unsatisfied feature reads T[P]: one load for all of them */
-            int i;
-            for (i = 0; i < d; ++i) {
-                const uint32_t bit = (uint32_t)1 << i;
-                if (P & bit) {
-                    phi[feat[i]] += coef[i] * T[P & ~bit];
-                } else {
-                    phi[feat[i]] -= tp;
-                }
-            }
-        }
+/* A leaf's d entries into phi, for the row whose satisfied positions are `mask`: coef_i T[P without i] for a
+ * satisfied position i, -T[P] for the others. Branch-free (#13 round 12): whether the row satisfies i is data, so
+ * a branch on it is mispredicted about half the time; instead the bit picks the factor, -1.0 or coef_i, and the
+ * entry T[P & ~bit] (T[P] when the bit is clear). (-1.0) * T[P] is -T[P] and phi + (-T[P]) is phi - T[P], to the
+ * bit (IEEE negation is exact; subtraction is addition of the negation). */
+static inline void fs_fast_leaf(const fs_fast *ff, int32_t l, uint32_t mask, double *phi) {
+    const int d = ff->leaf_d[l];
+    const uint32_t P = mask & (((uint32_t)1 << d) - 1u);
+    const double *T = ff->tab + ff->leaf_tab[l];
+    const int32_t *feat = ff->par_feat + ff->leaf_par[l];
+    const double *coef = ff->par_coef + ff->leaf_par[l];
+    int i;
+    for (i = 0; i < d; ++i) {
+        const double pick[2] = {-1.0, coef[i]};
+        phi[feat[i]] += pick[(P >> i) & 1u] * T[P & ~((uint32_t)1 << i)];
     }
 }
 
-/* Contributions of nb cleaned rows (row-major, k values each) into out (nb rows of k + 1), tree by tree and,
- * within a tree, row by row, so one tree's tables stay in cache while the block walks it. Each row still adds
- * its trees in model order (so the classic trees' results equal LightGBM's bit for bit). */
-static void fs_contrib_block(const ForestObject *f, const fs_fast *ff, const double *x, double *out, int nb,
-                             fs_path *path, int32_t *st_node, uint32_t *st_mask) {
-    Py_ssize_t t;
-    int k = f->num_features, b;
-    memset(out, 0, sizeof(double) * (size_t)(k + 1) * (size_t)nb);
-    for (t = 0; t < f->n_trees; ++t) {
-        int32_t root = f->roots[t];
-        int fast = ff != NULL && ff->tree_fast[t];
-        for (b = 0; b < nb; ++b) {
-            double *o = out + (Py_ssize_t)b * (k + 1);
-            const double *xb = x + (Py_ssize_t)b * k;
-            o[k] += f->tree_ev[t];
-            if (root < 0) continue;
-            if (fast) {
-                fs_fast_tree(f, ff, root, xb, o, st_node, st_mask);
-            } else {
-                fs_tree_shap(f, xb, o, root, 0, path, 1, 1, -1);
-            }
-        }
+/* Whether the row goes left at internal node n (fs_next; branch-free for a numerical None / NaN split). */
+static inline int fs_fast_left(const ForestObject *f, const fs_fast *ff, int32_t n, const double *x) {
+    const fs_node *nd = f->nodes + n;
+    const unsigned kind = ff->node_kind[n];
+    if (kind) {
+        const double v = x[nd->feature];
+        return (v <= nd->u.threshold) | (isnan(v) & (int)(kind >> 1));
     }
+    return fs_next(nd, x[nd->feature], f->cat_bits) == nd->left;
 }
+
+/* One fast tree's contributions for a cleaned row (#13 round 12: in a fixed order). The internal nodes, in index
+ * order (parents first), pass each child the mask of positions whose splits the row satisfies on the way to it
+ * (the hot child the node's mask, the cold one with the node's position cleared); then every leaf, in index
+ * order, adds its d entries. Until round 11 an explicit stack walked the hot subtree first: the same masks and
+ * entries, added in the row's own order, so the values differ from round 11's in the last bits only (both equal
+ * pred_contrib to rounding). Every row now takes the same branches, where the stack walk's depended on the row's
+ * directions (about one misprediction per leaf). */
+static void fs_fast_tree_flat(const ForestObject *f, const fs_fast *ff, Py_ssize_t t, const double *x, double *phi,
+                              uint32_t *scr) {
+    const int32_t n0 = ff->tree_n0[t], nint = ff->tree_nint[t], l0 = ff->tree_l0[t], nl = ff->tree_nl[t];
+    const int32_t *slot = ff->node_slot + 2 * (Py_ssize_t)n0;
+    int32_t i;
+    scr[0] = 0xFFFFFFFFu;
+    for (i = 0; i < nint; ++i) {
+        const uint32_t m = scr[i];
+        const uint32_t clr = m & ~(1u << ff->node_pos[n0 + i]);
+        const int left = fs_fast_left(f, ff, n0 + i, x);
+        scr[slot[2 * i]] = left ? m : clr;
+        scr[slot[2 * i + 1]] = left ? clr : m;
+    }
+    for (i = 0; i < nl; ++i) fs_fast_leaf(ff, l0 + i, scr[nint + i], phi);
+}
+

@@ -311,18 +311,24 @@ def _reasons_from_row(
     order: Sequence[int] | None = None,
     margin: float = 0.0,
     zero: Sequence[bool] | None = None,
+    c_row: Sequence[float] | None = None,
+    tol: float | None = None,
 ) -> list[ModelReason] | None:
     """The reasons of one row; None when ``margin`` > 0 and a contribution within ``margin`` (times the row's
     scale) of another, or of ``min_contribution``, could change them (the caller explains that row exactly).
     ``zero[j]``: feature ``j`` contributes exactly 0.0 in every engine (no tree splits on it), so its value is
-    certain."""
+    certain. ``c_row`` (the row's contributions as a list) and ``tol`` (``margin`` times the row's scale) may be
+    given by a caller that computed them for many rows at once (:func:`explain_batch`): the same values."""
     k = len(names)
     if order is None:
         order = np.argsort(-contrib[:k], kind="stable").tolist()
-    c_row = contrib[:k].tolist()
-    tol = margin * (1.0 + float(np.sum(np.abs(contrib)))) if margin > 0 else 0.0
+    if c_row is None:
+        c_row = contrib[:k].tolist()
+    if tol is None:
+        tol = margin * (1.0 + float(np.sum(np.abs(contrib)))) if margin > 0 else 0.0
     out: list[ModelReason] = []
     seen: set[str] = set()
+    by_name = isinstance(row_values, Mapping)  # once per row (an ABC check), not per examined feature
     for p, j in enumerate(order):
         c = c_row[j]
         if tol:
@@ -335,7 +341,7 @@ def _reasons_from_row(
         if not c > min_contribution:
             break
         name = names[j]
-        value = row_values[name] if isinstance(row_values, Mapping) else row_values[j]
+        value = row_values[name] if by_name else row_values[j]  # type: ignore[index,call-overload]
         if decoders and name in decoders and not isinstance(value, str):  # a category code: quote its value
             value = decoders[name].decode(math.nan if value is None else float(value))
         elif not isinstance(value, str):
@@ -453,8 +459,13 @@ def explain_batch(
     k = len(names)
     orders = np.argsort(-contrib[:, :k], axis=1, kind="stable").tolist() if X.shape[0] else []
     values = X.tolist()
+    # each row's list and tolerance computed for all rows at once (#13 round 12): np.abs(c).sum(axis=1) reduces
+    # each contiguous row with the pairwise sum np.sum uses for one row, so the tolerances are the same doubles
+    rows_c = contrib.tolist()
+    tols = (margin * (1.0 + np.abs(contrib).sum(axis=1))).tolist() if margin > 0 and X.shape[0] else None
     out: list[list[ModelReason] | None] = [
-        _reasons_from_row(names, contrib[i], values[i], top_k, table, 0.0, dec, orders[i], margin, zero)
+        _reasons_from_row(names, contrib[i], values[i], top_k, table, 0.0, dec, orders[i], margin, zero,
+                          rows_c[i], 0.0 if tols is None else tols[i])
         for i in range(X.shape[0])]
     redo = [i for i, r in enumerate(out) if r is None]
     if redo:  # near ties in the rounded contributions: the exact ones decide (as in explain_reasons)

@@ -5,6 +5,7 @@ uses with compiled trees, and gives the same reason codes as LightGBM's contribu
 from __future__ import annotations
 
 import os
+import platform
 import warnings
 
 import lightgbm as lgb
@@ -23,6 +24,14 @@ pytestmark = pytest.mark.skipif(os.environ.get(DISABLE_ENV) == "1", reason=f"{DI
 
 SPECIAL = [0.0, -0.0, 1e-35, -1e-35, 5e-324, 1e-300, 1.0, -1.0, 2.5, 31.0, 32.0, 63.0, 1e9, -1e9, 1e300,
            float("inf"), float("-inf"), float("nan")]
+
+
+def _cpu_flags() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return ""
 
 
 def _close(got: np.ndarray, ref: np.ndarray) -> bool:
@@ -213,3 +222,62 @@ def test_bench_bundles_give_the_same_contributions_and_reasons(tmp_path):
     assert _close(m.contributions(X), ref)
     assert same_bits(m._explainer.contributions(X, classic=True), ref)  # noqa: SLF001
     assert _reasons(explain_batch(m, X)) == _reasons(explain_batch(b.model, X))
+
+
+def _interleaved_layout(t: ForestTables) -> ForestTables:
+    """The same trees with the internal nodes of the first two trees interleaved (each tree's children still after
+    their parents, so the forest is valid): a layout forest_tables never writes, which the fixed-order
+    FastTreeSHAP walk refuses (those trees go classic)."""
+    starts = [int(r) for r in t.roots if r >= 0]
+    ends = starts[1:] + [t.nodes.shape[0]]
+    a, b = list(range(starts[0], ends[0])), list(range(starts[1], ends[1]))
+    order = [v for pair in zip(a, b) for v in pair] + a[len(b):] + b[len(a):]
+    old = list(range(t.nodes.shape[0]))
+    old[starts[0]: ends[1]] = order  # new position p holds old node old[p]
+    where = {o: p for p, o in enumerate(old)}
+    nodes = t.nodes[old].copy()
+    for c in ("left", "right"):
+        nodes[c] = [where[int(v)] if v >= 0 else int(v) for v in nodes[c]]
+    roots = np.array([where[int(r)] if r >= 0 else int(r) for r in t.roots], dtype=np.int32)
+    return ForestTables(nodes, t.leaves, roots, t.cat_bits, t.num_features, t.sigmoid,
+                        node_count=t.node_count[old].copy(), leaf_count=t.leaf_count, leaf_start=t.leaf_start)
+
+
+def test_fixed_order_walk_needs_the_forest_tables_layout(boosters):
+    """#13 round 12: FastTreeSHAP walks each tree's nodes in index order (parents first); a forest laid out
+    otherwise keeps exact results through the classic algorithm."""
+    b = boosters["deep"]
+    t = forest_tables(b.model_to_string())
+    f = CompiledForest(t)
+    assert f.fast_shap[0] == sum(1 for r in t.roots if r >= 0)
+    rev = CompiledForest(_interleaved_layout(t))
+    assert rev.fast_shap[0] == f.fast_shap[0] - 2  # the two interleaved trees
+    assert rev._forest.shap_lanes == 1              # a classic tree: every row on the scalar path
+    X, _ = forest_data(seed=5, n=200)
+    X = X[:, : t.num_features]
+    ref = b.predict(X, pred_contrib=True)
+    assert same_bits(rev.predict(X), f.predict(X))
+    assert _close(rev.contributions(X), ref) and _close(f.contributions(X), ref)
+    assert same_bits(rev.contributions(X, classic=True), ref)
+
+
+@settings(max_examples=10)
+@given(st.integers(0, 10_000), st.sampled_from([15, 63]), st.integers(1, 70))
+def test_property_fast_tables_blocks_and_single_rows(seed, leaves, n_rows):
+    """The fixed-order walk: any number of rows (blocks, threads, one row) gives each row the same bits, within
+    rounding of pred_contrib, on trees of up to 63 leaves."""
+    rng = np.random.default_rng(seed)
+    n, k = 600, 6
+    X = rng.normal(size=(n, k))
+    X[rng.random(X.shape) < 0.15] = np.nan
+    y = (rng.random(n) < 1 / (1 + np.exp(-np.nan_to_num(X[:, 0] + X[:, 1] * X[:, 2])))).astype(int)
+    b = train_booster({"num_leaves": leaves, "seed": seed, "min_data_in_leaf": 2}, X, y, rounds=6)
+    f = CompiledForest.from_booster(b)
+    if platform.machine() in ("x86_64", "AMD64") and "avx2" in _cpu_flags():
+        assert f._forest.shap_lanes == 4   # blocks of four rows take the AVX2 path, the rest the scalar one
+    Xt = np.vstack([X[:n_rows], probe_rows(f.tables, n=10, seed=seed)])
+    ref = b.predict(Xt, pred_contrib=True)
+    got = f.contributions(Xt)
+    assert _close(got, ref) and same_bits(got[:, -1], ref[:, -1])
+    assert same_bits(f.contributions(Xt, threads=2), got)
+    assert same_bits(f.contributions(Xt[-1]), got[-1:])
