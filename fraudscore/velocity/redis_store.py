@@ -152,7 +152,9 @@ class RedisStore(SlotCalls):
         self._link_state: Any = None
         self._budget_s: float | None = None
         self._pending: dict[tuple[str, str], int] = {}  # cluster: global count increments not yet sent
-        self._ekeys: dict[tuple[int, str], tuple[int, str, str]] = {}  # (group, entity) -> (shard, key, tag)
+        #: per key group, str entity -> its key (the hash tag inside it); no tuple per entry, so nothing the cyclic
+        #: garbage collector tracks (see SlotCalls._entity_key)
+        self._ekeys: list[dict[str, str]] = []
 
     # -- configuration ---------------------------------------------------------------------
     def bind(self, plan: Plan) -> None:
@@ -169,6 +171,7 @@ class RedisStore(SlotCalls):
                 any(q.agg in ("fraud_count", "fraud_rate") for q in g.queries),
                 "device_id" in g.key, any(s[0] == "dist" and s[1] == "device_id" for s in g.slots)))
         self._meta = meta
+        self._ekeys = [{} for _ in meta]
         self._labels = bytes(m.has_labels for m in meta)  # per group configuration: reads fraud labels
         self._script = Script(event_script(plan, self.min_ttl_ms))
         label_lo = [q.lo for g in plan.groups for q in g.queries if q.agg in ("fraud_count", "fraud_rate")]
