@@ -23,7 +23,8 @@ from .redis_wire import device_ctx, identifier_hash
 __all__ = ["SlotCalls"]
 
 _TS_ROW = struct.Struct("<d")
-_EKEYS_MAX = 65_536  # entity keys cached per store (cleared when full)
+#: entity keys cached per store, over all its groups (a group's are cleared when it holds its share)
+EKEYS_MAX = 65_536
 
 
 def _key_tag(key: str, plen: int) -> str:
@@ -50,6 +51,7 @@ class SlotCalls:
     _labels: bytes
     _link_state: Any
     _ekeys: list[dict[str, str]]
+    _ekeys_cap: int  # entity keys kept per group (EKEYS_MAX over all groups)
     _pending: dict[tuple[str, str], int]
     _wlock: threading.Lock
 
@@ -63,15 +65,10 @@ class SlotCalls:
         shard = self._group_shard(m, ent, eh, record)
         key = f"{p}v{tag(p, shard)}:{m.group.signature}:{eh.hex()}"
         if type(ent) is str and (self._link_state is not None or not m.device_keyed):
-            if len(ekeys) >= self._ekeys_max:
+            if len(ekeys) >= self._ekeys_cap:
                 ekeys.clear()
             ekeys[ent] = key
         return key
-
-    @property
-    def _ekeys_max(self) -> int:
-        """Entity keys kept per group (:data:`_EKEYS_MAX` over all groups)."""
-        return max(1, _EKEYS_MAX // max(1, len(self._meta)))
 
     def _group_shard(self, m: _GroupMeta, ent: Any, ehash: bytes, record: Mapping[str, Any]) -> int:
         if m.device_keyed and self._link_state is not None:

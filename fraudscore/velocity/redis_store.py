@@ -64,7 +64,7 @@ from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, conflict_causes, outp
                           records_dependencies)
 from .redis_args import row_format
 from .redis_lua import LABEL_LUA, event_script
-from .redis_slots import SlotCalls
+from .redis_slots import EKEYS_MAX, SlotCalls
 from .redis_wire import (budget_client, cluster_send, device_ctx, noscript, pack_link,
                          record_ctx, record_extra, record_nonce, run_script, unpack_link)
 
@@ -155,6 +155,7 @@ class RedisStore(SlotCalls):
         #: per key group, str entity -> its key (the hash tag inside it); no tuple per entry, so nothing the cyclic
         #: garbage collector tracks (see SlotCalls._entity_key)
         self._ekeys: list[dict[str, str]] = []
+        self._ekeys_cap = EKEYS_MAX
 
     # -- configuration ---------------------------------------------------------------------
     def bind(self, plan: Plan) -> None:
@@ -172,6 +173,7 @@ class RedisStore(SlotCalls):
                 "device_id" in g.key, any(s[0] == "dist" and s[1] == "device_id" for s in g.slots)))
         self._meta = meta
         self._ekeys = [{} for _ in meta]
+        self._ekeys_cap = max(1, EKEYS_MAX // max(1, len(meta)))
         self._labels = bytes(m.has_labels for m in meta)  # per group configuration: reads fraud labels
         self._script = Script(event_script(plan, self.min_ttl_ms))
         label_lo = [q.lo for g in plan.groups for q in g.queries if q.agg in ("fraud_count", "fraud_rate")]
