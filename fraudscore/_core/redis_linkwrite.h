@@ -28,22 +28,16 @@
 /* ---- applied: a committed transaction into the cache ---------------------------------------------------- */
 static PyObject *lc_popitem, *lc_a_did, *lc_a_stamp, *lc_a_cached, *lc_a_cap, *lc_live, *lc_empty_fmt;
 
-/* _put(key, value): cache[key] = (value, None), moved to the end, the least recently used dropped past size (a
- * key new to an OrderedDict is inserted at its end already: no move_to_end call for it) */
+/* _put(key, value): cache[key] = (value, None), moved to the end, the least recently used dropped past size */
 static int lc_put(PyObject *cache, Py_ssize_t size, PyObject *key, PyObject *value, PyObject *parsed) {
-    int had = PyDict_Check(cache) ? PyDict_Contains(cache, key) : 1;
-    if (had < 0) return -1;
     PyObject *pair = lc_pack2(value, parsed);
     if (!pair) return -1;
     int rc = PyObject_SetItem(cache, key, pair);
     Py_DECREF(pair);
     if (rc < 0) return -1;
-    if (had) {
-        PyObject *r = PyObject_CallMethodOneArg(cache, lc_move_to_end, key);
-        if (!r) return -1;
-        Py_DECREF(r);
-    }
-    PyObject *r;
+    PyObject *r = PyObject_CallMethodOneArg(cache, lc_move_to_end, key);
+    if (!r) return -1;
+    Py_DECREF(r);
     while (PyObject_Size(cache) > size) {
         r = PyObject_CallMethodOneArg(cache, lc_popitem, Py_False);
         if (!r) return -1;
