@@ -296,6 +296,77 @@ static PyObject *py_decode_record(PyObject *self, PyObject *raw) {
     return rec;
 }
 
+/* record_parsed(rec) -> the dict decode_record(encode_record(version, rec)) gives when rec is written in layout 1,
+ * made from rec without the bytes (reference: linkstate_redis_ops.record_parsed_py): its fields in rec's order (the
+ * same objects; a list or tuple of ints as a new list), then t, n and ip through a double, as the tail stores them;
+ * None where layout 1 cannot hold a field (encode_record writes JSON) or the tail would not read back (no error) */
+static PyObject *py_record_parsed(PyObject *self, PyObject *rec) {
+    if (!PyDict_Check(rec)) Py_RETURN_NONE;
+    double t, n, ip;
+    if (tail_double(rec, str_t, 1, &t) < 0 || tail_double(rec, str_n, 1, &n) < 0 ||
+        tail_double(rec, str_ip, 0, &ip) < 0) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    PyObject *out = PyDict_New();
+    if (!out) return NULL;
+    Py_ssize_t pos = 0, fields = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(rec, &pos, &k, &v)) {
+        if (!PyUnicode_CheckExact(k)) goto none;
+        if (PyUnicode_Compare(k, str_t) == 0 || PyUnicode_Compare(k, str_n) == 0 || PyUnicode_Compare(k, str_ip) == 0)
+            continue;
+        if (++fields > 65535) goto none;
+        Py_ssize_t kl;
+        if (!PyUnicode_AsUTF8AndSize(k, &kl)) goto none_clear;
+        if (kl > 65535) goto none;
+        PyObject *val = NULL;
+        if (v == Py_None || v == Py_False || v == Py_True || PyFloat_CheckExact(v)) {
+            val = Py_NewRef(v);
+        } else if (PyLong_CheckExact(v)) {
+            long long x;
+            int r = exact_i64(v, &x);
+            if (r < 0) goto none_clear;
+            if (r == 0) goto none;
+            val = Py_NewRef(v);
+        } else if (PyUnicode_CheckExact(v)) {
+            Py_ssize_t sl;
+            if (!PyUnicode_AsUTF8AndSize(v, &sl)) goto none_clear;
+            if ((size_t)sl > 0xffffffffu) goto none;
+            val = Py_NewRef(v);
+        } else if (PyList_CheckExact(v) || PyTuple_CheckExact(v)) {
+            Py_ssize_t m = PySequence_Fast_GET_SIZE(v);
+            PyObject **items = PySequence_Fast_ITEMS(v);
+            if ((size_t)m > 0xffffffffu) goto none;
+            for (Py_ssize_t i = 0; i < m; i++) {
+                long long x;
+                if (!PyLong_CheckExact(items[i])) goto none;
+                int r = exact_i64(items[i], &x);
+                if (r < 0) goto none_clear;
+                if (r == 0) goto none;
+            }
+            if (!(val = PyList_New(m))) goto fail;
+            for (Py_ssize_t i = 0; i < m; i++) PyList_SET_ITEM(val, i, Py_NewRef(items[i]));
+        } else {
+            goto none;
+        }
+        int rc = PyDict_SetItem(out, k, val);
+        Py_DECREF(val);
+        if (rc < 0) goto fail;
+    }
+    if (set_tail_int(out, str_t, t) < 0 || set_tail_int(out, str_n, n) < 0 || set_tail_int(out, str_ip, ip) < 0)
+        goto none_clear; /* an infinite or NaN tail: decode_record raises there */
+    return out;
+none_clear:
+    PyErr_Clear();
+none:
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static int records_init(void) {
     str_t = PyUnicode_InternFromString("t");
     str_n = PyUnicode_InternFromString("n");
