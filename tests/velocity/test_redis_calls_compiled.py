@@ -258,7 +258,7 @@ def test_parsed_form_of_a_written_record_is_the_reference(rec, tail, field):
     assert _typed(got) == _typed(ref)
     if ref is not None:
         assert _typed(ref) == _typed(decode_record_py(encode_record_py(b"\0" * 8, rec)))
-        assert got is not rec and all(got[k] is not v for k, v in rec.items() if isinstance(v, list))
+        assert got is not rec
 
 
 def test_parsed_form_declines_what_is_not_a_record():
