@@ -150,6 +150,7 @@ class RedisStore(SlotCalls):
         self._watermark: int | None = None
         self._wlock = threading.Lock()
         self._link_state: Any = None
+        self._min_link_confidence = 1.0  # fingerprint.MIN_LINK_CONFIDENCE, set with the link state
         self._budget_s: float | None = None
         self._pending: dict[tuple[str, str], int] = {}  # cluster: global count increments not yet sent
         #: per key group, str entity -> its key (the hash tag inside it); no tuple per entry, so nothing the cyclic
@@ -183,8 +184,11 @@ class RedisStore(SlotCalls):
     def link_state(self) -> Any:
         """The device-link state that commits through this store's script (one per store)."""
         if self._link_state is None:
+            from ..fingerprint import MIN_LINK_CONFIDENCE
             from ..fingerprint.linkstate import DEFAULT_TTL_MS
             from ..fingerprint.linkstate_redis import OptimisticLinkState
+
+            self._min_link_confidence = MIN_LINK_CONFIDENCE  # (an import statement per event costs a microsecond)
 
             self._link_state = OptimisticLinkState(self.prefix, self.link_ttl_ms or DEFAULT_TTL_MS,
                                                    self.max_per_block, shards=self.shards,
@@ -292,8 +296,6 @@ class RedisStore(SlotCalls):
 
     def _decide(self, linker: Any, fp: Any, ts: int, record: dict[str, Any]) -> tuple[Any, bytes]:
         """Read (from the cache), decide and buffer the link; ``record`` gets its device id."""
-        from ..fingerprint import MIN_LINK_CONFIDENCE
-
         state = self.link_state()
         # record the decision's dependencies while this worker's commits were refused lately (alone, a worker's
         # cache is exact and the plain checks never refuse: the recording would only cost time)
@@ -306,7 +308,7 @@ class RedisStore(SlotCalls):
         conf = float(res.link_confidence)
         if track:
             state.seal(txn, conf, linker)
-        did = res.device_id if conf >= MIN_LINK_CONFIDENCE else None  # as the in-process path
+        did = res.device_id if conf >= self._min_link_confidence else None  # as the in-process path
         record["device_id"] = did
         return txn, pack_link((did, conf))
 
