@@ -299,8 +299,12 @@ static PyObject *py_decode_record(PyObject *self, PyObject *raw) {
 /* whether a str key is one of the tail's names (t, n, ip): by pointer first (record keys are interned) */
 static int is_tail_name(PyObject *k) {
     if (k == str_t || k == str_n || k == str_ip) return 1;
-    if (PyUnicode_GET_LENGTH(k) > 2) return 0;
-    return PyUnicode_Compare(k, str_t) == 0 || PyUnicode_Compare(k, str_n) == 0 || PyUnicode_Compare(k, str_ip) == 0;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(k);
+    if (len == 1) {
+        Py_UCS4 c = PyUnicode_READ_CHAR(k, 0);
+        return c == 't' || c == 'n';
+    }
+    return len == 2 && PyUnicode_READ_CHAR(k, 0) == 'i' && PyUnicode_READ_CHAR(k, 1) == 'p';
 }
 
 /* record_parsed(rec) -> the dict decode_record(encode_record(version, rec)) gives when rec is written in layout 1,
