@@ -311,9 +311,10 @@ static int is_tail_name(PyObject *k) {
  * made from rec without the bytes (reference: linkstate_redis_ops.record_parsed_py): its fields in rec's order (the
  * same objects, lists included: records are never changed in place, their version lists are already shared between
  * records; a tuple of ints as a list), then t, n and ip through a double, as the tail stores them;
- * None where layout 1 cannot hold a field (encode_record writes JSON) or the tail would not read back (no error) */
+ * None for anything but a dict, where layout 1 cannot hold a field (encode_record writes JSON) or where the tail would
+ * not read back (no error) */
 static PyObject *py_record_parsed(PyObject *self, PyObject *rec) {
-    if (!PyDict_Check(rec)) Py_RETURN_NONE;
+    if (!PyDict_CheckExact(rec)) Py_RETURN_NONE; /* (a subclass may iterate in another order than encode_record) */
     double t, n, ip;
     if (tail_double(rec, str_t, 1, &t) < 0 || tail_double(rec, str_n, 1, &n) < 0 ||
         tail_double(rec, str_ip, 0, &ip) < 0) {

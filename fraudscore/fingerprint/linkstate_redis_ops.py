@@ -252,8 +252,9 @@ def record_parsed_py(rec: Record) -> Record | None:
     its fields in order, lists of ints, the tail's sighting, count and IP as integers through a double), or None
     where layout 1 cannot hold a field or the tail would not read back. The worker's cache keeps this parsed form
     of the records it writes, so its next read of them parses nothing (the reference of the compiled
-    ``record_parsed``, which makes the same dict from ``rec`` without the bytes)."""
-    if not isinstance(rec, dict) or _fields({k: v for k, v in rec.items() if k not in _SKIP}) is None:
+    ``record_parsed``, which makes the same dict from ``rec`` without the bytes). None for anything but a ``dict``
+    (a subclass may iterate in another order than the encoder reads it)."""
+    if type(rec) is not dict or _fields({k: v for k, v in rec.items() if k not in _SKIP}) is None:
         return None
     try:
         return decode_record_py(encode_record_py(b"\0" * _V, rec))

@@ -264,7 +264,10 @@ def test_parsed_form_of_a_written_record_is_the_reference(rec, tail, field):
 def test_parsed_form_declines_what_is_not_a_record():
     from fraudscore.fingerprint.linkstate_redis_ops import record_parsed_py
 
-    for bad in (None, [], {"t": 1}, {"t": 1, "n": 2, 3: 4}, {"t": 1, "n": 2, "s": "\ud800"}):
+    from collections import OrderedDict
+
+    for bad in (None, [], {"t": 1}, {"t": 1, "n": 2, 3: 4}, {"t": 1, "n": 2, "s": "\ud800"},
+                OrderedDict(t=1, n=2, a=3)):
         assert core.record_parsed(bad) is None and record_parsed_py(bad) is None
 
 
