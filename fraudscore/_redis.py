@@ -43,12 +43,20 @@ __all__ = ["check_prefix", "check_shards", "shard_of", "tag", "hash_bytes", "has
 DEFAULT_SHARDS = 64
 
 
+_REDIS: Any = None  # redis-py once imported (an import statement per call costs about a microsecond: the
+# module's spec is checked each time)
+
+
 def redis_module() -> Any:
     """redis-py, or :class:`~fraudscore.errors.MissingDependencyError` naming the extra."""
+    global _REDIS
+    if _REDIS is not None:
+        return _REDIS
     try:
         import redis
     except ImportError:  # pragma: no cover - depends on the environment
         raise MissingDependencyError("the Redis store needs redis-py: pip install 'fraudscore[redis]'") from None
+    _REDIS = redis
     return redis
 
 

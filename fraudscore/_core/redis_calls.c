@@ -560,6 +560,8 @@ static PyMethodDef methods[] = {
      "encode_record(version, rec) -> bytes or None: a link record in layout 1 (None: JSON it)"},
     {"decode_record", (PyCFunction)py_decode_record, METH_O,
      "decode_record(raw) -> dict: a link record (layout 1 or JSON)"},
+    {"record_parsed", (PyCFunction)py_record_parsed, METH_O,
+     "record_parsed(rec) -> dict or None: decode_record(encode_record(v, rec)) in layout 1, without the bytes"},
     {"layout", (PyCFunction)(void (*)(void))py_layout, METH_FASTCALL,
      "layout(keys, sreads, swrites, groups, gkeys, labels, prefix) -> (versions, values, rows)"},
     {"outputs", (PyCFunction)(void (*)(void))py_outputs, METH_FASTCALL,

@@ -33,6 +33,17 @@
 #ifndef FRAUDSCORE_REDIS_LINKCACHE_H
 #define FRAUDSCORE_REDIS_LINKCACHE_H
 
+/* (a, b) as a tuple the cyclic garbage collector does not track when neither item is tracked (a str, bytes, int or
+ * None: what the cache's count keys ``(hash, field)`` and its ``(raw value, None)`` entries hold): CPython's own rule
+ * (a tuple of untracked items is untracked at its first collection), applied at once, so the entries the cache
+ * keeps per event do not fill the youngest generation (Python made tuples are left as they are). */
+static PyObject *lc_pack2(PyObject *a, PyObject *b) {
+    PyObject *t = PyTuple_Pack(2, a, b);
+    if (t && !(PyObject_IS_GC(a) && PyObject_GC_IsTracked(a)) && !(PyObject_IS_GC(b) && PyObject_GC_IsTracked(b)))
+        PyObject_GC_UnTrack(t);
+    return t;
+}
+
 static PyObject *lc_move_to_end; /* "move_to_end" */
 static PyObject *lc_any_stamp;   /* b"\0\0\0\0" */
 static PyObject *lc_empty_bytes; /* b"" */
@@ -386,7 +397,7 @@ static PyObject *py_link_counts(PyObject *self, PyObject *const *args, Py_ssize_
     out = PyDict_New();
     if (!out) goto done;
     for (Py_ssize_t i = 0; i <= nk; ++i) {
-        PyObject *k = PyTuple_Pack(2, hkey, PyList_GET_ITEM(fnames, i));
+        PyObject *k = lc_pack2(hkey, PyList_GET_ITEM(fnames, i));
         if (!k) goto done;
         PyObject *hit = PyDict_GetItemWithError(cache, k), *v;
         if (!hit && PyErr_Occurred()) {

@@ -30,7 +30,7 @@ static PyObject *lc_popitem, *lc_a_did, *lc_a_stamp, *lc_a_cached, *lc_a_cap, *l
 
 /* _put(key, value): cache[key] = (value, None), moved to the end, the least recently used dropped past size */
 static int lc_put(PyObject *cache, Py_ssize_t size, PyObject *key, PyObject *value, PyObject *parsed) {
-    PyObject *pair = PyTuple_Pack(2, value, parsed);
+    PyObject *pair = lc_pack2(value, parsed);
     if (!pair) return -1;
     int rc = PyObject_SetItem(cache, key, pair);
     Py_DECREF(pair);
@@ -271,7 +271,7 @@ static PyObject *py_link_incr(PyObject *self, PyObject *const *args, Py_ssize_t 
                 }
             }
         }
-        PyObject *k = PyTuple_Pack(2, hkey, f);
+        PyObject *k = lc_pack2(hkey, f);
         Py_DECREF(f);
         if (!k) goto fail;
         PyObject *cur = PyDict_GetItemWithError(hincr, k), *one = PyLong_FromLong(1), *nv;

@@ -296,6 +296,108 @@ static PyObject *py_decode_record(PyObject *self, PyObject *raw) {
     return rec;
 }
 
+/* whether a str key is one of the tail's names (t, n, ip): by pointer first (record keys are interned) */
+static int is_tail_name(PyObject *k) {
+    if (k == str_t || k == str_n || k == str_ip) return 1;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(k);
+    if (len == 1) {
+        Py_UCS4 c = PyUnicode_READ_CHAR(k, 0);
+        return c == 't' || c == 'n';
+    }
+    return len == 2 && PyUnicode_READ_CHAR(k, 0) == 'i' && PyUnicode_READ_CHAR(k, 1) == 'p';
+}
+
+/* record_parsed(rec) -> the dict decode_record(encode_record(version, rec)) gives when rec is written in layout 1,
+ * made from rec without the bytes (reference: linkstate_redis_ops.record_parsed_py): its fields in rec's order (the
+ * same objects, lists included: records are never changed in place, their version lists are already shared between
+ * records; a tuple of ints as a list), then t, n and ip through a double, as the tail stores them;
+ * None for anything but a dict, where layout 1 cannot hold a field (encode_record writes JSON) or where the tail would
+ * not read back (no error) */
+static PyObject *py_record_parsed(PyObject *self, PyObject *rec) {
+    if (!PyDict_CheckExact(rec)) Py_RETURN_NONE; /* (a subclass may iterate in another order than encode_record) */
+    double t, n, ip;
+    if (tail_double(rec, str_t, 1, &t) < 0 || tail_double(rec, str_n, 1, &n) < 0 ||
+        tail_double(rec, str_ip, 0, &ip) < 0) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    /* first every field checked (as encode_record's layout 1 would take it), nothing made */
+    Py_ssize_t pos = 0, fields = 0, lists = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(rec, &pos, &k, &v)) {
+        if (!PyUnicode_CheckExact(k)) Py_RETURN_NONE;
+        if (is_tail_name(k)) continue;
+        Py_ssize_t kl;
+        if (++fields > 65535) Py_RETURN_NONE;
+        if (!PyUnicode_AsUTF8AndSize(k, &kl)) goto none_clear;
+        if (kl > 65535) Py_RETURN_NONE;
+        if (v == Py_None || v == Py_False || v == Py_True || PyFloat_CheckExact(v)) continue;
+        if (PyLong_CheckExact(v)) {
+            long long x;
+            int r = exact_i64(v, &x);
+            if (r < 0) goto none_clear;
+            if (r == 0) Py_RETURN_NONE;
+        } else if (PyUnicode_CheckExact(v)) {
+            Py_ssize_t sl;
+            if (!PyUnicode_AsUTF8AndSize(v, &sl)) goto none_clear;
+            if ((size_t)sl > 0xffffffffu) Py_RETURN_NONE;
+        } else if (PyList_CheckExact(v) || PyTuple_CheckExact(v)) {
+            Py_ssize_t m = PySequence_Fast_GET_SIZE(v);
+            PyObject **items = PySequence_Fast_ITEMS(v);
+            if ((size_t)m > 0xffffffffu) Py_RETURN_NONE;
+            for (Py_ssize_t i = 0; i < m; i++) {
+                long long x;
+                if (!PyLong_CheckExact(items[i])) Py_RETURN_NONE;
+                int r = exact_i64(items[i], &x);
+                if (r < 0) goto none_clear;
+                if (r == 0) Py_RETURN_NONE;
+            }
+            lists += PyTuple_CheckExact(v);
+        } else {
+            Py_RETURN_NONE;
+        }
+    }
+    PyObject *tv = PyLong_FromDouble(t), *nv = tv ? PyLong_FromDouble(n) : NULL, *iv = nv ? PyLong_FromDouble(ip) : NULL;
+    if (!iv) { /* an infinite or NaN tail: decode_record raises there */
+        Py_XDECREF(tv);
+        Py_XDECREF(nv);
+        goto none_clear;
+    }
+    /* then a copy of rec (its order; a clean dict is copied whole), the tail's names moved to its end, tuples made
+     * lists */
+    PyObject *out = PyDict_Copy(rec);
+    if (!out) goto fail_tail;
+    if ((PyDict_DelItem(out, str_t) < 0 || PyDict_DelItem(out, str_n) < 0 ||
+         (PyDict_GetItemWithError(out, str_ip) ? PyDict_DelItem(out, str_ip) : PyErr_Occurred() ? -1 : 0) < 0))
+        goto fail_out;
+    if (lists) {
+        pos = 0;
+        while (PyDict_Next(rec, &pos, &k, &v)) {
+            if (!PyTuple_CheckExact(v) || is_tail_name(k)) continue;
+            PyObject *val = PySequence_List(v); /* (a tuple reads back as a list; replacing a value keeps the order) */
+            int rc = val ? PyDict_SetItem(out, k, val) : -1;
+            Py_XDECREF(val);
+            if (rc < 0) goto fail_out;
+        }
+    }
+    if (PyDict_SetItem(out, str_t, tv) < 0 || PyDict_SetItem(out, str_n, nv) < 0 || PyDict_SetItem(out, str_ip, iv) < 0)
+        goto fail_out;
+    Py_DECREF(tv);
+    Py_DECREF(nv);
+    Py_DECREF(iv);
+    return out;
+none_clear:
+    PyErr_Clear();
+    Py_RETURN_NONE;
+fail_out:
+    Py_DECREF(out);
+fail_tail:
+    Py_DECREF(tv);
+    Py_DECREF(nv);
+    Py_DECREF(iv);
+    return NULL;
+}
+
 static int records_init(void) {
     str_t = PyUnicode_InternFromString("t");
     str_n = PyUnicode_InternFromString("n");

@@ -81,7 +81,7 @@ from ..errors import ConfigError, StoreError
 from .linkstate import DEFAULT_TTL_MS, LinkPlan, LinkState, LinkView, Record, _check
 from .linkstate_redis_ops import (_ABSENT, _ANY_STAMP, _TAIL, _V, BlockOp, LinkTxn, Touch,
                                   RECORD_LAYOUT, RECORD_LAYOUTS, _NeedRead, confidence_band, decode_record,
-                                  encode_record)
+                                  encode_record, record_parsed)
 from .linkstate_redis_cache import WorkerCache
 from .linkstate_redis_read import read_all
 
@@ -536,6 +536,15 @@ class OptimisticLinkState(WorkerCache, LinkState):
                 if plan.ip:
                     rec["ip"] = plan.ip
             txn.writes[rk] = encode_record(self._version(), rec, self.record_layout)
+            if record_parsed is not None and self.record_layout == RECORD_LAYOUT:
+                # its parsed form for the cache (kept once committed: the next read of it parses nothing)
+                parsed = record_parsed(rec)
+                if parsed is not None:
+                    if txn.parsed is None:
+                        txn.parsed = {}
+                    txn.parsed[rk] = parsed
+                elif txn.parsed:
+                    txn.parsed.pop(rk, None)
         if _WRITE_KEYS is not None and type(did) is str and type(now) is int:
             # the two loops below in one compiled call (False: out of its range, nothing done)
             with self._lock:

@@ -70,6 +70,7 @@ class WorkerCache:
             if _APPLIED is not None:
                 _APPLIED(self._cache, self.cache_size, txn.writes, txn.hreads, txn.hincr, skip, touched, BlockOp,
                          Touch)
+                self._keep_parsed(txn)
                 return
             for k, v in txn.writes.items():
                 if v is None:
@@ -104,6 +105,18 @@ class WorkerCache:
                     self._cache.pop(hk, None)
                 else:
                     self._put(hk, seen + d)
+            self._keep_parsed(txn)
+
+    def _keep_parsed(self, txn: LinkTxn) -> None:
+        """The records the transaction wrote, cached with their parsed form (``LinkTxn.parsed``: what
+        ``decode_record`` gives for them), so the next read parses nothing; under the lock, after the writes."""
+        if not txn.parsed:
+            return
+        cache, writes = self._cache, txn.writes
+        for k, parsed in txn.parsed.items():
+            hit = cache.get(k)
+            if hit is not None and hit[1] is None and hit[0] is writes.get(k):
+                cache[k] = (hit[0], parsed)
 
     def forget(self, txn: LinkTxn) -> None:
         """The outcome is unknown (a failed call): drop what the transaction touched from the cache."""

@@ -28,8 +28,8 @@ from typing import Any
 from .._core import load as load_core
 
 __all__ = ["BlockOp", "CountDependency", "LinkTxn", "Touch", "confidence_band", "decode_record", "encode_record",
-           "decode_record_py", "encode_record_json", "encode_record_py", "RECORD_LAYOUT",
-           "RECORD_LAYOUTS"]
+           "decode_record_py", "encode_record_json", "encode_record_py", "record_parsed", "record_parsed_py",
+           "RECORD_LAYOUT", "RECORD_LAYOUTS"]
 
 Record = dict[str, Any]
 
@@ -48,7 +48,8 @@ class LinkTxn:
     expiry only); ``hincr``: (hash key, field) -> increment.
     """
 
-    __slots__ = ("dep", "family", "hincr", "hreads", "reads", "shared_reads", "strict", "tag", "view", "writes")
+    __slots__ = ("dep", "family", "hincr", "hreads", "parsed", "reads", "shared_reads", "strict", "tag", "view",
+                 "writes")
 
     def __init__(self) -> None:
         self.reads: dict[str, bytes] = {}
@@ -62,6 +63,9 @@ class LinkTxn:
         #: the count dependency (see :meth:`OptimisticLinkState.seal`), or None: every count read is checked
         self.dep: CountDependency | None = None
         self.strict = False  # a record missing from the cache raises _NeedRead (the state reads everything first)
+        #: record key -> the parsed form of the record this transaction writes there (``record_parsed``), for the
+        #: cache once committed; None: none
+        self.parsed: dict[str, Record] | None = None
 
     def keys(self) -> list[str]:
         """Every key the transaction read or writes (hash keys once)."""
@@ -241,6 +245,26 @@ def encode_record(version: bytes, rec: Record, layout: int = RECORD_LAYOUT) -> b
         if out is not None:
             return out  # type: ignore[no-any-return]
     return encode_record_py(version, rec)
+
+
+def record_parsed_py(rec: Record) -> Record | None:
+    """What :func:`decode_record` gives for ``rec`` written in layout 1 (``decode_record(encode_record(v, rec))``:
+    its fields in order, lists of ints, the tail's sighting, count and IP as integers through a double), or None
+    where layout 1 cannot hold a field or the tail would not read back. The worker's cache keeps this parsed form
+    of the records it writes, so its next read of them parses nothing (the reference of the compiled
+    ``record_parsed``, which makes the same dict from ``rec`` without the bytes). None for anything but a ``dict``
+    (a subclass may iterate in another order than the encoder reads it)."""
+    if type(rec) is not dict or _fields({k: v for k, v in rec.items() if k not in _SKIP}) is None:
+        return None
+    try:
+        return decode_record_py(encode_record_py(b"\0" * _V, rec))
+    except (KeyError, TypeError, ValueError, OverflowError, struct.error):
+        return None
+
+
+#: :func:`record_parsed_py`, compiled when the core is built (None without it: the cache then parses a written
+#: record when it is next read, as before)
+record_parsed: Any = getattr(_C, "record_parsed", None)
 
 
 #: How a decision depends on a family's value counts: (hash key, the fields of the device count and of the

@@ -23,7 +23,20 @@ from .redis_wire import device_ctx, identifier_hash
 __all__ = ["SlotCalls"]
 
 _TS_ROW = struct.Struct("<d")
-_EKEYS_MAX = 65_536  # entity keys cached per store (cleared when full)
+#: entity keys cached per store, over all its groups (a group's are cleared when it holds its share)
+EKEYS_MAX = 65_536
+
+
+def _key_tag(key: str, plen: int) -> str:
+    """The hash tag of an entity key ``<prefix>v{..}:...`` whose prefix has ``plen`` characters (a prefix has no
+    braces: :func:`~fraudscore._redis.check_prefix`).
+
+    Examples
+    --------
+    >>> _key_tag("fs:v{ab12.3}:sig:00ff", 3)
+    '{ab12.3}'
+    """
+    return key[plen + 1:key.index("}", plen + 1) + 1]
 
 
 class SlotCalls:
@@ -37,24 +50,25 @@ class SlotCalls:
     _meta: list[_GroupMeta]
     _labels: bytes
     _link_state: Any
-    _ekeys: dict[tuple[int, str], tuple[int, str, str]]
+    _ekeys: list[dict[str, str]]
+    _ekeys_cap: int  # entity keys kept per group (EKEYS_MAX over all groups)
     _pending: dict[tuple[str, str], int]
     _wlock: threading.Lock
 
     # -- layout ------------------------------------------------------------------------------
-    def _entity_key(self, gi: int, m: _GroupMeta, ent: Any, record: Mapping[str, Any], ekeys: dict[Any, Any],
-                    p: str) -> tuple[int, str, str]:
-        """``(shard, key, hash tag)`` of group ``gi``'s entity ``ent``: a pure function of its value, remembered in
-        ``ekeys`` for str values (1 and 1.0 hash apart) where the key cannot depend on the event's link."""
+    def _entity_key(self, m: _GroupMeta, ent: Any, record: Mapping[str, Any], ekeys: dict[str, str], p: str) -> str:
+        """The key of a group's entity ``ent`` (its shard's hash tag inside: :func:`_key_tag`): a pure function of
+        its value, remembered in the group's ``ekeys`` for str values (1 and 1.0 hash apart) where the key cannot
+        depend on the event's link. Plain str -> str entries: nothing the cyclic garbage collector tracks (a tuple
+        per entry made a collection of the youngest generation every ~15 events)."""
         eh = identifier_hash(ent, 12)
         shard = self._group_shard(m, ent, eh, record)
-        t = tag(p, shard)
-        hit = (shard, f"{p}v{t}:{m.group.signature}:{eh.hex()}", t)
+        key = f"{p}v{tag(p, shard)}:{m.group.signature}:{eh.hex()}"
         if type(ent) is str and (self._link_state is not None or not m.device_keyed):
-            if len(ekeys) >= _EKEYS_MAX:
+            if len(ekeys) >= self._ekeys_cap:
                 ekeys.clear()
-            ekeys[(gi, ent)] = hit
-        return hit
+            ekeys[ent] = key
+        return key
 
     def _group_shard(self, m: _GroupMeta, ent: Any, ehash: bytes, record: Mapping[str, Any]) -> int:
         if m.device_keyed and self._link_state is not None:
@@ -70,17 +84,18 @@ class SlotCalls:
             return [self._single_call(record, ts, app, txn, extra, late, nonce, acquire)]
         p = self.prefix
         parts: list[tuple[str, str, int, bytes, _GroupMeta]] = []  # (hash tag, key, cfg idx, member, meta)
-        ekeys = self._ekeys
+        plen = len(p)
         trow = _TS_ROW.pack(float(ts))  # the row of a group without slots: the event time alone
-        for gi, m in enumerate(self._meta):
+        for gi, (m, ek) in enumerate(zip(self._meta, self._ekeys)):
             sk = m.layout.single_key
             ent = record.get(sk) if sk is not None else m.layout.entity(record)
             if ent is None:
                 continue
-            hit = ekeys.get((gi, ent)) if type(ent) is str else None
-            if hit is None:
-                hit = self._entity_key(gi, m, ent, record, ekeys, p)
-            parts.append((hit[2], hit[1], gi + 1, group_row(m, m.layout.extract(record), ts) if m.codes else trow, m))
+            key = ek.get(ent) if type(ent) is str else None
+            if key is None:
+                key = self._entity_key(m, ent, record, ek, p)
+            parts.append((_key_tag(key, plen), key, gi + 1,
+                          group_row(m, m.layout.extract(record), ts) if m.codes else trow, m))
         link_tag = txn.tag if txn is not None else None
         from redis.cluster import key_slot
 
@@ -140,23 +155,19 @@ class SlotCalls:
                      nonce: bytes, acquire: bool) -> _Call:
         """The event's one call on a single node (what :meth:`_calls` builds there, without the slot routing)."""
         p = self.prefix
-        ekeys = self._ekeys
         trow = None  # the row of a group without slots: the event time alone
         groups: list[tuple[int, int, int, bytes]] = []
         keys: list[str] = []
-        first_tag = None
         dev = False
-        for gi, m in enumerate(self._meta):
+        for gi, (m, ek) in enumerate(zip(self._meta, self._ekeys)):
             lay = m.layout
             sk = lay.single_key
             ent = record.get(sk) if sk is not None else lay.entity(record)
             if ent is None:
                 continue
-            hit = ekeys.get((gi, ent)) if type(ent) is str else None
-            if hit is None:
-                hit = self._entity_key(gi, m, ent, record, ekeys, p)
-            if first_tag is None:
-                first_tag = hit[2]
+            key = ek.get(ent) if type(ent) is str else None
+            if key is None:
+                key = self._entity_key(m, ent, record, ek, p)
             if m.codes:
                 row = group_row(m, lay.extract(record), ts)
             else:
@@ -164,11 +175,11 @@ class SlotCalls:
                     trow = _TS_ROW.pack(float(ts))
                 row = trow
             groups.append((gi + 1, 0, 0, row))
-            keys.append(hit[1])
+            keys.append(key)
             if m.device_keyed or m.device_valued:
                 dev = True
         link_tag = txn.tag if txn is not None else None
-        c = _Call(link_tag or (first_tag if first_tag is not None else tag(p, shard_of(app, self.shards))), keys,
+        c = _Call(link_tag or (_key_tag(keys[0], len(p)) if keys else tag(p, shard_of(app, self.shards))), keys,
                   groups)
         c.device_dependent = dev
         link = c.link = link_tag is not None

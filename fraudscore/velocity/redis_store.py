@@ -64,7 +64,7 @@ from .redis_calls import (_TRACK_ABOVE, _Call, _GroupMeta, conflict_causes, outp
                           records_dependencies)
 from .redis_args import row_format
 from .redis_lua import LABEL_LUA, event_script
-from .redis_slots import SlotCalls
+from .redis_slots import EKEYS_MAX, SlotCalls
 from .redis_wire import (budget_client, cluster_send, device_ctx, noscript, pack_link,
                          record_ctx, record_extra, record_nonce, run_script, unpack_link)
 
@@ -150,9 +150,13 @@ class RedisStore(SlotCalls):
         self._watermark: int | None = None
         self._wlock = threading.Lock()
         self._link_state: Any = None
+        self._min_link_confidence = 1.0  # fingerprint.MIN_LINK_CONFIDENCE, set with the link state
         self._budget_s: float | None = None
         self._pending: dict[tuple[str, str], int] = {}  # cluster: global count increments not yet sent
-        self._ekeys: dict[tuple[int, str], tuple[int, str, str]] = {}  # (group, entity) -> (shard, key, tag)
+        #: per key group, str entity -> its key (the hash tag inside it); no tuple per entry, so nothing the cyclic
+        #: garbage collector tracks (see SlotCalls._entity_key)
+        self._ekeys: list[dict[str, str]] = []
+        self._ekeys_cap = EKEYS_MAX
 
     # -- configuration ---------------------------------------------------------------------
     def bind(self, plan: Plan) -> None:
@@ -169,6 +173,8 @@ class RedisStore(SlotCalls):
                 any(q.agg in ("fraud_count", "fraud_rate") for q in g.queries),
                 "device_id" in g.key, any(s[0] == "dist" and s[1] == "device_id" for s in g.slots)))
         self._meta = meta
+        self._ekeys = [{} for _ in meta]
+        self._ekeys_cap = max(1, EKEYS_MAX // max(1, len(meta)))
         self._labels = bytes(m.has_labels for m in meta)  # per group configuration: reads fraud labels
         self._script = Script(event_script(plan, self.min_ttl_ms))
         label_lo = [q.lo for g in plan.groups for q in g.queries if q.agg in ("fraud_count", "fraud_rate")]
@@ -178,8 +184,11 @@ class RedisStore(SlotCalls):
     def link_state(self) -> Any:
         """The device-link state that commits through this store's script (one per store)."""
         if self._link_state is None:
+            from ..fingerprint import MIN_LINK_CONFIDENCE
             from ..fingerprint.linkstate import DEFAULT_TTL_MS
             from ..fingerprint.linkstate_redis import OptimisticLinkState
+
+            self._min_link_confidence = MIN_LINK_CONFIDENCE  # (an import statement per event costs a microsecond)
 
             self._link_state = OptimisticLinkState(self.prefix, self.link_ttl_ms or DEFAULT_TTL_MS,
                                                    self.max_per_block, shards=self.shards,
@@ -287,8 +296,6 @@ class RedisStore(SlotCalls):
 
     def _decide(self, linker: Any, fp: Any, ts: int, record: dict[str, Any]) -> tuple[Any, bytes]:
         """Read (from the cache), decide and buffer the link; ``record`` gets its device id."""
-        from ..fingerprint import MIN_LINK_CONFIDENCE
-
         state = self.link_state()
         # record the decision's dependencies while this worker's commits were refused lately (alone, a worker's
         # cache is exact and the plain checks never refuse: the recording would only cost time)
@@ -301,7 +308,7 @@ class RedisStore(SlotCalls):
         conf = float(res.link_confidence)
         if track:
             state.seal(txn, conf, linker)
-        did = res.device_id if conf >= MIN_LINK_CONFIDENCE else None  # as the in-process path
+        did = res.device_id if conf >= self._min_link_confidence else None  # as the in-process path
         record["device_id"] = did
         return txn, pack_link((did, conf))
 

@@ -240,18 +240,22 @@ def device_ctx(record: Mapping[str, Any]) -> str:
     return "\x00" if did is None else str(did)
 
 
-_IDS: dict[tuple[str, int], bytes] = {}  # str identifier hashes of this process (bounded; entities repeat)
+#: str identifier hashes of this process, by digest size (bounded; entities repeat): str -> bytes entries, no tuple
+#: key per entry (nothing the cyclic garbage collector tracks)
+_IDS: dict[int, dict[str, bytes]] = {}
 
 
 def identifier_hash(value: Any, size: int) -> bytes:
     """Hash of an identifier value (type-tagged so 1 and '1' stay apart)."""
     if type(value) is str:
-        k = (value, size)
-        h = _IDS.get(k)
+        memo = _IDS.get(size)
+        if memo is None:
+            memo = _IDS[size] = {}
+        h = memo.get(value)
         if h is None:
-            if len(_IDS) >= 65_536:
-                _IDS.clear()
-            h = _IDS[k] = hash_bytes("s" + value, size)
+            if len(memo) >= 65_536:
+                memo.clear()
+            h = memo[value] = hash_bytes("s" + value, size)
         return h
     if isinstance(value, tuple):
         text = "\x1f".join(("i" if isinstance(v, (int, np.integer)) else "s") + str(v) for v in value)

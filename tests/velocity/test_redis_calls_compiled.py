@@ -227,6 +227,50 @@ def test_damaged_link_records_raise_alike(rec, cut, junk):
         _same(decode_record_py, core.decode_record, bad, key=_canon)
 
 
+def _typed(x):
+    """A value with its types and order, for an exact comparison (floats by their bytes, NaN included)."""
+    if isinstance(x, dict):
+        return ("dict", [(k, _typed(v)) for k, v in x.items()])
+    if isinstance(x, (list, tuple)):
+        return (type(x).__name__, [_typed(v) for v in x])
+    if isinstance(x, float):
+        return ("float", struct.pack("<d", x))
+    return (type(x).__name__, x)
+
+
+TAILS = st.sampled_from(["keep", "keep", "keep", "missing", 1.5, -0.0, float("inf"), float("nan"), 2**80, 2**64 + 1,
+                         "x", True, None])
+
+
+@given(st.one_of(records(), records(odd=True)), TAILS, st.sampled_from(["t", "n", "ip"]))
+def test_parsed_form_of_a_written_record_is_the_reference(rec, tail, field):
+    """``record_parsed`` (the form the worker's cache keeps for a record it wrote) == its reference, which is
+    ``decode_record(encode_record(v, rec))`` in layout 1, or None for both (layout 1 cannot hold a field, or the
+    tail would not read back), with the same types and field order."""
+    from fraudscore.fingerprint.linkstate_redis_ops import decode_record_py, encode_record_py, record_parsed_py
+
+    if tail == "missing":
+        rec.pop(field, None)
+    elif tail != "keep":
+        rec[field] = tail
+    ref = record_parsed_py(rec)
+    got = core.record_parsed(rec)
+    assert _typed(got) == _typed(ref)
+    if ref is not None:
+        assert _typed(ref) == _typed(decode_record_py(encode_record_py(b"\0" * 8, rec)))
+        assert got is not rec
+
+
+def test_parsed_form_declines_what_is_not_a_record():
+    from fraudscore.fingerprint.linkstate_redis_ops import record_parsed_py
+
+    from collections import OrderedDict
+
+    for bad in (None, [], {"t": 1}, {"t": 1, "n": 2, 3: 4}, {"t": 1, "n": 2, "s": "\ud800"},
+                OrderedDict(t=1, n=2, a=3)):
+        assert core.record_parsed(bad) is None and record_parsed_py(bad) is None
+
+
 # -- the call's link keys, versions, writes and group rows (redis_calls.call_args) ---------------------------
 def _writes():
     from fraudscore.fingerprint.linkstate_redis_ops import BlockOp, Touch
