@@ -561,6 +561,8 @@ fail:
 }
 
 static PyMethodDef module_methods[] = {
+    {"_set_simd", fs_set_simd, METH_O,
+     "_set_simd(mode) -> mode in use: BLAKE2b's compression, -1 the machine's choice, 0 scalar, 1 AVX2 (tests)."},
     {"factorize", factorize, METH_O, "factorize(values) -> (int64 codes as bytes, distinct values); -1 = missing."},
     {NULL, NULL, 0, NULL},
 };
