@@ -11,6 +11,8 @@
  * the id strs (linear probing, tombstones, rebuilt when crowded). Ids are exact strs (held); a key of another
  * type is never found (the store's ids are str(application_id)). Features are copied in (PyMem). Not tracked
  * by the garbage collector: the table holds strs, None and links (str or None, float), which cannot reach it.
+ * Callers hold the GIL; get copies a record out before it calls numpy.empty and Applied (Python code), and the
+ * store's apply runs under CompiledMemoryStore's lock.
  *
  * Used by Store.admit / Store.apply_rec (the scorer's admission and apply in one call each) and by the Python
  * wrapper CompiledMemoryStore (recall, snapshots: to_raw / load_raw, the same JSON rows as ResultCache's).
@@ -223,32 +225,37 @@ static PyObject *rt_get(ResultTable *t, PyObject *app, int64_t ts, int wm_set, i
     RRec *x = &t->recs[t->index[slot]];
     int64_t ref = (!wm_set || ts > wm) ? ts : wm;
     if (x->ts < ref - t->ttl) Py_RETURN_NONE;
-    PyObject *n = PyLong_FromSsize_t(x->nf);
-    PyObject *arr = n ? PyObject_CallOneArg(t->empty, n) : NULL; /* numpy.empty(nf): float64 */
+    /* copy the record out before any Python code runs (numpy.empty, Applied: another thread may then change the
+     * table) */
+    Py_ssize_t nf = x->nf;
+    int64_t rts = x->ts;
+    double stackbuf[64], *f = nf <= 64 ? stackbuf : PyMem_Malloc((size_t)nf * sizeof(double));
+    if (!f) return PyErr_NoMemory();
+    if (nf) memcpy(f, x->f, (size_t)nf * sizeof(double));
+    PyObject *link = x->link, *out = NULL, *arr = NULL, *tsv = NULL;
+    Py_INCREF(link);
+    PyObject *n = PyLong_FromSsize_t(nf);
+    arr = n ? PyObject_CallOneArg(t->empty, n) : NULL; /* numpy.empty(nf): float64 */
     Py_XDECREF(n);
-    if (!arr) return NULL;
+    if (!arr) goto done;
     Py_buffer v;
-    if (PyObject_GetBuffer(arr, &v, PyBUF_WRITABLE) < 0) {
-        Py_DECREF(arr);
-        return NULL;
-    }
-    if (v.len != x->nf * (Py_ssize_t)sizeof(double)) {
+    if (PyObject_GetBuffer(arr, &v, PyBUF_WRITABLE) < 0) goto done;
+    if (v.len != nf * (Py_ssize_t)sizeof(double)) {
         PyBuffer_Release(&v);
-        Py_DECREF(arr);
         PyErr_SetString(PyExc_ValueError, "numpy.empty gave an array of another size");
-        return NULL;
+        goto done;
     }
-    if (x->nf) memcpy(v.buf, x->f, (size_t)x->nf * sizeof(double));
+    if (nf) memcpy(v.buf, f, (size_t)nf * sizeof(double));
     PyBuffer_Release(&v);
-    PyObject *tsv = PyLong_FromLongLong(x->ts);
-    if (!tsv) {
-        Py_DECREF(arr);
-        return NULL;
-    }
-    PyObject *args[4] = {arr, Py_True, x->link, tsv};
-    PyObject *out = PyObject_Vectorcall(t->applied, args, 4, NULL); /* Applied(features, True, link, ts) */
-    Py_DECREF(arr);
-    Py_DECREF(tsv);
+    tsv = PyLong_FromLongLong(rts);
+    if (!tsv) goto done;
+    PyObject *args[4] = {arr, Py_True, link, tsv};
+    out = PyObject_Vectorcall(t->applied, args, 4, NULL); /* Applied(features, True, link, ts) */
+done:
+    if (f != stackbuf) PyMem_Free(f);
+    Py_DECREF(link);
+    Py_XDECREF(arr);
+    Py_XDECREF(tsv);
     return out;
 }
 
