@@ -22,7 +22,8 @@
  *
  * Layout: the constants, types and small helpers and the Store type here; the entity table and labels
  * (velocity_tables.h), event extraction and window reads (velocity_windows.h), entity storage
- * (velocity_entities.h) and snapshots (velocity_snapshot.h) included (one compilation unit).
+ * (velocity_entities.h), snapshots (velocity_snapshot.h) and the exactly-once records with apply_new / admit /
+ * apply_rec (velocity_results.h, round 12) included (one compilation unit).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
