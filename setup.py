@@ -41,6 +41,8 @@ DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h", "linkin
            "identity": ["pseudonym.h", "dotted.h", "identity_describe.h"], "pseudonym": ["pseudonym.h"],
            "velocity_store": ["keys.h", "velocity_tables.h", "velocity_windows.h", "velocity_entities.h",
                               "velocity_snapshot.h"]}
+DEPENDS["identity"].append("blake2b_fast.h"); DEPENDS["pseudonym"].append("blake2b_fast.h")  # round 12, eventpath
+DEPENDS["velocity_store"].append("velocity_results.h")  # round 12, eventpath
 
 
 def extensions() -> list[Extension]:

@@ -46,7 +46,7 @@ from .fingerprint import (DEVICE_FEATURES, MIN_LINK_CONFIDENCE, DeviceLinker, Fi
                           MemoryLinkState, device_signal_values)
 from .fingerprint import signals as _signals
 from .identity import Identity
-from .identity import _age_years  # the identity kernel's age callback (online's one-frame path)
+from .identity import _age_years  # the identity kernel's age callback (the compiled head, row)
 from .keys import Keys
 from .pipeline_batch import BatchSteps
 from .schema import Schema
@@ -183,8 +183,6 @@ class FeaturePipeline(BatchSteps):
                           tuple((c, None if v is None else v.encode_one)
                                 for c, v in zip(self.category_fields, self._vocabs)),
                           tuple(self.identity.feature_names), self._aliases, self.device_id_field)
-        # online()'s one-frame path (_online_fast): the compiled store class and the identity kernel's arguments;
-        # None: the general path only (set to None to compare the two)
         ident = self.identity
         # the identity kernel inside the head (_core/pipeline.c row): the pseudonyms set in the record and the
         # identity features written into the vector, no dicts in between; None: Identity.process + head
@@ -197,9 +195,6 @@ class FeaturePipeline(BatchSteps):
             self._device_ctx = (self.fingerprinter.fingerprint, has_device_attribute, _eventchecks._KNOWN_ATTR_NAMES,
                                 _eventchecks._attribute_known, unusable_device_error, Fingerprint, _signals._ROW_CORE,
                                 _signals._ROW_CTX, device_signal_values, _signals._MISSING_ROW, _assign)
-        self._fast: tuple[Any, ...] | None = None
-        if _ROW is not None and ident._kernel is not None and _COMPILED_STORE is not None:
-            self._fast = (_COMPILED_STORE, ident._kplan, ident._has_ip, _age_years)
 
     def protected_features(self) -> list[str]:
         """Model inputs derived from protected characteristics, kept out of models by default.
@@ -264,21 +259,6 @@ class FeaturePipeline(BatchSteps):
             record["device_canvas"] = fp.canvas
         return fp
 
-    def _record_and_row(self, ev: Mapping[str, Any], x: np.ndarray) -> tuple[dict[str, Any], Any] | None:
-        """:meth:`_record_and_static` with the static features written into ``x`` (all but the link confidence).
-
-        The compiled path (``_core/pipeline.c``): the record and the schema and identity features in one
-        call, the device signals copied into ``x`` without a list -> array conversion. ``None`` when
-        the kernel hands the event back (an uncommon value): the caller runs :meth:`_record_and_static`.
-        """
-        record = self._head(ev, x)
-        if record is None:
-            return None
-        fp = None
-        if self.has_device:
-            fp = self._device_row(ev, record, x)
-        return record, fp
-
     def _device_row(self, ev: Mapping[str, Any], record: dict[str, Any], x: np.ndarray) -> Any:
         """:meth:`_device` and the device signals into ``x`` (:meth:`_row_signals`): one compiled call
         (``_core/pipeline.c`` ``device``) while the pipeline's fingerprinter is the one it was built with."""
@@ -308,7 +288,7 @@ class FeaturePipeline(BatchSteps):
             x[off:off + len(sig)] = sig
 
     def _row_tail(self, x: np.ndarray, conf: float | None, vel: np.ndarray) -> None:
-        """The end of a vector :meth:`_record_and_row` began: the velocity features from ``_n_static`` on, the
+        """The end of a vector :meth:`online` began: the velocity features from ``_n_static`` on, the
         link confidence (``None`` without a device: nothing written) just before them."""
         off = self._n_static - 1
         if not _ROW.tail(x, off, conf, vel):
@@ -337,6 +317,10 @@ class FeaturePipeline(BatchSteps):
         With an in-process store the caller serialises calls (the scorer's lock); a
         store with ``apply_event`` (Redis) checks, links and counts in one atomic call.
 
+        One path for every store (round 12: the compiled store's one-frame copy of it, ``_online_fast``,
+        is gone): with the compiled core the record and the static features are written into ``x`` in
+        place (``_core/pipeline.c`` ``row`` and ``device``), else :meth:`_record_and_static` builds them.
+
         Raises
         ------
         EventError
@@ -346,49 +330,52 @@ class FeaturePipeline(BatchSteps):
             When a store fails and ``degrade`` is false.
         """
         ts = ev[self.schema.time_field]
-        fast = self._fast
-        if fast is not None:  # compiled core, an in-process compiled store: the same steps, fewer Python calls
-            out = self._online_fast(fast, ev, ts, linker, velocity, degrade)
-            if out is not None:
-                return out
-        x = None
+        has_device = self.has_device
+        record = x = fp = static = None
         if _ROW is not None:  # compiled: the record, and the static features written into x in place
-            x = np.empty(self._n_features, dtype=np.float64)
-            got = self._record_and_row(ev, x)
-        if x is None or got is None:
+            x = np.empty(self._n_features, _F64)
+            plan = self._ident_plan
+            # == self.identity.process(ev) + _ROW.head(...): the pseudonyms and identity features straight into the
+            # record and x (one call; None: the kernel hands the event back)
+            record = None if plan is None or self.identity._kernel is None else _ROW.row(plan, ev, x)
+            if record is None:
+                pseudo, ident_feats = self.identity.process(ev)
+                record = _ROW.head(self._row_plan, ev, pseudo, ident_feats, x)
+            if record is not None and has_device:  # == self._device(ev, record) + the signals into x, one call
+                fp = self._device_row(ev, record, x)
+        if record is None:  # the reference (or an event the compiled head hands back)
             x = None
             record, static, fp = self._record_and_static(ev)
-        else:
-            record, fp = got
-            static = None
-        plan = velocity.plan
         store = velocity.store
+        conf = None
         degraded = False
+        applied = None
         try:
-            plan.validate_record(record)  # what velocity reads, before any state changes
-            link_fp = fp if self.has_device else None
-            if hasattr(store, "apply_event"):
-                applied = store.apply_event(plan, record, ts, linker if link_fp is not None else None, link_fp)
+            velocity.plan.validate_record(record)  # what velocity reads, before any state changes
+            link_fp = fp if has_device else None
+            if hasattr(store, "apply_event"):  # admission, link and counts in one atomic call (Redis)
+                applied = store.apply_event(velocity.plan, record, ts, linker if link_fp is not None else None,
+                                            link_fp)
             else:
                 applied = self._apply_local(record, ts, link_fp, linker, velocity)
             vel = applied.features
-            conf = None
-            if self.has_device:
+            if has_device:
                 link = applied.link
                 record["device_id"] = None if link is None else link[0]
                 conf = _NAN if link is None else float(link[1])
-                if static is not None:
-                    static.append(conf)
         except StoreError as exc:
             conf, vel = self._store_failed(exc, degrade, record)
             degraded = True
             applied = None
-            if conf is not None and static is not None:
-                del static[self._n_static - 1:]
-                static.append(conf)
         if static is None:  # compiled: the link confidence and the velocity features after the static part
-            self._row_tail(x, conf, vel)
+            off = self._n_static - 1
+            if not _ROW.tail(x, off, conf, vel):
+                if conf is not None:
+                    x[off] = conf
+                x[off + 1:] = vel
         else:
+            if conf is not None:
+                static.append(conf)
             x = np.empty(self._n_features, dtype=np.float64)
             x[: self._n_static] = static
             x[self._n_static :] = vel
@@ -407,89 +394,30 @@ class FeaturePipeline(BatchSteps):
             conf = _NAN
         return conf, np.full(len(self.feature_set.names), np.nan)
 
-    def _online_fast(self, fast: tuple[Any, ...], ev: Mapping[str, Any], ts: Any, linker: DeviceLinker,
-                     velocity: OnlineVelocity, degrade: bool) -> tuple[dict[str, Any], np.ndarray, bool, bool] | None:
-        """:meth:`online` with the compiled core and a bound in-process compiled store, in one Python frame.
-
-        The same steps in the same order as :meth:`_record_and_row`, :meth:`_device`,
-        :meth:`_row_signals`, :meth:`_apply_local` and :meth:`_row_tail` (the reference this inlines; about
-        ten Python calls fewer per event), with the store's admission read in one call
-        (:meth:`~fraudscore.velocity.memory_compiled.CompiledMemoryStore.admit`). ``None`` before any
-        state changes where it does not apply (no kernel, another store, an event the kernel hands back):
-        the caller then runs the general path.
-        """
-        store = velocity.store
-        kernel = self.identity._kernel
-        if _ROW is None or kernel is None or store.__class__ is not fast[0] or store._core is None:
-            return None
-        x = np.empty(self._n_features, _F64)
-        plan = self._ident_plan
-        # == self.identity.process(ev) + _ROW.head(...): the pseudonyms and identity features straight into the
-        # record and x (one call)
-        record = None if plan is None else _ROW.row(plan, ev, x)
-        if record is None:
-            t = ts if ts.__class__ is int else (int(ts) if isinstance(ts, (int, np.integer)) else None)
-            pseudo, ident_feats = kernel.process(ev, fast[1], t, fast[2], fast[3])  # == self.identity.process(ev)
-            record = _ROW.head(self._row_plan, ev, pseudo, ident_feats, x)
-            if record is None:
-                return None
-        has_device = self.has_device
-        fp = None
-        if has_device:  # == self._device(ev, record) + the signals into x (_row_signals), in one call
-            fp = self._device_row(ev, record, x)
-        plan = velocity.plan
-        conf = None
-        degraded = False
-        applied = None
-        try:
-            plan.validate_record(record)  # what velocity reads, before any state changes
-            app = record.get(self.schema.id_field)
-            app = "" if app is None else str(app)
-            applied, latest = store.admit(app, ts)  # == store.recall(app, ts), store.latest_time()
-            if applied is None:
-                if latest is not None and ts < latest - self.feature_set.allowed_lateness_ms:
-                    raise late_event_error(self.schema.time_field, self.feature_set.allowed_lateness_ms)
-                link = None
-                if fp is not None:
-                    res = linker.link(fp, ts, record.get("ip_prefix"))
-                    c = float(res.link_confidence)  # == link_outcome(res)
-                    link = ((res.device_id if c >= MIN_LINK_CONFIDENCE else None), c)
-                    record["device_id"] = link[0]
-                elif has_device:
-                    record["device_id"] = None
-                applied = store.apply(plan, record, ts, link)
-            vel = applied.features
-            if has_device:
-                link = applied.link
-                record["device_id"] = None if link is None else link[0]
-                conf = _NAN if link is None else float(link[1])
-        except StoreError as exc:
-            conf, vel = self._store_failed(exc, degrade, record)
-            degraded = True
-            applied = None
-        off = self._n_static - 1
-        if not _ROW.tail(x, off, conf, vel):
-            if conf is not None:
-                x[off] = conf
-            x[off + 1:] = vel
-        return record, x, degraded, bool(applied is not None and applied.duplicate)
-
     def _apply_local(self, record: dict[str, Any], ts: int, fp: Any, linker: DeviceLinker,
                      velocity: OnlineVelocity) -> Applied:
-        """Admission, link and velocity against in-process state (the caller holds the scorer's lock)."""
+        """Admission, link and velocity against in-process state (the caller holds the scorer's lock).
+
+        The compiled store reads its admission in one call (:meth:`~fraudscore.velocity.memory_compiled.
+        CompiledMemoryStore.admit` == ``recall`` + ``latest_time``)."""
         store = velocity.store
         app = record.get(self.schema.id_field)
-        seen = store.recall("" if app is None else str(app), ts)
+        app = "" if app is None else str(app)
+        if store.__class__ is _COMPILED_STORE:
+            seen, latest = store.admit(app, ts)
+        else:
+            seen = store.recall(app, ts)
+            latest = None if seen is not None else store.latest_time()
         if seen is not None:
-            return seen
-        latest = store.latest_time()
+            return seen  # type: ignore[no-any-return]
         if latest is not None and ts < latest - self.feature_set.allowed_lateness_ms:
             raise late_event_error(self.schema.time_field, self.feature_set.allowed_lateness_ms)
         link = None
         if fp is not None:
             res = linker.link(fp, ts, record.get("ip_prefix"))
-            link = link_outcome(res)
+            c = float(res.link_confidence)  # == link_outcome(res)
+            link = ((res.device_id if c >= MIN_LINK_CONFIDENCE else None), c)
             record["device_id"] = link[0]
         elif self.has_device:
             record["device_id"] = None
-        return store.apply(velocity.plan, record, ts, link)
+        return store.apply(velocity.plan, record, ts, link)  # type: ignore[no-any-return]

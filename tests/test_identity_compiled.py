@@ -113,3 +113,53 @@ def _nan_equal(a, b):
     (pa, fa), (pb, fb) = a, b
     return pa == pb and fa.keys() == fb.keys() and all(
         (x != x and y != y) or x == y for x, y in ((fa[k], fb[k]) for k in fa))
+
+
+# -- round 12: the one-shot digest and its two compressions (blake2b_fast.h) ------------------------------------
+SIMD_MODES = [0, 1]  # scalar, AVX2 (where the machine has it: _set_simd says which one runs)
+
+
+@pytest.fixture(params=SIMD_MODES, ids=["scalar", "avx2"])
+def simd(request):
+    """Both compressions in both modules that include pseudonym.h; the machine's choice restored after."""
+    ident = load("identity")
+    modes = [core._set_simd(request.param)]
+    if ident is not None:
+        modes.append(ident._set_simd(request.param))
+    if request.param == 1 and modes[0] != 1:
+        pytest.skip("this machine has no AVX2")
+    yield request.param
+    core._set_simd(-1)
+    if ident is not None:
+        ident._set_simd(-1)
+
+
+@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(KINDS), st.binary(max_size=700), st.binary(min_size=1, max_size=64))
+def test_one_shot_digest_equals_hashlib(simd, kind, raw, key):
+    """Any length (multi-block values too), any key: both compressions == hashlib, bit for bit."""
+    value = raw.decode("latin-1")
+    h = core.Hasher(key, kind.encode()[:16])
+    want = hashlib.blake2b(value.encode("utf-8"), key=key, digest_size=16, person=kind.encode()[:16]).hexdigest()
+    assert h(value) == "p:" + want
+
+
+@pytest.mark.parametrize("n", [0, 1, 127, 128, 129, 255, 256, 257, 384, 385])
+def test_one_shot_block_edges(simd, n):
+    key = b"k" * 64
+    value = "x" * n
+    want = hashlib.blake2b(value.encode(), key=key, digest_size=16, person=b"email").hexdigest()
+    assert core.Hasher(key, b"email")(value) == "p:" + want
+
+
+@settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.lists(identifiers, min_size=1, max_size=6))
+def test_identity_kernel_both_compressions(simd, monkeypatch, rows):
+    """The identity kernel (identity.c) hashes through the same header: == the pure reference, both compressions."""
+    test_identity_compiled_equals_reference.hypothesis.inner_test(monkeypatch, rows)
+
+
+def test_set_simd_rejects_non_int():
+    with pytest.raises(TypeError):
+        core._set_simd("avx2")

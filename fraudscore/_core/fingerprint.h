@@ -43,18 +43,24 @@ typedef struct {
     XXH3_state_t st;
 } HB;
 
-static inline void hb_update(HB *b, const void *p, size_t len) {
+/* the buffer is full (or the state streams): continue in the streaming state */
+static void hb_spill(HB *b, const void *p, size_t len) {
     if (!b->streaming) {
-        if (b->n + len <= sizeof(b->buf)) {
-            if (len) memcpy(b->buf + b->n, p, len);
-            b->n += len;
-            return;
-        }
         XXH3_64bits_reset_withSeed(&b->st, b->seed);
         XXH3_64bits_update(&b->st, b->buf, b->n);
         b->streaming = 1;
     }
     XXH3_64bits_update(&b->st, p, len);
+}
+
+/* always inlined (round 12): most updates are short constant tags, copied by a store or two */
+static inline __attribute__((always_inline)) void hb_update(HB *b, const void *p, size_t len) {
+    if (!b->streaming && b->n + len <= sizeof(b->buf)) {
+        if (len) memcpy(b->buf + b->n, p, len);
+        b->n += len;
+        return;
+    }
+    hb_spill(b, p, len);
 }
 
 static inline uint64_t hb_digest(HB *b) {

@@ -146,6 +146,42 @@ PyObject *Hasher_sections1(Hasher *h, PyObject *const *args, Py_ssize_t nargs) {
     return fp_sections1(h, args);
 }
 
+/* "fp1_" + a + "_" + b + "_" + c for three 12-character ASCII hex strs (hex12), without the format parser */
+static PyObject *fp_id1(PyObject *a, PyObject *b, PyObject *c) {
+    PyObject *parts[3] = {a, b, c};
+    for (int i = 0; i < 3; i++)
+        if (!PyUnicode_IS_COMPACT_ASCII(parts[i]) || PyUnicode_GET_LENGTH(parts[i]) != 12)
+            return PyUnicode_FromFormat("fp1_%U_%U_%U", a, b, c);
+    PyObject *r = PyUnicode_New(4 + 3 * 13 - 1, 127);
+    if (!r) return NULL;
+    Py_UCS1 *o = PyUnicode_1BYTE_DATA(r);
+    memcpy(o, "fp1_", 4);
+    for (int i = 0; i < 3; i++) {
+        memcpy(o + 4 + 13 * i, PyUnicode_DATA(parts[i]), 12);
+        if (i < 2) o[4 + 13 * i + 12] = '_';
+    }
+    return r;
+}
+
+/* str(v): an exact int in [0, 10**18) written directly (the versions' majors), anything else PyObject_Str */
+static PyObject *str_of(PyObject *v) {
+    if (PyLong_CheckExact(v)) {
+        int overflow = 0;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (!overflow && x >= 0 && x < 1000000000000000000LL) {
+            char buf[24];
+            int n = 0;
+            do {
+                buf[sizeof(buf) - 1 - n++] = (char)('0' + x % 10);
+                x /= 10;
+            } while (x);
+            return PyUnicode_FromStringAndSize(buf + sizeof(buf) - n, n);
+        }
+        if (PyErr_Occurred()) return NULL;
+    }
+    return PyObject_Str(v);
+}
+
 PyObject *fp_sections1(Hasher *h, PyObject *const *args) {
     PyObject *plan = args[0], *vals = args[1], *src = args[2], *fam = args[3], *fam_text = args[7];
     if (!PyUnicode_Check(src) || !PyUnicode_Check(fam_text) || (fam != Py_None && !PyUnicode_Check(fam)) ||
@@ -166,7 +202,7 @@ PyObject *fp_sections1(Hasher *h, PyObject *const *args) {
     if (upd_str(&st, src) < 0 || upd_part(&st, fam) < 0 || upd_idx(&st, vals, hwi) < 0) return NULL;
     hw = hb_digest(&st) & MASK48;
     /* software */
-    PyObject *maj = PyObject_Str(args[4]), *bmaj = PyObject_Str(args[6]);
+    PyObject *maj = str_of(args[4]), *bmaj = str_of(args[6]);
     if (!maj || !bmaj) {
         Py_XDECREF(maj);
         Py_XDECREF(bmaj);
@@ -190,7 +226,7 @@ PyObject *fp_sections1(Hasher *h, PyObject *const *args) {
     res[2] = hex12(sw);
     res[3] = hex12(vol);
     if (!res[1] || !res[2] || !res[3]) goto fail;
-    res[0] = PyUnicode_FromFormat("fp1_%U_%U_%U", res[1], res[2], res[3]);
+    res[0] = fp_id1(res[1], res[2], res[3]); /* == PyUnicode_FromFormat("fp1_%U_%U_%U", ...) */
     if (!res[0]) goto fail;
     /* components, canvas, link keys */
     PyObject *cargs = PyTuple_Pack(2, PyTuple_GET_ITEM(plan, 4), vals);

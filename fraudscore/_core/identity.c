@@ -28,11 +28,23 @@
 
 enum { K_NID = 0, K_PHONE, K_EMAIL, K_CARD, K_IP, K_GENERIC, K_DEVICE_ID, K_IP_PREFIX, N_KINDS };
 
+/* what a describer found, without the (pseudonym, (features...), extra) tuples (round 12): process_into sets
+ * Kernel.sink, the C describers fill it (owned references in own[], p and extra) and return Py_True; a Python
+ * describer's tuple is read through the same fields (borrowed from `hit`). */
+typedef struct {
+    PyObject *p, *extra; /* the pseudonym (or None), the extra value */
+    PyObject *own[3];    /* the C describers' features (owned) */
+    PyObject **f;        /* the features: own, or the Python describer's tuple items */
+    Py_ssize_t nf;
+    int owned;           /* p, extra and own[] are owned references */
+} desc_t;
+
 typedef struct {
     PyObject_HEAD
     fs_keyed_t keyed[N_KINDS];
     PyObject *disposable; /* frozenset of str */
     PyObject *gmail;      /* "gmail.com" */
+    desc_t *sink;         /* non-NULL while process_into describes a value */
 } Kernel;
 
 static char REGION[100]; /* CN_PROVINCE_CODES of normalize.py (PROVINCES, exported for the parity test) */
@@ -68,10 +80,17 @@ static PyObject *pack3(PyObject *a, PyObject *b, PyObject *c) {
     return t;
 }
 
-/* (p, (f...), extra) with p = pseudonym of s[:n] (or None when s is NULL); steals the float refs */
-static PyObject *result(Kernel *k, int kind, const char *s, Py_ssize_t n, PyObject *feats, PyObject *extra) {
-    if (!feats || !extra) {
-        Py_XDECREF(feats);
+/* FEATS3(a, b, c): a describer's three features, as three arguments of result() */
+#define FEATS3(a, b, c) a, b, c
+
+/* (p, (a, b, c), extra) with p = pseudonym of s[:n] (or None when s is NULL); steals a, b, c and extra. With a sink
+ * (process_into) nothing is packed: the sink takes the references and Py_True is returned. */
+static PyObject *result(Kernel *k, int kind, const char *s, Py_ssize_t n, PyObject *a, PyObject *b, PyObject *c,
+                        PyObject *extra) {
+    if (!a || !b || !c || !extra) {
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        Py_XDECREF(c);
         Py_XDECREF(extra);
         return NULL;
     }
@@ -79,7 +98,9 @@ static PyObject *result(Kernel *k, int kind, const char *s, Py_ssize_t n, PyObje
     if (s) {
         p = pseudo(k, kind, s, n);
         if (!p) {
-            Py_DECREF(feats);
+            Py_DECREF(a);
+            Py_DECREF(b);
+            Py_DECREF(c);
             Py_DECREF(extra);
             return NULL;
         }
@@ -87,6 +108,28 @@ static PyObject *result(Kernel *k, int kind, const char *s, Py_ssize_t n, PyObje
         p = Py_None;
         Py_INCREF(p);
     }
+    desc_t *d = k->sink;
+    if (d) {
+        d->p = p;
+        d->own[0] = a;
+        d->own[1] = b;
+        d->own[2] = c;
+        d->nf = 3;
+        d->extra = extra;
+        Py_RETURN_TRUE;
+    }
+    PyObject *feats = PyTuple_New(3);
+    if (!feats) {
+        Py_DECREF(a);
+        Py_DECREF(b);
+        Py_DECREF(c);
+        Py_DECREF(p);
+        Py_DECREF(extra);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(feats, 0, a);
+    PyTuple_SET_ITEM(feats, 1, b);
+    PyTuple_SET_ITEM(feats, 2, c);
     return pack3(p, feats, extra);
 }
 
@@ -306,6 +349,18 @@ static PyObject *S_ip_prefix;
  * plan: tuple of (field name, kind code, describe(raw) -> (p, fv, extra) for values off the fast path, feature
  * names); ts: the event time in ms (int) or None; age(birth, ts) -> float: the reference for days this kernel
  * does not compute (outside 1970..9999). */
+/* release what a describe step holds: the Python describer's tuple, or the C describer's owned references */
+static void desc_drop(desc_t *d, PyObject *hit) {
+    Py_XDECREF(hit);
+    if (d->owned) {
+        Py_XDECREF(d->p);
+        Py_XDECREF(d->extra);
+        for (Py_ssize_t j = 0; j < d->nf && j < 3; j++) Py_XDECREF(d->own[j]);
+        d->owned = 0;
+    }
+}
+#define DESC_DROP(d, hit) desc_drop(d, hit)
+
 static int process_into(Kernel *k, PyObject *event, PyObject *plan, PyObject *ts, int has_ip, PyObject *age_fn,
                         PyObject *pseudo, PyObject *feats, double *x, Py_ssize_t xlen) {
     long long tsv = 0;
@@ -360,30 +415,50 @@ static int process_into(Kernel *k, PyObject *event, PyObject *plan, PyObject *ts
             }
             continue;
         }
+        desc_t dsc = {0};
+        desc_t *prev = k->sink;
+        k->sink = &dsc;
         PyObject *hit = describe_one(k, kind, raw);
-        if (hit == Py_None) {
+        k->sink = prev;
+        if (hit == Py_True) { /* the C describer filled dsc (no tuples) */
             Py_DECREF(hit);
-            hit = PyObject_CallOneArg(PyTuple_GET_ITEM(item, 2), raw);
+            hit = NULL;
+            dsc.owned = 1;
+            dsc.f = dsc.own;
+        } else {
+            if (hit == Py_None) {
+                Py_DECREF(hit);
+                hit = PyObject_CallOneArg(PyTuple_GET_ITEM(item, 2), raw);
+            }
+            if (!hit) {
+                Py_DECREF(raw);
+                goto done;
+            }
+            if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 3 || !PyTuple_Check(PyTuple_GET_ITEM(hit, 1))) {
+                Py_DECREF(raw);
+                Py_DECREF(hit);
+                PyErr_SetString(PyExc_TypeError, "a describer must return (pseudonym, features, extra)");
+                goto done;
+            }
+            PyObject *fv = PyTuple_GET_ITEM(hit, 1);
+            dsc.p = PyTuple_GET_ITEM(hit, 0);
+            dsc.extra = PyTuple_GET_ITEM(hit, 2);
+            dsc.f = ((PyTupleObject *)fv)->ob_item;
+            dsc.nf = PyTuple_GET_SIZE(fv);
         }
         Py_DECREF(raw);
-        if (!hit) goto done;
-        if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 3 || !PyTuple_Check(PyTuple_GET_ITEM(hit, 1))) {
-            Py_DECREF(hit);
-            PyErr_SetString(PyExc_TypeError, "a describer must return (pseudonym, features, extra)");
-            goto done;
-        }
-        PyObject *p = PyTuple_GET_ITEM(hit, 0), *fv = PyTuple_GET_ITEM(hit, 1), *extra = PyTuple_GET_ITEM(hit, 2);
+        PyObject *p = dsc.p, *extra = dsc.extra;
         if (PyDict_SetItem(pseudo, name, p) < 0) {
-            Py_DECREF(hit);
+            DESC_DROP(&dsc, hit);
             goto done;
         }
         if (kind == K_NID) {
-            if (nf != 4 || PyTuple_GET_SIZE(fv) != 3) {
-                Py_DECREF(hit);
+            if (nf != 4 || dsc.nf != 3) {
+                DESC_DROP(&dsc, hit);
                 PyErr_SetString(PyExc_ValueError, "national_id has 4 features");
                 goto done;
             }
-            PyObject *valid = PyTuple_GET_ITEM(fv, 0);
+            PyObject *valid = dsc.f[0];
             double a = Py_NAN;
             int have_age = 0;
             if (extra != Py_None && have_ts) {
@@ -392,7 +467,7 @@ static int process_into(Kernel *k, PyObject *event, PyObject *plan, PyObject *ts
                     int ty, tm, td, by, bm, bd;
                     civil(day, &ty, &tm, &td);
                     if (!PyArg_ParseTuple(extra, "iii", &by, &bm, &bd)) {
-                        Py_DECREF(hit);
+                        DESC_DROP(&dsc, hit);
                         goto done;
                     }
                     a = (double)(ty - by - ((tm < bm) || (tm == bm && td < bd)));
@@ -401,7 +476,7 @@ static int process_into(Kernel *k, PyObject *event, PyObject *plan, PyObject *ts
                     a = r ? PyFloat_AsDouble(r) : -1.0;
                     Py_XDECREF(r);
                     if (PyErr_Occurred()) {
-                        Py_DECREF(hit);
+                        DESC_DROP(&dsc, hit);
                         goto done;
                     }
                 }
@@ -415,19 +490,19 @@ static int process_into(Kernel *k, PyObject *event, PyObject *plan, PyObject *ts
             int r;
             if (xf) {
                 r = put_feat(NULL, xf, 0, NULL, valid);
-                if (!r) r = put_feat(NULL, xf, 1, NULL, PyTuple_GET_ITEM(fv, 1));
+                if (!r) r = put_feat(NULL, xf, 1, NULL, dsc.f[1]);
                 xf[2] = a;
-                if (!r) r = put_feat(NULL, xf, 3, NULL, PyTuple_GET_ITEM(fv, 2));
+                if (!r) r = put_feat(NULL, xf, 3, NULL, dsc.f[2]);
             } else {
                 PyObject *age = have_age ? PyFloat_FromDouble(a) : (Py_INCREF(Py_NaN), Py_NaN);
                 r = !age || PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 0), valid) < 0 ||
-                            PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 1), PyTuple_GET_ITEM(fv, 1)) < 0 ||
+                            PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 1), dsc.f[1]) < 0 ||
                             PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 2), age) < 0 ||
-                            PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 3), PyTuple_GET_ITEM(fv, 2)) < 0
+                            PyDict_SetItem(feats, PyTuple_GET_ITEM(fnames, 3), dsc.f[2]) < 0
                         ? -1 : 0;
                 Py_XDECREF(age);
             }
-            Py_DECREF(hit);
+            DESC_DROP(&dsc, hit);
             if (r) {
                 rc = r;
                 goto done;
@@ -439,21 +514,21 @@ static int process_into(Kernel *k, PyObject *event, PyObject *plan, PyObject *ts
             ip_prefix = extra;
             Py_INCREF(ip_prefix);
         }
-        Py_ssize_t m = PyTuple_GET_SIZE(fv) < nf ? PyTuple_GET_SIZE(fv) : nf;
+        Py_ssize_t m = dsc.nf < nf ? dsc.nf : nf;
         if (xf && m < nf) { /* a feature the describer did not give: the reference's KeyError, handed back */
-            Py_DECREF(hit);
+            DESC_DROP(&dsc, hit);
             rc = 1;
             goto done;
         }
         for (Py_ssize_t j = 0; j < m; j++) {
-            int r = put_feat(feats, xf, j, PyTuple_GET_ITEM(fnames, j), PyTuple_GET_ITEM(fv, j));
+            int r = put_feat(feats, xf, j, PyTuple_GET_ITEM(fnames, j), dsc.f[j]);
             if (r) {
-                Py_DECREF(hit);
+                DESC_DROP(&dsc, hit);
                 rc = r;
                 goto done;
             }
         }
-        Py_DECREF(hit);
+        DESC_DROP(&dsc, hit);
     }
     if (has_ip && PyDict_SetItem(pseudo, S_ip_prefix, ip_prefix && ip_prefix != Py_None ? ip_prefix : Py_None) < 0)
         goto done;
@@ -561,6 +636,8 @@ fail:
 }
 
 static PyMethodDef module_methods[] = {
+    {"_set_simd", fs_set_simd, METH_O,
+     "_set_simd(mode) -> mode in use: BLAKE2b's compression, -1 the machine's choice, 0 scalar, 1 AVX2 (tests)."},
     {"factorize", factorize, METH_O, "factorize(values) -> (int64 codes as bytes, distinct values); -1 = missing."},
     {NULL, NULL, 0, NULL},
 };

@@ -46,7 +46,7 @@ static PyObject *d_nid(Kernel *k, const char *b, const char *e) {
         if (*c == ' ') continue;
         s[n++] = (*c >= 'a' && *c <= 'z') ? (char)(*c - 32) : *c;
     }
-    if (n == 0) return result(k, K_NID, NULL, 0, tuple3(flag(0), flag(0), (Py_INCREF(Py_NaN), Py_NaN)), none_ref());
+    if (n == 0) return result(k, K_NID, NULL, 0, FEATS3(flag(0), flag(0), (Py_INCREF(Py_NaN), Py_NaN)), none_ref());
     int all15 = n == 15;
     for (Py_ssize_t i = 0; all15 && i < 15; i++) all15 = is_digit(s[i]);
     if (all15) {
@@ -60,7 +60,7 @@ static PyObject *d_nid(Kernel *k, const char *b, const char *e) {
         for (Py_ssize_t i = 0; ok && i < 17; i++) ok = is_digit(s[i]);
         if (ok) ok = is_digit(s[17]) || s[17] == 'X';
         if (!ok)
-            return result(k, K_NID, s, n < 64 ? n : 64, tuple3(flag(0), flag(0), (Py_INCREF(Py_NaN), Py_NaN)),
+            return result(k, K_NID, s, n < 64 ? n : 64, FEATS3(flag(0), flag(0), (Py_INCREF(Py_NaN), Py_NaN)),
                           none_ref());
     }
     int checksum_ok = id_checksum(s) == s[17];
@@ -69,7 +69,7 @@ static PyObject *d_nid(Kernel *k, const char *b, const char *e) {
     int region_ok = REGION[num(s, 2)];
     int male = (s[16] - '0') % 2 == 1;
     PyObject *birth = birth_ok ? tuple3(PyLong_FromLong(y), PyLong_FromLong(m), PyLong_FromLong(d)) : none_ref();
-    return result(k, K_NID, s, 18, tuple3(flag(checksum_ok && birth_ok && region_ok), flag(checksum_ok), flag(male)),
+    return result(k, K_NID, s, 18, FEATS3(flag(checksum_ok && birth_ok && region_ok), flag(checksum_ok), flag(male)),
                   birth);
 }
 
@@ -99,7 +99,7 @@ static PyObject *d_phone(Kernel *k, const char *b, const char *e) {
         if (x == ' ' || x == '-' || x == '(' || x == ')' || x == '.' || x == '\t' || x == '/') continue;
         s[n++] = x;
     }
-    if (n == 0) return result(k, K_PHONE, NULL, 0, tuple3(flag(0), flag(0), flag(0)), none_ref());
+    if (n == 0) return result(k, K_PHONE, NULL, 0, FEATS3(flag(0), flag(0), flag(0)), none_ref());
     char *t = s;
     if (n >= 2 && t[0] == '0' && t[1] == '0') { /* "00" -> "+" */
         t += 1;
@@ -112,7 +112,7 @@ static PyObject *d_phone(Kernel *k, const char *b, const char *e) {
     if (t[0] == '+') {
         for (Py_ssize_t i = 1; i < n; i++) all_digits &= is_digit(t[i]);
         if (n == 1 || !all_digits)
-            return result(k, K_PHONE, t, n < 32 ? n : 32, tuple3(flag(0), flag(0), flag(0)), none_ref());
+            return result(k, K_PHONE, t, n < 32 ? n : 32, FEATS3(flag(0), flag(0), flag(0)), none_ref());
         memcpy(e164, t, (size_t)n);
         m = n;
     } else {
@@ -126,7 +126,7 @@ static PyObject *d_phone(Kernel *k, const char *b, const char *e) {
             memcpy(e164 + 1, t, 13);
             m = 14;
         } else {
-            return result(k, K_PHONE, t, n < 32 ? n : 32, tuple3(flag(0), flag(0), flag(0)), none_ref());
+            return result(k, K_PHONE, t, n < 32 ? n : 32, FEATS3(flag(0), flag(0), flag(0)), none_ref());
         }
     }
     int valid = m - 1 >= 8 && m - 1 <= 15 && e164[1] != '0';
@@ -138,9 +138,9 @@ static PyObject *d_phone(Kernel *k, const char *b, const char *e) {
             char a = e164[4], c = e164[5];
             virt = (a == '7' && (c == '0' || c == '1')) || (a == '6' && (c == '2' || c == '5' || c == '7'));
         }
-        return result(k, K_PHONE, e164, m, tuple3(flag(valid), flag(mob), flag(virt)), none_ref());
+        return result(k, K_PHONE, e164, m, FEATS3(flag(valid), flag(mob), flag(virt)), none_ref());
     }
-    return result(k, K_PHONE, e164, m < 32 ? m : 32, tuple3(flag(valid), flag(0), flag(0)), none_ref());
+    return result(k, K_PHONE, e164, m < 32 ? m : 32, FEATS3(flag(valid), flag(0), flag(0)), none_ref());
 }
 
 /* -- e-mail ------------------------------------------------------------------------------ */
@@ -197,14 +197,14 @@ static PyObject *d_email(Kernel *k, const char *b, const char *e) {
         if (*c == ' ') continue;
         s[n++] = (*c >= 'A' && *c <= 'Z') ? (char)(*c + 32) : *c;
     }
-    if (n == 0) return result(k, K_EMAIL, NULL, 0, tuple3(flag(0), flag(0), flag(0)), none_ref());
+    if (n == 0) return result(k, K_EMAIL, NULL, 0, FEATS3(flag(0), flag(0), flag(0)), none_ref());
     Py_ssize_t at = -1;
     for (Py_ssize_t i = n - 1; i >= 0; i--)
         if (s[i] == '@') {
             at = i;
             break;
         }
-    if (at <= 0) return result(k, K_EMAIL, s, n < 254 ? n : 254, tuple3(flag(0), flag(0), flag(0)), none_ref());
+    if (at <= 0) return result(k, K_EMAIL, s, n < 254 ? n : 254, FEATS3(flag(0), flag(0), flag(0)), none_ref());
     char out[BUF + 16];
     Py_ssize_t ln = at;
     int plus = 0;
@@ -245,7 +245,7 @@ static PyObject *d_email(Kernel *k, const char *b, const char *e) {
     out[on++] = '@';
     memcpy(out + on, dom, (size_t)dn);
     on += dn;
-    return result(k, K_EMAIL, out, on < 254 ? on : 254, tuple3(flag(valid), flag(disp), flag(plus)), none_ref());
+    return result(k, K_EMAIL, out, on < 254 ? on : 254, FEATS3(flag(valid), flag(disp), flag(plus)), none_ref());
 }
 
 /* -- bank card --------------------------------------------------------------------------- */
@@ -257,11 +257,11 @@ static PyObject *d_card(Kernel *k, const char *b, const char *e) {
         if (*c == ' ' || *c == '-') continue;
         s[n++] = *c;
     }
-    if (n == 0) return result(k, K_CARD, NULL, 0, tuple3(flag(0), flag(0), (Py_INCREF(Py_NaN), Py_NaN)), none_ref());
+    if (n == 0) return result(k, K_CARD, NULL, 0, FEATS3(flag(0), flag(0), (Py_INCREF(Py_NaN), Py_NaN)), none_ref());
     int digits = 1;
     for (Py_ssize_t i = 0; i < n; i++) digits &= is_digit(s[i]);
     if (!digits)
-        return result(k, K_CARD, s, n < 32 ? n : 32, tuple3(flag(0), flag(0), (Py_INCREF(Py_NaN), Py_NaN)),
+        return result(k, K_CARD, s, n < 32 ? n : 32, FEATS3(flag(0), flag(0), (Py_INCREF(Py_NaN), Py_NaN)),
                       none_ref());
     int ok_len = n >= 12 && n <= 19;
     int luhn = 0;
@@ -278,14 +278,14 @@ static PyObject *d_card(Kernel *k, const char *b, const char *e) {
         luhn = total % 10 == 0;
     }
     PyObject *bin = n >= 6 ? PyFloat_FromDouble((double)num(s, 6)) : (Py_INCREF(Py_NaN), Py_NaN);
-    return result(k, K_CARD, s, n < 32 ? n : 32, tuple3(flag(ok_len), flag(luhn), bin), none_ref());
+    return result(k, K_CARD, s, n < 32 ? n : 32, FEATS3(flag(ok_len), flag(luhn), bin), none_ref());
 }
 
 /* -- IP (dotted IPv4 only; anything else -> None, the Python reference) ------------------ */
 static PyObject *d_ip(Kernel *k, const char *b, const char *e, int *fallback) {
     strip_sp(&b, &e);
     Py_ssize_t n = e - b;
-    if (n == 0) return result(k, K_IP, NULL, 0, tuple3(flag(0), flag(0), flag(0)), none_ref());
+    if (n == 0) return result(k, K_IP, NULL, 0, FEATS3(flag(0), flag(0), flag(0)), none_ref());
     int part[4], np = 0, len = 0, v = 0, ok = 1;
     for (const char *c = b; c <= e; c++) {
         if (c == e || *c == '.') {
@@ -310,7 +310,7 @@ static PyObject *d_ip(Kernel *k, const char *b, const char *e, int *fallback) {
         return NULL;
     }
     if (part[0] > 255 || part[1] > 255 || part[2] > 255 || part[3] > 255)
-        return result(k, K_IP, b, n < 64 ? n : 64, tuple3(flag(0), flag(0), flag(0)), none_ref());
+        return result(k, K_IP, b, n < 64 ? n : 64, FEATS3(flag(0), flag(0), flag(0)), none_ref());
     int a = part[0], bb = part[1];
     int priv = a == 10 || a == 127 || a == 0 || (a == 172 && bb >= 16 && bb <= 31) || (a == 192 && bb == 168) ||
                (a == 169 && bb == 254) || (a == 100 && bb >= 64 && bb <= 127) || a >= 224;
@@ -318,7 +318,7 @@ static PyObject *d_ip(Kernel *k, const char *b, const char *e, int *fallback) {
     int tn = fs_dotted4(txt, part), pn = fs_dotted3(pre, part, ".0/24"); /* == snprintf "%d.%d.%d.%d" (dotted.h) */
     PyObject *prefix = pseudo(k, K_IP_PREFIX, pre, pn);
     if (!prefix) return NULL;
-    return result(k, K_IP, txt, tn, tuple3(flag(1), flag(priv), flag(0)), prefix);
+    return result(k, K_IP, txt, tn, FEATS3(flag(1), flag(priv), flag(0)), prefix);
 }
 
 static PyObject *d_generic(Kernel *k, int kind, const char *b, const char *e) {
@@ -326,5 +326,11 @@ static PyObject *d_generic(Kernel *k, int kind, const char *b, const char *e) {
     Py_ssize_t n = e - b;
     PyObject *p = n ? pseudo(k, kind, b, n < 512 ? n : 512) : none_ref();
     if (!p) return NULL;
+    if (k->sink) { /* process_into's sink: no tuples (round 12) */
+        k->sink->p = p;
+        k->sink->nf = 0;
+        k->sink->extra = none_ref();
+        Py_RETURN_TRUE;
+    }
     return Py_BuildValue("(N()O)", p, Py_None);
 }

@@ -189,9 +189,15 @@ static PyTypeObject HasherType = {
     .tp_call = (ternaryfunc)Hasher_call,
 };
 
+static PyMethodDef module_methods[] = {
+    {"_set_simd", fs_set_simd, METH_O,
+     "_set_simd(mode) -> mode in use: BLAKE2b's compression, -1 the machine's choice, 0 scalar, 1 AVX2 (tests)."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef moduledef = {
     PyModuleDef_HEAD_INIT, "pseudonym",
-    "Keyed BLAKE2b pseudonyms (reference: fraudscore/identity/__init__.py).", -1, NULL,
+    "Keyed BLAKE2b pseudonyms (reference: fraudscore/identity/__init__.py).", -1, module_methods,
 };
 
 PyMODINIT_FUNC PyInit_pseudonym(void) {

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "blake2b_fast.h"
+
 static const char FS_HEX[] = "0123456789abcdef";
 
 /* a key: the state after absorbing the key block (buffered, not yet compressed: it is the last block of an
@@ -50,11 +52,24 @@ static void fs_keyed_init(fs_keyed_t *k, const void *key, size_t key_len, const 
     blake2b_compress(&k->primed, k->primed.buf);
 }
 
-/* the 16-byte digest of s[0:n] under the key: == blake2b_update(copy of keyed, s, n) + blake2b_final */
+/* the 16-byte digest of s[0:n] under the key: == blake2b_update(copy of keyed, s, n) + blake2b_final, without
+ * the state copy (blake2b_fast.h): a non-empty value continues from the primed state (nothing buffered), the
+ * empty one finishes the keyed state's buffered key block */
 static inline void fs_digest(const fs_keyed_t *k, const void *s, size_t n, uint8_t out[16]) {
-    blake2b_state st = n ? k->primed : k->keyed;
-    blake2b_update(&st, s, n);
-    blake2b_final(&st, out, 16);
+    if (n)
+        fs_digest_from(k->primed.h, k->primed.t[0], k->primed.t[1], (const uint8_t *)s, n, out);
+    else
+        fs_digest_from(k->keyed.h, k->keyed.t[0], k->keyed.t[1], k->keyed.buf, k->keyed.buflen, out);
+}
+
+/* _set_simd(mode) of the modules including this header: -1 the machine's choice, 0 scalar, 1 AVX2 (only where
+ * the machine has it); returns the mode in use */
+static PyObject *fs_set_simd(PyObject *self, PyObject *arg) {
+    long v = PyLong_AsLong(arg);
+    if (v == -1 && PyErr_Occurred()) return NULL;
+    int want = v < 0 ? fs_blake2_simd_default() : (v > 0 && fs_blake2_simd_default());
+    fs_blake2_simd = want;
+    return PyLong_FromLong(want);
 }
 
 /* "p:<32 lowercase hex>" of a digest: a new str */

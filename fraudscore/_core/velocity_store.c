@@ -22,7 +22,8 @@
  *
  * Layout: the constants, types and small helpers and the Store type here; the entity table and labels
  * (velocity_tables.h), event extraction and window reads (velocity_windows.h), entity storage
- * (velocity_entities.h) and snapshots (velocity_snapshot.h) included (one compilation unit).
+ * (velocity_entities.h), snapshots (velocity_snapshot.h) and the exactly-once records with apply_new / admit /
+ * apply_rec (velocity_results.h, round 12) included (one compilation unit).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -537,40 +538,6 @@ error:
     return NULL;
 }
 
-/* apply_new(plan, record, ts, link, cls, descriptors) -> cls(update_and_read(plan, record, ts), False, link, ts):
- * the Applied outcome (a frozen slots dataclass: features, duplicate, link, ts) built here, its slots filled
- * through its member descriptors as its __init__ does (memory_compiled.CompiledMemoryStore.apply) */
-static PyObject *Store_apply_new(Store *s, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 6 || !PyType_Check(args[4]) || !PyTuple_Check(args[5]) || PyTuple_GET_SIZE(args[5]) != 4) {
-        PyErr_SetString(PyExc_TypeError, "apply_new(plan, record, ts, link, cls, descriptors)");
-        return NULL;
-    }
-    for (int i = 0; i < 4; i++)
-        if (!Py_TYPE(PyTuple_GET_ITEM(args[5], i))->tp_descr_set) {
-            PyErr_SetString(PyExc_TypeError, "not a member descriptor");
-            return NULL;
-        }
-    PyTypeObject *tp = (PyTypeObject *)args[4];
-    PyObject *o = tp->tp_alloc(tp, 0);
-    if (!o) return NULL;
-    PyObject *feats = Store_update_and_read(s, args, 3);
-    if (!feats) {
-        Py_DECREF(o);
-        return NULL;
-    }
-    PyObject *vals[4] = {feats, Py_False, args[3], args[2]};
-    for (int i = 0; i < 4; i++) {
-        PyObject *d = PyTuple_GET_ITEM(args[5], i);
-        if (Py_TYPE(d)->tp_descr_set(d, o, vals[i]) < 0) {
-            Py_DECREF(feats);
-            Py_DECREF(o);
-            return NULL;
-        }
-    }
-    Py_DECREF(feats);
-    return o;
-}
-
 static PyObject *Store_record_label(Store *s, PyObject *args) {
     PyObject *app;
     int is_fraud;
@@ -626,7 +593,11 @@ static PyObject *Store_clear(Store *s, PyObject *Py_UNUSED(ignored)) {
     Py_RETURN_NONE;
 }
 
+#include "velocity_results.h" /* ResultTable, Store.admit / apply_rec: the exactly-once records in C (round 12) */
+
 static PyMethodDef Store_methods[] = {
+    {"admit", (PyCFunction)(void (*)(void))Store_admit, METH_FASTCALL, "admit(table, id, ts) -> (record, latest)."},
+    {"apply_rec", (PyCFunction)(void (*)(void))Store_apply_rec, METH_FASTCALL, "apply_rec(table, id, *apply_new)."},
     {"update_and_read", (PyCFunction)(void (*)(void))Store_update_and_read, METH_FASTCALL,
      "update_and_read(plan, record, ts): the features as of ts, then the event is added."},
     {"apply_new", (PyCFunction)(void (*)(void))Store_apply_new, METH_FASTCALL,
@@ -796,7 +767,7 @@ static struct PyModuleDef moduledef = {
 PyMODINIT_FUNC PyInit_velocity_store(void) {
     if (fs_keys_init() < 0) return NULL;
     if (!fs_str_ts && !(fs_str_ts = PyUnicode_InternFromString("ts"))) return NULL;
-    if (PyType_Ready(&StoreType) < 0) return NULL;
+    if (PyType_Ready(&StoreType) < 0 || PyType_Ready(&ResultTableType) < 0) return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;
     Py_INCREF(&StoreType);
@@ -805,6 +776,8 @@ PyMODINIT_FUNC PyInit_velocity_store(void) {
         Py_DECREF(m);
         return NULL;
     }
+    Py_INCREF(&ResultTableType);
+    if (PyModule_AddObject(m, "ResultTable", (PyObject *)&ResultTableType) < 0) Py_DECREF(&ResultTableType);
     PyModule_AddIntConstant(m, "EVICT_STEPS", EVICT_STEPS);
     PyModule_AddIntConstant(m, "DUMP_VERSION", DUMP_VERSION);
     return m;

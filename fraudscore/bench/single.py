@@ -77,7 +77,7 @@ class StagedScorer:
             static.extend(map(ident.__getitem__, pipe.identity.feature_names))
         c2 = clock()
         fp = None
-        if pipe.has_device and static is None:  # as FeaturePipeline._record_and_row: one compiled device step
+        if pipe.has_device and static is None:  # as FeaturePipeline.online: one compiled device step
             fp = pipe._device_row(ev, record, x)
         elif pipe.has_device:
             fp = pipe.fingerprinter.fingerprint(ev.get("device"))

@@ -22,10 +22,11 @@ reference store's JSON snapshots (validated as the reference validates them), so
 can switch engines; a compiled snapshot needs the compiled store (it holds keys, not the
 pseudonyms).
 
-Exactly once per application id (:mod:`~fraudscore.velocity.idempotency`) is kept on the
-Python side, with the same :class:`~fraudscore.velocity.idempotency.ResultCache` as the
-reference store: :meth:`apply` checks it, runs the C update and records the outcome under
-the store's lock.
+Exactly once per application id (:mod:`~fraudscore.velocity.idempotency`) is kept in C too
+(round 12): ``ResultTable`` (``_core/velocity_results.h``) is the reference store's
+:class:`~fraudscore.velocity.idempotency.ResultCache` -- the same records, order, bound and
+expiry, the same snapshot rows -- and :meth:`apply` checks it, runs the C update and records
+the outcome in one call (``Store.apply_rec``) under the store's lock.
 
 Calendar windows (``"N calendar days"``, ``exclude_same_day``) and ``ratio_to_mean``
 are computed in C too: a calendar window's edges come from the UTC day of ``t - delay``
@@ -57,7 +58,7 @@ import numpy as np
 from .._core import load
 from .._version import __version__
 from ..errors import ConfigError, EventError, StoreError
-from .idempotency import (DEFAULT_IDEMPOTENCY_TTL_MS, DEFAULT_MAX_RESULTS, Applied, Link, ResultCache,
+from .idempotency import (DEFAULT_IDEMPOTENCY_TTL_MS, DEFAULT_MAX_RESULTS, Applied, Link,
                           check_max_results, check_ttl)
 from .memory import MemoryStore
 from .memory_layout import GroupLayout
@@ -105,6 +106,20 @@ def plan_descriptor(plan: Plan, max_labels: int) -> tuple[Any, ...]:
     return (plan.n_features, plan.lateness, int(max_labels), tuple(groups))
 
 
+def _new_table(mod: Any, ttl_ms: int, max_results: int) -> Any:
+    """An empty compiled exactly-once table (``ResultTable``, == :class:`~fraudscore.velocity.idempotency.ResultCache`)."""
+    return mod.ResultTable(ttl_ms, max_results, Applied, np.empty)
+
+
+def _load_table(mod: Any, ttl_ms: int, max_results: int, rows: list[list[Any]]) -> Any:
+    """A compiled table holding validated snapshot rows (``[id, ts, features, device id, confidence]``), as
+    ``ResultCache.load_raw`` reads them."""
+    table = _new_table(mod, ttl_ms, max_results)
+    table.load([(app, int(ts), np.array([np.nan if v is None else v for v in vals], dtype=np.float64),
+                 None if conf is None else (did, float(conf))) for app, ts, vals, did, conf in rows])
+    return table
+
+
 def _intern(name: Any) -> Any:
     """``sys.intern(name)`` for a str, anything else as it is."""
     return sys.intern(name) if name.__class__ is str else name
@@ -149,8 +164,8 @@ class CompiledMemoryStore(MemoryStore):
         self.sweep_every = sweep_every
         self.idempotency_ttl_ms = check_ttl(idempotency_ttl, "MemoryStore")
         self.max_results = check_max_results(max_results, "MemoryStore")
-        self._results = ResultCache(self.idempotency_ttl_ms, max_results)
         self._mod = mod
+        self._results = _new_table(mod, self.idempotency_ttl_ms, max_results)
         self._core: Any = None
         self._plan: Plan | None = None
         self._lock = threading.Lock()  # bind / apply / restore / snapshot
@@ -192,11 +207,9 @@ class CompiledMemoryStore(MemoryStore):
     def admit(self, application_id: str, ts: int) -> tuple[Applied | None, int | None]:
         """``(recall(application_id, ts), latest_time())`` in one call (the pipeline's admission step)."""
         core = self._core
-        latest = None if core is None else core.latest_time()
-        results = self._results
-        if not application_id or application_id not in results._d:  # the common case: a new id (== get's None)
-            return None, latest
-        return results.get(application_id, ts, latest), latest
+        if core is None:
+            return self._results.get(application_id, ts, None), None
+        return core.admit(self._results, application_id, ts)  # type: ignore[no-any-return]
 
     def update_and_read(self, plan: Plan, record: Mapping[str, Any], ts: int) -> np.ndarray:
         """Compute the event's features as of its time, then add it (see OnlineVelocity); exactly once per id."""
@@ -213,26 +226,15 @@ class CompiledMemoryStore(MemoryStore):
         app = "" if app is None else str(app)
         results = self._results
         with self._lock:
-            d = results._d
-            known = app in d if app else False
-            if known:  # a known id: its record decides (a new id: get() is None)
-                seen = results.get(app, ts, core.latest_time())
-                if seen is not None:
-                    return seen
-            if _APPLY_NEW:  # == Applied(core.update_and_read(plan, record, ts), False, link, ts), built in C
-                applied = core.apply_new(plan, record, ts, link, Applied, _APPLIED_SLOTS)
-            else:  # pragma: no cover - Applied changed: the plain constructor
-                applied = Applied(core.update_and_read(plan, record, ts), False, link, ts)
-            latest = core.latest_time()
-            head = results._head_ts
-            if (app and not known and head is not None and len(d) < results.max_entries
-                    and head >= latest - results.ttl_ms):
-                # == results.put(app, applied, latest) for a new id while the table has room and its oldest
-                # record is live (no eviction, no expiry scan): the common case, without the call
-                d[app] = (int(ts), applied.features.tobytes(), link)
-            else:
-                results.put(app, applied, latest)
-        return applied
+            if _APPLY_NEW:  # == the steps below in one call (the record check, the C update, the record kept)
+                return core.apply_rec(results, app, plan, record, ts, link, Applied,  # type: ignore[no-any-return]
+                                      _APPLIED_SLOTS)
+            seen = results.get(app, ts, core.latest_time())  # pragma: no cover - Applied changed
+            if seen is not None:  # pragma: no cover
+                return seen
+            applied = Applied(core.update_and_read(plan, record, ts), False, link, ts)  # pragma: no cover
+            results.put(app, applied.features, int(ts), link, core.latest_time())  # pragma: no cover
+        return applied  # pragma: no cover
 
     def record_label(self, plan: Plan, application_id: str, is_fraud: bool, label_time_ms: int) -> None:
         """Remember (or clear) the fraud label of an application."""
@@ -278,7 +280,7 @@ class CompiledMemoryStore(MemoryStore):
             blob = self._core.dump()
             meta = {"format": _FORMAT_C, "format_version": _FORMAT_C_VERSION, "library_version": __version__,
                     "plan": self._plan.fingerprint, "dump_version": self._mod.DUMP_VERSION,
-                    "byteorder": "little", "results": self._results.to_raw()}
+                    "byteorder": "little", "results": self._results.to_raw()}  # ResultCache.to_raw's rows
         write_blob_snapshot(path, meta, blob)
 
     def restore(self, path: str) -> None:
@@ -304,9 +306,7 @@ class CompiledMemoryStore(MemoryStore):
                 self._core.load(body)
             except ValueError as exc:
                 raise StoreError(f"velocity snapshot {path!r} is unreadable: {exc}") from None
-            results = ResultCache(self.idempotency_ttl_ms, self.max_results)
-            results.load_raw(rows)
-            self._results = results
+            self._results = _load_table(self._mod, self.idempotency_ttl_ms, self.max_results, rows)
 
     def _restore_reference(self, path: str, payload: dict[str, Any]) -> None:
         assert self._plan is not None
@@ -323,6 +323,4 @@ class CompiledMemoryStore(MemoryStore):
         except (ValueError, TypeError, IndexError, OverflowError) as exc:
             core.clear()
             raise _bad(f"{path!r} is unreadable: {exc}") from None
-        results = ResultCache(self.idempotency_ttl_ms, self.max_results)
-        results.load_raw(got["results"])
-        self._results = results
+        self._results = _load_table(self._mod, self.idempotency_ttl_ms, self.max_results, got["results"])
