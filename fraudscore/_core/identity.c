@@ -118,18 +118,12 @@ static PyObject *result(Kernel *k, int kind, const char *s, Py_ssize_t n, PyObje
         d->extra = extra;
         Py_RETURN_TRUE;
     }
-    PyObject *feats = PyTuple_New(3);
+    PyObject *feats = pack3(a, b, c);
     if (!feats) {
-        Py_DECREF(a);
-        Py_DECREF(b);
-        Py_DECREF(c);
         Py_DECREF(p);
         Py_DECREF(extra);
         return NULL;
     }
-    PyTuple_SET_ITEM(feats, 0, a);
-    PyTuple_SET_ITEM(feats, 1, b);
-    PyTuple_SET_ITEM(feats, 2, c);
     return pack3(p, feats, extra);
 }
 
