@@ -287,6 +287,15 @@ class FeaturePipeline(BatchSteps):
         if not _ROW.put(x, off, sig):
             x[off:off + len(sig)] = sig
 
+    def _row_tail(self, x: np.ndarray, conf: float | None, vel: np.ndarray) -> None:
+        """The end of a vector :meth:`online` began: the velocity features from ``_n_static`` on, the
+        link confidence (``None`` without a device: nothing written) just before them."""
+        off = self._n_static - 1
+        if not _ROW.tail(x, off, conf, vel):
+            if conf is not None:
+                x[off] = conf
+            x[off + 1:] = vel
+
     def new_linker(self) -> DeviceLinker:
         """A device linker over fresh in-memory state (the batch path's default)."""
         return DeviceLinker(MemoryLinkState(), model=self.link_model)
@@ -359,11 +368,7 @@ class FeaturePipeline(BatchSteps):
             degraded = True
             applied = None
         if static is None:  # compiled: the link confidence and the velocity features after the static part
-            off = self._n_static - 1  # the link confidence (None without a device: not written), then velocity
-            if not _ROW.tail(x, off, conf, vel):
-                if conf is not None:
-                    x[off] = conf
-                x[off + 1:] = vel
+            self._row_tail(x, conf, vel)
         else:
             if conf is not None:
                 static.append(conf)
