@@ -30,6 +30,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "linking_attr.h"
+
 #define XXH_INLINE_ALL
 #define XXH_STATIC_LINKING_ONLY
 #include "vendor/xxhash/xxhash.h"
@@ -226,8 +228,8 @@ static PyObject *lk_new_device_id(PyObject *mod, PyObject *const *args, Py_ssize
     if (!CONFIGURED || Py_TYPE(fp) != FP_T || !PyLong_CheckExact(now)) goto ref;
     t = PyLong_AsLongLongAndOverflow(now, &ovf);
     if (ovf || (t == -1 && PyErr_Occurred())) goto ref;
-    if ((id = PyObject_GetAttr(fp, A_id)) == NULL || !PyUnicode_CheckExact(id)) goto ref;
-    if ((fam = PyObject_GetAttr(fp, A_family)) == NULL || !PyUnicode_CheckExact(fam)) goto ref;
+    if ((id = fast_attr(fp, A_id)) == NULL || !PyUnicode_CheckExact(id)) goto ref;
+    if ((fam = fast_attr(fp, A_family)) == NULL || !PyUnicode_CheckExact(fam)) goto ref;
     if ((u = PyUnicode_AsUTF8AndSize(id, &ulen)) == NULL) goto ref; /* not encodable: the reference raises */
     if ((size_t)ulen + 32 > sizeof(small) && (buf = (char *)PyMem_Malloc((size_t)ulen + 32)) == NULL) {
         res = PyErr_NoMemory();

@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "linkcommon.h"
+#include "linking_attr.h"
 
 #define XXH_INLINE_ALL
 #define XXH_STATIC_LINKING_ONLY
@@ -366,15 +367,18 @@ static int write_check(const state_t *s, const plan_t *p, PyObject **did) {
 
 /* counts[k] = counts.get(k, 0) + 1 (then counts.move_to_end(k) for an OrderedDict) */
 static int count_up(PyObject *counts, PyObject *k, int ordered) {
-    PyObject *v = PyDict_GetItemWithError(counts, k), *v1;
+    PyObject *v, *v1;
+    Py_hash_t h = PyObject_Hash(k); /* hashed once for the read and the store (round 12) */
     int r;
+    if (h == -1) return -1;
+    v = _PyDict_GetItem_KnownHash(counts, k, h);
     if (v == NULL) {
         if (PyErr_Occurred()) return -1;
         v1 = Py_NewRef(I_one);
     } else if ((v1 = PyNumber_Add(v, I_one)) == NULL) {
         return -1;
     }
-    r = ordered ? set_to_end(counts, k, v1) : PyDict_SetItem(counts, k, v1);
+    r = ordered ? set_to_end(counts, k, v1) : _PyDict_SetItem_KnownHash(counts, k, v1, h);
     Py_DECREF(v1);
     return r;
 }
@@ -542,7 +546,7 @@ static PyObject *new_result(PyObject *fields) {
     int i;
     if (o == NULL) return NULL;
     for (i = 0; i < 5; ++i) {
-        if (PyObject_GenericSetAttr(o, R_fields[i], PyTuple_GET_ITEM(fields, i)) != 0) {
+        if (fast_set_slot(o, R_fields[i], PyTuple_GET_ITEM(fields, i)) != 0) { /* object.__setattr__ */
             Py_DECREF(o);
             return NULL;
         }
@@ -613,6 +617,12 @@ static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
     a[10] = NEW_ID;
     if ((got = ls_link(NULL, a, 11)) == NULL) goto fail;
     if (got == Py_None) goto hand;
+    /* a new device's result never repeats (its id is new): made without the memo's lookup and insert (round 12;
+     * the memo only shares immutable objects, so what the caller sees is the same) */
+    if (PyTuple_GET_ITEM(got, 3) == Py_True) {
+        res = new_result(got);
+        goto done;
+    }
     res = PyDict_GetItemWithError(results, got);
     if (res != NULL) {
         Py_INCREF(res);
