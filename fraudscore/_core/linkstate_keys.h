@@ -89,6 +89,7 @@ static PyObject *compute_keys(PyObject *fp) {
     const char *utf;
     char buf[32];
     uint64_t h;
+    PyObject *kobj[NCOMP], *robj = NULL; /* the fam_keys ints by position (borrowed), shared with pop_keys */
     if ((fid = getattr_clear(fp, A_id)) == NULL || !PyUnicode_CheckExact(fid)) goto out;
     if ((aliases = getattr_clear(fp, A_aliases)) == NULL || !PyTuple_CheckExact(aliases)) goto out;
     if ((fam = getattr_clear(fp, A_family)) == NULL || !PyUnicode_CheckExact(fam)) goto out;
@@ -149,14 +150,17 @@ static PyObject *compute_keys(PyObject *fp) {
     for (i = n = 0; i < NCOMP; ++i) n += c[i] != 0;
     if ((famk = PyTuple_New(n + (r != 0))) == NULL) goto out;
     for (i = n = 0; i < NCOMP; ++i) {
+        kobj[i] = NULL;
         if (!c[i]) continue;
         if ((t = PyLong_FromLongLong((long long)(c[i] * 16 + i))) == NULL) goto out;
         PyTuple_SET_ITEM(famk, n++, t);
+        kobj[i] = t; /* borrowed (held by famk): pop_keys below holds the same int objects (equal values) */
     }
     if (r) {
         if ((t = PyLong_FromLongLong((long long)(r * 16 + RENDERER_SLOT))) == NULL) goto out;
         PyTuple_SET_ITEM(famk, n, t);
     }
+    robj = r ? t : NULL;
     t = NULL;
     /* shared_key: xxh3_64(repr((fam, browser family, fonts, *class components)).encode()) & MASK48 */
     pos = mobile ? CLASS_POS_M : CLASS_POS;
@@ -213,13 +217,9 @@ static PyObject *compute_keys(PyObject *fp) {
     if ((popk = PyTuple_New(n + (r != 0 && !mobile))) == NULL) goto out;
     for (i = n = 0; i < np; ++i) {
         if (!c[pos[i]]) continue;
-        if ((t = PyLong_FromLongLong((long long)(c[pos[i]] * 16 + pos[i]))) == NULL) goto out;
-        PyTuple_SET_ITEM(popk, n++, t);
+        PyTuple_SET_ITEM(popk, n++, Py_NewRef(kobj[pos[i]])); /* c[pos] * 16 + pos, made for fam_keys */
     }
-    if (r && !mobile) {
-        if ((t = PyLong_FromLongLong((long long)(r * 16 + RENDERER_SLOT))) == NULL) goto out;
-        PyTuple_SET_ITEM(popk, n, t);
-    }
+    if (r && !mobile) PyTuple_SET_ITEM(popk, n, Py_NewRef(robj));
     t = NULL;
     /* walk keys (DeviceLinker.walk_keys): blocks, with the block of fonts_sketch[1] after the first when the
      * sketch has two hashes or more (FONT_PROBES == 2) */
