@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "linking_attr.h"
+#include "linking_views.h"
 
 #define XXH_INLINE_ALL
 #define XXH_STATIC_LINKING_ONLY
@@ -38,6 +39,7 @@
 
 #define MASK48 ((((uint64_t)1) << 48) - 1)
 #define SMALL_ROWS 64
+static double VIEWS_OUT[SMALL_ROWS]; /* best_candidate's output rows while it holds the view pair */
 
 /* set by configure() */
 static PyObject *SELECT, *PICK, *BEST_PY, *NEW_ID_PY, *BEST_ROWS, *PREDICT_BEST_BUFFER, *ENTRY, *LINK_FUNC;
@@ -107,7 +109,7 @@ static PyObject *lk_best_candidate(PyObject *mod, PyObject *const *args, Py_ssiz
     PyObject *walked = NULL, *model, *forest, *near, *rows, *sargs[5], *pargs[2], *pi;
     double small[SMALL_ROWS], *out = small;
     Py_ssize_t n, i = -1;
-    int undecided = 0;
+    int undecided = 0, took = 0;
     (void)mod;
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "best_candidate(linker, fp, recs, now, ip)");
@@ -143,14 +145,22 @@ static PyObject *lk_best_candidate(PyObject *mod, PyObject *const *args, Py_ssiz
         goto out;
     }
     if (PyBytes_GET_SIZE(rows) != 8 * n * NFEAT) goto ref; /* best_rows raises on it: the reference answers */
-    if (n > SMALL_ROWS && (out = (double *)PyMem_Calloc((size_t)n, sizeof(double))) == NULL) {
-        out = small;
-        res = PyErr_NoMemory();
-        goto out;
+    if (n <= SMALL_ROWS && views_take(rows, n * NFEAT, VIEWS_OUT, n)) { /* linking_views.h: no views made */
+        memset(VIEWS_OUT, 0, sizeof(double) * (size_t)n);
+        out = VIEWS_OUT;
+        xv = (PyObject *)VIEWS_X; /* borrowed, handed back by views_give */
+        ov = (PyObject *)VIEWS_O;
+        took = 1;
+    } else {
+        if (n > SMALL_ROWS && (out = (double *)PyMem_Calloc((size_t)n, sizeof(double))) == NULL) {
+            out = small;
+            res = PyErr_NoMemory();
+            goto out;
+        }
+        if (out == small) memset(small, 0, sizeof(small));
+        xv = f64_view((double *)PyBytes_AS_STRING(rows), n * NFEAT, 1);
+        ov = f64_view(out, n, 0);
     }
-    if (out == small) memset(small, 0, sizeof(small));
-    xv = f64_view((double *)PyBytes_AS_STRING(rows), n * NFEAT, 1);
-    ov = f64_view(out, n, 0);
     if (xv != NULL && ov != NULL &&
         (walked = PyObject_CallMethodObjArgs(fe, M_predict_best, xv, ov, NULL)) != NULL) { /* LinkModel.best_rows */
         pargs[0] = ov;
@@ -171,7 +181,10 @@ static PyObject *lk_best_candidate(PyObject *mod, PyObject *const *args, Py_ssiz
     }
     /* views over memory owned here must not outlive it: one still held elsewhere keeps it (a leak, never a
      * dangling pointer) */
-    if ((xv != NULL && Py_REFCNT(xv) != 1) || (ov != NULL && Py_REFCNT(ov) != 1)) {
+    if (took) {
+        views_give();
+        out = small; /* static: not freed */
+    } else if ((xv != NULL && Py_REFCNT(xv) != 1) || (ov != NULL && Py_REFCNT(ov) != 1)) {
         Py_INCREF(got); /* the rows */
         out = small;    /* not freed */
     } else {
@@ -424,5 +437,6 @@ PyMODINIT_FUNC PyInit_linker(void) {
     INTERN(A_link_entry, "_link_entry") INTERN(A_best, "best_candidate") INTERN(A_device_id, "device_id")
     INTERN(A_link_confidence, "link_confidence")
 #undef INTERN
+    views_init();
     return PyModule_Create(&moduledef);
 }
