@@ -339,7 +339,7 @@ static PyObject *lk_link_rows(PyObject *mod, PyObject *const *args, Py_ssize_t n
         Py_DECREF(a[3]);
         if (r == NULL) goto out;
         /* c = float(res.link_confidence); device_id = res.device_id if c >= MIN_LINK_CONFIDENCE else None */
-        if ((c = PyObject_GetAttr(r, A_link_confidence)) == NULL) {
+        if ((c = fast_attr(r, A_link_confidence)) == NULL) { /* a LinkResult slot (linking_attr.h) */
             Py_DECREF(r);
             goto out;
         }
@@ -352,7 +352,7 @@ static PyObject *lk_link_rows(PyObject *mod, PyObject *const *args, Py_ssize_t n
         cv[j] = PyFloat_AS_DOUBLE(cf);
         Py_DECREF(cf);
         if (cv[j] >= min_conf) {
-            if ((did = PyObject_GetAttr(r, A_device_id)) == NULL) {
+            if ((did = fast_attr(r, A_device_id)) == NULL) {
                 Py_DECREF(r);
                 goto out;
             }
