@@ -258,7 +258,22 @@ static PyObject *compute_keys(PyObject *fp) {
     } else {
         walk = Py_NewRef(blocks);
     }
-    res = PyTuple_Pack(10, ids, blocks, famk, EMPTY, key, fs, popk, cls, aliases, walk);
+    /* out of the cyclic collector (round 12): tuples of exact str / int cannot be part of a cycle, and the linker's
+     * key memo keeps these for good, so each young collection walked the last few hundred events' keys (about
+     * 1.5k instructions per link call on the scorer stream); CPython would untrack them itself at their first
+     * collection (_PyTuple_MaybeUntrack) */
+    untracked(ids);
+    untracked(blocks);
+    untracked(famk);
+    untracked(popk);
+    untracked(walk);
+    if ((res = PyTuple_Pack(10, ids, blocks, famk, EMPTY, key, fs, popk, cls, aliases, walk)) != NULL) {
+        for (i = 0; i < 10; ++i) { /* fs and aliases are the fingerprint's: untracked only when they are */
+            PyObject *o = PyTuple_GET_ITEM(res, i);
+            if (PyObject_IS_GC(o) && PyObject_GC_IsTracked(o)) break;
+        }
+        if (i == 10) untracked(res);
+    }
 out:
     if (res == NULL) PyErr_Clear();
     Py_XDECREF(t);
