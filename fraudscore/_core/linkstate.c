@@ -76,73 +76,7 @@ static int CLASS_POS[NCOMP], N_CLASS_POS, CLASS_POS_M[NCOMP], N_CLASS_POS_M, POP
 static PyObject *A_id, *A_aliases, *A_source, *A_state, *A_key_memo, *A_results, *A_ip_memo, *A_min_family,
     *A_prior, *A_link_p, *A_walk, *A_best, *M_keys, *A_variant_memo, *R_fields[5], *EMPTY;
 
-/* ---- the state ------------------------------------------------------------------------------------------ */
-typedef struct {
-    PyObject *self, *dict;                        /* the state and its __dict__ (owned) */
-    PyObject *devices, *exact, *blocks, *fam;     /* OrderedDicts (borrowed from dict) */
-    PyObject *glob;                               /* [n, OrderedDict] (borrowed) */
-    PyObject *ttl_obj;
-    int64_t ttl, cap, limit;
-} state_t;
-
-static void state_release(state_t *s) { Py_CLEAR(s->dict); }
-
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && !defined(Py_LIMITED_API)
-#define SL_MEMO 1
-static state_t SL_LAST; /* the last state loaded, valid while its __dict__ keeps the tag SL_TAG */
-static uint64_t SL_TAG;
-#else
-#define SL_MEMO 0
-#endif
-
-/* 0 ok, -1 hand over */
-static int state_load(PyObject *self, state_t *s) {
-    PyObject *d;
-    s->self = self;
-    s->dict = NULL;
-    d = PyObject_GenericGetDict(self, NULL);
-    if (d == NULL || !PyDict_CheckExact(d)) {
-        Py_XDECREF(d);
-        PyErr_Clear();
-        return -1;
-    }
-    s->dict = d;
-#if SL_MEMO
-    /* the same __dict__ unchanged since the last load (its ma_version_tag: CPython gives a dict a new tag from
-     * one global counter when it is made and on every item set or delete, so an equal (address, tag) pair is the
-     * same live dict with the same items): the same objects and numbers, without the nine lookups (round 12).
-     * glob's items can change without the dict changing: checked again. */
-    if (d == SL_LAST.dict && ((PyDictObject *)d)->ma_version_tag == SL_TAG) {
-        PyObject *keep = s->dict;
-        *s = SL_LAST;
-        s->self = self;
-        s->dict = keep;
-        if (!PyLong_CheckExact(PyList_GET_ITEM(s->glob, 0)) || !PyODict_CheckExact(PyList_GET_ITEM(s->glob, 1)))
-            return -1;
-        return 0;
-    }
-    SL_LAST.dict = NULL;
-#endif
-#define OD(dst, name)                                                   \
-    if ((dst = item(d, name)) == NULL || !PyODict_CheckExact(dst)) return -1;
-    OD(s->devices, A_devices)
-    OD(s->exact, A_exact)
-    OD(s->blocks, A_blocks)
-    OD(s->fam, A_fam)
-#undef OD
-    if ((s->glob = item(d, A_glob)) == NULL || !PyList_CheckExact(s->glob) || PyList_GET_SIZE(s->glob) != 2 ||
-        !PyLong_CheckExact(PyList_GET_ITEM(s->glob, 0)) || !PyODict_CheckExact(PyList_GET_ITEM(s->glob, 1)))
-        return -1;
-    if ((s->ttl_obj = item(d, A_ttl)) == NULL || !PyLong_CheckExact(s->ttl_obj) || as_i64(s->ttl_obj, &s->ttl) != 0)
-        return -1;
-    if (as_i64(item(d, A_cap), &s->cap) != 0 || as_i64(item(d, A_max), &s->limit) != 0) return -1;
-    if (s->cap < 1 || s->limit < 1 || s->limit > ((int64_t)1 << 58) || s->ttl > TBOUND) return -1;
-#if SL_MEMO
-    SL_LAST = *s; /* (its dict pointer is only compared, never dereferenced: no reference held) */
-    SL_TAG = ((PyDictObject *)d)->ma_version_tag;
-#endif
-    return 0;
-}
+#include "linkstate_state.h" /* state_t, state_load, state_release */
 
 /* OrderedDict.move_to_end and .popitem (the method descriptors, called without a lookup per call) */
 static PyObject *OD_move_to_end, *OD_popitem;
@@ -215,65 +149,101 @@ static int check_str_tuple(PyObject *t) {
 }
 
 /* MemoryLinkState._index (after check_blocks); -1 with an exception set */
+/* self.live_evictions += *pending (then 0); -1 with an exception set */
+static int add_evictions(const state_t *s, Py_ssize_t *pending) {
+    PyObject *ev, *ev2, *k;
+    if (*pending == 0) return 0;
+    if ((k = PyLong_FromSsize_t(*pending)) == NULL) return -1;
+    *pending = 0;
+    if ((ev = PyObject_GetAttr(s->self, A_evictions)) == NULL) {
+        Py_DECREF(k);
+        return -1;
+    }
+    ev2 = PyNumber_Add(ev, k);
+    Py_DECREF(ev);
+    Py_DECREF(k);
+    if (ev2 == NULL || PyObject_SetAttr(s->self, A_evictions, ev2) != 0) {
+        Py_XDECREF(ev2);
+        return -1;
+    }
+    Py_DECREF(ev2);
+    return 0;
+}
+
 static int do_index(const state_t *s, PyObject *did, PyObject *block_keys, PyObject *now_obj) {
-    Py_ssize_t i, n = PyTuple_GET_SIZE(block_keys);
+    Py_ssize_t i, n = PyTuple_GET_SIZE(block_keys), pending = 0;
+    int64_t now = 0;
+    int have_now = PyLong_CheckExact(now_obj) && as_i64(now_obj, &now) == 0 && now < TBOUND && now > -TBOUND;
+    PyObject *ev0 = s->dict != NULL ? item(s->dict, A_evictions) : NULL;
+    int batch = STATE_T != NULL && Py_TYPE(s->self) == STATE_T && ev0 != NULL && PyLong_CheckExact(ev0);
     for (i = 0; i < n; ++i) {
         PyObject *key = PyTuple_GET_ITEM(block_keys, i), *blk, *v;
         blk = PyDict_GetItemWithError(s->blocks, key);
         if (blk == NULL) {
-            if (PyErr_Occurred()) return -1;
+            if (PyErr_Occurred()) goto fail;
             blk = untracked(PyODict_New());
-            if (blk == NULL) return -1;
+            if (blk == NULL) goto fail;
             if (PyODict_SetItem(s->blocks, key, blk) != 0) {
                 Py_DECREF(blk);
-                return -1;
+                goto fail;
             }
             Py_DECREF(blk); /* held by blocks */
-            if (PyODict_SetItem(blk, did, Py_None) != 0) return -1;
+            if (PyODict_SetItem(blk, did, Py_None) != 0) goto fail;
             /* blocks[key] was appended: already at the end */
         } else {
             v = PyDict_GetItemWithError(blk, did);
             if (v == NULL) {
-                if (PyErr_Occurred() || PyODict_SetItem(blk, did, Py_None) != 0) return -1;
+                if (PyErr_Occurred() || PyODict_SetItem(blk, did, Py_None) != 0) goto fail;
             } else {
-                if (v != Py_None && PyODict_SetItem(blk, did, Py_None) != 0) return -1;
-                if (move_to_end(blk, did) != 0) return -1;
+                if (v != Py_None && PyODict_SetItem(blk, did, Py_None) != 0) goto fail;
+                if (move_to_end(blk, did) != 0) goto fail;
             }
-            if (move_to_end(s->blocks, key) != 0) return -1;
+            if (move_to_end(s->blocks, key) != 0) goto fail;
         }
         while (PyDict_GET_SIZE(blk) > s->cap) { /* the oldest out; a live one counted */
             PyObject *a[2] = {blk, Py_False}, *pair, *orec;
             pair = PyObject_Vectorcall(OD_popitem, a, 2, NULL);
-            if (pair == NULL) return -1;
+            if (pair == NULL) goto fail;
             orec = PyDict_GetItemWithError(s->devices, PyTuple_GET_ITEM(pair, 0));
             Py_DECREF(pair);
             if (orec == NULL) {
-                if (PyErr_Occurred()) return -1;
+                if (PyErr_Occurred()) goto fail;
                 continue;
             }
             {
-                PyObject *t = PyObject_GetItem(orec, K_t), *diff, *ev, *ev2;
+                PyObject *t;
+                int64_t tv;
                 int live;
-                if (t == NULL) return -1;
-                diff = PyNumber_Subtract(now_obj, t);
-                Py_DECREF(t);
-                if (diff == NULL) return -1;
-                live = PyObject_RichCompareBool(diff, s->ttl_obj, Py_LE);
-                Py_DECREF(diff);
-                if (live < 0) return -1;
-                if (!live) continue;
-                if ((ev = PyObject_GetAttr(s->self, A_evictions)) == NULL) return -1;
-                ev2 = PyNumber_Add(ev, I_one);
-                Py_DECREF(ev);
-                if (ev2 == NULL || PyObject_SetAttr(s->self, A_evictions, ev2) != 0) {
-                    Py_XDECREF(ev2);
-                    return -1;
+                if (have_now && PyDict_CheckExact(orec) && (t = item(orec, K_t)) != NULL && PyLong_CheckExact(t) &&
+                    as_i64(t, &tv) == 0 && tv < TBOUND && tv > -TBOUND) {
+                    live = now - tv <= s->ttl; /* `now - orec["t"] <= ttl` on exact ints, in range (round 12) */
+                } else {
+                    PyObject *diff;
+                    if ((t = PyObject_GetItem(orec, K_t)) == NULL) goto fail;
+                    diff = PyNumber_Subtract(now_obj, t);
+                    Py_DECREF(t);
+                    if (diff == NULL) goto fail;
+                    live = PyObject_RichCompareBool(diff, s->ttl_obj, Py_LE);
+                    Py_DECREF(diff);
+                    if (live < 0) goto fail;
                 }
-                Py_DECREF(ev2);
+                if (!live) continue;
+                /* self.live_evictions += 1: counted here and added once below for the exact MemoryLinkState (no
+                 * Python code runs in between); one at a time for another type (its attribute may be anything) */
+                ++pending;
+                if (!batch && add_evictions(s, &pending) != 0) goto fail; /* (nothing pending then) */
             }
         }
     }
-    return 0;
+    return add_evictions(s, &pending);
+fail:
+    if (pending) { /* the counts the reference made before failing, the failure's exception kept */
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        if (add_evictions(s, &pending) != 0) PyErr_Clear();
+        PyErr_Restore(et, ev, tb);
+    }
+    return -1;
 }
 
 /* MemoryLinkState._bound: only its size checks here; the eviction itself (rare) is the reference's */
