@@ -35,8 +35,9 @@ MODULES = {
     "redis_calls": ["redis_calls.c"],
 }
 # headers a module includes (a change rebuilds it)
-DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h", "linking_pack.h", "linking_odict.h"],
-           "linkstate": ["linkcommon.h", "linkstate_decide.h", "linkstate_keys.h"],
+DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h", "linking_pack.h", "linking_odict.h", "linking_attr.h"],
+           "linkstate": ["linkcommon.h", "linkstate_decide.h", "linkstate_keys.h", "linking_attr.h", "linkstate_state.h"],
+           "linker": ["linking_attr.h", "linking_views.h"],
            "redis_calls": ["redis_records.h", "redis_layout.h", "redis_outputs.h", "redis_linkcache.h", "redis_linkwrite.h"],
            "identity": ["pseudonym.h", "dotted.h", "identity_describe.h"], "pseudonym": ["pseudonym.h"],
            "velocity_store": ["keys.h", "velocity_tables.h", "velocity_windows.h", "velocity_entities.h",

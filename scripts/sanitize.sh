@@ -42,7 +42,7 @@ export PYTHONPATH="$WORK"
     tests/fingerprint/test_build_compiled.py tests/velocity/test_check_compiled.py \
     tests/test_identity_kernel.py tests/test_schema_compiled.py tests/rules/test_native.py \
     tests/fingerprint/test_linking_compiled.py tests/fingerprint/test_linkstate_compiled.py \
-    tests/test_pipeline_compiled.py tests/fingerprint/test_linker_compiled.py \
+    tests/test_pipeline_compiled.py tests/fingerprint/test_linker_compiled.py tests/fingerprint/test_linker_shortcuts.py \
     tests/velocity/test_redis_calls_compiled.py tests/fingerprint/test_linkstate_redis_compiled.py \
     tests/velocity/test_results_compiled.py "$@"
 # the compiled forest + TreeSHAP (fraudscore/model/_forest.c, built on load, not by setup.py): a sanitized build

@@ -30,12 +30,16 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "linking_attr.h"
+#include "linking_views.h"
+
 #define XXH_INLINE_ALL
 #define XXH_STATIC_LINKING_ONLY
 #include "vendor/xxhash/xxhash.h"
 
 #define MASK48 ((((uint64_t)1) << 48) - 1)
 #define SMALL_ROWS 64
+static double VIEWS_OUT[SMALL_ROWS]; /* best_candidate's output rows while it holds the view pair */
 
 /* set by configure() */
 static PyObject *SELECT, *PICK, *BEST_PY, *NEW_ID_PY, *BEST_ROWS, *PREDICT_BEST_BUFFER, *ENTRY, *LINK_FUNC;
@@ -105,7 +109,7 @@ static PyObject *lk_best_candidate(PyObject *mod, PyObject *const *args, Py_ssiz
     PyObject *walked = NULL, *model, *forest, *near, *rows, *sargs[5], *pargs[2], *pi;
     double small[SMALL_ROWS], *out = small;
     Py_ssize_t n, i = -1;
-    int undecided = 0;
+    int undecided = 0, took = 0;
     (void)mod;
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "best_candidate(linker, fp, recs, now, ip)");
@@ -141,14 +145,22 @@ static PyObject *lk_best_candidate(PyObject *mod, PyObject *const *args, Py_ssiz
         goto out;
     }
     if (PyBytes_GET_SIZE(rows) != 8 * n * NFEAT) goto ref; /* best_rows raises on it: the reference answers */
-    if (n > SMALL_ROWS && (out = (double *)PyMem_Calloc((size_t)n, sizeof(double))) == NULL) {
-        out = small;
-        res = PyErr_NoMemory();
-        goto out;
+    if (n <= SMALL_ROWS && views_take(rows, n * NFEAT, VIEWS_OUT, n)) { /* linking_views.h: no views made */
+        memset(VIEWS_OUT, 0, sizeof(double) * (size_t)n);
+        out = VIEWS_OUT;
+        xv = (PyObject *)VIEWS_X; /* borrowed, handed back by views_give */
+        ov = (PyObject *)VIEWS_O;
+        took = 1;
+    } else {
+        if (n > SMALL_ROWS && (out = (double *)PyMem_Calloc((size_t)n, sizeof(double))) == NULL) {
+            out = small;
+            res = PyErr_NoMemory();
+            goto out;
+        }
+        if (out == small) memset(small, 0, sizeof(small));
+        xv = f64_view((double *)PyBytes_AS_STRING(rows), n * NFEAT, 1);
+        ov = f64_view(out, n, 0);
     }
-    if (out == small) memset(small, 0, sizeof(small));
-    xv = f64_view((double *)PyBytes_AS_STRING(rows), n * NFEAT, 1);
-    ov = f64_view(out, n, 0);
     if (xv != NULL && ov != NULL &&
         (walked = PyObject_CallMethodObjArgs(fe, M_predict_best, xv, ov, NULL)) != NULL) { /* LinkModel.best_rows */
         pargs[0] = ov;
@@ -169,7 +181,10 @@ static PyObject *lk_best_candidate(PyObject *mod, PyObject *const *args, Py_ssiz
     }
     /* views over memory owned here must not outlive it: one still held elsewhere keeps it (a leak, never a
      * dangling pointer) */
-    if ((xv != NULL && Py_REFCNT(xv) != 1) || (ov != NULL && Py_REFCNT(ov) != 1)) {
+    if (took) {
+        views_give();
+        out = small; /* static: not freed */
+    } else if ((xv != NULL && Py_REFCNT(xv) != 1) || (ov != NULL && Py_REFCNT(ov) != 1)) {
         Py_INCREF(got); /* the rows */
         out = small;    /* not freed */
     } else {
@@ -226,8 +241,8 @@ static PyObject *lk_new_device_id(PyObject *mod, PyObject *const *args, Py_ssize
     if (!CONFIGURED || Py_TYPE(fp) != FP_T || !PyLong_CheckExact(now)) goto ref;
     t = PyLong_AsLongLongAndOverflow(now, &ovf);
     if (ovf || (t == -1 && PyErr_Occurred())) goto ref;
-    if ((id = PyObject_GetAttr(fp, A_id)) == NULL || !PyUnicode_CheckExact(id)) goto ref;
-    if ((fam = PyObject_GetAttr(fp, A_family)) == NULL || !PyUnicode_CheckExact(fam)) goto ref;
+    if ((id = fast_attr(fp, A_id)) == NULL || !PyUnicode_CheckExact(id)) goto ref;
+    if ((fam = fast_attr(fp, A_family)) == NULL || !PyUnicode_CheckExact(fam)) goto ref;
     if ((u = PyUnicode_AsUTF8AndSize(id, &ulen)) == NULL) goto ref; /* not encodable: the reference raises */
     if ((size_t)ulen + 32 > sizeof(small) && (buf = (char *)PyMem_Malloc((size_t)ulen + 32)) == NULL) {
         res = PyErr_NoMemory();
@@ -324,7 +339,7 @@ static PyObject *lk_link_rows(PyObject *mod, PyObject *const *args, Py_ssize_t n
         Py_DECREF(a[3]);
         if (r == NULL) goto out;
         /* c = float(res.link_confidence); device_id = res.device_id if c >= MIN_LINK_CONFIDENCE else None */
-        if ((c = PyObject_GetAttr(r, A_link_confidence)) == NULL) {
+        if ((c = fast_attr(r, A_link_confidence)) == NULL) { /* a LinkResult slot (linking_attr.h) */
             Py_DECREF(r);
             goto out;
         }
@@ -337,7 +352,7 @@ static PyObject *lk_link_rows(PyObject *mod, PyObject *const *args, Py_ssize_t n
         cv[j] = PyFloat_AS_DOUBLE(cf);
         Py_DECREF(cf);
         if (cv[j] >= min_conf) {
-            if ((did = PyObject_GetAttr(r, A_device_id)) == NULL) {
+            if ((did = fast_attr(r, A_device_id)) == NULL) {
                 Py_DECREF(r);
                 goto out;
             }
@@ -422,5 +437,6 @@ PyMODINIT_FUNC PyInit_linker(void) {
     INTERN(A_link_entry, "_link_entry") INTERN(A_best, "best_candidate") INTERN(A_device_id, "device_id")
     INTERN(A_link_confidence, "link_confidence")
 #undef INTERN
+    views_init();
     return PyModule_Create(&moduledef);
 }

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "linkcommon.h"
+#include "linking_attr.h"
 #include "linking_odict.h"
 
 #define NCOMP 14         /* len(VOLATILE_ATTRS) */
@@ -149,7 +150,7 @@ typedef struct {
 } fpinfo_t;
 
 static PyObject *attr(PyObject *o, PyObject *name) { /* new reference or NULL (cleared) */
-    PyObject *v = PyObject_GetAttr(o, name);
+    PyObject *v = fast_attr(o, name); /* linking_attr.h: a slot read where the type allows it */
     if (v == NULL) PyErr_Clear();
     return v;
 }

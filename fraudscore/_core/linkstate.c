@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "linkcommon.h"
+#include "linking_attr.h"
 
 #define XXH_INLINE_ALL
 #define XXH_STATIC_LINKING_ONLY
@@ -75,45 +76,7 @@ static int CLASS_POS[NCOMP], N_CLASS_POS, CLASS_POS_M[NCOMP], N_CLASS_POS_M, POP
 static PyObject *A_id, *A_aliases, *A_source, *A_state, *A_key_memo, *A_results, *A_ip_memo, *A_min_family,
     *A_prior, *A_link_p, *A_walk, *A_best, *M_keys, *A_variant_memo, *R_fields[5], *EMPTY;
 
-/* ---- the state ------------------------------------------------------------------------------------------ */
-typedef struct {
-    PyObject *self, *dict;                        /* the state and its __dict__ (owned) */
-    PyObject *devices, *exact, *blocks, *fam;     /* OrderedDicts (borrowed from dict) */
-    PyObject *glob;                               /* [n, OrderedDict] (borrowed) */
-    PyObject *ttl_obj;
-    int64_t ttl, cap, limit;
-} state_t;
-
-static void state_release(state_t *s) { Py_CLEAR(s->dict); }
-
-/* 0 ok, -1 hand over */
-static int state_load(PyObject *self, state_t *s) {
-    PyObject *d;
-    s->self = self;
-    s->dict = NULL;
-    d = PyObject_GenericGetDict(self, NULL);
-    if (d == NULL || !PyDict_CheckExact(d)) {
-        Py_XDECREF(d);
-        PyErr_Clear();
-        return -1;
-    }
-    s->dict = d;
-#define OD(dst, name)                                                   \
-    if ((dst = item(d, name)) == NULL || !PyODict_CheckExact(dst)) return -1;
-    OD(s->devices, A_devices)
-    OD(s->exact, A_exact)
-    OD(s->blocks, A_blocks)
-    OD(s->fam, A_fam)
-#undef OD
-    if ((s->glob = item(d, A_glob)) == NULL || !PyList_CheckExact(s->glob) || PyList_GET_SIZE(s->glob) != 2 ||
-        !PyLong_CheckExact(PyList_GET_ITEM(s->glob, 0)) || !PyODict_CheckExact(PyList_GET_ITEM(s->glob, 1)))
-        return -1;
-    if ((s->ttl_obj = item(d, A_ttl)) == NULL || !PyLong_CheckExact(s->ttl_obj) || as_i64(s->ttl_obj, &s->ttl) != 0)
-        return -1;
-    if (as_i64(item(d, A_cap), &s->cap) != 0 || as_i64(item(d, A_max), &s->limit) != 0) return -1;
-    if (s->cap < 1 || s->limit < 1 || s->limit > ((int64_t)1 << 58) || s->ttl > TBOUND) return -1;
-    return 0;
-}
+#include "linkstate_state.h" /* state_t, state_load, state_release */
 
 /* OrderedDict.move_to_end and .popitem (the method descriptors, called without a lookup per call) */
 static PyObject *OD_move_to_end, *OD_popitem;
@@ -186,65 +149,101 @@ static int check_str_tuple(PyObject *t) {
 }
 
 /* MemoryLinkState._index (after check_blocks); -1 with an exception set */
+/* self.live_evictions += *pending (then 0); -1 with an exception set */
+static int add_evictions(const state_t *s, Py_ssize_t *pending) {
+    PyObject *ev, *ev2, *k;
+    if (*pending == 0) return 0;
+    if ((k = PyLong_FromSsize_t(*pending)) == NULL) return -1;
+    *pending = 0;
+    if ((ev = PyObject_GetAttr(s->self, A_evictions)) == NULL) {
+        Py_DECREF(k);
+        return -1;
+    }
+    ev2 = PyNumber_Add(ev, k);
+    Py_DECREF(ev);
+    Py_DECREF(k);
+    if (ev2 == NULL || PyObject_SetAttr(s->self, A_evictions, ev2) != 0) {
+        Py_XDECREF(ev2);
+        return -1;
+    }
+    Py_DECREF(ev2);
+    return 0;
+}
+
 static int do_index(const state_t *s, PyObject *did, PyObject *block_keys, PyObject *now_obj) {
-    Py_ssize_t i, n = PyTuple_GET_SIZE(block_keys);
+    Py_ssize_t i, n = PyTuple_GET_SIZE(block_keys), pending = 0;
+    int64_t now = 0;
+    int have_now = PyLong_CheckExact(now_obj) && as_i64(now_obj, &now) == 0 && now < TBOUND && now > -TBOUND;
+    PyObject *ev0 = s->dict != NULL ? item(s->dict, A_evictions) : NULL;
+    int batch = STATE_T != NULL && Py_TYPE(s->self) == STATE_T && ev0 != NULL && PyLong_CheckExact(ev0);
     for (i = 0; i < n; ++i) {
         PyObject *key = PyTuple_GET_ITEM(block_keys, i), *blk, *v;
         blk = PyDict_GetItemWithError(s->blocks, key);
         if (blk == NULL) {
-            if (PyErr_Occurred()) return -1;
+            if (PyErr_Occurred()) goto fail;
             blk = untracked(PyODict_New());
-            if (blk == NULL) return -1;
+            if (blk == NULL) goto fail;
             if (PyODict_SetItem(s->blocks, key, blk) != 0) {
                 Py_DECREF(blk);
-                return -1;
+                goto fail;
             }
             Py_DECREF(blk); /* held by blocks */
-            if (PyODict_SetItem(blk, did, Py_None) != 0) return -1;
+            if (PyODict_SetItem(blk, did, Py_None) != 0) goto fail;
             /* blocks[key] was appended: already at the end */
         } else {
             v = PyDict_GetItemWithError(blk, did);
             if (v == NULL) {
-                if (PyErr_Occurred() || PyODict_SetItem(blk, did, Py_None) != 0) return -1;
+                if (PyErr_Occurred() || PyODict_SetItem(blk, did, Py_None) != 0) goto fail;
             } else {
-                if (v != Py_None && PyODict_SetItem(blk, did, Py_None) != 0) return -1;
-                if (move_to_end(blk, did) != 0) return -1;
+                if (v != Py_None && PyODict_SetItem(blk, did, Py_None) != 0) goto fail;
+                if (move_to_end(blk, did) != 0) goto fail;
             }
-            if (move_to_end(s->blocks, key) != 0) return -1;
+            if (move_to_end(s->blocks, key) != 0) goto fail;
         }
         while (PyDict_GET_SIZE(blk) > s->cap) { /* the oldest out; a live one counted */
             PyObject *a[2] = {blk, Py_False}, *pair, *orec;
             pair = PyObject_Vectorcall(OD_popitem, a, 2, NULL);
-            if (pair == NULL) return -1;
+            if (pair == NULL) goto fail;
             orec = PyDict_GetItemWithError(s->devices, PyTuple_GET_ITEM(pair, 0));
             Py_DECREF(pair);
             if (orec == NULL) {
-                if (PyErr_Occurred()) return -1;
+                if (PyErr_Occurred()) goto fail;
                 continue;
             }
             {
-                PyObject *t = PyObject_GetItem(orec, K_t), *diff, *ev, *ev2;
+                PyObject *t;
+                int64_t tv;
                 int live;
-                if (t == NULL) return -1;
-                diff = PyNumber_Subtract(now_obj, t);
-                Py_DECREF(t);
-                if (diff == NULL) return -1;
-                live = PyObject_RichCompareBool(diff, s->ttl_obj, Py_LE);
-                Py_DECREF(diff);
-                if (live < 0) return -1;
-                if (!live) continue;
-                if ((ev = PyObject_GetAttr(s->self, A_evictions)) == NULL) return -1;
-                ev2 = PyNumber_Add(ev, I_one);
-                Py_DECREF(ev);
-                if (ev2 == NULL || PyObject_SetAttr(s->self, A_evictions, ev2) != 0) {
-                    Py_XDECREF(ev2);
-                    return -1;
+                if (have_now && PyDict_CheckExact(orec) && (t = item(orec, K_t)) != NULL && PyLong_CheckExact(t) &&
+                    as_i64(t, &tv) == 0 && tv < TBOUND && tv > -TBOUND) {
+                    live = now - tv <= s->ttl; /* `now - orec["t"] <= ttl` on exact ints, in range (round 12) */
+                } else {
+                    PyObject *diff;
+                    if ((t = PyObject_GetItem(orec, K_t)) == NULL) goto fail;
+                    diff = PyNumber_Subtract(now_obj, t);
+                    Py_DECREF(t);
+                    if (diff == NULL) goto fail;
+                    live = PyObject_RichCompareBool(diff, s->ttl_obj, Py_LE);
+                    Py_DECREF(diff);
+                    if (live < 0) goto fail;
                 }
-                Py_DECREF(ev2);
+                if (!live) continue;
+                /* self.live_evictions += 1: counted here and added once below for the exact MemoryLinkState (no
+                 * Python code runs in between); one at a time for another type (its attribute may be anything) */
+                ++pending;
+                if (!batch && add_evictions(s, &pending) != 0) goto fail; /* (nothing pending then) */
             }
         }
     }
-    return 0;
+    return add_evictions(s, &pending);
+fail:
+    if (pending) { /* the counts the reference made before failing, the failure's exception kept */
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        if (add_evictions(s, &pending) != 0) PyErr_Clear();
+        PyErr_Restore(et, ev, tb);
+    }
+    return -1;
 }
 
 /* MemoryLinkState._bound: only its size checks here; the eviction itself (rare) is the reference's */
@@ -366,15 +365,18 @@ static int write_check(const state_t *s, const plan_t *p, PyObject **did) {
 
 /* counts[k] = counts.get(k, 0) + 1 (then counts.move_to_end(k) for an OrderedDict) */
 static int count_up(PyObject *counts, PyObject *k, int ordered) {
-    PyObject *v = PyDict_GetItemWithError(counts, k), *v1;
+    PyObject *v, *v1;
+    Py_hash_t h = PyObject_Hash(k); /* hashed once for the read and the store (round 12) */
     int r;
+    if (h == -1) return -1;
+    v = _PyDict_GetItem_KnownHash(counts, k, h);
     if (v == NULL) {
         if (PyErr_Occurred()) return -1;
         v1 = Py_NewRef(I_one);
     } else if ((v1 = PyNumber_Add(v, I_one)) == NULL) {
         return -1;
     }
-    r = ordered ? set_to_end(counts, k, v1) : PyDict_SetItem(counts, k, v1);
+    r = ordered ? set_to_end(counts, k, v1) : _PyDict_SetItem_KnownHash(counts, k, v1, h);
     Py_DECREF(v1);
     return r;
 }
@@ -542,7 +544,7 @@ static PyObject *new_result(PyObject *fields) {
     int i;
     if (o == NULL) return NULL;
     for (i = 0; i < 5; ++i) {
-        if (PyObject_GenericSetAttr(o, R_fields[i], PyTuple_GET_ITEM(fields, i)) != 0) {
+        if (fast_set_slot(o, R_fields[i], PyTuple_GET_ITEM(fields, i)) != 0) { /* object.__setattr__ */
             Py_DECREF(o);
             return NULL;
         }
@@ -613,6 +615,12 @@ static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
     a[10] = NEW_ID;
     if ((got = ls_link(NULL, a, 11)) == NULL) goto fail;
     if (got == Py_None) goto hand;
+    /* a new device's result never repeats (its id is new): made without the memo's lookup and insert (round 12;
+     * the memo only shares immutable objects, so what the caller sees is the same) */
+    if (PyTuple_GET_ITEM(got, 3) == Py_True) {
+        res = new_result(got);
+        goto done;
+    }
     res = PyDict_GetItemWithError(results, got);
     if (res != NULL) {
         Py_INCREF(res);

@@ -62,10 +62,21 @@ static void sb_dec(sbuf_t *sb, int64_t v) { /* repr(int), |v| < 2**62 */
     char t[24];
     int n = 0, neg = v < 0;
     uint64_t u = neg ? (uint64_t)(-v) : (uint64_t)v;
-    do {
-        t[23 - n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    static const char D2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
+    while (u >= 100) { /* two digits a step (round 12) */
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        t[23 - n++] = D2[2 * r + 1];
+        t[23 - n++] = D2[2 * r];
+    }
+    if (u >= 10) {
+        t[23 - n++] = D2[2 * u + 1];
+        t[23 - n++] = D2[2 * u];
+    } else {
+        t[23 - n++] = (char)('0' + u);
+    }
     if (neg) t[23 - n++] = '-';
     sb_put(sb, t + 24 - n, (size_t)n);
 }
@@ -89,6 +100,7 @@ static PyObject *compute_keys(PyObject *fp) {
     const char *utf;
     char buf[32];
     uint64_t h;
+    PyObject *kobj[NCOMP], *robj = NULL; /* the fam_keys ints by position (borrowed), shared with pop_keys */
     if ((fid = getattr_clear(fp, A_id)) == NULL || !PyUnicode_CheckExact(fid)) goto out;
     if ((aliases = getattr_clear(fp, A_aliases)) == NULL || !PyTuple_CheckExact(aliases)) goto out;
     if ((fam = getattr_clear(fp, A_family)) == NULL || !PyUnicode_CheckExact(fam)) goto out;
@@ -149,14 +161,17 @@ static PyObject *compute_keys(PyObject *fp) {
     for (i = n = 0; i < NCOMP; ++i) n += c[i] != 0;
     if ((famk = PyTuple_New(n + (r != 0))) == NULL) goto out;
     for (i = n = 0; i < NCOMP; ++i) {
+        kobj[i] = NULL;
         if (!c[i]) continue;
         if ((t = PyLong_FromLongLong((long long)(c[i] * 16 + i))) == NULL) goto out;
         PyTuple_SET_ITEM(famk, n++, t);
+        kobj[i] = t; /* borrowed (held by famk): pop_keys below holds the same int objects (equal values) */
     }
     if (r) {
         if ((t = PyLong_FromLongLong((long long)(r * 16 + RENDERER_SLOT))) == NULL) goto out;
         PyTuple_SET_ITEM(famk, n, t);
     }
+    robj = r ? t : NULL;
     t = NULL;
     /* shared_key: xxh3_64(repr((fam, browser family, fonts, *class components)).encode()) & MASK48 */
     pos = mobile ? CLASS_POS_M : CLASS_POS;
@@ -213,13 +228,9 @@ static PyObject *compute_keys(PyObject *fp) {
     if ((popk = PyTuple_New(n + (r != 0 && !mobile))) == NULL) goto out;
     for (i = n = 0; i < np; ++i) {
         if (!c[pos[i]]) continue;
-        if ((t = PyLong_FromLongLong((long long)(c[pos[i]] * 16 + pos[i]))) == NULL) goto out;
-        PyTuple_SET_ITEM(popk, n++, t);
+        PyTuple_SET_ITEM(popk, n++, Py_NewRef(kobj[pos[i]])); /* c[pos] * 16 + pos, made for fam_keys */
     }
-    if (r && !mobile) {
-        if ((t = PyLong_FromLongLong((long long)(r * 16 + RENDERER_SLOT))) == NULL) goto out;
-        PyTuple_SET_ITEM(popk, n, t);
-    }
+    if (r && !mobile) PyTuple_SET_ITEM(popk, n, Py_NewRef(robj));
     t = NULL;
     /* walk keys (DeviceLinker.walk_keys): blocks, with the block of fonts_sketch[1] after the first when the
      * sketch has two hashes or more (FONT_PROBES == 2) */
@@ -247,7 +258,22 @@ static PyObject *compute_keys(PyObject *fp) {
     } else {
         walk = Py_NewRef(blocks);
     }
-    res = PyTuple_Pack(10, ids, blocks, famk, EMPTY, key, fs, popk, cls, aliases, walk);
+    /* out of the cyclic collector (round 12): tuples of exact str / int cannot be part of a cycle, and the linker's
+     * key memo keeps these for good, so each young collection walked the last few hundred events' keys (about
+     * 1.5k instructions per link call on the scorer stream); CPython would untrack them itself at their first
+     * collection (_PyTuple_MaybeUntrack) */
+    untracked(ids);
+    untracked(blocks);
+    untracked(famk);
+    untracked(popk);
+    untracked(walk);
+    if ((res = PyTuple_Pack(10, ids, blocks, famk, EMPTY, key, fs, popk, cls, aliases, walk)) != NULL) {
+        for (i = 0; i < 10; ++i) { /* fs and aliases are the fingerprint's: untracked only when they are */
+            PyObject *o = PyTuple_GET_ITEM(res, i);
+            if (PyObject_IS_GC(o) && PyObject_GC_IsTracked(o)) break;
+        }
+        if (i == 10) untracked(res);
+    }
 out:
     if (res == NULL) PyErr_Clear();
     Py_XDECREF(t);
