@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+from contextlib import contextmanager
 
 from fraudscore.synth import generate
 
@@ -23,3 +25,19 @@ def small_bundle():
     data = synthetic()
     return fs.train(data.columns, data.labels, key=SECRET,
                     config={"model": {"num_boost_round": 60, "early_stopping_rounds": 20, "seed": 3}}).bundle
+
+
+@contextmanager
+def pure_python():
+    """Run the block with the compiled core switched off (``FRAUDSCORE_PURE_PYTHON=1``), then restore the setting."""
+    from fraudscore._core import PURE_PYTHON_ENV
+
+    old = os.environ.get(PURE_PYTHON_ENV)
+    os.environ[PURE_PYTHON_ENV] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[PURE_PYTHON_ENV]
+        else:
+            os.environ[PURE_PYTHON_ENV] = old

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +23,7 @@ from fraudscore.fingerprint import DeviceLinker, Fingerprinter, MemoryLinkState
 from fraudscore.fingerprint.linker import new_device_id
 from fraudscore.fingerprint.linkstate import LinkPlan
 from fraudscore.keys import Keys
+from tests.helpers import pure_python
 
 core = load("linkstate")
 if core is None:  # pragma: no cover - only without the extension
@@ -33,19 +33,6 @@ if core is None:  # pragma: no cover - only without the extension
 
 FPR = Fingerprinter(Keys(b"test-secret-for-linkstate-kernel"))
 T0 = 1_767_225_600_000
-
-
-@contextmanager
-def pure_python():
-    old = os.environ.get(PURE_PYTHON_ENV)
-    os.environ[PURE_PYTHON_ENV] = "1"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ[PURE_PYTHON_ENV]
-        else:
-            os.environ[PURE_PYTHON_ENV] = old
 
 
 def dump(state: MemoryLinkState) -> str:
