@@ -19,9 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fraudscore.fingerprint.linkstate_redis as lr
+import fraudscore.fingerprint.linkstate_redis_view as lrv
 from fraudscore._core import load
-from fraudscore.fingerprint.linkstate_redis import OptimisticLinkState, _NeedRead
-from fraudscore.fingerprint.linkstate_redis_ops import BlockOp, LinkTxn, Touch, encode_record
+from fraudscore.fingerprint.linkstate_redis import OptimisticLinkState
+from fraudscore.fingerprint.linkstate_redis_ops import BlockOp, LinkTxn, Touch, _NeedRead, decode_record, encode_record
 
 core = load("redis_calls")
 if core is None or getattr(core, "link_candidates", None) is None:  # pragma: no cover - only without the extension
@@ -61,7 +62,7 @@ def states(draw):
         if how == "absent":
             st_._cache[k] = (None, None)
         elif how in ("raw", "parsed"):
-            st_._cache[k] = (raw, lr.decode_record(raw) if how == "parsed" else None)
+            st_._cache[k] = (raw, decode_record(raw) if how == "parsed" else None)
         elif how == "write":
             txn.writes[k] = raw
         elif how == "touch":
@@ -138,9 +139,9 @@ def _clone(state, txn):
 def _run(state, txn, names, skip, now, fam_keys, compiled):
     with pytest.MonkeyPatch.context() as m:
         if not compiled:
-            m.setattr(lr, "_CANDIDATES", None)
-            m.setattr(lr, "_COUNTS", None)
-            m.setattr(lr, "_EXACT", None)
+            m.setattr(lrv, "_CANDIDATES", None)
+            m.setattr(lrv, "_COUNTS", None)
+            m.setattr(lrv, "_EXACT", None)
         state._local.txn = txn
         try:
             view = state._view(txn, ("fp0", "fp1", "fp2") if skip is not None else ("fp0", "fp2"), names, "fam",
@@ -204,7 +205,7 @@ def commits(draw):
             cache[k] = (draw(STAMPS) + ",".join(ids).encode(), None)
         elif how in ("record", "parsed"):
             raw = _record_value(draw, draw(STAMPS))
-            cache[k] = (raw, lr.decode_record(raw) if how == "parsed" else None)
+            cache[k] = (raw, decode_record(raw) if how == "parsed" else None)
         elif how == "count":
             cache[k] = (draw(st.integers(0, 9)), None)
     txn = LinkTxn()
