@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 import os
 from contextlib import contextmanager
 
@@ -41,3 +42,19 @@ def pure_python():
             del os.environ[PURE_PYTHON_ENV]
         else:
             os.environ[PURE_PYTHON_ENV] = old
+
+
+def compiled_core(name: str, what: str, attr: str | None = None) -> Any:
+    """The compiled module ``fraudscore._core.<name>`` (with ``attr``, when given), or the test module skipped
+    where it is not built; in CI (``CI`` set, the compiled core not switched off) a missing module is an error.
+    ``what`` names it in the messages ("<what> must be built in CI", "<what> is not built")."""
+    import pytest
+
+    from fraudscore._core import PURE_PYTHON_ENV, load
+
+    core = load(name)
+    if core is None or (attr is not None and getattr(core, attr, None) is None):  # pragma: no cover - no extension
+        if os.environ.get("CI") and not os.environ.get(PURE_PYTHON_ENV):
+            raise RuntimeError(f"{what} must be built in CI")
+        pytest.skip(f"{what} is not built", allow_module_level=True)
+    return core

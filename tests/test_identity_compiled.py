@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 
 import numpy as np
 import pytest
@@ -13,12 +12,9 @@ from hypothesis import strategies as st
 from fraudscore._core import PURE_PYTHON_ENV, load
 from fraudscore.identity import Identity
 from fraudscore.keys import Keys
+from tests.helpers import compiled_core
 
-core = load("pseudonym")
-if core is None:  # pragma: no cover - only without the extension
-    if os.environ.get("CI") and not os.environ.get(PURE_PYTHON_ENV):
-        raise RuntimeError("the compiled pseudonym module must be built in CI")
-    pytest.skip("the compiled pseudonym module is not built", allow_module_level=True)
+core = compiled_core("pseudonym", "the compiled pseudonym module")
 
 KEYS = Keys(b"0123456789abcdef-compiled-parity")
 KINDS = ("national_id", "phone", "email", "bank_card", "ip", "ip_prefix", "generic")

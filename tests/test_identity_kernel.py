@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fraudscore._core import PURE_PYTHON_ENV, load
 from fraudscore.identity import Identity
 from fraudscore.identity.columns import process_columns
 from fraudscore.keys import Keys
 from fraudscore.schema import DEFAULT_SCHEMA
+from tests.helpers import compiled_core
 
-core = load("identity")
-if core is None:  # pragma: no cover - only without the extension
-    if os.environ.get("CI") and not os.environ.get(PURE_PYTHON_ENV):
-        raise RuntimeError("the compiled identity module must be built in CI")
-    pytest.skip("the compiled identity module is not built", allow_module_level=True)
+core = compiled_core("identity", "the compiled identity module")
 
 KEYS = Keys(b"0123456789abcdef-identity-kernel")
 KINDS = ("national_id", "phone", "email", "bank_card", "ip", "generic", "device_id")

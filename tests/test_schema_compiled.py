@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fraudscore._core import PURE_PYTHON_ENV, load
 from fraudscore.errors import EventError
 from fraudscore.schema import DEFAULT_SCHEMA, Field, Schema, mapping_check
+from tests.helpers import compiled_core
 
-core = load("schema")
-if core is None:  # pragma: no cover - only without the extension
-    if os.environ.get("CI") and not os.environ.get(PURE_PYTHON_ENV):
-        raise RuntimeError("the compiled schema module must be built in CI")
-    pytest.skip("the compiled schema module is not built", allow_module_level=True)
+core = compiled_core("schema", "the compiled schema module")
 
 CUSTOM = Schema((Field("id", "str", required=True), Field("at", "timestamp", required=True),
                  Field("n", "int", minimum=0, maximum=100), Field("x", "float", minimum=-1.5),

@@ -3,23 +3,19 @@ canonical device (``Hasher.assemble1``) == the pure-Python reference, bit for bi
 
 from __future__ import annotations
 
-import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fraudscore._core import PURE_PYTHON_ENV, load
+from fraudscore._core import PURE_PYTHON_ENV
 from fraudscore.fingerprint import Fingerprinter, canonical, device_signals
 from fraudscore.fingerprint.canonical import ATTRIBUTE_NAMES, canonicalize
 from fraudscore.fingerprint.sections import _FAM_WEB, Fingerprint, renderer_model
 from fraudscore.keys import Keys
+from tests.helpers import compiled_core
 
-core = load("fingerprint")
-if core is None:  # pragma: no cover - only without the extension
-    if os.environ.get("CI") and not os.environ.get(PURE_PYTHON_ENV):
-        raise RuntimeError("the compiled fingerprint module must be built in CI")
-    pytest.skip("the compiled fingerprint module is not built", allow_module_level=True)
+core = compiled_core("fingerprint", "the compiled fingerprint module")
 
 KEYS = Keys(b"0123456789abcdef-build1-parity")
 text = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=40)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import os
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fraudscore._core import PURE_PYTHON_ENV, load
 from fraudscore.fingerprint import canonical
 from fraudscore.fingerprint.canonical import ATTRIBUTE_NAMES, canonicalize
+from tests.helpers import compiled_core
 
-core = load("fingerprint")
-if core is None:  # pragma: no cover - only without the extension
-    if os.environ.get("CI") and not os.environ.get(PURE_PYTHON_ENV):
-        raise RuntimeError("the compiled fingerprint module must be built in CI")
-    pytest.skip("the compiled fingerprint module is not built", allow_module_level=True)
+core = compiled_core("fingerprint", "the compiled fingerprint module")
 
 text = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=30)
 names = st.one_of(st.sampled_from(list(ATTRIBUTE_NAMES) + ["User-Agent", " OS ", "Screen", "TimeZone", "webdriver",

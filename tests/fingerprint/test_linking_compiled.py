@@ -9,7 +9,6 @@ for 1,000 per property).
 
 from __future__ import annotations
 
-import os
 import struct
 from array import array
 
@@ -17,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fraudscore._core import PURE_PYTHON_ENV, load
+from fraudscore._core import PURE_PYTHON_ENV
 from fraudscore.fingerprint import DeviceLinker, Fingerprinter, MemoryLinkState
 from fraudscore.fingerprint.linkfeatures import (
     LAYOUT,
@@ -31,12 +30,9 @@ from fraudscore.fingerprint.linkmodel import LinkModel, default_link_model
 from fraudscore.fingerprint.linkstate import LinkPlan
 from fraudscore.fingerprint.simulate import simulate
 from fraudscore.keys import Keys
+from tests.helpers import compiled_core
 
-core = load("linking")
-if core is None:  # pragma: no cover - only without the extension
-    if os.environ.get("CI") and not os.environ.get(PURE_PYTHON_ENV):
-        raise RuntimeError("the compiled linking module must be built in CI")
-    pytest.skip("the compiled linking module is not built", allow_module_level=True)
+core = compiled_core("linking", "the compiled linking module")
 
 FPR = Fingerprinter(Keys(b"test-secret-for-linking-kernel-01"))
 K = len(PAIR_FEATURES)

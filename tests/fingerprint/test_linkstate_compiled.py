@@ -12,24 +12,18 @@ untouched.
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fraudscore._core import PURE_PYTHON_ENV, load
 from fraudscore.fingerprint import DeviceLinker, Fingerprinter, MemoryLinkState
 from fraudscore.fingerprint.linker import new_device_id
 from fraudscore.fingerprint.linkstate import LinkPlan
 from fraudscore.keys import Keys
-from tests.helpers import pure_python
+from tests.helpers import compiled_core, pure_python
 
-core = load("linkstate")
-if core is None:  # pragma: no cover - only without the extension
-    if os.environ.get("CI") and not os.environ.get(PURE_PYTHON_ENV):
-        raise RuntimeError("the compiled linkstate module must be built in CI")
-    pytest.skip("the compiled linkstate module is not built", allow_module_level=True)
+core = compiled_core("linkstate", "the compiled linkstate module")
 
 FPR = Fingerprinter(Keys(b"test-secret-for-linkstate-kernel"))
 T0 = 1_767_225_600_000

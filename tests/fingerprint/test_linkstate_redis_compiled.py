@@ -12,7 +12,6 @@ be equal, or both must raise the same exception.
 from __future__ import annotations
 
 import copy
-import os
 
 import pytest
 from hypothesis import given, settings
@@ -20,15 +19,11 @@ from hypothesis import strategies as st
 
 import fraudscore.fingerprint.linkstate_redis as lr
 import fraudscore.fingerprint.linkstate_redis_view as lrv
-from fraudscore._core import load
 from fraudscore.fingerprint.linkstate_redis import OptimisticLinkState
 from fraudscore.fingerprint.linkstate_redis_ops import BlockOp, LinkTxn, Touch, _NeedRead, decode_record, encode_record
+from tests.helpers import compiled_core
 
-core = load("redis_calls")
-if core is None or getattr(core, "link_candidates", None) is None:  # pragma: no cover - only without the extension
-    if os.environ.get("CI") and not os.environ.get("FRAUDSCORE_PURE_PYTHON"):
-        raise RuntimeError("the compiled Redis link cache reads must be built in CI")
-    pytest.skip("the compiled Redis link cache reads are not built", allow_module_level=True)
+core = compiled_core("redis_calls", "the compiled Redis link cache reads", attr="link_candidates")
 
 FAMILIES = ("a", "b")
 DIDS = [f"d_{f}_{i}" for f in FAMILIES for i in range(5)] + ["odd", ""]

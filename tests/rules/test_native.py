@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import copy
-import os
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from fraudscore._core import PURE_PYTHON_ENV, load
 from fraudscore.errors import RuleSyntaxError
 from fraudscore.rules import Rule, RuleSet
 from fraudscore.rules.native import condition_tree, program
 from fraudscore.rules.parser import parse_expression
 from fraudscore.rules.scalar import compile_condition
+from tests.helpers import compiled_core
 
 from .test_parity import GRID, LIST_SETS, LISTS, expressions, tables
 
-core = load("rules")
-if core is None:  # pragma: no cover - only without the extension
-    if os.environ.get("CI") and not os.environ.get(PURE_PYTHON_ENV):
-        raise RuntimeError("the compiled rules module must be built in CI")
-    pytest.skip("the compiled rules module is not built", allow_module_level=True)
+core = compiled_core("rules", "the compiled rules module")
 
 # comparisons with numbers, and/or/not trees: the shapes the compiled evaluator runs itself
 leaf = st.tuples(st.sampled_from(["a", "b", "m", "f", "s", "gone"]), st.sampled_from(["==", "!=", "<", "<=", ">", ">="]),

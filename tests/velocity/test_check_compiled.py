@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fraudscore._core import PURE_PYTHON_ENV, load
 from fraudscore.errors import EventError
 from fraudscore.velocity import FeatureSet, FeatureSpec
 from fraudscore.velocity.plan import MAX_ABS_VALUE, Plan, check_event
+from tests.helpers import compiled_core
 
-core = load("velocity_store")
-if core is None:  # pragma: no cover - only without the extension
-    if os.environ.get("CI") and not os.environ.get(PURE_PYTHON_ENV):
-        raise RuntimeError("the compiled velocity store must be built in CI")
-    pytest.skip("the compiled velocity store is not built", allow_module_level=True)
+core = compiled_core("velocity_store", "the compiled velocity store")
 
 PLAN = Plan(FeatureSet([FeatureSpec("sum", key="applicant_id", field="amount", window="1h"),
                         FeatureSpec("distinct", key="ip", of="device_id", window="1h"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -11,21 +10,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fraudscore
-from fraudscore._core import load
 from fraudscore.errors import ConfigError, StoreError
 from fraudscore.velocity import FeatureSet, FeatureSpec, MemoryStore, OnlineVelocity, replay
 from fraudscore.velocity.memory_compiled import CompiledMemoryStore
 
-from ..helpers import SECRET, small_bundle
+from ..helpers import SECRET, compiled_core, small_bundle
 from ..test_scorer_reliability import memory_state
 from ..test_scorer_reliability import streams as event_streams
 from .test_parity import CAL_FS, FS, calendar_streams, run_online, streams, to_columns
 
-core = load("velocity_store")
-if core is None:  # pragma: no cover - only without the extension
-    if os.environ.get("CI") and not os.environ.get("FRAUDSCORE_PURE_PYTHON"):
-        raise RuntimeError("the compiled velocity store must be built in CI")
-    pytest.skip("the compiled velocity store is not built", allow_module_level=True)
+core = compiled_core("velocity_store", "the compiled velocity store")
 
 # big values: sums of a few of them overflow int64 micro-units (128-bit accumulators needed)
 BIG_FS = FeatureSet([

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import struct
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fraudscore._core import load
 from fraudscore._redis import hash_bytes_py, resp_command, resp_evalsha
 from fraudscore.velocity.redis_calls import _counts_py, app_hash, group_row_py
 from fraudscore.velocity.redis_wire import identifier_hash, record_groups_py
+from tests.helpers import compiled_core
 
-core = load("redis_calls")
-if core is None:  # pragma: no cover - only without the extension
-    if os.environ.get("CI") and not os.environ.get("FRAUDSCORE_PURE_PYTHON"):
-        raise RuntimeError("the compiled Redis call packer must be built in CI")
-    pytest.skip("the compiled Redis call packer is not built", allow_module_level=True)
+core = compiled_core("redis_calls", "the compiled Redis call packer")
 
 ARG = st.one_of(st.binary(max_size=40), st.text(max_size=20), st.integers(), st.integers(-2**63, 2**63 - 1),
                 st.floats(allow_nan=True, allow_infinity=True))

@@ -3,21 +3,16 @@
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fraudscore._core import PURE_PYTHON_ENV, load
 from fraudscore.velocity.idempotency import Applied, ResultCache
+from tests.helpers import compiled_core
 
-core = load("velocity_store")
-if core is None:  # pragma: no cover - only without the extension
-    if os.environ.get("CI") and not os.environ.get(PURE_PYTHON_ENV):
-        raise RuntimeError("the compiled velocity store must be built in CI")
-    pytest.skip("the compiled velocity store is not built", allow_module_level=True)
+core = compiled_core("velocity_store", "the compiled velocity store")
 
 from fraudscore.velocity.memory_compiled import _load_table, _new_table  # noqa: E402
 
