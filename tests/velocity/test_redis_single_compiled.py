@@ -1,0 +1,93 @@
+"""The compiled groups of a single node's event call == their Python reference (no server needed).
+
+``fraudscore._core.redis_calls.single_groups`` (``_core/redis_single.h``) against
+``SlotCalls._single_groups_py``: the same entity keys, rows and device dependence, the same memo of entity
+keys afterwards (entries and order, cleared at the same point when full), or the same exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fraudscore.velocity import FeatureSet, FeatureSpec, RedisStore
+from fraudscore.velocity.plan import Plan
+from tests.helpers import compiled_core
+
+core = compiled_core("redis_calls", "the compiled Redis call packer")
+
+_FS = FeatureSet([
+    FeatureSpec("count", key="ip", window="1h"),
+    FeatureSpec("distinct", key="ip", of="phone", window="1d"),
+    FeatureSpec("sum", key="phone", field="amount", window="1h"),
+    FeatureSpec("count", key="device_id", window="1d"),
+    FeatureSpec("distinct", key="phone", of="device_id", window="7d"),
+    FeatureSpec("count", key=("ip", "phone"), window="1d"),
+    FeatureSpec("time_since_last", key="email", window="7d"),
+    FeatureSpec("fraud_count", key="email", window="7d", delay=0),
+    FeatureSpec("count", key="phone", window="1d", filter={"channel": "web"}),
+])
+
+_ID = st.one_of(st.none(), st.sampled_from(["a", "b", "1", "\u00e9t\u00e9", ""]), st.text(max_size=6),
+                st.integers(-3, 3))
+_DEVICE = st.one_of(st.none(), st.sampled_from(["d_fam1_00aa11bb22cc", "d_fam2_x", "d__", "dx", "d_a_b_c"]),
+                    st.text(max_size=8))
+_RECORD = st.fixed_dictionaries({
+    "ip": _ID, "phone": _ID, "email": _ID, "device_id": _DEVICE,
+    "amount": st.one_of(st.none(), st.integers(0, 10**6), st.floats(0, 1e6)),
+    "application_id": st.one_of(st.none(), st.text(max_size=5)),
+    "channel": st.sampled_from(["web", "app"]),
+})
+
+
+def _store(linked: bool, shards: int, cap: int) -> RedisStore:
+    s = RedisStore(object(), shards=shards)
+    s.bind(Plan(_FS))
+    if linked:
+        s.link_state()
+    s._ekeys_cap = cap
+    return s
+
+
+def _outcome(f: Any, *args: Any) -> Any:
+    try:
+        return "ok", f(*args)
+    except Exception as exc:  # noqa: BLE001 - compared by type
+        return "raised", type(exc)
+
+
+@settings(max_examples=150)
+@given(st.lists(_RECORD, min_size=1, max_size=12), st.booleans(), st.sampled_from([1, 7, 64]),
+       st.sampled_from([1, 2, 4, 65_536]), st.integers(1_600_000_000_000, 1_800_000_000_000))
+def test_single_groups_are_the_reference(records, linked, shards, cap, ts):
+    compiled, reference = _store(linked, shards, cap), _store(linked, shards, cap)
+    for rec in records:
+        got = _outcome(lambda r: core.single_groups(compiled._single_spec(), compiled._single_ctx(), compiled._ekeys,
+                                                    r, ts, linked, cap, compiled._entity_key), dict(rec))
+        want = _outcome(reference._single_groups_py, dict(rec), ts)
+        assert got == want
+        assert [list(e.items()) for e in compiled._ekeys] == [list(e.items()) for e in reference._ekeys]
+
+
+def test_single_call_takes_the_compiled_groups():
+    """``_single_call`` builds the same call with the compiled groups as with the reference."""
+    store = _store(False, 64, 65_536)
+    rec = {"ip": "1.2.3.0", "phone": "p1", "email": "e1", "device_id": "d_f_1", "amount": 10,
+           "application_id": "A1"}
+    c = store._single_call(dict(rec), 1_700_000_000_000, "A1", None, b"", False, b"\0" * 8, False)
+    keys, groups, dev = store._single_groups_py(dict(rec), 1_700_000_000_000)
+    assert (c.keys, c.groups, c.device_dependent) == (keys, groups, dev)
+    assert len(keys) == 5 and dev
+
+
+def test_single_groups_refuses_bad_arguments():
+    store = _store(False, 64, 16)
+    with pytest.raises(TypeError):
+        core.single_groups(store._single_spec(), store._single_ctx(), store._ekeys, [("ip", "x")], 1, False, 16,
+                           store._entity_key)
+    with pytest.raises(TypeError):
+        core.single_groups(store._single_spec(), store._single_ctx(), store._ekeys[:1], {}, 1, False, 16,
+                           store._entity_key)
