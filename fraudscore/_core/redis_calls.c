@@ -408,18 +408,21 @@ static PyObject *call_hash(PyObject *fn, PyObject *v) {
     return PyObject_Vectorcall(fn, args, 2, NULL);
 }
 
-static PyObject *group_row_of(PyObject *const *a);
+static PyObject *group_row_of(PyObject *const *a, int fast);
 
 static PyObject *py_group_row(PyObject *self, PyObject *const *a, Py_ssize_t na) {
     if (na != 5 || !PyBytes_Check(a[0])) {
         PyErr_SetString(PyExc_TypeError, "group_row(codes: bytes, cur, ts, dist_hash, app_hash)");
         return NULL;
     }
-    return group_row_of(a);
+    return group_row_of(a, 0);
 }
 
-/* group_row's work: a = (codes (bytes, checked), cur, ts, dist_hash, app_hash); also single_groups' (redis_single.h) */
-static PyObject *group_row_of(PyObject *const *a) {
+static int ident_hash_str(PyObject *s, int size, uint8_t *out);
+
+/* group_row's work: a = (codes (bytes, checked), cur, ts, dist_hash, app_hash); also single_groups' (redis_single.h).
+ * ``fast``: dist_hash is redis_wire.identifier_hash, whose hash of a str value is made here (ident_hash_str) */
+static PyObject *group_row_of(PyObject *const *a, int fast) {
     PyObject *cur = PySequence_Fast(a[1], "group_row(): cur must be a sequence");
     if (!cur) return NULL;
     const uint8_t *codes = (const uint8_t *)PyBytes_AS_STRING(a[0]);
@@ -465,6 +468,9 @@ static PyObject *group_row_of(PyObject *const *a) {
             if (v == Py_None) {
                 uint8_t z[8] = {0};
                 if (buf_put(&b, z, 8) < 0) goto fail;
+            } else if (fast && PyUnicode_CheckExact(v)) {
+                uint8_t h[8];
+                if (ident_hash_str(v, 8, h) < 0 || buf_put(&b, h, 8) < 0) goto fail;
             } else if (put_s8(&b, call_hash(a[3], v)) < 0)
                 goto fail;
             break;

@@ -43,6 +43,27 @@ def _key_tag(key: str, plen: int) -> str:
     return key[plen + 1:key.index("}", plen + 1) + 1]
 
 
+#: memory_layout's slot kinds (flag, val, valid, opt, dist, app) as the compiled ``single_groups`` numbers them, and
+#: the ``group_row`` code of each (redis_calls._SLOT_CODE)
+_KIND_NUMBERS = (0, 1, 2, 3, 4, 5)
+_KIND_CODES = (0, 1, 0, 2, 3, 4)
+
+
+def _slots(m: _GroupMeta) -> tuple[tuple[int, str | None], ...] | None:
+    """A filter-free group's ``(kind, field)`` per slot, for the compiled ``single_groups`` to make its row from the
+    record (see ``_core/redis_single.h``); None (it calls ``extract``) for a group with filters, or where the
+    layout's slots are not numbered as it expects."""
+    from . import memory_layout as ml
+
+    lay = m.layout
+    if (ml._FLAG, ml._VAL, ml._VALID, ml._OPT, ml._DIST, ml._APP) != _KIND_NUMBERS or lay._filters or not m.codes:
+        return None
+    ex = lay._ex
+    if len(ex) != len(m.codes) or any(fi >= 0 or _KIND_CODES[k] != c for (k, _f, fi), c in zip(ex, m.codes)):
+        return None
+    return tuple((k, f) for k, f, _fi in ex)
+
+
 class SlotCalls:
     """The event's script calls by hash slot (a mixin of :class:`~fraudscore.velocity.redis_store.RedisStore`)."""
 
@@ -161,8 +182,9 @@ class SlotCalls:
         p = self.prefix
         if _SINGLE is not None and type(record) is dict:
             # the groups' keys and rows in one compiled call (_core/redis_single.h; reference: _single_groups_py)
+            ls = self._link_state
             keys, groups, dev = _SINGLE(self._single_spec(), self._single_ctx(), self._ekeys, record, ts,
-                                        self._link_state is not None, self._ekeys_cap, self._entity_key)
+                                        0 if ls is None else ls.shards, self._ekeys_cap, self._entity_key)
         else:
             keys, groups, dev = self._single_groups_py(record, ts)
         link_tag = txn.tag if txn is not None else None
@@ -222,19 +244,20 @@ class SlotCalls:
         if hit is not None and hit[0] is meta:
             return hit[1]  # type: ignore[no-any-return]
         spec = tuple((gi + 1, m.layout.single_key, m.layout.entity, m.layout.extract if m.codes else None,
-                      m.code_bytes, f":{m.group.signature}:", bool(m.device_keyed), bool(m.device_valued), m)
-                     for gi, m in enumerate(meta))
+                      m.code_bytes, f":{m.group.signature}:", bool(m.device_keyed), bool(m.device_valued), m,
+                      _slots(m)) for gi, m in enumerate(meta))
         self.__dict__["_single_memo"] = (meta, spec)
         return spec
 
     def _single_ctx(self) -> tuple[Any, ...]:
         """The store's part of the compiled ``single_groups``' arguments: the key's head, the shards, their tags
-        (filled as they are used), and the reference functions it calls for what it does not make itself."""
+        (filled as they are used), and the reference functions it calls for what it does not make itself (True:
+        the str hashes of ``identifier_hash`` are made in C)."""
         p = self.prefix
         hit = self.__dict__.get("_single_ctx_memo")
         if hit is not None and hit[0] == p and len(hit[1][2]) == self.shards:
             return hit[1]  # type: ignore[no-any-return]
-        ctx = (f"{p}v", self.shards, [None] * self.shards, tag, p, None, identifier_hash, app_hash)
+        ctx = (f"{p}v", self.shards, [None] * self.shards, tag, p, True, identifier_hash, app_hash)
         self.__dict__["_single_ctx_memo"] = (p, ctx)
         return ctx
 

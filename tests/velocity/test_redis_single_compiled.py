@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fraudscore._redis import tag
 from fraudscore.velocity import FeatureSet, FeatureSpec, RedisStore
 from fraudscore.velocity.plan import Plan
 from tests.helpers import compiled_core
@@ -23,6 +24,8 @@ _FS = FeatureSet([
     FeatureSpec("count", key="ip", window="1h"),
     FeatureSpec("distinct", key="ip", of="phone", window="1d"),
     FeatureSpec("sum", key="phone", field="amount", window="1h"),
+    FeatureSpec("mean", key="card", field="amount", window="1d"),
+    FeatureSpec("max", key="card", field="term", window="1d"),
     FeatureSpec("count", key="device_id", window="1d"),
     FeatureSpec("distinct", key="phone", of="device_id", window="7d"),
     FeatureSpec("count", key=("ip", "phone"), window="1d"),
@@ -31,13 +34,17 @@ _FS = FeatureSet([
     FeatureSpec("count", key="phone", window="1d", filter={"channel": "web"}),
 ])
 
-_ID = st.one_of(st.none(), st.sampled_from(["a", "b", "1", "\u00e9t\u00e9", ""]), st.text(max_size=6),
+_ID = st.one_of(st.none(), st.sampled_from(["a", "b", "1", "\u00e9t\u00e9", "", "\udc80"]), st.text(max_size=6),
                 st.integers(-3, 3))
-_DEVICE = st.one_of(st.none(), st.sampled_from(["d_fam1_00aa11bb22cc", "d_fam2_x", "d__", "dx", "d_a_b_c"]),
-                    st.text(max_size=8))
+_DEVICE = st.one_of(st.none(), st.sampled_from(["d_fam1_00aa11bb22cc", "d_fam2_x", "d__", "d___", "dx", "d_a_b_c",
+                                                "d_\u00e9t\u00e9_1", "d_\ud800_x", "d_a_\ud800", "_d_a_b"]),
+                    st.text(max_size=8), st.integers(0, 3))
 _RECORD = st.fixed_dictionaries({
     "ip": _ID, "phone": _ID, "email": _ID, "device_id": _DEVICE,
-    "amount": st.one_of(st.none(), st.integers(0, 10**6), st.floats(0, 1e6)),
+    "amount": st.one_of(st.none(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+                        st.sampled_from([0.0000025, 0.0000035, -0.0000005, 2.5e-7, 10**400, True, "1.5", 1e300])),
+    "term": st.one_of(st.none(), st.integers(0, 36), st.floats(0, 100), st.just(float("nan"))),
+    "card": _ID,
     "application_id": st.one_of(st.none(), st.text(max_size=5)),
     "channel": st.sampled_from(["web", "app"]),
 })
@@ -66,10 +73,19 @@ def test_single_groups_are_the_reference(records, linked, shards, cap, ts):
     compiled, reference = _store(linked, shards, cap), _store(linked, shards, cap)
     for rec in records:
         got = _outcome(lambda r: core.single_groups(compiled._single_spec(), compiled._single_ctx(), compiled._ekeys,
-                                                    r, ts, linked, cap, compiled._entity_key), dict(rec))
+                                                    r, ts, compiled._link_state.shards if linked else 0, cap,
+                                                    compiled._entity_key), dict(rec))
         want = _outcome(reference._single_groups_py, dict(rec), ts)
         assert got == want
         assert [list(e.items()) for e in compiled._ekeys] == [list(e.items()) for e in reference._ekeys]
+
+
+def test_the_plan_covers_both_row_paths():
+    """Groups whose rows the compiled path makes from the record, and one (with a filter) through ``extract``."""
+    from fraudscore.velocity.redis_slots import _slots
+
+    got = [_slots(m) is not None for m in _store(False, 64, 16)._meta if m.codes]
+    assert any(got) and not all(got)
 
 
 def test_single_call_takes_the_compiled_groups():
@@ -83,11 +99,19 @@ def test_single_call_takes_the_compiled_groups():
     assert len(keys) == 5 and dev
 
 
+def test_a_device_keyed_key_is_in_its_family_shard():
+    store = _store(True, 64, 65_536)
+    did = "d_fam1_00aa11bb22cc"
+    keys = store._single_call({"device_id": did}, 1, "", None, b"", False, b"\0" * 8, False).keys
+    assert keys == [store._single_groups_py({"device_id": did}, 1)[0][0]]
+    assert tag(store.prefix, store.link_state().device_shard(did)) in keys[0]
+
+
 def test_single_groups_refuses_bad_arguments():
     store = _store(False, 64, 16)
     with pytest.raises(TypeError):
-        core.single_groups(store._single_spec(), store._single_ctx(), store._ekeys, [("ip", "x")], 1, False, 16,
+        core.single_groups(store._single_spec(), store._single_ctx(), store._ekeys, [("ip", "x")], 1, 0, 16,
                            store._entity_key)
     with pytest.raises(TypeError):
-        core.single_groups(store._single_spec(), store._single_ctx(), store._ekeys[:1], {}, 1, False, 16,
+        core.single_groups(store._single_spec(), store._single_ctx(), store._ekeys[:1], {}, 1, 0, 16,
                            store._entity_key)
