@@ -158,6 +158,7 @@ static PyObject *str_application_id; /* "application_id" */
 static int direct_row(PyObject *ex, PyObject *record, PyObject *ts, PyObject *ctx, PyObject **row) {
     buf_t b;
     double d;
+    if (!PyTuple_CheckExact(ex)) return 0;
     buf_init(&b);
     if (as_double(ts, &d) < 0) {
         PyErr_Clear();
@@ -166,7 +167,13 @@ static int direct_row(PyObject *ex, PyObject *record, PyObject *ts, PyObject *ct
     if (put_f64(&b, d) < 0) goto fail;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ex); i++) {
         PyObject *e = PyTuple_GET_ITEM(ex, i);
+        if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 2 || !PyLong_CheckExact(PyTuple_GET_ITEM(e, 0)))
+            goto hand;
         long kind = PyLong_AsLong(PyTuple_GET_ITEM(e, 0));
+        if (kind == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            goto hand;
+        }
         PyObject *field = PyTuple_GET_ITEM(e, 1), *v = NULL;
         if (kind == 5) field = str_application_id;
         if (kind != 0) {
