@@ -111,16 +111,25 @@ class SlotCalls:
         parts: list[tuple[str, str, int, bytes, _GroupMeta]] = []  # (hash tag, key, cfg idx, member, meta)
         plen = len(p)
         trow = _TS_ROW.pack(float(ts))  # the row of a group without slots: the event time alone
-        for gi, (m, ek) in enumerate(zip(self._meta, self._ekeys)):
-            sk = m.layout.single_key
-            ent = record.get(sk) if sk is not None else m.layout.entity(record)
-            if ent is None:
-                continue
-            key = ek.get(ent) if type(ent) is str else None
-            if key is None:
-                key = self._entity_key(m, ent, record, ek, p)
-            parts.append((_key_tag(key, plen), key, gi + 1,
-                          group_row(m, m.layout.extract(record), ts) if m.codes else trow, m))
+        if _SINGLE is not None and type(record) is dict:
+            # the groups' keys and rows as on one node, in one compiled call (_core/redis_single.h), then routed
+            ls = self._link_state
+            keys, groups, _dev = _SINGLE(self._single_spec(), self._single_ctx(), self._ekeys, record, ts,
+                                         0 if ls is None else ls.shards, self._ekeys_cap, self._entity_key)
+            meta = self._meta
+            for (cfgi, _k, _l, row), key in zip(groups, keys):
+                parts.append((_key_tag(key, plen), key, cfgi, row, meta[cfgi - 1]))
+        else:
+            for gi, (m, ek) in enumerate(zip(self._meta, self._ekeys)):
+                sk = m.layout.single_key
+                ent = record.get(sk) if sk is not None else m.layout.entity(record)
+                if ent is None:
+                    continue
+                key = ek.get(ent) if type(ent) is str else None
+                if key is None:
+                    key = self._entity_key(m, ent, record, ek, p)
+                parts.append((_key_tag(key, plen), key, gi + 1,
+                              group_row(m, m.layout.extract(record), ts) if m.codes else trow, m))
         link_tag = txn.tag if txn is not None else None
         from redis.cluster import key_slot
 

@@ -115,3 +115,29 @@ def test_single_groups_refuses_bad_arguments():
     with pytest.raises(TypeError):
         core.single_groups(store._single_spec(), store._single_ctx(), store._ekeys[:1], {}, 1, 0, 16,
                            store._entity_key)
+
+
+def _cluster_calls(store, rec, ts):
+    calls = store._calls(dict(rec), ts, "A1", None, b"", False, b"\0" * 8)
+    return [(c.tag, c.keys, c.groups, c.device_dependent, c.ctx, c.anchor) for c in calls]
+
+
+@settings(max_examples=60)
+@given(st.lists(_RECORD, min_size=1, max_size=6), st.booleans(), st.sampled_from([1, 7, 64]),
+       st.integers(1_600_000_000_000, 1_800_000_000_000))
+def test_cluster_calls_take_the_compiled_groups(records, linked, shards, ts):
+    """On a cluster the calls are routed from the same compiled groups: the same calls as the reference loop."""
+    pytest.importorskip("redis")
+    import fraudscore.velocity.redis_slots as slots
+
+    compiled, reference = _store(linked, shards, 65_536), _store(linked, shards, 65_536)
+    compiled._cluster = reference._cluster = True
+    for rec in records:
+        got = _outcome(_cluster_calls, compiled, rec, ts)
+        saved = slots._SINGLE
+        slots._SINGLE = None
+        try:
+            want = _outcome(_cluster_calls, reference, rec, ts)
+        finally:
+            slots._SINGLE = saved
+        assert got == want
