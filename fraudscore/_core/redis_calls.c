@@ -20,6 +20,8 @@
  *                              candidate records and _counts over the worker's cache (redis_linkcache.h)
  *   link_applied, link_incr,   linkstate_redis_cache.WorkerCache.applied and OptimisticLinkState.write's
  *   link_write_keys            entries, block moves and count increments (redis_linkwrite.h)
+ *   single_groups(spec, ...)   fraudscore.velocity.redis_slots.SlotCalls._single_groups_py: the entity keys and
+ *                              rows of a single node's event call (redis_single.h)
  *
  * A RESP request is ``*<n>\r\n`` then ``$<len>\r\n<bytes>\r\n`` per argument: bytes as they are, str as
  * UTF-8, int as ``str(int)``, float as ``repr(float)`` (what redis-py's encoder and hiredis send). Any other
@@ -406,11 +408,21 @@ static PyObject *call_hash(PyObject *fn, PyObject *v) {
     return PyObject_Vectorcall(fn, args, 2, NULL);
 }
 
+static PyObject *group_row_of(PyObject *const *a, int fast);
+
 static PyObject *py_group_row(PyObject *self, PyObject *const *a, Py_ssize_t na) {
     if (na != 5 || !PyBytes_Check(a[0])) {
         PyErr_SetString(PyExc_TypeError, "group_row(codes: bytes, cur, ts, dist_hash, app_hash)");
         return NULL;
     }
+    return group_row_of(a, 0);
+}
+
+static int ident_hash_str(PyObject *s, int size, uint8_t *out);
+
+/* group_row's work: a = (codes (bytes, checked), cur, ts, dist_hash, app_hash); also single_groups' (redis_single.h).
+ * ``fast``: dist_hash is redis_wire.identifier_hash, whose hash of a str value is made here (ident_hash_str) */
+static PyObject *group_row_of(PyObject *const *a, int fast) {
     PyObject *cur = PySequence_Fast(a[1], "group_row(): cur must be a sequence");
     if (!cur) return NULL;
     const uint8_t *codes = (const uint8_t *)PyBytes_AS_STRING(a[0]);
@@ -456,6 +468,9 @@ static PyObject *py_group_row(PyObject *self, PyObject *const *a, Py_ssize_t na)
             if (v == Py_None) {
                 uint8_t z[8] = {0};
                 if (buf_put(&b, z, 8) < 0) goto fail;
+            } else if (fast && PyUnicode_CheckExact(v)) {
+                uint8_t h[8];
+                if (ident_hash_str(v, 8, h) < 0 || buf_put(&b, h, 8) < 0) goto fail;
             } else if (put_s8(&b, call_hash(a[3], v)) < 0)
                 goto fail;
             break;
@@ -543,6 +558,7 @@ static PyObject *py_hash_bytes(PyObject *self, PyObject *const *a, Py_ssize_t na
 #include "redis_outputs.h"
 #include "redis_linkcache.h"
 #include "redis_linkwrite.h"
+#include "redis_single.h"
 
 static PyMethodDef methods[] = {
     {"command", (PyCFunction)py_command, METH_O, "command(args) -> bytes: one command as a RESP request"},
@@ -577,6 +593,9 @@ static PyMethodDef methods[] = {
     {"link_write_keys", (PyCFunction)(void (*)(void))py_link_write_keys, METH_FASTCALL,
      "link_write_keys(state, cache, reads, writes, xprefix, fids, did, ndev, touch, bprefix, names, cap, version, "
      "BlockOp, rkey, now, ttl) -> True or False (the reference runs)"},
+    {"single_groups", (PyCFunction)(void (*)(void))py_single_groups, METH_FASTCALL,
+     "single_groups(spec, ctx, ekeys, record, ts, linked, cap, entity_key) -> (keys, groups, device dependent): the groups "
+     "of SlotCalls._single_call (reference: SlotCalls._single_groups_py)"},
     {"link_incr", (PyCFunction)(void (*)(void))py_link_incr, METH_FASTCALL,
      "link_incr(hincr, hkey, keys, fields, new_device) -> None"},
     {NULL, NULL, 0, NULL},

@@ -254,6 +254,16 @@ class LinkReads:
                     view.exact, view.exact_ndev = rec, hit[1]
                     break
         if shared_key is not None:
+            got = False
+            if _EXACT is not None and self.fetch is not None and txn.view is None:
+                # the lookup below in the compiled call of the exact match (one id; False: it runs); a recording
+                # view (which notes the reads the lookup made) takes the Python
+                with self._lock:
+                    got = _EXACT(self._cache, self._rkeys, txn.reads, txn.writes, f"{self.prefix}x{txn.tag}:",
+                                 (shared_key,), now, self.ttl_ms)
+                if got is not None and got is not False:
+                    view.shared = got[0]
+        if shared_key is not None and got is False:
             before = set(txn.reads) if txn.view is not None else None
             hit = self._exact(shared_key, txn)
             if hit is not None:

@@ -15,10 +15,14 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from .._core import load as load_core
 from .._redis import shard_of, tag
 from .plan import Plan
 from .redis_calls import _Call, _GroupMeta, app_hash, call_args, group_row
 from .redis_wire import device_ctx, identifier_hash
+
+#: the compiled groups of :meth:`SlotCalls._single_call` (``_core/redis_single.h``); None: the Python reference
+_SINGLE: Any = getattr(load_core("redis_calls"), "single_groups", None)
 
 __all__ = ["SlotCalls"]
 
@@ -37,6 +41,27 @@ def _key_tag(key: str, plen: int) -> str:
     '{ab12.3}'
     """
     return key[plen + 1:key.index("}", plen + 1) + 1]
+
+
+#: memory_layout's slot kinds (flag, val, valid, opt, dist, app) as the compiled ``single_groups`` numbers them, and
+#: the ``group_row`` code of each (redis_calls._SLOT_CODE)
+_KIND_NUMBERS = (0, 1, 2, 3, 4, 5)
+_KIND_CODES = (0, 1, 0, 2, 3, 4)
+
+
+def _slots(m: _GroupMeta) -> tuple[tuple[int, str | None], ...] | None:
+    """A filter-free group's ``(kind, field)`` per slot, for the compiled ``single_groups`` to make its row from the
+    record (see ``_core/redis_single.h``); None (it calls ``extract``) for a group with filters, or where the
+    layout's slots are not numbered as it expects."""
+    from . import memory_layout as ml
+
+    lay = m.layout
+    if (ml._FLAG, ml._VAL, ml._VALID, ml._OPT, ml._DIST, ml._APP) != _KIND_NUMBERS or lay._filters or not m.codes:
+        return None
+    ex = lay._ex
+    if len(ex) != len(m.codes) or any(fi >= 0 or _KIND_CODES[k] != c for (k, _f, fi), c in zip(ex, m.codes)):
+        return None
+    return tuple((k, f) for k, f, _fi in ex)
 
 
 class SlotCalls:
@@ -86,16 +111,25 @@ class SlotCalls:
         parts: list[tuple[str, str, int, bytes, _GroupMeta]] = []  # (hash tag, key, cfg idx, member, meta)
         plen = len(p)
         trow = _TS_ROW.pack(float(ts))  # the row of a group without slots: the event time alone
-        for gi, (m, ek) in enumerate(zip(self._meta, self._ekeys)):
-            sk = m.layout.single_key
-            ent = record.get(sk) if sk is not None else m.layout.entity(record)
-            if ent is None:
-                continue
-            key = ek.get(ent) if type(ent) is str else None
-            if key is None:
-                key = self._entity_key(m, ent, record, ek, p)
-            parts.append((_key_tag(key, plen), key, gi + 1,
-                          group_row(m, m.layout.extract(record), ts) if m.codes else trow, m))
+        if _SINGLE is not None and type(record) is dict:
+            # the groups' keys and rows as on one node, in one compiled call (_core/redis_single.h), then routed
+            ls = self._link_state
+            keys, groups, _dev = _SINGLE(self._single_spec(), self._single_ctx(), self._ekeys, record, ts,
+                                         0 if ls is None else ls.shards, self._ekeys_cap, self._entity_key)
+            meta = self._meta
+            for (cfgi, _k, _l, row), key in zip(groups, keys):
+                parts.append((_key_tag(key, plen), key, cfgi, row, meta[cfgi - 1]))
+        else:
+            for gi, (m, ek) in enumerate(zip(self._meta, self._ekeys)):
+                sk = m.layout.single_key
+                ent = record.get(sk) if sk is not None else m.layout.entity(record)
+                if ent is None:
+                    continue
+                key = ek.get(ent) if type(ent) is str else None
+                if key is None:
+                    key = self._entity_key(m, ent, record, ek, p)
+                parts.append((_key_tag(key, plen), key, gi + 1,
+                              group_row(m, m.layout.extract(record), ts) if m.codes else trow, m))
         link_tag = txn.tag if txn is not None else None
         from redis.cluster import key_slot
 
@@ -155,6 +189,37 @@ class SlotCalls:
                      nonce: bytes, acquire: bool) -> _Call:
         """The event's one call on a single node (what :meth:`_calls` builds there, without the slot routing)."""
         p = self.prefix
+        if _SINGLE is not None and type(record) is dict:
+            # the groups' keys and rows in one compiled call (_core/redis_single.h; reference: _single_groups_py)
+            ls = self._link_state
+            keys, groups, dev = _SINGLE(self._single_spec(), self._single_ctx(), self._ekeys, record, ts,
+                                        0 if ls is None else ls.shards, self._ekeys_cap, self._entity_key)
+        else:
+            keys, groups, dev = self._single_groups_py(record, ts)
+        link_tag = txn.tag if txn is not None else None
+        c = _Call(link_tag or (_key_tag(keys[0], len(p)) if keys else tag(p, shard_of(app, self.shards))), keys,
+                  groups)
+        c.device_dependent = dev
+        link = c.link = link_tag is not None
+        if txn is not None:
+            c.sreads = list(txn.reads.items())
+            c.swrites = list(txn.writes.items())
+            c.hreads = list(txn.hreads.items())
+            c.hincr = list(txn.hincr.items())
+            c.dep = txn.dep
+        c.anchor = link or txn is None  # (the link call, or the first and only call)
+        c.extra = extra if c.anchor else b""
+        c.txn = txn if link else None
+        c.check = link
+        c.lease = (2 if acquire else 1) if link else 0
+        c.late, c.app, c.ts, c.nonce = late, app_hash(app, 12).hex() if app else "", ts, nonce
+        return c
+
+    def _single_groups_py(self, record: Mapping[str, Any], ts: int
+                          ) -> tuple[list[str], list[tuple[int, int, int, bytes]], bool]:
+        """The keys and rows of the groups of :meth:`_single_call`, and whether one depends on the device: the
+        reference of the compiled ``fraudscore._core.redis_calls.single_groups``."""
+        p = self.prefix
         trow = None  # the row of a group without slots: the event time alone
         groups: list[tuple[int, int, int, bytes]] = []
         keys: list[str] = []
@@ -178,24 +243,32 @@ class SlotCalls:
             keys.append(key)
             if m.device_keyed or m.device_valued:
                 dev = True
-        link_tag = txn.tag if txn is not None else None
-        c = _Call(link_tag or (_key_tag(keys[0], len(p)) if keys else tag(p, shard_of(app, self.shards))), keys,
-                  groups)
-        c.device_dependent = dev
-        link = c.link = link_tag is not None
-        if txn is not None:
-            c.sreads = list(txn.reads.items())
-            c.swrites = list(txn.writes.items())
-            c.hreads = list(txn.hreads.items())
-            c.hincr = list(txn.hincr.items())
-            c.dep = txn.dep
-        c.anchor = link or txn is None  # (the link call, or the first and only call)
-        c.extra = extra if c.anchor else b""
-        c.txn = txn if link else None
-        c.check = link
-        c.lease = (2 if acquire else 1) if link else 0
-        c.late, c.app, c.ts, c.nonce = late, app_hash(app, 12).hex() if app else "", ts, nonce
-        return c
+        return keys, groups, dev
+
+    def _single_spec(self) -> tuple[Any, ...]:
+        """Per group, what the compiled ``single_groups`` reads (see ``_core/redis_single.h``), for the bound
+        groups (made again when they change)."""
+        meta = self._meta
+        hit = self.__dict__.get("_single_memo")
+        if hit is not None and hit[0] is meta:
+            return hit[1]  # type: ignore[no-any-return]
+        spec = tuple((gi + 1, m.layout.single_key, m.layout.entity, m.layout.extract if m.codes else None,
+                      m.code_bytes, f":{m.group.signature}:", bool(m.device_keyed), bool(m.device_valued), m,
+                      _slots(m)) for gi, m in enumerate(meta))
+        self.__dict__["_single_memo"] = (meta, spec)
+        return spec
+
+    def _single_ctx(self) -> tuple[Any, ...]:
+        """The store's part of the compiled ``single_groups``' arguments: the key's head, the shards, their tags
+        (filled as they are used), and the reference functions it calls for what it does not make itself (True:
+        the str hashes of ``identifier_hash`` are made in C)."""
+        p = self.prefix
+        hit = self.__dict__.get("_single_ctx_memo")
+        if hit is not None and hit[0] == p and len(hit[1][2]) == self.shards:
+            return hit[1]  # type: ignore[no-any-return]
+        ctx = (f"{p}v", self.shards, [None] * self.shards, tag, p, True, identifier_hash, app_hash)
+        self.__dict__["_single_ctx_memo"] = (p, ctx)
+        return ctx
 
     def _take_pending(self) -> list[tuple[tuple[str, str], int]]:
         """Cluster: the global count increments of this worker's committed links, not yet sent."""

@@ -55,6 +55,7 @@ import numpy as np
 from .._redis import (DEFAULT_SHARDS, DirectConnection, RoundTrips, Script, check_prefix, check_shards, evalsha,
                       hash_bytes, is_cluster, random_bytes, redis_module, store_error, tag)
 from ..errors import ConfigError, EventError, StoreError
+from ..fingerprint.linkstate_redis_keys import prime_keys
 from ..fingerprint.linkstate_redis_read import LINK_READ_LUA
 from .admission import late_message
 from .idempotency import DEFAULT_IDEMPOTENCY_TTL_MS, Applied, Link, check_ttl
@@ -301,6 +302,7 @@ class RedisStore(SlotCalls):
         # cache is exact and the plain checks never refuse: the recording would only cost time)
         track = state.refused > _TRACK_ABOVE and records_dependencies(linker)
         txn = state.begin(fp.family, track)
+        prime_keys(linker, fp)  # a new fingerprint's keys made by the compiled kernel (the Python _keys finds them)
         try:
             res = linker.link(fp, ts, record.get("ip_prefix"))
         finally:

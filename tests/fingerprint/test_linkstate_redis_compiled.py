@@ -161,6 +161,35 @@ def test_view_reads_are_the_reference(drawn):
     assert got == ref
 
 
+def _run_shared(state, txn, shared, now, compiled):
+    """The view's exact match and its shared (class) record, looked up under ``shared``."""
+    with pytest.MonkeyPatch.context() as m:
+        if not compiled:
+            m.setattr(lrv, "_EXACT", None)
+        state._local.txn = txn
+        try:
+            view = state._view(txn, ("fp0",), (), "fam", (), (), now, lambda ex: False, shared)
+            got = ("ok", view.exact, view.shared)
+        except _NeedRead:
+            got = ("need_read",)
+        except Exception as exc:  # noqa: BLE001
+            got = ("raised", type(exc))
+        finally:
+            state._local.txn = None
+    return got, list(txn.reads.items()), list(state._cache.items()), state.fetched
+
+
+@settings(max_examples=300, deadline=None)
+@given(states(), st.sampled_from(["fp0", "fp1", "fp2", "fp3"]))
+def test_shared_lookup_is_the_reference(drawn, shared):
+    """The shared record's lookup in the compiled exact match (one id) == ``_exact`` then ``_record``."""
+    state, txn, _names, _skip, now, _fam_keys = drawn
+    other, otxn = _clone(state, txn)
+    ref = _run_shared(other, otxn, shared, now, False)
+    got = _run_shared(state, txn, shared, now, True)
+    assert got == ref
+
+
 def test_compiled_reads_skip_the_exact_device():
     st_ = OptimisticLinkState("fs:", ttl_ms=100, shards=2)
     st_.fetch = lambda keys: [None] * len(keys)
