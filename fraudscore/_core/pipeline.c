@@ -35,6 +35,8 @@
  * put(x, offset, values) -> True, or False
  *     x[offset:offset + len(values)] = values for a list of floats (ints and bools as float());
  *     False (nothing written) for anything else: the caller assigns through numpy.
+ * online(octx, ev, x, linker, plan, store) -> (record, x, False, duplicate), (record, StoreError) or None
+ *     (round 13, pipeline_online.h) the whole of FeaturePipeline.online for the compiled memory store.
  * tail(x, offset, conf, vel) -> True, or False
  *     x[offset] = conf (a float; None: nothing written there) and x[offset + 1:] = vel (a C-contiguous
  *     float64 buffer of exactly the remaining length); False (nothing written) otherwise.
@@ -501,7 +503,12 @@ fail:
     return NULL;
 }
 
+#include "pipeline_online.h"
+
 static PyMethodDef methods[] = {
+    {"online", (PyCFunction)(void (*)(void))py_online, METH_FASTCALL,
+     "online(octx, ev, x, linker, plan, store) -> (record, x, False, duplicate), (record, StoreError) or None: "
+     "FeaturePipeline.online for the compiled memory store in one call."},
     {"device", (PyCFunction)(void (*)(void))py_device, METH_FASTCALL,
      "device(ctx, ev, record, x, offset) -> fingerprint or None: the device step, its signals written into x."},
     {"head", (PyCFunction)(void (*)(void))py_head, METH_FASTCALL,
@@ -531,6 +538,6 @@ PyMODINIT_FUNC PyInit_pipeline(void) {
     if (!S_device_id || !S_device_fp || !S_device_hw || !S_device_canvas || !S_id || !S_hardware || !S_canvas)
         return NULL;
     ONE_THOUSAND = PyFloat_FromDouble(1000.0);
-    if (!S_device || !ONE_THOUSAND) return NULL;
+    if (!S_device || !ONE_THOUSAND || online_init() < 0) return NULL;
     return PyModule_Create(&moddef);
 }
