@@ -44,6 +44,7 @@ from .eventchecks import has_device_attribute, late_event_error, paused_gc, unus
 from . import eventchecks as _eventchecks
 from .fingerprint import (DEVICE_FEATURES, MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprint, Fingerprinter,
                           MemoryLinkState, device_signal_values)
+from .fingerprint import sections as _sections
 from .fingerprint import signals as _signals
 from .identity import Identity
 from .identity import _age_years  # the identity kernel's age callback (the compiled head, row)
@@ -203,7 +204,9 @@ class FeaturePipeline(BatchSteps):
         if self.has_device and _ROW is not None and hasattr(_ROW, "device"):
             self._device_ctx = (self.fingerprinter.fingerprint, has_device_attribute, _eventchecks._KNOWN_ATTR_NAMES,
                                 _eventchecks._attribute_known, unusable_device_error, Fingerprint, _signals._ROW_CORE,
-                                _signals._ROW_CTX, device_signal_values, _signals._MISSING_ROW, _assign)
+                                _signals._ROW_CTX, device_signal_values, _signals._MISSING_ROW, _assign,
+                                # Fingerprinter.fingerprint's cache read and written in C (round 13)
+                                (Fingerprinter.fingerprint, Fingerprinter, _sections._fp_cost, _sections._VALUES_SIZE))
         # the whole of online() for the compiled memory store in one call (_core/pipeline.c online, round 13)
         self._online_ctx: tuple[Any, ...] | None = None
         if (self._ident_plan is not None and hasattr(_ROW, "online") and _COMPILED_STORE is not None

@@ -192,3 +192,34 @@ def test_tail_assign_equals_the_row_tail():
     x[off] = 0.25
     x[off + 1:] = vel
     assert a.tobytes() == b.tobytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(DEVICES[2:5] + [{"os": "android", "model": f"M{i}"} for i in range(4)]
+                                + [{"os": "ios", "odd": [1, 2]}, {"model": "\ud800"}]), min_size=1, max_size=20),
+       st.integers(1, 4), st.sampled_from([10**9, 3000, 1]))
+def test_the_fingerprint_cache_in_c_equals_the_method(devices, size, budget):
+    """``device`` with ``Fingerprinter.fingerprint``'s cache in C (``cached_fingerprint``) against the method: the
+    same fingerprints, cache keys in the same LRU order, the same byte count, evictions by size and by bytes."""
+    from fraudscore.fingerprint import Fingerprinter
+
+    pipe = _pipe(DEFAULT_SCHEMA)
+    assert pipe._device_ctx is not None and len(pipe._device_ctx) == 12
+    fast = pipe.fingerprinter = Fingerprinter(KEYS, cache_size=size, cache_bytes=budget)
+    ctx = (fast.fingerprint, *pipe._device_ctx[1:])
+    ref = Fingerprinter(KEYS, cache_size=size, cache_bytes=budget)
+    x = np.zeros(len(pipe.feature_names))
+    for dev in devices:
+        ev = {"application_id": "A1", "ts": 1_700_000_000_000, "device": dev}
+        got = ROW.device(ctx, ev, {}, x, pipe._n_static - 1)
+        want = ref.fingerprint(dev)
+        assert got == want
+        assert list(fast._cache) == list(ref._cache) and fast._cache_used == ref._cache_used
+    # a subclass (or a replaced method) is called as it is
+    class Sub(Fingerprinter):
+        def fingerprint(self, device):
+            return None
+
+    sub = Sub(KEYS)
+    ev = {"application_id": "A1", "ts": 1_700_000_000_000, "device": DEVICES[2]}
+    assert ROW.device((sub.fingerprint, *pipe._device_ctx[1:]), ev, {}, x, pipe._n_static - 1) is None
