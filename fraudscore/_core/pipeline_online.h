@@ -22,7 +22,7 @@
 
 static PyObject *S__core, *S__results, *S__lock, *S__numeric_tuple, *S__key_tuple, *S_validate_record, *S_admit,
     *S_link, *S_ip_prefix, *S_application_id, *S_link_confidence, *S_apply_rec, *S_acquire, *S_release, *S_features,
-    *S_duplicate, *S_empty;
+    *S_duplicate, *S_empty, *S_apply_into;
 
 static int online_init(void) {
 #define INTERN(v, s)                                                                                             \
@@ -44,6 +44,7 @@ static int online_init(void) {
     INTERN(S_features, "features");
     INTERN(S_duplicate, "duplicate");
     INTERN(S_empty, "");
+    INTERN(S_apply_into, "apply_into");
 #undef INTERN
     return 0;
 }
@@ -66,10 +67,12 @@ static PyObject *record_get(PyObject *record, PyObject *name, int *err) {
     return v;
 }
 
-/* the admission, the link and the store: the steps inside online()'s try block. Returns the Applied outcome
- * (a new reference) or NULL with an exception set. */
+/* the admission, the link and the store: the steps inside online()'s try block. Returns the recorded Applied
+ * outcome of a duplicate, or None with the event's features written into x[voff:] and its link in *link_out (new
+ * references), or NULL with an exception set. */
 static PyObject *online_apply(PyObject *octx, PyObject *record, PyObject *ts, PyObject *fp, int has_device,
-                              PyObject *linker, PyObject *plan, PyObject *core, PyObject *results, PyObject *lock) {
+                              PyObject *linker, PyObject *plan, PyObject *core, PyObject *results, PyObject *lock,
+                              PyObject *x, PyObject *voff, PyObject **link_out) {
     PyObject *r = NULL, *app = NULL, *adm = NULL, *link = NULL, *applied = NULL;
     int err;
     /* velocity.plan.validate_record(record): the compiled check, else the method (it decides and raises) */
@@ -154,9 +157,9 @@ static PyObject *online_apply(PyObject *octx, PyObject *record, PyObject *ts, Py
     PyObject *got = PyObject_CallMethodNoArgs(lock, S_acquire);
     if (!got) goto done;
     Py_DECREF(got);
-    PyObject *pargs[9] = {core, results, app, plan, record, ts, link ? link : Py_None,
-                          PyTuple_GET_ITEM(octx, OC_APPLIED), PyTuple_GET_ITEM(octx, OC_SLOTS)};
-    applied = PyObject_VectorcallMethod(S_apply_rec, pargs, 9, NULL);
+    /* == apply_rec(...) with the features written into x (None) unless the id has a live record (its Applied) */
+    PyObject *pargs[9] = {core, results, app, plan, record, ts, link ? link : Py_None, x, voff};
+    applied = PyObject_VectorcallMethod(S_apply_into, pargs, 9, NULL);
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb); /* released whatever apply_rec did, its error kept */
     PyObject *rel = PyObject_CallMethodNoArgs(lock, S_release);
@@ -172,6 +175,10 @@ static PyObject *online_apply(PyObject *octx, PyObject *record, PyObject *ts, Py
 done:
     Py_XDECREF(app);
     Py_XDECREF(adm);
+    if (applied == Py_None) {
+        *link_out = link ? link : Py_NewRef(Py_None); /* the outcome's link: the one recorded */
+        link = NULL;
+    }
     Py_XDECREF(link);
     return applied;
 }
@@ -220,12 +227,17 @@ static PyObject *py_online(PyObject *self, PyObject *const *args, Py_ssize_t nar
     } else {
         fp = Py_NewRef(Py_None);
     }
-    applied = online_apply(octx, record, ts, fp, has_device, linker, plan, core, results, lock);
+    PyObject *voff = PyLong_FromSsize_t(end + 1), *new_link = NULL;
+    if (!voff) goto fail;
+    applied = online_apply(octx, record, ts, fp, has_device, linker, plan, core, results, lock, x, voff, &new_link);
+    Py_DECREF(voff);
     if (!applied) goto store_error;
+    int fresh = applied == Py_None; /* the features are in x already; the outcome's link is new_link */
     /* vel = applied.features; the record's device id and the link confidence from applied.link */
-    if (!(vel = PyObject_GetAttr(applied, S_features))) goto store_error;
+    if (!fresh && !(vel = PyObject_GetAttr(applied, S_features))) goto store_error;
     if (has_device) {
-        PyObject *link = PyObject_GetAttr(applied, S_link);
+        PyObject *link = fresh ? new_link : PyObject_GetAttr(applied, S_link);
+        new_link = NULL;
         if (!link) goto store_error;
         PyObject *did = Py_None;
         if (link != Py_None) {
@@ -242,11 +254,25 @@ static PyObject *py_online(PyObject *self, PyObject *const *args, Py_ssize_t nar
         Py_XDECREF(did);
         if (rc < 0) goto store_error;
     }
-    PyObject *d = PyObject_GetAttr(applied, S_duplicate);
-    int dup = d ? PyObject_IsTrue(d) : -1;
-    Py_XDECREF(d);
-    if (dup < 0) goto fail;
-    if (write_tail(x, end, conf, vel, PyTuple_GET_ITEM(octx, OC_TAIL_ASSIGN)) < 0) goto fail;
+    Py_XDECREF(new_link);
+    int dup = 0;
+    if (!fresh) {
+        PyObject *d = PyObject_GetAttr(applied, S_duplicate);
+        dup = d ? PyObject_IsTrue(d) : -1;
+        Py_XDECREF(d);
+        if (dup < 0) goto fail;
+        if (write_tail(x, end, conf, vel, PyTuple_GET_ITEM(octx, OC_TAIL_ASSIGN)) < 0) goto fail;
+    } else if (conf) { /* x[end] = conf: the velocity features are in place */
+        Py_buffer xv;
+        if (get_buffer(x, &xv) < 0) goto fail;
+        if (xv.len / 8 <= end) {
+            PyBuffer_Release(&xv);
+            PyErr_SetString(PyExc_ValueError, "online: x is too short");
+            goto fail;
+        }
+        ((double *)xv.buf)[end] = PyFloat_AS_DOUBLE(conf);
+        PyBuffer_Release(&xv);
+    }
     out = PyTuple_Pack(4, record, x, Py_False, dup ? Py_True : Py_False);
     goto done;
 store_error: /* online()'s except StoreError: the caller degrades or raises */
