@@ -70,6 +70,19 @@ static int as_double(PyObject *v, double *out) {
     return -1;
 }
 
+static int get_buffer(PyObject *x, Py_buffer *view);
+
+/* x's buffer: a copy of held when held is x's (online() acquires it once per event, round 13; the copy's obj is
+ * NULL, so releasing it does nothing), else get_buffer(x) */
+static int x_buffer(PyObject *x, Py_buffer *view, const Py_buffer *held) {
+    if (held && held->obj == x) {
+        *view = *held;
+        view->obj = NULL;
+        return 0;
+    }
+    return get_buffer(x, view);
+}
+
 static int get_buffer(PyObject *x, Py_buffer *view) {
     if (PyObject_GetBuffer(x, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return -1;
     if (view->itemsize != 8) {
@@ -238,7 +251,11 @@ fail:
     return NULL;
 }
 
-static PyObject *py_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+static PyObject *row_impl(PyObject *const *args, Py_ssize_t nargs, const Py_buffer *held);
+
+static PyObject *py_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) { return row_impl(args, nargs, NULL); }
+
+static PyObject *row_impl(PyObject *const *args, Py_ssize_t nargs, const Py_buffer *held) {
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "row(plan, ev, x)");
         return NULL;
@@ -255,7 +272,7 @@ static PyObject *py_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (!ts) ts = Py_None;
     if (ts != Py_None && !PyLong_CheckExact(ts)) Py_RETURN_NONE;
     Py_buffer view;
-    if (get_buffer(args[2], &view) < 0) return NULL;
+    if (x_buffer(args[2], &view, held) < 0) return NULL;
     Py_INCREF(ts); /* held across into(), which may call the Python describers */
     PyObject *record = NULL, *ok = NULL;
     Py_ssize_t head = head_width(plan, 0);
@@ -496,7 +513,13 @@ done:
     return fp;
 }
 
+static PyObject *device_impl(PyObject *const *args, Py_ssize_t nargs, const Py_buffer *held);
+
 static PyObject *py_device(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    return device_impl(args, nargs, NULL);
+}
+
+static PyObject *device_impl(PyObject *const *args, Py_ssize_t nargs, const Py_buffer *held) {
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "device(ctx, ev, record, x, end)");
         return NULL;
@@ -590,7 +613,7 @@ static PyObject *py_device(PyObject *self, PyObject *const *args, Py_ssize_t nar
         Py_DECREF(r);
     } else {
         Py_buffer view;
-        if (get_buffer(args[3], &view) < 0) goto fail;
+        if (x_buffer(args[3], &view, held) < 0) goto fail;
         if (off < 0 || view.len / 8 < end) {
             PyBuffer_Release(&view);
             PyErr_SetString(PyExc_ValueError, "device: x is too short");

@@ -208,20 +208,24 @@ static PyObject *py_online(PyObject *self, PyObject *const *args, Py_ssize_t nar
     int has_device = dctx != Py_None;
     PyObject *core = NULL, *results = NULL, *lock = NULL, *record = NULL, *fp = NULL, *applied = NULL, *out = NULL;
     PyObject *vel = NULL, *conf = NULL;
+    Py_buffer xv;
+    int xheld = 0;
     Py_INCREF(ts); /* held: the steps below call Python code */
     core = PyObject_GetAttr(store, S__core);
     if (!core) goto fail;
     if (core == Py_None) goto hand_back;
     if (!(results = PyObject_GetAttr(store, S__results)) || !(lock = PyObject_GetAttr(store, S__lock))) goto fail;
+    if (get_buffer(x, &xv) < 0) goto fail; /* once: row() and device() read it (x_buffer) */
+    xheld = 1;
     PyObject *rargs[3] = {PyTuple_GET_ITEM(octx, OC_IDENT), ev, x};
-    record = py_row(NULL, rargs, 3);
+    record = row_impl(rargs, 3, &xv);
     if (!record) goto fail;
     if (record == Py_None) goto hand_back;
     if (has_device) { /* == self._device_row(ev, record, x) */
         PyObject *e = PyLong_FromSsize_t(end);
         if (!e) goto fail;
         PyObject *dargs[5] = {dctx, ev, record, x, e};
-        fp = py_device(NULL, dargs, 5);
+        fp = device_impl(dargs, 5, &xv);
         Py_DECREF(e);
         if (!fp) goto fail;
     } else {
@@ -263,15 +267,11 @@ static PyObject *py_online(PyObject *self, PyObject *const *args, Py_ssize_t nar
         if (dup < 0) goto fail;
         if (write_tail(x, end, conf, vel, PyTuple_GET_ITEM(octx, OC_TAIL_ASSIGN)) < 0) goto fail;
     } else if (conf) { /* x[end] = conf: the velocity features are in place */
-        Py_buffer xv;
-        if (get_buffer(x, &xv) < 0) goto fail;
         if (xv.len / 8 <= end) {
-            PyBuffer_Release(&xv);
             PyErr_SetString(PyExc_ValueError, "online: x is too short");
             goto fail;
         }
         ((double *)xv.buf)[end] = PyFloat_AS_DOUBLE(conf);
-        PyBuffer_Release(&xv);
     }
     out = PyTuple_Pack(4, record, x, Py_False, dup ? Py_True : Py_False);
     goto done;
@@ -292,6 +292,7 @@ hand_back:
     goto done;
 fail:
 done:
+    if (xheld) PyBuffer_Release(&xv);
     Py_XDECREF(conf);
     Py_XDECREF(vel);
     Py_XDECREF(applied);
