@@ -39,11 +39,18 @@ static PyObject *new_slots(PyObject *cls, PyObject *descrs, PyObject **vals, Py_
 
 /* 1 when v cannot be part of a cycle: not a GC object, already untracked, or an exact tuple (depth <= 2) of such
  * objects -- which is then untracked */
+static inline int gc_atom(PyObject *v) { /* the common leaves, by exact type: no call */
+    PyTypeObject *t = Py_TYPE(v);
+    return t == &PyUnicode_Type || t == &PyLong_Type || v == Py_None || t == &PyBool_Type || t == &PyFloat_Type;
+}
+
 static int gc_leaf(PyObject *v, int depth) {
-    if (!PyObject_IS_GC(v) || !PyObject_GC_IsTracked(v)) return 1;
+    if (gc_atom(v) || !PyObject_IS_GC(v) || !PyObject_GC_IsTracked(v)) return 1;
     if (!PyTuple_CheckExact(v) || depth > 2) return 0;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); i++)
-        if (!gc_leaf(PyTuple_GET_ITEM(v, i), depth + 1)) return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); i++) {
+        PyObject *it = PyTuple_GET_ITEM(v, i);
+        if (!gc_atom(it) && !gc_leaf(it, depth + 1)) return 0;
+    }
     PyObject_GC_UnTrack(v);
     return 1;
 }
