@@ -44,6 +44,7 @@ from .eventchecks import has_device_attribute, late_event_error, paused_gc, unus
 from . import eventchecks as _eventchecks
 from .fingerprint import (DEVICE_FEATURES, MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprint, Fingerprinter,
                           MemoryLinkState, device_signal_values)
+from .fingerprint import sections as _sections
 from .fingerprint import signals as _signals
 from .identity import Identity
 from .identity import _age_years  # the identity kernel's age callback (the compiled head, row)
@@ -51,6 +52,8 @@ from .keys import Keys
 from .pipeline_batch import BatchSteps
 from .schema import Schema
 from .velocity import FeatureSet, OnlineVelocity
+from .velocity import memory_compiled as _memory_compiled
+from .velocity import plan as _plan
 from .velocity.idempotency import Applied
 from .velocity.memory_compiled import CompiledMemoryStore
 
@@ -75,6 +78,13 @@ _MS_PER_DAY = 86_400_000
 def _assign(x: np.ndarray, start: int, values: Any) -> None:
     """``x[start:start + len(values)] = values`` (numpy's conversion; the device step's uncommon values)."""
     x[start:start + len(values)] = values
+
+
+def _tail_assign(x: np.ndarray, off: int, conf: float | None, vel: Any) -> None:
+    """:meth:`FeaturePipeline._row_tail`'s numpy assignment (the compiled ``online``'s uncommon velocity buffers)."""
+    if conf is not None:
+        x[off] = conf
+    x[off + 1:] = vel
 
 
 def link_outcome(res: Any) -> tuple[str | None, float]:
@@ -194,7 +204,18 @@ class FeaturePipeline(BatchSteps):
         if self.has_device and _ROW is not None and hasattr(_ROW, "device"):
             self._device_ctx = (self.fingerprinter.fingerprint, has_device_attribute, _eventchecks._KNOWN_ATTR_NAMES,
                                 _eventchecks._attribute_known, unusable_device_error, Fingerprint, _signals._ROW_CORE,
-                                _signals._ROW_CTX, device_signal_values, _signals._MISSING_ROW, _assign)
+                                _signals._ROW_CTX, device_signal_values, _signals._MISSING_ROW, _assign,
+                                # Fingerprinter.fingerprint's cache read and written in C (round 13)
+                                (Fingerprinter.fingerprint, Fingerprinter, _sections._fp_cost, _sections._VALUES_SIZE))
+        # the whole of online() for the compiled memory store in one call (_core/pipeline.c online, round 13)
+        self._online_ctx: tuple[Any, ...] | None = None
+        if (self._ident_plan is not None and hasattr(_ROW, "online") and _COMPILED_STORE is not None
+                and _plan._CHECK is not None and _memory_compiled._APPLY_NEW
+                and (self._device_ctx is not None or not self.has_device)):
+            self._online_ctx = (self._ident_plan, self._device_ctx, self._n_static - 1, _plan._CHECK,
+                                _plan.MAX_ABS_VALUE, schema.id_field, feature_set.allowed_lateness_ms,
+                                late_event_error, schema.time_field, float(MIN_LINK_CONFIDENCE), StoreError, Applied,
+                                _memory_compiled._APPLIED_SLOTS, _tail_assign)
 
     def protected_features(self) -> list[str]:
         """Model inputs derived from protected characteristics, kept out of models by default.
@@ -329,6 +350,20 @@ class FeaturePipeline(BatchSteps):
         StoreError
             When a store fails and ``degrade`` is false.
         """
+        octx = self._online_ctx
+        if (octx is not None and _ROW is not None and velocity.store.__class__ is _COMPILED_STORE
+                and self.identity._kernel is not None
+                and (octx[1] is None or octx[1][0].__self__ is self.fingerprinter)):
+            # == everything below in one compiled call (_core/pipeline.c online); None: off the fast path
+            x = np.empty(self._n_features, _F64)
+            out = _ROW.online(octx, ev, x, linker, velocity.plan, velocity.store)
+            if out is not None:
+                if len(out) == 4:
+                    return out  # type: ignore[no-any-return]
+                record, exc = out  # a StoreError: degrade or raise, as below
+                conf, vel = self._store_failed(exc, degrade, record)
+                self._row_tail(x, conf, vel)
+                return record, x, True, False
         ts = ev[self.schema.time_field]
         has_device = self.has_device
         record = x = fp = static = None

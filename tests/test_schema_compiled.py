@@ -206,3 +206,26 @@ def test_mapping_column_arguments():
     d = {"os": "ios"}
     out, rest = core.mapping_column([d, None, d, 3, {"é": "x"}], 64, 256)
     assert out[0] == {"os": "ios"} and out[0] is out[2] and out[0] is not d and rest == [1, 3, 4]
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.dictionaries(names, device_values, max_size=12), st.lists(names, max_size=4))
+def test_mapping_copy_keeps_order_objects_and_list_copies(dev, deleted):
+    """Round 13: the fast path checks the items, then copies the dict in one call (``PyDict_Copy``) and replaces
+    list values with copies. Against the reference: the same keys in the same order, the very same value objects
+    but for lists (equal copies, never the caller's), also for a dict with deleted entries (not compact)."""
+    for k in deleted:  # deletions leave dummy entries: PyDict_Copy's slower, general path
+        dev.pop(k, None)
+    f = DEFAULT_SCHEMA["device"]
+    try:
+        want = f.check("device", dev)
+    except EventError:
+        return
+    got = mapping_check(f)(dev)
+    assert list(got) == list(want) == list(dev)
+    for k, v in dev.items():
+        if isinstance(v, list):
+            assert got[k] == v and got[k] is not v
+        elif type(want[k]) is type(v) and want[k] is v:
+            assert got[k] is v
+    assert got is not dev

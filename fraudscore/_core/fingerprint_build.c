@@ -29,6 +29,39 @@ static PyObject *new_slots(PyObject *cls, PyObject *descrs, PyObject **vals, Py_
     return o;
 }
 
+/* -- leaving the cyclic collector (round 13) -------------------------------------------------------------------
+ * A built fingerprint lives on in the fingerprinter's cache (and the link state): its CanonicalDevice, its
+ * Fingerprint and their tuples were GC-tracked containers that every young collection traversed (the tuples until
+ * the collector untracked them itself) and every full collection walked again. None of them can be part of a
+ * reference cycle: the tuples hold str / int / None (or such tuples), the two frozen dataclasses hold those and each
+ * other. So they are untracked when made, as CPython untracks such tuples at their first collection; a container
+ * that holds anything else (a tracked object) stays tracked. Results are unchanged. */
+
+/* 1 when v cannot be part of a cycle: not a GC object, already untracked, or an exact tuple (depth <= 2) of such
+ * objects -- which is then untracked */
+static inline int gc_atom(PyObject *v) { /* the common leaves, by exact type: no call */
+    PyTypeObject *t = Py_TYPE(v);
+    return t == &PyUnicode_Type || t == &PyLong_Type || v == Py_None || t == &PyBool_Type || t == &PyFloat_Type;
+}
+
+static int gc_leaf(PyObject *v, int depth) {
+    if (gc_atom(v) || !PyObject_IS_GC(v) || !PyObject_GC_IsTracked(v)) return 1;
+    if (!PyTuple_CheckExact(v) || depth > 2) return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); i++) {
+        PyObject *it = PyTuple_GET_ITEM(v, i);
+        if (!gc_atom(it) && !gc_leaf(it, depth + 1)) return 0;
+    }
+    PyObject_GC_UnTrack(v);
+    return 1;
+}
+
+/* untrack the slots object o whose n field values are vals, when every value is a leaf */
+static void gc_untrack_leaf_slots(PyObject *o, PyObject **vals, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!gc_leaf(vals[i], 0)) return;
+    if (PyObject_GC_IsTracked(o)) PyObject_GC_UnTrack(o);
+}
+
 /* memo[key] (a new reference; the value may be None), else fn(key) */
 static PyObject *memo_or_call(PyObject *memo, PyObject *fn, PyObject *key) {
     PyObject *r = PyDict_GetItemWithError(memo, key);
@@ -126,6 +159,8 @@ static PyObject *derive(PyObject *dctx, PyObject *vals_list, PyObject *extra, Py
     PyObject *c = new_slots(PyTuple_GET_ITEM(dctx, 0), PyTuple_GET_ITEM(dctx, 1), f, CD_N);
     if (!c) {
         for (int i = 0; i < CD_N; i++) Py_CLEAR(f[i]);
+    } else {
+        gc_untrack_leaf_slots(c, f, CD_N);
     }
     return c;
 fail:
@@ -299,6 +334,7 @@ static PyObject *assemble(Hasher *h, PyObject *actx, PyObject *c, PyObject **f) 
         PyTuple_GET_ITEM(r, 7), PyTuple_GET_ITEM(r, 8), PyTuple_GET_ITEM(r, 9), PyTuple_GET_ITEM(r, 10),
         PyTuple_GET_ITEM(r, 11), mobile ? Py_True : Py_False};
     PyObject *fp = new_slots(PyTuple_GET_ITEM(actx, 5), PyTuple_GET_ITEM(actx, 6), fv, 16);
+    if (fp) gc_untrack_leaf_slots(fp, fv, 16); /* c is a leaf only when derive untracked it */
     Py_DECREF(scheme);
     Py_DECREF(r);
     Py_DECREF(missing);

@@ -334,6 +334,11 @@ PyObject *fp_sections1(Hasher *h, PyObject *const *args) {
         res[11] = PyTuple_New(0);
     }
     if (!res[11]) goto fail;
+    /* round 13: the components, link keys and sketches hold ints / strs made here, so they cannot be in a cycle:
+     * untracked now (the collector would untrack them at its first pass; build1 untracks what holds them) */
+    for (int i = 4; i < 12; i++)
+        if ((i == 4 || i == 6 || i == 9 || i == 11) && PyTuple_CheckExact(res[i]) && PyObject_GC_IsTracked(res[i]))
+            PyObject_GC_UnTrack(res[i]);
     PyObject *out = PyTuple_New(12);
     if (!out) goto fail;
     for (int i = 0; i < 12; i++) PyTuple_SET_ITEM(out, i, res[i]);

@@ -31,10 +31,14 @@
  *     written into x[end - len(signals):end] (assign(x, start, signals), numpy's conversion, for a value that is
  *     not a float or an int). ctx = (fingerprint, has_device_attribute, known_names, attribute_known,
  *     unusable_device_error, Fingerprint, signal_row or None, signal_row's context, device_signal_values,
- *     missing_row, assign).
+ *     missing_row, assign[, fctx]); with fctx (round 13) Fingerprinter.fingerprint's cache is read and written
+ *     in C (cached_fingerprint: mapping_key, the OrderedDict's get / move_to_end / insert, _fp_cost, the bounds;
+ *     the method itself for anything else).
  * put(x, offset, values) -> True, or False
  *     x[offset:offset + len(values)] = values for a list of floats (ints and bools as float());
  *     False (nothing written) for anything else: the caller assigns through numpy.
+ * online(octx, ev, x, linker, plan, store) -> (record, x, False, duplicate), (record, StoreError) or None
+ *     (round 13, pipeline_online.h) the whole of FeaturePipeline.online for the compiled memory store.
  * tail(x, offset, conf, vel) -> True, or False
  *     x[offset] = conf (a float; None: nothing written there) and x[offset + 1:] = vel (a C-contiguous
  *     float64 buffer of exactly the remaining length); False (nothing written) otherwise.
@@ -64,6 +68,19 @@ static int as_double(PyObject *v, double *out) {
         return 0;
     }
     return -1;
+}
+
+static int get_buffer(PyObject *x, Py_buffer *view);
+
+/* x's buffer: a copy of held when held is x's (online() acquires it once per event, round 13; the copy's obj is
+ * NULL, so releasing it does nothing), else get_buffer(x) */
+static int x_buffer(PyObject *x, Py_buffer *view, const Py_buffer *held) {
+    if (held && held->obj == x) {
+        *view = *held;
+        view->obj = NULL;
+        return 0;
+    }
+    return get_buffer(x, view);
 }
 
 static int get_buffer(PyObject *x, Py_buffer *view) {
@@ -234,7 +251,11 @@ fail:
     return NULL;
 }
 
-static PyObject *py_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+static PyObject *row_impl(PyObject *const *args, Py_ssize_t nargs, const Py_buffer *held);
+
+static PyObject *py_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) { return row_impl(args, nargs, NULL); }
+
+static PyObject *row_impl(PyObject *const *args, Py_ssize_t nargs, const Py_buffer *held) {
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "row(plan, ev, x)");
         return NULL;
@@ -251,7 +272,7 @@ static PyObject *py_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (!ts) ts = Py_None;
     if (ts != Py_None && !PyLong_CheckExact(ts)) Py_RETURN_NONE;
     Py_buffer view;
-    if (get_buffer(args[2], &view) < 0) return NULL;
+    if (x_buffer(args[2], &view, held) < 0) return NULL;
     Py_INCREF(ts); /* held across into(), which may call the Python describers */
     PyObject *record = NULL, *ok = NULL;
     Py_ssize_t head = head_width(plan, 0);
@@ -391,13 +412,121 @@ static int has_attribute(PyObject *dev, PyObject *known, PyObject *attribute_kno
     return 0;
 }
 
+static PyObject *S__cache, *S__mapping_key, *S__build1, *S__cache_used, *S__cache_size, *S__cache_bytes,
+    *S__trim_cache, *S_move_to_end, *S_canonical, *S_values, *S_extra;
+
+/* sections._fp_cost(fp): 900 + 8 * len(values) + values_size(values) for a canonical device without extra
+ * attributes (else the Python function). A new reference. */
+static PyObject *fp_cost(PyObject *fctx, PyObject *fp) {
+    PyObject *vsize = PyTuple_GET_ITEM(fctx, 3), *c = PyObject_GetAttr(fp, S_canonical), *out = NULL;
+    if (!c) return NULL;
+    PyObject *vals = PyObject_GetAttr(c, S_values), *extra = vals ? PyObject_GetAttr(c, S_extra) : NULL;
+    Py_DECREF(c);
+    int t = extra ? PyObject_IsTrue(extra) : -1;
+    if (t < 0) goto done;
+    if (t || vsize == Py_None || !PyTuple_Check(vals)) {
+        out = PyObject_CallOneArg(PyTuple_GET_ITEM(fctx, 2), fp);
+        goto done;
+    }
+    PyObject *z = PyObject_CallOneArg(vsize, vals);
+    if (!z) goto done;
+    Py_ssize_t n = PyLong_AsSsize_t(z);
+    Py_DECREF(z);
+    if (n == -1 && PyErr_Occurred()) goto done;
+    out = PyLong_FromSsize_t(900 + 8 * PyTuple_GET_SIZE(vals) + n);
+done:
+    Py_XDECREF(vals);
+    Py_XDECREF(extra);
+    return out;
+}
+
+/* Fingerprinter.fingerprint(dev) for a truthy dev (sections.py), its LRU cache read and written here when the
+ * method is the class's own on an exact Fingerprinter with an OrderedDict cache and the compiled key and build;
+ * anything else -- and a build that hands over (None) -- calls the method, which decides. fctx = (the
+ * Fingerprinter.fingerprint function, Fingerprinter, _fp_cost, values_size or None). */
+static PyObject *cached_fingerprint(PyObject *meth, PyObject *fctx, PyObject *dev) {
+    if (!PyTuple_Check(fctx) || PyTuple_GET_SIZE(fctx) != 4 || !PyMethod_Check(meth) ||
+        PyMethod_GET_FUNCTION(meth) != PyTuple_GET_ITEM(fctx, 0) ||
+        (PyObject *)Py_TYPE(PyMethod_GET_SELF(meth)) != PyTuple_GET_ITEM(fctx, 1))
+        return PyObject_CallOneArg(meth, dev);
+    PyObject *fpr = PyMethod_GET_SELF(meth), *cache = NULL, *mk = NULL, *key = NULL, *fp = NULL, *build = NULL;
+    PyObject *cost = NULL, *used = NULL;
+    int fallback = 0;
+    if (!(cache = PyObject_GetAttr(fpr, S__cache)) || !(mk = PyObject_GetAttr(fpr, S__mapping_key))) goto done;
+    if (!PyODict_CheckExact(cache) || mk == Py_None) {
+        fallback = 1;
+        goto done;
+    }
+    if (!(key = PyObject_CallOneArg(mk, dev))) goto done;
+    if (key == Py_None) {
+        fallback = 1;
+        goto done;
+    }
+    fp = PyDict_GetItemWithError(cache, key); /* cache.get(key) */
+    if (fp) {
+        Py_INCREF(fp);
+        PyObject *r = PyObject_CallMethodOneArg(cache, S_move_to_end, key);
+        if (!r) Py_CLEAR(fp);
+        Py_XDECREF(r);
+        goto done;
+    }
+    if (PyErr_Occurred() || !(build = PyObject_GetAttr(fpr, S__build1))) goto done;
+    if (build == Py_None || !(fp = PyObject_CallOneArg(build, dev)) || fp == Py_None) {
+        if (fp || !PyErr_Occurred()) fallback = 1; /* the reference builds (and caches) it */
+        Py_CLEAR(fp);
+        goto done;
+    }
+    if (PyODict_SetItem(cache, key, fp) < 0 || !(cost = fp_cost(fctx, fp))) goto fail;
+    PyObject *old = PyObject_GetAttr(fpr, S__cache_used); /* self._cache_used += _fp_cost(fp) */
+    if (!old) goto fail;
+    used = PyNumber_Add(old, cost);
+    Py_DECREF(old);
+    if (!used || PyObject_SetAttr(fpr, S__cache_used, used) < 0) goto fail;
+    PyObject *size = PyObject_GetAttr(fpr, S__cache_size);
+    if (!size) goto fail;
+    PyObject *n = PyLong_FromSsize_t(PyDict_GET_SIZE(cache));
+    int over = n ? PyObject_RichCompareBool(n, size, Py_GT) : -1;
+    Py_XDECREF(n);
+    Py_DECREF(size);
+    if (over == 0 && PyDict_GET_SIZE(cache) > 1) {
+        PyObject *bytes = PyObject_GetAttr(fpr, S__cache_bytes);
+        over = bytes ? PyObject_RichCompareBool(used, bytes, Py_GT) : -1;
+        Py_XDECREF(bytes);
+    }
+    if (over < 0) goto fail;
+    if (over) {
+        PyObject *r = PyObject_CallMethodNoArgs(fpr, S__trim_cache);
+        if (!r) goto fail;
+        Py_DECREF(r);
+    }
+    goto done;
+fail:
+    Py_CLEAR(fp);
+done:
+    Py_XDECREF(cache);
+    Py_XDECREF(mk);
+    Py_XDECREF(key);
+    Py_XDECREF(build);
+    Py_XDECREF(cost);
+    Py_XDECREF(used);
+    if (fallback && !PyErr_Occurred()) return PyObject_CallOneArg(meth, dev);
+    return fp;
+}
+
+static PyObject *device_impl(PyObject *const *args, Py_ssize_t nargs, const Py_buffer *held);
+
 static PyObject *py_device(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    return device_impl(args, nargs, NULL);
+}
+
+static PyObject *device_impl(PyObject *const *args, Py_ssize_t nargs, const Py_buffer *held) {
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "device(ctx, ev, record, x, end)");
         return NULL;
     }
     PyObject *ctx = args[0], *ev = args[1], *record = args[2];
-    if (!PyTuple_CheckExact(ctx) || PyTuple_GET_SIZE(ctx) != 11 || !PyDict_CheckExact(ev) ||
+    if (!PyTuple_CheckExact(ctx) || (PyTuple_GET_SIZE(ctx) != 11 && PyTuple_GET_SIZE(ctx) != 12) ||
+        !PyDict_CheckExact(ev) ||
         !PyDict_Check(record)) {
         PyErr_SetString(PyExc_TypeError, "device: bad arguments");
         return NULL;
@@ -429,7 +558,9 @@ static PyObject *py_device(PyObject *self, PyObject *const *args, Py_ssize_t nar
             goto fail;
         }
     }
-    fp = PyObject_CallOneArg(PyTuple_GET_ITEM(ctx, 0), dev);
+    /* fp = fingerprint(dev): its cache in C where ctx[11] allows (None for a falsy dev, as the method) */
+    fp = PyTuple_GET_SIZE(ctx) == 12 && truthy ? cached_fingerprint(PyTuple_GET_ITEM(ctx, 0), PyTuple_GET_ITEM(ctx, 11), dev)
+                                               : PyObject_CallOneArg(PyTuple_GET_ITEM(ctx, 0), dev);
     if (!fp) goto fail;
     PyObject *attrs[3] = {S_id, S_hardware, S_canvas};
     PyObject *names[3] = {S_device_fp, S_device_hw, S_device_canvas};
@@ -482,7 +613,7 @@ static PyObject *py_device(PyObject *self, PyObject *const *args, Py_ssize_t nar
         Py_DECREF(r);
     } else {
         Py_buffer view;
-        if (get_buffer(args[3], &view) < 0) goto fail;
+        if (x_buffer(args[3], &view, held) < 0) goto fail;
         if (off < 0 || view.len / 8 < end) {
             PyBuffer_Release(&view);
             PyErr_SetString(PyExc_ValueError, "device: x is too short");
@@ -501,7 +632,12 @@ fail:
     return NULL;
 }
 
+#include "pipeline_online.h"
+
 static PyMethodDef methods[] = {
+    {"online", (PyCFunction)(void (*)(void))py_online, METH_FASTCALL,
+     "online(octx, ev, x, linker, plan, store) -> (record, x, False, duplicate), (record, StoreError) or None: "
+     "FeaturePipeline.online for the compiled memory store in one call."},
     {"device", (PyCFunction)(void (*)(void))py_device, METH_FASTCALL,
      "device(ctx, ev, record, x, offset) -> fingerprint or None: the device step, its signals written into x."},
     {"head", (PyCFunction)(void (*)(void))py_head, METH_FASTCALL,
@@ -531,6 +667,20 @@ PyMODINIT_FUNC PyInit_pipeline(void) {
     if (!S_device_id || !S_device_fp || !S_device_hw || !S_device_canvas || !S_id || !S_hardware || !S_canvas)
         return NULL;
     ONE_THOUSAND = PyFloat_FromDouble(1000.0);
-    if (!S_device || !ONE_THOUSAND) return NULL;
+    if (!S_device || !ONE_THOUSAND || online_init() < 0) return NULL;
+#define INTERN(v, str)                                                                                           \
+    if (!((v) = PyUnicode_InternFromString(str))) return NULL
+    INTERN(S__cache, "_cache");
+    INTERN(S__mapping_key, "_mapping_key");
+    INTERN(S__build1, "_build1");
+    INTERN(S__cache_used, "_cache_used");
+    INTERN(S__cache_size, "_cache_size");
+    INTERN(S__cache_bytes, "_cache_bytes");
+    INTERN(S__trim_cache, "_trim_cache");
+    INTERN(S_move_to_end, "move_to_end");
+    INTERN(S_canonical, "canonical");
+    INTERN(S_values, "values");
+    INTERN(S_extra, "extra");
+#undef INTERN
     return PyModule_Create(&moddef);
 }

@@ -75,54 +75,53 @@ static int finite_number(PyObject *x) {
 /* the device-mapping fast path (_checkers.compile_check, type "mapping"): new dict, Py_None (slow path), NULL */
 static PyObject *mapping_fast(PyObject *v, Py_ssize_t max_keys, Py_ssize_t max_list) {
     if (!PyDict_CheckExact(v) || PyDict_GET_SIZE(v) > max_keys) Py_RETURN_NONE;
-    PyObject *out = PyDict_New();
-    if (!out) return NULL;
-    Py_ssize_t pos = 0, total = 0;
+    /* round 13: check every item first (nothing allocated), then copy the dict in one call (PyDict_Copy clones a
+     * compact dict's table) and replace the list values with copies -- the same keys, values and order as the item
+     * by item inserts it replaced, at a fraction of the cost (a device of ~15 attributes: ~5k -> ~1.5k) */
+    Py_ssize_t pos = 0, total = 0, lists = 0;
     PyObject *k, *x;
     while (PyDict_Next(v, &pos, &k, &x)) {
-        if (!PyUnicode_CheckExact(k) || !PyUnicode_IS_COMPACT_ASCII(k)) goto slow;
+        if (!PyUnicode_CheckExact(k) || !PyUnicode_IS_COMPACT_ASCII(k)) Py_RETURN_NONE;
         Py_ssize_t kl = PyUnicode_GET_LENGTH(k);
-        if (kl == 0 || kl > LIMITS[4]) goto slow;
+        if (kl == 0 || kl > LIMITS[4]) Py_RETURN_NONE;
         total += kl;
-        PyObject *val = x;
         if (PyUnicode_CheckExact(x)) {
-            if (!PyUnicode_IS_COMPACT_ASCII(x) || PyUnicode_GET_LENGTH(x) > LIMITS[5]) goto slow;
+            if (!PyUnicode_IS_COMPACT_ASCII(x) || PyUnicode_GET_LENGTH(x) > LIMITS[5]) Py_RETURN_NONE;
             total += PyUnicode_GET_LENGTH(x);
-            Py_INCREF(val);
         } else if (PyFloat_CheckExact(x) || PyLong_CheckExact(x)) {
-            if (!finite_number(x)) goto slow;
-            Py_INCREF(val);
+            if (!finite_number(x)) Py_RETURN_NONE;
         } else if (PyList_CheckExact(x)) {
             Py_ssize_t m = PyList_GET_SIZE(x);
-            if (m > max_list) goto slow;
+            if (m > max_list) Py_RETURN_NONE;
             for (Py_ssize_t i = 0; i < m; i++) {
                 PyObject *it = PyList_GET_ITEM(x, i);
                 if (PyUnicode_CheckExact(it)) {
-                    if (!PyUnicode_IS_COMPACT_ASCII(it) || PyUnicode_GET_LENGTH(it) > LIMITS[6]) goto slow;
+                    if (!PyUnicode_IS_COMPACT_ASCII(it) || PyUnicode_GET_LENGTH(it) > LIMITS[6]) Py_RETURN_NONE;
                     total += PyUnicode_GET_LENGTH(it);
                 } else if (!((PyLong_CheckExact(it) || PyFloat_CheckExact(it)) && finite_number(it))) {
-                    goto slow;
+                    Py_RETURN_NONE;
                 }
             }
-            val = PyList_GetSlice(x, 0, m);
-            if (!val) goto fail;
-        } else if (PyBool_Check(x) || x == Py_None) {
-            Py_INCREF(val);
-        } else {
-            goto slow;
+            lists++;
+        } else if (!PyBool_Check(x) && x != Py_None) {
+            Py_RETURN_NONE;
         }
-        int r = PyDict_SetItem(out, k, val);
-        Py_DECREF(val);
-        if (r < 0) goto fail;
     }
-    if (total > LIMITS[7]) goto slow;
+    if (total > LIMITS[7]) Py_RETURN_NONE;
+    PyObject *out = PyDict_Copy(v);
+    if (!out || !lists) return out;
+    pos = 0;
+    while (PyDict_Next(v, &pos, &k, &x)) { /* a list value: its copy (list(x)); the key keeps its place */
+        if (!PyList_CheckExact(x)) continue;
+        PyObject *val = PyList_GetSlice(x, 0, PyList_GET_SIZE(x));
+        int r = val ? PyDict_SetItem(out, k, val) : -1;
+        Py_XDECREF(val);
+        if (r < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
     return out;
-slow:
-    Py_DECREF(out);
-    Py_RETURN_NONE;
-fail:
-    Py_DECREF(out);
-    return NULL;
 }
 
 static PyObject *check_mapping(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {

@@ -553,4 +553,47 @@ static PyObject *Store_apply_rec(Store *s, PyObject *const *args, Py_ssize_t nar
     return applied;
 }
 
+/* apply_into(table, application_id, plan, record, ts, link, x, offset) -> None, or the recorded Applied (round 13):
+ * apply_rec for the pipeline's one-call online path (pipeline_online.h), which reads only the outcome's features,
+ * link and duplicate flag. A live record of a known id is returned as apply_rec returns it (a duplicate; x is not
+ * written); else the features are computed straight into x[offset:offset + n] (a writable C-contiguous float64
+ * buffer) and recorded as apply_rec records them (features, ts, link, the watermark), and None is returned: no
+ * features array and no Applied object are made. The caller holds the store's lock, as for apply_rec. */
+static PyObject *Store_apply_into(Store *s, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 8 || Py_TYPE(args[0]) != &ResultTableType || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "apply_into(table, application_id, plan, record, ts, link, x, offset)");
+        return NULL;
+    }
+    ResultTable *t = (ResultTable *)args[0];
+    PyObject *app = args[1];
+    int64_t ts;
+    int set;
+    if (rt_time(args[4], &ts, &set) < 0) return NULL;
+    if (!set) {
+        PyErr_SetString(PyExc_TypeError, "ts must be an int");
+        return NULL;
+    }
+    Py_ssize_t off = PyLong_AsSsize_t(args[7]);
+    if (off == -1 && PyErr_Occurred()) return NULL;
+    if (PyUnicode_GET_LENGTH(app) && t->len) {
+        PyObject *seen = rt_get(t, app, ts, s->has_max, s->max_seen);
+        if (seen != Py_None) return seen; /* a duplicate (or NULL) */
+        Py_DECREF(seen);
+    }
+    Py_buffer v;
+    if (PyObject_GetBuffer(args[6], &v, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (v.itemsize != 8 || off < 0 || v.len / 8 < off + s->nfeat) {
+        PyBuffer_Release(&v);
+        PyErr_SetString(PyExc_ValueError, "apply_into: x is not a float64 buffer with room for the features");
+        return NULL;
+    }
+    double *out = (double *)v.buf + off;
+    int r = update_and_read_into(s, args[3], ts, out);
+    if (r == 0 && PyUnicode_GET_LENGTH(app))
+        r = rt_put(t, app, out, s->nfeat, ts, args[5], s->has_max, s->max_seen);
+    PyBuffer_Release(&v);
+    if (r < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
 #endif

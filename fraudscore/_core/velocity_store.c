@@ -441,39 +441,18 @@ static int raise_event_error(Store *s, const char *field, PyObject *msg) {
     return -1;
 }
 
-/* update_and_read(plan, record, ts) -> float64 array of the features as of ts (then adds the event) */
-static PyObject *Store_update_and_read(Store *s, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "update_and_read(plan, record, ts)");
-        return NULL;
-    }
-    PyObject *rec = args[1];
-    int64_t t = PyLong_AsLongLong(args[2]);
-    if (t == -1 && PyErr_Occurred()) return NULL;
+/* update_and_read's work, the features written into out (s->nfeat doubles; round 13: the caller owns the buffer,
+ * so apply_into writes into the pipeline's vector). 0, or -1 with an error. */
+static int update_and_read_into(Store *s, PyObject *rec, int64_t t, double *out) {
     if (s->has_max && t < s->max_seen - s->lateness) {
         /* the reference's message (fraudscore.velocity.admission.late_message): the same text in both engines */
         PyObject *mod = PyImport_ImportModule("fraudscore.velocity.admission");
-        if (!mod) return NULL;
+        if (!mod) return -1;
         PyObject *msg = PyObject_CallMethod(mod, "late_message", "L", (long long)s->lateness);
         Py_DECREF(mod);
-        raise_event_error(s, "ts", msg);
-        return NULL;
+        return raise_event_error(s, "ts", msg);
     }
     int64_t new_max = (!s->has_max || t > s->max_seen) ? t : s->max_seen;
-    PyObject *arr = PyObject_CallNoArgs(s->alloc);
-    if (!arr) return NULL;
-    Py_buffer view;
-    if (PyObject_GetBuffer(arr, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
-        Py_DECREF(arr);
-        return NULL;
-    }
-    if (view.len != (Py_ssize_t)sizeof(double) * s->nfeat) {
-        PyBuffer_Release(&view);
-        Py_DECREF(arr);
-        PyErr_SetString(PyExc_ValueError, "compiled velocity store: bad output buffer");
-        return NULL;
-    }
-    double *out = (double *)view.buf;
     for (int i = 0; i < s->nfeat; i++) out[i] = NAN;
     /* extract every group's key and slot values first: an error here changes no state */
     uint64_t keys[64];
@@ -527,15 +506,34 @@ static PyObject *Store_update_and_read(Store *s, PyObject *const *args, Py_ssize
         if (g->has_horizon) evict_some(g, new_max - s->lateness - g->horizon);
     }
     if (curs != curbuf) PyMem_Free(curs);
-    PyBuffer_Release(&view);
-    return arr;
+    return 0;
 unsupported:
     PyErr_SetString(PyExc_ValueError, "compiled velocity store: more than 64 key groups");
 error:
     if (curs != curbuf) PyMem_Free(curs);
+    return -1;
+}
+
+/* update_and_read(plan, record, ts) -> float64 array of the features as of ts (then adds the event) */
+static PyObject *Store_update_and_read(Store *s, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "update_and_read(plan, record, ts)");
+        return NULL;
+    }
+    int64_t t = PyLong_AsLongLong(args[2]);
+    if (t == -1 && PyErr_Occurred()) return NULL;
+    PyObject *arr = PyObject_CallNoArgs(s->alloc);
+    if (!arr) return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arr, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        Py_DECREF(arr);
+        return NULL;
+    }
+    int r = view.len == (Py_ssize_t)sizeof(double) * s->nfeat ? update_and_read_into(s, args[1], t, view.buf) : -2;
     PyBuffer_Release(&view);
-    Py_DECREF(arr);
-    return NULL;
+    if (r == -2) PyErr_SetString(PyExc_ValueError, "compiled velocity store: bad output buffer");
+    if (r < 0) Py_CLEAR(arr);
+    return arr;
 }
 
 static PyObject *Store_record_label(Store *s, PyObject *args) {
@@ -598,6 +596,8 @@ static PyObject *Store_clear(Store *s, PyObject *Py_UNUSED(ignored)) {
 static PyMethodDef Store_methods[] = {
     {"admit", (PyCFunction)(void (*)(void))Store_admit, METH_FASTCALL, "admit(table, id, ts) -> (record, latest)."},
     {"apply_rec", (PyCFunction)(void (*)(void))Store_apply_rec, METH_FASTCALL, "apply_rec(table, id, *apply_new)."},
+    {"apply_into", (PyCFunction)(void (*)(void))Store_apply_into, METH_FASTCALL,
+     "apply_into(table, id, plan, record, ts, link, x, offset) -> None (features in x) or the recorded Applied."},
     {"update_and_read", (PyCFunction)(void (*)(void))Store_update_and_read, METH_FASTCALL,
      "update_and_read(plan, record, ts): the features as of ts, then the event is added."},
     {"apply_new", (PyCFunction)(void (*)(void))Store_apply_new, METH_FASTCALL,

@@ -547,11 +547,19 @@ class Fingerprinter:
                 fp = self.from_canonical(canonicalize(device))
             cache[key] = fp
             self._cache_used += _fp_cost(fp)
-            while len(cache) > self._cache_size or (self._cache_used > self._cache_bytes and len(cache) > 1):
-                self._cache_used -= _fp_cost(cache.popitem(last=False)[1])
+            if len(cache) > self._cache_size or (self._cache_used > self._cache_bytes and len(cache) > 1):
+                self._trim_cache()
         else:
             cache.move_to_end(key)
         return fp
+
+    def _trim_cache(self) -> None:
+        """Drop the least recently used fingerprints until the cache is within its size and byte bounds (one is
+        always kept). :meth:`fingerprint` and its compiled twin (``_core/pipeline.c``) call it after an insert."""
+        cache = self._cache
+        assert cache is not None
+        while len(cache) > self._cache_size or (self._cache_used > self._cache_bytes and len(cache) > 1):
+            self._cache_used -= _fp_cost(cache.popitem(last=False)[1])
 
     @property
     def cache_bytes_used(self) -> int:

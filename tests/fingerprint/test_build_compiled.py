@@ -233,3 +233,54 @@ def test_mapping_key_is_the_keyed_xxh3_128_of_its_layout(d):
         return
     data = b"\xff" + b"".join(_key_bytes(k, 1) + _key_bytes(v) for k, v in d.items())
     assert key == xxhash.xxh3_128_digest(data, seed=KEYS.fingerprint_seed)
+
+
+def _untracked_closure_is_sound(o, depth=0) -> None:
+    """An object the collector does not track refers to no tracked object but its class (so it cannot hide a
+    cycle: a class does not refer to the instances it builds)."""
+    import gc
+
+    if gc.is_tracked(o) or depth > 4:
+        return
+    for r in gc.get_referents(o):
+        if r is type(o):
+            continue
+        assert not gc.is_tracked(r), (type(o).__name__, type(r).__name__)
+        _untracked_closure_is_sound(r, depth + 1)
+
+
+@settings(deadline=None, max_examples=200)
+@given(devices)
+def test_built_fingerprints_leave_the_collector_soundly(d):
+    """Round 13: ``build1`` untracks the ``CanonicalDevice``, the ``Fingerprint`` and their tuples when they hold
+    only leaves (str, int, None, such tuples), so young collections stop walking the cached fingerprints; a
+    container holding anything tracked stays tracked. The result is the same object graph as before."""
+    import gc
+
+    fast = Fingerprinter(KEYS, cache_size=0)
+    fp = fast._build1(d) if d else None
+    if fp is None:
+        return
+    _untracked_closure_is_sound(fp)
+    if not any(gc.is_tracked(v) for v in (fp.canonical, fp.canonical.values, fp.components, fp.link_keys)):
+        assert not gc.is_tracked(fp)
+    gc.collect()  # nothing freed that is still referenced: the fingerprint still hashes and compares
+    assert fp == fast._build1(d) and hash(fp.id) == hash(fast._build1(d).id)
+
+
+def test_a_fingerprint_holding_a_tracked_value_stays_tracked():
+    import gc
+
+    fast = Fingerprinter(KEYS, cache_size=0)
+    fp = fast._build1({"os": "android", "model": "Mi 9", "zzz": "q"})
+    assert not gc.is_tracked(fp) and not gc.is_tracked(fp.canonical)
+    c = fp.canonical
+    tracked = dataclass_replace(c, extra=(["not", "a", "leaf"],))  # a list: tracked, so the container stays tracked
+    got = fast._assemble1(tracked)
+    assert got is not None and gc.is_tracked(tracked) and gc.is_tracked(got)
+
+
+def dataclass_replace(obj, **changes):
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)

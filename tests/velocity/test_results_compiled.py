@@ -115,3 +115,40 @@ def test_store_apply_and_admit_record_as_the_python_store():
         _same(adm[0][0], adm[1][0])
         assert adm[0][1] == adm[1][1]
         assert stores[0]._results.to_raw() == stores[1]._results.to_raw()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2_000), st.sampled_from(APPS), st.integers(0, 3), st.integers(0, 100),
+                          st.booleans()), min_size=1, max_size=40),
+       st.integers(1, 4), st.sampled_from([500, 5_000]))
+def test_apply_into_equals_apply_rec(rows, max_results, ttl):
+    """Round 13: ``Store.apply_into`` (the pipeline's one-call online path: the features written into the caller's
+    vector, no array, no ``Applied``) == ``apply_rec``: the same features bit for bit at the offset, the same
+    duplicates (the recorded ``Applied``, the vector untouched), the same exactly-once records and store state."""
+    from fraudscore.velocity import FeatureSet, FeatureSpec, MemoryStore, OnlineVelocity
+    from fraudscore.velocity.memory_compiled import _APPLIED_SLOTS
+
+    fs = FeatureSet([FeatureSpec("count", key="ip", window="10m"), FeatureSpec("sum", key="ip", field="amount",
+                                                                             window="1h")])
+    stores = [MemoryStore(engine="compiled", idempotency_ttl=ttl, max_results=max_results) for _ in range(2)]
+    vel = [OnlineVelocity(fs, s) for s in stores]
+    t = 0
+    for dt, app, ip, amount, linked in rows:
+        t += dt
+        rec = {"application_id": app, "ts": t, "ip": f"p:{ip}", "amount": float(amount)}
+        link = ("d", 0.5) if linked else None
+        a = stores[0]._core.apply_rec(stores[0]._results, app, vel[0].plan, dict(rec), t, link, Applied,
+                                      _APPLIED_SLOTS)
+        x = np.full(len(fs.names) + 3, -7.0)
+        b = stores[1]._core.apply_into(stores[1]._results, app, vel[1].plan, dict(rec), t, link, x, 2)
+        if b is None:  # a new event: its features in x[2:], nothing around them touched
+            assert not a.duplicate and x[2:-1].tobytes() == a.features.tobytes()
+            assert x[:2].tolist() == [-7.0, -7.0] and x[-1] == -7.0
+        else:
+            _same(a, b)
+            assert (x == -7.0).all()
+        assert stores[0]._results.to_raw() == stores[1]._results.to_raw()
+        assert stores[0].latest_time() == stores[1].latest_time()
+    with pytest.raises(ValueError):
+        stores[1]._core.apply_into(stores[1]._results, "Z", vel[1].plan, {"application_id": "Z", "ts": t, "ip": "p:1",
+                                                                        "amount": 1.0}, t, None, np.zeros(2), 1)
