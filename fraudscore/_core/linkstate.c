@@ -76,6 +76,7 @@ static int CLASS_POS[NCOMP], N_CLASS_POS, CLASS_POS_M[NCOMP], N_CLASS_POS_M, POP
 static PyObject *A_id, *A_aliases, *A_source, *A_state, *A_key_memo, *A_results, *A_ip_memo, *A_min_family,
     *A_prior, *A_link_p, *A_walk, *A_best, *M_keys, *A_variant_memo, *R_fields[5], *EMPTY;
 
+#include "linkstate_counts.h" /* FamilyCounts: the family value counts owned by C (round 13) */
 #include "linkstate_state.h" /* state_t, state_load, state_release */
 
 /* OrderedDict.move_to_end and .popitem (the method descriptors, called without a lookup per call) */
@@ -251,7 +252,7 @@ static int do_bound(const state_t *s) {
     int64_t lim = s->limit;
     PyObject *r;
     if (PyDict_GET_SIZE(s->devices) <= lim && PyDict_GET_SIZE(s->exact) <= 4 * lim &&
-        PyDict_GET_SIZE(s->blocks) <= 4 * lim && PyDict_GET_SIZE(s->fam) <= lim &&
+        PyDict_GET_SIZE(s->blocks) <= 4 * lim && (s->fc != NULL ? s->fc->len : PyDict_GET_SIZE(s->fam)) <= lim &&
         PyDict_GET_SIZE(PyList_GET_ITEM(s->glob, 1)) <= 8 * lim)
         return 0;
     r = PyObject_CallMethodNoArgs(s->self, A_bound);
@@ -351,7 +352,15 @@ static int write_check(const state_t *s, const plan_t *p, PyObject **did) {
     if (check_str_tuple(p->fp_ids) != 0 || check_blocks(s, p->block_keys) != 0) return -1;
     if (!PyUnicode_CheckExact(p->fam) || !PyTuple_CheckExact(p->fam_keys) || !PyTuple_CheckExact(p->glob_keys))
         return -1;
-    if (PyTuple_GET_SIZE(p->fam_keys) || p->new_device) {
+    if (s->fc != NULL) { /* C-owned counts: keys that fit an int64 (the linker's are below 2**62) */
+        Py_ssize_t i, n = PyTuple_GET_SIZE(p->fam_keys);
+        if (n > FC_MAX_KEYS) return -1;
+        for (i = 0; i < n; ++i) {
+            int64_t k;
+            if (!PyLong_CheckExact(PyTuple_GET_ITEM(p->fam_keys, i)) || as_i64(PyTuple_GET_ITEM(p->fam_keys, i), &k))
+                return -1;
+        }
+    } else if (PyTuple_GET_SIZE(p->fam_keys) || p->new_device) {
         f = PyDict_GetItemWithError(s->fam, p->fam);
         if (f == NULL) {
             if (PyErr_Occurred()) return -1;
@@ -397,7 +406,14 @@ static int write_do(const state_t *s, const plan_t *p, PyObject *did, PyObject *
         if (r != 0) return -1;
     }
     if (do_index(s, did, p->block_keys, now_obj) != 0) return -1;
-    if (PyTuple_GET_SIZE(p->fam_keys) || p->new_device) {
+    if (s->fc != NULL) {
+        if (PyTuple_GET_SIZE(p->fam_keys) || p->new_device) { /* checked by write_check */
+            int64_t kv[FC_MAX_KEYS];
+            Py_ssize_t n = PyTuple_GET_SIZE(p->fam_keys);
+            for (i = 0; i < n; ++i) (void)as_i64(PyTuple_GET_ITEM(p->fam_keys, i), &kv[i]);
+            if (fc_count(s->fc, p->fam, p->new_device, kv, n) != 0) return -1;
+        }
+    } else if (PyTuple_GET_SIZE(p->fam_keys) || p->new_device) {
         PyObject *f = PyDict_GetItemWithError(s->fam, p->fam), *counts;
         if (f == NULL) {
             PyObject *c0;
@@ -774,11 +790,18 @@ PyMODINIT_FUNC PyInit_linkstate(void) {
 #undef INTERN
     if ((EMPTY = PyTuple_New(0)) == NULL) return NULL;
     if ((I_zero = PyLong_FromLong(0)) == NULL || (I_one = PyLong_FromLong(1)) == NULL || (I_three = PyLong_FromLong(3)) == NULL) return NULL;
+    if (PyType_Ready(&FC_Type) < 0) return NULL;
     OD_move_to_end = PyObject_GetAttr((PyObject *)&PyODict_Type, M_move_to_end);
     OD_popitem = PyObject_GetAttr((PyObject *)&PyODict_Type, M_popitem);
     if (OD_move_to_end == NULL || OD_popitem == NULL) return NULL;
     m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
+    Py_INCREF(&FC_Type);
+    if (PyModule_AddObject(m, "FamilyCounts", (PyObject *)&FC_Type) < 0) {
+        Py_DECREF(&FC_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
     /* (n components, renderer slot, resettable-id positions, MIN_LINK_CONFIDENCE, COMMON_POPULARITY,
      * class popularity, font-list blocks walked): the linker uses this module only when they equal its own */
     if (PyModule_AddObject(m, "CONSTANTS",

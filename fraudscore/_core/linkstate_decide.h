@@ -101,8 +101,9 @@ static int ahead(fpl_t *f, PyObject *rec) {
 }
 
 /* DeviceLinker._popularity (glob = 1: the linker counts nothing over all families); 0 ok, -1 hand over */
-static int popularity(fpl_t *f, PyObject *pop_keys, int64_t fam_n, PyObject *counts, int64_t ndev, int known,
-                      int64_t min_family, double prior, double *out) {
+/* (the family's counts: `fe`, C-owned -- round 13 --, or the reference's dict `counts`; NULL both: no family) */
+static int popularity(fpl_t *f, PyObject *pop_keys, int64_t fam_n, PyObject *counts, const fc_fam_t *fe,
+                      int64_t ndev, int known, int64_t min_family, double prior, double *out) {
     int64_t k = known ? 1 : 0, n = fam_n - k, c;
     double est = 1.0, others, pop;
     Py_ssize_t i;
@@ -110,7 +111,16 @@ static int popularity(fpl_t *f, PyObject *pop_keys, int64_t fam_n, PyObject *cou
     if (n > 0) {
         others = (double)n;
         for (i = 0; i < PyTuple_GET_SIZE(pop_keys); ++i) {
-            PyObject *v = counts != NULL ? PyDict_GetItemWithError(counts, PyTuple_GET_ITEM(pop_keys, i)) : NULL;
+            PyObject *v;
+            if (fe != NULL) { /* the C table: an int key of 64 bits, else the reference decides */
+                PyObject *key = PyTuple_GET_ITEM(pop_keys, i);
+                int64_t kk;
+                if (!PyLong_CheckExact(key) || as_i64(key, &kk) != 0) return -1;
+                c = fc_kv_get(fe, kk);
+                if (c >= NBOUND || c <= -NBOUND) return -1;
+                goto counted;
+            }
+            v = counts != NULL ? PyDict_GetItemWithError(counts, PyTuple_GET_ITEM(pop_keys, i)) : NULL;
             if (v == NULL) {
                 if (PyErr_Occurred()) {
                     PyErr_Clear();
@@ -120,6 +130,7 @@ static int popularity(fpl_t *f, PyObject *pop_keys, int64_t fam_n, PyObject *cou
             } else if (!PyLong_CheckExact(v) || as_i64(v, &c) != 0 || c >= NBOUND || c <= -NBOUND) {
                 return -1;
             }
+        counted:
             c -= k;
             if (c <= 0) {
                 others = 0.0;
@@ -489,6 +500,7 @@ out:
 static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *state_obj, *fp, *keys, *now_obj, *ip, *ids, *class_id, *shared_key, *pop_keys;
     PyObject *ex = NULL, *ex_ndev = NULL, *sh = NULL, *sh_ndev = NULL, *counts = NULL, *famrec, *res = NULL;
+    const fc_fam_t *fe = NULL;
     state_t s;
     fpl_t f;
     int64_t now, min_family, fam_n = 0, ndev;
@@ -534,8 +546,10 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         if (r) break;
     }
     /* (the class record under shared_key is looked up only where the decision reads it: paths b and c) */
-    famrec = PyDict_GetItemWithError(s.fam, f.family);
-    if (famrec != NULL) {
+    if (s.fc != NULL) { /* the C-owned counts (round 13) */
+        fe = fc_lookup(s.fc, f.family);
+        if (fe != NULL) fam_n = fe->n;
+    } else if ((famrec = PyDict_GetItemWithError(s.fam, f.family)) != NULL) {
         if (!PyList_CheckExact(famrec) || PyList_GET_SIZE(famrec) != 2 || as_i64(PyList_GET_ITEM(famrec, 0), &fam_n))
             goto hand;
         counts = PyList_GET_ITEM(famrec, 1);
@@ -555,7 +569,7 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
             if (a) goto no_exact; /* another device shows this fingerprint now */
         }
         if (!PyLong_CheckExact(ex_ndev) || as_i64(ex_ndev, &nd) != 0) goto hand;
-        if (popularity(&f, pop_keys, fam_n, counts, nd, 1, min_family, prior, &pop) != 0) goto hand;
+        if (popularity(&f, pop_keys, fam_n, counts, fe, nd, 1, min_family, prior, &pop) != 0) goto hand;
         if (is_class && pop < CLASS_POPULARITY) pop = CLASS_POPULARITY;
         if (pop >= COMMON_POPULARITY && !is_class) { /* (b) joins its class record */
             if (lookup_live(&s, shared_key, now, &sh, &sh_ndev) < 0) goto hand;
@@ -624,7 +638,7 @@ no_exact:
         }
         known = any_live(&s, PyTuple_GET_ITEM(keys, 9), ex != NULL ? item(ex, K_id) : NULL, now);
         if (known < 0) goto hand;
-        if (popularity(&f, pop_keys, fam_n, counts, ndev, known, min_family, prior, &pop) != 0) goto hand;
+        if (popularity(&f, pop_keys, fam_n, counts, fe, ndev, known, min_family, prior, &pop) != 0) goto hand;
         if ((ndev_obj = PyLong_FromLongLong((long long)ndev)) == NULL) goto hand;
         if (pop >= COMMON_POPULARITY && lookup_live(&s, shared_key, now, &sh, &sh_ndev) < 0) {
             Py_DECREF(ndev_obj);

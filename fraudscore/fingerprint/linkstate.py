@@ -150,7 +150,10 @@ class MemoryLinkState(LinkState):
         self._cwrite = book.write if book is not None else None
         self._exact: OrderedDict[str, list[Any]] = OrderedDict()
         self._blocks: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
-        self._fam: OrderedDict[str, list[Any]] = OrderedDict()
+        # the family value counts: the reference's OrderedDict (family -> [n, {key: count}]), or with the compiled
+        # core the same mapping owned by C (``_core.linkstate.FamilyCounts``: 64-bit keys in open-addressing
+        # tables, an intrusive recency list; read through get / items as copies, counted through count / bound)
+        self._fam: Any = book.FamilyCounts() if book is not None else OrderedDict()
         self._glob: list[Any] = [0, OrderedDict()]
         self.live_evictions = 0
 
@@ -187,6 +190,14 @@ class MemoryLinkState(LinkState):
             evictions = int(data.get("live_evictions", 0))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise StoreError(f"device-link state data is malformed: {exc}") from None
+        if type(self._fam) is not OrderedDict:  # the C-owned counts: the same families, order and counts
+            counts = type(self._fam)()
+            try:
+                for k, (n, c) in fam.items():
+                    counts.load(k, n, c)
+            except (TypeError, OverflowError) as exc:
+                raise StoreError(f"device-link state data is malformed: {exc}") from None
+            fam = counts
         self._devices, self._exact, self._blocks, self._fam, self._glob = devices, exact, blocks, fam, glob
         self.live_evictions = evictions
 
@@ -319,7 +330,9 @@ class MemoryLinkState(LinkState):
             exact[fid] = [did, plan.ndev]
             exact.move_to_end(fid)
         self._index(did, plan.block_keys, now)
-        if plan.fam_keys or plan.new_device:
+        if (plan.fam_keys or plan.new_device) and type(self._fam) is not OrderedDict:
+            self._fam.count(plan.fam, plan.new_device, plan.fam_keys)  # the C-owned counts: the branch below
+        elif plan.fam_keys or plan.new_device:
             f = self._fam.get(plan.fam)
             if f is None:
                 f = self._fam[plan.fam] = [0, {}]
@@ -366,6 +379,8 @@ class MemoryLinkState(LinkState):
             while len(blocks) > 4 * limit:
                 blocks.popitem(last=False)
         fam = self._fam
+        if type(fam) is not OrderedDict:  # the C-owned counts: the loop below
+            fam.bound(limit)
         while len(fam) > limit:
             fam.popitem(last=False)
         g = self._glob[1]

@@ -1,0 +1,190 @@
+"""The family value counts owned by C (``_core.linkstate.FamilyCounts``, round 13) == the reference's
+``OrderedDict[str, [n, dict[int, int]]]`` of ``MemoryLinkState``, bit for bit.
+
+The table against an OrderedDict model on random operation sequences (counting, recency order, eviction,
+restore, every read), a compiled ``MemoryLinkState`` against one built with ``FRAUDSCORE_PURE_PYTHON=1`` on
+random write / touch plans (equal ``to_dict``, in order), the snapshot round trip in both directions, and the
+inputs the table refuses (raised before anything changes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fraudscore.errors import StoreError
+from fraudscore.fingerprint import MemoryLinkState
+from fraudscore.fingerprint.linkstate import LinkPlan
+from tests.helpers import compiled_core, pure_python
+
+core = compiled_core("linkstate", "the compiled linkstate module", "FamilyCounts")
+FamilyCounts = core.FamilyCounts
+T0 = 1_767_225_600_000
+
+
+def ref_count(ref: OrderedDict, fam: str, new: bool, keys) -> None:
+    """MemoryLinkState._write_reference's counting."""
+    f = ref.get(fam)
+    if f is None:
+        f = ref[fam] = [0, {}]
+    ref.move_to_end(fam)
+    f[0] += new
+    for k in keys:
+        f[1][k] = f[1].get(k, 0) + 1
+
+
+def same(fc: FamilyCounts, ref: OrderedDict) -> None:
+    assert len(fc) == len(ref)
+    assert fc.items() == [(k, v) for k, v in ref.items()]
+    assert [list(v[1].items()) for v in fc.values()] == [list(v[1].items()) for v in ref.values()]  # key order
+    assert fc.keys() == list(ref) == list(fc)
+    for k in ref:
+        assert k in fc and fc[k] == ref[k] and fc.get(k) == ref.get(k)
+
+
+families = st.sampled_from([f"f{i}" for i in range(12)])
+keys = st.one_of(st.integers(-2**63, 2**63 - 1), st.integers(0, 40))
+ops = st.lists(st.one_of(
+    st.tuples(st.just("count"), families, st.booleans(), st.lists(keys, max_size=20)),
+    st.tuples(st.just("bound"), st.integers(0, 12)),
+    st.tuples(st.just("load"), families, st.integers(0, 10**12), st.dictionaries(keys, st.integers(-5, 10**15),
+                                                                                max_size=8)),
+), max_size=80)
+
+
+@settings(deadline=None)
+@given(ops)
+def test_table_equals_an_ordered_dict(seq):
+    fc, ref = FamilyCounts(), OrderedDict()
+    for op in seq:
+        if op[0] == "count":
+            fc.count(op[1], op[2], tuple(op[3]))
+            ref_count(ref, op[1], op[2], op[3])
+        elif op[0] == "bound":
+            fc.bound(op[1])
+            while len(ref) > op[1]:
+                ref.popitem(last=False)
+        else:
+            fc.load(op[1], op[2], op[3])
+            ref[op[1]] = [op[2], dict(op[3])]
+        same(fc, ref)
+    assert "nope" not in fc and fc.get("nope") is None and fc.get("nope", 5) == 5
+    with pytest.raises(KeyError):
+        fc["nope"]
+
+
+def test_many_families_grow_and_shrink_the_index():
+    """Hundreds of families (the index grows), evicted from the oldest in steps (backward-shift deletion keeps
+    every other family findable), reused entries, families counted again after eviction."""
+    fc, ref = FamilyCounts(), OrderedDict()
+    for i in range(600):
+        fam = f"fam{(i * 7919) % 450}"
+        ks = tuple((i * j * 2654435761) % 10**9 for j in range(1, 1 + i % 23))
+        fc.count(fam, i % 3 == 0, ks)
+        ref_count(ref, fam, i % 3 == 0, ks)
+        if i % 97 == 96:
+            fc.bound(len(fc) // 2)
+            while len(ref) > len(fc):
+                ref.popitem(last=False)
+            same(fc, ref)
+    same(fc, ref)
+    fc.bound(0)
+    assert len(fc) == 0 and fc.items() == []
+    fc.count("again", True, (1, 2, 1))
+    assert fc.items() == [("again", [1, {1: 2, 2: 1}])]
+
+
+def test_refused_input_changes_nothing():
+    fc = FamilyCounts()
+    fc.count("f", True, (3, 4))
+    before = fc.items()
+    with pytest.raises(TypeError):
+        fc.count(7, True, (3,))                 # a family that is not a str
+    with pytest.raises(TypeError):
+        fc.count("f", True, (3, "x"))           # a key that is not an int
+    with pytest.raises(OverflowError):
+        fc.count("f", True, (3, 2**64))         # a key beyond 64 bits (checked before the first is counted)
+    with pytest.raises(OverflowError):
+        fc.load("f", 1, {2**70: 1})
+    with pytest.raises(TypeError):
+        FamilyCounts(1)
+    assert fc.items() == before
+    copy = fc["f"]
+    copy[1][3] = 99                              # a copy: the table is unchanged
+    assert fc.items() == before
+
+
+# ---- the whole state: compiled (C counts) against FRAUDSCORE_PURE_PYTHON=1 --------------------------------------
+plans = st.lists(st.tuples(
+    st.integers(0, 9),                                    # device
+    st.booleans(),                                        # touch (when the device is stored)
+    st.lists(st.integers(0, 5), min_size=1, max_size=3),  # fingerprint ids
+    st.lists(st.integers(0, 4), max_size=3),              # blocks
+    st.booleans(),                                        # new device
+    st.sampled_from(["f1", "f2", "f3", "f4"]),            # family
+    st.lists(st.integers(0, 6), max_size=5),              # family count keys
+    st.lists(st.integers(0, 6), max_size=2),              # global count keys
+    st.integers(0, 40),                                   # time step
+), max_size=50)
+
+
+def run(state: MemoryLinkState, seq, start: int = T0) -> int:
+    now = start
+    for dev, touch, fids, blks, new, fam, fk, gk, step in seq:
+        now += step
+        did = f"d{dev}"
+        fp_ids = tuple(f"fp{i}" for i in fids)
+        block_keys = tuple(dict.fromkeys(f"b{i}" for i in blks))
+        rec = state._devices.get(did)
+        if touch and rec is not None:
+            state.write(LinkPlan(rec, fp_ids, block_keys, 1, False, fam, touch=True, ip=3), now)
+        else:
+            rec = {"id": did, "fp": fp_ids[0], "t": now, "n": 1, "ip": 0}
+            state.write(LinkPlan(rec, fp_ids, block_keys, 1, new, fam, tuple(fk), tuple(gk)), now)
+    return now
+
+
+def dump(state: MemoryLinkState) -> str:
+    return json.dumps(state.to_dict())
+
+
+@settings(deadline=None)
+@given(plans, plans, st.integers(1, 6), st.integers(1, 4))
+def test_state_equals_the_pure_python_state_and_round_trips(first, second, max_devices, max_per_block):
+    params = {"max_devices": max_devices, "max_per_block": max_per_block, "ttl_ms": 50}
+    got = MemoryLinkState(**params)
+    with pure_python():
+        want = MemoryLinkState(**params)
+    assert type(got._fam) is FamilyCounts and type(want._fam) is OrderedDict
+    now = run(got, first)
+    run(want, first)
+    assert dump(got) == dump(want)
+    for fam in ("f1", "f2", "f3", "f4", "none"):
+        assert got.family(fam) == want.family(fam)
+        assert got.read(("fp1",), ("b1",), fam, (1, 2), (), now) == want.read(("fp1",), ("b1",), fam, (1, 2), (), now)
+    # snapshots: compiled -> pure and pure -> compiled, then both go on equally
+    again = MemoryLinkState(**params)
+    again.restore_dict(json.loads(dump(want)))
+    with pure_python():
+        back = MemoryLinkState(**params)
+    back.restore_dict(json.loads(dump(got)))
+    assert dump(again) == dump(back) == dump(got)
+    for s in (got, again, back):
+        run(s, second, now)
+    run(want, second, now)
+    assert dump(got) == dump(again) == dump(back) == dump(want)
+
+
+def test_restore_refuses_counts_beyond_64_bits_and_keeps_the_state():
+    state = MemoryLinkState()
+    state.write(LinkPlan({"id": "d1", "t": 0, "n": 1}, ("fp1",), ("k",), 1, True, "f", (7,)), 0)
+    data = state.to_dict()
+    before = dump(state)
+    bad = {**data, "families": [["f", 1, [[2**70, 1]]]]}
+    with pytest.raises(StoreError, match="malformed"):
+        state.restore_dict(bad)
+    assert dump(state) == before
