@@ -29,6 +29,7 @@
 #include "linkcommon.h"
 #include "linking_attr.h"
 #include "linking_odict.h"
+#include "linkstate_maps.h" /* rm_t, rm_get: the C-owned maps of MemoryLinkState (round 13; the type: linkstate) */
 
 #define NCOMP 14         /* len(VOLATILE_ATTRS) */
 #define NFEAT 24         /* len(PAIR_FEATURES) */
@@ -48,6 +49,13 @@ static PyObject *A_family, *A_canonical, *A_components, *A_renderer, *A_fonts_sk
     *A_mobile, *A_browser_family, *A_os_version, *A_browser_version, *A_app_version, *A_source, *S_app,
     *S_reversed;
 static PyTypeObject *OrderedDictType;
+static PyTypeObject *RM_TYPE; /* fraudscore._core.linkstate.RecencyMap, set by use_maps() (NULL: none) */
+
+/* m[key] (borrowed) of a dict or a RecencyMap (key an exact str), or NULL (absent, or an exception set) */
+static inline PyObject *map_get(PyObject *m, PyObject *key) {
+    if (Py_TYPE(m) == RM_TYPE) return rm_get((rm_t *)m, key);
+    return PyDict_GetItemWithError(m, key);
+}
 
 /* linkfeatures.version_step */
 static double version_step(const version_t *nw, const version_t *old) {
@@ -575,7 +583,9 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
     keys = args[1];
     devices = args[2];
     skip = args[3];
-    if (!PyDict_Check(blocks) || !PyDict_Check(devices) || !(PyTuple_CheckExact(keys) || PyList_CheckExact(keys)) ||
+    if (!(PyDict_Check(blocks) || (RM_TYPE != NULL && Py_TYPE(blocks) == RM_TYPE)) ||
+        !(PyDict_Check(devices) || (RM_TYPE != NULL && Py_TYPE(devices) == RM_TYPE)) ||
+        !(PyTuple_CheckExact(keys) || PyList_CheckExact(keys)) ||
         !(skip == Py_None || PyUnicode_CheckExact(skip)) || as_i64(args[4], &now) != 0 ||
         as_i64(args[5], &ttl) != 0 || now >= TBOUND || now <= -TBOUND)
         return hand_over();
@@ -585,7 +595,7 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
         PyObject *key = PySequence_Fast_ITEMS(keys)[i], *blk, *it, *did;
         Py_ssize_t m = 0, size, q;
         if (!PyUnicode_CheckExact(key)) goto bail;
-        blk = PyDict_GetItemWithError(blocks, key);
+        blk = map_get(blocks, key);
         if (blk == NULL) {
             if (PyErr_Occurred()) goto bail;
             continue;
@@ -631,7 +641,7 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
                 dup = c;
             }
             if (dup || (skip != Py_None && (did == skip || PyUnicode_Compare(did, skip) == 0))) continue;
-            rec = PyDict_GetItemWithError(devices, did);
+            rec = map_get(devices, did);
             if (rec == NULL) {
                 if (PyErr_Occurred()) goto bail_ids;
                 continue;
@@ -693,6 +703,18 @@ bail:
     return hand_over();
 }
 
+/* use_maps(RecencyMap): the type of the C-owned maps the walk reads (fraudscore._core.linkstate.RecencyMap) */
+static PyObject *linking_use_maps(PyObject *mod, PyObject *type) {
+    (void)mod;
+    if (!PyType_Check(type) || ((PyTypeObject *)type)->tp_basicsize != (Py_ssize_t)sizeof(rm_t) ||
+        strcmp(((PyTypeObject *)type)->tp_name, "fraudscore._core.linkstate.RecencyMap") != 0) {
+        PyErr_SetString(PyExc_TypeError, "use_maps(RecencyMap): fraudscore._core.linkstate.RecencyMap");
+        return NULL;
+    }
+    Py_XSETREF(RM_TYPE, (PyTypeObject *)Py_NewRef(type));
+    Py_RETURN_NONE;
+}
+
 /* pack_stats() -> (table in use, hits, misses): the packed-record table's counters (tests, benchmarks) */
 static PyObject *linking_pack_stats(PyObject *mod, PyObject *unused) {
     (void)mod;
@@ -727,6 +749,8 @@ static PyMethodDef methods[] = {
      "select(fp, cands, now, ip, max_scored) -> (n_compatible, records, float64 rows) or None."},
     {"pick", (PyCFunction)(void (*)(void))linking_pick, METH_FASTCALL,
      "pick(probabilities, records) -> index of the best candidate, or -1."},
+    {"use_maps", (PyCFunction)linking_use_maps, METH_O,
+     "use_maps(RecencyMap): walk reads MemoryLinkState's C-owned maps of this type too."},
     {"walk", (PyCFunction)(void (*)(void))linking_walk, METH_FASTCALL,
      "walk(blocks, block_keys, devices, skip, now, ttl) -> live candidate records, or None."},
     {NULL, NULL, 0, NULL},

@@ -77,6 +77,8 @@ static PyObject *A_id, *A_aliases, *A_source, *A_state, *A_key_memo, *A_results,
     *A_prior, *A_link_p, *A_walk, *A_best, *M_keys, *A_variant_memo, *R_fields[5], *EMPTY;
 
 #include "linkstate_counts.h" /* FamilyCounts: the family value counts owned by C (round 13) */
+#define RM_DEFINE_TYPE
+#include "linkstate_maps.h"   /* RecencyMap: the devices, exact index and blocks owned by C (round 13) */
 #include "linkstate_state.h" /* state_t, state_load, state_release */
 
 /* OrderedDict.move_to_end and .popitem (the method descriptors, called without a lookup per call) */
@@ -97,6 +99,48 @@ static int set_to_end(PyObject *od, PyObject *key, PyObject *value) {
     return had ? move_to_end(od, key) : 0;
 }
 
+/* ---- the state's maps: the reference's OrderedDicts or C-owned RecencyMaps (round 13; keys: exact str) ---- */
+#define IS_RM(o) (Py_TYPE(o) == &RM_Type)
+
+/* m[key] (borrowed), or NULL: absent (a RecencyMap holds only str keys), or an error (an exception set) */
+static inline PyObject *mget(PyObject *m, PyObject *key) {
+    if (IS_RM(m)) return PyUnicode_CheckExact(key) ? rm_get((rm_t *)m, key) : NULL;
+    return PyDict_GetItemWithError(m, key);
+}
+
+static inline Py_ssize_t msize(PyObject *m) { return IS_RM(m) ? ((rm_t *)m)->len : PyDict_GET_SIZE(m); }
+
+/* key in m: 1, 0, -1 error */
+static inline int mcontains(PyObject *m, PyObject *key) {
+    if (IS_RM(m)) {
+        if (!PyUnicode_CheckExact(key)) return 0;
+        return rm_get((rm_t *)m, key) != NULL ? 1 : PyErr_Occurred() ? -1 : 0;
+    }
+    return PyDict_Contains(m, key);
+}
+
+/* m.move_to_end(key) (KeyError when absent) */
+static int mmove_end(PyObject *m, PyObject *key) {
+    if (IS_RM(m)) {
+        int r = rm_check_key(key) != 0 ? -1 : rm_move_end((rm_t *)m, key);
+        if (r == 0) PyErr_SetObject(PyExc_KeyError, key);
+        return r > 0 ? 0 : -1;
+    }
+    return move_to_end(m, key);
+}
+
+/* m[key] = value; m.move_to_end(key) */
+static int mset_end(PyObject *m, PyObject *key, PyObject *value) {
+    if (IS_RM(m)) return rm_check_key(key) != 0 ? -1 : rm_set((rm_t *)m, key, value, 1);
+    return set_to_end(m, key, value);
+}
+
+/* m[key] = value (a new key: appended) */
+static int mset(PyObject *m, PyObject *key, PyObject *value) {
+    if (IS_RM(m)) return rm_check_key(key) != 0 ? -1 : rm_set((rm_t *)m, key, value, 0);
+    return PyODict_SetItem(m, key, value);
+}
+
 /* Leave ``o`` out of the cyclic garbage collector (returns ``o``). For the state's own containers that hold
  * only str, int, None and lists of ints (a record, its component / font / language lists, an exact-index entry,
  * a block) and the linker's memoised LinkResults: they can never be part of a reference cycle, and a state of a million devices would otherwise be
@@ -109,11 +153,11 @@ static PyObject *untracked(PyObject *o) {
 
 /* the live record under exact[key] (borrowed) and its device count (borrowed): 1 found, 0 none, -1 hand over */
 static int lookup_live(const state_t *s, PyObject *key, int64_t now, PyObject **rec_out, PyObject **ndev_out) {
-    PyObject *hit = PyDict_GetItemWithError(s->exact, key), *rec;
+    PyObject *hit = mget(s->exact, key), *rec;
     int64_t t;
     if (hit == NULL) return PyErr_Occurred() ? -1 : 0;
     if (!PyList_CheckExact(hit) || PyList_GET_SIZE(hit) != 2) return -1;
-    rec = PyDict_GetItemWithError(s->devices, PyList_GET_ITEM(hit, 0));
+    rec = mget(s->devices, PyList_GET_ITEM(hit, 0));
     if (rec == NULL) return PyErr_Occurred() ? -1 : 0;
     if (!PyDict_CheckExact(rec) || as_i64(item(rec, K_t), &t) != 0 || t >= TBOUND || t <= -TBOUND) return -1;
     if (now - t > s->ttl) return 0;
@@ -130,7 +174,7 @@ static int check_blocks(const state_t *s, PyObject *block_keys) {
     for (i = 0; i < n; ++i) {
         PyObject *key = PyTuple_GET_ITEM(block_keys, i), *blk;
         if (!PyUnicode_CheckExact(key)) return -1;
-        blk = PyDict_GetItemWithError(s->blocks, key);
+        blk = mget(s->blocks, key);
         if (blk == NULL) {
             if (PyErr_Occurred()) return -1;
         } else if (!PyODict_CheckExact(blk)) {
@@ -179,12 +223,12 @@ static int do_index(const state_t *s, PyObject *did, PyObject *block_keys, PyObj
     int batch = STATE_T != NULL && Py_TYPE(s->self) == STATE_T && ev0 != NULL && PyLong_CheckExact(ev0);
     for (i = 0; i < n; ++i) {
         PyObject *key = PyTuple_GET_ITEM(block_keys, i), *blk, *v;
-        blk = PyDict_GetItemWithError(s->blocks, key);
+        blk = mget(s->blocks, key);
         if (blk == NULL) {
             if (PyErr_Occurred()) goto fail;
             blk = untracked(PyODict_New());
             if (blk == NULL) goto fail;
-            if (PyODict_SetItem(s->blocks, key, blk) != 0) {
+            if (mset(s->blocks, key, blk) != 0) {
                 Py_DECREF(blk);
                 goto fail;
             }
@@ -199,13 +243,13 @@ static int do_index(const state_t *s, PyObject *did, PyObject *block_keys, PyObj
                 if (v != Py_None && PyODict_SetItem(blk, did, Py_None) != 0) goto fail;
                 if (move_to_end(blk, did) != 0) goto fail;
             }
-            if (move_to_end(s->blocks, key) != 0) goto fail;
+            if (mmove_end(s->blocks, key) != 0) goto fail;
         }
         while (PyDict_GET_SIZE(blk) > s->cap) { /* the oldest out; a live one counted */
             PyObject *a[2] = {blk, Py_False}, *pair, *orec;
             pair = PyObject_Vectorcall(OD_popitem, a, 2, NULL);
             if (pair == NULL) goto fail;
-            orec = PyDict_GetItemWithError(s->devices, PyTuple_GET_ITEM(pair, 0));
+            orec = mget(s->devices, PyTuple_GET_ITEM(pair, 0));
             Py_DECREF(pair);
             if (orec == NULL) {
                 if (PyErr_Occurred()) goto fail;
@@ -251,8 +295,7 @@ fail:
 static int do_bound(const state_t *s) {
     int64_t lim = s->limit;
     PyObject *r;
-    if (PyDict_GET_SIZE(s->devices) <= lim && PyDict_GET_SIZE(s->exact) <= 4 * lim &&
-        PyDict_GET_SIZE(s->blocks) <= 4 * lim && (s->fc != NULL ? s->fc->len : PyDict_GET_SIZE(s->fam)) <= lim &&
+    if (msize(s->devices) <= lim && msize(s->exact) <= 4 * lim && msize(s->blocks) <= 4 * lim && (s->fc != NULL ? s->fc->len : PyDict_GET_SIZE(s->fam)) <= lim &&
         PyDict_GET_SIZE(PyList_GET_ITEM(s->glob, 1)) <= 8 * lim)
         return 0;
     r = PyObject_CallMethodNoArgs(s->self, A_bound);
@@ -276,7 +319,7 @@ static int touch_check(const state_t *s, PyObject *rec, PyObject *fp_ids, PyObje
     if ((tc->did = item(rec, K_id)) == NULL || !PyUnicode_CheckExact(tc->did)) return -1;
     if (!PyLong_CheckExact(ip) || now >= TBOUND || now <= -TBOUND) return -1;
     if (check_str_tuple(fp_ids) != 0 || check_blocks(s, block_keys) != 0) return -1;
-    c = PyDict_Contains(s->devices, tc->did); /* the reference's move_to_end raises KeyError without it */
+    c = mcontains(s->devices, tc->did); /* the reference's move_to_end raises KeyError without it */
     if (c <= 0) return -1;
     tc->rec = rec;
     return 0;
@@ -294,13 +337,13 @@ static int touch_do(const state_t *s, const touch_t *tc, PyObject *fp_ids, PyObj
     }
     Py_DECREF(n1);
     if (PyObject_IsTrue(ip) && PyDict_SetItem(tc->rec, K_ip, ip) != 0) return -1; /* `if ip:` (an exact int) */
-    if (move_to_end(s->devices, tc->did) != 0) return -1;
+    if (mmove_end(s->devices, tc->did) != 0) return -1;
     for (i = 0; i < PyTuple_GET_SIZE(fp_ids); ++i) {
         PyObject *fid = PyTuple_GET_ITEM(fp_ids, i);
-        int c = PyDict_Contains(s->exact, fid);
+        int c = mcontains(s->exact, fid);
         if (c < 0) return -1;
         if (c) {
-            if (move_to_end(s->exact, fid) != 0) return -1;
+            if (mmove_end(s->exact, fid) != 0) return -1;
         } else {
             PyObject *hit = untracked(PyList_New(2));
             if (hit == NULL) return -1;
@@ -308,7 +351,7 @@ static int touch_do(const state_t *s, const touch_t *tc, PyObject *fp_ids, PyObj
             Py_INCREF(ndev);
             PyList_SET_ITEM(hit, 0, tc->did);
             PyList_SET_ITEM(hit, 1, ndev);
-            c = PyODict_SetItem(s->exact, fid, hit);
+            c = mset(s->exact, fid, hit);
             Py_DECREF(hit);
             if (c != 0) return -1;
         }
@@ -392,7 +435,7 @@ static int count_up(PyObject *counts, PyObject *k, int ordered) {
 
 static int write_do(const state_t *s, const plan_t *p, PyObject *did, PyObject *now_obj) {
     Py_ssize_t i;
-    if (set_to_end(s->devices, did, p->rec) != 0) return -1;
+    if (mset_end(s->devices, did, p->rec) != 0) return -1;
     for (i = 0; i < PyTuple_GET_SIZE(p->fp_ids); ++i) {
         PyObject *hit = untracked(PyList_New(2));
         int r;
@@ -401,7 +444,7 @@ static int write_do(const state_t *s, const plan_t *p, PyObject *did, PyObject *
         Py_INCREF(p->ndev);
         PyList_SET_ITEM(hit, 0, did);
         PyList_SET_ITEM(hit, 1, p->ndev);
-        r = set_to_end(s->exact, PyTuple_GET_ITEM(p->fp_ids, i), hit);
+        r = mset_end(s->exact, PyTuple_GET_ITEM(p->fp_ids, i), hit);
         Py_DECREF(hit);
         if (r != 0) return -1;
     }
@@ -790,12 +833,18 @@ PyMODINIT_FUNC PyInit_linkstate(void) {
 #undef INTERN
     if ((EMPTY = PyTuple_New(0)) == NULL) return NULL;
     if ((I_zero = PyLong_FromLong(0)) == NULL || (I_one = PyLong_FromLong(1)) == NULL || (I_three = PyLong_FromLong(3)) == NULL) return NULL;
-    if (PyType_Ready(&FC_Type) < 0) return NULL;
+    if (PyType_Ready(&FC_Type) < 0 || PyType_Ready(&RM_Type) < 0) return NULL;
     OD_move_to_end = PyObject_GetAttr((PyObject *)&PyODict_Type, M_move_to_end);
     OD_popitem = PyObject_GetAttr((PyObject *)&PyODict_Type, M_popitem);
     if (OD_move_to_end == NULL || OD_popitem == NULL) return NULL;
     m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
+    Py_INCREF(&RM_Type);
+    if (PyModule_AddObject(m, "RecencyMap", (PyObject *)&RM_Type) < 0) {
+        Py_DECREF(&RM_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
     Py_INCREF(&FC_Type);
     if (PyModule_AddObject(m, "FamilyCounts", (PyObject *)&FC_Type) < 0) {
         Py_DECREF(&FC_Type);

@@ -322,7 +322,7 @@ fail:
 static int any_live(const state_t *s, PyObject *block_keys, PyObject *skip, int64_t now) {
     Py_ssize_t i;
     for (i = 0; i < PyTuple_GET_SIZE(block_keys); ++i) {
-        PyObject *blk = PyDict_GetItemWithError(s->blocks, PyTuple_GET_ITEM(block_keys, i)), *it, *did;
+        PyObject *blk = mget(s->blocks, PyTuple_GET_ITEM(block_keys, i)), *it, *did;
         int found = 0;
         if (blk == NULL) {
             if (PyErr_Occurred()) return -1;
@@ -343,7 +343,7 @@ static int any_live(const state_t *s, PyObject *block_keys, PyObject *skip, int6
                 Py_DECREF(did);
                 continue;
             }
-            rec = PyDict_GetItemWithError(s->devices, did);
+            rec = mget(s->devices, did);
             Py_DECREF(did);
             if (rec == NULL) {
                 if (PyErr_Occurred()) break;

@@ -53,12 +53,16 @@ static int state_load(PyObject *self, state_t *s) {
     }
     SL_LAST.dict = NULL;
 #endif
+/* the reference's OrderedDicts, or all three C-owned RecencyMaps (round 13) */
 #define OD(dst, name)                                                   \
-    if ((dst = item(d, name)) == NULL || !PyODict_CheckExact(dst)) return -1;
+    if ((dst = item(d, name)) == NULL || !(PyODict_CheckExact(dst) || Py_TYPE(dst) == &RM_Type)) return -1;
     OD(s->devices, A_devices)
     OD(s->exact, A_exact)
     OD(s->blocks, A_blocks)
 #undef OD
+    if ((Py_TYPE(s->devices) == &RM_Type) != (Py_TYPE(s->exact) == &RM_Type) ||
+        (Py_TYPE(s->devices) == &RM_Type) != (Py_TYPE(s->blocks) == &RM_Type))
+        return -1;
     /* the family counts: C-owned (linkstate_counts.h, round 13) or the reference's OrderedDict */
     if ((s->fam = item(d, A_fam)) == NULL) return -1;
     if (Py_TYPE(s->fam) == &FC_Type) {

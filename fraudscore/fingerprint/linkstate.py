@@ -98,6 +98,20 @@ class LinkPlan:
     ip: int = 0
 
 
+def _recency_map(book: Any, walk: Any) -> Any:
+    """The type of MemoryLinkState's recency-ordered maps: ``RecencyMap`` of the compiled ``linkstate`` module (its
+    walk told about it), or ``OrderedDict`` (the reference; also where the compiled walk cannot read the maps)."""
+    rm = getattr(book, "RecencyMap", None) if book is not None else None
+    if rm is None:
+        return OrderedDict
+    if walk is not None:
+        use = getattr(walk, "use_maps", None)
+        if use is None:  # pragma: no cover - a linking module of another build
+            return OrderedDict
+        use(rm)
+    return rm
+
+
 class LinkState:
     """Interface of a link state (see :class:`MemoryLinkState` and :class:`RedisLinkState`)."""
 
@@ -141,15 +155,19 @@ class MemoryLinkState(LinkState):
         self.max_devices = _check("max_devices", "MemoryLinkState", max_devices)
         self.ttl_ms = _check("ttl_ms", "MemoryLinkState", ttl_ms)
         self.max_per_block = _check("max_per_block", "MemoryLinkState", max_per_block)
-        self._devices: OrderedDict[str, Record] = OrderedDict()
         core = load_core("linking")  # the compiled block walk, or None (the reference: _walk_reference)
         self._walk = core.walk if core is not None else None
         # the compiled touch / write (fraudscore/_core/linkstate.c), or None (the references below)
         book = load_core("linkstate")
         self._ctouch = book.touch if book is not None else None
         self._cwrite = book.write if book is not None else None
-        self._exact: OrderedDict[str, list[Any]] = OrderedDict()
-        self._blocks: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
+        # the recency-ordered maps: the reference's OrderedDicts, or with the compiled core C-owned RecencyMaps
+        # (``_core.linkstate.RecencyMap``: the same keys, values and order; open addressing on the str keys' hashes
+        # and an intrusive recency list instead of OrderedDict's node table)
+        self._maps: Any = _recency_map(book, core)
+        self._devices: OrderedDict[str, Record] = self._maps()
+        self._exact: OrderedDict[str, list[Any]] = self._maps()
+        self._blocks: OrderedDict[str, OrderedDict[str, None]] = self._maps()
         # the family value counts: the reference's OrderedDict (family -> [n, {key: count}]), or with the compiled
         # core the same mapping owned by C (``_core.linkstate.FamilyCounts``: 64-bit keys in open-addressing
         # tables, an intrusive recency list; read through get / items as copies, counted through count / bound)
@@ -190,6 +208,8 @@ class MemoryLinkState(LinkState):
             evictions = int(data.get("live_evictions", 0))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise StoreError(f"device-link state data is malformed: {exc}") from None
+        if self._maps is not OrderedDict:  # the C-owned maps: the same keys, values and order
+            devices, exact, blocks = self._maps(devices.items()), self._maps(exact.items()), self._maps(blocks.items())
         if type(self._fam) is not OrderedDict:  # the C-owned counts: the same families, order and counts
             counts = type(self._fam)()
             try:

@@ -160,6 +160,8 @@ def test_state_equals_the_pure_python_state_and_round_trips(first, second, max_d
     with pure_python():
         want = MemoryLinkState(**params)
     assert type(got._fam) is FamilyCounts and type(want._fam) is OrderedDict
+    assert type(got._devices) is type(got._exact) is type(got._blocks) is core.RecencyMap
+    assert type(want._devices) is OrderedDict
     now = run(got, first)
     run(want, first)
     assert dump(got) == dump(want)
@@ -188,3 +190,101 @@ def test_restore_refuses_counts_beyond_64_bits_and_keeps_the_state():
     with pytest.raises(StoreError, match="malformed"):
         state.restore_dict(bad)
     assert dump(state) == before
+
+
+# ---- the recency-ordered maps (devices, exact index, blocks): RecencyMap against OrderedDict -------------------
+RecencyMap = core.RecencyMap
+names = st.sampled_from([f"k{i}" for i in range(10)] + ["", "é", "長い鍵", "k" * 40])
+map_ops = st.lists(st.one_of(
+    st.tuples(st.just("set"), names, st.integers(0, 5)),
+    st.tuples(st.just("move"), names),
+    st.tuples(st.just("popitem"), st.booleans()),
+    st.tuples(st.just("pop"), names),
+    st.tuples(st.just("del"), names),
+), max_size=80)
+
+
+def same_map(rm, od) -> None:
+    assert len(rm) == len(od) and bool(rm) == bool(od)
+    assert rm.items() == list(od.items()) and rm.keys() == list(od) == list(rm)
+    assert rm.values() == list(od.values()) and list(reversed(rm)) == list(reversed(od))
+    for k in od:
+        assert k in rm and rm[k] is od[k] and rm.get(k) is od.get(k)
+
+
+@settings(deadline=None)
+@given(map_ops)
+def test_recency_map_equals_an_ordered_dict(seq):
+    values = [[i] for i in range(6)]  # the same objects go in both: identity is kept
+    rm, od = RecencyMap(), OrderedDict()
+    for op in seq:
+        got = want = None
+        if op[0] == "set":
+            rm[op[1]] = od[op[1]] = values[op[2]]
+        elif op[0] == "move":
+            for m in (rm, od):
+                try:
+                    m.move_to_end(op[1])
+                except KeyError as exc:
+                    got, want = want, repr(exc)
+        elif op[0] == "popitem":
+            for m in (rm, od):
+                try:
+                    got, want = want, m.popitem(last=op[1])
+                except KeyError:
+                    got, want = want, "empty"
+        elif op[0] == "pop":
+            got, want = rm.pop(op[1], None), od.pop(op[1], None)
+        else:
+            for m in (rm, od):
+                try:
+                    del m[op[1]]
+                except KeyError as exc:
+                    got, want = want, repr(exc)
+        assert got == want
+        same_map(rm, od)
+    assert RecencyMap(od.items()).items() == list(od.items())
+    assert "nope" not in rm and rm.get("nope") is None and rm.get(3, 7) == 7 and 3 not in rm
+    with pytest.raises(KeyError):
+        rm["nope"]
+    with pytest.raises(KeyError):
+        rm.pop("nope")
+
+
+def test_recency_map_grows_shrinks_and_refuses_other_keys():
+    rm, od = RecencyMap(), OrderedDict()
+    for i in range(5000):  # the index grows; evictions from the front reuse entries (backward-shift deletion)
+        k = f"id{(i * 7919) % 3001}"
+        rm[k] = od[k] = i
+        rm.move_to_end(k)
+        od.move_to_end(k)
+        if i % 7 == 0:
+            assert rm.popitem(last=False) == od.popitem(last=False)
+    same_map(rm, od)
+    before = rm.items()
+    with pytest.raises(TypeError):
+        rm[3] = 1                                # keys are exact str
+    with pytest.raises(TypeError):
+        rm.move_to_end(b"id1")
+    with pytest.raises(TypeError):
+        RecencyMap([(1, 2)])
+    with pytest.raises(TypeError):
+        rm[[1]]                                  # unhashable, as a dict raises
+    assert rm.items() == before
+
+
+def test_recency_maps_hold_cycles_the_collector_can_free():
+    import gc
+    import weakref
+
+    class Box:
+        pass
+
+    rm = RecencyMap()
+    box = Box()
+    box.rm = rm
+    rm["self"] = box
+    ref = weakref.ref(box)
+    del rm, box
+    gc.collect()
+    assert ref() is None
