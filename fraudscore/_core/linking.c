@@ -600,8 +600,9 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
             if (PyErr_Occurred()) goto bail;
             continue;
         }
-        if (!(PyDict_CheckExact(blk) || Py_TYPE(blk) == OrderedDictType)) goto bail;
-        if ((size = PyDict_GET_SIZE(blk)) == 0) continue;
+        if (!(PyDict_CheckExact(blk) || Py_TYPE(blk) == OrderedDictType || (RM_TYPE != NULL && Py_TYPE(blk) == RM_TYPE)))
+            goto bail;
+        if ((size = Py_TYPE(blk) == RM_TYPE ? ((rm_t *)blk)->len : PyDict_GET_SIZE(blk)) == 0) continue;
         if (size > cap) {
             PyMem_Free(ids);
             PyMem_Free(recs);
@@ -615,7 +616,14 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
         }
         /* pass 1: the block's ids, most recently seen first (new references, released below): an OrderedDict's
          * from its linked list where that layout was verified (linking_odict.h), else through reversed() */
-        if (ODICT_OK && Py_TYPE(blk) == OrderedDictType) {
+        if (Py_TYPE(blk) == RM_TYPE) { /* a C-owned block (round 13): its recency list from the newest */
+            int32_t p;
+            for (p = ((rm_t *)blk)->tail; p >= 0 && m < size; p = ((rm_t *)blk)->ent[p].prev) {
+                did = Py_NewRef(((rm_t *)blk)->ent[p].key);
+                prefetch(did);
+                ids[m++] = did;
+            }
+        } else if (ODICT_OK && Py_TYPE(blk) == OrderedDictType) {
             if ((m = odict_keys_reversed(blk, ids, size)) < 0) goto bail; /* (released) */
         } else {
             it = PyObject_CallMethodNoArgs(blk, S_reversed);
@@ -636,7 +644,7 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
             if (!PyUnicode_CheckExact(did)) goto bail_ids;
             /* "did in seen": seen holds every id of the blocks walked before (but skip) */
             for (j = 0; j < ndone && !dup; ++j) {
-                int c = PyDict_Contains(done[j], did);
+                int c = Py_TYPE(done[j]) == RM_TYPE ? rm_get((rm_t *)done[j], did) != NULL : PyDict_Contains(done[j], did);
                 if (c < 0) goto bail_ids;
                 dup = c;
             }

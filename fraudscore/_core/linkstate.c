@@ -177,7 +177,7 @@ static int check_blocks(const state_t *s, PyObject *block_keys) {
         blk = mget(s->blocks, key);
         if (blk == NULL) {
             if (PyErr_Occurred()) return -1;
-        } else if (!PyODict_CheckExact(blk)) {
+        } else if (!(PyODict_CheckExact(blk) || IS_RM(blk))) {
             return -1;
         }
     }
@@ -226,28 +226,37 @@ static int do_index(const state_t *s, PyObject *did, PyObject *block_keys, PyObj
         blk = mget(s->blocks, key);
         if (blk == NULL) {
             if (PyErr_Occurred()) goto fail;
-            blk = untracked(PyODict_New());
+            /* a new block: of the kind of the block index (C-owned maps hold C-owned blocks) */
+            blk = untracked(IS_RM(s->blocks) ? RM_Type.tp_alloc(&RM_Type, 0) : PyODict_New());
             if (blk == NULL) goto fail;
+            if (IS_RM(blk)) ((rm_t *)blk)->free_head = ((rm_t *)blk)->head = ((rm_t *)blk)->tail = -1;
             if (mset(s->blocks, key, blk) != 0) {
                 Py_DECREF(blk);
                 goto fail;
             }
             Py_DECREF(blk); /* held by blocks */
-            if (PyODict_SetItem(blk, did, Py_None) != 0) goto fail;
+            if (mset(blk, did, Py_None) != 0) goto fail;
             /* blocks[key] was appended: already at the end */
         } else {
-            v = PyDict_GetItemWithError(blk, did);
+            v = mget(blk, did);
             if (v == NULL) {
-                if (PyErr_Occurred() || PyODict_SetItem(blk, did, Py_None) != 0) goto fail;
+                if (PyErr_Occurred() || mset(blk, did, Py_None) != 0) goto fail;
             } else {
-                if (v != Py_None && PyODict_SetItem(blk, did, Py_None) != 0) goto fail;
-                if (move_to_end(blk, did) != 0) goto fail;
+                if (v != Py_None && mset(blk, did, Py_None) != 0) goto fail;
+                if (mmove_end(blk, did) != 0) goto fail;
             }
             if (mmove_end(s->blocks, key) != 0) goto fail;
         }
-        while (PyDict_GET_SIZE(blk) > s->cap) { /* the oldest out; a live one counted */
-            PyObject *a[2] = {blk, Py_False}, *pair, *orec;
-            pair = PyObject_Vectorcall(OD_popitem, a, 2, NULL);
+        while (msize(blk) > s->cap) { /* the oldest out; a live one counted */
+            PyObject *a[2] = {blk, Py_False}, *pair, *orec, *ok, *ov;
+            if (IS_RM(blk)) { /* popitem(last=False) */
+                rm_remove((rm_t *)blk, ((rm_t *)blk)->head, &ok, &ov);
+                pair = PyTuple_Pack(2, ok, ov);
+                Py_DECREF(ok);
+                Py_DECREF(ov);
+            } else {
+                pair = PyObject_Vectorcall(OD_popitem, a, 2, NULL);
+            }
             if (pair == NULL) goto fail;
             orec = mget(s->devices, PyTuple_GET_ITEM(pair, 0));
             Py_DECREF(pair);
@@ -779,7 +788,29 @@ static PyObject *ls_configure(PyObject *mod, PyObject *const *args, Py_ssize_t n
     Py_RETURN_NONE;
 }
 
+/* direct_records([on]) -> (on, records made so): make_record's direct stores (linkstate_decide.h, round 13) */
+static PyObject *ls_direct_records(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "direct_records([on])");
+        return NULL;
+    }
+#if REC_DIRECT
+    if (nargs == 1) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0) return NULL;
+        REC_DIRECT_ON = on;
+    }
+    return Py_BuildValue("(OK)", REC_DIRECT_ON ? Py_True : Py_False, (unsigned long long)REC_DIRECT_HITS);
+#else
+    (void)args;
+    return Py_BuildValue("(OK)", Py_False, 0ULL);
+#endif
+}
+
 static PyMethodDef methods[] = {
+    {"direct_records", (PyCFunction)(void (*)(void))ls_direct_records, METH_FASTCALL,
+     "direct_records([on]) -> (on, count): whether new records' values are stored in the dict's entries directly."},
     {"touch", (PyCFunction)(void (*)(void))ls_touch, METH_FASTCALL,
      "touch(state, rec, fp_ids, block_keys, ndev, ip, now) -> True, or None (hand over)."},
     {"write", (PyCFunction)(void (*)(void))ls_write, METH_FASTCALL,

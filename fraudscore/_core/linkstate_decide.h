@@ -241,6 +241,50 @@ static PyObject *shared_list(PyObject *v) {
 
 static PyObject *REC_TEMPLATE; /* {key: None} in make_record's key order (made on first use, kept) */
 
+/* The values of a fresh copy of REC_TEMPLATE stored in its entries directly (round 13): CPython 3.11 / 3.12's layout
+ * of a combined dict of str keys (Include/internal/pycore_dict.h: the keys object's header, its index bytes, then
+ * (key, value) entries in insertion order), checked on every copy -- a combined table (no split values) of the
+ * str kind whose 16 entries hold the template's very key objects with None -- else the 16 PyDict_SetItem calls.
+ * The copy is new and nothing has seen it, so its version tag (from the copy) stays valid for what it then holds;
+ * the values are untracked containers, ints and str (no GC tracking to maintain: the record is untracked anyway). */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && !defined(Py_LIMITED_API)
+typedef struct {
+    Py_ssize_t dk_refcnt;
+    uint8_t dk_log2_size;
+    uint8_t dk_log2_index_bytes;
+    uint8_t dk_kind;
+    uint32_t dk_version;
+    Py_ssize_t dk_usable;
+    Py_ssize_t dk_nentries;
+    char dk_indices[];
+} rec_keys_t;
+typedef struct {
+    PyObject *me_key, *me_value;
+} rec_entry_t;
+#define REC_KEYS_UNICODE 1 /* DICT_KEYS_UNICODE */
+
+/* the copy's 16 entries, or NULL (another layout: the caller stores through PyDict_SetItem) */
+static rec_entry_t *rec_entries(PyObject *rec, PyObject **const *keys) {
+    PyDictObject *d = (PyDictObject *)rec;
+    rec_keys_t *k = (rec_keys_t *)d->ma_keys;
+    rec_entry_t *e;
+    int i;
+    if (d->ma_values != NULL || d->ma_used != 16 || k->dk_kind != REC_KEYS_UNICODE || k->dk_nentries != 16 ||
+        k->dk_log2_index_bytes > 12 || k->dk_log2_size > 12)
+        return NULL;
+    e = (rec_entry_t *)(k->dk_indices + ((size_t)1 << k->dk_log2_index_bytes));
+    for (i = 0; i < 16; ++i) {
+        if (e[i].me_key != *keys[i] || e[i].me_value != Py_None) return NULL;
+    }
+    return e;
+}
+#define REC_DIRECT 1
+static int REC_DIRECT_ON = 1;  /* direct_records(False) turns it off (tests compare both) */
+static uint64_t REC_DIRECT_HITS; /* records made this way */
+#else
+#define REC_DIRECT 0
+#endif
+
 /* linkfeatures.make_record(fp, did, now, prev, ip) (new reference; NULL: hand over, nothing set) */
 static PyObject *make_record(fpl_t *f, PyObject *did, PyObject *now_obj, int64_t now, PyObject *prev,
                              PyObject *ip, PyObject *fp_id) {
@@ -305,6 +349,19 @@ static PyObject *make_record(fpl_t *f, PyObject *did, PyObject *now_obj, int64_t
         }
     }
     if ((rec = PyDict_Copy(REC_TEMPLATE)) == NULL) goto fail;
+#if REC_DIRECT
+    {
+        rec_entry_t *e = REC_DIRECT_ON ? rec_entries(rec, keys) : NULL;
+        if (e != NULL) { /* each None replaced by its value (the reference moves from vals to the dict) */
+            for (i = 0; i < 16; ++i) {
+                e[i].me_value = vals[i];
+                Py_DECREF(Py_None);
+            }
+            ++REC_DIRECT_HITS;
+            return untracked(rec);
+        }
+    }
+#endif
     for (i = 0; i < 16; ++i) {
         if (PyDict_SetItem(rec, *keys[i], vals[i]) != 0) goto fail;
     }
@@ -326,6 +383,25 @@ static int any_live(const state_t *s, PyObject *block_keys, PyObject *skip, int6
         int found = 0;
         if (blk == NULL) {
             if (PyErr_Occurred()) return -1;
+            continue;
+        }
+        if (IS_RM(blk)) { /* a C-owned block: its ids newest first, read in place (no Python code runs here) */
+            const rm_t *b = (const rm_t *)blk;
+            int32_t p;
+            for (p = b->tail; p >= 0 && !found; p = b->ent[p].prev) {
+                PyObject *rec;
+                int64_t t;
+                did = b->ent[p].key;
+                if (skip != NULL && (did == skip || PyUnicode_Compare(did, skip) == 0)) continue;
+                if ((rec = mget(s->devices, did)) == NULL) {
+                    if (PyErr_Occurred()) return -1;
+                    continue;
+                }
+                if (!PyDict_CheckExact(rec) || as_i64(item(rec, K_t), &t) != 0 || t >= TBOUND || t <= -TBOUND)
+                    return -1;
+                found = now - t <= s->ttl;
+            }
+            if (found) return 1;
             continue;
         }
         if (!PyODict_CheckExact(blk)) return -1;

@@ -104,6 +104,12 @@ static inline void rm_to_end(rm_t *m, rm_ent_t *e) {
     rm_append(m, pos);
 }
 
+/* a map left out of the collector (its values None, str, untracked containers) goes back in when it receives a
+ * GC container, as CPython's dicts do */
+static inline void rm_track_for(rm_t *m, PyObject *value) {
+    if (PyObject_IS_GC(value) && !PyObject_GC_IsTracked((PyObject *)m)) PyObject_GC_Track((PyObject *)m);
+}
+
 /* a new entry at the end (key not present); -1 with MemoryError */
 static int rm_insert(rm_t *m, PyObject *key, Py_hash_t h, PyObject *value) {
     int32_t pos;
@@ -145,6 +151,7 @@ static int rm_insert(rm_t *m, PyObject *key, Py_hash_t h, PyObject *value) {
     e = &m->ent[pos];
     e->key = Py_NewRef(key);
     e->value = Py_NewRef(value);
+    rm_track_for(m, value);
     e->hash = h;
     for (i = rm_slot(h, m->imask); m->idx[i]; i = (i + 1) & m->imask) {
     }
@@ -164,6 +171,7 @@ static int rm_set(rm_t *m, PyObject *key, PyObject *value, int to_end) {
     if (e->value != value) { /* (the old value released last: its release may run code) */
         PyObject *old = e->value;
         e->value = Py_NewRef(value);
+        rm_track_for(m, value);
         Py_DECREF(old);
     }
     return 0;
@@ -424,6 +432,48 @@ static PyObject *rm_iter_of(rm_t *m, int reverse) {
 }
 
 static PyObject *rm_iter(rm_t *m) { return rm_iter_of(m, 0); }
+
+/* == and != as OrderedDict compares: with a RecencyMap or an OrderedDict, the items in order; with another dict,
+ * the items in any order */
+static PyObject *rm_richcompare(rm_t *m, PyObject *other, int op) {
+    PyObject *a = NULL, *b = NULL, *r;
+    if ((op != Py_EQ && op != Py_NE) || !(Py_TYPE(other) == Py_TYPE(m) || PyDict_Check(other)))
+        Py_RETURN_NOTIMPLEMENTED;
+    if ((a = rm_listing(m, 2, 0)) == NULL) return NULL;
+    if (Py_TYPE(other) == Py_TYPE(m)) {
+        b = rm_listing((rm_t *)other, 2, 0);
+    } else if (PyODict_Check(other)) {
+        PyObject *it = PyObject_CallMethod(other, "items", NULL);
+        b = it != NULL ? PySequence_List(it) : NULL;
+        Py_XDECREF(it);
+    } else { /* a plain dict: as dict(self) == other */
+        PyObject *d = PyDict_New();
+        Py_ssize_t i;
+        for (i = 0; d != NULL && i < PyList_GET_SIZE(a); ++i) {
+            PyObject *kv = PyList_GET_ITEM(a, i);
+            if (PyDict_SetItem(d, PyTuple_GET_ITEM(kv, 0), PyTuple_GET_ITEM(kv, 1)) != 0) Py_CLEAR(d);
+        }
+        Py_SETREF(a, d);
+        b = Py_NewRef(other);
+    }
+    if (a == NULL || b == NULL) {
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        return NULL;
+    }
+    r = PyObject_RichCompare(a, b, op);
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return r;
+}
+
+/* copy / deepcopy / pickle: RecencyMap(items) */
+static PyObject *rm_reduce_m(rm_t *m, PyObject *unused) {
+    PyObject *items = rm_listing(m, 2, 0);
+    (void)unused;
+    if (items == NULL) return NULL;
+    return Py_BuildValue("(O(N))", (PyObject *)Py_TYPE(m), items);
+}
 static PyObject *rm_reversed_m(rm_t *m, PyObject *unused) { (void)unused; return rm_iter_of(m, 1); }
 
 static PyMethodDef rm_methods[] = {
@@ -436,6 +486,7 @@ static PyMethodDef rm_methods[] = {
     {"values", (PyCFunction)rm_values_m, METH_NOARGS, "The values, oldest first (a list)."},
     {"items", (PyCFunction)rm_items_m, METH_NOARGS, "(key, value) pairs, oldest first (a list)."},
     {"__reversed__", (PyCFunction)rm_reversed_m, METH_NOARGS, "The keys, newest first."},
+    {"__reduce__", (PyCFunction)rm_reduce_m, METH_NOARGS, "RecencyMap(items): copies keep the order."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -452,6 +503,8 @@ static PyTypeObject RM_Type = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "A recency-ordered map of str keys (OrderedDict's insert, move_to_end and popitem) owned by C.",
     .tp_traverse = (traverseproc)rm_traverse,
+    .tp_richcompare = (richcmpfunc)rm_richcompare,
+    .tp_hash = PyObject_HashNotImplemented,
     .tp_clear = (inquiry)rm_clear,
     .tp_methods = rm_methods,
     .tp_new = rm_new,

@@ -209,7 +209,8 @@ class MemoryLinkState(LinkState):
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise StoreError(f"device-link state data is malformed: {exc}") from None
         if self._maps is not OrderedDict:  # the C-owned maps: the same keys, values and order
-            devices, exact, blocks = self._maps(devices.items()), self._maps(exact.items()), self._maps(blocks.items())
+            devices, exact = self._maps(devices.items()), self._maps(exact.items())
+            blocks = self._maps((k, self._maps(v.items())) for k, v in blocks.items())
         if type(self._fam) is not OrderedDict:  # the C-owned counts: the same families, order and counts
             counts = type(self._fam)()
             try:
@@ -375,7 +376,7 @@ class MemoryLinkState(LinkState):
         for key in block_keys:
             blk = blocks.get(key)
             if blk is None:
-                blk = blocks[key] = OrderedDict()
+                blk = blocks[key] = self._maps()
             blk[did] = None
             blk.move_to_end(did)
             blocks.move_to_end(key)
