@@ -40,6 +40,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -788,6 +789,26 @@ static PyObject *ls_configure(PyObject *mod, PyObject *const *args, Py_ssize_t n
     Py_RETURN_NONE;
 }
 
+/* round3(x[, on]) -> round(x, 3) as the kernels compute it (C, or Python's round where it hands over); on: switch
+ * the C rounding (tests compare it with Python's round) */
+static PyObject *ls_round3(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs < 1 || nargs > 2 || !PyFloat_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "round3(x: float[, on])");
+        return NULL;
+    }
+    if (nargs == 2) {
+        int on = PyObject_IsTrue(args[1]);
+        if (on < 0) return NULL;
+        ROUND_C_ON = on;
+        {
+            int i;
+            for (i = 0; i < ROUND_SLOTS; ++i) Py_CLEAR(round_memo[i].r); /* the memo starts again */
+        }
+    }
+    return round3(PyFloat_AS_DOUBLE(args[0]));
+}
+
 /* direct_records([on]) -> (on, records made so): make_record's direct stores (linkstate_decide.h, round 13) */
 static PyObject *ls_direct_records(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     (void)mod;
@@ -809,6 +830,8 @@ static PyObject *ls_direct_records(PyObject *mod, PyObject *const *args, Py_ssiz
 }
 
 static PyMethodDef methods[] = {
+    {"round3", (PyCFunction)(void (*)(void))ls_round3, METH_FASTCALL,
+     "round3(x[, on]) -> round(x, 3) as the kernels compute it; on switches the C rounding."},
     {"direct_records", (PyCFunction)(void (*)(void))ls_direct_records, METH_FASTCALL,
      "direct_records([on]) -> (on, count): whether new records' values are stored in the dict's entries directly."},
     {"touch", (PyCFunction)(void (*)(void))ls_touch, METH_FASTCALL,

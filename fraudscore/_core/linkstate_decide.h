@@ -157,13 +157,42 @@ static struct {
     PyObject *r;
 } round_memo[ROUND_SLOTS];
 
+/* round(x, 3) computed in C (round 13): x * 1000 split exactly into y + lo (fma), rounded half to even on the exact
+ * value (rint on y, then the exact remainder decides a tie or a crossing), divided by 1000 (one correctly rounded
+ * division of an exact integer): the double nearest the decimal that Python's correctly rounded round(x, 3) picks.
+ * 0 ok; -1 for values it leaves to Python (not finite, or |x| >= 2**40) */
+static int round3_c(double x, double *out) {
+    double y, lo, n, e;
+    if (!(fabs(x) < 1099511627776.0)) return -1;
+    y = x * 1000.0;
+    lo = fma(x, 1000.0, -y); /* x * 1000 = y + lo exactly */
+    n = rint(y);             /* half to even on y (the default rounding mode) */
+    e = y - n;               /* exact: |e| <= 0.5 */
+    /* |e| < 0.5: n is the nearest (e is a multiple of ulp(y) <= 1/4 and |lo| <= ulp(y) / 2). e = +-0.5: y is a half
+     * and rint took the even side; the exact remainder lo moves it to the other side, or leaves an exact tie */
+    if (e == 0.5 && lo > 0.0) n += 1.0;
+    else if (e == -0.5 && lo < 0.0) n -= 1.0;
+    *out = n / 1000.0;
+    if (*out == 0.0) *out = copysign(0.0, x);
+    return 0;
+}
+static int ROUND_C_ON = 1; /* round3_c in use (tests compare it with Python's round through round3([x])) */
+
 static PyObject *round3(double x) {
     uint64_t bits;
     size_t h;
+    double v;
     PyObject *f, *r;
     memcpy(&bits, &x, sizeof bits);
     h = (size_t)((bits * 0x9E3779B97F4A7C15ull) >> 56);
     if (round_memo[h].r != NULL && memcmp(&round_memo[h].x, &x, sizeof x) == 0) return Py_NewRef(round_memo[h].r);
+    if (ROUND_C_ON && round3_c(x, &v) == 0) {
+        r = PyFloat_FromDouble(v);
+        if (r == NULL) return NULL;
+        Py_XSETREF(round_memo[h].r, Py_NewRef(r));
+        round_memo[h].x = x;
+        return r;
+    }
     if ((f = PyFloat_FromDouble(x)) == NULL) return NULL;
     r = PyObject_CallMethodOneArg(f, M_round, I_three);
     Py_DECREF(f);

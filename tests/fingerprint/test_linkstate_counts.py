@@ -341,3 +341,33 @@ def test_recency_maps_compare_as_ordered_dicts():
     assert a != [("x", 1), ("y", 2)]
     with pytest.raises(TypeError):
         hash(a)
+
+
+# ---- round(x, 3) in C (the link confidence) ---------------------------------------------------------------------
+def _round3_both(x: float) -> tuple[float, float]:
+    core.round3(0.0, True)
+    got = core.round3(x)
+    core.round3(0.0, False)
+    want = core.round3(x)  # Python's round through the kernel's fallback
+    core.round3(0.0, True)
+    return got, want
+
+
+@settings(deadline=None, max_examples=2000)
+@given(st.one_of(st.floats(-4.0, 4.0), st.floats(allow_nan=False, allow_infinity=False),
+                 st.integers(-80_000, 80_000).map(lambda k: k / 16), st.integers(-8_000, 8_000).map(lambda k: k / 2000),
+                 st.tuples(st.floats(0.0, 1.0), st.floats(1.0, 50.0)).map(lambda t: t[0] / t[1]),
+                 st.integers(-10**6, 10**6).map(lambda k: (k + 0.5) / 1000)))
+def test_round3_in_c_equals_python_round(x):
+    got, want = _round3_both(x)
+    assert got.hex() == want.hex() == round(x, 3).hex()  # bit for bit, the sign of zero included
+
+
+def test_round3_ties_and_neighbours():
+    import math
+
+    for k in range(-4000, 4000):
+        for x in (k / 16, k / 2000, (k + 0.5) / 1000):
+            for y in (x, math.nextafter(x, math.inf), math.nextafter(x, -math.inf)):
+                got, want = _round3_both(y)
+                assert got.hex() == want.hex() == round(y, 3).hex(), y
