@@ -339,15 +339,44 @@ static PyObject *fc_family_list(const fc_fam_t *e) {
     return Py_BuildValue("[NN]", n, d);
 }
 
+static PyObject *fc_load_m(fc_t *fc, PyObject *const *args, Py_ssize_t nargs);
+
+/* FamilyCounts(items=()): items as items() gives them, (family, [n, {key: count}]) pairs (copies, pickles) */
 static PyObject *fc_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     fc_t *fc;
-    if (PyTuple_GET_SIZE(args) != 0 || (kw != NULL && PyDict_GET_SIZE(kw) != 0)) {
-        PyErr_SetString(PyExc_TypeError, "FamilyCounts() takes no arguments");
+    PyObject *src = NULL, *it, *pair;
+    if ((kw != NULL && PyDict_GET_SIZE(kw) != 0) || !PyArg_UnpackTuple(args, "FamilyCounts", 0, 1, &src)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "FamilyCounts(items=())");
         return NULL;
     }
     if ((fc = (fc_t *)type->tp_alloc(type, 0)) == NULL) return NULL;
     fc->free_head = fc->head = fc->tail = -1;
+    if (src == NULL) return (PyObject *)fc;
+    if ((it = PyObject_GetIter(src)) == NULL) goto fail;
+    while ((pair = PyIter_Next(it)) != NULL) {
+        PyObject *a[3], *r = NULL, *f;
+        if (PyTuple_Check(pair) && PyTuple_GET_SIZE(pair) == 2 && PyList_Check(f = PyTuple_GET_ITEM(pair, 1)) &&
+            PyList_GET_SIZE(f) == 2) {
+            a[0] = PyTuple_GET_ITEM(pair, 0);
+            a[1] = PyList_GET_ITEM(f, 0);
+            a[2] = PyList_GET_ITEM(f, 1);
+            r = fc_load_m(fc, a, 3);
+        } else {
+            PyErr_SetString(PyExc_TypeError, "FamilyCounts(items): (family, [n, {key: count}]) pairs");
+        }
+        Py_DECREF(pair);
+        if (r == NULL) {
+            Py_DECREF(it);
+            goto fail;
+        }
+        Py_DECREF(r);
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) goto fail;
     return (PyObject *)fc;
+fail:
+    Py_DECREF(fc);
+    return NULL;
 }
 
 static void fc_dealloc(fc_t *fc) {
@@ -408,6 +437,14 @@ static PyObject *fc_listing(fc_t *fc, int what) {
 static PyObject *fc_keys_m(fc_t *fc, PyObject *unused) { (void)unused; return fc_listing(fc, 0); }
 static PyObject *fc_values_m(fc_t *fc, PyObject *unused) { (void)unused; return fc_listing(fc, 1); }
 static PyObject *fc_items_m(fc_t *fc, PyObject *unused) { (void)unused; return fc_listing(fc, 2); }
+
+/* copy / deepcopy / pickle: FamilyCounts(items) */
+static PyObject *fc_reduce_m(fc_t *fc, PyObject *unused) {
+    PyObject *items = fc_listing(fc, 2);
+    (void)unused;
+    if (items == NULL) return NULL;
+    return Py_BuildValue("(O(N))", (PyObject *)Py_TYPE(fc), items);
+}
 
 static PyObject *fc_iter(fc_t *fc) {
     PyObject *keys = fc_listing(fc, 0), *it;
@@ -517,6 +554,7 @@ static PyMethodDef fc_methods[] = {
     {"items", (PyCFunction)fc_items_m, METH_NOARGS, "(family, [n, {key: count}]) pairs, oldest first (copies)."},
     {"count", (PyCFunction)(void (*)(void))fc_count_m, METH_FASTCALL,
      "count(family, new_device, keys): to the end, n += new_device, each key's count + 1."},
+    {"__reduce__", (PyCFunction)fc_reduce_m, METH_NOARGS, "FamilyCounts(items): copies keep the order."},
     {"bound", (PyCFunction)fc_bound_m, METH_O, "bound(limit): the oldest families out while more than limit."},
     {"load", (PyCFunction)(void (*)(void))fc_load_m, METH_FASTCALL,
      "load(family, n, counts): set a family (at the end when new) from a dict of counts."},

@@ -371,3 +371,23 @@ def test_round3_ties_and_neighbours():
             for y in (x, math.nextafter(x, math.inf), math.nextafter(x, -math.inf)):
                 got, want = _round3_both(y)
                 assert got.hex() == want.hex() == round(y, 3).hex(), y
+
+
+def test_a_compiled_state_copies_and_pickles_as_the_reference_did():
+    """The OrderedDict state copied and pickled (worker processes receive scorers); the C-owned one does too, with
+    the same order and counts, and goes on equally."""
+    import copy
+    import pickle
+
+    state = MemoryLinkState(max_devices=4, max_per_block=2, ttl_ms=50)
+    now = run(state, [(i % 7, i % 3 == 0, [i % 5], [i % 4, (i + 1) % 4], i % 2 == 0, f"f{i % 3}", [i % 6, 2], [],
+                       3) for i in range(40)])
+    fc = state._fam
+    assert FamilyCounts(fc.items()).items() == fc.items() == copy.copy(fc).items()
+    for other in (copy.deepcopy(state), pickle.loads(pickle.dumps(state))):  # our own objects, never a user's file
+        assert type(other._fam) is FamilyCounts and type(other._devices) is RecencyMap
+        assert dump(other) == dump(state)
+        ops = [(i % 9, i % 4 == 0, [i % 6], [i % 3], True, "f1", [i % 5], [], 2) for i in range(20)]
+        run(other, ops, now)
+        run(mirror := copy.deepcopy(state), ops, now)
+        assert dump(other) == dump(mirror)
