@@ -44,7 +44,7 @@ DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h", "linkin
                               "velocity_snapshot.h"]}
 DEPENDS["identity"].append("blake2b_fast.h"); DEPENDS["pseudonym"].append("blake2b_fast.h")  # round 12, eventpath
 DEPENDS["velocity_store"].append("velocity_results.h")  # round 12, eventpath
-DEPENDS["linkstate"] += ["linkstate_counts.h", "linkstate_maps.h"]; DEPENDS["linking"].append("linkstate_maps.h")  # round 13, linkc
+DEPENDS["linkstate"] += ["linkstate_counts.h", "linkstate_maps.h", "linkstate_entry.h"]; DEPENDS["linking"] += ["linkstate_maps.h", "linking_maps.h"]  # round 13, linkc
 
 
 def extensions() -> list[Extension]:

@@ -49,13 +49,7 @@ static PyObject *A_family, *A_canonical, *A_components, *A_renderer, *A_fonts_sk
     *A_mobile, *A_browser_family, *A_os_version, *A_browser_version, *A_app_version, *A_source, *S_app,
     *S_reversed;
 static PyTypeObject *OrderedDictType;
-static PyTypeObject *RM_TYPE; /* fraudscore._core.linkstate.RecencyMap, set by use_maps() (NULL: none) */
-
-/* m[key] (borrowed) of a dict or a RecencyMap (key an exact str), or NULL (absent, or an exception set) */
-static inline PyObject *map_get(PyObject *m, PyObject *key) {
-    if (Py_TYPE(m) == RM_TYPE) return rm_get((rm_t *)m, key);
-    return PyDict_GetItemWithError(m, key);
-}
+#include "linking_maps.h" /* RM_TYPE, map_get, use_maps: the C-owned maps of the walk (round 13) */
 
 /* linkfeatures.version_step */
 static double version_step(const version_t *nw, const version_t *old) {
@@ -709,18 +703,6 @@ bail:
     PyMem_Free(live);
     Py_XDECREF(out);
     return hand_over();
-}
-
-/* use_maps(RecencyMap): the type of the C-owned maps the walk reads (fraudscore._core.linkstate.RecencyMap) */
-static PyObject *linking_use_maps(PyObject *mod, PyObject *type) {
-    (void)mod;
-    if (!PyType_Check(type) || ((PyTypeObject *)type)->tp_basicsize != (Py_ssize_t)sizeof(rm_t) ||
-        strcmp(((PyTypeObject *)type)->tp_name, "fraudscore._core.linkstate.RecencyMap") != 0) {
-        PyErr_SetString(PyExc_TypeError, "use_maps(RecencyMap): fraudscore._core.linkstate.RecencyMap");
-        return NULL;
-    }
-    Py_XSETREF(RM_TYPE, (PyTypeObject *)Py_NewRef(type));
-    Py_RETURN_NONE;
 }
 
 /* pack_stats() -> (table in use, hits, misses): the packed-record table's counters (tests, benchmarks) */
