@@ -45,6 +45,8 @@ DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h", "linkin
 DEPENDS["identity"].append("blake2b_fast.h"); DEPENDS["pseudonym"].append("blake2b_fast.h")  # round 12, eventpath
 DEPENDS["velocity_store"].append("velocity_results.h")  # round 12, eventpath
 DEPENDS["redis_calls"].append("redis_single.h")  # round 13, redisworker
+DEPENDS["linkstate"] += ["linkstate_counts.h", "linkstate_maps.h", "linkstate_entry.h"]; DEPENDS["linking"] += ["linkstate_maps.h", "linking_maps.h"]  # round 13, linkc
+DEPENDS["pipeline"] = ["pipeline_online.h"]  # round 13, eventcall
 
 
 def extensions() -> list[Extension]:

@@ -29,6 +29,7 @@
 #include "linkcommon.h"
 #include "linking_attr.h"
 #include "linking_odict.h"
+#include "linkstate_maps.h" /* rm_t, rm_get: the C-owned maps of MemoryLinkState (round 13; the type: linkstate) */
 
 #define NCOMP 14         /* len(VOLATILE_ATTRS) */
 #define NFEAT 24         /* len(PAIR_FEATURES) */
@@ -48,6 +49,7 @@ static PyObject *A_family, *A_canonical, *A_components, *A_renderer, *A_fonts_sk
     *A_mobile, *A_browser_family, *A_os_version, *A_browser_version, *A_app_version, *A_source, *S_app,
     *S_reversed;
 static PyTypeObject *OrderedDictType;
+#include "linking_maps.h" /* RM_TYPE, map_get, use_maps: the C-owned maps of the walk (round 13) */
 
 /* linkfeatures.version_step */
 static double version_step(const version_t *nw, const version_t *old) {
@@ -575,7 +577,9 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
     keys = args[1];
     devices = args[2];
     skip = args[3];
-    if (!PyDict_Check(blocks) || !PyDict_Check(devices) || !(PyTuple_CheckExact(keys) || PyList_CheckExact(keys)) ||
+    if (!(PyDict_Check(blocks) || (RM_TYPE != NULL && Py_TYPE(blocks) == RM_TYPE)) ||
+        !(PyDict_Check(devices) || (RM_TYPE != NULL && Py_TYPE(devices) == RM_TYPE)) ||
+        !(PyTuple_CheckExact(keys) || PyList_CheckExact(keys)) ||
         !(skip == Py_None || PyUnicode_CheckExact(skip)) || as_i64(args[4], &now) != 0 ||
         as_i64(args[5], &ttl) != 0 || now >= TBOUND || now <= -TBOUND)
         return hand_over();
@@ -585,13 +589,14 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
         PyObject *key = PySequence_Fast_ITEMS(keys)[i], *blk, *it, *did;
         Py_ssize_t m = 0, size, q;
         if (!PyUnicode_CheckExact(key)) goto bail;
-        blk = PyDict_GetItemWithError(blocks, key);
+        blk = map_get(blocks, key);
         if (blk == NULL) {
             if (PyErr_Occurred()) goto bail;
             continue;
         }
-        if (!(PyDict_CheckExact(blk) || Py_TYPE(blk) == OrderedDictType)) goto bail;
-        if ((size = PyDict_GET_SIZE(blk)) == 0) continue;
+        if (!(PyDict_CheckExact(blk) || Py_TYPE(blk) == OrderedDictType || (RM_TYPE != NULL && Py_TYPE(blk) == RM_TYPE)))
+            goto bail;
+        if ((size = Py_TYPE(blk) == RM_TYPE ? ((rm_t *)blk)->len : PyDict_GET_SIZE(blk)) == 0) continue;
         if (size > cap) {
             PyMem_Free(ids);
             PyMem_Free(recs);
@@ -605,7 +610,14 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
         }
         /* pass 1: the block's ids, most recently seen first (new references, released below): an OrderedDict's
          * from its linked list where that layout was verified (linking_odict.h), else through reversed() */
-        if (ODICT_OK && Py_TYPE(blk) == OrderedDictType) {
+        if (Py_TYPE(blk) == RM_TYPE) { /* a C-owned block (round 13): its recency list from the newest */
+            int32_t p;
+            for (p = ((rm_t *)blk)->tail; p >= 0 && m < size; p = ((rm_t *)blk)->ent[p].prev) {
+                did = Py_NewRef(((rm_t *)blk)->ent[p].key);
+                prefetch(did);
+                ids[m++] = did;
+            }
+        } else if (ODICT_OK && Py_TYPE(blk) == OrderedDictType) {
             if ((m = odict_keys_reversed(blk, ids, size)) < 0) goto bail; /* (released) */
         } else {
             it = PyObject_CallMethodNoArgs(blk, S_reversed);
@@ -626,12 +638,12 @@ static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t n
             if (!PyUnicode_CheckExact(did)) goto bail_ids;
             /* "did in seen": seen holds every id of the blocks walked before (but skip) */
             for (j = 0; j < ndone && !dup; ++j) {
-                int c = PyDict_Contains(done[j], did);
+                int c = Py_TYPE(done[j]) == RM_TYPE ? rm_get((rm_t *)done[j], did) != NULL : PyDict_Contains(done[j], did);
                 if (c < 0) goto bail_ids;
                 dup = c;
             }
             if (dup || (skip != Py_None && (did == skip || PyUnicode_Compare(did, skip) == 0))) continue;
-            rec = PyDict_GetItemWithError(devices, did);
+            rec = map_get(devices, did);
             if (rec == NULL) {
                 if (PyErr_Occurred()) goto bail_ids;
                 continue;
@@ -727,6 +739,8 @@ static PyMethodDef methods[] = {
      "select(fp, cands, now, ip, max_scored) -> (n_compatible, records, float64 rows) or None."},
     {"pick", (PyCFunction)(void (*)(void))linking_pick, METH_FASTCALL,
      "pick(probabilities, records) -> index of the best candidate, or -1."},
+    {"use_maps", (PyCFunction)linking_use_maps, METH_O,
+     "use_maps(RecencyMap): walk reads MemoryLinkState's C-owned maps of this type too."},
     {"walk", (PyCFunction)(void (*)(void))linking_walk, METH_FASTCALL,
      "walk(blocks, block_keys, devices, skip, now, ttl) -> live candidate records, or None."},
     {NULL, NULL, 0, NULL},

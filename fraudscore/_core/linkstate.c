@@ -40,6 +40,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -76,6 +77,9 @@ static int CLASS_POS[NCOMP], N_CLASS_POS, CLASS_POS_M[NCOMP], N_CLASS_POS_M, POP
 static PyObject *A_id, *A_aliases, *A_source, *A_state, *A_key_memo, *A_results, *A_ip_memo, *A_min_family,
     *A_prior, *A_link_p, *A_walk, *A_best, *M_keys, *A_variant_memo, *R_fields[5], *EMPTY;
 
+#include "linkstate_counts.h" /* FamilyCounts: the family value counts owned by C (round 13) */
+#define RM_DEFINE_TYPE
+#include "linkstate_maps.h"   /* RecencyMap: the devices, exact index and blocks owned by C (round 13) */
 #include "linkstate_state.h" /* state_t, state_load, state_release */
 
 /* OrderedDict.move_to_end and .popitem (the method descriptors, called without a lookup per call) */
@@ -96,6 +100,48 @@ static int set_to_end(PyObject *od, PyObject *key, PyObject *value) {
     return had ? move_to_end(od, key) : 0;
 }
 
+/* ---- the state's maps: the reference's OrderedDicts or C-owned RecencyMaps (round 13; keys: exact str) ---- */
+#define IS_RM(o) (Py_TYPE(o) == &RM_Type)
+
+/* m[key] (borrowed), or NULL: absent (a RecencyMap holds only str keys), or an error (an exception set) */
+static inline PyObject *mget(PyObject *m, PyObject *key) {
+    if (IS_RM(m)) return PyUnicode_CheckExact(key) ? rm_get((rm_t *)m, key) : NULL;
+    return PyDict_GetItemWithError(m, key);
+}
+
+static inline Py_ssize_t msize(PyObject *m) { return IS_RM(m) ? ((rm_t *)m)->len : PyDict_GET_SIZE(m); }
+
+/* key in m: 1, 0, -1 error */
+static inline int mcontains(PyObject *m, PyObject *key) {
+    if (IS_RM(m)) {
+        if (!PyUnicode_CheckExact(key)) return 0;
+        return rm_get((rm_t *)m, key) != NULL ? 1 : PyErr_Occurred() ? -1 : 0;
+    }
+    return PyDict_Contains(m, key);
+}
+
+/* m.move_to_end(key) (KeyError when absent) */
+static int mmove_end(PyObject *m, PyObject *key) {
+    if (IS_RM(m)) {
+        int r = rm_check_key(key) != 0 ? -1 : rm_move_end((rm_t *)m, key);
+        if (r == 0) PyErr_SetObject(PyExc_KeyError, key);
+        return r > 0 ? 0 : -1;
+    }
+    return move_to_end(m, key);
+}
+
+/* m[key] = value; m.move_to_end(key) */
+static int mset_end(PyObject *m, PyObject *key, PyObject *value) {
+    if (IS_RM(m)) return rm_check_key(key) != 0 ? -1 : rm_set((rm_t *)m, key, value, 1);
+    return set_to_end(m, key, value);
+}
+
+/* m[key] = value (a new key: appended) */
+static int mset(PyObject *m, PyObject *key, PyObject *value) {
+    if (IS_RM(m)) return rm_check_key(key) != 0 ? -1 : rm_set((rm_t *)m, key, value, 0);
+    return PyODict_SetItem(m, key, value);
+}
+
 /* Leave ``o`` out of the cyclic garbage collector (returns ``o``). For the state's own containers that hold
  * only str, int, None and lists of ints (a record, its component / font / language lists, an exact-index entry,
  * a block) and the linker's memoised LinkResults: they can never be part of a reference cycle, and a state of a million devices would otherwise be
@@ -108,11 +154,11 @@ static PyObject *untracked(PyObject *o) {
 
 /* the live record under exact[key] (borrowed) and its device count (borrowed): 1 found, 0 none, -1 hand over */
 static int lookup_live(const state_t *s, PyObject *key, int64_t now, PyObject **rec_out, PyObject **ndev_out) {
-    PyObject *hit = PyDict_GetItemWithError(s->exact, key), *rec;
+    PyObject *hit = mget(s->exact, key), *rec;
     int64_t t;
     if (hit == NULL) return PyErr_Occurred() ? -1 : 0;
     if (!PyList_CheckExact(hit) || PyList_GET_SIZE(hit) != 2) return -1;
-    rec = PyDict_GetItemWithError(s->devices, PyList_GET_ITEM(hit, 0));
+    rec = mget(s->devices, PyList_GET_ITEM(hit, 0));
     if (rec == NULL) return PyErr_Occurred() ? -1 : 0;
     if (!PyDict_CheckExact(rec) || as_i64(item(rec, K_t), &t) != 0 || t >= TBOUND || t <= -TBOUND) return -1;
     if (now - t > s->ttl) return 0;
@@ -129,10 +175,10 @@ static int check_blocks(const state_t *s, PyObject *block_keys) {
     for (i = 0; i < n; ++i) {
         PyObject *key = PyTuple_GET_ITEM(block_keys, i), *blk;
         if (!PyUnicode_CheckExact(key)) return -1;
-        blk = PyDict_GetItemWithError(s->blocks, key);
+        blk = mget(s->blocks, key);
         if (blk == NULL) {
             if (PyErr_Occurred()) return -1;
-        } else if (!PyODict_CheckExact(blk)) {
+        } else if (!(PyODict_CheckExact(blk) || IS_RM(blk))) {
             return -1;
         }
     }
@@ -178,33 +224,42 @@ static int do_index(const state_t *s, PyObject *did, PyObject *block_keys, PyObj
     int batch = STATE_T != NULL && Py_TYPE(s->self) == STATE_T && ev0 != NULL && PyLong_CheckExact(ev0);
     for (i = 0; i < n; ++i) {
         PyObject *key = PyTuple_GET_ITEM(block_keys, i), *blk, *v;
-        blk = PyDict_GetItemWithError(s->blocks, key);
+        blk = mget(s->blocks, key);
         if (blk == NULL) {
             if (PyErr_Occurred()) goto fail;
-            blk = untracked(PyODict_New());
+            /* a new block: of the kind of the block index (C-owned maps hold C-owned blocks) */
+            blk = untracked(IS_RM(s->blocks) ? RM_Type.tp_alloc(&RM_Type, 0) : PyODict_New());
             if (blk == NULL) goto fail;
-            if (PyODict_SetItem(s->blocks, key, blk) != 0) {
+            if (IS_RM(blk)) ((rm_t *)blk)->free_head = ((rm_t *)blk)->head = ((rm_t *)blk)->tail = -1;
+            if (mset(s->blocks, key, blk) != 0) {
                 Py_DECREF(blk);
                 goto fail;
             }
             Py_DECREF(blk); /* held by blocks */
-            if (PyODict_SetItem(blk, did, Py_None) != 0) goto fail;
+            if (mset(blk, did, Py_None) != 0) goto fail;
             /* blocks[key] was appended: already at the end */
         } else {
-            v = PyDict_GetItemWithError(blk, did);
+            v = mget(blk, did);
             if (v == NULL) {
-                if (PyErr_Occurred() || PyODict_SetItem(blk, did, Py_None) != 0) goto fail;
+                if (PyErr_Occurred() || mset(blk, did, Py_None) != 0) goto fail;
             } else {
-                if (v != Py_None && PyODict_SetItem(blk, did, Py_None) != 0) goto fail;
-                if (move_to_end(blk, did) != 0) goto fail;
+                if (v != Py_None && mset(blk, did, Py_None) != 0) goto fail;
+                if (mmove_end(blk, did) != 0) goto fail;
             }
-            if (move_to_end(s->blocks, key) != 0) goto fail;
+            if (mmove_end(s->blocks, key) != 0) goto fail;
         }
-        while (PyDict_GET_SIZE(blk) > s->cap) { /* the oldest out; a live one counted */
-            PyObject *a[2] = {blk, Py_False}, *pair, *orec;
-            pair = PyObject_Vectorcall(OD_popitem, a, 2, NULL);
+        while (msize(blk) > s->cap) { /* the oldest out; a live one counted */
+            PyObject *a[2] = {blk, Py_False}, *pair, *orec, *ok, *ov;
+            if (IS_RM(blk)) { /* popitem(last=False) */
+                rm_remove((rm_t *)blk, ((rm_t *)blk)->head, &ok, &ov);
+                pair = PyTuple_Pack(2, ok, ov);
+                Py_DECREF(ok);
+                Py_DECREF(ov);
+            } else {
+                pair = PyObject_Vectorcall(OD_popitem, a, 2, NULL);
+            }
             if (pair == NULL) goto fail;
-            orec = PyDict_GetItemWithError(s->devices, PyTuple_GET_ITEM(pair, 0));
+            orec = mget(s->devices, PyTuple_GET_ITEM(pair, 0));
             Py_DECREF(pair);
             if (orec == NULL) {
                 if (PyErr_Occurred()) goto fail;
@@ -250,8 +305,7 @@ fail:
 static int do_bound(const state_t *s) {
     int64_t lim = s->limit;
     PyObject *r;
-    if (PyDict_GET_SIZE(s->devices) <= lim && PyDict_GET_SIZE(s->exact) <= 4 * lim &&
-        PyDict_GET_SIZE(s->blocks) <= 4 * lim && PyDict_GET_SIZE(s->fam) <= lim &&
+    if (msize(s->devices) <= lim && msize(s->exact) <= 4 * lim && msize(s->blocks) <= 4 * lim && (s->fc != NULL ? s->fc->len : PyDict_GET_SIZE(s->fam)) <= lim &&
         PyDict_GET_SIZE(PyList_GET_ITEM(s->glob, 1)) <= 8 * lim)
         return 0;
     r = PyObject_CallMethodNoArgs(s->self, A_bound);
@@ -275,7 +329,7 @@ static int touch_check(const state_t *s, PyObject *rec, PyObject *fp_ids, PyObje
     if ((tc->did = item(rec, K_id)) == NULL || !PyUnicode_CheckExact(tc->did)) return -1;
     if (!PyLong_CheckExact(ip) || now >= TBOUND || now <= -TBOUND) return -1;
     if (check_str_tuple(fp_ids) != 0 || check_blocks(s, block_keys) != 0) return -1;
-    c = PyDict_Contains(s->devices, tc->did); /* the reference's move_to_end raises KeyError without it */
+    c = mcontains(s->devices, tc->did); /* the reference's move_to_end raises KeyError without it */
     if (c <= 0) return -1;
     tc->rec = rec;
     return 0;
@@ -293,13 +347,13 @@ static int touch_do(const state_t *s, const touch_t *tc, PyObject *fp_ids, PyObj
     }
     Py_DECREF(n1);
     if (PyObject_IsTrue(ip) && PyDict_SetItem(tc->rec, K_ip, ip) != 0) return -1; /* `if ip:` (an exact int) */
-    if (move_to_end(s->devices, tc->did) != 0) return -1;
+    if (mmove_end(s->devices, tc->did) != 0) return -1;
     for (i = 0; i < PyTuple_GET_SIZE(fp_ids); ++i) {
         PyObject *fid = PyTuple_GET_ITEM(fp_ids, i);
-        int c = PyDict_Contains(s->exact, fid);
+        int c = mcontains(s->exact, fid);
         if (c < 0) return -1;
         if (c) {
-            if (move_to_end(s->exact, fid) != 0) return -1;
+            if (mmove_end(s->exact, fid) != 0) return -1;
         } else {
             PyObject *hit = untracked(PyList_New(2));
             if (hit == NULL) return -1;
@@ -307,7 +361,7 @@ static int touch_do(const state_t *s, const touch_t *tc, PyObject *fp_ids, PyObj
             Py_INCREF(ndev);
             PyList_SET_ITEM(hit, 0, tc->did);
             PyList_SET_ITEM(hit, 1, ndev);
-            c = PyODict_SetItem(s->exact, fid, hit);
+            c = mset(s->exact, fid, hit);
             Py_DECREF(hit);
             if (c != 0) return -1;
         }
@@ -351,7 +405,15 @@ static int write_check(const state_t *s, const plan_t *p, PyObject **did) {
     if (check_str_tuple(p->fp_ids) != 0 || check_blocks(s, p->block_keys) != 0) return -1;
     if (!PyUnicode_CheckExact(p->fam) || !PyTuple_CheckExact(p->fam_keys) || !PyTuple_CheckExact(p->glob_keys))
         return -1;
-    if (PyTuple_GET_SIZE(p->fam_keys) || p->new_device) {
+    if (s->fc != NULL) { /* C-owned counts: keys that fit an int64 (the linker's are below 2**62) */
+        Py_ssize_t i, n = PyTuple_GET_SIZE(p->fam_keys);
+        if (n > FC_MAX_KEYS) return -1;
+        for (i = 0; i < n; ++i) {
+            int64_t k;
+            if (!PyLong_CheckExact(PyTuple_GET_ITEM(p->fam_keys, i)) || as_i64(PyTuple_GET_ITEM(p->fam_keys, i), &k))
+                return -1;
+        }
+    } else if (PyTuple_GET_SIZE(p->fam_keys) || p->new_device) {
         f = PyDict_GetItemWithError(s->fam, p->fam);
         if (f == NULL) {
             if (PyErr_Occurred()) return -1;
@@ -383,7 +445,7 @@ static int count_up(PyObject *counts, PyObject *k, int ordered) {
 
 static int write_do(const state_t *s, const plan_t *p, PyObject *did, PyObject *now_obj) {
     Py_ssize_t i;
-    if (set_to_end(s->devices, did, p->rec) != 0) return -1;
+    if (mset_end(s->devices, did, p->rec) != 0) return -1;
     for (i = 0; i < PyTuple_GET_SIZE(p->fp_ids); ++i) {
         PyObject *hit = untracked(PyList_New(2));
         int r;
@@ -392,12 +454,19 @@ static int write_do(const state_t *s, const plan_t *p, PyObject *did, PyObject *
         Py_INCREF(p->ndev);
         PyList_SET_ITEM(hit, 0, did);
         PyList_SET_ITEM(hit, 1, p->ndev);
-        r = set_to_end(s->exact, PyTuple_GET_ITEM(p->fp_ids, i), hit);
+        r = mset_end(s->exact, PyTuple_GET_ITEM(p->fp_ids, i), hit);
         Py_DECREF(hit);
         if (r != 0) return -1;
     }
     if (do_index(s, did, p->block_keys, now_obj) != 0) return -1;
-    if (PyTuple_GET_SIZE(p->fam_keys) || p->new_device) {
+    if (s->fc != NULL) {
+        if (PyTuple_GET_SIZE(p->fam_keys) || p->new_device) { /* checked by write_check */
+            int64_t kv[FC_MAX_KEYS];
+            Py_ssize_t n = PyTuple_GET_SIZE(p->fam_keys);
+            for (i = 0; i < n; ++i) (void)as_i64(PyTuple_GET_ITEM(p->fam_keys, i), &kv[i]);
+            if (fc_count(s->fc, p->fam, p->new_device, kv, n) != 0) return -1;
+        }
+    } else if (PyTuple_GET_SIZE(p->fam_keys) || p->new_device) {
         PyObject *f = PyDict_GetItemWithError(s->fam, p->fam), *counts;
         if (f == NULL) {
             PyObject *c0;
@@ -469,258 +538,13 @@ static PyObject *ls_write(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
 
 #include "linkstate_decide.h"
 
-/* ---- the whole DeviceLinker.link in one call: keys, ip, the link, the LinkResult -------------------------- */
-#define KEY_MEMO_MAX 65536
-#define MASK48 (((uint64_t)1 << 48) - 1)
-
-/* an exact int in [lo, hi) or -1 (hand over) */
-static int int_in(PyObject *o, int64_t lo, int64_t hi, int64_t *out) {
-    if (o == NULL || !PyLong_CheckExact(o) || as_i64(o, out) != 0) return -1;
-    return *out >= lo && *out < hi ? 0 : -1;
-}
-
-
-#include "linkstate_keys.h"
-
-/* 1 equal, 0 not, -1 error */
-static int same(PyObject *a, PyObject *b) { return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ); }
-
-/* the linker's keys of fp (new reference): the memo's entry, else computed here and memoised; the reference
- * (linker._keys) for a memo entry of another variant or a fingerprint compute_keys does not handle. NULL with
- * an exception: raised by the reference */
-static PyObject *entry_keys(PyObject *linker, PyObject *ld, PyObject *fp) {
-    PyObject *memo = item(ld, A_key_memo), *fid = NULL, *hit, *fs = NULL, *al = NULL, *k = NULL, *mkey;
-    int ok;
-    if (memo == NULL || !PyDict_CheckExact(memo)) goto ref;
-    if ((fid = getattr_clear(fp, A_id)) == NULL || !PyUnicode_CheckExact(fid)) goto ref;
-    hit = PyDict_GetItemWithError(memo, fid);
-    if (hit == NULL && PyErr_Occurred()) goto ref;
-    if (hit != NULL) { /* the font sketch and aliases are not part of the id: the entry must be this variant's */
-        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 10) goto ref;
-        if ((fs = getattr_clear(fp, A_fonts_sketch)) == NULL || (al = getattr_clear(fp, A_aliases)) == NULL) goto ref;
-        ok = same(PyTuple_GET_ITEM(hit, 5), fs);
-        if (ok == 1) ok = same(PyTuple_GET_ITEM(hit, 8), al);
-        if (ok < 0) goto ref;
-        if (ok) {
-            k = Py_NewRef(hit);
-            goto done;
-        }
-        /* another variant of a known id: the variant memo, keyed (id, font sketch, aliases) */
-        memo = item(ld, A_variant_memo);
-        if (memo == NULL || !PyDict_CheckExact(memo) || (mkey = PyTuple_Pack(3, fid, fs, al)) == NULL) goto ref;
-        hit = PyDict_GetItemWithError(memo, mkey);
-        if (hit != NULL) {
-            Py_DECREF(mkey);
-            k = Py_NewRef(hit);
-            goto done;
-        }
-    } else {
-        mkey = Py_NewRef(fid);
-    }
-    if (PyErr_Occurred() || (k = compute_keys(fp)) == NULL) {
-        Py_DECREF(mkey);
-        goto ref;
-    }
-    if (PyDict_GET_SIZE(memo) >= KEY_MEMO_MAX) PyDict_Clear(memo);
-    ok = PyDict_SetItem(memo, mkey, k);
-    Py_DECREF(mkey);
-    if (ok != 0) Py_CLEAR(k); /* an exception (memory) */
-done:
-    Py_XDECREF(fid);
-    Py_XDECREF(fs);
-    Py_XDECREF(al);
-    return k;
-ref:
-    PyErr_Clear();
-    Py_XDECREF(fid);
-    Py_XDECREF(fs);
-    Py_XDECREF(al);
-    return PyObject_CallMethodOneArg(linker, M_keys, fp);
-}
-
-/* a LinkResult of fields (did, conf, changed, new, how) without its dataclass __init__ (new reference) */
-static PyObject *new_result(PyObject *fields) {
-    PyObject *o = RESULT_T->tp_alloc(RESULT_T, 0);
-    int i;
-    if (o == NULL) return NULL;
-    for (i = 0; i < 5; ++i) {
-        if (fast_set_slot(o, R_fields[i], PyTuple_GET_ITEM(fields, i)) != 0) { /* object.__setattr__ */
-            Py_DECREF(o);
-            return NULL;
-        }
-    }
-    return untracked(o); /* str, float, a tuple of str, bool, str: frozen, no cycle through it (see untracked) */
-}
-
-/* entry(linker, fp, ts_ms, ip): DeviceLinker.link(fp, ts_ms, ip) over a MemoryLinkState in one call (the
- * LinkResult), or None: the caller runs DeviceLinker.link's Python path (nothing changed) */
-static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    PyObject *linker, *fp, *now_obj, *ip, *ld = NULL, *state, *keys = NULL, *got = NULL;
-    PyObject *res = NULL, *results, *ipv, *a[11], *held[3] = {NULL, NULL, NULL};
-    (void)mod;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "entry(linker, fp, ts_ms, ip)");
-        return NULL;
-    }
-    linker = args[0];
-    fp = args[1];
-    now_obj = args[2];
-    ip = args[3];
-    if (LINKER_T == NULL || NAMES == NULL || Py_TYPE(linker) != LINKER_T || Py_TYPE(fp) != FP_T ||
-        !PyLong_CheckExact(now_obj))
-        Py_RETURN_NONE;
-    if ((ld = PyObject_GenericGetDict(linker, NULL)) == NULL || !PyDict_CheckExact(ld)) goto hand;
-    if ((state = item(ld, A_state)) == NULL || Py_TYPE(state) != STATE_T) goto hand;
-    if (item(ld, A_best) != NULL) goto hand; /* best_candidate replaced on the instance: the Python path */
-    if (ip == Py_None) {
-        ip = I_zero;
-    } else if (!PyLong_CheckExact(ip)) {
-        PyObject *memo = item(ld, A_ip_memo);
-        if (!PyUnicode_CheckExact(ip) || memo == NULL || !PyDict_CheckExact(memo)) goto hand;
-        ipv = PyDict_GetItemWithError(memo, ip);
-        if (ipv == NULL) { /* (xxh3_64(str(ip).encode()) & MASK48) or 1, memoised as link() does */
-            Py_ssize_t len;
-            const char *utf;
-            uint64_t h;
-            if (PyErr_Occurred() || (utf = PyUnicode_AsUTF8AndSize(ip, &len)) == NULL) goto hand;
-            h = XXH3_64bits(utf, (size_t)len) & MASK48;
-            if ((ipv = PyLong_FromUnsignedLongLong((unsigned long long)(h ? h : 1))) == NULL) goto fail;
-            if (PyDict_GET_SIZE(memo) >= KEY_MEMO_MAX) PyDict_Clear(memo);
-            if (PyDict_SetItem(memo, ip, ipv) != 0) {
-                Py_DECREF(ipv);
-                goto fail;
-            }
-            Py_DECREF(ipv); /* held by the memo */
-        } else if (!PyLong_CheckExact(ipv) || !PyObject_IsTrue(ipv)) {
-            goto hand;
-        }
-        ip = ipv;
-    }
-    if ((results = item(ld, A_results)) == NULL || !PyDict_CheckExact(results)) goto hand;
-    /* held for the call: the linker's attributes could be replaced by the Python code called back */
-    held[0] = Py_NewRef(state);
-    held[1] = Py_NewRef(ip);
-    held[2] = Py_NewRef(results);
-    if ((keys = entry_keys(linker, ld, fp)) == NULL) goto fail;
-    a[0] = state;
-    a[1] = fp;
-    a[2] = keys;
-    a[3] = now_obj;
-    a[4] = ip;
-    if ((a[5] = item(ld, A_min_family)) == NULL || (a[6] = item(ld, A_prior)) == NULL ||
-        (a[7] = item(ld, A_link_p)) == NULL)
-        goto hand;
-    a[8] = state;  /* its _walk, read where the candidates are walked */
-    a[9] = linker; /* its best_candidate, called where the candidates are scored */
-    a[10] = NEW_ID;
-    if ((got = ls_link(NULL, a, 11)) == NULL) goto fail;
-    if (got == Py_None) goto hand;
-    /* a new device's result never repeats (its id is new): made without the memo's lookup and insert (round 12;
-     * the memo only shares immutable objects, so what the caller sees is the same) */
-    if (PyTuple_GET_ITEM(got, 3) == Py_True) {
-        res = new_result(got);
-        goto done;
-    }
-    res = PyDict_GetItemWithError(results, got);
-    if (res != NULL) {
-        Py_INCREF(res);
-    } else if (!PyErr_Occurred() && (res = new_result(got)) != NULL) {
-        if (PyDict_GET_SIZE(results) >= KEY_MEMO_MAX) PyDict_Clear(results);
-        if (PyDict_SetItem(results, got, res) != 0) Py_CLEAR(res);
-    }
-    goto done;
-hand:
-    PyErr_Clear();
-    res = Py_NewRef(Py_None);
-    goto done;
-fail:
-    res = NULL;
-done:
-    Py_XDECREF(ld);
-    Py_XDECREF(keys);
-    Py_XDECREF(got);
-    Py_XDECREF(held[0]);
-    Py_XDECREF(held[1]);
-    Py_XDECREF(held[2]);
-    return res;
-}
-
-/* positions from a tuple of ints in [0, NCOMP) into out; -1 with TypeError */
-static int read_positions(PyObject *t, int *out, int *n) {
-    Py_ssize_t i;
-    if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) > NCOMP) goto bad;
-    for (i = 0; i < PyTuple_GET_SIZE(t); ++i) {
-        long v = PyLong_AsLong(PyTuple_GET_ITEM(t, i));
-        if (v < 0 || v >= NCOMP) goto bad;
-        out[i] = (int)v;
-    }
-    *n = (int)PyTuple_GET_SIZE(t);
-    return 0;
-bad:
-    PyErr_Clear();
-    PyErr_SetString(PyExc_TypeError, "positions must be a tuple of component positions");
-    return -1;
-}
-
-/* configure_entry(linker_type, fp_type, state_type, result_type, best_candidate, new_device_id, class_pos,
- *                 class_pos_mobile, pop_pos, pop_pos_mobile, id_tags) */
-static PyObject *ls_configure_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    Py_ssize_t i;
-    int tags[3], nt;
-    PyObject *names[3];
-    (void)mod;
-    if (nargs != 11 || !PyType_Check(args[0]) || !PyType_Check(args[1]) || !PyType_Check(args[2]) ||
-        !PyType_Check(args[3]) || !PyCallable_Check(args[4]) || !PyCallable_Check(args[5]) ||
-        !PyTuple_CheckExact(args[10]) || PyTuple_GET_SIZE(args[10]) > 3) {
-        PyErr_SetString(PyExc_TypeError, "configure_entry(linker_type, fp_type, state_type, result_type, "
-                                         "best_candidate, new_device_id, class_pos, class_pos_mobile, pop_pos, "
-                                         "pop_pos_mobile, id_tags)");
-        return NULL;
-    }
-    if (read_positions(args[6], CLASS_POS, &N_CLASS_POS) || read_positions(args[7], CLASS_POS_M, &N_CLASS_POS_M) ||
-        read_positions(args[8], POP_POS, &N_POP_POS) || read_positions(args[9], POP_POS_M, &N_POP_POS_M))
-        return NULL;
-    nt = (int)PyTuple_GET_SIZE(args[10]);
-    for (i = 0; i < nt; ++i) {
-        PyObject *pt = PyTuple_GET_ITEM(args[10], i);
-        long v;
-        if (!PyTuple_CheckExact(pt) || PyTuple_GET_SIZE(pt) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(pt, 1)) ||
-            (v = PyLong_AsLong(PyTuple_GET_ITEM(pt, 0))) < 0 || v >= NCOMP) {
-            PyErr_Clear();
-            PyErr_SetString(PyExc_TypeError, "id_tags must be ((position, tag), ...)");
-            return NULL;
-        }
-        tags[i] = (int)v;
-        names[i] = PyTuple_GET_ITEM(pt, 1);
-    }
-    for (i = 0; i < nt; ++i) {
-        TAG_POS[i] = tags[i];
-        Py_XSETREF(TAG_NAMES[i], Py_NewRef(names[i]));
-    }
-    N_TAGS = nt;
-    Py_XSETREF(LINKER_T, (PyTypeObject *)Py_NewRef(args[0]));
-    Py_XSETREF(FP_T, (PyTypeObject *)Py_NewRef(args[1]));
-    Py_XSETREF(STATE_T, (PyTypeObject *)Py_NewRef(args[2]));
-    Py_XSETREF(RESULT_T, (PyTypeObject *)Py_NewRef(args[3]));
-    Py_XSETREF(BEST_FUNC, Py_NewRef(args[4]));
-    Py_XSETREF(NEW_ID, Py_NewRef(args[5]));
-    Py_RETURN_NONE;
-}
-
-static PyObject *ls_configure(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    (void)mod;
-    if (nargs != 3 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != NCOMP || !PyCallable_Check(args[1]) ||
-        !PyDict_CheckExact(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "configure(volatile_attrs, shared_list, shared_lists)");
-        return NULL;
-    }
-    Py_XSETREF(NAMES, Py_NewRef(args[0]));
-    Py_XSETREF(SHARED_LIST, Py_NewRef(args[1]));
-    Py_XSETREF(LISTS, Py_NewRef(args[2]));
-    Py_RETURN_NONE;
-}
+#include "linkstate_entry.h" /* entry, configure_entry, configure, round3, direct_records */
 
 static PyMethodDef methods[] = {
+    {"round3", (PyCFunction)(void (*)(void))ls_round3, METH_FASTCALL,
+     "round3(x[, on]) -> round(x, 3) as the kernels compute it; on switches the C rounding."},
+    {"direct_records", (PyCFunction)(void (*)(void))ls_direct_records, METH_FASTCALL,
+     "direct_records([on]) -> (on, count): whether new records' values are stored in the dict's entries directly."},
     {"touch", (PyCFunction)(void (*)(void))ls_touch, METH_FASTCALL,
      "touch(state, rec, fp_ids, block_keys, ndev, ip, now) -> True, or None (hand over)."},
     {"write", (PyCFunction)(void (*)(void))ls_write, METH_FASTCALL,
@@ -774,11 +598,24 @@ PyMODINIT_FUNC PyInit_linkstate(void) {
 #undef INTERN
     if ((EMPTY = PyTuple_New(0)) == NULL) return NULL;
     if ((I_zero = PyLong_FromLong(0)) == NULL || (I_one = PyLong_FromLong(1)) == NULL || (I_three = PyLong_FromLong(3)) == NULL) return NULL;
+    if (PyType_Ready(&FC_Type) < 0 || PyType_Ready(&RM_Type) < 0) return NULL;
     OD_move_to_end = PyObject_GetAttr((PyObject *)&PyODict_Type, M_move_to_end);
     OD_popitem = PyObject_GetAttr((PyObject *)&PyODict_Type, M_popitem);
     if (OD_move_to_end == NULL || OD_popitem == NULL) return NULL;
     m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
+    Py_INCREF(&RM_Type);
+    if (PyModule_AddObject(m, "RecencyMap", (PyObject *)&RM_Type) < 0) {
+        Py_DECREF(&RM_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&FC_Type);
+    if (PyModule_AddObject(m, "FamilyCounts", (PyObject *)&FC_Type) < 0) {
+        Py_DECREF(&FC_Type);
+        Py_DECREF(m);
+        return NULL;
+    }
     /* (n components, renderer slot, resettable-id positions, MIN_LINK_CONFIDENCE, COMMON_POPULARITY,
      * class popularity, font-list blocks walked): the linker uses this module only when they equal its own */
     if (PyModule_AddObject(m, "CONSTANTS",

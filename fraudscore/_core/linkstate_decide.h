@@ -101,8 +101,9 @@ static int ahead(fpl_t *f, PyObject *rec) {
 }
 
 /* DeviceLinker._popularity (glob = 1: the linker counts nothing over all families); 0 ok, -1 hand over */
-static int popularity(fpl_t *f, PyObject *pop_keys, int64_t fam_n, PyObject *counts, int64_t ndev, int known,
-                      int64_t min_family, double prior, double *out) {
+/* (the family's counts: `fe`, C-owned -- round 13 --, or the reference's dict `counts`; NULL both: no family) */
+static int popularity(fpl_t *f, PyObject *pop_keys, int64_t fam_n, PyObject *counts, const fc_fam_t *fe,
+                      int64_t ndev, int known, int64_t min_family, double prior, double *out) {
     int64_t k = known ? 1 : 0, n = fam_n - k, c;
     double est = 1.0, others, pop;
     Py_ssize_t i;
@@ -110,7 +111,16 @@ static int popularity(fpl_t *f, PyObject *pop_keys, int64_t fam_n, PyObject *cou
     if (n > 0) {
         others = (double)n;
         for (i = 0; i < PyTuple_GET_SIZE(pop_keys); ++i) {
-            PyObject *v = counts != NULL ? PyDict_GetItemWithError(counts, PyTuple_GET_ITEM(pop_keys, i)) : NULL;
+            PyObject *v;
+            if (fe != NULL) { /* the C table: an int key of 64 bits, else the reference decides */
+                PyObject *key = PyTuple_GET_ITEM(pop_keys, i);
+                int64_t kk;
+                if (!PyLong_CheckExact(key) || as_i64(key, &kk) != 0) return -1;
+                c = fc_kv_get(fe, kk);
+                if (c >= NBOUND || c <= -NBOUND) return -1;
+                goto counted;
+            }
+            v = counts != NULL ? PyDict_GetItemWithError(counts, PyTuple_GET_ITEM(pop_keys, i)) : NULL;
             if (v == NULL) {
                 if (PyErr_Occurred()) {
                     PyErr_Clear();
@@ -120,6 +130,7 @@ static int popularity(fpl_t *f, PyObject *pop_keys, int64_t fam_n, PyObject *cou
             } else if (!PyLong_CheckExact(v) || as_i64(v, &c) != 0 || c >= NBOUND || c <= -NBOUND) {
                 return -1;
             }
+        counted:
             c -= k;
             if (c <= 0) {
                 others = 0.0;
@@ -146,13 +157,42 @@ static struct {
     PyObject *r;
 } round_memo[ROUND_SLOTS];
 
+/* round(x, 3) computed in C (round 13): x * 1000 split exactly into y + lo (fma), rounded half to even on the exact
+ * value (rint on y, then the exact remainder decides a tie or a crossing), divided by 1000 (one correctly rounded
+ * division of an exact integer): the double nearest the decimal that Python's correctly rounded round(x, 3) picks.
+ * 0 ok; -1 for values it leaves to Python (not finite, or |x| >= 2**40) */
+static int round3_c(double x, double *out) {
+    double y, lo, n, e;
+    if (!(fabs(x) < 1099511627776.0)) return -1;
+    y = x * 1000.0;
+    lo = fma(x, 1000.0, -y); /* x * 1000 = y + lo exactly */
+    n = rint(y);             /* half to even on y (the default rounding mode) */
+    e = y - n;               /* exact: |e| <= 0.5 */
+    /* |e| < 0.5: n is the nearest (e is a multiple of ulp(y) <= 1/4 and |lo| <= ulp(y) / 2). e = +-0.5: y is a half
+     * and rint took the even side; the exact remainder lo moves it to the other side, or leaves an exact tie */
+    if (e == 0.5 && lo > 0.0) n += 1.0;
+    else if (e == -0.5 && lo < 0.0) n -= 1.0;
+    *out = n / 1000.0;
+    if (*out == 0.0) *out = copysign(0.0, x);
+    return 0;
+}
+static int ROUND_C_ON = 1; /* round3_c in use (tests compare it with Python's round through round3([x])) */
+
 static PyObject *round3(double x) {
     uint64_t bits;
     size_t h;
+    double v;
     PyObject *f, *r;
     memcpy(&bits, &x, sizeof bits);
     h = (size_t)((bits * 0x9E3779B97F4A7C15ull) >> 56);
     if (round_memo[h].r != NULL && memcmp(&round_memo[h].x, &x, sizeof x) == 0) return Py_NewRef(round_memo[h].r);
+    if (ROUND_C_ON && round3_c(x, &v) == 0) {
+        r = PyFloat_FromDouble(v);
+        if (r == NULL) return NULL;
+        Py_XSETREF(round_memo[h].r, Py_NewRef(r));
+        round_memo[h].x = x;
+        return r;
+    }
     if ((f = PyFloat_FromDouble(x)) == NULL) return NULL;
     r = PyObject_CallMethodOneArg(f, M_round, I_three);
     Py_DECREF(f);
@@ -230,6 +270,50 @@ static PyObject *shared_list(PyObject *v) {
 
 static PyObject *REC_TEMPLATE; /* {key: None} in make_record's key order (made on first use, kept) */
 
+/* The values of a fresh copy of REC_TEMPLATE stored in its entries directly (round 13): CPython 3.11 / 3.12's layout
+ * of a combined dict of str keys (Include/internal/pycore_dict.h: the keys object's header, its index bytes, then
+ * (key, value) entries in insertion order), checked on every copy -- a combined table (no split values) of the
+ * str kind whose 16 entries hold the template's very key objects with None -- else the 16 PyDict_SetItem calls.
+ * The copy is new and nothing has seen it, so its version tag (from the copy) stays valid for what it then holds;
+ * the values are untracked containers, ints and str (no GC tracking to maintain: the record is untracked anyway). */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && !defined(Py_LIMITED_API)
+typedef struct {
+    Py_ssize_t dk_refcnt;
+    uint8_t dk_log2_size;
+    uint8_t dk_log2_index_bytes;
+    uint8_t dk_kind;
+    uint32_t dk_version;
+    Py_ssize_t dk_usable;
+    Py_ssize_t dk_nentries;
+    char dk_indices[];
+} rec_keys_t;
+typedef struct {
+    PyObject *me_key, *me_value;
+} rec_entry_t;
+#define REC_KEYS_UNICODE 1 /* DICT_KEYS_UNICODE */
+
+/* the copy's 16 entries, or NULL (another layout: the caller stores through PyDict_SetItem) */
+static rec_entry_t *rec_entries(PyObject *rec, PyObject **const *keys) {
+    PyDictObject *d = (PyDictObject *)rec;
+    rec_keys_t *k = (rec_keys_t *)d->ma_keys;
+    rec_entry_t *e;
+    int i;
+    if (d->ma_values != NULL || d->ma_used != 16 || k->dk_kind != REC_KEYS_UNICODE || k->dk_nentries != 16 ||
+        k->dk_log2_index_bytes > 12 || k->dk_log2_size > 12)
+        return NULL;
+    e = (rec_entry_t *)(k->dk_indices + ((size_t)1 << k->dk_log2_index_bytes));
+    for (i = 0; i < 16; ++i) {
+        if (e[i].me_key != *keys[i] || e[i].me_value != Py_None) return NULL;
+    }
+    return e;
+}
+#define REC_DIRECT 1
+static int REC_DIRECT_ON = 1;  /* direct_records(False) turns it off (tests compare both) */
+static uint64_t REC_DIRECT_HITS; /* records made this way */
+#else
+#define REC_DIRECT 0
+#endif
+
 /* linkfeatures.make_record(fp, did, now, prev, ip) (new reference; NULL: hand over, nothing set) */
 static PyObject *make_record(fpl_t *f, PyObject *did, PyObject *now_obj, int64_t now, PyObject *prev,
                              PyObject *ip, PyObject *fp_id) {
@@ -294,6 +378,19 @@ static PyObject *make_record(fpl_t *f, PyObject *did, PyObject *now_obj, int64_t
         }
     }
     if ((rec = PyDict_Copy(REC_TEMPLATE)) == NULL) goto fail;
+#if REC_DIRECT
+    {
+        rec_entry_t *e = REC_DIRECT_ON ? rec_entries(rec, keys) : NULL;
+        if (e != NULL) { /* each None replaced by its value (the reference moves from vals to the dict) */
+            for (i = 0; i < 16; ++i) {
+                e[i].me_value = vals[i];
+                Py_DECREF(Py_None);
+            }
+            ++REC_DIRECT_HITS;
+            return untracked(rec);
+        }
+    }
+#endif
     for (i = 0; i < 16; ++i) {
         if (PyDict_SetItem(rec, *keys[i], vals[i]) != 0) goto fail;
     }
@@ -311,10 +408,29 @@ fail:
 static int any_live(const state_t *s, PyObject *block_keys, PyObject *skip, int64_t now) {
     Py_ssize_t i;
     for (i = 0; i < PyTuple_GET_SIZE(block_keys); ++i) {
-        PyObject *blk = PyDict_GetItemWithError(s->blocks, PyTuple_GET_ITEM(block_keys, i)), *it, *did;
+        PyObject *blk = mget(s->blocks, PyTuple_GET_ITEM(block_keys, i)), *it, *did;
         int found = 0;
         if (blk == NULL) {
             if (PyErr_Occurred()) return -1;
+            continue;
+        }
+        if (IS_RM(blk)) { /* a C-owned block: its ids newest first, read in place (no Python code runs here) */
+            const rm_t *b = (const rm_t *)blk;
+            int32_t p;
+            for (p = b->tail; p >= 0 && !found; p = b->ent[p].prev) {
+                PyObject *rec;
+                int64_t t;
+                did = b->ent[p].key;
+                if (skip != NULL && (did == skip || PyUnicode_Compare(did, skip) == 0)) continue;
+                if ((rec = mget(s->devices, did)) == NULL) {
+                    if (PyErr_Occurred()) return -1;
+                    continue;
+                }
+                if (!PyDict_CheckExact(rec) || as_i64(item(rec, K_t), &t) != 0 || t >= TBOUND || t <= -TBOUND)
+                    return -1;
+                found = now - t <= s->ttl;
+            }
+            if (found) return 1;
             continue;
         }
         if (!PyODict_CheckExact(blk)) return -1;
@@ -332,7 +448,7 @@ static int any_live(const state_t *s, PyObject *block_keys, PyObject *skip, int6
                 Py_DECREF(did);
                 continue;
             }
-            rec = PyDict_GetItemWithError(s->devices, did);
+            rec = mget(s->devices, did);
             Py_DECREF(did);
             if (rec == NULL) {
                 if (PyErr_Occurred()) break;
@@ -489,6 +605,7 @@ out:
 static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *state_obj, *fp, *keys, *now_obj, *ip, *ids, *class_id, *shared_key, *pop_keys;
     PyObject *ex = NULL, *ex_ndev = NULL, *sh = NULL, *sh_ndev = NULL, *counts = NULL, *famrec, *res = NULL;
+    const fc_fam_t *fe = NULL;
     state_t s;
     fpl_t f;
     int64_t now, min_family, fam_n = 0, ndev;
@@ -534,8 +651,10 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         if (r) break;
     }
     /* (the class record under shared_key is looked up only where the decision reads it: paths b and c) */
-    famrec = PyDict_GetItemWithError(s.fam, f.family);
-    if (famrec != NULL) {
+    if (s.fc != NULL) { /* the C-owned counts (round 13) */
+        fe = fc_lookup(s.fc, f.family);
+        if (fe != NULL) fam_n = fe->n;
+    } else if ((famrec = PyDict_GetItemWithError(s.fam, f.family)) != NULL) {
         if (!PyList_CheckExact(famrec) || PyList_GET_SIZE(famrec) != 2 || as_i64(PyList_GET_ITEM(famrec, 0), &fam_n))
             goto hand;
         counts = PyList_GET_ITEM(famrec, 1);
@@ -555,7 +674,7 @@ static PyObject *ls_link(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
             if (a) goto no_exact; /* another device shows this fingerprint now */
         }
         if (!PyLong_CheckExact(ex_ndev) || as_i64(ex_ndev, &nd) != 0) goto hand;
-        if (popularity(&f, pop_keys, fam_n, counts, nd, 1, min_family, prior, &pop) != 0) goto hand;
+        if (popularity(&f, pop_keys, fam_n, counts, fe, nd, 1, min_family, prior, &pop) != 0) goto hand;
         if (is_class && pop < CLASS_POPULARITY) pop = CLASS_POPULARITY;
         if (pop >= COMMON_POPULARITY && !is_class) { /* (b) joins its class record */
             if (lookup_live(&s, shared_key, now, &sh, &sh_ndev) < 0) goto hand;
@@ -624,7 +743,7 @@ no_exact:
         }
         known = any_live(&s, PyTuple_GET_ITEM(keys, 9), ex != NULL ? item(ex, K_id) : NULL, now);
         if (known < 0) goto hand;
-        if (popularity(&f, pop_keys, fam_n, counts, ndev, known, min_family, prior, &pop) != 0) goto hand;
+        if (popularity(&f, pop_keys, fam_n, counts, fe, ndev, known, min_family, prior, &pop) != 0) goto hand;
         if ((ndev_obj = PyLong_FromLongLong((long long)ndev)) == NULL) goto hand;
         if (pop >= COMMON_POPULARITY && lookup_live(&s, shared_key, now, &sh, &sh_ndev) < 0) {
             Py_DECREF(ndev_obj);

@@ -8,7 +8,8 @@
 /* ---- the state ------------------------------------------------------------------------------------------ */
 typedef struct {
     PyObject *self, *dict;                        /* the state and its __dict__ (owned) */
-    PyObject *devices, *exact, *blocks, *fam;     /* OrderedDicts (borrowed from dict) */
+    PyObject *devices, *exact, *blocks, *fam;     /* OrderedDicts (borrowed from dict); fam: or a FamilyCounts */
+    fc_t *fc;                                     /* fam when it is a FamilyCounts (round 13), else NULL */
     PyObject *glob;                               /* [n, OrderedDict] (borrowed) */
     PyObject *ttl_obj;
     int64_t ttl, cap, limit;
@@ -52,13 +53,25 @@ static int state_load(PyObject *self, state_t *s) {
     }
     SL_LAST.dict = NULL;
 #endif
+/* the reference's OrderedDicts, or all three C-owned RecencyMaps (round 13) */
 #define OD(dst, name)                                                   \
-    if ((dst = item(d, name)) == NULL || !PyODict_CheckExact(dst)) return -1;
+    if ((dst = item(d, name)) == NULL || !(PyODict_CheckExact(dst) || Py_TYPE(dst) == &RM_Type)) return -1;
     OD(s->devices, A_devices)
     OD(s->exact, A_exact)
     OD(s->blocks, A_blocks)
-    OD(s->fam, A_fam)
 #undef OD
+    if ((Py_TYPE(s->devices) == &RM_Type) != (Py_TYPE(s->exact) == &RM_Type) ||
+        (Py_TYPE(s->devices) == &RM_Type) != (Py_TYPE(s->blocks) == &RM_Type))
+        return -1;
+    /* the family counts: C-owned (linkstate_counts.h, round 13) or the reference's OrderedDict */
+    if ((s->fam = item(d, A_fam)) == NULL) return -1;
+    if (Py_TYPE(s->fam) == &FC_Type) {
+        s->fc = (fc_t *)s->fam;
+    } else if (PyODict_CheckExact(s->fam)) {
+        s->fc = NULL;
+    } else {
+        return -1;
+    }
     if ((s->glob = item(d, A_glob)) == NULL || !PyList_CheckExact(s->glob) || PyList_GET_SIZE(s->glob) != 2 ||
         !PyLong_CheckExact(PyList_GET_ITEM(s->glob, 0)) || !PyODict_CheckExact(PyList_GET_ITEM(s->glob, 1)))
         return -1;

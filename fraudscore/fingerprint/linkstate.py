@@ -98,6 +98,20 @@ class LinkPlan:
     ip: int = 0
 
 
+def _recency_map(book: Any, walk: Any) -> Any:
+    """The type of MemoryLinkState's recency-ordered maps: ``RecencyMap`` of the compiled ``linkstate`` module (its
+    walk told about it), or ``OrderedDict`` (the reference; also where the compiled walk cannot read the maps)."""
+    rm = getattr(book, "RecencyMap", None) if book is not None else None
+    if rm is None:
+        return OrderedDict
+    if walk is not None:
+        use = getattr(walk, "use_maps", None)
+        if use is None:  # pragma: no cover - a linking module of another build
+            return OrderedDict
+        use(rm)
+    return rm
+
+
 class LinkState:
     """Interface of a link state (see :class:`MemoryLinkState` and :class:`RedisLinkState`)."""
 
@@ -141,16 +155,23 @@ class MemoryLinkState(LinkState):
         self.max_devices = _check("max_devices", "MemoryLinkState", max_devices)
         self.ttl_ms = _check("ttl_ms", "MemoryLinkState", ttl_ms)
         self.max_per_block = _check("max_per_block", "MemoryLinkState", max_per_block)
-        self._devices: OrderedDict[str, Record] = OrderedDict()
         core = load_core("linking")  # the compiled block walk, or None (the reference: _walk_reference)
         self._walk = core.walk if core is not None else None
         # the compiled touch / write (fraudscore/_core/linkstate.c), or None (the references below)
         book = load_core("linkstate")
         self._ctouch = book.touch if book is not None else None
         self._cwrite = book.write if book is not None else None
-        self._exact: OrderedDict[str, list[Any]] = OrderedDict()
-        self._blocks: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
-        self._fam: OrderedDict[str, list[Any]] = OrderedDict()
+        # the recency-ordered maps: the reference's OrderedDicts, or with the compiled core C-owned RecencyMaps
+        # (``_core.linkstate.RecencyMap``: the same keys, values and order; open addressing on the str keys' hashes
+        # and an intrusive recency list instead of OrderedDict's node table)
+        self._maps: Any = _recency_map(book, core)
+        self._devices: OrderedDict[str, Record] = self._maps()
+        self._exact: OrderedDict[str, list[Any]] = self._maps()
+        self._blocks: OrderedDict[str, OrderedDict[str, None]] = self._maps()
+        # the family value counts: the reference's OrderedDict (family -> [n, {key: count}]), or with the compiled
+        # core the same mapping owned by C (``_core.linkstate.FamilyCounts``: 64-bit keys in open-addressing
+        # tables, an intrusive recency list; read through get / items as copies, counted through count / bound)
+        self._fam: Any = book.FamilyCounts() if book is not None else OrderedDict()
         self._glob: list[Any] = [0, OrderedDict()]
         self.live_evictions = 0
 
@@ -187,6 +208,17 @@ class MemoryLinkState(LinkState):
             evictions = int(data.get("live_evictions", 0))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise StoreError(f"device-link state data is malformed: {exc}") from None
+        if self._maps is not OrderedDict:  # the C-owned maps: the same keys, values and order
+            devices, exact = self._maps(devices.items()), self._maps(exact.items())
+            blocks = self._maps((k, self._maps(v.items())) for k, v in blocks.items())
+        if type(self._fam) is not OrderedDict:  # the C-owned counts: the same families, order and counts
+            counts = type(self._fam)()
+            try:
+                for k, (n, c) in fam.items():
+                    counts.load(k, n, c)
+            except (TypeError, OverflowError) as exc:
+                raise StoreError(f"device-link state data is malformed: {exc}") from None
+            fam = counts
         self._devices, self._exact, self._blocks, self._fam, self._glob = devices, exact, blocks, fam, glob
         self.live_evictions = evictions
 
@@ -319,7 +351,9 @@ class MemoryLinkState(LinkState):
             exact[fid] = [did, plan.ndev]
             exact.move_to_end(fid)
         self._index(did, plan.block_keys, now)
-        if plan.fam_keys or plan.new_device:
+        if (plan.fam_keys or plan.new_device) and type(self._fam) is not OrderedDict:
+            self._fam.count(plan.fam, plan.new_device, plan.fam_keys)  # the C-owned counts: the branch below
+        elif plan.fam_keys or plan.new_device:
             f = self._fam.get(plan.fam)
             if f is None:
                 f = self._fam[plan.fam] = [0, {}]
@@ -342,7 +376,7 @@ class MemoryLinkState(LinkState):
         for key in block_keys:
             blk = blocks.get(key)
             if blk is None:
-                blk = blocks[key] = OrderedDict()
+                blk = blocks[key] = self._maps()
             blk[did] = None
             blk.move_to_end(did)
             blocks.move_to_end(key)
@@ -366,6 +400,8 @@ class MemoryLinkState(LinkState):
             while len(blocks) > 4 * limit:
                 blocks.popitem(last=False)
         fam = self._fam
+        if type(fam) is not OrderedDict:  # the C-owned counts: the loop below
+            fam.bound(limit)
         while len(fam) > limit:
             fam.popitem(last=False)
         g = self._glob[1]

@@ -12,6 +12,7 @@ untouched.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -92,6 +93,10 @@ def test_touch_and_write_hand_over_what_they_do_not_handle():
     assert core.touch(state, rec, ["fp1"], ("k",), 1, 0, T0) is None                      # a list of ids
     assert core.write(state, rec, ("fp1",), ("k",), 1, 1, "f", (), (), T0) is None        # new_device not a bool
     assert core.write(state, rec, ("fp1",), (7,), 1, True, "f", (), (), T0) is None       # a block key not a str
+    assert core.write(state, rec, ("fp1",), ("k",), 1, True, "f", (2**70,), (), T0) is None  # a key beyond 64 bits
+    assert dump(state) == before
+    # the kernels also take the reference's layout of the counts (an OrderedDict of [n, dict]): corrupt it
+    state._fam = OrderedDict(state._fam.items())
     state._fam["f"][1] = None                                                             # corrupt counts
     assert core.write(state, rec, ("fp1",), ("k",), 1, True, "f", (3,), (), T0) is None
     state._fam["f"][1] = {3: 1}
