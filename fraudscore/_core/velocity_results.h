@@ -517,25 +517,42 @@ static PyObject *Store_apply_new(Store *s, PyObject *const *args, Py_ssize_t nar
 /* apply_rec(table, application_id, plan, record, ts, link, cls, descriptors) -> Applied: MemoryStore.apply under the
  * store's lock -- a live record of a known id is returned (a duplicate), else apply_new(...) and the outcome
  * recorded (watermark: the latest time after the event) */
-static PyObject *Store_apply_rec(Store *s, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 8 || Py_TYPE(args[0]) != &ResultTableType || !PyUnicode_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "apply_rec(table, application_id, plan, record, ts, link, cls, descriptors)");
-        return NULL;
-    }
-    ResultTable *t = (ResultTable *)args[0];
-    PyObject *app = args[1];
-    int64_t ts;
+/* the shared head of apply_rec and apply_into: their arguments (table, application_id, ..., ts at 4; sig names them
+ * in the TypeError) and the exactly-once lookup. 1: *seen is what to return (a duplicate's record, or NULL with an
+ * exception); 0: a new event at *ts */
+static int apply_head(Store *s, PyObject *const *args, Py_ssize_t nargs, const char *sig, int64_t *ts,
+                      PyObject **seen) {
     int set;
-    if (rt_time(args[4], &ts, &set) < 0) return NULL;
+    *seen = NULL;
+    if (nargs != 8 || Py_TYPE(args[0]) != &ResultTableType || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, sig);
+        return 1;
+    }
+    if (rt_time(args[4], ts, &set) < 0) return 1;
     if (!set) {
         PyErr_SetString(PyExc_TypeError, "ts must be an int");
-        return NULL;
+        return 1;
     }
-    if (PyUnicode_GET_LENGTH(app) && t->len) {
-        PyObject *seen = rt_get(t, app, ts, s->has_max, s->max_seen);
-        if (seen != Py_None) return seen; /* a duplicate (or NULL) */
-        Py_DECREF(seen);
+    ResultTable *t = (ResultTable *)args[0];
+    if (PyUnicode_GET_LENGTH(args[1]) && t->len) {
+        PyObject *got = rt_get(t, args[1], *ts, s->has_max, s->max_seen);
+        if (got != Py_None) { /* a duplicate (or NULL) */
+            *seen = got;
+            return 1;
+        }
+        Py_DECREF(got);
     }
+    return 0;
+}
+
+static PyObject *Store_apply_rec(Store *s, PyObject *const *args, Py_ssize_t nargs) {
+    int64_t ts;
+    PyObject *seen;
+    if (apply_head(s, args, nargs, "apply_rec(table, application_id, plan, record, ts, link, cls, descriptors)", &ts,
+                   &seen))
+        return seen;
+    ResultTable *t = (ResultTable *)args[0];
+    PyObject *app = args[1];
     PyObject *applied = Store_apply_new(s, args + 2, 6);
     if (!applied || !PyUnicode_GET_LENGTH(app)) return applied;
     PyObject *feats = PyObject_GetAttrString(applied, "features");
@@ -560,26 +577,14 @@ static PyObject *Store_apply_rec(Store *s, PyObject *const *args, Py_ssize_t nar
  * buffer) and recorded as apply_rec records them (features, ts, link, the watermark), and None is returned: no
  * features array and no Applied object are made. The caller holds the store's lock, as for apply_rec. */
 static PyObject *Store_apply_into(Store *s, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 8 || Py_TYPE(args[0]) != &ResultTableType || !PyUnicode_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "apply_into(table, application_id, plan, record, ts, link, x, offset)");
-        return NULL;
-    }
+    int64_t ts;
+    PyObject *seen;
+    if (apply_head(s, args, nargs, "apply_into(table, application_id, plan, record, ts, link, x, offset)", &ts, &seen))
+        return seen;
     ResultTable *t = (ResultTable *)args[0];
     PyObject *app = args[1];
-    int64_t ts;
-    int set;
-    if (rt_time(args[4], &ts, &set) < 0) return NULL;
-    if (!set) {
-        PyErr_SetString(PyExc_TypeError, "ts must be an int");
-        return NULL;
-    }
     Py_ssize_t off = PyLong_AsSsize_t(args[7]);
     if (off == -1 && PyErr_Occurred()) return NULL;
-    if (PyUnicode_GET_LENGTH(app) && t->len) {
-        PyObject *seen = rt_get(t, app, ts, s->has_max, s->max_seen);
-        if (seen != Py_None) return seen; /* a duplicate (or NULL) */
-        Py_DECREF(seen);
-    }
     Py_buffer v;
     if (PyObject_GetBuffer(args[6], &v, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return NULL;
     if (v.itemsize != 8 || off < 0 || v.len / 8 < off + s->nfeat) {
