@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -50,19 +51,23 @@ class PendingBatchReasons:
         Returns one list of model reasons per explained row.
     """
 
-    __slots__ = ("rows", "explain_rows", "compute", "done")
+    __slots__ = ("rows", "explain_rows", "compute", "done", "lock")
 
     def __init__(self, rows: list[list[Any]], explain_rows: Sequence[int],
                  compute: Callable[[], Sequence[Sequence[Any]]]) -> None:
         self.rows, self.explain_rows, self.compute, self.done = rows, explain_rows, compute, False
+        self.lock = threading.Lock()
 
     def resolve(self) -> list[list[Any]]:
-        """The full per-row reason lists (computes the model reasons on the first call only)."""
+        """The full per-row reason lists (computes the model reasons on the first call only; threads that read
+        at the same time wait for it: the compiled TreeSHAP releases the GIL)."""
         if not self.done:
-            rows = self.rows
-            for i, rs in zip(self.explain_rows, self.compute()):
-                rows[i].extend(rs)
-            self.done, self.compute = True, _same  # drop the matrix and the model
+            with self.lock:
+                if not self.done:
+                    rows = self.rows
+                    for i, rs in zip(self.explain_rows, self.compute()):
+                        rows[i].extend(rs)
+                    self.done, self.compute = True, _same  # drop the matrix and the model
         return self.rows
 
     def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles hold the plain, resolved list

@@ -137,3 +137,19 @@ def test_pending_batch_reasons_copy_pickle_and_index_once(stream):
     fresh = sc.score_batch(events)
     assert [(r.code, r.source) for r in fresh[7].reasons] == [(c, s) for c, _, s, _ in want[7]]
     assert fresh.to_pandas()["reasons"].tolist() == [";".join(r[0] for r in rs[:3]) for rs in want]
+
+
+def test_pending_batch_reasons_read_by_threads_at_once(stream):
+    import threading
+
+    bundle = small_bundle()
+    events = stream[:300]
+    want = _batch_tuples(fs.Scorer(bundle, SECRET, explain=True, lazy_reasons=False).score_batch(events))
+    res = fs.Scorer(bundle, SECRET, explain=True).score_batch(events)
+    got: list = []
+    threads = [threading.Thread(target=lambda: got.append(_batch_tuples(res))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [want] * 4  # explained once: no row extended twice

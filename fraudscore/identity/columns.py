@@ -174,6 +174,10 @@ def _factorize(col: np.ndarray | None, n: int) -> tuple[np.ndarray, list[Any]]:
     codes = np.full(n, -1, dtype=np.int64)
     if col is None:
         return codes, []
+    cols = load_core("columns")
+    got = cols.factorize(col.tolist(), True, 1) if cols is not None and n else None
+    if got is not None:  # the same loop over exact str values with an open-addressing table (_core/columns.c)
+        return np.frombuffer(got[0], dtype=np.int64), got[1]
     core = load_core("identity")
     if core is not None and n:  # the same loop, compiled (fraudscore/_core/identity.c)
         raw, uniq_c = core.factorize(col.tolist())
