@@ -24,7 +24,8 @@ One extension module per step it accelerates, named like the Python module it mi
                               ``velocity/redis_wire.py``)
 ``_core.columns``             column kernels of the batch path: ``factorize`` (the replay's and the
                               identity stage's ``_factorize``, ``velocity/replay.py``,
-                              ``identity/columns.py``)
+                              ``identity/columns.py``) and ``distinct_objects``
+                              (``devicecolumns._distinct_objects``)
 ============================  =============================================
 
 The Python modules stay the readable reference and the fallback. :func:`load` returns

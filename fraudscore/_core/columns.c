@@ -1,4 +1,5 @@
-/* Column kernels of the batch path (#13, round 13): factorize a column of text values.
+/* Column kernels of the batch path (#13, round 13): factorize a column of text values; the distinct objects of
+ * a column by identity (distinct_objects, below: the device column's mappings).
  *
  * factorize(values, empty_missing, others) -> (int64 codes as bytes, distinct values) or None
  *
@@ -103,7 +104,62 @@ done:
     return result;
 }
 
+/* distinct_objects(values) -> (int64 codes as bytes, distinct objects): codes by object identity, -1 for None and
+ * a float NaN, numbered in order of first appearance (devicecolumns._distinct_objects, pipeline_batch's screen). */
+static PyObject *distinct_objects(PyObject *self, PyObject *seq) {
+    PyObject *fast = PySequence_Fast(seq, "values must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    PyObject *codes = NULL, *firsts = NULL, *result = NULL;
+    Py_ssize_t *slots = NULL;
+    size_t cap = 16;
+    while (cap < (size_t)n * 2) cap <<= 1;
+    size_t mask = cap - 1;
+    slots = PyMem_Malloc(cap * sizeof(Py_ssize_t));
+    codes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    firsts = PyList_New(0);
+    if (!slots || !codes || !firsts) {
+        if (!slots) PyErr_NoMemory();
+        goto done;
+    }
+    memset(slots, 0xff, cap * sizeof(Py_ssize_t));
+    int64_t *c = (int64_t *)PyBytes_AS_STRING(codes);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = items[i];
+        if (v == Py_None || (PyFloat_Check(v) && isnan(PyFloat_AS_DOUBLE(v)))) {
+            c[i] = -1;
+            continue;
+        }
+        size_t s = (size_t)(((uintptr_t)v >> 4) * 0x9E3779B97F4A7C15ull) & mask, step = 0;
+        for (;;) {
+            Py_ssize_t u = slots[s];
+            if (u < 0) {
+                u = PyList_GET_SIZE(firsts);
+                if (PyList_Append(firsts, v) < 0) goto done;
+                slots[s] = u;
+                c[i] = u;
+                break;
+            }
+            if (PyList_GET_ITEM(firsts, u) == v) {
+                c[i] = u;
+                break;
+            }
+            s = (s + ++step) & mask;
+        }
+    }
+    result = Py_BuildValue("(OO)", codes, firsts);
+done:
+    PyMem_Free(slots);
+    Py_XDECREF(codes);
+    Py_XDECREF(firsts);
+    Py_DECREF(fast);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
+    {"distinct_objects", distinct_objects, METH_O,
+     "distinct_objects(values) -> (int64 codes as bytes, distinct objects); by identity, -1 = None / float NaN."},
     {"factorize", factorize, METH_VARARGS,
      "factorize(values, empty_missing, others) -> (int64 codes as bytes, distinct values) or None; -1 = missing."},
     {NULL, NULL, 0, NULL},

@@ -87,3 +87,21 @@ def test_large_table_and_errors():
 
     with pytest.raises(TypeError):
         core.factorize(5, False, 0)
+
+
+_POOL = [{}, {"os": "ios"}, {"os": "ios"}, None, float("nan"), np.float64("nan"), 0, "", [], {"a": 1}]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.integers(0, len(_POOL) - 1), max_size=50))
+def test_distinct_objects_equal_the_python_reference(picks):
+    import fraudscore.devicecolumns as dc
+
+    values = [_POOL[i] for i in picks]  # equal mappings that are different objects stay apart
+    raw, firsts = core.distinct_objects(values)
+    with pure_python():
+        want_codes, want_firsts = dc._distinct_objects(values)
+    assert np.frombuffer(raw, dtype=np.int64).tolist() == want_codes.tolist()
+    assert len(firsts) == len(want_firsts) and all(a is b for a, b in zip(firsts, want_firsts))
+    codes, got = dc._distinct_objects(values)
+    assert codes.tolist() == want_codes.tolist() and all(a is b for a, b in zip(got, want_firsts))
