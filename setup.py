@@ -33,6 +33,7 @@ MODULES = {
     "pipeline": ["pipeline.c"],
     "linker": ["linker.c"],
     "redis_calls": ["redis_calls.c"],
+    "columns": ["columns.c"],  # round 13, batchrow: the batch path's column kernels (factorize)
 }
 # headers a module includes (a change rebuilds it)
 DEPENDS = {"fingerprint": ["fingerprint.h"], "linking": ["linkcommon.h", "linking_pack.h", "linking_odict.h", "linking_attr.h"],

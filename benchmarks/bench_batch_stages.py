@@ -8,11 +8,15 @@ of their own so the rest can be judged apart from them. Bare ``Booster.predict``
 the batch's feature matrix (all threads) is measured in the same run.
 
     python benchmarks/bench_batch_stages.py [--rows 10000 100000] [--bundles default large] [--repeats 3]
-        [--explain auto no] [--clock wall|cpu] [--bundle-dir DIR] [--out benchmarks/results/bench_batch_stages.json]
+        [--explain auto no] [--clock wall|cpu] [--glue] [--read-reasons] [--bundle-dir DIR] [--out benchmarks/results/bench_batch_stages.json]
 
 ``--clock cpu`` times every stage, the whole call and bare ``Booster.predict`` in CPU seconds of this process
 (all its threads; ``time.process_time``): steadier than the wall clock on a shared machine, and the measure of
 work, not of waiting (threads that run together count twice).
+
+Every wrapper times its function exclusive of the wrapped stages it calls, so nested stages add up. ``--glue``
+also wraps the functions around the stages (``_features_batch``, which frees the batch's link state,
+``batch_admitted``, ``batch_static``, ``device_columns``, ``decide_batch``...), splitting "other".
 
 Bundles are the suite's reference bundles (built once into ``--bundle-dir``).
 """
@@ -48,35 +52,54 @@ STAGES = [  # (label, module path, attribute path)
     ("rule reasons", "fraudscore.rules.combine", "HitMatrix.hits_for_row"),
     ("model", "fraudscore.model.model", "Model.predict_proba"),
     ("policy", "fraudscore.policy", "Policy.decide_array"),
-    ("explanations (TreeSHAP)", "fraudscore.scorer", "explain_batch"),
+    ("explanations (TreeSHAP)", "fraudscore.scorer", "explain_batch"),  # up to round 12 (eager)
+    ("explanations (TreeSHAP)", "fraudscore.batchreasons", "PendingBatchReasons.resolve"),  # round 13: on first read
     ("output (DecisionBatch)", "fraudscore.decision", "DecisionBatch.__init__"),
+    # glue: each wrapper times its function *exclusive* of the stages above called inside it (--glue)
+]
+GLUE = [
+    ("glue: _features_batch (+ link state freed)", "fraudscore.scorer", "Scorer._features_batch"),
+    ("glue: batch_admitted, take", "fraudscore.pipeline_batch", "BatchSteps.batch_admitted"),
+    ("glue: batch", "fraudscore.pipeline_batch", "BatchSteps.batch"),
+    ("glue: batch_static", "fraudscore.pipeline_batch", "BatchSteps.batch_static"),
+    ("glue: category codes", "fraudscore.pipeline_batch", "BatchSteps.category_codes"),
+    ("glue: device_columns", "fraudscore.pipeline_batch", "device_columns"),
+    ("glue: decide_batch", "fraudscore.scorer", "Scorer.decide_batch"),
 ]
 
 _acc: dict[str, float] = defaultdict(float)
 _clock = time.perf_counter
+_inner: list[float] = [0.0]  # per open wrapper: time of the wrapped stages called inside it
 
 
 def _wrap(label: str, fn: Any) -> Any:
     def timed(*a: Any, **k: Any) -> Any:
+        _inner.append(0.0)
         t0 = _clock()
         try:
             return fn(*a, **k)
         finally:
-            _acc[label] += _clock() - t0
+            dt = _clock() - t0
+            _acc[label] += dt - _inner.pop()  # exclusive of nested stages, so the stages add up
+            _inner[-1] += dt
 
     timed.__wrapped__ = fn  # type: ignore[attr-defined]
     return timed
 
 
-def install() -> None:
+def install(glue: bool = False) -> None:
     import importlib
 
-    for label, mod, attr in STAGES:
-        obj = importlib.import_module(mod)
-        *owner, name = attr.split(".")
-        for o in owner:
-            obj = getattr(obj, o)
-        setattr(obj, name, _wrap(label, getattr(obj, name)))
+    for label, mod, attr in STAGES + (GLUE if glue else []):
+        try:
+            obj = importlib.import_module(mod)
+            *owner, name = attr.split(".")
+            for o in owner:
+                obj = getattr(obj, o)
+            fn = getattr(obj, name)
+        except (ImportError, AttributeError):  # a stage of another version of the library (base runs)
+            continue
+        setattr(obj, name, _wrap(label, fn))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     ap.add_argument("--bundle-dir", default=os.environ.get("FRAUDSCORE_BENCH_BUNDLES", "/tmp/fraudscore-bench-bundles"))
     ap.add_argument("--out", default=None)
+    ap.add_argument("--read-reasons", action="store_true",
+                    help="read the result's reasons inside the timed call (since round 13 the model reasons of a batch "
+                         "are computed on their first read)")
+    ap.add_argument("--glue", action="store_true", help="also time the glue functions around the stages")
     args = ap.parse_args(argv)
     global _clock
     _clock = time.process_time if args.clock == "cpu" else time.perf_counter
@@ -106,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             bundles[name] = Bundle.load(str(p), key=ctx.keys)
         else:
             bundles[name] = ctx.bundle(name)
-    install()
+    install(args.glue)
+    labels = list(dict.fromkeys(lab for lab, _, _ in STAGES + (GLUE if args.glue else [])))
     threads = os.cpu_count() or 1
     rows_out = []
     for name, bundle in bundles.items():
@@ -127,11 +155,13 @@ def main(argv: list[str] | None = None) -> int:
                 for _ in range(args.repeats):
                     _acc.clear()
                     t0 = _clock()
-                    scorer.score_batch(cols, explain=None if ex == "auto" else False)
+                    out = scorer.score_batch(cols, explain=None if ex == "auto" else False)
+                    if args.read_reasons:
+                        out.reasons  # noqa: B018 - computes pending model reasons
                     total = _clock() - t0
                     runs.append((total, dict(_acc)))
                 total = statistics.median(r[0] for r in runs)
-                stages = {lab: statistics.median(r[1].get(lab, 0.0) for r in runs) for lab, _, _ in STAGES}
+                stages = {lab: statistics.median(r[1].get(lab, 0.0) for r in runs) for lab in labels}
                 stages["other"] = max(0.0, total - sum(stages.values()))
                 print(f"\n{name} bundle, {n:,} rows, explain={ex} ({args.clock} clock): {n / total:,.0f} events/s, "
                       f"bare LightGBM {n / t_lgb:,.0f} rows/s, ratio {t_lgb / total:.4f}", flush=True)
@@ -140,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                     share_nl = "" if lab.startswith("link") else f"  {100 * v / max(total - link, 1e-12):5.1f} % of non-link"
                     print(f"  {lab:28s} {v * 1000:9.1f} ms  {100 * v / total:5.1f} %{share_nl}")
                 params = {"bundle": name, "batch_size": n, "explain": ex, "threads": threads, "repeats": args.repeats,
-                          "clock": args.clock, "stages_s": {k: round(v, 6) for k, v in stages.items()}}
+                          "clock": args.clock, "read_reasons": args.read_reasons, "stages_s": {k: round(v, 6) for k, v in stages.items()}}
                 suffix = "" if args.clock == "wall" else "/cpu"
                 rows_out.append(result(f"batch_stages/{name}/{ex}/events_per_s/{n}{suffix}", n / total, "events/s",
                                        "lightgbm Booster.predict rows/s", n / t_lgb, params))

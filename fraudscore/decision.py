@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ._compat import require_pandas
+from .batchreasons import BatchReasonsField
 from .errors import EventError
 
 __all__ = ["Reason", "Decision", "DecisionBatch", "Action", "ACTIONS", "PendingReasons"]
@@ -397,3 +398,6 @@ class DecisionBatch:
             challenger_version=first.challenger_version,
             duplicate=None if first.duplicate is None else np.concatenate([p.duplicate for p in parts]),
         )
+
+
+DecisionBatch.reasons = BatchReasonsField()  # type: ignore[assignment]  # model reasons on first read (batchreasons.py)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .batch import ColumnBatch
 from .categories import Categories
-from .devicecolumns import device_columns, link_rows
+from .devicecolumns import _distinct_objects, device_columns, link_rows
 from .eventchecks import has_device_attribute, unusable_device_error
 from .fingerprint import DeviceLinker
 from .velocity import late_mask
@@ -214,20 +214,14 @@ class BatchSteps:
         """
         if not self.has_device or not cb.n or "device" not in cb.columns:
             return cb
-        seen: dict[int, bool] = {}
-        bad_rows: list[int] = []
-        for i, d in enumerate(cb.columns["device"].tolist()):
-            if not d or (type(d) is not dict and not isinstance(d, Mapping)):
-                continue
-            ok = seen.get(id(d))
-            if ok is None:
-                ok = seen[id(d)] = has_device_attribute(d)
-            if not ok:
-                bad_rows.append(i)
-        if not bad_rows:
+        codes, firsts = _distinct_objects(cb.columns["device"].tolist())  # each mapping object checked once
+        unusable = np.fromiter((bool(d) and (type(d) is dict or isinstance(d, Mapping)) and not has_device_attribute(d)
+                                for d in firsts), dtype=bool, count=len(firsts))
+        if not unusable.any():
             return cb
         bad = np.zeros(cb.n, dtype=bool)
-        bad[bad_rows] = True
+        has = codes >= 0
+        bad[has] = unusable[codes[has]]
         errors = cb.errors + [unusable_device_error(int(r)) for r in cb.rows[bad]]
         out = cb.take(np.flatnonzero(~bad))
         out.errors = sorted(errors, key=lambda e: e.row or 0)

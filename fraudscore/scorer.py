@@ -30,13 +30,14 @@ from typing import Any
 import numpy as np
 
 from .batch import ColumnBatch, EventsLike, to_columns
+from .batchreasons import batch_model_reasons
 from .bundle import Bundle
 from .decision import Decision, DecisionBatch, PendingReasons, Reason, make_decision
 from .errors import BundleError, ConfigError, EventError
 from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
 from .labels import LabelIndex, labels_for_rows, parse_application_id, parse_is_fraud, parse_label_time
-from .model import explain_batch, explain_reasons, score_scale, score_scale_array
+from .model import explain_reasons, score_scale, score_scale_array
 from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline, late_event_error, paused_gc
 from .policy import Policy
 from .rules import RuleSet, combine
@@ -126,7 +127,8 @@ class Scorer:
         :class:`~fraudscore.errors.StoreError`) within about twice the budget, and
         never holds a lock other threads wait on. Ignored by the in-memory store.
     lazy_reasons : bool, default True
-        In :meth:`score`, compute the model part of ``Decision.reasons`` on its
+        In :meth:`score` and :meth:`score_batch`, compute the model part of
+        ``Decision.reasons`` (``DecisionBatch.reasons``) on its
         first access instead of before returning (the same list either way), so
         explanations nobody reads cost nothing and the scoring latency is not
         set by the explained events.
@@ -491,9 +493,8 @@ class Scorer:
             reasons[i] = [Reason(h.code, h.reason, "rule", False) for h in acting]
             rule_hits[i] = [h.code for h in acting]
             shadow_hits[i] = [h.code for h in hits if h.shadow]
-        if self.model is not None and n and explain_rows.size:
-            for i, rs in zip(explain_rows.tolist(), explain_batch(self.model, Xm[explain_rows], top_k=3)):
-                reasons[i].extend(Reason(r.code, r.message, "model", r.adverse_action_ok) for r in rs)
+        if self.model is not None and n and explain_rows.size:  # on first read unless lazy_reasons=False
+            reasons = batch_model_reasons(reasons, explain_rows, self.model, Xm, lazy=self.lazy_reasons)
         return DecisionBatch(
             application_id=np.asarray(cb.columns[self.schema.id_field], dtype=object),
             score=score,

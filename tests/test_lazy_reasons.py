@@ -97,3 +97,59 @@ def test_batch_explains_only_what_is_asked(stream):
         sc.score_batch(events, explain=mask[:-1])
     with pytest.raises(ConfigError, match="'explain' parameter"):
         sc.score_batch(events, explain="sometimes")
+
+
+def _batch_tuples(res) -> list[list[tuple]]:
+    return [[(r.code, r.message, r.source, r.adverse_action_ok) for r in rs] for rs in res.reasons]
+
+
+def test_batch_model_reasons_on_first_read_equal_eager_ones(stream):
+    from fraudscore.batchreasons import PendingBatchReasons
+
+    bundle = small_bundle()
+    events = stream[:600]
+    lazy, eager = fs.Scorer(bundle, SECRET), fs.Scorer(bundle, SECRET, lazy_reasons=False)
+    for explain in (None, True):
+        a, b = lazy.score_batch(events, explain=explain), eager.score_batch(events, explain=explain)
+        assert type(a.__dict__["reasons"]) is PendingBatchReasons  # nothing explained yet
+        assert type(b.__dict__["reasons"]) is list
+        got = _batch_tuples(a)  # the first read explains
+        assert type(a.__dict__["reasons"]) is list and a.reasons is a.reasons
+        assert got == _batch_tuples(b)
+        assert any(r[2] == "model" for rs in got for r in rs)
+        assert [d.reasons for d in a] == [d.reasons for d in b]
+    none = lazy.score_batch(events, explain=False)
+    assert type(none.__dict__["reasons"]) is list  # nothing to explain: a plain list at once
+
+
+def test_pending_batch_reasons_copy_pickle_and_index_once(stream):
+    bundle = small_bundle()
+    events = stream[:300]
+    sc = fs.Scorer(bundle, SECRET, explain=True)
+    want = _batch_tuples(fs.Scorer(bundle, SECRET, explain=True, lazy_reasons=False).score_batch(events))
+    res = sc.score_batch(events)
+    shallow = copy.copy(res)  # shares the pending value: resolved once, never extended twice
+    deep = copy.deepcopy(res)
+    assert _batch_tuples(deep) == want
+    assert _batch_tuples(shallow) == want and _batch_tuples(res) == want
+    back = pickle.loads(pickle.dumps(sc.score_batch(events)))
+    assert _batch_tuples(back) == want
+    fresh = sc.score_batch(events)
+    assert [(r.code, r.source) for r in fresh[7].reasons] == [(c, s) for c, _, s, _ in want[7]]
+    assert fresh.to_pandas()["reasons"].tolist() == [";".join(r[0] for r in rs[:3]) for rs in want]
+
+
+def test_pending_batch_reasons_read_by_threads_at_once(stream):
+    import threading
+
+    bundle = small_bundle()
+    events = stream[:300]
+    want = _batch_tuples(fs.Scorer(bundle, SECRET, explain=True, lazy_reasons=False).score_batch(events))
+    res = fs.Scorer(bundle, SECRET, explain=True).score_batch(events)
+    got: list = []
+    threads = [threading.Thread(target=lambda: got.append(_batch_tuples(res))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [want] * 4  # explained once: no row extended twice

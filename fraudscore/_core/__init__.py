@@ -22,6 +22,10 @@ One extension module per step it accelerates, named like the Python module it mi
 ``_core.redis_calls``         the Redis event call's request packed as RESP, its count arguments, and
                               its records read back (``_redis.py``, ``velocity/redis_calls.py``,
                               ``velocity/redis_wire.py``)
+``_core.columns``             column kernels of the batch path: ``factorize`` (the replay's and the
+                              identity stage's ``_factorize``, ``velocity/replay.py``,
+                              ``identity/columns.py``) and ``distinct_objects``
+                              (``devicecolumns._distinct_objects``)
 ============================  =============================================
 
 The Python modules stay the readable reference and the fallback. :func:`load` returns
@@ -55,7 +59,7 @@ PURE_PYTHON_ENV = "FRAUDSCORE_PURE_PYTHON"
 _log = logging.getLogger("fraudscore")
 _cache: dict[str, ModuleType | None] = {}
 _KNOWN = ("velocity_store", "pseudonym", "fingerprint", "linking", "identity", "schema", "rules",
-          "linkstate", "pipeline", "linker", "redis_calls")
+          "linkstate", "pipeline", "linker", "redis_calls", "columns")
 
 
 def pure_python() -> bool:
@@ -93,6 +97,6 @@ def available() -> dict[str, bool]:
     Examples
     --------
     >>> sorted(available())
-    ['fingerprint', 'identity', 'linker', 'linking', 'linkstate', 'pipeline', 'pseudonym', 'redis_calls', 'rules', 'schema', 'velocity_store']
+    ['columns', 'fingerprint', 'identity', 'linker', 'linking', 'linkstate', 'pipeline', 'pseudonym', 'redis_calls', 'rules', 'schema', 'velocity_store']
     """
     return {name: load(name) is not None for name in _KNOWN}

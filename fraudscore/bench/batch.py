@@ -12,7 +12,10 @@ Per size it also reports the model alone with compiled trees
 against ``Booster.predict``, same threads) and, from 10,000 rows up,
 ``score_batch`` with ``explain=False`` and with compiled trees, so the share of
 explanations (TreeSHAP on the reviewed and declined rows) and of the model is
-visible.
+visible. Since round 13 the model reasons of a batch are computed on the first read
+of ``DecisionBatch.reasons`` (``Scorer(lazy_reasons=True)``, the default), so
+``events_per_s`` times the call and ``events_per_s_reasons`` (from 10,000 rows up)
+the call with every reason read.
 """
 
 from __future__ import annotations
@@ -88,6 +91,9 @@ def run(ctx: BenchContext) -> list[dict[str, Any]]:
                                   "lightgbm Booster.predict rows/s", n / t_lgb,
                                   {**params, "inference": "compiled trees, bit-identical, calibrated"}))
             if n >= 10_000 or (s.quick and n == max(s.batch_sizes)):
+                t_r = _timed(lambda: scorer.score_batch(cols).reasons, n, reps)
+                out.append(result(f"batch/{name}/events_per_s_reasons/{n}", n / t_r, "events/s",
+                                  "lightgbm Booster.predict rows/s", n / t_lgb, {**params, "reasons_read": True}))
                 t_q = _timed(lambda: scorer.score_batch(cols, explain=False), n, reps)
                 out.append(result(f"batch/{name}/events_per_s_noexplain/{n}", n / t_q, "events/s",
                                   "lightgbm Booster.predict rows/s", n / t_lgb, {**params, "explain": False}))

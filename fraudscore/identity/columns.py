@@ -174,6 +174,10 @@ def _factorize(col: np.ndarray | None, n: int) -> tuple[np.ndarray, list[Any]]:
     codes = np.full(n, -1, dtype=np.int64)
     if col is None:
         return codes, []
+    cols = load_core("columns")
+    got = cols.factorize(col.tolist(), True, 1) if cols is not None and n else None
+    if got is not None:  # the same loop over exact str values with an open-addressing table (_core/columns.c)
+        return np.frombuffer(got[0], dtype=np.int64), got[1]
     core = load_core("identity")
     if core is not None and n:  # the same loop, compiled (fraudscore/_core/identity.c)
         raw, uniq_c = core.factorize(col.tolist())
@@ -290,8 +294,15 @@ def process_columns(ident: Identity, columns: Mapping[str, np.ndarray], ts: np.n
             for fn, c in zip(fnames, cols):
                 feats[:, pos[fn]] = np.where(miss, np.nan, c)
             continue
-        for j, fn in enumerate(fnames):
-            feats[:, pos[fn]] = np.where(miss, np.nan, u_feat[rows, j])
+        if k:  # the missing rows' slot (m) holds NaN: one gather of the k columns, no mask per feature
+            u_feat[m, :k] = np.nan
+            cols_at = [pos[fn] for fn in fnames]
+            at = cols_at[0]
+            gathered = u_feat[:, :k][rows] if k > 1 else u_feat[rows, 0]
+            if cols_at == list(range(at, at + k)):
+                feats[:, at : at + k] = gathered.reshape(n, k)
+            else:
+                feats[:, cols_at] = gathered.reshape(n, k)
         if kind == "ip":
             p = _objects(u_extra)[rows]
             fill = need_prefix & (p != None)  # noqa: E711 - elementwise

@@ -74,8 +74,8 @@ def column_vec(col: Any, n: int) -> Vec:
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ConfigError(f"Every column must be one-dimensional with {n} rows. Got shape {arr.shape} instead.")
     kind = arr.dtype.kind
-    if kind == "f":
-        return Vec(num=arr.astype(np.float64, copy=False))
+    if kind == "f":  # contiguous: a feature column is a strided view of the batch matrix, read by many conditions
+        return Vec(num=np.ascontiguousarray(arr, dtype=np.float64))
     if kind in "biu":
         return Vec(num=arr.astype(np.float64))
     if kind == "U":

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core import load as load_core
 from ..errors import ConfigError, EventError
 from .online import answer
 from .plan import MAX_ABS_VALUE, Group, Plan, Query
@@ -63,10 +64,15 @@ def late_mask(fs: FeatureSet, ts: np.ndarray) -> np.ndarray:
 
 
 def _factorize(arr: np.ndarray) -> np.ndarray:
-    """int64 codes (-1 for missing) of an object / numeric column."""
+    """int64 codes (-1 for missing) of an object / numeric column, numbered in order of first appearance."""
     if arr.dtype.kind == "f":
         arr = arr.astype(object)
         arr[np.isnan(arr.astype(np.float64))] = None
+    elif arr.dtype.kind == "O" and len(arr):
+        core = load_core("columns")
+        got = core.factorize(arr.tolist(), False, 0) if core is not None else None
+        if got is not None:  # exact str, None and float NaN only: pandas' codes, without its hash table of objects
+            return np.frombuffer(got[0], dtype=np.int64)  # (fraudscore/_core/columns.c)
     try:
         import pandas as pd
 
