@@ -31,27 +31,42 @@ static inline int same_str(PyObject *a, PyObject *b) {
     return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * PyUnicode_KIND(a)) == 0;
 }
 
+/* the start of factorize and distinct_objects: seq as a fast sequence of n items, an empty open-addressing table
+ * of a power-of-two size >= 2n (slots -1, *mask = size - 1), a bytes object for n int64 codes, an empty list of the
+ * distinct values. 0, or -1 with an exception and everything released */
+static int table_start(PyObject *seq, PyObject **fast, Py_ssize_t *n, Py_ssize_t **slots, size_t *mask,
+                       PyObject **codes, PyObject **list) {
+    size_t cap = 16;
+    *slots = NULL;
+    *codes = *list = NULL;
+    if ((*fast = PySequence_Fast(seq, "values must be a sequence")) == NULL) return -1;
+    *n = PySequence_Fast_GET_SIZE(*fast);
+    while (cap < (size_t)*n * 2) cap <<= 1;
+    *mask = cap - 1;
+    *slots = PyMem_Malloc(cap * sizeof(Py_ssize_t));
+    *codes = PyBytes_FromStringAndSize(NULL, *n * (Py_ssize_t)sizeof(int64_t));
+    *list = PyList_New(0);
+    if (!*slots || !*codes || !*list) {
+        if (!*slots) PyErr_NoMemory();
+        PyMem_Free(*slots);
+        Py_CLEAR(*codes);
+        Py_CLEAR(*list);
+        Py_CLEAR(*fast);
+        return -1;
+    }
+    memset(*slots, 0xff, cap * sizeof(Py_ssize_t));  /* -1: empty */
+    return 0;
+}
+
 static PyObject *factorize(PyObject *self, PyObject *args) {
     PyObject *seq;
     int empty_missing, others;
     if (!PyArg_ParseTuple(args, "Opi:factorize", &seq, &empty_missing, &others)) return NULL;
-    PyObject *fast = PySequence_Fast(seq, "values must be a sequence");
-    if (!fast) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject *fast, *codes, *uniq, *result = NULL;
+    Py_ssize_t n, *slots;
+    size_t mask;
+    if (table_start(seq, &fast, &n, &slots, &mask, &codes, &uniq) < 0) return NULL;
     PyObject **items = PySequence_Fast_ITEMS(fast);
-    PyObject *codes = NULL, *uniq = NULL, *result = NULL;
-    Py_ssize_t *slots = NULL;
-    size_t cap = 16;
-    while (cap < (size_t)n * 2) cap <<= 1;
-    size_t mask = cap - 1;
-    slots = PyMem_Malloc(cap * sizeof(Py_ssize_t));
-    codes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
-    uniq = PyList_New(0);
-    if (!slots || !codes || !uniq) {
-        if (!slots) PyErr_NoMemory();
-        goto done;
-    }
-    memset(slots, 0xff, cap * sizeof(Py_ssize_t));  /* -1: empty */
     int64_t *c = (int64_t *)PyBytes_AS_STRING(codes);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *v = items[i];
@@ -107,23 +122,11 @@ done:
 /* distinct_objects(values) -> (int64 codes as bytes, distinct objects): codes by object identity, -1 for None and
  * a float NaN, numbered in order of first appearance (devicecolumns._distinct_objects, pipeline_batch's screen). */
 static PyObject *distinct_objects(PyObject *self, PyObject *seq) {
-    PyObject *fast = PySequence_Fast(seq, "values must be a sequence");
-    if (!fast) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject *fast, *codes, *firsts, *result = NULL;
+    Py_ssize_t n, *slots;
+    size_t mask;
+    if (table_start(seq, &fast, &n, &slots, &mask, &codes, &firsts) < 0) return NULL;
     PyObject **items = PySequence_Fast_ITEMS(fast);
-    PyObject *codes = NULL, *firsts = NULL, *result = NULL;
-    Py_ssize_t *slots = NULL;
-    size_t cap = 16;
-    while (cap < (size_t)n * 2) cap <<= 1;
-    size_t mask = cap - 1;
-    slots = PyMem_Malloc(cap * sizeof(Py_ssize_t));
-    codes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
-    firsts = PyList_New(0);
-    if (!slots || !codes || !firsts) {
-        if (!slots) PyErr_NoMemory();
-        goto done;
-    }
-    memset(slots, 0xff, cap * sizeof(Py_ssize_t));
     int64_t *c = (int64_t *)PyBytes_AS_STRING(codes);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *v = items[i];
