@@ -23,6 +23,8 @@
 #ifndef FRAUDSCORE_LINKSTATE_COUNTS_H
 #define FRAUDSCORE_LINKSTATE_COUNTS_H
 
+#include "dlist.h"
+
 #define FC_GOLDEN 0x9E3779B97F4A7C15ull
 #define FC_MAX_KEYS 64 /* more count keys in one write: the reference counts them */
 
@@ -155,28 +157,8 @@ static fc_fam_t *fc_lookup(const fc_t *fc, PyObject *name) {
     return fc_find(fc, name, h);
 }
 
-static void fc_unlink(fc_t *fc, int32_t pos) {
-    fc_fam_t *e = &fc->ent[pos];
-    if (e->prev >= 0) fc->ent[e->prev].next = e->next; else fc->head = e->next;
-    if (e->next >= 0) fc->ent[e->next].prev = e->prev; else fc->tail = e->prev;
-    e->prev = e->next = -1;
-}
-
-static void fc_append(fc_t *fc, int32_t pos) {
-    fc_fam_t *e = &fc->ent[pos];
-    e->prev = fc->tail;
-    e->next = -1;
-    if (fc->tail >= 0) fc->ent[fc->tail].next = pos; else fc->head = pos;
-    fc->tail = pos;
-}
-
-/* OrderedDict.move_to_end */
-static inline void fc_to_end(fc_t *fc, fc_fam_t *e) {
-    int32_t pos = (int32_t)(e - fc->ent);
-    if (fc->tail == pos) return;
-    fc_unlink(fc, pos);
-    fc_append(fc, pos);
-}
+/* fc_unlink, fc_append, fc_to_end (OrderedDict.move_to_end): the families' recency order (dlist.h) */
+DLIST_OPS(fc, fc_t, ent, head, tail, int32_t, -1)
 
 /* a new family at the end (n = 0, no counts); NULL with MemoryError */
 static fc_fam_t *fc_insert(fc_t *fc, PyObject *name, Py_hash_t h) {
@@ -287,7 +269,7 @@ static int fc_count(fc_t *fc, PyObject *fam, int64_t new_device, const int64_t *
     if (e == NULL) {
         if ((e = fc_insert(fc, fam, h)) == NULL) return -1;
     } else {
-        fc_to_end(fc, e);
+        fc_to_end(fc, (int32_t)(e - fc->ent));
     }
     e->n += new_device;
     for (i = 0; i < nkeys; ++i) {

@@ -19,6 +19,8 @@
 #ifndef FRAUDSCORE_LINKSTATE_MAPS_H
 #define FRAUDSCORE_LINKSTATE_MAPS_H
 
+#include "dlist.h"
+
 #define RM_GOLDEN 0x9E3779B97F4A7C15ull
 
 typedef struct {
@@ -82,27 +84,8 @@ static inline PyObject *rm_get(const rm_t *m, PyObject *key) {
 #ifdef RM_DEFINE_TYPE
 static PyTypeObject RM_Type;
 
-static void rm_unlink(rm_t *m, int32_t pos) {
-    rm_ent_t *e = &m->ent[pos];
-    if (e->prev >= 0) m->ent[e->prev].next = e->next; else m->head = e->next;
-    if (e->next >= 0) m->ent[e->next].prev = e->prev; else m->tail = e->prev;
-    e->prev = e->next = -1;
-}
-
-static void rm_append(rm_t *m, int32_t pos) {
-    rm_ent_t *e = &m->ent[pos];
-    e->prev = m->tail;
-    e->next = -1;
-    if (m->tail >= 0) m->ent[m->tail].next = pos; else m->head = pos;
-    m->tail = pos;
-}
-
-static inline void rm_to_end(rm_t *m, rm_ent_t *e) {
-    int32_t pos = (int32_t)(e - m->ent);
-    if (m->tail == pos) return;
-    rm_unlink(m, pos);
-    rm_append(m, pos);
-}
+/* rm_unlink, rm_append, rm_to_end (OrderedDict.move_to_end): the entries' recency order (dlist.h) */
+DLIST_OPS(rm, rm_t, ent, head, tail, int32_t, -1)
 
 /* a map left out of the collector (its values None, str, untracked containers) goes back in when it receives a
  * GC container, as CPython's dicts do */
@@ -167,7 +150,7 @@ static int rm_set(rm_t *m, PyObject *key, PyObject *value, int to_end) {
     rm_ent_t *e;
     if (h == -1) return -1;
     if ((e = rm_find(m, key, h)) == NULL) return rm_insert(m, key, h, value);
-    if (to_end) rm_to_end(m, e);
+    if (to_end) rm_to_end(m, (int32_t)(e - m->ent));
     if (e->value != value) { /* (the old value released last: its release may run code) */
         PyObject *old = e->value;
         e->value = Py_NewRef(value);
@@ -183,7 +166,7 @@ static int rm_move_end(rm_t *m, PyObject *key) {
     rm_ent_t *e;
     if (h == -1) return -1;
     if ((e = rm_find(m, key, h)) == NULL) return 0;
-    rm_to_end(m, e);
+    rm_to_end(m, (int32_t)(e - m->ent));
     return 1;
 }
 

@@ -105,11 +105,13 @@ static int rt_reindex(ResultTable *t, Py_ssize_t want) {
     return 0;
 }
 
+/* rt_unlink, rt_append, rt_to_end: the records' order, oldest first (dlist.h) */
+DLIST_OPS(rt, ResultTable, recs, head, tail, Py_ssize_t, RT_NIL)
+
 /* unlink record r from the order and the index (index slot islot) and free it */
 static void rt_remove(ResultTable *t, Py_ssize_t r, Py_ssize_t islot) {
     RRec *x = &t->recs[r];
-    if (x->prev != RT_NIL) t->recs[x->prev].next = x->next; else t->head = x->next;
-    if (x->next != RT_NIL) t->recs[x->next].prev = x->prev; else t->tail = x->prev;
+    rt_unlink(t, r);
     t->index[islot] = RT_TOMB;
     rt_free_rec(x);
     x->next = t->free_head;
@@ -117,13 +119,6 @@ static void rt_remove(ResultTable *t, Py_ssize_t r, Py_ssize_t islot) {
     t->len--;
 }
 
-static void rt_append(ResultTable *t, Py_ssize_t r) {
-    RRec *x = &t->recs[r];
-    x->prev = t->tail;
-    x->next = RT_NIL;
-    if (t->tail != RT_NIL) t->recs[t->tail].next = r; else t->head = r;
-    t->tail = r;
-}
 
 /* the index slot of the head record (it exists) */
 static Py_ssize_t rt_slot_of(ResultTable *t, Py_ssize_t r) {
@@ -153,11 +148,7 @@ static int rt_insert(ResultTable *t, PyObject *app, const double *f, Py_ssize_t 
         x->ts = ts;
         Py_INCREF(link);
         Py_SETREF(x->link, link);
-        if (move && t->tail != r) {
-            if (x->prev != RT_NIL) t->recs[x->prev].next = x->next; else t->head = x->next;
-            t->recs[x->next].prev = x->prev;
-            rt_append(t, r);
-        }
+        if (move) rt_to_end(t, r);
     } else {
         if ((t->used + 1) * 2 > t->icap && rt_reindex(t, t->len + 1) < 0) {
             PyMem_Free(copy);
@@ -267,6 +258,17 @@ static int rt_time(PyObject *o, int64_t *v, int *set) {
     long long x = PyLong_AsLongLong(o);
     if (x == -1 && PyErr_Occurred()) return -1;
     *v = (int64_t)x;
+    return 0;
+}
+
+/* a required event time: rt_time, and a TypeError for None. 0 ok, -1 with an exception */
+static int rt_ts(PyObject *o, int64_t *v) {
+    int set;
+    if (rt_time(o, v, &set) < 0) return -1;
+    if (!set) {
+        PyErr_SetString(PyExc_TypeError, "ts must be an int");
+        return -1;
+    }
     return 0;
 }
 
@@ -404,12 +406,7 @@ static PyObject *RT_load(ResultTable *t, PyObject *rows) {
             goto fail;
         }
         int64_t ts;
-        int set;
-        if (rt_time(PyTuple_GET_ITEM(row, 1), &ts, &set) < 0) goto fail;
-        if (!set) {
-            PyErr_SetString(PyExc_TypeError, "ts must be an int");
-            goto fail;
-        }
+        if (rt_ts(PyTuple_GET_ITEM(row, 1), &ts) < 0) goto fail;
         Py_buffer v;
         if (rt_features(PyTuple_GET_ITEM(row, 2), &v) < 0) goto fail;
         int r = rt_insert(t, PyTuple_GET_ITEM(row, 0), (const double *)v.buf, v.len / 8, ts, PyTuple_GET_ITEM(row, 3), 0);
@@ -460,12 +457,7 @@ static PyObject *Store_admit(Store *s, PyObject *const *args, Py_ssize_t nargs) 
         return NULL;
     }
     int64_t ts;
-    int set;
-    if (rt_time(args[2], &ts, &set) < 0) return NULL;
-    if (!set) {
-        PyErr_SetString(PyExc_TypeError, "ts must be an int");
-        return NULL;
-    }
+    if (rt_ts(args[2], &ts) < 0) return NULL;
     PyObject *latest = s->has_max ? PyLong_FromLongLong(s->max_seen) : (Py_INCREF(Py_None), Py_None);
     if (!latest) return NULL;
     PyObject *seen = rt_get((ResultTable *)args[0], args[1], ts, s->has_max, s->max_seen);
@@ -522,17 +514,12 @@ static PyObject *Store_apply_new(Store *s, PyObject *const *args, Py_ssize_t nar
  * exception); 0: a new event at *ts */
 static int apply_head(Store *s, PyObject *const *args, Py_ssize_t nargs, const char *sig, int64_t *ts,
                       PyObject **seen) {
-    int set;
     *seen = NULL;
     if (nargs != 8 || Py_TYPE(args[0]) != &ResultTableType || !PyUnicode_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError, sig);
         return 1;
     }
-    if (rt_time(args[4], ts, &set) < 0) return 1;
-    if (!set) {
-        PyErr_SetString(PyExc_TypeError, "ts must be an int");
-        return 1;
-    }
+    if (rt_ts(args[4], ts) < 0) return 1;
     ResultTable *t = (ResultTable *)args[0];
     if (PyUnicode_GET_LENGTH(args[1]) && t->len) {
         PyObject *got = rt_get(t, args[1], *ts, s->has_max, s->max_seen);

@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "dlist.h"
 #include "keys.h"
 
 #define NIL 0xFFFFFFFFu

@@ -117,20 +117,8 @@ static uint32_t label_find(Store *s, uint64_t key) {
     }
 }
 
-static void lru_unlink(Store *s, uint32_t i) {
-    Label *L = &s->labels[i];
-    if (L->prev != NIL) s->labels[L->prev].next = L->next; else s->lru_head = L->next;
-    if (L->next != NIL) s->labels[L->next].prev = L->prev; else s->lru_tail = L->prev;
-    L->prev = L->next = NIL;
-}
-
-static void lru_push(Store *s, uint32_t i) {
-    Label *L = &s->labels[i];
-    L->prev = s->lru_tail;
-    L->next = NIL;
-    if (s->lru_tail != NIL) s->labels[s->lru_tail].next = i; else s->lru_head = i;
-    s->lru_tail = i;
-}
+/* lru_unlink, lru_append, lru_to_end: the labels' recency order (dlist.h) */
+DLIST_OPS(lru, Store, labels, lru_head, lru_tail, uint32_t, NIL)
 
 static void label_remove(Store *s, uint32_t i) {
     uint64_t key = s->labels[i].key;
@@ -162,8 +150,7 @@ static int label_set(Store *s, uint64_t key, int64_t lt) {
     uint32_t i = label_find(s, key);
     if (i != NIL) {
         s->labels[i].lt = lt;
-        lru_unlink(s, i);
-        lru_push(s, i);
+        lru_to_end(s, i);
         return 0;
     }
     while (s->n_labels + 1 > s->max_labels && s->lru_head != NIL) label_remove(s, s->lru_head);
@@ -191,7 +178,7 @@ static int label_set(Store *s, uint64_t key, int64_t lt) {
     uint64_t frag = mix64(key) >> 32, m = s->ltmask, p = frag & m;
     while (s->ltable[p]) p = (p + 1) & m;
     s->ltable[p] = (frag << 32) | ((uint64_t)i + 1);
-    lru_push(s, i);
+    lru_append(s, i);
     s->n_labels++;
     return 0;
 }
@@ -200,10 +187,7 @@ static int label_set(Store *s, uint64_t key, int64_t lt) {
 static inline int label_get(Store *s, uint64_t key, int64_t *lt) {
     uint32_t i = label_find(s, key);
     if (i == NIL) return 0;
-    if (s->lru_tail != i) {
-        lru_unlink(s, i);
-        lru_push(s, i);
-    }
+    lru_to_end(s, i);
     *lt = s->labels[i].lt;
     return 1;
 }
