@@ -47,14 +47,6 @@ def _field_name(key: Any) -> str:
     return f
 
 
-class _PlainView(LinkView):
-    """The view of a decision that records nothing: :class:`LinkView` with ``deps`` None as a class attribute,
-    so the linker's ``getattr(view, "deps", None)`` (twice per decision) finds it instead of raising and
-    clearing an AttributeError each time (round 14)."""
-
-    deps = None
-
-
 class _RecordingView(LinkView):
     """A view whose ``deps`` list receives :class:`~fraudscore.fingerprint.DeviceLinker`'s dependency records,
     and which notes whether the decision looked at the shared (class) record."""
@@ -246,7 +238,7 @@ class LinkReads:
               need_candidates: Callable[[Record | None], bool] | None = None,
               shared_key: str | None = None) -> LinkView:
         """The view, from the cache (logged)."""
-        view = txn.view if txn.view is not None else _PlainView()
+        view = txn.view if txn.view is not None else LinkView()
         got = False
         if _EXACT is not None and self.fetch is not None:  # the loop below in one compiled call (False: it runs)
             with self._lock:

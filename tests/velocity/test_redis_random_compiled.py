@@ -52,12 +52,19 @@ def test_versions_have_no_zero_half() -> None:
         assert v[:4] != b"\0\0\0\0" and v[4:] != b"\0\0\0\0"
 
 
-def test_the_store_uses_the_compiled_pool() -> None:
+def test_the_store_uses_the_compiled_pool_when_built() -> None:
     from fraudscore import _redis
-    from fraudscore.fingerprint.linkstate_redis import OptimisticLinkState
+    from fraudscore._core import load as load_core
+    from fraudscore.fingerprint import linkstate_redis as lr
 
-    assert _redis.random_bytes is core.random_bytes
-    assert OptimisticLinkState._version is core.link_version
+    if load_core("redis_calls") is None:  # FRAUDSCORE_PURE_PYTHON=1: the references
+        assert _redis.random_bytes is _redis.random_bytes_py
+        assert lr.OptimisticLinkState._version is lr.version_py
+        v = lr.version_py()
+        assert len(v) == 8 and v[:4] != b"\0\0\0\0" and v[4:] != b"\0\0\0\0"
+    else:
+        assert _redis.random_bytes is core.random_bytes
+        assert lr.OptimisticLinkState._version is core.link_version
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
