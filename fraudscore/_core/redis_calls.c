@@ -22,6 +22,7 @@
  *   link_write_keys            entries, block moves and count increments (redis_linkwrite.h)
  *   single_groups(spec, ...)   fraudscore.velocity.redis_slots.SlotCalls._single_groups_py: the entity keys and
  *                              rows of a single node's event call (redis_single.h)
+ *   random_bytes, link_version fraudscore._redis.random_bytes_py, linkstate_redis.version_py (redis_random.h)
  *
  * A RESP request is ``*<n>\r\n`` then ``$<len>\r\n<bytes>\r\n`` per argument: bytes as they are, str as
  * UTF-8, int as ``str(int)``, float as ``repr(float)`` (what redis-py's encoder and hiredis send). Any other
@@ -34,6 +35,8 @@
 #include <string.h>
 
 #include "vendor/blake2/blake2b-ref.c"
+#include "redis_blake.h" /* round 14: one-shot BLAKE2b on blake2b_fast.h's compression */
+#include "redis_random.h" /* round 14: versions and nonces from a pool in C */
 
 static PyObject *struct_error; /* struct.error: what the reference's struct calls raise */
 
@@ -538,17 +541,8 @@ static PyObject *py_hash_bytes(PyObject *self, PyObject *const *a, Py_ssize_t na
         PyErr_SetString(PyExc_TypeError, "hash_bytes(): text must be str or bytes");
         return NULL;
     }
-    blake2b_param P;
-    memset(&P, 0, sizeof(P));
-    P.digest_length = (uint8_t)size;
-    P.fanout = 1;
-    P.depth = 1;
-    memcpy(P.personal, person, (size_t)plen);
-    blake2b_state st;
     uint8_t out[BLAKE2B_OUTBYTES];
-    blake2b_init_param(&st, &P);
-    blake2b_update(&st, data, (size_t)n);
-    blake2b_final(&st, out, (size_t)size);
+    rb_blake(NULL, 0, data, (size_t)n, (size_t)size, person, (size_t)plen, out); /* redis_blake.h */
     return PyBytes_FromStringAndSize((const char *)out, size);
 }
 
@@ -570,6 +564,12 @@ static PyMethodDef methods[] = {
      "record_groups(rec) -> (event time, [(group index, outputs)]) of a record"},
     {"group_row", (PyCFunction)(void (*)(void))py_group_row, METH_FASTCALL,
      "group_row(codes, cur, ts, dist_hash, app_hash) -> bytes: a key group's fixed-width event row"},
+    {"random_bytes", py_random_bytes, METH_O,
+     "random_bytes(n) -> n bytes of os.urandom from a process-wide pool (fraudscore._redis.random_bytes_py)"},
+    {"link_version", py_link_version, METH_NOARGS,
+     "link_version() -> a new link content version and stamp (linkstate_redis.version_py)"},
+    {"_set_simd", rb_set_simd, METH_O,
+     "_set_simd(mode) -> mode in use: BLAKE2b's compression, -1 the machine's choice, 0 scalar, 1 AVX2 (tests)."},
     {"hash_bytes", (PyCFunction)(void (*)(void))py_hash_bytes, METH_FASTCALL,
      "hash_bytes(text, size=8, person=b'fs-velocity') -> bytes: personalised BLAKE2b of an identifier"},
     {"encode_record", (PyCFunction)(void (*)(void))py_encode_record, METH_FASTCALL,
@@ -615,7 +615,7 @@ PyMODINIT_FUNC PyInit_redis_calls(void) {
     if (!struct_error) return NULL;
     empty_str = PyUnicode_FromString("");
     if (!(int_eight = PyLong_FromLong(8))) return NULL;
-    if (!empty_str || records_init() < 0 || linkcache_init() < 0 || linkwrite_init() < 0) return NULL;
+    if (!empty_str || records_init() < 0 || linkcache_init() < 0 || linkwrite_init() < 0 || rr_init() < 0) return NULL;
     if (!(str_now = PyUnicode_InternFromString("now")) || !(str_stamp = PyUnicode_InternFromString("stamp")) ||
         !(str_ip_attr = PyUnicode_InternFromString("ip")) || !(str_version = PyUnicode_InternFromString("version")) ||
         !(str_cached = PyUnicode_InternFromString("cached")) || !(str_cap = PyUnicode_InternFromString("cap")) ||

@@ -92,6 +92,14 @@ _C = load_core("redis_calls")
 #: tests/fingerprint/test_linkstate_redis_compiled.py (the compiled reads: :mod:`.linkstate_redis_view`)
 _INCR: Any = getattr(_C, "link_incr", None)
 _WRITE_KEYS: Any = getattr(_C, "link_write_keys", None)
+_VERSION_C: Any = getattr(_C, "link_version", None)  # version_py in C (_core/redis_random.h, round 14)
+
+
+def version_py() -> bytes:
+    """A new content version and stamp (neither all zeros): 8 random bytes (the reference of the compiled
+    ``link_version``)."""
+    v = random_bytes(_V)
+    return v if v[:4] != _ANY_STAMP and v[4:] != _ANY_STAMP else b"\x00\x00\x00\x01\x00\x00\x00\x01"
 
 
 @functools.cache
@@ -257,11 +265,9 @@ class OptimisticLinkState(LinkReads, WorkerCache, LinkState):
         self.refused = self.refused * 0.97 + (0.03 if refused else 0.0)
 
     # -- writes (buffered) ---------------------------------------------------------------------
-    @staticmethod
-    def _version() -> bytes:
-        """A new content version and stamp (neither all zeros)."""
-        v = random_bytes(_V)
-        return v if v[:4] != _ANY_STAMP and v[4:] != _ANY_STAMP else b"\x00\x00\x00\x01\x00\x00\x00\x01"
+    #: a new content version and stamp (neither all zeros): :func:`version_py`, compiled when the core is built
+    #: (``_core/redis_random.h``; a builtin is not bound as a method)
+    _version: Callable[[], bytes] = staticmethod(version_py) if _VERSION_C is None else _VERSION_C
 
     def write(self, plan: LinkPlan, now: int) -> None:
         """Buffer the plan (see :meth:`MemoryLinkState.write <fraudscore.fingerprint.MemoryLinkState.write>`)."""

@@ -296,6 +296,25 @@ def test_layout_is_the_reference(sreads, swrites, groups, labels):
     assert k1 == k2
 
 
+def test_layout_tells_a_touch_by_its_now_as_the_reference():
+    """A link write with ``now`` is a touch, one without a block move (round 14: looked up without an
+    AttributeError); an error other than AttributeError while looking ``now`` up propagates in both."""
+    from fraudscore.fingerprint.linkstate_redis_ops import BlockOp, Touch
+    from fraudscore.velocity.redis_calls import _layout_py
+
+    class Broken:
+        @property
+        def now(self):  # noqa: D401 - a failing attribute
+            raise RuntimeError("boom")
+
+    for w in (Touch(5, 7, b"abcd"), BlockOp("d_x_1", b"v", b"s", b"c", 3)):
+        assert core.layout(["r"], [], [("k", w)], [], [], b"", "fs:") == _layout_py(["r"], [], [("k", w)], [], [],
+                                                                                      b"", "fs:")
+    for fn in (core.layout, _layout_py):
+        with pytest.raises(RuntimeError, match="boom"):
+            fn(["r"], [], [("k", Broken())], [], [], b"", "fs:")
+
+
 # -- an event's features from its records (redis_calls.outputs) ----------------------------------------------
 def _stores():
     from fraudscore.velocity import FeatureSet, FeatureSpec, RedisStore
