@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
 from ._core import load as load_core
 from .fingerprint import DEVICE_FEATURES, MIN_LINK_CONFIDENCE, DeviceLinker, Fingerprinter, device_signal_matrix
+from .fingerprint.canonical import canonicalize
 
-__all__ = ["device_columns", "link_rows"]
+__all__ = ["device_columns", "fingerprint_distinct", "link_rows"]
 
 
 def device_columns(fingerprinter: Fingerprinter, columns: Mapping[str, np.ndarray], ts: np.ndarray, n: int,
@@ -38,7 +41,7 @@ def device_columns(fingerprinter: Fingerprinter, columns: Mapping[str, np.ndarra
     fps: list[Any] = []
     if dev is not None:
         codes, firsts = _distinct_objects(dev.tolist())  # the same mapping object on many rows: fingerprint it once
-        got = fingerprinter.fingerprint_many(firsts)
+        got = fingerprint_distinct(fingerprinter, firsts)
         keep = np.array([fp is not None for fp in got] + [False], dtype=bool)
         renum = np.cumsum(keep) - 1  # drop devices without a fingerprint (empty mappings)
         renum[~keep] = -1
@@ -48,10 +51,10 @@ def device_columns(fingerprinter: Fingerprinter, columns: Mapping[str, np.ndarra
     static[:, j : j + nd] = device_signal_matrix(fps, codes, columns.get("ip_country"))
     m = len(fps)
     out = {}
+    at = np.where(codes < 0, m, codes)  # the missing rows' slot (m) holds None
     for k, attr in (("device_fp", "id"), ("device_hw", "hardware"), ("device_canvas", "canvas")):
-        u = np.full(m + 1, None, dtype=object)
-        u[:m] = [getattr(fp, attr) for fp in fps] if m else []
-        out[k] = u[np.where(codes < 0, m, codes)]
+        u = np.fromiter(chain(map(attrgetter(attr), fps), (None,)), dtype=object, count=m + 1)
+        out[k] = u.take(at)
     if linker is None:  # linking happens elsewhere (a partitioned replay): hand the fingerprints over
         fp_rows = np.full(n, None, dtype=object)
         has = codes >= 0
@@ -64,6 +67,37 @@ def device_columns(fingerprinter: Fingerprinter, columns: Mapping[str, np.ndarra
     device_id, conf = link_rows(row_fps, ts, rows, ip_prefix, linker, n)
     static[:, j + nd] = conf
     return {"device_id": device_id, **out}
+
+
+def fingerprint_distinct(fingerprinter: Fingerprinter, devices: list[Any]) -> list[Any]:
+    """Fingerprints of a batch's distinct device mapping objects: equal to
+    :meth:`Fingerprinter.fingerprint_many <fraudscore.fingerprint.Fingerprinter.fingerprint_many>` of ``devices``.
+
+    ``devices`` are already distinct objects (:func:`_distinct_objects`), and distinct mapping objects of a
+    stream are nearly always distinct in content (98.6 % of the bench stream's 88k), so with the compiled
+    builder each is built directly: ``fingerprint_many``'s content key per mapping (a compiled hash of its items,
+    1.1-1.3 µs a device, to fingerprint equal mappings once) costs more than the few rebuilt duplicates. Equal
+    mappings give equal (not identical) fingerprints. Without the compiled builder: ``fingerprint_many``.
+
+    >>> from fraudscore.keys import Keys
+    >>> fpr = Fingerprinter(Keys("0123456789abcdef-demo"))
+    >>> fingerprint_distinct(fpr, [{"os": "ios"}, None, {}]) == fpr.fingerprint_many([{"os": "ios"}, None, {}])
+    True
+    """
+    build = getattr(fingerprinter, "_build1", None)
+    if build is None:
+        return fingerprinter.fingerprint_many(devices)
+    from_canonical = fingerprinter.from_canonical
+    out: list[Any] = []
+    append = out.append
+    for d in devices:
+        if not d:
+            append(None)
+            continue
+        fp = build(d)
+        append(from_canonical(canonicalize(d)) if fp is None else fp)
+    return out
+
 
 def link_rows(fps: np.ndarray, ts: np.ndarray, rows: np.ndarray, ip_prefix: np.ndarray | None,
               linker: DeviceLinker, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +168,12 @@ def _distinct_objects(values: list[Any]) -> tuple[np.ndarray, list[Any]]:
 
 
 def _objects(values: list[Any]) -> np.ndarray:
-    """A 1-d object array of ``values`` (never a 2-d array of strings' characters or tuples)."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
+    """A 1-d object array of ``values`` (never a 2-d array of strings' characters or tuples).
+
+    ``np.fromiter`` copies the references; ``out[:] = values`` would first discover the list's shape and dtype
+    element by element (2-6 ms against 1-1.5 ms per 100k values).
+
+    >>> _objects([("a", 1), None]).shape
+    (2,)
+    """
+    return np.fromiter(values, dtype=object, count=len(values))
