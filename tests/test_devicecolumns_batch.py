@@ -68,3 +68,42 @@ def test_object_arrays_stay_one_dimensional(values):
         arr = helper(values)
         assert arr.shape == (len(values),) and arr.dtype == object
         assert all(a is v for a, v in zip(arr.tolist(), values))
+
+
+IP_COUNTRY = st.one_of(st.none(), st.just(float("nan")), st.sampled_from(["CN", " cn ", "us", "", "GB", "é"]),
+                       st.text(max_size=3))
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.lists(devices, min_size=1, max_size=6), st.lists(st.integers(-1, 5), max_size=15),
+       st.lists(IP_COUNTRY, max_size=15), st.booleans(), st.booleans())
+def test_device_signal_rows_equal_the_matrix(devs, picks, countries, cold, with_ipc):
+    from fraudscore.fingerprint import device_signal_matrix, signals
+
+    fpr = Fingerprinter(KEYS)
+    fps = [fp for fp in dc.fingerprint_distinct(fpr, devs) if fp is not None]
+    if not fps:
+        return
+    codes = np.array([p if p < len(fps) else -1 for p in picks], dtype=np.int64)
+    ipc = None
+    if with_ipc:
+        ipc = np.empty(len(codes), dtype=object)
+        ipc[:] = (countries + [None] * len(codes))[: len(codes)]
+    if cold:  # nothing cached: every static row through the reference that fills the cache
+        signals._BUDGET.clear()
+    got = dc.device_signal_rows(fps, codes, ipc)
+    want = device_signal_matrix(fps, codes, ipc)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(dc.device_signal_rows(fps, codes, ipc), want, equal_nan=True)  # now cached
+
+
+def test_device_signal_rows_without_the_compiled_read(monkeypatch):
+    from fraudscore.fingerprint import device_signal_matrix, signals
+
+    fpr = Fingerprinter(KEYS)
+    fps = [fpr.fingerprint({"os": "ios", "timezone": "Asia/Shanghai"}), fpr.fingerprint({"user_agent": "x"})]
+    codes = np.array([0, 1, -1, 0])
+    ipc = np.array(["CN", "us", None, "gb"], dtype=object)
+    monkeypatch.setattr(signals, "_ROW_CORE", None)
+    assert np.array_equal(dc.device_signal_rows(fps, codes, ipc), device_signal_matrix(fps, codes, ipc), equal_nan=True)
