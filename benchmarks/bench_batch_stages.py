@@ -44,7 +44,9 @@ STAGES = [  # (label, module path, attribute path)
     ("admission", "fraudscore.velocity.admission", "Admission.judge"),
     ("identity", "fraudscore.identity", "Identity.process_columns"),
     ("fingerprint", "fraudscore.fingerprint.sections", "Fingerprinter.fingerprint_many"),
+    ("fingerprint", "fraudscore.devicecolumns", "fingerprint_distinct"),  # round 14: the batch's builder loop
     ("device signals", "fraudscore.devicecolumns", "device_signal_matrix"),
+    ("device signals", "fraudscore.devicecolumns", "device_signal_rows"),  # round 14: the batch's rows
     ("link loop (not this work)", "fraudscore.devicecolumns", "link_rows"),
     ("velocity replay", "fraudscore.pipeline_batch", "replay_with_context"),
     ("rules", "fraudscore.rules.ruleset", "CompiledRuleSet.evaluate_columns"),

@@ -295,8 +295,7 @@ def _check_str_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, Even
     core = load_core("schema")
     if core is not None:  # the same loop, compiled (fraudscore/_core/schema.c)
         out_list, slow = core.str_column(vals, MAX_STR_LEN, f.required)
-        out = np.empty(len(vals), dtype=object)
-        out[:] = out_list
+        out = np.fromiter(out_list, dtype=object, count=len(vals))  # no shape discovery per element
         _check_values(f, name, raw, slow, out, False, errs)
         return out
     out_list: list[Any] = [None] * len(vals)
@@ -327,7 +326,7 @@ def _check_mapping_column(f: Field, name: str, raw: np.ndarray, errs: dict[int, 
     positions: Iterable[int] = range(len(vals))
     if core is not None:  # the fast path's loop, compiled (fraudscore/_core/schema.c mapping_column)
         fast, positions = core.mapping_column(vals, MAX_DEVICE_ATTRIBUTES, MAX_LIST_LEN)
-        out[:] = fast
+        out = np.fromiter(fast, dtype=object, count=len(vals))  # no shape discovery per element
     for i in positions:
         v = vals[i]
         if type(v) is not dict:

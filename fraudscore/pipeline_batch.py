@@ -67,11 +67,10 @@ class BatchSteps:
             boundaries; only ``cb``'s rows are returned.
         """
         linker = linker or self.new_linker()
-        rec_cols, static = self.batch_static(cb, linker)
-        vel = self.replay_rows(rec_cols, cb.n, labels, context)
-        X = np.empty((cb.n, len(self.feature_names)), dtype=np.float64)
-        X[:, : self._n_static] = static
-        X[:, self._n_static :] = vel
+        X = np.empty((cb.n, len(self.feature_names)), dtype=np.float64)  # both parts written in place: no copies
+        k = self._n_static
+        rec_cols, _ = self.batch_static(cb, linker, out=X[:, :k])
+        self.replay_rows(rec_cols, cb.n, labels, context, out=X[:, k:])
         return rec_cols, X
 
     def batch_admitted(
@@ -158,8 +157,12 @@ class BatchSteps:
         X[:, self._n_static :] = state.velocity_rows(rec_cols, cb.n, links)
         return rec_cols, X
 
-    def batch_static(self, cb: ColumnBatch, linker: DeviceLinker | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def batch_static(self, cb: ColumnBatch, linker: DeviceLinker | None, *,
+                     out: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Record columns and the stateless + link features (no velocity) of a validated batch.
+
+        With ``out`` (a float64 (n, number of static features) array, e.g. a view of the feature matrix) the
+        features are written there and ``out`` is returned as the matrix.
 
         With ``linker=None`` no row is linked: ``device_id`` is all ``None``, the link
         confidence NaN, and the record columns carry ``device_fingerprint`` (the
@@ -170,7 +173,7 @@ class BatchSteps:
         columns = cb.columns
         tf = self.schema.time_field
         ts = np.asarray(columns[tf], dtype=np.int64)
-        static = np.empty((n, self._n_static), dtype=np.float64)
+        static = np.empty((n, self._n_static), dtype=np.float64) if out is None else out
         j = 0
         for name in self.numeric_fields:
             static[:, j] = _float_column(columns.get(name), n)
@@ -247,12 +250,14 @@ class BatchSteps:
 
     # -- velocity across chunks --------------------------------------------------------
     def replay_rows(self, rec_cols: Mapping[str, np.ndarray], n: int, labels: Mapping[str, np.ndarray] | None,
-                    context: Mapping[str, Any] | None = None) -> np.ndarray:
-        """Velocity features of ``n`` rows after the ``context`` rows.
+                    context: Mapping[str, Any] | None = None, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Velocity features of ``n`` rows after the ``context`` rows (into ``out`` when given).
 
         See :func:`~fraudscore.velocity.chunks.replay_with_context`.
         """
-        return replay_with_context(self.feature_set, rec_cols, n, labels, context)
+        if out is None:
+            return replay_with_context(self.feature_set, rec_cols, n, labels, context)
+        return replay_with_context(self.feature_set, rec_cols, n, labels, context, out=out)
 
     def context_of(self, rec_cols: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray] | None,
                    previous: Mapping[str, Any] | None = None, *, newest_ts: int | None = None) -> dict[str, Any]:

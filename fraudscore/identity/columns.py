@@ -327,6 +327,5 @@ def _python_fast(ident: Identity, kind: str, vals: list[Any], u_feat: np.ndarray
 
 
 def _objects(values: list[Any]) -> np.ndarray:
-    arr = np.empty(len(values), dtype=object)
-    arr[:] = values
-    return arr
+    """A 1-d object array of ``values`` (``np.fromiter``: no shape discovery per element)."""
+    return np.fromiter(values, dtype=object, count=len(values))

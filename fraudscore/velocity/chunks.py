@@ -66,10 +66,13 @@ def _labels_or_default(labels: Mapping[str, np.ndarray] | None, n: int) -> dict[
 
 def replay_with_context(feature_set: FeatureSet, rec_cols: Mapping[str, np.ndarray], n: int,
                         labels: Mapping[str, np.ndarray] | None,
-                        context: Mapping[str, Any] | None = None) -> np.ndarray:
-    """Velocity features (n, k) of ``n`` rows, after replaying the ``context`` rows before them (none by default)."""
+                        context: Mapping[str, Any] | None = None, *, out: np.ndarray | None = None) -> np.ndarray:
+    """Velocity features (n, k) of ``n`` rows, after replaying the ``context`` rows before them (none by default).
+
+    With ``out`` (a float64 (n, k) array, e.g. a view of the batch's feature matrix) they are written there and
+    ``out`` is returned."""
     if context is None or not len(context["columns"]["ts"]):
-        return replay(feature_set, rec_cols, labels=labels)
+        return replay(feature_set, rec_cols, labels=labels, out=out)
     ctx_cols = context["columns"]
     cols = {k: concat_columns(ctx_cols[k], rec_cols.get(k), n) for k in ctx_cols}
     lab = None
@@ -77,7 +80,11 @@ def replay_with_context(feature_set: FeatureSet, rec_cols: Mapping[str, np.ndarr
         before = _labels_or_default(context.get("labels"), len(ctx_cols["ts"]))
         now = _labels_or_default(labels, n)
         lab = {k: concat_columns(before[k], now[k], n) for k in _LABEL_FIELDS}
-    return replay(feature_set, cols, labels=lab)[-n:] if n else np.empty((0, len(feature_set.names)))
+    got = replay(feature_set, cols, labels=lab)[-n:] if n else np.empty((0, len(feature_set.names)))
+    if out is not None:
+        out[...] = got
+        return out
+    return got
 
 
 def chunk_context(feature_set: FeatureSet, rec_cols: Mapping[str, np.ndarray],

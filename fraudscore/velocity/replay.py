@@ -126,16 +126,25 @@ class _Sorted:
     """One key group's rows sorted by (entity, time, arrival)."""
 
     def __init__(self, code: np.ndarray, ts: np.ndarray) -> None:
-        rows = np.nonzero(code >= 0)[0]
-        c, t = code[rows], ts[rows]
+        keyed = code >= 0
+        t = ts[keyed]
         in_order = len(t) < 2 or bool(np.all(t[1:] >= t[:-1]))
-        if in_order:
-            order = np.argsort(c, kind="stable")  # time-ordered input: a stable sort by entity suffices
+        core = load_core("columns") if in_order else None
+        got = None if core is None else core.group_rows(np.ascontiguousarray(code, dtype=np.int64))
+        if got is not None:  # time-ordered input: the rows stably by entity in one counting sort (_core/columns.c)
+            self.row = np.frombuffer(got, dtype=np.int64)
+            self.code = code[self.row]
+            self.ts = ts[self.row]
         else:
-            order = np.lexsort((t, c))  # stable: ties keep arrival order
-        self.row = rows[order]
-        self.code = c[order]
-        self.ts = t[order]
+            rows = np.nonzero(keyed)[0]
+            c = code[rows]
+            if in_order:
+                order = np.argsort(c, kind="stable")  # time-ordered input: a stable sort by entity suffices
+            else:
+                order = np.lexsort((t, c))  # stable: ties keep arrival order
+            self.row = rows[order]
+            self.code = c[order]
+            self.ts = t[order]
         self.m = len(self.row)
         n = len(code)
         if self.m:
@@ -201,6 +210,26 @@ def _range_reduce(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, fn: np.ufu
 
 
 def _range_distinct(codes: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """Per row ``i``: the number of distinct values ``>= 0`` among ``codes[lo[i]:hi[i]]`` and ``cur[i]``.
+
+    With the compiled core one pass with a stamp per code (``_core/columns.c`` ``range_distinct``); the
+    reference below expands the ranges into (row, code) pairs in bounded chunks and counts the distinct pairs.
+
+    >>> _range_distinct(np.array([3, 1, 3, -1, 2]), np.array([0, 1, 4]), np.array([3, 1, 5]), np.array([1, 0, 2])).tolist()
+    [2, 1, 1]
+    """
+    core = load_core("columns") if len(lo) else None
+    if core is not None:
+        i64 = np.int64
+        got = core.range_distinct(np.ascontiguousarray(codes, dtype=i64), np.ascontiguousarray(lo, dtype=i64),
+                                  np.ascontiguousarray(hi, dtype=i64), np.ascontiguousarray(cur, dtype=i64))
+        if got is not None:  # None: a range outside the codes, which the reference reports
+            return np.frombuffer(got, dtype=np.int64)
+    return _range_distinct_reference(codes, lo, hi, cur)
+
+
+def _range_distinct_reference(codes: np.ndarray, lo: np.ndarray, hi: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """:func:`_range_distinct` in numpy (the reference of the compiled kernel)."""
     nd = int(codes.max()) + 2 if len(codes) else 2
     out = np.zeros(len(lo), dtype=np.int64)
     for a, b, owner, pos in _expand(lo, hi):
@@ -230,7 +259,8 @@ def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
     return s[first]
 
 
-def replay(fs: FeatureSet, columns: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+def replay(fs: FeatureSet, columns: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray] | None = None, *,
+           out: np.ndarray | None = None) -> np.ndarray:
     """Velocity features of every row as of its own time (rows in arrival order).
 
     Parameters
@@ -242,10 +272,14 @@ def replay(fs: FeatureSet, columns: Mapping[str, np.ndarray], labels: Mapping[st
     labels : dict, optional
         ``is_fraud`` (float64 1 / 0 / NaN) and ``label_ts`` (int64 ms) aligned with the
         rows; a fraud counts for a row at time ``t`` when ``label_ts <= t``.
+    out : ndarray, optional
+        A float64 array of shape (n, len(fs.names)) (e.g. the velocity columns of a batch's feature matrix, a
+        strided view) to write the features into, instead of a new C-contiguous array.
 
     Returns
     -------
     ndarray of shape (n, len(fs.names)), float64
+        ``out`` when given.
 
     Raises
     ------
@@ -261,8 +295,11 @@ def replay(fs: FeatureSet, columns: Mapping[str, np.ndarray], labels: Mapping[st
         raise ConfigError(f"The 'columns' parameter of replay needs 'ts' as int64 milliseconds. Got dtype {ts.dtype} instead.")
     ts = ts.astype(np.int64)
     n = len(ts)
+    if out is not None and (out.shape != (n, len(fs.names)) or out.dtype != np.float64):
+        raise ConfigError(f"The 'out' parameter of replay must be a float64 array of shape {(n, len(fs.names))}. "
+                          f"Got {out.dtype} {out.shape} instead.")
     if n == 0:  # an empty batch (or one whose rows were all rejected)
-        return np.empty((0, len(fs.names)), dtype=np.float64)
+        return np.empty((0, len(fs.names)), dtype=np.float64) if out is None else out
     late = late_mask(fs, ts)
     if late.any():
         raise EventError("ts", "is more than allowed_lateness behind the latest event time (filter with late_mask)",
@@ -308,6 +345,9 @@ def replay(fs: FeatureSet, columns: Mapping[str, np.ndarray], labels: Mapping[st
         dirty = np.nonzero(S.dirty)[0]
         if len(dirty):
             _fallback(g, S, slots, fraud_lt, dirty, X)
+    if out is not None:  # one transposing copy into the caller's matrix (no C-contiguous copy in between)
+        out[...] = X
+        return out
     return np.ascontiguousarray(X)
 
 

@@ -105,3 +105,18 @@ def test_distinct_objects_equal_the_python_reference(picks):
     assert len(firsts) == len(want_firsts) and all(a is b for a, b in zip(firsts, want_firsts))
     codes, got = dc._distinct_objects(values)
     assert codes.tolist() == want_codes.tolist() and all(a is b for a, b in zip(got, want_firsts))
+
+
+@settings(max_examples=200)
+@given(st.lists(st.one_of(TEXT, MISSING), max_size=40), st.lists(st.booleans(), max_size=40))
+def test_codes_do_not_depend_on_cached_hashes(values, hashed):
+    """Round 14: the table hashes the bytes, not Python's cached str hash: equal strings share a code whether
+    or not some of their objects were hashed (used as dict keys) before."""
+    copies = _text_copies(values)
+    for v, h in zip(copies, hashed):
+        if h and isinstance(v, str):
+            hash(v)
+    raw, uniq = core.factorize(list(values) + copies, False, 0)
+    want, wuniq = pd.factorize(np.array(list(values) + copies + [None], dtype=object)[:-1], use_na_sentinel=True)
+    assert np.frombuffer(raw, dtype=np.int64).tolist() == want.tolist()
+    assert uniq == list(wuniq)
