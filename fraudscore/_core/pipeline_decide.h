@@ -41,7 +41,7 @@ static PyObject *S_schema, *S__fast, *S_validate, *S__extras, *S_max_clock_skew_
     *S_lazy_reasons, *S_copy, *S_id_field, *S_model_version, *S_ruleset, *S__version, *S_version, *S___dict__,
     *S_probability, *S_action, *S__reasons, *S_rule_hits, *S_shadow_hits, *S_degraded, *S_challenger_score,
     *S_challenger_probability, *S_challenger_action, *S_challenger_version, *S_ruleset_version, *S_score,
-    *S_application_id2, *S_features2, *S_duplicate2, *S_evaluate_parts, *S_decide_m, *S_decide_kw, *EMPTY_TUPLE, *ZERO;
+    *S_application_id2, *S_features2, *S_duplicate2, *S_evaluate_parts, *S_decide_m, *S_decide_kw, *EMPTY_TUPLE, *ZERO, *DECISION_TEMPLATE;
 
 static int mv_init(void);
 
@@ -117,10 +117,19 @@ static int decide_init(void) {
 #undef INTERN
     if (!(S_decide_kw = PyTuple_Pack(1, S_degrade))) return -1;
     if (!(EMPTY_TUPLE = PyTuple_New(0)) || !(ZERO = PyLong_FromLong(0))) return -1;
+    /* make_decision's __dict__ keys in order; features None, not degraded, no challenger */
+    PyObject *keys[17] = {S_application_id2, S_score, S_probability, S_action, S__reasons, S_rule_hits, S_shadow_hits,
+                          S_features2, S_model_version, S_ruleset_version, S_device_id, S_degraded, S_challenger_score,
+                          S_challenger_probability, S_challenger_action, S_challenger_version, S_duplicate2};
+    if (!(DECISION_TEMPLATE = PyDict_New())) return -1;
+    for (int i = 0; i < 17; i++) {
+        PyObject *v = keys[i] == S_degraded ? Py_False : keys[i] == S_challenger_version ? S_empty : Py_None;
+        if (PyDict_SetItem(DECISION_TEMPLATE, keys[i], v) < 0) return -1;
+    }
     return mv_init();
 }
 
-/* scorer.<name> (a new reference, NULL with an error) */
+/* o.<name> (a new reference, NULL with an error) */
 #define GET(o, name) PyObject_GetAttr((o), (name))
 
 /* ev = scorer.schema.validate(event): the compiled validator's hit, else the method. A new reference. */
@@ -425,15 +434,17 @@ static PyObject *decide_decision(PyObject *dctx, PyObject *app, PyObject *score,
                                  PyObject *reasons, PyObject *rule_hits, PyObject *shadow_hits, PyObject *model_version,
                                  PyObject *ruleset_version, PyObject *device_id, PyObject *duplicate) {
     PyTypeObject *tp = (PyTypeObject *)PyTuple_GET_ITEM(dctx, DC_DECISION);
-    PyObject *d = PyBaseObject_Type.tp_new(tp, EMPTY_TUPLE, NULL), *dict = d ? _PyDict_NewPresized(17) : NULL;
+    /* a copy of the template (the 17 keys in order, the constant fields' values) with the others replaced: the same
+     * dict as the literal, without growing a new table key by key */
+    PyObject *d = PyBaseObject_Type.tp_new(tp, EMPTY_TUPLE, NULL), *dict = d ? PyDict_Copy(DECISION_TEMPLATE) : NULL;
     if (!dict) goto fail;
-    PyObject *keys[17] = {S_application_id2, S_score, S_probability, S_action, S__reasons, S_rule_hits, S_shadow_hits,
-                          S_features2, S_model_version, S_ruleset_version, S_device_id, S_degraded, S_challenger_score,
-                          S_challenger_probability, S_challenger_action, S_challenger_version, S_duplicate2};
-    PyObject *vals[17] = {app, score, p, action, reasons, rule_hits, shadow_hits, Py_None, model_version,
-                          ruleset_version, device_id, Py_False, Py_None, Py_None, Py_None, S_empty, duplicate};
-    for (int i = 0; i < 17; i++)
+    PyObject *keys[10] = {S_application_id2, S_score, S_probability, S_action, S__reasons, S_rule_hits,
+                          S_shadow_hits, S_model_version, S_ruleset_version, S_device_id};
+    PyObject *vals[10] = {app, score, p, action, reasons, rule_hits, shadow_hits, model_version, ruleset_version,
+                          device_id};
+    for (int i = 0; i < 10; i++)
         if (PyDict_SetItem(dict, keys[i], vals[i]) < 0) goto fail;
+    if (PyDict_SetItem(dict, S_duplicate2, duplicate) < 0) goto fail;
     if (PyObject_SetAttr(d, S___dict__, dict) < 0) goto fail;
     Py_DECREF(dict);
     return d;
