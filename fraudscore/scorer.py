@@ -41,6 +41,7 @@ from .model import explain_reasons, score_scale, score_scale_array
 from .pipeline import _COMPILED_STORE, _F64, _ROW, RECORD_EXTRA_FIELDS, FeaturePipeline, late_event_error, paused_gc
 from .policy import Policy
 from .rules import RuleSet, combine
+from .rules.combine import ACTION_CODES, ACTION_RANK, RuleHit
 from .rules.ruleset import CompiledRuleSet
 from .schema import Schema
 from .timeutil import parse_duration
@@ -607,5 +608,5 @@ def load(path: str, key: Keys | bytes | str | None = None, **kwargs: Any) -> Sco
 _DECIDE = getattr(_ROW, "decide", None)
 _DECIDE_CTX: tuple[Any, ...] | None = None if _DECIDE is None or _COMPILED_STORE is None else (
     Schema, FeaturePipeline, _COMPILED_STORE, CompiledRuleSet, RuleSet, Policy, wall_clock_ms, np.empty, np.ndarray,
-    _F64, hit_outcome, score_scale, _ModelReasons, PendingReasons, Decision,
+    _F64, hit_outcome, score_scale, _ModelReasons, PendingReasons, Decision, RuleHit, Reason, ACTION_RANK, ACTION_CODES,
 )

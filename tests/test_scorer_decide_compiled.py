@@ -248,3 +248,58 @@ def test_score_scale_in_c_equals_the_function(p):
         return
     d = a.score(ev)
     assert d.score == want and (d.probability == p or (math.isnan(p) and math.isnan(d.probability)))
+
+
+WHENS = ["amount > 0", "amount > 3000", "term_months >= 3", "channel == 'partner'", "amount > 100 and term_months > 1",
+         "amount < 0"]
+REASONS = ["", "static text", "amount {amount}"]
+rules_strategy = st.lists(st.tuples(st.sampled_from(WHENS), st.sampled_from(["decline", "review", "approve", "tag"]),
+                                    st.integers(-60, 200), st.booleans(), st.sampled_from([0, 1, 5, -3]),
+                                    st.sampled_from(REASONS)), min_size=1, max_size=6)
+
+
+@settings(max_examples=25)
+@given(rules_strategy, st.integers(0, 150))
+def test_rule_hits_in_c_equal_hit_outcome(rules, start):
+    """Acting and shadow hits, every action, tied and negative priorities, points that push the score out of range,
+    static and rendered reasons: the hits' outcome in C (``pipeline_hits.h``) == ``hit_outcome`` and the Python steps."""
+    from fraudscore.pipeline import RECORD_EXTRA_FIELDS
+    from fraudscore.rules import Rule, RuleSet
+
+    a, b = _pair(clock=lambda: NOW)
+    rs = RuleSet([Rule(f"R{i}", w, action=act, score=sc, shadow=sh, priority=pr, reason=reason)
+                  for i, (w, act, sc, sh, pr, reason) in enumerate(rules)])
+    known = (*a.pipeline.record_fields, *a.pipeline.feature_names)
+    for s in (a, b):
+        s.ruleset = rs
+        s.rules = rs.compile(known, list_transform=s.pipeline.identity.pseudonym,
+                             identifier_names=(*s.pipeline.identifier_fields, *RECORD_EXTRA_FIELDS))
+    for ev in records()[start:start + 15]:
+        assert _answer(a, ev) == _answer(b, ev)
+    _same_state(a, b)
+
+
+def test_reason_objects_built_in_c_equal_the_constructor():
+    """A rule reason made in C equals, hashes and prints as ``Reason(code, message, "rule", False)`` and stays frozen."""
+    import dataclasses
+
+    from fraudscore.decision import Reason
+    from fraudscore.rules import Rule, RuleSet
+
+    a, _ = _pair(clock=lambda: NOW)
+    rs = RuleSet([Rule("ALWAYS", "amount > -1e300 or amount < 0 or amount == 0", action="review", reason="why")])
+    a.ruleset = rs
+    a.rules = rs.compile((*a.pipeline.record_fields, *a.pipeline.feature_names))
+    called: list = []  # the Python hit_outcome in the context: called only where the C one hands over
+    ctx = list(a._fast)
+    ctx[10] = lambda hits: called.append(hits) or scorer_mod.hit_outcome(hits)
+    a._fast = tuple(ctx)
+    ev = dict(records()[3])
+    ev["amount"] = 10.0
+    r = a.score(ev, explain=False).reasons[0]
+    assert called == []
+    want = Reason("ALWAYS", "why", "rule", False)
+    assert r == want and hash(r) == hash(want) and repr(r) == repr(want) and vars(r) == vars(want)
+    assert list(vars(r)) == list(vars(want))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.code = "X"  # type: ignore[misc]

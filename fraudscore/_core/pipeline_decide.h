@@ -15,8 +15,8 @@
  *       holds (a FeaturePipeline on the compiled store and identity kernel); its (record, exc) answer goes to
  *       pipeline._online_failed, its None and every other case to pipeline.online (which decides again);
  *     * the rules: Program.fired_parts with the rule set's (names, index) (a MergedValues builds the merged dict
- *       when a closure needs it), rules._hits for fired rules, hit_outcome(hits) when some fired; otherwise
- *       rules.evaluate_parts;
+ *       when a closure needs it), rules._hits for fired rules, hit_outcome(hits) when some fired (in C,
+ *       pipeline_hits.h, for RuleHit objects); otherwise rules.evaluate_parts;
  *     * the model: x or x[_model_cols], float(model.predict_one(xm)), score_scale in C for a finite value;
  *     * Policy.decide in C for an exact Policy with int thresholds (else the method);
  *     * the explanation (_ModelReasons, PendingReasons) as Scorer._decide makes it;
@@ -24,13 +24,15 @@
  *     A degraded event, a challenger, return_features or a scorer whose parts are not the expected classes go to
  *     scorer._decide (the rest of score in Python) once the pipeline has run: state changes exactly once.
  *     dctx = (Schema, FeaturePipeline, CompiledMemoryStore, CompiledRuleSet, RuleSet, Policy, wall_clock_ms,
- *             np.empty, np.ndarray, float64 dtype, hit_outcome, score_scale, _ModelReasons, PendingReasons, Decision)
+ *             np.empty, np.ndarray, float64 dtype, hit_outcome, score_scale, _ModelReasons, PendingReasons, Decision,
+ *             RuleHit, Reason, ACTION_RANK, ACTION_CODES)
  */
 #include <time.h>
 
 enum {
     DC_SCHEMA, DC_PIPELINE, DC_STORE, DC_CRULES, DC_RULESET, DC_POLICY, DC_WALL_CLOCK, DC_EMPTY, DC_NDARRAY, DC_F64,
-    DC_HIT_OUTCOME, DC_SCORE_SCALE, DC_MODEL_REASONS, DC_PENDING, DC_DECISION, DC_N
+    DC_HIT_OUTCOME, DC_SCORE_SCALE, DC_MODEL_REASONS, DC_PENDING, DC_DECISION, DC_RULEHIT, DC_REASON, DC_ACTION_RANK,
+    DC_ACTION_CODES, DC_N
 };
 
 static PyObject *S_schema, *S__fast, *S_validate, *S__extras, *S_max_clock_skew_ms, *S_clock, *S_time_field,
@@ -44,6 +46,7 @@ static PyObject *S_schema, *S__fast, *S_validate, *S__extras, *S_max_clock_skew_
     *S_application_id2, *S_features2, *S_duplicate2, *S_evaluate_parts, *S_decide_m, *S_decide_kw, *EMPTY_TUPLE, *ZERO, *DECISION_TEMPLATE;
 
 static int mv_init(void);
+static int hits_init(void);
 
 static int decide_init(void) {
 #define INTERN(v, s)                                                                                             \
@@ -126,7 +129,7 @@ static int decide_init(void) {
         PyObject *v = keys[i] == S_degraded ? Py_False : keys[i] == S_challenger_version ? S_empty : Py_None;
         if (PyDict_SetItem(DECISION_TEMPLATE, keys[i], v) < 0) return -1;
     }
-    return mv_init();
+    return hits_init() < 0 ? -1 : mv_init();
 }
 
 /* o.<name> (a new reference, NULL with an error) */
@@ -498,6 +501,8 @@ done:
     return out;
 }
 
+#include "pipeline_hits.h"
+
 /* lock.acquire(); r = decide_online(...); lock.release() -- the with block of Scorer.score (its error kept) */
 static PyObject *decide_locked(PyObject *dctx, PyObject *lock, PyObject *pipeline, PyObject *ev, PyObject *linker,
                                PyObject *velocity, PyObject *degrade, int *fast_x) {
@@ -581,8 +586,9 @@ static PyObject *py_decide(PyObject *self, PyObject *const *args, Py_ssize_t nar
     int any = PyObject_IsTrue(hits);
     if (any < 0) goto done;
     if (any) { /* rule_action, points, reasons, rule_hits, shadow_hits = hit_outcome(hits) */
-        parts = PyObject_CallOneArg(PyTuple_GET_ITEM(dctx, DC_HIT_OUTCOME), hits);
-        if (!parts) goto done;
+        parts = hits_outcome(dctx, hits); /* in C for RuleHit objects, else the function */
+        if (!parts && (PyErr_Occurred() || !(parts = PyObject_CallOneArg(PyTuple_GET_ITEM(dctx, DC_HIT_OUTCOME), hits))))
+            goto done;
         if (!PyTuple_CheckExact(parts) || PyTuple_GET_SIZE(parts) != 5) {
             PyErr_SetString(PyExc_TypeError, "hit_outcome: bad answer");
             goto done;
