@@ -48,6 +48,7 @@ DEPENDS["velocity_store"].append("velocity_results.h")  # round 12, eventpath
 DEPENDS["redis_calls"].append("redis_single.h")  # round 13, redisworker
 DEPENDS["linkstate"] += ["linkstate_counts.h", "linkstate_maps.h", "linkstate_entry.h"]; DEPENDS["linking"] += ["linkstate_maps.h", "linking_maps.h"]  # round 13, linkc
 DEPENDS["pipeline"] = ["pipeline_online.h"]  # round 13, eventcall
+DEPENDS["pipeline"] += ["pipeline_decide.h", "pipeline_hits.h"]  # round 14, eventpath
 DEPENDS["velocity_store"].append("dlist.h"); DEPENDS["linkstate"].append("dlist.h"); DEPENDS["linking"].append("dlist.h")  # review: shared list ops
 DEPENDS["redis_calls"] += ["redis_blake.h", "blake2b_fast.h", "redis_random.h"]  # round 14, redislink
 

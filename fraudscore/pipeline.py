@@ -360,10 +360,7 @@ class FeaturePipeline(BatchSteps):
             if out is not None:
                 if len(out) == 4:
                     return out  # type: ignore[no-any-return]
-                record, exc = out  # a StoreError: degrade or raise, as below
-                conf, vel = self._store_failed(exc, degrade, record)
-                self._row_tail(x, conf, vel)
-                return record, x, True, False
+                return self._online_failed(out[0], x, out[1], degrade)  # a StoreError: degrade or raise, as below
         ts = ev[self.schema.time_field]
         has_device = self.has_device
         record = x = fp = static = None
@@ -411,6 +408,13 @@ class FeaturePipeline(BatchSteps):
             x[: self._n_static] = static
             x[self._n_static :] = vel
         return record, x, degraded, bool(applied is not None and applied.duplicate)
+
+    def _online_failed(self, record: dict[str, Any], x: np.ndarray, exc: StoreError,
+                       degrade: bool) -> tuple[dict[str, Any], np.ndarray, bool, bool]:
+        """The compiled ``online``'s ``(record, exc)`` answer (a store failed): degrade or raise as :meth:`online`."""
+        conf, vel = self._store_failed(exc, degrade, record)
+        self._row_tail(x, conf, vel)
+        return record, x, True, False
 
     def _store_failed(self, exc: StoreError, degrade: bool, record: dict[str, Any]) -> tuple[float | None, np.ndarray]:
         """A store failed mid-event: log it, re-raise unless ``degrade``; else no device link (the record's

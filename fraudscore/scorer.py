@@ -38,9 +38,11 @@ from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
 from .labels import LabelIndex, labels_for_rows, parse_application_id, parse_is_fraud, parse_label_time
 from .model import explain_reasons, score_scale, score_scale_array
-from .pipeline import RECORD_EXTRA_FIELDS, FeaturePipeline, late_event_error, paused_gc
+from .pipeline import _COMPILED_STORE, _F64, _ROW, RECORD_EXTRA_FIELDS, FeaturePipeline, late_event_error, paused_gc
 from .policy import Policy
 from .rules import RuleSet, combine
+from .rules.combine import ACTION_CODES, ACTION_RANK, RuleHit
+from .rules.ruleset import CompiledRuleSet
 from .schema import Schema
 from .timeutil import parse_duration
 from .velocity import FeatureSet, MemoryStore, OnlineVelocity, RedisStore
@@ -228,6 +230,8 @@ class Scorer:
                 self.model.prepare_explanations()
         self.idempotency_ttl_ms = int(getattr(self.store, "idempotency_ttl_ms", DEFAULT_IDEMPOTENCY_TTL_MS))
         self._setup_challenger(bundle)
+        # score() in one compiled call (round 14); None: the Python steps of score() (FRAUDSCORE_PURE_PYTHON=1)
+        self._fast: tuple[Any, ...] | None = _DECIDE_CTX
 
     def _setup_challenger(self, bundle: Bundle) -> None:
         """The shadow challenger model: its feature columns in the pipeline, its policy and version."""
@@ -315,6 +319,9 @@ class Scorer:
         StoreError
             When the store fails and the scorer does not degrade.
         """
+        fast = self._fast
+        if fast is not None:  # == the steps below in one compiled call (_core/pipeline_decide.h)
+            return _DECIDE(fast, self, event, explain, return_features)  # type: ignore[no-any-return,misc]
         ev = self.schema.validate(event)
         skew = self.max_clock_skew_ms
         if skew is not None:  # == clock_limit(); the default clock read inline (two Python calls fewer, ~2k)
@@ -329,9 +336,15 @@ class Scorer:
         else:
             record, x, degraded, duplicate = self.pipeline.online(ev, self.linker, self.velocity,
                                                                   degrade=self.degrade)
+        return self._decide(ev, record, x, degraded, duplicate, explain, return_features)
+
+    def _decide(self, ev: dict[str, Any], record: dict[str, Any], x: np.ndarray, degraded: bool, duplicate: bool,
+                explain: bool | str | None, return_features: bool) -> Decision:
+        """The rest of :meth:`score` after the pipeline: rules, model, policy, reasons and the :class:`Decision`
+        (the compiled ``decide`` hands a degraded decision, a challenger and ``return_features`` over to it)."""
         # the rules read dict(record) + the features; evaluate_parts builds that dict only when a hit needs it
         hits = self.rules.evaluate_parts(record, x, self.pipeline.feature_names)
-        rule_action, points = combine(hits) if hits else (None, 0)  # == combine([])
+        rule_action, points, reasons, rule_hits, shadow_hits = hit_outcome(hits) if hits else (None, 0, [], [], [])
         if self.model is not None:
             xm = x if self._model_cols is None else x[self._model_cols]
             p = float(self.model.predict_one(xm))
@@ -339,11 +352,6 @@ class Scorer:
         else:
             p, model_score = float("nan"), 0
         score, action = self.policy.decide(model_score, rule_action, points)
-        if hits:
-            acting = sorted((h for h in hits if not h.shadow), key=lambda h: -h.priority)
-            reasons: Any = [Reason(h.code, h.reason, "rule", False) for h in acting]
-        else:  # most events hit no rule: no generator, sort or comprehension to run
-            acting, reasons = [], []
         system = [Reason("SYS_DEGRADED", "velocity store unavailable; scored without velocity", "system")] \
             if degraded else []
         want = self.explain if explain is None else explain
@@ -360,9 +368,7 @@ class Scorer:
                         "velocity features")
         # == Decision(application_id=..., ..., duplicate=duplicate), without the dataclass __init__ (17k -> 4k)
         return make_decision(
-            ev[self.schema.id_field], score, p, action, reasons,
-            [h.code for h in acting] if hits else [],
-            [h.code for h in hits if h.shadow] if hits else [],
+            ev[self.schema.id_field], score, p, action, reasons, rule_hits, shadow_hits,
             dict(zip(self.pipeline.feature_names, x.tolist())) if return_features else None,
             self.model_version, self.ruleset.version, record.get("device_id"), degraded, duplicate,
             None if self.challenger is None else self._shadow_one(x, rule_action, points),
@@ -527,6 +533,25 @@ def _recorded(adm: Admission) -> Any:
     return earlier
 
 
+def hit_outcome(hits: list[Any]) -> tuple[str | None, int, list[Reason], list[str], list[str]]:
+    """What a non-empty list of rule hits gives a decision: ``(rule_action, points, reasons, rule_hits,
+    shadow_hits)`` -- :func:`~fraudscore.rules.combine`, the acting hits by priority as rule reasons, their codes
+    and the shadow hits' codes (shared by :meth:`Scorer.score` and its compiled ``decide``).
+
+    Examples
+    --------
+    >>> from fraudscore.rules.combine import RuleHit
+    >>> a, pts, reasons, acting, shadow = hit_outcome([RuleHit("A", "review", 10, "a", False, 1),
+    ...                                               RuleHit("S", "decline", 5, "s", True, 9)])
+    >>> a, pts, [r.code for r in reasons], acting, shadow
+    ('review', 10, ['A'], ['A'], ['S'])
+    """
+    rule_action, points = combine(hits)
+    acting = sorted((h for h in hits if not h.shadow), key=lambda h: -h.priority)
+    return (rule_action, points, [Reason(h.code, h.reason, "rule", False) for h in acting],
+            [h.code for h in acting], [h.code for h in hits if h.shadow])
+
+
 class _ModelReasons:
     """The model reasons of one scored row (called at once, or later by :class:`PendingReasons`)."""
 
@@ -576,3 +601,12 @@ def load(path: str, key: Keys | bytes | str | None = None, **kwargs: Any) -> Sco
     log.info("bundle loaded from %s (model %s, rules %s, %d features)", path, scorer.model_version,
              scorer.ruleset.version, len(scorer.pipeline.feature_names))
     return scorer
+
+
+# Scorer.score in one compiled call (_core/pipeline_decide.h): the classes and functions whose exact instances it
+# runs in C (anything else: the Python method), in the order of its DC_* slots
+_DECIDE = getattr(_ROW, "decide", None)
+_DECIDE_CTX: tuple[Any, ...] | None = None if _DECIDE is None or _COMPILED_STORE is None else (
+    Schema, FeaturePipeline, _COMPILED_STORE, CompiledRuleSet, RuleSet, Policy, wall_clock_ms, np.empty, np.ndarray,
+    _F64, hit_outcome, score_scale, _ModelReasons, PendingReasons, Decision, RuleHit, Reason, ACTION_RANK, ACTION_CODES,
+)

@@ -145,7 +145,7 @@ def streams(draw):
             elif op == "late":
                 ev["ts"] = int(ev["ts"]) - draw(st.sampled_from([600_000, 7_200_000]))
         events.append(ev)
-    now = max(int(e["ts"]) for e in events if e["ts"] != "FUTURE") + HOUR
+    now = max((int(e["ts"]) for e in events if e["ts"] != "FUTURE"), default=int(pool[0]["ts"])) + HOUR
     for e in events:
         if e["ts"] == "FUTURE":
             e["ts"] = now + draw(st.sampled_from([60_000, 400_000, 10**9]))

@@ -4,6 +4,20 @@
  */
 #include "fingerprint.h"
 
+/* Py_BuildValue("(NN)", a, b) without the format parser (a, b non-NULL; stolen) */
+static PyObject *pair_steal(PyObject *a, PyObject *b) {
+    PyObject *t = PyTuple_New(2);
+    if (!t) {
+        Py_DECREF(a);
+        Py_DECREF(b);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(t, 0, a);
+    PyTuple_SET_ITEM(t, 1, b);
+    return t;
+}
+
+
 /* canonical._text's first branch for a printable-ASCII str of at most 2048 characters: lower case, runs of
  * spaces collapsed, stripped; None when empty. Returns NULL without an error for any other str (the caller
  * uses the Python reference). */
@@ -206,7 +220,7 @@ PyObject *fp_canon_values(PyObject *self, PyObject *const *args, Py_ssize_t narg
         Py_DECREF(v);
         goto fail;
     }
-    return Py_BuildValue("(NN)", vals, unknown);
+    return pair_steal(vals, unknown);
 fail:
     Py_XDECREF(vals);
     Py_XDECREF(unknown);

@@ -633,8 +633,11 @@ fail:
 }
 
 #include "pipeline_online.h"
+#include "pipeline_decide.h"
 
 static PyMethodDef methods[] = {
+    {"decide", (PyCFunction)(void (*)(void))py_decide, METH_FASTCALL,
+     "decide(dctx, scorer, event, explain, return_features) -> Decision: Scorer.score in one call"},
     {"online", (PyCFunction)(void (*)(void))py_online, METH_FASTCALL,
      "online(octx, ev, x, linker, plan, store) -> (record, x, False, duplicate), (record, StoreError) or None: "
      "FeaturePipeline.online for the compiled memory store in one call."},
@@ -667,7 +670,7 @@ PyMODINIT_FUNC PyInit_pipeline(void) {
     if (!S_device_id || !S_device_fp || !S_device_hw || !S_device_canvas || !S_id || !S_hardware || !S_canvas)
         return NULL;
     ONE_THOUSAND = PyFloat_FromDouble(1000.0);
-    if (!S_device || !ONE_THOUSAND || online_init() < 0) return NULL;
+    if (!S_device || !ONE_THOUSAND || online_init() < 0 || decide_init() < 0) return NULL;
 #define INTERN(v, str)                                                                                           \
     if (!((v) = PyUnicode_InternFromString(str))) return NULL
     INTERN(S__cache, "_cache");

@@ -20,6 +20,20 @@
 #include <Python.h>
 #include <math.h>
 
+/* Py_BuildValue("(NN)", a, b) without the format parser (a, b non-NULL; stolen) */
+static PyObject *pair_steal(PyObject *a, PyObject *b) {
+    PyObject *t = PyTuple_New(2);
+    if (!t) {
+        Py_DECREF(a);
+        Py_DECREF(b);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(t, 0, a);
+    PyTuple_SET_ITEM(t, 1, b);
+    return t;
+}
+
+
 enum { N_AND = 0, N_OR, N_NOT, N_CMP, N_PY, N_IN, N_STREQ };
 
 typedef struct {
@@ -400,7 +414,7 @@ static PyObject *Program_fired_parts(Program *P, PyObject *const *args, Py_ssize
         }
     }
     PyBuffer_Release(&buf);
-    return Py_BuildValue("(NN)", out, s.values ? s.values : (Py_INCREF(Py_None), Py_None));
+    return pair_steal(out, s.values ? s.values : Py_NewRef(Py_None));
 fail:
     PyBuffer_Release(&buf);
     Py_XDECREF(out);

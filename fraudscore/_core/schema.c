@@ -20,6 +20,20 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Py_BuildValue("(NN)", a, b) without the format parser (a, b non-NULL; stolen) */
+static PyObject *pair_steal(PyObject *a, PyObject *b) {
+    PyObject *t = PyTuple_New(2);
+    if (!t) {
+        Py_DECREF(a);
+        Py_DECREF(b);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(t, 0, a);
+    PyTuple_SET_ITEM(t, 1, b);
+    return t;
+}
+
+
 enum { T_STR = 0, T_NUM, T_BOOL, T_TS, T_MAP, T_OTHER };
 
 typedef struct {
@@ -287,7 +301,7 @@ static PyObject *Validator_validate(Validator *V, PyObject *event) {
         Py_DECREF(v);
         if (r < 0) goto fail;
     }
-    return Py_BuildValue("(NO)", out, found < PyDict_GET_SIZE(event) ? Py_True : Py_False);
+    return pair_steal(out, Py_NewRef(found < PyDict_GET_SIZE(event) ? Py_True : Py_False));
 slow_err:
     PyErr_Clear(); /* whatever a checker raised, the Python reference raises it again */
 slow:

@@ -404,6 +404,13 @@ class CompiledRuleSet:
         idx, values = prog.fired_parts(record, xc, index, lambda: _merged(record, xc, names))
         if not idx:
             return idx  # type: ignore[no-any-return]
+        return self._hits(idx, values, record, xc, names)
+
+    def _hits(self, idx: list[int], values: dict[str, Any] | None, record: Mapping[str, Any], xc: np.ndarray,
+              names: tuple[str, ...]) -> list[RuleHit]:
+        """The :class:`RuleHit` list of the fired rules ``idx`` (``Program.fired_parts``' answer), reasons rendered
+        from ``values`` (the merged dict, built here when ``None`` and a reason reads a value); shared by
+        :meth:`evaluate_parts` and the compiled ``Scorer.score`` (``_core/pipeline_decide.h``)."""
         scalar = self._scalar
         if values is None:
             static = self._static_reasons
