@@ -49,6 +49,7 @@ DEPENDS["redis_calls"].append("redis_single.h")  # round 13, redisworker
 DEPENDS["linkstate"] += ["linkstate_counts.h", "linkstate_maps.h", "linkstate_entry.h"]; DEPENDS["linking"] += ["linkstate_maps.h", "linking_maps.h"]  # round 13, linkc
 DEPENDS["pipeline"] = ["pipeline_online.h"]  # round 13, eventcall
 DEPENDS["velocity_store"].append("dlist.h"); DEPENDS["linkstate"].append("dlist.h"); DEPENDS["linking"].append("dlist.h")  # review: shared list ops
+DEPENDS["linking"].append("linking_walk.h")  # round 14, linkrec: the walk in its own header
 
 
 def extensions() -> list[Extension]:

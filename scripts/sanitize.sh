@@ -46,7 +46,8 @@ export PYTHONPATH="$WORK"
     tests/velocity/test_redis_calls_compiled.py tests/fingerprint/test_linkstate_redis_compiled.py \
     tests/velocity/test_results_compiled.py tests/test_pipeline_online_compiled.py tests/velocity/test_value_keys.py \
     tests/fingerprint/test_linkstate_counts.py tests/velocity/test_columns_compiled.py \
-    tests/velocity/test_redis_single_compiled.py tests/fingerprint/test_linkstate_redis_keys.py "$@"
+    tests/velocity/test_redis_single_compiled.py tests/fingerprint/test_linkstate_redis_keys.py \
+    tests/fingerprint/test_linking_memo.py "$@"
 # the compiled forest + TreeSHAP (fraudscore/model/_forest.c, built on load, not by setup.py): a sanitized build
 # stands in for the cached one while its parity tests (LightGBM predict and pred_contrib) run
 FOREST_SO="$WORK/_fs_forest_asan$SUFFIX"

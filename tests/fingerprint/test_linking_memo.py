@@ -1,0 +1,186 @@
+"""Round 14's memos of the link kernels == the reference, bit for bit.
+
+* ``linking.pick`` reads the time and id of the records ``linking.select`` handed back last from a memo keyed by
+  the dicts' addresses and version tags (``fraudscore/_core/linking.c``, ``SEL_MEMO``): records edited in place,
+  replaced or reordered after the select still give the reference's pick.
+* ``linker.best_candidate`` (the C glue) remembers its checks of the linker, its model and the forest by their
+  instance dicts' version tags (``fraudscore/_core/linker.c``, ``BC_MEMO``): a setting, a model, a ``predict`` or a
+  forest replaced between calls is seen at once.
+* End to end: a simulated stream linked with the memos on, with them off and with ``FRAUDSCORE_PURE_PYTHON=1``
+  gives identical LinkResults and states.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fraudscore._core import PURE_PYTHON_ENV
+from fraudscore.fingerprint import DeviceLinker, MemoryLinkState
+from fraudscore.fingerprint.linker_kernels import _glue_kernel
+from fraudscore.fingerprint.linkmodel import LinkModel, default_link_model
+from fraudscore.fingerprint.simulate import simulate
+from tests.fingerprint.test_linking_compiled import FPR, cases
+from tests.helpers import compiled_core
+
+core = compiled_core("linking", "the compiled linking module")
+glue = compiled_core("linker", "the compiled linker glue")
+
+
+def _reference_pick(ps, recs):
+    return min(range(len(recs)), key=lambda i: (-ps[i], -recs[i]["t"], recs[i]["id"]))
+
+
+_EDIT = st.sampled_from(["t", "id", "replace", "swap", "same", "drop"])
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(), st.lists(st.tuples(st.integers(0, 63), _EDIT, st.integers(0, 10**6)), max_size=6),
+       st.lists(st.sampled_from([0.1, 0.5, 0.9]), min_size=64, max_size=64))
+def test_pick_after_select_follows_edits(case, edits, probs):
+    fp, recs, now, ip, max_scored = case
+    got = core.select(fp, recs, now, ip, max_scored)
+    if got is None or not got[1]:
+        return
+    near = list(got[1])
+    for i, what, v in edits:
+        i %= len(near)
+        if what == "t":  # an edit in place: a new version tag
+            near[i]["t"] = near[i]["t"] + v % 3 - 1
+        elif what == "id":
+            near[i]["id"] = f"z{v % 5}"
+        elif what == "replace":  # a new dict in its place
+            near[i] = {**near[i], "t": near[i]["t"] + v % 2}
+        elif what == "swap":
+            j = v % len(near)
+            near[i], near[j] = near[j], near[i]
+        elif what == "drop" and len(near) > 1:
+            del near[i]
+    ps = array("d", probs[:len(near)])
+    if len({(-ps[i], -r["t"], r["id"]) for i, r in enumerate(near)}) < len(near):
+        return  # a full tie: the reference compares dicts (pick hands over with -1)
+    want = _reference_pick(ps, near)
+    assert core.pick_memo()
+    on = core.pick(ps, near)
+    core.pick_memo(False)
+    try:
+        off = core.pick(ps, near)
+    finally:
+        core.pick_memo(True)
+    assert on == off == want
+
+
+def test_pick_memo_switch():
+    assert core.pick_memo() in (True, False)
+    core.pick_memo(False)
+    assert core.pick_memo() is False
+    core.pick_memo(True)
+    ps = array("d", [0.5, 0.5])
+    recs = [{"t": 1, "id": "b"}, {"t": 1, "id": "a"}]
+    assert core.pick(ps, recs) == 1
+
+
+def _both(linker, fp, recs, now, ip):
+    """best_candidate with the glue's memo on (twice: the second call reads it) and off; all three equal."""
+    assert glue.glue_memo() is True
+    a = linker.best_candidate(fp, recs, now, ip)
+    b = linker.best_candidate(fp, recs, now, ip)
+    glue.glue_memo(False)
+    try:
+        c = linker.best_candidate(fp, recs, now, ip)
+    finally:
+        glue.glue_memo(True)
+    key = [None if r is None else (struct.pack("<d", r[0]), id(r[1])) for r in (a, b, c)]
+    assert key[0] == key[1] == key[2]
+    return a
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=30)
+@given(cases())
+def test_best_candidate_memo_sees_replaced_settings(case):
+    fp, recs, now, ip, max_scored = case
+    linker = DeviceLinker(max_scored=max_scored)
+    assert _glue_kernel() is glue
+    try:
+        want = linker.best_candidate_reference(fp, recs, now, ip)
+    except TypeError:
+        return
+    got = _both(linker, fp, recs, now, ip)
+    assert (got is None) == (want is None)
+    if want is not None:
+        assert struct.pack("<d", got[0]) == struct.pack("<d", want[0]) and got[1] is want[1]
+    # a setting replaced on the instance: the next call reads the new value
+    linker.max_scored = 1
+    want1 = linker.best_candidate_reference(fp, recs, now, ip)
+    got1 = _both(linker, fp, recs, now, ip)
+    assert (got1 is None) == (want1 is None)
+    if want1 is not None:
+        assert struct.pack("<d", got1[0]) == struct.pack("<d", want1[0]) and got1[1] is want1[1]
+
+
+def test_best_candidate_memo_sees_a_replaced_model_and_predict():
+    s = simulate("web", n_devices=40, days=10, seed=5)
+    fps = [FPR.fingerprint(d) for d in s.devices]
+    ts = s.ts.tolist()
+    linker = DeviceLinker(MemoryLinkState())
+    m = len(fps) * 3 // 4
+    for fp, t in zip(fps[:m], ts[:m]):
+        linker.link(fp, t)
+    recs = list(linker.state._devices.values())
+    probes = [(fp, t, linker.best_candidate(fp, recs, t, 0)) for fp, t in zip(fps[m:], ts[m:])]
+    fp, now, base = next(p for p in probes if p[2] is not None)
+    calls = []
+    model = linker.model
+    real = model.predict
+
+    def spy(x):
+        calls.append(1)
+        return real(x)
+
+    model.predict = spy  # the model's dict changes: the glue hands over to the reference, which calls predict
+    try:
+        got = linker.best_candidate(fp, recs, now, 0)
+    finally:
+        model.predict = real
+    assert calls and got[1] is base[1] and got[0] == base[0]
+
+    class Half(LinkModel):
+        pass
+
+    other = Half(default_link_model().text)
+    linker.model = other  # a model of another type: the reference path, through the new model
+    got = linker.best_candidate(fp, recs, now, 0)
+    assert got == linker.best_candidate_reference(fp, recs, now, 0)
+    linker.model = LinkModel(default_link_model().text)  # a new model of the same type: read afresh
+    assert linker.best_candidate(fp, recs, now, 0)[1] is base[1]
+
+
+def _link_stream(scenario, seed, pure, memos, monkeypatch):
+    if pure:
+        monkeypatch.setenv(PURE_PYTHON_ENV, "1")
+    else:
+        monkeypatch.delenv(PURE_PYTHON_ENV, raising=False)
+    core.pick_memo(memos)
+    glue.glue_memo(memos)
+    try:
+        linker = DeviceLinker(MemoryLinkState(max_per_block=16))
+        s = simulate(scenario, n_devices=120, days=30, seed=seed)
+        fps = [FPR.fingerprint(d) for d in s.devices]
+        out = [linker.link(fp, t, ip) for fp, t, ip in zip(fps, s.ts.tolist(), s.ip_prefix.tolist())]
+    finally:
+        core.pick_memo(True)
+        glue.glue_memo(True)
+    return out, linker.state.to_dict()
+
+
+@pytest.mark.parametrize("scenario", ["web", "mixed", "legacy"])
+def test_stream_links_identically_with_and_without_the_memos(monkeypatch, scenario):
+    on = _link_stream(scenario, 11, False, True, monkeypatch)
+    off = _link_stream(scenario, 11, False, False, monkeypatch)
+    ref = _link_stream(scenario, 11, True, True, monkeypatch)
+    assert on == off == ref
+    assert {r.how for r in on[0]} >= {"new", "exact"}
