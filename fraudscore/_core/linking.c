@@ -44,7 +44,7 @@ static const int ATTR_POS[6] = {3, 4, 5, 6, 7, 11}; /* screen timezone languages
 static const int ID_POS[3] = {8, 9, 10};            /* android_id idfv imei */
 static const int FLAG_POS[2] = {12, 13};            /* emulator rooted */
 
-static PyObject *K_fam, *K_bf, *K_ov, *K_bv, *K_av, *K_c, *K_r, *K_t, *K_id, *K_fs, *K_fn, *K_lg, *K_ip, *K_n;
+static PyObject *K_fam, *K_bf, *K_ov, *K_bv, *K_av, *K_c, *K_r, *K_t, *K_id, *K_fs, *K_fn, *K_lg, *K_ip, *K_n, *K_fp, *K_f;
 static PyObject *A_family, *A_canonical, *A_components, *A_renderer, *A_fonts_sketch, *A_font_count, *A_lang_items,
     *A_mobile, *A_browser_family, *A_os_version, *A_browser_version, *A_app_version, *A_source, *S_app,
     *S_reversed;
@@ -616,6 +616,27 @@ static PyObject *linking_pack_stats(PyObject *mod, PyObject *unused) {
     return Py_BuildValue("(iKK)", PACK_CACHE, PACK_HITS, PACK_MISSES);
 }
 
+/* pack_direct([on]) -> whether records in make_record's layout are packed from their entries in place (round 14,
+ * linking_pack.h); on=False turns it off (tests compare both) */
+static PyObject *linking_pack_direct(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "pack_direct([on])");
+        return NULL;
+    }
+#if PACK_CACHE
+    if (nargs == 1) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0) return NULL;
+        PACK_DIRECT_ON = on;
+    }
+    return PyBool_FromLong(PACK_DIRECT_ON);
+#else
+    (void)args;
+    Py_RETURN_FALSE;
+#endif
+}
+
 /* pick_memo([on]) -> whether pick reads select's last records from SEL_MEMO (round 14); on=False turns it off (tests
  * compare both) */
 static PyObject *linking_pick_memo(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
@@ -654,6 +675,8 @@ static PyObject *linking_odict_list(PyObject *mod, PyObject *const *args, Py_ssi
 static PyMethodDef methods[] = {
     {"odict_list", (PyCFunction)(void (*)(void))linking_odict_list, METH_FASTCALL,
      "odict_list([on]) -> whether walk reads OrderedDict blocks from their linked list."},
+    {"pack_direct", (PyCFunction)(void (*)(void))linking_pack_direct, METH_FASTCALL,
+     "pack_direct([on]) -> whether records in make_record's layout are packed from their entries in place."},
     {"pick_memo", (PyCFunction)(void (*)(void))linking_pick_memo, METH_FASTCALL,
      "pick_memo([on]) -> whether pick reads the records select handed back last from its memo."},
     {"pack_stats", linking_pack_stats, METH_NOARGS,
@@ -678,7 +701,7 @@ PyMODINIT_FUNC PyInit_linking(void) {
     PyObject *m;
 #define INTERN(var, s) \
     if ((var = PyUnicode_InternFromString(s)) == NULL) return NULL;
-    INTERN(K_fam, "fam") INTERN(K_bf, "bf") INTERN(K_ov, "ov") INTERN(K_bv, "bv") INTERN(K_av, "av")
+    INTERN(K_fp, "fp") INTERN(K_f, "f") INTERN(K_fam, "fam") INTERN(K_bf, "bf") INTERN(K_ov, "ov") INTERN(K_bv, "bv") INTERN(K_av, "av")
     INTERN(K_c, "c") INTERN(K_r, "r") INTERN(K_t, "t") INTERN(K_id, "id") INTERN(K_fs, "fs") INTERN(K_fn, "fn")
     INTERN(K_lg, "lg") INTERN(K_ip, "ip") INTERN(K_n, "n")
     INTERN(A_family, "family") INTERN(A_canonical, "canonical") INTERN(A_components, "components")
