@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from array import array
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,7 +25,8 @@ from fraudscore.fingerprint import DeviceLinker, MemoryLinkState
 from fraudscore.fingerprint.linker_kernels import _glue_kernel
 from fraudscore.fingerprint.linkmodel import LinkModel, default_link_model
 from fraudscore.fingerprint.simulate import simulate
-from tests.fingerprint.test_linking_compiled import FPR, cases
+from tests.fingerprint.test_linking_compiled import FPR, _full_tie, bits, cases, reference_select
+from tests.fingerprint.test_linkstate_compiled import ckeys, reference_keys
 from tests.helpers import compiled_core
 
 core = compiled_core("linking", "the compiled linking module")
@@ -231,8 +233,6 @@ def test_records_in_any_layout_select_as_the_reference(case, shapes):
 
 
 def _check_layouts(fp, recs, now, ip, max_scored):
-    from tests.fingerprint.test_linking_compiled import _full_tie, bits, reference_select
-
     try:
         want = reference_select(fp, recs, now, ip, max_scored)
     except TypeError:
@@ -247,3 +247,21 @@ def _check_layouts(fp, recs, now, ip, max_scored):
     x = memoryview(raw).cast("d")
     k = len(want[2][0]) if want[2] else 0
     assert bits(x[i * k:(i + 1) * k].tolist() for i in range(len(near))) == bits(want[2])
+
+
+_MAGNITUDE = st.one_of(st.integers(0, 9), st.integers(0, 10**8 + 7), st.sampled_from([10**8 - 1, 10**8, 10**16 - 1,
+                                                                                         10**16, 10**16 + 1]),
+                       st.integers(0, 2**58 - 1))
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([{"os": "android", "model": "X1", "android_id": "aa", "fonts": ["A"]},
+                        {"source": "web", "platform": "Win32", "fonts": ["Arial", "B"], "user_agent": "Mozilla/5.0 ("
+                         "Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+                         "Safari/537.36"}]),
+       st.lists(_MAGNITUDE, min_size=14, max_size=14))
+def test_keys_of_components_of_any_magnitude_equal_the_reference(dev, comps):
+    """The class key's decimal text (``_core/linkstate_keys.h`` ``sb_dec``: eight digits a step since round 14) of
+    component values of every length up to 2**58, zeros and powers of ten included: the reference's keys."""
+    fp = replace(FPR.fingerprint(dev), components=tuple(comps))
+    assert ckeys(fp) == reference_keys(fp)
