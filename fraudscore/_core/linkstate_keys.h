@@ -65,26 +65,11 @@ static void sb_dec(sbuf_t *sb, int64_t v) { /* repr(int), |v| < 2**62 */
     static const char D2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                 "8081828384858687888990919293949596979899";
-    while (u >= 100000000u) { /* eight digits a step in 32-bit arithmetic (round 14), two at a time (round 12) */
-        uint32_t w = (uint32_t)(u % 100000000u), r;
-        int q;
-        u /= 100000000u;
-        for (q = 0; q < 4; ++q) {
-            r = w % 100;
-            w /= 100;
-            t[23 - n++] = D2[2 * r + 1];
-            t[23 - n++] = D2[2 * r];
-        }
-    }
-    {
-        uint32_t w = (uint32_t)u; /* below 10**8 */
-        while (w >= 100) {
-            unsigned r = w % 100;
-            w /= 100;
-            t[23 - n++] = D2[2 * r + 1];
-            t[23 - n++] = D2[2 * r];
-        }
-        u = w;
+    while (u >= 100) { /* two digits a step (round 12) */
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        t[23 - n++] = D2[2 * r + 1];
+        t[23 - n++] = D2[2 * r];
     }
     if (u >= 10) {
         t[23 - n++] = D2[2 * u + 1];

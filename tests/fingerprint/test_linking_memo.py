@@ -261,7 +261,7 @@ _MAGNITUDE = st.one_of(st.integers(0, 9), st.integers(0, 10**8 + 7), st.sampled_
                          "Safari/537.36"}]),
        st.lists(_MAGNITUDE, min_size=14, max_size=14))
 def test_keys_of_components_of_any_magnitude_equal_the_reference(dev, comps):
-    """The class key's decimal text (``_core/linkstate_keys.h`` ``sb_dec``: eight digits a step since round 14) of
+    """The class key's decimal text (``_core/linkstate_keys.h`` ``sb_dec``) of
     component values of every length up to 2**58, zeros and powers of ten included: the reference's keys."""
     fp = replace(FPR.fingerprint(dev), components=tuple(comps))
     assert ckeys(fp) == reference_keys(fp)
