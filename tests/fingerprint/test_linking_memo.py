@@ -265,3 +265,22 @@ def test_keys_of_components_of_any_magnitude_equal_the_reference(dev, comps):
     component values of every length up to 2**58, zeros and powers of ten included: the reference's keys."""
     fp = replace(FPR.fingerprint(dev), components=tuple(comps))
     assert ckeys(fp) == reference_keys(fp)
+
+
+def test_keys_while_the_int_memo_churns():
+    """The family count keys' ints come from a 4,096-entry memo by value (``linkstate_keys.h`` ``key_int``, round
+    14): thousands of distinct component values (entries replaced again and again), each fingerprint's keys ==
+    the reference's, and keys computed earlier keep their values."""
+    import random
+
+    rnd = random.Random(14)
+    base = FPR.fingerprint({"os": "android", "model": "X1", "android_id": "aa", "fonts": ["A"]})
+    pool = [rnd.randrange(1, 2**48) for _ in range(3000)]
+    kept = []
+    for k in range(600):
+        fp = replace(base, components=tuple(rnd.choice(pool) if rnd.random() < 0.9 else 0 for _ in range(14)))
+        got = ckeys(fp)
+        assert got == reference_keys(fp)
+        kept.append((got, fp))
+    for got, fp in kept[::37]:
+        assert got == reference_keys(fp)
