@@ -51,6 +51,7 @@ DEPENDS["pipeline"] = ["pipeline_online.h"]  # round 13, eventcall
 DEPENDS["pipeline"] += ["pipeline_decide.h", "pipeline_hits.h"]  # round 14, eventpath
 DEPENDS["velocity_store"].append("dlist.h"); DEPENDS["linkstate"].append("dlist.h"); DEPENDS["linking"].append("dlist.h")  # review: shared list ops
 DEPENDS["redis_calls"] += ["redis_blake.h", "blake2b_fast.h", "redis_random.h"]  # round 14, redislink
+DEPENDS["linking"].append("linking_walk.h")  # round 14, linkrec: the walk in its own header
 
 
 def extensions() -> list[Extension]:

@@ -99,6 +99,33 @@ static int drop_view(PyObject *mv) {
     return 0;
 }
 
+/* The checks of best_candidate remembered (round 14): the linker's, its model's and the forest's instance dicts
+ * as last checked -- their addresses and ma_version_tags (CPython 3.11 / 3.12: a fresh tag from one global
+ * counter when a dict is made and whenever its items change) -- and what was read from them. While all three
+ * are the same unchanged dicts, the same lookups would give the same objects (each held by its dict), so the
+ * eleven dict lookups are skipped; the types and the class attributes are still checked every call (they live
+ * outside those dicts). configure() and glue_memo(False) empty it. */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && !defined(Py_LIMITED_API)
+#define GLUE_MEMO 1
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+static inline uint64_t dict_tag(PyObject *d) { return (uint64_t)((PyDictObject *)d)->ma_version_tag; }
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+#else
+#define GLUE_MEMO 0
+static inline uint64_t dict_tag(PyObject *d) { (void)d; return 0; }
+#endif
+static struct {
+    PyObject *ld, *md, *fd;        /* identity only */
+    uint64_t ldt, mdt, fdt;        /* their tags when checked; 0: empty */
+    PyObject *model, *forest, *fe, *max_scored; /* borrowed: held by those dicts */
+} BC_MEMO;
+static int BC_MEMO_ON = GLUE_MEMO;
+
 static PyObject *best_reference(PyObject *const *args) { /* DeviceLinker.best_candidate(linker, fp, recs, now, ip) */
     return PyObject_Vectorcall(BEST_PY, args, 5, NULL);
 }
@@ -117,7 +144,25 @@ static PyObject *lk_best_candidate(PyObject *mod, PyObject *const *args, Py_ssiz
     }
     if (!CONFIGURED) return best_reference(args);
     /* the compiled path only where DeviceLinker.best_candidate would take it, with the objects it would use */
-    if ((ld = inst_dict(args[0])) == NULL || item(ld, A_select) != SELECT || item(ld, A_pick) != PICK) goto ref;
+    if ((ld = inst_dict(args[0])) == NULL) goto ref;
+    if (BC_MEMO_ON && ld == BC_MEMO.ld && BC_MEMO.ldt != 0 && dict_tag(ld) == BC_MEMO.ldt) {
+        /* the dicts checked last time, unchanged (BC_MEMO): the same objects, the types checked again */
+        model = BC_MEMO.model;
+        if (Py_TYPE(model) != MODEL_T || !class_attr_is(MODEL_T, A_best_rows, BEST_ROWS)) goto ref;
+        if ((md = inst_dict(model)) == NULL || md != BC_MEMO.md || dict_tag(md) != BC_MEMO.mdt) goto full;
+        forest = BC_MEMO.forest;
+        if (Py_TYPE(forest) != FOREST_T || !class_attr_is(FOREST_T, A_predict_best_buffer, PREDICT_BEST_BUFFER))
+            goto ref;
+        if ((fd = inst_dict(forest)) == NULL || fd != BC_MEMO.fd || dict_tag(fd) != BC_MEMO.fdt) goto full;
+        fe = Py_NewRef(BC_MEMO.fe);
+        sargs[4] = BC_MEMO.max_scored;
+        goto checked;
+    }
+full:
+    Py_CLEAR(md);
+    Py_CLEAR(fd);
+    BC_MEMO.ldt = 0;
+    if (item(ld, A_select) != SELECT || item(ld, A_pick) != PICK) goto ref;
     model = item(ld, A_model);
     if (model == NULL || Py_TYPE(model) != MODEL_T || !class_attr_is(MODEL_T, A_best_rows, BEST_ROWS)) goto ref;
     if ((md = inst_dict(model)) == NULL || item(md, A_best_rows) != NULL) goto ref;
@@ -129,11 +174,24 @@ static PyObject *lk_best_candidate(PyObject *mod, PyObject *const *args, Py_ssiz
     if ((fd = inst_dict(forest)) == NULL || item(fd, A_predict_best_buffer) != NULL || (fe = item(fd, A_forest)) == NULL)
         goto ref;
     Py_INCREF(fe);
+    if ((sargs[4] = item(ld, A_max_scored)) == NULL) goto ref;
+    if (BC_MEMO_ON && dict_tag(ld) != 0 && dict_tag(md) != 0 && dict_tag(fd) != 0) {
+        BC_MEMO.ld = ld;
+        BC_MEMO.md = md;
+        BC_MEMO.fd = fd;
+        BC_MEMO.ldt = dict_tag(ld);
+        BC_MEMO.mdt = dict_tag(md);
+        BC_MEMO.fdt = dict_tag(fd);
+        BC_MEMO.model = model;
+        BC_MEMO.forest = forest;
+        BC_MEMO.fe = fe;
+        BC_MEMO.max_scored = sargs[4];
+    }
+checked:
     sargs[0] = args[1];
     sargs[1] = args[2];
     sargs[2] = args[3];
     sargs[3] = args[4];
-    if ((sargs[4] = item(ld, A_max_scored)) == NULL) goto ref;
     if ((got = PyObject_Vectorcall(SELECT, sargs, 5, NULL)) == NULL) goto out; /* raised, as from the reference */
     if (!PyTuple_CheckExact(got) || PyTuple_GET_SIZE(got) != 3) goto ref; /* None: select hands over */
     near = PyTuple_GET_ITEM(got, 1);
@@ -403,11 +461,31 @@ static PyObject *lk_configure(PyObject *mod, PyObject *const *args, Py_ssize_t n
     Py_XSETREF(ENTRY, Py_NewRef(args[10]));
     Py_XSETREF(LINK_FUNC, Py_NewRef(args[11]));
     NFEAT = nf;
+    BC_MEMO.ldt = 0;
     CONFIGURED = 1;
     Py_RETURN_NONE;
 }
 
+/* glue_memo([on]) -> whether best_candidate remembers its checks (BC_MEMO, round 14); on=False turns it off (tests
+ * compare both) */
+static PyObject *lk_glue_memo(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "glue_memo([on])");
+        return NULL;
+    }
+    if (nargs == 1) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0) return NULL;
+        BC_MEMO_ON = on && GLUE_MEMO;
+        BC_MEMO.ldt = 0;
+    }
+    return PyBool_FromLong(BC_MEMO_ON);
+}
+
 static PyMethodDef methods[] = {
+    {"glue_memo", (PyCFunction)(void (*)(void))lk_glue_memo, METH_FASTCALL,
+     "glue_memo([on]) -> whether best_candidate remembers its checks of the linker, model and forest."},
     {"best_candidate", (PyCFunction)(void (*)(void))lk_best_candidate, METH_FASTCALL,
      "best_candidate(linker, fp, recs, now, ip) -> DeviceLinker.best_candidate's (probability, record) or None."},
     {"new_device_id", (PyCFunction)(void (*)(void))lk_new_device_id, METH_FASTCALL,

@@ -44,7 +44,7 @@ static const int ATTR_POS[6] = {3, 4, 5, 6, 7, 11}; /* screen timezone languages
 static const int ID_POS[3] = {8, 9, 10};            /* android_id idfv imei */
 static const int FLAG_POS[2] = {12, 13};            /* emulator rooted */
 
-static PyObject *K_fam, *K_bf, *K_ov, *K_bv, *K_av, *K_c, *K_r, *K_t, *K_id, *K_fs, *K_fn, *K_lg, *K_ip, *K_n;
+static PyObject *K_fam, *K_bf, *K_ov, *K_bv, *K_av, *K_c, *K_r, *K_t, *K_id, *K_fs, *K_fn, *K_lg, *K_ip, *K_n, *K_fp, *K_f;
 static PyObject *A_family, *A_canonical, *A_components, *A_renderer, *A_fonts_sketch, *A_font_count, *A_lang_items,
     *A_mobile, *A_browser_family, *A_os_version, *A_browser_version, *A_app_version, *A_source, *S_app,
     *S_reversed;
@@ -225,6 +225,11 @@ typedef struct {
 typedef struct {
     PyObject *obj[3][1 << VMEMO_BITS];
     int ok[3][1 << VMEMO_BITS];
+    /* round 14: what version_step reads of the parsed list (None, length, first two parts), for the pair features
+     * of the scored few (most of their lists were parsed by the filter: records share them) */
+    int none[3][1 << VMEMO_BITS];
+    Py_ssize_t len[3][1 << VMEMO_BITS];
+    int64_t v0[3][1 << VMEMO_BITS], v1[3][1 << VMEMO_BITS];
 } vmemo_t;
 #define VMEMO_SLOT(o) ((size_t)(((uint64_t)(uintptr_t)(o) * 0x9E3779B97F4A7C15ull) >> (64 - VMEMO_BITS)))
 
@@ -260,6 +265,10 @@ static int compatible(const fpinfo_t *fp, const prec_t *pr, vmemo_t *memo) {
             if (read_version(o, &v, 1) != 0) return -1;                                   \
             memo->obj[m][h_] = o;                                                         \
             memo->ok[m][h_] = v.none || version_ge(mine, &v);                             \
+            memo->none[m][h_] = v.none;                                                   \
+            memo->len[m][h_] = v.len;                                                     \
+            memo->v0[m][h_] = v.len > 0 ? v.v[0] : 0;                                     \
+            memo->v1[m][h_] = v.len > 1 ? v.v[1] : 0;                                     \
         }                                                                                 \
         if (!memo->ok[m][h_]) return 0;                                                   \
     }
@@ -284,8 +293,23 @@ static int cand_cmp(const cand_t *a, const cand_t *b) {
     return c;
 }
 
+/* a record's version list of kind m (0 ov, 1 bv, 2 av) as version_step reads it: from the filter's memo when that
+ * parsed this very list in this call (no Python code ran since: the list is unchanged), else parsed now (round 14) */
+static int version_of(PyObject *o, const vmemo_t *memo, int m, version_t *out) {
+    size_t h = VMEMO_SLOT(o);
+    if (memo->obj[m][h] == o) {
+        out->none = memo->none[m][h];
+        out->len = memo->len[m][h];
+        out->v[0] = memo->v0[m][h];
+        out->v[1] = memo->v1[m][h];
+        return 0;
+    }
+    return read_version(o, out, 1);
+}
+
 /* pair_features(fp, rec, now, ip, n_c) of a candidate whose comps / t are read; 0 ok, -1 hand over */
-static int features(const fpinfo_t *fp, const cand_t *cd, int64_t now, int64_t ip, Py_ssize_t n_c, double *x) {
+static int features(const fpinfo_t *fp, const cand_t *cd, int64_t now, int64_t ip, Py_ssize_t n_c, double *x,
+                    const vmemo_t *memo) {
     const prec_t *pr = &cd->p;
     PyObject *o;
     version_t rov, rbv, rav;
@@ -294,8 +318,8 @@ static int features(const fpinfo_t *fp, const cand_t *cd, int64_t now, int64_t i
     int64_t rfn, rip, rn, gapms, fdi;
     double bstep, ostep, astep, flags, f2;
     int i, nboth = 0, anyeq = 0, alldiff = 1;
-    if (read_version(pr->bv, &rbv, 1) != 0 || read_version(pr->ov, &rov, 1) != 0 ||
-        read_version(pr->av, &rav, 1) != 0)
+    if (version_of(pr->bv, memo, 1, &rbv) != 0 || version_of(pr->ov, memo, 0, &rov) != 0 ||
+        version_of(pr->av, memo, 2, &rav) != 0)
         return -1;
     bstep = version_step(&fp->bv, &rbv);
     ostep = version_step(&fp->ov, &rov);
@@ -349,6 +373,21 @@ static int features(const fpinfo_t *fp, const cand_t *cd, int64_t now, int64_t i
     return 0;
 }
 
+
+/* The records select handed back last, with their time, id and dict version tag (round 14): pick reads a record's
+ * time and id from here while the record is the same dict with the same items (its address and ma_version_tag
+ * unchanged: CPython 3.11 / 3.12 give a dict a fresh tag from one global counter when it is made and whenever
+ * its items change, as the packed-record table relies on), instead of two dict lookups and an int read per row.
+ * The id is borrowed: it is dereferenced only while its dict, which holds it, is unchanged. */
+#define SEL_MEMO_MAX 64
+static struct {
+    Py_ssize_t k;
+    PyObject *rec[SEL_MEMO_MAX];
+    uint64_t tag[SEL_MEMO_MAX];
+    int64_t t[SEL_MEMO_MAX];
+    PyObject *id[SEL_MEMO_MAX];
+} SEL_MEMO;
+static int SEL_MEMO_ON = 1; /* pick_memo(False) turns it off (tests compare both) */
 
 static PyObject *hand_over(void) {
     if (PyErr_Occurred()) PyErr_Clear();
@@ -467,13 +506,31 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
     {
         double *x = (double *)PyBytes_AS_STRING(feats);
         for (i = 0; i < k; ++i) {
-            if (features(&info, top[i], now, ip, n_c, x + i * NFEAT) != 0) goto out;
+            if (features(&info, top[i], now, ip, n_c, x + i * NFEAT, &vmemo) != 0) goto out;
             Py_INCREF(top[i]->rec);
             PyList_SET_ITEM(recs, i, top[i]->rec);
         }
     }
-    res = Py_BuildValue("(nOO)", n_c, recs, feats);
+    {
+        PyObject *nobj = PyLong_FromSsize_t(n_c); /* (n_c, recs, feats), without Py_BuildValue's format parsing */
+        res = nobj != NULL ? PyTuple_Pack(3, nobj, recs, feats) : NULL;
+        Py_XDECREF(nobj);
+    }
     ok = res != NULL;
+#if PACK_CACHE
+    SEL_MEMO.k = 0;
+    if (ok && SEL_MEMO_ON && k <= SEL_MEMO_MAX) {
+        for (i = 0; i < k; ++i) {
+            uint64_t tag = dict_tag(top[i]->rec);
+            if (tag == 0 || top[i]->p.id == NULL || !PyUnicode_CheckExact(top[i]->p.id)) break;
+            SEL_MEMO.rec[i] = top[i]->rec;
+            SEL_MEMO.tag[i] = tag;
+            SEL_MEMO.t[i] = top[i]->p.t;
+            SEL_MEMO.id[i] = top[i]->p.id;
+        }
+        if (i == k) SEL_MEMO.k = k;
+    }
+#endif
 out:
     PyMem_Free(all);
     PyMem_Free(pool);
@@ -515,8 +572,16 @@ static PyObject *linking_pick(PyObject *mod, PyObject *const *args, Py_ssize_t n
         PyObject *rec = PyList_GET_ITEM(recs, i), *o, *id;
         int64_t t;
         if (isnan(p[i]) || !PyDict_CheckExact(rec)) goto bad;
-        if ((o = item(rec, K_t)) == NULL || as_i64(o, &t) != 0) goto bad;
-        if ((id = item(rec, K_id)) == NULL || !PyUnicode_CheckExact(id)) goto bad;
+#if PACK_CACHE
+        if (k == SEL_MEMO.k && rec == SEL_MEMO.rec[i] && dict_tag(rec) == SEL_MEMO.tag[i]) {
+            t = SEL_MEMO.t[i]; /* the same dict, unchanged since select read it (see SEL_MEMO) */
+            id = SEL_MEMO.id[i];
+        } else
+#endif
+        {
+            if ((o = item(rec, K_t)) == NULL || as_i64(o, &t) != 0) goto bad;
+            if ((id = item(rec, K_id)) == NULL || !PyUnicode_CheckExact(id)) goto bad;
+        }
         if (best < 0 || p[i] > p[best]) {
             better = 1;
         } else if (p[i] < p[best]) {
@@ -542,174 +607,51 @@ bad:
     return PyLong_FromLong(-1);
 }
 
-/* walk(blocks, block_keys, devices, skip, now, ttl): MemoryLinkState.read's candidate walk */
-static inline void prefetch(const void *p) {
-#if defined(__GNUC__)
-    __builtin_prefetch(p);
-#else
-    (void)p;
-#endif
-}
-
-#if PACK_CACHE
-static inline const prec_t *slot_of(PyObject *rec) { /* the first slot of rec's set (for a prefetch) */
-    return PACKED + 2 * (size_t)((((uint64_t)(uintptr_t)rec >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - PACK_BITS + 1));
-}
-#endif
-
-/* walk(blocks, block_keys, devices, skip, now, ttl): MemoryLinkState.read's candidate walk. Per block in three
- * passes -- its ids, then their records (the id objects prefetched), then the records' times (the dicts and
- * their table slots prefetched) -- so the memory reads of a block's records overlap instead of queueing one
- * record after the other (a crowded block's records are mostly out of the caches by the next event). */
-static PyObject *linking_walk(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    PyObject *blocks, *keys, *devices, *skip, *out = NULL;
-    PyObject *done[16];
-    PyObject **ids = NULL, **recs = NULL, **live = NULL; /* live: the walk's records (borrowed), in order */
-    Py_ssize_t cap = 0, nlive = 0, livecap = 0;
-    int64_t now, ttl;
-    Py_ssize_t nk, i, j, ndone = 0;
-    (void)mod;
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "walk(blocks, block_keys, devices, skip, now, ttl)");
-        return NULL;
-    }
-    blocks = args[0];
-    keys = args[1];
-    devices = args[2];
-    skip = args[3];
-    if (!(PyDict_Check(blocks) || (RM_TYPE != NULL && Py_TYPE(blocks) == RM_TYPE)) ||
-        !(PyDict_Check(devices) || (RM_TYPE != NULL && Py_TYPE(devices) == RM_TYPE)) ||
-        !(PyTuple_CheckExact(keys) || PyList_CheckExact(keys)) ||
-        !(skip == Py_None || PyUnicode_CheckExact(skip)) || as_i64(args[4], &now) != 0 ||
-        as_i64(args[5], &ttl) != 0 || now >= TBOUND || now <= -TBOUND)
-        return hand_over();
-    nk = PySequence_Fast_GET_SIZE(keys);
-    if (nk > 16) return hand_over();
-    for (i = 0; i < nk; ++i) {
-        PyObject *key = PySequence_Fast_ITEMS(keys)[i], *blk, *it, *did;
-        Py_ssize_t m = 0, size, q;
-        if (!PyUnicode_CheckExact(key)) goto bail;
-        blk = map_get(blocks, key);
-        if (blk == NULL) {
-            if (PyErr_Occurred()) goto bail;
-            continue;
-        }
-        if (!(PyDict_CheckExact(blk) || Py_TYPE(blk) == OrderedDictType || (RM_TYPE != NULL && Py_TYPE(blk) == RM_TYPE)))
-            goto bail;
-        if ((size = Py_TYPE(blk) == RM_TYPE ? ((rm_t *)blk)->len : PyDict_GET_SIZE(blk)) == 0) continue;
-        if (size > cap) {
-            PyMem_Free(ids);
-            PyMem_Free(recs);
-            cap = size;
-            ids = (PyObject **)PyMem_Malloc(sizeof(PyObject *) * (size_t)cap);
-            recs = (PyObject **)PyMem_Malloc(sizeof(PyObject *) * (size_t)cap);
-            if (ids == NULL || recs == NULL) {
-                PyErr_NoMemory();
-                goto bail;
-            }
-        }
-        /* pass 1: the block's ids, most recently seen first (new references, released below): an OrderedDict's
-         * from its linked list where that layout was verified (linking_odict.h), else through reversed() */
-        if (Py_TYPE(blk) == RM_TYPE) { /* a C-owned block (round 13): its recency list from the newest */
-            int32_t p;
-            for (p = ((rm_t *)blk)->tail; p >= 0 && m < size; p = ((rm_t *)blk)->ent[p].prev) {
-                did = Py_NewRef(((rm_t *)blk)->ent[p].key);
-                prefetch(did);
-                ids[m++] = did;
-            }
-        } else if (ODICT_OK && Py_TYPE(blk) == OrderedDictType) {
-            if ((m = odict_keys_reversed(blk, ids, size)) < 0) goto bail; /* (released) */
-        } else {
-            it = PyObject_CallMethodNoArgs(blk, S_reversed);
-            if (it == NULL) goto bail;
-            while (m < size && (did = PyIter_Next(it)) != NULL) {
-                prefetch(did); /* its hash, read by the lookups below */
-                ids[m++] = did;
-            }
-            Py_DECREF(it);
-            if (PyErr_Occurred() || PyDict_GET_SIZE(blk) != m) goto bail_ids;
-        }
-        /* pass 2: the live candidates' records (borrowed from devices), the same tests in the same order */
-        for (q = 0; q < m; ++q) {
-            PyObject *rec;
-            int dup = 0;
-            did = ids[q];
-            recs[q] = NULL;
-            if (!PyUnicode_CheckExact(did)) goto bail_ids;
-            /* "did in seen": seen holds every id of the blocks walked before (but skip) */
-            for (j = 0; j < ndone && !dup; ++j) {
-                int c = Py_TYPE(done[j]) == RM_TYPE ? rm_get((rm_t *)done[j], did) != NULL : PyDict_Contains(done[j], did);
-                if (c < 0) goto bail_ids;
-                dup = c;
-            }
-            if (dup || (skip != Py_None && (did == skip || PyUnicode_Compare(did, skip) == 0))) continue;
-            rec = map_get(devices, did);
-            if (rec == NULL) {
-                if (PyErr_Occurred()) goto bail_ids;
-                continue;
-            }
-            if (!PyDict_CheckExact(rec)) goto bail_ids;
-            prefetch(rec); /* its version tag */
-#if PACK_CACHE
-            if (PACKED != NULL) {
-                const prec_t *set = slot_of(rec);
-                prefetch(set);
-                prefetch(set + 1);
-            }
-#endif
-            recs[q] = rec;
-        }
-        /* pass 3: their times (packed, or read) and the live ones (no Python code runs until the list is made
-         * below, so the borrowed records stay alive) */
-        if (nlive + m > livecap) {
-            PyObject **grown = (PyObject **)PyMem_Realloc(live, sizeof(PyObject *) * (size_t)(nlive + m));
-            if (grown == NULL) {
-                PyErr_NoMemory();
-                goto bail_ids;
-            }
-            live = grown;
-            livecap = nlive + m;
-        }
-        for (q = 0; q < m; ++q) {
-            PyObject *rec = recs[q], *t;
-            const prec_t *pr;
-            prec_t tmp;
-            int64_t tv;
-            if (rec == NULL) continue;
-            if (PACK_CACHE && (pr = packed(rec, &tmp)) != NULL) { /* packed now for the filter that follows */
-                tv = pr->t;
-            } else if ((t = item(rec, K_t)) == NULL || as_i64(t, &tv) != 0 || tv >= TBOUND || tv <= -TBOUND) {
-                goto bail_ids;
-            }
-            if (now - tv <= ttl) live[nlive++] = rec;
-        }
-        for (q = 0; q < m; ++q) Py_DECREF(ids[q]);
-        done[ndone++] = blk;
-        continue;
-    bail_ids:
-        for (q = 0; q < m; ++q) Py_DECREF(ids[q]);
-        goto bail;
-    }
-    PyMem_Free(ids);
-    PyMem_Free(recs);
-    if ((out = PyList_New(nlive)) != NULL) {
-        for (i = 0; i < nlive; ++i) PyList_SET_ITEM(out, i, Py_NewRef(live[i]));
-    }
-    PyMem_Free(live);
-    return out;
-bail:
-    PyMem_Free(ids);
-    PyMem_Free(recs);
-    PyMem_Free(live);
-    Py_XDECREF(out);
-    return hand_over();
-}
+#include "linking_walk.h" /* walk (round 14: moved to its own file) */
 
 /* pack_stats() -> (table in use, hits, misses): the packed-record table's counters (tests, benchmarks) */
 static PyObject *linking_pack_stats(PyObject *mod, PyObject *unused) {
     (void)mod;
     (void)unused;
     return Py_BuildValue("(iKK)", PACK_CACHE, PACK_HITS, PACK_MISSES);
+}
+
+/* pack_direct([on]) -> whether records in make_record's layout are packed from their entries in place (round 14,
+ * linking_pack.h); on=False turns it off (tests compare both) */
+static PyObject *linking_pack_direct(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "pack_direct([on])");
+        return NULL;
+    }
+#if PACK_CACHE
+    if (nargs == 1) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0) return NULL;
+        PACK_DIRECT_ON = on;
+    }
+    return PyBool_FromLong(PACK_DIRECT_ON);
+#else
+    (void)args;
+    Py_RETURN_FALSE;
+#endif
+}
+
+/* pick_memo([on]) -> whether pick reads select's last records from SEL_MEMO (round 14); on=False turns it off (tests
+ * compare both) */
+static PyObject *linking_pick_memo(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "pick_memo([on])");
+        return NULL;
+    }
+    if (nargs == 1) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0) return NULL;
+        SEL_MEMO_ON = on;
+        SEL_MEMO.k = 0;
+    }
+    return PyBool_FromLong(PACK_CACHE && SEL_MEMO_ON);
 }
 
 /* odict_list([on]) -> whether walk reads OrderedDict blocks from their linked list (linking_odict.h); on=False
@@ -733,6 +675,10 @@ static PyObject *linking_odict_list(PyObject *mod, PyObject *const *args, Py_ssi
 static PyMethodDef methods[] = {
     {"odict_list", (PyCFunction)(void (*)(void))linking_odict_list, METH_FASTCALL,
      "odict_list([on]) -> whether walk reads OrderedDict blocks from their linked list."},
+    {"pack_direct", (PyCFunction)(void (*)(void))linking_pack_direct, METH_FASTCALL,
+     "pack_direct([on]) -> whether records in make_record's layout are packed from their entries in place."},
+    {"pick_memo", (PyCFunction)(void (*)(void))linking_pick_memo, METH_FASTCALL,
+     "pick_memo([on]) -> whether pick reads the records select handed back last from its memo."},
     {"pack_stats", linking_pack_stats, METH_NOARGS,
      "pack_stats() -> (packed-record table in use, hits, misses)."},
     {"select", (PyCFunction)(void (*)(void))linking_select, METH_FASTCALL,
@@ -755,7 +701,7 @@ PyMODINIT_FUNC PyInit_linking(void) {
     PyObject *m;
 #define INTERN(var, s) \
     if ((var = PyUnicode_InternFromString(s)) == NULL) return NULL;
-    INTERN(K_fam, "fam") INTERN(K_bf, "bf") INTERN(K_ov, "ov") INTERN(K_bv, "bv") INTERN(K_av, "av")
+    INTERN(K_fp, "fp") INTERN(K_f, "f") INTERN(K_fam, "fam") INTERN(K_bf, "bf") INTERN(K_ov, "ov") INTERN(K_bv, "bv") INTERN(K_av, "av")
     INTERN(K_c, "c") INTERN(K_r, "r") INTERN(K_t, "t") INTERN(K_id, "id") INTERN(K_fs, "fs") INTERN(K_fn, "fn")
     INTERN(K_lg, "lg") INTERN(K_ip, "ip") INTERN(K_n, "n")
     INTERN(A_family, "family") INTERN(A_canonical, "canonical") INTERN(A_components, "components")

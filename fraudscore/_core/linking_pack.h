@@ -50,9 +50,72 @@ _Static_assert(sizeof(prec_t) == 256, "a packed record is four cache lines");
 static prec_t *PACKED; /* the table (PyMem_Calloc on first use), or NULL */
 static unsigned long long PACK_HITS, PACK_MISSES;
 
+/* A record's 16 entries read in place (round 14): a record made by linkfeatures.make_record (or its C twin in
+ * linkstate_decide.h) is a combined dict of str keys holding exactly its 16 keys in make_record's order. Where the
+ * dict has that layout -- CPython 3.11 / 3.12's (Include/internal/pycore_dict.h: the keys object's header, its
+ * index bytes, then the (key, value) entries in insertion order), no split values, 16 entries all live, each
+ * entry's key the very interned key object -- entry i's value is what a lookup of key i returns (a dict's keys are
+ * unique), read without hashing and probing; any other dict is read through PyDict_GetItemWithError. */
+#if PACK_CACHE
+typedef struct {
+    Py_ssize_t dk_refcnt;
+    uint8_t dk_log2_size;
+    uint8_t dk_log2_index_bytes;
+    uint8_t dk_kind;
+    uint32_t dk_version;
+    Py_ssize_t dk_usable;
+    Py_ssize_t dk_nentries;
+    char dk_indices[];
+} pk_keys_t;
+typedef struct {
+    PyObject *me_key, *me_value;
+} pk_entry_t;
+enum { R_ID, R_FP, R_FAM, R_BF, R_OV, R_BV, R_AV, R_C, R_R, R_FS, R_FN, R_LG, R_IP, R_F, R_T, R_N, R_KEYS };
+static int PACK_DIRECT_ON = 1; /* pack_direct(False) turns it off (tests compare both) */
+
+/* rec's entries in make_record's layout, or NULL (another layout: looked up) */
+static const pk_entry_t *rec_layout(PyObject *rec) {
+    PyObject *const want[R_KEYS] = {K_id, K_fp, K_fam, K_bf, K_ov, K_bv, K_av, K_c,
+                                    K_r,  K_fs, K_fn,  K_lg, K_ip, K_f,  K_t,  K_n};
+    PyDictObject *d = (PyDictObject *)rec;
+    const pk_keys_t *k = (const pk_keys_t *)d->ma_keys;
+    const pk_entry_t *e;
+    int i;
+    if (!PACK_DIRECT_ON || d->ma_values != NULL || d->ma_used != R_KEYS || k->dk_kind != 1 /* DICT_KEYS_UNICODE */ ||
+        k->dk_nentries != R_KEYS || k->dk_log2_index_bytes > 12 || k->dk_log2_size > 12)
+        return NULL;
+    e = (const pk_entry_t *)(k->dk_indices + ((size_t)1 << k->dk_log2_index_bytes));
+    for (i = 0; i < R_KEYS; ++i) {
+        if (e[i].me_key != want[i] || e[i].me_value == NULL) return NULL;
+    }
+    return e;
+}
+#endif
+
 /* rec's fields into out: 0 ok, -1 not packable (a missing or unreadable field: the reference decides) */
 static int pack(PyObject *rec, prec_t *out) {
     PyObject *o;
+#if PACK_CACHE
+    const pk_entry_t *e = rec_layout(rec);
+    if (e != NULL) { /* the same values as the lookups below (see rec_layout) */
+        out->fam = e[R_FAM].me_value;
+        out->bf = e[R_BF].me_value;
+        out->id = e[R_ID].me_value;
+        out->ov = e[R_OV].me_value;
+        out->bv = e[R_BV].me_value;
+        out->av = e[R_AV].me_value;
+        if (read_comps(e[R_C].me_value, out->comps, 1) != 0) return -1;
+        if (as_i64(e[R_R].me_value, &out->r) != 0) return -1;
+        if (as_i64(e[R_T].me_value, &out->t) != 0 || out->t >= TBOUND || out->t <= -TBOUND) return -1;
+        out->fs = e[R_FS].me_value;
+        out->fn = e[R_FN].me_value;
+        out->lg = e[R_LG].me_value;
+        out->ip = e[R_IP].me_value;
+        out->n = e[R_N].me_value;
+        out->dict = rec;
+        return 0;
+    }
+#endif
     out->fam = item(rec, K_fam);
     out->bf = item(rec, K_bf);
     out->id = item(rec, K_id);

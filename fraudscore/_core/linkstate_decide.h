@@ -314,6 +314,16 @@ static uint64_t REC_DIRECT_HITS; /* records made this way */
 #define REC_DIRECT 0
 #endif
 
+/* list(t) of an exact tuple: the same items in a list of exactly their number (round 14: PySequence_List grows an
+ * empty list through list.extend); NULL with an exception set */
+static PyObject *list_of_tuple(PyObject *t) {
+    Py_ssize_t i, n = PyTuple_GET_SIZE(t);
+    PyObject *l = PyList_New(n);
+    if (l == NULL) return NULL;
+    for (i = 0; i < n; ++i) PyList_SET_ITEM(l, i, Py_NewRef(PyTuple_GET_ITEM(t, i)));
+    return l;
+}
+
 /* linkfeatures.make_record(fp, did, now, prev, ip) (new reference; NULL: hand over, nothing set) */
 static PyObject *make_record(fpl_t *f, PyObject *did, PyObject *now_obj, int64_t now, PyObject *prev,
                              PyObject *ip, PyObject *fp_id) {
@@ -335,13 +345,13 @@ static PyObject *make_record(fpl_t *f, PyObject *did, PyObject *now_obj, int64_t
         if ((o = shared_list(f->ver_obj[i])) == NULL) goto fail;
         vals[nv++] = o;
     }
-    if ((vals[nv++] = untracked(PySequence_List(f->comps_obj))) == NULL) goto fail;
+    if ((vals[nv++] = untracked(list_of_tuple(f->comps_obj))) == NULL) goto fail; /* comps_obj: an exact tuple */
 #define ATTR_INT(name)                                                                         \
     if ((o = getattr_clear(f->fp, name)) == NULL || !PyLong_CheckExact(o)) { Py_XDECREF(o); goto fail; } \
     vals[nv++] = o;
 #define ATTR_LIST(name)                                                                        \
     if ((o = getattr_clear(f->fp, name)) == NULL || !PyTuple_CheckExact(o)) { Py_XDECREF(o); goto fail; } \
-    vals[nv] = untracked(PySequence_List(o));                                                  \
+    vals[nv] = untracked(list_of_tuple(o));                                                    \
     Py_DECREF(o);                                                                              \
     if (vals[nv++] == NULL) goto fail;
     ATTR_INT(A_renderer)

@@ -87,6 +87,26 @@ static PyObject *sb_text(const sbuf_t *sb) { /* the ASCII text as a str (new ref
     return u;
 }
 
+/* The family count keys' ints (value hash * 16 + position) from a small direct-mapped memo of int objects by value
+ * (round 14): a stream's new fingerprints share most of their component values (screen, timezone, languages,
+ * versions...), so most keys are an int made before. Equal ints are interchangeable (the keys are compared and
+ * hashed, never tested for identity; pop_keys already shares fam_keys' objects). New reference or NULL. */
+#define KI_BITS 12
+static struct {
+    int64_t v;
+    PyObject *o; /* owned, or NULL */
+} KI_MEMO[1 << KI_BITS];
+
+static PyObject *key_int(int64_t v) {
+    size_t h = (size_t)(((uint64_t)v * 0x9E3779B97F4A7C15ull) >> (64 - KI_BITS));
+    PyObject *o;
+    if (KI_MEMO[h].o != NULL && KI_MEMO[h].v == v) return Py_NewRef(KI_MEMO[h].o);
+    if ((o = PyLong_FromLongLong((long long)v)) == NULL) return NULL;
+    Py_XSETREF(KI_MEMO[h].o, Py_NewRef(o));
+    KI_MEMO[h].v = v;
+    return o;
+}
+
 /* DeviceLinker._keys's computation for a fingerprint not in the memo: (ids, block_keys, fam_keys, glob_keys,
  * shared_key, fonts_sketch, pop_keys, class_id, aliases), new reference; NULL: hand over (nothing set) */
 static PyObject *compute_keys(PyObject *fp) {
@@ -163,12 +183,12 @@ static PyObject *compute_keys(PyObject *fp) {
     for (i = n = 0; i < NCOMP; ++i) {
         kobj[i] = NULL;
         if (!c[i]) continue;
-        if ((t = PyLong_FromLongLong((long long)(c[i] * 16 + i))) == NULL) goto out;
+        if ((t = key_int(c[i] * 16 + i)) == NULL) goto out;
         PyTuple_SET_ITEM(famk, n++, t);
         kobj[i] = t; /* borrowed (held by famk): pop_keys below holds the same int objects (equal values) */
     }
     if (r) {
-        if ((t = PyLong_FromLongLong((long long)(r * 16 + RENDERER_SLOT))) == NULL) goto out;
+        if ((t = key_int(r * 16 + RENDERER_SLOT)) == NULL) goto out;
         PyTuple_SET_ITEM(famk, n, t);
     }
     robj = r ? t : NULL;
