@@ -52,6 +52,8 @@ DEPENDS["pipeline"] += ["pipeline_decide.h", "pipeline_hits.h"]  # round 14, eve
 DEPENDS["velocity_store"].append("dlist.h"); DEPENDS["linkstate"].append("dlist.h"); DEPENDS["linking"].append("dlist.h")  # review: shared list ops
 DEPENDS["redis_calls"] += ["redis_blake.h", "blake2b_fast.h", "redis_random.h"]  # round 14, redislink
 DEPENDS["linking"].append("linking_walk.h")  # round 14, linkrec: the walk in its own header
+DEPENDS["linking"].append("dict_layout.h"); DEPENDS["linker"].append("dict_layout.h"); DEPENDS["linkstate"].append("dict_layout.h")  # review: CPython dict internals in one place
+for _m in ("schema", "rules", "fingerprint"): DEPENDS.setdefault(_m, []).append("pytuple.h")  # review: pair_steal
 
 
 def extensions() -> list[Extension]:

@@ -138,20 +138,9 @@ def device_signal_rows(fps: list[Any], codes: np.ndarray, ip_country: np.ndarray
     base[:m, _TZ_POS] = np.nan  # the static rows hold NaN there (signals._row); the rows below fill it
     out = base.take(np.where(codes < 0, m, codes), axis=0)
     if ip_country is not None and m:  # as device_signal_matrix: the device's timezone country against the IP's
-        col = out[:, _TZ_POS]
         tzs = [fp.canonical.values[_TZ_IDX] for fp in fps]
         tz_country = [None if tz is None else TIMEZONE_COUNTRY.get(tz) for tz in tzs]
-        norm: dict[str, str] = {}
-        for i, (c, v) in enumerate(zip(codes.tolist(), ip_country.tolist())):
-            if c < 0 or not (isinstance(v, str) and v):
-                continue
-            t = tz_country[c]
-            if t is None:
-                continue
-            u = norm.get(v)
-            if u is None:
-                u = norm[v] = v.strip().upper()
-            col[i] = 0.0 if t == u else 1.0  # a view: writes into ``out``
+        _signals.fill_tz_ip_mismatch(out[:, _TZ_POS], codes, ip_country, tz_country)  # a view: writes into ``out``
     return out
 
 

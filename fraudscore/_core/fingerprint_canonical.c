@@ -4,19 +4,7 @@
  */
 #include "fingerprint.h"
 
-/* Py_BuildValue("(NN)", a, b) without the format parser (a, b non-NULL; stolen) */
-static PyObject *pair_steal(PyObject *a, PyObject *b) {
-    PyObject *t = PyTuple_New(2);
-    if (!t) {
-        Py_DECREF(a);
-        Py_DECREF(b);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(t, 0, a);
-    PyTuple_SET_ITEM(t, 1, b);
-    return t;
-}
-
+#include "pytuple.h" /* pair_steal */
 
 /* canonical._text's first branch for a printable-ASCII str of at most 2048 characters: lower case, runs of
  * spaces collapsed, stripped; None when empty. Returns NULL without an error for any other str (the caller

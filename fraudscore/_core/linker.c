@@ -105,20 +105,8 @@ static int drop_view(PyObject *mv) {
  * are the same unchanged dicts, the same lookups would give the same objects (each held by its dict), so the
  * eleven dict lookups are skipped; the types and the class attributes are still checked every call (they live
  * outside those dicts). configure() and glue_memo(False) empty it. */
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && !defined(Py_LIMITED_API)
-#define GLUE_MEMO 1
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#endif
-static inline uint64_t dict_tag(PyObject *d) { return (uint64_t)((PyDictObject *)d)->ma_version_tag; }
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-#else
-#define GLUE_MEMO 0
-static inline uint64_t dict_tag(PyObject *d) { (void)d; return 0; }
-#endif
+#include "dict_layout.h" /* dict_tag */
+#define GLUE_MEMO DICT_LAYOUT
 static struct {
     PyObject *ld, *md, *fd;        /* identity only */
     uint64_t ldt, mdt, fdt;        /* their tags when checked; 0: empty */

@@ -15,19 +15,8 @@
  * the borrowed objects are alive (the dict holds them). Records are never mutated *inside* their lists ("c",
  * "fs", "lg", the shared version lists: linkfeatures.make_record), which the tag cannot see. Other Python
  * versions pack every record on each read (the same results, without the table). */
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && !defined(Py_LIMITED_API)
-#define PACK_CACHE 1
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#endif
-static inline uint64_t dict_tag(PyObject *d) { return (uint64_t)((PyDictObject *)d)->ma_version_tag; }
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-#else
-#define PACK_CACHE 0
-#endif
+#include "dict_layout.h" /* dict_tag, dict_entries */
+#define PACK_CACHE DICT_LAYOUT
 #define PACK_BITS 14 /* 16,384 slots of 232 bytes */
 
 typedef struct {
@@ -57,34 +46,16 @@ static unsigned long long PACK_HITS, PACK_MISSES;
  * entry's key the very interned key object -- entry i's value is what a lookup of key i returns (a dict's keys are
  * unique), read without hashing and probing; any other dict is read through PyDict_GetItemWithError. */
 #if PACK_CACHE
-typedef struct {
-    Py_ssize_t dk_refcnt;
-    uint8_t dk_log2_size;
-    uint8_t dk_log2_index_bytes;
-    uint8_t dk_kind;
-    uint32_t dk_version;
-    Py_ssize_t dk_usable;
-    Py_ssize_t dk_nentries;
-    char dk_indices[];
-} pk_keys_t;
-typedef struct {
-    PyObject *me_key, *me_value;
-} pk_entry_t;
 enum { R_ID, R_FP, R_FAM, R_BF, R_OV, R_BV, R_AV, R_C, R_R, R_FS, R_FN, R_LG, R_IP, R_F, R_T, R_N, R_KEYS };
 static int PACK_DIRECT_ON = 1; /* pack_direct(False) turns it off (tests compare both) */
 
 /* rec's entries in make_record's layout, or NULL (another layout: looked up) */
-static const pk_entry_t *rec_layout(PyObject *rec) {
+static const dl_entry_t *rec_layout(PyObject *rec) {
     PyObject *const want[R_KEYS] = {K_id, K_fp, K_fam, K_bf, K_ov, K_bv, K_av, K_c,
                                     K_r,  K_fs, K_fn,  K_lg, K_ip, K_f,  K_t,  K_n};
-    PyDictObject *d = (PyDictObject *)rec;
-    const pk_keys_t *k = (const pk_keys_t *)d->ma_keys;
-    const pk_entry_t *e;
+    const dl_entry_t *e;
     int i;
-    if (!PACK_DIRECT_ON || d->ma_values != NULL || d->ma_used != R_KEYS || k->dk_kind != 1 /* DICT_KEYS_UNICODE */ ||
-        k->dk_nentries != R_KEYS || k->dk_log2_index_bytes > 12 || k->dk_log2_size > 12)
-        return NULL;
-    e = (const pk_entry_t *)(k->dk_indices + ((size_t)1 << k->dk_log2_index_bytes));
+    if (!PACK_DIRECT_ON || (e = dict_entries(rec, R_KEYS)) == NULL) return NULL;
     for (i = 0; i < R_KEYS; ++i) {
         if (e[i].me_key != want[i] || e[i].me_value == NULL) return NULL;
     }
@@ -96,7 +67,7 @@ static const pk_entry_t *rec_layout(PyObject *rec) {
 static int pack(PyObject *rec, prec_t *out) {
     PyObject *o;
 #if PACK_CACHE
-    const pk_entry_t *e = rec_layout(rec);
+    const dl_entry_t *e = rec_layout(rec);
     if (e != NULL) { /* the same values as the lookups below (see rec_layout) */
         out->fam = e[R_FAM].me_value;
         out->bf = e[R_BF].me_value;

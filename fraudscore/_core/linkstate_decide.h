@@ -276,32 +276,13 @@ static PyObject *REC_TEMPLATE; /* {key: None} in make_record's key order (made o
  * str kind whose 16 entries hold the template's very key objects with None -- else the 16 PyDict_SetItem calls.
  * The copy is new and nothing has seen it, so its version tag (from the copy) stays valid for what it then holds;
  * the values are untracked containers, ints and str (no GC tracking to maintain: the record is untracked anyway). */
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && !defined(Py_LIMITED_API)
-typedef struct {
-    Py_ssize_t dk_refcnt;
-    uint8_t dk_log2_size;
-    uint8_t dk_log2_index_bytes;
-    uint8_t dk_kind;
-    uint32_t dk_version;
-    Py_ssize_t dk_usable;
-    Py_ssize_t dk_nentries;
-    char dk_indices[];
-} rec_keys_t;
-typedef struct {
-    PyObject *me_key, *me_value;
-} rec_entry_t;
-#define REC_KEYS_UNICODE 1 /* DICT_KEYS_UNICODE */
-
+#include "dict_layout.h" /* dict_entries */
+#if DICT_LAYOUT
 /* the copy's 16 entries, or NULL (another layout: the caller stores through PyDict_SetItem) */
-static rec_entry_t *rec_entries(PyObject *rec, PyObject **const *keys) {
-    PyDictObject *d = (PyDictObject *)rec;
-    rec_keys_t *k = (rec_keys_t *)d->ma_keys;
-    rec_entry_t *e;
+static dl_entry_t *rec_entries(PyObject *rec, PyObject **const *keys) {
+    dl_entry_t *e = dict_entries(rec, 16);
     int i;
-    if (d->ma_values != NULL || d->ma_used != 16 || k->dk_kind != REC_KEYS_UNICODE || k->dk_nentries != 16 ||
-        k->dk_log2_index_bytes > 12 || k->dk_log2_size > 12)
-        return NULL;
-    e = (rec_entry_t *)(k->dk_indices + ((size_t)1 << k->dk_log2_index_bytes));
+    if (e == NULL) return NULL;
     for (i = 0; i < 16; ++i) {
         if (e[i].me_key != *keys[i] || e[i].me_value != Py_None) return NULL;
     }
@@ -390,7 +371,7 @@ static PyObject *make_record(fpl_t *f, PyObject *did, PyObject *now_obj, int64_t
     if ((rec = PyDict_Copy(REC_TEMPLATE)) == NULL) goto fail;
 #if REC_DIRECT
     {
-        rec_entry_t *e = REC_DIRECT_ON ? rec_entries(rec, keys) : NULL;
+        dl_entry_t *e = REC_DIRECT_ON ? rec_entries(rec, keys) : NULL;
         if (e != NULL) { /* each None replaced by its value (the reference moves from vals to the dict) */
             for (i = 0; i < 16; ++i) {
                 e[i].me_value = vals[i];

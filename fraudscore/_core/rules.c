@@ -20,19 +20,7 @@
 #include <Python.h>
 #include <math.h>
 
-/* Py_BuildValue("(NN)", a, b) without the format parser (a, b non-NULL; stolen) */
-static PyObject *pair_steal(PyObject *a, PyObject *b) {
-    PyObject *t = PyTuple_New(2);
-    if (!t) {
-        Py_DECREF(a);
-        Py_DECREF(b);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(t, 0, a);
-    PyTuple_SET_ITEM(t, 1, b);
-    return t;
-}
-
+#include "pytuple.h" /* pair_steal */
 
 enum { N_AND = 0, N_OR, N_NOT, N_CMP, N_PY, N_IN, N_STREQ };
 

@@ -20,19 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Py_BuildValue("(NN)", a, b) without the format parser (a, b non-NULL; stolen) */
-static PyObject *pair_steal(PyObject *a, PyObject *b) {
-    PyObject *t = PyTuple_New(2);
-    if (!t) {
-        Py_DECREF(a);
-        Py_DECREF(b);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(t, 0, a);
-    PyTuple_SET_ITEM(t, 1, b);
-    return t;
-}
-
+#include "pytuple.h" /* pair_steal */
 
 enum { T_STR = 0, T_NUM, T_BOOL, T_TS, T_MAP, T_OTHER };
 

@@ -343,19 +343,33 @@ def device_signal_matrix(fps: list[Fingerprint], codes: np.ndarray, ip_country: 
     base[m] = [missing[f] for f in DEVICE_FEATURES]
     out = base[np.where(codes < 0, m, codes)]
     if ip_country is not None and m:
-        col = out[:, DEVICE_FEATURES.index("device__tz_ip_mismatch")]
-        norm: dict[str, str] = {}
-        for i, (c, v) in enumerate(zip(codes.tolist(), ip_country.tolist())):
-            if c < 0 or not (isinstance(v, str) and v):
-                continue
-            t = tz_country[c]
-            if t is None:
-                continue
-            u = norm.get(v)
-            if u is None:
-                u = norm[v] = v.strip().upper()
-            col[i] = 0.0 if t == u else 1.0  # a view: writes into ``out``
+        fill_tz_ip_mismatch(out[:, DEVICE_FEATURES.index("device__tz_ip_mismatch")], codes, ip_country, tz_country)
     return out
+
+
+def fill_tz_ip_mismatch(col: np.ndarray, codes: np.ndarray, ip_country: np.ndarray,
+                        tz_country: list[str | None]) -> None:
+    """Write the ``device__tz_ip_mismatch`` column of a batch in place: for each row with a device (``codes[i] >=
+    0``) whose timezone maps to a country (``tz_country[codes[i]]``) and a non-empty IP country, 0.0 where they
+    agree (the IP country stripped and upper-cased), else 1.0; other rows keep what ``col`` holds. Shared by
+    :func:`device_signal_matrix` and ``devicecolumns.device_signal_rows``.
+
+    >>> col = np.full(3, np.nan)
+    >>> fill_tz_ip_mismatch(col, np.array([0, 0, -1]), np.array([" cn ", "us", "CN"], dtype=object), ["CN"])
+    >>> col.tolist()
+    [0.0, 1.0, nan]
+    """
+    norm: dict[str, str] = {}
+    for i, (c, v) in enumerate(zip(codes.tolist(), ip_country.tolist())):
+        if c < 0 or not (isinstance(v, str) and v):
+            continue
+        t = tz_country[c]
+        if t is None:
+            continue
+        u = norm.get(v)
+        if u is None:
+            u = norm[v] = v.strip().upper()
+        col[i] = 0.0 if t == u else 1.0
 
 
 def _row(st: tuple[float, ...]) -> list[float]:
