@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import threading
 import logging
-import time
 from time import time_ns as _time_ns
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -37,64 +36,22 @@ from .errors import BundleError, ConfigError, EventError
 from .fingerprint import DeviceLinker, MemoryLinkState, RedisLinkState
 from .keys import Keys
 from .labels import LabelIndex, labels_for_rows, parse_application_id, parse_is_fraud, parse_label_time
-from .model import explain_reasons, score_scale, score_scale_array
+from .model import score_scale, score_scale_array
 from .pipeline import _COMPILED_STORE, _F64, _ROW, RECORD_EXTRA_FIELDS, FeaturePipeline, late_event_error, paused_gc
 from .policy import Policy
-from .rules import RuleSet, combine
+from .outcome import ModelReasons, hit_outcome, rows_to_explain
+from .rules import RuleSet
 from .rules.combine import ACTION_CODES, ACTION_RANK, RuleHit
 from .rules.ruleset import CompiledRuleSet
 from .schema import Schema
-from .timeutil import parse_duration
+from .scorer_settings import DEFAULT_MAX_CLOCK_SKEW, budget_ms, model_content_version, skew_ms, wall_clock_ms
 from .velocity import FeatureSet, MemoryStore, OnlineVelocity, RedisStore
 from .velocity.admission import FUTURE, LATE, Admission, future_message
 from .velocity.idempotency import DEFAULT_IDEMPOTENCY_TTL_MS
 
 __all__ = ["Scorer", "load", "labels_for_rows", "LabelIndex", "DEFAULT_MAX_CLOCK_SKEW", "wall_clock_ms"]
 
-#: Default bound on how far an event's time may be ahead of the scorer's clock.
-DEFAULT_MAX_CLOCK_SKEW = "5m"
-
-
-def wall_clock_ms() -> int:
-    """The scorer's default clock: the system's wall clock in epoch milliseconds."""
-    return time.time_ns() // 1_000_000
-
-
-def _skew_ms(value: Any) -> int | None:
-    if value is None:
-        return None
-    try:
-        ms = parse_duration(value)
-    except (TypeError, ValueError):
-        ms = None
-    if ms is None:
-        raise ConfigError(f"The 'max_clock_skew' parameter of Scorer must be a positive duration such as '5m' "
-                          f"(or None to disable the bound). Got {value!r} instead.")
-    return ms
-
-
-def _budget_ms(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
-        raise ConfigError(f"The 'latency_budget_ms' parameter of Scorer must be a positive number of milliseconds "
-                          f"(or None). Got {value!r} instead.")
-    return float(value)
-
 log = logging.getLogger("fraudscore")
-
-
-def _model_version(model: Any) -> str:
-    """Content version of a model: ``"m-"`` + 16 hex of the sha256 of its LightGBM text and calibration."""
-    if model is None:
-        return "none"
-    import hashlib
-
-    h = hashlib.sha256()
-    for name, data in sorted(model.to_files().items()):
-        if name not in ("model.json", "reference.json"):  # metadata, monitoring reference: no effect on predictions
-            h.update(name.encode() + b"\0" + data)
-    return "m-" + h.hexdigest()[:16]
 
 
 class Scorer:
@@ -160,12 +117,12 @@ class Scorer:
         lazy_reasons: bool = True,
         state: Any = None,
     ) -> None:
-        self.max_clock_skew_ms = _skew_ms(max_clock_skew)
+        self.max_clock_skew_ms = skew_ms(max_clock_skew)
         if clock is not None and not callable(clock):
             raise ConfigError(f"The 'clock' parameter of Scorer must be a callable returning epoch milliseconds. "
                               f"Got {type(clock).__name__} instead.")
         self.clock: Callable[[], int] = clock or wall_clock_ms
-        self.latency_budget_ms = _budget_ms(latency_budget_ms)
+        self.latency_budget_ms = budget_ms(latency_budget_ms)
         self.bundle = bundle
         self.keys = Keys.resolve(key)
         want = (bundle.fingerprint or {}).get("key_id") or getattr(bundle, "key_id", None)
@@ -223,7 +180,7 @@ class Scorer:
         # in-process state is serialised here; a store that applies events itself needs no scorer-wide lock
         self._local = not hasattr(self.store, "apply_event")
         self._lock = threading.Lock()
-        self.model_version = _model_version(self.model)
+        self.model_version = model_content_version(self.model)
         if self.model is not None:  # the single-row engine chosen here, not on the first event (#13, round 10)
             self.model.prepare_single_row()
             if explain is not False:  # the explainer (FastTreeSHAP tables) too: no explained decision waits for it
@@ -251,7 +208,7 @@ class Scorer:
             self.challenger_policy = Policy.from_dict(bundle.challenger_policy)
         except (KeyError, TypeError, ValueError) as e:
             raise BundleError(f"the challenger's policy is invalid: {e}") from None
-        self.challenger_version = _model_version(self.challenger)
+        self.challenger_version = model_content_version(self.challenger)
 
     def _shadow_one(self, x: np.ndarray, rule_action: Any, points: int) -> dict[str, Any]:
         """The challenger's score, probability and action for one feature row (never acting)."""
@@ -356,7 +313,7 @@ class Scorer:
             if degraded else []
         want = self.explain if explain is None else explain
         if self.model is not None and (want is True or (want == "auto" and action != "approve")):
-            explain_model = _ModelReasons(self.model, xm.copy())
+            explain_model = ModelReasons(self.model, xm.copy())
             if self.lazy_reasons:
                 reasons = PendingReasons(reasons, explain_model, system)
             else:
@@ -491,7 +448,7 @@ class Scorer:
         rule_hits: list[list[str]] = [[] for _ in range(n)]
         shadow_hits: list[list[str]] = [[] for _ in range(n)]
         want = self.explain if explain is None else explain
-        explain_rows = _explain_rows(want, action, cb)
+        explain_rows = rows_to_explain(want, action, cb)
         hit_rows = np.flatnonzero(hm.matrix.any(axis=1)).tolist() if n else []
         for i in hit_rows:  # reasons are built only for rows with a rule hit
             hits = hm.hits_for_row(i, columns)
@@ -533,55 +490,6 @@ def _recorded(adm: Admission) -> Any:
     return earlier
 
 
-def hit_outcome(hits: list[Any]) -> tuple[str | None, int, list[Reason], list[str], list[str]]:
-    """What a non-empty list of rule hits gives a decision: ``(rule_action, points, reasons, rule_hits,
-    shadow_hits)`` -- :func:`~fraudscore.rules.combine`, the acting hits by priority as rule reasons, their codes
-    and the shadow hits' codes (shared by :meth:`Scorer.score` and its compiled ``decide``).
-
-    Examples
-    --------
-    >>> from fraudscore.rules.combine import RuleHit
-    >>> a, pts, reasons, acting, shadow = hit_outcome([RuleHit("A", "review", 10, "a", False, 1),
-    ...                                               RuleHit("S", "decline", 5, "s", True, 9)])
-    >>> a, pts, [r.code for r in reasons], acting, shadow
-    ('review', 10, ['A'], ['A'], ['S'])
-    """
-    rule_action, points = combine(hits)
-    acting = sorted((h for h in hits if not h.shadow), key=lambda h: -h.priority)
-    return (rule_action, points, [Reason(h.code, h.reason, "rule", False) for h in acting],
-            [h.code for h in acting], [h.code for h in hits if h.shadow])
-
-
-class _ModelReasons:
-    """The model reasons of one scored row (called at once, or later by :class:`PendingReasons`)."""
-
-    __slots__ = ("model", "x")
-
-    def __init__(self, model: Any, x: np.ndarray) -> None:
-        self.model, self.x = model, x
-
-    def __call__(self) -> list[Reason]:
-        return [Reason(r.code, r.message, "model", r.adverse_action_ok)
-                for r in explain_reasons(self.model, self.x, top_k=3)]
-
-
-def _explain_rows(want: Any, action: np.ndarray, cb: ColumnBatch) -> np.ndarray:
-    """Positions (within the valid rows) that ``explain`` asks to explain in a batch."""
-    n = cb.n
-    if isinstance(want, (bool, np.bool_)) or want is None:
-        return np.arange(n) if want else np.zeros(0, dtype=np.intp)
-    if isinstance(want, str):
-        if want != "auto":
-            raise ConfigError(f"The 'explain' parameter must be True, False, 'auto' or a boolean row mask. "
-                              f"Got {want!r} instead.")
-        return np.flatnonzero(action != "approve")
-    mask = np.asarray(want)
-    if mask.dtype != np.bool_ or mask.ndim != 1 or mask.shape[0] != cb.n_input:
-        raise ConfigError(f"The 'explain' parameter as a row mask must be a boolean array over the "
-                          f"{cb.n_input} input rows. Got {mask.dtype} of shape {mask.shape} instead.")
-    return np.flatnonzero(mask[cb.rows]) if n else np.zeros(0, dtype=np.intp)
-
-
 def load(path: str, key: Keys | bytes | str | None = None, **kwargs: Any) -> Scorer:
     """Load a bundle from ``path`` (directory or zip), verify it, and return a ready :class:`Scorer`.
 
@@ -608,5 +516,5 @@ def load(path: str, key: Keys | bytes | str | None = None, **kwargs: Any) -> Sco
 _DECIDE = getattr(_ROW, "decide", None)
 _DECIDE_CTX: tuple[Any, ...] | None = None if _DECIDE is None or _COMPILED_STORE is None else (
     Schema, FeaturePipeline, _COMPILED_STORE, CompiledRuleSet, RuleSet, Policy, wall_clock_ms, np.empty, np.ndarray,
-    _F64, hit_outcome, score_scale, _ModelReasons, PendingReasons, Decision, RuleHit, Reason, ACTION_RANK, ACTION_CODES,
+    _F64, hit_outcome, score_scale, ModelReasons, PendingReasons, Decision, RuleHit, Reason, ACTION_RANK, ACTION_CODES,
 )

@@ -153,12 +153,11 @@ static inline void fs_load_block(uint64_t m[16], const uint8_t *p) {
     for (int i = 0; i < 16; i++) m[i] = load64(p + 8 * i);
 }
 
-/* the first 16 bytes of BLAKE2b(s[0:n]) continuing from the chaining value h and byte counter (t0, t1) of a
- * state with nothing buffered: == blake2b_update(state, s, n > 0) + blake2b_final(state, out, 16) */
-static void fs_digest_from(const uint64_t h_in[8], uint64_t t0, uint64_t t1, const uint8_t *s, size_t n,
-                           uint8_t out[16]) {
-    uint64_t h[8], m[16];
-    memcpy(h, h_in, sizeof(h));
+/* the chaining value h (in place) after BLAKE2b's input s[0:n] and final block, continuing from the byte counter
+ * (t0, t1) of a state with nothing buffered: == blake2b_update(state, s, n) + blake2b_final's compression (also the
+ * one-shot hashes of redis_blake.h) */
+static inline void fs_finish_from(uint64_t h[8], uint64_t t0, uint64_t t1, const uint8_t *s, size_t n) {
+    uint64_t m[16];
     while (n > BLAKE2B_BLOCKBYTES) { /* every full block but the last, as blake2b_update compresses them */
         t0 += BLAKE2B_BLOCKBYTES;
         t1 += (t0 < BLAKE2B_BLOCKBYTES);
@@ -167,13 +166,22 @@ static void fs_digest_from(const uint64_t h_in[8], uint64_t t0, uint64_t t1, con
         s += BLAKE2B_BLOCKBYTES;
         n -= BLAKE2B_BLOCKBYTES;
     }
-    uint8_t last[BLAKE2B_BLOCKBYTES]; /* 1..128 bytes, zero padded: blake2b_final */
+    uint8_t last[BLAKE2B_BLOCKBYTES]; /* 0..128 bytes, zero padded: blake2b_final */
     memcpy(last, s, n);
     memset(last + n, 0, BLAKE2B_BLOCKBYTES - n);
     t0 += n;
     t1 += (t0 < n);
     fs_load_block(m, last);
     fs_compress(h, m, t0, t1, ~(uint64_t)0);
+}
+
+/* the first 16 bytes of BLAKE2b(s[0:n]) continuing from the chaining value h and byte counter (t0, t1) of a
+ * state with nothing buffered: == blake2b_update(state, s, n > 0) + blake2b_final(state, out, 16) */
+static void fs_digest_from(const uint64_t h_in[8], uint64_t t0, uint64_t t1, const uint8_t *s, size_t n,
+                           uint8_t out[16]) {
+    uint64_t h[8];
+    memcpy(h, h_in, sizeof(h));
+    fs_finish_from(h, t0, t1, s, n);
     for (int i = 0; i < 2; i++) store64(out + 8 * i, h[i]);
 }
 

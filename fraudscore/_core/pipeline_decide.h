@@ -19,12 +19,12 @@
  *       pipeline_hits.h, for RuleHit objects); otherwise rules.evaluate_parts;
  *     * the model: x or x[_model_cols], float(model.predict_one(xm)), score_scale in C for a finite value;
  *     * Policy.decide in C for an exact Policy with int thresholds (else the method);
- *     * the explanation (_ModelReasons, PendingReasons) as Scorer._decide makes it;
+ *     * the explanation (outcome.ModelReasons, PendingReasons) as Scorer._decide makes it;
  *     * the Decision: object.__new__(Decision) and its __dict__ in make_decision's key order.
  *     A degraded event, a challenger, return_features or a scorer whose parts are not the expected classes go to
  *     scorer._decide (the rest of score in Python) once the pipeline has run: state changes exactly once.
  *     dctx = (Schema, FeaturePipeline, CompiledMemoryStore, CompiledRuleSet, RuleSet, Policy, wall_clock_ms,
- *             np.empty, np.ndarray, float64 dtype, hit_outcome, score_scale, _ModelReasons, PendingReasons, Decision,
+ *             np.empty, np.ndarray, float64 dtype, hit_outcome, score_scale, ModelReasons, PendingReasons, Decision,
  *             RuleHit, Reason, ACTION_RANK, ACTION_CODES)
  */
 #include <time.h>
@@ -458,7 +458,7 @@ fail:
 }
 
 /* the reasons of Scorer._decide for a decision that is not degraded: the rule reasons, the model's explanation
- * (_ModelReasons, lazily through PendingReasons) when asked for. A new reference (steals reasons). */
+ * (ModelReasons, lazily through PendingReasons) when asked for. A new reference (steals reasons). */
 static PyObject *decide_reasons(PyObject *dctx, PyObject *scorer, PyObject *explain, PyObject *model, PyObject *xm,
                                 PyObject *action, PyObject *reasons) {
     PyObject *want = explain != Py_None ? Py_NewRef(explain) : GET(scorer, S_explain), *em = NULL, *out = NULL;

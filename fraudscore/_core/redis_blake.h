@@ -41,46 +41,27 @@ static void rb_init(uint64_t h[8], size_t size, const char *person, size_t plen)
 static void rb_blake(const char *pre, size_t npre, const char *data, size_t n, size_t size, const char *person,
                      size_t plen, uint8_t *out) {
     uint64_t h[8], m[16];
-    uint64_t t0 = 0, t1 = 0;
+    uint64_t t0 = 0;
     uint8_t blk[BLAKE2B_BLOCKBYTES];
     rb_init(h, size, person, plen);
     size_t total = npre + n;
     const uint8_t *s = (const uint8_t *)data;
     if (npre) { /* the first block: pre then the start of data (the rest goes on from data) */
+        size_t take = total > BLAKE2B_BLOCKBYTES ? BLAKE2B_BLOCKBYTES - npre : n;
+        memcpy(blk, pre, npre);
+        memcpy(blk + npre, s, take);
         if (total > BLAKE2B_BLOCKBYTES) {
-            size_t take = BLAKE2B_BLOCKBYTES - npre;
-            memcpy(blk, pre, npre);
-            memcpy(blk + npre, s, take);
-            t0 += BLAKE2B_BLOCKBYTES;
+            t0 = BLAKE2B_BLOCKBYTES;
             fs_load_block(m, blk);
-            fs_compress(h, m, t0, t1, 0);
+            fs_compress(h, m, t0, 0, 0);
             s += take;
             n -= take;
-        } else { /* one block in all: the last */
-            memcpy(blk, pre, npre);
-            memcpy(blk + npre, s, n);
-            memset(blk + total, 0, BLAKE2B_BLOCKBYTES - total);
-            t0 += total;
-            fs_load_block(m, blk);
-            fs_compress(h, m, t0, t1, ~(uint64_t)0);
-            goto done;
+        } else { /* one block in all: the final one, below */
+            s = blk;
+            n = total;
         }
     }
-    while (n > BLAKE2B_BLOCKBYTES) { /* every full block but the last, as blake2b_update compresses them */
-        t0 += BLAKE2B_BLOCKBYTES;
-        t1 += (t0 < BLAKE2B_BLOCKBYTES);
-        fs_load_block(m, s);
-        fs_compress(h, m, t0, t1, 0);
-        s += BLAKE2B_BLOCKBYTES;
-        n -= BLAKE2B_BLOCKBYTES;
-    }
-    memcpy(blk, s, n); /* 0..128 bytes, zero padded: blake2b_final */
-    memset(blk + n, 0, BLAKE2B_BLOCKBYTES - n);
-    t0 += n;
-    t1 += (t0 < n);
-    fs_load_block(m, blk);
-    fs_compress(h, m, t0, t1, ~(uint64_t)0);
-done:;
+    fs_finish_from(h, t0, 0, s, n); /* the rest of data and the final block */
     uint8_t full[BLAKE2B_OUTBYTES];
     for (int i = 0; i < 8; i++) store64(full + 8 * i, h[i]);
     memcpy(out, full, size);
