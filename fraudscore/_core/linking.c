@@ -389,6 +389,54 @@ static struct {
 } SEL_MEMO;
 static int SEL_MEMO_ON = 1; /* pick_memo(False) turns it off (tests compare both) */
 
+/* select's scratch (round 15): the candidates, the pool, the top rows and the tie check's slots, kept between calls
+ * and grown as needed instead of four PyMem_Malloc / PyMem_Free pairs per call. select runs no Python code of its
+ * own, but an allocation of its results may start the cyclic collector, whose finalizers could call select again:
+ * ``busy`` marks the scratch in use, and a call that finds it so hands over to the reference. */
+static struct {
+    cand_t *all;
+    cand_t **pool, **top;
+    Py_ssize_t cap; /* entries of all / pool / top */
+    Py_ssize_t *slot;
+    Py_ssize_t slot_cap;
+    int busy;
+} SCRATCH;
+
+static int scratch_reserve(Py_ssize_t n) { /* 0 ok, -1 no memory (nothing freed: the old buffers stay) */
+    cand_t *all;
+    cand_t **pool, **top;
+    if (n <= SCRATCH.cap) return 0;
+    if (n < 64) n = 64;
+    all = (cand_t *)PyMem_Malloc(sizeof(cand_t) * (size_t)n);
+    pool = (cand_t **)PyMem_Malloc(sizeof(cand_t *) * (size_t)n);
+    top = (cand_t **)PyMem_Malloc(sizeof(cand_t *) * (size_t)n);
+    if (all == NULL || pool == NULL || top == NULL) {
+        PyMem_Free(all);
+        PyMem_Free(pool);
+        PyMem_Free(top);
+        return -1;
+    }
+    PyMem_Free(SCRATCH.all);
+    PyMem_Free(SCRATCH.pool);
+    PyMem_Free(SCRATCH.top);
+    SCRATCH.all = all;
+    SCRATCH.pool = pool;
+    SCRATCH.top = top;
+    SCRATCH.cap = n;
+    return 0;
+}
+
+static Py_ssize_t *scratch_slots(Py_ssize_t size) { /* the tie check's table, or NULL (no memory) */
+    if (size > SCRATCH.slot_cap) {
+        Py_ssize_t *grown = (Py_ssize_t *)PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)size);
+        if (grown == NULL) return NULL;
+        PyMem_Free(SCRATCH.slot);
+        SCRATCH.slot = grown;
+        SCRATCH.slot_cap = size;
+    }
+    return SCRATCH.slot;
+}
+
 static PyObject *hand_over(void) {
     if (PyErr_Occurred()) PyErr_Clear();
     Py_RETURN_NONE;
@@ -417,13 +465,18 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
         fp_release(&info);
         return hand_over();
     }
+    if (SCRATCH.busy) { /* a call from inside this one (see SCRATCH): the reference answers */
+        fp_release(&info);
+        return hand_over();
+    }
+    SCRATCH.busy = 1;
     memset(vmemo.obj, 0, sizeof(vmemo.obj)); /* NULL: no list (a record's field is never NULL here) */
     n = PyList_GET_SIZE(cands);
     if (n > 0) {
-        all = (cand_t *)PyMem_Malloc(sizeof(cand_t) * (size_t)n);
-        pool = (cand_t **)PyMem_Malloc(sizeof(cand_t *) * (size_t)n);
-        top = (cand_t **)PyMem_Malloc(sizeof(cand_t *) * (size_t)n);
-        if (all == NULL || pool == NULL || top == NULL) goto out;
+        if (scratch_reserve(n) != 0) goto out;
+        all = SCRATCH.all;
+        pool = SCRATCH.pool;
+        top = SCRATCH.top;
     }
     /* compatible_records, over the packed records */
     for (i = 0; i < n; ++i) {
@@ -483,21 +536,16 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
         Py_ssize_t *slot;
         while (size < 2 * n_pool) size *= 2;
         mask = size - 1;
-        slot = (Py_ssize_t *)PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)size);
-        if (slot == NULL) goto out;
+        if ((slot = scratch_slots(size)) == NULL) goto out;
         for (i = 0; i < size; ++i) slot[i] = -1;
         for (i = 0; i < n_pool; ++i) {
             uint64_t hv = (uint64_t)pool[i]->p.t * 0x9E3779B97F4A7C15ull + (uint64_t)pool[i]->nd;
             hv ^= hv >> 29;
             for (h = (Py_ssize_t)(hv & (uint64_t)mask); slot[h] >= 0; h = (h + 1) & mask) {
-                if (cand_cmp(pool[slot[h]], pool[i]) == 0) {
-                    PyMem_Free(slot);
-                    goto out;
-                }
+                if (cand_cmp(pool[slot[h]], pool[i]) == 0) goto out;
             }
             slot[h] = i;
         }
-        PyMem_Free(slot);
     }
     /* the rows */
     recs = PyList_New(k);
@@ -532,9 +580,7 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
     }
 #endif
 out:
-    PyMem_Free(all);
-    PyMem_Free(pool);
-    PyMem_Free(top);
+    SCRATCH.busy = 0;
     Py_XDECREF(recs);
     Py_XDECREF(feats);
     fp_release(&info);
