@@ -233,6 +233,8 @@ typedef struct {
 } vmemo_t;
 #define VMEMO_SLOT(o) ((size_t)(((uint64_t)(uintptr_t)(o) * 0x9E3779B97F4A7C15ull) >> (64 - VMEMO_BITS)))
 
+#include "linking_scratch.h" /* round 15: select's scratch kept between calls, the parsed version lists */
+
 /* compatible(fp, rec) of a packed record: 1 yes, 0 no, -1 hand over */
 static int compatible(const fpinfo_t *fp, const prec_t *pr, vmemo_t *memo) {
     PyObject *o = pr->fam;
@@ -262,13 +264,16 @@ static int compatible(const fpinfo_t *fp, const prec_t *pr, vmemo_t *memo) {
         o = pr->field;                                                                    \
         h_ = VMEMO_SLOT(o);                                                               \
         if (o != memo->obj[m][h_]) {                                                      \
-            if (read_version(o, &v, 1) != 0) return -1;                                   \
+            const int64_t *pv_;                                                           \
+            Py_ssize_t pl_;                                                               \
+            int pn_;                                                                      \
+            if (vc_parts(o, &v, &pv_, &pl_, &pn_) != 0) return -1;                        \
             memo->obj[m][h_] = o;                                                         \
-            memo->ok[m][h_] = v.none || version_ge(mine, &v);                             \
-            memo->none[m][h_] = v.none;                                                   \
-            memo->len[m][h_] = v.len;                                                     \
-            memo->v0[m][h_] = v.len > 0 ? v.v[0] : 0;                                     \
-            memo->v1[m][h_] = v.len > 1 ? v.v[1] : 0;                                     \
+            memo->ok[m][h_] = pn_ || version_ge_parts(mine, pv_, pl_);                    \
+            memo->none[m][h_] = pn_;                                                      \
+            memo->len[m][h_] = pl_;                                                       \
+            memo->v0[m][h_] = pl_ > 0 ? pv_[0] : 0;                                       \
+            memo->v1[m][h_] = pl_ > 1 ? pv_[1] : 0;                                       \
         }                                                                                 \
         if (!memo->ok[m][h_]) return 0;                                                   \
     }
@@ -388,54 +393,6 @@ static struct {
     PyObject *id[SEL_MEMO_MAX];
 } SEL_MEMO;
 static int SEL_MEMO_ON = 1; /* pick_memo(False) turns it off (tests compare both) */
-
-/* select's scratch (round 15): the candidates, the pool, the top rows and the tie check's slots, kept between calls
- * and grown as needed instead of four PyMem_Malloc / PyMem_Free pairs per call. select runs no Python code of its
- * own, but an allocation of its results may start the cyclic collector, whose finalizers could call select again:
- * ``busy`` marks the scratch in use, and a call that finds it so hands over to the reference. */
-static struct {
-    cand_t *all;
-    cand_t **pool, **top;
-    Py_ssize_t cap; /* entries of all / pool / top */
-    Py_ssize_t *slot;
-    Py_ssize_t slot_cap;
-    int busy;
-} SCRATCH;
-
-static int scratch_reserve(Py_ssize_t n) { /* 0 ok, -1 no memory (nothing freed: the old buffers stay) */
-    cand_t *all;
-    cand_t **pool, **top;
-    if (n <= SCRATCH.cap) return 0;
-    if (n < 64) n = 64;
-    all = (cand_t *)PyMem_Malloc(sizeof(cand_t) * (size_t)n);
-    pool = (cand_t **)PyMem_Malloc(sizeof(cand_t *) * (size_t)n);
-    top = (cand_t **)PyMem_Malloc(sizeof(cand_t *) * (size_t)n);
-    if (all == NULL || pool == NULL || top == NULL) {
-        PyMem_Free(all);
-        PyMem_Free(pool);
-        PyMem_Free(top);
-        return -1;
-    }
-    PyMem_Free(SCRATCH.all);
-    PyMem_Free(SCRATCH.pool);
-    PyMem_Free(SCRATCH.top);
-    SCRATCH.all = all;
-    SCRATCH.pool = pool;
-    SCRATCH.top = top;
-    SCRATCH.cap = n;
-    return 0;
-}
-
-static Py_ssize_t *scratch_slots(Py_ssize_t size) { /* the tie check's table, or NULL (no memory) */
-    if (size > SCRATCH.slot_cap) {
-        Py_ssize_t *grown = (Py_ssize_t *)PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)size);
-        if (grown == NULL) return NULL;
-        PyMem_Free(SCRATCH.slot);
-        SCRATCH.slot = grown;
-        SCRATCH.slot_cap = size;
-    }
-    return SCRATCH.slot;
-}
 
 static PyObject *hand_over(void) {
     if (PyErr_Occurred()) PyErr_Clear();
@@ -683,6 +640,23 @@ static PyObject *linking_pack_direct(PyObject *mod, PyObject *const *args, Py_ss
 #endif
 }
 
+/* vcache([on]) -> whether select keeps the records' parsed version lists between calls (round 15, VCACHE); on=False
+ * empties the table and turns it off (tests compare both) */
+static PyObject *linking_vcache(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "vcache([on])");
+        return NULL;
+    }
+    if (nargs == 1) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0) return NULL;
+        if (!on) vcache_clear();
+        VCACHE_ON = on;
+    }
+    return PyBool_FromLong(VCACHE_ON);
+}
+
 /* pick_memo([on]) -> whether pick reads select's last records from SEL_MEMO (round 14); on=False turns it off (tests
  * compare both) */
 static PyObject *linking_pick_memo(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
@@ -723,6 +697,8 @@ static PyMethodDef methods[] = {
      "odict_list([on]) -> whether walk reads OrderedDict blocks from their linked list."},
     {"pack_direct", (PyCFunction)(void (*)(void))linking_pack_direct, METH_FASTCALL,
      "pack_direct([on]) -> whether records in make_record's layout are packed from their entries in place."},
+    {"vcache", (PyCFunction)(void (*)(void))linking_vcache, METH_FASTCALL,
+     "vcache([on]) -> whether select keeps the records' parsed version lists between calls."},
     {"pick_memo", (PyCFunction)(void (*)(void))linking_pick_memo, METH_FASTCALL,
      "pick_memo([on]) -> whether pick reads the records select handed back last from its memo."},
     {"pack_stats", linking_pack_stats, METH_NOARGS,

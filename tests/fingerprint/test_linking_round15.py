@@ -107,3 +107,44 @@ def test_select_called_from_inside_select(case):
         x = memoryview(raw).cast("d")
         assert bits(x[i * K:(i + 1) * K].tolist() for i in range(len(near))) == bits(want[2])
     assert got is not None or _full_tie(fp, recs)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(cases(), min_size=1, max_size=4), st.booleans())
+def test_version_cache_on_and_off(calls, churn):
+    """The parsed version lists kept between calls (``VCACHE``) == parsed every call == the reference."""
+    try:
+        for fp, recs, now, ip, max_scored in calls:
+            for on in (True, True, False, True):  # stored, read back, off (emptied), stored again
+                core.vcache(on)
+                if churn:  # fresh lists of the same values: new objects, new entries
+                    for r in recs:
+                        for k in ("ov", "bv", "av"):
+                            if isinstance(r.get(k), list):
+                                r[k] = list(r[k])
+                _check(fp, recs, now, ip, max_scored)
+    finally:
+        core.vcache(True)
+
+
+def test_version_cache_with_lists_freed_and_made_again():
+    """Lists of new contents made (and freed) again and again, as a long stream does: never a stale entry."""
+    fp, recs, now, ip, max_scored = _a_case()
+    if not recs:
+        return
+    for i in range(3000):
+        for r in recs:
+            for k in ("ov", "bv", "av"):
+                if isinstance(r.get(k), list):
+                    r[k] = [i % 7, (i * 13) % 5, i % 3][: 1 + i % 3]
+        _check(fp, recs, now, ip, max_scored)
+
+
+def _a_case():
+    from fraudscore.fingerprint.linkfeatures import make_record
+    from tests.fingerprint.test_linking_compiled import FPR, T0
+
+    fp = FPR.fingerprint({"source": "app", "os": "android", "os_version": "12.1", "model": "X1",
+                          "manufacturer": "Xiaomi", "screen": "1080x2400", "app_version": "5.3.0", "android_id": "aa"})
+    recs = [make_record(fp, f"d{j}", T0 + j, None, 0) for j in range(12)]
+    return fp, recs, T0 + 10**6, 5, 8
