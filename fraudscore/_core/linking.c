@@ -233,6 +233,8 @@ typedef struct {
 } vmemo_t;
 #define VMEMO_SLOT(o) ((size_t)(((uint64_t)(uintptr_t)(o) * 0x9E3779B97F4A7C15ull) >> (64 - VMEMO_BITS)))
 
+#include "linking_scratch.h" /* round 15: select's scratch kept between calls, the parsed version lists */
+
 /* compatible(fp, rec) of a packed record: 1 yes, 0 no, -1 hand over */
 static int compatible(const fpinfo_t *fp, const prec_t *pr, vmemo_t *memo) {
     PyObject *o = pr->fam;
@@ -262,13 +264,16 @@ static int compatible(const fpinfo_t *fp, const prec_t *pr, vmemo_t *memo) {
         o = pr->field;                                                                    \
         h_ = VMEMO_SLOT(o);                                                               \
         if (o != memo->obj[m][h_]) {                                                      \
-            if (read_version(o, &v, 1) != 0) return -1;                                   \
+            const int64_t *pv_;                                                           \
+            Py_ssize_t pl_;                                                               \
+            int pn_;                                                                      \
+            if (vc_parts(o, &v, &pv_, &pl_, &pn_) != 0) return -1;                        \
             memo->obj[m][h_] = o;                                                         \
-            memo->ok[m][h_] = v.none || version_ge(mine, &v);                             \
-            memo->none[m][h_] = v.none;                                                   \
-            memo->len[m][h_] = v.len;                                                     \
-            memo->v0[m][h_] = v.len > 0 ? v.v[0] : 0;                                     \
-            memo->v1[m][h_] = v.len > 1 ? v.v[1] : 0;                                     \
+            memo->ok[m][h_] = pn_ || version_ge_parts(mine, pv_, pl_);                    \
+            memo->none[m][h_] = pn_;                                                      \
+            memo->len[m][h_] = pl_;                                                       \
+            memo->v0[m][h_] = pl_ > 0 ? pv_[0] : 0;                                       \
+            memo->v1[m][h_] = pl_ > 1 ? pv_[1] : 0;                                       \
         }                                                                                 \
         if (!memo->ok[m][h_]) return 0;                                                   \
     }
@@ -417,13 +422,18 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
         fp_release(&info);
         return hand_over();
     }
+    if (SCRATCH.busy) { /* a call from inside this one (see SCRATCH): the reference answers */
+        fp_release(&info);
+        return hand_over();
+    }
+    SCRATCH.busy = 1;
     memset(vmemo.obj, 0, sizeof(vmemo.obj)); /* NULL: no list (a record's field is never NULL here) */
     n = PyList_GET_SIZE(cands);
     if (n > 0) {
-        all = (cand_t *)PyMem_Malloc(sizeof(cand_t) * (size_t)n);
-        pool = (cand_t **)PyMem_Malloc(sizeof(cand_t *) * (size_t)n);
-        top = (cand_t **)PyMem_Malloc(sizeof(cand_t *) * (size_t)n);
-        if (all == NULL || pool == NULL || top == NULL) goto out;
+        if (scratch_reserve(n) != 0) goto out;
+        all = SCRATCH.all;
+        pool = SCRATCH.pool;
+        top = SCRATCH.top;
     }
     /* compatible_records, over the packed records */
     for (i = 0; i < n; ++i) {
@@ -483,21 +493,16 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
         Py_ssize_t *slot;
         while (size < 2 * n_pool) size *= 2;
         mask = size - 1;
-        slot = (Py_ssize_t *)PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)size);
-        if (slot == NULL) goto out;
+        if ((slot = scratch_slots(size)) == NULL) goto out;
         for (i = 0; i < size; ++i) slot[i] = -1;
         for (i = 0; i < n_pool; ++i) {
             uint64_t hv = (uint64_t)pool[i]->p.t * 0x9E3779B97F4A7C15ull + (uint64_t)pool[i]->nd;
             hv ^= hv >> 29;
             for (h = (Py_ssize_t)(hv & (uint64_t)mask); slot[h] >= 0; h = (h + 1) & mask) {
-                if (cand_cmp(pool[slot[h]], pool[i]) == 0) {
-                    PyMem_Free(slot);
-                    goto out;
-                }
+                if (cand_cmp(pool[slot[h]], pool[i]) == 0) goto out;
             }
             slot[h] = i;
         }
-        PyMem_Free(slot);
     }
     /* the rows */
     recs = PyList_New(k);
@@ -532,9 +537,7 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
     }
 #endif
 out:
-    PyMem_Free(all);
-    PyMem_Free(pool);
-    PyMem_Free(top);
+    SCRATCH.busy = 0;
     Py_XDECREF(recs);
     Py_XDECREF(feats);
     fp_release(&info);
@@ -637,6 +640,23 @@ static PyObject *linking_pack_direct(PyObject *mod, PyObject *const *args, Py_ss
 #endif
 }
 
+/* vcache([on]) -> whether select keeps the records' parsed version lists between calls (round 15, VCACHE); on=False
+ * empties the table and turns it off (tests compare both) */
+static PyObject *linking_vcache(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "vcache([on])");
+        return NULL;
+    }
+    if (nargs == 1) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0) return NULL;
+        if (!on) vcache_clear();
+        VCACHE_ON = on;
+    }
+    return PyBool_FromLong(VCACHE_ON);
+}
+
 /* pick_memo([on]) -> whether pick reads select's last records from SEL_MEMO (round 14); on=False turns it off (tests
  * compare both) */
 static PyObject *linking_pick_memo(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
@@ -677,6 +697,8 @@ static PyMethodDef methods[] = {
      "odict_list([on]) -> whether walk reads OrderedDict blocks from their linked list."},
     {"pack_direct", (PyCFunction)(void (*)(void))linking_pack_direct, METH_FASTCALL,
      "pack_direct([on]) -> whether records in make_record's layout are packed from their entries in place."},
+    {"vcache", (PyCFunction)(void (*)(void))linking_vcache, METH_FASTCALL,
+     "vcache([on]) -> whether select keeps the records' parsed version lists between calls."},
     {"pick_memo", (PyCFunction)(void (*)(void))linking_pick_memo, METH_FASTCALL,
      "pick_memo([on]) -> whether pick reads the records select handed back last from its memo."},
     {"pack_stats", linking_pack_stats, METH_NOARGS,
