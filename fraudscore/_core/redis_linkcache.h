@@ -93,7 +93,7 @@ static PyObject *lc_peek_raw(PyObject *cache, PyObject *key, int *err) {
 
 /* _read(key): the value (new references in *raw / *parsed, Py_None when absent) and the read logged. 0 or -1 */
 static int lc_read(PyObject *cache, PyObject *reads, PyObject *writes, PyObject *key, PyObject **raw,
-                   PyObject **parsed) {
+                   PyObject **parsed, PyObject *mte) {
     PyObject *w = PyDict_GetItemWithError(writes, key);
     if (!w && PyErr_Occurred()) return -1;
     if (w && PyBytes_CheckExact(w)) { /* read your own write */
@@ -115,13 +115,11 @@ static int lc_read(PyObject *cache, PyObject *reads, PyObject *writes, PyObject 
         p = PyTuple_GET_ITEM(hit, 1);
         Py_INCREF(r);
         Py_INCREF(p);
-        PyObject *res = PyObject_CallMethodOneArg(cache, lc_move_to_end, key);
-        if (!res) {
+        if (lru_touch(mte, cache, key) < 0) { /* (mte: the cache's bound move_to_end, or NULL) */
             Py_DECREF(r);
             Py_DECREF(p);
             return -1;
         }
-        Py_DECREF(res);
     } else {
         Py_INCREF(r);
         Py_INCREF(p);
@@ -168,9 +166,9 @@ static PyObject *lc_block_ids(PyObject *raw) {
 /* _record's read of a record at hand (key rk): the record as of now (a new reference), Py_None (absent or too
  * old), NULL on an error; a cached record parsed once (kept in the cache) */
 static PyObject *lc_record(PyObject *cache, PyObject *reads, PyObject *writes, PyObject *rk, PyObject *nowo,
-                           PyObject *ttlo, long long now, long long ttl) {
+                           PyObject *ttlo, long long now, long long ttl, PyObject *mte) {
     PyObject *raw, *parsed;
-    if (lc_read(cache, reads, writes, rk, &raw, &parsed) < 0) return NULL;
+    if (lc_read(cache, reads, writes, rk, &raw, &parsed, mte) < 0) return NULL;
     if (raw == Py_None) {
         Py_DECREF(raw);
         return parsed; /* (None) */
@@ -258,6 +256,7 @@ static PyObject *py_link_candidates(PyObject *self, PyObject *const *args, Py_ss
     if (!seq) return NULL;
     Py_ssize_t nb = PySequence_Fast_GET_SIZE(seq);
     PyObject *bkeys = PyList_New(nb), *order = PyList_New(0), *seen = PySet_New(NULL), *rks = PyList_New(0);
+    PyObject *mte = NULL; /* (round 15: the cache's bound move_to_end) */
     PyObject *out = NULL, *ret = NULL;
     if (!bkeys || !order || !seen || !rks) goto done;
     /* pass 1, nothing changed: the ids in order, and whether every record is at hand */
@@ -317,10 +316,12 @@ static PyObject *py_link_candidates(PyObject *self, PyObject *const *args, Py_ss
         }
         Py_DECREF(ids);
     }
+    /* move_to_end bound once for the reads below (redis_lru.h, round 15) */
+    mte = lru_bound_move(cache);
     /* pass 2: the reads, logged as the reference logs them */
     for (Py_ssize_t i = 0; i < nb; ++i) {
         PyObject *bk = PyList_GET_ITEM(bkeys, i), *raw, *parsed;
-        if (lc_read(cache, reads, writes, bk, &raw, &parsed) < 0) goto done;
+        if (lc_read(cache, reads, writes, bk, &raw, &parsed, mte) < 0) goto done;
         Py_DECREF(raw);
         Py_DECREF(parsed);
         PyObject *s = PyDict_GetItemWithError(reads, bk);
@@ -342,7 +343,7 @@ static PyObject *py_link_candidates(PyObject *self, PyObject *const *args, Py_ss
     out = PyList_New(0);
     if (!out) goto done;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(rks); ++i) {
-        PyObject *rec = lc_record(cache, reads, writes, PyList_GET_ITEM(rks, i), nowo, ttlo, now, ttl);
+        PyObject *rec = lc_record(cache, reads, writes, PyList_GET_ITEM(rks, i), nowo, ttlo, now, ttl, mte);
         if (!rec) goto done;
         int rc = rec == Py_None ? 0 : PyList_Append(out, rec);
         Py_DECREF(rec);
@@ -356,6 +357,7 @@ done:
     Py_XDECREF(order);
     Py_XDECREF(seen);
     Py_XDECREF(rks);
+    Py_XDECREF(mte);
     Py_DECREF(seq);
     return ret;
 }
@@ -488,7 +490,7 @@ static PyObject *py_link_exact(PyObject *self, PyObject *const *a, Py_ssize_t na
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fids); ++i) {
         PyObject *xk = PyUnicode_Concat(xprefix, PySequence_Fast_GET_ITEM(fids, i)), *raw, *parsed, *rk;
         if (!xk) goto done;
-        int rc = lc_read(cache, reads, writes, xk, &raw, &parsed);
+        int rc = lc_read(cache, reads, writes, xk, &raw, &parsed, NULL);
         Py_DECREF(xk);
         if (rc < 0) goto done;
         Py_DECREF(parsed);
@@ -508,7 +510,7 @@ static PyObject *py_link_exact(PyObject *self, PyObject *const *a, Py_ssize_t na
             }
             goto done;
         }
-        PyObject *rec = lc_record(cache, reads, writes, rk, nowo, ttlo, now, ttl);
+        PyObject *rec = lc_record(cache, reads, writes, rk, nowo, ttlo, now, ttl, NULL);
         if (!rec) {
             Py_DECREF(hit);
             goto done;
