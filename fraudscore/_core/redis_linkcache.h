@@ -237,12 +237,15 @@ static int lc_at_hand(PyObject *cache, PyObject *rkeys, PyObject *writes, PyObje
 }
 
 static PyObject *py_link_candidates(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "link_candidates takes 9 arguments");
+    if (nargs != 9 && nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "link_candidates takes 9 or 11 arguments");
         return NULL;
     }
     PyObject *cache = args[0], *rkeys = args[1], *reads = args[2], *writes = args[3], *bprefix = args[4];
     PyObject *names = args[5], *skip = args[6], *nowo = args[7], *ttlo = args[8];
+    /* (round 15: the transaction's record key prefix and family: its own family's ids need no rkeys lookup) */
+    PyObject *rprefix = nargs == 11 && PyUnicode_CheckExact(args[9]) ? args[9] : NULL;
+    PyObject *family = nargs == 11 ? args[10] : NULL;
     if (!PyDict_Check(cache) || !PyDict_Check(rkeys) || !PyDict_Check(reads) || !PyDict_Check(writes) ||
         !PyUnicode_Check(bprefix)) {
         PyErr_SetString(PyExc_TypeError, "link_candidates: cache, rkeys, reads and writes must be dicts");
@@ -285,7 +288,12 @@ static PyObject *py_link_candidates(PyObject *self, PyObject *const *args, Py_ss
                 goto done;
             }
             if (c || eq) continue;
-            PyObject *rk = PyDict_GetItemWithError(rkeys, did);
+            PyObject *own = lru_family_key(did, rprefix, family); /* (redis_lru.h; NULL: look it up in rkeys) */
+            if (!own && PyErr_Occurred()) {
+                Py_DECREF(ids);
+                goto done;
+            }
+            PyObject *rk = own ? own : PyDict_GetItemWithError(rkeys, did);
             if (!rk) {
                 Py_DECREF(ids);
                 if (PyErr_Occurred()) goto done;
@@ -294,22 +302,22 @@ static PyObject *py_link_candidates(PyObject *self, PyObject *const *args, Py_ss
                 goto done;
             }
             PyObject *rw = PyDict_GetItemWithError(writes, rk);
-            if (!rw && PyErr_Occurred()) {
-                Py_DECREF(ids);
-                goto done;
-            }
-            int in_cache = PyDict_Contains(cache, rk);
+            int in_cache = rw || !PyErr_Occurred() ? PyDict_Contains(cache, rk) : -1;
             if (in_cache < 0) {
+                Py_XDECREF(own);
                 Py_DECREF(ids);
                 goto done;
             }
             if (!in_cache && (rw == NULL || rw == Py_None)) { /* never seen: the reference reads it */
+                Py_XDECREF(own);
                 Py_DECREF(ids);
                 ret = Py_None;
                 Py_INCREF(ret);
                 goto done;
             }
-            if (PySet_Add(seen, did) < 0 || PyList_Append(order, did) < 0 || PyList_Append(rks, rk) < 0) {
+            int rc = PySet_Add(seen, did) < 0 || PyList_Append(order, did) < 0 || PyList_Append(rks, rk) < 0;
+            Py_XDECREF(own);
+            if (rc) {
                 Py_DECREF(ids);
                 goto done;
             }

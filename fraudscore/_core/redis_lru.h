@@ -14,6 +14,13 @@
  *   lru_touch(mte, cache, key)           cache.move_to_end(key), through a bound method fetched once per call of
  *       a kernel (``mte``, or NULL: looked up each time).
  *
+ *   lru_family_key(did, rprefix, family)  a candidate's record key without the id -> key map (``rkeys``): for an id
+ *       ``d_<family>_<suffix>`` of the transaction's own family, what OptimisticLinkState._rkey gives is
+ *       ``rprefix + did`` (the record lives in its family's shard, the transaction's: ``rprefix`` is
+ *       ``<prefix>r<the transaction's tag>:``). The map's lookup of a fresh id (its index, entry and stored key: three
+ *       cache misses) was the largest part of a cold candidate read; the cache lookup of the new key then compares
+ *       the key's text once (one miss). Anything else (another family, another form of id) goes through ``rkeys``.
+ *
  * (Tried and left out, round 15: prefetch hints for a candidate read's cached pairs and parsed records, issued
  * for all candidates before the reads; on the shared machine a cold read of 64 candidates took the same time with
  * and without them -- benchmarks/redis_candidates.py, 5 alternated runs each; see docs/scaling.md, round 15.)
@@ -46,6 +53,22 @@ static int lru_touch(PyObject *mte, PyObject *cache, PyObject *key) {
     if (!r) return -1;
     Py_DECREF(r);
     return 0;
+}
+
+/* the record key of ``did`` when it is ``d_<family>_<suffix>`` of ``family`` (a new reference to rprefix + did);
+ * NULL without an exception for any other id (the caller takes rkeys), NULL with one on an error. ``rprefix`` NULL
+ * or ``family`` not an exact str: always NULL. The reference's test (device_shard): ``did.startswith("d_") and
+ * did.count("_") >= 2``, the family ``did[2:].rsplit("_", 1)[0]`` -- here the text between "d_" and the last "_". */
+static PyObject *lru_family_key(PyObject *did, PyObject *rprefix, PyObject *family) {
+    if (!rprefix || !family || !PyUnicode_CheckExact(did) || !PyUnicode_CheckExact(family)) return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(did), nf = PyUnicode_GET_LENGTH(family);
+    if (n < 3 || PyUnicode_READ_CHAR(did, 0) != 'd' || PyUnicode_READ_CHAR(did, 1) != '_') return NULL;
+    Py_ssize_t i = PyUnicode_FindChar(did, '_', 2, n, -1);
+    if (i == -2) return NULL; /* (an error: set) */
+    if (i < 2 || i - 2 != nf) return NULL;
+    Py_ssize_t m = PyUnicode_Tailmatch(did, family, 2, i, -1);
+    if (m < 0) return NULL;
+    return m ? PyUnicode_Concat(rprefix, did) : NULL;
 }
 
 /* cache[key] = pair, moved to the end, the least recently used dropped past size: 0 or -1 */

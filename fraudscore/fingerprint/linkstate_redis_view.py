@@ -277,8 +277,10 @@ class LinkReads:
                     not (self.preread is None and self.refused > CONTENDED)):
                 # the loop below in one compiled call; None: it runs (a record never seen, or not at hand)
                 with self._lock:
+                    # (the last two: the record keys of the transaction's own family's ids are made, not looked up)
                     got = _CANDIDATES(self._cache, self._rkeys, txn.reads, txn.writes,
-                                      f"{self.prefix}b{txn.tag}:", block_keys, skip, now, self.ttl_ms)
+                                      f"{self.prefix}b{txn.tag}:", block_keys, skip, now, self.ttl_ms,
+                                      f"{self.prefix}r{txn.tag}:", txn.family)
                 if got is not None:
                     cands.extend(got)
                     block_keys = ()
