@@ -156,3 +156,32 @@ def test_candidates_of_big_blocks_are_the_reference(drawn, kind, memo, family):
                 s._local.txn = None
         out.append((got, list(t.reads.items()), list(s._cache.items()), getattr(s._cache, "log", None)))
     assert out[1] == out[0]
+
+
+class OtherKeys(OptimisticLinkState):
+    """A state whose record keys are laid out otherwise (its ``_rkey`` fills the memo with them)."""
+
+    def _rkey(self, device_id):
+        k = self._rkeys.get(device_id)
+        if k is None:
+            k = self._rkeys[device_id] = f"{self.prefix}rx:{device_id}"
+        return k
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_subclass_with_its_own_record_keys_reads_them(compiled):
+    """A subclass that changes how record keys are made: every key is looked up (none is made by the read)."""
+    s = OtherKeys("fs:", ttl_ms=1000, shards=4)
+    assert not s._make_rkeys and OptimisticLinkState("fs:")._make_rkeys
+    s.fetch, s.preread = (lambda keys: [None] * len(keys)), (lambda *a: None)
+    t = s.begin("a")
+    theirs, ours = _record("d_a_1", 700, b"\1" * 8), _record("d_a_1", 600, b"\2" * 8)
+    s._cache[s._rkey("d_a_1")] = (theirs, None)
+    s._cache[f"fs:r{t.tag}:d_a_1"] = (ours, None)  # (where the default layout would look)
+    s._cache[f"fs:b{t.tag}:blk"] = (b"\4" * 8 + b"d_a_1", None)
+    with pytest.MonkeyPatch.context() as m:
+        if not compiled:
+            m.setattr(lrv, "_CANDIDATES", None)
+        view = s._view(t, (), ("blk",), "a", (), (), 800, lambda ex: True, None)
+    s.end()
+    assert [r["t"] for r in view.cands] == [700]
