@@ -55,6 +55,7 @@ DEPENDS["linking"].append("linking_walk.h")  # round 14, linkrec: the walk in it
 DEPENDS["linking"].append("dict_layout.h"); DEPENDS["linker"].append("dict_layout.h"); DEPENDS["linkstate"].append("dict_layout.h")  # review: CPython dict internals in one place
 for _m in ("schema", "rules", "fingerprint"): DEPENDS.setdefault(_m, []).append("pytuple.h")  # review: pair_steal
 DEPENDS["linking"].append("linking_scratch.h")  # round 15, linkflat: select's scratch, the parsed version lists
+DEPENDS["redis_calls"].append("redis_lru.h")  # round 15, rediscache: the cache's order kept cheaper, record keys made
 
 
 def extensions() -> list[Extension]:

@@ -93,7 +93,7 @@ static PyObject *lc_peek_raw(PyObject *cache, PyObject *key, int *err) {
 
 /* _read(key): the value (new references in *raw / *parsed, Py_None when absent) and the read logged. 0 or -1 */
 static int lc_read(PyObject *cache, PyObject *reads, PyObject *writes, PyObject *key, PyObject **raw,
-                   PyObject **parsed) {
+                   PyObject **parsed, PyObject *mte) {
     PyObject *w = PyDict_GetItemWithError(writes, key);
     if (!w && PyErr_Occurred()) return -1;
     if (w && PyBytes_CheckExact(w)) { /* read your own write */
@@ -115,13 +115,11 @@ static int lc_read(PyObject *cache, PyObject *reads, PyObject *writes, PyObject 
         p = PyTuple_GET_ITEM(hit, 1);
         Py_INCREF(r);
         Py_INCREF(p);
-        PyObject *res = PyObject_CallMethodOneArg(cache, lc_move_to_end, key);
-        if (!res) {
+        if (lru_touch(mte, cache, key) < 0) { /* (mte: the cache's bound move_to_end, or NULL) */
             Py_DECREF(r);
             Py_DECREF(p);
             return -1;
         }
-        Py_DECREF(res);
     } else {
         Py_INCREF(r);
         Py_INCREF(p);
@@ -168,9 +166,9 @@ static PyObject *lc_block_ids(PyObject *raw) {
 /* _record's read of a record at hand (key rk): the record as of now (a new reference), Py_None (absent or too
  * old), NULL on an error; a cached record parsed once (kept in the cache) */
 static PyObject *lc_record(PyObject *cache, PyObject *reads, PyObject *writes, PyObject *rk, PyObject *nowo,
-                           PyObject *ttlo, long long now, long long ttl) {
+                           PyObject *ttlo, long long now, long long ttl, PyObject *mte) {
     PyObject *raw, *parsed;
-    if (lc_read(cache, reads, writes, rk, &raw, &parsed) < 0) return NULL;
+    if (lc_read(cache, reads, writes, rk, &raw, &parsed, mte) < 0) return NULL;
     if (raw == Py_None) {
         Py_DECREF(raw);
         return parsed; /* (None) */
@@ -239,12 +237,15 @@ static int lc_at_hand(PyObject *cache, PyObject *rkeys, PyObject *writes, PyObje
 }
 
 static PyObject *py_link_candidates(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "link_candidates takes 9 arguments");
+    if (nargs != 9 && nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "link_candidates takes 9 or 11 arguments");
         return NULL;
     }
     PyObject *cache = args[0], *rkeys = args[1], *reads = args[2], *writes = args[3], *bprefix = args[4];
     PyObject *names = args[5], *skip = args[6], *nowo = args[7], *ttlo = args[8];
+    /* (round 15: the transaction's record key prefix and family: its own family's ids need no rkeys lookup) */
+    PyObject *rprefix = nargs == 11 && PyUnicode_CheckExact(args[9]) ? args[9] : NULL;
+    PyObject *family = nargs == 11 ? args[10] : NULL;
     if (!PyDict_Check(cache) || !PyDict_Check(rkeys) || !PyDict_Check(reads) || !PyDict_Check(writes) ||
         !PyUnicode_Check(bprefix)) {
         PyErr_SetString(PyExc_TypeError, "link_candidates: cache, rkeys, reads and writes must be dicts");
@@ -258,6 +259,7 @@ static PyObject *py_link_candidates(PyObject *self, PyObject *const *args, Py_ss
     if (!seq) return NULL;
     Py_ssize_t nb = PySequence_Fast_GET_SIZE(seq);
     PyObject *bkeys = PyList_New(nb), *order = PyList_New(0), *seen = PySet_New(NULL), *rks = PyList_New(0);
+    PyObject *mte = NULL; /* (round 15: the cache's bound move_to_end) */
     PyObject *out = NULL, *ret = NULL;
     if (!bkeys || !order || !seen || !rks) goto done;
     /* pass 1, nothing changed: the ids in order, and whether every record is at hand */
@@ -286,7 +288,12 @@ static PyObject *py_link_candidates(PyObject *self, PyObject *const *args, Py_ss
                 goto done;
             }
             if (c || eq) continue;
-            PyObject *rk = PyDict_GetItemWithError(rkeys, did);
+            PyObject *own = lru_family_key(did, rprefix, family); /* (redis_lru.h; NULL: look it up in rkeys) */
+            if (!own && PyErr_Occurred()) {
+                Py_DECREF(ids);
+                goto done;
+            }
+            PyObject *rk = own ? own : PyDict_GetItemWithError(rkeys, did);
             if (!rk) {
                 Py_DECREF(ids);
                 if (PyErr_Occurred()) goto done;
@@ -295,32 +302,34 @@ static PyObject *py_link_candidates(PyObject *self, PyObject *const *args, Py_ss
                 goto done;
             }
             PyObject *rw = PyDict_GetItemWithError(writes, rk);
-            if (!rw && PyErr_Occurred()) {
-                Py_DECREF(ids);
-                goto done;
-            }
-            int in_cache = PyDict_Contains(cache, rk);
+            int in_cache = rw || !PyErr_Occurred() ? PyDict_Contains(cache, rk) : -1;
             if (in_cache < 0) {
+                Py_XDECREF(own);
                 Py_DECREF(ids);
                 goto done;
             }
             if (!in_cache && (rw == NULL || rw == Py_None)) { /* never seen: the reference reads it */
+                Py_XDECREF(own);
                 Py_DECREF(ids);
                 ret = Py_None;
                 Py_INCREF(ret);
                 goto done;
             }
-            if (PySet_Add(seen, did) < 0 || PyList_Append(order, did) < 0 || PyList_Append(rks, rk) < 0) {
+            int rc = PySet_Add(seen, did) < 0 || PyList_Append(order, did) < 0 || PyList_Append(rks, rk) < 0;
+            Py_XDECREF(own);
+            if (rc) {
                 Py_DECREF(ids);
                 goto done;
             }
         }
         Py_DECREF(ids);
     }
+    /* move_to_end bound once for the reads below (redis_lru.h, round 15) */
+    mte = lru_bound_move(cache);
     /* pass 2: the reads, logged as the reference logs them */
     for (Py_ssize_t i = 0; i < nb; ++i) {
         PyObject *bk = PyList_GET_ITEM(bkeys, i), *raw, *parsed;
-        if (lc_read(cache, reads, writes, bk, &raw, &parsed) < 0) goto done;
+        if (lc_read(cache, reads, writes, bk, &raw, &parsed, mte) < 0) goto done;
         Py_DECREF(raw);
         Py_DECREF(parsed);
         PyObject *s = PyDict_GetItemWithError(reads, bk);
@@ -342,7 +351,7 @@ static PyObject *py_link_candidates(PyObject *self, PyObject *const *args, Py_ss
     out = PyList_New(0);
     if (!out) goto done;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(rks); ++i) {
-        PyObject *rec = lc_record(cache, reads, writes, PyList_GET_ITEM(rks, i), nowo, ttlo, now, ttl);
+        PyObject *rec = lc_record(cache, reads, writes, PyList_GET_ITEM(rks, i), nowo, ttlo, now, ttl, mte);
         if (!rec) goto done;
         int rc = rec == Py_None ? 0 : PyList_Append(out, rec);
         Py_DECREF(rec);
@@ -356,6 +365,7 @@ done:
     Py_XDECREF(order);
     Py_XDECREF(seen);
     Py_XDECREF(rks);
+    Py_XDECREF(mte);
     Py_DECREF(seq);
     return ret;
 }
@@ -488,7 +498,7 @@ static PyObject *py_link_exact(PyObject *self, PyObject *const *a, Py_ssize_t na
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fids); ++i) {
         PyObject *xk = PyUnicode_Concat(xprefix, PySequence_Fast_GET_ITEM(fids, i)), *raw, *parsed, *rk;
         if (!xk) goto done;
-        int rc = lc_read(cache, reads, writes, xk, &raw, &parsed);
+        int rc = lc_read(cache, reads, writes, xk, &raw, &parsed, NULL);
         Py_DECREF(xk);
         if (rc < 0) goto done;
         Py_DECREF(parsed);
@@ -508,7 +518,7 @@ static PyObject *py_link_exact(PyObject *self, PyObject *const *a, Py_ssize_t na
             }
             goto done;
         }
-        PyObject *rec = lc_record(cache, reads, writes, rk, nowo, ttlo, now, ttl);
+        PyObject *rec = lc_record(cache, reads, writes, rk, nowo, ttlo, now, ttl, NULL);
         if (!rec) {
             Py_DECREF(hit);
             goto done;

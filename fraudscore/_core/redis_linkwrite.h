@@ -32,18 +32,9 @@ static PyObject *lc_popitem, *lc_a_did, *lc_a_stamp, *lc_a_cached, *lc_a_cap, *l
 static int lc_put(PyObject *cache, Py_ssize_t size, PyObject *key, PyObject *value, PyObject *parsed) {
     PyObject *pair = lc_pack2(value, parsed);
     if (!pair) return -1;
-    int rc = PyObject_SetItem(cache, key, pair);
+    int rc = lru_put(cache, size, key, pair); /* (redis_lru.h, round 15: a new key's move_to_end left out) */
     Py_DECREF(pair);
-    if (rc < 0) return -1;
-    PyObject *r = PyObject_CallMethodOneArg(cache, lc_move_to_end, key);
-    if (!r) return -1;
-    Py_DECREF(r);
-    while (PyObject_Size(cache) > size) {
-        r = PyObject_CallMethodOneArg(cache, lc_popitem, Py_False);
-        if (!r) return -1;
-        Py_DECREF(r);
-    }
-    return PyErr_Occurred() ? -1 : 0;
+    return rc;
 }
 
 static int lc_pop(PyObject *cache, PyObject *key) { /* cache.pop(key, None) */
@@ -360,7 +351,7 @@ static PyObject *py_link_write_keys(PyObject *self, PyObject *const *a, Py_ssize
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fids); ++i) {
         PyObject *xk = PyUnicode_Concat(xprefix, PySequence_Fast_GET_ITEM(fids, i)), *raw, *parsed, *hit = NULL;
         if (!xk) goto done;
-        if (lc_read(cache, reads, writes, xk, &raw, &parsed) < 0) {
+        if (lc_read(cache, reads, writes, xk, &raw, &parsed, NULL) < 0) {
             Py_DECREF(xk);
             goto done;
         }

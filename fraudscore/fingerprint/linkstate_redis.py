@@ -149,6 +149,11 @@ class OptimisticLinkState(LinkReads, WorkerCache, LinkState):
         self.shards = check_shards(shards, "OptimisticLinkState")
         self.cache_size = _check("cache_size", "OptimisticLinkState", cache_size)
         self.global_key = f"{self.prefix}g{tag(self.prefix, 0)}"
+        #: the compiled candidate read may make a record key ``<prefix>r<tag>:<id>`` for an id of the transaction's
+        #: own family instead of looking it up in ``_rkeys`` (what :meth:`_rkey` gives, unless a subclass changes how
+        #: keys or shards are made: then every key is looked up, as before)
+        self._make_rkeys = all(getattr(type(self), m) is getattr(OptimisticLinkState, m)
+                               for m in ("_rkey", "device_shard", "shard"))
         self.live_evictions = 0
         self._cache: OrderedDict[Any, tuple[Any, Any]] = OrderedDict()
         self._rkeys: dict[str, str] = {}  # device id -> its record key (a pure function of the id; bounded)

@@ -82,6 +82,7 @@ class LinkReads:
     prefix: str
     ttl_ms: int
     global_key: str
+    _make_rkeys: bool
 
     def _fetch(self, keys: list[str], absent: bool = False) -> int:
         """Read ``keys`` from Redis into the cache (``absent``: drop the cached value of a key found absent);
@@ -277,8 +278,10 @@ class LinkReads:
                     not (self.preread is None and self.refused > CONTENDED)):
                 # the loop below in one compiled call; None: it runs (a record never seen, or not at hand)
                 with self._lock:
+                    # (the last two: the record keys of the transaction's own family's ids are made, not looked up)
                     got = _CANDIDATES(self._cache, self._rkeys, txn.reads, txn.writes,
-                                      f"{self.prefix}b{txn.tag}:", block_keys, skip, now, self.ttl_ms)
+                                      f"{self.prefix}b{txn.tag}:", block_keys, skip, now, self.ttl_ms,
+                                      f"{self.prefix}r{txn.tag}:", txn.family if self._make_rkeys else None)
                 if got is not None:
                     cands.extend(got)
                     block_keys = ()
