@@ -29,6 +29,8 @@
  */
 #include <time.h>
 
+#include "dict_layout.h" /* dict_entries (read only: linkflat's header) */
+
 enum {
     DC_SCHEMA, DC_PIPELINE, DC_STORE, DC_CRULES, DC_RULESET, DC_POLICY, DC_WALL_CLOCK, DC_EMPTY, DC_NDARRAY, DC_F64,
     DC_HIT_OUTCOME, DC_SCORE_SCALE, DC_MODEL_REASONS, DC_PENDING, DC_DECISION, DC_RULEHIT, DC_REASON, DC_ACTION_RANK,
@@ -445,9 +447,27 @@ static PyObject *decide_decision(PyObject *dctx, PyObject *app, PyObject *score,
                           S_shadow_hits, S_model_version, S_ruleset_version, S_device_id};
     PyObject *vals[10] = {app, score, p, action, reasons, rule_hits, shadow_hits, model_version, ruleset_version,
                           device_id};
-    for (int i = 0; i < 10; i++)
-        if (PyDict_SetItem(dict, keys[i], vals[i]) < 0) goto fail;
-    if (PyDict_SetItem(dict, S_duplicate2, duplicate) < 0) goto fail;
+    /* round 15: the copy's values replaced where they live (its table is the template's: 17 str keys in order),
+     * tracked by the collector as PyDict_SetItem would track it; any other layout takes the dict API */
+    static const int pos[10] = {0, 1, 2, 3, 4, 5, 6, 8, 9, 10};
+    dl_entry_t *e = DICT_LAYOUT ? dict_entries(dict, 17) : NULL;
+    for (int i = 0; e && i < 10; i++)
+        if (e[pos[i]].me_key != keys[i]) e = NULL;
+    if (e && e[16].me_key != S_duplicate2) e = NULL;
+    if (e) {
+        int track = 0;
+        for (int i = 0; i < 11; i++) {
+            PyObject *v = i < 10 ? vals[i] : duplicate, **slot = &e[i < 10 ? pos[i] : 16].me_value, *old = *slot;
+            *slot = Py_NewRef(v);
+            Py_XDECREF(old);
+            track |= PyObject_IS_GC(v) && (!PyTuple_CheckExact(v) || PyObject_GC_IsTracked(v));
+        }
+        if (track && !PyObject_GC_IsTracked(dict)) PyObject_GC_Track(dict);
+    } else {
+        for (int i = 0; i < 10; i++)
+            if (PyDict_SetItem(dict, keys[i], vals[i]) < 0) goto fail;
+        if (PyDict_SetItem(dict, S_duplicate2, duplicate) < 0) goto fail;
+    }
     if (PyObject_SetAttr(d, S___dict__, dict) < 0) goto fail;
     Py_DECREF(dict);
     return d;
