@@ -55,7 +55,7 @@ DEPENDS["linking"].append("linking_walk.h")  # round 14, linkrec: the walk in it
 DEPENDS["linking"].append("dict_layout.h"); DEPENDS["linker"].append("dict_layout.h"); DEPENDS["linkstate"].append("dict_layout.h")  # review: CPython dict internals in one place
 for _m in ("schema", "rules", "fingerprint"): DEPENDS.setdefault(_m, []).append("pytuple.h")  # review: pair_steal
 DEPENDS["pipeline"].append("dict_layout.h")  # round 15, eventpath: the Decision dict filled in place
-DEPENDS["identity"].append("f64view.h"); DEPENDS.setdefault("rules", []).append("f64view.h"); DEPENDS["pipeline"].append("f64view.h")  # round 15, eventpath
+DEPENDS["identity"].append("f64view.h"); DEPENDS.setdefault("rules", []).append("f64view.h"); DEPENDS["pipeline"].append("f64view.h"); DEPENDS["velocity_store"].append("f64view.h")  # round 15, eventpath
 
 
 def extensions() -> list[Extension]:

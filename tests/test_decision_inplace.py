@@ -41,3 +41,42 @@ def test_decision_dict_equals_the_python_steps():
         va["device_id"] = "changed"  # a plain dict afterwards: updates and lookups as any dict
         assert da.device_id == "changed" and dict(va)["device_id"] == "changed"
     assert True in tracked  # decisions with reason / hit lists (tracked dicts) were among them
+
+
+class Recorder:
+    """A model that remembers what it was given (the gather's output) and answers a constant."""
+
+    def __init__(self, model) -> None:
+        self.model, self.seen = model, []
+        self.feature_names = model.feature_names
+
+    def predict_one(self, x):
+        self.seen.append((type(x), x.dtype.str, x.flags["C_CONTIGUOUS"], x.flags["OWNDATA"], x.tobytes()))
+        return 0.25
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+
+def test_model_input_gather_equals_numpy_indexing():
+    """The model's input x[_model_cols] gathered in C (an exact intp vector of columns) == numpy's fancy indexing
+    (the Python steps), and columns the C gather does not take (negative, another dtype, a list) go to numpy."""
+    import numpy as np
+
+    for cols_of in (None, lambda c: c[::-1].copy(), lambda c: np.concatenate([c[-1:] - len(c) - 1, c[1:]]),
+                    lambda c: c.astype(np.int32), lambda c: list(c), lambda c: c[:0].copy()):
+        a, b = _pair(clock=lambda: NOW, explain=False)  # the recorder's input only (no explanation)
+        ra, rb = Recorder(a.model), Recorder(b.model)
+        a.model, b.model = ra, rb
+        if a._model_cols is None:
+            a._model_cols = b._model_cols = np.arange(len(a.pipeline.feature_names), dtype=np.intp)[::-1].copy()
+        if cols_of is not None:
+            a._model_cols = cols_of(a._model_cols)
+            b._model_cols = cols_of(b._model_cols)
+        for ev in records()[:40]:
+            try:
+                da = a.score(ev)
+            except ValueError:
+                continue
+            assert da.to_dict() == b.score(ev).to_dict()
+        assert ra.seen and ra.seen == rb.seen

@@ -37,6 +37,7 @@ typedef struct { /* numpy's PyArrayObject_fields, up to flags */
 
 static PyTypeObject *F64V_NDARRAY; /* numpy.ndarray (strong references once the layout is checked) */
 static PyObject *F64V_DTYPE;       /* np.dtype("float64") */
+static PyObject *F64V_INTP;        /* np.dtype("intp") */
 static int F64V_STATE;             /* 0 not checked yet, 1 on, -1 off */
 
 /* the array's fields as a 1-d float64 view, or 0 */
@@ -73,6 +74,7 @@ static int f64v_setup(void) {
     if (!np) return PyErr_Occurred() ? -1 : 0;
     PyObject *nd = PyObject_GetAttrString(np, "ndarray"), *dt = NULL, *a = NULL, *s = NULL, *r = NULL;
     dt = nd ? PyObject_CallMethod(np, "dtype", "s", "float64") : NULL;
+    PyObject *ip = dt ? PyObject_CallMethod(np, "dtype", "s", "intp") : NULL;
     a = dt ? PyObject_CallMethod(np, "zeros", "i", 5) : NULL; /* float64 */
     s = a ? PySequence_GetSlice(a, 0, 5) : NULL; /* a[0:5]: the same contiguous vector */
     F64V_STATE = -1;
@@ -85,13 +87,29 @@ static int f64v_setup(void) {
         Py_XDECREF(two);
         PyObject *ro = PyObject_CallMethod(a, "copy", NULL);
         r = ro ? PyObject_CallMethod(ro, "setflags", "O", Py_False) : NULL; /* setflags(write=False) */
-        int ok = strided && r && f64v_agrees(a, 1, 1) && f64v_agrees(s, 1, 1) && f64v_agrees(strided, 1, 0) &&
-                 f64v_agrees(ro, 0, 1) && !f64v_fill(ro, &(Py_buffer){0}, PyBUF_WRITABLE);
+        int ok = strided && r && ip && f64v_agrees(a, 1, 1) && f64v_agrees(s, 1, 1) &&
+                 f64v_agrees(strided, 1, 0) && f64v_agrees(ro, 0, 1) && !f64v_fill(ro, &(Py_buffer){0}, PyBUF_WRITABLE);
+        PyObject *ia = ok ? PyObject_CallMethod(a, "astype", "O", ip) : NULL; /* an intp vector */
+        if (ia) {
+            Py_buffer v;
+            f64v_array *f = (f64v_array *)ia;
+            if (PyObject_GetBuffer(ia, &v, PyBUF_FORMAT) == 0) {
+                ok = Py_TYPE(ia) == (PyTypeObject *)nd && f->descr == ip && f->nd == 1 && v.itemsize == 8 &&
+                     (f->flags & F64V_C_CONTIGUOUS) && v.buf == f->data && v.len == f->dimensions[0] * 8;
+                PyBuffer_Release(&v);
+            } else {
+                ok = 0;
+            }
+            Py_DECREF(ia);
+        } else {
+            ok = 0;
+        }
         Py_XDECREF(strided);
         Py_XDECREF(ro);
         if (ok) {
             F64V_STATE = 1;
-            nd = dt = NULL; /* kept */
+            F64V_INTP = ip;
+            nd = dt = ip = NULL; /* kept */
         } else {
             F64V_NDARRAY = NULL;
             F64V_DTYPE = NULL;
@@ -102,6 +120,7 @@ static int f64v_setup(void) {
     Py_XDECREF(s);
     Py_XDECREF(a);
     Py_XDECREF(dt);
+    Py_XDECREF(ip);
     Py_XDECREF(nd);
     Py_DECREF(np);
     return 0;
@@ -114,6 +133,18 @@ static int f64_view(PyObject *x, Py_buffer *view, int flags) {
     if (F64V_STATE == 0 && f64v_setup() < 0) return -1;
     if (F64V_STATE != 1 || Py_TYPE(x) != F64V_NDARRAY) return 0;
     return f64v_fill(x, view, flags);
+}
+
+/* 1: x is an exact numpy.ndarray, 1-d, C-contiguous, of the native intp dtype: *data and *n set; 0: not known to be
+ * (nothing set, no error); -1: error */
+static int intp_view(PyObject *x, const Py_ssize_t **data, Py_ssize_t *n) {
+    if (F64V_STATE == 0 && f64v_setup() < 0) return -1;
+    if (F64V_STATE != 1 || Py_TYPE(x) != F64V_NDARRAY) return 0;
+    f64v_array *a = (f64v_array *)x;
+    if (a->descr != F64V_INTP || a->nd != 1 || !(a->flags & F64V_C_CONTIGUOUS)) return 0;
+    *data = (const Py_ssize_t *)a->data;
+    *n = a->dimensions[0];
+    return 1;
 }
 
 #endif
