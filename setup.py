@@ -56,6 +56,8 @@ DEPENDS["linking"].append("dict_layout.h"); DEPENDS["linker"].append("dict_layou
 for _m in ("schema", "rules", "fingerprint"): DEPENDS.setdefault(_m, []).append("pytuple.h")  # review: pair_steal
 DEPENDS["linking"].append("linking_scratch.h")  # round 15, linkflat: select's scratch, the parsed version lists
 DEPENDS["redis_calls"].append("redis_lru.h")  # round 15, rediscache: the cache's order kept cheaper, record keys made
+DEPENDS["pipeline"].append("dict_layout.h")  # round 15, eventpath: the Decision dict filled in place
+DEPENDS["identity"].append("f64view.h"); DEPENDS.setdefault("rules", []).append("f64view.h"); DEPENDS["pipeline"].append("f64view.h"); DEPENDS["velocity_store"].append("f64view.h")  # round 15, eventpath
 
 
 def extensions() -> list[Extension]:

@@ -77,49 +77,60 @@ static PyObject *Hasher_hex(Hasher *h, PyObject *text) {
     return hex12(v & MASK48);
 }
 
+/* the component hashes of plan over vals into out[0..n) (n = len(plan) <= cap): a missing value (None) gives 0,
+ * else (h(prefix + value) & MASK48) or 1. Returns n, or -1 with an exception set. */
+Py_ssize_t fp_components_into(Hasher *h, PyObject *plan, PyObject *vals, uint64_t *out, Py_ssize_t cap) {
+    Py_ssize_t n = PyTuple_GET_SIZE(plan), nv = PyTuple_GET_SIZE(vals);
+    if (n > cap) {
+        PyErr_SetString(PyExc_ValueError, "too many components");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(plan, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 2) {
+            PyErr_SetString(PyExc_ValueError, "plan items are (index, prefix)");
+            return -1;
+        }
+        Py_ssize_t idx = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 0));
+        if (idx == -1 && PyErr_Occurred()) return -1;
+        if (idx < 0 || idx >= nv) {
+            PyErr_SetString(PyExc_IndexError, "component index out of range");
+            return -1;
+        }
+        PyObject *v = PyTuple_GET_ITEM(vals, idx);
+        uint64_t x = 0;
+        if (v != Py_None) {
+            if (hash_parts(h, PyTuple_GET_ITEM(item, 1), v, &x) < 0) return -1;
+            x &= MASK48;
+            if (!x) x = 1;
+        }
+        out[i] = x;
+    }
+    return n;
+}
+
+/* a tuple of n ints from out (the components' Python form) */
+PyObject *fp_u64_tuple(const uint64_t *out, Py_ssize_t n) {
+    PyObject *t = PyTuple_New(n);
+    for (Py_ssize_t i = 0; t && i < n; i++) {
+        PyObject *o = PyLong_FromUnsignedLongLong(out[i]);
+        if (!o) Py_CLEAR(t);
+        else PyTuple_SET_ITEM(t, i, o);
+    }
+    return t;
+}
+
 /* components(plan, values) -> tuple of ints: plan is a tuple of (index into values, prefix str);
  * a missing value (None) gives 0, else (h(prefix + value) & MASK48) or 1 */
 PyObject *Hasher_components(Hasher *h, PyObject *args) {
     PyObject *vals, *plan;
     if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &plan, &PyTuple_Type, &vals)) return NULL;
+    uint64_t stackbuf[64], *out = stackbuf;
     Py_ssize_t n = PyTuple_GET_SIZE(plan);
-    PyObject *out = PyTuple_New(n);
-    if (!out) return NULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyTuple_GET_ITEM(plan, i);
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 2) {
-            Py_DECREF(out);
-            PyErr_SetString(PyExc_ValueError, "plan items are (index, prefix)");
-            return NULL;
-        }
-        Py_ssize_t idx = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 0));
-        if (idx == -1 && PyErr_Occurred()) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        if (idx < 0 || idx >= PyTuple_GET_SIZE(vals)) {
-            Py_DECREF(out);
-            PyErr_SetString(PyExc_IndexError, "component index out of range");
-            return NULL;
-        }
-        PyObject *v = PyTuple_GET_ITEM(vals, idx);
-        uint64_t x = 0;
-        if (v != Py_None) {
-            if (hash_parts(h, PyTuple_GET_ITEM(item, 1), v, &x) < 0) {
-                Py_DECREF(out);
-                return NULL;
-            }
-            x &= MASK48;
-            if (!x) x = 1;
-        }
-        PyObject *o = PyLong_FromUnsignedLongLong(x);
-        if (!o) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(out, i, o);
-    }
-    return out;
+    if (n > 64 && !(out = PyMem_Malloc((size_t)n * sizeof(uint64_t)))) return PyErr_NoMemory();
+    PyObject *r = fp_components_into(h, plan, vals, out, n) < 0 ? NULL : fp_u64_tuple(out, n);
+    if (out != stackbuf) PyMem_Free(out);
+    return r;
 }
 
 static PyMethodDef module_methods[] = {

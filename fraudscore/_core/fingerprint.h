@@ -96,8 +96,11 @@ static inline Py_ssize_t tuple_index(PyObject *t, Py_ssize_t i, Py_ssize_t bound
 
 /* fingerprint.c */
 PyObject *Hasher_components(Hasher *h, PyObject *args);
+Py_ssize_t fp_components_into(Hasher *h, PyObject *plan, PyObject *vals, uint64_t *out, Py_ssize_t cap);
+PyObject *fp_u64_tuple(const uint64_t *out, Py_ssize_t n);
 /* fingerprint_sections.c */
 PyObject *fp_sections1(Hasher *h, PyObject *const *args);
+PyObject *fp_sections1_h(Hasher *h, PyObject *const *args, uint64_t fam_hash);
 PyObject *Hasher_sections1(Hasher *h, PyObject *const *args, Py_ssize_t nargs);
 /* fingerprint_canonical.c */
 PyObject *fp_values_size(PyObject *self, PyObject *vals);

@@ -4,6 +4,8 @@
  */
 #include "fingerprint.h"
 
+#include <structmember.h> /* T_OBJECT_EX, READONLY */
+
 /* -- canonicalize + from_canonical in one call (reference: canonical._derive, sections._family_input,
  *    Fingerprinter.from_canonical) --------------------------------------------------------------------- */
 
@@ -19,6 +21,18 @@ static PyObject *new_slots(PyObject *cls, PyObject *descrs, PyObject **vals, Py_
     if (!o) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *d = PyTuple_GET_ITEM(descrs, i);
+        if (Py_TYPE(d) == &PyMemberDescr_Type) { /* round 15: a slot's member written where it lives (what
+                                                   * PyMember_SetOne does for an object member) */
+            PyMemberDef *md = ((PyMemberDescrObject *)d)->d_member;
+            if (md->type == T_OBJECT_EX && !(md->flags & READONLY) && md->offset > 0 &&
+                (size_t)md->offset + sizeof(PyObject *) <= (size_t)tp->tp_basicsize &&
+                PyObject_TypeCheck(o, PyDescr_TYPE(d))) {
+                PyObject **slot = (PyObject **)((char *)o + md->offset), *old = *slot;
+                *slot = Py_NewRef(vals[i]);
+                Py_XDECREF(old);
+                continue;
+            }
+        }
         descrsetfunc set = Py_TYPE(d)->tp_descr_set;
         if (!set || set(d, o, vals[i]) < 0) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "not a member descriptor");
@@ -57,8 +71,8 @@ static int gc_leaf(PyObject *v, int depth) {
 
 /* untrack the slots object o whose n field values are vals, when every value is a leaf */
 static void gc_untrack_leaf_slots(PyObject *o, PyObject **vals, Py_ssize_t n) {
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (!gc_leaf(vals[i], 0)) return;
+    for (Py_ssize_t i = 0; i < n; i++) /* round 15: the atoms without a call */
+        if (!gc_atom(vals[i]) && !gc_leaf(vals[i], 0)) return;
     if (PyObject_GC_IsTracked(o)) PyObject_GC_UnTrack(o);
 }
 
@@ -169,14 +183,9 @@ fail:
     return NULL;
 }
 
-/* sections.renderer_model for an ASCII str: every match of \s*\(0x[0-9a-f]+\)|-\d+(?:\.\d+)+ removed.
- * NULL without an error when not ASCII (the caller hands over to the reference). */
-static PyObject *renderer_model_ascii(PyObject *r) {
-    if (!PyUnicode_IS_COMPACT_ASCII(r)) return NULL;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(r);
-    const unsigned char *s = (const unsigned char *)PyUnicode_DATA(r);
-    char stackbuf[512], *o = n <= 512 ? stackbuf : PyMem_Malloc((size_t)n + 1);
-    if (!o) return PyErr_NoMemory();
+/* sections.renderer_model for an ASCII str s[0..n): every match of \s*\(0x[0-9a-f]+\)|-\d+(?:\.\d+)+ removed, the
+ * rest written to o (n bytes at most); returns the length written */
+static Py_ssize_t renderer_model_into(const unsigned char *s, Py_ssize_t n, char *o) {
     Py_ssize_t m = 0, i = 0;
     while (i < n) {
         Py_ssize_t j = i; /* \s*\(0x[0-9a-f]+\) */
@@ -204,9 +213,38 @@ static PyObject *renderer_model_ascii(PyObject *r) {
         }
         o[m++] = (char)s[i++];
     }
-    PyObject *out = PyUnicode_FromStringAndSize(o, m);
-    if (o != stackbuf) PyMem_Free(o);
-    return out;
+    return m;
+}
+
+/* SEP + (v or MISSING) of the family text into the state: v a str or None (round 15: the text is hashed as it is
+ * made, no parts list, no join); raw: v itself (a str, the source), never MISSING. 0, or -1 with an error. */
+static int fam_part(HB *st, PyObject *v, int raw) {
+    if (v != Py_None && !PyUnicode_Check(v)) {
+        PyErr_SetString(PyExc_TypeError, "canonical values must be str or None");
+        return -1;
+    }
+    if (!raw && (v == Py_None || PyUnicode_GET_LENGTH(v) == 0)) {
+        hb_update(st, "\x1f\x00", 2);
+        return 0;
+    }
+    hb_update(st, "\x1f", 1);
+    if (PyUnicode_IS_COMPACT_ASCII(v)) {
+        hb_update(st, PyUnicode_DATA(v), (size_t)PyUnicode_GET_LENGTH(v));
+        return 0;
+    }
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(v, &n);
+    if (u) {
+        hb_update(st, u, (size_t)n);
+        return 0;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
+    PyErr_Clear();
+    PyObject *b = PyUnicode_AsEncodedString(v, "utf-8", "surrogatepass");
+    if (!b) return -1;
+    hb_update(st, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
+    return 0;
 }
 
 /* the Fingerprint of a canonical device whose fields are f (borrowed): actx = (s1_plan, fam_app, fam_web,
@@ -244,67 +282,46 @@ static PyObject *assemble(Hasher *h, PyObject *actx, PyObject *c, PyObject **f) 
         }
         mobile = digits && nonzero;
     }
-    /* the hardware family text (sections._family_input) */
+    /* the hardware family text (sections._family_input): "fam" SEP source SEP os_family SEP value... [SEP renderer
+     * model], MISSING for None or empty, hashed as it is written */
     PyObject *idxs = PyTuple_GET_ITEM(actx, is_app ? 1 : 2);
     if (!PyTuple_Check(idxs)) {
         PyErr_SetString(PyExc_TypeError, "family indices");
         return NULL;
     }
     Py_ssize_t np = PyTuple_GET_SIZE(idxs);
-    PyObject *parts = PyList_New(3 + np + (is_app ? 0 : 1)), *fam_text = NULL, *missing = NULL, *sep = NULL;
-    if (!parts) return NULL;
-    missing = PyUnicode_FromStringAndSize("\x00", 1);
-    sep = PyUnicode_FromStringAndSize("\x1f", 1);
-    PyObject *head = PyUnicode_FromString("fam");
-    if (!missing || !sep || !head) {
-        Py_XDECREF(head);
-        goto fail;
-    }
-    PyList_SET_ITEM(parts, 0, head);
-    Py_INCREF(src);
-    PyList_SET_ITEM(parts, 1, src);
-#define PART(slot, v)                                                                                     \
-    do {                                                                                                  \
-        PyObject *pv_ = (v);                                                                              \
-        if (pv_ != Py_None && !PyUnicode_Check(pv_)) {                                                    \
-            PyErr_SetString(PyExc_TypeError, "canonical values must be str or None");                     \
-            goto fail;                                                                                    \
-        }                                                                                                 \
-        if (pv_ == Py_None || PyUnicode_GET_LENGTH(pv_) == 0) pv_ = missing;                              \
-        Py_INCREF(pv_);                                                                                   \
-        PyList_SET_ITEM(parts, (slot), pv_);                                                              \
-    } while (0)
-    PART(2, fam);
+    HB fst;
+    start(h, &fst);
+    hb_update(&fst, "fam", 3);
+    if (fam_part(&fst, src, 1) < 0 || fam_part(&fst, fam, 0) < 0) return NULL;
     for (Py_ssize_t i = 0; i < np; i++) {
         Py_ssize_t j = tuple_index(idxs, i, nv);
-        if (j < 0) goto fail;
-        PART(3 + i, PyTuple_GET_ITEM(vals, j));
+        if (j < 0 || fam_part(&fst, PyTuple_GET_ITEM(vals, j), 0) < 0) return NULL;
     }
     if (!is_app) {
-        PyObject *rend = PyTuple_GET_ITEM(vals, ridx), *rm = Py_None;
-        if (rend != Py_None) {
+        PyObject *rend = PyTuple_GET_ITEM(vals, ridx);
+        if (rend == Py_None) {
+            hb_update(&fst, "\x1f\x00", 2);
+        } else {
             if (!PyUnicode_Check(rend)) {
                 PyErr_SetString(PyExc_TypeError, "canonical values must be str or None");
-                goto fail;
+                return NULL;
             }
-            rm = renderer_model_ascii(rend);
-            if (!rm) {
-                if (PyErr_Occurred()) goto fail;
-                Py_DECREF(parts);
-                Py_DECREF(missing);
-                Py_DECREF(sep);
-                Py_RETURN_NONE;
+            if (!PyUnicode_IS_COMPACT_ASCII(rend)) Py_RETURN_NONE; /* the reference decides */
+            Py_ssize_t rn = PyUnicode_GET_LENGTH(rend);
+            char stackbuf[512], *o = rn <= 512 ? stackbuf : PyMem_Malloc((size_t)rn + 1);
+            if (!o) return PyErr_NoMemory();
+            Py_ssize_t m = renderer_model_into((const unsigned char *)PyUnicode_DATA(rend), rn, o);
+            if (m) {
+                hb_update(&fst, "\x1f", 1);
+                hb_update(&fst, o, (size_t)m);
+            } else {
+                hb_update(&fst, "\x1f\x00", 2);
             }
-        } else {
-            Py_INCREF(rm);
+            if (o != stackbuf) PyMem_Free(o);
         }
-        PART(3 + np, rm);
-        Py_DECREF(rm);
     }
-#undef PART
-    fam_text = PyUnicode_Join(sep, parts);
-    Py_CLEAR(parts);
-    if (!fam_text) goto fail;
+    uint64_t fam_hash = hb_digest(&fst);
     /* the hashes (sections1) */
     PyObject *os_major = Py_None, *b_major = Py_None;
     if (PyTuple_Check(f[CD_OS_VERSION]) && PyTuple_GET_SIZE(f[CD_OS_VERSION]) > 0)
@@ -313,20 +330,19 @@ static PyObject *assemble(Hasher *h, PyObject *actx, PyObject *c, PyObject **f) 
     if ((f[CD_OS_VERSION] != Py_None && !PyTuple_Check(f[CD_OS_VERSION])) ||
         (f[CD_BVER] != Py_None && !PyTuple_Check(f[CD_BVER]))) {
         PyErr_SetString(PyExc_TypeError, "versions are tuples or None");
-        goto fail;
+        return NULL;
     }
-    PyObject *sargs[8] = {PyTuple_GET_ITEM(actx, 0), vals, src, fam, os_major, f[CD_BFAM], b_major, fam_text};
+    PyObject *sargs[8] = {PyTuple_GET_ITEM(actx, 0), vals, src, fam, os_major, f[CD_BFAM], b_major, Py_None};
     if (!PyTuple_Check(sargs[0]) || PyTuple_GET_SIZE(sargs[0]) != 12) {
         PyErr_SetString(PyExc_TypeError, "sections1 plan");
-        goto fail;
+        return NULL;
     }
-    PyObject *r = fp_sections1(h, sargs);
-    Py_CLEAR(fam_text);
-    if (!r) goto fail;
+    PyObject *r = fp_sections1_h(h, sargs, fam_hash);
+    if (!r) return NULL;
     PyObject *scheme = PyLong_FromLong(1);
     if (!scheme) {
         Py_DECREF(r);
-        goto fail;
+        return NULL;
     }
     PyObject *fv[16] = {
         PyTuple_GET_ITEM(r, 0), PyTuple_GET_ITEM(r, 1), PyTuple_GET_ITEM(r, 2), PyTuple_GET_ITEM(r, 3), scheme, c,
@@ -337,15 +353,7 @@ static PyObject *assemble(Hasher *h, PyObject *actx, PyObject *c, PyObject **f) 
     if (fp) gc_untrack_leaf_slots(fp, fv, 16); /* c is a leaf only when derive untracked it */
     Py_DECREF(scheme);
     Py_DECREF(r);
-    Py_DECREF(missing);
-    Py_DECREF(sep);
     return fp;
-fail:
-    Py_XDECREF(parts);
-    Py_XDECREF(fam_text);
-    Py_XDECREF(missing);
-    Py_XDECREF(sep);
-    return NULL;
 }
 
 /* build1(ctx, device) -> Fingerprint, or None (use the reference): ctx = (canon_args, extras, dctx, actx) with

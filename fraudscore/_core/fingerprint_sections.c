@@ -163,8 +163,9 @@ static PyObject *fp_id1(PyObject *a, PyObject *b, PyObject *c) {
     return r;
 }
 
-/* str(v): an exact int in [0, 10**18) written directly (the versions' majors), anything else PyObject_Str */
-static PyObject *str_of(PyObject *v) {
+/* str(v) into the state: an exact int in [0, 10**18) written directly (the versions' majors), anything else through
+ * PyObject_Str (round 15: no str object for the common case) */
+static int upd_major(HB *st, PyObject *v) {
     if (PyLong_CheckExact(v)) {
         int overflow = 0;
         long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
@@ -175,16 +176,42 @@ static PyObject *str_of(PyObject *v) {
                 buf[sizeof(buf) - 1 - n++] = (char)('0' + x % 10);
                 x /= 10;
             } while (x);
-            return PyUnicode_FromStringAndSize(buf + sizeof(buf) - n, n);
+            hb_update(st, buf + sizeof(buf) - n, (size_t)n);
+            return 0;
         }
-        if (PyErr_Occurred()) return NULL;
+        if (PyErr_Occurred()) return -1;
     }
-    return PyObject_Str(v);
+    PyObject *s = PyObject_Str(v);
+    if (!s) return -1;
+    int r = upd_str(st, s);
+    Py_DECREF(s);
+    return r;
+}
+
+/* the family section's hash h(family_text) of a str (the sections1 method's argument) */
+static int fam_hash_of(Hasher *h, PyObject *fam_text, uint64_t *out) {
+    HB st;
+    start(h, &st);
+    if (upd_str(&st, fam_text) < 0) return -1;
+    *out = hb_digest(&st);
+    return 0;
 }
 
 PyObject *fp_sections1(Hasher *h, PyObject *const *args) {
-    PyObject *plan = args[0], *vals = args[1], *src = args[2], *fam = args[3], *fam_text = args[7];
-    if (!PyUnicode_Check(src) || !PyUnicode_Check(fam_text) || (fam != Py_None && !PyUnicode_Check(fam)) ||
+    if (!PyUnicode_Check(args[7])) {
+        PyErr_SetString(PyExc_TypeError, "source, os_family, browser_family and family_text must be str");
+        return NULL;
+    }
+    uint64_t fh;
+    if (fam_hash_of(h, args[7], &fh) < 0) return NULL;
+    return fp_sections1_h(h, args, fh);
+}
+
+/* sections1 with the family text's hash given (args[7] unused): build1 streams the family text into the hash
+ * without making it (round 15) */
+PyObject *fp_sections1_h(Hasher *h, PyObject *const *args, uint64_t fam_hash) {
+    PyObject *plan = args[0], *vals = args[1], *src = args[2], *fam = args[3];
+    if (!PyUnicode_Check(src) || (fam != Py_None && !PyUnicode_Check(fam)) ||
         (args[5] != Py_None && !PyUnicode_Check(args[5]))) {
         PyErr_SetString(PyExc_TypeError, "source, os_family, browser_family and family_text must be str");
         return NULL;
@@ -202,20 +229,13 @@ PyObject *fp_sections1(Hasher *h, PyObject *const *args) {
     if (upd_str(&st, src) < 0 || upd_part(&st, fam) < 0 || upd_idx(&st, vals, hwi) < 0) return NULL;
     hw = hb_digest(&st) & MASK48;
     /* software */
-    PyObject *maj = str_of(args[4]), *bmaj = str_of(args[6]);
-    if (!maj || !bmaj) {
-        Py_XDECREF(maj);
-        Py_XDECREF(bmaj);
-        return NULL;
-    }
     start(h, &st);
     hb_update(&st, "1\x1fsw\x1f", 5);
-    int bad = upd_str(&st, src) < 0 || upd_part(&st, fam) < 0 || (hb_update(&st, "\x1f", 1), 0) ||
-              upd_str(&st, maj) < 0 || upd_part(&st, args[5]) < 0 ||
-              (hb_update(&st, "\x1f", 1), 0) || upd_str(&st, bmaj) < 0;
-    Py_DECREF(maj);
-    Py_DECREF(bmaj);
-    if (bad) return NULL;
+    if (upd_str(&st, src) < 0 || upd_part(&st, fam) < 0) return NULL;
+    hb_update(&st, "\x1f", 1);
+    if (upd_major(&st, args[4]) < 0 || upd_part(&st, args[5]) < 0) return NULL;
+    hb_update(&st, "\x1f", 1);
+    if (upd_major(&st, args[6]) < 0) return NULL;
     sw = hb_digest(&st) & MASK48;
     /* volatile */
     start(h, &st);
@@ -229,15 +249,18 @@ PyObject *fp_sections1(Hasher *h, PyObject *const *args) {
     res[0] = fp_id1(res[1], res[2], res[3]); /* == PyUnicode_FromFormat("fp1_%U_%U_%U", ...) */
     if (!res[0]) goto fail;
     /* components, canvas, link keys */
-    PyObject *cargs = PyTuple_Pack(2, PyTuple_GET_ITEM(plan, 4), vals);
-    if (!cargs) goto fail;
-    res[4] = Hasher_components(h, cargs);
-    Py_DECREF(cargs);
-    if (!res[4]) goto fail;
+    PyObject *cplan = PyTuple_GET_ITEM(plan, 4);
+    if (!PyTuple_Check(cplan)) {
+        PyErr_SetString(PyExc_TypeError, "components plan");
+        goto fail;
+    }
+    uint64_t comps[64]; /* round 15: the components as numbers, their tuple made once */
+    Py_ssize_t nc = fp_components_into(h, cplan, vals, comps, 64);
+    if (nc < 0 || !(res[4] = fp_u64_tuple(comps, nc))) goto fail;
     Py_ssize_t cpos = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 6)), cidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 7));
     Py_ssize_t ridx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 8)), fidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 9));
     Py_ssize_t lidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 10)), k = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 11));
-    Py_ssize_t nv = PyTuple_GET_SIZE(vals), nc = PyTuple_GET_SIZE(res[4]);
+    Py_ssize_t nv = PyTuple_GET_SIZE(vals);
     if (PyErr_Occurred()) goto fail;
     if (cpos < 0 || cpos >= nc || cidx < 0 || cidx >= nv || ridx < 0 || ridx >= nv || fidx < 0 || fidx >= nv ||
         lidx < 0 || lidx >= nv) {
@@ -248,7 +271,7 @@ PyObject *fp_sections1(Hasher *h, PyObject *const *args) {
         res[5] = Py_None;
         Py_INCREF(Py_None);
     } else {
-        res[5] = hex12_prefixed("c:", 2, NULL, PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(res[4], cpos)));
+        res[5] = hex12_prefixed("c:", 2, NULL, comps[cpos]);
         if (!res[5]) goto fail;
     }
     PyObject *tags = PyTuple_GET_ITEM(plan, 5);
@@ -262,7 +285,7 @@ PyObject *fp_sections1(Hasher *h, PyObject *const *args) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "anchor index out of range");
             goto fail;
         }
-        uint64_t c = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(res[4], p));
+        uint64_t c = comps[p];
         if (!c) continue;
         PyObject *tag = PyTuple_GET_ITEM(t, 1);
         const char *tg = PyUnicode_AsUTF8(tag);
@@ -291,9 +314,7 @@ PyObject *fp_sections1(Hasher *h, PyObject *const *args) {
     Py_DECREF(keys);
     if (!res[6]) goto fail;
     /* family, renderer */
-    start(h, &st);
-    if (upd_str(&st, fam_text) < 0) goto fail;
-    res[7] = hex12(hb_digest(&st) & MASK48);
+    res[7] = hex12(fam_hash & MASK48);
     if (!res[7]) goto fail;
     PyObject *rend = PyTuple_GET_ITEM(vals, ridx);
     uint64_t rh = 0;

@@ -18,6 +18,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "vendor/blake2/blake2b-ref.c"
 #include "pseudonym.h"
 #include "dotted.h"
+#include "f64view.h" /* f64_view */
 
 enum { K_NID = 0, K_PHONE, K_EMAIL, K_CARD, K_IP, K_GENERIC, K_DEVICE_ID, K_IP_PREFIX, N_KINDS };
 
@@ -336,6 +338,27 @@ static int put_feat(PyObject *feats, double *x, Py_ssize_t j, PyObject *name, Py
 
 static PyObject *S_ip_prefix;
 
+/* the birth date (y, m, d) of a 3-tuple of exact ints in int range, without the format parser (round 15); 0: another
+ * value (PyArg_ParseTuple decides, and raises as before) */
+static int birth3(PyObject *t, int *y, int *m, int *d) {
+    if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != 3) return 0;
+    long v[3];
+    for (int i = 0; i < 3; i++) {
+        PyObject *o = PyTuple_GET_ITEM(t, i);
+        int of = 0;
+        if (!PyLong_CheckExact(o)) return 0;
+        v[i] = PyLong_AsLongAndOverflow(o, &of);
+        if (of || v[i] < INT_MIN || v[i] > INT_MAX || (v[i] == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    *y = (int)v[0];
+    *m = (int)v[1];
+    *d = (int)v[2];
+    return 1;
+}
+
 /* Identity.process over one event into two sinks: the pseudonyms into ``pseudo`` (a dict: the pseudonym dict, or
  * the record itself), the features into ``feats`` (a dict) or, when x is non-NULL, into x[0..] in plan order
  * (FeaturePipeline.feature_names' identity part; xlen doubles available). Returns 0, -1 (error) or 1 (a feature
@@ -460,7 +483,7 @@ static int process_into(Kernel *k, PyObject *event, PyObject *plan, PyObject *ts
                 if (day >= 0 && day <= 2932896) {
                     int ty, tm, td, by, bm, bd;
                     civil(day, &ty, &tm, &td);
-                    if (!PyArg_ParseTuple(extra, "iii", &by, &bm, &bd)) {
+                    if (!birth3(extra, &by, &bm, &bd) && !PyArg_ParseTuple(extra, "iii", &by, &bm, &bd)) {
                         DESC_DROP(&dsc, hit);
                         goto done;
                     }
@@ -567,8 +590,11 @@ static PyObject *Kernel_into(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t off = PyLong_AsSsize_t(args[7]);
     if (off == -1 && PyErr_Occurred()) return NULL;
     Py_buffer view;
-    if (PyObject_GetBuffer(args[6], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return NULL;
-    if (view.itemsize != 8 || !view.format || strcmp(view.format, "d") != 0 || off < 0 || off > view.len / 8) {
+    int fv = f64_view(args[6], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS); /* round 15: without numpy's format */
+    if (fv < 0 || (!fv && PyObject_GetBuffer(args[6], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0))
+        return NULL;
+    if ((!fv && (view.itemsize != 8 || !view.format || strcmp(view.format, "d") != 0)) || off < 0 ||
+        off > view.len / 8) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_ValueError, "into: x must be a float64 buffer and offset within it");
         return NULL;

@@ -52,6 +52,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "f64view.h" /* f64_view */
+
 static PyObject *S_device, *S_device_id, *S_device_fp, *S_device_hw, *S_device_canvas, *ONE_THOUSAND;
 static PyObject *S_id, *S_hardware, *S_canvas;
 
@@ -84,6 +86,8 @@ static int x_buffer(PyObject *x, Py_buffer *view, const Py_buffer *held) {
 }
 
 static int get_buffer(PyObject *x, Py_buffer *view) {
+    int fv = f64_view(x, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS); /* round 15: numpy's vector without the protocol */
+    if (fv) return fv < 0 ? -1 : 0;
     if (PyObject_GetBuffer(x, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return -1;
     if (view->itemsize != 8) {
         PyBuffer_Release(view);

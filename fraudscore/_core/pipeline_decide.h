@@ -29,6 +29,8 @@
  */
 #include <time.h>
 
+#include "dict_layout.h" /* dict_entries (read only: linkflat's header) */
+
 enum {
     DC_SCHEMA, DC_PIPELINE, DC_STORE, DC_CRULES, DC_RULESET, DC_POLICY, DC_WALL_CLOCK, DC_EMPTY, DC_NDARRAY, DC_F64,
     DC_HIT_OUTCOME, DC_SCORE_SCALE, DC_MODEL_REASONS, DC_PENDING, DC_DECISION, DC_RULEHIT, DC_REASON, DC_ACTION_RANK,
@@ -339,6 +341,39 @@ static PyObject *mv_new(PyObject *record, PyObject *x, PyObject *names) {
     return (PyObject *)m;
 }
 
+/* x[cols] for the model: for an exact float64 vector x and an exact intp vector cols within range, a new
+ * np.empty(len(cols)) filled in C (round 15: numpy's fancy indexing cost ~2.4k instructions an event); any other x,
+ * cols (negative or out-of-range indices included) through PyObject_GetItem, which decides and raises. */
+static PyObject *decide_gather(PyObject *dctx, PyObject *x, PyObject *cols) {
+    const Py_ssize_t *ci;
+    Py_ssize_t m;
+    Py_buffer xv, ov;
+    int ic = intp_view(cols, &ci, &m), fx = ic == 1 ? f64_view(x, &xv, PyBUF_C_CONTIGUOUS) : 0;
+    if (ic < 0 || fx < 0) return NULL;
+    if (ic == 1 && fx == 1) {
+        Py_ssize_t n = xv.len / (Py_ssize_t)sizeof(double);
+        PyObject *mo = PyLong_FromSsize_t(m);
+        if (!mo) return NULL;
+        PyObject *eargs[2] = {mo, PyTuple_GET_ITEM(dctx, DC_F64)};
+        PyObject *xm = PyObject_Vectorcall(PyTuple_GET_ITEM(dctx, DC_EMPTY), eargs, 2, NULL);
+        Py_DECREF(mo);
+        if (!xm) return NULL;
+        int fo = f64_view(xm, &ov, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS);
+        if (fo == 1) /* x read again after the allocation (a collection in it may have run finalizers) */
+            fo = f64_view(x, &xv, PyBUF_C_CONTIGUOUS) == 1 && xv.len / (Py_ssize_t)sizeof(double) == n ? 1 : 0;
+        if (fo == 1 && ov.len == m * (Py_ssize_t)sizeof(double)) {
+            const double *src = (const double *)xv.buf;
+            double *dst = (double *)ov.buf;
+            Py_ssize_t i = 0;
+            for (; i < m && (size_t)ci[i] < (size_t)n; i++) dst[i] = src[ci[i]]; /* 0 <= ci[i] < n */
+            if (i == m) return xm;
+        }
+        Py_DECREF(xm);
+        if (fo < 0) return NULL;
+    }
+    return PyObject_GetItem(x, cols);
+}
+
 /* score_scale(p) for a finite 1000 * p: round(1000 * p) half to even (as float.__round__) clipped to 0..1000; else
  * the Python function (which raises for NaN and infinities). A new reference. */
 static PyObject *decide_score_scale(PyObject *dctx, PyObject *p) {
@@ -445,9 +480,27 @@ static PyObject *decide_decision(PyObject *dctx, PyObject *app, PyObject *score,
                           S_shadow_hits, S_model_version, S_ruleset_version, S_device_id};
     PyObject *vals[10] = {app, score, p, action, reasons, rule_hits, shadow_hits, model_version, ruleset_version,
                           device_id};
-    for (int i = 0; i < 10; i++)
-        if (PyDict_SetItem(dict, keys[i], vals[i]) < 0) goto fail;
-    if (PyDict_SetItem(dict, S_duplicate2, duplicate) < 0) goto fail;
+    /* round 15: the copy's values replaced where they live (its table is the template's: 17 str keys in order),
+     * tracked by the collector as PyDict_SetItem would track it; any other layout takes the dict API */
+    static const int pos[10] = {0, 1, 2, 3, 4, 5, 6, 8, 9, 10};
+    dl_entry_t *e = DICT_LAYOUT ? dict_entries(dict, 17) : NULL;
+    for (int i = 0; e && i < 10; i++)
+        if (e[pos[i]].me_key != keys[i]) e = NULL;
+    if (e && e[16].me_key != S_duplicate2) e = NULL;
+    if (e) {
+        int track = 0;
+        for (int i = 0; i < 11; i++) {
+            PyObject *v = i < 10 ? vals[i] : duplicate, **slot = &e[i < 10 ? pos[i] : 16].me_value, *old = *slot;
+            *slot = Py_NewRef(v);
+            Py_XDECREF(old);
+            track |= PyObject_IS_GC(v) && (!PyTuple_CheckExact(v) || PyObject_GC_IsTracked(v));
+        }
+        if (track && !PyObject_GC_IsTracked(dict)) PyObject_GC_Track(dict);
+    } else {
+        for (int i = 0; i < 10; i++)
+            if (PyDict_SetItem(dict, keys[i], vals[i]) < 0) goto fail;
+        if (PyDict_SetItem(dict, S_duplicate2, duplicate) < 0) goto fail;
+    }
     if (PyObject_SetAttr(d, S___dict__, dict) < 0) goto fail;
     Py_DECREF(dict);
     return d;
@@ -606,7 +659,7 @@ static PyObject *py_decide(PyObject *self, PyObject *const *args, Py_ssize_t nar
     if (model != Py_None) {
         PyObject *cols = GET(scorer, S__model_cols);
         if (!cols) goto done;
-        xm = cols == Py_None ? Py_NewRef(x) : PyObject_GetItem(x, cols);
+        xm = cols == Py_None ? Py_NewRef(x) : decide_gather(dctx, x, cols);
         Py_DECREF(cols);
         if (!xm) goto done;
         PyObject *margs[2] = {model, xm};

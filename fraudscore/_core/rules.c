@@ -21,6 +21,7 @@
 #include <math.h>
 
 #include "pytuple.h" /* pair_steal */
+#include "f64view.h" /* f64_view */
 
 enum { N_AND = 0, N_OR, N_NOT, N_CMP, N_PY, N_IN, N_STREQ };
 
@@ -375,8 +376,9 @@ static PyObject *Program_fired_parts(Program *P, PyObject *const *args, Py_ssize
         return NULL;
     }
     Py_buffer buf;
-    if (PyObject_GetBuffer(args[1], &buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return NULL;
-    if (buf.itemsize != 8 || !buf.format || strcmp(buf.format, "d") != 0) {
+    int fv = f64_view(args[1], &buf, PyBUF_C_CONTIGUOUS); /* round 15: an exact float64 ndarray without its format */
+    if (fv < 0 || (!fv && PyObject_GetBuffer(args[1], &buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)) return NULL;
+    if (!fv && (buf.itemsize != 8 || !buf.format || strcmp(buf.format, "d") != 0)) {
         PyBuffer_Release(&buf);
         PyErr_SetString(PyExc_TypeError, "x must be a contiguous float64 vector");
         return NULL;

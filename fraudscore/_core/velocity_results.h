@@ -573,7 +573,8 @@ static PyObject *Store_apply_into(Store *s, PyObject *const *args, Py_ssize_t na
     Py_ssize_t off = PyLong_AsSsize_t(args[7]);
     if (off == -1 && PyErr_Occurred()) return NULL;
     Py_buffer v;
-    if (PyObject_GetBuffer(args[6], &v, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    int fv = f64_view(args[6], &v, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS); /* round 15: numpy's fields directly */
+    if (fv < 0 || (!fv && PyObject_GetBuffer(args[6], &v, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)) return NULL;
     if (v.itemsize != 8 || off < 0 || v.len / 8 < off + s->nfeat) {
         PyBuffer_Release(&v);
         PyErr_SetString(PyExc_ValueError, "apply_into: x is not a float64 buffer with room for the features");

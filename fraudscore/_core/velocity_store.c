@@ -592,6 +592,7 @@ static PyObject *Store_clear(Store *s, PyObject *Py_UNUSED(ignored)) {
     Py_RETURN_NONE;
 }
 
+#include "f64view.h"         /* f64_view (round 15) */
 #include "velocity_results.h" /* ResultTable, Store.admit / apply_rec: the exactly-once records in C (round 12) */
 
 static PyMethodDef Store_methods[] = {
