@@ -24,7 +24,7 @@
 
 /* The leaf values of tree root `root` for the eight cleaned rows x0..x7 (x[l] may repeat a row), into v[8]. */
 static inline void fs_lane_group(const fs_rnode *root, const double *const *xs, const uint32_t *cat_bits,
-                                 double *v) {
+                                 int plain, double *v) {
     const fs_rnode *p0 = root, *p1 = root, *p2 = root, *p3 = root, *p4 = root, *p5 = root, *p6 = root, *p7 = root;
     const double *x0 = xs[0], *x1 = xs[1], *x2 = xs[2], *x3 = xs[3], *x4 = xs[4], *x5 = xs[5], *x6 = xs[6],
                  *x7 = xs[7];
@@ -34,26 +34,36 @@ static inline void fs_lane_group(const fs_rnode *root, const double *const *xs, 
         const fs_rnode *nd_ = P;                                                                                   \
         double v_ = X[nd_->feature];                                                                               \
         unsigned fl_ = nd_->flags, g_;                                                                             \
-        if (fl_ & (FSR_CAT | FSR_ZEROMISS))                                                                        \
+        if (!FS_PLAIN && (fl_ & (FSR_CAT | FSR_ZEROMISS)))                                                         \
             g_ = (unsigned)fs_row_slow_left(nd_, v_, cat_bits);                                                    \
         else                                                                                                       \
             g_ = (unsigned)(v_ <= nd_->u.thr) | ((unsigned)(v_ != v_) & (fl_ >> 2));                               \
         O = nd_->child[g_ & 1u];                                                                                   \
         P = (const fs_rnode *)((const double *)nd_ + (O & -(O > 0)));                                              \
     } while (0)
-    for (;;) {
-        FS_LSTEP(p0, x0, o0);
-        FS_LSTEP(p1, x1, o1);
-        FS_LSTEP(p2, x2, o2);
-        FS_LSTEP(p3, x3, o3);
-        FS_LSTEP(p4, x4, o4);
-        FS_LSTEP(p5, x5, o5);
-        FS_LSTEP(p6, x6, o6);
-        FS_LSTEP(p7, x7, o7);
-        if (!((o0 > 0) | (o1 > 0) | (o2 > 0) | (o3 > 0) | (o4 > 0) | (o5 > 0) | (o6 > 0) | (o7 > 0))) {
-            break; /* no lane moved: every lane's node has a leaf child on its side */
-        }
+#define FS_LLOOP                                                                                                   \
+    for (;;) {                                                                                                     \
+        FS_LSTEP(p0, x0, o0);                                                                                      \
+        FS_LSTEP(p1, x1, o1);                                                                                      \
+        FS_LSTEP(p2, x2, o2);                                                                                      \
+        FS_LSTEP(p3, x3, o3);                                                                                      \
+        FS_LSTEP(p4, x4, o4);                                                                                      \
+        FS_LSTEP(p5, x5, o5);                                                                                      \
+        FS_LSTEP(p6, x6, o6);                                                                                      \
+        FS_LSTEP(p7, x7, o7);                                                                                      \
+        /* no lane moved: every lane's node has a leaf child on its side */                                        \
+        if (!((o0 > 0) | (o1 > 0) | (o2 > 0) | (o3 > 0) | (o4 > 0) | (o5 > 0) | (o6 > 0) | (o7 > 0))) break;       \
     }
+    if (plain) { /* no node needs fs_row_slow_left: the flags test is left out of the step */
+#define FS_PLAIN 1
+        FS_LLOOP
+#undef FS_PLAIN
+    } else {
+#define FS_PLAIN 0
+        FS_LLOOP
+#undef FS_PLAIN
+    }
+#undef FS_LLOOP
 #undef FS_LSTEP
     /* a leaf child: offset < 0, its value |offset| units after its parent */
     v[0] = ((const double *)p0)[-o0];
@@ -104,7 +114,7 @@ static void *fs_run_job_lanes(void *arg) {
             }
             for (g = 0; g < nb; g += 8) {
                 int l, m = nb - g < 8 ? nb - g : 8;
-                fs_lane_group((const fs_rnode *)(rw->units + r), xs + g, cat_bits, v);
+                fs_lane_group((const fs_rnode *)(rw->units + r), xs + g, cat_bits, rw->plain, v);
                 for (l = 0; l < m; ++l) acc[g + l] += v[l];
             }
         }
