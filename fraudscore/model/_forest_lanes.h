@@ -22,37 +22,40 @@
 #endif
 #define FS_LANE_MIN 16 /* shares of fewer rows keep fs_run_job_rows (the linker's few candidates per event) */
 
-/* The leaf values of tree root `root` for the eight cleaned rows x0..x7 (x[l] may repeat a row), into v[8]. */
-static inline void fs_lane_group(const fs_rnode *root, const double *const *xs, const uint32_t *cat_bits,
-                                 int plain, double *v) {
+/* The leaf values of tree root `root` for the eight cleaned rows of a group, into v[8]; xt holds the group's
+ * values feature-major (xt[feature * 8 + lane]), so the eight lanes share one base register. */
+static inline void fs_lane_group(const fs_rnode *root, const double *xt, const uint32_t *cat_bits, int plain,
+                                 double *v) {
     const fs_rnode *p0 = root, *p1 = root, *p2 = root, *p3 = root, *p4 = root, *p5 = root, *p6 = root, *p7 = root;
-    const double *x0 = xs[0], *x1 = xs[1], *x2 = xs[2], *x3 = xs[3], *x4 = xs[4], *x5 = xs[5], *x6 = xs[6],
-                 *x7 = xs[7];
     int o0, o1, o2, o3, o4, o5, o6, o7;
 #define FS_LSTEP(P, X, O)                                                                                          \
     do {                                                                                                           \
         const fs_rnode *nd_ = P;                                                                                   \
-        double v_ = X[nd_->feature];                                                                               \
+        double v_ = xt[(size_t)nd_->feature * 8 + X];                                                              \
         unsigned fl_ = nd_->flags, g_;                                                                             \
+        int a_;                                                                                                    \
         if (!FS_PLAIN && (fl_ & (FSR_CAT | FSR_ZEROMISS)))                                                         \
             g_ = (unsigned)fs_row_slow_left(nd_, v_, cat_bits);                                                    \
         else                                                                                                       \
             g_ = (unsigned)(v_ <= nd_->u.thr) | ((unsigned)(v_ != v_) & (fl_ >> 2));                               \
         O = nd_->child[g_ & 1u];                                                                                   \
-        P = (const fs_rnode *)((const double *)nd_ + (O & -(O > 0)));                                              \
+        a_ = O & -(O > 0); /* 0 for a leaf child: the lane stays */                                                \
+        P = (const fs_rnode *)((const double *)nd_ + a_);                                                          \
+        mv |= a_;                                                                                                  \
     } while (0)
 #define FS_LLOOP                                                                                                   \
     for (;;) {                                                                                                     \
-        FS_LSTEP(p0, x0, o0);                                                                                      \
-        FS_LSTEP(p1, x1, o1);                                                                                      \
-        FS_LSTEP(p2, x2, o2);                                                                                      \
-        FS_LSTEP(p3, x3, o3);                                                                                      \
-        FS_LSTEP(p4, x4, o4);                                                                                      \
-        FS_LSTEP(p5, x5, o5);                                                                                      \
-        FS_LSTEP(p6, x6, o6);                                                                                      \
-        FS_LSTEP(p7, x7, o7);                                                                                      \
+        int mv = 0;                                                                                                \
+        FS_LSTEP(p0, 0, o0);                                                                                      \
+        FS_LSTEP(p1, 1, o1);                                                                                      \
+        FS_LSTEP(p2, 2, o2);                                                                                      \
+        FS_LSTEP(p3, 3, o3);                                                                                      \
+        FS_LSTEP(p4, 4, o4);                                                                                      \
+        FS_LSTEP(p5, 5, o5);                                                                                      \
+        FS_LSTEP(p6, 6, o6);                                                                                      \
+        FS_LSTEP(p7, 7, o7);                                                                                      \
         /* no lane moved: every lane's node has a leaf child on its side */                                        \
-        if (!((o0 > 0) | (o1 > 0) | (o2 > 0) | (o3 > 0) | (o4 > 0) | (o5 > 0) | (o6 > 0) | (o7 > 0))) break;       \
+        if (!mv) break;                                                                                            \
     }
     if (plain) { /* no node needs fs_row_slow_left: the flags test is left out of the step */
 #define FS_PLAIN 1
@@ -84,23 +87,28 @@ static void *fs_run_job_lanes(void *arg) {
     const fs_row *rw = f->row;
     const uint32_t *cat_bits = f->cat_bits;
     int k = f->num_features;
-    Py_ssize_t n_trees = f->n_trees, i0, t;
-    double acc[FS_LANE_BLOCK], v[8], *x;
-    const double *xs[FS_LANE_BLOCK + 8];
+    Py_ssize_t n_trees = f->n_trees, i0, t, kk = k > 0 ? k : 1;
+    double acc[FS_LANE_BLOCK], v[8], *x, *row;
     if (job->hi - job->lo < FS_LANE_MIN) return fs_run_job_rows(arg);
-    x = (double *)malloc(sizeof(double) * (size_t)(k > 0 ? k : 1) * FS_LANE_BLOCK);
+    /* FS_LANE_BLOCK / 8 groups of k * 8 values (feature-major in a group), then one cleaned row */
+    x = (double *)malloc(sizeof(double) * (size_t)kk * (FS_LANE_BLOCK + 1));
     if (x == NULL) {
         job->failed = 1;
         return NULL;
     }
+    row = x + kk * FS_LANE_BLOCK;
     for (i0 = job->lo; i0 < job->hi; i0 += FS_LANE_BLOCK) {
-        int b, g, nb = (int)((job->hi - i0) < FS_LANE_BLOCK ? (job->hi - i0) : FS_LANE_BLOCK);
+        int b, g, j, nb = (int)((job->hi - i0) < FS_LANE_BLOCK ? (job->hi - i0) : FS_LANE_BLOCK);
         for (b = 0; b < nb; ++b) {
-            fs_clean(job->X + (i0 + b) * k, x + (Py_ssize_t)b * k, k);
+            double *xt = x + (Py_ssize_t)(b / 8) * kk * 8 + b % 8;
+            fs_clean(job->X + (i0 + b) * k, row, k);
+            for (j = 0; j < k; ++j) xt[(Py_ssize_t)j * 8] = row[j];
             acc[b] = 0.0;
-            xs[b] = x + (Py_ssize_t)b * k;
         }
-        for (b = nb; b < FS_LANE_BLOCK + 8; ++b) xs[b] = x; /* spare lanes repeat row 0; their leaves are dropped */
+        for (b = nb; b % 8 != 0; ++b) { /* spare lanes of the last group: zeros; their leaves are dropped */
+            double *xt = x + (Py_ssize_t)(b / 8) * kk * 8 + b % 8;
+            for (j = 0; j < k; ++j) xt[(Py_ssize_t)j * 8] = 0.0;
+        }
         for (t = 0; t < n_trees; ++t) {
             int32_t r = rw->root[t];
             if (t + 1 < n_trees) {
@@ -114,7 +122,8 @@ static void *fs_run_job_lanes(void *arg) {
             }
             for (g = 0; g < nb; g += 8) {
                 int l, m = nb - g < 8 ? nb - g : 8;
-                fs_lane_group((const fs_rnode *)(rw->units + r), xs + g, cat_bits, rw->plain, v);
+                fs_lane_group((const fs_rnode *)(rw->units + r), x + (Py_ssize_t)(g / 8) * kk * 8, cat_bits,
+                              rw->plain, v);
                 for (l = 0; l < m; ++l) acc[g + l] += v[l];
             }
         }
