@@ -18,6 +18,14 @@ Every wrapper times its function exclusive of the wrapped stages it calls, so ne
 also wraps the functions around the stages (``_features_batch``, which frees the batch's link state,
 ``batch_admitted``, ``batch_static``, ``device_columns``, ``decide_batch``...), splitting "other".
 
+``--clock callgrind`` (round 15) counts instructions instead: the script re-runs itself under ``valgrind
+--tool=callgrind --instr-atstart=no`` once per bundle and size, switches instrumentation on (``callgrind_control
+-i on``) just before one ``score_batch`` call, and every stage wrapper calls ``operator.call(int)`` as it enters
+and as it leaves its stage, after which callgrind dumps (``--dump-after``): each dump closes an interval that
+belongs to the innermost open stage, so the stages are exclusive and add up, as with the clocks. Instructions per row;
+the whole process (every thread). Bare ``Booster.predict`` is not counted (its OpenMP threads are another
+measure).
+
 Bundles are the suite's reference bundles (built once into ``--bundle-dir``).
 """
 
@@ -70,11 +78,32 @@ GLUE = [
 ]
 
 _acc: dict[str, float] = defaultdict(float)
+_cg_labels: list[str] | None = None  # --clock callgrind: the label of each interval a dump closes, in order
+_cg_stack: list[str] = []
 _clock = time.perf_counter
 _inner: list[float] = [0.0]  # per open wrapper: time of the wrapped stages called inside it
 
 
 def _wrap(label: str, fn: Any) -> Any:
+    if _cg_labels is not None:
+        import operator
+
+        mark = operator.call  # type: ignore[attr-defined]
+
+        def counted(*a: Any, **k: Any) -> Any:
+            assert _cg_labels is not None
+            _cg_labels.append(_cg_stack[-1] if _cg_stack else "other")  # the interval the next dump closes
+            mark(int)  # callgrind dumps after each operator.call (never nested: nested dumps are skipped)
+            _cg_stack.append(label)
+            try:
+                return fn(*a, **k)
+            finally:
+                _cg_labels.append(_cg_stack.pop())
+                mark(int)
+
+        counted.__wrapped__ = fn  # type: ignore[attr-defined]
+        return counted
+
     def timed(*a: Any, **k: Any) -> Any:
         _inner.append(0.0)
         t0 = _clock()
@@ -110,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bundles", nargs="+", default=["default", "large"])
     ap.add_argument("--explain", nargs="+", default=["auto", "no"], choices=["auto", "no"])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    ap.add_argument("--clock", choices=["wall", "cpu", "callgrind"], default="wall")
+    ap.add_argument("--cg-child", nargs=3, metavar=("BUNDLE", "ROWS", "EXPLAIN"), help=argparse.SUPPRESS)
     ap.add_argument("--bundle-dir", default=os.environ.get("FRAUDSCORE_BENCH_BUNDLES", "/tmp/fraudscore-bench-bundles"))
     ap.add_argument("--out", default=None)
     ap.add_argument("--read-reasons", action="store_true",
@@ -118,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
                          "are computed on their first read)")
     ap.add_argument("--glue", action="store_true", help="also time the glue functions around the stages")
     args = ap.parse_args(argv)
+    if args.cg_child:
+        return _cg_child(args)
+    if args.clock == "callgrind":
+        return _cg_parent(args)
     global _clock
     _clock = time.process_time if args.clock == "cpu" else time.perf_counter
 
@@ -176,6 +210,78 @@ def main(argv: list[str] | None = None) -> int:
                 suffix = "" if args.clock == "wall" else "/cpu"
                 rows_out.append(result(f"batch_stages/{name}/{ex}/events_per_s/{n}{suffix}", n / total, "events/s",
                                        "lightgbm Booster.predict rows/s", n / t_lgb, params))
+    if args.out:
+        Path(args.out).write_text(json.dumps({"machine": machine_info(), "results": rows_out}, indent=1))
+    return 0
+
+
+def _load(bundle_dir: str, name: str) -> tuple[Any, Any]:
+    from fraudscore.bench.bundles import BenchContext
+    from fraudscore.bench.common import Settings
+    from fraudscore.bundle import Bundle
+
+    ctx = BenchContext(Settings.for_mode(False), cache_dir=bundle_dir)
+    p = Path(bundle_dir) / name
+    return ctx, (Bundle.load(str(p), key=ctx.keys) if (p / "manifest.json").exists() else ctx.bundle(name))
+
+
+def _cg_child(args: argparse.Namespace) -> int:
+    """Under callgrind: set up uninstrumented, then one ``score_batch`` with instrumentation on; prints the labels."""
+    import subprocess
+
+    global _cg_labels
+    name, n, ex = args.cg_child[0], int(args.cg_child[1]), args.cg_child[2]
+    from fraudscore.bench.bundles import events_stream
+    from fraudscore.scorer import Scorer
+
+    ctx, bundle = _load(args.bundle_dir, name)
+    scorer = Scorer(bundle, ctx.keys)
+    scorer.score_batch(events_stream(300, seed=1).columns)  # warm imports, memos and compiled forests
+    cols = events_stream(n, seed=303 + n % 97).columns
+    _cg_labels = []
+    install(args.glue)
+    Scorer.score_batch = _wrap("other", Scorer.score_batch)  # type: ignore[method-assign]
+    subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True)
+    scorer.score_batch(cols, explain=None if ex == "auto" else False)
+    print("CG_LABELS " + json.dumps(_cg_labels), flush=True)
+    return 0
+
+
+def _cg_parent(args: argparse.Namespace) -> int:
+    """``--clock callgrind``: one child per bundle and size (see the module docstring); instructions per row."""
+    import re
+    import subprocess
+    import tempfile
+
+    rows_out = []
+    for name in args.bundles:
+        _load(args.bundle_dir, name)  # built (and saved) outside valgrind
+        for n in args.rows:
+            for ex in args.explain:
+                with tempfile.TemporaryDirectory() as tmp:
+                    out = os.path.join(tmp, "cg.out")
+                    cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+                           "--dump-after=_operator_call", sys.executable,
+                           __file__, "--bundle-dir", args.bundle_dir, "--cg-child", name, str(n), ex]
+                    if args.glue:
+                        cmd.append("--glue")
+                    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                    labels = json.loads(proc.stdout.split("CG_LABELS ", 1)[1].splitlines()[0])
+                    stages: dict[str, float] = defaultdict(float)
+                    for i, lab in enumerate(labels, start=1):
+                        text = Path(f"{out}.{i}").read_text()
+                        m = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.M)
+                        stages[lab] += int(m.group(1)) if m else 0
+                total = sum(stages.values())
+                link = stages.get("link loop (not this work)", 0.0)
+                print(f"\n{name} bundle, {n:,} rows, explain={ex} (callgrind): {total / n:,.0f} instructions a row, "
+                      f"{(total - link) / n:,.0f} without the link loop", flush=True)
+                for lab, v in sorted(stages.items(), key=lambda kv: -kv[1]):
+                    print(f"  {lab:44s} {v / n:12,.0f} /row  {100 * v / max(total, 1):5.1f} %")
+                params = {"bundle": name, "batch_size": n, "explain": ex, "clock": "callgrind",
+                          "instructions_per_row": {k: round(v / n, 1) for k, v in stages.items()}}
+                rows_out.append(result(f"batch_stages/{name}/{ex}/instructions_per_row/{n}", total / n,
+                                       "instructions/row", "without the link loop", (total - link) / n, params))
     if args.out:
         Path(args.out).write_text(json.dumps({"machine": machine_info(), "results": rows_out}, indent=1))
     return 0

@@ -65,7 +65,8 @@ import fraudscore.model.compiled as compiled
 so = pathlib.Path(sys.argv[1])
 compiled.build_extension = lambda **kw: so  # every CompiledForest loads the sanitized build
 sys.exit(pytest.main(["-q", "-s", "-p", "no:cacheprovider", "-o", "addopts=", "tests/model/test_treeshap.py",
-                      "tests/model/test_compiled.py", "tests/model/test_forest_best.py", "tests/model/test_forest_row.py", "-k", "not bench_bundles and not no_compiler and not refuses_a_cache"]))
+                      "tests/model/test_compiled.py", "tests/model/test_forest_best.py", "tests/model/test_forest_row.py",
+                      "tests/model/test_forest_lanes.py", "-k", "not bench_bundles and not no_compiler and not refuses_a_cache"]))
 PY
 "$PYTHON" scripts/fuzz_core.py --seconds "${FUZZ_SECONDS:-20}" --no-atheris
 echo "sanitizers: clean"

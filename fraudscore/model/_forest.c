@@ -348,6 +348,8 @@ static void *fs_run_job_rows(void *arg) {
     return NULL;
 }
 
+#include "_forest_lanes.h"
+
 /* X a C-contiguous float64 (n, k) buffer and out a writable float64 (n,) one: 0 with both held and *n set, or -1
  * with an exception set and neither held. */
 static int fs_row_buffers(PyObject *Xo, PyObject *outo, int k, const char *what, Py_buffer *xb, Py_buffer *ob,
@@ -376,21 +378,23 @@ fail:
     return -1;
 }
 
-/* predict(X, out, raw=False, threads=1, tables=False): X a C-contiguous float64 (n, k) buffer, out a writable
- * float64 (n,) one; through the single-row layout (fs_run_job_rows) unless `tables` or the model has none. */
+/* predict(X, out, raw=False, threads=1, tables=False, by_row=False): X a C-contiguous float64 (n, k) buffer, out
+ * a writable float64 (n,) one; through the single-row layout, eight rows at a time (fs_run_job_lanes; with
+ * `by_row` one row at a time, fs_run_job_rows), unless `tables` or the model has none. The same doubles. */
 static PyObject *Forest_predict(ForestObject *self, PyObject *args, PyObject *kwargs) {
-    static char *kwlist[] = {"X", "out", "raw", "threads", "tables", NULL};
+    static char *kwlist[] = {"X", "out", "raw", "threads", "tables", "by_row", NULL};
     PyObject *Xo, *outo;
-    int raw = 0, threads = 1, tables = 0;
+    int raw = 0, threads = 1, tables = 0, by_row = 0;
     Py_buffer xb, ob;
     Py_ssize_t n;
     int failed;
     void *(*work)(void *);
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|pip", kwlist, &Xo, &outo, &raw, &threads, &tables)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|pipp", kwlist, &Xo, &outo, &raw, &threads, &tables,
+                                     &by_row)) {
         return NULL;
     }
     if (fs_row_buffers(Xo, outo, self->num_features, "predict", &xb, &ob, &n) != 0) return NULL;
-    work = (self->row != NULL && !tables) ? fs_run_job_rows : fs_run_job;
+    work = (self->row == NULL || tables) ? fs_run_job : by_row ? fs_run_job_rows : fs_run_job_lanes;
     Py_BEGIN_ALLOW_THREADS
     failed = fs_run_rows(work, self, (const double *)xb.buf, (double *)ob.buf, n, threads, 256, raw);
     Py_END_ALLOW_THREADS

@@ -56,6 +56,7 @@ struct fs_row_s {
     double *units;    /* 8-byte units: a node takes two (never across a 64-byte line), a leaf value one */
     int32_t *root;    /* per tree: the unit of its root, or ~unit when the root is a leaf */
     Py_ssize_t n_units;
+    int plain; /* no categorical node and no node of missing type Zero (the lanes' walk skips fs_row_slow_left) */
 };
 typedef struct fs_row_s fs_row;
 
@@ -116,6 +117,7 @@ static fs_row *fs_row_prepare(const ForestObject *f) {
     r->mem = PyMem_Calloc((size_t)r->n_units * sizeof(double) + 64, 1);
     if (r->mem == NULL) goto fail;
     r->units = (double *)(((uintptr_t)r->mem + 63) & ~(uintptr_t)63);
+    r->plain = 1;
     /* pass 2: fill the units */
     for (i = 0; i < nl; ++i) {
         if (leaf_slot[i] >= 0) r->units[leaf_slot[i]] = f->leaves[i];
@@ -146,6 +148,7 @@ static fs_row *fs_row_prepare(const ForestObject *f) {
             if (mt == MISSING_ZERO || mt == MISSING_NAN ? (dt & 2u) != 0 : 0.0 <= nd->u.threshold)
                 s->flags |= FSR_NANLEFT;
         }
+        if (s->flags & (FSR_CAT | FSR_ZEROMISS)) r->plain = 0;
     }
     PyMem_Free(node_slot);
     PyMem_Free(leaf_slot);

@@ -202,19 +202,23 @@ class CompiledForest:
         """Number of trees."""
         return int(self._forest.n_trees)
 
-    def predict(self, X: Any, *, raw: bool = False, threads: int | None = None, tables: bool = False) -> np.ndarray:
+    def predict(self, X: Any, *, raw: bool = False, threads: int | None = None, tables: bool = False,
+                by_row: bool = False) -> np.ndarray:
         """Probabilities (or raw margins) for every row of the matrix ``X`` (GIL released, ``threads`` threads).
 
-        Rows go through the single-row layout (eight trees of a row walked together), else, with ``tables=True``
-        or a model the layout cannot hold, tree by tree over the node tables in blocks of rows: the same
-        doubles, bit for bit (the layout is about three times faster on the 500-tree bench bundle)."""
+        Rows go through the single-row layout, eight rows of a block of 64 stepped together through each tree
+        without a branch per row (``_forest_lanes.h``; with ``by_row=True``, or a share of fewer than 16 rows,
+        row after row with eight trees of a row walked together), else, with ``tables=True`` or a model the
+        layout cannot hold, tree by tree over the node tables in blocks of rows: the same doubles, bit for bit
+        (the layout is about three times faster than the tables on the 500-tree bench bundle, and eight rows at
+        a time faster again: docs/compiled.md, round 15)."""
         X = np.ascontiguousarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.num_features:
             raise ConfigError(f"The 'X' parameter must be a matrix with {self.num_features} columns. "
                               f"Got shape {X.shape} instead.")
         out = np.empty(X.shape[0], dtype=np.float64)
         if X.shape[0]:
-            self._forest.predict(X, out, raw, int(threads or self.threads), bool(tables))
+            self._forest.predict(X, out, raw, int(threads or self.threads), bool(tables), bool(by_row))
         return out
 
     def predict_buffer(self, X: Any, out: Any) -> None:

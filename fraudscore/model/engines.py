@@ -71,9 +71,10 @@ class ModelEngines:
 
         The forest is used only where it builds here and equals ``Booster.predict`` bit for bit on probe rows;
         else, silently, LightGBM, as when ``fast=False``, ``FRAUDSCORE_BATCH_ENGINE=lightgbm``,
-        ``FRAUDSCORE_NO_COMPILED=1`` or ``FRAUDSCORE_PURE_PYTHON=1`` is set. It walks each row's trees eight at
-        a time, one thread per core: 3.8x ``Booster.predict`` on the 500-tree bench bundle (docs/benchmarks.md,
-        #13 round 11). Explanations have their own forest (:attr:`explain_path`); nothing is saved.
+        ``FRAUDSCORE_NO_COMPILED=1`` or ``FRAUDSCORE_PURE_PYTHON=1`` is set. It walks eight rows of a block through
+        each tree together (since round 15; eight trees of one row before), one thread per core: 3.8x
+        ``Booster.predict`` on the 500-tree bench bundle in round 11 (docs/benchmarks.md), 4.6x in one thread in
+        round 15 (docs/compiled.md). Explanations have their own forest (:attr:`explain_path`); nothing is saved.
 
         Examples
         --------
