@@ -63,6 +63,28 @@ static inline __attribute__((always_inline)) void hb_update(HB *b, const void *p
     hb_spill(b, p, len);
 }
 
+/* feed a str into the state as UTF-8 (surrogatepass, as the reference's encode): 0, or -1 with an error set
+ * (shared by fingerprint_sections.c and fingerprint_build.c) */
+static inline int hb_update_str(HB *st, PyObject *s) {
+    if (PyUnicode_IS_COMPACT_ASCII(s)) {
+        hb_update(st, PyUnicode_DATA(s), (size_t)PyUnicode_GET_LENGTH(s));
+        return 0;
+    }
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    if (u) {
+        hb_update(st, u, (size_t)n);
+        return 0;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
+    PyErr_Clear();
+    PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+    if (!b) return -1;
+    hb_update(st, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
+    return 0;
+}
+
 static inline uint64_t hb_digest(HB *b) {
     return b->streaming ? XXH3_64bits_digest(&b->st) : XXH3_64bits_withSeed(b->buf, b->n, b->seed);
 }

@@ -228,23 +228,7 @@ static int fam_part(HB *st, PyObject *v, int raw) {
         return 0;
     }
     hb_update(st, "\x1f", 1);
-    if (PyUnicode_IS_COMPACT_ASCII(v)) {
-        hb_update(st, PyUnicode_DATA(v), (size_t)PyUnicode_GET_LENGTH(v));
-        return 0;
-    }
-    Py_ssize_t n;
-    const char *u = PyUnicode_AsUTF8AndSize(v, &n);
-    if (u) {
-        hb_update(st, u, (size_t)n);
-        return 0;
-    }
-    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
-    PyErr_Clear();
-    PyObject *b = PyUnicode_AsEncodedString(v, "utf-8", "surrogatepass");
-    if (!b) return -1;
-    hb_update(st, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
-    Py_DECREF(b);
-    return 0;
+    return hb_update_str(st, v);
 }
 
 /* the Fingerprint of a canonical device whose fields are f (borrowed): actx = (s1_plan, fam_app, fam_web,

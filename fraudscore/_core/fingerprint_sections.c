@@ -6,28 +6,6 @@
 
 /* -- the whole of Fingerprinter.from_canonical's hashing for scheme 1 in one call ------------------------- */
 
-/* feed a str (UTF-8, surrogatepass) into the state */
-static int upd_str(HB *st, PyObject *s) {
-    if (PyUnicode_IS_COMPACT_ASCII(s)) {
-        hb_update(st, PyUnicode_DATA(s), (size_t)PyUnicode_GET_LENGTH(s));
-        return 0;
-    }
-    Py_ssize_t n;
-    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
-    if (u) {
-        hb_update(st, u, (size_t)n);
-        return 0;
-    }
-    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
-    PyErr_Clear();
-    PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
-    if (!b) return -1;
-    hb_update(st, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
-    Py_DECREF(b);
-    return 0;
-}
-
-
 /* SEP + (v or MISSING): v is a str or None */
 static int upd_part(HB *st, PyObject *v) {
     hb_update(st, "\x1f", 1);
@@ -39,7 +17,7 @@ static int upd_part(HB *st, PyObject *v) {
         hb_update(st, "\x00", 1);
         return 0;
     }
-    return upd_str(st, v);
+    return hb_update_str(st, v);
 }
 
 static int upd_idx(HB *st, PyObject *vals, PyObject *idx) {
@@ -183,7 +161,7 @@ static int upd_major(HB *st, PyObject *v) {
     }
     PyObject *s = PyObject_Str(v);
     if (!s) return -1;
-    int r = upd_str(st, s);
+    int r = hb_update_str(st, s);
     Py_DECREF(s);
     return r;
 }
@@ -192,7 +170,7 @@ static int upd_major(HB *st, PyObject *v) {
 static int fam_hash_of(Hasher *h, PyObject *fam_text, uint64_t *out) {
     HB st;
     start(h, &st);
-    if (upd_str(&st, fam_text) < 0) return -1;
+    if (hb_update_str(&st, fam_text) < 0) return -1;
     *out = hb_digest(&st);
     return 0;
 }
@@ -226,12 +204,12 @@ PyObject *fp_sections1_h(Hasher *h, PyObject *const *args, uint64_t fam_hash) {
     /* hardware */
     start(h, &st);
     hb_update(&st, "1\x1fhw\x1f", 5);
-    if (upd_str(&st, src) < 0 || upd_part(&st, fam) < 0 || upd_idx(&st, vals, hwi) < 0) return NULL;
+    if (hb_update_str(&st, src) < 0 || upd_part(&st, fam) < 0 || upd_idx(&st, vals, hwi) < 0) return NULL;
     hw = hb_digest(&st) & MASK48;
     /* software */
     start(h, &st);
     hb_update(&st, "1\x1fsw\x1f", 5);
-    if (upd_str(&st, src) < 0 || upd_part(&st, fam) < 0) return NULL;
+    if (hb_update_str(&st, src) < 0 || upd_part(&st, fam) < 0) return NULL;
     hb_update(&st, "\x1f", 1);
     if (upd_major(&st, args[4]) < 0 || upd_part(&st, args[5]) < 0) return NULL;
     hb_update(&st, "\x1f", 1);
@@ -325,7 +303,7 @@ PyObject *fp_sections1_h(Hasher *h, PyObject *const *args, uint64_t fam_hash) {
         }
         start(h, &st);
         hb_update(&st, "r\x1f", 2);
-        if (upd_str(&st, rend) < 0) goto fail;
+        if (hb_update_str(&st, rend) < 0) goto fail;
         rh = hb_digest(&st) & MASK48;
         if (!rh) rh = 1;
     }
