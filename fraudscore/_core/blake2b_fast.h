@@ -185,4 +185,17 @@ static void fs_digest_from(const uint64_t h_in[8], uint64_t t0, uint64_t t1, con
     for (int i = 0; i < 2; i++) store64(out + 8 * i, h[i]);
 }
 
+#ifdef Py_PYTHON_H
+/* _set_simd(mode) of the modules including this header after Python.h (pseudonym, identity, redis_calls): -1 the
+ * machine's choice, 0 scalar, 1 AVX2 (only where the machine has it); returns the mode in use */
+static PyObject *fs_set_simd(PyObject *self, PyObject *arg) {
+    (void)self;
+    long v = PyLong_AsLong(arg);
+    if (v == -1 && PyErr_Occurred()) return NULL;
+    int want = v < 0 ? fs_blake2_simd_default() : (v > 0 && fs_blake2_simd_default());
+    fs_blake2_simd = want;
+    return PyLong_FromLong(want);
+}
+#endif
+
 #endif

@@ -62,16 +62,6 @@ static inline void fs_digest(const fs_keyed_t *k, const void *s, size_t n, uint8
         fs_digest_from(k->keyed.h, k->keyed.t[0], k->keyed.t[1], k->keyed.buf, k->keyed.buflen, out);
 }
 
-/* _set_simd(mode) of the modules including this header: -1 the machine's choice, 0 scalar, 1 AVX2 (only where
- * the machine has it); returns the mode in use */
-static PyObject *fs_set_simd(PyObject *self, PyObject *arg) {
-    long v = PyLong_AsLong(arg);
-    if (v == -1 && PyErr_Occurred()) return NULL;
-    int want = v < 0 ? fs_blake2_simd_default() : (v > 0 && fs_blake2_simd_default());
-    fs_blake2_simd = want;
-    return PyLong_FromLong(want);
-}
-
 /* "p:<32 lowercase hex>" of a digest: a new str */
 static PyObject *fs_pseudonym_text(const uint8_t d[16]) {
     PyObject *r = PyUnicode_New(34, 127);

@@ -16,8 +16,8 @@
  * The input is the concatenation pre + data (pre: at most a few bytes, e.g. "s"), without a copy of data
  * except its last block.
  *
- * rb_set_simd is the module's _set_simd(mode) (as pseudonym.h's, for the tests: -1 the machine's choice, 0
- * scalar, 1 AVX2 where the machine has it; returns the mode in use).
+ * The module's _set_simd(mode) is blake2b_fast.h's fs_set_simd, as pseudonym.h's modules' (for the tests: -1 the
+ * machine's choice, 0 scalar, 1 AVX2 where the machine has it; returns the mode in use).
  */
 #ifndef FRAUDSCORE_REDIS_BLAKE_H
 #define FRAUDSCORE_REDIS_BLAKE_H
@@ -65,14 +65,6 @@ static void rb_blake(const char *pre, size_t npre, const char *data, size_t n, s
     uint8_t full[BLAKE2B_OUTBYTES];
     for (int i = 0; i < 8; i++) store64(full + 8 * i, h[i]);
     memcpy(out, full, size);
-}
-
-static PyObject *rb_set_simd(PyObject *self, PyObject *arg) {
-    long v = PyLong_AsLong(arg);
-    if (v == -1 && PyErr_Occurred()) return NULL;
-    int want = v < 0 ? fs_blake2_simd_default() : (v > 0 && fs_blake2_simd_default());
-    fs_blake2_simd = want;
-    return PyLong_FromLong(want);
 }
 
 #endif

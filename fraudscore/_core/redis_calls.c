@@ -569,7 +569,7 @@ static PyMethodDef methods[] = {
      "random_bytes(n) -> n bytes of os.urandom from a process-wide pool (fraudscore._redis.random_bytes_py)"},
     {"link_version", py_link_version, METH_NOARGS,
      "link_version() -> a new link content version and stamp (linkstate_redis.version_py)"},
-    {"_set_simd", rb_set_simd, METH_O,
+    {"_set_simd", fs_set_simd, METH_O,
      "_set_simd(mode) -> mode in use: BLAKE2b's compression, -1 the machine's choice, 0 scalar, 1 AVX2 (tests)."},
     {"hash_bytes", (PyCFunction)(void (*)(void))py_hash_bytes, METH_FASTCALL,
      "hash_bytes(text, size=8, person=b'fs-velocity') -> bytes: personalised BLAKE2b of an identifier"},
