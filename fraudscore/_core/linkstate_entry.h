@@ -200,6 +200,35 @@ bad:
     return -1;
 }
 
+/* whether f is fraudscore._core.linker's best_candidate (it takes the parsed fingerprint as a sixth argument) */
+static int is_glue_best(PyObject *f) {
+    PyObject *self;
+    const char *name;
+    if (!PyCFunction_Check(f) || strcmp(((PyCFunctionObject *)f)->m_ml->ml_name, "best_candidate") != 0) return 0;
+    self = PyCFunction_GET_SELF(f);
+    if (self == NULL || !PyModule_Check(self) || (name = PyModule_GetName(self)) == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return strcmp(name, "fraudscore._core.linker") == 0;
+}
+
+/* fp_hand([on]) -> (on, count): whether link hands its parse of the fingerprint down to select (round 16), and the
+ * link calls that did */
+static PyObject *ls_fp_hand(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "fp_hand([on])");
+        return NULL;
+    }
+    if (nargs == 1) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0) return NULL;
+        HAND_ON = on;
+    }
+    return Py_BuildValue("(OK)", HAND_ON && BEST_GLUE ? Py_True : Py_False, (unsigned long long)HAND_USED);
+}
+
 /* configure_entry(linker_type, fp_type, state_type, result_type, best_candidate, new_device_id, class_pos,
  *                 class_pos_mobile, pop_pos, pop_pos_mobile, id_tags) */
 static PyObject *ls_configure_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
@@ -241,6 +270,7 @@ static PyObject *ls_configure_entry(PyObject *mod, PyObject *const *args, Py_ssi
     Py_XSETREF(STATE_T, (PyTypeObject *)Py_NewRef(args[2]));
     Py_XSETREF(RESULT_T, (PyTypeObject *)Py_NewRef(args[3]));
     Py_XSETREF(BEST_FUNC, Py_NewRef(args[4]));
+    BEST_GLUE = is_glue_best(args[4]);
     Py_XSETREF(NEW_ID, Py_NewRef(args[5]));
     Py_RETURN_NONE;
 }
