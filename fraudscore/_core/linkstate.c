@@ -552,6 +552,8 @@ static uint64_t HAND_USED; /* link calls that handed the parse down */
 static PyMethodDef methods[] = {
     {"round3", (PyCFunction)(void (*)(void))ls_round3, METH_FASTCALL,
      "round3(x[, on]) -> round(x, 3) as the kernels compute it; on switches the C rounding."},
+    {"entry_memo", (PyCFunction)(void (*)(void))ls_entry_memo, METH_FASTCALL,
+     "entry_memo([on]) -> whether entry remembers its reads of the linker's instance dict (round 16)."},
     {"fp_hand", (PyCFunction)(void (*)(void))ls_fp_hand, METH_FASTCALL,
      "fp_hand([on]) -> (on, count): whether link hands its parse of the fingerprint down to select (round 16)."},
     {"direct_records", (PyCFunction)(void (*)(void))ls_direct_records, METH_FASTCALL,

@@ -191,3 +191,41 @@ def test_select_takes_only_the_hand_as_a_sixth_argument():
         linking.select(fp, [], T0, 0, 8, object())
     with pytest.raises(TypeError):
         linking.select(fp, [], T0, 0, 8, None, None)
+
+
+@pytest.mark.parametrize("memo", [True, False])
+def test_entry_reads_a_changed_linker_afresh(memo):
+    """``entry`` remembers its reads of the linker's instance dict (``EN_MEMO``) while that dict is unchanged;
+    attributes replaced between calls (the family threshold, the prior, the state, the memos, best_candidate on the
+    instance) are read again: every answer and the final state are the reference's, with the memo on and off."""
+    from fraudscore.fingerprint.simulate import simulate
+
+    s = simulate("mixed", n_devices=40, days=20, seed=7)
+    rows = list(zip([FPR.fingerprint(d) for d in s.devices], s.ts.tolist(), s.ip_prefix.tolist()))
+
+    def run(linker):
+        out = []
+        for j, (fp, t, ip) in enumerate(rows):
+            if j == len(rows) // 5:
+                linker.min_family_devices = 1
+            elif j == 2 * len(rows) // 5:
+                linker.mobile_prior = 1.0
+                linker._key_memo = {}
+                linker._results = {}
+            elif j == 3 * len(rows) // 5:
+                linker.state = MemoryLinkState(max_per_block=4)
+            elif j == 4 * len(rows) // 5:
+                linker.best_candidate = linker.best_candidate_reference
+            out.append(linker.link(fp, t, ip))
+        return out, linker.state
+
+    was = core.entry_memo()
+    core.entry_memo(memo)
+    try:
+        got, got_state = run(DeviceLinker(MemoryLinkState(max_per_block=16)))
+    finally:
+        core.entry_memo(was)
+    with pure_python():
+        want, want_state = run(DeviceLinker(MemoryLinkState(max_per_block=16)))
+    assert got == want
+    assert dump(got_state) == dump(want_state)
