@@ -198,7 +198,9 @@ static PyObject *compute_keys(PyObject *fp) {
     for (i = n = 0; i < N_TAGS; ++i) n += c[TAG_POS[i]] != 0;
     if ((blocks = PyTuple_New(1 + n)) == NULL) goto out;
     for (i = 0, n = 0; i < 1 + N_TAGS; ++i) {
-        sbuf_t sb = {.n = 0, .ok = 1};
+        sbuf_t sb; /* (not zero-filled: round 16) */
+        sb.n = 0;
+        sb.ok = 1;
         if (i > 0 && !c[TAG_POS[i - 1]]) continue;
         sb_st(&sb, &famt, 0);
         sb_put(&sb, ":", 1);
@@ -245,7 +247,9 @@ static PyObject *compute_keys(PyObject *fp) {
     pos = mobile ? CLASS_POS_M : CLASS_POS;
     np = mobile ? N_CLASS_POS_M : N_CLASS_POS;
     {
-        sbuf_t sb = {.n = 0, .ok = 1};
+        sbuf_t sb; /* (not zero-filled: round 16) */
+        sb.n = 0;
+        sb.ok = 1;
         sb_put(&sb, "(", 1);
         sb_st(&sb, &famt, 1);
         sb_put(&sb, ", ", 2);
@@ -272,7 +276,9 @@ static PyObject *compute_keys(PyObject *fp) {
         }
     }
     {
-        sbuf_t sb = {.n = 0, .ok = 1};
+        sbuf_t sb; /* (not zero-filled: round 16) */
+        sb.n = 0;
+        sb.ok = 1;
         sb_put(&sb, "s:", 2);
         sb_hex(&sb, h, 12);
         if ((key = sb_text(&sb)) == NULL) goto out;
@@ -305,7 +311,9 @@ static PyObject *compute_keys(PyObject *fp) {
     if (PyTuple_GET_SIZE(fs) >= FONT_PROBES) {
         Py_ssize_t nb = PyTuple_GET_SIZE(blocks), j;
         int64_t fs1;
-        sbuf_t sb = {.n = 0, .ok = 1};
+        sbuf_t sb; /* (not zero-filled: round 16) */
+        sb.n = 0;
+        sb.ok = 1;
         if (int_in(PyTuple_GET_ITEM(fs, 1), 0, big, &fs1) != 0) goto out;
         sb_st(&sb, &famt, 0);
         sb_put(&sb, ":", 1);
