@@ -3,7 +3,7 @@
  * fraudscore/fingerprint/linker.py DeviceLinker.best_candidate and new_device_id, and
  * fraudscore/devicecolumns.py link_rows).
  *
- * best_candidate(linker, fp, recs, now, ip)
+ * best_candidate(linker, fp, recs, now, ip[, hand])
  *     DeviceLinker.best_candidate for a linker whose selection, pick and link model are the compiled ones:
  *     linking.select (the hard rules, the pre-filter, the pair features), the compiled forest's predict_best
  *     (LinkModel.best_rows -> CompiledForest.predict_best_buffer) on the rows, linking.pick. The same calls on
@@ -121,13 +121,13 @@ static PyObject *best_reference(PyObject *const *args) { /* DeviceLinker.best_ca
 /* best_candidate(linker, fp, recs, now, ip) -> (probability, record) or None */
 static PyObject *lk_best_candidate(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *ld = NULL, *md = NULL, *fd = NULL, *fe = NULL, *got = NULL, *res = NULL, *xv = NULL, *ov = NULL;
-    PyObject *walked = NULL, *model, *forest, *near, *rows, *sargs[5], *pargs[2], *pi;
+    PyObject *walked = NULL, *model, *forest, *near, *rows, *sargs[6], *pargs[2], *pi;
     double small[SMALL_ROWS], *out = small;
     Py_ssize_t n, i = -1;
     int undecided = 0, took = 0;
     (void)mod;
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "best_candidate(linker, fp, recs, now, ip)");
+    if (nargs != 5 && nargs != 6) { /* 6: linkstate's parse of fp (a capsule), handed to select (round 16) */
+        PyErr_SetString(PyExc_TypeError, "best_candidate(linker, fp, recs, now, ip[, hand])");
         return NULL;
     }
     if (!CONFIGURED) return best_reference(args);
@@ -180,7 +180,8 @@ checked:
     sargs[1] = args[2];
     sargs[2] = args[3];
     sargs[3] = args[4];
-    if ((got = PyObject_Vectorcall(SELECT, sargs, 5, NULL)) == NULL) goto out; /* raised, as from the reference */
+    sargs[5] = nargs == 6 ? args[5] : NULL;
+    if ((got = PyObject_Vectorcall(SELECT, sargs, (size_t)nargs, NULL)) == NULL) goto out; /* raised, as from the reference */
     if (!PyTuple_CheckExact(got) || PyTuple_GET_SIZE(got) != 3) goto ref; /* None: select hands over */
     near = PyTuple_GET_ITEM(got, 1);
     rows = PyTuple_GET_ITEM(got, 2);
@@ -475,7 +476,8 @@ static PyMethodDef methods[] = {
     {"glue_memo", (PyCFunction)(void (*)(void))lk_glue_memo, METH_FASTCALL,
      "glue_memo([on]) -> whether best_candidate remembers its checks of the linker, model and forest."},
     {"best_candidate", (PyCFunction)(void (*)(void))lk_best_candidate, METH_FASTCALL,
-     "best_candidate(linker, fp, recs, now, ip) -> DeviceLinker.best_candidate's (probability, record) or None."},
+     "best_candidate(linker, fp, recs, now, ip[, hand]) -> DeviceLinker.best_candidate's (probability, record) or "
+     "None (hand: linkstate's parse of fp, passed on to select)."},
     {"new_device_id", (PyCFunction)(void (*)(void))lk_new_device_id, METH_FASTCALL,
      "new_device_id(fp, now) -> linker.new_device_id(fp, now)."},
     {"link_rows", (PyCFunction)(void (*)(void))lk_link_rows, METH_FASTCALL,

@@ -6,7 +6,7 @@
  * walk(blocks, block_keys, devices, skip, now, ttl)
  *     The live records of the candidate blocks, most recently seen first, no repeats, ``skip`` left out:
  *     the block walk of MemoryLinkState.read.
- * select(fp, cands, now, ip, max_scored)
+ * select(fp, cands, now, ip, max_scored[, hand])
  *     compatible_records(fp, cands); of those sharing a resettable id with ``fp`` (else all of them) the
  *     ``max_scored`` first in the order of sorted((n_differences, -t, id)); their pair_features as one
  *     float64 row each. Returns (n_compatible, [records], bytes of rows x 24 float64).
@@ -50,6 +50,7 @@ static PyObject *A_family, *A_canonical, *A_components, *A_renderer, *A_fonts_sk
     *S_reversed;
 static PyTypeObject *OrderedDictType;
 #include "linking_maps.h" /* RM_TYPE, map_get, use_maps: the C-owned maps of the walk (round 13) */
+#include "linkfp.h" /* the fingerprint read (read_fp), its sketches (round 16: shared with linkstate) */
 
 /* linkfeatures.version_step */
 static double version_step(const version_t *nw, const version_t *old) {
@@ -61,57 +62,6 @@ static double version_step(const version_t *nw, const version_t *old) {
     if (s < -1) s = -1;
     if (s > 2000) s = 2000;
     return (double)s;
-}
-
-/* NCOMP ints of a list / tuple of exactly NCOMP items */
-static int read_comps(PyObject *o, int64_t *out, int exact_list) {
-    Py_ssize_t i;
-    PyObject **items;
-    if (exact_list ? !PyList_CheckExact(o) : !(PyList_CheckExact(o) || PyTuple_CheckExact(o))) return -1;
-    if (PySequence_Fast_GET_SIZE(o) != NCOMP) return -1;
-    items = PySequence_Fast_ITEMS(o);
-    for (i = 0; i < NCOMP; ++i) {
-        if (as_i64(items[i], &out[i]) != 0) return -1;
-    }
-    return 0;
-}
-
-typedef struct {
-    Py_ssize_t n;   /* distinct values */
-    int truthy;     /* the sequence is non-empty */
-    int64_t v[MAX_SKETCH];
-} sketch_t;
-
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* a sketch (list / tuple of ints, or None for a record's): sorted distinct values, as set() + sorted() */
-static int read_sketch(PyObject *o, sketch_t *out) {
-    Py_ssize_t i, j, n;
-    PyObject **items;
-    if (o == Py_None) {
-        out->n = 0;
-        out->truthy = 0;
-        return 0;
-    }
-    if (!PyList_CheckExact(o) && !PyTuple_CheckExact(o)) return -1;
-    n = PySequence_Fast_GET_SIZE(o);
-    if (n > MAX_SKETCH) return -1;
-    items = PySequence_Fast_ITEMS(o);
-    for (i = 0; i < n; ++i) {
-        if (as_i64(items[i], &out->v[i]) != 0) return -1;
-    }
-    out->truthy = n > 0;
-    for (i = 1; i < n && out->v[i - 1] < out->v[i]; ++i) {
-    }
-    if (i < n) qsort(out->v, (size_t)n, sizeof(int64_t), cmp_i64);
-    for (i = j = 0; i < n; ++i) {
-        if (j == 0 || out->v[j - 1] != out->v[i]) out->v[j++] = out->v[i];
-    }
-    out->n = j;
-    return 0;
 }
 
 /* sections.sketch_jaccard(a, b, k=SKETCH_K) of two non-empty sketches */
@@ -136,76 +86,6 @@ static double sketch_jaccard(const sketch_t *a, const sketch_t *b) {
 static inline double cmp_comp(int64_t a, int64_t b) { /* linkfeatures._cmp */
     if (a == b) return a ? 0.0 : -1.0;
     return (a == 0 || b == 0) ? 2.0 : 1.0;
-}
-
-/* ---- the fingerprint ------------------------------------------------------------------------------------ */
-typedef struct {
-    PyObject *fam, *bf;
-    version_t ov, bv, av;
-    int64_t comps[NCOMP];
-    PyObject *comps_tuple;       /* owned: keeps comp_obj alive */
-    PyObject *comp_obj[NCOMP];   /* the component ints (a record sharing the object needs no read) */
-    int64_t renderer;
-    sketch_t fs, lg;
-    int64_t font_count;
-    double source_app, mobile;
-} fpinfo_t;
-
-static PyObject *attr(PyObject *o, PyObject *name) { /* new reference or NULL (cleared) */
-    PyObject *v = fast_attr(o, name); /* linking_attr.h: a slot read where the type allows it */
-    if (v == NULL) PyErr_Clear();
-    return v;
-}
-
-/* reads fp into info; the references in info->fam / bf are owned (release with fp_release) */
-static int read_fp(PyObject *fp, fpinfo_t *info) {
-    PyObject *c = NULL, *o = NULL;
-    int r = -1, t;
-    info->fam = info->bf = info->comps_tuple = NULL;
-    if ((c = attr(fp, A_canonical)) == NULL) return -1;
-    if ((info->fam = attr(fp, A_family)) == NULL || !PyUnicode_CheckExact(info->fam)) goto done;
-    if ((info->bf = attr(c, A_browser_family)) == NULL || !(info->bf == Py_None || PyUnicode_CheckExact(info->bf)))
-        goto done;
-    /* make_record stores interned family names: then most comparisons are one pointer test */
-    PyUnicode_InternInPlace(&info->fam);
-    if (info->bf != Py_None) PyUnicode_InternInPlace(&info->bf);
-#define VER(field, dst)                                                    \
-    if ((o = attr(c, field)) == NULL || read_version(o, dst, 0) != 0) goto done; \
-    Py_CLEAR(o);
-    VER(A_os_version, &info->ov)
-    VER(A_browser_version, &info->bv)
-    VER(A_app_version, &info->av)
-#undef VER
-    if ((o = attr(fp, A_components)) == NULL || read_comps(o, info->comps, 0) != 0) goto done;
-    memcpy(info->comp_obj, PySequence_Fast_ITEMS(o), sizeof(PyObject *) * NCOMP);
-    info->comps_tuple = o;
-    o = NULL;
-    if ((o = attr(fp, A_renderer)) == NULL || as_i64(o, &info->renderer) != 0) goto done;
-    Py_CLEAR(o);
-    if ((o = attr(fp, A_fonts_sketch)) == NULL || o == Py_None || read_sketch(o, &info->fs) != 0) goto done;
-    Py_CLEAR(o);
-    if ((o = attr(fp, A_lang_items)) == NULL || o == Py_None || read_sketch(o, &info->lg) != 0) goto done;
-    Py_CLEAR(o);
-    if ((o = attr(fp, A_font_count)) == NULL || as_i64(o, &info->font_count) != 0) goto done;
-    if (info->font_count >= VBOUND || info->font_count <= -VBOUND) goto done;
-    Py_CLEAR(o);
-    if ((o = attr(fp, A_mobile)) == NULL || (t = PyObject_IsTrue(o)) < 0) goto done;
-    info->mobile = t ? 1.0 : 0.0;
-    Py_CLEAR(o);
-    if ((o = attr(c, A_source)) == NULL || !(o == Py_None || PyUnicode_CheckExact(o))) goto done;
-    info->source_app = (o != Py_None && PyUnicode_Compare(o, S_app) == 0) ? 1.0 : 0.0;
-    r = 0;
-done:
-    if (PyErr_Occurred()) PyErr_Clear();
-    Py_XDECREF(o);
-    Py_DECREF(c);
-    return r;
-}
-
-static void fp_release(fpinfo_t *info) {
-    Py_CLEAR(info->comps_tuple);
-    Py_CLEAR(info->fam);
-    Py_CLEAR(info->bf);
 }
 
 #include "linking_pack.h" /* the packed records: prec_t, pack, packed, PACK_CACHE */
@@ -401,16 +281,20 @@ static PyObject *hand_over(void) {
 
 static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *fp, *cands, *res = NULL, *recs = NULL, *feats = NULL;
-    fpinfo_t info;
+    fpinfo_t own;
+    const fpinfo_t *info = NULL; /* &own, or the parse linkstate handed down (round 16) */
     int64_t now, ip, max_scored;
     Py_ssize_t n, i, j, n_c = 0, n_pool = 0, k = 0;
     cand_t *all = NULL, **pool = NULL, **top = NULL;
     int ids_now[3], n_ids = 0, ok = 0;
     vmemo_t vmemo;
     prec_t tmp;
+    const lfp_hand_t *hand = NULL;
     (void)mod;
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "select(fp, cands, now, ip, max_scored)");
+    if (nargs == 6) { /* linkstate's parse of fp, handed down (linkfp.h, round 16) */
+        if ((hand = (const lfp_hand_t *)PyCapsule_GetPointer(args[5], LFP_CAPSULE)) == NULL) return NULL;
+    } else if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "select(fp, cands, now, ip, max_scored[, hand])");
         return NULL;
     }
     fp = args[0];
@@ -418,12 +302,18 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
     if (!PyList_CheckExact(cands) || as_i64(args[2], &now) != 0 || as_i64(args[3], &ip) != 0 ||
         as_i64(args[4], &max_scored) != 0 || max_scored < 1 || now >= TBOUND || now <= -TBOUND)
         return hand_over();
-    if (read_fp(fp, &info) != 0) {
-        fp_release(&info);
+    if (hand != NULL && hand->fp == fp && hand->info != NULL) { /* read_fp(fp) done and succeeded in linkstate */
+        info = hand->info;
+        own.fam = own.bf = own.comps_tuple = own.canon = own.rend_obj = own.fs_obj = own.lg_obj = own.fc_obj = NULL;
+        own.ver_obj[0] = own.ver_obj[1] = own.ver_obj[2] = NULL;
+    } else if (read_fp(fp, &own) != 0) {
+        fp_release(&own);
         return hand_over();
+    } else {
+        info = &own;
     }
     if (SCRATCH.busy) { /* a call from inside this one (see SCRATCH): the reference answers */
-        fp_release(&info);
+        fp_release(&own);
         return hand_over();
     }
     SCRATCH.busy = 1;
@@ -441,7 +331,7 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
         const prec_t *pr;
         int c;
         if (!PyDict_CheckExact(rec) || (pr = packed(rec, &tmp)) == NULL) goto out;
-        c = compatible(&info, pr, &vmemo);
+        c = compatible(info, pr, &vmemo);
         if (c < 0) goto out;
         if (c) {
             all[n_c].rec = rec;
@@ -449,13 +339,13 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
         }
     }
     for (i = 0; i < 3; ++i) {
-        if (info.comps[ID_POS[i]]) ids_now[n_ids++] = ID_POS[i];
+        if (info->comps[ID_POS[i]]) ids_now[n_ids++] = ID_POS[i];
     }
     /* the resettable-id pool first (read every compatible record's components, as the reference does) */
     if (n_ids) {
         for (i = 0; i < n_c; ++i) {
             for (j = 0; j < n_ids; ++j) {
-                if (all[i].p.comps[ids_now[j]] == info.comps[ids_now[j]]) {
+                if (all[i].p.comps[ids_now[j]] == info->comps[ids_now[j]]) {
                     pool[n_pool++] = &all[i];
                     break;
                 }
@@ -468,8 +358,8 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
     /* keys (n_differences, -t, id) and the top max_scored in that order (insertion into a sorted prefix) */
     for (i = 0; i < n_pool; ++i) {
         cand_t *cd = pool[i];
-        int64_t nd = info.renderer != cd->p.r;
-        for (j = 0; j < NCOMP; ++j) nd += info.comps[j] != cd->p.comps[j];
+        int64_t nd = info->renderer != cd->p.r;
+        for (j = 0; j < NCOMP; ++j) nd += info->comps[j] != cd->p.comps[j];
         cd->nd = nd; /* the id is compared (a str) only on a (nd, t) tie */
         if (k < max_scored || cand_cmp(cd, top[k - 1]) < 0) {
             Py_ssize_t p = k < max_scored ? k : k - 1;
@@ -511,7 +401,7 @@ static PyObject *linking_select(PyObject *mod, PyObject *const *args, Py_ssize_t
     {
         double *x = (double *)PyBytes_AS_STRING(feats);
         for (i = 0; i < k; ++i) {
-            if (features(&info, top[i], now, ip, n_c, x + i * NFEAT, &vmemo) != 0) goto out;
+            if (features(info, top[i], now, ip, n_c, x + i * NFEAT, &vmemo) != 0) goto out;
             Py_INCREF(top[i]->rec);
             PyList_SET_ITEM(recs, i, top[i]->rec);
         }
@@ -540,7 +430,7 @@ out:
     SCRATCH.busy = 0;
     Py_XDECREF(recs);
     Py_XDECREF(feats);
-    fp_release(&info);
+    fp_release(&own);
     if (!ok) return hand_over();
     return res;
 }
@@ -704,7 +594,8 @@ static PyMethodDef methods[] = {
     {"pack_stats", linking_pack_stats, METH_NOARGS,
      "pack_stats() -> (packed-record table in use, hits, misses)."},
     {"select", (PyCFunction)(void (*)(void))linking_select, METH_FASTCALL,
-     "select(fp, cands, now, ip, max_scored) -> (n_compatible, records, float64 rows) or None."},
+     "select(fp, cands, now, ip, max_scored[, hand]) -> (n_compatible, records, float64 rows) or None "
+     "(hand: linkstate's parse of fp, handed down by the linker's glue)."},
     {"pick", (PyCFunction)(void (*)(void))linking_pick, METH_FASTCALL,
      "pick(probabilities, records) -> index of the best candidate, or -1."},
     {"use_maps", (PyCFunction)linking_use_maps, METH_O,

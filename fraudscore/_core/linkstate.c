@@ -536,6 +536,15 @@ static PyObject *ls_write(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
     return res;
 }
 
+/* round 16: the fingerprint parsed once for the candidates (linkfp.h's read_fp), handed down to linking.select through
+ * the linker's glue in one capsule of HAND; BEST_GLUE: BEST_FUNC is that glue (it takes the capsule) */
+static PyObject *S_app;
+#include "linkfp.h"
+static lfp_hand_t HAND;
+static PyObject *HAND_CAP;
+static int BEST_GLUE;
+static int HAND_ON = 1; /* fp_hand(False) turns it off (tests compare both) */
+static uint64_t HAND_USED; /* link calls that handed the parse down */
 #include "linkstate_decide.h"
 
 #include "linkstate_entry.h" /* entry, configure_entry, configure, round3, direct_records */
@@ -543,6 +552,10 @@ static PyObject *ls_write(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
 static PyMethodDef methods[] = {
     {"round3", (PyCFunction)(void (*)(void))ls_round3, METH_FASTCALL,
      "round3(x[, on]) -> round(x, 3) as the kernels compute it; on switches the C rounding."},
+    {"entry_memo", (PyCFunction)(void (*)(void))ls_entry_memo, METH_FASTCALL,
+     "entry_memo([on]) -> whether entry remembers its reads of the linker's instance dict (round 16)."},
+    {"fp_hand", (PyCFunction)(void (*)(void))ls_fp_hand, METH_FASTCALL,
+     "fp_hand([on]) -> (on, count): whether link hands its parse of the fingerprint down to select (round 16)."},
     {"direct_records", (PyCFunction)(void (*)(void))ls_direct_records, METH_FASTCALL,
      "direct_records([on]) -> (on, count): whether new records' values are stored in the dict's entries directly."},
     {"touch", (PyCFunction)(void (*)(void))ls_touch, METH_FASTCALL,
@@ -594,6 +607,7 @@ PyMODINIT_FUNC PyInit_linkstate(void) {
     INTERN(A_walk, "_walk") INTERN(A_best, "best_candidate") INTERN(M_keys, "_keys") INTERN(A_variant_memo, "_variant_memo")
     INTERN(R_fields[0], "device_id") INTERN(R_fields[1], "link_confidence") INTERN(R_fields[2], "changed")
     INTERN(R_fields[3], "new") INTERN(R_fields[4], "how")
+    INTERN(S_app, "app")
     INTERN(S_exact, "exact") INTERN(S_shared, "shared") INTERN(S_model, "model") INTERN(S_new, "new") INTERN(S_renderer, "webgl_renderer")
 #undef INTERN
     if ((EMPTY = PyTuple_New(0)) == NULL) return NULL;
@@ -602,6 +616,7 @@ PyMODINIT_FUNC PyInit_linkstate(void) {
     OD_move_to_end = PyObject_GetAttr((PyObject *)&PyODict_Type, M_move_to_end);
     OD_popitem = PyObject_GetAttr((PyObject *)&PyODict_Type, M_popitem);
     if (OD_move_to_end == NULL || OD_popitem == NULL) return NULL;
+    if ((HAND_CAP = PyCapsule_New(&HAND, LFP_CAPSULE, NULL)) == NULL) return NULL;
     m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
     Py_INCREF(&RM_Type);

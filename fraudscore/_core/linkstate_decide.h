@@ -15,6 +15,7 @@ typedef struct {
     int have_versions;
     PyObject *ver_obj[3];                           /* owned: os, browser, app version objects */
     version_t ver[3];
+    const fpinfo_t *info; /* round 16: read_fp(fp) done (by_candidates, for select): its objects and values */
 } fpl_t;
 
 static void fpl_release(fpl_t *f) {
@@ -73,6 +74,18 @@ static int fpl_versions(fpl_t *f) {
     PyObject *names[3] = {A_os_version, A_browser_version, A_app_version};
     int i;
     if (f->have_versions) return 0;
+    if (f->info != NULL) { /* read_fp read the same objects with the same read_version (round 16) */
+        const version_t *pv[3] = {&f->info->ov, &f->info->bv, &f->info->av};
+        f->canonical = Py_NewRef(f->info->canon);
+        for (i = 0; i < 3; ++i) {
+            PyObject *o = f->info->ver_obj[i];
+            f->ver_obj[i] = Py_NewRef(o);
+            if (!(o == Py_None || PyTuple_CheckExact(o))) return -1;
+            f->ver[i] = *pv[i];
+        }
+        f->have_versions = 1;
+        return 0;
+    }
     if ((f->canonical = getattr_clear(f->fp, A_canonical)) == NULL) return -1;
     for (i = 0; i < 3; ++i) {
         PyObject *o = getattr_clear(f->canonical, names[i]);
@@ -214,7 +227,7 @@ static int changes(fpl_t *f, PyObject *rec, PyObject **names_out, PyObject **key
         if (as_i64(PyList_GET_ITEM(c, i), &rc[i]) != 0) return -1;
     }
     if ((r = item(rec, K_r)) == NULL || as_i64(r, &rr) != 0) return -1;
-    if ((rend = getattr_clear(f->fp, A_renderer)) == NULL) return -1;
+    if ((rend = f->info != NULL ? Py_NewRef(f->info->rend_obj) : getattr_clear(f->fp, A_renderer)) == NULL) return -1;
     if (as_i64(rend, &fr) != 0) {
         Py_DECREF(rend);
         return -1;
@@ -258,141 +271,7 @@ fail:
     return -1;
 }
 
-/* linkfeatures._shared_list(v) if v else None (new reference; NULL with an exception set) */
-static PyObject *shared_list(PyObject *v) {
-    PyObject *hit;
-    if (v == Py_None || PyTuple_GET_SIZE(v) == 0) return Py_NewRef(Py_None);
-    hit = PyDict_GetItemWithError(LISTS, v);
-    if (hit != NULL) return Py_NewRef(hit);
-    if (PyErr_Occurred()) return NULL;
-    return PyObject_CallOneArg(SHARED_LIST, v);
-}
-
-static PyObject *REC_TEMPLATE; /* {key: None} in make_record's key order (made on first use, kept) */
-
-/* The values of a fresh copy of REC_TEMPLATE stored in its entries directly (round 13): CPython 3.11 / 3.12's layout
- * of a combined dict of str keys (Include/internal/pycore_dict.h: the keys object's header, its index bytes, then
- * (key, value) entries in insertion order), checked on every copy -- a combined table (no split values) of the
- * str kind whose 16 entries hold the template's very key objects with None -- else the 16 PyDict_SetItem calls.
- * The copy is new and nothing has seen it, so its version tag (from the copy) stays valid for what it then holds;
- * the values are untracked containers, ints and str (no GC tracking to maintain: the record is untracked anyway). */
-#include "dict_layout.h" /* dict_entries */
-#if DICT_LAYOUT
-/* the copy's 16 entries, or NULL (another layout: the caller stores through PyDict_SetItem) */
-static dl_entry_t *rec_entries(PyObject *rec, PyObject **const *keys) {
-    dl_entry_t *e = dict_entries(rec, 16);
-    int i;
-    if (e == NULL) return NULL;
-    for (i = 0; i < 16; ++i) {
-        if (e[i].me_key != *keys[i] || e[i].me_value != Py_None) return NULL;
-    }
-    return e;
-}
-#define REC_DIRECT 1
-static int REC_DIRECT_ON = 1;  /* direct_records(False) turns it off (tests compare both) */
-static uint64_t REC_DIRECT_HITS; /* records made this way */
-#else
-#define REC_DIRECT 0
-#endif
-
-/* list(t) of an exact tuple: the same items in a list of exactly their number (round 14: PySequence_List grows an
- * empty list through list.extend); NULL with an exception set */
-static PyObject *list_of_tuple(PyObject *t) {
-    Py_ssize_t i, n = PyTuple_GET_SIZE(t);
-    PyObject *l = PyList_New(n);
-    if (l == NULL) return NULL;
-    for (i = 0; i < n; ++i) PyList_SET_ITEM(l, i, Py_NewRef(PyTuple_GET_ITEM(t, i)));
-    return l;
-}
-
-/* linkfeatures.make_record(fp, did, now, prev, ip) (new reference; NULL: hand over, nothing set) */
-static PyObject *make_record(fpl_t *f, PyObject *did, PyObject *now_obj, int64_t now, PyObject *prev,
-                             PyObject *ip, PyObject *fp_id) {
-    PyObject *rec = NULL, *bf = NULL, *o = NULL;
-    PyObject *vals[16];
-    int i, nv = 0;
-    static PyObject **keys[16] = {&K_id, &K_fp, &K_fam, &K_bf, &K_ov, &K_bv, &K_av, &K_c,
-                                  &K_r, &K_fs, &K_fn, &K_lg, &K_ip, &K_f, &K_t, &K_n};
-    int64_t pt;
-    if (fpl_versions(f) != 0) return NULL;
-    if ((bf = getattr_clear(f->canonical, A_browser_family)) == NULL) return NULL;
-    if (PyUnicode_CheckExact(bf)) PyUnicode_InternInPlace(&bf);
-    vals[nv++] = Py_NewRef(did);
-    vals[nv++] = Py_NewRef(fp_id);
-    vals[nv] = Py_NewRef(f->family);
-    PyUnicode_InternInPlace(&vals[nv++]); /* intern(fp.family) */
-    vals[nv++] = bf;
-    for (i = 0; i < 3; ++i) {
-        if ((o = shared_list(f->ver_obj[i])) == NULL) goto fail;
-        vals[nv++] = o;
-    }
-    if ((vals[nv++] = untracked(list_of_tuple(f->comps_obj))) == NULL) goto fail; /* comps_obj: an exact tuple */
-#define ATTR_INT(name)                                                                         \
-    if ((o = getattr_clear(f->fp, name)) == NULL || !PyLong_CheckExact(o)) { Py_XDECREF(o); goto fail; } \
-    vals[nv++] = o;
-#define ATTR_LIST(name)                                                                        \
-    if ((o = getattr_clear(f->fp, name)) == NULL || !PyTuple_CheckExact(o)) { Py_XDECREF(o); goto fail; } \
-    vals[nv] = untracked(list_of_tuple(o));                                                    \
-    Py_DECREF(o);                                                                              \
-    if (vals[nv++] == NULL) goto fail;
-    ATTR_INT(A_renderer)
-    ATTR_LIST(A_fonts_sketch)
-    ATTR_INT(A_font_count)
-    ATTR_LIST(A_lang_items)
-#undef ATTR_INT
-#undef ATTR_LIST
-    if (prev == NULL) {
-        vals[nv++] = Py_NewRef(PyObject_IsTrue(ip) ? ip : I_zero);
-        vals[nv++] = Py_NewRef(now_obj);
-        vals[nv++] = Py_NewRef(now_obj);
-        vals[nv++] = Py_NewRef(I_one);
-    } else {
-        PyObject *pip = item(prev, K_ip), *pf = item(prev, K_f), *ptobj = item(prev, K_t), *pn = item(prev, K_n);
-        if (pip == NULL || pf == NULL || ptobj == NULL || pn == NULL || !PyLong_CheckExact(pn) ||
-            !PyLong_CheckExact(ptobj) || as_i64(ptobj, &pt) != 0)
-            goto fail;
-        vals[nv++] = Py_NewRef(PyObject_IsTrue(ip) ? ip : pip);
-        vals[nv++] = Py_NewRef(pf);
-        vals[nv++] = Py_NewRef(now > pt ? now_obj : ptobj); /* max(prev["t"], now) */
-        if ((vals[nv++] = PyNumber_Add(pn, I_one)) == NULL) goto fail;
-    }
-    /* a copy of the 16-key template (its keys in this order, values None) with each value replaced: the same dict
-     * (keys, order, values) as 16 insertions into an empty one, at about half the instructions (round 12: the
-     * copy clones the template's key table; each store then finds its key at the first probe by identity) */
-    if (REC_TEMPLATE == NULL) {
-        if ((REC_TEMPLATE = PyDict_New()) == NULL) goto fail;
-        for (i = 0; i < 16; ++i) {
-            if (PyDict_SetItem(REC_TEMPLATE, *keys[i], Py_None) != 0) {
-                Py_CLEAR(REC_TEMPLATE);
-                goto fail;
-            }
-        }
-    }
-    if ((rec = PyDict_Copy(REC_TEMPLATE)) == NULL) goto fail;
-#if REC_DIRECT
-    {
-        dl_entry_t *e = REC_DIRECT_ON ? rec_entries(rec, keys) : NULL;
-        if (e != NULL) { /* each None replaced by its value (the reference moves from vals to the dict) */
-            for (i = 0; i < 16; ++i) {
-                e[i].me_value = vals[i];
-                Py_DECREF(Py_None);
-            }
-            ++REC_DIRECT_HITS;
-            return untracked(rec);
-        }
-    }
-#endif
-    for (i = 0; i < 16; ++i) {
-        if (PyDict_SetItem(rec, *keys[i], vals[i]) != 0) goto fail;
-    }
-    for (i = 0; i < nv; ++i) Py_DECREF(vals[i]);
-    return untracked(rec);
-fail:
-    for (i = 0; i < nv; ++i) Py_DECREF(vals[i]);
-    Py_XDECREF(rec);
-    PyErr_Clear();
-    return NULL;
-}
+#include "linkstate_record.h" /* make_record (round 16: split out) */
 
 /* whether a block holds a live device other than ``skip`` (the reference's walk, stopped at its first find):
  * 1 yes, 0 no, -1 hand over */
@@ -528,7 +407,9 @@ static PyObject *by_candidates(const state_t *s, fpl_t *f, PyObject *keys, PyObj
     PyObject *did = NULL, *conf = NULL, *res = NULL, *pdid;
     PyObject *wargs[6] = {s->blocks, PyTuple_GET_ITEM(keys, 9), s->devices, skip != NULL ? skip : Py_None, now_obj,
                           s->ttl_obj};
-    PyObject *bargs[5] = {cb[1], f->fp, NULL, now_obj, ip}, *walk = cb[0];
+    PyObject *bargs[6] = {cb[1], f->fp, NULL, now_obj, ip, NULL}, *walk = cb[0];
+    fpinfo_t info; /* round 16: the parse handed down (parsed: to release) */
+    int parsed = 0;
     plan_t p;
     double p1 = 0.0, c = 0.0;
     int model = 0;
@@ -539,8 +420,28 @@ static PyObject *by_candidates(const state_t *s, fpl_t *f, PyObject *keys, PyObj
     if (!PyList_CheckExact(cands)) goto out; /* the compiled walk handed over: the reference walks */
     bargs[2] = cands;
     /* the linker itself stands for its best_candidate (DeviceLinker.best_candidate, no bound method made) */
-    best = LINKER_T != NULL && Py_TYPE(cb[1]) == LINKER_T ? PyObject_Vectorcall(BEST_FUNC, bargs, 5, NULL)
-                                                          : PyObject_Vectorcall(cb[1], bargs + 1, 4, NULL);
+    if (LINKER_T != NULL && Py_TYPE(cb[1]) == LINKER_T) {
+        /* round 16: the linker's C glue gets the fingerprint parsed here (read_fp), for select and then for the new
+         * record; nothing is handed down where the parse fails (select reads fp itself and hands over there, as
+         * before) or where a link call below this one holds the hand */
+        if (HAND_ON && HAND_CAP != NULL && BEST_GLUE && HAND.fp == NULL) {
+            parsed = 1;
+            if (read_fp(f->fp, &info) == 0) {
+                HAND.fp = f->fp;
+                HAND.info = &info;
+                bargs[5] = HAND_CAP;
+                ++HAND_USED;
+            }
+        }
+        best = PyObject_Vectorcall(BEST_FUNC, bargs, bargs[5] != NULL ? 6 : 5, NULL);
+        if (bargs[5] != NULL) {
+            HAND.fp = NULL;
+            HAND.info = NULL;
+            f->info = &info; /* for make_record and changes below */
+        }
+    } else {
+        best = PyObject_Vectorcall(cb[1], bargs + 1, 4, NULL);
+    }
     if (best == NULL) goto raise;
     if (best != Py_None) {
         PyObject *pb, *rb;
@@ -583,6 +484,10 @@ raise:
     *hand_over = 0;
 out:
     if (*hand_over) PyErr_Clear();
+    if (parsed) {
+        f->info = NULL;
+        fp_release(&info);
+    }
     Py_XDECREF(cands);
     Py_XDECREF(best);
     Py_XDECREF(rec);

@@ -20,14 +20,42 @@ static int int_in(PyObject *o, int64_t lo, int64_t hi, int64_t *out) {
 
 #include "linkstate_keys.h"
 
+/* The linker's instance dict as last read by entry (round 16): its address and ma_version_tag (CPython 3.11 / 3.12: a
+ * fresh tag from one global counter when a dict is made and whenever its items change -- linker.c's BC_MEMO relies
+ * on the same) and the nine values read from it (borrowed: held by that dict). While entry finds the same unchanged
+ * dict, the same lookups would give the same objects, so they are skipped; every check of a value (its type) is
+ * still made every call. entry_memo(False) empties and switches it off (tests compare both). */
+static struct en_memo_s {
+    PyObject *ld; /* identity only */
+    uint64_t tag; /* 0: empty */
+    PyObject *state, *best, *ip_memo, *results, *key_memo, *variant_memo, *min_family, *prior, *link_p;
+} EN_MEMO;
+static int EN_MEMO_ON = DICT_LAYOUT;
+
+/* entry_memo([on]) -> whether entry remembers its reads of the linker's dict (EN_MEMO) */
+static PyObject *ls_entry_memo(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "entry_memo([on])");
+        return NULL;
+    }
+    if (nargs == 1) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0) return NULL;
+        EN_MEMO_ON = on && DICT_LAYOUT;
+        EN_MEMO.tag = 0;
+    }
+    return Py_NewRef(EN_MEMO_ON ? Py_True : Py_False);
+}
+
 /* 1 equal, 0 not, -1 error */
 static int same(PyObject *a, PyObject *b) { return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ); }
 
 /* the linker's keys of fp (new reference): the memo's entry, else computed here and memoised; the reference
  * (linker._keys) for a memo entry of another variant or a fingerprint compute_keys does not handle. NULL with
  * an exception: raised by the reference */
-static PyObject *entry_keys(PyObject *linker, PyObject *ld, PyObject *fp) {
-    PyObject *memo = item(ld, A_key_memo), *fid = NULL, *hit, *fs = NULL, *al = NULL, *k = NULL, *mkey;
+static PyObject *entry_keys(PyObject *linker, PyObject *memo, PyObject *vmemo, PyObject *fp) {
+    PyObject *fid = NULL, *hit, *fs = NULL, *al = NULL, *k = NULL, *mkey;
     int ok;
     if (memo == NULL || !PyDict_CheckExact(memo)) goto ref;
     if ((fid = getattr_clear(fp, A_id)) == NULL || !PyUnicode_CheckExact(fid)) goto ref;
@@ -44,7 +72,7 @@ static PyObject *entry_keys(PyObject *linker, PyObject *ld, PyObject *fp) {
             goto done;
         }
         /* another variant of a known id: the variant memo, keyed (id, font sketch, aliases) */
-        memo = item(ld, A_variant_memo);
+        memo = vmemo;
         if (memo == NULL || !PyDict_CheckExact(memo) || (mkey = PyTuple_Pack(3, fid, fs, al)) == NULL) goto ref;
         hit = PyDict_GetItemWithError(memo, mkey);
         if (hit != NULL) {
@@ -95,6 +123,7 @@ static PyObject *new_result(PyObject *fields) {
 static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *linker, *fp, *now_obj, *ip, *ld = NULL, *state, *keys = NULL, *got = NULL;
     PyObject *res = NULL, *results, *ipv, *a[11], *held[3] = {NULL, NULL, NULL};
+    struct en_memo_s en;
     (void)mod;
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "entry(linker, fp, ts_ms, ip)");
@@ -108,12 +137,27 @@ static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
         !PyLong_CheckExact(now_obj))
         Py_RETURN_NONE;
     if ((ld = PyObject_GenericGetDict(linker, NULL)) == NULL || !PyDict_CheckExact(ld)) goto hand;
-    if ((state = item(ld, A_state)) == NULL || Py_TYPE(state) != STATE_T) goto hand;
-    if (item(ld, A_best) != NULL) goto hand; /* best_candidate replaced on the instance: the Python path */
+    if (!(EN_MEMO_ON && ld == EN_MEMO.ld && EN_MEMO.tag != 0 && dict_tag(ld) == EN_MEMO.tag)) { /* see EN_MEMO */
+        EN_MEMO.tag = 0;
+        EN_MEMO.state = item(ld, A_state);
+        EN_MEMO.best = item(ld, A_best);
+        EN_MEMO.ip_memo = item(ld, A_ip_memo);
+        EN_MEMO.results = item(ld, A_results);
+        EN_MEMO.key_memo = item(ld, A_key_memo);
+        EN_MEMO.variant_memo = item(ld, A_variant_memo);
+        EN_MEMO.min_family = item(ld, A_min_family);
+        EN_MEMO.prior = item(ld, A_prior);
+        EN_MEMO.link_p = item(ld, A_link_p);
+        EN_MEMO.ld = ld;
+        if (EN_MEMO_ON) EN_MEMO.tag = dict_tag(ld);
+    }
+    en = EN_MEMO; /* a copy: a call below may run Python code that links on another linker (and refills EN_MEMO) */
+    if ((state = en.state) == NULL || Py_TYPE(state) != STATE_T) goto hand;
+    if (en.best != NULL) goto hand; /* best_candidate replaced on the instance: the Python path */
     if (ip == Py_None) {
         ip = I_zero;
     } else if (!PyLong_CheckExact(ip)) {
-        PyObject *memo = item(ld, A_ip_memo);
+        PyObject *memo = en.ip_memo;
         if (!PyUnicode_CheckExact(ip) || memo == NULL || !PyDict_CheckExact(memo)) goto hand;
         ipv = PyDict_GetItemWithError(memo, ip);
         if (ipv == NULL) { /* (xxh3_64(str(ip).encode()) & MASK48) or 1, memoised as link() does */
@@ -134,20 +178,27 @@ static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
         }
         ip = ipv;
     }
-    if ((results = item(ld, A_results)) == NULL || !PyDict_CheckExact(results)) goto hand;
+    if ((results = en.results) == NULL || !PyDict_CheckExact(results)) goto hand;
     /* held for the call: the linker's attributes could be replaced by the Python code called back */
     held[0] = Py_NewRef(state);
     held[1] = Py_NewRef(ip);
     held[2] = Py_NewRef(results);
-    if ((keys = entry_keys(linker, ld, fp)) == NULL) goto fail;
+    if ((keys = entry_keys(linker, en.key_memo, en.variant_memo, fp)) == NULL) goto fail;
+    if (en.tag != 0 && dict_tag(ld) == en.tag) { /* ld unchanged by the keys' Python code: the same values */
+        a[5] = en.min_family;
+        a[6] = en.prior;
+        a[7] = en.link_p;
+    } else {
+        a[5] = item(ld, A_min_family);
+        a[6] = item(ld, A_prior);
+        a[7] = item(ld, A_link_p);
+    }
     a[0] = state;
     a[1] = fp;
     a[2] = keys;
     a[3] = now_obj;
     a[4] = ip;
-    if ((a[5] = item(ld, A_min_family)) == NULL || (a[6] = item(ld, A_prior)) == NULL ||
-        (a[7] = item(ld, A_link_p)) == NULL)
-        goto hand;
+    if (a[5] == NULL || a[6] == NULL || a[7] == NULL) goto hand;
     a[8] = state;  /* its _walk, read where the candidates are walked */
     a[9] = linker; /* its best_candidate, called where the candidates are scored */
     a[10] = NEW_ID;
@@ -200,6 +251,35 @@ bad:
     return -1;
 }
 
+/* whether f is fraudscore._core.linker's best_candidate (it takes the parsed fingerprint as a sixth argument) */
+static int is_glue_best(PyObject *f) {
+    PyObject *self;
+    const char *name;
+    if (!PyCFunction_Check(f) || strcmp(((PyCFunctionObject *)f)->m_ml->ml_name, "best_candidate") != 0) return 0;
+    self = PyCFunction_GET_SELF(f);
+    if (self == NULL || !PyModule_Check(self) || (name = PyModule_GetName(self)) == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return strcmp(name, "fraudscore._core.linker") == 0;
+}
+
+/* fp_hand([on]) -> (on, count): whether link hands its parse of the fingerprint down to select (round 16), and the
+ * link calls that did */
+static PyObject *ls_fp_hand(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "fp_hand([on])");
+        return NULL;
+    }
+    if (nargs == 1) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0) return NULL;
+        HAND_ON = on;
+    }
+    return Py_BuildValue("(OK)", HAND_ON && BEST_GLUE ? Py_True : Py_False, (unsigned long long)HAND_USED);
+}
+
 /* configure_entry(linker_type, fp_type, state_type, result_type, best_candidate, new_device_id, class_pos,
  *                 class_pos_mobile, pop_pos, pop_pos_mobile, id_tags) */
 static PyObject *ls_configure_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
@@ -241,6 +321,7 @@ static PyObject *ls_configure_entry(PyObject *mod, PyObject *const *args, Py_ssi
     Py_XSETREF(STATE_T, (PyTypeObject *)Py_NewRef(args[2]));
     Py_XSETREF(RESULT_T, (PyTypeObject *)Py_NewRef(args[3]));
     Py_XSETREF(BEST_FUNC, Py_NewRef(args[4]));
+    BEST_GLUE = is_glue_best(args[4]);
     Py_XSETREF(NEW_ID, Py_NewRef(args[5]));
     Py_RETURN_NONE;
 }

@@ -13,7 +13,9 @@ typedef struct {
     int ok; /* 0: a part is not printable ASCII or too long -- build the text with Python's own functions */
 } sbuf_t;
 
-static void sb_put(sbuf_t *sb, const char *p, size_t n) {
+#define SB_INLINE static inline __attribute__((always_inline))
+
+SB_INLINE void sb_put(sbuf_t *sb, const char *p, size_t n) {
     if (!sb->ok || sb->n + n > sizeof sb->b) {
         sb->ok = 0;
         return;
@@ -22,34 +24,76 @@ static void sb_put(sbuf_t *sb, const char *p, size_t n) {
     sb->n += n;
 }
 
-/* str(u) for an exact str of printable ASCII; ``quoted``: repr(u) (no quote or backslash inside) */
-static void sb_str(sbuf_t *sb, PyObject *u, int quoted) {
+/* A str's text checked once for the keys' formats (round 16: the family is written four to six times a call):
+ * ``plain`` -- an exact str of printable ASCII (str(u) is its text); ``quoted`` -- also no quote or backslash
+ * (repr(u) is the text between single quotes); None is the text "None" either way. */
+typedef struct {
+    const char *d;
+    size_t n;
+    int plain, quoted;
+} stext_t;
+
+static void st_read(stext_t *t, PyObject *u) {
     Py_ssize_t i, n;
     const Py_UCS1 *d;
+    t->plain = t->quoted = 0;
+    t->d = NULL;
+    t->n = 0;
     if (u == Py_None) {
-        sb_put(sb, "None", 4);
+        t->d = "None";
+        t->n = 4;
+        t->plain = 2; /* None: no quotes around it in a repr */
+        t->quoted = 2;
         return;
     }
-    if (!PyUnicode_CheckExact(u) || !PyUnicode_IS_ASCII(u)) {
+    if (!PyUnicode_CheckExact(u) || !PyUnicode_IS_ASCII(u)) return;
+    n = PyUnicode_GET_LENGTH(u);
+    d = PyUnicode_1BYTE_DATA(u);
+    t->quoted = 1;
+    for (i = 0; i < n; ++i) {
+        if (d[i] < 0x20 || d[i] > 0x7e) {
+            t->quoted = 0;
+            return;
+        }
+        if (d[i] == '\'' || d[i] == '\\') t->quoted = 0;
+    }
+    t->plain = 1;
+    t->d = (const char *)d;
+    t->n = (size_t)n;
+}
+
+/* the text as str(u) (quoted = 0) or repr(u) (quoted = 1) would write it, or sb->ok = 0 */
+SB_INLINE void sb_st(sbuf_t *sb, const stext_t *t, int quoted) {
+    int ok = quoted ? t->quoted : t->plain;
+    if (!ok) {
         sb->ok = 0;
         return;
     }
-    n = PyUnicode_GET_LENGTH(u);
-    d = PyUnicode_1BYTE_DATA(u);
-    for (i = 0; i < n; ++i) {
-        if (d[i] < 0x20 || d[i] > 0x7e || (quoted && (d[i] == '\'' || d[i] == '\\'))) {
-            sb->ok = 0;
-            return;
-        }
-    }
-    if (quoted) sb_put(sb, "'", 1);
-    sb_put(sb, (const char *)d, (size_t)n);
-    if (quoted) sb_put(sb, "'", 1);
+    if (quoted && ok == 1) sb_put(sb, "'", 1);
+    sb_put(sb, t->d, t->n);
+    if (quoted && ok == 1) sb_put(sb, "'", 1);
 }
 
-static void sb_hex(sbuf_t *sb, uint64_t v, int width) { /* format(v, f"0{width}x") */
+/* str(u) for an exact str of printable ASCII; ``quoted``: repr(u) (no quote or backslash inside) */
+static void sb_str(sbuf_t *sb, PyObject *u, int quoted) {
+    stext_t t;
+    st_read(&t, u);
+    sb_st(sb, &t, quoted);
+}
+
+SB_INLINE void sb_hex(sbuf_t *sb, uint64_t v, int width) { /* format(v, f"0{width}x") */
     char t[16];
     int n = 0;
+    if (width == 12 && v < ((uint64_t)1 << 48) && sb->ok && sb->n + 12 <= sizeof sb->b) {
+        /* round 16: the usual 48-bit value, twelve digits written in place */
+        char *o = sb->b + sb->n;
+        for (n = 11; n >= 0; --n) {
+            o[n] = "0123456789abcdef"[v & 15];
+            v >>= 4;
+        }
+        sb->n += 12;
+        return;
+    }
     do {
         t[15 - n++] = "0123456789abcdef"[v & 15];
         v >>= 4;
@@ -58,7 +102,7 @@ static void sb_hex(sbuf_t *sb, uint64_t v, int width) { /* format(v, f"0{width}x
     sb_put(sb, t + 16 - n, (size_t)n);
 }
 
-static void sb_dec(sbuf_t *sb, int64_t v) { /* repr(int), |v| < 2**62 */
+SB_INLINE void sb_dec(sbuf_t *sb, int64_t v) { /* repr(int), |v| < 2**62 */
     char t[24];
     int n = 0, neg = v < 0;
     uint64_t u = neg ? (uint64_t)(-v) : (uint64_t)v;
@@ -121,6 +165,7 @@ static PyObject *compute_keys(PyObject *fp) {
     char buf[32];
     uint64_t h;
     PyObject *kobj[NCOMP], *robj = NULL; /* the fam_keys ints by position (borrowed), shared with pop_keys */
+    stext_t famt, bft, bfft; /* the family's, the block's browser family's, the browser family's text */
     if ((fid = getattr_clear(fp, A_id)) == NULL || !PyUnicode_CheckExact(fid)) goto out;
     if ((aliases = getattr_clear(fp, A_aliases)) == NULL || !PyTuple_CheckExact(aliases)) goto out;
     if ((fam = getattr_clear(fp, A_family)) == NULL || !PyUnicode_CheckExact(fam)) goto out;
@@ -147,15 +192,20 @@ static PyObject *compute_keys(PyObject *fp) {
     for (i = 0; i < na; ++i) PyTuple_SET_ITEM(ids, i + 1, Py_NewRef(PyTuple_GET_ITEM(aliases, i)));
     /* block_keys: <fam>:<browser family or source>[:<font MinHash>], <fam>:<tag><resettable id> */
     bf = (bff != Py_None && PyUnicode_GET_LENGTH(bff) > 0) ? bff : src;
+    st_read(&famt, fam); /* each text checked once (round 16) */
+    st_read(&bft, bf);
+    st_read(&bfft, bff);
     for (i = n = 0; i < N_TAGS; ++i) n += c[TAG_POS[i]] != 0;
     if ((blocks = PyTuple_New(1 + n)) == NULL) goto out;
     for (i = 0, n = 0; i < 1 + N_TAGS; ++i) {
-        sbuf_t sb = {.n = 0, .ok = 1};
+        sbuf_t sb; /* (not zero-filled: round 16) */
+        sb.n = 0;
+        sb.ok = 1;
         if (i > 0 && !c[TAG_POS[i - 1]]) continue;
-        sb_str(&sb, fam, 0);
+        sb_st(&sb, &famt, 0);
         sb_put(&sb, ":", 1);
         if (i == 0) { /* f"{fam}:{bf}:{fonts_sketch[0]:08x}" or f"{fam}:{bf}" */
-            sb_str(&sb, bf, 0);
+            sb_st(&sb, &bft, 0);
             if (PyTuple_GET_SIZE(fs)) {
                 sb_put(&sb, ":", 1);
                 sb_hex(&sb, (uint64_t)fs0, 8);
@@ -197,11 +247,13 @@ static PyObject *compute_keys(PyObject *fp) {
     pos = mobile ? CLASS_POS_M : CLASS_POS;
     np = mobile ? N_CLASS_POS_M : N_CLASS_POS;
     {
-        sbuf_t sb = {.n = 0, .ok = 1};
+        sbuf_t sb; /* (not zero-filled: round 16) */
+        sb.n = 0;
+        sb.ok = 1;
         sb_put(&sb, "(", 1);
-        sb_str(&sb, fam, 1);
+        sb_st(&sb, &famt, 1);
         sb_put(&sb, ", ", 2);
-        sb_str(&sb, bff, 1);
+        sb_st(&sb, &bfft, 1);
         sb_put(&sb, ", ", 2);
         sb_dec(&sb, PyTuple_GET_SIZE(fs) ? (mobile ? 1 : fs0) : 0);
         for (i = 0; i < np; ++i) {
@@ -224,13 +276,15 @@ static PyObject *compute_keys(PyObject *fp) {
         }
     }
     {
-        sbuf_t sb = {.n = 0, .ok = 1};
+        sbuf_t sb; /* (not zero-filled: round 16) */
+        sb.n = 0;
+        sb.ok = 1;
         sb_put(&sb, "s:", 2);
         sb_hex(&sb, h, 12);
         if ((key = sb_text(&sb)) == NULL) goto out;
         sb.n = 0;
         sb_put(&sb, "d_", 2);
-        sb_str(&sb, fam, 0);
+        sb_st(&sb, &famt, 0);
         sb_put(&sb, "_", 1);
         sb_hex(&sb, h, 12);
         if (sb.ok) {
@@ -257,11 +311,13 @@ static PyObject *compute_keys(PyObject *fp) {
     if (PyTuple_GET_SIZE(fs) >= FONT_PROBES) {
         Py_ssize_t nb = PyTuple_GET_SIZE(blocks), j;
         int64_t fs1;
-        sbuf_t sb = {.n = 0, .ok = 1};
+        sbuf_t sb; /* (not zero-filled: round 16) */
+        sb.n = 0;
+        sb.ok = 1;
         if (int_in(PyTuple_GET_ITEM(fs, 1), 0, big, &fs1) != 0) goto out;
-        sb_str(&sb, fam, 0);
+        sb_st(&sb, &famt, 0);
         sb_put(&sb, ":", 1);
-        sb_str(&sb, bf, 0);
+        sb_st(&sb, &bft, 0);
         sb_put(&sb, ":", 1);
         sb_hex(&sb, (uint64_t)fs1, 8);
         if (sb.ok) {
