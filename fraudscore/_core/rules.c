@@ -32,6 +32,9 @@ typedef struct {
     PyObject *name;     /* N_CMP, N_IN, N_STREQ */
     PyObject *fallback; /* N_CMP, N_IN, N_STREQ: the leaf's closure; N_PY: the closure */
     PyObject *nums, *strs; /* N_IN: frozensets of the list's numbers and strings; N_STREQ: strs is the text */
+    double *dv;         /* N_IN (round 16): the numbers as doubles, when each equals a float exactly as its double
+                         * does (floats, bools, ints within +-2**53); NULL: look floats up in nums */
+    Py_ssize_t ndv;
     Py_ssize_t first, count; /* children: kids[first .. first + count) */
     Py_ssize_t col; /* named leaves: the name's column in the resolved index (COL_RECORD: not in it; COL_LOOKUP: look up) */
 } Node;
@@ -73,6 +76,56 @@ static Py_ssize_t reserve_kids(Program *P, Py_ssize_t k) {
     Py_ssize_t at = P->n_kids;
     P->n_kids += k;
     return at;
+}
+
+/* n->dv: the frozenset n->nums as doubles when a float f is in it exactly when f == one of them (numbers compare and
+ * hash by value: a float equals an int or bool e exactly when it equals e's double, for |e| <= 2**53); anything else
+ * (a larger int, another type) leaves dv NULL and the set decides. 0, or -1 with an error. */
+static int nums_as_doubles(Node *n) {
+    Py_ssize_t m = PySet_GET_SIZE(n->nums), k = 0, pos = 0;
+    Py_hash_t hash;
+    PyObject *e;
+    double *dv = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(double));
+    if (!dv) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    while (_PySet_NextEntry(n->nums, &pos, &e, &hash)) {
+        if (PyFloat_CheckExact(e)) {
+            dv[k++] = PyFloat_AS_DOUBLE(e);
+        } else if (PyBool_Check(e)) {
+            dv[k++] = e == Py_True ? 1.0 : 0.0;
+        } else if (PyLong_CheckExact(e)) {
+            int overflow = 0;
+            long long x = PyLong_AsLongLongAndOverflow(e, &overflow);
+            if (overflow || x > (1LL << 53) || x < -(1LL << 53)) {
+                PyErr_Clear();
+                PyMem_Free(dv);
+                return 0;
+            }
+            dv[k++] = (double)x;
+        } else {
+            PyMem_Free(dv);
+            return 0;
+        }
+    }
+    n->dv = dv;
+    n->ndv = k;
+    return 0;
+}
+
+/* d (not NaN) in the node's numbers: 1 / 0, -1 error */
+static int nums_contain(Node *n, double d) {
+    if (n->dv) {
+        for (Py_ssize_t j = 0; j < n->ndv; j++)
+            if (n->dv[j] == d) return 1;
+        return 0;
+    }
+    PyObject *f = PyFloat_FromDouble(d);
+    if (!f) return -1;
+    int r = PySet_Contains(n->nums, f);
+    Py_DECREF(f);
+    return r;
 }
 
 static Py_ssize_t build(Program *P, PyObject *t, int depth) {
@@ -153,7 +206,7 @@ static Py_ssize_t build(Program *P, PyObject *t, int depth) {
         n->fallback = fb;
         n->nums = nums;
         n->strs = strs;
-        return i;
+        return nums_as_doubles(n) < 0 ? -1 : i;
     }
     if (!strcmp(tag, "streq") && PyTuple_GET_SIZE(t) == 5) {
         PyObject *name = PyTuple_GET_ITEM(t, 1), *text = PyTuple_GET_ITEM(t, 3), *fb = PyTuple_GET_ITEM(t, 4);
@@ -271,16 +324,13 @@ static int member_leaf(Src *s, Node *n) {
     if (k < 0) return -1;
     if (k == 2) {
         if (d != d) return 0; /* NaN: missing */
-        PyObject *f = PyFloat_FromDouble(d);
-        if (!f) return -1;
-        int r = PySet_Contains(n->nums, f);
-        Py_DECREF(f);
+        int r = nums_contain(n, d);
         return r < 0 ? -1 : (r != n->op);
     }
     if (!v || v == Py_None) return 0;
     if (PyUnicode_CheckExact(v) || PyFloat_CheckExact(v)) {
         if (PyFloat_CheckExact(v) && PyFloat_AS_DOUBLE(v) != PyFloat_AS_DOUBLE(v)) return 0;
-        int r = PySet_Contains(PyUnicode_CheckExact(v) ? n->strs : n->nums, v);
+        int r = PyUnicode_CheckExact(v) ? PySet_Contains(n->strs, v) : nums_contain(n, PyFloat_AS_DOUBLE(v));
         return r < 0 ? -1 : (r != n->op);
     }
     return 2;
@@ -469,6 +519,7 @@ static void Program_clear(Program *P) {
         Py_XDECREF(P->nodes[i].fallback);
         Py_XDECREF(P->nodes[i].nums);
         Py_XDECREF(P->nodes[i].strs);
+        PyMem_Free(P->nodes[i].dv);
     }
     PyMem_Free(P->nodes);
     PyMem_Free(P->kids);

@@ -235,3 +235,28 @@ def test_evaluate_parts_equals_evaluate_and_the_reference(texts, table, kind, da
         finally:
             ruleset_mod._MAKE_HITS = saved
         _same_hits(got, ref)
+
+
+big = 2**53
+list_numbers = st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(
+    [0, 1, -1, 3, big, -big, big + 1, -big - 1, 10**30, True, False, 0.0, -0.0, 2.5, float(big + 2)]),
+    st.integers(-2**60, 2**60)), max_size=6)
+probe = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(
+    [0.0, -0.0, 1.0, 2.5, float(big), float(big + 2), float(-big), 1e30, float(10**30)]))
+
+
+@settings(deadline=None, max_examples=300)
+@given(list_numbers, st.lists(probe, min_size=1, max_size=6))
+def test_membership_as_doubles_equals_the_set(numbers, probes):
+    """``x in @L`` with the list's numbers as doubles (round 16; ints past 2**53 keep the set) == the closure, for the
+    value read from the record and from the feature vector."""
+    from fraudscore.rules.scalar import compile_condition, split_list
+
+    lists = {"L": split_list(numbers)}
+    exprs = [parse_expression("x in @L"), parse_expression("x not in @L")]
+    prog = program(exprs, lists)
+    tests = [compile_condition(e, lists) for e in exprs]
+    for v in probes:
+        want = [i for i, f in enumerate(tests) if f({"x": v})]
+        assert prog.fired({"x": v}) == want, (numbers, v)
+        assert prog.fired_parts({}, np.array([v]), {"x": 0}, ("x",))[0] == want, (numbers, v)
