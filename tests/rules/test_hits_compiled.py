@@ -151,7 +151,8 @@ def _shape(x: np.ndarray, kind: str) -> np.ndarray:
     if kind == "subclass":
         return x.view(_Sub)
     if kind == "float32":
-        return x.astype(np.float32)
+        with np.errstate(over="ignore"):  # large doubles become inf, as any float32 copy would
+            return x.astype(np.float32)
     if kind == "readonly":
         y = x.copy()
         y.setflags(write=False)
