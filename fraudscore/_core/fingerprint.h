@@ -127,6 +127,8 @@ PyObject *Hasher_sections1(Hasher *h, PyObject *const *args, Py_ssize_t nargs);
 /* fingerprint_canonical.c */
 PyObject *fp_values_size(PyObject *self, PyObject *vals);
 PyObject *fp_canon_values(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+int fp_canon_fill(PyObject *const *args, Py_ssize_t nargs, PyObject **items, Py_ssize_t n, PyObject **unknown);
+Py_ssize_t fp_canon_check(PyObject *const *args, Py_ssize_t nargs);
 PyObject *Hasher_mapping_key(Hasher *h, PyObject *dev);
 /* fingerprint_build.c */
 PyObject *Hasher_build1(Hasher *h, PyObject *const *args, Py_ssize_t nargs);

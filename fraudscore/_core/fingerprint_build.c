@@ -4,44 +4,12 @@
  */
 #include "fingerprint.h"
 
-#include <structmember.h> /* T_OBJECT_EX, READONLY */
+#include "slots.h" /* new_slots */
 
 /* -- canonicalize + from_canonical in one call (reference: canonical._derive, sections._family_input,
  *    Fingerprinter.from_canonical) --------------------------------------------------------------------- */
 
-/* a new instance of a slots class (a frozen dataclass), each slot set through its member descriptor (what
- * object.__setattr__ in the dataclass's __init__ does); descrs and vals hold n items */
-static PyObject *new_slots(PyObject *cls, PyObject *descrs, PyObject **vals, Py_ssize_t n) {
-    if (!PyType_Check(cls) || !PyTuple_Check(descrs) || PyTuple_GET_SIZE(descrs) != n) {
-        PyErr_SetString(PyExc_TypeError, "a class and one member descriptor per field");
-        return NULL;
-    }
-    PyTypeObject *tp = (PyTypeObject *)cls;
-    PyObject *o = tp->tp_alloc(tp, 0);
-    if (!o) return NULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *d = PyTuple_GET_ITEM(descrs, i);
-        if (Py_TYPE(d) == &PyMemberDescr_Type) { /* round 15: a slot's member written where it lives (what
-                                                   * PyMember_SetOne does for an object member) */
-            PyMemberDef *md = ((PyMemberDescrObject *)d)->d_member;
-            if (md->type == T_OBJECT_EX && !(md->flags & READONLY) && md->offset > 0 &&
-                (size_t)md->offset + sizeof(PyObject *) <= (size_t)tp->tp_basicsize &&
-                PyObject_TypeCheck(o, PyDescr_TYPE(d))) {
-                PyObject **slot = (PyObject **)((char *)o + md->offset), *old = *slot;
-                *slot = Py_NewRef(vals[i]);
-                Py_XDECREF(old);
-                continue;
-            }
-        }
-        descrsetfunc set = Py_TYPE(d)->tp_descr_set;
-        if (!set || set(d, o, vals[i]) < 0) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "not a member descriptor");
-            Py_DECREF(o);
-            return NULL;
-        }
-    }
-    return o;
-}
+/* new_slots: slots.h (round 16: shared with rules.c's RuleHit) */
 
 /* -- leaving the cyclic collector (round 13) -------------------------------------------------------------------
  * A built fingerprint lives on in the fingerprinter's cache (and the link state): its CanonicalDevice, its
@@ -91,24 +59,25 @@ static PyObject *memo_or_call(PyObject *memo, PyObject *fn, PyObject *key) {
 enum { CD_VALUES, CD_EXTRA, CD_SOURCE, CD_OS_FAMILY, CD_OS_VERSION, CD_BFAM, CD_BVER, CD_APPV, CD_N };
 
 /* canonical._derive: dctx = (cls, descriptors, uas, parse_ua_cached, versions, version_cached, os_aliases,
- * (i_ua, i_os, i_os_version, i_app_version, i_source), "web", "app"); f receives the 8 field values (new
- * references); returns the CanonicalDevice */
-static PyObject *derive(PyObject *dctx, PyObject *vals_list, PyObject *extra, PyObject **f) {
+ * (i_ua, i_os, i_os_version, i_app_version, i_source), "web", "app"); vals: the canonical values' tuple (a new one,
+ * not yet shared: it becomes CanonicalDevice.values); f receives the 8 field values (new references); returns the
+ * CanonicalDevice */
+static PyObject *derive(PyObject *dctx, PyObject *vals, PyObject *extra, PyObject **f) {
     if (!PyTuple_Check(dctx) || PyTuple_GET_SIZE(dctx) != 10 || !PyDict_Check(PyTuple_GET_ITEM(dctx, 2)) ||
         !PyDict_Check(PyTuple_GET_ITEM(dctx, 4)) || !PyDict_Check(PyTuple_GET_ITEM(dctx, 6)) ||
         !PyTuple_Check(PyTuple_GET_ITEM(dctx, 7)) || PyTuple_GET_SIZE(PyTuple_GET_ITEM(dctx, 7)) != 5 ||
-        !PyList_CheckExact(vals_list)) {
+        !PyTuple_CheckExact(vals)) {
         PyErr_SetString(PyExc_TypeError, "derive context");
         return NULL;
     }
     for (int i = 0; i < CD_N; i++) f[i] = NULL;
     PyObject *idx = PyTuple_GET_ITEM(dctx, 7), *bua = NULL, *ua_os = Py_None, *ua_over = Py_None;
-    Py_ssize_t nv = PyList_GET_SIZE(vals_list), ix[5];
+    Py_ssize_t nv = PyTuple_GET_SIZE(vals), ix[5];
     for (int i = 0; i < 5; i++)
         if ((ix[i] = tuple_index(idx, i, nv)) < 0) return NULL;
-    PyObject *ua = PyList_GET_ITEM(vals_list, ix[0]), *os_attr = PyList_GET_ITEM(vals_list, ix[1]);
-    PyObject *os_v = PyList_GET_ITEM(vals_list, ix[2]), *app_v = PyList_GET_ITEM(vals_list, ix[3]);
-    PyObject *src = PyList_GET_ITEM(vals_list, ix[4]);
+    PyObject *ua = PyTuple_GET_ITEM(vals, ix[0]), *os_attr = PyTuple_GET_ITEM(vals, ix[1]);
+    PyObject *os_v = PyTuple_GET_ITEM(vals, ix[2]), *app_v = PyTuple_GET_ITEM(vals, ix[3]);
+    PyObject *src = PyTuple_GET_ITEM(vals, ix[4]);
     f[CD_BFAM] = Py_None;
     f[CD_BVER] = Py_None;
     if (ua != Py_None) {
@@ -165,8 +134,7 @@ static PyObject *derive(PyObject *dctx, PyObject *vals_list, PyObject *extra, Py
     }
     f[CD_SOURCE] = src;
     Py_INCREF(src);
-    f[CD_VALUES] = PyList_AsTuple(vals_list);
-    if (!f[CD_VALUES]) goto fail;
+    f[CD_VALUES] = Py_NewRef(vals); /* round 16: build1's own tuple (it was a list copied here) */
     f[CD_EXTRA] = extra;
     Py_INCREF(extra);
     Py_XDECREF(bua);
@@ -357,22 +325,31 @@ PyObject *Hasher_build1(Hasher *h, PyObject *const *args, Py_ssize_t nargs) {
     }
     PyObject *cargs[9] = {args[1]};
     for (int i = 0; i < 8; i++) cargs[i + 1] = PyTuple_GET_ITEM(ca, i);
-    PyObject *vu = fp_canon_values(NULL, cargs, 9);
-    if (!vu) return NULL;
-    PyObject *vals = PyTuple_GET_ITEM(vu, 0), *unknown = PyTuple_GET_ITEM(vu, 1), *extra;
-    if (PyList_GET_SIZE(unknown) == 0) {
+    /* round 16: the canonical values written into the CanonicalDevice's tuple itself (no list, no copy, no pair) */
+    Py_ssize_t n = fp_canon_check(cargs, 9);
+    if (n < 0) return NULL;
+    PyObject *vals = PyTuple_New(n), *unknown = NULL, *extra;
+    if (!vals) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(vals, i, Py_NewRef(Py_None));
+    if (fp_canon_fill(cargs, 9, &PyTuple_GET_ITEM(vals, 0), n, &unknown) < 0) {
+        Py_DECREF(vals);
+        Py_XDECREF(unknown);
+        return NULL;
+    }
+    if (!unknown) {
         extra = PyTuple_New(0);
     } else {
         extra = PyObject_CallOneArg(PyTuple_GET_ITEM(ctx, 1), unknown);
     }
+    Py_XDECREF(unknown);
     if (!extra) {
-        Py_DECREF(vu);
+        Py_DECREF(vals);
         return NULL;
     }
     PyObject *f[CD_N];
     PyObject *c = derive(PyTuple_GET_ITEM(ctx, 2), vals, extra, f);
     Py_DECREF(extra);
-    Py_DECREF(vu);
+    Py_DECREF(vals);
     if (!c) return NULL;
     PyObject *fp = assemble(h, PyTuple_GET_ITEM(ctx, 3), c, f);
     Py_DECREF(c);

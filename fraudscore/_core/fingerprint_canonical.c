@@ -84,25 +84,12 @@ PyObject *fp_values_size(PyObject *self, PyObject *vals) {
  * Python reference: resolve(k) -> (name, index or None, kind, cached) for a name not in ``keys``;
  * norm(kind, v) for uncached attributes; norm_str(i, kind, v) for a str missing from strs[i];
  * norm_cached(name, kind, v) for other values. Two spellings of one name keep the smaller value. */
-PyObject *fp_canon_values(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if ((nargs != 8 && nargs != 9) || !PyDict_CheckExact(args[0]) || !PyDict_Check(args[2]) ||
-        !PyTuple_Check(args[3]) || (nargs == 9 && !PyDict_CheckExact(args[8]))) {
-        PyErr_SetString(PyExc_TypeError,
-                        "canon_values(device, n, keys, strs, resolve, norm, norm_str, norm_cached[, values])");
-        return NULL;
-    }
+/* the attribute loop into items[0..n) (n = args[1], each holding a reference, None to start: a list's or a new
+ * tuple's item array) and *unknown (a list made at the first unknown attribute, else left NULL). 0, or -1 with an
+ * error (the references made so far stay in items / *unknown for the caller to drop). Round 16: shared by
+ * canon_values (a list) and build1 (the CanonicalDevice's tuple itself: no list, no copy, no pair). */
+int fp_canon_fill(PyObject *const *args, Py_ssize_t nargs, PyObject **items, Py_ssize_t n, PyObject **unknown) {
     PyObject *dev = args[0], *keys = args[2], *strs = args[3], *vmemo = nargs == 9 ? args[8] : NULL;
-    Py_ssize_t n = PyLong_AsSsize_t(args[1]);
-    if (n < 0 || n != PyTuple_GET_SIZE(strs)) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "one memo per attribute");
-        return NULL;
-    }
-    PyObject *vals = PyList_New(n), *unknown = PyList_New(0);
-    if (!vals || !unknown) goto fail;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_INCREF(Py_None);
-        PyList_SET_ITEM(vals, i, Py_None);
-    }
     Py_ssize_t pos = 0;
     PyObject *k, *v;
     while (PyDict_Next(dev, &pos, &k, &v)) {
@@ -125,7 +112,8 @@ PyObject *fp_canon_values(PyObject *self, PyObject *const *args, Py_ssize_t narg
         if (ix == Py_None) {
             PyObject *pair = PyTuple_Pack(2, name, v);
             Py_DECREF(res);
-            if (!pair || PyList_Append(unknown, pair) < 0) {
+            if (!*unknown && pair && !(*unknown = PyList_New(0))) Py_CLEAR(pair);
+            if (!pair || PyList_Append(*unknown, pair) < 0) {
                 Py_XDECREF(pair);
                 goto item_fail;
             }
@@ -146,7 +134,12 @@ PyObject *fp_canon_values(PyObject *self, PyObject *const *args, Py_ssize_t narg
             Py_DECREF(v);
             continue;
         }
-        int cached = PyObject_IsTrue(PyTuple_GET_ITEM(res, 3));
+        PyObject *cflag = PyTuple_GET_ITEM(res, 3);
+        int cached = cflag == Py_True ? 1 : cflag == Py_False ? 0 : PyObject_IsTrue(cflag);
+        if (cached < 0) {
+            Py_DECREF(res);
+            goto item_fail;
+        }
         if (!cached) {
             /* near-unique text attributes: _text's printable-ASCII branch here, anything else in Python */
             int tk = PyUnicode_CheckExact(v) && PyUnicode_CheckExact(kind)
@@ -183,9 +176,10 @@ PyObject *fp_canon_values(PyObject *self, PyObject *const *args, Py_ssize_t narg
         Py_DECREF(res);
         if (!nv) goto item_fail;
         if (nv != Py_None) {
-            PyObject *old = PyList_GET_ITEM(vals, i);
+            PyObject *old = items[i];
             if (old == Py_None) {
-                PyList_SetItem(vals, i, nv); /* steals nv */
+                items[i] = nv; /* steals nv; the None it replaces is dropped */
+                Py_DECREF(old);
                 nv = NULL;
             } else {
                 int lt = PyObject_RichCompareBool(nv, old, Py_LT); /* min(old, nv): nv only when smaller */
@@ -194,7 +188,9 @@ PyObject *fp_canon_values(PyObject *self, PyObject *const *args, Py_ssize_t narg
                     goto item_fail;
                 }
                 if (lt) {
-                    PyList_SetItem(vals, i, nv);
+                    old = items[i]; /* the comparison ran Python code: read the slot again */
+                    items[i] = nv;
+                    Py_DECREF(old);
                     nv = NULL;
                 }
             }
@@ -206,13 +202,40 @@ PyObject *fp_canon_values(PyObject *self, PyObject *const *args, Py_ssize_t narg
     item_fail:
         Py_DECREF(k);
         Py_DECREF(v);
-        goto fail;
+        return -1;
+    }
+    return 0;
+}
+
+/* the checks of canon_values' arguments: n (>= 0), or -1 with an error */
+Py_ssize_t fp_canon_check(PyObject *const *args, Py_ssize_t nargs) {
+    if ((nargs != 8 && nargs != 9) || !PyDict_CheckExact(args[0]) || !PyDict_Check(args[2]) ||
+        !PyTuple_Check(args[3]) || (nargs == 9 && !PyDict_CheckExact(args[8]))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "canon_values(device, n, keys, strs, resolve, norm, norm_str, norm_cached[, values])");
+        return -1;
+    }
+    Py_ssize_t n = PyLong_AsSsize_t(args[1]);
+    if (n < 0 || n != PyTuple_GET_SIZE(args[3])) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "one memo per attribute");
+        return -1;
+    }
+    return n;
+}
+
+PyObject *fp_canon_values(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_ssize_t n = fp_canon_check(args, nargs);
+    if (n < 0) return NULL;
+    PyObject *vals = PyList_New(n), *unknown = NULL;
+    if (!vals) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) PyList_SET_ITEM(vals, i, Py_NewRef(Py_None));
+    if (fp_canon_fill(args, nargs, ((PyListObject *)vals)->ob_item, n, &unknown) < 0 ||
+        (!unknown && !(unknown = PyList_New(0)))) {
+        Py_DECREF(vals);
+        Py_XDECREF(unknown);
+        return NULL;
     }
     return pair_steal(vals, unknown);
-fail:
-    Py_XDECREF(vals);
-    Py_XDECREF(unknown);
-    return NULL;
 }
 
 /* -- the fingerprint cache's key of a device mapping (reference: Fingerprinter.fingerprint, a repr key) ------ */
@@ -247,32 +270,44 @@ static inline __attribute__((always_inline)) void kb_update(KB *b, const void *p
     kb_spill(b, p, len);
 }
 
+/* tag + 8-byte length + data of a str in one header store (round 16: the same bytes as three updates); 1 for a str
+ * without UTF-8 (lone surrogates: the repr key) */
+static inline int key_str(KB *st, PyObject *v) {
+    Py_ssize_t n;
+    const char *u;
+    if (PyUnicode_IS_COMPACT_ASCII(v)) {
+        u = (const char *)PyUnicode_DATA(v);
+        n = PyUnicode_GET_LENGTH(v);
+    } else {
+        u = PyUnicode_AsUTF8AndSize(v, &n);
+        if (!u) {
+            PyErr_Clear();
+            return 1;
+        }
+    }
+    unsigned char hdr[9];
+    uint64_t len = (uint64_t)n;
+    hdr[0] = 's';
+    memcpy(hdr + 1, &len, sizeof len);
+    if (!st->streaming && st->n + 9 + (size_t)n <= sizeof(st->buf)) {
+        memcpy(st->buf + st->n, hdr, 9);
+        memcpy(st->buf + st->n + 9, u, (size_t)n);
+        st->n += 9 + (size_t)n;
+        return 0;
+    }
+    kb_update(st, hdr, 9);
+    kb_update(st, u, (size_t)n);
+    return 0;
+}
+
 static int key_value(KB *st, PyObject *v, int depth) {
+    if (PyUnicode_CheckExact(v)) return key_str(st, v); /* the common case first (round 16) */
     if (v == Py_None) {
         kb_update(st, "n", 1);
         return 0;
     }
     if (PyBool_Check(v)) {
         kb_update(st, v == Py_True ? "T" : "F", 1);
-        return 0;
-    }
-    if (PyUnicode_CheckExact(v)) {
-        Py_ssize_t n;
-        const char *u;
-        if (PyUnicode_IS_COMPACT_ASCII(v)) {
-            u = (const char *)PyUnicode_DATA(v);
-            n = PyUnicode_GET_LENGTH(v);
-        } else {
-            u = PyUnicode_AsUTF8AndSize(v, &n);
-            if (!u) {
-                PyErr_Clear();
-                return 1; /* lone surrogates: the repr key */
-            }
-        }
-        uint64_t len = (uint64_t)n;
-        kb_update(st, "s", 1);
-        kb_update(st, &len, sizeof len);
-        kb_update(st, u, (size_t)n);
         return 0;
     }
     if (PyLong_CheckExact(v)) {
@@ -319,7 +354,7 @@ PyObject *Hasher_mapping_key(Hasher *h, PyObject *dev) {
     PyObject *k, *v;
     while (PyDict_Next(dev, &pos, &k, &v)) {
         if (!PyUnicode_CheckExact(k)) Py_RETURN_NONE;
-        int r = key_value(&st, k, 1);
+        int r = key_str(&st, k);
         if (!r) r = key_value(&st, v, 0);
         if (r < 0) return NULL;
         if (r) Py_RETURN_NONE;

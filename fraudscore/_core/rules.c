@@ -22,6 +22,7 @@
 
 #include "pytuple.h" /* pair_steal */
 #include "f64view.h" /* f64_view */
+#include "slots.h"   /* new_slots (round 16: RuleHit) */
 
 enum { N_AND = 0, N_OR, N_NOT, N_CMP, N_PY, N_IN, N_STREQ };
 
@@ -31,6 +32,9 @@ typedef struct {
     PyObject *name;     /* N_CMP, N_IN, N_STREQ */
     PyObject *fallback; /* N_CMP, N_IN, N_STREQ: the leaf's closure; N_PY: the closure */
     PyObject *nums, *strs; /* N_IN: frozensets of the list's numbers and strings; N_STREQ: strs is the text */
+    double *dv;         /* N_IN (round 16): the numbers as doubles, when each equals a float exactly as its double
+                         * does (floats, bools, ints within +-2**53); NULL: look floats up in nums */
+    Py_ssize_t ndv;
     Py_ssize_t first, count; /* children: kids[first .. first + count) */
     Py_ssize_t col; /* named leaves: the name's column in the resolved index (COL_RECORD: not in it; COL_LOOKUP: look up) */
 } Node;
@@ -72,6 +76,56 @@ static Py_ssize_t reserve_kids(Program *P, Py_ssize_t k) {
     Py_ssize_t at = P->n_kids;
     P->n_kids += k;
     return at;
+}
+
+/* n->dv: the frozenset n->nums as doubles when a float f is in it exactly when f == one of them (numbers compare and
+ * hash by value: a float equals an int or bool e exactly when it equals e's double, for |e| <= 2**53); anything else
+ * (a larger int, another type) leaves dv NULL and the set decides. 0, or -1 with an error. */
+static int nums_as_doubles(Node *n) {
+    Py_ssize_t m = PySet_GET_SIZE(n->nums), k = 0, pos = 0;
+    Py_hash_t hash;
+    PyObject *e;
+    double *dv = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(double));
+    if (!dv) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    while (_PySet_NextEntry(n->nums, &pos, &e, &hash)) {
+        if (PyFloat_CheckExact(e)) {
+            dv[k++] = PyFloat_AS_DOUBLE(e);
+        } else if (PyBool_Check(e)) {
+            dv[k++] = e == Py_True ? 1.0 : 0.0;
+        } else if (PyLong_CheckExact(e)) {
+            int overflow = 0;
+            long long x = PyLong_AsLongLongAndOverflow(e, &overflow);
+            if (overflow || x > (1LL << 53) || x < -(1LL << 53)) {
+                PyErr_Clear();
+                PyMem_Free(dv);
+                return 0;
+            }
+            dv[k++] = (double)x;
+        } else {
+            PyMem_Free(dv);
+            return 0;
+        }
+    }
+    n->dv = dv;
+    n->ndv = k;
+    return 0;
+}
+
+/* d (not NaN) in the node's numbers: 1 / 0, -1 error */
+static int nums_contain(Node *n, double d) {
+    if (n->dv) {
+        for (Py_ssize_t j = 0; j < n->ndv; j++)
+            if (n->dv[j] == d) return 1;
+        return 0;
+    }
+    PyObject *f = PyFloat_FromDouble(d);
+    if (!f) return -1;
+    int r = PySet_Contains(n->nums, f);
+    Py_DECREF(f);
+    return r;
 }
 
 static Py_ssize_t build(Program *P, PyObject *t, int depth) {
@@ -152,7 +206,7 @@ static Py_ssize_t build(Program *P, PyObject *t, int depth) {
         n->fallback = fb;
         n->nums = nums;
         n->strs = strs;
-        return i;
+        return nums_as_doubles(n) < 0 ? -1 : i;
     }
     if (!strcmp(tag, "streq") && PyTuple_GET_SIZE(t) == 5) {
         PyObject *name = PyTuple_GET_ITEM(t, 1), *text = PyTuple_GET_ITEM(t, 3), *fb = PyTuple_GET_ITEM(t, 4);
@@ -195,8 +249,25 @@ typedef struct {
                             * index (a closure that re-enters the program with another dict re-resolves them) */
 } Src;
 
+/* dict(record) updated with zip(names, x.tolist()) for a float64 vector x[0..nx) (rules' _merged): the same keys in
+ * the same order and equal floats. A new reference. */
+static PyObject *merged_values(PyObject *record, PyObject *names, const double *x, Py_ssize_t nx) {
+    PyObject *d = PyDict_Copy(record);
+    Py_ssize_t n = PyTuple_GET_SIZE(names);
+    if (nx < n) n = nx;
+    for (Py_ssize_t i = 0; d && i < n; i++) {
+        PyObject *v = PyFloat_FromDouble(x[i]);
+        if (!v || PyDict_SetItem(d, PyTuple_GET_ITEM(names, i), v) < 0) Py_CLEAR(d);
+        Py_XDECREF(v);
+    }
+    return d;
+}
+
+/* make is the names tuple (round 16: the merged dict built here, no closure per event) or a callable */
 static PyObject *src_values(Src *s) {
-    if (!s->values) s->values = PyObject_CallNoArgs(s->make);
+    if (!s->values)
+        s->values = PyTuple_CheckExact(s->make) ? merged_values(s->record, s->make, s->x, s->nx)
+                                                : PyObject_CallNoArgs(s->make);
     return s->values;
 }
 
@@ -253,16 +324,13 @@ static int member_leaf(Src *s, Node *n) {
     if (k < 0) return -1;
     if (k == 2) {
         if (d != d) return 0; /* NaN: missing */
-        PyObject *f = PyFloat_FromDouble(d);
-        if (!f) return -1;
-        int r = PySet_Contains(n->nums, f);
-        Py_DECREF(f);
+        int r = nums_contain(n, d);
         return r < 0 ? -1 : (r != n->op);
     }
     if (!v || v == Py_None) return 0;
     if (PyUnicode_CheckExact(v) || PyFloat_CheckExact(v)) {
         if (PyFloat_CheckExact(v) && PyFloat_AS_DOUBLE(v) != PyFloat_AS_DOUBLE(v)) return 0;
-        int r = PySet_Contains(PyUnicode_CheckExact(v) ? n->strs : n->nums, v);
+        int r = PyUnicode_CheckExact(v) ? PySet_Contains(n->strs, v) : nums_contain(n, PyFloat_AS_DOUBLE(v));
         return r < 0 ? -1 : (r != n->op);
     }
     return 2;
@@ -345,7 +413,10 @@ static int eval_src(Program *P, Py_ssize_t i, Src *s) {
 
 /* fired_parts(record, x, index, make_values) -> (indices, values or None): fired() over the dict
  * dict(record) + {name: x[index[name]]} without building it (make_values() builds it, at most once, when a
- * Python closure needs it; it is returned so hits can render their reasons from it) */
+ * Python closure needs it; it is returned so hits can render their reasons from it). Round 16: make_values may be
+ * the names tuple itself (the dict is then dict(record) updated with zip(names, x.tolist()), built here, and no
+ * closure is made per event); in that mode x must be an exact C-contiguous float64 ndarray, else the answer is
+ * None (the caller takes the callable form). */
 /* each named leaf's column in index (name -> column, an int), looked up once per index dict instead of once per
  * leaf and event: the rule set passes the same private dict for every event and never changes it (a dict of
  * another identity or size is resolved again; the strong reference keeps its address from being reused). A
@@ -377,7 +448,9 @@ static PyObject *Program_fired_parts(Program *P, PyObject *const *args, Py_ssize
     }
     Py_buffer buf;
     int fv = f64_view(args[1], &buf, PyBUF_C_CONTIGUOUS); /* round 15: an exact float64 ndarray without its format */
-    if (fv < 0 || (!fv && PyObject_GetBuffer(args[1], &buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)) return NULL;
+    if (fv < 0) return NULL;
+    if (!fv && PyTuple_CheckExact(args[3])) Py_RETURN_NONE; /* round 16: names mode takes only such a vector */
+    if (!fv && PyObject_GetBuffer(args[1], &buf, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return NULL;
     if (!fv && (buf.itemsize != 8 || !buf.format || strcmp(buf.format, "d") != 0)) {
         PyBuffer_Release(&buf);
         PyErr_SetString(PyExc_TypeError, "x must be a contiguous float64 vector");
@@ -446,6 +519,7 @@ static void Program_clear(Program *P) {
         Py_XDECREF(P->nodes[i].fallback);
         Py_XDECREF(P->nodes[i].nums);
         Py_XDECREF(P->nodes[i].strs);
+        PyMem_Free(P->nodes[i].dv);
     }
     PyMem_Free(P->nodes);
     PyMem_Free(P->kids);
@@ -496,7 +570,8 @@ static void Program_dealloc(Program *P) {
 static PyMethodDef Program_methods[] = {
     {"fired", (PyCFunction)Program_fired, METH_O, "fired(values) -> indices of the rules whose condition holds."},
     {"fired_parts", (PyCFunction)(void (*)(void))Program_fired_parts, METH_FASTCALL,
-     "fired_parts(record, x, index, make_values) -> (indices, values or None): fired() without building values."},
+     "fired_parts(record, x, index, make_values or names) -> (indices, values or None): fired() without building "
+     "values; None in names mode for a vector that is not an exact contiguous float64 ndarray."},
     {"__reduce__", (PyCFunction)Program_reduce, METH_NOARGS, "Rebuilt from its condition trees."},
     {NULL, NULL, 0, NULL},
 };
@@ -511,8 +586,61 @@ static PyTypeObject ProgramType = {
     .tp_dealloc = (destructor)Program_dealloc,
 };
 
+/* make_hits(cls, descrs, rows, idx, reasons) -> [cls(*rows[i][:3], reason, *rows[i][4:]) for the fired rules i in
+ * idx] (round 16: CompiledRuleSet._hits without the frozen dataclass's __init__, ~1.5 us a hit): rows holds each
+ * rule's (code, action, score, None, shadow, priority); reasons is a list aligned with idx (rendered reasons), or a
+ * tuple indexed by rule (the static reasons: None where a reason reads values -- then the answer is None and the
+ * caller renders them). The slots are set as the dataclass's __init__ sets them (slots.h). */
+static PyObject *rules_make_hits(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyTuple_CheckExact(args[2]) || !PyList_CheckExact(args[3]) ||
+        !(PyList_CheckExact(args[4]) || PyTuple_CheckExact(args[4]))) {
+        PyErr_SetString(PyExc_TypeError, "make_hits(cls, descrs, rows: tuple, idx: list, reasons: list | tuple)");
+        return NULL;
+    }
+    PyObject *rows = args[2], *idx = args[3], *reasons = args[4];
+    int by_rule = PyTuple_CheckExact(reasons);
+    Py_ssize_t n = PyList_GET_SIZE(idx), nr = PyTuple_GET_SIZE(rows);
+    if (!by_rule && PyList_GET_SIZE(reasons) != n) {
+        PyErr_SetString(PyExc_ValueError, "one reason per fired rule");
+        return NULL;
+    }
+    PyObject *rv[64]; /* the rows, checked before anything is made */
+    if (n > 64) Py_RETURN_NONE;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(idx, k));
+        if (i < 0 || i >= nr || (by_rule && i >= PyTuple_GET_SIZE(reasons))) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "rule index out of range");
+            return NULL;
+        }
+        rv[k] = PyTuple_GET_ITEM(rows, i);
+        if (!PyTuple_CheckExact(rv[k]) || PyTuple_GET_SIZE(rv[k]) != 6) {
+            PyErr_SetString(PyExc_TypeError, "a rule's row is (code, action, score, None, shadow, priority)");
+            return NULL;
+        }
+        if (by_rule && PyTuple_GET_ITEM(reasons, i) == Py_None) Py_RETURN_NONE; /* a reason to render */
+    }
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t k = 0; out && k < n; k++) {
+        PyObject *reason = by_rule ? PyTuple_GET_ITEM(reasons, PyLong_AsSsize_t(PyList_GET_ITEM(idx, k)))
+                                   : PyList_GET_ITEM(reasons, k);
+        PyObject *f[6] = {PyTuple_GET_ITEM(rv[k], 0), PyTuple_GET_ITEM(rv[k], 1), PyTuple_GET_ITEM(rv[k], 2), reason,
+                          PyTuple_GET_ITEM(rv[k], 4), PyTuple_GET_ITEM(rv[k], 5)};
+        PyObject *h = new_slots(args[0], args[1], f, 6);
+        if (!h) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, k, h);
+    }
+    return out;
+}
+
+static PyMethodDef module_methods[] = {
+    {"make_hits", (PyCFunction)(void (*)(void))rules_make_hits, METH_FASTCALL,
+     "make_hits(cls, descrs, rows, idx, reasons) -> the RuleHit list of the fired rules idx, or None."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef moduledef = {
-    PyModuleDef_HEAD_INIT, "rules", "Rule conditions from the IR (reference: fraudscore/rules/scalar.py).", -1, NULL,
+    PyModuleDef_HEAD_INIT, "rules", "Rule conditions from the IR (reference: fraudscore/rules/scalar.py).", -1,
+    module_methods,
 };
 
 PyMODINIT_FUNC PyInit_rules(void) {

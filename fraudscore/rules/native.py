@@ -68,3 +68,28 @@ def program(exprs: Iterable[Expr], lists: Lists) -> Any:
     if core is None:
         return None
     return core.Program(tuple(condition_tree(e, lists) for e in exprs))
+
+
+def make_hits_kernel(hit_cls: type) -> Any:
+    """``make_hits(rows, idx, reasons)``: the compiled builder of ``hit_cls`` instances (``_core.rules.make_hits``
+    bound to the class and its slot descriptors), or ``None`` (no extension, or a class whose fields are not the
+    plain slots of a frozen dataclass ``(code, action, score, reason, shadow, priority)`` without ``__post_init__``).
+
+    It sets the slots as the dataclass's generated ``__init__`` does (``object.__setattr__``), so a hit made by it
+    equals, hashes, prints and stays frozen as the constructor's (``tests/rules/test_hits_compiled.py``).
+    """
+    import dataclasses
+    import functools
+    import types
+
+    core = load_core("rules")
+    if core is None or not hasattr(core, "make_hits") or not dataclasses.is_dataclass(hit_cls):
+        return None
+    fields = tuple(f.name for f in dataclasses.fields(hit_cls))
+    descrs = tuple(hit_cls.__dict__.get(f) for f in fields)
+    params = getattr(hit_cls, "__dataclass_params__", None)
+    if (fields != ("code", "action", "score", "reason", "shadow", "priority") or hasattr(hit_cls, "__post_init__")
+            or not all(type(d) is types.MemberDescriptorType for d in descrs)
+            or params is None or not params.frozen or "__init__" not in hit_cls.__dict__):
+        return None  # pragma: no cover - the kernel's field order no longer matches the dataclass
+    return functools.partial(core.make_hits, hit_cls, descrs)

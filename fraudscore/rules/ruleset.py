@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import ConfigError, RuleSyntaxError
 from .combine import ACTIONS, HitMatrix, RuleHit, combine
 from .lists import ListTransform, NamedList, coerce_lists
-from .native import program
+from .native import make_hits_kernel, program
 from .parser import Expr, check_names, did_you_mean, expr_lists, parse_expression
 from .scalar import compile_condition, split_list
 from .template import Template, check_template, parse_template, render
@@ -39,6 +39,9 @@ __all__ = ["Rule", "RuleSet", "CompiledRuleSet", "LANGUAGE_VERSION"]
 #: Bumped when the meaning of an expression changes; part of every rule-set version.
 LANGUAGE_VERSION = 1
 _F64 = np.dtype(np.float64)
+#: ``_core.rules.make_hits`` with :class:`RuleHit`'s slot descriptors (``None``: build hits with the constructor):
+#: the hits' frozen dataclasses made without their ``__init__`` (round 16).
+_MAKE_HITS = make_hits_kernel(RuleHit)
 _CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 MAX_POINTS = 1000
 
@@ -359,6 +362,8 @@ class CompiledRuleSet:
         self._renderers = tuple(renderers)
         # the conditions in one compiled call per event (fraudscore/_core/rules.c); None: the closures above
         self._program = program([r.expr for r in self.rules], lists)
+        # each rule's RuleHit fields but the reason, for the compiled hit builder (_MAKE_HITS)
+        self._hit_rows = tuple((r.code, r.action, r.score, None, r.shadow, r.priority) for r in self.rules)
         self._index: dict[tuple[str, ...], dict[str, int]] = {}  # feature names -> column index, for evaluate_parts
         self._last: tuple[Any, Any] = (None, None)  # (names, index) of the last call: no hash of the names tuple
 
@@ -400,8 +405,13 @@ class CompiledRuleSet:
                 # the last column of a repeated name; interned keys, as the compiled leaves' names (rules/native.py)
                 index = self._index[names] = {(intern(n) if type(n) is str else n): i for i, n in enumerate(names)}
             self._last = (names, index)
-        xc = x if x.flags.c_contiguous else np.ascontiguousarray(x)
-        idx, values = prog.fired_parts(record, xc, index, lambda: _merged(record, xc, names))
+        # round 16: the names as make_values -- the compiled loop builds the merged dict when a closure needs it (no
+        # closure per event); None: x is not an exact contiguous float64 ndarray, so take the callable form
+        xc, fired = x, prog.fired_parts(record, x, index, names)
+        if fired is None:
+            xc = x if x.flags.c_contiguous else np.ascontiguousarray(x)
+            fired = prog.fired_parts(record, xc, index, lambda: _merged(record, xc, names))
+        idx, values = fired
         if not idx:
             return idx  # type: ignore[no-any-return]
         return self._hits(idx, values, record, xc, names)
@@ -412,12 +422,21 @@ class CompiledRuleSet:
         from ``values`` (the merged dict, built here when ``None`` and a reason reads a value); shared by
         :meth:`evaluate_parts` and the compiled ``Scorer.score`` (``_core/pipeline_decide.h``)."""
         scalar = self._scalar
+        make = _MAKE_HITS
         if values is None:
             static = self._static_reasons
-            if all(static[i] is not None for i in idx):  # no reason reads a value: no merged dict to build
+            if make is not None:  # the static reasons' hits in C; None: a reason reads a value
+                hits = make(self._hit_rows, idx, static)
+                if hits is not None:
+                    return hits  # type: ignore[no-any-return]
+            elif all(static[i] is not None for i in idx):  # no reason reads a value: no merged dict to build
                 return [RuleHit(r.code, r.action, r.score, static[i], r.shadow, r.priority)
                         for i, r in zip(idx, [scalar[i][1] for i in idx])]
             values = _merged(record, xc, names)
+        if make is not None:
+            hits = make(self._hit_rows, idx, [rend(values) for _t, _r, rend in map(scalar.__getitem__, idx)])
+            if hits is not None:
+                return hits  # type: ignore[no-any-return]
         return [RuleHit(r.code, r.action, r.score, rend(values), r.shadow, r.priority)
                 for _t, r, rend in map(scalar.__getitem__, idx)]
 
