@@ -20,7 +20,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "pytuple.h" /* pair_steal */
+#include "dict_layout.h" /* dict_entries (read only: fpstage's header) */
+#include "pytuple.h"    /* pair_steal */
 
 enum { T_STR = 0, T_NUM, T_BOOL, T_TS, T_MAP, T_OTHER };
 
@@ -38,6 +39,7 @@ typedef struct {
     FieldPlan *f;
     Py_ssize_t max_fields, max_str, max_keys, max_list, max_name, max_attr, max_item, max_chars;
     long long ts_min, ts_max, sec_cutoff;
+    PyObject *tmpl; /* round 16: {name: None for each field of the plan}, in plan order (validate's output copied) */
 } Validator;
 
 static Py_ssize_t LIMITS[8];
@@ -256,12 +258,57 @@ static PyObject *field_value(Validator *V, FieldPlan *f, PyObject *value, int *s
     return NULL;
 }
 
+/* the output dict: the fields' values (new references, stolen) under their names in plan order. Round 16: the
+ * template (every name -> None, the same table) copied and its values replaced where they live, the dict tracked by
+ * the collector exactly when PyDict_SetItem would have tracked it (a value that is a GC object, a tuple only when
+ * tracked); any other layout (duplicate or non-str names, another CPython) inserts item by item as before. */
+static PyObject *out_dict(Validator *V, PyObject **vals) {
+    Py_ssize_t n = V->n;
+    PyObject *out = NULL;
+    if (DICT_LAYOUT && V->tmpl) {
+        out = PyDict_Copy(V->tmpl);
+        if (!out) goto fail;
+        dl_entry_t *e = dict_entries(out, n);
+        for (Py_ssize_t i = 0; e && i < n; i++)
+            if (e[i].me_key != V->f[i].name || e[i].me_value != Py_None) e = NULL;
+        if (e) {
+            int track = 0;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *v = vals[i], *old = e[i].me_value;
+                e[i].me_value = v;
+                vals[i] = NULL;
+                Py_DECREF(old);
+                track |= PyObject_IS_GC(v) && (!PyTuple_CheckExact(v) || PyObject_GC_IsTracked(v));
+            }
+            if (track && !PyObject_GC_IsTracked(out)) PyObject_GC_Track(out);
+            return out;
+        }
+        Py_CLEAR(out);
+    }
+    out = _PyDict_NewPresized(n);
+    if (!out) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int r = PyDict_SetItem(out, V->f[i].name, vals[i]);
+        Py_CLEAR(vals[i]);
+        if (r < 0) goto fail;
+    }
+    return out;
+fail:
+    Py_XDECREF(out);
+    for (Py_ssize_t i = 0; i < n; i++) Py_CLEAR(vals[i]);
+    return NULL;
+}
+
 static PyObject *Validator_validate(Validator *V, PyObject *event) {
     if (!PyDict_CheckExact(event) || PyDict_GET_SIZE(event) > V->max_fields) Py_RETURN_NONE;
-    PyObject *out = _PyDict_NewPresized(V->n);
-    if (!out) return NULL;
-    Py_ssize_t found = 0;
-    for (Py_ssize_t i = 0; i < V->n; i++) {
+    /* round 16: the values first (the checkers never see the output), then the output in one step (out_dict) */
+    PyObject *stack[32], **vals = stack;
+    if (V->n > 32) {
+        vals = PyMem_Calloc((size_t)V->n, sizeof(PyObject *));
+        if (!vals) return PyErr_NoMemory();
+    }
+    Py_ssize_t found = 0, i; /* vals[0..i) hold references */
+    for (i = 0; i < V->n; i++) {
         FieldPlan *f = &V->f[i];
         PyObject *value = PyDict_GetItemWithError(event, f->name), *v;
         if (!value) {
@@ -272,7 +319,7 @@ static PyObject *Validator_validate(Validator *V, PyObject *event) {
         }
         if (value == Py_None || (PyFloat_CheckExact(value) && isnan(PyFloat_AS_DOUBLE(value)))) {
             if (f->required) goto slow; /* Python raises "is required" */
-            if (PyDict_SetItem(out, f->name, Py_None) < 0) goto fail;
+            vals[i] = Py_NewRef(Py_None);
             continue;
         }
         int slow = 0;
@@ -285,18 +332,21 @@ static PyObject *Validator_validate(Validator *V, PyObject *event) {
             Py_DECREF(v);
             goto slow;
         }
-        int r = PyDict_SetItem(out, f->name, v);
-        Py_DECREF(v);
-        if (r < 0) goto fail;
+        vals[i] = v;
     }
+    PyObject *out = out_dict(V, vals); /* steals vals */
+    if (vals != stack) PyMem_Free(vals);
+    if (!out) return NULL;
     return pair_steal(out, Py_NewRef(found < PyDict_GET_SIZE(event) ? Py_True : Py_False));
 slow_err:
     PyErr_Clear(); /* whatever a checker raised, the Python reference raises it again */
 slow:
-    Py_DECREF(out);
+    while (i > 0) Py_DECREF(vals[--i]);
+    if (vals != stack) PyMem_Free(vals);
     Py_RETURN_NONE;
 fail:
-    Py_DECREF(out);
+    while (i > 0) Py_DECREF(vals[--i]);
+    if (vals != stack) PyMem_Free(vals);
     return NULL;
 }
 
@@ -342,6 +392,10 @@ static PyObject *Validator_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         f->name = name;
         f->check = check;
     }
+    V->tmpl = PyDict_New();
+    if (!V->tmpl) goto fail;
+    for (Py_ssize_t i = 0; i < V->n; i++)
+        if (PyDict_SetItem(V->tmpl, V->f[i].name, Py_None) < 0) goto fail;
     return (PyObject *)V;
 fail:
     Py_DECREF(V);
@@ -353,6 +407,7 @@ static PyObject *Validator_reduce(Validator *V, PyObject *unused) {
 }
 
 static void Validator_dealloc(Validator *V) {
+    Py_XDECREF(V->tmpl);
     Py_XDECREF(V->plan);
     Py_XDECREF(V->limits);
     Validator_clear_plan(V);
