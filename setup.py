@@ -58,7 +58,7 @@ DEPENDS["linking"].append("linking_scratch.h")  # round 15, linkflat: select's s
 DEPENDS["redis_calls"].append("redis_lru.h")  # round 15, rediscache: the cache's order kept cheaper, record keys made
 DEPENDS["pipeline"].append("dict_layout.h")  # round 15, eventpath: the Decision dict filled in place
 DEPENDS["identity"].append("f64view.h"); DEPENDS.setdefault("rules", []).append("f64view.h"); DEPENDS["pipeline"].append("f64view.h"); DEPENDS["velocity_store"].append("f64view.h")  # round 15, eventpath
-DEPENDS["velocity_store"] += ["velocity_fields.h", "dict_layout.h"]; DEPENDS["schema"].append("dict_layout.h")  # round 16, velident
+DEPENDS["velocity_store"] += ["velocity_fields.h", "dict_layout.h"]; DEPENDS["schema"].append("dict_layout.h"); DEPENDS["identity"] += ["identity_columns.h", "identity_domains.h"]  # round 16, velident
 
 
 def extensions() -> list[Extension]:
