@@ -151,6 +151,7 @@ static inline void rec_set_qnext(uint64_t *R, uint32_t q) {
 static inline uint64_t *rec_at(Group *g, uint32_t idx) { return g->slab + (size_t)idx * g->rw; }
 static inline Buf *rec_buf(const uint64_t *R) { return (Buf *)(uintptr_t)R[3]; }
 
+#include "f64view.h" /* f64_view (round 15; round 16: before update_and_read) */
 #include "velocity_fields.h"
 
 static inline double i128_to_double(__int128 s) {
@@ -471,7 +472,8 @@ static PyObject *Store_update_and_read(Store *s, PyObject *const *args, Py_ssize
     PyObject *arr = PyObject_CallNoArgs(s->alloc);
     if (!arr) return NULL;
     Py_buffer view;
-    if (PyObject_GetBuffer(arr, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+    int fv = f64_view(arr, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS); /* round 16: numpy's fields directly */
+    if (fv < 0 || (!fv && PyObject_GetBuffer(arr, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)) {
         Py_DECREF(arr);
         return NULL;
     }
@@ -537,7 +539,6 @@ static PyObject *Store_clear(Store *s, PyObject *Py_UNUSED(ignored)) {
     Py_RETURN_NONE;
 }
 
-#include "f64view.h"         /* f64_view (round 15) */
 #include "velocity_results.h" /* ResultTable, Store.admit / apply_rec: the exactly-once records in C (round 12) */
 
 static PyMethodDef Store_methods[] = {
