@@ -258,6 +258,34 @@ static PyObject *field_value(Validator *V, FieldPlan *f, PyObject *value, int *s
     return NULL;
 }
 
+#if DICT_LAYOUT
+/* the (hash, key, value) entries of a combined general-keys dict with exactly n live entries, in insertion order, or
+ * NULL for any other layout (dict_layout.h's dict_entries is the str-keys twin). _PyDict_NewPresized makes general
+ * keys for more than 5 items, so the template, made as the item-by-item output was made, has them: its copies keep
+ * the output's key kind, table and lookup costs as before (a str-keys table would make every later lookup in the
+ * validated event and the record copied from it ~5 instructions dearer on CPython 3.11). */
+typedef struct {
+    Py_hash_t me_hash;
+    PyObject *me_key, *me_value;
+} sc_gentry_t;
+
+/* a pointer to entry 0's key, *stride pointers per entry, or NULL */
+static inline PyObject **out_values(PyObject *o, Py_ssize_t n, Py_ssize_t *stride) {
+    dl_entry_t *u = dict_entries(o, n);
+    if (u) {
+        *stride = 2;
+        return &u[0].me_key;
+    }
+    PyDictObject *d = (PyDictObject *)o;
+    dl_keys_t *k = (dl_keys_t *)d->ma_keys;
+    if (d->ma_values != NULL || d->ma_used != n || k->dk_kind != 0 /* DICT_KEYS_GENERAL */ || k->dk_nentries != n ||
+        k->dk_log2_index_bytes > 12 || k->dk_log2_size > 12)
+        return NULL;
+    *stride = 3;
+    return &((sc_gentry_t *)(k->dk_indices + ((size_t)1 << k->dk_log2_index_bytes)))[0].me_key;
+}
+#endif
+
 /* the output dict: the fields' values (new references, stolen) under their names in plan order. Round 16: the
  * template (every name -> None, the same table) copied and its values replaced where they live, the dict tracked by
  * the collector exactly when PyDict_SetItem would have tracked it (a value that is a GC object, a tuple only when
@@ -265,17 +293,19 @@ static PyObject *field_value(Validator *V, FieldPlan *f, PyObject *value, int *s
 static PyObject *out_dict(Validator *V, PyObject **vals) {
     Py_ssize_t n = V->n;
     PyObject *out = NULL;
-    if (DICT_LAYOUT && V->tmpl) {
+#if DICT_LAYOUT
+    if (V->tmpl) {
         out = PyDict_Copy(V->tmpl);
         if (!out) goto fail;
-        dl_entry_t *e = dict_entries(out, n);
+        Py_ssize_t st = 0; /* pointers per entry (2 or 3): key i at e[i * st], its value at e[i * st + 1] */
+        PyObject **e = out_values(out, n, &st);
         for (Py_ssize_t i = 0; e && i < n; i++)
-            if (e[i].me_key != V->f[i].name || e[i].me_value != Py_None) e = NULL;
+            if (e[i * st] != V->f[i].name || e[i * st + 1] != Py_None) e = NULL;
         if (e) {
             int track = 0;
             for (Py_ssize_t i = 0; i < n; i++) {
-                PyObject *v = vals[i], *old = e[i].me_value;
-                e[i].me_value = v;
+                PyObject *v = vals[i], *old = e[i * st + 1];
+                e[i * st + 1] = v;
                 vals[i] = NULL;
                 Py_DECREF(old);
                 track |= PyObject_IS_GC(v) && (!PyTuple_CheckExact(v) || PyObject_GC_IsTracked(v));
@@ -285,6 +315,7 @@ static PyObject *out_dict(Validator *V, PyObject **vals) {
         }
         Py_CLEAR(out);
     }
+#endif
     out = _PyDict_NewPresized(n);
     if (!out) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -392,7 +423,7 @@ static PyObject *Validator_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         f->name = name;
         f->check = check;
     }
-    V->tmpl = PyDict_New();
+    V->tmpl = _PyDict_NewPresized(V->n); /* made as the item-by-item output is made: the same key kind and table */
     if (!V->tmpl) goto fail;
     for (Py_ssize_t i = 0; i < V->n; i++)
         if (PyDict_SetItem(V->tmpl, V->f[i].name, Py_None) < 0) goto fail;
