@@ -181,7 +181,8 @@ static int domain_ok(const char *s, Py_ssize_t n) {
     return 1;
 }
 
-static int in_set(PyObject *set, const char *s, Py_ssize_t n) {
+static int in_set(Kernel *k, PyObject *set, const char *s, Py_ssize_t n) {
+    if (k->dom.on) return dom_contains(&k->dom, s, n); /* round 16: no str made per lookup (identity_domains.h) */
     PyObject *o = PyUnicode_FromStringAndSize(s, n);
     if (!o) return -1;
     int r = PySet_Contains(set, o);
@@ -229,7 +230,7 @@ static PyObject *d_email(Kernel *k, const char *b, const char *e) {
         dn = 9;
     }
     int valid = local_n > 0 && local_ok(out, local_n) && domain_ok(dom, dn);
-    int disp = in_set(k->disposable, dom, dn);
+    int disp = in_set(k, k->disposable, dom, dn);
     if (disp < 0) return NULL;
     if (!disp) {
         int dots = 0;
@@ -237,7 +238,7 @@ static PyObject *d_email(Kernel *k, const char *b, const char *e) {
         if (dots > 1) {
             for (Py_ssize_t i = 0; i < dn && !disp; i++) {
                 if (dom[i] != '.') continue;
-                disp = in_set(k->disposable, dom + i + 1, dn - i - 1);
+                disp = in_set(k, k->disposable, dom + i + 1, dn - i - 1);
                 if (disp < 0) return NULL;
             }
         }

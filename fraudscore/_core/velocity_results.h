@@ -321,6 +321,8 @@ static PyObject *RT_get(ResultTable *t, PyObject *const *args, Py_ssize_t nargs)
 
 /* the float64 values of a features object (a buffer of doubles): a borrowed pointer held by *v */
 static int rt_features(PyObject *o, Py_buffer *v) {
+    int fv = f64_view(o, v, 0); /* round 16: an exact native float64 ndarray read without the buffer protocol */
+    if (fv) return fv < 0 ? -1 : 0;
     if (PyObject_GetBuffer(o, v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
     if (v->itemsize != 8 || !v->format || strcmp(v->format, "d") != 0) {
         PyBuffer_Release(v);
@@ -474,7 +476,7 @@ static PyObject *Store_admit(Store *s, PyObject *const *args, Py_ssize_t nargs) 
 /* apply_new(plan, record, ts, link, cls, descriptors) -> cls(update_and_read(plan, record, ts), False, link, ts):
  * the Applied outcome (a frozen slots dataclass: features, duplicate, link, ts) built here, its slots filled
  * through its member descriptors as its __init__ does (memory_compiled.CompiledMemoryStore.apply) */
-static PyObject *Store_apply_new(Store *s, PyObject *const *args, Py_ssize_t nargs) {
+static PyObject *apply_new_feats(Store *s, PyObject *const *args, Py_ssize_t nargs, PyObject **feats_out) {
     if (nargs != 6 || !PyType_Check(args[4]) || !PyTuple_Check(args[5]) || PyTuple_GET_SIZE(args[5]) != 4) {
         PyErr_SetString(PyExc_TypeError, "apply_new(plan, record, ts, link, cls, descriptors)");
         return NULL;
@@ -501,10 +503,15 @@ static PyObject *Store_apply_new(Store *s, PyObject *const *args, Py_ssize_t nar
             return NULL;
         }
     }
-    Py_DECREF(feats);
+    *feats_out = feats; /* round 16: apply_rec records these values without reading them back through the object */
     return o;
 }
 
+static PyObject *Store_apply_new(Store *s, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *feats = NULL, *o = apply_new_feats(s, args, nargs, &feats);
+    Py_XDECREF(feats);
+    return o;
+}
 
 /* apply_rec(table, application_id, plan, record, ts, link, cls, descriptors) -> Applied: MemoryStore.apply under the
  * store's lock -- a live record of a known id is returned (a duplicate), else apply_new(...) and the outcome
@@ -540,12 +547,15 @@ static PyObject *Store_apply_rec(Store *s, PyObject *const *args, Py_ssize_t nar
         return seen;
     ResultTable *t = (ResultTable *)args[0];
     PyObject *app = args[1];
-    PyObject *applied = Store_apply_new(s, args + 2, 6);
-    if (!applied || !PyUnicode_GET_LENGTH(app)) return applied;
-    PyObject *feats = PyObject_GetAttrString(applied, "features");
+    PyObject *feats = NULL, *applied = apply_new_feats(s, args + 2, 6, &feats);
+    if (!applied || !PyUnicode_GET_LENGTH(app)) {
+        Py_XDECREF(feats);
+        return applied;
+    }
+    /* round 16: the array apply_new stored as the outcome's features (descriptor 0), not read back by name */
     Py_buffer v;
-    int r = feats ? rt_features(feats, &v) : -1;
-    Py_XDECREF(feats);
+    int r = rt_features(feats, &v);
+    Py_DECREF(feats);
     if (r == 0) {
         r = rt_put(t, app, (const double *)v.buf, v.len / 8, ts, args[5], s->has_max, s->max_seen);
         PyBuffer_Release(&v);

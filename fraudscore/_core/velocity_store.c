@@ -40,6 +40,7 @@
 #define F_EXT 0x80000000u
 #define F_TOUCHED 0x40000000u
 #define N_MASK 0x3FFFFFFFu
+#define FC_MAX 64 /* distinct fields the per-event cache holds (velocity_fields.h) */
 
 enum { A_COUNT, A_SUM, A_MEAN, A_MIN, A_MAX, A_DISTINCT, A_FIRST, A_LAST, A_FCOUNT, A_FRATE, A_RATIO };
 #define DAY_MS 86400000LL
@@ -51,6 +52,7 @@ typedef struct {
     int filt;
     int word; /* word of the value in an event record (VAL / OPT / DIST / APP) */
     int bit;  /* bit in the bit word (FLAG / VALID / OPT presence) */
+    int fi;   /* the field's index in the per-event field cache, or -1 (velocity_fields.h) */
 } Slot;
 
 typedef struct {
@@ -75,6 +77,7 @@ typedef struct {
 typedef struct {
     int nkey;
     PyObject **keys;
+    int key_fi[16]; /* the key fields' indices in the per-event field cache, or -1 */
     int nslots;
     Slot *slots;
     int nfilt;
@@ -128,6 +131,9 @@ typedef struct {
     /* scratch */
     uint64_t *scratch;
     Py_ssize_t scratch_cap;
+    /* the distinct fields the groups read (borrowed), for the per-event field cache (velocity_fields.h) */
+    int nfc;
+    PyObject *fc_names[FC_MAX];
 } Store;
 
 /* ------------------------------------------------------------------------------------ */
@@ -145,74 +151,8 @@ static inline void rec_set_qnext(uint64_t *R, uint32_t q) {
 static inline uint64_t *rec_at(Group *g, uint32_t idx) { return g->slab + (size_t)idx * g->rw; }
 static inline Buf *rec_buf(const uint64_t *R) { return (Buf *)(uintptr_t)R[3]; }
 
-static PyObject *mapping_get(PyObject *rec, PyObject *key) {
-    /* rec.get(key): a new reference or Py_None (new ref); NULL on error */
-    if (PyDict_CheckExact(rec) || PyDict_Check(rec)) {
-        PyObject *v = PyDict_GetItemWithError(rec, key);
-        if (v == NULL) {
-            if (PyErr_Occurred()) return NULL;
-            Py_RETURN_NONE;
-        }
-        Py_INCREF(v);
-        return v;
-    }
-    return PyObject_CallMethod(rec, "get", "O", key);
-}
-
-static int filter_passes(PyObject *rec, PyObject *filt) {
-    /* all(rec.get(f) is not None and any(rec.get(f) == x for x in vals) for f, vals in filt) */
-    Py_ssize_t nf = PyTuple_GET_SIZE(filt);
-    for (Py_ssize_t i = 0; i < nf; i++) {
-        PyObject *item = PyTuple_GET_ITEM(filt, i);
-        PyObject *v = mapping_get(rec, PyTuple_GET_ITEM(item, 0));
-        if (v == NULL) return -1;
-        if (v == Py_None) {
-            Py_DECREF(v);
-            return 0;
-        }
-        PyObject *vals = PyTuple_GET_ITEM(item, 1);
-        int any = 0;
-        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(vals) && !any; j++) {
-            PyObject *r = PyObject_RichCompare(v, PyTuple_GET_ITEM(vals, j), Py_EQ);
-            if (r == NULL) {
-                Py_DECREF(v);
-                return -1;
-            }
-            int t = PyObject_IsTrue(r);
-            Py_DECREF(r);
-            if (t < 0) {
-                Py_DECREF(v);
-                return -1;
-            }
-            any = t;
-        }
-        Py_DECREF(v);
-        if (!any) return 0;
-    }
-    return 1;
-}
-
-/* to_micro: 1 and *out set; 0 for None / NaN; -1 on error */
-static int to_micro(PyObject *x, int64_t *out) {
-    if (x == Py_None) return 0;
-    double d;
-    if (PyFloat_CheckExact(x)) {
-        d = PyFloat_AS_DOUBLE(x);
-    } else {
-        PyObject *f = PyNumber_Float(x);
-        if (f == NULL) return -1;
-        d = PyFloat_AS_DOUBLE(f);
-        Py_DECREF(f);
-    }
-    if (d != d) return 0;
-    double y = nearbyint(d * 1e6); /* round half to even, as Python's round() */
-    if (!(y >= -9.2e18 && y <= 9.2e18)) {
-        PyErr_SetString(PyExc_OverflowError, "velocity value out of range for the compiled store");
-        return -1;
-    }
-    *out = (int64_t)y;
-    return 1;
-}
+#include "f64view.h" /* f64_view (round 15; round 16: before update_and_read) */
+#include "velocity_fields.h"
 
 static inline double i128_to_double(__int128 s) {
     if (s >= INT64_MIN && s <= INT64_MAX) return (double)(int64_t)s;
@@ -426,6 +366,7 @@ static PyObject *Store_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
             }
         }
     }
+    if (fc_index_all(s) < 0) goto fail;
     return (PyObject *)s;
 fail:
     Py_DECREF(s);
@@ -471,14 +412,19 @@ static int update_and_read_into(Store *s, PyObject *rec, int64_t t, double *out)
         }
     }
     size_t off = 0;
+    FieldCache fc;
+    fc_begin(&fc, s, rec);
     for (int gi = 0; gi < s->ngroups; gi++) {
         Group *g = &s->groups[gi];
-        int r = entity_key(g, rec, &keys[gi]);
-        if (r < 0) goto error;
+        int r = entity_key(&fc, g, rec, &keys[gi]);
+        if (r < 0 || (r && extract(&fc, g, rec, t, curs + off) < 0)) {
+            fc_end(&fc);
+            goto error;
+        }
         has[gi] = r;
-        if (r && extract(g, rec, t, curs + off) < 0) goto error;
         off += (size_t)g->evw;
     }
+    fc_end(&fc);
     off = 0;
     for (int gi = 0; gi < s->ngroups; gi++) {
         Group *g = &s->groups[gi];
@@ -526,7 +472,8 @@ static PyObject *Store_update_and_read(Store *s, PyObject *const *args, Py_ssize
     PyObject *arr = PyObject_CallNoArgs(s->alloc);
     if (!arr) return NULL;
     Py_buffer view;
-    if (PyObject_GetBuffer(arr, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+    int fv = f64_view(arr, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS); /* round 16: numpy's fields directly */
+    if (fv < 0 || (!fv && PyObject_GetBuffer(arr, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)) {
         Py_DECREF(arr);
         return NULL;
     }
@@ -592,7 +539,6 @@ static PyObject *Store_clear(Store *s, PyObject *Py_UNUSED(ignored)) {
     Py_RETURN_NONE;
 }
 
-#include "f64view.h"         /* f64_view (round 15) */
 #include "velocity_results.h" /* ResultTable, Store.admit / apply_rec: the exactly-once records in C (round 12) */
 
 static PyMethodDef Store_methods[] = {

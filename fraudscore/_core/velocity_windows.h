@@ -10,15 +10,15 @@
 /* event extraction (GroupLayout.entity / extract)                                      */
 
 /* 1 = key found, 0 = a key field missing, -1 = error */
-static int entity_key(Group *g, PyObject *rec, uint64_t *key) {
+static int entity_key(FieldCache *c, Group *g, PyObject *rec, uint64_t *key) {
     if (g->nkey == 1) {
-        PyObject *v = mapping_get(rec, g->keys[0]);
+        PyObject *v = fc_get(c, rec, g->key_fi[0], g->keys[0]);
         if (!v) return -1;
         if (v == Py_None) {
             Py_DECREF(v);
             return 0;
         }
-        uint64_t k = fs_value_key(v);
+        uint64_t k = fc_key(c, g->key_fi[0], v);
         Py_DECREF(v);
         if (!k) return -1;
         *key = k;
@@ -26,13 +26,13 @@ static int entity_key(Group *g, PyObject *rec, uint64_t *key) {
     }
     uint64_t parts[16];
     for (int i = 0; i < g->nkey; i++) {
-        PyObject *v = mapping_get(rec, g->keys[i]);
+        PyObject *v = fc_get(c, rec, g->key_fi[i], g->keys[i]);
         if (!v) return -1;
         if (v == Py_None) {
             Py_DECREF(v);
             return 0;
         }
-        parts[i] = fs_value_key(v);
+        parts[i] = fc_key(c, g->key_fi[i], v);
         Py_DECREF(v);
         if (!parts[i]) return -1;
     }
@@ -40,7 +40,7 @@ static int entity_key(Group *g, PyObject *rec, uint64_t *key) {
     return 1;
 }
 
-static int extract(Group *g, PyObject *rec, int64_t t, uint64_t *ev) {
+static int extract(FieldCache *c, Group *g, PyObject *rec, int64_t t, uint64_t *ev) {
     int oks[64];
     for (int i = 0; i < g->nfilt; i++) oks[i] = -2;
     memset(ev, 0, sizeof(uint64_t) * g->evw);
@@ -61,10 +61,10 @@ static int extract(Group *g, PyObject *rec, int64_t t, uint64_t *ev) {
             break;
         case K_DIST:
             if (ok) {
-                PyObject *v = mapping_get(rec, sl->field);
+                PyObject *v = fc_get(c, rec, sl->fi, sl->field);
                 if (!v) return -1;
                 if (v != Py_None) {
-                    uint64_t k = fs_value_key(v);
+                    uint64_t k = fc_key(c, sl->fi, v);
                     Py_DECREF(v);
                     if (!k) return -1;
                     ev[sl->word] = k;
@@ -75,13 +75,13 @@ static int extract(Group *g, PyObject *rec, int64_t t, uint64_t *ev) {
             break;
         case K_APP:
             if (ok) {
-                PyObject *v = mapping_get(rec, fs_str_application_id);
+                PyObject *v = fc_get(c, rec, sl->fi, fs_str_application_id);
                 if (!v) return -1;
                 uint64_t k;
                 if (v == Py_None) {
                     k = fs_value_key(fs_str_empty);
                 } else if (PyUnicode_CheckExact(v)) {
-                    k = fs_value_key(v);
+                    k = fc_key(c, sl->fi, v);
                 } else {
                     PyObject *sv = PyObject_Str(v);
                     if (!sv) {
@@ -100,7 +100,7 @@ static int extract(Group *g, PyObject *rec, int64_t t, uint64_t *ev) {
             int64_t m = 0;
             int has = 0;
             if (ok) {
-                PyObject *v = mapping_get(rec, sl->field);
+                PyObject *v = fc_get(c, rec, sl->fi, sl->field);
                 if (!v) return -1;
                 has = to_micro(v, &m);
                 Py_DECREF(v);

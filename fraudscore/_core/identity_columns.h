@@ -1,0 +1,114 @@
+/*
+ * The identity kernel's batch describer (Kernel.describe_columns), moved out of identity.c in round 16
+ * (`velident`: identity.c was near 800 lines) without a change. Included by identity.c after describe_one (one
+ * compilation unit).
+ */
+
+/* describe_columns(kind, values, feats, birth, done) -> (pseudonyms, extras): the batch path's describer over
+ * the distinct values of one column (identity/columns.py process_columns), with no Python loop per value.
+ * For each values[i] on the fast path (describe(kind, values[i]) is not None): done[i] = 1, feats[i, :len(fv)] = fv
+ * (float64, C order, rows of ``width`` = feats' row length), for national ids birth[i] = (y, m, d) when the
+ * extra is a birth date, pseudonyms[i] / extras[i] = the describer's pseudonym and extra. Values off the fast
+ * path (non-str, "", non-ASCII, ...) keep done[i] = 0 and None in both lists: the caller runs the reference. */
+static PyObject *Kernel_describe_columns(Kernel *k, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "describe_columns(kind, values, feats, birth, done)");
+        return NULL;
+    }
+    int kind = kind_arg(args[0]);
+    if (kind < 0) return NULL;
+    PyObject *fast = PySequence_Fast(args[1], "values must be a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    Py_buffer fb = {0}, bb = {0}, db = {0};
+    PyObject *pseudos = NULL, *extras = NULL;
+    int have_f = 0, have_b = 0, have_d = 0;
+    if (PyObject_GetBuffer(args[2], &fb, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
+    have_f = 1;
+    if (PyObject_GetBuffer(args[3], &bb, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto fail;
+    have_b = 1;
+    if (PyObject_GetBuffer(args[4], &db, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) goto fail;
+    have_d = 1;
+    if (fb.itemsize != 8 || fb.format == NULL || strcmp(fb.format, "d") != 0 || (n && fb.len % (n * 8) != 0)) {
+        PyErr_SetString(PyExc_ValueError, "feats must be a C-contiguous float64 array of len(values) rows");
+        goto fail;
+    }
+    Py_ssize_t width = n ? fb.len / 8 / n : 0;
+    if (n && width < 1) {
+        PyErr_SetString(PyExc_ValueError, "feats must have len(values) rows");
+        goto fail;
+    }
+    const char *bf = (bb.format && *bb.format) ? bb.format + strlen(bb.format) - 1 : "";
+    if (bb.itemsize != 8 || (*bf != 'l' && *bf != 'q') || bb.len != n * 3 * 8 || db.len != n) {
+        PyErr_SetString(PyExc_ValueError, "birth must be int64 of shape (len(values), 3) and done len(values) bytes");
+        goto fail;
+    }
+    double *F = (double *)fb.buf;
+    int64_t *B = (int64_t *)bb.buf;
+    uint8_t *D = (uint8_t *)db.buf;
+    pseudos = PyList_New(n);
+    extras = PyList_New(n);
+    if (!pseudos || !extras) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = items[i], *r = NULL;
+        if (PyUnicode_CheckExact(v) && PyUnicode_GET_LENGTH(v) > 0) {
+            r = describe_one(k, kind, v);
+            if (!r) goto fail;
+        }
+        if (r == NULL || r == Py_None) {
+            Py_XDECREF(r);
+            D[i] = 0;
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(pseudos, i, Py_None);
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(extras, i, Py_None);
+            continue;
+        }
+        /* r = (pseudonym, feature tuple, extra): as built by result() / d_generic */
+        PyObject *p = PyTuple_GET_ITEM(r, 0), *fv = PyTuple_GET_ITEM(r, 1), *ex = PyTuple_GET_ITEM(r, 2);
+        Py_ssize_t nf = PyTuple_GET_SIZE(fv);
+        if (nf > width) {
+            Py_DECREF(r);
+            PyErr_SetString(PyExc_ValueError, "feats has fewer columns than the describer's features");
+            goto fail;
+        }
+        for (Py_ssize_t j = 0; j < nf; j++) {
+            double x = PyFloat_AsDouble(PyTuple_GET_ITEM(fv, j));
+            if (x == -1.0 && PyErr_Occurred()) {
+                Py_DECREF(r);
+                goto fail;
+            }
+            F[i * width + j] = x;
+        }
+        if (kind == K_NID && PyTuple_Check(ex) && PyTuple_GET_SIZE(ex) == 3) {
+            for (int j = 0; j < 3; j++) {
+                long long x = PyLong_AsLongLong(PyTuple_GET_ITEM(ex, j));
+                if (x == -1 && PyErr_Occurred()) {
+                    Py_DECREF(r);
+                    goto fail;
+                }
+                B[i * 3 + j] = (int64_t)x;
+            }
+        }
+        D[i] = 1;
+        Py_INCREF(p);
+        PyList_SET_ITEM(pseudos, i, p);
+        Py_INCREF(ex);
+        PyList_SET_ITEM(extras, i, ex);
+        Py_DECREF(r);
+    }
+    PyBuffer_Release(&fb);
+    PyBuffer_Release(&bb);
+    PyBuffer_Release(&db);
+    Py_DECREF(fast);
+    return Py_BuildValue("(NN)", pseudos, extras);
+fail:
+    if (have_f) PyBuffer_Release(&fb);
+    if (have_b) PyBuffer_Release(&bb);
+    if (have_d) PyBuffer_Release(&db);
+    Py_XDECREF(pseudos);
+    Py_XDECREF(extras);
+    Py_DECREF(fast);
+    return NULL;
+}
