@@ -15,8 +15,10 @@ the sequential path, bit for bit (``tests/test_batchoverlap.py``). The cost: the
 range over the rows up to the range's end (the first range's rows twice with two ranges), and one more
 ``(rows, velocity features)`` float64 buffer while it runs.
 
-Switch: ``score_batch(..., overlap=False)``, or ``FRAUDSCORE_BATCH_OVERLAP=0`` in the environment (``1``: on);
-the argument wins. Docs: docs/compiled.md, "Round 16: the model on the second core".
+Switch: ``score_batch(..., overlap=True)``, or ``FRAUDSCORE_BATCH_OVERLAP=1`` in the environment; the argument
+wins. Off by default: on the shared 2-core machine it was not measured faster (its main thread does 5-7 us a row
+less work, the process 0-4 us a row more, and the wall clock under a load of 8-11 did not resolve either).
+Docs: docs/compiled.md, "Round 16: the model on a second core".
 
 Examples
 --------
@@ -39,6 +41,9 @@ import numpy as np
 __all__ = ["ModelOverlap", "OVERLAP_ENV", "overlap_enabled", "split_bounds"]
 
 OVERLAP_ENV = "FRAUDSCORE_BATCH_OVERLAP"
+#: The setting when ``FRAUDSCORE_BATCH_OVERLAP`` is unset: off (docs/compiled.md, round 16: not measured faster
+#: on the shared 2-core machine).
+DEFAULT = "0"
 
 #: Where the applied rows are split (fractions of them): the first range's model runs while the second range is
 #: linked, the last range's while the main thread finishes the batch. Measured in docs/compiled.md (round 16).
@@ -54,15 +59,16 @@ LAST_THREADS: int | None = None
 
 
 def overlap_enabled(overlap: bool | None) -> bool:
-    """Whether ``score_batch`` overlaps: ``overlap`` when given, else ``FRAUDSCORE_BATCH_OVERLAP`` (on unless
-    ``0``, ``false``, ``off`` or ``no``).
+    """Whether ``score_batch`` overlaps: ``overlap`` when given, else ``FRAUDSCORE_BATCH_OVERLAP`` (on for ``1``,
+    ``true``, ``on`` or ``yes``; off when unset: not measured faster on the shared 2-core machine, see
+    docs/compiled.md, round 16).
 
     >>> overlap_enabled(False), overlap_enabled(True)
     (False, True)
     """
     if overlap is not None:
         return bool(overlap)
-    return os.environ.get(OVERLAP_ENV, "1").strip().lower() not in ("0", "false", "off", "no")
+    return os.environ.get(OVERLAP_ENV, DEFAULT).strip().lower() in ("1", "true", "on", "yes")
 
 
 def split_bounds(n: int, splits: Sequence[float] = SPLITS, min_split_rows: int = MIN_SPLIT_ROWS) -> list[int]:

@@ -24,6 +24,7 @@ import numpy as np
 from .batch import ColumnBatch
 from .categories import Categories
 from .devicecolumns import DeferredLinks, _distinct_objects, device_columns, device_columns_deferred, link_rows
+from .errors import EventError
 from .eventchecks import has_device_attribute, unusable_device_error
 from .fingerprint import DeviceLinker
 from .velocity import late_mask
@@ -109,7 +110,12 @@ class BatchSteps:
             links.link(a, b)
             cols = {f: rec_cols[f][:b] for f in names}
             lab = None if labels is None else {f: np.asarray(v)[:b] for f, v in labels.items()}
-            self.replay_rows(cols, b, lab, context, out=scratch[:b])
+            try:
+                self.replay_rows(cols, b, lab, context, out=scratch[:b])
+            except EventError:  # a prefix may meet another of the replay's checks first: raise the whole's error
+                links.link(b, n)
+                self.replay_rows(rec_cols, n, labels, context, out=X[:, k:])
+                raise
             X[a:b, k:] = scratch[a:b]
             overlap.submit(X, a, b, last=b == n)
         return rec_cols, X

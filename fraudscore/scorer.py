@@ -425,8 +425,9 @@ class Scorer:
         overlap : bool, optional
             Run the model on a worker thread while the link loop and the rest of
             the batch go on (:mod:`fraudscore.batchoverlap`): the same result, bit
-            for bit, sooner where a second core is free. Default: on, unless the
-            environment sets ``FRAUDSCORE_BATCH_OVERLAP=0``.
+            for bit; its main thread does less, the process a little more.
+            Default: off, unless the environment sets
+            ``FRAUDSCORE_BATCH_OVERLAP=1`` (docs/compiled.md, round 16).
         """
         if self.model is None or not overlap_enabled(overlap):
             with paused_gc():

@@ -27,6 +27,7 @@ from .test_scorer_reliability import streams as admission_streams
 
 
 def _lowered(monkeypatch, splits=(0.5,), early=1, last=None):
+    monkeypatch.setenv(bo.OVERLAP_ENV, "1")  # score_batch's default (off) turned on
     monkeypatch.setattr(bo, "MIN_ROWS", 1)
     monkeypatch.setattr(bo, "MIN_SPLIT_ROWS", 1)
     monkeypatch.setattr(bo, "SPLITS", tuple(splits))
@@ -67,7 +68,7 @@ def test_overlap_equals_sequential_and_online(stream, splits, last, explain):
     events, labels = stream
     with pytest.MonkeyPatch.context() as mp:
         _lowered(mp, splits, last=last)
-        decisions, rejected, over = _score_both(events, labels)  # score_batch: overlap on by default
+        decisions, rejected, over = _score_both(events, labels)  # score_batch: overlap on (the environment)
         seq = fs.Scorer(small_bundle(), SECRET).score_batch(events, labels=labels, return_features=True,
                                                            overlap=False)
         ex_on = fs.Scorer(small_bundle(), SECRET).score_batch(events, labels=labels, explain=explain, overlap=True)
@@ -165,6 +166,9 @@ def test_switch_off_by_argument_and_environment(monkeypatch):
     scorer = Scorer(small_bundle(), SECRET)
     scorer.score_batch(data.columns, overlap=False)
     assert calls == []
+    monkeypatch.delenv(bo.OVERLAP_ENV)  # the default: off
+    scorer.score_batch(data.columns)
+    assert calls == []
     monkeypatch.setenv(bo.OVERLAP_ENV, "0")
     scorer.score_batch(data.columns)
     assert calls == []
@@ -181,10 +185,13 @@ def test_switch_off_by_argument_and_environment(monkeypatch):
 
 
 def test_overlap_enabled_reads_the_environment(monkeypatch):
-    for value, on in (("0", False), ("off", False), ("false", False), ("no", False), ("1", True), ("", True)):
+    for value, on in (("0", False), ("off", False), ("false", False), ("no", False), ("", False), ("1", True),
+                      ("on", True), (" TRUE ", True), ("yes", True)):
         monkeypatch.setenv(bo.OVERLAP_ENV, value)
         assert bo.overlap_enabled(None) is on
         assert bo.overlap_enabled(True) is True and bo.overlap_enabled(False) is False
+    monkeypatch.delenv(bo.OVERLAP_ENV)
+    assert bo.overlap_enabled(None) is (bo.DEFAULT == "1")
 
 
 def test_split_bounds():
@@ -250,3 +257,29 @@ def test_no_model_no_worker(monkeypatch):
     got = scorer.score_batch(data.slice(0, 200).columns)
     assert np.isnan(got.probability).all()
     assert _workers() == []
+
+
+def test_a_replay_error_of_a_prefix_is_raised_as_the_whole_replay_raises_it(monkeypatch):
+    """The replay checks its rows (late rows, out-of-range numbers) before it computes: a prefix could meet a
+    different first error than the whole batch. The overlapped path then replays the whole and raises its error."""
+    from fraudscore.errors import EventError
+    from fraudscore.pipeline_batch import BatchSteps
+
+    data = synthetic().slice(0, 400)
+    _lowered(monkeypatch, (0.5,))
+    real = BatchSteps.replay_rows
+    total = []
+
+    def checked(self, rec_cols, n, labels, context=None, *, out=None):
+        if n < total[0]:
+            raise EventError("amount", "the prefix's error", row=1)
+        raise EventError("amount", "the whole batch's error", row=2)
+
+    scorer = Scorer(small_bundle(), SECRET)
+    total.append(len(scorer.score_batch(data.columns, overlap=False)))
+    monkeypatch.setattr(BatchSteps, "replay_rows", checked)
+    for overlap in (False, True):
+        with pytest.raises(EventError, match="the whole batch's error"):
+            scorer.score_batch(data.columns, overlap=overlap)
+    assert _workers() == []
+    monkeypatch.setattr(BatchSteps, "replay_rows", real)
