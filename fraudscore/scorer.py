@@ -457,6 +457,16 @@ class Scorer:
         columns.update({name: X[:, j] for j, name in enumerate(self.pipeline.feature_names)})
         hm = self.rules.evaluate_columns(columns, n)
         rule_action, points = hm.combine()
+        reasons: list[list[Reason]] = [[] for _ in range(n)]
+        rule_hits: list[list[str]] = [[] for _ in range(n)]
+        shadow_hits: list[list[str]] = [[] for _ in range(n)]
+        hit_rows = np.flatnonzero(hm.matrix.any(axis=1)).tolist() if n else []
+        for i in hit_rows:  # reasons are built only for rows with a rule hit (the model's worker runs meanwhile)
+            hits = hm.hits_for_row(i, columns)
+            acting = sorted((h for h in hits if not h.shadow), key=lambda h: -h.priority)
+            reasons[i] = [Reason(h.code, h.reason, "rule", False) for h in acting]
+            rule_hits[i] = [h.code for h in acting]
+            shadow_hits[i] = [h.code for h in hits if h.shadow]
         Xm = None
         if self.model is not None and n:
             if overlap is not None and overlap.submitted:
@@ -468,18 +478,8 @@ class Scorer:
         else:
             p, model_score = np.full(n, np.nan), np.zeros(n, dtype=np.int64)
         score, action = self.policy.decide_array(model_score, rule_action, points)
-        reasons: list[list[Reason]] = [[] for _ in range(n)]
-        rule_hits: list[list[str]] = [[] for _ in range(n)]
-        shadow_hits: list[list[str]] = [[] for _ in range(n)]
         want = self.explain if explain is None else explain
         explain_rows = rows_to_explain(want, action, cb)
-        hit_rows = np.flatnonzero(hm.matrix.any(axis=1)).tolist() if n else []
-        for i in hit_rows:  # reasons are built only for rows with a rule hit
-            hits = hm.hits_for_row(i, columns)
-            acting = sorted((h for h in hits if not h.shadow), key=lambda h: -h.priority)
-            reasons[i] = [Reason(h.code, h.reason, "rule", False) for h in acting]
-            rule_hits[i] = [h.code for h in acting]
-            shadow_hits[i] = [h.code for h in hits if h.shadow]
         if self.model is not None and n and explain_rows.size:  # on first read unless lazy_reasons=False
             if Xm is None:
                 Xm = X if self._model_cols is None else np.take(X, self._model_cols, axis=1)  # C order, for the model
