@@ -16,8 +16,8 @@ range over the rows up to the range's end (the first range's rows twice with two
 ``(rows, velocity features)`` float64 buffer while it runs.
 
 Switch: ``score_batch(..., overlap=True)``, or ``FRAUDSCORE_BATCH_OVERLAP=1`` in the environment; the argument
-wins. Off by default: on the shared 2-core machine it was not measured faster (its main thread does 5-7 us a row
-less work, the process 0-4 us a row more, and the wall clock under a load of 8-11 did not resolve either).
+wins. Off by default: on the shared 2-core machine it was not measured faster (its main thread does 6-9 us a row
+less work, the process 0-15 us a row more, and the wall clock under a load of 8-11 did not resolve either).
 Docs: docs/compiled.md, "Round 16: the model on a second core".
 
 Examples
