@@ -26,7 +26,8 @@ from .fingerprint import signals as _signals
 from .fingerprint.canonical import ATTRIBUTE_INDEX, canonicalize
 from .fingerprint.signals import TIMEZONE_COUNTRY
 
-__all__ = ["device_columns", "device_signal_rows", "fingerprint_distinct", "link_rows"]
+__all__ = ["DeferredLinks", "device_columns", "device_columns_deferred", "device_signal_rows", "fingerprint_distinct",
+           "link_rows"]
 
 _TZ_IDX = ATTRIBUTE_INDEX["timezone"]
 _TZ_POS = DEVICE_FEATURES.index("device__tz_ip_mismatch")
@@ -42,6 +43,68 @@ def device_columns(fingerprinter: Fingerprinter, columns: Mapping[str, np.ndarra
     ``device_hw`` and ``device_canvas`` (with ``linker=None``: ``device_id`` all
     ``None``, the confidence NaN and ``device_fingerprint`` for a later link pass).
     """
+    out, codes, fps = _unlinked(fingerprinter, columns, n, static, j)
+    nd = len(DEVICE_FEATURES)
+    if linker is None:  # linking happens elsewhere (a partitioned replay): hand the fingerprints over
+        fp_rows = np.full(n, None, dtype=object)
+        has = codes >= 0
+        if has.any():
+            fp_rows[has] = _objects(fps)[codes[has]]
+        static[:, j + nd] = np.nan
+        return {"device_id": np.full(n, None, dtype=object), "device_fingerprint": fp_rows, **out}
+    rows = np.flatnonzero(codes >= 0)
+    row_fps = _objects(fps)[codes[rows]] if len(rows) else np.empty(0, dtype=object)
+    device_id, conf = link_rows(row_fps, ts, rows, ip_prefix, linker, n)
+    static[:, j + nd] = conf
+    return {"device_id": device_id, **out}
+
+
+class DeferredLinks:
+    """The link loop of :func:`device_columns`, run later and in row ranges (:func:`device_columns_deferred`).
+
+    ``device_id`` starts all ``None`` and the link confidence column of ``static`` all NaN; :meth:`link` links the
+    rows of ``[a, b)`` that have a fingerprint through :func:`link_rows` (the one link loop) and fills both there.
+    Linking consecutive ranges in order makes the same linker calls in the same order as one :func:`link_rows`
+    over every row, so the results are the same (``tests/test_batchoverlap.py``).
+    """
+
+    def __init__(self, row_fps: np.ndarray, ts: np.ndarray, rows: np.ndarray, ip_prefix: np.ndarray | None,
+                 linker: DeviceLinker, n: int, conf: np.ndarray) -> None:
+        self.row_fps, self.ts, self.rows, self.ip_prefix, self.linker = row_fps, ts, rows, ip_prefix, linker
+        self.device_id = np.full(n, None, dtype=object)
+        self.conf = conf  # a column (view) of the static matrix
+        self.conf[:] = np.nan
+
+    def link(self, a: int, b: int) -> None:
+        """Link the rows of ``[a, b)`` (after every row before ``a``)."""
+        lo, hi = np.searchsorted(self.rows, [a, b]).tolist()
+        if lo == hi:
+            return
+        rows = self.rows[lo:hi]
+        ip = None if self.ip_prefix is None else self.ip_prefix[:b]
+        ids, conf = link_rows(self.row_fps[lo:hi], self.ts[:b], rows, ip, self.linker, b)
+        self.device_id[rows] = ids[rows]
+        self.conf[rows] = conf[rows]
+
+
+def device_columns_deferred(fingerprinter: Fingerprinter, columns: Mapping[str, np.ndarray], ts: np.ndarray, n: int,
+                            static: np.ndarray, j: int, linker: DeviceLinker,
+                            ip_prefix: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], DeferredLinks]:
+    """:func:`device_columns` with the link loop left to the caller: the record columns (``device_id`` filled as
+    :meth:`DeferredLinks.link` runs) and the :class:`DeferredLinks` that links the rows, range by range."""
+    out, codes, fps = _unlinked(fingerprinter, columns, n, static, j)
+    rows = np.flatnonzero(codes >= 0)
+    row_fps = _objects(fps)[codes[rows]] if len(rows) else np.empty(0, dtype=object)
+    links = DeferredLinks(row_fps, np.asarray(ts, dtype=np.int64), rows, ip_prefix, linker, n,
+                          static[:, j + len(DEVICE_FEATURES)])
+    return {"device_id": links.device_id, **out}, links
+
+
+def _unlinked(fingerprinter: Fingerprinter, columns: Mapping[str, np.ndarray], n: int, static: np.ndarray,
+              j: int) -> tuple[dict[str, np.ndarray], np.ndarray, list[Any]]:
+    """Fingerprints and device signals of :func:`device_columns` (everything but the links): the record columns
+    ``device_fp``, ``device_hw`` and ``device_canvas``, each row's fingerprint code (-1: none) and the
+    fingerprints."""
     dev = columns.get("device")
     codes = np.full(n, -1, dtype=np.int64)
     fps: list[Any] = []
@@ -61,18 +124,7 @@ def device_columns(fingerprinter: Fingerprinter, columns: Mapping[str, np.ndarra
     for k, attr in (("device_fp", "id"), ("device_hw", "hardware"), ("device_canvas", "canvas")):
         u = np.fromiter(chain(map(attrgetter(attr), fps), (None,)), dtype=object, count=m + 1)
         out[k] = u.take(at)
-    if linker is None:  # linking happens elsewhere (a partitioned replay): hand the fingerprints over
-        fp_rows = np.full(n, None, dtype=object)
-        has = codes >= 0
-        if has.any():
-            fp_rows[has] = _objects(fps)[codes[has]]
-        static[:, j + nd] = np.nan
-        return {"device_id": np.full(n, None, dtype=object), "device_fingerprint": fp_rows, **out}
-    rows = np.flatnonzero(codes >= 0)
-    row_fps = _objects(fps)[codes[rows]] if len(rows) else np.empty(0, dtype=object)
-    device_id, conf = link_rows(row_fps, ts, rows, ip_prefix, linker, n)
-    static[:, j + nd] = conf
-    return {"device_id": device_id, **out}
+    return out, codes, fps
 
 
 def fingerprint_distinct(fingerprinter: Fingerprinter, devices: list[Any]) -> list[Any]:

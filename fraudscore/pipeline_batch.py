@@ -17,18 +17,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .batch import ColumnBatch
 from .categories import Categories
-from .devicecolumns import _distinct_objects, device_columns, link_rows
+from .devicecolumns import DeferredLinks, _distinct_objects, device_columns, device_columns_deferred, link_rows
+from .errors import EventError
 from .eventchecks import has_device_attribute, unusable_device_error
 from .fingerprint import DeviceLinker
 from .velocity import late_mask
 from .velocity.admission import APPLY, DUPLICATE
 from .velocity.chunks import chunk_context, concat_columns, replay_with_context
+
+if TYPE_CHECKING:
+    from .batchoverlap import ModelOverlap
 
 _NAN = float("nan")
 
@@ -45,6 +49,7 @@ class BatchSteps:
         linker: DeviceLinker | None = None,
         *,
         context: Mapping[str, Any] | None = None,
+        overlap: ModelOverlap | None = None,
     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Record columns and the feature matrix for a validated batch, replayed from empty state.
 
@@ -65,12 +70,54 @@ class BatchSteps:
             Earlier rows (from :meth:`context_of`): their velocity columns and
             labels are replayed before ``cb`` so windows reach back across chunk
             boundaries; only ``cb``'s rows are returned.
+        overlap : ModelOverlap, optional
+            Hand the finished rows to the model on a worker thread while the link
+            loop goes on (:mod:`fraudscore.batchoverlap`): the same record columns
+            and matrix; the model's results wait in ``overlap``.
         """
         linker = linker or self.new_linker()
         X = np.empty((cb.n, len(self.feature_names)), dtype=np.float64)  # both parts written in place: no copies
         k = self._n_static
+        if overlap is not None and overlap.wants(cb.n):
+            return self._batch_overlapped(cb, labels, linker, context, X, overlap)
         rec_cols, _ = self.batch_static(cb, linker, out=X[:, :k])
         self.replay_rows(rec_cols, cb.n, labels, context, out=X[:, k:])
+        return rec_cols, X
+
+    def _batch_overlapped(self, cb: ColumnBatch, labels: Mapping[str, np.ndarray] | None, linker: DeviceLinker,
+                          context: Mapping[str, Any] | None, X: np.ndarray,
+                          overlap: ModelOverlap) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """:meth:`batch` in row ranges: link a range, replay the velocity of the rows up to its end, hand the
+        range's finished rows to the model (a worker thread), link the next range meanwhile.
+
+        A row's velocity depends only on the rows before it (the online path scores rows in arrival order), so
+        replaying the prefix ``[0, b)`` gives rows ``[a, b)`` the values one replay of every row gives them; the
+        link loop runs range after range with one linker, the same calls in the same order.
+        """
+        n, k = cb.n, self._n_static
+        rec_cols, _, links = self._batch_static(cb, linker, X[:, :k], defer_link=True)
+        bounds = overlap.bounds(n) if links is not None else [0, n]
+        if len(bounds) == 2:  # one range: the sequential steps, the model handed over at the end
+            if links is not None:
+                links.link(0, n)
+            self.replay_rows(rec_cols, n, labels, context, out=X[:, k:])
+            overlap.submit(X, 0, n, last=True)
+            return rec_cols, X
+        names = [f for f in ("ts", *self.feature_set.fields) if f in rec_cols]
+        scratch = np.empty((n, X.shape[1] - k), dtype=np.float64)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            assert links is not None
+            links.link(a, b)
+            cols = {f: rec_cols[f][:b] for f in names}
+            lab = None if labels is None else {f: np.asarray(v)[:b] for f, v in labels.items()}
+            try:
+                self.replay_rows(cols, b, lab, context, out=scratch[:b])
+            except EventError:  # a prefix may meet another of the replay's checks first: raise the whole's error
+                links.link(b, n)
+                self.replay_rows(rec_cols, n, labels, context, out=X[:, k:])
+                raise
+            X[a:b, k:] = scratch[a:b]
+            overlap.submit(X, a, b, last=b == n)
         return rec_cols, X
 
     def batch_admitted(
@@ -84,6 +131,7 @@ class BatchSteps:
         context: Mapping[str, Any] | None = None,
         earlier: Callable[[Any], tuple[np.ndarray, Any, float]] | None = None,
         state: Any = None,
+        overlap: ModelOverlap | None = None,
     ) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
         """:meth:`batch` over admitted rows: applied rows are replayed, duplicates copy what they repeat.
 
@@ -97,6 +145,9 @@ class BatchSteps:
         ``state`` (:class:`~fraudscore.warmstart.ScoringState`) the applied rows go
         through it (:meth:`batch_through`). Returns the kept rows (with
         ``ColumnBatch.duplicate`` set), their record columns and feature matrix.
+        With an ``overlap`` (:class:`~fraudscore.batchoverlap.ModelOverlap`) the applied
+        rows' model runs on a worker thread (:meth:`batch`) and ``overlap`` learns
+        where each kept row comes from.
         """
         linker = linker or self.new_linker()
         main = np.flatnonzero(verdict == APPLY)
@@ -109,7 +160,7 @@ class BatchSteps:
         if state is not None:
             rec, X = self.batch_through(cb_main, state)
         else:
-            rec, X = self.batch(cb_main, rows_of(labels, main), linker, context=context)
+            rec, X = self.batch(cb_main, rows_of(labels, main), linker, context=context, overlap=overlap)
         if dup.size == 0:
             cb_main.duplicate = np.zeros(cb_main.n, dtype=bool)
             return cb_main, rec, X
@@ -139,6 +190,8 @@ class BatchSteps:
         X_all = np.vstack([X, X_d])[perm]
         kept = cb.take(order[perm])
         kept.duplicate = np.concatenate([np.zeros(main.size, dtype=bool), np.ones(dup.size, dtype=bool)])[perm]
+        if overlap is not None:
+            overlap.kept_rows(perm, main.size)
         return kept, rec_all, X_all
 
     def batch_through(self, cb: ColumnBatch, state: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -169,6 +222,14 @@ class BatchSteps:
         :class:`~fraudscore.fingerprint.Fingerprint` of each row, ``None`` without a
         device) for a later link pass (:mod:`fraudscore.distributed`).
         """
+        rec_cols, static, _ = self._batch_static(cb, linker, out)
+        return rec_cols, static
+
+    def _batch_static(self, cb: ColumnBatch, linker: DeviceLinker | None, out: np.ndarray | None = None, *,
+                      defer_link: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray, DeferredLinks | None]:
+        """:meth:`batch_static`; with ``defer_link`` (and a linker and a device field) no row is linked yet:
+        the returned :class:`~fraudscore.devicecolumns.DeferredLinks` links them (``device_id`` and the link
+        confidence fill in place), else ``None``."""
         n = cb.n
         columns = cb.columns
         tf = self.schema.time_field
@@ -186,8 +247,13 @@ class BatchSteps:
         static[:, j: j + k] = self.category_codes(columns, n)
         j += k
         pseudo_cols, j = self._identity_batch(columns, ts, n, static, j)
-        dev_cols = device_columns(self.fingerprinter, columns, ts, n, static, j, linker,
-                                  pseudo_cols.get("ip_prefix")) if self.has_device else {}
+        links = None
+        if self.has_device and defer_link and linker is not None:
+            dev_cols, links = device_columns_deferred(self.fingerprinter, columns, ts, n, static, j, linker,
+                                                      pseudo_cols.get("ip_prefix"))
+        else:
+            dev_cols = device_columns(self.fingerprinter, columns, ts, n, static, j, linker,
+                                      pseudo_cols.get("ip_prefix")) if self.has_device else {}
         rec_cols: dict[str, np.ndarray] = {k: col for k, col in columns.items() if k != "device"}
         rec_cols.update(pseudo_cols)
         rec_cols.update(dev_cols)
@@ -195,7 +261,7 @@ class BatchSteps:
             rec_cols["device_id"] = pseudo_cols[self.device_id_field]
         for alias, name in self._aliases:
             rec_cols[alias] = ts if name == tf else columns[name]
-        return rec_cols, static
+        return rec_cols, static, links
 
     def category_codes(self, columns: Mapping[str, np.ndarray], n: int,
                        categories: Categories | None = None) -> np.ndarray:

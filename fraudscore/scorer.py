@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .batch import ColumnBatch, EventsLike, to_columns
+from .batchoverlap import ModelOverlap, overlap_enabled
 from .batchreasons import batch_model_reasons
 from .bundle import Bundle
 from .decision import Decision, DecisionBatch, PendingReasons, Reason, make_decision
@@ -366,8 +367,8 @@ class Scorer:
         with paused_gc():
             return self._features_batch(events, labels, state)
 
-    def _features_batch(self, events: EventsLike, labels: Any,
-                        state: Any = None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
+    def _features_batch(self, events: EventsLike, labels: Any, state: Any = None,
+                        overlap: ModelOverlap | None = None) -> tuple[ColumnBatch, dict[str, np.ndarray], np.ndarray]:
         cb = self.pipeline.screen(to_columns(events, self.schema))
         tf, idf = self.schema.time_field, self.schema.id_field
         if state is not None:
@@ -393,12 +394,13 @@ class Scorer:
             state.record_labels(index)
         linker = self.pipeline.new_linker() if state is None else state.linker
         kept, rec, X = self.pipeline.batch_admitted(cb, verdict, src, lab, linker, state=state,
-                                                    earlier=_recorded(adm))
+                                                    earlier=_recorded(adm), overlap=overlap)
         kept.errors = errors
         return kept, rec, X
 
     def score_batch(self, events: EventsLike, *, labels: Any = None, return_features: bool = False,
-                    explain: bool | str | None = None, state: Any = None) -> DecisionBatch:
+                    explain: bool | str | None = None, state: Any = None,
+                    overlap: bool | None = None) -> DecisionBatch:
         """Score many applications at once (vectorised), replaying state from empty.
 
         Parameters
@@ -420,10 +422,20 @@ class Scorer:
             (warm starts, :mod:`fraudscore.warmstart`): scoring month 2 from the
             state after month 1 equals scoring both months in one call. Velocity is
             then computed through the state's store, row by row.
+        overlap : bool, optional
+            Run the model on a worker thread while the link loop and the rest of
+            the batch go on (:mod:`fraudscore.batchoverlap`): the same result, bit
+            for bit; its main thread does less, the process a little more.
+            Default: off, unless the environment sets
+            ``FRAUDSCORE_BATCH_OVERLAP=1`` (docs/compiled.md, round 16).
         """
-        with paused_gc():
-            cb, rec, X = self.features_batch(events, labels, state=state)
-            return self.decide_batch(cb, rec, X, return_features=return_features, explain=explain)
+        if self.model is None or not overlap_enabled(overlap):
+            with paused_gc():
+                cb, rec, X = self.features_batch(events, labels, state=state)
+                return self.decide_batch(cb, rec, X, return_features=return_features, explain=explain)
+        with paused_gc(), ModelOverlap(self.model, self._model_cols) as ov:
+            cb, rec, X = self._features_batch(events, labels, state, overlap=ov)
+            return self._decide_rows(cb, rec, X, return_features, explain, ov)
 
     def decide_batch(self, cb: ColumnBatch, rec: Mapping[str, np.ndarray], X: np.ndarray, *,
                      return_features: bool = False, explain: bool | str | None = None) -> DecisionBatch:
@@ -432,31 +444,45 @@ class Scorer:
         ``cb``, ``rec`` and ``X`` come from :meth:`features_batch` (or from a chunked
         replay, see :mod:`fraudscore.rescore`); every step here is row-wise.
         """
+        return self._decide_rows(cb, rec, X, return_features, explain, None)
+
+    def _decide_rows(self, cb: ColumnBatch, rec: Mapping[str, np.ndarray], X: np.ndarray, return_features: bool,
+                     explain: bool | str | None, overlap: ModelOverlap | None) -> DecisionBatch:
+        """:meth:`decide_batch`; with an ``overlap`` the model's probabilities come from its worker (rows handed
+        over while the features were built, or all rows now, before the rules run)."""
         n = cb.n
+        if overlap is not None and not overlap.submitted and overlap.wants(n):
+            overlap.submit(X, 0, n, last=True)  # the model on the worker while the rules run here
         columns = dict(rec)
         columns.update({name: X[:, j] for j, name in enumerate(self.pipeline.feature_names)})
         hm = self.rules.evaluate_columns(columns, n)
         rule_action, points = hm.combine()
-        Xm = X if self._model_cols is None else np.take(X, self._model_cols, axis=1)  # C order, for the model
-        if self.model is not None and n:
-            p = self.model.predict_proba(Xm)
-            model_score = score_scale_array(p)
-        else:
-            p, model_score = np.full(n, np.nan), np.zeros(n, dtype=np.int64)
-        score, action = self.policy.decide_array(model_score, rule_action, points)
         reasons: list[list[Reason]] = [[] for _ in range(n)]
         rule_hits: list[list[str]] = [[] for _ in range(n)]
         shadow_hits: list[list[str]] = [[] for _ in range(n)]
-        want = self.explain if explain is None else explain
-        explain_rows = rows_to_explain(want, action, cb)
         hit_rows = np.flatnonzero(hm.matrix.any(axis=1)).tolist() if n else []
-        for i in hit_rows:  # reasons are built only for rows with a rule hit
+        for i in hit_rows:  # reasons are built only for rows with a rule hit (the model's worker runs meanwhile)
             hits = hm.hits_for_row(i, columns)
             acting = sorted((h for h in hits if not h.shadow), key=lambda h: -h.priority)
             reasons[i] = [Reason(h.code, h.reason, "rule", False) for h in acting]
             rule_hits[i] = [h.code for h in acting]
             shadow_hits[i] = [h.code for h in hits if h.shadow]
+        Xm = None
+        if self.model is not None and n:
+            if overlap is not None and overlap.submitted:
+                p = self.model.calibrator.apply(overlap.raw(X))  # Model.predict_proba of the worker's raw values
+            else:
+                Xm = X if self._model_cols is None else np.take(X, self._model_cols, axis=1)  # C order
+                p = self.model.predict_proba(Xm)
+            model_score = score_scale_array(p)
+        else:
+            p, model_score = np.full(n, np.nan), np.zeros(n, dtype=np.int64)
+        score, action = self.policy.decide_array(model_score, rule_action, points)
+        want = self.explain if explain is None else explain
+        explain_rows = rows_to_explain(want, action, cb)
         if self.model is not None and n and explain_rows.size:  # on first read unless lazy_reasons=False
+            if Xm is None:
+                Xm = X if self._model_cols is None else np.take(X, self._model_cols, axis=1)  # C order, for the model
             reasons = batch_model_reasons(reasons, explain_rows, self.model, Xm, lazy=self.lazy_reasons)
         return DecisionBatch(
             application_id=np.asarray(cb.columns[self.schema.id_field], dtype=object),

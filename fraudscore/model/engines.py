@@ -128,6 +128,36 @@ class ModelEngines:
             return None  # no node covers in the model text (or a bug in the engine): LightGBM explains
         return forest
 
+    def predict_raw_threads(self, X: Any, threads: int | None = None) -> np.ndarray:
+        """:meth:`~fraudscore.model.model.Model.predict_raw` with a thread count: the same doubles, row for row.
+
+        ``threads`` goes to the compiled forest (``CompiledForest.predict``) or to ``Booster.predict``
+        (``num_threads``); ``None`` keeps their default (one thread per core). A row's probability depends on
+        that row alone in both engines, so any thread count and any split of the rows gives the same values
+        (``tests/model/test_predict_threads.py``). The batch path's overlapped model
+        (:mod:`fraudscore.batchoverlap`) runs its chunks on one thread while the main thread works on.
+
+        Examples
+        --------
+        >>> import lightgbm as lgb
+        >>> from fraudscore.model import Model
+        >>> X = np.arange(60.0).reshape(30, 2); y = np.arange(30) % 2
+        >>> b = lgb.train({"objective": "binary", "verbose": -1, "min_data_in_leaf": 2},
+        ...               lgb.Dataset(X, y, feature_name=["x1", "x2"]), 3)
+        >>> m = Model(b, ["x1", "x2"])
+        >>> m.predict_raw_threads(X, 1).tobytes() == m.predict_raw(X).tobytes()
+        True
+        """
+        X = self._matrix(X)  # type: ignore[attr-defined]
+        if X.shape[0] == 0:
+            return np.empty(0, dtype=np.float64)
+        engine = self._compiled if self._compiled is not None else self._batch_engine()
+        if engine is not None:
+            return engine.predict(X, threads=threads)
+        if threads is None:
+            return np.asarray(self.booster.predict(X), dtype=np.float64)
+        return np.asarray(self.booster.predict(X, num_threads=int(threads)), dtype=np.float64)
+
     def predict_raw_one(self, x: Any) -> float:
         """Uncalibrated probability for one row, through the single-row engine (:attr:`single_row_path`)."""
         one = self._one
