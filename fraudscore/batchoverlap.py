@@ -16,8 +16,10 @@ range over the rows up to the range's end (the first range's rows twice with two
 ``(rows, velocity features)`` float64 buffer while it runs.
 
 Switch: ``score_batch(..., overlap=True)``, or ``FRAUDSCORE_BATCH_OVERLAP=1`` in the environment; the argument
-wins. Off by default: on the shared 2-core machine it was not measured faster (its main thread does 6-9 us a row
-less work, the process 0-15 us a row more, and the wall clock under a load of 8-11 did not resolve either).
+wins. On by default where the process may run on two cores or more (``os.sched_getaffinity``), off on one: on an
+idle 2-core machine it took the large bundle's 100k-row batch from 65.5 to 57.8 and from 73.8 to 63.4 us a row
+of wall clock (0.88x, 0.86x; the default bundle's model is too small to hide: 77.6 -> 77.1), while under a load of
+8-11 it did not resolve either way (its main thread does 6-9 us a row less work, the process 0-15 us a row more).
 Docs: docs/compiled.md, "Round 16: the model on a second core".
 
 Examples
@@ -41,9 +43,18 @@ import numpy as np
 __all__ = ["ModelOverlap", "OVERLAP_ENV", "overlap_enabled", "split_bounds"]
 
 OVERLAP_ENV = "FRAUDSCORE_BATCH_OVERLAP"
-#: The setting when ``FRAUDSCORE_BATCH_OVERLAP`` is unset: off (docs/compiled.md, round 16: not measured faster
-#: on the shared 2-core machine).
-DEFAULT = "0"
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+#: The setting when ``FRAUDSCORE_BATCH_OVERLAP`` is unset: on with two cores or more, where the model's thread has
+#: a core of its own (docs/compiled.md, round 16: measured on an idle 2-core machine), off on one.
+DEFAULT = "1" if _cores() >= 2 else "0"
 
 #: Where the applied rows are split (fractions of them): the first range's model runs while the second range is
 #: linked, the last range's while the main thread finishes the batch. Measured in docs/compiled.md (round 16).
@@ -60,8 +71,8 @@ LAST_THREADS: int | None = None
 
 def overlap_enabled(overlap: bool | None) -> bool:
     """Whether ``score_batch`` overlaps: ``overlap`` when given, else ``FRAUDSCORE_BATCH_OVERLAP`` (on for ``1``,
-    ``true``, ``on`` or ``yes``; off when unset: not measured faster on the shared 2-core machine, see
-    docs/compiled.md, round 16).
+    ``true``, ``on`` or ``yes``); when unset, :data:`DEFAULT` (on with two cores or more, see docs/compiled.md,
+    round 16).
 
     >>> overlap_enabled(False), overlap_enabled(True)
     (False, True)

@@ -426,8 +426,8 @@ class Scorer:
             Run the model on a worker thread while the link loop and the rest of
             the batch go on (:mod:`fraudscore.batchoverlap`): the same result, bit
             for bit; its main thread does less, the process a little more.
-            Default: off, unless the environment sets
-            ``FRAUDSCORE_BATCH_OVERLAP=1`` (docs/compiled.md, round 16).
+            Default: ``FRAUDSCORE_BATCH_OVERLAP`` (``1`` / ``0``) when set, else on
+            where the process has two cores or more (docs/compiled.md, round 16).
         """
         if self.model is None or not overlap_enabled(overlap):
             with paused_gc():

@@ -27,7 +27,7 @@ from .test_scorer_reliability import streams as admission_streams
 
 
 def _lowered(monkeypatch, splits=(0.5,), early=1, last=None):
-    monkeypatch.setenv(bo.OVERLAP_ENV, "1")  # score_batch's default (off) turned on
+    monkeypatch.setenv(bo.OVERLAP_ENV, "1")  # on, whatever the default of this machine
     monkeypatch.setattr(bo, "MIN_ROWS", 1)
     monkeypatch.setattr(bo, "MIN_SPLIT_ROWS", 1)
     monkeypatch.setattr(bo, "SPLITS", tuple(splits))
@@ -166,9 +166,14 @@ def test_switch_off_by_argument_and_environment(monkeypatch):
     scorer = Scorer(small_bundle(), SECRET)
     scorer.score_batch(data.columns, overlap=False)
     assert calls == []
-    monkeypatch.delenv(bo.OVERLAP_ENV)  # the default: off
+    monkeypatch.delenv(bo.OVERLAP_ENV)
+    monkeypatch.setattr(bo, "DEFAULT", "0")  # the default on one core: off
     scorer.score_batch(data.columns)
     assert calls == []
+    monkeypatch.setattr(bo, "DEFAULT", "1")  # the default on two cores or more: on
+    scorer.score_batch(data.columns)
+    assert len(calls) == 2
+    calls.clear()
     monkeypatch.setenv(bo.OVERLAP_ENV, "0")
     scorer.score_batch(data.columns)
     assert calls == []
