@@ -264,10 +264,15 @@ print(json.dumps({"score_batch": rows / statistics.median(ts), "lightgbm": rows 
 """
 
 
+#: ``--no-gc``: the children run with the cyclic garbage collector off, so that a collection (~5.5k instructions an
+#: event when it falls in a stage's window) lands in no stage; a change in allocations moves it between stages.
+NO_GC = False
+
+
 def child(tree: str, code: str, *args: str, valgrind: str | None = None) -> str:
     env = {**os.environ, "PYTHONPATH": tree, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("FRAUDSCORE_PURE_PYTHON", None)
-    cmd = [sys.executable, "-c", code, *args]
+    cmd = [sys.executable, "-c", ("import gc\ngc.disable()\n" if NO_GC else "") + code, *args]
     if valgrind:
         cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=_operator_call",
                "--dump-after=_operator_call", f"--callgrind-out-file={valgrind}", *cmd]
@@ -301,13 +306,16 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--name", default="bench_stages", help="results file name (benchmarks/results/<name>.json)")
+    ap.add_argument("--no-gc", action="store_true", help="children with the cyclic garbage collector off")
     args = ap.parse_args()
+    global NO_GC
+    NO_GC = bool(args.no_gc)
     base, cand = os.path.abspath(args.base), HERE
     cache = args.cache or tempfile.mkdtemp(prefix="fraudscore-stages-")
     if not os.path.isdir(os.path.join(cache, "large")):
         child(cand, PRELUDE + "ctx.bundle('default'); ctx.bundle('large')", cache)
     rows = []
-    params = {"bundle": "large", "base": base, "candidate": cand}
+    params = {"bundle": "large", "base": base, "candidate": cand, "gc": not NO_GC}
     if "callgrind" in args.measures:
         if shutil.which("valgrind") is None:
             print("valgrind is not installed; skipping callgrind")
