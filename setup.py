@@ -59,6 +59,7 @@ DEPENDS["redis_calls"].append("redis_lru.h")  # round 15, rediscache: the cache'
 DEPENDS["pipeline"].append("dict_layout.h")  # round 15, eventpath: the Decision dict filled in place
 DEPENDS["identity"].append("f64view.h"); DEPENDS.setdefault("rules", []).append("f64view.h"); DEPENDS["pipeline"].append("f64view.h"); DEPENDS["velocity_store"].append("f64view.h")  # round 15, eventpath
 DEPENDS["linking"].append("linkfp.h"); DEPENDS["linkstate"] += ["linkfp.h", "linkstate_record.h"]  # round 16, linkonce: the fingerprint parsed once
+for _m in ("linking", "linker", "linkstate"): DEPENDS[_m].append("switch_arg.h")  # review: the link modules' switches
 DEPENDS["fingerprint"].append("slots.h"); DEPENDS["rules"].append("slots.h"); DEPENDS["pipeline"].append("pipeline_decision.h")  # round 16, fpstage
 DEPENDS["velocity_store"] += ["velocity_fields.h", "dict_layout.h"]; DEPENDS["schema"].append("dict_layout.h"); DEPENDS["identity"] += ["identity_columns.h", "identity_domains.h"]  # round 16, velident
 

@@ -30,6 +30,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "switch_arg.h"
+
 #include "linking_attr.h"
 #include "linking_views.h"
 
@@ -459,13 +461,9 @@ static PyObject *lk_configure(PyObject *mod, PyObject *const *args, Py_ssize_t n
  * compare both) */
 static PyObject *lk_glue_memo(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     (void)mod;
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "glue_memo([on])");
-        return NULL;
-    }
-    if (nargs == 1) {
-        int on = PyObject_IsTrue(args[0]);
-        if (on < 0) return NULL;
+    int on = 0, given = switch_arg(args, nargs, "glue_memo([on])", &on);
+    if (given < 0) return NULL;
+    if (given) {
         BC_MEMO_ON = on && GLUE_MEMO;
         BC_MEMO.ldt = 0;
     }

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "linkcommon.h"
+#include "switch_arg.h"
 #include "linking_attr.h"
 #include "linking_odict.h"
 #include "linkstate_maps.h" /* rm_t, rm_get: the C-owned maps of MemoryLinkState (round 13; the type: linkstate) */
@@ -534,13 +535,9 @@ static PyObject *linking_pack_direct(PyObject *mod, PyObject *const *args, Py_ss
  * empties the table and turns it off (tests compare both) */
 static PyObject *linking_vcache(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     (void)mod;
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "vcache([on])");
-        return NULL;
-    }
-    if (nargs == 1) {
-        int on = PyObject_IsTrue(args[0]);
-        if (on < 0) return NULL;
+    int on = 0, given = switch_arg(args, nargs, "vcache([on])", &on);
+    if (given < 0) return NULL;
+    if (given) {
         if (!on) vcache_clear();
         VCACHE_ON = on;
     }
@@ -551,13 +548,9 @@ static PyObject *linking_vcache(PyObject *mod, PyObject *const *args, Py_ssize_t
  * compare both) */
 static PyObject *linking_pick_memo(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     (void)mod;
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "pick_memo([on])");
-        return NULL;
-    }
-    if (nargs == 1) {
-        int on = PyObject_IsTrue(args[0]);
-        if (on < 0) return NULL;
+    int on = 0, given = switch_arg(args, nargs, "pick_memo([on])", &on);
+    if (given < 0) return NULL;
+    if (given) {
         SEL_MEMO_ON = on;
         SEL_MEMO.k = 0;
     }
@@ -570,13 +563,9 @@ static PyObject *linking_odict_list(PyObject *mod, PyObject *const *args, Py_ssi
     static int verified = -1;
     (void)mod;
     if (verified < 0) verified = ODICT_OK;
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "odict_list([on])");
-        return NULL;
-    }
-    if (nargs == 1) {
-        int on = PyObject_IsTrue(args[0]);
-        if (on < 0) return NULL;
+    int on = 0, given = switch_arg(args, nargs, "odict_list([on])", &on);
+    if (given < 0) return NULL;
+    if (given) {
         ODICT_OK = on && verified;
     }
     return PyBool_FromLong(ODICT_OK);

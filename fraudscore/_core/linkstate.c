@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "linkcommon.h"
+#include "switch_arg.h"
 #include "linking_attr.h"
 
 #define XXH_INLINE_ALL

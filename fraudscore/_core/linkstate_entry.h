@@ -35,13 +35,9 @@ static int EN_MEMO_ON = DICT_LAYOUT;
 /* entry_memo([on]) -> whether entry remembers its reads of the linker's dict (EN_MEMO) */
 static PyObject *ls_entry_memo(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     (void)mod;
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "entry_memo([on])");
-        return NULL;
-    }
-    if (nargs == 1) {
-        int on = PyObject_IsTrue(args[0]);
-        if (on < 0) return NULL;
+    int on = 0, given = switch_arg(args, nargs, "entry_memo([on])", &on);
+    if (given < 0) return NULL;
+    if (given) {
         EN_MEMO_ON = on && DICT_LAYOUT;
         EN_MEMO.tag = 0;
     }
@@ -268,13 +264,9 @@ static int is_glue_best(PyObject *f) {
  * link calls that did */
 static PyObject *ls_fp_hand(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     (void)mod;
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "fp_hand([on])");
-        return NULL;
-    }
-    if (nargs == 1) {
-        int on = PyObject_IsTrue(args[0]);
-        if (on < 0) return NULL;
+    int on = 0, given = switch_arg(args, nargs, "fp_hand([on])", &on);
+    if (given < 0) return NULL;
+    if (given) {
         HAND_ON = on;
     }
     return Py_BuildValue("(OK)", HAND_ON && BEST_GLUE ? Py_True : Py_False, (unsigned long long)HAND_USED);
