@@ -52,8 +52,7 @@ def device_columns(fingerprinter: Fingerprinter, columns: Mapping[str, np.ndarra
             fp_rows[has] = _objects(fps)[codes[has]]
         static[:, j + nd] = np.nan
         return {"device_id": np.full(n, None, dtype=object), "device_fingerprint": fp_rows, **out}
-    rows = np.flatnonzero(codes >= 0)
-    row_fps = _objects(fps)[codes[rows]] if len(rows) else np.empty(0, dtype=object)
+    rows, row_fps = _rows_with_fingerprint(codes, fps)
     device_id, conf = link_rows(row_fps, ts, rows, ip_prefix, linker, n)
     static[:, j + nd] = conf
     return {"device_id": device_id, **out}
@@ -93,11 +92,16 @@ def device_columns_deferred(fingerprinter: Fingerprinter, columns: Mapping[str, 
     """:func:`device_columns` with the link loop left to the caller: the record columns (``device_id`` filled as
     :meth:`DeferredLinks.link` runs) and the :class:`DeferredLinks` that links the rows, range by range."""
     out, codes, fps = _unlinked(fingerprinter, columns, n, static, j)
-    rows = np.flatnonzero(codes >= 0)
-    row_fps = _objects(fps)[codes[rows]] if len(rows) else np.empty(0, dtype=object)
+    rows, row_fps = _rows_with_fingerprint(codes, fps)
     links = DeferredLinks(row_fps, np.asarray(ts, dtype=np.int64), rows, ip_prefix, linker, n,
                           static[:, j + len(DEVICE_FEATURES)])
     return {"device_id": links.device_id, **out}, links
+
+
+def _rows_with_fingerprint(codes: np.ndarray, fps: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows that have a fingerprint (``codes >= 0``) and their fingerprints, as the link loop takes them."""
+    rows = np.flatnonzero(codes >= 0)
+    return rows, (_objects(fps)[codes[rows]] if len(rows) else np.empty(0, dtype=object))
 
 
 def _unlinked(fingerprinter: Fingerprinter, columns: Mapping[str, np.ndarray], n: int, static: np.ndarray,
