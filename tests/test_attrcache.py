@@ -204,3 +204,79 @@ def test_a_class_level_change_is_seen():
         ev = dict(ev, application_id=f"C{i}")
         assert _answer(a, ev) == _answer(b, ev)
     _same_state(a, b)
+
+
+# -- the position hints (dict_layout.h's dict_hint_get): the validator's reads of the event, check_record's and the
+# velocity store's reads of the record. A hint is only a guess of where the key sits; these events move, delete,
+# re-add and replace their keys (equal but not identical str objects, keys of the str-keys and general tables)
+# between reads, and every answer must stay the Python reference's.
+
+HINT_SCHEMA = None
+
+
+def _hint_schema():
+    global HINT_SCHEMA
+    if HINT_SCHEMA is None:
+        from fraudscore.schema import Field, Schema
+
+        HINT_SCHEMA = Schema((Field("id", "str", required=True), Field("at", "timestamp", required=True),
+                              Field("n", "int", minimum=0, maximum=100), Field("x", "float"),
+                              Field("kind", "category"), Field("phone", "str")),
+                             id_field="id", time_field="at", allow_extra=True)
+    return HINT_SCHEMA
+
+
+def _fresh(name: str) -> str:
+    return "".join(list(name))  # equal, not the same object
+
+
+def _validate(schema, ev):
+    from fraudscore.errors import EventError
+
+    try:
+        return ("ok", sorted((k, repr(v)) for k, v in schema.validate(ev).items()))
+    except EventError as e:
+        return ("error", str(e), e.field)
+
+
+@settings(max_examples=150)
+@given(st.lists(st.tuples(st.permutations(["id", "at", "n", "x", "kind", "phone", "extra"]),
+                          st.lists(st.sampled_from(["n", "x", "kind", "phone"]), max_size=2),
+                          st.booleans(), st.booleans(), st.integers(0, 100)), min_size=1, max_size=12))
+def test_validator_hints_follow_moved_keys(events):
+    import copy
+
+    schema = _hint_schema()
+    ref = copy.copy(schema)
+    object.__setattr__(ref, "_fast", None)  # the Python reference
+    values = {"id": "A", "at": 1_700_000_000_000, "x": 2.5, "kind": "web", "phone": "+8613800138000", "extra": 1}
+    for order, dropped, fresh, general, n in events:
+        ev = {}
+        if general:
+            ev[1] = "a non-str key: a general-keys table"
+        for k in order:
+            ev[_fresh(k) if fresh else k] = n if k == "n" else values[k]
+        for k in set(dropped):  # deleted entries left in the table
+            del ev[k]
+        if general:
+            del ev[1]
+        assert _validate(schema, ev) == _validate(ref, ev)
+
+
+@pytest.mark.skipif(_pipeline is None, reason="the compiled core is not built")
+@settings(max_examples=150)
+@given(st.lists(st.tuples(st.permutations(["ts", "a", "b", "u", "v"]), st.lists(st.sampled_from(["a", "u"]), max_size=1),
+                          st.booleans(), st.sampled_from([None, "s", 3, 2.5, 1e30])), min_size=1, max_size=12))
+def test_check_record_hints_follow_moved_keys(records_):
+    from fraudscore._core import velocity_store as vs
+
+    for order, dropped, fresh, value in records_:
+        rec = {}
+        for k in order:
+            rec[_fresh(k) if fresh else k] = 5 if k == "ts" else value
+        for k in dropped:
+            del rec[k]
+        got = vs.check_record(rec, ("u", "v"), ("a", "b"), 1e20)
+        ok = all(rec.get(k) is None or type(rec.get(k)) is str for k in ("a", "b")) and all(
+            rec.get(k) is None or (type(rec.get(k)) in (int, float) and abs(rec.get(k)) <= 1e20) for k in ("u", "v"))
+        assert got == (5 if ok else None)
