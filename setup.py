@@ -62,6 +62,7 @@ DEPENDS["linking"].append("linkfp.h"); DEPENDS["linkstate"] += ["linkfp.h", "lin
 for _m in ("linking", "linker", "linkstate"): DEPENDS[_m].append("switch_arg.h")  # review: the link modules' switches
 DEPENDS["fingerprint"].append("slots.h"); DEPENDS["rules"].append("slots.h"); DEPENDS["pipeline"].append("pipeline_decision.h")  # round 16, fpstage
 DEPENDS["velocity_store"] += ["velocity_fields.h", "dict_layout.h"]; DEPENDS["schema"].append("dict_layout.h"); DEPENDS["identity"] += ["identity_columns.h", "identity_domains.h"]  # round 16, velident
+DEPENDS["pipeline"].append("attrcache.h")  # round 17, attrcache: guarded attribute reads
 
 
 def extensions() -> list[Extension]:

@@ -53,6 +53,7 @@
 #include <string.h>
 
 #include "f64view.h" /* f64_view */
+#include "attrcache.h" /* AC_GET: guarded attribute reads (round 17) */
 
 static PyObject *S_device, *S_device_id, *S_device_fp, *S_device_hw, *S_device_canvas, *ONE_THOUSAND;
 static PyObject *S_id, *S_hardware, *S_canvas;
@@ -456,7 +457,7 @@ static PyObject *cached_fingerprint(PyObject *meth, PyObject *fctx, PyObject *de
     PyObject *fpr = PyMethod_GET_SELF(meth), *cache = NULL, *mk = NULL, *key = NULL, *fp = NULL, *build = NULL;
     PyObject *cost = NULL, *used = NULL;
     int fallback = 0;
-    if (!(cache = PyObject_GetAttr(fpr, S__cache)) || !(mk = PyObject_GetAttr(fpr, S__mapping_key))) goto done;
+    if (!(cache = AC_GET(fpr, S__cache)) || !(mk = AC_GET(fpr, S__mapping_key))) goto done;
     if (!PyODict_CheckExact(cache) || mk == Py_None) {
         fallback = 1;
         goto done;
@@ -474,7 +475,7 @@ static PyObject *cached_fingerprint(PyObject *meth, PyObject *fctx, PyObject *de
         Py_XDECREF(r);
         goto done;
     }
-    if (PyErr_Occurred() || !(build = PyObject_GetAttr(fpr, S__build1))) goto done;
+    if (PyErr_Occurred() || !(build = AC_GET(fpr, S__build1))) goto done;
     if (build == Py_None || !(fp = PyObject_CallOneArg(build, dev)) || fp == Py_None) {
         if (fp || !PyErr_Occurred()) fallback = 1; /* the reference builds (and caches) it */
         Py_CLEAR(fp);
@@ -639,7 +640,18 @@ fail:
 #include "pipeline_online.h"
 #include "pipeline_decide.h"
 
+/* attr(o, name) -> o.<name> through one guarded slot (attrcache.h; tests/test_attrcache.py holds it to getattr) */
+static PyObject *py_attr(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "attr(o, name)");
+        return NULL;
+    }
+    return AC_GET(args[0], args[1]);
+}
+
 static PyMethodDef methods[] = {
+    {"attr", (PyCFunction)(void (*)(void))py_attr, METH_FASTCALL,
+     "attr(o, name) -> o.<name>: the guarded attribute read of the compiled event path (one slot; for tests)."},
     {"decide", (PyCFunction)(void (*)(void))py_decide, METH_FASTCALL,
      "decide(dctx, scorer, event, explain, return_features) -> Decision: Scorer.score in one call"},
     {"online", (PyCFunction)(void (*)(void))py_online, METH_FASTCALL,
@@ -675,6 +687,7 @@ PyMODINIT_FUNC PyInit_pipeline(void) {
         return NULL;
     ONE_THOUSAND = PyFloat_FromDouble(1000.0);
     if (!S_device || !ONE_THOUSAND || online_init() < 0 || decide_init() < 0) return NULL;
+    ac_setup();
 #define INTERN(v, str)                                                                                           \
     if (!((v) = PyUnicode_InternFromString(str))) return NULL
     INTERN(S__cache, "_cache");
@@ -689,5 +702,10 @@ PyMODINIT_FUNC PyInit_pipeline(void) {
     INTERN(S_values, "values");
     INTERN(S_extra, "extra");
 #undef INTERN
-    return PyModule_Create(&moddef);
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m || PyModule_AddIntConstant(m, "ATTRCACHE", ATTRCACHE && ac_on()) < 0) {
+        Py_XDECREF(m);
+        return NULL;
+    }
+    return m;
 }

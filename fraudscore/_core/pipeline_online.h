@@ -76,7 +76,7 @@ static PyObject *online_apply(PyObject *octx, PyObject *record, PyObject *ts, Py
     PyObject *r = NULL, *app = NULL, *adm = NULL, *link = NULL, *applied = NULL;
     int err;
     /* velocity.plan.validate_record(record): the compiled check, else the method (it decides and raises) */
-    PyObject *nt = PyObject_GetAttr(plan, S__numeric_tuple), *kt = nt ? PyObject_GetAttr(plan, S__key_tuple) : NULL;
+    PyObject *nt = AC_GET(plan, S__numeric_tuple), *kt = nt ? AC_GET(plan, S__key_tuple) : NULL;
     if (kt) {
         PyObject *cargs[4] = {record, nt, kt, PyTuple_GET_ITEM(octx, OC_MAX_ABS)};
         r = PyObject_Vectorcall(PyTuple_GET_ITEM(octx, OC_CHECK), cargs, 4, NULL);
@@ -211,10 +211,10 @@ static PyObject *py_online(PyObject *self, PyObject *const *args, Py_ssize_t nar
     Py_buffer xv;
     int xheld = 0;
     Py_INCREF(ts); /* held: the steps below call Python code */
-    core = PyObject_GetAttr(store, S__core);
+    core = AC_GET(store, S__core);
     if (!core) goto fail;
     if (core == Py_None) goto hand_back;
-    if (!(results = PyObject_GetAttr(store, S__results)) || !(lock = PyObject_GetAttr(store, S__lock))) goto fail;
+    if (!(results = AC_GET(store, S__results)) || !(lock = AC_GET(store, S__lock))) goto fail;
     if (get_buffer(x, &xv) < 0) goto fail; /* once: row() and device() read it (x_buffer) */
     xheld = 1;
     PyObject *rargs[3] = {PyTuple_GET_ITEM(octx, OC_IDENT), ev, x};

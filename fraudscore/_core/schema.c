@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "dict_layout.h" /* dict_entries (read only: fpstage's header) */
+#include "dict_layout.h" /* dict_entries, dict_hint_get (read only: fpstage's header) */
 #include "pytuple.h"    /* pair_steal */
 
 enum { T_STR = 0, T_NUM, T_BOOL, T_TS, T_MAP, T_OTHER };
@@ -30,6 +30,7 @@ typedef struct {
     int required, is_str, type, whole;
     double lo, hi;
     PyObject *check; /* the Python checker: check(value) */
+    dl_hint_t hint;  /* where the event held this name last time (round 17: dict_hint_get) */
 } FieldPlan;
 
 typedef struct {
@@ -341,7 +342,7 @@ static PyObject *Validator_validate(Validator *V, PyObject *event) {
     Py_ssize_t found = 0, i; /* vals[0..i) hold references */
     for (i = 0; i < V->n; i++) {
         FieldPlan *f = &V->f[i];
-        PyObject *value = PyDict_GetItemWithError(event, f->name), *v;
+        PyObject *value = dict_hint_get(event, f->name, &f->hint), *v; /* event.get(name), round 17: hinted */
         if (!value) {
             if (PyErr_Occurred()) goto fail;
             value = Py_None;

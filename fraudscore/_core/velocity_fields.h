@@ -99,6 +99,7 @@ typedef struct {
     uint64_t tag; /* the dict's version tag when the event began */
     PyObject *val[FC_MAX]; /* new references; NULL: not read yet */
     uint64_t key[FC_MAX];  /* fs_value_key of val[i] when it is an exact str; 0: not computed */
+    dl_hint_t *hint;       /* the store's position hints (round 17) */
 } FieldCache;
 
 static void fc_begin(FieldCache *c, const Store *s, PyObject *rec) {
@@ -106,6 +107,7 @@ static void fc_begin(FieldCache *c, const Store *s, PyObject *rec) {
     c->n = c->on ? s->nfc : 0; /* entries in use (released by fc_end) */
     if (!c->on) return;
     c->tag = dict_tag(rec);
+    c->hint = (dl_hint_t *)s->fc_hint;
     memset(c->val, 0, sizeof(PyObject *) * (size_t)c->n);
     memset(c->key, 0, sizeof(uint64_t) * (size_t)c->n);
 }
@@ -123,9 +125,13 @@ static PyObject *fc_get(FieldCache *c, PyObject *rec, int fi, PyObject *name) {
         return mapping_get(rec, name);
     }
     PyObject *v = c->val[fi];
-    if (!v) {
-        v = mapping_get(rec, name);
-        if (!v) return NULL;
+    if (!v) { /* rec.get(name) through the store's position hint (an exact dict: c->on) */
+        v = dict_hint_get(rec, name, &c->hint[fi]);
+        if (!v) {
+            if (PyErr_Occurred()) return NULL;
+            v = Py_None;
+        }
+        Py_INCREF(v);
         c->val[fi] = v; /* the cache's reference */
         if (dict_tag(rec) != c->tag) c->on = 0;
     }

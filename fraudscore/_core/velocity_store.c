@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "dict_layout.h" /* dl_hint_t, dict_hint_get (round 17) */
 #include "dlist.h"
 #include "keys.h"
 
@@ -134,6 +135,7 @@ typedef struct {
     /* the distinct fields the groups read (borrowed), for the per-event field cache (velocity_fields.h) */
     int nfc;
     PyObject *fc_names[FC_MAX];
+    dl_hint_t fc_hint[FC_MAX]; /* where the record held each field last time (round 17: dict_hint_get) */
 } Store;
 
 /* ------------------------------------------------------------------------------------ */
@@ -645,6 +647,7 @@ static PyObject *py_memory_latency(PyObject *Py_UNUSED(m), PyObject *args) {
 }
 
 static PyObject *fs_str_ts; /* "ts", interned at import */
+static dl_hint_t ck_hints[2][64]; /* check_record's position hints: key fields, numeric fields (round 17) */
 
 /* check_record(rec, numeric_fields, key_fields, max_abs) -> ts, or None: plan.check_event's common case (an
  * exact dict, an exact int "ts", key fields None or exact str, numeric fields None, exact float or exact int
@@ -666,12 +669,14 @@ static PyObject *py_check_record(PyObject *Py_UNUSED(m), PyObject *const *args, 
     if (!PyLong_CheckExact(ts)) Py_RETURN_NONE;
     Py_INCREF(ts); /* a borrowed value of a dict that the checks below do not change, held anyway */
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[2]); i++) {
-        PyObject *v = PyDict_GetItemWithError(rec, PyTuple_GET_ITEM(args[2], i));
+        PyObject *k = PyTuple_GET_ITEM(args[2], i);
+        PyObject *v = i < 64 ? dict_hint_get(rec, k, &ck_hints[0][i]) : PyDict_GetItemWithError(rec, k);
         if (!v && PyErr_Occurred()) goto error;
         if (v && v != Py_None && !PyUnicode_CheckExact(v)) goto other;
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[1]); i++) {
-        PyObject *v = PyDict_GetItemWithError(rec, PyTuple_GET_ITEM(args[1], i));
+        PyObject *k = PyTuple_GET_ITEM(args[1], i);
+        PyObject *v = i < 64 ? dict_hint_get(rec, k, &ck_hints[1][i]) : PyDict_GetItemWithError(rec, k);
         if (!v && PyErr_Occurred()) goto error;
         if (!v || v == Py_None) continue;
         double f;
