@@ -210,7 +210,7 @@ static PyObject *assemble(Hasher *h, PyObject *actx, PyObject *c, PyObject **f) 
     }
     PyObject *vals = f[CD_VALUES], *src = f[CD_SOURCE], *fam = f[CD_OS_FAMILY];
     Py_ssize_t nv = PyTuple_GET_SIZE(vals);
-    Py_ssize_t ridx = PyLong_AsSsize_t(PyTuple_GET_ITEM(actx, 3)), tidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(actx, 4));
+    Py_ssize_t ridx = fs_index(PyTuple_GET_ITEM(actx, 3)), tidx = fs_index(PyTuple_GET_ITEM(actx, 4));
     if (ridx < 0 || ridx >= nv || tidx < 0 || tidx >= nv) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "index out of range");
         return NULL;

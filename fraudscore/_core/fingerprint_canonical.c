@@ -123,7 +123,7 @@ int fp_canon_fill(PyObject *const *args, Py_ssize_t nargs, PyObject **items, Py_
             Py_DECREF(v);
             continue;
         }
-        Py_ssize_t i = PyLong_AsSsize_t(ix);
+        Py_ssize_t i = fs_index(ix);
         if (i < 0 || i >= n) {
             Py_DECREF(res);
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "attribute index out of range");
