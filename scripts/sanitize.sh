@@ -54,7 +54,8 @@ export PYTHONPATH="$WORK"
     tests/test_decision_inplace.py tests/fingerprint/test_linkonce_round16.py \
     tests/rules/test_hits_compiled.py tests/fingerprint/test_build_tuple.py \
     tests/velocity/test_field_cache_compiled.py tests/test_schema_template.py tests/test_identity_domains.py \
-    tests/test_attrcache.py "$@"
+    tests/test_attrcache.py \
+    tests/fingerprint/test_int_memo_round17.py tests/rules/test_flat_cmp_round17.py "$@"
 # the compiled forest + TreeSHAP (fraudscore/model/_forest.c, built on load, not by setup.py): a sanitized build
 # stands in for the cached one while its parity tests (LightGBM predict and pred_contrib) run
 FOREST_SO="$WORK/_fs_forest_asan$SUFFIX"

@@ -91,7 +91,7 @@ Py_ssize_t fp_components_into(Hasher *h, PyObject *plan, PyObject *vals, uint64_
             PyErr_SetString(PyExc_ValueError, "plan items are (index, prefix)");
             return -1;
         }
-        Py_ssize_t idx = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 0));
+        Py_ssize_t idx = fs_index(PyTuple_GET_ITEM(item, 0));
         if (idx == -1 && PyErr_Occurred()) return -1;
         if (idx < 0 || idx >= nv) {
             PyErr_SetString(PyExc_IndexError, "component index out of range");

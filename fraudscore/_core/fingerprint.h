@@ -109,9 +109,25 @@ static inline PyObject *hex12(uint64_t v) {
 
 static inline int is_ws(unsigned char c) { return c == ' ' || (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x1f); }
 
+/* PyLong_AsSsize_t(v), the plans' small non-negative indices read inline (round 17: an exact int of at most one
+ * digit without the call; anything else through PyLong_AsSsize_t, with its errors) */
+static inline Py_ssize_t fs_index(PyObject *v) {
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyLong_CheckExact(v)) {
+        Py_ssize_t sz = Py_SIZE(v);
+        if (sz == 0) return 0;
+        if (sz == 1) return (Py_ssize_t)((PyLongObject *)v)->ob_digit[0];
+    }
+#else
+    if (PyLong_CheckExact(v) && PyUnstable_Long_IsCompact((PyLongObject *)v))
+        return (Py_ssize_t)PyUnstable_Long_CompactValue((PyLongObject *)v);
+#endif
+    return PyLong_AsSsize_t(v);
+}
+
 /* t[i] as an index in [0, bound), else -1 with an IndexError (or the conversion's error) set */
 static inline Py_ssize_t tuple_index(PyObject *t, Py_ssize_t i, Py_ssize_t bound) {
-    Py_ssize_t j = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, i));
+    Py_ssize_t j = fs_index(PyTuple_GET_ITEM(t, i));
     if ((j < 0 || j >= bound) && !PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "index out of range");
     return (j < 0 || j >= bound) ? -1 : j;
 }

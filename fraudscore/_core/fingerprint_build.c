@@ -210,7 +210,7 @@ static PyObject *assemble(Hasher *h, PyObject *actx, PyObject *c, PyObject **f) 
     }
     PyObject *vals = f[CD_VALUES], *src = f[CD_SOURCE], *fam = f[CD_OS_FAMILY];
     Py_ssize_t nv = PyTuple_GET_SIZE(vals);
-    Py_ssize_t ridx = PyLong_AsSsize_t(PyTuple_GET_ITEM(actx, 3)), tidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(actx, 4));
+    Py_ssize_t ridx = fs_index(PyTuple_GET_ITEM(actx, 3)), tidx = fs_index(PyTuple_GET_ITEM(actx, 4));
     if (ridx < 0 || ridx >= nv || tidx < 0 || tidx >= nv) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "index out of range");
         return NULL;
@@ -309,7 +309,7 @@ static PyObject *assemble(Hasher *h, PyObject *actx, PyObject *c, PyObject **f) 
 }
 
 /* build1(ctx, device) -> Fingerprint, or None (use the reference): ctx = (canon_args, extras, dctx, actx) with
- * canon_args = (n, keys, strs, resolve, norm, norm_str, norm_cached, values) (canon_values' arguments after the
+ * canon_args = (n, keys, strs, resolve, norm, norm_str, norm_cached, values[, ints, norm_int]) (canon_values' arguments after the
  * device) and extras(unknown pairs) -> CanonicalDevice.extra. from_canonical(canonicalize(device)) for an exact
  * dict, scheme 1. */
 PyObject *Hasher_build1(Hasher *h, PyObject *const *args, Py_ssize_t nargs) {
@@ -319,19 +319,20 @@ PyObject *Hasher_build1(Hasher *h, PyObject *const *args, Py_ssize_t nargs) {
     }
     if (!PyDict_CheckExact(args[1])) Py_RETURN_NONE;
     PyObject *ctx = args[0], *ca = PyTuple_GET_ITEM(ctx, 0);
-    if (!PyTuple_Check(ca) || PyTuple_GET_SIZE(ca) != 8) {
+    Py_ssize_t nca = PyTuple_Check(ca) ? PyTuple_GET_SIZE(ca) : -1;
+    if (nca != 8 && nca != 10) { /* round 17: 10 with the int memos (ints, norm_int) */
         PyErr_SetString(PyExc_TypeError, "canon_values arguments");
         return NULL;
     }
-    PyObject *cargs[9] = {args[1]};
-    for (int i = 0; i < 8; i++) cargs[i + 1] = PyTuple_GET_ITEM(ca, i);
+    PyObject *cargs[11] = {args[1]};
+    for (Py_ssize_t i = 0; i < nca; i++) cargs[i + 1] = PyTuple_GET_ITEM(ca, i);
     /* round 16: the canonical values written into the CanonicalDevice's tuple itself (no list, no copy, no pair) */
-    Py_ssize_t n = fp_canon_check(cargs, 9);
+    Py_ssize_t n = fp_canon_check(cargs, nca + 1);
     if (n < 0) return NULL;
     PyObject *vals = PyTuple_New(n), *unknown = NULL, *extra;
     if (!vals) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(vals, i, Py_NewRef(Py_None));
-    if (fp_canon_fill(cargs, 9, &PyTuple_GET_ITEM(vals, 0), n, &unknown) < 0) {
+    if (fp_canon_fill(cargs, nca + 1, &PyTuple_GET_ITEM(vals, 0), n, &unknown) < 0) {
         Py_DECREF(vals);
         Py_XDECREF(unknown);
         return NULL;

@@ -89,7 +89,8 @@ PyObject *fp_values_size(PyObject *self, PyObject *vals) {
  * error (the references made so far stay in items / *unknown for the caller to drop). Round 16: shared by
  * canon_values (a list) and build1 (the CanonicalDevice's tuple itself: no list, no copy, no pair). */
 int fp_canon_fill(PyObject *const *args, Py_ssize_t nargs, PyObject **items, Py_ssize_t n, PyObject **unknown) {
-    PyObject *dev = args[0], *keys = args[2], *strs = args[3], *vmemo = nargs == 9 ? args[8] : NULL;
+    PyObject *dev = args[0], *keys = args[2], *strs = args[3], *vmemo = nargs >= 9 ? args[8] : NULL;
+    PyObject *ints = nargs == 11 ? args[9] : NULL; /* round 17: per attribute int -> canonical (fp_canon_check) */
     Py_ssize_t pos = 0;
     PyObject *k, *v;
     while (PyDict_Next(dev, &pos, &k, &v)) {
@@ -122,7 +123,7 @@ int fp_canon_fill(PyObject *const *args, Py_ssize_t nargs, PyObject **items, Py_
             Py_DECREF(v);
             continue;
         }
-        Py_ssize_t i = PyLong_AsSsize_t(ix);
+        Py_ssize_t i = fs_index(ix);
         if (i < 0 || i >= n) {
             Py_DECREF(res);
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "attribute index out of range");
@@ -149,6 +150,18 @@ int fp_canon_fill(PyObject *const *args, Py_ssize_t nargs, PyObject **items, Py_
                          : 0;
             nv = tk ? ascii_text_mode(v, tk == 2) : NULL;
             if (!nv && !PyErr_Occurred()) nv = PyObject_CallFunctionObjArgs(args[5], kind, v, NULL);
+        } else if (ints && PyLong_CheckExact(v)) {
+            /* round 17: an exact int's canonical value from its attribute's own int memo (keyed by the int: no
+             * (name, type, v) tuple to make, hash and compare); a miss calls norm_int(i, kind, v), which remembers */
+            PyObject *memo = PyTuple_GET_ITEM(ints, i);
+            nv = PyDict_CheckExact(memo) ? PyDict_GetItemWithError(memo, v) : NULL;
+            if (nv) {
+                Py_INCREF(nv);
+            } else if (!PyErr_Occurred()) {
+                PyObject *ii = PyLong_FromSsize_t(i);
+                nv = ii ? PyObject_CallFunctionObjArgs(args[10], ii, kind, v, NULL) : NULL;
+                Py_XDECREF(ii);
+            }
         } else if (vmemo && (PyLong_CheckExact(v) || PyBool_Check(v) || all_str_list(v))) {
             /* _norm_cached's memo read here: key (name, type(v), v), for a list of str (name, list, tuple(v));
              * a miss calls it (it remembers) */
@@ -209,14 +222,15 @@ int fp_canon_fill(PyObject *const *args, Py_ssize_t nargs, PyObject **items, Py_
 
 /* the checks of canon_values' arguments: n (>= 0), or -1 with an error */
 Py_ssize_t fp_canon_check(PyObject *const *args, Py_ssize_t nargs) {
-    if ((nargs != 8 && nargs != 9) || !PyDict_CheckExact(args[0]) || !PyDict_Check(args[2]) ||
-        !PyTuple_Check(args[3]) || (nargs == 9 && !PyDict_CheckExact(args[8]))) {
-        PyErr_SetString(PyExc_TypeError,
-                        "canon_values(device, n, keys, strs, resolve, norm, norm_str, norm_cached[, values])");
+    if ((nargs != 8 && nargs != 9 && nargs != 11) || !PyDict_CheckExact(args[0]) || !PyDict_Check(args[2]) ||
+        !PyTuple_Check(args[3]) || (nargs >= 9 && !PyDict_CheckExact(args[8])) ||
+        (nargs == 11 && (!PyTuple_Check(args[9]) || !PyCallable_Check(args[10])))) {
+        PyErr_SetString(PyExc_TypeError, "canon_values(device, n, keys, strs, resolve, norm, norm_str, norm_cached"
+                                         "[, values[, ints, norm_int]])");
         return -1;
     }
     Py_ssize_t n = PyLong_AsSsize_t(args[1]);
-    if (n < 0 || n != PyTuple_GET_SIZE(args[3])) {
+    if (n < 0 || n != PyTuple_GET_SIZE(args[3]) || (nargs == 11 && n != PyTuple_GET_SIZE(args[9]))) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "one memo per attribute");
         return -1;
     }

@@ -23,7 +23,7 @@ static int upd_part(HB *st, PyObject *v) {
 static int upd_idx(HB *st, PyObject *vals, PyObject *idx) {
     Py_ssize_t n = PyTuple_GET_SIZE(idx), nv = PyTuple_GET_SIZE(vals);
     for (Py_ssize_t i = 0; i < n; i++) {
-        Py_ssize_t j = PyLong_AsSsize_t(PyTuple_GET_ITEM(idx, i));
+        Py_ssize_t j = fs_index(PyTuple_GET_ITEM(idx, i));
         if (j < 0 || j >= nv) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "attribute index out of range");
             return -1;
@@ -235,9 +235,9 @@ PyObject *fp_sections1_h(Hasher *h, PyObject *const *args, uint64_t fam_hash) {
     uint64_t comps[64]; /* round 15: the components as numbers, their tuple made once */
     Py_ssize_t nc = fp_components_into(h, cplan, vals, comps, 64);
     if (nc < 0 || !(res[4] = fp_u64_tuple(comps, nc))) goto fail;
-    Py_ssize_t cpos = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 6)), cidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 7));
-    Py_ssize_t ridx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 8)), fidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 9));
-    Py_ssize_t lidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 10)), k = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 11));
+    Py_ssize_t cpos = fs_index(PyTuple_GET_ITEM(plan, 6)), cidx = fs_index(PyTuple_GET_ITEM(plan, 7));
+    Py_ssize_t ridx = fs_index(PyTuple_GET_ITEM(plan, 8)), fidx = fs_index(PyTuple_GET_ITEM(plan, 9));
+    Py_ssize_t lidx = fs_index(PyTuple_GET_ITEM(plan, 10)), k = fs_index(PyTuple_GET_ITEM(plan, 11));
     Py_ssize_t nv = PyTuple_GET_SIZE(vals);
     if (PyErr_Occurred()) goto fail;
     if (cpos < 0 || cpos >= nc || cidx < 0 || cidx >= nv || ridx < 0 || ridx >= nv || fidx < 0 || fidx >= nv ||
@@ -257,7 +257,7 @@ PyObject *fp_sections1_h(Hasher *h, PyObject *const *args, uint64_t fam_hash) {
     if (!keys) goto fail;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tags); i++) {
         PyObject *t = PyTuple_GET_ITEM(tags, i);
-        Py_ssize_t p = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0));
+        Py_ssize_t p = fs_index(PyTuple_GET_ITEM(t, 0));
         if (p < 0 || p >= nc) {
             Py_DECREF(keys);
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "anchor index out of range");

@@ -105,7 +105,7 @@ PyObject *fp_signal_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
     }
     if (ipc && PyUnicode_Check(ipc) && PyUnicode_GET_LENGTH(ipc) > 0) {
-        Py_ssize_t tzi = PyLong_AsSsize_t(PyTuple_GET_ITEM(ctx, 6)), pos = PyLong_AsSsize_t(PyTuple_GET_ITEM(ctx, 8));
+        Py_ssize_t tzi = fs_index(PyTuple_GET_ITEM(ctx, 6)), pos = fs_index(PyTuple_GET_ITEM(ctx, 8));
         if (tzi < 0 || tzi >= nv || pos < 0 || pos >= PyList_GET_SIZE(out)) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "index out of range");
             Py_CLEAR(out);

@@ -362,19 +362,43 @@ static int call_src(PyObject *fn, Src *s) {
     return b;
 }
 
+/* x <op> c for a float x (NaN compares false, "!=" included: the Python fast path) */
+static inline int cmp_op(int op, double x, double c) {
+    switch (op) {
+    case 0: return x > c;
+    case 1: return x >= c;
+    case 2: return x < c;
+    case 3: return x <= c;
+    case 4: return x == c;
+    default: return x == x && x != c;
+    }
+}
+
+/* round 17: a "cmp" leaf on a feature column read straight from the vector (the leaf_value branch it would take:
+ * no dict yet, the columns resolved against this index, a column in range); -1 when that does not apply */
+static inline int cmp_feature(Node *n, const Src *s) {
+    if (n->kind != N_CMP || n->col < 0 || n->col >= s->nx || s->values || !s->cols || *s->cols != s->index)
+        return -1;
+    return cmp_op(n->op, s->x[n->col], n->c);
+}
+
 /* 1 true, 0 false, -1 error */
 static int eval_src(Program *P, Py_ssize_t i, Src *s) {
     Node *n = &P->nodes[i];
     switch (n->kind) {
     case N_AND:
         for (Py_ssize_t j = 0; j < n->count; j++) {
-            int r = eval_src(P, P->kids[n->first + j], s);
+            Py_ssize_t k = P->kids[n->first + j];
+            int r = cmp_feature(&P->nodes[k], s); /* round 17: feature leaves without the call */
+            if (r < 0) r = eval_src(P, k, s);
             if (r <= 0) return r;
         }
         return 1;
     case N_OR:
         for (Py_ssize_t j = 0; j < n->count; j++) {
-            int r = eval_src(P, P->kids[n->first + j], s);
+            Py_ssize_t k = P->kids[n->first + j];
+            int r = cmp_feature(&P->nodes[k], s);
+            if (r < 0) r = eval_src(P, k, s);
             if (r != 0) return r;
         }
         return 0;
@@ -386,16 +410,7 @@ static int eval_src(Program *P, Py_ssize_t i, Src *s) {
         double x, c = n->c;
         int f = leaf_float(s, n, &x);
         if (f < 0) return -1;
-        if (f) {
-            switch (n->op) {
-            case 0: return x > c;
-            case 1: return x >= c;
-            case 2: return x < c;
-            case 3: return x <= c;
-            case 4: return x == c;
-            default: return x == x && x != c;
-            }
-        }
+        if (f) return cmp_op(n->op, x, c);
         return call_src(n->fallback, s);
     }
     case N_IN: {
@@ -465,7 +480,8 @@ static PyObject *Program_fired_parts(Program *P, PyObject *const *args, Py_ssize
     PyObject *out = PyList_New(0);
     if (!out) goto fail;
     for (Py_ssize_t r = 0; r < P->n_roots; r++) {
-        int b = eval_src(P, P->roots[r], &s);
+        int b = cmp_feature(&P->nodes[P->roots[r]], &s); /* round 17: a feature leaf root without the call */
+        if (b < 0) b = eval_src(P, P->roots[r], &s);
         if (b < 0) goto fail;
         if (b) {
             PyObject *ix = PyLong_FromSsize_t(r);

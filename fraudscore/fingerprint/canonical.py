@@ -296,6 +296,9 @@ _UAS: dict[str, tuple[Any, ...]] = {}
 _VERSIONS: dict[str, tuple[int, ...] | None] = {}
 _KEYS: dict[str, tuple[str, int | None, str, bool]] = {}
 _STR_VALUES: tuple[dict[str, str | None], ...] = tuple({} for _ in ATTRIBUTE_NAMES)  # per attribute: str -> canonical
+#: Per attribute: exact ``int`` -> canonical (the compiled loop's memo for int values, round 17: keyed by the int
+#: itself instead of a ``(name, int, v)`` tuple; the same pure function of the value as :func:`_norm_cached`).
+_INT_VALUES: tuple[dict[int, str | None], ...] = tuple({} for _ in ATTRIBUTE_NAMES)
 _MISS = object()
 
 
@@ -312,7 +315,7 @@ def _resolve(k: Any) -> tuple[str, int | None, str, bool]:
 
 
 #: One byte budget for all the memos above (bounded in bytes, not only entries: keys are outside text).
-_BUDGET = ByteBudget(CANONICAL_MEMO_BYTES, _VALUES, _UAS, _VERSIONS, _KEYS, *_STR_VALUES)
+_BUDGET = ByteBudget(CANONICAL_MEMO_BYTES, _VALUES, _UAS, _VERSIONS, _KEYS, *_STR_VALUES, *_INT_VALUES)
 
 
 def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
@@ -446,7 +449,8 @@ _CORE = load_core("fingerprint")
 
 def compiled_args() -> tuple[Any, ...]:
     """``_core.fingerprint.canon_values``' arguments after the device: the memos and the miss handlers."""
-    return (len(ATTRIBUTE_NAMES), _KEYS, _STR_VALUES, _resolve_remember, _norm, _norm_str, _norm_cached, _VALUES)
+    return (len(ATTRIBUTE_NAMES), _KEYS, _STR_VALUES, _resolve_remember, _norm, _norm_str, _norm_cached, _VALUES,
+            _INT_VALUES, _norm_int)
 
 
 def extras_of(unknown: list[tuple[str, Any]]) -> tuple[tuple[str, str], ...]:
@@ -478,6 +482,16 @@ def _norm_str(i: int, kind: str, v: str) -> str | None:
     """The canonical form of the ``str`` value ``v`` of attribute ``i``, remembered (the attribute loop's miss)."""
     nv = _norm(kind, v)
     _remember(_STR_VALUES[i], v, nv)
+    return nv
+
+
+def _norm_int(i: int, kind: str, v: int) -> str | None:
+    """The canonical form of the exact ``int`` value ``v`` of attribute ``i``, remembered (the compiled loop's miss).
+
+    The same value :func:`_norm_cached` gives (``_norm(kind, v)``, a pure function of ``kind`` and ``v``).
+    """
+    nv = _norm(kind, v)
+    _remember(_INT_VALUES[i], v, nv)
     return nv
 
 
