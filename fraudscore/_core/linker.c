@@ -116,6 +116,41 @@ static struct {
 } BC_MEMO;
 static int BC_MEMO_ON = GLUE_MEMO;
 
+/* Round 17 (#13, linkbatch): the forest's predict_best through its C entry (model/_forest_best.h fs_best_raw, a
+ * capsule on the compiled Forest type) instead of the method call: the same function on the same rows, without
+ * the method lookup, the argument tuple, the two buffer exports and the int made of its answer. The Forest type is
+ * a static, immutable type without subclasses or instance dicts, so fe.predict_best is always that type's method,
+ * which calls the same fs_best_rows. best_raw(False) turns it off (tests compare both). */
+#define FS_BEST_CAPSULE "fraudscore.model._forest.best_rows.v1" /* as model/_forest_best.h */
+typedef Py_ssize_t (*fs_best_raw_fn)(PyObject *self, const double *X, Py_ssize_t nvals, double *out, Py_ssize_t n);
+static PyObject *A_best_rows_c;
+static PyTypeObject *RAW_T; /* the forest type last looked up, and its entry (NULL: none) */
+static fs_best_raw_fn RAW_FN;
+static int RAW_ON = 1;
+static uint64_t RAW_USED; /* calls through the entry */
+
+/* fe.predict_best(xv, ov) over rows (n rows of NFEAT values; ov views out): a new reference, NULL with an
+ * exception */
+static PyObject *best_walk(PyObject *fe, PyObject *rows, Py_ssize_t n, double *out, PyObject *xv, PyObject *ov) {
+    if (RAW_ON) {
+        if (Py_TYPE(fe) != RAW_T) {
+            PyObject *c = _PyType_Lookup(Py_TYPE(fe), A_best_rows_c);
+            RAW_T = Py_TYPE(fe);
+            RAW_FN = c != NULL && PyCapsule_IsValid(c, FS_BEST_CAPSULE)
+                         ? (fs_best_raw_fn)PyCapsule_GetPointer(c, FS_BEST_CAPSULE) : NULL;
+        }
+        if (RAW_FN != NULL) {
+            Py_ssize_t w = RAW_FN(fe, (const double *)PyBytes_AS_STRING(rows), PyBytes_GET_SIZE(rows) / 8, out, n);
+            if (w >= 0) {
+                ++RAW_USED;
+                return PyLong_FromSsize_t(w);
+            }
+            if (w == -1) return NULL;
+        }
+    }
+    return PyObject_CallMethodObjArgs(fe, M_predict_best, xv, ov, NULL);
+}
+
 static PyObject *best_reference(PyObject *const *args) { /* DeviceLinker.best_candidate(linker, fp, recs, now, ip) */
     return PyObject_Vectorcall(BEST_PY, args, 5, NULL);
 }
@@ -210,8 +245,7 @@ checked:
         xv = f64_view((double *)PyBytes_AS_STRING(rows), n * NFEAT, 1);
         ov = f64_view(out, n, 0);
     }
-    if (xv != NULL && ov != NULL &&
-        (walked = PyObject_CallMethodObjArgs(fe, M_predict_best, xv, ov, NULL)) != NULL) { /* LinkModel.best_rows */
+    if (xv != NULL && ov != NULL && (walked = best_walk(fe, rows, n, out, xv, ov)) != NULL) { /* LinkModel.best_rows */
         pargs[0] = ov;
         pargs[1] = near;
         if ((pi = PyObject_Vectorcall(PICK, pargs, 2, NULL)) != NULL) {
@@ -470,7 +504,18 @@ static PyObject *lk_glue_memo(PyObject *mod, PyObject *const *args, Py_ssize_t n
     return PyBool_FromLong(BC_MEMO_ON);
 }
 
+/* best_raw([on]) -> (whether best_candidate calls the forest's C entry, the calls made through it) */
+static PyObject *lk_best_raw(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    int on = 0, given = switch_arg(args, nargs, "best_raw([on])", &on);
+    if (given < 0) return NULL;
+    if (given) RAW_ON = on;
+    return Py_BuildValue("(OK)", RAW_ON ? Py_True : Py_False, (unsigned long long)RAW_USED);
+}
+
 static PyMethodDef methods[] = {
+    {"best_raw", (PyCFunction)(void (*)(void))lk_best_raw, METH_FASTCALL,
+     "best_raw([on]) -> (whether best_candidate calls the forest's C entry, calls made through it)."},
     {"glue_memo", (PyCFunction)(void (*)(void))lk_glue_memo, METH_FASTCALL,
      "glue_memo([on]) -> whether best_candidate remembers its checks of the linker, model and forest."},
     {"best_candidate", (PyCFunction)(void (*)(void))lk_best_candidate, METH_FASTCALL,
@@ -499,7 +544,7 @@ PyMODINIT_FUNC PyInit_linker(void) {
     INTERN(A_select, "_select") INTERN(A_pick, "_pick") INTERN(A_model, "model") INTERN(A_max_scored, "max_scored")
     INTERN(A_compiled, "_compiled") INTERN(A_compiled_one, "_compiled_one") INTERN(A_predict, "predict")
     INTERN(A_best_rows, "best_rows") INTERN(A_forest, "_forest") INTERN(A_predict_best_buffer, "predict_best_buffer")
-    INTERN(M_predict_best, "predict_best") INTERN(A_id, "id") INTERN(A_family, "family") INTERN(A_link, "link")
+    INTERN(M_predict_best, "predict_best") INTERN(A_best_rows_c, "_best_rows_c") INTERN(A_id, "id") INTERN(A_family, "family") INTERN(A_link, "link")
     INTERN(A_link_entry, "_link_entry") INTERN(A_best, "best_candidate") INTERN(A_device_id, "device_id")
     INTERN(A_link_confidence, "link_confidence")
 #undef INTERN
