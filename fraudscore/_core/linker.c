@@ -360,6 +360,17 @@ out:
     return res;
 }
 
+/* round 17 (#13, linkbatch): link_rows asks entry for a new device's fields instead of its LinkResult (the
+ * result would be made only to read two of its fields here); row_fields(False) turns it off (tests compare both) */
+static int ROW_FIELDS = 1;
+static PyObject *lk_row_fields(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    int on = 0, given = switch_arg(args, nargs, "row_fields([on])", &on);
+    if (given < 0) return NULL;
+    if (given) ROW_FIELDS = on;
+    return PyBool_FromLong(ROW_FIELDS);
+}
+
 /* link_rows(linker, fps, ts, rows, ips, min_confidence) -> (device ids, confidences as float64 bytes) */
 static PyObject *lk_link_rows(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *linker, *fps, *ts, *rows, *ips, *ld = NULL, *link = NULL, *ids = NULL, *confs = NULL, *res = NULL;
@@ -396,7 +407,7 @@ static PyObject *lk_link_rows(PyObject *mod, PyObject *const *args, Py_ssize_t n
     if ((ids = PyList_New(m)) == NULL || (confs = PyBytes_FromStringAndSize(NULL, m * 8)) == NULL) goto out;
     cv = (double *)PyBytes_AS_STRING(confs);
     for (j = 0; j < m; ++j) {
-        PyObject *fp = PyList_GET_ITEM(fps, j), *iv = PyList_GET_ITEM(rows, j), *a[4], *r = NULL, *c, *cf, *did;
+        PyObject *fp = PyList_GET_ITEM(fps, j), *iv = PyList_GET_ITEM(rows, j), *a[5], *r = NULL, *c, *cf, *did;
         i = PyLong_AsSsize_t(iv);
         if (i == -1 && PyErr_Occurred()) goto out;
         if (i < 0 || i >= PyList_GET_SIZE(ts) || i >= PyList_GET_SIZE(ips)) {
@@ -407,11 +418,12 @@ static PyObject *lk_link_rows(PyObject *mod, PyObject *const *args, Py_ssize_t n
         a[1] = fp;
         a[2] = PyList_GET_ITEM(ts, i);
         a[3] = PyList_GET_ITEM(ips, i);
+        a[4] = Py_True; /* fields: a new device's result as its fields' tuple (round 17; no LinkResult made) */
         Py_INCREF(fp);
         Py_INCREF(a[2]);
         Py_INCREF(a[3]);
         if (direct) {
-            r = PyObject_Vectorcall(ENTRY, a, 4, NULL);
+            r = PyObject_Vectorcall(ENTRY, a, ROW_FIELDS ? 5 : 4, NULL);
             if (r == Py_None) Py_CLEAR(r);
             else if (r == NULL) goto row_fail;
         }
@@ -422,7 +434,9 @@ static PyObject *lk_link_rows(PyObject *mod, PyObject *const *args, Py_ssize_t n
         Py_DECREF(a[3]);
         if (r == NULL) goto out;
         /* c = float(res.link_confidence); device_id = res.device_id if c >= MIN_LINK_CONFIDENCE else None */
-        if ((c = fast_attr(r, A_link_confidence)) == NULL) { /* a LinkResult slot (linking_attr.h) */
+        if (PyTuple_CheckExact(r) && PyTuple_GET_SIZE(r) == 5) { /* entry's fields of a new device's LinkResult */
+            c = Py_NewRef(PyTuple_GET_ITEM(r, 1));
+        } else if ((c = fast_attr(r, A_link_confidence)) == NULL) { /* a LinkResult slot (linking_attr.h) */
             Py_DECREF(r);
             goto out;
         }
@@ -435,7 +449,9 @@ static PyObject *lk_link_rows(PyObject *mod, PyObject *const *args, Py_ssize_t n
         cv[j] = PyFloat_AS_DOUBLE(cf);
         Py_DECREF(cf);
         if (cv[j] >= min_conf) {
-            if ((did = fast_attr(r, A_device_id)) == NULL) {
+            if (PyTuple_CheckExact(r) && PyTuple_GET_SIZE(r) == 5) {
+                did = Py_NewRef(PyTuple_GET_ITEM(r, 0));
+            } else if ((did = fast_attr(r, A_device_id)) == NULL) {
                 Py_DECREF(r);
                 goto out;
             }
@@ -514,6 +530,8 @@ static PyObject *lk_best_raw(PyObject *mod, PyObject *const *args, Py_ssize_t na
 }
 
 static PyMethodDef methods[] = {
+    {"row_fields", (PyCFunction)(void (*)(void))lk_row_fields, METH_FASTCALL,
+     "row_fields([on]) -> whether link_rows takes a new device's fields from entry instead of its LinkResult."},
     {"best_raw", (PyCFunction)(void (*)(void))lk_best_raw, METH_FASTCALL,
      "best_raw([on]) -> (whether best_candidate calls the forest's C entry, calls made through it)."},
     {"glue_memo", (PyCFunction)(void (*)(void))lk_glue_memo, METH_FASTCALL,

@@ -94,3 +94,40 @@ def test_the_forest_entry_is_a_capsule_on_the_compiled_type():
     out = np.zeros(3)
     assert forest.predict_best(X, out) == 3 * forest.n_trees
     assert np.array_equal(out, [forest.predict_one(x) for x in X])
+
+
+def _batch(fps, ts, ips, fields):
+    from fraudscore.devicecolumns import link_rows
+
+    n = len(fps) + 2
+    rows = np.arange(len(fps), dtype=np.int64) + 1
+    fa = np.empty(len(fps), dtype=object)
+    fa[:] = fps
+    tsa = np.zeros(n, dtype=np.int64)
+    tsa[rows] = ts
+    ipa = np.empty(n, dtype=object)
+    ipa[rows] = ips
+    was = glue.row_fields()
+    glue.row_fields(fields)
+    try:
+        lk = DeviceLinker(MemoryLinkState(max_per_block=4, max_devices=40))
+        did, conf = link_rows(fa, tsa, rows, ipa, lk, n)
+    finally:
+        glue.row_fields(was)
+    return did.tolist(), conf.tobytes(), dump(lk.state), sorted(map(repr, lk._results.values()))
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams())
+def test_batch_link_rows_with_a_new_devices_fields_equals_its_link_result(case):
+    """link_rows with entry's fields for new devices (row_fields on) == with LinkResults (off) == the reference
+    (pure Python): ids, confidences bit for bit, the final state and the linker's result memo."""
+    pool, events, _params, _state = case
+    fps = [pool[i] for i, _, _ in events]
+    ts = np.cumsum([T for _, T, _ in events]).tolist()
+    ips = [ip for _, _, ip in events]
+    on, off = _batch(fps, ts, ips, True), _batch(fps, ts, ips, False)
+    assert on == off
+    with pure_python():
+        ref = _batch(fps, ts, ips, False)
+    assert on[:3] == ref[:3]
