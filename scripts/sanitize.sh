@@ -53,7 +53,8 @@ export PYTHONPATH="$WORK"
     tests/fingerprint/test_redis_lru_compiled.py tests/fingerprint/test_build_fused.py tests/test_f64view.py \
     tests/test_decision_inplace.py tests/fingerprint/test_linkonce_round16.py \
     tests/rules/test_hits_compiled.py tests/fingerprint/test_build_tuple.py \
-    tests/velocity/test_field_cache_compiled.py tests/test_schema_template.py tests/test_identity_domains.py "$@"
+    tests/velocity/test_field_cache_compiled.py tests/test_schema_template.py tests/test_identity_domains.py \
+    tests/fingerprint/test_linkbatch_round17.py "$@"
 # the compiled forest + TreeSHAP (fraudscore/model/_forest.c, built on load, not by setup.py): a sanitized build
 # stands in for the cached one while its parity tests (LightGBM predict and pred_contrib) run
 FOREST_SO="$WORK/_fs_forest_asan$SUFFIX"
@@ -68,7 +69,7 @@ so = pathlib.Path(sys.argv[1])
 compiled.build_extension = lambda **kw: so  # every CompiledForest loads the sanitized build
 sys.exit(pytest.main(["-q", "-s", "-p", "no:cacheprovider", "-o", "addopts=", "tests/model/test_treeshap.py",
                       "tests/model/test_compiled.py", "tests/model/test_forest_best.py", "tests/model/test_forest_row.py",
-                      "tests/model/test_forest_lanes.py", "-k", "not bench_bundles and not no_compiler and not refuses_a_cache"]))
+                      "tests/model/test_forest_lanes.py", "tests/fingerprint/test_linkbatch_round17.py", "-k", "not bench_bundles and not no_compiler and not refuses_a_cache"]))
 PY
 "$PYTHON" scripts/fuzz_core.py --seconds "${FUZZ_SECONDS:-20}" --no-atheris
 echo "sanitizers: clean"
