@@ -55,7 +55,8 @@ export PYTHONPATH="$WORK"
     tests/rules/test_hits_compiled.py tests/fingerprint/test_build_tuple.py \
     tests/velocity/test_field_cache_compiled.py tests/test_schema_template.py tests/test_identity_domains.py \
     tests/test_attrcache.py \
-    tests/fingerprint/test_int_memo_round17.py tests/rules/test_flat_cmp_round17.py "$@"
+    tests/fingerprint/test_int_memo_round17.py tests/rules/test_flat_cmp_round17.py \
+    tests/fingerprint/test_linkbatch_round17.py "$@"
 # the compiled forest + TreeSHAP (fraudscore/model/_forest.c, built on load, not by setup.py): a sanitized build
 # stands in for the cached one while its parity tests (LightGBM predict and pred_contrib) run
 FOREST_SO="$WORK/_fs_forest_asan$SUFFIX"
@@ -70,7 +71,7 @@ so = pathlib.Path(sys.argv[1])
 compiled.build_extension = lambda **kw: so  # every CompiledForest loads the sanitized build
 sys.exit(pytest.main(["-q", "-s", "-p", "no:cacheprovider", "-o", "addopts=", "tests/model/test_treeshap.py",
                       "tests/model/test_compiled.py", "tests/model/test_forest_best.py", "tests/model/test_forest_row.py",
-                      "tests/model/test_forest_lanes.py", "-k", "not bench_bundles and not no_compiler and not refuses_a_cache"]))
+                      "tests/model/test_forest_lanes.py", "tests/fingerprint/test_linkbatch_round17.py", "-k", "not bench_bundles and not no_compiler and not refuses_a_cache"]))
 PY
 "$PYTHON" scripts/fuzz_core.py --seconds "${FUZZ_SECONDS:-20}" --no-atheris
 echo "sanitizers: clean"

@@ -116,6 +116,41 @@ static struct {
 } BC_MEMO;
 static int BC_MEMO_ON = GLUE_MEMO;
 
+/* Round 17 (#13, linkbatch): the forest's predict_best through its C entry (model/_forest_best.h fs_best_raw, a
+ * capsule on the compiled Forest type) instead of the method call: the same function on the same rows, without
+ * the method lookup, the argument tuple, the two buffer exports and the int made of its answer. The Forest type is
+ * a static, immutable type without subclasses or instance dicts, so fe.predict_best is always that type's method,
+ * which calls the same fs_best_rows. best_raw(False) turns it off (tests compare both). */
+#define FS_BEST_CAPSULE "fraudscore.model._forest.best_rows.v1" /* as model/_forest_best.h */
+typedef Py_ssize_t (*fs_best_raw_fn)(PyObject *self, const double *X, Py_ssize_t nvals, double *out, Py_ssize_t n);
+static PyObject *A_best_rows_c;
+static PyTypeObject *RAW_T; /* the forest type last looked up, and its entry (NULL: none) */
+static fs_best_raw_fn RAW_FN;
+static int RAW_ON = 1;
+static uint64_t RAW_USED; /* calls through the entry */
+
+/* fe.predict_best(xv, ov) over rows (n rows of NFEAT values; ov views out): a new reference, NULL with an
+ * exception */
+static PyObject *best_walk(PyObject *fe, PyObject *rows, Py_ssize_t n, double *out, PyObject *xv, PyObject *ov) {
+    if (RAW_ON) {
+        if (Py_TYPE(fe) != RAW_T) {
+            PyObject *c = _PyType_Lookup(Py_TYPE(fe), A_best_rows_c);
+            RAW_T = Py_TYPE(fe);
+            RAW_FN = c != NULL && PyCapsule_IsValid(c, FS_BEST_CAPSULE)
+                         ? (fs_best_raw_fn)PyCapsule_GetPointer(c, FS_BEST_CAPSULE) : NULL;
+        }
+        if (RAW_FN != NULL) {
+            Py_ssize_t w = RAW_FN(fe, (const double *)PyBytes_AS_STRING(rows), PyBytes_GET_SIZE(rows) / 8, out, n);
+            if (w >= 0) {
+                ++RAW_USED;
+                return PyLong_FromSsize_t(w);
+            }
+            if (w == -1) return NULL;
+        }
+    }
+    return PyObject_CallMethodObjArgs(fe, M_predict_best, xv, ov, NULL);
+}
+
 static PyObject *best_reference(PyObject *const *args) { /* DeviceLinker.best_candidate(linker, fp, recs, now, ip) */
     return PyObject_Vectorcall(BEST_PY, args, 5, NULL);
 }
@@ -210,8 +245,7 @@ checked:
         xv = f64_view((double *)PyBytes_AS_STRING(rows), n * NFEAT, 1);
         ov = f64_view(out, n, 0);
     }
-    if (xv != NULL && ov != NULL &&
-        (walked = PyObject_CallMethodObjArgs(fe, M_predict_best, xv, ov, NULL)) != NULL) { /* LinkModel.best_rows */
+    if (xv != NULL && ov != NULL && (walked = best_walk(fe, rows, n, out, xv, ov)) != NULL) { /* LinkModel.best_rows */
         pargs[0] = ov;
         pargs[1] = near;
         if ((pi = PyObject_Vectorcall(PICK, pargs, 2, NULL)) != NULL) {
@@ -326,6 +360,17 @@ out:
     return res;
 }
 
+/* round 17 (#13, linkbatch): link_rows asks entry for a new device's fields instead of its LinkResult (the
+ * result would be made only to read two of its fields here); row_fields(False) turns it off (tests compare both) */
+static int ROW_FIELDS = 1;
+static PyObject *lk_row_fields(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    int on = 0, given = switch_arg(args, nargs, "row_fields([on])", &on);
+    if (given < 0) return NULL;
+    if (given) ROW_FIELDS = on;
+    return PyBool_FromLong(ROW_FIELDS);
+}
+
 /* link_rows(linker, fps, ts, rows, ips, min_confidence) -> (device ids, confidences as float64 bytes) */
 static PyObject *lk_link_rows(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *linker, *fps, *ts, *rows, *ips, *ld = NULL, *link = NULL, *ids = NULL, *confs = NULL, *res = NULL;
@@ -362,7 +407,7 @@ static PyObject *lk_link_rows(PyObject *mod, PyObject *const *args, Py_ssize_t n
     if ((ids = PyList_New(m)) == NULL || (confs = PyBytes_FromStringAndSize(NULL, m * 8)) == NULL) goto out;
     cv = (double *)PyBytes_AS_STRING(confs);
     for (j = 0; j < m; ++j) {
-        PyObject *fp = PyList_GET_ITEM(fps, j), *iv = PyList_GET_ITEM(rows, j), *a[4], *r = NULL, *c, *cf, *did;
+        PyObject *fp = PyList_GET_ITEM(fps, j), *iv = PyList_GET_ITEM(rows, j), *a[5], *r = NULL, *c, *cf, *did;
         i = PyLong_AsSsize_t(iv);
         if (i == -1 && PyErr_Occurred()) goto out;
         if (i < 0 || i >= PyList_GET_SIZE(ts) || i >= PyList_GET_SIZE(ips)) {
@@ -373,11 +418,12 @@ static PyObject *lk_link_rows(PyObject *mod, PyObject *const *args, Py_ssize_t n
         a[1] = fp;
         a[2] = PyList_GET_ITEM(ts, i);
         a[3] = PyList_GET_ITEM(ips, i);
+        a[4] = Py_True; /* fields: a new device's result as its fields' tuple (round 17; no LinkResult made) */
         Py_INCREF(fp);
         Py_INCREF(a[2]);
         Py_INCREF(a[3]);
         if (direct) {
-            r = PyObject_Vectorcall(ENTRY, a, 4, NULL);
+            r = PyObject_Vectorcall(ENTRY, a, ROW_FIELDS ? 5 : 4, NULL);
             if (r == Py_None) Py_CLEAR(r);
             else if (r == NULL) goto row_fail;
         }
@@ -388,7 +434,9 @@ static PyObject *lk_link_rows(PyObject *mod, PyObject *const *args, Py_ssize_t n
         Py_DECREF(a[3]);
         if (r == NULL) goto out;
         /* c = float(res.link_confidence); device_id = res.device_id if c >= MIN_LINK_CONFIDENCE else None */
-        if ((c = fast_attr(r, A_link_confidence)) == NULL) { /* a LinkResult slot (linking_attr.h) */
+        if (PyTuple_CheckExact(r) && PyTuple_GET_SIZE(r) == 5) { /* entry's fields of a new device's LinkResult */
+            c = Py_NewRef(PyTuple_GET_ITEM(r, 1));
+        } else if ((c = fast_attr(r, A_link_confidence)) == NULL) { /* a LinkResult slot (linking_attr.h) */
             Py_DECREF(r);
             goto out;
         }
@@ -401,7 +449,9 @@ static PyObject *lk_link_rows(PyObject *mod, PyObject *const *args, Py_ssize_t n
         cv[j] = PyFloat_AS_DOUBLE(cf);
         Py_DECREF(cf);
         if (cv[j] >= min_conf) {
-            if ((did = fast_attr(r, A_device_id)) == NULL) {
+            if (PyTuple_CheckExact(r) && PyTuple_GET_SIZE(r) == 5) {
+                did = Py_NewRef(PyTuple_GET_ITEM(r, 0));
+            } else if ((did = fast_attr(r, A_device_id)) == NULL) {
                 Py_DECREF(r);
                 goto out;
             }
@@ -470,7 +520,20 @@ static PyObject *lk_glue_memo(PyObject *mod, PyObject *const *args, Py_ssize_t n
     return PyBool_FromLong(BC_MEMO_ON);
 }
 
+/* best_raw([on]) -> (whether best_candidate calls the forest's C entry, the calls made through it) */
+static PyObject *lk_best_raw(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    int on = 0, given = switch_arg(args, nargs, "best_raw([on])", &on);
+    if (given < 0) return NULL;
+    if (given) RAW_ON = on;
+    return Py_BuildValue("(OK)", RAW_ON ? Py_True : Py_False, (unsigned long long)RAW_USED);
+}
+
 static PyMethodDef methods[] = {
+    {"row_fields", (PyCFunction)(void (*)(void))lk_row_fields, METH_FASTCALL,
+     "row_fields([on]) -> whether link_rows takes a new device's fields from entry instead of its LinkResult."},
+    {"best_raw", (PyCFunction)(void (*)(void))lk_best_raw, METH_FASTCALL,
+     "best_raw([on]) -> (whether best_candidate calls the forest's C entry, calls made through it)."},
     {"glue_memo", (PyCFunction)(void (*)(void))lk_glue_memo, METH_FASTCALL,
      "glue_memo([on]) -> whether best_candidate remembers its checks of the linker, model and forest."},
     {"best_candidate", (PyCFunction)(void (*)(void))lk_best_candidate, METH_FASTCALL,
@@ -499,7 +562,7 @@ PyMODINIT_FUNC PyInit_linker(void) {
     INTERN(A_select, "_select") INTERN(A_pick, "_pick") INTERN(A_model, "model") INTERN(A_max_scored, "max_scored")
     INTERN(A_compiled, "_compiled") INTERN(A_compiled_one, "_compiled_one") INTERN(A_predict, "predict")
     INTERN(A_best_rows, "best_rows") INTERN(A_forest, "_forest") INTERN(A_predict_best_buffer, "predict_best_buffer")
-    INTERN(M_predict_best, "predict_best") INTERN(A_id, "id") INTERN(A_family, "family") INTERN(A_link, "link")
+    INTERN(M_predict_best, "predict_best") INTERN(A_best_rows_c, "_best_rows_c") INTERN(A_id, "id") INTERN(A_family, "family") INTERN(A_link, "link")
     INTERN(A_link_entry, "_link_entry") INTERN(A_best, "best_candidate") INTERN(A_device_id, "device_id")
     INTERN(A_link_confidence, "link_confidence")
 #undef INTERN

@@ -567,7 +567,8 @@ static PyMethodDef methods[] = {
      "link(state, fp, keys, now, ip, min_family_devices, mobile_prior, link_probability, walk, best_candidate, "
      "new_device_id) -> (device_id, confidence, changed, new, how), or None (hand over)."},
     {"entry", (PyCFunction)(void (*)(void))ls_entry, METH_FASTCALL,
-     "entry(linker, fp, ts_ms, ip) -> DeviceLinker.link's LinkResult over a MemoryLinkState, or None (hand over)."},
+     "entry(linker, fp, ts_ms, ip[, fields]) -> DeviceLinker.link's LinkResult over a MemoryLinkState (fields=True: "
+     "a new device's as the tuple of its fields), or None (hand over)."},
     {"keys", (PyCFunction)ls_keys, METH_O,
      "keys(fp) -> DeviceLinker._keys(fp) computed afresh (the 9-tuple), or None (hand over)."},
     {"configure_entry", (PyCFunction)(void (*)(void))ls_configure_entry, METH_FASTCALL,

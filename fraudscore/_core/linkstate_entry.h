@@ -114,17 +114,23 @@ static PyObject *new_result(PyObject *fields) {
     return untracked(o); /* str, float, a tuple of str, bool, str: frozen, no cycle through it (see untracked) */
 }
 
-/* entry(linker, fp, ts_ms, ip): DeviceLinker.link(fp, ts_ms, ip) over a MemoryLinkState in one call (the
- * LinkResult), or None: the caller runs DeviceLinker.link's Python path (nothing changed) */
+/* entry(linker, fp, ts_ms, ip[, fields]): DeviceLinker.link(fp, ts_ms, ip) over a MemoryLinkState in one call (the
+ * LinkResult), or None: the caller runs DeviceLinker.link's Python path (nothing changed). fields=True (round 17,
+ * linker.c's link_rows, which reads only the id and the confidence): a new device's result is handed back as the
+ * tuple of its fields (device_id, link_confidence, changed, new, how) -- the LinkResult's very field objects --
+ * instead of the LinkResult made of them (a new device's result is never memoised, so nothing else differs); any
+ * other result is the LinkResult, through the memo as without it. */
 static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *linker, *fp, *now_obj, *ip, *ld = NULL, *state, *keys = NULL, *got = NULL;
     PyObject *res = NULL, *results, *ipv, *a[11], *held[3] = {NULL, NULL, NULL};
     struct en_memo_s en;
+    int fields;
     (void)mod;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "entry(linker, fp, ts_ms, ip)");
+    if (nargs != 4 && nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "entry(linker, fp, ts_ms, ip[, fields])");
         return NULL;
     }
+    fields = nargs == 5 && args[4] == Py_True;
     linker = args[0];
     fp = args[1];
     now_obj = args[2];
@@ -203,7 +209,7 @@ static PyObject *ls_entry(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
     /* a new device's result never repeats (its id is new): made without the memo's lookup and insert (round 12;
      * the memo only shares immutable objects, so what the caller sees is the same) */
     if (PyTuple_GET_ITEM(got, 3) == Py_True) {
-        res = new_result(got);
+        res = fields ? Py_NewRef(got) : new_result(got);
         goto done;
     }
     res = PyDict_GetItemWithError(results, got);

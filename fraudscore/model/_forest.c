@@ -725,6 +725,13 @@ static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, FS_STR(FS_MODNAME
 PyMODINIT_FUNC FS_CAT(PyInit_, FS_MODNAME)(void) {
     PyObject *m;
     if (PyType_Ready(&ForestType) < 0) return NULL;
+    { /* round 17: predict_best's C entry for the link glue (_forest_best.h fs_best_raw) */
+        PyObject *cap = PyCapsule_New((void *)fs_best_raw, FS_BEST_CAPSULE, NULL);
+        int bad = cap == NULL || PyDict_SetItemString(ForestType.tp_dict, "_best_rows_c", cap) < 0;
+        Py_XDECREF(cap);
+        if (bad) return NULL;
+        PyType_Modified(&ForestType);
+    }
     m = PyModule_Create(&module_def);
     if (m == NULL) return NULL;
     Py_INCREF(&ForestType);

@@ -241,30 +241,20 @@ static inline double fs_qs_margin(const fs_best *b, Py_ssize_t N, const double *
 }
 
 /* predict_best(X, out) -> trees walked (rows x trees). X: C-contiguous float64 (n, k); out: writable float64 (n,). */
-static PyObject *Forest_predict_best(ForestObject *self, PyObject *args) {
-    PyObject *Xo, *outo, *res = NULL;
-    Py_buffer xb, ob;
-    Py_ssize_t n, N = self->n_trees, i;
+/* predict_best's rows: out[i] for the n rows of k values at xin; trees walked (n * N), -1 with an exception */
+static Py_ssize_t fs_best_rows(ForestObject *self, const double *xin, Py_ssize_t n, double *out) {
+    Py_ssize_t N = self->n_trees, i;
     int k = self->num_features, failed = 0;
-    double xs[FS_MAX_STACK_FEATURES], *x = xs, *out;
+    double xs[FS_MAX_STACK_FEATURES], *x = xs;
     uint32_t lms[FS_QS_STACK_TREES], *lm = lms;
-    const double *xin;
     const fs_best *b;
-    if (PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) == 2) { /* round 15: the usual call, without the parser */
-        Xo = PyTuple_GET_ITEM(args, 0);
-        outo = PyTuple_GET_ITEM(args, 1);
-    } else if (!PyArg_ParseTuple(args, "OO", &Xo, &outo)) {
-        return NULL;
-    }
-    if (self->best == NULL && (self->best = fs_best_prepare(self)) == NULL) return NULL;
+    if (self->best == NULL && (self->best = fs_best_prepare(self)) == NULL) return -1;
     b = self->best;
-    if (fs_row_buffers(Xo, outo, k, "predict_best", &xb, &ob, &n) != 0) return NULL;
-    out = (double *)ob.buf;
-    xin = (const double *)xb.buf;
     if (k > FS_MAX_STACK_FEATURES) x = (double *)PyMem_Malloc(sizeof(double) * (size_t)k);
     if (b->qs && N > FS_QS_STACK_TREES) lm = (uint32_t *)PyMem_Malloc(sizeof(uint32_t) * (size_t)N);
     if (x == NULL || lm == NULL) {
         PyErr_NoMemory();
+        N = -1;
         goto release;
     }
     for (i = 0; i < n; ++i, xin += k) {
@@ -281,11 +271,40 @@ static PyObject *Forest_predict_best(ForestObject *self, PyObject *args) {
         }
         out[i] = fs_sigmoid(self->sigmoid, m);
     }
-    res = PyLong_FromSsize_t(n * N);
 release:
-    if (x != xs) PyMem_Free(x);
-    if (lm != lms) PyMem_Free(lm);
+    if (x != xs && x != NULL) PyMem_Free(x);
+    if (lm != lms && lm != NULL) PyMem_Free(lm);
+    return N < 0 ? -1 : n * N;
+}
+
+static PyObject *Forest_predict_best(ForestObject *self, PyObject *args) {
+    PyObject *Xo, *outo, *res = NULL;
+    Py_buffer xb, ob;
+    Py_ssize_t n, w;
+    if (PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) == 2) { /* round 15: the usual call, without the parser */
+        Xo = PyTuple_GET_ITEM(args, 0);
+        outo = PyTuple_GET_ITEM(args, 1);
+    } else if (!PyArg_ParseTuple(args, "OO", &Xo, &outo)) {
+        return NULL;
+    }
+    if (self->best == NULL && (self->best = fs_best_prepare(self)) == NULL) return NULL;
+    if (fs_row_buffers(Xo, outo, self->num_features, "predict_best", &xb, &ob, &n) != 0) return NULL;
+    if ((w = fs_best_rows(self, (const double *)xb.buf, n, (double *)ob.buf)) >= 0) res = PyLong_FromSsize_t(w);
     PyBuffer_Release(&xb);
     PyBuffer_Release(&ob);
     return res;
+}
+
+/* Round 17 (#13, linkbatch): predict_best without the method call, for fraudscore._core.linker's best_candidate
+ * (the link model's rows of one link call). The type holds it as a capsule (FS_BEST_CAPSULE, set at import): the
+ * caller hands the raw rows it would wrap in views. Returns the trees walked (predict_best's answer), -1 with an
+ * exception (as the method raises), or -2 without one where the method is the way to the same answer or error: not
+ * this type, or nvals not n * num_features (the method's ConfigError). */
+#define FS_BEST_CAPSULE "fraudscore.model._forest.best_rows.v1"
+typedef Py_ssize_t (*fs_best_raw_fn)(PyObject *self, const double *X, Py_ssize_t nvals, double *out, Py_ssize_t n);
+static PyTypeObject ForestType;
+static Py_ssize_t fs_best_raw(PyObject *self, const double *X, Py_ssize_t nvals, double *out, Py_ssize_t n) {
+    ForestObject *f = (ForestObject *)self;
+    if (Py_TYPE(self) != &ForestType || n < 0 || nvals != n * (Py_ssize_t)f->num_features) return -2;
+    return fs_best_rows(f, X, n, out);
 }
