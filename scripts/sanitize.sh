@@ -53,7 +53,8 @@ export PYTHONPATH="$WORK"
     tests/fingerprint/test_redis_lru_compiled.py tests/fingerprint/test_build_fused.py tests/test_f64view.py \
     tests/test_decision_inplace.py tests/fingerprint/test_linkonce_round16.py \
     tests/rules/test_hits_compiled.py tests/fingerprint/test_build_tuple.py \
-    tests/velocity/test_field_cache_compiled.py tests/test_schema_template.py tests/test_identity_domains.py "$@"
+    tests/velocity/test_field_cache_compiled.py tests/test_schema_template.py tests/test_identity_domains.py \
+    tests/test_identity_batch_sink.py "$@"
 # the compiled forest + TreeSHAP (fraudscore/model/_forest.c, built on load, not by setup.py): a sanitized build
 # stands in for the cached one while its parity tests (LightGBM predict and pred_contrib) run
 FOREST_SO="$WORK/_fs_forest_asan$SUFFIX"
