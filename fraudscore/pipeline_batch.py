@@ -103,22 +103,57 @@ class BatchSteps:
             self.replay_rows(rec_cols, n, labels, context, out=X[:, k:])
             overlap.submit(X, 0, n, last=True)
             return rec_cols, X
-        names = [f for f in ("ts", *self.feature_set.fields) if f in rec_cols]
-        scratch = np.empty((n, X.shape[1] - k), dtype=np.float64)
+        # round 17 (`batchkern`): the features that read no linked column (``device_id``) are final before any row
+        # is linked: replayed once over every row here, only the others once per range over its prefix
+        split = self._link_split()
+        free_fs, free_at, linked_fs, linked_at = split if split is not None else (None, None, self.feature_set, None)
+        try:
+            if free_fs is not None:
+                X[:, k + free_at] = self.replay_rows(rec_cols, n, labels, context, feature_set=free_fs)
+        except EventError:  # raise the whole's error (the sequential path's), as below
+            links.link(0, n)
+            self.replay_rows(rec_cols, n, labels, context, out=X[:, k:])
+            raise
+        names = [f for f in ("ts", *linked_fs.fields) if f in rec_cols]
+        scratch = np.empty((n, len(linked_fs.names)), dtype=np.float64)
         for a, b in zip(bounds[:-1], bounds[1:]):
             assert links is not None
             links.link(a, b)
             cols = {f: rec_cols[f][:b] for f in names}
             lab = None if labels is None else {f: np.asarray(v)[:b] for f, v in labels.items()}
             try:
-                self.replay_rows(cols, b, lab, context, out=scratch[:b])
+                self.replay_rows(cols, b, lab, context, out=scratch[:b], feature_set=linked_fs)
             except EventError:  # a prefix may meet another of the replay's checks first: raise the whole's error
                 links.link(b, n)
                 self.replay_rows(rec_cols, n, labels, context, out=X[:, k:])
                 raise
-            X[a:b, k:] = scratch[a:b]
+            if linked_at is None:
+                X[a:b, k:] = scratch[a:b]
+            else:
+                X[a:b, k + linked_at] = scratch[a:b]
             overlap.submit(X, a, b, last=b == n)
         return rec_cols, X
+
+    _LINKED_FIELDS = frozenset({"device_id"})  # the record columns the link loop fills
+
+    def _link_split(self) -> tuple[Any, np.ndarray, Any, np.ndarray] | None:
+        """``(free, free_at, linked, linked_at)``: the velocity features that read no linked column and those that
+        do, each as a :class:`~fraudscore.velocity.FeatureSet` with their positions among the velocity columns;
+        ``None`` when one of the two is empty (one replay per range, as before). Built once per pipeline."""
+        fs = self.feature_set
+        got = getattr(self, "_link_split_memo", None)
+        if got is not None and got[0] is fs:
+            return got[1]
+        linked = [i for i, spec in enumerate(fs.specs) if spec.fields & self._LINKED_FIELDS]
+        free = [i for i in range(len(fs.specs)) if i not in set(linked)]
+        split = None
+        if linked and free:
+            def sub(idx: list[int]) -> Any:
+                return type(fs)([fs.specs[i] for i in idx], allowed_lateness=fs.allowed_lateness)
+
+            split = (sub(free), np.array(free, dtype=np.intp), sub(linked), np.array(linked, dtype=np.intp))
+        self._link_split_memo = (fs, split)
+        return split
 
     def batch_admitted(
         self,
@@ -316,14 +351,17 @@ class BatchSteps:
 
     # -- velocity across chunks --------------------------------------------------------
     def replay_rows(self, rec_cols: Mapping[str, np.ndarray], n: int, labels: Mapping[str, np.ndarray] | None,
-                    context: Mapping[str, Any] | None = None, *, out: np.ndarray | None = None) -> np.ndarray:
+                    context: Mapping[str, Any] | None = None, *, out: np.ndarray | None = None,
+                    feature_set: Any = None) -> np.ndarray:
         """Velocity features of ``n`` rows after the ``context`` rows (into ``out`` when given).
 
-        See :func:`~fraudscore.velocity.chunks.replay_with_context`.
+        ``feature_set``: a part of the pipeline's (default: all of it). See
+        :func:`~fraudscore.velocity.chunks.replay_with_context`.
         """
+        fs = self.feature_set if feature_set is None else feature_set
         if out is None:
-            return replay_with_context(self.feature_set, rec_cols, n, labels, context)
-        return replay_with_context(self.feature_set, rec_cols, n, labels, context, out=out)
+            return replay_with_context(fs, rec_cols, n, labels, context)
+        return replay_with_context(fs, rec_cols, n, labels, context, out=out)
 
     def context_of(self, rec_cols: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray] | None,
                    previous: Mapping[str, Any] | None = None, *, newest_ts: int | None = None) -> dict[str, Any]:

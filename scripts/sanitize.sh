@@ -56,7 +56,7 @@ export PYTHONPATH="$WORK"
     tests/velocity/test_field_cache_compiled.py tests/test_schema_template.py tests/test_identity_domains.py \
     tests/test_attrcache.py \
     tests/fingerprint/test_int_memo_round17.py tests/rules/test_flat_cmp_round17.py \
-    tests/fingerprint/test_linkbatch_round17.py "$@"
+    tests/fingerprint/test_linkbatch_round17.py tests/test_identity_batch_sink.py "$@"
 # the compiled forest + TreeSHAP (fraudscore/model/_forest.c, built on load, not by setup.py): a sanitized build
 # stands in for the cached one while its parity tests (LightGBM predict and pred_contrib) run
 FOREST_SO="$WORK/_fs_forest_asan$SUFFIX"

@@ -275,7 +275,7 @@ def test_a_replay_error_of_a_prefix_is_raised_as_the_whole_replay_raises_it(monk
     real = BatchSteps.replay_rows
     total = []
 
-    def checked(self, rec_cols, n, labels, context=None, *, out=None):
+    def checked(self, rec_cols, n, labels, context=None, *, out=None, feature_set=None):
         if n < total[0]:
             raise EventError("amount", "the prefix's error", row=1)
         raise EventError("amount", "the whole batch's error", row=2)

@@ -4,6 +4,8 @@
  * compilation unit).
  */
 
+static void desc_drop(desc_t *d, PyObject *hit); /* identity.c, after this header */
+
 /* describe_columns(kind, values, feats, birth, done) -> (pseudonyms, extras): the batch path's describer over
  * the distinct values of one column (identity/columns.py process_columns), with no Python loop per value.
  * For each values[i] on the fast path (describe(kind, values[i]) is not None): done[i] = 1, feats[i, :len(fv)] = fv
@@ -50,10 +52,16 @@ static PyObject *Kernel_describe_columns(Kernel *k, PyObject *const *args, Py_ss
     pseudos = PyList_New(n);
     extras = PyList_New(n);
     if (!pseudos || !extras) goto fail;
+    desc_t *prev = k->sink;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *v = items[i], *r = NULL;
+        /* round 17 (`batchkern`): the C describers fill a sink (process_into's, no (p, (a, b, c), extra) tuples to
+         * build and free per value); a describer that returns its tuple anyway is read as before */
+        desc_t dsc = {0};
         if (PyUnicode_CheckExact(v) && PyUnicode_GET_LENGTH(v) > 0) {
+            k->sink = &dsc;
             r = describe_one(k, kind, v);
+            k->sink = prev;
             if (!r) goto fail;
         }
         if (r == NULL || r == Py_None) {
@@ -65,38 +73,51 @@ static PyObject *Kernel_describe_columns(Kernel *k, PyObject *const *args, Py_ss
             PyList_SET_ITEM(extras, i, Py_None);
             continue;
         }
-        /* r = (pseudonym, feature tuple, extra): as built by result() / d_generic */
-        PyObject *p = PyTuple_GET_ITEM(r, 0), *fv = PyTuple_GET_ITEM(r, 1), *ex = PyTuple_GET_ITEM(r, 2);
-        Py_ssize_t nf = PyTuple_GET_SIZE(fv);
-        if (nf > width) {
+        PyObject *hit = NULL;
+        if (r == Py_True) { /* the sink holds owned references */
             Py_DECREF(r);
+            dsc.owned = 1;
+            dsc.f = dsc.own;
+        } else { /* r = (pseudonym, feature tuple, extra): as built by result() / d_generic */
+            hit = r;
+            PyObject *fv = PyTuple_GET_ITEM(r, 1);
+            dsc.p = PyTuple_GET_ITEM(r, 0);
+            dsc.extra = PyTuple_GET_ITEM(r, 2);
+            dsc.f = ((PyTupleObject *)fv)->ob_item;
+            dsc.nf = PyTuple_GET_SIZE(fv);
+        }
+        Py_ssize_t nf = dsc.nf;
+        if (nf > width) {
+            desc_drop(&dsc, hit);
             PyErr_SetString(PyExc_ValueError, "feats has fewer columns than the describer's features");
             goto fail;
         }
         for (Py_ssize_t j = 0; j < nf; j++) {
-            double x = PyFloat_AsDouble(PyTuple_GET_ITEM(fv, j));
+            PyObject *o = dsc.f[j];
+            double x = PyFloat_CheckExact(o) ? PyFloat_AS_DOUBLE(o) : PyFloat_AsDouble(o);
             if (x == -1.0 && PyErr_Occurred()) {
-                Py_DECREF(r);
+                desc_drop(&dsc, hit);
                 goto fail;
             }
             F[i * width + j] = x;
         }
+        PyObject *ex = dsc.extra;
         if (kind == K_NID && PyTuple_Check(ex) && PyTuple_GET_SIZE(ex) == 3) {
             for (int j = 0; j < 3; j++) {
                 long long x = PyLong_AsLongLong(PyTuple_GET_ITEM(ex, j));
                 if (x == -1 && PyErr_Occurred()) {
-                    Py_DECREF(r);
+                    desc_drop(&dsc, hit);
                     goto fail;
                 }
                 B[i * 3 + j] = (int64_t)x;
             }
         }
         D[i] = 1;
-        Py_INCREF(p);
-        PyList_SET_ITEM(pseudos, i, p);
+        Py_INCREF(dsc.p);
+        PyList_SET_ITEM(pseudos, i, dsc.p);
         Py_INCREF(ex);
         PyList_SET_ITEM(extras, i, ex);
-        Py_DECREF(r);
+        desc_drop(&dsc, hit);
     }
     PyBuffer_Release(&fb);
     PyBuffer_Release(&bb);

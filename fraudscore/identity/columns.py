@@ -273,11 +273,11 @@ def process_columns(ident: Identity, columns: Mapping[str, np.ndarray], ts: np.n
                 birth[i] = extra
         rows = np.where(codes < 0, m, codes)
         miss = codes < 0
-        out[name] = _objects(u_pseudo)[rows]
+        out[name] = _objects(u_pseudo).take(rows)  # take: no fancy-index iterator (round 17)
         if kind == "national_id":
-            f = u_feat[rows]
+            f = u_feat.take(rows, axis=0)
             valid, age = f[:, 0].copy(), np.full(n, np.nan)
-            b = birth[rows]
+            b = birth.take(rows, axis=0)
             has = (b[:, 0] >= 0) & ~miss
             if today is not None and has.any():
                 t = today[has]
@@ -298,13 +298,13 @@ def process_columns(ident: Identity, columns: Mapping[str, np.ndarray], ts: np.n
             u_feat[m, :k] = np.nan
             cols_at = [pos[fn] for fn in fnames]
             at = cols_at[0]
-            gathered = u_feat[:, :k][rows] if k > 1 else u_feat[rows, 0]
+            gathered = u_feat[:, :k].take(rows, axis=0) if k > 1 else u_feat[:, 0].take(rows)
             if cols_at == list(range(at, at + k)):
                 feats[:, at : at + k] = gathered.reshape(n, k)
             else:
                 feats[:, cols_at] = gathered.reshape(n, k)
         if kind == "ip":
-            p = _objects(u_extra)[rows]
+            p = _objects(u_extra).take(rows)
             fill = need_prefix & (p != None)  # noqa: E711 - elementwise
             prefix[fill] = p[fill]
             need_prefix &= ~fill
