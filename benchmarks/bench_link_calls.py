@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import subprocess
 import sys
 import tempfile
 
@@ -82,16 +80,8 @@ else:
 """
 
 
-def run(tree: str, code: str, *args: str, cg: str | None = None) -> tuple[str, int]:
-    env = {**os.environ, "PYTHONPATH": tree, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("FRAUDSCORE_PURE_PYTHON", None)
-    cmd = [sys.executable, "-c", code, *args]
-    if cg:
-        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=_operator_call",
-               f"--callgrind-out-file={cg}", *cmd]
-    out = subprocess.run(cmd, env=env, cwd=tree, check=True, capture_output=True, text=True)
-    got = re.search(r"Collected : (\d+)", out.stderr) if cg else None
-    return out.stdout, int(got.group(1)) if got else 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_link_loop import child as run  # noqa: E402  (one child runner: env, valgrind options, the count)
 
 
 def main() -> int:

@@ -48,6 +48,18 @@ static int all_str_list(PyObject *v) {
 
 /* values_size(values) -> sum(map(sys.getsizeof, filter(None, values))) for a tuple of str / None (the
  * fingerprint cache's byte estimate, sections._fp_cost) */
+/* an attribute's own memo (a dict keyed by the value itself: the int memo of round 17, the str memo before it);
+ * a miss, or a memo that is not a dict, calls miss(i, kind, v), which remembers. A new reference, NULL with the error */
+static PyObject *attr_memo(PyObject *memo, PyObject *v, PyObject *miss, Py_ssize_t i, PyObject *kind) {
+    PyObject *nv = PyDict_Check(memo) ? PyDict_GetItemWithError(memo, v) : NULL, *ii;
+    if (nv) return Py_NewRef(nv);
+    if (PyErr_Occurred()) return NULL;
+    ii = PyLong_FromSsize_t(i);
+    nv = ii ? PyObject_CallFunctionObjArgs(miss, ii, kind, v, NULL) : NULL;
+    Py_XDECREF(ii);
+    return nv;
+}
+
 PyObject *fp_values_size(PyObject *self, PyObject *vals) {
     if (!PyTuple_Check(vals)) {
         PyErr_SetString(PyExc_TypeError, "values_size(tuple)");
@@ -153,15 +165,7 @@ int fp_canon_fill(PyObject *const *args, Py_ssize_t nargs, PyObject **items, Py_
         } else if (ints && PyLong_CheckExact(v)) {
             /* round 17: an exact int's canonical value from its attribute's own int memo (keyed by the int: no
              * (name, type, v) tuple to make, hash and compare); a miss calls norm_int(i, kind, v), which remembers */
-            PyObject *memo = PyTuple_GET_ITEM(ints, i);
-            nv = PyDict_CheckExact(memo) ? PyDict_GetItemWithError(memo, v) : NULL;
-            if (nv) {
-                Py_INCREF(nv);
-            } else if (!PyErr_Occurred()) {
-                PyObject *ii = PyLong_FromSsize_t(i);
-                nv = ii ? PyObject_CallFunctionObjArgs(args[10], ii, kind, v, NULL) : NULL;
-                Py_XDECREF(ii);
-            }
+            nv = attr_memo(PyTuple_GET_ITEM(ints, i), v, args[10], i, kind);
         } else if (vmemo && (PyLong_CheckExact(v) || PyBool_Check(v) || all_str_list(v))) {
             /* _norm_cached's memo read here: key (name, type(v), v), for a list of str (name, list, tuple(v));
              * a miss calls it (it remembers) */
@@ -174,15 +178,7 @@ int fp_canon_fill(PyObject *const *args, Py_ssize_t nargs, PyObject **items, Py_
             if (nv) Py_INCREF(nv);
             else if (ck && !PyErr_Occurred()) nv = PyObject_CallFunctionObjArgs(args[7], name, kind, v, NULL);
         } else if (PyUnicode_CheckExact(v)) {
-            PyObject *memo = PyTuple_GET_ITEM(strs, i);
-            nv = PyDict_Check(memo) ? PyDict_GetItemWithError(memo, v) : NULL;
-            if (nv) {
-                Py_INCREF(nv);
-            } else if (!PyErr_Occurred()) {
-                PyObject *ii = PyLong_FromSsize_t(i);
-                nv = ii ? PyObject_CallFunctionObjArgs(args[6], ii, kind, v, NULL) : NULL;
-                Py_XDECREF(ii);
-            }
+            nv = attr_memo(PyTuple_GET_ITEM(strs, i), v, args[6], i, kind);
         } else {
             nv = PyObject_CallFunctionObjArgs(args[7], name, kind, v, NULL);
         }
