@@ -237,7 +237,8 @@ static PyObject *decide_online(PyObject *dctx, PyObject *pipeline, PyObject *ev,
     PyObject *dc = PyTuple_GET_ITEM(octx, OC_DEVICE);
     if (dc != Py_None) { /* octx[1][0].__self__ is self.fingerprinter */
         if (!PyTuple_Check(dc) || PyTuple_GET_SIZE(dc) < 1) goto method;
-        PyObject *me = GET(PyTuple_GET_ITEM(dc, 0), S___self__);
+        PyObject *bm = PyTuple_GET_ITEM(dc, 0); /* a bound method's __self__ read from the method object itself */
+        PyObject *me = PyMethod_Check(bm) ? Py_NewRef(PyMethod_GET_SELF(bm)) : GET(bm, S___self__);
         if (!me) goto fail;
         PyObject *fpr = GET(pipeline, S_fingerprinter);
         int same = fpr == me;

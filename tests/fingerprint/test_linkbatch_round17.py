@@ -69,14 +69,7 @@ def test_the_entry_is_used_online_and_in_batch_with_the_reference_answers():
     assert [online.link(fp, t, ip) for fp, t, ip in zip(fps, ts, ips)] == want
     assert glue.best_raw()[1] > before
     assert dump(online.state) == dump(ref.state)
-    n = len(fps) + 3  # rows without a fingerprint around them
-    rows = np.arange(len(fps), dtype=np.int64) + 3
-    fa = np.empty(len(fps), dtype=object)
-    fa[:] = fps
-    tsa = np.zeros(n, dtype=np.int64)
-    tsa[rows] = ts
-    ipa = np.empty(n, dtype=object)
-    ipa[rows] = ips
+    fa, tsa, rows, ipa, n = _columns(fps, ts, ips, 3, 0)  # rows without a fingerprint before them
     batch = DeviceLinker(MemoryLinkState(max_per_block=16))
     did, conf = link_rows(fa, tsa, rows, ipa, batch, n)
     assert conf[rows].tolist() == [r.link_confidence for r in want]
@@ -96,17 +89,23 @@ def test_the_forest_entry_is_a_capsule_on_the_compiled_type():
     assert np.array_equal(out, [forest.predict_one(x) for x in X])
 
 
-def _batch(fps, ts, ips, fields):
-    from fraudscore.devicecolumns import link_rows
-
-    n = len(fps) + 2
-    rows = np.arange(len(fps), dtype=np.int64) + 1
+def _columns(fps, ts, ips, before, after):
+    """link_rows' inputs: the fingerprints' rows with ``before`` and ``after`` rows without one around them"""
+    n = len(fps) + before + after
+    rows = np.arange(len(fps), dtype=np.int64) + before
     fa = np.empty(len(fps), dtype=object)
     fa[:] = fps
     tsa = np.zeros(n, dtype=np.int64)
     tsa[rows] = ts
     ipa = np.empty(n, dtype=object)
     ipa[rows] = ips
+    return fa, tsa, rows, ipa, n
+
+
+def _batch(fps, ts, ips, fields):
+    from fraudscore.devicecolumns import link_rows
+
+    fa, tsa, rows, ipa, n = _columns(fps, ts, ips, 1, 1)
     was = glue.row_fields()
     glue.row_fields(fields)
     try:
