@@ -18,6 +18,12 @@ Every wrapper times its function exclusive of the wrapped stages it calls, so ne
 also wraps the functions around the stages (``_features_batch``, which frees the batch's link state,
 ``batch_admitted``, ``batch_static``, ``device_columns``, ``decide_batch``...), splitting "other".
 
+With ``--clock cpu`` (round 18) each bundle's line ends with a bound (``fraudscore.bench.bounds``): the least wall
+time any schedule of the measured CPU work could take on this machine's cores, the link loop on one core (each row
+links against the devices earlier rows made) and everything else split perfectly, against bare ``Booster.predict``'s
+wall time in the same run; and how far that least wall time must fall for #13's goal (default bundle 0.5x, large
+1.0x). Run it with ``FRAUDSCORE_BATCH_OVERLAP=0`` so no stage's work is done twice.
+
 ``--clock callgrind`` (round 15) counts instructions instead: the script re-runs itself under ``valgrind
 --tool=callgrind --instr-atstart=no`` once per bundle and size, switches instrumentation on (``callgrind_control
 -i on``) just before one ``score_batch`` call, and every stage wrapper calls ``operator.call(int)`` as it enters
@@ -180,23 +186,25 @@ def main(argv: list[str] | None = None) -> int:
             cols = events_stream(n, seed=303 + n % 97).columns
             res = scorer.score_batch(cols, return_features=True, explain=False)
             X = np.column_stack([res.features[f] for f in bundle.model.feature_names])
-            tb = []
+            tb, tbw = [], []
             for _ in range(args.repeats):
-                t0 = _clock()
+                t0, w0 = _clock(), time.perf_counter()
                 bundle.model.booster.predict(X, num_threads=threads)
                 tb.append(_clock() - t0)
-            t_lgb = statistics.median(tb)
+                tbw.append(time.perf_counter() - w0)
+            t_lgb, t_lgb_wall = statistics.median(tb), statistics.median(tbw)
             for ex in args.explain:
                 runs = []
                 for _ in range(args.repeats):
                     _acc.clear()
-                    t0 = _clock()
+                    t0, w0 = _clock(), time.perf_counter()
                     out = scorer.score_batch(cols, explain=None if ex == "auto" else False)
                     if args.read_reasons:
                         out.reasons  # noqa: B018 - computes pending model reasons
                     total = _clock() - t0
-                    runs.append((total, dict(_acc)))
+                    runs.append((total, dict(_acc), time.perf_counter() - w0))
                 total = statistics.median(r[0] for r in runs)
+                wall = statistics.median(r[2] for r in runs)
                 stages = {lab: statistics.median(r[1].get(lab, 0.0) for r in runs) for lab in labels}
                 stages["other"] = max(0.0, total - sum(stages.values()))
                 print(f"\n{name} bundle, {n:,} rows, explain={ex} ({args.clock} clock): {n / total:,.0f} events/s, "
@@ -206,13 +214,36 @@ def main(argv: list[str] | None = None) -> int:
                     share_nl = "" if lab.startswith("link") else f"  {100 * v / max(total - link, 1e-12):5.1f} % of non-link"
                     print(f"  {lab:28s} {v * 1000:9.1f} ms  {100 * v / total:5.1f} %{share_nl}")
                 params = {"bundle": name, "batch_size": n, "explain": ex, "threads": threads, "repeats": args.repeats,
-                          "clock": args.clock, "read_reasons": args.read_reasons, "stages_s": {k: round(v, 6) for k, v in stages.items()}}
+                          "clock": args.clock, "read_reasons": args.read_reasons, "stages_s": {k: round(v, 6) for k, v in stages.items()},
+                          "wall_s": round(wall, 6), "lightgbm_wall_s": round(t_lgb_wall, 6)}
+                if args.clock == "cpu":
+                    params["bound"] = _print_bound(name, n, stages, threads, t_lgb_wall, wall)
                 suffix = "" if args.clock == "wall" else "/cpu"
                 rows_out.append(result(f"batch_stages/{name}/{ex}/events_per_s/{n}{suffix}", n / total, "events/s",
                                        "lightgbm Booster.predict rows/s", n / t_lgb, params))
     if args.out:
         Path(args.out).write_text(json.dumps({"machine": machine_info(), "results": rows_out}, indent=1))
     return 0
+
+
+GOAL_RATIO = {"default": 0.5, "large": 1.0}  # #13's batch goals at 100k rows: events/s against bare Booster.predict
+SEQUENTIAL = ("link loop (not this work)",)  # each row links against the devices earlier rows made: one core
+
+
+def _print_bound(name: str, n: int, stages: dict[str, float], cores: int, lgb_wall: float,
+                 wall: float) -> dict[str, Any]:
+    """``--clock cpu``: the least wall time of this CPU work on ``cores`` cores (``fraudscore.bench.bounds``)."""
+    from fraudscore.bench.bounds import wall_bound
+
+    b = wall_bound(stages, SEQUENTIAL, cores, lgb_wall, GOAL_RATIO.get(name, 1.0))
+    print(f"  bound on {cores} cores: CPU {b.total_s:.3f} s, of it sequential (link loop) {b.sequential_s:.3f} s; "
+          f"least wall {b.least_wall_s:.3f} s ({n / b.least_wall_s:,.0f} events/s) against bare LightGBM "
+          f"{lgb_wall:.3f} s wall ({n / lgb_wall:,.0f} rows/s, all cores): best ratio {b.best_ratio:.3f} "
+          f"(this call's wall {wall:.3f} s, ratio {lgb_wall / wall:.3f}); goal {b.goal_ratio:g} needs the least "
+          f"wall {b.shrink_needed:.2f}x {'lower' if b.shrink_needed > 1 else 'as low (met by a perfect schedule)'}; "
+          f"the link loop alone is {b.sequential_s * b.goal_ratio / lgb_wall:.2f}x the goal's whole wall budget",
+          flush=True)
+    return b.as_dict()
 
 
 def _load(bundle_dir: str, name: str) -> tuple[Any, Any]:
