@@ -10,7 +10,7 @@ all stages, no schedule on ``c`` cores finishes in less than ``max(S, T / c)``.
 Against a baseline's wall time measured in the same run (bare ``Booster.predict`` on all cores) this
 gives the best ratio today's work could reach, and how far the work itself must shrink before a ratio
 goal is reachable at all. ``benchmarks/bench_batch_stages.py --clock cpu`` prints it per bundle
-(docs/benchmarks.md, "Round 18: how far the batch goals are").
+(docs/benchmarks.md, "Round 18: how far the goals are").
 
 Examples
 --------
