@@ -1,6 +1,6 @@
 """What first touching memory costs on this machine, by how long ago the process freed it (#13, round 18).
 
-On the development machines (Firecracker VMs with a ``virtio_balloon`` device) memory a process frees goes back to
+On the development machines (VMs with a ``virtio_balloon`` device) memory a process frees goes back to
 the host within seconds (free page reporting), and touching it again makes the host fault each page in anew: a
 batch that allocates large temporaries after a pause pays for every page, however little work it does with them
 (a 40 MB ``np.take`` in ``score_batch`` took 176 ms instead of 13). This script allocates and writes ``--mb`` MB
