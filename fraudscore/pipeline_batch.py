@@ -145,7 +145,7 @@ class BatchSteps:
         if got is not None and got[0] is fs:
             return got[1]
         linked = [i for i, spec in enumerate(fs.specs) if spec.fields & self._LINKED_FIELDS]
-        free = [i for i in range(len(fs.specs)) if i not in set(linked)]
+        free = [i for i, spec in enumerate(fs.specs) if not spec.fields & self._LINKED_FIELDS]
         split = None
         if linked and free:
             def sub(idx: list[int]) -> Any:

@@ -46,8 +46,6 @@ static int all_str_list(PyObject *v) {
     return 1;
 }
 
-/* values_size(values) -> sum(map(sys.getsizeof, filter(None, values))) for a tuple of str / None (the
- * fingerprint cache's byte estimate, sections._fp_cost) */
 /* an attribute's own memo (a dict keyed by the value itself: the int memo of round 17, the str memo before it);
  * a miss, or a memo that is not a dict, calls miss(i, kind, v), which remembers. A new reference, NULL with the error */
 static PyObject *attr_memo(PyObject *memo, PyObject *v, PyObject *miss, Py_ssize_t i, PyObject *kind) {
@@ -60,6 +58,8 @@ static PyObject *attr_memo(PyObject *memo, PyObject *v, PyObject *miss, Py_ssize
     return nv;
 }
 
+/* values_size(values) -> sum(map(sys.getsizeof, filter(None, values))) for a tuple of str / None (the
+ * fingerprint cache's byte estimate, sections._fp_cost) */
 PyObject *fp_values_size(PyObject *self, PyObject *vals) {
     if (!PyTuple_Check(vals)) {
         PyErr_SetString(PyExc_TypeError, "values_size(tuple)");
